@@ -1,0 +1,142 @@
+import { readFileSync } from 'node:fs';
+import YAML from 'yaml';
+import { z } from 'zod';
+
+/**
+ * The pools file (XSUPGRADE_POOLS): which pools the bot may touch, how to reach them, who approves.
+ * Passwords are never inline: the file names the environment variable that holds each secret.
+ */
+
+const envVarName = z
+  .string()
+  .regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name such as XS_POOL_A_PASSWORD');
+
+const tlsSchema = z.discriminatedUnion('mode', [
+  z.object({ mode: z.literal('verify'), ca: z.string().optional() }).strict(),
+  z
+    .object({
+      mode: z.literal('pinned'),
+      fingerprint256: z
+        .string()
+        .regex(/^([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$/, 'a SHA-256 fingerprint like AB:CD:… (32 hex pairs)'),
+    })
+    .strict(),
+  z.object({ mode: z.literal('insecure-http') }).strict(),
+]);
+
+const upgradeSchema = z.discriminatedUnion('mode', [
+  z
+    .object({
+      mode: z.literal('automatic'),
+      /** http://, ftp:// or nfs:// install repository (R3.9) */
+      repositoryUrl: z.string().regex(/^(https?|ftp|nfs):\/\/.+/, 'an http://, https://, ftp:// or nfs:// URL'),
+      repositoryUsernameEnv: envVarName.optional(),
+      repositoryPasswordEnv: envVarName.optional(),
+    })
+    .strict(),
+  z.object({ mode: z.literal('manual') }).strict(),
+  z
+    .object({
+      mode: z.literal('update'),
+      /** where the update ISO is (a path or URL the bot uploads from, or an already-introduced update uuid) */
+      updateIso: z.string().min(1),
+    })
+    .strict(),
+]);
+
+export const poolConfigSchema = z
+  .object({
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,40}$/, 'lower-case letters, digits and dashes'),
+    masterUrl: z.string().regex(/^https?:\/\/[^/\s]+\/?$/, 'http(s)://host[:port]'),
+    username: z.string().min(1),
+    passwordEnv: envVarName,
+    tls: tlsSchema.default({ mode: 'verify' }),
+    target: z.string().regex(/^\d+(\.\d+){0,2}$/, 'a version like 7.6 or 8.2.1'),
+    upgrade: upgradeSchema,
+    slack: z
+      .object({
+        channel: z.string().min(1),
+        approvers: z
+          .object({
+            users: z.array(z.string().regex(/^[UW][A-Z0-9]+$/, 'a Slack user id like U012ABCDEF')).default([]),
+            groups: z.array(z.string().regex(/^S[A-Z0-9]+$/, 'a Slack user group id like S012ABCDEF')).default([]),
+          })
+          .strict()
+          .refine((a) => a.users.length + a.groups.length > 0, 'at least one approver user or group'),
+        allowSelfApproval: z.boolean().default(false),
+      })
+      .strict(),
+    returnPolicy: z.enum(['none', 'original']).default('none'),
+    timezone: z.string().default('UTC'),
+    /** how long to wait for a host to come back, per mode, in minutes */
+    hostTimeoutMinutes: z.number().int().positive().optional(),
+  })
+  .strict();
+
+export const poolsFileSchema = z
+  .object({
+    pools: z.array(poolConfigSchema).min(1),
+  })
+  .strict()
+  .superRefine((file, ctx) => {
+    const seen = new Set<string>();
+    file.pools.forEach((p, i) => {
+      if (seen.has(p.name)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['pools', i, 'name'], message: `duplicate pool name ${p.name}` });
+      seen.add(p.name);
+    });
+  });
+
+export type PoolConfig = z.infer<typeof poolConfigSchema>;
+export type PoolsFile = z.infer<typeof poolsFileSchema>;
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** "pools[0].slack.channel: Required" — the file, the pool and the field, in one line each. */
+export function formatZodError(source: string, err: z.ZodError, data?: unknown): string {
+  return err.issues
+    .map((issue) => {
+      const path = issue.path;
+      let where = path.join('.');
+      if (path[0] === 'pools' && typeof path[1] === 'number' && data && typeof data === 'object') {
+        const pools = (data as { pools?: Array<{ name?: unknown }> }).pools;
+        const name = pools?.[path[1]]?.name;
+        if (typeof name === 'string') where = `pool ${name}: ${path.slice(2).join('.')}`;
+      }
+      return `${source}: ${where || '(root)'}: ${issue.message}`;
+    })
+    .join('\n');
+}
+
+export function parsePoolsFile(text: string, source: string): PoolsFile {
+  let data: unknown;
+  try {
+    data = YAML.parse(text);
+  } catch (e) {
+    throw new ConfigError(`${source}: not valid YAML: ${(e as Error).message}`);
+  }
+  const parsed = poolsFileSchema.safeParse(data);
+  if (!parsed.success) throw new ConfigError(formatZodError(source, parsed.error, data));
+  return parsed.data;
+}
+
+export function loadPoolsFile(path: string): PoolsFile {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`${path}: cannot read the pools file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  return parsePoolsFile(text, path);
+}
+
+/** The pool's password from the environment variable the config names; never logged. */
+export function resolveSecret(envName: string, env: NodeJS.ProcessEnv = process.env): string {
+  const value = env[envName];
+  if (!value) throw new ConfigError(`environment variable ${envName} is not set (it holds a pool or repository secret)`);
+  return value;
+}

@@ -1,0 +1,70 @@
+import type { Actor, Plan, RecoveryAction, Run, StepRecord, UpgradeMode } from './types';
+
+/**
+ * How the runner reports. Implemented by slack/, cli/ and (through Slack) the sandbox.
+ * Informational calls are best-effort: a failing notifier never stops or delays a run.
+ * Gates are state in the store, never a message: the notifier only announces them.
+ */
+export interface Notifier {
+  /** A run was created (post the run header). */
+  runStarted(run: Run): Promise<void>;
+  /** Anything in the run changed (refresh the header in place). */
+  runUpdated(run: Run): Promise<void>;
+  /** A thread reply for an event that matters (host down, host back on 7.6.0, VMs restored). */
+  runEvent(run: Run, text: string): Promise<void>;
+  /** A gate is waiting for an approver. */
+  approvalNeeded(run: Run, step: StepRecord): Promise<void>;
+  /** A gate was decided (replace its buttons by who decided and when). */
+  approvalDecided(run: Run, step: StepRecord, decision: 'approved' | 'held' | 'aborted', by: string): Promise<void>;
+  /** A step failed; `actions` are the recovery actions valid for it. */
+  stepFailed(run: Run, step: StepRecord, actions: RecoveryAction[]): Promise<void>;
+  /** The run reached done / aborted / rolled-back. */
+  runFinished(run: Run): Promise<void>;
+}
+
+export type CoreResult<T> = { ok: true; value: T } | { ok: false; error: string; code: CoreErrorCode };
+
+export type CoreErrorCode =
+  | 'not-found'
+  | 'forbidden' // not an approver, self-approval, wrong channel
+  | 'conflict' // stale or duplicate action, run already active, state changed
+  | 'invalid' // bad input
+  | 'blocked' // plan has blockers
+  | 'unavailable'; // pool unreachable
+
+export interface PoolStatus {
+  name: string;
+  channel?: string;
+  target: string;
+  mode: UpgradeMode;
+  activeRun?: { id: string; state: string };
+  lastPlan?: { id: string; executable: boolean; createdAt: number };
+}
+
+export interface RecoveryRequest {
+  action: RecoveryAction;
+  stepId: string;
+  /** for forget-rejoin: the reinstalled host's management address */
+  address?: string;
+}
+
+/**
+ * The one core API every interface (Slack, CLI, scheduler, sandbox) calls.
+ * Authorisation (approvers, self-approval, channel) is enforced here, so no interface can skip it;
+ * every refusal is audited.
+ */
+export interface Core {
+  listPools(): Promise<PoolStatus[]>;
+  plan(pool: string, opts: { target?: string; mode?: UpgradeMode }, actor: Actor): Promise<CoreResult<Plan>>;
+  /** Start from the latest plan of the pool (re-validated: if planHash is given it must match). */
+  start(pool: string, opts: { planHash?: string }, actor: Actor): Promise<CoreResult<Run>>;
+  approve(runId: string, stepId: string, actor: Actor): Promise<CoreResult<Run>>;
+  hold(runId: string, stepId: string | undefined, actor: Actor): Promise<CoreResult<Run>>;
+  resume(runId: string, actor: Actor): Promise<CoreResult<Run>>;
+  abort(runId: string, actor: Actor): Promise<CoreResult<Run>>;
+  recover(runId: string, req: RecoveryRequest, actor: Actor): Promise<CoreResult<Run>>;
+  getRun(runId: string): Promise<Run | undefined>;
+  /** active run of a pool, or the latest one */
+  status(poolOrRun?: string): Promise<Run[]>;
+  history(pool: string, limit?: number): Promise<Run[]>;
+}

@@ -1,0 +1,333 @@
+/**
+ * Domain types shared by every layer. Types only: no I/O, no behaviour.
+ *
+ *   xenapi records --(inventory)--> PoolSnapshot --(planner, pure)--> Plan --(runner)--> Run
+ *
+ * Rule numbers (R1…R6) refer to ../shared/reference/upgrade-rules.md, digested in docs/rules.md.
+ */
+
+export type Ref = string;
+
+// ---------------------------------------------------------------------------------------------
+// Pool snapshot: what the inventory reads in a constant number of XenAPI calls.
+// ---------------------------------------------------------------------------------------------
+
+export interface HostVersion {
+  /** software_version.product_version, e.g. "7.1.1" */
+  product: string;
+  /** software_version.platform_version, e.g. "2.1.1" (what xapi compares during an RPU) */
+  platform: string;
+  /** software_version.build_number ("" when absent) */
+  build: string;
+  /** software_version.product_brand, e.g. "XenServer" */
+  brand: string;
+}
+
+export interface HostInfo {
+  ref: Ref;
+  uuid: string;
+  name: string;
+  address: string;
+  isMaster: boolean;
+  /** host_metrics.live (the master's view) */
+  live: boolean;
+  enabled: boolean;
+  version: HostVersion;
+  apiVersion: { major: number; minor: number };
+  /** bytes */
+  memoryTotal: number;
+  /** bytes: total − host overhead − Σ(resident VMs' dynamic_min + overhead), as host.compute_free_memory */
+  memoryFree: number;
+  /** Running/Paused non-dom0 VMs resident here */
+  residentVms: Ref[];
+  /** other_config.boot_time (seconds since epoch, float) or null when unknown */
+  bootTime: number | null;
+  /** other_config boot-from-SAN marker (R2.7) */
+  sanBoot: boolean;
+  /** SRs this host has a currently attached PBD for */
+  attachedSrs: Ref[];
+  /** SRs this host has a PBD for that is NOT attached (storage problem) */
+  detachedSrs: Ref[];
+}
+
+export type PowerState = 'Running' | 'Halted' | 'Suspended' | 'Paused';
+
+export interface VmDisk {
+  vbd: Ref;
+  vdi: Ref;
+  sr: Ref;
+}
+
+export interface VmCdDrive {
+  vbd: Ref;
+  empty: boolean;
+  /** VDI of the inserted ISO (null when empty or a host physical drive) */
+  vdi: Ref | null;
+  /** SR holding the ISO, when known */
+  sr: Ref | null;
+  /** VDI name_label of the ISO, for messages ("tools-7.1.iso") */
+  isoName: string | null;
+}
+
+export interface VmInfo {
+  ref: Ref;
+  uuid: string;
+  name: string;
+  powerState: PowerState;
+  /** null when not running */
+  residentOn: Ref | null;
+  affinity: Ref | null;
+  /** bytes the VM needs on a host: memory_dynamic_min + memory_overhead (xapi's memory check) */
+  memoryNeeded: number;
+  disks: VmDisk[];
+  cds: VmCdDrive[];
+  /** "7.1.0" style PV drivers version, null when no drivers detected */
+  toolsVersion: string | null;
+  toolsUpToDate: boolean;
+  /** HVM guest without PV drivers lacking feature-suspend: cannot migrate nor suspend (VM_LACKS_FEATURE) */
+  lacksFeatureMigrate: boolean;
+  hasPciPassthrough: boolean;
+  /** ha_restart_priority ("" when unprotected) */
+  haPriority: string;
+  /** blocked_operations keys, e.g. ["pool_migrate"] */
+  blockedOperations: string[];
+}
+
+export interface SrInfo {
+  ref: Ref;
+  uuid: string;
+  name: string;
+  type: string;
+  contentType: string;
+  shared: boolean;
+  /** Hosts with a currently attached PBD for this SR */
+  attachedHosts: Ref[];
+}
+
+export interface TaskInfo {
+  ref: Ref;
+  name: string;
+  status: string;
+  progress: number;
+}
+
+export interface PoolSnapshot {
+  /** epoch ms when read */
+  takenAt: number;
+  pool: {
+    ref: Ref;
+    name: string;
+    master: Ref;
+    haEnabled: boolean;
+    /** pool.other_config.rolling_upgrade_in_progress present */
+    rollingUpgradeInProgress: boolean;
+  };
+  hosts: HostInfo[];
+  vms: VmInfo[];
+  srs: SrInfo[];
+  /** tasks pending on the pool (other operations in progress) */
+  tasks: TaskInfo[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Plan: the pure planner's output. Deterministic: same snapshot + options → same plan and id.
+// ---------------------------------------------------------------------------------------------
+
+export type UpgradeMode = 'automatic' | 'manual' | 'update';
+export type ReturnPolicy = 'none' | 'original';
+export type Severity = 'blocker' | 'warning' | 'info';
+
+/** A fix the bot can apply after approval, or guidance for a human. */
+export type PrecheckFix =
+  | { kind: 'eject-cds'; vbds: Ref[] }
+  | { kind: 'disable-ha' }
+  | { kind: 'suspend-vms'; vms: Ref[] }
+  | { kind: 'shutdown-vms'; vms: Ref[] }
+  | { kind: 'manual'; guidance: string }
+  | { kind: 'none' };
+
+export interface Precheck {
+  /** stable id, e.g. "ha-enabled", "cd-inserted", "version-path" */
+  id: string;
+  /** rule number, e.g. "R2.4" */
+  rule: string;
+  severity: Severity;
+  subjects: { hosts: string[]; vms: string[] };
+  message: string;
+  fix: PrecheckFix;
+}
+
+export interface Migration {
+  vm: Ref;
+  vmName: string;
+  from: Ref;
+  to: Ref;
+  toName: string;
+}
+
+export interface VmStop {
+  vm: Ref;
+  vmName: string;
+  host: Ref;
+  action: 'suspend' | 'shutdown';
+  /** why it cannot move: rule + words, e.g. "R2.5 disks on local SR local-a2" */
+  reason: string;
+}
+
+export type StepKind =
+  | 'backup' // R2.1 pool database dump
+  | 'pool-prep' // R2.4 disable HA, R2.3 eject CDs
+  | 'disable' // R3.3
+  | 'evacuate' // R3.1, R3.7
+  | 'stop-vms' // R2.5/R2.6: suspend or shut down VMs that cannot move
+  | 'approval' // gate before every host shutdown/reboot
+  | 'upgrade' // automatic / manual / update
+  | 'wait-host' // boot_time change + product version/build on target
+  | 'enable'
+  | 'restore-vms' // start/resume what stop-vms stopped
+  | 'move-back' // return policy "original"
+  | 'pool-finish'; // re-enable HA, Tools reminder (R5.1)
+
+export interface PlanStep {
+  /** unique within a plan, stable, e.g. "backup", "xs-a1:evacuate" */
+  id: string;
+  kind: StepKind;
+  /** host ref for host steps */
+  host?: Ref;
+  hostName?: string;
+  /** one line an operator reads */
+  description: string;
+  expectedSeconds: number;
+  /** per-kind data: migrations for evacuate, stops for stop-vms, etc. */
+  migrations?: Migration[];
+  stops?: VmStop[];
+  fixes?: PrecheckFix[];
+}
+
+export interface HostPlan {
+  host: Ref;
+  name: string;
+  isMaster: boolean;
+  from: HostVersion;
+  to: { product: string; platform: string; build?: string };
+  /** already on the target version: nothing to do (half-upgraded pool resumes) */
+  alreadyDone: boolean;
+  migrations: Migration[];
+  stops: VmStop[];
+  stepIds: string[];
+}
+
+export interface Plan {
+  /** sha256 over the canonical plan content (hex, first 12 chars shown to people) */
+  id: string;
+  pool: string;
+  target: { product: string; platform: string; label: string };
+  mode: UpgradeMode;
+  returnPolicy: ReturnPolicy;
+  /** snapshot time, epoch ms (not part of the hash) */
+  createdAt: number;
+  prechecks: Precheck[];
+  /** false when any blocker exists */
+  executable: boolean;
+  hosts: HostPlan[];
+  /** every step in execution order: pool steps before, host steps master first, pool steps after */
+  steps: PlanStep[];
+  migrations: { planned: number; lowerBound: number };
+  estimateSeconds: number;
+  /** names of VMs whose Tools must be upgraded after the last host (R5.1) */
+  toolsUpgrade: string[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Run: a plan being executed, persisted in the store.
+// ---------------------------------------------------------------------------------------------
+
+export type StepState = 'pending' | 'running' | 'awaiting-approval' | 'done' | 'failed' | 'skipped';
+
+export type RunState =
+  | 'running'
+  | 'awaiting-approval'
+  | 'paused' // held by an operator or a window's end
+  | 'failed' // a step failed; recovery actions offered
+  | 'done'
+  | 'aborted'
+  | 'rolled-back';
+
+export interface StepError {
+  message: string;
+  /** XenAPI error code when the cause was a XenAPI failure */
+  code?: string;
+  params?: string[];
+  /** facts observed when failing, in words ("host_metrics.live = false since 03:40") */
+  observed?: string[];
+}
+
+export interface StepRecord {
+  id: string;
+  kind: StepKind;
+  host?: Ref;
+  hostName?: string;
+  state: StepState;
+  attempts: number;
+  startedAt?: number;
+  endedAt?: number;
+  error?: StepError;
+  /** step-private durable data (boot_time before reboot, VMs' prior state and host, …) */
+  data?: Record<string, unknown>;
+}
+
+export type RecoveryAction = 'retry' | 'forget-rejoin' | 'rollback-master' | 'skip-host' | 'abort';
+
+export interface Approval {
+  stepId: string;
+  decision: 'approved' | 'held' | 'aborted';
+  by: string;
+  at: number;
+}
+
+export interface SlackRefs {
+  channel: string;
+  /** the run header message; replies go in its thread */
+  headerTs?: string;
+  /** approval/alert message ts by step id, so buttons can be replaced after a decision */
+  messages?: Record<string, string>;
+}
+
+export interface Run {
+  /** short and typeable: pool-a-20261125-1 */
+  id: string;
+  pool: string;
+  plan: Plan;
+  planHash: string;
+  requestedBy: string;
+  state: RunState;
+  steps: StepRecord[];
+  approvals: Approval[];
+  createdAt: number;
+  updatedAt: number;
+  endedAt?: number;
+  /** optimistic concurrency: incremented on every write */
+  revision: number;
+  slack?: SlackRefs;
+  /** why the run stopped, when failed/aborted/rolled-back */
+  outcome?: string;
+}
+
+export interface AuditEvent {
+  at: number;
+  runId: string;
+  kind: 'state' | 'step' | 'approval' | 'xenapi' | 'refused' | 'lease' | 'resume' | 'recovery' | 'notify';
+  /** who did it: a Slack user id, "cli", "scheduler", "runner" */
+  actor: string;
+  message: string;
+  detail?: Record<string, unknown>;
+}
+
+/** Who is asking, from any interface. */
+export interface Actor {
+  userId: string;
+  source: 'slack' | 'cli' | 'scheduler' | 'sandbox';
+  /** Slack user group ids the user belongs to, when known */
+  groups?: string[];
+  channel?: string;
+}
