@@ -20,6 +20,8 @@ export interface Notifier {
   stepFailed(run: Run, step: StepRecord, actions: RecoveryAction[]): Promise<void>;
   /** The run reached done / aborted / rolled-back. */
   runFinished(run: Run): Promise<void>;
+  /** A pool-level notice in the pool's channel, outside any run thread (schedules, watchdogs, digest). */
+  poolNotice(pool: string, text: string): Promise<void>;
 }
 
 export type CoreResult<T> = { ok: true; value: T } | { ok: false; error: string; code: CoreErrorCode };
@@ -59,6 +61,10 @@ export interface Core {
   /** Start from the latest plan of the pool (re-validated: if planHash is given it must match). */
   start(pool: string, opts: { planHash?: string }, actor: Actor): Promise<CoreResult<Run>>;
   approve(runId: string, stepId: string, actor: Actor): Promise<CoreResult<Run>>;
+  /**
+   * Hold a gate (stepId given) or pause the run (no stepId): a run paused this way lets the host in progress
+   * finish and stops before the next host shutdown (used by a maintenance window's end).
+   */
   hold(runId: string, stepId: string | undefined, actor: Actor): Promise<CoreResult<Run>>;
   resume(runId: string, actor: Actor): Promise<CoreResult<Run>>;
   abort(runId: string, actor: Actor): Promise<CoreResult<Run>>;
