@@ -1,0 +1,62 @@
+import { z } from 'zod';
+
+/**
+ * Action ids, view callback ids and button values shared by blocks/ (which render buttons) and
+ * listeners/ (which route clicks). A button value carries ids only, never state: every click is
+ * re-validated by Core against the stored run.
+ */
+export const ACTION = {
+  planStart: 'plan_start',
+  planReplan: 'plan_replan',
+  runHold: 'run_hold',
+  runResume: 'run_resume',
+  runAbort: 'run_abort',
+  approve: 'approval_approve',
+  approvalHold: 'approval_hold',
+  approvalAbort: 'approval_abort',
+  recoverRetry: 'recover_retry',
+  recoverForgetRejoin: 'recover_forget_rejoin',
+  recoverRollbackMaster: 'recover_rollback_master',
+  recoverSkipHost: 'recover_skip_host',
+  recoverAbort: 'recover_abort',
+} as const;
+export type ActionId = (typeof ACTION)[keyof typeof ACTION];
+
+export const VIEW = {
+  forgetRejoin: 'forget_rejoin_modal',
+} as const;
+
+/** Block and input ids inside the forget-rejoin modal. */
+export const FORGET_REJOIN_INPUT = { block: 'address_block', action: 'address_input' } as const;
+
+const idString = z.string().min(1).max(200).regex(/^[A-Za-z0-9._:@\-]+$/, 'an id (letters, digits, . _ : @ -)');
+
+/** Value of plan buttons (Start, Re-plan): the pool and, for Start, the hash of the plan shown. */
+export const planButtonValue = z.object({ pool: idString, planHash: idString.optional() }).strict();
+export type PlanButtonValue = z.infer<typeof planButtonValue>;
+
+/** Value of run buttons (header, approval, failure alert): the run and, for gates and recovery, the step. */
+export const runButtonValue = z.object({ runId: idString, stepId: idString.optional() }).strict();
+export type RunButtonValue = z.infer<typeof runButtonValue>;
+
+/** Slack's limit for a button value. */
+export const MAX_BUTTON_VALUE = 2000;
+
+export function encodeButtonValue(value: PlanButtonValue | RunButtonValue): string {
+  const text = JSON.stringify(value);
+  if (text.length > MAX_BUTTON_VALUE) throw new Error(`button value is ${text.length} chars, Slack allows ${MAX_BUTTON_VALUE}`);
+  return text;
+}
+
+/** Parses a clicked button's value; undefined when it is not one this bot produced (forged or corrupted). */
+export function decodeButtonValue<T>(schema: z.ZodType<T>, raw: unknown): T | undefined {
+  if (typeof raw !== 'string' || raw.length > MAX_BUTTON_VALUE) return undefined;
+  let data: unknown;
+  try {
+    data = JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+  const parsed = schema.safeParse(data);
+  return parsed.success ? parsed.data : undefined;
+}
