@@ -1,0 +1,606 @@
+/**
+ * A loopback fake of the Slack Web API (contracts §7). A real Bolt app / WebClient talks to it through
+ * `clientOptions.slackApiUrl`, so the bot code has no sandbox special cases. It speaks the wire format
+ * WebClient uses (form-urlencoded, JSON-encoded `blocks`/`view`, `Authorization: Bearer`), records every
+ * call, keeps the current state of every message and view, and can inject 429 / 5xx / `{ok:false}` failures.
+ */
+import { EventEmitter } from 'node:events';
+import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { z } from 'zod';
+import type { Clock } from '../clock';
+import { systemClock } from '../clock';
+import { DEFAULT_DIRECTORY, SandboxDirectory } from './directory';
+import { LIMITS, validateBlocks, validateView } from './block-kit-limits';
+
+export interface FakeCall {
+  method: string;
+  args: Record<string, unknown>;
+  token?: string;
+  at: number;
+  /** what the fake answered: 'ok', an error code, or 'http-429' / 'http-500' */
+  outcome: string;
+}
+
+export interface FakeMessage {
+  channel: string;
+  ts: string;
+  thread_ts?: string;
+  /** the bot's user id, or the user's for messages the sandbox posts on a user's behalf */
+  user: string;
+  bot_id?: string;
+  text: string;
+  blocks?: unknown[];
+  /** set for ephemeral messages: only this user sees it */
+  ephemeralTo?: string;
+  edited?: { ts: string };
+  /** how it arrived: Web API call or a response_url POST */
+  via: 'api' | 'response_url';
+  /** reply count for parents of threads (derived) */
+  reply_count?: number;
+}
+
+export interface FakeView {
+  id: string;
+  /** the user the view was opened for (known when the trigger was issued by this fake) */
+  user?: string;
+  view: Record<string, unknown>;
+  /** the view below this one in a pushed stack */
+  previousViewId?: string;
+  rootViewId: string;
+  open: boolean;
+  hash: string;
+}
+
+export interface ResponseUrlContext {
+  channel: string;
+  user: string;
+  /** the message the interaction came from (block_actions), for replace_original / delete_original */
+  messageTs?: string;
+  threadTs?: string;
+}
+
+export interface FailureSpec {
+  /** HTTP status to answer (429 gets a Retry-After header); default 200 with {ok:false} */
+  status?: number;
+  /** seconds for the Retry-After header of a 429 (default 1) */
+  retryAfter?: number;
+  /** the `error` code for a {ok:false} answer (default 'internal_error' when no status is given) */
+  error?: string;
+}
+
+export type FakeChange =
+  | { kind: 'message-posted' | 'message-updated' | 'message-deleted'; message: FakeMessage }
+  | { kind: 'view-opened' | 'view-updated' | 'view-closed'; view: FakeView };
+
+export interface FakeSlackApi {
+  /** base URL for WebClient's slackApiUrl, e.g. http://127.0.0.1:PORT/api/ */
+  url: string;
+  /** http://127.0.0.1:PORT, where /response/<id> lives */
+  origin: string;
+  directory: SandboxDirectory;
+  calls: FakeCall[];
+  /** current state of each message (after updates, without deleted ones), oldest first; channel filters */
+  messages(channel?: string): FakeMessage[];
+  views(): FakeView[];
+  getView(id: string): FakeView | undefined;
+  failNext(method: string, response: FailureSpec): void;
+  /** a response_url for an interaction (uses the same limits as Slack: 5 uses) */
+  createResponseUrl(ctx: ResponseUrlContext): string;
+  /** a trigger_id valid for views.open for `triggerTtlMs` (Slack: 3 s), tied to the user */
+  issueTrigger(user: string): string;
+  /** the user closed or submitted a modal: drops it from the open stack (or replaces it) */
+  closeView(id: string): void;
+  replaceView(id: string, view: Record<string, unknown>): FakeView | undefined;
+  /** post a message on a user's behalf (what the user typed, for the sandbox transcript) */
+  postAsUser(user: string, channel: string, text: string, opts?: { thread_ts?: string; ephemeralTo?: string }): FakeMessage;
+  on(event: 'call', listener: (call: FakeCall) => void): this;
+  on(event: 'change', listener: (change: FakeChange) => void): this;
+  off(event: 'call' | 'change', listener: (...args: never[]) => void): this;
+  stop(): Promise<void>;
+}
+
+export interface FakeSlackApiOptions {
+  host?: string;
+  port?: number;
+  clock?: Clock;
+  directory?: SandboxDirectory;
+  /** if set, every call must carry this token (else `invalid_auth`); any non-empty token otherwise */
+  token?: string;
+  triggerTtlMs?: number;
+}
+
+type Args = Record<string, unknown>;
+type Answer = { status?: number; headers?: Record<string, string>; body: Record<string, unknown> };
+
+/** Fields WebClient JSON-encodes inside the form (serializeBody: any non-scalar value). */
+const JSON_FIELDS = new Set(['blocks', 'attachments', 'view', 'metadata', 'unfurl', 'user_auth_blocks']);
+
+class ApiError extends Error {
+  constructor(
+    readonly code: string,
+    readonly messages: string[] = [],
+  ) {
+    super(code);
+  }
+}
+
+/** zod parse of a method's args; failures become Slack's `invalid_arguments` naming the field. */
+function parseArgs<T extends z.ZodTypeAny>(schema: T, args: Args): z.infer<T> {
+  const r = schema.safeParse(args);
+  if (r.success) return r.data;
+  throw new ApiError(
+    'invalid_arguments',
+    r.error.issues.map((i) => `[ERROR] ${i.message === 'Required' ? 'missing required field' : i.message}: ${i.path.join('.')}`),
+  );
+}
+
+const str = z.string().min(1);
+const optStr = z.string().optional();
+const messageArgs = z
+  .object({ channel: str, text: optStr, blocks: z.array(z.unknown()).optional(), thread_ts: optStr })
+  .passthrough();
+
+export async function startFakeSlackApi(opts: FakeSlackApiOptions = {}): Promise<FakeSlackApi> {
+  const clock = opts.clock ?? systemClock;
+  const directory = opts.directory ?? DEFAULT_DIRECTORY;
+  const triggerTtlMs = opts.triggerTtlMs ?? 3000;
+  const emitter = new EventEmitter();
+  const calls: FakeCall[] = [];
+  const messageList: FakeMessage[] = [];
+  const viewsById = new Map<string, FakeView>();
+  const failures = new Map<string, FailureSpec[]>();
+  const responseUrls = new Map<string, { ctx: ResponseUrlContext; uses: number }>();
+  const triggers = new Map<string, { user: string; expiresAt: number }>();
+  const usedTriggers = new Set<string>();
+  let lastMicros = 0;
+  let seq = 0;
+
+  /** Slack ts: "<epoch seconds>.<6 digits>", strictly increasing. */
+  function nextTs(): string {
+    lastMicros = Math.max(clock.now() * 1000, lastMicros + 100);
+    return `${Math.floor(lastMicros / 1e6)}.${String(lastMicros % 1e6).padStart(6, '0')}`;
+  }
+  const nextId = (prefix: string) => `${prefix}${(++seq).toString(36).toUpperCase().padStart(8, '0')}`;
+
+  const channelIdOf = (c: string) => (c === `#${directory.channel.name}` || c === directory.channel.name ? directory.channel.id : c);
+  const find = (channel: string, ts: string) => messageList.find((m) => m.channel === channel && m.ts === ts);
+  const change = (c: FakeChange) => emitter.emit('change', c);
+
+  function checkContent(text: string | undefined, blocks: unknown[] | undefined): void {
+    if ((text === undefined || text === '') && (!blocks || blocks.length === 0)) throw new ApiError('no_text');
+    if (text !== undefined && text.length > LIMITS.messageText) throw new ApiError('msg_too_long');
+    if (blocks) {
+      const errs = validateBlocks(blocks, 'message');
+      if (errs.length) throw new ApiError('invalid_blocks', errs);
+    }
+  }
+
+  function post(m: Omit<FakeMessage, 'ts'>): FakeMessage {
+    const msg: FakeMessage = { ...m, ts: nextTs() };
+    if (msg.thread_ts && !find(msg.channel, msg.thread_ts)) throw new ApiError('thread_not_found');
+    messageList.push(msg);
+    change({ kind: 'message-posted', message: msg });
+    return msg;
+  }
+
+  function botMessageFields() {
+    return { user: directory.bot.userId, bot_id: directory.bot.botId };
+  }
+
+  function publicMessage(m: FakeMessage): Record<string, unknown> {
+    const { via: _via, ephemeralTo: _e, ...rest } = m;
+    void _via;
+    void _e;
+    return { type: 'message', ...rest, team: directory.teamId };
+  }
+
+  function openView(view: Args, user: string | undefined, previous?: FakeView): FakeView {
+    const errs = validateView(view);
+    if (errs.length) throw new ApiError('invalid_arguments', errs);
+    const id = nextId('V');
+    const v: FakeView = {
+      id,
+      user,
+      view,
+      previousViewId: previous?.id,
+      rootViewId: previous?.rootViewId ?? id,
+      open: true,
+      hash: `${Date.now()}.${nextId('h')}`,
+    };
+    viewsById.set(id, v);
+    change({ kind: 'view-opened', view: v });
+    return v;
+  }
+
+  function viewResponse(v: FakeView): Record<string, unknown> {
+    return {
+      ok: true,
+      view: {
+        ...v.view,
+        id: v.id,
+        team_id: directory.teamId,
+        state: { values: {} },
+        hash: v.hash,
+        root_view_id: v.rootViewId,
+        previous_view_id: v.previousViewId ?? null,
+        bot_id: directory.bot.botId,
+        app_id: 'A0XSUPGRADE',
+      },
+    };
+  }
+
+  function useTrigger(triggerId: string): string | undefined {
+    if (usedTriggers.has(triggerId)) throw new ApiError('exchanged_trigger_id');
+    const t = triggers.get(triggerId);
+    if (!t) return undefined; // not issued here (e.g. a test's made-up id): accepted, user unknown
+    triggers.delete(triggerId);
+    usedTriggers.add(triggerId);
+    if (clock.now() > t.expiresAt) throw new ApiError('expired_trigger_id');
+    return t.user;
+  }
+
+  const handlers: Record<string, (args: Args) => Record<string, unknown>> = {
+    'api.test': (args) => ({ ok: true, args }),
+    'auth.test': () => ({
+      ok: true,
+      url: `https://${directory.teamId.toLowerCase()}.slack.com/`,
+      team: directory.teamName,
+      user: directory.bot.name,
+      team_id: directory.teamId,
+      user_id: directory.bot.userId,
+      bot_id: directory.bot.botId,
+      is_enterprise_install: false,
+    }),
+    'chat.postMessage': (args) => {
+      const a = parseArgs(messageArgs, args);
+      checkContent(a.text, a.blocks);
+      const msg = post({
+        channel: channelIdOf(a.channel),
+        thread_ts: a.thread_ts,
+        text: a.text ?? '',
+        blocks: a.blocks,
+        via: 'api',
+        ...botMessageFields(),
+      });
+      return { ok: true, channel: msg.channel, ts: msg.ts, message: publicMessage(msg) };
+    },
+    'chat.update': (args) => {
+      const a = parseArgs(messageArgs.extend({ ts: str }), args);
+      const msg = find(channelIdOf(a.channel), a.ts);
+      if (!msg) throw new ApiError('message_not_found');
+      if (msg.ephemeralTo) throw new ApiError('cant_update_message');
+      if (a.blocks) checkContent(a.text ?? msg.text, a.blocks);
+      else if (a.text !== undefined) checkContent(a.text, undefined);
+      // Slack: omitting blocks keeps the old ones only if text is omitted as well.
+      if (a.blocks !== undefined) msg.blocks = a.blocks;
+      else if (a.text !== undefined) msg.blocks = undefined;
+      if (a.text !== undefined) msg.text = a.text;
+      msg.edited = { ts: nextTs() };
+      change({ kind: 'message-updated', message: msg });
+      return { ok: true, channel: msg.channel, ts: msg.ts, text: msg.text, message: publicMessage(msg) };
+    },
+    'chat.postEphemeral': (args) => {
+      const a = parseArgs(messageArgs.extend({ user: str }), args);
+      checkContent(a.text, a.blocks);
+      if (!directory.users.some((u) => u.id === a.user)) throw new ApiError('user_not_in_channel');
+      const msg = post({
+        channel: channelIdOf(a.channel),
+        thread_ts: a.thread_ts,
+        text: a.text ?? '',
+        blocks: a.blocks,
+        ephemeralTo: a.user,
+        via: 'api',
+        ...botMessageFields(),
+      });
+      return { ok: true, message_ts: msg.ts };
+    },
+    'chat.delete': (args) => {
+      const a = parseArgs(z.object({ channel: str, ts: str }).passthrough(), args);
+      const channel = channelIdOf(a.channel);
+      const i = messageList.findIndex((m) => m.channel === channel && m.ts === a.ts);
+      if (i < 0) throw new ApiError('message_not_found');
+      const [msg] = messageList.splice(i, 1);
+      change({ kind: 'message-deleted', message: msg });
+      return { ok: true, channel, ts: a.ts };
+    },
+    'views.open': (args) => {
+      const a = parseArgs(z.object({ trigger_id: str, view: z.record(z.unknown()) }).passthrough(), args);
+      const user = useTrigger(a.trigger_id);
+      return viewResponse(openView(a.view, user));
+    },
+    'views.push': (args) => {
+      const a = parseArgs(z.object({ trigger_id: str, view: z.record(z.unknown()) }).passthrough(), args);
+      const user = useTrigger(a.trigger_id);
+      const top = [...viewsById.values()].reverse().find((v) => v.open && (user === undefined || v.user === user));
+      if (!top) throw new ApiError('not_found');
+      return viewResponse(openView(a.view, user ?? top.user, top));
+    },
+    'views.update': (args) => {
+      const a = parseArgs(
+        z.object({ view_id: optStr, external_id: optStr, hash: optStr, view: z.record(z.unknown()) }).passthrough(),
+        args,
+      );
+      const v = a.view_id
+        ? viewsById.get(a.view_id)
+        : [...viewsById.values()].find((x) => a.external_id !== undefined && x.view.external_id === a.external_id);
+      if (!v) throw new ApiError('not_found');
+      if (a.hash !== undefined && a.hash !== v.hash) throw new ApiError('hash_conflict');
+      const errs = validateView(a.view);
+      if (errs.length) throw new ApiError('invalid_arguments', errs);
+      v.view = a.view;
+      v.hash = `${Date.now()}.${nextId('h')}`;
+      change({ kind: 'view-updated', view: v });
+      return viewResponse(v);
+    },
+    'users.info': (args) => {
+      const a = parseArgs(z.object({ user: str }).passthrough(), args);
+      const u = directory.users.find((x) => x.id === a.user);
+      if (!u) throw new ApiError('user_not_found');
+      return {
+        ok: true,
+        user: {
+          id: u.id,
+          team_id: directory.teamId,
+          name: u.name,
+          real_name: u.realName,
+          deleted: false,
+          is_bot: false,
+          tz: 'UTC',
+          profile: { display_name: u.name, real_name: u.realName },
+        },
+      };
+    },
+    'usergroups.users.list': (args) => {
+      const a = parseArgs(z.object({ usergroup: str }).passthrough(), args);
+      const g = directory.userGroups.find((x) => x.id === a.usergroup);
+      if (!g) throw new ApiError('no_such_subteam');
+      return { ok: true, users: [...g.users] };
+    },
+    'conversations.info': (args) => {
+      const a = parseArgs(z.object({ channel: str }).passthrough(), args);
+      if (channelIdOf(a.channel) !== directory.channel.id) throw new ApiError('channel_not_found');
+      return {
+        ok: true,
+        channel: { id: directory.channel.id, name: directory.channel.name, is_channel: true, is_private: false, is_member: true },
+      };
+    },
+  };
+
+  function answer(method: string, args: Args, token: string | undefined): Answer {
+    const queued = failures.get(method);
+    const failure = queued?.shift();
+    if (queued && queued.length === 0) failures.delete(method);
+    if (failure) {
+      if (failure.status && failure.status !== 200) {
+        const headers: Record<string, string> = {};
+        if (failure.status === 429) headers['retry-after'] = String(failure.retryAfter ?? 1);
+        return { status: failure.status, headers, body: { ok: false, error: failure.error ?? (failure.status === 429 ? 'ratelimited' : 'internal_error') } };
+      }
+      return { body: { ok: false, error: failure.error ?? 'internal_error' } };
+    }
+    if (!token) return { body: { ok: false, error: 'not_authed' } };
+    if (opts.token !== undefined && token !== opts.token) return { body: { ok: false, error: 'invalid_auth' } };
+    const handler = handlers[method];
+    if (!handler) return { body: { ok: false, error: 'unknown_method' } };
+    try {
+      return { body: handler(args) };
+    } catch (e) {
+      if (e instanceof ApiError) {
+        const body: Record<string, unknown> = { ok: false, error: e.code };
+        if (e.messages.length) {
+          body.errors = e.messages;
+          body.response_metadata = { messages: e.messages };
+        }
+        return { body };
+      }
+      throw e;
+    }
+  }
+
+  function outcomeOf(a: Answer): string {
+    if (a.status && a.status !== 200) return `http-${a.status}`;
+    return a.body.ok ? 'ok' : String(a.body.error);
+  }
+
+  async function handleApi(req: IncomingMessage, res: ServerResponse, method: string): Promise<void> {
+    const raw = await readBody(req);
+    let args: Args;
+    try {
+      args = decodeBody(raw, req.headers['content-type']);
+    } catch {
+      return send(res, { body: { ok: false, error: 'invalid_form_data' } });
+    }
+    const auth = req.headers.authorization;
+    let token = typeof auth === 'string' && auth.startsWith('Bearer ') ? auth.slice(7) : undefined;
+    if (typeof args.token === 'string') {
+      token = token ?? args.token;
+      delete args.token;
+    }
+    const a = answer(method, args, token);
+    const call: FakeCall = { method, args, token, at: clock.now(), outcome: outcomeOf(a) };
+    calls.push(call);
+    emitter.emit('call', call);
+    send(res, a);
+  }
+
+  const responseSchema = z
+    .object({
+      text: optStr,
+      blocks: z.array(z.unknown()).optional(),
+      response_type: z.enum(['in_channel', 'ephemeral']).optional(),
+      replace_original: z.union([z.boolean(), z.string()]).optional(),
+      delete_original: z.union([z.boolean(), z.string()]).optional(),
+      thread_ts: optStr,
+    })
+    .passthrough();
+  const truthy = (v: unknown) => v === true || v === 'true';
+
+  /** A POST to a response_url: the semantics Slack gives respond() (replace/delete original, ephemeral default). */
+  function handleResponse(id: string, args: Args): Answer {
+    const entry = responseUrls.get(id);
+    if (!entry) return { status: 404, body: { ok: false, error: 'expired_url' } };
+    if (entry.uses >= 5) return { status: 404, body: { ok: false, error: 'used_url' } };
+    entry.uses++;
+    const parsed = responseSchema.safeParse(args);
+    if (!parsed.success) return { status: 400, body: { ok: false, error: 'invalid_payload' } };
+    const a = parsed.data;
+    const { ctx } = entry;
+    const original = ctx.messageTs ? find(ctx.channel, ctx.messageTs) : undefined;
+    try {
+      if (truthy(a.delete_original)) {
+        if (!original) return { status: 404, body: { ok: false, error: 'message_not_found' } };
+        messageList.splice(messageList.indexOf(original), 1);
+        change({ kind: 'message-deleted', message: original });
+        return { body: { ok: true } };
+      }
+      checkContent(a.text, a.blocks);
+      if (truthy(a.replace_original)) {
+        if (!original) return { status: 404, body: { ok: false, error: 'message_not_found' } };
+        original.text = a.text ?? '';
+        original.blocks = a.blocks;
+        original.edited = { ts: nextTs() };
+        change({ kind: 'message-updated', message: original });
+        return { body: { ok: true } };
+      }
+      post({
+        channel: ctx.channel,
+        thread_ts: a.thread_ts ?? ctx.threadTs,
+        text: a.text ?? '',
+        blocks: a.blocks,
+        ephemeralTo: a.response_type === 'in_channel' ? undefined : ctx.user,
+        via: 'response_url',
+        ...botMessageFields(),
+      });
+      return { body: { ok: true } };
+    } catch (e) {
+      if (e instanceof ApiError) return { status: 400, body: { ok: false, error: e.code, errors: e.messages } };
+      throw e;
+    }
+  }
+
+  const server: Server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://fake');
+    const api = /^\/api\/([A-Za-z0-9_.]+)$/.exec(url.pathname);
+    const resp = /^\/response\/([A-Za-z0-9_-]+)$/.exec(url.pathname);
+    if (req.method === 'POST' && api) {
+      handleApi(req, res, api[1]).catch((e: unknown) => send(res, { status: 500, body: { ok: false, error: String(e) } }));
+      return;
+    }
+    if (req.method === 'POST' && resp) {
+      readBody(req)
+        .then((raw) => {
+          let args: Args;
+          try {
+            args = decodeBody(raw, req.headers['content-type']);
+          } catch {
+            return send(res, { status: 400, body: { ok: false, error: 'invalid_payload' } });
+          }
+          const a = handleResponse(resp[1], args);
+          const call: FakeCall = { method: 'response_url', args: { ...args, response_url_id: resp[1] }, at: clock.now(), outcome: outcomeOf(a) };
+          calls.push(call);
+          emitter.emit('call', call);
+          send(res, a);
+        })
+        .catch((e: unknown) => send(res, { status: 500, body: { ok: false, error: String(e) } }));
+      return;
+    }
+    send(res, { status: 404, body: { ok: false, error: 'not_found' } });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+  const origin = `http://${addr.address}:${addr.port}`;
+
+  const api = Object.assign(emitter, {
+    url: `${origin}/api/`,
+    origin,
+    directory,
+    calls,
+    messages(channel?: string): FakeMessage[] {
+      return messageList
+        .filter((m) => channel === undefined || m.channel === channelIdOf(channel))
+        .map((m) => {
+          const replies = messageList.filter((r) => r.thread_ts === m.ts && r.channel === m.channel && !r.ephemeralTo).length;
+          return replies > 0 && !m.thread_ts ? { ...m, reply_count: replies } : { ...m };
+        });
+    },
+    views: () => [...viewsById.values()],
+    getView: (id: string) => viewsById.get(id),
+    failNext(method: string, response: FailureSpec): void {
+      const q = failures.get(method) ?? [];
+      q.push(response);
+      failures.set(method, q);
+    },
+    createResponseUrl(ctx: ResponseUrlContext): string {
+      const id = nextId('R').toLowerCase();
+      responseUrls.set(id, { ctx, uses: 0 });
+      return `${origin}/response/${id}`;
+    },
+    issueTrigger(user: string): string {
+      const id = `${Date.now()}.${nextId('').toLowerCase()}`;
+      triggers.set(id, { user, expiresAt: clock.now() + triggerTtlMs });
+      return id;
+    },
+    closeView(id: string): void {
+      const v = viewsById.get(id);
+      if (!v || !v.open) return;
+      v.open = false;
+      change({ kind: 'view-closed', view: v });
+    },
+    replaceView(id: string, view: Record<string, unknown>): FakeView | undefined {
+      const v = viewsById.get(id);
+      if (!v) return undefined;
+      v.view = view;
+      v.hash = `${Date.now()}.${nextId('h')}`;
+      change({ kind: 'view-updated', view: v });
+      return v;
+    },
+    postAsUser(user: string, channel: string, text: string, o: { thread_ts?: string; ephemeralTo?: string } = {}): FakeMessage {
+      return post({ channel: channelIdOf(channel), user, text, thread_ts: o.thread_ts, ephemeralTo: o.ephemeralTo, via: 'api' });
+    },
+    stop(): Promise<void> {
+      return new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  });
+  return api as unknown as FakeSlackApi;
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+/** Form bodies (WebClient) with JSON-encoded block/view fields, or JSON bodies (respond(), some clients). */
+export function decodeBody(raw: string, contentType: string | undefined): Args {
+  const type = (contentType ?? '').split(';')[0].trim().toLowerCase();
+  if (type === 'application/json') {
+    const v: unknown = raw ? JSON.parse(raw) : {};
+    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error('JSON body must be an object');
+    return v as Args;
+  }
+  if (type === 'application/x-www-form-urlencoded' || type === '') {
+    const out: Args = {};
+    for (const [k, v] of new URLSearchParams(raw)) {
+      out[k] = JSON_FIELDS.has(k) ? JSON.parse(v) : v;
+    }
+    return out;
+  }
+  throw new Error(`unsupported content type ${type}`);
+}
+
+function send(res: ServerResponse, a: Answer): void {
+  if (res.headersSent) return;
+  res.writeHead(a.status ?? 200, { 'content-type': 'application/json; charset=utf-8', ...(a.headers ?? {}) });
+  res.end(JSON.stringify(a.body));
+}
