@@ -1,0 +1,135 @@
+import { z } from 'zod';
+import type { AuditEvent, Plan, Run } from '../domain/types';
+import type { Lease, Schedule } from './types';
+import { StoreCorruptError } from './types';
+
+/**
+ * Cheap read-back validation: the fields other code branches on are checked, the rest passes through.
+ * A failure names the key and the field (StoreCorruptError).
+ */
+
+const runStates = ['running', 'awaiting-approval', 'paused', 'failed', 'done', 'aborted', 'rolled-back'] as const;
+const stepStates = ['pending', 'running', 'awaiting-approval', 'done', 'failed', 'skipped'] as const;
+
+const planSchema = z
+  .object({
+    id: z.string().min(1),
+    pool: z.string().min(1),
+    executable: z.boolean(),
+    hosts: z.array(z.object({ host: z.string(), name: z.string() }).passthrough()),
+    steps: z.array(z.object({ id: z.string(), kind: z.string() }).passthrough()),
+    prechecks: z.array(z.object({ id: z.string(), severity: z.string() }).passthrough()),
+  })
+  .passthrough();
+
+const stepRecordSchema = z
+  .object({
+    id: z.string().min(1),
+    kind: z.string().min(1),
+    state: z.enum(stepStates),
+    attempts: z.number().int().nonnegative(),
+    startedAt: z.number().optional(),
+    endedAt: z.number().optional(),
+  })
+  .passthrough();
+
+const runSchema = z
+  .object({
+    id: z.string().min(1),
+    pool: z.string().min(1),
+    plan: planSchema,
+    planHash: z.string(),
+    requestedBy: z.string(),
+    state: z.enum(runStates),
+    steps: z.array(stepRecordSchema),
+    approvals: z.array(z.object({ stepId: z.string(), decision: z.string(), by: z.string(), at: z.number() }).passthrough()),
+    createdAt: z.number(),
+    updatedAt: z.number(),
+    endedAt: z.number().optional(),
+    revision: z.number().int().nonnegative(),
+  })
+  .passthrough();
+
+const auditSchema = z
+  .object({
+    at: z.number(),
+    runId: z.string().min(1),
+    kind: z.enum(['state', 'step', 'approval', 'xenapi', 'refused', 'lease', 'resume', 'recovery', 'notify']),
+    actor: z.string(),
+    message: z.string(),
+    detail: z.record(z.unknown()).optional(),
+  })
+  .strict();
+
+const leaseSchema = z.object({ owner: z.string().min(1), runId: z.string().min(1), expiresAt: z.number() }).strict();
+
+const windowSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('once'), startAt: z.number(), endAt: z.number().optional() }).strict(),
+  z
+    .object({
+      kind: z.literal('cron'),
+      cron: z.string().min(1),
+      durationMs: z.number().positive().optional(),
+      endTime: z.object({ hour: z.number().int(), minute: z.number().int() }).strict().optional(),
+    })
+    .strict(),
+]);
+
+const scheduleSchema = z
+  .object({
+    id: z.string().min(1),
+    pool: z.string().min(1),
+    whenText: z.string(),
+    untilText: z.string().optional(),
+    timezone: z.string().min(1),
+    window: windowSchema,
+    approvedPlan: planSchema,
+    createdBy: z.string(),
+    createdAt: z.number(),
+    updatedAt: z.number(),
+    state: z.enum(['scheduled', 'active', 'done', 'blocked', 'missed', 'failed']),
+    nextStartAt: z.number().optional(),
+    current: z.object({ startAt: z.number(), endAt: z.number().optional(), runId: z.string().optional() }).strict().optional(),
+    runId: z.string().optional(),
+    note: z.string().optional(),
+  })
+  .strict();
+
+const counterSchema = z.number().int().nonnegative();
+
+function check<T>(schema: z.ZodTypeAny, key: string, value: unknown): T {
+  const r = schema.safeParse(value);
+  if (!r.success) {
+    const detail = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    throw new StoreCorruptError(key, detail);
+  }
+  // keep the original object (passthrough fields intact, no extra copy)
+  return value as T;
+}
+
+export const validate = {
+  run: (key: string, v: unknown) => check<Run>(runSchema, key, v),
+  plan: (key: string, v: unknown) => check<Plan>(planSchema, key, v),
+  audit: (key: string, v: unknown) => check<AuditEvent>(auditSchema, key, v),
+  lease: (key: string, v: unknown) => check<Lease>(leaseSchema, key, v),
+  schedule: (key: string, v: unknown) => check<Schedule>(scheduleSchema, key, v),
+  counter: (key: string, v: unknown) => check<number>(counterSchema, key, v),
+};
+
+/** keyv's stored form is `{"value": …}` (our serialize is plain JSON); the atomic paths read and write the same. */
+export function encode(value: unknown): string {
+  return JSON.stringify({ value });
+}
+
+export function decode(key: string, raw: string): unknown {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch (e) {
+    throw new StoreCorruptError(key, `not JSON (${(e as Error).message})`);
+  }
+  if (!parsed || typeof parsed !== 'object' || !('value' in parsed)) {
+    throw new StoreCorruptError(key, 'expected an object {"value": …}');
+  }
+  return (parsed as { value: unknown }).value;
+}

@@ -1,0 +1,146 @@
+import type { AuditEvent, Plan, Run, RunState } from '../domain/types';
+
+/** CAS lost: the run changed since it was read (or a createRun found the id taken). */
+export class ConflictError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConflictError';
+  }
+}
+
+/** A key that should exist does not (updateRun / updateSchedule on an unknown id). */
+export class NotFoundError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NotFoundError';
+  }
+}
+
+/** A stored value that does not read back as what was written: names the key and the field. */
+export class StoreCorruptError extends Error {
+  constructor(
+    readonly key: string,
+    detail: string,
+  ) {
+    super(`state store: value under key "${key}" is corrupt: ${detail}`);
+    this.name = 'StoreCorruptError';
+  }
+}
+
+export interface Lease {
+  owner: string;
+  runId: string;
+  /** epoch ms; the lease is stale from this instant on */
+  expiresAt: number;
+}
+
+export type AcquireLeaseResult =
+  | { ok: true; tookOverFrom?: string }
+  | { ok: false; holder: string; runId: string; expiresAt: number };
+
+// ---------------------------------------------------------------------------------------------
+// Schedules (issue 6): maintenance windows, persisted so they survive restarts.
+// ---------------------------------------------------------------------------------------------
+
+/** When a window opens (and closes). Times are epoch ms; wall-clock fields are in Schedule.timezone. */
+export type WindowSpec =
+  | { kind: 'once'; startAt: number; endAt?: number }
+  | {
+      kind: 'cron';
+      /** node-cron syntax (5 or 6 fields), evaluated in Schedule.timezone */
+      cron: string;
+      /** the window closes this long after it opened … */
+      durationMs?: number;
+      /** … or at the next wall-clock HH:MM after it opened */
+      endTime?: { hour: number; minute: number };
+    };
+
+/**
+ * scheduled: waiting for nextStartAt; active: window open (current set);
+ * done: the upgrade finished or a one-off window closed; blocked: the re-plan differed from the approved plan
+ * (one-off window); missed: a one-off window passed while the bot was down; failed: the start was refused.
+ */
+export type ScheduleState = 'scheduled' | 'active' | 'done' | 'blocked' | 'missed' | 'failed';
+
+export interface Schedule {
+  /** short and typeable: pool-a-w1 */
+  id: string;
+  pool: string;
+  /** as typed by the operator */
+  whenText: string;
+  untilText?: string;
+  /** IANA zone the wall-clock fields are read in */
+  timezone: string;
+  window: WindowSpec;
+  /** the plan that was current (and approved by scheduling it) when the window was scheduled */
+  approvedPlan: Plan;
+  createdBy: string;
+  createdAt: number;
+  updatedAt: number;
+  state: ScheduleState;
+  /** next window start not handled yet (absent when nothing is left to run) */
+  nextStartAt?: number;
+  /** the window that is open now */
+  current?: { startAt: number; endAt?: number; runId?: string };
+  /** the run this schedule started (resumed by later windows of a recurring schedule) */
+  runId?: string;
+  /** last outcome in words ("window at … missed while the bot was down") */
+  note?: string;
+}
+
+export interface RunFilter {
+  pool?: string;
+  states?: RunState[];
+}
+
+export interface Store {
+  /** pool-a-20261125-1: pool, UTC date of `now`, per-day counter; atomic across processes */
+  nextRunId(pool: string, now: number): Promise<string>;
+  /** throws ConflictError if the id exists */
+  createRun(run: Run): Promise<void>;
+  getRun(id: string): Promise<Run | undefined>;
+  /**
+   * Atomic read-modify-write across processes: `mutate` (synchronous) edits a fresh copy; revision++ and updatedAt
+   * (clock) are set by the store. `mutate` may throw (e.g. ConflictError when the state is not what the caller
+   * expected): nothing is written. With `expectedRevision`, a run whose revision moved on throws ConflictError.
+   * Unknown id: NotFoundError.
+   */
+  updateRun(id: string, mutate: (run: Run) => void, opts?: { expectedRevision?: number }): Promise<Run>;
+  /** newest first (createdAt, then id) */
+  listRuns(filter?: RunFilter): Promise<Run[]>;
+
+  /** append-only; events are never rewritten */
+  appendAudit(e: AuditEvent): Promise<void>;
+  /** in append order */
+  listAudit(runId: string): Promise<AuditEvent[]>;
+
+  savePlan(pool: string, plan: Plan): Promise<void>;
+  getLatestPlan(pool: string): Promise<Plan | undefined>;
+
+  /**
+   * One active run per pool. Granted when the pool has no lease, the lease is the caller's own for the same run,
+   * or the lease expired (now >= expiresAt): then `tookOverFrom` names the previous owner and an audit event
+   * (kind 'lease') is appended to `runId` in the same transaction. Otherwise refused with the holder.
+   * The same owner asking for a different run while its lease is live is refused too.
+   */
+  acquireLease(pool: string, owner: string, runId: string, ttlMs: number, now: number): Promise<AcquireLeaseResult>;
+  /** false when the lease is gone or belongs to someone else (it was taken over) */
+  renewLease(pool: string, owner: string, ttlMs: number, now: number): Promise<boolean>;
+  /** no-op unless `owner` holds it */
+  releaseLease(pool: string, owner: string): Promise<void>;
+  /** as stored, even when expired (compare expiresAt with your clock) */
+  getLease(pool: string): Promise<Lease | undefined>;
+
+  /** pool-a-w1: per-pool counter, atomic across processes */
+  nextScheduleId(pool: string): Promise<string>;
+  saveSchedule(s: Schedule): Promise<void>;
+  getSchedule(id: string): Promise<Schedule | undefined>;
+  /** atomic read-modify-write; NotFoundError when unknown (e.g. unscheduled meanwhile) */
+  updateSchedule(id: string, mutate: (s: Schedule) => void): Promise<Schedule>;
+  /** ordered by id */
+  listSchedules(filter?: { pool?: string }): Promise<Schedule[]>;
+  /** true when it existed */
+  deleteSchedule(id: string): Promise<boolean>;
+
+  close(): Promise<void>;
+}
