@@ -275,7 +275,7 @@ describe('store on a file', () => {
     await store.close();
   });
 
-  test('two connections to one file build on each other's committed writes', async () => {
+  test("two connections to one file see each other's committed writes", async () => {
     const path = join(dir, 'state.sqlite');
     const a = await openStore({ path, busyTimeoutMs: 5_000 });
     const b = await openStore({ path, busyTimeoutMs: 5_000 });
