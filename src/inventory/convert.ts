@@ -1,0 +1,182 @@
+import type { HostInfo, PoolSnapshot, SrInfo, TaskInfo, VmCdDrive, VmDisk, VmInfo } from '../domain/types';
+import { InventoryError, ParsedRecords, RawRecords, parseRecords } from './wire';
+
+/**
+ * Pure conversion of get_all_records results into a PoolSnapshot.
+ *
+ * Boot-from-SAN marker (R2.7): xapi has no field for it, so the operator (or the simulator) marks a host with
+ * `host.other_config["boot_from_san"] = "true"` (also accepted: "1", "yes"). XenCenter has no such check at all.
+ */
+export const SAN_BOOT_KEY = 'boot_from_san';
+
+const NULL_REF = 'OpaqueRef:NULL';
+const isNull = (r: string | undefined): boolean => !r || r === NULL_REF;
+const byNameThenRef = <T extends { name: string; ref: string }>(a: T, b: T): number =>
+  a.name < b.name ? -1 : a.name > b.name ? 1 : a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : 0;
+
+function truthy(v: string | undefined): boolean {
+  return v !== undefined && ['true', '1', 'yes'].includes(v.trim().toLowerCase());
+}
+
+function toolsVersion(pv: Record<string, string>): string | null {
+  if (pv.major === undefined) return null;
+  return [pv.major, pv.minor ?? '0', pv.micro ?? '0'].join('.');
+}
+
+export function toSnapshot(raw: RawRecords, takenAt: number): PoolSnapshot {
+  const r = parseRecords(raw);
+  const poolEntries = Object.entries(r.pool);
+  if (poolEntries.length !== 1) throw new InventoryError(`pool: expected exactly one pool record, got ${poolEntries.length}`);
+  const [poolRef, pool] = poolEntries[0];
+  if (!r.host[pool.master]) throw new InventoryError(`pool ${poolRef}: field master: host ${pool.master} not among the host records`);
+
+  const srs = convertSrs(r);
+  const vms = convertVms(r);
+  const hosts = convertHosts(r, pool.master);
+  const tasks: TaskInfo[] = Object.entries(r.task)
+    .filter(([, t]) => t.status === 'pending' || t.status === 'cancelling')
+    .map(([ref, t]) => ({ ref, name: t.name_label, status: t.status, progress: t.progress }))
+    .sort((a, b) => (a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : 0));
+
+  return {
+    takenAt,
+    pool: {
+      ref: poolRef,
+      name: pool.name_label,
+      master: pool.master,
+      haEnabled: pool.ha_enabled,
+      rollingUpgradeInProgress: pool.other_config.rolling_upgrade_in_progress !== undefined,
+    },
+    hosts,
+    vms,
+    srs,
+    tasks,
+  };
+}
+
+function attachedHostsBySr(r: ParsedRecords): Map<string, { attached: Set<string>; detached: Set<string> }> {
+  const m = new Map<string, { attached: Set<string>; detached: Set<string> }>();
+  for (const pbd of Object.values(r.PBD)) {
+    const e = m.get(pbd.SR) ?? { attached: new Set<string>(), detached: new Set<string>() };
+    (pbd.currently_attached ? e.attached : e.detached).add(pbd.host);
+    m.set(pbd.SR, e);
+  }
+  return m;
+}
+
+function convertSrs(r: ParsedRecords): SrInfo[] {
+  const pbds = attachedHostsBySr(r);
+  return Object.entries(r.SR)
+    .map(([ref, sr]) => ({
+      ref,
+      uuid: sr.uuid,
+      name: sr.name_label,
+      type: sr.type,
+      contentType: sr.content_type,
+      shared: sr.shared,
+      attachedHosts: [...(pbds.get(ref)?.attached ?? [])].sort(),
+    }))
+    .sort(byNameThenRef);
+}
+
+function convertHosts(r: ParsedRecords, master: string): HostInfo[] {
+  // Σ(dynamic_min + overhead) of every VM resident on the host, dom0 included: host.compute_free_memory.
+  const reserved = new Map<string, number>();
+  const running = new Map<string, string[]>();
+  for (const [ref, vm] of Object.entries(r.VM)) {
+    if (isNull(vm.resident_on)) continue;
+    reserved.set(vm.resident_on, (reserved.get(vm.resident_on) ?? 0) + vm.memory_dynamic_min + vm.memory_overhead);
+    if (!vm.is_control_domain && !vm.is_a_template && (vm.power_state === 'Running' || vm.power_state === 'Paused')) {
+      running.set(vm.resident_on, [...(running.get(vm.resident_on) ?? []), ref]);
+    }
+  }
+  const attached = new Map<string, string[]>();
+  const detached = new Map<string, string[]>();
+  for (const pbd of Object.values(r.PBD)) {
+    const m = pbd.currently_attached ? attached : detached;
+    m.set(pbd.host, [...(m.get(pbd.host) ?? []), pbd.SR]);
+  }
+  return Object.entries(r.host)
+    .map(([ref, h]): HostInfo => {
+      const metrics = r.host_metrics[h.metrics];
+      const total = metrics?.memory_total ?? 0;
+      const sv = h.software_version;
+      const bootTime = Number.parseFloat(h.other_config.boot_time ?? '');
+      return {
+        ref,
+        uuid: h.uuid,
+        name: h.name_label,
+        address: h.address,
+        isMaster: ref === master,
+        // no metrics record: the master does not know the host is alive; treat it as not live (fail closed)
+        live: metrics?.live ?? false,
+        enabled: h.enabled,
+        version: {
+          product: sv.product_version ?? '',
+          platform: sv.platform_version ?? '',
+          build: sv.build_number ?? '',
+          brand: sv.product_brand ?? '',
+        },
+        apiVersion: { major: h.API_version_major, minor: h.API_version_minor },
+        memoryTotal: total,
+        memoryFree: Math.max(0, total - h.memory_overhead - (reserved.get(ref) ?? 0)),
+        residentVms: [...(running.get(ref) ?? [])].sort(),
+        bootTime: Number.isFinite(bootTime) ? bootTime : null,
+        sanBoot: truthy(h.other_config[SAN_BOOT_KEY]),
+        attachedSrs: [...new Set(attached.get(ref) ?? [])].sort(),
+        detachedSrs: [...new Set(detached.get(ref) ?? [])].sort(),
+      };
+    })
+    .sort(byNameThenRef);
+}
+
+function convertVms(r: ParsedRecords): VmInfo[] {
+  const out: VmInfo[] = [];
+  for (const [ref, vm] of Object.entries(r.VM)) {
+    if (vm.is_control_domain || vm.is_a_template || vm.is_a_snapshot) continue;
+    const disks: VmDisk[] = [];
+    const cds: VmCdDrive[] = [];
+    for (const vbdRef of vm.VBDs) {
+      const vbd = r.VBD[vbdRef];
+      if (!vbd) continue;
+      const vdi = isNull(vbd.VDI) ? undefined : r.VDI[vbd.VDI];
+      if (vbd.type === 'CD') {
+        cds.push({
+          vbd: vbdRef,
+          empty: vbd.empty,
+          vdi: vdi ? vbd.VDI : null,
+          sr: vdi ? vdi.SR : null,
+          isoName: vdi ? vdi.name_label : null,
+        });
+      } else if (vbd.type === 'Disk' && vdi && !vbd.empty) {
+        disks.push({ vbd: vbdRef, vdi: vbd.VDI, sr: vdi.SR });
+      }
+    }
+    const gm = isNull(vm.guest_metrics) ? undefined : r.VM_guest_metrics[vm.guest_metrics];
+    const metrics = isNull(vm.metrics) ? undefined : r.VM_metrics[vm.metrics];
+    const tools = gm ? toolsVersion(gm.PV_drivers_version) : null;
+    const pvDrivers = gm ? (gm.PV_drivers_detected ?? tools !== null) : false;
+    const hvm = metrics?.hvm ?? vm.HVM_boot_policy !== '';
+    const featureSuspend = truthy(gm?.other['feature-suspend']);
+    const running = vm.power_state === 'Running' || vm.power_state === 'Paused';
+    out.push({
+      ref,
+      uuid: vm.uuid,
+      name: vm.name_label,
+      powerState: vm.power_state,
+      residentOn: running && !isNull(vm.resident_on) ? vm.resident_on : null,
+      affinity: isNull(vm.affinity) ? null : vm.affinity,
+      memoryNeeded: vm.memory_dynamic_min + vm.memory_overhead,
+      disks: disks.sort((a, b) => (a.vbd < b.vbd ? -1 : 1)),
+      cds: cds.sort((a, b) => (a.vbd < b.vbd ? -1 : 1)),
+      toolsVersion: tools,
+      toolsUpToDate: gm?.PV_drivers_up_to_date ?? false,
+      // VM_LACKS_FEATURE: HVM guest without PV drivers and without feature-suspend
+      lacksFeatureMigrate: hvm && !pvDrivers && !featureSuspend,
+      hasPciPassthrough: vm.attached_PCIs.length > 0 || (vm.other_config.pci ?? '') !== '',
+      haPriority: vm.ha_restart_priority,
+      blockedOperations: Object.keys(vm.blocked_operations).sort(),
+    });
+  }
+  return out.sort(byNameThenRef);
+}

@@ -1,0 +1,45 @@
+import type { HostInfo, PoolSnapshot, Precheck, Ref, ReturnPolicy, SrInfo, UpgradeMode, VmInfo } from '../domain/types';
+import type { Mobility } from './mobility';
+import type { HostPath, UpgradePathTable, UpgradeTarget } from './paths';
+import type { PlacementResult } from './placement';
+
+export interface PlanOptions {
+  pool: string;
+  /** "7.6", "8.2.1", an alias from the path table */
+  target: string;
+  mode: UpgradeMode;
+  returnPolicy: ReturnPolicy;
+  paths: UpgradePathTable;
+  repository?: { url: string; testResults?: Record<Ref, { ok: boolean; error?: string }> };
+  /** a run already active on this pool (from the store) */
+  activeRunId?: string;
+}
+
+/** Everything a precheck may read, computed once by buildPlan. */
+export interface PrecheckContext {
+  opts: PlanOptions;
+  /** undefined when opts.target is not in the path table (a blocker) */
+  target: UpgradeTarget | undefined;
+  paths: Map<Ref, HostPath>;
+  /** hosts to upgrade, in plan order */
+  order: HostInfo[];
+  placement: PlacementResult;
+  mobility: Map<Ref, Mobility>;
+  hosts: Map<Ref, HostInfo>;
+  vms: Map<Ref, VmInfo>;
+  srs: Map<Ref, SrInfo>;
+  hostName(ref: Ref | null | undefined): string;
+}
+
+export type PrecheckFn = (snapshot: PoolSnapshot, ctx: PrecheckContext) => Precheck[];
+
+export const GiB = 1024 ** 3;
+export const fmtGiB = (bytes: number): string => `${(bytes / GiB).toFixed(1)} GiB`;
+
+/** "a, b, c and 4 more": keeps one-line messages short for big pools */
+export function listNames(names: string[], max = 6): string {
+  if (names.length <= max) return names.join(', ');
+  return `${names.slice(0, max).join(', ')} and ${names.length - max} more`;
+}
+
+export const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;

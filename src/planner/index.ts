@@ -1,0 +1,116 @@
+import type { HostInfo, HostPlan, Plan, PlanStep, PoolSnapshot, PrecheckFix, Ref } from '../domain/types';
+import { compareVersions } from '../domain/versions';
+import type { PlanOptions, PrecheckContext } from './context';
+import { canonicalJson, sha256Hex } from './hash';
+import { mobilityMap } from './mobility';
+import { chooseOrder } from './order';
+import { HostPath, findTarget, resolveHostPath } from './paths';
+import type { PlacementResult } from './placement';
+import { runPrechecks } from './prechecks';
+import { backupStep, hostSteps, poolFinishStep, poolPrepStep } from './steps';
+
+export type { PlanOptions } from './context';
+export { loadUpgradePaths, parseUpgradePaths, findTarget, resolveHostPath, UpgradePathError } from './paths';
+export type { UpgradePathTable, UpgradeTarget, HostPath } from './paths';
+
+/**
+ * The pure planner: (snapshot, options) → Plan. No I/O and no clock: the same snapshot and options always give
+ * the same plan and the same id (sha256 of the canonical plan without `id` and `createdAt`).
+ */
+export function buildPlan(snapshot: PoolSnapshot, opts: PlanOptions): Plan {
+  const target = findTarget(opts.paths, opts.target);
+  const hosts = new Map(snapshot.hosts.map((h) => [h.ref, h]));
+  const vms = new Map(snapshot.vms.map((v) => [v.ref, v]));
+  const srs = new Map(snapshot.srs.map((s) => [s.ref, s]));
+  const paths = new Map<Ref, HostPath>(
+    snapshot.hosts.map((h) => [h.ref, target ? resolveHostPath(target, h.version.product) : { kind: 'refused', rule: 'R2.8', note: 'unknown target' }]),
+  );
+  const toUpgrade = target ? snapshot.hosts.filter((h) => paths.get(h.ref)!.kind !== 'done') : [];
+  const mobility = mobilityMap(snapshot);
+  const choice = target
+    ? chooseOrder({ snapshot, toUpgrade, targetPlatform: target.platform, mobility, returnPolicy: opts.returnPolicy })
+    : { order: [] as Ref[], placement: emptyPlacement() };
+  const order = choice.order.map((r) => hosts.get(r)!);
+  const placement = choice.placement;
+
+  const toolsUpgrade = target
+    ? snapshot.vms
+        .filter((v) => v.toolsVersion !== null && compareVersions(v.toolsVersion, target.product) < 0)
+        .map((v) => v.name)
+        .sort()
+    : [];
+
+  const ctx: PrecheckContext = {
+    opts,
+    target,
+    paths,
+    order,
+    placement,
+    mobility,
+    hosts,
+    vms,
+    srs,
+    hostName: (ref) => (ref ? (hosts.get(ref)?.name ?? ref) : '-'),
+  };
+  const prechecks = runPrechecks(snapshot, ctx, toolsUpgrade);
+
+  const steps: PlanStep[] = [];
+  const hostPlans: HostPlan[] = [];
+  if (target && order.length > 0) {
+    steps.push(backupStep());
+    const prepFixes: PrecheckFix[] = [];
+    if (snapshot.pool.haEnabled) prepFixes.push({ kind: 'disable-ha' });
+    const eject = prechecks.find((p) => p.fix.kind === 'eject-cds');
+    if (eject) prepFixes.push(eject.fix);
+    if (prepFixes.length) steps.push(poolPrepStep(prepFixes));
+    for (const h of order) {
+      const hp = placement.perHost.get(h.ref)!;
+      const hs = hostSteps(h, hp, { mode: opts.mode, target, vms, moveBack: opts.returnPolicy === 'original' });
+      steps.push(...hs);
+      hostPlans.push(hostPlan(h, target, false, hp.migrations.concat(hp.moveBack), hp.stops, hs));
+    }
+    steps.push(poolFinishStep(snapshot.pool.haEnabled, toolsUpgrade.length));
+  }
+  for (const h of snapshot.hosts) {
+    if (target && paths.get(h.ref)!.kind === 'done') hostPlans.push(hostPlan(h, target, true, [], [], []));
+  }
+
+  const body: Omit<Plan, 'id' | 'createdAt'> = {
+    pool: opts.pool,
+    target: target ? { product: target.product, platform: target.platform, label: target.label } : { product: '', platform: '', label: opts.target },
+    mode: opts.mode,
+    returnPolicy: opts.returnPolicy,
+    prechecks,
+    executable: !prechecks.some((p) => p.severity === 'blocker'),
+    hosts: hostPlans,
+    steps,
+    migrations: { planned: placement.planned, lowerBound: placement.lowerBound },
+    estimateSeconds: steps.reduce((s, st) => s + st.expectedSeconds, 0),
+    toolsUpgrade,
+  };
+  return { id: planId(body), createdAt: snapshot.takenAt, ...body };
+}
+
+/** sha256 over the canonical plan content, excluding `id` and `createdAt`. */
+export function planId(plan: Omit<Plan, 'id' | 'createdAt'> & { id?: string; createdAt?: number }): string {
+  const { id: _id, createdAt: _c, ...body } = plan;
+  return sha256Hex(canonicalJson(body));
+}
+
+function hostPlan(h: HostInfo, target: { product: string; platform: string }, done: boolean, migrations: HostPlan['migrations'], stops: HostPlan['stops'], steps: PlanStep[]): HostPlan {
+  return {
+    host: h.ref,
+    name: h.name,
+    isMaster: h.isMaster,
+    from: h.version,
+    to: { product: target.product, platform: target.platform },
+    alreadyDone: done,
+    migrations,
+    stops: stops.map(({ vm, vmName, host, action, reason }) => ({ vm, vmName, host, action, reason })),
+    stepIds: steps.map((s) => s.id),
+  };
+}
+
+function emptyPlacement(): PlacementResult {
+  return { order: [], perHost: new Map(), planned: 0, lowerBound: 0, movedTwice: 0 };
+}

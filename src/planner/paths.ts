@@ -1,0 +1,125 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import YAML from 'yaml';
+import { z } from 'zod';
+import { compareVersions } from '../domain/versions';
+
+/**
+ * The upgrade-path table (R1), loaded from manifests/upgrade-paths.yaml. Data, not code (R1.6).
+ * Versions are compared numerically (src/domain/versions.ts), never as strings.
+ */
+
+const version = z.string().regex(/^\d+(\.\d+){0,3}$/, 'a dotted version such as 7.1.1');
+const ruleId = z.string().regex(/^R\d+(\.\d+)?$/, 'a rule number such as R1.1');
+
+const pathSchema = z
+  .object({
+    kind: z.enum(['base-iso', 'update-iso', 'refused']),
+    rule: ruleId,
+    note: z.string().default(''),
+    from: z.array(version).default([]),
+    ranges: z.array(z.object({ min: version, max: version }).strict()).default([]),
+    wayOut: z.string().optional(),
+  })
+  .strict()
+  .refine((p) => p.kind !== 'refused' || !!p.wayOut, { message: 'a refused path needs a wayOut', path: ['wayOut'] })
+  .refine((p) => p.from.length + p.ranges.length > 0, { message: 'a path needs at least one version in from or ranges', path: ['from'] });
+
+const targetSchema = z
+  .object({
+    id: z.string().min(1),
+    aliases: z.array(z.string()).default([]),
+    label: z.string().min(1),
+    brand: z.string().default('XenServer'),
+    product: version,
+    platform: version,
+    paths: z.array(pathSchema).min(1),
+    otherwise: z.object({ rule: ruleId, wayOut: z.string().min(1) }).strict(),
+  })
+  .strict();
+
+export const upgradePathTableSchema = z.object({ targets: z.array(targetSchema).min(1) }).strict();
+
+export type UpgradePathTable = z.infer<typeof upgradePathTableSchema>;
+export type UpgradeTarget = z.infer<typeof targetSchema>;
+export type PathKind = 'base-iso' | 'update-iso' | 'refused' | 'done' | 'newer';
+
+export interface HostPath {
+  kind: PathKind;
+  rule: string;
+  note: string;
+  wayOut?: string;
+}
+
+export const DEFAULT_PATHS_FILE = resolve(__dirname, '../../manifests/upgrade-paths.yaml');
+
+export class UpgradePathError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UpgradePathError';
+  }
+}
+
+export function parseUpgradePaths(text: string, source: string): UpgradePathTable {
+  let data: unknown;
+  try {
+    data = YAML.parse(text);
+  } catch (e) {
+    throw new UpgradePathError(`${source}: not valid YAML: ${(e as Error).message}`);
+  }
+  const parsed = upgradePathTableSchema.safeParse(data);
+  if (!parsed.success) {
+    const first = parsed.error.issues
+      .map((i) => `${source}: ${i.path.join('.') || '(root)'}: ${i.message}`)
+      .join('\n');
+    throw new UpgradePathError(first);
+  }
+  return parsed.data;
+}
+
+export function loadUpgradePaths(file: string = DEFAULT_PATHS_FILE): UpgradePathTable {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UpgradePathError(`${file}: cannot read the upgrade-path table (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  return parseUpgradePaths(text, file);
+}
+
+/** "7.6", "7.6.0", "lima" → the 7.6 entry; numeric match on id/product, exact match on aliases. */
+export function findTarget(table: UpgradePathTable, wanted: string): UpgradeTarget | undefined {
+  const w = wanted.trim().toLowerCase();
+  const isVersion = /^\d+(\.\d+)*$/.test(w);
+  return table.targets.find(
+    (t) =>
+      t.id.toLowerCase() === w ||
+      t.aliases.some((a) => a.toLowerCase() === w) ||
+      (isVersion && (compareVersions(t.product, w) === 0 || (/^\d+(\.\d+)*$/.test(t.id) && compareVersions(t.id, w) === 0))),
+  );
+}
+
+export function targetNames(table: UpgradePathTable): string[] {
+  return table.targets.map((t) => `${t.id} (${t.label})`);
+}
+
+/** Which path takes a host on `product` to the target (R1.1–R1.4). */
+export function resolveHostPath(target: UpgradeTarget, product: string): HostPath {
+  const cmp = compareVersions(product, target.product);
+  if (cmp === 0) return { kind: 'done', rule: 'R1', note: `already on ${target.product}` };
+  if (cmp > 0) {
+    return {
+      kind: 'newer',
+      rule: 'R1.4',
+      note: `${product} is newer than the target ${target.product}`,
+      wayOut: `choose a target newer than ${product}; a downgrade is not possible`,
+    };
+  }
+  for (const p of target.paths) {
+    const hit =
+      p.from.some((v) => compareVersions(v, product) === 0) ||
+      p.ranges.some((r) => compareVersions(r.min, product) <= 0 && compareVersions(product, r.max) <= 0);
+    if (hit) return { kind: p.kind, rule: p.rule, note: p.note, ...(p.wayOut ? { wayOut: p.wayOut } : {}) };
+  }
+  return { kind: 'refused', rule: target.otherwise.rule, note: `no direct path from ${product}`, wayOut: target.otherwise.wayOut };
+}

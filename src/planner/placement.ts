@@ -1,0 +1,199 @@
+import type { HostInfo, Migration, PoolSnapshot, Ref, ReturnPolicy, VmInfo, VmStop } from '../domain/types';
+import { compareVersions } from '../domain/versions';
+import type { Mobility } from './mobility';
+
+/**
+ * VM placement for a rolling upgrade: replays the host order on a model of the pool and gives every running VM
+ * of each host a target at the moment that host is evacuated.
+ *
+ * The model at the moment host H (k-th in the order) is evacuated:
+ *   - hosts earlier in the order are upgraded (platform = target) and enabled again;
+ *   - H is disabled (never a target); hosts later in the order still run their old version;
+ *   - hosts not live or not enabled in the snapshot are never targets (until their own upgrade re-enables them).
+ * A VM may go to host T only if T's platform version ≥ H's (R3.4: never from an upgraded host to an older one;
+ * xapi refuses with NOT_SUPPORTED_DURING_UPGRADE), T has an attached PBD for every SR of its disks (R2.5,
+ * VM_REQUIRES_SR) and T has enough free memory as xapi computes it (R2.2, HOST_NOT_ENOUGH_FREE_MEMORY).
+ * Preference: upgraded hosts first (a VM placed there never moves again), then the VM's affinity host, then the
+ * most free memory, then the host name: deterministic for a given snapshot.
+ */
+
+export type PlacementStrategy = 'planned' | 'greedy';
+
+export interface PlannedStop extends VmStop {
+  /** why: mobility (cannot migrate at all) or capacity (no allowed host had room or storage) */
+  cause: 'mobility' | 'memory' | 'storage' | 'version' | 'standalone';
+  /** null action: neither suspend nor shutdown is allowed for this VM (a blocker) */
+  possible: boolean;
+}
+
+export interface HostPlacement {
+  host: Ref;
+  migrations: Migration[];
+  stops: PlannedStop[];
+  /** policy original: VMs moved back to this host once it is upgraded */
+  moveBack: Migration[];
+  /** VMs whose home is this host that could not be moved back (capacity), with where they stay */
+  staysAway: Array<{ vm: Ref; vmName: string; on: Ref; onName: string }>;
+}
+
+export interface PlacementResult {
+  order: Ref[];
+  perHost: Map<Ref, HostPlacement>;
+  /** total live migrations: evacuations + moves back */
+  planned: number;
+  /**
+   * Lower bound on live migrations for the VMs this plan keeps running: every such VM that starts on a host to
+   * upgrade must leave that host at least once (R3.1: its host goes down), and under policy `original` every VM
+   * the plan brings home must come back at least once. So LB = |VMs evacuated at least once| + |VMs moved back|.
+   * `planned − lowerBound` is the number of avoidable second moves (a VM parked on a not-yet-upgraded host).
+   */
+  lowerBound: number;
+  /** VMs migrated more than once */
+  movedTwice: number;
+}
+
+export interface PlacementInput {
+  snapshot: PoolSnapshot;
+  /** hosts to upgrade, in order (already-done hosts are absent) */
+  order: Ref[];
+  targetPlatform: string;
+  mobility: Map<Ref, Mobility>;
+  returnPolicy: ReturnPolicy;
+  strategy?: PlacementStrategy;
+}
+
+interface HostState {
+  info: HostInfo;
+  platform: string;
+  free: number;
+  eligible: boolean;
+  srs: Set<Ref>;
+}
+
+const GiB = 1024 ** 3;
+const gib = (b: number): string => `${(b / GiB).toFixed(1)} GiB`;
+
+export function placeVms(input: PlacementInput): PlacementResult {
+  const { snapshot, order, targetPlatform, mobility } = input;
+  const strategy = input.strategy ?? 'planned';
+  const state = new Map<Ref, HostState>(
+    snapshot.hosts.map((h) => [
+      h.ref,
+      { info: h, platform: h.version.platform, free: h.memoryFree, eligible: h.live && h.enabled, srs: new Set(h.attachedSrs) },
+    ]),
+  );
+  const hostsByName = [...state.values()].sort((a, b) => (a.info.name < b.info.name ? -1 : a.info.name > b.info.name ? 1 : a.info.ref < b.info.ref ? -1 : 1));
+  const vms = new Map(snapshot.vms.map((v) => [v.ref, v]));
+  const location = new Map<Ref, Ref>();
+  for (const v of snapshot.vms) if (v.residentOn && state.has(v.residentOn)) location.set(v.ref, v.residentOn);
+  const moves = new Map<Ref, number>();
+  const perHost = new Map<Ref, HostPlacement>();
+  const standalone = snapshot.hosts.length === 1;
+  let planned = 0;
+  let returned = 0;
+
+  const migrate = (vm: VmInfo, from: HostState, to: HostState, list: Migration[]): void => {
+    from.free += vm.memoryNeeded;
+    to.free -= vm.memoryNeeded;
+    location.set(vm.ref, to.info.ref);
+    moves.set(vm.ref, (moves.get(vm.ref) ?? 0) + 1);
+    list.push({ vm: vm.ref, vmName: vm.name, from: from.info.ref, to: to.info.ref, toName: to.info.name });
+    planned++;
+  };
+
+  for (const hostRef of order) {
+    const src = state.get(hostRef);
+    if (!src) continue;
+    const hp: HostPlacement = { host: hostRef, migrations: [], stops: [], moveBack: [], staysAway: [] };
+    perHost.set(hostRef, hp);
+    src.eligible = false; // disabled for its evacuation (R3.3)
+
+    const residents = [...location.entries()]
+      .filter(([, h]) => h === hostRef)
+      .map(([vm]) => vms.get(vm)!)
+      // largest first: first-fit-decreasing leaves the fewest VMs without room
+      .sort((a, b) => b.memoryNeeded - a.memoryNeeded || (a.name < b.name ? -1 : a.name > b.name ? 1 : a.ref < b.ref ? -1 : 1));
+
+    const stopped: VmInfo[] = [];
+    for (const vm of residents) {
+      const mob = mobility.get(vm.ref);
+      const stop = (cause: PlannedStop['cause'], reason: string): void => {
+        const action = mob?.stopAction ?? null;
+        hp.stops.push({ vm: vm.ref, vmName: vm.name, host: hostRef, action: action ?? 'shutdown', reason, cause, possible: action !== null });
+        stopped.push(vm);
+        location.delete(vm.ref);
+        src.free += vm.memoryNeeded;
+      };
+      if (standalone) {
+        stop('standalone', 'R6.1 stand-alone host: no other host to migrate to');
+        continue;
+      }
+      if (!mob || !mob.canMigrate) {
+        stop('mobility', mob?.reason ?? 'R3.7 mobility unknown');
+        continue;
+      }
+      const allowed = hostsByName.filter((t) => t !== src && t.eligible && compareVersions(t.platform, src.platform) >= 0);
+      const seesDisks = allowed.filter((t) => vm.disks.every((d) => t.srs.has(d.sr)));
+      const fits = seesDisks.filter((t) => t.free >= vm.memoryNeeded);
+      if (fits.length === 0) {
+        if (allowed.length === 0) stop('version', 'R3.4 no enabled host on the same or a newer version can receive it');
+        else if (seesDisks.length === 0) stop('storage', `R2.5 no allowed host has the SRs of its disks attached`);
+        else {
+          const best = Math.max(...seesDisks.map((t) => t.free));
+          stop('memory', `R2.2 needs ${gib(vm.memoryNeeded)}, the most free on an allowed host is ${gib(Math.max(0, best))}`);
+        }
+        continue;
+      }
+      const target = strategy === 'greedy' ? fits[0] : choose(fits, vm, targetPlatform);
+      migrate(vm, src, target, hp.migrations);
+    }
+
+    // the host is upgraded, enabled again, and the VMs stopped for it are started/resumed on it
+    src.platform = targetPlatform;
+    src.eligible = src.info.live; // the enable step re-enables it
+    for (const vm of stopped) {
+      src.free -= vm.memoryNeeded;
+      location.set(vm.ref, hostRef);
+    }
+
+    if (input.returnPolicy === 'original') {
+      const away = snapshot.vms
+        .filter((v) => v.residentOn === hostRef && location.has(v.ref) && location.get(v.ref) !== hostRef)
+        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.ref < b.ref ? -1 : 1));
+      for (const vm of away) {
+        const cur = state.get(location.get(vm.ref)!)!;
+        // the home host is on the target now, so the move is never to an older version (R3.4)
+        if (src.free >= vm.memoryNeeded && compareVersions(cur.platform, src.platform) <= 0 && vm.disks.every((d) => src.srs.has(d.sr))) {
+          migrate(vm, cur, src, hp.moveBack);
+          returned++;
+        } else {
+          hp.staysAway.push({ vm: vm.ref, vmName: vm.name, on: cur.info.ref, onName: cur.info.name });
+        }
+      }
+    }
+  }
+
+  const evacuatedOnce = new Set<Ref>();
+  for (const hp of perHost.values()) for (const m of hp.migrations) evacuatedOnce.add(m.vm);
+  return {
+    order: [...order],
+    perHost,
+    planned,
+    lowerBound: evacuatedOnce.size + returned,
+    movedTwice: [...moves.values()].filter((n) => n > 1).length,
+  };
+}
+
+function choose(fits: HostState[], vm: VmInfo, targetPlatform: string): HostState {
+  const rank = (t: HostState): number[] => [
+    compareVersions(t.platform, targetPlatform) >= 0 ? 0 : 1, // upgraded hosts first: no second move
+    t.info.ref === vm.affinity ? 0 : 1,
+  ];
+  return [...fits].sort((a, b) => {
+    const ra = rank(a);
+    const rb = rank(b);
+    for (let i = 0; i < ra.length; i++) if (ra[i] !== rb[i]) return ra[i] - rb[i];
+    if (a.free !== b.free) return b.free - a.free;
+    return a.info.name < b.info.name ? -1 : a.info.name > b.info.name ? 1 : a.info.ref < b.info.ref ? -1 : 1;
+  })[0];
+}

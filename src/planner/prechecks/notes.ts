@@ -1,0 +1,53 @@
+import type { PoolSnapshot, Precheck } from '../../domain/types';
+import { PrecheckContext, listNames, plural } from '../context';
+
+/** R2.1 the database backup the bot takes first; R5.1/R5.3 the Tools upgrade left to do at the end. */
+export function backupNote(_snapshot: PoolSnapshot, ctx: PrecheckContext): Precheck[] {
+  if (ctx.order.length === 0) return [];
+  return [
+    {
+      id: 'backup',
+      rule: 'R2.1',
+      severity: 'info',
+      subjects: { hosts: [], vms: [] },
+      message: 'the pool database is backed up (pool-dump-database) before the first host; the run records the file and its sha256',
+      fix: { kind: 'none' },
+    },
+  ];
+}
+
+export function toolsNote(_snapshot: PoolSnapshot, ctx: PrecheckContext, toolsUpgrade: string[]): Precheck[] {
+  if (!ctx.target || toolsUpgrade.length === 0) return [];
+  return [
+    {
+      id: 'tools',
+      rule: 'R5.1',
+      severity: 'info',
+      subjects: { hosts: [], vms: toolsUpgrade },
+      message: `after the last host: ${plural(toolsUpgrade.length, 'VM')} need their XenServer Tools upgraded (${listNames(toolsUpgrade, 4)}); R5.3: if ${ctx.target.product} is not your final version, wait for the last one`,
+      fix: { kind: 'none' },
+    },
+  ];
+}
+
+/** R6: a stand-alone host has no migration target (the VMs it stops are listed by vm-stops as R6.1). */
+export function standaloneNote(snapshot: PoolSnapshot, ctx: PrecheckContext): Precheck[] {
+  if (snapshot.hosts.length !== 1 || ctx.order.length === 0) return [];
+  const h = snapshot.hosts[0];
+  const stops = ctx.placement.perHost.get(h.ref)?.stops ?? [];
+  const suspendWithCd = stops
+    .filter((s) => s.action === 'suspend' && ctx.vms.get(s.vm)?.cds.some((c) => !c.empty))
+    .map((s) => s.vmName);
+  return [
+    {
+      id: 'standalone-host',
+      rule: 'R6.2',
+      severity: 'info',
+      subjects: { hosts: [h.name], vms: [] },
+      message:
+        `stand-alone host ${h.name}: disable it, stop or suspend its ${plural(stops.length, 'running VM')}, upgrade, then start/resume them` +
+        (suspendWithCd.length ? `; the CD drives of ${listNames(suspendWithCd, 4)} are emptied before they are suspended (R6.1, R2.3)` : ''),
+      fix: { kind: 'none' },
+    },
+  ];
+}
