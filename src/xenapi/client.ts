@@ -1,0 +1,434 @@
+import { EventEmitter } from 'node:events';
+import type http from 'node:http';
+import { z } from 'zod';
+import { systemClock, type Clock } from '../clock';
+import { silentLogger, type Logger } from '../log';
+import { downloadDbDump, type DbDumpResult } from './db-dump';
+import { assertBeforeDeadline } from './deadline';
+import {
+  XenApiConnectionError,
+  XenApiError,
+  XenApiReconnectTimeoutError,
+  XenApiTlsError,
+  isXenApiError,
+} from './errors';
+import { waitFor as waitForEvents, type WaitForOptions, type XenEvent } from './events';
+import { parseAllRecords, parseRecord, type RecordClass, type RecordOf } from './records';
+import { Redactor } from './redact';
+import { createAgent, hostUrl, parseEndpoint, type Endpoint, type TlsOptions } from './tls';
+import { decodeTaskResult, double, rpc } from './wire';
+
+export interface XenApiClientOptions {
+  /** master URL: http://127.0.0.2:34567 (sim) or https://10.0.0.1 */
+  url: string;
+  username: string;
+  password: string;
+  /** https verifies by default; http:// only with {mode:'insecure-http'} */
+  tls?: TlsOptions;
+  clock?: Clock;
+  logger?: Logger;
+  /** sent as login_with_password's originator; default 'xsupgrade' */
+  originator?: string;
+  /** addresses of other pool members known in advance (reconnect candidates besides the host records read) */
+  members?: string[];
+  /** real ms without an answer before a call is a connection timeout (default 60 000) */
+  requestTimeoutMs?: number;
+  /** event.from timeout in (clock) seconds used by waitForTask and watchers (default 30) */
+  eventPollSeconds?: number;
+  /** reconnect backoff on the clock: first delay and cap (defaults 1 s and 15 s) */
+  backoff?: { initialMs?: number; maxMs?: number };
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+  /** real ms for this call instead of requestTimeoutMs */
+  timeoutMs?: number;
+}
+
+export interface EventFromResult {
+  events: Array<{ id?: string; class: string; operation: string; ref: string; snapshot?: Record<string, unknown> }>;
+  token: string;
+  valid_ref_counts?: Record<string, unknown>;
+}
+
+const eventFromSchema = z
+  .object({
+    events: z.array(
+      z
+        .object({
+          class: z.string(),
+          operation: z.string(),
+          ref: z.string(),
+          id: z.union([z.string(), z.number()]).transform(String).optional(),
+          snapshot: z.record(z.string(), z.unknown()).optional(),
+        })
+        .passthrough(),
+    ),
+    token: z.string(),
+    valid_ref_counts: z.record(z.string(), z.unknown()).optional(),
+  })
+  .passthrough();
+
+const NO_SESSION = /^(session|system)\./;
+
+/**
+ * XenAPI client over the `xmlrpc` package (reference xenapi.md). Sessions, master redirects (HOST_IS_SLAVE),
+ * transparent re-login on SESSION_INVALID, tasks through event.from, typed get_all_records, reconnect after a
+ * master restart, pool DB dump. Emits 'master-unreachable' (err) when the master stops answering and
+ * 'master-back' (address) when a master answers again (R3.8: while the master is down no control operation works).
+ */
+export class XenApiClient extends EventEmitter {
+  private readonly endpoint: Endpoint;
+  /** the clock every wait of this client goes through (deadlines are absolute times on it) */
+  readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly redactor: Redactor;
+  private readonly requestTimeoutMs: number;
+  private readonly eventPollSeconds: number;
+  private readonly backoff: { initialMs: number; maxMs: number };
+  private master: string;
+  private session: string | undefined;
+  private loginInFlight: Promise<void> | undefined;
+  private agent: http.Agent | undefined;
+  private readonly members = new Set<string>();
+  private readonly perMethod = new Map<string, number>();
+  private total = 0;
+  private unreachable = false;
+
+  constructor(private readonly opts: XenApiClientOptions) {
+    super();
+    this.endpoint = parseEndpoint(opts.url, opts.tls);
+    this.master = this.endpoint.hostname;
+    this.clock = opts.clock ?? systemClock;
+    this.logger = opts.logger ?? silentLogger;
+    this.redactor = new Redactor(opts.password);
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? 60_000;
+    this.eventPollSeconds = opts.eventPollSeconds ?? 30;
+    this.backoff = { initialMs: opts.backoff?.initialMs ?? 1000, maxMs: opts.backoff?.maxMs ?? 15_000 };
+    for (const m of opts.members ?? []) this.rememberMember(m);
+    this.rememberMember(this.master);
+  }
+
+  /** current master host (ip or name) the client talks to */
+  get masterAddress(): string {
+    return this.master;
+  }
+
+  /** URL of the current master, same scheme and port as the configured one */
+  get masterUrl(): string {
+    return hostUrl(this.endpoint, this.master);
+  }
+
+  /** XML-RPC round trips sent since creation or the last resetCallCount() (logins included) */
+  get callCount(): number {
+    return this.total;
+  }
+
+  /** round trips per wire method name */
+  get callCounts(): Record<string, number> {
+    return Object.fromEntries(this.perMethod);
+  }
+
+  resetCallCount(): void {
+    this.total = 0;
+    this.perMethod.clear();
+  }
+
+  get isLoggedIn(): boolean {
+    return this.session !== undefined;
+  }
+
+  /** every pool member address seen (options, host records, redirects) */
+  get knownMembers(): string[] {
+    return [...this.members];
+  }
+
+  rememberMember(address: string | undefined): void {
+    if (address) this.members.add(address);
+  }
+
+  /** session.login_with_password(u, p, '1.0', originator); follows HOST_IS_SLAVE [master] once. */
+  async login(): Promise<void> {
+    if (!this.loginInFlight) {
+      this.loginInFlight = (async () => {
+        const { session, host } = await this.loginAt(this.master);
+        this.setMaster(host);
+        this.session = session;
+      })().finally(() => (this.loginInFlight = undefined));
+    }
+    return this.loginInFlight;
+  }
+
+  /** Ends the session (best effort if the master is gone) and closes idle connections. */
+  async logout(): Promise<void> {
+    const session = this.session;
+    this.session = undefined;
+    try {
+      if (session) await this.send(this.master, 'session.logout', [session]);
+    } catch (e) {
+      if (!(e instanceof XenApiConnectionError) && !isXenApiError(e, 'SESSION_INVALID')) throw e;
+      this.logger.debug({ host: this.master, err: (e as Error).message }, 'logout: session already gone');
+    } finally {
+      this.agent?.destroy();
+      this.agent = undefined;
+    }
+  }
+
+  /** Calls `method` with the session ref prepended (except session.* and system.*), unwrapping {Status, Value}. */
+  async call<T = unknown>(method: string, params: unknown[] = [], opts: CallOptions = {}): Promise<T> {
+    const needsSession = !NO_SESSION.test(method);
+    let relogged = false;
+    let redirected = false;
+    for (;;) {
+      if (needsSession && !this.session) await this.login();
+      const used = this.session;
+      try {
+        const value = await this.send(this.master, method, needsSession ? [used, ...params] : params, opts);
+        this.noteMembers(method, value);
+        return value as T;
+      } catch (e) {
+        if (isXenApiError(e, 'SESSION_INVALID') && needsSession && !relogged) {
+          relogged = true;
+          if (this.session === used) this.session = undefined;
+          this.logger.info({ host: this.master, method }, 'session invalid: logging in again');
+          continue;
+        }
+        if (isXenApiError(e, 'HOST_IS_SLAVE') && e.params[0] && !redirected) {
+          redirected = true;
+          this.logger.info({ from: this.master, to: e.params[0], method }, 'HOST_IS_SLAVE: following to the master');
+          this.setMaster(e.params[0]);
+          continue;
+        }
+        throw e;
+      }
+    }
+  }
+
+  /** `Async.<method>` then waitForTask: resolves with the task's decoded result. */
+  async callAsync<T = string>(method: string, params: unknown[] = [], opts: { deadlineMs?: number } = {}): Promise<T> {
+    const task = await this.call<string>(`Async.${method}`, params);
+    return this.waitForTask<T>(task, opts);
+  }
+
+  /**
+   * Follows the task through event.from on `task/<ref>` (no sleep-polling): the first event.from with an empty
+   * token returns the task's current record, later ones block until it changes. Success → the decoded result;
+   * failure → XenApiError from error_info; both destroy the task. A passed deadline → XenApiTimeoutError
+   * (the task is left running and not destroyed: it may still complete).
+   */
+  async waitForTask<T = string>(task: string, opts: { deadlineMs?: number } = {}): Promise<T> {
+    const deadline = opts.deadlineMs ?? Number.POSITIVE_INFINITY;
+    let token = '';
+    for (;;) {
+      const remaining = assertBeforeDeadline(this.clock, deadline, `task ${task}`);
+      const waitS = Math.min(this.eventPollSeconds, remaining / 1000);
+      let batch: EventFromResult;
+      try {
+        batch = await this.eventFrom([`task/${task}`], token, waitS);
+      } catch (e) {
+        if (isXenApiError(e, 'EVENTS_LOST') || isXenApiError(e, 'EVENT_FROM_TOKEN_PARSE_FAILURE')) {
+          token = '';
+          continue;
+        }
+        throw e;
+      }
+      token = batch.token;
+      for (const ev of batch.events) {
+        if (ev.ref !== task) continue;
+        if (ev.operation === 'del') throw new Error(`task ${task} was destroyed before it finished`);
+        if (!ev.snapshot) continue;
+        const rec = parseRecord('task', task, ev.snapshot);
+        if (rec.status === 'pending' || rec.status === 'cancelling') continue;
+        if (rec.status === 'success') {
+          const result = (await decodeTaskResult(rec.result)) as T;
+          await this.destroyTask(task);
+          return result;
+        }
+        const [code = rec.status === 'cancelled' ? 'TASK_CANCELLED' : 'INTERNAL_ERROR', ...params] =
+          rec.error_info.length > 0 ? rec.error_info.map(this.redactor.redact) : [undefined, task];
+        await this.destroyTask(task);
+        throw new XenApiError(code, params.filter((p): p is string => p !== undefined), rec.name_label, this.master);
+      }
+    }
+  }
+
+  /** event.from(classes, token, timeout) with the timeout sent as <double> and the reply validated. */
+  async eventFrom(classes: string[], token: string, timeoutSeconds: number, opts: CallOptions = {}): Promise<EventFromResult> {
+    const t = Math.max(0, timeoutSeconds);
+    // The server blocks up to `t` seconds of ITS clock (scaled in the simulator); allow that on top of the usual budget.
+    const timeoutMs = opts.timeoutMs ?? this.requestTimeoutMs + Math.ceil((t * 1000) / this.clock.scale);
+    const raw = await this.call('event.from', [classes, token, double(t)], { ...opts, timeoutMs });
+    const parsed = eventFromSchema.safeParse(raw);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      throw new Error(`event.from reply: field ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    }
+    return parsed.data as EventFromResult;
+  }
+
+  /** `<cls>.get_all_records` in one round trip, each record zod-parsed (records.ts). */
+  async getAllRecords<C extends RecordClass>(cls: C): Promise<Record<string, RecordOf<C>>> {
+    const raw = await this.call(`${cls}.get_all_records`);
+    return parseAllRecords(cls, raw);
+  }
+
+  /** Resolves with the first event (initial records included) for which `predicate` holds; see events.ts. */
+  waitFor(predicate: (ev: XenEvent) => boolean, opts: WaitForOptions): Promise<XenEvent> {
+    return waitForEvents(this, predicate, { clock: this.clock, ...opts });
+  }
+
+  /**
+   * After a master restart: log in again, first on the master's address, then on every other known member,
+   * following HOST_IS_SLAVE, with capped exponential backoff on the clock until `deadlineMs` (absolute clock time).
+   * HOST_STILL_BOOTING and other emergency-mode answers mean "try the next one / later". Wrong credentials
+   * end it at once. Emits 'master-back' when a master accepted the login after an outage.
+   */
+  async reconnect(opts: { deadlineMs: number }): Promise<void> {
+    let delay = this.backoff.initialMs;
+    const tried = new Set<string>();
+    let last = '';
+    for (;;) {
+      const candidates = [this.master, ...[...this.members].filter((m) => m !== this.master)];
+      for (const host of candidates) {
+        tried.add(host);
+        try {
+          const { session, host: master } = await this.loginAt(host);
+          this.session = session;
+          this.setMaster(master);
+          this.markReachable();
+          this.logger.info({ master }, 'reconnected to the pool master');
+          return;
+        } catch (e) {
+          if (isXenApiError(e, 'SESSION_AUTHENTICATION_FAILED')) throw e;
+          if (!(e instanceof XenApiError || e instanceof XenApiConnectionError || e instanceof XenApiTlsError)) throw e;
+          last = `${host}: ${e instanceof XenApiError ? e.code : e.message}`;
+          this.logger.debug({ host, err: last }, 'reconnect attempt failed');
+        }
+        if (this.clock.now() >= opts.deadlineMs) break;
+      }
+      const remaining = opts.deadlineMs - this.clock.now();
+      if (remaining <= 0) {
+        throw new XenApiReconnectTimeoutError(
+          `pool master not reachable before the deadline; tried ${[...tried].join(', ')} (last: ${last})`,
+          this.master,
+          [...tried],
+        );
+      }
+      await this.clock.sleep(Math.min(delay, remaining));
+      delay = Math.min(delay * 2, this.backoff.maxMs);
+    }
+  }
+
+  /** GET /pool/xmldbdump?session_id=… streamed to `file` (R2.1). */
+  async dumpDatabase(file: string): Promise<DbDumpResult> {
+    if (!this.session) await this.login();
+    try {
+      return await downloadDbDump({
+        endpoint: this.endpoint,
+        hostname: this.master,
+        agent: this.getAgent(),
+        sessionRef: this.session!,
+        file,
+        idleTimeoutMs: this.requestTimeoutMs,
+      });
+    } catch (e) {
+      if (e instanceof XenApiConnectionError && e.host === this.master) this.markUnreachable(e);
+      throw e;
+    }
+  }
+
+  /** Closes idle keep-alive connections without logging out (for tests and shutdown after logout()). */
+  close(): void {
+    this.agent?.destroy();
+    this.agent = undefined;
+  }
+
+  // ---- internals ----
+
+  private async loginAt(host: string): Promise<{ session: string; host: string }> {
+    const params = [this.opts.username, this.opts.password, '1.0', this.opts.originator ?? 'xsupgrade'];
+    try {
+      const session = String(await this.send(host, 'session.login_with_password', params));
+      this.redactor.add(session);
+      this.logger.info({ host, username: this.opts.username }, 'logged in to the pool');
+      return { session, host };
+    } catch (e) {
+      if (isXenApiError(e, 'HOST_IS_SLAVE') && e.params[0]) {
+        const master = e.params[0];
+        this.rememberMember(host);
+        this.logger.info({ from: host, to: master }, 'login: HOST_IS_SLAVE, following to the master');
+        const session = String(await this.send(master, 'session.login_with_password', params));
+        this.redactor.add(session);
+        this.logger.info({ host: master, username: this.opts.username }, 'logged in to the pool');
+        return { session, host: master };
+      }
+      throw e;
+    }
+  }
+
+  private async send(host: string, method: string, params: unknown[], opts: CallOptions = {}): Promise<unknown> {
+    this.total += 1;
+    this.perMethod.set(method, (this.perMethod.get(method) ?? 0) + 1);
+    this.logger.debug({ host, method }, 'xenapi call');
+    try {
+      const value = await rpc({
+        endpoint: this.endpoint,
+        hostname: host,
+        agent: this.getAgent(),
+        method,
+        params,
+        timeoutMs: opts.timeoutMs ?? this.requestTimeoutMs,
+        signal: opts.signal,
+        redact: this.redactor.redact,
+      });
+      if (host === this.master) this.markReachable();
+      return value;
+    } catch (e) {
+      if (e instanceof XenApiConnectionError && host === this.master) this.markUnreachable(e);
+      else if (e instanceof XenApiError && host === this.master) this.markReachable();
+      throw e;
+    }
+  }
+
+  private getAgent(): http.Agent {
+    this.agent ??= createAgent(this.endpoint, this.opts.tls);
+    return this.agent;
+  }
+
+  private setMaster(address: string): void {
+    this.rememberMember(this.master);
+    this.rememberMember(address);
+    this.master = address;
+  }
+
+  private markUnreachable(err: XenApiConnectionError): void {
+    if (this.unreachable) return;
+    this.unreachable = true;
+    this.logger.warn({ host: this.master, code: err.code }, 'pool master unreachable');
+    this.emit('master-unreachable', err);
+  }
+
+  private markReachable(): void {
+    if (!this.unreachable) return;
+    this.unreachable = false;
+    this.logger.info({ host: this.master }, 'pool master answering again');
+    this.emit('master-back', this.master);
+  }
+
+  private noteMembers(method: string, value: unknown): void {
+    if (method !== 'host.get_all_records' || value === null || typeof value !== 'object') return;
+    for (const rec of Object.values(value as Record<string, unknown>)) {
+      const address = (rec as { address?: unknown } | null)?.address;
+      if (typeof address === 'string') this.rememberMember(address);
+    }
+  }
+
+  private async destroyTask(task: string): Promise<void> {
+    try {
+      await this.call('task.destroy', [task]);
+    } catch (e) {
+      this.logger.warn({ task, err: (e as Error).message }, 'task.destroy failed');
+    }
+  }
+}
+

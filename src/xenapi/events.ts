@@ -1,0 +1,184 @@
+import { EventEmitter } from 'node:events';
+import type { Clock } from '../clock';
+import { systemClock } from '../clock';
+import type { CallOptions, EventFromResult } from './client';
+import { assertBeforeDeadline } from './deadline';
+import { XenApiConnectionError, XenApiTimeoutError, isXenApiError } from './errors';
+import { parseRecord, recordClassOf, type RecordClass, type RecordOf } from './records';
+
+/**
+ * Watching the pool through event.from(classes, token, timeout) (reference xenapi.md §2 event).
+ * The first call uses the empty token, so every current object arrives as an `add` with its record: consumers see
+ * the present state first, then changes. The watcher survives:
+ * - EVENTS_LOST / EVENT_FROM_TOKEN_PARSE_FAILURE: re-reads everything from a fresh (empty) token;
+ * - SESSION_INVALID: the client logs in again (call() retries once; a second failure triggers another login);
+ * - a master restart: client.reconnect() within the watcher's budget, then a full re-read.
+ * After a re-read, objects that disappeared meanwhile are reported as synthetic `del` events (resync: true).
+ */
+
+/** What the watcher needs from the client (XenApiClient implements it). */
+export interface EventSource {
+  eventFrom(classes: string[], token: string, timeoutSeconds: number, opts?: CallOptions): Promise<EventFromResult>;
+  login(): Promise<void>;
+  reconnect(opts: { deadlineMs: number }): Promise<void>;
+  /** the source's clock, used for deadlines when the options give none */
+  readonly clock?: Clock;
+}
+
+export interface XenEvent {
+  /** xapi's class name as sent on the wire: lower case ("vm", "host", "task") */
+  class: string;
+  operation: 'add' | 'mod' | 'del' | string;
+  ref: string;
+  /** the record in wire form (int64 as strings); absent on del. Use eventRecord() for the typed record. */
+  snapshot?: Record<string, unknown>;
+  /** true when the event comes from a full (re-)read: the initial state, or after EVENTS_LOST / a master restart */
+  resync: boolean;
+}
+
+export interface EventWatcherOptions {
+  /** event.from classes: "*", class names, or "class/ref" */
+  classes: string[];
+  clock?: Clock;
+  /** event.from timeout in (clock) seconds; default 30 */
+  pollSeconds?: number;
+  /** clock ms allowed for each reconnect after the master stops answering; default 30 min */
+  reconnectBudgetMs?: number;
+  /** absolute clock time at which the watcher ends with XenApiTimeoutError */
+  deadlineMs?: number;
+}
+
+/** The typed record of an event's snapshot (records.ts schemas), or undefined for classes without a schema / del. */
+export function eventRecord<C extends RecordClass>(ev: XenEvent, cls?: C): RecordOf<C> | undefined {
+  const c = cls ?? recordClassOf(ev.class);
+  if (!c || !ev.snapshot) return undefined;
+  return parseRecord(c, ev.ref, ev.snapshot) as RecordOf<C>;
+}
+
+export class EventWatcher extends EventEmitter {
+  private readonly clock: Clock;
+  private readonly pollSeconds: number;
+  private readonly reconnectBudgetMs: number;
+  private abort = new AbortController();
+  private running = false;
+
+  constructor(
+    private readonly source: EventSource,
+    private readonly opts: EventWatcherOptions,
+  ) {
+    super();
+    this.clock = opts.clock ?? systemClock;
+    this.pollSeconds = opts.pollSeconds ?? 30;
+    this.reconnectBudgetMs = opts.reconnectBudgetMs ?? 30 * 60_000;
+  }
+
+  /** Callback mode: emits 'event' (XenEvent), 'resync' (reason), 'error' (fatal), 'end'. */
+  start(): this {
+    void (async () => {
+      try {
+        for await (const ev of this) this.emit('event', ev);
+      } catch (e) {
+        if (this.listenerCount('error') > 0) this.emit('error', e);
+      } finally {
+        this.emit('end');
+      }
+    })();
+    return this;
+  }
+
+  stop(): void {
+    this.abort.abort(new Error('event watcher stopped'));
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<XenEvent> {
+    if (this.running) throw new Error('this EventWatcher is already being consumed');
+    this.running = true;
+    if (this.abort.signal.aborted) this.abort = new AbortController();
+    const signal = this.abort.signal;
+    let token = '';
+    let sessionRetries = 0;
+    const live = new Map<string, string>(); // ref -> class, to report deletions missed during an outage
+    try {
+      while (!signal.aborted) {
+        let waitS = this.pollSeconds;
+        if (this.opts.deadlineMs !== undefined) {
+          const remaining = assertBeforeDeadline(this.clock, this.opts.deadlineMs, `waiting for events on ${this.opts.classes.join(',')}`);
+          waitS = Math.min(waitS, remaining / 1000);
+        }
+        let batch: EventFromResult;
+        try {
+          batch = await this.source.eventFrom(this.opts.classes, token, waitS, { signal });
+        } catch (e) {
+          if (signal.aborted) return;
+          if (isXenApiError(e, 'EVENTS_LOST') || isXenApiError(e, 'EVENT_FROM_TOKEN_PARSE_FAILURE')) {
+            this.emit('resync', (e as Error).message);
+            token = '';
+            continue;
+          }
+          if (isXenApiError(e, 'SESSION_INVALID') && sessionRetries < 3) {
+            sessionRetries += 1;
+            await this.source.login();
+            continue;
+          }
+          if (e instanceof XenApiConnectionError) {
+            const budgetEnd = this.clock.now() + this.reconnectBudgetMs;
+            const deadlineMs = this.opts.deadlineMs === undefined ? budgetEnd : Math.min(budgetEnd, this.opts.deadlineMs);
+            this.emit('resync', `master unreachable: ${e.message}`);
+            await this.source.reconnect({ deadlineMs });
+            token = '';
+            continue;
+          }
+          throw e;
+        }
+        sessionRetries = 0;
+        const fullRead = token === '';
+        token = batch.token;
+        const seen = new Set<string>();
+        for (const ev of batch.events) {
+          if (signal.aborted) return;
+          seen.add(ev.ref);
+          if (ev.operation === 'del') live.delete(ev.ref);
+          else live.set(ev.ref, ev.class);
+          yield { class: ev.class, operation: ev.operation, ref: ev.ref, snapshot: ev.snapshot, resync: fullRead };
+        }
+        if (fullRead) {
+          for (const [ref, cls] of [...live]) {
+            if (seen.has(ref)) continue;
+            live.delete(ref);
+            yield { class: cls, operation: 'del', ref, resync: true };
+          }
+        }
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+}
+
+export interface WaitForOptions {
+  classes: string[];
+  /** absolute clock time; past it, waitFor rejects with XenApiTimeoutError */
+  deadlineMs: number;
+  clock?: Clock;
+  pollSeconds?: number;
+  reconnectBudgetMs?: number;
+}
+
+/**
+ * Resolves with the first event for which `predicate` holds. The current records come first (as `add`
+ * events), so a condition that is already true resolves at once. Typical use: wait for a host to come back,
+ * `ev.class === 'host' && ev.ref === h && ev.snapshot?.other_config.boot_time !== before` (R3.7).
+ */
+export async function waitFor(
+  source: EventSource,
+  predicate: (ev: XenEvent) => boolean,
+  opts: WaitForOptions,
+): Promise<XenEvent> {
+  const watcher = new EventWatcher(source, { ...opts, clock: opts.clock ?? source.clock });
+  try {
+    for await (const ev of watcher) if (predicate(ev)) return ev;
+  } finally {
+    watcher.stop();
+  }
+  throw new XenApiTimeoutError('event watch ended before the condition held', 'waitFor', opts.deadlineMs);
+}

@@ -1,0 +1,20 @@
+/** Public API of the XenAPI client (contracts.md §1). */
+export { XenApiClient } from './client';
+export type { XenApiClientOptions, CallOptions, EventFromResult } from './client';
+export {
+  XenApiError,
+  XenApiConnectionError,
+  XenApiReconnectTimeoutError,
+  XenApiTimeoutError,
+  XenApiTlsError,
+  XenApiProtocolError,
+  isXenApiError,
+} from './errors';
+export type { TlsOptions, Endpoint } from './tls';
+export { TlsConfigError, parseEndpoint, hostUrl, normalizeFingerprint } from './tls';
+export { EventWatcher, waitFor, eventRecord } from './events';
+export type { XenEvent, EventWatcherOptions, WaitForOptions, EventSource } from './events';
+export { deadlineIn } from './deadline';
+export type { DbDumpResult } from './db-dump';
+export { double, XmlRpcDouble, decodeTaskResult } from './wire';
+export * from './records';
