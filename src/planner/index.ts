@@ -17,7 +17,8 @@ export type { UpgradePathTable, UpgradeTarget, HostPath } from './paths';
  * The pure planner: (snapshot, options) → Plan. No I/O and no clock: the same snapshot and options always give
  * the same plan and the same id (sha256 of the canonical plan without `id` and `createdAt`).
  */
-export function buildPlan(snapshot: PoolSnapshot, opts: PlanOptions): Plan {
+export function buildPlan(input: PoolSnapshot, opts: PlanOptions): Plan {
+  const snapshot = normalise(input);
   const target = findTarget(opts.paths, opts.target);
   const hosts = new Map(snapshot.hosts.map((h) => [h.ref, h]));
   const vms = new Map(snapshot.vms.map((v) => [v.ref, v]));
@@ -113,4 +114,18 @@ function hostPlan(h: HostInfo, target: { product: string; platform: string }, do
 
 function emptyPlacement(): PlacementResult {
   return { order: [], perHost: new Map(), planned: 0, lowerBound: 0, movedTwice: 0 };
+}
+
+const byNameRef = <T extends { name: string; ref: string }>(a: T, b: T): number =>
+  a.name < b.name ? -1 : a.name > b.name ? 1 : a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : 0;
+
+/** The snapshot in a canonical order, so the plan does not depend on the order records arrived in. */
+function normalise(s: PoolSnapshot): PoolSnapshot {
+  return {
+    ...s,
+    hosts: [...s.hosts].sort(byNameRef),
+    vms: [...s.vms].sort(byNameRef),
+    srs: [...s.srs].sort(byNameRef),
+    tasks: [...s.tasks].sort((a, b) => (a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : 0)),
+  };
 }

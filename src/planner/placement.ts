@@ -42,10 +42,12 @@ export interface PlacementResult {
   /** total live migrations: evacuations + moves back */
   planned: number;
   /**
-   * Lower bound on live migrations for the VMs this plan keeps running: every such VM that starts on a host to
-   * upgrade must leave that host at least once (R3.1: its host goes down), and under policy `original` every VM
-   * the plan brings home must come back at least once. So LB = |VMs evacuated at least once| + |VMs moved back|.
-   * `planned − lowerBound` is the number of avoidable second moves (a VM parked on a not-yet-upgraded host).
+   * Lower bound on live migrations for the VMs this plan keeps running. Per VM evacuated at least once:
+   *   1   it must leave its host once, since that host goes down (R3.1);
+   *  +1   if, when it left, no other host was on the target yet (the first host of a pool where nothing is
+   *       upgraded: whatever host receives it is upgraded later, and R3.4 forbids nothing, but its new host goes
+   *       down too), or if policy `original` brings it home (it must come back at least once).
+   * `planned − lowerBound` counts second moves a perfect placement might have avoided.
    */
   lowerBound: number;
   /** VMs migrated more than once */
@@ -90,7 +92,8 @@ export function placeVms(input: PlacementInput): PlacementResult {
   const perHost = new Map<Ref, HostPlacement>();
   const standalone = snapshot.hosts.length === 1;
   let planned = 0;
-  let returned = 0;
+  const returned = new Set<Ref>();
+  const mustMoveAgain = new Set<Ref>();
 
   const migrate = (vm: VmInfo, from: HostState, to: HostState, list: Migration[]): void => {
     from.free += vm.memoryNeeded;
@@ -115,6 +118,8 @@ export function placeVms(input: PlacementInput): PlacementResult {
       .sort((a, b) => b.memoryNeeded - a.memoryNeeded || (a.name < b.name ? -1 : a.name > b.name ? 1 : a.ref < b.ref ? -1 : 1));
 
     const stopped: VmInfo[] = [];
+    // no other host on the target yet: whatever receives these VMs is upgraded later, so each moves again
+    const noUpgradedTarget = ![...state.values()].some((t) => t !== src && t.eligible && compareVersions(t.platform, targetPlatform) >= 0);
     for (const vm of residents) {
       const mob = mobility.get(vm.ref);
       const stop = (cause: PlannedStop['cause'], reason: string): void => {
@@ -124,12 +129,12 @@ export function placeVms(input: PlacementInput): PlacementResult {
         location.delete(vm.ref);
         src.free += vm.memoryNeeded;
       };
-      if (standalone) {
-        stop('standalone', 'R6.1 stand-alone host: no other host to migrate to');
-        continue;
-      }
       if (!mob || !mob.canMigrate) {
         stop('mobility', mob?.reason ?? 'R3.7 mobility unknown');
+        continue;
+      }
+      if (standalone) {
+        stop('standalone', 'R6.1 stand-alone host: no other host to migrate to');
         continue;
       }
       const allowed = hostsByName.filter((t) => t !== src && t.eligible && compareVersions(t.platform, src.platform) >= 0);
@@ -146,6 +151,7 @@ export function placeVms(input: PlacementInput): PlacementResult {
       }
       const target = strategy === 'greedy' ? fits[0] : choose(fits, vm, targetPlatform);
       migrate(vm, src, target, hp.migrations);
+      if (noUpgradedTarget) mustMoveAgain.add(vm.ref);
     }
 
     // the host is upgraded, enabled again, and the VMs stopped for it are started/resumed on it
@@ -165,7 +171,7 @@ export function placeVms(input: PlacementInput): PlacementResult {
         // the home host is on the target now, so the move is never to an older version (R3.4)
         if (src.free >= vm.memoryNeeded && compareVersions(cur.platform, src.platform) <= 0 && vm.disks.every((d) => src.srs.has(d.sr))) {
           migrate(vm, cur, src, hp.moveBack);
-          returned++;
+          returned.add(vm.ref);
         } else {
           hp.staysAway.push({ vm: vm.ref, vmName: vm.name, on: cur.info.ref, onName: cur.info.name });
         }
@@ -175,11 +181,13 @@ export function placeVms(input: PlacementInput): PlacementResult {
 
   const evacuatedOnce = new Set<Ref>();
   for (const hp of perHost.values()) for (const m of hp.migrations) evacuatedOnce.add(m.vm);
+  let lowerBound = 0;
+  for (const vm of evacuatedOnce) lowerBound += 1 + (mustMoveAgain.has(vm) || returned.has(vm) ? 1 : 0);
   return {
     order: [...order],
     perHost,
     planned,
-    lowerBound: evacuatedOnce.size + returned,
+    lowerBound,
     movedTwice: [...moves.values()].filter((n) => n > 1).length,
   };
 }
