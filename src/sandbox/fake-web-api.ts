@@ -92,6 +92,8 @@ export interface FakeSlackApi {
   /** the user closed or submitted a modal: drops it from the open stack (or replaces it) */
   closeView(id: string): void;
   replaceView(id: string, view: Record<string, unknown>): FakeView | undefined;
+  /** open a view for a user without a trigger (a view_submission answered with response_action: push) */
+  openViewFor(user: string, view: Record<string, unknown>, previousViewId?: string): FakeView;
   /** post a message on a user's behalf (what the user typed, for the sandbox transcript) */
   postAsUser(user: string, channel: string, text: string, opts?: { thread_ts?: string; ephemeralTo?: string }): FakeMessage;
   on(event: 'call', listener: (call: FakeCall) => void): this;
@@ -176,8 +178,26 @@ export async function startFakeSlackApi(opts: FakeSlackApiOptions = {}): Promise
     }
   }
 
+  /** Slack stores and returns every block with a block_id and every interactive element with an action_id. */
+  function withIds<T extends unknown[] | undefined>(blocks: T): T {
+    if (!blocks) return blocks;
+    return blocks.map((b) => {
+      if (!b || typeof b !== 'object') return b;
+      const block = { ...(b as Args) };
+      if (typeof block.block_id !== 'string') block.block_id = nextId('').slice(-5);
+      const fill = (e: unknown) =>
+        e && typeof e === 'object' && typeof (e as Args).action_id !== 'string' && (e as Args).type !== 'mrkdwn' && (e as Args).type !== 'plain_text' && (e as Args).type !== 'image'
+          ? { ...(e as Args), action_id: nextId('').slice(-5) }
+          : e;
+      if (Array.isArray(block.elements) && block.type === 'actions') block.elements = block.elements.map(fill);
+      if (block.accessory) block.accessory = fill(block.accessory);
+      if (block.element) block.element = fill(block.element);
+      return block;
+    }) as T;
+  }
+
   function post(m: Omit<FakeMessage, 'ts'>): FakeMessage {
-    const msg: FakeMessage = { ...m, ts: nextTs() };
+    const msg: FakeMessage = { ...m, blocks: withIds(m.blocks), ts: nextTs() };
     if (msg.thread_ts && !find(msg.channel, msg.thread_ts)) throw new ApiError('thread_not_found');
     messageList.push(msg);
     change({ kind: 'message-posted', message: msg });
@@ -202,7 +222,7 @@ export async function startFakeSlackApi(opts: FakeSlackApiOptions = {}): Promise
     const v: FakeView = {
       id,
       user,
-      view,
+      view: { ...view, blocks: withIds(view.blocks as unknown[] | undefined) },
       previousViewId: previous?.id,
       rootViewId: previous?.rootViewId ?? id,
       open: true,
@@ -273,7 +293,7 @@ export async function startFakeSlackApi(opts: FakeSlackApiOptions = {}): Promise
       if (a.blocks) checkContent(a.text ?? msg.text, a.blocks);
       else if (a.text !== undefined) checkContent(a.text, undefined);
       // Slack: omitting blocks keeps the old ones only if text is omitted as well.
-      if (a.blocks !== undefined) msg.blocks = a.blocks;
+      if (a.blocks !== undefined) msg.blocks = withIds(a.blocks);
       else if (a.text !== undefined) msg.blocks = undefined;
       if (a.text !== undefined) msg.text = a.text;
       msg.edited = { ts: nextTs() };
@@ -328,7 +348,7 @@ export async function startFakeSlackApi(opts: FakeSlackApiOptions = {}): Promise
       if (a.hash !== undefined && a.hash !== v.hash) throw new ApiError('hash_conflict');
       const errs = validateView(a.view);
       if (errs.length) throw new ApiError('invalid_arguments', errs);
-      v.view = a.view;
+      v.view = { ...a.view, blocks: withIds(a.view.blocks as unknown[] | undefined) };
       v.hash = `${Date.now()}.${nextId('h')}`;
       change({ kind: 'view-updated', view: v });
       return viewResponse(v);
@@ -458,7 +478,7 @@ export async function startFakeSlackApi(opts: FakeSlackApiOptions = {}): Promise
       if (truthy(a.replace_original)) {
         if (!original) return { status: 404, body: { ok: false, error: 'message_not_found' } };
         original.text = a.text ?? '';
-        original.blocks = a.blocks;
+        original.blocks = withIds(a.blocks);
         original.edited = { ts: nextTs() };
         change({ kind: 'message-updated', message: original });
         return { body: { ok: true } };
@@ -554,10 +574,13 @@ export async function startFakeSlackApi(opts: FakeSlackApiOptions = {}): Promise
     replaceView(id: string, view: Record<string, unknown>): FakeView | undefined {
       const v = viewsById.get(id);
       if (!v) return undefined;
-      v.view = view;
+      v.view = { ...view, blocks: withIds(view.blocks as unknown[] | undefined) };
       v.hash = `${Date.now()}.${nextId('h')}`;
       change({ kind: 'view-updated', view: v });
       return v;
+    },
+    openViewFor(user: string, view: Record<string, unknown>, previousViewId?: string): FakeView {
+      return openView(view, user, previousViewId ? viewsById.get(previousViewId) : undefined);
     },
     postAsUser(user: string, channel: string, text: string, o: { thread_ts?: string; ephemeralTo?: string } = {}): FakeMessage {
       return post({ channel: channelIdOf(channel), user, text, thread_ts: o.thread_ts, ephemeralTo: o.ephemeralTo, via: 'api' });
