@@ -1,0 +1,2 @@
+/** host.* messages. */
+export {};

@@ -1,0 +1,2 @@
+/** pool.* and pool_update.* messages. */
+export {};

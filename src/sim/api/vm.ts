@@ -1,0 +1,2 @@
+/** VM.* and VBD.* messages. */
+export {};

@@ -1,0 +1,121 @@
+/** One HTTP listener per simulated host: POST / and /xmlrpc (XML-RPC), GET /pool/xmldbdump. */
+import http from 'node:http';
+import { Socket } from 'node:net';
+import { Machine, Sim, Listener } from './engine';
+import { dispatch } from './rpc';
+import { databaseDump } from './dbdump';
+import { failureResponse, faultResponse, parseMethodCall, successResponse } from './wire';
+
+const MAX_BODY = 16 * 1024 * 1024;
+
+export class HostServer implements Listener {
+  private server: http.Server | null = null;
+  private readonly sockets = new Set<Socket>();
+
+  constructor(
+    private readonly sim: Sim,
+    private readonly machine: Machine,
+    public port: number,
+  ) {}
+
+  async open(): Promise<void> {
+    if (this.server) return;
+    const server = http.createServer((req, res) => void this.handle(req, res));
+    server.on('connection', (s: Socket) => {
+      this.sockets.add(s);
+      s.on('close', () => this.sockets.delete(s));
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.port, this.machine.address, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.port = (server.address() as { port: number }).port;
+    this.server = server;
+  }
+
+  /** Stop accepting and drop every open connection: a host that is off refuses connections. */
+  async close(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = null;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+    await closed;
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://sim');
+    try {
+      if (req.method === 'POST' && (url.pathname === '/' || url.pathname === '/xmlrpc' || url.pathname === '/RPC2')) return await this.xmlrpc(req, res);
+      if (req.method === 'GET' && url.pathname === '/pool/xmldbdump') return this.dump(url, res);
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+    } catch (err) {
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end(`internal error: ${(err as Error).message}\n`);
+    }
+  }
+
+  private async xmlrpc(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const c of req) {
+      size += (c as Buffer).length;
+      if (size > MAX_BODY) {
+        res.writeHead(413).end();
+        return;
+      }
+      chunks.push(c as Buffer);
+    }
+    let call;
+    try {
+      call = await parseMethodCall(Buffer.concat(chunks).toString('utf8'));
+    } catch (err) {
+      res
+        .writeHead(500, { 'content-type': 'text/html' })
+        .end(`<html><body><h1>HTTP 500 internal server error</h1>An unexpected error occurred; please wait a while and try again. If the problem persists, please contact your support representative.<h1> Additional information </h1>Xmlrpc.Parse_error: ${escapeHtml((err as Error).message)}</body></html>`);
+      return;
+    }
+    const aborter = new AbortController();
+    res.on('close', () => aborter.abort(new Error('client went away')));
+    const out = await dispatch(this.sim, this.machine, call.method, call.params, aborter.signal);
+    if (out.kind === 'reset') {
+      req.socket.destroy();
+      return;
+    }
+    const body =
+      out.kind === 'success' ? successResponse(out.value) : out.kind === 'failure' ? failureResponse(out.description) : faultResponse(out.code, out.message);
+    if (res.destroyed) return;
+    res.writeHead(200, { 'content-type': 'text/xml', 'content-length': Buffer.byteLength(body) }).end(body);
+  }
+
+  private dump(url: URL, res: http.ServerResponse): void {
+    const pool = this.machine.pool;
+    const session = url.searchParams.get('session_id') ?? '';
+    if (this.machine.phase === 'xapi-starting' || !pool) {
+      res.writeHead(503, { 'content-type': 'text/plain' }).end('host still booting\n');
+      return;
+    }
+    if (pool.master !== this.machine) {
+      // xapi redirects HTTP handlers from a slave to the master.
+      res.writeHead(302, { location: `http://${pool.master.address}:${this.port}${url.pathname}${url.search}` }).end();
+      return;
+    }
+    if (!pool.sessions.has(session)) {
+      res.writeHead(403, { 'content-type': 'text/plain' }).end('forbidden: invalid session\n');
+      return;
+    }
+    this.sim.stats.calls['http:/pool/xmldbdump'] = (this.sim.stats.calls['http:/pool/xmldbdump'] ?? 0) + 1;
+    // No content-length: the XML streams and the connection closes, as xapi does.
+    res.writeHead(200, { 'content-type': 'application/xml', connection: 'close' });
+    for (const chunk of databaseDump(pool.db, { stub: this.sim.rollingUpgrade(pool) })) res.write(chunk);
+    res.end();
+  }
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}

@@ -1,0 +1,197 @@
+/** startSimulator: binds every host of a scenario on its own loopback address (same port) and returns a SimPool. */
+import { randomInt } from 'node:crypto';
+import { Clock, systemClock } from '../clock';
+import { Logger, silentLogger } from '../log';
+import { compareVersions } from '../domain/versions';
+import { buildFreshPool, buildPool } from './build';
+import { Machine, Sim, SimStats } from './engine';
+import { HostServer } from './http-server';
+import { Fault, faultSchema, loadScenario, parseScenario, Scenario } from './scenario';
+
+export interface SimHostView {
+  name: string;
+  ref: string;
+  uuid: string;
+  address: string;
+  url: string;
+  role: 'master' | 'slave';
+  power: 'on' | 'off' | 'installing' | 'booting';
+  productVersion: string;
+  platformVersion: string;
+  build: string;
+  enabled: boolean;
+  /** false once the host was forgotten (host.destroy) or while it is a fresh stand-alone host. */
+  inPool: boolean;
+  live: boolean;
+}
+
+export interface SimVmView {
+  name: string;
+  ref: string;
+  powerState: string;
+  residentOn: string | null;
+  memory: number;
+}
+
+export interface SimInspect {
+  hosts: SimHostView[];
+  vms: SimVmView[];
+  pool: { haEnabled: boolean; rollingUpgrade: boolean };
+}
+
+export interface SimControl {
+  powerOn(host: string): void;
+  powerOff(host: string): void;
+  injectFault(f: Fault): void;
+  clearFaults(): void;
+  completeManualInstall(host: string): void;
+  reinstallFresh(host: string, opts?: { version?: string }): { address: string; url: string; ready: Promise<void> };
+}
+
+export interface SimPool {
+  name: string;
+  masterUrl: string;
+  username: string;
+  password: string;
+  port: number;
+  hosts(): SimHostView[];
+  control: SimControl;
+  inspect(): SimInspect;
+  stats(): SimStats;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  clock?: Clock;
+  logger?: Logger;
+}
+
+const MAX_SUBNET_TRIES = 30;
+
+export async function startSimulator(s: Scenario | string, opts: StartOptions = {}): Promise<SimPool> {
+  const scenario = typeof s === 'string' ? loadScenario(s) : parseScenario(s);
+  const clock = opts.clock ?? systemClock;
+  const logger = opts.logger ?? silentLogger;
+  let lastError: unknown;
+  for (let attempt = 0; attempt < MAX_SUBNET_TRIES; attempt++) {
+    const sim = new Sim(scenario, clock, logger);
+    const addresses = assignAddresses(scenario);
+    buildPool(sim, addresses);
+    try {
+      await bindAll(sim, scenario.pool.port);
+      logger.info({ pool: scenario.pool.name, port: sim.port }, 'simulator started');
+      return makeSimPool(sim);
+    } catch (err) {
+      await sim.stop();
+      lastError = err;
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || scenario.pool.port !== 0 || scenario.hosts.some((h) => h.address)) throw err;
+    }
+  }
+  throw new Error(`could not bind the simulated hosts after ${MAX_SUBNET_TRIES} subnets: ${(lastError as Error)?.message}`);
+}
+
+/** 127.a.b.N with a random a.b in 10..250, N = 1, 2, … in scenario order (unless the scenario pins addresses). */
+function assignAddresses(s: Scenario): Map<string, string> {
+  const a = randomInt(10, 251);
+  const b = randomInt(10, 251);
+  return new Map(s.hosts.map((h, i) => [h.name, h.address ?? `127.${a}.${b}.${i + 1}`]));
+}
+
+async function bindAll(sim: Sim, port: number): Promise<void> {
+  const master = sim.pool.master;
+  const ordered = [master, ...[...sim.machines.values()].filter((m) => m !== master)];
+  for (const m of ordered) {
+    const server = new HostServer(sim, m, port);
+    m.listener = server;
+    await server.open();
+    port = server.port;
+    sim.port = port;
+  }
+}
+
+function view(sim: Sim, m: Machine): SimHostView {
+  const inPool = m.pool === sim.pool && sim.pool.db.has('host', m.hostRef);
+  const host = m.pool?.db.find('host', m.hostRef);
+  const sv = (host?.software_version ?? {}) as Record<string, string>;
+  return {
+    name: m.name,
+    ref: m.hostRef,
+    uuid: (host?.uuid as string) ?? '',
+    address: m.address,
+    url: `http://${m.address}:${sim.port}`,
+    role: sim.pool.master === m ? 'master' : 'slave',
+    power: m.power,
+    productVersion: sv.product_version ?? m.installed.product,
+    platformVersion: sv.platform_version ?? m.installed.platform,
+    build: sv.build_number ?? m.installed.build,
+    enabled: (host?.enabled as boolean) ?? false,
+    inPool,
+    live: host && m.pool ? sim.isLive(m.pool, m.hostRef) : false,
+  };
+}
+
+function makeSimPool(sim: Sim): SimPool {
+  const pool = sim.pool;
+  const hosts = () => [...sim.machines.values()].map((m) => view(sim, m));
+  return {
+    name: sim.scenario.pool.name,
+    get masterUrl() {
+      return `http://${sim.pool.master.address}:${sim.port}`;
+    },
+    username: sim.credentials.username,
+    password: sim.credentials.password,
+    port: sim.port,
+    hosts,
+    control: {
+      powerOn: (h) => sim.powerOn(h),
+      powerOff: (h) => sim.powerOff(h),
+      injectFault: (f) => {
+        const parsed = faultSchema.parse(f);
+        for (const [field, name] of [['host', parsed.host], ['vm', parsed.vm]] as const)
+          if (name && (field === 'host' ? !sim.machines.has(name) : !pool.db.entries('VM').some(([, r]) => r.name_label === name)))
+            throw new Error(`fault.${field}: unknown ${field} "${name}"`);
+        sim.faults.push(parsed);
+      },
+      clearFaults: () => {
+        sim.faults = [];
+      },
+      completeManualInstall: (h) => sim.completeManualInstall(h),
+      reinstallFresh: (h, o = {}) => reinstallFresh(sim, h, o.version),
+    },
+    inspect: () => ({
+      hosts: hosts(),
+      vms: pool.db
+        .entries('VM')
+        .filter(([, r]) => !r.is_control_domain && !r.is_a_template)
+        .map(([ref, r]) => ({
+          name: r.name_label as string,
+          ref,
+          powerState: r.power_state as string,
+          residentOn: r.resident_on === 'OpaqueRef:NULL' ? null : (sim.machineOf(pool, r.resident_on as string)?.name ?? null),
+          memory: r.memory_static_max as number,
+        })),
+      pool: { haEnabled: pool.poolRec.ha_enabled as boolean, rollingUpgrade: sim.rollingUpgrade(pool) },
+    }),
+    stats: () => JSON.parse(JSON.stringify(sim.stats)) as SimStats,
+    stop: () => sim.stop(),
+  };
+}
+
+function reinstallFresh(sim: Sim, name: string, version?: string): { address: string; url: string; ready: Promise<void> } {
+  const m = sim.machine(name);
+  if (m.pool === sim.pool && sim.pool.db.has('host', m.hostRef))
+    throw new Error(`host ${name} is still a member of pool ${sim.scenario.pool.name}: forget it first (host.destroy, R4.2)`);
+  const repos = sim.scenario.repositories;
+  const repo = version ? repos.find((r) => r.version === version) : [...repos].sort((a, b) => compareVersions(b.version, a.version))[0];
+  if (version && !repo) throw new Error(`no repository in the scenario has version ${version} (known: ${repos.map((r) => r.version).join(', ') || 'none'})`);
+  const master = sim.pool.master.installed;
+  m.installed = repo ? { product: repo.version, platform: repo.platform, build: repo.build } : { ...master };
+  m.broken = false;
+  m.staged = null;
+  m.pendingOp = null;
+  m.pendingUpdate = null;
+  buildFreshPool(sim, m);
+  m.phase = 'running';
+  const ready = m.listener ? m.listener.open() : Promise.resolve();
+  return { address: m.address, url: `http://${m.address}:${sim.port}`, ready };
+}
