@@ -46,7 +46,8 @@ export interface PlacementResult {
    *   1   it must leave its host once, since that host goes down (R3.1);
    *  +1   if, when it left, no other host was on the target yet (the first host of a pool where nothing is
    *       upgraded: whatever host receives it is upgraded later, and R3.4 forbids nothing, but its new host goes
-   *       down too), or if policy `original` brings it home (it must come back at least once).
+   *       down too) and the plan keeps it running there (it is not stopped later for lack of room), or if policy
+   *       `original` brings it home (it must come back at least once).
    * `planned − lowerBound` counts second moves a perfect placement might have avoided.
    */
   lowerBound: number;
@@ -94,6 +95,7 @@ export function placeVms(input: PlacementInput): PlacementResult {
   let planned = 0;
   const returned = new Set<Ref>();
   const mustMoveAgain = new Set<Ref>();
+  const stoppedEver = new Set<Ref>();
 
   const migrate = (vm: VmInfo, from: HostState, to: HostState, list: Migration[]): void => {
     from.free += vm.memoryNeeded;
@@ -126,6 +128,7 @@ export function placeVms(input: PlacementInput): PlacementResult {
         const action = mob?.stopAction ?? null;
         hp.stops.push({ vm: vm.ref, vmName: vm.name, host: hostRef, action: action ?? 'shutdown', reason, cause, possible: action !== null });
         stopped.push(vm);
+        stoppedEver.add(vm.ref);
         location.delete(vm.ref);
         src.free += vm.memoryNeeded;
       };
@@ -182,7 +185,7 @@ export function placeVms(input: PlacementInput): PlacementResult {
   const evacuatedOnce = new Set<Ref>();
   for (const hp of perHost.values()) for (const m of hp.migrations) evacuatedOnce.add(m.vm);
   let lowerBound = 0;
-  for (const vm of evacuatedOnce) lowerBound += 1 + (mustMoveAgain.has(vm) || returned.has(vm) ? 1 : 0);
+  for (const vm of evacuatedOnce) lowerBound += 1 + ((mustMoveAgain.has(vm) && !stoppedEver.has(vm)) || returned.has(vm) ? 1 : 0);
   return {
     order: [...order],
     perHost,
