@@ -1,0 +1,392 @@
+import { createTask, type ScheduledTask } from 'node-cron';
+import type { Actor, Plan, Run } from '../domain/types';
+import type { Core, CoreResult, Notifier } from '../domain/ports';
+import type { PoolConfig } from '../config/pools';
+import type { Clock } from '../clock';
+import { silentLogger, type Logger } from '../log';
+import type { Schedule, Store } from '../store/types';
+import { DEFAULT_SETTINGS, decide, type SchedulerAction, type SchedulerSettings } from './decide';
+import { planDifferences } from './plan-diff';
+import { formatDuration, formatInZone, isValidTimeZone } from './timezone';
+import { parseWindow } from './window';
+
+export { decide, DEFAULT_SETTINGS } from './decide';
+export type { DecideInput, SchedulerAction, SchedulerSettings, WindowOpening, PoolView } from './decide';
+export { planDiffers, planDifferences } from './plan-diff';
+export { parseWindow, windowEnd, nextTimeOfDay } from './window';
+export { parseCron, occurrencesBetween, nextOccurrence } from './cron';
+export { wallToUtc, zonedParts, formatInZone, isValidTimeZone } from './timezone';
+export type { Schedule } from '../store/types';
+
+/**
+ * Maintenance windows, approval reminders and watchdogs (issue 6). Acts only through Core (plan/start/resume/hold)
+ * and the Notifier (poolNotice/runEvent); reads runs through Core and keeps schedules in the store.
+ *
+ * One node-cron task (noOverlap) calls tick(clock.now()); the decisions are decide()'s, computed from instants,
+ * not from node-cron firing at a wall-clock time: that is what keeps DST transitions from double-running or
+ * skipping a window and lets a window missed while the bot was down be reported instead of run late.
+ */
+
+export interface SchedulerDeps {
+  core: Core;
+  store: Store;
+  notifier: Notifier;
+  pools: PoolConfig[];
+  clock: Clock;
+  logger?: Logger;
+  settings?: Partial<SchedulerSettings>;
+  /** node-cron expression for tick() in real time (default every 10 s; ticks read the injected clock) */
+  tickCron?: string;
+  /** overrides clock.now() for tick() when given */
+  now?: () => number;
+}
+
+export interface Scheduler {
+  schedule(pool: string, whenText: string, untilText: string | undefined, actor: Actor): Promise<CoreResult<Schedule>>;
+  list(pool?: string): Promise<Schedule[]>;
+  unschedule(id: string, actor: Actor): Promise<CoreResult<Schedule>>;
+  /** starts the node-cron task and runs a first tick (reports windows missed while down) */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** one decision round at `now` (default: the clock); returns what it did */
+  tick(now?: number): Promise<SchedulerAction[]>;
+}
+
+const LIVE_SCHEDULE = ['scheduled', 'active'];
+
+function approverMentions(pool: PoolConfig | undefined): string {
+  if (!pool) return 'approvers';
+  const users = pool.slack.approvers.users.map((u) => `<@${u}>`);
+  const groups = pool.slack.approvers.groups.map((g) => `<!subteam^${g}>`);
+  return [...users, ...groups].join(' ') || 'approvers';
+}
+
+function blockerSummary(plan: Plan): string {
+  return plan.prechecks
+    .filter((c) => c.severity === 'blocker')
+    .map((c) => `${c.rule} ${c.message}`)
+    .join('; ');
+}
+
+function hostsMixed(plan: Plan | undefined): boolean {
+  if (!plan || plan.hosts.length < 2) return false;
+  const done = plan.hosts.filter((h) => h.alreadyDone).length;
+  return done > 0 && done < plan.hosts.length;
+}
+
+export function createScheduler(deps: SchedulerDeps): Scheduler {
+  const { core, store, notifier, clock } = deps;
+  const logger = deps.logger ?? silentLogger;
+  // a scaled clock (demo, rehearsal) moves many clock-minutes between two real 10 s ticks: widen the grace to match
+  const settings: SchedulerSettings = {
+    ...DEFAULT_SETTINGS,
+    missedGraceMs: Math.max(DEFAULT_SETTINGS.missedGraceMs, 30_000 * clock.scale),
+    ...deps.settings,
+  };
+  const poolsByName = new Map(deps.pools.map((p) => [p.name, p]));
+  const nowFn = deps.now ?? (() => clock.now());
+  const sent: Record<string, number | undefined> = {};
+  const mixedSince: Record<string, number | undefined> = {};
+  let previousTick: number | undefined;
+  let task: ScheduledTask | undefined;
+  let ticking: Promise<unknown> = Promise.resolve();
+
+  const tzOf = (s: Schedule) => s.timezone;
+  const at = (t: number, tz: string) => formatInZone(t, tz);
+  const actorFor = (s: Schedule): Actor => ({ userId: s.createdBy, source: 'scheduler' });
+
+  async function say(pool: string, text: string): Promise<void> {
+    try {
+      await notifier.poolNotice(pool, text);
+    } catch (err) {
+      logger.warn({ err, pool }, 'scheduler: pool notice failed');
+    }
+  }
+  async function sayInRun(run: Run, text: string): Promise<void> {
+    try {
+      await notifier.runEvent(run, text);
+    } catch (err) {
+      logger.warn({ err, runId: run.id }, 'scheduler: run event failed');
+    }
+  }
+  async function patchSchedule(id: string, patch: Partial<Schedule>): Promise<Schedule | undefined> {
+    try {
+      return await store.updateSchedule(id, (s) => Object.assign(s, patch));
+    } catch (err) {
+      logger.warn({ err, schedule: id }, 'scheduler: schedule update failed (unscheduled meanwhile?)');
+      return undefined;
+    }
+  }
+
+  async function schedule(poolName: string, whenText: string, untilText: string | undefined, actor: Actor): Promise<CoreResult<Schedule>> {
+    const pool = poolsByName.get(poolName);
+    if (!pool) return { ok: false, code: 'not-found', error: `unknown pool "${poolName}" (known: ${[...poolsByName.keys()].join(', ')})` };
+    if (!isValidTimeZone(pool.timezone)) {
+      return { ok: false, code: 'invalid', error: `pool ${poolName}: unknown timezone "${pool.timezone}" in the pools file` };
+    }
+    const now = nowFn();
+    const parsed = parseWindow(whenText, untilText, { timezone: pool.timezone, now });
+    if (!parsed.ok) return { ok: false, code: 'invalid', error: parsed.error };
+    const plan = await store.getLatestPlan(poolName);
+    if (!plan) return { ok: false, code: 'invalid', error: `pool ${poolName} has no plan yet: plan it first, then schedule the window` };
+    if (!plan.executable) return { ok: false, code: 'blocked', error: `the plan for ${poolName} has blockers, fix them before scheduling: ${blockerSummary(plan)}` };
+    const existing = (await store.listSchedules({ pool: poolName })).find((s) => LIVE_SCHEDULE.includes(s.state));
+    if (existing) {
+      return { ok: false, code: 'conflict', error: `pool ${poolName} already has window ${existing.id} (${existing.whenText}); unschedule it first` };
+    }
+    const s: Schedule = {
+      id: await store.nextScheduleId(poolName),
+      pool: poolName,
+      whenText,
+      untilText,
+      timezone: parsed.timezone,
+      window: parsed.window,
+      approvedPlan: plan,
+      createdBy: actor.userId,
+      createdAt: now,
+      updatedAt: now,
+      state: 'scheduled',
+      nextStartAt: parsed.firstStart,
+    };
+    await store.saveSchedule(s);
+    logger.info({ schedule: s.id, pool: poolName, by: actor.userId, firstStart: s.nextStartAt }, 'window scheduled');
+    return { ok: true, value: s };
+  }
+
+  async function unschedule(id: string, actor: Actor): Promise<CoreResult<Schedule>> {
+    const s = await store.getSchedule(id);
+    if (!s) return { ok: false, code: 'not-found', error: `no schedule ${id}` };
+    await store.deleteSchedule(id);
+    logger.info({ schedule: id, by: actor.userId }, 'window unscheduled');
+    const runNote = s.state === 'active' && s.current?.runId ? ` Run ${s.current.runId} keeps going; pause it with hold if needed.` : '';
+    await say(s.pool, `Window ${id} (${s.whenText}) was unscheduled by <@${actor.userId}>.${runNote}`);
+    return { ok: true, value: s };
+  }
+
+  // ---- reading the world ---------------------------------------------------------------------
+
+  async function observe(now: number) {
+    const schedules = await store.listSchedules();
+    const runsById: Record<string, Run | undefined> = {};
+    for (const s of schedules) {
+      for (const id of [s.runId, s.current?.runId]) if (id && !(id in runsById)) runsById[id] = await core.getRun(id);
+    }
+    const poolRuns: Record<string, Run | undefined> = {};
+    for (const p of deps.pools) {
+      const runs = await core.status(p.name);
+      poolRuns[p.name] = runs.find((r) => r.pool === p.name && !['done', 'aborted', 'rolled-back'].includes(r.state)) ?? runs.find((r) => r.pool === p.name);
+      const active = poolRuns[p.name] && ['running', 'awaiting-approval', 'paused', 'failed'].includes(poolRuns[p.name]!.state);
+      if (!active && hostsMixed(await store.getLatestPlan(p.name))) mixedSince[p.name] ??= now;
+      else mixedSince[p.name] = undefined;
+    }
+    return { schedules, runsById, poolRuns };
+  }
+
+  // ---- acting --------------------------------------------------------------------------------
+
+  async function openWindow(a: Extract<SchedulerAction, { kind: 'window-open' }>): Promise<void> {
+    const s = a.schedule;
+    const tz = tzOf(s);
+    const until = a.endAt !== undefined ? ` until ${at(a.endAt, tz)}` : '';
+    // record the opening first: a crash after this point can miss a window (and says so) but never runs it twice
+    if (!(await patchSchedule(s.id, a.patch))) return;
+    const actor = actorFor(s);
+    switch (a.opening) {
+      case 'finished':
+        await say(s.pool, `Window ${s.id} opened, but run ${a.run?.id} already finished: the schedule is complete.`);
+        return;
+      case 'stopped':
+        await say(s.pool, `Window ${s.id} opened, but run ${a.run?.id} is ${a.run?.state}: nothing started, the schedule is closed.`);
+        return;
+      case 'failed':
+        await say(s.pool, `Window ${s.id} opened, but run ${a.run?.id} is failed and needs a recovery decision in its thread; nothing was started.`);
+        return;
+      case 'already-running':
+        await say(s.pool, `Window ${s.id} opened${until}; run ${a.run?.id} is already ${a.run?.state}.`);
+        return;
+      case 'resume': {
+        const r = await core.resume(a.run!.id, actor);
+        await say(s.pool, r.ok ? `Window ${s.id} opened${until}: resumed run ${r.value.id}.` : `Window ${s.id} opened but run ${a.run!.id} could not be resumed: ${r.error}`);
+        return;
+      }
+      case 'start':
+        break;
+    }
+    const fresh = await core.plan(s.pool, {}, actor);
+    const giveUp = async (note: string) => {
+      await patchSchedule(s.id, s.window.kind === 'once' ? { state: 'failed', current: undefined, note } : { state: 'scheduled', current: undefined, note });
+    };
+    if (!fresh.ok) {
+      await giveUp(`re-plan failed: ${fresh.error}`);
+      await say(s.pool, `Window ${s.id} opened but the pool could not be re-planned (${fresh.error}); nothing was started.`);
+      return;
+    }
+    const diffs = planDifferences(s.approvedPlan, fresh.value);
+    if (diffs.length > 0) {
+      const note = `plan changed since it was approved: ${diffs.join('; ')}`;
+      await patchSchedule(s.id, s.window.kind === 'once' ? { state: 'blocked', current: undefined, note } : { state: 'scheduled', current: undefined, note });
+      await say(
+        s.pool,
+        `Window ${s.id} opened but the plan changed since it was approved (${diffs.join('; ')}). Nothing was started. ` +
+          `Review the new plan ${fresh.value.id.slice(0, 12)} and approve it by scheduling again.`,
+      );
+      return;
+    }
+    const started = await core.start(s.pool, { planHash: fresh.value.id }, actor);
+    if (!started.ok) {
+      await giveUp(`start refused: ${started.error}`);
+      await say(s.pool, `Window ${s.id} opened but the run could not start: ${started.error}`);
+      return;
+    }
+    await patchSchedule(s.id, { runId: started.value.id, current: { startAt: a.startAt, endAt: a.endAt, runId: started.value.id } });
+    await say(s.pool, `Window ${s.id} opened${until}: started run ${started.value.id} from plan ${fresh.value.id.slice(0, 12)}.`);
+  }
+
+  async function closeWindow(a: Extract<SchedulerAction, { kind: 'window-close' }>): Promise<void> {
+    const s = a.schedule;
+    if (!(await patchSchedule(s.id, a.patch))) return;
+    const next = a.patch.state === 'scheduled' && s.nextStartAt !== undefined ? ` Next window: ${at(s.nextStartAt, tzOf(s))}.` : '';
+    if (!a.hold || !a.run) {
+      await say(s.pool, `Window ${s.id} closed${a.run ? ` (run ${a.run.id} is ${a.run.state})` : ''}.${next}`);
+      return;
+    }
+    const r = await core.hold(a.run.id, undefined, actorFor(s));
+    await say(
+      s.pool,
+      r.ok
+        ? `Window ${s.id} closed: run ${a.run.id} pauses after the host in progress finishes; no new host is shut down (R3.1).${next}`
+        : `Window ${s.id} closed but run ${a.run.id} could not be paused: ${r.error}`,
+    );
+  }
+
+  async function act(a: SchedulerAction, now: number): Promise<void> {
+    switch (a.kind) {
+      case 'window-missed': {
+        const s = a.schedule;
+        await patchSchedule(s.id, { ...a.patch, note: `missed ${a.missed.length} window(s)` });
+        const which = a.missed.length === 1 ? `the window at ${at(a.missed[0], s.timezone)}` : `${a.missed.length} windows from ${at(a.missed[0], s.timezone)} to ${at(a.missed[a.missed.length - 1], s.timezone)}`;
+        const next = a.patch.nextStartAt !== undefined ? ` Next window: ${at(a.patch.nextStartAt, s.timezone)}.` : a.patch.state === 'missed' ? ' Schedule a new window to upgrade.' : '';
+        await say(s.pool, `Window ${s.id}: ${which} passed while the bot was not running. Nothing was started late.${next}`);
+        return;
+      }
+      case 'window-open':
+        return openWindow(a);
+      case 'window-close':
+        return closeWindow(a);
+      case 'schedule-finished':
+        await patchSchedule(a.schedule.id, a.patch);
+        await say(a.schedule.pool, `Window ${a.schedule.id}: run ${a.run.id} is ${a.run.state}; the schedule is complete.`);
+        return;
+      case 'approval-reminder': {
+        sent[a.key] = now;
+        const step = a.run.steps.find((x) => x.id === a.stepId);
+        await sayInRun(
+          a.run,
+          `Reminder: ${approverMentions(poolsByName.get(a.run.pool))} gate ${a.stepId}${step?.hostName ? ` (host ${step.hostName})` : ''} has been waiting for approval ` +
+            `for ${formatDuration(now - a.waitingSince)}. The run does not continue until an approver approves, holds or aborts.`,
+        );
+        return;
+      }
+      case 'mixed-mode': {
+        sent[a.key] = now;
+        const tz = poolsByName.get(a.pool)?.timezone ?? 'UTC';
+        const runText = a.run && ['paused', 'failed'].includes(a.run.state)
+          ? describeStuckRun(a.run, tz)
+          : `its hosts run different versions (latest plan) and no run is active`;
+        await say(
+          a.pool,
+          `Pool ${a.pool} has been in mixed mode for ${formatDuration(now - a.since)} (since ${at(a.since, tz)}): ${runText}. ` +
+            `A pool left half-upgraded runs degraded (R3.5).`,
+        );
+        return;
+      }
+      case 'step-overdue': {
+        sent[a.key] = now;
+        const step = a.run.steps.find((x) => x.id === a.stepId);
+        const tz = poolsByName.get(a.run.pool)?.timezone ?? 'UTC';
+        const observed = step?.error?.observed?.length ? ` Observed: ${step.error.observed.join('; ')}.` : '';
+        await sayInRun(
+          a.run,
+          `Step ${a.stepId}${step?.hostName ? ` on host ${step.hostName}` : ''} has been running since ${at(a.since, tz)} ` +
+            `(${formatDuration(now - a.since)}; expected about ${formatDuration(a.expectedSeconds * 1000)}, attempt ${step?.attempts ?? '?'}).${observed} ` +
+            `Check the host console.`,
+        );
+        return;
+      }
+      case 'digest':
+        sent[a.key] = now;
+        await say(a.pool, await digestText(a.pool, now));
+        return;
+    }
+  }
+
+  function describeStuckRun(run: Run, tz: string): string {
+    const step = run.steps.find((x) => x.state === 'failed' || x.state === 'awaiting-approval' || x.state === 'running') ?? run.steps.find((x) => x.state === 'pending');
+    const where = step ? ` at step ${step.id}${step.hostName ? ` (host ${step.hostName})` : ''}` : '';
+    const actions = run.state === 'paused' ? `resume with \`resume ${run.id}\` or \`abort ${run.id}\`` : `choose a recovery action in the run's thread (retry, skip, forget and rejoin, roll back, abort)`;
+    return `run ${run.id} is ${run.state}${where} since ${at(run.updatedAt, tz)}; ${actions}`;
+  }
+
+  async function digestText(pool: string, now: number): Promise<string> {
+    const dayAgo = now - 86_400_000;
+    const runs = (await core.history(pool, 20)).filter((r) => r.updatedAt >= dayAgo || r.createdAt >= dayAgo);
+    const plan = await store.getLatestPlan(pool);
+    const versions = plan ? plan.hosts.map((h) => `${h.name} ${h.alreadyDone ? h.to.product : h.from.product}`).join(', ') : 'no plan yet';
+    const runText = runs.length ? runs.map((r) => `${r.id} ${r.state}`).join(', ') : 'none';
+    return `Daily digest for ${pool}: hosts ${versions}; runs in the last day: ${runText}.`;
+  }
+
+  async function tickOnce(now: number): Promise<SchedulerAction[]> {
+    const world = await observe(now);
+    const actions = decide({
+      now,
+      previousTick,
+      schedules: world.schedules,
+      runsById: world.runsById,
+      poolRuns: world.poolRuns,
+      mixedSince,
+      pools: deps.pools.map((p) => ({ name: p.name, timezone: isValidTimeZone(p.timezone) ? p.timezone : 'UTC' })),
+      sent,
+      settings,
+    });
+    previousTick = now;
+    for (const a of actions) {
+      try {
+        await act(a, now);
+      } catch (err) {
+        logger.error({ err, action: a.kind }, 'scheduler action failed');
+      }
+    }
+    return actions;
+  }
+
+  function tick(now?: number): Promise<SchedulerAction[]> {
+    // one tick at a time, in call order
+    const run = ticking.then(() => tickOnce(now ?? nowFn()));
+    ticking = run.catch(() => undefined);
+    return run;
+  }
+
+  return {
+    schedule,
+    list: (pool) => store.listSchedules(pool ? { pool } : {}),
+    unschedule,
+    tick,
+    async start() {
+      if (task) return;
+      previousTick ??= nowFn();
+      await tick();
+      task = createTask(deps.tickCron ?? '*/10 * * * * *', async () => {
+        await tick();
+      }, { noOverlap: true, name: 'xsupgrade-scheduler' });
+      await task.start();
+    },
+    async stop() {
+      if (task) {
+        await task.destroy();
+        task = undefined;
+      }
+      await ticking;
+    },
+  };
+}
