@@ -1,0 +1,123 @@
+import type { Button, ConfirmationDialog, ContextBlock, KnownBlock, SectionBlock } from '@slack/types';
+import type { PoolConfig } from '../../config/pools';
+import type { Run } from '../../domain/types';
+
+/** Small Block Kit builders shared by every message. Pure: data in, blocks out. */
+
+export interface SlackMessage {
+  /** notification and fallback text: always names the pool and the run id */
+  text: string;
+  blocks: KnownBlock[];
+}
+
+/** Slack's limits (docs.slack.dev/reference/block-kit/blocks). */
+export const LIMIT = { blocks: 50, sectionText: 3000, contextText: 2000, buttonText: 75, confirmText: 300, confirmTitle: 100, confirmButton: 30 };
+
+/** Escapes the three characters Slack's mrkdwn treats as control ("<!channel>" stays text). */
+export function esc(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+export function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+const SLACK_USER = /^[UW][A-Z0-9]{2,}$/;
+
+/** `<@U…>` for Slack user ids; other actors ("cli", "scheduler") as plain words. */
+export function who(actor: string): string {
+  return SLACK_USER.test(actor) ? `<@${actor}>` : esc(actor);
+}
+
+/** Who approves a pool's runs, as mentions (users and user groups). */
+export function approversMention(pool: PoolConfig | undefined): string {
+  if (!pool) return 'the approvers';
+  const users = pool.slack.approvers.users.map((u) => `<@${u}>`);
+  const groups = pool.slack.approvers.groups.map((g) => `<!subteam^${g}>`);
+  return [...groups, ...users].join(' ') || 'the approvers';
+}
+
+/** "02:41" in the pool's timezone, rendered by Slack in each reader's own timezone. */
+export function clockTime(ms: number, timezone = 'UTC'): string {
+  let fallback: string;
+  try {
+    fallback = new Intl.DateTimeFormat('en-GB', { timeZone: timezone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(ms);
+  } catch {
+    fallback = new Date(ms).toISOString().slice(11, 16);
+    timezone = 'UTC';
+  }
+  return `<!date^${Math.floor(ms / 1000)}^{time}|${fallback} ${timezone}>`;
+}
+
+/** "2 h 04 min", "12 min", "40 s". */
+export function duration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s} s`;
+  const min = Math.round(s / 60);
+  if (min < 60) return `${min} min`;
+  return `${Math.floor(min / 60)} h ${String(min % 60).padStart(2, '0')} min`;
+}
+
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/** One or more section blocks: text longer than Slack's 3000 characters is split on line breaks. */
+export function sections(text: string): SectionBlock[] {
+  const out: SectionBlock[] = [];
+  let chunk = '';
+  for (const line of text.split('\n')) {
+    const piece = truncate(line, LIMIT.sectionText);
+    if (chunk && chunk.length + 1 + piece.length > LIMIT.sectionText) {
+      out.push({ type: 'section', text: { type: 'mrkdwn', text: chunk } });
+      chunk = piece;
+    } else chunk = chunk ? `${chunk}\n${piece}` : piece;
+  }
+  if (chunk) out.push({ type: 'section', text: { type: 'mrkdwn', text: chunk } });
+  return out;
+}
+
+export function section(text: string, blockId?: string): SectionBlock {
+  const b: SectionBlock = { type: 'section', text: { type: 'mrkdwn', text: truncate(text, LIMIT.sectionText) } };
+  if (blockId) b.block_id = blockId;
+  return b;
+}
+
+export function context(text: string): ContextBlock {
+  return { type: 'context', elements: [{ type: 'mrkdwn', text: truncate(text, LIMIT.contextText) }] };
+}
+
+/** The context line every run message carries, so a message read alone still says which run it is. */
+export function runContext(run: Run): ContextBlock {
+  return context(`*${esc(run.pool)}* · run \`${esc(run.id)}\` · plan \`${esc(run.planHash.slice(0, 12))}\``);
+}
+
+export function confirm(opts: { title: string; text: string; confirm: string; deny?: string; danger?: boolean }): ConfirmationDialog {
+  const d: ConfirmationDialog = {
+    title: { type: 'plain_text', text: truncate(opts.title, LIMIT.confirmTitle) },
+    text: { type: 'mrkdwn', text: truncate(opts.text, LIMIT.confirmText) },
+    confirm: { type: 'plain_text', text: truncate(opts.confirm, LIMIT.confirmButton) },
+    deny: { type: 'plain_text', text: truncate(opts.deny ?? 'Cancel', LIMIT.confirmButton) },
+  };
+  if (opts.danger) d.style = 'danger';
+  return d;
+}
+
+export function button(opts: { text: string; actionId: string; value: string; style?: 'primary' | 'danger'; confirm?: ConfirmationDialog }): Button {
+  const b: Button = {
+    type: 'button',
+    action_id: opts.actionId,
+    text: { type: 'plain_text', text: truncate(opts.text, LIMIT.buttonText) },
+    value: opts.value,
+  };
+  if (opts.style) b.style = opts.style;
+  if (opts.confirm) b.confirm = opts.confirm;
+  return b;
+}
+
+/** Keeps a message within Slack's 50 blocks: the last block says what was left out. */
+export function withinBlockLimit(blocks: KnownBlock[], moreText = 'more in the thread'): KnownBlock[] {
+  if (blocks.length <= LIMIT.blocks) return blocks;
+  const kept = blocks.slice(0, LIMIT.blocks - 1);
+  return [...kept, context(`… ${blocks.length - kept.length} more blocks not shown (${moreText})`)];
+}

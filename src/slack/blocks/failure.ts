@@ -1,0 +1,144 @@
+import type { Button, KnownBlock } from '@slack/types';
+import type { PoolConfig } from '../../config/pools';
+import type { RecoveryAction, Run, StepRecord } from '../../domain/types';
+import { describeStepError } from '../errors';
+import { approversMention, button, clockTime, confirm, esc, runContext, sections, SlackMessage, who } from './common';
+import { ACTION, encodeButtonValue } from './ids';
+import { activeWords, hostPosition, hostProgress, isOnTarget, planHostOf } from './progress';
+
+/** The failure alert (thread reply) with only the recovery actions Core says are valid for the step. */
+
+export const RECOVERY_ACTION_ID: Record<RecoveryAction, string> = {
+  retry: ACTION.recoverRetry,
+  'forget-rejoin': ACTION.recoverForgetRejoin,
+  'rollback-master': ACTION.recoverRollbackMaster,
+  'skip-host': ACTION.recoverSkipHost,
+  abort: ACTION.recoverAbort,
+};
+
+export const RECOVERY_BY_ACTION_ID: Record<string, RecoveryAction> = Object.fromEntries(
+  Object.entries(RECOVERY_ACTION_ID).map(([k, v]) => [v, k as RecoveryAction]),
+);
+
+export const RECOVERY_WORDS: Record<RecoveryAction, string> = {
+  retry: 'Retry',
+  'forget-rejoin': 'Forget host & rejoin',
+  'rollback-master': 'Roll back master',
+  'skip-host': 'Skip host',
+  abort: 'Abort run',
+};
+
+function recoveryButton(action: RecoveryAction, run: Run, step: StepRecord): Button {
+  const value = encodeButtonValue({ runId: run.id, stepId: step.id });
+  const host = step.hostName ?? 'the host';
+  const actionId = RECOVERY_ACTION_ID[action];
+  switch (action) {
+    case 'retry':
+      return button({ text: step.kind === 'wait-host' ? 'Retry wait' : 'Retry', actionId, value, style: 'primary' });
+    case 'forget-rejoin':
+      // opens a modal that asks for the reinstalled host's address and states what will be called
+      return button({ text: 'Forget host & rejoin…', actionId, value });
+    case 'rollback-master':
+      return button({
+        text: 'Roll back master…',
+        actionId,
+        value,
+        style: 'danger',
+        confirm: confirm({
+          title: `Roll back ${host}?`,
+          text: `Restores the master ${host} to its previous version (R4.1). VMs on upgraded hosts may have to be shut down: they cannot move back to an older host (R3.4).`,
+          confirm: 'Roll back master',
+          danger: true,
+        }),
+      });
+    case 'skip-host':
+      return button({
+        text: 'Skip host',
+        actionId,
+        value,
+        confirm: confirm({
+          title: `Skip ${host}?`,
+          text: `${host} stays out of this run on its old version, disabled; the pool stays in mixed mode (R3.5) until it is upgraded.`,
+          confirm: 'Skip host',
+        }),
+      });
+    case 'abort':
+      return button({
+        text: 'Abort run',
+        actionId,
+        value,
+        style: 'danger',
+        confirm: confirm({ title: `Abort ${run.id}?`, text: 'No further host is touched; upgraded hosts stay upgraded (mixed mode, R3.5).', confirm: 'Abort run', danger: true }),
+      });
+  }
+}
+
+function headline(run: Run, step: StepRecord): string {
+  const host = step.hostName ? `\`${esc(step.hostName)}\`` : `pool ${esc(run.pool)}`;
+  const position = hostPosition(run, step.hostName);
+  const where = position ? ` (host ${position})` : '';
+  switch (step.kind) {
+    case 'wait-host':
+      return `${host} did not come back on ${esc(run.plan.target.product)} after its upgrade${where}`;
+    case 'upgrade':
+      return `${host}'s upgrade failed${where}`;
+    case 'evacuate':
+      return `${host} could not be emptied of its VMs${where}`;
+    default:
+      return `${host}: ${activeWords(step.kind)} failed${where}`;
+  }
+}
+
+function guidance(run: Run, step: StepRecord, actions: RecoveryAction[]): string {
+  const isMaster = planHostOf(run, step)?.isMaster ?? false;
+  if (isMaster && (step.kind === 'upgrade' || step.kind === 'wait-host'))
+    return `The run cannot continue while the master is not upgraded (R4.1): fix the cause and Retry, or roll the master back to its working version.`;
+  if (actions.includes('forget-rejoin'))
+    return `What you can do (R4.2): reinstall XenServer ${esc(run.plan.target.product)} on \`${esc(step.hostName ?? 'the host')}\`, then Forget host & rejoin; or fix the cause and Retry (R4.3).`;
+  if (actions.includes('retry')) return 'Fix the cause, then Retry (R4.3).';
+  return 'Choose how to continue.';
+}
+
+export function failureMessage(run: Run, step: StepRecord, actions: RecoveryAction[], pool: PoolConfig | undefined): SlackMessage {
+  const err = describeStepError(step.error);
+  const vmsLine = (() => {
+    const host = planHostOf(run, step);
+    if (!host || host.migrations.length + host.stops.length === 0) return undefined;
+    const others = hostProgress(run).filter((p) => p.name !== host.name && isOnTarget(p)).length;
+    return `VMs: ${host.migrations.length} of \`${esc(host.name)}\`'s VMs were planned to move to other hosts${host.stops.length ? `, ${host.stops.length} to be stopped` : ''}; ${others} other hosts are on the target.`;
+  })();
+  const lines = [
+    `:rotating_light: ${headline(run, step)}`,
+    `*Error:* ${esc(err.summary)}${err.code ? ` (\`${esc(err.code)}\`: ${esc(err.explanation ?? '')})` : ''}`,
+    ...(step.error?.observed?.length ? [`*Observed:* ${step.error.observed.map(esc).join('; ')}`] : []),
+    ...(vmsLine ? [vmsLine] : []),
+    `Step \`${esc(step.id)}\`, attempt ${step.attempts}${step.endedAt ? `, failed at ${clockTime(step.endedAt, pool?.timezone)}` : ''}.`,
+    guidance(run, step, actions),
+    `${who(run.requestedBy)} ${approversMention(pool)}`,
+  ];
+  const valid = [...new Set(actions)];
+  const blocks: KnownBlock[] = [
+    ...sections(lines.join('\n')),
+    ...(valid.length
+      ? [{ type: 'actions' as const, block_id: `failure:${step.id}`, elements: valid.map((a) => recoveryButton(a, run, step)) }]
+      : []),
+    runContext(run),
+  ];
+  return { text: `${run.id} · ${run.pool}: ${step.hostName ?? 'pool'} failed — ${err.summary}`, blocks };
+}
+
+/** The alert after a recovery was chosen: buttons replaced by who chose what, and when. */
+export function failureDecidedMessage(run: Run, step: StepRecord, action: RecoveryAction, by: string, at: number, pool: PoolConfig | undefined, detail?: string): SlackMessage {
+  const err = describeStepError(step.error);
+  const blocks: KnownBlock[] = [
+    ...sections(
+      [
+        `:rotating_light: ${headline(run, step)}`,
+        `*Error:* ${esc(err.summary)}${err.code ? ` (\`${esc(err.code)}\`)` : ''}`,
+        `➡️ *${RECOVERY_WORDS[action]}* chosen by ${who(by)} at ${clockTime(at, pool?.timezone)}${detail ? ` — ${esc(detail)}` : ''}`,
+      ].join('\n'),
+    ),
+    runContext(run),
+  ];
+  return { text: `${run.id} · ${run.pool}: ${RECOVERY_WORDS[action]} chosen by ${who(by)}`, blocks };
+}

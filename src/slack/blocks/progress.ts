@@ -1,0 +1,99 @@
+import type { HostPlan, Run, StepKind, StepRecord } from '../../domain/types';
+
+/** What a run's steps mean per host, for the header, approvals and the end summary. Pure. */
+
+export type HostPhase = 'already-done' | 'waiting' | 'in-progress' | 'awaiting-approval' | 'failed' | 'upgraded' | 'skipped';
+
+export interface HostProgress {
+  name: string;
+  isMaster: boolean;
+  phase: HostPhase;
+  /** the step running, waiting or failed, when there is one */
+  current?: StepRecord;
+  /** when the host came back on the target (end of its wait-host step) */
+  upgradedAt?: number;
+  from: string;
+  to: string;
+}
+
+const ACTIVE: Record<StepKind, string> = {
+  backup: 'backing up the pool database',
+  'pool-prep': 'preparing the pool',
+  disable: 'disabling the host',
+  evacuate: 'evacuating VMs',
+  'stop-vms': 'stopping VMs that cannot move',
+  approval: 'waiting for approval to shut down',
+  upgrade: 'upgrading',
+  'wait-host': 'waiting for the host to come back',
+  enable: 'enabling the host',
+  'restore-vms': 'restarting the VMs it stopped',
+  'move-back': 'moving VMs back',
+  'pool-finish': 'finishing the pool',
+};
+
+export function activeWords(kind: StepKind): string {
+  return ACTIVE[kind] ?? kind;
+}
+
+function stepsOf(run: Run, host: HostPlan): StepRecord[] {
+  return run.steps.filter((s) => s.host === host.host || (s.host === undefined && s.hostName === host.name));
+}
+
+export function hostProgress(run: Run): HostProgress[] {
+  return run.plan.hosts.map((h) => {
+    const base = { name: h.name, isMaster: h.isMaster, from: h.from.product, to: h.to.product };
+    const steps = stepsOf(run, h);
+    if (h.alreadyDone || steps.length === 0) return { ...base, phase: 'already-done' as const };
+    const failed = steps.find((s) => s.state === 'failed');
+    if (failed) return { ...base, phase: 'failed' as const, current: failed };
+    const gate = steps.find((s) => s.state === 'awaiting-approval');
+    if (gate) return { ...base, phase: 'awaiting-approval' as const, current: gate };
+    const back = steps.find((s) => s.kind === 'wait-host' && s.state === 'done');
+    const running = steps.find((s) => s.state === 'running');
+    if (running) return { ...base, phase: 'in-progress' as const, current: running, upgradedAt: back?.endedAt };
+    if (steps.every((s) => s.state === 'done' || s.state === 'skipped')) {
+      const upgrade = steps.find((s) => s.kind === 'upgrade');
+      if (upgrade?.state === 'skipped') return { ...base, phase: 'skipped' as const };
+      return { ...base, phase: 'upgraded' as const, upgradedAt: back?.endedAt };
+    }
+    if (steps.some((s) => s.state !== 'pending')) {
+      const next = steps.find((s) => s.state === 'pending');
+      return { ...base, phase: 'in-progress' as const, current: next, upgradedAt: back?.endedAt };
+    }
+    return { ...base, phase: 'waiting' as const };
+  });
+}
+
+/** Hosts on the target version now (already there, or back from their upgrade). */
+export function isOnTarget(p: HostProgress): boolean {
+  return p.phase === 'already-done' || p.phase === 'upgraded' || p.upgradedAt !== undefined;
+}
+
+/**
+ * R3.5: the pool is in mixed mode while some hosts run the target and others the old version.
+ * `since` is when the first host came back on the target (undefined if it was mixed before the run).
+ */
+export function mixedMode(run: Run): { mixed: boolean; since?: number; onTarget: string[]; behind: string[] } {
+  const progress = hostProgress(run);
+  const onTarget = progress.filter(isOnTarget).map((p) => p.name);
+  const behind = progress.filter((p) => !isOnTarget(p)).map((p) => p.name);
+  const times = progress.map((p) => p.upgradedAt).filter((t): t is number => t !== undefined);
+  const alreadyMixed = progress.some((p) => p.phase === 'already-done') && behind.length > 0;
+  return {
+    mixed: onTarget.length > 0 && behind.length > 0,
+    since: alreadyMixed || times.length === 0 ? undefined : Math.min(...times),
+    onTarget,
+    behind,
+  };
+}
+
+/** "2/3": the host's position among the hosts this run upgrades. */
+export function hostPosition(run: Run, hostName: string | undefined): string {
+  const todo = run.plan.hosts.filter((h) => !h.alreadyDone);
+  const i = todo.findIndex((h) => h.name === hostName);
+  return i === -1 ? '' : `${i + 1}/${todo.length}`;
+}
+
+export function planHostOf(run: Run, step: StepRecord): HostPlan | undefined {
+  return run.plan.hosts.find((h) => h.host === step.host || h.name === step.hostName);
+}

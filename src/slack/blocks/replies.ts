@@ -1,0 +1,41 @@
+import type { PoolStatus } from '../../domain/ports';
+import type { Run } from '../../domain/types';
+import { clockTime, esc, sections, SlackMessage, who, withinBlockLimit } from './common';
+import { hostProgress, isOnTarget } from './progress';
+
+/** Ephemeral answers to slash commands. Pure: data in, message out. */
+
+export function helpReply(usage: string, unknown?: string): SlackMessage {
+  const intro = unknown ? `I don't know the command \`${esc(unknown)}\`. ` : '';
+  return { text: `${intro}xsupgrade commands`, blocks: sections(`${intro}*xsupgrade* upgrades XenServer pools one host at a time.\n\`\`\`${esc(usage)}\`\`\``) };
+}
+
+export function errorReply(message: string, usage: string): SlackMessage {
+  return { text: message, blocks: sections(`:warning: ${esc(message)}\n\`\`\`${esc(usage)}\`\`\``) };
+}
+
+export function textReply(text: string): SlackMessage {
+  return { text, blocks: sections(esc(text)) };
+}
+
+export function poolsReply(pools: PoolStatus[]): SlackMessage {
+  if (pools.length === 0) return textReply('No pools are configured.');
+  const lines = pools.map((p) => {
+    const run = p.activeRun ? ` · run \`${esc(p.activeRun.id)}\` ${esc(p.activeRun.state)}` : ' · no active run';
+    const plan = p.lastPlan ? ` · last plan \`${esc(p.lastPlan.id.slice(0, 12))}\`${p.lastPlan.executable ? '' : ' (blocked)'}` : '';
+    const channel = p.channel ? ` · <#${esc(p.channel)}>` : '';
+    return `• *${esc(p.name)}* → ${esc(p.target)} (${p.mode})${run}${plan}${channel}`;
+  });
+  return { text: `${pools.length} pools`, blocks: withinBlockLimit(sections(`*Pools*\n${lines.join('\n')}`)) };
+}
+
+function runSummary(run: Run, tz: string): string {
+  const progress = hostProgress(run);
+  const done = progress.filter(isOnTarget).length;
+  return `\`${esc(run.id)}\` · *${esc(run.pool)}* → ${esc(run.plan.target.product)} · ${run.state} · ${done}/${progress.length} hosts on target · by ${who(run.requestedBy)} · started ${clockTime(run.createdAt, tz)}`;
+}
+
+export function runsReply(title: string, runs: Run[], tz = 'UTC', empty = 'No runs.'): SlackMessage {
+  if (runs.length === 0) return textReply(empty);
+  return { text: `${title}: ${runs.length}`, blocks: withinBlockLimit(sections(`*${esc(title)}*\n${runs.map((r) => `• ${runSummary(r, tz)}`).join('\n')}`)) };
+}

@@ -1,0 +1,130 @@
+import type { KnownBlock } from '@slack/types';
+import type { PoolConfig } from '../../config/pools';
+import type { Run, RunState } from '../../domain/types';
+import { approversMention, button, clockTime, confirm, context, esc, runContext, sections, SlackMessage, who, withinBlockLimit } from './common';
+import { ACTION, encodeButtonValue } from './ids';
+import { activeWords, hostProgress, HostProgress, mixedMode } from './progress';
+
+/** The run header: one message per run, edited in place (chat.update); the run's thread hangs off it. */
+
+const STATE_ICON: Record<RunState, string> = {
+  running: ':arrows_counterclockwise:',
+  'awaiting-approval': ':raised_hand:',
+  paused: ':double_vertical_bar:',
+  failed: ':rotating_light:',
+  done: ':white_check_mark:',
+  aborted: ':octagonal_sign:',
+  'rolled-back': ':leftwards_arrow_with_hook:',
+};
+
+const STATE_WORDS: Record<RunState, string> = {
+  running: 'running',
+  'awaiting-approval': 'waiting for approval',
+  paused: 'paused',
+  failed: 'failed — recovery needed',
+  done: 'done',
+  aborted: 'aborted',
+  'rolled-back': 'rolled back',
+};
+
+/** Maximum host lines in the header: larger pools are summarised (Slack's 50 blocks / ~12k chars). */
+const MAX_HOST_LINES = 40;
+
+function hostLine(p: HostProgress, tz: string): string {
+  const role = p.isMaster ? ' (master)' : '';
+  const name = `\`${esc(p.name)}\`${role}`;
+  switch (p.phase) {
+    case 'already-done':
+      return `${name} ✔️ already on ${esc(p.to)}`;
+    case 'waiting':
+      return `${name} ⏸ waiting (${esc(p.from)} → ${esc(p.to)})`;
+    case 'awaiting-approval':
+      return `${name} ✋ waiting for approval to shut down`;
+    case 'failed':
+      return `${name} ❌ failed while ${p.current ? activeWords(p.current.kind) : 'upgrading'}`;
+    case 'skipped':
+      return `${name} ⏭ skipped, still on ${esc(p.from)}`;
+    case 'upgraded':
+      return `${name} ✅ ${esc(p.to)}${p.upgradedAt ? ` back ${clockTime(p.upgradedAt, tz)}` : ''}`;
+    case 'in-progress':
+      return `${name} ⏳ ${p.upgradedAt ? `${esc(p.to)} back ${clockTime(p.upgradedAt, tz)} · ` : ''}${p.current ? activeWords(p.current.kind) : 'in progress'}`;
+  }
+}
+
+function poolLine(run: Run, tz: string): string {
+  const parts: string[] = [];
+  const mm = mixedMode(run);
+  if (mm.mixed) parts.push(`Pool: mixed mode${mm.since ? ` since ${clockTime(mm.since, tz)}` : ''} (R3.5): ${mm.onTarget.length} on ${esc(run.plan.target.product)}, ${mm.behind.length} behind`);
+  else if (mm.behind.length === 0) parts.push(`Pool: every host on ${esc(run.plan.target.product)}`);
+  else parts.push(`Pool: all hosts still on the old version`);
+  const haDisabled = run.plan.steps.some((s) => s.fixes?.some((f) => f.kind === 'disable-ha'));
+  if (haDisabled) parts.push(run.state === 'done' ? 'HA re-enabled' : 'HA disabled for the run (re-enabled at the end)');
+  return parts.join(' · ');
+}
+
+function headerButtons(run: Run): KnownBlock[] {
+  const value = encodeButtonValue({ runId: run.id });
+  const abort = button({
+    text: 'Abort run',
+    actionId: ACTION.runAbort,
+    value,
+    style: 'danger',
+    confirm: confirm({
+      title: `Abort ${run.id}?`,
+      text: `The host in progress is left as it is; hosts already upgraded stay upgraded and the pool may stay in mixed mode (R3.5).`,
+      confirm: 'Abort run',
+      danger: true,
+    }),
+  });
+  switch (run.state) {
+    case 'running':
+    case 'awaiting-approval':
+      return [
+        {
+          type: 'actions',
+          block_id: `header:${run.id}`,
+          elements: [
+            button({
+              text: 'Hold',
+              actionId: ACTION.runHold,
+              value,
+              confirm: confirm({ title: 'Hold the run?', text: 'The host in progress finishes; no further host is shut down until someone resumes.', confirm: 'Hold' }),
+            }),
+            abort,
+          ],
+        },
+      ];
+    case 'paused':
+      return [{ type: 'actions', block_id: `header:${run.id}`, elements: [button({ text: 'Resume', actionId: ACTION.runResume, value, style: 'primary' }), abort]}];
+    case 'failed':
+      return [context('Recovery actions are in the failure alert in this thread.')];
+    default:
+      return [];
+  }
+}
+
+export function runHeaderMessage(run: Run, pool: PoolConfig | undefined): SlackMessage {
+  const tz = pool?.timezone ?? 'UTC';
+  const title = `${STATE_ICON[run.state]} *${esc(run.id)}* · *${esc(run.pool)}* → ${esc(run.plan.target.label || run.plan.target.product)} · ${STATE_WORDS[run.state]}`;
+  const by = `started by ${who(run.requestedBy)} · approvers ${approversMention(pool)} · ${run.plan.mode} mode`;
+  const progress = hostProgress(run);
+  const lines = progress.slice(0, MAX_HOST_LINES).map((p) => hostLine(p, tz));
+  if (progress.length > MAX_HOST_LINES) {
+    const rest = progress.slice(MAX_HOST_LINES);
+    lines.push(`… and ${rest.length} more hosts (${rest.filter((p) => p.phase === 'upgraded' || p.phase === 'already-done').length} on target)`);
+  }
+  const blocks: KnownBlock[] = [
+    ...sections(`${title}\n${by}`),
+    ...sections(lines.join('\n')),
+    context(poolLine(run, tz)),
+    ...(run.outcome && run.state !== 'running' ? sections(`_${esc(run.outcome)}_`) : []),
+    ...headerButtons(run),
+    runContext(run),
+  ];
+  return { text: `${run.id} · ${run.pool} → ${run.plan.target.product}: ${STATE_WORDS[run.state]}`, blocks: withinBlockLimit(blocks) };
+}
+
+/** A thread reply for an event that matters (host down, host back on 7.6.0, VMs restored). */
+export function runEventMessage(run: Run, text: string): SlackMessage {
+  return { text: `${run.id} · ${run.pool}: ${text}`, blocks: [...sections(esc(text)), runContext(run)] };
+}

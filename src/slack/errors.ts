@@ -1,0 +1,143 @@
+import type { CoreErrorCode } from '../domain/ports';
+import type { StepError } from '../domain/types';
+
+/**
+ * The one place where XenAPI codes, Core refusals and Slack API failures become sentences an
+ * operator can act on. What the operator reads is kept apart from what is logged: callers log the
+ * raw detail and show the sentence.
+ */
+
+interface Translation {
+  /** what happened, in plain words */
+  sentence: string;
+  /** what to do about it, when there is something to do */
+  advice?: string;
+  /** the upgrade rule behind it (R1…R6), when one applies */
+  rule?: string;
+}
+
+type Translator = (params: string[]) => Translation;
+
+const XENAPI: Record<string, Translator> = {
+  HOST_IS_SLAVE: (p) => ({ sentence: `the bot talked to a pool member instead of the master${p[0] ? ` (master is ${p[0]})` : ''}`, advice: 'it reconnects to the master by itself; retry if this persists' }),
+  SESSION_AUTHENTICATION_FAILED: () => ({ sentence: 'the pool refused the bot\'s username or password', advice: 'check the pool credentials in the pools file and its password variable' }),
+  SESSION_INVALID: () => ({ sentence: 'the bot\'s session with the pool expired', advice: 'retry; the bot logs in again' }),
+  HOST_OFFLINE: (p) => ({ sentence: `a host is offline${p[0] ? ` (${p[0]})` : ''}`, advice: 'check the host\'s power and network' }),
+  HOST_STILL_BOOTING: () => ({ sentence: 'the host is still booting', advice: 'wait a few minutes, then retry' }),
+  CANNOT_CONTACT_HOST: (p) => ({ sentence: `the master cannot reach a host${p[0] ? ` (${p[0]})` : ''}`, advice: 'check the management network' }),
+  HOST_NOT_ENOUGH_FREE_MEMORY: () => ({ sentence: 'the destination host has not enough free memory for the VM', advice: 'suspend or shut down VMs that are not needed, then retry', rule: 'R2.2' }),
+  VM_REQUIRES_SR: (p) => ({ sentence: `a VM needs a storage repository the destination cannot see${p[1] ? ` (SR ${p[1]})` : ''}`, advice: 'VMs on local storage must be shut down or suspended instead of migrated', rule: 'R2.5' }),
+  VM_LACKS_FEATURE: () => ({ sentence: 'a VM without PV drivers can neither be migrated nor suspended', advice: 'shut it down cleanly from inside the guest, then retry', rule: 'R2.5' }),
+  VM_MISSING_PV_DRIVERS: () => ({ sentence: 'a VM has no PV drivers, so it cannot be migrated', advice: 'shut it down cleanly, then retry', rule: 'R2.5' }),
+  VM_HAS_PCI_ATTACHED: () => ({ sentence: 'a VM with a PCI device attached cannot be migrated', advice: 'shut it down, then retry', rule: 'R2.5' }),
+  VM_MIGRATE_FAILED: (p) => ({ sentence: `a live migration failed${p[3] ? `: ${p[3]}` : ''}`, advice: 'retry; if it fails again, shut the VM down or suspend it', rule: 'R3.7' }),
+  VM_BAD_POWER_STATE: (p) => ({ sentence: `a VM was not in the expected power state${p[1] && p[2] ? ` (expected ${p[1]}, found ${p[2]})` : ''}`, advice: 'someone may have changed the VM; retry to re-read its state', rule: 'R3.6' }),
+  HA_IS_ENABLED: () => ({ sentence: 'high availability is enabled on the pool', advice: 'the bot disables it before the first host; retry', rule: 'R2.4' }),
+  HOST_HAS_RESIDENT_VMS: () => ({ sentence: 'the host still has running VMs', advice: 'retry the evacuation before shutting it down', rule: 'R3.1' }),
+  HOST_NOT_DISABLED: () => ({ sentence: 'the host must be disabled first', rule: 'R3.3' }),
+  HOST_CANNOT_DESTROY_SELF: () => ({ sentence: 'the master cannot forget itself', rule: 'R4.1' }),
+  HOST_IS_LIVE: () => ({ sentence: 'the host is still alive, so it cannot be forgotten', advice: 'power it off or reinstall it before forgetting it', rule: 'R4.2' }),
+  OTHER_OPERATION_IN_PROGRESS: (p) => ({ sentence: `another operation is running on the same object${p[0] ? ` (${p[0]})` : ''}`, advice: 'wait for it to finish, then retry' }),
+  NOT_SUPPORTED_DURING_UPGRADE: () => ({ sentence: 'this operation is not allowed while the pool is in rolling-upgrade mode', rule: 'R3.6' }),
+  VDI_IN_USE: () => ({ sentence: 'a virtual disk is in use by another operation', advice: 'wait, then retry', rule: 'R3.6' }),
+  SR_BACKEND_FAILURE: (p) => ({ sentence: `the storage backend failed${p[1] ? `: ${p[1]}` : ''}`, advice: 'check the storage repository' }),
+  POOL_JOINING_HOST_MUST_HAVE_SAME_PRODUCT_VERSION: () => ({ sentence: 'the reinstalled host is not on the pool\'s version', advice: 'install the same version as the upgraded hosts, then Forget & rejoin again', rule: 'R4.2' }),
+  POOL_JOINING_HOST_MUST_BE_PHYSICAL: () => ({ sentence: 'only a physical host can join the pool', rule: 'R4.2' }),
+  JOINING_HOST_CANNOT_CONTAIN_SHARED_SRS: () => ({ sentence: 'the reinstalled host must not have shared storage attached before it joins', rule: 'R4.2' }),
+  UPDATE_PRECHECK_FAILED_UNKNOWN_ERROR: () => ({ sentence: 'the update\'s precheck failed on the host', rule: 'R1.3' }),
+  UPDATE_ALREADY_APPLIED: () => ({ sentence: 'the update is already applied on this host', advice: 'retry: the bot will see the host is done', rule: 'R1.3' }),
+  INTERNAL_ERROR: (p) => ({ sentence: `xapi reported an internal error${p[0] ? `: ${p[0]}` : ''}` }),
+  MESSAGE_METHOD_UNKNOWN: (p) => ({ sentence: `the pool does not know the call ${p[0] ?? ''}`.trim(), advice: 'the host may run an older version than the plan assumed' }),
+};
+
+/** A XenAPI error code (and params) as one operator sentence, with advice and the rule when known. */
+export function describeXenApiError(code: string, params: string[] = []): string {
+  const translate = Object.prototype.hasOwnProperty.call(XENAPI, code)
+    ? XENAPI[code]
+    : code.startsWith('SR_BACKEND_FAILURE')
+      ? XENAPI.SR_BACKEND_FAILURE
+      : undefined;
+  if (!translate) return `the pool answered ${code}${params.length ? ` (${params.slice(0, 3).join(', ')})` : ''}`;
+  const t = translate(params);
+  return [t.sentence, t.advice ? ` — ${t.advice}` : '', t.rule ? ` (${t.rule})` : ''].join('');
+}
+
+/** A failed step's error for the failure alert: the runner's words, then the code translated. */
+export function describeStepError(error: StepError | undefined): { summary: string; code?: string; explanation?: string } {
+  if (!error) return { summary: 'the step failed without an error message' };
+  if (!error.code) return { summary: error.message };
+  return { summary: error.message, code: error.code, explanation: describeXenApiError(error.code, error.params ?? []) };
+}
+
+const REFUSAL: Record<CoreErrorCode, string> = {
+  'not-found': 'Not found',
+  forbidden: 'Not allowed',
+  conflict: 'Nothing done: the run has moved on',
+  invalid: 'Invalid request',
+  blocked: 'Blocked by the plan',
+  unavailable: 'The pool cannot be reached',
+};
+
+/** Core's refusal as the ephemeral sentence the clicking user reads. */
+export function describeRefusal(code: CoreErrorCode, error: string): string {
+  return `${REFUSAL[code] ?? 'Refused'}: ${error}`;
+}
+
+/** Slack Web API errors that retrying will not fix until a person acts. */
+const SLACK_PERMANENT = new Set([
+  'invalid_auth',
+  'not_authed',
+  'account_inactive',
+  'token_revoked',
+  'token_expired',
+  'no_permission',
+  'missing_scope',
+  'channel_not_found',
+  'not_in_channel',
+  'is_archived',
+  'invalid_blocks',
+  'invalid_blocks_format',
+  'msg_too_long',
+  'msg_blocks_too_long',
+  'no_text',
+  'invalid_arguments',
+  'message_not_found',
+  'cant_update_message',
+  'thread_not_found',
+  'user_not_in_channel',
+]);
+
+/** Slack API errors whose message content is the problem (retrying the same payload cannot help). */
+const SLACK_BAD_CONTENT = new Set(['invalid_blocks', 'invalid_blocks_format', 'msg_too_long', 'msg_blocks_too_long', 'no_text', 'invalid_arguments']);
+
+export type SlackFailure =
+  | { kind: 'rate-limited'; retryAfterMs: number }
+  | { kind: 'transient'; reason: string }
+  | { kind: 'bad-content'; reason: string }
+  | { kind: 'permanent'; reason: string; hint: string };
+
+const SLACK_HINT: Record<string, string> = {
+  not_in_channel: 'invite the bot to the channel (/invite @xsupgrade) or add the chat:write.public scope',
+  channel_not_found: 'check slack.channel in the pools file (use the channel id, like C0123ABCD)',
+  invalid_auth: 'check SLACK_BOT_TOKEN',
+  not_authed: 'check SLACK_BOT_TOKEN',
+  token_revoked: 'reinstall the app and update SLACK_BOT_TOKEN',
+  missing_scope: 'add the missing scope in the app manifest and reinstall',
+  is_archived: 'unarchive the channel or point the pool at another one',
+};
+
+/** Classifies a failed Web API call (WebClient v8 errors, with retries and rate-limit retries turned off). */
+export function classifySlackError(err: unknown): SlackFailure {
+  const e = err as { code?: string; retryAfter?: number; data?: { error?: string }; statusCode?: number; message?: string };
+  if (e?.code === 'slack_webapi_rate_limited_error') return { kind: 'rate-limited', retryAfterMs: Math.max(1, e.retryAfter ?? 1) * 1000 };
+  if (e?.code === 'slack_webapi_platform_error') {
+    const reason = e.data?.error ?? 'unknown_error';
+    if (reason === 'ratelimited') return { kind: 'rate-limited', retryAfterMs: 1000 };
+    if (SLACK_BAD_CONTENT.has(reason)) return { kind: 'bad-content', reason };
+    if (SLACK_PERMANENT.has(reason)) return { kind: 'permanent', reason, hint: SLACK_HINT[reason] ?? 'see the bot log' };
+    return { kind: 'transient', reason };
+  }
+  if (e?.code === 'slack_webapi_http_error') return { kind: 'transient', reason: `HTTP ${e.statusCode ?? '?'}` };
+  // request errors (connection refused, reset, timeout) and anything unexpected: try again later
+  return { kind: 'transient', reason: e?.code ?? e?.message ?? 'unknown error' };
+}

@@ -1,0 +1,233 @@
+import type { Clock } from '../clock';
+import type { PoolConfig } from '../config/pools';
+import type { Logger } from '../log';
+import type { Notifier } from '../domain/ports';
+import type { RecoveryAction, Run, SlackRefs, StepRecord } from '../domain/types';
+import { approvalDecidedMessage, approvalMessage } from './blocks/approval';
+import type { SlackMessage } from './blocks/common';
+import { failureMessage } from './blocks/failure';
+import { runEndMessages } from './blocks/run-end';
+import { runEventMessage, runHeaderMessage } from './blocks/run-header';
+import { sections } from './blocks/common';
+import { Outbox, SlackRequest, withoutBlocks } from './outbox';
+
+/**
+ * The Slack Notifier (ports.ts). Every method queues its message in the outbox and returns at once;
+ * delivery is asynchronous and ordered per channel. The message refs (header ts, approval and alert
+ * ts) are kept here and handed to `saveSlackRefs` so Core can store them in the run, and are read
+ * back from `run.slack` after a restart.
+ */
+export interface SlackNotifierDeps {
+  outbox: Outbox;
+  pools: PoolConfig[];
+  clock: Clock;
+  logger: Logger;
+  /** persist the run's Slack refs (Core/store owns the Run); failures are logged, never thrown */
+  saveSlackRefs?: (runId: string, refs: SlackRefs) => Promise<void>;
+}
+
+export class SlackNotifier implements Notifier {
+  private readonly refs = new Map<string, SlackRefs>();
+  private readonly latest = new Map<string, Run>();
+  private readonly headerQueued = new Set<string>();
+  /** the run revision the header currently shows, to skip refreshes that change nothing */
+  private readonly headerRevision = new Map<string, number>();
+  private readonly log: Logger;
+
+  constructor(private readonly deps: SlackNotifierDeps) {
+    this.log = deps.logger.child({ component: 'slack-notifier' });
+  }
+
+  private pool(name: string): PoolConfig | undefined {
+    return this.deps.pools.find((p) => p.name === name);
+  }
+
+  /** Where a run's messages go: the channel its header was posted in, else the pool's channel. */
+  private refsOf(run: Run): SlackRefs | undefined {
+    let refs = this.refs.get(run.id);
+    if (!refs) {
+      const channel = run.slack?.channel ?? this.pool(run.pool)?.slack.channel;
+      if (!channel) {
+        this.log.error({ runId: run.id, pool: run.pool }, 'no Slack channel configured for this pool; run messages cannot be posted');
+        return undefined;
+      }
+      refs = { channel, headerTs: run.slack?.headerTs, messages: { ...(run.slack?.messages ?? {}) } };
+      this.refs.set(run.id, refs);
+    }
+    return refs;
+  }
+
+  /** One delivery queue per channel as configured (a "#name" channel keeps its queue after its id is learnt). */
+  private queueOf(run: Run): string {
+    return this.pool(run.pool)?.slack.channel ?? run.slack?.channel ?? run.pool;
+  }
+
+  /** The refs as last saved for a run (the action listener uses them to find the alert message). */
+  slackRefs(runId: string): SlackRefs | undefined {
+    return this.refs.get(runId);
+  }
+
+  private save(runId: string): void {
+    const refs = this.refs.get(runId);
+    if (!refs || !this.deps.saveSlackRefs) return;
+    this.deps.saveSlackRefs(runId, { ...refs, messages: { ...(refs.messages ?? {}) } }).catch((e: unknown) => {
+      this.log.warn({ runId, err: (e as Error).message }, 'could not store the run\'s Slack message refs');
+    });
+  }
+
+  private post(refs: SlackRefs, msg: SlackMessage, threadTs?: string, broadcast = false): SlackRequest {
+    const args: Record<string, unknown> = { channel: refs.channel, text: msg.text, blocks: msg.blocks, unfurl_links: false };
+    if (threadTs) args.thread_ts = threadTs;
+    if (broadcast && threadTs) args.reply_broadcast = true;
+    return { method: 'chat.postMessage', args };
+  }
+
+  private learnChannel(refs: SlackRefs, response: Record<string, unknown>): void {
+    // chat.update needs the channel id; a pool configured with "#name" learns it from the first post
+    if (typeof response.channel === 'string') refs.channel = response.channel;
+  }
+
+  /**
+   * Queues the header post unless it is known or already queued. Replies queued after it in the same
+   * channel queue are built after it was delivered, so they know its ts (also after a restart, when a
+   * run recovered without refs gets a fresh header).
+   */
+  private ensureHeader(run: Run, refs: SlackRefs): void {
+    if (refs.headerTs || this.headerQueued.has(run.id)) return;
+    this.headerQueued.add(run.id);
+    this.deps.outbox.enqueue({
+      queue: this.queueOf(run),
+      describe: `header ${run.id}`,
+      build: () => {
+        if (refs.headerTs) return undefined;
+        const current = this.latest.get(run.id) ?? run;
+        this.headerRevision.set(run.id, current.revision);
+        return this.post(refs, runHeaderMessage(current, this.pool(current.pool)));
+      },
+      degrade: withoutBlocks,
+      onSent: (res) => {
+        this.headerQueued.delete(run.id);
+        if (typeof res.ts === 'string') refs.headerTs = res.ts;
+        this.learnChannel(refs, res);
+        this.save(run.id);
+      },
+    });
+  }
+
+  /** A thread reply under the run header. */
+  private reply(run: Run, describe: string, build: () => SlackMessage, opts: { broadcast?: boolean; key?: string } = {}): void {
+    const refs = this.refsOf(run);
+    if (!refs) return;
+    this.ensureHeader(run, refs);
+    this.deps.outbox.enqueue({
+      queue: this.queueOf(run),
+      describe: `${describe} ${run.id}`,
+      build: () => this.post(refs, build(), refs.headerTs, opts.broadcast),
+      degrade: withoutBlocks,
+      onSent: (res) => {
+        if (opts.key && typeof res.ts === 'string') {
+          refs.messages = { ...(refs.messages ?? {}), [opts.key]: res.ts };
+          this.save(run.id);
+        }
+      },
+    });
+  }
+
+  /** Refreshes the header in place; waiting refreshes are coalesced and built from the latest run. */
+  private updateHeader(run: Run): void {
+    const refs = this.refsOf(run);
+    if (!refs) return;
+    this.ensureHeader(run, refs);
+    this.deps.outbox.enqueue({
+      queue: this.queueOf(run),
+      describe: `header update ${run.id}`,
+      coalesceKey: `header:${run.id}`,
+      build: () => {
+        const current = this.latest.get(run.id) ?? run;
+        if (!refs.headerTs || this.headerRevision.get(run.id) === current.revision) return undefined;
+        this.headerRevision.set(run.id, current.revision);
+        const msg = runHeaderMessage(current, this.pool(current.pool));
+        return { method: 'chat.update', args: { channel: refs.channel, ts: refs.headerTs, text: msg.text, blocks: msg.blocks } };
+      },
+      degrade: withoutBlocks,
+      // the header was deleted: post a new one
+      fallback: () => {
+        const current = this.latest.get(run.id) ?? run;
+        return this.post(refs, runHeaderMessage(current, this.pool(current.pool)));
+      },
+      onSent: (res) => {
+        if (typeof res.ts === 'string' && res.ts !== refs.headerTs) {
+          refs.headerTs = res.ts;
+          this.save(run.id);
+        }
+      },
+    });
+  }
+
+  async runStarted(run: Run): Promise<void> {
+    this.latest.set(run.id, run);
+    this.updateHeader(run);
+  }
+
+  async runUpdated(run: Run): Promise<void> {
+    this.latest.set(run.id, run);
+    this.updateHeader(run);
+  }
+
+  async runEvent(run: Run, text: string): Promise<void> {
+    this.latest.set(run.id, run);
+    this.reply(run, 'event', () => runEventMessage(run, text));
+  }
+
+  async approvalNeeded(run: Run, step: StepRecord): Promise<void> {
+    this.latest.set(run.id, run);
+    this.updateHeader(run);
+    this.reply(run, `approval ${step.id}`, () => approvalMessage(run, step, this.pool(run.pool)), { key: step.id });
+  }
+
+  async approvalDecided(run: Run, step: StepRecord, decision: 'approved' | 'held' | 'aborted', by: string): Promise<void> {
+    this.latest.set(run.id, run);
+    const at = this.deps.clock.now();
+    const refs = this.refsOf(run);
+    if (!refs) return;
+    const msg = () => approvalDecidedMessage(run, step, decision, by, at, this.pool(run.pool));
+    this.ensureHeader(run, refs);
+    this.deps.outbox.enqueue({
+      queue: this.queueOf(run),
+      describe: `approval decided ${step.id} ${run.id}`,
+      build: () => {
+        const ts = refs.messages?.[step.id];
+        if (ts) return { method: 'chat.update', args: { channel: refs.channel, ts, text: msg().text, blocks: msg().blocks } };
+        // the approval message was never delivered: say what was decided in the thread instead
+        return this.post(refs, msg(), refs.headerTs);
+      },
+      degrade: withoutBlocks,
+      fallback: () => this.post(refs, msg(), refs.headerTs),
+    });
+    this.updateHeader(run);
+  }
+
+  async stepFailed(run: Run, step: StepRecord, actions: RecoveryAction[]): Promise<void> {
+    this.latest.set(run.id, run);
+    this.updateHeader(run);
+    this.reply(run, `failure ${step.id}`, () => failureMessage(run, step, actions, this.pool(run.pool)), { broadcast: true, key: `failure:${step.id}` });
+  }
+
+  async runFinished(run: Run): Promise<void> {
+    this.latest.set(run.id, run);
+    this.updateHeader(run);
+    const end = runEndMessages(run, this.pool(run.pool));
+    this.reply(run, 'summary', () => end.summary, { broadcast: true });
+    end.threadMessages.forEach((m, i) => this.reply(run, `summary part ${i + 2}`, () => m));
+  }
+
+  async poolNotice(pool: string, text: string): Promise<void> {
+    const channel = this.pool(pool)?.slack.channel;
+    if (!channel) {
+      this.log.error({ pool }, 'no Slack channel configured for this pool; notice not posted');
+      return;
+    }
+    const msg: SlackMessage = { text: `${pool}: ${text}`, blocks: sections(`*${pool}* · ${text.replace(/[<>&]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;' })[c]!)}`) };
+    this.deps.outbox.enqueue({ queue: channel, describe: `notice ${pool}`, build: () => ({ method: 'chat.postMessage', args: { channel, text: msg.text, blocks: msg.blocks } }), degrade: withoutBlocks });
+  }
+}
