@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseWindow } from '../scheduler/window';
 
 /**
  * The one command grammar shared by the slash command (`/xsupgrade plan pool-a`) and the CLI
@@ -24,13 +25,14 @@ export const scheduleId = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a schedule id as listed by `schedules`');
 
-/** A point in time or a recurring start: an ISO date-time, or a cron expression, optionally with an IANA timezone. */
-export const whenSpec = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('at'), iso: z.string(), timezone: z.string().optional() }).strict(),
-  z.object({ kind: z.literal('cron'), expression: z.string(), timezone: z.string().optional() }).strict(),
-]);
-export type WhenSpec = z.infer<typeof whenSpec>;
-
+/**
+ * A window's start or end as typed. Its grammar (ISO date-time, cron expression, duration, time of day,
+ * optional zone) is the scheduler's (src/scheduler/window.ts); the parser checks it with that module.
+ */
+export const windowText = z
+  .string()
+  .min(1, 'a date-time like 2026-11-28T02:00 or a quoted cron expression like "0 2 * * 6"')
+  .max(120, 'at most 120 characters');
 export const commandSchema = z.discriminatedUnion('name', [
   z.object({ name: z.literal('help') }).strict(),
   z.object({ name: z.literal('pools') }).strict(),
@@ -41,7 +43,7 @@ export const commandSchema = z.discriminatedUnion('name', [
   z.object({ name: z.literal('resume'), runId }).strict(),
   z.object({ name: z.literal('abort'), runId }).strict(),
   z.object({ name: z.literal('history'), pool: poolName }).strict(),
-  z.object({ name: z.literal('schedule'), pool: poolName, when: whenSpec, until: whenSpec.optional() }).strict(),
+  z.object({ name: z.literal('schedule'), pool: poolName, when: windowText, until: windowText.optional() }).strict(),
   z.object({ name: z.literal('schedules') }).strict(),
   z.object({ name: z.literal('unschedule'), id: scheduleId }).strict(),
 ]);
@@ -68,7 +70,7 @@ const USAGE: Array<[CommandName, string, string]> = [
   ['resume', 'resume <run>', 'continue a paused run'],
   ['abort', 'abort <run>', 'stop the run (hosts already upgraded stay upgraded)'],
   ['history', 'history <pool>', 'recent runs of the pool'],
-  ['schedule', 'schedule <pool> <when> [until <when>]', 'a maintenance window; <when> is 2026-11-28T02:00 or "0 2 * * 6" [Europe/Paris]'],
+  ['schedule', 'schedule <pool> <when> [until <end>]', 'a maintenance window: <when> is 2026-11-28T02:00 or "0 2 * * 6" [Europe/Paris]; <end> a date-time, 4h or 06:00'],
   ['schedules', 'schedules', 'scheduled maintenance windows'],
   ['unschedule', 'unschedule <id>', 'delete a scheduled window'],
 ];
@@ -128,55 +130,6 @@ function normalise(text: string): string {
     .trim();
 }
 
-const ISO_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?(Z|[+-]\d{2}:?\d{2})?$/;
-const CRON_FIELD = /^[0-9*?LW#,/A-Za-z-]+$/;
-const TIMEZONE = /^(UTC|GMT|[A-Z][A-Za-z_]+(?:\/[A-Za-z0-9_+-]+)+)$/;
-
-function isKnownTimezone(tz: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function isRealDateTime(m: RegExpMatchArray): boolean {
-  const [, y, mo, d, h, mi, s] = m;
-  const month = Number(mo);
-  const day = Number(d);
-  if (month < 1 || month > 12 || day < 1 || Number(h) > 23 || Number(mi) > 59 || Number(s ?? 0) > 59) return false;
-  const daysInMonth = new Date(Date.UTC(Number(y), month, 0)).getUTCDate();
-  return day <= daysInMonth;
-}
-
-/** `<when>` from its words: "2026-11-28T02:00", "2026-11-28T02:00 Europe/Paris", "0 2 * * 6 UTC". */
-export function parseWhen(words: string[], field: string): WhenSpec {
-  const all = words.flatMap((w) => w.split(/\s+/)).filter((w) => w.length > 0);
-  if (all.length === 0) throw new ParseError(`${field}: missing; expected an ISO date-time like 2026-11-28T02:00 or a cron expression like "0 2 * * 6"`);
-  let timezone: string | undefined;
-  const last = all[all.length - 1];
-  if (all.length > 1 && TIMEZONE.test(last)) {
-    if (!isKnownTimezone(last)) throw new ParseError(`${field}: unknown timezone "${last}"; expected an IANA name like Europe/Paris or UTC`);
-    timezone = last;
-    all.pop();
-  }
-  if (all.length === 1) {
-    const m = all[0].match(ISO_DATE_TIME);
-    if (!m) throw new ParseError(`${field}: "${all[0]}" is not a date-time; expected an ISO date-time like 2026-11-28T02:00 or a quoted cron expression like "0 2 * * 6"`);
-    if (!isRealDateTime(m)) throw new ParseError(`${field}: "${all[0]}" is not a real date and time`);
-    if (timezone && m[7]) throw new ParseError(`${field}: give either an offset in the date-time or a timezone, not both`);
-    return timezone ? { kind: 'at', iso: all[0], timezone } : { kind: 'at', iso: all[0] };
-  }
-  if ((all.length === 5 || all.length === 6) && all.every((f) => CRON_FIELD.test(f))) {
-    const expression = all.join(' ');
-    return timezone ? { kind: 'cron', expression, timezone } : { kind: 'cron', expression };
-  }
-  throw new ParseError(
-    `${field}: "${all.join(' ')}" is neither an ISO date-time nor a cron expression (5 or 6 fields, e.g. "0 2 * * 6")`,
-  );
-}
-
 /** Builds the raw command object from the tokens; zod validates it afterwards. */
 function buildRaw(name: CommandName, args: string[]): Record<string, unknown> {
   const noMore = (max: number) => {
@@ -223,9 +176,15 @@ function buildRaw(name: CommandName, args: string[]): Record<string, unknown> {
       const rest = args.slice(1);
       const untilAt = rest.findIndex((t) => t.toLowerCase() === 'until');
       const whenWords = untilAt === -1 ? rest : rest.slice(0, untilAt);
-      const raw: Record<string, unknown> = { name, pool, when: parseWhen(whenWords, 'when') };
-      if (untilAt !== -1) raw.until = parseWhen(rest.slice(untilAt + 1), 'until');
-      return raw;
+      const when = whenWords.join(' ').trim();
+      const until = untilAt === -1 ? undefined : rest.slice(untilAt + 1).join(' ').trim();
+      if (when === '') throw new ParseError('schedule needs a start: an ISO date-time like 2026-11-28T02:00 or a quoted cron expression like "0 2 * * 6"');
+      if (until === '') throw new ParseError('until needs an end: a date-time, a duration like 4h, or a time of day like 06:00');
+      if (when.length > 120 || (until?.length ?? 0) > 120) throw new ParseError('schedule: a window start or end is at most 120 characters');
+      // the scheduler's own window grammar; the pool's timezone and "not in the past" are checked when scheduling
+      const window = parseWindow(when, until, { timezone: 'UTC', now: 0 });
+      if (!window.ok) throw new ParseError(`schedule: ${window.error}`);
+      return until === undefined ? { name, pool, when } : { name, pool, when, until };
     }
   }
 }

@@ -17,21 +17,13 @@ describe('command grammar', () => {
     ['history pool-a', { name: 'history', pool: 'pool-a' }],
     ['schedules', { name: 'schedules' }],
     ['unschedule sch-3', { name: 'unschedule', id: 'sch-3' }],
-    ['schedule pool-a 2026-11-28T02:00', { name: 'schedule', pool: 'pool-a', when: { kind: 'at', iso: '2026-11-28T02:00' } }],
+    ['schedule pool-a 2026-11-28T02:00', { name: 'schedule', pool: 'pool-a', when: '2026-11-28T02:00' }],
     [
       'schedule pool-a 2026-11-28T02:00 Europe/Paris until 2026-11-28T06:00 Europe/Paris',
-      {
-        name: 'schedule',
-        pool: 'pool-a',
-        when: { kind: 'at', iso: '2026-11-28T02:00', timezone: 'Europe/Paris' },
-        until: { kind: 'at', iso: '2026-11-28T06:00', timezone: 'Europe/Paris' },
-      },
+      { name: 'schedule', pool: 'pool-a', when: '2026-11-28T02:00 Europe/Paris', until: '2026-11-28T06:00 Europe/Paris' },
     ],
-    [
-      'schedule pool-a "0 2 * * 6" UTC until “0 6 * * 6”',
-      { name: 'schedule', pool: 'pool-a', when: { kind: 'cron', expression: '0 2 * * 6', timezone: 'UTC' }, until: { kind: 'cron', expression: '0 6 * * 6' } },
-    ],
-    ['schedule pool-a 0 2 * * SAT', { name: 'schedule', pool: 'pool-a', when: { kind: 'cron', expression: '0 2 * * SAT' } }],
+    ['schedule pool-a "0 2 * * 6" UTC until 4h', { name: 'schedule', pool: 'pool-a', when: '0 2 * * 6 UTC', until: '4h' }],
+    ['schedule pool-a “0 2 * * 6” UNTIL 06:00', { name: 'schedule', pool: 'pool-a', when: '0 2 * * 6', until: '06:00' }],
   ])('%s', (text, expected) => {
     expect(parseCommand(text)).toEqual({ kind: 'command', command: expected });
   });
@@ -59,11 +51,12 @@ describe('command grammar', () => {
     ['start', 'start needs a pool name', 'start <pool>'],
     ['abort', 'abort needs a run id', 'abort <run>'],
     ['pause <@U123>', 'runId: expected a run id like pool-a-20261125-1 (got "<@U123>")', 'pause <run>'],
-    ['schedule pool-a', 'when: missing', 'schedule <pool> <when>'],
-    ['schedule pool-a tomorrow', 'when: "tomorrow" is not a date-time', 'schedule <pool>'],
-    ['schedule pool-a 2026-02-30T02:00', 'not a real date', 'schedule <pool>'],
-    ['schedule pool-a 2026-11-28T02:00 Mars/Olympus', 'unknown timezone "Mars/Olympus"', 'schedule <pool>'],
-    ['schedule pool-a 2026-11-28T02:00 until', 'until: missing', 'schedule <pool>'],
+    ['schedule pool-a', 'schedule needs a start', 'schedule <pool> <when>'],
+    ['schedule pool-a 2026-02-30T02:00', 'not a valid date-time', 'schedule <pool>'],
+    ['schedule pool-a 2026-11-28T02:00 Mars/Olympus', 'unknown time zone "Mars/Olympus"', 'schedule <pool>'],
+    ['schedule pool-a 2026-11-28T02:00 until', 'until needs an end', 'schedule <pool>'],
+    ['schedule pool-a 2026-11-28T02:00 until soon', '"soon" is not a window end', 'schedule <pool>'],
+    ['schedule pool-a "0 2 * * 6" until 2026-11-29T04:00', 'a recurring (cron) window ends after a duration', 'schedule <pool>'],
     ['schedule pool-a "0 2 * *', 'double quote is not closed', 'Usage'],
     ['status a\u0000b', 'control or invisible characters', 'Usage'],
   ])('%s → a clear error', (text, message, usage) => {
@@ -117,7 +110,7 @@ function randomString(rand: () => number): string {
   if (kind < 0.25) {
     // a command word with plausible arguments: mostly valid, sometimes off by one token
     const name = pick(['pools', 'plan', 'start', 'status', 'pause', 'resume', 'abort', 'history', 'schedules', 'unschedule', 'schedule']);
-    const args = ['pool-a', 'pool-a-20261125-1', '7.6', 'manual', '2026-11-28T02:00', 'until', '"0 2 * * 6"', 'UTC'];
+    const args = ['pool-a', 'pool-a-20261125-1', '7.6', 'manual', '2026-11-28T02:00', 'until', '"0 2 * * 6"', 'UTC', '4h', '06:00'];
     const n = Math.floor(rand() * 4);
     return [name, ...Array.from({ length: n }, () => pick(args))].join(' ');
   }
