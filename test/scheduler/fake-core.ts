@@ -1,0 +1,66 @@
+import type { Core, Notifier } from '../../src/domain/ports';
+import type { Plan, Run } from '../../src/domain/types';
+import { poolConfigSchema, type PoolConfig } from '../../src/config/pools';
+import { sampleRun } from '../store/fixtures/sample';
+
+/** A jest.fn Core keeping runs in a map: start creates a running run, hold pauses, resume runs again. */
+export function fakeCore(opts: { plan: () => Plan; now: () => number }) {
+  const runs = new Map<string, Run>();
+  let counter = 0;
+  const core = {
+    listPools: jest.fn(async () => []),
+    plan: jest.fn(async () => ({ ok: true as const, value: opts.plan() })),
+    start: jest.fn(async (pool: string, o: { planHash?: string }) => {
+      const run = sampleRun(`${pool}-run-${++counter}`, { pool, planHash: o.planHash ?? '', createdAt: opts.now(), updatedAt: opts.now() });
+      runs.set(run.id, run);
+      return { ok: true as const, value: run };
+    }),
+    approve: jest.fn(async () => ({ ok: false as const, error: 'no', code: 'forbidden' as const })),
+    hold: jest.fn(async (id: string) => {
+      const run = runs.get(id)!;
+      run.state = 'paused';
+      run.updatedAt = opts.now();
+      return { ok: true as const, value: run };
+    }),
+    resume: jest.fn(async (id: string) => {
+      const run = runs.get(id)!;
+      run.state = 'running';
+      run.updatedAt = opts.now();
+      return { ok: true as const, value: run };
+    }),
+    abort: jest.fn(),
+    recover: jest.fn(),
+    getRun: jest.fn(async (id: string) => runs.get(id)),
+    status: jest.fn(async (pool?: string) => [...runs.values()].filter((r) => r.pool === pool).reverse()),
+    history: jest.fn(async (pool: string) => [...runs.values()].filter((r) => r.pool === pool).reverse()),
+  };
+  return { core: core as unknown as Core & typeof core, runs };
+}
+
+export function fakeNotifier() {
+  const n = {
+    runStarted: jest.fn(async () => undefined),
+    runUpdated: jest.fn(async () => undefined),
+    runEvent: jest.fn(async (_run: Run, _text: string) => undefined),
+    approvalNeeded: jest.fn(async () => undefined),
+    approvalDecided: jest.fn(async () => undefined),
+    stepFailed: jest.fn(async () => undefined),
+    runFinished: jest.fn(async () => undefined),
+    poolNotice: jest.fn(async (_pool: string, _text: string) => undefined),
+  };
+  return n as Notifier & typeof n;
+}
+
+export function poolConfig(name: string, timezone: string): PoolConfig {
+  return poolConfigSchema.parse({
+    name,
+    masterUrl: 'http://127.0.0.2:4000',
+    username: 'root',
+    passwordEnv: 'XS_POOL_PASSWORD',
+    tls: { mode: 'insecure-http' },
+    target: '7.6',
+    upgrade: { mode: 'manual' },
+    slack: { channel: '#ops', approvers: { users: ['U0APPROVER'], groups: ['S0ADMINS'] } },
+    timezone,
+  });
+}
