@@ -312,6 +312,7 @@ export async function startSandboxServer(opts: SandboxServerOptions): Promise<Sa
     };
     const p = url.pathname;
     if (req.method === 'GET' && (p === '/' || p === '/index.html')) return serveStatic(res, 'index.html');
+    if (req.method === 'GET' && p === '/favicon.ico') return serveStatic(res, 'favicon.svg');
     if (req.method === 'GET' && p.startsWith('/static/')) return serveStatic(res, p.slice('/static/'.length));
     if (req.method === 'GET' && p === '/api/state') return sendJson(res, 200, state(url.searchParams.get('user') ?? directory.users[0].id));
     if (req.method === 'GET' && p === '/api/events') {
