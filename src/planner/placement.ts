@@ -1,5 +1,5 @@
 import type { HostInfo, Migration, PoolSnapshot, Ref, ReturnPolicy, VmInfo, VmStop } from '../domain/types';
-import { compareVersions } from '../domain/versions';
+import { parseVersion } from '../domain/versions';
 import type { Mobility } from './mobility';
 
 /**
@@ -74,11 +74,31 @@ interface HostState {
 }
 
 const GiB = 1024 ** 3;
+
+/** compareVersions with parsed versions cached: placement compares versions millions of times on big pools. */
+function versionComparer(): (a: string, b: string) => number {
+  const cache = new Map<string, number[]>();
+  const parsed = (v: string): number[] => {
+    let p = cache.get(v);
+    if (!p) cache.set(v, (p = parseVersion(v)));
+    return p;
+  };
+  return (a, b) => {
+    const pa = parsed(a);
+    const pb = parsed(b);
+    for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+      const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+      if (d !== 0) return d < 0 ? -1 : 1;
+    }
+    return 0;
+  };
+}
 const gib = (b: number): string => `${(b / GiB).toFixed(1)} GiB`;
 
 export function placeVms(input: PlacementInput): PlacementResult {
   const { snapshot, order, targetPlatform, mobility } = input;
   const strategy = input.strategy ?? 'planned';
+  const compareVersions = versionComparer();
   const state = new Map<Ref, HostState>(
     snapshot.hosts.map((h) => [
       h.ref,
@@ -152,7 +172,7 @@ export function placeVms(input: PlacementInput): PlacementResult {
         }
         continue;
       }
-      const target = strategy === 'greedy' ? fits[0] : choose(fits, vm, targetPlatform);
+      const target = strategy === 'greedy' ? fits[0] : choose(fits, vm, targetPlatform, compareVersions);
       migrate(vm, src, target, hp.migrations);
       if (noUpgradedTarget) mustMoveAgain.add(vm.ref);
     }
@@ -195,16 +215,20 @@ export function placeVms(input: PlacementInput): PlacementResult {
   };
 }
 
-function choose(fits: HostState[], vm: VmInfo, targetPlatform: string): HostState {
-  const rank = (t: HostState): number[] => [
-    compareVersions(t.platform, targetPlatform) >= 0 ? 0 : 1, // upgraded hosts first: no second move
-    t.info.ref === vm.affinity ? 0 : 1,
-  ];
-  return [...fits].sort((a, b) => {
-    const ra = rank(a);
-    const rb = rank(b);
-    for (let i = 0; i < ra.length; i++) if (ra[i] !== rb[i]) return ra[i] - rb[i];
-    if (a.free !== b.free) return b.free - a.free;
-    return a.info.name < b.info.name ? -1 : a.info.name > b.info.name ? 1 : a.info.ref < b.info.ref ? -1 : 1;
-  })[0];
+function choose(fits: HostState[], vm: VmInfo, targetPlatform: string, compareVersions: (a: string, b: string) => number): HostState {
+  // upgraded hosts first (no second move), then the VM's affinity host, then the most free memory, then the name
+  const key = (t: HostState): [number, number, number] => [compareVersions(t.platform, targetPlatform) >= 0 ? 0 : 1, t.info.ref === vm.affinity ? 0 : 1, -t.free];
+  let best = fits[0];
+  let bestKey = key(best);
+  for (let i = 1; i < fits.length; i++) {
+    const t = fits[i];
+    const k = key(t);
+    const d = k[0] - bestKey[0] || k[1] - bestKey[1] || k[2] - bestKey[2];
+    // fits is in name order, so on a full tie the earlier (smaller) name stays: deterministic
+    if (d < 0) {
+      best = t;
+      bestKey = k;
+    }
+  }
+  return best;
 }

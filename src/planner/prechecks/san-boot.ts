@@ -12,7 +12,7 @@ export function sanBootChecks(snapshot: PoolSnapshot, ctx: PrecheckContext): Pre
       rule: 'R2.7',
       severity: 'blocker',
       subjects: { hosts, vms: [] },
-      message: `${listNames(hosts)} boot from SAN (other_config:${SAN_BOOT_KEY}): an upgrade would lose the multipath boot settings`,
+      message: `${listNames(hosts)} ${hosts.length === 1 ? 'boots' : 'boot'} from SAN (other_config:${SAN_BOOT_KEY}): an upgrade would lose the multipath boot settings`,
       fix: { kind: 'manual', guidance: 'upgrade these hosts by hand with the vendor procedure for SAN boot, outside the rolling upgrade; then plan again' },
     },
   ];

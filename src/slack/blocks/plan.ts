@@ -1,0 +1,155 @@
+import type { KnownBlock } from '@slack/types';
+import type { Plan, Precheck } from '../../domain/types';
+import {
+  bySeverity,
+  headline,
+  hostTitle,
+  howLabel,
+  humanSeconds,
+  placementSummary,
+  shortId,
+  upgradeHosts,
+  wayOut,
+} from '../../planner/render/summary';
+import { SlackMessage, button, confirm, context, esc, truncate, who } from './common';
+import { ACTION, encodeButtonValue } from './ids';
+
+/**
+ * The plan message (slack-ux.md §1): blockers first with rule and way out, then warnings needing approval, notes,
+ * the host order with a placement summary, and Start / Re-plan. Start only when the plan is executable.
+ * Every message stays within Slack's 50 blocks and MAX_CHARS characters of text; what does not fit in the
+ * summary (long precheck lists, big pools, the step list) goes to `threadMessages`, posted in the thread.
+ */
+export const MAX_BLOCKS = 50;
+export const MAX_CHARS = 12_000;
+const SECTION_CHARS = 2900;
+const INLINE_ITEMS = 6;
+const INLINE_HOSTS = 12;
+
+export interface PlanMessages extends SlackMessage {
+  threadMessages: SlackMessage[];
+}
+
+/** Characters of text a message carries (every `text` in its blocks, plus the fallback text). */
+export function messageChars(m: SlackMessage): number {
+  let n = m.text.length;
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        if (k === 'text' && typeof x === 'string') n += x.length;
+        else walk(x);
+      }
+    }
+  };
+  walk(m.blocks);
+  return n;
+}
+
+const item = (p: Precheck): string => {
+  const w = p.severity === 'info' ? '' : wayOut(p);
+  return truncate(`• \`${p.rule}\` ${esc(p.message)}${w ? ` → _${esc(w)}_` : ''}`, 600);
+};
+
+/** Packs lines into sections of ≤ SECTION_CHARS, and sections into messages within both limits. */
+function packMessages(title: string, lines: string[], fallback: string): SlackMessage[] {
+  const sections: string[] = [];
+  let cur = '';
+  for (const l of lines) {
+    if (cur && cur.length + 1 + l.length > SECTION_CHARS) {
+      sections.push(cur);
+      cur = l;
+    } else cur = cur ? `${cur}\n${l}` : l;
+  }
+  if (cur) sections.push(cur);
+  const messages: SlackMessage[] = [];
+  let blocks: KnownBlock[] = [];
+  let chars = 0;
+  const flush = (): void => {
+    if (!blocks.length) return;
+    const part = messages.length + 1;
+    messages.push({ text: `${fallback} (${part})`, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: `*${title}*${part > 1 ? ` (cont.)` : ''}` } }, ...blocks] });
+    blocks = [];
+    chars = 0;
+  };
+  for (const s of sections) {
+    if (blocks.length >= MAX_BLOCKS - 2 || chars + s.length > MAX_CHARS - 600) flush();
+    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: s } });
+    chars += s.length;
+  }
+  flush();
+  return messages;
+}
+
+export function planBlocks(plan: Plan, opts: { requestedBy: string }): PlanMessages {
+  const { blockers, warnings, notes } = bySeverity(plan);
+  const hosts = upgradeHosts(plan);
+  const id = shortId(plan);
+  const fallback = `Plan ${id} for ${plan.pool} → ${plan.target.label}: ${plan.executable ? 'ready to start' : `${blockers.length} blocker(s)`}`;
+  const blocks: KnownBlock[] = [];
+  const thread: SlackMessage[] = [];
+  const moreInThread: string[] = [];
+
+  blocks.push({
+    type: 'section',
+    text: {
+      type: 'mrkdwn',
+      text: `:clipboard: *Plan for ${esc(plan.pool)} → ${esc(plan.target.label)}* (${howLabel(plan)}) · plan \`${id}\` · by ${who(opts.requestedBy)}`,
+    },
+  });
+  blocks.push(context(esc(headline(plan))));
+
+  const group = (icon: string, title: string, list: Precheck[], always: boolean): void => {
+    if (!list.length && !always) return;
+    const shown = list.slice(0, INLINE_ITEMS).map(item);
+    if (list.length > INLINE_ITEMS) {
+      shown.push(`_… and ${list.length - INLINE_ITEMS} more in the thread_`);
+      moreInThread.push(title);
+      thread.push(...packMessages(`${title} (${list.length}) — plan ${id}`, list.map(item), `${title} for ${plan.pool}, plan ${id}`));
+    }
+    const text = [`${icon} *${title} (${list.length})*`, ...shown].join('\n');
+    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: truncate(text, SECTION_CHARS) } });
+  };
+  group(':no_entry:', 'Blockers', blockers, true);
+  group(':warning:', 'Needs your approval', warnings, true);
+  group(':information_source:', 'Notes', notes, false);
+
+  if (hosts.length) {
+    const hostLines = hosts.map((h, i) => `${i + 1}. *${esc(hostTitle(h))}*  ${esc(placementSummary(h))}  · approval before shutdown`);
+    const shown = hostLines.slice(0, INLINE_HOSTS);
+    if (hostLines.length > INLINE_HOSTS) {
+      shown.push(`_… ${hostLines.length - INLINE_HOSTS} more hosts in the thread_`);
+      moreInThread.push('Order');
+      thread.push(...packMessages(`Order (${hosts.length} hosts) — plan ${id}`, hostLines, `Host order for ${plan.pool}, plan ${id}`));
+    }
+    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: truncate(['*Order*', ...shown].join('\n'), SECTION_CHARS) } });
+  }
+  const done = plan.hosts.filter((h) => h.alreadyDone);
+  if (done.length) blocks.push(context(truncate(`Already on ${esc(plan.target.product)}: ${esc(done.map((h) => h.name).join(', '))}`, 1900)));
+
+  if (plan.steps.length) {
+    const stepLines = plan.steps.map((s) => `\`${esc(s.id)}\` ${humanSeconds(s.expectedSeconds)} — ${esc(s.description)}`);
+    thread.push(...packMessages(`Steps (${plan.steps.length}) — plan ${id}`, stepLines, `Steps for ${plan.pool}, plan ${id}`));
+  }
+
+  const elements = [];
+  if (plan.executable) {
+    elements.push(
+      button({
+        text: 'Start upgrade',
+        actionId: ACTION.planStart,
+        value: encodeButtonValue({ pool: plan.pool, planHash: plan.id }),
+        style: 'primary',
+        confirm: confirm({
+          title: `Start ${plan.pool} → ${plan.target.product}?`,
+          text: `Runs plan ${id}: ${hosts.length} host(s), master first. Each host shutdown still waits for an approver.`,
+          confirm: 'Start',
+        }),
+      }),
+    );
+  }
+  elements.push(button({ text: 'Re-plan', actionId: ACTION.planReplan, value: encodeButtonValue({ pool: plan.pool }) }));
+  blocks.push({ type: 'actions', elements });
+  if (thread.length) blocks.push(context(`Details in the thread: ${moreInThread.length ? `${moreInThread.join(', ')}, ` : ''}steps (${thread.length} message${thread.length === 1 ? '' : 's'})`));
+  return { text: fallback, blocks, threadMessages: thread };
+}
