@@ -194,7 +194,7 @@ export class Db {
 
   /** Objects changed after `since` (generation), deletions included; null if deletions were forgotten. */
   changesSince(since: number): Change[] | null {
-    if (since < this.forgottenUpTo) return null;
+    if (since >= 0 && since < this.forgottenUpTo) return null;
     const out: Change[] = [];
     for (const [cls, table] of this.tables)
       for (const ref of table.keys()) {

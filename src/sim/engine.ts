@@ -343,6 +343,20 @@ export class Sim {
     await this.setPhase(m, 'running');
   }
 
+  /** After pool.join: the host's xapi restarts as a slave of its new pool. */
+  restartAgentAsSlave(m: Machine): void {
+    const pool = m.pool!;
+    this.setLive(pool, m.hostRef, false);
+    void this.run(m, async () => {
+      await this.sleepSeconds(1);
+      await this.setPhase(m, 'xapi-starting');
+      await this.sleepSeconds(this.timings.xapiStartSeconds);
+      this.setLive(pool, m.hostRef, true);
+      this.refreshRollingUpgrade(pool);
+      await this.setPhase(m, 'running');
+    });
+  }
+
   // ---- control actions ----
   powerOn(name: string): void {
     const m = this.machine(name);

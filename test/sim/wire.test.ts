@@ -70,6 +70,7 @@ describe('sim wire format and sessions', () => {
     const methods: string[] = await ok(sim.masterUrl, 'system.listMethods', []);
     for (const c of CLASSES) expect(methods).toContain(`${c}.get_all_records`);
     expect(methods).toContain('event.from');
+    expect(methods).toContain('VM.pool_migrate');
   });
 
   test('XenAPI.py startup calls: pool.get_all, pool.get_master, API version', async () => {
