@@ -67,7 +67,7 @@ describe('renders', () => {
     const all = JSON.stringify(m.blocks);
     expect(all).not.toContain('plan_start');
     expect(all).toContain('plan_replan');
-    expect(all).toMatch(/Blockers \(1\)\\n• `R2\.7` xs-a9 boots from SAN.*→ _upgrade these hosts by hand/);
+    expect(all).toMatch(/Blockers \(1\)\*\\n• `R2\.7` xs-a9 boots from SAN.*→ _upgrade these hosts by hand/);
   });
 
   it('Block Kit for a 64-host pool stays within 50 blocks and 12,000 characters; details go to the thread', () => {
