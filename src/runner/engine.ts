@@ -1,0 +1,416 @@
+/**
+ * The runner's engine: a level-triggered loop driving one Run through plan.steps, one step at a time (so within a
+ * pool strictly one host at a time, R3.1); runs of different pools have their own loops and go in parallel.
+ *
+ * Each turn re-reads the run from the store and decides with guard clauses: finished / failed / waiting for an
+ * approver → stop; paused → only finish the host in progress; otherwise run the next step. A step's state is
+ * written BEFORE its side effect starts (running, attempts+1) and after it ends (done / failed / awaiting-approval).
+ * The pool's lease is held (and renewed) while a loop runs, released when it stops. After a restart recoverRuns()
+ * picks up runs left running: an interrupted step is simply executed again — steps reconcile with the pool first,
+ * and the upgrade step never re-issues a shutdown it recorded (steps/upgrade.ts).
+ */
+import type { Clock } from '../clock';
+import type { Logger } from '../log';
+import type { Notifier } from '../domain/ports';
+import type { Ref, Run, StepRecord } from '../domain/types';
+import { NotifyQueue, auditor } from './audit';
+import { isPoolUnavailable, toStepError } from './errors';
+import type { PoolClient, RunStore, StepDeps } from './ports';
+import { continueRecovery, hostRemap, validActions, type RecoveryEnv } from './recovery';
+import type { StepContext } from './step';
+import type { StepRegistry } from './steps';
+
+export interface PoolRuntime {
+  steps: StepRegistry;
+  deps: StepDeps;
+  /** a client for a freshly installed stand-alone host (forget-rejoin calls pool.join on it, R4.2) */
+  freshHostClient?: (address: string) => PoolClient & { login(): Promise<void>; logout(): Promise<void> };
+}
+
+export interface EngineDeps {
+  store: RunStore;
+  clock: Clock;
+  notifier: Notifier;
+  logger: Logger;
+  /** who drives: written in the pool's lease */
+  ownerId: string;
+  /** per-pool runtime (client, steps, settings); undefined when the pool is not configured */
+  runtime(pool: string): PoolRuntime | undefined;
+  /** lease time-to-live (clock ms), renewed every third of it; default 60 s */
+  leaseTtlMs?: number;
+  /** re-executions of a step that failed only because the pool did not answer; default 3 */
+  transientRetries?: number;
+  /** named points (before:<step>, after:<step>, <step>:<label>) where the crash tests stop the process */
+  checkpoint?: (label: string) => Promise<void>;
+}
+
+const TERMINAL = new Set(['done', 'aborted', 'rolled-back']);
+
+/** Thrown into a step's signal when the run must stop now (aborted elsewhere, lease lost, shutdown). */
+export class RunInterrupted extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RunInterrupted';
+  }
+}
+
+interface Loop {
+  controller: AbortController;
+  done: Promise<void>;
+  /** another drive() arrived while looping: look again before stopping */
+  wake: boolean;
+}
+
+export function nextStepIndex(run: Run): number {
+  return run.steps.findIndex((s) => s.state !== 'done' && s.state !== 'skipped');
+}
+
+/**
+ * While a run is paused (hold without a gate, a window's end) the host in progress is finished — its gate was
+ * passed, so it may already be down — and nothing else starts: the run stops before the next host's first step.
+ */
+export function mayContinueWhilePaused(run: Run, step: StepRecord): boolean {
+  if (!step.host || step.kind === 'approval') return false;
+  const gate = run.steps.find((s) => s.kind === 'approval' && s.host === step.host);
+  return gate?.state === 'done';
+}
+
+export class Engine {
+  private readonly loops = new Map<string, Loop>();
+  private readonly notifications: NotifyQueue;
+  private readonly audit: ReturnType<typeof auditor>;
+  private readonly leaseTtlMs: number;
+  private stopping = false;
+
+  constructor(private readonly deps: EngineDeps) {
+    this.notifications = new NotifyQueue(deps.logger);
+    this.audit = auditor(deps.store, deps.clock);
+    this.leaseTtlMs = deps.leaseTtlMs ?? 60_000;
+  }
+
+  /** Best-effort notifier call, queued in order per run. */
+  notify(run: Run, what: keyof Notifier, fn: (n: Notifier) => Promise<void>): void {
+    this.notifications.push(run.id, what, () => fn(this.deps.notifier));
+  }
+
+  /** Make sure a loop drives this run (idempotent: a second call only asks the loop to look again). */
+  drive(runId: string, opts: { waitForLease?: boolean } = {}): void {
+    if (this.stopping) return;
+    const existing = this.loops.get(runId);
+    if (existing) {
+      existing.wake = true;
+      return;
+    }
+    const loop: Loop = { controller: new AbortController(), done: Promise.resolve(), wake: false };
+    this.loops.set(runId, loop);
+    loop.done = this.loop(runId, loop, opts)
+      .catch((err: unknown) => this.deps.logger.error({ runId, err: (err as Error)?.message ?? String(err) }, 'run loop crashed'))
+      .finally(() => {
+        if (this.loops.get(runId) === loop) this.loops.delete(runId);
+        // a drive() that arrived while this loop was winding down must not be lost
+        if (loop.wake && !this.stopping) this.drive(runId, opts);
+      });
+  }
+
+  isDriving(runId: string): boolean {
+    return this.loops.has(runId);
+  }
+
+  /** Resolves when this process no longer drives the run and its notifications went out. */
+  async whenIdle(runId: string): Promise<void> {
+    for (let loop = this.loops.get(runId); loop; loop = this.loops.get(runId)) await loop.done;
+    await this.notifications.flush(runId);
+  }
+
+  /** Stop the run's step now (abort elsewhere, hold of a running gate…); the step stays resumable. */
+  interrupt(runId: string, reason: string): void {
+    this.loops.get(runId)?.controller.abort(new RunInterrupted(reason));
+  }
+
+  async shutdown(): Promise<void> {
+    this.stopping = true;
+    for (const [id, loop] of this.loops) loop.controller.abort(new RunInterrupted(`runner shutting down (run ${id} resumes on restart)`));
+    await Promise.all([...this.loops.values()].map((l) => l.done));
+    await this.notifications.flush();
+  }
+
+  /**
+   * On process start: pick up every run left running, waiting at a gate or paused mid-host, re-reading the pool
+   * through its steps (audit 'resume'). Gates are announced again; other runs are driven once the previous
+   * owner's lease has expired.
+   */
+  async recoverRuns(): Promise<string[]> {
+    const runs = await this.deps.store.listRuns({ states: ['running', 'awaiting-approval', 'paused'] });
+    const resumed: string[] = [];
+    for (const run of runs) {
+      if (!this.deps.runtime(run.pool) || this.loops.has(run.id)) continue;
+      const next = run.steps[nextStepIndex(run)];
+      const where = next ? `${next.id} (${next.state})` : 'its end';
+      await this.audit(run.id, 'resume', 'runner', `runner ${this.deps.ownerId} started: resuming run ${run.id} (${run.state}) at ${where}`, {
+        state: run.state,
+        step: next?.id,
+      });
+      this.notify(run, 'runEvent', (n) => n.runEvent(run, `The runner restarted; resuming at ${where}. The pool state is re-read before anything else.`));
+      resumed.push(run.id);
+      const gate = run.steps.find((s) => s.state === 'awaiting-approval');
+      if (run.state === 'awaiting-approval' && gate) {
+        this.notify(run, 'approvalNeeded', (n) => n.approvalNeeded(run, gate));
+        continue;
+      }
+      this.drive(run.id, { waitForLease: true });
+    }
+    return resumed;
+  }
+
+  /** A StepContext for any step of the run (the recovery procedures reuse step modules through it). */
+  contextFor(run: Run, stepId: string, signal: AbortSignal, rt: PoolRuntime): StepContext {
+    const { store } = this.deps;
+    const record = run.steps.find((s) => s.id === stepId);
+    const planStep = run.plan.steps.find((s) => s.id === stepId);
+    if (!record || !planStep) throw new Error(`run ${run.id} has no step ${stepId}`);
+    const step: StepRecord = structuredClone(record);
+    const hostPlan = step.host ? run.plan.hosts.find((h) => h.host === step.host) : undefined;
+    const log = this.deps.logger.child({ runId: run.id, pool: run.pool, step: stepId, ...(step.hostName ? { host: step.hostName } : {}) });
+    const remap = hostRemap(run);
+    const assertLive = async (): Promise<void> => {
+      signal.throwIfAborted();
+      const now = await store.getRun(run.id);
+      if (!now || TERMINAL.has(now.state)) throw new RunInterrupted(`run ${run.id} is ${now?.state ?? 'gone'}: no further action`);
+    };
+    return {
+      run,
+      step,
+      planStep,
+      hostPlan,
+      log,
+      signal,
+      saveData: async (patch) => {
+        signal.throwIfAborted();
+        const updated = await store.updateRun(run.id, (r) => {
+          const s = r.steps.find((x) => x.id === stepId)!;
+          s.data = { ...(s.data ?? {}), ...patch };
+        });
+        step.data = structuredClone(updated.steps.find((x) => x.id === stepId)!.data);
+      },
+      act: async <T>(method: string, params: unknown[], target: string, opts: { async?: boolean } = {}): Promise<T> => {
+        await assertLive(); // an abort from another process stops the next side effect
+        await this.audit(run.id, 'xenapi', 'runner', `${method} ${target}`, { method, target, step: stepId });
+        log.info({ method, target }, 'xenapi side effect');
+        return opts.async ? rt.deps.client.callAsync<T>(method, params) : rt.deps.client.call<T>(method, params);
+      },
+      audit: (message, detail) => this.audit(run.id, 'xenapi', 'runner', message, { ...detail, step: stepId }),
+      say: async (text) => this.notify(run, 'runEvent', (n) => n.runEvent(run, text)),
+      checkpoint: async (label) => {
+        await this.deps.checkpoint?.(`${stepId}:${label}`);
+      },
+      resolveHost: (ref: Ref) => remap.get(ref) ?? ref,
+      dataOf: (id) => run.steps.find((s) => s.id === id)?.data,
+    };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  private async loop(runId: string, loop: Loop, opts: { waitForLease?: boolean }): Promise<void> {
+    const { store, logger } = this.deps;
+    const first = await store.getRun(runId);
+    if (!first) return;
+    const rt = this.deps.runtime(first.pool);
+    const log = logger.child({ runId, pool: first.pool });
+    if (!rt) {
+      log.error('pool is not in the configuration: run not driven');
+      return;
+    }
+    if (!(await this.takeLease(first, loop, opts.waitForLease ?? false, log))) return;
+    const renewal = this.renewLease(first, loop, log);
+    try {
+      for (;;) {
+        loop.wake = false;
+        if (loop.controller.signal.aborted) return;
+        const run = await store.getRun(runId);
+        if (!run || TERMINAL.has(run.state) || run.state === 'failed' || run.state === 'awaiting-approval') {
+          if (loop.wake) continue;
+          return;
+        }
+        const idx = nextStepIndex(run);
+        if (idx === -1) {
+          await this.finish(run);
+          return;
+        }
+        const step = run.steps[idx]!;
+        if (run.state === 'paused' && !mayContinueWhilePaused(run, step)) {
+          if (loop.wake) continue;
+          log.info({ step: step.id }, 'run paused before the next host');
+          return;
+        }
+        if (step.state === 'running' && step.data?.recovery) await this.recover(run, step, loop, rt);
+        else await this.runStep(run, idx, loop, rt);
+      }
+    } finally {
+      loop.controller.abort(new RunInterrupted('loop ended'));
+      await renewal;
+      await store.releaseLease(first.pool, this.deps.ownerId).catch(() => undefined);
+    }
+  }
+
+  private async takeLease(run: Run, loop: Loop, wait: boolean, log: Logger): Promise<boolean> {
+    const { store, clock, ownerId } = this.deps;
+    for (;;) {
+      const lease = await store.acquireLease(run.pool, ownerId, run.id, this.leaseTtlMs, clock.now());
+      if (lease.ok) {
+        if (lease.tookOverFrom) log.warn({ from: lease.tookOverFrom }, 'took over the pool lease of a runner that stopped');
+        return true;
+      }
+      if (!wait || lease.runId !== run.id) {
+        log.info({ holder: lease.holder, heldFor: lease.runId }, 'pool lease held elsewhere: not driving');
+        return false;
+      }
+      // a runner that died still holds it: wait for its expiry, then take over (recorded by the store)
+      try {
+        await clock.sleep(Math.max(1, lease.expiresAt - clock.now() + 1), loop.controller.signal);
+      } catch {
+        return false;
+      }
+    }
+  }
+
+  private async renewLease(run: Run, loop: Loop, log: Logger): Promise<void> {
+    const { store, clock, ownerId } = this.deps;
+    const signal = loop.controller.signal;
+    while (!signal.aborted) {
+      try {
+        await clock.sleep(this.leaseTtlMs / 3, signal);
+      } catch {
+        return;
+      }
+      try {
+        if (!(await store.renewLease(run.pool, ownerId, this.leaseTtlMs, clock.now()))) {
+          log.error('lost the pool lease: stopping this loop');
+          loop.controller.abort(new RunInterrupted('lease lost'));
+          return;
+        }
+        const now = await store.getRun(run.id);
+        if (now && TERMINAL.has(now.state)) loop.controller.abort(new RunInterrupted(`run ${now.state}`));
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, 'lease renewal failed; will retry');
+      }
+    }
+  }
+
+  private async runStep(run: Run, idx: number, loop: Loop, rt: PoolRuntime): Promise<void> {
+    const { store, clock } = this.deps;
+    const record = run.steps[idx]!;
+    const interrupted = record.state === 'running';
+    await this.deps.checkpoint?.(`before:${record.id}`);
+    const started = await store.updateRun(run.id, (r) => {
+      const s = r.steps[idx]!;
+      s.state = 'running';
+      s.attempts += 1;
+      s.startedAt = clock.now();
+      delete s.error;
+      delete s.endedAt;
+    });
+    const step = started.steps[idx]!;
+    await this.audit(run.id, interrupted ? 'resume' : 'step', 'runner', `${step.id} ${interrupted ? 'resumed after an interruption' : 'started'} (attempt ${step.attempts})`, {
+      step: step.id,
+      attempt: step.attempts,
+    });
+    this.notify(started, 'runUpdated', (n) => n.runUpdated(started));
+
+    const transientRetries = this.deps.transientRetries ?? 3;
+    const signal = loop.controller.signal;
+    let outcome;
+    for (let attempt = 0; ; attempt++) {
+      const current = (await store.getRun(run.id))!;
+      const ctx = this.contextFor(current, step.id, signal, rt);
+      try {
+        outcome = await rt.steps[step.kind].execute(ctx);
+        break;
+      } catch (err) {
+        if (signal.aborted || err instanceof RunInterrupted) {
+          ctx.log.info({ reason: String((signal.reason as Error)?.message ?? err) }, 'step interrupted; it resumes from the pool state');
+          return;
+        }
+        if (isPoolUnavailable(err) && attempt < transientRetries) {
+          ctx.log.warn({ err: (err as Error).message, attempt }, 'pool did not answer; re-running the step (it reconciles first)');
+          await rt.deps.client.reconnect({ deadlineMs: clock.now() + rt.deps.config.pollMs * 30 }).catch(() => undefined);
+          continue;
+        }
+        await this.failStep(run.id, step.id, err);
+        return;
+      }
+    }
+
+    if (outcome.status === 'awaiting-approval') {
+      const waiting = await store.updateRun(run.id, (r) => {
+        const s = r.steps[idx]!;
+        s.state = 'awaiting-approval';
+        if (r.state === 'running') r.state = 'awaiting-approval';
+      });
+      await this.audit(run.id, 'state', 'runner', `waiting for approval of ${step.id}`, { step: step.id });
+      const s = waiting.steps[idx]!;
+      this.notify(waiting, 'approvalNeeded', (n) => n.approvalNeeded(waiting, s));
+      return;
+    }
+    const done = await store.updateRun(run.id, (r) => {
+      const s = r.steps[idx]!;
+      s.state = 'done';
+      s.endedAt = clock.now();
+      if (outcome.note) s.data = { ...(s.data ?? {}), note: outcome.note };
+    });
+    await this.audit(run.id, 'step', 'runner', `${step.id} done${outcome.note ? `: ${outcome.note}` : ''}`, { step: step.id });
+    this.notify(done, 'runUpdated', (n) => n.runUpdated(done));
+    await this.deps.checkpoint?.(`after:${step.id}`);
+  }
+
+  /** R4.3: a failed step stops the run; the alert carries only the recovery actions valid for it. */
+  async failStep(runId: string, stepId: string, err: unknown): Promise<Run> {
+    const { store, clock } = this.deps;
+    const error = toStepError(err);
+    const failed = await store.updateRun(runId, (r) => {
+      const s = r.steps.find((x) => x.id === stepId)!;
+      s.state = 'failed';
+      s.error = error;
+      s.endedAt = clock.now();
+      if (!TERMINAL.has(r.state)) {
+        r.state = 'failed';
+        r.outcome = `${stepId} failed: ${error.message}`;
+      }
+    });
+    await this.audit(runId, 'step', 'runner', `${stepId} failed: ${error.message}`, { step: stepId, ...error });
+    const s = failed.steps.find((x) => x.id === stepId)!;
+    if (failed.state === 'failed') this.notify(failed, 'stepFailed', (n) => n.stepFailed(failed, s, validActions(failed, s)));
+    return failed;
+  }
+
+  private async recover(run: Run, step: StepRecord, loop: Loop, rt: PoolRuntime): Promise<void> {
+    const env: RecoveryEnv = {
+      rt,
+      store: this.deps.store,
+      clock: this.deps.clock,
+      audit: this.audit,
+      contextFor: (r, id) => this.contextFor(r, id, loop.controller.signal, rt),
+      notify: (r, what, fn) => this.notify(r, what, fn),
+    };
+    try {
+      const result = await continueRecovery(env, run, step);
+      if (result.status === 'closed') this.notify(result.run, 'runFinished', (n) => n.runFinished(result.run));
+    } catch (err) {
+      if (loop.controller.signal.aborted || err instanceof RunInterrupted) return;
+      await this.failStep(run.id, step.id, err);
+    }
+  }
+
+  private async finish(run: Run): Promise<void> {
+    const { store, clock } = this.deps;
+    const done = await store.updateRun(run.id, (r) => {
+      if (nextStepIndex(r) !== -1 || TERMINAL.has(r.state)) return;
+      r.state = 'done';
+      r.endedAt = clock.now();
+      const skipped = r.steps.filter((s) => s.state === 'skipped' && s.kind === 'upgrade').map((s) => s.hostName);
+      r.outcome = skipped.length ? `done; skipped (left disabled, not upgraded): ${skipped.join(', ')}` : 'done: every host upgraded';
+    });
+    if (done.state !== 'done') return;
+    await this.audit(run.id, 'state', 'runner', `run ${run.id} ${done.outcome}`);
+    this.notify(done, 'runFinished', (n) => n.runFinished(done));
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * How steps fail, and how the runner classifies errors from the XenAPI client.
+ * A StepFailure carries what an operator needs: words, the XenAPI code/params, and the facts observed.
+ */
+import type { StepError } from '../domain/types';
+import { XenApiConnectionError, XenApiError, XenApiProtocolError } from '../xenapi';
+
+export class StepFailure extends Error {
+  readonly code?: string;
+  readonly params?: string[];
+  readonly observed?: string[];
+
+  constructor(message: string, opts: { code?: string; params?: string[]; observed?: string[] } = {}) {
+    super(message);
+    this.name = 'StepFailure';
+    this.code = opts.code;
+    this.params = opts.params;
+    this.observed = opts.observed;
+  }
+}
+
+/** The XenAPI error code of a Failure answer (XenApiError, or a fake of the same shape in unit tests). */
+export function xenErrorCode(err: unknown): string | undefined {
+  if (err instanceof XenApiError) return err.code;
+  if (!err || typeof err !== 'object') return undefined;
+  const e = err as { code?: unknown; params?: unknown };
+  if (typeof e.code === 'string' && Array.isArray(e.params)) return e.code;
+  return undefined;
+}
+
+export function xenErrorParams(err: unknown): string[] {
+  const p = (err as { params?: unknown })?.params;
+  return Array.isArray(p) ? p.map(String) : [];
+}
+
+/** The pool could not be reached at all (XenApiConnectionError: refused, reset, timeout). */
+export function isConnectionError(err: unknown): boolean {
+  // a host going down mid-answer may also give an unreadable reply
+  return err instanceof XenApiConnectionError || err instanceof XenApiProtocolError;
+}
+
+/**
+ * Errors that mean "the master is away or a member is starting" (R3.8): expected while the master reboots,
+ * retried after client.reconnect rather than failing a step.
+ */
+const POOL_UNAVAILABLE_CODES = new Set([
+  'HOST_STILL_BOOTING',
+  'HOST_IS_SLAVE',
+  'HOST_IN_EMERGENCY_MODE',
+  'HOST_HAS_NO_MANAGEMENT_IP',
+  'HOST_MASTER_CANNOT_TALK_BACK',
+  'HOST_UNKNOWN_TO_MASTER',
+  'SESSION_INVALID',
+]);
+
+export function isPoolUnavailable(err: unknown): boolean {
+  if (isConnectionError(err)) return true;
+  const code = xenErrorCode(err);
+  return code !== undefined && POOL_UNAVAILABLE_CODES.has(code);
+}
+
+export function toStepError(err: unknown): StepError {
+  if (err instanceof StepFailure) {
+    return { message: err.message, code: err.code, params: err.params, observed: err.observed };
+  }
+  const code = xenErrorCode(err);
+  const message = err instanceof Error ? err.message : String(err);
+  if (code) return { message, code, params: xenErrorParams(err) };
+  if (isConnectionError(err)) return { message: `pool unreachable: ${message}`, code: 'CONNECTION' };
+  return { message };
+}

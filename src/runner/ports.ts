@@ -1,0 +1,70 @@
+/**
+ * What the runner needs from the parts it drives, as narrow interfaces. The real XenApiClient (src/xenapi) and
+ * Store (src/store) satisfy them structurally; unit tests hand in small fakes.
+ */
+import type { Clock } from '../clock';
+import type { Logger } from '../log';
+import type { Notifier } from '../domain/ports';
+import type { AuditEvent, Plan, Run, RunState } from '../domain/types';
+
+/** The subset of XenApiClient (contracts §1) the runner calls. */
+export interface PoolClient {
+  call<T = unknown>(method: string, params?: unknown[]): Promise<T>;
+  callAsync<T = string>(method: string, params?: unknown[], opts?: { deadlineMs?: number }): Promise<T>;
+  reconnect(opts: { deadlineMs: number }): Promise<void>;
+  dumpDatabase(file: string): Promise<{ path: string; bytes: number; sha256: string }>;
+  readonly masterAddress: string;
+  /** event.from (timeout in clock seconds); when present, waits block on pool events instead of polling */
+  eventFrom?(classes: string[], token: string, timeoutSeconds: number, opts?: { signal?: AbortSignal }): Promise<{ token: string }>;
+}
+
+export type LeaseResult =
+  | { ok: true; tookOverFrom?: string }
+  | { ok: false; holder: string; runId: string; expiresAt: number };
+
+/** The subset of Store (contracts §3) the runner and core use. */
+export interface RunStore {
+  nextRunId(pool: string, now: number): Promise<string>;
+  createRun(run: Run): Promise<void>;
+  getRun(id: string): Promise<Run | undefined>;
+  updateRun(id: string, mutate: (run: Run) => void): Promise<Run>;
+  listRuns(filter?: { pool?: string; states?: RunState[] }): Promise<Run[]>;
+  appendAudit(e: AuditEvent): Promise<void>;
+  listAudit(runId: string): Promise<AuditEvent[]>;
+  savePlan(pool: string, plan: Plan): Promise<void>;
+  getLatestPlan(pool: string): Promise<Plan | undefined>;
+  acquireLease(pool: string, owner: string, runId: string, ttlMs: number, now: number): Promise<LeaseResult>;
+  renewLease(pool: string, owner: string, ttlMs: number, now: number): Promise<boolean>;
+  releaseLease(pool: string, owner: string): Promise<void>;
+  getLease(pool: string): Promise<{ owner: string; runId: string; expiresAt: number } | undefined>;
+}
+
+/** Per-pool settings the steps read (resolved from the pool config by the core). */
+export interface RunnerConfig {
+  pool: string;
+  /** XSUPGRADE_BACKUPS, default ./data/backups (R2.1) */
+  backupsDir: string;
+  /** automatic mode: repository URL including credentials when configured (never logged) */
+  repositoryUrl?: string;
+  /** update mode: the update's uuid or name_label as introduced in the pool */
+  update?: string;
+  /** pool credentials for pool.join during forget-rejoin (R4.2); the password never leaves the call */
+  poolCredentials: { username: string; password: string; masterAddress: string };
+  /** how long a host may take to come back, per mode (clock ms) */
+  hostTimeoutMs: Record<'automatic' | 'manual' | 'update', number>;
+  /** how long to wait for the master after a reboot before it counts as lost (part of hostTimeoutMs) */
+  pollMs: number;
+  /** live migrations in flight at once during an evacuation */
+  migrationConcurrency: number;
+  /** retries of host.enable while xapi starts (HOST_STILL_BOOTING) */
+  enableRetries: number;
+}
+
+export interface StepDeps {
+  client: PoolClient;
+  store: RunStore;
+  clock: Clock;
+  notifier: Notifier;
+  logger: Logger;
+  config: RunnerConfig;
+}

@@ -1,0 +1,51 @@
+/**
+ * R2.1: dump the pool database before touching anything; the dump is what makes an abort or a master roll-back
+ * possible without losing VM data. Records path, size and SHA-256; an existing intact dump of this run is kept.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { StepFailure } from '../errors';
+import { readLivePool } from '../pool-state';
+import type { StepDeps } from '../ports';
+import type { StepModule } from '../step';
+
+export interface BackupData {
+  path: string;
+  bytes: number;
+  sha256: string;
+  /** xapi answers a stub database while the pool is in mixed mode (xenapi.md §4.2) */
+  mixedMode: boolean;
+}
+
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+export function createBackupStep(deps: StepDeps): StepModule {
+  return {
+    kind: 'backup',
+    async execute(ctx) {
+      const prev = ctx.step.data as Partial<BackupData> | undefined;
+      if (prev?.path && prev.sha256 && existsSync(prev.path) && (await sha256File(prev.path)) === prev.sha256) {
+        return { status: 'done', note: `backup already taken: ${prev.path}` };
+      }
+      const pool = await readLivePool(deps.client);
+      const mixedMode = 'rolling_upgrade_in_progress' in pool.otherConfig;
+      const dir = resolve(deps.config.backupsDir);
+      mkdirSync(dir, { recursive: true });
+      const file = join(dir, `${ctx.run.id}-pool-database.xml`);
+      await ctx.audit('GET /pool/xmldbdump (pool database backup, R2.1)', { file });
+      const dump = await deps.client.dumpDatabase(file);
+      if (!(dump.bytes > 0)) throw new StepFailure('the pool database dump is empty (R2.1)', { observed: [`${dump.path}: ${dump.bytes} bytes`] });
+      const data: BackupData = { path: dump.path, bytes: dump.bytes, sha256: dump.sha256, mixedMode };
+      await ctx.saveData({ ...data });
+      const note = mixedMode
+        ? `backup ${dump.path} (${dump.bytes} bytes) — the pool is in mixed mode, so xapi returned a stub database`
+        : `backup ${dump.path} (${dump.bytes} bytes, sha256 ${dump.sha256.slice(0, 12)})`;
+      return { status: 'done', note };
+    },
+  };
+}

@@ -1,0 +1,36 @@
+/**
+ * Enable the host again. xapi usually re-enables a rebooted host itself; while xapi is still starting,
+ * host.enable answers HOST_STILL_BOOTING and is retried.
+ */
+import { StepFailure, xenErrorCode } from '../errors';
+import { describeHost, readLivePool } from '../pool-state';
+import type { StepDeps } from '../ports';
+import type { StepModule } from '../step';
+import { requireHost, stepHostName } from './common';
+
+export function createEnableStep(deps: StepDeps): StepModule {
+  return {
+    kind: 'enable',
+    async execute(ctx) {
+      const name = stepHostName(ctx);
+      for (let attempt = 0; ; attempt++) {
+        const host = requireHost(ctx, await readLivePool(deps.client));
+        if (host.enabled) return { status: 'done', note: attempt === 0 ? `${name} already enabled` : `${name} enabled` };
+        if (!host.live) throw new StepFailure(`${name} is not live; it cannot be enabled`, { observed: [describeHost(host)] });
+        if (attempt > deps.config.enableRetries) {
+          throw new StepFailure(`${name} is still disabled after ${attempt} host.enable calls`, { observed: [describeHost(host)] });
+        }
+        try {
+          await ctx.act('host.enable', [host.ref], name);
+        } catch (err) {
+          const code = xenErrorCode(err);
+          if (code === 'HOST_DISABLED_UNTIL_REBOOT') {
+            throw new StepFailure(`${name} stays disabled until it reboots: the reboot did not happen`, { code, observed: [describeHost(host)] });
+          }
+          if (code !== 'HOST_STILL_BOOTING' || attempt >= deps.config.enableRetries) throw err;
+          await deps.clock.sleep(5_000, ctx.signal);
+        }
+      }
+    },
+  };
+}

@@ -1,0 +1,44 @@
+/**
+ * Return policy "original": migrate the VMs evacuate moved off this host back onto it, now that it is upgraded
+ * (older → newer is allowed, R3.4). VMs already home, or no longer running, are left as they are.
+ */
+import { StepFailure, toStepError } from '../errors';
+import { readLivePool, vmByRef } from '../pool-state';
+import type { StepDeps } from '../ports';
+import type { StepModule } from '../step';
+import { mapLimited, requireHost, stepHostName } from './common';
+import type { MovedVm } from './evacuate';
+
+export function createMoveBackStep(deps: StepDeps): StepModule {
+  return {
+    kind: 'move-back',
+    async execute(ctx) {
+      const name = stepHostName(ctx);
+      if (ctx.run.plan.returnPolicy !== 'original') return { status: 'done', note: 'return policy "none": VMs stay where they are' };
+      const moved = (ctx.dataOf(`${name}:evacuate`)?.moved ?? {}) as Record<string, MovedVm>;
+      // the plan's list (the planner leaves out VMs with no room back home), plus VMs the evacuation moved that the
+      // plan did not know about (placement recomputed)
+      const plannedOut = new Set((ctx.run.plan.steps.find((s) => s.id === `${name}:evacuate`)?.migrations ?? []).map((m) => m.vm));
+      const back = new Map<string, MovedVm>();
+      for (const m of ctx.planStep.migrations ?? []) back.set(m.vm, moved[m.vm] ?? { name: m.vmName, to: m.from, toName: '' });
+      for (const [vm, m] of Object.entries(moved)) if (!plannedOut.has(vm)) back.set(vm, m);
+      const pool = await readLivePool(deps.client);
+      const host = requireHost(ctx, pool);
+      const todo = [...back.entries()].filter(([vmRef]) => {
+        const vm = vmByRef(pool, vmRef);
+        return vm && vm.powerState === 'Running' && vm.residentOn !== host.ref;
+      });
+      const results = await mapLimited(todo, deps.config.migrationConcurrency, async ([vmRef, m]) => {
+        await ctx.act('VM.pool_migrate', [vmRef, host.ref, { live: 'true' }], `${m.name} → ${name}`, { async: true });
+        await ctx.checkpoint('moved-back-one');
+      });
+      const failures = results.flatMap((r, i) => {
+        if (r.status === 'fulfilled') return [];
+        const e = toStepError(r.reason);
+        return [`${todo[i]![1].name}: ${e.code ?? ''} ${e.message}`.trim()];
+      });
+      if (failures.length > 0) throw new StepFailure(`${failures.length} VM(s) could not return to ${name}`, { observed: failures });
+      return { status: 'done', note: todo.length > 0 ? `${todo.length} VM(s) back on ${name}` : `every VM of ${name} already home` };
+    },
+  };
+}

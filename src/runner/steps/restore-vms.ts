@@ -1,0 +1,50 @@
+/**
+ * R3.7/R6.2: start or resume, on the upgraded host, exactly the VMs stop-vms stopped (its durable record says what
+ * each was before). VMs that were already halted before the run stay halted. Level-triggered: a VM already running
+ * is done wherever it runs.
+ */
+import { StepFailure, toStepError } from '../errors';
+import { hostByRef, readLivePool, vmByRef } from '../pool-state';
+import type { StepDeps } from '../ports';
+import type { StepModule } from '../step';
+import { stepHostName, stepHostRef } from './common';
+import type { StoppedVm } from './stop-vms';
+
+export function createRestoreVmsStep(deps: StepDeps): StepModule {
+  return {
+    kind: 'restore-vms',
+    async execute(ctx) {
+      const name = stepHostName(ctx);
+      const hostRef = stepHostRef(ctx);
+      const stopped = ((ctx.dataOf(`${name}:stop-vms`)?.stopped ?? {}) as Record<string, StoppedVm>);
+      const pool = await readLivePool(deps.client);
+      const restored: string[] = [];
+      const failures: string[] = [];
+      for (const [vmRef, rec] of Object.entries(stopped)) {
+        if (rec.untouched) continue;
+        const vm = vmByRef(pool, vmRef);
+        if (!vm) {
+          failures.push(`${rec.name}: no longer exists in the pool`);
+          continue;
+        }
+        if (vm.powerState === 'Running') continue;
+        // its own host, or the host's new record after forget-rejoin (R4.2)
+        const target = ctx.resolveHost(rec.host);
+        const on = hostByRef(pool, target) ? target : hostRef;
+        try {
+          if (vm.powerState === 'Suspended') await ctx.act('VM.resume_on', [vmRef, on, false, false], `${rec.name} on ${name}`, { async: true });
+          else if (vm.powerState === 'Halted') await ctx.act('VM.start_on', [vmRef, on, false, false], `${rec.name} on ${name}`, { async: true });
+          else if (vm.powerState === 'Paused') await ctx.act('VM.unpause', [vmRef], rec.name);
+          restored.push(rec.name);
+          await ctx.checkpoint('restored-one');
+        } catch (err) {
+          const e = toStepError(err);
+          failures.push(`${rec.name} (${vm.powerState}): ${e.code ?? ''} ${e.message}`.trim());
+        }
+      }
+      if (failures.length > 0) throw new StepFailure(`${failures.length} VM(s) stopped for ${name} could not be restored`, { observed: failures });
+      if (restored.length > 0) await ctx.say(`${name}: ${restored.join(', ')} ${restored.length === 1 ? 'is' : 'are'} running again.`);
+      return { status: 'done', note: restored.length > 0 ? `${restored.length} VM(s) restored on ${name}` : `nothing to restore on ${name}` };
+    },
+  };
+}

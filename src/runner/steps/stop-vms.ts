@@ -1,0 +1,86 @@
+/**
+ * R2.5/R2.6/R6.1: suspend or shut down the VMs that cannot move (approved in the plan). Each VM's prior state and
+ * host is recorded BEFORE it is touched, so restore-vms brings back exactly what this step stopped — and never
+ * starts a VM that was already halted before the run.
+ */
+import type { Ref, VmStop } from '../../domain/types';
+import { StepFailure, toStepError, xenErrorCode } from '../errors';
+import { readLivePool, vmByRef, vmsOn } from '../pool-state';
+import type { StepDeps } from '../ports';
+import type { StepContext, StepModule } from '../step';
+import { serialSaver, stepHostName, stepHostRef } from './common';
+
+export interface StoppedVm {
+  name: string;
+  /** power state before the run touched it */
+  priorState: 'Running' | 'Paused' | 'Halted' | 'Suspended';
+  /** host it ran on */
+  host: Ref;
+  action: 'suspend' | 'shutdown';
+  /** already stopped (or gone) when the step first looked: restore leaves it alone */
+  untouched?: boolean;
+}
+
+async function stopVm(ctx: StepContext, stop: VmStop): Promise<void> {
+  if (stop.action === 'suspend') {
+    await ctx.act('VM.suspend', [stop.vm], stop.vmName, { async: true });
+    return;
+  }
+  try {
+    await ctx.act('VM.clean_shutdown', [stop.vm], stop.vmName, { async: true });
+  } catch (err) {
+    // no PV drivers / no feature-shutdown: a hard shutdown is what `VM.shutdown` would fall back to
+    const code = xenErrorCode(err);
+    if (code !== 'VM_LACKS_FEATURE' && code !== 'VM_LACKS_FEATURE_SHUTDOWN') throw err;
+    await ctx.act('VM.hard_shutdown', [stop.vm], stop.vmName, { async: true });
+  }
+}
+
+export function createStopVmsStep(deps: StepDeps): StepModule {
+  return {
+    kind: 'stop-vms',
+    async execute(ctx) {
+      const name = stepHostName(ctx);
+      const hostRef = stepHostRef(ctx);
+      const stops: VmStop[] = ctx.planStep.stops ?? [];
+      const stopped = serialSaver(ctx, 'stopped', (ctx.step.data?.stopped as Record<string, unknown>) ?? {});
+      const pool = await readLivePool(deps.client);
+      const failures: string[] = [];
+      let acted = 0;
+      for (const stop of stops) {
+        const vm = vmByRef(pool, stop.vm);
+        const known = stopped.value[stop.vm] as StoppedVm | undefined;
+        const runningHere = !!vm && vm.residentOn === hostRef && (vm.powerState === 'Running' || vm.powerState === 'Paused');
+        if (!known) {
+          const record: StoppedVm = {
+            name: stop.vmName,
+            priorState: vm?.powerState ?? 'Halted',
+            host: vm?.residentOn ?? hostRef,
+            action: stop.action,
+            ...(runningHere ? {} : { untouched: true }),
+          };
+          await stopped.set(stop.vm, record); // before the side effect
+        }
+        if (!runningHere) continue;
+        try {
+          await stopVm(ctx, stop);
+          acted++;
+          await ctx.checkpoint('stopped-one');
+        } catch (err) {
+          const e = toStepError(err);
+          failures.push(`${stop.vmName}: ${e.code ?? ''} ${e.message}`.trim());
+        }
+      }
+      if (failures.length > 0) throw new StepFailure(`${failures.length} VM(s) on ${name} could not be stopped`, { observed: failures });
+
+      const after = await readLivePool(deps.client);
+      const left = vmsOn(after, hostRef);
+      if (left.length > 0) {
+        throw new StepFailure(`${left.length} VM(s) still running on ${name}; it cannot be shut down with guests on it`, {
+          observed: left.map((v) => `${v.name}: ${v.powerState}`),
+        });
+      }
+      return { status: 'done', note: acted > 0 ? `${acted} VM(s) on ${name} suspended or shut down` : `no VM to stop on ${name}` };
+    },
+  };
+}

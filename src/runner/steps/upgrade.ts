@@ -1,0 +1,172 @@
+/**
+ * Take the host down into its upgrade. NEVER twice: the marker "shutdown issued" (with boot_time and version
+ * before) is written BEFORE host.reboot/host.shutdown is called. On a re-run the marker is reconciled against the
+ * pool's real state: host gone from the live set, or boot_time changed → it was issued, done. Only when the host is
+ * still live with the same boot_time after a grace period is the call known not to have gone out, and issued.
+ *
+ * - automatic (R3.9): host.call_plugin prepare_host_upgrade.py main {url}, then host.reboot into the installer
+ * - manual (R3.7): host.shutdown; the operator boots the installer and chooses Upgrade
+ * - update (R1.3): pool_update.precheck + apply on the host, then host.reboot
+ */
+import type { LiveHost, LivePool } from '../pool-state';
+import { describeHost, readLivePool, vmsOn } from '../pool-state';
+import { StepFailure, isPoolUnavailable, xenErrorCode, xenErrorParams } from '../errors';
+import type { StepDeps } from '../ports';
+import type { StepContext, StepModule } from '../step';
+import { isOnTarget, requireHost, stepHostName, stepHostRef } from './common';
+
+export interface UpgradeData {
+  prepared?: boolean;
+  updateApplied?: boolean;
+  shutdownIssued?: boolean;
+  method?: 'host.reboot' | 'host.shutdown';
+  bootTimeBefore?: string | null;
+  versionBefore?: { product: string; platform: string; build: string };
+  issuedAt?: number;
+}
+
+/** how long a host may keep answering with the same boot_time after a reboot was issued (clock ms) */
+export const SHUTDOWN_GRACE_MS = 5 * 60_000;
+
+type Verdict = 'issued' | 'not-issued';
+
+/** Was the shutdown recorded in `data` really issued? Decided from the pool's state, never by re-issuing. */
+async function reconcileIssued(deps: StepDeps, ctx: StepContext, data: UpgradeData, isMaster: boolean): Promise<Verdict> {
+  const ref = stepHostRef(ctx);
+  const deadline = deps.clock.now() + SHUTDOWN_GRACE_MS;
+  for (;;) {
+    ctx.signal.throwIfAborted();
+    try {
+      const pool = await readLivePool(deps.client);
+      const h = pool.hosts.find((x) => x.ref === ref);
+      if (!h || !h.live || h.bootTime !== (data.bootTimeBefore ?? null)) return 'issued';
+    } catch (err) {
+      if (!isPoolUnavailable(err)) throw err;
+      // the master does not answer: it is going down (or already rebooting) — it was issued
+      if (isMaster) return 'issued';
+    }
+    if (deps.clock.now() >= deadline) return 'not-issued';
+    await deps.clock.sleep(deps.config.pollMs, ctx.signal);
+  }
+}
+
+function assertSafeToTakeDown(ctx: StepContext, pool: LivePool, host: LiveHost): void {
+  const name = host.name;
+  if (!host.live) throw new StepFailure(`${name} is not live before its upgrade`, { observed: [describeHost(host)] });
+  if (host.enabled) throw new StepFailure(`${name} is still enabled; it must be disabled first (R3.3)`, { observed: [describeHost(host)] });
+  const vms = vmsOn(pool, host.ref);
+  if (vms.length > 0) {
+    throw new StepFailure(`${vms.length} VM(s) still run on ${name}; refusing to take it down`, { observed: vms.map((v) => `${v.name}: ${v.powerState}`) });
+  }
+  const skipped = new Set(ctx.run.steps.filter((s) => s.state === 'skipped' && s.host).map((s) => ctx.resolveHost(s.host!)));
+  const down = pool.hosts.filter((h) => h.ref !== host.ref && !h.live && !skipped.has(h.ref));
+  if (down.length > 0) {
+    throw new StepFailure(`another host is offline; only one host may be down at a time (R3.1)`, { observed: down.map(describeHost) });
+  }
+  if (!host.isMaster) {
+    const master = pool.hosts.find((h) => h.isMaster);
+    const masterPlan = ctx.run.plan.hosts.find((h) => h.isMaster);
+    if (master && masterPlan && !isOnTarget(master, masterPlan.to)) {
+      throw new StepFailure(`the master must be upgraded first (R3.2)`, { observed: [describeHost(master)] });
+    }
+  }
+}
+
+async function prepareAutomatic(deps: StepDeps, ctx: StepContext, host: LiveHost): Promise<void> {
+  const url = deps.config.repositoryUrl;
+  if (!url) throw new StepFailure('automatic mode needs a repository URL in the pool config (upgrade.repositoryUrl)');
+  let result: unknown;
+  try {
+    result = await ctx.act('host.call_plugin', [host.ref, 'prepare_host_upgrade.py', 'main', { url }], `${host.name} (prepare_host_upgrade.py main)`);
+  } catch (err) {
+    const code = xenErrorCode(err);
+    if (code === 'XENAPI_PLUGIN_FAILURE') {
+      const params = xenErrorParams(err);
+      throw new StepFailure(`preparing ${host.name} for the upgrade failed: ${params[2] || params[1] || params[0] || 'plugin failure'}`, { code, params });
+    }
+    throw err;
+  }
+  if (String(result) !== 'true') throw new StepFailure(`prepare_host_upgrade.py main answered "${String(result)}" instead of "true" on ${host.name}`);
+  await ctx.saveData({ prepared: true });
+}
+
+async function applyUpdate(deps: StepDeps, ctx: StepContext, host: LiveHost): Promise<void> {
+  const wanted = deps.config.update;
+  if (!wanted) throw new StepFailure('update mode needs the update in the pool config (upgrade.updateIso)');
+  const updates = (await deps.client.call<Record<string, { uuid?: string; name_label?: string }>>('pool_update.get_all_records')) ?? {};
+  const found = Object.entries(updates).find(([, u]) => u.uuid === wanted || u.name_label === wanted);
+  if (!found) {
+    throw new StepFailure(`update "${wanted}" is not introduced in the pool; upload it first (xe update-upload)`, {
+      observed: [`pool updates: ${Object.values(updates).map((u) => u.name_label).join(', ') || 'none'}`],
+    });
+  }
+  const [updateRef] = found;
+  try {
+    await deps.client.call('pool_update.precheck', [updateRef, host.ref]);
+    await ctx.act('pool_update.apply', [updateRef, host.ref], `${wanted} on ${host.name}`, { async: true });
+  } catch (err) {
+    if (xenErrorCode(err) !== 'UPDATE_ALREADY_APPLIED') throw err;
+  }
+  await ctx.saveData({ updateApplied: true });
+}
+
+export function createUpgradeStep(deps: StepDeps): StepModule {
+  return {
+    kind: 'upgrade',
+    async execute(ctx) {
+      const name = stepHostName(ctx);
+      const mode = ctx.run.plan.mode;
+      const isMaster = !!ctx.hostPlan?.isMaster;
+      const data = (ctx.step.data ?? {}) as UpgradeData;
+
+      if (data.shutdownIssued) {
+        const verdict = await reconcileIssued(deps, ctx, data, isMaster);
+        if (verdict === 'issued') return { status: 'done', note: `${data.method} of ${name} was already issued; not repeated` };
+        await ctx.audit(`${data.method} of ${name} was recorded but the host stayed live with the same boot_time for ${SHUTDOWN_GRACE_MS / 60000} min: it never went out`, {
+          host: name,
+        });
+      }
+
+      const pool = await readLivePool(deps.client);
+      const host = requireHost(ctx, pool);
+      assertSafeToTakeDown(ctx, pool, host);
+
+      if (mode === 'automatic' && !data.prepared) await prepareAutomatic(deps, ctx, host);
+      if (mode === 'update' && !data.updateApplied) await applyUpdate(deps, ctx, host);
+
+      const method = mode === 'manual' ? 'host.shutdown' : 'host.reboot';
+      await ctx.saveData({
+        shutdownIssued: true,
+        method,
+        bootTimeBefore: host.bootTime,
+        versionBefore: { product: host.product, platform: host.platform, build: host.build },
+        issuedAt: deps.clock.now(),
+      } satisfies UpgradeData);
+      await ctx.checkpoint('before-shutdown');
+      try {
+        await ctx.act(method, [host.ref], name);
+      } catch (err) {
+        if (!isPoolUnavailable(err)) {
+          // xapi refused it: nothing was issued
+          await ctx.saveData({ shutdownIssued: false });
+          throw err;
+        }
+        // no answer: decide from the pool's state, never by calling again
+        const verdict = await reconcileIssued(deps, ctx, { bootTimeBefore: host.bootTime }, isMaster);
+        if (verdict === 'not-issued') {
+          await ctx.saveData({ shutdownIssued: false });
+          throw err;
+        }
+      }
+      await ctx.checkpoint('after-shutdown');
+      if (mode === 'manual') {
+        await ctx.say(
+          `${name} is shutting down. Boot it from the ${ctx.run.plan.target.label} installer (CD or network) and choose *Upgrade* (R3.7, R3.9); the run waits for it to come back.`,
+        );
+      } else {
+        await ctx.say(`${name} is rebooting into its ${mode === 'update' ? 'update' : 'upgrade'}${isMaster ? ' (master: the pool is unreachable until it is back, R3.8)' : ''}.`);
+      }
+      return { status: 'done', note: `${method} issued on ${name}` };
+    },
+  };
+}
