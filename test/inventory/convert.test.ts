@@ -1,0 +1,158 @@
+import { InventoryError, RawRecords, SAN_BOOT_KEY, toSnapshot } from '../../src/inventory';
+
+const GiB = 1024 ** 3;
+const N = 'OpaqueRef:NULL';
+/** get_all_records the way xapi sends them over XML-RPC: int64 as decimal strings */
+function raw(): RawRecords {
+  return {
+    pool: { 'OpaqueRef:pool': { name_label: 'pool-a', master: 'OpaqueRef:h1', ha_enabled: true, other_config: { rolling_upgrade_in_progress: 'true' } } },
+    host: {
+      'OpaqueRef:h1': host('h1', 'OpaqueRef:m1', { boot_time: '1700000000.5' }, ['OpaqueRef:pbd1', 'OpaqueRef:pbd3']),
+      'OpaqueRef:h2': host('h2', 'OpaqueRef:m2', { [SAN_BOOT_KEY]: 'true' }, ['OpaqueRef:pbd2', 'OpaqueRef:pbd4']),
+    },
+    host_metrics: {
+      'OpaqueRef:m1': { live: true, memory_total: String(64 * GiB) },
+      'OpaqueRef:m2': { live: false, memory_total: String(32 * GiB) },
+    },
+    VM: {
+      'OpaqueRef:dom0': vm('Control domain on host: h1', 'Running', 'OpaqueRef:h1', 2, { is_control_domain: true }),
+      'OpaqueRef:tpl': vm('Debian template', 'Halted', N, 1, { is_a_template: true }),
+      'OpaqueRef:snap': vm('web snapshot', 'Halted', N, 1, { is_a_snapshot: true }),
+      'OpaqueRef:web': vm('web', 'Running', 'OpaqueRef:h1', 8, { VBDs: ['OpaqueRef:vbd-web-disk', 'OpaqueRef:vbd-web-cd'], guest_metrics: 'OpaqueRef:gm-web' }),
+      'OpaqueRef:win': vm('win', 'Running', 'OpaqueRef:h1', 4, { HVM_boot_policy: 'BIOS order', VBDs: ['OpaqueRef:vbd-win-disk', 'OpaqueRef:vbd-win-cd'] }),
+      'OpaqueRef:off': vm('off', 'Halted', N, 4, { attached_PCIs: ['OpaqueRef:pci'], blocked_operations: { pool_migrate: 'no' } }),
+    },
+    VM_metrics: {},
+    VM_guest_metrics: {
+      'OpaqueRef:gm-web': { PV_drivers_version: { major: '7', minor: '1', micro: '0', build: '59' }, PV_drivers_up_to_date: true, other: { 'feature-suspend': '1' } },
+    },
+    VBD: {
+      'OpaqueRef:vbd-web-disk': { VM: 'OpaqueRef:web', VDI: 'OpaqueRef:vdi-web', type: 'Disk', empty: false },
+      'OpaqueRef:vbd-web-cd': { VM: 'OpaqueRef:web', VDI: 'OpaqueRef:vdi-iso', type: 'CD', empty: false },
+      'OpaqueRef:vbd-win-disk': { VM: 'OpaqueRef:win', VDI: 'OpaqueRef:vdi-win', type: 'Disk', empty: false },
+      'OpaqueRef:vbd-win-cd': { VM: 'OpaqueRef:win', VDI: N, type: 'CD', empty: true },
+    },
+    VDI: {
+      'OpaqueRef:vdi-web': { SR: 'OpaqueRef:sr-nfs', name_label: 'web disk' },
+      'OpaqueRef:vdi-iso': { SR: 'OpaqueRef:sr-iso', name_label: 'tools-7.1.iso' },
+      'OpaqueRef:vdi-win': { SR: 'OpaqueRef:sr-local', name_label: 'win disk' },
+    },
+    SR: {
+      'OpaqueRef:sr-nfs': { uuid: 'u1', name_label: 'nfs', type: 'nfs', content_type: 'user', shared: true, PBDs: [] },
+      'OpaqueRef:sr-iso': { uuid: 'u2', name_label: 'ISO library', type: 'iso', content_type: 'iso', shared: false, PBDs: [] },
+      'OpaqueRef:sr-local': { uuid: 'u3', name_label: 'Local storage h1', type: 'lvm', content_type: 'user', shared: false, PBDs: [] },
+    },
+    PBD: {
+      'OpaqueRef:pbd1': { host: 'OpaqueRef:h1', SR: 'OpaqueRef:sr-nfs', currently_attached: true },
+      'OpaqueRef:pbd2': { host: 'OpaqueRef:h2', SR: 'OpaqueRef:sr-nfs', currently_attached: false },
+      'OpaqueRef:pbd3': { host: 'OpaqueRef:h1', SR: 'OpaqueRef:sr-local', currently_attached: true },
+      'OpaqueRef:pbd4': { host: 'OpaqueRef:h2', SR: 'OpaqueRef:sr-iso', currently_attached: true },
+    },
+    task: {
+      'OpaqueRef:t1': { name_label: 'VM.export', status: 'pending', progress: 0.25 },
+      'OpaqueRef:t2': { name_label: 'done', status: 'success', progress: 1 },
+    },
+  };
+}
+function host(name: string, metrics: string, other: Record<string, string>, PBDs: string[]) {
+  return {
+    uuid: `uuid-${name}`,
+    name_label: name,
+    address: `10.0.0.${name.slice(1)}`,
+    enabled: true,
+    software_version: { product_version: '7.1.1', platform_version: '2.1.1', build_number: '137272c', product_brand: 'XenServer' },
+    API_version_major: '2',
+    API_version_minor: '6',
+    memory_overhead: String(GiB / 2),
+    metrics,
+    PBDs,
+    resident_VMs: [],
+    other_config: other,
+  };
+}
+function vm(name: string, power: string, residentOn: string, memGiB: number, extra: Record<string, unknown> = {}) {
+  return {
+    uuid: `uuid-${name}`,
+    name_label: name,
+    power_state: power,
+    resident_on: residentOn,
+    affinity: N,
+    memory_dynamic_min: String(memGiB * GiB),
+    memory_overhead: String(GiB / 8),
+    VBDs: [],
+    metrics: N,
+    guest_metrics: N,
+    blocked_operations: {},
+    ha_restart_priority: '',
+    ...extra,
+  };
+}
+
+describe('toSnapshot (pure converter)', () => {
+  const s = toSnapshot(raw(), 42);
+
+  it('reads pool flags and excludes dom0, templates and snapshots', () => {
+    expect(s.takenAt).toBe(42);
+    expect(s.pool).toEqual({ ref: 'OpaqueRef:pool', name: 'pool-a', master: 'OpaqueRef:h1', haEnabled: true, rollingUpgradeInProgress: true });
+    expect(s.vms.map((v) => v.name)).toEqual(['off', 'web', 'win']);
+  });
+
+  it('computes memory like host.compute_free_memory (dom0 included) and memoryNeeded = dynamic_min + overhead', () => {
+    const h1 = s.hosts.find((h) => h.name === 'h1')!;
+    const reserved = (2 + 8 + 4) * GiB + 3 * (GiB / 8);
+    expect(h1.memoryTotal).toBe(64 * GiB);
+    expect(h1.memoryFree).toBe(64 * GiB - GiB / 2 - reserved);
+    expect(h1.residentVms).toEqual(['OpaqueRef:web', 'OpaqueRef:win']);
+    expect(s.vms.find((v) => v.name === 'web')!.memoryNeeded).toBe(8 * GiB + GiB / 8);
+    expect(h1.isMaster).toBe(true);
+    expect(h1.bootTime).toBe(1700000000.5);
+    expect(h1.version).toEqual({ product: '7.1.1', platform: '2.1.1', build: '137272c', brand: 'XenServer' });
+    expect(h1.apiVersion).toEqual({ major: 2, minor: 6 });
+  });
+
+  it('marks boot-from-SAN hosts by other_config.boot_from_san, and liveness from host_metrics', () => {
+    const h2 = s.hosts.find((h) => h.name === 'h2')!;
+    expect(h2.sanBoot).toBe(true);
+    expect(h2.live).toBe(false);
+    expect(s.hosts.find((h) => h.name === 'h1')!.sanBoot).toBe(false);
+  });
+
+  it('derives SR visibility from attached PBDs', () => {
+    const nfs = s.srs.find((x) => x.name === 'nfs')!;
+    expect(nfs.attachedHosts).toEqual(['OpaqueRef:h1']);
+    expect(s.hosts.find((h) => h.name === 'h2')!.detachedSrs).toEqual(['OpaqueRef:sr-nfs']);
+    expect(s.hosts.find((h) => h.name === 'h1')!.attachedSrs).toEqual(['OpaqueRef:sr-local', 'OpaqueRef:sr-nfs']);
+  });
+
+  it('reads disks, CD drives with the ISO name, tools, lacks-feature, PCI and blocked operations', () => {
+    const web = s.vms.find((v) => v.name === 'web')!;
+    expect(web.disks).toEqual([{ vbd: 'OpaqueRef:vbd-web-disk', vdi: 'OpaqueRef:vdi-web', sr: 'OpaqueRef:sr-nfs' }]);
+    expect(web.cds).toEqual([{ vbd: 'OpaqueRef:vbd-web-cd', empty: false, vdi: 'OpaqueRef:vdi-iso', sr: 'OpaqueRef:sr-iso', isoName: 'tools-7.1.iso' }]);
+    expect(web.toolsVersion).toBe('7.1.0');
+    expect(web.toolsUpToDate).toBe(true);
+    expect(web.lacksFeatureMigrate).toBe(false);
+    expect(web.residentOn).toBe('OpaqueRef:h1');
+    const win = s.vms.find((v) => v.name === 'win')!;
+    expect(win.lacksFeatureMigrate).toBe(true); // HVM, no PV drivers, no feature-suspend
+    expect(win.toolsVersion).toBeNull();
+    expect(win.cds[0]).toMatchObject({ empty: true, vdi: null, isoName: null });
+    const off = s.vms.find((v) => v.name === 'off')!;
+    expect(off.hasPciPassthrough).toBe(true);
+    expect(off.blockedOperations).toEqual(['pool_migrate']);
+    expect(off.residentOn).toBeNull();
+  });
+
+  it('keeps only tasks in progress', () => {
+    expect(s.tasks).toEqual([{ ref: 'OpaqueRef:t1', name: 'VM.export', status: 'pending', progress: 0.25 }]);
+  });
+
+  it('names the class, the record and the field when a record is malformed', () => {
+    const bad = raw();
+    (bad.host['OpaqueRef:h1'] as Record<string, unknown>).enabled = 'maybe';
+    expect(() => toSnapshot(bad, 0)).toThrow(InventoryError);
+    expect(() => toSnapshot(bad, 0)).toThrow(/^host OpaqueRef:h1: field enabled:/);
+    const noMaster = raw();
+    (noMaster.pool['OpaqueRef:pool'] as Record<string, unknown>).master = 'OpaqueRef:gone';
+    expect(() => toSnapshot(noMaster, 0)).toThrow(/field master: host OpaqueRef:gone not among the host records/);
+  });
+});
