@@ -1,0 +1,189 @@
+/**
+ * `npm start` as a new user runs it: no Slack tokens, no pools file. Drives the sandbox page in Debian's chromium:
+ * plan pool-a, start, approve every host as the approver, fail a slave's install from the side panel, reinstall it,
+ * Forget & rejoin with its new address, and see the run complete. Screenshots go to docs/screenshots/.
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Browser, chromium, Locator, Page } from 'playwright-core';
+
+const ROOT = resolve(__dirname, '../..');
+const SHOTS = join(ROOT, 'docs/screenshots');
+const CHROMIUM = '/usr/bin/chromium';
+const REQUESTER = 'U0KENJI';
+const APPROVER = 'U0MIKA';
+const FAILING_HOST = 'xs-a3';
+
+jest.setTimeout(300_000);
+
+/** Start `node dist/cli.js start` and wait for the page URL in its start-up summary. */
+function startSandbox(stateDir: string): Promise<{ proc: ChildProcess; url: string; output: () => string }> {
+  const env: NodeJS.ProcessEnv = { ...process.env, XSUPGRADE_SANDBOX_PORT: '0', XSUPGRADE_STATE: join(stateDir, 'state.sqlite'), XSUPGRADE_DEMO_SCALE: '240' };
+  for (const k of ['SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'SLACK_APP_TOKEN', 'XSUPGRADE_POOLS']) delete env[k];
+  const proc = spawn(process.execPath, [join(ROOT, 'dist/cli.js'), 'start'], { cwd: stateDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  return new Promise((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`no sandbox URL within 60 s; output:\n${out}`)), 60_000);
+    proc.on('exit', (code) => {
+      clearTimeout(timer);
+      fail(new Error(`npm start exited with ${code}:\n${out}`));
+    });
+    proc.stdout!.on('data', () => {
+      const m = /Sandbox page \(open this\):\s+(http:\/\/127\.0\.0\.1:\d+\/)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        proc.removeAllListeners('exit');
+        ok({ proc, url: m[1], output: () => out });
+      }
+    });
+  });
+}
+
+async function switchUser(page: Page, id: string): Promise<void> {
+  await page.locator(`[data-user="${id}"]`).click();
+  await page.locator(`body[data-user="${id}"]`).waitFor();
+}
+
+/** Click a message button; accept its confirm dialog if it has one (the page shows it before sending). */
+async function press(page: Page, button: Locator): Promise<void> {
+  const hasConfirm = (await button.getAttribute('data-confirm')) !== null;
+  await button.click();
+  if (hasConfirm) {
+    await page.locator('#confirm-ok').click();
+    await page.locator('#confirm').waitFor({ state: 'hidden' });
+  }
+}
+
+describe('npm start: the local sandbox end to end', () => {
+  let proc: ChildProcess | undefined;
+  let browser: Browser | undefined;
+  let stateDir: string;
+  let userData: string;
+
+  beforeAll(() => {
+    if (!existsSync(join(ROOT, 'dist/cli.js'))) throw new Error('dist/cli.js missing: run `npm run build` first');
+    if (!existsSync(CHROMIUM)) throw new Error('Debian chromium missing: apt-get install -y chromium');
+    mkdirSync(SHOTS, { recursive: true });
+    stateDir = mkdtempSync(join(tmpdir(), 'xsupgrade-e2e-'));
+    userData = mkdtempSync(join(tmpdir(), 'xsupgrade-chromium-'));
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    if (proc && proc.exitCode === null) {
+      const exited = new Promise((ok) => proc!.once('exit', ok));
+      proc.kill('SIGTERM');
+      await Promise.race([exited, new Promise((ok) => setTimeout(ok, 10_000))]);
+      if (proc.exitCode === null) proc.kill('SIGKILL');
+    }
+    rmSync(stateDir, { recursive: true, force: true });
+    rmSync(userData, { recursive: true, force: true });
+  });
+
+  it('plan, start, approve every host, survive a slave install failure with Forget & rejoin, and finish', async () => {
+    const started = await startSandbox(stateDir);
+    proc = started.proc;
+    const summary = started.output();
+    expect(summary).toContain('pool-a');
+    expect(summary).toMatch(/xs-a1\s+master/);
+    expect(summary).toContain('SLACK_BOT_TOKEN');
+    expect(summary).not.toMatch(/xenroot|xoxb-sandbox-[0-9a-f]/); // no secret in the start-up log
+
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        `--user-data-dir=${userData}`,
+      ],
+    });
+    const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+    const pageErrors: string[] = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    await page.goto(`${started.url}?user=${REQUESTER}`);
+    const channel = page.locator('#messages');
+    const thread = page.locator('#thread-messages');
+
+    // 1. the plan, requested by kenji
+    await page.locator('#composer-input').fill('/xsupgrade plan pool-a');
+    await page.locator('#composer-input').press('Enter');
+    const startButton = channel.getByRole('button', { name: 'Start upgrade' });
+    await startButton.waitFor({ timeout: 60_000 });
+    await expect(channel.locator('[data-testid=message]').last().textContent()).resolves.toContain('pool-a');
+    await page.locator('.pool[data-pool="pool-a"] .host').first().waitFor();
+    await page.screenshot({ path: join(SHOTS, 'plan.png') });
+
+    // a slave will fail its upgrade: inject it from the side panel before the run reaches it
+    await page.locator(`.host[data-host="${FAILING_HOST}"] [data-sim-action="fail-install"]`).click();
+    await expect(page.locator('#sim-result').textContent()).resolves.toContain(FAILING_HOST);
+
+    // 2. start it
+    await press(page, startButton);
+    const runHeader = channel.locator('[data-testid=message]', { hasText: 'pool-a-' }).last();
+    await runHeader.waitFor({ timeout: 60_000 });
+
+    // 3. the approver approves every host; the failure is recovered with Forget & rejoin
+    await switchUser(page, APPROVER);
+    let approvals = 0;
+    let forgotten = false;
+    let approvalShot = false;
+    const deadline = Date.now() + 240_000;
+    for (;;) {
+      if (Date.now() > deadline) throw new Error(`run did not finish; approvals=${approvals} forgotten=${forgotten}\n${started.output().slice(-3000)}`);
+      const done = channel.locator('[data-testid=message]', { hasText: /done in/ });
+      const threadDone = thread.locator('[data-testid=message]', { hasText: /done in/ });
+      if ((await done.count()) + (await threadDone.count()) > 0) break;
+      const openThread = runHeader.locator('[data-open-thread]');
+      if ((await page.locator('#thread').isHidden()) && (await openThread.count()) > 0) await openThread.click();
+
+      const approve = thread.getByRole('button', { name: 'Approve shutdown' });
+      if ((await approve.count()) > 0) {
+        if (!approvalShot) {
+          await page.screenshot({ path: join(SHOTS, 'approval.png') });
+          approvalShot = true;
+        }
+        await press(page, approve.first());
+        approvals++;
+        // the approval replaces the buttons in place (chat.update): wait for that before looking again
+        await thread.getByRole('button', { name: 'Approve shutdown' }).first().waitFor({ state: 'detached', timeout: 30_000 });
+        continue;
+      }
+      const forget = thread.getByRole('button', { name: /Forget host & rejoin/ });
+      if (!forgotten && (await forget.count()) > 0) {
+        await page.screenshot({ path: join(SHOTS, 'failure.png') });
+        // the operator reinstalls the host (side panel), then gives its new address to the bot
+        await page.locator(`.host[data-host="${FAILING_HOST}"] [data-sim-action="reinstall"]`).click();
+        const address = (await page.locator('[data-testid=new-address]').textContent())!.trim();
+        expect(address).toMatch(/^127\.\d+\.\d+\.\d+$/);
+        await press(page, forget.last());
+        await page.locator('#modal').waitFor({ state: 'visible' });
+        await page.locator('#modal-body input').first().fill(address);
+        await page.locator('#modal-submit').click();
+        await page.locator('#modal').waitFor({ state: 'hidden', timeout: 30_000 });
+        forgotten = true;
+        continue;
+      }
+      await page.waitForTimeout(500);
+    }
+    expect(forgotten).toBe(true);
+    expect(approvals).toBeGreaterThanOrEqual(3);
+    await page.waitForTimeout(500);
+    await page.screenshot({ path: join(SHOTS, 'done.png') });
+
+    // the simulator agrees: every host of pool-a is on the target
+    const pools = (await (await fetch(new URL('/sim/pools', started.url))).json()) as Array<{ name: string; hosts: Array<{ name: string; productVersion: string; inPool?: boolean }> }>;
+    const poolA = (Array.isArray(pools) ? pools : (pools as { pools: typeof pools }).pools).find((p) => p.name === 'pool-a')!;
+    expect(poolA.hosts.filter((h) => h.inPool !== false).map((h) => h.productVersion.split('.').slice(0, 2).join('.'))).toEqual(['7.6', '7.6', '7.6']);
+    expect(pageErrors).toEqual([]);
+  });
+});
