@@ -7,6 +7,7 @@ export { toSnapshot, SAN_BOOT_KEY } from './convert';
 export { InventoryError, RECORD_CLASSES } from './wire';
 export type { RawRecords, InventoryClass } from './wire';
 export { testRepository } from './repository';
+export type { PluginCaller, RepositoryTestResults } from './repository';
 
 /** What readSnapshot needs from the XenAPI client (src/xenapi XenApiClient satisfies it). */
 export interface RecordSource {
