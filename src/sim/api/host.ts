@@ -23,8 +23,8 @@ def('host.enable', {
     const host = str(h);
     const m = hostMachine(ctx, host);
     if (m.phase === 'xapi-starting') fail('HOST_STILL_BOOTING');
-    if (!m.up) fail('HOST_OFFLINE', host);
     if (m.pendingOp) fail('HOST_DISABLED_UNTIL_REBOOT');
+    if (!m.up) fail('HOST_OFFLINE', host);
     ctx.pool.db.update('host', host, { enabled: true });
     return '';
   },
