@@ -90,17 +90,33 @@ async function prepareAutomatic(deps: StepDeps, ctx: StepContext, host: LiveHost
   await ctx.saveData({ prepared: true });
 }
 
-async function applyUpdate(deps: StepDeps, ctx: StepContext, host: LiveHost): Promise<void> {
-  const wanted = deps.config.update;
-  if (!wanted) throw new StepFailure('update mode needs the update in the pool config (upgrade.updateIso)');
+/** The update's pool_update ref; introduced from its uploaded ISO (VDI "<name>" or "<name>.iso") when needed. */
+async function findOrIntroduceUpdate(deps: StepDeps, ctx: StepContext, wanted: string): Promise<string> {
   const updates = (await deps.client.call<Record<string, { uuid?: string; name_label?: string }>>('pool_update.get_all_records')) ?? {};
   const found = Object.entries(updates).find(([, u]) => u.uuid === wanted || u.name_label === wanted);
-  if (!found) {
-    throw new StepFailure(`update "${wanted}" is not introduced in the pool; upload it first (xe update-upload)`, {
+  if (found) return found[0];
+  const vdis = (await deps.client.call<Record<string, { name_label?: string }>>('VDI.get_all_records')) ?? {};
+  const iso = Object.entries(vdis).find(([, v]) => v.name_label === wanted || v.name_label === `${wanted}.iso`);
+  if (!iso) {
+    throw new StepFailure(`update "${wanted}" is neither introduced nor uploaded to the pool; upload it first (xe update-upload)`, {
       observed: [`pool updates: ${Object.values(updates).map((u) => u.name_label).join(', ') || 'none'}`],
     });
   }
-  const [updateRef] = found;
+  try {
+    return await ctx.act<string>('pool_update.introduce', [iso[0]], `${wanted} (from ${iso[1].name_label})`);
+  } catch (err) {
+    if (xenErrorCode(err) !== 'UPDATE_ALREADY_EXISTS') throw err;
+    const again = (await deps.client.call<Record<string, { uuid?: string }>>('pool_update.get_all_records')) ?? {};
+    const ref = Object.entries(again).find(([, u]) => u.uuid === xenErrorParams(err)[0])?.[0];
+    if (!ref) throw err;
+    return ref;
+  }
+}
+
+async function applyUpdate(deps: StepDeps, ctx: StepContext, host: LiveHost): Promise<void> {
+  const wanted = deps.config.update;
+  if (!wanted) throw new StepFailure('update mode needs the update in the pool config (upgrade.updateIso)');
+  const updateRef = await findOrIntroduceUpdate(deps, ctx, wanted);
   try {
     await deps.client.call('pool_update.precheck', [updateRef, host.ref]);
     await ctx.act('pool_update.apply', [updateRef, host.ref], `${wanted} on ${host.name}`, { async: true });

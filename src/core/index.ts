@@ -1,0 +1,416 @@
+/**
+ * The core every interface calls (contracts §5): pools from the config, plans from a fresh snapshot, runs driven by
+ * the runner's engine. Authorisation is enforced here (./authorize.ts) and every refusal is audited. Decisions that
+ * race (two approvals of one gate, two starts on one pool, a stale recovery action) are settled by the store's
+ * atomic updates and the pool lease: exactly one takes effect, the other is refused with the reason.
+ */
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { Clock } from '../clock';
+import type { Logger } from '../log';
+import type { PoolConfig } from '../config/pools';
+import type { Core, CoreErrorCode, CoreResult, Notifier, PoolStatus, RecoveryRequest } from '../domain/ports';
+import type { Actor, Plan, Run, RunState, UpgradeMode } from '../domain/types';
+import { readSnapshot, testRepository } from '../inventory';
+import { buildPlan, loadUpgradePaths, type UpgradePathTable } from '../planner';
+import { auditor } from '../runner/audit';
+import { Engine, type PoolRuntime } from '../runner/engine';
+import { isPoolUnavailable } from '../runner/errors';
+import { checkAgainstPool, checkRequest, recoveryMutation, StaleAction } from '../runner/recovery';
+import { runReport } from '../runner/report';
+import type { Store } from '../store';
+import { XenApiClient } from '../xenapi';
+import { authorize, type Decision } from './authorize';
+import { createPoolRuntime, repositoryUrlWithCredentials } from './runtime';
+
+export interface CoreDeps {
+  pools: PoolConfig[];
+  store: Store;
+  notifier: Notifier;
+  clock: Clock;
+  logger: Logger;
+  env?: NodeJS.ProcessEnv;
+  clientFactory?: (pool: PoolConfig) => XenApiClient;
+  ownerId?: string;
+  /** beyond contracts §5, for tests and rehearsals: */
+  leaseTtlMs?: number;
+  /** polling interval of waits when events are not available (clock ms); default 5 s */
+  pollMs?: number;
+  paths?: UpgradePathTable;
+  checkpoint?: (label: string) => Promise<void>;
+}
+
+export type CoreHandle = Core & {
+  shutdown(): Promise<void>;
+  recoverRuns(): Promise<void>;
+  /** resolves once this process stops driving the run (tests, the CLI) */
+  whenIdle(runId: string): Promise<void>;
+};
+
+const ACTIVE: RunState[] = ['running', 'awaiting-approval', 'paused', 'failed'];
+const TERMINAL: RunState[] = ['done', 'aborted', 'rolled-back'];
+
+const fail = <T>(code: CoreErrorCode, error: string): CoreResult<T> => ({ ok: false, code, error });
+const ok = <T>(value: T): CoreResult<T> => ({ ok: true, value });
+
+export function defaultOwnerId(env: NodeJS.ProcessEnv = process.env): string {
+  return env.XSUPGRADE_OWNER?.trim() || `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+}
+
+export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
+  const env = deps.env ?? process.env;
+  const { store, clock, logger, notifier } = deps;
+  const ownerId = deps.ownerId ?? defaultOwnerId(env);
+  const pollMs = deps.pollMs ?? (Number(env.XSUPGRADE_POLL_MS) || 5000);
+  const leaseTtlMs = deps.leaseTtlMs ?? 60_000;
+  const audit = auditor(store, clock);
+  const pools = new Map(deps.pools.map((p) => [p.name, p]));
+  const runtimes = new Map<string, { runtime: PoolRuntime; client: XenApiClient }>();
+  let paths: UpgradePathTable | undefined = deps.paths;
+
+  const runtimeOf = (pool: string) => {
+    const cfg = pools.get(pool);
+    if (!cfg) return undefined;
+    let rt = runtimes.get(pool);
+    if (!rt) {
+      rt = createPoolRuntime(cfg, { store, notifier, clock, logger, env, clientFactory: deps.clientFactory, pollMs });
+      runtimes.set(pool, rt);
+    }
+    return rt;
+  };
+
+  const engine = new Engine({ store, clock, notifier, logger, ownerId, leaseTtlMs, runtime: (p) => runtimeOf(p)?.runtime, checkpoint: deps.checkpoint });
+
+  /** one start at a time per pool in this process (across processes the lease decides) */
+  const startLocks = new Map<string, Promise<unknown>>();
+  const serialised = <T>(pool: string, fn: () => Promise<T>): Promise<T> => {
+    const prev = startLocks.get(pool) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    startLocks.set(pool, next.catch(() => undefined));
+    return next;
+  };
+
+  const refuse = async <T>(runId: string, actor: Actor, code: CoreErrorCode, error: string): Promise<CoreResult<T>> => {
+    await audit(runId, 'refused', actor.userId, error, { source: actor.source, code }).catch((e: unknown) => logger.warn({ err: (e as Error).message }, 'audit of a refusal failed'));
+    return fail(code, error);
+  };
+
+  const authorized = async (pool: PoolConfig, actor: Actor, decision: Decision, run?: Run): Promise<CoreResult<void>> => {
+    const a = authorize(pool, actor, decision, run);
+    if (a.ok) return ok(undefined);
+    return refuse(run?.id ?? `pool:${pool.name}`, actor, 'forbidden', `${decision} refused: ${a.reason}`);
+  };
+
+  /** Load the run and its pool, then authorise; the common prologue of every run decision. */
+  const forRun = async (runId: string, actor: Actor, decision: Decision): Promise<CoreResult<{ run: Run; pool: PoolConfig }>> => {
+    const run = await store.getRun(runId);
+    if (!run) return fail('not-found', `no run ${runId}`);
+    const pool = pools.get(run.pool);
+    if (!pool) return fail('not-found', `pool ${run.pool} of run ${runId} is not configured`);
+    const auth = await authorized(pool, actor, decision, run);
+    if (!auth.ok) return auth;
+    return ok({ run, pool });
+  };
+
+  /** A CAS update whose guard failures become 'conflict' refusals (audited). */
+  const cas = async (run: Run, actor: Actor, mutate: (r: Run) => void): Promise<CoreResult<Run>> => {
+    try {
+      return ok(await store.updateRun(run.id, mutate));
+    } catch (err) {
+      if (err instanceof StaleAction) return refuse(run.id, actor, 'conflict', err.message);
+      throw err;
+    }
+  };
+
+  const makePlan = async (cfg: PoolConfig, opts: { target?: string; mode?: UpgradeMode }): Promise<Plan> => {
+    const rt = runtimeOf(cfg.name)!;
+    const snapshot = await readSnapshot(rt.client, clock);
+    const mode = opts.mode ?? cfg.upgrade.mode;
+    let repository: { url: string; testResults?: Record<string, { ok: boolean; error?: string }> } | undefined;
+    if (mode === 'automatic' && cfg.upgrade.mode === 'automatic') {
+      const withCreds = repositoryUrlWithCredentials(cfg, env)!;
+      repository = { url: cfg.upgrade.repositoryUrl, testResults: await testRepository(rt.client, snapshot.hosts.map((h) => h.ref), withCreds) };
+    }
+    const active = (await store.listRuns({ pool: cfg.name, states: ACTIVE }))[0];
+    paths ??= loadUpgradePaths();
+    return buildPlan(snapshot, {
+      pool: cfg.name,
+      target: opts.target ?? cfg.target,
+      mode,
+      returnPolicy: cfg.returnPolicy,
+      paths,
+      repository,
+      activeRunId: active?.id,
+    });
+  };
+
+  const unavailable = <T>(pool: string, err: unknown): CoreResult<T> => {
+    if (isPoolUnavailable(err)) return fail('unavailable', `pool ${pool} is unreachable: ${(err as Error).message}`);
+    throw err;
+  };
+
+  const core: CoreHandle = {
+    async listPools(): Promise<PoolStatus[]> {
+      return Promise.all(
+        deps.pools.map(async (p) => {
+          const runs = await store.listRuns({ pool: p.name });
+          const active = runs.find((r) => ACTIVE.includes(r.state));
+          const plan = await store.getLatestPlan(p.name);
+          return {
+            name: p.name,
+            channel: p.slack.channel,
+            target: p.target,
+            mode: p.upgrade.mode,
+            ...(active ? { activeRun: { id: active.id, state: active.state } } : {}),
+            ...(plan ? { lastPlan: { id: plan.id, executable: plan.executable, createdAt: plan.createdAt } } : {}),
+          };
+        }),
+      );
+    },
+
+    async plan(poolName, opts, actor) {
+      const cfg = pools.get(poolName);
+      if (!cfg) return fail('not-found', `no pool named ${poolName} (configured: ${[...pools.keys()].join(', ')})`);
+      try {
+        const plan = await makePlan(cfg, opts);
+        await store.savePlan(cfg.name, plan);
+        logger.info({ pool: cfg.name, plan: plan.id.slice(0, 12), by: actor.userId, executable: plan.executable }, 'plan made');
+        return ok(plan);
+      } catch (err) {
+        return unavailable(cfg.name, err);
+      }
+    },
+
+    start(poolName, opts, actor) {
+      return serialised(poolName, async (): Promise<CoreResult<Run>> => {
+        const cfg = pools.get(poolName);
+        if (!cfg) return fail('not-found', `no pool named ${poolName}`);
+        const auth = await authorized(cfg, actor, 'start');
+        if (!auth.ok) return auth;
+        const refuseStart = (code: CoreErrorCode, error: string) => refuse<Run>(`pool:${cfg.name}`, actor, code, `start refused: ${error}`);
+        const latest = await store.getLatestPlan(cfg.name);
+        if (!latest) return refuseStart('not-found', `pool ${cfg.name} has no plan yet: make one first`);
+        if (opts.planHash && !(opts.planHash.length >= 8 && latest.id.startsWith(opts.planHash))) {
+          return refuseStart('conflict', `the latest plan of ${cfg.name} is ${latest.id.slice(0, 12)}, not ${opts.planHash.slice(0, 12)}: review the new plan`);
+        }
+        if (!latest.executable) {
+          const blockers = latest.prechecks.filter((p) => p.severity === 'blocker').map((p) => `${p.rule} ${p.message}`);
+          return refuseStart('blocked', `plan ${latest.id.slice(0, 12)} has blockers: ${blockers.join('; ')}`);
+        }
+        const active = (await store.listRuns({ pool: cfg.name, states: ACTIVE }))[0];
+        if (active) return refuseStart('conflict', `run ${active.id} is already active on ${cfg.name} (${active.state})`);
+        // re-validated against the pool as it is now: a plan made on an older state is not executed
+        let fresh: Plan;
+        try {
+          fresh = await makePlan(cfg, { target: cfg.target, mode: latest.mode });
+        } catch (err) {
+          return unavailable(cfg.name, err);
+        }
+        if (fresh.id !== latest.id) {
+          await store.savePlan(cfg.name, fresh);
+          return refuseStart('conflict', `pool ${cfg.name} changed since plan ${latest.id.slice(0, 12)}; the new plan is ${fresh.id.slice(0, 12)}: review it and start again`);
+        }
+        const now = clock.now();
+        const runId = await store.nextRunId(cfg.name, now);
+        const lease = await store.acquireLease(cfg.name, ownerId, runId, leaseTtlMs, now);
+        if (!lease.ok) return refuseStart('conflict', `run ${lease.runId} is active on ${cfg.name} (held by ${lease.holder})`);
+        const again = (await store.listRuns({ pool: cfg.name, states: ACTIVE }))[0];
+        if (again) {
+          await store.releaseLease(cfg.name, ownerId);
+          return refuseStart('conflict', `run ${again.id} is already active on ${cfg.name} (${again.state})`);
+        }
+        const run: Run = {
+          id: runId,
+          pool: cfg.name,
+          plan: latest,
+          planHash: latest.id,
+          requestedBy: actor.userId,
+          state: 'running',
+          steps: latest.steps.map((s) => ({ id: s.id, kind: s.kind, state: 'pending', attempts: 0, ...(s.host ? { host: s.host, hostName: s.hostName } : {}) })),
+          approvals: [],
+          createdAt: now,
+          updatedAt: now,
+          revision: 0,
+          slack: { channel: cfg.slack.channel },
+        };
+        await store.createRun(run);
+        await audit(run.id, 'state', actor.userId, `run ${run.id} started by ${actor.userId} (${actor.source}) from plan ${latest.id.slice(0, 12)}`, { plan: latest.id });
+        engine.notify(run, 'runStarted', (n) => n.runStarted(run));
+        engine.drive(run.id);
+        return ok(run);
+      });
+    },
+
+    async approve(runId, stepId, actor) {
+      const got = await forRun(runId, actor, 'approve');
+      if (!got.ok) return got;
+      const { run } = got.value;
+      const step = run.steps.find((s) => s.id === stepId);
+      if (!step) return fail('not-found', `run ${runId} has no step ${stepId}`);
+      if (step.kind !== 'approval') return refuse(runId, actor, 'invalid', `${stepId} is not an approval gate`);
+      const at = clock.now();
+      const res = await cas(run, actor, (r) => {
+        const s = r.steps.find((x) => x.id === stepId)!;
+        const prior = r.approvals.find((a) => a.stepId === stepId && a.decision === 'approved');
+        if (prior) throw new StaleAction(`${stepId} was already approved by ${prior.by}`);
+        if (s.state !== 'awaiting-approval' || (r.state !== 'awaiting-approval' && r.state !== 'paused')) {
+          throw new StaleAction(`${stepId} is not waiting for approval (step ${s.state}, run ${r.state})`);
+        }
+        r.approvals.push({ stepId, decision: 'approved', by: actor.userId, at });
+        s.state = 'done';
+        s.endedAt = at;
+        s.data = { ...(s.data ?? {}), note: `approved by ${actor.userId}` };
+        r.state = 'running';
+      });
+      if (!res.ok) return res;
+      await audit(runId, 'approval', actor.userId, `${stepId} approved by ${actor.userId} (${actor.source})`, { step: stepId });
+      const decided = res.value;
+      engine.notify(decided, 'approvalDecided', (n) => n.approvalDecided(decided, decided.steps.find((s) => s.id === stepId)!, 'approved', actor.userId));
+      engine.drive(runId);
+      return res;
+    },
+
+    async hold(runId, stepId, actor) {
+      const got = await forRun(runId, actor, 'hold');
+      if (!got.ok) return got;
+      const at = clock.now();
+      const res = await cas(got.value.run, actor, (r) => {
+        if (stepId) {
+          const s = r.steps.find((x) => x.id === stepId);
+          if (!s || s.state !== 'awaiting-approval' || r.state !== 'awaiting-approval') throw new StaleAction(`${stepId} is not waiting for approval: hold refused`);
+          r.approvals.push({ stepId, decision: 'held', by: actor.userId, at });
+        } else if (r.state !== 'running' && r.state !== 'awaiting-approval') {
+          throw new StaleAction(`run ${r.id} is ${r.state}: nothing to pause`);
+        }
+        r.state = 'paused';
+      });
+      if (!res.ok) return res;
+      await audit(runId, 'approval', actor.userId, stepId ? `${stepId} held by ${actor.userId}` : `run paused by ${actor.userId}: the host in progress finishes, no next host starts`, {
+        step: stepId,
+      });
+      const held = res.value;
+      if (stepId) engine.notify(held, 'approvalDecided', (n) => n.approvalDecided(held, held.steps.find((s) => s.id === stepId)!, 'held', actor.userId));
+      else engine.notify(held, 'runUpdated', (n) => n.runUpdated(held));
+      return res;
+    },
+
+    async resume(runId, actor) {
+      const got = await forRun(runId, actor, 'resume');
+      if (!got.ok) return got;
+      const { run } = got.value;
+      if (run.state === 'running' || run.state === 'awaiting-approval') {
+        // nothing to un-pause: make sure somebody drives it (e.g. `xsupgrade resume` after a crash)
+        if (run.state === 'running') engine.drive(run.id, { waitForLease: true });
+        else {
+          const gate = run.steps.find((s) => s.state === 'awaiting-approval');
+          if (gate) engine.notify(run, 'approvalNeeded', (n) => n.approvalNeeded(run, gate));
+        }
+        await audit(runId, 'resume', actor.userId, `resume requested by ${actor.userId}: run is ${run.state}`);
+        return ok(run);
+      }
+      const res = await cas(run, actor, (r) => {
+        if (r.state !== 'paused') throw new StaleAction(`run ${r.id} is ${r.state}: only a paused run resumes${r.state === 'failed' ? ' (choose a recovery action)' : ''}`);
+        r.state = r.steps.some((s) => s.state === 'awaiting-approval') ? 'awaiting-approval' : 'running';
+      });
+      if (!res.ok) return res;
+      const resumed = res.value;
+      await audit(runId, 'state', actor.userId, `run resumed by ${actor.userId}`);
+      const gate = resumed.steps.find((s) => s.state === 'awaiting-approval');
+      if (resumed.state === 'awaiting-approval' && gate) engine.notify(resumed, 'approvalNeeded', (n) => n.approvalNeeded(resumed, gate));
+      else engine.drive(runId);
+      return res;
+    },
+
+    async abort(runId, actor) {
+      const got = await forRun(runId, actor, 'abort');
+      if (!got.ok) return got;
+      const at = clock.now();
+      const res = await cas(got.value.run, actor, (r) => {
+        if (TERMINAL.includes(r.state)) throw new StaleAction(`run ${r.id} is already ${r.state}`);
+        for (const s of r.steps) if (s.state === 'awaiting-approval') r.approvals.push({ stepId: s.id, decision: 'aborted', by: actor.userId, at });
+        r.state = 'aborted';
+        r.endedAt = at;
+        r.outcome = `aborted by ${actor.userId}`;
+      });
+      if (!res.ok) return res;
+      engine.interrupt(runId, `aborted by ${actor.userId}`);
+      await engine.whenIdle(runId);
+      const report = await runReport(runtimeOf(got.value.run.pool)?.client, (await store.getRun(runId))!);
+      const final = await store.updateRun(runId, (r) => {
+        for (const s of r.steps) {
+          if (s.state === 'running' || s.state === 'awaiting-approval') {
+            s.state = 'failed';
+            s.error = { message: `interrupted: run aborted by ${actor.userId}` };
+          }
+        }
+        r.outcome = `aborted by ${actor.userId}\n${report}`;
+      });
+      await audit(runId, 'state', actor.userId, `run aborted by ${actor.userId}`, { report });
+      engine.notify(final, 'runFinished', (n) => n.runFinished(final));
+      return ok(final);
+    },
+
+    async recover(runId, req: RecoveryRequest, actor) {
+      if (req.action === 'abort') return core.abort(runId, actor);
+      const got = await forRun(runId, actor, 'recover');
+      if (!got.ok) return got;
+      const { run } = got.value;
+      const checked = checkRequest(run, req);
+      if (!checked.ok) return refuse(runId, actor, checked.code, checked.error);
+      const rt = runtimeOf(run.pool)!;
+      const live = await checkAgainstPool(rt.runtime, run, checked.step, req);
+      if (!live.ok) return refuse(runId, actor, live.code, live.error);
+      const res = await cas(run, actor, recoveryMutation(req, actor.userId, { revision: run.revision }));
+      if (!res.ok) return res;
+      await audit(runId, 'recovery', actor.userId, `${req.action} on ${req.stepId} by ${actor.userId}${req.address ? ` (address ${req.address})` : ''}`, { ...req });
+      const updated = res.value;
+      if (req.action === 'skip-host') {
+        const host = checked.step.hostName;
+        const text = `${host} skipped by ${actor.userId}: it stays disabled and is not upgraded; the pool stays in mixed mode (R3.5) until it is handled.`;
+        engine.notify(updated, 'runEvent', (n) => n.runEvent(updated, text));
+      }
+      engine.notify(updated, 'runUpdated', (n) => n.runUpdated(updated));
+      engine.drive(runId);
+      return res;
+    },
+
+    async getRun(runId) {
+      return store.getRun(runId);
+    },
+
+    async status(poolOrRun) {
+      if (!poolOrRun) {
+        const out: Run[] = [];
+        for (const p of deps.pools) {
+          const runs = await store.listRuns({ pool: p.name });
+          const pick = runs.find((r) => ACTIVE.includes(r.state)) ?? runs[0];
+          if (pick) out.push(pick);
+        }
+        return out;
+      }
+      if (pools.has(poolOrRun)) {
+        const runs = await store.listRuns({ pool: poolOrRun });
+        const pick = runs.find((r) => ACTIVE.includes(r.state)) ?? runs[0];
+        return pick ? [pick] : [];
+      }
+      const run = await store.getRun(poolOrRun);
+      return run ? [run] : [];
+    },
+
+    async history(pool, limit = 10) {
+      return (await store.listRuns({ pool })).slice(0, limit);
+    },
+
+    async shutdown() {
+      await engine.shutdown();
+      for (const { client } of runtimes.values()) await client.logout().catch(() => undefined);
+    },
+
+    async recoverRuns() {
+      await engine.recoverRuns();
+    },
+
+    whenIdle: (runId) => engine.whenIdle(runId),
+  };
+  return core;
+}

@@ -1,0 +1,117 @@
+/** Drives the real core + runner against a real simulator (real XML-RPC, real client), on a fast clock. */
+import { ScaledClock } from '../../src/clock';
+import type { PoolConfig } from '../../src/config/pools';
+import { createCore, type CoreHandle } from '../../src/core';
+import type { Actor, Run, RunState, UpgradeMode } from '../../src/domain/types';
+import { silentLogger } from '../../src/log';
+import { loadScenario, startSimulator, type SimPool } from '../../src/sim';
+import { openStore, type Store } from '../../src/store';
+import { recordingNotifier } from './helpers';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const APPROVER: Actor = { userId: 'UAPPROVER1', source: 'slack', channel: 'CPOOL', groups: [] };
+export const REQUESTER: Actor = { userId: 'UREQUEST1', source: 'slack', channel: 'CPOOL', groups: [] };
+
+export interface Harness {
+  sim: SimPool;
+  store: Store;
+  core: CoreHandle;
+  notifier: ReturnType<typeof recordingNotifier>;
+  pool: PoolConfig;
+  clock: ScaledClock;
+  dir: string;
+  close(): Promise<void>;
+}
+
+export function poolConfigFor(sim: SimPool, mode: UpgradeMode, extra: Partial<PoolConfig> = {}): PoolConfig {
+  const upgrade: PoolConfig['upgrade'] =
+    mode === 'automatic'
+      ? { mode, repositoryUrl: 'http://repo.example.com/xenserver/7.6/' }
+      : mode === 'update'
+        ? { mode, updateIso: 'XS76E000' }
+        : { mode };
+  return {
+    name: sim.name,
+    masterUrl: sim.masterUrl,
+    username: sim.username,
+    passwordEnv: 'XS_SIM_PASSWORD',
+    tls: { mode: 'insecure-http' },
+    target: '7.6',
+    upgrade,
+    slack: { channel: 'CPOOL', approvers: { users: [APPROVER.userId], groups: [] }, allowSelfApproval: false },
+    returnPolicy: 'none',
+    timezone: 'UTC',
+    ...extra,
+  };
+}
+
+export async function startHarness(
+  scenario: string,
+  mode: UpgradeMode,
+  opts: { scale?: number; autoApprove?: boolean; pool?: Partial<PoolConfig>; storePath?: string; faults?: Parameters<SimPool['control']['injectFault']>[0][] } = {},
+): Promise<Harness> {
+  const clock = new ScaledClock(opts.scale ?? 4000);
+  const sim = await startSimulator(loadScenario(scenario), { clock });
+  for (const f of opts.faults ?? []) sim.control.injectFault(f);
+  const dir = mkdtempSync(join(tmpdir(), 'xsupgrade-runner-'));
+  const store = await openStore({ path: opts.storePath ?? ':memory:', clock });
+  let core: CoreHandle | undefined;
+  const notifier = recordingNotifier({
+    approvalNeeded: async (run, step) => {
+      if (opts.autoApprove !== false) await core!.approve(run.id, step.id, APPROVER);
+    },
+  });
+  const pool = poolConfigFor(sim, mode, opts.pool);
+  core = await createCore({
+    pools: [pool],
+    store,
+    notifier,
+    clock,
+    logger: silentLogger,
+    env: { XS_SIM_PASSWORD: sim.password, XSUPGRADE_BACKUPS: dir },
+    ownerId: 'test-runner',
+    leaseTtlMs: 20 * 60_000,
+    pollMs: 2000,
+  });
+  return {
+    sim,
+    store,
+    core,
+    notifier,
+    pool,
+    clock,
+    dir,
+    async close() {
+      await core!.shutdown();
+      await sim.stop();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Real-time polling of the store until the run reaches one of `states` (bounded, never asserts durations). */
+export async function waitForRun(store: Store, runId: string, states: RunState[], realMs = 40_000): Promise<Run> {
+  const until = Date.now() + realMs;
+  for (;;) {
+    const run = await store.getRun(runId);
+    if (run && states.includes(run.state)) return run;
+    if (Date.now() > until) throw new Error(`run ${runId} still ${run?.state} (steps: ${run?.steps.map((s) => `${s.id}=${s.state}`).join(' ')}) ${run?.outcome ?? ''}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export async function planAndStart(h: Harness): Promise<Run> {
+  const plan = await h.core.plan(h.pool.name, {}, REQUESTER);
+  if (!plan.ok) throw new Error(plan.error);
+  if (!plan.value.executable) throw new Error(`plan not executable: ${plan.value.prechecks.filter((p) => p.severity === 'blocker').map((p) => p.message).join('; ')}`);
+  const started = await h.core.start(h.pool.name, { planHash: plan.value.id.slice(0, 12) }, REQUESTER);
+  if (!started.ok) throw new Error(started.error);
+  return started.value;
+}
+
+export function runningVmPlacement(sim: SimPool): Record<string, string | null> {
+  return Object.fromEntries(sim.inspect().vms.filter((v) => v.powerState === 'Running').map((v) => [v.name, v.residentOn]));
+}
