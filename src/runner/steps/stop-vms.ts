@@ -21,10 +21,16 @@ export interface StoppedVm {
   untouched?: boolean;
 }
 
-async function stopVm(ctx: StepContext, stop: VmStop): Promise<void> {
+/** Returns the action really taken: a suspend without a suspend SR falls back to a clean shutdown (said aloud). */
+async function stopVm(ctx: StepContext, stop: VmStop): Promise<'suspend' | 'shutdown'> {
   if (stop.action === 'suspend') {
-    await ctx.act('VM.suspend', [stop.vm], stop.vmName, { async: true });
-    return;
+    try {
+      await ctx.act('VM.suspend', [stop.vm], stop.vmName, { async: true });
+      return 'suspend';
+    } catch (err) {
+      if (xenErrorCode(err) !== 'VM_NO_SUSPEND_SR') throw err;
+      await ctx.say(`${stop.vmName} cannot be suspended (VM_NO_SUSPEND_SR: the pool has no suspend SR); shutting it down cleanly instead. It is started again after the upgrade.`);
+    }
   }
   try {
     await ctx.act('VM.clean_shutdown', [stop.vm], stop.vmName, { async: true });
@@ -34,6 +40,7 @@ async function stopVm(ctx: StepContext, stop: VmStop): Promise<void> {
     if (code !== 'VM_LACKS_FEATURE' && code !== 'VM_LACKS_FEATURE_SHUTDOWN') throw err;
     await ctx.act('VM.hard_shutdown', [stop.vm], stop.vmName, { async: true });
   }
+  return 'shutdown';
 }
 
 export function createStopVmsStep(deps: StepDeps): StepModule {
@@ -63,7 +70,8 @@ export function createStopVmsStep(deps: StepDeps): StepModule {
         }
         if (!runningHere) continue;
         try {
-          await stopVm(ctx, stop);
+          const done = await stopVm(ctx, stop);
+          if (done !== stop.action) await stopped.set(stop.vm, { ...(stopped.value[stop.vm] as StoppedVm), action: done });
           acted++;
           await ctx.checkpoint('stopped-one');
         } catch (err) {
