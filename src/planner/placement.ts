@@ -17,6 +17,11 @@ import type { Mobility } from './mobility';
  * most free memory, then the host name: deterministic for a given snapshot.
  */
 
+/**
+ * planned: the placement described above. greedy: a model of xapi's own host.evacuate with no planning, for
+ * comparison (bench/plan.ts): any allowed host, the one with the most free memory first (xapi's approximate
+ * bin-packing), with no idea which hosts are already upgraded.
+ */
 export type PlacementStrategy = 'planned' | 'greedy';
 
 export interface PlannedStop extends VmStop {
@@ -172,7 +177,7 @@ export function placeVms(input: PlacementInput): PlacementResult {
         }
         continue;
       }
-      const target = strategy === 'greedy' ? fits[0] : choose(fits, vm, targetPlatform, compareVersions);
+      const target = strategy === 'greedy' ? mostFree(fits) : choose(fits, vm, targetPlatform, compareVersions);
       migrate(vm, src, target, hp.migrations);
       if (noUpgradedTarget) mustMoveAgain.add(vm.ref);
     }
@@ -230,5 +235,11 @@ function choose(fits: HostState[], vm: VmInfo, targetPlatform: string, compareVe
       bestKey = k;
     }
   }
+  return best;
+}
+
+function mostFree(fits: HostState[]): HostState {
+  let best = fits[0];
+  for (const t of fits) if (t.free > best.free) best = t;
   return best;
 }
