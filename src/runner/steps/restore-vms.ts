@@ -20,6 +20,9 @@ export function createRestoreVmsStep(deps: StepDeps): StepModule {
       const pool = await readLivePool(deps.client);
       const restored: string[] = [];
       const failures: string[] = [];
+      // after forget-rejoin (R4.2) the host is a fresh install: VMs whose disks were on its local storage are gone
+      const replaced = hostRef !== (ctx.planStep.host ?? hostRef);
+      const lost: string[] = [];
       for (const [vmRef, rec] of Object.entries(stopped)) {
         if (rec.untouched) continue;
         const vm = vmByRef(pool, vmRef);
@@ -39,12 +42,20 @@ export function createRestoreVmsStep(deps: StepDeps): StepModule {
           await ctx.checkpoint('restored-one');
         } catch (err) {
           const e = toStepError(err);
-          failures.push(`${rec.name} (${vm.powerState}): ${e.code ?? ''} ${e.message}`.trim());
+          if (replaced && e.code === 'VM_REQUIRES_SR') lost.push(rec.name);
+          else failures.push(`${rec.name} (${vm.powerState}): ${e.code ?? ''} ${e.message}`.trim());
         }
+      }
+      if (lost.length > 0) {
+        await ctx.saveData({ lostWithHost: lost });
+        await ctx.say(
+          `${lost.join(', ')} cannot run again: ${lost.length === 1 ? 'its disks were' : 'their disks were'} on the local storage of ${name}, which was reinstalled (R4.2). Restore ${lost.length === 1 ? 'it' : 'them'} from backup.`,
+        );
       }
       if (failures.length > 0) throw new StepFailure(`${failures.length} VM(s) stopped for ${name} could not be restored`, { observed: failures });
       if (restored.length > 0) await ctx.say(`${name}: ${restored.join(', ')} ${restored.length === 1 ? 'is' : 'are'} running again.`);
-      return { status: 'done', note: restored.length > 0 ? `${restored.length} VM(s) restored on ${name}` : `nothing to restore on ${name}` };
+      const lostNote = lost.length ? `; lost with the reinstalled host: ${lost.join(', ')}` : '';
+      return { status: 'done', note: `${restored.length > 0 ? `${restored.length} VM(s) restored on ${name}` : `nothing restored on ${name}`}${lostNote}` };
     },
   };
 }

@@ -1,0 +1,101 @@
+/** Each recovery action on the failure it is for, on the simulator (R4.1, R4.2, R4.3). */
+import { APPROVER, planAndStart, runningVmPlacement, startHarness, waitForRun } from './sim-harness';
+
+describe('recovery actions', () => {
+  it('slave install fails → forget (host.destroy) → operator reinstalls → rejoin with the address → run completes (R4.2)', async () => {
+    const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', { faults: [{ kind: 'install-fails', host: 'xs-a2', when: 'before', times: 1 }] });
+    try {
+      const before = runningVmPlacement(h.sim);
+      const run = await planAndStart(h);
+      let failed = await waitForRun(h.store, run.id, ['failed', 'done']);
+      const step = failed.steps.find((s) => s.state === 'failed')!;
+      expect(step.id).toBe('xs-a2:wait-host');
+      expect(step.error!.code).toBe('HOST_WAIT_TIMEOUT');
+      expect(step.error!.observed!.join(' ')).toMatch(/xs-a2: not live/);
+      const alert = h.notifier.calls.filter((c) => c.method === 'stepFailed').pop()!;
+      expect(alert.actions).toEqual(['retry', 'forget-rejoin', 'skip-host', 'abort']);
+
+      const forget = await h.core.recover(run.id, { action: 'forget-rejoin', stepId: step.id }, APPROVER);
+      expect(forget.ok).toBe(true);
+      failed = await waitForRun(h.store, run.id, ['failed']);
+      expect(failed.steps.find((s) => s.id === step.id)!.error!.code).toBe('AWAITING_ADDRESS');
+      expect(h.sim.hosts().find((x) => x.name === 'xs-a2')!.inPool).toBe(false);
+      expect(h.notifier.calls.filter((c) => c.method === 'stepFailed').pop()!.actions).toEqual(['forget-rejoin', 'abort']);
+
+      // without the address the action is refused, not applied
+      const noAddress = await h.core.recover(run.id, { action: 'forget-rejoin', stepId: step.id }, APPROVER);
+      expect(noAddress).toMatchObject({ ok: false, code: 'invalid' });
+
+      const fresh = h.sim.control.reinstallFresh('xs-a2');
+      await fresh.ready;
+      const join = await h.core.recover(run.id, { action: 'forget-rejoin', stepId: step.id, address: fresh.address }, APPROVER);
+      expect(join.ok).toBe(true);
+      const done = await waitForRun(h.store, run.id, ['done', 'failed']);
+      expect(done.state).toBe('done');
+      expect(h.sim.inspect().hosts.every((x) => x.productVersion === '7.6.0' && x.inPool)).toBe(true);
+      expect(h.sim.stats().shutdowns).toEqual({ 'xs-a1': 1, 'xs-a2': 1, 'xs-a3': 1 });
+      expect(Object.keys(runningVmPlacement(h.sim)).sort()).toEqual(Object.keys(before).sort());
+      // the VM stopped for xs-a2 was restored on its new record
+      expect(h.sim.inspect().vms.find((v) => v.name === 'vm-licence-srv')).toMatchObject({ powerState: 'Running', residentOn: 'xs-a2' });
+      const audit = await h.store.listAudit(run.id);
+      expect(audit.some((e) => e.kind === 'xenapi' && /^host\.destroy xs-a2/.test(e.message))).toBe(true);
+      expect(audit.some((e) => e.kind === 'xenapi' && /^pool\.join on/.test(e.message))).toBe(true);
+      expect(JSON.stringify(audit)).not.toContain(h.sim.password);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('master install fails → roll back → pool on its original version with all VMs running (R4.1)', async () => {
+    const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', { faults: [{ kind: 'install-fails', host: 'xs-a1', when: 'before', times: 1 }] });
+    try {
+      const before = runningVmPlacement(h.sim);
+      const run = await planAndStart(h);
+      const failed = await waitForRun(h.store, run.id, ['failed', 'done']);
+      const step = failed.steps.find((s) => s.state === 'failed')!;
+      expect(step.id).toBe('xs-a1:wait-host');
+      expect(step.error!.code).toBe('UPGRADE_NOT_APPLIED');
+      const alert = h.notifier.calls.filter((c) => c.method === 'stepFailed').pop()!;
+      expect(alert.actions).toEqual(['retry', 'rollback-master', 'abort']);
+      expect(alert.actions).not.toContain('skip-host');
+
+      const skip = await h.core.recover(run.id, { action: 'skip-host', stepId: step.id }, APPROVER);
+      expect(skip).toMatchObject({ ok: false, code: 'invalid' });
+      const rb = await h.core.recover(run.id, { action: 'rollback-master', stepId: step.id }, APPROVER);
+      expect(rb.ok).toBe(true);
+      const closed = await waitForRun(h.store, run.id, ['rolled-back', 'failed', 'done']);
+      expect(closed.state).toBe('rolled-back');
+      const view = h.sim.inspect();
+      expect(view.hosts.every((x) => x.productVersion === '7.1.1' && x.enabled)).toBe(true);
+      expect(Object.keys(runningVmPlacement(h.sim)).sort()).toEqual(Object.keys(before).sort());
+      expect(view.pool.haEnabled).toBe(true);
+      expect(h.sim.stats().shutdowns).toEqual({ 'xs-a1': 1 });
+      // duplicate: a second roll-back of the closed run is refused
+      expect(await h.core.recover(run.id, { action: 'rollback-master', stepId: step.id }, APPROVER)).toMatchObject({ ok: false, code: 'conflict' });
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('migration fails → the run stops at evacuate → retry works once the fault is cleared (R4.3)', async () => {
+    const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', { faults: [{ kind: 'migration-fails', vm: 'app-01', when: 'before', times: 5 }] });
+    try {
+      const run = await planAndStart(h);
+      const failed = await waitForRun(h.store, run.id, ['failed', 'done']);
+      const step = failed.steps.find((s) => s.state === 'failed')!;
+      expect(step.id).toBe('xs-a2:evacuate');
+      expect(step.error!.observed!.join('\n')).toMatch(/app-01/);
+      expect(h.sim.hosts().filter((x) => x.power !== 'on')).toEqual([]);
+      h.sim.control.clearFaults();
+      const retry = await h.core.recover(run.id, { action: 'retry', stepId: step.id }, APPROVER);
+      expect(retry.ok).toBe(true);
+      // the same retry again is stale: refused, not applied twice
+      expect(await h.core.recover(run.id, { action: 'retry', stepId: step.id }, APPROVER)).toMatchObject({ ok: false, code: 'conflict' });
+      const done = await waitForRun(h.store, run.id, ['done', 'failed']);
+      expect(done.state).toBe('done');
+      expect(done.steps.find((s) => s.id === step.id)!.attempts).toBe(2);
+    } finally {
+      await h.close();
+    }
+  });
+});
