@@ -166,7 +166,7 @@ describe('sim semantics (pool-a)', () => {
     // nothing changed: returns empty after the timeout (clock time)
     const none = await ok(url, 'event.from', [s, ['host'], all.token, 2.0]);
     expect(none.events).toEqual([]);
-    const pending = ok(url, 'event.from', [s, ['vm'], none.token, 60.0]);
+    const pending = ok(url, 'event.from', [s, ['vm'], none.token, 300000.0]); // ~3 s real: the change comes first
     await ok(url, 'VM.add_to_other_config', [s, refs['web-01'], 'k', 'v']);
     const got = await pending;
     expect(got.events).toHaveLength(1);

@@ -20,6 +20,8 @@ const scenario = (extra: Partial<ScenarioInput> = {}): ScenarioInput => ({
     { name: 'cd-vm', host: 's3', memoryGiB: 2, disks: [{ sr: 'nfs' }], cd: { iso: 'tools.iso' } },
   ],
   repositories: [{ url: REPO, version: '7.6.0', platform: '2.7.0', build: 'lima' }],
+  // At scale 20000 the install lasts ~1 s and xapi start ~0.1 s of real time: wide enough windows to observe each phase.
+  timings: { installSeconds: 20000, xapiStartSeconds: 2000, bootSeconds: 200 },
   ...extra,
 });
 
@@ -89,7 +91,7 @@ test('automatic upgrade of a slave: plugin main, reboot, install, back on 7.6 an
 });
 
 test('master upgrade: sessions die, slaves keep redirecting, HOST_STILL_BOOTING, then back on 7.6', async () => {
-  const sim = await startSimulator(scenario(), { clock: fastClock(2000) });
+  const sim = await startSimulator(scenario(), { clock: fastClock(20000) });
   try {
     let s = await pw(sim);
     const m1 = host(sim, 'm1');
