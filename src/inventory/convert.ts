@@ -158,6 +158,9 @@ function convertVms(r: ParsedRecords): VmInfo[] {
     const pvDrivers = gm ? (gm.PV_drivers_detected ?? tools !== null) : false;
     const hvm = metrics?.hvm ?? vm.HVM_boot_policy !== '';
     const featureSuspend = truthy(gm?.other['feature-suspend']);
+    // a guest that explicitly reports feature-suspend = 0 is treated as unable to suspend/migrate even with drivers
+    // (fail safe: a planned migration that xapi refuses stops the run mid-host)
+    const saysNoSuspend = gm?.other['feature-suspend'] !== undefined && !featureSuspend;
     const running = vm.power_state === 'Running' || vm.power_state === 'Paused';
     out.push({
       ref,
@@ -172,7 +175,7 @@ function convertVms(r: ParsedRecords): VmInfo[] {
       toolsVersion: tools,
       toolsUpToDate: gm?.PV_drivers_up_to_date ?? false,
       // VM_LACKS_FEATURE: HVM guest without PV drivers and without feature-suspend
-      lacksFeatureMigrate: hvm && !pvDrivers && !featureSuspend,
+      lacksFeatureMigrate: hvm && ((!pvDrivers && !featureSuspend) || saysNoSuspend),
       hasPciPassthrough: vm.attached_PCIs.length > 0 || (vm.other_config.pci ?? '') !== '',
       haPriority: vm.ha_restart_priority,
       blockedOperations: Object.keys(vm.blocked_operations).sort(),

@@ -156,3 +156,20 @@ describe('toSnapshot (pure converter)', () => {
     expect(() => toSnapshot(noMaster, 0)).toThrow(/field master: host OpaqueRef:gone not among the host records/);
   });
 });
+
+describe('toSnapshot: VM_LACKS_FEATURE', () => {
+  const withGuest = (other: Record<string, string>, pv: Record<string, string>) => {
+    const r = raw();
+    (r.VM['OpaqueRef:win'] as Record<string, unknown>).guest_metrics = 'OpaqueRef:gm-win';
+    r.VM_guest_metrics['OpaqueRef:gm-win'] = { PV_drivers_version: pv, PV_drivers_up_to_date: false, other };
+    return toSnapshot(r, 0).vms.find((v) => v.name === 'win')!;
+  };
+  it('HVM with PV drivers can migrate; without drivers it needs feature-suspend', () => {
+    expect(withGuest({}, { major: '7', minor: '0', micro: '0' }).lacksFeatureMigrate).toBe(false);
+    expect(withGuest({ 'feature-suspend': '1' }, {}).lacksFeatureMigrate).toBe(false);
+    expect(withGuest({}, {}).lacksFeatureMigrate).toBe(true);
+  });
+  it('an explicit feature-suspend = 0 is taken at its word (fail safe)', () => {
+    expect(withGuest({ 'feature-suspend': '0' }, { major: '7', minor: '1', micro: '0' }).lacksFeatureMigrate).toBe(true);
+  });
+});
