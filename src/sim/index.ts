@@ -4,3 +4,6 @@ export type { SimPool, SimHostView, SimVmView, SimInspect, SimControl, StartOpti
 export { loadScenario, parseScenario, ScenarioError, scenarioSchema, faultSchema } from './scenario';
 export type { Scenario, ScenarioInput, Fault } from './scenario';
 export type { SimStats } from './engine';
+export { generateScenario } from './generate';
+export { startAdminServer } from './admin-server';
+export type { AdminServer } from './admin-server';
