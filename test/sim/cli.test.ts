@@ -1,0 +1,35 @@
+/** `xsupgrade sim --scenario manifests/demo/pool-a.yaml`, built and spawned, driven by raw XML-RPC. */
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { failureOf, login, ok } from './helpers';
+
+jest.setTimeout(120000);
+
+let child: ChildProcess | undefined;
+afterAll(() => {
+  if (child && child.exitCode === null) child.kill('SIGKILL');
+});
+
+test('the sim CLI serves pool-a: login on the master, read all records, redirect from a slave', async () => {
+  execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { stdio: 'ignore' }) ;
+  const entry = ['dist/cli.js', 'dist/src/cli.js'].find((p) => existsSync(p));
+  expect(entry).toBeDefined();
+  child = spawn(process.execPath, [entry!, 'sim', '--scenario', 'manifests/demo/pool-a.yaml', '--time-scale', '100'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  for (let i = 0; i < 600 && !/admin: /.test(out); i++) await new Promise((r) => setTimeout(r, 50));
+  expect(out).toMatch(/admin: http:\/\/127\.0\.0\.1:\d+\/pools\/pool-a/);
+  const master = /xs-a1\s+master\s+(http:\/\/[\d.]+:\d+)/.exec(out)![1];
+  const slave = /xs-a3\s+slave\s+(http:\/\/[\d.]+:\d+)/.exec(out)![1];
+  const masterIp = new URL(master).hostname;
+  expect(await failureOf(slave, 'session.login_with_password', ['root', 'xenroot-demo'])).toEqual(['HOST_IS_SLAVE', masterIp]);
+  const s = await login(`http://${masterIp}:${new URL(slave).port}`);
+  const vms = await ok(master, 'VM.get_all_records', [s]);
+  expect(Object.values<any>(vms).map((v) => v.name_label)).toContain('vm-licence-srv');
+  for (const cls of ['pool', 'host', 'host_metrics', 'VM_metrics', 'VM_guest_metrics', 'VBD', 'VDI', 'SR', 'PBD', 'task'])
+    expect(typeof (await ok(master, `${cls}.get_all_records`, [s]))).toBe('object');
+  const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
+  child.kill('SIGTERM');
+  expect(await exited).toBe(0);
+});
