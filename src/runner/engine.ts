@@ -196,7 +196,9 @@ export class Engine {
         await assertLive(); // an abort from another process stops the next side effect
         await this.audit(run.id, 'xenapi', 'runner', `${method} ${target}`, { method, target, step: stepId });
         log.info({ method, target }, 'xenapi side effect');
-        return opts.async ? rt.deps.client.callAsync<T>(method, params) : rt.deps.client.call<T>(method, params);
+        const result = opts.async ? await rt.deps.client.callAsync<T>(method, params) : await rt.deps.client.call<T>(method, params);
+        await this.deps.checkpoint?.(`${stepId}:did:${method}`);
+        return result;
       },
       audit: (message, detail) => this.audit(run.id, 'xenapi', 'runner', message, { ...detail, step: stepId }),
       say: async (text) => this.notify(run, 'runEvent', (n) => n.runEvent(run, text)),
@@ -324,6 +326,7 @@ export class Engine {
       const ctx = this.contextFor(current, step.id, signal, rt);
       try {
         outcome = await rt.steps[step.kind].execute(ctx);
+        await this.deps.checkpoint?.(`${step.id}:executed`); // side effects done, not recorded yet
         break;
       } catch (err) {
         if (signal.aborted || err instanceof RunInterrupted) {
@@ -347,6 +350,7 @@ export class Engine {
         if (r.state === 'running') r.state = 'awaiting-approval';
       });
       await this.audit(run.id, 'state', 'runner', `waiting for approval of ${step.id}`, { step: step.id });
+      await this.deps.checkpoint?.(`${step.id}:waiting`);
       const s = waiting.steps[idx]!;
       this.notify(waiting, 'approvalNeeded', (n) => n.approvalNeeded(waiting, s));
       return;

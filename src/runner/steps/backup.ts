@@ -39,6 +39,7 @@ export function createBackupStep(deps: StepDeps): StepModule {
       const file = join(dir, `${ctx.run.id}-pool-database.xml`);
       await ctx.audit('GET /pool/xmldbdump (pool database backup, R2.1)', { file });
       const dump = await deps.client.dumpDatabase(file);
+      await ctx.checkpoint('dumped');
       if (!(dump.bytes > 0)) throw new StepFailure('the pool database dump is empty (R2.1)', { observed: [`${dump.path}: ${dump.bytes} bytes`] });
       const data: BackupData = { path: dump.path, bytes: dump.bytes, sha256: dump.sha256, mixedMode };
       await ctx.saveData({ ...data });

@@ -26,6 +26,7 @@ export function createWaitHostStep(deps: StepDeps): StepModule {
       const replaced = ref !== (ctx.planStep.host ?? ref);
       const since = (ctx.step.data?.since as number | undefined) ?? deps.clock.now();
       if (ctx.step.data?.since === undefined) await ctx.saveData({ since });
+      await ctx.checkpoint('waiting');
       const timeoutMs = deps.config.hostTimeoutMs[mode];
       let downSince: number | undefined;
 
