@@ -1,0 +1,81 @@
+import { XenApiClient, XenApiConnectionError, XenApiReconnectTimeoutError } from '../../src/xenapi';
+import { FakeClock } from './helpers/clocks';
+import { startFakePool, type FakePool } from './helpers/fake-pool';
+
+let pool: FakePool;
+let client: XenApiClient;
+let clock: FakeClock;
+
+beforeEach(async () => {
+  pool = await startFakePool({ hosts: 3 });
+  clock = new FakeClock();
+  client = new XenApiClient({
+    url: pool.masterUrl,
+    username: 'root',
+    password: pool.password,
+    tls: { mode: 'insecure-http' },
+    clock,
+    members: pool.hosts.map((h) => h.address),
+    backoff: { initialMs: 1000, maxMs: 4000 },
+  });
+  pool.on('pool.get_all', () => ['OpaqueRef:pool']);
+  await client.login();
+});
+
+afterEach(async () => {
+  client.close();
+  await pool.stop();
+});
+
+test('master restart (R3.8): calls fail as connection errors, reconnect backs off on the clock and finds the master again', async () => {
+  const events: string[] = [];
+  client.on('master-unreachable', () => events.push('unreachable'));
+  client.on('master-back', (a: string) => events.push(`back ${a}`));
+  await pool.powerOff('host1');
+  // emergency: slaves still point at the dead master, a booting slave answers HOST_STILL_BOOTING
+  pool.emergency.set(pool.hosts[2]!.address, ['HOST_STILL_BOOTING']);
+  await expect(client.call('pool.get_all')).rejects.toBeInstanceOf(XenApiConnectionError);
+  expect(events).toEqual(['unreachable']);
+
+  clock.onSleep = async (_ms, i) => {
+    if (i === 3) await pool.powerOn('host1');
+  };
+  await client.reconnect({ deadlineMs: clock.now() + 10 * 60_000 });
+  expect(clock.sleeps).toEqual([1000, 2000, 4000, 4000]); // capped exponential backoff
+  expect(events).toEqual(['unreachable', `back ${pool.master.address}`]);
+  expect(client.masterAddress).toBe(pool.master.address);
+  // each pass tried the master (refused: no request reaches it), then the other members: host2 redirects to
+  // the dead master, host3 is still booting; 4 failed passes, then the master answers on the 5th
+  const logins = pool.requests.filter((r) => r.method === 'session.login_with_password').map((r) => r.host);
+  const [h1, h2, h3] = pool.hosts.map((h) => h.address);
+  expect(logins).toEqual([h1, ...Array(4).fill([h2, h3]).flat(), h1]);
+  expect(await client.call('pool.get_all')).toEqual(['OpaqueRef:pool']);
+});
+
+test('reconnect finds a new master through a member (emergency transition elsewhere)', async () => {
+  await pool.powerOff('host1');
+  pool.setMaster('host3'); // host2 now answers HOST_IS_SLAVE [host3]
+  await client.reconnect({ deadlineMs: clock.now() + 60_000 });
+  expect(client.masterAddress).toBe(pool.hosts[2]!.address);
+  expect(clock.sleeps).toEqual([]);
+  expect(await client.call('pool.get_all')).toEqual(['OpaqueRef:pool']);
+});
+
+test('reconnect gives up at the deadline with the hosts it tried', async () => {
+  await Promise.all(pool.hosts.map((h) => pool.powerOff(h.name)));
+  const err = await client.reconnect({ deadlineMs: clock.now() + 20_000 }).catch((e) => e);
+  expect(err).toBeInstanceOf(XenApiReconnectTimeoutError);
+  expect(err).toBeInstanceOf(XenApiConnectionError);
+  expect(err.tried.sort()).toEqual(pool.hosts.map((h) => h.address).sort());
+  expect(clock.sleeps.reduce((a: number, b: number) => a + b, 0)).toBe(20_000); // never sleeps past the deadline
+});
+
+test('wrong credentials end reconnect at once', async () => {
+  const c = new XenApiClient({ url: pool.masterUrl, username: 'root', password: 'nope', tls: { mode: 'insecure-http' }, clock });
+  try {
+    await expect(c.reconnect({ deadlineMs: clock.now() + 60_000 })).rejects.toMatchObject({ code: 'SESSION_AUTHENTICATION_FAILED' });
+    expect(clock.sleeps).toEqual([]);
+  } finally {
+    c.close();
+  }
+});

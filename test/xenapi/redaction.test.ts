@@ -1,0 +1,67 @@
+import { inspect } from 'node:util';
+import { Writable } from 'node:stream';
+import { createLogger } from '../../src/log';
+import { XenApiClient } from '../../src/xenapi';
+import { HANG, RESET, XapiFailure, startFakePool, type FakePool } from './helpers/fake-pool';
+
+/** The password must never surface: not in messages, params, stacks, hidden properties, causes or logs. */
+test('login failures of every kind never reveal the password', async () => {
+  const password = 'Sup3r-Secret-Passw0rd';
+  const pool: FakePool = await startFakePool({ hosts: 2, password });
+  let logs = '';
+  const logger = createLogger({
+    level: 'trace',
+    destination: new Writable({
+      write(chunk, _enc, cb) {
+        logs += chunk.toString();
+        cb();
+      },
+    }),
+  });
+  const mk = (pw: string, extra: object = {}) =>
+    new XenApiClient({ url: pool.masterUrl, username: 'root', password: pw, tls: { mode: 'insecure-http' }, logger, requestTimeoutMs: 300, ...extra });
+  const errors: unknown[] = [];
+  const clients: XenApiClient[] = [];
+  const attempt = async (c: XenApiClient, fn: (c: XenApiClient) => Promise<unknown> = (x) => x.login()) => {
+    clients.push(c);
+    const e = await fn(c).then(
+      () => undefined,
+      (err) => err,
+    );
+    expect(e).toBeDefined();
+    errors.push(e);
+  };
+  try {
+    // 1. wrong password (server answers SESSION_AUTHENTICATION_FAILED)
+    await attempt(mk(`${password}-wrong`));
+    // 2. a server that echoes the password back in its error description and in a fault string
+    pool.on('session.login_with_password', (params) => {
+      throw new XapiFailure(['SESSION_AUTHENTICATION_FAILED', String(params[0]), `bad password ${String(params[1])}`]);
+    });
+    await attempt(mk(password));
+    // 3. connection reset during login, 4. timeout during login
+    pool.on('session.login_with_password', () => RESET);
+    await attempt(mk(password));
+    pool.on('session.login_with_password', () => HANG);
+    await attempt(mk(password));
+    // 5. host down, then reconnect giving up
+    pool.overrides.delete('session.login_with_password');
+    await pool.powerOff('host1');
+    await attempt(mk(password));
+    await attempt(mk(password), (c) => c.reconnect({ deadlineMs: Date.now() + 50 }));
+    // 6. login via a slave whose master is down
+    await attempt(mk(password, { url: pool.urlOf(pool.hosts[1]!) }));
+  } finally {
+    for (const c of clients) c.close();
+    await pool.stop();
+  }
+  expect(errors).toHaveLength(7);
+  for (const e of errors) {
+    const text = [String(e), (e as Error).stack, inspect(e, { showHidden: true, depth: 20 }), JSON.stringify(e)].join('\n');
+    expect(text).not.toContain(password);
+  }
+  expect(logs.length).toBeGreaterThan(0);
+  expect(logs).not.toContain(password);
+  // the echoed password was replaced, not silently dropped
+  expect(inspect(errors[1])).toContain('[redacted]');
+});
