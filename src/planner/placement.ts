@@ -157,12 +157,12 @@ export function placeVms(input: PlacementInput): PlacementResult {
         location.delete(vm.ref);
         src.free += vm.memoryNeeded;
       };
-      if (!mob || !mob.canMigrate) {
-        stop('mobility', mob?.reason ?? 'R3.7 mobility unknown');
+      if (standalone) {
+        stop('standalone', `R6.1 stand-alone host: no other host to migrate to${mob && !mob.canMigrate ? `; ${mob.reason}` : ''}`);
         continue;
       }
-      if (standalone) {
-        stop('standalone', 'R6.1 stand-alone host: no other host to migrate to');
+      if (!mob || !mob.canMigrate) {
+        stop('mobility', mob?.reason ?? 'R3.7 mobility unknown');
         continue;
       }
       const allowed = hostsByName.filter((t) => t !== src && t.eligible && compareVersions(t.platform, src.platform) >= 0);

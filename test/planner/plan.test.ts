@@ -70,10 +70,12 @@ describe('buildPlan', () => {
   it('stand-alone host (R6): every running VM suspended or shut down, restored after', () => {
     const s = new PoolBuilder().host('solo').vmsOn('solo', 2).vm('vm-hvm', { host: 'solo', lacksFeature: true }).vm('vm-cd', { host: 'solo', cd: { iso: 'x.iso', sr: 'shared-nfs' } }).build();
     const p = plan(s);
-    const st = only(p, 'standalone');
-    expect(st).toMatchObject({ rule: 'R6.1', severity: 'warning', fix: { kind: 'suspend-vms' } });
-    expect(st.subjects.vms).toEqual(['solo-vm01', 'solo-vm02', 'vm-cd']);
-    expect(only(p, 'vm-lacks-feature').fix.kind).toBe('shutdown-vms');
+    const [suspend, shutdown] = checks(p, 'standalone');
+    expect(suspend).toMatchObject({ rule: 'R6.1', severity: 'warning', fix: { kind: 'suspend-vms' } });
+    expect(suspend.subjects.vms).toEqual(['solo-vm01', 'solo-vm02', 'vm-cd']);
+    // the HVM guest without drivers cannot suspend (VM_LACKS_FEATURE): shut down instead
+    expect(shutdown).toMatchObject({ rule: 'R6.1', severity: 'warning', fix: { kind: 'shutdown-vms', vms: ['OpaqueRef:vm-vm-hvm'] } });
+    expect(p.hosts[0].stops.find((s) => s.vmName === 'vm-hvm')!.reason).toMatch(/^R6\.1 .*VM_LACKS_FEATURE/);
     const note = only(p, 'standalone-host');
     expect(note.rule).toBe('R6.2');
     expect(note.message).toMatch(/CD drives of vm-cd are emptied before they are suspended \(R6\.1, R2\.3\)/);
