@@ -8,6 +8,7 @@ import { assertBeforeDeadline } from './deadline';
 import {
   XenApiConnectionError,
   XenApiError,
+  XenApiProtocolError,
   XenApiReconnectTimeoutError,
   XenApiTlsError,
   isXenApiError,
@@ -319,21 +320,27 @@ export class XenApiClient extends EventEmitter {
     }
   }
 
-  /** GET /pool/xmldbdump?session_id=… streamed to `file` (R2.1). */
+  /** GET /pool/xmldbdump?session_id=… streamed to `file` (R2.1); a refused session (HTTP 401/403) logs in again once. */
   async dumpDatabase(file: string): Promise<DbDumpResult> {
-    if (!this.session) await this.login();
-    try {
-      return await downloadDbDump({
-        endpoint: this.endpoint,
-        hostname: this.master,
-        agent: this.getAgent(),
-        sessionRef: this.session!,
-        file,
-        idleTimeoutMs: this.requestTimeoutMs,
-      });
-    } catch (e) {
-      if (e instanceof XenApiConnectionError && e.host === this.master) this.markUnreachable(e);
-      throw e;
+    for (let attempt = 0; ; attempt++) {
+      if (!this.session) await this.login();
+      try {
+        return await downloadDbDump({
+          endpoint: this.endpoint,
+          hostname: this.master,
+          agent: this.getAgent(),
+          sessionRef: this.session!,
+          file,
+          idleTimeoutMs: this.requestTimeoutMs,
+        });
+      } catch (e) {
+        if (e instanceof XenApiConnectionError && e.host === this.master) this.markUnreachable(e);
+        if (e instanceof XenApiProtocolError && (e.httpStatus === 401 || e.httpStatus === 403) && attempt === 0) {
+          this.session = undefined;
+          continue;
+        }
+        throw e;
+      }
     }
   }
 

@@ -55,7 +55,7 @@ export async function downloadDbDump(req: DbDumpRequest): Promise<DbDumpResult> 
   if (res.statusCode !== 200) {
     res.resume();
     // The URL carries the session ref: never put it in the message.
-    throw new XenApiProtocolError(`database dump refused by ${req.hostname}: HTTP ${res.statusCode}`, req.hostname, method);
+    throw new XenApiProtocolError(`database dump refused by ${req.hostname}: HTTP ${res.statusCode}`, req.hostname, method, res.statusCode);
   }
   const hash = createHash('sha256');
   let bytes = 0;

@@ -70,6 +70,7 @@ export class XenApiProtocolError extends Error {
     message: string,
     readonly host: string,
     readonly method: string,
+    readonly httpStatus?: number,
   ) {
     super(message);
     this.name = 'XenApiProtocolError';
