@@ -90,3 +90,33 @@ describe('renders', () => {
     expect(JSON.stringify(m.blocks)).toContain('more hosts in the thread');
   });
 });
+
+describe('Block Kit limits under stress', () => {
+  it('a plan with many long blockers, warnings and notes still fits; full lists go to the thread', () => {
+    const base = plan(bigPool(20, 3).build());
+    const long = (i: number, severity: 'blocker' | 'warning' | 'info') => ({
+      id: `x-${severity}-${i}`,
+      rule: 'R3.7',
+      severity,
+      subjects: { hosts: [], vms: [] },
+      message: `${severity} ${i} `.padEnd(1500, 'x'),
+      fix: { kind: 'manual' as const, guidance: 'do something '.repeat(40) },
+    });
+    const stressed = {
+      ...base,
+      executable: false,
+      prechecks: [...Array.from({ length: 30 }, (_, i) => long(i, 'blocker')), ...Array.from({ length: 30 }, (_, i) => long(i, 'warning')), ...Array.from({ length: 30 }, (_, i) => long(i, 'info'))],
+    };
+    const m = planBlocks(stressed, { requestedBy: 'U0KENJI' });
+    expect(m.blocks.length).toBeLessThanOrEqual(MAX_BLOCKS);
+    expect(messageChars(m)).toBeLessThanOrEqual(MAX_CHARS);
+    expect(validateBlocks(m.blocks, 'message')).toEqual([]);
+    for (const t of m.threadMessages) {
+      expect(messageChars(t)).toBeLessThanOrEqual(MAX_CHARS);
+      expect(validateBlocks(t.blocks, 'message')).toEqual([]);
+    }
+    const thread = m.threadMessages.map((t) => JSON.stringify(t.blocks)).join('');
+    for (const p of stressed.prechecks) expect(thread).toContain(`${p.severity} ${p.id.split('-').pop()} `);
+    expect(JSON.stringify(m.blocks)).not.toContain('plan_start');
+  });
+});

@@ -23,8 +23,12 @@ import { ACTION, encodeButtonValue } from './ids';
 export const MAX_BLOCKS = 50;
 export const MAX_CHARS = 12_000;
 const SECTION_CHARS = 2900;
-const INLINE_ITEMS = 6;
-const INLINE_HOSTS = 12;
+/** how much goes inline, from the roomiest layout to the tightest; the first that fits the limits wins */
+const LAYOUTS = [
+  { items: 6, itemChars: 600, hosts: 12 },
+  { items: 4, itemChars: 300, hosts: 8 },
+  { items: 2, itemChars: 200, hosts: 5 },
+];
 
 export interface PlanMessages extends SlackMessage {
   threadMessages: SlackMessage[];
@@ -46,16 +50,17 @@ export function messageChars(m: SlackMessage): number {
   return n;
 }
 
-const item = (p: Precheck): string => {
+const item = (p: Precheck, max = 600): string => {
   const w = p.severity === 'info' ? '' : wayOut(p);
-  return truncate(`• \`${p.rule}\` ${esc(p.message)}${w ? ` → _${esc(w)}_` : ''}`, 600);
+  return truncate(`• \`${p.rule}\` ${esc(p.message)}${w ? ` → _${esc(w)}_` : ''}`, max);
 };
 
 /** Packs lines into sections of ≤ SECTION_CHARS, and sections into messages within both limits. */
 function packMessages(title: string, lines: string[], fallback: string): SlackMessage[] {
   const sections: string[] = [];
   let cur = '';
-  for (const l of lines) {
+  for (const line of lines) {
+    const l = truncate(line, SECTION_CHARS);
     if (cur && cur.length + 1 + l.length > SECTION_CHARS) {
       sections.push(cur);
       cur = l;
@@ -82,6 +87,17 @@ function packMessages(title: string, lines: string[], fallback: string): SlackMe
 }
 
 export function planBlocks(plan: Plan, opts: { requestedBy: string }): PlanMessages {
+  let m: PlanMessages | undefined;
+  for (const layout of LAYOUTS) {
+    m = layoutPlan(plan, opts.requestedBy, layout);
+    if (m.blocks.length <= MAX_BLOCKS && messageChars(m) <= MAX_CHARS) return m;
+  }
+  return m!; // the tightest layout is bounded well below the limits (3 groups × 2 items × 200 + 5 hosts)
+}
+
+function layoutPlan(plan: Plan, requestedBy: string, layout: (typeof LAYOUTS)[number]): PlanMessages {
+  const INLINE_ITEMS = layout.items;
+  const INLINE_HOSTS = layout.hosts;
   const { blockers, warnings, notes } = bySeverity(plan);
   const hosts = upgradeHosts(plan);
   const id = shortId(plan);
@@ -94,18 +110,18 @@ export function planBlocks(plan: Plan, opts: { requestedBy: string }): PlanMessa
     type: 'section',
     text: {
       type: 'mrkdwn',
-      text: `:clipboard: *Plan for ${esc(plan.pool)} → ${esc(plan.target.label)}* (${howLabel(plan)}) · plan \`${id}\` · by ${who(opts.requestedBy)}`,
+      text: `:clipboard: *Plan for ${esc(plan.pool)} → ${esc(plan.target.label)}* (${howLabel(plan)}) · plan \`${id}\` · by ${who(requestedBy)}`,
     },
   });
   blocks.push(context(esc(headline(plan))));
 
   const group = (icon: string, title: string, list: Precheck[], always: boolean): void => {
     if (!list.length && !always) return;
-    const shown = list.slice(0, INLINE_ITEMS).map(item);
+    const shown = list.slice(0, INLINE_ITEMS).map((p) => item(p, layout.itemChars));
     if (list.length > INLINE_ITEMS) {
       shown.push(`_… and ${list.length - INLINE_ITEMS} more in the thread_`);
       moreInThread.push(title);
-      thread.push(...packMessages(`${title} (${list.length}) — plan ${id}`, list.map(item), `${title} for ${plan.pool}, plan ${id}`));
+      thread.push(...packMessages(`${title} (${list.length}) — plan ${id}`, list.map((p) => item(p)), `${title} for ${plan.pool}, plan ${id}`));
     }
     const text = [`${icon} *${title} (${list.length})*`, ...shown].join('\n');
     blocks.push({ type: 'section', text: { type: 'mrkdwn', text: truncate(text, SECTION_CHARS) } });
@@ -115,7 +131,7 @@ export function planBlocks(plan: Plan, opts: { requestedBy: string }): PlanMessa
   group(':information_source:', 'Notes', notes, false);
 
   if (hosts.length) {
-    const hostLines = hosts.map((h, i) => `${i + 1}. *${esc(hostTitle(h))}*  ${esc(placementSummary(h))}  · approval before shutdown`);
+    const hostLines = hosts.map((h, i) => truncate(`${i + 1}. *${esc(hostTitle(h))}*  ${esc(placementSummary(h))}  · approval before shutdown`, 400));
     const shown = hostLines.slice(0, INLINE_HOSTS);
     if (hostLines.length > INLINE_HOSTS) {
       shown.push(`_… ${hostLines.length - INLINE_HOSTS} more hosts in the thread_`);
