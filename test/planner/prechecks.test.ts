@@ -183,3 +183,30 @@ describe('prechecks: each names its rule, severity and fix', () => {
     expect(sev[0]).toBe('blocker');
   });
 });
+
+describe('a check that cannot decide fails closed', () => {
+  it('an exception inside a check becomes a blocker naming the check', () => {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const { runPrechecks } = require('../../src/planner/prechecks');
+    const s = threeHostPool().build();
+    const good = plan(s);
+    expect(good.executable).toBe(true);
+    const ctx = {
+      opts: { pool: 'pool-a', target: '7.6', mode: 'manual', returnPolicy: 'none', paths: require('./helpers').PATHS },
+      target: require('../../src/planner/paths').findTarget(require('./helpers').PATHS, '7.6'),
+      paths: new Map(s.hosts.map((h) => [h.ref, { kind: 'base-iso', rule: 'R1.1', note: '' }])),
+      order: s.hosts,
+      placement: { order: s.hosts.map((h) => h.ref), perHost: undefined, planned: 0, lowerBound: 0, movedTwice: 0 },
+      mobility: new Map(),
+      hosts: new Map(s.hosts.map((h) => [h.ref, h])),
+      vms: new Map(s.vms.map((v) => [v.ref, v])),
+      srs: new Map(s.srs.map((x) => [x.ref, x])),
+      hostName: (r: string) => r,
+    };
+    const out = runPrechecks(s, ctx, []);
+    const failed = out.find((c: { id: string }) => c.id === 'check-failed:vm-stops');
+    expect(failed).toMatchObject({ severity: 'blocker', rule: 'R2.2' });
+    expect(failed.message).toMatch(/could not decide .*refusing rather than guessing/);
+    expect(out[0].severity).toBe('blocker');
+  });
+});
