@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join, normalize, resolve } from 'node:path';
+import { dirname, join, normalize, resolve } from 'node:path';
 import { z } from 'zod';
 import type { Logger } from '../log';
 import { silentLogger } from '../log';
@@ -41,11 +41,19 @@ export interface SandboxServer {
 
 const SLACKBOT = { id: 'USLACKBOT', name: 'Slackbot' };
 
-/** src/sandbox/public from src/ (ts-jest) or dist/src/sandbox (tsc output has no assets): try both. */
-export function findPublicDir(): string {
-  const candidates = [join(__dirname, 'public'), resolve(__dirname, '../../../src/sandbox/public'), resolve(process.cwd(), 'src/sandbox/public')];
+/**
+ * The page assets live in src/sandbox/public (tsc does not copy them): next to this module when it runs from src/
+ * (ts-jest), else found by walking up from dist/… to the package root, or from the working directory.
+ */
+export function findPublicDir(from = __dirname): string {
+  const candidates = [join(from, 'public')];
+  for (let dir = resolve(from); ; dir = dirname(dir)) {
+    candidates.push(join(dir, 'src', 'sandbox', 'public'));
+    if (dirname(dir) === dir) break;
+  }
+  candidates.push(resolve(process.cwd(), 'src/sandbox/public'));
   const found = candidates.find((d) => existsSync(join(d, 'index.html')));
-  if (!found) throw new Error(`sandbox page assets not found (looked in ${candidates.join(', ')})`);
+  if (!found) throw new Error(`sandbox page assets not found (looked in src/sandbox/public above ${from} and in the working directory)`);
   return found;
 }
 

@@ -7,7 +7,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Browser, chromium, Locator, Page } from 'playwright-core';
+import { BrowserContext, chromium, Locator, Page } from 'playwright-core';
 
 const ROOT = resolve(__dirname, '../..');
 const SHOTS = join(ROOT, 'docs/screenshots');
@@ -15,6 +15,8 @@ const CHROMIUM = '/usr/bin/chromium';
 const REQUESTER = 'U0KENJI';
 const APPROVER = 'U0MIKA';
 const FAILING_HOST = 'xs-a3';
+/** package.json's bin is dist/cli.js; with tsconfig rootDir "." tsc emits dist/src/cli.js: accept either */
+const CLI = [join(ROOT, 'dist/cli.js'), join(ROOT, 'dist/src/cli.js')].find((f) => existsSync(f)) ?? join(ROOT, 'dist/cli.js');
 
 jest.setTimeout(300_000);
 
@@ -22,7 +24,7 @@ jest.setTimeout(300_000);
 function startSandbox(stateDir: string): Promise<{ proc: ChildProcess; url: string; output: () => string }> {
   const env: NodeJS.ProcessEnv = { ...process.env, XSUPGRADE_SANDBOX_PORT: '0', XSUPGRADE_STATE: join(stateDir, 'state.sqlite'), XSUPGRADE_DEMO_SCALE: '240' };
   for (const k of ['SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'SLACK_APP_TOKEN', 'XSUPGRADE_POOLS']) delete env[k];
-  const proc = spawn(process.execPath, [join(ROOT, 'dist/cli.js'), 'start'], { cwd: stateDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [CLI, 'start'], { cwd: stateDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
@@ -34,7 +36,7 @@ function startSandbox(stateDir: string): Promise<{ proc: ChildProcess; url: stri
     });
     proc.stdout!.on('data', () => {
       const m = /Sandbox page \(open this\):\s+(http:\/\/127\.0\.0\.1:\d+\/)/.exec(out);
-      if (m) {
+      if (m && out.includes('Press Ctrl-C to stop.')) {
         clearTimeout(timer);
         proc.removeAllListeners('exit');
         ok({ proc, url: m[1], output: () => out });
@@ -60,12 +62,12 @@ async function press(page: Page, button: Locator): Promise<void> {
 
 describe('npm start: the local sandbox end to end', () => {
   let proc: ChildProcess | undefined;
-  let browser: Browser | undefined;
+  let browser: BrowserContext | undefined;
   let stateDir: string;
   let userData: string;
 
   beforeAll(() => {
-    if (!existsSync(join(ROOT, 'dist/cli.js'))) throw new Error('dist/cli.js missing: run `npm run build` first');
+    if (!existsSync(CLI)) throw new Error('dist/cli.js missing: run `npm run build` first');
     if (!existsSync(CHROMIUM)) throw new Error('Debian chromium missing: apt-get install -y chromium');
     mkdirSync(SHOTS, { recursive: true });
     stateDir = mkdtempSync(join(tmpdir(), 'xsupgrade-e2e-'));
@@ -93,8 +95,11 @@ describe('npm start: the local sandbox end to end', () => {
     expect(summary).toContain('SLACK_BOT_TOKEN');
     expect(summary).not.toMatch(/xenroot|xoxb-sandbox-[0-9a-f]/); // no secret in the start-up log
 
-    browser = await chromium.launch({
+    // a fresh profile directory per run (playwright takes it as the persistent context's userDataDir)
+    browser = await chromium.launchPersistentContext(userData, {
       executablePath: CHROMIUM,
+      headless: true,
+      viewport: { width: 1600, height: 1000 },
       args: [
         '--headless',
         '--no-sandbox',
@@ -104,10 +109,9 @@ describe('npm start: the local sandbox end to end', () => {
         '--disable-background-networking',
         '--disable-component-update',
         '--disable-sync',
-        `--user-data-dir=${userData}`,
       ],
     });
-    const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+    const page = browser.pages()[0] ?? (await browser.newPage());
     const pageErrors: string[] = [];
     page.on('pageerror', (e) => pageErrors.push(e.message));
     await page.goto(`${started.url}?user=${REQUESTER}`);
@@ -125,7 +129,7 @@ describe('npm start: the local sandbox end to end', () => {
 
     // a slave will fail its upgrade: inject it from the side panel before the run reaches it
     await page.locator(`.host[data-host="${FAILING_HOST}"] [data-sim-action="fail-install"]`).click();
-    await expect(page.locator('#sim-result').textContent()).resolves.toContain(FAILING_HOST);
+    await page.locator('#sim-result', { hasText: `next upgrade install on ${FAILING_HOST} will fail` }).waitFor();
 
     // 2. start it
     await press(page, startButton);
@@ -163,6 +167,7 @@ describe('npm start: the local sandbox end to end', () => {
         await page.screenshot({ path: join(SHOTS, 'failure.png') });
         // the operator reinstalls the host (side panel), then gives its new address to the bot
         await page.locator(`.host[data-host="${FAILING_HOST}"] [data-sim-action="reinstall"]`).click();
+        await page.locator('[data-testid=new-address]').waitFor({ timeout: 10_000 });
         const address = (await page.locator('[data-testid=new-address]').textContent())!.trim();
         expect(address).toMatch(/^127\.\d+\.\d+\.\d+$/);
         await press(page, forget.last());

@@ -1,0 +1,240 @@
+/**
+ * `xsupgrade start` (= `npm start`). With no Slack tokens and no pools file it runs the whole product locally:
+ * the demo pools on the simulator, the fake Slack Web API, the real Bolt app and core, and the sandbox page.
+ * With Slack tokens and XSUPGRADE_POOLS it runs the real bot, exactly like `xsupgrade serve`.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import pino from 'pino';
+import { ScaledClock } from '../clock';
+import { createLogger, Logger } from '../log';
+import { DEFAULT_DIRECTORY } from '../sandbox/directory';
+import { demoManifests, demoPoolsFile, findDemoManifestDir, passwordEnvName } from '../sandbox/demo-config';
+import { chooseMode, isSet } from '../sandbox/start-mode';
+
+export interface StartedStack {
+  sandboxUrl: string;
+  stop(): Promise<void>;
+}
+
+type Env = NodeJS.ProcessEnv;
+
+function port(env: Env, name: string, dflt: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return dflt;
+  if (!/^\d{1,5}$/.test(raw) || Number(raw) > 65535) throw new Error(`${name} must be a port number between 0 and 65535`);
+  return Number(raw);
+}
+
+function scaleOf(env: Env): number {
+  const raw = env.XSUPGRADE_DEMO_SCALE;
+  if (raw === undefined || raw === '') return 60;
+  const n = Number(raw);
+  if (!(n > 0) || n > 100000) throw new Error('XSUPGRADE_DEMO_SCALE must be a number between 0 and 100000 (how much faster simulated time runs)');
+  return n;
+}
+
+/** Start everything for the sandbox; `out` receives the human start-up summary. */
+export async function startSandboxStack(env: Env, logger: Logger, out: (line: string) => void): Promise<StartedStack> {
+  const [{ startSimulator, loadScenario }, { startFakeSlackApi }, { startSandboxServer }, { createSlackApp }, { createCore }, { openStore }, admin] =
+    await Promise.all([
+      import('../sim'),
+      import('../sandbox/fake-web-api'),
+      import('../sandbox/server'),
+      import('../slack/app'),
+      import('../core'),
+      import('../store'),
+      import('../sandbox/sim-admin'),
+    ]);
+  const { loadUpgradePaths } = await import('../planner');
+  const stops: Array<() => Promise<void>> = [];
+  const stopAll = async () => {
+    for (const s of stops.reverse()) await s().catch((e: unknown) => logger.warn({ err: (e as Error).message }, 'start: stop failed'));
+  };
+  try {
+    const scale = scaleOf(env);
+    const clock = new ScaledClock(scale);
+    const directory = DEFAULT_DIRECTORY;
+
+    // 1. the demo pools on the simulator
+    const manifestDir = findDemoManifestDir();
+    const sims = [];
+    const sources = [];
+    for (const file of demoManifests(manifestDir)) {
+      const scenario = loadScenario(file);
+      const sim = await startSimulator(scenario, { clock, logger });
+      stops.push(() => sim.stop());
+      sims.push(sim);
+      sources.push({
+        name: sim.name,
+        masterUrl: sim.masterUrl,
+        username: sim.username,
+        repositories: scenario.repositories,
+        updates: scenario.updates,
+      });
+      // the generated config names this variable; the value never reaches a file or a log line
+      process.env[passwordEnvName(sim.name)] = sim.password;
+    }
+    const simAdmin = await admin.startSimAdminServer(sims, { host: '127.0.0.1', port: 0, logger });
+    stops.push(() => simAdmin.stop());
+
+    // 2. the generated pools config, validated by the same parser as a real pools file
+    const { yaml, pools } = demoPoolsFile(sources, directory);
+    const configDir = mkdtempSync(join(tmpdir(), 'xsupgrade-sandbox-'));
+    const poolsFile = join(configDir, 'pools.yaml');
+    writeFileSync(poolsFile, yaml, { mode: 0o600 });
+
+    // 3. the fake Slack Web API and the real bot on it
+    const botToken = `xoxb-sandbox-${randomBytes(12).toString('hex')}`;
+    const signingSecret = randomBytes(16).toString('hex');
+    const fake = await startFakeSlackApi({ token: botToken, directory });
+    stops.push(() => fake.stop());
+
+    const statePath = isSet(env, 'XSUPGRADE_STATE') ? env.XSUPGRADE_STATE! : ':memory:';
+    const store = await openStore({ path: statePath, clock });
+    stops.push(() => store.close());
+
+    // the core needs the notifier and the Slack app needs the core: forward until the app exists
+    let notifier: import('../domain/ports').Notifier | undefined;
+    const forward = new Proxy({} as import('../domain/ports').Notifier, {
+      get: (_t, prop: string) => async (...args: unknown[]) => {
+        const target = notifier as unknown as Record<string, (...a: unknown[]) => Promise<void>> | undefined;
+        if (target && typeof target[prop] === 'function') await target[prop](...args);
+      },
+    });
+    // the upgrade-path table next to the demo manifests (found from dist/ as well as from src/)
+    const paths = loadUpgradePaths(join(dirname(manifestDir), 'upgrade-paths.yaml'));
+    const core = await createCore({ pools, store, notifier: forward, clock, logger, env: process.env, paths });
+    stops.push(() => core.shutdown());
+    const slack = createSlackApp({
+      core,
+      pools,
+      settings: { mode: 'http', botToken, signingSecret, port: 0, host: '127.0.0.1', slackApiUrl: fake.url },
+      logger,
+      clock,
+      audit: (e) => store.appendAudit(e),
+      saveSlackRefs: async (runId, refs) => {
+        await store.updateRun(runId, (r) => {
+          r.slack = refs;
+        });
+      },
+    });
+    notifier = slack.notifier;
+    const { port: boltPort } = await slack.start();
+    stops.push(() => slack.stop());
+    await core.recoverRuns();
+    const eventsUrl = `http://127.0.0.1:${boltPort}/slack/events`;
+
+    // 4. the sandbox page
+    const sandbox = await startSandboxServer({
+      host: '127.0.0.1',
+      port: port(env, 'XSUPGRADE_SANDBOX_PORT', 3000),
+      fake,
+      slackEventsUrl: eventsUrl,
+      signingSecret,
+      simAdminUrl: simAdmin.url,
+      logger,
+    });
+    stops.push(() => sandbox.stop());
+
+    const approverGroup = directory.userGroups[0];
+    const lines = [
+      '',
+      'xsupgrade sandbox: the real bot on simulated pools and a local Slack-like page. Nothing leaves this machine.',
+      '',
+      `  Sandbox page (open this):  ${sandbox.url}`,
+      `  Bolt app request URL:      ${eventsUrl}  (the page signs every request with a generated signing secret)`,
+      `  Fake Slack Web API:        ${fake.url}`,
+      `  Simulator admin API:       ${simAdmin.url}`,
+      `  Pools config (generated):  ${poolsFile}  (passwords in XSUPGRADE_DEMO_*_PASSWORD, not in the file)`,
+      `  State:                     ${statePath === ':memory:' ? 'in memory (set XSUPGRADE_STATE=<file> to keep it)' : statePath}`,
+      `  Simulated time:            ${scale}× faster than real time (XSUPGRADE_DEMO_SCALE)`,
+      '',
+      '  Simulated pools (XenAPI over XML-RPC on loopback):',
+      ...sims.flatMap((sim, i) => [
+        `    ${sim.name}  master ${sim.masterUrl}  → target ${pools[i].target} (${pools[i].upgrade.mode})`,
+        ...sim.hosts().map((h) => `      ${h.name.padEnd(10)} ${h.role.padEnd(6)} ${h.address.padEnd(15)} XenServer ${h.productVersion}`),
+      ]),
+      '',
+      `  Channel #${directory.channel.name}; users: ${directory.users.map((u) => `${u.name} (${u.role})`).join(', ')}; approvers: @${approverGroup?.handle} (${approverGroup?.users.map((id) => directory.users.find((u) => u.id === id)?.name).join(', ')})`,
+      `  Try: /xsupgrade plan ${sims[0]?.name ?? 'pool-a'}`,
+      '',
+      'To run the real bot instead (same command, `npm start`), set both:',
+      '  SLACK_BOT_TOKEN=xoxb-… and SLACK_SIGNING_SECRET=… (HTTP mode, XSUPGRADE_PORT) or XSUPGRADE_SLACK_MODE=socket with SLACK_APP_TOKEN=xapp-…',
+      '  XSUPGRADE_POOLS=/path/to/pools.yaml (format: manifests/pools.example.yaml; passwords in the env variables it names)',
+      'Press Ctrl-C to stop.',
+      '',
+    ];
+    for (const l of lines) out(l);
+    logger.info({ sandbox: sandbox.url, events: eventsUrl, pools: sims.map((s) => s.name) }, 'sandbox started');
+    return { sandboxUrl: sandbox.url, stop: stopAll };
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+}
+
+function waitForSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (s: NodeJS.Signals) => {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+      resolve(s);
+    };
+    process.on('SIGINT', on);
+    process.on('SIGTERM', on);
+  });
+}
+
+export async function run(args: string[]): Promise<number> {
+  if (args.includes('--help') || args.includes('-h')) {
+    console.log(
+      [
+        'usage: xsupgrade start',
+        '',
+        'No SLACK_BOT_TOKEN and no XSUPGRADE_POOLS: runs the local sandbox (demo pools on the simulator, the bot,',
+        'and a Slack-like page on http://127.0.0.1:3000). Both set: runs the real bot (same as `xsupgrade serve`).',
+        '',
+        'environment: XSUPGRADE_SANDBOX_PORT (page port, 0 = any), XSUPGRADE_DEMO_SCALE (simulated time speed, default 60),',
+        '             XSUPGRADE_STATE (state file; the sandbox keeps state in memory by default), XSUPGRADE_LOG_LEVEL',
+      ].join('\n'),
+    );
+    return 0;
+  }
+  const mode = chooseMode(process.env);
+  if (mode.mode === 'error') {
+    console.error(mode.message);
+    return 2;
+  }
+  if (mode.mode === 'real') {
+    // `serve` (the lead's module) is loaded by name so that this file does not depend on when it lands
+    const servePath = './serve';
+    const serve = (await import(servePath).catch(() => undefined)) as { run?: (a: string[]) => Promise<number> } | undefined;
+    if (!serve?.run) {
+      console.error('xsupgrade start: Slack tokens and XSUPGRADE_POOLS are set, but this build has no `serve` command to run the real bot.');
+      return 1;
+    }
+    return serve.run(args);
+  }
+
+  // the summary goes to stdout; structured logs to stderr, quiet unless asked
+  const logger = createLogger({ level: process.env.XSUPGRADE_LOG_LEVEL ?? 'warn', destination: pino.destination(2) });
+  let stack: StartedStack;
+  try {
+    stack = await startSandboxStack(process.env, logger, (l) => console.log(l));
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const hint =
+      err.code === 'EADDRINUSE'
+        ? ` (port ${process.env.XSUPGRADE_SANDBOX_PORT || 3000} is in use: set XSUPGRADE_SANDBOX_PORT to another port, or 0 for any free one)`
+        : '';
+    console.error(`xsupgrade start: the sandbox could not start: ${err.message}${hint}`);
+    return 1;
+  }
+  const signal = await waitForSignal();
+  console.log(`\n${signal}: stopping the sandbox…`);
+  await stack.stop();
+  return 0;
+}
