@@ -122,16 +122,18 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
     }
   };
 
-  const makePlan = async (cfg: PoolConfig, opts: { target?: string; mode?: UpgradeMode }): Promise<Plan> => {
+  const makePlan = async (cfg: PoolConfig, opts: { target?: string; mode?: UpgradeMode }, how: { forStart?: boolean } = {}): Promise<Plan> => {
     const rt = runtimeOf(cfg.name)!;
     const snapshot = await readSnapshot(rt.client, clock);
     const mode = opts.mode ?? cfg.upgrade.mode;
     let repository: { url: string; testResults?: Record<string, { ok: boolean; error?: string }> } | undefined;
     if (mode === 'automatic' && cfg.upgrade.mode === 'automatic') {
       const withCreds = repositoryUrlWithCredentials(cfg, env)!;
-      repository = { url: cfg.upgrade.repositoryUrl, testResults: await testRepository(rt.client, snapshot.hosts.map((h) => h.ref), withCreds) };
+      const live = snapshot.hosts.filter((h) => h.live).map((h) => h.ref);
+      repository = { url: cfg.upgrade.repositoryUrl, testResults: await testRepository(rt.client, live, withCreds) };
     }
-    const active = (await store.listRuns({ pool: cfg.name, states: ACTIVE }))[0];
+    // start re-validates under its own lease: the active-run precheck is the lease's job there
+    const active = how.forStart ? undefined : (await store.listRuns({ pool: cfg.name, states: ACTIVE }))[0];
     paths ??= loadUpgradePaths();
     return buildPlan(snapshot, {
       pool: cfg.name,
@@ -199,25 +201,29 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
         }
         const active = (await store.listRuns({ pool: cfg.name, states: ACTIVE }))[0];
         if (active) return refuseStart('conflict', `run ${active.id} is already active on ${cfg.name} (${active.state})`);
-        // re-validated against the pool as it is now: a plan made on an older state is not executed
-        let fresh: Plan;
-        try {
-          fresh = await makePlan(cfg, { target: cfg.target, mode: latest.mode });
-        } catch (err) {
-          return unavailable(cfg.name, err);
-        }
-        if (fresh.id !== latest.id) {
-          await store.savePlan(cfg.name, fresh);
-          return refuseStart('conflict', `pool ${cfg.name} changed since plan ${latest.id.slice(0, 12)}; the new plan is ${fresh.id.slice(0, 12)}: review it and start again`);
-        }
+        // the lease first (one active run per pool across processes), then the re-validation under it
         const now = clock.now();
         const runId = await store.nextRunId(cfg.name, now);
         const lease = await store.acquireLease(cfg.name, ownerId, runId, leaseTtlMs, now);
         if (!lease.ok) return refuseStart('conflict', `run ${lease.runId} is active on ${cfg.name} (held by ${lease.holder})`);
+        const release = () => store.releaseLease(cfg.name, ownerId);
         const again = (await store.listRuns({ pool: cfg.name, states: ACTIVE }))[0];
         if (again) {
-          await store.releaseLease(cfg.name, ownerId);
+          await release();
           return refuseStart('conflict', `run ${again.id} is already active on ${cfg.name} (${again.state})`);
+        }
+        // re-validated against the pool as it is now: a plan made on an older state is not executed
+        let fresh: Plan;
+        try {
+          fresh = await makePlan(cfg, { target: cfg.target, mode: latest.mode }, { forStart: true });
+        } catch (err) {
+          await release();
+          return unavailable(cfg.name, err);
+        }
+        if (fresh.id !== latest.id) {
+          await release();
+          await store.savePlan(cfg.name, fresh);
+          return refuseStart('conflict', `pool ${cfg.name} changed since plan ${latest.id.slice(0, 12)}; the new plan is ${fresh.id.slice(0, 12)}: review it and start again`);
         }
         const run: Run = {
           id: runId,

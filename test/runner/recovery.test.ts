@@ -3,7 +3,10 @@ import { APPROVER, planAndStart, runningVmPlacement, startHarness, waitForRun } 
 
 describe('recovery actions', () => {
   it('slave install fails → forget (host.destroy) → operator reinstalls → rejoin with the address → run completes (R4.2)', async () => {
-    const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', { faults: [{ kind: 'install-fails', host: 'xs-a2', when: 'before', times: 1 }] });
+    const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', {
+      faults: [{ kind: 'install-fails', host: 'xs-a2', when: 'before', times: 1 }],
+      pool: { hostTimeoutMinutes: 90 },
+    });
     try {
       const before = runningVmPlacement(h.sim);
       const run = await planAndStart(h);

@@ -43,6 +43,8 @@ export function poolConfigFor(sim: SimPool, mode: UpgradeMode, extra: Partial<Po
     slack: { channel: 'CPOOL', approvers: { users: [APPROVER.userId], groups: [] }, allowSelfApproval: false },
     returnPolicy: 'none',
     timezone: 'UTC',
+    // generous: a loaded CI machine makes real milliseconds expensive in clock time (tests of the timeout set their own)
+    hostTimeoutMinutes: 240,
     ...extra,
   };
 }
@@ -52,7 +54,7 @@ export async function startHarness(
   mode: UpgradeMode,
   opts: { scale?: number; autoApprove?: boolean; pool?: Partial<PoolConfig>; storePath?: string; faults?: Parameters<SimPool['control']['injectFault']>[0][] } = {},
 ): Promise<Harness> {
-  const clock = new ScaledClock(opts.scale ?? 4000);
+  const clock = new ScaledClock(opts.scale ?? 3000);
   const sim = await startSimulator(loadScenario(scenario), { clock });
   for (const f of opts.faults ?? []) sim.control.injectFault(f);
   const dir = mkdtempSync(join(tmpdir(), 'xsupgrade-runner-'));
@@ -103,11 +105,11 @@ export async function waitForRun(store: Store, runId: string, states: RunState[]
   }
 }
 
-export async function planAndStart(h: Harness): Promise<Run> {
-  const plan = await h.core.plan(h.pool.name, {}, REQUESTER);
+export async function planAndStart(h: Harness, by: Actor = REQUESTER): Promise<Run> {
+  const plan = await h.core.plan(h.pool.name, {}, by);
   if (!plan.ok) throw new Error(plan.error);
   if (!plan.value.executable) throw new Error(`plan not executable: ${plan.value.prechecks.filter((p) => p.severity === 'blocker').map((p) => p.message).join('; ')}`);
-  const started = await h.core.start(h.pool.name, { planHash: plan.value.id.slice(0, 12) }, REQUESTER);
+  const started = await h.core.start(h.pool.name, { planHash: plan.value.id.slice(0, 12) }, by);
   if (!started.ok) throw new Error(started.error);
   return started.value;
 }
