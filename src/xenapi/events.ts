@@ -42,7 +42,10 @@ export interface EventWatcherOptions {
   clock?: Clock;
   /** event.from timeout in (clock) seconds; default 30 */
   pollSeconds?: number;
-  /** clock ms allowed for each reconnect after the master stops answering; default 30 min */
+  /**
+   * clock ms allowed for each reconnect after the master stops answering; default: until deadlineMs if given,
+   * else 2 h (a master's install takes ~40 min plus boot)
+   */
   reconnectBudgetMs?: number;
   /** absolute clock time at which the watcher ends with XenApiTimeoutError */
   deadlineMs?: number;
@@ -69,7 +72,7 @@ export class EventWatcher extends EventEmitter {
     super();
     this.clock = opts.clock ?? systemClock;
     this.pollSeconds = opts.pollSeconds ?? 30;
-    this.reconnectBudgetMs = opts.reconnectBudgetMs ?? 30 * 60_000;
+    this.reconnectBudgetMs = opts.reconnectBudgetMs ?? 2 * 3600_000;
   }
 
   /** Callback mode: emits 'event' (XenEvent), 'resync' (reason), 'error' (fatal), 'end'. */
@@ -110,25 +113,8 @@ export class EventWatcher extends EventEmitter {
           batch = await this.source.eventFrom(this.opts.classes, token, waitS, { signal });
         } catch (e) {
           if (signal.aborted) return;
-          if (isXenApiError(e, 'EVENTS_LOST') || isXenApiError(e, 'EVENT_FROM_TOKEN_PARSE_FAILURE')) {
-            this.emit('resync', (e as Error).message);
-            token = '';
-            continue;
-          }
-          if (isXenApiError(e, 'SESSION_INVALID') && sessionRetries < 3) {
-            sessionRetries += 1;
-            await this.source.login();
-            continue;
-          }
-          if (e instanceof XenApiConnectionError) {
-            const budgetEnd = this.clock.now() + this.reconnectBudgetMs;
-            const deadlineMs = this.opts.deadlineMs === undefined ? budgetEnd : Math.min(budgetEnd, this.opts.deadlineMs);
-            this.emit('resync', `master unreachable: ${e.message}`);
-            await this.source.reconnect({ deadlineMs });
-            token = '';
-            continue;
-          }
-          throw e;
+          token = await this.recover(e, token, () => ++sessionRetries);
+          continue;
         }
         sessionRetries = 0;
         const fullRead = token === '';
@@ -152,6 +138,33 @@ export class EventWatcher extends EventEmitter {
     } finally {
       this.running = false;
     }
+  }
+  /**
+   * Decides how to go on after a failed event.from; returns the token to continue from, or throws (fatal).
+   * A re-login that fails because the master went away falls through to the reconnect path.
+   */
+  private async recover(e: unknown, token: string, nextSessionRetry: () => number): Promise<string> {
+    if (isXenApiError(e, 'EVENTS_LOST') || isXenApiError(e, 'EVENT_FROM_TOKEN_PARSE_FAILURE')) {
+      this.emit('resync', (e as Error).message);
+      return '';
+    }
+    if (isXenApiError(e, 'SESSION_INVALID') && nextSessionRetry() <= 3) {
+      try {
+        await this.source.login();
+        return token;
+      } catch (e2) {
+        return this.recover(e2, token, nextSessionRetry);
+      }
+    }
+    if (e instanceof XenApiConnectionError) {
+      const budgetEnd = this.clock.now() + this.reconnectBudgetMs;
+      const { deadlineMs: until, reconnectBudgetMs: explicit } = this.opts;
+      const deadlineMs = until === undefined ? budgetEnd : explicit === undefined ? until : Math.min(budgetEnd, until);
+      this.emit('resync', `master unreachable: ${e.message}`);
+      await this.source.reconnect({ deadlineMs });
+      return '';
+    }
+    throw e;
   }
 }
 
