@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { compareVersions } from '../domain/versions';
+import { projectPath } from '../paths';
 
 /**
  * The upgrade-path table (R1), loaded from manifests/upgrade-paths.yaml. Data, not code (R1.6).
@@ -51,7 +51,8 @@ export interface HostPath {
   wayOut?: string;
 }
 
-export const DEFAULT_PATHS_FILE = resolve(__dirname, '../../manifests/upgrade-paths.yaml');
+/** Found from src/ and from dist/src/ alike. */
+export const DEFAULT_PATHS_FILE = projectPath('manifests', 'upgrade-paths.yaml');
 
 export class UpgradePathError extends Error {
   constructor(message: string) {
