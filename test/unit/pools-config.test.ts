@@ -1,4 +1,5 @@
-import { ConfigError, parsePoolsFile, resolveSecret } from '../../src/config/pools';
+import { join } from 'node:path';
+import { ConfigError, loadPoolsFile, parsePoolsFile, resolveSecret } from '../../src/config/pools';
 
 const valid = `
 pools:
@@ -52,5 +53,12 @@ describe('pools file', () => {
   it('resolves a secret from the environment without echoing it', () => {
     expect(resolveSecret('XS_PW', { XS_PW: 's3cret' })).toBe('s3cret');
     expect(() => resolveSecret('XS_PW', {})).toThrow(/XS_PW is not set/);
+  });
+});
+
+describe('manifests/pools.example.yaml', () => {
+  it('is a valid pools file (the documented example must work as shown)', () => {
+    const file = loadPoolsFile(join(__dirname, '../../manifests/pools.example.yaml'));
+    expect(file.pools.map((p) => p.name)).toEqual(expect.arrayContaining(['pool-a', 'pool-b', 'standalone']));
   });
 });
