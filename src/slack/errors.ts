@@ -141,3 +141,10 @@ export function classifySlackError(err: unknown): SlackFailure {
   // request errors (connection refused, reset, timeout) and anything unexpected: try again later
   return { kind: 'transient', reason: e?.code ?? e?.message ?? 'unknown error' };
 }
+
+/** What a user reads when a handler failed unexpectedly (the detail is in the log, not in Slack). */
+export const INTERNAL_ERROR_TEXT =
+  ':warning: Something went wrong while handling that. Nothing was changed by this request; the details are in the bot\'s log. Try again, or use `/xsupgrade status`.';
+
+/** What a user reads after clicking a button whose value this bot did not produce. */
+export const INVALID_BUTTON_TEXT = ':no_entry: This button is not valid (it was changed or is from another app). Nothing was done; the attempt was recorded.';

@@ -97,6 +97,14 @@ export class Outbox {
     }
   }
 
+  /**
+   * A call that cannot wait in a queue (views.open: its trigger_id expires after ~3 s). No retry:
+   * the caller tells the user when it fails.
+   */
+  async callNow(method: string, args: Record<string, unknown>): Promise<Record<string, unknown>> {
+    return (await this.opts.client.apiCall(method, args)) as Record<string, unknown>;
+  }
+
   /** Jobs not yet delivered, across queues. */
   pending(): number {
     let n = 0;

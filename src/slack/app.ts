@@ -1,0 +1,136 @@
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { App, HTTPReceiver } from '@slack/bolt';
+import { Clock, systemClock } from '../clock';
+import type { PoolConfig } from '../config/pools';
+import type { Core } from '../domain/ports';
+import type { AuditEvent, SlackRefs } from '../domain/types';
+import type { Logger } from '../log';
+import { planBlocks } from './blocks/plan';
+import { boltLogger } from './bolt-logger';
+import type { PlanRenderer, SchedulerPort, SlackContext } from './context';
+import { GroupResolver } from './groups';
+import { registerListeners } from './listeners';
+import { SlackNotifier } from './notifier';
+import { Outbox } from './outbox';
+import type { SlackSettings } from './settings';
+import { createWebClient, webClientOptions } from './web-client';
+
+/**
+ * The Slack app (contracts §6): builds the Bolt App in HTTP mode (HTTPReceiver on a loopback
+ * address, endpoint /slack/events, requests verified with the signing secret) or Socket Mode,
+ * registers the listeners and starts. Everything else lives in listeners/, blocks/ and the outbox.
+ */
+export interface SlackAppDeps {
+  core: Core;
+  pools: PoolConfig[];
+  settings: SlackSettings;
+  logger: Logger;
+  clock?: Clock;
+  /** schedule commands (issue 6); without it they answer that scheduling is not enabled */
+  scheduler?: SchedulerPort;
+  /** audit sink for refusals decided in the Slack layer (forged buttons, wrong channel) */
+  audit?: (e: AuditEvent) => Promise<void>;
+  /** where the notifier's message refs (header ts, approval ts) are stored in the run */
+  saveSlackRefs?: (runId: string, refs: SlackRefs) => Promise<void>;
+  /** per-channel spacing of posts (default 1000 ms, Slack's ~1 message/s/channel) */
+  minIntervalMs?: number;
+  planRenderer?: PlanRenderer;
+}
+
+export interface SlackApp {
+  app: App;
+  notifier: SlackNotifier;
+  outbox: Outbox;
+  /** HTTP mode: the port actually bound (useful with port 0) */
+  start(): Promise<{ port?: number }>;
+  stop(): Promise<void>;
+  /** resolves when no handler work is in flight and the outbox is empty (tests, shutdown) */
+  idle(): Promise<void>;
+}
+
+export const EVENTS_PATH = '/slack/events';
+
+export function createSlackApp(deps: SlackAppDeps): SlackApp {
+  const { settings, logger } = deps;
+  const clock = deps.clock ?? systemClock;
+  const log = logger.child({ component: 'slack' });
+  const client = createWebClient(settings, logger);
+  const outbox = new Outbox({ client, clock, logger, minIntervalMs: deps.minIntervalMs });
+  const notifier = new SlackNotifier({ outbox, pools: deps.pools, clock, logger, saveSlackRefs: deps.saveSlackRefs });
+
+  let receiver: HTTPReceiver | undefined;
+  let app: App;
+  if (settings.mode === 'http') {
+    if (!settings.signingSecret) throw new Error('SLACK_SIGNING_SECRET is required in HTTP mode');
+    receiver = new HTTPReceiver({
+      signingSecret: settings.signingSecret,
+      endpoints: EVENTS_PATH,
+      logger: boltLogger(logger, 'bolt-http'),
+    });
+    app = new App({ token: settings.botToken, receiver, logger: boltLogger(logger), clientOptions: webClientOptions(settings) });
+  } else {
+    if (!settings.appToken) throw new Error('SLACK_APP_TOKEN is required in Socket Mode');
+    app = new App({ token: settings.botToken, appToken: settings.appToken, socketMode: true, logger: boltLogger(logger), clientOptions: webClientOptions(settings) });
+  }
+
+  const inFlight = new Set<Promise<unknown>>();
+  const ctx: SlackContext = {
+    core: deps.core,
+    pools: deps.pools,
+    logger: log,
+    clock,
+    outbox,
+    notifier,
+    groups: new GroupResolver(client, clock, log),
+    planBlocks: deps.planRenderer ?? planBlocks,
+    scheduler: deps.scheduler,
+    audit: deps.audit,
+    track: <T>(work: Promise<T>) => {
+      inFlight.add(work);
+      work.then(
+        () => inFlight.delete(work),
+        () => inFlight.delete(work),
+      );
+      return work;
+    },
+  };
+  registerListeners(app, ctx);
+  app.error(async (err) => {
+    log.error({ err: err.message, code: (err as { code?: string }).code }, 'unhandled error in a Slack listener');
+  });
+
+  async function idle(): Promise<void> {
+    // handler work can enqueue messages and messages can't start handler work: drain both until stable
+    for (;;) {
+      if (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+      await outbox.idle();
+      if (inFlight.size === 0 && outbox.pending() === 0) return;
+    }
+  }
+
+  return {
+    app,
+    notifier,
+    outbox,
+    idle,
+    async start() {
+      if (settings.mode === 'http') {
+        const server = (await app.start({ port: settings.port, host: settings.host })) as Server;
+        const port = (server.address() as AddressInfo).port;
+        log.info({ mode: 'http', host: settings.host, port, path: EVENTS_PATH, pools: deps.pools.map((p) => p.name) }, `Slack app listening on http://${settings.host}:${port}${EVENTS_PATH}`);
+        return { port };
+      }
+      await app.start();
+      log.info({ mode: 'socket', pools: deps.pools.map((p) => p.name) }, 'Slack app connected in Socket Mode');
+      return {};
+    },
+    async stop() {
+      await app.stop().catch((e: unknown) => log.warn({ err: (e as Error).message }, 'stopping the Bolt app failed'));
+      await Promise.allSettled([...inFlight]);
+      // give queued messages a short chance to go out; what is left is logged by outbox.stop()
+      await Promise.race([outbox.idle(), clock.sleep(5000).catch(() => undefined)]);
+      await outbox.stop();
+    },
+  };
+}

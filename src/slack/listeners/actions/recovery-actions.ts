@@ -1,0 +1,46 @@
+import type { RecoveryAction } from '../../../domain/types';
+import { failureDecidedMessage, RECOVERY_BY_ACTION_ID } from '../../blocks/failure';
+import { forgetRejoinModal } from '../../blocks/forget-rejoin-modal';
+import { textReply } from '../../blocks/replies';
+import { auditRefusal, SlackContext, tellUser, updateMessage } from '../../context';
+import type { Click } from './click';
+import { resolveRunClick, surfaceRefusal } from './run-click';
+
+/**
+ * Failure-alert buttons (R4.1 roll back master, R4.2 forget & rejoin, R4.3 retry, skip, abort).
+ * Core checks that the action is valid for the failed step and that the user may take it; once
+ * accepted, the alert's buttons are replaced by who chose what and when.
+ */
+export async function recoveryClick(ctx: SlackContext, click: Click): Promise<void> {
+  const action: RecoveryAction | undefined = RECOVERY_BY_ACTION_ID[click.actionId];
+  const c = await resolveRunClick(ctx, click, true);
+  if (!c || !action) return;
+  const result = action === 'abort' ? await ctx.core.abort(c.run.id, c.actor) : await ctx.core.recover(c.run.id, { action, stepId: c.stepId! }, c.actor);
+  if (surfaceRefusal(ctx, click, c.run.id, result)) return;
+  const step = c.run.steps.find((s) => s.id === c.stepId);
+  if (step && click.messageTs) {
+    updateMessage(ctx, click.channelId, click.messageTs, failureDecidedMessage(c.run, step, action, click.userId, ctx.clock.now(), c.pool), `recovery chosen ${c.run.id}`);
+  }
+}
+
+/**
+ * "Forget host & rejoin…" opens the modal right away (the trigger lives ~3 s). The stored run is
+ * checked first so a stale alert does not open a form that can only be refused; Core re-checks on submit.
+ */
+export async function forgetRejoinClick(ctx: SlackContext, click: Click): Promise<void> {
+  const c = await resolveRunClick(ctx, click, true);
+  if (!c) return;
+  const step = c.run.steps.find((s) => s.id === c.stepId);
+  if (!step || step.state !== 'failed' || c.run.state !== 'failed') {
+    await auditRefusal(ctx, { runId: c.run.id, actor: click.userId, message: `stale forget-rejoin click: step ${c.stepId} is ${step?.state ?? 'unknown'}, run ${c.run.state}`, detail: { action: click.actionId } });
+    tellUser(ctx, click.channelId, click.userId, textReply(`${c.run.id}: this alert is out of date (step ${c.stepId} is ${step?.state ?? 'unknown'}, run ${c.run.state}). Nothing was done.`), 'stale alert');
+    return;
+  }
+  const view = forgetRejoinModal(c.run, step, { runId: c.run.id, stepId: step.id, channel: click.channelId, messageTs: click.messageTs });
+  try {
+    await ctx.outbox.callNow('views.open', { trigger_id: click.triggerId, view });
+  } catch (e) {
+    ctx.logger.warn({ runId: c.run.id, err: (e as { data?: { error?: string } }).data?.error ?? (e as Error).message }, 'could not open the forget & rejoin form');
+    tellUser(ctx, click.channelId, click.userId, textReply(`${c.run.id}: the form could not be opened in time. Click "Forget host & rejoin…" again.`), 'modal failed');
+  }
+}

@@ -1,0 +1,8 @@
+import type { App } from '@slack/bolt';
+import { VIEW } from '../../blocks/ids';
+import type { SlackContext } from '../../context';
+import { forgetRejoinSubmit } from './forget-rejoin';
+
+export function register(app: App, ctx: SlackContext): void {
+  app.view(VIEW.forgetRejoin, forgetRejoinSubmit(ctx));
+}
