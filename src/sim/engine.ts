@@ -52,6 +52,8 @@ export class Machine {
   broken = false;
   evacuating = false;
   listener: Listener | null = null;
+  /** Aborts the machine's current power lifecycle (an install in progress when the operator reinstalls it). */
+  lifecycle = new AbortController();
   constructor(
     readonly name: string,
     readonly address: string,
@@ -238,7 +240,7 @@ export class Sim {
     this.noteHostsDown();
     void this.run(m, async () => {
       await this.setPhase(m, 'shutting-down');
-      await this.sleepSeconds(this.timings.shutdownSeconds);
+      await this.sleepSeconds(this.timings.shutdownSeconds, m.lifecycle.signal);
       await this.enterOff(m);
       if (op === 'reboot') await this.boot(m, m.staged ? this.installFromRepository(m.staged) : null);
     });
@@ -248,10 +250,11 @@ export class Sim {
     return { product: r.version, platform: r.platform, build: r.build };
   }
 
-  /** Run a lifecycle coroutine; stopping the simulator aborts it quietly. */
+  /** Run a lifecycle coroutine; stopping the simulator or reinstalling the machine aborts it quietly. */
   private run(m: Machine, fn: () => Promise<void>): Promise<void> {
+    const signal = m.lifecycle.signal;
     return fn().catch((err: unknown) => {
-      if (this.stopper.signal.aborted) return;
+      if (this.stopper.signal.aborted || signal.aborted) return;
       this.logger.error({ host: m.name, err: (err as Error).message }, 'sim host lifecycle failed');
     });
   }
@@ -284,9 +287,10 @@ export class Sim {
 
   /** Power-on path: optionally the installer, then boot, then xapi start (HOST_STILL_BOOTING meanwhile). */
   async boot(m: Machine, install: InstalledVersion | null): Promise<void> {
+    const signal = m.lifecycle.signal;
     if (install) {
       await this.setPhase(m, 'installing');
-      await this.sleepSeconds(this.timings.installSeconds);
+      await this.sleepSeconds(this.timings.installSeconds, signal);
       m.staged = null;
       if (this.takeFault('install-hangs', (f) => f.host === m.name)) {
         this.logger.info({ host: m.name }, 'sim: install hangs (fault)');
@@ -311,13 +315,13 @@ export class Sim {
       m.pendingUpdate = null;
     }
     await this.setPhase(m, 'booting');
-    await this.sleepSeconds(this.timings.bootSeconds);
+    await this.sleepSeconds(this.timings.bootSeconds, signal);
     const bootedAt = this.clock.now();
     await this.setPhase(m, 'xapi-starting');
     const pool = m.pool;
     if (!pool) return; // a forgotten machine boots to nothing useful
     // A slave's xapi needs its master: it retries Pool.hello every 5 s (reference §4.3).
-    while (pool.master !== m && !this.masterUp(pool)) await this.sleepSeconds(5);
+    while (pool.master !== m && !this.masterUp(pool)) await this.sleepSeconds(5, signal);
     if (pool.db.has('host', m.hostRef)) {
       const [maj, min] = apiVersionOf(m.installed.product);
       const start = this.clock.now();
@@ -332,7 +336,7 @@ export class Sim {
         oc.agent_start_time = (start / 1000).toFixed(3);
       });
     }
-    await this.sleepSeconds(this.timings.xapiStartSeconds);
+    await this.sleepSeconds(this.timings.xapiStartSeconds, signal);
     m.pendingOp = null;
     if (pool.db.has('host', m.hostRef)) {
       pool.db.update('host', m.hostRef, { enabled: true, updates_requiring_reboot: [] });
@@ -379,6 +383,28 @@ export class Sim {
     if (!media) throw new Error('the scenario has no repositories: nothing to install from');
     m.broken = false;
     void this.run(m, () => this.boot(m, media));
+  }
+
+  /**
+   * The operator reinstalls the physical machine (R4.2): whatever it was doing stops, and it comes up as a fresh
+   * stand-alone host. A pool member qualifies only when its upgrade failed or hung, or it is off; the pool keeps its
+   * stale (not live) host record until host.destroy on the master.
+   */
+  detachForReinstall(m: Machine): void {
+    const member = m.pool === this.pool && this.pool.db.has('host', m.hostRef);
+    if (member && !m.broken && m.phase !== 'off' && m.phase !== 'installing')
+      throw new Error(
+        `host ${m.name} is ${m.phase === 'running' ? 'running' : m.phase} as a member of the pool: only a host whose upgrade failed or hung, or that is off, can be reinstalled (R4.2)`,
+      );
+    m.lifecycle.abort(new Error('machine reinstalled'));
+    m.lifecycle = new AbortController();
+    if (member) {
+      // The master already marked it dead (shutdown/reboot issued, or it went off); make sure the record says so.
+      this.setLive(this.pool, m.hostRef, false);
+      if (this.pool.db.get('host', m.hostRef).enabled) this.pool.db.update('host', m.hostRef, { enabled: false });
+    }
+    m.pool = null;
+    m.hostRef = NULL_REF;
   }
 
   /** Manual installs use the newest repository of the scenario as the installation media. */

@@ -45,6 +45,10 @@ export interface SimControl {
   injectFault(f: Fault): void;
   clearFaults(): void;
   completeManualInstall(host: string): void;
+  /**
+   * The operator reinstalls a slave whose upgrade failed or hung (or that is off): it becomes a fresh stand-alone host
+   * ready for pool.join; the pool keeps its stale, not-live record until host.destroy (R4.2).
+   */
   reinstallFresh(host: string, opts?: { version?: string }): { address: string; url: string; ready: Promise<void> };
 }
 
@@ -179,12 +183,13 @@ function makeSimPool(sim: Sim): SimPool {
 
 function reinstallFresh(sim: Sim, name: string, version?: string): { address: string; url: string; ready: Promise<void> } {
   const m = sim.machine(name);
-  if (m.pool === sim.pool && sim.pool.db.has('host', m.hostRef))
-    throw new Error(`host ${name} is still a member of pool ${sim.scenario.pool.name}: forget it first (host.destroy, R4.2)`);
+  if (sim.pool.master === m)
+    throw new Error(`host ${name} is the master of pool ${sim.scenario.pool.name}: a master is rolled back, not forgotten and reinstalled (R4.1)`);
   const repos = sim.scenario.repositories;
   const repo = version ? repos.find((r) => r.version === version) : [...repos].sort((a, b) => compareVersions(b.version, a.version))[0];
   if (version && !repo) throw new Error(`no repository in the scenario has version ${version} (known: ${repos.map((r) => r.version).join(', ') || 'none'})`);
   const master = sim.pool.master.installed;
+  sim.detachForReinstall(m);
   m.installed = repo ? { product: repo.version, platform: repo.platform, build: repo.build } : { ...master };
   m.broken = false;
   m.staged = null;

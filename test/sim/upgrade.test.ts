@@ -183,13 +183,26 @@ test('failed install: a slave never returns (forget + reinstall + join); the mas
     await until(() => host(sim, 's2').power === 'off', 'install failed');
     expect(() => sim.control.powerOn('s2')).toThrow(/reinstallFresh/);
     expect(await ok(sim.masterUrl, 'host_metrics.get_live', [s, await ok(sim.masterUrl, 'host.get_metrics', [s, s2])])).toBe(false);
-    // R4.2: forget, reinstall fresh, join
-    expect(() => sim.control.reinstallFresh('s2')).toThrow(/forget it first/);
-    await ok(sim.masterUrl, 'host.destroy', [s, s2]);
-    expect(await failureOf(sim.masterUrl, 'host.get_record', [s, s2])).toEqual(['HANDLE_INVALID', 'host', s2]);
+    // R4.2 in the operator's order: reinstall the failed machine, then forget its stale record, then join.
+    // A running member or the master cannot be reinstalled.
+    expect(() => sim.control.reinstallFresh('s3')).toThrow(/running as a member of the pool/);
+    expect(() => sim.control.reinstallFresh('m1')).toThrow(/master.*R4\.1/);
     const fresh = sim.control.reinstallFresh('s2', { version: '7.6.0' });
     await fresh.ready;
+    expect(fresh.address).toBe(host(sim, 's2').address);
+    expect(host(sim, 's2')).toMatchObject({ inPool: false, power: 'on', productVersion: '7.6.0' });
+    // the pool still holds the stale record, not live, until host.destroy on the master
+    expect(await ok(sim.masterUrl, 'host.get_name_label', [s, s2])).toBe('s2');
+    expect(await ok(sim.masterUrl, 'host_metrics.get_live', [s, await ok(sim.masterUrl, 'host.get_metrics', [s, s2])])).toBe(false);
+    expect((await ok(sim.masterUrl, 'host.get_software_version', [s, s2])).product_version).toBe('7.1.1');
+    expect(await failureOf(sim.masterUrl, 'host.enable', [s, s2])).toEqual(['HOST_OFFLINE', s2]);
     const fs = await ok(fresh.url, 'session.login_with_password', ['root', 'pw']);
+    // the fresh host is its own master, with one host on 7.6
+    const freshHosts = await ok(fresh.url, 'host.get_all_records', [fs]);
+    expect(Object.values<any>(freshHosts).map((h) => [h.name_label, h.software_version.product_version])).toEqual([['s2', '7.6.0']]);
+    await ok(sim.masterUrl, 'host.destroy', [s, s2]);
+    expect(await failureOf(sim.masterUrl, 'host.get_record', [s, s2])).toEqual(['HANDLE_INVALID', 'host', s2]);
+    expect(host(sim, 's2').power).toBe('on'); // forgetting the record does not touch the reinstalled machine
     // a 7.6 host cannot join a 7.1 pool
     const [code] = await failureOf(fresh.url, 'pool.join', [fs, host(sim, 'm1').address, 'root', 'pw']);
     expect(code).toBe('POOL_JOINING_HOST_MUST_HAVE_SAME_API_VERSION');
@@ -223,12 +236,11 @@ test('a fresh host on the pool version joins as a slave', async () => {
     await ok(sim.masterUrl, 'host.call_plugin', [s, s2, 'prepare_host_upgrade.py', 'main', { url: REPO }]);
     await ok(sim.masterUrl, 'host.reboot', [s, s2]);
     await until(() => host(sim, 's2').power === 'installing', 'installing');
-    sim.control.powerOff('s2');
-    await until(() => host(sim, 's2').power === 'off', 'off');
-    expect(await failureOf(sim.masterUrl, 'host.destroy', [s, sim.hosts()[0].ref])).toEqual(['HOST_IS_LIVE', sim.hosts()[0].ref]);
-    await ok(sim.masterUrl, 'host.destroy', [s, s2]);
+    // the install hangs: the operator reinstalls the machine while the pool still lists it (R4.2)
     const fresh = sim.control.reinstallFresh('s2');
     await fresh.ready;
+    expect(await failureOf(sim.masterUrl, 'host.destroy', [s, sim.hosts()[0].ref])).toEqual(['HOST_IS_LIVE', sim.hosts()[0].ref]);
+    await ok(sim.masterUrl, 'host.destroy', [s, s2]);
     const fs = await ok(fresh.url, 'session.login_with_password', ['root', 'pw']);
     await ok(fresh.url, 'pool.join', [fs, host(sim, 'm1').address, 'root', 'pw']);
     await until(async () => (await xcall(fresh.url, 'session.login_with_password', ['root', 'pw'])).Status === 'Failure', 'slave');
@@ -236,6 +248,34 @@ test('a fresh host on the pool version joins as a slave', async () => {
     const hosts = await ok(sim.masterUrl, 'host.get_all_records', [s]);
     expect(Object.values<any>(hosts).map((h) => h.name_label).sort()).toEqual(['m1', 's2']);
     expect(await failureOf(fresh.url, 'session.login_with_password', ['root', 'pw'])).toEqual(['HOST_IS_SLAVE', host(sim, 'm1').address]);
+  } finally {
+    await sim.stop();
+  }
+});
+
+test('reinstalling a host whose install is still running stops that install; forgetting a live host is refused', async () => {
+  const sim = await startSimulator(scenario(), { clock: fastClock(20000) });
+  try {
+    const s = await pw(sim);
+    const s2 = host(sim, 's2').ref;
+    expect(await failureOf(sim.masterUrl, 'host.destroy', [s, s2])).toEqual(['HOST_IS_LIVE', s2]);
+    await ok(sim.masterUrl, 'host.disable', [s, s2]);
+    await ok(sim.masterUrl, 'host.evacuate', [s, s2]);
+    await ok(sim.masterUrl, 'host.call_plugin', [s, s2, 'prepare_host_upgrade.py', 'main', { url: REPO }]);
+    await ok(sim.masterUrl, 'host.reboot', [s, s2]);
+    await until(() => host(sim, 's2').power === 'installing', 'installing');
+    const fresh = sim.control.reinstallFresh('s2', { version: '7.6.0' });
+    await fresh.ready;
+    const fs = await ok(fresh.url, 'session.login_with_password', ['root', 'pw']);
+    const freshRef = (await ok(fresh.url, 'host.get_all', [fs]))[0];
+    const bootTime = (await ok(fresh.url, 'host.get_other_config', [fs, freshRef])).boot_time;
+    // well past the install, boot and xapi start of the abandoned upgrade: the machine stays the fresh stand-alone host
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(host(sim, 's2')).toMatchObject({ inPool: false, power: 'on', productVersion: '7.6.0' });
+    expect(await ok(sim.masterUrl, 'host_metrics.get_live', [s, await ok(sim.masterUrl, 'host.get_metrics', [s, s2])])).toBe(false);
+    expect(await ok(fresh.url, 'host.get_all', [fs])).toEqual([freshRef]);
+    expect((await ok(fresh.url, 'host.get_other_config', [fs, freshRef])).boot_time).toBe(bootTime);
+    await ok(sim.masterUrl, 'host.destroy', [s, s2]);
   } finally {
     await sim.stop();
   }
