@@ -188,9 +188,10 @@ export class Outbox {
           request = job.degrade(request);
           continue;
         }
-        if (failure.kind === 'permanent' && (failure.reason === 'message_not_found' || failure.reason === 'cant_update_message') && job.fallback) {
+        if (failure.kind === 'permanent' && (failure.reason === 'message_not_found' || failure.reason === 'cant_update_message') && request.method === 'chat.update') {
+          // the message to edit is gone (deleted, or never delivered): say it in a new message instead
           this.log.warn({ ...ctx, reason: failure.reason }, 'the message to update is gone; posting a new one instead');
-          request = job.fallback(request);
+          request = job.fallback ? job.fallback(request) : asNewMessage(request);
           job.fallback = undefined;
           continue;
         }
@@ -214,4 +215,11 @@ export function withoutBlocks(req: SlackRequest): SlackRequest {
   const { blocks: _blocks, ...args } = req.args;
   void _blocks;
   return { method: req.method, args };
+}
+
+/** A chat.update turned into a chat.postMessage with the same content. */
+export function asNewMessage(req: SlackRequest): SlackRequest {
+  const { ts: _ts, ...args } = req.args;
+  void _ts;
+  return { method: 'chat.postMessage', args };
 }

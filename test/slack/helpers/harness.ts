@@ -14,7 +14,7 @@ import { captureLogs } from './logs';
  * them (Content-Type exactly application/x-www-form-urlencoded).
  */
 export const BOT_TOKEN = 'xoxb-harness-0000-BOTTOKENSECRET';
-export const SIGNING_SECRET = 'a1b2c3d4e5f60718293a4b5c6d7e8f90';
+export const SIGNING_SECRET = 'QqSigningSecretForHarness0000001';
 
 export type FakeCore = { [K in keyof Core]: jest.Mock };
 
