@@ -340,7 +340,7 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
       });
       if (!res.ok) return res;
       engine.interrupt(runId, `aborted by ${actor.userId}`);
-      await engine.whenIdle(runId);
+      await engine.whenIdle(runId, { loopOnly: true });
       const report = await runReport(runtimeOf(got.value.run.pool)?.client, (await store.getRun(runId))!);
       const final = await store.updateRun(runId, (r) => {
         for (const s of r.steps) {

@@ -116,10 +116,13 @@ export class Engine {
     return this.loops.has(runId);
   }
 
-  /** Resolves when this process no longer drives the run and its notifications went out. */
-  async whenIdle(runId: string): Promise<void> {
+  /**
+   * Resolves when this process no longer drives the run and (unless `loopOnly`) its notifications went out.
+   * Code that may itself run inside a notification (core.abort called from a notifier) must use loopOnly.
+   */
+  async whenIdle(runId: string, opts: { loopOnly?: boolean } = {}): Promise<void> {
     for (let loop = this.loops.get(runId); loop; loop = this.loops.get(runId)) await loop.done;
-    await this.notifications.flush(runId);
+    if (!opts.loopOnly) await this.notifications.flush(runId);
   }
 
   /** Stop the run's step now (abort elsewhere, hold of a running gate…); the step stays resumable. */

@@ -1,0 +1,223 @@
+/**
+ * A rehearsal: a complete run against a simulated copy of a pool (a scenario file, or a scenario cloned from the
+ * live pool's snapshot), gates auto-approved, faults optionally injected, ending with a summary. Also the engine of
+ * bench/run.ts. Nothing here touches a real pool except the read-only snapshot of `rehearse <pool>`.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ScaledClock } from '../clock';
+import type { PoolConfig } from '../config/pools';
+import type { Notifier } from '../domain/ports';
+import type { PoolSnapshot, ReturnPolicy, Run, UpgradeMode } from '../domain/types';
+import { silentLogger, type Logger } from '../log';
+import type { UpgradeTarget } from '../planner';
+import { startSimulator, type Fault, type Scenario, type ScenarioInput, type SimPool } from '../sim';
+import { openStore } from '../store';
+import { validActions } from '../runner/recovery';
+import type { StoppedVm } from '../runner/steps/stop-vms';
+import { createCore } from '.';
+
+const GiB = 1024 ** 3;
+const REHEARSAL_PASSWORD_ENV = 'XSUPGRADE_REHEARSAL_PASSWORD';
+
+/** The live pool, as a scenario the simulator can run (names, versions, memory, storage, VMs, HA). */
+export function snapshotToScenario(s: PoolSnapshot, cfg: PoolConfig, target: UpgradeTarget): ScenarioInput {
+  const hostName = new Map(s.hosts.map((h) => [h.ref, h.name]));
+  const srName = new Map(s.srs.map((sr) => [sr.ref, sr.name]));
+  const products = [...new Set(s.hosts.map((h) => h.version.product))];
+  return {
+    pool: { name: cfg.name, username: 'root', password: 'rehearsal' },
+    hosts: s.hosts.map((h) => ({
+      name: h.name,
+      master: h.isMaster,
+      productVersion: h.version.product,
+      platformVersion: h.version.platform,
+      build: h.version.build || 'unknown',
+      memoryGiB: Math.max(1, Math.round(h.memoryTotal / GiB)),
+      sanBoot: h.sanBoot,
+    })),
+    srs: s.srs
+      .filter((sr) => sr.shared || sr.attachedHosts.length > 0)
+      .map((sr) => ({ name: sr.name, type: sr.type || 'nfs', shared: sr.shared, ...(sr.shared ? {} : { host: hostName.get(sr.attachedHosts[0]!) }) })),
+    vms: s.vms.map((v) => ({
+      name: v.name,
+      host: v.residentOn ? (hostName.get(v.residentOn) ?? null) : null,
+      power: v.powerState,
+      memoryGiB: Math.max(0.25, v.memoryNeeded / GiB),
+      disks: v.disks.filter((d) => srName.has(d.sr)).map((d) => ({ sr: srName.get(d.sr)! })),
+      cd: v.cds.find((c) => !c.empty && c.isoName) ? { iso: v.cds.find((c) => !c.empty && c.isoName)!.isoName! } : null,
+      tools: v.toolsVersion,
+      pci: v.hasPciPassthrough,
+      lacksFeature: v.lacksFeatureMigrate,
+      affinity: v.affinity ? (hostName.get(v.affinity) ?? null) : null,
+    })),
+    ha: { enabled: s.pool.haEnabled },
+    repositories:
+      cfg.upgrade.mode === 'automatic' ? [{ url: cfg.upgrade.repositoryUrl, version: target.product, platform: target.platform }] : [],
+    updates: cfg.upgrade.mode === 'update' ? [{ name: cfg.upgrade.updateIso, version: target.product, platform: target.platform, from: products }] : [],
+  };
+}
+
+export interface RehearsalOptions {
+  scenario: Scenario;
+  mode: UpgradeMode;
+  returnPolicy?: ReturnPolicy;
+  target?: string;
+  /** simulated seconds per real second (default 1000) */
+  scale?: number;
+  /** make this host's install fail (R4) */
+  failHost?: string;
+  faults?: Fault[];
+  /** progress lines */
+  out?: (line: string) => void;
+  logger?: Logger;
+  /** real ms before giving up (default 10 min) */
+  realTimeoutMs?: number;
+}
+
+export interface RehearsalSummary {
+  run: Run;
+  /** simulated time from start to end of the run */
+  durationMs: number;
+  migrations: number;
+  vmsStopped: number;
+  steps: { done: number; total: number };
+  failures: string[];
+  shutdowns: Record<string, number>;
+  maxHostsDownAtOnce: number;
+  sim: SimPool;
+}
+
+export async function rehearse(o: RehearsalOptions, keepSim = false): Promise<RehearsalSummary> {
+  const clock = new ScaledClock(o.scale ?? 1000);
+  const sim = await startSimulator(o.scenario, { clock });
+  const dir = mkdtempSync(join(tmpdir(), 'xsupgrade-rehearsal-'));
+  const store = await openStore({ path: ':memory:', clock });
+  const out = o.out ?? (() => undefined);
+  if (o.failHost) sim.control.injectFault({ kind: 'install-fails', host: o.failHost });
+  for (const f of o.faults ?? []) sim.control.injectFault(f);
+  const repo = o.scenario.repositories.find((r) => r.reachable) ?? o.scenario.repositories[0];
+  const upgrade: PoolConfig['upgrade'] =
+    o.mode === 'automatic'
+      ? { mode: 'automatic', repositoryUrl: repo?.url ?? 'http://repository.invalid/' }
+      : o.mode === 'update'
+        ? { mode: 'update', updateIso: o.scenario.updates[0]?.name ?? 'update' }
+        : { mode: 'manual' };
+  const pool: PoolConfig = {
+    name: sim.name,
+    masterUrl: sim.masterUrl,
+    username: sim.username,
+    passwordEnv: REHEARSAL_PASSWORD_ENV,
+    tls: { mode: 'insecure-http' },
+    target: o.target ?? repo?.version ?? o.scenario.updates[0]?.version ?? '7.6',
+    upgrade,
+    slack: { channel: 'rehearsal', approvers: { users: ['UREHEARSAL'], groups: [] }, allowSelfApproval: true },
+    returnPolicy: o.returnPolicy ?? 'none',
+    timezone: 'UTC',
+    hostTimeoutMinutes: 240,
+  };
+  const actor = { userId: 'rehearsal', source: 'cli' as const };
+  let finished: (run: Run) => void = () => undefined;
+  const ended = new Promise<Run>((res) => (finished = res));
+  const operatorBooted = new Set<string>();
+  let core: Awaited<ReturnType<typeof createCore>> | undefined;
+  const notifier: Notifier = {
+    runStarted: async (run) => out(`run ${run.id} started: ${run.steps.length} steps`),
+    runUpdated: async () => undefined,
+    runEvent: async (_run, text) => {
+      out(`  ${text}`);
+      // manual mode: the rehearsal plays the operator at the console
+      if (o.mode === 'manual') {
+        for (const h of sim.hosts()) if (h.power === 'off' && !operatorBooted.has(h.name) && text.includes(h.name)) {
+          operatorBooted.add(h.name);
+          setTimeout(() => void tryBoot(h.name), 0);
+        }
+      }
+    },
+    approvalNeeded: async (run, step) => {
+      out(`  gate ${step.id}: auto-approved (rehearsal)`);
+      await core!.approve(run.id, step.id, actor);
+    },
+    approvalDecided: async () => undefined,
+    stepFailed: async (run, step, actions) => {
+      out(`  FAILED ${step.id}: ${step.error?.message ?? ''}${step.error?.code ? ` [${step.error.code}]` : ''}`);
+      for (const f of step.error?.observed ?? []) out(`    observed: ${f}`);
+      out(`    recovery actions offered: ${actions.join(', ')}`);
+      const r = await core!.abort(run.id, actor);
+      if (r.ok) finished(r.value);
+    },
+    runFinished: async (run) => finished(run),
+    poolNotice: async () => undefined,
+  };
+  const tryBoot = async (host: string): Promise<void> => {
+    for (let i = 0; i < 200; i++) {
+      try {
+        sim.control.completeManualInstall(host);
+        return;
+      } catch {
+        await clock.sleep(5_000);
+      }
+    }
+  };
+  core = await createCore({
+    pools: [pool],
+    store,
+    notifier,
+    clock,
+    logger: o.logger ?? silentLogger,
+    env: { [REHEARSAL_PASSWORD_ENV]: sim.password, XSUPGRADE_BACKUPS: dir },
+    ownerId: 'rehearsal',
+    leaseTtlMs: 30 * 60_000,
+    pollMs: 5_000,
+  });
+  try {
+    const plan = await core.plan(pool.name, {}, actor);
+    if (!plan.ok) throw new Error(`plan: ${plan.error}`);
+    if (!plan.value.executable) {
+      throw new Error(`the plan has blockers: ${plan.value.prechecks.filter((p) => p.severity === 'blocker').map((p) => `${p.rule} ${p.message}`).join('; ')}`);
+    }
+    const started = await core.start(pool.name, { planHash: plan.value.id }, actor);
+    if (!started.ok) throw new Error(`start: ${started.error}`);
+    const timeout = new Promise<never>((_, rej) => setTimeout(() => rej(new Error('rehearsal did not finish in time')), o.realTimeoutMs ?? 600_000).unref());
+    const run = await Promise.race([ended, timeout]);
+    const final = (await store.getRun(run.id)) ?? run;
+    const stats = sim.stats();
+    const failures = final.steps.flatMap((s) => [
+      ...((s.data?.lastError as { message?: string } | undefined)?.message ? [`${s.id}: ${(s.data!.lastError as { message: string }).message}`] : []),
+      ...(s.state === 'failed' ? [`${s.id}: ${s.error?.message ?? 'failed'} (${validActions({ ...final, state: 'failed' }, s).join(', ')})`] : []),
+    ]);
+    const vmsStopped = final.steps
+      .filter((s) => s.kind === 'stop-vms')
+      .reduce((n, s) => n + Object.values((s.data?.stopped ?? {}) as Record<string, StoppedVm>).filter((v) => !v.untouched).length, 0);
+    return {
+      run: final,
+      durationMs: (final.endedAt ?? clock.now()) - final.createdAt,
+      migrations: stats.migrations,
+      vmsStopped,
+      steps: { done: final.steps.filter((s) => s.state === 'done').length, total: final.steps.length },
+      failures,
+      shutdowns: stats.shutdowns,
+      maxHostsDownAtOnce: stats.maxHostsDownAtOnce,
+      sim,
+    };
+  } finally {
+    await core.shutdown();
+    await store.close();
+    if (!keepSim) await sim.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export function formatSummary(s: RehearsalSummary): string {
+  const minutes = Math.round(s.durationMs / 60000);
+  return [
+    `rehearsal ${s.run.id}: ${s.run.state}`,
+    `  duration:    ${Math.floor(minutes / 60)} h ${minutes % 60} min (simulated)`,
+    `  migrations:  ${s.migrations}`,
+    `  VMs stopped: ${s.vmsStopped}`,
+    `  steps:       ${s.steps.done}/${s.steps.total} done`,
+    `  shutdowns:   ${Object.entries(s.shutdowns).map(([h, n]) => `${h}×${n}`).join(', ') || 'none'} (at most ${s.maxHostsDownAtOnce} host down at once)`,
+    `  failures:    ${s.failures.length ? s.failures.join('; ') : 'none'}`,
+  ].join('\n');
+}

@@ -1,0 +1,102 @@
+/** The CLI commands of the runner, called in-process: rehearse, run --yes, status, abort. */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import YAML from 'yaml';
+import { ScaledClock } from '../../src/clock';
+import { run as rehearse } from '../../src/cli/rehearse';
+import { run as runCmd } from '../../src/cli/run';
+import { run as status } from '../../src/cli/status';
+import { run as abort } from '../../src/cli/abort';
+import { loadScenario, startSimulator } from '../../src/sim';
+import { poolConfigFor } from './sim-harness';
+
+function captureConsole() {
+  const lines: string[] = [];
+  const log = jest.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void lines.push(a.join(' ')));
+  const err = jest.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void lines.push(a.join(' ')));
+  return { lines, restore: () => (log.mockRestore(), err.mockRestore()) };
+}
+
+describe('xsupgrade rehearse', () => {
+  it('runs a scenario end to end with gates auto-approved and prints the summary', async () => {
+    const out = captureConsole();
+    try {
+      expect(await rehearse(['manifests/demo/pool-a.yaml', '--scale', '4000'])).toBe(0);
+    } finally {
+      out.restore();
+    }
+    const text = out.lines.join('\n');
+    expect(text).toMatch(/rehearsal pool-a-\d{8}-1: done/);
+    expect(text).toMatch(/migrations: {2}\d+/);
+    expect(text).toMatch(/VMs stopped: 2/); // vm-licence-srv (local disk) and monitor-01 (no PV drivers)
+    expect(text).toMatch(/shutdowns: {3}xs-a1×1, xs-a2×1, xs-a3×1/);
+    expect(text).toMatch(/failures: {4}none/);
+  });
+
+  it('with --fail <host>: reports the failure, the recovery actions offered, and exits 1', async () => {
+    const out = captureConsole();
+    try {
+      expect(await rehearse(['manifests/demo/pool-a.yaml', '--scale', '4000', '--fail', 'xs-a1'])).toBe(1);
+    } finally {
+      out.restore();
+    }
+    const text = out.lines.join('\n');
+    expect(text).toMatch(/FAILED xs-a1:wait-host: .*not 7\.6\.0/);
+    expect(text).toMatch(/recovery actions offered: retry, rollback-master, abort/);
+    expect(text).toMatch(/rehearsal .*: aborted/);
+  });
+
+  it('refuses an unknown scenario or pool with a message naming it', async () => {
+    const saved = process.env.XSUPGRADE_POOLS;
+    delete process.env.XSUPGRADE_POOLS;
+    try {
+      await expect(rehearse(['no-such-pool'])).rejects.toThrow(/no-such-pool is not a file, and XSUPGRADE_POOLS is not set/);
+    } finally {
+      if (saved !== undefined) process.env.XSUPGRADE_POOLS = saved;
+    }
+  });
+});
+
+describe('xsupgrade run / status / abort', () => {
+  const saved = { ...process.env };
+  let dir = '';
+  afterEach(() => {
+    process.env = { ...saved };
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('run <pool> --yes upgrades a stand-alone host; status shows the run; abort of a finished run is refused', async () => {
+    const sim = await startSimulator(loadScenario('manifests/demo/standalone.yaml'), { clock: new ScaledClock(4000) });
+    dir = mkdtempSync(join(tmpdir(), 'xsupgrade-cli-'));
+    const pool = poolConfigFor(sim, 'automatic');
+    writeFileSync(join(dir, 'pools.yaml'), YAML.stringify({ pools: [pool] }));
+    Object.assign(process.env, {
+      XSUPGRADE_POOLS: join(dir, 'pools.yaml'),
+      XSUPGRADE_STATE: join(dir, 'state.sqlite'),
+      XSUPGRADE_BACKUPS: join(dir, 'backups'),
+      XS_SIM_PASSWORD: sim.password,
+      XSUPGRADE_LOG_LEVEL: 'silent',
+    });
+    const out = captureConsole();
+    try {
+      expect(await runCmd(['standalone', '--yes'])).toBe(0);
+      const text = out.lines.join('\n');
+      expect(text).toMatch(/gate xs-solo:approval approved \(--yes\)/);
+      expect(text).toMatch(/done: done: every host upgraded/);
+      expect(sim.inspect().hosts[0]!.productVersion).toBe('7.6.0');
+      out.lines.length = 0;
+      expect(await status([])).toBe(0);
+      const id = /^(standalone-\d{8}-1)\s+done/.exec(out.lines[0]!)?.[1];
+      expect(id).toBeDefined();
+      out.lines.length = 0;
+      expect(await status([id!])).toBe(0);
+      expect(out.lines.join('\n')).toMatch(/approved xs-solo:approval by cli:/);
+      expect(await abort([id!])).toBe(1);
+      expect(out.lines.join('\n')).toMatch(/already done/);
+    } finally {
+      out.restore();
+      await sim.stop();
+    }
+  });
+});
