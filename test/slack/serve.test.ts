@@ -1,0 +1,85 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadServeConfig, startBot } from '../../src/cli/serve';
+import { startFakeSlackApi } from '../../src/sandbox/fake-web-api';
+import { InstantClock } from './helpers/clock';
+import { BOT_TOKEN, sign, SIGNING_SECRET } from './helpers/harness';
+import { captureLogs } from './helpers/logs';
+
+const POOLS = `
+pools:
+  - name: pool-a
+    masterUrl: http://127.0.0.2:34567
+    username: root
+    passwordEnv: XS_SERVE_TEST_PASSWORD
+    tls: { mode: insecure-http }
+    target: "7.6"
+    upgrade: { mode: manual }
+    slack:
+      channel: C0XSUPGRADE
+      approvers: { users: [U0MIKA] }
+`;
+
+function poolsFile(text = POOLS): string {
+  const dir = mkdtempSync(join(tmpdir(), 'xsupgrade-serve-'));
+  const file = join(dir, 'pools.yaml');
+  writeFileSync(file, text);
+  return file;
+}
+
+describe('xsupgrade serve configuration', () => {
+  it('names every missing setting at once, never a value', () => {
+    const r = loadServeConfig({ SLACK_BOT_TOKEN: 'xoxp-wrong-ZZSECRET' });
+    expect(r.ok).toBe(false);
+    const text = r.ok ? '' : r.problems.join('\n');
+    expect(text).toMatch(/SLACK_BOT_TOKEN is not a bot token/);
+    expect(text).toMatch(/SLACK_SIGNING_SECRET is not set/);
+    expect(text).toMatch(/XSUPGRADE_POOLS is not set/);
+    expect(text).not.toContain('ZZSECRET');
+  });
+
+  it('names a pool password variable that is not set, and pools file errors with their field', () => {
+    const base = { SLACK_BOT_TOKEN: BOT_TOKEN, SLACK_SIGNING_SECRET: SIGNING_SECRET };
+    const r = loadServeConfig({ ...base, XSUPGRADE_POOLS: poolsFile() });
+    expect(r.ok ? [] : r.problems).toEqual(['XS_SERVE_TEST_PASSWORD is not set; it holds the password of pool pool-a (pools file: passwordEnv)']);
+    const bad = loadServeConfig({ ...base, XSUPGRADE_POOLS: poolsFile(POOLS.replace('channel: C0XSUPGRADE', 'channel: ""')) });
+    expect(bad.ok ? '' : bad.problems.join('\n')).toMatch(/pool pool-a: slack.channel/);
+  });
+});
+
+describe('xsupgrade serve start-up', () => {
+  it('starts store, core, scheduler and the Slack app on loopback and answers a signed command', async () => {
+    const api = await startFakeSlackApi({ token: BOT_TOKEN });
+    const env = {
+      SLACK_BOT_TOKEN: BOT_TOKEN,
+      SLACK_SIGNING_SECRET: SIGNING_SECRET,
+      XSUPGRADE_PORT: '0',
+      SLACK_API_URL: api.url,
+      XSUPGRADE_POOLS: poolsFile(),
+      XSUPGRADE_STATE: ':memory:',
+      XS_SERVE_TEST_PASSWORD: 'serve-test-password',
+    };
+    const loaded = loadServeConfig(env);
+    if (!loaded.ok) throw new Error(loaded.problems.join('\n'));
+    const logs = captureLogs('info');
+    const bot = await startBot(loaded.config, { logger: logs.logger, clock: new InstantClock(), env });
+    try {
+      expect(bot.port).toBeGreaterThan(0);
+      const body = new URLSearchParams({ command: '/xsupgrade', text: 'help', user_id: 'U0KENJI', channel_id: 'C0XSUPGRADE', team_id: 'T0SANDBOX' }).toString();
+      const ts = Math.floor(Date.now() / 1000);
+      const res = await fetch(`http://127.0.0.1:${bot.port}/slack/events`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Slack-Request-Timestamp': String(ts), 'X-Slack-Signature': sign(body, ts) },
+        body,
+      });
+      expect(res.status).toBe(200);
+      expect((await res.json()).text).toContain('xsupgrade commands');
+      expect(logs.lines.join('\n')).toContain('Slack app listening on http://127.0.0.1:');
+      expect(logs.lines.join('\n')).not.toContain('serve-test-password');
+    } finally {
+      await bot.stop();
+      await api.stop();
+    }
+  });
+});
