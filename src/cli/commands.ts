@@ -13,4 +13,3 @@ registerCommand('resume', 'resume a paused or orphaned run, or apply a recovery 
 registerCommand('abort', 'abort a run and print every host and VM state (<run>)', async () => (await import('./abort')).run);
 registerCommand('rehearse', 'a complete run on a simulated copy (<pool-or-scenario.yaml> [--fail <host>] [--scale N])', async () => (await import('./rehearse')).run);
 registerCommand('serve', 'the Slack bot alone (HTTP or Socket Mode; settings from the environment, see docs/slack-install.md)', async () => (await import('./serve')).run);
-registerCommand('serve', 'the Slack bot alone (HTTP or Socket Mode; settings from the environment, see docs/slack-install.md)', async () => (await import('./serve')).run);
