@@ -43,7 +43,7 @@ export function addHostRecords(sim: Sim, db: Db, m: Machine): string {
   const hostRef = db.create(
     'host',
     hostRecord(
-      { name: m.name, address: m.address, version: m.installed, memory: m.spec.memory, cpus: m.spec.cpus, cpuVendor: m.spec.cpuVendor, sanBoot: m.spec.sanBoot, bootTime: now },
+      { name: m.name, address: m.address, version: m.installed, memory: m.spec.memory, cpus: m.spec.cpus, cpuVendor: m.spec.cpuVendor, sanBoot: m.spec.sanBoot, multipathing: m.spec.multipathing, bootTime: now },
       metrics,
     ),
   );
@@ -90,7 +90,7 @@ export function buildPool(sim: Sim, addresses: Map<string, string>): PoolState {
       h.name,
       addresses.get(h.name)!,
       { product: h.productVersion, platform: h.platformVersion, build: h.build },
-      { memory: h.memoryGiB * GiB, dom0Memory: h.dom0MemoryGiB * GiB, cpus: h.cpus, cpuVendor: h.cpuVendor, sanBoot: h.sanBoot },
+      { memory: h.memoryGiB * GiB, dom0Memory: h.dom0MemoryGiB * GiB, cpus: h.cpus, cpuVendor: h.cpuVendor, sanBoot: h.sanBoot, multipathing: h.multipathing },
     );
     sim.machines.set(h.name, m);
     return m;
@@ -128,13 +128,17 @@ export function buildPool(sim: Sim, addresses: Map<string, string>): PoolState {
   for (const v of s.vms) {
     const host = v.host ? byName.get(v.host)! : null;
     const memory = Math.round(v.memoryGiB * GiB);
-    const tools = v.tools === undefined ? (host ?? masterMachine).installed.product : v.tools;
-    const lacks = v.lacksFeature === true ? ['suspend'] : v.lacksFeature === false ? [] : v.lacksFeature;
-    const features = { suspend: !lacks.includes('suspend'), shutdown: !lacks.includes('shutdown') };
+    const lacks: Array<'suspend' | 'shutdown'> = v.lacksFeature === true ? ['suspend'] : v.lacksFeature === false ? [] : v.lacksFeature;
+    // A guest lacking a feature has no PV drivers (drivers imply every feature in xapi): tools default to none.
+    const tools = v.tools === undefined ? (lacks.length > 0 ? null : (host ?? masterMachine).installed.product) : v.tools;
+    // tools: null and no lacksFeature = no guest agent at all: no VM_guest_metrics (VM_LACKS_FEATURE for every op).
     const gm =
-      tools === null
+      tools === null && lacks.length === 0
         ? NULL_REF
-        : db.create('VM_guest_metrics', guestMetricsRecord(tools, v.os, compareVersions(tools.split('.').slice(0, 2).join('.'), masterProduct.split('.').slice(0, 2).join('.')) >= 0, features, now));
+        : db.create(
+            'VM_guest_metrics',
+            guestMetricsRecord(tools, v.os, tools !== null && compareVersions(tools.split('.').slice(0, 2).join('.'), masterProduct.split('.').slice(0, 2).join('.')) >= 0, lacks, now),
+          );
     const metrics = db.create('VM_metrics', vmMetricsRecord(v.power === 'Halted' ? 0 : memory, v.vcpus, true, now));
     const running = v.power === 'Running' || v.power === 'Paused';
     const vmRef = db.create(
@@ -159,7 +163,7 @@ export function buildPool(sim: Sim, addresses: Map<string, string>): PoolState {
     });
     const cdVdi = v.cd ? isoVdi(v.cd.iso, v.cd.sr) : NULL_REF;
     db.create('VBD', vbdRecord({ vm: vmRef, vdi: cdVdi, type: 'CD', userdevice: '3', attached: running }));
-    sim.vmExtra.set(vmRef, { noSuspend: !features.suspend, noShutdown: !features.shutdown, pci: v.pci, tools });
+    sim.vmExtra.set(vmRef, { pci: v.pci, tools });
     if (v.pci) db.update('VM', vmRef, { other_config: { pci: '0/0000:04:00.0' } });
     if (v.power === 'Suspended') {
       const suspendVdi = db.create('VDI', vdiRecord({ name: `Suspend image for ${v.name}`, sr: defaultSr, size: memory, type: 'suspend', readOnly: false, isToolsIso: false }));

@@ -11,6 +11,7 @@ import { XapiFailure } from './failure';
 import { ParsedFault, Repository, Scenario, Timings, UpdateSpec } from './scenario';
 import { InstalledVersion, apiVersionOf, softwareVersion } from './versions';
 import { vmAllowedOperations } from './records';
+import { lacksFeatureFor } from './guest';
 
 export type Phase = 'running' | 'shutting-down' | 'off' | 'installing' | 'booting' | 'xapi-starting';
 
@@ -20,6 +21,7 @@ export interface MachineSpec {
   cpus: number;
   cpuVendor: string;
   sanBoot: boolean;
+  multipathing: boolean;
 }
 
 export interface Listener {
@@ -71,8 +73,6 @@ export class Machine {
 }
 
 export interface VmExtra {
-  noSuspend: boolean;
-  noShutdown: boolean;
   pci: boolean;
   tools: string | null;
   /** Set when suspended: the platform it was suspended on and whether a CD was in the drive (R2.3). */
@@ -176,8 +176,8 @@ export class Sim {
       const x = this.vmExtra.get(ref);
       const ops = vmAllowedOperations(vm.power_state as string, {
         dom0: vm.is_control_domain as boolean,
-        noSuspend: x?.noSuspend ?? false,
-        noShutdown: x?.noShutdown ?? false,
+        noSuspend: lacksFeatureFor(pool.db, vm, 'suspend'),
+        noShutdown: lacksFeatureFor(pool.db, vm, 'clean_shutdown'),
         pci: x?.pci ?? false,
         rpu,
       });

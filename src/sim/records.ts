@@ -76,6 +76,7 @@ export interface HostSpec {
   cpus: number;
   cpuVendor: string;
   sanBoot: boolean;
+  multipathing: boolean;
   bootTime: number; // epoch ms
 }
 
@@ -98,7 +99,10 @@ export function hostRecord(h: HostSpec, metrics: string): Rec {
       boot_time: seconds,
       agent_start_time: seconds,
       iscsi_iqn: `iqn.2018-01.com.example:${h.name}`,
-      ...(h.sanBoot ? { multipathing: 'true', multipathhandle: 'dmp' } : {}),
+      // R2.7: xapi has no boot-from-SAN field; the planner reads this marker (src/inventory/convert.ts SAN_BOOT_KEY).
+      ...(h.sanBoot ? { boot_from_san: 'true' } : {}),
+      // Ordinary storage multipathing, as XenCenter sets it: independent of how the host boots.
+      ...(h.multipathing ? { multipathing: 'true', multipathhandle: 'dmp' } : {}),
     },
     capabilities: ['xen-3.0-x86_64', 'hvm-3.0-x86_32', 'hvm-3.0-x86_64'],
     cpu_configuration: {},
@@ -143,7 +147,7 @@ export function hostRecord(h: HostSpec, metrics: string): Rec {
     control_domain: NULL_REF,
     features: [],
     iscsi_iqn: `iqn.2018-01.com.example:${h.name}`,
-    multipathing: h.sanBoot,
+    multipathing: h.multipathing,
     memory_overhead: Math.ceil(h.memory / 128 / MiB) * MiB,
   };
 }
@@ -271,30 +275,31 @@ export function vmMetricsRecord(memory: number, vcpus: number, hvm: boolean, now
   };
 }
 
-export function guestMetricsRecord(tools: string, os: string, upToDate: boolean, features: { suspend: boolean; shutdown: boolean }, now: number): Rec {
-  const [major, minor, micro] = tools.split('.');
+/**
+ * VM_guest_metrics as the guest agent reports it. With PV drivers (`tools` = their version) xapi grants every feature;
+ * without (`tools` null) PV_drivers_version is empty and only the flags the agent writes count (guest.ts): `lacking`
+ * lists what it does not report ("suspend" → no feature-suspend; "shutdown" → no feature-shutdown/poweroff/reboot).
+ */
+export function guestMetricsRecord(tools: string | null, os: string, upToDate: boolean, lacking: Array<'suspend' | 'shutdown'>, now: number): Rec {
+  const [major, minor, micro] = tools === null ? [] : tools.split('.');
+  const other: Record<string, string> = { has_vendor_device: '0', platform_feature_multiprocessor_suspend: '1' };
+  if (!lacking.includes('suspend')) other['feature-suspend'] = '1';
+  if (!lacking.includes('shutdown')) Object.assign(other, { 'feature-shutdown': '1', 'feature-poweroff': '1', 'feature-reboot': '1' });
   return {
     uuid: randomUUID(),
     os_version: { name: os, distro: os.split(' ')[0].toLowerCase(), major: os.split(' ')[1] ?? '' },
-    PV_drivers_version: { major: major ?? '0', minor: minor ?? '0', micro: micro ?? '0', build: '1' },
-    PV_drivers_up_to_date: upToDate,
+    PV_drivers_version: tools === null ? {} : { major: major ?? '0', minor: minor ?? '0', micro: micro ?? '0', build: '1' },
+    PV_drivers_up_to_date: tools !== null && upToDate,
     memory: {},
     disks: {},
     networks: { '0/ip': '10.0.0.1' },
-    other: {
-      'feature-suspend': features.suspend ? '1' : '0',
-      'feature-shutdown': features.shutdown ? '1' : '0',
-      'feature-poweroff': '1',
-      'feature-reboot': '1',
-      has_vendor_device: '0',
-      platform_feature_multiprocessor_suspend: '1',
-    },
+    other,
     last_updated: new Date(now),
     other_config: {},
     live: true,
-    can_use_hotplug_vbd: 'yes',
-    can_use_hotplug_vif: 'yes',
-    PV_drivers_detected: true,
+    can_use_hotplug_vbd: tools === null ? 'unspecified' : 'yes',
+    can_use_hotplug_vif: tools === null ? 'unspecified' : 'yes',
+    PV_drivers_detected: tools !== null,
   };
 }
 

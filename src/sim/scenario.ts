@@ -21,6 +21,7 @@ const hostSchema = z
     cpus: z.number().int().positive().default(32),
     cpuVendor: z.string().default('GenuineIntel'),
     sanBoot: z.boolean().default(false),
+    multipathing: z.boolean().default(false),
     address: z
       .string()
       .regex(/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/, 'a loopback IPv4 address (127.x.y.z)')
@@ -182,6 +183,12 @@ function checkReferences(s: z.output<z.ZodObject<any>>, ctx: z.RefinementCtx): v
       ctx.addIssue({ code: 'custom', path: ['vms', i, 'host'], message: `unknown host "${vm.host}" (known: ${known(hostNames)})` });
     if ((vm.power === 'Running' || vm.power === 'Paused') && vm.host === null)
       ctx.addIssue({ code: 'custom', path: ['vms', i, 'host'], message: `a ${vm.power} VM needs the host it runs on` });
+    if (vm.lacksFeature !== false && (vm.lacksFeature === true || vm.lacksFeature.length > 0) && typeof vm.tools === 'string')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['vms', i, 'lacksFeature'],
+        message: 'a VM with PV drivers (tools) has every feature in xapi; set tools: null for a guest that lacks one',
+      });
     if (vm.affinity !== null && !hostNames.has(vm.affinity))
       ctx.addIssue({ code: 'custom', path: ['vms', i, 'affinity'], message: `unknown host "${vm.affinity}"` });
     vm.disks.forEach((d, j) => {

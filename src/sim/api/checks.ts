@@ -4,6 +4,7 @@ import { NULL_REF, Rec } from '../db';
 import { Machine, PoolState, Sim } from '../engine';
 import { fail, XapiFailure } from '../failure';
 import { GiB } from '../records';
+import { lacksFeatureFor } from '../guest';
 import { ApiCtx } from './registry';
 
 export function hostMachine(ctx: ApiCtx, hostRef: string): Machine {
@@ -34,9 +35,9 @@ export function checkVmOperation(ctx: ApiCtx, vmRef: string, op: string, states:
   if (vm.is_a_template) fail('VM_IS_TEMPLATE', vmRef, op);
   if (vm.is_control_domain) fail('OPERATION_NOT_ALLOWED', 'This operation is not allowed on the control domain');
   const x = ctx.sim.vmExtra.get(vmRef);
-  const moving = op === 'pool_migrate' || op === 'suspend' || op === 'migrate_send';
-  if (moving && x?.noSuspend) fail('VM_LACKS_FEATURE', vmRef);
-  if (op === 'clean_shutdown' && x?.noShutdown) fail('VM_LACKS_FEATURE', vmRef);
+  const moving = op === 'pool_migrate' || op === 'suspend' || op === 'migrate_send' || op === 'checkpoint';
+  // 6. an HVM guest without PV drivers lacking the feature flag the operation needs (guest.ts)
+  if (lacksFeatureFor(ctx.pool.db, vm, op)) fail('VM_LACKS_FEATURE', vmRef);
   if (moving && x?.pci) fail('VM_HAS_PCI_ATTACHED', vmRef);
   return vm;
 }

@@ -23,11 +23,11 @@ const N = 'OpaqueRef:NULL';
 /** Field lists per class, taken from the record constructors. */
 export const FIELDS: Record<string, string[]> = {
   pool: Object.keys(poolRecord('', N)),
-  host: Object.keys(hostRecord({ name: '', address: '', version: { product: '7.1.0', platform: '2.1.1', build: '' }, memory: 0, cpus: 1, cpuVendor: '', sanBoot: false, bootTime: 0 }, N)),
+  host: Object.keys(hostRecord({ name: '', address: '', version: { product: '7.1.0', platform: '2.1.1', build: '' }, memory: 0, cpus: 1, cpuVendor: '', sanBoot: false, multipathing: false, bootTime: 0 }, N)),
   host_metrics: Object.keys(hostMetricsRecord(0, 0)),
   VM: Object.keys(vmRecord({ name: '', memory: 0, vcpus: 1, power: 'Halted', residentOn: N, affinity: N, isControlDomain: false, isTemplate: false, haRestartPriority: '', metrics: N, guestMetrics: N })),
   VM_metrics: Object.keys(vmMetricsRecord(0, 1, false, 0)),
-  VM_guest_metrics: Object.keys(guestMetricsRecord('7.1.0', 'x', true, { suspend: true, shutdown: true }, 0)),
+  VM_guest_metrics: Object.keys(guestMetricsRecord('7.1.0', 'x', true, [], 0)),
   VBD: Object.keys(vbdRecord({ vm: N, vdi: N, type: 'Disk', userdevice: '0', attached: false })),
   VDI: Object.keys(vdiRecord({ name: '', sr: N, size: 0, type: 'user', readOnly: false, isToolsIso: false })),
   SR: Object.keys(srRecord({ name: '', type: 'nfs', shared: true, size: 0 })),

@@ -5,6 +5,7 @@ import { fail, XapiFailure } from '../failure';
 import { Repository } from '../scenario';
 import { ApiCtx, def, str, strMap } from './registry';
 import { forwardTo, hostMachine, migrateVm, missingSr, vmNeeds } from './checks';
+import { lacksFeatureFor } from '../guest';
 
 def('host.disable', {
   params: 1,
@@ -68,7 +69,7 @@ export function planEvacuation(ctx: ApiCtx, hostRef: string): EvacuationPlan {
   });
   for (const vm of vms) {
     const x = sim.vmExtra.get(vm);
-    if (x?.noSuspend) plan.errors.push({ vm, error: ['VM_LACKS_FEATURE', vm] });
+    if (lacksFeatureFor(pool.db, pool.db.get('VM', vm), 'pool_migrate')) plan.errors.push({ vm, error: ['VM_LACKS_FEATURE', vm] });
     else if (x?.pci) plan.errors.push({ vm, error: ['VM_HAS_PCI_ATTACHED', vm] });
     else if (candidates.length === 0) plan.errors.push({ vm, error: ['NO_HOSTS_AVAILABLE', vm] });
     else {

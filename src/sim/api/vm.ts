@@ -3,7 +3,8 @@ import { compareVersions } from '../../domain/versions';
 import { NULL_REF } from '../db';
 import { fail } from '../failure';
 import { GiB, vdiRecord } from '../records';
-import { ApiCtx, def, str } from './registry';
+import { lacksFeatureFor } from '../guest';
+import { ApiCtx, def, str, strMap } from './registry';
 import {
   assertCanBootHere,
   assertPlacementAllowed,
@@ -201,8 +202,35 @@ def('VM.shutdown', {
   handler: async (ctx, [v]) => {
     const vm = str(v);
     const rec = checkVmOperation(ctx, vm, 'shutdown', ['Running', 'Paused', 'Suspended']);
-    const clean = rec.power_state === 'Running' && !ctx.sim.vmExtra.get(vm)?.noShutdown;
+    // VM.shutdown tries a clean shutdown and falls back to a hard one (no feature check of its own)
+    const clean = rec.power_state === 'Running' && !lacksFeatureFor(ctx.pool.db, rec, 'clean_shutdown');
     await halt(ctx, vm, clean ? 'clean_shutdown' : 'hard_shutdown');
+    return '';
+  },
+});
+
+// blocked_operations (a map op → reason): OPERATION_BLOCKED [vm, reason] is the first lifecycle check.
+def('VM.set_blocked_operations', {
+  params: 2,
+  async: false,
+  handler: (ctx, [v, m]) => {
+    ctx.pool.db.update('VM', str(v), { blocked_operations: strMap(m) });
+    return '';
+  },
+});
+def('VM.add_to_blocked_operations', {
+  params: 3,
+  async: false,
+  handler: (ctx, [v, k, x]) => {
+    ctx.pool.db.mutate('VM', str(v), (r) => ((r.blocked_operations as Record<string, string>)[str(k)] = str(x)));
+    return '';
+  },
+});
+def('VM.remove_from_blocked_operations', {
+  params: 2,
+  async: false,
+  handler: (ctx, [v, k]) => {
+    ctx.pool.db.mutate('VM', str(v), (r) => delete (r.blocked_operations as Record<string, string>)[str(k)]);
     return '';
   },
 });
