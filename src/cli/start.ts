@@ -38,7 +38,7 @@ function scaleOf(env: Env): number {
 
 /** Start everything for the sandbox; `out` receives the human start-up summary. */
 export async function startSandboxStack(env: Env, logger: Logger, out: (line: string) => void): Promise<StartedStack> {
-  const [{ startSimulator, loadScenario }, { startFakeSlackApi }, { startSandboxServer }, { createSlackApp }, { createCore }, { openStore }, admin] =
+  const [{ startSimulator, loadScenario, startAdminServer }, { startFakeSlackApi }, { startSandboxServer }, { createSlackApp }, { createCore }, { openStore }] =
     await Promise.all([
       import('../sim'),
       import('../sandbox/fake-web-api'),
@@ -46,7 +46,6 @@ export async function startSandboxStack(env: Env, logger: Logger, out: (line: st
       import('../slack/app'),
       import('../core'),
       import('../store'),
-      import('../sandbox/sim-admin'),
     ]);
   const { loadUpgradePaths } = await import('../planner');
   const stops: Array<() => Promise<void>> = [];
@@ -77,7 +76,7 @@ export async function startSandboxStack(env: Env, logger: Logger, out: (line: st
       // the generated config names this variable; the value never reaches a file or a log line
       process.env[passwordEnvName(sim.name)] = sim.password;
     }
-    const simAdmin = await admin.startSimAdminServer(sims, { host: '127.0.0.1', port: 0, logger });
+    const simAdmin = await startAdminServer(sims, { host: '127.0.0.1', port: 0, logger });
     stops.push(() => simAdmin.stop());
 
     // 2. the generated pools config, validated by the same parser as a real pools file
