@@ -74,7 +74,7 @@ describe('xsupgrade serve start-up', () => {
         body,
       });
       expect(res.status).toBe(200);
-      expect((await res.json()).text).toContain('xsupgrade commands');
+      expect(((await res.json()) as { text: string }).text).toContain('xsupgrade commands');
       expect(logs.lines.join('\n')).toContain('Slack app listening on http://127.0.0.1:');
       expect(logs.lines.join('\n')).not.toContain('serve-test-password');
     } finally {

@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import type { Clock } from '../../../src/clock';
 import type { PoolConfig } from '../../../src/config/pools';
 import type { Core } from '../../../src/domain/ports';
 import type { AuditEvent, Run } from '../../../src/domain/types';
@@ -41,7 +42,7 @@ export interface Harness {
   slack: SlackApp;
   eventsUrl: string;
   core: FakeCore | Core;
-  clock: InstantClock;
+  clock: Clock;
   logs: ReturnType<typeof captureLogs>;
   audits: AuditEvent[];
   /** POST a signed request body; returns status and body text */
@@ -56,7 +57,7 @@ export function sign(body: string, timestamp: number, secret = SIGNING_SECRET): 
   return `v0=${createHmac('sha256', secret).update(`v0:${timestamp}:${body}`).digest('hex')}`;
 }
 
-export async function startHarness(opts: { core?: FakeCore | Core; pools?: PoolConfig[]; deps?: Partial<SlackAppDeps>; clock?: InstantClock } = {}): Promise<Harness> {
+export async function startHarness(opts: { core?: FakeCore | Core; pools?: PoolConfig[]; deps?: Partial<SlackAppDeps>; clock?: Clock } = {}): Promise<Harness> {
   const api = await startFakeSlackApi({ token: BOT_TOKEN });
   const clock = opts.clock ?? new InstantClock();
   const logs = captureLogs('debug');
