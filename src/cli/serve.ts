@@ -10,6 +10,7 @@ import { ConfigError, loadPoolsFile, type PoolConfig } from '../config/pools';
 import type { Notifier } from '../domain/ports';
 import { createLogger, type Logger } from '../log';
 import { loadSlackSettings, SettingsError, type SlackSettings } from '../slack/settings';
+import { waitForSignal } from './signals';
 
 export interface ServeConfig {
   slack: SlackSettings;
@@ -115,18 +116,6 @@ export async function startBot(config: ServeConfig, opts: { logger: Logger; cloc
     await stopAll();
     throw e;
   }
-}
-
-function waitForSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const on = (s: NodeJS.Signals) => {
-      process.off('SIGINT', on);
-      process.off('SIGTERM', on);
-      resolve(s);
-    };
-    process.on('SIGINT', on);
-    process.on('SIGTERM', on);
-  });
 }
 
 export async function run(args: string[]): Promise<number> {

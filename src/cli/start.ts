@@ -6,13 +6,15 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import pino from 'pino';
 import { ScaledClock } from '../clock';
+import { loadGeneralSettings } from '../config/env';
 import { createLogger, Logger } from '../log';
 import { DEFAULT_DIRECTORY } from '../sandbox/directory';
 import { demoManifests, demoPoolsFile, findDemoManifestDir, passwordEnvName } from '../sandbox/demo-config';
 import { chooseMode, isSet } from '../sandbox/start-mode';
+import { waitForSignal } from './signals';
 
 export interface StartedStack {
   sandboxUrl: string;
@@ -38,16 +40,12 @@ function scaleOf(env: Env): number {
 
 /** Start everything for the sandbox; `out` receives the human start-up summary. */
 export async function startSandboxStack(env: Env, logger: Logger, out: (line: string) => void): Promise<StartedStack> {
-  const [{ startSimulator, loadScenario, startAdminServer }, { startFakeSlackApi }, { startSandboxServer }, { createSlackApp }, { createCore }, { openStore }] =
-    await Promise.all([
-      import('../sim'),
-      import('../sandbox/fake-web-api'),
-      import('../sandbox/server'),
-      import('../slack/app'),
-      import('../core'),
-      import('../store'),
-    ]);
-  const { loadUpgradePaths } = await import('../planner');
+  const [{ startSimulator, loadScenario, startAdminServer }, { startFakeSlackApi }, { startSandboxServer }, { startBot }] = await Promise.all([
+    import('../sim'),
+    import('../sandbox/fake-web-api'),
+    import('../sandbox/server'),
+    import('./serve'),
+  ]);
   const stops: Array<() => Promise<void>> = [];
   const stopAll = async () => {
     for (const s of stops.reverse()) await s().catch((e: unknown) => logger.warn({ err: (e as Error).message }, 'start: stop failed'));
@@ -92,39 +90,17 @@ export async function startSandboxStack(env: Env, logger: Logger, out: (line: st
     stops.push(() => fake.stop());
 
     const statePath = isSet(env, 'XSUPGRADE_STATE') ? env.XSUPGRADE_STATE! : ':memory:';
-    const store = await openStore({ path: statePath, clock });
-    stops.push(() => store.close());
-
-    // the core needs the notifier and the Slack app needs the core: forward until the app exists
-    let notifier: import('../domain/ports').Notifier | undefined;
-    const forward = new Proxy({} as import('../domain/ports').Notifier, {
-      get: (_t, prop: string) => async (...args: unknown[]) => {
-        const target = notifier as unknown as Record<string, (...a: unknown[]) => Promise<void>> | undefined;
-        if (target && typeof target[prop] === 'function') await target[prop](...args);
+    // the same wiring as `xsupgrade serve` (store, core, scheduler, Slack app), pointed at the fake Web API
+    const bot = await startBot(
+      {
+        slack: { mode: 'http', botToken, signingSecret, port: 0, host: '127.0.0.1', slackApiUrl: fake.url },
+        general: { ...loadGeneralSettings(env), statePath },
+        pools,
       },
-    });
-    // the upgrade-path table next to the demo manifests (found from dist/ as well as from src/)
-    const paths = loadUpgradePaths(join(dirname(manifestDir), 'upgrade-paths.yaml'));
-    const core = await createCore({ pools, store, notifier: forward, clock, logger, env: process.env, paths });
-    stops.push(() => core.shutdown());
-    const slack = createSlackApp({
-      core,
-      pools,
-      settings: { mode: 'http', botToken, signingSecret, port: 0, host: '127.0.0.1', slackApiUrl: fake.url },
-      logger,
-      clock,
-      audit: (e) => store.appendAudit(e),
-      saveSlackRefs: async (runId, refs) => {
-        await store.updateRun(runId, (r) => {
-          r.slack = refs;
-        });
-      },
-    });
-    notifier = slack.notifier;
-    const { port: boltPort } = await slack.start();
-    stops.push(() => slack.stop());
-    await core.recoverRuns();
-    const eventsUrl = `http://127.0.0.1:${boltPort}/slack/events`;
+      { logger, clock, env: process.env },
+    );
+    stops.push(() => bot.stop());
+    const eventsUrl = `http://127.0.0.1:${bot.port}/slack/events`;
 
     // 4. the sandbox page
     const sandbox = await startSandboxServer({
@@ -175,18 +151,6 @@ export async function startSandboxStack(env: Env, logger: Logger, out: (line: st
   }
 }
 
-function waitForSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const on = (s: NodeJS.Signals) => {
-      process.off('SIGINT', on);
-      process.off('SIGTERM', on);
-      resolve(s);
-    };
-    process.on('SIGINT', on);
-    process.on('SIGTERM', on);
-  });
-}
-
 export async function run(args: string[]): Promise<number> {
   if (args.includes('--help') || args.includes('-h')) {
     console.log(
@@ -208,14 +172,7 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
   if (mode.mode === 'real') {
-    // `serve` (the lead's module) is loaded by name so that this file does not depend on when it lands
-    const servePath = './serve';
-    const serve = (await import(servePath).catch(() => undefined)) as { run?: (a: string[]) => Promise<number> } | undefined;
-    if (!serve?.run) {
-      console.error('xsupgrade start: Slack tokens and XSUPGRADE_POOLS are set, but this build has no `serve` command to run the real bot.');
-      return 1;
-    }
-    return serve.run(args);
+    return (await import('./serve')).run(args);
   }
 
   // the summary goes to stdout; structured logs to stderr, quiet unless asked
