@@ -8,6 +8,7 @@ import type { AuditEvent, SlackRefs } from '../domain/types';
 import type { Logger } from '../log';
 import { planBlocks } from './blocks/plan';
 import { boltLogger } from './bolt-logger';
+import { classifySlackError } from './errors';
 import type { PlanRenderer, SchedulerPort, SlackContext } from './context';
 import { GroupResolver } from './groups';
 import { registerListeners } from './listeners';
@@ -51,6 +52,24 @@ export interface SlackApp {
 
 export const EVENTS_PATH = '/slack/events';
 
+/** auth.test with a few retries on transient failures; a refused token is a clear start-up error. */
+async function verifyBotToken(client: { apiCall(method: string, args?: Record<string, unknown>): Promise<object> }, log: Logger): Promise<{ botId?: string; botUserId?: string; teamId?: string }> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const r = (await client.apiCall('auth.test', {})) as { bot_id?: string; user_id?: string; team_id?: string; team?: string };
+      log.info({ botUserId: r.user_id, team: r.team }, 'Slack bot token verified');
+      return { botId: r.bot_id, botUserId: r.user_id, teamId: r.team_id };
+    } catch (e) {
+      const failure = classifySlackError(e);
+      if (failure.kind === 'permanent' || failure.kind === 'bad-content') {
+        throw new Error(`Slack refused SLACK_BOT_TOKEN (${failure.reason}): ${failure.kind === 'permanent' ? failure.hint : 'check the token'}`);
+      }
+      if (attempt >= 3) throw new Error(`Slack could not be reached to verify SLACK_BOT_TOKEN (${failure.kind === 'rate-limited' ? 'rate limited' : failure.reason})`);
+      log.warn({ attempt, err: failure.kind }, 'auth.test failed; retrying');
+    }
+  }
+}
+
 export function createSlackApp(deps: SlackAppDeps): SlackApp {
   const { settings, logger } = deps;
   const clock = deps.clock ?? systemClock;
@@ -59,6 +78,13 @@ export function createSlackApp(deps: SlackAppDeps): SlackApp {
   const outbox = new Outbox({ client, clock, logger, minIntervalMs: deps.minIntervalMs });
   const notifier = new SlackNotifier({ outbox, pools: deps.pools, clock, logger, saveSlackRefs: deps.saveSlackRefs });
 
+  // The bot's identity comes from one auth.test in start() (retried, with a clear error for a bad token)
+  // instead of Bolt's constructor-time call, whose failure would surface only as an unhandled rejection.
+  let identity: { botId?: string; botUserId?: string; teamId?: string } | undefined;
+  const authorize = async () => {
+    if (!identity) throw new Error('the Slack app is not started');
+    return { botToken: settings.botToken, botId: identity.botId, botUserId: identity.botUserId, teamId: identity.teamId };
+  };
   let receiver: HTTPReceiver | undefined;
   let app: App;
   if (settings.mode === 'http') {
@@ -68,10 +94,10 @@ export function createSlackApp(deps: SlackAppDeps): SlackApp {
       endpoints: EVENTS_PATH,
       logger: boltLogger(logger, 'bolt-http'),
     });
-    app = new App({ token: settings.botToken, receiver, logger: boltLogger(logger), clientOptions: webClientOptions(settings) });
+    app = new App({ authorize, receiver, logger: boltLogger(logger), clientOptions: webClientOptions(settings) });
   } else {
     if (!settings.appToken) throw new Error('SLACK_APP_TOKEN is required in Socket Mode');
-    app = new App({ token: settings.botToken, appToken: settings.appToken, socketMode: true, logger: boltLogger(logger), clientOptions: webClientOptions(settings) });
+    app = new App({ authorize, appToken: settings.appToken, socketMode: true, logger: boltLogger(logger), clientOptions: webClientOptions(settings) });
   }
 
   const inFlight = new Set<Promise<unknown>>();
@@ -115,6 +141,7 @@ export function createSlackApp(deps: SlackAppDeps): SlackApp {
     outbox,
     idle,
     async start() {
+      identity = await verifyBotToken(client, log);
       if (settings.mode === 'http') {
         const server = (await app.start({ port: settings.port, host: settings.host })) as Server;
         const port = (server.address() as AddressInfo).port;
