@@ -5,7 +5,7 @@
  * change to a relation also produces a `mod` event on the other side, as xapi's database does.
  */
 import { randomUUID } from 'node:crypto';
-import { Double, WireValue } from './wire';
+import { Double, Encoded, encodeRecord, WireValue } from './wire';
 import { fail } from './failure';
 
 export type Rec = Record<string, WireValue>;
@@ -56,6 +56,12 @@ export class Db {
   private forgottenUpTo = 0;
   generation = 0;
   private waiters = new Set<() => void>();
+  /**
+   * Wire encoding per record, valid while the record's `modified` generation is unchanged. Every change goes
+   * through create/update/mutate/delete or a relation link, all of which move `modified` (touch), so a stale
+   * entry is never served. Reading a large pool is then mostly string concatenation of cached records.
+   */
+  private readonly encodings = new Map<string, { modified: number; value: Encoded }>();
 
   constructor(readonly classes: string[]) {
     for (const c of classes) this.tables.set(c, new Map());
@@ -128,6 +134,17 @@ export class Db {
     return rec;
   }
 
+  /** The record's XML-RPC encoding (float fields as `<double>`), cached until it changes. */
+  encoded(cls: string, ref: string): Encoded {
+    const rec = this.get(cls, ref);
+    const modified = this.meta.get(ref)!.modified;
+    const hit = this.encodings.get(ref);
+    if (hit && hit.modified === modified) return hit.value;
+    const value = encodeRecord(rec, FLOAT_FIELDS[cls]);
+    this.encodings.set(ref, { modified, value });
+    return value;
+  }
+
   static wireField(cls: string, field: string, v: WireValue): WireValue {
     if ((FLOAT_FIELDS[cls] ?? []).includes(field) && typeof v === 'number') return new Double(v);
     return deepCopy(v);
@@ -182,6 +199,7 @@ export class Db {
     const rels = RELATIONS[cls] ?? {};
     for (const [field, rel] of Object.entries(rels)) this.unlink(rel, rec[field] as string, ref);
     this.table(cls).delete(ref);
+    this.encodings.delete(ref);
     const m = this.meta.get(ref)!;
     this.meta.delete(ref);
     this.tombstones.push({ cls, ref, created: m.created, modified: this.generation, deleted: this.generation });

@@ -7,6 +7,7 @@ import { databaseDump } from './dbdump';
 import { failureResponse, faultResponse, parseMethodCall, successResponse } from './wire';
 
 const MAX_BODY = 16 * 1024 * 1024;
+const IDLE_KEEPALIVE_MS = 120_000;
 
 export class HostServer implements Listener {
   private server: http.Server | null = null;
@@ -21,6 +22,10 @@ export class HostServer implements Listener {
   async open(): Promise<void> {
     if (this.server) return;
     const server = http.createServer((req, res) => void this.handle(req, res));
+    // Node closes idle keep-alive sockets after 5 s; a client that reuses one as it closes gets ECONNRESET (seen after
+    // multi-second reads of a 64-host pool). Keep idle connections far longer, as a long-lived xapi/stunnel does.
+    server.keepAliveTimeout = IDLE_KEEPALIVE_MS;
+    server.headersTimeout = IDLE_KEEPALIVE_MS + 1000;
     server.on('connection', (s: Socket) => {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));

@@ -18,6 +18,11 @@ export class I4 {
   constructor(readonly value: number) {}
 }
 
+/** A value already encoded as one `<value>…</value>` element (a cached record): written to the wire verbatim. */
+export class Encoded {
+  constructor(readonly xml: string) {}
+}
+
 export type WireValue =
   | string
   | number
@@ -25,11 +30,14 @@ export type WireValue =
   | Date
   | Double
   | I4
+  | Encoded
   | WireValue[]
   | { [key: string]: WireValue };
 
 // xapi drops control characters and escapes < > & " (struct member names are not escaped).
+const NEEDS_ESCAPE = /[&<>"\u0000-\u0008\u000b\u000c\u000e-\u001f]/;
 function escapeText(s: string): string {
+  if (!NEEDS_ESCAPE.test(s)) return s; // the common case: refs, uuids, names, numbers
   return s
     .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '')
     .replace(/&/g, '&amp;')
@@ -51,19 +59,49 @@ function formatDouble(n: number): string {
   return Number.isInteger(n) ? `${n}.` : String(n);
 }
 
+/** Append the encoding of `v` to `out` (one join at the end instead of nested template strings). */
+function encodeInto(v: WireValue | null | undefined, out: string[]): void {
+  if (v === null || v === undefined) out.push('<value></value>');
+  else if (typeof v === 'string') out.push('<value>', escapeText(v), '</value>');
+  else if (typeof v === 'number') out.push('<value>', String(Math.trunc(v)), '</value>');
+  else if (typeof v === 'boolean') out.push(v ? '<value><boolean>1</boolean></value>' : '<value><boolean>0</boolean></value>');
+  else if (v instanceof Encoded) out.push(v.xml);
+  else if (v instanceof Date) out.push('<value><dateTime.iso8601>', formatXapiDate(v), '</dateTime.iso8601></value>');
+  else if (v instanceof Double) out.push('<value><double>', formatDouble(v.value), '</double></value>');
+  else if (v instanceof I4) out.push('<value><i4>', String(Math.trunc(v.value)), '</i4></value>');
+  else if (Array.isArray(v)) {
+    out.push('<value><array><data>');
+    for (const x of v) encodeInto(x, out);
+    out.push('</data></array></value>');
+  } else {
+    out.push('<value><struct>');
+    for (const k in v) {
+      out.push('<member><name>', k, '</name>');
+      encodeInto(v[k], out);
+      out.push('</member>');
+    }
+    out.push('</struct></value>');
+  }
+}
+
 export function encodeValue(v: WireValue | null | undefined): string {
-  if (v === null || v === undefined) return '<value></value>';
-  if (typeof v === 'string') return `<value>${escapeText(v)}</value>`;
-  if (typeof v === 'number') return `<value>${Math.trunc(v)}</value>`;
-  if (typeof v === 'boolean') return `<value><boolean>${v ? 1 : 0}</boolean></value>`;
-  if (v instanceof Date) return `<value><dateTime.iso8601>${formatXapiDate(v)}</dateTime.iso8601></value>`;
-  if (v instanceof Double) return `<value><double>${formatDouble(v.value)}</double></value>`;
-  if (v instanceof I4) return `<value><i4>${Math.trunc(v.value)}</i4></value>`;
-  if (Array.isArray(v)) return `<value><array><data>${v.map(encodeValue).join('')}</data></array></value>`;
-  const members = Object.entries(v)
-    .map(([k, x]) => `<member><name>${k}</name>${encodeValue(x)}</member>`)
-    .join('');
-  return `<value><struct>${members}</struct></value>`;
+  const out: string[] = [];
+  encodeInto(v, out);
+  return out.join('');
+}
+
+/** A record (struct) whose `floats` fields go out as `<double>`; encoded straight from the live record, no copy. */
+export function encodeRecord(rec: Record<string, WireValue>, floats: readonly string[] = []): Encoded {
+  const out: string[] = ['<value><struct>'];
+  for (const k in rec) {
+    out.push('<member><name>', k, '</name>');
+    const v = rec[k];
+    if (typeof v === 'number' && floats.includes(k)) out.push('<value><double>', formatDouble(v), '</double></value>');
+    else encodeInto(v, out);
+    out.push('</member>');
+  }
+  out.push('</struct></value>');
+  return new Encoded(out.join(''));
 }
 
 function response(inner: string): string {

@@ -60,7 +60,7 @@ async function eventFrom(ctx: ApiCtx, args: unknown[]): Promise<WireValue> {
       const events = wanted.map((c) => {
         const base = { id: String(c.deleted ?? c.modified), timestamp: '0.0', class: c.cls.toLowerCase(), ref: c.ref };
         if (c.deleted !== undefined) return { ...base, operation: 'del' };
-        return { ...base, operation: since < 0 || c.created > since ? 'add' : 'mod', snapshot: db.snapshot(c.cls, c.ref) };
+        return { ...base, operation: since < 0 || c.created > since ? 'add' : 'mod', snapshot: db.encoded(c.cls, c.ref) };
       });
       const counts: Record<string, WireValue> = {};
       for (const cls of CLASSES) if (sub.all || sub.classes.has(cls)) counts[cls.toLowerCase()] = new I4(db.refs(cls).length);

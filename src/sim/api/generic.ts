@@ -38,14 +38,14 @@ export const FIELDS: Record<string, string[]> = {
 
 export function allRecords(db: Db, cls: string): Record<string, WireValue> {
   const out: Record<string, WireValue> = {};
-  for (const ref of db.refs(cls)) out[ref] = db.snapshot(cls, ref);
+  for (const ref of db.refs(cls)) out[ref] = db.encoded(cls, ref);
   return out;
 }
 
 for (const cls of CLASSES) {
   def(`${cls}.get_all`, { params: 0, async: false, handler: ({ pool }) => pool.db.refs(cls) });
   def(`${cls}.get_all_records`, { params: 0, async: false, handler: ({ pool }) => allRecords(pool.db, cls) });
-  def(`${cls}.get_record`, { params: 1, async: false, handler: ({ pool }, [ref]) => pool.db.snapshot(cls, str(ref)) });
+  def(`${cls}.get_record`, { params: 1, async: false, handler: ({ pool }, [ref]) => pool.db.encoded(cls, str(ref)) });
   def(`${cls}.get_by_uuid`, {
     params: 1,
     async: false,
