@@ -12,6 +12,8 @@ import { backupStep, hostSteps, poolFinishStep, poolPrepStep } from './steps';
 export type { PlanOptions } from './context';
 export { loadUpgradePaths, parseUpgradePaths, findTarget, resolveHostPath, UpgradePathError } from './paths';
 export type { UpgradePathTable, UpgradeTarget, HostPath } from './paths';
+export { placeEvacuation } from './placement';
+export type { EvacuationInput, EvacuationPlacement, UnplacedVm } from './placement';
 
 /**
  * The pure planner: (snapshot, options) → Plan. No I/O and no clock: the same snapshot and options always give

@@ -1,6 +1,6 @@
 import type { HostInfo, Migration, PoolSnapshot, Ref, ReturnPolicy, VmInfo, VmStop } from '../domain/types';
 import { parseVersion } from '../domain/versions';
-import type { Mobility } from './mobility';
+import { vmMobility, type Mobility } from './mobility';
 
 /**
  * VM placement for a rolling upgrade: replays the host order on a model of the pool and gives every running VM
@@ -15,6 +15,9 @@ import type { Mobility } from './mobility';
  * VM_REQUIRES_SR) and T has enough free memory as xapi computes it (R2.2, HOST_NOT_ENOUGH_FREE_MEMORY).
  * Preference: upgraded hosts first (a VM placed there never moves again), then the VM's affinity host, then the
  * most free memory, then the host name: deterministic for a given snapshot.
+ *
+ * The same rules (pickTarget) serve the runner: when the live pool no longer fits the plan during an evacuation,
+ * placeEvacuation() checks the planned moves and recomputes them on a fresh snapshot.
  */
 
 /**
@@ -104,13 +107,8 @@ export function placeVms(input: PlacementInput): PlacementResult {
   const { snapshot, order, targetPlatform, mobility } = input;
   const strategy = input.strategy ?? 'planned';
   const compareVersions = versionComparer();
-  const state = new Map<Ref, HostState>(
-    snapshot.hosts.map((h) => [
-      h.ref,
-      { info: h, platform: h.version.platform, free: h.memoryFree, eligible: h.live && h.enabled, srs: new Set(h.attachedSrs) },
-    ]),
-  );
-  const hostsByName = [...state.values()].sort((a, b) => (a.info.name < b.info.name ? -1 : a.info.name > b.info.name ? 1 : a.info.ref < b.info.ref ? -1 : 1));
+  const state = hostStates(snapshot);
+  const hostsByName = byHostName(state);
   const vms = new Map(snapshot.vms.map((v) => [v.ref, v]));
   const location = new Map<Ref, Ref>();
   for (const v of snapshot.vms) if (v.residentOn && state.has(v.residentOn)) location.set(v.ref, v.residentOn);
@@ -165,20 +163,12 @@ export function placeVms(input: PlacementInput): PlacementResult {
         stop('mobility', mob?.reason ?? 'R3.7 mobility unknown');
         continue;
       }
-      const allowed = hostsByName.filter((t) => t !== src && t.eligible && compareVersions(t.platform, src.platform) >= 0);
-      const seesDisks = allowed.filter((t) => vm.disks.every((d) => t.srs.has(d.sr)));
-      const fits = seesDisks.filter((t) => t.free >= vm.memoryNeeded);
-      if (fits.length === 0) {
-        if (allowed.length === 0) stop('version', 'R3.4 no enabled host on the same or a newer version can receive it');
-        else if (seesDisks.length === 0) stop('storage', `R2.5 no allowed host has the SRs of its disks attached`);
-        else {
-          const best = Math.max(...seesDisks.map((t) => t.free));
-          stop('memory', `R2.2 needs ${gib(vm.memoryNeeded)}, the most free on an allowed host is ${gib(Math.max(0, best))}`);
-        }
+      const pick = pickTarget(vm, src, hostsByName, targetPlatform, compareVersions, strategy);
+      if ('cause' in pick) {
+        stop(pick.cause, pick.reason);
         continue;
       }
-      const target = strategy === 'greedy' ? mostFree(fits) : choose(fits, vm, targetPlatform, compareVersions);
-      migrate(vm, src, target, hp.migrations);
+      migrate(vm, src, pick.to, hp.migrations);
       if (noUpgradedTarget) mustMoveAgain.add(vm.ref);
     }
 
@@ -242,4 +232,188 @@ function mostFree(fits: HostState[]): HostState {
   let best = fits[0];
   for (const t of fits) if (t.free > best.free) best = t;
   return best;
+}
+
+/** Every host of the snapshot as a possible target: eligible when live and enabled (R3.3: a disabled host takes no VM). */
+function hostStates(snapshot: PoolSnapshot): Map<Ref, HostState> {
+  return new Map<Ref, HostState>(
+    snapshot.hosts.map((h) => [
+      h.ref,
+      { info: h, platform: h.version.platform, free: h.memoryFree, eligible: h.live && h.enabled, srs: new Set(h.attachedSrs) },
+    ]),
+  );
+}
+
+function byHostName(state: Map<Ref, HostState>): HostState[] {
+  return [...state.values()].sort((a, b) => (a.info.name < b.info.name ? -1 : a.info.name > b.info.name ? 1 : a.info.ref < b.info.ref ? -1 : 1));
+}
+
+type Refusal = 'ineligible' | 'version' | 'storage' | 'memory';
+
+/**
+ * Why host t cannot receive vm evacuated from src right now, or undefined when it can: the source itself or a host
+ * not live/enabled never; an older platform never (R3.4); it must have every SR of the VM's disks attached (R2.5,
+ * VM_REQUIRES_SR); and enough free memory as xapi computes it (R2.2, HOST_NOT_ENOUGH_FREE_MEMORY).
+ */
+function refusal(vm: VmInfo, src: HostState, t: HostState, compareVersions: (a: string, b: string) => number, free = t.free): Refusal | undefined {
+  if (t === src || !t.eligible) return 'ineligible';
+  if (compareVersions(t.platform, src.platform) < 0) return 'version';
+  if (!vm.disks.every((d) => t.srs.has(d.sr))) return 'storage';
+  if (free < vm.memoryNeeded) return 'memory';
+  return undefined;
+}
+
+type Pick = { to: HostState } | { cause: 'version' | 'storage' | 'memory'; reason: string };
+
+/** The target for one VM among hostsByName (name order), or why none can take it: the one rule set of placement. */
+function pickTarget(
+  vm: VmInfo,
+  src: HostState,
+  hostsByName: HostState[],
+  targetPlatform: string,
+  compareVersions: (a: string, b: string) => number,
+  strategy: PlacementStrategy,
+): Pick {
+  const fits: HostState[] = [];
+  let allowed = 0;
+  let seesDisks = 0;
+  let bestFree = -Infinity;
+  for (const t of hostsByName) {
+    const why = refusal(vm, src, t, compareVersions);
+    if (why === 'ineligible' || why === 'version') continue;
+    allowed++;
+    if (why === 'storage') continue;
+    seesDisks++;
+    bestFree = Math.max(bestFree, t.free);
+    if (why === undefined) fits.push(t);
+  }
+  if (fits.length > 0) return { to: strategy === 'greedy' ? mostFree(fits) : choose(fits, vm, targetPlatform, compareVersions) };
+  if (allowed === 0) return { cause: 'version', reason: 'R3.4 no enabled host on the same or a newer version can receive it' };
+  if (seesDisks === 0) return { cause: 'storage', reason: `R2.5 no allowed host has the SRs of its disks attached` };
+  return { cause: 'memory', reason: `R2.2 needs ${gib(vm.memoryNeeded)}, the most free on an allowed host is ${gib(Math.max(0, bestFree))}` };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The runner's evacuation on the live pool
+// ---------------------------------------------------------------------------------------------
+
+export interface EvacuationInput {
+  /** a fresh snapshot of the live pool (src/inventory readSnapshot) */
+  snapshot: PoolSnapshot;
+  /** the host being evacuated (already disabled, R3.3) */
+  source: Ref;
+  /** the running VMs to move off it (VMs the plan stops instead are left out by the caller) */
+  vms: Ref[];
+  /** the plan's target platform: hosts already on it are preferred (no second move) */
+  targetPlatform: string;
+  /** the plan's moves for these VMs (targets already mapped to replaced hosts); kept when they still fit */
+  planned?: Migration[];
+}
+
+export interface UnplacedVm {
+  vm: Ref;
+  vmName: string;
+  /** rule + words, e.g. "R2.5 no allowed host has the SRs of its disks attached" */
+  reason: string;
+}
+
+export interface EvacuationPlacement {
+  /** what to migrate; empty when any VM is unplaced (nothing moves blindly) */
+  moves: Migration[];
+  /** why the planned moves no longer fit the live pool ([] when they do) */
+  misfits: string[];
+  /** true when moves were recomputed rather than taken from the plan */
+  recomputed: boolean;
+  /** VMs no host can receive now, each with the reason */
+  unplaced: UnplacedVm[];
+}
+
+/**
+ * Placement of the VMs still on a host being evacuated, on the live pool: the planned moves when every one of them
+ * still passes the placement rules in order (memory counted as it is used up), else a new placement of all of them
+ * under the same rules as the plan (pickTarget: R3.4, R2.5, R2.2, mobility, preference for upgraded hosts and
+ * affinity). Pure and deterministic.
+ */
+export function placeEvacuation(input: EvacuationInput): EvacuationPlacement {
+  const { snapshot, source, targetPlatform } = input;
+  const compareVersions = versionComparer();
+  const state = hostStates(snapshot);
+  const hostsByName = byHostName(state);
+  const srs = new Map(snapshot.srs.map((s) => [s.ref, s]));
+  const src = state.get(source);
+  const vmsByRef = new Map(snapshot.vms.map((v) => [v.ref, v]));
+  const vms: VmInfo[] = [];
+  const unplaced: UnplacedVm[] = [];
+  for (const ref of input.vms) {
+    const vm = vmsByRef.get(ref);
+    if (!vm) unplaced.push({ vm: ref, vmName: ref, reason: 'not in the pool any more' });
+    else vms.push(vm);
+  }
+  if (!src) {
+    for (const vm of vms) unplaced.push({ vm: vm.ref, vmName: vm.name, reason: `its host ${source} is not in the pool` });
+    return { moves: [], misfits: [], recomputed: false, unplaced };
+  }
+  // a VM that cannot live-migrate at all is never handed to pool_migrate (R2.5, R2.6, R3.7)
+  for (const vm of [...vms]) {
+    const mob = vmMobility(vm, srs);
+    if (!mob.canMigrate) {
+      unplaced.push({ vm: vm.ref, vmName: vm.name, reason: mob.reason });
+      vms.splice(vms.indexOf(vm), 1);
+    }
+  }
+
+  const misfits = checkPlanned(vms, input.planned ?? [], src, state, srs, compareVersions);
+  if (misfits.length === 0 && unplaced.length === 0) {
+    const planned = new Map((input.planned ?? []).map((m) => [m.vm, m]));
+    return { moves: vms.map((v) => planned.get(v.ref)!), misfits, recomputed: false, unplaced };
+  }
+
+  const moves: Migration[] = [];
+  // largest first, as the plan does: first-fit-decreasing leaves the fewest VMs without room
+  const ordered = [...vms].sort((a, b) => b.memoryNeeded - a.memoryNeeded || (a.name < b.name ? -1 : a.name > b.name ? 1 : a.ref < b.ref ? -1 : 1));
+  for (const vm of ordered) {
+    const pick = pickTarget(vm, src, hostsByName, targetPlatform, compareVersions, 'planned');
+    if ('cause' in pick) {
+      unplaced.push({ vm: vm.ref, vmName: vm.name, reason: pick.reason });
+      continue;
+    }
+    pick.to.free -= vm.memoryNeeded;
+    moves.push({ vm: vm.ref, vmName: vm.name, from: source, to: pick.to.info.ref, toName: pick.to.info.name });
+  }
+  return { moves: unplaced.length ? [] : moves, misfits, recomputed: true, unplaced };
+}
+
+/** Why the planned moves of these VMs no longer pass the placement rules on the live pool ([] when they all do). */
+function checkPlanned(
+  vms: VmInfo[],
+  planned: Migration[],
+  src: HostState,
+  state: Map<Ref, HostState>,
+  srs: Map<Ref, { name: string }>,
+  compareVersions: (a: string, b: string) => number,
+): string[] {
+  const reasons: string[] = [];
+  const left = new Map([...state.values()].map((t) => [t, t.free]));
+  for (const vm of vms) {
+    const m = planned.find((p) => p.vm === vm.ref);
+    if (!m) {
+      reasons.push(`${vm.name} is on ${src.info.name} but not in the plan`);
+      continue;
+    }
+    const t = state.get(m.to);
+    if (!t) {
+      reasons.push(`${vm.name}: planned target ${m.toName} is not in the pool`);
+      continue;
+    }
+    const why = refusal(vm, src, t, compareVersions, left.get(t)!);
+    if (why === 'ineligible') reasons.push(`${vm.name}: planned target ${t.info.name} is ${t === src ? 'its own host' : t.info.live ? 'disabled' : 'not live'}`);
+    else if (why === 'version') reasons.push(`${vm.name}: planned target ${t.info.name} is on an older version than ${src.info.name} (R3.4)`);
+    else if (why === 'storage') {
+      const missing = vm.disks.filter((d) => !t.srs.has(d.sr)).map((d) => srs.get(d.sr)?.name ?? d.sr);
+      reasons.push(`${vm.name}: planned target ${t.info.name} does not see SR ${[...new Set(missing)].join(', ')} of its disks (R2.5)`);
+    } else if (why === 'memory') {
+      reasons.push(`${vm.name}: not enough free memory left on ${t.info.name} (R2.2: needs ${gib(vm.memoryNeeded)}, ${gib(Math.max(0, left.get(t)!))} free)`);
+    } else left.set(t, left.get(t)! - vm.memoryNeeded);
+  }
+  return reasons;
 }

@@ -6,9 +6,10 @@ import type { Clock } from '../clock';
 import type { Logger } from '../log';
 import type { Notifier } from '../domain/ports';
 import type { AuditEvent, Plan, Run, RunState } from '../domain/types';
+import type { RecordSource } from '../inventory';
 
-/** The subset of XenApiClient (contracts §1) the runner calls. */
-export interface PoolClient {
+/** The subset of XenApiClient (contracts §1) the runner calls; getAllRecords feeds src/inventory readSnapshot. */
+export interface PoolClient extends RecordSource {
   call<T = unknown>(method: string, params?: unknown[]): Promise<T>;
   callAsync<T = string>(method: string, params?: unknown[], opts?: { deadlineMs?: number }): Promise<T>;
   reconnect(opts: { deadlineMs: number }): Promise<void>;

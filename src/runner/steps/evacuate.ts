@@ -1,28 +1,22 @@
 /**
  * R3.1/R3.7: move every running VM off the host with Async.VM.pool_migrate, a few at a time, per the planned
- * placement. Level-triggered: VMs already gone are recorded and skipped. When the live state no longer fits the
- * plan (a target is down, full or older, or a VM appeared on the host), the placement of the remaining VMs is
- * recomputed under the same rules (../placement.ts) and the thread says so. VMs the plan stops instead
- * (stop-vms) stay. Each moved VM is recorded with where it went, for move-back.
+ * placement. Level-triggered: VMs already gone are recorded and skipped. The planned moves are checked on a fresh
+ * snapshot of the live pool with the planner's own placement rules (placeEvacuation: live and enabled target,
+ * R3.4 never to an older host, R2.5 the target sees the VM's SRs, R2.2 memory); when they no longer fit (a target
+ * is down, full or older, or a VM appeared on the host), the placement of the remaining VMs is recomputed under the
+ * same rules and the thread says so. When some VM fits nowhere, the step fails naming the VMs and why, before any
+ * migration. VMs the plan stops instead (stop-vms) stay. Each moved VM is recorded with where it went, for move-back.
  */
-import type { Migration, Ref } from '../../domain/types';
-import { compareVersions } from '../../domain/versions';
+import type { HostInfo, Migration, PoolSnapshot, Ref } from '../../domain/types';
+import { readSnapshot } from '../../inventory';
+import { placeEvacuation } from '../../planner';
 import { StepFailure, toStepError } from '../errors';
-import { placeVms, type PlacementHost } from '../placement';
-import { hostByRef, readLivePool, vmByRef, vmsOn, type LivePool } from '../pool-state';
 import type { StepDeps } from '../ports';
-import type { StepContext, StepModule } from '../step';
-import { mapLimited, requireHost, serialSaver, stepHostName, stepHostRef } from './common';
+import type { StepModule, StepContext } from '../step';
+import { mapLimited, serialSaver, stepHostName, stepHostRef } from './common';
 
 export interface MovedVm {
   name: string;
-  to: Ref;
-  toName: string;
-}
-
-interface Move {
-  vm: Ref;
-  vmName: string;
   to: Ref;
   toName: string;
 }
@@ -34,35 +28,24 @@ function plannedStops(ctx: StepContext): Set<Ref> {
   return new Set([...(stopStep?.stops ?? []), ...(ctx.hostPlan?.stops ?? [])].map((s) => s.vm));
 }
 
-async function freeMemory(deps: StepDeps, pool: LivePool, exclude: Ref): Promise<PlacementHost[]> {
-  return Promise.all(
-    pool.hosts
-      .filter((h) => h.ref !== exclude)
-      .map(async (h) => {
-        let free = 0;
-        if (h.live) free = Number(await deps.client.call('host.compute_free_memory', [h.ref]).catch(() => 0)) || 0;
-        return { ref: h.ref, name: h.name, platform: h.platform, live: h.live, enabled: h.enabled, free };
-      }),
-  );
+function describe(h: HostInfo): string {
+  return `${h.name}: ${h.live ? 'live' : 'not live'}, ${h.enabled ? 'enabled' : 'disabled'}, ${h.version.product || '?'}${h.version.build ? ` build ${h.version.build}` : ''}${h.isMaster ? ' (master)' : ''}`;
 }
 
-/** Why the planned moves no longer fit, or [] when they still do. */
-function misfits(moves: Move[], targets: PlacementHost[], source: { platform: string }, pool: LivePool): string[] {
-  const reasons: string[] = [];
-  const left = new Map(targets.map((t) => [t.ref, t.free]));
-  for (const m of moves) {
-    const t = targets.find((h) => h.ref === m.to);
-    const vm = vmByRef(pool, m.vm);
-    if (!t) reasons.push(`${m.vmName}: planned target ${m.toName} is not in the pool`);
-    else if (!t.live || !t.enabled) reasons.push(`${m.vmName}: planned target ${t.name} is ${t.live ? 'disabled' : 'not live'}`);
-    else if (compareVersions(t.platform, source.platform) < 0) reasons.push(`${m.vmName}: ${t.name} is older (R3.4)`);
-    else {
-      const free = (left.get(t.ref) ?? 0) - (vm?.memory ?? 0);
-      left.set(t.ref, free);
-      if (free < 0) reasons.push(`${m.vmName}: not enough free memory left on ${t.name}`);
-    }
+function hostOf(ctx: StepContext, snapshot: PoolSnapshot): HostInfo {
+  const ref = stepHostRef(ctx);
+  const host = snapshot.hosts.find((h) => h.ref === ref);
+  if (!host) {
+    throw new StepFailure(`${stepHostName(ctx)} is no longer a member of the pool`, {
+      observed: [`host ${ref} not in host.get_all_records`, ...snapshot.hosts.map(describe)],
+    });
   }
-  return reasons;
+  return host;
+}
+
+/** Running/Paused guests on the host, but for those the plan stops. */
+function toMove(snapshot: PoolSnapshot, host: Ref, stops: Set<Ref>): PoolSnapshot['vms'] {
+  return snapshot.vms.filter((v) => v.residentOn === host && !stops.has(v.ref));
 }
 
 export function createEvacuateStep(deps: StepDeps): StepModule {
@@ -71,46 +54,46 @@ export function createEvacuateStep(deps: StepDeps): StepModule {
     async execute(ctx) {
       const name = stepHostName(ctx);
       const hostRef = stepHostRef(ctx);
-      const pool = await readLivePool(deps.client);
-      const host = requireHost(ctx, pool);
+      const snapshot = await readSnapshot(deps.client, deps.clock);
+      const host = hostOf(ctx, snapshot);
       if (!host.live) throw new StepFailure(`${name} is not live; its VMs cannot be migrated`, { observed: [`host_metrics.live = false`] });
       if (host.enabled) throw new StepFailure(`${name} is enabled; it must be disabled before evacuation (R3.3)`);
 
       const stops = plannedStops(ctx);
       const planned: Migration[] = ctx.planStep.migrations ?? ctx.hostPlan?.migrations ?? [];
       const moved = serialSaver(ctx, 'moved', ((ctx.step.data?.moved as Record<string, MovedVm>) ?? {}) as Record<string, unknown>);
+      const vmByRef = new Map(snapshot.vms.map((v) => [v.ref, v]));
+      const hostName = (ref: Ref): string => snapshot.hosts.find((h) => h.ref === ref)?.name ?? ref;
 
       // reconcile: planned VMs already off the host count as moved (a crash may have hit after the migration)
       for (const m of planned) {
-        const vm = vmByRef(pool, m.vm);
+        const vm = vmByRef.get(m.vm);
         if (!vm || vm.residentOn === hostRef || moved.value[m.vm]) continue;
-        if (vm.residentOn) {
-          const to = hostByRef(pool, vm.residentOn);
-          await moved.set(m.vm, { name: m.vmName, to: vm.residentOn, toName: to?.name ?? vm.residentOn } satisfies MovedVm);
-        }
+        if (vm.residentOn) await moved.set(m.vm, { name: m.vmName, to: vm.residentOn, toName: hostName(vm.residentOn) } satisfies MovedVm);
       }
 
-      const onHost = vmsOn(pool, hostRef).filter((v) => !stops.has(v.ref));
+      const onHost = toMove(snapshot, hostRef, stops);
       if (onHost.length === 0) return { status: 'done', note: `${name} has no VM left to migrate` };
 
-      let moves: Move[] = onHost
-        .map((v) => planned.find((m) => m.vm === v.ref))
-        .filter((m): m is Migration => !!m)
-        .map((m) => ({ vm: m.vm, vmName: m.vmName, to: ctx.resolveHost(m.to), toName: m.toName }));
-      const unplanned = onHost.filter((v) => !planned.some((m) => m.vm === v.ref));
-      const targets = await freeMemory(deps, pool, hostRef);
-      const reasons = [...misfits(moves, targets, host, pool), ...unplanned.map((v) => `${v.name} is on ${name} but not in the plan`)];
-      if (reasons.length > 0) {
-        const placed = placeVms(onHost.map((v) => ({ ref: v.ref, name: v.name, memory: v.memory })), host, targets);
-        if (placed.unplaced.length > 0) {
-          throw new StepFailure(`the live pool no longer fits the plan and ${placed.unplaced.length} VM(s) cannot be placed`, {
-            observed: [...reasons, ...placed.unplaced.map((u) => `${u.vmName}: ${u.reason}`)],
-          });
-        }
-        moves = placed.assignments;
-        await ctx.saveData({ replanned: { reasons, moves } });
+      const placement = placeEvacuation({
+        snapshot,
+        source: hostRef,
+        vms: onHost.map((v) => v.ref),
+        targetPlatform: ctx.run.plan.target.platform,
+        planned: planned.map((m) => ({ ...m, from: hostRef, to: ctx.resolveHost(m.to) })),
+      });
+      if (placement.unplaced.length > 0) {
+        const names = placement.unplaced.map((u) => u.vmName).join(', ');
+        throw new StepFailure(
+          `${name} cannot be evacuated: no host can receive ${names} now (${placement.unplaced.map((u) => `${u.vmName}: ${u.reason}`).join('; ')}); nothing was migrated`,
+          { code: 'NO_PLACEMENT', observed: [...placement.misfits, ...placement.unplaced.map((u) => `${u.vmName}: ${u.reason}`)] },
+        );
+      }
+      const moves = placement.moves;
+      if (placement.recomputed) {
+        await ctx.saveData({ replanned: { reasons: placement.misfits, moves: moves.map(({ vm, vmName, to, toName }) => ({ vm, vmName, to, toName })) } });
         await ctx.say(
-          `${name}: the live pool no longer fits the plan (${reasons.join('; ')}); placement recomputed: ${moves.map((m) => `${m.vmName} → ${m.toName}`).join(', ')}`,
+          `${name}: the live pool no longer fits the plan (${placement.misfits.join('; ')}); placement recomputed under the same rules: ${moves.map((m) => `${m.vmName} → ${m.toName}`).join(', ')}`,
         );
       }
 
@@ -119,7 +102,7 @@ export function createEvacuateStep(deps: StepDeps): StepModule {
         await moved.set(m.vm, { name: m.vmName, to: m.to, toName: m.toName } satisfies MovedVm);
         await ctx.checkpoint('migrated-one');
       });
-      const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ move: moves[i] as Move, err: toStepError(r.reason) }] : []));
+      const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ move: moves[i]!, err: toStepError(r.reason) }] : []));
       if (failed.length > 0) {
         const first = failed[0]!;
         throw new StepFailure(`${failed.length} of ${moves.length} migration(s) off ${name} failed; first: ${first.move.vmName}: ${first.err.message}`, {
@@ -129,8 +112,8 @@ export function createEvacuateStep(deps: StepDeps): StepModule {
         });
       }
 
-      const after = await readLivePool(deps.client);
-      const left = vmsOn(after, hostRef).filter((v) => !stops.has(v.ref));
+      const after = await readSnapshot(deps.client, deps.clock);
+      const left = toMove(after, hostRef, stops);
       if (left.length > 0) {
         throw new StepFailure(`${left.length} VM(s) still on ${name} after evacuation`, { observed: left.map((v) => `${v.name}: ${v.powerState} on ${name}`) });
       }
