@@ -1,19 +1,8 @@
 import type { Plan, PoolSnapshot } from '../../src/domain/types';
+import { prng } from '../../src/domain/prng';
 import { compareVersions } from '../../src/domain/versions';
 import { GiB, PoolBuilder } from './builder';
 import { plan } from './helpers';
-
-/** mulberry32: a tiny seeded PRNG so every failing seed can be replayed */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomPool(seed: number): PoolSnapshot {
   const r = prng(seed);

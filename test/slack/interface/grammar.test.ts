@@ -1,4 +1,5 @@
 import { commandSchema, parseCommand, tokenize, usageText } from '../../../src/interface/grammar';
+import { prng } from '../../../src/domain/prng';
 
 describe('command grammar', () => {
   it.each([
@@ -83,18 +84,6 @@ describe('command grammar', () => {
     expect(tokenize(`a "b c" 'd e' f`)).toEqual(['a', 'b c', 'd e', 'f']);
   });
 });
-
-/** Deterministic PRNG (mulberry32) so a failing case can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const VOCABULARY = [
   'help', 'pools', 'plan', 'start', 'status', 'pause', 'resume', 'abort', 'history', 'schedule', 'schedules', 'unschedule',
