@@ -97,6 +97,8 @@ export const HostRecordSchema = z
     edition: z.string().optional(),
     license_params: stringMap.optional(),
     cpu_info: stringMap.optional(),
+    // xapi's datamodel default: no suspend image SR chosen yet
+    suspend_image_sr: ref.default('OpaqueRef:NULL'),
   })
   .passthrough();
 
@@ -141,6 +143,9 @@ export const VMRecordSchema = z
     guest_metrics: ref.optional(),
     ha_restart_priority: z.string().optional(),
     platform: stringMap.optional(),
+    // defaults as xapi's datamodel (XS71 datamodel.ml): "" = PV guest, no PCI devices passed through
+    HVM_boot_policy: z.string().default(''),
+    attached_PCIs: refs.default([]),
   })
   .passthrough();
 
@@ -291,7 +296,7 @@ export class RecordParseError extends Error {
     readonly cls: string,
     readonly ref: string,
     readonly field: string,
-    detail: string,
+    readonly detail: string,
   ) {
     super(`${cls} record ${ref}: field ${field || '(record)'}: ${detail}`);
     this.name = 'RecordParseError';
