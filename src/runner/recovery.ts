@@ -239,9 +239,12 @@ async function forgetRejoin(env: RecoveryEnv, run: Run, step: StepRecord): Promi
         if (xenErrorCode(err) !== 'HANDLE_INVALID') throw err;
       }
     }
-    run = await setPhase(env, run, step.id, { phase: 'await-address' });
-    rec = { ...rec, phase: 'await-address' };
-    ctx.say(`${name} is forgotten (host.destroy, R4.2). Reinstall ${run.plan.target.label} on it, then choose forget-rejoin again with its management address.`).catch(() => undefined);
+    // The operator usually reinstalled the host first and gave its address with the request (slack-ux §4): join at once.
+    const next = rec.address ? 'join' : 'await-address';
+    run = await setPhase(env, run, step.id, { phase: next });
+    rec = { ...rec, phase: next };
+    if (next === 'await-address')
+      ctx.say(`${name} is forgotten (host.destroy, R4.2). Reinstall ${run.plan.target.label} on it, then choose forget-rejoin again with its management address.`).catch(() => undefined);
   }
   if (rec.phase === 'await-address' || (rec.phase === 'join' && !rec.address)) {
     throw new StepFailure(`${name} was forgotten; waiting for its reinstalled address (forget-rejoin with the address)`, { code: 'AWAITING_ADDRESS' });

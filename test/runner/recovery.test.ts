@@ -49,6 +49,32 @@ describe('recovery actions', () => {
     }
   });
 
+  it('operator order (slack-ux §4): the failed slave is reinstalled first, then one forget-rejoin with its address forgets and rejoins it (R4.2)', async () => {
+    const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', {
+      faults: [{ kind: 'install-fails', host: 'xs-a3', when: 'before', times: 1 }],
+      pool: { hostTimeoutMinutes: 90 },
+    });
+    try {
+      const run = await planAndStart(h);
+      const failed = await waitForRun(h.store, run.id, ['failed', 'done']);
+      const step = failed.steps.find((s) => s.state === 'failed')!;
+      expect(step.id).toBe('xs-a3:wait-host');
+      // the machine is reinstalled while the pool still lists its stale record
+      const fresh = h.sim.control.reinstallFresh('xs-a3');
+      await fresh.ready;
+      const res = await h.core.recover(run.id, { action: 'forget-rejoin', stepId: step.id, address: fresh.address }, APPROVER);
+      expect(res.ok).toBe(true);
+      const done = await waitForRun(h.store, run.id, ['done', 'failed']);
+      expect(done.state).toBe('done');
+      expect(h.sim.inspect().hosts.every((x) => x.productVersion === '7.6.0' && x.inPool)).toBe(true);
+      const audit = await h.store.listAudit(run.id);
+      expect(audit.filter((e) => e.kind === 'xenapi' && /^host\.destroy xs-a3/.test(e.message))).toHaveLength(1);
+      expect(audit.filter((e) => e.kind === 'xenapi' && /^pool\.join on/.test(e.message))).toHaveLength(1);
+    } finally {
+      await h.close();
+    }
+  });
+
   it('master install fails → roll back → pool on its original version with all VMs running (R4.1)', async () => {
     const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', { faults: [{ kind: 'install-fails', host: 'xs-a1', when: 'before', times: 1 }] });
     try {
