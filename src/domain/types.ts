@@ -48,6 +48,8 @@ export interface HostInfo {
   attachedSrs: Ref[];
   /** SRs this host has a PBD for that is NOT attached (storage problem) */
   detachedSrs: Ref[];
+  /** host.suspend_image_sr (null when unset; absent when not read): xapi's last choice of suspend SR */
+  suspendImageSr?: Ref | null;
 }
 
 export type PowerState = 'Running' | 'Halted' | 'Suspended' | 'Paused';
@@ -91,6 +93,8 @@ export interface VmInfo {
   haPriority: string;
   /** blocked_operations keys, e.g. ["pool_migrate"] */
   blockedOperations: string[];
+  /** VM.suspend_SR (null when unset; absent when not read): xapi's first choice of suspend SR */
+  suspendSr?: Ref | null;
 }
 
 export interface SrInfo {
@@ -121,6 +125,8 @@ export interface PoolSnapshot {
     haEnabled: boolean;
     /** pool.other_config.rolling_upgrade_in_progress present */
     rollingUpgradeInProgress: boolean;
+    /** pool.suspend_image_SR (null when unset; absent when not read): where VM.suspend writes its image */
+    suspendImageSr?: Ref | null;
   };
   hosts: HostInfo[];
   vms: VmInfo[];

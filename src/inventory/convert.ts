@@ -46,6 +46,7 @@ export function toSnapshot(raw: RawRecords, takenAt: number): PoolSnapshot {
       master: pool.master,
       haEnabled: pool.ha_enabled,
       rollingUpgradeInProgress: pool.other_config.rolling_upgrade_in_progress !== undefined,
+      suspendImageSr: isNull(pool.suspend_image_SR) ? null : pool.suspend_image_SR,
     },
     hosts,
     vms,
@@ -125,6 +126,7 @@ function convertHosts(r: ParsedRecords, master: string): HostInfo[] {
         sanBoot: truthy(h.other_config[SAN_BOOT_KEY]),
         attachedSrs: [...new Set(attached.get(ref) ?? [])].sort(),
         detachedSrs: [...new Set(detached.get(ref) ?? [])].sort(),
+        suspendImageSr: isNull(h.suspend_image_sr) ? null : h.suspend_image_sr,
       };
     })
     .sort(byNameThenRef);
@@ -179,6 +181,7 @@ function convertVms(r: ParsedRecords): VmInfo[] {
       hasPciPassthrough: vm.attached_PCIs.length > 0 || (vm.other_config.pci ?? '') !== '',
       haPriority: vm.ha_restart_priority,
       blockedOperations: Object.keys(vm.blocked_operations).sort(),
+      suspendSr: isNull(vm.suspend_SR) ? null : vm.suspend_SR,
     });
   }
   return out.sort(byNameThenRef);

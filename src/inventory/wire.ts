@@ -29,7 +29,7 @@ const refList = z.array(z.string()).default([]);
 const ref = z.string().default('OpaqueRef:NULL');
 
 export const poolWire = z
-  .object({ name_label: z.string().default(''), master: z.string(), ha_enabled: bool.default(false), other_config: stringMap })
+  .object({ name_label: z.string().default(''), master: z.string(), ha_enabled: bool.default(false), other_config: stringMap, suspend_image_SR: ref })
   .passthrough();
 
 export const hostWire = z
@@ -46,6 +46,7 @@ export const hostWire = z
     PBDs: refList,
     resident_VMs: refList,
     other_config: stringMap,
+    suspend_image_sr: ref,
   })
   .passthrough();
 
@@ -71,6 +72,7 @@ export const vmWire = z
     HVM_boot_policy: z.string().default(''),
     attached_PCIs: refList,
     other_config: stringMap,
+    suspend_SR: ref,
   })
   .passthrough();
 

@@ -17,10 +17,13 @@ export interface Mobility {
 
 const blocked = (vm: VmInfo, ...ops: string[]): boolean => ops.some((o) => vm.blockedOperations.includes(o));
 
-/** suspend when xapi allows it, else shut down; null when both are blocked (the plan fails closed). */
-export function stopActionFor(vm: VmInfo): 'suspend' | 'shutdown' | null {
+/**
+ * suspend when xapi allows it, else shut down; null when both are blocked (the plan fails closed).
+ * noSuspendSr: no suspend SR is usable from the VM's host (VM_NO_SUSPEND_SR), so suspend is not possible either.
+ */
+export function stopActionFor(vm: VmInfo, opts: { noSuspendSr?: boolean } = {}): 'suspend' | 'shutdown' | null {
   // VM_LACKS_FEATURE and VM_HAS_PCI_ATTACHED refuse suspend as well as migrate
-  const canSuspend = !vm.lacksFeatureMigrate && !vm.hasPciPassthrough && !blocked(vm, 'suspend');
+  const canSuspend = !opts.noSuspendSr && !vm.lacksFeatureMigrate && !vm.hasPciPassthrough && !blocked(vm, 'suspend');
   if (canSuspend) return 'suspend';
   const canShutdown = !blocked(vm, 'clean_shutdown', 'hard_shutdown', 'shutdown');
   return canShutdown ? 'shutdown' : null;

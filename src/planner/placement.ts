@@ -1,6 +1,7 @@
 import type { HostInfo, Migration, PoolSnapshot, Ref, ReturnPolicy, VmInfo, VmStop } from '../domain/types';
 import { parseVersion } from '../domain/versions';
-import { vmMobility, type Mobility } from './mobility';
+import { stopActionFor, vmMobility, type Mobility } from './mobility';
+import { suspendSrFor } from './suspend';
 
 /**
  * VM placement for a rolling upgrade: replays the host order on a model of the pool and gives every running VM
@@ -32,6 +33,8 @@ export interface PlannedStop extends VmStop {
   cause: 'mobility' | 'memory' | 'storage' | 'version' | 'standalone';
   /** null action: neither suspend nor shutdown is allowed for this VM (a blocker) */
   possible: boolean;
+  /** it would be suspended, but no suspend SR is usable from its host: shut down instead (R2.5, R6.1) */
+  noSuspendSr?: boolean;
 }
 
 export interface HostPlacement {
@@ -148,8 +151,22 @@ export function placeVms(input: PlacementInput): PlacementResult {
     for (const vm of residents) {
       const mob = mobility.get(vm.ref);
       const stop = (cause: PlannedStop['cause'], reason: string): void => {
-        const action = mob?.stopAction ?? null;
-        hp.stops.push({ vm: vm.ref, vmName: vm.name, host: hostRef, action: action ?? 'shutdown', reason, cause, possible: action !== null });
+        // R2.5/R6.1: a suspend needs a suspend SR seen from this host; without one xapi refuses (VM_NO_SUSPEND_SR)
+        const noSuspendSr = (mob?.stopAction ?? null) === 'suspend' && suspendSrFor(snapshot.pool, src.info, vm) === null;
+        const action = noSuspendSr ? stopActionFor(vm, { noSuspendSr }) : (mob?.stopAction ?? null);
+        if (noSuspendSr) {
+          reason += action ? '; no suspend SR (VM_NO_SUSPEND_SR): shut down instead of suspended' : '; no suspend SR (VM_NO_SUSPEND_SR) and shutdown is blocked';
+        }
+        hp.stops.push({
+          vm: vm.ref,
+          vmName: vm.name,
+          host: hostRef,
+          action: action ?? 'shutdown',
+          reason,
+          cause,
+          possible: action !== null,
+          ...(noSuspendSr ? { noSuspendSr } : {}),
+        });
         stopped.push(vm);
         stoppedEver.add(vm.ref);
         location.delete(vm.ref);

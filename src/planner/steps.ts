@@ -14,6 +14,13 @@ export function destinations(migrations: Migration[]): string {
     .join(', ');
 }
 
+/** " (no suspend SR)" when VMs are shut down only because no suspend SR is usable (R2.5, R6.1) */
+function noSuspendSrNote(shutdown: HostPlacement['stops']): string {
+  const noSr = shutdown.filter((s) => s.noSuspendSr).map((s) => s.vmName);
+  if (noSr.length === 0) return '';
+  return noSr.length === shutdown.length ? ' (no suspend SR)' : ` (${listNames(noSr, 4)}: no suspend SR)`;
+}
+
 export function poolPrepStep(fixes: PrecheckFix[]): PlanStep {
   const words: string[] = [];
   let seconds = DURATIONS.poolPrepBase;
@@ -93,7 +100,7 @@ export function hostSteps(
       kind: 'stop-vms',
       description: [
         suspend.length ? `suspend ${listNames(suspend.map((s) => s.vmName), 4)}` : '',
-        shutdown.length ? `shut down ${listNames(shutdown.map((s) => s.vmName), 4)}` : '',
+        shutdown.length ? `shut down ${listNames(shutdown.map((s) => s.vmName), 4)}${noSuspendSrNote(shutdown)}` : '',
       ]
         .filter(Boolean)
         .join('; ')

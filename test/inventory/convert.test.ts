@@ -93,7 +93,7 @@ describe('toSnapshot (pure converter)', () => {
 
   it('reads pool flags and excludes dom0, templates and snapshots', () => {
     expect(s.takenAt).toBe(42);
-    expect(s.pool).toEqual({ ref: 'OpaqueRef:pool', name: 'pool-a', master: 'OpaqueRef:h1', haEnabled: true, rollingUpgradeInProgress: true });
+    expect(s.pool).toEqual({ ref: 'OpaqueRef:pool', name: 'pool-a', master: 'OpaqueRef:h1', haEnabled: true, rollingUpgradeInProgress: true, suspendImageSr: null });
     expect(s.vms.map((v) => v.name)).toEqual(['off', 'web', 'win']);
   });
 

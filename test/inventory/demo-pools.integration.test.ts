@@ -40,13 +40,16 @@ describe('the demo pools plan correctly (real client, simulator)', () => {
     expect(auto.prechecks.find((c) => c.id === 'upgrade-mode')).toMatchObject({ severity: 'blocker', rule: 'R1.3' });
   });
 
-  it('standalone: R6, every running VM suspended, nothing migrated', async () => {
+  it('standalone: R6, every running VM shut down (no suspend SR: local storage only), nothing migrated', async () => {
     const p = await planDemo('standalone.yaml', 'automatic');
     expect(p.executable).toBe(true);
     expect(p.migrations).toEqual({ planned: 0, lowerBound: 0 });
     const st = p.prechecks.find((c) => c.id === 'standalone')!;
-    expect(st).toMatchObject({ rule: 'R6.1', fix: { kind: 'suspend-vms' } });
+    expect(st).toMatchObject({ rule: 'R6.1', fix: { kind: 'shutdown-vms' } });
     expect(st.subjects.vms.sort()).toEqual(['fileserver', 'printserver']);
+    // caught up front (R6.1): the run must not meet VM_NO_SUSPEND_SR mid-host
+    expect(p.prechecks.find((c) => c.id === 'no-suspend-sr')).toMatchObject({ rule: 'R6.1', severity: 'warning', subjects: { vms: ['fileserver', 'printserver'] } });
+    expect(p.steps.find((s) => s.kind === 'stop-vms')!.description).toMatch(/^Shut down fileserver, printserver \(no suspend SR\)/);
     expect(ids(p)).toContain('standalone-host');
     expect(p.steps.map((s) => s.kind)).toEqual(['backup', 'disable', 'evacuate', 'stop-vms', 'approval', 'upgrade', 'wait-host', 'enable', 'restore-vms', 'pool-finish']);
   });

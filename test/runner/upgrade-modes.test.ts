@@ -85,8 +85,12 @@ describe('other modes', () => {
       expect(h.sim.inspect().hosts[0]!.productVersion).toBe('7.6.0');
       expect(runningVmPlacement(h.sim)).toEqual(before);
       expect(h.sim.inspect().vms.find((v) => v.name === 'dev-box')!.powerState).toBe('Halted');
-      const stopped = done.steps.find((s) => s.kind === 'stop-vms')!.data!.stopped as Record<string, { name: string; priorState: string }>;
+      const stopped = done.steps.find((s) => s.kind === 'stop-vms')!.data!.stopped as Record<string, { name: string; priorState: string; action: string }>;
       expect(Object.values(stopped).map((v) => v.name).sort()).toEqual(['fileserver', 'printserver']);
+      // the demo host has no suspend SR: the plan already said shut down (R6.1), so the run never tried VM.suspend
+      expect(Object.values(stopped).map((v) => v.action)).toEqual(['shutdown', 'shutdown']);
+      expect((await h.store.listAudit(run.id)).filter((e) => e.kind === 'xenapi' && /^VM\.suspend /.test(e.message))).toEqual([]);
+      expect(h.notifier.calls.filter((c) => /VM_NO_SUSPEND_SR/.test(c.text ?? ''))).toEqual([]);
     } finally {
       await h.close();
     }

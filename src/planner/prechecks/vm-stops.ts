@@ -76,10 +76,11 @@ export function vmStopChecks(snapshot: PoolSnapshot, ctx: PrecheckContext): Prec
       rule: 'R3.7',
       severity: 'blocker',
       subjects: { hosts: [...new Set(cannot.map((s) => ctx.hostName(s.host)))], vms: cannot.map((s) => s.vmName) },
-      message: `${listNames(cannot.map((s) => s.vmName), 4)} cannot migrate (${cannot[0].reason}) and both suspend and shutdown are blocked`,
+      message: `${listNames(cannot.map((s) => s.vmName), 4)} cannot migrate (${cannot[0].reason}) and can be neither suspended nor shut down`,
       fix: { kind: 'manual', guidance: 'remove suspend or shutdown from blocked_operations (`xe vm-param-remove param-name=blocked-operations`), or shut the VMs down yourself' },
     });
   }
+  out.push(...noSuspendSrCheck(snapshot, ctx));
   const memoryStops = ctx.placement.order.flatMap((h) => ctx.placement.perHost.get(h)?.stops ?? []).filter((s) => s.cause === 'memory');
   if (memoryStops.length === 0 && ctx.order.length > 0 && snapshot.hosts.length > 1) {
     out.push({
@@ -92,4 +93,31 @@ export function vmStopChecks(snapshot: PoolSnapshot, ctx: PrecheckContext): Prec
     });
   }
   return out;
+}
+
+/**
+ * VMs the plan would suspend but shuts down, because no suspend SR is usable from their host (pool.suspend_image_SR
+ * unset or not seen there, no VM or host suspend SR): caught here so the run does not meet VM_NO_SUSPEND_SR
+ * mid-host (R2.5; R6.1 on a stand-alone host). A warning: shutting down is safe, but it is not what was expected.
+ */
+function noSuspendSrCheck(snapshot: PoolSnapshot, ctx: PrecheckContext): Precheck[] {
+  const stops = ctx.placement.order.flatMap((h) => ctx.placement.perHost.get(h)?.stops ?? []).filter((s) => s.noSuspendSr && s.possible);
+  if (stops.length === 0) return [];
+  const vms = stops.map((s) => s.vmName);
+  const hosts = [...new Set(stops.map((s) => ctx.hostName(s.host)))];
+  const poolSr = snapshot.pool.suspendImageSr ? (ctx.srs.get(snapshot.pool.suspendImageSr)?.name ?? snapshot.pool.suspendImageSr) : null;
+  const why = poolSr ? `the pool's suspend SR ${poolSr} is not attached on ${listNames(hosts, 4)}` : 'the pool has no suspend SR (pool.suspend_image_SR is not set)';
+  return [
+    {
+      id: 'no-suspend-sr',
+      rule: snapshot.hosts.length === 1 ? 'R6.1' : 'R2.5',
+      severity: 'warning',
+      subjects: { hosts, vms },
+      message: `${listNames(vms, 4)} cannot be suspended: ${why} (VM_NO_SUSPEND_SR), so the plan shuts ${vms.length === 1 ? 'it' : 'them'} down cleanly instead and starts ${vms.length === 1 ? 'it' : 'them'} after the upgrade`,
+      fix: {
+        kind: 'manual',
+        guidance: 'to suspend instead, set a suspend SR every host sees (`xe pool-param-set uuid=<pool-uuid> suspend-image-SR=<sr-uuid>`) and plan again',
+      },
+    },
+  ];
 }
