@@ -110,6 +110,11 @@ export interface FakeSlackApiOptions {
   /** if set, every call must carry this token (else `invalid_auth`); any non-empty token otherwise */
   token?: string;
   triggerTtlMs?: number;
+  /**
+   * Socket Mode: `apps.connections.open` needs an app-level token (xapp-…; else `not_allowed_token_type`),
+   * this one if `appToken` is set (else `invalid_auth`), and answers `connectionUrl()` (fake-socket-mode.ts).
+   */
+  socketMode?: { appToken?: string; connectionUrl: () => string };
 }
 
 type Args = Record<string, unknown>;
@@ -400,6 +405,7 @@ export async function startFakeSlackApi(opts: FakeSlackApiOptions = {}): Promise
       return { body: { ok: false, error: failure.error ?? 'internal_error' } };
     }
     if (!token) return { body: { ok: false, error: 'not_authed' } };
+    if (method === 'apps.connections.open' && opts.socketMode) return { body: openConnection(opts.socketMode, token) };
     if (opts.token !== undefined && token !== opts.token) return { body: { ok: false, error: 'invalid_auth' } };
     const handler = handlers[method];
     if (!handler) return { body: { ok: false, error: 'unknown_method' } };
@@ -416,6 +422,13 @@ export async function startFakeSlackApi(opts: FakeSlackApiOptions = {}): Promise
       }
       throw e;
     }
+  }
+
+  /** The app-level token, not the bot token, opens Socket Mode connections. */
+  function openConnection(sm: NonNullable<FakeSlackApiOptions['socketMode']>, token: string): Record<string, unknown> {
+    if (!token.startsWith('xapp-')) return { ok: false, error: 'not_allowed_token_type' };
+    if (sm.appToken !== undefined && token !== sm.appToken) return { ok: false, error: 'invalid_auth' };
+    return { ok: true, url: sm.connectionUrl() };
   }
 
   function outcomeOf(a: Answer): string {
