@@ -143,7 +143,12 @@ describe('npm start: the local sandbox end to end', () => {
     let approvalShot = false;
     const deadline = Date.now() + 240_000;
     for (;;) {
-      if (Date.now() > deadline) throw new Error(`run did not finish; approvals=${approvals} forgotten=${forgotten}\n${started.output().slice(-3000)}`);
+      if (Date.now() > deadline) {
+        // what the user saw when it got stuck, outside the docs (the four screenshots there are the product's)
+        const stuck = join(mkdtempSync(join(tmpdir(), 'xsupgrade-e2e-stuck-')), 'stuck.png');
+        await page.screenshot({ path: stuck }).catch(() => undefined);
+        throw new Error(`run did not finish; approvals=${approvals} forgotten=${forgotten}; page: ${stuck}\n${started.output().slice(-3000)}`);
+      }
       const done = channel.locator('[data-testid=message]', { hasText: /done in/ });
       const threadDone = thread.locator('[data-testid=message]', { hasText: /done in/ });
       if ((await done.count()) + (await threadDone.count()) > 0) break;
@@ -170,6 +175,7 @@ describe('npm start: the local sandbox end to end', () => {
         await page.locator('[data-testid=new-address]').waitFor({ timeout: 10_000 });
         const address = (await page.locator('[data-testid=new-address]').textContent())!.trim();
         expect(address).toMatch(/^127\.\d+\.\d+\.\d+$/);
+        await page.locator(`.pool[data-pool="pool-a"] .host[data-host="${FAILING_HOST}"] [data-testid=stand-alone]`).waitFor({ timeout: 10_000 });
         await press(page, forget.last());
         await page.locator('#modal').waitFor({ state: 'visible' });
         await page.locator('#modal-body input').first().fill(address);
@@ -182,7 +188,11 @@ describe('npm start: the local sandbox end to end', () => {
     }
     expect(forgotten).toBe(true);
     expect(approvals).toBeGreaterThanOrEqual(3);
-    await page.waitForTimeout(500);
+    // the side panel (polled) shows the rejoined host back in the pool, running the target
+    const rejoined = page.locator(`.pool[data-pool="pool-a"] .host[data-host="${FAILING_HOST}"]`);
+    await rejoined.locator('.power-on').waitFor({ timeout: 15_000 });
+    await expect(rejoined.textContent()).resolves.toContain('XenServer 7.6.0');
+    await expect(rejoined.locator('[data-testid=stand-alone]').count()).resolves.toBe(0);
     await page.screenshot({ path: join(SHOTS, 'done.png') });
 
     // the simulator agrees: every host of pool-a is on the target

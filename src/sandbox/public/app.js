@@ -271,7 +271,13 @@
             const version = h.productVersion || h.version || '?';
             const power = h.power || (h.live === false ? 'off' : 'on');
             const role = h.role === 'master' ? '<span class="tag master">master</span>' : '';
-            const disabled = h.enabled === false ? '<span class="tag">disabled</span>' : '';
+            // a reinstalled machine is its own stand-alone pool until Forget & rejoin adds it back (R4.2)
+            const disabled =
+              h.inPool === false
+                ? '<span class="tag" data-testid="stand-alone" title="reinstalled: not a member of the pool until it rejoins">stand-alone</span>'
+                : h.enabled === false
+                  ? '<span class="tag">disabled</span>'
+                  : '';
             const act = (action, label, cls) =>
               `<button type="button" class="${cls || ''}" data-sim-pool="${esc(p.name)}" data-sim-host="${esc(h.name)}" data-sim-action="${action}">${label}</button>`;
             return (
