@@ -137,6 +137,8 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
   const logger = createLogger({ level: loaded.config.general.logLevel, destination: pino.destination(2) });
+  // listen before starting, so that a SIGTERM during start-up still stops what was started
+  const stopSignal = waitForSignal();
   let bot: RunningBot;
   try {
     bot = await startBot(loaded.config, { logger });
@@ -146,7 +148,12 @@ export async function run(args: string[]): Promise<number> {
     console.error(`xsupgrade serve: the bot could not start: ${err.message}${hint}`);
     return 1;
   }
-  const signal = await waitForSignal();
+  const { slack } = loaded.config;
+  console.log(
+    `xsupgrade serve: ready (${slack.mode === 'socket' ? 'Socket Mode' : `HTTP on http://${slack.host}:${bot.port}/slack/events`}, ` +
+      `pools: ${loaded.config.pools.map((p) => p.name).join(', ')})`,
+  );
+  const signal = await stopSignal;
   logger.info({ signal }, 'stopping');
   await bot.stop();
   return 0;

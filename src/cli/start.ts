@@ -177,6 +177,8 @@ export async function run(args: string[]): Promise<number> {
 
   // the summary goes to stdout; structured logs to stderr, quiet unless asked
   const logger = createLogger({ level: process.env.XSUPGRADE_LOG_LEVEL ?? 'warn', destination: pino.destination(2) });
+  // listen before starting, so that a SIGTERM during start-up still stops what was started
+  const stopSignal = waitForSignal();
   let stack: StartedStack;
   try {
     stack = await startSandboxStack(process.env, logger, (l) => console.log(l));
@@ -189,7 +191,7 @@ export async function run(args: string[]): Promise<number> {
     console.error(`xsupgrade start: the sandbox could not start: ${err.message}${hint}`);
     return 1;
   }
-  const signal = await waitForSignal();
+  const signal = await stopSignal;
   console.log(`\n${signal}: stopping the sandbox…`);
   await stack.stop();
   return 0;

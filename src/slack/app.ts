@@ -148,7 +148,13 @@ export function createSlackApp(deps: SlackAppDeps): SlackApp {
         log.info({ mode: 'http', host: settings.host, port, path: EVENTS_PATH, pools: deps.pools.map((p) => p.name) }, `Slack app listening on http://${settings.host}:${port}${EVENTS_PATH}`);
         return { port };
       }
-      await app.start();
+      try {
+        await app.start();
+      } catch (e) {
+        const failure = classifySlackError(e);
+        const reason = failure.kind === 'permanent' || failure.kind === 'bad-content' ? failure.reason : (e as Error).message;
+        throw new Error(`Slack refused the Socket Mode connection with SLACK_APP_TOKEN (${reason}): check the app-level token (xapp-…, scope connections:write)`);
+      }
       log.info({ mode: 'socket', pools: deps.pools.map((p) => p.name) }, 'Slack app connected in Socket Mode');
       return {};
     },
@@ -156,7 +162,9 @@ export function createSlackApp(deps: SlackAppDeps): SlackApp {
       await app.stop().catch((e: unknown) => log.warn({ err: (e as Error).message }, 'stopping the Bolt app failed'));
       await Promise.allSettled([...inFlight]);
       // give queued messages a short chance to go out; what is left is logged by outbox.stop()
-      await Promise.race([outbox.idle(), clock.sleep(5000).catch(() => undefined)]);
+      const grace = new AbortController();
+      await Promise.race([outbox.idle(), clock.sleep(5000, grace.signal).catch(() => undefined)]);
+      grace.abort(); // the race is settled: do not keep the process alive for the rest of the grace period
       await outbox.stop();
     },
   };

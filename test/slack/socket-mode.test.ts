@@ -21,8 +21,8 @@ import { captureLogs } from './helpers/logs';
 const APP_TOKEN = 'xapp-1-A0XSUPGRADE-7001-SOCKETAPPTOKENSECRET0000';
 const POOL_PASSWORD = 'socket-test-pool-password-ZZ42';
 const CHANNEL = 'C0XSUPGRADE';
-const READY_HOOK = join(__dirname, 'helpers', 'signal-ready-hook.js');
-const READY_MARKER = '[signal-ready-hook] listening for SIGTERM';
+/** serve prints this once started; it listens for SIGTERM from before start-up */
+const READY_MARKER = 'xsupgrade serve: ready (Socket Mode';
 
 const POOLS = `
 pools:
@@ -259,7 +259,7 @@ describe('xsupgrade serve in Socket Mode (startBot, in process)', () => {
     try {
       let error: Error | undefined;
       await startBot(loaded.config, { logger: logs.logger, clock: new InstantClock(), env }).catch((e: Error) => (error = e));
-      expect(error?.message).toMatch(/invalid_auth/);
+      expect(error?.message).toMatch(/SLACK_APP_TOKEN \(invalid_auth\)/);
       expect(error?.message).not.toContain(wrong);
       expect(f.api.calls.filter((c) => c.method === 'apps.connections.open').map((c) => c.outcome)).toEqual(['invalid_auth']);
       expect(f.sm.accepted).toBe(0);
@@ -287,9 +287,9 @@ describe('the compiled CLI: xsupgrade serve in Socket Mode', () => {
   /** Only what is given: nothing from the developer's own environment leaks into the child. */
   const baseEnv = () => ({ PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tmpdir() });
 
-  /** The serve process; `ready` resolves once it listens for SIGTERM (see helpers/signal-ready-hook.js). */
+  /** The serve process; `ready` resolves once it says it is ready. */
   function serve(env: Record<string, string>): { ready: Promise<void>; done: Promise<{ code: number | null; stderr: string; stdout: string }> } {
-    child = spawn(process.execPath, ['-r', READY_HOOK, entry, 'serve'], { env: { ...baseEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(process.execPath, [entry, 'serve'], { env: { ...baseEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     let stdout = '';
     let markReady: () => void = () => undefined;
