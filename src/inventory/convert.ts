@@ -1,8 +1,14 @@
-import type { HostInfo, PoolSnapshot, SrInfo, TaskInfo, VmCdDrive, VmDisk, VmInfo } from '../domain/types';
-import { InventoryError, ParsedRecords, RawRecords, parseRecords } from './wire';
+import type { HostInfo, PoolSnapshot, PowerState, SrInfo, TaskInfo, VmCdDrive, VmDisk, VmInfo } from '../domain/types';
+import type { RecordClass, RecordOf } from '../xenapi/records';
+import { InventoryError } from './errors';
+
+/** get_all_records of every class, keyed by ref, as the client returns them: parsed and typed by src/xenapi/records.ts. */
+export type PoolRecords = { [C in RecordClass]: Record<string, RecordOf<C>> };
 
 /**
- * Pure conversion of get_all_records results into a PoolSnapshot.
+ * Pure conversion of get_all_records results into a PoolSnapshot. The records were validated once, by the
+ * client's schemas (src/xenapi/records.ts); this only checks what a schema cannot: that they fit together.
+ * Fields those schemas leave optional (an older xapi may not send them) get xapi's datamodel default here.
  *
  * Boot-from-SAN marker (R2.7): xapi has no field for it, so the operator (or the simulator) marks a host with
  * `host.other_config["boot_from_san"] = "true"` (also accepted: "1", "yes"). XenCenter has no such check at all.
@@ -11,6 +17,8 @@ export const SAN_BOOT_KEY = 'boot_from_san';
 
 const NULL_REF = 'OpaqueRef:NULL';
 const isNull = (r: string | undefined): boolean => !r || r === NULL_REF;
+/** A reference field as Ref | null: absent (older xapi) and OpaqueRef:NULL are both "none". */
+const refOrNull = (r: string | undefined): string | null => (!r || r === NULL_REF ? null : r);
 const byNameThenRef = <T extends { name: string; ref: string }>(a: T, b: T): number =>
   a.name < b.name ? -1 : a.name > b.name ? 1 : a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : 0;
 
@@ -18,13 +26,18 @@ function truthy(v: string | undefined): boolean {
   return v !== undefined && ['true', '1', 'yes'].includes(v.trim().toLowerCase());
 }
 
+const POWER_STATES: readonly PowerState[] = ['Running', 'Halted', 'Suspended', 'Paused'];
+function powerState(ref: string, value: string): PowerState {
+  if ((POWER_STATES as readonly string[]).includes(value)) return value as PowerState;
+  throw new InventoryError(`VM ${ref}: field power_state: expected one of ${POWER_STATES.join(', ')}, got ${JSON.stringify(value)}`);
+}
+
 function toolsVersion(pv: Record<string, string>): string | null {
   if (pv.major === undefined) return null;
   return [pv.major, pv.minor ?? '0', pv.micro ?? '0'].join('.');
 }
 
-export function toSnapshot(raw: RawRecords, takenAt: number): PoolSnapshot {
-  const r = parseRecords(raw);
+export function toSnapshot(r: PoolRecords, takenAt: number): PoolSnapshot {
   const poolEntries = Object.entries(r.pool);
   if (poolEntries.length !== 1) throw new InventoryError(`pool: expected exactly one pool record, got ${poolEntries.length}`);
   const [poolRef, pool] = poolEntries[0];
@@ -44,9 +57,9 @@ export function toSnapshot(raw: RawRecords, takenAt: number): PoolSnapshot {
       ref: poolRef,
       name: pool.name_label,
       master: pool.master,
-      haEnabled: pool.ha_enabled,
+      haEnabled: pool.ha_enabled ?? false,
       rollingUpgradeInProgress: pool.other_config.rolling_upgrade_in_progress !== undefined,
-      suspendImageSr: isNull(pool.suspend_image_SR) ? null : pool.suspend_image_SR,
+      suspendImageSr: refOrNull(pool.suspend_image_SR),
     },
     hosts,
     vms,
@@ -55,7 +68,7 @@ export function toSnapshot(raw: RawRecords, takenAt: number): PoolSnapshot {
   };
 }
 
-function attachedHostsBySr(r: ParsedRecords): Map<string, { attached: Set<string>; detached: Set<string> }> {
+function attachedHostsBySr(r: PoolRecords): Map<string, { attached: Set<string>; detached: Set<string> }> {
   const m = new Map<string, { attached: Set<string>; detached: Set<string> }>();
   for (const pbd of Object.values(r.PBD)) {
     const e = m.get(pbd.SR) ?? { attached: new Set<string>(), detached: new Set<string>() };
@@ -65,7 +78,7 @@ function attachedHostsBySr(r: ParsedRecords): Map<string, { attached: Set<string
   return m;
 }
 
-function convertSrs(r: ParsedRecords): SrInfo[] {
+function convertSrs(r: PoolRecords): SrInfo[] {
   const pbds = attachedHostsBySr(r);
   return Object.entries(r.SR)
     .map(([ref, sr]) => ({
@@ -73,20 +86,20 @@ function convertSrs(r: ParsedRecords): SrInfo[] {
       uuid: sr.uuid,
       name: sr.name_label,
       type: sr.type,
-      contentType: sr.content_type,
+      contentType: sr.content_type ?? '',
       shared: sr.shared,
       attachedHosts: [...(pbds.get(ref)?.attached ?? [])].sort(),
     }))
     .sort(byNameThenRef);
 }
 
-function convertHosts(r: ParsedRecords, master: string): HostInfo[] {
+function convertHosts(r: PoolRecords, master: string): HostInfo[] {
   // Σ(dynamic_min + overhead) of every VM resident on the host, dom0 included: host.compute_free_memory.
   const reserved = new Map<string, number>();
   const running = new Map<string, string[]>();
   for (const [ref, vm] of Object.entries(r.VM)) {
     if (isNull(vm.resident_on)) continue;
-    reserved.set(vm.resident_on, (reserved.get(vm.resident_on) ?? 0) + vm.memory_dynamic_min + vm.memory_overhead);
+    reserved.set(vm.resident_on, (reserved.get(vm.resident_on) ?? 0) + memoryNeeded(vm));
     if (!vm.is_control_domain && !vm.is_a_template && (vm.power_state === 'Running' || vm.power_state === 'Paused')) {
       running.set(vm.resident_on, [...(running.get(vm.resident_on) ?? []), ref]);
     }
@@ -118,24 +131,28 @@ function convertHosts(r: ParsedRecords, master: string): HostInfo[] {
           build: sv.build_number ?? '',
           brand: sv.product_brand ?? '',
         },
-        apiVersion: { major: h.API_version_major, minor: h.API_version_minor },
+        apiVersion: { major: h.API_version_major ?? 0, minor: h.API_version_minor ?? 0 },
         memoryTotal: total,
-        memoryFree: Math.max(0, total - h.memory_overhead - (reserved.get(ref) ?? 0)),
+        memoryFree: Math.max(0, total - (h.memory_overhead ?? 0) - (reserved.get(ref) ?? 0)),
         residentVms: [...(running.get(ref) ?? [])].sort(),
         bootTime: Number.isFinite(bootTime) ? bootTime : null,
         sanBoot: truthy(h.other_config[SAN_BOOT_KEY]),
         attachedSrs: [...new Set(attached.get(ref) ?? [])].sort(),
         detachedSrs: [...new Set(detached.get(ref) ?? [])].sort(),
-        suspendImageSr: isNull(h.suspend_image_sr) ? null : h.suspend_image_sr,
+        suspendImageSr: refOrNull(h.suspend_image_sr),
       };
     })
     .sort(byNameThenRef);
 }
 
-function convertVms(r: ParsedRecords): VmInfo[] {
+/** What xapi's memory check reserves for a VM on its host: dynamic_min + overhead. */
+const memoryNeeded = (vm: RecordOf<'VM'>): number => vm.memory_dynamic_min + (vm.memory_overhead ?? 0);
+
+function convertVms(r: PoolRecords): VmInfo[] {
   const out: VmInfo[] = [];
   for (const [ref, vm] of Object.entries(r.VM)) {
-    if (vm.is_control_domain || vm.is_a_template || vm.is_a_snapshot) continue;
+    if (vm.is_control_domain || vm.is_a_template || (vm.is_a_snapshot ?? false)) continue;
+    const state = powerState(ref, vm.power_state);
     const disks: VmDisk[] = [];
     const cds: VmCdDrive[] = [];
     for (const vbdRef of vm.VBDs) {
@@ -154,24 +171,26 @@ function convertVms(r: ParsedRecords): VmInfo[] {
         disks.push({ vbd: vbdRef, vdi: vbd.VDI, sr: vdi.SR });
       }
     }
-    const gm = isNull(vm.guest_metrics) ? undefined : r.VM_guest_metrics[vm.guest_metrics];
-    const metrics = isNull(vm.metrics) ? undefined : r.VM_metrics[vm.metrics];
+    const gmRef = refOrNull(vm.guest_metrics);
+    const metricsRef = refOrNull(vm.metrics);
+    const gm = gmRef === null ? undefined : r.VM_guest_metrics[gmRef];
+    const metrics = metricsRef === null ? undefined : r.VM_metrics[metricsRef];
     const tools = gm ? toolsVersion(gm.PV_drivers_version) : null;
     const pvDrivers = gm ? (gm.PV_drivers_detected ?? tools !== null) : false;
     const hvm = metrics?.hvm ?? vm.HVM_boot_policy !== '';
-    const featureSuspend = truthy(gm?.other['feature-suspend']);
+    const featureSuspend = truthy(gm?.other?.['feature-suspend']);
     // a guest that explicitly reports feature-suspend = 0 is treated as unable to suspend/migrate even with drivers
     // (fail safe: a planned migration that xapi refuses stops the run mid-host)
-    const saysNoSuspend = gm?.other['feature-suspend'] !== undefined && !featureSuspend;
-    const running = vm.power_state === 'Running' || vm.power_state === 'Paused';
+    const saysNoSuspend = gm?.other?.['feature-suspend'] !== undefined && !featureSuspend;
+    const running = state === 'Running' || state === 'Paused';
     out.push({
       ref,
       uuid: vm.uuid,
       name: vm.name_label,
-      powerState: vm.power_state,
+      powerState: state,
       residentOn: running && !isNull(vm.resident_on) ? vm.resident_on : null,
-      affinity: isNull(vm.affinity) ? null : vm.affinity,
-      memoryNeeded: vm.memory_dynamic_min + vm.memory_overhead,
+      affinity: refOrNull(vm.affinity),
+      memoryNeeded: memoryNeeded(vm),
       disks: disks.sort((a, b) => (a.vbd < b.vbd ? -1 : 1)),
       cds: cds.sort((a, b) => (a.vbd < b.vbd ? -1 : 1)),
       toolsVersion: tools,
@@ -179,9 +198,9 @@ function convertVms(r: ParsedRecords): VmInfo[] {
       // VM_LACKS_FEATURE: HVM guest without PV drivers and without feature-suspend
       lacksFeatureMigrate: hvm && ((!pvDrivers && !featureSuspend) || saysNoSuspend),
       hasPciPassthrough: vm.attached_PCIs.length > 0 || (vm.other_config.pci ?? '') !== '',
-      haPriority: vm.ha_restart_priority,
-      blockedOperations: Object.keys(vm.blocked_operations).sort(),
-      suspendSr: isNull(vm.suspend_SR) ? null : vm.suspend_SR,
+      haPriority: vm.ha_restart_priority ?? '',
+      blockedOperations: Object.keys(vm.blocked_operations ?? {}).sort(),
+      suspendSr: refOrNull(vm.suspend_SR),
     });
   }
   return out.sort(byNameThenRef);

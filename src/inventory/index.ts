@@ -1,26 +1,35 @@
 import { Clock, systemClock } from '../clock';
 import type { PoolSnapshot } from '../domain/types';
-import { toSnapshot } from './convert';
-import { InventoryClass, RECORD_CLASSES, RawRecords } from './wire';
+import { RECORD_CLASSES, RecordParseError, type RecordClass, type RecordOf } from '../xenapi/records';
+import { PoolRecords, toSnapshot } from './convert';
+import { InventoryError } from './errors';
 
 export { toSnapshot, SAN_BOOT_KEY } from './convert';
-export { InventoryError, RECORD_CLASSES } from './wire';
-export type { RawRecords, InventoryClass } from './wire';
+export type { PoolRecords } from './convert';
+export { InventoryError } from './errors';
 export { testRepository } from './repository';
 export type { PluginCaller, RepositoryTestResults } from './repository';
 
-/** What readSnapshot needs from the XenAPI client (src/xenapi XenApiClient satisfies it). */
+/** What readSnapshot needs from the XenAPI client: its parsed get_all_records (src/xenapi XenApiClient satisfies it). */
 export interface RecordSource {
-  getAllRecords(cls: InventoryClass): Promise<Record<string, unknown>>;
+  getAllRecords<C extends RecordClass>(cls: C): Promise<Record<string, RecordOf<C>>>;
 }
 
 /**
- * One snapshot of the pool: exactly one `<class>.get_all_records` call per class (11 calls), whatever the
- * pool's size. The calls run concurrently; the snapshot time is taken before the first call.
+ * One snapshot of the pool: exactly one `<class>.get_all_records` call per class (RECORD_CLASSES, 11 calls), whatever
+ * the pool's size. The calls run concurrently; the snapshot time is taken before the first call. The client parses
+ * each record once (src/xenapi/records.ts); a record it refuses becomes an InventoryError naming class, ref and field.
  */
 export async function readSnapshot(client: RecordSource, clock: Clock = systemClock): Promise<PoolSnapshot> {
   const takenAt = clock.now();
-  const results = await Promise.all(RECORD_CLASSES.map((cls) => client.getAllRecords(cls)));
-  const raw = Object.fromEntries(RECORD_CLASSES.map((cls, i) => [cls, results[i]])) as RawRecords;
-  return toSnapshot(raw, takenAt);
+  let results: Array<Record<string, unknown>>;
+  try {
+    results = await Promise.all(RECORD_CLASSES.map((cls) => client.getAllRecords(cls)));
+  } catch (e) {
+    if (e instanceof RecordParseError) {
+      throw new InventoryError(`${e.cls} ${e.ref}: field ${e.field || '(record)'}: ${e.detail}`, { cause: e });
+    }
+    throw e;
+  }
+  return toSnapshot(Object.fromEntries(RECORD_CLASSES.map((cls, i) => [cls, results[i]])) as PoolRecords, takenAt);
 }
