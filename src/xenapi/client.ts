@@ -71,6 +71,12 @@ const eventFromSchema = z
   .passthrough();
 
 const NO_SESSION = /^(session|system)\./;
+/**
+ * Calls with no side effect. Only these are retried after a connection reset: a keep-alive socket the server
+ * closed while idle resets the next request on it, and for a read that is safely repeated. A side effect
+ * (host.reboot…) is never re-sent blindly; the runner re-reads the pool and reconciles instead.
+ */
+const READ_ONLY = /^(\w+\.get_\w+|event\.from|system\.listMethods)$/;
 
 /**
  * XenAPI client over the `xmlrpc` package (reference xenapi.md). Sessions, master redirects (HOST_IS_SLAVE),
@@ -180,6 +186,7 @@ export class XenApiClient extends EventEmitter {
     const needsSession = !NO_SESSION.test(method);
     let relogged = false;
     let redirected = false;
+    let resent = false;
     for (;;) {
       if (needsSession && !this.session) await this.login();
       const used = this.session;
@@ -192,6 +199,11 @@ export class XenApiClient extends EventEmitter {
           relogged = true;
           if (this.session === used) this.session = undefined;
           this.logger.info({ host: this.master, method }, 'session invalid: logging in again');
+          continue;
+        }
+        if (e instanceof XenApiConnectionError && e.code === 'ECONNRESET' && READ_ONLY.test(method) && !resent) {
+          resent = true;
+          this.logger.debug({ host: this.master, method }, 'connection reset: sending the read again once');
           continue;
         }
         if (isXenApiError(e, 'HOST_IS_SLAVE') && e.params[0] && !redirected) {

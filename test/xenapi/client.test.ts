@@ -143,6 +143,21 @@ describe('failures and connection errors are distinct', () => {
     expect(err.code).toBe('ECONNRESET');
   });
 
+  test('a reset read is sent again once; a reset side effect is never re-sent', async () => {
+    await client.login();
+    let reads = 0;
+    pool.on('host.get_record', () => (++reads === 1 ? RESET : undefined));
+    await expect(client.call('host.get_record', ['OpaqueRef:h'])).resolves.toBeDefined();
+    expect(reads).toBe(2);
+    let reboots = 0;
+    pool.on('host.reboot', () => {
+      reboots++;
+      return RESET;
+    });
+    await expect(client.call('host.reboot', ['OpaqueRef:h'])).rejects.toBeInstanceOf(XenApiConnectionError);
+    expect(reboots).toBe(1);
+  });
+
   test('no answer within requestTimeoutMs → XenApiConnectionError ETIMEDOUT', async () => {
     const c = newClient(pool.masterUrl, { requestTimeoutMs: 300 });
     try {
