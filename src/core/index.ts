@@ -146,6 +146,21 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
     });
   };
 
+  /**
+   * Concurrent plan requests for the same pool, target and mode share one pool read: a burst of `/xsupgrade plan`
+   * (a whole team asking at once) costs one snapshot, not one each, and keeps the bot responsive.
+   */
+  const plansInFlight = new Map<string, Promise<Plan>>();
+  const sharedPlan = (cfg: PoolConfig, opts: { target?: string; mode?: UpgradeMode }): Promise<Plan> => {
+    const key = `${cfg.name}|${opts.target ?? cfg.target}|${opts.mode ?? cfg.upgrade.mode}`;
+    let pending = plansInFlight.get(key);
+    if (!pending) {
+      pending = makePlan(cfg, opts).finally(() => plansInFlight.delete(key));
+      plansInFlight.set(key, pending);
+    }
+    return pending;
+  };
+
   const unavailable = <T>(pool: string, err: unknown): CoreResult<T> => {
     if (isPoolUnavailable(err)) return fail('unavailable', `pool ${pool} is unreachable: ${(err as Error).message}`);
     throw err;
@@ -174,7 +189,7 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
       const cfg = pools.get(poolName);
       if (!cfg) return fail('not-found', `no pool named ${poolName} (configured: ${[...pools.keys()].join(', ')})`);
       try {
-        const plan = await makePlan(cfg, opts);
+        const plan = await sharedPlan(cfg, opts);
         await store.savePlan(cfg.name, plan);
         logger.info({ pool: cfg.name, plan: plan.id.slice(0, 12), by: actor.userId, executable: plan.executable }, 'plan made');
         return ok(plan);

@@ -125,4 +125,15 @@ describe('core', () => {
     expect(refused).toMatchObject({ ok: false, code: 'blocked' });
     expect((await h.store.listAudit(`pool:${h.pool.name}`)).some((e) => e.kind === 'refused' && /blockers/.test(e.message))).toBe(true);
   });
+
+  it('concurrent plan requests for one pool share one pool read', async () => {
+    const before = h.sim.stats().calls['VM.get_all_records'] ?? 0;
+    const results = await Promise.all(Array.from({ length: 10 }, () => h.core.plan(h.pool.name, {}, REQUESTER)));
+    expect(results.every((r) => r.ok)).toBe(true);
+    expect(new Set(results.map((r) => (r.ok ? r.value.id : '')))).toHaveProperty('size', 1);
+    expect((h.sim.stats().calls['VM.get_all_records'] ?? 0) - before).toBe(1);
+    // a later request reads the pool again (nothing is cached beyond the requests in flight)
+    await h.core.plan(h.pool.name, {}, REQUESTER);
+    expect((h.sim.stats().calls['VM.get_all_records'] ?? 0) - before).toBe(2);
+  });
 });
