@@ -19,7 +19,7 @@ function setup(hosts: FakeHost[], vms: FakeVm[], planned: Array<[vm: string, to:
   const pool = new FakePool(hosts, vms);
   const clock = fastClock();
   const client = {
-    getAllRecords: (cls: string) => pool.getAllRecords(cls),
+    getAllRecords: (cls) => pool.getAllRecords(cls),
     call: async (method: string) => {
       throw new Error(`unexpected call ${method}`);
     },
