@@ -11,14 +11,17 @@ const envVarName = z
   .string()
   .regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name such as XS_POOL_A_PASSWORD');
 
+const sha256Fingerprint = z
+  .string()
+  .regex(/^([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$/, 'a SHA-256 fingerprint like AB:CD:… (32 hex pairs)');
+
 const tlsSchema = z.discriminatedUnion('mode', [
   z.object({ mode: z.literal('verify'), ca: z.string().optional() }).strict(),
   z
     .object({
       mode: z.literal('pinned'),
-      fingerprint256: z
-        .string()
-        .regex(/^([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$/, 'a SHA-256 fingerprint like AB:CD:… (32 hex pairs)'),
+      /** one fingerprint, or one per pool member: each XenServer host has its own self-signed certificate */
+      fingerprint256: z.union([sha256Fingerprint, z.array(sha256Fingerprint).min(1)]),
     })
     .strict(),
   z.object({ mode: z.literal('insecure-http') }).strict(),

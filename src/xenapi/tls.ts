@@ -12,7 +12,14 @@ import tls from 'node:tls';
  *   check is relaxed only in this mode, and only because the exact certificate is pinned.
  * - insecure-http: plain http, allowed only when the pool's config says so explicitly.
  */
-export type TlsOptions = { mode: 'verify'; ca?: string } | { mode: 'pinned'; fingerprint256: string } | { mode: 'insecure-http' };
+/**
+ * `pinned` takes one fingerprint or several: every XenServer host has its own self-signed certificate, so a pool
+ * whose client follows HOST_IS_SLAVE or reconnects to another member after a master restart pins each member's.
+ */
+export type TlsOptions =
+  | { mode: 'verify'; ca?: string }
+  | { mode: 'pinned'; fingerprint256: string | string[] }
+  | { mode: 'insecure-http' };
 
 export interface Endpoint {
   scheme: 'http:' | 'https:';
@@ -77,7 +84,7 @@ type ConnectCallback = (err: Error | null, socket?: net.Socket) => void;
  * An https agent that releases a socket to the request only after the peer certificate matched the pin.
  * Node's Agent#createSocket accepts an asynchronous createConnection that answers through its callback.
  */
-function createPinnedAgent(expected: string, opts: https.AgentOptions): https.Agent {
+function createPinnedAgent(expected: ReadonlySet<string>, opts: https.AgentOptions): https.Agent {
   const agent = new https.Agent(opts);
   const createConnection = (options: tls.ConnectionOptions, cb: ConnectCallback): undefined => {
     const host = options.host ?? 'localhost';
@@ -91,9 +98,9 @@ function createPinnedAgent(expected: string, opts: https.AgentOptions): https.Ag
     socket.once('secureConnect', () => {
       socket.removeListener('error', onError);
       const got = socket.getPeerCertificate()?.fingerprint256 ?? '';
-      if (normalizeFingerprint(got) !== expected) {
+      if (!expected.has(normalizeFingerprint(got))) {
         const err = Object.assign(
-          new Error(`certificate of ${host} does not match the pinned SHA-256 fingerprint (server presented ${got || 'no certificate'})`),
+          new Error(`certificate of ${host} does not match the pinned SHA-256 fingerprint${expected.size > 1 ? 's' : ''} (server presented ${got || 'no certificate'})`),
           { code: PIN_MISMATCH },
         );
         socket.destroy();
@@ -113,11 +120,11 @@ export function createAgent(ep: Endpoint, tlsOpts: TlsOptions | undefined): http
   const base = { keepAlive: true };
   if (ep.scheme === 'http:') return new http.Agent(base);
   if (tlsOpts?.mode === 'pinned') {
-    const expected = normalizeFingerprint(tlsOpts.fingerprint256);
-    if (expected.length !== 64) {
-      throw new TlsConfigError('pinned fingerprint256 must be a SHA-256 fingerprint (32 hex pairs like AB:CD:…)');
+    const pins = [tlsOpts.fingerprint256].flat().map(normalizeFingerprint);
+    if (pins.length === 0 || pins.some((fp) => fp.length !== 64)) {
+      throw new TlsConfigError('pinned fingerprint256 must be SHA-256 fingerprints (32 hex pairs like AB:CD:…)');
     }
-    return createPinnedAgent(expected, base);
+    return createPinnedAgent(new Set(pins), base);
   }
   const ca = tlsOpts?.mode === 'verify' ? tlsOpts.ca : undefined;
   return new https.Agent({ ...base, ca, rejectUnauthorized: true });

@@ -60,6 +60,14 @@ describe('https', () => {
     expect(await mk({ mode: 'pinned', fingerprint256: lower }).call('pool.get_all')).toEqual(['OpaqueRef:p']);
   });
 
+  test('pinned: one fingerprint per pool member; any of them is accepted, none other', async () => {
+    const both = { mode: 'pinned' as const, fingerprint256: [other.fingerprint256, good.fingerprint256] };
+    expect(await mk(both).call('pool.get_all')).toEqual(['OpaqueRef:p']);
+    const err = await mk({ mode: 'pinned', fingerprint256: [other.fingerprint256] }).login().catch((e) => e);
+    expect(err).toBeInstanceOf(XenApiTlsError);
+    await expect(mk({ mode: 'pinned', fingerprint256: [] }).login()).rejects.toThrow(/SHA-256 fingerprints/);
+  });
+
   test('pinned: another fingerprint is refused before any request is written (the password never leaves)', async () => {
     const err = await mk({ mode: 'pinned', fingerprint256: other.fingerprint256 }).login().catch((e) => e);
     expect(err).toBeInstanceOf(XenApiTlsError);
