@@ -1,7 +1,9 @@
 /**
  * The runner's own view of the pool, re-read before every decision (level-triggered). Raw XenAPI records are
  * parsed with zod (passthrough) so that a wire value of an unexpected shape is an error naming the field.
- * Four calls whatever the pool's size: pool, host, host_metrics and VM get_all_records.
+ * readLivePool: four calls whatever the pool's size (pool, host, host_metrics and VM get_all_records).
+ * LiveHostsModel: the hosts-only view (pool, host, host_metrics) kept from records — a full read or the snapshots
+ * event.from delivers — so waits follow the pool's events without re-reading it (wait.ts).
  */
 import { z } from 'zod';
 import type { Ref } from '../domain/types';
@@ -71,62 +73,111 @@ export interface LiveVm {
   memory: number;
 }
 
-export interface LivePool {
+/** The pool and its hosts, without the VMs (what waits need: cheaper to read, and kept current by events). */
+export interface LiveHosts {
   ref: Ref;
   master: Ref;
   haEnabled: boolean;
   otherConfig: Record<string, string>;
   hosts: LiveHost[];
+}
+
+export interface LivePool extends LiveHosts {
   /** real guests only: no templates, snapshots or control domains */
   vms: LiveVm[];
 }
 
-function parseAll<T>(cls: string, schema: z.ZodType<T, z.ZodTypeDef, unknown>, raw: unknown): Record<string, T> {
-  if (!raw || typeof raw !== 'object') throw new Error(`${cls}.get_all_records: expected a struct keyed by ref`);
-  const out: Record<string, T> = {};
-  for (const [r, rec] of Object.entries(raw as Record<string, unknown>)) {
-    const parsed = schema.safeParse(rec);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw new Error(`${cls} ${r}: field ${issue?.path.join('.') || '(record)'}: ${issue?.message ?? 'invalid'}`);
-    }
-    out[r] = parsed.data;
+function parseOne<T>(cls: string, ref: string, schema: z.ZodType<T, z.ZodTypeDef, unknown>, rec: unknown): T {
+  const parsed = schema.safeParse(rec);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(`${cls} ${ref}: field ${issue?.path.join('.') || '(record)'}: ${issue?.message ?? 'invalid'}`);
   }
-  return out;
+  return parsed.data;
+}
+
+function parseAll<T>(cls: string, schema: z.ZodType<T, z.ZodTypeDef, unknown>, raw: unknown): Map<string, T> {
+  if (!raw || typeof raw !== 'object') throw new Error(`${cls}.get_all_records: expected a struct keyed by ref`);
+  return new Map(Object.entries(raw as Record<string, unknown>).map(([r, rec]) => [r, parseOne(cls, r, schema, rec)]));
+}
+
+/** The classes the hosts-only view is made of, as event.from names them. */
+export const LIVE_HOSTS_CLASSES = ['pool', 'host', 'host_metrics'] as const;
+type LiveHostsClass = (typeof LIVE_HOSTS_CLASSES)[number];
+
+/**
+ * The pool, host and host_metrics records the hosts-only view is built from. Filled by a full read, then kept
+ * current record by record (event.from snapshots); view() builds LiveHosts from whatever it holds.
+ */
+export class LiveHostsModel {
+  private pools = new Map<Ref, z.infer<typeof poolSchema>>();
+  private hosts = new Map<Ref, z.infer<typeof hostSchema>>();
+  private metrics = new Map<Ref, z.infer<typeof hostMetricsSchema>>();
+
+  static fromRecords(raw: Record<LiveHostsClass, unknown>): LiveHostsModel {
+    const m = new LiveHostsModel();
+    m.pools = parseAll('pool', poolSchema, raw.pool);
+    m.hosts = parseAll('host', hostSchema, raw.host);
+    m.metrics = parseAll('host_metrics', hostMetricsSchema, raw.host_metrics);
+    return m;
+  }
+
+  /** Is this an event class the model follows ("host", "host_metrics", "pool"; case-insensitive)? */
+  static follows(cls: string): boolean {
+    return (LIVE_HOSTS_CLASSES as readonly string[]).includes(cls.toLowerCase());
+  }
+
+  /** One record added/modified (with its snapshot) or deleted. */
+  apply(cls: string, ref: Ref, operation: string, snapshot: unknown): void {
+    const c = cls.toLowerCase() as LiveHostsClass;
+    if (!LiveHostsModel.follows(c)) return;
+    if (operation === 'del') {
+      ({ pool: this.pools, host: this.hosts, host_metrics: this.metrics })[c].delete(ref);
+      return;
+    }
+    if (snapshot === undefined) throw new Error(`event ${operation} ${cls} ${ref} without a snapshot`);
+    if (c === 'pool') this.pools.set(ref, parseOne(c, ref, poolSchema, snapshot));
+    else if (c === 'host') this.hosts.set(ref, parseOne(c, ref, hostSchema, snapshot));
+    else this.metrics.set(ref, parseOne(c, ref, hostMetricsSchema, snapshot));
+  }
+
+  view(): LiveHosts {
+    const [poolRef, pool] = [...this.pools.entries()][0] ?? [];
+    if (!poolRef || !pool) throw new Error('pool.get_all_records returned no pool');
+    return {
+      ref: poolRef,
+      master: pool.master,
+      haEnabled: pool.ha_enabled,
+      otherConfig: pool.other_config,
+      hosts: [...this.hosts.entries()].map(([r, h]) => ({
+        ref: r,
+        uuid: h.uuid,
+        name: h.name_label,
+        address: h.address,
+        enabled: h.enabled,
+        live: h.metrics ? (this.metrics.get(h.metrics)?.live ?? false) : false,
+        product: h.software_version.product_version ?? '',
+        platform: h.software_version.platform_version ?? '',
+        build: h.software_version.build_number ?? '',
+        bootTime: h.other_config.boot_time ?? null,
+        isMaster: r === pool.master,
+      })),
+    };
+  }
+}
+
+/** The pool and its hosts: three calls (pool, host, host_metrics get_all_records), no VM records. */
+export async function readLiveHosts(client: PoolClient): Promise<LiveHosts> {
+  const [pool, host, hostMetrics] = await Promise.all(LIVE_HOSTS_CLASSES.map((cls) => client.call(`${cls}.get_all_records`)));
+  return LiveHostsModel.fromRecords({ pool, host, host_metrics: hostMetrics }).view();
 }
 
 export async function readLivePool(client: PoolClient): Promise<LivePool> {
-  const [pools, hosts, metrics, vms] = await Promise.all([
-    client.call('pool.get_all_records'),
-    client.call('host.get_all_records'),
-    client.call('host_metrics.get_all_records'),
-    client.call('VM.get_all_records'),
-  ]);
-  const poolRecs = parseAll('pool', poolSchema, pools);
-  const [poolRef, pool] = Object.entries(poolRecs)[0] ?? [];
-  if (!poolRef || !pool) throw new Error('pool.get_all_records returned no pool');
-  const metricRecs = parseAll('host_metrics', hostMetricsSchema, metrics);
-  const hostRecs = parseAll('host', hostSchema, hosts);
+  const [pool, host, hostMetrics, vms] = await Promise.all([...LIVE_HOSTS_CLASSES.map((cls) => client.call(`${cls}.get_all_records`)), client.call('VM.get_all_records')]);
   const vmRecs = parseAll('VM', vmSchema, vms);
   return {
-    ref: poolRef,
-    master: pool.master,
-    haEnabled: pool.ha_enabled,
-    otherConfig: pool.other_config,
-    hosts: Object.entries(hostRecs).map(([r, h]) => ({
-      ref: r,
-      uuid: h.uuid,
-      name: h.name_label,
-      address: h.address,
-      enabled: h.enabled,
-      live: h.metrics ? metricRecs[h.metrics]?.live ?? false : false,
-      product: h.software_version.product_version ?? '',
-      platform: h.software_version.platform_version ?? '',
-      build: h.software_version.build_number ?? '',
-      bootTime: h.other_config.boot_time ?? null,
-      isMaster: r === pool.master,
-    })),
-    vms: Object.entries(vmRecs)
+    ...LiveHostsModel.fromRecords({ pool, host, host_metrics: hostMetrics }).view(),
+    vms: [...vmRecs.entries()]
       .filter(([, v]) => !v.is_a_template && !v.is_control_domain && !v.is_a_snapshot)
       .map(([r, v]) => ({
         ref: r,
@@ -139,7 +190,7 @@ export async function readLivePool(client: PoolClient): Promise<LivePool> {
   };
 }
 
-export function hostByRef(pool: LivePool, ref: Ref): LiveHost | undefined {
+export function hostByRef(pool: LiveHosts, ref: Ref): LiveHost | undefined {
   return pool.hosts.find((h) => h.ref === ref);
 }
 

@@ -15,8 +15,13 @@ export interface PoolClient extends RecordSource {
   reconnect(opts: { deadlineMs: number }): Promise<void>;
   dumpDatabase(file: string): Promise<{ path: string; bytes: number; sha256: string }>;
   readonly masterAddress: string;
-  /** event.from (timeout in clock seconds); when present, waits block on pool events instead of polling */
-  eventFrom?(classes: string[], token: string, timeoutSeconds: number, opts?: { signal?: AbortSignal }): Promise<{ token: string }>;
+  /** event.from (timeout in clock seconds); when present, waits follow pool events (with their snapshots) instead of polling */
+  eventFrom?(
+    classes: string[],
+    token: string,
+    timeoutSeconds: number,
+    opts?: { signal?: AbortSignal },
+  ): Promise<{ token: string; events: Array<{ class: string; operation: string; ref: string; snapshot?: Record<string, unknown> }> }>;
 }
 
 export type LeaseResult =

@@ -2,7 +2,7 @@
 import { compareVersions } from '../../domain/versions';
 import type { HostPlan, Ref } from '../../domain/types';
 import { StepFailure } from '../errors';
-import { describeHost, hostByRef, type LiveHost, type LivePool } from '../pool-state';
+import { describeHost, hostByRef, type LiveHost, type LiveHosts } from '../pool-state';
 import type { StepContext } from '../step';
 
 /** The (possibly replaced, R4.2) host ref this host step acts on. */
@@ -16,7 +16,7 @@ export function stepHostName(ctx: StepContext): string {
   return ctx.planStep.hostName ?? ctx.step.hostName ?? ctx.step.id.split(':')[0] ?? '?';
 }
 
-export function requireHost(ctx: StepContext, pool: LivePool): LiveHost {
+export function requireHost(ctx: StepContext, pool: LiveHosts): LiveHost {
   const ref = stepHostRef(ctx);
   const host = hostByRef(pool, ref);
   if (!host) {
