@@ -16,9 +16,9 @@ export type PoolRecords = { [C in RecordClass]: Record<string, RecordOf<C>> };
 export const SAN_BOOT_KEY = 'boot_from_san';
 
 const NULL_REF = 'OpaqueRef:NULL';
-const isNull = (r: string | undefined): boolean => !r || r === NULL_REF;
 /** A reference field as Ref | null: absent (older xapi) and OpaqueRef:NULL are both "none". */
 const refOrNull = (r: string | undefined): string | null => (!r || r === NULL_REF ? null : r);
+const isNull = (r: string | undefined): boolean => refOrNull(r) === null;
 const byNameThenRef = <T extends { name: string; ref: string }>(a: T, b: T): number =>
   a.name < b.name ? -1 : a.name > b.name ? 1 : a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : 0;
 
