@@ -176,7 +176,8 @@ function convertVms(r: PoolRecords): VmInfo[] {
     const gm = gmRef === null ? undefined : r.VM_guest_metrics[gmRef];
     const metrics = metricsRef === null ? undefined : r.VM_metrics[metricsRef];
     const tools = gm ? toolsVersion(gm.PV_drivers_version) : null;
-    const pvDrivers = gm ? (gm.PV_drivers_detected ?? tools !== null) : false;
+    // xapi's feature check reads PV_drivers_version: drivers count only with a version (and not detected = false)
+    const pvDrivers = tools !== null && gm?.PV_drivers_detected !== false;
     const hvm = metrics?.hvm ?? vm.HVM_boot_policy !== '';
     const featureSuspend = truthy(gm?.other?.['feature-suspend']);
     // a guest that explicitly reports feature-suspend = 0 is treated as unable to suspend/migrate even with drivers

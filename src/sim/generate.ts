@@ -1,17 +1,6 @@
 /** A large synthetic pool for tests and benchmarks: `generateScenario({hosts: 64, vmsPerHost: 50, seed})`. */
+import { prng } from '../domain/prng';
 import { Scenario, parseScenario, ScenarioInput } from './scenario';
-
-/** mulberry32: small deterministic PRNG so a seed always gives the same pool. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function generateScenario(opts: { hosts: number; vmsPerHost: number; seed?: number; name?: string }): Scenario {
   const rnd = prng(opts.seed ?? 1);

@@ -167,16 +167,20 @@ describe('toSnapshot (pure converter)', () => {
 });
 
 describe('toSnapshot: VM_LACKS_FEATURE', () => {
-  const withGuest = (other: Record<string, string>, pv: Record<string, string>) => {
+  const withGuest = (other: Record<string, string>, pv: Record<string, string>, extra: Record<string, unknown> = {}) => {
     const r = raw();
     (r.VM['OpaqueRef:win'] as Record<string, unknown>).guest_metrics = 'OpaqueRef:gm-win';
-    r.VM_guest_metrics['OpaqueRef:gm-win'] = { uuid: 'uuid-gm-win', PV_drivers_version: pv, PV_drivers_up_to_date: false, other };
+    r.VM_guest_metrics['OpaqueRef:gm-win'] = { uuid: 'uuid-gm-win', PV_drivers_version: pv, PV_drivers_up_to_date: false, other, ...extra };
     return toSnapshot(parseRecords(r), 0).vms.find((v) => v.name === 'win')!;
   };
   it('HVM with PV drivers can migrate; without drivers it needs feature-suspend', () => {
     expect(withGuest({}, { major: '7', minor: '0', micro: '0' }).lacksFeatureMigrate).toBe(false);
     expect(withGuest({ 'feature-suspend': '1' }, {}).lacksFeatureMigrate).toBe(false);
     expect(withGuest({}, {}).lacksFeatureMigrate).toBe(true);
+  });
+  it('drivers count only with a PV_drivers_version, as in xapi (detected without a version is not enough)', () => {
+    expect(withGuest({}, {}, { PV_drivers_detected: true }).lacksFeatureMigrate).toBe(true);
+    expect(withGuest({}, { major: '7', minor: '1', micro: '0' }, { PV_drivers_detected: false }).lacksFeatureMigrate).toBe(true);
   });
   it('an explicit feature-suspend = 0 is taken at its word (fail safe)', () => {
     expect(withGuest({ 'feature-suspend': '0' }, { major: '7', minor: '1', micro: '0' }).lacksFeatureMigrate).toBe(true);

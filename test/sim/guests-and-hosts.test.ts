@@ -3,6 +3,7 @@
  * boot from SAN (R2.7 marker), and HVM guests without PV drivers (VM_LACKS_FEATURE, R3.7).
  */
 import { readSnapshot } from '../../src/inventory';
+import { parseAllRecords, type RecordClass } from '../../src/xenapi/records';
 import { parseScenario, ScenarioInput, startSimulator } from '../../src/sim';
 import { failureOf, fastClock, login, ok } from './helpers';
 
@@ -24,7 +25,10 @@ const scenario: ScenarioInput = {
   ],
 };
 
-const source = (url: string, s: string) => ({ getAllRecords: (cls: string) => ok(url, `${cls}.get_all_records`, [s]) });
+/** raw XML-RPC records through the client's record parser, the boundary readSnapshot expects */
+const source = (url: string, s: string) => ({
+  getAllRecords: async <C extends RecordClass>(cls: C) => parseAllRecords(cls, await ok(url, `${cls}.get_all_records`, [s])),
+});
 
 test('sanBoot sets other_config boot_from_san (the planner marker), separate from ordinary multipathing', async () => {
   const sim = await startSimulator(scenario, { clock: fastClock() });
