@@ -204,6 +204,6 @@ export function vmsOn(pool: LivePool, host: Ref): LiveVm[] {
 }
 
 /** "xs-a1: live, enabled, 7.6.0 build 1234" — facts for failure messages and reports. */
-export function describeHost(h: LiveHost): string {
+export function describeHost(h: Pick<LiveHost, 'name' | 'live' | 'enabled' | 'product' | 'build' | 'isMaster'>): string {
   return `${h.name}: ${h.live ? 'live' : 'not live'}, ${h.enabled ? 'enabled' : 'disabled'}, ${h.product || '?'}${h.build ? ` build ${h.build}` : ''}${h.isMaster ? ' (master)' : ''}`;
 }

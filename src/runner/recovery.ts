@@ -20,7 +20,7 @@ import type { Notifier, RecoveryRequest } from '../domain/ports';
 import type { HostPlan, RecoveryAction, Ref, Run, StepRecord } from '../domain/types';
 import type { AuditKind } from './audit';
 import { StepFailure, xenErrorCode } from './errors';
-import { describeHost, readLivePool, type LivePool } from './pool-state';
+import { describeHost, readLivePool, type LiveHost, type LiveHosts, type LivePool } from './pool-state';
 import type { RunStore } from './ports';
 import type { StepContext } from './step';
 import { isOnTarget, versionText } from './steps/common';
@@ -142,6 +142,13 @@ export async function checkAgainstPool(rt: PoolRuntime, run: Run, step: StepReco
 }
 
 /** The synchronous CAS mutation for a recovery request; throws (nothing written) when the run moved on. */
+/** The failed step runs again under a recovery procedure (the engine continues it); its error is kept as lastError. */
+function underRecovery(s: StepRecord, recovery: RecoveryState): void {
+  s.state = 'running';
+  s.data = { ...(s.data ?? {}), lastError: s.error, recovery };
+  delete s.error;
+}
+
 export function recoveryMutation(req: RecoveryRequest, by: string, expect: { revision: number }): (r: Run) => void {
   return (r) => {
     if (r.revision !== expect.revision) throw new StaleAction(`run ${r.id} changed since it was read (revision ${expect.revision} → ${r.revision}): ${req.action} refused`);
@@ -163,22 +170,10 @@ export function recoveryMutation(req: RecoveryRequest, by: string, expect: { rev
         for (const x of r.steps) if (x.host === s.host && x.state !== 'done') x.state = 'skipped';
         break;
       case 'forget-rejoin':
-        s.state = 'running';
-        s.data = {
-          ...(s.data ?? {}),
-          lastError: s.error,
-          recovery: { action: 'forget-rejoin', phase: prev?.phase === 'await-address' ? 'join' : (prev?.phase ?? 'forget'), by, address: req.address ?? prev?.address } satisfies RecoveryState,
-        };
-        delete s.error;
+        underRecovery(s, { action: 'forget-rejoin', phase: prev?.phase === 'await-address' ? 'join' : (prev?.phase ?? 'forget'), by, address: req.address ?? prev?.address });
         break;
       case 'rollback-master':
-        s.state = 'running';
-        s.data = {
-          ...(s.data ?? {}),
-          lastError: s.error,
-          recovery: { action: 'rollback-master', phase: prev?.phase ?? 'await-original', by, guided: prev?.guided } satisfies RecoveryState,
-        };
-        delete s.error;
+        underRecovery(s, { action: 'rollback-master', phase: prev?.phase ?? 'await-original', by, guided: prev?.guided });
         break;
       case 'abort':
         throw new StaleAction('abort goes through core.abort');
@@ -211,6 +206,19 @@ export type RecoveryResult = { status: 'continue' } | { status: 'waiting'; run: 
 export async function continueRecovery(env: RecoveryEnv, run: Run, step: StepRecord): Promise<RecoveryResult> {
   const rec = step.data?.recovery as RecoveryState;
   return rec.action === 'forget-rejoin' ? forgetRejoin(env, run, step) : rollbackMaster(env, run, step);
+}
+
+/** An operator-driven host (reinstalled, rolled back) becoming a live member: as long as a manual install may take. */
+function waitForLiveMember(env: RecoveryEnv, ctx: StepContext, matches: (h: LiveHost) => boolean, failure: (last?: LiveHosts) => Error): Promise<LiveHost> {
+  return waitForPool({
+    client: env.rt.deps.client,
+    clock: env.clock,
+    signal: ctx.signal,
+    pollMs: env.rt.deps.config.pollMs,
+    timeoutMs: env.rt.deps.config.hostTimeoutMs.manual,
+    check: (p) => p.hosts.find((h) => h.live && matches(h)),
+    onTimeout: ({ last }) => failure(last),
+  });
 }
 
 async function setPhase(env: RecoveryEnv, run: Run, stepId: string, patch: Partial<RecoveryState>): Promise<Run> {
@@ -271,18 +279,11 @@ async function forgetRejoin(env: RecoveryEnv, run: Run, step: StepRecord): Promi
     rec = { ...rec, phase: 'wait-member' };
   }
   // wait-member
-  const newHost = await waitForPool({
-    client: rt.deps.client,
-    clock: env.clock,
-    signal: ctx.signal,
-    pollMs: rt.deps.config.pollMs,
-    timeoutMs: rt.deps.config.hostTimeoutMs.manual,
-    check: (p) => p.hosts.find((h) => h.address === rec.address && h.live && isOnTarget(h, hp.to)),
-    onTimeout: ({ last }) =>
-      new StepFailure(`the host at ${rec.address} did not become a live member on ${run.plan.target.label}`, {
-        observed: last ? last.hosts.map(describeHost) : ['pool unreachable'],
-      }),
-  });
+  const newHost = await waitForLiveMember(env, ctx, (h) => h.address === rec.address && isOnTarget(h, hp.to), (last) =>
+    new StepFailure(`the host at ${rec.address} did not become a live member on ${run.plan.target.label}`, {
+      observed: last ? last.hosts.map(describeHost) : ['pool unreachable'],
+    }),
+  );
   const replaced: Replacement = { from: oldRef, to: newHost.ref };
   const done = await env.store.updateRun(run.id, (r) => {
     const s = r.steps.find((x) => x.id === step.id)!;
@@ -315,17 +316,9 @@ async function rollbackMaster(env: RecoveryEnv, run: Run, step: StepRecord): Pro
           `The run waits until ${name} is live on ${versionText(original)}.`,
       ).catch(() => undefined);
     }
-    await waitForPool({
-      client: rt.deps.client,
-      clock: env.clock,
-      signal: ctx.signal,
-      pollMs: rt.deps.config.pollMs,
-      timeoutMs: rt.deps.config.hostTimeoutMs.manual,
-      check: (p) => p.hosts.find((h) => h.ref === hp.host && h.live && isOnTarget(h, { product: original.product, platform: hp.from.platform, build: original.build })),
-      onTimeout: ({ last }) => {
-        const h = last?.hosts.find((x) => x.ref === hp.host);
-        return new StepFailure(`${name} is not back live on ${versionText(original)} yet`, { observed: h ? [describeHost(h)] : ['pool unreachable'] });
-      },
+    await waitForLiveMember(env, ctx, (h) => h.ref === hp.host && isOnTarget(h, { product: original.product, platform: hp.from.platform, build: original.build }), (last) => {
+      const h = last?.hosts.find((x) => x.ref === hp.host);
+      return new StepFailure(`${name} is not back live on ${versionText(original)} yet`, { observed: h ? [describeHost(h)] : ['pool unreachable'] });
     });
     run = await setPhase(env, run, step.id, { phase: 'enable' });
     rec = { ...rec, phase: 'enable' };

@@ -5,6 +5,7 @@
  */
 import type { Migration, PlanStep } from '../../src/domain/types';
 import { silentLogger } from '../../src/log';
+import { XenApiError } from '../../src/xenapi';
 import { StepFailure } from '../../src/runner/errors';
 import type { PoolClient, StepDeps } from '../../src/runner/ports';
 import type { StepContext } from '../../src/runner/step';
@@ -15,7 +16,7 @@ import { fastClock, makePlan, makeRun, recordingNotifier } from './helpers';
 const H = FakePool.hostRef;
 const V = FakePool.vmRef;
 
-function setup(hosts: FakeHost[], vms: FakeVm[], planned: Array<[vm: string, to: string]>) {
+function setup(hosts: FakeHost[], vms: FakeVm[], planned: Array<[vm: string, to: string]>, refuse: Record<string, string> = {}) {
   const pool = new FakePool(hosts, vms);
   const clock = fastClock();
   const client = {
@@ -59,6 +60,8 @@ function setup(hosts: FakeHost[], vms: FakeVm[], planned: Array<[vm: string, to:
     saveData: async (patch) => void Object.assign(data, patch),
     act: async <T>(method: string, params: unknown[]): Promise<T> => {
       if (method !== 'VM.pool_migrate') throw new Error(`unexpected side effect ${method}`);
+      const code = refuse[params[0] as string];
+      if (code) throw new XenApiError(code, [params[0] as string], 'Async.VM.pool_migrate', '10.0.0.1');
       pool.migrate(params[0] as string, params[1] as string);
       return '' as T;
     },
@@ -156,5 +159,26 @@ describe('evacuate on a live pool that no longer fits the plan', () => {
     expect(err.observed).toContain('vm-a: planned target h3 is not live');
     expect(err.message).toMatch(/vm-a: R3\.4 no enabled host on the same or a newer version can receive it/);
     expect(t.pool.migrations).toEqual([]);
+  });
+
+  it('a refused migration fails the step with the VM, its target and the XenAPI code; the others are recorded as moved', async () => {
+    const t = setup(
+      [disabledSource, { name: 'h2', srs: ['nfs-a'] }, { name: 'h3', srs: ['nfs-a'] }],
+      [
+        { name: 'vm-a', host: 'h1', memGiB: 2, disks: ['nfs-a'] },
+        { name: 'vm-c', host: 'h1', memGiB: 2, disks: ['nfs-a'] },
+      ],
+      [
+        ['vm-a', 'h2'],
+        ['vm-c', 'h3'],
+      ],
+      { [V('vm-c')]: 'VM_MIGRATE_FAILED' },
+    );
+    const err = (await t.step.execute(t.ctx).catch((e: unknown) => e)) as StepFailure;
+    expect(err.message).toMatch(/^1 of 2 migration\(s\) off h1 failed; first: vm-c: VM_MIGRATE_FAILED/);
+    expect(err).toMatchObject({ code: 'VM_MIGRATE_FAILED', params: [V('vm-c')] });
+    expect(err.observed).toEqual([expect.stringMatching(/^vm-c → h3: VM_MIGRATE_FAILED/)]);
+    expect(t.pool.migrations).toEqual([{ vm: 'vm-a', to: 'h2' }]);
+    expect(t.data.moved).toEqual({ [V('vm-a')]: { name: 'vm-a', to: H('h2'), toName: 'h2' } });
   });
 });

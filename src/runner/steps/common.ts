@@ -1,8 +1,8 @@
 /** Helpers shared by the step modules. */
 import { compareVersions } from '../../domain/versions';
-import type { HostPlan, Ref } from '../../domain/types';
-import { StepFailure } from '../errors';
-import { describeHost, hostByRef, type LiveHost, type LiveHosts } from '../pool-state';
+import type { HostPlan, Ref, StepError } from '../../domain/types';
+import { StepFailure, toStepError } from '../errors';
+import { describeHost, type LiveHost, type LiveHosts } from '../pool-state';
 import type { StepContext } from '../step';
 
 /** The (possibly replaced, R4.2) host ref this host step acts on. */
@@ -16,15 +16,20 @@ export function stepHostName(ctx: StepContext): string {
   return ctx.planStep.hostName ?? ctx.step.hostName ?? ctx.step.id.split(':')[0] ?? '?';
 }
 
-export function requireHost(ctx: StepContext, pool: LiveHosts): LiveHost {
+/** The step's host among `hosts` (any view of them), or a failure listing the members there are. */
+export function requireMember<H extends { ref: Ref }>(ctx: StepContext, hosts: H[], describe: (h: H) => string): H {
   const ref = stepHostRef(ctx);
-  const host = hostByRef(pool, ref);
+  const host = hosts.find((h) => h.ref === ref);
   if (!host) {
     throw new StepFailure(`${stepHostName(ctx)} is no longer a member of the pool`, {
-      observed: [`host ${ref} not in host.get_all_records`, ...pool.hosts.map(describeHost)],
+      observed: [`host ${ref} not in host.get_all_records`, ...hosts.map(describe)],
     });
   }
   return host;
+}
+
+export function requireHost(ctx: StepContext, pool: LiveHosts): LiveHost {
+  return requireMember(ctx, pool.hosts, describeHost);
 }
 
 /** Is the host on the plan's target: product version (numerically) and build when the plan names one. */
@@ -67,4 +72,39 @@ export function serialSaver(ctx: StepContext, key: string, initial: Record<strin
       return chain;
     },
   };
+}
+
+export interface VmMove {
+  vm: Ref;
+  vmName: string;
+  to: Ref;
+  toName: string;
+}
+
+/**
+ * Live-migrate each VM (Async.VM.pool_migrate, audited through ctx.act), at most `limit` at a time; `moved` is
+ * awaited after each success (to record it) before the named checkpoint. Returns the migrations that failed.
+ */
+export async function migrateVms(
+  ctx: StepContext,
+  limit: number,
+  moves: VmMove[],
+  opts: { checkpoint: string; moved?: (m: VmMove) => Promise<void> },
+): Promise<Array<{ move: VmMove; err: StepError }>> {
+  const results = await mapLimited(moves, limit, async (m) => {
+    await ctx.act('VM.pool_migrate', [m.vm, m.to, { live: 'true' }], `${m.vmName} → ${m.toName}`, { async: true });
+    await opts.moved?.(m);
+    await ctx.checkpoint(opts.checkpoint);
+  });
+  return results.flatMap((r, i) => (r.status === 'rejected' ? [{ move: moves[i]!, err: toStepError(r.reason) }] : []));
+}
+
+/** The failure of a step whose migrations failed: each VM → target with its XenAPI code; the first one's code kept. */
+export function migrationFailure(what: string, total: number, failed: Array<{ move: VmMove; err: StepError }>): StepFailure {
+  const first = failed[0]!;
+  return new StepFailure(`${failed.length} of ${total} migration(s) ${what} failed; first: ${first.move.vmName}: ${first.err.message}`, {
+    code: first.err.code,
+    params: first.err.params,
+    observed: failed.map((f) => `${f.move.vmName} → ${f.move.toName}: ${f.err.code ?? ''} ${f.err.message}`.trim()),
+  });
 }

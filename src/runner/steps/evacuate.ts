@@ -10,10 +10,11 @@
 import type { HostInfo, Migration, PoolSnapshot, Ref } from '../../domain/types';
 import { readSnapshot } from '../../inventory';
 import { placeEvacuation } from '../../planner';
-import { StepFailure, toStepError } from '../errors';
+import { StepFailure } from '../errors';
+import { describeHost } from '../pool-state';
 import type { StepDeps } from '../ports';
 import type { StepModule, StepContext } from '../step';
-import { mapLimited, serialSaver, stepHostName, stepHostRef } from './common';
+import { migrateVms, migrationFailure, requireMember, serialSaver, stepHostName, stepHostRef } from './common';
 
 export interface MovedVm {
   name: string;
@@ -28,20 +29,8 @@ function plannedStops(ctx: StepContext): Set<Ref> {
   return new Set([...(stopStep?.stops ?? []), ...(ctx.hostPlan?.stops ?? [])].map((s) => s.vm));
 }
 
-function describe(h: HostInfo): string {
-  return `${h.name}: ${h.live ? 'live' : 'not live'}, ${h.enabled ? 'enabled' : 'disabled'}, ${h.version.product || '?'}${h.version.build ? ` build ${h.version.build}` : ''}${h.isMaster ? ' (master)' : ''}`;
-}
-
-function hostOf(ctx: StepContext, snapshot: PoolSnapshot): HostInfo {
-  const ref = stepHostRef(ctx);
-  const host = snapshot.hosts.find((h) => h.ref === ref);
-  if (!host) {
-    throw new StepFailure(`${stepHostName(ctx)} is no longer a member of the pool`, {
-      observed: [`host ${ref} not in host.get_all_records`, ...snapshot.hosts.map(describe)],
-    });
-  }
-  return host;
-}
+/** "xs-a1: live, enabled, 7.6.0 build 1234" for a snapshot's host, worded as for the live view */
+const describe = (h: HostInfo): string => describeHost({ ...h, product: h.version.product, build: h.version.build });
 
 /** Running/Paused guests on the host, but for those the plan stops. */
 function toMove(snapshot: PoolSnapshot, host: Ref, stops: Set<Ref>): PoolSnapshot['vms'] {
@@ -55,7 +44,7 @@ export function createEvacuateStep(deps: StepDeps): StepModule {
       const name = stepHostName(ctx);
       const hostRef = stepHostRef(ctx);
       const snapshot = await readSnapshot(deps.client, deps.clock);
-      const host = hostOf(ctx, snapshot);
+      const host = requireMember(ctx, snapshot.hosts, describe);
       if (!host.live) throw new StepFailure(`${name} is not live; its VMs cannot be migrated`, { observed: [`host_metrics.live = false`] });
       if (host.enabled) throw new StepFailure(`${name} is enabled; it must be disabled before evacuation (R3.3)`);
 
@@ -97,20 +86,11 @@ export function createEvacuateStep(deps: StepDeps): StepModule {
         );
       }
 
-      const results = await mapLimited(moves, deps.config.migrationConcurrency, async (m) => {
-        await ctx.act('VM.pool_migrate', [m.vm, m.to, { live: 'true' }], `${m.vmName} → ${m.toName}`, { async: true });
-        await moved.set(m.vm, { name: m.vmName, to: m.to, toName: m.toName } satisfies MovedVm);
-        await ctx.checkpoint('migrated-one');
+      const failed = await migrateVms(ctx, deps.config.migrationConcurrency, moves, {
+        checkpoint: 'migrated-one',
+        moved: (m) => moved.set(m.vm, { name: m.vmName, to: m.to, toName: m.toName } satisfies MovedVm),
       });
-      const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ move: moves[i]!, err: toStepError(r.reason) }] : []));
-      if (failed.length > 0) {
-        const first = failed[0]!;
-        throw new StepFailure(`${failed.length} of ${moves.length} migration(s) off ${name} failed; first: ${first.move.vmName}: ${first.err.message}`, {
-          code: first.err.code,
-          params: first.err.params,
-          observed: failed.map((f) => `${f.move.vmName} → ${f.move.toName}: ${f.err.code ?? ''} ${f.err.message}`.trim()),
-        });
-      }
+      if (failed.length > 0) throw migrationFailure(`off ${name}`, moves.length, failed);
 
       const after = await readSnapshot(deps.client, deps.clock);
       const left = toMove(after, hostRef, stops);

@@ -2,11 +2,10 @@
  * Return policy "original": migrate the VMs evacuate moved off this host back onto it, now that it is upgraded
  * (older → newer is allowed, R3.4). VMs already home, or no longer running, are left as they are.
  */
-import { StepFailure, toStepError } from '../errors';
 import { readLivePool, vmByRef } from '../pool-state';
 import type { StepDeps } from '../ports';
 import type { StepModule } from '../step';
-import { mapLimited, requireHost, stepHostName } from './common';
+import { migrateVms, migrationFailure, requireHost, stepHostName } from './common';
 import type { MovedVm } from './evacuate';
 
 export function createMoveBackStep(deps: StepDeps): StepModule {
@@ -28,16 +27,9 @@ export function createMoveBackStep(deps: StepDeps): StepModule {
         const vm = vmByRef(pool, vmRef);
         return vm && vm.powerState === 'Running' && vm.residentOn !== host.ref;
       });
-      const results = await mapLimited(todo, deps.config.migrationConcurrency, async ([vmRef, m]) => {
-        await ctx.act('VM.pool_migrate', [vmRef, host.ref, { live: 'true' }], `${m.name} → ${name}`, { async: true });
-        await ctx.checkpoint('moved-back-one');
-      });
-      const failures = results.flatMap((r, i) => {
-        if (r.status === 'fulfilled') return [];
-        const e = toStepError(r.reason);
-        return [`${todo[i]![1].name}: ${e.code ?? ''} ${e.message}`.trim()];
-      });
-      if (failures.length > 0) throw new StepFailure(`${failures.length} VM(s) could not return to ${name}`, { observed: failures });
+      const moves = todo.map(([vm, m]) => ({ vm, vmName: m.name, to: host.ref, toName: name }));
+      const failed = await migrateVms(ctx, deps.config.migrationConcurrency, moves, { checkpoint: 'moved-back-one' });
+      if (failed.length > 0) throw migrationFailure(`back to ${name}`, moves.length, failed);
       return { status: 'done', note: todo.length > 0 ? `${todo.length} VM(s) back on ${name}` : `every VM of ${name} already home` };
     },
   };
