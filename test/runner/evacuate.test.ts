@@ -21,8 +21,10 @@ function setup(hosts: FakeHost[], vms: FakeVm[], planned: Array<[vm: string, to:
   const clock = fastClock();
   const client = {
     getAllRecords: (cls) => pool.getAllRecords(cls),
-    call: async (method: string) => {
-      throw new Error(`unexpected call ${method}`);
+    call: async <T>(method: string): Promise<T> => {
+      const m = /^(\w+)\.get_all_records$/.exec(method);
+      if (!m) throw new Error(`unexpected call ${method}`);
+      return pool.wire(m[1]!) as T;
     },
     callAsync: async (method: string) => {
       throw new Error(`unexpected callAsync ${method}`);

@@ -43,7 +43,12 @@ export class FakePool implements RecordSource {
   static vmRef = (n: string): string => `OpaqueRef:vm-${n}`;
 
   async getAllRecords<C extends RecordClass>(cls: C): Promise<Record<string, RecordOf<C>>> {
-    return parseAllRecords(cls, this.records()[cls] ?? {});
+    return parseAllRecords(cls, this.wire(cls));
+  }
+
+  /** `<cls>.get_all_records` as it comes off the wire (what client.call returns) */
+  wire(cls: string): Record<string, unknown> {
+    return this.records()[cls] ?? {};
   }
 
   /** the VM.pool_migrate side effect, as ctx.act issues it */
