@@ -6,12 +6,15 @@ import { dirname, join, resolve } from 'node:path';
  * manifests/ and the sandbox's page assets are found whether the code runs from src/ (ts-jest) or dist/src/.
  */
 export function projectRoot(from: string = __dirname): string {
-  for (let dir = resolve(from); ; dir = dirname(dir)) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg) && isXsupgradePackage(pkg)) return dir;
-    if (dirname(dir) === dir) break;
+  // from this module first; then from the working directory (a build placed outside the checkout)
+  for (const start of [from, process.cwd()]) {
+    for (let dir = resolve(start); ; dir = dirname(dir)) {
+      const pkg = join(dir, 'package.json');
+      if (existsSync(pkg) && isXsupgradePackage(pkg)) return dir;
+      if (dirname(dir) === dir) break;
+    }
   }
-  throw new Error(`xsupgrade's package root not found above ${from}`);
+  throw new Error(`xsupgrade's package root not found above ${from} or the working directory`);
 }
 
 function isXsupgradePackage(file: string): boolean {
