@@ -1,0 +1,224 @@
+/**
+ * Maintenance windows end to end (issue 6): the real scheduler, the real core and runner, the store, and the
+ * simulator's pool-a demo (real XML-RPC) on a fast ScaledClock. The scheduler is driven by tick(instant) with explicit
+ * instants: its decisions never depend on the wall clock or the time of day. Real time is only waited for the run
+ * to reach a state (bounded polls), never measured.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createCore } from '../../src/core';
+import type { Actor, Run } from '../../src/domain/types';
+import { silentLogger } from '../../src/log';
+import { createScheduler, type Scheduler, type SchedulerSettings } from '../../src/scheduler';
+import { openStore, type Store } from '../../src/store';
+import type { Core } from '../../src/domain/ports';
+import { recordingNotifier } from '../runner/helpers';
+import { startHarness, waitForRun, type Harness } from '../runner/sim-harness';
+
+jest.setTimeout(60_000);
+
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+const OPERATOR: Actor = { userId: 'U0OPERATOR', source: 'slack', channel: 'CPOOL', groups: [] };
+// only the window decisions: reminders and watchdogs are covered in test/scheduler with a fake core
+const QUIET: Partial<SchedulerSettings> = { approvalReminderAfterMs: 1e13, mixedModeAfterMs: 1e13, overdueMinExtraMs: 1e13 };
+
+/** 2099-01-01T02:00Z → "2099-01-01T02:00Z" (the window grammar: minutes, explicit zone) */
+const iso = (t: number) => `${new Date(t).toISOString().slice(0, 16)}Z`;
+
+let h: Harness | undefined;
+let dir: string | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  dir = undefined;
+});
+
+interface Window {
+  scheduler: Scheduler;
+  /** the window's start and end, whole minutes a day after the clock's now when the test began */
+  start: number;
+  end: number;
+  notices: () => string[];
+}
+
+function schedulerFor(harness: Harness, core: Core, store: Store, now: () => number): Scheduler {
+  return createScheduler({ core, store, notifier: harness.notifier, pools: [harness.pool], clock: harness.clock, logger: silentLogger, now, settings: QUIET });
+}
+
+/** Plans pool-a (the plan the operator approves) and schedules a window of `hours` a day from now. */
+async function scheduleWindow(harness: Harness, hours: number): Promise<Window> {
+  const scheduledAt = harness.clock.now();
+  const start = Math.ceil((scheduledAt + 24 * HOUR) / MIN) * MIN;
+  const end = start + hours * HOUR;
+  const scheduler = schedulerFor(harness, harness.core, harness.store, () => scheduledAt);
+  const plan = await harness.core.plan('pool-a', {}, OPERATOR);
+  if (!plan.ok || !plan.value.executable) throw new Error(`pool-a plan: ${plan.ok ? 'blocked' : plan.error}`);
+  const s = await scheduler.schedule('pool-a', iso(start), iso(end), OPERATOR);
+  expect(s).toMatchObject({ ok: true, value: { id: 'pool-a-w1', state: 'scheduled', nextStartAt: start, window: { kind: 'once', startAt: start, endAt: end }, approvedPlan: { id: plan.value.id } } });
+  const notices = () => harness.notifier.calls.filter((c) => c.method === 'poolNotice').map((c) => c.text!);
+  return { scheduler, start, end, notices };
+}
+
+async function onlyRun(store: Store): Promise<Run> {
+  const runs = await store.listRuns({ pool: 'pool-a' });
+  expect(runs).toHaveLength(1);
+  return runs[0]!;
+}
+
+const shutdowns = (harness: Harness) => ({ ...harness.sim.stats().shutdowns });
+
+/** Real-time poll (bounded) for a condition on the simulator. */
+async function until(what: string, cond: () => boolean, realMs = 30_000): Promise<void> {
+  const deadline = Date.now() + realMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe('a maintenance window on the simulator with the real core', () => {
+  test('starts a real run at its start (re-planned, unchanged), and its end mid-host pauses the run: the host finishes, no other host goes down', async () => {
+    h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', { scale: 3000 });
+    const w = await scheduleWindow(h, 4);
+    const approved = (await h.store.getLatestPlan('pool-a'))!;
+
+    expect(await w.scheduler.tick(w.start - MIN)).toEqual([]);
+    expect(await h.store.listRuns({ pool: 'pool-a' })).toEqual([]);
+
+    const opened = await w.scheduler.tick(w.start);
+    expect(opened.map((a) => a.kind)).toEqual(['window-open']);
+    const run = await onlyRun(h.store);
+    expect(run).toMatchObject({ pool: 'pool-a', planHash: approved.id, requestedBy: OPERATOR.userId });
+    // re-planned at the window's start: a newer plan, identical in content (same id)
+    const replanned = (await h.store.getLatestPlan('pool-a'))!;
+    expect(replanned.id).toBe(approved.id);
+    expect(replanned.createdAt).toBeGreaterThan(approved.createdAt);
+    expect(w.notices()).toEqual([`Window pool-a-w1 opened until ${fmt(w.end)}: started run ${run.id} from plan ${approved.id.slice(0, 12)}.`]);
+    expect(await h.store.getSchedule('pool-a-w1')).toMatchObject({ state: 'active', runId: run.id, current: { startAt: w.start, endAt: w.end, runId: run.id } });
+    expect((await w.scheduler.tick(w.start + MIN)).map((a) => a.kind)).toEqual([]); // started once
+
+    // the first host (the master, R3.1) is shut down for its upgrade: the window ends now
+    await until('xs-a1 to go down for its upgrade', () => (h!.sim.stats().shutdowns['xs-a1'] ?? 0) >= 1);
+    const closed = await w.scheduler.tick(w.end);
+    expect(closed).toMatchObject([{ kind: 'window-close', hold: true }]);
+    expect(w.notices().at(-1)).toBe(`Window pool-a-w1 closed: run ${run.id} pauses after the host in progress finishes; no new host is shut down (R3.1).`);
+    expect((await h.store.getRun(run.id))!.state).toBe('paused');
+
+    await h.core.whenIdle(run.id);
+    const paused = (await h.store.getRun(run.id))!;
+    expect(paused.state).toBe('paused');
+    const stateOf = (id: string) => paused.steps.find((s) => s.id === id)?.state;
+    expect(stateOf('xs-a1:upgrade')).toBe('done');
+    expect(stateOf('xs-a1:wait-host')).toBe('done');
+    expect(stateOf('xs-a1:enable')).toBe('done');
+    expect(paused.steps.filter((s) => s.hostName === 'xs-a2' || s.hostName === 'xs-a3').every((s) => s.state === 'pending')).toBe(true);
+    expect(h.sim.hosts().find((x) => x.name === 'xs-a1')).toMatchObject({ power: 'on', productVersion: '7.6.0' });
+    expect(shutdowns(h)).toEqual({ 'xs-a1': 1 });
+
+    // it stays paused: later ticks do not resume it, and simulated time passing shuts nothing else down
+    expect(await w.scheduler.tick(w.end + HOUR)).toEqual([]);
+    const later = h.clock.now() + 30 * MIN;
+    await until('30 simulated minutes', () => h!.clock.now() >= later);
+    expect((await h.store.getRun(run.id))!.state).toBe('paused');
+    expect(shutdowns(h)).toEqual({ 'xs-a1': 1 });
+    expect(await h.store.getSchedule('pool-a-w1')).toMatchObject({ state: 'done' });
+  });
+
+  test('its end while the run waits at an approval gate pauses the run before any host is shut down', async () => {
+    h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', { scale: 3000, autoApprove: false });
+    const w = await scheduleWindow(h, 2);
+    await w.scheduler.tick(w.start);
+    const run = await onlyRun(h.store);
+    const waiting = await waitForRun(h.store, run.id, ['awaiting-approval']);
+    expect(waiting.steps.find((s) => s.state === 'awaiting-approval')?.id).toBe('xs-a1:approval');
+
+    expect(await w.scheduler.tick(w.end - MIN)).toEqual([]);
+    const closed = await w.scheduler.tick(w.end);
+    expect(closed).toMatchObject([{ kind: 'window-close', hold: true }]);
+    expect(w.notices().at(-1)).toMatch(/^Window pool-a-w1 closed: run .* pauses after the host in progress finishes; no new host is shut down/);
+    await h.core.whenIdle(run.id);
+    expect((await h.store.getRun(run.id))!.state).toBe('paused');
+    expect(await h.store.listAudit(run.id)).toEqual(
+      expect.arrayContaining([expect.objectContaining({ actor: OPERATOR.userId, message: expect.stringMatching(/run paused by U0OPERATOR/) })]),
+    );
+
+    expect(await w.scheduler.tick(w.end + 2 * HOUR)).toEqual([]);
+    const later = h.clock.now() + 30 * MIN;
+    await until('30 simulated minutes', () => h!.clock.now() >= later);
+    expect((await h.store.getRun(run.id))!.state).toBe('paused');
+    expect(shutdowns(h)).toEqual({});
+  });
+
+  test('a plan changed in something that matters (a host powered off) does not start and asks for a new approval', async () => {
+    h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', { scale: 3000 });
+    const w = await scheduleWindow(h, 4);
+    const approved = (await h.store.getLatestPlan('pool-a'))!;
+    h.sim.control.powerOff('xs-a3');
+
+    const opened = await w.scheduler.tick(w.start);
+    expect(opened.map((a) => a.kind)).toEqual(['window-open']);
+    expect(await h.store.listRuns({ pool: 'pool-a' })).toEqual([]);
+    const fresh = (await h.store.getLatestPlan('pool-a'))!;
+    expect(fresh.id).not.toBe(approved.id);
+    expect(fresh.prechecks).toEqual(expect.arrayContaining([expect.objectContaining({ id: 'host-not-live', severity: 'blocker' })]));
+    const notice = w.notices().at(-1)!;
+    expect(notice).toMatch(/^Window pool-a-w1 opened but the plan changed since it was approved \(new blockers: .*xs-a3 not live/);
+    expect(notice).toContain('Nothing was started.');
+    expect(notice).toContain(`Review the new plan ${fresh.id.slice(0, 12)} and approve it by scheduling again.`);
+    expect(await h.store.getSchedule('pool-a-w1')).toMatchObject({ state: 'blocked', note: expect.stringMatching(/plan changed since it was approved/) });
+
+    // nothing starts later in the window either, and nothing was shut down by the bot
+    expect(await w.scheduler.tick(w.start + 30 * MIN)).toEqual([]);
+    expect(await h.store.listRuns({ pool: 'pool-a' })).toEqual([]);
+    expect(shutdowns(h)).toEqual({});
+  });
+
+  test('a window missed while the bot was down is reported after the restart, never run late', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'xsupgrade-window-'));
+    const statePath = join(dir, 'state.sqlite');
+    h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', { scale: 3000, storePath: statePath });
+    const w = await scheduleWindow(h, 2);
+    await w.scheduler.stop();
+
+    // the restart: a new store handle, core and scheduler on the same state file; the first tick is after the window
+    const store = await openStore({ path: statePath, clock: h.clock });
+    const notifier = recordingNotifier();
+    const core = await createCore({
+      pools: [h.pool], store, notifier, clock: h.clock, logger: silentLogger,
+      env: { XS_SIM_PASSWORD: h.sim.password, XSUPGRADE_BACKUPS: dir }, ownerId: 'test-restarted',
+    });
+    try {
+      const after = createScheduler({ core, store, notifier, pools: [h.pool], clock: h.clock, logger: silentLogger, now: () => w.end + HOUR, settings: QUIET });
+      const logins = h.sim.stats().calls['session.login_with_password'] ?? 0;
+      const actions = await after.tick(w.end + HOUR);
+      expect(actions).toMatchObject([{ kind: 'window-missed', missed: [w.start] }]);
+      const notices = notifier.calls.filter((c) => c.method === 'poolNotice');
+      expect(notices).toEqual([
+        {
+          method: 'poolNotice',
+          runId: 'pool-a',
+          text: `Window pool-a-w1: the window at ${fmt(w.start)} passed while the bot was not running. Nothing was started late. Schedule a new window to upgrade.`,
+        },
+      ]);
+      expect(await store.getSchedule('pool-a-w1')).toMatchObject({ state: 'missed', note: 'missed 1 window(s)' });
+      expect(await store.listRuns({ pool: 'pool-a' })).toEqual([]);
+      expect(h.sim.stats().calls['session.login_with_password'] ?? 0).toBe(logins); // not even re-planned
+
+      // reported once
+      expect(await after.tick(w.end + 2 * HOUR)).toEqual([]);
+      expect(notifier.calls.filter((c) => c.method === 'poolNotice')).toHaveLength(1);
+      expect(shutdowns(h)).toEqual({});
+    } finally {
+      await core.shutdown();
+      await store.close();
+    }
+  });
+});
+
+function fmt(t: number): string {
+  const d = new Date(t).toISOString();
+  return `${d.slice(0, 10)} ${d.slice(11, 16)} UTC`;
+}
