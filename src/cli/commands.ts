@@ -8,7 +8,7 @@ registerCommand('run', 'drive a rolling upgrade of a pool from the terminal (<po
 registerCommand('status', 'list runs, or show one run with its steps and audit tail (<run>)', async () => (await import('./status')).run);
 registerCommand('resume', 'resume a paused or orphaned run, or apply a recovery action (<run> [--action a --step s])', async () => (await import('./resume')).run);
 registerCommand('abort', 'abort a run and print every host and VM state (<run>)', async () => (await import('./abort')).run);
-registerCommand('schedule', 'schedule a maintenance window from the current plan (<pool> <when> [until <end>], as in Slack)', async () => (await import('./schedule')).run);
+registerCommand('schedule', 'plan a pool and schedule a maintenance window for that plan (<pool> <when> [until <end>], as in Slack)', async () => (await import('./schedule')).run);
 registerCommand('schedules', 'list the maintenance windows ([<pool>])', async () => (await import('./schedule')).runSchedules);
 registerCommand('unschedule', 'delete a maintenance window (<id>)', async () => (await import('./schedule')).runUnschedule);
 registerCommand('rehearse', 'a complete run on a simulated copy (<pool-or-scenario.yaml> [--fail <host>] [--scale N])', async () => (await import('./rehearse')).run);
