@@ -6,6 +6,7 @@ module.exports = {
   testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/e2e/'],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
   testTimeout: 60000,
+  globalSetup: '<rootDir>/test/helpers/global-setup.js',
   reporters: ['default', '<rootDir>/test/helpers/summary-reporter.js'],
   maxWorkers: 2,
 };

@@ -6,6 +6,7 @@ module.exports = {
   testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
   testTimeout: 300000,
+  globalSetup: '<rootDir>/test/helpers/global-setup.js',
   reporters: ['default', '<rootDir>/test/helpers/summary-reporter.js'],
   maxWorkers: 1,
 };

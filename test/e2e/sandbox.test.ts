@@ -15,12 +15,12 @@ const CHROMIUM = '/usr/bin/chromium';
 const REQUESTER = 'U0KENJI';
 const APPROVER = 'U0MIKA';
 const FAILING_HOST = 'xs-a3';
-/** package.json's bin is dist/cli.js; with tsconfig rootDir "." tsc emits dist/src/cli.js: accept either */
-const CLI = [join(ROOT, 'dist/cli.js'), join(ROOT, 'dist/src/cli.js')].find((f) => existsSync(f)) ?? join(ROOT, 'dist/cli.js');
+/** package.json's bin, built by the jest global setup (test/helpers/global-setup.js) */
+const CLI = join(ROOT, 'dist/src/cli.js');
 
 jest.setTimeout(300_000);
 
-/** Start `node dist/cli.js start` and wait for the page URL in its start-up summary. */
+/** Start `node dist/src/cli.js start` and wait for the page URL in its start-up summary. */
 function startSandbox(stateDir: string): Promise<{ proc: ChildProcess; url: string; output: () => string }> {
   const env: NodeJS.ProcessEnv = { ...process.env, XSUPGRADE_SANDBOX_PORT: '0', XSUPGRADE_STATE: join(stateDir, 'state.sqlite'), XSUPGRADE_DEMO_SCALE: '240' };
   for (const k of ['SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'SLACK_APP_TOKEN', 'XSUPGRADE_POOLS']) delete env[k];
@@ -67,7 +67,7 @@ describe('npm start: the local sandbox end to end', () => {
   let userData: string;
 
   beforeAll(() => {
-    if (!existsSync(CLI)) throw new Error('dist/cli.js missing: run `npm run build` first');
+    if (!existsSync(CLI)) throw new Error('dist/src/cli.js missing: run `npm run build` first');
     if (!existsSync(CHROMIUM)) throw new Error('Debian chromium missing: apt-get install -y chromium');
     mkdirSync(SHOTS, { recursive: true });
     stateDir = mkdtempSync(join(tmpdir(), 'xsupgrade-e2e-'));

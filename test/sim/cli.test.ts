@@ -1,6 +1,5 @@
 /** `xsupgrade sim --scenario manifests/demo/pool-a.yaml`, built and spawned, driven by raw XML-RPC. */
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { ChildProcess, spawn } from 'node:child_process';
 import { failureOf, login, ok } from './helpers';
 
 jest.setTimeout(120000);
@@ -11,10 +10,8 @@ afterAll(() => {
 });
 
 test('the sim CLI serves pool-a: login on the master, read all records, redirect from a slave', async () => {
-  execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { stdio: 'ignore' }) ;
-  const entry = ['dist/cli.js', 'dist/src/cli.js'].find((p) => existsSync(p));
-  expect(entry).toBeDefined();
-  child = spawn(process.execPath, [entry!, 'sim', '--scenario', 'manifests/demo/pool-a.yaml', '--time-scale', '100'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // dist/ is built by the jest global setup (test/helpers/global-setup.js)
+  child = spawn(process.execPath, ['dist/src/cli.js', 'sim', '--scenario', 'manifests/demo/pool-a.yaml', '--time-scale', '100'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
