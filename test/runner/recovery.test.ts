@@ -49,6 +49,32 @@ describe('recovery actions', () => {
     }
   });
 
+  it('a skipped slave that is still offline blocks the next host from going down (R3.1), with the way out', async () => {
+    const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', {
+      faults: [{ kind: 'install-fails', host: 'xs-a2', when: 'before', times: 1 }],
+      pool: { hostTimeoutMinutes: 90 },
+    });
+    try {
+      const run = await planAndStart(h);
+      const failed = await waitForRun(h.store, run.id, ['failed', 'done']);
+      const step = failed.steps.find((s) => s.state === 'failed')!;
+      expect(step.id).toBe('xs-a2:wait-host');
+      expect((await h.core.recover(run.id, { action: 'skip-host', stepId: step.id }, APPROVER)).ok).toBe(true);
+      const blocked = await waitForRun(h.store, run.id, ['failed', 'done']);
+      expect(blocked.state).toBe('failed');
+      const next = blocked.steps.find((s) => s.state === 'failed')!;
+      expect(next.id).toBe('xs-a3:disable');
+      expect(next.error!.message).toMatch(/xs-a2 was skipped and is still offline.*R3\.1/);
+      expect(next.error!.message).toMatch(/Bring xs-a2 back, or forget it/);
+      // xs-a3 was never touched: not disabled, not shut down; never two hosts down
+      expect(h.sim.stats().shutdowns['xs-a3'] ?? 0).toBe(0);
+      expect(h.sim.hosts().find((x) => x.name === 'xs-a3')!.enabled).toBe(true);
+      expect(h.sim.stats().maxHostsDownAtOnce).toBeLessThanOrEqual(1);
+    } finally {
+      await h.close();
+    }
+  });
+
   it('operator order (slack-ux §4): the failed slave is reinstalled first, then one forget-rejoin with its address forgets and rejoins it (R4.2)', async () => {
     const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', {
       faults: [{ kind: 'install-fails', host: 'xs-a3', when: 'before', times: 1 }],

@@ -108,3 +108,20 @@ export function migrationFailure(what: string, total: number, failed: Array<{ mo
     observed: failed.map((f) => `${f.move.vmName} → ${f.move.toName}: ${f.err.code ?? ''} ${f.err.message}`.trim()),
   });
 }
+
+/**
+ * R3.1 with skipped hosts: a host skipped after a failed upgrade that is still offline counts as a host down, so no
+ * other host may go down until it is back or forgotten. Fails at once with what the operator can do.
+ */
+export function assertNoSkippedHostOffline(ctx: StepContext, pool: LiveHosts, name: string): void {
+  const skipped = new Set(ctx.run.steps.filter((s) => s.state === 'skipped' && s.host).map((s) => ctx.resolveHost(s.host!)));
+  const offline = pool.hosts.filter((h) => skipped.has(h.ref) && !h.live);
+  if (offline.length === 0) return;
+  const names = offline.map((h) => h.name).join(', ');
+  throw new StepFailure(
+    `${names} was skipped and is still offline, so ${name} cannot go down too (R3.1: one host offline at a time). ` +
+      `Bring ${names} back, or forget it (xe host-forget) and rejoin it later, then Retry.`,
+    { observed: offline.map(describeHost) },
+  );
+}
+

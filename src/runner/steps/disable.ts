@@ -8,7 +8,7 @@ import { describeHost } from '../pool-state';
 import type { StepDeps } from '../ports';
 import type { StepModule } from '../step';
 import { waitForPool } from '../wait';
-import { requireHost, stepHostName, stepHostRef } from './common';
+import { assertNoSkippedHostOffline, requireHost, stepHostName, stepHostRef } from './common';
 
 /** how long members may take to be live again after the previous host (clock ms) */
 export const POOL_SETTLE_MS = 15 * 60_000;
@@ -19,14 +19,16 @@ export function createDisableStep(deps: StepDeps): StepModule {
     async execute(ctx) {
       const ref = stepHostRef(ctx);
       const name = stepHostName(ctx);
-      const skipped = new Set(ctx.run.steps.filter((s) => s.state === 'skipped' && s.host).map((s) => ctx.resolveHost(s.host!)));
       const pool = await waitForPool({
         client: deps.client,
         clock: deps.clock,
         signal: ctx.signal,
         pollMs: deps.config.pollMs,
         timeoutMs: POOL_SETTLE_MS,
-        check: (p) => (p.hosts.every((h) => h.live || skipped.has(h.ref)) ? p : undefined),
+        check: (p) => {
+          assertNoSkippedHostOffline(ctx, p, name); // no point waiting for a host nobody is bringing back
+          return p.hosts.every((h) => h.live) ? p : undefined;
+        },
         onTimeout: ({ last }) =>
           new StepFailure(`not every host is live, so ${name} cannot be taken out of service (R3.1: one host offline at a time)`, {
             observed: last ? last.hosts.map(describeHost) : ['pool unreachable'],

@@ -13,7 +13,7 @@ import { describeHost, readLivePool, vmsOn } from '../pool-state';
 import { StepFailure, isPoolUnavailable, xenErrorCode, xenErrorParams } from '../errors';
 import type { StepDeps } from '../ports';
 import type { StepContext, StepModule } from '../step';
-import { isOnTarget, requireHost, stepHostName, stepHostRef } from './common';
+import { assertNoSkippedHostOffline, isOnTarget, requireHost, stepHostName, stepHostRef } from './common';
 
 export interface UpgradeData {
   prepared?: boolean;
@@ -58,8 +58,8 @@ function assertSafeToTakeDown(ctx: StepContext, pool: LivePool, host: LiveHost):
   if (vms.length > 0) {
     throw new StepFailure(`${vms.length} VM(s) still run on ${name}; refusing to take it down`, { observed: vms.map((v) => `${v.name}: ${v.powerState}`) });
   }
-  const skipped = new Set(ctx.run.steps.filter((s) => s.state === 'skipped' && s.host).map((s) => ctx.resolveHost(s.host!)));
-  const down = pool.hosts.filter((h) => h.ref !== host.ref && !h.live && !skipped.has(h.ref));
+  assertNoSkippedHostOffline(ctx, pool, name);
+  const down = pool.hosts.filter((h) => h.ref !== host.ref && !h.live);
   if (down.length > 0) {
     throw new StepFailure(`another host is offline; only one host may be down at a time (R3.1)`, { observed: down.map(describeHost) });
   }
