@@ -1,3 +1,4 @@
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -298,15 +299,18 @@ describe('store on a file', () => {
 
   test('a writer holding the lock makes the other connection wait, then fail after the busy timeout', async () => {
     const path = join(dir, 'state.sqlite');
-    const store = await openStore({ path, busyTimeoutMs: 50 });
+    const store = await openStore({ path });
     await store.createRun(sampleRun('r1'));
-    const blocker = new Database(path);
-    blocker.prepare('BEGIN IMMEDIATE').run();
-    await expect(store.updateRun('r1', () => undefined)).rejects.toThrow(/locked|busy/i);
-    blocker.prepare('ROLLBACK').run();
-    blocker.close();
-    await expect(store.updateRun('r1', () => undefined)).resolves.toMatchObject({ revision: 1 });
     await store.close();
+    // both sides in fresh processes, as a second bot or a CLI command would be: SQLite shares lock state between the
+    // connections of one process by inode, which a test file recreated on a reused inode can confuse
+    const holder = await holdWriteLock(path);
+    try {
+      expect(await updateOnce(path, 50)).toMatch(/^error .*(locked|busy)/i);
+    } finally {
+      await holder.release();
+    }
+    expect(await updateOnce(path, 50)).toBe('ok 1');
   });
 });
 
@@ -314,3 +318,35 @@ test('defaultStatePath: XSUPGRADE_STATE or ./data/state.sqlite', () => {
   expect(defaultStatePath({})).toBe('./data/state.sqlite');
   expect(defaultStatePath({ XSUPGRADE_STATE: '/var/lib/x.sqlite' })).toBe('/var/lib/x.sqlite');
 });
+
+/** One updateRun of run r1 by the real store code in a fresh process: "ok <revision>" or "error <message>". */
+function updateOnce(path: string, busyTimeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [join(__dirname, 'fixtures', 'update-once.js'), path, String(busyTimeoutMs)], { timeout: 30_000 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout),
+    );
+  });
+}
+
+/** A child process that opens the file, takes the write lock (BEGIN IMMEDIATE) and holds it until released. */
+async function holdWriteLock(path: string): Promise<{ release(): Promise<void> }> {
+  const script = `
+    const Database = require('better-sqlite3');
+    const db = new Database(process.argv[1]);
+    db.prepare('BEGIN IMMEDIATE').run();
+    process.stdout.write('locked\\n');
+    process.stdin.on('data', () => { db.prepare('ROLLBACK').run(); db.close(); process.exit(0); });
+  `;
+  const child = spawn(process.execPath, ['-e', script, path], { stdio: ['pipe', 'pipe', 'inherit'], cwd: join(__dirname, '../..') });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (d) => /locked/.test(String(d)) && resolve());
+    child.once('exit', (code) => reject(new Error(`lock holder exited early (${code})`)));
+  });
+  return {
+    release: () =>
+      new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.stdin!.write('release\n');
+      }),
+  };
+}
