@@ -192,7 +192,8 @@ describe('npm start: the local sandbox end to end', () => {
     const rejoined = page.locator(`.pool[data-pool="pool-a"] .host[data-host="${FAILING_HOST}"]`);
     await rejoined.locator('.power-on').waitFor({ timeout: 15_000 });
     await expect(rejoined.textContent()).resolves.toContain('XenServer 7.6.0');
-    await expect(rejoined.locator('[data-testid=stand-alone]').count()).resolves.toBe(0);
+    // the panel polls the simulator: the "stand-alone" mark must go once a poll sees the host back in the pool
+    await rejoined.locator('[data-testid=stand-alone]').waitFor({ state: 'detached', timeout: 15_000 });
     await page.screenshot({ path: join(SHOTS, 'done.png') });
 
     // the simulator agrees: every host of pool-a is on the target
