@@ -12,6 +12,8 @@ import {
   StoreCorruptError,
   type AcquireLeaseResult,
   type Lease,
+  type OutboxRecord,
+  type OutboxStore,
   type RunFilter,
   type Schedule,
   type Store,
@@ -51,7 +53,13 @@ const key = {
   schedule: (id: string) => `schedule:${id}`,
   schedules: 'schedule:',
   scheduleSeq: (pool: string) => `scheduleseq:${pool}`,
+  outbox: (id: string) => `outbox:${id}`,
+  outboxes: 'outbox:',
+  outboxSeq: 'outboxseq',
 };
+
+/** 12 digits: ids (and so keys) sort in creation order */
+const formatOutboxId = (seq: number) => String(seq).padStart(12, '0');
 
 /** yyyymmdd of an epoch ms, in UTC */
 function utcDay(now: number): string {
@@ -66,6 +74,32 @@ function checkSynchronous(result: unknown, what: string): void {
 
 class KvStore implements Store {
   private closed = false;
+
+  readonly outbox: OutboxStore = {
+    add: async (entry) => {
+      validate.outbox(key.outboxes, { ...entry, id: '0' });
+      return this.tx(() => {
+        for (;;) {
+          const id = formatOutboxId(this.bump(key.outboxSeq));
+          if (this.backend.insert(key.outbox(id), encode({ ...entry, id } satisfies OutboxRecord))) return id;
+        }
+      });
+    },
+    replace: async (entry) => {
+      const k = key.outbox(entry.id);
+      validate.outbox(k, entry);
+      return this.tx(() => {
+        if (this.backend.get(k) === undefined) return false;
+        this.backend.put(k, encode(entry));
+        return true;
+      });
+    },
+    delete: async (id) => this.tx(() => this.backend.delete(key.outbox(id))),
+    list: async () => {
+      this.assertOpen();
+      return this.backend.list(key.outboxes).map(([k, raw]) => validate.outbox(k, decode(k, raw)));
+    },
+  };
 
   constructor(
     private readonly backend: KvBackend,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { AuditEvent, Plan, Run } from '../domain/types';
-import type { Lease, Schedule } from './types';
+import type { Lease, OutboxRecord, Schedule } from './types';
 import { StoreCorruptError } from './types';
 
 /**
@@ -95,6 +95,27 @@ const scheduleSchema = z
   })
   .strict();
 
+const outboxRefSchema = z.object({ runId: z.string().min(1), key: z.string().min(1).optional() }).strict();
+
+const outboxSchema = z
+  .object({
+    id: z.string().regex(/^\d+$/, 'expected a sequence number'),
+    queue: z.string().min(1),
+    describe: z.string(),
+    coalesceKey: z.string().optional(),
+    request: z
+      .object({
+        method: z.enum(['chat.postMessage', 'chat.update', 'chat.postEphemeral']),
+        args: z.record(z.unknown()),
+        refArgs: z.record(outboxRefSchema).optional(),
+      })
+      .strict(),
+    provides: outboxRefSchema.optional(),
+    degradable: z.boolean().optional(),
+    createdAt: z.number(),
+  })
+  .strict();
+
 const counterSchema = z.number().int().nonnegative();
 
 function check<T>(schema: z.ZodTypeAny, key: string, value: unknown): T {
@@ -114,6 +135,7 @@ export const validate = {
   lease: (key: string, v: unknown) => check<Lease>(leaseSchema, key, v),
   schedule: (key: string, v: unknown) => check<Schedule>(scheduleSchema, key, v),
   counter: (key: string, v: unknown) => check<number>(counterSchema, key, v),
+  outbox: (key: string, v: unknown) => check<OutboxRecord>(outboxSchema, key, v),
 };
 
 /** keyv's stored form is `{"value": …}` (our serialize is plain JSON); the atomic paths read and write the same. */

@@ -88,6 +88,50 @@ export interface Schedule {
   note?: string;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Slack outbox (issue 5): messages not yet accepted by Slack, persisted so a restart delivers them.
+// ---------------------------------------------------------------------------------------------
+
+/** A run's Slack message, named so that an entry can refer to a ts learnt after it was stored. */
+export interface OutboxRef {
+  runId: string;
+  /** absent: the run header; else the key of SlackRefs.messages (an approval step id, "failure:<step>") */
+  key?: string;
+}
+
+/** One pending Slack call. Never holds a token: the web client adds it at send time. */
+export interface OutboxRecord {
+  /** assigned by `add`: a zero-padded sequence number, so ids sort in creation order (also across processes) */
+  id: string;
+  /** delivery order is kept per queue (a channel) */
+  queue: string;
+  /** for logs, never message text */
+  describe: string;
+  coalesceKey?: string;
+  request: {
+    method: string;
+    args: Record<string, unknown>;
+    /** args filled in at send time from a ref (thread_ts of a header, ts of a message to update) */
+    refArgs?: Record<string, OutboxRef>;
+  };
+  /** the ts of this message, once posted, is this ref */
+  provides?: OutboxRef;
+  /** Slack may refuse the blocks: send the text alone */
+  degradable?: boolean;
+  createdAt: number;
+}
+
+export interface OutboxStore {
+  /** stores a new entry atomically (sequence + insert) and returns its id */
+  add(entry: Omit<OutboxRecord, 'id'>): Promise<string>;
+  /** replaces an existing entry (a coalesced header refresh); false (nothing written) when it is gone */
+  replace(entry: OutboxRecord): Promise<boolean>;
+  /** true when it existed */
+  delete(id: string): Promise<boolean>;
+  /** oldest first */
+  list(): Promise<OutboxRecord[]>;
+}
+
 export interface RunFilter {
   pool?: string;
   states?: RunState[];
@@ -141,6 +185,9 @@ export interface Store {
   listSchedules(filter?: { pool?: string }): Promise<Schedule[]>;
   /** true when it existed */
   deleteSchedule(id: string): Promise<boolean>;
+
+  /** the Slack outbox's pending messages (issue 5) */
+  readonly outbox: OutboxStore;
 
   close(): Promise<void>;
 }
