@@ -6,6 +6,7 @@ import type { PoolConfig } from '../config/pools';
 import type { Core } from '../domain/ports';
 import type { AuditEvent, SlackRefs } from '../domain/types';
 import type { Logger } from '../log';
+import type { OutboxStore } from '../store/types';
 import { planBlocks } from './blocks/plan';
 import { boltLogger } from './bolt-logger';
 import { classifySlackError } from './errors';
@@ -34,6 +35,10 @@ export interface SlackAppDeps {
   audit?: (e: AuditEvent) => Promise<void>;
   /** where the notifier's message refs (header ts, approval ts) are stored in the run */
   saveSlackRefs?: (runId: string, refs: SlackRefs) => Promise<void>;
+  /** the refs stored in a run (messages left by an earlier process refer to its header) */
+  loadSlackRefs?: (runId: string) => Promise<SlackRefs | undefined>;
+  /** where undelivered messages survive a restart (store.outbox); without it the outbox is in memory only */
+  outboxStore?: OutboxStore;
   /** per-channel spacing of posts (default 1000 ms, Slack's ~1 message/s/channel) */
   minIntervalMs?: number;
   planRenderer?: PlanRenderer;
@@ -75,8 +80,19 @@ export function createSlackApp(deps: SlackAppDeps): SlackApp {
   const clock = deps.clock ?? systemClock;
   const log = logger.child({ component: 'slack' });
   const client = createWebClient(settings, logger);
-  const outbox = new Outbox({ client, clock, logger, minIntervalMs: deps.minIntervalMs });
-  const notifier = new SlackNotifier({ outbox, pools: deps.pools, clock, logger, saveSlackRefs: deps.saveSlackRefs });
+  // the outbox resolves stored refs through the notifier, which queues its messages in the outbox
+  let notifierRef: SlackNotifier | undefined;
+  const outbox = new Outbox({
+    client,
+    clock,
+    logger,
+    minIntervalMs: deps.minIntervalMs,
+    store: deps.outboxStore,
+    resolveRef: async (ref) => notifierRef?.resolveRef(ref),
+    onRefLearnt: async (ref, ts, channel) => notifierRef?.learnRef(ref, ts, channel),
+  });
+  const notifier = new SlackNotifier({ outbox, pools: deps.pools, clock, logger, saveSlackRefs: deps.saveSlackRefs, loadSlackRefs: deps.loadSlackRefs });
+  notifierRef = notifier;
 
   // The bot's identity comes from one auth.test in start() (retried, with a clear error for a bad token)
   // instead of Bolt's constructor-time call, whose failure would surface only as an unhandled rejection.
@@ -142,6 +158,8 @@ export function createSlackApp(deps: SlackAppDeps): SlackApp {
     idle,
     async start() {
       identity = await verifyBotToken(client, log);
+      // messages an earlier process could not deliver go first (the outbox holds new ones until then)
+      await outbox.restore();
       if (settings.mode === 'http') {
         const server = (await app.start({ port: settings.port, host: settings.host })) as Server;
         const port = (server.address() as AddressInfo).port;

@@ -9,13 +9,19 @@ import { failureMessage } from './blocks/failure';
 import { runEndMessages } from './blocks/run-end';
 import { runEventMessage, runHeaderMessage } from './blocks/run-header';
 import { sections } from './blocks/common';
-import { Outbox, SlackRequest, withoutBlocks } from './outbox';
+import type { OutboxRef } from '../store/types';
+import { Outbox, PersistedRequest, SlackRequest, withoutBlocks } from './outbox';
 
 /**
  * The Slack Notifier (ports.ts). Every method queues its message in the outbox and returns at once;
  * delivery is asynchronous and ordered per channel. The message refs (header ts, approval and alert
  * ts) are kept here and handed to `saveSlackRefs` so Core can store them in the run, and are read
  * back from `run.slack` after a restart.
+ *
+ * Each message also says how it is stored for a restart (`persist`): a ts not known yet when it is
+ * queued (the header of a run whose header post is still waiting) is stored as a ref, resolved when the
+ * message is finally sent (`resolveRef`); a header or approval posted from the store is learnt back
+ * (`learnRef`) so this process updates it instead of posting a second one.
  */
 export interface SlackNotifierDeps {
   outbox: Outbox;
@@ -24,7 +30,11 @@ export interface SlackNotifierDeps {
   logger: Logger;
   /** persist the run's Slack refs (Core/store owns the Run); failures are logged, never thrown */
   saveSlackRefs?: (runId: string, refs: SlackRefs) => Promise<void>;
+  /** the refs stored in the run (after a restart, for messages stored by the previous process) */
+  loadSlackRefs?: (runId: string) => Promise<SlackRefs | undefined>;
 }
+
+const headerRef = (runId: string): OutboxRef => ({ runId });
 
 export class SlackNotifier implements Notifier {
   private readonly refs = new Map<string, SlackRefs>();
@@ -53,8 +63,58 @@ export class SlackNotifier implements Notifier {
       }
       refs = { channel, headerTs: run.slack?.headerTs, messages: { ...(run.slack?.messages ?? {}) } };
       this.refs.set(run.id, refs);
+    } else if (run.slack) {
+      // refs learnt from stored messages first, then the run arrived: keep both
+      refs.headerTs ??= run.slack.headerTs;
+      refs.messages = { ...(run.slack.messages ?? {}), ...(refs.messages ?? {}) };
     }
     return refs;
+  }
+
+  private static pick(refs: SlackRefs | undefined, ref: OutboxRef): { ts: string; channel: string } | undefined {
+    const ts = ref.key === undefined ? refs?.headerTs : refs?.messages?.[ref.key];
+    return refs && ts ? { ts, channel: refs.channel } : undefined;
+  }
+
+  /** The ts (and channel) of a run's header or keyed message, for a stored message sent after a restart. */
+  async resolveRef(ref: OutboxRef): Promise<{ ts: string; channel: string } | undefined> {
+    const known = SlackNotifier.pick(this.refs.get(ref.runId), ref);
+    if (known || !this.deps.loadSlackRefs) return known;
+    return SlackNotifier.pick(await this.deps.loadSlackRefs(ref.runId), ref);
+  }
+
+  /** A stored header or approval message was posted (after a restart): remember and save its ts. */
+  async learnRef(ref: OutboxRef, ts: string, channel: string | undefined): Promise<void> {
+    let refs = this.refs.get(ref.runId);
+    if (!refs) {
+      const saved = this.deps.loadSlackRefs ? await this.deps.loadSlackRefs(ref.runId).catch(() => undefined) : undefined;
+      refs = this.refs.get(ref.runId); // the run may have arrived meanwhile
+      if (!refs) {
+        const base = channel ?? saved?.channel;
+        if (!base) return;
+        refs = { channel: base, headerTs: saved?.headerTs, messages: { ...(saved?.messages ?? {}) } };
+        this.refs.set(ref.runId, refs);
+      }
+    }
+    if (channel) refs.channel = channel;
+    if (ref.key === undefined) refs.headerTs = ts;
+    else refs.messages = { ...(refs.messages ?? {}), [ref.key]: ts };
+    this.save(ref.runId);
+  }
+
+  /** The stored form of a thread reply: its thread is the header, known now or resolved when sent. */
+  private persistedPost(run: Run, refs: SlackRefs, msg: SlackMessage, broadcast = false): PersistedRequest {
+    if (refs.headerTs) return this.post(refs, msg, refs.headerTs, broadcast);
+    const req: PersistedRequest = this.post(refs, msg, undefined, false);
+    if (broadcast) req.args.reply_broadcast = true;
+    return { ...req, refArgs: { thread_ts: headerRef(run.id) } };
+  }
+
+  /** The stored form of an update of a run's message (header or keyed): its ts known now or resolved when sent. */
+  private persistedUpdate(runId: string, refs: SlackRefs, ts: string | undefined, msg: SlackMessage, key?: string): PersistedRequest {
+    const args = { channel: refs.channel, ts, text: msg.text, blocks: msg.blocks };
+    if (ts) return { method: 'chat.update', args };
+    return { method: 'chat.update', args, refArgs: { ts: { runId, ...(key !== undefined ? { key } : {}) }, thread_ts: headerRef(runId) } };
   }
 
   /** One delivery queue per channel as configured (a "#name" channel keeps its queue after its id is learnt). */
@@ -104,6 +164,8 @@ export class SlackNotifier implements Notifier {
         this.headerRevision.set(run.id, current.revision);
         return this.post(refs, runHeaderMessage(current, this.pool(current.pool)));
       },
+      persist: () => (refs.headerTs ? undefined : this.post(refs, runHeaderMessage(this.latest.get(run.id) ?? run, this.pool(run.pool)))),
+      provides: headerRef(run.id),
       degrade: withoutBlocks,
       onSent: (res) => {
         this.headerQueued.delete(run.id);
@@ -123,6 +185,8 @@ export class SlackNotifier implements Notifier {
       queue: this.queueOf(run),
       describe: `${describe} ${run.id}`,
       build: () => this.post(refs, build(), refs.headerTs, opts.broadcast),
+      persist: () => this.persistedPost(run, refs, build(), opts.broadcast),
+      provides: opts.key !== undefined ? { runId: run.id, key: opts.key } : undefined,
       degrade: withoutBlocks,
       onSent: (res) => {
         if (opts.key && typeof res.ts === 'string') {
@@ -148,6 +212,10 @@ export class SlackNotifier implements Notifier {
         this.headerRevision.set(run.id, current.revision);
         const msg = runHeaderMessage(current, this.pool(current.pool));
         return { method: 'chat.update', args: { channel: refs.channel, ts: refs.headerTs, text: msg.text, blocks: msg.blocks } };
+      },
+      persist: () => {
+        const current = this.latest.get(run.id) ?? run;
+        return this.persistedUpdate(run.id, refs, refs.headerTs, runHeaderMessage(current, this.pool(current.pool)));
       },
       degrade: withoutBlocks,
       // the header was deleted: post a new one
@@ -200,6 +268,11 @@ export class SlackNotifier implements Notifier {
         if (ts) return { method: 'chat.update', args: { channel: refs.channel, ts, text: msg().text, blocks: msg().blocks } };
         // the approval message was never delivered: say what was decided in the thread instead
         return this.post(refs, msg(), refs.headerTs);
+      },
+      persist: () => {
+        const ts = refs.messages?.[step.id];
+        // the approval message may still be waiting in the queue: refer to it by its step
+        return ts ? this.persistedUpdate(run.id, refs, ts, msg()) : this.persistedUpdate(run.id, refs, undefined, msg(), step.id);
       },
       degrade: withoutBlocks,
       fallback: () => this.post(refs, msg(), refs.headerTs),

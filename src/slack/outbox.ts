@@ -1,5 +1,6 @@
 import type { Clock } from '../clock';
 import type { Logger } from '../log';
+import type { OutboxRecord, OutboxRef, OutboxStore } from '../store/types';
 import { classifySlackError } from './errors';
 
 /**
@@ -7,6 +8,13 @@ import { classifySlackError } from './errors';
  * (a run never waits on Slack); one worker per queue (per channel) delivers in order, about one
  * message per second, honours 429 Retry-After, retries transient failures with capped backoff, and
  * keeps retrying undeliverable messages (logging why) instead of dropping them.
+ *
+ * With a store, every message is persisted (store.outbox) before it is attempted and deleted once Slack
+ * accepted it (or refused it for good, logged): a message still pending when the process stops or crashes
+ * is delivered by the next process, in order, before that process's own messages of the same queue
+ * (`restore()`; until then the workers wait). Delivery is at least once: a crash between Slack's answer
+ * and the delete re-sends that one message. Entries hold method and args only; the token is added by the
+ * web client at send time and never stored.
  */
 
 export type SlackMethod = 'chat.postMessage' | 'chat.update' | 'chat.postEphemeral';
@@ -15,6 +23,9 @@ export interface SlackRequest {
   method: SlackMethod;
   args: Record<string, unknown>;
 }
+
+/** What is stored for a restart: the request, with args that are filled in from refs when it is sent. */
+export type PersistedRequest = SlackRequest & { refArgs?: Record<string, OutboxRef> };
 
 /** The subset of @slack/web-api's WebClient the outbox uses (injectable in tests). */
 export interface SlackApiClient {
@@ -36,6 +47,13 @@ export interface OutboxJob {
   degrade?: (req: SlackRequest) => SlackRequest | undefined;
   /** a replacement request when the target message no longer exists (chat.update → post a reply) */
   fallback?: (req: SlackRequest) => SlackRequest | undefined;
+  /**
+   * The request as stored for a restart, taken at enqueue time; undefined = nothing to store.
+   * Default: `build()`, which must then be synchronous and free of side effects.
+   */
+  persist?: () => PersistedRequest | undefined;
+  /** this message, once posted, is this ref (a run header, an approval): stored entries may refer to it */
+  provides?: OutboxRef;
 }
 
 export interface OutboxOptions {
@@ -47,13 +65,27 @@ export interface OutboxOptions {
   /** first retry delay after a transient failure; doubles up to maxBackoffMs */
   baseBackoffMs?: number;
   maxBackoffMs?: number;
+  /** where pending messages survive a restart; without it they live in memory only (lost at exit, logged) */
+  store?: OutboxStore;
+  /** a ts not learnt by this outbox (a header posted by an earlier process and saved in the run) */
+  resolveRef?: (ref: OutboxRef) => Promise<{ ts: string; channel?: string } | undefined>;
+  /** a message restored from the store that `provides` a ref was posted */
+  onRefLearnt?: (ref: OutboxRef, ts: string, channel: string | undefined) => void | Promise<void>;
 }
+
+type StoredEntry = Omit<OutboxRecord, 'id'>;
 
 interface QueuedJob extends OutboxJob {
   attempts: number;
   inFlight: boolean;
   degraded: boolean;
+  /** what was stored for this job (compared with the built request) */
+  entry?: StoredEntry;
+  /** resolves to the store id once written (undefined: not stored) */
+  stored: Promise<string | undefined>;
 }
+
+const refName = (ref: OutboxRef) => (ref.key === undefined ? `header ${ref.runId}` : `${ref.key} ${ref.runId}`);
 
 export class Outbox {
   private readonly queues = new Map<string, QueuedJob[]>();
@@ -65,12 +97,57 @@ export class Outbox {
   private readonly maxBackoffMs: number;
   private readonly log: Logger;
   private delivered = 0;
+  /** store writes not finished yet (stop() waits for them) */
+  private readonly writes = new Set<Promise<unknown>>();
+  /** refs learnt from messages posted by this outbox */
+  private readonly learnt = new Map<string, { ts: string; channel?: string }>();
+  /** workers wait for restore() when there is a store, so that older messages go first */
+  private readonly restored: Promise<void>;
+  private openGate: () => void = () => undefined;
+  private restoreStarted = false;
+  /** ids this outbox stored itself (restore() skips them: they are queued already) */
+  private readonly own = new Set<string>();
 
   constructor(private readonly opts: OutboxOptions) {
     this.minIntervalMs = opts.minIntervalMs ?? 1000;
     this.baseBackoffMs = opts.baseBackoffMs ?? 1000;
     this.maxBackoffMs = opts.maxBackoffMs ?? 5 * 60_000;
     this.log = opts.logger.child({ component: 'slack-outbox' });
+    this.restored = opts.store ? new Promise((resolve) => (this.openGate = resolve)) : Promise.resolve();
+  }
+
+  /**
+   * Loads what an earlier process left in the store and queues it, per queue in its original order and
+   * ahead of anything enqueued since; then lets the workers go. Returns how many messages were restored.
+   * A store that cannot be read is logged (the entries stay for the next start) and does not hold new messages.
+   */
+  async restore(): Promise<number> {
+    if (!this.opts.store || this.restoreStarted) return 0;
+    this.restoreStarted = true;
+    try {
+      // messages enqueued before restore() are being stored: wait, so that the list can tell them apart
+      while (this.writes.size > 0) await Promise.allSettled([...this.writes]);
+      const records = (await this.opts.store.list()).filter((r) => !this.own.has(r.id));
+      const byQueue = new Map<string, QueuedJob[]>();
+      for (const record of records) {
+        const list = byQueue.get(record.queue) ?? [];
+        list.push(this.fromRecord(record));
+        byQueue.set(record.queue, list);
+      }
+      for (const [name, jobs] of byQueue) {
+        const queue = this.queues.get(name) ?? [];
+        this.queues.set(name, queue);
+        queue.unshift(...jobs);
+        this.ensureWorker(name);
+      }
+      if (records.length > 0) this.log.info({ restored: records.length, queues: byQueue.size }, `${records.length} Slack messages left by an earlier run of the bot are sent first`);
+      return records.length;
+    } catch (e) {
+      this.log.error({ err: (e as Error).message }, 'could not read the stored Slack outbox; its messages stay stored for the next start');
+      return 0;
+    } finally {
+      this.openGate();
+    }
   }
 
   /** Queues a job and returns at once. */
@@ -81,20 +158,190 @@ export class Outbox {
     }
     const queue = this.queues.get(job.queue) ?? [];
     this.queues.set(job.queue, queue);
-    if (job.coalesceKey && queue.some((q) => !q.inFlight && q.coalesceKey === job.coalesceKey)) {
-      // a newer version of a waiting job (a header refresh): the waiting one builds from the latest state
-      const i = queue.findIndex((q) => !q.inFlight && q.coalesceKey === job.coalesceKey);
-      queue[i] = { ...job, attempts: 0, inFlight: false, degraded: false };
+    const entry = this.entryOf(job);
+    const i = job.coalesceKey ? queue.findIndex((q) => !q.inFlight && q.coalesceKey === job.coalesceKey) : -1;
+    if (i >= 0) {
+      // a newer version of a waiting job (a header refresh): the waiting one builds from the latest state,
+      // and its stored entry is replaced by the newer one (only the latest is kept)
+      queue[i] = { ...job, attempts: 0, inFlight: false, degraded: false, entry, stored: this.storeReplace(queue[i].stored, entry) };
     } else {
-      queue.push({ ...job, attempts: 0, inFlight: false, degraded: false });
+      queue.push({ ...job, attempts: 0, inFlight: false, degraded: false, entry, stored: this.storeAdd(entry) });
     }
-    if (!this.workers.has(job.queue)) {
-      const worker = this.work(job.queue).finally(() => {
-        this.workers.delete(job.queue);
-        if (this.pending() === 0) this.idleWaiters.splice(0).forEach((w) => w());
-      });
-      this.workers.set(job.queue, worker);
+    this.ensureWorker(job.queue);
+  }
+
+  private ensureWorker(name: string): void {
+    if (this.workers.has(name)) return;
+    const worker = this.work(name).finally(() => {
+      this.workers.delete(name);
+      if (this.pending() === 0) this.idleWaiters.splice(0).forEach((w) => w());
+    });
+    this.workers.set(name, worker);
+  }
+
+  // -- persistence -------------------------------------------------------------------------------
+
+  private entryOf(job: OutboxJob): StoredEntry | undefined {
+    if (!this.opts.store) return undefined;
+    let request: PersistedRequest | undefined;
+    try {
+      if (job.persist) request = job.persist();
+      else {
+        const built = job.build();
+        if (built && typeof (built as Promise<unknown>).then === 'function') {
+          this.log.error({ job: job.describe }, 'a Slack message built asynchronously has no persist(): it is kept in memory only');
+          return undefined;
+        }
+        request = built as SlackRequest | undefined;
+      }
+    } catch (e) {
+      this.log.error({ job: job.describe, err: (e as Error).message }, 'could not take the stored form of a Slack message; kept in memory only');
+      return undefined;
     }
+    if (!request) return undefined;
+    const stored: StoredEntry = {
+      queue: job.queue,
+      describe: job.describe,
+      request: { method: request.method, args: request.args, ...(request.refArgs && Object.keys(request.refArgs).length > 0 ? { refArgs: request.refArgs } : {}) },
+      degradable: job.degrade !== undefined,
+      createdAt: this.opts.clock.now(),
+    };
+    if (job.coalesceKey) stored.coalesceKey = job.coalesceKey;
+    if (job.provides) stored.provides = job.provides;
+    // JSON form: undefined args (a ts not known yet) are dropped, exactly as they will read back
+    return JSON.parse(JSON.stringify(stored)) as StoredEntry;
+  }
+
+  private track<T>(write: Promise<T>): Promise<T> {
+    this.writes.add(write);
+    write.then(
+      () => this.writes.delete(write),
+      () => this.writes.delete(write),
+    );
+    return write;
+  }
+
+  private storeAdd(entry: StoredEntry | undefined): Promise<string | undefined> {
+    const store = this.opts.store;
+    if (!store || !entry) return Promise.resolve(undefined);
+    return this.track(
+      store.add(entry).then(
+        (id) => {
+          this.own.add(id);
+          return id;
+        },
+        (e: unknown) => {
+          this.log.error({ job: entry.describe, err: (e as Error).message }, 'could not store a Slack message; it is kept in memory only');
+          return undefined;
+        },
+      ),
+    );
+  }
+
+  private storeReplace(previous: Promise<string | undefined>, entry: StoredEntry | undefined): Promise<string | undefined> {
+    return this.track(
+      previous.then(async (id) => {
+        if (id === undefined) return this.storeAdd(entry);
+        if (!entry) {
+          await this.storeDelete(id, 'coalesced');
+          return undefined;
+        }
+        try {
+          return (await this.opts.store!.replace({ ...entry, id })) ? id : this.storeAdd(entry);
+        } catch (e) {
+          this.log.error({ job: entry.describe, err: (e as Error).message }, 'could not update a stored Slack message');
+          return id;
+        }
+      }),
+    );
+  }
+
+  private async storeDelete(id: string, describe: string): Promise<void> {
+    try {
+      await this.track(this.opts.store!.delete(id));
+    } catch (e) {
+      this.log.error({ job: describe, err: (e as Error).message }, 'could not remove a delivered Slack message from the store; it may be sent again after a restart');
+    }
+  }
+
+  /** The stored form is the request as built at send time (refs resolved), so a restart re-sends exactly that. */
+  private async storeBuilt(job: QueuedJob, request: SlackRequest): Promise<void> {
+    const id = await job.stored;
+    if (id === undefined || !job.entry) return;
+    const entry: StoredEntry = JSON.parse(JSON.stringify({ ...job.entry, request: { method: request.method, args: request.args } })) as StoredEntry;
+    if (JSON.stringify(entry.request) === JSON.stringify(job.entry.request)) return;
+    try {
+      await this.track(this.opts.store!.replace({ ...entry, id }));
+      job.entry = entry;
+    } catch (e) {
+      this.log.error({ job: job.describe, err: (e as Error).message }, 'could not update a stored Slack message');
+    }
+  }
+
+  /** Done with a job (delivered, refused for good, or nothing to send): its stored entry goes. */
+  private async forget(job: QueuedJob): Promise<void> {
+    const id = await job.stored;
+    if (id === undefined) return;
+    await this.storeDelete(id, job.describe);
+    this.own.delete(id);
+  }
+
+  /** A job for an entry an earlier process stored: refs are resolved when it is sent. */
+  private fromRecord(record: OutboxRecord): QueuedJob {
+    const { id, ...entry } = record;
+    return {
+      queue: record.queue,
+      describe: `${record.describe} (stored)`,
+      coalesceKey: record.coalesceKey,
+      provides: record.provides,
+      build: () => this.resolveStored(record),
+      degrade: record.degradable ? withoutBlocks : undefined,
+      onSent: async (res) => {
+        if (!record.provides || typeof res.ts !== 'string') return;
+        const channel = typeof res.channel === 'string' ? res.channel : undefined;
+        this.learnt.set(refName(record.provides), { ts: res.ts, channel });
+        await this.opts.onRefLearnt?.(record.provides, res.ts, channel);
+      },
+      attempts: 0,
+      inFlight: false,
+      degraded: false,
+      entry,
+      stored: Promise.resolve(id),
+    };
+  }
+
+  private async lookup(ref: OutboxRef): Promise<{ ts: string; channel?: string } | undefined> {
+    const known = this.learnt.get(refName(ref));
+    if (known) return known;
+    try {
+      return await this.opts.resolveRef?.(ref);
+    } catch (e) {
+      this.log.warn({ ref: refName(ref), err: (e as Error).message }, 'could not look up a Slack message ts');
+      return undefined;
+    }
+  }
+
+  /**
+   * A stored request with its refs filled in: `ts` (the message to update; when unknown the update is
+   * posted as a new message), `thread_ts` (the run header; when unknown the message goes to the channel).
+   */
+  private async resolveStored(record: OutboxRecord): Promise<SlackRequest> {
+    let request: SlackRequest = { method: record.request.method as SlackMethod, args: { ...record.request.args } };
+    const refArgs = record.request.refArgs ?? {};
+    if (refArgs.ts) {
+      const found = await this.lookup(refArgs.ts);
+      if (found) request.args = { ...request.args, ts: found.ts, ...(found.channel ? { channel: found.channel } : {}) };
+      else {
+        this.log.warn({ job: record.describe, ref: refName(refArgs.ts) }, 'the message to update was never posted; posting it as a new message');
+        request = asNewMessage(request);
+      }
+    }
+    if (refArgs.thread_ts && request.method === 'chat.postMessage') {
+      const found = await this.lookup(refArgs.thread_ts);
+      if (found) request.args = { ...request.args, thread_ts: found.ts, ...(found.channel ? { channel: found.channel } : {}) };
+      else this.log.warn({ job: record.describe, ref: refName(refArgs.thread_ts) }, 'the thread of this message is unknown; posting it in the channel');
+    }
+    return request;
   }
 
   /**
@@ -125,9 +372,14 @@ export class Outbox {
   /** Stops the workers; what is still queued is logged as undelivered, never dropped silently. */
   async stop(): Promise<void> {
     this.abort.abort(new Error('outbox stopped'));
+    this.openGate();
     await Promise.allSettled([...this.workers.values()]);
+    while (this.writes.size > 0) await Promise.allSettled([...this.writes]);
     const left = this.pending();
-    if (left > 0) this.log.warn({ undelivered: left }, `${left} Slack messages were not delivered before shutdown`);
+    if (left > 0) {
+      if (this.opts.store) this.log.warn({ undelivered: left }, `${left} Slack messages were not delivered before shutdown; they are kept in the state store and sent at the next start`);
+      else this.log.warn({ undelivered: left }, `${left} Slack messages were not delivered before shutdown (no state store: they are lost)`);
+    }
     this.idleWaiters.splice(0).forEach((w) => w());
   }
 
@@ -143,11 +395,13 @@ export class Outbox {
 
   private async work(name: string): Promise<void> {
     const queue = this.queues.get(name)!;
+    await this.restored;
     while (queue.length > 0 && !this.abort.signal.aborted) {
       const job = queue[0];
       job.inFlight = true;
       const sent = await this.deliver(job);
-      if (!sent) return; // stopped
+      if (!sent) return; // stopped: a stored job stays stored
+      await this.forget(job);
       queue.shift();
       if (queue.length > 0 && !(await this.sleep(this.minIntervalMs))) return;
     }
@@ -163,10 +417,14 @@ export class Outbox {
       this.log.error({ job: job.describe, err: (e as Error).message }, 'could not build a Slack message; skipped');
       return true;
     }
+    if (request) await this.storeBuilt(job, request);
     while (request && !this.abort.signal.aborted) {
       try {
         const response = (await this.opts.client.apiCall(request.method, request.args)) as Record<string, unknown>;
         this.delivered++;
+        if (job.provides && typeof response.ts === 'string') {
+          this.learnt.set(refName(job.provides), { ts: response.ts, channel: typeof response.channel === 'string' ? response.channel : undefined });
+        }
         try {
           await job.onSent?.(response);
         } catch (e) {
