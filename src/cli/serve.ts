@@ -99,6 +99,9 @@ export async function startBot(config: ServeConfig, opts: { logger: Logger; cloc
       clock,
       scheduler,
       audit: (e) => store.appendAudit(e),
+      // undelivered Slack messages survive a restart (issue 5); the next start sends them first
+      outboxStore: store.outbox,
+      loadSlackRefs: async (runId) => (await store.getRun(runId))?.slack,
       saveSlackRefs: async (runId, refs) => {
         await store.updateRun(runId, (run) => {
           run.slack = refs;
