@@ -16,7 +16,9 @@ import type { Ref, Run, StepRecord } from '../domain/types';
 import { NotifyQueue, auditor } from './audit';
 import { isPoolUnavailable, toStepError } from './errors';
 import type { PoolClient, RunStore, StepDeps } from './ports';
+import { readLivePool } from './pool-state';
 import { continueRecovery, hostRemap, validActions, type RecoveryEnv } from './recovery';
+import { leftoversAtEnd } from './report';
 import type { StepContext } from './step';
 import type { StepRegistry } from './steps';
 
@@ -238,7 +240,7 @@ export class Engine {
         }
         const idx = nextStepIndex(run);
         if (idx === -1) {
-          await this.finish(run);
+          await this.finish(run, rt.deps.client);
           return;
         }
         const step = run.steps[idx]!;
@@ -407,14 +409,16 @@ export class Engine {
     }
   }
 
-  private async finish(run: Run): Promise<void> {
+  private async finish(run: Run, client: PoolClient): Promise<void> {
     const { store, clock } = this.deps;
+    // what the pool shows at the end decides the outcome's words: "done" never hides a host or a VM left behind
+    const pool = await readLivePool(client).catch(() => undefined);
+    const leftovers = leftoversAtEnd(run, pool);
     const done = await store.updateRun(run.id, (r) => {
       if (nextStepIndex(r) !== -1 || TERMINAL.has(r.state)) return;
       r.state = 'done';
       r.endedAt = clock.now();
-      const skipped = r.steps.filter((s) => s.state === 'skipped' && s.kind === 'upgrade').map((s) => s.hostName);
-      r.outcome = skipped.length ? `done; skipped (left disabled, not upgraded): ${skipped.join(', ')}` : 'done: every host upgraded';
+      r.outcome = leftovers.length ? `done with exceptions: ${leftovers.join('; ')}` : 'done: every host upgraded';
     });
     if (done.state !== 'done') return;
     await this.audit(run.id, 'state', 'runner', `run ${run.id} ${done.outcome}`);

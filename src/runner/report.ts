@@ -5,6 +5,8 @@
 import type { Run } from '../domain/types';
 import { describeHost, readLivePool, type LivePool } from './pool-state';
 import type { PoolClient } from './ports';
+import { hostRemap } from './recovery';
+import { isOnTarget } from './steps/common';
 import type { StoppedVm } from './steps/stop-vms';
 
 export function stoppedNotRestored(run: Run, pool?: LivePool): Array<{ name: string; host: string; state: string }> {
@@ -18,6 +20,31 @@ export function stoppedNotRestored(run: Run, pool?: LivePool): Array<{ name: str
       out.push({ name: v.name, host: s.hostName ?? '?', state: live?.powerState ?? 'unknown' });
     }
   }
+  return out;
+}
+
+/**
+ * What a run that reached its last step leaves behind, as the pool shows it: hosts whose steps were skipped and that
+ * are not enabled on the target, VMs it stopped that are not running, HA that was on before and is off now. An empty
+ * list means "every host upgraded"; anything else is said in the run's outcome, never hidden behind "done".
+ */
+export function leftoversAtEnd(run: Run, pool: LivePool | undefined): string[] {
+  const remap = hostRemap(run);
+  const skippedHosts = [...new Set(run.steps.filter((s) => s.state === 'skipped' && s.host).map((s) => s.host!))];
+  const stopped = stoppedNotRestored(run, pool);
+  if (!pool) {
+    return skippedHosts.length || stopped.length ? ['the pool did not answer at the end: check the skipped hosts and the VMs this run stopped'] : [];
+  }
+  const out: string[] = [];
+  for (const ref of skippedHosts) {
+    const planned = run.plan.hosts.find((h) => h.host === ref);
+    const live = pool.hosts.find((h) => h.ref === (remap.get(ref) ?? ref));
+    if (!live) out.push(`${planned?.name ?? ref} skipped and no longer in the pool`);
+    else if (!live.live || !live.enabled || (planned && !isOnTarget(live, planned.to))) out.push(`${live.name} skipped: ${describeHost(live)}`);
+  }
+  if (stopped.length) out.push(`stopped by this run and not running again: ${stopped.map((v) => `${v.name} (${v.state}, was on ${v.host})`).join(', ')}`);
+  const ha = run.steps.find((s) => s.kind === 'pool-prep')?.data?.ha as { wasEnabled?: boolean } | undefined;
+  if (ha?.wasEnabled && !pool.haEnabled) out.push('HA was enabled before the run and is disabled now (R2.4)');
   return out;
 }
 

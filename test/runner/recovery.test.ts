@@ -75,6 +75,29 @@ describe('recovery actions', () => {
     }
   });
 
+  it('skipping the last host ends "done with exceptions", naming the host, the VMs left stopped and HA left off', async () => {
+    const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', {
+      faults: [{ kind: 'install-fails', host: 'xs-a3', when: 'before', times: 1 }],
+      pool: { hostTimeoutMinutes: 90 },
+    });
+    try {
+      const run = await planAndStart(h);
+      const failed = await waitForRun(h.store, run.id, ['failed', 'done']);
+      const step = failed.steps.find((s) => s.state === 'failed')!;
+      expect(step.id).toBe('xs-a3:wait-host');
+      expect((await h.core.recover(run.id, { action: 'skip-host', stepId: step.id }, APPROVER)).ok).toBe(true);
+      const done = await waitForRun(h.store, run.id, ['done', 'failed']);
+      expect(done.state).toBe('done');
+      expect(done.outcome).toMatch(/^done with exceptions: /);
+      expect(done.outcome).not.toMatch(/every host upgraded/);
+      expect(done.outcome).toMatch(/xs-a3 skipped/);
+      expect(done.outcome).toMatch(/monitor-01 \(Halted, was on xs-a3\)/); // shut down for xs-a3 (R3.7), not restarted
+      expect(done.outcome).toMatch(/HA was enabled before the run and is disabled now/);
+    } finally {
+      await h.close();
+    }
+  });
+
   it('operator order (slack-ux §4): the failed slave is reinstalled first, then one forget-rejoin with its address forgets and rejoins it (R4.2)', async () => {
     const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', {
       faults: [{ kind: 'install-fails', host: 'xs-a3', when: 'before', times: 1 }],

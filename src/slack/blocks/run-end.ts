@@ -30,7 +30,9 @@ export function runEndMessages(run: Run, pool: PoolConfig | undefined): RunEndMe
   const stops = run.plan.hosts.reduce((n, h) => n + h.stops.length, 0);
   const lines: string[] = [];
   if (run.state === 'done') {
-    lines.push(`:white_check_mark: *${esc(run.id)}* done${took} — ${onTarget.length === progress.length ? `all ${plural(progress.length, 'host')}` : `${onTarget.length}/${progress.length} hosts`} of *${esc(run.pool)}* on ${target}`);
+    // a run that skipped a host or left a VM stopped ends "done with exceptions": it must not look all green
+    const icon = onTarget.length === progress.length && !run.outcome?.startsWith('done with exceptions') ? ':white_check_mark:' : ':warning:';
+    lines.push(`${icon} *${esc(run.id)}* done${took} — ${onTarget.length === progress.length ? `all ${plural(progress.length, 'host')}` : `${onTarget.length}/${progress.length} hosts`} of *${esc(run.pool)}* on ${target}`);
   } else {
     const icon = run.state === 'rolled-back' ? ':leftwards_arrow_with_hook:' : ':octagonal_sign:';
     lines.push(`${icon} *${esc(run.id)}* ${run.state}${took} — ${onTarget.length}/${progress.length} hosts of *${esc(run.pool)}* on ${target}`);
