@@ -108,6 +108,17 @@ export function checkRequest(run: Run, req: RecoveryRequest): { ok: true; step: 
   return { ok: true, step };
 }
 
+/** A member of the pool at `address` that is one of the run's planned hosts other than `ownRef` (the host being replaced). */
+function otherMemberAt(run: Run, pool: LivePool, address: string, ownRef: Ref | undefined): LiveHost | undefined {
+  const remap = hostRemap(run);
+  const planned = new Set(run.plan.hosts.filter((hp) => hp.host !== ownRef).map((hp) => remap.get(hp.host) ?? hp.host));
+  return pool.hosts.find((h) => h.address === address && planned.has(h.ref));
+}
+
+function addressTakenBy(address: string, host: LiveHost): string {
+  return `address ${address} belongs to ${host.name}, already a member of the pool: give the reinstalled host's management address (R4.2)`;
+}
+
 /** Checks against the live pool, before anything is written (R4.1 refusal, R4.2 "confirmed not live"). */
 export async function checkAgainstPool(rt: PoolRuntime, run: Run, step: StepRecord, req: RecoveryRequest): Promise<{ ok: true } | Refusal> {
   if (req.action !== 'rollback-master' && req.action !== 'forget-rejoin') return { ok: true };
@@ -137,6 +148,8 @@ export async function checkAgainstPool(rt: PoolRuntime, run: Run, step: StepReco
     if (!rec && h?.live) {
       return { ok: false, code: 'conflict', error: `${h.name} is live: only a host that is down can be forgotten (R4.2). ${describeHost(h)}` };
     }
+    const other = req.address ? otherMemberAt(run, pool, req.address, step.host) : undefined;
+    if (other) return { ok: false, code: 'invalid', error: addressTakenBy(req.address!, other) };
   }
   return { ok: true };
 }
@@ -259,6 +272,9 @@ async function forgetRejoin(env: RecoveryEnv, run: Run, step: StepRecord): Promi
   }
   if (rec.phase === 'join') {
     const pool = await readLivePool(rt.deps.client);
+    // the address must be the reinstalled machine's: another planned member there would take the failed host's place
+    const other = otherMemberAt(run, pool, rec.address!, oldRef);
+    if (other) throw new StepFailure(addressTakenBy(rec.address!, other), { code: 'ADDRESS_IN_USE', observed: [describeHost(other)] });
     const already = pool.hosts.find((h) => h.address === rec.address);
     if (!already) {
       if (!rt.freshHostClient) throw new StepFailure('this runner cannot reach a stand-alone host (no fresh host client)');

@@ -98,6 +98,27 @@ describe('recovery actions', () => {
     }
   });
 
+  it('forget-rejoin refuses the address of another member (it would take the failed host\'s place), changing nothing', async () => {
+    const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', {
+      faults: [{ kind: 'install-fails', host: 'xs-a3', when: 'before', times: 1 }],
+      pool: { hostTimeoutMinutes: 90 },
+    });
+    try {
+      const run = await planAndStart(h);
+      const failed = await waitForRun(h.store, run.id, ['failed', 'done']);
+      const step = failed.steps.find((s) => s.state === 'failed')!;
+      expect(step.id).toBe('xs-a3:wait-host');
+      const masterAddress = h.sim.hosts().find((x) => x.name === 'xs-a1')!.address;
+      const refused = await h.core.recover(run.id, { action: 'forget-rejoin', stepId: step.id, address: masterAddress }, APPROVER);
+      expect(refused).toMatchObject({ ok: false, code: 'invalid' });
+      expect(refused.ok ? '' : refused.error).toMatch(/belongs to xs-a1, already a member of the pool/);
+      expect(h.sim.hosts().find((x) => x.name === 'xs-a3')!.inPool).toBe(true); // not forgotten
+      expect((await h.store.getRun(run.id))!.revision).toBe(failed.revision);
+    } finally {
+      await h.close();
+    }
+  });
+
   it('operator order (slack-ux §4): the failed slave is reinstalled first, then one forget-rejoin with its address forgets and rejoins it (R4.2)', async () => {
     const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', {
       faults: [{ kind: 'install-fails', host: 'xs-a3', when: 'before', times: 1 }],
