@@ -36,16 +36,26 @@ async function reconcileIssued(deps: StepDeps, ctx: StepContext, data: UpgradeDa
   const deadline = deps.clock.now() + SHUTDOWN_GRACE_MS;
   for (;;) {
     ctx.signal.throwIfAborted();
+    // "not issued" needs evidence: the host seen live with the same boot_time after the grace period
+    let seenUnchanged = false;
     try {
       const pool = await readLivePool(deps.client);
       const h = pool.hosts.find((x) => x.ref === ref);
       if (!h || !h.live || h.bootTime !== (data.bootTimeBefore ?? null)) return 'issued';
+      seenUnchanged = true;
     } catch (err) {
       if (!isPoolUnavailable(err)) throw err;
       // the master does not answer: it is going down (or already rebooting) — it was issued
       if (isMaster) return 'issued';
     }
-    if (deps.clock.now() >= deadline) return 'not-issued';
+    if (deps.clock.now() >= deadline) {
+      if (seenUnchanged) return 'not-issued';
+      // never guess: an unreachable pool says nothing about whether the shutdown went out
+      throw new StepFailure(`the pool did not answer, so whether ${stepHostName(ctx)}'s ${data.method ?? 'shutdown'} went out is unknown; it is not sent again`, {
+        code: 'SHUTDOWN_UNKNOWN',
+        observed: [`pool unreachable for ${Math.round(SHUTDOWN_GRACE_MS / 60_000)} min after the restart`],
+      });
+    }
     await deps.clock.sleep(deps.config.pollMs, ctx.signal);
   }
 }
