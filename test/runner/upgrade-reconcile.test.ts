@@ -1,6 +1,6 @@
 /** The upgrade step after a restart with "shutdown issued" recorded: it decides from the pool, never by re-sending. */
 import { XenApiConnectionError } from '../../src/xenapi';
-import { createUpgradeStep } from '../../src/runner/steps/upgrade';
+import { createUpgradeStep, withoutUrlCredentials } from '../../src/runner/steps/upgrade';
 import type { StepDeps } from '../../src/runner/ports';
 import type { StepContext } from '../../src/runner/step';
 import { fastClock, makePlan, makeRun, recordingNotifier } from './helpers';
@@ -45,5 +45,14 @@ describe('upgrade step: reconciling a recorded shutdown', () => {
     const { ctx, deps, sent } = setup({ call: down, getAllRecords: down } as Partial<StepDeps['client']>);
     await expect(createUpgradeStep(deps).execute(ctx)).rejects.toMatchObject({ code: 'SHUTDOWN_UNKNOWN' });
     expect(sent).toEqual([]);
+  });
+});
+
+describe('upgrade step: repository credentials', () => {
+  it('are removed from any URL a plugin error echoes', () => {
+    expect(withoutUrlCredentials('INVALID_URL http://repo-user:s3cret@repo.example/xs76/ unreachable')).toBe(
+      'INVALID_URL http://[redacted]@repo.example/xs76/ unreachable',
+    );
+    expect(withoutUrlCredentials('ftp://u:p@h/a and nfs://server:/path/')).toBe('ftp://[redacted]@h/a and nfs://server:/path/');
   });
 });
