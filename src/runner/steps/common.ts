@@ -96,6 +96,10 @@ export async function migrateVms(
     await opts.moved?.(m);
     await ctx.checkpoint(opts.checkpoint);
   });
+  // an interrupted run (aborted elsewhere, lease lost, shutdown) stops here: that is not a migration failure
+  ctx.signal.throwIfAborted();
+  const interrupted = results.find((r) => r.status === 'rejected' && (r.reason as Error | undefined)?.name === 'RunInterrupted');
+  if (interrupted) throw (interrupted as PromiseRejectedResult).reason;
   return results.flatMap((r, i) => (r.status === 'rejected' ? [{ move: moves[i]!, err: toStepError(r.reason) }] : []));
 }
 
