@@ -19,6 +19,8 @@ const TOKEN = 'xoxb-durable-outbox-SECRETTOKEN';
 class HoldingClock implements Clock {
   readonly scale = 1;
   hold = false;
+  /** sleeps waiting for an abort */
+  held = 0;
   private t = Date.UTC(2026, 10, 25, 3, 0);
   now(): number {
     return this.t;
@@ -29,6 +31,7 @@ class HoldingClock implements Clock {
     return new Promise((resolve, reject) => {
       if (signal?.aborted) return reject(signal.reason);
       if (!held) return void setImmediate(resolve);
+      this.held++;
       signal?.addEventListener('abort', () => reject(signal.reason), { once: true });
     });
   }
@@ -112,7 +115,7 @@ describe.each([
     api.failNext('chat.postMessage', { status: 500 });
     await first.notifier.runEvent(run, 'event one (failed with 500)');
     await first.notifier.runEvent(run, 'event two');
-    await until(() => api.calls.some((c) => c.outcome === 'http-500'));
+    await until(() => api.calls.some((c) => c.outcome === 'http-500') && clock.held > 0); // the retry waits
     clock.hold = false;
     await restart(first);
 
@@ -139,6 +142,44 @@ describe.each([
     expect(await store.outbox.list()).toEqual([]);
   });
 
+  // a crash needs a second connection to the same file
+  (mode === 'file' ? it : it.skip)('a process that dies without stopping (crash) leaves its pending messages for the next one', async () => {
+    const clock = new HoldingClock();
+    const crashed = newApp(clock);
+    await crashed.start();
+    const run = makeRun();
+    await crashed.notifier.runStarted(run);
+    await until(() => okPosts().length === 1);
+    clock.hold = true;
+    api.failNext('chat.postMessage', { status: 500 });
+    await crashed.notifier.runEvent(run, 'left by the crashed process');
+    await until(() => api.calls.some((c) => c.outcome === 'http-500') && clock.held > 0); // the retry waits
+    clock.hold = false; // its retry stays held; later sleeps (its final stop in afterEach) do not
+    // no stop(): the crashed process's retry never comes; a new process opens the same file
+    const path = join(dir, 'state.sqlite');
+    const other = await openStore({ path });
+    try {
+      const next = createSlackApp({
+        core: fakeCore(),
+        pools: [poolConfig()],
+        settings: { mode: 'http', botToken: TOKEN, signingSecret: SIGNING_SECRET, port: 0, host: '127.0.0.1', slackApiUrl: api.url },
+        logger: logs.logger,
+        clock: new HoldingClock(),
+        minIntervalMs: 0,
+        outboxStore: other.outbox,
+        loadSlackRefs: async (runId) => runRefs.get(runId),
+      });
+      await next.start();
+      await next.idle();
+      await next.stop();
+      expect(okPosts().filter((c) => String(c.args.text).includes('left by the crashed process'))).toHaveLength(1);
+      expect(okPosts().at(-1)?.args.thread_ts).toBe(api.messages(CHANNEL)[0].ts);
+      expect(await other.outbox.list()).toEqual([]);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('a header never delivered is posted by the next process first, its replies threaded under it, and not posted twice', async () => {
     const clock = new HoldingClock();
     const first = newApp(clock);
@@ -149,7 +190,7 @@ describe.each([
     await first.notifier.runStarted(run);
     await first.notifier.runEvent(run, 'xs-a1 disabled (R3.3)');
     await first.notifier.approvalNeeded(run, step(run, 'xs-a2:approval'));
-    await until(() => api.calls.some((c) => c.outcome === 'http-500'));
+    await until(() => api.calls.some((c) => c.outcome === 'http-500') && clock.held > 0); // the retry waits
     clock.hold = false;
     await restart(first);
     expect(okPosts()).toHaveLength(0);
@@ -182,7 +223,7 @@ describe.each([
     api.failNext('chat.postMessage', { status: 500 });
     let run = makeRun();
     await first.notifier.runStarted(run);
-    await until(() => api.calls.some((c) => c.outcome === 'http-500'));
+    await until(() => api.calls.some((c) => c.outcome === 'http-500') && clock.held > 0); // the retry waits
     for (const id of ['xs-a1:disable', 'xs-a1:evacuate', 'xs-a1:stop-vms']) {
       run = withSteps(run, { [id]: { state: 'done' } });
       await first.notifier.runUpdated(run);
