@@ -215,6 +215,28 @@ describe.each([
     expect(await store.outbox.list()).toEqual([]);
   });
 
+  it('a stored message whose blocks Slack rejects after the restart goes out as text only, once', async () => {
+    const clock = new HoldingClock();
+    const first = newApp(clock);
+    await first.start();
+    clock.hold = true;
+    api.failNext('chat.postMessage', { status: 503 });
+    await first.notifier.poolNotice('pool-a', 'maintenance window at 02:00');
+    await until(() => api.calls.some((c) => c.outcome === 'http-503') && clock.held > 0); // the retry waits
+    clock.hold = false;
+    await restart(first);
+    expect((await store.outbox.list()).map((e) => e.degradable)).toEqual([true]);
+
+    const second = newApp(new HoldingClock());
+    api.failNext('chat.postMessage', { error: 'invalid_blocks' });
+    await second.start();
+    await second.idle();
+    expect(okPosts()).toHaveLength(1);
+    expect(okPosts()[0].args.blocks).toBeUndefined();
+    expect(String(okPosts()[0].args.text)).toContain('maintenance window at 02:00');
+    expect(await store.outbox.list()).toEqual([]);
+  });
+
   it('coalesced header refreshes keep only the latest stored', async () => {
     const clock = new HoldingClock();
     const first = newApp(clock);
