@@ -181,6 +181,11 @@ export class Engine {
       signal.throwIfAborted();
       const now = await store.getRun(run.id);
       if (!now || TERMINAL.has(now.state)) throw new RunInterrupted(`run ${run.id} is ${now?.state ?? 'gone'}: no further action`);
+      // a runner that stalled past its lease may have been taken over: then only the new owner acts on the pool (R3.1)
+      const lease = await store.getLease(run.pool);
+      if (lease && lease.owner !== this.deps.ownerId) {
+        throw new RunInterrupted(`pool ${run.pool} is now driven by ${lease.owner}: this runner stops without acting`);
+      }
     };
     return {
       run,
@@ -335,6 +340,8 @@ export class Engine {
         break;
       } catch (err) {
         if (signal.aborted || err instanceof RunInterrupted) {
+          // stop this loop too: the step must not be started again by this runner (run ended, pool taken over)
+          if (!signal.aborted) loop.controller.abort(err);
           ctx.log.info({ reason: String((signal.reason as Error)?.message ?? err) }, 'step interrupted; it resumes from the pool state');
           return;
         }
@@ -404,6 +411,7 @@ export class Engine {
       const result = await continueRecovery(env, run, step);
       if (result.status === 'closed') this.notify(result.run, 'runFinished', (n) => n.runFinished(result.run));
     } catch (err) {
+      if (err instanceof RunInterrupted && !loop.controller.signal.aborted) loop.controller.abort(err);
       if (loop.controller.signal.aborted || err instanceof RunInterrupted) return;
       await this.failStep(run.id, step.id, err);
     }

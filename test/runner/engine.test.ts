@@ -36,6 +36,28 @@ async function approve(store: Store, runId: string, stepId: string) {
 }
 
 describe('Engine', () => {
+  it('a runner whose lease was taken over acts no more: the next side effect is not sent', async () => {
+    const sent: string[] = [];
+    let store!: Store;
+    const { registry } = scriptedSteps(async (ctx) => {
+      if (ctx.step.id === 'h1:disable') {
+        // another runner took the pool over while this one stalled (e.g. its lease expired)
+        await store.releaseLease('pool-t', 'runner-a');
+        await store.acquireLease('pool-t', 'runner-b', ctx.run.id, 60_000, 0);
+        await ctx.act('host.disable', ['ref-h1'], 'h1').then(() => sent.push('host.disable'));
+      }
+      return undefined;
+    });
+    const t = await setup(registry);
+    store = t.store;
+    const run = makeRun(makePlan());
+    await store.createRun(run);
+    t.engine.drive(run.id);
+    await t.engine.whenIdle(run.id);
+    expect(sent).toEqual([]);
+    expect((await store.listAudit(run.id)).some((e) => e.kind === 'xenapi' && /host\.disable/.test(e.message))).toBe(false);
+  });
+
   it('writes each step as running (attempt counted) before executing it, in plan order, and stops at every gate', async () => {
     const states: string[] = [];
     let store!: Store;
