@@ -1,17 +1,26 @@
 /** Each recovery action on the failure it is for, on the simulator (R4.1, R4.2, R4.3). */
-import { APPROVER, planAndStart, runningVmPlacement, startHarness, waitForRun } from './sim-harness';
+import { APPROVER, planAndStart, runningVmPlacement, startHarness, waitForRun, type Harness } from './sim-harness';
+
+/** pool-a in automatic mode whose install on `host` fails (the host never comes back; 90 minutes' wait) */
+const installFailsOn = (host: string) =>
+  startHarness('manifests/demo/pool-a.yaml', 'automatic', { faults: [{ kind: 'install-fails', host, when: 'before', times: 1 }], pool: { hostTimeoutMinutes: 90 } });
+
+/** plan, start, and wait for the run to stop: the run, its stored state and the failed step */
+async function runUntilFailure(h: Harness) {
+  const run = await planAndStart(h);
+  const failed = await waitForRun(h.store, run.id, ['failed', 'done']);
+  const step = failed.steps.find((s) => s.state === 'failed')!;
+  return { run, failed, step };
+}
 
 describe('recovery actions', () => {
   it('slave install fails → forget (host.destroy) → operator reinstalls → rejoin with the address → run completes (R4.2)', async () => {
-    const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', {
-      faults: [{ kind: 'install-fails', host: 'xs-a2', when: 'before', times: 1 }],
-      pool: { hostTimeoutMinutes: 90 },
-    });
+    const h = await installFailsOn('xs-a2');
     try {
       const before = runningVmPlacement(h.sim);
-      const run = await planAndStart(h);
-      let failed = await waitForRun(h.store, run.id, ['failed', 'done']);
-      const step = failed.steps.find((s) => s.state === 'failed')!;
+      const first = await runUntilFailure(h);
+      const { run, step } = first;
+      let failed = first.failed;
       expect(step.id).toBe('xs-a2:wait-host');
       expect(step.error!.code).toBe('HOST_WAIT_TIMEOUT');
       expect(step.error!.observed!.join(' ')).toMatch(/xs-a2: not live/);
@@ -50,14 +59,9 @@ describe('recovery actions', () => {
   });
 
   it('a skipped slave that is still offline blocks the next host from going down (R3.1), with the way out', async () => {
-    const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', {
-      faults: [{ kind: 'install-fails', host: 'xs-a2', when: 'before', times: 1 }],
-      pool: { hostTimeoutMinutes: 90 },
-    });
+    const h = await installFailsOn('xs-a2');
     try {
-      const run = await planAndStart(h);
-      const failed = await waitForRun(h.store, run.id, ['failed', 'done']);
-      const step = failed.steps.find((s) => s.state === 'failed')!;
+      const { run, step } = await runUntilFailure(h);
       expect(step.id).toBe('xs-a2:wait-host');
       expect((await h.core.recover(run.id, { action: 'skip-host', stepId: step.id }, APPROVER)).ok).toBe(true);
       const blocked = await waitForRun(h.store, run.id, ['failed', 'done']);
@@ -76,14 +80,9 @@ describe('recovery actions', () => {
   });
 
   it('skipping the last host ends "done with exceptions", naming the host, the VMs left stopped and HA left off', async () => {
-    const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', {
-      faults: [{ kind: 'install-fails', host: 'xs-a3', when: 'before', times: 1 }],
-      pool: { hostTimeoutMinutes: 90 },
-    });
+    const h = await installFailsOn('xs-a3');
     try {
-      const run = await planAndStart(h);
-      const failed = await waitForRun(h.store, run.id, ['failed', 'done']);
-      const step = failed.steps.find((s) => s.state === 'failed')!;
+      const { run, step } = await runUntilFailure(h);
       expect(step.id).toBe('xs-a3:wait-host');
       expect((await h.core.recover(run.id, { action: 'skip-host', stepId: step.id }, APPROVER)).ok).toBe(true);
       const done = await waitForRun(h.store, run.id, ['done', 'failed']);
@@ -99,14 +98,9 @@ describe('recovery actions', () => {
   });
 
   it('forget-rejoin refuses the address of another member (it would take the failed host\'s place), changing nothing', async () => {
-    const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', {
-      faults: [{ kind: 'install-fails', host: 'xs-a3', when: 'before', times: 1 }],
-      pool: { hostTimeoutMinutes: 90 },
-    });
+    const h = await installFailsOn('xs-a3');
     try {
-      const run = await planAndStart(h);
-      const failed = await waitForRun(h.store, run.id, ['failed', 'done']);
-      const step = failed.steps.find((s) => s.state === 'failed')!;
+      const { run, failed, step } = await runUntilFailure(h);
       expect(step.id).toBe('xs-a3:wait-host');
       const masterAddress = h.sim.hosts().find((x) => x.name === 'xs-a1')!.address;
       const refused = await h.core.recover(run.id, { action: 'forget-rejoin', stepId: step.id, address: masterAddress }, APPROVER);
@@ -120,14 +114,9 @@ describe('recovery actions', () => {
   });
 
   it('operator order (slack-ux §4): the failed slave is reinstalled first, then one forget-rejoin with its address forgets and rejoins it (R4.2)', async () => {
-    const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', {
-      faults: [{ kind: 'install-fails', host: 'xs-a3', when: 'before', times: 1 }],
-      pool: { hostTimeoutMinutes: 90 },
-    });
+    const h = await installFailsOn('xs-a3');
     try {
-      const run = await planAndStart(h);
-      const failed = await waitForRun(h.store, run.id, ['failed', 'done']);
-      const step = failed.steps.find((s) => s.state === 'failed')!;
+      const { run, step } = await runUntilFailure(h);
       expect(step.id).toBe('xs-a3:wait-host');
       // the machine is reinstalled while the pool still lists its stale record
       const fresh = h.sim.control.reinstallFresh('xs-a3');
@@ -149,9 +138,7 @@ describe('recovery actions', () => {
     const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', { faults: [{ kind: 'install-fails', host: 'xs-a1', when: 'before', times: 1 }] });
     try {
       const before = runningVmPlacement(h.sim);
-      const run = await planAndStart(h);
-      const failed = await waitForRun(h.store, run.id, ['failed', 'done']);
-      const step = failed.steps.find((s) => s.state === 'failed')!;
+      const { run, step } = await runUntilFailure(h);
       expect(step.id).toBe('xs-a1:wait-host');
       expect(step.error!.code).toBe('UPGRADE_NOT_APPLIED');
       const alert = h.notifier.calls.filter((c) => c.method === 'stepFailed').pop()!;
@@ -179,9 +166,7 @@ describe('recovery actions', () => {
   it('migration fails → the run stops at evacuate → retry works once the fault is cleared (R4.3)', async () => {
     const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', { faults: [{ kind: 'migration-fails', vm: 'app-01', when: 'before', times: 5 }] });
     try {
-      const run = await planAndStart(h);
-      const failed = await waitForRun(h.store, run.id, ['failed', 'done']);
-      const step = failed.steps.find((s) => s.state === 'failed')!;
+      const { run, step } = await runUntilFailure(h);
       expect(step.id).toBe('xs-a2:evacuate');
       expect(step.error!.observed!.join('\n')).toMatch(/app-01/);
       expect(h.sim.hosts().filter((x) => x.power !== 'on')).toEqual([]);
