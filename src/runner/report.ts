@@ -6,7 +6,7 @@ import type { Run } from '../domain/types';
 import { describeHost, readLivePool, type LivePool } from './pool-state';
 import type { PoolClient } from './ports';
 import { hostRemap } from './recovery';
-import { isOnTarget } from './steps/common';
+import { isOnTarget, skippedHostRefs } from './steps/common';
 import type { StoppedVm } from './steps/stop-vms';
 
 export function stoppedNotRestored(run: Run, pool?: LivePool): Array<{ name: string; host: string; state: string }> {
@@ -30,7 +30,7 @@ export function stoppedNotRestored(run: Run, pool?: LivePool): Array<{ name: str
  */
 export function leftoversAtEnd(run: Run, pool: LivePool | undefined): string[] {
   const remap = hostRemap(run);
-  const skippedHosts = [...new Set(run.steps.filter((s) => s.state === 'skipped' && s.host).map((s) => s.host!))];
+  const skippedHosts = skippedHostRefs(run);
   const stopped = stoppedNotRestored(run, pool);
   if (!pool) {
     return skippedHosts.length || stopped.length ? ['the pool did not answer at the end: check the skipped hosts and the VMs this run stopped'] : [];

@@ -1,6 +1,6 @@
 /** Helpers shared by the step modules. */
 import { compareVersions } from '../../domain/versions';
-import type { HostPlan, Ref, StepError } from '../../domain/types';
+import type { HostPlan, Ref, Run, StepError } from '../../domain/types';
 import { StepFailure, toStepError } from '../errors';
 import { describeHost, type LiveHost, type LiveHosts } from '../pool-state';
 import type { StepContext } from '../step';
@@ -113,12 +113,17 @@ export function migrationFailure(what: string, total: number, failed: Array<{ mo
   });
 }
 
+/** The planned refs of the hosts a skip-host left behind (any of their steps skipped). */
+export function skippedHostRefs(run: Run): Ref[] {
+  return [...new Set(run.steps.filter((s) => s.state === 'skipped' && s.host).map((s) => s.host!))];
+}
+
 /**
  * R3.1 with skipped hosts: a host skipped after a failed upgrade that is still offline counts as a host down, so no
  * other host may go down until it is back or forgotten. Fails at once with what the operator can do.
  */
 export function assertNoSkippedHostOffline(ctx: StepContext, pool: LiveHosts, name: string): void {
-  const skipped = new Set(ctx.run.steps.filter((s) => s.state === 'skipped' && s.host).map((s) => ctx.resolveHost(s.host!)));
+  const skipped = new Set(skippedHostRefs(ctx.run).map((ref) => ctx.resolveHost(ref)));
   const offline = pool.hosts.filter((h) => skipped.has(h.ref) && !h.live);
   if (offline.length === 0) return;
   const names = offline.map((h) => h.name).join(', ');
