@@ -12,6 +12,7 @@ import { ParsedFault, Repository, Scenario, Timings, UpdateSpec } from './scenar
 import { InstalledVersion, apiVersionOf, softwareVersion } from './versions';
 import { vmAllowedOperations } from './records';
 import { lacksFeatureFor } from './guest';
+import type { HostCertificate, TestCa } from './certs';
 
 export type Phase = 'running' | 'shutting-down' | 'off' | 'installing' | 'booting' | 'xapi-starting';
 
@@ -54,6 +55,8 @@ export class Machine {
   broken = false;
   evacuating = false;
   listener: Listener | null = null;
+  /** The TLS certificate its listener serves (null when the simulator serves plain HTTP); a fresh install makes a new one. */
+  certificate: HostCertificate | null = null;
   /** Aborts the machine's current power lifecycle (an install in progress when the operator reinstalls it). */
   lifecycle = new AbortController();
   constructor(
@@ -101,6 +104,8 @@ export class Sim {
     readonly scenario: Scenario,
     readonly clock: Clock,
     readonly logger: Logger,
+    /** HTTPS with a certificate per host (the default, as real hosts), or plain HTTP; `ca` issues the certificates */
+    readonly tls: { enabled: boolean; ca?: TestCa } = { enabled: true },
   ) {
     this.faults = scenario.faults.map((f) => ({ ...f }));
   }

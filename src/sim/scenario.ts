@@ -126,6 +126,8 @@ export const scenarioSchema = z
         username: z.string().min(1).default('root'),
         password: z.string().min(1),
         port: z.number().int().min(0).max(65535).default(0),
+        /** HTTPS with a self-signed certificate per host (as real hosts); false serves plain HTTP */
+        tls: z.boolean().default(true),
       })
       .strict(),
     hosts: z.array(hostSchema).min(1),
