@@ -106,7 +106,7 @@ export async function run(args: string[], io: { out?: (s: string) => void; err?:
       const sim = await startSimulator(scenario, { clock });
       cleanup.push(() => sim.stop());
       poolName = a.pool ?? sim.name;
-      client = new XenApiClient({ url: sim.masterUrl, username: sim.username, password: sim.password, tls: { mode: 'insecure-http' }, clock });
+      client = new XenApiClient({ url: sim.masterUrl, username: sim.username, password: sim.password, tls: sim.tls, clock });
       repoUrl = pool ? repositoryUrl(pool, env) : scenario.repositories.find((r) => r.reachable)?.url;
     } else {
       pool = pool!;

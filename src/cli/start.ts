@@ -68,6 +68,7 @@ export async function startSandboxStack(env: Env, logger: Logger, out: (line: st
         name: sim.name,
         masterUrl: sim.masterUrl,
         username: sim.username,
+        tls: sim.tls,
         repositories: scenario.repositories,
         updates: scenario.updates,
       });

@@ -16,7 +16,7 @@ import { buildPlan, loadUpgradePaths, type UpgradePathTable } from '../planner';
 import { auditor } from '../runner/audit';
 import { Engine, type PoolRuntime } from '../runner/engine';
 import { isPoolUnavailable } from '../runner/errors';
-import { checkAgainstPool, checkRequest, recoveryMutation, StaleAction } from '../runner/recovery';
+import { checkAgainstPool, checkRequest, probeNewHost, recoveryMutation, StaleAction } from '../runner/recovery';
 import { runReport } from '../runner/report';
 import type { Store } from '../store';
 import { XenApiClient } from '../xenapi';
@@ -80,6 +80,16 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
   };
 
   const engine = new Engine({ store, clock, notifier, logger, ownerId, leaseTtlMs, runtime: (p) => runtimeOf(p)?.runtime, checkpoint: deps.checkpoint });
+
+  // Pinned pools: a member rejoined by forget & rejoin (R4.2) serves the certificate an approver confirmed; the run
+  // that rejoined it keeps that fingerprint, and it stays trusted across restarts.
+  for (const cfg of deps.pools) {
+    if (cfg.tls?.mode !== 'pinned') continue;
+    const confirmed = (await store.listRuns({ pool: cfg.name })).flatMap((r) =>
+      r.steps.map((s) => (s.data?.replaced as { fingerprint256?: string } | undefined)?.fingerprint256).filter((fp): fp is string => !!fp),
+    );
+    for (const fp of confirmed) runtimeOf(cfg.name)?.runtime.trustFingerprint?.(fp);
+  }
 
   /** one start at a time per pool in this process (across processes the lease decides) */
   const startLocks = new Map<string, Promise<unknown>>();
@@ -393,6 +403,18 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
       engine.notify(updated, 'runUpdated', (n) => n.runUpdated(updated));
       engine.drive(runId);
       return res;
+    },
+
+    async probeNewHost(runId, stepId, address, actor) {
+      const got = await forRun(runId, actor, 'recover');
+      if (!got.ok) return got;
+      const { run } = got.value;
+      const step = run.steps.find((s) => s.id === stepId);
+      if (!step) return refuse(runId, actor, 'not-found', `run ${runId} has no step ${stepId}`);
+      const res = await probeNewHost(runtimeOf(run.pool)!.runtime, run, step, address);
+      if (!res.ok) return refuse(runId, actor, res.code, res.error);
+      await audit(runId, 'recovery', actor.userId, `forget-rejoin: ${actor.userId} looked at ${address} for ${step.id}${res.value.certificate ? ` (certificate sha256 ${res.value.certificate.fingerprint256})` : ' (plain http)'}`, { step: step.id, address });
+      return ok(res.value);
     },
 
     async getRun(runId) {

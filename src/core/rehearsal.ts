@@ -109,7 +109,7 @@ export async function rehearse(o: RehearsalOptions, keepSim = false): Promise<Re
     masterUrl: sim.masterUrl,
     username: sim.username,
     passwordEnv: REHEARSAL_PASSWORD_ENV,
-    tls: { mode: 'insecure-http' },
+    tls: sim.tls,
     target: o.target ?? repo?.version ?? o.scenario.updates[0]?.version ?? '7.6',
     upgrade,
     slack: { channel: 'rehearsal', approvers: { users: ['UREHEARSAL'], groups: [] }, allowSelfApproval: true },

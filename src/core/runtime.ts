@@ -9,7 +9,7 @@ import { resolveSecret, type PoolConfig } from '../config/pools';
 import type { PoolRuntime } from '../runner/engine';
 import type { RunnerConfig, RunStore } from '../runner/ports';
 import { createSteps } from '../runner/steps';
-import { XenApiClient, hostUrl, parseEndpoint } from '../xenapi';
+import { XenApiClient, hostUrl, parseEndpoint, probeHost } from '../xenapi';
 
 export const DEFAULT_HOST_TIMEOUT_MIN = { automatic: 60, manual: 120, update: 45 } as const;
 
@@ -63,8 +63,16 @@ export function createPoolRuntime(pool: PoolConfig, d: RuntimeDeps): { runtime: 
     runtime: {
       deps,
       steps: createSteps(deps),
-      freshHostClient: (address) =>
-        new XenApiClient({ url: hostUrl(endpoint, address), username: pool.username, password, tls: pool.tls, clock: d.clock, logger }),
+      // R4.2: a reinstalled host has a new self-signed certificate, so neither the pool's pins nor its CA can vouch
+      // for it: over https the client trusts exactly the fingerprint an approver confirmed, and nothing else.
+      freshHostClient: (address, fingerprint256) => {
+        if (endpoint.scheme === 'https:' && !fingerprint256) throw new Error(`no confirmed certificate fingerprint for ${address}: refusing to connect`);
+        const tls = endpoint.scheme === 'https:' ? ({ mode: 'pinned', fingerprint256: fingerprint256! } as const) : pool.tls;
+        return new XenApiClient({ url: hostUrl(endpoint, address), username: pool.username, password, tls, clock: d.clock, logger, followMasterRedirect: false });
+      },
+      probeHost: (address) => probeHost(endpoint, address),
+      scheme: endpoint.scheme,
+      trustFingerprint: (fp) => (client as { trustFingerprint?: (f: string) => void }).trustFingerprint?.(fp),
     },
   };
 }

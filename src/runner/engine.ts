@@ -17,6 +17,7 @@ import { NotifyQueue, auditor } from './audit';
 import { isPoolUnavailable, toStepError } from './errors';
 import type { PoolClient, RunStore, StepDeps } from './ports';
 import { readLivePool } from './pool-state';
+import type { HostProbe } from '../xenapi/probe';
 import { continueRecovery, hostRemap, validActions, type RecoveryEnv } from './recovery';
 import { leftoversAtEnd } from './report';
 import type { StepContext } from './step';
@@ -25,8 +26,17 @@ import type { StepRegistry } from './steps';
 export interface PoolRuntime {
   steps: StepRegistry;
   deps: StepDeps;
-  /** a client for a freshly installed stand-alone host (forget-rejoin calls pool.join on it, R4.2) */
-  freshHostClient?: (address: string) => PoolClient & { login(): Promise<void>; logout(): Promise<void> };
+  /**
+   * a client for a freshly installed stand-alone host (forget-rejoin calls pool.join on it, R4.2): over https pinned to
+   * the fingerprint an approver confirmed (required), never following HOST_IS_SLAVE
+   */
+  freshHostClient?: (address: string, fingerprint256?: string) => PoolClient & { login(): Promise<void>; logout(): Promise<void> };
+  /** reads what a host presents before any login (its certificate over https), same scheme and port as the master */
+  probeHost?: (address: string) => Promise<HostProbe>;
+  /** 'https:' (a confirmed fingerprint is required for forget-rejoin) or 'http:' (insecure-http) */
+  scheme?: 'https:' | 'http:';
+  /** pinned pools: accept a rejoined member's confirmed certificate from now on */
+  trustFingerprint?: (fingerprint256: string) => void;
 }
 
 export interface EngineDeps {

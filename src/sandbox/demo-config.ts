@@ -7,12 +7,15 @@ import { dirname, join, resolve } from 'node:path';
 import YAML from 'yaml';
 import { parsePoolsFile, PoolConfig } from '../config/pools';
 import type { SandboxDirectory } from './directory';
+import type { TlsOptions } from '../xenapi/tls';
 
 /** What the generator needs from a scenario (src/sim/scenario.ts) and its running simulator. */
 export interface DemoPoolSource {
   name: string;
   masterUrl: string;
   username: string;
+  /** the simulator's certificates pinned (SimPool.tls); insecure-http when absent (a plain-HTTP simulator) */
+  tls?: TlsOptions;
   repositories: Array<{ url: string; version: string; reachable: boolean }>;
   updates: Array<{ name: string; version: string }>;
 }
@@ -41,7 +44,7 @@ export function demoPoolEntry(src: DemoPoolSource, directory: SandboxDirectory):
     masterUrl: src.masterUrl,
     username: src.username,
     passwordEnv: passwordEnvName(src.name),
-    tls: { mode: 'insecure-http' },
+    tls: src.tls ?? { mode: 'insecure-http' },
     target,
     upgrade,
     slack: {

@@ -16,7 +16,7 @@ import {
 import { waitFor as waitForEvents, type WaitForOptions, type XenEvent } from './events';
 import { parseAllRecords, parseRecord, type RecordClass, type RecordOf } from './records';
 import { Redactor } from './redact';
-import { createAgent, hostUrl, parseEndpoint, type Endpoint, type TlsOptions } from './tls';
+import { createAgent, hostUrl, normalizeFingerprint, parseEndpoint, type Endpoint, type TlsOptions } from './tls';
 import { decodeTaskResult, double, rpc } from './wire';
 
 export interface XenApiClientOptions {
@@ -38,6 +38,11 @@ export interface XenApiClientOptions {
   eventPollSeconds?: number;
   /** reconnect backoff on the clock: first delay and cap (defaults 1 s and 15 s) */
   backoff?: { initialMs?: number; maxMs?: number };
+  /**
+   * false: HOST_IS_SLAVE is an error, never followed (a client for one stand-alone host, R4.2: its credentials go to
+   * that verified host only, not to whatever master it names). Default true.
+   */
+  followMasterRedirect?: boolean;
 }
 
 export interface CallOptions {
@@ -101,9 +106,12 @@ export class XenApiClient extends EventEmitter {
   private readonly perMethod = new Map<string, number>();
   private total = 0;
   private unreachable = false;
+  /** the configured TLS settings, plus fingerprints trusted later (trustFingerprint) */
+  private tls: TlsOptions | undefined;
 
   constructor(private readonly opts: XenApiClientOptions) {
     super();
+    this.tls = opts.tls;
     this.endpoint = parseEndpoint(opts.url, opts.tls);
     this.master = this.endpoint.hostname;
     this.clock = opts.clock ?? systemClock;
@@ -206,7 +214,7 @@ export class XenApiClient extends EventEmitter {
           this.logger.debug({ host: this.master, method }, 'connection reset: sending the read again once');
           continue;
         }
-        if (isXenApiError(e, 'HOST_IS_SLAVE') && e.params[0] && !redirected) {
+        if (isXenApiError(e, 'HOST_IS_SLAVE') && e.params[0] && !redirected && this.opts.followMasterRedirect !== false) {
           redirected = true;
           this.logger.info({ from: this.master, to: e.params[0], method }, 'HOST_IS_SLAVE: following to the master');
           this.setMaster(e.params[0]);
@@ -356,6 +364,20 @@ export class XenApiClient extends EventEmitter {
     }
   }
 
+  /**
+   * Pinned pools: also accept this certificate from now on (a member rejoined after a reinstall with a certificate an
+   * approver confirmed, R4.2). Idle connections are closed so the next one uses the new set. No effect in other modes.
+   */
+  trustFingerprint(fingerprint256: string): void {
+    const t = this.tls;
+    if (t?.mode !== 'pinned') return;
+    const pins = [t.fingerprint256].flat();
+    if (pins.some((p) => normalizeFingerprint(p) === normalizeFingerprint(fingerprint256))) return;
+    this.tls = { mode: 'pinned', fingerprint256: [...pins, fingerprint256] };
+    this.agent?.destroy();
+    this.agent = undefined;
+  }
+
   /** Closes idle keep-alive connections without logging out (for tests and shutdown after logout()). */
   close(): void {
     this.agent?.destroy();
@@ -372,7 +394,7 @@ export class XenApiClient extends EventEmitter {
       this.logger.info({ host, username: this.opts.username }, 'logged in to the pool');
       return { session, host };
     } catch (e) {
-      if (isXenApiError(e, 'HOST_IS_SLAVE') && e.params[0]) {
+      if (isXenApiError(e, 'HOST_IS_SLAVE') && e.params[0] && this.opts.followMasterRedirect !== false) {
         const master = e.params[0];
         this.rememberMember(host);
         this.logger.info({ from: host, to: master }, 'login: HOST_IS_SLAVE, following to the master');
@@ -410,7 +432,7 @@ export class XenApiClient extends EventEmitter {
   }
 
   private getAgent(): http.Agent {
-    this.agent ??= createAgent(this.endpoint, this.opts.tls);
+    this.agent ??= createAgent(this.endpoint, this.tls);
     return this.agent;
   }
 

@@ -37,7 +37,7 @@ export function poolConfigFor(sim: SimPool, mode: UpgradeMode, extra: Partial<Po
     masterUrl: sim.masterUrl,
     username: sim.username,
     passwordEnv: 'XS_SIM_PASSWORD',
-    tls: { mode: 'insecure-http' },
+    tls: sim.tls,
     target: '7.6',
     upgrade,
     slack: { channel: 'CPOOL', approvers: { users: [APPROVER.userId], groups: [] }, allowSelfApproval: false },

@@ -31,7 +31,7 @@ export async function startSlackE2E(opts: { faults?: Parameters<SimPool['control
     masterUrl: sim.masterUrl,
     username: sim.username,
     passwordEnv: 'XS_SLACK_E2E_PASSWORD',
-    tls: { mode: 'insecure-http' },
+    tls: sim.tls,
     target: '7.6',
     upgrade: { mode: 'automatic', repositoryUrl: 'http://repo.example.com/xenserver/7.6/' },
     slack: { channel: CHANNEL, approvers: { users: [APPROVER], groups: [GROUP] }, allowSelfApproval: false },
