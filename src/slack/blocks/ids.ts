@@ -24,10 +24,14 @@ export type ActionId = (typeof ACTION)[keyof typeof ACTION];
 
 export const VIEW = {
   forgetRejoin: 'forget_rejoin_modal',
+  /** second step: the certificate the bot saw at the address, confirmed by the approver (R4.2) */
+  forgetRejoinConfirm: 'forget_rejoin_confirm',
 } as const;
 
 /** Block and input ids inside the forget-rejoin modal. */
 export const FORGET_REJOIN_INPUT = { block: 'address_block', action: 'address_input' } as const;
+/** The fingerprint as read on the host's console, typed or pasted by the approver (confirmation step). */
+export const FORGET_REJOIN_CONFIRM_INPUT = { block: 'fingerprint_block', action: 'fingerprint_input' } as const;
 
 const idString = z.string().min(1).max(200).regex(/^[A-Za-z0-9._:@\-]+$/, 'an id (letters, digits, . _ : @ -)');
 

@@ -19,6 +19,9 @@ export const SIGNING_SECRET = 'QqSigningSecretForHarness0000001';
 
 export type FakeCore = { [K in keyof Core]: jest.Mock };
 
+/** The certificate fakeCore's probeNewHost reports at any address (R4.2 forget & rejoin). */
+export const PROBED_FINGERPRINT = 'A1:B2:C3:D4:E5:F6:07:18:29:3A:4B:5C:6D:7E:8F:90:01:12:23:34:45:56:67:78:89:9A:AB:BC:CD:DE:EF:F0';
+
 /** A Core whose every method is a jest.fn with a plausible default answer. */
 export function fakeCore(run: Run = makeRun()): FakeCore {
   const ok = <T>(value: T) => Promise.resolve({ ok: true as const, value });
@@ -31,6 +34,9 @@ export function fakeCore(run: Run = makeRun()): FakeCore {
     resume: jest.fn(() => ok(run)),
     abort: jest.fn(() => ok({ ...run, state: 'aborted' })),
     recover: jest.fn(() => ok(run)),
+    probeNewHost: jest.fn((_run: string, _step: string, address: string) =>
+      ok({ address, certificate: { fingerprint256: PROBED_FINGERPRINT, subject: 'CN=xs-a3', issuer: 'CN=xs-a3', selfSigned: true, validFrom: 'Dec  3 03:00:00 2026 GMT', validTo: 'Dec  1 03:00:00 2036 GMT' }, lostVms: ['vm-licence-srv'] }),
+    ),
     getRun: jest.fn((id: string) => Promise.resolve(id === run.id ? run : undefined)),
     status: jest.fn(() => Promise.resolve([run])),
     history: jest.fn(() => Promise.resolve([run])),
@@ -49,7 +55,7 @@ export interface Harness {
   post(body: string, headers?: Record<string, string>): Promise<{ status: number; text: string }>;
   command(text: string, opts?: { user?: string; channel?: string; channelName?: string }): Promise<{ status: number; text: string }>;
   click(actionId: string, value: string, opts?: { user?: string; channel?: string; messageTs?: string; blocks?: unknown[] }): Promise<{ status: number; text: string }>;
-  submitView(view: { callback_id: string; private_metadata: string; values: Record<string, Record<string, { type: string; value: string | null }>> }, user?: string): Promise<{ status: number; text: string }>;
+  submitView(view: { callback_id: string; private_metadata: string; values: Record<string, Record<string, { type: string; value: string | null }>>; id?: string }, user?: string): Promise<{ status: number; text: string }>;
   stop(): Promise<void>;
 }
 
@@ -149,7 +155,7 @@ export async function startHarness(opts: { core?: FakeCore | Core; pools?: PoolC
         token: 'deprecated-verification-token',
         trigger_id: api.issueTrigger(user),
         view: {
-          id: 'V0001',
+          id: view.id ?? 'V0001',
           team_id: api.directory.teamId,
           type: 'modal',
           callback_id: view.callback_id,
