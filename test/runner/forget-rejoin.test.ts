@@ -5,7 +5,11 @@
  * be corrected until the join succeeded; VMs on the old host's local storage are reported lost (issue 11.8).
  */
 import { hostCertificate } from '../../src/sim';
+import { createCore } from '../../src/core';
+import { silentLogger } from '../../src/log';
 import { XenApiClient } from '../../src/xenapi';
+import { PIN_MISMATCH } from '../../src/xenapi/tls';
+import { recordingNotifier } from './helpers';
 import { startFakePool, seedPool, type FakePool } from '../xenapi/helpers/fake-pool';
 import { APPROVER, REQUESTER, planAndStart, startHarness, waitForRun, type Harness } from './sim-harness';
 
@@ -101,6 +105,56 @@ describe('forget & rejoin verifies the new host before trusting it (R4.2)', () =
       expect(forgot).toBeGreaterThan(verified);
       expect(joined).toBeGreaterThan(forgot);
       expect(JSON.stringify(audit)).not.toContain(h.sim.password);
+
+      // pinned pool: the rejoined member's certificate was not in the configured pins; the bot trusts it from now on,
+      // also after a restart (the pin is kept with the run): a client of a new core reaching the pool through xs-a2
+      // (HOST_IS_SLAVE to the master) passes both certificates
+      const viaNewMember = { ...h.pool, masterUrl: fresh.url };
+      const stale = new XenApiClient({ url: fresh.url, username: h.sim.username, password: h.sim.password, tls: h.pool.tls });
+      await expect(stale.login()).rejects.toMatchObject({ code: PIN_MISMATCH });
+      stale.close();
+      let restarted: XenApiClient | undefined;
+      const again = await createCore({
+        pools: [viaNewMember],
+        store: h.store,
+        notifier: recordingNotifier(),
+        clock: h.clock,
+        logger: silentLogger,
+        env: { XS_SIM_PASSWORD: h.sim.password, XSUPGRADE_BACKUPS: h.dir },
+        ownerId: 'after-restart',
+        clientFactory: (p) => (restarted = new XenApiClient({ url: p.masterUrl, username: p.username, password: h.sim.password, tls: p.tls, clock: h.clock })),
+      });
+      try {
+        await again.listPools();
+        await restarted!.login();
+        expect(restarted!.masterAddress).toBe(h.sim.hosts().find((x) => x.role === 'master')!.address);
+      } finally {
+        await again.shutdown();
+      }
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('plain HTTP pool (tls: insecure-http): no certificate to confirm, the dialog says so; the host is still verified before the forget', async () => {
+    const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', {
+      http: true,
+      faults: [{ kind: 'install-fails', host: 'xs-a3', when: 'before', times: 1 }],
+      pool: { hostTimeoutMinutes: 90 },
+    });
+    try {
+      expect(h.pool.tls).toEqual({ mode: 'insecure-http' });
+      const { run, step } = await runUntilFailure(h);
+      const fresh = h.sim.control.reinstallFresh('xs-a3');
+      expect(await fresh.ready).toEqual({});
+      const probe = await h.core.probeNewHost(run.id, step.id, fresh.address, APPROVER);
+      if (!probe.ok) throw new Error(probe.error);
+      expect(probe.value.certificate).toBeUndefined();
+      expect(probe.value.lostVms).toEqual([]);
+      expect((await h.core.recover(run.id, { action: 'forget-rejoin', stepId: step.id, address: fresh.address }, APPROVER)).ok).toBe(true);
+      expect((await waitForRun(h.store, run.id, ['done', 'failed'])).state).toBe('done');
+      const audit = (await h.store.listAudit(run.id)).map((e) => e.message);
+      expect(audit.findIndex((m) => /plain http: identity not verifiable/.test(m))).toBeLessThan(audit.findIndex((m) => /^host\.destroy xs-a3/.test(m)));
     } finally {
       await h.close();
     }

@@ -52,10 +52,18 @@ export function poolConfigFor(sim: SimPool, mode: UpgradeMode, extra: Partial<Po
 export async function startHarness(
   scenario: string,
   mode: UpgradeMode,
-  opts: { scale?: number; autoApprove?: boolean; pool?: Partial<PoolConfig>; storePath?: string; faults?: Parameters<SimPool['control']['injectFault']>[0][] } = {},
+  opts: {
+    scale?: number;
+    autoApprove?: boolean;
+    pool?: Partial<PoolConfig>;
+    storePath?: string;
+    faults?: Parameters<SimPool['control']['injectFault']>[0][];
+    /** a plain-HTTP simulator (pool tls: insecure-http); HTTPS with every host pinned by default */
+    http?: boolean;
+  } = {},
 ): Promise<Harness> {
   const clock = new ScaledClock(opts.scale ?? 3000);
-  const sim = await startSimulator(loadScenario(scenario), { clock });
+  const sim = await startSimulator(loadScenario(scenario), { clock, http: opts.http });
   for (const f of opts.faults ?? []) sim.control.injectFault(f);
   const dir = mkdtempSync(join(tmpdir(), 'xsupgrade-runner-'));
   const store = await openStore({ path: opts.storePath ?? ':memory:', clock });
