@@ -128,7 +128,7 @@ export async function startSandboxStack(env: Env, logger: Logger, out: (line: st
       `  State:                     ${statePath === ':memory:' ? 'in memory (set XSUPGRADE_STATE=<file> to keep it)' : statePath}`,
       `  Simulated time:            ${scale}× faster than real time (XSUPGRADE_DEMO_SCALE)`,
       '',
-      '  Simulated pools (XenAPI over XML-RPC on loopback):',
+      '  Simulated pools (XenAPI over HTTPS on loopback, every host certificate pinned):',
       ...sims.flatMap((sim, i) => [
         `    ${sim.name}  master ${sim.masterUrl}  → target ${pools[i].target} (${pools[i].upgrade.mode})`,
         ...sim.hosts().map((h) => `      ${h.name.padEnd(10)} ${h.role.padEnd(6)} ${h.address.padEnd(15)} XenServer ${h.productVersion}`),
