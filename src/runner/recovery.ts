@@ -21,9 +21,8 @@
  */
 import type { Clock } from '../clock';
 import type { NewHostProbe, Notifier, RecoveryRequest } from '../domain/ports';
-import { isCertificateError, normalizeFingerprint } from '../xenapi/tls';
-import type { HostProbe } from '../xenapi/probe';
-import { lostWithForgottenHost, readStorage, vmsOnLocalStorageOf } from './local-storage';
+import { normalizeFingerprint } from '../xenapi/tls';
+import { lookAtNewHost, verifyNewHost } from './new-host';
 import type { HostPlan, RecoveryAction, Ref, Run, StepRecord } from '../domain/types';
 import type { AuditKind } from './audit';
 import { StepFailure, xenErrorCode } from './errors';
@@ -191,7 +190,6 @@ export async function checkAgainstPool(rt: PoolRuntime, run: Run, step: StepReco
 export async function probeNewHost(rt: PoolRuntime, run: Run, step: StepRecord, address: string): Promise<{ ok: true; value: NewHostProbe } | Refusal> {
   const checked = checkRequest(run, { action: 'forget-rejoin', stepId: step.id, address });
   if (!checked.ok) return checked;
-  if (!rt.probeHost) return { ok: false, code: 'invalid', error: 'this runner cannot reach a stand-alone host' };
   let pool: LivePool;
   try {
     pool = await readLivePool(rt.deps.client);
@@ -202,20 +200,8 @@ export async function probeNewHost(rt: PoolRuntime, run: Run, step: StepRecord, 
   if (old?.live) return { ok: false, code: 'conflict', error: `${old.name} is live: only a host that is down can be forgotten (R4.2). ${describeHost(old)}` };
   const other = otherMemberAt(run, pool, address, step.host);
   if (other) return { ok: false, code: 'invalid', error: addressTakenBy(address, other) };
-  let probe: HostProbe;
-  try {
-    probe = await rt.probeHost(address);
-  } catch (err) {
-    return { ok: false, code: 'invalid', error: `${(err as Error).message}. Nothing was done: check that the reinstalled host is up at ${address}, or correct the address` };
-  }
-  let lostVms: string[] = [];
-  try {
-    const storage = await readStorage(rt.deps.client);
-    lostVms = (old ? vmsOnLocalStorageOf(storage, old.ref) : lostWithForgottenHost(storage)).map((v) => v.name);
-  } catch (err) {
-    return { ok: false, code: 'conflict', error: `cannot read the storage of pool ${run.pool}: ${(err as Error).message}` };
-  }
-  return { ok: true, value: { address, ...(probe.certificate ? { certificate: probe.certificate } : {}), lostVms } };
+  const seen = await lookAtNewHost(rt, run.pool, old?.ref, address);
+  return seen.ok ? seen : { ok: false, code: seen.code, error: seen.error };
 }
 
 /** The synchronous CAS mutation for a recovery request; throws (nothing written) when the run moved on. */
@@ -322,35 +308,6 @@ async function leaveRecovery(env: RecoveryEnv, run: Run, stepId: string): Promis
   });
 }
 
-/** Logs in on the new host pinned to the confirmed certificate and checks it is a fresh stand-alone host on the target. */
-async function verifyNewHost(env: RecoveryEnv, run: Run, hp: HostPlan, rec: RecoveryState): Promise<string> {
-  const { rt } = env;
-  const address = rec.address!;
-  if (!rt.freshHostClient) throw new StepFailure('this runner cannot reach a stand-alone host (no fresh host client)');
-  const fresh = rt.freshHostClient(address, rec.fingerprint256);
-  const notVerified = (why: string, code: string, observed?: string[]) =>
-    new StepFailure(`the host at ${address} was not verified: ${why}. Nothing was forgotten and pool.join was not sent (R4.2)`, { code, observed });
-  try {
-    await fresh.login();
-    const p = await readLivePool(fresh);
-    const [h, ...more] = p.hosts;
-    if (!h || more.length > 0) throw notVerified(`it is a pool of ${p.hosts.length} hosts, not a fresh stand-alone install`, 'NEW_HOST_NOT_STANDALONE', p.hosts.map(describeHost));
-    if (!isOnTarget(h, hp.to)) throw notVerified(`it runs ${versionText(h)}, not ${run.plan.target.label}: reinstall it on the target`, 'NEW_HOST_WRONG_VERSION', [describeHost(h)]);
-    if (p.vms.length > 0) throw notVerified(`it has ${p.vms.length} VM(s) (${p.vms.map((v) => v.name).join(', ')}): not a fresh install`, 'NEW_HOST_NOT_FRESH', [describeHost(h)]);
-    return `${h.name} at ${address}: stand-alone, ${versionText(h)}${rec.fingerprint256 ? `, certificate sha256 ${rec.fingerprint256}` : ' (plain http: identity not verifiable)'}`;
-  } catch (err) {
-    if (err instanceof StepFailure) throw err;
-    const e = err as { code?: unknown; message?: string };
-    if (xenErrorCode(err) === 'HOST_IS_SLAVE')
-      throw notVerified(`it is a member of another pool (its master is ${(err as { params?: string[] }).params?.[0] ?? '?'})`, 'NEW_HOST_NOT_STANDALONE');
-    if (isCertificateError(e))
-      throw notVerified(`it presented a certificate other than the confirmed one (sha256 ${rec.fingerprint256}); nothing was sent to it`, 'NEW_HOST_CERTIFICATE_MISMATCH');
-    throw notVerified(e.message ?? String(err), xenErrorCode(err) ?? 'NEW_HOST_UNREACHABLE');
-  } finally {
-    await fresh.logout().catch(() => undefined);
-  }
-}
-
 async function forgetRejoin(env: RecoveryEnv, run: Run, step: StepRecord): Promise<RecoveryResult> {
   const { rt } = env;
   const ctx = env.contextFor(run, step.id);
@@ -380,7 +337,7 @@ async function forgetRejoin(env: RecoveryEnv, run: Run, step: StepRecord): Promi
   }
   if (rec.phase === 'verify') {
     try {
-      const verified = await verifyNewHost(env, run, hp, rec);
+      const verified = await verifyNewHost(rt, address, rec.fingerprint256, hp.to, run.plan.target.label);
       await env.audit(run.id, 'recovery', rec.by, `verified the reinstalled host before forgetting ${name}: ${verified}`, { step: step.id, address });
     } catch (err) {
       // nothing was forgotten: the failed step is offered every action again (retry included)
