@@ -4,7 +4,7 @@
  * by fingerprint; nothing is forgotten and no credential is sent before that host is verified; a wrong address can
  * be corrected until the join succeeded; VMs on the old host's local storage are reported lost (issue 11.8).
  */
-import { hostCertificate } from '../../src/sim';
+import { createTestCa, hostCertificate, type TestCa } from '../../src/sim';
 import { createCore } from '../../src/core';
 import { silentLogger } from '../../src/log';
 import { XenApiClient } from '../../src/xenapi';
@@ -41,9 +41,9 @@ async function hasRecord(h: Harness, ref: string): Promise<boolean> {
  * A machine that is NOT the reinstalled member, on 127.0.0.2 at the simulator's port: HTTPS with its own certificate,
  * answering like a fresh stand-alone 7.6 host and recording every request it receives.
  */
-async function impostor(h: Harness, opts: { acceptsJoin?: boolean } = {}): Promise<{ fake: FakePool; address: string; fingerprint256: string }> {
+async function impostor(h: Harness, opts: { acceptsJoin?: boolean; ca?: TestCa } = {}): Promise<{ fake: FakePool; address: string; fingerprint256: string }> {
   const address = '127.0.0.2';
-  const cert = await hostCertificate('impostor', address);
+  const cert = await hostCertificate('impostor', address, { ca: opts.ca });
   const fake = await startFakePool({ hosts: 1, base: '127.0.0', port: h.sim.port, tls: { key: cert.key, cert: cert.cert }, password: h.sim.password });
   seedPool(fake);
   const hostRef = fake.master.ref;
@@ -208,6 +208,30 @@ describe('forget & rejoin verifies the new host before trusting it (R4.2)', () =
 
       // the address corrected: the real host is verified, forgotten and joined
       expect((await h.core.recover(run.id, { action: 'forget-rejoin', stepId: step.id, address: fresh.address, fingerprint256: realFp! }, APPROVER)).ok).toBe(true);
+      expect((await waitForRun(h.store, run.id, ['done', 'failed'])).state).toBe('done');
+      expect(imp.fake.requests).toEqual([]);
+    } finally {
+      await Promise.all(imp.fake.hosts.map((x) => new Promise((r) => x.server.close(r))));
+      await h.close();
+    }
+  });
+
+  it('verify-mode pool: a machine with a certificate the pool\'s CA trusts is still refused unless its own fingerprint was confirmed', async () => {
+    const ca = await createTestCa();
+    const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', { ca, faults: [{ kind: 'install-fails', host: 'xs-a3', when: 'before', times: 1 }], pool: { hostTimeoutMinutes: 90 } });
+    const imp = await impostor(h, { acceptsJoin: true, ca });
+    try {
+      expect(h.pool.tls).toEqual({ mode: 'verify', ca: ca.cert });
+      const { run, step } = await runUntilFailure(h);
+      const fresh = h.sim.control.reinstallFresh('xs-a3');
+      const { fingerprint256 } = await fresh.ready;
+      // before: verify mode let any host with a trusted certificate through; now only the confirmed certificate counts
+      expect((await h.core.recover(run.id, { action: 'forget-rejoin', stepId: step.id, address: imp.address, fingerprint256 }, APPROVER)).ok).toBe(true);
+      const failed = await waitForRun(h.store, run.id, ['failed']);
+      expect(failed.steps.find((x) => x.id === step.id)!.error).toMatchObject({ code: 'NEW_HOST_CERTIFICATE_MISMATCH' });
+      expect(imp.fake.requests).toEqual([]);
+      expect(await hasRecord(h, step.host!)).toBe(true);
+      expect((await h.core.recover(run.id, { action: 'forget-rejoin', stepId: step.id, address: fresh.address, fingerprint256 }, APPROVER)).ok).toBe(true);
       expect((await waitForRun(h.store, run.id, ['done', 'failed'])).state).toBe('done');
       expect(imp.fake.requests).toEqual([]);
     } finally {

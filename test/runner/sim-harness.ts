@@ -4,7 +4,7 @@ import type { PoolConfig } from '../../src/config/pools';
 import { createCore, type CoreHandle } from '../../src/core';
 import type { Actor, Run, RunState, UpgradeMode } from '../../src/domain/types';
 import { silentLogger } from '../../src/log';
-import { loadScenario, startSimulator, type SimPool } from '../../src/sim';
+import { loadScenario, startSimulator, type SimPool, type TestCa } from '../../src/sim';
 import { openStore, type Store } from '../../src/store';
 import { recordingNotifier } from './helpers';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -60,10 +60,12 @@ export async function startHarness(
     faults?: Parameters<SimPool['control']['injectFault']>[0][];
     /** a plain-HTTP simulator (pool tls: insecure-http); HTTPS with every host pinned by default */
     http?: boolean;
+    /** host certificates issued by this test CA, and the pool in tls: verify mode with it */
+    ca?: TestCa;
   } = {},
 ): Promise<Harness> {
   const clock = new ScaledClock(opts.scale ?? 3000);
-  const sim = await startSimulator(loadScenario(scenario), { clock, http: opts.http });
+  const sim = await startSimulator(loadScenario(scenario), { clock, http: opts.http, ca: opts.ca });
   for (const f of opts.faults ?? []) sim.control.injectFault(f);
   const dir = mkdtempSync(join(tmpdir(), 'xsupgrade-runner-'));
   const store = await openStore({ path: opts.storePath ?? ':memory:', clock });
