@@ -279,6 +279,9 @@ export async function continueRecovery(env: RecoveryEnv, run: Run, step: StepRec
   return rec.action === 'forget-rejoin' ? forgetRejoin(env, run, step) : rollbackMaster(env, run, step);
 }
 
+/** How long (clock) after pool.join returned the joined host's record may take to show in the pool. */
+const JOINED_RECORD_GRACE_MS = 5 * 60_000;
+
 /** An operator-driven host (reinstalled, rolled back) becoming a live member: as long as a manual install may take. */
 function waitForLiveMember(env: RecoveryEnv, ctx: StepContext, matches: (h: LiveHost) => boolean, failure: (last?: LiveHosts) => Error): Promise<LiveHost> {
   return waitForPool({
@@ -382,7 +385,22 @@ async function forgetRejoin(env: RecoveryEnv, run: Run, step: StepRecord): Promi
     }
     await advance({ phase: 'wait-member' });
   }
-  // wait-member
+  // wait-member. xapi creates the joining host's record on the master while pool.join runs, so a record at the address
+  // must be there soon after the join: when none shows, the join went somewhere else (a wrong address) and the step
+  // fails now, offering a corrected forget & rejoin, instead of waiting a whole install timeout
+  await waitForPool({
+    client: rt.deps.client,
+    clock: env.clock,
+    signal: ctx.signal,
+    pollMs: rt.deps.config.pollMs,
+    timeoutMs: Math.min(JOINED_RECORD_GRACE_MS, rt.deps.config.hostTimeoutMs.manual),
+    check: (p) => p.hosts.find((h) => h.address === address && h.ref !== oldRef),
+    onTimeout: ({ last }) =>
+      new StepFailure(`pool.join was accepted at ${address}, but no host with that address appeared in pool ${run.pool}: the address may be wrong. Forget & rejoin again with the reinstalled host's address`, {
+        code: 'JOINED_HOST_NOT_SEEN',
+        observed: last ? last.hosts.map((h) => `${describeHost(h)} at ${h.address}`) : ['pool unreachable'],
+      }),
+  });
   const newHost = await waitForLiveMember(env, ctx, (h) => h.address === address && h.ref !== oldRef && isOnTarget(h, hp.to), (last) =>
     new StepFailure(`the host at ${address} did not become a live member on ${run.plan.target.label}`, {
       observed: last ? last.hosts.map(describeHost) : ['pool unreachable'],
