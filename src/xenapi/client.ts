@@ -374,8 +374,10 @@ export class XenApiClient extends EventEmitter {
     const pins = [t.fingerprint256].flat();
     if (pins.some((p) => normalizeFingerprint(p) === normalizeFingerprint(fingerprint256))) return;
     this.tls = { mode: 'pinned', fingerprint256: [...pins, fingerprint256] };
-    this.agent?.destroy();
+    // new connections get the new set; a call in flight on the old agent finishes (only its idle sockets are closed)
+    const old = this.agent;
     this.agent = undefined;
+    if (old) for (const list of Object.values(old.freeSockets)) for (const socket of list ?? []) socket.destroy();
   }
 
   /** Closes idle keep-alive connections without logging out (for tests and shutdown after logout()). */

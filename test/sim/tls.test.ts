@@ -69,6 +69,18 @@ describe('simulator TLS', () => {
     c.close();
   });
 
+  test('trustFingerprint: a pinned client accepts one more member certificate from then on (a rejoined host, R4.2)', async () => {
+    const slave = sim.hosts().find((h) => h.name === 'xs-a2')!;
+    const master = sim.hosts().find((h) => h.role === 'master')!;
+    const viaSlave = clientFor(sim, slave.url, { mode: 'pinned', fingerprint256: master.fingerprint256! });
+    await expect(viaSlave.login()).rejects.toMatchObject({ code: PIN_MISMATCH });
+    viaSlave.trustFingerprint(slave.fingerprint256!);
+    viaSlave.trustFingerprint(slave.fingerprint256!.toLowerCase()); // the same one again: no change
+    await viaSlave.login();
+    expect(viaSlave.masterAddress).toBe(master.address);
+    await viaSlave.logout();
+  });
+
   test('verify without the CA that issued the certificate is refused (self-signed)', async () => {
     const c = clientFor(sim, sim.masterUrl, { mode: 'verify' });
     await expect(c.login()).rejects.toThrow(/certificate/i);
