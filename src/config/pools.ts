@@ -66,6 +66,15 @@ export const poolConfigSchema = z
           })
           .strict()
           .refine((a) => a.users.length + a.groups.length > 0, 'at least one approver user or group'),
+        /** who may schedule and unschedule maintenance windows; unset: the approvers */
+        schedulers: z
+          .object({
+            users: z.array(z.string().regex(/^[UW][A-Z0-9]+$/, 'a Slack user id like U012ABCDEF')).default([]),
+            groups: z.array(z.string().regex(/^S[A-Z0-9]+$/, 'a Slack user group id like S012ABCDEF')).default([]),
+          })
+          .strict()
+          .refine((a) => a.users.length + a.groups.length > 0, 'at least one scheduler user or group (or leave schedulers out: the approvers schedule)')
+          .optional(),
         allowSelfApproval: z.boolean().default(false),
       })
       .strict(),

@@ -1,5 +1,6 @@
 import type { Clock } from '../clock';
 import type { PoolConfig } from '../config/pools';
+import { decisionGroups } from '../core/authorize';
 import type { Core, CoreResult } from '../domain/ports';
 import type { Actor, AuditEvent, Plan } from '../domain/types';
 import type { Logger } from '../log';
@@ -53,7 +54,7 @@ export function channelMention(pool: PoolConfig): string {
 
 /** The actor for Core: who, from where, and which of the pool's approver groups they are in. */
 export async function actorFor(ctx: SlackContext, userId: string, channelId: string | undefined, pool: PoolConfig | undefined): Promise<Actor> {
-  const groups = pool ? await ctx.groups.groupsOf(userId, pool.slack.approvers.groups) : [];
+  const groups = pool ? await ctx.groups.groupsOf(userId, decisionGroups(pool)) : [];
   return { userId, source: 'slack', groups, channel: channelId };
 }
 
