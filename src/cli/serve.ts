@@ -10,6 +10,7 @@ import { ConfigError, loadPoolsFile, type PoolConfig } from '../config/pools';
 import type { Notifier } from '../domain/ports';
 import { createLogger, type Logger } from '../log';
 import { loadSlackSettings, SettingsError, type SlackSettings } from '../slack/settings';
+import { installProcessGuards } from './process-guard';
 import { waitForSignal } from './signals';
 
 export interface ServeConfig {
@@ -140,6 +141,7 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
   const logger = createLogger({ level: loaded.config.general.logLevel, destination: pino.destination(2) });
+  installProcessGuards(logger);
   // listen before starting, so that a SIGTERM during start-up still stops what was started
   const stopSignal = waitForSignal();
   let bot: RunningBot;
