@@ -152,3 +152,9 @@ export function resolveSecret(envName: string, env: NodeJS.ProcessEnv = process.
   if (!value) throw new ConfigError(`environment variable ${envName} is not set (it holds a pool or repository secret)`);
   return value;
 }
+
+/** The repository user and password (automatic mode): secrets the XenAPI client removes from every error text. */
+export function repositorySecrets(pool: PoolConfig, env: NodeJS.ProcessEnv = process.env): string[] {
+  if (pool.upgrade.mode !== 'automatic') return [];
+  return [pool.upgrade.repositoryUsernameEnv, pool.upgrade.repositoryPasswordEnv].filter((v): v is string => !!v).map((v) => resolveSecret(v, env));
+}
