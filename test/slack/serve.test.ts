@@ -46,6 +46,17 @@ describe('xsupgrade serve configuration', () => {
     const bad = loadServeConfig({ ...base, XSUPGRADE_POOLS: poolsFile(POOLS.replace('channel: C0XSUPGRADE', 'channel: ""')) });
     expect(bad.ok ? '' : bad.problems.join('\n')).toMatch(/pool pool-a: slack.channel/);
   });
+
+  it('finds pools-file mistakes at start-up, naming the pool and the field (issue 10.11)', () => {
+    const base = { SLACK_BOT_TOKEN: BOT_TOKEN, SLACK_SIGNING_SECRET: SIGNING_SECRET, XS_SERVE_TEST_PASSWORD: 'x' };
+    const text = POOLS.replace('    tls: { mode: insecure-http }\n', '').replace('target: "7.6"', 'target: "7.6"\n    timezone: Mars/Olympus');
+    const r = loadServeConfig({ ...base, XSUPGRADE_POOLS: poolsFile(text) });
+    const problems = r.ok ? [] : r.problems;
+    expect(problems).toEqual([
+      expect.stringMatching(/pool pool-a: tls\.mode: "verify" needs an https:\/\/ masterUrl, but masterUrl is http:\/\/127\.0\.0\.2:34567/),
+      expect.stringMatching(/pool pool-a: timezone: "Mars\/Olympus" is not a time zone/),
+    ]);
+  });
 });
 
 describe('xsupgrade serve start-up', () => {
