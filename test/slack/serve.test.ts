@@ -28,6 +28,19 @@ function poolsFile(text = POOLS): string {
   return file;
 }
 
+/** The environment of a bot on the fake Web API at `apiUrl` with the given pools file. */
+function serveEnv(apiUrl: string, pools = POOLS): Record<string, string> {
+  return {
+    SLACK_BOT_TOKEN: BOT_TOKEN,
+    SLACK_SIGNING_SECRET: SIGNING_SECRET,
+    XSUPGRADE_PORT: '0',
+    SLACK_API_URL: apiUrl,
+    XSUPGRADE_POOLS: poolsFile(pools),
+    XSUPGRADE_STATE: ':memory:',
+    XS_SERVE_TEST_PASSWORD: 'serve-test-password',
+  };
+}
+
 describe('xsupgrade serve configuration', () => {
   it('names every missing setting at once, never a value', () => {
     const r = loadServeConfig({ SLACK_BOT_TOKEN: 'xoxp-wrong-ZZSECRET' });
@@ -62,15 +75,7 @@ describe('xsupgrade serve configuration', () => {
 describe('xsupgrade serve start-up', () => {
   it('starts store, core, scheduler and the Slack app on loopback and answers a signed command', async () => {
     const api = await startFakeSlackApi({ token: BOT_TOKEN });
-    const env = {
-      SLACK_BOT_TOKEN: BOT_TOKEN,
-      SLACK_SIGNING_SECRET: SIGNING_SECRET,
-      XSUPGRADE_PORT: '0',
-      SLACK_API_URL: api.url,
-      XSUPGRADE_POOLS: poolsFile(),
-      XSUPGRADE_STATE: ':memory:',
-      XS_SERVE_TEST_PASSWORD: 'serve-test-password',
-    };
+    const env = serveEnv(api.url);
     const loaded = loadServeConfig(env);
     if (!loaded.ok) throw new Error(loaded.problems.join('\n'));
     const logs = captureLogs('info');
@@ -99,15 +104,7 @@ describe('xsupgrade serve start-up', () => {
 describe('a pool channel written by name', () => {
   const startWith = async (channel: string) => {
     const api = await startFakeSlackApi({ token: BOT_TOKEN });
-    const env = {
-      SLACK_BOT_TOKEN: BOT_TOKEN,
-      SLACK_SIGNING_SECRET: SIGNING_SECRET,
-      XSUPGRADE_PORT: '0',
-      SLACK_API_URL: api.url,
-      XSUPGRADE_POOLS: poolsFile(POOLS.replace('channel: C0XSUPGRADE', `channel: "${channel}"`)),
-      XSUPGRADE_STATE: ':memory:',
-      XS_SERVE_TEST_PASSWORD: 'serve-test-password',
-    };
+    const env = serveEnv(api.url, POOLS.replace('channel: C0XSUPGRADE', `channel: "${channel}"`));
     const loaded = loadServeConfig(env);
     if (!loaded.ok) throw new Error(loaded.problems.join('\n'));
     return { api, loaded, env };
