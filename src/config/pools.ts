@@ -115,7 +115,7 @@ function crossFieldChecks(p: z.infer<typeof poolObject>, ctx: z.RefinementCtx): 
     if (p.upgrade.repositoryPasswordEnv && !p.upgrade.repositoryUsernameEnv) issue(['upgrade', 'repositoryUsernameEnv'], 'is required with repositoryPasswordEnv (a repository password needs its user)');
   }
   const channel = p.slack.channel;
-  if (!/^[CG][A-Z0-9]{2,}$/.test(channel) && !/^#?[a-z0-9][a-z0-9._-]{0,79}$/.test(channel)) {
+  if (!/^[CG][A-Z0-9]+$/.test(channel) && !/^#?[a-z0-9][a-z0-9._-]{0,79}$/.test(channel)) {
     issue(['slack', 'channel'], `"${channel}" is neither a channel id (like C0123ABCDE) nor a channel name (like #xs-upgrades)`);
   }
 }

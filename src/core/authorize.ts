@@ -35,7 +35,9 @@ export function decisionGroups(pool: PoolConfig): string[] {
 
 /** "<@U1> (slack)", or for a window: "scheduler on behalf of <@U1>, window pool-a-w1" — for audit lines. */
 export function describeActor(actor: Actor): string {
-  if (actor.source === 'scheduler') return `scheduler on behalf of <@${actor.userId}>${actor.window ? `, window ${actor.window}` : ''}`;
+  // a Slack user as a mention; a window created from the CLI names its local operator (cli:<user>) as is
+  const who = /^[UW][A-Z0-9]+$/.test(actor.userId) ? `<@${actor.userId}>` : actor.userId;
+  if (actor.source === 'scheduler') return `scheduler on behalf of ${who}${actor.window ? `, window ${actor.window}` : ''}`;
   return `${actor.userId} (${actor.source})`;
 }
 

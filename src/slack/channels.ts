@@ -6,7 +6,7 @@ import { classifySlackError } from './errors';
  * the channel id with every click and most commands, so a pool configured by name could post plans but never be
  * started or approved. A name that cannot be resolved stops the start-up with a message naming the pool and field.
  */
-export const CHANNEL_ID = /^[CG][A-Z0-9]{2,}$/;
+export const CHANNEL_ID = /^[CG][A-Z0-9]+$/;
 
 interface ApiCaller {
   apiCall(method: string, args?: Record<string, unknown>): Promise<unknown>;
