@@ -312,6 +312,8 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
           const s = r.steps.find((x) => x.id === stepId);
           if (!s || s.state !== 'awaiting-approval' || r.state !== 'awaiting-approval') throw new StaleAction(`${stepId} is not waiting for approval: hold refused`);
           r.approvals.push({ stepId, decision: 'held', by: actor.userId, at });
+        } else if (r.state === 'paused' && r.pausedBy?.source === 'scheduler' && actor.source !== 'scheduler') {
+          // a human pausing a run a window paused takes the pause over: the next window must not resume it
         } else if (r.state !== 'running' && r.state !== 'awaiting-approval') {
           throw new StaleAction(`run ${r.id} is ${r.state}: nothing to pause`);
         }
