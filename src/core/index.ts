@@ -22,6 +22,7 @@ import type { Store } from '../store';
 import { XenApiClient } from '../xenapi';
 import { authorize, describeActor, type Decision } from './authorize';
 import { createPoolRuntime, repositoryUrlWithCredentials } from './runtime';
+import { startRefusal } from './start-checks';
 
 export interface CoreDeps {
   pools: PoolConfig[];
@@ -207,22 +208,8 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
         const refuseStart = (code: CoreErrorCode, error: string) => refuse<Run>(`pool:${cfg.name}`, actor, code, `start refused: ${error}`);
         const latest = await store.getLatestPlan(cfg.name);
         if (!latest) return refuseStart('not-found', `pool ${cfg.name} has no plan yet: make one first`);
-        if (opts.planHash && !(opts.planHash.length >= 8 && latest.id.startsWith(opts.planHash))) {
-          return refuseStart('conflict', `the latest plan of ${cfg.name} is ${latest.id.slice(0, 12)}, not ${opts.planHash.slice(0, 12)}: review the new plan`);
-        }
-        // a button on an older plan message of an unchanged pool carries the same hash: its time tells it apart
-        if (opts.planMadeAt !== undefined && opts.planMadeAt !== latest.createdAt) {
-          return refuseStart('conflict', `this plan message is not the latest plan of ${cfg.name} (a newer plan was made at ${new Date(latest.createdAt).toISOString().slice(0, 16)}Z): use the Start button of the latest plan`);
-        }
-        // a plan starts one run: after that run (rolled back, aborted, done), starting again needs a new plan
-        const used = (await store.listRuns({ pool: cfg.name })).find((r) => r.planHash === latest.id && r.plan.createdAt === latest.createdAt);
-        if (used) {
-          return refuseStart('conflict', `plan ${latest.id.slice(0, 12)} was already started as run ${used.id} (now ${used.state}): a plan starts one run; make a new plan (\`/xsupgrade plan ${cfg.name}\`) and start that`);
-        }
-        if (!latest.executable) {
-          const blockers = latest.prechecks.filter((p) => p.severity === 'blocker').map((p) => `${p.rule} ${p.message}`);
-          return refuseStart('blocked', `plan ${latest.id.slice(0, 12)} has blockers: ${blockers.join('; ')}`);
-        }
+        const stale = startRefusal(cfg.name, latest, await store.listRuns({ pool: cfg.name }), opts);
+        if (stale) return refuseStart(stale.code, stale.error);
         const active = (await store.listRuns({ pool: cfg.name, states: ACTIVE }))[0];
         if (active) return refuseStart('conflict', `run ${active.id} is already active on ${cfg.name} (${active.state})`);
         // the lease first (one active run per pool across processes), then the re-validation under it
