@@ -5,7 +5,7 @@
  * from a scenario file. Exit code: 0 executable, 2 blocked (at least one blocker), 1 error (one line on stderr).
  */
 import { ScaledClock } from '../clock';
-import { ConfigError, loadPoolsFile, PoolConfig, resolveSecret } from '../config/pools';
+import { ConfigError, loadPoolsFile, PoolConfig, repositorySecrets, resolveSecret } from '../config/pools';
 import type { ReturnPolicy, UpgradeMode } from '../domain/types';
 import { planLivePool } from '../inventory/live-plan';
 import { loadUpgradePaths } from '../planner';
@@ -111,7 +111,7 @@ export async function run(args: string[], io: { out?: (s: string) => void; err?:
     } else {
       pool = pool!;
       poolName = pool.name;
-      client = new XenApiClient({ url: pool.masterUrl, username: pool.username, password: resolveSecret(pool.passwordEnv, env), tls: pool.tls, clock });
+      client = new XenApiClient({ url: pool.masterUrl, username: pool.username, password: resolveSecret(pool.passwordEnv, env), tls: pool.tls, clock, secrets: repositorySecrets(pool, env) });
       repoUrl = repositoryUrl(pool, env);
     }
     await client.login();

@@ -10,6 +10,7 @@ import { ConfigError, loadPoolsFile, type PoolConfig } from '../config/pools';
 import type { Notifier } from '../domain/ports';
 import { createLogger, type Logger } from '../log';
 import { loadSlackSettings, SettingsError, type SlackSettings } from '../slack/settings';
+import { installProcessGuards } from './process-guard';
 import { waitForSignal } from './signals';
 
 export interface ServeConfig {
@@ -67,17 +68,23 @@ export interface RunningBot {
 export async function startBot(config: ServeConfig, opts: { logger: Logger; clock?: Clock; env?: NodeJS.ProcessEnv }): Promise<RunningBot> {
   const clock = opts.clock ?? systemClock;
   const { logger } = opts;
-  const [{ openStore }, { createCore }, { createScheduler }, { createSlackApp }] = await Promise.all([
+  const [{ openStore }, { createCore }, { createScheduler }, { createSlackApp }, { resolvePoolChannels }, { createWebClient }] = await Promise.all([
     import('../store'),
     import('../core'),
     import('../scheduler'),
     import('../slack/app'),
+    import('../slack/channels'),
+    import('../slack/web-client'),
   ]);
   const stops: Array<() => Promise<void>> = [];
   const stopAll = async () => {
     for (const s of stops.reverse()) await s().catch((e: unknown) => logger.warn({ err: (e as Error).message }, 'serve: stop failed'));
   };
   try {
+    // a pool channel written by name is resolved to its id now, or the start-up stops naming pool and field
+    const channels = await resolvePoolChannels(createWebClient(config.slack, logger), config.pools);
+    if (channels.problems.length > 0) throw new Error(channels.problems.join('; '));
+    config = { ...config, pools: channels.pools };
     const store = await openStore({ path: config.general.statePath, clock, logger });
     stops.push(() => store.close());
     // the core needs the notifier and the notifier lives in the Slack app, which needs the core
@@ -140,6 +147,7 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
   const logger = createLogger({ level: loaded.config.general.logLevel, destination: pino.destination(2) });
+  installProcessGuards(logger);
   // listen before starting, so that a SIGTERM during start-up still stops what was started
   const stopSignal = waitForSignal();
   let bot: RunningBot;

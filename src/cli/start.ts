@@ -14,6 +14,7 @@ import { createLogger, Logger } from '../log';
 import { DEFAULT_DIRECTORY } from '../sandbox/directory';
 import { demoManifests, demoPoolsFile, findDemoManifestDir, passwordEnvName } from '../sandbox/demo-config';
 import { chooseMode, isSet } from '../sandbox/start-mode';
+import { installProcessGuards } from './process-guard';
 import { waitForSignal } from './signals';
 
 export interface StartedStack {
@@ -178,6 +179,7 @@ export async function run(args: string[]): Promise<number> {
 
   // the summary goes to stdout; structured logs to stderr, quiet unless asked
   const logger = createLogger({ level: process.env.XSUPGRADE_LOG_LEVEL ?? 'warn', destination: pino.destination(2) });
+  installProcessGuards(logger);
   // listen before starting, so that a SIGTERM during start-up still stops what was started
   const stopSignal = waitForSignal();
   let stack: StartedStack;

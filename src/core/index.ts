@@ -20,8 +20,9 @@ import { checkAgainstPool, checkRequest, probeNewHost, recoveryMutation, StaleAc
 import { runReport } from '../runner/report';
 import type { Store } from '../store';
 import { XenApiClient } from '../xenapi';
-import { authorize, type Decision } from './authorize';
+import { authorize, describeActor, type Decision } from './authorize';
 import { createPoolRuntime, repositoryUrlWithCredentials } from './runtime';
+import { startRefusal } from './start-checks';
 
 export interface CoreDeps {
   pools: PoolConfig[];
@@ -217,13 +218,8 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
         const refuseStart = (code: CoreErrorCode, error: string) => refuse<Run>(`pool:${cfg.name}`, actor, code, `start refused: ${error}`);
         const latest = await store.getLatestPlan(cfg.name);
         if (!latest) return refuseStart('not-found', `pool ${cfg.name} has no plan yet: make one first`);
-        if (opts.planHash && !(opts.planHash.length >= 8 && latest.id.startsWith(opts.planHash))) {
-          return refuseStart('conflict', `the latest plan of ${cfg.name} is ${latest.id.slice(0, 12)}, not ${opts.planHash.slice(0, 12)}: review the new plan`);
-        }
-        if (!latest.executable) {
-          const blockers = latest.prechecks.filter((p) => p.severity === 'blocker').map((p) => `${p.rule} ${p.message}`);
-          return refuseStart('blocked', `plan ${latest.id.slice(0, 12)} has blockers: ${blockers.join('; ')}`);
-        }
+        const stale = startRefusal(cfg.name, latest, await store.listRuns({ pool: cfg.name }), opts);
+        if (stale) return refuseStart(stale.code, stale.error);
         const active = (await store.listRuns({ pool: cfg.name, states: ACTIVE }))[0];
         if (active) return refuseStart('conflict', `run ${active.id} is already active on ${cfg.name} (${active.state})`);
         // the lease first (one active run per pool across processes), then the re-validation under it
@@ -265,7 +261,7 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
           slack: { channel: cfg.slack.channel },
         };
         await store.createRun(run);
-        await audit(run.id, 'state', actor.userId, `run ${run.id} started by ${actor.userId} (${actor.source}) from plan ${latest.id.slice(0, 12)}`, { plan: latest.id });
+        await audit(run.id, 'state', actor.userId, `run ${run.id} started by ${describeActor(actor)} from plan ${latest.id.slice(0, 12)}`, { plan: latest.id, ...(actor.window ? { window: actor.window } : {}) });
         engine.notify(run, 'runStarted', (n) => n.runStarted(run));
         engine.drive(run.id);
         return ok(run);
@@ -290,14 +286,17 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
         r.approvals.push({ stepId, decision: 'approved', by: actor.userId, at });
         s.state = 'done';
         s.endedAt = at;
-        s.data = { ...(s.data ?? {}), note: `approved by ${actor.userId}` };
-        r.state = 'running';
+        // a paused run stays paused: the approval is recorded, nothing moves until someone resumes (the Hold promise)
+        const paused = r.state === 'paused';
+        s.data = { ...(s.data ?? {}), note: `approved by ${actor.userId}`, ...(paused ? { approvedWhilePaused: true } : {}) };
+        if (!paused) r.state = 'running';
       });
       if (!res.ok) return res;
-      await audit(runId, 'approval', actor.userId, `${stepId} approved by ${actor.userId} (${actor.source})`, { step: stepId });
       const decided = res.value;
+      const stillPaused = decided.state === 'paused';
+      await audit(runId, 'approval', actor.userId, `${stepId} approved by ${describeActor(actor)}${stillPaused ? '; the run stays paused until someone resumes it' : ''}`, { step: stepId });
       engine.notify(decided, 'approvalDecided', (n) => n.approvalDecided(decided, decided.steps.find((s) => s.id === stepId)!, 'approved', actor.userId));
-      engine.drive(runId);
+      if (!stillPaused) engine.drive(runId);
       return res;
     },
 
@@ -310,14 +309,18 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
           const s = r.steps.find((x) => x.id === stepId);
           if (!s || s.state !== 'awaiting-approval' || r.state !== 'awaiting-approval') throw new StaleAction(`${stepId} is not waiting for approval: hold refused`);
           r.approvals.push({ stepId, decision: 'held', by: actor.userId, at });
+        } else if (r.state === 'paused' && r.pausedBy?.source === 'scheduler' && actor.source !== 'scheduler') {
+          // a human pausing a run a window paused takes the pause over: the next window must not resume it
         } else if (r.state !== 'running' && r.state !== 'awaiting-approval') {
           throw new StaleAction(`run ${r.id} is ${r.state}: nothing to pause`);
         }
         r.state = 'paused';
+        r.pausedBy = { userId: actor.userId, source: actor.source, at };
       });
       if (!res.ok) return res;
-      await audit(runId, 'approval', actor.userId, stepId ? `${stepId} held by ${actor.userId}` : `run paused by ${actor.userId}: the host in progress finishes, no next host starts`, {
+      await audit(runId, 'approval', actor.userId, stepId ? `${stepId} held by ${describeActor(actor)}` : `run paused by ${describeActor(actor)}: the host in progress finishes, no next host starts`, {
         step: stepId,
+        ...(actor.window ? { window: actor.window } : {}),
       });
       const held = res.value;
       if (stepId) engine.notify(held, 'approvalDecided', (n) => n.approvalDecided(held, held.steps.find((s) => s.id === stepId)!, 'held', actor.userId));
@@ -341,11 +344,15 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
       }
       const res = await cas(run, actor, (r) => {
         if (r.state !== 'paused') throw new StaleAction(`run ${r.id} is ${r.state}: only a paused run resumes${r.state === 'failed' ? ' (choose a recovery action)' : ''}`);
+        if (actor.source === 'scheduler' && r.pausedBy && r.pausedBy.source !== 'scheduler') throw new StaleAction(`run ${r.id} was paused by <@${r.pausedBy.userId}>: a window never resumes a run a human paused`);
+        // the host whose gate was approved during the pause may now go ahead
+        for (const s of r.steps) if (s.data?.approvedWhilePaused) delete s.data.approvedWhilePaused;
         r.state = r.steps.some((s) => s.state === 'awaiting-approval') ? 'awaiting-approval' : 'running';
+        delete r.pausedBy;
       });
       if (!res.ok) return res;
       const resumed = res.value;
-      await audit(runId, 'state', actor.userId, `run resumed by ${actor.userId}`);
+      await audit(runId, 'state', actor.userId, `run resumed by ${describeActor(actor)}`, actor.window ? { window: actor.window } : undefined);
       const gate = resumed.steps.find((s) => s.state === 'awaiting-approval');
       if (resumed.state === 'awaiting-approval' && gate) engine.notify(resumed, 'approvalNeeded', (n) => n.approvalNeeded(resumed, gate));
       else engine.drive(runId);

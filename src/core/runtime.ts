@@ -5,7 +5,7 @@
 import type { Clock } from '../clock';
 import type { Logger } from '../log';
 import type { Notifier } from '../domain/ports';
-import { resolveSecret, type PoolConfig } from '../config/pools';
+import { repositorySecrets, resolveSecret, type PoolConfig } from '../config/pools';
 import type { PoolRuntime } from '../runner/engine';
 import type { RunnerConfig, RunStore } from '../runner/ports';
 import { createSteps } from '../runner/steps';
@@ -52,9 +52,11 @@ export interface RuntimeDeps {
 export function createPoolRuntime(pool: PoolConfig, d: RuntimeDeps): { runtime: PoolRuntime; client: XenApiClient } {
   const password = resolveSecret(pool.passwordEnv, d.env);
   const logger = d.logger.child({ pool: pool.name });
+  // every error text the client raises is cleaned of these (and of URL credentials) where it enters the bot
+  const secrets = repositorySecrets(pool, d.env);
   const client =
     d.clientFactory?.(pool) ??
-    new XenApiClient({ url: pool.masterUrl, username: pool.username, password, tls: pool.tls, clock: d.clock, logger });
+    new XenApiClient({ url: pool.masterUrl, username: pool.username, password, tls: pool.tls, clock: d.clock, logger, secrets });
   const config = runnerConfig(pool, d.env, password, client.masterAddress, d.pollMs);
   const deps = { client, store: d.store, clock: d.clock, notifier: d.notifier, logger, config };
   const endpoint = parseEndpoint(pool.masterUrl, pool.tls);
@@ -68,7 +70,7 @@ export function createPoolRuntime(pool: PoolConfig, d: RuntimeDeps): { runtime: 
       freshHostClient: (address, fingerprint256) => {
         if (endpoint.scheme === 'https:' && !fingerprint256) throw new Error(`no confirmed certificate fingerprint for ${address}: refusing to connect`);
         const tls = endpoint.scheme === 'https:' ? ({ mode: 'pinned', fingerprint256: fingerprint256! } as const) : pool.tls;
-        return new XenApiClient({ url: hostUrl(endpoint, address), username: pool.username, password, tls, clock: d.clock, logger, followMasterRedirect: false });
+        return new XenApiClient({ url: hostUrl(endpoint, address), username: pool.username, password, tls, clock: d.clock, logger, followMasterRedirect: false, secrets });
       },
       probeHost: (address) => probeHost(endpoint, address),
       scheme: endpoint.scheme,

@@ -73,7 +73,8 @@ export interface Core {
   listPools(): Promise<PoolStatus[]>;
   plan(pool: string, opts: { target?: string; mode?: UpgradeMode }, actor: Actor): Promise<CoreResult<Plan>>;
   /** Start from the latest plan of the pool (re-validated: if planHash is given it must match). */
-  start(pool: string, opts: { planHash?: string }, actor: Actor): Promise<CoreResult<Run>>;
+  /** planHash/planMadeAt: the plan the user saw (a Start button); it must be the pool's latest and not started yet */
+  start(pool: string, opts: { planHash?: string; planMadeAt?: number }, actor: Actor): Promise<CoreResult<Run>>;
   approve(runId: string, stepId: string, actor: Actor): Promise<CoreResult<Run>>;
   /**
    * Hold a gate (stepId given) or pause the run (no stepId): a run paused this way lets the host in progress

@@ -317,6 +317,8 @@ export interface Run {
   slack?: SlackRefs;
   /** why the run stopped, when failed/aborted/rolled-back */
   outcome?: string;
+  /** who paused it, while it is paused: a window resumes only a run a window paused */
+  pausedBy?: { userId: string; source: Actor['source']; at: number };
 }
 
 export interface AuditEvent {
@@ -336,4 +338,6 @@ export interface Actor {
   /** Slack user group ids the user belongs to, when known */
   groups?: string[];
   channel?: string;
+  /** source 'scheduler': the maintenance window acting on behalf of its creator (userId) */
+  window?: string;
 }

@@ -1,5 +1,6 @@
 import type { Clock } from '../clock';
 import type { PoolConfig } from '../config/pools';
+import { decisionGroups } from '../core/authorize';
 import type { Core, CoreResult } from '../domain/ports';
 import type { Actor, AuditEvent, Plan } from '../domain/types';
 import type { Logger } from '../log';
@@ -53,7 +54,7 @@ export function channelMention(pool: PoolConfig): string {
 
 /** The actor for Core: who, from where, and which of the pool's approver groups they are in. */
 export async function actorFor(ctx: SlackContext, userId: string, channelId: string | undefined, pool: PoolConfig | undefined): Promise<Actor> {
-  const groups = pool ? await ctx.groups.groupsOf(userId, pool.slack.approvers.groups) : [];
+  const groups = pool ? await ctx.groups.groupsOf(userId, decisionGroups(pool)) : [];
   return { userId, source: 'slack', groups, channel: channelId };
 }
 
@@ -107,8 +108,22 @@ export function updateMessage(ctx: SlackContext, channel: string, ts: string, ms
 }
 
 /** Posts a message and its follow-ups in its thread, in order. */
-export function postWithThread(ctx: SlackContext, channel: string, msg: SlackMessage & { threadMessages: SlackMessage[] }, describe: string): void {
+export function postWithThread(ctx: SlackContext, channel: string, msg: SlackMessage & { threadMessages: SlackMessage[] }, describe: string, onPosted?: (ts: string, channel: string) => void): void {
   let parent: string | undefined;
-  postToChannel(ctx, channel, msg, { describe, onPosted: (ts) => (parent = ts) });
+  postToChannel(ctx, channel, msg, {
+    describe,
+    onPosted: (ts, ch) => {
+      parent = ts;
+      onPosted?.(ts, ch);
+    },
+  });
   msg.threadMessages.forEach((m, i) => postToChannel(ctx, channel, m, { describe: `${describe} part ${i + 2}`, threadTs: () => parent }));
+}
+
+/** Posts a plan and remembers the message, so that its Start button is withdrawn once any run of the pool starts. */
+export function postPlan(ctx: SlackContext, channel: string, plan: Plan, requestedBy: string): void {
+  const msg = ctx.planBlocks(plan, { requestedBy });
+  postWithThread(ctx, channel, msg, `plan ${plan.pool}`, (ts, ch) =>
+    ctx.notifier.planMessages.remember(plan.pool, { channel: ch, ts, planId: plan.id, planAt: plan.createdAt, message: { text: msg.text, blocks: msg.blocks } }),
+  );
 }

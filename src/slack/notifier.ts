@@ -11,6 +11,7 @@ import { runEventMessage, runHeaderMessage } from './blocks/run-header';
 import { sections } from './blocks/common';
 import type { OutboxRef } from '../store/types';
 import { Outbox, PersistedRequest, SlackRequest, withoutBlocks } from './outbox';
+import { PlanMessages } from './plan-messages';
 
 /**
  * The Slack Notifier (ports.ts). Every method queues its message in the outbox and returns at once;
@@ -43,6 +44,8 @@ export class SlackNotifier implements Notifier {
   /** the run revision the header currently shows, to skip refreshes that change nothing */
   private readonly headerRevision = new Map<string, number>();
   private readonly log: Logger;
+  /** plan messages per pool: their Start buttons are withdrawn once a run starts (issue 10.6) */
+  readonly planMessages = new PlanMessages();
 
   constructor(private readonly deps: SlackNotifierDeps) {
     this.log = deps.logger.child({ component: 'slack-notifier' });
@@ -235,6 +238,16 @@ export class SlackNotifier implements Notifier {
   async runStarted(run: Run): Promise<void> {
     this.latest.set(run.id, run);
     this.updateHeader(run);
+    // a plan starts one run: every plan message of the pool loses its Start button
+    for (const m of this.planMessages.retire(run, this.deps.clock.now(), this.pool(run.pool)?.timezone)) {
+      this.deps.outbox.enqueue({
+        queue: m.channel,
+        describe: `plan start withdrawn ${run.id}`,
+        build: () => ({ method: 'chat.update', args: { channel: m.channel, ts: m.ts, text: m.message.text, blocks: m.message.blocks } }),
+        persist: () => ({ method: 'chat.update', args: { channel: m.channel, ts: m.ts, text: m.message.text, blocks: m.message.blocks } }),
+        degrade: withoutBlocks,
+      });
+    }
   }
 
   async runUpdated(run: Run): Promise<void> {

@@ -43,6 +43,8 @@ export interface XenApiClientOptions {
    * that verified host only, not to whatever master it names). Default true.
    */
   followMasterRedirect?: boolean;
+  /** other secrets that must never appear in an error (e.g. repository credentials a plugin may echo) */
+  secrets?: Array<string | undefined>;
 }
 
 export interface CallOptions {
@@ -116,7 +118,7 @@ export class XenApiClient extends EventEmitter {
     this.master = this.endpoint.hostname;
     this.clock = opts.clock ?? systemClock;
     this.logger = opts.logger ?? silentLogger;
-    this.redactor = new Redactor(opts.password);
+    this.redactor = new Redactor(opts.password, opts.secrets);
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 60_000;
     this.eventPollSeconds = opts.eventPollSeconds ?? 30;
     this.backoff = { initialMs: opts.backoff?.initialMs ?? 1000, maxMs: opts.backoff?.maxMs ?? 15_000 };
@@ -359,7 +361,7 @@ export class XenApiClient extends EventEmitter {
           this.session = undefined;
           continue;
         }
-        throw e;
+        throw this.redactor.scrub(e);
       }
     }
   }
@@ -426,7 +428,9 @@ export class XenApiClient extends EventEmitter {
       });
       if (host === this.master) this.markReachable();
       return value;
-    } catch (e) {
+    } catch (raw) {
+      // the one boundary where XenAPI and plugin error texts enter the bot: secrets are removed here
+      const e = this.redactor.scrub(raw);
       if (e instanceof XenApiConnectionError && host === this.master) this.markUnreachable(e);
       else if (e instanceof XenApiError && host === this.master) this.markReachable();
       throw e;
