@@ -210,3 +210,27 @@ describe('a check that cannot decide fails closed', () => {
     expect(out[0].severity).toBe('blocker');
   });
 });
+
+describe('Paused VMs (R3.7): xapi migrates and suspends only Running VMs', () => {
+  it('a Paused VM on a host to upgrade blocks the plan, named with the way out, and is never planned as a migration or a stop', () => {
+    const p = plan(threeHostPool().vm('frozen', { host: 'xs-a2', power: 'Paused', memGiB: 2 }).build());
+    const c = only(p, 'vm-paused');
+    expect(c).toMatchObject({ rule: 'R3.7', severity: 'blocker', subjects: { hosts: ['xs-a2'], vms: ['frozen'] } });
+    expect(c.message).toMatch(/frozen on xs-a2 is Paused: xapi migrates and suspends only Running VMs/);
+    expect(c.fix.kind === 'manual' && c.fix.guidance).toMatch(/xe vm-unpause.*xe vm-shutdown/);
+    expect(p.executable).toBe(false);
+    const ref = 'OpaqueRef:vm-frozen';
+    expect(p.steps.flatMap((s) => s.migrations ?? []).map((m) => m.vm)).not.toContain(ref);
+    expect(p.steps.flatMap((s) => s.stops ?? []).map((m) => m.vm)).not.toContain(ref);
+    expect(p.hosts.flatMap((h) => [...h.migrations, ...h.stops]).map((m) => m.vm)).not.toContain(ref);
+  });
+
+  it('Running VMs next to it are still planned; without a Paused VM there is no such blocker', () => {
+    const p = plan(threeHostPool().build());
+    expect(checks(p, 'vm-paused')).toEqual([]);
+    const paused = plan(threeHostPool().vm('frozen', { host: 'xs-a2', power: 'Paused', memGiB: 2 }).build());
+    const moved = (x: typeof p) => x.steps.flatMap((s) => s.migrations ?? []).map((m) => m.vmName);
+    expect(moved(paused)).toEqual(expect.arrayContaining(['xs-a2-vm01', 'xs-a2-vm02', 'xs-a2-vm03', 'xs-a2-vm04']));
+    expect(moved(p)).toEqual(expect.arrayContaining(['xs-a2-vm01', 'xs-a2-vm02', 'xs-a2-vm03', 'xs-a2-vm04']));
+  });
+});
