@@ -4,7 +4,7 @@ import type { PoolConfig } from '../../src/config/pools';
 import { createCore, type CoreHandle } from '../../src/core';
 import type { Actor, Run, RunState, UpgradeMode } from '../../src/domain/types';
 import { silentLogger } from '../../src/log';
-import { loadScenario, startSimulator, type SimPool } from '../../src/sim';
+import { loadScenario, startSimulator, type Scenario, type SimPool } from '../../src/sim';
 import { openStore, type Store } from '../../src/store';
 import { recordingNotifier } from './helpers';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -52,10 +52,20 @@ export function poolConfigFor(sim: SimPool, mode: UpgradeMode, extra: Partial<Po
 export async function startHarness(
   scenario: string,
   mode: UpgradeMode,
-  opts: { scale?: number; autoApprove?: boolean; pool?: Partial<PoolConfig>; storePath?: string; faults?: Parameters<SimPool['control']['injectFault']>[0][] } = {},
+  opts: {
+    scale?: number;
+    autoApprove?: boolean;
+    pool?: Partial<PoolConfig>;
+    storePath?: string;
+    faults?: Parameters<SimPool['control']['injectFault']>[0][];
+    /** changes to the scenario before the simulator starts (extra VMs, power states…) */
+    edit?: (s: Scenario) => void;
+  } = {},
 ): Promise<Harness> {
   const clock = new ScaledClock(opts.scale ?? 3000);
-  const sim = await startSimulator(loadScenario(scenario), { clock });
+  const sc = loadScenario(scenario);
+  opts.edit?.(sc);
+  const sim = await startSimulator(sc, { clock });
   for (const f of opts.faults ?? []) sim.control.injectFault(f);
   const dir = mkdtempSync(join(tmpdir(), 'xsupgrade-runner-'));
   const store = await openStore({ path: opts.storePath ?? ':memory:', clock });
