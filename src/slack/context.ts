@@ -68,12 +68,12 @@ export async function auditRefusal(ctx: SlackContext, e: { runId: string; actor:
   }
 }
 
-/** An ephemeral message to one user in a channel, through the outbox (retried, never dropped silently). */
-export function tellUser(ctx: SlackContext, channel: string, user: string, msg: SlackMessage, describe = 'ephemeral'): void {
+/** An ephemeral message to one user in a channel (in a thread when threadTs is given), through the outbox (retried, never dropped silently). */
+export function tellUser(ctx: SlackContext, channel: string, user: string, msg: SlackMessage, describe = 'ephemeral', threadTs?: string): void {
   ctx.outbox.enqueue({
     queue: `ephemeral:${channel}`,
     describe,
-    build: () => ({ method: 'chat.postEphemeral', args: { channel, user, text: msg.text, blocks: msg.blocks } }),
+    build: () => ({ method: 'chat.postEphemeral', args: { channel, user, text: msg.text, blocks: msg.blocks, ...(threadTs ? { thread_ts: threadTs } : {}) } }),
     degrade: withoutBlocks,
   });
 }

@@ -1,6 +1,6 @@
 import type { PoolStatus } from '../../domain/ports';
 import type { Run } from '../../domain/types';
-import { clockTime, esc, sections, SlackMessage, who, withinBlockLimit } from './common';
+import { clockTime, esc, sections, slackText, SlackMessage, who, withinBlockLimit } from './common';
 import { hostProgress, isOnTarget } from './progress';
 
 /** Ephemeral answers to slash commands. Pure: data in, message out. */
@@ -15,7 +15,7 @@ export function errorReply(message: string, usage: string): SlackMessage {
 }
 
 export function textReply(text: string): SlackMessage {
-  return { text, blocks: sections(esc(text)) };
+  return { text, blocks: sections(slackText(text)) };
 }
 
 export function poolsReply(pools: PoolStatus[]): SlackMessage {
