@@ -58,12 +58,12 @@ export interface SlackApp {
 export const EVENTS_PATH = '/slack/events';
 
 /** auth.test with a few retries on transient failures; a refused token is a clear start-up error. */
-async function verifyBotToken(client: { apiCall(method: string, args?: Record<string, unknown>): Promise<object> }, log: Logger): Promise<{ botId?: string; botUserId?: string; teamId?: string }> {
+async function verifyBotToken(client: { apiCall(method: string, args?: Record<string, unknown>): Promise<object> }, log: Logger): Promise<{ botId?: string; botUserId?: string; teamId?: string; url?: string }> {
   for (let attempt = 1; ; attempt++) {
     try {
-      const r = (await client.apiCall('auth.test', {})) as { bot_id?: string; user_id?: string; team_id?: string; team?: string };
+      const r = (await client.apiCall('auth.test', {})) as { bot_id?: string; user_id?: string; team_id?: string; team?: string; url?: string };
       log.info({ botUserId: r.user_id, team: r.team }, 'Slack bot token verified');
-      return { botId: r.bot_id, botUserId: r.user_id, teamId: r.team_id };
+      return { botId: r.bot_id, botUserId: r.user_id, teamId: r.team_id, url: r.url };
     } catch (e) {
       const failure = classifySlackError(e);
       if (failure.kind === 'permanent' || failure.kind === 'bad-content') {
@@ -96,7 +96,7 @@ export function createSlackApp(deps: SlackAppDeps): SlackApp {
 
   // The bot's identity comes from one auth.test in start() (retried, with a clear error for a bad token)
   // instead of Bolt's constructor-time call, whose failure would surface only as an unhandled rejection.
-  let identity: { botId?: string; botUserId?: string; teamId?: string } | undefined;
+  let identity: { botId?: string; botUserId?: string; teamId?: string; url?: string } | undefined;
   const authorize = async () => {
     if (!identity) throw new Error('the Slack app is not started');
     return { botToken: settings.botToken, botId: identity.botId, botUserId: identity.botUserId, teamId: identity.teamId };
@@ -128,6 +128,7 @@ export function createSlackApp(deps: SlackAppDeps): SlackApp {
     planBlocks: deps.planRenderer ?? planBlocks,
     scheduler: deps.scheduler,
     audit: deps.audit,
+    workspaceUrl: () => identity?.url,
     track: <T>(work: Promise<T>) => {
       inFlight.add(work);
       work.then(

@@ -30,6 +30,8 @@ export interface SlackContext {
   scheduler?: SchedulerPort;
   /** append to the audit log (refusals decided here, before Core: forged buttons, wrong channel) */
   audit?: (e: AuditEvent) => Promise<void>;
+  /** the workspace's URL from auth.test ("https://acme.slack.com/"), for message links; undefined before start */
+  workspaceUrl?: () => string | undefined;
   /** registers work that continues after ack(), so stop()/tests can wait for it */
   track<T>(work: Promise<T>): Promise<T>;
 }
@@ -44,6 +46,13 @@ export function channelAllows(pool: PoolConfig, channel: { id?: string; name?: s
   if (channel.id && configured === channel.id) return true;
   const name = configured.replace(/^#/, '');
   return channel.name !== undefined && channel.name !== '' && channel.name === name && configured !== channel.id;
+}
+
+/** A message's permalink (the format chat.getPermalink returns): <workspace>/archives/<channel>/p<ts without the dot>. */
+export function messageLink(ctx: SlackContext, channel: string, ts: string): string | undefined {
+  const base = ctx.workspaceUrl?.();
+  if (!base || !/^https:\/\/[^\s<>|]+$/.test(base) || !/^\d+\.\d+$/.test(ts)) return undefined;
+  return `${base.replace(/\/?$/, '/')}archives/${channel}/p${ts.replace('.', '')}`;
 }
 
 export function channelMention(pool: PoolConfig): string {
