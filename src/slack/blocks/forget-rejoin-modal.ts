@@ -10,6 +10,8 @@ export interface ForgetRejoinMetadata {
   channel: string;
   /** the failure alert's ts, to replace its buttons after the decision */
   messageTs?: string;
+  /** the thread the alert is in: a refusal of the submission is told there */
+  threadTs?: string;
 }
 
 /** R4.2 forget & rejoin: asks for the reinstalled host's address and states what will be called. */

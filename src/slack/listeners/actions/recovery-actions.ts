@@ -36,7 +36,7 @@ export async function forgetRejoinClick(ctx: SlackContext, click: Click): Promis
     tellClicker(ctx, click, textReply(`${c.run.id}: this alert is out of date (step ${c.stepId} is ${step?.state ?? 'unknown'}, run ${c.run.state}). Nothing was done.`), 'stale alert');
     return;
   }
-  const view = forgetRejoinModal(c.run, step, { runId: c.run.id, stepId: step.id, channel: click.channelId, messageTs: click.messageTs });
+  const view = forgetRejoinModal(c.run, step, { runId: c.run.id, stepId: step.id, channel: click.channelId, messageTs: click.messageTs, ...(click.threadTs ? { threadTs: click.threadTs } : {}) });
   try {
     await ctx.outbox.callNow('views.open', { trigger_id: click.triggerId, view });
   } catch (e) {

@@ -13,6 +13,7 @@ const metadataSchema = z
     stepId: z.string().min(1).max(200),
     channel: z.string().regex(/^[CGD][A-Z0-9]+$/),
     messageTs: z.string().regex(/^\d+\.\d+$/).optional(),
+    threadTs: z.string().regex(/^\d+\.\d+$/).optional(),
   })
   .strict();
 
@@ -48,13 +49,13 @@ export function forgetRejoinSubmit(ctx: SlackContext) {
         const pool = run ? poolByName(ctx, run.pool) : undefined;
         if (!run || !pool || !channelAllows(pool, { id: meta.channel })) {
           await auditRefusal(ctx, { runId: meta.runId, actor: userId, message: 'forget-rejoin for an unknown run or from another channel', detail: { channel: meta.channel } });
-          tellUser(ctx, meta.channel, userId, textReply(`${meta.runId}: no such run in this channel. Nothing was done.`), 'forget-rejoin refused');
+          tellUser(ctx, meta.channel, userId, textReply(`${meta.runId}: no such run in this channel. Nothing was done.`), 'forget-rejoin refused', meta.threadTs);
           return;
         }
         const actor = await actorFor(ctx, userId, meta.channel, pool);
         const result = await ctx.core.recover(run.id, { action: 'forget-rejoin', stepId: meta.stepId, address: address.data }, actor);
         if (!result.ok) {
-          tellUser(ctx, meta.channel, userId, textReply(`${run.id}: ${describeRefusal(result.code, result.error)}`), 'forget-rejoin refused');
+          tellUser(ctx, meta.channel, userId, textReply(`${run.id}: ${describeRefusal(result.code, result.error)}`), 'forget-rejoin refused', meta.threadTs);
           return;
         }
         const step = run.steps.find((s) => s.id === meta.stepId);
@@ -64,7 +65,7 @@ export function forgetRejoinSubmit(ctx: SlackContext) {
         }
       })().catch((e: unknown) => {
         ctx.logger.error({ runId: meta.runId, err: (e as Error).message }, 'forget-rejoin submission failed');
-        tellUser(ctx, meta.channel, userId, textReply(INTERNAL_ERROR_TEXT));
+        tellUser(ctx, meta.channel, userId, textReply(INTERNAL_ERROR_TEXT), 'forget-rejoin failed', meta.threadTs);
       }),
     );
   };
