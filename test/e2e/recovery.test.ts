@@ -5,54 +5,18 @@
  * finishes. Same start-up as sandbox.test.ts (`node dist/src/cli.js start`, Debian's chromium); screenshots go to
  * docs/screenshots/retry-*.png.
  */
-import { ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { BrowserContext, chromium, Locator, Page } from 'playwright-core';
+import { join } from 'node:path';
+import type { BrowserContext } from 'playwright-core';
+import { checkPrerequisites, launchChromium, press, SHOTS, startSandbox, stopSandbox } from './helpers';
 
-const ROOT = resolve(__dirname, '../..');
-const SHOTS = join(ROOT, 'docs/screenshots');
-const CHROMIUM = '/usr/bin/chromium';
 const REQUESTER = 'U0KENJI';
 const APPROVER = 'U0MIKA';
 const HOST = 'xs-a2';
-const CLI = join(ROOT, 'dist/src/cli.js');
 
 jest.setTimeout(300_000);
-
-function startSandbox(stateDir: string): Promise<{ proc: ChildProcess; url: string; output: () => string }> {
-  const env: NodeJS.ProcessEnv = { ...process.env, XSUPGRADE_SANDBOX_PORT: '0', XSUPGRADE_STATE: join(stateDir, 'state.sqlite'), XSUPGRADE_DEMO_SCALE: '240' };
-  for (const k of ['SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'SLACK_APP_TOKEN', 'XSUPGRADE_POOLS']) delete env[k];
-  const proc = spawn(process.execPath, [CLI, 'start'], { cwd: stateDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  return new Promise((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error(`no sandbox URL within 60 s; output:\n${out}`)), 60_000);
-    proc.on('exit', (code) => {
-      clearTimeout(timer);
-      fail(new Error(`npm start exited with ${code}:\n${out}`));
-    });
-    proc.stdout!.on('data', () => {
-      const m = /Sandbox page \(open this\):\s+(http:\/\/127\.0\.0\.1:\d+\/)/.exec(out);
-      if (m && out.includes('Press Ctrl-C to stop.')) {
-        clearTimeout(timer);
-        proc.removeAllListeners('exit');
-        ok({ proc, url: m[1], output: () => out });
-      }
-    });
-  });
-}
-
-async function press(page: Page, button: Locator): Promise<void> {
-  const hasConfirm = (await button.getAttribute('data-confirm')) !== null;
-  await button.click();
-  if (hasConfirm) {
-    await page.locator('#confirm-ok').click();
-    await page.locator('#confirm').waitFor({ state: 'hidden' });
-  }
-}
 
 describe('sandbox: a powered-off host retried to success', () => {
   let proc: ChildProcess | undefined;
@@ -61,21 +25,14 @@ describe('sandbox: a powered-off host retried to success', () => {
   let userData: string;
 
   beforeAll(() => {
-    if (!existsSync(CLI)) throw new Error('dist/src/cli.js missing: run `npm run build` first');
-    if (!existsSync(CHROMIUM)) throw new Error('Debian chromium missing: apt-get install -y chromium');
-    mkdirSync(SHOTS, { recursive: true });
+    checkPrerequisites();
     stateDir = mkdtempSync(join(tmpdir(), 'xsupgrade-e2e-retry-'));
     userData = mkdtempSync(join(tmpdir(), 'xsupgrade-chromium-'));
   });
 
   afterAll(async () => {
     await browser?.close();
-    if (proc && proc.exitCode === null) {
-      const exited = new Promise((ok) => proc!.once('exit', ok));
-      proc.kill('SIGTERM');
-      await Promise.race([exited, new Promise((ok) => setTimeout(ok, 10_000))]);
-      if (proc.exitCode === null) proc.kill('SIGKILL');
-    }
+    await stopSandbox(proc);
     rmSync(stateDir, { recursive: true, force: true });
     rmSync(userData, { recursive: true, force: true });
   });
@@ -83,12 +40,7 @@ describe('sandbox: a powered-off host retried to success', () => {
   it('power off and on at the gate → the upgrade refuses the re-enabled host → Retry (offered first) re-disables it and the run finishes', async () => {
     const started = await startSandbox(stateDir);
     proc = started.proc;
-    browser = await chromium.launchPersistentContext(userData, {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 1600, height: 1000 },
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium(userData);
     const page = browser.pages()[0] ?? (await browser.newPage());
     const pageErrors: string[] = [];
     page.on('pageerror', (e) => pageErrors.push(e.message));
