@@ -111,7 +111,7 @@ export async function run(args: string[], io: { out?: (s: string) => void; err?:
       client = new XenApiClient({ url: sim.masterUrl, username: sim.username, password: sim.password, tls: { mode: 'insecure-http' }, clock });
       // the same inference as `rehearse` of this file: an unreachable repository blocks, it never means manual (R3.9)
       inferred = pool ? undefined : scenarioUpgrade(scenario, a.mode);
-      repoUrl = pool ? repositoryUrl(pool, env) : inferred!.upgrade.mode === 'automatic' ? inferred!.upgrade.repositoryUrl : undefined;
+      repoUrl = pool ? repositoryUrl(pool, env) : inferred!.repositoryUrl;
     } else {
       pool = pool!;
       poolName = pool.name;
@@ -120,7 +120,7 @@ export async function run(args: string[], io: { out?: (s: string) => void; err?:
     }
     await client.login();
     cleanup = [() => client.logout(), ...cleanup];
-    const mode: UpgradeMode = a.mode ?? pool?.upgrade.mode ?? inferred?.upgrade.mode ?? 'automatic';
+    const mode: UpgradeMode = a.mode ?? pool?.upgrade.mode ?? inferred?.mode ?? 'automatic';
     const { plan } = await planLivePool(
       client,
       { pool: poolName, target: a.target ?? pool?.target ?? inferred?.target ?? '7.6', mode, returnPolicy: a.returnPolicy ?? pool?.returnPolicy ?? 'none', paths, repositoryUrl: repoUrl },

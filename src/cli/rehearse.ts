@@ -32,7 +32,7 @@ export async function run(args: string[]): Promise<number> {
   const requested = opts.mode === undefined ? undefined : parseMode(opts.mode);
   if (existsSync(what)) {
     scenario = loadScenario(what);
-    mode = scenarioUpgrade(scenario, requested).upgrade.mode; // as `plan --scenario` infers it
+    mode = scenarioUpgrade(scenario, requested).mode; // as `plan --scenario` infers it
   } else {
     const settings = loadGeneralSettings(process.env);
     if (!settings.poolsFile) throw new ConfigError(`${what} is not a file, and XSUPGRADE_POOLS is not set to look it up as a pool`);

@@ -18,7 +18,7 @@ import { validActions } from '../runner/recovery';
 import type { StoppedVm } from '../runner/steps/stop-vms';
 import { ConfigError } from '../config/pools';
 import { createCore } from '.';
-import { scenarioUpgrade } from './scenario-mode';
+import { rehearsalUpgrade, scenarioUpgrade } from './scenario-mode';
 
 const GiB = 1024 ** 3;
 const REHEARSAL_PASSWORD_ENV = 'XSUPGRADE_REHEARSAL_PASSWORD';
@@ -96,7 +96,9 @@ export async function rehearse(o: RehearsalOptions, keepSim = false): Promise<Re
   if (o.failHost && !o.scenario.hosts.some((h) => h.name === o.failHost)) {
     throw new ConfigError(`--fail: no host "${o.failHost}" in the scenario (hosts: ${o.scenario.hosts.map((h) => h.name).join(', ')})`);
   }
-  const { upgrade, target } = scenarioUpgrade(o.scenario, o.mode);
+  const inferred = scenarioUpgrade(o.scenario, o.mode);
+  const upgrade = rehearsalUpgrade(inferred);
+  const target = inferred.target;
   const clock = new ScaledClock(o.scale ?? 1000);
   const sim = await startSimulator(o.scenario, { clock });
   const dir = mkdtempSync(join(tmpdir(), 'xsupgrade-rehearsal-'));

@@ -21,7 +21,11 @@ export function parseMode(value: unknown, flag = '--mode'): UpgradeMode {
 }
 
 export interface ScenarioUpgrade {
-  upgrade: PoolConfig['upgrade'];
+  mode: UpgradeMode;
+  /** automatic: the repository handed to the plugin (absent when the scenario lists none: the plan blocks, R3.9) */
+  repositoryUrl?: string;
+  /** update: the update ISO's name */
+  updateIso?: string;
   /** the version the repository or update installs ('7.6' when the scenario names none) */
   target: string;
 }
@@ -35,13 +39,17 @@ export function scenarioUpgrade(scenario: Scenario, requested?: UpgradeMode): Sc
   const covering = scenario.updates.find(covers);
   const update = covering ?? scenario.updates[0];
   const mode: UpgradeMode = requested ?? (covering ? 'update' : repo ? 'automatic' : update ? 'update' : 'manual');
-  switch (mode) {
-    case 'automatic':
-      if (!repo) throw new ConfigError('--mode automatic needs an install repository, and the scenario lists none (repositories:)');
-      return { upgrade: { mode, repositoryUrl: repo.url }, target: repo.version };
-    case 'update':
-      return { upgrade: { mode, updateIso: update?.name ?? 'update' }, target: update?.version ?? repo?.version ?? '7.6' };
-    case 'manual':
-      return { upgrade: { mode }, target: repo?.version ?? update?.version ?? '7.6' };
+  const target = (mode === 'update' ? (update ?? repo) : (repo ?? update))?.version ?? '7.6';
+  if (mode === 'automatic') return { mode, ...(repo ? { repositoryUrl: repo.url } : {}), target };
+  if (mode === 'update') return { mode, updateIso: update?.name ?? 'update', target };
+  return { mode, target };
+}
+
+/** The pool's upgrade settings for a rehearsal: automatic mode cannot be rehearsed without a repository. */
+export function rehearsalUpgrade(u: ScenarioUpgrade): PoolConfig['upgrade'] {
+  if (u.mode === 'automatic') {
+    if (!u.repositoryUrl) throw new ConfigError('--mode automatic needs an install repository, and the scenario lists none (repositories:)');
+    return { mode: 'automatic', repositoryUrl: u.repositoryUrl };
   }
+  return u.mode === 'update' ? { mode: 'update', updateIso: u.updateIso ?? 'update' } : { mode: 'manual' };
 }

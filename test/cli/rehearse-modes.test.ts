@@ -93,6 +93,12 @@ describe('plan --scenario and rehearse share one mode inference', () => {
     expect((result as Error).message).toMatch(/the plan has blockers: R3\.9 repository http:\/\/repo\.example\.com\/xenserver\/broken\/ failed testUrl/);
   });
 
+  it('plan --mode automatic on a scenario without a repository is a blocked plan naming it (exit 2), not an error', async () => {
+    const p = await planText(['--scenario', demo('pool-b'), '--mode', 'automatic']);
+    expect(p.code).toBe(2);
+    expect(p.out).toMatch(/automatic mode needs an install repository URL/);
+  });
+
   it('a 7.4/7.5 pool with an update ISO is planned and rehearsed in update mode (R1.3) by both', async () => {
     const p = await planText(['--scenario', demo('pool-b')]);
     expect(p.err).toBe('');
