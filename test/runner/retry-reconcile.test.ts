@@ -3,27 +3,14 @@
  * and powered on again comes back enabled (xapi enables a host when it boots), maybe with a VM moved onto it; the
  * upgrade then refuses to take it down. Retry disables it again, re-evacuates it, and the run completes.
  */
-import type { Run } from '../../src/domain/types';
 import { XenApiClient } from '../../src/xenapi';
-import { APPROVER, planAndStart, startHarness, waitForRun, type Harness } from './sim-harness';
+import { APPROVER, approveGates, planAndStart, startHarness, waitForRun } from './sim-harness';
 
 async function until(what: string, cond: () => boolean, realMs = 30_000): Promise<void> {
   const end = Date.now() + realMs;
   while (!cond()) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-/** approve every gate, in order, until the run waits at `stopAt` (returned) or ends */
-async function approveGates(h: Harness, runId: string, stopAt?: string): Promise<Run> {
-  for (;;) {
-    const run = await waitForRun(h.store, runId, ['awaiting-approval', 'failed', 'done']);
-    const gate = run.steps.find((s) => s.state === 'awaiting-approval');
-    if (!gate || gate.id === stopAt) return run;
-    expect((await h.core.approve(runId, gate.id, APPROVER)).ok).toBe(true);
-    for (let r = await h.store.getRun(runId); r?.steps.find((s) => s.id === gate.id)?.state === 'awaiting-approval'; r = await h.store.getRun(runId))
-      await new Promise((res) => setTimeout(res, 20));
   }
 }
 

@@ -127,3 +127,16 @@ export async function planAndStart(h: Harness, by: Actor = REQUESTER): Promise<R
 export function runningVmPlacement(sim: SimPool): Record<string, string | null> {
   return Object.fromEntries(sim.inspect().vms.filter((v) => v.powerState === 'Running').map((v) => [v.name, v.residentOn]));
 }
+
+/** approve every gate, in order, until the run waits at `stopAt` (returned) or ends */
+export async function approveGates(h: Harness, runId: string, stopAt?: string): Promise<Run> {
+  for (;;) {
+    const run = await waitForRun(h.store, runId, ['awaiting-approval', 'failed', 'done']);
+    const gate = run.steps.find((s) => s.state === 'awaiting-approval');
+    if (!gate || gate.id === stopAt) return run;
+    const approved = await h.core.approve(runId, gate.id, APPROVER);
+    if (!approved.ok) throw new Error(`approving ${gate.id}: ${approved.error}`);
+    for (let r = await h.store.getRun(runId); r?.steps.find((s) => s.id === gate.id)?.state === 'awaiting-approval'; r = await h.store.getRun(runId))
+      await new Promise((res) => setTimeout(res, 20));
+  }
+}
