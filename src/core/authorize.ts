@@ -11,6 +11,7 @@
  */
 import type { PoolConfig } from '../config/pools';
 import type { Actor, Run } from '../domain/types';
+import { channelMention, mention } from '../domain/mention';
 
 export type Decision = 'start' | 'approve' | 'hold' | 'resume' | 'abort' | 'recover' | 'schedule';
 
@@ -55,17 +56,17 @@ export function authorize(pool: PoolConfig, actor: Actor, decision: Decision, ru
     return { ok: true };
   }
   if (actor.channel !== pool.slack.channel) {
-    return { ok: false, reason: `pool ${pool.name} is operated from its channel ${pool.slack.channel} only` };
+    return { ok: false, reason: `pool ${pool.name} is operated from its channel ${channelMention(pool.slack.channel)} only` };
   }
   if (decision === 'start') return { ok: true };
   if (decision === 'schedule') {
     if (isScheduler(pool, actor)) return { ok: true };
     const who = pool.slack.schedulers ? 'in the schedulers' : 'an approver';
-    return { ok: false, reason: `${actor.userId} is not ${who} of pool ${pool.name}: only they may schedule or unschedule its maintenance windows` };
+    return { ok: false, reason: `${mention(actor.userId)} is not ${who} of pool ${pool.name}: only they may schedule or unschedule its maintenance windows` };
   }
-  if (!isApprover(pool, actor)) return { ok: false, reason: `${actor.userId} is not an approver of pool ${pool.name}` };
+  if (!isApprover(pool, actor)) return { ok: false, reason: `${mention(actor.userId)} is not an approver of pool ${pool.name}` };
   if (decision === 'approve' && run && run.requestedBy === actor.userId && !pool.slack.allowSelfApproval) {
-    return { ok: false, reason: `${actor.userId} requested run ${run.id} and may not approve it (self-approval is off for pool ${pool.name})` };
+    return { ok: false, reason: `${mention(actor.userId)} requested run ${run.id} and may not approve it (self-approval is off for pool ${pool.name})` };
   }
   return { ok: true };
 }

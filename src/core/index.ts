@@ -23,6 +23,7 @@ import { XenApiClient } from '../xenapi';
 import { authorize, describeActor, type Decision } from './authorize';
 import { createPoolRuntime, repositoryUrlWithCredentials } from './runtime';
 import { startRefusal } from './start-checks';
+import { mention } from '../domain/mention';
 
 export interface CoreDeps {
   pools: PoolConfig[];
@@ -279,7 +280,7 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
       const res = await cas(run, actor, (r) => {
         const s = r.steps.find((x) => x.id === stepId)!;
         const prior = r.approvals.find((a) => a.stepId === stepId && a.decision === 'approved');
-        if (prior) throw new StaleAction(`${stepId} was already approved by ${prior.by}`);
+        if (prior) throw new StaleAction(`${stepId} was already approved by ${mention(prior.by)}`);
         if (s.state !== 'awaiting-approval' || (r.state !== 'awaiting-approval' && r.state !== 'paused')) {
           throw new StaleAction(`${stepId} is not waiting for approval (step ${s.state}, run ${r.state})`);
         }
@@ -288,7 +289,7 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
         s.endedAt = at;
         // a paused run stays paused: the approval is recorded, nothing moves until someone resumes (the Hold promise)
         const paused = r.state === 'paused';
-        s.data = { ...(s.data ?? {}), note: `approved by ${actor.userId}`, ...(paused ? { approvedWhilePaused: true } : {}) };
+        s.data = { ...(s.data ?? {}), note: `approved by ${mention(actor.userId)}`, ...(paused ? { approvedWhilePaused: true } : {}) };
         if (!paused) r.state = 'running';
       });
       if (!res.ok) return res;
@@ -368,7 +369,7 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
         for (const s of r.steps) if (s.state === 'awaiting-approval') r.approvals.push({ stepId: s.id, decision: 'aborted', by: actor.userId, at });
         r.state = 'aborted';
         r.endedAt = at;
-        r.outcome = `aborted by ${actor.userId}`;
+        r.outcome = `aborted by ${mention(actor.userId)}`;
       });
       if (!res.ok) return res;
       engine.interrupt(runId, `aborted by ${actor.userId}`);
@@ -378,10 +379,10 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
         for (const s of r.steps) {
           if (s.state === 'running' || s.state === 'awaiting-approval') {
             s.state = 'failed';
-            s.error = { message: `interrupted: run aborted by ${actor.userId}` };
+            s.error = { message: `interrupted: run aborted by ${mention(actor.userId)}` };
           }
         }
-        r.outcome = `aborted by ${actor.userId}\n${report}`;
+        r.outcome = `aborted by ${mention(actor.userId)}\n${report}`;
       });
       await audit(runId, 'state', actor.userId, `run aborted by ${actor.userId}`, { report });
       engine.notify(final, 'runFinished', (n) => n.runFinished(final));
@@ -404,7 +405,7 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
       const updated = res.value;
       if (req.action === 'skip-host') {
         const host = checked.step.hostName;
-        const text = `${host} skipped by ${actor.userId}: it stays disabled and is not upgraded; the pool stays in mixed mode (R3.5) until it is handled.`;
+        const text = `${host} skipped by ${mention(actor.userId)}: it stays disabled and is not upgraded; the pool stays in mixed mode (R3.5) until it is handled.`;
         engine.notify(updated, 'runEvent', (n) => n.runEvent(updated, text));
       }
       engine.notify(updated, 'runUpdated', (n) => n.runUpdated(updated));

@@ -146,11 +146,23 @@ export type Severity = 'blocker' | 'warning' | 'info';
 /** A fix the bot can apply after approval, or guidance for a human. */
 export type PrecheckFix =
   | { kind: 'eject-cds'; vbds: Ref[] }
+  /** R2.3: a VM suspended with a disc in: resume it on `host` (old version), eject, suspend it again (pool-prep) */
+  | { kind: 'cycle-suspended-cds'; vms: SuspendedCdCycle[] }
   | { kind: 'disable-ha' }
   | { kind: 'suspend-vms'; vms: Ref[] }
   | { kind: 'shutdown-vms'; vms: Ref[] }
   | { kind: 'manual'; guidance: string }
   | { kind: 'none' };
+
+export interface SuspendedCdCycle {
+  vm: Ref;
+  vmName: string;
+  /** where it is resumed: a host not yet upgraded that sees its disks, has room and a suspend SR */
+  host: Ref;
+  hostName: string;
+  /** its CD drives with a disc in */
+  vbds: Ref[];
+}
 
 export interface Precheck {
   /** stable id, e.g. "ha-enabled", "cd-inserted", "version-path" */

@@ -3,7 +3,8 @@
  * again when invoked, against the run's revision and the step's state, so a stale or duplicate action is refused
  * and never applied twice.
  *
- * - retry (R4.3): the step runs again; it reconciles with the pool first.
+ * - retry (R4.3): the step runs again; it reconciles with the pool first, and so do the host's preparation steps
+ *   before it (preparationToRecheck): a host re-enabled by a reboot is disabled and emptied again.
  * - forget-rejoin (R4.2, non-master): the operator reinstalls the host and gives its address; the bot reads the
  *   certificate there (probeNewHost, nothing sent) and an approver confirms its SHA-256 fingerprint. Then, in order:
  *   verify (log in pinned to that fingerprint: a fresh stand-alone host on the target, no guests), forget the old
@@ -227,6 +228,7 @@ export function recoveryMutation(req: RecoveryRequest, by: string, expect: { rev
         const { recovery: _dropped, ...rest } = s.data ?? {};
         s.data = { ...rest, lastError: s.error };
         delete s.error;
+        for (const again of preparationToRecheck(r, s)) again.state = 'pending';
         break;
       }
       case 'skip-host':
@@ -250,6 +252,23 @@ export function recoveryMutation(req: RecoveryRequest, by: string, expect: { rev
         throw new StaleAction('abort goes through core.abort');
     }
   };
+}
+
+const PREPARATION = new Set(['disable', 'evacuate', 'stop-vms']);
+
+/**
+ * R4.3 Retry reconciles with the live pool first: the host's preparation steps already done (disable, evacuate,
+ * stop-vms) run again before the failed step. A host that was powered off and on since is enabled again (xapi
+ * enables a host when it boots) and VMs may have started on it; each of these steps re-reads the pool and does only
+ * what is missing (disabled again, VMs that appeared re-placed and migrated, planned stops re-checked), so a host
+ * still as it was costs a few reads. Not once the host's shutdown was issued: then it is down on purpose and the
+ * upgrade/wait steps reconcile themselves. Their data is kept (restore-vms needs what stop-vms recorded).
+ */
+export function preparationToRecheck(run: Run, failed: StepRecord): StepRecord[] {
+  if (!failed.host || !['evacuate', 'stop-vms', 'approval', 'upgrade'].includes(failed.kind)) return [];
+  if (failed.kind === 'upgrade' && failed.data?.shutdownIssued) return [];
+  const at = run.steps.indexOf(failed);
+  return run.steps.filter((x, i) => i < at && x.host === failed.host && x.state === 'done' && PREPARATION.has(x.kind));
 }
 
 export class StaleAction extends Error {

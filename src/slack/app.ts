@@ -63,16 +63,18 @@ interface Identity {
   botUserId?: string;
   teamId?: string;
   enterpriseId?: string;
+  /** the workspace's URL (auth.test), for links to a run's thread */
+  url?: string;
 }
 
 /** auth.test with a few retries on transient failures; a refused token is a clear start-up error. */
 async function verifyBotToken(client: { apiCall(method: string, args?: Record<string, unknown>): Promise<object> }, log: Logger): Promise<Identity> {
   for (let attempt = 1; ; attempt++) {
     try {
-      const r = (await client.apiCall('auth.test', {})) as { bot_id?: string; user_id?: string; team_id?: string; team?: string; enterprise_id?: string | null };
+      const r = (await client.apiCall('auth.test', {})) as { bot_id?: string; user_id?: string; team_id?: string; team?: string; enterprise_id?: string | null; url?: string };
       log.info({ botUserId: r.user_id, team: r.team, teamId: r.team_id, enterpriseId: r.enterprise_id ?? undefined }, 'Slack bot token verified');
       if (!r.team_id) throw new Error('Slack auth.test named no team: the installed workspace is unknown, so no request could be checked against it');
-      return { botId: r.bot_id, botUserId: r.user_id, teamId: r.team_id, enterpriseId: r.enterprise_id ?? undefined };
+      return { botId: r.bot_id, botUserId: r.user_id, teamId: r.team_id, enterpriseId: r.enterprise_id ?? undefined, url: r.url };
     } catch (e) {
       const failure = classifySlackError(e);
       if (failure.kind === 'permanent' || failure.kind === 'bad-content') {
@@ -141,6 +143,7 @@ export function createSlackApp(deps: SlackAppDeps): SlackApp {
     planBlocks: deps.planRenderer ?? planBlocks,
     scheduler: deps.scheduler,
     audit: deps.audit,
+    workspaceUrl: () => identity?.url,
     track: <T>(work: Promise<T>) => {
       inFlight.add(work);
       work.then(

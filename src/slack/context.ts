@@ -31,6 +31,8 @@ export interface SlackContext {
   scheduler?: SchedulerPort;
   /** append to the audit log (refusals decided here, before Core: forged buttons, wrong channel) */
   audit?: (e: AuditEvent) => Promise<void>;
+  /** the workspace's URL from auth.test ("https://acme.slack.com/"), for message links; undefined before start */
+  workspaceUrl?: () => string | undefined;
   /** registers work that continues after ack(), so stop()/tests can wait for it */
   track<T>(work: Promise<T>): Promise<T>;
 }
@@ -45,6 +47,13 @@ export function channelAllows(pool: PoolConfig, channel: { id?: string; name?: s
   if (channel.id && configured === channel.id) return true;
   const name = configured.replace(/^#/, '');
   return channel.name !== undefined && channel.name !== '' && channel.name === name && configured !== channel.id;
+}
+
+/** A message's permalink (the format chat.getPermalink returns): <workspace>/archives/<channel>/p<ts without the dot>. */
+export function messageLink(ctx: SlackContext, channel: string, ts: string): string | undefined {
+  const base = ctx.workspaceUrl?.();
+  if (!base || !/^https:\/\/[^\s<>|]+$/.test(base) || !/^\d+\.\d+$/.test(ts)) return undefined;
+  return `${base.replace(/\/?$/, '/')}archives/${channel}/p${ts.replace('.', '')}`;
 }
 
 export function channelMention(pool: PoolConfig): string {
@@ -69,12 +78,12 @@ export async function auditRefusal(ctx: SlackContext, e: { runId: string; actor:
   }
 }
 
-/** An ephemeral message to one user in a channel, through the outbox (retried, never dropped silently). */
-export function tellUser(ctx: SlackContext, channel: string, user: string, msg: SlackMessage, describe = 'ephemeral'): void {
+/** An ephemeral message to one user in a channel (in a thread when threadTs is given), through the outbox (retried, never dropped silently). */
+export function tellUser(ctx: SlackContext, channel: string, user: string, msg: SlackMessage, describe = 'ephemeral', threadTs?: string): void {
   ctx.outbox.enqueue({
     queue: `ephemeral:${channel}`,
     describe,
-    build: () => ({ method: 'chat.postEphemeral', args: { channel, user, text: msg.text, blocks: msg.blocks } }),
+    build: () => ({ method: 'chat.postEphemeral', args: { channel, user, text: msg.text, blocks: msg.blocks, ...(threadTs ? { thread_ts: threadTs } : {}) } }),
     degrade: withoutBlocks,
   });
 }

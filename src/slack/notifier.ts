@@ -8,7 +8,7 @@ import type { SlackMessage } from './blocks/common';
 import { failureMessage } from './blocks/failure';
 import { runEndMessages } from './blocks/run-end';
 import { runEventMessage, runHeaderMessage } from './blocks/run-header';
-import { sections } from './blocks/common';
+import { esc, sections, slackText } from './blocks/common';
 import type { OutboxRef } from '../store/types';
 import { Outbox, PersistedRequest, SlackRequest, withoutBlocks } from './outbox';
 import { PlanMessages } from './plan-messages';
@@ -313,7 +313,7 @@ export class SlackNotifier implements Notifier {
       this.log.error({ pool }, 'no Slack channel configured for this pool; notice not posted');
       return;
     }
-    const msg: SlackMessage = { text: `${pool}: ${text}`, blocks: sections(`*${pool}* · ${text.replace(/[<>&]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;' })[c]!)}`) };
+    const msg: SlackMessage = { text: `${pool}: ${text}`, blocks: sections(`*${esc(pool)}* · ${slackText(text)}`) };
     this.deps.outbox.enqueue({ queue: channel, describe: `notice ${pool}`, build: () => ({ method: 'chat.postMessage', args: { channel, text: msg.text, blocks: msg.blocks } }), degrade: withoutBlocks });
   }
 }

@@ -11,6 +11,8 @@ export interface ForgetRejoinMetadata {
   channel: string;
   /** the failure alert's ts, to replace its buttons after the decision */
   messageTs?: string;
+  /** the thread the alert is in: a refusal of the submission is told there */
+  threadTs?: string;
 }
 
 /** The confirmation step also carries what the bot saw at the address: the pin for every later connection there. */

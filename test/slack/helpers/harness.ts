@@ -54,7 +54,7 @@ export interface Harness {
   /** POST a signed request body; returns status and body text */
   post(body: string, headers?: Record<string, string>): Promise<{ status: number; text: string }>;
   command(text: string, opts?: { user?: string; channel?: string; channelName?: string }): Promise<{ status: number; text: string }>;
-  click(actionId: string, value: string, opts?: { user?: string; channel?: string; messageTs?: string; blocks?: unknown[] }): Promise<{ status: number; text: string }>;
+  click(actionId: string, value: string, opts?: { user?: string; channel?: string; messageTs?: string; threadTs?: string; blocks?: unknown[] }): Promise<{ status: number; text: string }>;
   submitView(view: { callback_id: string; private_metadata: string; values: Record<string, Record<string, { type: string; value: string | null }>>; id?: string }, user?: string): Promise<{ status: number; text: string }>;
   stop(): Promise<void>;
 }
@@ -135,11 +135,11 @@ export async function startHarness(opts: { core?: FakeCore | Core; pools?: PoolC
         user: { id: user, username: user.toLowerCase(), name: user.toLowerCase(), team_id: api.directory.teamId },
         api_app_id: 'A0XSUPGRADE',
         token: 'deprecated-verification-token',
-        container: { type: 'message', message_ts: messageTs, channel_id: channel, is_ephemeral: false },
+        container: { type: 'message', message_ts: messageTs, channel_id: channel, is_ephemeral: false, ...(o.threadTs ? { thread_ts: o.threadTs } : {}) },
         trigger_id: api.issueTrigger(user),
         team: { id: api.directory.teamId, domain: 'sandbox' },
         channel: { id: channel, name: 'xs-upgrades' },
-        message: { type: 'message', ts: messageTs, text: 'message', blocks: o.blocks ?? [] },
+        message: { type: 'message', ts: messageTs, text: 'message', blocks: o.blocks ?? [], ...(o.threadTs ? { thread_ts: o.threadTs } : {}) },
         response_url: api.createResponseUrl({ channel, user, messageTs }),
         actions: [{ type: 'button', action_id: actionId, block_id: 'b1', value, text: { type: 'plain_text', text: 'x' }, action_ts: '1732500001.000200' }],
         state: { values: {} },

@@ -48,7 +48,7 @@ describe('buttons through the real Bolt app', () => {
     await h.click(ACTION.approve, runValue('xs-a2:approval'), { user: APPROVER });
     await h.slack.idle();
     expect(core.approve).toHaveBeenCalledTimes(3);
-    expect(ephemeralsFor(h.api, OUTSIDER).join()).toContain('Not allowed: &lt;@U0SAM&gt; is not an approver of pool-a');
+    expect(ephemeralsFor(h.api, OUTSIDER).join()).toContain('Not allowed: <@U0SAM> is not an approver of pool-a'); // a mention, never escaped or raw
     expect(ephemeralsFor(h.api, REQUESTER).join()).toContain('cannot approve it yourself');
     expect(ephemeralsFor(h.api, APPROVER).join()).toContain('Nothing done: the run has moved on: step xs-a2:approval was already approved');
     // nothing else was posted or edited for a refused click

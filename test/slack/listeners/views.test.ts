@@ -111,6 +111,18 @@ describe('forget & rejoin dialog (R4.2)', () => {
     expect(core.recover).toHaveBeenCalledWith(RUN_ID, expect.objectContaining({ address: 'xs-a3.lab.local' }), expect.anything());
     expect(ephemeralsFor(h.api, APPROVER).join()).toContain('is no longer failed');
   });
+
+  it('a refusal of a form opened from an alert in the run thread is told in that thread', async () => {
+    core.recover.mockResolvedValue({ ok: false, code: 'conflict', error: 'step xs-a3:wait-host is no longer failed' });
+    const header = h.api.postAsUser(h.api.directory.bot.userId, CHANNEL, 'run header');
+    const alert = h.api.postAsUser(h.api.directory.bot.userId, CHANNEL, 'alert', { thread_ts: header.ts });
+    const meta = JSON.stringify({ runId: RUN_ID, stepId: 'xs-a3:wait-host', channel: CHANNEL, messageTs: alert.ts, threadTs: header.ts });
+    await h.submitView({ callback_id: VIEW.forgetRejoin, private_metadata: meta, values: values('10.0.0.23') });
+    await h.slack.idle();
+    const refusal = h.api.messages(CHANNEL).find((m) => m.ephemeralTo === APPROVER)!;
+    expect(refusal.text).toContain('is no longer failed');
+    expect(refusal.thread_ts).toBe(header.ts);
+  });
 });
 
 describe('hostAddress', () => {

@@ -1,8 +1,8 @@
 import { ACTION, decodeButtonValue, planButtonValue } from '../../blocks/ids';
 import { textReply } from '../../blocks/replies';
 import { describeRefusal, INVALID_BUTTON_TEXT } from '../../errors';
-import { actorFor, auditRefusal, channelAllows, channelMention, poolByName, postPlan, SlackContext, tellUser } from '../../context';
-import type { Click } from './click';
+import { actorFor, auditRefusal, channelAllows, channelMention, poolByName, postPlan, SlackContext } from '../../context';
+import { tellClicker, type Click } from './click';
 
 /** Plan message buttons: Start (re-validated by Core against the plan hash shown) and Re-plan. */
 
@@ -11,12 +11,12 @@ async function resolvePlanClick(ctx: SlackContext, click: Click) {
   const pool = value ? poolByName(ctx, value.pool) : undefined;
   if (!value || !pool || (click.actionId === ACTION.planStart && !value.planHash)) {
     await auditRefusal(ctx, { runId: value ? `pool:${value.pool}` : 'unknown', actor: click.userId, message: `forged or corrupted plan button on ${click.actionId}`, detail: { action: click.actionId } });
-    tellUser(ctx, click.channelId, click.userId, textReply(INVALID_BUTTON_TEXT.replace(/^:no_entry: /, '')), 'invalid button');
+    tellClicker(ctx, click, textReply(INVALID_BUTTON_TEXT.replace(/^:no_entry: /, '')), 'invalid button');
     return undefined;
   }
   if (!channelAllows(pool, { id: click.channelId })) {
     await auditRefusal(ctx, { runId: `pool:${pool.name}`, actor: click.userId, message: `${click.actionId} from a channel that does not operate ${pool.name}`, detail: { channel: click.channelId } });
-    tellUser(ctx, click.channelId, click.userId, textReply(`${pool.name} is operated from ${channelMention(pool)} only. Nothing was done.`), 'wrong channel');
+    tellClicker(ctx, click, textReply(`${pool.name} is operated from ${channelMention(pool)} only. Nothing was done.`), 'wrong channel');
     return undefined;
   }
   return { value, pool, actor: await actorFor(ctx, click.userId, click.channelId, pool) };
@@ -39,7 +39,7 @@ export async function planStartClick(ctx: SlackContext, click: Click): Promise<v
   // on success the notifier replaces every plan message's Start button (this one: who started which run)
   const result = await ctx.core.start(c.pool.name, { planHash: c.value.planHash, planMadeAt: c.value.planAt }, c.actor);
   if (!result.ok) {
-    tellUser(ctx, click.channelId, click.userId, textReply(`Start ${c.pool.name}: ${describeRefusal(result.code, result.error)}`), 'start refused');
+    tellClicker(ctx, click, textReply(`Start ${c.pool.name}: ${describeRefusal(result.code, result.error)}`), 'start refused');
   }
 }
 
@@ -48,7 +48,7 @@ export async function planReplanClick(ctx: SlackContext, click: Click): Promise<
   if (!c) return;
   const result = await ctx.core.plan(c.pool.name, {}, c.actor);
   if (!result.ok) {
-    tellUser(ctx, click.channelId, click.userId, textReply(`Plan for ${c.pool.name}: ${describeRefusal(result.code, result.error)}`), 'replan refused');
+    tellClicker(ctx, click, textReply(`Plan for ${c.pool.name}: ${describeRefusal(result.code, result.error)}`), 'replan refused');
     return;
   }
   postPlan(ctx, click.channelId, result.value, click.userId);

@@ -22,6 +22,7 @@ const metadataSchema = z
     stepId: z.string().min(1).max(200),
     channel: z.string().regex(/^[CGD][A-Z0-9]+$/),
     messageTs: z.string().regex(/^\d+\.\d+$/).optional(),
+    threadTs: z.string().regex(/^\d+\.\d+$/).optional(),
   })
   .strict();
 
@@ -47,7 +48,7 @@ async function loadRun(ctx: SlackContext, meta: Meta, userId: string): Promise<L
   const pool = run ? poolByName(ctx, run.pool) : undefined;
   if (!run || !pool || !channelAllows(pool, { id: meta.channel })) {
     await auditRefusal(ctx, { runId: meta.runId, actor: userId, message: 'forget-rejoin for an unknown run or from another channel', detail: { channel: meta.channel } });
-    tellUser(ctx, meta.channel, userId, textReply(`${meta.runId}: no such run in this channel. Nothing was done.`), 'forget-rejoin refused');
+    tellUser(ctx, meta.channel, userId, textReply(`${meta.runId}: no such run in this channel. Nothing was done.`), 'forget-rejoin refused', meta.threadTs);
     return undefined;
   }
   return { run, pool };
@@ -94,7 +95,7 @@ export function forgetRejoinSubmit(ctx: SlackContext) {
         await ctx.outbox.callNow('views.update', { view_id: body.view.id, view: next });
       })().catch((e: unknown) => {
         ctx.logger.error({ runId: meta.runId, err: (e as Error).message }, 'forget-rejoin check failed');
-        tellUser(ctx, meta.channel, userId, textReply(INTERNAL_ERROR_TEXT));
+        tellUser(ctx, meta.channel, userId, textReply(INTERNAL_ERROR_TEXT), undefined, meta.threadTs);
       }),
     );
   };
@@ -135,7 +136,7 @@ export function forgetRejoinConfirmSubmit(ctx: SlackContext) {
         const req = { action: 'forget-rejoin' as const, stepId: meta.stepId, address: meta.address, ...(meta.fingerprint256 ? { fingerprint256: meta.fingerprint256 } : {}) };
         const result = await ctx.core.recover(run.id, req, actor);
         if (!result.ok) {
-          tellUser(ctx, meta.channel, userId, textReply(`${run.id}: ${describeRefusal(result.code, result.error)}`), 'forget-rejoin refused');
+          tellUser(ctx, meta.channel, userId, textReply(`${run.id}: ${describeRefusal(result.code, result.error)}`), 'forget-rejoin refused', meta.threadTs);
           return;
         }
         const step = run.steps.find((s) => s.id === meta.stepId);
@@ -145,7 +146,7 @@ export function forgetRejoinConfirmSubmit(ctx: SlackContext) {
         }
       })().catch((e: unknown) => {
         ctx.logger.error({ runId: meta.runId, err: (e as Error).message }, 'forget-rejoin submission failed');
-        tellUser(ctx, meta.channel, userId, textReply(INTERNAL_ERROR_TEXT));
+        tellUser(ctx, meta.channel, userId, textReply(INTERNAL_ERROR_TEXT), 'forget-rejoin failed', meta.threadTs);
       }),
     );
   };
