@@ -26,6 +26,8 @@ import type { StepContext } from './step';
 import { isOnTarget, versionText } from './steps/common';
 import type { HaSaved } from './steps/pool-prep';
 import { waitForPool } from './wait';
+import { longCall } from './long-call';
+import { slowCallMs } from './steps/upgrade';
 import type { PoolRuntime } from './engine';
 
 export interface RecoveryState {
@@ -286,7 +288,12 @@ async function forgetRejoin(env: RecoveryEnv, run: Run, step: StepRecord): Promi
       try {
         // audited without its arguments: they hold the pool's password
         await env.audit(run.id, 'xenapi', 'runner', `pool.join on ${rec.address} → master ${master.address} (R4.2)`, { step: step.id, method: 'pool.join', target: rec.address });
-        await fresh.call('pool.join', [master.address, creds.username, creds.password]);
+        // minutes (reference H4): Async on the fresh host, followed; a join still running there is followed, not re-sent
+        const deadlineMs = env.clock.now() + slowCallMs(rt.deps);
+        const tasks = (await fresh.call<Record<string, { name_label?: string; status?: string }>>('task.get_all_records')) ?? {};
+        const pending = Object.entries(tasks).find(([, t]) => t.name_label === 'Async.pool.join' && t.status === 'pending')?.[0];
+        if (pending && fresh.waitForTask) await fresh.waitForTask(pending, { deadlineMs });
+        else await fresh.callAsync('pool.join', [master.address, creds.username, creds.password], { deadlineMs });
       } finally {
         await fresh.logout().catch(() => undefined);
       }
@@ -364,7 +371,16 @@ async function rollbackMaster(env: RecoveryEnv, run: Run, step: StepRecord): Pro
     await runOwnStep('move-back');
     const ha = run.steps.find((s) => s.kind === 'pool-prep')?.data?.ha as HaSaved | undefined;
     const pool = await readLivePool(rt.deps.client);
-    if (ha?.wasEnabled && !pool.haEnabled) await ctx.act('pool.enable_ha', [ha.heartbeatSrs, ha.configuration], `pool ${run.pool}`);
+    if (ha?.wasEnabled && !pool.haEnabled)
+      await longCall(rt.deps, ctx, {
+        key: 'enableHaCall',
+        method: 'pool.enable_ha',
+        params: [ha.heartbeatSrs, ha.configuration],
+        target: `pool ${run.pool}`,
+        budgetMs: slowCallMs(rt.deps),
+        reconcile: async () => ((await readLivePool(rt.deps.client)).haEnabled ? 'done' : 'not-done'),
+        checkBeforeRetry: "Check the pool's HA state (xe pool-param-get param-name=ha-enabled).",
+      });
   }
   const closed = await env.store.updateRun(run.id, (r) => {
     const s = r.steps.find((x) => x.id === step.id)!;

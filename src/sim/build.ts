@@ -81,6 +81,30 @@ function localSrFor(sim: Sim, db: Db, m: Machine): string {
   return createSr(sim, db, { name: 'Local storage', type: 'lvm', shared: false, sizeGiB: 500, isos: [] }, [m]);
 }
 
+/** The RPU hotfix XenCenter requires before an automatic upgrade: RPU003 on 7.0, RPU004 on 7.1-7.6 (reference L2). */
+export function rpuHotfixFor(product: string): string | null {
+  const [maj, min] = product.split('.').map(Number);
+  if (maj !== 7 || min === undefined || min > 6) return null;
+  return min === 0 ? 'RPU003' : 'RPU004';
+}
+
+/** Applied hotfixes: a pool_update per hotfix name with the hosts that have it, in host.updates too. */
+function addRpuHotfixes(db: Db, machines: Machine[]): void {
+  const byName = new Map<string, string>();
+  for (const m of machines) {
+    const name = rpuHotfixFor(m.installed.product);
+    if (!name || !m.spec.rpuHotfix) continue;
+    let ref = byName.get(name);
+    if (!ref) {
+      ref = db.create('pool_update', { ...poolUpdateRecord({ name, version: '1.0', vdi: NULL_REF }), after_apply_guidance: [] });
+      byName.set(name, ref);
+    }
+    const u = ref;
+    db.mutate('pool_update', u, (r) => void (r.hosts as string[]).push(m.hostRef));
+    db.mutate('host', m.hostRef, (r) => void (r.updates as string[]).push(u));
+  }
+}
+
 /** The main pool, as the scenario describes it. */
 export function buildPool(sim: Sim, addresses: Map<string, string>): PoolState {
   const s = sim.scenario;
@@ -90,7 +114,7 @@ export function buildPool(sim: Sim, addresses: Map<string, string>): PoolState {
       h.name,
       addresses.get(h.name)!,
       { product: h.productVersion, platform: h.platformVersion, build: h.build },
-      { memory: h.memoryGiB * GiB, dom0Memory: h.dom0MemoryGiB * GiB, cpus: h.cpus, cpuVendor: h.cpuVendor, sanBoot: h.sanBoot, multipathing: h.multipathing },
+      { memory: h.memoryGiB * GiB, dom0Memory: h.dom0MemoryGiB * GiB, cpus: h.cpus, cpuVendor: h.cpuVendor, sanBoot: h.sanBoot, multipathing: h.multipathing, rpuHotfix: h.rpuHotfix },
     );
     sim.machines.set(h.name, m);
     return m;
@@ -103,6 +127,7 @@ export function buildPool(sim: Sim, addresses: Map<string, string>): PoolState {
     addHostRecords(sim, db, m);
   }
   db.update('pool', poolRef, { master: masterMachine.hostRef });
+  addRpuHotfixes(db, machines);
 
   // Storage: the scenario's SRs, a local SR per host that has none, and the tools ISO SR.
   const srRefs = new Map<string, string>();

@@ -22,6 +22,8 @@ export interface MachineSpec {
   cpuVendor: string;
   sanBoot: boolean;
   multipathing: boolean;
+  /** the RPU hotfix and its newer upgrade plugin are installed (getVersion & co. exist) */
+  rpuHotfix: boolean;
 }
 
 export interface Listener {
@@ -53,6 +55,8 @@ export class Machine {
   pendingOp: 'shutdown' | 'reboot' | null = null;
   broken = false;
   evacuating = false;
+  /** emergency mode (a slave whose xapi started while the master was away): what every call is answered */
+  emergencyError: string[] | null = null;
   listener: Listener | null = null;
   /** Aborts the machine's current power lifecycle (an install in progress when the operator reinstalls it). */
   lifecycle = new AbortController();
@@ -70,6 +74,13 @@ export class Machine {
     if (this.phase === 'xapi-starting' || this.phase === 'booting') return 'booting';
     return this.phase === 'installing' ? 'installing' : 'off';
   }
+}
+
+/** Xapi_globs.emergency_mode_error after a failed Pool.hello, with the parameters xapi gives (reference D2). */
+function emergencyAnswer(code: string, m: Machine, pool: PoolState): string[] {
+  if (code === 'HOST_MASTER_CANNOT_TALK_BACK') return [code, m.address];
+  if (code === 'HOST_UNKNOWN_TO_MASTER') return [code, (pool.db.find('host', m.hostRef)?.uuid as string) ?? ''];
+  return ['INTERNAL_ERROR', `Unix.Unix_error(Unix.ECONNREFUSED, "connect", "") (master ${pool.master.address})`];
 }
 
 export interface VmExtra {
@@ -266,11 +277,15 @@ export class Sim {
       this.setLive(pool, m.hostRef, false);
       for (const [ref, vm] of pool.db.entries('VM'))
         if (vm.resident_on === m.hostRef && !vm.is_control_domain) this.haltVm(pool, ref);
+      // 7.6 prepare_for_poweroff: Xapi_pbd.unplug_all_pbds (reference top 2); re-plugged at boot
+      for (const [ref, pbd] of pool.db.entries('PBD'))
+        if (pbd.host === m.hostRef && pbd.currently_attached) pool.db.update('PBD', ref, { currently_attached: false });
       if (pool.master === m) {
         pool.sessions.clear();
         for (const c of pool.taskControllers.values()) c.abort(new XapiFailure('INTERNAL_ERROR', ['master shut down']));
         pool.taskControllers.clear();
-        pool.db.clear('task');
+        // tasks are not persisted and their deletions are not queued: a waiter sees no `del` (reference top 10)
+        pool.db.purge('task');
       }
     }
     await this.setPhase(m, 'off');
@@ -320,8 +335,18 @@ export class Sim {
     await this.setPhase(m, 'xapi-starting');
     const pool = m.pool;
     if (!pool) return; // a forgotten machine boots to nothing useful
-    // A slave's xapi needs its master: it retries Pool.hello every 5 s (reference §4.3).
-    while (pool.master !== m && !this.masterUp(pool)) await this.sleepSeconds(5, signal);
+    // A slave's xapi needs its master: it retries Pool.hello every 5 s, in emergency mode meanwhile (reference D2, R3.8):
+    // HOST_STILL_BOOTING first, then what the failed Pool.hello gave (connection refused → INTERNAL_ERROR, …).
+    if (pool.master !== m && !this.masterUp(pool)) {
+      m.emergencyError = ['HOST_STILL_BOOTING'];
+      while (!this.masterUp(pool)) {
+        await this.sleepSeconds(5, signal);
+        if (this.masterUp(pool)) break;
+        const f = this.takeFault('emergency-error', (x) => x.host === m.name);
+        if (f || m.emergencyError[0] === 'HOST_STILL_BOOTING') m.emergencyError = emergencyAnswer(f?.code ?? 'INTERNAL_ERROR', m, pool);
+      }
+      m.emergencyError = null;
+    }
     if (pool.db.has('host', m.hostRef)) {
       const [maj, min] = apiVersionOf(m.installed.product);
       const start = this.clock.now();
@@ -339,12 +364,30 @@ export class Sim {
     await this.sleepSeconds(this.timings.xapiStartSeconds, signal);
     m.pendingOp = null;
     if (pool.db.has('host', m.hostRef)) {
-      pool.db.update('host', m.hostRef, { enabled: true, updates_requiring_reboot: [] });
+      // resynchronise_pbds, then consider_enabling_host: with HA off the host is enabled even if a plug failed
+      const allPlugged = this.plugPbdsAtBoot(pool, m);
+      const enabled = !pool.poolRec.ha_enabled || allPlugged;
+      pool.db.update('host', m.hostRef, { enabled, updates_requiring_reboot: [] });
       this.setLive(pool, m.hostRef, true);
       this.refreshMemoryFree(pool, m.hostRef);
       if (this.masterUp(pool) || pool.master === m) this.refreshRollingUpgrade(pool);
     }
     await this.setPhase(m, 'running');
+  }
+
+  /** dbsync_slave resynchronise_pbds: plug every PBD of the host; a `pbd-plug-fails` fault leaves one detached. */
+  private plugPbdsAtBoot(pool: PoolState, m: Machine): boolean {
+    let all = true;
+    for (const [ref, pbd] of pool.db.entries('PBD')) {
+      if (pbd.host !== m.hostRef || pbd.currently_attached) continue;
+      if (this.takeFault('pbd-plug-fails', (f) => f.host === m.name && (!f.sr || f.sr === pool.db.get('SR', pbd.SR as string).name_label))) {
+        this.logger.info({ host: m.name, pbd: ref }, 'sim: PBD plug at boot fails (fault)');
+        all = false;
+        continue;
+      }
+      pool.db.update('PBD', ref, { currently_attached: true });
+    }
+    return all;
   }
 
   /** After pool.join: the host's xapi restarts as a slave of its new pool. */

@@ -22,6 +22,8 @@ const hostSchema = z
     cpuVendor: z.string().default('GenuineIntel'),
     sanBoot: z.boolean().default(false),
     multipathing: z.boolean().default(false),
+    /** the RPU hotfix (RPU003 on 7.0, RPU004 on 7.1-7.6) and its newer upgrade plugin are installed */
+    rpuHotfix: z.boolean().default(true),
     address: z
       .string()
       .regex(/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/, 'a loopback IPv4 address (127.x.y.z)')
@@ -84,12 +86,19 @@ const updateSchema = z
   })
   .strict();
 
+/** What a slave in emergency mode answers after a failed Pool.hello (reference D2, R3.8). */
+export const EMERGENCY_CODES = ['INTERNAL_ERROR', 'HOST_MASTER_CANNOT_TALK_BACK', 'HOST_UNKNOWN_TO_MASTER'];
+
 export const faultSchema = z
   .object({
-    kind: z.enum(['install-fails', 'install-hangs', 'migration-fails', 'connection-reset']),
+    kind: z.enum(['install-fails', 'install-hangs', 'migration-fails', 'connection-reset', 'api-error', 'pbd-plug-fails', 'emergency-error']),
     host: name.optional(),
     vm: name.optional(),
+    /** pbd-plug-fails: only the PBD of this SR (default: every PBD of the host) */
+    sr: name.optional(),
     code: z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'an upper-case XenAPI error code').optional(),
+    /** api-error: the error's parameters (default: the call's first argument) */
+    params: z.array(z.string().max(500)).max(10).optional(),
     method: z.string().min(1).optional(),
     when: z.enum(['before', 'after']).default('before'),
     times: z.number().int().positive().default(1),
@@ -100,8 +109,13 @@ export const faultSchema = z
       ctx.addIssue({ code: 'custom', path: ['host'], message: `required for kind ${f.kind}` });
     if (f.kind === 'migration-fails' && !f.vm)
       ctx.addIssue({ code: 'custom', path: ['vm'], message: 'required for kind migration-fails' });
-    if (f.kind === 'connection-reset' && !f.method)
-      ctx.addIssue({ code: 'custom', path: ['method'], message: 'required for kind connection-reset' });
+    if ((f.kind === 'connection-reset' || f.kind === 'api-error') && !f.method)
+      ctx.addIssue({ code: 'custom', path: ['method'], message: `required for kind ${f.kind}` });
+    if (f.kind === 'api-error' && !f.code) ctx.addIssue({ code: 'custom', path: ['code'], message: 'required for kind api-error' });
+    if ((f.kind === 'pbd-plug-fails' || f.kind === 'emergency-error') && !f.host)
+      ctx.addIssue({ code: 'custom', path: ['host'], message: `required for kind ${f.kind}` });
+    if (f.kind === 'emergency-error' && f.code && !EMERGENCY_CODES.includes(f.code))
+      ctx.addIssue({ code: 'custom', path: ['code'], message: `one of ${EMERGENCY_CODES.join(', ')}` });
   });
 export type Fault = z.input<typeof faultSchema>;
 export type ParsedFault = z.output<typeof faultSchema>;
@@ -114,6 +128,12 @@ const timingsSchema = z
     xapiStartSeconds: z.number().nonnegative().default(60),
     shutdownSeconds: z.number().nonnegative().default(10),
     updateApplySeconds: z.number().nonnegative().default(120),
+    // slow calls: minutes at time scale 1, as on a real pool (reference top 1): they go through Async.* and a task
+    pluginMainSeconds: z.number().nonnegative().default(600),
+    poolJoinSeconds: z.number().nonnegative().default(180),
+    haEnableSeconds: z.number().nonnegative().default(120),
+    haDisableSeconds: z.number().nonnegative().default(60),
+    updatePrecheckSeconds: z.number().nonnegative().default(90),
     loginFailureDelaySeconds: z.number().nonnegative().default(5),
   })
   .strict();
@@ -209,6 +229,7 @@ function checkReferences(s: z.output<z.ZodObject<any>>, ctx: z.RefinementCtx): v
   sc.faults.forEach((f, i) => {
     if (f.host && !hostsByName.has(f.host)) ctx.addIssue({ code: 'custom', path: ['faults', i, 'host'], message: `unknown host "${f.host}"` });
     if (f.vm && !sc.vms.some((v) => v.name === f.vm)) ctx.addIssue({ code: 'custom', path: ['faults', i, 'vm'], message: `unknown VM "${f.vm}"` });
+    if (f.sr && !srs.has(f.sr)) ctx.addIssue({ code: 'custom', path: ['faults', i, 'sr'], message: `unknown SR "${f.sr}"` });
   });
 }
 

@@ -209,6 +209,28 @@ def('VM.shutdown', {
   },
 });
 
+def('VM.pause', {
+  params: 1,
+  handler: (ctx, [v]) => {
+    const vm = str(v);
+    checkVmOperation(ctx, vm, 'pause', ['Running']);
+    ctx.pool.db.update('VM', vm, { power_state: 'Paused' });
+    ctx.sim.refreshVmOperations(ctx.pool);
+    return '';
+  },
+});
+
+def('VM.unpause', {
+  params: 1,
+  handler: (ctx, [v]) => {
+    const vm = str(v);
+    checkVmOperation(ctx, vm, 'unpause', ['Paused']);
+    ctx.pool.db.update('VM', vm, { power_state: 'Running' });
+    ctx.sim.refreshVmOperations(ctx.pool);
+    return '';
+  },
+});
+
 // blocked_operations (a map op → reason): OPERATION_BLOCKED [vm, reason] is the first lifecycle check.
 def('VM.set_blocked_operations', {
   params: 2,
@@ -263,4 +285,18 @@ def('VBD.insert', {
   },
 });
 
-void forwardTo;
+/** PBD.plug: attach the SR on the PBD's host (reference top 2); a `pbd-plug-fails` fault refuses it. */
+def('PBD.plug', {
+  params: 1,
+  handler: (ctx, [p]) => {
+    const pbd = str(p);
+    const rec = ctx.pool.db.get('PBD', pbd);
+    const m = forwardTo(ctx, rec.host as string);
+    if (rec.currently_attached) return '';
+    const srName = ctx.pool.db.get('SR', rec.SR as string).name_label as string;
+    const f = ctx.sim.takeFault('pbd-plug-fails', (x) => x.host === m.name && (!x.sr || x.sr === srName));
+    if (f) fail(f.code ?? 'SR_BACKEND_FAILURE_47', '', `The SR is not available [opterr=simulated plug failure of ${srName}]`, '');
+    ctx.pool.db.update('PBD', pbd, { currently_attached: true });
+    return '';
+  },
+});
