@@ -74,7 +74,7 @@ export async function longCall(deps: StepDeps, ctx: StepContext, c: LongCall): P
   const prev = ctx.step.data?.[c.key] as IssuedCall | null | undefined;
   if (prev) {
     let verdict: Reconciled | undefined;
-    const task = prev.task ?? (await pendingTaskOf(deps, c.method));
+    const task = prev.task ?? (await taskOf(deps, c.method, prev.issuedAt));
     if (task) {
       try {
         if (!prev.task) await save({ ...prev, task });
@@ -114,13 +114,26 @@ export async function longCall(deps: StepDeps, ctx: StepContext, c: LongCall): P
   return { sent: true, result: await follow(task) };
 }
 
-/** A pending task of this call (`Async.<method>`), if xapi still runs one: it is followed instead of a second call. */
-async function pendingTaskOf(deps: StepDeps, method: string): Promise<Ref | undefined> {
+/** tolerance between the runner's clock and the pool's for a task's `created` (clock ms) */
+const CLOCK_SKEW_MS = 5 * 60_000;
+
+/**
+ * The task of this call (`Async.<method>`) when its ref was never returned (the reply was lost): a pending one, else
+ * one that ended but was not destroyed (this client destroys every task it followed) created since it was issued.
+ * It is followed instead of a second call.
+ */
+async function taskOf(deps: StepDeps, method: string, issuedAt: number): Promise<Ref | undefined> {
+  let tasks: Record<string, { name_label?: string; status?: string; created?: unknown }>;
   try {
-    const tasks = (await deps.client.call<Record<string, { name_label?: string; status?: string }>>('task.get_all_records')) ?? {};
-    return Object.entries(tasks).find(([, t]) => t.name_label === `Async.${method}` && (t.status === 'pending' || t.status === 'cancelling'))?.[0];
+    tasks = (await deps.client.call<typeof tasks>('task.get_all_records')) ?? {};
   } catch (err) {
     if (isXenApiError(err) && !isPoolUnavailable(err)) return undefined;
     throw err;
   }
+  const mine = Object.entries(tasks).filter(([, t]) => t.name_label === `Async.${method}`);
+  const pending = mine.find(([, t]) => t.status === 'pending' || t.status === 'cancelling');
+  if (pending) return pending[0];
+  const createdAt = (t: { created?: unknown }): number => (t.created instanceof Date ? t.created.getTime() : typeof t.created === 'string' ? Date.parse(t.created) : NaN);
+  const ended = mine.filter(([, t]) => createdAt(t) >= issuedAt - CLOCK_SKEW_MS).sort(([, a], [, b]) => createdAt(b) - createdAt(a));
+  return ended[0]?.[0];
 }
