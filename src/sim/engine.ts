@@ -339,8 +339,9 @@ export class Sim {
     // HOST_STILL_BOOTING first, then what the failed Pool.hello gave (connection refused → INTERNAL_ERROR, …).
     if (pool.master !== m && !this.masterUp(pool)) {
       m.emergencyError = ['HOST_STILL_BOOTING'];
-      while (!this.masterUp(pool)) {
-        await this.sleepSeconds(5, signal);
+      // the start-up sequence reaches its first Pool.hello after about the usual xapi start time
+      for (let wait = Math.max(5, this.timings.xapiStartSeconds); !this.masterUp(pool); wait = 5) {
+        await this.sleepSeconds(wait, signal);
         if (this.masterUp(pool)) break;
         const f = this.takeFault('emergency-error', (x) => x.host === m.name);
         if (f || m.emergencyError[0] === 'HOST_STILL_BOOTING') m.emergencyError = emergencyAnswer(f?.code ?? 'INTERNAL_ERROR', m, pool);
