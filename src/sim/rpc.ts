@@ -66,7 +66,7 @@ async function dispatchInner(sim: Sim, m: Machine, method: string, params: unkno
   const args = needsSession ? params.slice(1) : params;
   const ctx: ApiCtx = { sim, pool, machine: m, session, method, signal, task: null, setProgress: () => undefined };
   const run = () => {
-    injectedError(sim, pool, name, args);
+    injectedError(sim, pool, method, args);
     return spec.handler(ctx, args);
   };
   if (isAsync) return { kind: 'success', value: startTask(ctx, method, run) };
@@ -82,7 +82,8 @@ async function dispatchInner(sim: Sim, m: Machine, method: string, params: unkno
  * not produce by itself, reference's per-step table). `host`/`vm` narrow it to calls naming that host or VM (a VBD
  * argument names its VM). An Async call's task fails with it.
  */
-function injectedError(sim: Sim, pool: PoolState, name: string, args: unknown[]): void {
+function injectedError(sim: Sim, pool: PoolState, method: string, args: unknown[]): void {
+  const name = method.replace(/^Async\./, '');
   const named = new Set<string>();
   for (const a of args) {
     if (typeof a !== 'string') continue;
@@ -94,7 +95,8 @@ function injectedError(sim: Sim, pool: PoolState, name: string, args: unknown[])
   const f = sim.takeFault(
     'api-error',
     (x) =>
-      (x.method === name || x.method === `Async.${name}`) &&
+      // `VM.suspend` matches both forms, `Async.VM.suspend` only the Async one
+      (x.method === name || x.method === method) &&
       (!x.host || named.has(refOf('host', x.host) ?? '-')) &&
       (!x.vm || named.has(refOf('VM', x.vm) ?? '-')),
   );
