@@ -143,6 +143,7 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
       paths,
       repository,
       activeRunId: active?.id,
+      sanBootHosts: cfg.sanBootHosts ?? [],
     });
   };
 

@@ -10,10 +10,10 @@ export type PoolRecords = { [C in RecordClass]: Record<string, RecordOf<C>> };
  * client's schemas (src/xenapi/records.ts); this only checks what a schema cannot: that they fit together.
  * Fields those schemas leave optional (an older xapi may not send them) get xapi's datamodel default here.
  *
- * Boot-from-SAN marker (R2.7): xapi has no field for it, so the operator (or the simulator) marks a host with
- * `host.other_config["boot_from_san"] = "true"` (also accepted: "1", "yes"). XenCenter has no such check at all.
+ * Boot from SAN (R2.7): xapi has no field for it and nothing writes an other_config key for it, so nothing read
+ * here is evidence either way: `sanBoot` is false in a snapshot, and the planner takes the hosts declared in the
+ * pools file (`sanBootHosts`, planner/prechecks/san-boot.ts).
  */
-export const SAN_BOOT_KEY = 'boot_from_san';
 
 const NULL_REF = 'OpaqueRef:NULL';
 /** A reference field as Ref | null: absent (older xapi) and OpaqueRef:NULL are both "none". */
@@ -136,7 +136,7 @@ function convertHosts(r: PoolRecords, master: string): HostInfo[] {
         memoryFree: Math.max(0, total - (h.memory_overhead ?? 0) - (reserved.get(ref) ?? 0)),
         residentVms: [...(running.get(ref) ?? [])].sort(),
         bootTime: Number.isFinite(bootTime) ? bootTime : null,
-        sanBoot: truthy(h.other_config[SAN_BOOT_KEY]),
+        sanBoot: false,
         attachedSrs: [...new Set(attached.get(ref) ?? [])].sort(),
         detachedSrs: [...new Set(detached.get(ref) ?? [])].sort(),
         suspendImageSr: refOrNull(h.suspend_image_sr),

@@ -4,7 +4,7 @@ import { RECORD_CLASSES, RecordParseError, type RecordClass, type RecordOf } fro
 import { PoolRecords, toSnapshot } from './convert';
 import { InventoryError } from './errors';
 
-export { toSnapshot, SAN_BOOT_KEY } from './convert';
+export { toSnapshot } from './convert';
 export type { PoolRecords } from './convert';
 export { InventoryError } from './errors';
 export { testRepository } from './repository';

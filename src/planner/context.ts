@@ -13,6 +13,8 @@ export interface PlanOptions {
   repository?: { url: string; testResults?: Record<Ref, { ok: boolean; error?: string }> };
   /** a run already active on this pool (from the store) */
   activeRunId?: string;
+  /** R2.7: hosts declared in the pools file as booting from SAN (XenAPI cannot tell; pools.ts sanBootHosts) */
+  sanBootHosts?: string[];
 }
 
 /** Everything a precheck may read, computed once by buildPlan. */

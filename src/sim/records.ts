@@ -99,8 +99,8 @@ export function hostRecord(h: HostSpec, metrics: string): Rec {
       boot_time: seconds,
       agent_start_time: seconds,
       iscsi_iqn: `iqn.2018-01.com.example:${h.name}`,
-      // R2.7: xapi has no boot-from-SAN field; the planner reads this marker (src/inventory/convert.ts SAN_BOOT_KEY).
-      ...(h.sanBoot ? { boot_from_san: 'true' } : {}),
+      // R2.7: xapi has no boot-from-SAN field and writes no marker for it (h.sanBoot is invisible to XenAPI, as on a
+      // real pool: the bot knows it only from the pools file's sanBootHosts).
       // Ordinary storage multipathing, as XenCenter sets it: independent of how the host boots.
       ...(h.multipathing ? { multipathing: 'true', multipathhandle: 'dmp' } : {}),
     },

@@ -88,6 +88,25 @@ describe('prechecks: each names its rule, severity and fix', () => {
     expect(only(p, 'san-boot')).toMatchObject({ rule: 'R2.7', severity: 'blocker', subjects: { hosts: ['h2'] } });
   });
 
+  it('R2.7: SAN boot is known only from the pools file (sanBootHosts); the plan says XenAPI cannot detect it', () => {
+    const pool = new PoolBuilder().host('h1').host('h2').build();
+    const undeclared = plan(pool);
+    expect(undeclared.executable).toBe(true);
+    expect(only(undeclared, 'san-boot-declared')).toMatchObject({ rule: 'R2.7', severity: 'info' });
+    expect(only(undeclared, 'san-boot-declared').message).toMatch(/XenAPI cannot detect boot from SAN: R2\.7 is enforced only for hosts declared in the pools file \(sanBootHosts: none\)/);
+
+    const declared = plan(pool, { sanBootHosts: ['h2'] });
+    expect(only(declared, 'san-boot')).toMatchObject({ severity: 'blocker', subjects: { hosts: ['h2'] } });
+    expect(only(declared, 'san-boot').message).toMatch(/h2 boots from SAN \(declared in the pools file\)/);
+    expect(declared.executable).toBe(false);
+  });
+
+  it('R2.7: a declared SAN-boot host that is not in the pool (a typo) blocks rather than leaving it unprotected', () => {
+    const p = plan(new PoolBuilder().host('h1').host('h2').build(), { sanBootHosts: ['h-2'] });
+    expect(only(p, 'san-boot-unknown')).toMatchObject({ rule: 'R2.7', severity: 'blocker', subjects: { hosts: ['h-2'] } });
+    expect(p.executable).toBe(false);
+  });
+
   it('R2.5/R2.6: a VM on local storage is suspended while its host upgrades (warning, approval)', () => {
     const p = plan(threeHostPool().vm('vm-licence-srv', { host: 'xs-a2', disks: ['local-xs-a2'] }).build());
     const c = only(p, 'vm-local-storage');
