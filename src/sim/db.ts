@@ -19,6 +19,8 @@ const RELATIONS: Record<string, Record<string, { cls: string; field: string }>> 
   VBD: { VM: { cls: 'VM', field: 'VBDs' }, VDI: { cls: 'VDI', field: 'VBDs' } },
   VDI: { SR: { cls: 'SR', field: 'VDIs' } },
   PBD: { SR: { cls: 'SR', field: 'PBDs' }, host: { cls: 'host', field: 'PBDs' } },
+  PIF: { network: { cls: 'network', field: 'PIFs' }, host: { cls: 'host', field: 'PIFs' } },
+  VIF: { VM: { cls: 'VM', field: 'VIFs' }, network: { cls: 'network', field: 'VIFs' } },
 };
 
 /** Fields that are floats on the wire (`<double>`); every other number is an int64. */

@@ -20,6 +20,8 @@ export interface MachineSpec {
   dom0Memory: number;
   cpus: number;
   cpuVendor: string;
+  /** cpu_info.features; an install from a repository with cpuFeatures changes it */
+  cpuFeatures: string;
   sanBoot: boolean;
   multipathing: boolean;
   /** the RPU hotfix and its newer upgrade plugin are installed (getVersion & co. exist) */
@@ -258,7 +260,7 @@ export class Sim {
   }
 
   private installFromRepository(r: Repository): InstalledVersion {
-    return { product: r.version, platform: r.platform, build: r.build };
+    return { product: r.version, platform: r.platform, build: r.build, ...(r.cpuFeatures ? { cpuFeatures: r.cpuFeatures } : {}) };
   }
 
   /** Run a lifecycle coroutine; stopping the simulator or reinstalling the machine aborts it quietly. */
@@ -323,6 +325,7 @@ export class Sim {
         }
       } else {
         m.installed = install;
+        if (install.cpuFeatures) m.spec.cpuFeatures = install.cpuFeatures; // the new Xen may mask features
       }
     } else if (m.pendingUpdate) {
       const u = m.pendingUpdate;
@@ -351,7 +354,10 @@ export class Sim {
     if (pool.db.has('host', m.hostRef)) {
       const [maj, min] = apiVersionOf(m.installed.product);
       const start = this.clock.now();
+      const cpuInfo = { ...(pool.db.get('host', m.hostRef).cpu_info as Record<string, string>) };
+      cpuInfo.features = cpuInfo.features_hvm = cpuInfo.features_pv = m.spec.cpuFeatures;
       pool.db.update('host', m.hostRef, {
+        cpu_info: cpuInfo,
         software_version: softwareVersion(m.installed, m.name),
         API_version_major: maj,
         API_version_minor: min,

@@ -7,7 +7,12 @@ import YAML from 'yaml';
 import { z } from 'zod';
 
 const version = z.string().regex(/^\d+(\.\d+){0,3}$/, 'a dotted version such as 7.1.1');
+const cpuFeatures = z.string().regex(/^[0-9a-f]{8}(-[0-9a-f]{8}){0,15}$/, 'hex words as xapi writes CPU features, e.g. 1fcbfbff-f7fa3203');
+/** the CPU feature set of every host (and VM) unless the scenario says otherwise */
+export const DEFAULT_CPU_FEATURES = '1fcbfbff-f7fa3203-2d93fbff-00000023';
 const name = z.string().min(1).max(80);
+/** the network every host has a PIF on (its management interface), as xapi names it */
+export const MANAGEMENT_NETWORK = 'Pool-wide network associated with eth0';
 
 const hostSchema = z
   .object({
@@ -20,6 +25,8 @@ const hostSchema = z
     dom0MemoryGiB: z.number().positive().default(4),
     cpus: z.number().int().positive().default(32),
     cpuVendor: z.string().default('GenuineIntel'),
+    /** cpu_info.features: the feature set Xen offers guests, hex words as xapi writes them (VM_INCOMPATIBLE_WITH_THIS_HOST) */
+    cpuFeatures: cpuFeatures.default(DEFAULT_CPU_FEATURES),
     sanBoot: z.boolean().default(false),
     multipathing: z.boolean().default(false),
     /** the RPU hotfix (RPU003 on 7.0, RPU004 on 7.1-7.6) and its newer upgrade plugin are installed */
@@ -62,6 +69,22 @@ const vmSchema = z
     lacksFeature: z.union([z.boolean(), z.array(z.enum(['suspend', 'shutdown']))]).default(false),
     haRestartPriority: z.enum(['restart', 'best-effort', '']).default(''),
     template: z.boolean().default(false),
+    /** networks of its VIFs (default: the management network every host has) */
+    networks: z.array(name).optional(),
+    /** last_boot_CPU_flags.features (default: its host's cpuFeatures, or the master's) */
+    cpuFlags: cpuFeatures.optional(),
+  })
+  .strict();
+
+const networkSchema = z
+  .object({
+    name,
+    /** a VLAN tag: the PIFs are VLAN interfaces */
+    vlan: z.number().int().min(1).max(4094).optional(),
+    /** hosts with a PIF on it (default: every host); ignored when internal */
+    hosts: z.array(name).optional(),
+    /** a private network with no PIF at all: pinned to the host where its VMs run */
+    internal: z.boolean().default(false),
   })
   .strict();
 
@@ -72,6 +95,8 @@ const repositorySchema = z
     platform: version,
     build: z.string().min(1).default('unknown'),
     reachable: z.boolean().default(true),
+    /** the CPU features the new Xen offers on the hosts installed from it (default: unchanged) */
+    cpuFeatures: cpuFeatures.optional(),
   })
   .strict();
 
@@ -150,6 +175,7 @@ export const scenarioSchema = z
       .strict(),
     hosts: z.array(hostSchema).min(1),
     srs: z.array(srSchema).default([]),
+    networks: z.array(networkSchema).default([]),
     vms: z.array(vmSchema).default([]),
     ha: z
       .object({ enabled: z.boolean().default(false), failuresToTolerate: z.number().int().min(0).default(1) })
@@ -168,6 +194,7 @@ export type ScenarioInput = z.input<typeof scenarioSchema>;
 export type ScenarioHost = Scenario['hosts'][number];
 export type ScenarioVm = Scenario['vms'][number];
 export type ScenarioSr = Scenario['srs'][number];
+export type ScenarioNetwork = Scenario['networks'][number];
 export type Repository = Scenario['repositories'][number];
 export type UpdateSpec = Scenario['updates'][number];
 export type Timings = Scenario['timings'];
@@ -185,6 +212,19 @@ function checkReferences(s: z.output<z.ZodObject<any>>, ctx: z.RefinementCtx): v
   unique(ctx, sc.hosts, 'hosts');
   unique(ctx, sc.srs, 'srs');
   unique(ctx, sc.vms, 'vms');
+  unique(ctx, sc.networks, 'networks');
+  const networks = new Set(sc.networks.map((n) => n.name));
+  sc.networks.forEach((n, i) =>
+    (n.hosts ?? []).forEach((h, j) => {
+      if (!sc.hosts.some((x) => x.name === h)) ctx.addIssue({ code: 'custom', path: ['networks', i, 'hosts', j], message: `unknown host "${h}"` });
+    }),
+  );
+  sc.vms.forEach((vm, i) =>
+    (vm.networks ?? []).forEach((n, j) => {
+      if (n !== MANAGEMENT_NETWORK && !networks.has(n))
+        ctx.addIssue({ code: 'custom', path: ['vms', i, 'networks', j], message: `unknown network "${n}" (known: ${[MANAGEMENT_NETWORK, ...networks].join(', ')})` });
+    }),
+  );
   const masters = sc.hosts.filter((h) => h.master).length;
   if (masters !== 1) ctx.addIssue({ code: 'custom', path: ['hosts'], message: `exactly one host must have master: true (found ${masters})` });
   const hostNames = new Set(sc.hosts.map((h) => h.name));

@@ -121,7 +121,8 @@ test('master upgrade: sessions die, slaves keep redirecting, connections refused
     expect(await failureOf(m1.url, 'pool.get_all', [s])).toEqual(['SESSION_INVALID', s]);
     s = await pw(sim);
     expect((await ok(m1.url, 'host.get_software_version', [s, m1.ref])).product_version).toBe('7.6.0');
-    expect(await ok(m1.url, 'host.get_enabled', [s, m1.ref])).toBe(true);
+    // enabled once its start-up completes
+    await until(async () => (await ok(m1.url, 'host.get_enabled', [s, m1.ref])) === true, 'master enabled');
     expect(sim.inspect().pool.rollingUpgrade).toBe(true);
   } finally {
     await sim.stop();

@@ -4,7 +4,7 @@ import { NULL_REF } from '../db';
 import { fail, XapiFailure } from '../failure';
 import { Repository } from '../scenario';
 import { ApiCtx, def, str, strMap } from './registry';
-import { forwardTo, hostMachine, migrateVm, missingSr, vmNeeds } from './checks';
+import { forwardTo, hostMachine, migrateVm, missingNetwork, missingSr, vmNeeds } from './checks';
 import { lacksFeatureFor } from '../guest';
 
 def('host.disable', {
@@ -78,8 +78,13 @@ export function planEvacuation(ctx: ApiCtx, hostRef: string): EvacuationPlan {
         plan.errors.push({ vm, error: ['VM_REQUIRES_SR', vm, missingSr(pool, vm, candidates[0])!] });
         continue;
       }
+      const connected = seeing.filter((h) => !missingNetwork(pool, vm, h));
+      if (connected.length === 0) {
+        plan.errors.push({ vm, error: ['VM_REQUIRES_NETWORK', vm, missingNetwork(pool, vm, seeing[0])!] });
+        continue;
+      }
       const need = vmNeeds(pool.db.get('VM', vm));
-      const target = seeing.filter((h) => free.get(h)! >= need).sort((a, b) => free.get(b)! - free.get(a)!)[0];
+      const target = connected.filter((h) => free.get(h)! >= need).sort((a, b) => free.get(b)! - free.get(a)!)[0];
       if (!target) plan.errors.push({ vm, error: ['HOST_NOT_ENOUGH_FREE_MEMORY', vm] });
       else {
         free.set(target, free.get(target)! - need);

@@ -7,6 +7,7 @@ import { lacksFeatureFor } from '../guest';
 import { ApiCtx, def, str, strMap } from './registry';
 import {
   assertCanBootHere,
+  assertCpuCompatible,
   assertPlacementAllowed,
   checkVmOperation,
   chooseHost,
@@ -21,9 +22,11 @@ const VM_OP_SECONDS = 5;
 
 def('VM.pool_migrate', {
   params: 3,
-  handler: async (ctx, [v, h]) => {
+  handler: async (ctx, [v, h, o]) => {
     const vm = str(v);
     const target = str(h);
+    ctx.pool.db.get('host', target);
+    if (strMap(o).force !== 'true') assertCpuCompatible(ctx, vm, target); // the first check, before the lifecycle's
     const rec = checkVmOperation(ctx, vm, 'pool_migrate', ['Running']);
     ctx.pool.db.get('host', target);
     const source = rec.resident_on as string;
@@ -53,6 +56,9 @@ async function startOn(ctx: ApiCtx, vm: string, host: string): Promise<void> {
     await ctx.sim.sleepSeconds(VM_OP_SECONDS, ctx.signal);
     assertCanBootHere(ctx, vm, host);
     setVmRunning(ctx, vm, host);
+    const h = ctx.pool.db.get('host', host);
+    const cpu = h.cpu_info as Record<string, string>;
+    ctx.pool.db.update('VM', vm, { last_boot_CPU_flags: { vendor: cpu.vendor ?? '', features: cpu.features ?? '' } });
   });
 }
 
@@ -123,7 +129,8 @@ function assertResumable(ctx: ApiCtx, vm: string, host: string): void {
     );
 }
 
-async function resumeOn(ctx: ApiCtx, vm: string, host: string): Promise<void> {
+async function resumeOn(ctx: ApiCtx, vm: string, host: string, force = false): Promise<void> {
+  if (!force) assertCpuCompatible(ctx, vm, host);
   assertResumable(ctx, vm, host);
   await withVmOperation(ctx, vm, 'resume', async () => {
     const rec = ctx.pool.db.get('VM', vm);
@@ -151,14 +158,14 @@ def('VM.resume', {
 def('VM.resume_on', {
   params: 4,
   min: 2,
-  handler: async (ctx, [v, h]) => {
+  handler: async (ctx, [v, h, , f]) => {
     const vm = str(v);
     const host = str(h);
     checkVmOperation(ctx, vm, 'resume_on', ['Suspended']);
     ctx.pool.db.get('host', host);
     assertPlacementAllowed(ctx, host);
     assertCanBootHere(ctx, vm, host);
-    await resumeOn(ctx, vm, host);
+    await resumeOn(ctx, vm, host, f === true || f === 'true');
     return '';
   },
 });
