@@ -7,7 +7,7 @@ import { RecordSource, readSnapshot } from './index';
 import { PluginCaller, testRepository } from './repository';
 
 /**
- * Plan a live pool: read one snapshot (11 get_all_records calls), in automatic mode run testUrl on every host
+ * Plan a live pool: read one snapshot (one get_all_records call per class), in automatic mode run testUrl on every host
  * that still needs upgrading (one host.call_plugin each), then the pure planner. The I/O half of `plan`, shared by
  * the CLI and the core.
  */

@@ -273,13 +273,14 @@ export class XenApiClient extends EventEmitter {
     }
   }
 
-  /** task.get_status; HANDLE_INVALID → XenApiTaskLostError (the task vanished without an event). */
+  /** task.get_status; HANDLE_INVALID → XenApiTaskLostError (the task vanished without an event). Other answers: keep waiting. */
   private async assertTaskExists(task: string): Promise<void> {
     try {
       await this.call('task.get_status', [task]);
     } catch (e) {
       if (isXenApiError(e, 'HANDLE_INVALID')) throw new XenApiTaskLostError(`task ${task} no longer exists (lost in a master restart, or destroyed)`, task, 'task');
-      throw e;
+      if (!(e instanceof XenApiError)) throw e;
+      this.logger.debug({ task, err: e.message }, 'task.get_status refused; still following the task by events');
     }
   }
 

@@ -192,7 +192,7 @@ describe('readSnapshot over the client boundary', () => {
     const source = recordSource(raw());
     const fixedClock: Clock = { now: () => 7, sleep: async () => undefined, scale: 1 };
     const s = await readSnapshot(source, fixedClock);
-    expect([...source.calls].sort()).toEqual(['PBD', 'SR', 'VBD', 'VDI', 'VM', 'VM_guest_metrics', 'VM_metrics', 'host', 'host_metrics', 'pool', 'task'].sort());
+    expect([...source.calls].sort()).toEqual(['PBD', 'PIF', 'SR', 'VBD', 'VDI', 'VIF', 'VM', 'VM_guest_metrics', 'VM_metrics', 'host', 'host_metrics', 'network', 'pool', 'task'].sort());
     expect(s.takenAt).toBe(7);
     expect(s).toEqual(toSnapshot(parseRecords(raw()), 7));
   });
