@@ -7,7 +7,7 @@ import { InventoryError } from './errors';
 export { toSnapshot } from './convert';
 export type { PoolRecords } from './convert';
 export { InventoryError } from './errors';
-export { testRepository } from './repository';
+export { readAppliedUpdates, testRepository } from './repository';
 export type { PluginCaller, RepositoryTestResults } from './repository';
 
 /** What readSnapshot needs from the XenAPI client: its parsed get_all_records (src/xenapi XenApiClient satisfies it). */

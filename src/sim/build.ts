@@ -1,5 +1,5 @@
 /** Builds the pool database and machines from a scenario (and fresh hosts for reinstall + pool.join). */
-import { compareVersions } from '../domain/versions';
+import { compareVersions, rpuHotfixFor } from '../domain/versions';
 import { Db, NULL_REF } from './db';
 import { Machine, PoolState, Sim } from './engine';
 import {
@@ -99,13 +99,6 @@ function createSr(sim: Sim, db: Db, sr: { name: string; type: string; shared: bo
 
 function localSrFor(sim: Sim, db: Db, m: Machine): string {
   return createSr(sim, db, { name: 'Local storage', type: 'lvm', shared: false, sizeGiB: 500, isos: [] }, [m]);
-}
-
-/** The RPU hotfix XenCenter requires before an automatic upgrade: RPU003 on 7.0, RPU004 on 7.1-7.6 (reference L2). */
-export function rpuHotfixFor(product: string): string | null {
-  const [maj, min] = product.split('.').map(Number);
-  if (maj !== 7 || min === undefined || min > 6) return null;
-  return min === 0 ? 'RPU003' : 'RPU004';
 }
 
 /** Applied hotfixes: a pool_update per hotfix name with the hosts that have it, in host.updates too. */

@@ -229,3 +229,29 @@ describe('a check that cannot decide fails closed', () => {
     expect(out[0].severity).toBe('blocker');
   });
 });
+
+describe('R3.9 automatic mode: the RPU hotfix XenCenter requires (issue 12 point 7)', () => {
+  const refs = (p: ReturnType<typeof threeHostPool>) => p.build().hosts.map((h) => h.ref);
+  it('blocks when a host lacks RPU004 (7.1), naming it and the way out', () => {
+    const pool = threeHostPool();
+    const [a1, a2, a3] = refs(pool);
+    const snapshot = pool.build();
+    const testResults = Object.fromEntries(snapshot.hosts.map((h) => [h.ref, { ok: true }]));
+    const p = plan(snapshot, { repository: { url: 'http://repo.example/xs76/', testResults, hotfixes: { [a1!]: ['RPU004'], [a2!]: [], [a3!]: ['RPU004', 'XS71ECU1009'] } } });
+    const c = only(p, 'rpu-hotfix');
+    expect(c).toMatchObject({ rule: 'R3.9', severity: 'blocker', subjects: { hosts: ['xs-a2'] } });
+    expect(c.message).toMatch(/RPU004 missing on xs-a2/);
+    expect(c.fix).toMatchObject({ kind: 'manual', guidance: expect.stringMatching(/apply RPU004 .*or use manual mode/) });
+    expect(p.executable).toBe(false);
+  });
+
+  it('passes when every host has it; manual mode does not need it; an unreadable list blocks', () => {
+    const snapshot = threeHostPool().build();
+    const testResults = Object.fromEntries(snapshot.hosts.map((h) => [h.ref, { ok: true }]));
+    const all = Object.fromEntries(snapshot.hosts.map((h) => [h.ref, ['RPU004']]));
+    expect(checks(plan(snapshot, { repository: { url: 'http://r/', testResults, hotfixes: all } })).filter((c) => c.id.startsWith('rpu-hotfix'))).toEqual([]);
+    expect(checks(plan(snapshot, { mode: 'manual', repository: undefined })).filter((c) => c.id.startsWith('rpu-hotfix'))).toEqual([]);
+    const unreadable = plan(snapshot, { repository: { url: 'http://r/', testResults, hotfixError: 'HOST_OFFLINE' } });
+    expect(only(unreadable, 'rpu-hotfix-unknown')).toMatchObject({ severity: 'blocker' });
+  });
+});
