@@ -16,7 +16,7 @@ export interface RecordSource {
 }
 
 /**
- * One snapshot of the pool: exactly one `<class>.get_all_records` call per class (RECORD_CLASSES, 11 calls), whatever
+ * One snapshot of the pool: exactly one `<class>.get_all_records` call per class (RECORD_CLASSES, 14 calls: network, PIF and VIF included), whatever
  * the pool's size. The calls run concurrently; the snapshot time is taken before the first call. The client parses
  * each record once (src/xenapi/records.ts); a record it refuses becomes an InventoryError naming class, ref and field.
  */
