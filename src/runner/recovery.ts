@@ -19,7 +19,7 @@ import type { Clock } from '../clock';
 import type { Notifier, RecoveryRequest } from '../domain/ports';
 import type { HostPlan, RecoveryAction, Ref, Run, StepRecord } from '../domain/types';
 import type { AuditKind } from './audit';
-import { StepFailure, xenErrorCode } from './errors';
+import { StepFailure, isPoolUnavailable, xenErrorCode } from './errors';
 import { describeHost, readLivePool, type LiveHost, type LiveHosts, type LivePool } from './pool-state';
 import type { RunStore } from './ports';
 import type { StepContext } from './step';
@@ -292,8 +292,16 @@ async function forgetRejoin(env: RecoveryEnv, run: Run, step: StepRecord): Promi
         const deadlineMs = env.clock.now() + slowCallMs(rt.deps);
         const tasks = (await fresh.call<Record<string, { name_label?: string; status?: string }>>('task.get_all_records')) ?? {};
         const pending = Object.entries(tasks).find(([, t]) => t.name_label === 'Async.pool.join' && t.status === 'pending')?.[0];
-        if (pending && fresh.waitForTask) await fresh.waitForTask(pending, { deadlineMs });
-        else await fresh.callAsync('pool.join', [master.address, creds.username, creds.password], { deadlineMs });
+        try {
+          if (pending && fresh.waitForTask) await fresh.waitForTask(pending, { deadlineMs });
+          else await fresh.callAsync('pool.join', [master.address, creds.username, creds.password], { deadlineMs });
+        } catch (err) {
+          // a join that went through restarts the host's xapi as a slave: its task and its answers as a stand-alone
+          // master end there (HOST_STILL_BOOTING, HOST_IS_SLAVE, a lost task or connection). Not a refusal: whether
+          // it joined is read from the pool in the wait-member phase, and the join is not sent again.
+          if (!isPoolUnavailable(err)) throw err;
+          await env.audit(run.id, 'xenapi', 'runner', `pool.join on ${rec.address}: no answer after the call (${(err as Error).message}); membership is read from the pool`, { step: step.id });
+        }
       } finally {
         await fresh.logout().catch(() => undefined);
       }

@@ -8,7 +8,7 @@ import type { ParsedFault } from '../../src/sim/scenario';
 import type { UpgradeMode } from '../../src/domain/types';
 import { validActions } from '../../src/runner/recovery';
 import { describeStepError } from '../../src/slack/errors';
-import { APPROVER, planAndStart, startHarness, waitForRun } from './sim-harness';
+import { APPROVER, planAndStart, startHarness, waitForRun, type Harness } from './sim-harness';
 
 interface Row {
   step: string;
@@ -114,9 +114,58 @@ describe('per-step XenAPI errors of a real pool: alert and recovery (reference t
 
       // the cause is gone (the fault fired once): Retry finishes the run
       expect((await h.core.recover(run.id, { action: 'retry', stepId: step.id }, APPROVER)).ok).toBe(true);
-      const done = await waitForRun(h.store, run.id, ['done', 'failed', 'aborted']);
+      // right after Retry the stored run may still read "failed": wait for the end (the timeout names the steps)
+      const done = await waitForRun(h.store, run.id, ['done']);
       expect(done.steps.filter((s) => s.state === 'failed').map((s) => `${s.id}: ${s.error?.message}`)).toEqual([]);
       expect(done.state).toBe('done');
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+/** the run failed again, at this step, with this code (not the failure the recovery action answered) */
+async function waitForStepError(h: Harness, runId: string, stepId: string, code: string) {
+  for (let i = 0; i < 2000; i++) {
+    const run = await h.store.getRun(runId);
+    if (run?.state === 'failed' && run.steps.find((s) => s.id === stepId)?.error?.code === code) return run;
+    if (run?.state === 'done') throw new Error(`run ${runId} ended without the expected ${code}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`run ${runId} never failed with ${code}`);
+}
+
+describe('pool.join refusals during forget & rejoin (reference table: forget-rejoin)', () => {
+  it('HOSTS_NOT_COMPATIBLE from the slow, Async pool.join reaches the operator; forget-rejoin again once reinstalled right finishes', async () => {
+    const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', {
+      faults: [
+        { kind: 'install-fails', host: 'xs-a2' },
+        { kind: 'api-error', method: 'pool.join', code: 'HOSTS_NOT_COMPATIBLE', params: [] },
+      ],
+      pool: { hostTimeoutMinutes: 90 },
+    });
+    try {
+      const run = await planAndStart(h);
+      let failed = await waitForRun(h.store, run.id, ['failed', 'done']);
+      const step = failed.steps.find((s) => s.state === 'failed')!;
+      expect(step.id).toBe('xs-a2:wait-host');
+      const fresh = h.sim.control.reinstallFresh('xs-a2');
+      await fresh.ready;
+      expect((await h.core.recover(run.id, { action: 'forget-rejoin', stepId: step.id, address: fresh.address }, APPROVER)).ok).toBe(true);
+      failed = await waitForStepError(h, run.id, step.id, 'HOSTS_NOT_COMPATIBLE');
+      const again = failed.steps.find((s) => s.id === step.id)!;
+      expect(again.error?.code).toBe('HOSTS_NOT_COMPATIBLE');
+      expect(describeStepError(again.error).explanation).toMatch(/not compatible with the pool .*reinstall it with exactly the pool's target version, then Forget & rejoin again/);
+      expect(validActions(failed, again)).toEqual(['forget-rejoin', 'abort']);
+      // pool.join went through Async (minutes on a real pool), never as a synchronous call under a request timeout
+      expect(h.sim.stats().calls['Async.pool.join']).toBe(1);
+      expect(h.sim.stats().calls['pool.join']).toBeUndefined();
+
+      expect((await h.core.recover(run.id, { action: 'forget-rejoin', stepId: step.id, address: fresh.address }, APPROVER)).ok).toBe(true);
+      // right after the action the stored run may still read "failed": wait for the end (the timeout names the steps)
+      const done = await waitForRun(h.store, run.id, ['done']);
+      expect(done.state).toBe('done');
+      expect(h.sim.stats().calls['Async.pool.join']).toBe(2);
     } finally {
       await h.close();
     }

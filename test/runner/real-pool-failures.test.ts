@@ -51,7 +51,8 @@ describe('storage detached after a reboot (PBDs, issue 12 point 2)', () => {
 
       // the storage path is fixed (the fault is used up): Retry plugs it and the run completes
       expect((await h.core.recover(run.id, { action: 'retry', stepId: step.id }, APPROVER)).ok).toBe(true);
-      const done = await waitForRun(h.store, run.id, ['done', 'failed', 'aborted']);
+      const done = await waitForRun(h.store, run.id, ['done']); // right after Retry the stored run may still read "failed"
+
       expect(done.state).toBe('done');
       expect(h.sim.stats().calls['PBD.plug']).toBe(2);
     } finally {
