@@ -1,6 +1,7 @@
 import type { HostInfo, Migration, PoolSnapshot, Ref, ReturnPolicy, VmInfo, VmStop } from '../domain/types';
 import { parseVersion } from '../domain/versions';
 import { stopActionFor, vmMobility, type Mobility } from './mobility';
+import { cpuCompatible, cpuWords, missingNetworks } from './feasibility';
 import { suspendSrFor } from './suspend';
 
 /**
@@ -208,7 +209,7 @@ export function placeVms(input: PlacementInput): PlacementResult {
       for (const vm of away) {
         const cur = state.get(location.get(vm.ref)!)!;
         // the home host is on the target now, so the move is never to an older version (R3.4)
-        const fitsHome = missingNetworks(vm, src).length === 0 && (!vm.cpuFlags || !src.cpu || cpuCompatible(vm.cpuFlags, src.cpu));
+        const fitsHome = missingNetworks(vm, src.networks).length === 0 && (!vm.cpuFlags || !src.cpu || cpuCompatible(vm.cpuFlags, src.cpu));
         if (src.free >= vm.memoryNeeded && compareVersions(cur.platform, src.platform) <= 0 && vm.disks.every((d) => src.srs.has(d.sr)) && fitsHome) {
           migrate(vm, cur, src, hp.moveBack);
           returned.add(vm.ref);
@@ -280,22 +281,6 @@ function byHostName(state: Map<Ref, HostState>): HostState[] {
 
 type Refusal = 'ineligible' | 'version' | 'storage' | 'network' | 'cpu' | 'memory';
 
-/** CPU features as xapi writes them ("1fcbfbff-f7fa3203-…") → 32-bit words */
-function cpuWords(features: string): number[] {
-  return features.split('-').map((w) => Number.parseInt(w, 16) >>> 0);
-}
-
-/** Cpuid_helpers.assert_vm_is_compatible: every feature the VM booted with is offered by the host. */
-function cpuCompatible(flags: string, host: number[]): boolean {
-  return cpuWords(flags).every((w, i) => (w & ~(host[i] ?? 0)) >>> 0 === 0);
-}
-
-/** The VM's networks this host has no PIF on (internal networks, with no PIF anywhere, included). */
-function missingNetworks(vm: VmInfo, t: HostState): Ref[] {
-  if (!t.networks || !vm.networks) return [];
-  return vm.networks.filter((n) => !t.networks!.has(n));
-}
-
 /**
  * The one feasibility predicate of placement: why host t cannot receive vm evacuated from src right now, or
  * undefined when it can. The source itself or a host not live/enabled never; an older platform never (R3.4); it
@@ -307,7 +292,7 @@ function refusal(vm: VmInfo, src: HostState, t: HostState, compareVersions: (a: 
   if (t === src || !t.eligible) return 'ineligible';
   if (compareVersions(t.platform, src.platform) < 0) return 'version';
   if (!vm.disks.every((d) => t.srs.has(d.sr))) return 'storage';
-  if (missingNetworks(vm, t).length > 0) return 'network';
+  if (missingNetworks(vm, t.networks).length > 0) return 'network';
   if (vm.cpuFlags && t.cpu && !cpuCompatible(vm.cpuFlags, t.cpu)) return 'cpu';
   if (free < vm.memoryNeeded) return 'memory';
   return undefined;
@@ -338,7 +323,7 @@ function pickTarget(
     if (why === 'storage') continue;
     seesDisks++;
     if (why === 'network') {
-      for (const n of missingNetworks(vm, t)) missing.add(n);
+      for (const n of missingNetworks(vm, t.networks)) missing.add(n);
       continue;
     }
     connected++;
@@ -476,7 +461,7 @@ function checkPlanned(
       const missing = vm.disks.filter((d) => !t.srs.has(d.sr)).map((d) => srs.get(d.sr)?.name ?? d.sr);
       reasons.push(`${vm.name}: planned target ${t.info.name} does not see SR ${[...new Set(missing)].join(', ')} of its disks (R2.5)`);
     } else if (why === 'network') {
-      reasons.push(`${vm.name}: planned target ${t.info.name} has no PIF on its network ${missingNetworks(vm, t).join(', ')} (VM_REQUIRES_NETWORK)`);
+      reasons.push(`${vm.name}: planned target ${t.info.name} has no PIF on its network ${missingNetworks(vm, t.networks).join(', ')} (VM_REQUIRES_NETWORK)`);
     } else if (why === 'cpu') {
       reasons.push(`${vm.name}: planned target ${t.info.name} lacks CPU features it booted with (VM_INCOMPATIBLE_WITH_THIS_HOST)`);
     } else if (why === 'memory') {

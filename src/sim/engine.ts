@@ -12,6 +12,7 @@ import { ParsedFault, Repository, Scenario, Timings, UpdateSpec } from './scenar
 import { InstalledVersion, apiVersionOf, softwareVersion } from './versions';
 import { vmAllowedOperations } from './records';
 import { lacksFeatureFor } from './guest';
+import { emergencyAnswer, plugPbdsAtBoot } from './boot';
 
 export type Phase = 'running' | 'shutting-down' | 'off' | 'installing' | 'booting' | 'xapi-starting';
 
@@ -76,13 +77,6 @@ export class Machine {
     if (this.phase === 'xapi-starting' || this.phase === 'booting') return 'booting';
     return this.phase === 'installing' ? 'installing' : 'off';
   }
-}
-
-/** Xapi_globs.emergency_mode_error after a failed Pool.hello, with the parameters xapi gives (reference D2). */
-function emergencyAnswer(code: string, m: Machine, pool: PoolState): string[] {
-  if (code === 'HOST_MASTER_CANNOT_TALK_BACK') return [code, m.address];
-  if (code === 'HOST_UNKNOWN_TO_MASTER') return [code, (pool.db.find('host', m.hostRef)?.uuid as string) ?? ''];
-  return ['INTERNAL_ERROR', `Unix.Unix_error(Unix.ECONNREFUSED, "connect", "") (master ${pool.master.address})`];
 }
 
 export interface VmExtra {
@@ -372,7 +366,7 @@ export class Sim {
     m.pendingOp = null;
     if (pool.db.has('host', m.hostRef)) {
       // resynchronise_pbds, then consider_enabling_host: with HA off the host is enabled even if a plug failed
-      const allPlugged = this.plugPbdsAtBoot(pool, m);
+      const allPlugged = plugPbdsAtBoot(this, pool, m);
       const enabled = !pool.poolRec.ha_enabled || allPlugged;
       pool.db.update('host', m.hostRef, { enabled, updates_requiring_reboot: [] });
       this.setLive(pool, m.hostRef, true);
@@ -380,21 +374,6 @@ export class Sim {
       if (this.masterUp(pool) || pool.master === m) this.refreshRollingUpgrade(pool);
     }
     await this.setPhase(m, 'running');
-  }
-
-  /** dbsync_slave resynchronise_pbds: plug every PBD of the host; a `pbd-plug-fails` fault leaves one detached. */
-  private plugPbdsAtBoot(pool: PoolState, m: Machine): boolean {
-    let all = true;
-    for (const [ref, pbd] of pool.db.entries('PBD')) {
-      if (pbd.host !== m.hostRef || pbd.currently_attached) continue;
-      if (this.takeFault('pbd-plug-fails', (f) => f.host === m.name && (!f.sr || f.sr === pool.db.get('SR', pbd.SR as string).name_label))) {
-        this.logger.info({ host: m.name, pbd: ref }, 'sim: PBD plug at boot fails (fault)');
-        all = false;
-        continue;
-      }
-      pool.db.update('PBD', ref, { currently_attached: true });
-    }
-    return all;
   }
 
   /** After pool.join: the host's xapi restarts as a slave of its new pool. */
