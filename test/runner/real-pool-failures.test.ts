@@ -90,6 +90,9 @@ describe('slow calls whose reply is lost (issue 12 point 1)', () => {
       expect(h.sim.inspect().pool.haEnabled).toBe(true);
       expect(h.sim.stats().calls['Async.pool.enable_ha']).toBe(1);
       expect(h.sim.stats().calls['pool.enable_ha']).toBeUndefined();
+      // HA off at the start went the same way: Async, once
+      expect(h.sim.stats().calls['Async.pool.disable_ha']).toBe(1);
+      expect(h.sim.stats().calls['pool.disable_ha']).toBeUndefined();
     } finally {
       await h.close();
     }
