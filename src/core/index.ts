@@ -11,7 +11,7 @@ import type { Logger } from '../log';
 import type { PoolConfig } from '../config/pools';
 import type { Core, CoreErrorCode, CoreResult, Notifier, PoolStatus, RecoveryRequest } from '../domain/ports';
 import type { Actor, Plan, Run, RunState, UpgradeMode } from '../domain/types';
-import { readSnapshot, testRepository } from '../inventory';
+import { readAppliedUpdates, readSnapshot, testRepository } from '../inventory';
 import { buildPlan, loadUpgradePaths, type UpgradePathTable } from '../planner';
 import { auditor } from '../runner/audit';
 import { Engine, type PoolRuntime } from '../runner/engine';
@@ -142,7 +142,7 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
     if (mode === 'automatic' && cfg.upgrade.mode === 'automatic') {
       const withCreds = repositoryUrlWithCredentials(cfg, env)!;
       const live = snapshot.hosts.filter((h) => h.live).map((h) => h.ref);
-      repository = { url: cfg.upgrade.repositoryUrl, testResults: await testRepository(rt.client, live, withCreds) };
+      repository = { url: cfg.upgrade.repositoryUrl, testResults: await testRepository(rt.client, live, withCreds), ...(await readAppliedUpdates(rt.client, live)) };
     }
     // start re-validates under its own lease: the active-run precheck is the lease's job there
     const active = how.forStart ? undefined : (await store.listRuns({ pool: cfg.name, states: ACTIVE }))[0];
@@ -155,6 +155,7 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
       paths,
       repository,
       activeRunId: active?.id,
+      sanBootHosts: cfg.sanBootHosts ?? [],
     });
   };
 

@@ -42,8 +42,12 @@ export interface HostInfo {
   residentVms: Ref[];
   /** other_config.boot_time (seconds since epoch, float) or null when unknown */
   bootTime: number | null;
-  /** other_config boot-from-SAN marker (R2.7) */
+  /** boots from SAN (R2.7): XenAPI cannot tell, so only a pools-file declaration sets it (planner) */
   sanBoot: boolean;
+  /** networks with an attached PIF on this host (absent when not read: not checked) */
+  networks?: Ref[];
+  /** cpu_info.features, hex words (absent/null when unknown: not checked) */
+  cpuFeatures?: string | null;
   /** SRs this host has a currently attached PBD for */
   attachedSrs: Ref[];
   /** SRs this host has a PBD for that is NOT attached (storage problem) */
@@ -95,6 +99,17 @@ export interface VmInfo {
   blockedOperations: string[];
   /** VM.suspend_SR (null when unset; absent when not read): xapi's first choice of suspend SR */
   suspendSr?: Ref | null;
+  /** networks of its VIFs (absent when not read: not checked) */
+  networks?: Ref[];
+  /** last_boot_CPU_flags.features, hex words (absent/null when unknown: not checked) */
+  cpuFlags?: string | null;
+}
+
+export interface NetworkInfo {
+  ref: Ref;
+  name: string;
+  /** hosts with an attached PIF on it; none = an internal network, pinned to the host of its running VMs */
+  hosts: Ref[];
 }
 
 export interface SrInfo {
@@ -128,6 +143,8 @@ export interface PoolSnapshot {
     /** pool.suspend_image_SR (null when unset; absent when not read): where VM.suspend writes its image */
     suspendImageSr?: Ref | null;
   };
+  /** absent when not read */
+  networks?: NetworkInfo[];
   hosts: HostInfo[];
   vms: VmInfo[];
   srs: SrInfo[];

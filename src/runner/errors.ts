@@ -3,7 +3,7 @@
  * A StepFailure carries what an operator needs: words, the XenAPI code/params, and the facts observed.
  */
 import type { StepError } from '../domain/types';
-import { XenApiConnectionError, XenApiError, XenApiProtocolError } from '../xenapi';
+import { XenApiConnectionError, XenApiError, XenApiProtocolError, XenApiTaskLostError, XenApiTimeoutError } from '../xenapi';
 
 export class StepFailure extends Error {
   readonly code?: string;
@@ -53,8 +53,20 @@ const POOL_UNAVAILABLE_CODES = new Set([
   'SESSION_INVALID',
 ]);
 
+/**
+ * A member whose xapi started while the master was away answers every call, logins included, with its emergency
+ * error (R3.8, reference D2): HOST_STILL_BOOTING, then what its failed Pool.hello gave, often INTERNAL_ERROR. Only an
+ * INTERNAL_ERROR answered to a login means that; any other INTERNAL_ERROR is a real failure of the call.
+ */
+function isEmergencyLoginAnswer(err: unknown): boolean {
+  return xenErrorCode(err) === 'INTERNAL_ERROR' && /^session\.login/.test((err as { method?: unknown }).method as string);
+}
+
 export function isPoolUnavailable(err: unknown): boolean {
   if (isConnectionError(err)) return true;
+  // the task vanished (a master restart loses tasks): the step re-runs and reconciles with the live pool first
+  if (err instanceof XenApiTaskLostError) return true;
+  if (isEmergencyLoginAnswer(err)) return true;
   const code = xenErrorCode(err);
   return code !== undefined && POOL_UNAVAILABLE_CODES.has(code);
 }
@@ -67,5 +79,7 @@ export function toStepError(err: unknown): StepError {
   const message = err instanceof Error ? err.message : String(err);
   if (code) return { message, code, params: xenErrorParams(err) };
   if (isConnectionError(err)) return { message: `pool unreachable: ${message}`, code: 'CONNECTION' };
+  if (err instanceof XenApiTaskLostError) return { message: `${message}; its outcome is read from the pool before anything is sent again`, code: 'TASK_LOST' };
+  if (err instanceof XenApiTimeoutError) return { message: `${message}: the operation may still be running; it is not sent again`, code: 'TASK_DEADLINE' };
   return { message };
 }

@@ -12,6 +12,8 @@ import type { RecordSource } from '../inventory';
 export interface PoolClient extends RecordSource {
   call<T = unknown>(method: string, params?: unknown[]): Promise<T>;
   callAsync<T = string>(method: string, params?: unknown[], opts?: { deadlineMs?: number }): Promise<T>;
+  /** follow a task returned by an `Async.*` call (long-call.ts); XenApiTaskLostError when it vanished */
+  waitForTask?<T = string>(task: string, opts?: { deadlineMs?: number }): Promise<T>;
   reconnect(opts: { deadlineMs: number }): Promise<void>;
   dumpDatabase(file: string): Promise<{ path: string; bytes: number; sha256: string }>;
   readonly masterAddress: string;
@@ -64,6 +66,8 @@ export interface RunnerConfig {
   migrationConcurrency: number;
   /** retries of host.enable while xapi starts (HOST_STILL_BOOTING) */
   enableRetries: number;
+  /** clock ms a slow call's task is followed (plugin main, HA, update apply) before the step fails; default 2 h */
+  slowCallMs?: number;
 }
 
 export interface StepDeps {

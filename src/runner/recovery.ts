@@ -26,13 +26,15 @@ import { normalizeFingerprint } from '../xenapi/tls';
 import { lookAtNewHost, verifyNewHost } from './new-host';
 import type { HostPlan, RecoveryAction, Ref, Run, StepRecord } from '../domain/types';
 import type { AuditKind } from './audit';
-import { StepFailure, xenErrorCode } from './errors';
+import { StepFailure, isPoolUnavailable, xenErrorCode } from './errors';
 import { describeHost, readLivePool, type LiveHost, type LiveHosts, type LivePool } from './pool-state';
 import type { RunStore } from './ports';
 import type { StepContext } from './step';
 import { isOnTarget, versionText } from './steps/common';
 import type { HaSaved } from './steps/pool-prep';
 import { waitForPool } from './wait';
+import { longCall } from './long-call';
+import { slowCallMs } from './steps/upgrade';
 import type { PoolRuntime } from './engine';
 
 export interface RecoveryState {
@@ -398,7 +400,20 @@ async function forgetRejoin(env: RecoveryEnv, run: Run, step: StepRecord): Promi
       await fresh.login();
       // audited without its arguments: they hold the pool's password
       await env.audit(run.id, 'xenapi', 'runner', `pool.join on ${address} → master ${master.address} (R4.2)`, { step: step.id, method: 'pool.join', target: address });
-      await fresh.call('pool.join', [master.address, creds.username, creds.password]);
+      // minutes (reference H4): Async on the fresh host, followed; a join still running there is followed, not re-sent
+      const deadlineMs = env.clock.now() + slowCallMs(rt.deps);
+      const tasks = (await fresh.call<Record<string, { name_label?: string; status?: string }>>('task.get_all_records')) ?? {};
+      const pending = Object.entries(tasks).find(([, t]) => t.name_label === 'Async.pool.join' && t.status === 'pending')?.[0];
+      try {
+        if (pending && fresh.waitForTask) await fresh.waitForTask(pending, { deadlineMs });
+        else await fresh.callAsync('pool.join', [master.address, creds.username, creds.password], { deadlineMs });
+      } catch (err) {
+        // a join that went through restarts the host's xapi as a slave: its task and its answers as a stand-alone
+        // master end there (HOST_STILL_BOOTING, HOST_IS_SLAVE, a lost task or connection). Not a refusal: whether
+        // it joined is read from the pool in the wait-member phase, and the join is not sent again.
+        if (!isPoolUnavailable(err)) throw err;
+        await env.audit(run.id, 'xenapi', 'runner', `pool.join on ${address}: no answer after the call (${(err as Error).message}); membership is read from the pool`, { step: step.id });
+      }
     } finally {
       await fresh.logout().catch(() => undefined);
     }
@@ -493,7 +508,16 @@ async function rollbackMaster(env: RecoveryEnv, run: Run, step: StepRecord): Pro
     await runOwnStep('move-back');
     const ha = run.steps.find((s) => s.kind === 'pool-prep')?.data?.ha as HaSaved | undefined;
     const pool = await readLivePool(rt.deps.client);
-    if (ha?.wasEnabled && !pool.haEnabled) await ctx.act('pool.enable_ha', [ha.heartbeatSrs, ha.configuration], `pool ${run.pool}`);
+    if (ha?.wasEnabled && !pool.haEnabled)
+      await longCall(rt.deps, ctx, {
+        key: 'enableHaCall',
+        method: 'pool.enable_ha',
+        params: [ha.heartbeatSrs, ha.configuration],
+        target: `pool ${run.pool}`,
+        budgetMs: slowCallMs(rt.deps),
+        reconcile: async () => ((await readLivePool(rt.deps.client)).haEnabled ? 'done' : 'not-done'),
+        checkBeforeRetry: "Check the pool's HA state (xe pool-param-get param-name=ha-enabled).",
+      });
   }
   const closed = await env.store.updateRun(run.id, (r) => {
     const s = r.steps.find((x) => x.id === step.id)!;

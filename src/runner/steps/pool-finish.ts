@@ -5,6 +5,8 @@
 import { describeHost, readLivePool } from '../pool-state';
 import type { StepDeps } from '../ports';
 import type { StepModule } from '../step';
+import { longCall } from '../long-call';
+import { slowCallMs } from './upgrade';
 import { isOnTarget } from './common';
 import type { HaSaved } from './pool-prep';
 
@@ -23,8 +25,17 @@ export function createPoolFinishStep(deps: StepDeps): StepModule {
         if (behind.length > 0) {
           notes.push(`HA left disabled: ${behind.map((h) => h.name).join(', ')} not on ${ctx.run.plan.target.label}, so the pool is still mixed (R2.4)`);
         } else {
-          await ctx.act('pool.enable_ha', [ha.heartbeatSrs, ha.configuration], `pool ${ctx.run.pool}`);
-          notes.push('HA re-enabled');
+          // minutes, and a second enable_ha fails HA_IS_ENABLED: Async, followed, reconciled from ha_enabled (reference top 1)
+          const call = await longCall(deps, ctx, {
+            key: 'enableHaCall',
+            method: 'pool.enable_ha',
+            params: [ha.heartbeatSrs, ha.configuration],
+            target: `pool ${ctx.run.pool}`,
+            budgetMs: slowCallMs(deps),
+            reconcile: async () => ((await readLivePool(deps.client)).haEnabled ? 'done' : 'not-done'),
+            checkBeforeRetry: 'Check the pool\'s HA state (xe pool-param-get param-name=ha-enabled).',
+          });
+          notes.push(call.sent ? 'HA re-enabled' : 'HA re-enabled (seen enabled on the pool; not sent again)');
         }
       }
       const tools = ctx.run.plan.toolsUpgrade;
