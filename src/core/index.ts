@@ -17,7 +17,8 @@ import { auditor } from '../runner/audit';
 import { Engine, type PoolRuntime } from '../runner/engine';
 import { isPoolUnavailable } from '../runner/errors';
 import { checkAgainstPool, checkRequest, recoveryMutation, StaleAction } from '../runner/recovery';
-import { runReport } from '../runner/report';
+import { abortedOutcome } from '../runner/end-audit';
+import { endAuditOf, runReport } from '../runner/report';
 import type { Store } from '../store';
 import { XenApiClient } from '../xenapi';
 import { authorize, type Decision } from './authorize';
@@ -356,7 +357,11 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
       if (!res.ok) return res;
       engine.interrupt(runId, `aborted by ${actor.userId}`);
       await engine.whenIdle(runId, { loopOnly: true });
-      const report = await runReport(runtimeOf(got.value.run.pool)?.client, (await store.getRun(runId))!);
+      const stopped = (await store.getRun(runId))!;
+      const client = runtimeOf(got.value.run.pool)?.client;
+      const report = await runReport(client, stopped);
+      // what the abort leaves changed, from the live pool against the baseline (issue 11): said, never implied
+      const endAudit = await endAuditOf({ client, clock, store }, stopped);
       const final = await store.updateRun(runId, (r) => {
         for (const s of r.steps) {
           if (s.state === 'running' || s.state === 'awaiting-approval') {
@@ -364,7 +369,8 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
             s.error = { message: `interrupted: run aborted by ${actor.userId}` };
           }
         }
-        r.outcome = `aborted by ${actor.userId}\n${report}`;
+        r.endAudit = endAudit;
+        r.outcome = `${abortedOutcome(actor.userId, endAudit)}\n${report}`;
       });
       await audit(runId, 'state', actor.userId, `run aborted by ${actor.userId}`, { report });
       engine.notify(final, 'runFinished', (n) => n.runFinished(final));

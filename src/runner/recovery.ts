@@ -26,6 +26,7 @@ import type { StepContext } from './step';
 import { isOnTarget, versionText } from './steps/common';
 import type { HaSaved } from './steps/pool-prep';
 import { waitForPool } from './wait';
+import { endAuditOf } from './report';
 import type { PoolRuntime } from './engine';
 
 export interface RecoveryState {
@@ -366,6 +367,7 @@ async function rollbackMaster(env: RecoveryEnv, run: Run, step: StepRecord): Pro
     const pool = await readLivePool(rt.deps.client);
     if (ha?.wasEnabled && !pool.haEnabled) await ctx.act('pool.enable_ha', [ha.heartbeatSrs, ha.configuration], `pool ${run.pool}`);
   }
+  const endAudit = await endAuditOf({ client: rt.deps.client, clock: env.clock, store: env.store }, (await env.store.getRun(run.id))!);
   const closed = await env.store.updateRun(run.id, (r) => {
     const s = r.steps.find((x) => x.id === step.id)!;
     s.state = 'failed';
@@ -373,7 +375,11 @@ async function rollbackMaster(env: RecoveryEnv, run: Run, step: StepRecord): Pro
     for (const x of r.steps) if (x.state === 'pending' || x.state === 'awaiting-approval') x.state = 'skipped';
     r.state = 'rolled-back';
     r.endedAt = env.clock.now();
-    r.outcome = `rolled back: ${name} is live on ${versionText(original)} again (R4.1); no other host was upgraded; VMs stopped for it restarted`;
+    r.endAudit = endAudit;
+    // what the pool shows, not what the roll-back meant to do (issue 11)
+    r.outcome =
+      `rolled back: ${name} is live on ${versionText(original)} again (R4.1)` +
+      (endAudit.changed.length ? `; still changed: ${endAudit.changed.join('; ')}` : '; hosts, running VMs and HA are as they were before the run');
   });
   await env.audit(run.id, 'recovery', rec.by, closed.outcome!, { step: step.id });
   return { status: 'closed', run: closed };
