@@ -22,6 +22,7 @@ import { endAuditOf, runReport } from '../runner/report';
 import type { Store } from '../store';
 import { XenApiClient } from '../xenapi';
 import { authorize, type Decision } from './authorize';
+import { restoreRun } from './restore';
 import { createPoolRuntime, repositoryUrlWithCredentials } from './runtime';
 
 export interface CoreDeps {
@@ -375,6 +376,14 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
       await audit(runId, 'state', actor.userId, `run aborted by ${actor.userId}`, { report });
       engine.notify(final, 'runFinished', (n) => n.runFinished(final));
       return ok(final);
+    },
+
+    restore(runId, actor) {
+      return restoreRun(
+        { store, clock, ownerId, leaseTtlMs, forRun, client: (p) => runtimeOf(p)?.client, audit, refuse, notify: (r, what, fn) => engine.notify(r, what, fn) },
+        runId,
+        actor,
+      );
     },
 
     async recover(runId, req: RecoveryRequest, actor) {

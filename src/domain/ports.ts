@@ -69,6 +69,8 @@ export interface Core {
   resume(runId: string, actor: Actor): Promise<CoreResult<Run>>;
   abort(runId: string, actor: Actor): Promise<CoreResult<Run>>;
   recover(runId: string, req: RecoveryRequest, actor: Actor): Promise<CoreResult<Run>>;
+  /** Aborted runs: put back what the run changed on its current host (host enabled, VMs it stopped, HA). */
+  restore(runId: string, actor: Actor): Promise<CoreResult<Run>>;
   getRun(runId: string): Promise<Run | undefined>;
   /** active run of a pool, or the latest one */
   status(poolOrRun?: string): Promise<Run[]>;

@@ -342,8 +342,10 @@ export interface EndAudit {
   unreadable?: string;
   /** no baseline was recorded (a run started by an older version) */
   noBaseline?: boolean;
-  /** every planned host live, enabled and on the target */
+  /** every planned host on the target version */
   allOnTarget: boolean;
+  /** planned hosts not on the target version (or gone) */
+  behind: string[];
   hosts: Array<{ name: string; detail: string }>;
   vms: Array<{ name: string; cause: VmDownCause; now: string; why: string }>;
   ha: { before: boolean; now: boolean | null; disabledByRun: boolean; line?: string };
@@ -358,7 +360,8 @@ export interface EndAudit {
 export interface RestoreRecord {
   by: string;
   at: number;
-  state: 'running' | 'done' | 'failed';
+  /** partial: something could not be put back (said in `left`); Restore may be clicked again */
+  state: 'running' | 'done' | 'partial';
   /** what Restore did, in words */
   did: string[];
   /** what it could not put back, with why */

@@ -103,6 +103,7 @@ export function auditEnd(input: EndAuditInput): EndAudit {
       unreadable: input.readError ?? 'no answer',
       ...(baseline ? {} : { noBaseline: true }),
       allOnTarget: false,
+      behind: run.plan.hosts.map((h) => h.name),
       hosts: [],
       vms: [],
       ha: { before: haBefore, now: null, disabledByRun },
@@ -115,16 +116,16 @@ export function auditEnd(input: EndAuditInput): EndAudit {
 
   // hosts: every planned host (its new record after forget & rejoin) must be live, enabled and on the target
   const hosts: EndAudit['hosts'] = [];
-  let allOnTarget = true;
+  const behind: string[] = [];
   for (const hp of run.plan.hosts) {
     const h = snapshot.hosts.find((x) => x.ref === (remap.get(hp.host) ?? hp.host));
     if (!h) {
-      allOnTarget = false;
+      behind.push(hp.name);
       hosts.push({ name: hp.name, detail: 'no longer a member of the pool' });
       continue;
     }
     const onTarget = isOnTarget({ product: h.version.product, build: h.version.build }, hp.to);
-    if (!onTarget) allOnTarget = false;
+    if (!onTarget) behind.push(h.name);
     const issues = [
       ...(h.live ? [] : ['not live']),
       ...(h.enabled ? [] : [baseline?.hosts.find((b) => b.ref === hp.host)?.enabled === false ? 'disabled (it was disabled before the run too)' : 'disabled']),
@@ -132,6 +133,8 @@ export function auditEnd(input: EndAuditInput): EndAudit {
     ];
     if (issues.length) hosts.push({ name: h.name, detail: issues.join(', ') });
   }
+
+  const allOnTarget = behind.length === 0;
 
   // VMs: every guest that ran before the run (or, without a baseline, every VM the run stopped)
   const vms: EndAudit['vms'] = [];
@@ -225,6 +228,7 @@ export function auditEnd(input: EndAuditInput): EndAudit {
     at: input.now,
     ...(baseline ? {} : { noBaseline: true }),
     allOnTarget,
+    behind,
     hosts,
     vms,
     ha: { before: haBefore, now: haNow, disabledByRun, ...(haLine ? { line: haLine } : {}) },

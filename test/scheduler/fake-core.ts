@@ -30,6 +30,7 @@ export function fakeCore(opts: { plan: () => Plan; now: () => number }) {
     }),
     abort: jest.fn(),
     recover: jest.fn(),
+    restore: jest.fn(),
     getRun: jest.fn(async (id: string) => runs.get(id)),
     status: jest.fn(async (pool?: string) => [...runs.values()].filter((r) => r.pool === pool).reverse()),
     history: jest.fn(async (pool: string) => [...runs.values()].filter((r) => r.pool === pool).reverse()),

@@ -31,6 +31,7 @@ export function fakeCore(run: Run = makeRun()): FakeCore {
     resume: jest.fn(() => ok(run)),
     abort: jest.fn(() => ok({ ...run, state: 'aborted' })),
     recover: jest.fn(() => ok(run)),
+    restore: jest.fn(() => ok(run)),
     getRun: jest.fn((id: string) => Promise.resolve(id === run.id ? run : undefined)),
     status: jest.fn(() => Promise.resolve([run])),
     history: jest.fn(() => Promise.resolve([run])),
