@@ -16,6 +16,7 @@ import { buildPlan, loadUpgradePaths, type UpgradePathTable } from '../planner';
 import { auditor } from '../runner/audit';
 import { Engine, type PoolRuntime } from '../runner/engine';
 import { isPoolUnavailable } from '../runner/errors';
+import { readLiveHosts } from '../runner/pool-state';
 import { checkAgainstPool, checkRequest, recoveryMutation, StaleAction } from '../runner/recovery';
 import { abortedOutcome } from '../runner/end-audit';
 import { endAuditOf, runReport } from '../runner/report';
@@ -408,6 +409,17 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
       engine.notify(updated, 'runUpdated', (n) => n.runUpdated(updated));
       engine.drive(runId);
       return res;
+    },
+
+    async liveHosts(poolName) {
+      const rt = runtimeOf(poolName);
+      if (!rt) return fail('not-found', `no pool named ${poolName}`);
+      try {
+        const live = await readLiveHosts(rt.client);
+        return ok(live.hosts.map((h) => ({ name: h.name, product: h.product, build: h.build, enabled: h.enabled, live: h.live })));
+      } catch (err) {
+        return fail('unavailable', `pool ${poolName} could not be read: ${(err as Error).message}`);
+      }
     },
 
     async getRun(runId) {

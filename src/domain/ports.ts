@@ -71,6 +71,8 @@ export interface Core {
   recover(runId: string, req: RecoveryRequest, actor: Actor): Promise<CoreResult<Run>>;
   /** Aborted runs: put back what the run changed on its current host (host enabled, VMs it stopped, HA). */
   restore(runId: string, actor: Actor): Promise<CoreResult<Run>>;
+  /** The pool's hosts as the live pool shows them now (version, enabled, live): for watchdogs that must not trust a stale plan. */
+  liveHosts(pool: string): Promise<CoreResult<Array<{ name: string; product: string; build: string; enabled: boolean; live: boolean }>>>;
   getRun(runId: string): Promise<Run | undefined>;
   /** active run of a pool, or the latest one */
   status(poolOrRun?: string): Promise<Run[]>;

@@ -32,6 +32,7 @@ export function fakeCore(run: Run = makeRun()): FakeCore {
     abort: jest.fn(() => ok({ ...run, state: 'aborted' })),
     recover: jest.fn(() => ok(run)),
     restore: jest.fn(() => ok(run)),
+    liveHosts: jest.fn(() => ok([])),
     getRun: jest.fn((id: string) => Promise.resolve(id === run.id ? run : undefined)),
     status: jest.fn(() => Promise.resolve([run])),
     history: jest.fn(() => Promise.resolve([run])),
