@@ -23,6 +23,7 @@ import { endAuditOf, runReport } from '../runner/report';
 import type { Store } from '../store';
 import { XenApiClient } from '../xenapi';
 import { authorize, type Decision } from './authorize';
+import { lastUsableBackup } from './backups';
 import { restoreRun } from './restore';
 import { createPoolRuntime, repositoryUrlWithCredentials } from './runtime';
 
@@ -138,7 +139,9 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
     // start re-validates under its own lease: the active-run precheck is the lease's job there
     const active = how.forStart ? undefined : (await store.listRuns({ pool: cfg.name, states: ACTIVE }))[0];
     paths ??= loadUpgradePaths();
+    const backup = snapshot.pool.rollingUpgradeInProgress ? await lastUsableBackup((f) => store.listRuns(f), cfg.name) : undefined;
     return buildPlan(snapshot, {
+      ...(backup ? { lastUsableBackup: backup } : {}),
       pool: cfg.name,
       target: opts.target ?? cfg.target,
       mode,

@@ -13,6 +13,8 @@ export interface PlanOptions {
   repository?: { url: string; testResults?: Record<Ref, { ok: boolean; error?: string }> };
   /** a run already active on this pool (from the store) */
   activeRunId?: string;
+  /** the latest backup of this pool the bot took that holds pool data (from the store), for a pool in mixed mode (R2.1) */
+  lastUsableBackup?: { path: string; runId: string };
 }
 
 /** Everything a precheck may read, computed once by buildPlan. */

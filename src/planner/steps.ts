@@ -37,11 +37,13 @@ export function poolPrepStep(fixes: PrecheckFix[]): PlanStep {
   return { id: 'pool-prep', kind: 'pool-prep', description: `Prepare the pool: ${words.join(', ')}`, expectedSeconds: seconds, fixes };
 }
 
-export function backupStep(): PlanStep {
+export function backupStep(mixedMode = false, lastUsable?: { path: string; runId: string }): PlanStep {
   return {
     id: 'backup',
     kind: 'backup',
-    description: 'Back up the pool database (pool-dump-database) before any change (R2.1)',
+    description: mixedMode
+      ? `Dump the pool database (pool-dump-database, R2.1): the pool is in mixed mode, so xapi returns a stub with no pool data — not a backup${lastUsable ? `; the last usable backup is ${lastUsable.path} (run ${lastUsable.runId})` : ''}`
+      : 'Back up the pool database (pool-dump-database) before any change (R2.1)',
     expectedSeconds: DURATIONS.backup,
   };
 }

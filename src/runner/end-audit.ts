@@ -7,7 +7,7 @@
  */
 import type { EndAudit, PoolBaseline, PoolSnapshot, Ref, Run, VmDownCause } from '../domain/types';
 import { baselineOfRun } from './baseline';
-import { hostRemap } from './recovery';
+import { hostRemap } from './remap';
 import { isOnTarget, versionText } from './steps/common';
 import type { StoppedVm } from './steps/stop-vms';
 

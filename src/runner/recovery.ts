@@ -26,7 +26,9 @@ import type { StepContext } from './step';
 import { isOnTarget, versionText } from './steps/common';
 import type { HaSaved } from './steps/pool-prep';
 import { waitForPool } from './wait';
+import { hostRemap, type Replacement } from './remap';
 import { endAuditOf } from './report';
+import { backupVerdict } from './end-audit';
 import type { PoolRuntime } from './engine';
 
 export interface RecoveryState {
@@ -37,23 +39,10 @@ export interface RecoveryState {
   guided?: boolean;
 }
 
-/** forget-rejoin: old host ref → the rejoined host's new ref */
-export interface Replacement {
-  from: Ref;
-  to: Ref;
-}
+export { hostRemap, type Replacement } from './remap';
 
 export function hostPlanOf(run: Run, step: StepRecord): HostPlan | undefined {
   return step.host ? run.plan.hosts.find((h) => h.host === step.host) : undefined;
-}
-
-export function hostRemap(run: Run): Map<Ref, Ref> {
-  const map = new Map<Ref, Ref>();
-  for (const s of run.steps) {
-    const r = s.data?.replaced as Replacement | undefined;
-    if (r) map.set(r.from, r.to);
-  }
-  return map;
 }
 
 /** A host other than the master whose upgrade went through (its wait-host step is done). */
@@ -322,14 +311,16 @@ async function rollbackMaster(env: RecoveryEnv, run: Run, step: StepRecord): Pro
   const name = hp.name;
   let rec = step.data!.recovery as RecoveryState;
   const original = { product: hp.from.product, build: hp.from.build };
-  const backup = run.steps.find((s) => s.kind === 'backup')?.data?.path as string | undefined;
+  // only a dump that holds pool data is offered for a restore (issue 11.6)
+  const verdict = backupVerdict(run);
+  const backup = verdict.usable ? verdict.path : undefined;
 
   if (rec.phase === 'await-original') {
     if (!rec.guided) {
       run = await setPhase(env, run, step.id, { guided: true });
       ctx.say(
         `Rolling back the master ${name} (R4.1): the upgrade will not continue. Restart ${name} and restore ${versionText(original)} ` +
-          `(boot the previous version kept by the installer, or reinstall it and restore the pool database${backup ? ` from ${backup}` : ''} with xe pool-restore-database). ` +
+          `(boot the previous version kept by the installer, or reinstall it and restore the pool database${backup ? ` from ${backup}` : ` from a backup of your own — ${verdict.why}`} with xe pool-restore-database). ` +
           `The run waits until ${name} is live on ${versionText(original)}.`,
       ).catch(() => undefined);
     }

@@ -12,7 +12,7 @@ import type { AuditKind } from './audit';
 import { toStepError } from './errors';
 import { describeHost, readLivePool } from './pool-state';
 import type { PoolClient } from './ports';
-import { hostRemap } from './recovery';
+import { hostRemap } from './remap';
 import type { HaSaved } from './steps/pool-prep';
 import type { StoppedVm } from './steps/stop-vms';
 

@@ -1,0 +1,18 @@
+/** Hosts replaced by forget & rejoin (R4.2): the old record's ref → the rejoined host's new ref, from the run's records. */
+import type { Ref, Run } from '../domain/types';
+
+/** forget-rejoin: old host ref → the rejoined host's new ref */
+export interface Replacement {
+  from: Ref;
+  to: Ref;
+}
+
+export function hostRemap(run: Run): Map<Ref, Ref> {
+  const map = new Map<Ref, Ref>();
+  for (const s of run.steps) {
+    const r = s.data?.replaced as Replacement | undefined;
+    if (r) map.set(r.from, r.to);
+  }
+  return map;
+}
+
