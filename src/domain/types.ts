@@ -266,6 +266,8 @@ export interface StepError {
   params?: string[];
   /** facts observed when failing, in words ("host_metrics.live = false since 03:40") */
   observed?: string[];
+  /** the code names a condition the bot inferred (a wait timed out, no answer), not an answer of the pool */
+  concluded?: boolean;
 }
 
 export interface StepRecord {
