@@ -45,7 +45,14 @@ export async function endAuditOf(deps: { client: PoolClient | undefined; clock: 
   } catch (err) {
     readError = (err as Error).message ?? String(err);
   }
-  const before = baselineOfRun(run);
+  let before;
+  try {
+    before = baselineOfRun(run);
+  } catch (err) {
+    // a damaged record must not leave the run unfinished: audit without it, and say so
+    const audit = auditEnd({ run: { ...run, baseline: undefined }, snapshot, readError, now: deps.clock.now() });
+    return { ...audit, leftovers: [`the record of the pool before the run is unreadable (${(err as Error).message}): only what the run stopped was checked`, ...audit.leftovers] };
+  }
   const earlier = snapshot && before && !before.haEnabled && !snapshot.pool.haEnabled ? await earlierHaRun(deps.store, run) : undefined;
   return auditEnd({ run, snapshot, readError, earlierHaRun: earlier, now: deps.clock.now() });
 }

@@ -194,6 +194,29 @@ describe('end-of-run audit of the live pool (issue 11)', () => {
     }
   });
 
+  it('HA left off by an earlier run is said when the next run ends (issue 11.7): not "done"', async () => {
+    const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', manual);
+    const outside = await outsideClient(h);
+    try {
+      // run 1 disables HA (R2.4) and is aborted at the master's gate; an operator re-enables the master by hand
+      const first = await planAndStart(h);
+      await driveGates(h, first.id, async (gate) => (gate === 'xs-a1:approval' ? 'stop' : undefined));
+      expect((await h.core.abort(first.id, APPROVER)).ok).toBe(true);
+      const hosts = await outside.call<Record<string, { name_label: string }>>('host.get_all_records');
+      await outside.call('host.enable', [Object.entries(hosts).find(([, x]) => x.name_label === 'xs-a1')![0]]);
+      expect(h.sim.inspect().pool.haEnabled).toBe(false);
+
+      const second = await planAndStart(h);
+      const end = await driveGates(h, second.id);
+      expect(end.state).toBe('done');
+      expect(end.endAudit!.ha).toMatchObject({ before: false, now: false, disabledByRun: false });
+      expect(end.outcome).toBe(`done with exceptions: HA is off, as it was before this run: run ${first.id} disabled it (R2.4) and it has not been re-enabled since`);
+    } finally {
+      await outside.logout().catch(() => undefined);
+      await h.close();
+    }
+  });
+
   it('roll-back of the master: the outcome comes from the pool as it is, not from what the roll-back meant to do', async () => {
     const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', { faults: [{ kind: 'install-fails', host: 'xs-a1', when: 'before', times: 1 }] });
     try {
