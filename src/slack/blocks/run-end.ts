@@ -71,7 +71,6 @@ export function runEndMessages(run: Run, pool: PoolConfig | undefined): RunEndMe
     if (audit.unreadable) lines.push(`_${esc(audit.leftovers[0] ?? 'the pool did not answer at the end')}_`);
     else if (items.length) lines.push(`*${run.state === 'done' ? 'Left over' : 'Still changed'}* (the live pool, compared with before the run):`, ...items.map((l) => `• ${esc(l)}`));
     else lines.push(run.state === 'done' ? '_Every host on the target and enabled; every VM that ran before runs._' : '_Nothing left changed: hosts, running VMs and HA are as they were before the run._');
-    if (audit.ha.line && run.state !== 'done') lines.push(`• ${esc(audit.ha.line)}`);
   } else if (outcomeFirst) lines.push(`_${esc(outcomeFirst)}_`);
   if (run.restore) {
     lines.push(
