@@ -342,6 +342,13 @@ describe('npm start: abort and Restore, and the end of a run with leftovers', ()
       await b4.locator('[data-sim-action="power-on"]').waitFor({ timeout: 15_000 });
       await b4.locator('[data-sim-action="power-on"]').click();
       await b4.locator('[data-sim-action="power-off"]').waitFor({ timeout: 15_000 });
+      // approve only once xs-b4 is live again: the bot would rightly refuse a second host down (R3.1)
+      for (let i = 0; i < 300; i++) {
+        const pools = (await (await fetch(new URL('/sim/pools', started.url))).json()) as unknown;
+        const list = (Array.isArray(pools) ? pools : (pools as { pools: unknown[] }).pools) as Array<{ name: string; hosts: Array<{ name: string; live?: boolean }> }>;
+        if (list.find((p) => p.name === 'pool-b')?.hosts.find((h) => h.name === 'xs-b4')?.live) break;
+        await page.waitForTimeout(200);
+      }
       powerCut = true;
     });
     const endText = (await endB.last().textContent())!;

@@ -4,19 +4,7 @@
  * the run records it as holding no pool data and the end of the run does not offer it.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { APPROVER, planAndStart, startHarness, type Harness } from './sim-harness';
-
-async function atGate(h: Harness, runId: string, gate: string): Promise<void> {
-  const end = Date.now() + 60_000;
-  for (;;) {
-    const run = (await h.store.getRun(runId))!;
-    const waiting = run.steps.find((s) => s.state === 'awaiting-approval');
-    if (run.state === 'awaiting-approval' && waiting?.id === gate) return;
-    if (run.state === 'awaiting-approval' && waiting) await h.core.approve(runId, waiting.id, APPROVER);
-    if (Date.now() > end) throw new Error(`run ${runId} is ${run.state} before ${gate}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+import { APPROVER, approveUntilGate, planAndStart, startHarness } from './sim-harness';
 
 describe('the backup is what it claims (issue 11.6)', () => {
   it('a mixed pool: the plan says no usable backup can be taken and names the last one; the stub is never called a backup', async () => {
@@ -24,7 +12,7 @@ describe('the backup is what it claims (issue 11.6)', () => {
     try {
       // run 1 takes a real backup, upgrades the master, is aborted at xs-a2's gate and restored: the pool is mixed
       const first = await planAndStart(h);
-      await atGate(h, first.id, 'xs-a2:approval');
+      await approveUntilGate(h, first.id, 'xs-a2:approval');
       expect((await h.core.abort(first.id, APPROVER)).ok).toBe(true);
       expect((await h.core.restore(first.id, APPROVER)).ok).toBe(true);
       const firstBackup = (await h.store.getRun(first.id))!.steps.find((s) => s.kind === 'backup')!.data!;
@@ -44,7 +32,7 @@ describe('the backup is what it claims (issue 11.6)', () => {
       // run 2 dumps the stub: recorded as holding no pool data, never offered as a backup
       const second = await h.core.start('pool-a', { planHash: plan.value.id.slice(0, 12) }, { ...APPROVER, userId: 'UREQUEST1' });
       if (!second.ok) throw new Error(second.error);
-      await atGate(h, second.value.id, 'xs-a2:approval');
+      await approveUntilGate(h, second.value.id, 'xs-a2:approval');
       const run2 = (await h.store.getRun(second.value.id))!;
       const stub = run2.steps.find((s) => s.kind === 'backup')!;
       expect(stub.data).toMatchObject({ mixedMode: true, holdsPoolData: false });

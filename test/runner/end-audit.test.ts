@@ -3,10 +3,8 @@
  * first change — driven on the simulator with a host losing power, a VM halted from outside the bot, aborts at each
  * phase and a roll-back.
  */
-import { XenApiClient } from '../../src/xenapi';
-import { silentLogger } from '../../src/log';
 import type { Run, RunState } from '../../src/domain/types';
-import { APPROVER, planAndStart, startHarness, waitForRun, type Harness } from './sim-harness';
+import { APPROVER, outsideClient, planAndStart, startHarness, until, waitForRun, type Harness } from './sim-harness';
 
 const END: RunState[] = ['done', 'aborted', 'rolled-back', 'failed'];
 
@@ -27,20 +25,6 @@ async function driveGates(h: Harness, runId: string, atGate: (gate: string) => P
     if (Date.now() > until) throw new Error(`run ${runId} still ${run.state}`);
     await new Promise((r) => setTimeout(r, 20));
   }
-}
-
-async function until(what: string, check: () => boolean): Promise<void> {
-  const end = Date.now() + 30_000;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-async function outsideClient(h: Harness): Promise<XenApiClient> {
-  const c = new XenApiClient({ url: h.sim.masterUrl, username: h.sim.username, password: h.sim.password, tls: { mode: 'insecure-http' }, clock: h.clock, logger: silentLogger });
-  await c.login();
-  return c;
 }
 
 const manual = { autoApprove: false } as const;

@@ -3,34 +3,8 @@
  * VMs it stopped started or resumed, HA re-enabled where xapi allows it). Authorised like recovery, re-validated
  * when clicked, audited; the summary says what remains changed.
  */
-import type { Run } from '../../src/domain/types';
-import { silentLogger } from '../../src/log';
-import { XenApiClient } from '../../src/xenapi';
 import { restoreOffer } from '../../src/runner/restore';
-import { APPROVER, planAndStart, REQUESTER, startHarness, type Harness } from './sim-harness';
-
-async function atGate(h: Harness, runId: string, gate: string): Promise<Run> {
-  const end = Date.now() + 60_000;
-  for (;;) {
-    const run = (await h.store.getRun(runId))!;
-    const waiting = run.steps.find((s) => s.state === 'awaiting-approval');
-    if (run.state === 'awaiting-approval' && waiting?.id === gate) return run;
-    if (run.state === 'awaiting-approval' && waiting) {
-      const ok = await h.core.approve(runId, waiting.id, APPROVER);
-      if (!ok.ok) throw new Error(ok.error);
-    }
-    if (Date.now() > end || ['failed', 'done', 'aborted'].includes(run.state)) throw new Error(`run ${runId} is ${run.state} before ${gate}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-async function until(what: string, check: () => boolean): Promise<void> {
-  const end = Date.now() + 30_000;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+import { APPROVER, approveUntilGate, outsideClient, planAndStart, REQUESTER, startHarness, until, type Harness } from './sim-harness';
 
 const host = (h: Harness, name: string) => h.sim.hosts().find((x) => x.name === name)!;
 const vm = (h: Harness, name: string) => h.sim.inspect().vms.find((x) => x.name === name)!;
@@ -40,7 +14,7 @@ describe('Restore after abort (issue 10.7)', () => {
     const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', { autoApprove: false });
     try {
       const run = await planAndStart(h);
-      await atGate(h, run.id, 'xs-a2:approval');
+      await approveUntilGate(h, run.id, 'xs-a2:approval');
       expect(host(h, 'xs-a2').enabled).toBe(false);
       const aborted = await h.core.abort(run.id, APPROVER);
       expect(aborted.ok).toBe(true);
@@ -75,7 +49,7 @@ describe('Restore after abort (issue 10.7)', () => {
     const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', { autoApprove: false });
     try {
       const run = await planAndStart(h);
-      await atGate(h, run.id, 'xs-a2:approval');
+      await approveUntilGate(h, run.id, 'xs-a2:approval');
       expect((await h.core.approve(run.id, 'xs-a2:approval', APPROVER)).ok).toBe(true);
       await until('xs-a2 down', () => !host(h, 'xs-a2').live);
       expect(vm(h, 'vm-licence-srv').powerState).not.toBe('Running');
@@ -105,19 +79,18 @@ describe('Restore after abort (issue 10.7)', () => {
     const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', { autoApprove: false });
     try {
       const run = await planAndStart(h);
-      await atGate(h, run.id, 'xs-a1:approval');
+      await approveUntilGate(h, run.id, 'xs-a1:approval');
       const notAborted = await h.core.restore(run.id, APPROVER);
       expect(notAborted).toMatchObject({ ok: false, code: 'conflict' });
       expect(notAborted.ok ? '' : notAborted.error).toMatch(/only an aborted run offers Restore/);
       expect((await h.core.abort(run.id, APPROVER)).ok).toBe(true);
       // an operator enables the master by hand and a new run starts: Restore of the old one would act behind its back
-      const outside = new XenApiClient({ url: h.sim.masterUrl, username: h.sim.username, password: h.sim.password, tls: { mode: 'insecure-http' }, clock: h.clock, logger: silentLogger });
-      await outside.login();
+      const outside = await outsideClient(h);
       const hosts = await outside.call<Record<string, { name_label: string }>>('host.get_all_records');
       await outside.call('host.enable', [Object.entries(hosts).find(([, x]) => x.name_label === 'xs-a1')![0]]);
       await outside.logout();
       const second = await planAndStart(h);
-      await atGate(h, second.id, 'xs-a1:approval');
+      await approveUntilGate(h, second.id, 'xs-a1:approval');
       const behind = await h.core.restore(run.id, APPROVER);
       expect(behind).toMatchObject({ ok: false, code: 'conflict' });
       expect(behind.ok ? '' : behind.error).toMatch(/is active on pool-a/);
