@@ -28,6 +28,9 @@ export interface RestoreEnv {
 
 const ACTIVE: RunState[] = ['running', 'awaiting-approval', 'paused', 'failed'];
 
+/** Restores in progress in this process (the pool lease keeps other processes out; this keeps a double click out). */
+const inFlight = new Set<string>();
+
 export async function restoreRun(env: RestoreEnv, runId: string, actor: Actor): Promise<CoreResult<Run>> {
   const got = await env.forRun(runId, actor, 'recover');
   if (!got.ok) return got;
@@ -41,6 +44,24 @@ export async function restoreRun(env: RestoreEnv, runId: string, actor: Actor): 
   if (active) return refuse('conflict', `run ${active.id} is active on ${run.pool}: Restore of an older run would act behind its back`);
   const client = env.client(run.pool);
   if (!client) return refuse('invalid', `pool ${run.pool} is not configured in this process`);
+  const key = `${env.ownerId}:${run.id}`;
+  if (inFlight.has(key)) return refuse('conflict', `Restore of ${run.id} is already in progress`);
+  inFlight.add(key);
+  try {
+    return await restoreLeased(env, run, actor, client, offer, refuse);
+  } finally {
+    inFlight.delete(key);
+  }
+}
+
+async function restoreLeased(
+  env: RestoreEnv,
+  run: Run,
+  actor: Actor,
+  client: PoolClient,
+  offer: NonNullable<ReturnType<typeof restoreOffer>>,
+  refuse: (code: CoreErrorCode, why: string) => Promise<CoreResult<Run>>,
+): Promise<CoreResult<Run>> {
   const lease = await env.store.acquireLease(run.pool, env.ownerId, run.id, env.leaseTtlMs, env.clock.now());
   if (!lease.ok) return refuse('conflict', `pool ${run.pool} is being driven by ${lease.holder} (run ${lease.runId}): try again when it is idle`);
   try {

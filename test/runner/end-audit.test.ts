@@ -4,7 +4,7 @@
  * phase and a roll-back.
  */
 import type { Run, RunState } from '../../src/domain/types';
-import { APPROVER, outsideClient, planAndStart, startHarness, until, waitForRun, type Harness } from './sim-harness';
+import { APPROVER, approveUntilGate, outsideClient, planAndStart, startHarness, until, waitForRun, type Harness } from './sim-harness';
 
 const END: RunState[] = ['done', 'aborted', 'rolled-back', 'failed'];
 
@@ -145,13 +145,17 @@ describe('end-of-run audit of the live pool (issue 11)', () => {
   });
 
   it('abort while a host is down after its VMs were stopped: the stopped VM and the host are named', async () => {
-    const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', manual);
+    // manual mode: each host stays off until the operator boots the installer, so "down" lasts until the abort is done
+    const h = await startHarness('manifests/demo/pool-a.yaml', 'manual', manual);
+    const off = (name: string) => h.sim.hosts().find((x) => x.name === name)!.power === 'off';
     try {
       const run = await planAndStart(h);
-      await driveGates(h, run.id, async (gate) => (gate === 'xs-a3:approval' ? 'stop' : undefined));
-      // approve xs-a3 and abort once it is going down (upgrade issued)
-      expect((await h.core.approve(run.id, 'xs-a3:approval', APPROVER)).ok).toBe(true);
-      await until('xs-a3 down', () => !h.sim.hosts().find((x) => x.name === 'xs-a3')!.live);
+      for (const name of ['xs-a1', 'xs-a2', 'xs-a3']) {
+        await approveUntilGate(h, run.id, `${name}:approval`);
+        expect((await h.core.approve(run.id, `${name}:approval`, APPROVER)).ok).toBe(true);
+        await until(`${name} off`, () => off(name));
+        if (name !== 'xs-a3') h.sim.control.completeManualInstall(name);
+      }
       expect((await h.core.abort(run.id, APPROVER)).ok).toBe(true);
       const a = (await h.store.getRun(run.id))!;
       const first = a.outcome!.split('\n')[0]!;

@@ -25,8 +25,10 @@ describe('Restore after abort (issue 10.7)', () => {
       expect(refused).toMatchObject({ ok: false, code: 'forbidden' });
       expect(host(h, 'xs-a2').enabled).toBe(false);
 
-      const res = await h.core.restore(run.id, APPROVER);
-      expect(res.ok).toBe(true);
+      // a double click: exactly one Restore runs, the other is refused
+      const [one, two] = await Promise.all([h.core.restore(run.id, APPROVER), h.core.restore(run.id, APPROVER)]);
+      expect([one.ok, two.ok].sort()).toEqual([false, true]);
+      expect([one, two].find((r) => !r.ok)).toMatchObject({ code: 'conflict' });
       const after = (await h.store.getRun(run.id))!;
       expect(host(h, 'xs-a2').enabled).toBe(true);
       expect(after.restore).toMatchObject({ by: APPROVER.userId, state: 'partial', did: ['xs-a2 enabled'] });
@@ -36,7 +38,7 @@ describe('Restore after abort (issue 10.7)', () => {
       expect(after.endAudit!.changed.join('\n')).not.toMatch(/xs-a2 disabled/);
       expect(after.endAudit!.changed.join('\n')).toMatch(/HA off/);
       const audit = await h.store.listAudit(run.id);
-      expect(audit.some((e) => e.kind === 'xenapi' && e.actor === APPROVER.userId && /^host\.enable xs-a2 \(Restore after abort\)/.test(e.message))).toBe(true);
+      expect(audit.filter((e) => e.kind === 'xenapi' && e.actor === APPROVER.userId && /^host\.enable xs-a2 \(Restore after abort\)/.test(e.message))).toHaveLength(1);
       expect(audit.some((e) => e.kind === 'refused' && /restore|not an approver/.test(e.message))).toBe(true);
       const event = h.notifier.calls.filter((c) => c.method === 'runEvent').pop()!;
       expect(event.text).toMatch(/^Restore by UAPPROVER1: xs-a2 enabled; not put back: HA stays off/);
@@ -46,12 +48,17 @@ describe('Restore after abort (issue 10.7)', () => {
   });
 
   it('abort while the host is down with its VM stopped: Restore says what it cannot do yet; once the host is back, Restore again resumes the VM', async () => {
-    const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', { autoApprove: false });
+    // manual mode: a host stays off until the operator boots the installer, so "down" lasts as long as the test needs
+    const h = await startHarness('manifests/demo/pool-a.yaml', 'manual', { autoApprove: false });
     try {
       const run = await planAndStart(h);
+      await approveUntilGate(h, run.id, 'xs-a1:approval');
+      expect((await h.core.approve(run.id, 'xs-a1:approval', APPROVER)).ok).toBe(true);
+      await until('xs-a1 off', () => host(h, 'xs-a1').power === 'off');
+      h.sim.control.completeManualInstall('xs-a1');
       await approveUntilGate(h, run.id, 'xs-a2:approval');
       expect((await h.core.approve(run.id, 'xs-a2:approval', APPROVER)).ok).toBe(true);
-      await until('xs-a2 down', () => !host(h, 'xs-a2').live);
+      await until('xs-a2 off', () => host(h, 'xs-a2').power === 'off');
       expect(vm(h, 'vm-licence-srv').powerState).not.toBe('Running');
       expect((await h.core.abort(run.id, APPROVER)).ok).toBe(true);
 
@@ -59,10 +66,13 @@ describe('Restore after abort (issue 10.7)', () => {
       expect(first.ok).toBe(true);
       let after = (await h.store.getRun(run.id))!;
       expect(after.restore!.state).toBe('partial');
+      expect(after.restore!.did).toEqual([]);
       expect(after.restore!.left.join('\n')).toMatch(/xs-a2 is not live, so it cannot be enabled now/);
       expect(after.restore!.left.join('\n')).toMatch(/vm-licence-srv \((Suspended|Halted)\): its host xs-a2 is not live/);
+      expect(after.endAudit!.vms.map((v) => `${v.name}:${v.cause}`)).toEqual(['vm-licence-srv:stopped-by-run']);
 
-      // the host finishes its upgrade and comes back (xapi re-enables it at boot); then Restore again
+      // the operator boots the installer; the host comes back (xapi re-enables it at boot); then Restore again
+      h.sim.control.completeManualInstall('xs-a2');
       await until('xs-a2 back', () => host(h, 'xs-a2').live);
       const second = await h.core.restore(run.id, APPROVER);
       expect(second.ok).toBe(true);
