@@ -88,6 +88,8 @@ describe('end-of-run messages follow the live pool (issue 11)', () => {
     expect(textOf(header.blocks)).not.toMatch(/❌/);
     expect(textOf(header.blocks)).toMatch(/HA off: not re-enabled \(R2\.4\)/);
     expect(textOf(header.blocks)).not.toMatch(/re-enabled at the end/);
+    expect(textOf(header.blocks)).toMatch(/_aborted by U0MIKA; still changed: xs-a1 disabled; HA off_/);
+    expect(textOf(header.blocks)).not.toMatch(/steps: 4\/30 done/); // the full report is in the summary only
     const summary = textOf(runEndMessages(run, poolConfig()).summary.blocks);
     expect(summary).toMatch(/:octagonal_sign: \*pool-a-20261125-1\* aborted/);
     expect(summary).toMatch(/\*Still changed\* \(the live pool, compared with before the run\):\\n• xs-a1 disabled\\n• HA off/);

@@ -140,7 +140,8 @@ export function runHeaderMessage(run: Run, pool: PoolConfig | undefined): SlackM
     ...sections(`${title}\n${by}`),
     ...sections(lines.join('\n')),
     context(poolLine(run, tz)),
-    ...(run.outcome && run.state !== 'running' ? sections(`_${esc(run.outcome)}_`) : []),
+    // the outcome's first line (an abort's full pool report is in the summary in the thread)
+    ...(run.outcome && run.state !== 'running' ? sections(`_${esc(run.outcome.split('\n')[0]!)}_`) : []),
     ...headerButtons(run),
     runContext(run),
   ];
