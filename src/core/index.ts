@@ -16,11 +16,15 @@ import { buildPlan, loadUpgradePaths, type UpgradePathTable } from '../planner';
 import { auditor } from '../runner/audit';
 import { Engine, type PoolRuntime } from '../runner/engine';
 import { isPoolUnavailable } from '../runner/errors';
+import { readLiveHosts } from '../runner/pool-state';
 import { checkAgainstPool, checkRequest, probeNewHost, recoveryMutation, StaleAction } from '../runner/recovery';
-import { runReport } from '../runner/report';
+import { abortedOutcome } from '../runner/end-audit';
+import { endAuditOf, runReport } from '../runner/report';
 import type { Store } from '../store';
 import { XenApiClient } from '../xenapi';
 import { authorize, describeActor, type Decision } from './authorize';
+import { lastUsableBackup } from './backups';
+import { restoreRun } from './restore';
 import { createPoolRuntime, repositoryUrlWithCredentials } from './runtime';
 import { startRefusal } from './start-checks';
 import { mention } from '../domain/mention';
@@ -147,7 +151,9 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
     // start re-validates under its own lease: the active-run precheck is the lease's job there
     const active = how.forStart ? undefined : (await store.listRuns({ pool: cfg.name, states: ACTIVE }))[0];
     paths ??= loadUpgradePaths();
+    const backup = snapshot.pool.rollingUpgradeInProgress ? await lastUsableBackup((f) => store.listRuns(f), cfg.name) : undefined;
     return buildPlan(snapshot, {
+      ...(backup ? { lastUsableBackup: backup } : {}),
       pool: cfg.name,
       target: opts.target ?? cfg.target,
       mode,
@@ -375,7 +381,11 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
       if (!res.ok) return res;
       engine.interrupt(runId, `aborted by ${actor.userId}`);
       await engine.whenIdle(runId, { loopOnly: true });
-      const report = await runReport(runtimeOf(got.value.run.pool)?.client, (await store.getRun(runId))!);
+      const stopped = (await store.getRun(runId))!;
+      const client = runtimeOf(got.value.run.pool)?.client;
+      const report = await runReport(client, stopped);
+      // what the abort leaves changed, from the live pool against the baseline (issue 11): said, never implied
+      const endAudit = await endAuditOf({ client, clock, store }, stopped);
       const final = await store.updateRun(runId, (r) => {
         for (const s of r.steps) {
           if (s.state === 'running' || s.state === 'awaiting-approval') {
@@ -383,11 +393,20 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
             s.error = { message: `interrupted: run aborted by ${mention(actor.userId)}` };
           }
         }
-        r.outcome = `aborted by ${mention(actor.userId)}\n${report}`;
+        r.endAudit = endAudit;
+        r.outcome = `${abortedOutcome(actor.userId, endAudit)}\n${report}`;
       });
       await audit(runId, 'state', actor.userId, `run aborted by ${actor.userId}`, { report });
       engine.notify(final, 'runFinished', (n) => n.runFinished(final));
       return ok(final);
+    },
+
+    restore(runId, actor) {
+      return restoreRun(
+        { store, clock, ownerId, leaseTtlMs, forRun, client: (p) => runtimeOf(p)?.client, audit, refuse, notify: (r, what, fn) => engine.notify(r, what, fn) },
+        runId,
+        actor,
+      );
     },
 
     async recover(runId, req: RecoveryRequest, actor) {
@@ -424,6 +443,17 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
       if (!res.ok) return refuse(runId, actor, res.code, res.error);
       await audit(runId, 'recovery', actor.userId, `forget-rejoin: ${actor.userId} looked at ${address} for ${step.id}${res.value.certificate ? ` (certificate sha256 ${res.value.certificate.fingerprint256})` : ' (plain http)'}`, { step: step.id, address });
       return ok(res.value);
+    },
+
+    async liveHosts(poolName) {
+      const rt = runtimeOf(poolName);
+      if (!rt) return fail('not-found', `no pool named ${poolName}`);
+      try {
+        const live = await readLiveHosts(rt.client);
+        return ok(live.hosts.map((h) => ({ name: h.name, product: h.product, build: h.build, enabled: h.enabled, live: h.live })));
+      } catch (err) {
+        return fail('unavailable', `pool ${poolName} could not be read: ${(err as Error).message}`);
+      }
     },
 
     async getRun(runId) {

@@ -295,6 +295,8 @@ export interface StepError {
   params?: string[];
   /** facts observed when failing, in words ("host_metrics.live = false since 03:40") */
   observed?: string[];
+  /** the code names a condition the bot inferred (a wait timed out, no answer), not an answer of the pool */
+  concluded?: boolean;
 }
 
 export interface StepRecord {
@@ -348,6 +350,55 @@ export interface Run {
   outcome?: string;
   /** who paused it, while it is paused: a window resumes only a run a window paused */
   pausedBy?: { userId: string; source: Actor['source']; at: number };
+  /** the pool before the run's first change (src/runner/baseline.ts) */
+  baseline?: PoolBaseline;
+  /** the live pool compared with the baseline and the target when the run ended (src/runner/end-audit.ts) */
+  endAudit?: EndAudit;
+  /** Restore after an abort (src/runner/restore.ts): who asked, how far it got */
+  restore?: RestoreRecord;
+}
+
+export interface PoolBaseline {
+  takenAt: number;
+  haEnabled: boolean;
+  hosts: Array<{ ref: Ref; name: string; product: string; build: string; enabled: boolean; live: boolean; bootTime: number | null }>;
+  /** every guest; srs: its disks' SRs (host: the host of a local SR) */
+  vms: Array<{ ref: Ref; name: string; powerState: PowerState; host: Ref | null; srs: Array<{ ref: Ref; name: string; shared: boolean; host: Ref | null }> }>;
+}
+
+/** Why a VM that ran before the run does not run at its end (what the pool shows, or what the bot concluded). */
+export type VmDownCause = 'stopped-by-run' | 'host-restarted' | 'outside' | 'lost-local-storage' | 'gone';
+
+export interface EndAudit {
+  at: number;
+  /** why the pool could not be read at the end (the audit then says only what the run recorded) */
+  unreadable?: string;
+  /** no baseline was recorded (a run started by an older version) */
+  noBaseline?: boolean;
+  /** every planned host on the target version */
+  allOnTarget: boolean;
+  /** planned hosts not on the target version (or gone) */
+  behind: string[];
+  hosts: Array<{ name: string; detail: string }>;
+  vms: Array<{ name: string; cause: VmDownCause; now: string; why: string }>;
+  ha: { before: boolean; now: boolean | null; disabledByRun: boolean; line?: string };
+  backup: { usable: boolean; path?: string; why: string };
+  counts: { migrated: number; stopped: number; restarted: number };
+  /** one line per thing left changed or broken; empty means nothing is left over */
+  leftovers: string[];
+  /** what differs from the baseline (hosts disabled, upgraded or down; VMs moved or down; HA): the abort summary */
+  changed: string[];
+}
+
+export interface RestoreRecord {
+  by: string;
+  at: number;
+  /** partial: something could not be put back (said in `left`); Restore may be clicked again */
+  state: 'running' | 'done' | 'partial';
+  /** what Restore did, in words */
+  did: string[];
+  /** what it could not put back, with why */
+  left: string[];
 }
 
 export interface AuditEvent {

@@ -22,6 +22,8 @@ export interface PlanOptions {
   activeRunId?: string;
   /** R2.7: hosts declared in the pools file as booting from SAN (XenAPI cannot tell; pools.ts sanBootHosts) */
   sanBootHosts?: string[];
+  /** the latest backup of this pool the bot took that holds pool data (from the store), for a pool in mixed mode (R2.1) */
+  lastUsableBackup?: { path: string; runId: string };
 }
 
 /** Everything a precheck may read, computed once by buildPlan. */

@@ -16,10 +16,12 @@ import type { Ref, Run, StepRecord } from '../domain/types';
 import { NotifyQueue, auditor } from './audit';
 import { isPoolUnavailable, toStepError } from './errors';
 import type { PoolClient, RunStore, StepDeps } from './ports';
-import { readLivePool } from './pool-state';
 import type { HostProbe } from '../xenapi/probe';
 import { continueRecovery, hostRemap, validActions, type RecoveryEnv } from './recovery';
-import { leftoversAtEnd } from './report';
+import { baselineOf } from './baseline';
+import { doneOutcome } from './end-audit';
+import { endAuditOf } from './report';
+import { readSnapshot } from '../inventory';
 import type { StepContext } from './step';
 import type { StepRegistry } from './steps';
 
@@ -265,6 +267,10 @@ export class Engine {
           log.info({ step: step.id }, 'run paused before the next host');
           return;
         }
+        if (!run.baseline && run.steps.every((s) => s.state === 'pending')) {
+          await this.recordBaseline(run, step, rt);
+          continue;
+        }
         if (step.state === 'running' && step.data?.recovery) await this.recover(run, step, loop, rt);
         else await this.runStep(run, idx, loop, rt);
       }
@@ -428,16 +434,35 @@ export class Engine {
     }
   }
 
+  /**
+   * Before the first change, the pool as it is (every VM's power state and host, HA, each host's version, enabled
+   * flag and boot time) is persisted in the run: the end of the run is audited against it (end-audit.ts).
+   */
+  private async recordBaseline(run: Run, first: StepRecord, rt: PoolRuntime): Promise<void> {
+    let snapshot;
+    try {
+      snapshot = await readSnapshot(rt.deps.client, this.deps.clock);
+    } catch (err) {
+      await this.failStep(run.id, first.id, new Error(`the pool could not be read to record its state before the first change: ${(err as Error).message}`));
+      return;
+    }
+    const baseline = baselineOf(snapshot);
+    await this.deps.store.updateRun(run.id, (r) => {
+      r.baseline ??= baseline;
+    });
+    await this.audit(run.id, 'state', 'runner', `pool state recorded before the first change: ${baseline.hosts.length} hosts, ${baseline.vms.filter((v) => v.powerState === 'Running').length} running VMs, HA ${baseline.haEnabled ? 'on' : 'off'}`);
+  }
+
   private async finish(run: Run, client: PoolClient): Promise<void> {
     const { store, clock } = this.deps;
-    // what the pool shows at the end decides the outcome's words: "done" never hides a host or a VM left behind
-    const pool = await readLivePool(client).catch(() => undefined);
-    const leftovers = leftoversAtEnd(run, pool);
+    // the live pool against the baseline decides the outcome: "done" never hides a host or a VM left behind
+    const audit = await endAuditOf({ client, clock, store }, run);
     const done = await store.updateRun(run.id, (r) => {
       if (nextStepIndex(r) !== -1 || TERMINAL.has(r.state)) return;
       r.state = 'done';
       r.endedAt = clock.now();
-      r.outcome = leftovers.length ? `done with exceptions: ${leftovers.join('; ')}` : 'done: every host upgraded';
+      r.endAudit = audit;
+      r.outcome = doneOutcome(r, audit);
     });
     if (done.state !== 'done') return;
     await this.audit(run.id, 'state', 'runner', `run ${run.id} ${done.outcome}`);

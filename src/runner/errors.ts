@@ -71,15 +71,22 @@ export function isPoolUnavailable(err: unknown): boolean {
   return code !== undefined && POOL_UNAVAILABLE_CODES.has(code);
 }
 
+/**
+ * Codes the bot gives to conditions it inferred itself (a wait that timed out, a version that did not change, no
+ * answer at all…): never worded as something the pool answered (issue 11.9).
+ */
+export const BOT_CONCLUSION_CODES = new Set(['HOST_WAIT_TIMEOUT', 'UPGRADE_NOT_APPLIED', 'CONNECTION', 'NO_PLACEMENT', 'SHUTDOWN_UNKNOWN', 'ADDRESS_IN_USE', 'AWAITING_ADDRESS']);
+
 export function toStepError(err: unknown): StepError {
   if (err instanceof StepFailure) {
-    return { message: err.message, code: err.code, params: err.params, observed: err.observed };
+    const concluded = !err.code || BOT_CONCLUSION_CODES.has(err.code);
+    return { message: err.message, code: err.code, params: err.params, observed: err.observed, ...(err.code ? { concluded } : {}) };
   }
   const code = xenErrorCode(err);
   const message = err instanceof Error ? err.message : String(err);
-  if (code) return { message, code, params: xenErrorParams(err) };
-  if (isConnectionError(err)) return { message: `pool unreachable: ${message}`, code: 'CONNECTION' };
-  if (err instanceof XenApiTaskLostError) return { message: `${message}; its outcome is read from the pool before anything is sent again`, code: 'TASK_LOST' };
-  if (err instanceof XenApiTimeoutError) return { message: `${message}: the operation may still be running; it is not sent again`, code: 'TASK_DEADLINE' };
+  if (code) return { message, code, params: xenErrorParams(err), concluded: false };
+  if (isConnectionError(err)) return { message: `pool unreachable: ${message}`, code: 'CONNECTION', concluded: true };
+  if (err instanceof XenApiTaskLostError) return { message: `${message}; its outcome is read from the pool before anything is sent again`, code: 'TASK_LOST', concluded: true };
+  if (err instanceof XenApiTimeoutError) return { message: `${message}: the operation may still be running; it is not sent again`, code: 'TASK_DEADLINE', concluded: true };
   return { message };
 }

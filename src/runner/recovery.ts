@@ -35,6 +35,9 @@ import type { HaSaved } from './steps/pool-prep';
 import { waitForPool } from './wait';
 import { longCall } from './long-call';
 import { slowCallMs } from './steps/upgrade';
+import { hostRemap, type Replacement } from './remap';
+import { endAuditOf } from './report';
+import { backupVerdict } from './end-audit';
 import type { PoolRuntime } from './engine';
 
 export interface RecoveryState {
@@ -55,24 +58,10 @@ function oldRecordForgotten(rec: RecoveryState | undefined): boolean {
   return rec?.action === 'forget-rejoin' && (!!rec.forgotten || rec.phase === 'await-address' || rec.phase === 'join' || rec.phase === 'wait-member');
 }
 
-/** forget-rejoin: old host ref → the rejoined host's new ref (and the certificate an approver confirmed for it) */
-export interface Replacement {
-  from: Ref;
-  to: Ref;
-  fingerprint256?: string;
-}
+export { hostRemap, type Replacement } from './remap';
 
 export function hostPlanOf(run: Run, step: StepRecord): HostPlan | undefined {
   return step.host ? run.plan.hosts.find((h) => h.host === step.host) : undefined;
-}
-
-export function hostRemap(run: Run): Map<Ref, Ref> {
-  const map = new Map<Ref, Ref>();
-  for (const s of run.steps) {
-    const r = s.data?.replaced as Replacement | undefined;
-    if (r) map.set(r.from, r.to);
-  }
-  return map;
 }
 
 /** A host other than the master whose upgrade went through (its wait-host step is done). */
@@ -465,14 +454,16 @@ async function rollbackMaster(env: RecoveryEnv, run: Run, step: StepRecord): Pro
   const name = hp.name;
   let rec = step.data!.recovery as RecoveryState;
   const original = { product: hp.from.product, build: hp.from.build };
-  const backup = run.steps.find((s) => s.kind === 'backup')?.data?.path as string | undefined;
+  // only a dump that holds pool data is offered for a restore (issue 11.6)
+  const verdict = backupVerdict(run);
+  const backup = verdict.usable ? verdict.path : undefined;
 
   if (rec.phase === 'await-original') {
     if (!rec.guided) {
       run = await setPhase(env, run, step.id, { guided: true });
       ctx.say(
         `Rolling back the master ${name} (R4.1): the upgrade will not continue. Restart ${name} and restore ${versionText(original)} ` +
-          `(boot the previous version kept by the installer, or reinstall it and restore the pool database${backup ? ` from ${backup}` : ''} with xe pool-restore-database). ` +
+          `(boot the previous version kept by the installer, or reinstall it and restore the pool database${backup ? ` from ${backup}` : ` from a backup of your own — ${verdict.why}`} with xe pool-restore-database). ` +
           `The run waits until ${name} is live on ${versionText(original)}.`,
       ).catch(() => undefined);
     }
@@ -519,6 +510,7 @@ async function rollbackMaster(env: RecoveryEnv, run: Run, step: StepRecord): Pro
         checkBeforeRetry: "Check the pool's HA state (xe pool-param-get param-name=ha-enabled).",
       });
   }
+  const endAudit = await endAuditOf({ client: rt.deps.client, clock: env.clock, store: env.store }, (await env.store.getRun(run.id))!);
   const closed = await env.store.updateRun(run.id, (r) => {
     const s = r.steps.find((x) => x.id === step.id)!;
     s.state = 'failed';
@@ -526,7 +518,11 @@ async function rollbackMaster(env: RecoveryEnv, run: Run, step: StepRecord): Pro
     for (const x of r.steps) if (x.state === 'pending' || x.state === 'awaiting-approval') x.state = 'skipped';
     r.state = 'rolled-back';
     r.endedAt = env.clock.now();
-    r.outcome = `rolled back: ${name} is live on ${versionText(original)} again (R4.1); no other host was upgraded; VMs stopped for it restarted`;
+    r.endAudit = endAudit;
+    // what the pool shows, not what the roll-back meant to do (issue 11)
+    r.outcome =
+      `rolled back: ${name} is live on ${versionText(original)} again (R4.1)` +
+      (endAudit.changed.length ? `; still changed: ${endAudit.changed.join('; ')}` : '; hosts, running VMs and HA are as they were before the run');
   });
   await env.audit(run.id, 'recovery', rec.by, closed.outcome!, { step: step.id });
   return { status: 'closed', run: closed };

@@ -69,6 +69,12 @@ function blockerSummary(plan: Plan): string {
     .join('; ');
 }
 
+/** A finished run whose end audit found some hosts behind the target and some on it. */
+function endedBehind(run: Run | undefined): boolean {
+  const a = run?.endAudit;
+  return !!a && a.behind.length > 0 && a.behind.length < run!.plan.hosts.length;
+}
+
 function hostsMixed(plan: Plan | undefined): boolean {
   if (!plan || plan.hosts.length < 2) return false;
   const done = plan.hosts.filter((h) => h.alreadyDone).length;
@@ -88,6 +94,8 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
   const nowFn = deps.now ?? (() => clock.now());
   const sent: Record<string, number | undefined> = {};
   const mixedSince: Record<string, number | undefined> = {};
+  /** per pool: the live pool's versions when it was last read for the mixed-mode watchdog (issue 11.5) */
+  const liveMixed: Record<string, { mixed: boolean; detail: string } | undefined> = {};
   let previousTick: number | undefined;
   let task: ScheduledTask | undefined;
   let ticking: Promise<unknown> = Promise.resolve();
@@ -197,10 +205,27 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
       const runs = await core.status(p.name);
       poolRuns[p.name] = runs.find((r) => r.pool === p.name && !['done', 'aborted', 'rolled-back'].includes(r.state)) ?? runs.find((r) => r.pool === p.name);
       const active = poolRuns[p.name] && ['running', 'awaiting-approval', 'paused', 'failed'].includes(poolRuns[p.name]!.state);
-      if (!active && hostsMixed(await store.getLatestPlan(p.name))) mixedSince[p.name] ??= now;
-      else mixedSince[p.name] = undefined;
+      const run = poolRuns[p.name];
+      // a stale plan or an old run only hints at mixed mode: the live pool decides (issue 11.5)
+      const hinted = active
+        ? (run!.state === 'paused' || run!.state === 'failed') && now - run!.updatedAt >= settings.mixedModeAfterMs
+        : mixedSince[p.name] !== undefined || hostsMixed(await store.getLatestPlan(p.name)) || endedBehind(run);
+      liveMixed[p.name] = hinted ? await readMixed(p.name) : undefined;
+      const mixedNow = liveMixed[p.name]?.mixed;
+      if (!active && mixedNow) mixedSince[p.name] ??= now;
+      else if (active || mixedNow === false || !hinted) mixedSince[p.name] = undefined;
     }
     return { schedules, runsById, poolRuns };
+  }
+
+  /** Mixed versions as the live pool shows them; undefined when the pool does not answer (nothing is claimed then). */
+  async function readMixed(pool: string): Promise<{ mixed: boolean; detail: string } | undefined> {
+    const res = await core.liveHosts(pool).catch(() => undefined);
+    if (!res?.ok) return undefined;
+    const byVersion = new Map<string, string[]>();
+    for (const h of res.value) byVersion.set(h.product, [...(byVersion.get(h.product) ?? []), h.name]);
+    const detail = [...byVersion.entries()].map(([v, names]) => `${names.join(', ')} on ${v}`).join('; ');
+    return { mixed: byVersion.size > 1, detail };
   }
 
   // ---- acting --------------------------------------------------------------------------------
@@ -311,12 +336,13 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
       case 'mixed-mode': {
         sent[a.key] = now;
         const tz = poolsByName.get(a.pool)?.timezone ?? 'UTC';
+        const live = liveMixed[a.pool];
         const runText = a.run && ['paused', 'failed'].includes(a.run.state)
           ? describeStuckRun(a.run, tz)
-          : `its hosts run different versions (latest plan) and no run is active`;
+          : `no run is active`;
         await say(
           a.pool,
-          `Pool ${a.pool} has been in mixed mode for ${formatDuration(now - a.since)} (since ${at(a.since, tz)}): ${runText}. ` +
+          `Pool ${a.pool} has been in mixed mode for ${formatDuration(now - a.since)} (since ${at(a.since, tz)}; the pool shows ${live?.detail ?? 'hosts on different versions'}): ${runText}. ` +
             `A pool left half-upgraded runs degraded (R3.5).`,
         );
         return;
@@ -366,6 +392,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
       runsById: world.runsById,
       poolRuns: world.poolRuns,
       mixedSince,
+      liveMixed,
       pools: deps.pools.map((p) => ({ name: p.name, timezone: isValidTimeZone(p.timezone) ? p.timezone : 'UTC' })),
       sent,
       settings,

@@ -77,6 +77,17 @@ const XENAPI: Record<string, Translator> = {
   MESSAGE_METHOD_UNKNOWN: (p) => ({ sentence: `the pool does not know the call ${p[0] ?? ''}`.trim(), advice: 'the host may run an older version than the plan assumed' }),
 };
 
+/** The bot's own codes (src/runner/errors.ts BOT_CONCLUSION_CODES): what it concluded, worded as its conclusion. */
+const CONCLUDED: Record<string, string> = {
+  HOST_WAIT_TIMEOUT: 'the bot concluded the host did not come back in time: it was not live on the target when the wait ended',
+  UPGRADE_NOT_APPLIED: 'the bot concluded the upgrade did not apply: the host restarted but reports its old version',
+  CONNECTION: 'the bot could not reach the pool: no answer at all, so nothing is known of what the pool would have said',
+  NO_PLACEMENT: 'the bot concluded no host can receive these VMs now (R2.2, R2.5, R3.4)',
+  SHUTDOWN_UNKNOWN: 'the bot cannot tell whether its shutdown request reached the host, so it does not send it again',
+  ADDRESS_IN_USE: 'the bot found that address used by another member of the pool',
+  AWAITING_ADDRESS: "the bot is waiting for the reinstalled host's address",
+};
+
 /** A XenAPI error code (and params) as one operator sentence, with advice and the rule when known. */
 export function describeXenApiError(code: string, params: string[] = []): string {
   const translate = Object.prototype.hasOwnProperty.call(XENAPI, code)
@@ -95,6 +106,10 @@ export function describeXenApiError(code: string, params: string[] = []): string
 export function describeStepError(error: StepError | undefined): { summary: string; code?: string; explanation?: string } {
   if (!error) return { summary: 'the step failed without an error message' };
   if (!error.code) return { summary: error.message };
+  // what the bot inferred is never worded as the pool's answer (issue 11.9); older records lack `concluded`
+  if (error.concluded ?? error.code in CONCLUDED) {
+    return { summary: error.message, code: error.code, explanation: CONCLUDED[error.code] ?? 'the bot concluded this from what it observed' };
+  }
   return { summary: error.message, code: error.code, explanation: describeXenApiError(error.code, error.params ?? []) };
 }
 

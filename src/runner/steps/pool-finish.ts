@@ -1,6 +1,7 @@
 /**
  * End of the run: re-enable HA if pool-prep disabled it (R2.4, only once no host is left behind: xapi refuses HA in
- * a mixed-version pool), and post the VMs whose Tools must now be upgraded (R5.1). The engine closes the run.
+ * a mixed-version pool), and post the VMs whose Tools must now be upgraded (R5.1) — only when every host is on the
+ * target (R5.2, R5.3). The engine closes the run.
  */
 import { describeHost, readLivePool } from '../pool-state';
 import type { StepDeps } from '../ports';
@@ -39,7 +40,9 @@ export function createPoolFinishStep(deps: StepDeps): StepModule {
         }
       }
       const tools = ctx.run.plan.toolsUpgrade;
-      if (tools.length > 0) notes.push(`upgrade the XenServer Tools in: ${tools.join(', ')} (R5.1)`);
+      // R5.1 only once every host runs the target: upgraded Tools on an older host are unsupported (R5.2, R5.3)
+      if (tools.length > 0 && behind.length === 0) notes.push(`upgrade the XenServer Tools in: ${tools.join(', ')} (R5.1)`);
+      else if (tools.length > 0) notes.push(`do not upgrade the XenServer Tools yet: not every host is on ${ctx.run.plan.target.label} (R5.2, R5.3)`);
       if (behind.length > 0) notes.push(`hosts not on the target: ${pool.hosts.filter((h) => behind.some((b) => ctx.resolveHost(b.host) === h.ref)).map(describeHost).join('; ')}`);
       await ctx.say(`Pool ${ctx.run.pool} finished: ${notes.join('; ') || 'nothing left to do'}.`);
       return { status: 'done', note: notes.join('; ') || 'pool finished' };

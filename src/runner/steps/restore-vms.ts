@@ -43,9 +43,14 @@ export function createRestoreVmsStep(deps: StepDeps): StepModule {
           await ctx.checkpoint('restored-one');
         } catch (err) {
           const e = toStepError(err);
-          if (!(replaced && e.code === 'VM_REQUIRES_SR')) firstError ??= { code: e.code, params: e.params };
-          if (replaced && e.code === 'VM_REQUIRES_SR') lost.push(rec.name);
-          else failures.push(`${rec.name} (${vm.powerState}): ${e.code ?? ''} ${e.message}`.trim());
+          // its disks were on the local storage of the host that was reinstalled (the run's baseline says where)
+          const onOldLocal = ctx.run.baseline?.vms.find((v) => v.ref === vmRef)?.srs.some((sr) => !sr.shared && sr.host === ctx.planStep.host);
+          const lostWithHost = replaced && (e.code === 'VM_REQUIRES_SR' || onOldLocal);
+          if (lostWithHost) lost.push(rec.name);
+          else {
+            firstError ??= { code: e.code, params: e.params };
+            failures.push(`${rec.name} (${vm.powerState}): ${e.code ?? ''} ${e.message}`.trim());
+          }
         }
       }
       if (lost.length > 0) {
