@@ -61,7 +61,7 @@ const auditSchema = z
   })
   .strict();
 
-const leaseSchema = z.object({ owner: z.string().min(1), runId: z.string().min(1), expiresAt: z.number() }).strict();
+const leaseSchema = z.object({ owner: z.string().min(1), runId: z.string().min(1), expiresAt: z.number(), token: z.number().int().nonnegative().optional() }).strict();
 
 const windowSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('once'), startAt: z.number(), endAt: z.number().optional() }).strict(),
