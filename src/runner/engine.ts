@@ -8,6 +8,13 @@
  * The pool's lease is held (and renewed) while a loop runs, released when it stops. After a restart recoverRuns()
  * picks up runs left running: an interrupted step is simply executed again — steps reconcile with the pool first,
  * and the upgrade step never re-issues a shutdown it recorded (steps/upgrade.ts).
+ *
+ * Several replicas (issue 16, docs/ha.md): the lease carries a fencing token, and every write a loop makes (step
+ * transitions, step data, the audit record written before each XenAPI side effect) passes it to the store, which
+ * checks it in the same transaction. A replica that stalled past its lease and was taken over gets FencedError on
+ * its next write and stops: it persists nothing more and sends no further side effect. adoptOrphans() (called
+ * periodically by `serve`) takes over runs whose holder stopped renewing; onRunChanged() wakes the holder when a
+ * decision was stored by another replica.
  */
 import type { Clock } from '../clock';
 import type { Logger } from '../log';
@@ -15,7 +22,7 @@ import type { Notifier } from '../domain/ports';
 import type { Ref, Run, StepRecord } from '../domain/types';
 import { NotifyQueue, auditor } from './audit';
 import { isPoolUnavailable, toStepError } from './errors';
-import type { PoolClient, RunStore, StepDeps } from './ports';
+import type { Fence, PoolClient, RunStore, StepDeps } from './ports';
 import { readLivePool } from './pool-state';
 import { continueRecovery, hostRemap, validActions, type RecoveryEnv } from './recovery';
 import { leftoversAtEnd } from './report';
@@ -61,6 +68,34 @@ interface Loop {
   done: Promise<void>;
   /** another drive() arrived while looping: look again before stopping */
   wake: boolean;
+  /** the store as this loop writes to it: fenced with its lease once it holds one */
+  store: RunStore;
+  audit: ReturnType<typeof auditor>;
+  fence?: Fence;
+}
+
+/** A write refused because the pool's lease changed hands (the store's FencedError). */
+export function isFenced(err: unknown): boolean {
+  return (err as Error | undefined)?.name === 'FencedError';
+}
+
+/** The store with every run write and audit append checked against `fence` in the same transaction. */
+export function fencedStore(store: RunStore, fence: Fence): RunStore {
+  return {
+    nextRunId: (pool, now) => store.nextRunId(pool, now),
+    createRun: (run) => store.createRun(run),
+    getRun: (id) => store.getRun(id),
+    updateRun: (id, mutate) => store.updateRun(id, mutate, { fence }),
+    listRuns: (filter) => store.listRuns(filter),
+    appendAudit: (e) => store.appendAudit(e, { fence }),
+    listAudit: (runId) => store.listAudit(runId),
+    savePlan: (pool, plan) => store.savePlan(pool, plan),
+    getLatestPlan: (pool) => store.getLatestPlan(pool),
+    acquireLease: (pool, owner, runId, ttlMs, now) => store.acquireLease(pool, owner, runId, ttlMs, now),
+    renewLease: (pool, owner, ttlMs, now, token) => store.renewLease(pool, owner, ttlMs, now, token),
+    releaseLease: (pool, owner, token) => store.releaseLease(pool, owner, token),
+    getLease: (pool) => store.getLease(pool),
+  };
 }
 
 export function nextStepIndex(run: Run): number {
@@ -103,7 +138,7 @@ export class Engine {
       existing.wake = true;
       return;
     }
-    const loop: Loop = { controller: new AbortController(), done: Promise.resolve(), wake: false };
+    const loop: Loop = { controller: new AbortController(), done: Promise.resolve(), wake: false, store: this.deps.store, audit: this.audit };
     this.loops.set(runId, loop);
     loop.done = this.loop(runId, loop, opts)
       .catch((err: unknown) => this.deps.logger.error({ runId, err: (err as Error)?.message ?? String(err) }, 'run loop crashed'))
@@ -168,8 +203,8 @@ export class Engine {
   }
 
   /** A StepContext for any step of the run (the recovery procedures reuse step modules through it). */
-  contextFor(run: Run, stepId: string, signal: AbortSignal, rt: PoolRuntime): StepContext {
-    const { store } = this.deps;
+  contextFor(run: Run, stepId: string, signal: AbortSignal, rt: PoolRuntime, writer: { store: RunStore; audit: Loop['audit'] } = { store: this.deps.store, audit: this.audit }): StepContext {
+    const { store, audit } = writer;
     const record = run.steps.find((s) => s.id === stepId);
     const planStep = run.plan.steps.find((s) => s.id === stepId);
     if (!record || !planStep) throw new Error(`run ${run.id} has no step ${stepId}`);
@@ -204,13 +239,14 @@ export class Engine {
       },
       act: async <T>(method: string, params: unknown[], target: string, opts: { async?: boolean } = {}): Promise<T> => {
         await assertLive(); // an abort from another process stops the next side effect
-        await this.audit(run.id, 'xenapi', 'runner', `${method} ${target}`, { method, target, step: stepId });
+        // recorded BEFORE the call, fenced: a replica whose lease was taken over gets FencedError here and sends nothing
+        await audit(run.id, 'xenapi', 'runner', `${method} ${target}`, { method, target, step: stepId });
         log.info({ method, target }, 'xenapi side effect');
         const result = opts.async ? await rt.deps.client.callAsync<T>(method, params) : await rt.deps.client.call<T>(method, params);
         await this.deps.checkpoint?.(`${stepId}:did:${method}`);
         return result;
       },
-      audit: (message, detail) => this.audit(run.id, 'xenapi', 'runner', message, { ...detail, step: stepId }),
+      audit: (message, detail) => audit(run.id, 'xenapi', 'runner', message, { ...detail, step: stepId }),
       say: async (text) => this.notify(run, 'runEvent', (n) => n.runEvent(run, text)),
       checkpoint: async (label) => {
         await this.deps.checkpoint?.(`${stepId}:${label}`);
@@ -234,18 +270,19 @@ export class Engine {
     }
     if (!(await this.takeLease(first, loop, opts.waitForLease ?? false, log))) return;
     const renewal = this.renewLease(first, loop, log);
+    const { store: fenced } = loop;
     try {
       for (;;) {
         loop.wake = false;
         if (loop.controller.signal.aborted) return;
-        const run = await store.getRun(runId);
+        const run = await fenced.getRun(runId);
         if (!run || TERMINAL.has(run.state) || run.state === 'failed' || run.state === 'awaiting-approval') {
           if (loop.wake) continue;
           return;
         }
         const idx = nextStepIndex(run);
         if (idx === -1) {
-          await this.finish(run, rt.deps.client);
+          await this.finish(run, rt.deps.client, loop);
           return;
         }
         const step = run.steps[idx]!;
@@ -257,10 +294,13 @@ export class Engine {
         if (step.state === 'running' && step.data?.recovery) await this.recover(run, step, loop, rt);
         else await this.runStep(run, idx, loop, rt);
       }
+    } catch (err) {
+      if (!isFenced(err)) throw err;
+      log.error({ err: (err as Error).message }, 'the pool lease was taken over by another replica: this one stops and writes nothing more');
     } finally {
       loop.controller.abort(new RunInterrupted('loop ended'));
       await renewal;
-      await store.releaseLease(first.pool, this.deps.ownerId).catch(() => undefined);
+      await store.releaseLease(first.pool, this.deps.ownerId, loop.fence?.token).catch(() => undefined);
     }
   }
 
@@ -269,7 +309,17 @@ export class Engine {
     for (;;) {
       const lease = await store.acquireLease(run.pool, ownerId, run.id, this.leaseTtlMs, clock.now());
       if (lease.ok) {
-        if (lease.tookOverFrom) log.warn({ from: lease.tookOverFrom }, 'took over the pool lease of a runner that stopped');
+        if (lease.tookOverFrom) {
+          log.warn({ from: lease.tookOverFrom, token: lease.token }, 'took over the pool lease of a runner that stopped');
+          this.notify(run, 'runEvent', (n) =>
+            n.runEvent(run, `Runner ${ownerId} took over this run: ${lease.tookOverFrom} stopped renewing its lease. The pool state is re-read before anything else.`),
+          );
+        }
+        if (lease.token !== undefined) {
+          loop.fence = { pool: run.pool, owner: ownerId, token: lease.token };
+          loop.store = fencedStore(store, loop.fence);
+          loop.audit = auditor(loop.store, clock);
+        }
         return true;
       }
       if (!wait || lease.runId !== run.id) {
@@ -295,7 +345,7 @@ export class Engine {
         return;
       }
       try {
-        if (!(await store.renewLease(run.pool, ownerId, this.leaseTtlMs, clock.now()))) {
+        if (!(await store.renewLease(run.pool, ownerId, this.leaseTtlMs, clock.now(), loop.fence?.token))) {
           log.error('lost the pool lease: stopping this loop');
           loop.controller.abort(new RunInterrupted('lease lost'));
           return;
@@ -309,7 +359,8 @@ export class Engine {
   }
 
   private async runStep(run: Run, idx: number, loop: Loop, rt: PoolRuntime): Promise<void> {
-    const { store, clock } = this.deps;
+    const { clock } = this.deps;
+    const { store } = loop;
     const record = run.steps[idx]!;
     const interrupted = record.state === 'running';
     await this.deps.checkpoint?.(`before:${record.id}`);
@@ -322,7 +373,7 @@ export class Engine {
       delete s.endedAt;
     });
     const step = started.steps[idx]!;
-    await this.audit(run.id, interrupted ? 'resume' : 'step', 'runner', `${step.id} ${interrupted ? 'resumed after an interruption' : 'started'} (attempt ${step.attempts})`, {
+    await loop.audit(run.id, interrupted ? 'resume' : 'step', 'runner', `${step.id} ${interrupted ? 'resumed after an interruption' : 'started'} (attempt ${step.attempts})`, {
       step: step.id,
       attempt: step.attempts,
     });
@@ -333,12 +384,13 @@ export class Engine {
     let outcome;
     for (let attempt = 0; ; attempt++) {
       const current = (await store.getRun(run.id))!;
-      const ctx = this.contextFor(current, step.id, signal, rt);
+      const ctx = this.contextFor(current, step.id, signal, rt, loop);
       try {
         outcome = await rt.steps[step.kind].execute(ctx);
         await this.deps.checkpoint?.(`${step.id}:executed`); // side effects done, not recorded yet
         break;
       } catch (err) {
+        if (isFenced(err)) throw err; // the loop stops: nothing more is written by this replica
         if (signal.aborted || err instanceof RunInterrupted) {
           // stop this loop too: the step must not be started again by this runner (run ended, pool taken over)
           if (!signal.aborted) loop.controller.abort(err);
@@ -350,7 +402,7 @@ export class Engine {
           await rt.deps.client.reconnect({ deadlineMs: clock.now() + rt.deps.config.pollMs * 30 }).catch(() => undefined);
           continue;
         }
-        await this.failStep(run.id, step.id, err);
+        await this.failStep(run.id, step.id, err, loop);
         return;
       }
     }
@@ -361,7 +413,7 @@ export class Engine {
         s.state = 'awaiting-approval';
         if (r.state === 'running') r.state = 'awaiting-approval';
       });
-      await this.audit(run.id, 'state', 'runner', `waiting for approval of ${step.id}`, { step: step.id });
+      await loop.audit(run.id, 'state', 'runner', `waiting for approval of ${step.id}`, { step: step.id });
       await this.deps.checkpoint?.(`${step.id}:waiting`);
       const s = waiting.steps[idx]!;
       this.notify(waiting, 'approvalNeeded', (n) => n.approvalNeeded(waiting, s));
@@ -373,14 +425,16 @@ export class Engine {
       s.endedAt = clock.now();
       if (outcome.note) s.data = { ...(s.data ?? {}), note: outcome.note };
     });
-    await this.audit(run.id, 'step', 'runner', `${step.id} done${outcome.note ? `: ${outcome.note}` : ''}`, { step: step.id });
+    await loop.audit(run.id, 'step', 'runner', `${step.id} done${outcome.note ? `: ${outcome.note}` : ''}`, { step: step.id });
     this.notify(done, 'runUpdated', (n) => n.runUpdated(done));
     await this.deps.checkpoint?.(`after:${step.id}`);
   }
 
   /** R4.3: a failed step stops the run; the alert carries only the recovery actions valid for it. */
-  async failStep(runId: string, stepId: string, err: unknown): Promise<Run> {
-    const { store, clock } = this.deps;
+  async failStep(runId: string, stepId: string, err: unknown, loop?: Loop): Promise<Run> {
+    const { clock } = this.deps;
+    const store = loop?.store ?? this.deps.store;
+    const audit = loop?.audit ?? this.audit;
     const error = toStepError(err);
     const failed = await store.updateRun(runId, (r) => {
       const s = r.steps.find((x) => x.id === stepId)!;
@@ -392,7 +446,7 @@ export class Engine {
         r.outcome = `${stepId} failed: ${error.message}`;
       }
     });
-    await this.audit(runId, 'step', 'runner', `${stepId} failed: ${error.message}`, { step: stepId, ...error });
+    await audit(runId, 'step', 'runner', `${stepId} failed: ${error.message}`, { step: stepId, ...error });
     const s = failed.steps.find((x) => x.id === stepId)!;
     if (failed.state === 'failed') this.notify(failed, 'stepFailed', (n) => n.stepFailed(failed, s, validActions(failed, s)));
     return failed;
@@ -401,24 +455,26 @@ export class Engine {
   private async recover(run: Run, step: StepRecord, loop: Loop, rt: PoolRuntime): Promise<void> {
     const env: RecoveryEnv = {
       rt,
-      store: this.deps.store,
+      store: loop.store,
       clock: this.deps.clock,
-      audit: this.audit,
-      contextFor: (r, id) => this.contextFor(r, id, loop.controller.signal, rt),
+      audit: loop.audit,
+      contextFor: (r, id) => this.contextFor(r, id, loop.controller.signal, rt, loop),
       notify: (r, what, fn) => this.notify(r, what, fn),
     };
     try {
       const result = await continueRecovery(env, run, step);
       if (result.status === 'closed') this.notify(result.run, 'runFinished', (n) => n.runFinished(result.run));
     } catch (err) {
+      if (isFenced(err)) throw err;
       if (err instanceof RunInterrupted && !loop.controller.signal.aborted) loop.controller.abort(err);
       if (loop.controller.signal.aborted || err instanceof RunInterrupted) return;
-      await this.failStep(run.id, step.id, err);
+      await this.failStep(run.id, step.id, err, loop);
     }
   }
 
-  private async finish(run: Run, client: PoolClient): Promise<void> {
-    const { store, clock } = this.deps;
+  private async finish(run: Run, client: PoolClient, loop: Loop): Promise<void> {
+    const { clock } = this.deps;
+    const { store } = loop;
     // what the pool shows at the end decides the outcome's words: "done" never hides a host or a VM left behind
     const pool = await readLivePool(client).catch(() => undefined);
     const leftovers = leftoversAtEnd(run, pool);
@@ -429,7 +485,7 @@ export class Engine {
       r.outcome = leftovers.length ? `done with exceptions: ${leftovers.join('; ')}` : 'done: every host upgraded';
     });
     if (done.state !== 'done') return;
-    await this.audit(run.id, 'state', 'runner', `run ${run.id} ${done.outcome}`);
+    await loop.audit(run.id, 'state', 'runner', `run ${run.id} ${done.outcome}`);
     this.notify(done, 'runFinished', (n) => n.runFinished(done));
   }
 }
