@@ -88,7 +88,18 @@ export async function startBot(config: ServeConfig, opts: { logger: Logger; cloc
         if (target && typeof target[prop] === 'function') await target[prop](...args);
       },
     });
-    const core = await createCore({ pools: config.pools, store, notifier: forward, clock, logger, env: opts.env ?? process.env });
+    logger.info({ store: store.describe() }, 'state store open');
+    // several replicas may share a PostgreSQL store (docs/ha.md): runs whose lease expires are taken over
+    const core = await createCore({
+      pools: config.pools,
+      store,
+      notifier: forward,
+      clock,
+      logger,
+      env: opts.env ?? process.env,
+      leaseTtlMs: config.general.leaseTtlMs,
+      followReplicas: true,
+    });
     stops.push(() => core.shutdown());
     const scheduler = createScheduler({ core, store, notifier: forward, pools: config.pools, clock, logger, settings: config.general.scheduler });
     const slack = createSlackApp({

@@ -202,6 +202,43 @@ export class Engine {
     return resumed;
   }
 
+  /**
+   * Several replicas (issue 16): drive every run left running (or paused mid-host) whose lease nobody renews —
+   * its replica died or stalled. Called every third of the lease TTL by `serve`; the store's lease decides which
+   * replica gets it, and the new holder re-reads the pool through the steps before acting (as after a restart).
+   */
+  async adoptOrphans(): Promise<string[]> {
+    const { store, clock } = this.deps;
+    if (this.stopping) return [];
+    const adopted: string[] = [];
+    for (const run of await store.listRuns({ states: ['running', 'paused'] })) {
+      if (!this.deps.runtime(run.pool) || this.loops.has(run.id)) continue;
+      const next = run.steps[nextStepIndex(run)];
+      if (run.state === 'paused' && !(next && mayContinueWhilePaused(run, next))) continue;
+      const lease = await store.getLease(run.pool);
+      if (lease && (clock.now() < lease.expiresAt || lease.runId !== run.id)) continue;
+      adopted.push(run.id);
+      this.drive(run.id, { waitForLease: true });
+    }
+    return adopted;
+  }
+
+  /**
+   * A run changed in the store, possibly on another replica (PostgreSQL NOTIFY): the loop driving it here looks
+   * again — an approval continues it, an abort stops its step now instead of at the next side effect.
+   */
+  onRunChanged(runId: string): void {
+    const loop = this.loops.get(runId);
+    if (!loop) return;
+    loop.wake = true;
+    void this.deps.store.getRun(runId).then(
+      (run) => {
+        if (run && TERMINAL.has(run.state)) this.interrupt(runId, `run ${run.state}`);
+      },
+      () => undefined,
+    );
+  }
+
   /** A StepContext for any step of the run (the recovery procedures reuse step modules through it). */
   contextFor(run: Run, stepId: string, signal: AbortSignal, rt: PoolRuntime, writer: { store: RunStore; audit: Loop['audit'] } = { store: this.deps.store, audit: this.audit }): StepContext {
     const { store, audit } = writer;
