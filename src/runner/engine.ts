@@ -355,7 +355,9 @@ export class Engine {
         if (lease.token !== undefined) {
           loop.fence = { pool: run.pool, owner: ownerId, token: lease.token };
           loop.store = fencedStore(store, loop.fence);
-          loop.audit = auditor(loop.store, clock);
+          // each record names the replica that wrote it (which one sent a XenAPI call, after a take-over)
+          const fencedAudit = auditor(loop.store, clock);
+          loop.audit = (runId, kind, actor, message, detail) => fencedAudit(runId, kind, actor, message, { ...detail, replica: ownerId, token: lease.token });
         }
         return true;
       }
