@@ -67,7 +67,7 @@ export interface RunningBot {
 export async function startBot(config: ServeConfig, opts: { logger: Logger; clock?: Clock; env?: NodeJS.ProcessEnv }): Promise<RunningBot> {
   const clock = opts.clock ?? systemClock;
   const { logger } = opts;
-  const [{ openStore }, { createCore }, { createScheduler }, { createSlackApp }] = await Promise.all([
+  const [{ openStore, replicaOutbox }, { createCore, defaultOwnerId }, { createScheduler }, { createSlackApp }] = await Promise.all([
     import('../store'),
     import('../core'),
     import('../scheduler'),
@@ -88,7 +88,11 @@ export async function startBot(config: ServeConfig, opts: { logger: Logger; cloc
         if (target && typeof target[prop] === 'function') await target[prop](...args);
       },
     });
-    logger.info({ store: store.describe() }, 'state store open');
+    // this replica's name: in the pool leases, the outbox entries it sends and its heartbeat (docs/ha.md)
+    const ownerId = defaultOwnerId(opts.env ?? process.env);
+    const leaseTtlMs = config.general.leaseTtlMs;
+    logger.info({ store: store.describe(), replica: ownerId }, 'state store open');
+    await store.heartbeat(ownerId, leaseTtlMs, clock.now());
     // several replicas may share a PostgreSQL store (docs/ha.md): runs whose lease expires are taken over
     const core = await createCore({
       pools: config.pools,
@@ -97,7 +101,8 @@ export async function startBot(config: ServeConfig, opts: { logger: Logger; cloc
       clock,
       logger,
       env: opts.env ?? process.env,
-      leaseTtlMs: config.general.leaseTtlMs,
+      ownerId,
+      leaseTtlMs,
       followReplicas: true,
     });
     stops.push(() => core.shutdown());
@@ -111,7 +116,8 @@ export async function startBot(config: ServeConfig, opts: { logger: Logger; cloc
       scheduler,
       audit: (e) => store.appendAudit(e),
       // undelivered Slack messages survive a restart (issue 5); the next start sends them first
-      outboxStore: store.outbox,
+      // with several replicas, each sends its own and takes over those of a replica that stopped (issue 16)
+      outboxStore: replicaOutbox(store, ownerId, clock),
       loadSlackRefs: async (runId) => (await store.getRun(runId))?.slack,
       saveSlackRefs: async (runId, refs) => {
         await store.updateRun(runId, (run) => {
@@ -125,6 +131,14 @@ export async function startBot(config: ServeConfig, opts: { logger: Logger; cloc
     await core.recoverRuns();
     await scheduler.start();
     stops.push(() => scheduler.stop());
+    const beat = setInterval(() => {
+      store
+        .heartbeat(ownerId, leaseTtlMs, clock.now())
+        .then(() => slack.outbox.adoptStored())
+        .catch((e: unknown) => logger.warn({ err: (e as Error).message }, 'replica heartbeat failed; will retry'));
+    }, Math.max(250, leaseTtlMs / 3));
+    beat.unref();
+    stops.push(async () => clearInterval(beat));
     return { port, stop: stopAll };
   } catch (e) {
     await stopAll();

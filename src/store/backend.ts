@@ -18,6 +18,12 @@ export interface KvOps {
   delete(key: string): Promise<boolean>;
   /** every key starting with `prefix`, sorted by key (byte order) */
   list(prefix: string): Promise<Array<[string, string]>>;
+  /**
+   * As list, locking the rows for this transaction and skipping rows another transaction holds (PostgreSQL:
+   * FOR UPDATE SKIP LOCKED, so that two replicas claiming work take disjoint rows; elsewhere the transaction is
+   * exclusive already).
+   */
+  lockList(prefix: string): Promise<Array<[string, string]>>;
   /** tell every listener of `channel` (every replica on PostgreSQL); inside a transaction, only once it commits */
   notify(channel: string, payload: string): Promise<void>;
 }
@@ -65,6 +71,7 @@ abstract class SyncBackend implements KvBackend {
     insert: async (k, v) => this.insertSync(k, v),
     delete: async (k) => this.deleteSync(k),
     list: async (p) => this.listSync(p),
+    lockList: async (p) => this.listSync(p),
     notify: async (c, p) => {
       this.pendingNotes.push([c, p]);
     },
@@ -95,6 +102,9 @@ abstract class SyncBackend implements KvBackend {
   }
   list(prefix: string): Promise<Array<[string, string]>> {
     return this.queue.run(async () => this.listSync(prefix));
+  }
+  lockList(prefix: string): Promise<Array<[string, string]>> {
+    return this.list(prefix);
   }
   clear(): Promise<void> {
     return this.queue.run(async () => this.clearSync());

@@ -65,6 +65,8 @@ const key = {
   leases: 'lease:',
   leaseToken: (pool: string) => `leasetoken:${pool}`,
   notice: (k: string) => `notice:${k}`,
+  replica: (owner: string) => `replica:${owner}`,
+  replicas: 'replica:',
   schedule: (id: string) => `schedule:${id}`,
   schedules: 'schedule:',
   scheduleSeq: (pool: string) => `scheduleseq:${pool}`,
@@ -119,6 +121,25 @@ class KvStore implements Store {
       this.assertOpen();
       return (await this.backend.list(key.outboxes)).map(([k, raw]) => validate.outbox(k, decode(k, raw)));
     },
+    claim: async (owner, now) =>
+      this.tx(async (tx) => {
+        const alive = new Set(
+          (await tx.list(key.replicas))
+            .filter(([k, raw]) => validate.counter(k, decode(k, raw)) > now)
+            .map(([k]) => k.slice(key.replicas.length)),
+        );
+        const mine: OutboxRecord[] = [];
+        for (const [k, raw] of await tx.lockList(key.outboxes)) {
+          const entry = validate.outbox(k, decode(k, raw));
+          if (entry.owner === owner) mine.push(entry);
+          else if (entry.owner === undefined || !alive.has(entry.owner)) {
+            const claimed = { ...entry, owner };
+            await tx.put(k, encode(claimed));
+            mine.push(claimed);
+          }
+        }
+        return mine;
+      }),
   };
 
   constructor(
@@ -329,6 +350,18 @@ class KvStore implements Store {
     return (await this.backend.list(key.leases)).map(([k, raw]) => ({ pool: k.slice(key.leases.length), ...withToken(validate.lease(k, decode(k, raw))) }));
   }
 
+  // -- replicas ----------------------------------------------------------------------------------
+
+  async heartbeat(owner: string, ttlMs: number, now: number): Promise<void> {
+    this.assertOpen();
+    await this.backend.put(key.replica(owner), encode(now + ttlMs));
+  }
+
+  async listReplicas(): Promise<Array<{ owner: string; expiresAt: number }>> {
+    this.assertOpen();
+    return (await this.backend.list(key.replicas)).map(([k, raw]) => ({ owner: k.slice(key.replicas.length), expiresAt: validate.counter(k, decode(k, raw)) }));
+  }
+
   // -- notices (scheduler reminders: once across replicas) ----------------------------------------
 
   async listNotices(): Promise<Record<string, number>> {
@@ -443,4 +476,18 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
   // keyv is an event emitter: an 'error' event without a listener would throw from inside keyv
   keyv.on('error', (err: unknown) => logger.error({ err }, 'state store (keyv) error'));
   return new KvStore(backend, keyv, opts.clock ?? systemClock, location);
+}
+
+/**
+ * The outbox as one replica sees it (issue 16): what it stores is its own, and list() — read at start and
+ * periodically by the Slack outbox — is its claim: its own entries plus those of replicas whose heartbeat expired.
+ */
+export function replicaOutbox(store: Store, owner: string, clock: Clock): OutboxStore {
+  return {
+    add: (entry) => store.outbox.add({ ...entry, owner }),
+    replace: (entry) => store.outbox.replace({ ...entry, owner }),
+    delete: (id) => store.outbox.delete(id),
+    list: () => store.outbox.claim(owner, clock.now()),
+    claim: (o, now) => store.outbox.claim(o, now),
+  };
 }

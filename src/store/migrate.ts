@@ -58,6 +58,7 @@ function checkValue(key: string, raw: string): void {
     case 'scheduleseq:':
     case 'leasetoken:':
     case 'notice:':
+    case 'replica:':
       validate.counter(key, value);
       return;
     default:

@@ -78,6 +78,14 @@ function opsOn(q: pg.Pool | pg.PoolClient): KvOps {
         : await q.query<{ key: string; value: string }>(`SELECT key, value FROM ${TABLE} WHERE key >= $1 AND key < $2 ORDER BY key`, [prefix, end]);
       return r.rows.map((row) => [row.key, row.value]);
     },
+    async lockList(prefix) {
+      const end = prefixEnd(prefix) ?? '\u{10FFFF}';
+      const r = await q.query<{ key: string; value: string }>(
+        `SELECT key, value FROM ${TABLE} WHERE key >= $1 AND key < $2 ORDER BY key FOR UPDATE SKIP LOCKED`,
+        [prefix, end],
+      );
+      return r.rows.map((row) => [row.key, row.value]);
+    },
     async notify(channel, payload) {
       // inside a transaction PostgreSQL delivers it at COMMIT, and not at all on ROLLBACK
       await q.query('SELECT pg_notify($1, $2)', [channel, payload]);
@@ -164,6 +172,7 @@ export class PostgresBackend implements KvBackend {
   insert = (key: string, value: string) => this.ops.insert(key, value);
   delete = (key: string) => this.ops.delete(key);
   list = (prefix: string) => this.ops.list(prefix);
+  lockList = (prefix: string) => this.ops.lockList(prefix);
   notify = (channel: string, payload: string) => this.ops.notify(channel, payload);
 
   async clear(): Promise<void> {

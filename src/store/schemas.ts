@@ -113,6 +113,7 @@ const outboxSchema = z
     provides: outboxRefSchema.optional(),
     degradable: z.boolean().optional(),
     createdAt: z.number(),
+    owner: z.string().min(1).optional(),
   })
   .strict();
 

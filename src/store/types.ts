@@ -145,6 +145,8 @@ export interface OutboxRecord {
   /** Slack may refuse the blocks: send the text alone */
   degradable?: boolean;
   createdAt: number;
+  /** the replica that sends it (several replicas, issue 16); absent: whichever process starts next */
+  owner?: string;
 }
 
 export interface OutboxStore {
@@ -156,6 +158,12 @@ export interface OutboxStore {
   delete(id: string): Promise<boolean>;
   /** oldest first */
   list(): Promise<OutboxRecord[]>;
+  /**
+   * Several replicas (issue 16): the entries `owner` may send, oldest first — its own, unowned ones, and those of
+   * replicas whose heartbeat expired, which become its own in the same transaction (rows claimed with
+   * FOR UPDATE SKIP LOCKED on PostgreSQL: two replicas claiming at once take disjoint entries).
+   */
+  claim(owner: string, now: number): Promise<OutboxRecord[]>;
 }
 
 export interface RunFilter {
@@ -208,6 +216,11 @@ export interface Store {
   getLease(pool: string): Promise<Lease | undefined>;
   /** every pool's lease as stored (/metrics: which replica drives which pool) */
   listLeases(): Promise<Array<Lease & { pool: string }>>;
+
+  /** a replica is alive until `now + ttlMs` (its outbox entries are not claimed by others meanwhile) */
+  heartbeat(owner: string, ttlMs: number, now: number): Promise<void>;
+  /** every replica's last heartbeat (/metrics) */
+  listReplicas(): Promise<Array<{ owner: string; expiresAt: number }>>;
 
   /** when each named notice (a scheduler reminder) was last sent, by any replica */
   listNotices(): Promise<Record<string, number>>;

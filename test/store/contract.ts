@@ -338,6 +338,32 @@ export function storeContract(name: string, backend: () => ContractBackend): voi
       expect((await store.outbox.list()).map((e) => e.describe)).toEqual(['two bis', 'three']);
     });
 
+    test('outbox claims: a live replica keeps its entries; a stopped one\'s are claimed by exactly one replica', async () => {
+      const entry = (text: string, owner?: string) => ({ queue: 'C1', describe: text, request: { method: 'chat.postMessage', args: { channel: 'C1', text } }, createdAt: 1, ...(owner ? { owner } : {}) });
+      await store.heartbeat('live', 10_000, 0);
+      await store.heartbeat('dead', 10_000, 0);
+      await store.outbox.add(entry('live-1', 'live'));
+      for (let i = 0; i < 6; i++) await store.outbox.add(entry(`dead-${i}`, 'dead'));
+      await store.outbox.add(entry('legacy'));
+      // at 5 000 both are alive: a third replica claims only the unowned entry
+      expect((await store.outbox.claim('third', 5_000)).map((e) => e.describe)).toEqual(['legacy']);
+      // at 20 000 both stopped heartbeating except 'live', which beats again
+      await store.heartbeat('live', 10_000, 15_000);
+      const other = await replica();
+      // claimers are live replicas: they heartbeat first (serve does, before each claim)
+      await store.heartbeat('rep-x', 10_000, 20_000);
+      await other.heartbeat('rep-y', 10_000, 20_000);
+      const [x, y] = await Promise.all([store.outbox.claim('rep-x', 20_000), other.outbox.claim('rep-y', 20_000)]);
+      const taken = [...x, ...y].map((e) => e.describe).filter((d) => d.startsWith('dead'));
+      expect(taken.sort()).toEqual(['dead-0', 'dead-1', 'dead-2', 'dead-3', 'dead-4', 'dead-5']);
+      expect([...x, ...y].some((e) => e.describe === 'live-1')).toBe(false);
+      const owners = new Map((await store.outbox.list()).map((e) => [e.describe, e.owner]));
+      for (const e of x) expect(owners.get(e.describe)).toBe('rep-x');
+      for (const e of y) expect(owners.get(e.describe)).toBe('rep-y');
+      expect(owners.get('live-1')).toBe('live');
+      expect((await store.listReplicas()).map((r) => r.owner).sort()).toEqual(['dead', 'live', 'rep-x', 'rep-y']);
+    });
+
     test('describe and ping', async () => {
       expect(['sqlite', 'postgres', 'memory']).toContain(store.describe().backend);
       expect(store.describe().location).not.toMatch(/:[^:@/]+@/); // never a password
