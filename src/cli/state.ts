@@ -1,5 +1,5 @@
 /** `xsupgrade state migrate <sqlite-path> <postgres-url>`: a single instance's state into PostgreSQL (docs/ha.md). */
-import { redactUrl } from '../store/postgres';
+import { redactUrl } from '../store/url';
 
 const USAGE = 'usage: xsupgrade state migrate <sqlite-path> <postgres-url>   (stop the bot first; the database must be empty)';
 

@@ -3,7 +3,7 @@ import type { AuditEvent, Plan, Run } from '../domain/types';
 import { systemClock, type Clock } from '../clock';
 import { silentLogger, type Logger } from '../log';
 import { MemoryBackend, SqliteBackend, type KvBackend, type KvOps } from './backend';
-import { isPostgresUrl, PostgresBackend, redactUrl } from './postgres';
+import { isPostgresUrl, redactUrl } from './url';
 import { KeyvBackendAdapter } from './keyv-adapter';
 import { formatRunId } from './run-id';
 import { decode, encode, validate } from './schemas';
@@ -457,7 +457,10 @@ export interface OpenStoreOptions {
 
 export async function openBackend(path: string, opts: { busyTimeoutMs?: number } = {}): Promise<{ backend: KvBackend; location: string }> {
   if (path === ':memory:') return { backend: new MemoryBackend(), location: ':memory:' };
-  if (isPostgresUrl(path)) return { backend: await PostgresBackend.open({ url: path }), location: redactUrl(path) };
+  if (isPostgresUrl(path)) {
+    const { PostgresBackend } = await import('./postgres'); // pg is loaded only by a PostgreSQL store
+    return { backend: await PostgresBackend.open({ url: path }), location: redactUrl(path) };
+  }
   return { backend: new SqliteBackend(path, { busyTimeoutMs: opts.busyTimeoutMs }), location: path };
 }
 

@@ -32,21 +32,7 @@ export class StoreSchemaError extends Error {
   }
 }
 
-/** postgres://… or postgresql://… */
-export function isPostgresUrl(s: string): boolean {
-  return /^postgres(ql)?:\/\//i.test(s);
-}
-
-/** The URL without its password, for logs and errors. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return 'postgres://(unparseable URL)';
-  }
-}
+export { isPostgresUrl, redactUrl } from './url';
 
 /** the first key after every key that starts with `prefix` (undefined: no upper bound) */
 function prefixEnd(prefix: string): string | undefined {
