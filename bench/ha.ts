@@ -22,6 +22,8 @@ import type { Run } from '../src/domain/types';
 import { markdownTable, ms, summarise } from './harness';
 import { syntheticScenario } from './plan';
 
+/** the compiled replica (also when this file runs from source, in the smoke test) */
+const REPLICA = __filename.endsWith('.ts') ? join(__dirname, '../dist/bench/ha-replica.js') : join(__dirname, 'ha-replica.js');
 const ADMIN_URL = process.env.XSUPGRADE_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 async function scratchDatabase(): Promise<{ url: string; drop(): Promise<void> } | string> {
@@ -109,7 +111,7 @@ interface ChildHandle {
 }
 
 function startReplica(env: NodeJS.ProcessEnv): Promise<ChildHandle> {
-  const child = spawn(process.execPath, [join(__dirname, 'ha-replica.js')], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [REPLICA], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   return new Promise((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (line) => {
