@@ -164,6 +164,34 @@ describe('two replicas, one database, one pool', () => {
     expect(audit.some((e) => e.kind === 'lease' && e.detail?.previousOwner === stalled!.name)).toBe(true);
   });
 
+  it('an abort typed on the other replica stops the holder at once (NOTIFY), not at its next lease renewal', async () => {
+    // a long lease: its renewal (every 20 s) would only notice the abort after the host finished installing
+    set = await startReplicaSet({ scale: SCALE, leaseTtlSeconds: 60 });
+    const s = set;
+    const a = await s.start('replica-a');
+    const b = await s.start('replica-b');
+    const runId = await planAndStart(s, a, b);
+    let abortedWhileInstalling = false;
+    let holder: Replica | undefined;
+    const watch = async () => {
+      if (holder) return;
+      const h = await s.holder();
+      if (!h || !s.sim.hosts().some((x) => x.power === 'installing')) return;
+      holder = h;
+      const other = [...s.replicas.values()].find((r) => r !== h)!;
+      expect(await s.command(other, `abort ${runId}`, APPROVER)).toBe(200);
+      await until('the holder to stop its step', () => /step interrupted/.test(h.stderr()), 30_000);
+      abortedWhileInstalling = s.sim.hosts().some((x) => x.power === 'installing');
+    };
+    const run = await approveUntilEnd(s, runId, watch, () => [...s.replicas.values()]);
+    expect(run.state).toBe('aborted');
+    expect(holder).toBeDefined();
+    expect(abortedWhileInstalling).toBe(true);
+    // nothing was sent to the pool after the abort was stored but reads
+    const abortedAt = run.endedAt!; // the instant the abort was stored (core.abort's compare-and-set)
+    expect(holder!.calls.filter((c) => c.at > abortedAt && !isReadOnly(c.method)).map((c) => c.method)).toEqual([]);
+  });
+
   it('the same approval clicked on both replicas at once takes effect once', async () => {
     set = await startReplicaSet({ scale: SCALE, leaseTtlSeconds: LEASE_TTL_SECONDS });
     const s = set;
