@@ -26,9 +26,13 @@ import { syntheticScenario } from './plan';
 const REPLICA = __filename.endsWith('.ts') ? join(__dirname, '../dist/bench/ha-replica.js') : join(__dirname, 'ha-replica.js');
 const ADMIN_URL = process.env.XSUPGRADE_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
-async function scratchDatabase(): Promise<{ url: string; drop(): Promise<void> } | string> {
-  const name = `xsupgrade_bench_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: ADMIN_URL, connectionTimeoutMillis: 3000 });
+/**
+ * A fresh database on the server of `adminUrl`, dropped by drop(); a string says why none could be made.
+ * (Also the test suite's: test/ha/pg.ts.)
+ */
+export async function scratchDatabase(adminUrl = ADMIN_URL, prefix = 'xsupgrade_bench'): Promise<{ url: string; drop(): Promise<void> } | string> {
+  const name = `${prefix}_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 3000 });
   try {
     await admin.connect();
     await admin.query(`CREATE DATABASE ${name}`);
@@ -37,12 +41,12 @@ async function scratchDatabase(): Promise<{ url: string; drop(): Promise<void> }
   } finally {
     await admin.end().catch(() => undefined);
   }
-  const url = new URL(ADMIN_URL);
+  const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   return {
     url: url.toString(),
     drop: async () => {
-      const c = new pg.Client({ connectionString: ADMIN_URL });
+      const c = new pg.Client({ connectionString: adminUrl });
       await c.connect();
       await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await c.end();

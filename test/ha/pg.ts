@@ -1,5 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
+import { scratchDatabase } from '../../bench/ha';
 
 /**
  * A fresh PostgreSQL database per test (or per suite), dropped afterwards, so that tests depend neither on each
@@ -14,26 +13,7 @@ export interface TestDatabase {
 }
 
 export async function createTestDatabase(): Promise<TestDatabase> {
-  const name = `xsupgrade_test_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    drop: async () => {
-      const c = new pg.Client({ connectionString: ADMIN_URL });
-      await c.connect();
-      try {
-        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      } finally {
-        await c.end();
-      }
-    },
-  };
+  const db = await scratchDatabase(ADMIN_URL, 'xsupgrade_test');
+  if (typeof db === 'string') throw new Error(`npm run test:ha needs PostgreSQL: ${db.replace('XSUPGRADE_BENCH_PG', 'XSUPGRADE_TEST_PG')}`);
+  return db;
 }

@@ -244,13 +244,7 @@ export async function until<T>(what: string, probe: () => T | undefined | false 
   }
 }
 
-export function buttonValue(m: FakeMessage, actionId: string): string | undefined {
-  for (const b of (m.blocks ?? []) as Array<{ type: string; elements?: Array<{ action_id?: string; value?: string }> }>) {
-    const el = b.type === 'actions' ? b.elements?.find((e) => e.action_id === actionId) : undefined;
-    if (el?.value) return el.value;
-  }
-  return undefined;
-}
+export { buttonValue } from '../slack/e2e/helpers';
 
 /** SIGKILL, and wait for the exit */
 export async function kill(r: Replica): Promise<void> {
