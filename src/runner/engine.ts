@@ -186,6 +186,18 @@ export class Engine {
       if (!this.deps.runtime(run.pool) || this.loops.has(run.id)) continue;
       const next = run.steps[nextStepIndex(run)];
       const where = next ? `${next.id} (${next.state})` : 'its end';
+      const lease = await this.deps.store.getLease(run.pool);
+      if (run.state !== 'awaiting-approval' && lease && lease.runId === run.id && lease.owner !== this.deps.ownerId && this.deps.clock.now() < lease.expiresAt) {
+        // another replica's lease is live (issue 16): it may be driving the run; stand by, say nothing in Slack (a
+        // take-over, if it comes, is audited and announced by takeLease)
+        await this.audit(run.id, 'resume', 'runner', `runner ${this.deps.ownerId} started: run ${run.id} at ${where} is held by ${lease.owner} until ${new Date(lease.expiresAt).toISOString()}; resuming run ${run.id} here only if that lease expires`, {
+          state: run.state,
+          step: next?.id,
+          holder: lease.owner,
+        });
+        this.drive(run.id, { waitForLease: true });
+        continue;
+      }
       await this.audit(run.id, 'resume', 'runner', `runner ${this.deps.ownerId} started: resuming run ${run.id} (${run.state}) at ${where}`, {
         state: run.state,
         step: next?.id,
