@@ -75,6 +75,9 @@ const key = {
   outboxSeq: 'outboxseq',
 };
 
+/** a replica's heartbeat record is deleted this long after it expired */
+const REPLICA_FORGOTTEN_AFTER_MS = 24 * 3600_000;
+
 /** 12 digits: ids (and so keys) sort in creation order */
 const formatOutboxId = (seq: number) => String(seq).padStart(12, '0');
 
@@ -353,8 +356,13 @@ class KvStore implements Store {
   // -- replicas ----------------------------------------------------------------------------------
 
   async heartbeat(owner: string, ttlMs: number, now: number): Promise<void> {
-    this.assertOpen();
-    await this.backend.put(key.replica(owner), encode(now + ttlMs));
+    await this.tx(async (tx) => {
+      await tx.put(key.replica(owner), encode(now + ttlMs));
+      // every process start is a new replica name: forget those silent for a day (their entries stay claimable)
+      for (const [k, raw] of await tx.list(key.replicas)) {
+        if (validate.counter(k, decode(k, raw)) < now - REPLICA_FORGOTTEN_AFTER_MS) await tx.delete(k);
+      }
+    });
   }
 
   async listReplicas(): Promise<Array<{ owner: string; expiresAt: number }>> {

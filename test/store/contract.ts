@@ -362,6 +362,10 @@ export function storeContract(name: string, backend: () => ContractBackend): voi
       for (const e of y) expect(owners.get(e.describe)).toBe('rep-y');
       expect(owners.get('live-1')).toBe('live');
       expect((await store.listReplicas()).map((r) => r.owner).sort()).toEqual(['dead', 'live', 'rep-x', 'rep-y']);
+      // a day after it went silent a replica is forgotten; its entries stay claimable
+      await store.heartbeat('rep-x', 10_000, 40_000 + 24 * 3600_000);
+      expect((await store.listReplicas()).map((r) => r.owner)).toEqual(['rep-x']);
+      expect((await store.outbox.claim('rep-x', 40_000 + 24 * 3600_000)).map((e) => e.describe)).toEqual(expect.arrayContaining(['live-1', 'dead-0']));
     });
 
     test('describe and ping', async () => {
