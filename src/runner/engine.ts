@@ -21,8 +21,11 @@ import type { Logger } from '../log';
 import type { Notifier } from '../domain/ports';
 import type { Ref, Run, StepRecord } from '../domain/types';
 import { NotifyQueue, auditor } from './audit';
+import { fencedStore, isFenced } from './fencing';
 import { isPoolUnavailable, toStepError } from './errors';
 import type { Fence, PoolClient, RunStore, StepDeps } from './ports';
+
+export { fencedStore, isFenced } from './fencing';
 import { readLivePool } from './pool-state';
 import { continueRecovery, hostRemap, validActions, type RecoveryEnv } from './recovery';
 import { leftoversAtEnd } from './report';
@@ -72,30 +75,6 @@ interface Loop {
   store: RunStore;
   audit: ReturnType<typeof auditor>;
   fence?: Fence;
-}
-
-/** A write refused because the pool's lease changed hands (the store's FencedError). */
-export function isFenced(err: unknown): boolean {
-  return (err as Error | undefined)?.name === 'FencedError';
-}
-
-/** The store with every run write and audit append checked against `fence` in the same transaction. */
-export function fencedStore(store: RunStore, fence: Fence): RunStore {
-  return {
-    nextRunId: (pool, now) => store.nextRunId(pool, now),
-    createRun: (run) => store.createRun(run),
-    getRun: (id) => store.getRun(id),
-    updateRun: (id, mutate) => store.updateRun(id, mutate, { fence }),
-    listRuns: (filter) => store.listRuns(filter),
-    appendAudit: (e) => store.appendAudit(e, { fence }),
-    listAudit: (runId) => store.listAudit(runId),
-    savePlan: (pool, plan) => store.savePlan(pool, plan),
-    getLatestPlan: (pool) => store.getLatestPlan(pool),
-    acquireLease: (pool, owner, runId, ttlMs, now) => store.acquireLease(pool, owner, runId, ttlMs, now),
-    renewLease: (pool, owner, ttlMs, now, token) => store.renewLease(pool, owner, ttlMs, now, token),
-    releaseLease: (pool, owner, token) => store.releaseLease(pool, owner, token),
-    getLease: (pool) => store.getLease(pool),
-  };
 }
 
 export function nextStepIndex(run: Run): number {
