@@ -153,7 +153,8 @@ export async function run(args: string[]): Promise<number> {
         'usage: xsupgrade serve',
         'Runs the Slack bot. Settings come from the environment (see .env.example):',
         '  XSUPGRADE_SLACK_MODE http|socket, SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET (http), SLACK_APP_TOKEN (socket),',
-        '  XSUPGRADE_HOST (loopback, default 127.0.0.1), XSUPGRADE_PORT (default 3000), XSUPGRADE_POOLS, XSUPGRADE_STATE,',
+        '  XSUPGRADE_HOST (loopback, default 127.0.0.1), XSUPGRADE_PORT (default 3000), XSUPGRADE_POOLS, XSUPGRADE_STATE',
+        '  (a SQLite file, or a postgres:// URL shared by several replicas: docs/ha.md), XSUPGRADE_LEASE_TTL_SECONDS,',
         '  and each pool password variable the pools file names. Install guide: docs/slack-install.md',
       ].join('\n'),
     );

@@ -120,6 +120,7 @@ describe('two replicas, one database, one pool', () => {
     const runId = await planAndStart(s, b, a);
     let stalled: Replica | undefined;
     let staleToken = 0;
+    let stoppedAt = 0;
     let resumedAt = 0;
     let callsAtResume = 0;
     const stopped = new Set<string>();
@@ -132,13 +133,14 @@ describe('two replicas, one database, one pool', () => {
         staleToken = (await s.store.getLease('pool-h'))!.token;
         stalled = holder;
         stopped.add(holder.name);
+        stoppedAt = Date.now();
         holder.child.kill('SIGSTOP');
         return;
       }
       // the other replica took the lease over and acted on the pool since
       const lease = await s.store.getLease('pool-h');
       const other = [...s.replicas.values()].find((r) => r !== stalled)!;
-      if (lease?.owner !== other.name || !other.calls.some((c) => !isReadOnly(c.method) && c.at > 0)) return;
+      if (lease?.owner !== other.name || !other.calls.some((c) => !isReadOnly(c.method) && c.at > stoppedAt)) return;
       callsAtResume = stalled.calls.length;
       resumedAt = Date.now();
       stalled.child.kill('SIGCONT');
