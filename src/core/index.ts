@@ -44,6 +44,11 @@ export interface CoreDeps {
   pollMs?: number;
   paths?: UpgradePathTable;
   checkpoint?: (label: string) => Promise<void>;
+  /**
+   * Several replicas on one database (issue 16, `serve`): take over runs whose lease expired (every third of the
+   * lease TTL) and follow run changes stored by other replicas (PostgreSQL NOTIFY).
+   */
+  followReplicas?: boolean;
 }
 
 export type CoreHandle = Core & {
@@ -86,6 +91,7 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
   };
 
   const engine = new Engine({ store, clock, notifier, logger, ownerId, leaseTtlMs, runtime: (p) => runtimeOf(p)?.runtime, checkpoint: deps.checkpoint });
+  const replicaWatch = deps.followReplicas ? await followReplicas(engine, store, leaseTtlMs, logger) : undefined;
 
   // Pinned pools: a member rejoined by forget & rejoin (R4.2) serves the certificate an approver confirmed; the run
   // that rejoined it keeps that fingerprint, and it stays trusted across restarts.
@@ -484,6 +490,7 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
     },
 
     async shutdown() {
+      replicaWatch?.stop();
       await engine.shutdown();
       for (const { client } of runtimes.values()) await client.logout().catch(() => undefined);
     },
@@ -495,4 +502,26 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
     whenIdle: (runId) => engine.whenIdle(runId),
   };
   return core;
+}
+
+/** The periodic take-over of orphaned runs and the change feed, for `serve` with several replicas. */
+async function followReplicas(engine: Engine, store: Store, leaseTtlMs: number, logger: Logger): Promise<{ stop(): void }> {
+  const unlisten = await store.onRunChanged((runId) => engine.onRunChanged(runId));
+  let sweeping = false;
+  const timer = setInterval(() => {
+    if (sweeping) return;
+    sweeping = true;
+    engine
+      .adoptOrphans()
+      .then((ids) => ids.length > 0 && logger.warn({ runs: ids }, 'runs whose lease expired: taking them over'))
+      .catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'looking for runs to take over failed; will retry'))
+      .finally(() => (sweeping = false));
+  }, Math.max(250, leaseTtlMs / 3));
+  timer.unref();
+  return {
+    stop() {
+      clearInterval(timer);
+      unlisten();
+    },
+  };
 }

@@ -62,7 +62,7 @@ const auditSchema = z
   })
   .strict();
 
-const leaseSchema = z.object({ owner: z.string().min(1), runId: z.string().min(1), expiresAt: z.number() }).strict();
+const leaseSchema = z.object({ owner: z.string().min(1), runId: z.string().min(1), expiresAt: z.number(), token: z.number().int().nonnegative().optional() }).strict();
 
 const windowSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('once'), startAt: z.number(), endAt: z.number().optional() }).strict(),
@@ -114,6 +114,7 @@ const outboxSchema = z
     provides: outboxRefSchema.optional(),
     degradable: z.boolean().optional(),
     createdAt: z.number(),
+    owner: z.string().min(1).optional(),
   })
   .strict();
 
