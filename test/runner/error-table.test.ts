@@ -150,8 +150,8 @@ describe('pool.join refusals during forget & rejoin (reference table: forget-rej
       const step = failed.steps.find((s) => s.state === 'failed')!;
       expect(step.id).toBe('xs-a2:wait-host');
       const fresh = h.sim.control.reinstallFresh('xs-a2');
-      await fresh.ready;
-      expect((await h.core.recover(run.id, { action: 'forget-rejoin', stepId: step.id, address: fresh.address }, APPROVER)).ok).toBe(true);
+      const { fingerprint256 } = await fresh.ready; // the approver confirmed the new host's certificate (issue 10.1)
+      expect((await h.core.recover(run.id, { action: 'forget-rejoin', stepId: step.id, address: fresh.address, fingerprint256 }, APPROVER)).ok).toBe(true);
       failed = await waitForStepError(h, run.id, step.id, 'HOSTS_NOT_COMPATIBLE');
       const again = failed.steps.find((s) => s.id === step.id)!;
       expect(again.error?.code).toBe('HOSTS_NOT_COMPATIBLE');
@@ -161,7 +161,7 @@ describe('pool.join refusals during forget & rejoin (reference table: forget-rej
       expect(h.sim.stats().calls['Async.pool.join']).toBe(1);
       expect(h.sim.stats().calls['pool.join']).toBeUndefined();
 
-      expect((await h.core.recover(run.id, { action: 'forget-rejoin', stepId: step.id, address: fresh.address }, APPROVER)).ok).toBe(true);
+      expect((await h.core.recover(run.id, { action: 'forget-rejoin', stepId: step.id, address: fresh.address, fingerprint256 }, APPROVER)).ok).toBe(true);
       // right after the action the stored run may still read "failed": wait for the end (the timeout names the steps)
       const done = await waitForRun(h.store, run.id, ['done']);
       expect(done.state).toBe('done');

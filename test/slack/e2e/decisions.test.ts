@@ -111,13 +111,13 @@ describe('who may schedule (issue 10.4)', () => {
     e = await startSlackE2E();
     await postPlan(e, 1);
     await e.command('schedule pool-a 2099-01-01T02:00Z until 4h', { user: REQUESTER });
-    await until('the refusal', () => ephemeral(e!, REQUESTER, /U0KENJI is not an approver of pool pool-a: only they may schedule/));
+    await until('the refusal', () => ephemeral(e!, REQUESTER, /U0KENJI>? is not an approver of pool pool-a: only they may schedule/));
     expect(await e.scheduler.list()).toEqual([]);
 
     await e.command('schedule pool-a 2099-01-01T02:00Z until 4h', { user: APPROVER });
     await until('the window', () => ephemeral(e!, APPROVER, /Window pool-a-w1 scheduled/));
     await e.command('unschedule pool-a-w1', { user: REQUESTER });
-    await until('the unschedule refusal', () => ephemeral(e!, REQUESTER, /unschedule pool-a-w1 refused: U0KENJI is not an approver/));
+    await until('the unschedule refusal', () => ephemeral(e!, REQUESTER, /unschedule pool-a-w1 refused: (<@)?U0KENJI>? is not an approver/));
     expect((await e.scheduler.list()).map((s) => s.id)).toEqual(['pool-a-w1']);
     const refused = (await e.store.listAudit('pool:pool-a')).filter((a) => a.kind === 'refused');
     expect(refused.map((a) => a.actor)).toEqual([REQUESTER, REQUESTER]);
