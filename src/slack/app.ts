@@ -10,6 +10,7 @@ import type { OutboxStore } from '../store/types';
 import { planBlocks } from './blocks/plan';
 import { boltLogger } from './bolt-logger';
 import { classifySlackError } from './errors';
+import { escalationJob } from './escalation';
 import type { PlanRenderer, SchedulerPort, SlackContext } from './context';
 import { GroupResolver } from './groups';
 import { registerListeners } from './listeners';
@@ -42,6 +43,8 @@ export interface SlackAppDeps {
   /** per-channel spacing of posts (default 1000 ms, Slack's ~1 message/s/channel) */
   minIntervalMs?: number;
   planRenderer?: PlanRenderer;
+  /** where permanent Slack refusals are escalated (XSUPGRADE_OPERATOR_CHANNEL); else the run's requester by DM */
+  operatorChannel?: string;
 }
 
 export interface SlackApp {
@@ -82,6 +85,7 @@ export function createSlackApp(deps: SlackAppDeps): SlackApp {
   const client = createWebClient(settings, logger);
   // the outbox resolves stored refs through the notifier, which queues its messages in the outbox
   let notifierRef: SlackNotifier | undefined;
+  let outboxRef: Outbox | undefined;
   const outbox = new Outbox({
     client,
     clock,
@@ -90,7 +94,13 @@ export function createSlackApp(deps: SlackAppDeps): SlackApp {
     store: deps.outboxStore,
     resolveRef: async (ref) => notifierRef?.resolveRef(ref),
     onRefLearnt: async (ref, ts, channel) => notifierRef?.learnRef(ref, ts, channel),
+    onRefused: (refused) => {
+      const job = escalationJob(refused, deps.operatorChannel);
+      if (job) outboxRef?.enqueue(job);
+      else log.error({ reason: refused.reason, queue: refused.queue }, 'a refused Slack message cannot be escalated through Slack (no operator channel set in XSUPGRADE_OPERATOR_CHANNEL, no requester to tell, or the token itself is refused)');
+    },
   });
+  outboxRef = outbox;
   const notifier = new SlackNotifier({ outbox, pools: deps.pools, clock, logger, saveSlackRefs: deps.saveSlackRefs, loadSlackRefs: deps.loadSlackRefs });
   notifierRef = notifier;
 
