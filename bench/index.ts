@@ -6,6 +6,7 @@
 import { cpus } from 'node:os';
 import { benchPlan, formatPlanBench } from './plan';
 import { benchRun, formatRunBench } from './run';
+import { benchOutbox, formatOutboxBench } from './outbox';
 import { benchSlack, formatSlackBench } from './slack';
 
 interface Bench {
@@ -17,6 +18,7 @@ const BENCHES: Bench[] = [
   { name: 'plan (issue 3)', run: async () => formatPlanBench(await benchPlan([3, 16, 64], 50, false)) },
   { name: 'run (issue 4)', run: async () => formatRunBench(await benchRun({ print: false })) },
   { name: 'slack (issue 5)', run: async () => formatSlackBench(await benchSlack({ print: false })) },
+  { name: 'outbox priority (issue 10.10)', run: async () => formatOutboxBench(await benchOutbox()) },
 ];
 
 export async function main(out: (line: string) => void = console.log, benches: Bench[] = BENCHES): Promise<number> {
