@@ -10,6 +10,10 @@ import { ConfigError, loadPoolsFile, type PoolConfig } from '../config/pools';
 import type { Notifier } from '../domain/ports';
 import { createLogger, type Logger } from '../log';
 import { loadSlackSettings, SettingsError, type SlackSettings } from '../slack/settings';
+import { statSync } from 'node:fs';
+import { Readiness, type CheckResult, type ReadinessCheck } from '../observe/health';
+import { addCollector } from '../observe/metrics';
+import { observingNotifier, runCollector } from '../observe/run-metrics';
 import { waitForSignal } from './signals';
 
 export interface ServeConfig {
@@ -59,8 +63,37 @@ export function loadServeConfig(env: NodeJS.ProcessEnv): { ok: true; config: Ser
 }
 
 export interface RunningBot {
+  /** HTTP mode: the Slack events listener (also /healthz, /readyz, /metrics); Socket Mode: the health listener */
   port?: number;
+  readiness: Readiness;
   stop(): Promise<void>;
+}
+
+/** Readiness of the pools file: still there and still valid (re-validated when its size or mtime changes). */
+export function poolsFileCheck(file: string | undefined, pools: PoolConfig[]): ReadinessCheck {
+  let last: { stamp: string; result: CheckResult } | undefined;
+  return {
+    name: 'pools-file',
+    check: async () => {
+      if (!file) return { ok: true, detail: `${pools.length} pools given at start-up (no pools file)` };
+      let stamp: string;
+      try {
+        const st = statSync(file);
+        stamp = `${st.ino}:${st.size}:${st.mtimeMs}`;
+      } catch (e) {
+        return { ok: false, detail: `${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
+      }
+      if (last?.stamp === stamp) return last.result;
+      let result: CheckResult;
+      try {
+        result = { ok: true, detail: `${file}: ${loadPoolsFile(file).pools.length} pools valid` };
+      } catch (e) {
+        result = { ok: false, detail: (e as Error).message.split('\n')[0] };
+      }
+      last = { stamp, result };
+      return result;
+    },
+  };
 }
 
 /** Wires store → core → scheduler → Slack app and starts them; stops everything it started on failure. */
@@ -80,14 +113,29 @@ export async function startBot(config: ServeConfig, opts: { logger: Logger; cloc
   try {
     const store = await openStore({ path: config.general.statePath, clock, logger });
     stops.push(() => store.close());
+    // /readyz: the store answers a read, the pools file is valid, Slack accepts the token (added by the app)
+    const readiness = new Readiness([
+      {
+        name: 'store',
+        check: async () => {
+          await store.getLease('readyz-probe');
+          return { ok: true, detail: config.general.statePath === ':memory:' ? 'in memory' : 'open' };
+        },
+      },
+      poolsFileCheck(config.general.poolsFile, config.pools),
+    ]);
+    const removeRuns = addCollector(runCollector(() => store.listRuns(), clock));
+    stops.push(async () => removeRuns());
     // the core needs the notifier and the notifier lives in the Slack app, which needs the core
     let notifier: Notifier | undefined;
-    const forward = new Proxy({} as Notifier, {
+    const proxy = new Proxy({} as Notifier, {
       get: (_t, prop: string) => async (...args: unknown[]) => {
         const target = notifier as unknown as Record<string, (...a: unknown[]) => Promise<void>> | undefined;
         if (target && typeof target[prop] === 'function') await target[prop](...args);
       },
     });
+    // step counts and durations for /metrics, seen on their way to Slack
+    const forward = observingNotifier(proxy);
     const core = await createCore({ pools: config.pools, store, notifier: forward, clock, logger, env: opts.env ?? process.env });
     stops.push(() => core.shutdown());
     const scheduler = createScheduler({ core, store, notifier: forward, pools: config.pools, clock, logger, settings: config.general.scheduler });
@@ -101,6 +149,8 @@ export async function startBot(config: ServeConfig, opts: { logger: Logger; cloc
       audit: (e) => store.appendAudit(e),
       // undelivered Slack messages survive a restart (issue 5); the next start sends them first
       outboxStore: store.outbox,
+      readiness,
+      operatorChannel: config.general.operatorChannel,
       loadSlackRefs: async (runId) => (await store.getRun(runId))?.slack,
       saveSlackRefs: async (runId, refs) => {
         await store.updateRun(runId, (run) => {
@@ -114,7 +164,7 @@ export async function startBot(config: ServeConfig, opts: { logger: Logger; cloc
     await core.recoverRuns();
     await scheduler.start();
     stops.push(() => scheduler.stop());
-    return { port, stop: stopAll };
+    return { port, readiness, stop: stopAll };
   } catch (e) {
     await stopAll();
     throw e;

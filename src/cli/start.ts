@@ -23,21 +23,6 @@ export interface StartedStack {
 
 type Env = NodeJS.ProcessEnv;
 
-function port(env: Env, name: string, dflt: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return dflt;
-  if (!/^\d{1,5}$/.test(raw) || Number(raw) > 65535) throw new Error(`${name} must be a port number between 0 and 65535`);
-  return Number(raw);
-}
-
-function scaleOf(env: Env): number {
-  const raw = env.XSUPGRADE_DEMO_SCALE;
-  if (raw === undefined || raw === '') return 60;
-  const n = Number(raw);
-  if (!(n > 0) || n > 100000) throw new Error('XSUPGRADE_DEMO_SCALE must be a number between 0 and 100000 (how much faster simulated time runs)');
-  return n;
-}
-
 /** Start everything for the sandbox; `out` receives the human start-up summary. */
 export async function startSandboxStack(env: Env, logger: Logger, out: (line: string) => void): Promise<StartedStack> {
   const [{ startSimulator, loadScenario, startAdminServer }, { startFakeSlackApi }, { startSandboxServer }, { startBot }] = await Promise.all([
@@ -51,7 +36,8 @@ export async function startSandboxStack(env: Env, logger: Logger, out: (line: st
     for (const s of stops.reverse()) await s().catch((e: unknown) => logger.warn({ err: (e as Error).message }, 'start: stop failed'));
   };
   try {
-    const scale = scaleOf(env);
+    const general = loadGeneralSettings(env);
+    const scale = general.demoScale;
     const clock = new ScaledClock(scale);
     const directory = DEFAULT_DIRECTORY;
 
@@ -94,7 +80,7 @@ export async function startSandboxStack(env: Env, logger: Logger, out: (line: st
     const bot = await startBot(
       {
         slack: { mode: 'http', botToken, signingSecret, port: 0, host: '127.0.0.1', slackApiUrl: fake.url },
-        general: { ...loadGeneralSettings(env), statePath },
+        general: { ...general, statePath },
         pools,
       },
       { logger, clock, env: process.env },
@@ -105,7 +91,7 @@ export async function startSandboxStack(env: Env, logger: Logger, out: (line: st
     // 4. the sandbox page
     const sandbox = await startSandboxServer({
       host: '127.0.0.1',
-      port: port(env, 'XSUPGRADE_SANDBOX_PORT', 3000),
+      port: general.sandboxPort,
       fake,
       slackEventsUrl: eventsUrl,
       signingSecret,

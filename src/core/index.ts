@@ -8,6 +8,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../clock';
 import type { Logger } from '../log';
+import { loadGeneralSettings } from '../config/env';
 import type { PoolConfig } from '../config/pools';
 import type { Core, CoreErrorCode, CoreResult, Notifier, PoolStatus, RecoveryRequest } from '../domain/ports';
 import type { Actor, Plan, Run, RunState, UpgradeMode } from '../domain/types';
@@ -54,14 +55,15 @@ const fail = <T>(code: CoreErrorCode, error: string): CoreResult<T> => ({ ok: fa
 const ok = <T>(value: T): CoreResult<T> => ({ ok: true, value });
 
 export function defaultOwnerId(env: NodeJS.ProcessEnv = process.env): string {
-  return env.XSUPGRADE_OWNER?.trim() || `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  return loadGeneralSettings(env).ownerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
 }
 
 export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
   const env = deps.env ?? process.env;
   const { store, clock, logger, notifier } = deps;
   const ownerId = deps.ownerId ?? defaultOwnerId(env);
-  const pollMs = deps.pollMs ?? (Number(env.XSUPGRADE_POLL_MS) || 5000);
+  // validated (config/env.ts): a bad XSUPGRADE_POLL_MS refuses to start instead of flooding the pool with logins
+  const pollMs = deps.pollMs ?? loadGeneralSettings(env).pollMs;
   const leaseTtlMs = deps.leaseTtlMs ?? 60_000;
   const audit = auditor(store, clock);
   const pools = new Map(deps.pools.map((p) => [p.name, p]));

@@ -3,6 +3,7 @@ import type http from 'node:http';
 import { z } from 'zod';
 import { systemClock, type Clock } from '../clock';
 import { silentLogger, type Logger } from '../log';
+import { xenapiCalls, xenapiLatency, xenapiOutcome } from '../observe/metrics';
 import { downloadDbDump, type DbDumpResult } from './db-dump';
 import { assertBeforeDeadline } from './deadline';
 import {
@@ -389,6 +390,11 @@ export class XenApiClient extends EventEmitter {
     this.total += 1;
     this.perMethod.set(method, (this.perMethod.get(method) ?? 0) + 1);
     this.logger.debug({ host, method }, 'xenapi call');
+    const started = performance.now();
+    const observe = (err?: unknown) => {
+      xenapiCalls.inc({ method, outcome: xenapiOutcome(err) });
+      xenapiLatency.observe({ method }, (performance.now() - started) / 1000);
+    };
     try {
       const value = await rpc({
         endpoint: this.endpoint,
@@ -401,8 +407,10 @@ export class XenApiClient extends EventEmitter {
         redact: this.redactor.redact,
       });
       if (host === this.master) this.markReachable();
+      observe();
       return value;
     } catch (e) {
+      observe(e);
       if (e instanceof XenApiConnectionError && host === this.master) this.markUnreachable(e);
       else if (e instanceof XenApiError && host === this.master) this.markReachable();
       throw e;
