@@ -172,18 +172,6 @@ export async function startBot(config: ServeConfig, opts: { logger: Logger; cloc
 }
 
 export async function run(args: string[]): Promise<number> {
-  if (args.includes('--help') || args.includes('-h')) {
-    console.log(
-      [
-        'usage: xsupgrade serve',
-        'Runs the Slack bot. Settings come from the environment (see .env.example):',
-        '  XSUPGRADE_SLACK_MODE http|socket, SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET (http), SLACK_APP_TOKEN (socket),',
-        '  XSUPGRADE_HOST (loopback, default 127.0.0.1), XSUPGRADE_PORT (default 3000), XSUPGRADE_POOLS, XSUPGRADE_STATE,',
-        '  and each pool password variable the pools file names. Install guide: docs/slack-install.md',
-      ].join('\n'),
-    );
-    return 0;
-  }
   const loaded = loadServeConfig(process.env);
   if (!loaded.ok) {
     console.error(`xsupgrade serve: cannot start:\n${loaded.problems.map((p) => `  - ${p}`).join('\n')}`);

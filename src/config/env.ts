@@ -20,7 +20,9 @@ const envSchema = z.object({
   XSUPGRADE_POOLS: z.string().min(1).optional(),
   XSUPGRADE_STATE: z.string().min(1).default('./data/state.sqlite'),
   XSUPGRADE_BACKUPS: z.string().min(1).default('./data/backups'),
-  XSUPGRADE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  XSUPGRADE_LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { errorMap: () => ({ message: 'must be one of fatal, error, warn, info, debug, trace, silent' }) })
+    .default('info'),
   XSUPGRADE_APPROVAL_REMINDER_MINUTES: minutes(30),
   XSUPGRADE_MIXED_MODE_REMINDER_MINUTES: minutes(12 * 60),
   XSUPGRADE_OVERDUE_FACTOR: z
@@ -29,6 +31,8 @@ const envSchema = z.object({
     .transform(Number)
     .refine((n) => n >= 1, 'must be at least 1')
     .default('3'),
+  // read by config/dotenv.ts before this validation: the env file to load instead of ./.env
+  XSUPGRADE_ENV_FILE: z.string().min(1).optional(),
   // a fixed lease owner id (one per replica); default host:pid:random, new at every start
   XSUPGRADE_OWNER: z.string().regex(/^[A-Za-z0-9._:@-]{1,128}$/, 'must be 1–128 letters, digits or ._:@- (an id for this bot instance, like bot-1)').optional(),
   // how often a waiting step re-reads the pool when no event arrives; every read may log in again while a master
