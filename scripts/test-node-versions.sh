@@ -29,7 +29,8 @@ if [ "${1:-}" = "--inner" ]; then
   fi
   gyp="$(npm root -g)/npm/node_modules/node-gyp/bin/node-gyp.js"
   echo "== rebuilding better-sqlite3 for $(node --version) (headers: $nodedir)"
-  (cd "$work/node_modules/better-sqlite3" && node "$gyp" rebuild --release --nodedir="$nodedir" -j 2 >"$work/node-gyp.log" 2>&1) \
+  # npx exports npm_config_nodedir (this machine's own Node headers), which node-gyp prefers over --nodedir
+  (cd "$work/node_modules/better-sqlite3" && npm_config_nodedir="$nodedir" node "$gyp" rebuild --release --nodedir="$nodedir" -j 2 >"$work/node-gyp.log" 2>&1) \
     || { tail -n 40 "$work/node-gyp.log" >&2; exit 1; }
   node -e "const D=require('$work/node_modules/better-sqlite3'); new D(':memory:').close(); console.log('better-sqlite3 loads on ' + process.version)"
   cd "$work"

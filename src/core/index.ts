@@ -13,6 +13,7 @@ import type { PoolConfig } from '../config/pools';
 import type { Core, CoreErrorCode, CoreResult, Notifier, PoolStatus, RecoveryRequest } from '../domain/ports';
 import type { Actor, Plan, Run, RunState, UpgradeMode } from '../domain/types';
 import { readSnapshot, testRepository } from '../inventory';
+import { readSessionPermissions } from '../inventory/rbac';
 import { buildPlan, loadUpgradePaths, type UpgradePathTable } from '../planner';
 import { auditor } from '../runner/audit';
 import { Engine, type PoolRuntime } from '../runner/engine';
@@ -127,6 +128,8 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
   const makePlan = async (cfg: PoolConfig, opts: { target?: string; mode?: UpgradeMode }, how: { forStart?: boolean } = {}): Promise<Plan> => {
     const rt = runtimeOf(cfg.name)!;
     const snapshot = await readSnapshot(rt.client, clock);
+    // the pool user's RBAC permissions: a missing one blocks the plan instead of failing mid-run (issue 14)
+    const permissions = await readSessionPermissions(rt.client);
     const mode = opts.mode ?? cfg.upgrade.mode;
     let repository: { url: string; testResults?: Record<string, { ok: boolean; error?: string }> } | undefined;
     if (mode === 'automatic' && cfg.upgrade.mode === 'automatic') {
@@ -145,6 +148,7 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
       paths,
       repository,
       activeRunId: active?.id,
+      permissions,
     });
   };
 

@@ -1,4 +1,5 @@
 import type { HostInfo, PoolSnapshot, Precheck, Ref, ReturnPolicy, SrInfo, UpgradeMode, VmInfo } from '../domain/types';
+import type { SessionPermissions } from '../domain/rbac';
 import type { Mobility } from './mobility';
 import type { HostPath, UpgradePathTable, UpgradeTarget } from './paths';
 import type { PlacementResult } from './placement';
@@ -13,6 +14,8 @@ export interface PlanOptions {
   repository?: { url: string; testResults?: Record<Ref, { ok: boolean; error?: string }> };
   /** a run already active on this pool (from the store) */
   activeRunId?: string;
+  /** the pool session's RBAC permissions, read before planning (absent: not checked) */
+  permissions?: SessionPermissions;
 }
 
 /** Everything a precheck may read, computed once by buildPlan. */

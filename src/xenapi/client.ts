@@ -146,6 +146,12 @@ export class XenApiClient extends EventEmitter {
     return this.session !== undefined;
   }
 
+  /** The current session ref, for the session.* calls about this session (its RBAC permissions); logs in if needed. */
+  async sessionRef(): Promise<string> {
+    if (!this.session) await this.login();
+    return this.session!;
+  }
+
   /** every pool member address seen (options, host records, redirects) */
   get knownMembers(): string[] {
     return [...this.members];

@@ -4,6 +4,7 @@ import { cdChecks } from './cds';
 import { hostHealthChecks } from './host-health';
 import { backupNote, standaloneNote, toolsNote } from './notes';
 import { poolStateChecks } from './pool-state';
+import { rbacChecks } from './rbac';
 import { repositoryChecks } from './repository';
 import { sanBootChecks } from './san-boot';
 import { versionPathChecks } from './version-path';
@@ -20,6 +21,7 @@ const RANK: Record<Severity, number> = { blocker: 0, warning: 1, info: 2 };
  */
 export function runPrechecks(snapshot: PoolSnapshot, ctx: PrecheckContext, toolsUpgrade: string[]): Precheck[] {
   const checks: Array<[string, string, () => Precheck[]]> = [
+    ['rbac', 'R2', () => rbacChecks(snapshot, ctx)],
     ['version-path', 'R1.4', () => versionPathChecks(snapshot, ctx)],
     ['pool-state', 'R3.1', () => poolStateChecks(snapshot, ctx)],
     ['host-health', 'R3.1', () => hostHealthChecks(snapshot, ctx)],
