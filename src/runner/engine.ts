@@ -15,19 +15,14 @@ import type { Notifier } from '../domain/ports';
 import type { Ref, Run, StepRecord } from '../domain/types';
 import { NotifyQueue, auditor } from './audit';
 import { isPoolUnavailable, toStepError } from './errors';
-import type { PoolClient, RunStore, StepDeps } from './ports';
+import type { PoolClient, RunStore } from './ports';
 import { readLivePool } from './pool-state';
 import { continueRecovery, hostRemap, validActions, type RecoveryEnv } from './recovery';
 import { leftoversAtEnd } from './report';
 import type { StepContext } from './step';
-import type { StepRegistry } from './steps';
+import type { PoolRuntime } from './runtime';
 
-export interface PoolRuntime {
-  steps: StepRegistry;
-  deps: StepDeps;
-  /** a client for a freshly installed stand-alone host (forget-rejoin calls pool.join on it, R4.2) */
-  freshHostClient?: (address: string) => PoolClient & { login(): Promise<void>; logout(): Promise<void> };
-}
+export type { PoolRuntime } from './runtime';
 
 export interface EngineDeps {
   store: RunStore;

@@ -26,7 +26,7 @@ import type { StepContext } from './step';
 import { isOnTarget, versionText } from './steps/common';
 import type { HaSaved } from './steps/pool-prep';
 import { waitForPool } from './wait';
-import type { PoolRuntime } from './engine';
+import type { PoolRuntime } from './runtime';
 
 export interface RecoveryState {
   action: 'forget-rejoin' | 'rollback-master';

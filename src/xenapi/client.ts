@@ -17,6 +17,7 @@ import {
 import { waitFor as waitForEvents, type WaitForOptions, type XenEvent } from './events';
 import { parseAllRecords, parseRecord, type RecordClass, type RecordOf } from './records';
 import { Redactor } from './redact';
+import type { CallOptions, EventFromResult } from './types';
 import { createAgent, hostUrl, parseEndpoint, type Endpoint, type TlsOptions } from './tls';
 import { decodeTaskResult, double, rpc } from './wire';
 
@@ -41,17 +42,7 @@ export interface XenApiClientOptions {
   backoff?: { initialMs?: number; maxMs?: number };
 }
 
-export interface CallOptions {
-  signal?: AbortSignal;
-  /** real ms for this call instead of requestTimeoutMs */
-  timeoutMs?: number;
-}
-
-export interface EventFromResult {
-  events: Array<{ id?: string; class: string; operation: string; ref: string; snapshot?: Record<string, unknown> }>;
-  token: string;
-  valid_ref_counts?: Record<string, unknown>;
-}
+export type { CallOptions, EventFromResult } from './types';
 
 const eventFromSchema = z
   .object({

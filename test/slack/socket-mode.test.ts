@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadServeConfig, startBot, type RunningBot } from '../../src/cli/serve';
 import { FakeCall, FakeSlackApi, startFakeSlackApi } from '../../src/sandbox/fake-web-api';
-import { FakeSocketMode, startFakeSocketMode } from '../../src/sandbox/fake-socket-mode';
+import { FakeSocketMode, startFakeSocketMode } from './helpers/fake-socket-mode';
 import { ACTION, encodeButtonValue } from '../../src/slack/blocks/ids';
 import { InstantClock } from './helpers/clock';
 import { BOT_TOKEN } from './helpers/harness';
