@@ -8,6 +8,7 @@ import { benchPlan, formatPlanBench } from './plan';
 import { benchRun, formatRunBench } from './run';
 import { benchOutbox, formatOutboxBench } from './outbox';
 import { benchSlack, formatSlackBench } from './slack';
+import { benchSimTls, formatSimTlsBench } from './sim-tls';
 
 interface Bench {
   name: string;
@@ -19,6 +20,7 @@ const BENCHES: Bench[] = [
   { name: 'run (issue 4)', run: async () => formatRunBench(await benchRun({ print: false })) },
   { name: 'slack (issue 5)', run: async () => formatSlackBench(await benchSlack({ print: false })) },
   { name: 'outbox priority (issue 10.10)', run: async () => formatOutboxBench(await benchOutbox()) },
+  { name: 'simulator TLS (issue 12.4)', run: async () => formatSimTlsBench(await benchSimTls()) },
 ];
 
 export async function main(out: (line: string) => void = console.log, benches: Bench[] = BENCHES): Promise<number> {

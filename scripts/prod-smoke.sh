@@ -37,7 +37,7 @@ cli=("node" "$work/app/dist/src/cli.js")
 "${cli[@]}" --version | grep -q "^xsupgrade " || fail "--version"
 
 step "a simulated pool and a loopback Slack Web API"
-"${cli[@]}" sim --scenario "$work/app/manifests/demo/pool-a.yaml" --time-scale 100 >"$work/sim.log" 2>&1 &
+"${cli[@]}" sim --http --scenario "$work/app/manifests/demo/pool-a.yaml" --time-scale 100 >"$work/sim.log" 2>&1 &
 pids+=($!)
 token="xoxb-prod-smoke-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 node -e "

@@ -9,6 +9,7 @@ import type { UpgradeMode } from '../domain/types';
 import { parseCommandArgs } from './args';
 import { SPECS } from './specs';
 import { formatSummary, rehearse, snapshotToScenario } from '../core/rehearsal';
+import { parseMode, scenarioUpgrade } from '../core/scenario-mode';
 import { createPoolRuntime } from '../core/runtime';
 import { readSnapshot } from '../inventory';
 import { findTarget, loadUpgradePaths } from '../planner';
@@ -26,13 +27,14 @@ export async function run(args: string[]): Promise<number> {
   let scenario: Scenario;
   let mode: UpgradeMode;
   let returnPolicy: 'none' | 'original' = 'none';
+  const requested = opts.mode === undefined ? undefined : parseMode(opts.mode);
   const settings = loadGeneralSettings(process.env);
   const demoFile = settings.poolsFile ? undefined : demoScenarioFiles().get(what);
   if (demoFile && !existsSync(what)) console.error(`xsupgrade rehearse: XSUPGRADE_POOLS is not set: rehearsing the demo pool ${what} of \`npm start\` (${demoFile})`);
   const file = existsSync(what) ? what : demoFile;
   if (file) {
     scenario = loadScenario(file);
-    mode = scenario.updates.length > 0 && scenario.repositories.length === 0 ? 'update' : 'automatic';
+    mode = scenarioUpgrade(scenario, requested).mode; // as `plan --scenario` infers it
   } else {
     if (!settings.poolsFile) throw new ConfigError(`${what} is not a file, and XSUPGRADE_POOLS is not set to look it up as a pool (the demo pools are ${[...demoScenarioFiles().keys()].join(', ')})`);
     const cfg = loadPoolsFile(settings.poolsFile).pools.find((p) => p.name === what);
@@ -51,7 +53,10 @@ export async function run(args: string[]): Promise<number> {
     mode = cfg.upgrade.mode;
     returnPolicy = cfg.returnPolicy;
   }
-  if (opts.mode) mode = String(opts.mode) as UpgradeMode;
+  if (requested) mode = requested;
+  if (opts.fail !== undefined && !scenario.hosts.some((h) => h.name === opts.fail)) {
+    throw new ConfigError(`--fail: no host "${String(opts.fail)}" in ${what} (hosts: ${scenario.hosts.map((h) => h.name).join(', ')})`);
+  }
   const summary = await rehearse({
     scenario,
     mode,

@@ -14,6 +14,7 @@ import { statSync } from 'node:fs';
 import { Readiness, type CheckResult, type ReadinessCheck } from '../observe/health';
 import { addCollector } from '../observe/metrics';
 import { observingNotifier, runCollector } from '../observe/run-metrics';
+import { installProcessGuards } from './process-guard';
 import { waitForSignal } from './signals';
 
 export interface ServeConfig {
@@ -100,17 +101,23 @@ export function poolsFileCheck(file: string | undefined, pools: PoolConfig[]): R
 export async function startBot(config: ServeConfig, opts: { logger: Logger; clock?: Clock; env?: NodeJS.ProcessEnv }): Promise<RunningBot> {
   const clock = opts.clock ?? systemClock;
   const { logger } = opts;
-  const [{ openStore }, { createCore }, { createScheduler }, { createSlackApp }] = await Promise.all([
+  const [{ openStore }, { createCore }, { createScheduler }, { createSlackApp }, { resolvePoolChannels }, { createWebClient }] = await Promise.all([
     import('../store'),
     import('../core'),
     import('../scheduler'),
     import('../slack/app'),
+    import('../slack/channels'),
+    import('../slack/web-client'),
   ]);
   const stops: Array<() => Promise<void>> = [];
   const stopAll = async () => {
     for (const s of stops.reverse()) await s().catch((e: unknown) => logger.warn({ err: (e as Error).message }, 'serve: stop failed'));
   };
   try {
+    // a pool channel written by name is resolved to its id now, or the start-up stops naming pool and field
+    const channels = await resolvePoolChannels(createWebClient(config.slack, logger), config.pools);
+    if (channels.problems.length > 0) throw new Error(channels.problems.join('; '));
+    config = { ...config, pools: channels.pools };
     const store = await openStore({ path: config.general.statePath, clock, logger });
     stops.push(() => store.close());
     // /readyz: the store answers a read, the pools file is valid, Slack accepts the token (added by the app)
@@ -178,6 +185,7 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
   const logger = createLogger({ level: loaded.config.general.logLevel, destination: pino.destination(2) });
+  installProcessGuards(logger);
   // listen before starting, so that a SIGTERM during start-up still stops what was started
   const stopSignal = waitForSignal();
   let bot: RunningBot;

@@ -72,6 +72,7 @@ export const SPECS = {
       action: { type: 'string', value: 'action', help: 'recovery action for the failed step', choices: ['retry', 'forget-rejoin', 'rollback-master', 'skip-host', 'abort'] },
       step: { type: 'string', value: 'step', help: 'the failed step (default: the run\'s failed step)' },
       address: { type: 'string', value: 'address', help: 'forget-rejoin: the reinstalled host\'s address' },
+      fingerprint: { type: 'string', value: 'sha256', help: 'forget-rejoin: the reinstalled host\'s certificate fingerprint, as confirmed on its console' },
     },
   },
   abort: {
@@ -106,12 +107,13 @@ export const SPECS = {
   sim: {
     name: 'sim',
     summary: 'run a simulated XenServer pool from a scenario file',
-    usage: '--scenario <file.yaml> [--time-scale N] [--admin-port P]',
+    usage: '--scenario <file.yaml> [--time-scale N] [--admin-port P] [--http]',
     positionals: [0, 0],
     options: {
       scenario: { type: 'string', value: 'file', help: 'scenario file (docs/scenarios.md)' },
       'time-scale': { type: 'string', value: 'N', help: 'simulated seconds per real second (default 1)' },
       'admin-port': { type: 'string', value: 'P', help: 'port of the admin API (default any free port)' },
+      http: { type: 'boolean', help: 'plain HTTP instead of HTTPS with a self-signed certificate per host' },
     },
   },
 } satisfies Record<string, CommandSpec>;

@@ -146,11 +146,23 @@ export type Severity = 'blocker' | 'warning' | 'info';
 /** A fix the bot can apply after approval, or guidance for a human. */
 export type PrecheckFix =
   | { kind: 'eject-cds'; vbds: Ref[] }
+  /** R2.3: a VM suspended with a disc in: resume it on `host` (old version), eject, suspend it again (pool-prep) */
+  | { kind: 'cycle-suspended-cds'; vms: SuspendedCdCycle[] }
   | { kind: 'disable-ha' }
   | { kind: 'suspend-vms'; vms: Ref[] }
   | { kind: 'shutdown-vms'; vms: Ref[] }
   | { kind: 'manual'; guidance: string }
   | { kind: 'none' };
+
+export interface SuspendedCdCycle {
+  vm: Ref;
+  vmName: string;
+  /** where it is resumed: a host not yet upgraded that sees its disks, has room and a suspend SR */
+  host: Ref;
+  hostName: string;
+  /** its CD drives with a disc in */
+  vbds: Ref[];
+}
 
 export interface Precheck {
   /** stable id, e.g. "ha-enabled", "cd-inserted", "version-path" */
@@ -317,6 +329,8 @@ export interface Run {
   slack?: SlackRefs;
   /** why the run stopped, when failed/aborted/rolled-back */
   outcome?: string;
+  /** who paused it, while it is paused: a window resumes only a run a window paused */
+  pausedBy?: { userId: string; source: Actor['source']; at: number };
 }
 
 export interface AuditEvent {
@@ -336,4 +350,6 @@ export interface Actor {
   /** Slack user group ids the user belongs to, when known */
   groups?: string[];
   channel?: string;
+  /** source 'scheduler': the maintenance window acting on behalf of its creator (userId) */
+  window?: string;
 }

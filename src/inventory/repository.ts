@@ -12,8 +12,8 @@ export type RepositoryTestResults = Record<Ref, { ok: boolean; error?: string }>
  * `host.call_plugin(host, "prepare_host_upgrade.py", "testUrl", {url})`, which answers "true" or raises
  * XENAPI_PLUGIN_FAILURE [fn, class, message] (message: MISSING_URL, INVALID_URL, INVALID_VER, …).
  * One call per host, sequential so a large pool does not flood the master. Never throws: every host gets a
- * result, and the planner turns each failure into a blocker. The URL may hold repository credentials, so it
- * never appears in an error text.
+ * result, and the planner turns each failure into a blocker. The URL may hold repository credentials: the client
+ * removes them (and every known secret) from any error text it raises (xenapi/redact.ts), plugin echoes included.
  */
 export async function testRepository(client: PluginCaller, hosts: Ref[], url: string): Promise<RepositoryTestResults> {
   const out: RepositoryTestResults = {};
@@ -29,7 +29,7 @@ export async function testRepository(client: PluginCaller, hosts: Ref[], url: st
       } else if (err.code) {
         out[host] = { ok: false, error: [err.code, ...(err.params ?? [])].join(' ') };
       } else {
-        out[host] = { ok: false, error: `cannot run testUrl: ${(err.message ?? String(e)).split(arg).join('<repository>')}` };
+        out[host] = { ok: false, error: `cannot run testUrl: ${err.message ?? String(e)}` };
       }
     }
   }

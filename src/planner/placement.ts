@@ -114,7 +114,9 @@ export function placeVms(input: PlacementInput): PlacementResult {
   const hostsByName = byHostName(state);
   const vms = new Map(snapshot.vms.map((v) => [v.ref, v]));
   const location = new Map<Ref, Ref>();
-  for (const v of snapshot.vms) if (v.residentOn && state.has(v.residentOn)) location.set(v.ref, v.residentOn);
+  // a Paused VM can neither migrate nor be suspended (xapi allows both only for Running VMs): never placed, the
+  // vm-paused blocker names it with the way out (prechecks/paused.ts)
+  for (const v of snapshot.vms) if (v.residentOn && state.has(v.residentOn) && v.powerState !== 'Paused') location.set(v.ref, v.residentOn);
   const moves = new Map<Ref, number>();
   const perHost = new Map<Ref, HostPlacement>();
   const standalone = snapshot.hosts.length === 1;

@@ -33,6 +33,10 @@ export function poolPrepStep(fixes: PrecheckFix[]): PlanStep {
       words.push(`eject ${plural(f.vbds.length, 'CD')} (R2.3)`);
       seconds += DURATIONS.ejectCd * f.vbds.length;
     }
+    if (f.kind === 'cycle-suspended-cds') {
+      words.push(`resume ${listNames(f.vms.map((v) => `${v.vmName} on ${v.hostName}`), 4)}, eject ${f.vms.length === 1 ? 'its disc' : 'their discs'} and suspend ${f.vms.length === 1 ? 'it' : 'them'} again (R2.3)`);
+      seconds += f.vms.length * (DURATIONS.resumePerVm + DURATIONS.ejectCd + DURATIONS.suspendPerVm);
+    }
   }
   return { id: 'pool-prep', kind: 'pool-prep', description: `Prepare the pool: ${words.join(', ')}`, expectedSeconds: seconds, fixes };
 }

@@ -69,7 +69,8 @@ export function nextStepIndex(run: Run): number {
 export function mayContinueWhilePaused(run: Run, step: StepRecord): boolean {
   if (!step.host || step.kind === 'approval') return false;
   const gate = run.steps.find((s) => s.kind === 'approval' && s.host === step.host);
-  return gate?.state === 'done';
+  // a gate approved while the run was paused does not release its host: the run waits for a resume
+  return gate?.state === 'done' && gate.data?.approvedWhilePaused !== true;
 }
 
 export class Engine {

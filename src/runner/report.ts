@@ -42,7 +42,12 @@ export function leftoversAtEnd(run: Run, pool: LivePool | undefined): string[] {
     if (!live) out.push(`${planned?.name ?? ref} skipped and no longer in the pool`);
     else if (!live.live || !live.enabled || (planned && !isOnTarget(live, planned.to))) out.push(`${live.name} skipped: ${describeHost(live)}`);
   }
-  if (stopped.length) out.push(`stopped by this run and not running again: ${stopped.map((v) => `${v.name} (${v.state}, was on ${v.host})`).join(', ')}`);
+  // restore-vms recorded them: their disks were on a reinstalled host's local storage (R4.2), VM_REQUIRES_SR observed
+  const lost = new Set(run.steps.flatMap((s) => (s.data?.lostWithHost ?? []) as string[]));
+  const lostNow = stopped.filter((v) => lost.has(v.name));
+  const notRestored = stopped.filter((v) => !lost.has(v.name));
+  if (lostNow.length) out.push(`lost with the local storage of the reinstalled host (R4.2, restore from backup): ${lostNow.map((v) => `${v.name} (was on ${v.host})`).join(', ')}`);
+  if (notRestored.length) out.push(`stopped by this run and not running again: ${notRestored.map((v) => `${v.name} (${v.state}, was on ${v.host})`).join(', ')}`);
   const ha = run.steps.find((s) => s.kind === 'pool-prep')?.data?.ha as { wasEnabled?: boolean } | undefined;
   if (ha?.wasEnabled && !pool.haEnabled) out.push('HA was enabled before the run and is disabled now (R2.4)');
   return out;

@@ -36,7 +36,7 @@ export async function startDemoPools(opts: { clock: Clock; logger?: Logger; env?
       const scenario = loadScenario(file);
       const sim = await startSimulator(scenario, { clock: opts.clock, logger: opts.logger });
       sims.push(sim);
-      sources.push({ name: sim.name, masterUrl: sim.masterUrl, username: sim.username, repositories: scenario.repositories, updates: scenario.updates });
+      sources.push({ name: sim.name, masterUrl: sim.masterUrl, username: sim.username, tls: sim.tls, repositories: scenario.repositories, updates: scenario.updates });
       env[passwordEnvName(sim.name)] = sim.password;
     }
     const { yaml, pools } = demoPoolsFile(sources, DEFAULT_DIRECTORY);

@@ -9,6 +9,7 @@ import { DEFAULT_SETTINGS, decide, type SchedulerAction, type SchedulerSettings 
 import { planDifferences } from './plan-diff';
 import { formatDuration, formatInZone, isValidTimeZone } from './timezone';
 import { parseWindow } from './window';
+import { authorize } from '../core/authorize';
 
 export { decide, DEFAULT_SETTINGS } from './decide';
 export type { DecideInput, SchedulerAction, SchedulerSettings, WindowOpening, PoolView } from './decide';
@@ -93,7 +94,20 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
 
   const tzOf = (s: Schedule) => s.timezone;
   const at = (t: number, tz: string) => formatInZone(t, tz);
-  const actorFor = (s: Schedule): Actor => ({ userId: s.createdBy, source: 'scheduler' });
+  /** a window acts on behalf of the approver who created it, and the audit says so */
+  const actorFor = (s: Schedule): Actor => ({ userId: s.createdBy, source: 'scheduler', window: s.id });
+
+  /** Scheduling needs the same rights as the decisions a window takes later (../core/authorize.ts); refusals audited. */
+  async function mayTouchWindows(pool: PoolConfig, actor: Actor, what: string): Promise<CoreResult<void>> {
+    const auth = authorize(pool, actor, 'schedule');
+    if (auth.ok) return { ok: true, value: undefined };
+    const error = `${what} refused: ${auth.reason}`;
+    logger.warn({ pool: pool.name, by: actor.userId, source: actor.source }, error);
+    await store
+      .appendAudit({ at: clock.now(), runId: `pool:${pool.name}`, kind: 'refused', actor: actor.userId, message: error, detail: { source: actor.source, code: 'forbidden' } })
+      .catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'audit of a scheduling refusal failed'));
+    return { ok: false, code: 'forbidden', error };
+  }
 
   async function say(pool: string, text: string): Promise<void> {
     try {
@@ -124,6 +138,8 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     if (!isValidTimeZone(pool.timezone)) {
       return { ok: false, code: 'invalid', error: `pool ${poolName}: unknown timezone "${pool.timezone}" in the pools file` };
     }
+    const allowed = await mayTouchWindows(pool, actor, `schedule ${poolName}`);
+    if (!allowed.ok) return allowed;
     const now = nowFn();
     const parsed = parseWindow(whenText, untilText, { timezone: pool.timezone, now });
     if (!parsed.ok) return { ok: false, code: 'invalid', error: parsed.error };
@@ -156,6 +172,11 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
   async function unschedule(id: string, actor: Actor): Promise<CoreResult<Schedule>> {
     const s = await store.getSchedule(id);
     if (!s) return { ok: false, code: 'not-found', error: `no schedule ${id}` };
+    const pool = poolsByName.get(s.pool);
+    if (pool) {
+      const allowed = await mayTouchWindows(pool, actor, `unschedule ${id}`);
+      if (!allowed.ok) return allowed;
+    }
     await store.deleteSchedule(id);
     logger.info({ schedule: id, by: actor.userId }, 'window unscheduled');
     const runNote = s.state === 'active' && s.current?.runId ? ` Run ${s.current.runId} keeps going; pause it with hold if needed.` : '';
@@ -206,7 +227,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
         return;
       case 'resume': {
         const r = await core.resume(a.run!.id, actor);
-        await say(s.pool, r.ok ? `Window ${s.id} opened${until}: resumed run ${r.value.id}.` : `Window ${s.id} opened but run ${a.run!.id} could not be resumed: ${r.error}`);
+        await say(s.pool, r.ok ? `Window ${s.id} opened${until}: resumed run ${r.value.id} on behalf of <@${s.createdBy}>.` : `Window ${s.id} opened but run ${a.run!.id} stays paused: ${r.error}`);
         return;
       }
       case 'start':

@@ -13,6 +13,7 @@ import { ParsedFault, Repository, Scenario, Timings, UpdateSpec } from './scenar
 import { InstalledVersion, apiVersionOf, softwareVersion } from './versions';
 import { vmAllowedOperations } from './records';
 import { lacksFeatureFor } from './guest';
+import type { HostCertificate, TestCa } from './certs';
 
 export type Phase = 'running' | 'shutting-down' | 'off' | 'installing' | 'booting' | 'xapi-starting';
 
@@ -56,6 +57,8 @@ export class Machine {
   broken = false;
   evacuating = false;
   listener: Listener | null = null;
+  /** The TLS certificate its listener serves (null when the simulator serves plain HTTP); a fresh install makes a new one. */
+  certificate: HostCertificate | null = null;
   /** Aborts the machine's current power lifecycle (an install in progress when the operator reinstalls it). */
   lifecycle = new AbortController();
   constructor(
@@ -103,6 +106,8 @@ export class Sim {
     readonly scenario: Scenario,
     readonly clock: Clock,
     readonly logger: Logger,
+    /** HTTPS with a certificate per host (the default, as real hosts), or plain HTTP; `ca` issues the certificates */
+    readonly tls: { enabled: boolean; ca?: TestCa } = { enabled: true },
   ) {
     this.faults = scenario.faults.map((f) => ({ ...f }));
   }

@@ -131,6 +131,8 @@ export const scenarioSchema = z
         users: z
           .array(z.object({ username: z.string().min(1), password: z.string().min(1), role: z.enum(ROLES) }).strict())
           .default([]),
+        /** HTTPS with a self-signed certificate per host (as real hosts); false serves plain HTTP */
+        tls: z.boolean().default(true),
       })
       .strict(),
     hosts: z.array(hostSchema).min(1),

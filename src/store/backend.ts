@@ -1,5 +1,5 @@
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { ensurePrivateDir, ensurePrivateFile, tightenFile } from '../private-files';
 import Database from 'better-sqlite3';
 
 /**
@@ -45,7 +45,10 @@ export class SqliteBackend implements KvBackend {
     readonly path: string,
     opts: { busyTimeoutMs?: number } = {},
   ) {
-    mkdirSync(dirname(path), { recursive: true });
+    // owner-only (issue 10.11): the file is created 0600 before SQLite opens it, so its WAL and SHM files follow
+    ensurePrivateDir(dirname(path));
+    ensurePrivateFile(path);
+    for (const side of ['-wal', '-shm', '-journal']) tightenFile(`${path}${side}`);
     this.db = new Database(path, { timeout: opts.busyTimeoutMs ?? 10_000 });
     // WAL: readers never block the writer and vice versa; a crash (SIGKILL) loses no committed transaction.
     this.db.pragma('journal_mode = WAL');

@@ -47,6 +47,7 @@ const runSchema = z
     updatedAt: z.number(),
     endedAt: z.number().optional(),
     revision: z.number().int().nonnegative(),
+    pausedBy: z.object({ userId: z.string(), source: z.enum(['slack', 'cli', 'scheduler', 'sandbox']), at: z.number() }).optional(),
   })
   .passthrough();
 

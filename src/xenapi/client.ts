@@ -18,7 +18,7 @@ import { waitFor as waitForEvents, type WaitForOptions, type XenEvent } from './
 import { parseAllRecords, parseRecord, type RecordClass, type RecordOf } from './records';
 import { Redactor } from './redact';
 import type { CallOptions, EventFromResult } from './types';
-import { createAgent, hostUrl, parseEndpoint, type Endpoint, type TlsOptions } from './tls';
+import { createAgent, hostUrl, normalizeFingerprint, parseEndpoint, type Endpoint, type TlsOptions } from './tls';
 import { decodeTaskResult, double, rpc } from './wire';
 
 export interface XenApiClientOptions {
@@ -40,6 +40,13 @@ export interface XenApiClientOptions {
   eventPollSeconds?: number;
   /** reconnect backoff on the clock: first delay and cap (defaults 1 s and 15 s) */
   backoff?: { initialMs?: number; maxMs?: number };
+  /**
+   * false: HOST_IS_SLAVE is an error, never followed (a client for one stand-alone host, R4.2: its credentials go to
+   * that verified host only, not to whatever master it names). Default true.
+   */
+  followMasterRedirect?: boolean;
+  /** other secrets that must never appear in an error (e.g. repository credentials a plugin may echo) */
+  secrets?: Array<string | undefined>;
 }
 
 export type { CallOptions, EventFromResult } from './types';
@@ -93,14 +100,17 @@ export class XenApiClient extends EventEmitter {
   private readonly perMethod = new Map<string, number>();
   private total = 0;
   private unreachable = false;
+  /** the configured TLS settings, plus fingerprints trusted later (trustFingerprint) */
+  private tls: TlsOptions | undefined;
 
   constructor(private readonly opts: XenApiClientOptions) {
     super();
+    this.tls = opts.tls;
     this.endpoint = parseEndpoint(opts.url, opts.tls);
     this.master = this.endpoint.hostname;
     this.clock = opts.clock ?? systemClock;
     this.logger = opts.logger ?? silentLogger;
-    this.redactor = new Redactor(opts.password);
+    this.redactor = new Redactor(opts.password, opts.secrets);
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 60_000;
     this.eventPollSeconds = opts.eventPollSeconds ?? 30;
     this.backoff = { initialMs: opts.backoff?.initialMs ?? 1000, maxMs: opts.backoff?.maxMs ?? 15_000 };
@@ -204,7 +214,7 @@ export class XenApiClient extends EventEmitter {
           this.logger.debug({ host: this.master, method }, 'connection reset: sending the read again once');
           continue;
         }
-        if (isXenApiError(e, 'HOST_IS_SLAVE') && e.params[0] && !redirected) {
+        if (isXenApiError(e, 'HOST_IS_SLAVE') && e.params[0] && !redirected && this.opts.followMasterRedirect !== false) {
           redirected = true;
           this.logger.info({ from: this.master, to: e.params[0], method }, 'HOST_IS_SLAVE: following to the master');
           this.setMaster(e.params[0]);
@@ -349,9 +359,25 @@ export class XenApiClient extends EventEmitter {
           this.session = undefined;
           continue;
         }
-        throw e;
+        throw this.redactor.scrub(e);
       }
     }
+  }
+
+  /**
+   * Pinned pools: also accept this certificate from now on (a member rejoined after a reinstall with a certificate an
+   * approver confirmed, R4.2). Idle connections are closed so the next one uses the new set. No effect in other modes.
+   */
+  trustFingerprint(fingerprint256: string): void {
+    const t = this.tls;
+    if (t?.mode !== 'pinned') return;
+    const pins = [t.fingerprint256].flat();
+    if (pins.some((p) => normalizeFingerprint(p) === normalizeFingerprint(fingerprint256))) return;
+    this.tls = { mode: 'pinned', fingerprint256: [...pins, fingerprint256] };
+    // new connections get the new set; a call in flight on the old agent finishes (only its idle sockets are closed)
+    const old = this.agent;
+    this.agent = undefined;
+    if (old) for (const list of Object.values(old.freeSockets)) for (const socket of list ?? []) socket.destroy();
   }
 
   /** Closes idle keep-alive connections without logging out (for tests and shutdown after logout()). */
@@ -370,7 +396,7 @@ export class XenApiClient extends EventEmitter {
       this.logger.info({ host, username: this.opts.username }, 'logged in to the pool');
       return { session, host };
     } catch (e) {
-      if (isXenApiError(e, 'HOST_IS_SLAVE') && e.params[0]) {
+      if (isXenApiError(e, 'HOST_IS_SLAVE') && e.params[0] && this.opts.followMasterRedirect !== false) {
         const master = e.params[0];
         this.rememberMember(host);
         this.logger.info({ from: host, to: master }, 'login: HOST_IS_SLAVE, following to the master');
@@ -406,7 +432,9 @@ export class XenApiClient extends EventEmitter {
       if (host === this.master) this.markReachable();
       observe();
       return value;
-    } catch (e) {
+    } catch (raw) {
+      // the one boundary where XenAPI and plugin error texts enter the bot: secrets are removed here
+      const e = this.redactor.scrub(raw);
       observe(e);
       if (e instanceof XenApiConnectionError && host === this.master) this.markUnreachable(e);
       else if (e instanceof XenApiError && host === this.master) this.markReachable();
@@ -415,7 +443,7 @@ export class XenApiClient extends EventEmitter {
   }
 
   private getAgent(): http.Agent {
-    this.agent ??= createAgent(this.endpoint, this.opts.tls);
+    this.agent ??= createAgent(this.endpoint, this.tls);
     return this.agent;
   }
 

@@ -12,6 +12,8 @@ export {
 } from './errors';
 export type { TlsOptions, Endpoint } from './tls';
 export { TlsConfigError, parseEndpoint, hostUrl, normalizeFingerprint } from './tls';
+export { probeHost, HostProbeError } from './probe';
+export type { HostProbe, PeerCertificateInfo } from './probe';
 export { EventWatcher, waitFor, eventRecord } from './events';
 export type { XenEvent, EventWatcherOptions, WaitForOptions, EventSource } from './events';
 export { deadlineIn } from './deadline';

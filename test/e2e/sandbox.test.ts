@@ -176,9 +176,20 @@ describe('npm start: the local sandbox end to end', () => {
         const address = (await page.locator('[data-testid=new-address]').textContent())!.trim();
         expect(address).toMatch(/^127\.\d+\.\d+\.\d+$/);
         await page.locator(`.pool[data-pool="pool-a"] .host[data-host="${FAILING_HOST}"] [data-testid=stand-alone]`).waitFor({ timeout: 10_000 });
+        // what the reinstalled host's console shows: its new certificate's fingerprint
+        const consoleFingerprint = (await page.locator('[data-testid=new-fingerprint]').textContent())!.trim();
+        expect(consoleFingerprint).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
         await press(page, forget.last());
         await page.locator('#modal').waitFor({ state: 'visible' });
         await page.locator('#modal-body input').first().fill(address);
+        await page.locator('#modal-submit').click();
+        // the bot looked at the address (nothing forgotten yet) and shows the certificate there and the VMs lost with
+        // the old host's local storage; the approver compares it with the console and types it to confirm (R4.2)
+        await page.locator('#modal-body', { hasText: 'SHA-256 fingerprint' }).waitFor({ timeout: 30_000 });
+        await expect(page.locator('#modal-body').textContent()).resolves.toContain(consoleFingerprint.slice(0, 47));
+        await expect(page.locator('#modal-body').textContent()).resolves.toMatch(/No VM has a disk on xs-a3's local storage/);
+        await page.screenshot({ path: join(SHOTS, 'forget-rejoin-confirm.png') });
+        await page.locator('#modal-body input').first().fill(consoleFingerprint);
         await page.locator('#modal-submit').click();
         await page.locator('#modal').waitFor({ state: 'hidden', timeout: 30_000 });
         forgotten = true;

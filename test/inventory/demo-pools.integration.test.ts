@@ -13,7 +13,7 @@ async function planDemo(file: string, mode: 'automatic' | 'manual' | 'update', r
   const clock = new ScaledClock(1000);
   const scenario = loadScenario(demo(file));
   const sim = await startSimulator(scenario, { clock });
-  const client = new XenApiClient({ url: sim.masterUrl, username: sim.username, password: sim.password, tls: { mode: 'insecure-http' }, clock });
+  const client = new XenApiClient({ url: sim.masterUrl, username: sim.username, password: sim.password, tls: sim.tls, clock });
   try {
     await client.login();
     const repositoryUrl = scenario.repositories.find((r) => r.reachable)?.url;

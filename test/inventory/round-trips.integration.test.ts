@@ -12,7 +12,7 @@ describe('inventory round trips on a 64-host pool with 50 VMs per host', () => {
   let client: XenApiClient;
   beforeAll(async () => {
     sim = await startSimulator(parseScenario(syntheticScenario(64, 50)), { clock });
-    client = new XenApiClient({ url: sim.masterUrl, username: sim.username, password: sim.password, tls: { mode: 'insecure-http' }, clock, requestTimeoutMs: 120_000 });
+    client = new XenApiClient({ url: sim.masterUrl, username: sim.username, password: sim.password, tls: sim.tls, clock, requestTimeoutMs: 120_000 });
     await client.login();
   }, 120_000);
   afterAll(async () => {

@@ -11,7 +11,7 @@ const DEMO = resolve(__dirname, '../../manifests/demo');
 const REPO = 'http://repo.example.com/xenserver/7.6/';
 
 async function connect(sim: SimPool, clock: ScaledClock): Promise<XenApiClient> {
-  const client = new XenApiClient({ url: sim.masterUrl, username: sim.username, password: sim.password, tls: { mode: 'insecure-http' }, clock });
+  const client = new XenApiClient({ url: sim.masterUrl, username: sim.username, password: sim.password, tls: sim.tls, clock });
   await client.login();
   client.resetCallCount();
   return client;

@@ -34,7 +34,7 @@ describe('the simulator models roles and the plan checks them first', () => {
   const clock = new ScaledClock(1000);
   const clients: XenApiClient[] = [];
   const as = async (username: string, password: string) => {
-    const c = new XenApiClient({ url: sim.masterUrl, username, password, tls: { mode: 'insecure-http' }, clock });
+    const c = new XenApiClient({ url: sim.masterUrl, username, password, tls: sim.tls, clock });
     clients.push(c);
     await c.login();
     return c;

@@ -141,5 +141,7 @@ describe('crash safety', () => {
     // every VM accounted for: running ones back on their original host (policy original), the halted one untouched
     expect(runningVmPlacement(sim)).toEqual(before);
     expect(view.vms.filter((v) => v.powerState !== 'Running').map((v) => `${v.name}:${v.powerState}`)).toEqual(halted);
-  });
+    // 40-odd runner processes each start, connect over HTTPS (a TLS handshake each) and resume: about a minute on a
+    // loaded 2-core machine; the limit only guards against a hang, it asserts no duration
+  }, 240_000);
 });

@@ -75,7 +75,10 @@ describe('admin API for the sandbox side panel (real simulator)', () => {
     expect((await post('/pools/pool-a/hosts/xs-a2/power-off')).status).toBe(200);
     await until(() => hostView('xs-a2').power === 'off', 'xs-a2 off', 4000);
     const r = await post('/pools/pool-a/hosts/xs-a2/reinstall');
-    expect(r).toEqual({ status: 200, body: { ok: true, address: a2.address, url: a2.url } });
+    // a fresh install answers with a NEW certificate (what the host's console shows, for the forget & rejoin check)
+    expect(r).toEqual({ status: 200, body: { ok: true, address: a2.address, url: a2.url, fingerprint256: expect.stringMatching(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/) } });
+    expect((r.body as { fingerprint256: string }).fingerprint256).not.toBe(a2.fingerprint256);
+    expect(hostView('xs-a2').fingerprint256).toBe((r.body as { fingerprint256: string }).fingerprint256);
     // it answers at once, as a stand-alone host; the pool still lists its stale record until it is forgotten
     const fresh = await login(a2.url);
     expect(await ok(a2.url, 'host.get_all', [fresh])).toHaveLength(1);

@@ -3,6 +3,7 @@ import type { PrecheckContext } from '../context';
 import { cdChecks } from './cds';
 import { hostHealthChecks } from './host-health';
 import { backupNote, standaloneNote, toolsNote } from './notes';
+import { pausedVmChecks } from './paused';
 import { poolStateChecks } from './pool-state';
 import { rbacChecks } from './rbac';
 import { repositoryChecks } from './repository';
@@ -10,7 +11,7 @@ import { sanBootChecks } from './san-boot';
 import { versionPathChecks } from './version-path';
 import { vmStopChecks } from './vm-stops';
 
-export { versionPathChecks, poolStateChecks, cdChecks, sanBootChecks, hostHealthChecks, vmStopChecks, repositoryChecks };
+export { versionPathChecks, poolStateChecks, pausedVmChecks, cdChecks, sanBootChecks, hostHealthChecks, vmStopChecks, repositoryChecks };
 export { backupNote, toolsNote, standaloneNote };
 
 const RANK: Record<Severity, number> = { blocker: 0, warning: 1, info: 2 };
@@ -28,6 +29,7 @@ export function runPrechecks(snapshot: PoolSnapshot, ctx: PrecheckContext, tools
     ['san-boot', 'R2.7', () => sanBootChecks(snapshot, ctx)],
     ['repository', 'R3.9', () => repositoryChecks(snapshot, ctx)],
     ['cds', 'R2.3', () => cdChecks(snapshot, ctx)],
+    ['paused', 'R3.7', () => pausedVmChecks(snapshot, ctx)],
     ['vm-stops', 'R2.2', () => vmStopChecks(snapshot, ctx)],
     ['standalone', 'R6.1', () => standaloneNote(snapshot, ctx)],
     ['backup', 'R2.1', () => backupNote(snapshot, ctx)],

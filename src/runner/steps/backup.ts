@@ -3,7 +3,8 @@
  * possible without losing VM data. Records path, size and SHA-256; an existing intact dump of this run is kept.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
+import { ensurePrivateDir, tightenFilesIn } from '../../private-files';
 import { join, resolve } from 'node:path';
 import { StepFailure } from '../errors';
 import { readLivePool } from '../pool-state';
@@ -35,7 +36,9 @@ export function createBackupStep(deps: StepDeps): StepModule {
       const pool = await readLivePool(deps.client);
       const mixedMode = 'rolling_upgrade_in_progress' in pool.otherConfig;
       const dir = resolve(deps.config.backupsDir);
-      mkdirSync(dir, { recursive: true });
+      // the dump holds the pool's secret table: owner-only directory and files (issue 10.11)
+      ensurePrivateDir(dir);
+      tightenFilesIn(dir);
       const file = join(dir, `${ctx.run.id}-pool-database.xml`);
       await ctx.audit('GET /pool/xmldbdump (pool database backup, R2.1)', { file });
       const dump = await deps.client.dumpDatabase(file);

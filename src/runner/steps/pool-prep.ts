@@ -1,12 +1,14 @@
 /**
  * Pool preparation, as approved in the plan: disable HA (R2.4) remembering how to re-enable it at the end,
- * and eject the CDs the operator approved (R2.3). Re-running finds HA already off and drives already empty.
+ * eject the CDs the operator approved (R2.3), and cycle VMs suspended with a disc in (resume, eject, suspend again:
+ * suspended-cds.ts). Re-running finds HA already off and drives already empty.
  */
 import type { PrecheckFix, Ref } from '../../domain/types';
 import { StepFailure, xenErrorCode } from '../errors';
 import { readLivePool } from '../pool-state';
 import type { StepDeps } from '../ports';
 import type { StepModule } from '../step';
+import { cycleSuspendedCds } from './suspended-cds';
 
 export interface HaSaved {
   wasEnabled: boolean;
@@ -67,6 +69,7 @@ export function createPoolPrepStep(deps: StepDeps): StepModule {
         }
       }
       if (ejected.size > 0) notes.push(`${ejected.size} CD drive(s) ejected (R2.3)`);
+      for (const fix of fixes) if (fix.kind === 'cycle-suspended-cds') notes.push(...(await cycleSuspendedCds(deps, ctx, fix.vms)));
       return { status: 'done', note: notes.join('; ') || 'nothing to prepare' };
     },
   };

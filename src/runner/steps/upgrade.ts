@@ -91,18 +91,13 @@ async function prepareAutomatic(deps: StepDeps, ctx: StepContext, host: LiveHost
   } catch (err) {
     const code = xenErrorCode(err);
     if (code === undefined) throw err;
-    // the plugin may echo the URL: its repository credentials (R3.9) must not reach the audit log or Slack
-    const params = xenErrorParams(err).map(withoutUrlCredentials);
+    // the plugin may echo the URL: the client already removed its repository credentials (R3.9, xenapi/redact.ts)
+    const params = xenErrorParams(err);
     const why = code === 'XENAPI_PLUGIN_FAILURE' ? params[2] || params[1] || params[0] || 'plugin failure' : `${code} ${params.join(' ')}`;
     throw new StepFailure(`preparing ${host.name} for the upgrade failed: ${why}`, { code, params });
   }
   if (String(result) !== 'true') throw new StepFailure(`prepare_host_upgrade.py main answered "${String(result)}" instead of "true" on ${host.name}`);
   await ctx.saveData({ prepared: true });
-}
-
-/** user:password@ in any URL of a text → [redacted]@ */
-export function withoutUrlCredentials(text: string): string {
-  return text.replace(/(\/\/)[^/@\s]+@/g, '$1[redacted]@');
 }
 
 /** The update's pool_update ref; introduced from its uploaded ISO (VDI "<name>" or "<name>.iso") when needed. */

@@ -163,18 +163,9 @@ def('host.destroy', {
       db.delete('VM_metrics', db.get('VM', dom0).metrics as string);
       db.delete('VM', dom0);
     }
-    for (const pbd of [...(rec.PBDs as string[])]) {
-      const sr = db.get('PBD', pbd).SR as string;
-      db.delete('PBD', pbd);
-      const srRec = db.get('SR', sr);
-      if (!srRec.shared && (srRec.PBDs as string[]).length === 0) {
-        for (const vdi of [...(srRec.VDIs as string[])]) {
-          for (const vbd of [...(db.get('VDI', vdi).VBDs as string[])]) db.update('VBD', vbd, { VDI: NULL_REF, empty: true });
-          db.delete('VDI', vdi);
-        }
-        db.delete('SR', sr);
-      }
-    }
+    // Real xapi (xapi_host.ml destroy, reference H1) removes the host row, its control domain and (Db_gc) its PBDs.
+    // Its local SRs and their VDIs stay, attached nowhere: a VM whose disk was there fails VM_REQUIRES_SR afterwards.
+    for (const pbd of [...(rec.PBDs as string[])]) db.delete('PBD', pbd);
     for (const [ref, vm] of db.entries('VM')) if (vm.affinity === host) db.update('VM', ref, { affinity: NULL_REF });
     for (const [ref, u] of db.entries('pool_update'))
       if ((u.hosts as string[]).includes(host)) db.update('pool_update', ref, { hosts: (u.hosts as string[]).filter((x) => x !== host) });

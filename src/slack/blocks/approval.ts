@@ -85,9 +85,14 @@ export function approvalDecidedMessage(
 ): SlackMessage {
   const host = step.hostName ?? 'the host';
   const line = `${DECISION_WORDS[decision]} by ${who(by)} at ${clockTime(at, pool?.timezone)}`;
+  // Approve on a paused run records the decision only: the Hold promise stands until someone resumes
+  const paused =
+    decision === 'approved' && run.state === 'paused'
+      ? `:double_vertical_bar: The run is paused: the approval is recorded, \`${esc(host)}\` is *not* shut down until someone resumes the run (\`/xsupgrade resume ${esc(run.id)}\` or Resume on the header).`
+      : '';
   const blocks: KnownBlock[] = [
-    ...sections([`Shut down \`${esc(host)}\` and upgrade it${hostPosition(run, step.hostName) ? ` (host ${hostPosition(run, step.hostName)})` : ''}`, movedLine(run, step), line].filter(Boolean).join('\n')),
+    ...sections([`Shut down \`${esc(host)}\` and upgrade it${hostPosition(run, step.hostName) ? ` (host ${hostPosition(run, step.hostName)})` : ''}`, movedLine(run, step), line, paused].filter(Boolean).join('\n')),
     runContext(run),
   ];
-  return { text: `${run.id} · ${run.pool}: ${host} shutdown ${decision} by ${who(by)}`, blocks };
+  return { text: `${run.id} · ${run.pool}: ${host} shutdown ${decision} by ${who(by)}${paused ? '; the run stays paused until someone resumes it' : ''}`, blocks };
 }

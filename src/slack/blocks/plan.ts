@@ -154,7 +154,7 @@ function layoutPlan(plan: Plan, requestedBy: string, layout: (typeof LAYOUTS)[nu
       button({
         text: 'Start upgrade',
         actionId: ACTION.planStart,
-        value: encodeButtonValue({ pool: plan.pool, planHash: plan.id }),
+        value: encodeButtonValue({ pool: plan.pool, planHash: plan.id, planAt: plan.createdAt }),
         style: 'primary',
         confirm: confirm({
           title: `Start ${plan.pool} → ${plan.target.product}?`,

@@ -1,7 +1,7 @@
 import type { KnownBlock } from '@slack/types';
 import type { PoolConfig } from '../../config/pools';
 import type { Run } from '../../domain/types';
-import { clockTime, context, duration, esc, plural, runContext, sections, SlackMessage, who } from './common';
+import { clockTime, context, duration, esc, plural, runContext, sections, slackText, SlackMessage, who } from './common';
 import { hostProgress, isOnTarget, mixedMode } from './progress';
 
 /** The end-of-run summary (in the thread, broadcast to the channel), with the R5.1 Tools list and R3.5 reminder. */
@@ -37,7 +37,7 @@ export function runEndMessages(run: Run, pool: PoolConfig | undefined): RunEndMe
     const icon = run.state === 'rolled-back' ? ':leftwards_arrow_with_hook:' : ':octagonal_sign:';
     lines.push(`${icon} *${esc(run.id)}* ${run.state}${took} — ${onTarget.length}/${progress.length} hosts of *${esc(run.pool)}* on ${target}`);
   }
-  if (run.outcome) lines.push(`_${esc(run.outcome)}_`);
+  if (run.outcome) lines.push(`_${slackText(run.outcome)}_`);
   const facts = [`${plural(run.plan.migrations.planned, 'live migration')} planned`];
   if (stops) facts.push(`${plural(stops, 'VM')} stopped and restarted`);
   const backup = backupLine(run);

@@ -1,7 +1,7 @@
 import type { KnownBlock } from '@slack/types';
 import type { PoolConfig } from '../../config/pools';
 import type { Run, RunState } from '../../domain/types';
-import { approversMention, button, clockTime, confirm, context, esc, runContext, sections, SlackMessage, who, withinBlockLimit } from './common';
+import { approversMention, button, clockTime, confirm, context, esc, runContext, sections, slackText, SlackMessage, who, withinBlockLimit } from './common';
 import { ACTION, encodeButtonValue } from './ids';
 import { activeWords, hostProgress, HostProgress, mixedMode } from './progress';
 
@@ -117,7 +117,7 @@ export function runHeaderMessage(run: Run, pool: PoolConfig | undefined): SlackM
     ...sections(`${title}\n${by}`),
     ...sections(lines.join('\n')),
     context(poolLine(run, tz)),
-    ...(run.outcome && run.state !== 'running' ? sections(`_${esc(run.outcome)}_`) : []),
+    ...(run.outcome && run.state !== 'running' ? sections(`_${slackText(run.outcome)}_`) : []),
     ...headerButtons(run),
     runContext(run),
   ];
@@ -126,5 +126,5 @@ export function runHeaderMessage(run: Run, pool: PoolConfig | undefined): SlackM
 
 /** A thread reply for an event that matters (host down, host back on 7.6.0, VMs restored). */
 export function runEventMessage(run: Run, text: string): SlackMessage {
-  return { text: `${run.id} · ${run.pool}: ${text}`, blocks: [...sections(esc(text)), runContext(run)] };
+  return { text: `${run.id} · ${run.pool}: ${text}`, blocks: [...sections(slackText(text)), runContext(run)] };
 }
