@@ -1,9 +1,10 @@
 /**
- * `npm run bench` (node dist/bench/index.js): the planner, runner and Slack benchmarks in sequence, each printed as
+ * `npm run bench` (node dist/bench/index.js): the planner, runner, Slack and HA benchmarks in sequence, each printed as
  * a table. Exit code 0 when all ran, 1 when one threw (the others still run). Figures are recorded in
  * docs/benchmarks.md.
  */
 import { cpus } from 'node:os';
+import { benchHa, formatHaBench } from './ha';
 import { benchPlan, formatPlanBench } from './plan';
 import { benchRun, formatRunBench } from './run';
 import { benchOutbox, formatOutboxBench } from './outbox';
@@ -21,6 +22,7 @@ const BENCHES: Bench[] = [
   { name: 'slack (issue 5)', run: async () => formatSlackBench(await benchSlack({ print: false })) },
   { name: 'outbox priority (issue 10.10)', run: async () => formatOutboxBench(await benchOutbox()) },
   { name: 'simulator TLS (issue 12.4)', run: async () => formatSimTlsBench(await benchSimTls()) },
+  { name: 'high availability (issue 16)', run: async () => formatHaBench(await benchHa()) },
 ];
 
 export async function main(out: (line: string) => void = console.log, benches: Bench[] = BENCHES): Promise<number> {

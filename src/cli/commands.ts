@@ -14,6 +14,7 @@ export const COMMANDS: Record<CommandName, () => Promise<Handler>> = {
   schedule: async () => (await import('./schedule')).run,
   schedules: async () => (await import('./schedule')).runSchedules,
   unschedule: async () => (await import('./schedule')).runUnschedule,
+  state: async () => (await import('./state')).run,
   rehearse: async () => (await import('./rehearse')).run,
   sim: async () => (await import('./sim')).run,
 };

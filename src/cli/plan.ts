@@ -102,7 +102,7 @@ export async function run(args: string[], io: { out?: (s: string) => void; err?:
     const mode: UpgradeMode = a.mode ?? pool?.upgrade.mode ?? inferred?.mode ?? 'automatic';
     const { plan } = await planLivePool(
       client,
-      { pool: poolName, target: a.target ?? pool?.target ?? inferred?.target ?? '7.6', mode, returnPolicy: a.returnPolicy ?? pool?.returnPolicy ?? 'none', paths, repositoryUrl: repoUrl },
+      { pool: poolName, target: a.target ?? pool?.target ?? inferred?.target ?? '7.6', mode, returnPolicy: a.returnPolicy ?? pool?.returnPolicy ?? 'none', paths, repositoryUrl: repoUrl, sanBootHosts: pool?.sanBootHosts ?? [] },
       clock,
     );
     out(a.json ? JSON.stringify(planToJson(plan), null, 2) : renderPlanText(plan));

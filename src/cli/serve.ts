@@ -101,7 +101,7 @@ export function poolsFileCheck(file: string | undefined, pools: PoolConfig[]): R
 export async function startBot(config: ServeConfig, opts: { logger: Logger; clock?: Clock; env?: NodeJS.ProcessEnv }): Promise<RunningBot> {
   const clock = opts.clock ?? systemClock;
   const { logger } = opts;
-  const [{ openStore }, { createCore }, { createScheduler }, { createSlackApp }, { resolvePoolChannels }, { createWebClient }] = await Promise.all([
+  const [{ openStore, replicaOutbox }, { createCore, defaultOwnerId }, { createScheduler }, { createSlackApp }, { resolvePoolChannels }, { createWebClient }] = await Promise.all([
     import('../store'),
     import('../core'),
     import('../scheduler'),
@@ -141,9 +141,25 @@ export async function startBot(config: ServeConfig, opts: { logger: Logger; cloc
         if (target && typeof target[prop] === 'function') await target[prop](...args);
       },
     });
+    // this replica's name: in the pool leases, the outbox entries it sends and its heartbeat (docs/ha.md)
+    const ownerId = defaultOwnerId(opts.env ?? process.env);
+    const leaseTtlMs = config.general.leaseTtlMs;
+    logger.info({ store: store.describe(), replica: ownerId }, 'state store open');
+    await store.heartbeat(ownerId, leaseTtlMs, clock.now());
     // step counts and durations for /metrics, seen on their way to Slack
     const forward = observingNotifier(proxy);
-    const core = await createCore({ pools: config.pools, store, notifier: forward, clock, logger, env: opts.env ?? process.env });
+    // several replicas may share a PostgreSQL store (docs/ha.md): runs whose lease expires are taken over
+    const core = await createCore({
+      pools: config.pools,
+      store,
+      notifier: forward,
+      clock,
+      logger,
+      env: opts.env ?? process.env,
+      ownerId,
+      leaseTtlMs,
+      followReplicas: true,
+    });
     stops.push(() => core.shutdown());
     const scheduler = createScheduler({ core, store, notifier: forward, pools: config.pools, clock, logger, settings: config.general.scheduler });
     const slack = createSlackApp({
@@ -155,7 +171,8 @@ export async function startBot(config: ServeConfig, opts: { logger: Logger; cloc
       scheduler,
       audit: (e) => store.appendAudit(e),
       // undelivered Slack messages survive a restart (issue 5); the next start sends them first
-      outboxStore: store.outbox,
+      // with several replicas, each sends its own and takes over those of a replica that stopped (issue 16)
+      outboxStore: replicaOutbox(store, ownerId, clock),
       readiness,
       operatorChannel: config.general.operatorChannel,
       loadSlackRefs: async (runId) => (await store.getRun(runId))?.slack,
@@ -171,6 +188,14 @@ export async function startBot(config: ServeConfig, opts: { logger: Logger; cloc
     await core.recoverRuns();
     await scheduler.start();
     stops.push(() => scheduler.stop());
+    const beat = setInterval(() => {
+      store
+        .heartbeat(ownerId, leaseTtlMs, clock.now())
+        .then(() => slack.outbox.adoptStored())
+        .catch((e: unknown) => logger.warn({ err: (e as Error).message }, 'replica heartbeat failed; will retry'));
+    }, Math.max(250, leaseTtlMs / 3));
+    beat.unref();
+    stops.push(async () => clearInterval(beat));
     return { port, readiness, stop: stopAll };
   } catch (e) {
     await stopAll();

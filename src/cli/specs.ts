@@ -91,6 +91,12 @@ export const SPECS = {
   },
   schedules: { name: 'schedules', summary: 'list the maintenance windows', usage: '[<pool>]', positionals: [0, 64] },
   unschedule: { name: 'unschedule', summary: 'delete a maintenance window', usage: '<id>', positionals: [0, 64] },
+  state: {
+    name: 'state',
+    summary: 'copy a SQLite state file into an empty PostgreSQL database for several replicas',
+    usage: 'migrate <sqlite-path> <postgres-url>',
+    positionals: [0, 3],
+  },
   rehearse: {
     name: 'rehearse',
     summary: 'a complete run on a simulated copy of a pool or of a scenario file, gates auto-approved',

@@ -25,6 +25,13 @@ const envSchema = z.object({
     .default('info'),
   XSUPGRADE_APPROVAL_REMINDER_MINUTES: minutes(30),
   XSUPGRADE_MIXED_MODE_REMINDER_MINUTES: minutes(12 * 60),
+  /** issue 16: how long a replica that stopped renewing keeps a pool's run before another takes over */
+  XSUPGRADE_LEASE_TTL_SECONDS: z
+    .string()
+    .regex(/^\d+(\.\d+)?$/, 'must be a number of seconds, like 60')
+    .transform(Number)
+    .refine((n) => n >= 1 && n <= 3600, 'must be between 1 and 3600')
+    .default('60'),
   XSUPGRADE_OVERDUE_FACTOR: z
     .string()
     .regex(/^\d+(\.\d+)?$/, 'must be a number, like 3 (a step is overdue after 3× its expected duration)')
@@ -73,6 +80,8 @@ export interface GeneralSettings {
   operatorChannel?: string;
   sandboxPort: number;
   demoScale: number;
+  /** the pool lease's time-to-live (XSUPGRADE_LEASE_TTL_SECONDS): the longest a dead replica holds a run */
+  leaseTtlMs: number;
   scheduler: {
     approvalReminderAfterMs: number;
     approvalReminderEveryMs: number;
@@ -100,6 +109,7 @@ export function loadGeneralSettings(env: NodeJS.ProcessEnv = process.env): Gener
     operatorChannel: e.XSUPGRADE_OPERATOR_CHANNEL,
     sandboxPort: e.XSUPGRADE_SANDBOX_PORT,
     demoScale: e.XSUPGRADE_DEMO_SCALE,
+    leaseTtlMs: e.XSUPGRADE_LEASE_TTL_SECONDS * 1000,
     scheduler: {
       approvalReminderAfterMs: e.XSUPGRADE_APPROVAL_REMINDER_MINUTES * 60_000,
       approvalReminderEveryMs: e.XSUPGRADE_APPROVAL_REMINDER_MINUTES * 60_000,

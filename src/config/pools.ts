@@ -82,6 +82,11 @@ const poolObject = z
     timezone: z.string().default('UTC'),
     /** how long to wait for a host to come back, per mode, in minutes */
     hostTimeoutMinutes: z.number().int().positive().optional(),
+    /**
+     * R2.7: the hosts (name_label) that boot from SAN. XenAPI has no field for it, so the bot knows only what is
+     * declared here; these hosts are never upgraded by a rolling upgrade.
+     */
+    sanBootHosts: z.array(z.string().min(1).max(255)).max(1000).optional(),
   })
   .strict();
 

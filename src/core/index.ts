@@ -12,17 +12,21 @@ import { loadGeneralSettings } from '../config/env';
 import type { PoolConfig } from '../config/pools';
 import type { Core, CoreErrorCode, CoreResult, Notifier, PoolStatus, RecoveryRequest } from '../domain/ports';
 import type { Actor, Plan, Run, RunState, UpgradeMode } from '../domain/types';
-import { readSnapshot, testRepository } from '../inventory';
+import { readAppliedUpdates, readSnapshot, testRepository } from '../inventory';
 import { readSessionPermissions } from '../inventory/rbac';
 import { buildPlan, loadUpgradePaths, type UpgradePathTable } from '../planner';
 import { auditor } from '../runner/audit';
 import { Engine, type PoolRuntime } from '../runner/engine';
 import { isPoolUnavailable } from '../runner/errors';
+import { readLiveHosts } from '../runner/pool-state';
 import { checkAgainstPool, checkRequest, probeNewHost, recoveryMutation, StaleAction } from '../runner/recovery';
-import { runReport } from '../runner/report';
+import { abortedOutcome } from '../runner/end-audit';
+import { endAuditOf, runReport } from '../runner/report';
 import type { Store } from '../store';
 import { XenApiClient } from '../xenapi';
 import { authorize, describeActor, type Decision } from './authorize';
+import { lastUsableBackup } from './backups';
+import { restoreRun } from './restore';
 import { createPoolRuntime, repositoryUrlWithCredentials } from './runtime';
 import { startRefusal } from './start-checks';
 import { mention } from '../domain/mention';
@@ -42,6 +46,11 @@ export interface CoreDeps {
   pollMs?: number;
   paths?: UpgradePathTable;
   checkpoint?: (label: string) => Promise<void>;
+  /**
+   * Several replicas on one database (issue 16, `serve`): take over runs whose lease expired (every third of the
+   * lease TTL) and follow run changes stored by other replicas (PostgreSQL NOTIFY).
+   */
+  followReplicas?: boolean;
 }
 
 export type CoreHandle = Core & {
@@ -85,6 +94,7 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
   };
 
   const engine = new Engine({ store, clock, notifier, logger, ownerId, leaseTtlMs, runtime: (p) => runtimeOf(p)?.runtime, checkpoint: deps.checkpoint });
+  const replicaWatch = deps.followReplicas ? await followReplicas(engine, store, leaseTtlMs, logger) : undefined;
 
   // Pinned pools: a member rejoined by forget & rejoin (R4.2) serves the certificate an approver confirmed; the run
   // that rejoined it keeps that fingerprint, and it stays trusted across restarts.
@@ -147,12 +157,14 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
     if (mode === 'automatic' && cfg.upgrade.mode === 'automatic') {
       const withCreds = repositoryUrlWithCredentials(cfg, env)!;
       const live = snapshot.hosts.filter((h) => h.live).map((h) => h.ref);
-      repository = { url: cfg.upgrade.repositoryUrl, testResults: await testRepository(rt.client, live, withCreds) };
+      repository = { url: cfg.upgrade.repositoryUrl, testResults: await testRepository(rt.client, live, withCreds), ...(await readAppliedUpdates(rt.client, live)) };
     }
     // start re-validates under its own lease: the active-run precheck is the lease's job there
     const active = how.forStart ? undefined : (await store.listRuns({ pool: cfg.name, states: ACTIVE }))[0];
     paths ??= loadUpgradePaths();
+    const backup = snapshot.pool.rollingUpgradeInProgress ? await lastUsableBackup((f) => store.listRuns(f), cfg.name) : undefined;
     return buildPlan(snapshot, {
+      ...(backup ? { lastUsableBackup: backup } : {}),
       pool: cfg.name,
       target: opts.target ?? cfg.target,
       mode,
@@ -161,6 +173,7 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
       repository,
       activeRunId: active?.id,
       permissions,
+      sanBootHosts: cfg.sanBootHosts ?? [],
     });
   };
 
@@ -380,7 +393,11 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
       if (!res.ok) return res;
       engine.interrupt(runId, `aborted by ${actor.userId}`);
       await engine.whenIdle(runId, { loopOnly: true });
-      const report = await runReport(runtimeOf(got.value.run.pool)?.client, (await store.getRun(runId))!);
+      const stopped = (await store.getRun(runId))!;
+      const client = runtimeOf(got.value.run.pool)?.client;
+      const report = await runReport(client, stopped);
+      // what the abort leaves changed, from the live pool against the baseline (issue 11): said, never implied
+      const endAudit = await endAuditOf({ client, clock, store }, stopped);
       const final = await store.updateRun(runId, (r) => {
         for (const s of r.steps) {
           if (s.state === 'running' || s.state === 'awaiting-approval') {
@@ -388,11 +405,20 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
             s.error = { message: `interrupted: run aborted by ${mention(actor.userId)}` };
           }
         }
-        r.outcome = `aborted by ${mention(actor.userId)}\n${report}`;
+        r.endAudit = endAudit;
+        r.outcome = `${abortedOutcome(actor.userId, endAudit)}\n${report}`;
       });
       await audit(runId, 'state', actor.userId, `run aborted by ${actor.userId}`, { report });
       engine.notify(final, 'runFinished', (n) => n.runFinished(final));
       return ok(final);
+    },
+
+    restore(runId, actor) {
+      return restoreRun(
+        { store, clock, ownerId, leaseTtlMs, forRun, client: (p) => runtimeOf(p)?.client, audit, refuse, notify: (r, what, fn) => engine.notify(r, what, fn) },
+        runId,
+        actor,
+      );
     },
 
     async recover(runId, req: RecoveryRequest, actor) {
@@ -431,6 +457,17 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
       return ok(res.value);
     },
 
+    async liveHosts(poolName) {
+      const rt = runtimeOf(poolName);
+      if (!rt) return fail('not-found', `no pool named ${poolName}`);
+      try {
+        const live = await readLiveHosts(rt.client);
+        return ok(live.hosts.map((h) => ({ name: h.name, product: h.product, build: h.build, enabled: h.enabled, live: h.live })));
+      } catch (err) {
+        return fail('unavailable', `pool ${poolName} could not be read: ${(err as Error).message}`);
+      }
+    },
+
     async getRun(runId) {
       return store.getRun(runId);
     },
@@ -459,6 +496,7 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
     },
 
     async shutdown() {
+      replicaWatch?.stop();
       await engine.shutdown();
       for (const { client } of runtimes.values()) await client.logout().catch(() => undefined);
     },
@@ -470,4 +508,26 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
     whenIdle: (runId) => engine.whenIdle(runId),
   };
   return core;
+}
+
+/** The periodic take-over of orphaned runs and the change feed, for `serve` with several replicas. */
+async function followReplicas(engine: Engine, store: Store, leaseTtlMs: number, logger: Logger): Promise<{ stop(): void }> {
+  const unlisten = await store.onRunChanged((runId) => engine.onRunChanged(runId));
+  let sweeping = false;
+  const timer = setInterval(() => {
+    if (sweeping) return;
+    sweeping = true;
+    engine
+      .adoptOrphans()
+      .then((ids) => ids.length > 0 && logger.warn({ runs: ids }, 'runs whose lease expired: taking them over'))
+      .catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'looking for runs to take over failed; will retry'))
+      .finally(() => (sweeping = false));
+  }, Math.max(250, leaseTtlMs / 3));
+  timer.unref();
+  return {
+    stop() {
+      clearInterval(timer);
+      unlisten();
+    },
+  };
 }

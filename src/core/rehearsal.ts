@@ -38,7 +38,8 @@ export function snapshotToScenario(s: PoolSnapshot, cfg: PoolConfig, target: Upg
       platformVersion: h.version.platform,
       build: h.version.build || 'unknown',
       memoryGiB: Math.max(1, Math.round(h.memoryTotal / GiB)),
-      sanBoot: h.sanBoot,
+      // R2.7: XenAPI cannot tell; the pools file's declaration carries over into the rehearsal's scenario
+      sanBoot: (cfg.sanBootHosts ?? []).includes(h.name),
     })),
     srs: s.srs
       .filter((sr) => sr.shared || sr.attachedHosts.length > 0)
@@ -141,6 +142,8 @@ async function rehearseOn(o: RehearsalOptions, { sim, store, clock, dir, upgrade
     returnPolicy: o.returnPolicy ?? 'none',
     timezone: 'UTC',
     hostTimeoutMinutes: 240,
+    // the scenario's SAN-boot hosts, declared as an operator declares them in the pools file (R2.7)
+    sanBootHosts: o.scenario.hosts.filter((h) => h.sanBoot).map((h) => h.name),
   };
   const actor = { userId: 'rehearsal', source: 'cli' as const };
   let finished: (run: Run) => void = () => undefined;

@@ -90,6 +90,10 @@ export interface Core {
    * then recover(forget-rejoin, address, fingerprint256) does the rest.
    */
   probeNewHost(runId: string, stepId: string, address: string, actor: Actor): Promise<CoreResult<NewHostProbe>>;
+  /** Aborted runs: put back what the run changed on its current host (host enabled, VMs it stopped, HA). */
+  restore(runId: string, actor: Actor): Promise<CoreResult<Run>>;
+  /** The pool's hosts as the live pool shows them now (version, enabled, live): for watchdogs that must not trust a stale plan. */
+  liveHosts(pool: string): Promise<CoreResult<Array<{ name: string; product: string; build: string; enabled: boolean; live: boolean }>>>;
   getRun(runId: string): Promise<Run | undefined>;
   /** active run of a pool, or the latest one */
   status(poolOrRun?: string): Promise<Run[]>;

@@ -35,3 +35,23 @@ export async function testRepository(client: PluginCaller, hosts: Ref[], url: st
   }
   return out;
 }
+
+/**
+ * Automatic mode: the updates applied on each host, by name (one pool_update.get_all_records call: each update lists
+ * the hosts it is applied on). The planner checks XenCenter's RPU hotfix against them. Never throws.
+ */
+export async function readAppliedUpdates(client: PluginCaller, hosts: Ref[]): Promise<{ hotfixes?: Record<Ref, string[]>; hotfixError?: string }> {
+  try {
+    const updates = (await client.call<Record<string, { name_label?: unknown; hosts?: unknown }>>('pool_update.get_all_records')) ?? {};
+    const out: Record<Ref, string[]> = Object.fromEntries(hosts.map((h) => [h, [] as string[]]));
+    for (const u of Object.values(updates)) {
+      if (typeof u?.name_label !== 'string' || !Array.isArray(u.hosts)) continue;
+      for (const h of u.hosts) if (typeof h === 'string' && out[h]) out[h].push(u.name_label);
+    }
+    for (const h of Object.keys(out)) out[h].sort();
+    return { hotfixes: out };
+  } catch (e) {
+    const err = e as { code?: string; message?: string };
+    return { hotfixError: err.code ?? (err.message ?? String(e)).split('\n')[0] };
+  }
+}

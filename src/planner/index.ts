@@ -60,7 +60,7 @@ export function buildPlan(input: PoolSnapshot, opts: PlanOptions): Plan {
   const steps: PlanStep[] = [];
   const hostPlans: HostPlan[] = [];
   if (target && order.length > 0) {
-    steps.push(backupStep());
+    steps.push(backupStep(snapshot.pool.rollingUpgradeInProgress, opts.lastUsableBackup));
     const prepFixes: PrecheckFix[] = [];
     if (snapshot.pool.haEnabled) prepFixes.push({ kind: 'disable-ha' });
     const eject = prechecks.find((p) => p.fix.kind === 'eject-cds');

@@ -26,13 +26,18 @@ import { normalizeFingerprint } from '../xenapi/tls';
 import { lookAtNewHost, verifyNewHost } from './new-host';
 import type { HostPlan, RecoveryAction, Ref, Run, StepRecord } from '../domain/types';
 import type { AuditKind } from './audit';
-import { StepFailure, xenErrorCode } from './errors';
+import { StepFailure, isPoolUnavailable, xenErrorCode } from './errors';
 import { describeHost, readLivePool, type LiveHost, type LiveHosts, type LivePool } from './pool-state';
 import type { RunStore } from './ports';
 import type { StepContext } from './step';
 import { isOnTarget, versionText } from './steps/common';
 import type { HaSaved } from './steps/pool-prep';
 import { waitForPool } from './wait';
+import { longCall } from './long-call';
+import { slowCallMs } from './steps/upgrade';
+import { hostRemap, type Replacement } from './remap';
+import { endAuditOf } from './report';
+import { backupVerdict } from './end-audit';
 import type { PoolRuntime } from './runtime';
 
 export interface RecoveryState {
@@ -53,24 +58,10 @@ function oldRecordForgotten(rec: RecoveryState | undefined): boolean {
   return rec?.action === 'forget-rejoin' && (!!rec.forgotten || rec.phase === 'await-address' || rec.phase === 'join' || rec.phase === 'wait-member');
 }
 
-/** forget-rejoin: old host ref → the rejoined host's new ref (and the certificate an approver confirmed for it) */
-export interface Replacement {
-  from: Ref;
-  to: Ref;
-  fingerprint256?: string;
-}
+export { hostRemap, type Replacement } from './remap';
 
 export function hostPlanOf(run: Run, step: StepRecord): HostPlan | undefined {
   return step.host ? run.plan.hosts.find((h) => h.host === step.host) : undefined;
-}
-
-export function hostRemap(run: Run): Map<Ref, Ref> {
-  const map = new Map<Ref, Ref>();
-  for (const s of run.steps) {
-    const r = s.data?.replaced as Replacement | undefined;
-    if (r) map.set(r.from, r.to);
-  }
-  return map;
 }
 
 /** A host other than the master whose upgrade went through (its wait-host step is done). */
@@ -398,7 +389,20 @@ async function forgetRejoin(env: RecoveryEnv, run: Run, step: StepRecord): Promi
       await fresh.login();
       // audited without its arguments: they hold the pool's password
       await env.audit(run.id, 'xenapi', 'runner', `pool.join on ${address} → master ${master.address} (R4.2)`, { step: step.id, method: 'pool.join', target: address });
-      await fresh.call('pool.join', [master.address, creds.username, creds.password]);
+      // minutes (reference H4): Async on the fresh host, followed; a join still running there is followed, not re-sent
+      const deadlineMs = env.clock.now() + slowCallMs(rt.deps);
+      const tasks = (await fresh.call<Record<string, { name_label?: string; status?: string }>>('task.get_all_records')) ?? {};
+      const pending = Object.entries(tasks).find(([, t]) => t.name_label === 'Async.pool.join' && t.status === 'pending')?.[0];
+      try {
+        if (pending && fresh.waitForTask) await fresh.waitForTask(pending, { deadlineMs });
+        else await fresh.callAsync('pool.join', [master.address, creds.username, creds.password], { deadlineMs });
+      } catch (err) {
+        // a join that went through restarts the host's xapi as a slave: its task and its answers as a stand-alone
+        // master end there (HOST_STILL_BOOTING, HOST_IS_SLAVE, a lost task or connection). Not a refusal: whether
+        // it joined is read from the pool in the wait-member phase, and the join is not sent again.
+        if (!isPoolUnavailable(err)) throw err;
+        await env.audit(run.id, 'xenapi', 'runner', `pool.join on ${address}: no answer after the call (${(err as Error).message}); membership is read from the pool`, { step: step.id });
+      }
     } finally {
       await fresh.logout().catch(() => undefined);
     }
@@ -450,14 +454,16 @@ async function rollbackMaster(env: RecoveryEnv, run: Run, step: StepRecord): Pro
   const name = hp.name;
   let rec = step.data!.recovery as RecoveryState;
   const original = { product: hp.from.product, build: hp.from.build };
-  const backup = run.steps.find((s) => s.kind === 'backup')?.data?.path as string | undefined;
+  // only a dump that holds pool data is offered for a restore (issue 11.6)
+  const verdict = backupVerdict(run);
+  const backup = verdict.usable ? verdict.path : undefined;
 
   if (rec.phase === 'await-original') {
     if (!rec.guided) {
       run = await setPhase(env, run, step.id, { guided: true });
       ctx.say(
         `Rolling back the master ${name} (R4.1): the upgrade will not continue. Restart ${name} and restore ${versionText(original)} ` +
-          `(boot the previous version kept by the installer, or reinstall it and restore the pool database${backup ? ` from ${backup}` : ''} with xe pool-restore-database). ` +
+          `(boot the previous version kept by the installer, or reinstall it and restore the pool database${backup ? ` from ${backup}` : ` from a backup of your own — ${verdict.why}`} with xe pool-restore-database). ` +
           `The run waits until ${name} is live on ${versionText(original)}.`,
       ).catch(() => undefined);
     }
@@ -493,8 +499,18 @@ async function rollbackMaster(env: RecoveryEnv, run: Run, step: StepRecord): Pro
     await runOwnStep('move-back');
     const ha = run.steps.find((s) => s.kind === 'pool-prep')?.data?.ha as HaSaved | undefined;
     const pool = await readLivePool(rt.deps.client);
-    if (ha?.wasEnabled && !pool.haEnabled) await ctx.act('pool.enable_ha', [ha.heartbeatSrs, ha.configuration], `pool ${run.pool}`);
+    if (ha?.wasEnabled && !pool.haEnabled)
+      await longCall(rt.deps, ctx, {
+        key: 'enableHaCall',
+        method: 'pool.enable_ha',
+        params: [ha.heartbeatSrs, ha.configuration],
+        target: `pool ${run.pool}`,
+        budgetMs: slowCallMs(rt.deps),
+        reconcile: async () => ((await readLivePool(rt.deps.client)).haEnabled ? 'done' : 'not-done'),
+        checkBeforeRetry: "Check the pool's HA state (xe pool-param-get param-name=ha-enabled).",
+      });
   }
+  const endAudit = await endAuditOf({ client: rt.deps.client, clock: env.clock, store: env.store }, (await env.store.getRun(run.id))!);
   const closed = await env.store.updateRun(run.id, (r) => {
     const s = r.steps.find((x) => x.id === step.id)!;
     s.state = 'failed';
@@ -502,7 +518,11 @@ async function rollbackMaster(env: RecoveryEnv, run: Run, step: StepRecord): Pro
     for (const x of r.steps) if (x.state === 'pending' || x.state === 'awaiting-approval') x.state = 'skipped';
     r.state = 'rolled-back';
     r.endedAt = env.clock.now();
-    r.outcome = `rolled back: ${name} is live on ${versionText(original)} again (R4.1); no other host was upgraded; VMs stopped for it restarted`;
+    r.endAudit = endAudit;
+    // what the pool shows, not what the roll-back meant to do (issue 11)
+    r.outcome =
+      `rolled back: ${name} is live on ${versionText(original)} again (R4.1)` +
+      (endAudit.changed.length ? `; still changed: ${endAudit.changed.join('; ')}` : '; hosts, running VMs and HA are as they were before the run');
   });
   await env.audit(run.id, 'recovery', rec.by, closed.outcome!, { step: step.id });
   return { status: 'closed', run: closed };

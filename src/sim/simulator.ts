@@ -186,6 +186,7 @@ function makeSimPool(sim: Sim): SimPool {
         for (const [field, name] of [['host', parsed.host], ['vm', parsed.vm]] as const)
           if (name && (field === 'host' ? !sim.machines.has(name) : !pool.db.entries('VM').some(([, r]) => r.name_label === name)))
             throw new Error(`fault.${field}: unknown ${field} "${name}"`);
+        if (parsed.sr && !pool.db.entries('SR').some(([, r]) => r.name_label === parsed.sr)) throw new Error(`fault.sr: unknown SR "${parsed.sr}"`);
         sim.faults.push(parsed);
       },
       clearFaults: () => {

@@ -62,7 +62,7 @@ const auditSchema = z
   })
   .strict();
 
-const leaseSchema = z.object({ owner: z.string().min(1), runId: z.string().min(1), expiresAt: z.number() }).strict();
+const leaseSchema = z.object({ owner: z.string().min(1), runId: z.string().min(1), expiresAt: z.number(), token: z.number().int().nonnegative().optional() }).strict();
 
 const windowSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('once'), startAt: z.number(), endAt: z.number().optional() }).strict(),
@@ -117,6 +117,7 @@ const outboxSchema = z
     priority: z.number().int().min(0).max(9).optional(),
     group: z.string().min(1).optional(),
     requester: z.string().min(1).optional(),
+    owner: z.string().min(1).optional(),
   })
   .strict();
 

@@ -11,6 +11,7 @@ import {
   XenApiError,
   XenApiProtocolError,
   XenApiReconnectTimeoutError,
+  XenApiTaskLostError,
   XenApiTlsError,
   isXenApiError,
 } from './errors';
@@ -38,6 +39,8 @@ export interface XenApiClientOptions {
   requestTimeoutMs?: number;
   /** event.from timeout in (clock) seconds used by waitForTask and watchers (default 30) */
   eventPollSeconds?: number;
+  /** clock ms a task is followed when the caller gives no deadline (default 6 h): no wait is endless */
+  taskDeadlineMs?: number;
   /** reconnect backoff on the clock: first delay and cap (defaults 1 s and 15 s) */
   backoff?: { initialMs?: number; maxMs?: number };
   /**
@@ -91,6 +94,7 @@ export class XenApiClient extends EventEmitter {
   private readonly redactor: Redactor;
   private readonly requestTimeoutMs: number;
   private readonly eventPollSeconds: number;
+  private readonly taskDeadlineMs: number;
   private readonly backoff: { initialMs: number; maxMs: number };
   private master: string;
   private session: string | undefined;
@@ -113,6 +117,7 @@ export class XenApiClient extends EventEmitter {
     this.redactor = new Redactor(opts.password, opts.secrets);
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 60_000;
     this.eventPollSeconds = opts.eventPollSeconds ?? 30;
+    this.taskDeadlineMs = opts.taskDeadlineMs ?? 6 * 3600_000;
     this.backoff = { initialMs: opts.backoff?.initialMs ?? 1000, maxMs: opts.backoff?.maxMs ?? 15_000 };
     for (const m of opts.members ?? []) this.rememberMember(m);
     this.rememberMember(this.master);
@@ -234,11 +239,13 @@ export class XenApiClient extends EventEmitter {
   /**
    * Follows the task through event.from on `task/<ref>` (no sleep-polling): the first event.from with an empty
    * token returns the task's current record, later ones block until it changes. Success → the decoded result;
-   * failure → XenApiError from error_info; both destroy the task. A passed deadline → XenApiTimeoutError
-   * (the task is left running and not destroyed: it may still complete).
+   * failure → XenApiError from error_info; both destroy the task. Every wait has a deadline (the caller's, else
+   * taskDeadlineMs): when it passes → XenApiTimeoutError (the task is left running and not destroyed: it may still
+   * complete). A batch without the task (a poll window passed, or the master restarted: real xapi loses tasks with
+   * no `del` event) is checked with task.get_status: a task that no longer exists → XenApiTaskLostError.
    */
   async waitForTask<T = string>(task: string, opts: { deadlineMs?: number } = {}): Promise<T> {
-    const deadline = opts.deadlineMs ?? Number.POSITIVE_INFINITY;
+    const deadline = opts.deadlineMs ?? this.clock.now() + this.taskDeadlineMs;
     let token = '';
     for (;;) {
       const remaining = assertBeforeDeadline(this.clock, deadline, `task ${task}`);
@@ -254,9 +261,10 @@ export class XenApiClient extends EventEmitter {
         throw e;
       }
       token = batch.token;
-      for (const ev of batch.events) {
-        if (ev.ref !== task) continue;
-        if (ev.operation === 'del') throw new Error(`task ${task} was destroyed before it finished`);
+      const mine = batch.events.filter((ev) => ev.ref === task);
+      if (mine.length === 0) await this.assertTaskExists(task);
+      for (const ev of mine) {
+        if (ev.operation === 'del') throw new XenApiTaskLostError(`task ${task} was destroyed before it finished`, task, 'task');
         if (!ev.snapshot) continue;
         const rec = parseRecord('task', task, ev.snapshot);
         if (rec.status === 'pending' || rec.status === 'cancelling') continue;
@@ -270,6 +278,17 @@ export class XenApiClient extends EventEmitter {
         await this.destroyTask(task);
         throw new XenApiError(code, params.filter((p): p is string => p !== undefined), rec.name_label, this.master);
       }
+    }
+  }
+
+  /** task.get_status; HANDLE_INVALID → XenApiTaskLostError (the task vanished without an event). Other answers: keep waiting. */
+  private async assertTaskExists(task: string): Promise<void> {
+    try {
+      await this.call('task.get_status', [task]);
+    } catch (e) {
+      if (isXenApiError(e, 'HANDLE_INVALID')) throw new XenApiTaskLostError(`task ${task} no longer exists (lost in a master restart, or destroyed)`, task, 'task');
+      if (!(e instanceof XenApiError)) throw e;
+      this.logger.debug({ task, err: e.message }, 'task.get_status refused; still following the task by events');
     }
   }
 

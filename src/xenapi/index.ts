@@ -6,6 +6,7 @@ export {
   XenApiConnectionError,
   XenApiReconnectTimeoutError,
   XenApiTimeoutError,
+  XenApiTaskLostError,
   XenApiTlsError,
   XenApiProtocolError,
   isXenApiError,

@@ -92,6 +92,25 @@ describe('prechecks: each names its rule, severity and fix', () => {
     expect(only(p, 'san-boot')).toMatchObject({ rule: 'R2.7', severity: 'blocker', subjects: { hosts: ['h2'] } });
   });
 
+  it('R2.7: SAN boot is known only from the pools file (sanBootHosts); the plan says XenAPI cannot detect it', () => {
+    const pool = new PoolBuilder().host('h1').host('h2').build();
+    const undeclared = plan(pool);
+    expect(undeclared.executable).toBe(true);
+    expect(only(undeclared, 'san-boot-declared')).toMatchObject({ rule: 'R2.7', severity: 'info' });
+    expect(only(undeclared, 'san-boot-declared').message).toMatch(/XenAPI cannot detect boot from SAN: R2\.7 is enforced only for hosts declared in the pools file \(sanBootHosts: none\)/);
+
+    const declared = plan(pool, { sanBootHosts: ['h2'] });
+    expect(only(declared, 'san-boot')).toMatchObject({ severity: 'blocker', subjects: { hosts: ['h2'] } });
+    expect(only(declared, 'san-boot').message).toMatch(/h2 boots from SAN \(declared in the pools file\)/);
+    expect(declared.executable).toBe(false);
+  });
+
+  it('R2.7: a declared SAN-boot host that is not in the pool (a typo) blocks rather than leaving it unprotected', () => {
+    const p = plan(new PoolBuilder().host('h1').host('h2').build(), { sanBootHosts: ['h-2'] });
+    expect(only(p, 'san-boot-unknown')).toMatchObject({ rule: 'R2.7', severity: 'blocker', subjects: { hosts: ['h-2'] } });
+    expect(p.executable).toBe(false);
+  });
+
   it('R2.5/R2.6: a VM on local storage is suspended while its host upgrades (warning, approval)', () => {
     const p = plan(threeHostPool().vm('vm-licence-srv', { host: 'xs-a2', disks: ['local-xs-a2'] }).build());
     const c = only(p, 'vm-local-storage');
@@ -269,3 +288,28 @@ describe('R2.3: a VM suspended with a disc in', () => {
   });
 });
 
+describe('R3.9 automatic mode: the RPU hotfix XenCenter requires (issue 12 point 7)', () => {
+  const refs = (p: ReturnType<typeof threeHostPool>) => p.build().hosts.map((h) => h.ref);
+  it('blocks when a host lacks RPU004 (7.1), naming it and the way out', () => {
+    const pool = threeHostPool();
+    const [a1, a2, a3] = refs(pool);
+    const snapshot = pool.build();
+    const testResults = Object.fromEntries(snapshot.hosts.map((h) => [h.ref, { ok: true }]));
+    const p = plan(snapshot, { repository: { url: 'http://repo.example/xs76/', testResults, hotfixes: { [a1!]: ['RPU004'], [a2!]: [], [a3!]: ['RPU004', 'XS71ECU1009'] } } });
+    const c = only(p, 'rpu-hotfix');
+    expect(c).toMatchObject({ rule: 'R3.9', severity: 'blocker', subjects: { hosts: ['xs-a2'] } });
+    expect(c.message).toMatch(/RPU004 missing on xs-a2/);
+    expect(c.fix).toMatchObject({ kind: 'manual', guidance: expect.stringMatching(/apply RPU004 .*or use manual mode/) });
+    expect(p.executable).toBe(false);
+  });
+
+  it('passes when every host has it; manual mode does not need it; an unreadable list blocks', () => {
+    const snapshot = threeHostPool().build();
+    const testResults = Object.fromEntries(snapshot.hosts.map((h) => [h.ref, { ok: true }]));
+    const all = Object.fromEntries(snapshot.hosts.map((h) => [h.ref, ['RPU004']]));
+    expect(checks(plan(snapshot, { repository: { url: 'http://r/', testResults, hotfixes: all } })).filter((c) => c.id.startsWith('rpu-hotfix'))).toEqual([]);
+    expect(checks(plan(snapshot, { mode: 'manual', repository: undefined })).filter((c) => c.id.startsWith('rpu-hotfix'))).toEqual([]);
+    const unreadable = plan(snapshot, { repository: { url: 'http://r/', testResults, hotfixError: 'HOST_OFFLINE' } });
+    expect(only(unreadable, 'rpu-hotfix-unknown')).toMatchObject({ severity: 'blocker' });
+  });
+});

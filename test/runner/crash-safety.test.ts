@@ -50,6 +50,9 @@ function kill(child: ChildProcess): Promise<void> {
   });
 }
 
+// 40+ child processes in sequence: 47–76 s on the shared 2-core machine, past jest's 60 s default
+jest.setTimeout(240_000);
+
 describe('crash safety', () => {
   let sim: SimPool | undefined;
   let dir = '';

@@ -45,9 +45,16 @@ describe('recovery actions', () => {
       expect(done.state).toBe('done');
       expect(done.outcome).toMatch(/^done with exceptions: /);
       expect(done.outcome).not.toMatch(/every host upgraded/);
-      expect(done.outcome).toMatch(/xs-a3 skipped/);
-      expect(done.outcome).toMatch(/monitor-01 \(Halted, was on xs-a3\)/); // shut down for xs-a3 (R3.7), not restarted
-      expect(done.outcome).toMatch(/HA was enabled before the run and is disabled now/);
+      expect(done.outcome).toMatch(/xs-a3: not live, disabled, on 7\.1\.1 build 137272c, not 7\.6\.0/);
+      // shut down for xs-a3 (R3.7), not restarted
+      expect(done.outcome).toMatch(/monitor-01 \(Halted\): shut down by this run for xs-a3 and not started again/);
+      expect(done.outcome).toMatch(/HA is off: it was on before the run and this run disabled it \(R2\.4\)/);
+      expect(done.endAudit).toMatchObject({ allOnTarget: false, ha: { before: true, now: false, disabledByRun: true } });
+      // no Tools advice while xs-a3 is still on 7.1.1 (R5.2, R5.3; issue 11.4)
+      const finish = done.steps.find((s) => s.kind === 'pool-finish')!.data!.note as string;
+      expect(finish).not.toMatch(/upgrade the XenServer Tools in/);
+      expect(finish).toMatch(/do not upgrade the XenServer Tools yet/);
+      expect(h.notifier.calls.filter((c) => c.method === 'runEvent').map((c) => c.text).join('\n')).not.toMatch(/upgrade the XenServer Tools in/);
     } finally {
       await h.close();
     }

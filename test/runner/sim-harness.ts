@@ -7,6 +7,7 @@ import { silentLogger } from '../../src/log';
 import { loadScenario, startSimulator, type Scenario, type SimPool, type TestCa } from '../../src/sim';
 import { openStore, type Store } from '../../src/store';
 import { recordingNotifier } from './helpers';
+import { XenApiClient } from '../../src/xenapi';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -143,4 +144,36 @@ export async function approveGates(h: Harness, runId: string, stopAt?: string): 
     for (let r = await h.store.getRun(runId); r?.steps.find((s) => s.id === gate.id)?.state === 'awaiting-approval'; r = await h.store.getRun(runId))
       await new Promise((res) => setTimeout(res, 20));
   }
+}
+
+/** Real-time polling until `check` holds (bounded; for states the simulator reaches by itself). */
+export async function until(what: string, check: () => boolean, realMs = 30_000): Promise<void> {
+  const end = Date.now() + realMs;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Approve every gate (as APPROVER) until the run waits at `gate`. */
+export async function approveUntilGate(h: Harness, runId: string, gate: string): Promise<Run> {
+  const end = Date.now() + 60_000;
+  for (;;) {
+    const run = (await h.store.getRun(runId))!;
+    const waiting = run.steps.find((s) => s.state === 'awaiting-approval');
+    if (run.state === 'awaiting-approval' && waiting?.id === gate) return run;
+    if (run.state === 'awaiting-approval' && waiting) {
+      const ok = await h.core.approve(runId, waiting.id, APPROVER);
+      if (!ok.ok) throw new Error(ok.error);
+    }
+    if (Date.now() > end || ['failed', 'done', 'aborted'].includes(run.state)) throw new Error(`run ${runId} is ${run.state} before ${gate}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** A XenAPI session of someone acting on the pool outside the bot (an operator at xe or XenCenter). */
+export async function outsideClient(h: Harness): Promise<XenApiClient> {
+  const c = new XenApiClient({ url: h.sim.masterUrl, username: h.sim.username, password: h.sim.password, tls: h.sim.tls, clock: h.clock, logger: silentLogger });
+  await c.login();
+  return c;
 }

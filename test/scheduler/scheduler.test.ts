@@ -273,7 +273,39 @@ describe('reminders and watchdogs', () => {
     await t.store.savePlan('pool-a', approvedPlan({ hosts: [host('xs-a1', { alreadyDone: true }), host('xs-a2')] }));
     await t.tickAt(T0);
     await t.tickAt(T0 + HOUR);
-    expect(t.notices()).toEqual([expect.stringMatching(/in mixed mode for 1h.*different versions/)]);
+    expect(t.notices()).toEqual([expect.stringMatching(/in mixed mode for 1h.*no run is active/)]);
+  });
+
+  test('mixed mode reads the live pool (issue 11.5): a stale plan of mixed versions says nothing once every host runs the target', async () => {
+    const t = await setup({ now: T0, settings: { mixedModeAfterMs: HOUR } });
+    t.core.liveHosts.mockImplementation(async () => ({
+      ok: true as const,
+      value: [
+        { name: 'xs-a1', product: '7.6.0', build: '', enabled: true, live: true },
+        { name: 'xs-a2', product: '7.6.0', build: '', enabled: true, live: true },
+      ],
+    }));
+    await t.store.savePlan('pool-a', approvedPlan({ hosts: [host('xs-a1', { alreadyDone: true }), host('xs-a2')] }));
+    await t.tickAt(T0);
+    await t.tickAt(T0 + 13 * HOUR);
+    expect(t.notices()).toEqual([]);
+    expect(t.core.liveHosts).toHaveBeenCalled();
+  });
+
+  test('mixed mode reads the live pool (issue 11.5): a paused run on a pool with one version is not called mixed', async () => {
+    const t = await setup({ now: T0, timezone: 'UTC', settings: { mixedModeAfterMs: 12 * HOUR, mixedModeEveryMs: 12 * HOUR } });
+    t.core.liveHosts.mockImplementation(async () => ({ ok: true as const, value: [{ name: 'xs-a1', product: '7.1.1', build: '', enabled: false, live: true }, { name: 'xs-a2', product: '7.1.1', build: '', enabled: true, live: true }] }));
+    t.runs.set('r1', sampleRun('r1', { state: 'paused', updatedAt: T0, steps: [{ id: 'xs-a1:disable', kind: 'disable', hostName: 'xs-a1', state: 'done', attempts: 1 }] }));
+    await t.tickAt(T0 + 13 * HOUR);
+    expect(t.notices()).toEqual([]);
+  });
+
+  test('mixed mode reminder names the versions the live pool shows', async () => {
+    const t = await setup({ now: T0, settings: { mixedModeAfterMs: HOUR } });
+    await t.store.savePlan('pool-a', approvedPlan({ hosts: [host('xs-a1', { alreadyDone: true }), host('xs-a2')] }));
+    await t.tickAt(T0);
+    await t.tickAt(T0 + HOUR);
+    expect(t.notices()).toEqual([expect.stringMatching(/the pool shows xs-a1 on 7\.6\.0; xs-a2 on 7\.1\.1/)]);
   });
 
   test('run watchdog: a step far beyond its expected duration is reported with the observed facts', async () => {

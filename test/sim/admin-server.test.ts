@@ -1,7 +1,7 @@
 /** The simulator's admin HTTP API as the sandbox side panel uses it (ported from the sandbox's former copy). */
 import { join } from 'node:path';
 import { AdminServer, SimPool, startAdminServer, startSimulator } from '../../src/sim';
-import { fastClock, login, ok, until } from './helpers';
+import { fastClock, login, methodCallXml, ok, until } from './helpers';
 
 describe('admin API for the sandbox side panel (real simulator)', () => {
   let sim: SimPool;
@@ -46,6 +46,21 @@ describe('admin API for the sandbox side panel (real simulator)', () => {
       body: { ok: true, fault: { kind: 'install-fails', host: 'xs-a3', when: 'before', times: 1 } },
     });
     expect((await post('/pools/pool-a/faults', { kind: 'install-fails', host: 'xs-q' })).status).toBe(409);
+    expect((await fetch(`${admin.url}/pools/pool-a/faults`, { method: 'DELETE' })).status).toBe(200);
+  });
+
+  it('injects the real-pool faults (issue 12): api-error, pbd-plug-fails, emergency-error, validated the same way', async () => {
+    expect(await post('/pools/pool-a/faults', { kind: 'api-error', method: 'VM.clean_shutdown' })).toEqual({ status: 400, body: { error: 'fault.code: required for kind api-error' } });
+    expect(await post('/pools/pool-a/faults', { kind: 'emergency-error', host: 'xs-a2', code: 'HOST_IS_SLAVE' })).toMatchObject({ status: 400 });
+    expect((await post('/pools/pool-a/faults', { kind: 'pbd-plug-fails', host: 'xs-a2', sr: 'no-such-sr' })).status).toBe(409);
+    expect(await post('/pools/pool-a/faults', { kind: 'api-error', method: 'VM.clean_shutdown', vm: 'web-01', code: 'VM_SHUTDOWN_TIMEOUT', params: ['x', '1200'] })).toMatchObject({ status: 200 });
+    expect((await post('/pools/pool-a/faults', { kind: 'pbd-plug-fails', host: 'xs-a2', sr: 'nfs-shared' })).status).toBe(200);
+    expect((await post('/pools/pool-a/faults', { kind: 'emergency-error', host: 'xs-a3', code: 'HOST_UNKNOWN_TO_MASTER' })).status).toBe(200);
+    // the api-error fault is live: the next clean shutdown of web-01 fails with it
+    const s = await login(sim.masterUrl, 'root', 'xenroot-demo');
+    const web = (await ok(sim.masterUrl, 'VM.get_by_name_label', [s, 'web-01']))[0];
+    const r = await fetch(sim.masterUrl, { method: 'POST', body: methodCallXml('VM.clean_shutdown', [s, web]) });
+    expect(await r.text()).toContain('VM_SHUTDOWN_TIMEOUT');
     expect((await fetch(`${admin.url}/pools/pool-a/faults`, { method: 'DELETE' })).status).toBe(200);
   });
 

@@ -171,7 +171,8 @@ test('events survive a master restart: the watcher reconnects and re-reads', asy
   }
   w.stop();
   expect(resyncsAfter).toBeGreaterThanOrEqual(1);
-  expect(host('m1').power).toBe('on');
+  // its xapi serves reads once the management interface is up, before start-up completes (reference D1)
+  expect(['booting', 'on']).toContain(host('m1').power);
 });
 
 test('automatic upgrade of the master using only client calls (R3.2, R3.7): disable, evacuate, plugin main, reboot, wait for boot_time, enable', async () => {

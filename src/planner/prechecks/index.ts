@@ -7,6 +7,7 @@ import { pausedVmChecks } from './paused';
 import { poolStateChecks } from './pool-state';
 import { rbacChecks } from './rbac';
 import { repositoryChecks } from './repository';
+import { rpuHotfixChecks } from './rpu-hotfix';
 import { sanBootChecks } from './san-boot';
 import { versionPathChecks } from './version-path';
 import { vmStopChecks } from './vm-stops';
@@ -28,6 +29,7 @@ export function runPrechecks(snapshot: PoolSnapshot, ctx: PrecheckContext, tools
     ['host-health', 'R3.1', () => hostHealthChecks(snapshot, ctx)],
     ['san-boot', 'R2.7', () => sanBootChecks(snapshot, ctx)],
     ['repository', 'R3.9', () => repositoryChecks(snapshot, ctx)],
+    ['rpu-hotfix', 'R3.9', () => rpuHotfixChecks(snapshot, ctx)],
     ['cds', 'R2.3', () => cdChecks(snapshot, ctx)],
     ['paused', 'R3.7', () => pausedVmChecks(snapshot, ctx)],
     ['vm-stops', 'R2.2', () => vmStopChecks(snapshot, ctx)],

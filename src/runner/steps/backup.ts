@@ -17,6 +17,19 @@ export interface BackupData {
   sha256: string;
   /** xapi answers a stub database while the pool is in mixed mode (xenapi.md §4.2) */
   mixedMode: boolean;
+  /** the dump holds at least one row: false for a stub, which is never presented as a backup */
+  holdsPoolData: boolean;
+}
+
+/** Does the XML dump hold any row (pool data)? xapi's stub dump has only empty tables. Streams the file. */
+export async function holdsRows(path: string): Promise<boolean> {
+  let tail = '';
+  for await (const chunk of createReadStream(path, { encoding: 'utf8' })) {
+    const text = tail + (chunk as string);
+    if (text.includes('<row ')) return true;
+    tail = text.slice(-4);
+  }
+  return false;
 }
 
 export async function sha256File(path: string): Promise<string> {
@@ -44,11 +57,14 @@ export function createBackupStep(deps: StepDeps): StepModule {
       const dump = await deps.client.dumpDatabase(file);
       await ctx.checkpoint('dumped');
       if (!(dump.bytes > 0)) throw new StepFailure('the pool database dump is empty (R2.1)', { observed: [`${dump.path}: ${dump.bytes} bytes`] });
-      const data: BackupData = { path: dump.path, bytes: dump.bytes, sha256: dump.sha256, mixedMode };
+      const holdsPoolData = await holdsRows(dump.path);
+      const data: BackupData = { path: dump.path, bytes: dump.bytes, sha256: dump.sha256, mixedMode, holdsPoolData };
       await ctx.saveData({ ...data });
-      const note = mixedMode
-        ? `backup ${dump.path} (${dump.bytes} bytes) — the pool is in mixed mode, so xapi returned a stub database`
-        : `backup ${dump.path} (${dump.bytes} bytes, sha256 ${dump.sha256.slice(0, 12)})`;
+      // a stub (mixed mode: every table empty) is kept for the record but never called a backup (issue 11.6)
+      const note =
+        mixedMode || !holdsPoolData
+          ? `no usable backup: the dump ${dump.path} holds no pool data${mixedMode ? ' (the pool is in mixed mode, so xapi returned a stub database)' : ''} (R2.1)`
+          : `backup ${dump.path} (${dump.bytes} bytes, sha256 ${dump.sha256.slice(0, 12)})`;
       return { status: 'done', note };
     },
   };

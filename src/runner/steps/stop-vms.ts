@@ -71,6 +71,7 @@ export function createStopVmsStep(deps: StepDeps): StepModule {
       const stopped = serialSaver(ctx, 'stopped', (ctx.step.data?.stopped as Record<string, unknown>) ?? {});
       const pool = await readLivePool(deps.client);
       const failures: string[] = [];
+      let firstError: { code?: string; params?: string[] } | undefined;
       let acted = 0;
       for (const stop of stops) {
         const vm = vmByRef(pool, stop.vm);
@@ -94,10 +95,11 @@ export function createStopVmsStep(deps: StepDeps): StepModule {
           await ctx.checkpoint('stopped-one');
         } catch (err) {
           const e = toStepError(err);
+          firstError ??= { code: e.code, params: e.params };
           failures.push(`${stop.vmName}: ${e.code ?? ''} ${e.message}`.trim());
         }
       }
-      if (failures.length > 0) throw new StepFailure(`${failures.length} VM(s) on ${name} could not be stopped`, { observed: failures });
+      if (failures.length > 0) throw new StepFailure(`${failures.length} VM(s) on ${name} could not be stopped; first: ${failures[0]}`, { ...firstError, observed: failures });
 
       const after = await readLivePool(deps.client);
       const left = vmsOn(after, hostRef);

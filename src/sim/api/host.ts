@@ -4,7 +4,7 @@ import { NULL_REF } from '../db';
 import { fail, XapiFailure } from '../failure';
 import { Repository } from '../scenario';
 import { ApiCtx, def, str, strMap } from './registry';
-import { forwardTo, hostMachine, migrateVm, missingSr, vmNeeds } from './checks';
+import { forwardTo, hostMachine, migrateVm, missingNetwork, missingSr, vmNeeds } from './checks';
 import { lacksFeatureFor } from '../guest';
 
 def('host.disable', {
@@ -78,8 +78,13 @@ export function planEvacuation(ctx: ApiCtx, hostRef: string): EvacuationPlan {
         plan.errors.push({ vm, error: ['VM_REQUIRES_SR', vm, missingSr(pool, vm, candidates[0])!] });
         continue;
       }
+      const connected = seeing.filter((h) => !missingNetwork(pool, vm, h));
+      if (connected.length === 0) {
+        plan.errors.push({ vm, error: ['VM_REQUIRES_NETWORK', vm, missingNetwork(pool, vm, seeing[0])!] });
+        continue;
+      }
       const need = vmNeeds(pool.db.get('VM', vm));
-      const target = seeing.filter((h) => free.get(h)! >= need).sort((a, b) => free.get(b)! - free.get(a)!)[0];
+      const target = connected.filter((h) => free.get(h)! >= need).sort((a, b) => free.get(b)! - free.get(a)!)[0];
       if (!target) plan.errors.push({ vm, error: ['HOST_NOT_ENOUGH_FREE_MEMORY', vm] });
       else {
         free.set(target, free.get(target)! - need);
@@ -180,6 +185,8 @@ def('host.destroy', {
 // ---- prepare_host_upgrade.py (reference §6) ----
 const PLUGIN = 'prepare_host_upgrade.py';
 const FUNCTIONS = ['testUrl', 'main', 'getVersion', 'testSafe2Upgrade', 'getDom0DefaultMemory'];
+/** the plugin as shipped before the RPU hotfix (the public 2011 copy): getVersion & co. are missing (reference L2) */
+const OLD_FUNCTIONS = ['testUrl', 'main', 'testSafe2Upgrade'];
 
 function normaliseUrl(u: string): string {
   return u.replace(/^(\w+:\/\/)[^@/]*@/, '$1').replace(/\/+$/, '');
@@ -206,7 +213,7 @@ def('host.call_plugin', {
     const args = strMap(a);
     const m = forwardTo(ctx, host);
     if (plugin !== PLUGIN) fail('XENAPI_MISSING_PLUGIN', plugin);
-    if (!FUNCTIONS.includes(fn)) fail('UNKNOWN_XENAPI_PLUGIN_FUNCTION', fn);
+    if (!(m.spec.rpuHotfix ? FUNCTIONS : OLD_FUNCTIONS).includes(fn)) fail('UNKNOWN_XENAPI_PLUGIN_FUNCTION', fn);
     switch (fn) {
       case 'testSafe2Upgrade':
         return 'true';
@@ -222,9 +229,11 @@ def('host.call_plugin', {
         return 'true';
       }
       default: {
-        // main: check, stage the installer in /boot/installer, make the upgrade entry the default boot.
+        // main: check (an older repository is INVALID_URL here, reference L1), download and repack the installer into
+        // /boot/installer, make the upgrade entry the default boot: minutes on a real host.
         const repo = findRepository(ctx, fn, args);
-        await ctx.sim.sleepSeconds(30, ctx.signal);
+        if (compareVersions(repo.version, m.installed.product) < 0) pluginError(fn, 'INVALID_URL');
+        await ctx.sim.sleepSeconds(ctx.sim.timings.pluginMainSeconds, ctx.signal);
         m.staged = repo;
         return 'true';
       }

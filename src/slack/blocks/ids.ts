@@ -11,6 +11,7 @@ export const ACTION = {
   runHold: 'run_hold',
   runResume: 'run_resume',
   runAbort: 'run_abort',
+  runRestore: 'run_restore',
   approve: 'approval_approve',
   approvalHold: 'approval_hold',
   approvalAbort: 'approval_abort',

@@ -136,7 +136,7 @@ describe('a whole run through Slack only (simulator, real core)', () => {
       const summary = await approveUntil(
         e,
         header.ts,
-        (t) => t.includes(`*${runId}* rolled-back`),
+        (t) => t.includes(`*${runId}* rolled back`),
         async (alertTs) => {
           const alert = e.api.messages(CHANNEL).find((m) => m.ts === alertTs)!;
           expect(buttonValue(alert, ACTION.recoverSkipHost)).toBeUndefined(); // not valid for the master
@@ -147,7 +147,7 @@ describe('a whole run through Slack only (simulator, real core)', () => {
           return true;
         },
       );
-      expect(textOf(summary)).toContain('rolled-back');
+      expect(textOf(summary)).toContain('rolled back');
       expect(e.sim.inspect().hosts.every((x) => x.productVersion === '7.1.1')).toBe(true);
     } finally {
       await e.close();

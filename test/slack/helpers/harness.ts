@@ -37,6 +37,8 @@ export function fakeCore(run: Run = makeRun()): FakeCore {
     probeNewHost: jest.fn((_run: string, _step: string, address: string) =>
       ok({ address, certificate: { fingerprint256: PROBED_FINGERPRINT, subject: 'CN=xs-a3', issuer: 'CN=xs-a3', selfSigned: true, validFrom: 'Dec  3 03:00:00 2026 GMT', validTo: 'Dec  1 03:00:00 2036 GMT' }, lostVms: ['vm-licence-srv'] }),
     ),
+    restore: jest.fn(() => ok(run)),
+    liveHosts: jest.fn(() => ok([])),
     getRun: jest.fn((id: string) => Promise.resolve(id === run.id ? run : undefined)),
     status: jest.fn(() => Promise.resolve([run])),
     history: jest.fn(() => Promise.resolve([run])),

@@ -32,6 +32,7 @@ describe('buttons through the real Bolt app', () => {
     [ACTION.runResume, 'resume', [RUN_ID]],
     [ACTION.runAbort, 'abort', [RUN_ID]],
     [ACTION.approvalAbort, 'abort', [RUN_ID]],
+    [ACTION.runRestore, 'restore', [RUN_ID]],
   ] as const)('%s calls core.%s', async (actionId, method, args) => {
     await h.click(actionId, runValue('xs-a2:approval'));
     await h.slack.idle();
@@ -52,6 +53,15 @@ describe('buttons through the real Bolt app', () => {
     expect(ephemeralsFor(h.api, REQUESTER).join()).toContain('cannot approve it yourself');
     expect(ephemeralsFor(h.api, APPROVER).join()).toContain('Nothing done: the run has moved on: step xs-a2:approval was already approved');
     // nothing else was posted or edited for a refused click
+    expect(h.api.calls.filter((c) => c.method === 'chat.postMessage' || c.method === 'chat.update')).toHaveLength(0);
+  });
+
+  it('a Restore click refused by Core (not an approver, already restored) is told to the user only (issue 10.7)', async () => {
+    core.restore.mockResolvedValueOnce({ ok: false, code: 'forbidden', error: 'recover refused: U0SAM is not an approver of pool pool-a' });
+    await h.click(ACTION.runRestore, runValue(), { user: OUTSIDER });
+    await h.slack.idle();
+    expect(core.restore).toHaveBeenCalledWith(RUN_ID, expect.objectContaining({ userId: OUTSIDER }));
+    expect(ephemeralsFor(h.api, OUTSIDER).join()).toContain('Not allowed: recover refused: U0SAM is not an approver');
     expect(h.api.calls.filter((c) => c.method === 'chat.postMessage' || c.method === 'chat.update')).toHaveLength(0);
   });
 
