@@ -51,6 +51,6 @@ describe('the demo pools plan correctly (real client, simulator)', () => {
     expect(p.prechecks.find((c) => c.id === 'no-suspend-sr')).toMatchObject({ rule: 'R6.1', severity: 'warning', subjects: { vms: ['fileserver', 'printserver'] } });
     expect(p.steps.find((s) => s.kind === 'stop-vms')!.description).toMatch(/^Shut down fileserver, printserver \(no suspend SR\)/);
     expect(ids(p)).toContain('standalone-host');
-    expect(p.steps.map((s) => s.kind)).toEqual(['backup', 'disable', 'evacuate', 'stop-vms', 'approval', 'upgrade', 'wait-host', 'enable', 'restore-vms', 'pool-finish']);
+    expect(p.steps.map((s) => s.kind)).toEqual(['backup', 'disable', 'evacuate', 'approval', 'stop-vms', 'upgrade', 'wait-host', 'enable', 'restore-vms', 'pool-finish']);
   });
 });

@@ -46,7 +46,7 @@ describe('networks and CPU features in the plan (issue 12 points 3, 5)', () => {
   it('targets only hosts with the networks and CPU features; names the VMs that cannot move anywhere and why', async () => {
     const clock = new ScaledClock(1000);
     const sim = await startSimulator(scenario, { clock });
-    const client = new XenApiClient({ url: sim.masterUrl, username: 'root', password: 'pw', tls: { mode: 'insecure-http' }, clock });
+    const client = new XenApiClient({ url: sim.masterUrl, username: 'root', password: 'pw', tls: sim.tls, clock });
     try {
       const { plan, snapshot } = await planLivePool(
         client,
@@ -94,7 +94,7 @@ describe('networks and CPU features in the plan (issue 12 points 3, 5)', () => {
       const s = await h.sim.inspect();
       const ref = (n: string) => s.vms.find((x) => x.name === n)!.ref;
       const hostRef = (n: string) => h.sim.hosts().find((x) => x.name === n)!.ref;
-      const xc = new XenApiClient({ url: h.sim.masterUrl, username: 'root', password: 'pw', tls: { mode: 'insecure-http' }, clock: h.clock });
+      const xc = new XenApiClient({ url: h.sim.masterUrl, username: 'root', password: 'pw', tls: h.sim.tls, clock: h.clock });
       try {
         await expect(xc.call('VM.pool_migrate', [ref('on-vlan20'), hostRef('h3'), {}])).rejects.toMatchObject({ code: 'VM_REQUIRES_NETWORK' });
         await expect(xc.call('VM.pool_migrate', [ref('wide-cpu'), hostRef('h1'), {}])).rejects.toMatchObject({ code: 'VM_INCOMPATIBLE_WITH_THIS_HOST' });

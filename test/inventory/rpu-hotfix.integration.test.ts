@@ -19,7 +19,7 @@ const scenario = (rpuHotfixOnS2: boolean): ScenarioInput => ({
 async function planOf(s: ScenarioInput) {
   const clock = new ScaledClock(1000);
   const sim = await startSimulator(s, { clock });
-  const client = new XenApiClient({ url: sim.masterUrl, username: 'root', password: 'pw', tls: { mode: 'insecure-http' }, clock });
+  const client = new XenApiClient({ url: sim.masterUrl, username: 'root', password: 'pw', tls: sim.tls, clock });
   try {
     return (await planLivePool(client, { pool: 'rpu', target: '7.6', mode: 'automatic', returnPolicy: 'none', paths: loadUpgradePaths(), repositoryUrl: REPO }, clock)).plan;
   } finally {

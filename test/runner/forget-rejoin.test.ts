@@ -93,7 +93,7 @@ describe('forget & rejoin verifies the new host before trusting it (R4.2)', () =
       expect(done.steps.find((s) => s.id === step.id)!.data!.replaced).toMatchObject({ fingerprint256 });
       // issue 11.8: its disk was on xs-a2's local storage, which went with the reinstall: lost, never "running again"
       expect(h.sim.inspect().vms.find((v) => v.name === 'vm-licence-srv')!.powerState).not.toBe('Running');
-      expect(done.outcome).toMatch(/lost with the local storage of the reinstalled host.*vm-licence-srv/);
+      expect(done.outcome).toMatch(/vm-licence-srv.*its disks were on the local storage of xs-a2, which was reinstalled/);
       expect(h.notifier.calls.some((c) => c.method === 'runEvent' && /vm-licence-srv.*running again/.test(JSON.stringify(c)))).toBe(false);
 
       const audit = await h.store.listAudit(run.id);

@@ -17,7 +17,7 @@ async function until(what: string, cond: () => boolean, realMs = 30_000): Promis
 describe('Retry after a host was powered off and on before its upgrade', () => {
   it('disables and re-evacuates the re-enabled host (a VM moved onto it is re-placed), then upgrades it: no dead end', async () => {
     const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', { autoApprove: false });
-    const client = new XenApiClient({ url: h.sim.masterUrl, username: h.sim.username, password: h.sim.password, tls: { mode: 'insecure-http' }, clock: h.clock });
+    const client = new XenApiClient({ url: h.sim.masterUrl, username: h.sim.username, password: h.sim.password, tls: h.sim.tls, clock: h.clock });
     try {
       const started = await planAndStart(h);
       expect((await approveGates(h, started.id, 'xs-a2:approval')).steps.find((s) => s.state === 'awaiting-approval')!.id).toBe('xs-a2:approval');
@@ -41,7 +41,7 @@ describe('Retry after a host was powered off and on before its upgrade', () => {
       expect((await h.core.approve(started.id, 'xs-a2:approval', APPROVER)).ok).toBe(true);
       const failed = await waitForRun(h.store, started.id, ['failed', 'done']);
       const step = failed.steps.find((s) => s.state === 'failed')!;
-      expect(step.id).toBe('xs-a2:upgrade');
+      expect(step.id).toMatch(/^xs-a2:(stop-vms|upgrade)$/); // the first step after the gate that finds it enabled again (R3.3)
       expect(h.sim.stats().shutdowns['xs-a2'] ?? 0).toBe(0); // nothing was taken down with a VM on it
       expect(h.notifier.calls.filter((c) => c.method === 'stepFailed').pop()!.actions[0]).toBe('retry');
 

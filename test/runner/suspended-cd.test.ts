@@ -33,7 +33,7 @@ describe('a VM suspended with a CD inserted (R2.3)', () => {
 
       expect(h.sim.inspect().vms.find((v) => v.name === 'old-build')!.powerState).toBe('Suspended');
       // its suspended state survived the upgrade: it resumes on a 7.6 host
-      client = new XenApiClient({ url: h.sim.masterUrl, username: h.sim.username, password: h.sim.password, tls: { mode: 'insecure-http' }, clock: h.clock });
+      client = new XenApiClient({ url: h.sim.masterUrl, username: h.sim.username, password: h.sim.password, tls: h.sim.tls, clock: h.clock });
       await client.login();
       const ref = Object.entries(await client.call<Record<string, { name_label: string }>>('VM.get_all_records')).find(([, v]) => v.name_label === 'old-build')![0];
       await client.callAsync('VM.resume', [ref, false, false]);
@@ -46,7 +46,7 @@ describe('a VM suspended with a CD inserted (R2.3)', () => {
 
   it('a disc inserted after the plan into a VM the run suspends is ejected before the suspend (R2.3, R6.1): the VM resumes after its host\'s upgrade', async () => {
     const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', { autoApprove: false });
-    const client = new XenApiClient({ url: h.sim.masterUrl, username: h.sim.username, password: h.sim.password, tls: { mode: 'insecure-http' }, clock: h.clock });
+    const client = new XenApiClient({ url: h.sim.masterUrl, username: h.sim.username, password: h.sim.password, tls: h.sim.tls, clock: h.clock });
     try {
       const run = await planAndStart(h);
       await approveGates(h, run.id, 'xs-a1:approval'); // pool-prep has emptied the drives the plan saw

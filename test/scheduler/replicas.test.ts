@@ -17,7 +17,7 @@ const MIN = 60_000;
 const HOUR = 60 * MIN;
 const T0 = Date.UTC(2026, 10, 25, 12);
 const START = Date.UTC(2026, 10, 28, 21);
-const alice: Actor = { userId: 'U0ALICE', source: 'slack' };
+const alice: Actor = { userId: 'U0ALICE', source: 'slack', channel: '#ops', groups: ['S0ADMINS'] }; // an approver (issue 10.4: only approvers schedule)
 const host = (name: string): HostPlan => ({
   host: `OpaqueRef:${name}`, name, isMaster: name.endsWith('1'),
   from: { product: '7.1.1', platform: '2.1.1', build: '', brand: 'XenServer' },

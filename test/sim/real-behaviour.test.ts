@@ -134,7 +134,7 @@ test('a slave that boots while its master is away is in emergency mode: HOST_STI
 test('tasks vanish in a master restart with no del event; the client reports the task lost instead of waiting for ever', async () => {
   const clock = fastClock(20000);
   const sim = await startSimulator(base({ timings: { pluginMainSeconds: 10_000_000, bootSeconds: 200, xapiStartSeconds: 200 } }), { clock });
-  const client = new XenApiClient({ url: sim.masterUrl, username: 'root', password: 'pw', tls: { mode: 'insecure-http' }, clock });
+  const client = new XenApiClient({ url: sim.masterUrl, username: 'root', password: 'pw', tls: sim.tls, clock });
   try {
     const s2 = host(sim, 's2').ref;
     const task = await client.call<string>('Async.host.call_plugin', [s2, 'prepare_host_upgrade.py', 'main', { url: REPO }]);
