@@ -7,6 +7,7 @@ import { cpus } from 'node:os';
 import { benchHa, formatHaBench } from './ha';
 import { benchPlan, formatPlanBench } from './plan';
 import { benchRun, formatRunBench } from './run';
+import { benchOutbox, formatOutboxBench } from './outbox';
 import { benchSlack, formatSlackBench } from './slack';
 import { benchSimTls, formatSimTlsBench } from './sim-tls';
 
@@ -19,6 +20,7 @@ const BENCHES: Bench[] = [
   { name: 'plan (issue 3)', run: async () => formatPlanBench(await benchPlan([3, 16, 64], 50, false)) },
   { name: 'run (issue 4)', run: async () => formatRunBench(await benchRun({ print: false })) },
   { name: 'slack (issue 5)', run: async () => formatSlackBench(await benchSlack({ print: false })) },
+  { name: 'outbox priority (issue 10.10)', run: async () => formatOutboxBench(await benchOutbox()) },
   { name: 'simulator TLS (issue 12.4)', run: async () => formatSimTlsBench(await benchSimTls()) },
   { name: 'high availability (issue 16)', run: async () => formatHaBench(await benchHa()) },
 ];

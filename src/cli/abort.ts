@@ -1,13 +1,10 @@
 /** `xsupgrade abort <run>`: stop the run where it is and print the report of every host and VM. */
-import { cliActor, openConsoleCore, parseArgs } from '../core/console';
+import { cliActor, openConsoleCore } from '../core/console';
+import { parseCommandArgs } from './args';
+import { SPECS } from './specs';
 
 export async function run(args: string[]): Promise<number> {
-  const { positional } = parseArgs(args, {});
-  const id = positional[0];
-  if (!id) {
-    console.error('usage: xsupgrade abort <run>');
-    return 1;
-  }
+  const id = parseCommandArgs(SPECS.abort, args).positional[0];
   const c = await openConsoleCore(process.env, { yes: false, interactive: false, write: (l) => console.log(l) });
   try {
     const res = await c.core.abort(id, cliActor());

@@ -12,9 +12,10 @@ import { planLivePool } from '../inventory/live-plan';
 import { loadUpgradePaths } from '../planner';
 import { planToJson } from '../planner/render/json';
 import { renderPlanText } from '../planner/render/text';
+import { parseCommandArgs, UsageError, usageLine } from './args';
+import { SPECS } from './specs';
 
-export const USAGE =
-  'usage: xsupgrade plan <pool> [--target 7.6] [--mode automatic|manual|update] [--return none|original] [--json] [--scenario <file>]';
+export const USAGE = usageLine(SPECS.plan);
 
 interface PlanArgs {
   pool?: string;
@@ -25,45 +26,14 @@ interface PlanArgs {
   scenario?: string;
 }
 
-class UsageError extends Error {}
-
 export function parsePlanArgs(args: string[]): PlanArgs {
-  const out: PlanArgs = { json: false };
-  const value = (i: number, flag: string): string => {
-    const v = args[i + 1];
-    if (v === undefined || v.startsWith('--')) throw new UsageError(`${flag} needs a value`);
-    return v;
-  };
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    switch (a) {
-      case '--json':
-        out.json = true;
-        break;
-      case '--target':
-        out.target = value(i++, a);
-        break;
-      case '--mode': {
-        const m = value(i++, a);
-        if (m !== 'automatic' && m !== 'manual' && m !== 'update') throw new UsageError(`--mode must be automatic, manual or update, not "${m}"`);
-        out.mode = m;
-        break;
-      }
-      case '--return': {
-        const r = value(i++, a);
-        if (r !== 'none' && r !== 'original') throw new UsageError(`--return must be none or original, not "${r}"`);
-        out.returnPolicy = r;
-        break;
-      }
-      case '--scenario':
-        out.scenario = value(i++, a);
-        break;
-      default:
-        if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`);
-        if (out.pool) throw new UsageError(`one pool at a time (got "${out.pool}" and "${a}")`);
-        out.pool = a;
-    }
-  }
+  const { positional, opts } = parseCommandArgs(SPECS.plan, args);
+  const out: PlanArgs = { json: opts.json === true };
+  if (positional[0] !== undefined) out.pool = positional[0];
+  if (typeof opts.target === 'string') out.target = opts.target;
+  if (typeof opts.mode === 'string') out.mode = opts.mode as UpgradeMode;
+  if (typeof opts.return === 'string') out.returnPolicy = opts.return as ReturnPolicy;
+  if (typeof opts.scenario === 'string') out.scenario = opts.scenario;
   if (!out.pool && !out.scenario) throw new UsageError('which pool? name one from the pools file, or give --scenario <file>');
   return out;
 }
@@ -93,15 +63,24 @@ export async function run(args: string[], io: { out?: (s: string) => void; err?:
       const file = loadPoolsFile(env.XSUPGRADE_POOLS);
       pool = file.pools.find((p) => p.name === a.pool);
       if (!pool && !a.scenario) throw new ConfigError(`${env.XSUPGRADE_POOLS}: no pool "${a.pool}" (configured: ${file.pools.map((p) => p.name).join(', ')})`);
-    } else if (!a.scenario) {
-      throw new ConfigError('XSUPGRADE_POOLS is not set: it names the pools file (see manifests/pools.example.yaml), or use --scenario <file>');
+    }
+
+    const clock = new ScaledClock(a.scenario ? 1000 : 1);
+    if (!env.XSUPGRADE_POOLS && !a.scenario) {
+      // no pools file: the demo pools of `npm start`, on the simulator in this process (issue 14)
+      const { startDemoPools, demoScenarioFiles } = await import('../sandbox/demo-pools');
+      const names = [...demoScenarioFiles().keys()];
+      if (!names.includes(a.pool!)) throw new ConfigError(`no pool "${a.pool}": XSUPGRADE_POOLS is not set, so the demo pools are used (${names.join(', ')})`);
+      err(`xsupgrade plan: XSUPGRADE_POOLS is not set: planning the demo pool ${a.pool} of \`npm start\` on the simulator (set XSUPGRADE_POOLS for your pools)`);
+      const demo = await startDemoPools({ clock, env, only: [a.pool!] });
+      cleanup.push(() => demo.stop());
+      pool = demo.pools.find((p) => p.name === a.pool);
     }
 
     let client: InstanceType<typeof XenApiClient>;
     let poolName: string;
     let repoUrl: string | undefined;
     let inferred: ScenarioUpgrade | undefined;
-    const clock = new ScaledClock(a.scenario ? 1000 : 1);
     if (a.scenario) {
       const { loadScenario, startSimulator } = await import('../sim');
       const scenario = loadScenario(a.scenario);

@@ -6,36 +6,37 @@ import { existsSync } from 'node:fs';
 import { loadGeneralSettings } from '../config/env';
 import { ConfigError, loadPoolsFile } from '../config/pools';
 import type { UpgradeMode } from '../domain/types';
-import { parseArgs } from '../core/console';
+import { parseCommandArgs } from './args';
+import { SPECS } from './specs';
 import { formatSummary, rehearse, snapshotToScenario } from '../core/rehearsal';
 import { parseMode, scenarioUpgrade } from '../core/scenario-mode';
 import { createPoolRuntime } from '../core/runtime';
 import { readSnapshot } from '../inventory';
 import { findTarget, loadUpgradePaths } from '../planner';
 import { loadScenario, parseScenario, type Scenario } from '../sim';
+import { demoScenarioFiles } from '../sandbox/demo-pools';
 import { systemClock } from '../clock';
 import { createLogger } from '../log';
 import { openStore } from '../store';
 
 export async function run(args: string[]): Promise<number> {
-  const { positional, opts } = parseArgs(args, { value: ['fail', 'scale', 'mode'] });
+  const { positional, opts } = parseCommandArgs(SPECS.rehearse, args);
   const what = positional[0];
-  if (!what) {
-    console.error('usage: xsupgrade rehearse <pool-or-scenario.yaml> [--fail <host>] [--scale N] [--mode automatic|manual|update]');
-    return 1;
-  }
   const scale = opts.scale ? Number(opts.scale) : 2000;
   if (!(scale > 0)) throw new ConfigError('--scale must be a positive number (simulated seconds per real second)');
   let scenario: Scenario;
   let mode: UpgradeMode;
   let returnPolicy: 'none' | 'original' = 'none';
   const requested = opts.mode === undefined ? undefined : parseMode(opts.mode);
-  if (existsSync(what)) {
-    scenario = loadScenario(what);
+  const settings = loadGeneralSettings(process.env);
+  const demoFile = settings.poolsFile ? undefined : demoScenarioFiles().get(what);
+  if (demoFile && !existsSync(what)) console.error(`xsupgrade rehearse: XSUPGRADE_POOLS is not set: rehearsing the demo pool ${what} of \`npm start\` (${demoFile})`);
+  const file = existsSync(what) ? what : demoFile;
+  if (file) {
+    scenario = loadScenario(file);
     mode = scenarioUpgrade(scenario, requested).mode; // as `plan --scenario` infers it
   } else {
-    const settings = loadGeneralSettings(process.env);
-    if (!settings.poolsFile) throw new ConfigError(`${what} is not a file, and XSUPGRADE_POOLS is not set to look it up as a pool`);
+    if (!settings.poolsFile) throw new ConfigError(`${what} is not a file, and XSUPGRADE_POOLS is not set to look it up as a pool (the demo pools are ${[...demoScenarioFiles().keys()].join(', ')})`);
     const cfg = loadPoolsFile(settings.poolsFile).pools.find((p) => p.name === what);
     if (!cfg) throw new ConfigError(`no scenario file and no pool named ${what}`);
     const target = findTarget(loadUpgradePaths(), cfg.target);

@@ -6,17 +6,15 @@
  * driving it from this terminal.
  */
 import type { RecoveryAction } from '../domain/types';
-import { cliActor, openConsoleCore, parseArgs } from '../core/console';
+import { cliActor, openConsoleCore } from '../core/console';
+import { parseCommandArgs } from './args';
+import { SPECS } from './specs';
 
 const ACTIONS: RecoveryAction[] = ['retry', 'forget-rejoin', 'rollback-master', 'skip-host', 'abort'];
 
 export async function run(args: string[]): Promise<number> {
-  const { positional, opts } = parseArgs(args, { bool: ['yes'], value: ['action', 'step', 'address', 'fingerprint'] });
+  const { positional, opts } = parseCommandArgs(SPECS.resume, args);
   const id = positional[0];
-  if (!id) {
-    console.error('usage: xsupgrade resume <run> [--yes] [--action <action> --step <step> [--address <addr>]]');
-    return 1;
-  }
   const c = await openConsoleCore(process.env, { yes: !!opts.yes, interactive: !!process.stdin.isTTY, write: (l) => console.log(l) });
   try {
     const current = await c.core.getRun(id);

@@ -1,15 +1,13 @@
 /** `xsupgrade run <pool> [--yes]`: plan, confirm, and drive a rolling upgrade from the terminal. */
 import { createInterface } from 'node:readline/promises';
 import { renderPlanText } from '../planner/render/text';
-import { cliActor, openConsoleCore, parseArgs } from '../core/console';
+import { cliActor, openConsoleCore } from '../core/console';
+import { parseCommandArgs } from './args';
+import { SPECS } from './specs';
 
 export async function run(args: string[]): Promise<number> {
-  const { positional, opts } = parseArgs(args, { bool: ['yes'] });
+  const { positional, opts } = parseCommandArgs(SPECS.run, args);
   const pool = positional[0];
-  if (!pool) {
-    console.error('usage: xsupgrade run <pool> [--yes]');
-    return 1;
-  }
   const interactive = !!process.stdin.isTTY;
   const c = await openConsoleCore(process.env, { yes: !!opts.yes, interactive, write: (l) => console.log(l) });
   try {

@@ -10,6 +10,10 @@ import { ConfigError, loadPoolsFile, type PoolConfig } from '../config/pools';
 import type { Notifier } from '../domain/ports';
 import { createLogger, type Logger } from '../log';
 import { loadSlackSettings, SettingsError, type SlackSettings } from '../slack/settings';
+import { statSync } from 'node:fs';
+import { Readiness, type CheckResult, type ReadinessCheck } from '../observe/health';
+import { addCollector } from '../observe/metrics';
+import { observingNotifier, runCollector } from '../observe/run-metrics';
 import { installProcessGuards } from './process-guard';
 import { waitForSignal } from './signals';
 
@@ -60,8 +64,37 @@ export function loadServeConfig(env: NodeJS.ProcessEnv): { ok: true; config: Ser
 }
 
 export interface RunningBot {
+  /** HTTP mode: the Slack events listener (also /healthz, /readyz, /metrics); Socket Mode: the health listener */
   port?: number;
+  readiness: Readiness;
   stop(): Promise<void>;
+}
+
+/** Readiness of the pools file: still there and still valid (re-validated when its size or mtime changes). */
+export function poolsFileCheck(file: string | undefined, pools: PoolConfig[]): ReadinessCheck {
+  let last: { stamp: string; result: CheckResult } | undefined;
+  return {
+    name: 'pools-file',
+    check: async () => {
+      if (!file) return { ok: true, detail: `${pools.length} pools given at start-up (no pools file)` };
+      let stamp: string;
+      try {
+        const st = statSync(file);
+        stamp = `${st.ino}:${st.size}:${st.mtimeMs}`;
+      } catch (e) {
+        return { ok: false, detail: `${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
+      }
+      if (last?.stamp === stamp) return last.result;
+      let result: CheckResult;
+      try {
+        result = { ok: true, detail: `${file}: ${loadPoolsFile(file).pools.length} pools valid` };
+      } catch (e) {
+        result = { ok: false, detail: (e as Error).message.split('\n')[0] };
+      }
+      last = { stamp, result };
+      return result;
+    },
+  };
 }
 
 /** Wires store → core → scheduler → Slack app and starts them; stops everything it started on failure. */
@@ -87,9 +120,22 @@ export async function startBot(config: ServeConfig, opts: { logger: Logger; cloc
     config = { ...config, pools: channels.pools };
     const store = await openStore({ path: config.general.statePath, clock, logger });
     stops.push(() => store.close());
+    // /readyz: the store answers a read, the pools file is valid, Slack accepts the token (added by the app)
+    const readiness = new Readiness([
+      {
+        name: 'store',
+        check: async () => {
+          await store.getLease('readyz-probe');
+          return { ok: true, detail: config.general.statePath === ':memory:' ? 'in memory' : 'open' };
+        },
+      },
+      poolsFileCheck(config.general.poolsFile, config.pools),
+    ]);
+    const removeRuns = addCollector(runCollector(() => store.listRuns(), clock));
+    stops.push(async () => removeRuns());
     // the core needs the notifier and the notifier lives in the Slack app, which needs the core
     let notifier: Notifier | undefined;
-    const forward = new Proxy({} as Notifier, {
+    const proxy = new Proxy({} as Notifier, {
       get: (_t, prop: string) => async (...args: unknown[]) => {
         const target = notifier as unknown as Record<string, (...a: unknown[]) => Promise<void>> | undefined;
         if (target && typeof target[prop] === 'function') await target[prop](...args);
@@ -100,6 +146,8 @@ export async function startBot(config: ServeConfig, opts: { logger: Logger; cloc
     const leaseTtlMs = config.general.leaseTtlMs;
     logger.info({ store: store.describe(), replica: ownerId }, 'state store open');
     await store.heartbeat(ownerId, leaseTtlMs, clock.now());
+    // step counts and durations for /metrics, seen on their way to Slack
+    const forward = observingNotifier(proxy);
     // several replicas may share a PostgreSQL store (docs/ha.md): runs whose lease expires are taken over
     const core = await createCore({
       pools: config.pools,
@@ -125,6 +173,8 @@ export async function startBot(config: ServeConfig, opts: { logger: Logger; cloc
       // undelivered Slack messages survive a restart (issue 5); the next start sends them first
       // with several replicas, each sends its own and takes over those of a replica that stopped (issue 16)
       outboxStore: replicaOutbox(store, ownerId, clock),
+      readiness,
+      operatorChannel: config.general.operatorChannel,
       loadSlackRefs: async (runId) => (await store.getRun(runId))?.slack,
       saveSlackRefs: async (runId, refs) => {
         await store.updateRun(runId, (run) => {
@@ -146,7 +196,7 @@ export async function startBot(config: ServeConfig, opts: { logger: Logger; cloc
     }, Math.max(250, leaseTtlMs / 3));
     beat.unref();
     stops.push(async () => clearInterval(beat));
-    return { port, stop: stopAll };
+    return { port, readiness, stop: stopAll };
   } catch (e) {
     await stopAll();
     throw e;
@@ -154,19 +204,6 @@ export async function startBot(config: ServeConfig, opts: { logger: Logger; cloc
 }
 
 export async function run(args: string[]): Promise<number> {
-  if (args.includes('--help') || args.includes('-h')) {
-    console.log(
-      [
-        'usage: xsupgrade serve',
-        'Runs the Slack bot. Settings come from the environment (see .env.example):',
-        '  XSUPGRADE_SLACK_MODE http|socket, SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET (http), SLACK_APP_TOKEN (socket),',
-        '  XSUPGRADE_HOST (loopback, default 127.0.0.1), XSUPGRADE_PORT (default 3000), XSUPGRADE_POOLS, XSUPGRADE_STATE',
-        '  (a SQLite file, or a postgres:// URL shared by several replicas: docs/ha.md), XSUPGRADE_LEASE_TTL_SECONDS,',
-        '  and each pool password variable the pools file names. Install guide: docs/slack-install.md',
-      ].join('\n'),
-    );
-    return 0;
-  }
   const loaded = loadServeConfig(process.env);
   if (!loaded.ok) {
     console.error(`xsupgrade serve: cannot start:\n${loaded.problems.map((p) => `  - ${p}`).join('\n')}`);

@@ -6,40 +6,21 @@ import { ScaledClock } from '../clock';
 import { createLogger } from '../log';
 import { startSimulator } from '../sim';
 import { startAdminServer } from '../sim/admin-server';
+import { parseCommandArgs, UsageError } from './args';
+import { SPECS } from './specs';
 
-const USAGE = 'usage: xsupgrade sim --scenario <file.yaml> [--time-scale N] [--admin-port P] [--http]';
-
-function parseArgs(args: string[]): { scenario: string; scale: number; adminPort: number; http: boolean } | string {
-  let http = false;
-  let scenario = '';
-  let scale = 1;
-  let adminPort = 0;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    const v = args[i + 1];
-    if (a === '--scenario' && v) (scenario = v), i++;
-    else if (a === '--time-scale' && v) {
-      scale = Number(v);
-      if (!(scale > 0)) return `--time-scale: expected a positive number, got "${v}"`;
-      i++;
-    } else if (a === '--admin-port' && v) {
-      adminPort = Number(v);
-      if (!Number.isInteger(adminPort) || adminPort < 0 || adminPort > 65535) return `--admin-port: expected a port number, got "${v}"`;
-      i++;
-    } else if (a === '--http') http = true;
-    else if (a === '--help' || a === '-h') return USAGE;
-    else return `unknown argument "${a}"\n${USAGE}`;
-  }
-  if (!scenario) return `--scenario is required\n${USAGE}`;
-  return { scenario, scale, adminPort, http };
+function parseSimArgs(args: string[]): { scenario: string; scale: number; adminPort: number; http: boolean } {
+  const { opts } = parseCommandArgs(SPECS.sim, args);
+  if (typeof opts.scenario !== 'string') throw new UsageError('--scenario is required');
+  const scale = opts['time-scale'] === undefined ? 1 : Number(opts['time-scale']);
+  if (!(scale > 0)) throw new UsageError(`--time-scale: expected a positive number, got "${String(opts['time-scale'])}"`);
+  const adminPort = opts['admin-port'] === undefined ? 0 : Number(opts['admin-port']);
+  if (!Number.isInteger(adminPort) || adminPort < 0 || adminPort > 65535) throw new UsageError(`--admin-port: expected a port number, got "${String(opts['admin-port'])}"`);
+  return { scenario: opts.scenario, scale, adminPort, http: opts.http === true };
 }
 
 export async function run(args: string[]): Promise<number> {
-  const parsed = parseArgs(args);
-  if (typeof parsed === 'string') {
-    console.error(parsed);
-    return 2;
-  }
+  const parsed = parseSimArgs(args);
   const logger = createLogger({ name: 'xsupgrade-sim', level: process.env.XSUPGRADE_LOG_LEVEL ?? 'warn' });
   let pool;
   try {

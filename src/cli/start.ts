@@ -12,7 +12,7 @@ import { ScaledClock } from '../clock';
 import { loadGeneralSettings } from '../config/env';
 import { createLogger, Logger } from '../log';
 import { DEFAULT_DIRECTORY } from '../sandbox/directory';
-import { demoManifests, demoPoolsFile, findDemoManifestDir, passwordEnvName } from '../sandbox/demo-config';
+import { startDemoPools } from '../sandbox/demo-pools';
 import { chooseMode, isSet } from '../sandbox/start-mode';
 import { installProcessGuards } from './process-guard';
 import { waitForSignal } from './signals';
@@ -24,24 +24,9 @@ export interface StartedStack {
 
 type Env = NodeJS.ProcessEnv;
 
-function port(env: Env, name: string, dflt: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return dflt;
-  if (!/^\d{1,5}$/.test(raw) || Number(raw) > 65535) throw new Error(`${name} must be a port number between 0 and 65535`);
-  return Number(raw);
-}
-
-function scaleOf(env: Env): number {
-  const raw = env.XSUPGRADE_DEMO_SCALE;
-  if (raw === undefined || raw === '') return 60;
-  const n = Number(raw);
-  if (!(n > 0) || n > 100000) throw new Error('XSUPGRADE_DEMO_SCALE must be a number between 0 and 100000 (how much faster simulated time runs)');
-  return n;
-}
-
 /** Start everything for the sandbox; `out` receives the human start-up summary. */
 export async function startSandboxStack(env: Env, logger: Logger, out: (line: string) => void): Promise<StartedStack> {
-  const [{ startSimulator, loadScenario, startAdminServer }, { startFakeSlackApi }, { startSandboxServer }, { startBot }] = await Promise.all([
+  const [{ startAdminServer }, { startFakeSlackApi }, { startSandboxServer }, { startBot }] = await Promise.all([
     import('../sim'),
     import('../sandbox/fake-web-api'),
     import('../sandbox/server'),
@@ -52,35 +37,17 @@ export async function startSandboxStack(env: Env, logger: Logger, out: (line: st
     for (const s of stops.reverse()) await s().catch((e: unknown) => logger.warn({ err: (e as Error).message }, 'start: stop failed'));
   };
   try {
-    const scale = scaleOf(env);
+    const general = loadGeneralSettings(env);
+    const scale = general.demoScale;
     const clock = new ScaledClock(scale);
     const directory = DEFAULT_DIRECTORY;
 
-    // 1. the demo pools on the simulator
-    const manifestDir = findDemoManifestDir();
-    const sims = [];
-    const sources = [];
-    for (const file of demoManifests(manifestDir)) {
-      const scenario = loadScenario(file);
-      const sim = await startSimulator(scenario, { clock, logger });
-      stops.push(() => sim.stop());
-      sims.push(sim);
-      sources.push({
-        name: sim.name,
-        masterUrl: sim.masterUrl,
-        username: sim.username,
-        tls: sim.tls,
-        repositories: scenario.repositories,
-        updates: scenario.updates,
-      });
-      // the generated config names this variable; the value never reaches a file or a log line
-      process.env[passwordEnvName(sim.name)] = sim.password;
-    }
+    // 1. the demo pools on the simulator, and their generated pools config (validated like a real pools file)
+    const demo = await startDemoPools({ clock, logger, env: process.env });
+    stops.push(() => demo.stop());
+    const { sims, pools, yaml } = demo;
     const simAdmin = await startAdminServer(sims, { host: '127.0.0.1', port: 0, logger });
     stops.push(() => simAdmin.stop());
-
-    // 2. the generated pools config, validated by the same parser as a real pools file
-    const { yaml, pools } = demoPoolsFile(sources, directory);
     const configDir = mkdtempSync(join(tmpdir(), 'xsupgrade-sandbox-'));
     const poolsFile = join(configDir, 'pools.yaml');
     writeFileSync(poolsFile, yaml, { mode: 0o600 });
@@ -96,7 +63,7 @@ export async function startSandboxStack(env: Env, logger: Logger, out: (line: st
     const bot = await startBot(
       {
         slack: { mode: 'http', botToken, signingSecret, port: 0, host: '127.0.0.1', slackApiUrl: fake.url },
-        general: { ...loadGeneralSettings(env), statePath },
+        general: { ...general, statePath },
         pools,
       },
       { logger, clock, env: process.env },
@@ -107,7 +74,7 @@ export async function startSandboxStack(env: Env, logger: Logger, out: (line: st
     // 4. the sandbox page
     const sandbox = await startSandboxServer({
       host: '127.0.0.1',
-      port: port(env, 'XSUPGRADE_SANDBOX_PORT', 3000),
+      port: general.sandboxPort,
       fake,
       slackEventsUrl: eventsUrl,
       signingSecret,
@@ -154,20 +121,6 @@ export async function startSandboxStack(env: Env, logger: Logger, out: (line: st
 }
 
 export async function run(args: string[]): Promise<number> {
-  if (args.includes('--help') || args.includes('-h')) {
-    console.log(
-      [
-        'usage: xsupgrade start',
-        '',
-        'No SLACK_BOT_TOKEN and no XSUPGRADE_POOLS: runs the local sandbox (demo pools on the simulator, the bot,',
-        'and a Slack-like page on http://127.0.0.1:3000). Both set: runs the real bot (same as `xsupgrade serve`).',
-        '',
-        'environment: XSUPGRADE_SANDBOX_PORT (page port, 0 = any), XSUPGRADE_DEMO_SCALE (simulated time speed, default 60),',
-        '             XSUPGRADE_STATE (state file; the sandbox keeps state in memory by default), XSUPGRADE_LOG_LEVEL',
-      ].join('\n'),
-    );
-    return 0;
-  }
   const mode = chooseMode(process.env);
   if (mode.mode === 'error') {
     console.error(mode.message);

@@ -1,10 +1,12 @@
 /** `xsupgrade status [<run>]`: the runs in the state store (no pool connection needed). */
 import { loadGeneralSettings } from '../config/env';
-import { formatRunDetail, formatRunLine, parseArgs } from '../core/console';
+import { formatRunDetail, formatRunLine } from '../core/console';
+import { parseCommandArgs } from './args';
+import { SPECS } from './specs';
 import { openStore } from '../store';
 
 export async function run(args: string[]): Promise<number> {
-  const { positional } = parseArgs(args, {});
+  const { positional } = parseCommandArgs(SPECS.status, args);
   const settings = loadGeneralSettings(process.env);
   const store = await openStore({ path: settings.statePath });
   try {

@@ -1,9 +1,10 @@
 /** What the run/status/resume/abort CLI commands share: opening the core from the environment, a console notifier. */
 import { userInfo } from 'node:os';
 import { createInterface } from 'node:readline/promises';
-import { systemClock } from '../clock';
+import { ScaledClock, systemClock, type Clock } from '../clock';
 import { loadGeneralSettings } from '../config/env';
-import { ConfigError, loadPoolsFile } from '../config/pools';
+import { loadPoolsFile, type PoolConfig } from '../config/pools';
+import { startDemoPools, type DemoPools } from '../sandbox/demo-pools';
 import type { Notifier } from '../domain/ports';
 import type { Actor, RecoveryAction, Run, StepRecord } from '../domain/types';
 import { createLogger } from '../log';
@@ -27,6 +28,8 @@ export interface ConsoleOptions {
   /** stdin is a terminal: ask at gates and failures */
   interactive: boolean;
   write: (line: string) => void;
+  /** notes for stderr (default console.error) */
+  warn?: (line: string) => void;
 }
 
 /** Progress lines on the console; at a gate: prompt, or approve with --yes. */
@@ -109,22 +112,42 @@ export interface OpenedCore {
 
 export async function openConsoleCore(env: NodeJS.ProcessEnv, o: ConsoleOptions): Promise<OpenedCore> {
   const settings = loadGeneralSettings(env);
-  if (!settings.poolsFile) throw new ConfigError('XSUPGRADE_POOLS is not set: it names the pools file (see manifests/pools.example.yaml)');
-  const pools = loadPoolsFile(settings.poolsFile).pools;
-  const logger = createLogger({ level: env.XSUPGRADE_LOG_LEVEL ?? 'warn' });
-  const store = await openStore({ path: settings.statePath, clock: systemClock, logger });
-  const notifier = new ConsoleNotifier(o);
-  const core = await createCore({ pools, store, notifier, clock: systemClock, logger, env });
-  notifier.core = core;
-  return {
-    core,
-    store,
-    notifier,
-    async close() {
-      await core.shutdown();
-      await store.close();
-    },
-  };
+  const logger = createLogger({ level: settings.logLevel === 'info' && !env.XSUPGRADE_LOG_LEVEL ? 'warn' : settings.logLevel });
+  let pools: PoolConfig[];
+  let clock: Clock = systemClock;
+  let statePath = settings.statePath;
+  let demo: DemoPools | undefined;
+  if (settings.poolsFile) pools = loadPoolsFile(settings.poolsFile).pools;
+  else {
+    // no pools file: the demo pools of `npm start` on the simulator in this process, on its faster clock, with the
+    // state in memory unless XSUPGRADE_STATE is set (a later process has no simulator to resume a demo run on)
+    clock = new ScaledClock(settings.demoScale);
+    demo = await startDemoPools({ clock, env });
+    pools = demo.pools;
+    if (!env.XSUPGRADE_STATE) statePath = ':memory:';
+    (o.warn ?? ((l: string) => console.error(l)))(
+      `xsupgrade: XSUPGRADE_POOLS is not set: using the demo pools of \`npm start\` (${pools.map((p) => p.name).join(', ')}) on the simulator in this process, ${settings.demoScale}× faster than real time; state ${statePath === ':memory:' ? 'in memory' : statePath}`,
+    );
+  }
+  try {
+    const store = await openStore({ path: statePath, clock, logger });
+    const notifier = new ConsoleNotifier(o);
+    const core = await createCore({ pools, store, notifier, clock, logger, env });
+    notifier.core = core;
+    return {
+      core,
+      store,
+      notifier,
+      async close() {
+        await core.shutdown();
+        await store.close();
+        await demo?.stop();
+      },
+    };
+  } catch (e) {
+    await demo?.stop();
+    throw e;
+  }
 }
 
 export function formatRunLine(run: Run): string {
@@ -142,25 +165,4 @@ export function formatRunDetail(run: Run): string {
   for (const a of run.approvals) lines.push(`  ${a.decision} ${a.stepId} by ${a.by} at ${new Date(a.at).toISOString()}`);
   if (run.outcome) lines.push(`  outcome: ${run.outcome}`);
   return plainMentions(lines.join('\n'));
-}
-
-/** --flag value pairs and positionals; unknown flags are an error naming the flag. */
-export function parseArgs(args: string[], flags: { bool?: string[]; value?: string[] }): { positional: string[]; opts: Record<string, string | boolean> } {
-  const positional: string[] = [];
-  const opts: Record<string, string | boolean> = {};
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (!a.startsWith('--')) {
-      positional.push(a);
-      continue;
-    }
-    const name = a.slice(2);
-    if (flags.bool?.includes(name)) opts[name] = true;
-    else if (flags.value?.includes(name)) {
-      const v = args[++i];
-      if (v === undefined) throw new ConfigError(`--${name} needs a value`);
-      opts[name] = v;
-    } else throw new ConfigError(`unknown option --${name}`);
-  }
-  return { positional, opts };
 }

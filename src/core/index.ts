@@ -8,10 +8,12 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../clock';
 import type { Logger } from '../log';
+import { loadGeneralSettings } from '../config/env';
 import type { PoolConfig } from '../config/pools';
 import type { Core, CoreErrorCode, CoreResult, Notifier, PoolStatus, RecoveryRequest } from '../domain/ports';
 import type { Actor, Plan, Run, RunState, UpgradeMode } from '../domain/types';
 import { readAppliedUpdates, readSnapshot, testRepository } from '../inventory';
+import { readSessionPermissions } from '../inventory/rbac';
 import { buildPlan, loadUpgradePaths, type UpgradePathTable } from '../planner';
 import { auditor } from '../runner/audit';
 import { Engine, type PoolRuntime } from '../runner/engine';
@@ -65,14 +67,15 @@ const fail = <T>(code: CoreErrorCode, error: string): CoreResult<T> => ({ ok: fa
 const ok = <T>(value: T): CoreResult<T> => ({ ok: true, value });
 
 export function defaultOwnerId(env: NodeJS.ProcessEnv = process.env): string {
-  return env.XSUPGRADE_OWNER?.trim() || `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  return loadGeneralSettings(env).ownerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
 }
 
 export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
   const env = deps.env ?? process.env;
   const { store, clock, logger, notifier } = deps;
   const ownerId = deps.ownerId ?? defaultOwnerId(env);
-  const pollMs = deps.pollMs ?? (Number(env.XSUPGRADE_POLL_MS) || 5000);
+  // validated (config/env.ts): a bad XSUPGRADE_POLL_MS refuses to start instead of flooding the pool with logins
+  const pollMs = deps.pollMs ?? loadGeneralSettings(env).pollMs;
   const leaseTtlMs = deps.leaseTtlMs ?? 60_000;
   const audit = auditor(store, clock);
   const pools = new Map(deps.pools.map((p) => [p.name, p]));
@@ -147,6 +150,8 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
   const makePlan = async (cfg: PoolConfig, opts: { target?: string; mode?: UpgradeMode }, how: { forStart?: boolean } = {}): Promise<Plan> => {
     const rt = runtimeOf(cfg.name)!;
     const snapshot = await readSnapshot(rt.client, clock);
+    // the pool user's RBAC permissions: a missing one blocks the plan instead of failing mid-run (issue 14)
+    const permissions = await readSessionPermissions(rt.client);
     const mode = opts.mode ?? cfg.upgrade.mode;
     let repository: { url: string; testResults?: Record<string, { ok: boolean; error?: string }> } | undefined;
     if (mode === 'automatic' && cfg.upgrade.mode === 'automatic') {
@@ -167,6 +172,7 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
       paths,
       repository,
       activeRunId: active?.id,
+      permissions,
       sanBootHosts: cfg.sanBootHosts ?? [],
     });
   };

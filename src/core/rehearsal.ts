@@ -16,6 +16,7 @@ import { startSimulator, type Fault, type Scenario, type ScenarioInput, type Sim
 import { openStore } from '../store';
 import { validActions } from '../runner/recovery';
 import type { StoppedVm } from '../runner/steps/stop-vms';
+import { observingNotifier } from '../observe/run-metrics';
 import { ConfigError } from '../config/pools';
 import { createCore } from '.';
 import { rehearsalUpgrade, scenarioUpgrade } from './scenario-mode';
@@ -186,7 +187,8 @@ async function rehearseOn(o: RehearsalOptions, { sim, store, clock, dir, upgrade
   core = await createCore({
     pools: [pool],
     store,
-    notifier,
+    // step counts and durations reach /metrics as in a real run
+    notifier: observingNotifier(notifier),
     clock,
     logger: o.logger ?? silentLogger,
     env: { [REHEARSAL_PASSWORD_ENV]: sim.password, XSUPGRADE_BACKUPS: dir },

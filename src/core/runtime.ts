@@ -10,6 +10,21 @@ import type { PoolRuntime } from '../runner/engine';
 import type { RunnerConfig, RunStore } from '../runner/ports';
 import { createSteps } from '../runner/steps';
 import { XenApiClient, hostUrl, parseEndpoint, probeHost } from '../xenapi';
+import { masterUnreachable, masterUnreachableSeconds } from '../observe/metrics';
+
+/** master-unreachable time per pool for /metrics (R3.8), from the client's own events, on real time. */
+function observeMaster(client: XenApiClient, pool: string): void {
+  let since: number | undefined;
+  client.on('master-unreachable', () => {
+    since ??= Date.now();
+    masterUnreachable.set({ pool }, 1);
+  });
+  client.on('master-back', () => {
+    if (since !== undefined) masterUnreachableSeconds.inc({ pool }, (Date.now() - since) / 1000);
+    since = undefined;
+    masterUnreachable.set({ pool }, 0);
+  });
+}
 
 export const DEFAULT_HOST_TIMEOUT_MIN = { automatic: 60, manual: 120, update: 45 } as const;
 
@@ -57,6 +72,7 @@ export function createPoolRuntime(pool: PoolConfig, d: RuntimeDeps): { runtime: 
   const client =
     d.clientFactory?.(pool) ??
     new XenApiClient({ url: pool.masterUrl, username: pool.username, password, tls: pool.tls, clock: d.clock, logger, secrets });
+  observeMaster(client, pool.name);
   const config = runnerConfig(pool, d.env, password, client.masterAddress, d.pollMs);
   const deps = { client, store: d.store, clock: d.clock, notifier: d.notifier, logger, config };
   const endpoint = parseEndpoint(pool.masterUrl, pool.tls);

@@ -4,6 +4,7 @@ import type { Plan, PoolSnapshot } from '../domain/types';
 import { buildPlan, PlanOptions } from '../planner';
 import { findTarget, resolveHostPath } from '../planner/paths';
 import { RecordSource, readSnapshot } from './index';
+import { readSessionPermissions, type SessionSource } from './rbac';
 import { PluginCaller, readAppliedUpdates, testRepository } from './repository';
 
 /**
@@ -12,11 +13,13 @@ import { PluginCaller, readAppliedUpdates, testRepository } from './repository';
  * the CLI and the core.
  */
 export async function planLivePool(
-  client: RecordSource & PluginCaller,
+  client: RecordSource & PluginCaller & Partial<SessionSource>,
   opts: Omit<PlanOptions, 'repository'> & { repositoryUrl?: string },
   clock: Clock = systemClock,
 ): Promise<{ plan: Plan; snapshot: PoolSnapshot }> {
   const snapshot = await readSnapshot(client, clock);
+  // what the pool user may do, before anything is planned (issue 14; a client without sessions is not checked)
+  const permissions = client.sessionRef ? await readSessionPermissions(client as SessionSource) : undefined;
   const { repositoryUrl, ...rest } = opts;
   let repository: PlanOptions['repository'];
   if (opts.mode === 'automatic' && repositoryUrl) {
@@ -24,5 +27,5 @@ export async function planLivePool(
     const hosts = snapshot.hosts.filter((h) => h.live && (!target || resolveHostPath(target, h.version.product).kind !== 'done')).map((h) => h.ref);
     repository = { url: repositoryUrl, testResults: await testRepository(client, hosts, repositoryUrl), ...(await readAppliedUpdates(client, hosts)) };
   }
-  return { plan: buildPlan(snapshot, { ...rest, ...(repository ? { repository } : {}) }), snapshot };
+  return { plan: buildPlan(snapshot, { ...rest, ...(repository ? { repository } : {}), ...(permissions ? { permissions } : {}) }), snapshot };
 }

@@ -1,4 +1,5 @@
 import type { HostInfo, PoolSnapshot, Precheck, Ref, ReturnPolicy, SrInfo, UpgradeMode, VmInfo } from '../domain/types';
+import type { SessionPermissions } from '../domain/rbac';
 import type { Mobility } from './mobility';
 import type { HostPath, UpgradePathTable, UpgradeTarget } from './paths';
 import type { PlacementResult } from './placement';
@@ -20,6 +21,8 @@ export interface PlanOptions {
   };
   /** a run already active on this pool (from the store) */
   activeRunId?: string;
+  /** the pool session's RBAC permissions, read before planning (absent: not checked) */
+  permissions?: SessionPermissions;
   /** R2.7: hosts declared in the pools file as booting from SAN (XenAPI cannot tell; pools.ts sanBootHosts) */
   sanBootHosts?: string[];
   /** the latest backup of this pool the bot took that holds pool data (from the store), for a pool in mixed mode (R2.1) */

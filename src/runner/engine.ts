@@ -23,8 +23,7 @@ import type { Ref, Run, StepRecord } from '../domain/types';
 import { NotifyQueue, auditor } from './audit';
 import { fencedStore, isFenced } from './fencing';
 import { isPoolUnavailable, toStepError } from './errors';
-import type { Fence, PoolClient, RunStore, StepDeps } from './ports';
-import type { HostProbe } from '../xenapi/probe';
+import type { Fence, PoolClient, RunStore } from './ports';
 
 export { fencedStore, isFenced } from './fencing';
 import { continueRecovery, hostRemap, validActions, type RecoveryEnv } from './recovery';
@@ -33,23 +32,9 @@ import { doneOutcome } from './end-audit';
 import { endAuditOf } from './report';
 import { readSnapshot } from '../inventory';
 import type { StepContext } from './step';
-import type { StepRegistry } from './steps';
+import type { PoolRuntime } from './runtime';
 
-export interface PoolRuntime {
-  steps: StepRegistry;
-  deps: StepDeps;
-  /**
-   * a client for a freshly installed stand-alone host (forget-rejoin calls pool.join on it, R4.2): over https pinned to
-   * the fingerprint an approver confirmed (required), never following HOST_IS_SLAVE
-   */
-  freshHostClient?: (address: string, fingerprint256?: string) => PoolClient & { login(): Promise<void>; logout(): Promise<void> };
-  /** reads what a host presents before any login (its certificate over https), same scheme and port as the master */
-  probeHost?: (address: string) => Promise<HostProbe>;
-  /** 'https:' (a confirmed fingerprint is required for forget-rejoin) or 'http:' (insecure-http) */
-  scheme?: 'https:' | 'http:';
-  /** pinned pools: accept a rejoined member's confirmed certificate from now on */
-  trustFingerprint?: (fingerprint256: string) => void;
-}
+export type { PoolRuntime } from './runtime';
 
 export interface EngineDeps {
   store: RunStore;

@@ -7,7 +7,7 @@
 import type { NewHostProbe } from '../domain/ports';
 import type { HostPlan, Ref } from '../domain/types';
 import { isCertificateError } from '../xenapi/tls';
-import type { PoolRuntime } from './engine';
+import type { PoolRuntime } from './runtime';
 import { StepFailure, xenErrorCode } from './errors';
 import { lostWithForgottenHost, readStorage, vmsOnLocalStorageOf } from './local-storage';
 import { describeHost, readLivePool } from './pool-state';

@@ -38,7 +38,7 @@ import { slowCallMs } from './steps/upgrade';
 import { hostRemap, type Replacement } from './remap';
 import { endAuditOf } from './report';
 import { backupVerdict } from './end-audit';
-import type { PoolRuntime } from './engine';
+import type { PoolRuntime } from './runtime';
 
 export interface RecoveryState {
   action: 'forget-rejoin' | 'rollback-master';

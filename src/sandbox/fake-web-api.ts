@@ -5,148 +5,18 @@
  * call, keeps the current state of every message and view, and can inject 429 / 5xx / `{ok:false}` failures.
  */
 import { EventEmitter } from 'node:events';
-import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
-import type { Clock } from '../clock';
 import { systemClock } from '../clock';
-import { DEFAULT_DIRECTORY, SandboxDirectory } from './directory';
+import { DEFAULT_DIRECTORY } from './directory';
 import { LIMITS, validateBlocks, validateView } from './block-kit-limits';
+import type { FailureSpec, FakeCall, FakeChange, FakeMessage, FakeSlackApi, FakeSlackApiOptions, FakeView, ResponseUrlContext } from './fake-slack-types';
+import { ApiError, decodeBody, messageArgs, optStr, parseArgs, readBody, send, str, type Answer, type Args } from './fake-slack-wire';
 
-export interface FakeCall {
-  method: string;
-  args: Record<string, unknown>;
-  token?: string;
-  at: number;
-  /** what the fake answered: 'ok', an error code, or 'http-429' / 'http-500' */
-  outcome: string;
-}
+export type * from './fake-slack-types';
+export { decodeBody } from './fake-slack-wire';
 
-export interface FakeMessage {
-  channel: string;
-  ts: string;
-  thread_ts?: string;
-  /** the bot's user id, or the user's for messages the sandbox posts on a user's behalf */
-  user: string;
-  bot_id?: string;
-  text: string;
-  blocks?: unknown[];
-  /** set for ephemeral messages: only this user sees it */
-  ephemeralTo?: string;
-  edited?: { ts: string };
-  /** how it arrived: Web API call or a response_url POST */
-  via: 'api' | 'response_url';
-  /** reply count for parents of threads (derived) */
-  reply_count?: number;
-}
-
-export interface FakeView {
-  id: string;
-  /** the user the view was opened for (known when the trigger was issued by this fake) */
-  user?: string;
-  view: Record<string, unknown>;
-  /** the view below this one in a pushed stack */
-  previousViewId?: string;
-  rootViewId: string;
-  open: boolean;
-  hash: string;
-}
-
-export interface ResponseUrlContext {
-  channel: string;
-  user: string;
-  /** the message the interaction came from (block_actions), for replace_original / delete_original */
-  messageTs?: string;
-  threadTs?: string;
-}
-
-export interface FailureSpec {
-  /** HTTP status to answer (429 gets a Retry-After header); default 200 with {ok:false} */
-  status?: number;
-  /** seconds for the Retry-After header of a 429 (default 1) */
-  retryAfter?: number;
-  /** the `error` code for a {ok:false} answer (default 'internal_error' when no status is given) */
-  error?: string;
-}
-
-export type FakeChange =
-  | { kind: 'message-posted' | 'message-updated' | 'message-deleted'; message: FakeMessage }
-  | { kind: 'view-opened' | 'view-updated' | 'view-closed'; view: FakeView };
-
-export interface FakeSlackApi {
-  /** base URL for WebClient's slackApiUrl, e.g. http://127.0.0.1:PORT/api/ */
-  url: string;
-  /** http://127.0.0.1:PORT, where /response/<id> lives */
-  origin: string;
-  directory: SandboxDirectory;
-  calls: FakeCall[];
-  /** current state of each message (after updates, without deleted ones), oldest first; channel filters */
-  messages(channel?: string): FakeMessage[];
-  views(): FakeView[];
-  getView(id: string): FakeView | undefined;
-  failNext(method: string, response: FailureSpec): void;
-  /** a response_url for an interaction (uses the same limits as Slack: 5 uses) */
-  createResponseUrl(ctx: ResponseUrlContext): string;
-  /** a trigger_id valid for views.open for `triggerTtlMs` (Slack: 3 s), tied to the user */
-  issueTrigger(user: string): string;
-  /** the user closed or submitted a modal: drops it from the open stack (or replaces it) */
-  closeView(id: string): void;
-  replaceView(id: string, view: Record<string, unknown>): FakeView | undefined;
-  /** open a view for a user without a trigger (a view_submission answered with response_action: push) */
-  openViewFor(user: string, view: Record<string, unknown>, previousViewId?: string): FakeView;
-  /** post a message on a user's behalf (what the user typed, for the sandbox transcript) */
-  postAsUser(user: string, channel: string, text: string, opts?: { thread_ts?: string; ephemeralTo?: string }): FakeMessage;
-  on(event: 'call', listener: (call: FakeCall) => void): this;
-  on(event: 'change', listener: (change: FakeChange) => void): this;
-  off(event: 'call' | 'change', listener: (...args: never[]) => void): this;
-  stop(): Promise<void>;
-}
-
-export interface FakeSlackApiOptions {
-  host?: string;
-  port?: number;
-  clock?: Clock;
-  directory?: SandboxDirectory;
-  /** if set, every call must carry this token (else `invalid_auth`); any non-empty token otherwise */
-  token?: string;
-  triggerTtlMs?: number;
-  /**
-   * Socket Mode: `apps.connections.open` needs an app-level token (xapp-…; else `not_allowed_token_type`),
-   * this one if `appToken` is set (else `invalid_auth`), and answers `connectionUrl()` (fake-socket-mode.ts).
-   */
-  socketMode?: { appToken?: string; connectionUrl: () => string };
-}
-
-type Args = Record<string, unknown>;
-type Answer = { status?: number; headers?: Record<string, string>; body: Record<string, unknown> };
-
-/** Fields WebClient JSON-encodes inside the form (serializeBody: any non-scalar value). */
-const JSON_FIELDS = new Set(['blocks', 'attachments', 'view', 'metadata', 'unfurl', 'user_auth_blocks']);
-
-class ApiError extends Error {
-  constructor(
-    readonly code: string,
-    readonly messages: string[] = [],
-  ) {
-    super(code);
-  }
-}
-
-/** zod parse of a method's args; failures become Slack's `invalid_arguments` naming the field. */
-function parseArgs<T extends z.ZodTypeAny>(schema: T, args: Args): z.infer<T> {
-  const r = schema.safeParse(args);
-  if (r.success) return r.data;
-  throw new ApiError(
-    'invalid_arguments',
-    r.error.issues.map((i) => `[ERROR] ${i.message === 'Required' ? 'missing required field' : i.message}: ${i.path.join('.')}`),
-  );
-}
-
-const str = z.string().min(1);
-const optStr = z.string().optional();
-const messageArgs = z
-  .object({ channel: str, text: optStr, blocks: z.array(z.unknown()).optional(), thread_ts: optStr })
-  .passthrough();
 
 export async function startFakeSlackApi(opts: FakeSlackApiOptions = {}): Promise<FakeSlackApi> {
   const clock = opts.clock ?? systemClock;
@@ -613,35 +483,3 @@ export async function startFakeSlackApi(opts: FakeSlackApiOptions = {}): Promise
   return api as unknown as FakeSlackApi;
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
-/** Form bodies (WebClient) with JSON-encoded block/view fields, or JSON bodies (respond(), some clients). */
-export function decodeBody(raw: string, contentType: string | undefined): Args {
-  const type = (contentType ?? '').split(';')[0].trim().toLowerCase();
-  if (type === 'application/json') {
-    const v: unknown = raw ? JSON.parse(raw) : {};
-    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error('JSON body must be an object');
-    return v as Args;
-  }
-  if (type === 'application/x-www-form-urlencoded' || type === '') {
-    const out: Args = {};
-    for (const [k, v] of new URLSearchParams(raw)) {
-      out[k] = JSON_FIELDS.has(k) ? JSON.parse(v) : v;
-    }
-    return out;
-  }
-  throw new Error(`unsupported content type ${type}`);
-}
-
-function send(res: ServerResponse, a: Answer): void {
-  if (res.headersSent) return;
-  res.writeHead(a.status ?? 200, { 'content-type': 'application/json; charset=utf-8', ...(a.headers ?? {}) });
-  res.end(JSON.stringify(a.body));
-}

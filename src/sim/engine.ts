@@ -3,6 +3,7 @@
  * installed version); a PoolState is a xapi database with its master and sessions. Machines move
  * through shutdown → off → installing → booting → xapi-starting → running, every wait on the Clock.
  */
+import type { XapiRole } from '../domain/rbac';
 import { Clock } from '../clock';
 import { Logger } from '../log';
 import { compareVersions } from '../domain/versions';
@@ -36,7 +37,8 @@ export interface Listener {
 }
 
 export class PoolState {
-  readonly sessions = new Map<string, { user: string; originator: string }>();
+  /** role undefined: the local superuser (root), as xapi's is_local_superuser */
+  readonly sessions = new Map<string, { user: string; originator: string; role?: XapiRole }>();
   readonly taskControllers = new Map<string, AbortController>();
   constructor(
     readonly db: Db,

@@ -2,6 +2,8 @@
  * One listener per simulated host: POST / and /xmlrpc (XML-RPC), GET /pool/xmldbdump. HTTPS with the machine's own
  * certificate (as xapi behind stunnel on port 443), or plain HTTP when the simulator was started without TLS.
  */
+/** One HTTP listener per simulated host: POST / and /xmlrpc (XML-RPC), GET /pool/xmldbdump. */
+import { roleAllows } from '../domain/rbac';
 import http from 'node:http';
 import https from 'node:https';
 import { Socket } from 'node:net';
@@ -118,6 +120,12 @@ export class HostServer implements Listener {
     }
     if (!pool.sessions.has(session)) {
       res.writeHead(403, { 'content-type': 'text/plain' }).end('forbidden: invalid session\n');
+      return;
+    }
+    // RBAC: the pool database dump is the HTTP action get_pool_xml_db_sync, pool-admin only (as xapi: 403)
+    const role = pool.sessions.get(session)?.role;
+    if (role !== undefined && !roleAllows(role, 'http/get_pool_xml_db_sync')) {
+      res.writeHead(403, { 'content-type': 'text/plain' }).end('forbidden: RBAC permission denied (http/get_pool_xml_db_sync needs pool-admin)\n');
       return;
     }
     this.sim.stats.calls['http:/pool/xmldbdump'] = (this.sim.stats.calls['http:/pool/xmldbdump'] ?? 0) + 1;

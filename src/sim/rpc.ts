@@ -3,6 +3,7 @@
  * HOST_IS_SLAVE [master address], then method lookup, arity, session check, the handler; `Async.`
  * calls return a task whose result is the XML-RPC encoding of the value.
  */
+import { lowestRole, roleAllows, ROLES } from '../domain/rbac';
 import './api/session';
 import './api/generic';
 import './api/event';
@@ -61,7 +62,14 @@ async function dispatchInner(sim: Sim, m: Machine, method: string, params: unkno
   let session = '';
   if (needsSession) {
     session = typeof params[0] === 'string' ? params[0] : String(params[0]);
-    if (!pool.sessions.has(session)) return failure('SESSION_INVALID', session);
+    const s = pool.sessions.get(session);
+    if (!s) return failure('SESSION_INVALID', session);
+    // RBAC as xapi: a role without the call's permission is refused before anything runs (issue 14)
+    if (s.role !== undefined && !roleAllows(s.role, name)) {
+      const permission = name.toLowerCase();
+      const roles = ROLES.slice(ROLES.indexOf(lowestRole(permission))).join(', ');
+      return failure('RBAC_PERMISSION_DENIED', permission, `No permission in user session. (Roles with this permission: ${roles})`);
+    }
   }
   const args = needsSession ? params.slice(1) : params;
   const ctx: ApiCtx = { sim, pool, machine: m, session, method, signal, task: null, setProgress: () => undefined };

@@ -2,6 +2,7 @@
  * Scenario files: a pool described in YAML, validated with zod. Every field is documented in
  * docs/scenarios.md. Errors name the file and the field path (`hosts[1].memoryGiB: expected number`).
  */
+import { ROLES } from '../domain/rbac';
 import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
 import { z } from 'zod';
@@ -171,6 +172,10 @@ export const scenarioSchema = z
         username: z.string().min(1).default('root'),
         password: z.string().min(1),
         port: z.number().int().min(0).max(65535).default(0),
+        // further pool users with an RBAC role (the main user is the local superuser, root)
+        users: z
+          .array(z.object({ username: z.string().min(1), password: z.string().min(1), role: z.enum(ROLES) }).strict())
+          .default([]),
         /** HTTPS with a self-signed certificate per host (as real hosts); false serves plain HTTP */
         tls: z.boolean().default(true),
       })

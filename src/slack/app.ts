@@ -7,9 +7,12 @@ import type { Core } from '../domain/ports';
 import type { AuditEvent, SlackRefs } from '../domain/types';
 import type { Logger } from '../log';
 import type { OutboxStore } from '../store/types';
+import { cached, observeRoutes, Readiness, startObserveServer } from '../observe/health';
+import { addCollector, outboxDepth, outboxOldestAge } from '../observe/metrics';
 import { planBlocks } from './blocks/plan';
 import { boltLogger } from './bolt-logger';
 import { classifySlackError } from './errors';
+import { escalationJob } from './escalation';
 import type { PlanRenderer, SchedulerPort, SlackContext } from './context';
 import { GroupResolver } from './groups';
 import { registerListeners } from './listeners';
@@ -43,13 +46,18 @@ export interface SlackAppDeps {
   /** per-channel spacing of posts (default 1000 ms, Slack's ~1 message/s/channel) */
   minIntervalMs?: number;
   planRenderer?: PlanRenderer;
+  /** where permanent Slack refusals are escalated (XSUPGRADE_OPERATOR_CHANNEL); else the run's requester by DM */
+  operatorChannel?: string;
+  /** readiness checks served on /readyz; the app adds its "slack" check (default: a list of its own) */
+  readiness?: Readiness;
 }
 
 export interface SlackApp {
   app: App;
   notifier: SlackNotifier;
   outbox: Outbox;
-  /** HTTP mode: the port actually bound (useful with port 0) */
+  readiness: Readiness;
+  /** the port actually bound (useful with port 0): the events endpoint in HTTP mode, /healthz… in Socket Mode */
   start(): Promise<{ port?: number }>;
   stop(): Promise<void>;
   /** resolves when no handler work is in flight and the outbox is empty (tests, shutdown) */
@@ -93,6 +101,7 @@ export function createSlackApp(deps: SlackAppDeps): SlackApp {
   const client = createWebClient(settings, logger);
   // the outbox resolves stored refs through the notifier, which queues its messages in the outbox
   let notifierRef: SlackNotifier | undefined;
+  let outboxRef: Outbox | undefined;
   const outbox = new Outbox({
     client,
     clock,
@@ -101,7 +110,13 @@ export function createSlackApp(deps: SlackAppDeps): SlackApp {
     store: deps.outboxStore,
     resolveRef: async (ref) => notifierRef?.resolveRef(ref),
     onRefLearnt: async (ref, ts, channel) => notifierRef?.learnRef(ref, ts, channel),
+    onRefused: (refused) => {
+      const job = escalationJob(refused, deps.operatorChannel);
+      if (job) outboxRef?.enqueue(job);
+      else log.error({ reason: refused.reason, queue: refused.queue }, 'a refused Slack message cannot be escalated through Slack (no operator channel set in XSUPGRADE_OPERATOR_CHANNEL, no requester to tell, or the token itself is refused)');
+    },
   });
+  outboxRef = outbox;
   const notifier = new SlackNotifier({ outbox, pools: deps.pools, clock, logger, saveSlackRefs: deps.saveSlackRefs, loadSlackRefs: deps.loadSlackRefs });
   notifierRef = notifier;
 
@@ -112,6 +127,19 @@ export function createSlackApp(deps: SlackAppDeps): SlackApp {
     if (!identity) throw new Error('the Slack app is not started');
     return { botToken: settings.botToken, botId: identity.botId, botUserId: identity.botUserId, teamId: identity.teamId };
   };
+  // readiness: Slack reachable and the token accepted (auth.test, reused for 30 s so probes do not hammer Slack)
+  const readiness = deps.readiness ?? new Readiness();
+  readiness.add(
+    cached('slack', 30_000, () => Date.now(), async () => {
+      try {
+        const r = (await client.apiCall('auth.test', {})) as { team?: string };
+        return { ok: true, detail: `token accepted${r.team ? ` by workspace ${r.team}` : ''}` };
+      } catch (e) {
+        const f = classifySlackError(e);
+        return { ok: false, detail: f.kind === 'rate-limited' ? 'rate limited by Slack' : `Slack: ${f.reason}` };
+      }
+    }),
+  );
   let receiver: GuardedReceiver | undefined;
   let app: App;
   if (settings.mode === 'http') {
@@ -122,6 +150,8 @@ export function createSlackApp(deps: SlackAppDeps): SlackApp {
       endpoints: EVENTS_PATH,
       path: EVENTS_PATH,
       guardLog: log,
+      // /healthz, /readyz, /metrics on the same loopback listener (observe/health.ts)
+      customRoutes: observeRoutes(readiness),
       logger: boltLogger(logger, 'bolt-http'),
     });
     app = new App({ authorize, receiver, logger: boltLogger(logger), clientOptions: webClientOptions(settings) });
@@ -181,10 +211,18 @@ export function createSlackApp(deps: SlackAppDeps): SlackApp {
     }
   }
 
+  let stopObserve: (() => Promise<void>) | undefined;
+  const removeCollector = addCollector(() => {
+    outboxDepth.set(outbox.pending());
+    const oldest = outbox.oldestQueuedAt();
+    outboxOldestAge.set(oldest === undefined ? 0 : Math.max(0, (clock.now() - oldest) / 1000));
+  });
+
   return {
     app,
     notifier,
     outbox,
+    readiness,
     idle,
     async start() {
       identity = await verifyBotToken(client, log);
@@ -203,10 +241,15 @@ export function createSlackApp(deps: SlackAppDeps): SlackApp {
         const reason = failure.kind === 'permanent' || failure.kind === 'bad-content' ? failure.reason : (e as Error).message;
         throw new Error(`Slack refused the Socket Mode connection with SLACK_APP_TOKEN (${reason}): check the app-level token (xapp-…, scope connections:write)`);
       }
-      log.info({ mode: 'socket', pools: deps.pools.map((p) => p.name) }, 'Slack app connected in Socket Mode');
-      return {};
+      // no HTTP endpoint for Slack in Socket Mode: /healthz, /readyz and /metrics get a loopback listener of their own
+      const observe = await startObserveServer({ host: settings.host, port: settings.port, readiness });
+      stopObserve = observe.stop;
+      log.info({ mode: 'socket', pools: deps.pools.map((p) => p.name), port: observe.port }, `Slack app connected in Socket Mode; health and metrics on http://${settings.host}:${observe.port}/healthz`);
+      return { port: observe.port };
     },
     async stop() {
+      removeCollector();
+      await stopObserve?.();
       await app.stop().catch((e: unknown) => log.warn({ err: (e as Error).message }, 'stopping the Bolt app failed'));
       await Promise.allSettled([...inFlight]);
       // give queued messages a short chance to go out; what is left is logged by outbox.stop()

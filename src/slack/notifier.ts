@@ -11,6 +11,7 @@ import { runEventMessage, runHeaderMessage } from './blocks/run-header';
 import { esc, sections, slackText } from './blocks/common';
 import type { OutboxRef } from '../store/types';
 import { Outbox, PersistedRequest, SlackRequest, withoutBlocks } from './outbox';
+import { PRIORITY } from './outbox-order';
 import { PlanMessages } from './plan-messages';
 
 /**
@@ -36,6 +37,17 @@ export interface SlackNotifierDeps {
 }
 
 const headerRef = (runId: string): OutboxRef => ({ runId });
+
+/**
+ * Outbox ordering of a run's messages (issue 10 point 10): one group per run, so its thread keeps its order; the
+ * header, approval requests and failure alerts are alerts; the requester is told if Slack refuses them for good
+ * (only a Slack user id can be told: a CLI requester is not).
+ */
+const runMessage = (run: Run, priority: number) => ({
+  priority,
+  group: run.id,
+  requester: /^[UW][A-Z0-9]{2,}$/.test(run.requestedBy) ? run.requestedBy : undefined,
+});
 
 export class SlackNotifier implements Notifier {
   private readonly refs = new Map<string, SlackRefs>();
@@ -159,6 +171,7 @@ export class SlackNotifier implements Notifier {
     if (refs.headerTs || this.headerQueued.has(run.id)) return;
     this.headerQueued.add(run.id);
     this.deps.outbox.enqueue({
+      ...runMessage(run, PRIORITY.alert),
       queue: this.queueOf(run),
       describe: `header ${run.id}`,
       build: () => {
@@ -180,11 +193,12 @@ export class SlackNotifier implements Notifier {
   }
 
   /** A thread reply under the run header. */
-  private reply(run: Run, describe: string, build: () => SlackMessage, opts: { broadcast?: boolean; key?: string } = {}): void {
+  private reply(run: Run, describe: string, build: () => SlackMessage, opts: { broadcast?: boolean; key?: string; alert?: boolean } = {}): void {
     const refs = this.refsOf(run);
     if (!refs) return;
     this.ensureHeader(run, refs);
     this.deps.outbox.enqueue({
+      ...runMessage(run, opts.alert ? PRIORITY.alert : PRIORITY.run),
       queue: this.queueOf(run),
       describe: `${describe} ${run.id}`,
       build: () => this.post(refs, build(), refs.headerTs, opts.broadcast),
@@ -206,6 +220,7 @@ export class SlackNotifier implements Notifier {
     if (!refs) return;
     this.ensureHeader(run, refs);
     this.deps.outbox.enqueue({
+      ...runMessage(run, PRIORITY.alert),
       queue: this.queueOf(run),
       describe: `header update ${run.id}`,
       coalesceKey: `header:${run.id}`,
@@ -263,7 +278,7 @@ export class SlackNotifier implements Notifier {
   async approvalNeeded(run: Run, step: StepRecord): Promise<void> {
     this.latest.set(run.id, run);
     this.updateHeader(run);
-    this.reply(run, `approval ${step.id}`, () => approvalMessage(run, step, this.pool(run.pool)), { key: step.id });
+    this.reply(run, `approval ${step.id}`, () => approvalMessage(run, step, this.pool(run.pool)), { key: step.id, alert: true });
   }
 
   async approvalDecided(run: Run, step: StepRecord, decision: 'approved' | 'held' | 'aborted', by: string): Promise<void> {
@@ -274,6 +289,7 @@ export class SlackNotifier implements Notifier {
     const msg = () => approvalDecidedMessage(run, step, decision, by, at, this.pool(run.pool));
     this.ensureHeader(run, refs);
     this.deps.outbox.enqueue({
+      ...runMessage(run, PRIORITY.run),
       queue: this.queueOf(run),
       describe: `approval decided ${step.id} ${run.id}`,
       build: () => {
@@ -296,7 +312,7 @@ export class SlackNotifier implements Notifier {
   async stepFailed(run: Run, step: StepRecord, actions: RecoveryAction[]): Promise<void> {
     this.latest.set(run.id, run);
     this.updateHeader(run);
-    this.reply(run, `failure ${step.id}`, () => failureMessage(run, step, actions, this.pool(run.pool)), { broadcast: true, key: `failure:${step.id}` });
+    this.reply(run, `failure ${step.id}`, () => failureMessage(run, step, actions, this.pool(run.pool)), { broadcast: true, key: `failure:${step.id}`, alert: true });
   }
 
   async runFinished(run: Run): Promise<void> {
@@ -314,6 +330,7 @@ export class SlackNotifier implements Notifier {
       return;
     }
     const msg: SlackMessage = { text: `${pool}: ${text}`, blocks: sections(`*${esc(pool)}* · ${slackText(text)}`) };
-    this.deps.outbox.enqueue({ queue: channel, describe: `notice ${pool}`, build: () => ({ method: 'chat.postMessage', args: { channel, text: msg.text, blocks: msg.blocks } }), degrade: withoutBlocks });
+    // watchdogs and window notices are not chatter: after run messages, before plan replies
+    this.deps.outbox.enqueue({ queue: channel, describe: `notice ${pool}`, priority: PRIORITY.run, build: () => ({ method: 'chat.postMessage', args: { channel, text: msg.text, blocks: msg.blocks } }), degrade: withoutBlocks });
   }
 }

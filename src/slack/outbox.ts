@@ -1,13 +1,18 @@
-import type { Clock } from '../clock';
 import type { Logger } from '../log';
-import type { OutboxRecord, OutboxRef, OutboxStore } from '../store/types';
+import type { OutboxRecord, OutboxRef } from '../store/types';
+import { asNewMessage, withoutBlocks, type OutboxJob, type OutboxOptions, type PersistedRequest, type SlackMethod, type SlackRequest } from './outbox-types';
+import { slackErrors, slackRefusals } from '../observe/metrics';
 import { classifySlackError } from './errors';
+import { nextIndex } from './outbox-order';
 
 /**
  * The outbox: every message the bot sends goes through here. Callers enqueue and return at once
  * (a run never waits on Slack); one worker per queue (per channel) delivers in order, about one
  * message per second, honours 429 Retry-After, retries transient failures with capped backoff, and
- * keeps retrying undeliverable messages (logging why) instead of dropping them.
+ * keeps retrying transient failures instead of dropping them. Within a queue, approval requests, failure alerts
+ * and run headers go first (`priority`, outbox-order.ts; issue 10 point 10). A permanent refusal (the bot is not
+ * in the channel, the channel is archived, the token is revoked…) is not retried: it is counted, logged at error
+ * level and escalated once per queue and reason through `onRefused` (issue 14).
  *
  * With a store, every message is persisted (store.outbox) before it is attempted and deleted once Slack
  * accepted it (or refused it for good, logged): a message still pending when the process stops or crashes
@@ -17,61 +22,11 @@ import { classifySlackError } from './errors';
  * web client at send time and never stored.
  */
 
-export type SlackMethod = 'chat.postMessage' | 'chat.update' | 'chat.postEphemeral';
+export type { SlackMethod, SlackRequest, PersistedRequest, SlackApiClient, OutboxJob, RefusedMessage, OutboxOptions } from './outbox-types';
+export { withoutBlocks, asNewMessage } from './outbox-types';
 
-export interface SlackRequest {
-  method: SlackMethod;
-  args: Record<string, unknown>;
-}
-
-/** What is stored for a restart: the request, with args that are filled in from refs when it is sent. */
-export type PersistedRequest = SlackRequest & { refArgs?: Record<string, OutboxRef> };
-
-/** The subset of @slack/web-api's WebClient the outbox uses (injectable in tests). */
-export interface SlackApiClient {
-  apiCall(method: string, args: Record<string, unknown>): Promise<object>;
-}
-
-export interface OutboxJob {
-  /** order is kept per queue; use the channel id (or a name for ephemerals) */
-  queue: string;
-  /** for logs: "header pool-a-20261125-1", never message text */
-  describe: string;
-  /** jobs with the same key that are still waiting are coalesced: only the newest is sent */
-  coalesceKey?: string;
-  /** builds the request at send time (so it can use a ts learnt from an earlier job); undefined = nothing to send */
-  build: () => Promise<SlackRequest | undefined> | SlackRequest | undefined;
-  /** the answer of a successful call */
-  onSent?: (response: Record<string, unknown>) => void | Promise<void>;
-  /** the same request without blocks, used once if Slack rejects the content */
-  degrade?: (req: SlackRequest) => SlackRequest | undefined;
-  /** a replacement request when the target message no longer exists (chat.update → post a reply) */
-  fallback?: (req: SlackRequest) => SlackRequest | undefined;
-  /**
-   * The request as stored for a restart, taken at enqueue time; undefined = nothing to store.
-   * Default: `build()`, which must then be synchronous and free of side effects.
-   */
-  persist?: () => PersistedRequest | undefined;
-  /** this message, once posted, is this ref (a run header, an approval): stored entries may refer to it */
-  provides?: OutboxRef;
-}
-
-export interface OutboxOptions {
-  client: SlackApiClient;
-  clock: Clock;
-  logger: Logger;
-  /** spacing between two calls of one queue (Slack: ~1 message per second per channel) */
-  minIntervalMs?: number;
-  /** first retry delay after a transient failure; doubles up to maxBackoffMs */
-  baseBackoffMs?: number;
-  maxBackoffMs?: number;
-  /** where pending messages survive a restart; without it they live in memory only (lost at exit, logged) */
-  store?: OutboxStore;
-  /** a ts not learnt by this outbox (a header posted by an earlier process and saved in the run) */
-  resolveRef?: (ref: OutboxRef) => Promise<{ ts: string; channel?: string } | undefined>;
-  /** a message restored from the store that `provides` a ref was posted */
-  onRefLearnt?: (ref: OutboxRef, ts: string, channel: string | undefined) => void | Promise<void>;
-}
+/** Refusals that no message can get past until a person fixes the token or the app. */
+const TOKEN_REFUSALS = new Set(['invalid_auth', 'not_authed', 'account_inactive', 'token_revoked', 'token_expired']);
 
 type StoredEntry = Omit<OutboxRecord, 'id'>;
 
@@ -83,7 +38,11 @@ interface QueuedJob extends OutboxJob {
   entry?: StoredEntry;
   /** resolves to the store id once written (undefined: not stored) */
   stored: Promise<string | undefined>;
+  /** clock time it was queued (outbox age metric) */
+  queuedAt: number;
 }
+
+type Delivery = 'done' | 'parked' | 'stopped';
 
 const refName = (ref: OutboxRef) => (ref.key === undefined ? `header ${ref.runId}` : `${ref.key} ${ref.runId}`);
 
@@ -107,6 +66,8 @@ export class Outbox {
   private restoreStarted = false;
   /** ids this outbox stored itself (restore() skips them: they are queued already) */
   private readonly own = new Set<string>();
+  /** queue + reason already escalated (cleared by the queue's next delivery) */
+  private readonly escalated = new Set<string>();
   /** stored ids loaded by restore()/adoptStored() and not delivered yet */
   private readonly queuedIds = new Set<string>();
 
@@ -186,9 +147,9 @@ export class Outbox {
     if (i >= 0) {
       // a newer version of a waiting job (a header refresh): the waiting one builds from the latest state,
       // and its stored entry is replaced by the newer one (only the latest is kept)
-      queue[i] = { ...job, attempts: 0, inFlight: false, degraded: false, entry, stored: this.storeReplace(queue[i].stored, entry) };
+      queue[i] = { ...job, attempts: 0, inFlight: false, degraded: false, entry, stored: this.storeReplace(queue[i].stored, entry), queuedAt: queue[i].queuedAt };
     } else {
-      queue.push({ ...job, attempts: 0, inFlight: false, degraded: false, entry, stored: this.storeAdd(entry) });
+      queue.push({ ...job, attempts: 0, inFlight: false, degraded: false, entry, stored: this.storeAdd(entry), queuedAt: this.opts.clock.now() });
     }
     this.ensureWorker(job.queue);
   }
@@ -231,6 +192,9 @@ export class Outbox {
     };
     if (job.coalesceKey) stored.coalesceKey = job.coalesceKey;
     if (job.provides) stored.provides = job.provides;
+    if (job.priority !== undefined) stored.priority = job.priority;
+    if (job.group !== undefined) stored.group = job.group;
+    if (job.requester !== undefined) stored.requester = job.requester;
     // JSON form: undefined args (a ts not known yet) are dropped, exactly as they will read back
     return JSON.parse(JSON.stringify(stored)) as StoredEntry;
   }
@@ -318,6 +282,9 @@ export class Outbox {
       describe: `${record.describe} (stored)`,
       coalesceKey: record.coalesceKey,
       provides: record.provides,
+      priority: record.priority,
+      group: record.group,
+      requester: record.requester,
       build: () => this.resolveStored(record),
       degrade: record.degradable ? withoutBlocks : undefined,
       onSent: async (res) => {
@@ -331,6 +298,7 @@ export class Outbox {
       degraded: false,
       entry,
       stored: Promise.resolve(id),
+      queuedAt: record.createdAt,
     };
   }
 
@@ -387,6 +355,13 @@ export class Outbox {
     return this.delivered;
   }
 
+  /** Clock time of the oldest message still waiting (undefined when none): the outbox age metric. */
+  oldestQueuedAt(): number | undefined {
+    let oldest: number | undefined;
+    for (const q of this.queues.values()) for (const j of q) if (oldest === undefined || j.queuedAt < oldest) oldest = j.queuedAt;
+    return oldest;
+  }
+
   /** Resolves when every queue is empty (tests, graceful shutdown). */
   idle(): Promise<void> {
     if (this.pending() === 0 && this.workers.size === 0) return Promise.resolve();
@@ -421,25 +396,49 @@ export class Outbox {
     const queue = this.queues.get(name)!;
     await this.restored;
     while (queue.length > 0 && !this.abort.signal.aborted) {
-      const job = queue[0];
+      const job = queue[nextIndex(queue)];
       job.inFlight = true;
-      const sent = await this.deliver(job);
-      if (!sent) return; // stopped: a stored job stays stored
-      await this.forget(job);
-      queue.shift();
+      const outcome = await this.deliver(job);
+      if (outcome === 'stopped') return; // a stored job stays stored
+      // parked: Slack refuses every message until the token is fixed; the stored entry waits for the next start
+      if (outcome === 'done') await this.forget(job);
+      queue.splice(queue.indexOf(job), 1);
       if (queue.length > 0 && !(await this.sleep(this.minIntervalMs))) return;
     }
     if (queue.length === 0) this.queues.delete(name);
   }
 
-  /** Delivers one job, retrying until it succeeds or the outbox stops. */
-  private async deliver(job: QueuedJob): Promise<boolean> {
+  /** Escalates a permanent refusal once per queue and reason (a metric every time). */
+  private refused(job: QueuedJob, method: string, reason: string, hint: string): void {
+    slackRefusals.inc({ code: reason });
+    const tokenLevel = TOKEN_REFUSALS.has(reason);
+    const key = tokenLevel ? `token:${reason}` : `${job.queue}:${reason}`;
+    const ctx = { job: job.describe, queue: job.queue, method, reason };
+    if (job.escalation) {
+      this.log.error({ ...ctx, hint }, `Slack refused the escalation of a refused message too (${reason}): ${hint}`);
+      return;
+    }
+    if (this.escalated.has(key)) {
+      this.log.error(ctx, `Slack refused this message too (${reason}); not delivered, already escalated`);
+      return;
+    }
+    this.escalated.add(key);
+    this.log.error({ ...ctx, hint }, `Slack refused a message for good (${reason}): ${hint}. ${tokenLevel ? 'Nothing can be posted until the token is fixed; waiting messages stay stored for the next start' : 'It is not retried'}; escalated`);
+    try {
+      this.opts.onRefused?.({ queue: job.queue, describe: job.describe, method, reason, hint, requester: job.requester, tokenLevel });
+    } catch (e) {
+      this.log.error({ ...ctx, err: (e as Error).message }, 'escalating a refused Slack message failed');
+    }
+  }
+
+  /** Delivers one job, retrying until it succeeds, Slack refuses it for good, or the outbox stops. */
+  private async deliver(job: QueuedJob): Promise<Delivery> {
     let request: SlackRequest | undefined;
     try {
       request = await job.build();
     } catch (e) {
       this.log.error({ job: job.describe, err: (e as Error).message }, 'could not build a Slack message; skipped');
-      return true;
+      return 'done';
     }
     if (request) await this.storeBuilt(job, request);
     while (request && !this.abort.signal.aborted) {
@@ -449,19 +448,22 @@ export class Outbox {
         if (job.provides && typeof response.ts === 'string') {
           this.learnt.set(refName(job.provides), { ts: response.ts, channel: typeof response.channel === 'string' ? response.channel : undefined });
         }
+        // the channel takes messages again: a later refusal is news and is escalated again
+        for (const k of [...this.escalated]) if (k.startsWith(`${job.queue}:`) || k.startsWith('token:')) this.escalated.delete(k);
         try {
           await job.onSent?.(response);
         } catch (e) {
           this.log.error({ job: job.describe, err: (e as Error).message }, 'after-send bookkeeping failed');
         }
-        return true;
+        return 'done';
       } catch (err) {
         job.attempts++;
         const failure = classifySlackError(err);
+        slackErrors.inc({ code: failure.kind === 'rate-limited' ? 'ratelimited' : failure.reason });
         const ctx = { job: job.describe, queue: job.queue, method: request.method, attempt: job.attempts };
         if (failure.kind === 'rate-limited') {
           this.log.warn({ ...ctx, retryAfterMs: failure.retryAfterMs }, 'Slack rate limit: waiting Retry-After');
-          if (!(await this.sleep(failure.retryAfterMs))) return false;
+          if (!(await this.sleep(failure.retryAfterMs))) return 'stopped';
           continue;
         }
         if (failure.kind === 'bad-content' && !job.degraded && job.degrade) {
@@ -480,28 +482,19 @@ export class Outbox {
         if (failure.kind === 'bad-content') {
           // the text-only version was refused too: retrying the same content cannot succeed
           this.log.error({ ...ctx, reason: failure.reason }, 'Slack refused this message even as text; it was not delivered');
-          return true;
+          return 'done';
+        }
+        if (failure.kind === 'permanent') {
+          // retrying cannot help until a person acts (invite the bot, unarchive, fix the token): escalate once
+          this.refused(job, request.method, failure.reason, failure.hint);
+          return TOKEN_REFUSALS.has(failure.reason) ? 'parked' : 'done';
         }
         const delay = Math.min(this.maxBackoffMs, this.baseBackoffMs * 2 ** Math.min(job.attempts - 1, 20));
-        if (failure.kind === 'permanent') this.log.error({ ...ctx, reason: failure.reason, hint: failure.hint, retryInMs: delay }, `Slack refused a message (${failure.reason}): ${failure.hint}; kept in the outbox and retried`);
-        else this.log.warn({ ...ctx, reason: failure.reason, retryInMs: delay }, 'Slack call failed; retrying');
-        if (!(await this.sleep(delay))) return false;
+        this.log.warn({ ...ctx, reason: failure.reason, retryInMs: delay }, 'Slack call failed; retrying');
+        if (!(await this.sleep(delay))) return 'stopped';
       }
     }
-    return !this.abort.signal.aborted || request === undefined;
+    return !this.abort.signal.aborted || request === undefined ? 'done' : 'stopped';
   }
 }
 
-/** The same request without blocks (Slack rejected them): the text still names the pool and the run. */
-export function withoutBlocks(req: SlackRequest): SlackRequest {
-  const { blocks: _blocks, ...args } = req.args;
-  void _blocks;
-  return { method: req.method, args };
-}
-
-/** A chat.update turned into a chat.postMessage with the same content. */
-export function asNewMessage(req: SlackRequest): SlackRequest {
-  const { ts: _ts, ...args } = req.args;
-  void _ts;
-  return { method: 'chat.postMessage', args };
-}

@@ -71,6 +71,9 @@ const envSchema = z.object({
     .optional(),
 });
 
+/** Every Slack variable this module validates (config/env.ts has the general ones). */
+export const SLACK_VARIABLES = Object.keys(envSchema.shape);
+
 /** Empty strings count as unset (a blank line in .env). */
 function withoutBlanks(env: NodeJS.ProcessEnv): Record<string, string> {
   const out: Record<string, string> = {};

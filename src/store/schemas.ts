@@ -114,6 +114,9 @@ const outboxSchema = z
     provides: outboxRefSchema.optional(),
     degradable: z.boolean().optional(),
     createdAt: z.number(),
+    priority: z.number().int().min(0).max(9).optional(),
+    group: z.string().min(1).optional(),
+    requester: z.string().min(1).optional(),
     owner: z.string().min(1).optional(),
   })
   .strict();

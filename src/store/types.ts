@@ -145,6 +145,12 @@ export interface OutboxRecord {
   /** Slack may refuse the blocks: send the text alone */
   degradable?: boolean;
   createdAt: number;
+  /** sending priority within the queue (src/slack/outbox-order.ts PRIORITY; absent = chatter) */
+  priority?: number;
+  /** entries of one group (a run id) keep their order whatever their priority */
+  group?: string;
+  /** the Slack user told when Slack refuses this message for good */
+  requester?: string;
   /** the replica that sends it (several replicas, issue 16); absent: whichever process starts next */
   owner?: string;
 }

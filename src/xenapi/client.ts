@@ -3,6 +3,7 @@ import type http from 'node:http';
 import { z } from 'zod';
 import { systemClock, type Clock } from '../clock';
 import { silentLogger, type Logger } from '../log';
+import { xenapiCalls, xenapiLatency, xenapiOutcome } from '../observe/metrics';
 import { downloadDbDump, type DbDumpResult } from './db-dump';
 import { assertBeforeDeadline } from './deadline';
 import {
@@ -17,6 +18,7 @@ import {
 import { waitFor as waitForEvents, type WaitForOptions, type XenEvent } from './events';
 import { parseAllRecords, parseRecord, type RecordClass, type RecordOf } from './records';
 import { Redactor } from './redact';
+import type { CallOptions, EventFromResult } from './types';
 import { createAgent, hostUrl, normalizeFingerprint, parseEndpoint, type Endpoint, type TlsOptions } from './tls';
 import { decodeTaskResult, double, rpc } from './wire';
 
@@ -50,17 +52,7 @@ export interface XenApiClientOptions {
   secrets?: Array<string | undefined>;
 }
 
-export interface CallOptions {
-  signal?: AbortSignal;
-  /** real ms for this call instead of requestTimeoutMs */
-  timeoutMs?: number;
-}
-
-export interface EventFromResult {
-  events: Array<{ id?: string; class: string; operation: string; ref: string; snapshot?: Record<string, unknown> }>;
-  token: string;
-  valid_ref_counts?: Record<string, unknown>;
-}
+export type { CallOptions, EventFromResult } from './types';
 
 const eventFromSchema = z
   .object({
@@ -158,6 +150,12 @@ export class XenApiClient extends EventEmitter {
 
   get isLoggedIn(): boolean {
     return this.session !== undefined;
+  }
+
+  /** The current session ref, for the session.* calls about this session (its RBAC permissions); logs in if needed. */
+  async sessionRef(): Promise<string> {
+    if (!this.session) await this.login();
+    return this.session!;
   }
 
   /** every pool member address seen (options, host records, redirects) */
@@ -434,6 +432,11 @@ export class XenApiClient extends EventEmitter {
     this.total += 1;
     this.perMethod.set(method, (this.perMethod.get(method) ?? 0) + 1);
     this.logger.debug({ host, method }, 'xenapi call');
+    const started = performance.now();
+    const observe = (err?: unknown) => {
+      xenapiCalls.inc({ method, outcome: xenapiOutcome(err) });
+      xenapiLatency.observe({ method }, (performance.now() - started) / 1000);
+    };
     try {
       const value = await rpc({
         endpoint: this.endpoint,
@@ -446,10 +449,12 @@ export class XenApiClient extends EventEmitter {
         redact: this.redactor.redact,
       });
       if (host === this.master) this.markReachable();
+      observe();
       return value;
     } catch (raw) {
       // the one boundary where XenAPI and plugin error texts enter the bot: secrets are removed here
       const e = this.redactor.scrub(raw);
+      observe(e);
       if (e instanceof XenApiConnectionError && host === this.master) this.markUnreachable(e);
       else if (e instanceof XenApiError && host === this.master) this.markReachable();
       throw e;

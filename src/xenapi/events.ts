@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Clock } from '../clock';
 import { systemClock } from '../clock';
-import type { CallOptions, EventFromResult } from './client';
+import type { CallOptions, EventFromResult } from './types';
 import { assertBeforeDeadline } from './deadline';
 import { XenApiConnectionError, XenApiTimeoutError, isXenApiError } from './errors';
 import { parseRecord, recordClassOf, type RecordClass, type RecordOf } from './records';

@@ -3,6 +3,7 @@
  */
 import { main } from '../../bench/index';
 import { markdownTable, percentile, summarise } from '../../bench/harness';
+import { benchOutbox, formatOutboxBench } from '../../bench/outbox';
 import { benchPlan, formatPlanBench } from '../../bench/plan';
 import { benchRun, formatRunBench } from '../../bench/run';
 import { benchSlack, formatSlackBench } from '../../bench/slack';
@@ -91,5 +92,17 @@ describe('benchmarks on tiny pools', () => {
       expect(probe.answered).toBe(probe.requests);
     }
     expect(formatSlackBench(r)).toContain('| /xsupgrade plan pool-bench | 4 | 4 |');
+  });
+});
+
+describe('outbox priority bench (issue 10 point 10)', () => {
+  it('the approval request overtakes the queued plan replies with priority, and waits behind them in FIFO', async () => {
+    const rows = await benchOutbox({ queued: 6, scale: 500 });
+    const [priority, fifo] = rows;
+    expect(priority).toMatchObject({ ordering: 'priority', queuedBefore: 6 });
+    // the header and (at most) the plan reply already in flight go first
+    expect(priority.sentBefore).toBeLessThanOrEqual(2);
+    expect(fifo).toMatchObject({ ordering: 'fifo', sentBefore: 7 });
+    expect(formatOutboxBench(rows)).toContain('| priority | 6 |');
   });
 });

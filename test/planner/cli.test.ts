@@ -74,7 +74,7 @@ describe('xsupgrade plan', () => {
 
   it.each([
     [[], {}, /which pool\?/],
-    [['pool-a'], {}, /XSUPGRADE_POOLS is not set/],
+    [['pool-z'], {}, /no pool "pool-z": XSUPGRADE_POOLS is not set, so the demo pools are used \(pool-a, pool-b, standalone\)/],
     [['pool-z'], { XSUPGRADE_POOLS: 'POOLS' }, /no pool "pool-z" \(configured: pool-a\)/],
     [['pool-a', '--mode', 'fast'], {}, /--mode must be automatic, manual or update, not "fast"/],
     [['pool-a', '--bogus'], {}, /unknown option --bogus/],
@@ -96,7 +96,15 @@ describe('xsupgrade plan', () => {
     expect(r.err.join('\n')).not.toContain('hunter2-secret');
   });
 
-  it('parses flags', () => {
+  it('with no pools file, plans the demo pool of `npm start` on an in-process simulator and says so on stderr', async () => {
+    const r = await cli(['pool-a', '--target=7.6'], {});
+    expect(r.err).toEqual([expect.stringMatching(/^xsupgrade plan: XSUPGRADE_POOLS is not set: planning the demo pool pool-a of `npm start` on the simulator/)]);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('pool-a');
+  });
+
+  it('parses flags, also as --flag=value', () => {
+    expect(parsePlanArgs(['p', '--target=8.2.1', '--mode=manual'])).toEqual({ pool: 'p', target: '8.2.1', mode: 'manual', json: false });
     expect(parsePlanArgs(['p', '--target', '8.2.1', '--return', 'original', '--json'])).toEqual({ pool: 'p', target: '8.2.1', returnPolicy: 'original', json: true });
   });
 });

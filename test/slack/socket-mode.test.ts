@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadServeConfig, startBot, type RunningBot } from '../../src/cli/serve';
 import { FakeCall, FakeSlackApi, startFakeSlackApi } from '../../src/sandbox/fake-web-api';
-import { FakeSocketMode, startFakeSocketMode } from '../../src/sandbox/fake-socket-mode';
+import { FakeSocketMode, startFakeSocketMode } from './helpers/fake-socket-mode';
 import { ACTION, encodeButtonValue } from '../../src/slack/blocks/ids';
 import { InstantClock } from './helpers/clock';
 import { BOT_TOKEN } from './helpers/harness';
@@ -67,6 +67,7 @@ async function startFakes(): Promise<Fakes> {
 function socketEnv(api: FakeSlackApi, extra: Record<string, string> = {}): Record<string, string> {
   return {
     XSUPGRADE_SLACK_MODE: 'socket',
+    XSUPGRADE_PORT: '0',
     SLACK_BOT_TOKEN: BOT_TOKEN,
     SLACK_APP_TOKEN: APP_TOKEN,
     SLACK_API_URL: api.url,
@@ -181,8 +182,11 @@ describe('xsupgrade serve in Socket Mode (startBot, in process)', () => {
     let bot: RunningBot | undefined;
     try {
       bot = await startBot(loaded.config, { logger: logs.logger, clock: new InstantClock(), env });
-      // start() resolves only after the hello frame: the socket is up, no HTTP port is bound
-      expect(bot.port).toBeUndefined();
+      // start() resolves only after the hello frame: the socket is up; the only HTTP port bound is the loopback
+      // health listener (/healthz, /readyz, /metrics), which takes no Slack request
+      expect((await fetch(`http://127.0.0.1:${bot.port}/healthz`)).status).toBe(200);
+      expect((await fetch(`http://127.0.0.1:${bot.port}/slack/events`, { method: 'POST' })).status).toBe(405);
+      expect((await fetch(`http://127.0.0.1:${bot.port}/slack/events`)).status).toBe(404);
       expect(f.sm.openConnections()).toBe(1);
       const opens = f.api.calls.filter((c) => c.method === 'apps.connections.open');
       expect(opens.map((c) => [c.token, c.outcome])).toEqual([[APP_TOKEN, 'ok']]);
@@ -344,6 +348,7 @@ describe('the compiled CLI: xsupgrade serve in Socket Mode', () => {
 
   const configEnv = () => ({
     XSUPGRADE_SLACK_MODE: 'socket',
+    XSUPGRADE_PORT: '0',
     SLACK_BOT_TOKEN: BOT_TOKEN,
     XSUPGRADE_POOLS: poolsFile(),
     XSUPGRADE_STATE: ':memory:',

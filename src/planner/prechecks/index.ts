@@ -5,6 +5,7 @@ import { hostHealthChecks } from './host-health';
 import { backupNote, standaloneNote, toolsNote } from './notes';
 import { pausedVmChecks } from './paused';
 import { poolStateChecks } from './pool-state';
+import { rbacChecks } from './rbac';
 import { repositoryChecks } from './repository';
 import { rpuHotfixChecks } from './rpu-hotfix';
 import { sanBootChecks } from './san-boot';
@@ -22,6 +23,7 @@ const RANK: Record<Severity, number> = { blocker: 0, warning: 1, info: 2 };
  */
 export function runPrechecks(snapshot: PoolSnapshot, ctx: PrecheckContext, toolsUpgrade: string[]): Precheck[] {
   const checks: Array<[string, string, () => Precheck[]]> = [
+    ['rbac', 'R2', () => rbacChecks(snapshot, ctx)],
     ['version-path', 'R1.4', () => versionPathChecks(snapshot, ctx)],
     ['pool-state', 'R3.1', () => poolStateChecks(snapshot, ctx)],
     ['host-health', 'R3.1', () => hostHealthChecks(snapshot, ctx)],

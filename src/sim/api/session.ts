@@ -1,6 +1,7 @@
 /** session.*, system.listMethods, pool.get_master-style basics. */
 import { newRef } from '../db';
 import { fail } from '../failure';
+import { permissionsOfRole, type XapiRole } from '../../domain/rbac';
 import { def, METHODS, str } from './registry';
 
 def('session.login_with_password', {
@@ -10,13 +11,15 @@ def('session.login_with_password', {
   async: false,
   handler: async ({ sim, pool, signal }, [user, pass, , originator]) => {
     const u = str(user);
-    if (u !== sim.credentials.username || str(pass) !== sim.credentials.password) {
+    const root = u === sim.credentials.username && str(pass) === sim.credentials.password;
+    const other = sim.scenario.pool.users.find((x) => x.username === u && x.password === str(pass));
+    if (!root && !other) {
       // xapi delays a failed login on purpose (5 s by default), through the injected clock here.
       await sim.sleepSeconds(sim.timings.loginFailureDelaySeconds, signal);
       fail('SESSION_AUTHENTICATION_FAILED', u, 'Authentication failure');
     }
     const ref = newRef();
-    pool.sessions.set(ref, { user: u, originator: originator === undefined ? '' : str(originator) });
+    pool.sessions.set(ref, { user: u, originator: originator === undefined ? '' : str(originator), ...(root ? {} : { role: other!.role }) });
     return ref;
   },
 });
@@ -31,6 +34,18 @@ def('session.logout', {
 });
 
 def('session.get_this_host', { params: 1, async: false, handler: ({ machine }) => machine.hostRef });
+
+/** The session record's RBAC fields (xapi: is_local_superuser, rbac_permissions; empty for the superuser). */
+const sessionOf = (pool: { sessions: Map<string, { role?: XapiRole }> }, self: unknown) => pool.sessions.get(str(self)) ?? fail('HANDLE_INVALID', 'session', str(self));
+def('session.get_is_local_superuser', { params: 1, async: false, handler: ({ pool }, [self]) => sessionOf(pool, self).role === undefined });
+def('session.get_rbac_permissions', {
+  params: 1,
+  async: false,
+  handler: ({ pool }, [self]) => {
+    const role = sessionOf(pool, self).role;
+    return role === undefined ? [] : permissionsOfRole(role);
+  },
+});
 
 def('system.listMethods', {
   params: 0,
