@@ -12,7 +12,8 @@ import { createLogger, type Logger } from '../log';
 import { loadSlackSettings, SettingsError, type SlackSettings } from '../slack/settings';
 import { statSync } from 'node:fs';
 import { Readiness, type CheckResult, type ReadinessCheck } from '../observe/health';
-import { addCollector } from '../observe/metrics';
+import { addCollector, leaseCollector } from '../observe/metrics';
+import { leaseHolders, storeReadiness } from '../store/health';
 import { observingNotifier, runCollector } from '../observe/run-metrics';
 import { installProcessGuards } from './process-guard';
 import { waitForSignal } from './signals';
@@ -122,17 +123,14 @@ export async function startBot(config: ServeConfig, opts: { logger: Logger; cloc
     stops.push(() => store.close());
     // /readyz: the store answers a read, the pools file is valid, Slack accepts the token (added by the app)
     const readiness = new Readiness([
-      {
-        name: 'store',
-        check: async () => {
-          await store.getLease('readyz-probe');
-          return { ok: true, detail: config.general.statePath === ':memory:' ? 'in memory' : 'open' };
-        },
-      },
+      // one bounded round trip to the store (SQLite file or the replicas' PostgreSQL, issue 16)
+      { name: 'store', check: () => storeReadiness(store) },
       poolsFileCheck(config.general.poolsFile, config.pools),
     ]);
     const removeRuns = addCollector(runCollector(() => store.listRuns(), clock));
     stops.push(async () => removeRuns());
+    const removeLeases = addCollector(leaseCollector(() => leaseHolders(store, clock.now())));
+    stops.push(async () => removeLeases());
     // the core needs the notifier and the notifier lives in the Slack app, which needs the core
     let notifier: Notifier | undefined;
     const proxy = new Proxy({} as Notifier, {

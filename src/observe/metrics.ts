@@ -96,6 +96,18 @@ export async function metricsText(): Promise<string> {
   return registry.metrics();
 }
 
+/** Which replica holds which pool's run lease (issue 16): 1 while the lease is live, 0 once it expired unrenewed. */
+export const poolLease = new Gauge({ name: 'xsupgrade_pool_lease', help: "Pool leases by holder replica: 1 live, 0 expired (another replica takes over)", labelNames: ['pool', 'replica'] as const, registers: [registry] });
+
+/** A collector that sets xsupgrade_pool_lease from the store's lease list (every replica reports the same shared rows). */
+export function leaseCollector(list: () => Promise<Array<{ pool: string; replica: string; live: boolean }>>): Collector {
+  return async () => {
+    const holders = await list();
+    poolLease.reset();
+    for (const h of holders) poolLease.set({ pool: h.pool, replica: h.replica }, h.live ? 1 : 0);
+  };
+}
+
 export const collectorErrors = new Counter({ name: 'xsupgrade_metrics_collector_errors_total', help: 'Scrape-time collectors that failed', registers: [registry] });
 
 /** The outcome label of a XenAPI call: ok, the error code (bounded: codes are a fixed set), or the transport failure. */

@@ -96,3 +96,29 @@ describe('/healthz and /readyz (Socket Mode listener)', () => {
     expect(r.names()).toEqual(['store']);
   });
 });
+
+describe('xsupgrade_pool_lease (issue 16: which replica holds which pool)', () => {
+  it('reports each lease holder: 1 while its lease is live, 0 once it expired; a released lease disappears', async () => {
+    const { addCollector, leaseCollector } = await import('../../src/observe/metrics');
+    let holders = [
+      { pool: 'pool-a', replica: 'replica-1', live: true },
+      { pool: 'pool-b', replica: 'replica-2', live: false },
+    ];
+    const remove = addCollector(leaseCollector(async () => holders));
+    try {
+      const lease = (text: string) => parsePrometheusText(text).samples.filter((s) => s.name === 'xsupgrade_pool_lease');
+      expect(lease(await metricsText())).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ labels: expect.objectContaining({ pool: 'pool-a', replica: 'replica-1' }), value: 1 }),
+          expect.objectContaining({ labels: expect.objectContaining({ pool: 'pool-b', replica: 'replica-2' }), value: 0 }),
+        ]),
+      );
+      holders = [{ pool: 'pool-a', replica: 'replica-2', live: true }];
+      const after = lease(await metricsText());
+      expect(after).toHaveLength(1);
+      expect(after[0]).toMatchObject({ labels: { pool: 'pool-a', replica: 'replica-2' }, value: 1 }); // toMatchObject: a subset of the labels
+    } finally {
+      remove();
+    }
+  });
+});
