@@ -270,7 +270,7 @@ describe('forget & rejoin verifies the new host before trusting it (R4.2)', () =
       expect(h.sim.inspect().hosts.every((x) => x.productVersion === '7.6.0' && x.inPool)).toBe(true);
       const audit = await h.store.listAudit(run.id);
       expect(audit.filter((e) => /^host\.destroy xs-a3/.test(e.message))).toHaveLength(1);
-      expect(audit.filter((e) => /^pool\.join on/.test(e.message)).map((e) => e.message)).toEqual([
+      expect(audit.filter((e) => /^pool\.join on \S+ → master/.test(e.message)).map((e) => e.message)).toEqual([
         expect.stringContaining(`pool.join on ${imp.address}`),
         expect.stringContaining(`pool.join on ${fresh.address}`),
       ]);
