@@ -174,7 +174,7 @@ describe('maintenance windows', () => {
     const t = await setup({ now: T0 });
     const mallory: Actor = { userId: 'U0MALLORY', source: 'slack', channel: '#ops', groups: [] };
     const refused = await t.scheduler.schedule('pool-a', '2026-11-28T22:00', undefined, mallory);
-    expect(refused).toMatchObject({ ok: false, code: 'forbidden', error: expect.stringMatching(/U0MALLORY is not an approver of pool pool-a: only they may schedule/) });
+    expect(refused).toMatchObject({ ok: false, code: 'forbidden', error: expect.stringMatching(/<@U0MALLORY> is not an approver of pool pool-a: only they may schedule/) });
     expect(await t.scheduler.list()).toEqual([]);
     expect((await t.scheduler.schedule('pool-a', '2026-11-28T22:00', undefined, alice)).ok).toBe(true);
     expect(await t.scheduler.unschedule('pool-a-w1', mallory)).toMatchObject({ ok: false, code: 'forbidden' });
@@ -183,7 +183,7 @@ describe('maintenance windows', () => {
     expect(await t.scheduler.unschedule('pool-a-w1', { ...alice, channel: 'C0RANDOM' })).toMatchObject({ ok: false, code: 'forbidden' });
     const audit = await t.store.listAudit('pool:pool-a');
     expect(audit.filter((a) => a.kind === 'refused').map((a) => `${a.actor}: ${a.message}`)).toEqual([
-      expect.stringMatching(/^U0MALLORY: schedule pool-a refused: U0MALLORY is not an approver/),
+      expect.stringMatching(/^U0MALLORY: schedule pool-a refused: <@U0MALLORY> is not an approver/),
       expect.stringMatching(/^U0MALLORY: unschedule pool-a-w1 refused/),
       expect.stringMatching(/^U0ALICE: unschedule pool-a-w1 refused: pool pool-a is operated from its channel #ops only/),
     ]);

@@ -1,7 +1,7 @@
 /** The simulator's admin HTTP API as the sandbox side panel uses it (ported from the sandbox's former copy). */
 import { join } from 'node:path';
 import { AdminServer, SimPool, startAdminServer, startSimulator } from '../../src/sim';
-import { fastClock, login, methodCallXml, ok, until } from './helpers';
+import { fastClock, login, methodCallXml, ok, rawPost, until } from './helpers';
 
 describe('admin API for the sandbox side panel (real simulator)', () => {
   let sim: SimPool;
@@ -59,8 +59,8 @@ describe('admin API for the sandbox side panel (real simulator)', () => {
     // the api-error fault is live: the next clean shutdown of web-01 fails with it
     const s = await login(sim.masterUrl, 'root', 'xenroot-demo');
     const web = (await ok(sim.masterUrl, 'VM.get_by_name_label', [s, 'web-01']))[0];
-    const r = await fetch(sim.masterUrl, { method: 'POST', body: methodCallXml('VM.clean_shutdown', [s, web]) });
-    expect(await r.text()).toContain('VM_SHUTDOWN_TIMEOUT');
+    const r = await rawPost(sim.masterUrl, methodCallXml('VM.clean_shutdown', [s, web])); // the host's self-signed HTTPS
+    expect(r.text).toContain('VM_SHUTDOWN_TIMEOUT');
     expect((await fetch(`${admin.url}/pools/pool-a/faults`, { method: 'DELETE' })).status).toBe(200);
   });
 

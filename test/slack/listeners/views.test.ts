@@ -116,8 +116,8 @@ describe('forget & rejoin dialog (R4.2)', () => {
     core.recover.mockResolvedValue({ ok: false, code: 'conflict', error: 'step xs-a3:wait-host is no longer failed' });
     const header = h.api.postAsUser(h.api.directory.bot.userId, CHANNEL, 'run header');
     const alert = h.api.postAsUser(h.api.directory.bot.userId, CHANNEL, 'alert', { thread_ts: header.ts });
-    const meta = JSON.stringify({ runId: RUN_ID, stepId: 'xs-a3:wait-host', channel: CHANNEL, messageTs: alert.ts, threadTs: header.ts });
-    await h.submitView({ callback_id: VIEW.forgetRejoin, private_metadata: meta, values: values('10.0.0.23') });
+    // the confirmation step (fingerprint typed) of a form opened from the alert in the thread
+    await h.submitView({ callback_id: VIEW.forgetRejoinConfirm, private_metadata: confirmMeta({ messageTs: alert.ts, threadTs: header.ts }), values: typed(PROBED_FINGERPRINT) }, APPROVER);
     await h.slack.idle();
     const refusal = h.api.messages(CHANNEL).find((m) => m.ephemeralTo === APPROVER)!;
     expect(refusal.text).toContain('is no longer failed');
