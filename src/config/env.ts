@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { replyLimitsEnvSchema } from '../xenapi/limits';
 import { ConfigError } from './pools';
 
 /**
@@ -27,7 +28,7 @@ const envSchema = z.object({
     .transform(Number)
     .refine((n) => n >= 1, 'must be at least 1')
     .default('3'),
-});
+}).merge(replyLimitsEnvSchema); // XenAPI reply limits (src/xenapi/limits.ts): checked at start-up, read by each client
 
 export interface GeneralSettings {
   poolsFile?: string;

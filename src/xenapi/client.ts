@@ -427,6 +427,7 @@ export class XenApiClient extends EventEmitter {
   private async sendOn(host: string, method: string, params: unknown[], opts: CallOptions): Promise<unknown> {
     const forced = this.opts.transport && this.opts.transport !== 'auto' ? this.opts.transport : undefined;
     const transport = forced ?? this.transports.get(host) ?? 'jsonrpc';
+    let answered: Transport | undefined;
     const request = (t: Transport) =>
       rpc({
         endpoint: this.endpoint,
@@ -439,23 +440,21 @@ export class XenApiClient extends EventEmitter {
         redact: this.redactor.redact,
         transport: t,
         limits: this.replyLimits,
+        answeredIn: (a) => (answered = a),
       });
-    if (transport === 'xmlrpc') return request('xmlrpc');
     try {
-      const value = await request('jsonrpc');
-      if (!forced) this.transports.set(host, 'jsonrpc');
-      return value;
+      return await request(transport);
     } catch (e) {
-      if (!(e instanceof JsonRpcUnavailable)) {
-        if (e instanceof XenApiError && !forced) this.transports.set(host, 'jsonrpc');
-        throw e;
-      }
+      if (!(e instanceof JsonRpcUnavailable) || transport === 'xmlrpc') throw e;
       if (forced) throw new XenApiProtocolError(`${host} does not serve JSON-RPC: ${e.message}`, host, method);
-      this.logger.info({ host, reason: e.message }, 'no JSON-RPC on this host: using XML-RPC');
+      this.logger.info({ host, reason: e.message }, 'no JSON-RPC on this host: sending over XML-RPC');
       this.transports.set(host, 'xmlrpc');
       this.total += 1;
       this.perMethod.set(method, (this.perMethod.get(method) ?? 0) + 1);
-      return request('xmlrpc');
+      return await request('xmlrpc');
+    } finally {
+      // an answer in XML-RPC to /jsonrpc (7.0, 7.2) means: carry on over XML-RPC with this host
+      if (answered) this.transports.set(host, answered);
     }
   }
 

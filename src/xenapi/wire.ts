@@ -54,6 +54,8 @@ export interface RpcRequest {
   /** default: XML-RPC */
   transport?: Transport;
   limits?: ReplyLimits;
+  /** told which format the host answered in (a host without JSON-RPC may answer /jsonrpc in XML-RPC) */
+  answeredIn?: (t: Transport) => void;
 }
 
 /** A time budget after which reading yields to the event loop (other pools, Slack acks). */
@@ -71,6 +73,7 @@ export async function rpc(req: RpcRequest): Promise<unknown> {
   const body = transport === 'jsonrpc' ? encodeJsonRpcCall(req.method, req.params, nextId++) : encodeXmlRpcCall(req.method, req.params);
   try {
     const reply = await post(req, transport === 'jsonrpc' ? '/jsonrpc' : '/', body, signal, limits);
+    req.answeredIn?.(reply.kind === 'json' ? 'jsonrpc' : 'xmlrpc');
     if (reply.kind === 'json') return unwrapJson(reply.value, req);
     return unwrapXml(reply.doc, req);
   } catch (e) {
