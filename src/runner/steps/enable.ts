@@ -3,7 +3,7 @@
  * host.enable answers HOST_STILL_BOOTING and is retried.
  */
 import { StepFailure, xenErrorCode } from '../errors';
-import { describeHost, readLivePool } from '../pool-state';
+import { describeHost, readLiveHosts } from '../pool-state';
 import type { StepDeps } from '../ports';
 import type { StepModule } from '../step';
 import { requireHost, stepHostName } from './common';
@@ -14,7 +14,7 @@ export function createEnableStep(deps: StepDeps): StepModule {
     async execute(ctx) {
       const name = stepHostName(ctx);
       for (let attempt = 0; ; attempt++) {
-        const host = requireHost(ctx, await readLivePool(deps.client));
+        const host = requireHost(ctx, await readLiveHosts(deps.client));
         if (host.enabled) return { status: 'done', note: attempt === 0 ? `${name} already enabled` : `${name} enabled` };
         if (!host.live) throw new StepFailure(`${name} is not live; it cannot be enabled`, { observed: [describeHost(host)] });
         if (attempt > deps.config.enableRetries) {
