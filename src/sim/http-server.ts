@@ -113,6 +113,8 @@ export class HostServer implements Listener {
       return;
     }
     const dialect = jsonRpcDialect(this.machine.installed.product);
+    // counted like the HTTP handlers: which clients came over JSON-RPC (tests, bench)
+    this.sim.stats.calls['http:/jsonrpc'] = (this.sim.stats.calls['http:/jsonrpc'] ?? 0) + 1;
     const out = await this.run(req, res, call.method, call.params);
     if (!out || res.destroyed) return;
     if (dialect === 'xml') {
