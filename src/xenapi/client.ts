@@ -14,7 +14,7 @@ import {
   isXenApiError,
 } from './errors';
 import { waitFor as waitForEvents, type WaitForOptions, type XenEvent } from './events';
-import { parseAllRecords, parseRecord, type RecordClass, type RecordOf } from './records';
+import { parseAllRecordsSliced, parseRecord, type RecordClass, type RecordOf } from './records';
 import { Redactor } from './redact';
 import { createAgent, hostUrl, parseEndpoint, type Endpoint, type TlsOptions } from './tls';
 import { DEFAULT_REPLY_LIMITS, replyLimitsFromEnv, type ReplyLimits } from './limits';
@@ -299,7 +299,7 @@ export class XenApiClient extends EventEmitter {
   /** `<cls>.get_all_records` in one round trip, each record zod-parsed (records.ts). */
   async getAllRecords<C extends RecordClass>(cls: C): Promise<Record<string, RecordOf<C>>> {
     const raw = await this.call(`${cls}.get_all_records`);
-    return parseAllRecords(cls, raw);
+    return parseAllRecordsSliced(cls, raw);
   }
 
   /** Resolves with the first event (initial records included) for which `predicate` holds; see events.ts. */

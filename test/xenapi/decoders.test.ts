@@ -108,18 +108,30 @@ describe('JSON decoder', () => {
     const reply = { jsonrpc: '2.0', result: records(n), id: 1 };
     const text = JSON.stringify(reply);
     expect(await decodeJson(text, 32)).toEqual(JSON.parse(text));
+    expect(await decodeJson(text, 32, 0)).toEqual(JSON.parse(text)); // forced through the piecewise parser
+  });
+
+  test('depth is refused on both paths, and accepted at the limit', async () => {
+    const nested = (d: number) => `${'['.repeat(d)}1${']'.repeat(d)}`;
+    for (const whole of [undefined, 0]) {
+      await expect(decodeJson(nested(33), 32, whole)).rejects.toThrow(/nested deeper than 32 levels/);
+      await expect(decodeJson(nested(32), 32, whole)).resolves.toBeDefined();
+      await expect(decodeJson(`{"a":${nested(40)}}`, 32, whole)).rejects.toThrow(/nested deeper/);
+    }
   });
 
   test('a large array of large arrays (event.from-like) and a large top-level string', async () => {
     const events = Array.from({ length: 1500 }, (_, i) => ({ id: i, snapshot: { big: 'z'.repeat(400), list: Array.from({ length: 20 }, (_, k) => k) } }));
     const text = JSON.stringify({ result: { events, token: 't', valid_ref_counts: { vm: 3 } }, error: null, id: 2, note: 'q'.repeat(300_000) });
-    expect(await decodeJson(text, 32)).toEqual(JSON.parse(text));
+    expect(await decodeJson(text, 32, 0)).toEqual(JSON.parse(text));
   });
 
   test('malformed large input is refused, not half-parsed', async () => {
     const text = JSON.stringify({ result: records(1000), id: 1 });
-    await expect(decodeJson(text.slice(0, text.length - 10), 32)).rejects.toThrow();
-    await expect(decodeJson(`${text}x`, 32)).rejects.toThrow();
-    await expect(decodeJson(text.replace('"memory":5120', '"memory":5120,,'), 32)).rejects.toThrow();
+    for (const whole of [undefined, 0]) {
+      await expect(decodeJson(text.slice(0, text.length - 10), 32, whole)).rejects.toThrow();
+      await expect(decodeJson(`${text}x`, 32, whole)).rejects.toThrow();
+      await expect(decodeJson(text.replace('"memory":5120', '"memory":5120,,'), 32, whole)).rejects.toThrow();
+    }
   });
 });
