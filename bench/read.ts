@@ -9,7 +9,8 @@
  * counted against the bot; each figure is the best of `repeat` reads after one warm-up read per transport (the
  * simulator caches record encodings, so the first read of a pool also pays for those).
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { readSnapshot } from '../src/inventory';
 import { parseScenario, type Scenario } from '../src/sim';
@@ -109,7 +110,8 @@ export async function benchRead(opts: { sizes?: number[]; vmsPerHost?: number; r
       const json = await botRead(sim, 'jsonrpc', repeat);
       let pythonMs: number | undefined;
       if (python) {
-        const out = execFileSync(python, ['-c', PY_READ, sim.masterUrl, sim.username, sim.password, RECORD_CLASSES.join(','), String(repeat)], {
+        // asynchronous: an in-process simulator (under ts-jest) must keep answering while Python reads
+        const { stdout: out } = await promisify(execFile)(python, ['-c', PY_READ, sim.masterUrl, sim.username, sim.password, RECORD_CLASSES.join(','), String(repeat)], {
           encoding: 'utf8',
           timeout: 10 * 60_000,
           maxBuffer: 1024 * 1024,
