@@ -1,13 +1,15 @@
 /**
- * `npm run bench` (node dist/bench/index.js): the planner, runner and Slack benchmarks in sequence, each printed as
+ * `npm run bench` (node dist/bench/index.js): the planner, runner, Slack and HA benchmarks in sequence, each printed as
  * a table. Exit code 0 when all ran, 1 when one threw (the others still run). Figures are recorded in
  * docs/benchmarks.md.
  */
 import { cpus } from 'node:os';
+import { benchHa, formatHaBench } from './ha';
 import { benchPlan, formatPlanBench } from './plan';
 import { benchRead, formatReadBench } from './read';
 import { benchRun, formatRunBench } from './run';
 import { benchSlack, formatSlackBench } from './slack';
+import { benchSimTls, formatSimTlsBench } from './sim-tls';
 
 interface Bench {
   name: string;
@@ -19,6 +21,8 @@ const BENCHES: Bench[] = [
   { name: 'read: XML-RPC, JSON-RPC and XenAPI.py (issue 13)', run: async () => formatReadBench(await benchRead({ print: false })) },
   { name: 'run (issue 4)', run: async () => formatRunBench(await benchRun({ print: false })) },
   { name: 'slack (issue 5)', run: async () => formatSlackBench(await benchSlack({ print: false })) },
+  { name: 'simulator TLS (issue 12.4)', run: async () => formatSimTlsBench(await benchSimTls()) },
+  { name: 'high availability (issue 16)', run: async () => formatHaBench(await benchHa()) },
 ];
 
 export async function main(out: (line: string) => void = console.log, benches: Bench[] = BENCHES): Promise<number> {

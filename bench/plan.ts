@@ -69,7 +69,7 @@ export async function benchPlan(sizes: number[] = [3, 16, 64], vmsPerHost = 50, 
   for (const hosts of sizes) {
     const clock = new ScaledClock(1000);
     const sim = await startSimulator(parseScenario(syntheticScenario(hosts, vmsPerHost)), { clock });
-    const client = new XenApiClient({ url: sim.masterUrl, username: sim.username, password: sim.password, tls: { mode: 'insecure-http' }, clock });
+    const client = new XenApiClient({ url: sim.masterUrl, username: sim.username, password: sim.password, tls: sim.tls, clock });
     try {
       await client.login();
       client.resetCallCount();

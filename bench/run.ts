@@ -39,7 +39,7 @@ export async function benchRun(opts: { hosts?: number; vmsPerHost?: number; scal
   const { run, sim } = summary;
   try {
     // when the pool marked each host live again (host_metrics.last_updated, written at the live transition)
-    const client = new XenApiClient({ url: sim.masterUrl, username: sim.username, password: sim.password, tls: { mode: 'insecure-http' } });
+    const client = new XenApiClient({ url: sim.masterUrl, username: sim.username, password: sim.password, tls: sim.tls });
     const [hostRecs, metrics] = await Promise.all([client.getAllRecords('host'), client.getAllRecords('host_metrics')]);
     await client.logout().catch(() => undefined);
     const liveAt = new Map(Object.values(hostRecs).map((h) => [h.name_label, metrics[h.metrics]?.last_updated?.getTime() ?? Number.NaN]));

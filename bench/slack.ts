@@ -28,6 +28,7 @@ import { loadUpgradePaths } from '../src/planner';
 import { DEFAULT_DIRECTORY } from '../src/sandbox/directory';
 import { startFakeSlackApi, type FakeCall, type FakeSlackApi } from '../src/sandbox/fake-web-api';
 import { generateScenario, startSimulator, type Scenario } from '../src/sim';
+import type { TlsOptions } from '../src/xenapi/tls';
 import { createSlackApp } from '../src/slack/app';
 import { openStore } from '../src/store';
 import { markdownTable, ms, projectFile, summarise, type LatencySummary } from './harness';
@@ -117,12 +118,14 @@ export interface SimHandle {
   masterUrl: string;
   username: string;
   password: string;
+  /** the simulator's TLS settings for a client (its hosts' certificates pinned) */
+  tls: TlsOptions;
   stop(): Promise<void>;
 }
 
 export async function startInProcess(scenario: Scenario): Promise<SimHandle> {
   const sim = await startSimulator(scenario);
-  return { masterUrl: sim.masterUrl, username: sim.username, password: sim.password, stop: () => sim.stop() };
+  return { masterUrl: sim.masterUrl, username: sim.username, password: sim.password, tls: sim.tls, stop: () => sim.stop() };
 }
 
 /** The simulator in a worker thread (its own event loop, the machine's second core), from the compiled dist/src/sim. */
@@ -134,10 +137,10 @@ export async function startInWorker(scenario: Scenario, simModule: string): Prom
       parentPort.on('message', (m) => {
         if (m === 'stop') sim.stop().then(() => parentPort.postMessage({ stopped: true }));
       });
-      parentPort.postMessage({ masterUrl: sim.masterUrl, username: sim.username, password: sim.password });
+      parentPort.postMessage({ masterUrl: sim.masterUrl, username: sim.username, password: sim.password, tls: sim.tls });
     }, (e) => parentPort.postMessage({ error: String(e && e.message || e) }));`;
   const worker = new Worker(code, { eval: true, workerData: { simModule, scenario } });
-  const first = await new Promise<{ masterUrl: string; username: string; password: string; error?: string }>((resolve, reject) => {
+  const first = await new Promise<{ masterUrl: string; username: string; password: string; tls: TlsOptions; error?: string }>((resolve, reject) => {
     worker.once('message', resolve);
     worker.once('error', reject);
   });
@@ -149,6 +152,7 @@ export async function startInWorker(scenario: Scenario, simModule: string): Prom
     masterUrl: first.masterUrl,
     username: first.username,
     password: first.password,
+    tls: first.tls,
     async stop() {
       const stopped = new Promise((resolve) => worker.once('message', resolve));
       worker.postMessage('stop');
@@ -174,7 +178,7 @@ function poolConfig(sim: SimHandle, scenario: Scenario): PoolConfig {
     masterUrl: sim.masterUrl,
     username: sim.username,
     passwordEnv: PASSWORD_ENV,
-    tls: { mode: 'insecure-http' },
+    tls: sim.tls,
     target: '7.6',
     upgrade: repo ? { mode: 'automatic', repositoryUrl: repo.url } : { mode: 'manual' },
     slack: { channel: DEFAULT_DIRECTORY.channel.id, approvers: { users: [], groups: DEFAULT_DIRECTORY.userGroups.map((g) => g.id) }, allowSelfApproval: false },

@@ -11,5 +11,6 @@ registerCommand('abort', 'abort a run and print every host and VM state (<run>)'
 registerCommand('schedule', 'plan a pool and schedule a maintenance window for that plan (<pool> <when> [until <end>], as in Slack)', async () => (await import('./schedule')).run);
 registerCommand('schedules', 'list the maintenance windows ([<pool>])', async () => (await import('./schedule')).runSchedules);
 registerCommand('unschedule', 'delete a maintenance window (<id>)', async () => (await import('./schedule')).runUnschedule);
+registerCommand('state', 'copy a SQLite state file into an empty PostgreSQL database for several replicas (migrate <sqlite-path> <postgres-url>)', async () => (await import('./state')).run);
 registerCommand('rehearse', 'a complete run on a simulated copy (<pool-or-scenario.yaml> [--fail <host>] [--scale N])', async () => (await import('./rehearse')).run);
 registerCommand('sim', 'run a simulated XenServer pool from a scenario file (--scenario <file> [--time-scale N])', async () => (await import('./sim')).run);

@@ -5,7 +5,8 @@
  * from a scenario file. Exit code: 0 executable, 2 blocked (at least one blocker), 1 error (one line on stderr).
  */
 import { ScaledClock } from '../clock';
-import { ConfigError, loadPoolsFile, PoolConfig, resolveSecret } from '../config/pools';
+import { ConfigError, loadPoolsFile, PoolConfig, repositorySecrets, resolveSecret } from '../config/pools';
+import { scenarioUpgrade, type ScenarioUpgrade } from '../core/scenario-mode';
 import type { ReturnPolicy, UpgradeMode } from '../domain/types';
 import { planLivePool } from '../inventory/live-plan';
 import { loadUpgradePaths } from '../planner';
@@ -99,6 +100,7 @@ export async function run(args: string[], io: { out?: (s: string) => void; err?:
     let client: InstanceType<typeof XenApiClient>;
     let poolName: string;
     let repoUrl: string | undefined;
+    let inferred: ScenarioUpgrade | undefined;
     const clock = new ScaledClock(a.scenario ? 1000 : 1);
     if (a.scenario) {
       const { loadScenario, startSimulator } = await import('../sim');
@@ -106,20 +108,22 @@ export async function run(args: string[], io: { out?: (s: string) => void; err?:
       const sim = await startSimulator(scenario, { clock });
       cleanup.push(() => sim.stop());
       poolName = a.pool ?? sim.name;
-      client = new XenApiClient({ url: sim.masterUrl, username: sim.username, password: sim.password, tls: { mode: 'insecure-http' }, clock });
-      repoUrl = pool ? repositoryUrl(pool, env) : scenario.repositories.find((r) => r.reachable)?.url;
+      client = new XenApiClient({ url: sim.masterUrl, username: sim.username, password: sim.password, tls: sim.tls, clock });
+      // the same inference as `rehearse` of this file: an unreachable repository blocks, it never means manual (R3.9)
+      inferred = pool ? undefined : scenarioUpgrade(scenario, a.mode);
+      repoUrl = pool ? repositoryUrl(pool, env) : inferred!.repositoryUrl;
     } else {
       pool = pool!;
       poolName = pool.name;
-      client = new XenApiClient({ url: pool.masterUrl, username: pool.username, password: resolveSecret(pool.passwordEnv, env), tls: pool.tls, clock });
+      client = new XenApiClient({ url: pool.masterUrl, username: pool.username, password: resolveSecret(pool.passwordEnv, env), tls: pool.tls, clock, secrets: repositorySecrets(pool, env) });
       repoUrl = repositoryUrl(pool, env);
     }
     await client.login();
     cleanup = [() => client.logout(), ...cleanup];
-    const mode: UpgradeMode = a.mode ?? pool?.upgrade.mode ?? (repoUrl ? 'automatic' : 'manual');
+    const mode: UpgradeMode = a.mode ?? pool?.upgrade.mode ?? inferred?.mode ?? 'automatic';
     const { plan } = await planLivePool(
       client,
-      { pool: poolName, target: a.target ?? pool?.target ?? '7.6', mode, returnPolicy: a.returnPolicy ?? pool?.returnPolicy ?? 'none', paths, repositoryUrl: repoUrl },
+      { pool: poolName, target: a.target ?? pool?.target ?? inferred?.target ?? '7.6', mode, returnPolicy: a.returnPolicy ?? pool?.returnPolicy ?? 'none', paths, repositoryUrl: repoUrl, sanBootHosts: pool?.sanBootHosts ?? [] },
       clock,
     );
     out(a.json ? JSON.stringify(planToJson(plan), null, 2) : renderPlanText(plan));

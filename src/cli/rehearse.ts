@@ -8,6 +8,7 @@ import { ConfigError, loadPoolsFile } from '../config/pools';
 import type { UpgradeMode } from '../domain/types';
 import { parseArgs } from '../core/console';
 import { formatSummary, rehearse, snapshotToScenario } from '../core/rehearsal';
+import { parseMode, scenarioUpgrade } from '../core/scenario-mode';
 import { createPoolRuntime } from '../core/runtime';
 import { readSnapshot } from '../inventory';
 import { findTarget, loadUpgradePaths } from '../planner';
@@ -28,9 +29,10 @@ export async function run(args: string[]): Promise<number> {
   let scenario: Scenario;
   let mode: UpgradeMode;
   let returnPolicy: 'none' | 'original' = 'none';
+  const requested = opts.mode === undefined ? undefined : parseMode(opts.mode);
   if (existsSync(what)) {
     scenario = loadScenario(what);
-    mode = scenario.updates.length > 0 && scenario.repositories.length === 0 ? 'update' : 'automatic';
+    mode = scenarioUpgrade(scenario, requested).mode; // as `plan --scenario` infers it
   } else {
     const settings = loadGeneralSettings(process.env);
     if (!settings.poolsFile) throw new ConfigError(`${what} is not a file, and XSUPGRADE_POOLS is not set to look it up as a pool`);
@@ -50,7 +52,10 @@ export async function run(args: string[]): Promise<number> {
     mode = cfg.upgrade.mode;
     returnPolicy = cfg.returnPolicy;
   }
-  if (opts.mode) mode = String(opts.mode) as UpgradeMode;
+  if (requested) mode = requested;
+  if (opts.fail !== undefined && !scenario.hosts.some((h) => h.name === opts.fail)) {
+    throw new ConfigError(`--fail: no host "${String(opts.fail)}" in ${what} (hosts: ${scenario.hosts.map((h) => h.name).join(', ')})`);
+  }
   const summary = await rehearse({
     scenario,
     mode,

@@ -1,5 +1,7 @@
 /**
- * `xsupgrade resume <run> [--yes] [--action <retry|forget-rejoin|rollback-master|skip-host> --step <id> [--address <a>]]`
+ * `xsupgrade resume <run> [--yes] [--action <retry|forget-rejoin|rollback-master|skip-host> --step <id> [--address <a> [--fingerprint <sha256>]]]`
+ * forget-rejoin (R4.2) without --fingerprint only looks at the address and prints the certificate there; run it again
+ * with the fingerprint read on the host's console to confirm it.
  * Un-pause a held run, take over a run whose runner died, or apply a recovery action to a failed step; then keep
  * driving it from this terminal.
  */
@@ -9,7 +11,7 @@ import { cliActor, openConsoleCore, parseArgs } from '../core/console';
 const ACTIONS: RecoveryAction[] = ['retry', 'forget-rejoin', 'rollback-master', 'skip-host', 'abort'];
 
 export async function run(args: string[]): Promise<number> {
-  const { positional, opts } = parseArgs(args, { bool: ['yes'], value: ['action', 'step', 'address'] });
+  const { positional, opts } = parseArgs(args, { bool: ['yes'], value: ['action', 'step', 'address', 'fingerprint'] });
   const id = positional[0];
   if (!id) {
     console.error('usage: xsupgrade resume <run> [--yes] [--action <action> --step <step> [--address <addr>]]');
@@ -35,7 +37,23 @@ export async function run(args: string[]): Promise<number> {
         console.error(`xsupgrade: run ${id} has no failed step`);
         return 1;
       }
-      res = await c.core.recover(id, { action, stepId, ...(typeof opts.address === 'string' ? { address: opts.address } : {}) }, cliActor());
+      const address = typeof opts.address === 'string' ? opts.address : undefined;
+      // AB:CD:… whatever separators were typed (the core checks it is 32 pairs)
+      const fingerprint = typeof opts.fingerprint === 'string' ? (opts.fingerprint.replace(/[^0-9a-fA-F]/g, '').toUpperCase().match(/../g) ?? []).join(':') || opts.fingerprint : undefined;
+      if (action === 'forget-rejoin' && address && !fingerprint) {
+        const probe = await c.core.probeNewHost(id, stepId, address, cliActor());
+        if (!probe.ok) {
+          console.error(`xsupgrade: ${probe.error}`);
+          return 1;
+        }
+        const cert = probe.value.certificate;
+        console.log(cert ? `${address} presents a certificate with SHA-256 fingerprint\n  ${cert.fingerprint256}\n  subject ${cert.subject}${cert.selfSigned ? ' (self-signed)' : `, issuer ${cert.issuer}`}, valid from ${cert.validFrom}` : `${address} answers over plain http: its identity cannot be verified`);
+        console.log(probe.value.lostVms.length ? `lost with the old host's local storage (R4.2): ${probe.value.lostVms.join(', ')}` : 'no VM has a disk on the old host\'s local storage');
+        console.log(`Nothing was done. Compare the fingerprint with the host's console, then run again with --fingerprint ${cert ? cert.fingerprint256 : '<none: omit it for plain http>'}`);
+        if (cert) return 1;
+      }
+      // the bot pins the typed fingerprint: a host presenting any other certificate gets no credential
+      res = await c.core.recover(id, { action, stepId, ...(address ? { address } : {}), ...(fingerprint ? { fingerprint256: fingerprint } : {}) }, cliActor());
     } else {
       res = await c.core.resume(id, cliActor());
     }

@@ -10,6 +10,7 @@ import { ConfigError, loadPoolsFile, type PoolConfig } from '../config/pools';
 import type { Notifier } from '../domain/ports';
 import { createLogger, type Logger } from '../log';
 import { loadSlackSettings, SettingsError, type SlackSettings } from '../slack/settings';
+import { installProcessGuards } from './process-guard';
 import { waitForSignal } from './signals';
 
 export interface ServeConfig {
@@ -67,17 +68,23 @@ export interface RunningBot {
 export async function startBot(config: ServeConfig, opts: { logger: Logger; clock?: Clock; env?: NodeJS.ProcessEnv }): Promise<RunningBot> {
   const clock = opts.clock ?? systemClock;
   const { logger } = opts;
-  const [{ openStore }, { createCore }, { createScheduler }, { createSlackApp }] = await Promise.all([
+  const [{ openStore, replicaOutbox }, { createCore, defaultOwnerId }, { createScheduler }, { createSlackApp }, { resolvePoolChannels }, { createWebClient }] = await Promise.all([
     import('../store'),
     import('../core'),
     import('../scheduler'),
     import('../slack/app'),
+    import('../slack/channels'),
+    import('../slack/web-client'),
   ]);
   const stops: Array<() => Promise<void>> = [];
   const stopAll = async () => {
     for (const s of stops.reverse()) await s().catch((e: unknown) => logger.warn({ err: (e as Error).message }, 'serve: stop failed'));
   };
   try {
+    // a pool channel written by name is resolved to its id now, or the start-up stops naming pool and field
+    const channels = await resolvePoolChannels(createWebClient(config.slack, logger), config.pools);
+    if (channels.problems.length > 0) throw new Error(channels.problems.join('; '));
+    config = { ...config, pools: channels.pools };
     const store = await openStore({ path: config.general.statePath, clock, logger });
     stops.push(() => store.close());
     // the core needs the notifier and the notifier lives in the Slack app, which needs the core
@@ -88,7 +95,23 @@ export async function startBot(config: ServeConfig, opts: { logger: Logger; cloc
         if (target && typeof target[prop] === 'function') await target[prop](...args);
       },
     });
-    const core = await createCore({ pools: config.pools, store, notifier: forward, clock, logger, env: opts.env ?? process.env });
+    // this replica's name: in the pool leases, the outbox entries it sends and its heartbeat (docs/ha.md)
+    const ownerId = defaultOwnerId(opts.env ?? process.env);
+    const leaseTtlMs = config.general.leaseTtlMs;
+    logger.info({ store: store.describe(), replica: ownerId }, 'state store open');
+    await store.heartbeat(ownerId, leaseTtlMs, clock.now());
+    // several replicas may share a PostgreSQL store (docs/ha.md): runs whose lease expires are taken over
+    const core = await createCore({
+      pools: config.pools,
+      store,
+      notifier: forward,
+      clock,
+      logger,
+      env: opts.env ?? process.env,
+      ownerId,
+      leaseTtlMs,
+      followReplicas: true,
+    });
     stops.push(() => core.shutdown());
     const scheduler = createScheduler({ core, store, notifier: forward, pools: config.pools, clock, logger, settings: config.general.scheduler });
     const slack = createSlackApp({
@@ -100,7 +123,8 @@ export async function startBot(config: ServeConfig, opts: { logger: Logger; cloc
       scheduler,
       audit: (e) => store.appendAudit(e),
       // undelivered Slack messages survive a restart (issue 5); the next start sends them first
-      outboxStore: store.outbox,
+      // with several replicas, each sends its own and takes over those of a replica that stopped (issue 16)
+      outboxStore: replicaOutbox(store, ownerId, clock),
       loadSlackRefs: async (runId) => (await store.getRun(runId))?.slack,
       saveSlackRefs: async (runId, refs) => {
         await store.updateRun(runId, (run) => {
@@ -114,6 +138,14 @@ export async function startBot(config: ServeConfig, opts: { logger: Logger; cloc
     await core.recoverRuns();
     await scheduler.start();
     stops.push(() => scheduler.stop());
+    const beat = setInterval(() => {
+      store
+        .heartbeat(ownerId, leaseTtlMs, clock.now())
+        .then(() => slack.outbox.adoptStored())
+        .catch((e: unknown) => logger.warn({ err: (e as Error).message }, 'replica heartbeat failed; will retry'));
+    }, Math.max(250, leaseTtlMs / 3));
+    beat.unref();
+    stops.push(async () => clearInterval(beat));
     return { port, stop: stopAll };
   } catch (e) {
     await stopAll();
@@ -128,7 +160,8 @@ export async function run(args: string[]): Promise<number> {
         'usage: xsupgrade serve',
         'Runs the Slack bot. Settings come from the environment (see .env.example):',
         '  XSUPGRADE_SLACK_MODE http|socket, SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET (http), SLACK_APP_TOKEN (socket),',
-        '  XSUPGRADE_HOST (loopback, default 127.0.0.1), XSUPGRADE_PORT (default 3000), XSUPGRADE_POOLS, XSUPGRADE_STATE,',
+        '  XSUPGRADE_HOST (loopback, default 127.0.0.1), XSUPGRADE_PORT (default 3000), XSUPGRADE_POOLS, XSUPGRADE_STATE',
+        '  (a SQLite file, or a postgres:// URL shared by several replicas: docs/ha.md), XSUPGRADE_LEASE_TTL_SECONDS,',
         '  and each pool password variable the pools file names. Install guide: docs/slack-install.md',
       ].join('\n'),
     );
@@ -140,6 +173,7 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
   const logger = createLogger({ level: loaded.config.general.logLevel, destination: pino.destination(2) });
+  installProcessGuards(logger);
   // listen before starting, so that a SIGTERM during start-up still stops what was started
   const stopSignal = waitForSignal();
   let bot: RunningBot;

@@ -14,6 +14,7 @@ import { createLogger, Logger } from '../log';
 import { DEFAULT_DIRECTORY } from '../sandbox/directory';
 import { demoManifests, demoPoolsFile, findDemoManifestDir, passwordEnvName } from '../sandbox/demo-config';
 import { chooseMode, isSet } from '../sandbox/start-mode';
+import { installProcessGuards } from './process-guard';
 import { waitForSignal } from './signals';
 
 export interface StartedStack {
@@ -68,6 +69,7 @@ export async function startSandboxStack(env: Env, logger: Logger, out: (line: st
         name: sim.name,
         masterUrl: sim.masterUrl,
         username: sim.username,
+        tls: sim.tls,
         repositories: scenario.repositories,
         updates: scenario.updates,
       });
@@ -127,7 +129,7 @@ export async function startSandboxStack(env: Env, logger: Logger, out: (line: st
       `  State:                     ${statePath === ':memory:' ? 'in memory (set XSUPGRADE_STATE=<file> to keep it)' : statePath}`,
       `  Simulated time:            ${scale}× faster than real time (XSUPGRADE_DEMO_SCALE)`,
       '',
-      '  Simulated pools (XenAPI over XML-RPC on loopback):',
+      '  Simulated pools (XenAPI over HTTPS on loopback, every host certificate pinned):',
       ...sims.flatMap((sim, i) => [
         `    ${sim.name}  master ${sim.masterUrl}  → target ${pools[i].target} (${pools[i].upgrade.mode})`,
         ...sim.hosts().map((h) => `      ${h.name.padEnd(10)} ${h.role.padEnd(6)} ${h.address.padEnd(15)} XenServer ${h.productVersion}`),
@@ -177,6 +179,7 @@ export async function run(args: string[]): Promise<number> {
 
   // the summary goes to stdout; structured logs to stderr, quiet unless asked
   const logger = createLogger({ level: process.env.XSUPGRADE_LOG_LEVEL ?? 'warn', destination: pino.destination(2) });
+  installProcessGuards(logger);
   // listen before starting, so that a SIGTERM during start-up still stops what was started
   const stopSignal = waitForSignal();
   let stack: StartedStack;

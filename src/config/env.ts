@@ -22,6 +22,13 @@ const envSchema = z.object({
   XSUPGRADE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   XSUPGRADE_APPROVAL_REMINDER_MINUTES: minutes(30),
   XSUPGRADE_MIXED_MODE_REMINDER_MINUTES: minutes(12 * 60),
+  /** issue 16: how long a replica that stopped renewing keeps a pool's run before another takes over */
+  XSUPGRADE_LEASE_TTL_SECONDS: z
+    .string()
+    .regex(/^\d+(\.\d+)?$/, 'must be a number of seconds, like 60')
+    .transform(Number)
+    .refine((n) => n >= 1 && n <= 3600, 'must be between 1 and 3600')
+    .default('60'),
   XSUPGRADE_OVERDUE_FACTOR: z
     .string()
     .regex(/^\d+(\.\d+)?$/, 'must be a number, like 3 (a step is overdue after 3× its expected duration)')
@@ -35,6 +42,8 @@ export interface GeneralSettings {
   statePath: string;
   backupsDir: string;
   logLevel: string;
+  /** the pool lease's time-to-live (XSUPGRADE_LEASE_TTL_SECONDS): the longest a dead replica holds a run */
+  leaseTtlMs: number;
   scheduler: {
     approvalReminderAfterMs: number;
     approvalReminderEveryMs: number;
@@ -57,6 +66,7 @@ export function loadGeneralSettings(env: NodeJS.ProcessEnv = process.env): Gener
     statePath: e.XSUPGRADE_STATE,
     backupsDir: e.XSUPGRADE_BACKUPS,
     logLevel: e.XSUPGRADE_LOG_LEVEL,
+    leaseTtlMs: e.XSUPGRADE_LEASE_TTL_SECONDS * 1000,
     scheduler: {
       approvalReminderAfterMs: e.XSUPGRADE_APPROVAL_REMINDER_MINUTES * 60_000,
       approvalReminderEveryMs: e.XSUPGRADE_APPROVAL_REMINDER_MINUTES * 60_000,

@@ -47,7 +47,7 @@ const upgradeSchema = z.discriminatedUnion('mode', [
     .strict(),
 ]);
 
-export const poolConfigSchema = z
+const poolObject = z
   .object({
     name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,40}$/, 'lower-case letters, digits and dashes'),
     masterUrl: z.string().regex(/^https?:\/\/[^/\s]+\/?$/, 'http(s)://host[:port]'),
@@ -66,6 +66,15 @@ export const poolConfigSchema = z
           })
           .strict()
           .refine((a) => a.users.length + a.groups.length > 0, 'at least one approver user or group'),
+        /** who may schedule and unschedule maintenance windows; unset: the approvers */
+        schedulers: z
+          .object({
+            users: z.array(z.string().regex(/^[UW][A-Z0-9]+$/, 'a Slack user id like U012ABCDEF')).default([]),
+            groups: z.array(z.string().regex(/^S[A-Z0-9]+$/, 'a Slack user group id like S012ABCDEF')).default([]),
+          })
+          .strict()
+          .refine((a) => a.users.length + a.groups.length > 0, 'at least one scheduler user or group (or leave schedulers out: the approvers schedule)')
+          .optional(),
         allowSelfApproval: z.boolean().default(false),
       })
       .strict(),
@@ -73,8 +82,48 @@ export const poolConfigSchema = z
     timezone: z.string().default('UTC'),
     /** how long to wait for a host to come back, per mode, in minutes */
     hostTimeoutMinutes: z.number().int().positive().optional(),
+    /**
+     * R2.7: the hosts (name_label) that boot from SAN. XenAPI has no field for it, so the bot knows only what is
+     * declared here; these hosts are never upgraded by a rolling upgrade.
+     */
+    sanBootHosts: z.array(z.string().min(1).max(255)).max(1000).optional(),
   })
   .strict();
+
+export const poolConfigSchema = poolObject.superRefine(crossFieldChecks);
+
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Mistakes each field alone cannot show, found when the file is loaded (`serve`, `start`, every CLI command) rather
+ * than at first use, each naming the pool and the field (issue 10.11).
+ */
+function crossFieldChecks(p: z.infer<typeof poolObject>, ctx: z.RefinementCtx): void {
+  const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: z.ZodIssueCode.custom, path, message });
+  const url = p.masterUrl;
+  if (url.startsWith('http://') && p.tls.mode !== 'insecure-http') {
+    issue(['tls', 'mode'], `"${p.tls.mode}" needs an https:// masterUrl, but masterUrl is ${url} (the pool password would travel in clear); use https://, or tls mode insecure-http to allow plain HTTP explicitly`);
+  }
+  if (/^https?:\/\/[^/]*@/.test(url)) issue(['masterUrl'], 'must not hold credentials (user@ or user:password@): the user is `username`, the password comes from `passwordEnv`');
+  if (!isTimeZone(p.timezone)) issue(['timezone'], `"${p.timezone}" is not a time zone; expected an IANA name such as UTC or Europe/Berlin`);
+  if (p.upgrade.mode === 'automatic') {
+    if (/^\w+:\/\/[^/]*@/.test(p.upgrade.repositoryUrl)) {
+      issue(['upgrade', 'repositoryUrl'], 'must not hold credentials: name the variables that hold them in repositoryUsernameEnv and repositoryPasswordEnv');
+    }
+    if (p.upgrade.repositoryPasswordEnv && !p.upgrade.repositoryUsernameEnv) issue(['upgrade', 'repositoryUsernameEnv'], 'is required with repositoryPasswordEnv (a repository password needs its user)');
+  }
+  const channel = p.slack.channel;
+  if (!/^[CG][A-Z0-9]+$/.test(channel) && !/^#?[a-z0-9][a-z0-9._-]{0,79}$/.test(channel)) {
+    issue(['slack', 'channel'], `"${channel}" is neither a channel id (like C0123ABCDE) nor a channel name (like #xs-upgrades)`);
+  }
+}
 
 export const poolsFileSchema = z
   .object({
@@ -142,4 +191,10 @@ export function resolveSecret(envName: string, env: NodeJS.ProcessEnv = process.
   const value = env[envName];
   if (!value) throw new ConfigError(`environment variable ${envName} is not set (it holds a pool or repository secret)`);
   return value;
+}
+
+/** The repository user and password (automatic mode): secrets the XenAPI client removes from every error text. */
+export function repositorySecrets(pool: PoolConfig, env: NodeJS.ProcessEnv = process.env): string[] {
+  if (pool.upgrade.mode !== 'automatic') return [];
+  return [pool.upgrade.repositoryUsernameEnv, pool.upgrade.repositoryPasswordEnv].filter((v): v is string => !!v).map((v) => resolveSecret(v, env));
 }

@@ -9,6 +9,7 @@ import type { Actor, RecoveryAction, Run, StepRecord } from '../domain/types';
 import { createLogger } from '../log';
 import { openStore, type Store } from '../store';
 import { createCore, type CoreHandle } from '.';
+import { plainMentions } from '../domain/mention';
 
 export function cliActor(): Actor {
   let name = 'operator';
@@ -47,7 +48,7 @@ export class ConsoleNotifier implements Notifier {
 
   private line(run: Run | string, text: string): void {
     const t = new Date().toISOString().slice(11, 19);
-    this.o.write(`${t} ${typeof run === 'string' ? run : run.id}: ${text}`);
+    this.o.write(`${t} ${typeof run === 'string' ? run : run.id}: ${plainMentions(text)}`);
   }
 
   async runStarted(run: Run) {
@@ -140,7 +141,7 @@ export function formatRunDetail(run: Run): string {
   }
   for (const a of run.approvals) lines.push(`  ${a.decision} ${a.stepId} by ${a.by} at ${new Date(a.at).toISOString()}`);
   if (run.outcome) lines.push(`  outcome: ${run.outcome}`);
-  return lines.join('\n');
+  return plainMentions(lines.join('\n'));
 }
 
 /** --flag value pairs and positionals; unknown flags are an error naming the flag. */

@@ -11,17 +11,23 @@ import type { Logger } from '../log';
 import type { PoolConfig } from '../config/pools';
 import type { Core, CoreErrorCode, CoreResult, Notifier, PoolStatus, RecoveryRequest } from '../domain/ports';
 import type { Actor, Plan, Run, RunState, UpgradeMode } from '../domain/types';
-import { readSnapshot, testRepository } from '../inventory';
+import { readAppliedUpdates, readSnapshot, testRepository } from '../inventory';
 import { buildPlan, loadUpgradePaths, type UpgradePathTable } from '../planner';
 import { auditor } from '../runner/audit';
 import { Engine, type PoolRuntime } from '../runner/engine';
 import { isPoolUnavailable } from '../runner/errors';
-import { checkAgainstPool, checkRequest, recoveryMutation, StaleAction } from '../runner/recovery';
-import { runReport } from '../runner/report';
+import { readLiveHosts } from '../runner/pool-state';
+import { checkAgainstPool, checkRequest, probeNewHost, recoveryMutation, StaleAction } from '../runner/recovery';
+import { abortedOutcome } from '../runner/end-audit';
+import { endAuditOf, runReport } from '../runner/report';
 import type { Store } from '../store';
 import { XenApiClient } from '../xenapi';
-import { authorize, type Decision } from './authorize';
+import { authorize, describeActor, type Decision } from './authorize';
+import { lastUsableBackup } from './backups';
+import { restoreRun } from './restore';
 import { createPoolRuntime, repositoryUrlWithCredentials } from './runtime';
+import { startRefusal } from './start-checks';
+import { mention } from '../domain/mention';
 
 export interface CoreDeps {
   pools: PoolConfig[];
@@ -38,6 +44,11 @@ export interface CoreDeps {
   pollMs?: number;
   paths?: UpgradePathTable;
   checkpoint?: (label: string) => Promise<void>;
+  /**
+   * Several replicas on one database (issue 16, `serve`): take over runs whose lease expired (every third of the
+   * lease TTL) and follow run changes stored by other replicas (PostgreSQL NOTIFY).
+   */
+  followReplicas?: boolean;
 }
 
 export type CoreHandle = Core & {
@@ -80,6 +91,17 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
   };
 
   const engine = new Engine({ store, clock, notifier, logger, ownerId, leaseTtlMs, runtime: (p) => runtimeOf(p)?.runtime, checkpoint: deps.checkpoint });
+  const replicaWatch = deps.followReplicas ? await followReplicas(engine, store, leaseTtlMs, logger) : undefined;
+
+  // Pinned pools: a member rejoined by forget & rejoin (R4.2) serves the certificate an approver confirmed; the run
+  // that rejoined it keeps that fingerprint, and it stays trusted across restarts.
+  for (const cfg of deps.pools) {
+    if (cfg.tls?.mode !== 'pinned') continue;
+    const confirmed = (await store.listRuns({ pool: cfg.name })).flatMap((r) =>
+      r.steps.map((s) => (s.data?.replaced as { fingerprint256?: string } | undefined)?.fingerprint256).filter((fp): fp is string => !!fp),
+    );
+    for (const fp of confirmed) runtimeOf(cfg.name)?.runtime.trustFingerprint?.(fp);
+  }
 
   /** one start at a time per pool in this process (across processes the lease decides) */
   const startLocks = new Map<string, Promise<unknown>>();
@@ -130,12 +152,14 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
     if (mode === 'automatic' && cfg.upgrade.mode === 'automatic') {
       const withCreds = repositoryUrlWithCredentials(cfg, env)!;
       const live = snapshot.hosts.filter((h) => h.live).map((h) => h.ref);
-      repository = { url: cfg.upgrade.repositoryUrl, testResults: await testRepository(rt.client, live, withCreds) };
+      repository = { url: cfg.upgrade.repositoryUrl, testResults: await testRepository(rt.client, live, withCreds), ...(await readAppliedUpdates(rt.client, live)) };
     }
     // start re-validates under its own lease: the active-run precheck is the lease's job there
     const active = how.forStart ? undefined : (await store.listRuns({ pool: cfg.name, states: ACTIVE }))[0];
     paths ??= loadUpgradePaths();
+    const backup = snapshot.pool.rollingUpgradeInProgress ? await lastUsableBackup((f) => store.listRuns(f), cfg.name) : undefined;
     return buildPlan(snapshot, {
+      ...(backup ? { lastUsableBackup: backup } : {}),
       pool: cfg.name,
       target: opts.target ?? cfg.target,
       mode,
@@ -143,6 +167,7 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
       paths,
       repository,
       activeRunId: active?.id,
+      sanBootHosts: cfg.sanBootHosts ?? [],
     });
   };
 
@@ -207,13 +232,8 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
         const refuseStart = (code: CoreErrorCode, error: string) => refuse<Run>(`pool:${cfg.name}`, actor, code, `start refused: ${error}`);
         const latest = await store.getLatestPlan(cfg.name);
         if (!latest) return refuseStart('not-found', `pool ${cfg.name} has no plan yet: make one first`);
-        if (opts.planHash && !(opts.planHash.length >= 8 && latest.id.startsWith(opts.planHash))) {
-          return refuseStart('conflict', `the latest plan of ${cfg.name} is ${latest.id.slice(0, 12)}, not ${opts.planHash.slice(0, 12)}: review the new plan`);
-        }
-        if (!latest.executable) {
-          const blockers = latest.prechecks.filter((p) => p.severity === 'blocker').map((p) => `${p.rule} ${p.message}`);
-          return refuseStart('blocked', `plan ${latest.id.slice(0, 12)} has blockers: ${blockers.join('; ')}`);
-        }
+        const stale = startRefusal(cfg.name, latest, await store.listRuns({ pool: cfg.name }), opts);
+        if (stale) return refuseStart(stale.code, stale.error);
         const active = (await store.listRuns({ pool: cfg.name, states: ACTIVE }))[0];
         if (active) return refuseStart('conflict', `run ${active.id} is already active on ${cfg.name} (${active.state})`);
         // the lease first (one active run per pool across processes), then the re-validation under it
@@ -255,7 +275,7 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
           slack: { channel: cfg.slack.channel },
         };
         await store.createRun(run);
-        await audit(run.id, 'state', actor.userId, `run ${run.id} started by ${actor.userId} (${actor.source}) from plan ${latest.id.slice(0, 12)}`, { plan: latest.id });
+        await audit(run.id, 'state', actor.userId, `run ${run.id} started by ${describeActor(actor)} from plan ${latest.id.slice(0, 12)}`, { plan: latest.id, ...(actor.window ? { window: actor.window } : {}) });
         engine.notify(run, 'runStarted', (n) => n.runStarted(run));
         engine.drive(run.id);
         return ok(run);
@@ -273,21 +293,24 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
       const res = await cas(run, actor, (r) => {
         const s = r.steps.find((x) => x.id === stepId)!;
         const prior = r.approvals.find((a) => a.stepId === stepId && a.decision === 'approved');
-        if (prior) throw new StaleAction(`${stepId} was already approved by ${prior.by}`);
+        if (prior) throw new StaleAction(`${stepId} was already approved by ${mention(prior.by)}`);
         if (s.state !== 'awaiting-approval' || (r.state !== 'awaiting-approval' && r.state !== 'paused')) {
           throw new StaleAction(`${stepId} is not waiting for approval (step ${s.state}, run ${r.state})`);
         }
         r.approvals.push({ stepId, decision: 'approved', by: actor.userId, at });
         s.state = 'done';
         s.endedAt = at;
-        s.data = { ...(s.data ?? {}), note: `approved by ${actor.userId}` };
-        r.state = 'running';
+        // a paused run stays paused: the approval is recorded, nothing moves until someone resumes (the Hold promise)
+        const paused = r.state === 'paused';
+        s.data = { ...(s.data ?? {}), note: `approved by ${mention(actor.userId)}`, ...(paused ? { approvedWhilePaused: true } : {}) };
+        if (!paused) r.state = 'running';
       });
       if (!res.ok) return res;
-      await audit(runId, 'approval', actor.userId, `${stepId} approved by ${actor.userId} (${actor.source})`, { step: stepId });
       const decided = res.value;
+      const stillPaused = decided.state === 'paused';
+      await audit(runId, 'approval', actor.userId, `${stepId} approved by ${describeActor(actor)}${stillPaused ? '; the run stays paused until someone resumes it' : ''}`, { step: stepId });
       engine.notify(decided, 'approvalDecided', (n) => n.approvalDecided(decided, decided.steps.find((s) => s.id === stepId)!, 'approved', actor.userId));
-      engine.drive(runId);
+      if (!stillPaused) engine.drive(runId);
       return res;
     },
 
@@ -300,14 +323,18 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
           const s = r.steps.find((x) => x.id === stepId);
           if (!s || s.state !== 'awaiting-approval' || r.state !== 'awaiting-approval') throw new StaleAction(`${stepId} is not waiting for approval: hold refused`);
           r.approvals.push({ stepId, decision: 'held', by: actor.userId, at });
+        } else if (r.state === 'paused' && r.pausedBy?.source === 'scheduler' && actor.source !== 'scheduler') {
+          // a human pausing a run a window paused takes the pause over: the next window must not resume it
         } else if (r.state !== 'running' && r.state !== 'awaiting-approval') {
           throw new StaleAction(`run ${r.id} is ${r.state}: nothing to pause`);
         }
         r.state = 'paused';
+        r.pausedBy = { userId: actor.userId, source: actor.source, at };
       });
       if (!res.ok) return res;
-      await audit(runId, 'approval', actor.userId, stepId ? `${stepId} held by ${actor.userId}` : `run paused by ${actor.userId}: the host in progress finishes, no next host starts`, {
+      await audit(runId, 'approval', actor.userId, stepId ? `${stepId} held by ${describeActor(actor)}` : `run paused by ${describeActor(actor)}: the host in progress finishes, no next host starts`, {
         step: stepId,
+        ...(actor.window ? { window: actor.window } : {}),
       });
       const held = res.value;
       if (stepId) engine.notify(held, 'approvalDecided', (n) => n.approvalDecided(held, held.steps.find((s) => s.id === stepId)!, 'held', actor.userId));
@@ -331,11 +358,15 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
       }
       const res = await cas(run, actor, (r) => {
         if (r.state !== 'paused') throw new StaleAction(`run ${r.id} is ${r.state}: only a paused run resumes${r.state === 'failed' ? ' (choose a recovery action)' : ''}`);
+        if (actor.source === 'scheduler' && r.pausedBy && r.pausedBy.source !== 'scheduler') throw new StaleAction(`run ${r.id} was paused by <@${r.pausedBy.userId}>: a window never resumes a run a human paused`);
+        // the host whose gate was approved during the pause may now go ahead
+        for (const s of r.steps) if (s.data?.approvedWhilePaused) delete s.data.approvedWhilePaused;
         r.state = r.steps.some((s) => s.state === 'awaiting-approval') ? 'awaiting-approval' : 'running';
+        delete r.pausedBy;
       });
       if (!res.ok) return res;
       const resumed = res.value;
-      await audit(runId, 'state', actor.userId, `run resumed by ${actor.userId}`);
+      await audit(runId, 'state', actor.userId, `run resumed by ${describeActor(actor)}`, actor.window ? { window: actor.window } : undefined);
       const gate = resumed.steps.find((s) => s.state === 'awaiting-approval');
       if (resumed.state === 'awaiting-approval' && gate) engine.notify(resumed, 'approvalNeeded', (n) => n.approvalNeeded(resumed, gate));
       else engine.drive(runId);
@@ -351,24 +382,37 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
         for (const s of r.steps) if (s.state === 'awaiting-approval') r.approvals.push({ stepId: s.id, decision: 'aborted', by: actor.userId, at });
         r.state = 'aborted';
         r.endedAt = at;
-        r.outcome = `aborted by ${actor.userId}`;
+        r.outcome = `aborted by ${mention(actor.userId)}`;
       });
       if (!res.ok) return res;
       engine.interrupt(runId, `aborted by ${actor.userId}`);
       await engine.whenIdle(runId, { loopOnly: true });
-      const report = await runReport(runtimeOf(got.value.run.pool)?.client, (await store.getRun(runId))!);
+      const stopped = (await store.getRun(runId))!;
+      const client = runtimeOf(got.value.run.pool)?.client;
+      const report = await runReport(client, stopped);
+      // what the abort leaves changed, from the live pool against the baseline (issue 11): said, never implied
+      const endAudit = await endAuditOf({ client, clock, store }, stopped);
       const final = await store.updateRun(runId, (r) => {
         for (const s of r.steps) {
           if (s.state === 'running' || s.state === 'awaiting-approval') {
             s.state = 'failed';
-            s.error = { message: `interrupted: run aborted by ${actor.userId}` };
+            s.error = { message: `interrupted: run aborted by ${mention(actor.userId)}` };
           }
         }
-        r.outcome = `aborted by ${actor.userId}\n${report}`;
+        r.endAudit = endAudit;
+        r.outcome = `${abortedOutcome(actor.userId, endAudit)}\n${report}`;
       });
       await audit(runId, 'state', actor.userId, `run aborted by ${actor.userId}`, { report });
       engine.notify(final, 'runFinished', (n) => n.runFinished(final));
       return ok(final);
+    },
+
+    restore(runId, actor) {
+      return restoreRun(
+        { store, clock, ownerId, leaseTtlMs, forRun, client: (p) => runtimeOf(p)?.client, audit, refuse, notify: (r, what, fn) => engine.notify(r, what, fn) },
+        runId,
+        actor,
+      );
     },
 
     async recover(runId, req: RecoveryRequest, actor) {
@@ -387,12 +431,35 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
       const updated = res.value;
       if (req.action === 'skip-host') {
         const host = checked.step.hostName;
-        const text = `${host} skipped by ${actor.userId}: it stays disabled and is not upgraded; the pool stays in mixed mode (R3.5) until it is handled.`;
+        const text = `${host} skipped by ${mention(actor.userId)}: it stays disabled and is not upgraded; the pool stays in mixed mode (R3.5) until it is handled.`;
         engine.notify(updated, 'runEvent', (n) => n.runEvent(updated, text));
       }
       engine.notify(updated, 'runUpdated', (n) => n.runUpdated(updated));
       engine.drive(runId);
       return res;
+    },
+
+    async probeNewHost(runId, stepId, address, actor) {
+      const got = await forRun(runId, actor, 'recover');
+      if (!got.ok) return got;
+      const { run } = got.value;
+      const step = run.steps.find((s) => s.id === stepId);
+      if (!step) return refuse(runId, actor, 'not-found', `run ${runId} has no step ${stepId}`);
+      const res = await probeNewHost(runtimeOf(run.pool)!.runtime, run, step, address);
+      if (!res.ok) return refuse(runId, actor, res.code, res.error);
+      await audit(runId, 'recovery', actor.userId, `forget-rejoin: ${actor.userId} looked at ${address} for ${step.id}${res.value.certificate ? ` (certificate sha256 ${res.value.certificate.fingerprint256})` : ' (plain http)'}`, { step: step.id, address });
+      return ok(res.value);
+    },
+
+    async liveHosts(poolName) {
+      const rt = runtimeOf(poolName);
+      if (!rt) return fail('not-found', `no pool named ${poolName}`);
+      try {
+        const live = await readLiveHosts(rt.client);
+        return ok(live.hosts.map((h) => ({ name: h.name, product: h.product, build: h.build, enabled: h.enabled, live: h.live })));
+      } catch (err) {
+        return fail('unavailable', `pool ${poolName} could not be read: ${(err as Error).message}`);
+      }
     },
 
     async getRun(runId) {
@@ -423,6 +490,7 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
     },
 
     async shutdown() {
+      replicaWatch?.stop();
       await engine.shutdown();
       for (const { client } of runtimes.values()) await client.logout().catch(() => undefined);
     },
@@ -434,4 +502,26 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
     whenIdle: (runId) => engine.whenIdle(runId),
   };
   return core;
+}
+
+/** The periodic take-over of orphaned runs and the change feed, for `serve` with several replicas. */
+async function followReplicas(engine: Engine, store: Store, leaseTtlMs: number, logger: Logger): Promise<{ stop(): void }> {
+  const unlisten = await store.onRunChanged((runId) => engine.onRunChanged(runId));
+  let sweeping = false;
+  const timer = setInterval(() => {
+    if (sweeping) return;
+    sweeping = true;
+    engine
+      .adoptOrphans()
+      .then((ids) => ids.length > 0 && logger.warn({ runs: ids }, 'runs whose lease expired: taking them over'))
+      .catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'looking for runs to take over failed; will retry'))
+      .finally(() => (sweeping = false));
+  }, Math.max(250, leaseTtlMs / 3));
+  timer.unref();
+  return {
+    stop() {
+      clearInterval(timer);
+      unlisten();
+    },
+  };
 }

@@ -16,7 +16,9 @@ import { startSimulator, type Fault, type Scenario, type ScenarioInput, type Sim
 import { openStore } from '../store';
 import { validActions } from '../runner/recovery';
 import type { StoppedVm } from '../runner/steps/stop-vms';
+import { ConfigError } from '../config/pools';
 import { createCore } from '.';
+import { rehearsalUpgrade, scenarioUpgrade } from './scenario-mode';
 
 const GiB = 1024 ** 3;
 const REHEARSAL_PASSWORD_ENV = 'XSUPGRADE_REHEARSAL_PASSWORD';
@@ -35,7 +37,8 @@ export function snapshotToScenario(s: PoolSnapshot, cfg: PoolConfig, target: Upg
       platformVersion: h.version.platform,
       build: h.version.build || 'unknown',
       memoryGiB: Math.max(1, Math.round(h.memoryTotal / GiB)),
-      sanBoot: h.sanBoot,
+      // R2.7: XenAPI cannot tell; the pools file's declaration carries over into the rehearsal's scenario
+      sanBoot: (cfg.sanBootHosts ?? []).includes(h.name),
     })),
     srs: s.srs
       .filter((sr) => sr.shared || sr.attachedHosts.length > 0)
@@ -90,50 +93,70 @@ export interface RehearsalSummary {
 }
 
 export async function rehearse(o: RehearsalOptions, keepSim = false): Promise<RehearsalSummary> {
+  // bad arguments stop here, before anything is started (nothing left running, never a hang)
+  if (o.failHost && !o.scenario.hosts.some((h) => h.name === o.failHost)) {
+    throw new ConfigError(`--fail: no host "${o.failHost}" in the scenario (hosts: ${o.scenario.hosts.map((h) => h.name).join(', ')})`);
+  }
+  const inferred = scenarioUpgrade(o.scenario, o.mode);
+  const upgrade = rehearsalUpgrade(inferred);
+  const target = inferred.target;
   const clock = new ScaledClock(o.scale ?? 1000);
   const sim = await startSimulator(o.scenario, { clock });
   const dir = mkdtempSync(join(tmpdir(), 'xsupgrade-rehearsal-'));
   const store = await openStore({ path: ':memory:', clock });
+  let core: Awaited<ReturnType<typeof createCore>> | undefined;
+  try {
+    if (o.failHost) sim.control.injectFault({ kind: 'install-fails', host: o.failHost });
+    for (const f of o.faults ?? []) sim.control.injectFault(f);
+    return await rehearseOn(o, { sim, store, clock, dir, upgrade, target, setCore: (c) => (core = c) });
+  } finally {
+    await core?.shutdown();
+    await store.close();
+    if (!keepSim) await sim.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+interface RehearsalEnv {
+  sim: SimPool;
+  store: Awaited<ReturnType<typeof openStore>>;
+  clock: ScaledClock;
+  dir: string;
+  upgrade: PoolConfig['upgrade'];
+  target: string;
+  setCore(core: Awaited<ReturnType<typeof createCore>>): void;
+}
+
+async function rehearseOn(o: RehearsalOptions, { sim, store, clock, dir, upgrade, target, setCore }: RehearsalEnv): Promise<RehearsalSummary> {
   const out = o.out ?? (() => undefined);
-  if (o.failHost) sim.control.injectFault({ kind: 'install-fails', host: o.failHost });
-  for (const f of o.faults ?? []) sim.control.injectFault(f);
-  const repo = o.scenario.repositories.find((r) => r.reachable) ?? o.scenario.repositories[0];
-  const upgrade: PoolConfig['upgrade'] =
-    o.mode === 'automatic'
-      ? { mode: 'automatic', repositoryUrl: repo?.url ?? 'http://repository.invalid/' }
-      : o.mode === 'update'
-        ? { mode: 'update', updateIso: o.scenario.updates[0]?.name ?? 'update' }
-        : { mode: 'manual' };
   const pool: PoolConfig = {
     name: sim.name,
     masterUrl: sim.masterUrl,
     username: sim.username,
     passwordEnv: REHEARSAL_PASSWORD_ENV,
-    tls: { mode: 'insecure-http' },
-    target: o.target ?? repo?.version ?? o.scenario.updates[0]?.version ?? '7.6',
+    tls: sim.tls,
+    target: o.target ?? target,
     upgrade,
     slack: { channel: 'rehearsal', approvers: { users: ['UREHEARSAL'], groups: [] }, allowSelfApproval: true },
     returnPolicy: o.returnPolicy ?? 'none',
     timezone: 'UTC',
     hostTimeoutMinutes: 240,
+    // the scenario's SAN-boot hosts, declared as an operator declares them in the pools file (R2.7)
+    sanBootHosts: o.scenario.hosts.filter((h) => h.sanBoot).map((h) => h.name),
   };
   const actor = { userId: 'rehearsal', source: 'cli' as const };
   let finished: (run: Run) => void = () => undefined;
   const ended = new Promise<Run>((res) => (finished = res));
-  const operatorBooted = new Set<string>();
   let core: Awaited<ReturnType<typeof createCore>> | undefined;
   const notifier: Notifier = {
     runStarted: async (run) => out(`run ${run.id} started: ${run.steps.length} steps`),
     runUpdated: async () => undefined,
     runEvent: async (_run, text) => {
       out(`  ${text}`);
-      // manual mode: the rehearsal plays the operator at the console
-      if (o.mode === 'manual') {
-        for (const h of sim.hosts()) if (h.power === 'off' && !operatorBooted.has(h.name) && text.includes(h.name)) {
-          operatorBooted.add(h.name);
-          setTimeout(() => void tryBoot(h.name), 0);
-        }
-      }
+      // manual mode: the rehearsal plays the operator at the console. The run says "<host> is shutting down. Boot it
+      // from the … installer" while the host is still going down: the operator waits for it to be off, then boots it.
+      const shutting = upgrade.mode === 'manual' ? /^(\S+) is shutting down\. Boot it from/.exec(text) : null;
+      if (shutting && sim.hosts().some((h) => h.name === shutting[1])) setTimeout(() => void tryBoot(shutting[1]!), 0);
     },
     approvalNeeded: async (run, step) => {
       out(`  gate ${step.id}: auto-approved (rehearsal)`);
@@ -171,42 +194,36 @@ export async function rehearse(o: RehearsalOptions, keepSim = false): Promise<Re
     leaseTtlMs: 30 * 60_000,
     pollMs: 5_000,
   });
-  try {
-    const plan = await core.plan(pool.name, {}, actor);
-    if (!plan.ok) throw new Error(`plan: ${plan.error}`);
-    if (!plan.value.executable) {
-      throw new Error(`the plan has blockers: ${plan.value.prechecks.filter((p) => p.severity === 'blocker').map((p) => `${p.rule} ${p.message}`).join('; ')}`);
-    }
-    const started = await core.start(pool.name, { planHash: plan.value.id }, actor);
-    if (!started.ok) throw new Error(`start: ${started.error}`);
-    const timeout = new Promise<never>((_, rej) => setTimeout(() => rej(new Error('rehearsal did not finish in time')), o.realTimeoutMs ?? 600_000).unref());
-    const run = await Promise.race([ended, timeout]);
-    const final = (await store.getRun(run.id)) ?? run;
-    const stats = sim.stats();
-    const failures = final.steps.flatMap((s) => [
-      ...((s.data?.lastError as { message?: string } | undefined)?.message ? [`${s.id}: ${(s.data!.lastError as { message: string }).message}`] : []),
-      ...(s.state === 'failed' ? [`${s.id}: ${s.error?.message ?? 'failed'} (${validActions({ ...final, state: 'failed' }, s).join(', ')})`] : []),
-    ]);
-    const vmsStopped = final.steps
-      .filter((s) => s.kind === 'stop-vms')
-      .reduce((n, s) => n + Object.values((s.data?.stopped ?? {}) as Record<string, StoppedVm>).filter((v) => !v.untouched).length, 0);
-    return {
-      run: final,
-      durationMs: (final.endedAt ?? clock.now()) - final.createdAt,
-      migrations: stats.migrations,
-      vmsStopped,
-      steps: { done: final.steps.filter((s) => s.state === 'done').length, total: final.steps.length },
-      failures,
-      shutdowns: stats.shutdowns,
-      maxHostsDownAtOnce: stats.maxHostsDownAtOnce,
-      sim,
-    };
-  } finally {
-    await core.shutdown();
-    await store.close();
-    if (!keepSim) await sim.stop();
-    rmSync(dir, { recursive: true, force: true });
+  setCore(core);
+  const plan = await core.plan(pool.name, {}, actor);
+  if (!plan.ok) throw new Error(`plan: ${plan.error}`);
+  if (!plan.value.executable) {
+    throw new Error(`the plan has blockers: ${plan.value.prechecks.filter((p) => p.severity === 'blocker').map((p) => `${p.rule} ${p.message}`).join('; ')}`);
   }
+  const started = await core.start(pool.name, { planHash: plan.value.id }, actor);
+  if (!started.ok) throw new Error(`start: ${started.error}`);
+  const timeout = new Promise<never>((_, rej) => setTimeout(() => rej(new Error('rehearsal did not finish in time')), o.realTimeoutMs ?? 600_000).unref());
+  const run = await Promise.race([ended, timeout]);
+  const final = (await store.getRun(run.id)) ?? run;
+  const stats = sim.stats();
+  const failures = final.steps.flatMap((s) => [
+    ...((s.data?.lastError as { message?: string } | undefined)?.message ? [`${s.id}: ${(s.data!.lastError as { message: string }).message}`] : []),
+    ...(s.state === 'failed' ? [`${s.id}: ${s.error?.message ?? 'failed'} (${validActions({ ...final, state: 'failed' }, s).join(', ')})`] : []),
+  ]);
+  const vmsStopped = final.steps
+    .filter((s) => s.kind === 'stop-vms')
+    .reduce((n, s) => n + Object.values((s.data?.stopped ?? {}) as Record<string, StoppedVm>).filter((v) => !v.untouched).length, 0);
+  return {
+    run: final,
+    durationMs: (final.endedAt ?? clock.now()) - final.createdAt,
+    migrations: stats.migrations,
+    vmsStopped,
+    steps: { done: final.steps.filter((s) => s.state === 'done').length, total: final.steps.length },
+    failures,
+    shutdowns: stats.shutdowns,
+    maxHostsDownAtOnce: stats.maxHostsDownAtOnce,
+    sim,
+  };
 }
 
 export function formatSummary(s: RehearsalSummary): string {

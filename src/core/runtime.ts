@@ -5,11 +5,11 @@
 import type { Clock } from '../clock';
 import type { Logger } from '../log';
 import type { Notifier } from '../domain/ports';
-import { resolveSecret, type PoolConfig } from '../config/pools';
+import { repositorySecrets, resolveSecret, type PoolConfig } from '../config/pools';
 import type { PoolRuntime } from '../runner/engine';
 import type { RunnerConfig, RunStore } from '../runner/ports';
 import { createSteps } from '../runner/steps';
-import { XenApiClient, hostUrl, parseEndpoint } from '../xenapi';
+import { XenApiClient, hostUrl, parseEndpoint, probeHost } from '../xenapi';
 
 export const DEFAULT_HOST_TIMEOUT_MIN = { automatic: 60, manual: 120, update: 45 } as const;
 
@@ -52,9 +52,11 @@ export interface RuntimeDeps {
 export function createPoolRuntime(pool: PoolConfig, d: RuntimeDeps): { runtime: PoolRuntime; client: XenApiClient } {
   const password = resolveSecret(pool.passwordEnv, d.env);
   const logger = d.logger.child({ pool: pool.name });
+  // every error text the client raises is cleaned of these (and of URL credentials) where it enters the bot
+  const secrets = repositorySecrets(pool, d.env);
   const client =
     d.clientFactory?.(pool) ??
-    new XenApiClient({ url: pool.masterUrl, username: pool.username, password, tls: pool.tls, clock: d.clock, logger });
+    new XenApiClient({ url: pool.masterUrl, username: pool.username, password, tls: pool.tls, clock: d.clock, logger, secrets });
   const config = runnerConfig(pool, d.env, password, client.masterAddress, d.pollMs);
   const deps = { client, store: d.store, clock: d.clock, notifier: d.notifier, logger, config };
   const endpoint = parseEndpoint(pool.masterUrl, pool.tls);
@@ -63,8 +65,16 @@ export function createPoolRuntime(pool: PoolConfig, d: RuntimeDeps): { runtime: 
     runtime: {
       deps,
       steps: createSteps(deps),
-      freshHostClient: (address) =>
-        new XenApiClient({ url: hostUrl(endpoint, address), username: pool.username, password, tls: pool.tls, clock: d.clock, logger }),
+      // R4.2: a reinstalled host has a new self-signed certificate, so neither the pool's pins nor its CA can vouch
+      // for it: over https the client trusts exactly the fingerprint an approver confirmed, and nothing else.
+      freshHostClient: (address, fingerprint256) => {
+        if (endpoint.scheme === 'https:' && !fingerprint256) throw new Error(`no confirmed certificate fingerprint for ${address}: refusing to connect`);
+        const tls = endpoint.scheme === 'https:' ? ({ mode: 'pinned', fingerprint256: fingerprint256! } as const) : pool.tls;
+        return new XenApiClient({ url: hostUrl(endpoint, address), username: pool.username, password, tls, clock: d.clock, logger, followMasterRedirect: false, secrets });
+      },
+      probeHost: (address) => probeHost(endpoint, address),
+      scheme: endpoint.scheme,
+      trustFingerprint: (fp) => (client as { trustFingerprint?: (f: string) => void }).trustFingerprint?.(fp),
     },
   };
 }

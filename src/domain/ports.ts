@@ -48,6 +48,20 @@ export interface RecoveryRequest {
   stepId: string;
   /** for forget-rejoin: the reinstalled host's management address */
   address?: string;
+  /**
+   * for forget-rejoin over https: the SHA-256 fingerprint of the certificate the host at `address` presented
+   * (probeNewHost) and an approver confirmed. The bot logs in there only pinned to it (R4.2, issue 10).
+   */
+  fingerprint256?: string;
+}
+
+/** What the bot saw at a forget & rejoin address before trusting it (nothing sent there, no login). */
+export interface NewHostProbe {
+  address: string;
+  /** absent over plain http (pool tls: insecure-http): the host's identity cannot be verified */
+  certificate?: { fingerprint256: string; subject: string; issuer: string; selfSigned: boolean; validFrom: string; validTo: string };
+  /** VMs with a disk on the old host's local storage: lost with the reinstall (R2.5, R4.2), never "running again" */
+  lostVms: string[];
 }
 
 /**
@@ -59,7 +73,8 @@ export interface Core {
   listPools(): Promise<PoolStatus[]>;
   plan(pool: string, opts: { target?: string; mode?: UpgradeMode }, actor: Actor): Promise<CoreResult<Plan>>;
   /** Start from the latest plan of the pool (re-validated: if planHash is given it must match). */
-  start(pool: string, opts: { planHash?: string }, actor: Actor): Promise<CoreResult<Run>>;
+  /** planHash/planMadeAt: the plan the user saw (a Start button); it must be the pool's latest and not started yet */
+  start(pool: string, opts: { planHash?: string; planMadeAt?: number }, actor: Actor): Promise<CoreResult<Run>>;
   approve(runId: string, stepId: string, actor: Actor): Promise<CoreResult<Run>>;
   /**
    * Hold a gate (stepId given) or pause the run (no stepId): a run paused this way lets the host in progress
@@ -69,6 +84,16 @@ export interface Core {
   resume(runId: string, actor: Actor): Promise<CoreResult<Run>>;
   abort(runId: string, actor: Actor): Promise<CoreResult<Run>>;
   recover(runId: string, req: RecoveryRequest, actor: Actor): Promise<CoreResult<Run>>;
+  /**
+   * Forget & rejoin, first half (R4.2): connect to `address` and read its certificate, and list the VMs lost with the
+   * old host's local storage. Changes nothing; the same rights as recover. The approver confirms the fingerprint,
+   * then recover(forget-rejoin, address, fingerprint256) does the rest.
+   */
+  probeNewHost(runId: string, stepId: string, address: string, actor: Actor): Promise<CoreResult<NewHostProbe>>;
+  /** Aborted runs: put back what the run changed on its current host (host enabled, VMs it stopped, HA). */
+  restore(runId: string, actor: Actor): Promise<CoreResult<Run>>;
+  /** The pool's hosts as the live pool shows them now (version, enabled, live): for watchdogs that must not trust a stale plan. */
+  liveHosts(pool: string): Promise<CoreResult<Array<{ name: string; product: string; build: string; enabled: boolean; live: boolean }>>>;
   getRun(runId: string): Promise<Run | undefined>;
   /** active run of a pool, or the latest one */
   status(poolOrRun?: string): Promise<Run[]>;

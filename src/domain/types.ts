@@ -42,8 +42,12 @@ export interface HostInfo {
   residentVms: Ref[];
   /** other_config.boot_time (seconds since epoch, float) or null when unknown */
   bootTime: number | null;
-  /** other_config boot-from-SAN marker (R2.7) */
+  /** boots from SAN (R2.7): XenAPI cannot tell, so only a pools-file declaration sets it (planner) */
   sanBoot: boolean;
+  /** networks with an attached PIF on this host (absent when not read: not checked) */
+  networks?: Ref[];
+  /** cpu_info.features, hex words (absent/null when unknown: not checked) */
+  cpuFeatures?: string | null;
   /** SRs this host has a currently attached PBD for */
   attachedSrs: Ref[];
   /** SRs this host has a PBD for that is NOT attached (storage problem) */
@@ -95,6 +99,17 @@ export interface VmInfo {
   blockedOperations: string[];
   /** VM.suspend_SR (null when unset; absent when not read): xapi's first choice of suspend SR */
   suspendSr?: Ref | null;
+  /** networks of its VIFs (absent when not read: not checked) */
+  networks?: Ref[];
+  /** last_boot_CPU_flags.features, hex words (absent/null when unknown: not checked) */
+  cpuFlags?: string | null;
+}
+
+export interface NetworkInfo {
+  ref: Ref;
+  name: string;
+  /** hosts with an attached PIF on it; none = an internal network, pinned to the host of its running VMs */
+  hosts: Ref[];
 }
 
 export interface SrInfo {
@@ -128,6 +143,8 @@ export interface PoolSnapshot {
     /** pool.suspend_image_SR (null when unset; absent when not read): where VM.suspend writes its image */
     suspendImageSr?: Ref | null;
   };
+  /** absent when not read */
+  networks?: NetworkInfo[];
   hosts: HostInfo[];
   vms: VmInfo[];
   srs: SrInfo[];
@@ -146,11 +163,23 @@ export type Severity = 'blocker' | 'warning' | 'info';
 /** A fix the bot can apply after approval, or guidance for a human. */
 export type PrecheckFix =
   | { kind: 'eject-cds'; vbds: Ref[] }
+  /** R2.3: a VM suspended with a disc in: resume it on `host` (old version), eject, suspend it again (pool-prep) */
+  | { kind: 'cycle-suspended-cds'; vms: SuspendedCdCycle[] }
   | { kind: 'disable-ha' }
   | { kind: 'suspend-vms'; vms: Ref[] }
   | { kind: 'shutdown-vms'; vms: Ref[] }
   | { kind: 'manual'; guidance: string }
   | { kind: 'none' };
+
+export interface SuspendedCdCycle {
+  vm: Ref;
+  vmName: string;
+  /** where it is resumed: a host not yet upgraded that sees its disks, has room and a suspend SR */
+  host: Ref;
+  hostName: string;
+  /** its CD drives with a disc in */
+  vbds: Ref[];
+}
 
 export interface Precheck {
   /** stable id, e.g. "ha-enabled", "cd-inserted", "version-path" */
@@ -267,6 +296,8 @@ export interface StepError {
   params?: string[];
   /** facts observed when failing, in words ("host_metrics.live = false since 03:40") */
   observed?: string[];
+  /** the code names a condition the bot inferred (a wait timed out, no answer), not an answer of the pool */
+  concluded?: boolean;
 }
 
 export interface StepRecord {
@@ -318,6 +349,57 @@ export interface Run {
   slack?: SlackRefs;
   /** why the run stopped, when failed/aborted/rolled-back */
   outcome?: string;
+  /** who paused it, while it is paused: a window resumes only a run a window paused */
+  pausedBy?: { userId: string; source: Actor['source']; at: number };
+  /** the pool before the run's first change (src/runner/baseline.ts) */
+  baseline?: PoolBaseline;
+  /** the live pool compared with the baseline and the target when the run ended (src/runner/end-audit.ts) */
+  endAudit?: EndAudit;
+  /** Restore after an abort (src/runner/restore.ts): who asked, how far it got */
+  restore?: RestoreRecord;
+}
+
+export interface PoolBaseline {
+  takenAt: number;
+  haEnabled: boolean;
+  hosts: Array<{ ref: Ref; name: string; product: string; build: string; enabled: boolean; live: boolean; bootTime: number | null }>;
+  /** every guest; srs: its disks' SRs (host: the host of a local SR) */
+  vms: Array<{ ref: Ref; name: string; powerState: PowerState; host: Ref | null; srs: Array<{ ref: Ref; name: string; shared: boolean; host: Ref | null }> }>;
+}
+
+/** Why a VM that ran before the run does not run at its end (what the pool shows, or what the bot concluded). */
+export type VmDownCause = 'stopped-by-run' | 'host-restarted' | 'outside' | 'lost-local-storage' | 'gone';
+
+export interface EndAudit {
+  at: number;
+  /** why the pool could not be read at the end (the audit then says only what the run recorded) */
+  unreadable?: string;
+  /** no baseline was recorded (a run started by an older version) */
+  noBaseline?: boolean;
+  /** every planned host on the target version */
+  allOnTarget: boolean;
+  /** planned hosts not on the target version (or gone) */
+  behind: string[];
+  hosts: Array<{ name: string; detail: string }>;
+  vms: Array<{ name: string; cause: VmDownCause; now: string; why: string }>;
+  ha: { before: boolean; now: boolean | null; disabledByRun: boolean; line?: string };
+  backup: { usable: boolean; path?: string; why: string };
+  counts: { migrated: number; stopped: number; restarted: number };
+  /** one line per thing left changed or broken; empty means nothing is left over */
+  leftovers: string[];
+  /** what differs from the baseline (hosts disabled, upgraded or down; VMs moved or down; HA): the abort summary */
+  changed: string[];
+}
+
+export interface RestoreRecord {
+  by: string;
+  at: number;
+  /** partial: something could not be put back (said in `left`); Restore may be clicked again */
+  state: 'running' | 'done' | 'partial';
+  /** what Restore did, in words */
+  did: string[];
+  /** what it could not put back, with why */
+  left: string[];
 }
 
 export interface AuditEvent {
@@ -337,4 +419,6 @@ export interface Actor {
   /** Slack user group ids the user belongs to, when known */
   groups?: string[];
   channel?: string;
+  /** source 'scheduler': the maintenance window acting on behalf of its creator (userId) */
+  window?: string;
 }

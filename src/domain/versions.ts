@@ -17,3 +17,14 @@ export function compareVersions(a: string | undefined | null, b: string | undefi
   }
   return 0;
 }
+
+/**
+ * The RPU hotfix XenCenter requires on a host before an automatic upgrade (HotfixFactory.cs): RPU003 on 7.0,
+ * RPU004 on 7.1-7.6. It brings the prepare_host_upgrade.py plugin the automatic mode relies on; an older plugin
+ * lacks functions (UNKNOWN_XENAPI_PLUGIN_FUNCTION) and handles repositories differently. null: none needed.
+ */
+export function rpuHotfixFor(product: string): string | null {
+  const [maj, min] = product.split('.').map(Number);
+  if (maj !== 7 || min === undefined || Number.isNaN(min) || min > 6) return null;
+  return min === 0 ? 'RPU003' : 'RPU004';
+}

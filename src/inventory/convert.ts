@@ -1,19 +1,23 @@
-import type { HostInfo, PoolSnapshot, PowerState, SrInfo, TaskInfo, VmCdDrive, VmDisk, VmInfo } from '../domain/types';
+import type { HostInfo, NetworkInfo, PoolSnapshot, PowerState, SrInfo, TaskInfo, VmCdDrive, VmDisk, VmInfo } from '../domain/types';
 import type { RecordClass, RecordOf } from '../xenapi/records';
 import { InventoryError } from './errors';
 
 /** get_all_records of every class, keyed by ref, as the client returns them: parsed and typed by src/xenapi/records.ts. */
-export type PoolRecords = { [C in RecordClass]: Record<string, RecordOf<C>> };
+type NetworkClass = 'network' | 'PIF' | 'VIF';
+/** every class; network, PIF and VIF may be absent (a source that does not serve them: no network check) */
+export type PoolRecords = { [C in Exclude<RecordClass, NetworkClass>]: Record<string, RecordOf<C>> } & {
+  [C in NetworkClass]?: Record<string, RecordOf<C>>;
+};
 
 /**
  * Pure conversion of get_all_records results into a PoolSnapshot. The records were validated once, by the
  * client's schemas (src/xenapi/records.ts); this only checks what a schema cannot: that they fit together.
  * Fields those schemas leave optional (an older xapi may not send them) get xapi's datamodel default here.
  *
- * Boot-from-SAN marker (R2.7): xapi has no field for it, so the operator (or the simulator) marks a host with
- * `host.other_config["boot_from_san"] = "true"` (also accepted: "1", "yes"). XenCenter has no such check at all.
+ * Boot from SAN (R2.7): xapi has no field for it and nothing writes an other_config key for it, so nothing read
+ * here is evidence either way: `sanBoot` is false in a snapshot, and the planner takes the hosts declared in the
+ * pools file (`sanBootHosts`, planner/prechecks/san-boot.ts).
  */
-export const SAN_BOOT_KEY = 'boot_from_san';
 
 const NULL_REF = 'OpaqueRef:NULL';
 /** A reference field as Ref | null: absent (older xapi) and OpaqueRef:NULL are both "none". */
@@ -46,6 +50,7 @@ export function toSnapshot(r: PoolRecords, takenAt: number): PoolSnapshot {
   const srs = convertSrs(r);
   const vms = convertVms(r);
   const hosts = convertHosts(r, pool.master);
+  const networks = convertNetworks(r, hosts, vms);
   const tasks: TaskInfo[] = Object.entries(r.task)
     .filter(([, t]) => t.status === 'pending' || t.status === 'cancelling')
     .map(([ref, t]) => ({ ref, name: t.name_label, status: t.status, progress: t.progress }))
@@ -65,7 +70,28 @@ export function toSnapshot(r: PoolRecords, takenAt: number): PoolSnapshot {
     vms,
     srs,
     tasks,
+    ...(networks ? { networks } : {}),
   };
+}
+
+/**
+ * Networks (reference top 3): which hosts have an attached PIF on each, which networks each VM's VIFs use, and
+ * each host's networks. Read only when the source serves network, PIF and VIF records; else nothing is checked.
+ */
+function convertNetworks(r: PoolRecords, hosts: HostInfo[], vms: VmInfo[]): NetworkInfo[] | undefined {
+  if (!r.network || !r.PIF || !r.VIF || Object.keys(r.network).length === 0) return undefined;
+  const pifHosts = new Map<string, Set<string>>();
+  for (const pif of Object.values(r.PIF)) {
+    if (pif.currently_attached === false) continue;
+    pifHosts.set(pif.network, (pifHosts.get(pif.network) ?? new Set()).add(pif.host));
+  }
+  const vifNets = new Map<string, Set<string>>();
+  for (const vif of Object.values(r.VIF)) vifNets.set(vif.VM, (vifNets.get(vif.VM) ?? new Set()).add(vif.network));
+  for (const vm of vms) vm.networks = [...(vifNets.get(vm.ref) ?? [])].sort();
+  for (const h of hosts) h.networks = [...pifHosts.entries()].filter(([, hs]) => hs.has(h.ref)).map(([n]) => n).sort();
+  return Object.entries(r.network)
+    .map(([ref, n]) => ({ ref, name: n.name_label, hosts: [...(pifHosts.get(ref) ?? [])].sort() }))
+    .sort(byNameThenRef);
 }
 
 function attachedHostsBySr(r: PoolRecords): Map<string, { attached: Set<string>; detached: Set<string> }> {
@@ -136,7 +162,8 @@ function convertHosts(r: PoolRecords, master: string): HostInfo[] {
         memoryFree: Math.max(0, total - (h.memory_overhead ?? 0) - (reserved.get(ref) ?? 0)),
         residentVms: [...(running.get(ref) ?? [])].sort(),
         bootTime: Number.isFinite(bootTime) ? bootTime : null,
-        sanBoot: truthy(h.other_config[SAN_BOOT_KEY]),
+        sanBoot: false,
+        cpuFeatures: h.cpu_info?.features ?? null,
         attachedSrs: [...new Set(attached.get(ref) ?? [])].sort(),
         detachedSrs: [...new Set(detached.get(ref) ?? [])].sort(),
         suspendImageSr: refOrNull(h.suspend_image_sr),
@@ -202,6 +229,7 @@ function convertVms(r: PoolRecords): VmInfo[] {
       haPriority: vm.ha_restart_priority ?? '',
       blockedOperations: Object.keys(vm.blocked_operations ?? {}).sort(),
       suspendSr: refOrNull(vm.suspend_SR),
+      cpuFlags: vm.last_boot_CPU_flags?.features || null,
     });
   }
   return out.sort(byNameThenRef);

@@ -4,10 +4,10 @@ import { RECORD_CLASSES, RecordParseError, type RecordClass, type RecordOf } fro
 import { PoolRecords, toSnapshot } from './convert';
 import { InventoryError } from './errors';
 
-export { toSnapshot, SAN_BOOT_KEY } from './convert';
+export { toSnapshot } from './convert';
 export type { PoolRecords } from './convert';
 export { InventoryError } from './errors';
-export { testRepository } from './repository';
+export { readAppliedUpdates, testRepository } from './repository';
 export type { PluginCaller, RepositoryTestResults } from './repository';
 
 /** What readSnapshot needs from the XenAPI client: its parsed get_all_records (src/xenapi XenApiClient satisfies it). */
@@ -16,7 +16,7 @@ export interface RecordSource {
 }
 
 /**
- * One snapshot of the pool: exactly one `<class>.get_all_records` call per class (RECORD_CLASSES, 11 calls), whatever
+ * One snapshot of the pool: exactly one `<class>.get_all_records` call per class (RECORD_CLASSES, 14 calls: network, PIF and VIF included), whatever
  * the pool's size. The calls run concurrently; the snapshot time is taken before the first call. The client parses
  * each record once (src/xenapi/records.ts); a record it refuses becomes an InventoryError naming class, ref and field.
  */

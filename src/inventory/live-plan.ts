@@ -4,10 +4,10 @@ import type { Plan, PoolSnapshot } from '../domain/types';
 import { buildPlan, PlanOptions } from '../planner';
 import { findTarget, resolveHostPath } from '../planner/paths';
 import { RecordSource, readSnapshot } from './index';
-import { PluginCaller, testRepository } from './repository';
+import { PluginCaller, readAppliedUpdates, testRepository } from './repository';
 
 /**
- * Plan a live pool: read one snapshot (11 get_all_records calls), in automatic mode run testUrl on every host
+ * Plan a live pool: read one snapshot (one get_all_records call per class), in automatic mode run testUrl on every host
  * that still needs upgrading (one host.call_plugin each), then the pure planner. The I/O half of `plan`, shared by
  * the CLI and the core.
  */
@@ -22,7 +22,7 @@ export async function planLivePool(
   if (opts.mode === 'automatic' && repositoryUrl) {
     const target = findTarget(opts.paths, opts.target);
     const hosts = snapshot.hosts.filter((h) => h.live && (!target || resolveHostPath(target, h.version.product).kind !== 'done')).map((h) => h.ref);
-    repository = { url: repositoryUrl, testResults: await testRepository(client, hosts, repositoryUrl) };
+    repository = { url: repositoryUrl, testResults: await testRepository(client, hosts, repositoryUrl), ...(await readAppliedUpdates(client, hosts)) };
   }
   return { plan: buildPlan(snapshot, { ...rest, ...(repository ? { repository } : {}) }), snapshot };
 }

@@ -10,9 +10,20 @@ export interface PlanOptions {
   mode: UpgradeMode;
   returnPolicy: ReturnPolicy;
   paths: UpgradePathTable;
-  repository?: { url: string; testResults?: Record<Ref, { ok: boolean; error?: string }> };
+  repository?: {
+    url: string;
+    testResults?: Record<Ref, { ok: boolean; error?: string }>;
+    /** names of the updates applied on each host (pool_update.hosts), for the RPU hotfix check; absent: not read */
+    hotfixes?: Record<Ref, string[]>;
+    /** why the applied updates could not be read */
+    hotfixError?: string;
+  };
   /** a run already active on this pool (from the store) */
   activeRunId?: string;
+  /** R2.7: hosts declared in the pools file as booting from SAN (XenAPI cannot tell; pools.ts sanBootHosts) */
+  sanBootHosts?: string[];
+  /** the latest backup of this pool the bot took that holds pool data (from the store), for a pool in mixed mode (R2.1) */
+  lastUsableBackup?: { path: string; runId: string };
 }
 
 /** Everything a precheck may read, computed once by buildPlan. */

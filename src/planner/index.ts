@@ -60,11 +60,13 @@ export function buildPlan(input: PoolSnapshot, opts: PlanOptions): Plan {
   const steps: PlanStep[] = [];
   const hostPlans: HostPlan[] = [];
   if (target && order.length > 0) {
-    steps.push(backupStep());
+    steps.push(backupStep(snapshot.pool.rollingUpgradeInProgress, opts.lastUsableBackup));
     const prepFixes: PrecheckFix[] = [];
     if (snapshot.pool.haEnabled) prepFixes.push({ kind: 'disable-ha' });
     const eject = prechecks.find((p) => p.fix.kind === 'eject-cds');
     if (eject) prepFixes.push(eject.fix);
+    const cycle = prechecks.find((p) => p.fix.kind === 'cycle-suspended-cds');
+    if (cycle) prepFixes.push(cycle.fix);
     if (prepFixes.length) steps.push(poolPrepStep(prepFixes));
     for (const h of order) {
       const hp = placement.perHost.get(h.ref)!;

@@ -122,5 +122,23 @@ export function resolveHostPath(target: UpgradeTarget, product: string): HostPat
       p.ranges.some((r) => compareVersions(r.min, product) <= 0 && compareVersions(product, r.max) <= 0);
     if (hit) return { kind: p.kind, rule: p.rule, note: p.note, ...(p.wayOut ? { wayOut: p.wayOut } : {}) };
   }
-  return { kind: 'refused', rule: target.otherwise.rule, note: `no direct path from ${product}`, wayOut: target.otherwise.wayOut };
+  const newer = newerVersionsWithPath(target, product);
+  // R1.4: "upgrade to a newer version first" — only versions newer than the host that have a path to the target
+  const wayOut = newer.length
+    ? `upgrade to ${orList(newer)} first (newer than ${product}, with a path to ${target.product}), or ${target.otherwise.wayOut}`
+    : `no newer version has a path to ${target.product} in the table: ${target.otherwise.wayOut}`;
+  return { kind: 'refused', rule: target.otherwise.rule, note: `no direct path from ${product}`, wayOut };
 }
+
+/** Source versions of the target's base-iso/update-iso paths that are newer than `product`, ascending. */
+export function newerVersionsWithPath(target: UpgradeTarget, product: string): string[] {
+  const out: string[] = [];
+  for (const p of target.paths) {
+    if (p.kind === 'refused') continue;
+    for (const v of p.from) if (compareVersions(v, product) > 0) out.push(v);
+    for (const r of p.ranges) if (compareVersions(r.min, product) > 0) out.push(`${r.min}–${r.max}`);
+  }
+  return [...new Set(out)].sort((a, b) => compareVersions(a.split('–')[0]!, b.split('–')[0]!));
+}
+
+const orList = (xs: string[]): string => (xs.length === 1 ? xs[0]! : `${xs.slice(0, -1).join(', ')} or ${xs[xs.length - 1]}`);

@@ -1,6 +1,7 @@
 import type { HostInfo, Migration, PoolSnapshot, Ref, ReturnPolicy, VmInfo, VmStop } from '../domain/types';
 import { parseVersion } from '../domain/versions';
 import { stopActionFor, vmMobility, type Mobility } from './mobility';
+import { cpuCompatible, cpuWords, missingNetworks } from './feasibility';
 import { suspendSrFor } from './suspend';
 
 /**
@@ -29,8 +30,8 @@ import { suspendSrFor } from './suspend';
 export type PlacementStrategy = 'planned' | 'greedy';
 
 export interface PlannedStop extends VmStop {
-  /** why: mobility (cannot migrate at all) or capacity (no allowed host had room or storage) */
-  cause: 'mobility' | 'memory' | 'storage' | 'version' | 'standalone';
+  /** why: mobility (cannot migrate at all) or capacity (no allowed host had room, storage, networks or CPU features) */
+  cause: 'mobility' | 'memory' | 'storage' | 'network' | 'cpu' | 'version' | 'standalone';
   /** null action: neither suspend nor shutdown is allowed for this VM (a blocker) */
   possible: boolean;
   /** it would be suspended, but no suspend SR is usable from its host: shut down instead (R2.5, R6.1) */
@@ -91,6 +92,10 @@ interface HostState {
   free: number;
   eligible: boolean;
   srs: Set<Ref>;
+  /** networks with a PIF here; null when the snapshot has no network records (not checked) */
+  networks: Set<Ref> | null;
+  /** cpu_info.features as words; null when unknown (not checked) */
+  cpu: number[] | null;
 }
 
 const GiB = 1024 ** 3;
@@ -123,7 +128,9 @@ export function placeVms(input: PlacementInput): PlacementResult {
   const hostsByName = byHostName(state);
   const vms = new Map(snapshot.vms.map((v) => [v.ref, v]));
   const location = new Map<Ref, Ref>();
-  for (const v of snapshot.vms) if (v.residentOn && state.has(v.residentOn)) location.set(v.ref, v.residentOn);
+  // a Paused VM can neither migrate nor be suspended (xapi allows both only for Running VMs): never placed, the
+  // vm-paused blocker names it with the way out (prechecks/paused.ts)
+  for (const v of snapshot.vms) if (v.residentOn && state.has(v.residentOn) && v.powerState !== 'Paused') location.set(v.ref, v.residentOn);
   const moves = new Map<Ref, number>();
   const perHost = new Map<Ref, HostPlacement>();
   const standalone = snapshot.hosts.length === 1;
@@ -216,7 +223,8 @@ export function placeVms(input: PlacementInput): PlacementResult {
       for (const vm of away) {
         const cur = state.get(location.get(vm.ref)!)!;
         // the home host is on the target now, so the move is never to an older version (R3.4)
-        if (src.free >= vm.memoryNeeded && compareVersions(cur.platform, src.platform) <= 0 && vm.disks.every((d) => src.srs.has(d.sr))) {
+        const fitsHome = missingNetworks(vm, src.networks).length === 0 && (!vm.cpuFlags || !src.cpu || cpuCompatible(vm.cpuFlags, src.cpu));
+        if (src.free >= vm.memoryNeeded && compareVersions(cur.platform, src.platform) <= 0 && vm.disks.every((d) => src.srs.has(d.sr)) && fitsHome) {
           migrate(vm, cur, src, hp.moveBack);
           returned.add(vm.ref);
         } else {
@@ -281,7 +289,15 @@ function hostStates(snapshot: PoolSnapshot): Map<Ref, HostState> {
   return new Map<Ref, HostState>(
     snapshot.hosts.map((h) => [
       h.ref,
-      { info: h, platform: h.version.platform, free: h.memoryFree, eligible: h.live && h.enabled, srs: new Set(h.attachedSrs) },
+      {
+        info: h,
+        platform: h.version.platform,
+        free: h.memoryFree,
+        eligible: h.live && h.enabled,
+        srs: new Set(h.attachedSrs),
+        networks: h.networks ? new Set(h.networks) : null,
+        cpu: h.cpuFeatures ? cpuWords(h.cpuFeatures) : null,
+      },
     ]),
   );
 }
@@ -290,22 +306,26 @@ function byHostName(state: Map<Ref, HostState>): HostState[] {
   return [...state.values()].sort((a, b) => (a.info.name < b.info.name ? -1 : a.info.name > b.info.name ? 1 : a.info.ref < b.info.ref ? -1 : 1));
 }
 
-type Refusal = 'ineligible' | 'version' | 'storage' | 'memory';
+type Refusal = 'ineligible' | 'version' | 'storage' | 'network' | 'cpu' | 'memory';
 
 /**
- * Why host t cannot receive vm evacuated from src right now, or undefined when it can: the source itself or a host
- * not live/enabled never; an older platform never (R3.4); it must have every SR of the VM's disks attached (R2.5,
- * VM_REQUIRES_SR); and enough free memory as xapi computes it (R2.2, HOST_NOT_ENOUGH_FREE_MEMORY).
+ * The one feasibility predicate of placement: why host t cannot receive vm evacuated from src right now, or
+ * undefined when it can. The source itself or a host not live/enabled never; an older platform never (R3.4); it
+ * must have every SR of the VM's disks attached (R2.5, VM_REQUIRES_SR), a PIF on every network of its VIFs (R3.7,
+ * VM_REQUIRES_NETWORK), every CPU feature the VM booted with (R3.4, VM_INCOMPATIBLE_WITH_THIS_HOST), and enough free
+ * memory as xapi computes it (R2.2, HOST_NOT_ENOUGH_FREE_MEMORY).
  */
 function refusal(vm: VmInfo, src: HostState, t: HostState, compareVersions: (a: string, b: string) => number, free = t.free): Refusal | undefined {
   if (t === src || !t.eligible) return 'ineligible';
   if (compareVersions(t.platform, src.platform) < 0) return 'version';
   if (!vm.disks.every((d) => t.srs.has(d.sr))) return 'storage';
+  if (missingNetworks(vm, t.networks).length > 0) return 'network';
+  if (vm.cpuFlags && t.cpu && !cpuCompatible(vm.cpuFlags, t.cpu)) return 'cpu';
   if (free < vm.memoryNeeded) return 'memory';
   return undefined;
 }
 
-type Pick = { to: HostState } | { cause: 'version' | 'storage' | 'memory'; reason: string };
+type Pick = { to: HostState } | { cause: 'version' | 'storage' | 'network' | 'cpu' | 'memory'; reason: string };
 
 /** The target for one VM among hostsByName (name order), or why none can take it: the one rule set of placement. */
 function pickTarget(
@@ -321,13 +341,23 @@ function pickTarget(
   const fits: HostState[] = [];
   let allowed = 0;
   let seesDisks = 0;
+  let connected = 0;
+  let cpuOk = 0;
   let bestFree = -Infinity;
+  const missing = new Set<Ref>();
   for (const t of hostsByName) {
     const why = refusal(vm, src, t, compareVersions);
     if (why === 'ineligible' || why === 'version') continue;
     allowed++;
     if (why === 'storage') continue;
     seesDisks++;
+    if (why === 'network') {
+      for (const n of missingNetworks(vm, t.networks)) missing.add(n);
+      continue;
+    }
+    connected++;
+    if (why === 'cpu') continue;
+    cpuOk++;
     bestFree = Math.max(bestFree, t.free);
     if (why === undefined) fits.push(t);
   }
@@ -337,6 +367,10 @@ function pickTarget(
   }
   if (allowed === 0) return { cause: 'version', reason: 'R3.4 no enabled host on the same or a newer version can receive it' };
   if (seesDisks === 0) return { cause: 'storage', reason: `R2.5 no allowed host has the SRs of its disks attached` };
+  if (connected === 0)
+    return { cause: 'network', reason: `R3.7 no allowed host has a PIF on its network ${[...missing].sort().join(', ')} (VM_REQUIRES_NETWORK: a VLAN on some hosts only, or an internal network)` };
+  if (cpuOk === 0)
+    return { cause: 'cpu', reason: 'R3.4 no allowed host offers every CPU feature it booted with (VM_INCOMPATIBLE_WITH_THIS_HOST); it is started again on its upgraded host' };
   return { cause: 'memory', reason: `R2.2 needs ${gib(vm.memoryNeeded)}, the most free on an allowed host is ${gib(Math.max(0, bestFree))}` };
 }
 
@@ -458,6 +492,10 @@ function checkPlanned(
     else if (why === 'storage') {
       const missing = vm.disks.filter((d) => !t.srs.has(d.sr)).map((d) => srs.get(d.sr)?.name ?? d.sr);
       reasons.push(`${vm.name}: planned target ${t.info.name} does not see SR ${[...new Set(missing)].join(', ')} of its disks (R2.5)`);
+    } else if (why === 'network') {
+      reasons.push(`${vm.name}: planned target ${t.info.name} has no PIF on its network ${missingNetworks(vm, t.networks).join(', ')} (VM_REQUIRES_NETWORK)`);
+    } else if (why === 'cpu') {
+      reasons.push(`${vm.name}: planned target ${t.info.name} lacks CPU features it booted with (VM_INCOMPATIBLE_WITH_THIS_HOST)`);
     } else if (why === 'memory') {
       reasons.push(`${vm.name}: not enough free memory left on ${t.info.name} (R2.2: needs ${gib(vm.memoryNeeded)}, ${gib(Math.max(0, left.get(t)!))} free)`);
     } else left.set(t, left.get(t)! - vm.memoryNeeded);

@@ -33,15 +33,21 @@ export function poolPrepStep(fixes: PrecheckFix[]): PlanStep {
       words.push(`eject ${plural(f.vbds.length, 'CD')} (R2.3)`);
       seconds += DURATIONS.ejectCd * f.vbds.length;
     }
+    if (f.kind === 'cycle-suspended-cds') {
+      words.push(`resume ${listNames(f.vms.map((v) => `${v.vmName} on ${v.hostName}`), 4)}, eject ${f.vms.length === 1 ? 'its disc' : 'their discs'} and suspend ${f.vms.length === 1 ? 'it' : 'them'} again (R2.3)`);
+      seconds += f.vms.length * (DURATIONS.resumePerVm + DURATIONS.ejectCd + DURATIONS.suspendPerVm);
+    }
   }
   return { id: 'pool-prep', kind: 'pool-prep', description: `Prepare the pool: ${words.join(', ')}`, expectedSeconds: seconds, fixes };
 }
 
-export function backupStep(): PlanStep {
+export function backupStep(mixedMode = false, lastUsable?: { path: string; runId: string }): PlanStep {
   return {
     id: 'backup',
     kind: 'backup',
-    description: 'Back up the pool database (pool-dump-database) before any change (R2.1)',
+    description: mixedMode
+      ? `Dump the pool database (pool-dump-database, R2.1): the pool is in mixed mode, so xapi returns a stub with no pool data — not a backup${lastUsable ? `; the last usable backup is ${lastUsable.path} (run ${lastUsable.runId})` : ''}`
+      : 'Back up the pool database (pool-dump-database) before any change (R2.1)',
     expectedSeconds: DURATIONS.backup,
   };
 }
@@ -87,6 +93,17 @@ export function hostSteps(
     expectedSeconds: hp.migrations.reduce((s, m) => s + migrationSeconds(mem(m.vm)), 0),
     migrations: hp.migrations,
   });
+  // The human gate comes before any VM downtime (issue 10.7): live migrations above, stops and the shutdown below.
+  const stopWords = hp.stops.length
+    ? `; first ${listNames(hp.stops.map((x) => `${x.action === 'suspend' ? 'suspend' : 'shut down'} ${x.vmName}`), 4)}`
+    : '';
+  steps.push({
+    ...base,
+    id: `${n}:approval`,
+    kind: 'approval',
+    description: `Approval: shut down ${n} and upgrade it to ${opts.target.product}${stopWords}`,
+    expectedSeconds: DURATIONS.approval,
+  });
   if (hp.stops.length) {
     const suspend = hp.stops.filter((s) => s.action === 'suspend');
     const shutdown = hp.stops.filter((s) => s.action === 'shutdown');
@@ -110,13 +127,6 @@ export function hostSteps(
       fixes,
     });
   }
-  steps.push({
-    ...base,
-    id: `${n}:approval`,
-    kind: 'approval',
-    description: `Approval: shut down ${n} and upgrade it to ${opts.target.product}`,
-    expectedSeconds: DURATIONS.approval,
-  });
   const how: Record<UpgradeMode, string> = {
     automatic: `Prepare ${n} from the install repository (prepare_host_upgrade.py main), then reboot it into the installer (host.reboot)`,
     manual: `Reboot ${n}; an operator boots it from the ${opts.target.label} media and chooses Upgrade (R3.9)`,

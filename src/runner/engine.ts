@@ -8,25 +8,47 @@
  * The pool's lease is held (and renewed) while a loop runs, released when it stops. After a restart recoverRuns()
  * picks up runs left running: an interrupted step is simply executed again — steps reconcile with the pool first,
  * and the upgrade step never re-issues a shutdown it recorded (steps/upgrade.ts).
+ *
+ * Several replicas (issue 16, docs/ha.md): the lease carries a fencing token, and every write a loop makes (step
+ * transitions, step data, the audit record written before each XenAPI side effect) passes it to the store, which
+ * checks it in the same transaction. A replica that stalled past its lease and was taken over gets FencedError on
+ * its next write and stops: it persists nothing more and sends no further side effect. adoptOrphans() (called
+ * periodically by `serve`) takes over runs whose holder stopped renewing; onRunChanged() wakes the holder when a
+ * decision was stored by another replica.
  */
 import type { Clock } from '../clock';
 import type { Logger } from '../log';
 import type { Notifier } from '../domain/ports';
 import type { Ref, Run, StepRecord } from '../domain/types';
 import { NotifyQueue, auditor } from './audit';
+import { fencedStore, isFenced } from './fencing';
 import { isPoolUnavailable, toStepError } from './errors';
-import type { PoolClient, RunStore, StepDeps } from './ports';
-import { readLivePool } from './pool-state';
+import type { Fence, PoolClient, RunStore, StepDeps } from './ports';
+import type { HostProbe } from '../xenapi/probe';
+
+export { fencedStore, isFenced } from './fencing';
 import { continueRecovery, hostRemap, validActions, type RecoveryEnv } from './recovery';
-import { leftoversAtEnd } from './report';
+import { baselineOf } from './baseline';
+import { doneOutcome } from './end-audit';
+import { endAuditOf } from './report';
+import { readSnapshot } from '../inventory';
 import type { StepContext } from './step';
 import type { StepRegistry } from './steps';
 
 export interface PoolRuntime {
   steps: StepRegistry;
   deps: StepDeps;
-  /** a client for a freshly installed stand-alone host (forget-rejoin calls pool.join on it, R4.2) */
-  freshHostClient?: (address: string) => PoolClient & { login(): Promise<void>; logout(): Promise<void> };
+  /**
+   * a client for a freshly installed stand-alone host (forget-rejoin calls pool.join on it, R4.2): over https pinned to
+   * the fingerprint an approver confirmed (required), never following HOST_IS_SLAVE
+   */
+  freshHostClient?: (address: string, fingerprint256?: string) => PoolClient & { login(): Promise<void>; logout(): Promise<void> };
+  /** reads what a host presents before any login (its certificate over https), same scheme and port as the master */
+  probeHost?: (address: string) => Promise<HostProbe>;
+  /** 'https:' (a confirmed fingerprint is required for forget-rejoin) or 'http:' (insecure-http) */
+  scheme?: 'https:' | 'http:';
+  /** pinned pools: accept a rejoined member's confirmed certificate from now on */
+  trustFingerprint?: (fingerprint256: string) => void;
 }
 
 export interface EngineDeps {
@@ -61,6 +83,10 @@ interface Loop {
   done: Promise<void>;
   /** another drive() arrived while looping: look again before stopping */
   wake: boolean;
+  /** the store as this loop writes to it: fenced with its lease once it holds one */
+  store: RunStore;
+  audit: ReturnType<typeof auditor>;
+  fence?: Fence;
 }
 
 export function nextStepIndex(run: Run): number {
@@ -74,7 +100,8 @@ export function nextStepIndex(run: Run): number {
 export function mayContinueWhilePaused(run: Run, step: StepRecord): boolean {
   if (!step.host || step.kind === 'approval') return false;
   const gate = run.steps.find((s) => s.kind === 'approval' && s.host === step.host);
-  return gate?.state === 'done';
+  // a gate approved while the run was paused does not release its host: the run waits for a resume
+  return gate?.state === 'done' && gate.data?.approvedWhilePaused !== true;
 }
 
 export class Engine {
@@ -103,7 +130,7 @@ export class Engine {
       existing.wake = true;
       return;
     }
-    const loop: Loop = { controller: new AbortController(), done: Promise.resolve(), wake: false };
+    const loop: Loop = { controller: new AbortController(), done: Promise.resolve(), wake: false, store: this.deps.store, audit: this.audit };
     this.loops.set(runId, loop);
     loop.done = this.loop(runId, loop, opts)
       .catch((err: unknown) => this.deps.logger.error({ runId, err: (err as Error)?.message ?? String(err) }, 'run loop crashed'))
@@ -151,6 +178,18 @@ export class Engine {
       if (!this.deps.runtime(run.pool) || this.loops.has(run.id)) continue;
       const next = run.steps[nextStepIndex(run)];
       const where = next ? `${next.id} (${next.state})` : 'its end';
+      const lease = await this.deps.store.getLease(run.pool);
+      if (run.state !== 'awaiting-approval' && lease && lease.runId === run.id && lease.owner !== this.deps.ownerId && this.deps.clock.now() < lease.expiresAt) {
+        // another replica's lease is live (issue 16): it may be driving the run; stand by, say nothing in Slack (a
+        // take-over, if it comes, is audited and announced by takeLease)
+        await this.audit(run.id, 'resume', 'runner', `runner ${this.deps.ownerId} started: run ${run.id} at ${where} is held by ${lease.owner} until ${new Date(lease.expiresAt).toISOString()}; resuming run ${run.id} here only if that lease expires`, {
+          state: run.state,
+          step: next?.id,
+          holder: lease.owner,
+        });
+        this.drive(run.id, { waitForLease: true });
+        continue;
+      }
       await this.audit(run.id, 'resume', 'runner', `runner ${this.deps.ownerId} started: resuming run ${run.id} (${run.state}) at ${where}`, {
         state: run.state,
         step: next?.id,
@@ -167,9 +206,46 @@ export class Engine {
     return resumed;
   }
 
+  /**
+   * Several replicas (issue 16): drive every run left running (or paused mid-host) whose lease nobody renews —
+   * its replica died or stalled. Called every third of the lease TTL by `serve`; the store's lease decides which
+   * replica gets it, and the new holder re-reads the pool through the steps before acting (as after a restart).
+   */
+  async adoptOrphans(): Promise<string[]> {
+    const { store, clock } = this.deps;
+    if (this.stopping) return [];
+    const adopted: string[] = [];
+    for (const run of await store.listRuns({ states: ['running', 'paused'] })) {
+      if (!this.deps.runtime(run.pool) || this.loops.has(run.id)) continue;
+      const next = run.steps[nextStepIndex(run)];
+      if (run.state === 'paused' && !(next && mayContinueWhilePaused(run, next))) continue;
+      const lease = await store.getLease(run.pool);
+      if (lease && (clock.now() < lease.expiresAt || lease.runId !== run.id)) continue;
+      adopted.push(run.id);
+      this.drive(run.id, { waitForLease: true });
+    }
+    return adopted;
+  }
+
+  /**
+   * A run changed in the store, possibly on another replica (PostgreSQL NOTIFY): the loop driving it here looks
+   * again — an approval continues it, an abort stops its step now instead of at the next side effect.
+   */
+  onRunChanged(runId: string): void {
+    const loop = this.loops.get(runId);
+    if (!loop) return;
+    loop.wake = true;
+    void this.deps.store.getRun(runId).then(
+      (run) => {
+        if (run && TERMINAL.has(run.state)) this.interrupt(runId, `run ${run.state}`);
+      },
+      () => undefined,
+    );
+  }
+
   /** A StepContext for any step of the run (the recovery procedures reuse step modules through it). */
-  contextFor(run: Run, stepId: string, signal: AbortSignal, rt: PoolRuntime): StepContext {
-    const { store } = this.deps;
+  contextFor(run: Run, stepId: string, signal: AbortSignal, rt: PoolRuntime, writer: { store: RunStore; audit: Loop['audit'] } = { store: this.deps.store, audit: this.audit }): StepContext {
+    const { store, audit } = writer;
     const record = run.steps.find((s) => s.id === stepId);
     const planStep = run.plan.steps.find((s) => s.id === stepId);
     if (!record || !planStep) throw new Error(`run ${run.id} has no step ${stepId}`);
@@ -204,13 +280,14 @@ export class Engine {
       },
       act: async <T>(method: string, params: unknown[], target: string, opts: { async?: boolean } = {}): Promise<T> => {
         await assertLive(); // an abort from another process stops the next side effect
-        await this.audit(run.id, 'xenapi', 'runner', `${method} ${target}`, { method, target, step: stepId });
+        // recorded BEFORE the call, fenced: a replica whose lease was taken over gets FencedError here and sends nothing
+        await audit(run.id, 'xenapi', 'runner', `${method} ${target}`, { method, target, step: stepId });
         log.info({ method, target }, 'xenapi side effect');
         const result = opts.async ? await rt.deps.client.callAsync<T>(method, params) : await rt.deps.client.call<T>(method, params);
         await this.deps.checkpoint?.(`${stepId}:did:${method}`);
         return result;
       },
-      audit: (message, detail) => this.audit(run.id, 'xenapi', 'runner', message, { ...detail, step: stepId }),
+      audit: (message, detail) => audit(run.id, 'xenapi', 'runner', message, { ...detail, step: stepId }),
       say: async (text) => this.notify(run, 'runEvent', (n) => n.runEvent(run, text)),
       checkpoint: async (label) => {
         await this.deps.checkpoint?.(`${stepId}:${label}`);
@@ -234,18 +311,19 @@ export class Engine {
     }
     if (!(await this.takeLease(first, loop, opts.waitForLease ?? false, log))) return;
     const renewal = this.renewLease(first, loop, log);
+    const { store: fenced } = loop;
     try {
       for (;;) {
         loop.wake = false;
         if (loop.controller.signal.aborted) return;
-        const run = await store.getRun(runId);
+        const run = await fenced.getRun(runId);
         if (!run || TERMINAL.has(run.state) || run.state === 'failed' || run.state === 'awaiting-approval') {
           if (loop.wake) continue;
           return;
         }
         const idx = nextStepIndex(run);
         if (idx === -1) {
-          await this.finish(run, rt.deps.client);
+          await this.finish(run, rt.deps.client, loop);
           return;
         }
         const step = run.steps[idx]!;
@@ -254,13 +332,20 @@ export class Engine {
           log.info({ step: step.id }, 'run paused before the next host');
           return;
         }
+        if (!run.baseline && run.steps.every((s) => s.state === 'pending')) {
+          await this.recordBaseline(run, step, rt, loop);
+          continue;
+        }
         if (step.state === 'running' && step.data?.recovery) await this.recover(run, step, loop, rt);
         else await this.runStep(run, idx, loop, rt);
       }
+    } catch (err) {
+      if (!isFenced(err)) throw err;
+      log.error({ err: (err as Error).message }, 'the pool lease was taken over by another replica: this one stops and writes nothing more');
     } finally {
       loop.controller.abort(new RunInterrupted('loop ended'));
       await renewal;
-      await store.releaseLease(first.pool, this.deps.ownerId).catch(() => undefined);
+      await store.releaseLease(first.pool, this.deps.ownerId, loop.fence?.token).catch(() => undefined);
     }
   }
 
@@ -269,7 +354,19 @@ export class Engine {
     for (;;) {
       const lease = await store.acquireLease(run.pool, ownerId, run.id, this.leaseTtlMs, clock.now());
       if (lease.ok) {
-        if (lease.tookOverFrom) log.warn({ from: lease.tookOverFrom }, 'took over the pool lease of a runner that stopped');
+        if (lease.tookOverFrom) {
+          log.warn({ from: lease.tookOverFrom, token: lease.token }, 'took over the pool lease of a runner that stopped');
+          this.notify(run, 'runEvent', (n) =>
+            n.runEvent(run, `Runner ${ownerId} took over this run: ${lease.tookOverFrom} stopped renewing its lease. The pool state is re-read before anything else.`),
+          );
+        }
+        if (lease.token !== undefined) {
+          loop.fence = { pool: run.pool, owner: ownerId, token: lease.token };
+          loop.store = fencedStore(store, loop.fence);
+          // each record names the replica that wrote it (which one sent a XenAPI call, after a take-over)
+          const fencedAudit = auditor(loop.store, clock);
+          loop.audit = (runId, kind, actor, message, detail) => fencedAudit(runId, kind, actor, message, { ...detail, replica: ownerId, token: lease.token });
+        }
         return true;
       }
       if (!wait || lease.runId !== run.id) {
@@ -295,7 +392,7 @@ export class Engine {
         return;
       }
       try {
-        if (!(await store.renewLease(run.pool, ownerId, this.leaseTtlMs, clock.now()))) {
+        if (!(await store.renewLease(run.pool, ownerId, this.leaseTtlMs, clock.now(), loop.fence?.token))) {
           log.error('lost the pool lease: stopping this loop');
           loop.controller.abort(new RunInterrupted('lease lost'));
           return;
@@ -309,7 +406,8 @@ export class Engine {
   }
 
   private async runStep(run: Run, idx: number, loop: Loop, rt: PoolRuntime): Promise<void> {
-    const { store, clock } = this.deps;
+    const { clock } = this.deps;
+    const { store } = loop;
     const record = run.steps[idx]!;
     const interrupted = record.state === 'running';
     await this.deps.checkpoint?.(`before:${record.id}`);
@@ -322,7 +420,7 @@ export class Engine {
       delete s.endedAt;
     });
     const step = started.steps[idx]!;
-    await this.audit(run.id, interrupted ? 'resume' : 'step', 'runner', `${step.id} ${interrupted ? 'resumed after an interruption' : 'started'} (attempt ${step.attempts})`, {
+    await loop.audit(run.id, interrupted ? 'resume' : 'step', 'runner', `${step.id} ${interrupted ? 'resumed after an interruption' : 'started'} (attempt ${step.attempts})`, {
       step: step.id,
       attempt: step.attempts,
     });
@@ -333,12 +431,13 @@ export class Engine {
     let outcome;
     for (let attempt = 0; ; attempt++) {
       const current = (await store.getRun(run.id))!;
-      const ctx = this.contextFor(current, step.id, signal, rt);
+      const ctx = this.contextFor(current, step.id, signal, rt, loop);
       try {
         outcome = await rt.steps[step.kind].execute(ctx);
         await this.deps.checkpoint?.(`${step.id}:executed`); // side effects done, not recorded yet
         break;
       } catch (err) {
+        if (isFenced(err)) throw err; // the loop stops: nothing more is written by this replica
         if (signal.aborted || err instanceof RunInterrupted) {
           // stop this loop too: the step must not be started again by this runner (run ended, pool taken over)
           if (!signal.aborted) loop.controller.abort(err);
@@ -350,7 +449,7 @@ export class Engine {
           await rt.deps.client.reconnect({ deadlineMs: clock.now() + rt.deps.config.pollMs * 30 }).catch(() => undefined);
           continue;
         }
-        await this.failStep(run.id, step.id, err);
+        await this.failStep(run.id, step.id, err, loop);
         return;
       }
     }
@@ -361,7 +460,7 @@ export class Engine {
         s.state = 'awaiting-approval';
         if (r.state === 'running') r.state = 'awaiting-approval';
       });
-      await this.audit(run.id, 'state', 'runner', `waiting for approval of ${step.id}`, { step: step.id });
+      await loop.audit(run.id, 'state', 'runner', `waiting for approval of ${step.id}`, { step: step.id });
       await this.deps.checkpoint?.(`${step.id}:waiting`);
       const s = waiting.steps[idx]!;
       this.notify(waiting, 'approvalNeeded', (n) => n.approvalNeeded(waiting, s));
@@ -373,14 +472,16 @@ export class Engine {
       s.endedAt = clock.now();
       if (outcome.note) s.data = { ...(s.data ?? {}), note: outcome.note };
     });
-    await this.audit(run.id, 'step', 'runner', `${step.id} done${outcome.note ? `: ${outcome.note}` : ''}`, { step: step.id });
+    await loop.audit(run.id, 'step', 'runner', `${step.id} done${outcome.note ? `: ${outcome.note}` : ''}`, { step: step.id });
     this.notify(done, 'runUpdated', (n) => n.runUpdated(done));
     await this.deps.checkpoint?.(`after:${step.id}`);
   }
 
   /** R4.3: a failed step stops the run; the alert carries only the recovery actions valid for it. */
-  async failStep(runId: string, stepId: string, err: unknown): Promise<Run> {
-    const { store, clock } = this.deps;
+  async failStep(runId: string, stepId: string, err: unknown, loop?: Loop): Promise<Run> {
+    const { clock } = this.deps;
+    const store = loop?.store ?? this.deps.store;
+    const audit = loop?.audit ?? this.audit;
     const error = toStepError(err);
     const failed = await store.updateRun(runId, (r) => {
       const s = r.steps.find((x) => x.id === stepId)!;
@@ -392,7 +493,7 @@ export class Engine {
         r.outcome = `${stepId} failed: ${error.message}`;
       }
     });
-    await this.audit(runId, 'step', 'runner', `${stepId} failed: ${error.message}`, { step: stepId, ...error });
+    await audit(runId, 'step', 'runner', `${stepId} failed: ${error.message}`, { step: stepId, ...error });
     const s = failed.steps.find((x) => x.id === stepId)!;
     if (failed.state === 'failed') this.notify(failed, 'stepFailed', (n) => n.stepFailed(failed, s, validActions(failed, s)));
     return failed;
@@ -401,35 +502,56 @@ export class Engine {
   private async recover(run: Run, step: StepRecord, loop: Loop, rt: PoolRuntime): Promise<void> {
     const env: RecoveryEnv = {
       rt,
-      store: this.deps.store,
+      store: loop.store,
       clock: this.deps.clock,
-      audit: this.audit,
-      contextFor: (r, id) => this.contextFor(r, id, loop.controller.signal, rt),
+      audit: loop.audit,
+      contextFor: (r, id) => this.contextFor(r, id, loop.controller.signal, rt, loop),
       notify: (r, what, fn) => this.notify(r, what, fn),
     };
     try {
       const result = await continueRecovery(env, run, step);
       if (result.status === 'closed') this.notify(result.run, 'runFinished', (n) => n.runFinished(result.run));
     } catch (err) {
+      if (isFenced(err)) throw err;
       if (err instanceof RunInterrupted && !loop.controller.signal.aborted) loop.controller.abort(err);
       if (loop.controller.signal.aborted || err instanceof RunInterrupted) return;
-      await this.failStep(run.id, step.id, err);
+      await this.failStep(run.id, step.id, err, loop);
     }
   }
 
-  private async finish(run: Run, client: PoolClient): Promise<void> {
-    const { store, clock } = this.deps;
-    // what the pool shows at the end decides the outcome's words: "done" never hides a host or a VM left behind
-    const pool = await readLivePool(client).catch(() => undefined);
-    const leftovers = leftoversAtEnd(run, pool);
+  /**
+   * Before the first change, the pool as it is (every VM's power state and host, HA, each host's version, enabled
+   * flag and boot time) is persisted in the run: the end of the run is audited against it (end-audit.ts).
+   */
+  private async recordBaseline(run: Run, first: StepRecord, rt: PoolRuntime, loop: Loop): Promise<void> {
+    let snapshot;
+    try {
+      snapshot = await readSnapshot(rt.deps.client, this.deps.clock);
+    } catch (err) {
+      await this.failStep(run.id, first.id, new Error(`the pool could not be read to record its state before the first change: ${(err as Error).message}`), loop);
+      return;
+    }
+    const baseline = baselineOf(snapshot);
+    await loop.store.updateRun(run.id, (r) => {
+      r.baseline ??= baseline;
+    });
+    await loop.audit(run.id, 'state', 'runner', `pool state recorded before the first change: ${baseline.hosts.length} hosts, ${baseline.vms.filter((v) => v.powerState === 'Running').length} running VMs, HA ${baseline.haEnabled ? 'on' : 'off'}`);
+  }
+
+  private async finish(run: Run, client: PoolClient, loop: Loop): Promise<void> {
+    const { clock } = this.deps;
+    const { store } = loop;
+    // the live pool against the baseline decides the outcome: "done" never hides a host or a VM left behind
+    const audit = await endAuditOf({ client, clock, store: this.deps.store }, run);
     const done = await store.updateRun(run.id, (r) => {
       if (nextStepIndex(r) !== -1 || TERMINAL.has(r.state)) return;
       r.state = 'done';
       r.endedAt = clock.now();
-      r.outcome = leftovers.length ? `done with exceptions: ${leftovers.join('; ')}` : 'done: every host upgraded';
+      r.endAudit = audit;
+      r.outcome = doneOutcome(r, audit);
     });
     if (done.state !== 'done') return;
-    await this.audit(run.id, 'state', 'runner', `run ${run.id} ${done.outcome}`);
+    await loop.audit(run.id, 'state', 'runner', `run ${run.id} ${done.outcome}`);
     this.notify(done, 'runFinished', (n) => n.runFinished(done));
   }
 }

@@ -3,7 +3,7 @@
  * A StepFailure carries what an operator needs: words, the XenAPI code/params, and the facts observed.
  */
 import type { StepError } from '../domain/types';
-import { XenApiConnectionError, XenApiError, XenApiProtocolError } from '../xenapi';
+import { XenApiConnectionError, XenApiError, XenApiProtocolError, XenApiTaskLostError, XenApiTimeoutError } from '../xenapi';
 
 export class StepFailure extends Error {
   readonly code?: string;
@@ -53,19 +53,40 @@ const POOL_UNAVAILABLE_CODES = new Set([
   'SESSION_INVALID',
 ]);
 
+/**
+ * A member whose xapi started while the master was away answers every call, logins included, with its emergency
+ * error (R3.8, reference D2): HOST_STILL_BOOTING, then what its failed Pool.hello gave, often INTERNAL_ERROR. Only an
+ * INTERNAL_ERROR answered to a login means that; any other INTERNAL_ERROR is a real failure of the call.
+ */
+function isEmergencyLoginAnswer(err: unknown): boolean {
+  return xenErrorCode(err) === 'INTERNAL_ERROR' && /^session\.login/.test((err as { method?: unknown }).method as string);
+}
+
 export function isPoolUnavailable(err: unknown): boolean {
   if (isConnectionError(err)) return true;
+  // the task vanished (a master restart loses tasks): the step re-runs and reconciles with the live pool first
+  if (err instanceof XenApiTaskLostError) return true;
+  if (isEmergencyLoginAnswer(err)) return true;
   const code = xenErrorCode(err);
   return code !== undefined && POOL_UNAVAILABLE_CODES.has(code);
 }
 
+/**
+ * Codes the bot gives to conditions it inferred itself (a wait that timed out, a version that did not change, no
+ * answer at all…): never worded as something the pool answered (issue 11.9).
+ */
+export const BOT_CONCLUSION_CODES = new Set(['HOST_WAIT_TIMEOUT', 'UPGRADE_NOT_APPLIED', 'CONNECTION', 'NO_PLACEMENT', 'SHUTDOWN_UNKNOWN', 'ADDRESS_IN_USE', 'AWAITING_ADDRESS']);
+
 export function toStepError(err: unknown): StepError {
   if (err instanceof StepFailure) {
-    return { message: err.message, code: err.code, params: err.params, observed: err.observed };
+    const concluded = !err.code || BOT_CONCLUSION_CODES.has(err.code);
+    return { message: err.message, code: err.code, params: err.params, observed: err.observed, ...(err.code ? { concluded } : {}) };
   }
   const code = xenErrorCode(err);
   const message = err instanceof Error ? err.message : String(err);
-  if (code) return { message, code, params: xenErrorParams(err) };
-  if (isConnectionError(err)) return { message: `pool unreachable: ${message}`, code: 'CONNECTION' };
+  if (code) return { message, code, params: xenErrorParams(err), concluded: false };
+  if (isConnectionError(err)) return { message: `pool unreachable: ${message}`, code: 'CONNECTION', concluded: true };
+  if (err instanceof XenApiTaskLostError) return { message: `${message}; its outcome is read from the pool before anything is sent again`, code: 'TASK_LOST', concluded: true };
+  if (err instanceof XenApiTimeoutError) return { message: `${message}: the operation may still be running; it is not sent again`, code: 'TASK_DEADLINE', concluded: true };
   return { message };
 }

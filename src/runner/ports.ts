@@ -12,6 +12,8 @@ import type { RecordSource } from '../inventory';
 export interface PoolClient extends RecordSource {
   call<T = unknown>(method: string, params?: unknown[]): Promise<T>;
   callAsync<T = string>(method: string, params?: unknown[], opts?: { deadlineMs?: number }): Promise<T>;
+  /** follow a task returned by an `Async.*` call (long-call.ts); XenApiTaskLostError when it vanished */
+  waitForTask?<T = string>(task: string, opts?: { deadlineMs?: number }): Promise<T>;
   reconnect(opts: { deadlineMs: number }): Promise<void>;
   dumpDatabase(file: string): Promise<{ path: string; bytes: number; sha256: string }>;
   readonly masterAddress: string;
@@ -25,23 +27,31 @@ export interface PoolClient extends RecordSource {
 }
 
 export type LeaseResult =
-  | { ok: true; tookOverFrom?: string }
+  | { ok: true; tookOverFrom?: string; token?: number }
   | { ok: false; holder: string; runId: string; expiresAt: number };
+
+/** A lease holder's identity, passed with its writes (issue 16: fencing). */
+export interface Fence {
+  pool: string;
+  owner: string;
+  token: number;
+}
 
 /** The subset of Store (contracts §3) the runner and core use. */
 export interface RunStore {
   nextRunId(pool: string, now: number): Promise<string>;
   createRun(run: Run): Promise<void>;
   getRun(id: string): Promise<Run | undefined>;
-  updateRun(id: string, mutate: (run: Run) => void): Promise<Run>;
+  /** with `fence`: written only while the fence is still the pool's lease (FencedError otherwise) */
+  updateRun(id: string, mutate: (run: Run) => void, opts?: { fence?: Fence }): Promise<Run>;
   listRuns(filter?: { pool?: string; states?: RunState[] }): Promise<Run[]>;
-  appendAudit(e: AuditEvent): Promise<void>;
+  appendAudit(e: AuditEvent, opts?: { fence?: Fence }): Promise<void>;
   listAudit(runId: string): Promise<AuditEvent[]>;
   savePlan(pool: string, plan: Plan): Promise<void>;
   getLatestPlan(pool: string): Promise<Plan | undefined>;
   acquireLease(pool: string, owner: string, runId: string, ttlMs: number, now: number): Promise<LeaseResult>;
-  renewLease(pool: string, owner: string, ttlMs: number, now: number): Promise<boolean>;
-  releaseLease(pool: string, owner: string): Promise<void>;
+  renewLease(pool: string, owner: string, ttlMs: number, now: number, token?: number): Promise<boolean>;
+  releaseLease(pool: string, owner: string, token?: number): Promise<void>;
   getLease(pool: string): Promise<{ owner: string; runId: string; expiresAt: number } | undefined>;
 }
 
@@ -64,6 +74,8 @@ export interface RunnerConfig {
   migrationConcurrency: number;
   /** retries of host.enable while xapi starts (HOST_STILL_BOOTING) */
   enableRetries: number;
+  /** clock ms a slow call's task is followed (plugin main, HA, update apply) before the step fails; default 2 h */
+  slowCallMs?: number;
 }
 
 export interface StepDeps {

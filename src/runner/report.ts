@@ -2,11 +2,13 @@
  * The precise report left by an abort (and shown by rehearse): every host's and VM's state as the pool shows it,
  * which step was in progress, and the VMs the run stopped that are not running again.
  */
-import type { Run } from '../domain/types';
+import type { Clock } from '../clock';
+import type { EndAudit, PoolSnapshot, Run } from '../domain/types';
+import { readSnapshot } from '../inventory';
+import { baselineOfRun } from './baseline';
+import { auditEnd } from './end-audit';
 import { describeHost, readLivePool, type LivePool } from './pool-state';
-import type { PoolClient } from './ports';
-import { hostRemap } from './recovery';
-import { isOnTarget, skippedHostRefs } from './steps/common';
+import type { PoolClient, RunStore } from './ports';
 import type { StoppedVm } from './steps/stop-vms';
 
 export function stoppedNotRestored(run: Run, pool?: LivePool): Array<{ name: string; host: string; state: string }> {
@@ -23,29 +25,36 @@ export function stoppedNotRestored(run: Run, pool?: LivePool): Array<{ name: str
   return out;
 }
 
-/**
- * What a run that reached its last step leaves behind, as the pool shows it: hosts whose steps were skipped and that
- * are not enabled on the target, VMs it stopped that are not running, HA that was on before and is off now. An empty
- * list means "every host upgraded"; anything else is said in the run's outcome, never hidden behind "done".
- */
-export function leftoversAtEnd(run: Run, pool: LivePool | undefined): string[] {
-  const remap = hostRemap(run);
-  const skippedHosts = skippedHostRefs(run);
-  const stopped = stoppedNotRestored(run, pool);
-  if (!pool) {
-    return skippedHosts.length || stopped.length ? ['the pool did not answer at the end: check the skipped hosts and the VMs this run stopped'] : [];
+/** An earlier run of the pool that disabled HA (R2.4): said at the end when HA was already off before this run. */
+async function earlierHaRun(store: Pick<RunStore, 'listRuns'>, run: Run): Promise<string | undefined> {
+  const runs = await store.listRuns({ pool: run.pool });
+  const earlier = runs
+    .filter((r) => r.id !== run.id && r.createdAt <= run.createdAt)
+    .sort((a, b) => b.createdAt - a.createdAt)
+    .find((r) => (r.steps.find((s) => s.kind === 'pool-prep')?.data?.ha as { wasEnabled?: boolean } | undefined)?.wasEnabled === true);
+  return earlier?.id;
+}
+
+/** Read the live pool (one snapshot) and audit it against the run's baseline and target (end-audit.ts). */
+export async function endAuditOf(deps: { client: PoolClient | undefined; clock: Clock; store: Pick<RunStore, 'listRuns'> }, run: Run): Promise<EndAudit> {
+  let snapshot: PoolSnapshot | undefined;
+  let readError: string | undefined;
+  try {
+    if (!deps.client) throw new Error('the pool is not configured in this process');
+    snapshot = await readSnapshot(deps.client, deps.clock);
+  } catch (err) {
+    readError = (err as Error).message ?? String(err);
   }
-  const out: string[] = [];
-  for (const ref of skippedHosts) {
-    const planned = run.plan.hosts.find((h) => h.host === ref);
-    const live = pool.hosts.find((h) => h.ref === (remap.get(ref) ?? ref));
-    if (!live) out.push(`${planned?.name ?? ref} skipped and no longer in the pool`);
-    else if (!live.live || !live.enabled || (planned && !isOnTarget(live, planned.to))) out.push(`${live.name} skipped: ${describeHost(live)}`);
+  let before;
+  try {
+    before = baselineOfRun(run);
+  } catch (err) {
+    // a damaged record must not leave the run unfinished: audit without it, and say so
+    const audit = auditEnd({ run: { ...run, baseline: undefined }, snapshot, readError, now: deps.clock.now() });
+    return { ...audit, leftovers: [`the record of the pool before the run is unreadable (${(err as Error).message}): only what the run stopped was checked`, ...audit.leftovers] };
   }
-  if (stopped.length) out.push(`stopped by this run and not running again: ${stopped.map((v) => `${v.name} (${v.state}, was on ${v.host})`).join(', ')}`);
-  const ha = run.steps.find((s) => s.kind === 'pool-prep')?.data?.ha as { wasEnabled?: boolean } | undefined;
-  if (ha?.wasEnabled && !pool.haEnabled) out.push('HA was enabled before the run and is disabled now (R2.4)');
-  return out;
+  const earlier = snapshot && before && !before.haEnabled && !snapshot.pool.haEnabled ? await earlierHaRun(deps.store, run) : undefined;
+  return auditEnd({ run, snapshot, readError, earlierHaRun: earlier, now: deps.clock.now() });
 }
 
 export async function runReport(client: PoolClient | undefined, run: Run): Promise<string> {

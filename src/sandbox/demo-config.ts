@@ -7,12 +7,15 @@ import { dirname, join, resolve } from 'node:path';
 import YAML from 'yaml';
 import { parsePoolsFile, PoolConfig } from '../config/pools';
 import type { SandboxDirectory } from './directory';
+import type { TlsOptions } from '../xenapi/tls';
 
 /** What the generator needs from a scenario (src/sim/scenario.ts) and its running simulator. */
 export interface DemoPoolSource {
   name: string;
   masterUrl: string;
   username: string;
+  /** the simulator's certificates pinned (SimPool.tls); insecure-http when absent (a plain-HTTP simulator) */
+  tls?: TlsOptions;
   repositories: Array<{ url: string; version: string; reachable: boolean }>;
   updates: Array<{ name: string; version: string }>;
 }
@@ -26,9 +29,11 @@ const majorMinor = (v: string) => v.split('.').slice(0, 2).join('.');
 /**
  * One pool entry: the target is the version of the first reachable repository (automatic mode, R1.1), else of the
  * first update (update mode), else the pool is upgraded by hand from the installer (manual mode) to its own version.
+ * A pool whose only repositories are unreachable stays in automatic mode with the first one: its plan blocks on
+ * testUrl (R3.9), as `plan --scenario` and `rehearse` do (core/scenario-mode.ts) — never a silent switch of mode.
  */
 export function demoPoolEntry(src: DemoPoolSource, directory: SandboxDirectory): Record<string, unknown> {
-  const repo = src.repositories.find((r) => r.reachable);
+  const repo = src.repositories.find((r) => r.reachable) ?? src.repositories[0];
   const update = src.updates[0];
   const upgrade = repo
     ? { mode: 'automatic', repositoryUrl: repo.url }
@@ -41,7 +46,7 @@ export function demoPoolEntry(src: DemoPoolSource, directory: SandboxDirectory):
     masterUrl: src.masterUrl,
     username: src.username,
     passwordEnv: passwordEnvName(src.name),
-    tls: { mode: 'insecure-http' },
+    tls: src.tls ?? { mode: 'insecure-http' },
     target,
     upgrade,
     slack: {

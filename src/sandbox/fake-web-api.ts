@@ -382,6 +382,11 @@ export async function startFakeSlackApi(opts: FakeSlackApiOptions = {}): Promise
       if (!g) throw new ApiError('no_such_subteam');
       return { ok: true, users: [...g.users] };
     },
+    // the one channel of the directory (resolving a pool channel written by name at start-up)
+    'conversations.list': (args) => {
+      parseArgs(z.object({ types: str.optional(), cursor: str.optional() }).passthrough(), args);
+      return { ok: true, channels: [{ id: directory.channel.id, name: directory.channel.name, is_channel: true, is_private: false, is_archived: false }], response_metadata: { next_cursor: '' } };
+    },
     'conversations.info': (args) => {
       const a = parseArgs(z.object({ channel: str }).passthrough(), args);
       if (channelIdOf(a.channel) !== directory.channel.id) throw new ApiError('channel_not_found');

@@ -51,6 +51,8 @@ export interface DecideInput {
   poolRuns: Record<string, Run | undefined>;
   /** per pool: since when its latest plan shows mixed versions while no run is active */
   mixedSince: Record<string, number | undefined>;
+  /** per pool: whether the live pool showed mixed versions when read this tick (undefined: not read or no answer) */
+  liveMixed?: Record<string, { mixed: boolean } | undefined>;
   pools: PoolView[];
   /** notice key → when it was last sent */
   sent: Record<string, number | undefined>;
@@ -183,7 +185,9 @@ function decidePool(pool: PoolView, input: DecideInput): SchedulerAction[] {
 
   if (run && (run.state === 'paused' || run.state === 'failed')) {
     const key = `mixed:${pool.name}:${run.id}:${run.state}`;
-    if (now - run.updatedAt >= settings.mixedModeAfterMs && due(input, key, settings.mixedModeEveryMs)) {
+    // a stuck run is not "mixed mode" when the live pool shows every host on one version (issue 11.5)
+    const notMixed = input.liveMixed?.[pool.name]?.mixed === false;
+    if (!notMixed && now - run.updatedAt >= settings.mixedModeAfterMs && due(input, key, settings.mixedModeEveryMs)) {
       out.push({ kind: 'mixed-mode', pool: pool.name, run, since: run.updatedAt, key });
     }
   } else if (!run || FINISHED.includes(run.state)) {

@@ -9,6 +9,7 @@ import { DEFAULT_SETTINGS, decide, type SchedulerAction, type SchedulerSettings 
 import { planDifferences } from './plan-diff';
 import { formatDuration, formatInZone, isValidTimeZone } from './timezone';
 import { parseWindow } from './window';
+import { authorize } from '../core/authorize';
 
 export { decide, DEFAULT_SETTINGS } from './decide';
 export type { DecideInput, SchedulerAction, SchedulerSettings, WindowOpening, PoolView } from './decide';
@@ -25,6 +26,10 @@ export type { Schedule } from '../store/types';
  * One node-cron task (noOverlap) calls tick(clock.now()); the decisions are decide()'s, computed from instants,
  * not from node-cron firing at a wall-clock time: that is what keeps DST transitions from double-running or
  * skipping a window and lets a window missed while the bot was down be reported instead of run late.
+ *
+ * Several replicas tick on one store (issue 16): a window's opening, closing or miss is claimed with a
+ * compare-and-set on the schedule (only the replica that saw it first acts), and each reminder is claimed in the
+ * store (claimNotice) before it is sent, so it goes out once across replicas and across a failover.
  */
 
 export interface SchedulerDeps {
@@ -54,6 +59,9 @@ export interface Scheduler {
 
 const LIVE_SCHEDULE = ['scheduled', 'active'];
 
+/** the schedule moved on since it was observed: another replica handled this window */
+class ScheduleMoved extends Error {}
+
 function approverMentions(pool: PoolConfig | undefined): string {
   if (!pool) return 'approvers';
   const users = pool.slack.approvers.users.map((u) => `<@${u}>`);
@@ -66,6 +74,12 @@ function blockerSummary(plan: Plan): string {
     .filter((c) => c.severity === 'blocker')
     .map((c) => `${c.rule} ${c.message}`)
     .join('; ');
+}
+
+/** A finished run whose end audit found some hosts behind the target and some on it. */
+function endedBehind(run: Run | undefined): boolean {
+  const a = run?.endAudit;
+  return !!a && a.behind.length > 0 && a.behind.length < run!.plan.hosts.length;
 }
 
 function hostsMixed(plan: Plan | undefined): boolean {
@@ -87,13 +101,28 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
   const nowFn = deps.now ?? (() => clock.now());
   const sent: Record<string, number | undefined> = {};
   const mixedSince: Record<string, number | undefined> = {};
+  /** per pool: the live pool's versions when it was last read for the mixed-mode watchdog (issue 11.5) */
+  const liveMixed: Record<string, { mixed: boolean; detail: string } | undefined> = {};
   let previousTick: number | undefined;
   let task: ScheduledTask | undefined;
   let ticking: Promise<unknown> = Promise.resolve();
 
   const tzOf = (s: Schedule) => s.timezone;
   const at = (t: number, tz: string) => formatInZone(t, tz);
-  const actorFor = (s: Schedule): Actor => ({ userId: s.createdBy, source: 'scheduler' });
+  /** a window acts on behalf of the approver who created it, and the audit says so */
+  const actorFor = (s: Schedule): Actor => ({ userId: s.createdBy, source: 'scheduler', window: s.id });
+
+  /** Scheduling needs the same rights as the decisions a window takes later (../core/authorize.ts); refusals audited. */
+  async function mayTouchWindows(pool: PoolConfig, actor: Actor, what: string): Promise<CoreResult<void>> {
+    const auth = authorize(pool, actor, 'schedule');
+    if (auth.ok) return { ok: true, value: undefined };
+    const error = `${what} refused: ${auth.reason}`;
+    logger.warn({ pool: pool.name, by: actor.userId, source: actor.source }, error);
+    await store
+      .appendAudit({ at: clock.now(), runId: `pool:${pool.name}`, kind: 'refused', actor: actor.userId, message: error, detail: { source: actor.source, code: 'forbidden' } })
+      .catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'audit of a scheduling refusal failed'));
+    return { ok: false, code: 'forbidden', error };
+  }
 
   async function say(pool: string, text: string): Promise<void> {
     try {
@@ -109,6 +138,36 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
       logger.warn({ err, runId: run.id }, 'scheduler: run event failed');
     }
   }
+  /**
+   * The patch of a decision about `observed`, only if the schedule is still as observed (another replica did not
+   * handle the same window meanwhile); undefined = not ours to act on.
+   */
+  async function claimSchedule(observed: Schedule, patch: Partial<Schedule>): Promise<Schedule | undefined> {
+    const windowState = (x: Schedule) => JSON.stringify([x.state, x.nextStartAt ?? null, x.current ?? null]);
+    try {
+      return await store.updateSchedule(observed.id, (s) => {
+        if (windowState(s) !== windowState(observed)) throw new ScheduleMoved();
+        Object.assign(s, patch);
+      });
+    } catch (err) {
+      if (err instanceof ScheduleMoved) logger.info({ schedule: observed.id }, 'scheduler: window already handled (another replica)');
+      else logger.warn({ err, schedule: observed.id }, 'scheduler: schedule update failed (unscheduled meanwhile?)');
+      return undefined;
+    }
+  }
+
+  /** true when this replica may send the notice now (nobody sent it since `previous`) */
+  async function claimNotice(key: string, previous: number | undefined, now: number): Promise<boolean> {
+    try {
+      if (await store.claimNotice(key, previous, now)) return true;
+      logger.info({ notice: key }, 'scheduler: notice already sent (another replica)');
+    } catch (err) {
+      logger.warn({ err, notice: key }, 'scheduler: could not record a notice; not sent');
+    }
+    sent[key] = (await store.listNotices().catch(() => ({}) as Record<string, number>))[key] ?? sent[key];
+    return false;
+  }
+
   async function patchSchedule(id: string, patch: Partial<Schedule>): Promise<Schedule | undefined> {
     try {
       return await store.updateSchedule(id, (s) => Object.assign(s, patch));
@@ -124,6 +183,8 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     if (!isValidTimeZone(pool.timezone)) {
       return { ok: false, code: 'invalid', error: `pool ${poolName}: unknown timezone "${pool.timezone}" in the pools file` };
     }
+    const allowed = await mayTouchWindows(pool, actor, `schedule ${poolName}`);
+    if (!allowed.ok) return allowed;
     const now = nowFn();
     const parsed = parseWindow(whenText, untilText, { timezone: pool.timezone, now });
     if (!parsed.ok) return { ok: false, code: 'invalid', error: parsed.error };
@@ -156,6 +217,11 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
   async function unschedule(id: string, actor: Actor): Promise<CoreResult<Schedule>> {
     const s = await store.getSchedule(id);
     if (!s) return { ok: false, code: 'not-found', error: `no schedule ${id}` };
+    const pool = poolsByName.get(s.pool);
+    if (pool) {
+      const allowed = await mayTouchWindows(pool, actor, `unschedule ${id}`);
+      if (!allowed.ok) return allowed;
+    }
     await store.deleteSchedule(id);
     logger.info({ schedule: id, by: actor.userId }, 'window unscheduled');
     const runNote = s.state === 'active' && s.current?.runId ? ` Run ${s.current.runId} keeps going; pause it with hold if needed.` : '';
@@ -176,10 +242,27 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
       const runs = await core.status(p.name);
       poolRuns[p.name] = runs.find((r) => r.pool === p.name && !['done', 'aborted', 'rolled-back'].includes(r.state)) ?? runs.find((r) => r.pool === p.name);
       const active = poolRuns[p.name] && ['running', 'awaiting-approval', 'paused', 'failed'].includes(poolRuns[p.name]!.state);
-      if (!active && hostsMixed(await store.getLatestPlan(p.name))) mixedSince[p.name] ??= now;
-      else mixedSince[p.name] = undefined;
+      const run = poolRuns[p.name];
+      // a stale plan or an old run only hints at mixed mode: the live pool decides (issue 11.5)
+      const hinted = active
+        ? (run!.state === 'paused' || run!.state === 'failed') && now - run!.updatedAt >= settings.mixedModeAfterMs
+        : mixedSince[p.name] !== undefined || hostsMixed(await store.getLatestPlan(p.name)) || endedBehind(run);
+      liveMixed[p.name] = hinted ? await readMixed(p.name) : undefined;
+      const mixedNow = liveMixed[p.name]?.mixed;
+      if (!active && mixedNow) mixedSince[p.name] ??= now;
+      else if (active || mixedNow === false || !hinted) mixedSince[p.name] = undefined;
     }
     return { schedules, runsById, poolRuns };
+  }
+
+  /** Mixed versions as the live pool shows them; undefined when the pool does not answer (nothing is claimed then). */
+  async function readMixed(pool: string): Promise<{ mixed: boolean; detail: string } | undefined> {
+    const res = await core.liveHosts(pool).catch(() => undefined);
+    if (!res?.ok) return undefined;
+    const byVersion = new Map<string, string[]>();
+    for (const h of res.value) byVersion.set(h.product, [...(byVersion.get(h.product) ?? []), h.name]);
+    const detail = [...byVersion.entries()].map(([v, names]) => `${names.join(', ')} on ${v}`).join('; ');
+    return { mixed: byVersion.size > 1, detail };
   }
 
   // ---- acting --------------------------------------------------------------------------------
@@ -189,7 +272,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     const tz = tzOf(s);
     const until = a.endAt !== undefined ? ` until ${at(a.endAt, tz)}` : '';
     // record the opening first: a crash after this point can miss a window (and says so) but never runs it twice
-    if (!(await patchSchedule(s.id, a.patch))) return;
+    if (!(await claimSchedule(s, a.patch))) return;
     const actor = actorFor(s);
     switch (a.opening) {
       case 'finished':
@@ -206,7 +289,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
         return;
       case 'resume': {
         const r = await core.resume(a.run!.id, actor);
-        await say(s.pool, r.ok ? `Window ${s.id} opened${until}: resumed run ${r.value.id}.` : `Window ${s.id} opened but run ${a.run!.id} could not be resumed: ${r.error}`);
+        await say(s.pool, r.ok ? `Window ${s.id} opened${until}: resumed run ${r.value.id} on behalf of <@${s.createdBy}>.` : `Window ${s.id} opened but run ${a.run!.id} stays paused: ${r.error}`);
         return;
       }
       case 'start':
@@ -244,7 +327,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
 
   async function closeWindow(a: Extract<SchedulerAction, { kind: 'window-close' }>): Promise<void> {
     const s = a.schedule;
-    if (!(await patchSchedule(s.id, a.patch))) return;
+    if (!(await claimSchedule(s, a.patch))) return;
     const next = a.patch.state === 'scheduled' && s.nextStartAt !== undefined ? ` Next window: ${at(s.nextStartAt, tzOf(s))}.` : '';
     if (!a.hold || !a.run) {
       await say(s.pool, `Window ${s.id} closed${a.run ? ` (run ${a.run.id} is ${a.run.state})` : ''}.${next}`);
@@ -263,7 +346,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     switch (a.kind) {
       case 'window-missed': {
         const s = a.schedule;
-        await patchSchedule(s.id, { ...a.patch, note: `missed ${a.missed.length} window(s)` });
+        if (!(await claimSchedule(s, { ...a.patch, note: `missed ${a.missed.length} window(s)` }))) return;
         const which = a.missed.length === 1 ? `the window at ${at(a.missed[0], s.timezone)}` : `${a.missed.length} windows from ${at(a.missed[0], s.timezone)} to ${at(a.missed[a.missed.length - 1], s.timezone)}`;
         const next = a.patch.nextStartAt !== undefined ? ` Next window: ${at(a.patch.nextStartAt, s.timezone)}.` : a.patch.state === 'missed' ? ' Schedule a new window to upgrade.' : '';
         await say(s.pool, `Window ${s.id}: ${which} passed while the bot was not running. Nothing was started late.${next}`);
@@ -274,10 +357,11 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
       case 'window-close':
         return closeWindow(a);
       case 'schedule-finished':
-        await patchSchedule(a.schedule.id, a.patch);
+        if (!(await claimSchedule(a.schedule, a.patch))) return;
         await say(a.schedule.pool, `Window ${a.schedule.id}: run ${a.run.id} is ${a.run.state}; the schedule is complete.`);
         return;
       case 'approval-reminder': {
+        if (!(await claimNotice(a.key, sent[a.key], now))) return;
         sent[a.key] = now;
         const step = a.run.steps.find((x) => x.id === a.stepId);
         await sayInRun(
@@ -288,19 +372,22 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
         return;
       }
       case 'mixed-mode': {
+        if (!(await claimNotice(a.key, sent[a.key], now))) return;
         sent[a.key] = now;
         const tz = poolsByName.get(a.pool)?.timezone ?? 'UTC';
+        const live = liveMixed[a.pool];
         const runText = a.run && ['paused', 'failed'].includes(a.run.state)
           ? describeStuckRun(a.run, tz)
-          : `its hosts run different versions (latest plan) and no run is active`;
+          : `no run is active`;
         await say(
           a.pool,
-          `Pool ${a.pool} has been in mixed mode for ${formatDuration(now - a.since)} (since ${at(a.since, tz)}): ${runText}. ` +
+          `Pool ${a.pool} has been in mixed mode for ${formatDuration(now - a.since)} (since ${at(a.since, tz)}; the pool shows ${live?.detail ?? 'hosts on different versions'}): ${runText}. ` +
             `A pool left half-upgraded runs degraded (R3.5).`,
         );
         return;
       }
       case 'step-overdue': {
+        if (!(await claimNotice(a.key, sent[a.key], now))) return;
         sent[a.key] = now;
         const step = a.run.steps.find((x) => x.id === a.stepId);
         const tz = poolsByName.get(a.run.pool)?.timezone ?? 'UTC';
@@ -314,6 +401,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
         return;
       }
       case 'digest':
+        if (!(await claimNotice(a.key, sent[a.key], now))) return;
         sent[a.key] = now;
         await say(a.pool, await digestText(a.pool, now));
         return;
@@ -338,6 +426,8 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
 
   async function tickOnce(now: number): Promise<SchedulerAction[]> {
     const world = await observe(now);
+    // what every replica sent (also before a failover): decide() does not repeat it
+    Object.assign(sent, await store.listNotices());
     const actions = decide({
       now,
       previousTick,
@@ -345,6 +435,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
       runsById: world.runsById,
       poolRuns: world.poolRuns,
       mixedSince,
+      liveMixed,
       pools: deps.pools.map((p) => ({ name: p.name, timezone: isValidTimeZone(p.timezone) ? p.timezone : 'UTC' })),
       sent,
       settings,

@@ -4,7 +4,8 @@
  *   GET    /pools                                  every pool: name, masterUrl, port, hosts (SimHostView)
  *   GET    /pools/:name                            the same plus inspect() (hosts, vms, pool) and stats()
  *   POST   /pools/:name/hosts/:host/{power-on,power-off,complete-install,reinstall}
- *                                                  reinstall body {version?} → {ok, address, url} once it answers
+ *                                                  reinstall body {version?} → {ok, address, url, fingerprint256?} once
+ *                                                  it answers (fingerprint256: its NEW certificate, as its console shows it)
  *   POST   /pools/:name/faults                     a Fault (scenario.ts faultSchema) → {ok, fault}
  *   DELETE /pools/:name/faults                     clear every pending fault
  * Errors are `{ error }` naming what was wrong: 400 bad body (field named), 404 unknown pool/host/route (with what is
@@ -61,8 +62,8 @@ async function hostAction(pool: SimPool, host: string, action: HostAction, body:
       const parsed = reinstallBody.safeParse(body);
       if (!parsed.success) return reply(400, { error: issues('body', parsed.error) });
       const r = pool.control.reinstallFresh(host, parsed.data);
-      await r.ready;
-      return reply(200, { ok: true, address: r.address, url: r.url });
+      const { fingerprint256 } = await r.ready;
+      return reply(200, { ok: true, address: r.address, url: r.url, ...(fingerprint256 ? { fingerprint256 } : {}) });
     }
   }
 }

@@ -1,5 +1,5 @@
 /** Builds the pool database and machines from a scenario (and fresh hosts for reinstall + pool.join). */
-import { compareVersions } from '../domain/versions';
+import { compareVersions, rpuHotfixFor } from '../domain/versions';
 import { Db, NULL_REF } from './db';
 import { Machine, PoolState, Sim } from './engine';
 import {
@@ -9,16 +9,19 @@ import {
   guestMetricsRecord,
   hostMetricsRecord,
   hostRecord,
+  networkRecord,
   pbdRecord,
+  pifRecord,
   poolRecord,
   poolUpdateRecord,
   srRecord,
   vbdRecord,
   vdiRecord,
+  vifRecord,
   vmMetricsRecord,
   vmRecord,
 } from './records';
-import { ScenarioSr } from './scenario';
+import { MANAGEMENT_NETWORK, ScenarioSr } from './scenario';
 
 export const TOOLS_SR_NAME = 'XenServer Tools';
 export const TOOLS_ISO_NAME = 'guest-tools.iso';
@@ -43,7 +46,7 @@ export function addHostRecords(sim: Sim, db: Db, m: Machine): string {
   const hostRef = db.create(
     'host',
     hostRecord(
-      { name: m.name, address: m.address, version: m.installed, memory: m.spec.memory, cpus: m.spec.cpus, cpuVendor: m.spec.cpuVendor, sanBoot: m.spec.sanBoot, multipathing: m.spec.multipathing, bootTime: now },
+      { name: m.name, address: m.address, version: m.installed, memory: m.spec.memory, cpus: m.spec.cpus, cpuVendor: m.spec.cpuVendor, cpuFeatures: m.spec.cpuFeatures, sanBoot: m.spec.sanBoot, multipathing: m.spec.multipathing, bootTime: now },
       metrics,
     ),
   );
@@ -66,7 +69,24 @@ export function addHostRecords(sim: Sim, db: Db, m: Machine): string {
   );
   db.update('host', hostRef, { control_domain: dom0 });
   m.hostRef = hostRef;
+  // its management interface (eth0) on the pool-wide network every host has
+  const mgmt = db.entries('network').find(([, n]) => n.name_label === MANAGEMENT_NETWORK)?.[0] ?? db.create('network', networkRecord(MANAGEMENT_NETWORK, 'xenbr0'));
+  db.create('PIF', pifRecord({ host: hostRef, network: mgmt, device: 'eth0', vlan: -1, management: true }));
   return hostRef;
+}
+
+/** The scenario's networks: a VLAN or plain network with PIFs on its hosts (default all), an internal one with none. */
+function createNetworks(sim: Sim, db: Db, machines: Map<string, Machine>): Map<string, string> {
+  const refs = new Map<string, string>();
+  refs.set(MANAGEMENT_NETWORK, db.entries('network').find(([, n]) => n.name_label === MANAGEMENT_NETWORK)![0]);
+  sim.scenario.networks.forEach((n, i) => {
+    const ref = db.create('network', networkRecord(n.name, n.internal ? `xapi${i}` : `xenbr1.${n.vlan ?? i}`));
+    refs.set(n.name, ref);
+    if (n.internal) return;
+    for (const hostName of n.hosts ?? [...machines.keys()])
+      db.create('PIF', pifRecord({ host: machines.get(hostName)!.hostRef, network: ref, device: n.vlan ? 'eth1' : `eth${i + 2}`, vlan: n.vlan ?? -1, management: false }));
+  });
+  return refs;
 }
 
 function createSr(sim: Sim, db: Db, sr: { name: string; type: string; shared: boolean; sizeGiB: number; isos: string[] }, hosts: Machine[], toolsSr = false): string {
@@ -81,6 +101,23 @@ function localSrFor(sim: Sim, db: Db, m: Machine): string {
   return createSr(sim, db, { name: 'Local storage', type: 'lvm', shared: false, sizeGiB: 500, isos: [] }, [m]);
 }
 
+/** Applied hotfixes: a pool_update per hotfix name with the hosts that have it, in host.updates too. */
+function addRpuHotfixes(db: Db, machines: Machine[]): void {
+  const byName = new Map<string, string>();
+  for (const m of machines) {
+    const name = rpuHotfixFor(m.installed.product);
+    if (!name || !m.spec.rpuHotfix) continue;
+    let ref = byName.get(name);
+    if (!ref) {
+      ref = db.create('pool_update', { ...poolUpdateRecord({ name, version: '1.0', vdi: NULL_REF }), after_apply_guidance: [] });
+      byName.set(name, ref);
+    }
+    const u = ref;
+    db.mutate('pool_update', u, (r) => void (r.hosts as string[]).push(m.hostRef));
+    db.mutate('host', m.hostRef, (r) => void (r.updates as string[]).push(u));
+  }
+}
+
 /** The main pool, as the scenario describes it. */
 export function buildPool(sim: Sim, addresses: Map<string, string>): PoolState {
   const s = sim.scenario;
@@ -90,7 +127,7 @@ export function buildPool(sim: Sim, addresses: Map<string, string>): PoolState {
       h.name,
       addresses.get(h.name)!,
       { product: h.productVersion, platform: h.platformVersion, build: h.build },
-      { memory: h.memoryGiB * GiB, dom0Memory: h.dom0MemoryGiB * GiB, cpus: h.cpus, cpuVendor: h.cpuVendor, sanBoot: h.sanBoot, multipathing: h.multipathing },
+      { memory: h.memoryGiB * GiB, dom0Memory: h.dom0MemoryGiB * GiB, cpus: h.cpus, cpuVendor: h.cpuVendor, cpuFeatures: h.cpuFeatures, sanBoot: h.sanBoot, multipathing: h.multipathing, rpuHotfix: h.rpuHotfix },
     );
     sim.machines.set(h.name, m);
     return m;
@@ -103,10 +140,13 @@ export function buildPool(sim: Sim, addresses: Map<string, string>): PoolState {
     addHostRecords(sim, db, m);
   }
   db.update('pool', poolRef, { master: masterMachine.hostRef });
+  addRpuHotfixes(db, machines);
+
+  const byName = new Map(machines.map((m) => [m.name, m]));
+  const networkRefs = createNetworks(sim, db, byName);
 
   // Storage: the scenario's SRs, a local SR per host that has none, and the tools ISO SR.
   const srRefs = new Map<string, string>();
-  const byName = new Map(machines.map((m) => [m.name, m]));
   for (const sr of s.srs) srRefs.set(sr.name, createSr(sim, db, sr, sr.shared ? machines : [byName.get(sr.host!)!]));
   for (const m of machines)
     if (!s.srs.some((sr: ScenarioSr) => !sr.shared && sr.host === m.name && sr.type !== 'iso')) localSrFor(sim, db, m);
@@ -161,6 +201,11 @@ export function buildPool(sim: Sim, addresses: Map<string, string>): PoolState {
       const vdi = db.create('VDI', vdiRecord({ name: `${v.name} disk ${i}`, sr: srRefs.get(d.sr)!, size: d.sizeGiB * GiB, type: 'user', readOnly: false, isToolsIso: false }));
       db.create('VBD', vbdRecord({ vm: vmRef, vdi, type: 'Disk', userdevice: String(i), attached: running }));
     });
+    (v.networks ?? [MANAGEMENT_NETWORK]).forEach((n, i) =>
+      db.create('VIF', vifRecord({ vm: vmRef, network: networkRefs.get(n)!, device: String(i), attached: running })),
+    );
+    // the CPU features it booted with (VM_INCOMPATIBLE_WITH_THIS_HOST compares them with a target's)
+    if (v.power !== 'Halted') db.update('VM', vmRef, { last_boot_CPU_flags: { vendor: (host ?? masterMachine).spec.cpuVendor, features: v.cpuFlags ?? (host ?? masterMachine).spec.cpuFeatures } });
     const cdVdi = v.cd ? isoVdi(v.cd.iso, v.cd.sr) : NULL_REF;
     db.create('VBD', vbdRecord({ vm: vmRef, vdi: cdVdi, type: 'CD', userdevice: '3', attached: running }));
     sim.vmExtra.set(vmRef, { pci: v.pci, tools });

@@ -19,6 +19,8 @@ const RELATIONS: Record<string, Record<string, { cls: string; field: string }>> 
   VBD: { VM: { cls: 'VM', field: 'VBDs' }, VDI: { cls: 'VDI', field: 'VBDs' } },
   VDI: { SR: { cls: 'SR', field: 'VDIs' } },
   PBD: { SR: { cls: 'SR', field: 'PBDs' }, host: { cls: 'host', field: 'PBDs' } },
+  PIF: { network: { cls: 'network', field: 'PIFs' }, host: { cls: 'host', field: 'PIFs' } },
+  VIF: { VM: { cls: 'VM', field: 'VIFs' }, network: { cls: 'network', field: 'VIFs' } },
 };
 
 /** Fields that are floats on the wire (`<double>`); every other number is an int64. */
@@ -52,8 +54,6 @@ export class Db {
   private readonly tables = new Map<string, Map<string, Rec>>();
   private readonly meta = new Map<string, Meta>();
   private tombstones: Change[] = [];
-  /** Generations at or below this may have lost deletions: older tokens get EVENTS_LOST. */
-  private forgottenUpTo = 0;
   generation = 0;
   private waiters = new Set<() => void>();
   /**
@@ -203,16 +203,16 @@ export class Db {
     const m = this.meta.get(ref)!;
     this.meta.delete(ref);
     this.tombstones.push({ cls, ref, created: m.created, modified: this.generation, deleted: this.generation });
-    if (this.tombstones.length > 5000) {
-      const dropped = this.tombstones.splice(0, 1000);
-      this.forgottenUpTo = dropped[dropped.length - 1].deleted!;
-    }
+    // a bounded queue of deletions, as xapi's per-table deleted queue: older ones are dropped silently (reference K3)
+    if (this.tombstones.length > 5000) this.tombstones.splice(0, 1000);
     this.notify();
   }
 
-  /** Objects changed after `since` (generation), deletions included; null if deletions were forgotten. */
-  changesSince(since: number): Change[] | null {
-    if (since >= 0 && since < this.forgottenUpTo) return null;
+  /**
+   * Objects changed after `since` (generation), with the deletions still queued. Like xapi's event.from, never
+   * EVENTS_LOST: deletions older than the queue are silently missing (reference K3).
+   */
+  changesSince(since: number): Change[] {
     const out: Change[] = [];
     for (const [cls, table] of this.tables)
       for (const ref of table.keys()) {
@@ -221,6 +221,24 @@ export class Db {
       }
     for (const t of this.tombstones) if (t.deleted! > since && t.created <= since) out.push(t);
     return out;
+  }
+
+  /**
+   * Drop every record of a class with no deletion event (xapi keeps tasks in memory only: after a master restart a
+   * waiter on `task/<ref>` sees nothing at all, reference top 10).
+   */
+  purge(cls: string): void {
+    const refs = this.refs(cls);
+    if (refs.length === 0) return;
+    this.bump();
+    for (const ref of refs) {
+      const rec = this.get(cls, ref);
+      for (const [field, rel] of Object.entries(RELATIONS[cls] ?? {})) this.unlink(rel, rec[field] as string, ref);
+      this.table(cls).delete(ref);
+      this.encodings.delete(ref);
+      this.meta.delete(ref);
+    }
+    this.notify();
   }
 
   /** Drop every record of a class (tasks and sessions are not persisted across a master restart). */

@@ -12,6 +12,8 @@ import { ParsedFault, Repository, Scenario, Timings, UpdateSpec } from './scenar
 import { InstalledVersion, apiVersionOf, softwareVersion } from './versions';
 import { vmAllowedOperations } from './records';
 import { lacksFeatureFor } from './guest';
+import type { HostCertificate, TestCa } from './certs';
+import { emergencyAnswer, plugPbdsAtBoot } from './boot';
 
 export type Phase = 'running' | 'shutting-down' | 'off' | 'installing' | 'booting' | 'xapi-starting';
 
@@ -20,8 +22,12 @@ export interface MachineSpec {
   dom0Memory: number;
   cpus: number;
   cpuVendor: string;
+  /** cpu_info.features; an install from a repository with cpuFeatures changes it */
+  cpuFeatures: string;
   sanBoot: boolean;
   multipathing: boolean;
+  /** the RPU hotfix and its newer upgrade plugin are installed (getVersion & co. exist) */
+  rpuHotfix: boolean;
 }
 
 export interface Listener {
@@ -53,7 +59,11 @@ export class Machine {
   pendingOp: 'shutdown' | 'reboot' | null = null;
   broken = false;
   evacuating = false;
+  /** emergency mode (a slave whose xapi started while the master was away): what every call is answered */
+  emergencyError: string[] | null = null;
   listener: Listener | null = null;
+  /** The TLS certificate its listener serves (null when the simulator serves plain HTTP); a fresh install makes a new one. */
+  certificate: HostCertificate | null = null;
   /** Aborts the machine's current power lifecycle (an install in progress when the operator reinstalls it). */
   lifecycle = new AbortController();
   constructor(
@@ -101,6 +111,8 @@ export class Sim {
     readonly scenario: Scenario,
     readonly clock: Clock,
     readonly logger: Logger,
+    /** HTTPS with a certificate per host (the default, as real hosts), or plain HTTP; `ca` issues the certificates */
+    readonly tls: { enabled: boolean; ca?: TestCa } = { enabled: true },
   ) {
     this.faults = scenario.faults.map((f) => ({ ...f }));
   }
@@ -247,7 +259,7 @@ export class Sim {
   }
 
   private installFromRepository(r: Repository): InstalledVersion {
-    return { product: r.version, platform: r.platform, build: r.build };
+    return { product: r.version, platform: r.platform, build: r.build, ...(r.cpuFeatures ? { cpuFeatures: r.cpuFeatures } : {}) };
   }
 
   /** Run a lifecycle coroutine; stopping the simulator or reinstalling the machine aborts it quietly. */
@@ -266,11 +278,15 @@ export class Sim {
       this.setLive(pool, m.hostRef, false);
       for (const [ref, vm] of pool.db.entries('VM'))
         if (vm.resident_on === m.hostRef && !vm.is_control_domain) this.haltVm(pool, ref);
+      // 7.6 prepare_for_poweroff: Xapi_pbd.unplug_all_pbds (reference top 2); re-plugged at boot
+      for (const [ref, pbd] of pool.db.entries('PBD'))
+        if (pbd.host === m.hostRef && pbd.currently_attached) pool.db.update('PBD', ref, { currently_attached: false });
       if (pool.master === m) {
         pool.sessions.clear();
         for (const c of pool.taskControllers.values()) c.abort(new XapiFailure('INTERNAL_ERROR', ['master shut down']));
         pool.taskControllers.clear();
-        pool.db.clear('task');
+        // tasks are not persisted and their deletions are not queued: a waiter sees no `del` (reference top 10)
+        pool.db.purge('task');
       }
     }
     await this.setPhase(m, 'off');
@@ -308,6 +324,7 @@ export class Sim {
         }
       } else {
         m.installed = install;
+        if (install.cpuFeatures) m.spec.cpuFeatures = install.cpuFeatures; // the new Xen may mask features
       }
     } else if (m.pendingUpdate) {
       const u = m.pendingUpdate;
@@ -320,12 +337,26 @@ export class Sim {
     await this.setPhase(m, 'xapi-starting');
     const pool = m.pool;
     if (!pool) return; // a forgotten machine boots to nothing useful
-    // A slave's xapi needs its master: it retries Pool.hello every 5 s (reference §4.3).
-    while (pool.master !== m && !this.masterUp(pool)) await this.sleepSeconds(5, signal);
+    // A slave's xapi needs its master: it retries Pool.hello every 5 s, in emergency mode meanwhile (reference D2, R3.8):
+    // HOST_STILL_BOOTING first, then what the failed Pool.hello gave (connection refused → INTERNAL_ERROR, …).
+    if (pool.master !== m && !this.masterUp(pool)) {
+      m.emergencyError = ['HOST_STILL_BOOTING'];
+      // the start-up sequence reaches its first Pool.hello after about the usual xapi start time
+      for (let wait = Math.max(5, this.timings.xapiStartSeconds); !this.masterUp(pool); wait = 5) {
+        await this.sleepSeconds(wait, signal);
+        if (this.masterUp(pool)) break;
+        const f = this.takeFault('emergency-error', (x) => x.host === m.name);
+        if (f || m.emergencyError[0] === 'HOST_STILL_BOOTING') m.emergencyError = emergencyAnswer(f?.code ?? 'INTERNAL_ERROR', m, pool);
+      }
+      m.emergencyError = null;
+    }
     if (pool.db.has('host', m.hostRef)) {
       const [maj, min] = apiVersionOf(m.installed.product);
       const start = this.clock.now();
+      const cpuInfo = { ...(pool.db.get('host', m.hostRef).cpu_info as Record<string, string>) };
+      cpuInfo.features = cpuInfo.features_hvm = cpuInfo.features_pv = m.spec.cpuFeatures;
       pool.db.update('host', m.hostRef, {
+        cpu_info: cpuInfo,
         software_version: softwareVersion(m.installed, m.name),
         API_version_major: maj,
         API_version_minor: min,
@@ -339,7 +370,10 @@ export class Sim {
     await this.sleepSeconds(this.timings.xapiStartSeconds, signal);
     m.pendingOp = null;
     if (pool.db.has('host', m.hostRef)) {
-      pool.db.update('host', m.hostRef, { enabled: true, updates_requiring_reboot: [] });
+      // resynchronise_pbds, then consider_enabling_host: with HA off the host is enabled even if a plug failed
+      const allPlugged = plugPbdsAtBoot(this, pool, m);
+      const enabled = !pool.poolRec.ha_enabled || allPlugged;
+      pool.db.update('host', m.hostRef, { enabled, updates_requiring_reboot: [] });
       this.setLive(pool, m.hostRef, true);
       this.refreshMemoryFree(pool, m.hostRef);
       if (this.masterUp(pool) || pool.master === m) this.refreshRollingUpgrade(pool);

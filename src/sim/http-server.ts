@@ -1,5 +1,10 @@
-/** One HTTP listener per simulated host: POST / and /xmlrpc (XML-RPC), POST /jsonrpc (JSON-RPC), GET /pool/xmldbdump. */
+/**
+ * One listener per simulated host: POST / and /xmlrpc (XML-RPC), POST /jsonrpc (JSON-RPC), GET /pool/xmldbdump.
+ * HTTPS with the machine's own certificate (as xapi behind stunnel on port 443), or plain HTTP when the simulator
+ * was started without TLS.
+ */
 import http from 'node:http';
+import https from 'node:https';
 import { Socket } from 'node:net';
 import { Machine, Sim, Listener } from './engine';
 import { dispatch } from './rpc';
@@ -22,7 +27,10 @@ export class HostServer implements Listener {
 
   async open(): Promise<void> {
     if (this.server) return;
-    const server = http.createServer((req, res) => void this.handle(req, res));
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => void this.handle(req, res);
+    const cert = this.machine.certificate;
+    if (this.sim.tls.enabled && !cert) throw new Error(`simulated host ${this.machine.name} has no certificate`);
+    const server = cert ? https.createServer({ key: cert.key, cert: cert.cert }, handler) : http.createServer(handler);
     // Node closes idle keep-alive sockets after 5 s; a client that reuses one as it closes gets ECONNRESET (seen after
     // multi-second reads of a 64-host pool). Keep idle connections far longer, as a long-lived xapi/stunnel does.
     server.keepAliveTimeout = IDLE_KEEPALIVE_MS;
@@ -148,7 +156,7 @@ export class HostServer implements Listener {
     }
     if (pool.master !== this.machine) {
       // xapi redirects HTTP handlers from a slave to the master.
-      res.writeHead(302, { location: `http://${pool.master.address}:${this.port}${url.pathname}${url.search}` }).end();
+      res.writeHead(302, { location: `${this.sim.tls.enabled ? 'https' : 'http'}://${pool.master.address}:${this.port}${url.pathname}${url.search}` }).end();
       return;
     }
     if (!pool.sessions.has(session)) {

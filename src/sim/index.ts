@@ -7,3 +7,5 @@ export type { SimStats } from './engine';
 export { generateScenario } from './generate';
 export { startAdminServer } from './admin-server';
 export type { AdminServer } from './admin-server';
+export { createTestCa, hostCertificate } from './certs';
+export type { TestCa, HostCertificate } from './certs';

@@ -20,6 +20,9 @@ export const CLASSES = [
   'PBD',
   'task',
   'pool_update',
+  'network',
+  'PIF',
+  'VIF',
 ] as const;
 export type SimClass = (typeof CLASSES)[number];
 
@@ -75,6 +78,7 @@ export interface HostSpec {
   memory: number;
   cpus: number;
   cpuVendor: string;
+  cpuFeatures: string;
   sanBoot: boolean;
   multipathing: boolean;
   bootTime: number; // epoch ms
@@ -99,8 +103,8 @@ export function hostRecord(h: HostSpec, metrics: string): Rec {
       boot_time: seconds,
       agent_start_time: seconds,
       iscsi_iqn: `iqn.2018-01.com.example:${h.name}`,
-      // R2.7: xapi has no boot-from-SAN field; the planner reads this marker (src/inventory/convert.ts SAN_BOOT_KEY).
-      ...(h.sanBoot ? { boot_from_san: 'true' } : {}),
+      // R2.7: xapi has no boot-from-SAN field and writes no marker for it (h.sanBoot is invisible to XenAPI, as on a
+      // real pool: the bot knows it only from the pools file's sanBootHosts).
       // Ordinary storage multipathing, as XenCenter sets it: independent of how the host boots.
       ...(h.multipathing ? { multipathing: 'true', multipathhandle: 'dmp' } : {}),
     },
@@ -119,7 +123,7 @@ export function hostRecord(h: HostSpec, metrics: string): Rec {
     updates_requiring_reboot: [],
     PBDs: [],
     host_CPUs: [],
-    cpu_info: { cpu_count: String(h.cpus), socket_count: '2', vendor: h.cpuVendor, model: '63', family: '6' },
+    cpu_info: { cpu_count: String(h.cpus), socket_count: '2', vendor: h.cpuVendor, model: '63', family: '6', features: h.cpuFeatures, features_hvm: h.cpuFeatures, features_pv: h.cpuFeatures },
     hostname: h.name,
     address: h.address,
     metrics,
@@ -461,4 +465,26 @@ export function vmAllowedOperations(power: string, o: { dom0: boolean; noSuspend
   // During a rolling upgrade xapi withdraws these (reference §4.2).
   if (o.rpu) ops = ops.filter((x) => !['snapshot', 'checkpoint', 'migrate_send'].includes(x));
   return ops;
+}
+
+export function networkRecord(name: string, bridge: string): Rec {
+  return { uuid: randomUUID(), name_label: name, name_description: '', MTU: 1500, bridge, PIFs: [], VIFs: [], other_config: {}, managed: true };
+}
+
+export function pifRecord(o: { host: string; network: string; device: string; vlan: number; management: boolean }): Rec {
+  return {
+    uuid: randomUUID(),
+    device: o.device,
+    network: o.network,
+    host: o.host,
+    VLAN: o.vlan,
+    management: o.management,
+    currently_attached: true,
+    physical: o.vlan < 0,
+    other_config: {},
+  };
+}
+
+export function vifRecord(o: { vm: string; network: string; device: string; attached: boolean }): Rec {
+  return { uuid: randomUUID(), device: o.device, network: o.network, VM: o.vm, MAC: '', MTU: 1500, currently_attached: o.attached, other_config: {} };
 }

@@ -38,7 +38,13 @@ export async function dispatch(sim: Sim, m: Machine, method: string, params: unk
 }
 
 async function dispatchInner(sim: Sim, m: Machine, method: string, params: unknown[], signal: AbortSignal): Promise<Outcome> {
-  if (m.phase === 'xapi-starting' && method !== 'system.listMethods') return failure('HOST_STILL_BOOTING');
+  if (m.phase === 'xapi-starting' && method !== 'system.listMethods') {
+    // a slave started while its master is away is in emergency mode: every call, logins included (reference D2)
+    if (m.emergencyError) return { kind: 'failure', description: m.emergencyError };
+    // a master starting up serves logins and reads once its management interface is up (the listener opens then);
+    // only host.enable answers HOST_STILL_BOOTING until start-up completes (reference D1)
+    if (m.pool?.master !== m) return failure('HOST_STILL_BOOTING');
+  }
   const pool = m.pool;
   if (!pool) return failure('INTERNAL_ERROR', 'host is not part of any pool');
   if (pool.master !== m && !SESSIONLESS_ON_SLAVE.has(method)) return failure('HOST_IS_SLAVE', pool.master.address);
@@ -59,12 +65,42 @@ async function dispatchInner(sim: Sim, m: Machine, method: string, params: unkno
   }
   const args = needsSession ? params.slice(1) : params;
   const ctx: ApiCtx = { sim, pool, machine: m, session, method, signal, task: null, setProgress: () => undefined };
-  if (isAsync) return { kind: 'success', value: startTask(ctx, method, () => spec.handler(ctx, args)) };
+  const run = () => {
+    injectedError(sim, pool, method, args);
+    return spec.handler(ctx, args);
+  };
+  if (isAsync) return { kind: 'success', value: startTask(ctx, method, run) };
   try {
-    return { kind: 'success', value: await spec.handler(ctx, args) };
+    return { kind: 'success', value: await run() };
   } catch (err) {
     return toOutcome(err);
   }
+}
+
+/**
+ * An `api-error` fault: the call fails with the scenario's code (the errors a real pool raises that the model does
+ * not produce by itself, reference's per-step table). `host`/`vm` narrow it to calls naming that host or VM (a VBD
+ * argument names its VM). An Async call's task fails with it.
+ */
+function injectedError(sim: Sim, pool: PoolState, method: string, args: unknown[]): void {
+  const name = method.replace(/^Async\./, '');
+  const named = new Set<string>();
+  for (const a of args) {
+    if (typeof a !== 'string') continue;
+    named.add(a);
+    const vbd = pool.db.find('VBD', a);
+    if (vbd) named.add(vbd.VM as string);
+  }
+  const refOf = (cls: 'host' | 'VM', label: string) => pool.db.entries(cls).find(([, r]) => r.name_label === label)?.[0];
+  const f = sim.takeFault(
+    'api-error',
+    (x) =>
+      // `VM.suspend` matches both forms, `Async.VM.suspend` only the Async one
+      (x.method === name || x.method === method) &&
+      (!x.host || named.has(refOf('host', x.host) ?? '-')) &&
+      (!x.vm || named.has(refOf('VM', x.vm) ?? '-')),
+  );
+  if (f) throw new XapiFailure(f.code!, f.params ?? (typeof args[0] === 'string' ? [args[0]] : []));
 }
 
 function toOutcome(err: unknown): Outcome {

@@ -7,7 +7,12 @@ import YAML from 'yaml';
 import { z } from 'zod';
 
 const version = z.string().regex(/^\d+(\.\d+){0,3}$/, 'a dotted version such as 7.1.1');
+const cpuFeatures = z.string().regex(/^[0-9a-f]{8}(-[0-9a-f]{8}){0,15}$/, 'hex words as xapi writes CPU features, e.g. 1fcbfbff-f7fa3203');
+/** the CPU feature set of every host (and VM) unless the scenario says otherwise */
+export const DEFAULT_CPU_FEATURES = '1fcbfbff-f7fa3203-2d93fbff-00000023';
 const name = z.string().min(1).max(80);
+/** the network every host has a PIF on (its management interface), as xapi names it */
+export const MANAGEMENT_NETWORK = 'Pool-wide network associated with eth0';
 
 const hostSchema = z
   .object({
@@ -20,8 +25,12 @@ const hostSchema = z
     dom0MemoryGiB: z.number().positive().default(4),
     cpus: z.number().int().positive().default(32),
     cpuVendor: z.string().default('GenuineIntel'),
+    /** cpu_info.features: the feature set Xen offers guests, hex words as xapi writes them (VM_INCOMPATIBLE_WITH_THIS_HOST) */
+    cpuFeatures: cpuFeatures.default(DEFAULT_CPU_FEATURES),
     sanBoot: z.boolean().default(false),
     multipathing: z.boolean().default(false),
+    /** the RPU hotfix (RPU003 on 7.0, RPU004 on 7.1-7.6) and its newer upgrade plugin are installed */
+    rpuHotfix: z.boolean().default(true),
     address: z
       .string()
       .regex(/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/, 'a loopback IPv4 address (127.x.y.z)')
@@ -60,6 +69,22 @@ const vmSchema = z
     lacksFeature: z.union([z.boolean(), z.array(z.enum(['suspend', 'shutdown']))]).default(false),
     haRestartPriority: z.enum(['restart', 'best-effort', '']).default(''),
     template: z.boolean().default(false),
+    /** networks of its VIFs (default: the management network every host has) */
+    networks: z.array(name).optional(),
+    /** last_boot_CPU_flags.features (default: its host's cpuFeatures, or the master's) */
+    cpuFlags: cpuFeatures.optional(),
+  })
+  .strict();
+
+const networkSchema = z
+  .object({
+    name,
+    /** a VLAN tag: the PIFs are VLAN interfaces */
+    vlan: z.number().int().min(1).max(4094).optional(),
+    /** hosts with a PIF on it (default: every host); ignored when internal */
+    hosts: z.array(name).optional(),
+    /** a private network with no PIF at all: pinned to the host where its VMs run */
+    internal: z.boolean().default(false),
   })
   .strict();
 
@@ -70,6 +95,8 @@ const repositorySchema = z
     platform: version,
     build: z.string().min(1).default('unknown'),
     reachable: z.boolean().default(true),
+    /** the CPU features the new Xen offers on the hosts installed from it (default: unchanged) */
+    cpuFeatures: cpuFeatures.optional(),
   })
   .strict();
 
@@ -84,12 +111,19 @@ const updateSchema = z
   })
   .strict();
 
+/** What a slave in emergency mode answers after a failed Pool.hello (reference D2, R3.8). */
+export const EMERGENCY_CODES = ['INTERNAL_ERROR', 'HOST_MASTER_CANNOT_TALK_BACK', 'HOST_UNKNOWN_TO_MASTER'];
+
 export const faultSchema = z
   .object({
-    kind: z.enum(['install-fails', 'install-hangs', 'migration-fails', 'connection-reset']),
+    kind: z.enum(['install-fails', 'install-hangs', 'migration-fails', 'connection-reset', 'api-error', 'pbd-plug-fails', 'emergency-error']),
     host: name.optional(),
     vm: name.optional(),
+    /** pbd-plug-fails: only the PBD of this SR (default: every PBD of the host) */
+    sr: name.optional(),
     code: z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'an upper-case XenAPI error code').optional(),
+    /** api-error: the error's parameters (default: the call's first argument) */
+    params: z.array(z.string().max(500)).max(10).optional(),
     method: z.string().min(1).optional(),
     when: z.enum(['before', 'after']).default('before'),
     times: z.number().int().positive().default(1),
@@ -100,8 +134,13 @@ export const faultSchema = z
       ctx.addIssue({ code: 'custom', path: ['host'], message: `required for kind ${f.kind}` });
     if (f.kind === 'migration-fails' && !f.vm)
       ctx.addIssue({ code: 'custom', path: ['vm'], message: 'required for kind migration-fails' });
-    if (f.kind === 'connection-reset' && !f.method)
-      ctx.addIssue({ code: 'custom', path: ['method'], message: 'required for kind connection-reset' });
+    if ((f.kind === 'connection-reset' || f.kind === 'api-error') && !f.method)
+      ctx.addIssue({ code: 'custom', path: ['method'], message: `required for kind ${f.kind}` });
+    if (f.kind === 'api-error' && !f.code) ctx.addIssue({ code: 'custom', path: ['code'], message: 'required for kind api-error' });
+    if ((f.kind === 'pbd-plug-fails' || f.kind === 'emergency-error') && !f.host)
+      ctx.addIssue({ code: 'custom', path: ['host'], message: `required for kind ${f.kind}` });
+    if (f.kind === 'emergency-error' && f.code && !EMERGENCY_CODES.includes(f.code))
+      ctx.addIssue({ code: 'custom', path: ['code'], message: `one of ${EMERGENCY_CODES.join(', ')}` });
   });
 export type Fault = z.input<typeof faultSchema>;
 export type ParsedFault = z.output<typeof faultSchema>;
@@ -114,6 +153,12 @@ const timingsSchema = z
     xapiStartSeconds: z.number().nonnegative().default(60),
     shutdownSeconds: z.number().nonnegative().default(10),
     updateApplySeconds: z.number().nonnegative().default(120),
+    // slow calls: minutes at time scale 1, as on a real pool (reference top 1): they go through Async.* and a task
+    pluginMainSeconds: z.number().nonnegative().default(600),
+    poolJoinSeconds: z.number().nonnegative().default(180),
+    haEnableSeconds: z.number().nonnegative().default(120),
+    haDisableSeconds: z.number().nonnegative().default(60),
+    updatePrecheckSeconds: z.number().nonnegative().default(90),
     loginFailureDelaySeconds: z.number().nonnegative().default(5),
   })
   .strict();
@@ -126,10 +171,13 @@ export const scenarioSchema = z
         username: z.string().min(1).default('root'),
         password: z.string().min(1),
         port: z.number().int().min(0).max(65535).default(0),
+        /** HTTPS with a self-signed certificate per host (as real hosts); false serves plain HTTP */
+        tls: z.boolean().default(true),
       })
       .strict(),
     hosts: z.array(hostSchema).min(1),
     srs: z.array(srSchema).default([]),
+    networks: z.array(networkSchema).default([]),
     vms: z.array(vmSchema).default([]),
     ha: z
       .object({ enabled: z.boolean().default(false), failuresToTolerate: z.number().int().min(0).default(1) })
@@ -148,6 +196,7 @@ export type ScenarioInput = z.input<typeof scenarioSchema>;
 export type ScenarioHost = Scenario['hosts'][number];
 export type ScenarioVm = Scenario['vms'][number];
 export type ScenarioSr = Scenario['srs'][number];
+export type ScenarioNetwork = Scenario['networks'][number];
 export type Repository = Scenario['repositories'][number];
 export type UpdateSpec = Scenario['updates'][number];
 export type Timings = Scenario['timings'];
@@ -165,6 +214,19 @@ function checkReferences(s: z.output<z.ZodObject<any>>, ctx: z.RefinementCtx): v
   unique(ctx, sc.hosts, 'hosts');
   unique(ctx, sc.srs, 'srs');
   unique(ctx, sc.vms, 'vms');
+  unique(ctx, sc.networks, 'networks');
+  const networks = new Set(sc.networks.map((n) => n.name));
+  sc.networks.forEach((n, i) =>
+    (n.hosts ?? []).forEach((h, j) => {
+      if (!sc.hosts.some((x) => x.name === h)) ctx.addIssue({ code: 'custom', path: ['networks', i, 'hosts', j], message: `unknown host "${h}"` });
+    }),
+  );
+  sc.vms.forEach((vm, i) =>
+    (vm.networks ?? []).forEach((n, j) => {
+      if (n !== MANAGEMENT_NETWORK && !networks.has(n))
+        ctx.addIssue({ code: 'custom', path: ['vms', i, 'networks', j], message: `unknown network "${n}" (known: ${[MANAGEMENT_NETWORK, ...networks].join(', ')})` });
+    }),
+  );
   const masters = sc.hosts.filter((h) => h.master).length;
   if (masters !== 1) ctx.addIssue({ code: 'custom', path: ['hosts'], message: `exactly one host must have master: true (found ${masters})` });
   const hostNames = new Set(sc.hosts.map((h) => h.name));
@@ -209,6 +271,7 @@ function checkReferences(s: z.output<z.ZodObject<any>>, ctx: z.RefinementCtx): v
   sc.faults.forEach((f, i) => {
     if (f.host && !hostsByName.has(f.host)) ctx.addIssue({ code: 'custom', path: ['faults', i, 'host'], message: `unknown host "${f.host}"` });
     if (f.vm && !sc.vms.some((v) => v.name === f.vm)) ctx.addIssue({ code: 'custom', path: ['faults', i, 'vm'], message: `unknown VM "${f.vm}"` });
+    if (f.sr && !srs.has(f.sr)) ctx.addIssue({ code: 'custom', path: ['faults', i, 'sr'], message: `unknown SR "${f.sr}"` });
   });
 }
 

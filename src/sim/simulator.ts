@@ -7,6 +7,8 @@ import { buildFreshPool, buildPool } from './build';
 import { Machine, Sim, SimStats } from './engine';
 import { HostServer } from './http-server';
 import { Fault, faultSchema, loadScenario, parseScenario, Scenario } from './scenario';
+import { hostCertificate, type TestCa } from './certs';
+import type { TlsOptions } from '../xenapi/tls';
 
 export interface SimHostView {
   name: string;
@@ -23,6 +25,8 @@ export interface SimHostView {
   /** false once the host was forgotten (host.destroy) or while it is a fresh stand-alone host. */
   inPool: boolean;
   live: boolean;
+  /** SHA-256 fingerprint of the certificate it serves now (what `openssl x509 -fingerprint -sha256` prints on its console); absent over plain HTTP */
+  fingerprint256?: string;
 }
 
 export interface SimVmView {
@@ -49,12 +53,20 @@ export interface SimControl {
    * The operator reinstalls a slave whose upgrade failed or hung (or that is off): it becomes a fresh stand-alone host
    * ready for pool.join; the pool keeps its stale, not-live record until host.destroy (R4.2).
    */
-  reinstallFresh(host: string, opts?: { version?: string }): { address: string; url: string; ready: Promise<void> };
+  reinstallFresh(host: string, opts?: { version?: string }): { address: string; url: string; ready: Promise<{ fingerprint256?: string }> };
 }
 
 export interface SimPool {
   name: string;
   masterUrl: string;
+  /** 'https:' (a certificate per host, the default) or 'http:' (scenario pool.tls: false or start option http) */
+  scheme: 'https:' | 'http:';
+  /**
+   * The client TLS settings an operator would configure for this pool at start: every host's fingerprint pinned
+   * (or the test CA in `verify` mode when the simulator was started with one), or insecure-http over plain HTTP.
+   * A snapshot: a host reinstalled later has a new certificate that is NOT in it (R4.2 forget & rejoin).
+   */
+  tls: TlsOptions;
   username: string;
   password: string;
   port: number;
@@ -68,6 +80,10 @@ export interface SimPool {
 export interface StartOptions {
   clock?: Clock;
   logger?: Logger;
+  /** serve plain HTTP even when the scenario leaves pool.tls at its default (true) */
+  http?: boolean;
+  /** issue every host certificate from this test CA instead of self-signing it (tests of `tls: verify`) */
+  ca?: TestCa;
 }
 
 const MAX_SUBNET_TRIES = 30;
@@ -77,11 +93,13 @@ export async function startSimulator(s: Scenario | string, opts: StartOptions = 
   const clock = opts.clock ?? systemClock;
   const logger = opts.logger ?? silentLogger;
   let lastError: unknown;
+  const tls = { enabled: scenario.pool.tls && !opts.http, ca: opts.ca };
   for (let attempt = 0; attempt < MAX_SUBNET_TRIES; attempt++) {
-    const sim = new Sim(scenario, clock, logger);
+    const sim = new Sim(scenario, clock, logger, tls);
     const addresses = assignAddresses(scenario);
     buildPool(sim, addresses);
     try {
+      if (tls.enabled) await Promise.all([...sim.machines.values()].map(async (m) => (m.certificate = await hostCertificate(m.name, m.address, { ca: tls.ca }))));
       await bindAll(sim, scenario.pool.port);
       logger.info({ pool: scenario.pool.name, port: sim.port }, 'simulator started');
       return makeSimPool(sim);
@@ -113,6 +131,16 @@ async function bindAll(sim: Sim, port: number): Promise<void> {
   }
 }
 
+function baseUrl(sim: Sim, address: string): string {
+  return `${sim.tls.enabled ? 'https' : 'http'}://${address}:${sim.port}`;
+}
+
+function clientTls(sim: Sim): TlsOptions {
+  if (!sim.tls.enabled) return { mode: 'insecure-http' };
+  if (sim.tls.ca) return { mode: 'verify', ca: sim.tls.ca.cert };
+  return { mode: 'pinned', fingerprint256: [...sim.machines.values()].map((m) => m.certificate!.fingerprint256) };
+}
+
 function view(sim: Sim, m: Machine): SimHostView {
   const inPool = m.pool === sim.pool && sim.pool.db.has('host', m.hostRef);
   const host = m.pool?.db.find('host', m.hostRef);
@@ -122,7 +150,7 @@ function view(sim: Sim, m: Machine): SimHostView {
     ref: m.hostRef,
     uuid: (host?.uuid as string) ?? '',
     address: m.address,
-    url: `http://${m.address}:${sim.port}`,
+    url: baseUrl(sim, m.address),
     role: sim.pool.master === m ? 'master' : 'slave',
     power: m.power,
     productVersion: sv.product_version ?? m.installed.product,
@@ -131,17 +159,21 @@ function view(sim: Sim, m: Machine): SimHostView {
     enabled: (host?.enabled as boolean) ?? false,
     inPool,
     live: host && m.pool ? sim.isLive(m.pool, m.hostRef) : false,
+    ...(m.certificate ? { fingerprint256: m.certificate.fingerprint256 } : {}),
   };
 }
 
 function makeSimPool(sim: Sim): SimPool {
   const pool = sim.pool;
   const hosts = () => [...sim.machines.values()].map((m) => view(sim, m));
+  const tls = clientTls(sim);
   return {
     name: sim.scenario.pool.name,
     get masterUrl() {
-      return `http://${sim.pool.master.address}:${sim.port}`;
+      return baseUrl(sim, sim.pool.master.address);
     },
+    scheme: sim.tls.enabled ? 'https:' : 'http:',
+    tls,
     username: sim.credentials.username,
     password: sim.credentials.password,
     port: sim.port,
@@ -154,6 +186,7 @@ function makeSimPool(sim: Sim): SimPool {
         for (const [field, name] of [['host', parsed.host], ['vm', parsed.vm]] as const)
           if (name && (field === 'host' ? !sim.machines.has(name) : !pool.db.entries('VM').some(([, r]) => r.name_label === name)))
             throw new Error(`fault.${field}: unknown ${field} "${name}"`);
+        if (parsed.sr && !pool.db.entries('SR').some(([, r]) => r.name_label === parsed.sr)) throw new Error(`fault.sr: unknown SR "${parsed.sr}"`);
         sim.faults.push(parsed);
       },
       clearFaults: () => {
@@ -181,7 +214,7 @@ function makeSimPool(sim: Sim): SimPool {
   };
 }
 
-function reinstallFresh(sim: Sim, name: string, version?: string): { address: string; url: string; ready: Promise<void> } {
+function reinstallFresh(sim: Sim, name: string, version?: string): { address: string; url: string; ready: Promise<{ fingerprint256?: string }> } {
   const m = sim.machine(name);
   if (sim.pool.master === m)
     throw new Error(`host ${name} is the master of pool ${sim.scenario.pool.name}: a master is rolled back, not forgotten and reinstalled (R4.1)`);
@@ -197,6 +230,12 @@ function reinstallFresh(sim: Sim, name: string, version?: string): { address: st
   m.pendingUpdate = null;
   buildFreshPool(sim, m);
   m.phase = 'running';
-  const ready = m.listener ? m.listener.open() : Promise.resolve();
-  return { address: m.address, url: `http://${m.address}:${sim.port}`, ready };
+  // a fresh install generates a new certificate at its first start (xapi-real-behaviour §4): never the old one
+  const ready = (async () => {
+    await m.listener?.close();
+    if (sim.tls.enabled) m.certificate = await hostCertificate(m.name, m.address, { ca: sim.tls.ca });
+    await m.listener?.open();
+    return m.certificate ? { fingerprint256: m.certificate.fingerprint256 } : {};
+  })();
+  return { address: m.address, url: baseUrl(sim, m.address), ready };
 }

@@ -27,6 +27,8 @@ export interface InstalledVersion {
   product: string;
   platform: string;
   build: string;
+  /** what the installed Xen offers guests, when it changes the host's CPU features */
+  cpuFeatures?: string;
 }
 
 export function productText(product: string): string {

@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { App, HTTPReceiver } from '@slack/bolt';
+import { App } from '@slack/bolt';
 import { Clock, systemClock } from '../clock';
 import type { PoolConfig } from '../config/pools';
 import type { Core } from '../domain/ports';
@@ -13,6 +13,7 @@ import { classifySlackError } from './errors';
 import type { PlanRenderer, SchedulerPort, SlackContext } from './context';
 import { GroupResolver } from './groups';
 import { registerListeners } from './listeners';
+import { foreignWorkspace, GuardedReceiver, guardSocketMode } from './request-guard';
 import { SlackNotifier } from './notifier';
 import { Outbox } from './outbox';
 import type { SlackSettings } from './settings';
@@ -57,13 +58,23 @@ export interface SlackApp {
 
 export const EVENTS_PATH = '/slack/events';
 
+interface Identity {
+  botId?: string;
+  botUserId?: string;
+  teamId?: string;
+  enterpriseId?: string;
+  /** the workspace's URL (auth.test), for links to a run's thread */
+  url?: string;
+}
+
 /** auth.test with a few retries on transient failures; a refused token is a clear start-up error. */
-async function verifyBotToken(client: { apiCall(method: string, args?: Record<string, unknown>): Promise<object> }, log: Logger): Promise<{ botId?: string; botUserId?: string; teamId?: string }> {
+async function verifyBotToken(client: { apiCall(method: string, args?: Record<string, unknown>): Promise<object> }, log: Logger): Promise<Identity> {
   for (let attempt = 1; ; attempt++) {
     try {
-      const r = (await client.apiCall('auth.test', {})) as { bot_id?: string; user_id?: string; team_id?: string; team?: string };
-      log.info({ botUserId: r.user_id, team: r.team }, 'Slack bot token verified');
-      return { botId: r.bot_id, botUserId: r.user_id, teamId: r.team_id };
+      const r = (await client.apiCall('auth.test', {})) as { bot_id?: string; user_id?: string; team_id?: string; team?: string; enterprise_id?: string | null; url?: string };
+      log.info({ botUserId: r.user_id, team: r.team, teamId: r.team_id, enterpriseId: r.enterprise_id ?? undefined }, 'Slack bot token verified');
+      if (!r.team_id) throw new Error('Slack auth.test named no team: the installed workspace is unknown, so no request could be checked against it');
+      return { botId: r.bot_id, botUserId: r.user_id, teamId: r.team_id, enterpriseId: r.enterprise_id ?? undefined, url: r.url };
     } catch (e) {
       const failure = classifySlackError(e);
       if (failure.kind === 'permanent' || failure.kind === 'bad-content') {
@@ -96,24 +107,28 @@ export function createSlackApp(deps: SlackAppDeps): SlackApp {
 
   // The bot's identity comes from one auth.test in start() (retried, with a clear error for a bad token)
   // instead of Bolt's constructor-time call, whose failure would surface only as an unhandled rejection.
-  let identity: { botId?: string; botUserId?: string; teamId?: string } | undefined;
+  let identity: Identity | undefined;
   const authorize = async () => {
     if (!identity) throw new Error('the Slack app is not started');
     return { botToken: settings.botToken, botId: identity.botId, botUserId: identity.botUserId, teamId: identity.teamId };
   };
-  let receiver: HTTPReceiver | undefined;
+  let receiver: GuardedReceiver | undefined;
   let app: App;
   if (settings.mode === 'http') {
     if (!settings.signingSecret) throw new Error('SLACK_SIGNING_SECRET is required in HTTP mode');
-    receiver = new HTTPReceiver({
+    // signature, ±5-minute timestamp and payload shape checked before Bolt sees a request (./request-guard.ts)
+    receiver = new GuardedReceiver({
       signingSecret: settings.signingSecret,
       endpoints: EVENTS_PATH,
+      path: EVENTS_PATH,
+      guardLog: log,
       logger: boltLogger(logger, 'bolt-http'),
     });
     app = new App({ authorize, receiver, logger: boltLogger(logger), clientOptions: webClientOptions(settings) });
   } else {
     if (!settings.appToken) throw new Error('SLACK_APP_TOKEN is required in Socket Mode');
     app = new App({ authorize, appToken: settings.appToken, socketMode: true, logger: boltLogger(logger), clientOptions: webClientOptions(settings) });
+    guardSocketMode(app, log);
   }
 
   const inFlight = new Set<Promise<unknown>>();
@@ -128,6 +143,7 @@ export function createSlackApp(deps: SlackAppDeps): SlackApp {
     planBlocks: deps.planRenderer ?? planBlocks,
     scheduler: deps.scheduler,
     audit: deps.audit,
+    workspaceUrl: () => identity?.url,
     track: <T>(work: Promise<T>) => {
       inFlight.add(work);
       work.then(
@@ -137,6 +153,20 @@ export function createSlackApp(deps: SlackAppDeps): SlackApp {
       return work;
     },
   };
+  // every request must come from the installed workspace (team, and enterprise where present), in both modes
+  app.use(async (args) => {
+    const reason = identity ? foreignWorkspace(args.body, identity) : 'the app is not started';
+    if (!reason) {
+      await args.next();
+      return;
+    }
+    const b = args.body as { user?: { id?: string }; user_id?: string };
+    const userId = b.user?.id ?? b.user_id ?? 'unknown';
+    log.warn({ user: userId, reason }, 'refused a request from outside the installed workspace');
+    await deps.audit?.({ at: clock.now(), runId: 'slack', kind: 'refused', actor: userId, message: `request from outside the installed workspace refused: ${reason}` }).catch(() => undefined);
+    const ack = (args as { ack?: (r?: unknown) => Promise<void> }).ack;
+    if (ack) await ack().catch(() => undefined);
+  });
   registerListeners(app, ctx);
   app.error(async (err) => {
     log.error({ err: err.message, code: (err as { code?: string }).code }, 'unhandled error in a Slack listener');

@@ -1,5 +1,6 @@
 import type { Clock } from '../clock';
 import type { PoolConfig } from '../config/pools';
+import { decisionGroups } from '../core/authorize';
 import type { Core, CoreResult } from '../domain/ports';
 import type { Actor, AuditEvent, Plan } from '../domain/types';
 import type { Logger } from '../log';
@@ -30,6 +31,8 @@ export interface SlackContext {
   scheduler?: SchedulerPort;
   /** append to the audit log (refusals decided here, before Core: forged buttons, wrong channel) */
   audit?: (e: AuditEvent) => Promise<void>;
+  /** the workspace's URL from auth.test ("https://acme.slack.com/"), for message links; undefined before start */
+  workspaceUrl?: () => string | undefined;
   /** registers work that continues after ack(), so stop()/tests can wait for it */
   track<T>(work: Promise<T>): Promise<T>;
 }
@@ -46,6 +49,13 @@ export function channelAllows(pool: PoolConfig, channel: { id?: string; name?: s
   return channel.name !== undefined && channel.name !== '' && channel.name === name && configured !== channel.id;
 }
 
+/** A message's permalink (the format chat.getPermalink returns): <workspace>/archives/<channel>/p<ts without the dot>. */
+export function messageLink(ctx: SlackContext, channel: string, ts: string): string | undefined {
+  const base = ctx.workspaceUrl?.();
+  if (!base || !/^https:\/\/[^\s<>|]+$/.test(base) || !/^\d+\.\d+$/.test(ts)) return undefined;
+  return `${base.replace(/\/?$/, '/')}archives/${channel}/p${ts.replace('.', '')}`;
+}
+
 export function channelMention(pool: PoolConfig): string {
   const c = pool.slack.channel;
   return /^[CGD][A-Z0-9]+$/.test(c) ? `<#${c}>` : `#${c.replace(/^#/, '')}`;
@@ -53,7 +63,7 @@ export function channelMention(pool: PoolConfig): string {
 
 /** The actor for Core: who, from where, and which of the pool's approver groups they are in. */
 export async function actorFor(ctx: SlackContext, userId: string, channelId: string | undefined, pool: PoolConfig | undefined): Promise<Actor> {
-  const groups = pool ? await ctx.groups.groupsOf(userId, pool.slack.approvers.groups) : [];
+  const groups = pool ? await ctx.groups.groupsOf(userId, decisionGroups(pool)) : [];
   return { userId, source: 'slack', groups, channel: channelId };
 }
 
@@ -68,12 +78,12 @@ export async function auditRefusal(ctx: SlackContext, e: { runId: string; actor:
   }
 }
 
-/** An ephemeral message to one user in a channel, through the outbox (retried, never dropped silently). */
-export function tellUser(ctx: SlackContext, channel: string, user: string, msg: SlackMessage, describe = 'ephemeral'): void {
+/** An ephemeral message to one user in a channel (in a thread when threadTs is given), through the outbox (retried, never dropped silently). */
+export function tellUser(ctx: SlackContext, channel: string, user: string, msg: SlackMessage, describe = 'ephemeral', threadTs?: string): void {
   ctx.outbox.enqueue({
     queue: `ephemeral:${channel}`,
     describe,
-    build: () => ({ method: 'chat.postEphemeral', args: { channel, user, text: msg.text, blocks: msg.blocks } }),
+    build: () => ({ method: 'chat.postEphemeral', args: { channel, user, text: msg.text, blocks: msg.blocks, ...(threadTs ? { thread_ts: threadTs } : {}) } }),
     degrade: withoutBlocks,
   });
 }
@@ -107,8 +117,22 @@ export function updateMessage(ctx: SlackContext, channel: string, ts: string, ms
 }
 
 /** Posts a message and its follow-ups in its thread, in order. */
-export function postWithThread(ctx: SlackContext, channel: string, msg: SlackMessage & { threadMessages: SlackMessage[] }, describe: string): void {
+export function postWithThread(ctx: SlackContext, channel: string, msg: SlackMessage & { threadMessages: SlackMessage[] }, describe: string, onPosted?: (ts: string, channel: string) => void): void {
   let parent: string | undefined;
-  postToChannel(ctx, channel, msg, { describe, onPosted: (ts) => (parent = ts) });
+  postToChannel(ctx, channel, msg, {
+    describe,
+    onPosted: (ts, ch) => {
+      parent = ts;
+      onPosted?.(ts, ch);
+    },
+  });
   msg.threadMessages.forEach((m, i) => postToChannel(ctx, channel, m, { describe: `${describe} part ${i + 2}`, threadTs: () => parent }));
+}
+
+/** Posts a plan and remembers the message, so that its Start button is withdrawn once any run of the pool starts. */
+export function postPlan(ctx: SlackContext, channel: string, plan: Plan, requestedBy: string): void {
+  const msg = ctx.planBlocks(plan, { requestedBy });
+  postWithThread(ctx, channel, msg, `plan ${plan.pool}`, (ts, ch) =>
+    ctx.notifier.planMessages.remember(plan.pool, { channel: ch, ts, planId: plan.id, planAt: plan.createdAt, message: { text: msg.text, blocks: msg.blocks } }),
+  );
 }

@@ -47,7 +47,45 @@ const XENAPI: Record<string, Translator> = {
   UPDATE_PRECHECK_FAILED_UNKNOWN_ERROR: () => ({ sentence: 'the update\'s precheck failed on the host', rule: 'R1.3' }),
   UPDATE_ALREADY_APPLIED: () => ({ sentence: 'the update is already applied on this host', advice: 'retry: the bot will see the host is done', rule: 'R1.3' }),
   INTERNAL_ERROR: (p) => ({ sentence: `xapi reported an internal error${p[0] ? `: ${p[0]}` : ''}` }),
+  // the per-step errors of a real pool (reference xapi-real-behaviour.md, last table)
+  VM_SHUTDOWN_TIMEOUT: () => ({ sentence: 'the guest did not finish its clean shutdown in time', advice: 'check the guest (a hung service?) and shut it down from inside, then retry' }),
+  VM_FAILED_SHUTDOWN_ACK: () => ({ sentence: 'the guest did not acknowledge the shutdown request', advice: 'check its PV drivers or shut it down from inside, then retry' }),
+  VMS_FAILED_TO_COOPERATE: () => ({ sentence: 'the guest did not cooperate with the shutdown', advice: 'shut it down from inside, then retry' }),
+  BALLOONING_TIMEOUT_BEFORE_MIGRATION: () => ({ sentence: 'the VM did not give back memory (ballooning) in time for its migration', advice: 'retry; if it fails again, lower its dynamic memory range or shut it down', rule: 'R2.2' }),
+  VM_REQUIRES_NETWORK: (p) => ({ sentence: `the destination host has no PIF on a network the VM uses${p[1] ? ` (network ${p[1]})` : ''}`, advice: 'add the VLAN/network to that host, or stop the VM for the upgrade, then retry', rule: 'R3.7' }),
+  VM_INCOMPATIBLE_WITH_THIS_HOST: (p) => ({ sentence: `the VM's CPU features are not all offered by the destination host${p[2] ? ` (${p[2]})` : ''}`, advice: 'move it to a host with a compatible CPU, or shut it down and start it on the upgraded host, then retry', rule: 'R3.4' }),
+  VM_IS_IMMOBILE: () => ({ sentence: 'the VM is marked immobile (nomigrate or nested virtualisation)', advice: 'shut it down for its host\'s upgrade, then retry', rule: 'R3.7' }),
+  VDI_IO_ERROR: () => ({ sentence: 'a disk I/O error stopped the operation (e.g. writing the suspend image)', advice: 'check the storage, then retry' }),
+  HOSTS_NOT_COMPATIBLE: () => ({ sentence: 'the reinstalled host is not compatible with the pool (platform version or brand differs)', advice: 'reinstall it with exactly the pool\'s target version, then Forget & rejoin again with its address', rule: 'R4.2' }),
+  HOSTS_NOT_HOMOGENEOUS: (p) => ({ sentence: `the reinstalled host differs from the pool${p[0] ? ` (${p[0]})` : ''}`, advice: 'install the same version and updates as the pool, then Forget & rejoin again', rule: 'R4.2' }),
+  LICENSE_HOST_POOL_MISMATCH: () => ({ sentence: 'the reinstalled host\'s licence differs from the pool\'s', advice: 'apply the pool\'s licence to it, then Forget & rejoin again', rule: 'R4.2' }),
+  JOINING_HOST_SERVICE_FAILED: () => ({ sentence: 'the reinstalled host could not talk to the master\'s services', advice: 'check the network between them, then Forget & rejoin again', rule: 'R4.2' }),
+  UPDATE_APPLY_FAILED: (p) => ({ sentence: `applying the update failed on the host${p[0] ? `: ${p[0].slice(0, 200)}` : ''}`, advice: 'read the host\'s update log, fix the cause, then retry', rule: 'R1.3' }),
+  PATCH_PRECHECK_FAILED_VM_RUNNING: () => ({ sentence: 'the update\'s precheck refused: VMs run on the host', rule: 'R1.3' }),
+  PATCH_PRECHECK_FAILED_ISO_MOUNTED: () => ({ sentence: 'the update\'s precheck refused: an ISO is mounted on the host', advice: 'unmount it, then retry', rule: 'R1.3' }),
+  CANNOT_FIND_UPDATE: () => ({ sentence: 'the update cannot be found on the pool', advice: 'upload it again (xe update-upload), then retry', rule: 'R1.3' }),
+  UNKNOWN_XENAPI_PLUGIN_FUNCTION: (p) => ({ sentence: `the host's upgrade plugin is too old${p[0] ? ` (no ${p[0]})` : ''}`, advice: 'install the RPU hotfix (RPU003 on 7.0, RPU004 on 7.1-7.6) on every host, or use manual mode', rule: 'R3.9' }),
+  XENAPI_PLUGIN_FAILURE: (p) => ({ sentence: `the upgrade plugin failed${p[2] ? `: ${p[2]}` : ''}`, advice: p[2] === 'INVALID_URL' ? 'check the repository URL and that it holds a version newer than the host (R3.9)' : 'read /var/log/xensource.log on the host, fix the cause, then retry' }),
+  HOST_MASTER_CANNOT_TALK_BACK: () => ({ sentence: 'a member cannot reach its master (emergency mode)', advice: 'expected while the master restarts (R3.8); check the management network if it lasts', rule: 'R3.8' }),
+  HOST_UNKNOWN_TO_MASTER: () => ({ sentence: 'a member is unknown to the master it points at (emergency mode)', advice: 'check pool.conf on that member', rule: 'R3.8' }),
+  LICENCE_RESTRICTION: () => ({ sentence: 'the pool\'s licence does not allow this operation', advice: 'stop the VMs instead of migrating them, or license the pool' }),
+  // the runner's own codes
+  PBD_NOT_PLUGGED: () => ({ sentence: 'a storage repository is still detached from the host that came back', advice: 'fix the storage path and plug it (xe pbd-plug), then retry' }),
+  CALL_OUTCOME_UNKNOWN: () => ({ sentence: 'a slow call was sent but whether it ran is unknown', advice: 'check what the message says, then Retry to send it again, or Abort' }),
+  TASK_DEADLINE: () => ({ sentence: 'an operation is still running past its deadline; it was not sent again', advice: 'Retry follows the same task' }),
+  TASK_LOST: () => ({ sentence: 'the pool lost the task of an operation (its master restarted)', advice: 'Retry reads the pool and sends nothing that already took effect' }),
   MESSAGE_METHOD_UNKNOWN: (p) => ({ sentence: `the pool does not know the call ${p[0] ?? ''}`.trim(), advice: 'the host may run an older version than the plan assumed' }),
+};
+
+/** The bot's own codes (src/runner/errors.ts BOT_CONCLUSION_CODES): what it concluded, worded as its conclusion. */
+const CONCLUDED: Record<string, string> = {
+  HOST_WAIT_TIMEOUT: 'the bot concluded the host did not come back in time: it was not live on the target when the wait ended',
+  UPGRADE_NOT_APPLIED: 'the bot concluded the upgrade did not apply: the host restarted but reports its old version',
+  CONNECTION: 'the bot could not reach the pool: no answer at all, so nothing is known of what the pool would have said',
+  NO_PLACEMENT: 'the bot concluded no host can receive these VMs now (R2.2, R2.5, R3.4)',
+  SHUTDOWN_UNKNOWN: 'the bot cannot tell whether its shutdown request reached the host, so it does not send it again',
+  ADDRESS_IN_USE: 'the bot found that address used by another member of the pool',
+  AWAITING_ADDRESS: "the bot is waiting for the reinstalled host's address",
 };
 
 /** A XenAPI error code (and params) as one operator sentence, with advice and the rule when known. */
@@ -56,7 +94,9 @@ export function describeXenApiError(code: string, params: string[] = []): string
     ? XENAPI[code]
     : code.startsWith('SR_BACKEND_FAILURE')
       ? XENAPI.SR_BACKEND_FAILURE
-      : undefined;
+      : code.startsWith('UPDATE_PRECHECK_FAILED_')
+        ? (p: string[]) => ({ sentence: `the update's precheck failed on the host (${code.slice('UPDATE_PRECHECK_FAILED_'.length).toLowerCase().replace(/_/g, ' ')}${p[0] ? `: ${p.slice(0, 3).join(', ')}` : ''})`, advice: 'fix the cause on the host, then retry', rule: 'R1.3' })
+        : undefined;
   if (!translate) return `the pool answered ${code}${params.length ? ` (${params.slice(0, 3).join(', ')})` : ''}`;
   const t = translate(params);
   return [t.sentence, t.advice ? ` — ${t.advice}` : '', t.rule ? ` (${t.rule})` : ''].join('');
@@ -66,6 +106,10 @@ export function describeXenApiError(code: string, params: string[] = []): string
 export function describeStepError(error: StepError | undefined): { summary: string; code?: string; explanation?: string } {
   if (!error) return { summary: 'the step failed without an error message' };
   if (!error.code) return { summary: error.message };
+  // what the bot inferred is never worded as the pool's answer (issue 11.9); older records lack `concluded`
+  if (error.concluded ?? error.code in CONCLUDED) {
+    return { summary: error.message, code: error.code, explanation: CONCLUDED[error.code] ?? 'the bot concluded this from what it observed' };
+  }
   return { summary: error.message, code: error.code, explanation: describeXenApiError(error.code, error.params ?? []) };
 }
 

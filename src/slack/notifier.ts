@@ -8,9 +8,10 @@ import type { SlackMessage } from './blocks/common';
 import { failureMessage } from './blocks/failure';
 import { runEndMessages } from './blocks/run-end';
 import { runEventMessage, runHeaderMessage } from './blocks/run-header';
-import { sections } from './blocks/common';
+import { esc, sections, slackText } from './blocks/common';
 import type { OutboxRef } from '../store/types';
 import { Outbox, PersistedRequest, SlackRequest, withoutBlocks } from './outbox';
+import { PlanMessages } from './plan-messages';
 
 /**
  * The Slack Notifier (ports.ts). Every method queues its message in the outbox and returns at once;
@@ -43,6 +44,8 @@ export class SlackNotifier implements Notifier {
   /** the run revision the header currently shows, to skip refreshes that change nothing */
   private readonly headerRevision = new Map<string, number>();
   private readonly log: Logger;
+  /** plan messages per pool: their Start buttons are withdrawn once a run starts (issue 10.6) */
+  readonly planMessages = new PlanMessages();
 
   constructor(private readonly deps: SlackNotifierDeps) {
     this.log = deps.logger.child({ component: 'slack-notifier' });
@@ -235,6 +238,16 @@ export class SlackNotifier implements Notifier {
   async runStarted(run: Run): Promise<void> {
     this.latest.set(run.id, run);
     this.updateHeader(run);
+    // a plan starts one run: every plan message of the pool loses its Start button
+    for (const m of this.planMessages.retire(run, this.deps.clock.now(), this.pool(run.pool)?.timezone)) {
+      this.deps.outbox.enqueue({
+        queue: m.channel,
+        describe: `plan start withdrawn ${run.id}`,
+        build: () => ({ method: 'chat.update', args: { channel: m.channel, ts: m.ts, text: m.message.text, blocks: m.message.blocks } }),
+        persist: () => ({ method: 'chat.update', args: { channel: m.channel, ts: m.ts, text: m.message.text, blocks: m.message.blocks } }),
+        degrade: withoutBlocks,
+      });
+    }
   }
 
   async runUpdated(run: Run): Promise<void> {
@@ -300,7 +313,7 @@ export class SlackNotifier implements Notifier {
       this.log.error({ pool }, 'no Slack channel configured for this pool; notice not posted');
       return;
     }
-    const msg: SlackMessage = { text: `${pool}: ${text}`, blocks: sections(`*${pool}* · ${text.replace(/[<>&]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;' })[c]!)}`) };
+    const msg: SlackMessage = { text: `${pool}: ${text}`, blocks: sections(`*${esc(pool)}* · ${slackText(text)}`) };
     this.deps.outbox.enqueue({ queue: channel, describe: `notice ${pool}`, build: () => ({ method: 'chat.postMessage', args: { channel, text: msg.text, blocks: msg.blocks } }), degrade: withoutBlocks });
   }
 }

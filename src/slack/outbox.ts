@@ -107,6 +107,8 @@ export class Outbox {
   private restoreStarted = false;
   /** ids this outbox stored itself (restore() skips them: they are queued already) */
   private readonly own = new Set<string>();
+  /** stored ids loaded by restore()/adoptStored() and not delivered yet */
+  private readonly queuedIds = new Set<string>();
 
   constructor(private readonly opts: OutboxOptions) {
     this.minIntervalMs = opts.minIntervalMs ?? 1000;
@@ -125,29 +127,50 @@ export class Outbox {
     if (!this.opts.store || this.restoreStarted) return 0;
     this.restoreStarted = true;
     try {
-      // messages enqueued before restore() are being stored: wait, so that the list can tell them apart
-      while (this.writes.size > 0) await Promise.allSettled([...this.writes]);
-      const records = (await this.opts.store.list()).filter((r) => !this.own.has(r.id));
-      const byQueue = new Map<string, QueuedJob[]>();
-      for (const record of records) {
-        const list = byQueue.get(record.queue) ?? [];
-        list.push(this.fromRecord(record));
-        byQueue.set(record.queue, list);
-      }
-      for (const [name, jobs] of byQueue) {
-        const queue = this.queues.get(name) ?? [];
-        this.queues.set(name, queue);
-        queue.unshift(...jobs);
-        this.ensureWorker(name);
-      }
-      if (records.length > 0) this.log.info({ restored: records.length, queues: byQueue.size }, `${records.length} Slack messages left by an earlier run of the bot are sent first`);
-      return records.length;
+      return await this.load();
     } catch (e) {
       this.log.error({ err: (e as Error).message }, 'could not read the stored Slack outbox; its messages stay stored for the next start');
       return 0;
     } finally {
       this.openGate();
     }
+  }
+
+  /**
+   * Several replicas (issue 16): queues the stored messages this outbox may send now and does not hold yet —
+   * those of a replica that stopped, claimed by the store (its list() is the replica's claim). Called periodically.
+   */
+  async adoptStored(): Promise<number> {
+    if (!this.opts.store || !this.restoreStarted || this.abort.signal.aborted) return 0;
+    return this.load().catch((e: unknown) => {
+      this.log.warn({ err: (e as Error).message }, 'could not look for stored Slack messages of stopped replicas; will retry');
+      return 0;
+    });
+  }
+
+  private async load(): Promise<number> {
+    const store = this.opts.store!;
+    // messages enqueued before restore() are being stored: wait, so that the list can tell them apart
+    while (this.writes.size > 0) await Promise.allSettled([...this.writes]);
+    const records = (await store.list()).filter((r) => !this.own.has(r.id) && !this.queuedIds.has(r.id));
+    for (const r of records) this.queuedIds.add(r.id);
+    const byQueue = new Map<string, QueuedJob[]>();
+    for (const record of records) {
+      const list = byQueue.get(record.queue) ?? [];
+      list.push(this.fromRecord(record));
+      byQueue.set(record.queue, list);
+    }
+    for (const [name, jobs] of byQueue) {
+      const queue = this.queues.get(name) ?? [];
+      this.queues.set(name, queue);
+      // older than anything this process queued, but behind a message being sent right now
+      queue.splice(queue[0]?.inFlight ? 1 : 0, 0, ...jobs);
+      this.ensureWorker(name);
+    }
+    if (records.length > 0) {
+      this.log.info({ restored: records.length, queues: byQueue.size }, `${records.length} Slack messages left by an earlier run of the bot (or a stopped replica) are sent first`);
+    }
+    return records.length;
   }
 
   /** Queues a job and returns at once. */
@@ -284,6 +307,7 @@ export class Outbox {
     if (id === undefined) return;
     await this.storeDelete(id, job.describe);
     this.own.delete(id);
+    this.queuedIds.delete(id);
   }
 
   /** A job for an entry an earlier process stored: refs are resolved when it is sent. */

@@ -28,6 +28,18 @@ export class SettingsError extends Error {
 
 const LOOPBACK = /^(127(\.\d{1,3}){3}|localhost|::1)$/;
 
+function httpsOrLoopback(url: string): boolean {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return false;
+  }
+  if (u.protocol === 'https:') return true;
+  const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
+  return u.protocol === 'http:' && LOOPBACK.test(host);
+}
+
 const envSchema = z.object({
   XSUPGRADE_SLACK_MODE: z.enum(['http', 'socket'], { errorMap: () => ({ message: 'must be "http" or "socket"' }) }).default('http'),
   SLACK_BOT_TOKEN: z
@@ -54,6 +66,8 @@ const envSchema = z.object({
   SLACK_API_URL: z
     .string()
     .regex(/^https?:\/\/[^\s]+\/$/, 'must be an http(s) URL ending with a slash, like http://127.0.0.1:4000/api/')
+    // the bot token travels with every call: plain http only to this machine
+    .refine(httpsOrLoopback, 'must be https://, or http:// to a loopback address (127.x.x.x, localhost, [::1]): the bot token would travel in clear')
     .optional(),
 });
 

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { KvBackend } from './backend';
 
 /**
- * A minimal Keyv 5 storage adapter over a KvBackend (better-sqlite3 or a Map).
+ * A minimal Keyv 5 storage adapter over a KvBackend (better-sqlite3, PostgreSQL or a Map).
  * `opts.dialect = 'sqlite'` matters: keyv only wires `iterator()` for adapters whose dialect it knows, and a custom
  * adapter with an iterator but an unknown dialect and no url makes the Keyv constructor throw.
  * TTLs are not used by the store (keyv would expire by Date.now(), not by our injectable clock).
@@ -20,22 +20,22 @@ export class KeyvBackendAdapter extends EventEmitter {
     return this.backend.get(key);
   }
   async set(key: string, value: string): Promise<boolean> {
-    this.backend.put(key, value);
+    await this.backend.put(key, value);
     return true;
   }
   async delete(key: string): Promise<boolean> {
     return this.backend.delete(key);
   }
   async clear(): Promise<void> {
-    this.backend.clear();
+    await this.backend.clear();
   }
   async has(key: string): Promise<boolean> {
-    return this.backend.get(key) !== undefined;
+    return (await this.backend.get(key)) !== undefined;
   }
   async *iterator(namespace?: string): AsyncGenerator<[string, string], void> {
-    for (const entry of this.backend.list(namespace ? `${namespace}:` : '')) yield entry;
+    for (const entry of await this.backend.list(namespace ? `${namespace}:` : '')) yield entry;
   }
   async disconnect(): Promise<void> {
-    this.backend.close();
+    await this.backend.close();
   }
 }

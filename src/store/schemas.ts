@@ -47,6 +47,7 @@ const runSchema = z
     updatedAt: z.number(),
     endedAt: z.number().optional(),
     revision: z.number().int().nonnegative(),
+    pausedBy: z.object({ userId: z.string(), source: z.enum(['slack', 'cli', 'scheduler', 'sandbox']), at: z.number() }).optional(),
   })
   .passthrough();
 
@@ -61,7 +62,7 @@ const auditSchema = z
   })
   .strict();
 
-const leaseSchema = z.object({ owner: z.string().min(1), runId: z.string().min(1), expiresAt: z.number() }).strict();
+const leaseSchema = z.object({ owner: z.string().min(1), runId: z.string().min(1), expiresAt: z.number(), token: z.number().int().nonnegative().optional() }).strict();
 
 const windowSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('once'), startAt: z.number(), endAt: z.number().optional() }).strict(),
@@ -113,6 +114,7 @@ const outboxSchema = z
     provides: outboxRefSchema.optional(),
     degradable: z.boolean().optional(),
     createdAt: z.number(),
+    owner: z.string().min(1).optional(),
   })
   .strict();
 

@@ -27,15 +27,41 @@ export class StoreCorruptError extends Error {
   }
 }
 
+/**
+ * A write made by a lease holder that was taken over since it acquired the lease (its token is no longer the
+ * pool's): nothing was written. The runner stops without any further side effect (issue 16, fencing).
+ */
+export class FencedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'FencedError';
+  }
+}
+
 export interface Lease {
   owner: string;
   runId: string;
   /** epoch ms; the lease is stale from this instant on */
   expiresAt: number;
+  /** fencing token: grows each time the lease changes hands (0 for a lease stored before tokens existed) */
+  token: number;
+}
+
+/** What a lease holder passes with its writes: they succeed only while this is still the pool's lease. */
+export interface Fence {
+  pool: string;
+  owner: string;
+  token: number;
+}
+
+export interface StoreInfo {
+  backend: 'sqlite' | 'postgres' | 'memory';
+  /** the file, or the URL without its password */
+  location: string;
 }
 
 export type AcquireLeaseResult =
-  | { ok: true; tookOverFrom?: string }
+  | { ok: true; token: number; tookOverFrom?: string }
   | { ok: false; holder: string; runId: string; expiresAt: number };
 
 // ---------------------------------------------------------------------------------------------
@@ -119,6 +145,8 @@ export interface OutboxRecord {
   /** Slack may refuse the blocks: send the text alone */
   degradable?: boolean;
   createdAt: number;
+  /** the replica that sends it (several replicas, issue 16); absent: whichever process starts next */
+  owner?: string;
 }
 
 export interface OutboxStore {
@@ -130,6 +158,12 @@ export interface OutboxStore {
   delete(id: string): Promise<boolean>;
   /** oldest first */
   list(): Promise<OutboxRecord[]>;
+  /**
+   * Several replicas (issue 16): the entries `owner` may send, oldest first — its own, unowned ones, and those of
+   * replicas whose heartbeat expired, which become its own in the same transaction (rows claimed with
+   * FOR UPDATE SKIP LOCKED on PostgreSQL: two replicas claiming at once take disjoint entries).
+   */
+  claim(owner: string, now: number): Promise<OutboxRecord[]>;
 }
 
 export interface RunFilter {
@@ -147,14 +181,18 @@ export interface Store {
    * Atomic read-modify-write across processes: `mutate` (synchronous) edits a fresh copy; revision++ and updatedAt
    * (clock) are set by the store. `mutate` may throw (e.g. ConflictError when the state is not what the caller
    * expected): nothing is written. With `expectedRevision`, a run whose revision moved on throws ConflictError.
-   * Unknown id: NotFoundError.
+   * Unknown id: NotFoundError. With `fence`, the write happens only while the fence is the pool's lease
+   * (checked in the same transaction), else FencedError.
    */
-  updateRun(id: string, mutate: (run: Run) => void, opts?: { expectedRevision?: number }): Promise<Run>;
+  updateRun(id: string, mutate: (run: Run) => void, opts?: { expectedRevision?: number; fence?: Fence }): Promise<Run>;
   /** newest first (createdAt, then id) */
   listRuns(filter?: RunFilter): Promise<Run[]>;
 
-  /** append-only; events are never rewritten */
-  appendAudit(e: AuditEvent): Promise<void>;
+  /** every committed change of a run, from any process sharing the database (PostgreSQL), or this one (SQLite) */
+  onRunChanged(cb: (runId: string) => void): Promise<() => void>;
+
+  /** append-only; events are never rewritten; with `fence`, as updateRun */
+  appendAudit(e: AuditEvent, opts?: { fence?: Fence }): Promise<void>;
   /** in append order */
   listAudit(runId: string): Promise<AuditEvent[]>;
 
@@ -166,14 +204,28 @@ export interface Store {
    * or the lease expired (now >= expiresAt): then `tookOverFrom` names the previous owner and an audit event
    * (kind 'lease') is appended to `runId` in the same transaction. Otherwise refused with the holder.
    * The same owner asking for a different run while its lease is live is refused too.
+   * `token` is the fencing token: the same while the same owner renews or re-acquires for the same run, larger
+   * after any change of holder.
    */
   acquireLease(pool: string, owner: string, runId: string, ttlMs: number, now: number): Promise<AcquireLeaseResult>;
-  /** false when the lease is gone or belongs to someone else (it was taken over) */
-  renewLease(pool: string, owner: string, ttlMs: number, now: number): Promise<boolean>;
-  /** no-op unless `owner` holds it */
-  releaseLease(pool: string, owner: string): Promise<void>;
+  /** false when the lease is gone or belongs to someone else (it was taken over); with `token`, also when it changed */
+  renewLease(pool: string, owner: string, ttlMs: number, now: number, token?: number): Promise<boolean>;
+  /** no-op unless `owner` holds it (with `token`: that very lease) */
+  releaseLease(pool: string, owner: string, token?: number): Promise<void>;
   /** as stored, even when expired (compare expiresAt with your clock) */
   getLease(pool: string): Promise<Lease | undefined>;
+  /** every pool's lease as stored (/metrics: which replica drives which pool) */
+  listLeases(): Promise<Array<Lease & { pool: string }>>;
+
+  /** a replica is alive until `now + ttlMs` (its outbox entries are not claimed by others meanwhile) */
+  heartbeat(owner: string, ttlMs: number, now: number): Promise<void>;
+  /** every replica's last heartbeat (/metrics) */
+  listReplicas(): Promise<Array<{ owner: string; expiresAt: number }>>;
+
+  /** when each named notice (a scheduler reminder) was last sent, by any replica */
+  listNotices(): Promise<Record<string, number>>;
+  /** compare-and-set: records `at` only if the notice was last sent at `expected` (undefined: never); true = send it */
+  claimNotice(name: string, expected: number | undefined, at: number): Promise<boolean>;
 
   /** pool-a-w1: per-pool counter, atomic across processes */
   nextScheduleId(pool: string): Promise<string>;
@@ -189,5 +241,9 @@ export interface Store {
   /** the Slack outbox's pending messages (issue 5) */
   readonly outbox: OutboxStore;
 
+  /** which backend, where (never a password) */
+  describe(): StoreInfo;
+  /** one round trip to the database: /readyz */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }

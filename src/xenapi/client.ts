@@ -10,13 +10,14 @@ import {
   XenApiError,
   XenApiProtocolError,
   XenApiReconnectTimeoutError,
+  XenApiTaskLostError,
   XenApiTlsError,
   isXenApiError,
 } from './errors';
 import { waitFor as waitForEvents, type WaitForOptions, type XenEvent } from './events';
 import { parseAllRecordsSliced, parseRecord, type RecordClass, type RecordOf } from './records';
 import { Redactor } from './redact';
-import { createAgent, hostUrl, parseEndpoint, type Endpoint, type TlsOptions } from './tls';
+import { createAgent, hostUrl, normalizeFingerprint, parseEndpoint, type Endpoint, type TlsOptions } from './tls';
 import { DEFAULT_REPLY_LIMITS, replyLimitsFromEnv, type ReplyLimits } from './limits';
 import { JsonRpcUnavailable, decodeTaskResult, double, rpc, type Transport } from './wire';
 
@@ -37,6 +38,8 @@ export interface XenApiClientOptions {
   requestTimeoutMs?: number;
   /** event.from timeout in (clock) seconds used by waitForTask and watchers (default 30) */
   eventPollSeconds?: number;
+  /** clock ms a task is followed when the caller gives no deadline (default 6 h): no wait is endless */
+  taskDeadlineMs?: number;
   /** reconnect backoff on the clock: first delay and cap (defaults 1 s and 15 s) */
   backoff?: { initialMs?: number; maxMs?: number };
   /**
@@ -46,6 +49,13 @@ export interface XenApiClientOptions {
   transport?: 'auto' | Transport;
   /** reply size and depth bounds; default from XSUPGRADE_XENAPI_MAX_REPLY_MB/_DEPTH (limits.ts) */
   replyLimits?: ReplyLimits;
+  /**
+   * false: HOST_IS_SLAVE is an error, never followed (a client for one stand-alone host, R4.2: its credentials go to
+   * that verified host only, not to whatever master it names). Default true.
+   */
+  followMasterRedirect?: boolean;
+  /** other secrets that must never appear in an error (e.g. repository credentials a plugin may echo) */
+  secrets?: Array<string | undefined>;
 }
 
 export interface CallOptions {
@@ -100,6 +110,7 @@ export class XenApiClient extends EventEmitter {
   private readonly redactor: Redactor;
   private readonly requestTimeoutMs: number;
   private readonly eventPollSeconds: number;
+  private readonly taskDeadlineMs: number;
   private readonly backoff: { initialMs: number; maxMs: number };
   private master: string;
   private session: string | undefined;
@@ -112,16 +123,20 @@ export class XenApiClient extends EventEmitter {
   /** the transport each host answered on since this client last logged in to it (issue 13) */
   private readonly transports = new Map<string, Transport>();
   private readonly replyLimits: ReplyLimits;
+  /** the configured TLS settings, plus fingerprints trusted later (trustFingerprint) */
+  private tls: TlsOptions | undefined;
 
   constructor(private readonly opts: XenApiClientOptions) {
     super();
+    this.tls = opts.tls;
     this.endpoint = parseEndpoint(opts.url, opts.tls);
     this.master = this.endpoint.hostname;
     this.clock = opts.clock ?? systemClock;
     this.logger = opts.logger ?? silentLogger;
-    this.redactor = new Redactor(opts.password);
+    this.redactor = new Redactor(opts.password, opts.secrets);
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 60_000;
     this.eventPollSeconds = opts.eventPollSeconds ?? 30;
+    this.taskDeadlineMs = opts.taskDeadlineMs ?? 6 * 3600_000;
     this.backoff = { initialMs: opts.backoff?.initialMs ?? 1000, maxMs: opts.backoff?.maxMs ?? 15_000 };
     this.replyLimits = opts.replyLimits ?? (process.env.XSUPGRADE_XENAPI_MAX_REPLY_MB || process.env.XSUPGRADE_XENAPI_MAX_REPLY_DEPTH ? replyLimitsFromEnv() : DEFAULT_REPLY_LIMITS);
     for (const m of opts.members ?? []) this.rememberMember(m);
@@ -223,7 +238,7 @@ export class XenApiClient extends EventEmitter {
           this.logger.debug({ host: this.master, method }, 'connection reset: sending the read again once');
           continue;
         }
-        if (isXenApiError(e, 'HOST_IS_SLAVE') && e.params[0] && !redirected) {
+        if (isXenApiError(e, 'HOST_IS_SLAVE') && e.params[0] && !redirected && this.opts.followMasterRedirect !== false) {
           redirected = true;
           this.logger.info({ from: this.master, to: e.params[0], method }, 'HOST_IS_SLAVE: following to the master');
           this.setMaster(e.params[0]);
@@ -243,11 +258,13 @@ export class XenApiClient extends EventEmitter {
   /**
    * Follows the task through event.from on `task/<ref>` (no sleep-polling): the first event.from with an empty
    * token returns the task's current record, later ones block until it changes. Success → the decoded result;
-   * failure → XenApiError from error_info; both destroy the task. A passed deadline → XenApiTimeoutError
-   * (the task is left running and not destroyed: it may still complete).
+   * failure → XenApiError from error_info; both destroy the task. Every wait has a deadline (the caller's, else
+   * taskDeadlineMs): when it passes → XenApiTimeoutError (the task is left running and not destroyed: it may still
+   * complete). A batch without the task (a poll window passed, or the master restarted: real xapi loses tasks with
+   * no `del` event) is checked with task.get_status: a task that no longer exists → XenApiTaskLostError.
    */
   async waitForTask<T = string>(task: string, opts: { deadlineMs?: number } = {}): Promise<T> {
-    const deadline = opts.deadlineMs ?? Number.POSITIVE_INFINITY;
+    const deadline = opts.deadlineMs ?? this.clock.now() + this.taskDeadlineMs;
     let token = '';
     for (;;) {
       const remaining = assertBeforeDeadline(this.clock, deadline, `task ${task}`);
@@ -263,9 +280,10 @@ export class XenApiClient extends EventEmitter {
         throw e;
       }
       token = batch.token;
-      for (const ev of batch.events) {
-        if (ev.ref !== task) continue;
-        if (ev.operation === 'del') throw new Error(`task ${task} was destroyed before it finished`);
+      const mine = batch.events.filter((ev) => ev.ref === task);
+      if (mine.length === 0) await this.assertTaskExists(task);
+      for (const ev of mine) {
+        if (ev.operation === 'del') throw new XenApiTaskLostError(`task ${task} was destroyed before it finished`, task, 'task');
         if (!ev.snapshot) continue;
         const rec = parseRecord('task', task, ev.snapshot);
         if (rec.status === 'pending' || rec.status === 'cancelling') continue;
@@ -279,6 +297,17 @@ export class XenApiClient extends EventEmitter {
         await this.destroyTask(task);
         throw new XenApiError(code, params.filter((p): p is string => p !== undefined), rec.name_label, this.master);
       }
+    }
+  }
+
+  /** task.get_status; HANDLE_INVALID → XenApiTaskLostError (the task vanished without an event). Other answers: keep waiting. */
+  private async assertTaskExists(task: string): Promise<void> {
+    try {
+      await this.call('task.get_status', [task]);
+    } catch (e) {
+      if (isXenApiError(e, 'HANDLE_INVALID')) throw new XenApiTaskLostError(`task ${task} no longer exists (lost in a master restart, or destroyed)`, task, 'task');
+      if (!(e instanceof XenApiError)) throw e;
+      this.logger.debug({ task, err: e.message }, 'task.get_status refused; still following the task by events');
     }
   }
 
@@ -368,9 +397,25 @@ export class XenApiClient extends EventEmitter {
           this.session = undefined;
           continue;
         }
-        throw e;
+        throw this.redactor.scrub(e);
       }
     }
+  }
+
+  /**
+   * Pinned pools: also accept this certificate from now on (a member rejoined after a reinstall with a certificate an
+   * approver confirmed, R4.2). Idle connections are closed so the next one uses the new set. No effect in other modes.
+   */
+  trustFingerprint(fingerprint256: string): void {
+    const t = this.tls;
+    if (t?.mode !== 'pinned') return;
+    const pins = [t.fingerprint256].flat();
+    if (pins.some((p) => normalizeFingerprint(p) === normalizeFingerprint(fingerprint256))) return;
+    this.tls = { mode: 'pinned', fingerprint256: [...pins, fingerprint256] };
+    // new connections get the new set; a call in flight on the old agent finishes (only its idle sockets are closed)
+    const old = this.agent;
+    this.agent = undefined;
+    if (old) for (const list of Object.values(old.freeSockets)) for (const socket of list ?? []) socket.destroy();
   }
 
   /** Closes idle keep-alive connections without logging out (for tests and shutdown after logout()). */
@@ -391,7 +436,7 @@ export class XenApiClient extends EventEmitter {
       this.logger.info({ host, username: this.opts.username }, 'logged in to the pool');
       return { session, host };
     } catch (e) {
-      if (isXenApiError(e, 'HOST_IS_SLAVE') && e.params[0]) {
+      if (isXenApiError(e, 'HOST_IS_SLAVE') && e.params[0] && this.opts.followMasterRedirect !== false) {
         const master = e.params[0];
         this.transports.delete(master);
         this.rememberMember(host);
@@ -413,7 +458,9 @@ export class XenApiClient extends EventEmitter {
       const value = await this.sendOn(host, method, params, opts);
       if (host === this.master) this.markReachable();
       return value;
-    } catch (e) {
+    } catch (raw) {
+      // the one boundary where XenAPI and plugin error texts enter the bot: secrets are removed here
+      const e = this.redactor.scrub(raw);
       if (e instanceof XenApiConnectionError && host === this.master) this.markUnreachable(e);
       else if (e instanceof XenApiError && host === this.master) this.markReachable();
       throw e;
@@ -459,7 +506,7 @@ export class XenApiClient extends EventEmitter {
   }
 
   private getAgent(): http.Agent {
-    this.agent ??= createAgent(this.endpoint, this.opts.tls);
+    this.agent ??= createAgent(this.endpoint, this.tls);
     return this.agent;
   }
 

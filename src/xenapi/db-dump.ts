@@ -67,7 +67,7 @@ export async function downloadDbDump(req: DbDumpRequest): Promise<DbDumpResult> 
     },
   });
   try {
-    await pipeline(res, meter, createWriteStream(partial));
+    await pipeline(res, meter, createWriteStream(partial, { mode: 0o600 }));
   } catch (e) {
     await unlink(partial).catch(() => undefined);
     const err = e as Error & { code?: string };

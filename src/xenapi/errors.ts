@@ -52,6 +52,21 @@ export class XenApiTimeoutError extends Error {
   }
 }
 
+/**
+ * The task being waited on no longer exists (a master restart loses tasks with no `del` event, reference top 10;
+ * or someone destroyed it). Its operation's outcome is unknown: reconcile with the pool, never re-send blindly.
+ */
+export class XenApiTaskLostError extends Error {
+  constructor(
+    message: string,
+    readonly task: string,
+    readonly method: string,
+  ) {
+    super(message);
+    this.name = 'XenApiTaskLostError';
+  }
+}
+
 /** The server's certificate was refused (chain, host name or pinned fingerprint). Never retried as "host down". */
 export class XenApiTlsError extends Error {
   constructor(

@@ -49,6 +49,12 @@ export interface EventWatcherOptions {
   reconnectBudgetMs?: number;
   /** absolute clock time at which the watcher ends with XenApiTimeoutError */
   deadlineMs?: number;
+  /**
+   * EVENTS_LOST again and again (a pool churning faster than xapi's event buffer, or a broken master): the first one
+   * re-reads at once, each further one in a row waits first, doubling from initialMs up to maxMs (clock ms; defaults
+   * 1 s and 30 s). The streak ends with the first incremental batch that arrives.
+   */
+  lostBackoff?: { initialMs?: number; maxMs?: number };
 }
 
 /** The typed record of an event's snapshot (records.ts schemas), or undefined for classes without a schema / del. */
@@ -62,6 +68,8 @@ export class EventWatcher extends EventEmitter {
   private readonly clock: Clock;
   private readonly pollSeconds: number;
   private readonly reconnectBudgetMs: number;
+  private readonly lostBackoff: { initialMs: number; maxMs: number };
+  private lostInARow = 0;
   private abort = new AbortController();
   private running = false;
 
@@ -73,6 +81,7 @@ export class EventWatcher extends EventEmitter {
     this.clock = opts.clock ?? systemClock;
     this.pollSeconds = opts.pollSeconds ?? 30;
     this.reconnectBudgetMs = opts.reconnectBudgetMs ?? 2 * 3600_000;
+    this.lostBackoff = { initialMs: opts.lostBackoff?.initialMs ?? 1000, maxMs: opts.lostBackoff?.maxMs ?? 30_000 };
   }
 
   /** Callback mode: emits 'event' (XenEvent), 'resync' (reason), 'error' (fatal), 'end'. */
@@ -114,10 +123,21 @@ export class EventWatcher extends EventEmitter {
         } catch (e) {
           if (signal.aborted) return;
           token = await this.recover(e, token, () => ++sessionRetries);
+          if (token === '' && this.lostInARow > 1) {
+            // back off on a streak of EVENTS_LOST instead of re-reading the whole pool in a tight loop
+            const delay = Math.min(this.lostBackoff.maxMs, this.lostBackoff.initialMs * 2 ** (this.lostInARow - 2));
+            const left = this.opts.deadlineMs === undefined ? delay : Math.min(delay, Math.max(0, this.opts.deadlineMs - this.clock.now()));
+            try {
+              await this.clock.sleep(left, signal);
+            } catch {
+              if (signal.aborted) return;
+            }
+          }
           continue;
         }
         sessionRetries = 0;
         const fullRead = token === '';
+        if (!fullRead) this.lostInARow = 0;
         token = batch.token;
         const seen = new Set<string>();
         for (const ev of batch.events) {
@@ -145,6 +165,7 @@ export class EventWatcher extends EventEmitter {
    */
   private async recover(e: unknown, token: string, nextSessionRetry: () => number): Promise<string> {
     if (isXenApiError(e, 'EVENTS_LOST') || isXenApiError(e, 'EVENT_FROM_TOKEN_PARSE_FAILURE')) {
+      this.lostInARow += 1;
       this.emit('resync', (e as Error).message);
       return '';
     }

@@ -6,12 +6,15 @@ export {
   XenApiConnectionError,
   XenApiReconnectTimeoutError,
   XenApiTimeoutError,
+  XenApiTaskLostError,
   XenApiTlsError,
   XenApiProtocolError,
   isXenApiError,
 } from './errors';
 export type { TlsOptions, Endpoint } from './tls';
 export { TlsConfigError, parseEndpoint, hostUrl, normalizeFingerprint } from './tls';
+export { probeHost, HostProbeError } from './probe';
+export type { HostProbe, PeerCertificateInfo } from './probe';
 export { EventWatcher, waitFor, eventRecord } from './events';
 export type { XenEvent, EventWatcherOptions, WaitForOptions, EventSource } from './events';
 export { deadlineIn } from './deadline';

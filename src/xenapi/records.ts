@@ -134,6 +134,8 @@ export const VMRecordSchema = z
     memory_overhead: int64.optional(),
     VCPUs_max: int64.optional(),
     VIFs: refs.optional(),
+    /** vendor and features (hex words) the VM booted with: VM_INCOMPATIBLE_WITH_THIS_HOST compares them */
+    last_boot_CPU_flags: stringMap.optional(),
     suspend_VDI: ref.optional(),
     suspend_SR: ref.optional(),
     allowed_operations: ops.optional(),
@@ -261,6 +263,41 @@ export const TaskRecordSchema = z
   })
   .passthrough();
 
+export const NetworkRecordSchema = z
+  .object({
+    uuid: z.string(),
+    name_label: z.string(),
+    PIFs: refs,
+    VIFs: refs.optional(),
+    bridge: z.string().optional(),
+    other_config: stringMap.optional(),
+  })
+  .passthrough();
+
+export const PIFRecordSchema = z
+  .object({
+    uuid: z.string(),
+    host: ref,
+    network: ref,
+    device: z.string().optional(),
+    VLAN: int64.optional(),
+    management: z.boolean().optional(),
+    currently_attached: z.boolean().optional(),
+    other_config: stringMap.optional(),
+  })
+  .passthrough();
+
+export const VIFRecordSchema = z
+  .object({
+    uuid: z.string(),
+    VM: ref,
+    network: ref,
+    device: z.string().optional(),
+    currently_attached: z.boolean().optional(),
+    other_config: stringMap.optional(),
+  })
+  .passthrough();
+
 export const recordSchemas = {
   pool: PoolRecordSchema,
   host: HostRecordSchema,
@@ -273,6 +310,9 @@ export const recordSchemas = {
   SR: SRRecordSchema,
   PBD: PBDRecordSchema,
   task: TaskRecordSchema,
+  network: NetworkRecordSchema,
+  PIF: PIFRecordSchema,
+  VIF: VIFRecordSchema,
 } as const;
 
 export type RecordClass = keyof typeof recordSchemas;

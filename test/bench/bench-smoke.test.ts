@@ -6,6 +6,7 @@ import { markdownTable, percentile, summarise } from '../../bench/harness';
 import { benchPlan, formatPlanBench } from '../../bench/plan';
 import { benchRun, formatRunBench } from '../../bench/run';
 import { benchSlack, formatSlackBench } from '../../bench/slack';
+import { benchSimTls, formatSimTlsBench } from '../../bench/sim-tls';
 
 describe('bench helpers', () => {
   it('takes nearest-rank percentiles', () => {
@@ -51,10 +52,10 @@ describe('benchmarks on tiny pools', () => {
     const rows = await benchPlan([3], 2, false);
     expect(rows).toHaveLength(1);
     const [r] = rows;
-    expect(r).toMatchObject({ hosts: 3, vms: 6, roundTrips: 11 });
+    expect(r).toMatchObject({ hosts: 3, vms: 6, roundTrips: 14 });
     expect(r.planned).toBeGreaterThanOrEqual(r.lowerBound);
     expect(r.hostEvacuate).toBeGreaterThanOrEqual(r.lowerBound);
-    expect(formatPlanBench(rows)).toContain('| 3 | 6 | 11 |');
+    expect(formatPlanBench(rows)).toContain('| 3 | 6 | 14 |');
   });
 
   it('benchRun: a 2-host run completes and every host is measured', async () => {
@@ -62,6 +63,14 @@ describe('benchmarks on tiny pools', () => {
     expect(r).toMatchObject({ hosts: 2, vms: 2, state: 'done' });
     expect(r.perHost.map((h) => h.host).sort()).toEqual(['xs-01', 'xs-02']);
     expect(formatRunBench(r)).toContain('| 2 | 2 |');
+  });
+
+  it('benchSimTls: certificates made, a simulator started and read over HTTPS and over HTTP', async () => {
+    const b = await benchSimTls({ hosts: [2], certificates: 2, reads: 1 });
+    expect(b.certificate.count).toBe(2);
+    expect(b.rows.map((r) => [r.hosts, r.scheme])).toEqual([[2, 'https'], [2, 'http']]);
+    expect(b.rows.every((r) => Number.isFinite(r.startMs) && Number.isFinite(r.firstReadMs))).toBe(true);
+    expect(formatSimTlsBench(b)).toMatch(/\| 2 \| https \|/);
   });
 
   it('benchSlack: every signed request is acknowledged and answered, each answer matched to its request', async () => {

@@ -20,9 +20,22 @@ describe('authorize', () => {
     ['an approver from another channel', slack('UAPP', { channel: 'COTHER' }), 'hold', false],
     ['anyone in the channel starting', slack('UNOPE'), 'start', true],
     ['a local CLI operator', { userId: 'cli', source: 'cli' } as Actor, 'recover', true],
-    ['the scheduler pausing at a window end', { userId: 'scheduler', source: 'scheduler' } as Actor, 'hold', true],
+    ['the scheduler pausing at a window end', { userId: 'UAPP', source: 'scheduler', window: 'pool-t-w1' } as Actor, 'hold', true],
+    ['the scheduler starting at a window start', { userId: 'UAPP', source: 'scheduler', window: 'pool-t-w1' } as Actor, 'start', true],
+    ['the scheduler passing a gate', { userId: 'UOTHER', source: 'scheduler', window: 'pool-t-w1' } as Actor, 'approve', false],
+    ['the scheduler choosing a recovery', { userId: 'UAPP', source: 'scheduler', window: 'pool-t-w1' } as Actor, 'recover', false],
+    ['an approver scheduling a window', slack('UOTHER', { groups: ['SGRP'] }), 'schedule', true],
+    ['a channel member scheduling a window', slack('UNOPE'), 'schedule', false],
   ])('%s → %s', (_what, actor, decision, allowed) => {
     expect(authorize(pool, actor, decision as 'approve', run).ok).toBe(allowed);
+  });
+
+  it('lets a window resume only a run that a window paused', () => {
+    const window = { userId: 'UAPP', source: 'scheduler', window: 'pool-t-w1' } as Actor;
+    const pausedBy = (source: Actor['source']) => ({ ...run, state: 'paused' as const, pausedBy: { userId: 'UAPP', source, at: 1 } });
+    expect(authorize(pool, window, 'resume', pausedBy('scheduler')).ok).toBe(true);
+    expect(authorize(pool, window, 'resume', pausedBy('slack'))).toEqual({ ok: false, reason: expect.stringMatching(/paused by <@UAPP> and a window never resumes a run a human paused/) });
+    expect(authorize(pool, window, 'resume', pausedBy('cli')).ok).toBe(false);
   });
 
   it('allows self-approval only when the pool says so', () => {

@@ -136,4 +136,21 @@ describe('core', () => {
     await h.core.plan(h.pool.name, {}, REQUESTER);
     expect((h.sim.stats().calls['VM.get_all_records'] ?? 0) - before).toBe(2);
   });
+
+  it('a window resumes only a pause it made: a human pausing a window-paused run takes the pause over (issue 10.4)', async () => {
+    const WINDOW: Actor = { userId: APPROVER.userId, source: 'scheduler', window: 'pool-a-w1' };
+    const run = await planAndStart(h, REQUESTER);
+    await waitForRun(h.store, run.id, ['awaiting-approval']);
+    expect((await h.core.hold(run.id, undefined, WINDOW)).ok).toBe(true);
+    expect((await h.store.getRun(run.id))!.pausedBy).toMatchObject({ source: 'scheduler' });
+    // the approver, seeing it paused, pauses it too: now it is theirs
+    expect((await h.core.hold(run.id, undefined, APPROVER2)).ok).toBe(true);
+    expect((await h.store.getRun(run.id))!.pausedBy).toMatchObject({ userId: APPROVER2.userId, source: 'slack' });
+    expect(await h.core.resume(run.id, WINDOW)).toMatchObject({ ok: false, code: 'forbidden', error: expect.stringMatching(/paused by <@UAPPROVER2>/) });
+    expect(await h.core.approve(run.id, 'xs-a1:approval', WINDOW)).toMatchObject({ ok: false, code: 'forbidden', error: expect.stringMatching(/never decides "approve"/) });
+    // a human resumes it: the gate is announced again, nothing was approved on anyone's behalf
+    expect(await h.core.resume(run.id, APPROVER2)).toMatchObject({ ok: true, value: { state: 'awaiting-approval' } });
+    expect((await h.store.getRun(run.id))!.pausedBy).toBeUndefined();
+    expect(h.sim.stats().shutdowns).toEqual({});
+  });
 });

@@ -176,9 +176,20 @@ describe('npm start: the local sandbox end to end', () => {
         const address = (await page.locator('[data-testid=new-address]').textContent())!.trim();
         expect(address).toMatch(/^127\.\d+\.\d+\.\d+$/);
         await page.locator(`.pool[data-pool="pool-a"] .host[data-host="${FAILING_HOST}"] [data-testid=stand-alone]`).waitFor({ timeout: 10_000 });
+        // what the reinstalled host's console shows: its new certificate's fingerprint
+        const consoleFingerprint = (await page.locator('[data-testid=new-fingerprint]').textContent())!.trim();
+        expect(consoleFingerprint).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
         await press(page, forget.last());
         await page.locator('#modal').waitFor({ state: 'visible' });
         await page.locator('#modal-body input').first().fill(address);
+        await page.locator('#modal-submit').click();
+        // the bot looked at the address (nothing forgotten yet) and shows the certificate there and the VMs lost with
+        // the old host's local storage; the approver compares it with the console and types it to confirm (R4.2)
+        await page.locator('#modal-body', { hasText: 'SHA-256 fingerprint' }).waitFor({ timeout: 30_000 });
+        await expect(page.locator('#modal-body').textContent()).resolves.toContain(consoleFingerprint.slice(0, 47));
+        await expect(page.locator('#modal-body').textContent()).resolves.toMatch(/No VM has a disk on xs-a3's local storage/);
+        await page.screenshot({ path: join(SHOTS, 'forget-rejoin-confirm.png') });
+        await page.locator('#modal-body input').first().fill(consoleFingerprint);
         await page.locator('#modal-submit').click();
         await page.locator('#modal').waitFor({ state: 'hidden', timeout: 30_000 });
         forgotten = true;
@@ -200,6 +211,164 @@ describe('npm start: the local sandbox end to end', () => {
     const pools = (await (await fetch(new URL('/sim/pools', started.url))).json()) as Array<{ name: string; hosts: Array<{ name: string; productVersion: string; inPool?: boolean }> }>;
     const poolA = (Array.isArray(pools) ? pools : (pools as { pools: typeof pools }).pools).find((p) => p.name === 'pool-a')!;
     expect(poolA.hosts.filter((h) => h.inPool !== false).map((h) => h.productVersion.split('.').slice(0, 2).join('.'))).toEqual(['7.6', '7.6', '7.6']);
+    expect(pageErrors).toEqual([]);
+  });
+});
+
+/**
+ * Issue 10.7 and 11 in the browser (own sandbox, own state): a run aborted at the gate of a host with a VM that cannot
+ * move, then Restore; and a run whose host loses power mid-run, ending with what it leaves behind.
+ */
+describe('npm start: abort and Restore, and the end of a run with leftovers', () => {
+  let proc: ChildProcess | undefined;
+  let browser: BrowserContext | undefined;
+  let stateDir: string;
+  let userData: string;
+
+  beforeAll(() => {
+    if (!existsSync(CLI)) throw new Error('dist/src/cli.js missing: run `npm run build` first');
+    if (!existsSync(CHROMIUM)) throw new Error('Debian chromium missing: apt-get install -y chromium');
+    mkdirSync(SHOTS, { recursive: true });
+    stateDir = mkdtempSync(join(tmpdir(), 'xsupgrade-e2e-restore-'));
+    userData = mkdtempSync(join(tmpdir(), 'xsupgrade-chromium-restore-'));
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    if (proc && proc.exitCode === null) {
+      const exited = new Promise((ok) => proc!.once('exit', ok));
+      proc.kill('SIGTERM');
+      await Promise.race([exited, new Promise((ok) => setTimeout(ok, 10_000))]);
+      if (proc.exitCode === null) proc.kill('SIGKILL');
+    }
+    rmSync(stateDir, { recursive: true, force: true });
+    rmSync(userData, { recursive: true, force: true });
+  });
+
+  /** Switch the page's user (a no-op when already that user). */
+  async function switchTo(page: Page, id: string): Promise<void> {
+    await page.locator(`button[data-user="${id}"]`).click();
+    await page.locator(`body[data-user="${id}"]`).waitFor();
+  }
+
+  /** Plan the pool as the requester and press the Start button of that plan. */
+  async function planAndStart(page: Page, pool: string): Promise<Locator> {
+    const channel = page.locator('#messages');
+    await switchTo(page, REQUESTER);
+    await page.locator('#composer-input').fill(`/xsupgrade plan ${pool}`);
+    await page.locator('#composer-input').press('Enter');
+    const plan = channel.locator('[data-testid=message]', { has: page.getByRole('button', { name: 'Start upgrade' }) }).filter({ hasText: pool }).last();
+    await plan.waitFor({ timeout: 60_000 });
+    await press(page, plan.getByRole('button', { name: 'Start upgrade' }));
+    const header = channel.locator('[data-testid=message]', { hasText: `${pool}-` }).last();
+    await header.waitFor({ timeout: 60_000 });
+    return header;
+  }
+
+  async function openThread(page: Page, header: Locator): Promise<void> {
+    const open = header.locator('[data-open-thread]');
+    await open.waitFor({ timeout: 60_000 });
+    await open.click();
+    await page.locator('#thread').waitFor({ state: 'visible' });
+  }
+
+  /** Approve gates in the open thread until `stop` says so (it sees the pending approval message). */
+  async function approveUntil(page: Page, stop: () => Promise<boolean>, atGate?: (gate: Locator) => Promise<'stop' | void>): Promise<void> {
+    const thread = page.locator('#thread-messages');
+    const deadline = Date.now() + 240_000;
+    while (!(await stop())) {
+      if (Date.now() > deadline) throw new Error(`the run did not reach the expected point in 240 s; thread:\n${(await thread.textContent())?.slice(-3000)}`);
+      const approve = thread.getByRole('button', { name: 'Approve shutdown' });
+      if ((await approve.count()) > 0) {
+        const gate = thread.locator('[data-testid=message]').filter({ has: page.getByRole('button', { name: 'Approve shutdown' }) }).first();
+        if ((await atGate?.(gate)) === 'stop') return;
+        await press(page, approve.first());
+        await thread.getByRole('button', { name: 'Approve shutdown' }).first().waitFor({ state: 'detached', timeout: 30_000 });
+        continue;
+      }
+      await page.waitForTimeout(300);
+    }
+  }
+
+  it('abort at a gate before any VM downtime, then Restore; a host losing power mid-run is named at the end', async () => {
+    const started = await startSandbox(stateDir);
+    proc = started.proc;
+    browser = await chromium.launchPersistentContext(userData, {
+      executablePath: CHROMIUM,
+      headless: true,
+      viewport: { width: 1600, height: 1000 },
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    const page = browser.pages()[0] ?? (await browser.newPage());
+    const pageErrors: string[] = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    await page.goto(`${started.url}?user=${REQUESTER}`);
+    const thread = page.locator('#thread-messages');
+
+    // 1. pool-a: approve the master; xs-a2's gate names the VM it would stop, which still runs: abort there
+    const headerA = await planAndStart(page, 'pool-a');
+    await switchTo(page, APPROVER);
+    await openThread(page, headerA);
+    let stopsGate: Locator | undefined;
+    await approveUntil(page, async () => false, async (gate) => {
+      if (!(await gate.textContent())?.includes('Approving also stops these VMs')) return;
+      stopsGate = gate;
+      return 'stop';
+    });
+    expect(await stopsGate!.textContent()).toContain('vm-licence-srv');
+    const licence = page.locator('.pool[data-pool="pool-a"] .host[data-host="xs-a2"]');
+    await licence.locator('.tag', { hasText: 'disabled' }).waitFor({ timeout: 15_000 }); // the side panel polls the simulator
+    await page.screenshot({ path: join(SHOTS, 'approval-stops.png') });
+    await press(page, stopsGate!.getByRole('button', { name: 'Abort run' }));
+    const summary = thread.locator('[data-testid=message]', { hasText: 'Still changed' }).last();
+    await summary.waitFor({ timeout: 60_000 });
+    const abortedText = (await summary.textContent())!;
+    expect(abortedText).toMatch(/aborted/);
+    expect(abortedText).toMatch(/xs-a2 disabled/);
+    expect(abortedText).toMatch(/HA off/);
+    // never stopped: the gate came first (the report lists it running on its host)
+    expect(abortedText.split('steps:')[0]).not.toMatch(/vm-licence-srv/);
+    expect(abortedText).toMatch(/vm-licence-srv: Running on xs-a2/);
+    await page.screenshot({ path: join(SHOTS, 'abort.png') });
+
+    // 2. Restore: xs-a2 enabled again; HA stays off while the pool is mixed, and the thread says so
+    await press(page, summary.getByRole('button', { name: 'Restore' }));
+    const restored = thread.locator('[data-testid=message]', { hasText: 'Restore by' }).last();
+    await restored.waitFor({ timeout: 60_000 });
+    expect(await restored.textContent()).toMatch(/xs-a2 enabled/);
+    expect(await restored.textContent()).toMatch(/HA stays off: the pool is in mixed mode/);
+    await licence.locator('.tag', { hasText: 'disabled' }).waitFor({ state: 'detached', timeout: 15_000 });
+    await page.screenshot({ path: join(SHOTS, 'restore.png') });
+
+    // 3. pool-b: at the first gate xs-b4 loses power and comes back; the run ends "done with exceptions"
+    const headerB = await planAndStart(page, 'pool-b');
+    await switchTo(page, APPROVER);
+    await openThread(page, headerB);
+    let powerCut = false;
+    const endB = thread.locator('[data-testid=message]', { hasText: /done with exceptions in/ });
+    await approveUntil(page, async () => (await endB.count()) > 0, async () => {
+      if (powerCut) return;
+      const b4 = page.locator('.pool[data-pool="pool-b"] .host[data-host="xs-b4"]');
+      await b4.locator('[data-sim-action="power-off"]').click();
+      await b4.locator('[data-sim-action="power-on"]').waitFor({ timeout: 15_000 });
+      await b4.locator('[data-sim-action="power-on"]').click();
+      await b4.locator('[data-sim-action="power-off"]').waitFor({ timeout: 15_000 });
+      // approve only once xs-b4 is live again: the bot would rightly refuse a second host down (R3.1)
+      for (let i = 0; i < 300; i++) {
+        const pools = (await (await fetch(new URL('/sim/pools', started.url))).json()) as unknown;
+        const list = (Array.isArray(pools) ? pools : (pools as { pools: unknown[] }).pools) as Array<{ name: string; hosts: Array<{ name: string; live?: boolean }> }>;
+        if (list.find((p) => p.name === 'pool-b')?.hosts.find((h) => h.name === 'xs-b4')?.live) break;
+        await page.waitForTimeout(200);
+      }
+      powerCut = true;
+    });
+    const endText = (await endB.last().textContent())!;
+    expect(endText).toMatch(/Left over/);
+    expect(endText).toMatch(/web-b-03 \(Halted\): it was on xs-b4, which restarted during the run without the bot rebooting it/);
+    expect(endText).toMatch(/the bot concludes xs-b4 lost power or was restarted from outside/);
+    expect(endText).not.toMatch(/white_check_mark|✅/);
+    await endB.last().scrollIntoViewIfNeeded();
+    await page.screenshot({ path: join(SHOTS, 'leftovers.png') });
     expect(pageErrors).toEqual([]);
   });
 });

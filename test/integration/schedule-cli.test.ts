@@ -157,7 +157,7 @@ describe('schedule, list, pick-up by the running scheduler, unschedule', () => {
     const actions = await serveScheduler.tick(START);
     expect(actions.map((a) => a.kind)).toEqual(['window-open']);
     expect(serveCore.core.start).toHaveBeenCalledTimes(1);
-    expect(serveCore.core.start).toHaveBeenCalledWith('pool-a', { planHash: latestPlan!.id }, { userId: expect.stringMatching(/^cli:/), source: 'scheduler' });
+    expect(serveCore.core.start).toHaveBeenCalledWith('pool-a', { planHash: latestPlan!.id }, { userId: expect.stringMatching(/^cli:/), source: 'scheduler', window: 'pool-a-w1' });
     expect(await store.getSchedule('pool-a-w1')).toMatchObject({ state: 'active', runId: 'pool-a-run-1' });
 
     const listed = await cli('schedules');

@@ -14,13 +14,17 @@ import { createScheduler, type Scheduler, type SchedulerSettings } from '../../s
 import { openStore, type Store } from '../../src/store';
 import type { Core } from '../../src/domain/ports';
 import { recordingNotifier } from '../runner/helpers';
-import { startHarness, waitForRun, type Harness } from '../runner/sim-harness';
+import { APPROVER, startHarness, waitForRun, type Harness } from '../runner/sim-harness';
 
 jest.setTimeout(60_000);
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
-const OPERATOR: Actor = { userId: 'U0OPERATOR', source: 'slack', channel: 'CPOOL', groups: [] };
+// windows need scheduling rights (issue 10.4): the night operator is in the pool's schedulers group, not an approver
+const OPERATOR: Actor = { userId: 'U0OPERATOR', source: 'slack', channel: 'CPOOL', groups: ['S0NIGHTOPS'] };
+const WITH_SCHEDULERS = {
+  slack: { channel: 'CPOOL', approvers: { users: [APPROVER.userId], groups: [] }, schedulers: { users: [], groups: ['S0NIGHTOPS'] }, allowSelfApproval: false },
+};
 // only the window decisions: reminders and watchdogs are covered in test/scheduler with a fake core
 const QUIET: Partial<SchedulerSettings> = { approvalReminderAfterMs: 1e13, mixedModeAfterMs: 1e13, overdueMinExtraMs: 1e13 };
 
@@ -82,7 +86,7 @@ async function until(what: string, cond: () => boolean, realMs = 30_000): Promis
 describe('a maintenance window on the simulator with the real core', () => {
   test('starts a real run at its start (re-planned, unchanged), and its end mid-host pauses the run: the host finishes, no other host goes down', async () => {
     // scale 1500: xs-a1's install lasts 1.6 s real, ample time for the tick below to land while it is down
-    h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', { scale: 1500 });
+    h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', { pool: WITH_SCHEDULERS, scale: 1500 });
     const w = await scheduleWindow(h, 4);
     const approved = (await h.store.getLatestPlan('pool-a'))!;
 
@@ -129,7 +133,7 @@ describe('a maintenance window on the simulator with the real core', () => {
   });
 
   test('its end while the run waits at an approval gate pauses the run before any host is shut down', async () => {
-    h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', { scale: 3000, autoApprove: false });
+    h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', { pool: WITH_SCHEDULERS, scale: 3000, autoApprove: false });
     const w = await scheduleWindow(h, 2);
     await w.scheduler.tick(w.start);
     const run = await onlyRun(h.store);
@@ -143,7 +147,7 @@ describe('a maintenance window on the simulator with the real core', () => {
     await h.core.whenIdle(run.id);
     expect((await h.store.getRun(run.id))!.state).toBe('paused');
     expect(await h.store.listAudit(run.id)).toEqual(
-      expect.arrayContaining([expect.objectContaining({ actor: OPERATOR.userId, message: expect.stringMatching(/run paused by U0OPERATOR/) })]),
+      expect.arrayContaining([expect.objectContaining({ actor: OPERATOR.userId, message: expect.stringMatching(/run paused by scheduler on behalf of <@U0OPERATOR>, window pool-a-w1/) })]),
     );
 
     expect(await w.scheduler.tick(w.end + 2 * HOUR)).toEqual([]);
@@ -153,8 +157,41 @@ describe('a maintenance window on the simulator with the real core', () => {
     expect(shutdowns(h)).toEqual({});
   });
 
+  test('a window never resumes a run an approver paused (issue 10.4): the next window says so and shuts nothing down', async () => {
+    h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', { pool: WITH_SCHEDULERS, scale: 3000, autoApprove: false });
+    const scheduledAt = h.clock.now();
+    const scheduler = schedulerFor(h, h.core, h.store, () => scheduledAt);
+    expect((await h.core.plan('pool-a', {}, OPERATOR)).ok).toBe(true);
+    const s = await scheduler.schedule('pool-a', '0 2 * * *', '2h', OPERATOR);
+    if (!s.ok) throw new Error(s.error);
+    const first = s.value.nextStartAt!;
+    await scheduler.tick(first);
+    const run = await onlyRun(h.store);
+    await waitForRun(h.store, run.id, ['awaiting-approval']);
+    // the approver pauses the run at its first gate; the window then ends
+    expect((await h.core.hold(run.id, undefined, APPROVER)).ok).toBe(true);
+    expect(await scheduler.tick(first + 2 * HOUR)).toMatchObject([{ kind: 'window-close', hold: false }]);
+
+    const notices = () => h!.notifier.calls.filter((c) => c.method === 'poolNotice').map((c) => c.text!);
+    const opened = await scheduler.tick(first + 24 * HOUR);
+    expect(opened).toMatchObject([{ kind: 'window-open', opening: 'resume' }]);
+    expect(notices().at(-1)).toBe(
+      `Window pool-a-w1 opened but run ${run.id} stays paused: resume refused: run ${run.id} was paused by <@UAPPROVER1> and a window never resumes a run a human paused: resume it yourself`,
+    );
+    const after = (await h.store.getRun(run.id))!;
+    expect(after).toMatchObject({ state: 'paused', pausedBy: { userId: 'UAPPROVER1', source: 'slack' } });
+    expect(after.approvals.filter((a) => a.decision === 'approved')).toEqual([]); // and never passes a gate
+    expect(await h.store.listAudit(run.id)).toEqual(
+      expect.arrayContaining([expect.objectContaining({ kind: 'refused', actor: 'U0OPERATOR', detail: expect.objectContaining({ source: 'scheduler' }), message: expect.stringMatching(/^resume refused: .*never resumes a run a human paused/) })]),
+    );
+    const later = h.clock.now() + 30 * MIN;
+    await until('30 simulated minutes', () => h!.clock.now() >= later);
+    expect((await h.store.getRun(run.id))!.state).toBe('paused');
+    expect(shutdowns(h)).toEqual({});
+  });
+
   test('a plan changed in something that matters (a host powered off) does not start and asks for a new approval', async () => {
-    h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', { scale: 3000 });
+    h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', { pool: WITH_SCHEDULERS, scale: 3000 });
     const w = await scheduleWindow(h, 4);
     const approved = (await h.store.getLatestPlan('pool-a'))!;
     h.sim.control.powerOff('xs-a3');
@@ -180,7 +217,7 @@ describe('a maintenance window on the simulator with the real core', () => {
   test('a window missed while the bot was down is reported after the restart, never run late', async () => {
     dir = mkdtempSync(join(tmpdir(), 'xsupgrade-window-'));
     const statePath = join(dir, 'state.sqlite');
-    h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', { scale: 3000, storePath: statePath });
+    h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', { pool: WITH_SCHEDULERS, scale: 3000, storePath: statePath });
     const w = await scheduleWindow(h, 2);
     await w.scheduler.stop();
 

@@ -19,7 +19,7 @@ describe('npm start with no configuration', () => {
   it('says what runs where and how to switch to a real workspace', () => {
     const text = lines.join('\n');
     expect(text).toContain(stack.sandboxUrl);
-    expect(text).toMatch(/pool-a\s+master http:\/\/127\./);
+    expect(text).toMatch(/pool-a\s+master https:\/\/127\./); // HTTPS, each host with its own certificate (pinned in the generated pools file)
     expect(text).toMatch(/SLACK_BOT_TOKEN=xoxb-/);
     expect(text).toMatch(/XSUPGRADE_POOLS=/);
     expect(text).not.toMatch(/xenroot-demo/); // the simulated pools' password is never printed

@@ -1,5 +1,5 @@
 import type { Clock } from '../../src/clock';
-import { InventoryError, readSnapshot, SAN_BOOT_KEY, toSnapshot } from '../../src/inventory';
+import { InventoryError, readSnapshot, toSnapshot } from '../../src/inventory';
 import { RecordParseError } from '../../src/xenapi/records';
 import { parseRecords, recordSource, WireRecords } from './records';
 
@@ -11,7 +11,7 @@ function raw(): WireRecords {
     pool: { 'OpaqueRef:pool': { uuid: 'uuid-pool', name_label: 'pool-a', master: 'OpaqueRef:h1', ha_enabled: true, other_config: { rolling_upgrade_in_progress: 'true' } } },
     host: {
       'OpaqueRef:h1': host('h1', 'OpaqueRef:m1', { boot_time: '1700000000.5' }, ['OpaqueRef:pbd1', 'OpaqueRef:pbd3']),
-      'OpaqueRef:h2': host('h2', 'OpaqueRef:m2', { [SAN_BOOT_KEY]: 'true' }, ['OpaqueRef:pbd2', 'OpaqueRef:pbd4']),
+      'OpaqueRef:h2': host('h2', 'OpaqueRef:m2', { boot_from_san: 'true' }, ['OpaqueRef:pbd2', 'OpaqueRef:pbd4']),
     },
     host_metrics: {
       'OpaqueRef:m1': { uuid: 'uuid-m1', live: true, memory_total: String(64 * GiB) },
@@ -118,9 +118,9 @@ describe('toSnapshot (pure converter)', () => {
     expect(h1.apiVersion).toEqual({ major: 2, minor: 6 });
   });
 
-  it('marks boot-from-SAN hosts by other_config.boot_from_san, and liveness from host_metrics', () => {
+  it('reads no boot-from-SAN evidence from an invented other_config.boot_from_san (XenAPI has none, R2.7), and liveness from host_metrics', () => {
     const h2 = s.hosts.find((h) => h.name === 'h2')!;
-    expect(h2.sanBoot).toBe(true);
+    expect(h2.sanBoot).toBe(false);
     expect(h2.live).toBe(false);
     expect(s.hosts.find((h) => h.name === 'h1')!.sanBoot).toBe(false);
   });
@@ -192,7 +192,7 @@ describe('readSnapshot over the client boundary', () => {
     const source = recordSource(raw());
     const fixedClock: Clock = { now: () => 7, sleep: async () => undefined, scale: 1 };
     const s = await readSnapshot(source, fixedClock);
-    expect([...source.calls].sort()).toEqual(['PBD', 'SR', 'VBD', 'VDI', 'VM', 'VM_guest_metrics', 'VM_metrics', 'host', 'host_metrics', 'pool', 'task'].sort());
+    expect([...source.calls].sort()).toEqual(['PBD', 'PIF', 'SR', 'VBD', 'VDI', 'VIF', 'VM', 'VM_guest_metrics', 'VM_metrics', 'host', 'host_metrics', 'network', 'pool', 'task'].sort());
     expect(s.takenAt).toBe(7);
     expect(s).toEqual(toSnapshot(parseRecords(raw()), 7));
   });

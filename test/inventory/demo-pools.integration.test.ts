@@ -13,7 +13,7 @@ async function planDemo(file: string, mode: 'automatic' | 'manual' | 'update', r
   const clock = new ScaledClock(1000);
   const scenario = loadScenario(demo(file));
   const sim = await startSimulator(scenario, { clock });
-  const client = new XenApiClient({ url: sim.masterUrl, username: sim.username, password: sim.password, tls: { mode: 'insecure-http' }, clock });
+  const client = new XenApiClient({ url: sim.masterUrl, username: sim.username, password: sim.password, tls: sim.tls, clock });
   try {
     await client.login();
     const repositoryUrl = scenario.repositories.find((r) => r.reachable)?.url;
@@ -51,6 +51,6 @@ describe('the demo pools plan correctly (real client, simulator)', () => {
     expect(p.prechecks.find((c) => c.id === 'no-suspend-sr')).toMatchObject({ rule: 'R6.1', severity: 'warning', subjects: { vms: ['fileserver', 'printserver'] } });
     expect(p.steps.find((s) => s.kind === 'stop-vms')!.description).toMatch(/^Shut down fileserver, printserver \(no suspend SR\)/);
     expect(ids(p)).toContain('standalone-host');
-    expect(p.steps.map((s) => s.kind)).toEqual(['backup', 'disable', 'evacuate', 'stop-vms', 'approval', 'upgrade', 'wait-host', 'enable', 'restore-vms', 'pool-finish']);
+    expect(p.steps.map((s) => s.kind)).toEqual(['backup', 'disable', 'evacuate', 'approval', 'stop-vms', 'upgrade', 'wait-host', 'enable', 'restore-vms', 'pool-finish']);
   });
 });

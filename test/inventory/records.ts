@@ -9,7 +9,7 @@ import { RECORD_CLASSES, parseAllRecords, type RecordClass } from '../../src/xen
 export type WireRecords = { [C in RecordClass]: Record<string, Record<string, unknown>> };
 
 export function parseRecords(wire: WireRecords): PoolRecords {
-  return Object.fromEntries(RECORD_CLASSES.map((cls) => [cls, parseAllRecords(cls, wire[cls])])) as PoolRecords;
+  return Object.fromEntries(RECORD_CLASSES.map((cls) => [cls, parseAllRecords(cls, wire[cls] ?? {})])) as PoolRecords;
 }
 
 /** A client that answers get_all_records like XenApiClient does (parsed), counting its calls per class. */
@@ -19,7 +19,7 @@ export function recordSource(wire: WireRecords): RecordSource & { calls: RecordC
     calls,
     getAllRecords: async (cls) => {
       calls.push(cls);
-      return parseAllRecords(cls, wire[cls]);
+      return parseAllRecords(cls, wire[cls] ?? {});
     },
   };
 }

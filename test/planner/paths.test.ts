@@ -37,8 +37,17 @@ describe('upgrade-path table (R1)', () => {
   it('R1.2 way out is to apply CU1; R1.4 names both ways out', () => {
     expect(resolveHostPath(t76, '7.1.0').wayOut).toMatch(/Cumulative Update 1/);
     const w = resolveHostPath(t76, '7.3.0').wayOut!;
-    expect(w).toMatch(/upgrade to a version with a supported path first/);
+    expect(w).toMatch(/^upgrade to 7\.4\.0 or 7\.5\.0 first \(newer than 7\.3\.0, with a path to 7\.6\.0\)/);
     expect(w).toMatch(/clean install.*export\/import/);
+  });
+
+  it('R1.4 names only versions newer than the host that have a path to the target (never 7.0 or 7.1 to a 7.2 host)', () => {
+    expect(resolveHostPath(t76, '7.2.0').wayOut).toMatch(/^upgrade to 7\.4\.0 or 7\.5\.0 first/);
+    expect(resolveHostPath(t76, '7.2.0').wayOut).not.toMatch(/7\.0|7\.1/);
+    // 7.1.0 (refused itself, R1.2) is no way out; 7.0.0 and above are
+    expect(resolveHostPath(t76, '6.5.0').wayOut).toMatch(/^upgrade to 7\.0\.0, 7\.1\.1, 7\.1\.2, 7\.4\.0 or 7\.5\.0 first/);
+    const t82 = findTarget(PATHS, '8.2.1')!;
+    expect(resolveHostPath(t82, '7.3.0').wayOut).toMatch(/^upgrade to 8\.0\.0, 8\.1\.0 or 8\.2\.0 first/);
   });
 
   it('compares numerically, never as strings', () => {

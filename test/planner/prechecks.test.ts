@@ -66,7 +66,7 @@ describe('prechecks: each names its rule, severity and fix', () => {
     expect(p.executable).toBe(true);
   });
 
-  it('R2.3: CDs not empty → eject-cds naming VMs and ISOs; physical drive too; suspended VM gets guidance', () => {
+  it('R2.3: CDs not empty → eject-cds naming VMs and ISOs; physical drive too; a suspended VM is cycled (resume, eject, suspend) in pool-prep', () => {
     const s = threeHostPool()
       .sr('iso-local', { shared: false, host: 'xs-a2', type: 'iso' })
       .vm('vm-build-07', { host: 'xs-a2', cd: { iso: 'tools-7.1.iso', sr: 'iso-local' } })
@@ -80,12 +80,35 @@ describe('prechecks: each names its rule, severity and fix', () => {
     expect(cd.message).toContain('vm-phys has a host physical drive');
     expect(cd.fix).toEqual({ kind: 'eject-cds', vbds: ['OpaqueRef:cd-vm-build-07', 'OpaqueRef:cd-vm-phys'] });
     expect(p.steps.find((x) => x.id === 'pool-prep')!.fixes).toContainEqual(cd.fix);
-    expect(only(p, 'cd-in-suspended-vm')).toMatchObject({ rule: 'R2.3', severity: 'warning', fix: { kind: 'manual' } });
+    const cycle = only(p, 'cd-in-suspended-vm');
+    expect(cycle).toMatchObject({ rule: 'R2.3', severity: 'warning', fix: { kind: 'cycle-suspended-cds' } });
+    expect(p.steps.find((x) => x.id === 'pool-prep')!.fixes).toContainEqual(cycle.fix);
+    // its ISO is on xs-a2's local SR: only xs-a2 can resume it (xapi checks the CD's SR too: VM_REQUIRES_SR)
+    expect(cycle.fix.kind === 'cycle-suspended-cds' && cycle.fix.vms.map((v) => v.hostName)).toEqual(['xs-a2']);
   });
 
   it('R2.7: a SAN-boot host to upgrade is a blocker', () => {
     const p = plan(new PoolBuilder().host('h1').host('h2', { sanBoot: true }).build());
     expect(only(p, 'san-boot')).toMatchObject({ rule: 'R2.7', severity: 'blocker', subjects: { hosts: ['h2'] } });
+  });
+
+  it('R2.7: SAN boot is known only from the pools file (sanBootHosts); the plan says XenAPI cannot detect it', () => {
+    const pool = new PoolBuilder().host('h1').host('h2').build();
+    const undeclared = plan(pool);
+    expect(undeclared.executable).toBe(true);
+    expect(only(undeclared, 'san-boot-declared')).toMatchObject({ rule: 'R2.7', severity: 'info' });
+    expect(only(undeclared, 'san-boot-declared').message).toMatch(/XenAPI cannot detect boot from SAN: R2\.7 is enforced only for hosts declared in the pools file \(sanBootHosts: none\)/);
+
+    const declared = plan(pool, { sanBootHosts: ['h2'] });
+    expect(only(declared, 'san-boot')).toMatchObject({ severity: 'blocker', subjects: { hosts: ['h2'] } });
+    expect(only(declared, 'san-boot').message).toMatch(/h2 boots from SAN \(declared in the pools file\)/);
+    expect(declared.executable).toBe(false);
+  });
+
+  it('R2.7: a declared SAN-boot host that is not in the pool (a typo) blocks rather than leaving it unprotected', () => {
+    const p = plan(new PoolBuilder().host('h1').host('h2').build(), { sanBootHosts: ['h-2'] });
+    expect(only(p, 'san-boot-unknown')).toMatchObject({ rule: 'R2.7', severity: 'blocker', subjects: { hosts: ['h-2'] } });
+    expect(p.executable).toBe(false);
   });
 
   it('R2.5/R2.6: a VM on local storage is suspended while its host upgrades (warning, approval)', () => {
@@ -208,5 +231,85 @@ describe('a check that cannot decide fails closed', () => {
     expect(failed).toMatchObject({ severity: 'blocker', rule: 'R2.2' });
     expect(failed.message).toMatch(/could not decide .*refusing rather than guessing/);
     expect(out[0].severity).toBe('blocker');
+  });
+});
+
+describe('Paused VMs (R3.7): xapi migrates and suspends only Running VMs', () => {
+  it('a Paused VM on a host to upgrade blocks the plan, named with the way out, and is never planned as a migration or a stop', () => {
+    const p = plan(threeHostPool().vm('frozen', { host: 'xs-a2', power: 'Paused', memGiB: 2 }).build());
+    const c = only(p, 'vm-paused');
+    expect(c).toMatchObject({ rule: 'R3.7', severity: 'blocker', subjects: { hosts: ['xs-a2'], vms: ['frozen'] } });
+    expect(c.message).toMatch(/frozen on xs-a2 is Paused: xapi migrates and suspends only Running VMs/);
+    expect(c.fix.kind === 'manual' && c.fix.guidance).toMatch(/xe vm-unpause.*xe vm-shutdown/);
+    expect(p.executable).toBe(false);
+    const ref = 'OpaqueRef:vm-frozen';
+    expect(p.steps.flatMap((s) => s.migrations ?? []).map((m) => m.vm)).not.toContain(ref);
+    expect(p.steps.flatMap((s) => s.stops ?? []).map((m) => m.vm)).not.toContain(ref);
+    expect(p.hosts.flatMap((h) => [...h.migrations, ...h.stops]).map((m) => m.vm)).not.toContain(ref);
+  });
+
+  it('Running VMs next to it are still planned; without a Paused VM there is no such blocker', () => {
+    const p = plan(threeHostPool().build());
+    expect(checks(p, 'vm-paused')).toEqual([]);
+    const paused = plan(threeHostPool().vm('frozen', { host: 'xs-a2', power: 'Paused', memGiB: 2 }).build());
+    const moved = (x: typeof p) => x.steps.flatMap((s) => s.migrations ?? []).map((m) => m.vmName);
+    expect(moved(paused)).toEqual(expect.arrayContaining(['xs-a2-vm01', 'xs-a2-vm02', 'xs-a2-vm03', 'xs-a2-vm04']));
+    expect(moved(p)).toEqual(expect.arrayContaining(['xs-a2-vm01', 'xs-a2-vm02', 'xs-a2-vm03', 'xs-a2-vm04']));
+  });
+});
+
+describe('R2.3: a VM suspended with a disc in', () => {
+  const withSleepy = (o: Parameters<ReturnType<typeof threeHostPool>['vm']>[1] = {}) =>
+    threeHostPool().vm('vm-sleepy', { power: 'Suspended', host: null, cd: { iso: 'debian.iso', sr: 'shared-nfs' }, ...o });
+
+  it('is resumed on a host still on the old version (its affinity host when it can), disc ejected, suspended again — approved with the plan, before the first host', () => {
+    const p = plan(withSleepy({ affinity: 'xs-a3' }).build());
+    const c = only(p, 'cd-in-suspended-vm');
+    expect(c.fix).toEqual({
+      kind: 'cycle-suspended-cds',
+      vms: [{ vm: 'OpaqueRef:vm-vm-sleepy', vmName: 'vm-sleepy', host: 'OpaqueRef:host-xs-a3', hostName: 'xs-a3', vbds: ['OpaqueRef:cd-vm-sleepy'] }],
+    });
+    expect(c.message).toMatch(/vm-sleepy \(suspended\) has ISO "debian.iso".*may fail to resume after the upgrade → before the first host goes down: vm-sleepy resumed on xs-a3, disc ejected, suspended again/);
+    expect(p.executable).toBe(true);
+    const steps = p.steps.map((s) => s.id);
+    expect(steps.indexOf('pool-prep')).toBeLessThan(steps.findIndex((id) => id.endsWith(':disable')));
+  });
+
+  it('blocks the plan with the way out when it could not be suspended again, or no host can resume it', () => {
+    const blocked = plan(withSleepy({ blocked: ['suspend'] }).build());
+    const b = only(blocked, 'cd-in-suspended-vm-stuck');
+    expect(b).toMatchObject({ rule: 'R2.3', severity: 'blocker', subjects: { vms: ['vm-sleepy'] } });
+    expect(b.message).toMatch(/resume or suspend is in its blocked_operations/);
+    expect(b.fix.kind === 'manual' && b.fix.guidance).toMatch(/resume the VM .* eject the disc \(`xe vbd-eject`\)/);
+    expect(blocked.executable).toBe(false);
+    const tooBig = plan(withSleepy({ memGiB: 500 }).build());
+    expect(only(tooBig, 'cd-in-suspended-vm-stuck').message).toMatch(/no host still on its old version .* memory to resume it/);
+    expect(checks(tooBig, 'cd-in-suspended-vm')).toEqual([]);
+  });
+});
+
+describe('R3.9 automatic mode: the RPU hotfix XenCenter requires (issue 12 point 7)', () => {
+  const refs = (p: ReturnType<typeof threeHostPool>) => p.build().hosts.map((h) => h.ref);
+  it('blocks when a host lacks RPU004 (7.1), naming it and the way out', () => {
+    const pool = threeHostPool();
+    const [a1, a2, a3] = refs(pool);
+    const snapshot = pool.build();
+    const testResults = Object.fromEntries(snapshot.hosts.map((h) => [h.ref, { ok: true }]));
+    const p = plan(snapshot, { repository: { url: 'http://repo.example/xs76/', testResults, hotfixes: { [a1!]: ['RPU004'], [a2!]: [], [a3!]: ['RPU004', 'XS71ECU1009'] } } });
+    const c = only(p, 'rpu-hotfix');
+    expect(c).toMatchObject({ rule: 'R3.9', severity: 'blocker', subjects: { hosts: ['xs-a2'] } });
+    expect(c.message).toMatch(/RPU004 missing on xs-a2/);
+    expect(c.fix).toMatchObject({ kind: 'manual', guidance: expect.stringMatching(/apply RPU004 .*or use manual mode/) });
+    expect(p.executable).toBe(false);
+  });
+
+  it('passes when every host has it; manual mode does not need it; an unreadable list blocks', () => {
+    const snapshot = threeHostPool().build();
+    const testResults = Object.fromEntries(snapshot.hosts.map((h) => [h.ref, { ok: true }]));
+    const all = Object.fromEntries(snapshot.hosts.map((h) => [h.ref, ['RPU004']]));
+    expect(checks(plan(snapshot, { repository: { url: 'http://r/', testResults, hotfixes: all } })).filter((c) => c.id.startsWith('rpu-hotfix'))).toEqual([]);
+    expect(checks(plan(snapshot, { mode: 'manual', repository: undefined })).filter((c) => c.id.startsWith('rpu-hotfix'))).toEqual([]);
+    const unreadable = plan(snapshot, { repository: { url: 'http://r/', testResults, hotfixError: 'HOST_OFFLINE' } });
+    expect(only(unreadable, 'rpu-hotfix-unknown')).toMatchObject({ severity: 'blocker' });
   });
 });

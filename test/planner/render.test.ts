@@ -55,7 +55,7 @@ describe('renders', () => {
     expect(all).toContain('`R2.5`');
     const actions = m.blocks.find((b) => b.type === 'actions') as { elements: Array<{ action_id: string; value: string }> };
     const start = actions.elements.find((e) => e.action_id === 'plan_start')!;
-    expect(JSON.parse(start.value)).toEqual({ pool: 'pool-a', planHash: demo.id });
+    expect(JSON.parse(start.value)).toEqual({ pool: 'pool-a', planHash: demo.id, planAt: demo.createdAt });
     expect(actions.elements.map((e) => e.action_id)).toEqual(['plan_start', 'plan_replan']);
     expect(validateBlocks(m.blocks, 'message')).toEqual([]);
     expect(m.text).toContain('pool-a');

@@ -83,7 +83,7 @@ describe('xsupgrade run / status / abort', () => {
       expect(await runCmd(['standalone', '--yes'])).toBe(0);
       const text = out.lines.join('\n');
       expect(text).toMatch(/gate xs-solo:approval approved \(--yes\)/);
-      expect(text).toMatch(/done: done: every host upgraded/);
+      expect(text).toMatch(/done: done: every host on 7\.6\.0 and enabled/);
       expect(sim.inspect().hosts[0]!.productVersion).toBe('7.6.0');
       out.lines.length = 0;
       expect(await status([])).toBe(0);

@@ -58,6 +58,58 @@ describe('Engine', () => {
     expect((await store.listAudit(run.id)).some((e) => e.kind === 'xenapi' && /host\.disable/.test(e.message))).toBe(false);
   });
 
+  it('a runner taken over while it stalled persists nothing more: its step data and step end are refused (fencing token)', async () => {
+    let store!: Store;
+    let clockNow!: () => number;
+    const seen: string[] = [];
+    const { registry } = scriptedSteps(async (ctx) => {
+      if (ctx.step.id !== 'h1:disable') return undefined;
+      // runner-a stalls past its lease; runner-b (another replica) takes the pool over
+      const took = await store.acquireLease('pool-t', 'runner-b', ctx.run.id, 60_000, clockNow() + 10_000);
+      expect(took).toMatchObject({ ok: true, tookOverFrom: 'runner-a' });
+      // runner-a wakes up: what it tries to record is refused
+      await ctx.saveData({ disabledAt: 1 }).catch((e: Error) => seen.push(e.name));
+      return undefined; // and the step's end (done) is refused too
+    });
+    const t = await setup(registry);
+    store = t.store;
+    clockNow = () => t.clock.now();
+    const run = makeRun(makePlan());
+    await store.createRun(run);
+    t.engine.drive(run.id);
+    await t.engine.whenIdle(run.id);
+    expect(seen).toEqual(['FencedError']);
+    const after = (await store.getRun(run.id))!;
+    const step = after.steps.find((x) => x.id === 'h1:disable')!;
+    expect(step.state).toBe('running');
+    expect(step.data?.disabledAt).toBeUndefined();
+    // the new holder's lease is intact (runner-a did not release it on its way out)
+    expect(await store.getLease('pool-t')).toMatchObject({ owner: 'runner-b' });
+    const audit = await store.listAudit(run.id);
+    expect(audit.filter((e) => e.detail?.replica === 'runner-a' && /h1:disable (done|failed)/.test(e.message))).toEqual([]);
+  });
+
+  it('adoptOrphans: another replica takes over a running run only once its lease expired, and drives it on', async () => {
+    const { registry } = scriptedSteps(async () => undefined);
+    const t = await setup(registry, 'runner-b');
+    const run = makeRun(makePlan());
+    await t.store.createRun(run);
+    // runner-a started it and died holding the lease
+    const ttl = 3_600_000; // clock ms: the test clock runs 20 000× faster than real time
+    await t.store.acquireLease('pool-t', 'runner-a', run.id, ttl, t.clock.now());
+    expect(await t.engine.adoptOrphans()).toEqual([]);
+    expect(t.engine.isDriving(run.id)).toBe(false);
+    await t.clock.sleep(ttl + 1);
+    expect(await t.engine.adoptOrphans()).toEqual([run.id]);
+    await t.engine.whenIdle(run.id);
+    const after = (await t.store.getRun(run.id))!;
+    expect(after.steps.find((x) => x.state !== 'done' && x.state !== 'skipped')).toMatchObject({ kind: 'approval', state: 'awaiting-approval' });
+    const takeover = (await t.store.listAudit(run.id)).find((e) => e.kind === 'lease');
+    expect(takeover).toMatchObject({ actor: 'runner-b', detail: { previousOwner: 'runner-a' } });
+    // a run waiting at a gate is not "orphaned": an approval on any replica drives it
+    expect(await t.engine.adoptOrphans()).toEqual([]);
+  });
+
   it('writes each step as running (attempt counted) before executing it, in plan order, and stops at every gate', async () => {
     const states: string[] = [];
     let store!: Store;

@@ -185,4 +185,26 @@ describe('evacuate on a live pool that no longer fits the plan', () => {
     expect(t.pool.migrations).toEqual([{ vm: 'vm-a', to: 'h2' }]);
     expect(t.data.moved).toEqual({ [V('vm-a')]: { name: 'vm-a', to: H('h2'), toName: 'h2' } });
   });
+
+  it('R3.7: a VM paused since the plan fails the step by name with the way out, before any migration (xapi migrates only Running VMs)', async () => {
+    const t = setup(
+      [disabledSource, { name: 'h2', srs: ['nfs-a'] }, { name: 'h3', srs: ['nfs-a'] }],
+      [
+        { name: 'vm-a', host: 'h1', memGiB: 2, disks: ['nfs-a'] },
+        { name: 'vm-p', host: 'h1', memGiB: 2, disks: ['nfs-a'], power: 'Paused' },
+      ],
+      [
+        ['vm-a', 'h2'],
+        ['vm-p', 'h3'],
+      ],
+      { [V('vm-p')]: 'VM_BAD_POWER_STATE' },
+    );
+    const err = (await t.step.execute(t.ctx).catch((e: unknown) => e)) as StepFailure;
+    expect(err).toBeInstanceOf(StepFailure);
+    expect(err.message).toMatch(/vm-p is Paused on h1: xapi migrates only Running VMs/);
+    expect(err.message).toMatch(/nothing was migrated/);
+    expect(err.message).toMatch(/Unpause it \(xe vm-unpause\) or shut it down/);
+    expect(err.observed).toEqual(['vm-p: Paused on h1']);
+    expect(t.pool.migrations).toEqual([]);
+  });
 });

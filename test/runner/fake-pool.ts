@@ -28,7 +28,7 @@ export interface FakeVm {
   memGiB: number;
   /** SR name of each disk */
   disks: string[];
-  power?: 'Running' | 'Halted';
+  power?: 'Running' | 'Halted' | 'Paused';
 }
 
 export class FakePool implements RecordSource {
@@ -95,7 +95,7 @@ export class FakePool implements RecordSource {
     }
     for (const v of this.vms) {
       const ref = FakePool.vmRef(v.name);
-      const running = (v.power ?? 'Running') === 'Running';
+      const running = (v.power ?? 'Running') !== 'Halted';
       const vbds = v.disks.map((_, i) => `OpaqueRef:vbd-${v.name}-${i}`);
       v.disks.forEach((sr, i) => {
         out.VBD[vbds[i]!] = { uuid: `uuid-${vbds[i]}`, VM: ref, VDI: `OpaqueRef:vdi-${v.name}-${i}`, type: 'Disk', empty: false };

@@ -53,6 +53,8 @@ export function makeRun(plan: Plan, id = 'pool-t-20260101-1'): Run {
     createdAt: 0,
     updatedAt: 0,
     revision: 0,
+    // recorded already: these engine tests script the steps and have no pool to read (sim tests record a real one)
+    baseline: { takenAt: 0, haEnabled: false, hosts: [], vms: [] },
   };
 }
 

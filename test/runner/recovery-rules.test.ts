@@ -1,4 +1,4 @@
-import { checkRequest, recoveryMutation, StaleAction, validActions } from '../../src/runner/recovery';
+import { checkRequest, preparationToRecheck, recoveryMutation, StaleAction, validActions } from '../../src/runner/recovery';
 import { makePlan, makeRun } from './helpers';
 
 function failedAt(stepId: string, done: string[] = []) {
@@ -48,5 +48,29 @@ describe('recovery rules', () => {
     recoveryMutation({ action: 'skip-host', stepId: 's2:evacuate' }, 'U1', { revision: run.revision })(copy);
     expect(copy.steps.filter((s) => s.host === 'ref-s2').map((s) => s.state)).toEqual(['done', 'skipped', 'skipped', 'skipped', 'skipped', 'skipped']);
     expect(copy.steps.filter((s) => s.host === 'ref-s3').every((s) => s.state === 'pending')).toBe(true);
+  });
+
+  it('Retry of a host step before its shutdown re-runs the host\'s done preparation first (R4.3: reconcile with the live pool)', () => {
+    // (this plan has no stop-vms step; when there is one it is re-run too, see test/runner/retry-reconcile.test.ts)
+    const prep = ['s2:disable', 's2:evacuate', 's2:approval'];
+    const { run, step } = failedAt('s2:upgrade', ['backup', 'm1:disable', ...prep]);
+    expect(preparationToRecheck(run, step).map((s) => s.id)).toEqual(['s2:disable', 's2:evacuate']);
+    recoveryMutation({ action: 'retry', stepId: step.id }, 'UAPPROVER1', { revision: run.revision })(run);
+    const state = (id: string) => run.steps.find((s) => s.id === id)!.state;
+    expect(['s2:disable', 's2:evacuate', 's2:upgrade'].map(state)).toEqual(['pending', 'pending', 'pending']);
+    expect(state('s2:approval')).toBe('done'); // the approval of this host's shutdown stands
+    expect(state('m1:disable')).toBe('done'); // another host's steps are not touched
+  });
+
+  it('Retry re-runs nothing else once the shutdown was issued, or for a wait, or for the preparation step itself', () => {
+    const issued = failedAt('s2:upgrade', ['s2:disable', 's2:evacuate']);
+    issued.step.data = { shutdownIssued: true };
+    expect(preparationToRecheck(issued.run, issued.step)).toEqual([]);
+    const wait = failedAt('s2:wait-host', ['s2:disable', 's2:evacuate', 's2:upgrade']);
+    expect(preparationToRecheck(wait.run, wait.step)).toEqual([]);
+    const disable = failedAt('s2:disable');
+    expect(preparationToRecheck(disable.run, disable.step)).toEqual([]);
+    const evacuate = failedAt('s2:evacuate', ['s2:disable']);
+    expect(preparationToRecheck(evacuate.run, evacuate.step).map((s) => s.id)).toEqual(['s2:disable']);
   });
 });

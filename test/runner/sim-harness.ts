@@ -4,9 +4,10 @@ import type { PoolConfig } from '../../src/config/pools';
 import { createCore, type CoreHandle } from '../../src/core';
 import type { Actor, Run, RunState, UpgradeMode } from '../../src/domain/types';
 import { silentLogger } from '../../src/log';
-import { loadScenario, startSimulator, type SimPool } from '../../src/sim';
+import { loadScenario, startSimulator, type Scenario, type SimPool, type TestCa } from '../../src/sim';
 import { openStore, type Store } from '../../src/store';
 import { recordingNotifier } from './helpers';
+import { XenApiClient } from '../../src/xenapi';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,7 +38,7 @@ export function poolConfigFor(sim: SimPool, mode: UpgradeMode, extra: Partial<Po
     masterUrl: sim.masterUrl,
     username: sim.username,
     passwordEnv: 'XS_SIM_PASSWORD',
-    tls: { mode: 'insecure-http' },
+    tls: sim.tls,
     target: '7.6',
     upgrade,
     slack: { channel: 'CPOOL', approvers: { users: [APPROVER.userId], groups: [] }, allowSelfApproval: false },
@@ -52,10 +53,24 @@ export function poolConfigFor(sim: SimPool, mode: UpgradeMode, extra: Partial<Po
 export async function startHarness(
   scenario: string,
   mode: UpgradeMode,
-  opts: { scale?: number; autoApprove?: boolean; pool?: Partial<PoolConfig>; storePath?: string; faults?: Parameters<SimPool['control']['injectFault']>[0][] } = {},
+  opts: {
+    scale?: number;
+    autoApprove?: boolean;
+    pool?: Partial<PoolConfig>;
+    storePath?: string;
+    faults?: Parameters<SimPool['control']['injectFault']>[0][];
+    /** a plain-HTTP simulator (pool tls: insecure-http); HTTPS with every host pinned by default */
+    http?: boolean;
+    /** host certificates issued by this test CA, and the pool in tls: verify mode with it */
+    ca?: TestCa;
+    /** changes to the scenario before the simulator starts (extra VMs, power states…) */
+    edit?: (s: Scenario) => void;
+  } = {},
 ): Promise<Harness> {
   const clock = new ScaledClock(opts.scale ?? 3000);
-  const sim = await startSimulator(loadScenario(scenario), { clock });
+  const sc = loadScenario(scenario);
+  opts.edit?.(sc);
+  const sim = await startSimulator(sc, { clock, http: opts.http, ca: opts.ca });
   for (const f of opts.faults ?? []) sim.control.injectFault(f);
   const dir = mkdtempSync(join(tmpdir(), 'xsupgrade-runner-'));
   const store = await openStore({ path: opts.storePath ?? ':memory:', clock });
@@ -116,4 +131,49 @@ export async function planAndStart(h: Harness, by: Actor = REQUESTER): Promise<R
 
 export function runningVmPlacement(sim: SimPool): Record<string, string | null> {
   return Object.fromEntries(sim.inspect().vms.filter((v) => v.powerState === 'Running').map((v) => [v.name, v.residentOn]));
+}
+
+/** approve every gate, in order, until the run waits at `stopAt` (returned) or ends */
+export async function approveGates(h: Harness, runId: string, stopAt?: string): Promise<Run> {
+  for (;;) {
+    const run = await waitForRun(h.store, runId, ['awaiting-approval', 'failed', 'done']);
+    const gate = run.steps.find((s) => s.state === 'awaiting-approval');
+    if (!gate || gate.id === stopAt) return run;
+    const approved = await h.core.approve(runId, gate.id, APPROVER);
+    if (!approved.ok) throw new Error(`approving ${gate.id}: ${approved.error}`);
+    for (let r = await h.store.getRun(runId); r?.steps.find((s) => s.id === gate.id)?.state === 'awaiting-approval'; r = await h.store.getRun(runId))
+      await new Promise((res) => setTimeout(res, 20));
+  }
+}
+
+/** Real-time polling until `check` holds (bounded; for states the simulator reaches by itself). */
+export async function until(what: string, check: () => boolean, realMs = 30_000): Promise<void> {
+  const end = Date.now() + realMs;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Approve every gate (as APPROVER) until the run waits at `gate`. */
+export async function approveUntilGate(h: Harness, runId: string, gate: string): Promise<Run> {
+  const end = Date.now() + 60_000;
+  for (;;) {
+    const run = (await h.store.getRun(runId))!;
+    const waiting = run.steps.find((s) => s.state === 'awaiting-approval');
+    if (run.state === 'awaiting-approval' && waiting?.id === gate) return run;
+    if (run.state === 'awaiting-approval' && waiting) {
+      const ok = await h.core.approve(runId, waiting.id, APPROVER);
+      if (!ok.ok) throw new Error(ok.error);
+    }
+    if (Date.now() > end || ['failed', 'done', 'aborted'].includes(run.state)) throw new Error(`run ${runId} is ${run.state} before ${gate}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** A XenAPI session of someone acting on the pool outside the bot (an operator at xe or XenCenter). */
+export async function outsideClient(h: Harness): Promise<XenApiClient> {
+  const c = new XenApiClient({ url: h.sim.masterUrl, username: h.sim.username, password: h.sim.password, tls: h.sim.tls, clock: h.clock, logger: silentLogger });
+  await c.login();
+  return c;
 }

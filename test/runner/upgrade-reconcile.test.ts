@@ -1,6 +1,7 @@
 /** The upgrade step after a restart with "shutdown issued" recorded: it decides from the pool, never by re-sending. */
 import { XenApiConnectionError } from '../../src/xenapi';
-import { createUpgradeStep, withoutUrlCredentials } from '../../src/runner/steps/upgrade';
+import { createUpgradeStep } from '../../src/runner/steps/upgrade';
+import { withoutUrlCredentials } from '../../src/xenapi/redact';
 import type { StepDeps } from '../../src/runner/ports';
 import type { StepContext } from '../../src/runner/step';
 import { fastClock, makePlan, makeRun, recordingNotifier } from './helpers';

@@ -24,6 +24,10 @@ describe('generated demo pools config', () => {
       slack: { channel: 'C0XSUPGRADE', approvers: { users: [], groups: ['S0OPSLEADS'] }, allowSelfApproval: false },
     });
   });
+  it('an unreachable repository keeps automatic mode (its plan blocks on testUrl, R3.9), never a silent switch to manual', () => {
+    const broken = { ...src, repositories: [src.repositories[0]!] };
+    expect(demoPoolEntry(broken, DEFAULT_DIRECTORY).upgrade).toEqual({ mode: 'automatic', repositoryUrl: 'http://repo.example.com/broken/' });
+  });
   it('falls back to update mode, then manual mode', () => {
     expect(demoPoolEntry({ ...src, repositories: [], updates: [{ name: 'XS71ECU2001', version: '7.1.2' }] }, DEFAULT_DIRECTORY)).toMatchObject({
       upgrade: { mode: 'update', updateIso: 'XS71ECU2001' },

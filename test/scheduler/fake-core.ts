@@ -30,6 +30,15 @@ export function fakeCore(opts: { plan: () => Plan; now: () => number }) {
     }),
     abort: jest.fn(),
     recover: jest.fn(),
+    restore: jest.fn(),
+    /** the live pool: mixed (7.6.0 and 7.1.1) unless a test sets other hosts */
+    liveHosts: jest.fn(async (_pool: string) => ({
+      ok: true as const,
+      value: [
+        { name: 'xs-a1', product: '7.6.0', build: '', enabled: true, live: true },
+        { name: 'xs-a2', product: '7.1.1', build: '', enabled: true, live: true },
+      ],
+    })),
     getRun: jest.fn(async (id: string) => runs.get(id)),
     status: jest.fn(async (pool?: string) => [...runs.values()].filter((r) => r.pool === pool).reverse()),
     history: jest.fn(async (pool: string) => [...runs.values()].filter((r) => r.pool === pool).reverse()),

@@ -3,10 +3,17 @@ import { createScheduler, type Scheduler } from '../../src/scheduler';
 import type { Actor, HostPlan, Plan } from '../../src/domain/types';
 import { samplePlan, sampleRun } from '../store/fixtures/sample';
 import { fakeCore, fakeNotifier, poolConfig } from './fake-core';
+import type { PoolConfig } from '../../src/config/pools';
+
+const poolConfigWith = (slack: Partial<PoolConfig['slack']>): PoolConfig => {
+  const p = poolConfig('pool-a', 'Europe/Berlin');
+  return { ...p, slack: { ...p.slack, ...slack } };
+};
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
-const alice: Actor = { userId: 'U0ALICE', source: 'slack' };
+// an approver (member of the pool's approver group S0ADMINS) in the pool's channel: windows need approver rights
+const alice: Actor = { userId: 'U0ALICE', source: 'slack', channel: '#ops', groups: ['S0ADMINS'] };
 
 const host = (name: string, over: Partial<HostPlan> = {}): HostPlan => ({
   host: `OpaqueRef:${name}`, name, isMaster: name.endsWith('1'),
@@ -46,7 +53,7 @@ describe('maintenance windows', () => {
     await t.tickAt(START + 10_000);
     expect(t.core.plan).toHaveBeenCalledTimes(1);
     expect(t.core.start).toHaveBeenCalledTimes(1);
-    expect(t.core.start).toHaveBeenCalledWith('pool-a', { planHash: 'plan-fresh' }, { userId: 'U0ALICE', source: 'scheduler' });
+    expect(t.core.start).toHaveBeenCalledWith('pool-a', { planHash: 'plan-fresh' }, { userId: 'U0ALICE', source: 'scheduler', window: 'pool-a-w1' });
     expect(t.notices().at(-1)).toMatch(/Window pool-a-w1 opened until 2026-11-29 04:00 Europe\/Berlin: started run pool-a-run-1/);
     await t.tickAt(START + 20_000);
     await t.tickAt(START + HOUR);
@@ -77,7 +84,7 @@ describe('maintenance windows', () => {
     expect(t.core.hold).not.toHaveBeenCalled();
     await t.tickAt(START + 4 * HOUR + 5_000);
     expect(t.core.hold).toHaveBeenCalledTimes(1);
-    expect(t.core.hold).toHaveBeenCalledWith('pool-a-run-1', undefined, { userId: 'U0ALICE', source: 'scheduler' });
+    expect(t.core.hold).toHaveBeenCalledWith('pool-a-run-1', undefined, { userId: 'U0ALICE', source: 'scheduler', window: 'pool-a-w1' });
     expect(t.notices().at(-1)).toMatch(/Window pool-a-w1 closed: run pool-a-run-1 pauses after the host in progress finishes/);
     expect(await t.store.getSchedule('pool-a-w1')).toMatchObject({ state: 'done' });
     await t.tickAt(START + 5 * HOUR);
@@ -127,7 +134,7 @@ describe('maintenance windows', () => {
     expect(t.notices().filter((n) => n.startsWith('Window'))).toEqual([expect.stringMatching(/2 windows from 2026-11-26 22:00 UTC to 2026-11-27 22:00 UTC passed while the bot was not running.*Next window: 2026-11-28 22:00 UTC/)]);
     await t.tickAt(Date.UTC(2026, 10, 28, 22, 0, 5));
     expect(t.core.start).not.toHaveBeenCalled();
-    expect(t.core.resume).toHaveBeenCalledWith('pool-a-run-1', { userId: 'U0ALICE', source: 'scheduler' });
+    expect(t.core.resume).toHaveBeenCalledWith('pool-a-run-1', { userId: 'U0ALICE', source: 'scheduler', window: 'pool-a-w1' });
   });
 
   test.each([
@@ -160,6 +167,44 @@ describe('maintenance windows', () => {
     expect(await t.scheduler.unschedule('pool-a-w1', alice)).toMatchObject({ ok: false, code: 'not-found' });
     await t.tickAt(START + 1_000);
     expect(t.core.start).not.toHaveBeenCalled();
+  });
+
+  // issue 10.4: a window acts later without anyone pressing a button, so creating or deleting one is an approver's decision
+  test('a channel member who is not an approver can neither schedule nor unschedule; both refusals are audited with the reason', async () => {
+    const t = await setup({ now: T0 });
+    const mallory: Actor = { userId: 'U0MALLORY', source: 'slack', channel: '#ops', groups: [] };
+    const refused = await t.scheduler.schedule('pool-a', '2026-11-28T22:00', undefined, mallory);
+    expect(refused).toMatchObject({ ok: false, code: 'forbidden', error: expect.stringMatching(/U0MALLORY is not an approver of pool pool-a: only they may schedule/) });
+    expect(await t.scheduler.list()).toEqual([]);
+    expect((await t.scheduler.schedule('pool-a', '2026-11-28T22:00', undefined, alice)).ok).toBe(true);
+    expect(await t.scheduler.unschedule('pool-a-w1', mallory)).toMatchObject({ ok: false, code: 'forbidden' });
+    expect((await t.scheduler.list()).map((s) => s.id)).toEqual(['pool-a-w1']);
+    // an approver from another channel is refused too (pools are operated from their channel)
+    expect(await t.scheduler.unschedule('pool-a-w1', { ...alice, channel: 'C0RANDOM' })).toMatchObject({ ok: false, code: 'forbidden' });
+    const audit = await t.store.listAudit('pool:pool-a');
+    expect(audit.filter((a) => a.kind === 'refused').map((a) => `${a.actor}: ${a.message}`)).toEqual([
+      expect.stringMatching(/^U0MALLORY: schedule pool-a refused: U0MALLORY is not an approver/),
+      expect.stringMatching(/^U0MALLORY: unschedule pool-a-w1 refused/),
+      expect.stringMatching(/^U0ALICE: unschedule pool-a-w1 refused: pool pool-a is operated from its channel #ops only/),
+    ]);
+  });
+
+  test('a separately configured list of schedulers replaces the approvers for windows (and only for windows)', async () => {
+    const t = await setup({ now: T0 });
+    const pool = poolConfigWith({ schedulers: { users: ['U0NIGHT'], groups: [] } });
+    const scheduler = createScheduler({ core: t.core, store: t.store, notifier: t.notifier, pools: [pool], clock: { now: () => T0, sleep: async () => undefined, scale: 1 }, now: () => T0 });
+    const night: Actor = { userId: 'U0NIGHT', source: 'slack', channel: '#ops', groups: [] };
+    expect(await scheduler.schedule('pool-a', '2026-11-28T22:00', undefined, alice)).toMatchObject({ ok: false, code: 'forbidden', error: expect.stringMatching(/not in the schedulers of pool pool-a/) });
+    expect((await scheduler.schedule('pool-a', '2026-11-28T22:00', undefined, night)).ok).toBe(true);
+    // the CLI is a local operator (it can read the state file anyway)
+    expect((await scheduler.unschedule('pool-a-w1', { userId: 'cli', source: 'cli' })).ok).toBe(true);
+  });
+
+  test('a window acts on behalf of the approver who created it', async () => {
+    const t = await setup({ now: T0 });
+    await t.scheduler.schedule('pool-a', '2026-11-28T22:00', '4h', alice);
+    await t.tickAt(START);
+    expect(t.core.start).toHaveBeenCalledWith('pool-a', expect.anything(), { userId: 'U0ALICE', source: 'scheduler', window: 'pool-a-w1' });
   });
 });
 
@@ -228,7 +273,39 @@ describe('reminders and watchdogs', () => {
     await t.store.savePlan('pool-a', approvedPlan({ hosts: [host('xs-a1', { alreadyDone: true }), host('xs-a2')] }));
     await t.tickAt(T0);
     await t.tickAt(T0 + HOUR);
-    expect(t.notices()).toEqual([expect.stringMatching(/in mixed mode for 1h.*different versions/)]);
+    expect(t.notices()).toEqual([expect.stringMatching(/in mixed mode for 1h.*no run is active/)]);
+  });
+
+  test('mixed mode reads the live pool (issue 11.5): a stale plan of mixed versions says nothing once every host runs the target', async () => {
+    const t = await setup({ now: T0, settings: { mixedModeAfterMs: HOUR } });
+    t.core.liveHosts.mockImplementation(async () => ({
+      ok: true as const,
+      value: [
+        { name: 'xs-a1', product: '7.6.0', build: '', enabled: true, live: true },
+        { name: 'xs-a2', product: '7.6.0', build: '', enabled: true, live: true },
+      ],
+    }));
+    await t.store.savePlan('pool-a', approvedPlan({ hosts: [host('xs-a1', { alreadyDone: true }), host('xs-a2')] }));
+    await t.tickAt(T0);
+    await t.tickAt(T0 + 13 * HOUR);
+    expect(t.notices()).toEqual([]);
+    expect(t.core.liveHosts).toHaveBeenCalled();
+  });
+
+  test('mixed mode reads the live pool (issue 11.5): a paused run on a pool with one version is not called mixed', async () => {
+    const t = await setup({ now: T0, timezone: 'UTC', settings: { mixedModeAfterMs: 12 * HOUR, mixedModeEveryMs: 12 * HOUR } });
+    t.core.liveHosts.mockImplementation(async () => ({ ok: true as const, value: [{ name: 'xs-a1', product: '7.1.1', build: '', enabled: false, live: true }, { name: 'xs-a2', product: '7.1.1', build: '', enabled: true, live: true }] }));
+    t.runs.set('r1', sampleRun('r1', { state: 'paused', updatedAt: T0, steps: [{ id: 'xs-a1:disable', kind: 'disable', hostName: 'xs-a1', state: 'done', attempts: 1 }] }));
+    await t.tickAt(T0 + 13 * HOUR);
+    expect(t.notices()).toEqual([]);
+  });
+
+  test('mixed mode reminder names the versions the live pool shows', async () => {
+    const t = await setup({ now: T0, settings: { mixedModeAfterMs: HOUR } });
+    await t.store.savePlan('pool-a', approvedPlan({ hosts: [host('xs-a1', { alreadyDone: true }), host('xs-a2')] }));
+    await t.tickAt(T0);
+    await t.tickAt(T0 + HOUR);
+    expect(t.notices()).toEqual([expect.stringMatching(/the pool shows xs-a1 on 7\.6\.0; xs-a2 on 7\.1\.1/)]);
   });
 
   test('run watchdog: a step far beyond its expected duration is reported with the observed facts', async () => {

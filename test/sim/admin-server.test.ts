@@ -1,7 +1,7 @@
 /** The simulator's admin HTTP API as the sandbox side panel uses it (ported from the sandbox's former copy). */
 import { join } from 'node:path';
 import { AdminServer, SimPool, startAdminServer, startSimulator } from '../../src/sim';
-import { fastClock, login, ok, until } from './helpers';
+import { fastClock, login, methodCallXml, ok, until } from './helpers';
 
 describe('admin API for the sandbox side panel (real simulator)', () => {
   let sim: SimPool;
@@ -49,6 +49,21 @@ describe('admin API for the sandbox side panel (real simulator)', () => {
     expect((await fetch(`${admin.url}/pools/pool-a/faults`, { method: 'DELETE' })).status).toBe(200);
   });
 
+  it('injects the real-pool faults (issue 12): api-error, pbd-plug-fails, emergency-error, validated the same way', async () => {
+    expect(await post('/pools/pool-a/faults', { kind: 'api-error', method: 'VM.clean_shutdown' })).toEqual({ status: 400, body: { error: 'fault.code: required for kind api-error' } });
+    expect(await post('/pools/pool-a/faults', { kind: 'emergency-error', host: 'xs-a2', code: 'HOST_IS_SLAVE' })).toMatchObject({ status: 400 });
+    expect((await post('/pools/pool-a/faults', { kind: 'pbd-plug-fails', host: 'xs-a2', sr: 'no-such-sr' })).status).toBe(409);
+    expect(await post('/pools/pool-a/faults', { kind: 'api-error', method: 'VM.clean_shutdown', vm: 'web-01', code: 'VM_SHUTDOWN_TIMEOUT', params: ['x', '1200'] })).toMatchObject({ status: 200 });
+    expect((await post('/pools/pool-a/faults', { kind: 'pbd-plug-fails', host: 'xs-a2', sr: 'nfs-shared' })).status).toBe(200);
+    expect((await post('/pools/pool-a/faults', { kind: 'emergency-error', host: 'xs-a3', code: 'HOST_UNKNOWN_TO_MASTER' })).status).toBe(200);
+    // the api-error fault is live: the next clean shutdown of web-01 fails with it
+    const s = await login(sim.masterUrl, 'root', 'xenroot-demo');
+    const web = (await ok(sim.masterUrl, 'VM.get_by_name_label', [s, 'web-01']))[0];
+    const r = await fetch(sim.masterUrl, { method: 'POST', body: methodCallXml('VM.clean_shutdown', [s, web]) });
+    expect(await r.text()).toContain('VM_SHUTDOWN_TIMEOUT');
+    expect((await fetch(`${admin.url}/pools/pool-a/faults`, { method: 'DELETE' })).status).toBe(200);
+  });
+
   it('answers unknown pools, hosts and routes with 404 and what is known; bad JSON with 400', async () => {
     expect(await post('/pools/pool-z/hosts/xs-a3/power-off')).toEqual({ status: 404, body: { error: 'unknown pool "pool-z" (known: pool-a)' } });
     expect(await post('/pools/pool-a/hosts/xs-z9/power-off')).toEqual({
@@ -75,7 +90,10 @@ describe('admin API for the sandbox side panel (real simulator)', () => {
     expect((await post('/pools/pool-a/hosts/xs-a2/power-off')).status).toBe(200);
     await until(() => hostView('xs-a2').power === 'off', 'xs-a2 off', 4000);
     const r = await post('/pools/pool-a/hosts/xs-a2/reinstall');
-    expect(r).toEqual({ status: 200, body: { ok: true, address: a2.address, url: a2.url } });
+    // a fresh install answers with a NEW certificate (what the host's console shows, for the forget & rejoin check)
+    expect(r).toEqual({ status: 200, body: { ok: true, address: a2.address, url: a2.url, fingerprint256: expect.stringMatching(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/) } });
+    expect((r.body as { fingerprint256: string }).fingerprint256).not.toBe(a2.fingerprint256);
+    expect(hostView('xs-a2').fingerprint256).toBe((r.body as { fingerprint256: string }).fingerprint256);
     // it answers at once, as a stand-alone host; the pool still lists its stale record until it is forgotten
     const fresh = await login(a2.url);
     expect(await ok(a2.url, 'host.get_all', [fresh])).toHaveLength(1);

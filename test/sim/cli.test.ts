@@ -17,11 +17,12 @@ test('the sim CLI serves pool-a: login on the master, read all records, redirect
   child.stderr!.on('data', (d) => (out += d));
   for (let i = 0; i < 600 && !/admin: /.test(out); i++) await new Promise((r) => setTimeout(r, 50));
   expect(out).toMatch(/admin: http:\/\/127\.0\.0\.1:\d+\/pools\/pool-a/);
-  const master = /xs-a1\s+master\s+(http:\/\/[\d.]+:\d+)/.exec(out)![1];
-  const slave = /xs-a3\s+slave\s+(http:\/\/[\d.]+:\d+)/.exec(out)![1];
+  // HTTPS by default, each host's certificate fingerprint printed for pinning
+  const master = /xs-a1\s+master\s+(https:\/\/[\d.]+:\d+)\s.*sha256 ([0-9A-F:]{95})/.exec(out)![1];
+  const slave = /xs-a3\s+slave\s+(https:\/\/[\d.]+:\d+)/.exec(out)![1];
   const masterIp = new URL(master).hostname;
   expect(await failureOf(slave, 'session.login_with_password', ['root', 'xenroot-demo'])).toEqual(['HOST_IS_SLAVE', masterIp]);
-  const s = await login(`http://${masterIp}:${new URL(slave).port}`);
+  const s = await login(`https://${masterIp}:${new URL(slave).port}`);
   const vms = await ok(master, 'VM.get_all_records', [s]);
   expect(Object.values<any>(vms).map((v) => v.name_label)).toContain('vm-licence-srv');
   for (const cls of ['pool', 'host', 'host_metrics', 'VM_metrics', 'VM_guest_metrics', 'VBD', 'VDI', 'SR', 'PBD', 'task'])

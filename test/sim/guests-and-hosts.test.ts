@@ -30,21 +30,21 @@ const source = (url: string, s: string) => ({
   getAllRecords: async <C extends RecordClass>(cls: C) => parseAllRecords(cls, await ok(url, `${cls}.get_all_records`, [s])),
 });
 
-test('sanBoot sets other_config boot_from_san (the planner marker), separate from ordinary multipathing', async () => {
+test('sanBoot writes no XenAPI marker (xapi has no field for it, R2.7); ordinary multipathing is visible', async () => {
   const sim = await startSimulator(scenario, { clock: fastClock() });
   try {
     const s = await login(sim.masterUrl, 'root', 'pw');
     const byName = Object.fromEntries(sim.hosts().map((h) => [h.name, h.ref]));
     const oc = async (h: string) => ok(sim.masterUrl, 'host.get_other_config', [s, byName[h]]);
-    expect(await oc('h1')).toMatchObject({ boot_from_san: 'true' });
+    expect(await oc('h1')).not.toHaveProperty('boot_from_san');
     expect(await oc('h1')).not.toHaveProperty('multipathing');
     expect(await oc('h2')).toMatchObject({ multipathing: 'true', multipathhandle: 'dmp' });
     expect(await oc('h2')).not.toHaveProperty('boot_from_san');
     expect(await ok(sim.masterUrl, 'host.get_multipathing', [s, byName['h2']])).toBe(true);
     expect(await ok(sim.masterUrl, 'host.get_multipathing', [s, byName['h1']])).toBe(false);
-    // the inventory converter reads the same marker
+    // nothing in the pool says it: only the pools file's sanBootHosts can
     const snap = await readSnapshot(source(sim.masterUrl, s));
-    expect(Object.fromEntries(snap.hosts.map((h) => [h.name, h.sanBoot]))).toEqual({ h1: true, h2: false, h3: false });
+    expect(Object.fromEntries(snap.hosts.map((h) => [h.name, h.sanBoot]))).toEqual({ h1: false, h2: false, h3: false });
   } finally {
     await sim.stop();
   }

@@ -2,6 +2,8 @@
 import { ScaledClock } from '../../src/clock';
 
 import { decodeXmlRpc } from '../../src/xenapi/xml-decode';
+import http from 'node:http';
+import https from 'node:https';
 
 export const fastClock = (scale = 100000) => new ScaledClock(scale);
 
@@ -24,9 +26,27 @@ export function methodCallXml(method: string, params: unknown[]): string {
   return `<?xml version="1.0"?><methodCall><methodName>${method}</methodName><params>${params.map((p) => `<param>${encodeParam(p)}</param>`).join('')}</params></methodCall>`;
 }
 
-export async function rawPost(url: string, body: string): Promise<{ status: number; text: string }> {
-  const res = await fetch(url, { method: 'POST', body, headers: { 'content-type': 'text/xml' } });
-  return { status: res.status, text: await res.text() };
+/**
+ * POST over http or https. The simulator serves HTTPS with a self-signed certificate per host by default; these raw
+ * protocol tests check the simulator's XenAPI semantics, not its certificates (test/sim/tls.test.ts does that).
+ */
+export function rawPost(url: string, body: string): Promise<{ status: number; text: string }> {
+  const u = new URL(url);
+  const mod = u.protocol === 'https:' ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = mod.request(
+      u,
+      { method: 'POST', headers: { 'content-type': 'text/xml', 'content-length': Buffer.byteLength(body) }, rejectUnauthorized: false, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 export async function decodeResponse(xml: string): Promise<any> {

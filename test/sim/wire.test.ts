@@ -19,7 +19,7 @@ describe('sim wire format and sessions', () => {
     expect(new Set(hosts.map((h) => h.address)).size).toBe(3);
     for (const h of hosts) {
       expect(h.address).toMatch(/^127\.\d+\.\d+\.\d+$/);
-      expect(h.url).toBe(`http://${h.address}:${sim.port}`);
+      expect(h.url).toBe(`https://${h.address}:${sim.port}`);
     }
     expect(hosts.filter((h) => h.role === 'master').map((h) => h.name)).toEqual(['xs-a1']);
     expect(sim.masterUrl).toBe(hosts[0].url);
@@ -30,7 +30,7 @@ describe('sim wire format and sessions', () => {
     const master = sim.hosts().find((h) => h.role === 'master')!;
     expect(await failureOf(slave.url, 'session.login_with_password', ['root', 'wrong'])).toEqual(['HOST_IS_SLAVE', master.address]);
     // following the redirect with the same scheme and port works
-    const s = await ok(`http://${master.address}:${sim.port}`, 'session.login_with_password', ['root', 'xenroot-demo']);
+    const s = await ok(`https://${master.address}:${sim.port}`, 'session.login_with_password', ['root', 'xenroot-demo']);
     expect(s).toMatch(/^OpaqueRef:[0-9a-f-]{36}$/);
   });
 

@@ -21,7 +21,7 @@ describe('manifests/slack-app.yaml', () => {
   });
 
   it('asks for the minimal bot scopes, within Slack limits', () => {
-    expect(manifest.oauth_config.scopes.bot).toEqual(['commands', 'chat:write', 'chat:write.public', 'usergroups:read']);
+    expect(manifest.oauth_config.scopes.bot).toEqual(['commands', 'chat:write', 'chat:write.public', 'usergroups:read', 'channels:read', 'groups:read']);
     expect(manifest.oauth_config.scopes.user).toBeUndefined();
     expect(manifest.display_information.name.length).toBeLessThanOrEqual(35);
     expect(manifest.display_information.description.length).toBeLessThanOrEqual(140);

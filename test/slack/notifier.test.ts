@@ -167,6 +167,18 @@ describe('SlackNotifier over the outbox', () => {
     expect(JSON.stringify(m.blocks)).toContain('&lt;!channel&gt;');
   });
 
+  it('a reminder or notice renders its mentions as Slack mentions (they notify), never escaped, raw or in a code span', async () => {
+    await notifier.poolNotice('pool-a', 'Reminder: <!subteam^S0OPSLEADS> <@U0MIKA> gate xs-a2:approval has been waiting for 30 min.');
+    await notifier.poolNotice('pool-a', 'Window w1 (2026-12-03T02:00Z) was unscheduled by <@U0MIKA>.');
+    await notifier.runEvent(makeRun(), 'xs-a3 skipped by <@U0MIKA>: it stays disabled');
+    await outbox.idle();
+    const texts = api.messages(CHANNEL).map((m) => JSON.stringify(m.blocks));
+    expect(texts.find((t) => t.includes('Reminder'))).toContain('Reminder: <!subteam^S0OPSLEADS> <@U0MIKA> gate');
+    expect(texts.find((t) => t.includes('unscheduled'))).toContain('unscheduled by <@U0MIKA>.');
+    expect(texts.find((t) => t.includes('skipped'))).toContain('skipped by <@U0MIKA>:');
+    expect(texts.join()).not.toMatch(/&lt;[@!]|`<[@!]/);
+  });
+
   it('never logs the bot token', async () => {
     api.failNext('chat.postMessage', { error: 'invalid_auth' });
     await notifier.runStarted(makeRun());

@@ -61,3 +61,15 @@ describe('loadSlackSettings', () => {
     expect(problemsOf({ SLACK_BOT_TOKEN: '  ', SLACK_SIGNING_SECRET: SIGNING })).toEqual([expect.stringMatching(/^SLACK_BOT_TOKEN is not set/)]);
   });
 });
+
+// issue 10.11: the bot token goes with every Web API call
+describe('SLACK_API_URL', () => {
+  const base = { SLACK_BOT_TOKEN: 'xoxb-1-2-abc', SLACK_SIGNING_SECRET: 'a'.repeat(32) };
+  it.each([['http://slack-proxy.example.com/api/'], ['http://10.0.0.5:4000/api/'], ['http://127.0.0.1.evil.example/api/']])('refuses plain http to %s', (url) => {
+    expect(() => loadSlackSettings({ ...base, SLACK_API_URL: url })).toThrow(/SLACK_API_URL must be https:\/\/, or http:\/\/ to a loopback address/);
+  });
+  it.each([['https://slack-proxy.example.com/api/'], ['http://127.0.0.1:4000/api/'], ['http://localhost:4000/api/'], ['http://[::1]:4000/api/']])('accepts %s', (url) => {
+    expect(loadSlackSettings({ ...base, SLACK_API_URL: url }).slackApiUrl).toBe(url);
+  });
+});
+

@@ -226,6 +226,37 @@ describe('xsupgrade serve in Socket Mode (startBot, in process)', () => {
     for (const secret of [APP_TOKEN, BOT_TOKEN, POOL_PASSWORD]) expect(text).not.toContain(secret);
   });
 
+  it('malformed envelopes and clicks from another workspace are acknowledged and ignored; the bot keeps answering (issue 10.9, 10.11)', async () => {
+    const f = await startFakes();
+    const env = socketEnv(f.api);
+    const loaded = loadServeConfig(env);
+    if (!loaded.ok) throw new Error(loaded.problems.join('\n'));
+    const logs = captureLogs('debug');
+    let bot: RunningBot | undefined;
+    try {
+      bot = await startBot(loaded.config, { logger: logs.logger, clock: new InstantClock(), env });
+      const abort = encodeButtonValue({ runId: 'pool-a-20261101-7' });
+      const before = f.api.calls.length;
+      expect(await f.sm.send('interactive', null as never, { acceptsResponsePayload: false })).toEqual({});
+      expect(await f.sm.send('interactive', { type: 'block_actions', user: { id: 'U0MIKA' } })).toEqual({});
+      expect(await f.sm.send('slash_commands', { command: '/xsupgrade', text: 'help' })).toEqual({});
+      const foreign = clickPayload(f.api, ACTION.runAbort, abort);
+      foreign.team = { id: 'T0OTHER' };
+      foreign.user = { id: 'U0MIKA', team_id: 'T0OTHER' };
+      expect(await f.sm.send('interactive', foreign)).toEqual({});
+      // nothing was looked up or posted for any of them
+      expect(f.api.calls.slice(before)).toEqual([]);
+      expect(logs.lines.join('\n')).toContain('Socket Mode envelope dropped before Bolt');
+      expect(logs.lines.join('\n')).toContain('refused a request from outside the installed workspace');
+      const helpAck = await f.sm.send('slash_commands', slashPayload(f.api, 'help'));
+      expect(String(helpAck.text)).toContain('xsupgrade commands');
+    } finally {
+      await bot?.stop();
+      await f.sm.waitForNoConnection();
+      await f.stop();
+    }
+  });
+
   it('reconnects when Slack asks it to (a "disconnect" frame) and keeps answering', async () => {
     const f = await startFakes();
     const env = socketEnv(f.api);

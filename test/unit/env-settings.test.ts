@@ -7,6 +7,8 @@ describe('general settings from the environment', () => {
     expect(s.statePath).toBe('./data/state.sqlite');
     expect(s.backupsDir).toBe('./data/backups');
     expect(s.scheduler.approvalReminderAfterMs).toBe(30 * 60_000);
+    expect(s.leaseTtlMs).toBe(60_000);
+    expect(loadGeneralSettings({ XSUPGRADE_LEASE_TTL_SECONDS: '5' }).leaseTtlMs).toBe(5_000);
   });
 
   it('reads reminders in minutes', () => {
@@ -21,5 +23,7 @@ describe('general settings from the environment', () => {
     );
     expect(() => loadGeneralSettings({ XSUPGRADE_LOG_LEVEL: 'loud' })).toThrow(/XSUPGRADE_LOG_LEVEL/);
     expect(() => loadGeneralSettings({ XSUPGRADE_OVERDUE_FACTOR: '0.5' })).toThrow(/at least 1/);
+    expect(() => loadGeneralSettings({ XSUPGRADE_LEASE_TTL_SECONDS: 'a minute' })).toThrow(/XSUPGRADE_LEASE_TTL_SECONDS must be a number of seconds/);
+    expect(() => loadGeneralSettings({ XSUPGRADE_LEASE_TTL_SECONDS: '0' })).toThrow(/between 1 and 3600/);
   });
 });

@@ -62,3 +62,33 @@ describe('manifests/pools.example.yaml', () => {
     expect(file.pools.map((p) => p.name)).toEqual(expect.arrayContaining(['pool-a', 'pool-b', 'standalone']));
   });
 });
+
+// issue 10.11: mistakes only a combination of fields shows are found when the file is loaded (serve, start), naming pool and field
+describe('pools file cross-field checks', () => {
+  it.each([
+    ['tls verify (the default) with an http:// master', valid.replace('https://10.0.0.1', 'http://10.0.0.1'), /pool pool-a: tls\.mode: "verify" needs an https:\/\/ masterUrl/],
+    ['tls pinned with an http:// master', valid.replace('https://10.0.0.1', 'http://10.0.0.1').replace('target:', `tls: { mode: pinned, fingerprint256: "${Array(32).fill('AB').join(':')}" }\n    target:`), /pool pool-a: tls\.mode: "pinned" needs an https:\/\/ masterUrl/],
+    ['an invalid time zone', valid.replace('target:', 'timezone: Europe/Berlinn\n    target:'), /pool pool-a: timezone: "Europe\/Berlinn" is not a time zone/],
+    ['credentials inline in the master URL', valid.replace('https://10.0.0.1', 'https://root:hunter2@10.0.0.1'), /pool pool-a: masterUrl: must not hold credentials/],
+    ['credentials inline in the repository URL', valid.replace('http://repo.example/xs76/', 'http://u:hunter2@repo.example/xs76/'), /pool pool-a: upgrade\.repositoryUrl: must not hold credentials/],
+    ['a repository password without its user', valid.replace('repositoryUrl: "http://repo.example/xs76/"', 'repositoryUrl: "http://repo.example/xs76/", repositoryPasswordEnv: REPO_PW'), /pool pool-a: upgrade\.repositoryUsernameEnv: is required with repositoryPasswordEnv/],
+    ['a channel that is neither an id nor a name', valid.replace('channel: C0123ABCD', 'channel: "Ops Channel!"'), /pool pool-a: slack\.channel: "Ops Channel!" is neither a channel id/],
+    ['an empty schedulers list', valid.replace('approvers: { users: [U0APPROVER] }', 'approvers: { users: [U0APPROVER] }\n      schedulers: { users: [] }'), /pool pool-a: slack\.schedulers: at least one scheduler/],
+  ])('%s is refused at load', (_what, text, message) => {
+    expect(() => parsePoolsFile(text, 'pools.yaml')).toThrow(message);
+    try {
+      parsePoolsFile(text, 'pools.yaml');
+    } catch (e) {
+      expect((e as Error).message).not.toContain('hunter2');
+    }
+  });
+
+  it('accepts http:// with tls insecure-http explicitly, a #name channel and a schedulers list', () => {
+    const text = valid
+      .replace('https://10.0.0.1', 'http://10.0.0.1')
+      .replace('target:', 'tls: { mode: insecure-http }\n    target:')
+      .replace('channel: C0123ABCD', 'channel: "#xs-upgrades"')
+      .replace('approvers: { users: [U0APPROVER] }', 'approvers: { users: [U0APPROVER] }\n      schedulers: { groups: [S0NIGHTOPS] }');
+    expect(parsePoolsFile(text, 'pools.yaml').pools[0]!.slack.schedulers).toEqual({ users: [], groups: ['S0NIGHTOPS'] });
+  });
+});

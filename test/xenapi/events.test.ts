@@ -145,3 +145,52 @@ test('callback mode: start() emits events, stop() ends the long poll', async () 
   await ended;
   expect(seen).toHaveLength(2);
 });
+
+// issue 10.11: a pool answering EVENTS_LOST to every event.from made the watcher call it ~850 times a second
+describe('EVENTS_LOST again and again', () => {
+  it('backs off (doubling, capped) instead of re-reading in a tight loop: counted calls over 10 simulated minutes', async () => {
+    const { XapiFailure } = await import('./helpers/fake-pool');
+    let calls = 0;
+    pool.on('event.from', () => {
+      calls += 1;
+      throw new XapiFailure(['EVENTS_LOST']);
+    });
+    const start = clock.now();
+    const w = new EventWatcher(client, { classes: ['host'], clock, lostBackoff: { initialMs: 1000, maxMs: 30_000 } });
+    let resyncs = 0;
+    w.on('resync', () => {
+      resyncs += 1;
+      // bounded either way: a watcher without back-off never moves the clock and is stopped after 200 calls
+      if (clock.now() - start >= 10 * 60_000 || calls >= 200) w.stop();
+    });
+    await new Promise<void>((resolve) => w.once('end', () => resolve()).start());
+    expect(clock.now() - start).toBeGreaterThanOrEqual(10 * 60_000);
+    // 1 s, 2 s, 4 s, 8 s, 16 s, then every 30 s: about 25 attempts in 10 minutes (not thousands)
+    expect(clock.sleeps.slice(0, 7)).toEqual([1000, 2000, 4000, 8000, 16_000, 30_000, 30_000]);
+    expect(Math.max(...clock.sleeps)).toBe(30_000);
+    expect(calls).toBeGreaterThanOrEqual(20);
+    expect(calls).toBeLessThanOrEqual(30);
+    expect(resyncs).toBe(calls);
+  });
+
+  it('a streak ends with the first incremental batch: the next EVENTS_LOST re-reads at once again', async () => {
+    const { XapiFailure } = await import('./helpers/fake-pool');
+    let calls = 0;
+    // 1 full read, 2 incremental, 3 lost, 4 full, 5 lost again (a streak of 2: back off), 6 full, 7 incremental (ends it), 8 lost, 9 full
+    const lostOn = new Set([3, 5, 8]);
+    pool.on('event.from', () => {
+      calls += 1;
+      if (lostOn.has(calls)) throw new XapiFailure(['EVENTS_LOST']);
+      return { events: [], valid_ref_counts: {}, token: `${String(calls).padStart(20, '0')},x` };
+    });
+    const w = new EventWatcher(client, { classes: ['host'], clock, pollSeconds: 1 });
+    w.on('resync', () => undefined);
+    const it = w[Symbol.asyncIterator]();
+    const poll = async () => {
+      while (calls < 9) await new Promise((r) => setTimeout(r, 5));
+      w.stop();
+    };
+    await Promise.all([poll(), it.next().catch(() => undefined)]);
+    expect(clock.sleeps.filter((s) => s >= 1000)).toEqual([1000]);
+  });
+});

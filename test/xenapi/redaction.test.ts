@@ -65,3 +65,43 @@ test('login failures of every kind never reveal the password', async () => {
   // the echoed password was replaced, not silently dropped
   expect(inspect(errors[1])).toContain('[redacted]');
 });
+
+/**
+ * Issue 10.8: repository credentials and URL credentials are removed where XenAPI and plugin errors enter the bot
+ * (the client), so the plan's repository check, the upgrade step and any other caller get clean text.
+ */
+describe('secrets scrubbed at the client boundary', () => {
+  const repoUser = 'repo-user';
+  const repoPassword = 'Rep0-P@ss:word/x';
+  const withCreds = `http://${repoUser}:${encodeURIComponent(repoPassword)}@repo.example/xs76/`;
+
+  it('a testUrl failure that echoes the repository URL (credentials included) reaches the plan without them', async () => {
+    const { testRepository } = await import('../../src/inventory/repository');
+    const pool = await startFakePool({ hosts: 2, password: 'pool-password' });
+    pool.on('host.call_plugin', (params) => {
+      const url = (params[3] as { url: string }).url;
+      throw new XapiFailure(['XENAPI_PLUGIN_FAILURE', 'testUrl', 'Exception', `INVALID_URL: could not fetch ${url}.treeinfo (user ${repoUser}, password ${repoPassword})`]);
+    });
+    const client = new XenApiClient({ url: pool.masterUrl, username: 'root', password: 'pool-password', tls: { mode: 'insecure-http' }, secrets: [repoUser, repoPassword] });
+    try {
+      await client.login();
+      const results = await testRepository(client, ['OpaqueRef:h1', 'OpaqueRef:h2'], withCreds);
+      const text = JSON.stringify(results);
+      expect(results['OpaqueRef:h1']).toEqual({ ok: false, error: expect.stringMatching(/^INVALID_URL: could not fetch http:\/\/\[redacted\]@repo\.example\/xs76\/\.treeinfo/) });
+      for (const secret of [repoPassword, encodeURIComponent(repoPassword), `${repoUser}:`]) expect(text).not.toContain(secret);
+
+      // any other call's failure (and the error's message and stack) is cleaned the same way: no call site can forget it
+      pool.on('VM.get_all_records', () => {
+        throw new XapiFailure(['INTERNAL_ERROR', `fetch ${withCreds} failed for ${repoPassword}`]);
+      });
+      const err = await client.call('VM.get_all_records').then(() => undefined, (e: unknown) => e as Error & { params: string[] });
+      expect(err).toBeDefined();
+      expect(inspect(err, { depth: 5 })).not.toContain(repoPassword);
+      expect(inspect(err, { depth: 5 })).not.toContain(encodeURIComponent(repoPassword));
+      expect(err!.params[0]).toBe('fetch http://[redacted]@repo.example/xs76/ failed for [redacted]');
+    } finally {
+      await client.logout().catch(() => undefined);
+      await pool.stop();
+    }
+  });
+});

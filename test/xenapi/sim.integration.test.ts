@@ -51,7 +51,7 @@ let client: XenApiClient;
 const clients: XenApiClient[] = [];
 
 function newClient(url = sim.masterUrl, extra: Partial<ConstructorParameters<typeof XenApiClient>[0]> = {}): XenApiClient {
-  const c = new XenApiClient({ url, username: sim.username, password: sim.password, tls: { mode: 'insecure-http' }, clock, ...extra });
+  const c = new XenApiClient({ url, username: sim.username, password: sim.password, tls: sim.tls, clock, ...extra });
   clients.push(c);
   return c;
 }
@@ -171,7 +171,8 @@ test('events survive a master restart: the watcher reconnects and re-reads', asy
   }
   w.stop();
   expect(resyncsAfter).toBeGreaterThanOrEqual(1);
-  expect(host('m1').power).toBe('on');
+  // its xapi serves reads once the management interface is up, before start-up completes (reference D1)
+  expect(['booting', 'on']).toContain(host('m1').power);
 });
 
 test('automatic upgrade of the master using only client calls (R3.2, R3.7): disable, evacuate, plugin main, reboot, wait for boot_time, enable', async () => {
@@ -238,7 +239,7 @@ test('pool database dump to a file with size and SHA-256 (R2.1)', async () => {
 test('all records of a 64-host × 50-VM pool in one round trip per class', async () => {
   const big = await startSimulator(generateScenario({ hosts: 64, vmsPerHost: 50, seed: 7 }), { clock });
   try {
-    const c = newClient(big.masterUrl, { username: big.username, password: big.password });
+    const c = newClient(big.masterUrl, { username: big.username, password: big.password, tls: big.tls });
     await c.login();
     c.resetCallCount();
     const all = await Promise.all(RECORD_CLASSES.map((cls) => c.getAllRecords(cls)));

@@ -3,13 +3,15 @@ import type { PrecheckContext } from '../context';
 import { cdChecks } from './cds';
 import { hostHealthChecks } from './host-health';
 import { backupNote, standaloneNote, toolsNote } from './notes';
+import { pausedVmChecks } from './paused';
 import { poolStateChecks } from './pool-state';
 import { repositoryChecks } from './repository';
+import { rpuHotfixChecks } from './rpu-hotfix';
 import { sanBootChecks } from './san-boot';
 import { versionPathChecks } from './version-path';
 import { vmStopChecks } from './vm-stops';
 
-export { versionPathChecks, poolStateChecks, cdChecks, sanBootChecks, hostHealthChecks, vmStopChecks, repositoryChecks };
+export { versionPathChecks, poolStateChecks, pausedVmChecks, cdChecks, sanBootChecks, hostHealthChecks, vmStopChecks, repositoryChecks };
 export { backupNote, toolsNote, standaloneNote };
 
 const RANK: Record<Severity, number> = { blocker: 0, warning: 1, info: 2 };
@@ -25,7 +27,9 @@ export function runPrechecks(snapshot: PoolSnapshot, ctx: PrecheckContext, tools
     ['host-health', 'R3.1', () => hostHealthChecks(snapshot, ctx)],
     ['san-boot', 'R2.7', () => sanBootChecks(snapshot, ctx)],
     ['repository', 'R3.9', () => repositoryChecks(snapshot, ctx)],
+    ['rpu-hotfix', 'R3.9', () => rpuHotfixChecks(snapshot, ctx)],
     ['cds', 'R2.3', () => cdChecks(snapshot, ctx)],
+    ['paused', 'R3.7', () => pausedVmChecks(snapshot, ctx)],
     ['vm-stops', 'R2.2', () => vmStopChecks(snapshot, ctx)],
     ['standalone', 'R6.1', () => standaloneNote(snapshot, ctx)],
     ['backup', 'R2.1', () => backupNote(snapshot, ctx)],

@@ -2,8 +2,26 @@ import type { PoolSnapshot, Precheck } from '../../domain/types';
 import { PrecheckContext, listNames, plural } from '../context';
 
 /** R2.1 the database backup the bot takes first; R5.1/R5.3 the Tools upgrade left to do at the end. */
-export function backupNote(_snapshot: PoolSnapshot, ctx: PrecheckContext): Precheck[] {
+export function backupNote(snapshot: PoolSnapshot, ctx: PrecheckContext): Precheck[] {
   if (ctx.order.length === 0) return [];
+  if (snapshot.pool.rollingUpgradeInProgress) {
+    // xapi answers pool-dump-database with a stub (every table empty) while the pool is mixed: never call it a backup
+    const last = ctx.opts.lastUsableBackup;
+    return [
+      {
+        id: 'backup',
+        rule: 'R2.1',
+        severity: 'warning',
+        subjects: { hosts: [], vms: [] },
+        message:
+          'no usable backup of the pool database can be taken now: the pool is in mixed mode, so pool-dump-database returns a stub with no pool data. ' +
+          (last
+            ? `The last usable backup of ${ctx.opts.pool} the bot took is ${last.path} (run ${last.runId}).`
+            : `The bot took no usable backup of ${ctx.opts.pool}: a roll-back would have to rely on a backup you took yourself.`),
+        fix: { kind: 'none' },
+      },
+    ];
+  }
   return [
     {
       id: 'backup',

@@ -1,4 +1,5 @@
 import type { PoolSnapshot, Precheck } from '../../domain/types';
+import { withoutUrlCredentials } from '../../xenapi/redact';
 import { PrecheckContext, listNames } from '../context';
 
 /** prepare_host_upgrade.py testUrl error codes (XenCenter's friendly names, in our words). */
@@ -13,7 +14,6 @@ const PLUGIN_ERRORS: Record<string, string> = {
   REPO_IOERROR: 'the repository could not be read',
 };
 
-const stripCredentials = (url: string): string => url.replace(/\/\/[^/@]*@/, '//');
 
 /** Automatic: testUrl on every host to upgrade (R3.9). Manual: what the operator will do. Update: the ISO (R1.3). */
 export function repositoryChecks(_snapshot: PoolSnapshot, ctx: PrecheckContext): Precheck[] {
@@ -82,7 +82,7 @@ export function repositoryChecks(_snapshot: PoolSnapshot, ctx: PrecheckContext):
       rule: 'R3.9',
       severity: 'blocker',
       subjects: { hosts, vms: [] },
-      message: `repository ${stripCredentials(repo.url)} failed testUrl on ${listNames(hosts)}: ${err}${PLUGIN_ERRORS[code] ? ` (${PLUGIN_ERRORS[code]})` : ''}`,
+      message: `repository ${withoutUrlCredentials(repo.url)} failed testUrl on ${listNames(hosts)}: ${err}${PLUGIN_ERRORS[code] ? ` (${PLUGIN_ERRORS[code]})` : ''}`,
       fix: { kind: 'manual', guidance: `make the ${target.label} install files reachable from every host at that URL, then plan again` },
     });
   }
@@ -92,7 +92,7 @@ export function repositoryChecks(_snapshot: PoolSnapshot, ctx: PrecheckContext):
       rule: 'R3.9',
       severity: 'info',
       subjects: all,
-      message: `repository ${stripCredentials(repo.url)} passed testUrl on every host to upgrade`,
+      message: `repository ${withoutUrlCredentials(repo.url)} passed testUrl on every host to upgrade`,
       fix: { kind: 'none' },
     });
   }

@@ -18,6 +18,8 @@ const ID: Record<string, string> = {
   blocked: 'vm-migrate-blocked',
   memory: 'memory',
   storage: 'vm-storage-visibility',
+  network: 'vm-network',
+  cpu: 'vm-cpu-features',
   version: 'no-target-host',
   standalone: 'standalone',
 };
@@ -28,6 +30,8 @@ const RULE: Record<string, string> = {
   blocked: 'R3.7',
   memory: 'R2.2',
   storage: 'R2.5',
+  network: 'R3.7',
+  cpu: 'R3.4',
   version: 'R3.4',
   standalone: 'R6.1',
 };

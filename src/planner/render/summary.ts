@@ -24,6 +24,8 @@ export function wayOut(p: Precheck): string {
       return p.fix.guidance;
     case 'eject-cds':
       return 'the bot ejects them after your approval';
+    case 'cycle-suspended-cds':
+      return 'the bot does this after your approval, before any host goes down';
     case 'disable-ha':
       return 'the bot disables HA and re-enables it at the end';
     case 'suspend-vms':

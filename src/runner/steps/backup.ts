@@ -3,7 +3,8 @@
  * possible without losing VM data. Records path, size and SHA-256; an existing intact dump of this run is kept.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
+import { ensurePrivateDir, tightenFilesIn } from '../../private-files';
 import { join, resolve } from 'node:path';
 import { StepFailure } from '../errors';
 import { readLiveHosts } from '../pool-state';
@@ -16,6 +17,19 @@ export interface BackupData {
   sha256: string;
   /** xapi answers a stub database while the pool is in mixed mode (xenapi.md §4.2) */
   mixedMode: boolean;
+  /** the dump holds at least one row: false for a stub, which is never presented as a backup */
+  holdsPoolData: boolean;
+}
+
+/** Does the XML dump hold any row (pool data)? xapi's stub dump has only empty tables. Streams the file. */
+export async function holdsRows(path: string): Promise<boolean> {
+  let tail = '';
+  for await (const chunk of createReadStream(path, { encoding: 'utf8' })) {
+    const text = tail + (chunk as string);
+    if (text.includes('<row ')) return true;
+    tail = text.slice(-4);
+  }
+  return false;
 }
 
 export async function sha256File(path: string): Promise<string> {
@@ -35,17 +49,22 @@ export function createBackupStep(deps: StepDeps): StepModule {
       const pool = await readLiveHosts(deps.client); // pool.other_config is all this needs
       const mixedMode = 'rolling_upgrade_in_progress' in pool.otherConfig;
       const dir = resolve(deps.config.backupsDir);
-      mkdirSync(dir, { recursive: true });
+      // the dump holds the pool's secret table: owner-only directory and files (issue 10.11)
+      ensurePrivateDir(dir);
+      tightenFilesIn(dir);
       const file = join(dir, `${ctx.run.id}-pool-database.xml`);
       await ctx.audit('GET /pool/xmldbdump (pool database backup, R2.1)', { file });
       const dump = await deps.client.dumpDatabase(file);
       await ctx.checkpoint('dumped');
       if (!(dump.bytes > 0)) throw new StepFailure('the pool database dump is empty (R2.1)', { observed: [`${dump.path}: ${dump.bytes} bytes`] });
-      const data: BackupData = { path: dump.path, bytes: dump.bytes, sha256: dump.sha256, mixedMode };
+      const holdsPoolData = await holdsRows(dump.path);
+      const data: BackupData = { path: dump.path, bytes: dump.bytes, sha256: dump.sha256, mixedMode, holdsPoolData };
       await ctx.saveData({ ...data });
-      const note = mixedMode
-        ? `backup ${dump.path} (${dump.bytes} bytes) — the pool is in mixed mode, so xapi returned a stub database`
-        : `backup ${dump.path} (${dump.bytes} bytes, sha256 ${dump.sha256.slice(0, 12)})`;
+      // a stub (mixed mode: every table empty) is kept for the record but never called a backup (issue 11.6)
+      const note =
+        mixedMode || !holdsPoolData
+          ? `no usable backup: the dump ${dump.path} holds no pool data${mixedMode ? ' (the pool is in mixed mode, so xapi returned a stub database)' : ''} (R2.1)`
+          : `backup ${dump.path} (${dump.bytes} bytes, sha256 ${dump.sha256.slice(0, 12)})`;
       return { status: 'done', note };
     },
   };

@@ -1,12 +1,14 @@
 /**
  * Enable the host again. xapi usually re-enables a rebooted host itself; while xapi is still starting,
- * host.enable answers HOST_STILL_BOOTING and is retried.
+ * host.enable answers HOST_STILL_BOOTING and is retried. Then its storage must be attached (pbds.ts): the steps
+ * after this one move or start VMs onto it.
  */
 import { StepFailure, xenErrorCode } from '../errors';
 import { describeHost, readLiveHosts } from '../pool-state';
 import type { StepDeps } from '../ports';
 import type { StepModule } from '../step';
 import { requireHost, stepHostName } from './common';
+import { ensurePbdsPlugged } from '../pbds';
 
 export function createEnableStep(deps: StepDeps): StepModule {
   return {
@@ -15,7 +17,11 @@ export function createEnableStep(deps: StepDeps): StepModule {
       const name = stepHostName(ctx);
       for (let attempt = 0; ; attempt++) {
         const host = requireHost(ctx, await readLiveHosts(deps.client));
-        if (host.enabled) return { status: 'done', note: attempt === 0 ? `${name} already enabled` : `${name} enabled` };
+        if (host.enabled) {
+          const plugged = await ensurePbdsPlugged(deps, ctx, host.ref, name);
+          const pbdNote = plugged.length > 0 ? `; plugged ${plugged.join(', ')}` : '';
+          return { status: 'done', note: `${attempt === 0 ? `${name} already enabled` : `${name} enabled`}${pbdNote}` };
+        }
         if (!host.live) throw new StepFailure(`${name} is not live; it cannot be enabled`, { observed: [describeHost(host)] });
         if (attempt > deps.config.enableRetries) {
           throw new StepFailure(`${name} is still disabled after ${attempt} host.enable calls`, { observed: [describeHost(host)] });

@@ -32,7 +32,7 @@ function plannedStops(ctx: StepContext): Set<Ref> {
 /** "xs-a1: live, enabled, 7.6.0 build 1234" for a snapshot's host, worded as for the live view */
 const describe = (h: HostInfo): string => describeHost({ ...h, product: h.version.product, build: h.version.build });
 
-/** Running/Paused guests on the host, but for those the plan stops. */
+/** Running/Paused guests on the host, but for those the plan stops (a Paused one stops the step: it cannot move). */
 function toMove(snapshot: PoolSnapshot, host: Ref, stops: Set<Ref>): PoolSnapshot['vms'] {
   return snapshot.vms.filter((v) => v.residentOn === host && !stops.has(v.ref));
 }
@@ -63,6 +63,16 @@ export function createEvacuateStep(deps: StepDeps): StepModule {
 
       const onHost = toMove(snapshot, hostRef, stops);
       if (onHost.length === 0) return { status: 'done', note: `${name} has no VM left to migrate` };
+      // paused since the plan: xapi would refuse its migration (VM_BAD_POWER_STATE) half-way through the host
+      const paused = onHost.filter((v) => v.powerState === 'Paused');
+      if (paused.length > 0) {
+        const names = paused.map((v) => v.name).join(', ');
+        throw new StepFailure(
+          `${names} ${paused.length === 1 ? 'is' : 'are'} Paused on ${name}: xapi migrates only Running VMs, so ${name} cannot be emptied; nothing was migrated. ` +
+            `Unpause ${paused.length === 1 ? 'it' : 'them'} (xe vm-unpause) or shut ${paused.length === 1 ? 'it' : 'them'} down (xe vm-shutdown --force), then Retry (R3.7)`,
+          { observed: paused.map((v) => `${v.name}: Paused on ${name}`) },
+        );
+      }
 
       const placement = placeEvacuation({
         snapshot,

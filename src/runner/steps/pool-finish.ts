@@ -1,10 +1,13 @@
 /**
  * End of the run: re-enable HA if pool-prep disabled it (R2.4, only once no host is left behind: xapi refuses HA in
- * a mixed-version pool), and post the VMs whose Tools must now be upgraded (R5.1). The engine closes the run.
+ * a mixed-version pool), and post the VMs whose Tools must now be upgraded (R5.1) — only when every host is on the
+ * target (R5.2, R5.3). The engine closes the run.
  */
 import { describeHost, readLivePool } from '../pool-state';
 import type { StepDeps } from '../ports';
 import type { StepModule } from '../step';
+import { longCall } from '../long-call';
+import { slowCallMs } from './upgrade';
 import { isOnTarget } from './common';
 import type { HaSaved } from './pool-prep';
 
@@ -23,12 +26,23 @@ export function createPoolFinishStep(deps: StepDeps): StepModule {
         if (behind.length > 0) {
           notes.push(`HA left disabled: ${behind.map((h) => h.name).join(', ')} not on ${ctx.run.plan.target.label}, so the pool is still mixed (R2.4)`);
         } else {
-          await ctx.act('pool.enable_ha', [ha.heartbeatSrs, ha.configuration], `pool ${ctx.run.pool}`);
-          notes.push('HA re-enabled');
+          // minutes, and a second enable_ha fails HA_IS_ENABLED: Async, followed, reconciled from ha_enabled (reference top 1)
+          const call = await longCall(deps, ctx, {
+            key: 'enableHaCall',
+            method: 'pool.enable_ha',
+            params: [ha.heartbeatSrs, ha.configuration],
+            target: `pool ${ctx.run.pool}`,
+            budgetMs: slowCallMs(deps),
+            reconcile: async () => ((await readLivePool(deps.client)).haEnabled ? 'done' : 'not-done'),
+            checkBeforeRetry: 'Check the pool\'s HA state (xe pool-param-get param-name=ha-enabled).',
+          });
+          notes.push(call.sent ? 'HA re-enabled' : 'HA re-enabled (seen enabled on the pool; not sent again)');
         }
       }
       const tools = ctx.run.plan.toolsUpgrade;
-      if (tools.length > 0) notes.push(`upgrade the XenServer Tools in: ${tools.join(', ')} (R5.1)`);
+      // R5.1 only once every host runs the target: upgraded Tools on an older host are unsupported (R5.2, R5.3)
+      if (tools.length > 0 && behind.length === 0) notes.push(`upgrade the XenServer Tools in: ${tools.join(', ')} (R5.1)`);
+      else if (tools.length > 0) notes.push(`do not upgrade the XenServer Tools yet: not every host is on ${ctx.run.plan.target.label} (R5.2, R5.3)`);
       if (behind.length > 0) notes.push(`hosts not on the target: ${pool.hosts.filter((h) => behind.some((b) => ctx.resolveHost(b.host) === h.ref)).map(describeHost).join('; ')}`);
       await ctx.say(`Pool ${ctx.run.pool} finished: ${notes.join('; ') || 'nothing left to do'}.`);
       return { status: 'done', note: notes.join('; ') || 'pool finished' };

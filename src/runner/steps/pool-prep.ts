@@ -1,12 +1,16 @@
 /**
  * Pool preparation, as approved in the plan: disable HA (R2.4) remembering how to re-enable it at the end,
- * and eject the CDs the operator approved (R2.3). Re-running finds HA already off and drives already empty.
+ * eject the CDs the operator approved (R2.3), and cycle VMs suspended with a disc in (resume, eject, suspend again:
+ * suspended-cds.ts). Re-running finds HA already off and drives already empty.
  */
 import type { PrecheckFix, Ref } from '../../domain/types';
 import { StepFailure, xenErrorCode } from '../errors';
 import { readLivePool } from '../pool-state';
 import type { StepDeps } from '../ports';
 import type { StepModule } from '../step';
+import { cycleSuspendedCds } from './suspended-cds';
+import { longCall } from '../long-call';
+import { slowCallMs } from './upgrade';
 
 export interface HaSaved {
   wasEnabled: boolean;
@@ -45,7 +49,16 @@ export function createPoolPrepStep(deps: StepDeps): StepModule {
       if (pool.haEnabled) {
         // saved before the side effect so pool-finish can re-enable HA as it was, even after a crash here
         if (!data.ha?.wasEnabled) await ctx.saveData({ ha: { wasEnabled: true, ...(await readHaSettings(deps, pool.ref)) } });
-        await ctx.act('pool.disable_ha', [], `pool ${ctx.run.pool}`);
+        // minutes on a real pool: Async, followed; after a lost task the pool's ha_enabled decides (reference top 1)
+        await longCall(deps, ctx, {
+          key: 'disableHaCall',
+          method: 'pool.disable_ha',
+          params: [],
+          target: `pool ${ctx.run.pool}`,
+          budgetMs: slowCallMs(deps),
+          reconcile: async () => ((await readLivePool(deps.client)).haEnabled ? 'not-done' : 'done'),
+          checkBeforeRetry: 'Check the pool\'s HA state (xe pool-param-get param-name=ha-enabled).',
+        });
         notes.push('HA disabled for the upgrade (R2.4); it is re-enabled at the end');
       } else if (!data.ha) {
         await ctx.saveData({ ha: { wasEnabled: false, heartbeatSrs: [], configuration: {} } });
@@ -67,6 +80,7 @@ export function createPoolPrepStep(deps: StepDeps): StepModule {
         }
       }
       if (ejected.size > 0) notes.push(`${ejected.size} CD drive(s) ejected (R2.3)`);
+      for (const fix of fixes) if (fix.kind === 'cycle-suspended-cds') notes.push(...(await cycleSuspendedCds(deps, ctx, fix.vms)));
       return { status: 'done', note: notes.join('; ') || 'nothing to prepare' };
     },
   };

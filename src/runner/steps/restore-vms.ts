@@ -20,6 +20,7 @@ export function createRestoreVmsStep(deps: StepDeps): StepModule {
       const pool = await readLivePoolFor(deps.client, { vms: Object.keys(stopped) }); // only the VMs it stopped
       const restored: string[] = [];
       const failures: string[] = [];
+      let firstError: { code?: string; params?: string[] } | undefined;
       // after forget-rejoin (R4.2) the host is a fresh install: VMs whose disks were on its local storage are gone
       const replaced = hostRef !== (ctx.planStep.host ?? hostRef);
       const lost: string[] = [];
@@ -42,8 +43,14 @@ export function createRestoreVmsStep(deps: StepDeps): StepModule {
           await ctx.checkpoint('restored-one');
         } catch (err) {
           const e = toStepError(err);
-          if (replaced && e.code === 'VM_REQUIRES_SR') lost.push(rec.name);
-          else failures.push(`${rec.name} (${vm.powerState}): ${e.code ?? ''} ${e.message}`.trim());
+          // its disks were on the local storage of the host that was reinstalled (the run's baseline says where)
+          const onOldLocal = ctx.run.baseline?.vms.find((v) => v.ref === vmRef)?.srs.some((sr) => !sr.shared && sr.host === ctx.planStep.host);
+          const lostWithHost = replaced && (e.code === 'VM_REQUIRES_SR' || onOldLocal);
+          if (lostWithHost) lost.push(rec.name);
+          else {
+            firstError ??= { code: e.code, params: e.params };
+            failures.push(`${rec.name} (${vm.powerState}): ${e.code ?? ''} ${e.message}`.trim());
+          }
         }
       }
       if (lost.length > 0) {
@@ -52,7 +59,7 @@ export function createRestoreVmsStep(deps: StepDeps): StepModule {
           `${lost.join(', ')} cannot run again: ${lost.length === 1 ? 'its disks were' : 'their disks were'} on the local storage of ${name}, which was reinstalled (R4.2). Restore ${lost.length === 1 ? 'it' : 'them'} from backup.`,
         );
       }
-      if (failures.length > 0) throw new StepFailure(`${failures.length} VM(s) stopped for ${name} could not be restored`, { observed: failures });
+      if (failures.length > 0) throw new StepFailure(`${failures.length} VM(s) stopped for ${name} could not be restored; first: ${failures[0]}`, { ...firstError, observed: failures });
       if (restored.length > 0) await ctx.say(`${name}: ${restored.join(', ')} ${restored.length === 1 ? 'is' : 'are'} running again.`);
       const lostNote = lost.length ? `; lost with the reinstalled host: ${lost.join(', ')}` : '';
       return { status: 'done', note: `${restored.length > 0 ? `${restored.length} VM(s) restored on ${name}` : `nothing restored on ${name}`}${lostNote}` };

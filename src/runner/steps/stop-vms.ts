@@ -21,9 +21,27 @@ export interface StoppedVm {
   untouched?: boolean;
 }
 
+/**
+ * R2.3/R6.1: a VM is never suspended with a disc in its CD drive (it may fail to resume after the upgrade, losing its
+ * suspended state). pool-prep emptied the drives the plan saw; this catches a disc inserted since.
+ */
+async function ejectCds(deps: StepDeps, ctx: StepContext, stop: VmStop): Promise<void> {
+  const vbds = (await deps.client.call<string[]>('VM.get_VBDs', [stop.vm])) ?? [];
+  for (const vbd of vbds) {
+    const rec = await deps.client.call<{ type?: string; empty?: boolean | string }>('VBD.get_record', [vbd]);
+    if (rec?.type !== 'CD' || rec.empty === true || rec.empty === 'true') continue;
+    try {
+      await ctx.act('VBD.eject', [vbd], `CD drive of ${stop.vmName} (before its suspend, R2.3)`);
+    } catch (err) {
+      if (xenErrorCode(err) !== 'VBD_IS_EMPTY') throw err;
+    }
+  }
+}
+
 /** Returns the action really taken: a suspend without a suspend SR falls back to a clean shutdown (said aloud). */
-async function stopVm(ctx: StepContext, stop: VmStop): Promise<'suspend' | 'shutdown'> {
+async function stopVm(deps: StepDeps, ctx: StepContext, stop: VmStop): Promise<'suspend' | 'shutdown'> {
   if (stop.action === 'suspend') {
+    await ejectCds(deps, ctx, stop);
     try {
       await ctx.act('VM.suspend', [stop.vm], stop.vmName, { async: true });
       return 'suspend';
@@ -53,6 +71,7 @@ export function createStopVmsStep(deps: StepDeps): StepModule {
       const stopped = serialSaver(ctx, 'stopped', (ctx.step.data?.stopped as Record<string, unknown>) ?? {});
       const pool = await readLivePoolFor(deps.client, { vms: stops.map((s) => s.vm) }); // only the VMs to stop
       const failures: string[] = [];
+      let firstError: { code?: string; params?: string[] } | undefined;
       let acted = 0;
       for (const stop of stops) {
         const vm = vmByRef(pool, stop.vm);
@@ -70,16 +89,17 @@ export function createStopVmsStep(deps: StepDeps): StepModule {
         }
         if (!runningHere) continue;
         try {
-          const done = await stopVm(ctx, stop);
+          const done = await stopVm(deps, ctx, stop);
           if (done !== stop.action) await stopped.set(stop.vm, { ...(stopped.value[stop.vm] as StoppedVm), action: done });
           acted++;
           await ctx.checkpoint('stopped-one');
         } catch (err) {
           const e = toStepError(err);
+          firstError ??= { code: e.code, params: e.params };
           failures.push(`${stop.vmName}: ${e.code ?? ''} ${e.message}`.trim());
         }
       }
-      if (failures.length > 0) throw new StepFailure(`${failures.length} VM(s) on ${name} could not be stopped`, { observed: failures });
+      if (failures.length > 0) throw new StepFailure(`${failures.length} VM(s) on ${name} could not be stopped; first: ${failures[0]}`, { ...firstError, observed: failures });
 
       const after = await readLivePoolFor(deps.client, { residentOn: hostRef });
       const left = vmsOn(after, hostRef);

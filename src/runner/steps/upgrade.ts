@@ -13,6 +13,7 @@ import { describeHost, readLiveHosts, readLivePoolFor, vmsOn } from '../pool-sta
 import { StepFailure, isPoolUnavailable, xenErrorCode, xenErrorParams } from '../errors';
 import type { StepDeps } from '../ports';
 import type { StepContext, StepModule } from '../step';
+import { longCall } from '../long-call';
 import { assertNoSkippedHostOffline, isOnTarget, requireHost, stepHostName, stepHostRef } from './common';
 
 export interface UpgradeData {
@@ -87,12 +88,24 @@ async function prepareAutomatic(deps: StepDeps, ctx: StepContext, host: LiveHost
   if (!url) throw new StepFailure('automatic mode needs a repository URL in the pool config (upgrade.repositoryUrl)');
   let result: unknown;
   try {
-    result = await ctx.act('host.call_plugin', [host.ref, 'prepare_host_upgrade.py', 'main', { url }], `${host.name} (prepare_host_upgrade.py main)`);
+    // minutes (download + repack of the installer): Async with its task followed; never a second main while the
+    // first may still write /boot/installer (reference top 1)
+    const call = await longCall(deps, ctx, {
+      key: 'prepareCall',
+      method: 'host.call_plugin',
+      params: [host.ref, 'prepare_host_upgrade.py', 'main', { url }],
+      target: `${host.name} (prepare_host_upgrade.py main)`,
+      budgetMs: slowCallMs(deps),
+      // nothing in XenAPI shows a staged installer
+      reconcile: async () => 'unknown',
+      checkBeforeRetry: `On ${host.name}'s console, make sure no prepare_host_upgrade.py process still runs (ps ax | grep prepare_host_upgrade).`,
+    });
+    result = call.sent ? call.result : 'true';
   } catch (err) {
     const code = xenErrorCode(err);
     if (code === undefined) throw err;
-    // the plugin may echo the URL: its repository credentials (R3.9) must not reach the audit log or Slack
-    const params = xenErrorParams(err).map(withoutUrlCredentials);
+    // the plugin may echo the URL: the client already removed its repository credentials (R3.9, xenapi/redact.ts)
+    const params = xenErrorParams(err);
     const why = code === 'XENAPI_PLUGIN_FAILURE' ? params[2] || params[1] || params[0] || 'plugin failure' : `${code} ${params.join(' ')}`;
     throw new StepFailure(`preparing ${host.name} for the upgrade failed: ${why}`, { code, params });
   }
@@ -100,10 +113,7 @@ async function prepareAutomatic(deps: StepDeps, ctx: StepContext, host: LiveHost
   await ctx.saveData({ prepared: true });
 }
 
-/** user:password@ in any URL of a text → [redacted]@ */
-export function withoutUrlCredentials(text: string): string {
-  return text.replace(/(\/\/)[^/@\s]+@/g, '$1[redacted]@');
-}
+export const slowCallMs = (deps: StepDeps): number => deps.config.slowCallMs ?? 2 * 3600_000;
 
 /** The update's pool_update ref; introduced from its uploaded ISO (VDI "<name>" or "<name>.iso") when needed. */
 async function findOrIntroduceUpdate(deps: StepDeps, ctx: StepContext, wanted: string): Promise<string> {
@@ -133,8 +143,20 @@ async function applyUpdate(deps: StepDeps, ctx: StepContext, host: LiveHost): Pr
   if (!wanted) throw new StepFailure('update mode needs the update in the pool config (upgrade.updateIso)');
   const updateRef = await findOrIntroduceUpdate(deps, ctx, wanted);
   try {
-    await deps.client.call('pool_update.precheck', [updateRef, host.ref]);
-    await ctx.act('pool_update.apply', [updateRef, host.ref], `${wanted} on ${host.name}`, { async: true });
+    // both run the host's update scripts (minutes): Async, followed under a deadline (reference top 1)
+    await deps.client.callAsync('pool_update.precheck', [updateRef, host.ref], { deadlineMs: deps.clock.now() + slowCallMs(deps) });
+    await longCall(deps, ctx, {
+      key: 'applyCall',
+      method: 'pool_update.apply',
+      params: [updateRef, host.ref],
+      target: `${wanted} on ${host.name}`,
+      budgetMs: slowCallMs(deps),
+      reconcile: async () => {
+        const hosts = await deps.client.call<string[]>('pool_update.get_hosts', [updateRef]);
+        return Array.isArray(hosts) && hosts.includes(host.ref) ? 'done' : 'not-done';
+      },
+      checkBeforeRetry: `Check on ${host.name} that no update is being applied.`,
+    });
   } catch (err) {
     if (xenErrorCode(err) !== 'UPDATE_ALREADY_APPLIED') throw err;
   }

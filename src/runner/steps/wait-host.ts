@@ -76,7 +76,9 @@ export function createWaitHostStep(deps: StepDeps): StepModule {
           observed: [describeHost(host), `before: ${versionText(upgrade.versionBefore ?? { product: '?' })}`, `boot_time ${upgrade.bootTimeBefore ?? '?'} → ${host.bootTime ?? '?'}`],
         });
       }
-      await ctx.saveData({ backAt: deps.clock.now(), version: { product: host.product, build: host.build } });
+      // the boot time after the run's own reboot: the end-of-run audit tells a later restart (power loss) from it
+      const bootTimeAfter = host.bootTime === null ? null : Number.parseFloat(host.bootTime);
+      await ctx.saveData({ backAt: deps.clock.now(), version: { product: host.product, build: host.build }, bootTimeAfter: Number.isFinite(bootTimeAfter) ? bootTimeAfter : null });
       const minutes = Math.round((deps.clock.now() - since) / 60000);
       await ctx.say(`${name} is back on ${versionText(host)} after ${minutes} min.`);
       return { status: 'done', note: `${name} live on ${versionText(host)}` };

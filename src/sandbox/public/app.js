@@ -325,7 +325,11 @@
         if (action === 'reinstall') {
           out.innerHTML =
             `🆕 <b>${esc(host)}</b> was reinstalled as a fresh stand-alone host. Its new address: ` +
-            `<code data-testid="new-address">${esc(r.address)}</code> — paste it into the <i>Forget host &amp; rejoin</i> dialog.`;
+            `<code data-testid="new-address">${esc(r.address)}</code> — paste it into the <i>Forget host &amp; rejoin</i> dialog.` +
+            (r.fingerprint256
+              ? ` Its console shows a new certificate (a fresh install makes one), SHA-256 fingerprint ` +
+                `<code data-testid="new-fingerprint">${esc(r.fingerprint256)}</code>: compare it with the one the bot shows, and type it to confirm.`
+              : '');
         } else out.innerHTML = `✔️ ${esc(action)} on <b>${esc(host)}</b>`;
       }
       out.hidden = false;

@@ -67,6 +67,46 @@ export function missingSr(pool: PoolState, vmRef: string, hostRef: string): stri
   return requiredSrs(pool, vmRef).find((sr) => !hostSeesSr(pool, hostRef, sr));
 }
 
+/**
+ * assert_can_see_networks (reference top 3): each network of the VM's VIFs needs a PIF on the host; a network with
+ * no PIF at all (internal) is pinned to the host where its other running VMs are.
+ */
+export function missingNetwork(pool: PoolState, vmRef: string, hostRef: string): string | undefined {
+  for (const vif of pool.db.get('VM', vmRef).VIFs as string[]) {
+    const net = pool.db.get('VIF', vif).network as string;
+    const pifs = (pool.db.get('network', net).PIFs as string[]).map((p) => pool.db.get('PIF', p));
+    if (pifs.length > 0) {
+      if (!pifs.some((p) => p.host === hostRef && p.currently_attached)) return net;
+      continue;
+    }
+    for (const other of pool.db.get('network', net).VIFs as string[]) {
+      const vm = pool.db.get('VIF', other).VM as string;
+      if (vm === vmRef) continue;
+      const r = pool.db.get('VM', vm);
+      if ((r.power_state === 'Running' || r.power_state === 'Paused') && r.resident_on !== hostRef) return net;
+    }
+  }
+  return undefined;
+}
+
+/** 8-digit hex words, as xapi writes CPU features */
+function words(features: string): number[] {
+  return features ? features.split('-').map((w) => parseInt(w, 16) >>> 0) : [];
+}
+
+/**
+ * Cpuid_helpers.assert_vm_is_compatible (reference top 5): the features the VM booted with must all be offered by
+ * the target host, else VM_INCOMPATIBLE_WITH_THIS_HOST [vm, host, msg]. Skipped with force.
+ */
+export function assertCpuCompatible(ctx: ApiCtx, vmRef: string, hostRef: string): void {
+  const flags = ctx.pool.db.get('VM', vmRef).last_boot_CPU_flags as Record<string, string>;
+  if (!flags?.features) return;
+  const offered = words((ctx.pool.db.get('host', hostRef).cpu_info as Record<string, string>).features ?? '');
+  const needed = words(flags.features);
+  if (needed.some((w, i) => (w & ~(offered[i] ?? 0)) >>> 0 !== 0))
+    fail('VM_INCOMPATIBLE_WITH_THIS_HOST', vmRef, hostRef, 'VM last booted on a CPU with features this host does not have');
+}
+
 export function vmNeeds(vm: Rec): number {
   return (vm.memory_dynamic_min as number) + (vm.memory_overhead as number);
 }
@@ -80,6 +120,8 @@ export function assertCanBootHere(ctx: ApiCtx, vmRef: string, hostRef: string): 
   if (!pool.db.get('host', hostRef).enabled) fail('HOST_DISABLED', hostRef);
   const sr = missingSr(pool, vmRef, hostRef);
   if (sr) fail('VM_REQUIRES_SR', vmRef, sr);
+  const net = missingNetwork(pool, vmRef, hostRef);
+  if (net) fail('VM_REQUIRES_NETWORK', vmRef, net);
   const vm = pool.db.get('VM', vmRef);
   const needed = vmNeeds(vm);
   const available = sim.freeMemory(pool, hostRef);

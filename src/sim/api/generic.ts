@@ -6,6 +6,9 @@ import {
   guestMetricsRecord,
   hostMetricsRecord,
   hostRecord,
+  networkRecord,
+  pifRecord,
+  vifRecord,
   pbdRecord,
   poolRecord,
   poolUpdateRecord,
@@ -24,7 +27,7 @@ const N = 'OpaqueRef:NULL';
 /** Field lists per class, taken from the record constructors. */
 export const FIELDS: Record<string, string[]> = {
   pool: Object.keys(poolRecord('', N)),
-  host: Object.keys(hostRecord({ name: '', address: '', version: { product: '7.1.0', platform: '2.1.1', build: '' }, memory: 0, cpus: 1, cpuVendor: '', sanBoot: false, multipathing: false, bootTime: 0 }, N)),
+  host: Object.keys(hostRecord({ name: '', address: '', version: { product: '7.1.0', platform: '2.1.1', build: '' }, memory: 0, cpus: 1, cpuVendor: '', cpuFeatures: '', sanBoot: false, multipathing: false, bootTime: 0 }, N)),
   host_metrics: Object.keys(hostMetricsRecord(0, 0)),
   VM: Object.keys(vmRecord({ name: '', memory: 0, vcpus: 1, power: 'Halted', residentOn: N, affinity: N, isControlDomain: false, isTemplate: false, haRestartPriority: '', metrics: N, guestMetrics: N })),
   VM_metrics: Object.keys(vmMetricsRecord(0, 1, false, 0)),
@@ -35,6 +38,9 @@ export const FIELDS: Record<string, string[]> = {
   PBD: Object.keys(pbdRecord(N, N, {})),
   task: Object.keys(taskRecord('', N, 0)),
   pool_update: Object.keys(poolUpdateRecord({ name: '', version: '', vdi: N })),
+  network: Object.keys(networkRecord('', '')),
+  PIF: Object.keys(pifRecord({ host: N, network: N, device: '', vlan: -1, management: false })),
+  VIF: Object.keys(vifRecord({ vm: N, network: N, device: '', attached: false })),
 };
 
 export function allRecords(db: Db, cls: string): Record<string, WireValue> {

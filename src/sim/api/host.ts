@@ -4,7 +4,7 @@ import { NULL_REF } from '../db';
 import { fail, XapiFailure } from '../failure';
 import { Repository } from '../scenario';
 import { ApiCtx, def, str, strMap } from './registry';
-import { forwardTo, hostMachine, migrateVm, missingSr, vmNeeds } from './checks';
+import { forwardTo, hostMachine, migrateVm, missingNetwork, missingSr, vmNeeds } from './checks';
 import { lacksFeatureFor } from '../guest';
 
 def('host.disable', {
@@ -78,8 +78,13 @@ export function planEvacuation(ctx: ApiCtx, hostRef: string): EvacuationPlan {
         plan.errors.push({ vm, error: ['VM_REQUIRES_SR', vm, missingSr(pool, vm, candidates[0])!] });
         continue;
       }
+      const connected = seeing.filter((h) => !missingNetwork(pool, vm, h));
+      if (connected.length === 0) {
+        plan.errors.push({ vm, error: ['VM_REQUIRES_NETWORK', vm, missingNetwork(pool, vm, seeing[0])!] });
+        continue;
+      }
       const need = vmNeeds(pool.db.get('VM', vm));
-      const target = seeing.filter((h) => free.get(h)! >= need).sort((a, b) => free.get(b)! - free.get(a)!)[0];
+      const target = connected.filter((h) => free.get(h)! >= need).sort((a, b) => free.get(b)! - free.get(a)!)[0];
       if (!target) plan.errors.push({ vm, error: ['HOST_NOT_ENOUGH_FREE_MEMORY', vm] });
       else {
         free.set(target, free.get(target)! - need);
@@ -163,18 +168,9 @@ def('host.destroy', {
       db.delete('VM_metrics', db.get('VM', dom0).metrics as string);
       db.delete('VM', dom0);
     }
-    for (const pbd of [...(rec.PBDs as string[])]) {
-      const sr = db.get('PBD', pbd).SR as string;
-      db.delete('PBD', pbd);
-      const srRec = db.get('SR', sr);
-      if (!srRec.shared && (srRec.PBDs as string[]).length === 0) {
-        for (const vdi of [...(srRec.VDIs as string[])]) {
-          for (const vbd of [...(db.get('VDI', vdi).VBDs as string[])]) db.update('VBD', vbd, { VDI: NULL_REF, empty: true });
-          db.delete('VDI', vdi);
-        }
-        db.delete('SR', sr);
-      }
-    }
+    // Real xapi (xapi_host.ml destroy, reference H1) removes the host row, its control domain and (Db_gc) its PBDs.
+    // Its local SRs and their VDIs stay, attached nowhere: a VM whose disk was there fails VM_REQUIRES_SR afterwards.
+    for (const pbd of [...(rec.PBDs as string[])]) db.delete('PBD', pbd);
     for (const [ref, vm] of db.entries('VM')) if (vm.affinity === host) db.update('VM', ref, { affinity: NULL_REF });
     for (const [ref, u] of db.entries('pool_update'))
       if ((u.hosts as string[]).includes(host)) db.update('pool_update', ref, { hosts: (u.hosts as string[]).filter((x) => x !== host) });
@@ -189,6 +185,8 @@ def('host.destroy', {
 // ---- prepare_host_upgrade.py (reference §6) ----
 const PLUGIN = 'prepare_host_upgrade.py';
 const FUNCTIONS = ['testUrl', 'main', 'getVersion', 'testSafe2Upgrade', 'getDom0DefaultMemory'];
+/** the plugin as shipped before the RPU hotfix (the public 2011 copy): getVersion & co. are missing (reference L2) */
+const OLD_FUNCTIONS = ['testUrl', 'main', 'testSafe2Upgrade'];
 
 function normaliseUrl(u: string): string {
   return u.replace(/^(\w+:\/\/)[^@/]*@/, '$1').replace(/\/+$/, '');
@@ -215,7 +213,7 @@ def('host.call_plugin', {
     const args = strMap(a);
     const m = forwardTo(ctx, host);
     if (plugin !== PLUGIN) fail('XENAPI_MISSING_PLUGIN', plugin);
-    if (!FUNCTIONS.includes(fn)) fail('UNKNOWN_XENAPI_PLUGIN_FUNCTION', fn);
+    if (!(m.spec.rpuHotfix ? FUNCTIONS : OLD_FUNCTIONS).includes(fn)) fail('UNKNOWN_XENAPI_PLUGIN_FUNCTION', fn);
     switch (fn) {
       case 'testSafe2Upgrade':
         return 'true';
@@ -231,9 +229,11 @@ def('host.call_plugin', {
         return 'true';
       }
       default: {
-        // main: check, stage the installer in /boot/installer, make the upgrade entry the default boot.
+        // main: check (an older repository is INVALID_URL here, reference L1), download and repack the installer into
+        // /boot/installer, make the upgrade entry the default boot: minutes on a real host.
         const repo = findRepository(ctx, fn, args);
-        await ctx.sim.sleepSeconds(30, ctx.signal);
+        if (compareVersions(repo.version, m.installed.product) < 0) pluginError(fn, 'INVALID_URL');
+        await ctx.sim.sleepSeconds(ctx.sim.timings.pluginMainSeconds, ctx.signal);
         m.staged = repo;
         return 'true';
       }

@@ -16,7 +16,7 @@ def('pool.enable_ha', {
     const heartbeat = srs === undefined ? [] : strList(srs);
     const sr = heartbeat[0] ?? (pool.poolRec.default_SR as string);
     pool.db.get('SR', sr);
-    await sim.sleepSeconds(20, ctx.signal);
+    await sim.sleepSeconds(sim.timings.haEnableSeconds, ctx.signal);
     const statefile = pool.db.create('VDI', vdiRecord({ name: 'Statefile for HA', sr, size: 4 * MiB, type: 'ha_statefile', readOnly: false, isToolsIso: false }));
     const ftt = (pool.poolRec.ha_host_failures_to_tolerate as number) || 1;
     pool.db.update('pool', pool.poolRef, {
@@ -35,7 +35,7 @@ def('pool.disable_ha', {
   handler: async (ctx) => {
     const { pool, sim } = ctx;
     if (!pool.poolRec.ha_enabled) fail('HA_NOT_ENABLED');
-    await sim.sleepSeconds(10, ctx.signal);
+    await sim.sleepSeconds(sim.timings.haDisableSeconds, ctx.signal);
     for (const vdi of pool.poolRec.ha_statefiles as string[]) if (pool.db.has('VDI', vdi)) pool.db.delete('VDI', vdi);
     pool.db.update('pool', pool.poolRef, { ha_enabled: false, ha_statefiles: [], ha_plan_exists_for: 0 });
     return '';
@@ -74,7 +74,10 @@ def('pool.join', {
     if (compareVersions(sv(me).platform_version, sv(them).platform_version) !== 0 || sv(me).build_number !== sv(them).build_number)
       fail('HOSTS_NOT_HOMOGENEOUS', 'Software version differs');
     if ((me.cpu_info as Record<string, string>).vendor !== (them.cpu_info as Record<string, string>).vendor) fail('HOSTS_NOT_HOMOGENEOUS', 'CPUs differ');
-    // Accepted: the host becomes a slave; its xapi restarts (answers HOST_STILL_BOOTING meanwhile).
+    // Accepted: metadata import and PBD set-up take minutes (reference H4); then the host becomes a slave and its
+    // xapi restarts (answers HOST_STILL_BOOTING meanwhile).
+    await sim.sleepSeconds(sim.timings.poolJoinSeconds, ctx.signal);
+    if (!sim.masterUp(target)) fail('JOINING_HOST_CONNECTION_FAILED');
     joinPool(sim, target, machine);
     sim.restartAgentAsSlave(machine);
     return '';
@@ -113,7 +116,14 @@ function precheck(ctx: ApiCtx, ref: string, host: string): string {
   return 'ok';
 }
 
-def('pool_update.precheck', { params: 2, handler: (ctx, [u, h]) => precheck(ctx, str(u), str(h)) });
+def('pool_update.precheck', {
+  params: 2,
+  handler: async (ctx, [u, h]) => {
+    const result = precheck(ctx, str(u), str(h));
+    await ctx.sim.sleepSeconds(ctx.sim.timings.updatePrecheckSeconds, ctx.signal); // the host's precheck script
+    return result;
+  },
+});
 
 async function apply(ctx: ApiCtx, ref: string, host: string): Promise<void> {
   precheck(ctx, ref, host);

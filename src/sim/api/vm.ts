@@ -7,6 +7,7 @@ import { lacksFeatureFor } from '../guest';
 import { ApiCtx, def, str, strMap } from './registry';
 import {
   assertCanBootHere,
+  assertCpuCompatible,
   assertPlacementAllowed,
   checkVmOperation,
   chooseHost,
@@ -21,9 +22,11 @@ const VM_OP_SECONDS = 5;
 
 def('VM.pool_migrate', {
   params: 3,
-  handler: async (ctx, [v, h]) => {
+  handler: async (ctx, [v, h, o]) => {
     const vm = str(v);
     const target = str(h);
+    ctx.pool.db.get('host', target);
+    if (strMap(o).force !== 'true') assertCpuCompatible(ctx, vm, target); // the first check, before the lifecycle's
     const rec = checkVmOperation(ctx, vm, 'pool_migrate', ['Running']);
     ctx.pool.db.get('host', target);
     const source = rec.resident_on as string;
@@ -53,6 +56,9 @@ async function startOn(ctx: ApiCtx, vm: string, host: string): Promise<void> {
     await ctx.sim.sleepSeconds(VM_OP_SECONDS, ctx.signal);
     assertCanBootHere(ctx, vm, host);
     setVmRunning(ctx, vm, host);
+    const h = ctx.pool.db.get('host', host);
+    const cpu = h.cpu_info as Record<string, string>;
+    ctx.pool.db.update('VM', vm, { last_boot_CPU_flags: { vendor: cpu.vendor ?? '', features: cpu.features ?? '' } });
   });
 }
 
@@ -123,7 +129,8 @@ function assertResumable(ctx: ApiCtx, vm: string, host: string): void {
     );
 }
 
-async function resumeOn(ctx: ApiCtx, vm: string, host: string): Promise<void> {
+async function resumeOn(ctx: ApiCtx, vm: string, host: string, force = false): Promise<void> {
+  if (!force) assertCpuCompatible(ctx, vm, host);
   assertResumable(ctx, vm, host);
   await withVmOperation(ctx, vm, 'resume', async () => {
     const rec = ctx.pool.db.get('VM', vm);
@@ -151,14 +158,14 @@ def('VM.resume', {
 def('VM.resume_on', {
   params: 4,
   min: 2,
-  handler: async (ctx, [v, h]) => {
+  handler: async (ctx, [v, h, , f]) => {
     const vm = str(v);
     const host = str(h);
     checkVmOperation(ctx, vm, 'resume_on', ['Suspended']);
     ctx.pool.db.get('host', host);
     assertPlacementAllowed(ctx, host);
     assertCanBootHere(ctx, vm, host);
-    await resumeOn(ctx, vm, host);
+    await resumeOn(ctx, vm, host, f === true || f === 'true');
     return '';
   },
 });
@@ -205,6 +212,28 @@ def('VM.shutdown', {
     // VM.shutdown tries a clean shutdown and falls back to a hard one (no feature check of its own)
     const clean = rec.power_state === 'Running' && !lacksFeatureFor(ctx.pool.db, rec, 'clean_shutdown');
     await halt(ctx, vm, clean ? 'clean_shutdown' : 'hard_shutdown');
+    return '';
+  },
+});
+
+def('VM.pause', {
+  params: 1,
+  handler: (ctx, [v]) => {
+    const vm = str(v);
+    checkVmOperation(ctx, vm, 'pause', ['Running']);
+    ctx.pool.db.update('VM', vm, { power_state: 'Paused' });
+    ctx.sim.refreshVmOperations(ctx.pool);
+    return '';
+  },
+});
+
+def('VM.unpause', {
+  params: 1,
+  handler: (ctx, [v]) => {
+    const vm = str(v);
+    checkVmOperation(ctx, vm, 'unpause', ['Paused']);
+    ctx.pool.db.update('VM', vm, { power_state: 'Running' });
+    ctx.sim.refreshVmOperations(ctx.pool);
     return '';
   },
 });
@@ -263,4 +292,18 @@ def('VBD.insert', {
   },
 });
 
-void forwardTo;
+/** PBD.plug: attach the SR on the PBD's host (reference top 2); a `pbd-plug-fails` fault refuses it. */
+def('PBD.plug', {
+  params: 1,
+  handler: (ctx, [p]) => {
+    const pbd = str(p);
+    const rec = ctx.pool.db.get('PBD', pbd);
+    const m = forwardTo(ctx, rec.host as string);
+    if (rec.currently_attached) return '';
+    const srName = ctx.pool.db.get('SR', rec.SR as string).name_label as string;
+    const f = ctx.sim.takeFault('pbd-plug-fails', (x) => x.host === m.name && (!x.sr || x.sr === srName));
+    if (f) fail(f.code ?? 'SR_BACKEND_FAILURE_47', '', `The SR is not available [opterr=simulated plug failure of ${srName}]`, '');
+    ctx.pool.db.update('PBD', pbd, { currently_attached: true });
+    return '';
+  },
+});

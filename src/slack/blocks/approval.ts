@@ -15,8 +15,20 @@ function movedLine(run: Run, step: StepRecord): string {
   const moved = host.migrations.length
     ? `${plural(host.migrations.length, 'VM')} live-migrated to ${[...byTarget].map(([to, n]) => `${esc(to)} (${n})`).join(', ')}`
     : 'no VMs to migrate';
-  const stopped = host.stops.map((s) => `${esc(s.vmName)} ${s.action === 'suspend' ? 'suspended' : 'shut down'} (${esc(s.reason)})`);
-  return `\`${esc(host.name)}\` is disabled and empty: ${moved}${stopped.length ? `; ${stopped.join('; ')}` : ''}.`;
+  if (host.stops.length === 0) return `\`${esc(host.name)}\` is disabled and empty: ${moved}.`;
+  return `\`${esc(host.name)}\` is disabled: ${moved}. Still on it: ${plural(host.stops.length, 'VM')} that cannot move.`;
+}
+
+/**
+ * The VMs that go down only once this gate is approved (issue 10.7: no VM downtime before the human decision),
+ * each with what will be done to it and why it cannot move.
+ */
+function stopsLine(run: Run, step: StepRecord, decided: boolean): string {
+  const host = planHostOf(run, step);
+  if (!host || host.stops.length === 0) return '';
+  const items = host.stops.map((s) => `• \`${esc(s.vmName)}\` ${s.action === 'suspend' ? 'suspended' : 'shut down'} (${esc(s.reason)})`);
+  const head = decided ? 'VMs stopped after this decision (if approved):' : '*Approving also stops these VMs* (they cannot move; restarted or resumed after the upgrade):';
+  return [head, ...items].join('\n');
 }
 
 function nextLine(run: Run, step: StepRecord): string {
@@ -41,7 +53,7 @@ export function approvalMessage(run: Run, step: StepRecord, pool: PoolConfig | u
   const value = encodeButtonValue({ runId: run.id, stepId: step.id });
   const title = `:raised_hand: ${approversMention(pool)} approval needed — shut down \`${esc(host)}\`${isMaster ? ' (pool master: the pool is unreachable while it is down, R3.8)' : ''} and upgrade it${position ? ` (host ${position})` : ''}`;
   const blocks: KnownBlock[] = [
-    ...sections([title, movedLine(run, step), nextLine(run, step), requesterNote(run, pool)].filter(Boolean).join('\n')),
+    ...sections([title, movedLine(run, step), stopsLine(run, step, false), nextLine(run, step), requesterNote(run, pool)].filter(Boolean).join('\n')),
     {
       type: 'actions',
       block_id: `approval:${step.id}`,
@@ -53,7 +65,7 @@ export function approvalMessage(run: Run, step: StepRecord, pool: PoolConfig | u
           style: 'primary',
           confirm: confirm({
             title: `Shut down ${host}?`,
-            text: `${host} will be shut down and upgraded to ${run.plan.target.product}. Its VMs are already elsewhere.`,
+            text: confirmText(run, step, host),
             confirm: 'Approve shutdown',
           }),
         }),
@@ -72,6 +84,12 @@ export function approvalMessage(run: Run, step: StepRecord, pool: PoolConfig | u
   return { text: `${run.id} · ${run.pool}: approval needed to shut down ${host}`, blocks };
 }
 
+function confirmText(run: Run, step: StepRecord, host: string): string {
+  const stops = planHostOf(run, step)?.stops ?? [];
+  const vms = stops.length ? ` First ${stops.map((s) => `${esc(s.vmName)} is ${s.action === 'suspend' ? 'suspended' : 'shut down'}`).join(', ')}.` : ' Its running VMs were live-migrated already.';
+  return `${esc(host)} will be shut down and upgraded to ${esc(run.plan.target.product)}.${vms}`;
+}
+
 const DECISION_WORDS = { approved: '✅ Approved', held: '⏸ Held', aborted: '🛑 Run aborted' } as const;
 
 /** The approval message after a decision: the buttons are replaced by who decided and when. */
@@ -85,9 +103,14 @@ export function approvalDecidedMessage(
 ): SlackMessage {
   const host = step.hostName ?? 'the host';
   const line = `${DECISION_WORDS[decision]} by ${who(by)} at ${clockTime(at, pool?.timezone)}`;
+  // Approve on a paused run records the decision only: the Hold promise stands until someone resumes
+  const paused =
+    decision === 'approved' && run.state === 'paused'
+      ? `:double_vertical_bar: The run is paused: the approval is recorded, \`${esc(host)}\` is *not* shut down until someone resumes the run (\`/xsupgrade resume ${esc(run.id)}\` or Resume on the header).`
+      : '';
   const blocks: KnownBlock[] = [
-    ...sections([`Shut down \`${esc(host)}\` and upgrade it${hostPosition(run, step.hostName) ? ` (host ${hostPosition(run, step.hostName)})` : ''}`, movedLine(run, step), line].filter(Boolean).join('\n')),
+    ...sections([`Shut down \`${esc(host)}\` and upgrade it${hostPosition(run, step.hostName) ? ` (host ${hostPosition(run, step.hostName)})` : ''}`, movedLine(run, step), stopsLine(run, step, true), line, paused].filter(Boolean).join('\n')),
     runContext(run),
   ];
-  return { text: `${run.id} · ${run.pool}: ${host} shutdown ${decision} by ${who(by)}`, blocks };
+  return { text: `${run.id} · ${run.pool}: ${host} shutdown ${decision} by ${who(by)}${paused ? '; the run stays paused until someone resumes it' : ''}`, blocks };
 }

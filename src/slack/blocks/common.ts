@@ -18,6 +18,24 @@ export function esc(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
+/** Slack's mention tokens kept by slackText: a user, a user group, a channel, a date (never <!channel>/<!here>). */
+const MENTION_TOKEN = /<(?:@[UW][A-Z0-9]+|!subteam\^[A-Z0-9]+(?:\|[^<>]*)?|#[CG][A-Z0-9]+(?:\|[^<>]*)?|!date\^[^<>|]+\|[^<>]*)>/g;
+
+/**
+ * Text written for people by the core, the runner or the scheduler ("aborted by <@U0MIKA>", "Reminder:
+ * <!subteam^S0OPS> …"): escaped like esc(), except the mention tokens above, which Slack renders as names and
+ * which notify. Never put such text in a code span: a mention there is shown raw and notifies nobody.
+ */
+export function slackText(text: string): string {
+  let out = '';
+  let last = 0;
+  for (const m of text.matchAll(MENTION_TOKEN)) {
+    out += esc(text.slice(last, m.index)) + m[0];
+    last = m.index! + m[0].length;
+  }
+  return out + esc(text.slice(last));
+}
+
 export function truncate(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }

@@ -93,9 +93,18 @@ function guidance(run: Run, step: StepRecord, actions: RecoveryAction[]): string
   const isMaster = planHostOf(run, step)?.isMaster ?? false;
   if (isMaster && (step.kind === 'upgrade' || step.kind === 'wait-host'))
     return `The run cannot continue while the master is not upgraded (R4.1): fix the cause and Retry, or roll the master back to its working version.`;
+  const host = `\`${esc(step.hostName ?? 'the host')}\``;
+  // the least destructive way that can work comes first: Retry reconciles (re-disables, re-evacuates) before acting
+  const rechecks = ['evacuate', 'stop-vms', 'upgrade'].includes(step.kind) && !(step.kind === 'upgrade' && step.data?.shutdownIssued);
+  const retry =
+    step.kind === 'wait-host'
+      ? `If ${host} can still come back (still installing, or it only needs to be powered on), Retry wait (R4.3).`
+      : rechecks
+        ? `Fix the cause (power ${host} on if it is off), then Retry (R4.3): the bot first re-reads the pool, disables ${host} again if it was re-enabled and moves off any VM that started on it.`
+        : `Fix the cause, then Retry (R4.3).`;
   if (actions.includes('forget-rejoin'))
-    return `What you can do (R4.2): reinstall XenServer ${esc(run.plan.target.product)} on \`${esc(step.hostName ?? 'the host')}\`, then Forget host & rejoin; or fix the cause and Retry (R4.3).`;
-  if (actions.includes('retry')) return 'Fix the cause, then Retry (R4.3).';
+    return `What you can do: ${retry} Only if it cannot come back (R4.2): reinstall XenServer ${esc(run.plan.target.product)} on ${host}, then Forget host & rejoin.`;
+  if (actions.includes('retry')) return step.host ? `What you can do: ${retry}` : 'Fix the cause, then Retry (R4.3).';
   return 'Choose how to continue.';
 }
 

@@ -11,6 +11,7 @@ export const ACTION = {
   runHold: 'run_hold',
   runResume: 'run_resume',
   runAbort: 'run_abort',
+  runRestore: 'run_restore',
   approve: 'approval_approve',
   approvalHold: 'approval_hold',
   approvalAbort: 'approval_abort',
@@ -24,15 +25,22 @@ export type ActionId = (typeof ACTION)[keyof typeof ACTION];
 
 export const VIEW = {
   forgetRejoin: 'forget_rejoin_modal',
+  /** second step: the certificate the bot saw at the address, confirmed by the approver (R4.2) */
+  forgetRejoinConfirm: 'forget_rejoin_confirm',
 } as const;
 
 /** Block and input ids inside the forget-rejoin modal. */
 export const FORGET_REJOIN_INPUT = { block: 'address_block', action: 'address_input' } as const;
+/** The fingerprint as read on the host's console, typed or pasted by the approver (confirmation step). */
+export const FORGET_REJOIN_CONFIRM_INPUT = { block: 'fingerprint_block', action: 'fingerprint_input' } as const;
 
 const idString = z.string().min(1).max(200).regex(/^[A-Za-z0-9._:@\-]+$/, 'an id (letters, digits, . _ : @ -)');
 
-/** Value of plan buttons (Start, Re-plan): the pool and, for Start, the hash of the plan shown. */
-export const planButtonValue = z.object({ pool: idString, planHash: idString.optional() }).strict();
+/**
+ * Value of plan buttons (Start, Re-plan): the pool and, for Start, the hash of the plan shown and when it was made
+ * (two plans of an unchanged pool have the same hash: the time tells the plan messages apart).
+ */
+export const planButtonValue = z.object({ pool: idString, planHash: idString.optional(), planAt: z.number().int().nonnegative().optional() }).strict();
 export type PlanButtonValue = z.infer<typeof planButtonValue>;
 
 /** Value of run buttons (header, approval, failure alert): the run and, for gates and recovery, the step. */

@@ -131,7 +131,7 @@ function layoutPlan(plan: Plan, requestedBy: string, layout: (typeof LAYOUTS)[nu
   group(':information_source:', 'Notes', notes, false);
 
   if (hosts.length) {
-    const hostLines = hosts.map((h, i) => truncate(`${i + 1}. *${esc(hostTitle(h))}*  ${esc(placementSummary(h))}  · approval before shutdown`, 400));
+    const hostLines = hosts.map((h, i) => truncate(`${i + 1}. *${esc(hostTitle(h))}*  ${esc(placementSummary(h))}  · approval before ${h.stops.length ? 'any VM is stopped and before the shutdown' : 'shutdown'}`, 400));
     const shown = hostLines.slice(0, INLINE_HOSTS);
     if (hostLines.length > INLINE_HOSTS) {
       shown.push(`_… ${hostLines.length - INLINE_HOSTS} more hosts in the thread_`);
@@ -154,7 +154,7 @@ function layoutPlan(plan: Plan, requestedBy: string, layout: (typeof LAYOUTS)[nu
       button({
         text: 'Start upgrade',
         actionId: ACTION.planStart,
-        value: encodeButtonValue({ pool: plan.pool, planHash: plan.id }),
+        value: encodeButtonValue({ pool: plan.pool, planHash: plan.id, planAt: plan.createdAt }),
         style: 'primary',
         confirm: confirm({
           title: `Start ${plan.pool} → ${plan.target.product}?`,

@@ -2,7 +2,7 @@ import type { HostPlan, Run, StepKind, StepRecord } from '../../domain/types';
 
 /** What a run's steps mean per host, for the header, approvals and the end summary. Pure. */
 
-export type HostPhase = 'already-done' | 'waiting' | 'in-progress' | 'awaiting-approval' | 'failed' | 'upgraded' | 'skipped';
+export type HostPhase = 'already-done' | 'waiting' | 'in-progress' | 'awaiting-approval' | 'failed' | 'aborted' | 'upgraded' | 'skipped';
 
 export interface HostProgress {
   name: string;
@@ -45,7 +45,8 @@ export function hostProgress(run: Run): HostProgress[] {
     const steps = stepsOf(run, h);
     if (h.alreadyDone || steps.length === 0) return { ...base, phase: 'already-done' as const };
     const failed = steps.find((s) => s.state === 'failed');
-    if (failed) return { ...base, phase: 'failed' as const, current: failed };
+    // a step stopped by an abort did not fail: the host is shown as aborted (issue 11.7)
+    if (failed) return { ...base, phase: run.state === 'aborted' && failed.error?.message.startsWith('interrupted: run aborted') ? ('aborted' as const) : ('failed' as const), current: failed };
     const gate = steps.find((s) => s.state === 'awaiting-approval');
     if (gate) return { ...base, phase: 'awaiting-approval' as const, current: gate };
     const back = steps.find((s) => s.kind === 'wait-host' && s.state === 'done');

@@ -1,6 +1,6 @@
 import type { PoolStatus } from '../../domain/ports';
-import type { Run } from '../../domain/types';
-import { clockTime, esc, sections, SlackMessage, who, withinBlockLimit } from './common';
+import type { Run, StepState } from '../../domain/types';
+import { clockTime, esc, sections, slackText, SlackMessage, who, withinBlockLimit } from './common';
 import { hostProgress, isOnTarget } from './progress';
 
 /** Ephemeral answers to slash commands. Pure: data in, message out. */
@@ -15,7 +15,7 @@ export function errorReply(message: string, usage: string): SlackMessage {
 }
 
 export function textReply(text: string): SlackMessage {
-  return { text, blocks: sections(esc(text)) };
+  return { text, blocks: sections(slackText(text)) };
 }
 
 export function poolsReply(pools: PoolStatus[]): SlackMessage {
@@ -39,3 +39,30 @@ export function runsReply(title: string, runs: Run[], tz = 'UTC', empty = 'No ru
   if (runs.length === 0) return textReply(empty);
   return { text: `${title}: ${runs.length}`, blocks: withinBlockLimit(sections(`*${esc(title)}*\n${runs.map((r) => `• ${runSummary(r, tz)}`).join('\n')}`)) };
 }
+
+const STEP_ICON: Record<StepState, string> = {
+  pending: '⏸',
+  running: '⏳',
+  'awaiting-approval': ':raised_hand:',
+  done: '✅',
+  failed: '❌',
+  skipped: '⏭',
+};
+
+/** `status <run>`: the run's line, every step with its state and what it noted, the outcome, and a link to its thread (like the CLI). */
+export function runDetailReply(run: Run, tz = 'UTC', threadLink?: string): SlackMessage {
+  const steps = run.steps.map((s) => {
+    const note = (s.data?.note as string | undefined) ?? s.error?.message ?? '';
+    return `${STEP_ICON[s.state]} \`${esc(s.id)}\` ${s.state}${s.attempts > 1 ? ` (attempt ${s.attempts})` : ''}${note ? ` — ${slackText(note)}` : ''}`;
+  });
+  const lines = [
+    `*Status of ${esc(run.id)}*`,
+    runSummary(run, tz),
+    threadLink ? `Thread: <${threadLink}|progress, approvals and alerts of ${esc(run.id)}>` : 'Thread: not posted yet',
+    ...(run.outcome ? [`_${slackText(run.outcome)}_`] : []),
+    `*Steps* (${run.steps.filter((s) => s.state === 'done').length}/${run.steps.length} done)`,
+    ...steps,
+  ];
+  return { text: `${run.id} · ${run.pool}: ${run.state}`, blocks: withinBlockLimit(sections(lines.join('\n'))) };
+}
+

@@ -1,7 +1,8 @@
 import type { KnownBlock } from '@slack/types';
 import type { PoolConfig } from '../../config/pools';
 import type { Run } from '../../domain/types';
-import { clockTime, context, duration, esc, plural, runContext, sections, SlackMessage, who } from './common';
+import { clockTime, context, duration, esc, plural, runContext, sections, slackText, SlackMessage, who, withinBlockLimit } from './common';
+import { restoreButton } from './restore';
 import { hostProgress, isOnTarget, mixedMode } from './progress';
 
 /** The end-of-run summary (in the thread, broadcast to the channel), with the R5.1 Tools list and R3.5 reminder. */
@@ -14,49 +15,92 @@ export interface RunEndMessages {
 
 const TOOLS_INLINE = 15;
 
+/** The R2.1 backup, only when it can restore the pool; a stub dump (mixed mode) is said to be none (issue 11.6). */
 function backupLine(run: Run): string | undefined {
-  const data = run.steps.find((s) => s.kind === 'backup' && s.state === 'done')?.data;
+  const step = run.steps.find((s) => s.kind === 'backup' && s.state === 'done');
+  const data = step?.data;
   if (!data || typeof data.path !== 'string') return undefined;
+  const verdict = run.endAudit?.backup;
+  if (verdict ? !verdict.usable : data.mixedMode === true || data.holdsPoolData === false) {
+    return `no usable backup: the pool was in mixed mode, so the dump \`${esc(data.path)}\` holds no pool data (R2.1)`;
+  }
   const sha = typeof data.sha256 === 'string' ? ` (sha256 ${esc(data.sha256.slice(0, 8))}…)` : '';
   return `backup: \`${esc(data.path)}\`${sha}`;
+}
+
+/** "done" only when the audit of the live pool found nothing left over (issue 11.1, 11.7). */
+export function endedClean(run: Run): boolean {
+  if (run.state !== 'done') return false;
+  if (run.endAudit) return run.endAudit.leftovers.length === 0;
+  return !run.outcome?.startsWith('done with exceptions');
+}
+
+const END_ICON = { aborted: ':octagonal_sign:', 'rolled-back': ':leftwards_arrow_with_hook:' } as const;
+
+/** What happened, counted from the run's records (never from the plan). */
+function countsLine(run: Run): string[] {
+  const a = run.endAudit;
+  if (!a) return [];
+  const facts = [`${plural(a.counts.migrated, 'VM')} live-migrated`];
+  if (a.counts.stopped) facts.push(`${plural(a.counts.stopped, 'VM')} stopped by the run, ${a.counts.restarted} running again`);
+  return facts;
 }
 
 export function runEndMessages(run: Run, pool: PoolConfig | undefined): RunEndMessages {
   const tz = pool?.timezone ?? 'UTC';
   const progress = hostProgress(run);
-  const onTarget = progress.filter(isOnTarget);
+  const audit = run.endAudit;
+  const behind = audit?.behind;
+  const onTargetCount = behind ? progress.length - behind.length : progress.filter(isOnTarget).length;
+  const allOnTarget = audit ? audit.allOnTarget : onTargetCount === progress.length;
   const target = esc(run.plan.target.product);
   const took = run.endedAt ? ` in ${duration(run.endedAt - run.createdAt)}` : '';
-  const stops = run.plan.hosts.reduce((n, h) => n + h.stops.length, 0);
+  const hostsWord = allOnTarget ? `all ${plural(progress.length, 'host')}` : `${onTargetCount}/${progress.length} hosts`;
   const lines: string[] = [];
   if (run.state === 'done') {
-    // a run that skipped a host or left a VM stopped ends "done with exceptions": it must not look all green
-    const icon = onTarget.length === progress.length && !run.outcome?.startsWith('done with exceptions') ? ':white_check_mark:' : ':warning:';
-    lines.push(`${icon} *${esc(run.id)}* done${took} — ${onTarget.length === progress.length ? `all ${plural(progress.length, 'host')}` : `${onTarget.length}/${progress.length} hosts`} of *${esc(run.pool)}* on ${target}`);
+    const clean = endedClean(run) && allOnTarget;
+    lines.push(`${clean ? ':white_check_mark:' : ':warning:'} *${esc(run.id)}* ${clean ? 'done' : 'done with exceptions'}${took} — ${hostsWord} of *${esc(run.pool)}* on ${target}`);
   } else {
-    const icon = run.state === 'rolled-back' ? ':leftwards_arrow_with_hook:' : ':octagonal_sign:';
-    lines.push(`${icon} *${esc(run.id)}* ${run.state}${took} — ${onTarget.length}/${progress.length} hosts of *${esc(run.pool)}* on ${target}`);
+    const icon = run.state === 'rolled-back' ? END_ICON['rolled-back'] : END_ICON.aborted;
+    lines.push(`${icon} *${esc(run.id)}* ${run.state === 'rolled-back' ? 'rolled back' : run.state}${took} — ${hostsWord} of *${esc(run.pool)}* on ${target}`);
   }
-  if (run.outcome) lines.push(`_${esc(run.outcome)}_`);
-  const facts = [`${plural(run.plan.migrations.planned, 'live migration')} planned`];
-  if (stops) facts.push(`${plural(stops, 'VM')} stopped and restarted`);
+  const [outcomeFirst, ...reportLines] = (run.outcome ?? '').split('\n');
+  if (audit) {
+    // the audit's own lines, one per thing: what is left over (done) or still changed (aborted, rolled back)
+    const items = run.state === 'done' ? audit.leftovers : audit.changed;
+    if (audit.unreadable) lines.push(`_${esc(audit.leftovers[0] ?? 'the pool did not answer at the end')}_`);
+    else if (items.length) lines.push(`*${run.state === 'done' ? 'Left over' : 'Still changed'}* (the live pool, compared with before the run):`, ...items.map((l) => `• ${esc(l)}`));
+    else lines.push(run.state === 'done' ? '_Every host on the target and enabled; every VM that ran before runs._' : '_Nothing left changed: hosts, running VMs and HA are as they were before the run._');
+  } else if (outcomeFirst) lines.push(`_${slackText(outcomeFirst)}_`);
+  if (run.restore) {
+    lines.push(
+      `*Restore* by ${who(run.restore.by)} (${run.restore.state}): ${esc(run.restore.did.join('; ') || 'nothing to do')}` +
+        (run.restore.left.length ? ` — could not: ${esc(run.restore.left.join('; '))}` : ''),
+    );
+  }
+  const facts = countsLine(run);
   const backup = backupLine(run);
   if (backup) facts.push(backup);
-  lines.push(facts.join(' · '));
+  if (facts.length) lines.push(facts.join(' · '));
 
   const mm = mixedMode(run);
-  if (mm.mixed) {
+  const mixed = behind ? behind.length > 0 && behind.length < progress.length : mm.mixed;
+  if (mixed) {
+    const notOn = behind ?? mm.behind;
     lines.push(
-      `:warning: *${esc(run.pool)}* is in mixed mode (R3.5): ${mm.onTarget.map(esc).join(', ')} on ${target}; ${mm.behind.map(esc).join(', ')} not. ` +
+      `:warning: *${esc(run.pool)}* is in mixed mode (R3.5): ${notOn.map(esc).join(', ')} not on ${target}. ` +
         `It runs degraded until every host is upgraded — plan again soon (\`/xsupgrade plan ${esc(run.pool)}\`).`,
     );
   } else if (run.state === 'done' && mm.since) {
-    lines.push(`Pool left mixed mode (R3.5); it was mixed from ${clockTime(mm.since, tz)} to ${clockTime(run.endedAt ?? run.updatedAt, tz)}.`);
+    const end = run.endedAt ?? run.updatedAt;
+    // a span shorter than a minute would read "from 13:16 to 13:16": say only that it left mixed mode
+    lines.push(end - mm.since >= 60_000 ? `Pool left mixed mode (R3.5); it was mixed from ${clockTime(mm.since, tz)} to ${clockTime(end, tz)}.` : 'Pool left mixed mode (R3.5).');
   }
 
   const tools = run.plan.toolsUpgrade;
   const threadMessages: SlackMessage[] = [];
-  if (run.state === 'done' && tools.length > 0) {
+  // R5.1 only once every host runs the target (R5.2, R5.3): the live pool says so, not the plan
+  if (run.state === 'done' && allOnTarget && tools.length > 0) {
     if (tools.length <= TOOLS_INLINE) {
       lines.push(`Next (R5.1): upgrade XenServer Tools in ${plural(tools.length, 'VM')}: ${tools.map((t) => `\`${esc(t)}\``).join(', ')}`);
     } else {
@@ -67,9 +111,17 @@ export function runEndMessages(run: Run, pool: PoolConfig | undefined): RunEndMe
         blocks: [...sections(`*VMs whose XenServer Tools need upgrading (R5.1)*\n${list}`).slice(0, 45), runContext(run)],
       });
     }
-  } else if (run.state !== 'done' && tools.length > 0) {
+  } else if (tools.length > 0) {
     lines.push(`Do not upgrade XenServer Tools until every host is on ${target} (R5.2, R5.3).`);
   }
-  const blocks: KnownBlock[] = [...sections(lines.join('\n')), context(`requested by ${who(run.requestedBy)}`), runContext(run)];
-  return { summary: { text: `${run.id} · ${run.pool}: ${run.state}`, blocks }, threadMessages };
+  const report = reportLines.filter(Boolean);
+  const blocks: KnownBlock[] = [
+    ...sections(lines.join('\n')),
+    ...(report.length ? sections(`\`\`\`${esc(report.join('\n'))}\`\`\``) : []),
+    ...restoreButton(run),
+    context(`requested by ${who(run.requestedBy)}`),
+    runContext(run),
+  ];
+  const word = run.state === 'done' && !endedClean(run) ? 'done with exceptions' : run.state;
+  return { summary: { text: `${run.id} · ${run.pool}: ${word}`, blocks: withinBlockLimit(blocks) }, threadMessages };
 }

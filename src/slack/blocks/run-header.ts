@@ -1,9 +1,11 @@
 import type { KnownBlock } from '@slack/types';
 import type { PoolConfig } from '../../config/pools';
 import type { Run, RunState } from '../../domain/types';
-import { approversMention, button, clockTime, confirm, context, esc, runContext, sections, SlackMessage, who, withinBlockLimit } from './common';
+import { approversMention, button, clockTime, confirm, context, esc, runContext, sections, slackText, SlackMessage, who, withinBlockLimit } from './common';
 import { ACTION, encodeButtonValue } from './ids';
 import { activeWords, hostProgress, HostProgress, mixedMode } from './progress';
+import { restoreButton } from './restore';
+import { endedClean } from './run-end';
 
 /** The run header: one message per run, edited in place (chat.update); the run's thread hangs off it. */
 
@@ -42,6 +44,8 @@ function hostLine(p: HostProgress, tz: string): string {
       return `${name} ✋ waiting for approval to shut down`;
     case 'failed':
       return `${name} ❌ failed while ${p.current ? activeWords(p.current.kind) : 'upgrading'}`;
+    case 'aborted':
+      return `${name} ⏹ aborted while ${p.current ? activeWords(p.current.kind) : 'upgrading'}`;
     case 'skipped':
       return `${name} ⏭ skipped, still on ${esc(p.from)}`;
     case 'upgraded':
@@ -51,14 +55,29 @@ function hostLine(p: HostProgress, tz: string): string {
   }
 }
 
+/** HA as the pool showed it at the end (issue 11.2), or what the run does with it while it runs. */
+function haWords(run: Run): string | undefined {
+  const a = run.endAudit?.ha;
+  if (a) {
+    if (a.now === null) return a.disabledByRun ? 'HA was disabled by this run; its state at the end is unknown (the pool did not answer)' : undefined;
+    if (!a.now && (a.before || a.disabledByRun)) return 'HA off: not re-enabled (R2.4)';
+    if (!a.now && a.line) return 'HA off, left off by an earlier run (R2.4)';
+    return a.now && a.disabledByRun ? 'HA re-enabled' : undefined;
+  }
+  const disables = run.plan.steps.some((s) => s.fixes?.some((f) => f.kind === 'disable-ha'));
+  if (!disables) return undefined;
+  if (run.state === 'aborted' || run.state === 'rolled-back' || run.state === 'done') return 'HA was disabled by this run (R2.4)';
+  return 'HA disabled for the run (re-enabled at the end once every host is on the target)';
+}
+
 function poolLine(run: Run, tz: string): string {
   const parts: string[] = [];
   const mm = mixedMode(run);
   if (mm.mixed) parts.push(`Pool: mixed mode${mm.since ? ` since ${clockTime(mm.since, tz)}` : ''} (R3.5): ${mm.onTarget.length} on ${esc(run.plan.target.product)}, ${mm.behind.length} behind`);
   else if (mm.behind.length === 0) parts.push(`Pool: every host on ${esc(run.plan.target.product)}`);
   else parts.push(`Pool: all hosts still on the old version`);
-  const haDisabled = run.plan.steps.some((s) => s.fixes?.some((f) => f.kind === 'disable-ha'));
-  if (haDisabled) parts.push(run.state === 'done' ? 'HA re-enabled' : 'HA disabled for the run (re-enabled at the end)');
+  const ha = haWords(run);
+  if (ha) parts.push(ha);
   return parts.join(' · ');
 }
 
@@ -98,6 +117,8 @@ function headerButtons(run: Run): KnownBlock[] {
       return [{ type: 'actions', block_id: `header:${run.id}`, elements: [button({ text: 'Resume', actionId: ACTION.runResume, value, style: 'primary' }), abort]}];
     case 'failed':
       return [context('Recovery actions are in the failure alert in this thread.')];
+    case 'aborted':
+      return restoreButton(run);
     default:
       return [];
   }
@@ -105,7 +126,9 @@ function headerButtons(run: Run): KnownBlock[] {
 
 export function runHeaderMessage(run: Run, pool: PoolConfig | undefined): SlackMessage {
   const tz = pool?.timezone ?? 'UTC';
-  const title = `${STATE_ICON[run.state]} *${esc(run.id)}* · *${esc(run.pool)}* → ${esc(run.plan.target.label || run.plan.target.product)} · ${STATE_WORDS[run.state]}`;
+  // "done" only when the end audit found nothing left over (issue 11.1, 11.7)
+  const exceptions = run.state === 'done' && !endedClean(run);
+  const title = `${exceptions ? ':warning:' : STATE_ICON[run.state]} *${esc(run.id)}* · *${esc(run.pool)}* → ${esc(run.plan.target.label || run.plan.target.product)} · ${exceptions ? 'done with exceptions' : STATE_WORDS[run.state]}`;
   const by = `started by ${who(run.requestedBy)} · approvers ${approversMention(pool)} · ${run.plan.mode} mode`;
   const progress = hostProgress(run);
   const lines = progress.slice(0, MAX_HOST_LINES).map((p) => hostLine(p, tz));
@@ -117,7 +140,8 @@ export function runHeaderMessage(run: Run, pool: PoolConfig | undefined): SlackM
     ...sections(`${title}\n${by}`),
     ...sections(lines.join('\n')),
     context(poolLine(run, tz)),
-    ...(run.outcome && run.state !== 'running' ? sections(`_${esc(run.outcome)}_`) : []),
+    // the outcome's first line (an abort's full pool report is in the summary in the thread)
+    ...(run.outcome && run.state !== 'running' ? sections(`_${slackText(run.outcome.split('\n')[0]!)}_`) : []),
     ...headerButtons(run),
     runContext(run),
   ];
@@ -126,5 +150,5 @@ export function runHeaderMessage(run: Run, pool: PoolConfig | undefined): SlackM
 
 /** A thread reply for an event that matters (host down, host back on 7.6.0, VMs restored). */
 export function runEventMessage(run: Run, text: string): SlackMessage {
-  return { text: `${run.id} · ${run.pool}: ${text}`, blocks: [...sections(esc(text)), runContext(run)] };
+  return { text: `${run.id} · ${run.pool}: ${text}`, blocks: [...sections(slackText(text)), runContext(run)] };
 }

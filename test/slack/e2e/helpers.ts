@@ -9,6 +9,7 @@ import { silentLogger } from '../../../src/log';
 import type { FakeMessage } from '../../../src/sandbox/fake-web-api';
 import { loadScenario, startSimulator, type SimPool } from '../../../src/sim';
 import { openStore, type Store } from '../../../src/store';
+import { createScheduler, type Scheduler } from '../../../src/scheduler';
 import { APPROVER, CHANNEL, GROUP } from '../helpers/fixtures';
 import { Harness, startHarness } from '../helpers/harness';
 
@@ -17,6 +18,9 @@ export interface SlackE2E extends Harness {
   sim: SimPool;
   store: Store;
   realCore: CoreHandle;
+  pool: PoolConfig;
+  /** the real scheduler behind the schedule commands (its ticks are driven by the test, never by a timer) */
+  scheduler: Scheduler;
   close(): Promise<void>;
 }
 
@@ -31,7 +35,7 @@ export async function startSlackE2E(opts: { faults?: Parameters<SimPool['control
     masterUrl: sim.masterUrl,
     username: sim.username,
     passwordEnv: 'XS_SLACK_E2E_PASSWORD',
-    tls: { mode: 'insecure-http' },
+    tls: sim.tls,
     target: '7.6',
     upgrade: { mode: 'automatic', repositoryUrl: 'http://repo.example.com/xenserver/7.6/' },
     slack: { channel: CHANNEL, approvers: { users: [APPROVER], groups: [GROUP] }, allowSelfApproval: false },
@@ -57,11 +61,13 @@ export async function startSlackE2E(opts: { faults?: Parameters<SimPool['control
     leaseTtlMs: 20 * 60_000,
     pollMs: 2000,
   });
+  const scheduler = createScheduler({ core: realCore, store, notifier: forward, pools: [pool], clock, logger: silentLogger });
   const h = await startHarness({
     core: realCore,
     pools: [pool],
     clock,
     deps: {
+      scheduler,
       audit: (e) => store.appendAudit(e),
       saveSlackRefs: async (runId, refs) => {
         await store.updateRun(runId, (r) => {
@@ -76,6 +82,8 @@ export async function startSlackE2E(opts: { faults?: Parameters<SimPool['control
     sim,
     store,
     realCore,
+    pool,
+    scheduler,
     async close() {
       await realCore.shutdown();
       await h.stop();

@@ -1,4 +1,4 @@
-import { ACTION, FORGET_REJOIN_INPUT, VIEW } from '../../../src/slack/blocks/ids';
+import { ACTION, FORGET_REJOIN_CONFIRM_INPUT, FORGET_REJOIN_INPUT, VIEW } from '../../../src/slack/blocks/ids';
 import { APPROVER, CHANNEL, REQUESTER } from '../helpers/fixtures';
 import { buttonValue, SlackE2E, startSlackE2E, textOf, until } from './helpers';
 
@@ -85,6 +85,7 @@ describe('a whole run through Slack only (simulator, real core)', () => {
     try {
       const { header, runId } = await planAndStartFromSlack(e);
       let reinstalled: string | undefined;
+      let consoleFingerprint: string | undefined;
       const summary = await approveUntil(
         e,
         header.ts,
@@ -95,15 +96,22 @@ describe('a whole run through Slack only (simulator, real core)', () => {
           if (!value) return false;
           if (!reinstalled) {
             // the operator reinstalls XenServer on the failed host (outside the bot), then uses the button
-            const fresh = e.sim.control.reinstallFresh('xs-a2') as { address: string; ready?: Promise<void> };
-            await fresh.ready;
+            const fresh = e.sim.control.reinstallFresh('xs-a2');
+            consoleFingerprint = (await fresh.ready).fingerprint256;
             reinstalled = fresh.address;
           }
           const views = e.api.views().length;
           await e.click(ACTION.recoverForgetRejoin, value, { user: APPROVER, messageTs: alertTs });
           const modal = await until('the forget & rejoin modal', () => e.api.views()[views]);
           expect(JSON.stringify(modal.view.blocks)).toMatch(/host\.destroy[\s\S]*pool\.join/);
-          await e.submitView({ callback_id: VIEW.forgetRejoin, private_metadata: String(modal.view.private_metadata), values: { [FORGET_REJOIN_INPUT.block]: { [FORGET_REJOIN_INPUT.action]: { type: 'plain_text_input', value: reinstalled } } } }, APPROVER);
+          await e.submitView({ id: modal.id, callback_id: VIEW.forgetRejoin, private_metadata: String(modal.view.private_metadata), values: { [FORGET_REJOIN_INPUT.block]: { [FORGET_REJOIN_INPUT.action]: { type: 'plain_text_input', value: reinstalled } } } }, APPROVER);
+          // the bot looked at the address: the certificate it saw replaces the form (nothing forgotten yet)
+          const confirm = await until('the confirmation step', () => (e.api.getView(modal.id)?.view.callback_id === VIEW.forgetRejoinConfirm ? e.api.getView(modal.id) : undefined));
+          expect(JSON.stringify(confirm.view.blocks)).toContain(consoleFingerprint!.slice(0, 47));
+          expect(JSON.stringify(confirm.view.blocks)).toMatch(/Lost with xs-a2's local storage.*vm-licence-srv/);
+          expect(e.sim.hosts().find((x) => x.name === 'xs-a2')!.inPool).toBe(false); // the reinstalled machine, not yet joined
+          // the approver types the fingerprint read on the host's console
+          await e.submitView({ id: modal.id, callback_id: VIEW.forgetRejoinConfirm, private_metadata: String(confirm.view.private_metadata), values: { [FORGET_REJOIN_CONFIRM_INPUT.block]: { [FORGET_REJOIN_CONFIRM_INPUT.action]: { type: 'plain_text_input', value: consoleFingerprint! } } } }, APPROVER);
           await until('the alert buttons replaced', () => textOf(e.api.messages(CHANNEL).find((m) => m.ts === alertTs)!).includes('Forget host &amp; rejoin* chosen by <@U0MIKA>') || textOf(e.api.messages(CHANNEL).find((m) => m.ts === alertTs)!).includes('Forget host & rejoin* chosen by <@U0MIKA>'));
           return true;
         },
@@ -113,6 +121,9 @@ describe('a whole run through Slack only (simulator, real core)', () => {
       const audit = await e.store.listAudit(runId);
       expect(audit.some((a) => /^host\.destroy xs-a2/.test(a.message))).toBe(true);
       expect(audit.some((a) => /^pool\.join on/.test(a.message))).toBe(true);
+      // its disk was on xs-a2's local storage: the end of the run says it is lost, never that it runs again (issue 11.8)
+      expect(textOf(summary)).not.toMatch(/vm-licence-srv(?:(?!\\n)[^\n])*running again/);
+      expect((await e.store.getRun(runId))!.outcome).toMatch(/vm-licence-srv.*its disks were on the local storage of xs-a2, which was reinstalled/);
     } finally {
       await e.close();
     }
@@ -125,7 +136,7 @@ describe('a whole run through Slack only (simulator, real core)', () => {
       const summary = await approveUntil(
         e,
         header.ts,
-        (t) => t.includes(`*${runId}* rolled-back`),
+        (t) => t.includes(`*${runId}* rolled back`),
         async (alertTs) => {
           const alert = e.api.messages(CHANNEL).find((m) => m.ts === alertTs)!;
           expect(buttonValue(alert, ACTION.recoverSkipHost)).toBeUndefined(); // not valid for the master
@@ -136,7 +147,7 @@ describe('a whole run through Slack only (simulator, real core)', () => {
           return true;
         },
       );
-      expect(textOf(summary)).toContain('rolled-back');
+      expect(textOf(summary)).toContain('rolled back');
       expect(e.sim.inspect().hosts.every((x) => x.productVersion === '7.1.1')).toBe(true);
     } finally {
       await e.close();

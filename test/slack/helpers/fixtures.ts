@@ -25,7 +25,7 @@ export function poolConfig(overrides: Partial<PoolConfig> = {}): PoolConfig {
   };
 }
 
-const HOST_KINDS: StepKind[] = ['disable', 'evacuate', 'stop-vms', 'approval', 'upgrade', 'wait-host', 'enable', 'restore-vms'];
+const HOST_KINDS: StepKind[] = ['disable', 'evacuate', 'approval', 'stop-vms', 'upgrade', 'wait-host', 'enable', 'restore-vms'];
 
 function hostPlan(name: string, isMaster: boolean, migrations: Array<[string, string]>, stops: string[] = []): HostPlan {
   return {

@@ -19,6 +19,9 @@ export const SIGNING_SECRET = 'QqSigningSecretForHarness0000001';
 
 export type FakeCore = { [K in keyof Core]: jest.Mock };
 
+/** The certificate fakeCore's probeNewHost reports at any address (R4.2 forget & rejoin). */
+export const PROBED_FINGERPRINT = 'A1:B2:C3:D4:E5:F6:07:18:29:3A:4B:5C:6D:7E:8F:90:01:12:23:34:45:56:67:78:89:9A:AB:BC:CD:DE:EF:F0';
+
 /** A Core whose every method is a jest.fn with a plausible default answer. */
 export function fakeCore(run: Run = makeRun()): FakeCore {
   const ok = <T>(value: T) => Promise.resolve({ ok: true as const, value });
@@ -31,6 +34,11 @@ export function fakeCore(run: Run = makeRun()): FakeCore {
     resume: jest.fn(() => ok(run)),
     abort: jest.fn(() => ok({ ...run, state: 'aborted' })),
     recover: jest.fn(() => ok(run)),
+    probeNewHost: jest.fn((_run: string, _step: string, address: string) =>
+      ok({ address, certificate: { fingerprint256: PROBED_FINGERPRINT, subject: 'CN=xs-a3', issuer: 'CN=xs-a3', selfSigned: true, validFrom: 'Dec  3 03:00:00 2026 GMT', validTo: 'Dec  1 03:00:00 2036 GMT' }, lostVms: ['vm-licence-srv'] }),
+    ),
+    restore: jest.fn(() => ok(run)),
+    liveHosts: jest.fn(() => ok([])),
     getRun: jest.fn((id: string) => Promise.resolve(id === run.id ? run : undefined)),
     status: jest.fn(() => Promise.resolve([run])),
     history: jest.fn(() => Promise.resolve([run])),
@@ -48,8 +56,8 @@ export interface Harness {
   /** POST a signed request body; returns status and body text */
   post(body: string, headers?: Record<string, string>): Promise<{ status: number; text: string }>;
   command(text: string, opts?: { user?: string; channel?: string; channelName?: string }): Promise<{ status: number; text: string }>;
-  click(actionId: string, value: string, opts?: { user?: string; channel?: string; messageTs?: string; blocks?: unknown[] }): Promise<{ status: number; text: string }>;
-  submitView(view: { callback_id: string; private_metadata: string; values: Record<string, Record<string, { type: string; value: string | null }>> }, user?: string): Promise<{ status: number; text: string }>;
+  click(actionId: string, value: string, opts?: { user?: string; channel?: string; messageTs?: string; threadTs?: string; blocks?: unknown[] }): Promise<{ status: number; text: string }>;
+  submitView(view: { callback_id: string; private_metadata: string; values: Record<string, Record<string, { type: string; value: string | null }>>; id?: string }, user?: string): Promise<{ status: number; text: string }>;
   stop(): Promise<void>;
 }
 
@@ -129,11 +137,11 @@ export async function startHarness(opts: { core?: FakeCore | Core; pools?: PoolC
         user: { id: user, username: user.toLowerCase(), name: user.toLowerCase(), team_id: api.directory.teamId },
         api_app_id: 'A0XSUPGRADE',
         token: 'deprecated-verification-token',
-        container: { type: 'message', message_ts: messageTs, channel_id: channel, is_ephemeral: false },
+        container: { type: 'message', message_ts: messageTs, channel_id: channel, is_ephemeral: false, ...(o.threadTs ? { thread_ts: o.threadTs } : {}) },
         trigger_id: api.issueTrigger(user),
         team: { id: api.directory.teamId, domain: 'sandbox' },
         channel: { id: channel, name: 'xs-upgrades' },
-        message: { type: 'message', ts: messageTs, text: 'message', blocks: o.blocks ?? [] },
+        message: { type: 'message', ts: messageTs, text: 'message', blocks: o.blocks ?? [], ...(o.threadTs ? { thread_ts: o.threadTs } : {}) },
         response_url: api.createResponseUrl({ channel, user, messageTs }),
         actions: [{ type: 'button', action_id: actionId, block_id: 'b1', value, text: { type: 'plain_text', text: 'x' }, action_ts: '1732500001.000200' }],
         state: { values: {} },
@@ -149,7 +157,7 @@ export async function startHarness(opts: { core?: FakeCore | Core; pools?: PoolC
         token: 'deprecated-verification-token',
         trigger_id: api.issueTrigger(user),
         view: {
-          id: 'V0001',
+          id: view.id ?? 'V0001',
           team_id: api.directory.teamId,
           type: 'modal',
           callback_id: view.callback_id,

@@ -32,6 +32,7 @@ describe('buttons through the real Bolt app', () => {
     [ACTION.runResume, 'resume', [RUN_ID]],
     [ACTION.runAbort, 'abort', [RUN_ID]],
     [ACTION.approvalAbort, 'abort', [RUN_ID]],
+    [ACTION.runRestore, 'restore', [RUN_ID]],
   ] as const)('%s calls core.%s', async (actionId, method, args) => {
     await h.click(actionId, runValue('xs-a2:approval'));
     await h.slack.idle();
@@ -48,10 +49,19 @@ describe('buttons through the real Bolt app', () => {
     await h.click(ACTION.approve, runValue('xs-a2:approval'), { user: APPROVER });
     await h.slack.idle();
     expect(core.approve).toHaveBeenCalledTimes(3);
-    expect(ephemeralsFor(h.api, OUTSIDER).join()).toContain('Not allowed: &lt;@U0SAM&gt; is not an approver of pool-a');
+    expect(ephemeralsFor(h.api, OUTSIDER).join()).toContain('Not allowed: <@U0SAM> is not an approver of pool-a'); // a mention, never escaped or raw
     expect(ephemeralsFor(h.api, REQUESTER).join()).toContain('cannot approve it yourself');
     expect(ephemeralsFor(h.api, APPROVER).join()).toContain('Nothing done: the run has moved on: step xs-a2:approval was already approved');
     // nothing else was posted or edited for a refused click
+    expect(h.api.calls.filter((c) => c.method === 'chat.postMessage' || c.method === 'chat.update')).toHaveLength(0);
+  });
+
+  it('a Restore click refused by Core (not an approver, already restored) is told to the user only (issue 10.7)', async () => {
+    core.restore.mockResolvedValueOnce({ ok: false, code: 'forbidden', error: 'recover refused: U0SAM is not an approver of pool pool-a' });
+    await h.click(ACTION.runRestore, runValue(), { user: OUTSIDER });
+    await h.slack.idle();
+    expect(core.restore).toHaveBeenCalledWith(RUN_ID, expect.objectContaining({ userId: OUTSIDER }));
+    expect(ephemeralsFor(h.api, OUTSIDER).join()).toContain('Not allowed: recover refused: U0SAM is not an approver');
     expect(h.api.calls.filter((c) => c.method === 'chat.postMessage' || c.method === 'chat.update')).toHaveLength(0);
   });
 
@@ -134,7 +144,7 @@ describe('buttons through the real Bolt app', () => {
   });
 
   it('Start on a plan message starts with the plan hash shown and replaces the buttons', async () => {
-    const planValue = encodeButtonValue({ pool: 'pool-a', planHash: failed.planHash });
+    const planValue = encodeButtonValue({ pool: 'pool-a', planHash: failed.planHash, planAt: failed.plan.createdAt });
     const blocks = [
       { type: 'section', text: { type: 'mrkdwn', text: 'Plan for pool-a' } },
       { type: 'actions', elements: [{ type: 'button', action_id: ACTION.planStart, value: planValue, text: { type: 'plain_text', text: 'Start upgrade' } }] },
@@ -142,7 +152,11 @@ describe('buttons through the real Bolt app', () => {
     const planMsg = h.api.postAsUser(h.api.directory.bot.userId, CHANNEL, 'plan');
     await h.click(ACTION.planStart, planValue, { user: REQUESTER, messageTs: planMsg.ts, blocks });
     await h.slack.idle();
-    expect(core.start).toHaveBeenCalledWith('pool-a', { planHash: failed.planHash }, expect.objectContaining({ userId: REQUESTER }));
+    expect(core.start).toHaveBeenCalledWith('pool-a', { planHash: failed.planHash, planMadeAt: failed.plan.createdAt }, expect.objectContaining({ userId: REQUESTER }));
+    // the real Core notifies runStarted; the notifier withdraws the Start button of every plan message of the pool
+    expect(h.api.calls.filter((c) => c.method === 'chat.update')).toHaveLength(0);
+    await h.slack.notifier.runStarted({ ...failed, requestedBy: REQUESTER });
+    await h.slack.idle();
     const update = h.api.calls.find((c) => c.method === 'chat.update')!;
     expect(JSON.stringify(update.args.blocks)).toContain('Started as run `pool-a-20261125-1` by <@U0KENJI>');
     expect(JSON.stringify(update.args.blocks)).not.toContain(ACTION.planStart);

@@ -48,6 +48,8 @@ export interface FakePoolOptions {
   timeScale?: number;
   /** first three octets of the hosts' loopback addresses (host i gets base.(i+2)); random by default */
   base?: string;
+  /** listen on this port (the simulator's, to stand in for one of its hosts); ephemeral by default */
+  port?: number;
 }
 
 const pad20 = (n: number) => String(n).padStart(20, '0');
@@ -376,7 +378,7 @@ export async function startFakePool(opts: FakePoolOptions = {}): Promise<FakePoo
   for (let attempt = 0; ; attempt++) {
     const base = opts.base ?? loopbackBase();
     pool.hosts.length = 0;
-    pool.port = 0;
+    pool.port = opts.port ?? 0;
     try {
       for (let i = 0; i < n; i++) {
         const sockets = new Set<net.Socket>();

@@ -4,7 +4,7 @@ import type { SlackContext } from '../../context';
 import { ClickHandler, onClick } from './click';
 import { planReplanClick, planStartClick } from './plan-actions';
 import { forgetRejoinClick, recoveryClick } from './recovery-actions';
-import { abortClick, approveClick, holdClick, resumeClick } from './run-actions';
+import { abortClick, approveClick, holdClick, restoreClick, resumeClick } from './run-actions';
 
 /** Action id → handler. The ids are the constants blocks/ renders into buttons. */
 export const ACTION_HANDLERS: Record<string, ClickHandler> = {
@@ -13,6 +13,7 @@ export const ACTION_HANDLERS: Record<string, ClickHandler> = {
   [ACTION.runHold]: holdClick,
   [ACTION.runResume]: resumeClick,
   [ACTION.runAbort]: abortClick,
+  [ACTION.runRestore]: restoreClick,
   [ACTION.approve]: approveClick,
   [ACTION.approvalHold]: holdClick,
   [ACTION.approvalAbort]: abortClick,

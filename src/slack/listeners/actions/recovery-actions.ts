@@ -2,8 +2,8 @@ import type { RecoveryAction } from '../../../domain/types';
 import { failureDecidedMessage, RECOVERY_BY_ACTION_ID } from '../../blocks/failure';
 import { forgetRejoinModal } from '../../blocks/forget-rejoin-modal';
 import { textReply } from '../../blocks/replies';
-import { auditRefusal, SlackContext, tellUser, updateMessage } from '../../context';
-import type { Click } from './click';
+import { auditRefusal, SlackContext, updateMessage } from '../../context';
+import { tellClicker, type Click } from './click';
 import { resolveRunClick, surfaceRefusal } from './run-click';
 
 /**
@@ -33,14 +33,14 @@ export async function forgetRejoinClick(ctx: SlackContext, click: Click): Promis
   const step = c.run.steps.find((s) => s.id === c.stepId);
   if (!step || step.state !== 'failed' || c.run.state !== 'failed') {
     await auditRefusal(ctx, { runId: c.run.id, actor: click.userId, message: `stale forget-rejoin click: step ${c.stepId} is ${step?.state ?? 'unknown'}, run ${c.run.state}`, detail: { action: click.actionId } });
-    tellUser(ctx, click.channelId, click.userId, textReply(`${c.run.id}: this alert is out of date (step ${c.stepId} is ${step?.state ?? 'unknown'}, run ${c.run.state}). Nothing was done.`), 'stale alert');
+    tellClicker(ctx, click, textReply(`${c.run.id}: this alert is out of date (step ${c.stepId} is ${step?.state ?? 'unknown'}, run ${c.run.state}). Nothing was done.`), 'stale alert');
     return;
   }
-  const view = forgetRejoinModal(c.run, step, { runId: c.run.id, stepId: step.id, channel: click.channelId, messageTs: click.messageTs });
+  const view = forgetRejoinModal(c.run, step, { runId: c.run.id, stepId: step.id, channel: click.channelId, messageTs: click.messageTs, ...(click.threadTs ? { threadTs: click.threadTs } : {}) });
   try {
     await ctx.outbox.callNow('views.open', { trigger_id: click.triggerId, view });
   } catch (e) {
     ctx.logger.warn({ runId: c.run.id, err: (e as { data?: { error?: string } }).data?.error ?? (e as Error).message }, 'could not open the forget & rejoin form');
-    tellUser(ctx, click.channelId, click.userId, textReply(`${c.run.id}: the form could not be opened in time. Click "Forget host & rejoin…" again.`), 'modal failed');
+    tellClicker(ctx, click, textReply(`${c.run.id}: the form could not be opened in time. Click "Forget host & rejoin…" again.`), 'modal failed');
   }
 }

@@ -32,3 +32,10 @@ export async function abortClick(ctx: SlackContext, click: Click): Promise<void>
   if (!c) return;
   surfaceRefusal(ctx, click, c.run.id, await ctx.core.abort(c.run.id, c.actor));
 }
+
+/** Restore after an abort (issue 10.7): Core authorises it like a recovery action and re-validates it on the pool. */
+export async function restoreClick(ctx: SlackContext, click: Click): Promise<void> {
+  const c = await resolveRunClick(ctx, click, false);
+  if (!c) return;
+  surfaceRefusal(ctx, click, c.run.id, await ctx.core.restore(c.run.id, c.actor));
+}

@@ -4,8 +4,8 @@ import type { Actor, Run } from '../../../domain/types';
 import { decodeButtonValue, runButtonValue } from '../../blocks/ids';
 import { textReply } from '../../blocks/replies';
 import { describeRefusal, INVALID_BUTTON_TEXT } from '../../errors';
-import { actorFor, auditRefusal, channelAllows, channelMention, poolByName, SlackContext, tellUser } from '../../context';
-import type { Click } from './click';
+import { actorFor, auditRefusal, channelAllows, channelMention, poolByName, SlackContext } from '../../context';
+import { tellClicker, type Click } from './click';
 
 /** A click on a run button, checked against the stored run before anything is asked of Core. */
 export interface RunClick {
@@ -23,19 +23,19 @@ export async function resolveRunClick(ctx: SlackContext, click: Click, needsStep
   const value = decodeButtonValue(runButtonValue, click.value);
   if (!value || (needsStep && !value.stepId)) {
     await auditRefusal(ctx, { runId: 'unknown', actor: click.userId, message: `forged or corrupted button value on ${click.actionId}`, detail: { action: click.actionId, channel: click.channelId } });
-    tellUser(ctx, click.channelId, click.userId, textReply(INVALID_BUTTON_TEXT.replace(/^:no_entry: /, '')), 'invalid button');
+    tellClicker(ctx, click, textReply(INVALID_BUTTON_TEXT.replace(/^:no_entry: /, '')), 'invalid button');
     return undefined;
   }
   const run = await ctx.core.getRun(value.runId);
   if (!run) {
     await auditRefusal(ctx, { runId: value.runId, actor: click.userId, message: `click on ${click.actionId} for an unknown run`, detail: { action: click.actionId } });
-    tellUser(ctx, click.channelId, click.userId, textReply(`There is no run ${value.runId}. Nothing was done.`), 'unknown run');
+    tellClicker(ctx, click, textReply(`There is no run ${value.runId}. Nothing was done.`), 'unknown run');
     return undefined;
   }
   const pool = poolByName(ctx, run.pool);
   if (!pool || !channelAllows(pool, { id: click.channelId })) {
     await auditRefusal(ctx, { runId: run.id, actor: click.userId, message: `click on ${click.actionId} from a channel that does not operate ${run.pool}`, detail: { action: click.actionId, channel: click.channelId } });
-    tellUser(ctx, click.channelId, click.userId, textReply(`${run.pool} is operated from ${pool ? channelMention(pool) : 'its own channel'} only. Nothing was done.`), 'wrong channel');
+    tellClicker(ctx, click, textReply(`${run.pool} is operated from ${pool ? channelMention(pool) : 'its own channel'} only. Nothing was done.`), 'wrong channel');
     return undefined;
   }
   return { run, stepId: value.stepId, pool, actor: await actorFor(ctx, click.userId, click.channelId, pool) };
@@ -45,6 +45,6 @@ export async function resolveRunClick(ctx: SlackContext, click: Click, needsStep
 export function surfaceRefusal(ctx: SlackContext, click: Click, runId: string, result: CoreResult<unknown>): result is { ok: false; error: string; code: never } {
   if (result.ok) return false;
   ctx.logger.info({ runId, action: click.actionId, user: click.userId, code: result.code }, 'Core refused a click');
-  tellUser(ctx, click.channelId, click.userId, textReply(`${runId}: ${describeRefusal(result.code, result.error)}`), `refusal ${runId}`);
+  tellClicker(ctx, click, textReply(`${runId}: ${describeRefusal(result.code, result.error)}`), `refusal ${runId}`);
   return true;
 }

@@ -1,9 +1,9 @@
 import type { Command } from '../../../interface/grammar';
 import { describeRefusal } from '../../errors';
-import { poolsReply, runsReply, textReply } from '../../blocks/replies';
+import { poolsReply, runDetailReply, runsReply, textReply } from '../../blocks/replies';
 import type { SlackMessage } from '../../blocks/common';
 import { esc } from '../../blocks/common';
-import { actorFor, auditRefusal, channelAllows, channelMention, poolByName, postWithThread, SlackContext } from '../../context';
+import { actorFor, auditRefusal, channelAllows, channelMention, messageLink, poolByName, postPlan, SlackContext } from '../../context';
 
 /**
  * Executes a parsed command for a Slack user after the ack. Returns the ephemeral reply for the user
@@ -58,7 +58,7 @@ export async function executeCommand(ctx: SlackContext, command: Command, origin
       const actor = await actorFor(ctx, origin.userId, origin.channelId, pool);
       const result = await ctx.core.plan(command.pool, { target: command.target, mode: command.mode }, actor);
       if (!result.ok) return textReply(`Plan for ${command.pool}: ${describeRefusal(result.code, result.error)}`);
-      postWithThread(ctx, origin.channelId, ctx.planBlocks(result.value, { requestedBy: origin.userId }), `plan ${command.pool}`);
+      postPlan(ctx, origin.channelId, result.value, origin.userId);
       return undefined;
     }
     case 'start': {
@@ -79,6 +79,9 @@ export async function executeCommand(ctx: SlackContext, command: Command, origin
         } else {
           const gate = await runGate(ctx, subject, origin, 'status');
           if (!gate.ok) return gate.reply;
+          const run = (await ctx.core.getRun(subject))!;
+          const link = run.slack?.headerTs ? messageLink(ctx, run.slack.channel, run.slack.headerTs) : undefined;
+          return runDetailReply(run, poolByName(ctx, run.pool)?.timezone, link);
         }
         return runsReply(`Status of ${subject}`, await ctx.core.status(subject), pool?.timezone, `No run for ${subject} yet.`);
       }

@@ -2,7 +2,7 @@ import type { AllMiddlewareArgs, SlackCommandMiddlewareArgs } from '@slack/bolt'
 import { parseCommand } from '../../../interface/grammar';
 import { errorReply, helpReply } from '../../blocks/replies';
 import { INTERNAL_ERROR_TEXT } from '../../errors';
-import { SlackContext, tellUser } from '../../context';
+import { channelAllows, SlackContext, tellUser } from '../../context';
 import { executeCommand } from './execute';
 
 /**
@@ -26,7 +26,10 @@ export function xsupgradeCommand(ctx: SlackContext) {
       return;
     }
     const cmd = parsed.command;
-    const ackText = ACK_TEXT[cmd.name]?.('pool' in cmd ? cmd.pool : '');
+    // "⏳ Reading…" only for a pool that exists and is operated from here: otherwise the refusal alone answers
+    const pool = 'pool' in cmd ? ctx.pools.find((p) => p.name === cmd.pool) : undefined;
+    const accepted = !!pool && channelAllows(pool, { id: command.channel_id, name: command.channel_name });
+    const ackText = accepted ? ACK_TEXT[cmd.name]?.(pool.name) : undefined;
     await ack(ackText ? { response_type: 'ephemeral', text: ackText } : undefined);
 
     const origin = { userId: command.user_id, channelId: command.channel_id, channelName: command.channel_name };

@@ -1,0 +1,109 @@
+/**
+ * core.restore: the Restore action an aborted run offers (issue 10.7). Authorised like the other recovery actions,
+ * re-validated when clicked (the run is aborted, Restore is not done yet, no other run is active on the pool, there
+ * is still something to put back), done under the pool's lease (so it never races a run), audited, and followed by
+ * a fresh audit of the live pool that says what remains changed.
+ */
+import type { Clock } from '../clock';
+import type { CoreErrorCode, CoreResult, Notifier } from '../domain/ports';
+import type { Actor, RestoreRecord, Run, RunState } from '../domain/types';
+import type { AuditKind } from '../runner/audit';
+import { StaleAction } from '../runner/recovery';
+import { endAuditOf } from '../runner/report';
+import { executeRestore, restoreOffer } from '../runner/restore';
+import type { PoolClient, RunStore } from '../runner/ports';
+
+export interface RestoreEnv {
+  store: RunStore;
+  clock: Clock;
+  ownerId: string;
+  leaseTtlMs: number;
+  /** the run, after authorisation of `decision` for this actor */
+  forRun(runId: string, actor: Actor, decision: 'recover'): Promise<CoreResult<{ run: Run }>>;
+  client(pool: string): PoolClient | undefined;
+  audit(runId: string, kind: AuditKind, actor: string, message: string, detail?: Record<string, unknown>): Promise<void>;
+  refuse<T>(runId: string, actor: Actor, code: CoreErrorCode, error: string): Promise<CoreResult<T>>;
+  notify(run: Run, what: keyof Notifier, fn: (n: Notifier) => Promise<void>): void;
+}
+
+const ACTIVE: RunState[] = ['running', 'awaiting-approval', 'paused', 'failed'];
+
+/** Restores in progress in this process (the pool lease keeps other processes out; this keeps a double click out). */
+const inFlight = new Set<string>();
+
+export async function restoreRun(env: RestoreEnv, runId: string, actor: Actor): Promise<CoreResult<Run>> {
+  const got = await env.forRun(runId, actor, 'recover');
+  if (!got.ok) return got;
+  const { run } = got.value;
+  const refuse = (code: CoreErrorCode, why: string) => env.refuse<Run>(runId, actor, code, `restore refused: ${why}`);
+  if (run.state !== 'aborted') return refuse('conflict', `run ${run.id} is ${run.state}: only an aborted run offers Restore`);
+  if (run.restore?.state === 'done') return refuse('conflict', `Restore of ${run.id} was already done by ${run.restore.by}`);
+  const offer = restoreOffer(run);
+  if (!offer) return refuse('conflict', `run ${run.id} left nothing Restore can put back (no host it disabled, no VM it stopped, HA untouched)`);
+  const active = (await env.store.listRuns({ pool: run.pool, states: ACTIVE })).find((r) => r.id !== run.id);
+  if (active) return refuse('conflict', `run ${active.id} is active on ${run.pool}: Restore of an older run would act behind its back`);
+  const client = env.client(run.pool);
+  if (!client) return refuse('invalid', `pool ${run.pool} is not configured in this process`);
+  const key = `${env.ownerId}:${run.id}`;
+  if (inFlight.has(key)) return refuse('conflict', `Restore of ${run.id} is already in progress`);
+  inFlight.add(key);
+  try {
+    return await restoreLeased(env, run, actor, client, offer, refuse);
+  } finally {
+    inFlight.delete(key);
+  }
+}
+
+async function restoreLeased(
+  env: RestoreEnv,
+  run: Run,
+  actor: Actor,
+  client: PoolClient,
+  offer: NonNullable<ReturnType<typeof restoreOffer>>,
+  refuse: (code: CoreErrorCode, why: string) => Promise<CoreResult<Run>>,
+): Promise<CoreResult<Run>> {
+  const lease = await env.store.acquireLease(run.pool, env.ownerId, run.id, env.leaseTtlMs, env.clock.now());
+  if (!lease.ok) return refuse('conflict', `pool ${run.pool} is being driven by ${lease.holder} (run ${lease.runId}): try again when it is idle`);
+  try {
+    const started: RestoreRecord = { by: actor.userId, at: env.clock.now(), state: 'running', did: run.restore?.did ?? [], left: [] };
+    // persisted before the first side effect; a Restore still "running" after a crash is simply done again
+    let current: Run;
+    try {
+      current = await env.store.updateRun(run.id, (r) => {
+        if (r.state !== 'aborted' || r.restore?.state === 'done') throw new StaleAction(`run ${r.id} changed: Restore refused`);
+        r.restore = started;
+      });
+    } catch (err) {
+      if (err instanceof StaleAction) return refuse('conflict', err.message);
+      throw err;
+    }
+    await env.audit(run.id, 'recovery', actor.userId, `Restore of ${run.id} started by ${actor.userId} (${actor.source})`, {
+      host: offer.host?.name,
+      vms: offer.vms.map((v) => v.name),
+      ha: !!offer.ha,
+    });
+    const save = async (rec: RestoreRecord) => {
+      current = await env.store.updateRun(run.id, (r) => {
+        r.restore = rec;
+      });
+    };
+    let result: RestoreRecord;
+    try {
+      result = await executeRestore({ client, audit: env.audit, save }, current, offer, started);
+    } catch (err) {
+      result = { ...started, state: 'partial', left: [`the pool could not be read or acted on: ${(err as Error).message}`] };
+    }
+    const endAudit = await endAuditOf({ client, clock: env.clock, store: env.store }, current);
+    const final = await env.store.updateRun(run.id, (r) => {
+      r.restore = result;
+      r.endAudit = endAudit;
+    });
+    const words = `Restore by ${actor.userId}: ${result.did.join('; ') || 'nothing needed doing'}${result.left.length ? `; not put back: ${result.left.join('; ')}` : ''}. ${endAudit.changed.length ? `Still changed: ${endAudit.changed.join('; ')}` : 'Hosts, running VMs and HA are as they were before the run.'}`;
+    await env.audit(run.id, 'recovery', actor.userId, words, { state: result.state });
+    env.notify(final, 'runEvent', (n) => n.runEvent(final, words));
+    env.notify(final, 'runUpdated', (n) => n.runUpdated(final));
+    return { ok: true, value: final };
+  } finally {
+    await env.store.releaseLease(run.pool, env.ownerId).catch(() => undefined);
+  }
+}

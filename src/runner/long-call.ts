@@ -1,0 +1,139 @@
+/**
+ * Slow XenAPI side effects (prepare_host_upgrade.py main, pool.enable_ha/disable_ha, pool_update.apply): minutes on a
+ * real pool, far beyond a request timeout (reference top 1). They go through `Async.*` and the task is followed to its
+ * end under a deadline. A call whose outcome is unknown is NEVER sent again blindly:
+ *
+ * - "issued" is written to the step's data BEFORE the call, and the task ref as soon as xapi returns it;
+ * - on a re-run (timeout, lost connection, runner restart) the recorded task is followed again; when it is gone (a
+ *   master restart loses tasks with no event, reference top 10) or was never returned, a pending task of the same
+ *   call is adopted, else the live pool decides (`reconcile`): done → nothing to send; not done → sent again; unknown
+ *   → the step fails with CALL_OUTCOME_UNKNOWN and says what to check. Only a Retry the operator chooses after that
+ *   alert sends it again.
+ */
+import type { Ref } from '../domain/types';
+import { isXenApiError, XenApiTaskLostError, XenApiTimeoutError } from '../xenapi';
+import { StepFailure, isPoolUnavailable, xenErrorCode } from './errors';
+import type { StepDeps } from './ports';
+import type { StepContext } from './step';
+
+export type Reconciled = 'done' | 'not-done' | 'unknown';
+
+/** Durable record of one slow call, in the step's data under its key; null once it has ended. */
+export interface IssuedCall {
+  method: string;
+  /** clock ms when it was (about to be) sent */
+  issuedAt: number;
+  task?: Ref;
+  /** the operator was told the outcome is unknown: a Retry after that alert is their decision to send it again */
+  unknownReported?: boolean;
+}
+
+export interface LongCall {
+  /** key in the step's data */
+  key: string;
+  /** the wire name without `Async.` (e.g. pool.enable_ha) */
+  method: string;
+  params: unknown[];
+  /** for the audit log and messages; never arguments (they may hold secrets) */
+  target: string;
+  /** clock ms the task is followed before the step fails; it is not sent again then (Retry follows it again) */
+  budgetMs: number;
+  /** what the live pool says when the task cannot: the call's effect is there, is not, or cannot be seen */
+  reconcile(): Promise<Reconciled>;
+  /** what the operator should check before choosing Retry when the outcome is unknown */
+  checkBeforeRetry: string;
+}
+
+export type LongCallResult = { sent: true; result: unknown } | { sent: false; why: string };
+
+const minutes = (ms: number): number => Math.round(ms / 60_000);
+
+export async function longCall(deps: StepDeps, ctx: StepContext, c: LongCall): Promise<LongCallResult> {
+  const client = deps.client;
+  if (!client.waitForTask) throw new Error(`this client cannot follow tasks: ${c.method} is not sent`);
+  const save = (v: IssuedCall | null) => ctx.saveData({ [c.key]: v });
+
+  /** Follow a task to its end; its own failure ends the record (it says the call did not succeed). */
+  const follow = async (task: Ref): Promise<unknown> => {
+    try {
+      const result = await client.waitForTask!(task, { deadlineMs: deps.clock.now() + c.budgetMs });
+      await save(null);
+      return result;
+    } catch (err) {
+      if (err instanceof XenApiTimeoutError) {
+        throw new StepFailure(
+          `${c.method} on ${c.target} is still running after ${minutes(c.budgetMs)} min (task ${task}); it is not sent again. Retry follows the same task.`,
+          { code: 'TASK_DEADLINE', observed: [`task ${task} still pending`] },
+        );
+      }
+      if (xenErrorCode(err) !== undefined && !isPoolUnavailable(err)) await save(null);
+      throw err;
+    }
+  };
+
+  const prev = ctx.step.data?.[c.key] as IssuedCall | null | undefined;
+  if (prev) {
+    let verdict: Reconciled | undefined;
+    const task = prev.task ?? (await taskOf(deps, c.method, prev.issuedAt));
+    if (task) {
+      try {
+        if (!prev.task) await save({ ...prev, task });
+        ctx.log.info({ task, method: c.method }, 'following the task of a call issued before');
+        return { sent: true, result: await follow(task) };
+      } catch (err) {
+        if (!(err instanceof XenApiTaskLostError)) throw err;
+        ctx.log.warn({ task, method: c.method }, 'the task of an issued call is gone: reading the pool');
+      }
+    }
+    verdict = await c.reconcile();
+    if (verdict === 'done') {
+      await save(null);
+      await ctx.audit(`${c.method} on ${c.target}: its effect is seen on the pool; not sent again`, { method: c.method });
+      return { sent: false, why: 'its effect is already seen on the pool' };
+    }
+    if (verdict === 'unknown' && !prev.unknownReported) {
+      await save({ ...prev, unknownReported: true });
+      throw new StepFailure(
+        `${c.method} on ${c.target} was sent but its outcome is unknown (no answer, and its task is gone); it is not sent again automatically. ` +
+          `${c.checkBeforeRetry} Then Retry sends it again, or Abort.`,
+        { code: 'CALL_OUTCOME_UNKNOWN', observed: [`issued at ${new Date(prev.issuedAt).toISOString()}`, prev.task ? `task ${prev.task} no longer exists` : 'no task ref was returned'] },
+      );
+    }
+    await ctx.audit(
+      verdict === 'unknown'
+        ? `${c.method} on ${c.target}: outcome unknown; sent again after the operator's Retry`
+        : `${c.method} on ${c.target}: its task is gone and the pool shows no effect; sending it again`,
+      { method: c.method },
+    );
+  }
+
+  const issued: IssuedCall = { method: c.method, issuedAt: deps.clock.now() };
+  await save(issued); // before the side effect: a crash after this point is reconciled, never blindly repeated
+  const task = await ctx.act<Ref>(`Async.${c.method}`, c.params, c.target);
+  await save({ ...issued, task });
+  return { sent: true, result: await follow(task) };
+}
+
+/** tolerance between the runner's clock and the pool's for a task's `created` (clock ms) */
+const CLOCK_SKEW_MS = 5 * 60_000;
+
+/**
+ * The task of this call (`Async.<method>`) when its ref was never returned (the reply was lost): a pending one, else
+ * one that ended but was not destroyed (this client destroys every task it followed) created since it was issued.
+ * It is followed instead of a second call.
+ */
+async function taskOf(deps: StepDeps, method: string, issuedAt: number): Promise<Ref | undefined> {
+  let tasks: Record<string, { name_label?: string; status?: string; created?: unknown }>;
+  try {
+    tasks = (await deps.client.call<typeof tasks>('task.get_all_records')) ?? {};
+  } catch (err) {
+    if (isXenApiError(err) && !isPoolUnavailable(err)) return undefined;
+    throw err;
+  }
+  const mine = Object.entries(tasks).filter(([, t]) => t.name_label === `Async.${method}`);
+  const pending = mine.find(([, t]) => t.status === 'pending' || t.status === 'cancelling');
+  if (pending) return pending[0];
+  const createdAt = (t: { created?: unknown }): number => (t.created instanceof Date ? t.created.getTime() : typeof t.created === 'string' ? Date.parse(t.created) : NaN);
+  const ended = mine.filter(([, t]) => createdAt(t) >= issuedAt - CLOCK_SKEW_MS).sort(([, a], [, b]) => createdAt(b) - createdAt(a));
+  return ended[0]?.[0];
+}

@@ -1,0 +1,443 @@
+import type Keyv from 'keyv';
+import type { AuditEvent, Plan, Run } from '../domain/types';
+import type { Clock } from '../clock';
+import type { KvBackend, KvOps } from './backend';
+import { formatRunId } from './run-id';
+import { decode, encode, validate } from './schemas';
+import {
+  ConflictError,
+  FencedError,
+  NotFoundError,
+  StoreCorruptError,
+  type AcquireLeaseResult,
+  type Fence,
+  type Lease,
+  type OutboxRecord,
+  type OutboxStore,
+  type RunFilter,
+  type Schedule,
+  type Store,
+  type StoreInfo,
+} from './types';
+
+/**
+ * The state store: keyv 5.6 over one key/value table, in SQLite (default, one instance), PostgreSQL (several
+ * replicas, ./postgres.ts) or a Map (unit tests). One implementation of the logic below serves all three.
+ *
+ * Why keyv's get/set alone is not enough: `await keyv.get(k)` then `await keyv.set(k, v')` are two statements with an
+ * event-loop turn between them; another process (a restarted runner, a CLI command, a second bot) can write in between
+ * and one update is silently lost, and keyv has no compare-and-set or transaction API. Everything that must be atomic
+ * across processes (run updates, run creation, counters, leases, audit appends) therefore runs as ONE transaction
+ * on the same table keyv uses (SQLite: BEGIN IMMEDIATE, the write lock taken before the read; PostgreSQL:
+ * SERIALIZABLE, re-run on a serialization failure), so a concurrent writer sees the committed result.
+ * Plain reads and unconditional writes (plans) go through keyv.
+ *
+ * Fencing (issue 16): a pool's lease carries a token that grows at every change of holder. The runner passes its
+ * { pool, owner, token } with every write it makes; the write checks it in the same transaction and throws
+ * FencedError when another replica took the lease over, so a stalled replica that wakes up persists nothing.
+ */
+
+/** PostgreSQL channel: a run's id, at each committed change (wakes the replica that drives it) */
+export const RUN_CHANGED_CHANNEL = 'xsupgrade_runs';
+
+const key = {
+  run: (id: string) => `run:${id}`,
+  runs: 'run:',
+  runSeq: (pool: string, day: string) => `runseq:${pool}:${day}`,
+  audit: (runId: string, seq: number) => `audit:${runId}:${String(seq).padStart(10, '0')}`,
+  audits: (runId: string) => `audit:${runId}:`,
+  auditSeq: (runId: string) => `auditseq:${runId}`,
+  plan: (pool: string) => `plan:${pool}`,
+  lease: (pool: string) => `lease:${pool}`,
+  leases: 'lease:',
+  leaseToken: (pool: string) => `leasetoken:${pool}`,
+  notice: (k: string) => `notice:${k}`,
+  replica: (owner: string) => `replica:${owner}`,
+  replicas: 'replica:',
+  schedule: (id: string) => `schedule:${id}`,
+  schedules: 'schedule:',
+  scheduleSeq: (pool: string) => `scheduleseq:${pool}`,
+  outbox: (id: string) => `outbox:${id}`,
+  outboxes: 'outbox:',
+  outboxSeq: 'outboxseq',
+};
+
+/** a replica's heartbeat record is deleted this long after it expired */
+const REPLICA_FORGOTTEN_AFTER_MS = 24 * 3600_000;
+
+/** 12 digits: ids (and so keys) sort in creation order */
+const formatOutboxId = (seq: number) => String(seq).padStart(12, '0');
+
+/** yyyymmdd of an epoch ms, in UTC */
+function utcDay(now: number): string {
+  return new Date(now).toISOString().slice(0, 10).replace(/-/g, '');
+}
+
+/** leases written before fencing have no token: they count as token 0 */
+function withToken(l: Lease): Lease {
+  return { ...l, token: l.token ?? 0 };
+}
+
+function checkSynchronous(result: unknown, what: string): void {
+  if (result && typeof (result as { then?: unknown }).then === 'function') {
+    throw new TypeError(`${what}: the mutate function must be synchronous (it runs inside a database transaction)`);
+  }
+}
+
+export class KvStore implements Store {
+  private closed = false;
+
+  readonly outbox: OutboxStore = {
+    add: async (entry) => {
+      validate.outbox(key.outboxes, { ...entry, id: '0' });
+      return this.tx(async (tx) => {
+        for (;;) {
+          const id = formatOutboxId(await this.bump(tx, key.outboxSeq));
+          if (await tx.insert(key.outbox(id), encode({ ...entry, id } satisfies OutboxRecord))) return id;
+        }
+      });
+    },
+    replace: async (entry) => {
+      const k = key.outbox(entry.id);
+      validate.outbox(k, entry);
+      return this.tx(async (tx) => {
+        if ((await tx.get(k)) === undefined) return false;
+        await tx.put(k, encode(entry));
+        return true;
+      });
+    },
+    delete: async (id) => this.tx((tx) => tx.delete(key.outbox(id))),
+    list: async () => {
+      this.assertOpen();
+      return (await this.backend.list(key.outboxes)).map(([k, raw]) => validate.outbox(k, decode(k, raw)));
+    },
+    claim: async (owner, now) =>
+      this.tx(async (tx) => {
+        const alive = new Set(
+          (await tx.list(key.replicas))
+            .filter(([k, raw]) => validate.counter(k, decode(k, raw)) > now)
+            .map(([k]) => k.slice(key.replicas.length)),
+        );
+        const mine: OutboxRecord[] = [];
+        for (const [k, raw] of await tx.lockList(key.outboxes)) {
+          const entry = validate.outbox(k, decode(k, raw));
+          if (entry.owner === owner) mine.push(entry);
+          else if (entry.owner === undefined || !alive.has(entry.owner)) {
+            const claimed = { ...entry, owner };
+            await tx.put(k, encode(claimed));
+            mine.push(claimed);
+          }
+        }
+        return mine;
+      }),
+  };
+
+  constructor(
+    private readonly backend: KvBackend,
+    private readonly keyv: Keyv,
+    private readonly clock: Clock,
+    private readonly location: string,
+  ) {}
+
+  // -- helpers ---------------------------------------------------------------------------------
+
+  private async read<T>(k: string, check: (k: string, v: unknown) => T): Promise<T | undefined> {
+    this.assertOpen();
+    let v: unknown;
+    try {
+      v = await this.keyv.get(k);
+    } catch (e) {
+      throw new StoreCorruptError(k, (e as Error).message);
+    }
+    return v === undefined ? undefined : check(k, v);
+  }
+
+  /** inside a transaction only */
+  private async readTx<T>(tx: KvOps, k: string, check: (k: string, v: unknown) => T): Promise<T | undefined> {
+    const raw = await tx.get(k);
+    return raw === undefined ? undefined : check(k, decode(k, raw));
+  }
+
+  private tx<T>(fn: (tx: KvOps) => Promise<T>): Promise<T> {
+    this.assertOpen();
+    return this.backend.transaction(fn);
+  }
+
+  private async bump(tx: KvOps, counterKey: string): Promise<number> {
+    const n = ((await this.readTx(tx, counterKey, validate.counter)) ?? 0) + 1;
+    await tx.put(counterKey, encode(n));
+    return n;
+  }
+
+  /** The write goes ahead only while `fence` is still the pool's lease (same owner, same token). */
+  private async checkFence(tx: KvOps, fence: Fence | undefined): Promise<void> {
+    if (!fence) return;
+    const raw = await this.readTx(tx, key.lease(fence.pool), validate.lease);
+    const held = raw && withToken(raw);
+    if (!held || held.owner !== fence.owner || held.token !== fence.token) {
+      const now = held ? `${held.owner} holds it with token ${held.token}` : 'nobody holds it';
+      throw new FencedError(`pool ${fence.pool}: the lease ${fence.owner} wrote with (token ${fence.token}) was taken over (${now}); nothing was written`);
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('state store is closed');
+  }
+
+  // -- runs ------------------------------------------------------------------------------------
+
+  async nextRunId(pool: string, now: number): Promise<string> {
+    const day = utcDay(now);
+    return this.tx(async (tx) => {
+      // skip ids taken by runs created without the counter (imports, older data)
+      for (;;) {
+        const id = formatRunId(pool, now, await this.bump(tx, key.runSeq(pool, day)));
+        if ((await tx.get(key.run(id))) === undefined) return id;
+      }
+    });
+  }
+
+  async createRun(run: Run): Promise<void> {
+    validate.run(key.run(run.id), run);
+    await this.tx(async (tx) => {
+      if (!(await tx.insert(key.run(run.id), encode(run)))) throw new ConflictError(`run ${run.id} already exists`);
+      await tx.notify(RUN_CHANGED_CHANNEL, run.id);
+    });
+  }
+
+  async getRun(id: string): Promise<Run | undefined> {
+    return this.read(key.run(id), validate.run);
+  }
+
+  async updateRun(id: string, mutate: (run: Run) => void, opts: { expectedRevision?: number; fence?: Fence } = {}): Promise<Run> {
+    const k = key.run(id);
+    return this.tx(async (tx) => {
+      await this.checkFence(tx, opts.fence);
+      const current = await this.readTx(tx, k, validate.run);
+      if (!current) throw new NotFoundError(`run ${id} not found`);
+      if (opts.expectedRevision !== undefined && current.revision !== opts.expectedRevision) {
+        throw new ConflictError(`run ${id} changed since it was read (revision ${opts.expectedRevision}, now ${current.revision})`);
+      }
+      const next = structuredClone(current);
+      checkSynchronous(mutate(next), `updateRun(${id})`);
+      if (next.id !== id) throw new Error(`updateRun(${id}): the run id cannot change`);
+      next.revision = current.revision + 1;
+      next.updatedAt = this.clock.now();
+      validate.run(k, next);
+      await tx.put(k, encode(next));
+      await tx.notify(RUN_CHANGED_CHANNEL, id);
+      return next;
+    });
+  }
+
+  async listRuns(filter: RunFilter = {}): Promise<Run[]> {
+    this.assertOpen();
+    const runs = (await this.backend.list(key.runs))
+      .map(([k, raw]) => validate.run(k, decode(k, raw)))
+      .filter((r) => (filter.pool === undefined || r.pool === filter.pool) && (!filter.states || filter.states.includes(r.state)));
+    return runs.sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+  }
+
+  async onRunChanged(cb: (runId: string) => void): Promise<() => void> {
+    this.assertOpen();
+    return this.backend.listen(RUN_CHANGED_CHANNEL, cb);
+  }
+
+  // -- audit -----------------------------------------------------------------------------------
+
+  private async appendAuditTx(tx: KvOps, e: AuditEvent): Promise<void> {
+    const seq = await this.bump(tx, key.auditSeq(e.runId));
+    // insert-only: an existing event is never overwritten
+    if (!(await tx.insert(key.audit(e.runId, seq), encode(e)))) {
+      throw new ConflictError(`audit event ${seq} of run ${e.runId} already exists`);
+    }
+  }
+
+  async appendAudit(e: AuditEvent, opts: { fence?: Fence } = {}): Promise<void> {
+    validate.audit(key.audits(e.runId), e);
+    await this.tx(async (tx) => {
+      await this.checkFence(tx, opts.fence);
+      await this.appendAuditTx(tx, e);
+    });
+  }
+
+  async listAudit(runId: string): Promise<AuditEvent[]> {
+    this.assertOpen();
+    return (await this.backend.list(key.audits(runId))).map(([k, raw]) => validate.audit(k, decode(k, raw)));
+  }
+
+  // -- plans -----------------------------------------------------------------------------------
+
+  async savePlan(pool: string, plan: Plan): Promise<void> {
+    validate.plan(key.plan(pool), plan);
+    this.assertOpen();
+    await this.keyv.set(key.plan(pool), plan);
+  }
+
+  async getLatestPlan(pool: string): Promise<Plan | undefined> {
+    return this.read(key.plan(pool), validate.plan);
+  }
+
+  // -- leases ----------------------------------------------------------------------------------
+
+  async acquireLease(pool: string, owner: string, runId: string, ttlMs: number, now: number): Promise<AcquireLeaseResult> {
+    if (!(ttlMs > 0)) throw new RangeError(`acquireLease: ttlMs must be > 0, got ${ttlMs}`);
+    const k = key.lease(pool);
+    return this.tx(async (tx): Promise<AcquireLeaseResult> => {
+      const raw = await this.readTx(tx, k, validate.lease);
+      const held = raw && withToken(raw);
+      const live = held !== undefined && now < held.expiresAt;
+      const mine = held !== undefined && held.owner === owner && held.runId === runId;
+      if (live && !mine) {
+        return { ok: false, holder: held.owner, runId: held.runId, expiresAt: held.expiresAt };
+      }
+      // a new holder (or the same one after a release) gets a new token; renewing one's own keeps it
+      const token = mine ? held.token : Math.max(await this.bump(tx, key.leaseToken(pool)), (held?.token ?? 0) + 1);
+      if (!mine) await tx.put(key.leaseToken(pool), encode(token));
+      await tx.put(k, encode({ owner, runId, expiresAt: now + ttlMs, token } satisfies Lease));
+      if (held && !live && held.owner !== owner) {
+        await this.appendAuditTx(tx, {
+          at: now,
+          runId,
+          kind: 'lease',
+          actor: owner,
+          message: `took over the lease of pool ${pool} from ${held.owner} (run ${held.runId}), expired at ${new Date(held.expiresAt).toISOString()}`,
+          detail: { pool, previousOwner: held.owner, previousRunId: held.runId, expiredAt: held.expiresAt, token },
+        });
+        return { ok: true, token, tookOverFrom: held.owner };
+      }
+      return { ok: true, token };
+    });
+  }
+
+  async renewLease(pool: string, owner: string, ttlMs: number, now: number, token?: number): Promise<boolean> {
+    const k = key.lease(pool);
+    return this.tx(async (tx) => {
+      const raw = await this.readTx(tx, k, validate.lease);
+      const held = raw && withToken(raw);
+      // an expired lease nobody took over is still ours to renew
+      if (!held || held.owner !== owner || (token !== undefined && held.token !== token)) return false;
+      await tx.put(k, encode({ ...held, expiresAt: now + ttlMs } satisfies Lease));
+      return true;
+    });
+  }
+
+  async releaseLease(pool: string, owner: string, token?: number): Promise<void> {
+    const k = key.lease(pool);
+    await this.tx(async (tx) => {
+      const raw = await this.readTx(tx, k, validate.lease);
+      if (raw && raw.owner === owner && (token === undefined || withToken(raw).token === token)) await tx.delete(k);
+    });
+  }
+
+  async getLease(pool: string): Promise<Lease | undefined> {
+    const l = await this.read(key.lease(pool), validate.lease);
+    return l && withToken(l);
+  }
+
+  async listLeases(): Promise<Array<Lease & { pool: string }>> {
+    this.assertOpen();
+    return (await this.backend.list(key.leases)).map(([k, raw]) => ({ pool: k.slice(key.leases.length), ...withToken(validate.lease(k, decode(k, raw))) }));
+  }
+
+  // -- replicas ----------------------------------------------------------------------------------
+
+  async heartbeat(owner: string, ttlMs: number, now: number): Promise<void> {
+    await this.tx(async (tx) => {
+      await tx.put(key.replica(owner), encode(now + ttlMs));
+      // every process start is a new replica name: forget those silent for a day (their entries stay claimable)
+      for (const [k, raw] of await tx.list(key.replicas)) {
+        if (validate.counter(k, decode(k, raw)) < now - REPLICA_FORGOTTEN_AFTER_MS) await tx.delete(k);
+      }
+    });
+  }
+
+  async listReplicas(): Promise<Array<{ owner: string; expiresAt: number }>> {
+    this.assertOpen();
+    return (await this.backend.list(key.replicas)).map(([k, raw]) => ({ owner: k.slice(key.replicas.length), expiresAt: validate.counter(k, decode(k, raw)) }));
+  }
+
+  // -- notices (scheduler reminders: once across replicas) ----------------------------------------
+
+  async listNotices(): Promise<Record<string, number>> {
+    this.assertOpen();
+    const prefix = key.notice('');
+    return Object.fromEntries((await this.backend.list(prefix)).map(([k, raw]) => [k.slice(prefix.length), validate.counter(k, decode(k, raw))]));
+  }
+
+  async claimNotice(name: string, expected: number | undefined, at: number): Promise<boolean> {
+    const k = key.notice(name);
+    return this.tx(async (tx) => {
+      const current = await this.readTx(tx, k, validate.counter);
+      if (current !== expected) return false;
+      await tx.put(k, encode(at));
+      return true;
+    });
+  }
+
+  // -- schedules -------------------------------------------------------------------------------
+
+  async nextScheduleId(pool: string): Promise<string> {
+    return this.tx(async (tx) => {
+      for (;;) {
+        const id = `${pool}-w${await this.bump(tx, key.scheduleSeq(pool))}`;
+        if ((await tx.get(key.schedule(id))) === undefined) return id;
+      }
+    });
+  }
+
+  async saveSchedule(s: Schedule): Promise<void> {
+    validate.schedule(key.schedule(s.id), s);
+    this.assertOpen();
+    await this.keyv.set(key.schedule(s.id), s);
+  }
+
+  async getSchedule(id: string): Promise<Schedule | undefined> {
+    return this.read(key.schedule(id), validate.schedule);
+  }
+
+  async updateSchedule(id: string, mutate: (s: Schedule) => void): Promise<Schedule> {
+    const k = key.schedule(id);
+    return this.tx(async (tx) => {
+      const current = await this.readTx(tx, k, validate.schedule);
+      if (!current) throw new NotFoundError(`schedule ${id} not found`);
+      const next = structuredClone(current);
+      checkSynchronous(mutate(next), `updateSchedule(${id})`);
+      if (next.id !== id) throw new Error(`updateSchedule(${id}): the id cannot change`);
+      next.updatedAt = this.clock.now();
+      validate.schedule(k, next);
+      await tx.put(k, encode(next));
+      return next;
+    });
+  }
+
+  async listSchedules(filter: { pool?: string } = {}): Promise<Schedule[]> {
+    this.assertOpen();
+    return (await this.backend.list(key.schedules))
+      .map(([k, raw]) => validate.schedule(k, decode(k, raw)))
+      .filter((s) => filter.pool === undefined || s.pool === filter.pool);
+  }
+
+  async deleteSchedule(id: string): Promise<boolean> {
+    this.assertOpen();
+    return this.keyv.delete(key.schedule(id));
+  }
+
+  // -- operations ------------------------------------------------------------------------------
+
+  describe(): StoreInfo {
+    return { backend: this.backend.kind, location: this.location };
+  }
+
+  async ping(): Promise<void> {
+    this.assertOpen();
+    await this.backend.get('ping:');
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.backend.close();
+  }
+}
+

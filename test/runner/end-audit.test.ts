@@ -1,0 +1,226 @@
+/**
+ * Issue 11.1/11.2/11.3/11.7: the end of a run is an audit of the live pool against the baseline recorded before the
+ * first change — driven on the simulator with a host losing power, a VM halted from outside the bot, aborts at each
+ * phase and a roll-back.
+ */
+import type { Run, RunState } from '../../src/domain/types';
+import { APPROVER, approveUntilGate, outsideClient, planAndStart, startHarness, until, waitForRun, type Harness } from './sim-harness';
+
+const END: RunState[] = ['done', 'aborted', 'rolled-back', 'failed'];
+
+/** Approve every gate as it comes; `atGate` runs first (faults, outside actions) and may stop the drive by returning 'stop'. */
+async function driveGates(h: Harness, runId: string, atGate: (gate: string) => Promise<'stop' | void> = async () => undefined): Promise<Run> {
+  const seen = new Set<string>();
+  const until = Date.now() + 90_000;
+  for (;;) {
+    const run = (await h.store.getRun(runId))!;
+    if (END.includes(run.state)) return run;
+    const gate = run.steps.find((s) => s.state === 'awaiting-approval');
+    if (run.state === 'awaiting-approval' && gate && !seen.has(gate.id)) {
+      seen.add(gate.id);
+      if ((await atGate(gate.id)) === 'stop') return (await h.store.getRun(runId))!;
+      const ok = await h.core.approve(runId, gate.id, APPROVER);
+      if (!ok.ok) throw new Error(ok.error);
+    }
+    if (Date.now() > until) throw new Error(`run ${runId} still ${run.state}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const manual = { autoApprove: false } as const;
+
+describe('end-of-run audit of the live pool (issue 11)', () => {
+  it('records the pool before the first change: every VM, HA, every host (persisted in the run)', async () => {
+    const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', manual);
+    try {
+      const run = await planAndStart(h);
+      await waitForRun(h.store, run.id, ['awaiting-approval']);
+      const stored = (await h.store.getRun(run.id))!;
+      expect(stored.baseline).toBeDefined();
+      expect(stored.baseline!.haEnabled).toBe(true);
+      expect(stored.baseline!.hosts.map((x) => `${x.name}:${x.product}:${x.enabled}`)).toEqual(['xs-a1:7.1.1:true', 'xs-a2:7.1.1:true', 'xs-a3:7.1.1:true']);
+      const vm = stored.baseline!.vms.find((v) => v.name === 'vm-licence-srv')!;
+      expect(vm).toMatchObject({ powerState: 'Running' });
+      expect(vm.srs).toEqual([expect.objectContaining({ name: 'Local storage xs-a2', shared: false })]);
+      expect(stored.baseline!.vms.find((v) => v.name === 'test-vm')!.powerState).toBe('Halted');
+      // recorded before anything was changed: the first audit entry with a XenAPI side effect comes after it
+      const audit = await h.store.listAudit(run.id);
+      const recorded = audit.findIndex((e) => /pool state recorded before the first change/.test(e.message));
+      const firstChange = audit.findIndex((e) => e.kind === 'xenapi');
+      expect(recorded).toBeGreaterThanOrEqual(0);
+      expect(recorded).toBeLessThan(firstChange);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('a clean run ends "done" with counts of what happened', async () => {
+    const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic');
+    try {
+      const run = await planAndStart(h);
+      const done = await waitForRun(h.store, run.id, END);
+      expect(done.state).toBe('done');
+      expect(done.outcome).toMatch(/^done: every host on 7\.6\.0 and enabled; every VM that ran before runs; HA on$/);
+      expect(done.endAudit).toMatchObject({ allOnTarget: true, leftovers: [], vms: [], hosts: [], ha: { before: true, now: true } });
+      expect(done.endAudit!.backup.usable).toBe(true);
+      // counts come from the run's records, not the plan
+      const moved = done.steps.filter((s) => s.kind === 'evacuate').reduce((n, s) => n + Object.keys((s.data?.moved ?? {}) as object).length, 0);
+      expect(done.endAudit!.counts).toEqual({ migrated: moved, stopped: 2, restarted: 2 });
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('a host losing power mid-run: "done with exceptions", naming every VM it took down and why (inferred)', async () => {
+    const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', manual);
+    try {
+      const run = await planAndStart(h);
+      let onA3: string[] = [];
+      const end = await driveGates(h, run.id, async (gate) => {
+        if (gate !== 'xs-a2:approval') return;
+        onA3 = h.sim.inspect().vms.filter((v) => v.residentOn === 'xs-a3' && v.powerState === 'Running').map((v) => v.name);
+        h.sim.control.powerOff('xs-a3');
+        await until('xs-a3 off', () => !h.sim.hosts().find((x) => x.name === 'xs-a3')!.live);
+        h.sim.control.powerOn('xs-a3');
+        await until('xs-a3 back', () => h.sim.hosts().find((x) => x.name === 'xs-a3')!.live);
+      });
+      expect(end.state).toBe('done');
+      expect(onA3.length).toBeGreaterThanOrEqual(2);
+      expect(end.outcome).toMatch(/^done with exceptions: /);
+      const down = end.endAudit!.vms;
+      // every VM that ran on xs-a3 when it lost power and was not running again at the end
+      const halted = h.sim.inspect().vms.filter((v) => onA3.includes(v.name) && v.powerState !== 'Running').map((v) => v.name).sort();
+      expect(halted.length).toBeGreaterThanOrEqual(2);
+      expect(down.map((v) => v.name).sort()).toEqual(halted);
+      for (const v of down) {
+        expect(v.cause).toBe('host-restarted');
+        expect(v.why).toMatch(/the bot concludes xs-a3 lost power or was restarted from outside/);
+      }
+      expect(end.endAudit!.allOnTarget).toBe(true);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('a VM halted from outside the bot is named at the end: never "done" while it is down', async () => {
+    const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', manual);
+    const outside = await outsideClient(h);
+    try {
+      const run = await planAndStart(h);
+      const end = await driveGates(h, run.id, async (gate) => {
+        if (gate !== 'xs-a1:approval') return;
+        const vms = await outside.call<Record<string, { name_label: string }>>('VM.get_all_records');
+        const ref = Object.entries(vms).find(([, v]) => v.name_label === 'ci-runner')![0];
+        await outside.call('VM.hard_shutdown', [ref]);
+      });
+      expect(end.state).toBe('done');
+      expect(end.outcome).toMatch(/^done with exceptions: ci-runner \(Halted\): the pool shows it Halted \(it ran on xs-a3\); this run never stopped it: it was stopped from outside the bot$/);
+      expect(end.endAudit!.vms).toEqual([expect.objectContaining({ name: 'ci-runner', cause: 'outside' })]);
+    } finally {
+      await outside.logout().catch(() => undefined);
+      await h.close();
+    }
+  });
+
+  it('abort at a gate before any VM downtime: the summary says exactly what remains changed (host disabled, HA off)', async () => {
+    const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', manual);
+    try {
+      const run = await planAndStart(h);
+      const end = await driveGates(h, run.id, async (gate) => (gate === 'xs-a2:approval' ? 'stop' : undefined));
+      expect(end.steps.find((s) => s.state === 'awaiting-approval')!.id).toBe('xs-a2:approval');
+      const aborted = await h.core.abort(run.id, APPROVER);
+      expect(aborted.ok).toBe(true);
+      const a = (await h.store.getRun(run.id))!;
+      expect(a.state).toBe('aborted');
+      const first = a.outcome!.split('\n')[0]!;
+      expect(first).toMatch(/^aborted by UAPPROVER1; still changed: /);
+      expect(first).toMatch(/xs-a1 on 7\.6\.0 build release\/lima\/master\/36 \(was 7\.1\.1 build 137272c\)/);
+      expect(first).toMatch(/xs-a2 disabled/);
+      expect(first).toMatch(/HA off \(it was on before the run; this run disabled it, R2\.4\)/);
+      expect(first).not.toMatch(/vm-licence-srv/); // it never went down (issue 10.7)
+      expect(a.endAudit!.vms).toEqual([]);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('abort while a host is down after its VMs were stopped: the stopped VM and the host are named', async () => {
+    // manual mode: each host stays off until the operator boots the installer, so "down" lasts until the abort is done
+    const h = await startHarness('manifests/demo/pool-a.yaml', 'manual', manual);
+    const off = (name: string) => h.sim.hosts().find((x) => x.name === name)!.power === 'off';
+    try {
+      const run = await planAndStart(h);
+      for (const name of ['xs-a1', 'xs-a2', 'xs-a3']) {
+        await approveUntilGate(h, run.id, `${name}:approval`);
+        expect((await h.core.approve(run.id, `${name}:approval`, APPROVER)).ok).toBe(true);
+        await until(`${name} off`, () => off(name));
+        if (name !== 'xs-a3') h.sim.control.completeManualInstall(name);
+      }
+      expect((await h.core.abort(run.id, APPROVER)).ok).toBe(true);
+      const a = (await h.store.getRun(run.id))!;
+      const first = a.outcome!.split('\n')[0]!;
+      expect(first).toMatch(/xs-a3 not live, disabled/);
+      expect(first).toMatch(/monitor-01 Halted: shut down by this run for xs-a3 and not started again/);
+      expect(a.endAudit!.vms.map((v) => `${v.name}:${v.cause}`)).toEqual(['monitor-01:stopped-by-run']);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('abort at the first gate of an update-mode pool: the disabled host is named as still changed', async () => {
+    const h = await startHarness('manifests/demo/pool-b.yaml', 'update', manual);
+    try {
+      const run = await planAndStart(h);
+      // the first gate: pool-b's first host is disabled by then; abort at once and check the words follow the pool
+      await waitForRun(h.store, run.id, ['awaiting-approval']);
+      expect((await h.core.abort(run.id, APPROVER)).ok).toBe(true);
+      const a = (await h.store.getRun(run.id))!;
+      expect(a.endAudit!.changed.some((c) => / disabled/.test(c))).toBe(true);
+      expect(a.outcome).toMatch(/still changed: /);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('HA left off by an earlier run is said when the next run ends (issue 11.7): not "done"', async () => {
+    const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', manual);
+    const outside = await outsideClient(h);
+    try {
+      // run 1 disables HA (R2.4) and is aborted at the master's gate; an operator re-enables the master by hand
+      const first = await planAndStart(h);
+      await driveGates(h, first.id, async (gate) => (gate === 'xs-a1:approval' ? 'stop' : undefined));
+      expect((await h.core.abort(first.id, APPROVER)).ok).toBe(true);
+      const hosts = await outside.call<Record<string, { name_label: string }>>('host.get_all_records');
+      await outside.call('host.enable', [Object.entries(hosts).find(([, x]) => x.name_label === 'xs-a1')![0]]);
+      expect(h.sim.inspect().pool.haEnabled).toBe(false);
+
+      const second = await planAndStart(h);
+      const end = await driveGates(h, second.id);
+      expect(end.state).toBe('done');
+      expect(end.endAudit!.ha).toMatchObject({ before: false, now: false, disabledByRun: false });
+      expect(end.outcome).toBe(`done with exceptions: HA is off, as it was before this run: run ${first.id} disabled it (R2.4) and it has not been re-enabled since`);
+    } finally {
+      await outside.logout().catch(() => undefined);
+      await h.close();
+    }
+  });
+
+  it('roll-back of the master: the outcome comes from the pool as it is, not from what the roll-back meant to do', async () => {
+    const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', { faults: [{ kind: 'install-fails', host: 'xs-a1', when: 'before', times: 1 }] });
+    try {
+      const run = await planAndStart(h);
+      const failed = await waitForRun(h.store, run.id, ['failed', 'done']);
+      const step = failed.steps.find((s) => s.state === 'failed')!;
+      expect((await h.core.recover(run.id, { action: 'rollback-master', stepId: step.id }, APPROVER)).ok).toBe(true);
+      const closed = await waitForRun(h.store, run.id, ['rolled-back', 'failed', 'done']);
+      expect(closed.state).toBe('rolled-back');
+      expect(closed.endAudit).toBeDefined();
+      expect(closed.endAudit!.vms).toEqual([]);
+      expect(closed.endAudit!.ha).toMatchObject({ before: true, now: true });
+      // VMs evacuated off the master stay where they went (return policy none): said, not hidden
+      expect(closed.outcome).toMatch(/^rolled back: xs-a1 is live on 7\.1\.1 build 137272c again \(R4\.1\); still changed: \d+ running VM\(s\) on another host than before/);
+    } finally {
+      await h.close();
+    }
+  });
+});

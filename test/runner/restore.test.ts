@@ -1,0 +1,112 @@
+/**
+ * Issue 10.7: an aborted run offers Restore, which puts back what the run changed on its current host (host enabled,
+ * VMs it stopped started or resumed, HA re-enabled where xapi allows it). Authorised like recovery, re-validated
+ * when clicked, audited; the summary says what remains changed.
+ */
+import { restoreOffer } from '../../src/runner/restore';
+import { APPROVER, approveUntilGate, outsideClient, planAndStart, REQUESTER, startHarness, until, type Harness } from './sim-harness';
+
+const host = (h: Harness, name: string) => h.sim.hosts().find((x) => x.name === name)!;
+const vm = (h: Harness, name: string) => h.sim.inspect().vms.find((x) => x.name === name)!;
+
+describe('Restore after abort (issue 10.7)', () => {
+  it('abort at a gate, then Restore: the host is enabled again; HA stays off in a mixed pool and the summary says so', async () => {
+    const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', { autoApprove: false });
+    try {
+      const run = await planAndStart(h);
+      await approveUntilGate(h, run.id, 'xs-a2:approval');
+      expect(host(h, 'xs-a2').enabled).toBe(false);
+      const aborted = await h.core.abort(run.id, APPROVER);
+      expect(aborted.ok).toBe(true);
+      expect(restoreOffer(aborted.ok ? aborted.value : run)).toMatchObject({ host: { name: 'xs-a2' }, enableHost: true, vms: [] });
+
+      // not an approver: refused, audited, nothing done
+      const refused = await h.core.restore(run.id, REQUESTER);
+      expect(refused).toMatchObject({ ok: false, code: 'forbidden' });
+      expect(host(h, 'xs-a2').enabled).toBe(false);
+
+      // a double click: exactly one Restore runs, the other is refused
+      const [one, two] = await Promise.all([h.core.restore(run.id, APPROVER), h.core.restore(run.id, APPROVER)]);
+      expect([one.ok, two.ok].sort()).toEqual([false, true]);
+      expect([one, two].find((r) => !r.ok)).toMatchObject({ code: 'conflict' });
+      const after = (await h.store.getRun(run.id))!;
+      expect(host(h, 'xs-a2').enabled).toBe(true);
+      expect(after.restore).toMatchObject({ by: APPROVER.userId, state: 'partial', did: ['xs-a2 enabled'] });
+      expect(after.restore!.left).toEqual([expect.stringMatching(/HA stays off: the pool is in mixed mode/)]);
+      expect(h.sim.inspect().pool.haEnabled).toBe(false);
+      // the audit of the live pool after Restore: only the upgraded master, moved VMs and HA remain changed
+      expect(after.endAudit!.changed.join('\n')).not.toMatch(/xs-a2 disabled/);
+      expect(after.endAudit!.changed.join('\n')).toMatch(/HA off/);
+      const audit = await h.store.listAudit(run.id);
+      expect(audit.filter((e) => e.kind === 'xenapi' && e.actor === APPROVER.userId && /^host\.enable xs-a2 \(Restore after abort\)/.test(e.message))).toHaveLength(1);
+      expect(audit.some((e) => e.kind === 'refused' && /restore|not an approver/.test(e.message))).toBe(true);
+      const event = h.notifier.calls.filter((c) => c.method === 'runEvent').pop()!;
+      expect(event.text).toMatch(/^Restore by UAPPROVER1: xs-a2 enabled; not put back: HA stays off/);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('abort while the host is down with its VM stopped: Restore says what it cannot do yet; once the host is back, Restore again resumes the VM', async () => {
+    // manual mode: a host stays off until the operator boots the installer, so "down" lasts as long as the test needs
+    const h = await startHarness('manifests/demo/pool-a.yaml', 'manual', { autoApprove: false });
+    try {
+      const run = await planAndStart(h);
+      await approveUntilGate(h, run.id, 'xs-a1:approval');
+      expect((await h.core.approve(run.id, 'xs-a1:approval', APPROVER)).ok).toBe(true);
+      await until('xs-a1 off', () => host(h, 'xs-a1').power === 'off');
+      h.sim.control.completeManualInstall('xs-a1');
+      await approveUntilGate(h, run.id, 'xs-a2:approval');
+      expect((await h.core.approve(run.id, 'xs-a2:approval', APPROVER)).ok).toBe(true);
+      await until('xs-a2 off', () => host(h, 'xs-a2').power === 'off');
+      expect(vm(h, 'vm-licence-srv').powerState).not.toBe('Running');
+      expect((await h.core.abort(run.id, APPROVER)).ok).toBe(true);
+
+      const first = await h.core.restore(run.id, APPROVER);
+      expect(first.ok).toBe(true);
+      let after = (await h.store.getRun(run.id))!;
+      expect(after.restore!.state).toBe('partial');
+      expect(after.restore!.did).toEqual([]);
+      expect(after.restore!.left.join('\n')).toMatch(/xs-a2 is not live, so it cannot be enabled now/);
+      expect(after.restore!.left.join('\n')).toMatch(/vm-licence-srv \((Suspended|Halted)\): its host xs-a2 is not live/);
+      expect(after.endAudit!.vms.map((v) => `${v.name}:${v.cause}`)).toEqual(['vm-licence-srv:stopped-by-run']);
+
+      // the operator boots the installer; the host comes back (xapi re-enables it at boot); then Restore again
+      h.sim.control.completeManualInstall('xs-a2');
+      await until('xs-a2 back', () => host(h, 'xs-a2').live);
+      const second = await h.core.restore(run.id, APPROVER);
+      expect(second.ok).toBe(true);
+      after = (await h.store.getRun(run.id))!;
+      expect(vm(h, 'vm-licence-srv')).toMatchObject({ powerState: 'Running', residentOn: 'xs-a2' });
+      expect(after.restore!.did.join('\n')).toMatch(/vm-licence-srv (resumed|started) on xs-a2/);
+      expect(after.endAudit!.vms).toEqual([]);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('Restore is refused on a run that is not aborted, and when another run is active on the pool', async () => {
+    const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', { autoApprove: false });
+    try {
+      const run = await planAndStart(h);
+      await approveUntilGate(h, run.id, 'xs-a1:approval');
+      const notAborted = await h.core.restore(run.id, APPROVER);
+      expect(notAborted).toMatchObject({ ok: false, code: 'conflict' });
+      expect(notAborted.ok ? '' : notAborted.error).toMatch(/only an aborted run offers Restore/);
+      expect((await h.core.abort(run.id, APPROVER)).ok).toBe(true);
+      // an operator enables the master by hand and a new run starts: Restore of the old one would act behind its back
+      const outside = await outsideClient(h);
+      const hosts = await outside.call<Record<string, { name_label: string }>>('host.get_all_records');
+      await outside.call('host.enable', [Object.entries(hosts).find(([, x]) => x.name_label === 'xs-a1')![0]]);
+      await outside.logout();
+      const second = await planAndStart(h);
+      await approveUntilGate(h, second.id, 'xs-a1:approval');
+      const behind = await h.core.restore(run.id, APPROVER);
+      expect(behind).toMatchObject({ ok: false, code: 'conflict' });
+      expect(behind.ok ? '' : behind.error).toMatch(/is active on pool-a/);
+      expect((await h.store.getRun(run.id))!.restore).toBeUndefined();
+    } finally {
+      await h.close();
+    }
+  });
+});
