@@ -33,8 +33,8 @@ afterEach(async () => {
 
 async function start(version: string, platform?: string): Promise<{ sim: SimPool; client: XenApiClient }> {
   const clock = new ScaledClock(20000);
-  sim = await startSimulator(pool(version, platform), { clock });
-  client = new XenApiClient({ url: sim.masterUrl, username: sim.username, password: sim.password, tls: { mode: 'insecure-http' }, clock });
+  sim = await startSimulator(pool(version, platform), { clock, http: true }); // raw fetch below: plain HTTP
+  client = new XenApiClient({ url: sim.masterUrl, username: sim.username, password: sim.password, tls: sim.tls, clock });
   return { sim, client };
 }
 
@@ -48,7 +48,7 @@ test('a 7.1 host: every call goes over JSON-RPC (v1 replies), the same records a
   const vms = parseAllRecords('VM', await client.call('VM.get_all_records'));
   expect(client.transport).toBe('jsonrpc');
   expect(sim.stats().calls['session.login_with_password']).toBe(1); // no probe, no second login
-  const xml = new XenApiClient({ url: sim.masterUrl, username: sim.username, password: sim.password, tls: { mode: 'insecure-http' }, transport: 'xmlrpc' });
+  const xml = new XenApiClient({ url: sim.masterUrl, username: sim.username, password: sim.password, tls: sim.tls, transport: 'xmlrpc' });
   try {
     // the typed fields every consumer reads are equal (passthrough extras keep their wire form: "1" vs 1)
     const typed = (r: typeof vms) =>
