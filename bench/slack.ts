@@ -114,7 +114,7 @@ const PASSWORD_ENV = 'XSUPGRADE_BENCH_POOL_PASSWORD';
 const EVENTS_PATH = '/slack/events';
 
 /** The fields of a simulator the bench needs, wherever it runs. */
-interface SimHandle {
+export interface SimHandle {
   masterUrl: string;
   username: string;
   password: string;
@@ -123,13 +123,13 @@ interface SimHandle {
   stop(): Promise<void>;
 }
 
-async function startInProcess(scenario: Scenario): Promise<SimHandle> {
+export async function startInProcess(scenario: Scenario): Promise<SimHandle> {
   const sim = await startSimulator(scenario);
   return { masterUrl: sim.masterUrl, username: sim.username, password: sim.password, tls: sim.tls, stop: () => sim.stop() };
 }
 
 /** The simulator in a worker thread (its own event loop, the machine's second core), from the compiled dist/src/sim. */
-async function startInWorker(scenario: Scenario, simModule: string): Promise<SimHandle> {
+export async function startInWorker(scenario: Scenario, simModule: string): Promise<SimHandle> {
   const code = `
     const { parentPort, workerData } = require('node:worker_threads');
     const { startSimulator } = require(workerData.simModule);
@@ -165,7 +165,7 @@ async function startInWorker(scenario: Scenario, simModule: string): Promise<Sim
 }
 
 /** The compiled simulator next to this module (dist/bench → dist/src/sim), or undefined under ts-jest. */
-function compiledSimModule(): string | undefined {
+export function compiledSimModule(): string | undefined {
   if (!__filename.endsWith('.js')) return undefined;
   const path = require.resolve('../src/sim');
   return path.endsWith('.js') && existsSync(path) ? path : undefined;

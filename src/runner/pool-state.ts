@@ -2,6 +2,7 @@
  * The runner's own view of the pool, re-read before every decision (level-triggered). Raw XenAPI records are
  * parsed with zod (passthrough) so that a wire value of an unexpected shape is an error naming the field.
  * readLivePool: four calls whatever the pool's size (pool, host, host_metrics and VM get_all_records).
+ * readLivePoolFor: the same hosts view with only the VMs a per-host step needs (get_all_records_where, get_record).
  * LiveHostsModel: the hosts-only view (pool, host, host_metrics) kept from records — a full read or the snapshots
  * event.from delivers — so waits follow the pool's events without re-reading it (wait.ts).
  */
@@ -174,20 +175,51 @@ export async function readLiveHosts(client: PoolClient): Promise<LiveHosts> {
 
 export async function readLivePool(client: PoolClient): Promise<LivePool> {
   const [pool, host, hostMetrics, vms] = await Promise.all([...LIVE_HOSTS_CLASSES.map((cls) => client.call(`${cls}.get_all_records`)), client.call('VM.get_all_records')]);
-  const vmRecs = parseAll('VM', vmSchema, vms);
-  return {
-    ...LiveHostsModel.fromRecords({ pool, host, host_metrics: hostMetrics }).view(),
-    vms: [...vmRecs.entries()]
-      .filter(([, v]) => !v.is_a_template && !v.is_control_domain && !v.is_a_snapshot)
-      .map(([r, v]) => ({
-        ref: r,
-        uuid: v.uuid,
-        name: v.name_label,
-        powerState: v.power_state,
-        residentOn: v.resident_on,
-        memory: (v.memory_dynamic_min ?? 0) + (v.memory_overhead ?? 0),
-      })),
-  };
+  return { ...LiveHostsModel.fromRecords({ pool, host, host_metrics: hostMetrics }).view(), vms: liveVms(vms) };
+}
+
+function liveVms(raw: unknown): LiveVm[] {
+  const vmRecs = parseAll('VM', vmSchema, raw);
+  return [...vmRecs.entries()]
+    .filter(([, v]) => !v.is_a_template && !v.is_control_domain && !v.is_a_snapshot)
+    .map(([r, v]) => ({
+      ref: r,
+      uuid: v.uuid,
+      name: v.name_label,
+      powerState: v.power_state,
+      residentOn: v.resident_on,
+      memory: (v.memory_dynamic_min ?? 0) + (v.memory_overhead ?? 0),
+    }));
+}
+
+/** xapi's filter for the VMs resident on one host (get_all_records_where syntax). */
+export function residentOnQuery(hostRef: Ref): string {
+  return `field "resident_on" = ${JSON.stringify(hostRef)}`;
+}
+
+/**
+ * The pool and its hosts plus only the VM records a per-host step needs (issue 13: a run reads only what each step
+ * needs): the VMs resident on `residentOn` (one VM.get_all_records_where) and the VMs named in `vms` (one
+ * VM.get_record each; a VM that no longer exists is absent, as it would be from the full list).
+ * `vms` in the result holds just those: a step must not read it as "every VM of the pool".
+ */
+export async function readLivePoolFor(client: PoolClient, want: { residentOn?: Ref; vms?: Ref[] }): Promise<LivePool> {
+  const named = [...new Set(want.vms ?? [])];
+  const [hosts, onHost, ...records] = await Promise.all([
+    readLiveHosts(client),
+    want.residentOn ? client.call('VM.get_all_records_where', [residentOnQuery(want.residentOn)]) : Promise.resolve({}),
+    ...named.map((ref) =>
+      client.call('VM.get_record', [ref]).catch((e: unknown) => {
+        if ((e as { code?: unknown })?.code === 'HANDLE_INVALID') return undefined;
+        throw e;
+      }),
+    ),
+  ]);
+  const raw: Record<string, unknown> = { ...(onHost as Record<string, unknown>) };
+  named.forEach((ref, i) => {
+    if (records[i] !== undefined) raw[ref] = records[i];
+  });
+  return { ...hosts, vms: liveVms(raw) };
 }
 
 export function hostByRef(pool: LiveHosts, ref: Ref): LiveHost | undefined {

@@ -1,6 +1,7 @@
 /**
- * One listener per simulated host: POST / and /xmlrpc (XML-RPC), GET /pool/xmldbdump. HTTPS with the machine's own
- * certificate (as xapi behind stunnel on port 443), or plain HTTP when the simulator was started without TLS.
+ * One listener per simulated host: POST / and /xmlrpc (XML-RPC), POST /jsonrpc (JSON-RPC), GET /pool/xmldbdump.
+ * HTTPS with the machine's own certificate (as xapi behind stunnel on port 443), or plain HTTP when the simulator
+ * was started without TLS.
  */
 /** One HTTP listener per simulated host: POST / and /xmlrpc (XML-RPC), GET /pool/xmldbdump. */
 import { roleAllows } from '../domain/rbac';
@@ -10,6 +11,7 @@ import { Socket } from 'node:net';
 import { Machine, Sim, Listener } from './engine';
 import { dispatch } from './rpc';
 import { databaseDump } from './dbdump';
+import { jsonRpcDialect, jsonRpcResponse, parseJsonRpcCall } from './jsonrpc';
 import { failureResponse, faultResponse, parseMethodCall, successResponse } from './wire';
 
 const MAX_BODY = 16 * 1024 * 1024;
@@ -65,6 +67,7 @@ export class HostServer implements Listener {
     const url = new URL(req.url ?? '/', 'http://sim');
     try {
       if (req.method === 'POST' && (url.pathname === '/' || url.pathname === '/xmlrpc' || url.pathname === '/RPC2')) return await this.xmlrpc(req, res);
+      if (req.method === 'POST' && url.pathname === '/jsonrpc') return await this.jsonrpc(req, res);
       if (req.method === 'GET' && url.pathname === '/pool/xmldbdump') return this.dump(url, res);
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     } catch (err) {
@@ -73,37 +76,77 @@ export class HostServer implements Listener {
     }
   }
 
-  private async xmlrpc(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  private async readBody(req: http.IncomingMessage, res: http.ServerResponse): Promise<string | undefined> {
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const c of req) {
       size += (c as Buffer).length;
       if (size > MAX_BODY) {
         res.writeHead(413).end();
-        return;
+        return undefined;
       }
       chunks.push(c as Buffer);
     }
+    return Buffer.concat(chunks).toString('utf8');
+  }
+
+  private async xmlrpc(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const text = await this.readBody(req, res);
+    if (text === undefined) return;
     let call;
     try {
-      call = await parseMethodCall(Buffer.concat(chunks).toString('utf8'));
+      call = await parseMethodCall(text);
     } catch (err) {
-      res
-        .writeHead(500, { 'content-type': 'text/html' })
-        .end(`<html><body><h1>HTTP 500 internal server error</h1>An unexpected error occurred; please wait a while and try again. If the problem persists, please contact your support representative.<h1> Additional information </h1>Xmlrpc.Parse_error: ${escapeHtml((err as Error).message)}</body></html>`);
+      parseError(res, 'Xmlrpc.Parse_error', err);
       return;
     }
-    const aborter = new AbortController();
-    res.on('close', () => aborter.abort(new Error('client went away')));
-    const out = await dispatch(this.sim, this.machine, call.method, call.params, aborter.signal);
-    if (out.kind === 'reset') {
-      req.socket.destroy();
-      return;
-    }
+    const out = await this.run(req, res, call.method, call.params);
+    if (!out) return;
     const body =
       out.kind === 'success' ? successResponse(out.value) : out.kind === 'failure' ? failureResponse(out.description) : faultResponse(out.code, out.message);
     if (res.destroyed) return;
     res.writeHead(200, { 'content-type': 'text/xml', 'content-length': Buffer.byteLength(body) }).end(body);
+  }
+
+  /**
+   * JSON-RPC as this host's version serves it (jsonrpc.ts): v1 replies on 7.1, v1 or v2 (as asked) from 7.3; on
+   * 7.0 and 7.2 the call is answered in XML-RPC, and a client must carry on over XML-RPC.
+   */
+  private async jsonrpc(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const text = await this.readBody(req, res);
+    if (text === undefined) return;
+    let call;
+    try {
+      call = parseJsonRpcCall(text);
+    } catch (err) {
+      parseError(res, 'Jsonrpc.Malformed_method_request', err);
+      return;
+    }
+    const dialect = jsonRpcDialect(this.machine.installed.product);
+    // counted like the HTTP handlers: which clients came over JSON-RPC (tests, bench)
+    this.sim.stats.calls['http:/jsonrpc'] = (this.sim.stats.calls['http:/jsonrpc'] ?? 0) + 1;
+    const out = await this.run(req, res, call.method, call.params);
+    if (!out || res.destroyed) return;
+    if (dialect === 'xml') {
+      const body =
+        out.kind === 'success' ? successResponse(out.value) : out.kind === 'failure' ? failureResponse(out.description) : faultResponse(out.code, out.message);
+      res.writeHead(200, { 'content-type': 'text/xml', 'content-length': Buffer.byteLength(body) }).end(body);
+      return;
+    }
+    const body = jsonRpcResponse(out, call, dialect);
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
+  }
+
+  /** Dispatches one call; undefined when the connection was reset (a fault injection) instead of answered. */
+  private async run(req: http.IncomingMessage, res: http.ServerResponse, method: string, params: unknown[]) {
+    const aborter = new AbortController();
+    res.on('close', () => aborter.abort(new Error('client went away')));
+    const out = await dispatch(this.sim, this.machine, method, params, aborter.signal);
+    if (out.kind === 'reset') {
+      req.socket.destroy();
+      return undefined;
+    }
+    return out;
   }
 
   private dump(url: URL, res: http.ServerResponse): void {
@@ -134,6 +177,13 @@ export class HostServer implements Listener {
     for (const chunk of databaseDump(pool.db, { stub: this.sim.rollingUpgrade(pool) })) res.write(chunk);
     res.end();
   }
+}
+
+/** xapi's answer to a body it cannot parse: HTTP 500 with an HTML page. */
+function parseError(res: http.ServerResponse, what: string, err: unknown): void {
+  res
+    .writeHead(500, { 'content-type': 'text/html' })
+    .end(`<html><body><h1>HTTP 500 internal server error</h1>An unexpected error occurred; please wait a while and try again. If the problem persists, please contact your support representative.<h1> Additional information </h1>${what}: ${escapeHtml((err as Error).message)}</body></html>`);
 }
 
 function escapeHtml(s: string): string {

@@ -3,11 +3,7 @@
  * `<value>text</value>`, floats are `<double>`, booleans `<boolean>1|0</boolean>`, datetimes
  * `<dateTime.iso8601>20170407T08:28:32Z</dateTime.iso8601>`. Written by hand so the format is exact.
  */
-import { PassThrough, Readable } from 'node:stream';
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-const Deserializer = require('xmlrpc/lib/deserializer') as new () => {
-  deserializeMethodCall(stream: Readable, cb: (err: Error | null, method?: string, params?: unknown[]) => void): void;
-};
+import { decodeXmlRpc } from '../xenapi/xml-decode';
 
 /** A float that must go on the wire as `<double>` (JS numbers are written as int64 decimal strings). */
 export class Double {
@@ -18,9 +14,36 @@ export class I4 {
   constructor(readonly value: number) {}
 }
 
-/** A value already encoded as one `<value>…</value>` element (a cached record): written to the wire verbatim. */
+/**
+ * A record whose wire encodings are made once and cached (db.ts): `<value>…</value>` for XML-RPC, JSON text for
+ * JSON-RPC, each built on first use.
+ */
 export class Encoded {
-  constructor(readonly xml: string) {}
+  private xmlText: string | undefined;
+  private jsonText: string | undefined;
+  constructor(
+    private readonly rec: Record<string, WireValue>,
+    private readonly floats: readonly string[] = [],
+  ) {}
+  get xml(): string {
+    if (this.xmlText === undefined) {
+      const out: string[] = ['<value><struct>'];
+      for (const k in this.rec) {
+        out.push('<member><name>', k, '</name>');
+        const v = this.rec[k];
+        if (typeof v === 'number' && this.floats.includes(k)) out.push('<value><double>', formatDouble(v), '</double></value>');
+        else encodeInto(v, out);
+        out.push('</member>');
+      }
+      out.push('</struct></value>');
+      this.xmlText = out.join('');
+    }
+    return this.xmlText;
+  }
+  get json(): string {
+    this.jsonText ??= encodeJson(this.rec);
+    return this.jsonText;
+  }
 }
 
 export type WireValue =
@@ -90,18 +113,50 @@ export function encodeValue(v: WireValue | null | undefined): string {
   return out.join('');
 }
 
-/** A record (struct) whose `floats` fields go out as `<double>`; encoded straight from the live record, no copy. */
+/**
+ * A record (struct) whose `floats` fields go out as `<double>`, encoded lazily from the live record. The caller
+ * (db.encoded) serves it only while the record's `modified` generation is unchanged.
+ */
 export function encodeRecord(rec: Record<string, WireValue>, floats: readonly string[] = []): Encoded {
-  const out: string[] = ['<value><struct>'];
-  for (const k in rec) {
-    out.push('<member><name>', k, '</name>');
-    const v = rec[k];
-    if (typeof v === 'number' && floats.includes(k)) out.push('<value><double>', formatDouble(v), '</double></value>');
-    else encodeInto(v, out);
-    out.push('</member>');
+  return new Encoded(rec, floats);
+}
+
+/**
+ * JSON-RPC encoding (reference xenapi.md §1.4): ints and floats are numbers, datetimes xapi's text form, cached
+ * records spliced in verbatim.
+ */
+export function encodeJson(v: WireValue | null | undefined): string {
+  const out: string[] = [];
+  jsonInto(v, out);
+  return out.join('');
+}
+
+function jsonInto(v: WireValue | null | undefined, out: string[]): void {
+  if (v === null || v === undefined) out.push('""');
+  else if (typeof v === 'string') out.push(JSON.stringify(v));
+  else if (typeof v === 'number') out.push(Number.isFinite(v) ? String(v) : '0');
+  else if (typeof v === 'boolean') out.push(v ? 'true' : 'false');
+  else if (v instanceof Encoded) out.push(v.json);
+  else if (v instanceof Date) out.push('"', formatXapiDate(v), '"');
+  else if (v instanceof Double || v instanceof I4) out.push(Number.isFinite(v.value) ? String(v.value) : '0');
+  else if (Array.isArray(v)) {
+    out.push('[');
+    v.forEach((x, i) => {
+      if (i > 0) out.push(',');
+      jsonInto(x, out);
+    });
+    out.push(']');
+  } else {
+    out.push('{');
+    let first = true;
+    for (const k in v) {
+      if (!first) out.push(',');
+      first = false;
+      out.push(JSON.stringify(k), ':');
+      jsonInto(v[k], out);
+    }
+    out.push('}');
   }
-  out.push('</struct></value>');
-  return new Encoded(out.join(''));
 }
 
 function response(inner: string): string {
@@ -128,13 +183,8 @@ export interface MethodCall {
 }
 
 /** Parse a methodCall body; rejects on malformed XML (the server answers HTTP 500). */
-export function parseMethodCall(body: string): Promise<MethodCall> {
-  return new Promise((resolve, reject) => {
-    const stream = new PassThrough();
-    stream.end(body, 'utf8');
-    new Deserializer().deserializeMethodCall(stream, (err, method, params) => {
-      if (err || !method) reject(err ?? new Error('no method name'));
-      else resolve({ method, params: params ?? [] });
-    });
-  });
+export async function parseMethodCall(body: string): Promise<MethodCall> {
+  const doc = decodeXmlRpc(body);
+  if (doc.kind !== 'call') throw new Error('not a methodCall');
+  return { method: doc.method, params: doc.params };
 }

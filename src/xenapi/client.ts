@@ -16,11 +16,12 @@ import {
   isXenApiError,
 } from './errors';
 import { waitFor as waitForEvents, type WaitForOptions, type XenEvent } from './events';
-import { parseAllRecords, parseRecord, type RecordClass, type RecordOf } from './records';
+import { parseAllRecordsSliced, parseRecord, type RecordClass, type RecordOf } from './records';
 import { Redactor } from './redact';
 import type { CallOptions, EventFromResult } from './types';
 import { createAgent, hostUrl, normalizeFingerprint, parseEndpoint, type Endpoint, type TlsOptions } from './tls';
-import { decodeTaskResult, double, rpc } from './wire';
+import { DEFAULT_REPLY_LIMITS, replyLimitsFromEnv, type ReplyLimits } from './limits';
+import { JsonRpcUnavailable, decodeTaskResult, double, rpc, type Transport } from './wire';
 
 export interface XenApiClientOptions {
   /** master URL: http://127.0.0.2:34567 (sim) or https://10.0.0.1 */
@@ -43,6 +44,13 @@ export interface XenApiClientOptions {
   taskDeadlineMs?: number;
   /** reconnect backoff on the clock: first delay and cap (defaults 1 s and 15 s) */
   backoff?: { initialMs?: number; maxMs?: number };
+  /**
+   * 'auto' (default): JSON-RPC first, XML-RPC for a host that does not serve it, chosen per host at each login
+   * (so a master upgraded mid-run is probed again after the reconnect). 'xmlrpc'/'jsonrpc' force one (benchmarks).
+   */
+  transport?: 'auto' | Transport;
+  /** reply size and depth bounds; default from XSUPGRADE_XENAPI_MAX_REPLY_MB/_DEPTH (limits.ts) */
+  replyLimits?: ReplyLimits;
   /**
    * false: HOST_IS_SLAVE is an error, never followed (a client for one stand-alone host, R4.2: its credentials go to
    * that verified host only, not to whatever master it names). Default true.
@@ -81,7 +89,7 @@ const NO_SESSION = /^(session|system)\./;
 const READ_ONLY = /^(\w+\.get_\w+|event\.from|system\.listMethods)$/;
 
 /**
- * XenAPI client over the `xmlrpc` package (reference xenapi.md). Sessions, master redirects (HOST_IS_SLAVE),
+ * XenAPI client over JSON-RPC, or XML-RPC for hosts without it (reference xenapi.md, wire.ts). Sessions, master redirects (HOST_IS_SLAVE),
  * transparent re-login on SESSION_INVALID, tasks through event.from, typed get_all_records, reconnect after a
  * master restart, pool DB dump. Emits 'master-unreachable' (err) when the master stops answering and
  * 'master-back' (address) when a master answers again (R3.8: while the master is down no control operation works).
@@ -104,6 +112,9 @@ export class XenApiClient extends EventEmitter {
   private readonly perMethod = new Map<string, number>();
   private total = 0;
   private unreachable = false;
+  /** the transport each host answered on since this client last logged in to it (issue 13) */
+  private readonly transports = new Map<string, Transport>();
+  private readonly replyLimits: ReplyLimits;
   /** the configured TLS settings, plus fingerprints trusted later (trustFingerprint) */
   private tls: TlsOptions | undefined;
 
@@ -119,8 +130,14 @@ export class XenApiClient extends EventEmitter {
     this.eventPollSeconds = opts.eventPollSeconds ?? 30;
     this.taskDeadlineMs = opts.taskDeadlineMs ?? 6 * 3600_000;
     this.backoff = { initialMs: opts.backoff?.initialMs ?? 1000, maxMs: opts.backoff?.maxMs ?? 15_000 };
+    this.replyLimits = opts.replyLimits ?? (process.env.XSUPGRADE_XENAPI_MAX_REPLY_MB || process.env.XSUPGRADE_XENAPI_MAX_REPLY_DEPTH ? replyLimitsFromEnv() : DEFAULT_REPLY_LIMITS);
     for (const m of opts.members ?? []) this.rememberMember(m);
     this.rememberMember(this.master);
+  }
+
+  /** The transport the current master answered on (undefined before the first call to it). */
+  get transport(): Transport | undefined {
+    return this.transports.get(this.master);
   }
 
   /** current master host (ip or name) the client talks to */
@@ -309,7 +326,7 @@ export class XenApiClient extends EventEmitter {
   /** `<cls>.get_all_records` in one round trip, each record zod-parsed (records.ts). */
   async getAllRecords<C extends RecordClass>(cls: C): Promise<Record<string, RecordOf<C>>> {
     const raw = await this.call(`${cls}.get_all_records`);
-    return parseAllRecords(cls, raw);
+    return parseAllRecordsSliced(cls, raw);
   }
 
   /** Resolves with the first event (initial records included) for which `predicate` holds; see events.ts. */
@@ -408,6 +425,8 @@ export class XenApiClient extends EventEmitter {
   // ---- internals ----
 
   private async loginAt(host: string): Promise<{ session: string; host: string }> {
+    // a new login is a new connection to that host: its transport is probed again (it may have been upgraded)
+    this.transports.delete(host);
     const params = [this.opts.username, this.opts.password, '1.0', this.opts.originator ?? 'xsupgrade'];
     try {
       const session = String(await this.send(host, 'session.login_with_password', params));
@@ -417,6 +436,7 @@ export class XenApiClient extends EventEmitter {
     } catch (e) {
       if (isXenApiError(e, 'HOST_IS_SLAVE') && e.params[0] && this.opts.followMasterRedirect !== false) {
         const master = e.params[0];
+        this.transports.delete(master);
         this.rememberMember(host);
         this.logger.info({ from: host, to: master }, 'login: HOST_IS_SLAVE, following to the master');
         const session = String(await this.send(master, 'session.login_with_password', params));
@@ -438,16 +458,7 @@ export class XenApiClient extends EventEmitter {
       xenapiLatency.observe({ method }, (performance.now() - started) / 1000);
     };
     try {
-      const value = await rpc({
-        endpoint: this.endpoint,
-        hostname: host,
-        agent: this.getAgent(),
-        method,
-        params,
-        timeoutMs: opts.timeoutMs ?? this.requestTimeoutMs,
-        signal: opts.signal,
-        redact: this.redactor.redact,
-      });
+      const value = await this.sendOn(host, method, params, opts);
       if (host === this.master) this.markReachable();
       observe();
       return value;
@@ -458,6 +469,44 @@ export class XenApiClient extends EventEmitter {
       if (e instanceof XenApiConnectionError && host === this.master) this.markUnreachable(e);
       else if (e instanceof XenApiError && host === this.master) this.markReachable();
       throw e;
+    }
+  }
+
+  /**
+   * JSON-RPC first unless this host is known to answer XML-RPC only. A JsonRpcUnavailable answer (404, an HTML
+   * page, an XML-RPC fault on /jsonrpc) is evidence the call did not run, so it is sent once over XML-RPC.
+   */
+  private async sendOn(host: string, method: string, params: unknown[], opts: CallOptions): Promise<unknown> {
+    const forced = this.opts.transport && this.opts.transport !== 'auto' ? this.opts.transport : undefined;
+    const transport = forced ?? this.transports.get(host) ?? 'jsonrpc';
+    let answered: Transport | undefined;
+    const request = (t: Transport) =>
+      rpc({
+        endpoint: this.endpoint,
+        hostname: host,
+        agent: this.getAgent(),
+        method,
+        params,
+        timeoutMs: opts.timeoutMs ?? this.requestTimeoutMs,
+        signal: opts.signal,
+        redact: this.redactor.redact,
+        transport: t,
+        limits: this.replyLimits,
+        answeredIn: (a) => (answered = a),
+      });
+    try {
+      return await request(transport);
+    } catch (e) {
+      if (!(e instanceof JsonRpcUnavailable) || transport === 'xmlrpc') throw e;
+      if (forced) throw new XenApiProtocolError(`${host} does not serve JSON-RPC: ${e.message}`, host, method);
+      this.logger.info({ host, reason: e.message }, 'no JSON-RPC on this host: sending over XML-RPC');
+      this.transports.set(host, 'xmlrpc');
+      this.total += 1;
+      this.perMethod.set(method, (this.perMethod.get(method) ?? 0) + 1);
+      return await request('xmlrpc');
+    } finally {
+      // an answer in XML-RPC to /jsonrpc (7.0, 7.2) means: carry on over XML-RPC with this host
+      if (answered) this.transports.set(host, answered);
     }
   }
 
@@ -473,6 +522,7 @@ export class XenApiClient extends EventEmitter {
   }
 
   private markUnreachable(err: XenApiConnectionError): void {
+    this.transports.delete(this.master);
     if (this.unreachable) return;
     this.unreachable = true;
     this.logger.warn({ host: this.master, code: err.code }, 'pool master unreachable');

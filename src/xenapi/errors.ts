@@ -92,6 +92,14 @@ export class XenApiProtocolError extends Error {
   }
 }
 
+/** A reply larger or more deeply nested than the configured limits (issue 10.11); it was discarded unread. */
+export class XenApiReplyLimitError extends XenApiProtocolError {
+  constructor(message: string, host: string, method: string) {
+    super(message, host, method);
+    this.name = 'XenApiReplyLimitError';
+  }
+}
+
 export function isXenApiError(e: unknown, code?: string): e is XenApiError {
   return e instanceof XenApiError && (code === undefined || e.code === code);
 }

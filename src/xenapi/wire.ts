@@ -1,44 +1,28 @@
-import type http from 'node:http';
-import { Readable } from 'node:stream';
-import xmlrpc from 'xmlrpc';
-import { XenApiConnectionError, XenApiError, XenApiProtocolError, XenApiTlsError } from './errors';
+import http from 'node:http';
+import https from 'node:https';
+import { StringDecoder } from 'node:string_decoder';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { encodeJsonRpcCall, encodeXmlRpcCall } from './encode';
+import { XenApiConnectionError, XenApiError, XenApiProtocolError, XenApiReplyLimitError, XenApiTlsError } from './errors';
+import { JsonDecodeError, decodeJson } from './json-decode';
+import { DEFAULT_REPLY_LIMITS, type ReplyLimits } from './limits';
 import { isCertificateError, type Endpoint } from './tls';
+import { XmlRpcDecodeError, XmlRpcDecoder, decodeXmlRpc, type XmlRpcDocument } from './xml-decode';
+
+export { double, XmlRpcDouble } from './encode';
 
 /**
- * One XML-RPC round trip in xapi's dialect, over the `xmlrpc` package.
- * xapi specifics handled here (reference xenapi.md §1.3, §8):
- * - the package writes every JS integer as <int>; xapi wants int64 as decimal strings, so integers are sent as strings;
- * - floats that xapi requires as <double> (event.from's timeout) go through XmlRpcDouble, since 1.0 is an integer in JS;
- * - datetimes are written as xapi writes them: UTC, no dashes, trailing Z (20170407T08:28:32Z);
- * - the reply {Status, Value | ErrorDescription} is unwrapped; a Failure becomes XenApiError.
+ * One XenAPI round trip over JSON-RPC (`POST /jsonrpc`) or XML-RPC (`POST /`), in xapi's dialect (reference
+ * xenapi.md §1.3, §1.4). The reply is read as it arrives, with its size and nesting depth bounded (issue 10.11),
+ * and decoded in time slices so a 60 MB pool read never holds the event loop for long (issue 13).
+ * The {Status, Value | ErrorDescription} envelope (XML-RPC) and the v1/v2 JSON-RPC envelopes are unwrapped;
+ * a Failure becomes XenApiError.
  */
 
-// xapi's datetime form; the package's default is local time without Z.
-xmlrpc.dateFormatter.setOpts({ colons: true, hyphens: false, local: false, ms: false, offset: false });
+export type Transport = 'jsonrpc' | 'xmlrpc';
 
-/** A value the serializer writes as <double>, whatever its JS value (30 → <double>30.0</double>). */
-export class XmlRpcDouble extends xmlrpc.CustomType {
-  constructor(value: number) {
-    if (!Number.isFinite(value)) throw new RangeError(`XML-RPC double must be finite, got ${value}`);
-    super(Number.isInteger(value) ? value.toFixed(1) : String(value));
-  }
-}
-XmlRpcDouble.prototype.tagName = 'double';
-
-export function double(value: number): XmlRpcDouble {
-  return new XmlRpcDouble(value);
-}
-
-/** JS integers become decimal strings (xapi's int64 form); everything else is left to the serializer. */
-export function toWireValue(v: unknown): unknown {
-  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : v;
-  if (v === null || typeof v !== 'object') return v;
-  if (v instanceof Date || v instanceof xmlrpc.CustomType || Buffer.isBuffer(v)) return v;
-  if (Array.isArray(v)) return v.map(toWireValue);
-  const out: Record<string, unknown> = {};
-  for (const [k, x] of Object.entries(v as Record<string, unknown>)) out[k] = toWireValue(x);
-  return out;
-}
+/** The host does not serve JSON-RPC (404 or a non-JSON answer that shows the call did not run): use XML-RPC. */
+export class JsonRpcUnavailable extends Error {}
 
 const CONNECTION_CODES = new Set([
   'ECONNREFUSED',
@@ -67,45 +51,146 @@ export interface RpcRequest {
   signal?: AbortSignal;
   /** scrubs secrets out of any text that ends up in an error */
   redact: (text: string) => string;
+  /** default: XML-RPC */
+  transport?: Transport;
+  limits?: ReplyLimits;
+  /** told which format the host answered in (a host without JSON-RPC may answer /jsonrpc in XML-RPC) */
+  answeredIn?: (t: Transport) => void;
 }
 
-type ClientOptions = Exclude<Parameters<typeof xmlrpc.createClient>[0], string>;
+/** A time budget after which reading yields to the event loop (other pools, Slack acks). */
+const SLICE_MS = 8;
 
-type RawError = Error & { code?: unknown; faultCode?: unknown; faultString?: unknown; res?: http.IncomingMessage };
+let nextId = 1;
 
 /** Sends one call; resolves with the unwrapped Value or throws one of the client's error types. */
 export async function rpc(req: RpcRequest): Promise<unknown> {
+  const transport = req.transport ?? 'xmlrpc';
+  const limits = req.limits ?? DEFAULT_REPLY_LIMITS;
   const timeout = new AbortController();
   const timer = setTimeout(() => timeout.abort(new Error('timeout')), req.timeoutMs);
   const signal = req.signal ? AbortSignal.any([req.signal, timeout.signal]) : timeout.signal;
-  const options = {
-    host: req.hostname,
-    port: req.endpoint.port,
-    path: '/',
-    agent: req.agent,
-    signal,
-    headers: { 'User-Agent': 'xsupgrade' },
-  };
-  const client =
-    req.endpoint.scheme === 'https:' ? xmlrpc.createSecureClient(options as ClientOptions) : xmlrpc.createClient(options as ClientOptions);
-  let reply: unknown;
+  const body = transport === 'jsonrpc' ? encodeJsonRpcCall(req.method, req.params, nextId++) : encodeXmlRpcCall(req.method, req.params);
   try {
-    reply = await new Promise<unknown>((resolve, reject) => {
-      let settled = false;
-      client.methodCall(req.method, req.params.map(toWireValue), (err, value) => {
-        if (settled) return;
-        settled = true;
-        if (err) reject(err);
-        else resolve(value);
-      });
-    });
+    const reply = await post(req, transport === 'jsonrpc' ? '/jsonrpc' : '/', body, signal, limits);
+    req.answeredIn?.(reply.kind === 'json' ? 'jsonrpc' : 'xmlrpc');
+    if (reply.kind === 'json') return unwrapJson(reply.value, req);
+    return unwrapXml(reply.doc, req);
   } catch (e) {
     if (req.signal?.aborted) throw req.signal.reason ?? e;
+    if (e instanceof XenApiError || e instanceof XenApiProtocolError || e instanceof JsonRpcUnavailable) throw e;
     throw translateError(e as RawError, req, timeout.signal.aborted);
   } finally {
     clearTimeout(timer);
   }
-  return unwrap(reply, req);
+}
+
+type Reply = { kind: 'json'; value: unknown } | { kind: 'xml'; doc: XmlRpcDocument };
+
+type RawError = Error & { code?: unknown };
+
+async function post(req: RpcRequest, path: string, body: string, signal: AbortSignal, limits: ReplyLimits): Promise<Reply> {
+  const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+    const options: https.RequestOptions = {
+      host: req.hostname,
+      port: req.endpoint.port,
+      path,
+      method: 'POST',
+      agent: req.agent,
+      signal,
+      headers: {
+        'User-Agent': 'xsupgrade',
+        'Content-Type': path === '/jsonrpc' ? 'application/json' : 'text/xml',
+        'Content-Length': Buffer.byteLength(body),
+      },
+    };
+    const r = req.endpoint.scheme === 'https:' ? https.request(options, resolve) : http.request(options, resolve);
+    r.on('error', reject);
+    r.end(body);
+  });
+  const status = res.statusCode ?? 0;
+  const type = String(res.headers['content-type'] ?? '').toLowerCase();
+  const where = `${req.method} on ${req.hostname}`;
+  const tooLarge = (): XenApiReplyLimitError => {
+    res.destroy();
+    return new XenApiReplyLimitError(
+      `reply to ${where} is larger than ${limits.maxBytes} bytes (XSUPGRADE_XENAPI_MAX_REPLY_MB); nothing of it was used`,
+      req.hostname,
+      req.method,
+    );
+  };
+  const declared = Number(res.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limits.maxBytes) throw tooLarge();
+
+  const isJson = path === '/jsonrpc' && status === 200 && type.includes('json');
+  if (path === '/jsonrpc' && !isJson) {
+    // Not JSON. An XML-RPC methodResponse means the host ran the call and answered in XML: use that answer.
+    // Anything else (404, an HTML page, an XML-RPC fault) is evidence the call never ran: the caller may resend it.
+    if (status === 200 && type.includes('xml')) {
+      const doc = await readXml(res, limits, tooLarge).catch((e: unknown) => {
+        if (e instanceof XmlRpcDecodeError) throw new JsonRpcUnavailable(`POST /jsonrpc: ${e.message}`);
+        throw e;
+      });
+      if (doc.kind === 'response') return { kind: 'xml', doc };
+    } else res.resume();
+    throw new JsonRpcUnavailable(`POST /jsonrpc answered HTTP ${status} ${type || '(no content type)'}`);
+  }
+  if (status !== 200) {
+    const text = (await readText(res, Math.min(limits.maxBytes, 4096), () => new Error('')).catch(() => '')).slice(0, 200);
+    throw new XenApiProtocolError(`unreadable reply to ${where} (HTTP ${status}): ${req.redact(text.replace(/<[^>]*>/g, ' ').trim())}`, req.hostname, req.method, status);
+  }
+  try {
+    if (isJson) return { kind: 'json', value: await decodeJson(await readText(res, limits.maxBytes, tooLarge), limits.maxDepth) };
+    return { kind: 'xml', doc: await readXml(res, limits, tooLarge) };
+  } catch (e) {
+    if (e instanceof XmlRpcDecodeError || e instanceof JsonDecodeError) {
+      throw new XenApiProtocolError(`unreadable reply to ${where}: ${req.redact(e.message)}`, req.hostname, req.method, status);
+    }
+    throw e;
+  }
+}
+
+/** Reads the body as text, refusing more than maxBytes; yields between slices of work. */
+async function readText(res: http.IncomingMessage, maxBytes: number, tooLarge: () => Error): Promise<string> {
+  const decoder = new StringDecoder('utf8');
+  const parts: string[] = [];
+  let size = 0;
+  let slice = performance.now();
+  for await (const chunk of res) {
+    size += (chunk as Buffer).length;
+    if (size > maxBytes) throw tooLarge();
+    parts.push(decoder.write(chunk as Buffer));
+    if (performance.now() - slice > SLICE_MS) {
+      await yieldToLoop();
+      slice = performance.now();
+    }
+  }
+  parts.push(decoder.end());
+  return parts.join('');
+}
+
+/** Decodes XML-RPC as the chunks arrive, refusing more than maxBytes or deeper than maxDepth; yields between slices. */
+async function readXml(res: http.IncomingMessage, limits: ReplyLimits, tooLarge: () => Error): Promise<XmlRpcDocument> {
+  const text = new StringDecoder('utf8');
+  const decoder = new XmlRpcDecoder(limits.maxDepth);
+  let size = 0;
+  let slice = performance.now();
+  try {
+    for await (const chunk of res) {
+      size += (chunk as Buffer).length;
+      if (size > limits.maxBytes) throw tooLarge();
+      decoder.write(text.write(chunk as Buffer));
+      if (performance.now() - slice > SLICE_MS) {
+        await yieldToLoop();
+        slice = performance.now();
+      }
+    }
+  } catch (e) {
+    res.destroy();
+    throw e;
+  }
+  decoder.write(text.end());
+  return decoder.end();
 }
 
 function translateError(err: RawError, req: RpcRequest, timedOut: boolean): Error {
@@ -119,47 +204,58 @@ function translateError(err: RawError, req: RpcRequest, timedOut: boolean): Erro
   if ((code && CONNECTION_CODES.has(code)) || /socket hang up|aborted|ECONNRESET|ECONNREFUSED/i.test(msg)) {
     return new XenApiConnectionError(`cannot reach ${req.hostname}: ${code ?? msg} (${req.method})`, req.hostname, req.method, code ?? 'ECONNRESET');
   }
-  if (err.faultCode !== undefined) {
-    return new XenApiError('XMLRPC_FAULT', [String(err.faultCode), req.redact(String(err.faultString ?? ''))], req.method, req.hostname);
-  }
-  const status = err.res?.statusCode;
-  return new XenApiProtocolError(
-    `unreadable reply to ${where}${status !== undefined ? ` (HTTP ${status})` : ''}: ${msg}`,
-    req.hostname,
-    req.method,
-  );
+  return new XenApiProtocolError(`unreadable reply to ${where}: ${msg}`, req.hostname, req.method);
 }
 
-function unwrap(reply: unknown, req: RpcRequest): unknown {
+function failure(description: unknown[], req: RpcRequest): XenApiError {
+  const desc = description.map((x) => req.redact(typeof x === 'string' ? x : JSON.stringify(x)));
+  const [code = 'UNKNOWN_ERROR', ...params] = desc;
+  return new XenApiError(code, params, req.method, req.hostname);
+}
+
+function unwrapXml(doc: XmlRpcDocument, req: RpcRequest): unknown {
+  if (doc.kind === 'fault') {
+    throw new XenApiError('XMLRPC_FAULT', [String(doc.faultCode), req.redact(String(doc.faultString ?? ''))], req.method, req.hostname);
+  }
+  if (doc.kind !== 'response') throw new XenApiProtocolError(`reply to ${req.method} on ${req.hostname} is not a methodResponse`, req.hostname, req.method);
+  const reply = doc.value;
   if (reply === null || typeof reply !== 'object' || !('Status' in reply)) {
     throw new XenApiProtocolError(`reply to ${req.method} on ${req.hostname} is not a {Status, …} struct`, req.hostname, req.method);
   }
   const r = reply as { Status: unknown; Value?: unknown; ErrorDescription?: unknown };
   if (r.Status === 'Success') return r.Value ?? '';
-  if (r.Status === 'Failure') {
-    const desc = Array.isArray(r.ErrorDescription) ? r.ErrorDescription.map((x) => req.redact(String(x))) : [];
-    const [code = 'UNKNOWN_ERROR', ...params] = desc;
-    throw new XenApiError(code, params, req.method, req.hostname);
-  }
+  if (r.Status === 'Failure') throw failure(Array.isArray(r.ErrorDescription) ? r.ErrorDescription : [], req);
   throw new XenApiProtocolError(`reply to ${req.method} on ${req.hostname} has Status ${JSON.stringify(r.Status)}`, req.hostname, req.method);
 }
 
+/** v1: {result, error: null | [code, …], id}; v2: {jsonrpc, result, id} or {jsonrpc, error: {code, message, data}, id}. */
+function unwrapJson(reply: unknown, req: RpcRequest): unknown {
+  const bad = (what: string) => new XenApiProtocolError(`JSON-RPC reply to ${req.method} on ${req.hostname}: ${what}`, req.hostname, req.method);
+  if (reply === null || typeof reply !== 'object' || Array.isArray(reply)) throw bad('not an object');
+  const r = reply as { result?: unknown; error?: unknown };
+  if (r.error !== undefined && r.error !== null) {
+    if (Array.isArray(r.error)) throw failure(r.error, req);
+    const e = r.error as { message?: unknown; data?: unknown };
+    if (typeof e === 'object' && typeof e.message === 'string') {
+      throw failure([e.message, ...(Array.isArray(e.data) ? e.data : e.data === undefined || e.data === null ? [] : [e.data])], req);
+    }
+    throw bad('error is neither [code, …] nor {message, data}');
+  }
+  if (!('result' in r)) throw bad('neither result nor error');
+  return r.result ?? '';
+}
+
 /**
- * A task's `result` field is the XML-RPC encoding of the return value
- * (`<value>OpaqueRef:…</value>`, `<value></value>` for void). Decodes it with the same deserializer as replies.
+ * A task's `result` field is the XML-RPC encoding of the return value (`<value>OpaqueRef:…</value>`,
+ * `<value></value>` for void) under both transports. Decoded with the same XML decoder as replies.
  */
 export async function decodeTaskResult(encoded: string): Promise<unknown> {
   const text = encoded.trim();
   if (text === '') return '';
-  const doc = `<?xml version="1.0"?><methodResponse><params><param>${text}</param></params></methodResponse>`;
-  // The package's Deserializer is not in its typings; it is the same one that reads every reply.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const Deserializer = require('xmlrpc/lib/deserializer') as new () => {
-    deserializeMethodResponse(stream: Readable, cb: (err: Error | null, value: unknown) => void): void;
-  };
-  return new Promise((resolve, reject) => {
-    new Deserializer().deserializeMethodResponse(Readable.from([doc]), (err, value) =>
-      err ? reject(new Error(`task result is not an XML-RPC value: ${err.message}`)) : resolve(value),
-    );
-  });
+  try {
+    const doc = decodeXmlRpc(`<methodResponse><params><param>${text}</param></params></methodResponse>`);
+    return doc.kind === 'response' ? doc.value : '';
+  } catch (e) {
+    throw new Error(`task result is not an XML-RPC value: ${(e as Error).message}`);
+  }
 }

@@ -106,3 +106,17 @@ describe('outbox priority bench (issue 10 point 10)', () => {
     expect(formatOutboxBench(rows)).toContain('| priority | 6 |');
   });
 });
+
+describe('read bench (issue 13)', () => {
+  it('reads a tiny pool over both transports with the same round trips, and prints the side-by-side table', async () => {
+    const { benchRead, formatReadBench } = await import('../../bench/read');
+    const r = await benchRead({ sizes: [2], vmsPerHost: 2, repeat: 1, print: false });
+    expect(r.rows).toHaveLength(1);
+    expect(r.rows[0]!.roundTrips).toBe(11);
+    expect(r.rows[0]!.vms).toBe(4);
+    const text = formatReadBench(r);
+    expect(text).toContain('bot, XML-RPC');
+    expect(text).toContain('bot ÷ XenAPI.py, JSON-RPC');
+    expect(text).toMatch(/\| 2 \| 4 \| 11 \|/);
+  });
+});

@@ -21,7 +21,9 @@ function setup(hosts: FakeHost[], vms: FakeVm[], planned: Array<[vm: string, to:
   const clock = fastClock();
   const client = {
     getAllRecords: (cls) => pool.getAllRecords(cls),
-    call: async <T>(method: string): Promise<T> => {
+    call: async <T>(method: string, params: unknown[] = []): Promise<T> => {
+      const w = /^(\w+)\.get_all_records_where$/.exec(method);
+      if (w) return pool.where(w[1]!, String(params[0])) as T;
       const m = /^(\w+)\.get_all_records$/.exec(method);
       if (!m) throw new Error(`unexpected call ${method}`);
       return pool.wire(m[1]!) as T;

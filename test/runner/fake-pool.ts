@@ -4,6 +4,7 @@
  * model and is recorded, so a test counts side effects instead of timing anything.
  */
 import type { RecordSource } from '../../src/inventory';
+import { matches, parseQuery } from '../../src/sim/query';
 import { parseAllRecords, type RecordClass, type RecordOf } from '../../src/xenapi/records';
 
 const GiB = 1024 ** 3;
@@ -49,6 +50,12 @@ export class FakePool implements RecordSource {
   /** `<cls>.get_all_records` as it comes off the wire (what client.call returns) */
   wire(cls: string): Record<string, unknown> {
     return this.records()[cls] ?? {};
+  }
+
+  /** `<cls>.get_all_records_where(expr)`, with the simulator's implementation of xapi's filter language */
+  where(cls: string, expr: string): Record<string, unknown> {
+    const e = parseQuery(expr);
+    return Object.fromEntries(Object.entries(this.wire(cls)).filter(([, r]) => matches(e, r as Record<string, unknown>)));
   }
 
   /** the VM.pool_migrate side effect, as ctx.act issues it */

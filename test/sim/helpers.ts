@@ -1,9 +1,7 @@
 /** Test helpers: a raw XML-RPC client (hand-written XML over fetch) that is not our client. */
 import { ScaledClock } from '../../src/clock';
 
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-const Deserializer = require('xmlrpc/lib/deserializer');
-import { PassThrough } from 'node:stream';
+import { decodeXmlRpc } from '../../src/xenapi/xml-decode';
 import http from 'node:http';
 import https from 'node:https';
 
@@ -51,12 +49,11 @@ export function rawPost(url: string, body: string): Promise<{ status: number; te
   });
 }
 
-export function decodeResponse(xml: string): Promise<any> {
-  return new Promise((resolve, reject) => {
-    const s = new PassThrough();
-    s.end(xml);
-    new Deserializer().deserializeMethodResponse(s, (err: Error | null, v: unknown) => (err ? reject(err) : resolve(v)));
-  });
+export async function decodeResponse(xml: string): Promise<any> {
+  const doc = decodeXmlRpc(xml);
+  if (doc.kind === 'fault') throw Object.assign(new Error(String(doc.faultString)), { faultCode: doc.faultCode, faultString: doc.faultString });
+  if (doc.kind !== 'response') throw new Error('not a methodResponse');
+  return doc.value;
 }
 
 export type XapiResult = { Status: 'Success'; Value: any } | { Status: 'Failure'; ErrorDescription: string[] };

@@ -214,8 +214,10 @@ describe('call counter', () => {
   test('counts every round trip, per method, and resets', async () => {
     pool.on('pool.get_all', () => []);
     await client.call('pool.get_all');
-    expect(client.callCount).toBe(2); // login + call
-    expect(client.callCounts).toEqual({ 'session.login_with_password': 1, 'pool.get_all': 1 });
+    // the fake serves XML-RPC only: the login is tried on /jsonrpc (404), then sent over XML-RPC; later calls go straight there
+    expect(client.callCount).toBe(3);
+    expect(client.callCounts).toEqual({ 'session.login_with_password': 2, 'pool.get_all': 1 });
+    expect(client.transport).toBe('xmlrpc');
     client.resetCallCount();
     await client.call('pool.get_all');
     await client.call('pool.get_all');

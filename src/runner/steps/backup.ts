@@ -7,7 +7,7 @@ import { createReadStream, existsSync } from 'node:fs';
 import { ensurePrivateDir, tightenFilesIn } from '../../private-files';
 import { join, resolve } from 'node:path';
 import { StepFailure } from '../errors';
-import { readLivePool } from '../pool-state';
+import { readLiveHosts } from '../pool-state';
 import type { StepDeps } from '../ports';
 import type { StepModule } from '../step';
 
@@ -46,7 +46,7 @@ export function createBackupStep(deps: StepDeps): StepModule {
       if (prev?.path && prev.sha256 && existsSync(prev.path) && (await sha256File(prev.path)) === prev.sha256) {
         return { status: 'done', note: `backup already taken: ${prev.path}` };
       }
-      const pool = await readLivePool(deps.client);
+      const pool = await readLiveHosts(deps.client); // pool.other_config is all this needs
       const mixedMode = 'rolling_upgrade_in_progress' in pool.otherConfig;
       const dir = resolve(deps.config.backupsDir);
       // the dump holds the pool's secret table: owner-only directory and files (issue 10.11)

@@ -4,7 +4,7 @@
  * after this one move or start VMs onto it.
  */
 import { StepFailure, xenErrorCode } from '../errors';
-import { describeHost, readLivePool } from '../pool-state';
+import { describeHost, readLiveHosts } from '../pool-state';
 import type { StepDeps } from '../ports';
 import type { StepModule } from '../step';
 import { requireHost, stepHostName } from './common';
@@ -16,7 +16,7 @@ export function createEnableStep(deps: StepDeps): StepModule {
     async execute(ctx) {
       const name = stepHostName(ctx);
       for (let attempt = 0; ; attempt++) {
-        const host = requireHost(ctx, await readLivePool(deps.client));
+        const host = requireHost(ctx, await readLiveHosts(deps.client));
         if (host.enabled) {
           const plugged = await ensurePbdsPlugged(deps, ctx, host.ref, name);
           const pbdNote = plugged.length > 0 ? `; plugged ${plugged.join(', ')}` : '';

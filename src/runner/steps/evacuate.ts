@@ -11,7 +11,7 @@ import type { HostInfo, Migration, PoolSnapshot, Ref } from '../../domain/types'
 import { readSnapshot } from '../../inventory';
 import { placeEvacuation } from '../../planner';
 import { StepFailure } from '../errors';
-import { describeHost, readLivePool, vmsOn } from '../pool-state';
+import { describeHost, readLivePoolFor, vmsOn } from '../pool-state';
 import type { StepDeps } from '../ports';
 import type { StepModule, StepContext } from '../step';
 import { migrateVms, migrationFailure, requireMember, serialSaver, stepHostName, stepHostRef } from './common';
@@ -102,7 +102,7 @@ export function createEvacuateStep(deps: StepDeps): StepModule {
       });
       if (failed.length > 0) throw migrationFailure(`off ${name}`, moves.length, failed);
 
-      const after = await readLivePool(deps.client); // four calls: the VMs' placement is all this needs
+      const after = await readLivePoolFor(deps.client, { residentOn: hostRef }); // only the VMs still on this host
       const left = vmsOn(after, hostRef).filter((v) => !stops.has(v.ref));
       if (left.length > 0) {
         throw new StepFailure(`${left.length} VM(s) still on ${name} after evacuation`, { observed: left.map((v) => `${v.name}: ${v.powerState} on ${name}`) });

@@ -2,7 +2,7 @@
  * Return policy "original": migrate the VMs evacuate moved off this host back onto it, now that it is upgraded
  * (older → newer is allowed, R3.4). VMs already home, or no longer running, are left as they are.
  */
-import { readLivePool, vmByRef } from '../pool-state';
+import { readLivePoolFor, vmByRef } from '../pool-state';
 import type { StepDeps } from '../ports';
 import type { StepModule } from '../step';
 import { migrateVms, migrationFailure, requireHost, stepHostName } from './common';
@@ -21,7 +21,7 @@ export function createMoveBackStep(deps: StepDeps): StepModule {
       const back = new Map<string, MovedVm>();
       for (const m of ctx.planStep.migrations ?? []) back.set(m.vm, moved[m.vm] ?? { name: m.vmName, to: m.from, toName: '' });
       for (const [vm, m] of Object.entries(moved)) if (!plannedOut.has(vm)) back.set(vm, m);
-      const pool = await readLivePool(deps.client);
+      const pool = await readLivePoolFor(deps.client, { vms: [...back.keys()] }); // only the VMs to bring back
       const host = requireHost(ctx, pool);
       const todo = [...back.entries()].filter(([vmRef]) => {
         const vm = vmByRef(pool, vmRef);

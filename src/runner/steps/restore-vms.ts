@@ -4,7 +4,7 @@
  * is done wherever it runs.
  */
 import { StepFailure, toStepError } from '../errors';
-import { hostByRef, readLivePool, vmByRef } from '../pool-state';
+import { hostByRef, readLivePoolFor, vmByRef } from '../pool-state';
 import type { StepDeps } from '../ports';
 import type { StepModule } from '../step';
 import { stepHostName, stepHostRef } from './common';
@@ -17,7 +17,7 @@ export function createRestoreVmsStep(deps: StepDeps): StepModule {
       const name = stepHostName(ctx);
       const hostRef = stepHostRef(ctx);
       const stopped = ((ctx.dataOf(`${name}:stop-vms`)?.stopped ?? {}) as Record<string, StoppedVm>);
-      const pool = await readLivePool(deps.client);
+      const pool = await readLivePoolFor(deps.client, { vms: Object.keys(stopped) }); // only the VMs it stopped
       const restored: string[] = [];
       const failures: string[] = [];
       let firstError: { code?: string; params?: string[] } | undefined;

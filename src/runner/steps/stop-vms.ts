@@ -5,7 +5,7 @@
  */
 import type { Ref, VmStop } from '../../domain/types';
 import { StepFailure, toStepError, xenErrorCode } from '../errors';
-import { readLivePool, vmByRef, vmsOn } from '../pool-state';
+import { readLivePoolFor, vmByRef, vmsOn } from '../pool-state';
 import type { StepDeps } from '../ports';
 import type { StepContext, StepModule } from '../step';
 import { serialSaver, stepHostName, stepHostRef } from './common';
@@ -69,7 +69,7 @@ export function createStopVmsStep(deps: StepDeps): StepModule {
       const hostRef = stepHostRef(ctx);
       const stops: VmStop[] = ctx.planStep.stops ?? [];
       const stopped = serialSaver(ctx, 'stopped', (ctx.step.data?.stopped as Record<string, unknown>) ?? {});
-      const pool = await readLivePool(deps.client);
+      const pool = await readLivePoolFor(deps.client, { vms: stops.map((s) => s.vm) }); // only the VMs to stop
       const failures: string[] = [];
       let firstError: { code?: string; params?: string[] } | undefined;
       let acted = 0;
@@ -101,7 +101,7 @@ export function createStopVmsStep(deps: StepDeps): StepModule {
       }
       if (failures.length > 0) throw new StepFailure(`${failures.length} VM(s) on ${name} could not be stopped; first: ${failures[0]}`, { ...firstError, observed: failures });
 
-      const after = await readLivePool(deps.client);
+      const after = await readLivePoolFor(deps.client, { residentOn: hostRef });
       const left = vmsOn(after, hostRef);
       if (left.length > 0) {
         throw new StepFailure(`${left.length} VM(s) still running on ${name}; it cannot be shut down with guests on it`, {

@@ -9,7 +9,7 @@
  * - update (R1.3): pool_update.precheck + apply on the host, then host.reboot
  */
 import type { LiveHost, LivePool } from '../pool-state';
-import { describeHost, readLivePool, vmsOn } from '../pool-state';
+import { describeHost, readLiveHosts, readLivePoolFor, vmsOn } from '../pool-state';
 import { StepFailure, isPoolUnavailable, xenErrorCode, xenErrorParams } from '../errors';
 import type { StepDeps } from '../ports';
 import type { StepContext, StepModule } from '../step';
@@ -40,7 +40,7 @@ async function reconcileIssued(deps: StepDeps, ctx: StepContext, data: UpgradeDa
     // "not issued" needs evidence: the host seen live with the same boot_time after the grace period
     let seenUnchanged = false;
     try {
-      const pool = await readLivePool(deps.client);
+      const pool = await readLiveHosts(deps.client);
       const h = pool.hosts.find((x) => x.ref === ref);
       if (!h || !h.live || h.bootTime !== (data.bootTimeBefore ?? null)) return 'issued';
       seenUnchanged = true;
@@ -180,7 +180,7 @@ export function createUpgradeStep(deps: StepDeps): StepModule {
         });
       }
 
-      const pool = await readLivePool(deps.client);
+      const pool = await readLivePoolFor(deps.client, { residentOn: stepHostRef(ctx) }); // this host's VMs only
       const host = requireHost(ctx, pool);
       assertSafeToTakeDown(ctx, pool, host);
 

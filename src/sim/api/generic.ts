@@ -19,6 +19,7 @@ import {
   vmMetricsRecord,
   vmRecord,
 } from '../records';
+import { matches, parseQuery } from '../query';
 import { WireValue } from '../wire';
 import { def, str, strMap } from './registry';
 
@@ -51,6 +52,16 @@ export function allRecords(db: Db, cls: string): Record<string, WireValue> {
 for (const cls of CLASSES) {
   def(`${cls}.get_all`, { params: 0, async: false, handler: ({ pool }) => pool.db.refs(cls) });
   def(`${cls}.get_all_records`, { params: 0, async: false, handler: ({ pool }) => allRecords(pool.db, cls) });
+  def(`${cls}.get_all_records_where`, {
+    params: 1,
+    async: false,
+    handler: ({ pool }, [expr]) => {
+      const e = parseQuery(str(expr));
+      const out: Record<string, WireValue> = {};
+      for (const [ref, rec] of pool.db.entries(cls)) if (matches(e, rec)) out[ref] = pool.db.encoded(cls, ref);
+      return out;
+    },
+  });
   def(`${cls}.get_record`, { params: 1, async: false, handler: ({ pool }, [ref]) => pool.db.encoded(cls, str(ref)) });
   def(`${cls}.get_by_uuid`, {
     params: 1,

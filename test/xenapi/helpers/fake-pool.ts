@@ -295,6 +295,12 @@ export class FakePool {
       res.end();
       return;
     }
+    if (req.url === '/jsonrpc') {
+      // an XML-RPC-only host, as far as this fake goes: the client falls back to XML-RPC (src/xenapi/wire.ts)
+      this.requests.push({ host: host.address, method: 'POST /jsonrpc', params: [], raw });
+      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found');
+      return;
+    }
     let method: string;
     let params: unknown[];
     try {

@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import { decodeXmlRpc } from '../../../src/xenapi/xml-decode';
 
 /** xapi's XML-RPC output (reference xenapi.md §1.3): untyped strings, ints as text, <boolean>, <double>, UTC datetimes. */
 export class I4 {
@@ -42,11 +42,7 @@ export function encodeFault(code: number, message: string): string {
 }
 
 export async function decodeCall(xml: string): Promise<{ method: string; params: unknown[] }> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const Deserializer = require('xmlrpc/lib/deserializer');
-  return new Promise((resolve, reject) => {
-    new Deserializer().deserializeMethodCall(Readable.from([xml]), (err: Error | null, method: string, params: unknown[]) =>
-      err ? reject(err) : resolve({ method, params }),
-    );
-  });
+  const doc = decodeXmlRpc(xml);
+  if (doc.kind !== 'call') throw new Error('not a methodCall');
+  return { method: doc.method, params: doc.params };
 }

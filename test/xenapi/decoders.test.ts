@@ -1,0 +1,137 @@
+/**
+ * The two reply decoders on their own (issue 13): the XML-RPC decoder reads every type of xapi's dialect as the
+ * `xmlrpc` package did (and nothing it should refuse); the piecewise JSON decoder gives exactly JSON.parse's value
+ * however a large reply is split.
+ */
+import { decodeJson } from '../../src/xenapi/json-decode';
+import { XmlRpcDecoder, decodeXmlRpc } from '../../src/xenapi/xml-decode';
+
+describe('XML-RPC decoder', () => {
+  const response = (v: string) => `<?xml version="1.0"?><methodResponse><params><param>${v}</param></params></methodResponse>`;
+
+  test('every type of xapi dialect, untyped strings included', () => {
+    const doc = decodeXmlRpc(
+      response(
+        '<value><struct>' +
+          '<member><name>untyped</name><value>OpaqueRef:a &amp; &lt;b&gt;</value></member>' +
+          '<member><name>int64</name><value>4294967296</value></member>' +
+          '<member><name>s</name><value><string>x</string></value></member>' +
+          '<member><name>empty</name><value></value></member>' +
+          '<member><name>i4</name><value><i4>-7</i4></value></member>' +
+          '<member><name>int</name><value><int>12</int></value></member>' +
+          '<member><name>d</name><value><double>0.25</double></value></member>' +
+          '<member><name>t</name><value><boolean>1</boolean></value></member>' +
+          '<member><name>f</name><value><boolean>0</boolean></value></member>' +
+          '<member><name>when</name><value><dateTime.iso8601>20170407T08:28:32Z</dateTime.iso8601></value></member>' +
+          '<member><name>b64</name><value><base64>aGk=</base64></value></member>' +
+          '<member><name>nil</name><value><nil/></value></member>' +
+          '<member><name>arr</name><value><array><data><value>1</value><value><struct></struct></value><value><array><data></data></array></value></data></array></value></member>' +
+          '<member><name>map</name><value><struct><member><name>k y</name><value>v</value></member></struct></value></member>' +
+          '</struct></value>',
+      ),
+    );
+    expect(doc).toEqual({
+      kind: 'response',
+      value: {
+        untyped: 'OpaqueRef:a & <b>',
+        int64: '4294967296',
+        s: 'x',
+        empty: '',
+        i4: -7,
+        int: 12,
+        d: 0.25,
+        t: true,
+        f: false,
+        when: new Date('2017-04-07T08:28:32Z'),
+        b64: Buffer.from('hi'),
+        nil: null,
+        arr: ['1', {}, []],
+        map: { 'k y': 'v' },
+      },
+    });
+  });
+
+  test('a fault and a methodCall', () => {
+    expect(
+      decodeXmlRpc(
+        '<methodResponse><fault><value><struct><member><name>faultCode</name><value><i4>-1</i4></value></member><member><name>faultString</name><value>no</value></member></struct></value></fault></methodResponse>',
+      ),
+    ).toEqual({ kind: 'fault', faultCode: -1, faultString: 'no' });
+    expect(decodeXmlRpc('<methodCall><methodName>VM.start</methodName><params><param><value>OpaqueRef:s</value></param><param><value><boolean>0</boolean></value></param></params></methodCall>')).toEqual({
+      kind: 'call',
+      method: 'VM.start',
+      params: ['OpaqueRef:s', false],
+    });
+  });
+
+  test('written in arbitrary chunks, even mid-tag and mid-entity, it gives the same value', () => {
+    const text = response('<value><struct><member><name>a&amp;b</name><value><array><data><value><double>1.5</double></value><value>x&lt;y</value></data></array></value></member></struct></value>');
+    for (const size of [1, 2, 3, 7, 64]) {
+      const d = new XmlRpcDecoder();
+      for (let i = 0; i < text.length; i += size) d.write(text.slice(i, i + size));
+      expect(d.end()).toEqual({ kind: 'response', value: { 'a&b': [1.5, 'x<y'] } });
+    }
+  });
+
+  test.each([
+    ['an unknown element', response('<value><foo>1</foo></value>')],
+    ['a bad boolean', response('<value><boolean>yes</boolean></value>')],
+    ['a bad int', response('<value><int>1.5</int></value>')],
+    ['a bad date', response('<value><dateTime.iso8601>tomorrow</dateTime.iso8601></value>')],
+    ['a struct member without a name', response('<value><struct><member><value>1</value></member></struct></value>')],
+    ['two values in a response', '<methodResponse><params><param><value>1</value><value>2</value></param></params></methodResponse>'],
+    ['no value', '<methodResponse><params></params></methodResponse>'],
+    ['an unclosed document', response('<value><array><data>').slice(0, -30)],
+    ['another root', '<html><body/></html>'],
+  ])('refuses %s', (_what, text) => {
+    expect(() => decodeXmlRpc(text)).toThrow();
+  });
+});
+
+describe('JSON decoder', () => {
+  /** A get_all_records-like reply of `n` records (~1 KB each), with awkward keys and strings. */
+  function records(n: number): unknown {
+    const out: Record<string, unknown> = {};
+    for (let i = 0; i < n; i++) {
+      out[`OpaqueRef:${i}:{[,"\\]}`] = {
+        name_label: `vm ${i}, "quoted" [x] {y} \\ \u00e9`,
+        memory: i * 1024,
+        other_config: { 'a:b': 'c,d', nested: { list: [1, [2, [3]], { k: 'v' }] } },
+        VBDs: Array.from({ length: 8 }, (_, k) => `OpaqueRef:vbd-${i}-${k}`),
+        pad: 'p'.repeat(600),
+      };
+    }
+    return out;
+  }
+
+  test.each([10, 2000])('%i records: the same value as JSON.parse, whether parsed at once or in pieces', async (n) => {
+    const reply = { jsonrpc: '2.0', result: records(n), id: 1 };
+    const text = JSON.stringify(reply);
+    expect(await decodeJson(text, 32)).toEqual(JSON.parse(text));
+    expect(await decodeJson(text, 32, 0)).toEqual(JSON.parse(text)); // forced through the piecewise parser
+  });
+
+  test('depth is refused on both paths, and accepted at the limit', async () => {
+    const nested = (d: number) => `${'['.repeat(d)}1${']'.repeat(d)}`;
+    for (const whole of [undefined, 0]) {
+      await expect(decodeJson(nested(33), 32, whole)).rejects.toThrow(/nested deeper than 32 levels/);
+      await expect(decodeJson(nested(32), 32, whole)).resolves.toBeDefined();
+      await expect(decodeJson(`{"a":${nested(40)}}`, 32, whole)).rejects.toThrow(/nested deeper/);
+    }
+  });
+
+  test('a large array of large arrays (event.from-like) and a large top-level string', async () => {
+    const events = Array.from({ length: 1500 }, (_, i) => ({ id: i, snapshot: { big: 'z'.repeat(400), list: Array.from({ length: 20 }, (_, k) => k) } }));
+    const text = JSON.stringify({ result: { events, token: 't', valid_ref_counts: { vm: 3 } }, error: null, id: 2, note: 'q'.repeat(300_000) });
+    expect(await decodeJson(text, 32, 0)).toEqual(JSON.parse(text));
+  });
+
+  test('malformed large input is refused, not half-parsed', async () => {
+    const text = JSON.stringify({ result: records(1000), id: 1 });
+    for (const whole of [undefined, 0]) {
+      await expect(decodeJson(text.slice(0, text.length - 10), 32, whole)).rejects.toThrow();
+      await expect(decodeJson(`${text}x`, 32, whole)).rejects.toThrow();
+      await expect(decodeJson(text.replace('"memory":5120', '"memory":5120,,'), 32, whole)).rejects.toThrow();
+    }
+  });
+});
