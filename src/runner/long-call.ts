@@ -12,6 +12,7 @@
  */
 import type { Ref } from '../domain/types';
 import { isXenApiError, XenApiTaskLostError, XenApiTimeoutError } from '../xenapi';
+import { parseXapiDatetime } from '../xenapi/records';
 import { StepFailure, isPoolUnavailable, xenErrorCode } from './errors';
 import type { StepDeps } from './ports';
 import type { StepContext } from './step';
@@ -133,7 +134,9 @@ async function taskOf(deps: StepDeps, method: string, issuedAt: number): Promise
   const mine = Object.entries(tasks).filter(([, t]) => t.name_label === `Async.${method}`);
   const pending = mine.find(([, t]) => t.status === 'pending' || t.status === 'cancelling');
   if (pending) return pending[0];
-  const createdAt = (t: { created?: unknown }): number => (t.created instanceof Date ? t.created.getTime() : typeof t.created === 'string' ? Date.parse(t.created) : NaN);
+  // a Date over XML-RPC, xapi's text form (20261203T05:30:00Z, which Date.parse cannot read) over JSON-RPC
+  const createdAt = (t: { created?: unknown }): number =>
+    t.created instanceof Date ? t.created.getTime() : typeof t.created === 'string' ? (parseXapiDatetime(t.created)?.getTime() ?? NaN) : NaN;
   const ended = mine.filter(([, t]) => createdAt(t) >= issuedAt - CLOCK_SKEW_MS).sort(([, a], [, b]) => createdAt(b) - createdAt(a));
   return ended[0]?.[0];
 }
