@@ -95,6 +95,21 @@ describe('longCall', () => {
     expect(w.saves[0]!.enableHaCall).toMatchObject({ task: 'OpaqueRef:t7' });
   });
 
+  it('no task ref was returned and the task already ENDED: it is found by its created time in either wire form, never sent again', async () => {
+    const issuedAt = Date.UTC(2026, 11, 3, 5, 30, 0);
+    // JSON-RPC gives xapi's text form (which Date.parse cannot read), XML-RPC a Date: both are the same call's task
+    for (const created of ['20261203T05:30:02Z', new Date(issuedAt + 2000)]) {
+      const { w, deps, ctx, call } = setup({
+        data: { enableHaCall: { method: 'pool.enable_ha', issuedAt } },
+        pending: { 'OpaqueRef:t8': { name_label: 'Async.pool.enable_ha', status: 'success', created } as never },
+      });
+      w.tasks.set('OpaqueRef:t8', async () => '');
+      await longCall(deps, ctx, call(async () => 'unknown'));
+      expect(w.sent).toEqual([]);
+      expect(w.saves[0]!.enableHaCall).toMatchObject({ task: 'OpaqueRef:t8' });
+    }
+  });
+
   it('the task vanished (master restart) and the pool shows the effect: done, not sent again', async () => {
     const { w, deps, ctx, call } = setup({ data: { enableHaCall: { method: 'pool.enable_ha', issuedAt: 1, task: 'OpaqueRef:gone' } } });
     const r = await longCall(deps, ctx, call(async () => 'done'));
