@@ -27,7 +27,7 @@ export interface ExactInput {
   mobility: Map<Ref, Mobility>;
 }
 
-export const EXACT_LIMITS = { hosts: 5, vms: 12, budget: 50_000 };
+export const EXACT_LIMITS = { hosts: 6, vms: 14, budget: 400_000 };
 
 type Cost = [stops: number, migrations: number];
 const better = (a: Cost, b: Cost): boolean => a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]);

@@ -47,7 +47,7 @@ type Cost = [number, number];
 const better = (a: Cost, b: Cost) => a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]);
 
 /** Exhaustive: every order of the non-master hosts and every target of every VM at each evacuation. */
-function bruteForce(snapshot: PoolSnapshot, target: string, budget = 300_000): Cost | undefined {
+function bruteForce(snapshot: PoolSnapshot, target: string, budget = 3_000_000): Cost | undefined {
   const hosts = snapshot.hosts;
   const mob = mobilityMap(snapshot);
   const running = snapshot.vms.filter((v) => v.residentOn !== null);
@@ -105,7 +105,7 @@ const stopsOf = (plan: Plan) => plan.steps.filter((s) => s.id.endsWith(':stop-vm
 test('random small pools (≤ 5 hosts, ≤ 12 VMs): never more stops, nor at equal stops more migrations, than an exhaustive search', () => {
   const rand = prng(13);
   let compared = 0;
-  for (let i = 0; i < 20; i++) {
+  for (let i = 0; i < 60; i++) {
     const snapshot = poolFromSpec(randomSpec(rand, 5, 12));
     const plan = buildPlan(snapshot, { returnPolicy: 'none' });
     const best = bruteForce(snapshot, plan.target.platform);
@@ -114,12 +114,12 @@ test('random small pools (≤ 5 hosts, ≤ 12 VMs): never more stops, nor at equ
     const got: Cost = [stopsOf(plan), plan.migrations.planned];
     if (better(best, got)) throw new Error(`case ${i}: plan ${JSON.stringify(got)} (stops, migrations) is worse than ${JSON.stringify(best)}`);
   }
-  expect(compared).toBeGreaterThanOrEqual(10);
-}, 300_000); // the brute force is slow on purpose: it shares nothing with the planner
+  expect(compared).toBeGreaterThanOrEqual(40);
+});
 
 test('larger random pools: the plan never exceeds its stated lower bound without saying why in one line', () => {
   const rand = prng(64);
-  for (let i = 0; i < 4; i++) {
+  for (let i = 0; i < 12; i++) {
     const snapshot = poolFromSpec(randomSpec(rand, 16, 120));
     const plan = buildPlan(snapshot, { returnPolicy: 'none' });
     const m = plan.migrations;
