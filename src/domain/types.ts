@@ -267,8 +267,7 @@ export interface Plan {
   hosts: HostPlan[];
   /** every step in execution order: pool steps before, host steps master first, pool steps after */
   steps: PlanStep[];
-  /** boundNote: when planned > lowerBound, why, in one line (issue 13) */
-  migrations: { planned: number; lowerBound: number; boundNote?: string };
+  migrations: { planned: number; lowerBound: number };
   estimateSeconds: number;
   /** names of VMs whose Tools must be upgraded after the last host (R5.1) */
   toolsUpgrade: string[];

@@ -89,7 +89,7 @@ export function buildPlan(input: PoolSnapshot, opts: PlanOptions): Plan {
     executable: !prechecks.some((p) => p.severity === 'blocker'),
     hosts: hostPlans,
     steps,
-    migrations: { planned: placement.planned, lowerBound: placement.lowerBound, ...(placement.boundNote ? { boundNote: placement.boundNote } : {}) },
+    migrations: { planned: placement.planned, lowerBound: placement.lowerBound },
     estimateSeconds: steps.reduce((s, st) => s + st.expectedSeconds, 0),
     toolsUpgrade,
   };

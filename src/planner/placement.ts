@@ -65,8 +65,6 @@ export interface PlacementResult {
   lowerBound: number;
   /** VMs migrated more than once */
   movedTwice: number;
-  /** when planned > lowerBound: why, in one line */
-  boundNote?: string;
 }
 
 export interface PlacementInput {
@@ -77,13 +75,6 @@ export interface PlacementInput {
   mobility: Map<Ref, Mobility>;
   returnPolicy: ReturnPolicy;
   strategy?: PlacementStrategy;
-  /**
-   * Among the upgraded hosts that fit, 'most-free' (default) or 'best-fit' (the fullest one with room: keeps
-   * large holes for large VMs, issue 13). The order search tries both.
-   */
-  fit?: 'most-free' | 'best-fit';
-  /** `${sourceHostRef} ${vmRef}` → target chosen by the exact search (exact.ts); used when that host still fits */
-  prefer?: Map<string, Ref>;
 }
 
 interface HostState {
@@ -138,8 +129,6 @@ export function placeVms(input: PlacementInput): PlacementResult {
   const returned = new Set<Ref>();
   const mustMoveAgain = new Set<Ref>();
   const stoppedEver = new Set<Ref>();
-  /** VMs sent to a host upgraded later although an upgraded host existed: none had room or their SRs */
-  const parkedOld = new Set<Ref>();
 
   const migrate = (vm: VmInfo, from: HostState, to: HostState, list: Migration[]): void => {
     from.free += vm.memoryNeeded;
@@ -198,12 +187,11 @@ export function placeVms(input: PlacementInput): PlacementResult {
         stop('mobility', mob?.reason ?? 'R3.7 mobility unknown');
         continue;
       }
-      const pick = pickTarget(vm, src, hostsByName, targetPlatform, compareVersions, strategy, input.fit, input.prefer?.get(`${hostRef} ${vm.ref}`));
+      const pick = pickTarget(vm, src, hostsByName, targetPlatform, compareVersions, strategy);
       if ('cause' in pick) {
         stop(pick.cause, pick.reason);
         continue;
       }
-      if (!noUpgradedTarget && compareVersions(pick.to.platform, targetPlatform) < 0) parkedOld.add(vm.ref);
       migrate(vm, src, pick.to, hp.migrations);
       if (noUpgradedTarget) mustMoveAgain.add(vm.ref);
     }
@@ -238,31 +226,18 @@ export function placeVms(input: PlacementInput): PlacementResult {
   for (const hp of perHost.values()) for (const m of hp.migrations) evacuatedOnce.add(m.vm);
   let lowerBound = 0;
   for (const vm of evacuatedOnce) lowerBound += 1 + ((mustMoveAgain.has(vm) && !stoppedEver.has(vm)) || returned.has(vm) ? 1 : 0);
-  const movedTwice = [...moves.values()].filter((n) => n > 1).length;
   return {
     order: [...order],
     perHost,
     planned,
     lowerBound,
-    movedTwice,
-    boundNote: planned > lowerBound ? boundNote(planned - lowerBound, parkedOld.size) : undefined,
+    movedTwice: [...moves.values()].filter((n) => n > 1).length,
   };
 }
 
-/** One line: why the plan needs more migrations than its lower bound. */
-function boundNote(extra: number, parked: number): string {
-  return parked > 0
-    ? `${extra} migration(s) above the lower bound: ${parked} VM(s) had to go to a host upgraded later, since no upgraded host had room (R2.2) or their storage (R2.5) when their host was evacuated`
-    : `${extra} migration(s) above the lower bound: VMs moved again after their first move, since the hosts able to take them were upgraded later`;
-}
-
-function choose(fits: HostState[], vm: VmInfo, targetPlatform: string, compareVersions: (a: string, b: string) => number, fit: 'most-free' | 'best-fit' = 'most-free'): HostState {
-  // upgraded hosts first (no second move), then the VM's affinity host, then the most free memory (or, best-fit,
-  // the least free among upgraded hosts), then the name
-  const key = (t: HostState): [number, number, number] => {
-    const upgraded = compareVersions(t.platform, targetPlatform) >= 0;
-    return [upgraded ? 0 : 1, t.info.ref === vm.affinity ? 0 : 1, fit === 'best-fit' && upgraded ? t.free : -t.free];
-  };
+function choose(fits: HostState[], vm: VmInfo, targetPlatform: string, compareVersions: (a: string, b: string) => number): HostState {
+  // upgraded hosts first (no second move), then the VM's affinity host, then the most free memory, then the name
+  const key = (t: HostState): [number, number, number] => [compareVersions(t.platform, targetPlatform) >= 0 ? 0 : 1, t.info.ref === vm.affinity ? 0 : 1, -t.free];
   let best = fits[0];
   let bestKey = key(best);
   for (let i = 1; i < fits.length; i++) {
@@ -335,8 +310,6 @@ function pickTarget(
   targetPlatform: string,
   compareVersions: (a: string, b: string) => number,
   strategy: PlacementStrategy,
-  fit?: 'most-free' | 'best-fit',
-  preferred?: Ref,
 ): Pick {
   const fits: HostState[] = [];
   let allowed = 0;
@@ -361,10 +334,7 @@ function pickTarget(
     bestFree = Math.max(bestFree, t.free);
     if (why === undefined) fits.push(t);
   }
-  if (fits.length > 0) {
-    const wanted = preferred === undefined ? undefined : fits.find((t) => t.info.ref === preferred);
-    return { to: wanted ?? (strategy === 'greedy' ? mostFree(fits) : choose(fits, vm, targetPlatform, compareVersions, fit)) };
-  }
+  if (fits.length > 0) return { to: strategy === 'greedy' ? mostFree(fits) : choose(fits, vm, targetPlatform, compareVersions) };
   if (allowed === 0) return { cause: 'version', reason: 'R3.4 no enabled host on the same or a newer version can receive it' };
   if (seesDisks === 0) return { cause: 'storage', reason: `R2.5 no allowed host has the SRs of its disks attached` };
   if (connected === 0)
