@@ -64,7 +64,10 @@ describe('sandbox: a powered-off host retried to success', () => {
     const deadline = Date.now() + 240_000;
     for (;;) {
       if (Date.now() > deadline) throw new Error(`run did not finish; cycled=${cycled} retried=${retried}\n${started.output().slice(-3000)}`);
-      if ((await channel.locator('[data-testid=message]', { hasText: /done in/ }).count()) + (await thread.locator('[data-testid=message]', { hasText: /done in/ }).count()) > 0) break;
+      // the power cut also halted the VM that was still on HOST (local storage: it is stopped only after the gate,
+      // issue 10.7), so the truthful end may be "done with exceptions" (issue 11): either ends the loop
+      const ended = /done (with exceptions )?in/;
+      if ((await channel.locator('[data-testid=message]', { hasText: ended }).count()) + (await thread.locator('[data-testid=message]', { hasText: ended }).count()) > 0) break;
       const openThread = runHeader.locator('[data-open-thread]');
       if ((await page.locator('#thread').isHidden()) && (await openThread.count()) > 0) await openThread.click();
 
