@@ -136,7 +136,7 @@ async function failover(url: string, leaseTtlMs: number, kills: number): Promise
   const input = syntheticScenario(kills + 1, 3);
   input.repositories = [{ url: 'http://repo.example.com/xenserver/7.6/', version: '7.6.0', platform: '2.7.0', build: 'release/lima/master/36' }];
   input.timings = { migrationSecondsPerGiB: 2, installSeconds: 600, bootSeconds: 60, xapiStartSeconds: 10, shutdownSeconds: 10 };
-  const sim = await startSimulator(parseScenario(input, 'bench-ha'), { clock: new ScaledClock(100) });
+  const sim = await startSimulator(parseScenario(input, 'bench-ha'), { clock: new ScaledClock(100), http: true });
   const dir = mkdtempSync(join(tmpdir(), 'xsupgrade-bench-ha-'));
   const store = await openStore({ path: url });
   const children: ChildHandle[] = [];

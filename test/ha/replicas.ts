@@ -97,7 +97,8 @@ export async function startReplicaSet(opts: { scale: number; leaseTtlSeconds: nu
   const db = await createTestDatabase();
   const dir = mkdtempSync(join(tmpdir(), 'xsupgrade-ha-'));
   const clock = new ScaledClock(opts.scale);
-  const sim = await startSimulator(loadScenario(SCENARIO), { clock });
+  // plain HTTP: each replica reaches the pool through a recording HTTP proxy
+  const sim = await startSimulator(loadScenario(SCENARIO), { clock, http: true });
   const api = await startFakeSlackApi({ token: BOT_TOKEN });
   const store = await openStore({ path: db.url });
   const replicas = new Map<string, Replica>();
@@ -140,7 +141,7 @@ export async function startReplicaSet(opts: { scale: number; leaseTtlSeconds: nu
       XSUPGRADE_BACKUPS: join(dir, `backups-${name}`),
       XSUPGRADE_OWNER: name,
       XSUPGRADE_LEASE_TTL_SECONDS: String(opts.leaseTtlSeconds),
-      XSUPGRADE_POLL_MS: '200',
+      XSUPGRADE_POLL_MS: '500',
       XSUPGRADE_LOG_LEVEL: 'info',
       XS_HA_PASSWORD: sim.password,
     };
