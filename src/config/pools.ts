@@ -87,6 +87,14 @@ const poolObject = z
      * declared here; these hosts are never upgraded by a rolling upgrade.
      */
     sanBootHosts: z.array(z.string().min(1).max(255)).max(1000).optional(),
+    /**
+     * R3.10: the update ISOs (hotfixes) for the target, applied to each host right after its upgrade: an absolute
+     * directory path on the bot's machine, or an http(s) URL on the operator's network serving a directory listing.
+     */
+    updateRepository: z
+      .string()
+      .regex(/^(\/[^\0]*|https?:\/\/[^\s/@]+(\/\S*)?)$/, 'an absolute directory path (/srv/xs-updates/7.6) or an http(s):// URL without credentials')
+      .optional(),
   })
   .strict();
 

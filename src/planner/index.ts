@@ -8,6 +8,7 @@ import { HostPath, findTarget, resolveHostPath } from './paths';
 import type { PlacementResult } from './placement';
 import { runPrechecks } from './prechecks';
 import { backupStep, hostSteps, poolFinishStep, poolPrepStep } from './steps';
+import { planUpdates, withUpdateSteps } from './updates';
 
 export type { PlanOptions } from './context';
 export { loadUpgradePaths, parseUpgradePaths, findTarget, resolveHostPath, UpgradePathError } from './paths';
@@ -28,12 +29,18 @@ export function buildPlan(input: PoolSnapshot, opts: PlanOptions): Plan {
   const paths = new Map<Ref, HostPath>(
     snapshot.hosts.map((h) => [h.ref, target ? resolveHostPath(target, h.version.product) : { kind: 'refused', rule: 'R2.8', note: 'unknown target' }]),
   );
-  const toUpgrade = target ? snapshot.hosts.filter((h) => paths.get(h.ref)!.kind !== 'done') : [];
+  const onTarget = (h: HostInfo): boolean => paths.get(h.ref)!.kind === 'done';
+  // R3.10: hosts already on the target whose updates need a reboot are emptied in the same rolling order
+  const upd = planUpdates(snapshot, opts.updates, target, onTarget);
+  const updFor = new Map((upd.updates?.hosts ?? []).map((x) => [x.host, x]));
+  const toUpgrade = target ? snapshot.hosts.filter((h) => !onTarget(h) || updFor.get(h.ref)?.restart === 'host') : [];
+  const updateOnlyLight = target ? snapshot.hosts.filter((h) => onTarget(h) && updFor.has(h.ref) && updFor.get(h.ref)!.restart !== 'host') : [];
   const mobility = mobilityMap(snapshot);
   const choice = target
     ? chooseOrder({ snapshot, toUpgrade, targetPlatform: target.platform, mobility, returnPolicy: opts.returnPolicy })
     : { order: [] as Ref[], placement: emptyPlacement() };
   const order = choice.order.map((r) => hosts.get(r)!);
+  const upgradeOrder = order.filter((h) => !onTarget(h));
   const placement = choice.placement;
 
   const toolsUpgrade = target
@@ -47,7 +54,7 @@ export function buildPlan(input: PoolSnapshot, opts: PlanOptions): Plan {
     opts,
     target,
     paths,
-    order,
+    order: upgradeOrder,
     placement,
     mobility,
     hosts,
@@ -55,11 +62,11 @@ export function buildPlan(input: PoolSnapshot, opts: PlanOptions): Plan {
     srs,
     hostName: (ref) => (ref ? (hosts.get(ref)?.name ?? ref) : '-'),
   };
-  const prechecks = runPrechecks(snapshot, ctx, toolsUpgrade);
+  const prechecks = [...runPrechecks(snapshot, ctx, toolsUpgrade), ...upd.prechecks];
 
   const steps: PlanStep[] = [];
   const hostPlans: HostPlan[] = [];
-  if (target && order.length > 0) {
+  if (target && (order.length > 0 || updateOnlyLight.length > 0)) {
     steps.push(backupStep(snapshot.pool.rollingUpgradeInProgress, opts.lastUsableBackup));
     const prepFixes: PrecheckFix[] = [];
     if (snapshot.pool.haEnabled) prepFixes.push({ kind: 'disable-ha' });
@@ -68,16 +75,22 @@ export function buildPlan(input: PoolSnapshot, opts: PlanOptions): Plan {
     const cycle = prechecks.find((p) => p.fix.kind === 'cycle-suspended-cds');
     if (cycle) prepFixes.push(cycle.fix);
     if (prepFixes.length) steps.push(poolPrepStep(prepFixes));
-    for (const h of order) {
-      const hp = placement.perHost.get(h.ref)!;
-      const hs = hostSteps(h, hp, { mode: opts.mode, target, vms, moveBack: opts.returnPolicy === 'original' });
+    let uploaded = false;
+    for (const h of [...order, ...updateOnlyLight]) {
+      const hp = placement.perHost.get(h.ref) ?? { host: h.ref, migrations: [], stops: [], moveBack: [], staysAway: [] };
+      let hs = hostSteps(h, hp, { mode: opts.mode, target, vms, moveBack: opts.returnPolicy === 'original' });
+      const hu = updFor.get(h.ref);
+      if (hu && upd.updates) {
+        hs = withUpdateSteps(h, hs, hu, upd.updates, !uploaded, onTarget(h));
+        uploaded = true;
+      }
       steps.push(...hs);
       hostPlans.push(hostPlan(h, target, false, hp.migrations.concat(hp.moveBack), hp.stops, hs));
     }
     steps.push(poolFinishStep(snapshot.pool.haEnabled, toolsUpgrade.length));
   }
   for (const h of snapshot.hosts) {
-    if (target && paths.get(h.ref)!.kind === 'done') hostPlans.push(hostPlan(h, target, true, [], [], []));
+    if (target && onTarget(h) && !updFor.has(h.ref)) hostPlans.push(hostPlan(h, target, true, [], [], []));
   }
 
   const body: Omit<Plan, 'id' | 'createdAt'> = {
@@ -92,6 +105,7 @@ export function buildPlan(input: PoolSnapshot, opts: PlanOptions): Plan {
     migrations: { planned: placement.planned, lowerBound: placement.lowerBound },
     estimateSeconds: steps.reduce((s, st) => s + st.expectedSeconds, 0),
     toolsUpgrade,
+    ...(upd.updates ? { updates: upd.updates } : {}),
   };
   return { id: planId(body), createdAt: snapshot.takenAt, ...body };
 }

@@ -19,6 +19,7 @@ export const ACTION = {
   recoverForgetRejoin: 'recover_forget_rejoin',
   recoverRollbackMaster: 'recover_rollback_master',
   recoverSkipHost: 'recover_skip_host',
+  recoverSkipUpdate: 'recover_skip_update',
   recoverAbort: 'recover_abort',
 } as const;
 export type ActionId = (typeof ACTION)[keyof typeof ACTION];
