@@ -102,7 +102,7 @@ describe('pool-p: update-only run, a precheck fails on one host (R3.10)', () => 
     expect(step.error).toMatchObject({ code: 'UPDATE_PRECHECK_FAILED_CONFLICT_PRESENT', params: ['XS76E011', 'XS76E009'] });
     expect(step.error!.message).toMatch(/precheck of XS76E011 on xs-p2 failed/);
     const alert = h.notifier.calls.filter((c) => c.method === 'stepFailed').at(-1)!;
-    expect(alert.args[2]).toEqual(['retry', 'skip-update', 'skip-host', 'abort']);
+    expect(alert.actions).toEqual(['retry', 'skip-update', 'skip-host', 'abort']);
     // stale or unauthorised clicks change nothing
     expect((await h.core.recover(run.id, { action: 'skip-update', stepId: 'xs-p1:apply-updates' }, APPROVER)).ok).toBe(false);
     expect((await h.core.recover(run.id, { action: 'retry', stepId: step.id }, REQUESTER)).ok).toBe(false);
@@ -130,6 +130,6 @@ describe('pool-p: update-only run, a precheck fails on one host (R3.10)', () => 
     expect(done.state).toBe('done');
     expect(done.outcome).toMatch(/done with exceptions: .*xs-p2 lacks XS76E011 \(skipped by an approver\) \(R3\.10\)/);
     expect(done.endAudit!.updates!.find((u) => u.name === 'xs-p2')).toEqual({ name: 'xs-p2', has: expect.arrayContaining(['XS76E010']), missing: ['XS76E011'], skipped: ['XS76E011'] });
-    expect(h.notifier.calls.some((c) => c.method === 'runEvent' && /XS76E011 skipped on xs-p2 by/.test(String(c.args[1])))).toBe(true);
+    expect(h.notifier.calls.some((c) => c.method === 'runEvent' && /XS76E011 skipped on xs-p2 by/.test(String(c.text)))).toBe(true);
   });
 });
