@@ -3,11 +3,15 @@
  *   - pool-h: 7.1 CU1 → 7.6 and every hotfix, one extra reboot per host, zero extra migrations (counted);
  *   - pool-p: hosts already on 7.6 (update-only run); a precheck failure stops the run with Retry / Skip update.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadScenario } from '../../src/sim';
 import { writeHotfixRepository } from '../../src/sim/hotfixes';
+import { UPLOAD_TAG } from '../../src/runner/steps/upload-updates';
+import { login, ok } from '../sim/helpers';
 import { APPROVER, REQUESTER, approveGates, planAndStart, startHarness, waitForRun, type Harness } from './sim-harness';
 
 jest.setTimeout(180_000);
@@ -131,5 +135,68 @@ describe('pool-p: update-only run, a precheck fails on one host (R3.10)', () => 
     expect(done.outcome).toMatch(/done with exceptions: .*xs-p2 lacks XS76E011 \(skipped by an approver\) \(R3\.10\)/);
     expect(done.endAudit!.updates!.find((u) => u.name === 'xs-p2')).toEqual({ name: 'xs-p2', has: expect.arrayContaining(['XS76E010']), missing: ['XS76E011'], skipped: ['XS76E011'] });
     expect(h.notifier.calls.some((c) => c.method === 'runEvent' && /XS76E011 skipped on xs-p2 by/.test(String(c.text)))).toBe(true);
+  });
+});
+
+/** A raw PUT /import_raw_vdi, cut after `cut` bytes when given (what a runner killed mid-upload leaves). */
+function rawPut(masterUrl: string, path: string, body: Buffer, cut?: number): Promise<void> {
+  const u = new URL(path, masterUrl);
+  const mod = u.protocol === 'https:' ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = mod.request(u, { method: 'PUT', headers: { 'content-length': body.length }, rejectUnauthorized: false, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve());
+    });
+    req.on('error', (e) => (cut !== undefined ? resolve() : reject(e)));
+    if (cut === undefined) req.end(body);
+    else req.write(body.subarray(0, cut), () => setTimeout(() => (req.destroy(), resolve()), 50));
+  });
+}
+
+describe('upload resume after a crash mid-upload (R3.10)', () => {
+  let h: Harness;
+  let repo: string;
+  afterEach(async () => {
+    await h?.close();
+    rmSync(repo, { recursive: true, force: true });
+  });
+
+  it.each(['uploading', 'uploaded'] as const)('crash while %s: nothing uploaded twice, a partial VDI destroyed', async (phase) => {
+    repo = repoFor('manifests/demo/pool-p.yaml');
+    h = await startHarness('manifests/demo/pool-p.yaml', 'manual', { pool: { updateRepository: repo }, autoApprove: false, edit: (s) => void (s.faults = []) });
+    const run = await planAndStart(h);
+    await waitForRun(h.store, run.id, ['awaiting-approval']);
+    // what the crashed runner had done, exactly as it persists it: XS76E010 uploaded and introduced; XS76E011's VDI
+    // created (tagged) and its PUT cut short ('uploading') or complete ('uploaded'), then the process died
+    const [u10, u11] = run.plan.updates!.items;
+    const s = await login(h.sim.masterUrl);
+    const sr = (Object.values(await ok(h.sim.masterUrl, 'pool.get_all_records', [s]))[0] as { default_SR: string }).default_SR;
+    const vdiFor = async (u: typeof u10) =>
+      ok(h.sim.masterUrl, 'VDI.create', [s, { SR: sr, virtual_size: String(u!.size), type: 'user', name_label: `${u!.name}.iso`, sharable: false, read_only: false, other_config: { [UPLOAD_TAG]: `${run.id}/${u!.uuid}` } }]);
+    const v10 = await vdiFor(u10);
+    await rawPut(h.sim.masterUrl, `/import_raw_vdi?session_id=${s}&vdi=${v10}`, readFileSync(u10!.source));
+    const up10 = await ok(h.sim.masterUrl, 'pool_update.introduce', [s, v10]);
+    const v11 = await vdiFor(u11);
+    await rawPut(h.sim.masterUrl, `/import_raw_vdi?session_id=${s}&vdi=${v11}`, readFileSync(u11!.source), phase === 'uploading' ? 100_000 : undefined);
+    await h.store.updateRun(run.id, (r) => {
+      const step = r.steps.find((x) => x.kind === 'upload-updates')!;
+      step.data = { uploads: { [u10!.uuid]: { phase: 'introduced', vdi: v10, update: up10 }, [u11!.uuid]: { phase, vdi: v11 } } };
+    });
+    const putsBefore = h.sim.stats().calls['http:/import_raw_vdi'];
+    const done = await approveGates(h, run.id);
+    expect(done.state).toBe('done');
+    const puts = h.sim.stats().calls['http:/import_raw_vdi']! - putsBefore!;
+    // XS76E010 never again; XS76E011 once more only when its upload was cut short
+    expect(puts).toBe(phase === 'uploading' ? 1 : 0);
+    const s2 = await login(h.sim.masterUrl); // the master rebooted for its updates: a new session
+    const vdis = await ok(h.sim.masterUrl, 'VDI.get_all_records', [s2]);
+    const tagged = Object.entries(vdis).filter(([, v]) => (v as { other_config: Record<string, string> }).other_config[UPLOAD_TAG]);
+    const updates = Object.values(await ok(h.sim.masterUrl, 'pool_update.get_all_records', [s2])) as Array<{ name_label: string; vdi: string }>;
+    // one VDI per update, each the one its pool_update reads; the partial one is gone
+    expect(tagged.map(([ref]) => ref).sort()).toEqual(updates.filter((u) => u.name_label.startsWith('XS76E01')).map((u) => u.vdi).sort());
+    expect(Object.keys(vdis).includes(v11)).toBe(phase === 'uploaded');
+    const audit = await h.store.listAudit(run.id);
+    expect(audit.some((a) => a.message.startsWith(`VDI.destroy ${v11}`))).toBe(phase === 'uploading');
+    expect(done.endAudit!.updates!.every((u) => u.missing.length === 0)).toBe(true);
   });
 });
