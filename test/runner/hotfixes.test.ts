@@ -8,7 +8,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadScenario } from '../../src/sim';
+import { loadScenario, type Scenario } from '../../src/sim';
 import { writeHotfixRepository } from '../../src/sim/hotfixes';
 import { UPLOAD_TAG } from '../../src/runner/steps/upload-updates';
 import { login, ok } from '../sim/helpers';
@@ -198,5 +198,57 @@ describe('upload resume after a crash mid-upload (R3.10)', () => {
     const audit = await h.store.listAudit(run.id);
     expect(audit.some((a) => a.message.startsWith(`VDI.destroy ${v11}`))).toBe(phase === 'uploading');
     expect(done.endAudit!.updates!.every((u) => u.missing.length === 0)).toBe(true);
+  });
+});
+
+describe('guidance decides the restart (R3.10)', () => {
+  let h: Harness;
+  let repo: string;
+  afterEach(async () => {
+    await h?.close();
+    rmSync(repo, { recursive: true, force: true });
+  });
+
+  it('restartXAPI only: a toolstack restart per host, no reboot, no migration', async () => {
+    const edit = (s: Scenario) => {
+      s.faults = [];
+      for (const x of s.hotfixes) x.guidance = ['restartXAPI'];
+    };
+    const sc = loadScenario('manifests/demo/pool-p.yaml');
+    edit(sc);
+    repo = writeHotfixRepository(sc.pool.name, sc.hotfixes, mkdtempSync(join(tmpdir(), 'xsu-updates-')));
+    h = await startHarness('manifests/demo/pool-p.yaml', 'manual', { pool: { updateRepository: repo }, edit });
+    const before = h.sim.stats();
+    const run = await planAndStart(h);
+    expect(run.plan.updates!.hosts.map((x) => x.restart)).toEqual(['toolstack', 'toolstack', 'toolstack']);
+    expect(run.plan.steps.filter((s) => s.kind === 'evacuate' || s.kind === 'disable')).toEqual([]);
+    const done = await waitForRun(h.store, run.id, ['done', 'failed'], 120_000);
+    expect(done.state).toBe('done');
+    const stats = h.sim.stats();
+    expect(Object.values(stats.shutdowns).reduce((a, b) => a + b, 0) - Object.values(before.shutdowns).reduce((a, b) => a + b, 0)).toBe(0);
+    expect(stats.migrations - before.migrations).toBe(0);
+    const audit = await h.store.listAudit(run.id);
+    expect(audit.filter((a) => a.message.startsWith('host.restart_agent')).length).toBe(3);
+    expect(done.endAudit!.updates!.every((u) => u.missing.length === 0 && u.has.includes('XS76E011'))).toBe(true);
+  });
+
+  it('restartHost covered by a livepatch (precheck ok_livepatch_complete): no reboot', async () => {
+    const edit = (s: Scenario) => {
+      s.faults = [];
+      for (const x of s.hotfixes) x.livepatch = true;
+    };
+    const sc = loadScenario('manifests/demo/pool-p.yaml');
+    edit(sc);
+    repo = writeHotfixRepository(sc.pool.name, sc.hotfixes, mkdtempSync(join(tmpdir(), 'xsu-updates-')));
+    h = await startHarness('manifests/demo/pool-p.yaml', 'manual', { pool: { updateRepository: repo }, edit });
+    const before = h.sim.stats();
+    const run = await planAndStart(h);
+    // the plan cannot know about livepatches (the precheck tells): it plans the reboot, the run needs none
+    expect(run.plan.updates!.extraReboots).toBe(3);
+    const done = await waitForRun(h.store, run.id, ['done', 'failed'], 120_000);
+    expect(done.state).toBe('done');
+    const stats = h.sim.stats();
+    expect(Object.values(stats.shutdowns).reduce((a, b) => a + b, 0) - Object.values(before.shutdowns).reduce((a, b) => a + b, 0)).toBe(0);
+    expect(done.steps.filter((s) => s.kind === 'apply-updates').map((s) => s.data?.livepatched)).toEqual([expect.any(Array), expect.any(Array), expect.any(Array)]);
   });
 });
