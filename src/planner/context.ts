@@ -3,7 +3,7 @@ import type { SessionPermissions } from '../domain/rbac';
 import type { Mobility } from './mobility';
 import type { HostPath, UpgradePathTable, UpgradeTarget } from './paths';
 import type { PlacementResult } from './placement';
-import type { UpdatesInput } from './updates';
+import type { UpdatesInput } from '../updates/input';
 
 export interface PlanOptions {
   pool: string;

@@ -8,25 +8,15 @@
  * VMs come back; its approval gate covers that reboot too. A host already on the target gets the same steps without
  * the upgrade, in the same rolling order and behind its own gate.
  */
-import type { HostInfo, HostUpdatePlan, PlanStep, PlanUpdate, PlanUpdates, PoolSnapshot, Precheck, Ref } from '../domain/types';
+import type { HostInfo, HostUpdatePlan, PlanStep, PlanUpdate, PlanUpdates, PoolSnapshot, Precheck } from '../domain/types';
 import { compareVersions } from '../domain/versions';
 import { orderUpdates, restartNeed, RESTART_WORDS, UpdateOrderError } from '../updates/order';
 import type { AfterApplyGuidance } from '../updates/metadata';
 import { listNames, plural } from './context';
+import type { UpdatesInput } from '../updates/input';
 import type { UpgradeTarget } from './paths';
 
-/** What the core read before planning (PlanOptions.updates). */
-export interface UpdatesInput {
-  /** the pools file's updateRepository */
-  repository: string;
-  updates: Array<PlanUpdate & { requires: { version: string; test: 'eq' | 'ge' } }>;
-  /** ISOs or the repository that could not be read (blockers) */
-  problems: string[];
-  /** per host, uuids of the updates applied now (pool_update.hosts); absent when not read */
-  applied?: Record<Ref, string[]>;
-  /** uuid → name of every update the pool knows (names in messages) */
-  poolNames?: Record<string, string>;
-}
+export type { UpdatesInput } from '../updates/input';
 
 export const UPDATE_SECONDS = { uploadPerMiB: 0.1, introduce: 10, precheck: 90, apply: 120, reboot: 600, toolstack: 90 };
 

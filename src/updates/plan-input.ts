@@ -2,7 +2,7 @@
  * The I/O half of planning R3.10: the update repository's metadata and, from the pool, which updates each host has
  * (one pool_update.get_all_records call). The pure planner (src/planner/updates.ts) takes the result.
  */
-import type { UpdatesInput } from '../planner/updates';
+import type { UpdatesInput } from './input';
 import { readUpdateRepository } from './repository';
 
 export interface UpdateRecordSource {
