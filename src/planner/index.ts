@@ -62,7 +62,10 @@ export function buildPlan(input: PoolSnapshot, opts: PlanOptions): Plan {
     srs,
     hostName: (ref) => (ref ? (hosts.get(ref)?.name ?? ref) : '-'),
   };
-  const prechecks = [...runPrechecks(snapshot, ctx, toolsUpgrade), ...upd.prechecks];
+  // R3.10: a host on the target that gets updates is not "nothing to do"
+  const prechecks = [...runPrechecks(snapshot, ctx, toolsUpgrade), ...upd.prechecks].map((p) =>
+    updFor.size && (p.id === 'host-done' || p.id === 'pool-up-to-date') ? { ...p, message: p.message.replace(/: (nothing to do there|no host to upgrade)$/, ': no upgrade needed; hotfixes below (R3.10)') } : p,
+  );
 
   const steps: PlanStep[] = [];
   const hostPlans: HostPlan[] = [];

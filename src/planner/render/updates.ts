@@ -24,3 +24,15 @@ export function updateHostLines(plan: Plan): string[] {
 export function isUpdateOnly(h: HostPlan): boolean {
   return h.from.product === h.to.product && !h.alreadyDone;
 }
+
+/**
+ * What a host's gate lets happen, in words (R3.10): "upgrade it" / "upgrade it, then apply its 4 updates (1 reboot)"
+ * / "apply its 2 updates (1 reboot)" for a host already on the target.
+ */
+export function gateWords(plan: Plan, hostRef: string | undefined): string {
+  const hp = plan.hosts.find((h) => h.host === hostRef);
+  const hu = plan.updates?.hosts.find((h) => h.host === hostRef);
+  if (!hu) return 'upgrade it';
+  const what = `its ${hu.updates.length} update${hu.updates.length === 1 ? '' : 's'} (${RESTART[hu.restart]})`;
+  return hp && isUpdateOnly(hp) ? `apply ${what}` : `upgrade it, then apply ${what}`;
+}
