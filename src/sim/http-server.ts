@@ -204,6 +204,13 @@ async function importRawVdi(sim: Sim, machine: Machine, port: number, req: http.
     res.writeHead(403, { 'content-type': 'text/plain' }).end('forbidden: invalid session\n');
     return;
   }
+  // RBAC: the upload is the HTTP action put_import_raw_vdi (vm-admin and above, as xapi: 403)
+  const role = pool.sessions.get(url.searchParams.get('session_id') ?? '')?.role;
+  if (role !== undefined && !roleAllows(role, 'http/put_import_raw_vdi')) {
+    req.resume();
+    res.writeHead(403, { 'content-type': 'text/plain' }).end('forbidden: RBAC permission denied (http/put_import_raw_vdi)\n');
+    return;
+  }
   const vdi = url.searchParams.get('vdi') ?? '';
   const rec = pool.db.find('VDI', vdi);
   if (!rec) {
