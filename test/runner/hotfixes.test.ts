@@ -81,6 +81,9 @@ describe('pool-h: 7.1 CU1 → 7.6 with every hotfix (R3.10)', () => {
       ['xs-h1', 'xs-h2', 'xs-h3'].map((name) => ({ name, has: ['XS76E001', 'XS76E002', 'XS76E003', 'XS76E004'], missing: [], skipped: [] })),
     );
     expect(stats.maxHostsDownAtOnce).toBe(1);
+    // the upload's progress in the thread, once per quarter
+    const progress = h.notifier.calls.filter((c) => c.method === 'runEvent' && /^Uploading XS76E001\.iso: /.test(c.text ?? '')).map((c) => c.text!.split(':')[1]!.trim().split(' ')[0]);
+    expect(progress).toEqual(['25%', '50%', '75%']);
   });
 });
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { buildIso, bufferReader, readRootFile } from '../../src/updates/iso';
 import { parseUpdateXml, updateXml, type UpdateMetadata } from '../../src/updates/metadata';
 import { orderUpdates, restartNeed } from '../../src/updates/order';
-import { isoNamesInListing, readUpdateRepository } from '../../src/updates/repository';
+import { isoNamesInListing, openUpdateIso, readUpdateRepository } from '../../src/updates/repository';
 
 const uuid = (n: number): string => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
 const meta = (n: number, name: string, o: Partial<UpdateMetadata> = {}): UpdateMetadata => ({
@@ -117,5 +117,39 @@ describe('restart needed once the host is empty (guidance)', () => {
   it('livepatched restartHost updates need no reboot', () => {
     expect(restartNeed([u(1, ['restartHost']), u(2, ['restartXAPI'])], [uuid(1)])).toBe('toolstack');
     expect(restartNeed([u(1, ['restartHost'])], [uuid(1)])).toBe('none');
+  });
+});
+
+describe('update repository (an http URL on the operator network)', () => {
+  it('reads the listing, then each update.xml with Range requests; the upload stream is the whole ISO', async () => {
+    const http = await import('node:http');
+    const iso = buildIso([{ name: 'update.xml', data: Buffer.from(updateXml(meta(1, 'XS76E001'))) }, { name: 'payload.bin', data: Buffer.alloc(300_000, 1) }]);
+    let wholeReads = 0;
+    const server = http.createServer((req, res) => {
+      if (req.url === '/xs76/') return void res.writeHead(200, { 'content-type': 'text/html' }).end('<a href="../">..</a> <a href="XS76E001.iso">XS76E001.iso</a>');
+      if (req.url !== '/xs76/XS76E001.iso') return void res.writeHead(404).end();
+      const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
+      if (!m) {
+        wholeReads++;
+        return void res.writeHead(200, { 'content-length': iso.length }).end(iso);
+      }
+      const [a, b] = [Number(m[1]), Math.min(Number(m[2]), iso.length - 1)];
+      res.writeHead(206, { 'content-range': `bytes ${a}-${b}/${iso.length}`, 'content-length': b - a + 1 }).end(iso.subarray(a, b + 1));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const base = `http://127.0.0.1:${(server.address() as { port: number }).port}/xs76`;
+      const repo = await readUpdateRepository(base);
+      expect(repo.problems).toEqual([]);
+      expect(repo.updates.map((u) => [u.nameLabel, u.source, u.size])).toEqual([['XS76E001', `${base}/XS76E001.iso`, iso.length]]);
+      expect(wholeReads).toBe(0); // metadata from a few ranges, never the whole image
+      const { size, stream } = await openUpdateIso(repo.updates[0]!.source);
+      const chunks: Buffer[] = [];
+      for await (const c of stream) chunks.push(c as Buffer);
+      expect(size).toBe(iso.length);
+      expect(Buffer.concat(chunks).equals(iso)).toBe(true);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
   });
 });
