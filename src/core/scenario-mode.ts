@@ -31,7 +31,11 @@ export interface ScenarioUpgrade {
 }
 
 export function scenarioUpgrade(scenario: Scenario, requested?: UpgradeMode): ScenarioUpgrade {
-  const repo = scenario.repositories.find((r) => r.reachable) ?? scenario.repositories[0];
+  // repositories older than the newest version the scenario offers are the media of intermediate hops (R1.4)
+  const finals = scenario.repositories.filter((r) => !isHopMedia(scenario, r));
+  const network = finals.filter((r) => !r.manualOnly);
+  const repo = network.find((r) => r.reachable) ?? network[0];
+  if (!requested && !repo && finals.length > 0 && scenario.updates.length === 0) return { mode: 'manual', target: finals[0]!.version };
   const pending = scenario.hosts.map((h) => h.productVersion);
   // an update applies to a host already on its version (nothing to do) or on one of its `from` versions
   const covers = (u: Scenario['updates'][number]): boolean =>
@@ -52,4 +56,27 @@ export function rehearsalUpgrade(u: ScenarioUpgrade): PoolConfig['upgrade'] {
     return { mode: 'automatic', repositoryUrl: u.repositoryUrl };
   }
   return u.mode === 'update' ? { mode: 'update', updateIso: u.updateIso ?? 'update' } : { mode: 'manual' };
+}
+
+/** The newest version a scenario's repositories and updates install: the final target of its upgrade. */
+function newestVersion(scenario: Scenario): string | undefined {
+  return [...scenario.repositories.map((r) => r.version), ...scenario.updates.map((u) => u.version)].sort(compareVersions).pop();
+}
+
+function isHopMedia(scenario: Scenario, r: Scenario['repositories'][number]): boolean {
+  const newest = newestVersion(scenario);
+  return !!newest && compareVersions(r.version, newest) < 0;
+}
+
+/**
+ * Multi-hop (R1.4): the pools file's `hops` for a scenario — every repository older than the newest version it
+ * offers is the media of the intermediate target of its version (automatic, or manual for media booted by hand).
+ */
+export function scenarioHops(scenario: Scenario): NonNullable<PoolConfig['hops']> {
+  const out: NonNullable<PoolConfig['hops']> = [];
+  for (const r of scenario.repositories.filter((x) => isHopMedia(scenario, x))) {
+    if (out.some((h) => compareVersions(h.target, r.version) === 0)) continue;
+    out.push({ target: r.version, upgrade: r.manualOnly ? { mode: 'manual' } : { mode: 'automatic', repositoryUrl: r.url } });
+  }
+  return out;
 }
