@@ -543,6 +543,8 @@ export class Engine {
     if (done.state !== 'done') return;
     await loop.audit(run.id, 'state', 'runner', `run ${run.id} ${done.outcome}`);
     this.notify(done, 'runFinished', (n) => n.runFinished(done));
-    if (done.nextHop?.state === 'replanning') this.deps.onHopDone?.(done);
+    if (done.nextHop?.state !== 'replanning') return;
+    await this.deps.checkpoint?.('between-hops'); // done and `replanning` stored, the next hop not planned yet
+    this.deps.onHopDone?.(done);
   }
 }
