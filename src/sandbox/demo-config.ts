@@ -5,7 +5,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import YAML from 'yaml';
-import { compareVersions } from '../domain/versions';
+import { splitRepositories } from '../core/scenario-mode';
 import { parsePoolsFile, PoolConfig } from '../config/pools';
 import type { SandboxDirectory } from './directory';
 import type { TlsOptions } from '../xenapi/tls';
@@ -34,23 +34,17 @@ const majorMinor = (v: string) => v.split('.').slice(0, 2).join('.');
  * testUrl (R3.9), as `plan --scenario` and `rehearse` do (core/scenario-mode.ts) — never a silent switch of mode.
  */
 export function demoPoolEntry(src: DemoPoolSource, directory: SandboxDirectory): Record<string, unknown> {
-  // R1.4: repositories older than the newest version offered are the media of intermediate hops (pools file `hops`)
-  const newest = [...src.repositories.map((r) => r.version), ...src.updates.map((u) => u.version)].sort(compareVersions).pop();
-  const isHop = (r: DemoPoolSource['repositories'][number]) => !!newest && compareVersions(r.version, newest) < 0;
-  const finals = src.repositories.filter((r) => !isHop(r));
-  const network = finals.filter((r) => !r.manualOnly);
-  const repo = network.find((r) => r.reachable) ?? network[0];
+  // R1.4: media booted by hand for the final version, network repositories for the hops before it
+  const split = splitRepositories(src.repositories);
+  const repo = split.repo;
   const update = src.updates[0];
   const upgrade = repo
     ? { mode: 'automatic', repositoryUrl: repo.url }
     : update
       ? { mode: 'update', updateIso: update.name }
       : { mode: 'manual' };
-  const target = repo ? majorMinor(repo.version) : update ? update.version : finals[0] ? majorMinor(finals[0].version) : '7.6';
-  const hops = src.repositories
-    .filter(isHop)
-    .filter((r, i, all) => all.findIndex((o) => compareVersions(o.version, r.version) === 0) === i)
-    .map((r) => ({ target: r.version, upgrade: r.manualOnly ? { mode: 'manual' } : { mode: 'automatic', repositoryUrl: r.url } }));
+  const target = repo ? majorMinor(repo.version) : update ? update.version : split.manualFinal ? majorMinor(split.manualFinal.version) : '7.6';
+  const hops = split.hops.map((r) => ({ target: r.version, upgrade: { mode: 'automatic', repositoryUrl: r.url } }));
   return {
     name: src.name,
     masterUrl: src.masterUrl,
