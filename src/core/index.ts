@@ -553,9 +553,12 @@ async function followReplicas(engine: Engine, store: Store, leaseTtlMs: number, 
 
 /** Starting the plan a non-final hop's run posted: that run's `nextHop` records the run that continues it (R1.4). */
 async function markNextHopStarted(store: Store, pool: string, run: Run): Promise<void> {
-  const previous = (await store.listRuns({ pool, states: ['done'] })).find((r) => r.nextHop?.state === 'planned' && r.nextHop.planId === run.planHash && r.nextHop.planMadeAt === run.plan.createdAt);
+  // the plan the bot posted, or one made by hand that continues the chain (its hops name the earlier run as done)
+  const continues = (r: Run) =>
+    (r.nextHop?.planId === run.planHash && r.nextHop.planMadeAt === run.plan.createdAt) || !!run.plan.hops?.some((h) => h.status === 'done' && h.runId === r.id);
+  const previous = (await store.listRuns({ pool, states: ['done'] })).find((r) => r.nextHop && r.nextHop.state !== 'started' && continues(r));
   if (!previous) return;
   await store.updateRun(previous.id, (r) => {
-    if (r.nextHop?.state === 'planned') r.nextHop = { ...r.nextHop, state: 'started', runId: run.id, at: run.createdAt };
+    if (r.nextHop && r.nextHop.state !== 'started') r.nextHop = { ...r.nextHop, state: 'started', runId: run.id, at: run.createdAt };
   });
 }

@@ -43,6 +43,16 @@ export async function planNextHop(d: NextHopDeps, cfg: PoolConfig, runId: string
   if (!run || run.nextHop?.state !== 'replanning') return;
   const finalTarget = run.nextHop.finalTarget;
   const hop = run.plan.hops?.find((h) => h.status === 'this');
+  // a later run of the pool (the next hop started from a plan made by hand, or anything else): never post a plan
+  // over it; the chain is then in that run's hands
+  const later = (await d.store.listRuns({ pool: run.pool })).find((r) => r.createdAt > run.createdAt && r.id !== run.id);
+  if (later) {
+    await d.store.updateRun(run.id, (r) => {
+      if (r.nextHop?.state === 'replanning') r.nextHop = { ...r.nextHop, state: 'failed', at: d.clock.now(), runId: later.id, error: `run ${later.id} was started on the pool since; the next hop is not planned again` };
+    });
+    await d.audit(run.id, 'state', 'runner', `hop ${hop?.index ?? '?'} done; run ${later.id} already started on the pool: the next hop is not planned again`);
+    return;
+  }
   let plan: Plan;
   try {
     plan = await d.makePlan(cfg, { target: finalTarget });
