@@ -2,6 +2,7 @@ import { findChain, isFinalHop, resolveChain } from '../../src/planner/hops';
 import { findTarget, parseUpgradePaths } from '../../src/planner/paths';
 import { renderPlanText } from '../../src/planner/render/text';
 import { planToJson } from '../../src/planner/render/json';
+import { planBlocks } from '../../src/slack/blocks/plan';
 import { PoolBuilder } from './builder';
 import { PATHS, blockers, checks, only, plan } from './helpers';
 
@@ -149,6 +150,16 @@ describe('the plan of a multi-hop upgrade (R1.4)', () => {
     expect(json.finalTarget).toBe('7.6');
     expect(json.hops).toHaveLength(2);
     expect(JSON.parse(JSON.stringify(json))).toEqual(json);
+  });
+
+  it('the Slack plan message shows the hops, and its Start says which hop it starts', () => {
+    const p = plan(pool(), { hopMedia: HOP_MEDIA, media: 'http://repo.example/xs76/' });
+    const m = planBlocks(p, { requestedBy: 'U0KENJI' });
+    const text = JSON.stringify(m.blocks);
+    expect(text).toMatch(/Hops \(2, to XenServer 7\.6\)/);
+    expect(text).toMatch(/6\.5\.0 → 7\.1\.1/);
+    expect(text).toMatch(/This is hop 1 of 2\. Hop 2 is planned again from the live pool afterwards and needs its own Start\./);
+    expect(text).not.toMatch(/need their XenServer Tools upgraded/);
   });
 
   it('same snapshot and options → same multi-hop plan and id', () => {
