@@ -162,6 +162,19 @@ describe('the plan of a multi-hop upgrade (R1.4)', () => {
     expect(text).not.toMatch(/need their XenServer Tools upgraded/);
   });
 
+  it('no chain: the R1.4 refusal stays, and says why no chain exists; R1.2 keeps its own refusal', () => {
+    const p = plan(new PoolBuilder('pool-ancient').host('a1', { version: '5.6.0', master: true }).host('a2', { version: '5.6.0' }).build());
+    expect(p.executable).toBe(false);
+    expect(p.hops).toBeUndefined();
+    expect(p.finalTarget).toBeUndefined();
+    const v = only(p, 'version-path');
+    expect(v).toMatchObject({ rule: 'R1.4', severity: 'blocker' });
+    expect(v.fix).toMatchObject({ guidance: expect.stringMatching(/clean install.*; no chain through the path table for a1, a2: no chain of at most 4 hops/) });
+    const r12 = plan(new PoolBuilder('pool-71').host('b1', { version: '7.1.0', master: true }).build());
+    expect(r12.hops).toBeUndefined();
+    expect(only(r12, 'version-path')).toMatchObject({ rule: 'R1.2', severity: 'blocker', fix: { guidance: expect.stringMatching(/Cumulative Update 1/) } });
+  });
+
   it('same snapshot and options → same multi-hop plan and id', () => {
     expect(plan(pool(), { hopMedia: HOP_MEDIA }).id).toBe(plan(pool(), { hopMedia: HOP_MEDIA }).id);
   });
