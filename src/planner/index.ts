@@ -49,8 +49,9 @@ function planFor(snapshot: PoolSnapshot, opts: PlanOptions, hop: HopContext | un
     snapshot.hosts.map((h) => [h.ref, target ? resolveHostPath(target, h.version.product) : { kind: 'refused', rule: 'R2.8', note: 'unknown target' }]),
   );
   const onTarget = (h: HostInfo): boolean => paths.get(h.ref)!.kind === 'done';
-  // R3.10: hosts already on the target whose updates need a reboot are emptied in the same rolling order
-  const upd = planUpdates(snapshot, opts.updates, target, onTarget);
+  // R3.10: hosts already on the target whose updates need a reboot are emptied in the same rolling order; hotfixes
+  // are for the final version only, never applied on an intermediate hop (R1.4)
+  const upd = planUpdates(snapshot, hop?.nonFinal ? undefined : opts.updates, target, onTarget);
   const updFor = new Map((upd.updates?.hosts ?? []).map((x) => [x.host, x]));
   const toUpgrade = target ? snapshot.hosts.filter((h) => !onTarget(h) || updFor.get(h.ref)?.restart === 'host') : [];
   const updateOnlyLight = target ? snapshot.hosts.filter((h) => onTarget(h) && updFor.has(h.ref) && updFor.get(h.ref)!.restart !== 'host') : [];
