@@ -90,3 +90,19 @@ describe('planner: hotfixes (R3.10)', () => {
     expect(with_.hosts.map((h) => h.migrations)).toEqual(without.hosts.map((h) => h.migrations));
   });
 });
+
+describe('planner: hotfixes and multi-hop (R3.10, R1.4)', () => {
+  it('a non-final hop plans no hotfix; the updates wait for the final version', () => {
+    const s = new PoolBuilder('pool-old').host('old1', { version: '6.5.0', master: true }).host('old2', { version: '6.5.0' }).vmsOn('old1', 1).build();
+    const p = plan(s, {
+      updates: input([upd(1, 'XS76E001')]),
+      hopMedia: { '7.1.1': { mode: 'automatic', media: 'http://repo.example/xs711/' } },
+      media: 'http://repo.example/xs76/',
+    });
+    expect(p.executable).toBe(true);
+    expect(p.target.product).toBe('7.1.1');
+    expect(p.updates).toBeUndefined();
+    expect(checks(p, 'updates')).toEqual([]);
+    expect(p.steps.some((x) => x.kind === 'apply-updates' || x.kind === 'upload-updates')).toBe(false);
+  });
+});
