@@ -27,6 +27,8 @@ export interface PlanOptions {
   sanBootHosts?: string[];
   /** the latest backup of this pool the bot took that holds pool data (from the store), for a pool in mixed mode (R2.1) */
   lastUsableBackup?: { path: string; runId: string };
+  /** R1.4 multi-hop: the version the whole chain ends on (absent: this target). Tools advice waits for it (R5.3). */
+  finalTarget?: { product: string; platform: string; label: string };
 }
 
 /** Everything a precheck may read, computed once by buildPlan. */

@@ -8,6 +8,7 @@ import { HostPath, findTarget, resolveHostPath } from './paths';
 import type { PlacementResult } from './placement';
 import { runPrechecks } from './prechecks';
 import { backupStep, hostSteps, poolFinishStep, poolPrepStep } from './steps';
+import { toolsAdviceGate, type ToolsGate } from '../tools/checklist';
 
 export type { PlanOptions } from './context';
 export { loadUpgradePaths, parseUpgradePaths, findTarget, resolveHostPath, UpgradePathError } from './paths';
@@ -36,9 +37,18 @@ export function buildPlan(input: PoolSnapshot, opts: PlanOptions): Plan {
   const order = choice.order.map((r) => hosts.get(r)!);
   const placement = choice.placement;
 
-  const toolsUpgrade = target
+  // R5.3: Tools advice only if every host will run the final version once this plan is done (not after a middle hop)
+  const final = opts.finalTarget ?? (target ? { product: target.product, platform: target.platform, label: target.label } : undefined);
+  const toolsGate: ToolsGate | undefined =
+    target && final
+      ? toolsAdviceGate(
+          snapshot.hosts.map((h) => ({ name: h.name, product: paths.get(h.ref)!.kind === 'refused' ? h.version.product : target.product })),
+          final,
+        )
+      : undefined;
+  const toolsUpgrade = target && final && toolsGate?.ok
     ? snapshot.vms
-        .filter((v) => v.toolsVersion !== null && compareVersions(v.toolsVersion, target.product) < 0)
+        .filter((v) => v.toolsVersion !== null && compareVersions(v.toolsVersion, final.product) < 0)
         .map((v) => v.name)
         .sort()
     : [];
@@ -55,7 +65,7 @@ export function buildPlan(input: PoolSnapshot, opts: PlanOptions): Plan {
     srs,
     hostName: (ref) => (ref ? (hosts.get(ref)?.name ?? ref) : '-'),
   };
-  const prechecks = runPrechecks(snapshot, ctx, toolsUpgrade);
+  const prechecks = runPrechecks(snapshot, ctx, toolsUpgrade, toolsGate);
 
   const steps: PlanStep[] = [];
   const hostPlans: HostPlan[] = [];
@@ -74,7 +84,7 @@ export function buildPlan(input: PoolSnapshot, opts: PlanOptions): Plan {
       steps.push(...hs);
       hostPlans.push(hostPlan(h, target, false, hp.migrations.concat(hp.moveBack), hp.stops, hs));
     }
-    steps.push(poolFinishStep(snapshot.pool.haEnabled, toolsUpgrade.length));
+    steps.push(poolFinishStep(snapshot.pool.haEnabled, toolsUpgrade.length, !!opts.finalTarget && compareVersions(opts.finalTarget.product, target.product) !== 0));
   }
   for (const h of snapshot.hosts) {
     if (target && paths.get(h.ref)!.kind === 'done') hostPlans.push(hostPlan(h, target, true, [], [], []));
@@ -92,6 +102,7 @@ export function buildPlan(input: PoolSnapshot, opts: PlanOptions): Plan {
     migrations: { planned: placement.planned, lowerBound: placement.lowerBound },
     estimateSeconds: steps.reduce((s, st) => s + st.expectedSeconds, 0),
     toolsUpgrade,
+    ...(opts.finalTarget && final && target && compareVersions(final.product, target.product) !== 0 ? { finalTarget: final } : {}),
   };
   return { id: planId(body), createdAt: snapshot.takenAt, ...body };
 }

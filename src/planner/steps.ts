@@ -52,10 +52,15 @@ export function backupStep(mixedMode = false, lastUsable?: { path: string; runId
   };
 }
 
-export function poolFinishStep(haWasEnabled: boolean, toolsCount: number): PlanStep {
+/** `toolsHeld`: a middle hop of a chain (R1.4) gives no Tools advice at all (R5.3). */
+export function poolFinishStep(haWasEnabled: boolean, toolsCount: number, toolsHeld = false): PlanStep {
   const words = [
     ...(haWasEnabled ? ['re-enable HA (R2.4)'] : []),
-    toolsCount > 0 ? `remind: upgrade XenServer Tools in ${plural(toolsCount, 'VM')} (R5.1)` : 'remind: check XenServer Tools in the VMs (R5.1)',
+    toolsHeld
+      ? 'XenServer Tools left untouched until the last hop (R5.3)'
+      : toolsCount > 0
+        ? `remind: upgrade XenServer Tools in ${plural(toolsCount, 'VM')} (R5.1)`
+        : 'remind: check XenServer Tools in the VMs (R5.1)',
   ];
   return {
     id: 'pool-finish',

@@ -1,5 +1,7 @@
 import type { PoolSnapshot, Precheck } from '../../domain/types';
 import { PrecheckContext, listNames, plural } from '../context';
+import { compareVersions } from '../../domain/versions';
+import type { ToolsGate } from '../../tools/checklist';
 
 /** R2.1 the database backup the bot takes first; R5.1/R5.3 the Tools upgrade left to do at the end. */
 export function backupNote(snapshot: PoolSnapshot, ctx: PrecheckContext): Precheck[] {
@@ -34,8 +36,21 @@ export function backupNote(snapshot: PoolSnapshot, ctx: PrecheckContext): Preche
   ];
 }
 
-export function toolsNote(_snapshot: PoolSnapshot, ctx: PrecheckContext, toolsUpgrade: string[]): Precheck[] {
-  if (!ctx.target || toolsUpgrade.length === 0) return [];
+export function toolsNote(_snapshot: PoolSnapshot, ctx: PrecheckContext, toolsUpgrade: string[], gate?: ToolsGate): Precheck[] {
+  // a middle hop of a chain (R1.4): no Tools advice, only why (R5.3)
+  if (ctx.target && ctx.opts.finalTarget && gate && !gate.ok && compareVersions(ctx.opts.finalTarget.product, ctx.target.product) !== 0) {
+    return [
+      {
+        id: 'tools',
+        rule: 'R5.3',
+        severity: 'info',
+        subjects: { hosts: [], vms: [] },
+        message: `XenServer Tools are left untouched by this hop to ${ctx.target.product}: ${gate.reason}`,
+        fix: { kind: 'none' },
+      },
+    ];
+  }
+  if (!ctx.target || toolsUpgrade.length === 0 || (gate && !gate.ok)) return [];
   return [
     {
       id: 'tools',
