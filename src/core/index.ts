@@ -30,6 +30,7 @@ import { restoreRun } from './restore';
 import { createPoolRuntime, repositoryUrlWithCredentials } from './runtime';
 import { startRefusal } from './start-checks';
 import { mention } from '../domain/mention';
+import type { ToolsClient } from '../tools/read';
 
 export interface CoreDeps {
   pools: PoolConfig[];
@@ -58,6 +59,8 @@ export type CoreHandle = Core & {
   recoverRuns(): Promise<void>;
   /** resolves once this process stops driving the run (tests, the CLI) */
   whenIdle(runId: string): Promise<void>;
+  /** the pool's XenAPI client, for the Tools follow-up's reads (src/tools/follow-up.ts); undefined: unknown pool */
+  toolsClient(pool: string): ToolsClient | undefined;
 };
 
 const ACTIVE: RunState[] = ['running', 'awaiting-approval', 'paused', 'failed'];
@@ -506,6 +509,7 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
     },
 
     whenIdle: (runId) => engine.whenIdle(runId),
+    toolsClient: (pool) => runtimeOf(pool)?.client,
   };
   return core;
 }

@@ -38,8 +38,8 @@ export const DEFAULT_TOOLS_SETTINGS: ToolsSettings = {
 
 /** Where the follow-up speaks: the Slack notifier implements both (src/slack/notifier.ts). */
 export interface ToolsNotifier {
-  /** post the run's Tools checklist in its thread (key "tools"), or edit it in place once posted */
-  toolsChecklist(run: Run): Promise<void>;
+  /** `first`: post the run's Tools checklist in its thread (message key "tools"); else edit that message in place */
+  toolsChecklist(run: Run, first: boolean): Promise<void>;
   runEvent(run: Run, text: string): Promise<void>;
 }
 
@@ -167,7 +167,7 @@ export function createToolsFollowUp(deps: ToolsFollowUpDeps): ToolsService {
       if (err instanceof Moved) return run; // another replica queued it
       throw err;
     }
-    await notifier.toolsChecklist(marked).catch((err: unknown) => logger.warn({ err, runId: run.id }, 'tools: checklist message failed'));
+    await notifier.toolsChecklist(marked, f.shownVersion === 0).catch((err: unknown) => logger.warn({ err, runId: run.id }, 'tools: checklist message failed'));
     return marked;
   }
 
@@ -255,7 +255,8 @@ export function createToolsFollowUp(deps: ToolsFollowUpDeps): ToolsService {
     }
     const due = reminderDue(f, run.id, now, settings.remindEveryMs);
     // a reminder not sent yet is preceded by a fresh read: it must say what the pool shows now (and pass the gate)
-    const dueUnsent = due !== undefined && (await store.listNotices())[due.key] === undefined;
+    const dueUnsent =
+      due !== undefined && f.checkedAt < f.openedAt + due.slot * settings.remindEveryMs && (await store.listNotices())[due.key] === undefined;
     let advise = f.note === undefined;
     if (now - f.checkedAt >= settings.checkEveryMs || dueUnsent) {
       lastAttempt.set(run.id, now); // a pool that does not answer is read again only after checkEveryMs
