@@ -6,9 +6,26 @@
  * version newer than its Tools (the guide's order, R5.1), if it is running then.
  */
 import { compareVersions } from '../domain/versions';
-import { NULL_REF } from './db';
-import type { PoolState, Sim } from './engine';
+import type { Clock } from '../clock';
+import type { Logger } from '../log';
+import { Db, NULL_REF } from './db';
 import { guestMetricsRecord } from './records';
+import type { Scenario } from './scenario';
+
+/** The parts of the simulator (engine.ts Sim, PoolState) used here: structural, so engine.ts can call in without a cycle. */
+interface PoolLike {
+  db: Db;
+  master: { installed: { product: string } };
+}
+interface Sim {
+  clock: Clock;
+  logger: Logger;
+  scenario: Scenario;
+  vmExtra: Map<string, { tools: string | null }>;
+  machines: Map<string, { pool: unknown; installed: { product: string } }>;
+  sleepSeconds(s: number): Promise<void>;
+}
+type PoolState = PoolLike;
 
 const majorMinor = (v: string) => v.split('.').slice(0, 2).join('.');
 
