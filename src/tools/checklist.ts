@@ -113,15 +113,3 @@ export function reminderDue(f: ToolsFollowUp, runId: string, now: number, everyM
 export function shortVersion(v: string): string {
   return v.replace(/^(\d+\.\d+)\.0$/, '$1');
 }
-
-/** The checklist as text lines (Slack and CLI render from these). */
-export function checklistLines(f: ToolsFollowUp, max = 40): string[] {
-  const head = f.dismissed
-    ? `Tools checklist (R5.1) dismissed by ${f.dismissed.by}: ${f.pending.length} VM(s) were still below ${shortVersion(f.needed)}`
-    : f.pending.length === 0
-      ? `Tools checklist (R5.1): every listed VM reports Tools ${shortVersion(f.needed)} or newer (${f.done.length} upgraded)`
-      : `Tools checklist (R5.1): ${f.pending.length} VM(s) to upgrade to the ${f.label} Tools · ${f.done.length} done`;
-  const rows = f.pending.slice(0, max).map((e) => `${e.vm} · has ${e.current ?? 'no version reported'} · needs ${shortVersion(e.needed)}`);
-  const more = f.pending.length > max ? [`… and ${f.pending.length - max} more (\`/xsupgrade tools\` lists them all)`] : [];
-  return [head, ...(f.dismissed ? [] : rows), ...(f.dismissed ? [] : more), ...(f.note ? [f.note] : [])];
-}
