@@ -394,6 +394,8 @@ export interface ToolsFollowUp {
   dismissed?: { by: string; at: number };
   /** the list became empty */
   completedAt?: number;
+  /** a newer run of the pool started: this list is no longer followed (no more reminders) */
+  supersededBy?: string;
   /** why the last read could not update the list (pool unreachable, R5.3 gate), shown in the message */
   note?: string;
 }

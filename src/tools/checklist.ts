@@ -93,9 +93,9 @@ export function applyReadings(
   return { pending, done, gone, changed };
 }
 
-/** The follow-up is over: nothing left, or dismissed. */
+/** The follow-up is over: nothing left, dismissed, or a newer run of the pool took over. */
 export function isClosed(f: ToolsFollowUp): boolean {
-  return f.dismissed !== undefined || f.pending.length === 0;
+  return f.dismissed !== undefined || f.pending.length === 0 || f.supersededBy !== undefined;
 }
 
 /**

@@ -138,6 +138,7 @@ export function createToolsFollowUp(deps: ToolsFollowUpDeps): ToolsService {
         if (!f) throw new ConflictError(`run ${runId} has no Tools checklist`);
         if (f.dismissed) throw new ConflictError(`the Tools checklist of ${runId} was already dismissed by <@${f.dismissed.by}>`);
         if (f.pending.length === 0) throw new ConflictError(`the Tools checklist of ${runId} is already complete: nothing to dismiss`);
+        if (f.supersededBy) throw new ConflictError(`the Tools checklist of ${runId} is no longer followed (run ${f.supersededBy} started since): nothing to dismiss`);
         if (f.version !== version) throw new ConflictError(`the Tools checklist of ${runId} changed since this message (now ${f.pending.length} VM(s) left): use the buttons of the current message`);
         f.dismissed = { by: actor.userId, at: clock.now() };
         f.version += 1; // the message loses its button
@@ -231,8 +232,27 @@ export function createToolsFollowUp(deps: ToolsFollowUpDeps): ToolsService {
     return { run: updated, advise: gate.ok };
   }
 
+  /** Older runs' open checklists stop (their message says so) once a newer run of the pool exists. */
+  async function retireOlder(runs: Run[]): Promise<void> {
+    const [latest, ...older] = runs;
+    for (const old of older.filter((r) => r.toolsFollowUp && !isClosed(r.toolsFollowUp))) {
+      try {
+        const retired = await store.updateRun(old.id, (r) => {
+          if (!r.toolsFollowUp || isClosed(r.toolsFollowUp)) throw new Moved();
+          r.toolsFollowUp.supersededBy = latest.id;
+          r.toolsFollowUp.version += 1;
+        });
+        await showMessage(retired);
+      } catch (err) {
+        if (!(err instanceof Moved)) throw err;
+      }
+    }
+  }
+
   async function followPool(pool: PoolConfig, now: number, report: ToolsTickReport): Promise<void> {
-    let run = await latestRun(pool.name);
+    const runs = await store.listRuns({ pool: pool.name });
+    await retireOlder(runs);
+    let run: Run | undefined = runs[0];
     if (!run || run.state !== 'done' || isIntermediateHop(run.plan)) return; // R5.3: never after a middle hop
     const client = deps.client(pool.name);
     if (!client) return;

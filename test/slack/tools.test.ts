@@ -7,6 +7,7 @@ import type { Run, ToolsFollowUp } from '../../src/domain/types';
 import { openStore, type Store } from '../../src/store';
 import { createToolsFollowUp, type ToolsService } from '../../src/tools/follow-up';
 import { encodeButtonValue } from '../../src/slack/blocks/ids';
+import { toolsChecklistMessage } from '../../src/slack/blocks/tools';
 import { parseCommand } from '../../src/interface/grammar';
 import { ephemeralsFor, fakeCore, Harness, startHarness } from './helpers/harness';
 import { APPROVER, CHANNEL, makeRun, OUTSIDER, poolConfig, REQUESTER } from './helpers/fixtures';
@@ -36,6 +37,24 @@ describe('grammar: tools <pool>', () => {
     expect(parseCommand('tools Pool_A')).toMatchObject({ kind: 'error', message: expect.stringMatching(/^tools: pool: expected a pool name/) });
     expect(parseCommand('tools pool-a now')).toMatchObject({ kind: 'error', message: 'unexpected "now" after tools pool-a' });
     expect(parseCommand('help')).toMatchObject({ kind: 'help', text: expect.stringMatching(/tools <pool> +VMs whose XenServer Tools are below the final version/) });
+  });
+});
+
+describe('checklist message states', () => {
+  const text = (f: ToolsFollowUp) => {
+    const m = toolsChecklistMessage(makeRun({ state: 'done', toolsFollowUp: f }), poolConfig());
+    return { all: `${m.text}\n${JSON.stringify(m.blocks)}`, button: JSON.stringify(m.blocks).includes('tools_dismiss') };
+  };
+  it('open: rows and Dismiss; complete, dismissed, superseded or held (R5.3): no rows, no button', () => {
+    expect(text(followUp())).toMatchObject({ button: true, all: expect.stringContaining('vm-web-1') });
+    for (const f of [followUp({ pending: [] }), followUp({ dismissed: { by: APPROVER, at: 2 } }), followUp({ supersededBy: 'pool-a-20261126-1' }), followUp({ note: 'Tools advice waits until every host runs 7.6 (R5.3): xs-a3 still runs 7.1.1' })]) {
+      const t = text(f);
+      expect(t.button).toBe(false);
+      expect(t.all).not.toContain('vm-web-1');
+    }
+    expect(text(followUp({ supersededBy: 'pool-a-20261126-1' })).all).toMatch(/no longer followed: run pool-a-20261126-1 started on this pool since/);
+    expect(text(followUp({ note: 'Tools advice waits until every host runs 7.6 (R5.3): xs-a3 still runs 7.1.1' })).all).toMatch(/Tools advice waits \(R5\.3\)/);
+    expect(text(followUp({ pending: [] })).all).toMatch(/complete: every listed VM reports Tools 7\.6 or newer \(1 VM upgraded\)/);
   });
 });
 

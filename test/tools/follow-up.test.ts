@@ -276,6 +276,31 @@ describe('reminders and Dismiss', () => {
   });
 });
 
+describe('a newer run of the pool', () => {
+  it('retires the older checklist: its message says so, no more reminders, Dismiss refused', async () => {
+    const w = await world();
+    try {
+      await w.svc.tick();
+      const newer = sampleRun('pool-t-20261204-1', { pool: 'pool-t', state: 'running', createdAt: w.clock.now() + 1000, plan: samplePlan({ pool: 'pool-t', target: T76 }) });
+      await w.store.createRun(newer);
+      w.clock.advance(DAY);
+      const r = await w.svc.tick();
+      expect(r.reminded).toEqual([]);
+      const old = (await w.store.getRun(RUN_ID))!.toolsFollowUp!;
+      expect(old.supersededBy).toBe('pool-t-20261204-1');
+      expect(w.said.checklists.map((c) => c.first)).toEqual([true, false]);
+      expect(w.said.checklists[1].run.toolsFollowUp!.supersededBy).toBe('pool-t-20261204-1');
+      w.clock.advance(DAY);
+      await w.svc.tick();
+      expect(w.said.events).toEqual([]);
+      expect(w.said.checklists).toHaveLength(2);
+      expect(await w.svc.dismiss(RUN_ID, old.version, APPROVER)).toMatchObject({ ok: false, code: 'conflict', error: expect.stringMatching(/no longer followed/) });
+    } finally {
+      await w.close();
+    }
+  });
+});
+
 describe('R5.3: no Tools advice before the final version', () => {
   it('a middle hop (plan.finalTarget ≠ target): no checklist, no reminder, no read; `tools` refuses saying why', async () => {
     const w = await world({ plan: { finalTarget: { product: '8.2.1', platform: '3.2.1', label: 'Citrix Hypervisor 8.2 CU1' } } });

@@ -1,7 +1,7 @@
 import type { KnownBlock } from '@slack/types';
 import type { PoolConfig } from '../../config/pools';
 import type { Run, ToolsEntry, ToolsFollowUp } from '../../domain/types';
-import { shortVersion } from '../../tools/checklist';
+import { isClosed, shortVersion } from '../../tools/checklist';
 import type { ToolsView } from '../../tools/follow-up';
 import { approversMention, button, clockTime, confirm, context, esc, plural, runContext, sections, SlackMessage, who, withinBlockLimit } from './common';
 import { ACTION, encodeButtonValue } from './ids';
@@ -24,6 +24,9 @@ function rows(pending: ToolsEntry[]): string[] {
 
 function headline(f: ToolsFollowUp): string {
   const v = esc(shortVersion(f.needed));
+  if (f.supersededBy) {
+    return `:heavy_minus_sign: *XenServer Tools checklist* no longer followed: run ${esc(f.supersededBy)} started on this pool since; ${plural(f.pending.length, 'VM')} were still below ${v} (\`/xsupgrade tools\` shows the live list)`;
+  }
   if (f.note) return `:hourglass: *XenServer Tools checklist* (R5.3) — ${esc(f.note)}`;
   if (f.dismissed) return `:heavy_minus_sign: *XenServer Tools checklist* dismissed by ${who(f.dismissed.by)}: ${plural(f.pending.length, 'VM')} still below ${v}; no more reminders`;
   if (f.pending.length === 0) return `:white_check_mark: *XenServer Tools checklist* complete: every listed VM reports Tools ${v} or newer (${plural(f.done.length, 'VM')} upgraded)`;
@@ -33,8 +36,8 @@ function headline(f: ToolsFollowUp): string {
 export function toolsChecklistMessage(run: Run, pool: PoolConfig | undefined): SlackMessage {
   const f = run.toolsFollowUp!;
   const tz = pool?.timezone ?? 'UTC';
-  const open = !f.note && !f.dismissed && f.pending.length > 0;
-  const body = [headline(f), ...(f.note ? [] : f.dismissed ? [] : rows(f.pending))].join('\n');
+  const open = !f.note && !isClosed(f);
+  const body = [headline(f), ...(open ? rows(f.pending) : [])].join('\n');
   const blocks: KnownBlock[] = [...sections(body)];
   if (open) {
     blocks.push({
@@ -63,7 +66,7 @@ export function toolsChecklistMessage(run: Run, pool: PoolConfig | undefined): S
   );
   const text = f.note
     ? `${run.id} · ${run.pool}: Tools advice waits (R5.3)`
-    : `${run.id} · ${run.pool}: XenServer Tools checklist, ${f.dismissed ? 'dismissed' : `${f.pending.length} VM(s) left`}`;
+    : `${run.id} · ${run.pool}: XenServer Tools checklist, ${f.dismissed ? 'dismissed' : f.supersededBy ? 'no longer followed' : `${f.pending.length} VM(s) left`}`;
   return { text, blocks: withinBlockLimit(blocks) };
 }
 
