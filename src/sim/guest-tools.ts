@@ -3,7 +3,7 @@
  * its agent reports the new PV drivers version in VM_guest_metrics (a `mod` event on event.from, as xapi's
  * guest-metrics update gives). Two deterministic triggers: the admin API / control call (`installGuestTools`), and a
  * scenario VM's `installsToolsAfterSeconds` — that many simulated seconds after every host of the pool runs the same
- * version newer than its Tools (the guide's order, R5.1), if it is running then.
+ * version, newer than the pool's at the start and than its Tools (the guide's order, R5.1), if it is running then.
  */
 import { compareVersions } from '../domain/versions';
 import type { Clock } from '../clock';
@@ -66,13 +66,17 @@ export function installGuestTools(sim: Sim, pool: PoolState, vmName: string, ver
 const scheduled = new WeakMap<Sim, Set<string>>();
 
 /**
- * Called when a host finishes booting: once every host runs one version, each scenario VM with
- * `installsToolsAfterSeconds` whose Tools are older installs that version after its delay (once per version).
+ * Called when a host finishes booting: once every host runs one version newer than the pool's at the start (an
+ * upgrade finished), each scenario VM with `installsToolsAfterSeconds` whose Tools are older installs that version
+ * after its delay (once per version).
  */
 export function scheduleGuestTools(sim: Sim, pool: PoolState): void {
   const products = [...sim.machines.values()].filter((m) => m.pool === pool).map((m) => m.installed.product);
   if (products.length === 0 || new Set(products).size !== 1) return;
   const version = products[0];
+  // an upgrade happened: the pool's one version is newer than its master's at the start of the scenario
+  const startedOn = sim.scenario.hosts.find((h) => h.master)?.productVersion;
+  if (startedOn !== undefined && compareVersions(version, startedOn) <= 0) return;
   const done = scheduled.get(sim) ?? new Set<string>();
   scheduled.set(sim, done);
   for (const v of sim.scenario.vms) {
