@@ -2,12 +2,14 @@
 # A production install exercised the way the container image (deploy/Dockerfile) and the systemd unit run it, in a
 # clean directory, without a container engine (issue 14):
 #   1. `npm pack` of the built checkout (what the image's build stage produces), unpacked into an empty directory
-#      with the lockfile, then `npm ci --omit=dev` there: no TypeScript, no jest, no dev dependency at all;
+#      with the lockfile, then `npm ci --omit=dev` there (and --omit=optional on Node 22.14+/24: nothing compiled):
+#      no TypeScript, no jest, no dev dependency at all;
 #   2. a simulated pool (`xsupgrade sim`, from that install) and a loopback stand-in for Slack's Web API;
 #   3. `xsupgrade serve` from that install, as a non-privileged process with its state in a private directory;
 #   4. GET /healthz and /readyz must answer 200, /metrics must be Prometheus text, and a signed `/xsupgrade plan`
 #      must move the XenAPI call counter; then SIGTERM must stop it with exit 0.
-# Needs a built checkout (npm run build). Ports are chosen by the kernel (0); everything binds 127.0.0.1.
+# Runs on the `node` in PATH (.ci/run: Node 24 from the registry, the image's runtime). Needs a built checkout (npm run
+# build). Ports are chosen by the kernel (0); everything binds 127.0.0.1.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d "${TMPDIR:-/tmp}/xsupgrade-prod.XXXXXX")"
@@ -27,12 +29,20 @@ mkdir "$work/app"
 tar -C "$work/app" --strip-components=1 -xzf "$work"/xsupgrade-*.tgz
 cp "$root/package-lock.json" "$work/app/"
 
-step "npm ci --omit=dev in a clean directory (the image's runtime dependencies)"
-(cd "$work/app" && npm ci --omit=dev --no-audit --no-fund >"$work/npm-ci.log" 2>&1) || fail "npm ci --omit=dev"
+# Node 22.14+ and 24 (Node-API 10: the image, docs/deploy.md) run better-sqlite3 13, prebuilt inside its package, and
+# skip the optional better-sqlite3-v12 that only older Node needs (src/store/sqlite-driver.ts): nothing compiles
+omit=(--omit=dev)
+[ "$(node -p 'Number(process.versions.napi) >= 10')" = true ] && omit+=(--omit=optional)
+step "npm ci ${omit[*]} in a clean directory on node $(node --version) (the image's runtime dependencies)"
+(cd "$work/app" && npm ci "${omit[@]}" --no-audit --no-fund >"$work/npm-ci.log" 2>&1) || fail "npm ci ${omit[*]}"
 grep -q "production install (no TypeScript)" "$work/npm-ci.log" || fail "prepare did not say it used the prebuilt dist/"
 for dev in typescript jest ts-jest ws playwright-core; do
   [ ! -e "$work/app/node_modules/$dev" ] || fail "dev dependency $dev was installed"
 done
+if [[ " ${omit[*]} " == *" --omit=optional "* ]]; then
+  [ ! -e "$work/app/node_modules/better-sqlite3-v12" ] || fail "the Node 20 fallback better-sqlite3-v12 was installed"
+  [ -z "$(find "$work/app/node_modules" -path '*/build/Release/*.node' -print -quit)" ] || fail "a native module was compiled"
+fi
 cli=("node" "$work/app/dist/src/cli.js")
 "${cli[@]}" --version | grep -q "^xsupgrade " || fail "--version"
 
