@@ -20,15 +20,15 @@ export function sqlitePackageFor(napi: number): SqlitePackage {
 /** This runtime's package. */
 export const sqlitePackage: SqlitePackage = sqlitePackageFor(Number(process.versions.napi));
 
-let driver: typeof BetterSqlite3 | undefined;
-
-/** The Database constructor of this runtime's package, loaded on first use (a PostgreSQL deployment never loads it). */
-export function sqliteDriver(): typeof BetterSqlite3 {
-  if (driver) return driver;
+/**
+ * Loads `pkg` through `load` (require; injectable for tests). A missing fallback on an old runtime is named as such:
+ * a production install with --omit=optional on Node 20.
+ */
+export function loadSqliteDriver(pkg: SqlitePackage, load: (id: string) => unknown = require): typeof BetterSqlite3 {
   try {
-    driver = require(sqlitePackage) as typeof BetterSqlite3; // the name depends on the runtime: no static import
+    return load(pkg) as typeof BetterSqlite3; // the name depends on the runtime: no static import
   } catch (e) {
-    if (sqlitePackage === 'better-sqlite3-v12' && (e as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') {
+    if (pkg === 'better-sqlite3-v12' && (e as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') {
       throw new Error(
         `SQLite store: Node ${process.version} offers Node-API ${process.versions.napi}, better-sqlite3 13 needs ` +
           `${NODE_API_FOR_V13} (Node 22.14 or later), and the fallback better-sqlite3-v12 is not installed ` +
@@ -37,5 +37,12 @@ export function sqliteDriver(): typeof BetterSqlite3 {
     }
     throw e;
   }
+}
+
+let driver: typeof BetterSqlite3 | undefined;
+
+/** The Database constructor of this runtime's package, loaded on first use (a PostgreSQL deployment never loads it). */
+export function sqliteDriver(): typeof BetterSqlite3 {
+  driver ??= loadSqliteDriver(sqlitePackage);
   return driver;
 }

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sqliteDriver, sqlitePackage, sqlitePackageFor } from '../../src/store/sqlite-driver';
+import { loadSqliteDriver, sqliteDriver, sqlitePackage, sqlitePackageFor } from '../../src/store/sqlite-driver';
 
 /** Runs test/store/fixtures/statement-churn.js on this very runtime; its exit code and output. */
 function churn(args: string[]): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }> {
@@ -30,6 +30,18 @@ describe('the SQLite driver of this runtime (issue 14)', () => {
     const db = new Database(':memory:');
     expect(db.prepare('SELECT 41 + 1 AS x').get()).toEqual({ x: 42 });
     db.close();
+  });
+
+  it('names the missing fallback on an old runtime (a production install with --omit=optional on Node 20)', () => {
+    const missing = (id: string): never => {
+      throw Object.assign(new Error(`Cannot find module '${id}'`), { code: 'MODULE_NOT_FOUND' });
+    };
+    expect(() => loadSqliteDriver('better-sqlite3-v12', missing)).toThrow(/better-sqlite3-v12 is not installed \(installed with --omit=optional\?\)\. Run on Node 22 or 24/);
+    // any other failure, and a missing 13, are passed on as they are
+    expect(() => loadSqliteDriver('better-sqlite3', missing)).toThrow("Cannot find module 'better-sqlite3'");
+    expect(() => loadSqliteDriver('better-sqlite3-v12', () => { throw new Error('invalid ELF header'); })).toThrow('invalid ELF header');
+    const Fake = function FakeDatabase() {};
+    expect(loadSqliteDriver('better-sqlite3-v12', (id) => (id === 'better-sqlite3-v12' ? Fake : missing(id)))).toBe(Fake);
   });
 
   // better-sqlite3 12 on Node 24: "RemoveEnvironmentCleanupHook … Assertion failed: (env) != nullptr" from
