@@ -2,11 +2,11 @@ import type BetterSqlite3 from 'better-sqlite3';
 
 /**
  * The one place that loads the SQLite driver (issue 14). better-sqlite3 13 is a Node-API addon with its binaries
- * inside the package (nothing compiled or downloaded at install); 12 wraps Node's internal ObjectWrap, which aborts
- * on Node 24 when a statement is destroyed after the environment's teardown (process exit, idle GC). 13 is built for
- * Node-API 10 (Node >= 22.14, 23.6, 24): on an older runtime — Node 20, end-of-life but still the machine CI runs
- * `npm test` on — opening a database SEGFAULTS rather than throwing, so 13 must never be loaded there. Those runtimes
- * use 12 from the optional dependency `better-sqlite3-v12` (an npm alias), chosen here before anything loads either.
+ * inside the package (nothing compiled or downloaded at install); 12 wraps Node's internal ObjectWrap and aborts
+ * the process on Node 24 when V8 collects a prepared statement ("RemoveEnvironmentCleanupHook … (env) != nullptr").
+ * 13 is built for Node-API 10 (Node >= 22.14, 23.6, 24): on an older runtime — Node 20, end-of-life but still the
+ * machine CI runs `npm test` on — opening a database SEGFAULTS rather than throwing, so 13 must never be loaded there.
+ * Those runtimes use 12 from the optional dependency `better-sqlite3-v12` (an npm alias), chosen here first.
  */
 export const NODE_API_FOR_V13 = 10;
 
