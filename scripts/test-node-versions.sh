@@ -16,7 +16,7 @@ if [ "${1:-}" = "--inner" ]; then
   # the supported runtimes have Node-API 10; an older one would need better-sqlite3 12 rebuilt for its ABI
   node -e "process.exit(Number(process.versions.napi) >= 10 ? 0 : 1)" \
     || { echo "node $(node --version) lacks Node-API 10: not a supported runtime (package.json engines)" >&2; exit 1; }
-  # a process that opens a database, runs a statement and exits (better-sqlite3 12 aborted at exit on Node 24)
+  # the driver this runtime gets (src/store/sqlite-driver.ts) opens a database and runs a statement
   node -e "const { sqliteDriver, sqlitePackage } = require('./dist/src/store/sqlite-driver.js');
     const D = sqliteDriver(); const db = new D(':memory:'); db.prepare('SELECT 1').get();
     console.log(sqlitePackage + ' ' + require(sqlitePackage + '/package.json').version + ' loads on ' + process.version)"
