@@ -9,6 +9,7 @@ import { HostPath, findTarget, resolveHostPath } from './paths';
 import type { PlacementResult } from './placement';
 import { runPrechecks } from './prechecks';
 import { backupStep, hostSteps, poolFinishStep, poolPrepStep } from './steps';
+import { toolsAdviceGate, type ToolsGate } from '../tools/checklist';
 import { planUpdates, withUpdateSteps } from './updates';
 
 export type { PlanOptions } from './context';
@@ -63,10 +64,18 @@ function planFor(snapshot: PoolSnapshot, opts: PlanOptions, hop: HopContext | un
   const upgradeOrder = order.filter((h) => !onTarget(h));
   const placement = choice.placement;
 
-  // R5.3: never Tools to an intermediate version: no list on a non-final hop
-  const toolsUpgrade = target && !hop?.nonFinal
+  // R5.3: Tools advice only if every host will run the final version once this plan is done (never after a middle hop)
+  const final = hop ? hop.final : target;
+  const toolsGate: ToolsGate | undefined =
+    target && final
+      ? toolsAdviceGate(
+          snapshot.hosts.map((h) => ({ name: h.name, product: paths.get(h.ref)!.kind === 'refused' ? h.version.product : target.product })),
+          final,
+        )
+      : undefined;
+  const toolsUpgrade = target && final && !hop?.nonFinal && toolsGate?.ok
     ? snapshot.vms
-        .filter((v) => v.toolsVersion !== null && compareVersions(v.toolsVersion, target.product) < 0)
+        .filter((v) => v.toolsVersion !== null && compareVersions(v.toolsVersion, final.product) < 0)
         .map((v) => v.name)
         .sort()
     : [];
@@ -86,7 +95,7 @@ function planFor(snapshot: PoolSnapshot, opts: PlanOptions, hop: HopContext | un
     ...(chainRefusal ? { chainRefusal } : {}),
   };
   // R3.10: a host on the target that gets updates is not "nothing to do"
-  const prechecks = [...runPrechecks(snapshot, ctx, toolsUpgrade), ...upd.prechecks].map((p) =>
+  const prechecks = [...runPrechecks(snapshot, ctx, toolsUpgrade, toolsGate), ...upd.prechecks].map((p) =>
     updFor.size && (p.id === 'host-done' || p.id === 'pool-up-to-date') ? { ...p, message: p.message.replace(/: (nothing to do there|no host to upgrade)$/, ': no upgrade needed; hotfixes below (R3.10)') } : p,
   );
 

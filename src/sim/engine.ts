@@ -3,6 +3,7 @@
  * installed version); a PoolState is a xapi database with its master and sessions. Machines move
  * through shutdown → off → installing → booting → xapi-starting → running, every wait on the Clock.
  */
+import { scheduleGuestTools } from './guest-tools';
 import type { UpdateMetadata } from '../updates/metadata';
 import type { XapiRole } from '../domain/rbac';
 import { Clock } from '../clock';
@@ -401,6 +402,7 @@ export class Sim {
       if (this.masterUp(pool) || pool.master === m) this.refreshRollingUpgrade(pool);
     }
     await this.setPhase(m, 'running');
+    scheduleGuestTools(this, pool); // R5.1: guests with a timed Tools install, once every host runs one version
   }
 
   /**

@@ -21,6 +21,8 @@ export const ACTION = {
   recoverSkipHost: 'recover_skip_host',
   recoverSkipUpdate: 'recover_skip_update',
   recoverAbort: 'recover_abort',
+  /** R5.1 Tools checklist: stop its reminders (value: runId + stepId "tools-v<version>") */
+  toolsDismiss: 'tools_dismiss',
 } as const;
 export type ActionId = (typeof ACTION)[keyof typeof ACTION];
 
