@@ -1,5 +1,5 @@
 /**
- * `xsupgrade resume <run> [--yes] [--action <retry|forget-rejoin|rollback-master|skip-host> --step <id> [--address <a> [--fingerprint <sha256>]]]`
+ * `xsupgrade resume <run> [--yes] [--action <retry|forget-rejoin|rollback-master|skip-host|skip-update> --step <id> [--address <a> [--fingerprint <sha256>]]]`
  * forget-rejoin (R4.2) without --fingerprint only looks at the address and prints the certificate there; run it again
  * with the fingerprint read on the host's console to confirm it.
  * Un-pause a held run, take over a run whose runner died, or apply a recovery action to a failed step; then keep
@@ -10,7 +10,7 @@ import { cliActor, openConsoleCore } from '../core/console';
 import { parseCommandArgs } from './args';
 import { SPECS } from './specs';
 
-const ACTIONS: RecoveryAction[] = ['retry', 'forget-rejoin', 'rollback-master', 'skip-host', 'abort'];
+const ACTIONS: RecoveryAction[] = ['retry', 'forget-rejoin', 'rollback-master', 'skip-host', 'skip-update', 'abort'];
 
 export async function run(args: string[]): Promise<number> {
   const { positional, opts } = parseCommandArgs(SPECS.resume, args);

@@ -64,12 +64,12 @@ export const SPECS = {
   resume: {
     name: 'resume',
     summary: 'resume a paused or orphaned run, or apply a recovery action to its failed step',
-    usage: '<run> [--yes] [--action retry|forget-rejoin|rollback-master|skip-host|abort --step <id> [--address <a>]]',
+    usage: '<run> [--yes] [--action retry|forget-rejoin|rollback-master|skip-host|skip-update|abort --step <id> [--address <a>]]',
     positionals: [1, 1],
     missing: 'which run? (xsupgrade resume <run>; `xsupgrade status` lists them)',
     options: {
       yes: { type: 'boolean', short: 'y', help: 'approve every gate from here on' },
-      action: { type: 'string', value: 'action', help: 'recovery action for the failed step', choices: ['retry', 'forget-rejoin', 'rollback-master', 'skip-host', 'abort'] },
+      action: { type: 'string', value: 'action', help: 'recovery action for the failed step', choices: ['retry', 'forget-rejoin', 'rollback-master', 'skip-host', 'skip-update', 'abort'] },
       step: { type: 'string', value: 'step', help: 'the failed step (default: the run\'s failed step)' },
       address: { type: 'string', value: 'address', help: 'forget-rejoin: the reinstalled host\'s address' },
       fingerprint: { type: 'string', value: 'sha256', help: 'forget-rejoin: the reinstalled host\'s certificate fingerprint, as confirmed on its console' },

@@ -88,6 +88,14 @@ const poolObject = z
      */
     sanBootHosts: z.array(z.string().min(1).max(255)).max(1000).optional(),
     /**
+     * R3.10: the update ISOs (hotfixes) for the target, applied to each host right after its upgrade: an absolute
+     * directory path on the bot's machine, or an http(s) URL on the operator's network serving a directory listing.
+     */
+    updateRepository: z
+      .string()
+      .regex(/^(\/[^\0]*|https?:\/\/[^\s/@]+(\/\S*)?)$/, 'an absolute directory path (/srv/xs-updates/7.6) or an http(s):// URL without credentials')
+      .optional(),
+    /**
      * Multi-hop upgrades (R1.4): the media of each intermediate target the chain goes through (a path-table target
      * id such as "7.1.1"), in the same shape as `upgrade`. `upgrade` stays the media of `target`, the final one.
      */

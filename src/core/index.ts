@@ -4,6 +4,7 @@
  * race (two approvals of one gate, two starts on one pool, a stale recovery action) are settled by the store's
  * atomic updates and the pool lease: exactly one takes effect, the other is refused with the reason.
  */
+import { readUpdatesInput } from '../updates/plan-input';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../clock';
@@ -179,8 +180,11 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
     // start re-validates under its own lease: the active-run precheck is the lease's job there
     const active = how.forStart ? undefined : (await store.listRuns({ pool: cfg.name, states: ACTIVE }))[0];
     const backup = snapshot.pool.rollingUpgradeInProgress ? await lastUsableBackup((f) => store.listRuns(f), cfg.name) : undefined;
+    // R3.10: the update repository's ISOs and what each host has applied (read here; the planner is pure)
+    const updates = cfg.updateRepository ? await readUpdatesInput(rt.client, cfg.updateRepository) : undefined;
     return buildPlan(snapshot, {
       ...(backup ? { lastUsableBackup: backup } : {}),
+      ...(updates ? { updates } : {}),
       pool: cfg.name,
       target: opts.target ?? cfg.target,
       mode,
@@ -455,6 +459,11 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
       if (!res.ok) return res;
       await audit(runId, 'recovery', actor.userId, `${req.action} on ${req.stepId} by ${actor.userId}${req.address ? ` (address ${req.address})` : ''}`, { ...req });
       const updated = res.value;
+      if (req.action === 'skip-update') {
+        const failed = checked.step.data?.failed as { name?: string } | undefined;
+        const text = `${failed?.name ?? 'The update'} skipped on ${checked.step.hostName} by ${mention(actor.userId)} (R3.10): the run continues without it there; the end audit lists it as missing.`;
+        engine.notify(updated, 'runEvent', (n) => n.runEvent(updated, text));
+      }
       if (req.action === 'skip-host') {
         const host = checked.step.hostName;
         const text = `${host} skipped by ${mention(actor.userId)}: it stays disabled and is not upgraded; the pool stays in mixed mode (R3.5) until it is handled.`;

@@ -18,6 +18,8 @@ export interface BotCall {
   why: string;
   /** only needed in these modes (default: every mode) */
   modes?: UpgradeMode[];
+  /** also needed when the plan applies hotfixes (R3.10, pools file updateRepository) */
+  hotfixes?: boolean;
 }
 
 /** Every state-changing call the bot makes (reads, event.from and task bookkeeping are allowed to read-only). */
@@ -35,9 +37,13 @@ export const BOT_CALLS: BotCall[] = [
   { call: 'pool.disable_ha', role: 'pool-operator', why: 'HA off during the upgrade (R2.4)' },
   { call: 'pool.enable_ha', role: 'pool-operator', why: 'HA back on at the end' },
   { call: 'pool.set_ha_host_failures_to_tolerate', role: 'pool-operator', why: 'restore the HA setting at the end' },
-  { call: 'pool_update.introduce', role: 'pool-operator', why: 'update mode: introduce the update ISO', modes: ['update'] },
-  { call: 'pool_update.precheck', role: 'pool-operator', why: 'update mode: precheck on each host', modes: ['update'] },
-  { call: 'pool_update.apply', role: 'pool-operator', why: 'update mode: apply on each host', modes: ['update'] },
+  { call: 'pool_update.introduce', role: 'pool-operator', hotfixes: true, why: 'update mode: introduce the update ISO', modes: ['update'] },
+  { call: 'pool_update.precheck', role: 'pool-operator', hotfixes: true, why: 'update mode: precheck on each host', modes: ['update'] },
+  { call: 'pool_update.apply', role: 'pool-operator', hotfixes: true, why: 'update mode: apply on each host', modes: ['update'] },
+  { call: 'vdi.create', role: 'vm-admin', why: 'hotfixes: a VDI for each update ISO to upload (R3.10)', modes: [], hotfixes: true },
+  { call: 'vdi.destroy', role: 'vm-admin', why: 'hotfixes: remove a partial upload (R3.10)', modes: [], hotfixes: true },
+  { call: 'http/put_import_raw_vdi', role: 'vm-admin', why: 'hotfixes: upload each update ISO (R3.10)', modes: [], hotfixes: true },
+  { call: 'host.restart_agent', role: 'pool-operator', why: 'hotfixes: restart the toolstack when an update asks restartXAPI (R3.10)', modes: [], hotfixes: true },
   { call: 'pool_update.pool_clean', role: 'pool-operator', why: 'update mode: clean up after the last host', modes: ['update'] },
   { call: 'vm.pool_migrate', role: 'vm-power-admin', why: 'live-migrate VMs off the host (R3.7)' },
   { call: 'vm.start_on', role: 'vm-power-admin', why: 'restart a VM the run stopped, on a chosen host' },
@@ -78,10 +84,10 @@ export interface SessionPermissions {
 }
 
 /** The permissions a run in `mode` needs that the session does not have, strongest role first. */
-export function missingPermissions(session: SessionPermissions, mode: UpgradeMode): BotCall[] {
+export function missingPermissions(session: SessionPermissions, mode: UpgradeMode, hotfixes = false): BotCall[] {
   if (session.superuser) return [];
   const have = new Set(session.permissions.map((p) => p.toLowerCase()));
-  return BOT_CALLS.filter((c) => (!c.modes || c.modes.includes(mode)) && !have.has(c.call)).sort((a, b) => rank(b.role) - rank(a.role));
+  return BOT_CALLS.filter((c) => (!c.modes || c.modes.includes(mode) || (hotfixes && c.hotfixes)) && !have.has(c.call.toLowerCase())).sort((a, b) => rank(b.role) - rank(a.role));
 }
 
 /** The permission names a role holds, as the simulator reports them (the bot's calls and the read-only ones it uses). */

@@ -221,7 +221,9 @@ export type StepKind =
   | 'enable'
   | 'restore-vms' // start/resume what stop-vms stopped
   | 'move-back' // return policy "original"
-  | 'pool-finish'; // re-enable HA, Tools reminder (R5.1)
+  | 'pool-finish' // re-enable HA, Tools reminder (R5.1)
+  | 'upload-updates' // R3.10: the update ISOs uploaded once and introduced (before the first host's updates)
+  | 'apply-updates'; // R3.10: precheck + apply each update on the empty host, then one reboot / toolstack restart
 
 export interface PlanStep {
   /** unique within a plan, stable, e.g. "backup", "xs-a1:evacuate" */
@@ -252,6 +254,42 @@ export interface HostPlan {
   stepIds: string[];
 }
 
+/** R3.10: one update of the operator's update repository (its ISO's update.xml, src/updates/metadata.ts). */
+export interface PlanUpdate {
+  uuid: string;
+  name: string;
+  version: string;
+  description: string;
+  /** after_apply_guidance: restartHost, restartXAPI, restartHVM, restartPV */
+  guidance: string[];
+  /** uuids applied before it */
+  prerequisites: string[];
+  /** the ISO: an absolute path or URL the bot uploads from */
+  source: string;
+  /** bytes of the ISO */
+  size: number;
+}
+
+/** R3.10: the updates one host gets, in apply order, and what they cost once the host is empty. */
+export interface HostUpdatePlan {
+  host: Ref;
+  name: string;
+  /** uuids, prerequisites first */
+  updates: string[];
+  /** host: one reboot for all; toolstack: host.restart_agent, no reboot; none */
+  restart: 'host' | 'toolstack' | 'none';
+}
+
+export interface PlanUpdates {
+  /** the pools file's updateRepository */
+  repository: string;
+  /** every update for the target, prerequisites first */
+  items: PlanUpdate[];
+  hosts: HostUpdatePlan[];
+  /** reboots the updates add to the run (one per host at most) */
+  extraReboots: number;
+}
+
 export interface Plan {
   /** sha256 over the canonical plan content (hex, first 12 chars shown to people) */
   id: string;
@@ -271,6 +309,8 @@ export interface Plan {
   estimateSeconds: number;
   /** names of VMs whose Tools must be upgraded after the last host (R5.1); empty on a non-final hop (R5.3) */
   toolsUpgrade: string[];
+  /** R3.10 hotfixes after the upgrade (absent when the pool has no updateRepository) */
+  updates?: PlanUpdates;
   /**
    * Multi-hop (R1.4): the path-table id of the target the whole chain ends on (e.g. "7.6"). Absent: the plan's own
    * target is final. Present on every plan of a chain; a plan is a non-final hop when its `this` hop's target
@@ -349,7 +389,7 @@ export interface StepRecord {
   data?: Record<string, unknown>;
 }
 
-export type RecoveryAction = 'retry' | 'forget-rejoin' | 'rollback-master' | 'skip-host' | 'abort';
+export type RecoveryAction = 'retry' | 'forget-rejoin' | 'rollback-master' | 'skip-host' | 'skip-update' | 'abort';
 
 export interface Approval {
   stepId: string;
@@ -483,6 +523,8 @@ export interface EndAudit {
   leftovers: string[];
   /** what differs from the baseline (hosts disabled, upgraded or down; VMs moved or down; HA): the abort summary */
   changed: string[];
+  /** R3.10: per host with planned updates, the updates it has now and the planned ones it lacks (skipped ones too) */
+  updates?: Array<{ name: string; has: string[]; missing: string[]; skipped: string[] }>;
 }
 
 export interface RestoreRecord {

@@ -3,6 +3,7 @@ import type { SessionPermissions } from '../domain/rbac';
 import type { Mobility } from './mobility';
 import type { HostPath, UpgradePathTable, UpgradeTarget } from './paths';
 import type { PlacementResult } from './placement';
+import type { UpdatesInput } from '../updates/input';
 
 export interface PlanOptions {
   pool: string;
@@ -25,6 +26,8 @@ export interface PlanOptions {
   permissions?: SessionPermissions;
   /** R2.7: hosts declared in the pools file as booting from SAN (XenAPI cannot tell; pools.ts sanBootHosts) */
   sanBootHosts?: string[];
+  /** R3.10: the update repository as read before planning (pools file updateRepository) */
+  updates?: UpdatesInput;
   /** the latest backup of this pool the bot took that holds pool data (from the store), for a pool in mixed mode (R2.1) */
   lastUsableBackup?: { path: string; runId: string };
   /** the configured media of `target`, in words (repository URL without credentials, update name), for the hop list */

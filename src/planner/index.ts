@@ -10,6 +10,7 @@ import type { PlacementResult } from './placement';
 import { runPrechecks } from './prechecks';
 import { backupStep, hostSteps, poolFinishStep, poolPrepStep } from './steps';
 import { toolsAdviceGate, type ToolsGate } from '../tools/checklist';
+import { planUpdates, withUpdateSteps } from './updates';
 
 export type { PlanOptions } from './context';
 export { loadUpgradePaths, parseUpgradePaths, findTarget, resolveHostPath, UpgradePathError } from './paths';
@@ -48,12 +49,19 @@ function planFor(snapshot: PoolSnapshot, opts: PlanOptions, hop: HopContext | un
   const paths = new Map<Ref, HostPath>(
     snapshot.hosts.map((h) => [h.ref, target ? resolveHostPath(target, h.version.product) : { kind: 'refused', rule: 'R2.8', note: 'unknown target' }]),
   );
-  const toUpgrade = target ? snapshot.hosts.filter((h) => paths.get(h.ref)!.kind !== 'done') : [];
+  const onTarget = (h: HostInfo): boolean => paths.get(h.ref)!.kind === 'done';
+  // R3.10: hosts already on the target whose updates need a reboot are emptied in the same rolling order; hotfixes
+  // are for the final version only, never applied on an intermediate hop (R1.4)
+  const upd = planUpdates(snapshot, hop?.nonFinal ? undefined : opts.updates, target, onTarget);
+  const updFor = new Map((upd.updates?.hosts ?? []).map((x) => [x.host, x]));
+  const toUpgrade = target ? snapshot.hosts.filter((h) => !onTarget(h) || updFor.get(h.ref)?.restart === 'host') : [];
+  const updateOnlyLight = target ? snapshot.hosts.filter((h) => onTarget(h) && updFor.has(h.ref) && updFor.get(h.ref)!.restart !== 'host') : [];
   const mobility = mobilityMap(snapshot);
   const choice = target
     ? chooseOrder({ snapshot, toUpgrade, targetPlatform: target.platform, mobility, returnPolicy: opts.returnPolicy })
     : { order: [] as Ref[], placement: emptyPlacement() };
   const order = choice.order.map((r) => hosts.get(r)!);
+  const upgradeOrder = order.filter((h) => !onTarget(h));
   const placement = choice.placement;
 
   // R5.3: Tools advice only if every host will run the final version once this plan is done (never after a middle hop)
@@ -76,7 +84,7 @@ function planFor(snapshot: PoolSnapshot, opts: PlanOptions, hop: HopContext | un
     opts,
     target,
     paths,
-    order,
+    order: upgradeOrder,
     placement,
     mobility,
     hosts,
@@ -86,11 +94,14 @@ function planFor(snapshot: PoolSnapshot, opts: PlanOptions, hop: HopContext | un
     ...(hop ? { hop } : {}),
     ...(chainRefusal ? { chainRefusal } : {}),
   };
-  const prechecks = runPrechecks(snapshot, ctx, toolsUpgrade, toolsGate);
+  // R3.10: a host on the target that gets updates is not "nothing to do"
+  const prechecks = [...runPrechecks(snapshot, ctx, toolsUpgrade, toolsGate), ...upd.prechecks].map((p) =>
+    updFor.size && (p.id === 'host-done' || p.id === 'pool-up-to-date') ? { ...p, message: p.message.replace(/: (nothing to do there|no host to upgrade)$/, ': no upgrade needed; hotfixes below (R3.10)') } : p,
+  );
 
   const steps: PlanStep[] = [];
   const hostPlans: HostPlan[] = [];
-  if (target && order.length > 0) {
+  if (target && (order.length > 0 || updateOnlyLight.length > 0)) {
     steps.push(backupStep(snapshot.pool.rollingUpgradeInProgress, opts.lastUsableBackup));
     const prepFixes: PrecheckFix[] = [];
     if (snapshot.pool.haEnabled) prepFixes.push({ kind: 'disable-ha' });
@@ -99,16 +110,22 @@ function planFor(snapshot: PoolSnapshot, opts: PlanOptions, hop: HopContext | un
     const cycle = prechecks.find((p) => p.fix.kind === 'cycle-suspended-cds');
     if (cycle) prepFixes.push(cycle.fix);
     if (prepFixes.length) steps.push(poolPrepStep(prepFixes));
-    for (const h of order) {
-      const hp = placement.perHost.get(h.ref)!;
-      const hs = hostSteps(h, hp, { mode: opts.mode, target, vms, moveBack: opts.returnPolicy === 'original' });
+    let uploaded = false;
+    for (const h of [...order, ...updateOnlyLight]) {
+      const hp = placement.perHost.get(h.ref) ?? { host: h.ref, migrations: [], stops: [], moveBack: [], staysAway: [] };
+      let hs = hostSteps(h, hp, { mode: opts.mode, target, vms, moveBack: opts.returnPolicy === 'original' });
+      const hu = updFor.get(h.ref);
+      if (hu && upd.updates) {
+        hs = withUpdateSteps(h, hs, hu, upd.updates, !uploaded, onTarget(h));
+        uploaded = true;
+      }
       steps.push(...hs);
       hostPlans.push(hostPlan(h, target, false, hp.migrations.concat(hp.moveBack), hp.stops, hs));
     }
     steps.push(poolFinishStep(snapshot.pool.haEnabled, toolsUpgrade.length, hop?.nonFinal ? hop : undefined));
   }
   for (const h of snapshot.hosts) {
-    if (target && paths.get(h.ref)!.kind === 'done') hostPlans.push(hostPlan(h, target, true, [], [], []));
+    if (target && onTarget(h) && !updFor.has(h.ref)) hostPlans.push(hostPlan(h, target, true, [], [], []));
   }
 
   const body: Omit<Plan, 'id' | 'createdAt'> = {
@@ -124,6 +141,7 @@ function planFor(snapshot: PoolSnapshot, opts: PlanOptions, hop: HopContext | un
     estimateSeconds: steps.reduce((s, st) => s + st.expectedSeconds, 0),
     toolsUpgrade,
     ...(hop ? { finalTarget: hop.final.id, hops: hop.hops } : {}),
+    ...(upd.updates ? { updates: upd.updates } : {}),
   };
   return { id: planId(body), createdAt: snapshot.takenAt, ...body };
 }

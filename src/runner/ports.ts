@@ -16,6 +16,8 @@ export interface PoolClient extends RecordSource {
   waitForTask?<T = string>(task: string, opts?: { deadlineMs?: number }): Promise<T>;
   reconnect(opts: { deadlineMs: number }): Promise<void>;
   dumpDatabase(file: string): Promise<{ path: string; bytes: number; sha256: string }>;
+  /** PUT /import_raw_vdi into `vdi` (R3.10 update upload); `source` opens the bytes (again after a re-login) */
+  importRawVdi?(vdi: string, source: () => Promise<{ size: number; stream: import('node:stream').Readable }>, onProgress?: (sent: number) => void): Promise<void>;
   readonly masterAddress: string;
   /** event.from (timeout in clock seconds); when present, waits follow pool events (with their snapshots) instead of polling */
   eventFrom?(

@@ -80,6 +80,8 @@ export function validActions(run: Run, step: StepRecord): RecoveryAction[] {
   if (oldRecordForgotten(rec)) return ['forget-rejoin', 'abort'];
   if (rec?.action === 'rollback-master') return ['rollback-master', 'abort'];
   const actions: RecoveryAction[] = ['retry'];
+  // R3.10: an update's precheck failed on this host: continue without that update (recorded, shown in the end audit)
+  if (step.kind === 'apply-updates' && (step.data?.failed as { uuid?: string } | null | undefined)?.uuid) actions.push('skip-update');
   const hp = hostPlanOf(run, step);
   if (hp?.isMaster) {
     if ((HOST_DOWN_KINDS.has(step.kind) || step.kind === 'enable') && upgradedNonMasters(run).length === 0) actions.push('rollback-master');
@@ -225,6 +227,14 @@ export function recoveryMutation(req: RecoveryRequest, by: string, expect: { rev
       case 'skip-host':
         for (const x of r.steps) if (x.host === s.host && x.state !== 'done') x.state = 'skipped';
         break;
+      case 'skip-update': {
+        const failed = s.data?.failed as { uuid: string } | undefined;
+        const skipped = (s.data?.skipped as string[] | undefined) ?? [];
+        s.state = 'pending';
+        s.data = { ...(s.data ?? {}), lastError: s.error, skipped: [...skipped, failed!.uuid], failed: null };
+        delete s.error;
+        break;
+      }
       case 'forget-rejoin':
         // always verify first: a corrected address (even after the old record was forgotten) starts over at the new host
         underRecovery(s, {

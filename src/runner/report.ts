@@ -7,6 +7,7 @@ import type { EndAudit, PoolSnapshot, Run } from '../domain/types';
 import { readSnapshot } from '../inventory';
 import { baselineOfRun } from './baseline';
 import { auditEnd } from './end-audit';
+import { auditUpdates } from './updates-audit';
 import { describeHost, readLivePool, type LivePool } from './pool-state';
 import type { PoolClient, RunStore } from './ports';
 import type { StoppedVm } from './steps/stop-vms';
@@ -54,7 +55,10 @@ export async function endAuditOf(deps: { client: PoolClient | undefined; clock: 
     return { ...audit, leftovers: [`the record of the pool before the run is unreadable (${(err as Error).message}): only what the run stopped was checked`, ...audit.leftovers] };
   }
   const earlier = snapshot && before && !before.haEnabled && !snapshot.pool.haEnabled ? await earlierHaRun(deps.store, run) : undefined;
-  return auditEnd({ run, snapshot, readError, earlierHaRun: earlier, now: deps.clock.now() });
+  const audit = auditEnd({ run, snapshot, readError, earlierHaRun: earlier, now: deps.clock.now() });
+  if (!run.plan.updates || readError) return audit;
+  const upd = await auditUpdates(deps.client, run);
+  return { ...audit, ...(upd.updates ? { updates: upd.updates } : {}), leftovers: [...audit.leftovers, ...upd.leftovers] };
 }
 
 export async function runReport(client: PoolClient | undefined, run: Run): Promise<string> {

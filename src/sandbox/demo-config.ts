@@ -19,6 +19,8 @@ export interface DemoPoolSource {
   tls?: TlsOptions;
   repositories: Array<{ url: string; version: string; reachable: boolean; manualOnly?: boolean }>;
   updates: Array<{ name: string; version: string }>;
+  /** R3.10: the directory the scenario's hotfix ISOs were written to (pools file updateRepository) */
+  updateRepository?: string;
 }
 
 export function passwordEnvName(pool: string): string {
@@ -59,6 +61,7 @@ export function demoPoolEntry(src: DemoPoolSource, directory: SandboxDirectory):
       allowSelfApproval: false,
     },
     returnPolicy: 'none',
+    ...(src.updateRepository ? { updateRepository: src.updateRepository } : {}),
     ...(hops.length ? { hops } : {}),
   };
 }

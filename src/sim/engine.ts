@@ -4,6 +4,7 @@
  * through shutdown → off → installing → booting → xapi-starting → running, every wait on the Clock.
  */
 import { scheduleGuestTools } from './guest-tools';
+import type { UpdateMetadata } from '../updates/metadata';
 import type { XapiRole } from '../domain/rbac';
 import { Clock } from '../clock';
 import { Logger } from '../log';
@@ -99,9 +100,19 @@ export interface SimStats {
   migrations: number;
 }
 
+export interface UploadedVdi {
+  data: Buffer;
+  complete: boolean;
+  /** the update.xml of a complete upload, or why there is none */
+  update?: UpdateMetadata;
+  invalid?: string;
+}
+
 export class Sim {
   readonly machines = new Map<string, Machine>();
   readonly vmExtra = new Map<string, VmExtra>();
+  /** Bytes uploaded into VDIs by PUT /import_raw_vdi (R3.10); `complete` once the whole body arrived. */
+  readonly vdiContent = new Map<string, UploadedVdi>();
   /** Update ISOs uploaded to the pool (VDI ref → the update it carries). */
   readonly updateVdis = new Map<string, UpdateSpec>();
   faults: ParsedFault[];
@@ -146,6 +157,13 @@ export class Sim {
 
   masterUp(pool: PoolState): boolean {
     return pool.master.up && pool.master.pool === pool;
+  }
+
+  /** xapi's resync of host.updates after an install: nothing applied on the new version yet. */
+  forgetAppliedUpdates(pool: PoolState, hostRef: string): void {
+    pool.db.update('host', hostRef, { updates: [], updates_requiring_reboot: [] });
+    for (const [ref, u] of pool.db.entries('pool_update'))
+      if ((u.hosts as string[]).includes(hostRef)) pool.db.update('pool_update', ref, { hosts: (u.hosts as string[]).filter((x) => x !== hostRef) });
   }
 
   // ---- faults ----
@@ -328,6 +346,8 @@ export class Sim {
       } else {
         m.installed = install;
         if (install.cpuFeatures) m.spec.cpuFeatures = install.cpuFeatures; // the new Xen may mask features
+        // a fresh install of the new version has none of the old version's updates (/var/update/applied is new)
+        if (m.pool?.db.has('host', m.hostRef)) this.forgetAppliedUpdates(m.pool, m.hostRef);
       }
     } else if (m.pendingUpdate) {
       const u = m.pendingUpdate;
@@ -383,6 +403,24 @@ export class Sim {
     }
     await this.setPhase(m, 'running');
     scheduleGuestTools(this, pool); // R5.1: guests with a timed Tools install, once every host runs one version
+  }
+
+  /**
+   * host.restart_agent (R3.10 restartXAPI): xapi restarts on the host, which stays up with its VMs running; the master's
+   * sessions go with its xapi. other_config.agent_start_time changes, boot_time does not.
+   */
+  restartAgent(m: Machine): void {
+    const pool = m.pool!;
+    void this.run(m, async () => {
+      await this.sleepSeconds(1);
+      this.setLive(pool, m.hostRef, false);
+      if (pool.master === m) pool.sessions.clear();
+      await this.setPhase(m, 'xapi-starting');
+      await this.sleepSeconds(this.timings.xapiStartSeconds);
+      pool.db.mutate('host', m.hostRef, (r) => void ((r.other_config as Record<string, string>).agent_start_time = (this.clock.now() / 1000).toFixed(3)));
+      this.setLive(pool, m.hostRef, true);
+      await this.setPhase(m, 'running');
+    });
   }
 
   /** After pool.join: the host's xapi restarts as a slave of its new pool. */

@@ -8,7 +8,8 @@ import { roleAllows } from '../domain/rbac';
 import http from 'node:http';
 import https from 'node:https';
 import { Socket } from 'node:net';
-import { Machine, Sim, Listener } from './engine';
+import { Machine, Sim, Listener, type UploadedVdi } from './engine';
+import { noteUploadedUpdate } from './api/updates';
 import { dispatch } from './rpc';
 import { databaseDump } from './dbdump';
 import { jsonRpcDialect, jsonRpcResponse, parseJsonRpcCall } from './jsonrpc';
@@ -69,6 +70,7 @@ export class HostServer implements Listener {
       if (req.method === 'POST' && (url.pathname === '/' || url.pathname === '/xmlrpc' || url.pathname === '/RPC2')) return await this.xmlrpc(req, res);
       if (req.method === 'POST' && url.pathname === '/jsonrpc') return await this.jsonrpc(req, res);
       if (req.method === 'GET' && url.pathname === '/pool/xmldbdump') return this.dump(url, res);
+      if (req.method === 'PUT' && url.pathname === '/import_raw_vdi') return await importRawVdi(this.sim, this.machine, this.port, req, url, res);
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     } catch (err) {
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
@@ -183,6 +185,69 @@ export class HostServer implements Listener {
     for (const chunk of databaseDump(pool.db, { stub: this.sim.rollingUpgrade(pool) })) res.write(chunk);
     res.end();
   }
+}
+
+/**
+ * PUT /import_raw_vdi?session_id=…&vdi=… (R3.10, `xe update-upload`): the body's bytes go into the VDI. A body cut
+ * short leaves a partial VDI (what the bot must clean up); a complete one holding an ISO has its update.xml read,
+ * for pool_update.introduce.
+ */
+async function importRawVdi(sim: Sim, machine: Machine, port: number, req: http.IncomingMessage, url: URL, res: http.ServerResponse): Promise<void> {
+  const self = { sim, machine, port };
+  const pool = self.machine.pool;
+  if (self.machine.phase === 'xapi-starting' || !pool) {
+    req.resume();
+    res.writeHead(503, { 'content-type': 'text/plain' }).end('host still booting\n');
+    return;
+  }
+  if (pool.master !== self.machine) {
+    req.resume();
+    res.writeHead(302, { location: `${self.sim.tls.enabled ? 'https' : 'http'}://${pool.master.address}:${self.port}${url.pathname}${url.search}` }).end();
+    return;
+  }
+  if (!pool.sessions.has(url.searchParams.get('session_id') ?? '')) {
+    req.resume();
+    res.writeHead(403, { 'content-type': 'text/plain' }).end('forbidden: invalid session\n');
+    return;
+  }
+  // RBAC: the upload is the HTTP action put_import_raw_vdi (vm-admin and above, as xapi: 403)
+  const role = pool.sessions.get(url.searchParams.get('session_id') ?? '')?.role;
+  if (role !== undefined && !roleAllows(role, 'http/put_import_raw_vdi')) {
+    req.resume();
+    res.writeHead(403, { 'content-type': 'text/plain' }).end('forbidden: RBAC permission denied (http/put_import_raw_vdi)\n');
+    return;
+  }
+  const vdi = url.searchParams.get('vdi') ?? '';
+  const rec = pool.db.find('VDI', vdi);
+  if (!rec) {
+    req.resume();
+    res.writeHead(404, { 'content-type': 'text/plain' }).end('VDI not found\n');
+    return;
+  }
+  self.sim.stats.calls['http:/import_raw_vdi'] = (self.sim.stats.calls['http:/import_raw_vdi'] ?? 0) + 1;
+  const capacity = Number(rec.virtual_size);
+  const entry: UploadedVdi = { data: Buffer.alloc(0), complete: false };
+  self.sim.vdiContent.set(vdi, entry);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const c of req) {
+      size += (c as Buffer).length;
+      if (size > capacity) {
+        res.writeHead(500, { 'content-type': 'text/plain' }).end('the data is larger than the VDI\n');
+        req.destroy();
+        return;
+      }
+      chunks.push(c as Buffer);
+      entry.data = Buffer.concat(chunks); // what a crash mid-upload leaves in the VDI
+    }
+  } catch {
+    return; // the client went away: the VDI keeps the partial data
+  }
+  if (req.readableAborted || (req.headers['content-length'] !== undefined && size !== Number(req.headers['content-length']))) return;
+  entry.complete = true;
+  await noteUploadedUpdate(entry);
+  res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 0 }).end();
 }
 
 /** xapi's answer to a body it cannot parse: HTTP 500 with an HTML page. */

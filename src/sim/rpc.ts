@@ -11,6 +11,7 @@ import './api/task';
 import './api/host';
 import './api/vm';
 import './api/pool';
+import './api/updates';
 import { Machine, PoolState, Sim } from './engine';
 import { XapiFailure } from './failure';
 import { ApiCtx, METHODS } from './api/registry';
@@ -106,7 +107,8 @@ function injectedError(sim: Sim, pool: PoolState, method: string, args: unknown[
       // `VM.suspend` matches both forms, `Async.VM.suspend` only the Async one
       (x.method === name || x.method === method) &&
       (!x.host || named.has(refOf('host', x.host) ?? '-')) &&
-      (!x.vm || named.has(refOf('VM', x.vm) ?? '-')),
+      (!x.vm || named.has(refOf('VM', x.vm) ?? '-')) &&
+      (!x.update || named.has(pool.db.entries('pool_update').find(([, r]) => r.name_label === x.update)?.[0] ?? '-')),
   );
   if (f) throw new XapiFailure(f.code!, f.params ?? (typeof args[0] === 'string' ? [args[0]] : []));
 }

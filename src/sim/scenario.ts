@@ -6,6 +6,7 @@ import { ROLES } from '../domain/rbac';
 import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
 import { z } from 'zod';
+import { hotfixSchema } from './hotfixes';
 
 const version = z.string().regex(/^\d+(\.\d+){0,3}$/, 'a dotted version such as 7.1.1');
 const cpuFeatures = z.string().regex(/^[0-9a-f]{8}(-[0-9a-f]{8}){0,15}$/, 'hex words as xapi writes CPU features, e.g. 1fcbfbff-f7fa3203');
@@ -133,6 +134,8 @@ export const faultSchema = z
     /** api-error: the error's parameters (default: the call's first argument) */
     params: z.array(z.string().max(500)).max(10).optional(),
     method: z.string().min(1).optional(),
+    /** api-error on pool_update.*: only calls naming the pool_update of this name (R3.10 precheck failures) */
+    update: z.string().min(1).optional(),
     when: z.enum(['before', 'after']).default('before'),
     times: z.number().int().positive().default(1),
   })
@@ -197,6 +200,8 @@ export const scenarioSchema = z
       .default({}),
     repositories: z.array(repositorySchema).default([]),
     updates: z.array(updateSchema).default([]),
+    /** update ISOs for the bot's update repository (R3.10, src/sim/hotfixes.ts) */
+    hotfixes: z.array(hotfixSchema).default([]),
     timings: timingsSchema.default({}),
     faults: z.array(faultSchema).default([]),
   })
@@ -237,6 +242,12 @@ function checkReferences(s: z.output<z.ZodObject<any>>, ctx: z.RefinementCtx): v
     (vm.networks ?? []).forEach((n, j) => {
       if (n !== MANAGEMENT_NETWORK && !networks.has(n))
         ctx.addIssue({ code: 'custom', path: ['vms', i, 'networks', j], message: `unknown network "${n}" (known: ${[MANAGEMENT_NETWORK, ...networks].join(', ')})` });
+    }),
+  );
+  unique(ctx, sc.hotfixes, 'hotfixes');
+  sc.hotfixes.forEach((h, i) =>
+    h.prerequisites.forEach((p, j) => {
+      if (!sc.hotfixes.some((x) => x.name === p)) ctx.addIssue({ code: 'custom', path: ['hotfixes', i, 'prerequisites', j], message: `unknown hotfix "${p}"` });
     }),
   );
   const masters = sc.hosts.filter((h) => h.master).length;

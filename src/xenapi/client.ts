@@ -19,6 +19,8 @@ import { waitFor as waitForEvents, type WaitForOptions, type XenEvent } from './
 import { parseAllRecordsSliced, parseRecord, type RecordClass, type RecordOf } from './records';
 import { Redactor } from './redact';
 import type { CallOptions, EventFromResult } from './types';
+import { importRawVdi } from './import-vdi';
+import type { Readable } from 'node:stream';
 import { createAgent, hostUrl, normalizeFingerprint, parseEndpoint, type Endpoint, type TlsOptions } from './tls';
 import { DEFAULT_REPLY_LIMITS, replyLimitsFromEnv, type ReplyLimits } from './limits';
 import { JsonRpcUnavailable, decodeTaskResult, double, rpc, type Transport } from './wire';
@@ -392,6 +394,42 @@ export class XenApiClient extends EventEmitter {
       } catch (e) {
         if (e instanceof XenApiConnectionError && e.host === this.master) this.markUnreachable(e);
         if (e instanceof XenApiProtocolError && (e.httpStatus === 401 || e.httpStatus === 403) && attempt === 0) {
+          this.session = undefined;
+          continue;
+        }
+        throw this.redactor.scrub(e);
+      }
+    }
+  }
+
+  /**
+   * PUT /import_raw_vdi into `vdi` (R3.10 update upload); a refused session (HTTP 401/403) logs in again once, before
+   * any byte was sent. Never retried after bytes went out: the caller reconciles (a partial VDI is destroyed).
+   */
+  async importRawVdi(vdi: string, source: () => Promise<{ size: number; stream: Readable }>, onProgress?: (sent: number) => void): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      if (!this.session) await this.login();
+      const { size, stream } = await source();
+      let sentAny = false;
+      try {
+        return await importRawVdi({
+          endpoint: this.endpoint,
+          hostname: this.master,
+          agent: this.getAgent(),
+          sessionRef: this.session!,
+          vdi,
+          size,
+          body: stream,
+          idleTimeoutMs: this.requestTimeoutMs,
+          onProgress: (n) => {
+            sentAny = n > 0;
+            onProgress?.(n);
+          },
+        });
+      } catch (e) {
+        stream.destroy();
+        if (e instanceof XenApiConnectionError && e.host === this.master) this.markUnreachable(e);
+        if (e instanceof XenApiProtocolError && (e.httpStatus === 401 || e.httpStatus === 403) && attempt === 0 && !sentAny) {
           this.session = undefined;
           continue;
         }

@@ -53,7 +53,7 @@ describe('xsupgrade command line (node:util parseArgs, issue 14)', () => {
     [['status', '--json'], 'xsupgrade status: unknown option --json'],
     [['plan', 'pool-a', '--mode=fast'], 'xsupgrade plan: --mode must be automatic, manual or update, not "fast"'],
     [['rehearse', 'pool-a', '--scale'], "xsupgrade rehearse: Option '--scale <value>' argument missing"],
-    [['resume', 'r1', '--action', 'reboot'], 'xsupgrade resume: --action must be retry, forget-rejoin, rollback-master, skip-host or abort, not "reboot"'],
+    [['resume', 'r1', '--action', 'reboot'], 'xsupgrade resume: --action must be retry, forget-rejoin, rollback-master, skip-host, skip-update or abort, not "reboot"'],
     [['sim', '--time-scale', '2'], 'xsupgrade sim: --scenario is required'],
     [['serve', 'now'], 'xsupgrade serve: unexpected "now" (serve takes no arguments)'],
   ])('bad arguments %j: one line naming the problem, the usage line, exit 1', async (argv, message) => {

@@ -432,3 +432,92 @@ describe('npm start: a two-hop plan (R1.4)', () => {
     expect(pageErrors).toEqual([]);
   });
 });
+
+describe('npm start: hotfixes after the upgrade (R3.10)', () => {
+  let proc: ChildProcess | undefined;
+  let browser: BrowserContext | undefined;
+  let stateDir: string;
+  let userData: string;
+
+  beforeAll(() => {
+    if (!existsSync(CLI)) throw new Error('dist/src/cli.js missing: run `npm run build` first');
+    if (!existsSync(CHROMIUM)) throw new Error('Debian chromium missing: apt-get install -y chromium');
+    mkdirSync(SHOTS, { recursive: true });
+    stateDir = mkdtempSync(join(tmpdir(), 'xsupgrade-e2e-hotfix-'));
+    userData = mkdtempSync(join(tmpdir(), 'xsupgrade-chromium-hotfix-'));
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    if (proc && proc.exitCode === null) {
+      const exited = new Promise((ok) => proc!.once('exit', ok));
+      proc.kill('SIGTERM');
+      await Promise.race([exited, new Promise((ok) => setTimeout(ok, 10_000))]);
+      if (proc.exitCode === null) proc.kill('SIGKILL');
+    }
+    rmSync(stateDir, { recursive: true, force: true });
+    rmSync(userData, { recursive: true, force: true });
+  });
+
+  it('a plan with hotfixes per host; a failed precheck stops the run with Retry and Skip update', async () => {
+    const started = await startSandbox(stateDir);
+    proc = started.proc;
+    browser = await chromium.launchPersistentContext(userData, {
+      executablePath: CHROMIUM,
+      headless: true,
+      viewport: { width: 1600, height: 1000 },
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    const page = browser.pages()[0] ?? (await browser.newPage());
+    const pageErrors: string[] = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    await page.goto(`${started.url}?user=${REQUESTER}`);
+    const channel = page.locator('#messages');
+    const thread = page.locator('#thread-messages');
+
+    // 1. pool-h (7.1 CU1 → 7.6): the plan lists each host's updates and what they cost
+    await page.locator('#composer-input').fill('/xsupgrade plan pool-h');
+    await page.locator('#composer-input').press('Enter');
+    const planH = channel.locator('[data-testid=message]', { hasText: 'Hotfixes (R3.10)' }).last();
+    await planH.waitFor({ timeout: 60_000 });
+    const planText = (await planH.textContent())!;
+    expect(planText).toMatch(/4 updates from .*uploaded once; 3 extra reboots, no extra migration/);
+    expect(planText).toContain('xs-h1: XS76E001, XS76E002, XS76E003, XS76E004 → 1 reboot');
+    await planH.scrollIntoViewIfNeeded();
+    await page.screenshot({ path: join(SHOTS, 'plan-hotfixes.png') });
+
+    // 2. pool-p (already on 7.6): start, approve; XS76E011's precheck fails on xs-p2 → alert with Retry / Skip
+    await page.locator('#composer-input').fill('/xsupgrade plan pool-p');
+    await page.locator('#composer-input').press('Enter');
+    const planP = channel.locator('[data-testid=message]', { has: page.getByRole('button', { name: 'Start upgrade' }) }).filter({ hasText: 'pool-p' }).last();
+    await planP.waitFor({ timeout: 60_000 });
+    await press(page, planP.getByRole('button', { name: 'Start upgrade' }));
+    const header = channel.locator('[data-testid=message]', { hasText: 'pool-p-' }).last();
+    await header.locator('[data-open-thread]').waitFor({ timeout: 60_000 });
+    await switchUser(page, APPROVER);
+    await header.locator('[data-open-thread]').click();
+    await page.locator('#thread').waitFor({ state: 'visible' });
+    const alert = thread.locator('[data-testid=message]', { hasText: 'precheck of update' }).last();
+    const deadline = Date.now() + 240_000;
+    while ((await alert.count()) === 0) {
+      if (Date.now() > deadline) throw new Error(`no precheck alert; thread:\n${(await thread.textContent())?.slice(-3000)}`);
+      const approve = thread.getByRole('button', { name: 'Approve shutdown' });
+      if ((await approve.count()) > 0) {
+        await press(page, approve.first());
+        await thread.getByRole('button', { name: 'Approve shutdown' }).first().waitFor({ state: 'detached', timeout: 30_000 });
+        continue;
+      }
+      await page.waitForTimeout(300);
+    }
+    const alertText = (await alert.textContent())!;
+    expect(alertText).toContain('UPDATE_PRECHECK_FAILED_CONFLICT_PRESENT');
+    await alert.getByRole('button', { name: 'Retry' }).waitFor();
+    await alert.getByRole('button', { name: 'Skip XS76E011' }).waitFor();
+    await alert.scrollIntoViewIfNeeded();
+    await page.screenshot({ path: join(SHOTS, 'hotfix-precheck-failed.png') });
+    // the fault happens once: Retry runs the precheck again and the run goes on
+    await press(page, alert.getByRole('button', { name: 'Retry' }));
+    await thread.locator('[data-testid=message]', { hasText: 'Retry' }).first().waitFor({ timeout: 30_000 });
+    expect(pageErrors).toEqual([]);
+  });
+});

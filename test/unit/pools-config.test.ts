@@ -57,6 +57,21 @@ describe('pools file', () => {
 });
 
 describe('manifests/pools.example.yaml', () => {
+  it.each([
+    ['a relative directory', 'updates/7.6'],
+    ['an ftp URL', 'ftp://repo.example/updates/'],
+    ['credentials in the URL', 'http://u:pw@repo.example/updates/'],
+  ])('updateRepository (R3.10): %s is refused, naming the field', (_what, value) => {
+    const bad = valid.replace('target:', `updateRepository: "${value}"\n    target:`);
+    expect(() => parsePoolsFile(bad, 'pools.yaml')).toThrow(/pools\.yaml: pool pool-a: updateRepository: an absolute directory path/);
+  });
+
+  it('updateRepository (R3.10): a directory or an http(s) URL', () => {
+    for (const v of ['/srv/xs-updates/7.6', 'http://updates.lan/xs76/', 'https://updates.lan:8443/xs76']) {
+      expect(parsePoolsFile(valid.replace('target:', `updateRepository: "${v}"\n    target:`), 'pools.yaml').pools[0]!.updateRepository).toBe(v);
+    }
+  });
+
   it('is a valid pools file (the documented example must work as shown)', () => {
     const file = loadPoolsFile(join(__dirname, '../../manifests/pools.example.yaml'));
     expect(file.pools.map((p) => p.name)).toEqual(expect.arrayContaining(['pool-a', 'pool-b', 'standalone']));

@@ -12,7 +12,7 @@ import { listNames } from '../context';
 export function rbacChecks(_snapshot: PoolSnapshot, ctx: PrecheckContext): Precheck[] {
   const session = ctx.opts.permissions;
   if (!session) return [];
-  const missing = missingPermissions(session, ctx.opts.mode);
+  const missing = missingPermissions(session, ctx.opts.mode, !!ctx.opts.updates);
   if (missing.length === 0) return [];
   const role = missing[0].role;
   return [

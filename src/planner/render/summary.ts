@@ -1,3 +1,4 @@
+import { isUpdateOnly } from './updates';
 import type { HostPlan, Plan, Precheck } from '../../domain/types';
 
 /** Facts every rendering shows, computed once from the plan (text, JSON, Slack agree by construction). */
@@ -74,6 +75,8 @@ export function placementSummary(h: HostPlan, maxNames = 3): string {
 }
 
 export function hostTitle(h: HostPlan): string {
+  // R3.10: a host already on the target that only gets its updates
+  if (isUpdateOnly(h)) return `${h.name} (${h.isMaster ? 'master, ' : ''}${h.to.product}: updates only)`;
   return `${h.name} (${h.isMaster ? 'master, ' : ''}${h.from.product} → ${h.to.product})`;
 }
 
@@ -88,8 +91,11 @@ export function humanSeconds(s: number): string {
 export function headline(plan: Plan): string {
   const hosts = upgradeHosts(plan);
   const master = hosts.find((h) => h.isMaster);
+  const updateOnly = hosts.filter(isUpdateOnly).length;
+  const upgrades = hosts.length - updateOnly;
   return [
-    `${hosts.length} host${hosts.length === 1 ? '' : 's'} to upgrade`,
+    ...(upgrades || !updateOnly ? [`${upgrades} host${upgrades === 1 ? '' : 's'} to upgrade`] : []),
+    ...(updateOnly ? [`${updateOnly} host${updateOnly === 1 ? '' : 's'} to update (R3.10)`] : []),
     `${vmsTouched(plan)} running VMs to move or stop`,
     ...(master ? [`master ${master.name} first`] : []),
     `est. ${humanSeconds(plan.estimateSeconds)}`,

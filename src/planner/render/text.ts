@@ -1,4 +1,5 @@
 import type { Plan, Precheck } from '../../domain/types';
+import { updateHostLines, updatesTitle } from './updates';
 import { bySeverity, headline, hopLines, hopsTitle, hostTitle, howLabel, humanSeconds, placementSummary, shortId, upgradeHosts, wayOut } from './summary';
 
 /** The plan for a terminal: what blocks it (with rule and way out), what needs approval, notes, order, steps. */
@@ -24,6 +25,8 @@ export function renderPlanText(plan: Plan, opts: { steps?: boolean } = {}): stri
   hosts.forEach((h, i) => out.push(`  ${String(i + 1).padStart(2)}. ${hostTitle(h).padEnd(36)} ${placementSummary(h, 6)}`));
   const done = plan.hosts.filter((h) => h.alreadyDone);
   if (done.length) out.push(`      already on ${plan.target.product}: ${done.map((h) => h.name).join(', ')}`);
+  const hotfixes = updatesTitle(plan);
+  if (hotfixes) out.push('', hotfixes, ...updateHostLines(plan).map((l) => `  ${l}`));
   if (opts.steps !== false && plan.steps.length) {
     out.push('', 'Steps');
     const w = Math.max(...plan.steps.map((s) => s.id.length));

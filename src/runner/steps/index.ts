@@ -14,6 +14,8 @@ import { createRestoreVmsStep } from './restore-vms';
 import { createStopVmsStep } from './stop-vms';
 import { createUpgradeStep } from './upgrade';
 import { createWaitHostStep } from './wait-host';
+import { createApplyUpdatesStep } from './apply-updates';
+import { createUploadUpdatesStep } from './upload-updates';
 
 export type StepRegistry = Record<StepKind, StepModule>;
 
@@ -31,5 +33,7 @@ export function createSteps(deps: StepDeps): StepRegistry {
     'restore-vms': createRestoreVmsStep(deps),
     'move-back': createMoveBackStep(deps),
     'pool-finish': createPoolFinishStep(deps),
+    'upload-updates': createUploadUpdatesStep(deps),
+    'apply-updates': createApplyUpdatesStep(deps),
   };
 }

@@ -32,7 +32,7 @@ export const SHUTDOWN_GRACE_MS = 5 * 60_000;
 type Verdict = 'issued' | 'not-issued';
 
 /** Was the shutdown recorded in `data` really issued? Decided from the pool's state, never by re-issuing. */
-async function reconcileIssued(deps: StepDeps, ctx: StepContext, data: UpgradeData, isMaster: boolean): Promise<Verdict> {
+export async function reconcileIssued(deps: StepDeps, ctx: StepContext, data: UpgradeData, isMaster: boolean): Promise<Verdict> {
   const ref = stepHostRef(ctx);
   const deadline = deps.clock.now() + SHUTDOWN_GRACE_MS;
   for (;;) {

@@ -5,6 +5,7 @@ import { fail } from '../failure';
 import { MiB, poolUpdateRecord, vdiRecord } from '../records';
 import { ApiCtx, def, num, str, strList, strMap } from './registry';
 import { forwardTo } from './checks';
+import { applyHotfix, hotfixOf, introduceHotfix, precheckHotfix } from './updates';
 
 def('pool.enable_ha', {
   params: 2,
@@ -92,7 +93,7 @@ def('pool_update.introduce', {
     const { pool, sim } = ctx;
     pool.db.get('VDI', vdi);
     const spec = sim.updateVdis.get(vdi);
-    if (!spec) fail('INVALID_UPDATE', 'The uploaded file is not a valid update (no update.xml)');
+    if (!spec) return introduceHotfix(ctx, vdi); // an uploaded hotfix ISO (R3.10): its update.xml decides
     const existing = pool.db.entries('pool_update').find(([, u]) => u.name_label === spec.name);
     if (existing) fail('UPDATE_ALREADY_EXISTS', existing[1].uuid as string);
     return pool.db.create('pool_update', poolUpdateRecord({ name: spec.name, version: spec.version, vdi }));
@@ -119,13 +120,22 @@ function precheck(ctx: ApiCtx, ref: string, host: string): string {
 def('pool_update.precheck', {
   params: 2,
   handler: async (ctx, [u, h]) => {
-    const result = precheck(ctx, str(u), str(h));
+    const hotfix = hotfixOf(ctx, str(u));
+    const result = hotfix ? precheckHotfix(ctx, str(u), str(h), hotfix) : precheck(ctx, str(u), str(h));
     await ctx.sim.sleepSeconds(ctx.sim.timings.updatePrecheckSeconds, ctx.signal); // the host's precheck script
     return result;
   },
 });
 
 async function apply(ctx: ApiCtx, ref: string, host: string): Promise<void> {
+  const hotfix = hotfixOf(ctx, ref);
+  if (hotfix) {
+    const result = precheckHotfix(ctx, ref, host, hotfix);
+    await ctx.sim.sleepSeconds(ctx.sim.timings.updateApplySeconds, ctx.signal);
+    forwardTo(ctx, host);
+    applyHotfix(ctx, ref, host, hotfix, result);
+    return;
+  }
   precheck(ctx, ref, host);
   const { spec } = updateSpec(ctx, ref);
   await ctx.sim.sleepSeconds(ctx.sim.timings.updateApplySeconds, ctx.signal);

@@ -1,3 +1,4 @@
+import { gateWords } from '../../planner/render/updates';
 import type { KnownBlock } from '@slack/types';
 import type { PoolConfig } from '../../config/pools';
 import type { Run, StepRecord } from '../../domain/types';
@@ -51,7 +52,7 @@ export function approvalMessage(run: Run, step: StepRecord, pool: PoolConfig | u
   const position = hostPosition(run, step.hostName);
   const isMaster = planHostOf(run, step)?.isMaster ?? false;
   const value = encodeButtonValue({ runId: run.id, stepId: step.id });
-  const title = `:raised_hand: ${approversMention(pool)} approval needed — shut down \`${esc(host)}\`${isMaster ? ' (pool master: the pool is unreachable while it is down, R3.8)' : ''} and upgrade it${position ? ` (host ${position})` : ''}`;
+  const title = `:raised_hand: ${approversMention(pool)} approval needed — shut down \`${esc(host)}\`${isMaster ? ' (pool master: the pool is unreachable while it is down, R3.8)' : ''} and ${esc(gateWords(run.plan, step.host))}${position ? ` (host ${position})` : ''}`;
   const blocks: KnownBlock[] = [
     ...sections([title, movedLine(run, step), stopsLine(run, step, false), nextLine(run, step), requesterNote(run, pool)].filter(Boolean).join('\n')),
     {
@@ -109,7 +110,7 @@ export function approvalDecidedMessage(
       ? `:double_vertical_bar: The run is paused: the approval is recorded, \`${esc(host)}\` is *not* shut down until someone resumes the run (\`/xsupgrade resume ${esc(run.id)}\` or Resume on the header).`
       : '';
   const blocks: KnownBlock[] = [
-    ...sections([`Shut down \`${esc(host)}\` and upgrade it${hostPosition(run, step.hostName) ? ` (host ${hostPosition(run, step.hostName)})` : ''}`, movedLine(run, step), stopsLine(run, step, true), line, paused].filter(Boolean).join('\n')),
+    ...sections([`Shut down \`${esc(host)}\` and ${esc(gateWords(run.plan, step.host))}${hostPosition(run, step.hostName) ? ` (host ${hostPosition(run, step.hostName)})` : ''}`, movedLine(run, step), stopsLine(run, step, true), line, paused].filter(Boolean).join('\n')),
     runContext(run),
   ];
   return { text: `${run.id} · ${run.pool}: ${host} shutdown ${decision} by ${who(by)}${paused ? '; the run stays paused until someone resumes it' : ''}`, blocks };

@@ -13,6 +13,7 @@ export const RECOVERY_ACTION_ID: Record<RecoveryAction, string> = {
   'forget-rejoin': ACTION.recoverForgetRejoin,
   'rollback-master': ACTION.recoverRollbackMaster,
   'skip-host': ACTION.recoverSkipHost,
+  'skip-update': ACTION.recoverSkipUpdate,
   abort: ACTION.recoverAbort,
 };
 
@@ -25,6 +26,7 @@ export const RECOVERY_WORDS: Record<RecoveryAction, string> = {
   'forget-rejoin': 'Forget host & rejoin',
   'rollback-master': 'Roll back master',
   'skip-host': 'Skip host',
+  'skip-update': 'Skip update',
   abort: 'Abort run',
 };
 
@@ -62,6 +64,19 @@ function recoveryButton(action: RecoveryAction, run: Run, step: StepRecord): But
           confirm: 'Skip host',
         }),
       });
+    case 'skip-update': {
+      const failed = (step.data?.failed as { name?: string } | null | undefined)?.name ?? 'the update';
+      return button({
+        text: `Skip ${failed}`,
+        actionId,
+        value,
+        confirm: confirm({
+          title: `Skip ${failed} on ${host}?`,
+          text: `The run continues without ${failed} on ${host} (R3.10); the other updates are applied. The end-of-run audit lists it as missing on ${host}.`,
+          confirm: 'Skip update',
+        }),
+      });
+    }
     case 'abort':
       return button({
         text: 'Abort run',
@@ -84,6 +99,10 @@ function headline(run: Run, step: StepRecord): string {
       return `${host}'s upgrade failed${where}`;
     case 'evacuate':
       return `${host} could not be emptied of its VMs${where}`;
+    case 'apply-updates': {
+      const failed = (step.data?.failed as { name?: string } | null | undefined)?.name;
+      return failed ? `${host}: the precheck of update \`${esc(failed)}\` failed${where} (R3.10)` : `${host}: applying its updates failed${where} (R3.10)`;
+    }
     default:
       return `${host}: ${activeWords(step.kind)} failed${where}`;
   }
@@ -102,6 +121,8 @@ function guidance(run: Run, step: StepRecord, actions: RecoveryAction[]): string
       : rechecks
         ? `Fix the cause (power ${host} on if it is off), then Retry (R4.3): the bot first re-reads the pool, disables ${host} again if it was re-enabled and moves off any VM that started on it.`
         : `Fix the cause, then Retry (R4.3).`;
+  if (actions.includes('skip-update'))
+    return `What you can do: fix the cause on ${host} and Retry (the precheck runs again), or Skip the update: the run continues without it on ${host} and the end audit lists it as missing.`;
   if (actions.includes('forget-rejoin'))
     return `What you can do: ${retry} Only if it cannot come back (R4.2): reinstall XenServer ${esc(run.plan.target.product)} on ${host}, then Forget host & rejoin.`;
   if (actions.includes('retry')) return step.host ? `What you can do: ${retry}` : 'Fix the cause, then Retry (R4.3).';

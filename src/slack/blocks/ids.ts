@@ -19,6 +19,7 @@ export const ACTION = {
   recoverForgetRejoin: 'recover_forget_rejoin',
   recoverRollbackMaster: 'recover_rollback_master',
   recoverSkipHost: 'recover_skip_host',
+  recoverSkipUpdate: 'recover_skip_update',
   recoverAbort: 'recover_abort',
   /** R5.1 Tools checklist: stop its reminders (value: runId + stepId "tools-v<version>") */
   toolsDismiss: 'tools_dismiss',

@@ -15,6 +15,7 @@ import {
 } from '../../planner/render/summary';
 import { SlackMessage, button, confirm, context, esc, truncate, who } from './common';
 import { ACTION, encodeButtonValue } from './ids';
+import { updateHostLines, updatesTitle } from '../../planner/render/updates';
 
 /**
  * The plan message (slack-ux.md §1): blockers first with rule and way out, then warnings needing approval, notes,
@@ -146,6 +147,17 @@ function layoutPlan(plan: Plan, requestedBy: string, layout: (typeof LAYOUTS)[nu
       thread.push(...packMessages(`Order (${hosts.length} hosts) — plan ${id}`, hostLines, `Host order for ${plan.pool}, plan ${id}`));
     }
     blocks.push({ type: 'section', text: { type: 'mrkdwn', text: truncate(['*Order*', ...shown].join('\n'), SECTION_CHARS) } });
+  }
+  const hotfixes = updatesTitle(plan);
+  if (hotfixes) {
+    const lines = updateHostLines(plan).map((l) => `• ${esc(l)}`);
+    const shown = lines.slice(0, INLINE_HOSTS);
+    if (lines.length > INLINE_HOSTS) {
+      shown.push(`_… ${lines.length - INLINE_HOSTS} more hosts in the thread_`);
+      moreInThread.push('Hotfixes');
+      thread.push(...packMessages(`Hotfixes (${lines.length} hosts) — plan ${id}`, lines, `Hotfixes for ${plan.pool}, plan ${id}`));
+    }
+    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: truncate([`:package: *${esc(hotfixes)}*`, ...shown].join('\n'), SECTION_CHARS) } });
   }
   const done = plan.hosts.filter((h) => h.alreadyDone);
   if (done.length) blocks.push(context(truncate(`Already on ${esc(plan.target.product)}: ${esc(done.map((h) => h.name).join(', '))}`, 1900)));

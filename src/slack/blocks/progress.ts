@@ -29,6 +29,8 @@ const ACTIVE: Record<StepKind, string> = {
   'restore-vms': 'restarting the VMs it stopped',
   'move-back': 'moving VMs back',
   'pool-finish': 'finishing the pool',
+  'upload-updates': 'uploading the update ISOs',
+  'apply-updates': 'applying its updates',
 };
 
 export function activeWords(kind: StepKind): string {

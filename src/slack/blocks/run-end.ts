@@ -80,6 +80,13 @@ export function runEndMessages(run: Run, pool: PoolConfig | undefined): RunEndMe
         (run.restore.left.length ? ` — could not: ${esc(run.restore.left.join('; '))}` : ''),
     );
   }
+  // R3.10: which updates each host has now (the live pool), and what it lacks
+  if (audit?.updates?.length) {
+    const complete = audit.updates.filter((u) => u.missing.length === 0);
+    const lacking = audit.updates.filter((u) => u.missing.length > 0);
+    if (complete.length) lines.push(`*Hotfixes* (R3.10): ${esc(complete.map((u) => u.name).join(', '))} ${complete.length === 1 ? 'has' : 'have'} every planned update`);
+    for (const u of lacking) lines.push(`• ${esc(u.name)} lacks ${esc(u.missing.map((m) => (u.skipped.includes(m) ? `${m} (skipped)` : m)).join(', '))}`);
+  }
   const facts = countsLine(run);
   const backup = backupLine(run);
   if (backup) facts.push(backup);

@@ -21,6 +21,7 @@ export const ACTION_HANDLERS: Record<string, ClickHandler> = {
   [ACTION.recoverRetry]: recoveryClick,
   [ACTION.recoverRollbackMaster]: recoveryClick,
   [ACTION.recoverSkipHost]: recoveryClick,
+  [ACTION.recoverSkipUpdate]: recoveryClick,
   [ACTION.recoverAbort]: recoveryClick,
   [ACTION.recoverForgetRejoin]: forgetRejoinClick,
   [ACTION.toolsDismiss]: toolsDismissClick,
