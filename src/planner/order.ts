@@ -1,6 +1,6 @@
 import type { HostInfo, PoolSnapshot, Ref, ReturnPolicy } from '../domain/types';
 import type { Mobility } from './mobility';
-import { PlacementInput, PlacementResult, placeVms } from './placement';
+import { Decision, Fit, PlacementInput, PlacementResult, placeVms } from './placement';
 import { EXACT_LIMITS, ExactLimits, exactSearch } from './search';
 
 /**
@@ -47,6 +47,8 @@ export interface OrderInput {
   returnPolicy: ReturnPolicy;
   /** for tests: the exact search's limits */
   exactLimits?: ExactLimits;
+  /** for tests: LOCAL_SEARCH */
+  localSearch?: { placements: number; work: number };
 }
 
 const byName = (a: HostInfo, b: HostInfo): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : 0);
@@ -67,14 +69,23 @@ export function chooseOrder(input: OrderInput): OrderChoice {
   ];
   const floor = poolLowerBound(input);
   const base: Omit<PlacementInput, 'order'> = { snapshot, targetPlatform: input.targetPlatform, mobility: input.mobility, returnPolicy: input.returnPolicy };
-  let best: Omit<OrderChoice, 'search'> | undefined;
+  // local search: placements allowed after the candidates (each costs about hosts × VMs checks)
+  const limits = input.localSearch ?? LOCAL_SEARCH;
+  const localPlacements = Math.min(limits.placements, Math.floor(limits.work / (snapshot.hosts.length * Math.max(1, snapshot.vms.length))));
+  let best: (Omit<OrderChoice, 'search'> & { fit: Fit }) | undefined;
   let placements = 0;
-  const consider = (name: string, order: Ref[], extra: Partial<PlacementInput>): void => {
-    const placement = placeVms({ ...base, order, ...extra });
+  const consider = (name: string, order: Ref[], fit: Fit, decision?: Decision): boolean => {
+    const placement = placeVms({ ...base, order, fit, decision });
     placements++;
-    if (!best || better(placement, best.placement)) best = { order, placement, strategyName: name };
+    if (best && !better(placement, best.placement)) return false;
+    best = { order, placement, strategyName: name, fit };
+    return true;
   };
   const atFloor = (): boolean => !!best && best.placement.stops <= floor.stops && best.placement.planned <= floor.migrations;
+  const done = (outcome: SearchReport['outcome'], nodes = 0): OrderChoice => {
+    const { fit: _fit, ...choice } = best!;
+    return { ...choice, search: { outcome, placements, nodes } };
+  };
 
   const seen = new Set<string>();
   for (const [name, rest] of candidates) {
@@ -82,17 +93,44 @@ export function chooseOrder(input: OrderInput): OrderChoice {
     const key = order.join(',');
     if (seen.has(key)) continue;
     seen.add(key);
-    for (const fit of ['most-free', 'best-fit', 'best-fit-all'] as const) {
-      consider(`${name}/${fit}`, order, { fit });
-      if (atFloor()) return { ...best!, search: { outcome: 'optimal', placements, nodes: 0 } };
+    for (const fit of FITS) {
+      consider(`${name}/${fit}`, order, fit);
+      if (atFloor()) return done('optimal');
     }
   }
 
   const exact = exactSearch(input, { stops: best!.placement.stops, migrations: best!.placement.planned }, input.exactLimits ?? EXACT_LIMITS);
-  if (exact?.found) consider('exact', exact.found.order, { decision: exact.found.decision });
-  const outcome = atFloor() ? 'optimal' : !exact ? 'candidates' : exact.complete && input.returnPolicy === 'none' ? 'exact' : 'budget';
-  return { ...best!, search: { outcome, placements, nodes: exact?.nodes ?? 0 } };
+  if (exact) {
+    if (exact.found) consider('exact', exact.found.order, 'most-free', exact.found.decision);
+    return done(atFloor() ? 'optimal' : exact.complete && input.returnPolicy === 'none' ? 'exact' : 'budget', exact.nodes);
+  }
+
+  // Pools beyond the exact search: local search from the best candidate, moving one host earlier at a time (first
+  // improvement), while the budget lasts.
+  const first = master ? 1 : 0;
+  const stopAt = placements + localPlacements;
+  let improved = true;
+  while (improved && !atFloor()) {
+    improved = false;
+    const { order, fit } = best!;
+    for (let i = first + 1; i < order.length && !improved; i++) {
+      for (let j = first; j < i && !improved; j++) {
+        if (placements >= stopAt) return done('candidates');
+        const moved = [...order.slice(0, j), order[i]!, ...order.slice(j, i), ...order.slice(i + 1)];
+        improved = consider(`${best!.strategyName.replace(/\+moves$/, '')}+moves`, moved, fit);
+      }
+    }
+  }
+  return done(atFloor() ? 'optimal' : 'candidates');
 }
+
+const FITS: Fit[] = ['most-free', 'best-fit', 'best-fit-all'];
+
+/**
+ * The local search's budget: at most `placements` placements and `work` host × VM checks (one placement costs about
+ * hosts × VMs): two more placements for a 64-host pool with 50 VMs per host, 200 for a 16-host pool with 150 VMs.
+ */
+export const LOCAL_SEARCH = { placements: 200, work: 600_000 };
 
 /**
  * A lower bound on (stops, migrations) over every plan of the pool: the VMs that cannot migrate (mobility, R2.5/R3.7)
