@@ -1,7 +1,8 @@
 import type { HostInfo, HostPlan, Plan, PlanStep, PoolSnapshot, PrecheckFix, Ref } from '../domain/types';
 import { compareVersions } from '../domain/versions';
-import type { PlanOptions, PrecheckContext } from './context';
 import { boundNote } from './bound';
+import type { HopContext, PlanOptions, PrecheckContext } from './context';
+import { hopMode, resolveChain } from './hops';
 import { canonicalJson, sha256Hex } from './hash';
 import { mobilityMap } from './mobility';
 import { chooseOrder } from './order';
@@ -13,6 +14,8 @@ import { backupStep, hostSteps, poolFinishStep, poolPrepStep } from './steps';
 export type { PlanOptions } from './context';
 export { loadUpgradePaths, parseUpgradePaths, findTarget, resolveHostPath, UpgradePathError } from './paths';
 export type { UpgradePathTable, UpgradeTarget, HostPath } from './paths';
+export { findChain, resolveChain, isFinalHop, chainText } from './hops';
+export type { ChainHop, ChainResult } from './hops';
 export { placeEvacuation } from './placement';
 export type { EvacuationInput, EvacuationPlacement, UnplacedVm } from './placement';
 
@@ -22,6 +25,22 @@ export type { EvacuationInput, EvacuationPlacement, UnplacedVm } from './placeme
  */
 export function buildPlan(input: PoolSnapshot, opts: PlanOptions): Plan {
   const snapshot = normalise(input);
+  const final = findTarget(opts.paths, opts.target);
+  if (!final) return planFor(snapshot, opts, undefined, undefined);
+  // R1.4: hosts with no direct path go through the table's intermediate targets, one rolling upgrade per hop
+  const chain = resolveChain(opts.paths, final, snapshot.hosts.map((h) => h.version.product), {
+    mode: opts.mode,
+    ...(opts.media ? { media: opts.media } : {}),
+    ...(opts.hopMedia ? { hopMedia: opts.hopMedia } : {}),
+    ...(opts.priorHops ? { priorHops: opts.priorHops } : {}),
+  });
+  if (!chain.hops || !chain.current) return planFor(snapshot, opts, undefined, chain.refusal);
+  const hop: HopContext = { hops: chain.hops, current: chain.current, final, nonFinal: chain.current.target !== final.id };
+  // this plan is the current hop's rolling upgrade: its target and its own mode (the pools file's hops for an intermediate target)
+  return planFor(snapshot, { ...opts, target: chain.current.target, mode: hop.nonFinal ? hopMode(chain.current) : opts.mode }, hop, undefined);
+}
+
+function planFor(snapshot: PoolSnapshot, opts: PlanOptions, hop: HopContext | undefined, chainRefusal: string | undefined): Plan {
   const target = findTarget(opts.paths, opts.target);
   const hosts = new Map(snapshot.hosts.map((h) => [h.ref, h]));
   const vms = new Map(snapshot.vms.map((v) => [v.ref, v]));
@@ -37,7 +56,8 @@ export function buildPlan(input: PoolSnapshot, opts: PlanOptions): Plan {
   const order = choice.order.map((r) => hosts.get(r)!);
   const placement = choice.placement;
 
-  const toolsUpgrade = target
+  // R5.3: never Tools to an intermediate version: no list on a non-final hop
+  const toolsUpgrade = target && !hop?.nonFinal
     ? snapshot.vms
         .filter((v) => v.toolsVersion !== null && compareVersions(v.toolsVersion, target.product) < 0)
         .map((v) => v.name)
@@ -55,6 +75,8 @@ export function buildPlan(input: PoolSnapshot, opts: PlanOptions): Plan {
     vms,
     srs,
     hostName: (ref) => (ref ? (hosts.get(ref)?.name ?? ref) : '-'),
+    ...(hop ? { hop } : {}),
+    ...(chainRefusal ? { chainRefusal } : {}),
   };
   const prechecks = runPrechecks(snapshot, ctx, toolsUpgrade);
 
@@ -75,7 +97,7 @@ export function buildPlan(input: PoolSnapshot, opts: PlanOptions): Plan {
       steps.push(...hs);
       hostPlans.push(hostPlan(h, target, false, hp.migrations.concat(hp.moveBack), hp.stops, hs));
     }
-    steps.push(poolFinishStep(snapshot.pool.haEnabled, toolsUpgrade.length));
+    steps.push(poolFinishStep(snapshot.pool.haEnabled, toolsUpgrade.length, hop?.nonFinal ? hop : undefined));
   }
   for (const h of snapshot.hosts) {
     if (target && paths.get(h.ref)!.kind === 'done') hostPlans.push(hostPlan(h, target, true, [], [], []));
@@ -93,6 +115,7 @@ export function buildPlan(input: PoolSnapshot, opts: PlanOptions): Plan {
     migrations: { planned: placement.planned, lowerBound: placement.lowerBound, ...withNote(boundNote(placement, choice.search)) },
     estimateSeconds: steps.reduce((s, st) => s + st.expectedSeconds, 0),
     toolsUpgrade,
+    ...(hop ? { finalTarget: hop.final.id, hops: hop.hops } : {}),
   };
   return { id: planId(body), createdAt: snapshot.takenAt, ...body };
 }

@@ -96,6 +96,11 @@ const repositorySchema = z
     platform: version,
     build: z.string().min(1).default('unknown'),
     reachable: z.boolean().default(true),
+    /**
+     * install media an operator boots by hand (R3.7, manual mode), not offered to the bot as a network repository:
+     * the demo pools file and rehearsals then upgrade to its version in manual mode
+     */
+    manualOnly: z.boolean().default(false),
     /** the CPU features the new Xen offers on the hosts installed from it (default: unchanged) */
     cpuFeatures: cpuFeatures.optional(),
   })

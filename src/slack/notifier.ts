@@ -2,7 +2,7 @@ import type { Clock } from '../clock';
 import type { PoolConfig } from '../config/pools';
 import type { Logger } from '../log';
 import type { Notifier } from '../domain/ports';
-import type { RecoveryAction, Run, SlackRefs, StepRecord } from '../domain/types';
+import type { Plan, RecoveryAction, Run, SlackRefs, StepRecord } from '../domain/types';
 import { approvalDecidedMessage, approvalMessage } from './blocks/approval';
 import type { SlackMessage } from './blocks/common';
 import { failureMessage } from './blocks/failure';
@@ -13,6 +13,7 @@ import type { OutboxRef } from '../store/types';
 import { Outbox, PersistedRequest, SlackRequest, withoutBlocks } from './outbox';
 import { PRIORITY } from './outbox-order';
 import { PlanMessages } from './plan-messages';
+import { planBlocks } from './blocks/plan';
 
 /**
  * The Slack Notifier (ports.ts). Every method queues its message in the outbox and returns at once;
@@ -321,6 +322,33 @@ export class SlackNotifier implements Notifier {
     const end = runEndMessages(run, this.pool(run.pool));
     this.reply(run, 'summary', () => end.summary, { broadcast: true });
     end.threadMessages.forEach((m, i) => this.reply(run, `summary part ${i + 2}`, () => m));
+  }
+
+  /**
+   * Multi-hop (R1.4): the next hop's plan, made from the live pool, in the finished hop's thread with its Start
+   * button; remembered with the pool's plan messages, so the button is withdrawn once any run of the pool starts.
+   */
+  async hopPlanned(run: Run, plan: Plan): Promise<void> {
+    this.latest.set(run.id, run);
+    const refs = this.refsOf(run);
+    if (!refs) return;
+    const hop = run.plan.hops?.find((h) => h.status === 'this');
+    const msg = planBlocks(plan, { requestedBy: `xsupgrade, from the live pool after hop ${hop?.index ?? '?'} (run ${run.id})` });
+    this.ensureHeader(run, refs);
+    this.deps.outbox.enqueue({
+      ...runMessage(run, PRIORITY.run),
+      queue: this.queueOf(run),
+      describe: `next hop plan ${run.id}`,
+      build: () => this.post(refs, msg, refs.headerTs, true),
+      persist: () => this.persistedPost(run, refs, msg, true),
+      degrade: withoutBlocks,
+      onSent: (res) => {
+        if (typeof res.ts !== 'string') return;
+        const channel = typeof res.channel === 'string' ? res.channel : refs.channel;
+        this.planMessages.remember(plan.pool, { channel, ts: res.ts, planId: plan.id, planAt: plan.createdAt, message: { text: msg.text, blocks: msg.blocks } });
+      },
+    });
+    msg.threadMessages.forEach((m, i) => this.reply(run, `next hop plan part ${i + 2}`, () => m));
   }
 
   async poolNotice(pool: string, text: string): Promise<void> {

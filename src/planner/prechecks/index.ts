@@ -10,6 +10,7 @@ import { repositoryChecks } from './repository';
 import { rpuHotfixChecks } from './rpu-hotfix';
 import { sanBootChecks } from './san-boot';
 import { versionPathChecks } from './version-path';
+import { multiHopChecks } from './multi-hop';
 import { vmStopChecks } from './vm-stops';
 
 export { versionPathChecks, poolStateChecks, pausedVmChecks, cdChecks, sanBootChecks, hostHealthChecks, vmStopChecks, repositoryChecks };
@@ -25,6 +26,7 @@ export function runPrechecks(snapshot: PoolSnapshot, ctx: PrecheckContext, tools
   const checks: Array<[string, string, () => Precheck[]]> = [
     ['rbac', 'R2', () => rbacChecks(snapshot, ctx)],
     ['version-path', 'R1.4', () => versionPathChecks(snapshot, ctx)],
+    ['multi-hop', 'R1.4', () => multiHopChecks(snapshot, ctx)],
     ['pool-state', 'R3.1', () => poolStateChecks(snapshot, ctx)],
     ['host-health', 'R3.1', () => hostHealthChecks(snapshot, ctx)],
     ['san-boot', 'R2.7', () => sanBootChecks(snapshot, ctx)],

@@ -1,3 +1,4 @@
+import { isFinalHop } from '../../planner/hops';
 import type { KnownBlock } from '@slack/types';
 import type { PoolConfig } from '../../config/pools';
 import type { Run } from '../../domain/types';
@@ -113,6 +114,13 @@ export function runEndMessages(run: Run, pool: PoolConfig | undefined): RunEndMe
     }
   } else if (tools.length > 0) {
     lines.push(`Do not upgrade XenServer Tools until every host is on ${target} (R5.2, R5.3).`);
+  }
+  // R1.4: a non-final hop's end says what follows; its plan carries no Tools list (R5.3)
+  const hop = run.plan.hops?.find((h) => h.status === 'this');
+  if (run.state === 'done' && hop && !isFinalHop(run.plan)) {
+    lines.push(
+      `Hop ${hop.index} of ${run.plan.hops!.length} done (R1.4): the bot re-reads the pool and posts the plan of hop ${hop.index + 1} here; it starts only when someone starts it. XenServer Tools wait for the last hop (R5.3).`,
+    );
   }
   const report = reportLines.filter(Boolean);
   const blocks: KnownBlock[] = [
