@@ -7,7 +7,7 @@ import type { SearchReport } from './order';
  * the target took them) and how far the search went: an exhaustive search proves no order does better; a search
  * that stopped at its budget or tried candidate orders only says a better plan may exist.
  */
-export function boundNote(placement: Pick<PlacementResult, 'planned' | 'lowerBound' | 'parked' | 'stops'>, search: SearchReport): string | undefined {
+export function boundNote(placement: Pick<PlacementResult, 'planned' | 'lowerBound' | 'parked'>, search: SearchReport): string | undefined {
   const extra = placement.planned - placement.lowerBound;
   if (extra <= 0) return undefined;
   const p = placement.parked;
@@ -24,9 +24,9 @@ export function boundNote(placement: Pick<PlacementResult, 'planned' | 'lowerBou
       : 'VMs moved again after their first move, since the hosts able to take them were upgraded later (R3.4)';
   const searched =
     search.outcome === 'exact'
-      ? `an exhaustive search of host orders and placements found no plan with ${placement.stops} stop${placement.stops === 1 ? '' : 's'} or fewer and fewer migrations`
+      ? 'an exhaustive search of host orders and placements found nothing better (fewer stops, or as few and fewer migrations)'
       : search.outcome === 'budget'
-        ? `the search stopped after ${search.nodes} states, a better order may exist`
+        ? `the exact search stopped at its budget of ${search.nodes} steps, a better plan may exist`
         : `best of ${search.placements} candidate orders and fits, a better order may exist`;
   return `${extra} migration${extra === 1 ? '' : 's'} above the lower bound: ${why}; ${searched}`;
 }

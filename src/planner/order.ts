@@ -6,17 +6,19 @@ import { EXACT_LIMITS, ExactLimits, exactSearch } from './search';
 /**
  * Host order and placement are searched, not fixed (issue 13). The master is always first when it still needs
  * upgrading (R3.2); the best plan has the fewest VM stops, then the fewest live migrations; ties keep the earlier
- * candidate, so the result is deterministic.
+ * candidate, so the result is deterministic (every budget counts work, never time).
  *
- * 1. Candidate orders, each placed with two fits (placement.ts: 'most-free' spreads the load, 'best-fit' puts each
- *    VM on the fullest upgraded host with room and keeps large holes for large VMs):
+ * 1. Candidate orders, each placed with three fits (placement.ts: 'most-free' spreads the load; 'best-fit' puts each
+ *    VM on the fullest upgraded host with room, keeping large holes for large VMs; 'best-fit-all' also lets a VM wait
+ *    on the fullest host upgraded later):
  *    - by name (XenCenter's order);
  *    - lightest memory load first: early on only a few hosts are upgraded, so hosts whose VMs fit there go first;
  *    - smallest host first: few VMs to place while little is upgraded, each upgraded host then takes VMs of larger ones;
  *    - heaviest load first; largest host first (the upgraded capacity grows fastest).
- *    The first candidate that needs only the stops no plan can avoid and reaches the pool's lower bound ends the search.
- * 2. Pools within search.ts's limits: the exact search (branch and bound, node budget) starting from the best
- *    candidate; what it finds is replayed by placement.ts.
+ *    A plan that meets the pool's lower bound (poolLowerBound) is optimal and ends the search.
+ * 2. Pools within search.ts's limits: the exact search (branch and bound from the best candidate, node budget); what it
+ *    finds is replayed by placement.ts.
+ * 3. Larger pools: a local search from the best candidate (one host moved earlier at a time), within LOCAL_SEARCH.
  */
 export interface OrderChoice {
   order: Ref[];
@@ -29,11 +31,11 @@ export interface OrderChoice {
 export interface SearchReport {
   /**
    * optimal: the plan meets the pool's lower bound (fewest possible stops, one move per VM kept running, two for the
-   * first host's); exact: the exact search covered every order and placement; budget: the exact search stopped at its
-   * node budget; candidates: only the candidate orders were tried (pool beyond the exact search's limits)
+   * first host's); exact: the exact search covered every order and placement (policy none); budget: the exact search
+   * stopped at its node budget; candidates: candidate orders and the local search only (larger pools, policy original)
    */
   outcome: 'optimal' | 'exact' | 'budget' | 'candidates';
-  /** full placements computed (candidate orders × fits, and the replay of the exact search's plan) */
+  /** full placements computed (candidate orders × fits, local search, the replay of the exact search's plan) */
   placements: number;
   /** nodes of the exact search (0 when it did not run) */
   nodes: number;
@@ -102,7 +104,9 @@ export function chooseOrder(input: OrderInput): OrderChoice {
   const exact = exactSearch(input, { stops: best!.placement.stops, migrations: best!.placement.planned }, input.exactLimits ?? EXACT_LIMITS);
   if (exact) {
     if (exact.found) consider('exact', exact.found.order, 'most-free', exact.found.decision);
-    return done(atFloor() ? 'optimal' : exact.complete && input.returnPolicy === 'none' ? 'exact' : 'budget', exact.nodes);
+    // the exact search models policy none: with moves back its plan is one more candidate, not a proof
+    const outcome = atFloor() ? 'optimal' : input.returnPolicy !== 'none' ? 'candidates' : exact.complete ? 'exact' : 'budget';
+    return done(outcome, exact.nodes);
   }
 
   // Pools beyond the exact search: local search from the best candidate, moving one host earlier at a time (first
