@@ -103,9 +103,10 @@ export function chooseOrder(input: OrderInput): OrderChoice {
 
   const exact = exactSearch(input, { stops: best!.placement.stops, migrations: best!.placement.planned }, input.exactLimits ?? EXACT_LIMITS);
   if (exact) {
-    if (exact.found) consider('exact', exact.found.order, 'most-free', exact.found.decision);
+    // placement.ts is the source of truth: a replay that does not reproduce the search's cost proves nothing
+    const replayed = !exact.found || (consider('exact', exact.found.order, 'most-free', exact.found.decision) && best!.placement.stops === exact.found.cost.stops && best!.placement.planned === exact.found.cost.migrations);
     // the exact search models policy none: with moves back its plan is one more candidate, not a proof
-    const outcome = atFloor() ? 'optimal' : input.returnPolicy !== 'none' ? 'candidates' : exact.complete ? 'exact' : 'budget';
+    const outcome = atFloor() ? 'optimal' : input.returnPolicy !== 'none' || !replayed ? 'candidates' : exact.complete ? 'exact' : 'budget';
     return done(outcome, exact.nodes);
   }
 
