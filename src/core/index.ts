@@ -32,6 +32,7 @@ import { startRefusal } from './start-checks';
 import { mention } from '../domain/mention';
 import { planNextHop, resumeBetweenHops, type NextHopDeps } from './next-hop';
 import { hopMediaFor } from './hop-media';
+import type { ToolsClient } from '../tools/read';
 
 export interface CoreDeps {
   pools: PoolConfig[];
@@ -60,6 +61,8 @@ export type CoreHandle = Core & {
   recoverRuns(): Promise<void>;
   /** resolves once this process stops driving the run (tests, the CLI) */
   whenIdle(runId: string): Promise<void>;
+  /** the pool's XenAPI client, for the Tools follow-up's reads (src/tools/follow-up.ts); undefined: unknown pool */
+  toolsClient(pool: string): ToolsClient | undefined;
 };
 
 const ACTIVE: RunState[] = ['running', 'awaiting-approval', 'paused', 'failed'];
@@ -525,6 +528,7 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
     },
 
     whenIdle: (runId) => engine.whenIdle(runId),
+    toolsClient: (pool) => runtimeOf(pool)?.client,
   };
   return core;
 }

@@ -398,6 +398,8 @@ export interface Run {
   restore?: RestoreRecord;
   /** Multi-hop (R1.4): the run was a non-final hop; what became of the next hop (core/next-hop.ts) */
   nextHop?: NextHopRecord;
+  /** R5.1 Tools checklist kept in the run's thread after the final hop (src/tools/follow-up.ts) */
+  toolsFollowUp?: ToolsFollowUp;
 }
 
 /**
@@ -418,6 +420,41 @@ export interface NextHopRecord {
   planMadeAt?: number;
   runId?: string;
   error?: string;
+}
+
+/** One VM whose Tools are below the final version, as VM_guest_metrics.PV_drivers_version last showed them. */
+export interface ToolsEntry {
+  vm: string;
+  uuid: string;
+  /** "7.1.0"; null when the guest reports no PV drivers version (no guest metrics) */
+  current: string | null;
+  /** the final target's product version (R5.3) */
+  needed: string;
+}
+
+/** The Tools follow-up of a run (R5.1, R5.3): state persisted before the Slack message it drives. */
+export interface ToolsFollowUp {
+  /** final target product version and label (never an intermediate hop, R5.3) */
+  needed: string;
+  label: string;
+  openedAt: number;
+  /** last time guest metrics were read */
+  checkedAt: number;
+  /** VMs still below `needed` */
+  pending: ToolsEntry[];
+  /** VMs seen reaching `needed` since the list opened (names) */
+  done: string[];
+  /** grows with every content change; the Dismiss button carries it (a stale click is refused) */
+  version: number;
+  /** the version the thread message was last queued with (0: never posted) */
+  shownVersion: number;
+  dismissed?: { by: string; at: number };
+  /** the list became empty */
+  completedAt?: number;
+  /** a newer run of the pool started: this list is no longer followed (no more reminders) */
+  supersededBy?: string;
+  /** why the last read could not update the list (pool unreachable, R5.3 gate), shown in the message */
+  note?: string;
 }
 
 export interface PoolBaseline {

@@ -10,6 +10,7 @@ import { HostPath, findTarget, resolveHostPath } from './paths';
 import type { PlacementResult } from './placement';
 import { runPrechecks } from './prechecks';
 import { backupStep, hostSteps, poolFinishStep, poolPrepStep } from './steps';
+import { toolsAdviceGate, type ToolsGate } from '../tools/checklist';
 
 export type { PlanOptions } from './context';
 export { loadUpgradePaths, parseUpgradePaths, findTarget, resolveHostPath, UpgradePathError } from './paths';
@@ -56,10 +57,18 @@ function planFor(snapshot: PoolSnapshot, opts: PlanOptions, hop: HopContext | un
   const order = choice.order.map((r) => hosts.get(r)!);
   const placement = choice.placement;
 
-  // R5.3: never Tools to an intermediate version: no list on a non-final hop
-  const toolsUpgrade = target && !hop?.nonFinal
+  // R5.3: Tools advice only if every host will run the final version once this plan is done (never after a middle hop)
+  const final = hop ? hop.final : target;
+  const toolsGate: ToolsGate | undefined =
+    target && final
+      ? toolsAdviceGate(
+          snapshot.hosts.map((h) => ({ name: h.name, product: paths.get(h.ref)!.kind === 'refused' ? h.version.product : target.product })),
+          final,
+        )
+      : undefined;
+  const toolsUpgrade = target && final && !hop?.nonFinal && toolsGate?.ok
     ? snapshot.vms
-        .filter((v) => v.toolsVersion !== null && compareVersions(v.toolsVersion, target.product) < 0)
+        .filter((v) => v.toolsVersion !== null && compareVersions(v.toolsVersion, final.product) < 0)
         .map((v) => v.name)
         .sort()
     : [];
@@ -78,7 +87,7 @@ function planFor(snapshot: PoolSnapshot, opts: PlanOptions, hop: HopContext | un
     ...(hop ? { hop } : {}),
     ...(chainRefusal ? { chainRefusal } : {}),
   };
-  const prechecks = runPrechecks(snapshot, ctx, toolsUpgrade);
+  const prechecks = runPrechecks(snapshot, ctx, toolsUpgrade, toolsGate);
 
   const steps: PlanStep[] = [];
   const hostPlans: HostPlan[] = [];

@@ -64,6 +64,8 @@ const vmSchema = z
       .nullable()
       .default(null),
     tools: version.nullable().optional(),
+    /** R5.1: once every host runs one newer version, the guest installs its Tools this many simulated seconds later */
+    installsToolsAfterSeconds: z.number().nonnegative().optional(),
     os: z.string().default('CentOS 7'),
     affinity: name.nullable().default(null),
     pci: z.boolean().default(false),

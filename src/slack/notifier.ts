@@ -14,6 +14,7 @@ import { Outbox, PersistedRequest, SlackRequest, withoutBlocks } from './outbox'
 import { PRIORITY } from './outbox-order';
 import { PlanMessages } from './plan-messages';
 import { planBlocks } from './blocks/plan';
+import { toolsChecklistMessage } from './blocks/tools';
 
 /**
  * The Slack Notifier (ports.ts). Every method queues its message in the outbox and returns at once;
@@ -38,6 +39,8 @@ export interface SlackNotifierDeps {
 }
 
 const headerRef = (runId: string): OutboxRef => ({ runId });
+/** SlackRefs.messages key of a run's Tools checklist (R5.1) */
+export const TOOLS_KEY = 'tools';
 
 /**
  * Outbox ordering of a run's messages (issue 10 point 10): one group per run, so its thread keeps its order; the
@@ -349,6 +352,43 @@ export class SlackNotifier implements Notifier {
       },
     });
     msg.threadMessages.forEach((m, i) => this.reply(run, `next hop plan part ${i + 2}`, () => m));
+  }
+
+  /**
+   * R5.1 Tools checklist (src/tools/follow-up.ts): posted once in the thread (message key "tools"), then edited in
+   * place; waiting edits are coalesced and built from the latest run. An edit whose message was never posted posts it.
+   */
+  async toolsChecklist(run: Run, first: boolean): Promise<void> {
+    this.latest.set(run.id, run);
+    const msg = () => toolsChecklistMessage(this.latest.get(run.id) ?? run, this.pool(run.pool));
+    if (first) {
+      this.reply(run, 'tools checklist', msg, { key: TOOLS_KEY });
+      return;
+    }
+    const refs = this.refsOf(run);
+    if (!refs) return;
+    this.ensureHeader(run, refs);
+    this.deps.outbox.enqueue({
+      ...runMessage(run, PRIORITY.run),
+      queue: this.queueOf(run),
+      describe: `tools checklist update ${run.id}`,
+      coalesceKey: `tools:${run.id}`,
+      build: () => {
+        const ts = refs.messages?.[TOOLS_KEY];
+        const m = msg();
+        if (ts) return { method: 'chat.update', args: { channel: refs.channel, ts, text: m.text, blocks: m.blocks } };
+        return this.post(refs, m, refs.headerTs);
+      },
+      persist: () => this.persistedUpdate(run.id, refs, refs.messages?.[TOOLS_KEY], msg(), TOOLS_KEY),
+      degrade: withoutBlocks,
+      fallback: () => this.post(refs, msg(), refs.headerTs),
+      onSent: (res) => {
+        if (typeof res.ts === 'string' && res.ts !== refs.messages?.[TOOLS_KEY]) {
+          refs.messages = { ...(refs.messages ?? {}), [TOOLS_KEY]: res.ts };
+          this.save(run.id);
+        }
+      },
+    });
   }
 
   async poolNotice(pool: string, text: string): Promise<void> {
