@@ -6,6 +6,7 @@
 import { cpus } from 'node:os';
 import { benchHa, formatHaBench } from './ha';
 import { benchPlan, formatPlanBench } from './plan';
+import { benchPlanSearch, formatPlanSearchBench } from './plan-search';
 import { benchRead, formatReadBench } from './read';
 import { benchRun, formatRunBench } from './run';
 import { benchOutbox, formatOutboxBench } from './outbox';
@@ -19,6 +20,7 @@ interface Bench {
 
 const BENCHES: Bench[] = [
   { name: 'plan (issue 3)', run: async () => formatPlanBench(await benchPlan([3, 16, 64], 50, false)) },
+  { name: 'plan search (issue 13)', run: async () => formatPlanSearchBench(benchPlanSearch()) },
   { name: 'read: XML-RPC, JSON-RPC and XenAPI.py (issue 13)', run: async () => formatReadBench(await benchRead({ print: false })) },
   { name: 'run (issue 4)', run: async () => formatRunBench(await benchRun({ print: false })) },
   { name: 'slack (issue 5)', run: async () => formatSlackBench(await benchSlack({ print: false })) },

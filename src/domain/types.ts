@@ -305,7 +305,11 @@ export interface Plan {
   hosts: HostPlan[];
   /** every step in execution order: pool steps before, host steps master first, pool steps after */
   steps: PlanStep[];
-  migrations: { planned: number; lowerBound: number };
+  /**
+   * live migrations the plan performs and a lower bound for the VMs it keeps running; boundNote: when planned >
+   * lowerBound, why, in one line (issue 13)
+   */
+  migrations: { planned: number; lowerBound: number; boundNote?: string };
   estimateSeconds: number;
   /** names of VMs whose Tools must be upgraded after the last host (R5.1); empty on a non-final hop (R5.3) */
   toolsUpgrade: string[];

@@ -1,5 +1,6 @@
 import type { HostInfo, HostPlan, Plan, PlanStep, PoolSnapshot, PrecheckFix, Ref } from '../domain/types';
 import { compareVersions } from '../domain/versions';
+import { boundNote } from './bound';
 import type { HopContext, PlanOptions, PrecheckContext } from './context';
 import { hopMode, resolveChain } from './hops';
 import { canonicalJson, sha256Hex } from './hash';
@@ -59,7 +60,7 @@ function planFor(snapshot: PoolSnapshot, opts: PlanOptions, hop: HopContext | un
   const mobility = mobilityMap(snapshot);
   const choice = target
     ? chooseOrder({ snapshot, toUpgrade, targetPlatform: target.platform, mobility, returnPolicy: opts.returnPolicy })
-    : { order: [] as Ref[], placement: emptyPlacement() };
+    : { order: [] as Ref[], placement: emptyPlacement(), search: { outcome: 'optimal' as const, placements: 0, nodes: 0 } };
   const order = choice.order.map((r) => hosts.get(r)!);
   const upgradeOrder = order.filter((h) => !onTarget(h));
   const placement = choice.placement;
@@ -137,7 +138,7 @@ function planFor(snapshot: PoolSnapshot, opts: PlanOptions, hop: HopContext | un
     executable: !prechecks.some((p) => p.severity === 'blocker'),
     hosts: hostPlans,
     steps,
-    migrations: { planned: placement.planned, lowerBound: placement.lowerBound },
+    migrations: { planned: placement.planned, lowerBound: placement.lowerBound, ...withNote(boundNote(placement, choice.search)) },
     estimateSeconds: steps.reduce((s, st) => s + st.expectedSeconds, 0),
     toolsUpgrade,
     ...(hop ? { finalTarget: hop.final.id, hops: hop.hops } : {}),
@@ -167,8 +168,10 @@ function hostPlan(h: HostInfo, target: { product: string; platform: string }, do
 }
 
 function emptyPlacement(): PlacementResult {
-  return { order: [], perHost: new Map(), planned: 0, lowerBound: 0, movedTwice: 0 };
+  return { order: [], perHost: new Map(), planned: 0, lowerBound: 0, movedTwice: 0, stops: 0, parked: { memory: 0, storage: 0, network: 0, cpu: 0 } };
 }
+
+const withNote = (note: string | undefined): { boundNote?: string } => (note ? { boundNote: note } : {});
 
 const byNameRef = <T extends { name: string; ref: string }>(a: T, b: T): number =>
   a.name < b.name ? -1 : a.name > b.name ? 1 : a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : 0;

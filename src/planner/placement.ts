@@ -1,5 +1,5 @@
 import type { HostInfo, Migration, PoolSnapshot, Ref, ReturnPolicy, VmInfo, VmStop } from '../domain/types';
-import { parseVersion } from '../domain/versions';
+import { compareVersions } from '../domain/versions';
 import { stopActionFor, vmMobility, type Mobility } from './mobility';
 import { cpuCompatible, cpuWords, missingNetworks } from './feasibility';
 import { suspendSrFor } from './suspend';
@@ -65,7 +65,23 @@ export interface PlacementResult {
   lowerBound: number;
   /** VMs migrated more than once */
   movedTwice: number;
+  /** VMs stopped (suspended or shut down) for a host's upgrade */
+  stops: number;
+  /**
+   * VMs sent to a host that is upgraded later although a host on the target was already enabled (each such move
+   * costs a move more than the bound), by why no host on the target could take them then. The first host's VMs
+   * when nothing is on the target yet are not counted: the bound expects their second move.
+   */
+  parked: Record<ParkCause, number>;
 }
+
+export type Fit = 'most-free' | 'best-fit' | 'best-fit-all';
+
+export type ParkCause = 'memory' | 'storage' | 'network' | 'cpu';
+
+/** A search's choice for one evacuation: `${host ref} ${vm ref}` → target host, or null for a stop (search.ts). */
+export type Decision = Map<string, Ref | null>;
+export const decisionKey = (host: Ref, vm: Ref): string => `${host} ${vm}`;
 
 export interface PlacementInput {
   snapshot: PoolSnapshot;
@@ -75,11 +91,24 @@ export interface PlacementInput {
   mobility: Map<Ref, Mobility>;
   returnPolicy: ReturnPolicy;
   strategy?: PlacementStrategy;
+  /**
+   * Which of the hosts that fit: 'most-free' (default: spreads the load); 'best-fit' (among hosts on the target the
+   * fullest one with room: keeps large holes for large VMs, issue 13; among hosts upgraded later the most free);
+   * 'best-fit-all' (the fullest with room among hosts upgraded later too: a VM waits where it leaves the large holes).
+   */
+  fit?: Fit;
+  /**
+   * Targets and stops chosen by the exact search (search.ts), replayed here so that the plan's content and wording
+   * come from one place. A decided target is used only when it passes the placement rules at that moment; a decided
+   * stop is taken only when, after this host's other VMs moved, no host can receive the VM (it is migrated else).
+   */
+  decision?: Decision;
 }
 
 interface HostState {
   info: HostInfo;
-  platform: string;
+  /** platform version as a rank among the pool's platforms and the target (platformRanks) */
+  rank: number;
   free: number;
   eligible: boolean;
   srs: Set<Ref>;
@@ -91,37 +120,41 @@ interface HostState {
 
 const GiB = 1024 ** 3;
 
-/** compareVersions with parsed versions cached: placement compares versions millions of times on big pools. */
-function versionComparer(): (a: string, b: string) => number {
-  const cache = new Map<string, number[]>();
-  const parsed = (v: string): number[] => {
-    let p = cache.get(v);
-    if (!p) cache.set(v, (p = parseVersion(v)));
-    return p;
-  };
-  return (a, b) => {
-    const pa = parsed(a);
-    const pb = parsed(b);
-    for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-      const d = (pa[i] ?? 0) - (pb[i] ?? 0);
-      if (d !== 0) return d < 0 ? -1 : 1;
-    }
-    return 0;
-  };
+/**
+ * Platform versions as ranks (compareVersions order; equal versions share a rank), so that placement, which compares
+ * versions for every VM and host of every candidate order, compares numbers.
+ */
+function platformRanks(snapshot: PoolSnapshot, targetPlatform: string): (platform: string) => number {
+  const all = [...new Set([...snapshot.hosts.map((h) => h.version.platform), targetPlatform])].sort(compareVersions);
+  const rank = new Map<string, number>();
+  all.forEach((p, i) => rank.set(p, i > 0 && compareVersions(all[i - 1], p) === 0 ? rank.get(all[i - 1])! : i));
+  return (p) => rank.get(p)!;
 }
 const gib = (b: number): string => `${(b / GiB).toFixed(1)} GiB`;
 
 export function placeVms(input: PlacementInput): PlacementResult {
   const { snapshot, order, targetPlatform, mobility } = input;
   const strategy = input.strategy ?? 'planned';
-  const compareVersions = versionComparer();
-  const state = hostStates(snapshot);
+  const rankOf = platformRanks(snapshot, targetPlatform);
+  const targetRank = rankOf(targetPlatform);
+  const state = hostStates(snapshot, rankOf);
   const hostsByName = byHostName(state);
   const vms = new Map(snapshot.vms.map((v) => [v.ref, v]));
   const location = new Map<Ref, Ref>();
+  /** host → the VMs on it (location, indexed by host) */
+  const onHost = new Map<Ref, Set<Ref>>([...state.keys()].map((h) => [h, new Set<Ref>()]));
+  const locate = (vm: Ref, host: Ref | undefined): void => {
+    const was = location.get(vm);
+    if (was !== undefined) onHost.get(was)!.delete(vm);
+    if (host === undefined) location.delete(vm);
+    else {
+      location.set(vm, host);
+      onHost.get(host)!.add(vm);
+    }
+  };
   // a Paused VM can neither migrate nor be suspended (xapi allows both only for Running VMs): never placed, the
   // vm-paused blocker names it with the way out (prechecks/paused.ts)
-  for (const v of snapshot.vms) if (v.residentOn && state.has(v.residentOn) && v.powerState !== 'Paused') location.set(v.ref, v.residentOn);
+  for (const v of snapshot.vms) if (v.residentOn && state.has(v.residentOn) && v.powerState !== 'Paused') locate(v.ref, v.residentOn);
   const moves = new Map<Ref, number>();
   const perHost = new Map<Ref, HostPlacement>();
   const standalone = snapshot.hosts.length === 1;
@@ -129,11 +162,14 @@ export function placeVms(input: PlacementInput): PlacementResult {
   const returned = new Set<Ref>();
   const mustMoveAgain = new Set<Ref>();
   const stoppedEver = new Set<Ref>();
+  const parked: Record<ParkCause, number> = { memory: 0, storage: 0, network: 0, cpu: 0 };
+  const onTarget = (t: HostState): boolean => t.rank >= targetRank;
+  const decision = strategy === 'planned' ? input.decision : undefined;
 
   const migrate = (vm: VmInfo, from: HostState, to: HostState, list: Migration[]): void => {
     from.free += vm.memoryNeeded;
     to.free -= vm.memoryNeeded;
-    location.set(vm.ref, to.info.ref);
+    locate(vm.ref, to.info.ref);
     moves.set(vm.ref, (moves.get(vm.ref) ?? 0) + 1);
     list.push({ vm: vm.ref, vmName: vm.name, from: from.info.ref, to: to.info.ref, toName: to.info.name });
     planned++;
@@ -146,15 +182,21 @@ export function placeVms(input: PlacementInput): PlacementResult {
     perHost.set(hostRef, hp);
     src.eligible = false; // disabled for its evacuation (R3.3)
 
-    const residents = [...location.entries()]
-      .filter(([, h]) => h === hostRef)
-      .map(([vm]) => vms.get(vm)!)
+    const residents = [...onHost.get(hostRef)!]
+      .map((vm) => vms.get(vm)!)
       // largest first: first-fit-decreasing leaves the fewest VMs without room
       .sort((a, b) => b.memoryNeeded - a.memoryNeeded || (a.name < b.name ? -1 : a.name > b.name ? 1 : a.ref < b.ref ? -1 : 1));
 
     const stopped: VmInfo[] = [];
     // no other host on the target yet: whatever receives these VMs is upgraded later, so each moves again
-    const noUpgradedTarget = ![...state.values()].some((t) => t !== src && t.eligible && compareVersions(t.platform, targetPlatform) >= 0);
+    const noUpgradedTarget = !hostsByName.some((t) => t !== src && t.eligible && onTarget(t));
+    const evacuate = (vm: VmInfo, to: HostState): void => {
+      if (!noUpgradedTarget && !onTarget(to)) parked[parkCause(vm, src, hostsByName, onTarget)]++;
+      migrate(vm, src, to, hp.migrations);
+      if (noUpgradedTarget) mustMoveAgain.add(vm.ref);
+    };
+    // decided stops wait until the host's other VMs have moved: only then is "no host can receive it" checked
+    const deferred: Array<() => void> = [];
     for (const vm of residents) {
       const mob = mobility.get(vm.ref);
       const stop = (cause: PlannedStop['cause'], reason: string): void => {
@@ -176,7 +218,7 @@ export function placeVms(input: PlacementInput): PlacementResult {
         });
         stopped.push(vm);
         stoppedEver.add(vm.ref);
-        location.delete(vm.ref);
+        locate(vm.ref, undefined);
         src.free += vm.memoryNeeded;
       };
       if (standalone) {
@@ -187,21 +229,28 @@ export function placeVms(input: PlacementInput): PlacementResult {
         stop('mobility', mob?.reason ?? 'R3.7 mobility unknown');
         continue;
       }
-      const pick = pickTarget(vm, src, hostsByName, targetPlatform, compareVersions, strategy);
-      if ('cause' in pick) {
-        stop(pick.cause, pick.reason);
+      const place = (): void => {
+        const pick = pickTarget(vm, src, hostsByName, targetRank, strategy, input.fit);
+        if ('cause' in pick) stop(pick.cause, pick.reason);
+        else evacuate(vm, pick.to);
+      };
+      const decided = decision?.get(decisionKey(hostRef, vm.ref));
+      if (decided === null) {
+        deferred.push(place);
         continue;
       }
-      migrate(vm, src, pick.to, hp.migrations);
-      if (noUpgradedTarget) mustMoveAgain.add(vm.ref);
+      const to = decided === undefined ? undefined : state.get(decided);
+      if (to && refusal(vm, src, to) === undefined) evacuate(vm, to);
+      else place();
     }
+    for (const place of deferred) place();
 
     // the host is upgraded, enabled again, and the VMs stopped for it are started/resumed on it
-    src.platform = targetPlatform;
+    src.rank = targetRank;
     src.eligible = src.info.live; // the enable step re-enables it
     for (const vm of stopped) {
       src.free -= vm.memoryNeeded;
-      location.set(vm.ref, hostRef);
+      locate(vm.ref, hostRef);
     }
 
     if (input.returnPolicy === 'original') {
@@ -212,7 +261,7 @@ export function placeVms(input: PlacementInput): PlacementResult {
         const cur = state.get(location.get(vm.ref)!)!;
         // the home host is on the target now, so the move is never to an older version (R3.4)
         const fitsHome = missingNetworks(vm, src.networks).length === 0 && (!vm.cpuFlags || !src.cpu || cpuCompatible(vm.cpuFlags, src.cpu));
-        if (src.free >= vm.memoryNeeded && compareVersions(cur.platform, src.platform) <= 0 && vm.disks.every((d) => src.srs.has(d.sr)) && fitsHome) {
+        if (src.free >= vm.memoryNeeded && cur.rank <= src.rank && vm.disks.every((d) => src.srs.has(d.sr)) && fitsHome) {
           migrate(vm, cur, src, hp.moveBack);
           returned.add(vm.ref);
         } else {
@@ -232,41 +281,34 @@ export function placeVms(input: PlacementInput): PlacementResult {
     planned,
     lowerBound,
     movedTwice: [...moves.values()].filter((n) => n > 1).length,
+    stops: [...perHost.values()].reduce((n, hp) => n + hp.stops.length, 0),
+    parked,
   };
 }
 
-function choose(fits: HostState[], vm: VmInfo, targetPlatform: string, compareVersions: (a: string, b: string) => number): HostState {
-  // upgraded hosts first (no second move), then the VM's affinity host, then the most free memory, then the name
-  const key = (t: HostState): [number, number, number] => [compareVersions(t.platform, targetPlatform) >= 0 ? 0 : 1, t.info.ref === vm.affinity ? 0 : 1, -t.free];
-  let best = fits[0];
-  let bestKey = key(best);
-  for (let i = 1; i < fits.length; i++) {
-    const t = fits[i];
-    const k = key(t);
-    const d = k[0] - bestKey[0] || k[1] - bestKey[1] || k[2] - bestKey[2];
-    // fits is in name order, so on a full tie the earlier (smaller) name stays: deterministic
-    if (d < 0) {
-      best = t;
-      bestKey = k;
-    }
+/**
+ * Why no host on the target took a VM that went to a host upgraded later: the furthest placement check some host
+ * on the target passed (one passing every check had room only before this host's other VMs took it: memory).
+ */
+function parkCause(vm: VmInfo, src: HostState, hostsByName: HostState[], onTarget: (t: HostState) => boolean): ParkCause {
+  const rank: Record<Refusal, number> = { ineligible: 0, version: 0, storage: 1, network: 2, cpu: 3, memory: 4 };
+  let best = 0;
+  for (const t of hostsByName) {
+    if (!onTarget(t)) continue;
+    const why = refusal(vm, src, t);
+    best = Math.max(best, why === undefined ? 4 : rank[why]);
   }
-  return best;
-}
-
-function mostFree(fits: HostState[]): HostState {
-  let best = fits[0];
-  for (const t of fits) if (t.free > best.free) best = t;
-  return best;
+  return best <= 1 ? 'storage' : best === 2 ? 'network' : best === 3 ? 'cpu' : 'memory';
 }
 
 /** Every host of the snapshot as a possible target: eligible when live and enabled (R3.3: a disabled host takes no VM). */
-function hostStates(snapshot: PoolSnapshot): Map<Ref, HostState> {
+function hostStates(snapshot: PoolSnapshot, rankOf: (platform: string) => number): Map<Ref, HostState> {
   return new Map<Ref, HostState>(
     snapshot.hosts.map((h) => [
       h.ref,
       {
         info: h,
-        platform: h.version.platform,
+        rank: rankOf(h.version.platform),
         free: h.memoryFree,
         eligible: h.live && h.enabled,
         srs: new Set(h.attachedSrs),
@@ -290,9 +332,9 @@ type Refusal = 'ineligible' | 'version' | 'storage' | 'network' | 'cpu' | 'memor
  * VM_REQUIRES_NETWORK), every CPU feature the VM booted with (R3.4, VM_INCOMPATIBLE_WITH_THIS_HOST), and enough free
  * memory as xapi computes it (R2.2, HOST_NOT_ENOUGH_FREE_MEMORY).
  */
-function refusal(vm: VmInfo, src: HostState, t: HostState, compareVersions: (a: string, b: string) => number, free = t.free): Refusal | undefined {
+function refusal(vm: VmInfo, src: HostState, t: HostState, free = t.free): Refusal | undefined {
   if (t === src || !t.eligible) return 'ineligible';
-  if (compareVersions(t.platform, src.platform) < 0) return 'version';
+  if (t.rank < src.rank) return 'version';
   if (!vm.disks.every((d) => t.srs.has(d.sr))) return 'storage';
   if (missingNetworks(vm, t.networks).length > 0) return 'network';
   if (vm.cpuFlags && t.cpu && !cpuCompatible(vm.cpuFlags, t.cpu)) return 'cpu';
@@ -307,11 +349,40 @@ function pickTarget(
   vm: VmInfo,
   src: HostState,
   hostsByName: HostState[],
-  targetPlatform: string,
-  compareVersions: (a: string, b: string) => number,
+  targetRank: number,
   strategy: PlacementStrategy,
+  fit?: PlacementInput['fit'],
 ): Pick {
-  const fits: HostState[] = [];
+  // one pass, no allocation: placement runs this for every VM of every host of every candidate order
+  let best: HostState | undefined;
+  let b0 = 0;
+  let b1 = 0;
+  let b2 = 0;
+  for (const t of hostsByName) {
+    if (refusal(vm, src, t) !== undefined) continue;
+    let k0 = 0;
+    let k1 = 0;
+    let k2 = -t.free; // greedy (xapi's approximate bin-packing): the most free
+    if (strategy === 'planned') {
+      // upgraded hosts first (no second move), then the VM's affinity host, then the most free memory (best-fit:
+      // the least free with room), then the name (hostsByName order: on a full tie the earlier name stays)
+      const upgraded = t.rank >= targetRank;
+      k0 = upgraded ? 0 : 1;
+      k1 = t.info.ref === vm.affinity ? 0 : 1;
+      if (fit === 'best-fit-all' || (fit === 'best-fit' && upgraded)) k2 = t.free;
+    }
+    if (!best || (k0 - b0 || k1 - b1 || k2 - b2) < 0) {
+      best = t;
+      b0 = k0;
+      b1 = k1;
+      b2 = k2;
+    }
+  }
+  return best ? { to: best } : noHost(vm, src, hostsByName);
+}
+
+/** Why no host can receive vm from src: the first check every allowed host fails (version, SRs, networks, CPU, memory). */
+function noHost(vm: VmInfo, src: HostState, hostsByName: HostState[]): Exclude<Pick, { to: HostState }> {
   let allowed = 0;
   let seesDisks = 0;
   let connected = 0;
@@ -319,7 +390,7 @@ function pickTarget(
   let bestFree = -Infinity;
   const missing = new Set<Ref>();
   for (const t of hostsByName) {
-    const why = refusal(vm, src, t, compareVersions);
+    const why = refusal(vm, src, t);
     if (why === 'ineligible' || why === 'version') continue;
     allowed++;
     if (why === 'storage') continue;
@@ -332,9 +403,7 @@ function pickTarget(
     if (why === 'cpu') continue;
     cpuOk++;
     bestFree = Math.max(bestFree, t.free);
-    if (why === undefined) fits.push(t);
   }
-  if (fits.length > 0) return { to: strategy === 'greedy' ? mostFree(fits) : choose(fits, vm, targetPlatform, compareVersions) };
   if (allowed === 0) return { cause: 'version', reason: 'R3.4 no enabled host on the same or a newer version can receive it' };
   if (seesDisks === 0) return { cause: 'storage', reason: `R2.5 no allowed host has the SRs of its disks attached` };
   if (connected === 0)
@@ -387,8 +456,8 @@ export interface EvacuationPlacement {
  */
 export function placeEvacuation(input: EvacuationInput): EvacuationPlacement {
   const { snapshot, source, targetPlatform } = input;
-  const compareVersions = versionComparer();
-  const state = hostStates(snapshot);
+  const rankOf = platformRanks(snapshot, targetPlatform);
+  const state = hostStates(snapshot, rankOf);
   const hostsByName = byHostName(state);
   const srs = new Map(snapshot.srs.map((s) => [s.ref, s]));
   const src = state.get(source);
@@ -413,7 +482,7 @@ export function placeEvacuation(input: EvacuationInput): EvacuationPlacement {
     }
   }
 
-  const misfits = checkPlanned(vms, input.planned ?? [], src, state, srs, compareVersions);
+  const misfits = checkPlanned(vms, input.planned ?? [], src, state, srs);
   if (misfits.length === 0 && unplaced.length === 0) {
     const planned = new Map((input.planned ?? []).map((m) => [m.vm, m]));
     return { moves: vms.map((v) => planned.get(v.ref)!), misfits, recomputed: false, unplaced };
@@ -423,7 +492,7 @@ export function placeEvacuation(input: EvacuationInput): EvacuationPlacement {
   // largest first, as the plan does: first-fit-decreasing leaves the fewest VMs without room
   const ordered = [...vms].sort((a, b) => b.memoryNeeded - a.memoryNeeded || (a.name < b.name ? -1 : a.name > b.name ? 1 : a.ref < b.ref ? -1 : 1));
   for (const vm of ordered) {
-    const pick = pickTarget(vm, src, hostsByName, targetPlatform, compareVersions, 'planned');
+    const pick = pickTarget(vm, src, hostsByName, rankOf(targetPlatform), 'planned');
     if ('cause' in pick) {
       unplaced.push({ vm: vm.ref, vmName: vm.name, reason: pick.reason });
       continue;
@@ -441,7 +510,6 @@ function checkPlanned(
   src: HostState,
   state: Map<Ref, HostState>,
   srs: Map<Ref, { name: string }>,
-  compareVersions: (a: string, b: string) => number,
 ): string[] {
   const reasons: string[] = [];
   const left = new Map([...state.values()].map((t) => [t, t.free]));
@@ -456,7 +524,7 @@ function checkPlanned(
       reasons.push(`${vm.name}: planned target ${m.toName} is not in the pool`);
       continue;
     }
-    const why = refusal(vm, src, t, compareVersions, left.get(t)!);
+    const why = refusal(vm, src, t, left.get(t)!);
     if (why === 'ineligible') reasons.push(`${vm.name}: planned target ${t.info.name} is ${t === src ? 'its own host' : t.info.live ? 'disabled' : 'not live'}`);
     else if (why === 'version') reasons.push(`${vm.name}: planned target ${t.info.name} is on an older version than ${src.info.name} (R3.4)`);
     else if (why === 'storage') {

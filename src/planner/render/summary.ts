@@ -99,7 +99,7 @@ export function headline(plan: Plan): string {
     `${vmsTouched(plan)} running VMs to move or stop`,
     ...(master ? [`master ${master.name} first`] : []),
     `est. ${humanSeconds(plan.estimateSeconds)}`,
-    `${plan.migrations.planned} live migrations (lower bound ${plan.migrations.lowerBound})`,
+    `${plan.migrations.planned} live migrations (lower bound ${plan.migrations.lowerBound}${plan.migrations.boundNote ? ` — ${plan.migrations.boundNote}` : ''})`,
   ].join(' · ');
 }
 
