@@ -202,6 +202,10 @@ export const recordSchemas = {
 export type RecordClass = keyof typeof recordSchemas;
 export const RECORD_CLASSES = Object.keys(recordSchemas) as RecordClass[];
 
+const FIELDS = new Map<RecordClass, ReadonlySet<string>>(RECORD_CLASSES.map((c) => [c, new Set(Object.keys(recordSchemas[c].shape))]));
+/** The wire fields the schema of `cls` declares: the only ones a get_all_records reply needs to carry. */
+export const recordFieldsOf = (cls: RecordClass): ReadonlySet<string> => FIELDS.get(cls)!;
+
 export type PoolRecord = z.infer<typeof PoolRecordSchema>;
 export type HostRecord = z.infer<typeof HostRecordSchema>;
 export type HostMetricsRecord = z.infer<typeof HostMetricsRecordSchema>;
