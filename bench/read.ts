@@ -226,7 +226,7 @@ export function formatReadBench(r: ReadBenchResult): string {
 
 if (require.main === module) {
   const full = process.argv.includes('--sizes') ? process.argv[process.argv.indexOf('--sizes') + 1]!.split(',').map(Number) : undefined;
-  benchRead({ sizes: full }).catch((e) => {
+  benchRead({ sizes: full, runCpu: process.argv.includes('--no-run-cpu') ? false : undefined }).catch((e) => {
     console.error(`bench/read: ${(e as Error).message}`);
     process.exitCode = 1;
   });

@@ -41,7 +41,9 @@ export interface RunCpuResult {
 
 const PASSWORD_ENV = 'XSUPGRADE_BENCH_RUN_CPU_PASSWORD';
 
-export async function benchRunCpu(opts: { hosts?: number; vmsPerHost?: number; scale?: number; realTimeoutMs?: number; print?: boolean } = {}): Promise<RunCpuResult> {
+export async function benchRunCpu(
+  opts: { hosts?: number; vmsPerHost?: number; scale?: number; realTimeoutMs?: number; print?: boolean; progress?: (line: string) => void } = {},
+): Promise<RunCpuResult> {
   const simModule = compiledSimModule();
   if (!simModule) throw new Error('bench/run-cpu needs the compiled simulator (npm run build): it runs it in a child process');
   const hosts = opts.hosts ?? 64;
@@ -75,9 +77,17 @@ export async function benchRunCpu(opts: { hosts?: number; vmsPerHost?: number; s
     const actor = { userId: 'bench', source: 'cli' as const };
     let finished: (run: Run) => void = () => undefined;
     const ended = new Promise<Run>((resolve) => (finished = resolve));
+    let hostsDone = 0;
+    let cpuAtStart: NodeJS.CpuUsage | undefined;
     const notifier: Notifier = {
       runStarted: async () => undefined,
-      runUpdated: async () => undefined,
+      runUpdated: async (run) => {
+        const done = run.steps.filter((st) => st.kind === 'wait-host' && st.state === 'done').length;
+        if (done === hostsDone || !opts.progress || !cpuAtStart) return;
+        hostsDone = done;
+        const c = process.cpuUsage(cpuAtStart);
+        opts.progress(`${done}/${hosts} hosts back on the target, bot CPU so far ${((c.user + c.system) / 1e6).toFixed(1)} s`);
+      },
       runEvent: async () => undefined,
       approvalNeeded: async (run, step) => void (await core!.approve(run.id, step.id, actor)),
       approvalDecided: async () => undefined,
@@ -101,6 +111,7 @@ export async function benchRunCpu(opts: { hosts?: number; vmsPerHost?: number; s
     });
     const before = await sim.stats();
     const cpu0 = process.cpuUsage();
+    cpuAtStart = cpu0;
     const t0 = Date.now();
     const plan = await core.plan(pool.name, {}, actor);
     if (!plan.ok) throw new Error(`plan: ${plan.error}`);
@@ -163,7 +174,7 @@ export function formatRunCpuBench(rows: RunCpuResult[]): string {
 
 if (require.main === module) {
   const arg = (name: string): number | undefined => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : undefined);
-  benchRunCpu({ hosts: arg('--hosts'), vmsPerHost: arg('--vms'), scale: arg('--scale') }).catch((e) => {
+  benchRunCpu({ hosts: arg('--hosts'), vmsPerHost: arg('--vms'), scale: arg('--scale'), progress: (l) => console.error(`${new Date().toISOString()} ${l}`) }).catch((e) => {
     console.error(`bench/run-cpu: ${(e as Error).stack ?? (e as Error).message}`);
     process.exitCode = 1;
   });

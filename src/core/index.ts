@@ -14,7 +14,8 @@ import type { Core, CoreErrorCode, CoreResult, Notifier, PoolStatus, RecoveryReq
 import type { Actor, Plan, Run, RunState, UpgradeMode } from '../domain/types';
 import { readAppliedUpdates, readSnapshot, testRepository } from '../inventory';
 import { readSessionPermissions } from '../inventory/rbac';
-import { buildPlan, loadUpgradePaths, type UpgradePathTable } from '../planner';
+import { loadUpgradePaths, type UpgradePathTable } from '../planner';
+import { buildPlanOffLoop } from './plan-off-loop';
 import { auditor } from '../runner/audit';
 import { Engine, type PoolRuntime } from '../runner/engine';
 import { isPoolUnavailable } from '../runner/errors';
@@ -163,7 +164,8 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
     const active = how.forStart ? undefined : (await store.listRuns({ pool: cfg.name, states: ACTIVE }))[0];
     paths ??= loadUpgradePaths();
     const backup = snapshot.pool.rollingUpgradeInProgress ? await lastUsableBackup((f) => store.listRuns(f), cfg.name) : undefined;
-    return buildPlan(snapshot, {
+    // a large pool is planned in a worker thread: seconds of planning must not hold Slack acks (issue 13)
+    return buildPlanOffLoop(snapshot, {
       ...(backup ? { lastUsableBackup: backup } : {}),
       pool: cfg.name,
       target: opts.target ?? cfg.target,
