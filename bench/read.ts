@@ -1,6 +1,6 @@
 /**
  * Pool read benchmark (issue 13): for pools of 3, 16 and 64 hosts × 50 VMs, the snapshot the planner reads (one
- * `get_all_records` per class, 11 classes) by the bot over XML-RPC and over JSON-RPC, and the same 11 reads by the
+ * `get_all_records` per class, 14 classes) by the bot over XML-RPC and over JSON-RPC, and the same reads by the
  * vendor SDK's Python XenAPI.py (Debian python3-os-xenapi) against the same simulator; the ratio bot ÷ XenAPI.py;
  * and the longest event-loop block in the bot while it reads (perf_hooks.monitorEventLoopDelay: the largest delay
  * of a 1 ms timer, i.e. the longest stretch the loop could not run anything else).
@@ -214,7 +214,7 @@ export function formatReadBench(r: ReadBenchResult): string {
     ]),
   );
   return [
-    `Reading a pool (11 get_all_records) · simulator in ${r.simulator === 'worker' ? 'a worker thread' : 'the same process'} · python: ${r.python}`,
+    `Reading a pool (one get_all_records per class) · simulator in ${r.simulator === 'worker' ? 'a worker thread' : 'the same process'} · python: ${r.python}`,
     '',
     table,
     '',

@@ -1,8 +1,8 @@
 /**
  * The simulator in a child process (issue 13): the bot's CPU time (process.cpuUsage, which counts every thread of
  * a process, worker threads included) and its event loop are then the bot's alone, as with a real pool on other
- * machines. The child runs this module compiled (dist/bench/sim-process.js); under ts-jest it is started through
- * ts-node-free `require` of the compiled simulator only, so the bench uses it only when compiledSimModule() exists.
+ * machines. The child runs this very module, compiled (dist/bench/sim-process.js), and loads the compiled simulator:
+ * it is used only when compiledSimModule() exists (npm run bench), never under ts-jest.
  *
  * The two processes share one simulated time: the child's ScaledClock is built so that it reads what the
  * parent's clock reads (same scale, origin shifted by the real time the child took to start).
