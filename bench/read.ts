@@ -1,6 +1,6 @@
 /**
  * Pool read benchmark (issue 13): for pools of 3, 16 and 64 hosts × 50 VMs, the snapshot the planner reads (one
- * `get_all_records` per class, 11 classes) by the bot over XML-RPC and over JSON-RPC, and the same 11 reads by the
+ * `get_all_records` per class, 14 classes) by the bot over XML-RPC and over JSON-RPC, and the same reads by the
  * vendor SDK's Python XenAPI.py (Debian python3-os-xenapi) against the same simulator; the ratio bot ÷ XenAPI.py;
  * and the longest event-loop block in the bot while it reads (perf_hooks.monitorEventLoopDelay: the largest delay
  * of a 1 ms timer, i.e. the longest stretch the loop could not run anything else).
@@ -8,6 +8,10 @@
  * The simulator runs in a worker thread (the compiled one, under npm run bench) so its encoding work is not
  * counted against the bot; each figure is the best of `repeat` reads after one warm-up read per transport (the
  * simulator caches record encodings, so the first read of a pool also pays for those).
+ *
+ * Beside them, for the same pool sizes (issue 13's "Done when"): the CPU-seconds the bot spends per host during a
+ * whole rolling run (bench/run-cpu.ts, simulator in a child process) and the ack latency p99 of `/xsupgrade help`
+ * sent every 100 ms while a `plan` of the pool is being read and planned (bench/slack.ts, the real Bolt app).
  */
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -18,7 +22,8 @@ import { XenApiClient } from '../src/xenapi';
 import { RECORD_CLASSES } from '../src/xenapi/records';
 import { markdownTable, ms } from './harness';
 import { syntheticScenario } from './plan';
-import { compiledSimModule, startInProcess, startInWorker, type SimHandle } from './slack';
+import { benchRunCpu } from './run-cpu';
+import { benchSlack, compiledSimModule, startInProcess, startInWorker, type SimHandle } from './slack';
 
 export interface ReadBenchRow {
   hosts: number;
@@ -31,12 +36,19 @@ export interface ReadBenchRow {
   /** the longest event-loop block while the bot read, over both transports */
   xmlBlockMs: number;
   jsonBlockMs: number;
+  /** bot CPU-seconds per host during a rolling run of this pool (undefined: not measured) */
+  runCpuPerHost?: number;
+  /** `/xsupgrade help` every ackEveryMs while a plan of this pool is read: ack p99 and max, and how many were sent */
+  ack?: { p99Ms: number; maxMs: number; probes: number; acked: number };
 }
 
 export interface ReadBenchResult {
   rows: ReadBenchRow[];
   python: string;
   simulator: 'worker' | 'in-process';
+  ackEveryMs: number;
+  /** why run CPU was not measured, if it was not */
+  runCpuSkipped?: string;
 }
 
 const PY_READ = `
@@ -95,12 +107,26 @@ async function botRead(sim: SimHandle, transport: 'xmlrpc' | 'jsonrpc', repeat: 
   }
 }
 
-export async function benchRead(opts: { sizes?: number[]; vmsPerHost?: number; repeat?: number; print?: boolean } = {}): Promise<ReadBenchResult> {
+export interface ReadBenchOptions {
+  sizes?: number[];
+  vmsPerHost?: number;
+  repeat?: number;
+  print?: boolean;
+  /** measure bot CPU per host during a run (default: when the compiled simulator exists, i.e. under npm run bench) */
+  runCpu?: boolean;
+  /** measure the help ack latency during a plan (default true) */
+  ack?: boolean;
+  ackEveryMs?: number;
+}
+
+export async function benchRead(opts: ReadBenchOptions = {}): Promise<ReadBenchResult> {
   const sizes = opts.sizes ?? [3, 16, 64];
   const vmsPerHost = opts.vmsPerHost ?? 50;
   const repeat = opts.repeat ?? 2;
   const python = findPython();
   const simModule = compiledSimModule();
+  const runCpu = (opts.runCpu ?? true) && simModule !== undefined;
+  const ackEveryMs = opts.ackEveryMs ?? 100;
   const rows: ReadBenchRow[] = [];
   for (const hosts of sizes) {
     const scenario: Scenario = parseScenario(syntheticScenario(hosts, vmsPerHost), `bench-read-${hosts}`);
@@ -122,10 +148,30 @@ export async function benchRead(opts: { sizes?: number[]; vmsPerHost?: number; r
     } finally {
       await sim.stop();
     }
+    const row = rows[rows.length - 1]!;
+    if (opts.ack ?? true) row.ack = await ackDuringPlan(hosts, vmsPerHost, ackEveryMs);
+    if (runCpu) row.runCpuPerHost = (await benchRunCpu({ hosts, vmsPerHost, print: false })).cpuSecondsPerHost;
   }
-  const result: ReadBenchResult = { rows, python: python ? `${python} (XenAPI.py from ${pythonXenApiPath(python)})` : 'not installed', simulator: simModule ? 'worker' : 'in-process' };
+  const result: ReadBenchResult = {
+    rows,
+    python: python ? `${python} (XenAPI.py from ${pythonXenApiPath(python)})` : 'not installed',
+    simulator: simModule ? 'worker' : 'in-process',
+    ackEveryMs,
+    runCpuSkipped: runCpu ? undefined : opts.runCpu === false ? 'not asked' : 'needs the compiled simulator (npm run build; node dist/bench/read.js)',
+  };
   if (opts.print ?? true) console.log(formatReadBench(result));
   return result;
+}
+
+/**
+ * `/xsupgrade help` every `everyMs` (answered in the ack itself) while one `/xsupgrade plan` of the pool is read and
+ * planned: the real Bolt app and core, the simulator in a worker thread (bench/slack.ts).
+ */
+async function ackDuringPlan(hosts: number, vmsPerHost: number, everyMs: number): Promise<ReadBenchRow['ack']> {
+  const r = await benchSlack({ hosts, vmsPerHost, concurrency: 1, bursts: ['plan'], probeEveryMs: everyMs, probeCommand: 'help', maxProbes: 1500, burstTimeoutMs: 600_000, print: false });
+  const probes = r.rows.find((row) => row.during === 'plan');
+  if (!probes || probes.requests === 0) return { p99Ms: Number.NaN, maxMs: Number.NaN, probes: 0, acked: 0 };
+  return { p99Ms: probes.ack.p99Ms, maxMs: probes.ack.maxMs, probes: probes.requests, acked: probes.acked };
 }
 
 function pythonXenApiPath(python: string): string {
@@ -140,7 +186,19 @@ const ratio = (bot: number, py: number | undefined): string => (py === undefined
 
 export function formatReadBench(r: ReadBenchResult): string {
   const table = markdownTable(
-    ['hosts', 'VMs', 'round trips', 'bot, XML-RPC', 'bot, JSON-RPC', 'XenAPI.py (XML-RPC)', 'bot ÷ XenAPI.py, XML-RPC', 'bot ÷ XenAPI.py, JSON-RPC', 'longest event-loop block (XML / JSON)'],
+    [
+      'hosts',
+      'VMs',
+      'round trips',
+      'bot, XML-RPC',
+      'bot, JSON-RPC',
+      'XenAPI.py (XML-RPC)',
+      'bot ÷ XenAPI.py, XML-RPC',
+      'bot ÷ XenAPI.py, JSON-RPC',
+      'longest event-loop block (XML / JSON)',
+      'bot CPU per host, rolling run',
+      `help ack p99 / max during a plan (sent)`,
+    ],
     r.rows.map((x) => [
       x.hosts,
       x.vms,
@@ -151,20 +209,24 @@ export function formatReadBench(r: ReadBenchResult): string {
       ratio(x.xmlMs, x.pythonMs),
       ratio(x.jsonMs, x.pythonMs),
       `${ms(x.xmlBlockMs)} / ${ms(x.jsonBlockMs)}`,
+      x.runCpuPerHost === undefined ? '–' : `${x.runCpuPerHost.toFixed(2)} s`,
+      x.ack ? `${ms(x.ack.p99Ms)} / ${ms(x.ack.maxMs)} (${x.ack.acked}/${x.ack.probes})` : '–',
     ]),
   );
   return [
-    `Reading a pool (11 get_all_records) · simulator in ${r.simulator === 'worker' ? 'a worker thread' : 'the same process'} · python: ${r.python}`,
+    `Reading a pool (one get_all_records per class) · simulator in ${r.simulator === 'worker' ? 'a worker thread' : 'the same process'} · python: ${r.python}`,
     '',
     table,
     '',
-    'Goals at 64 hosts (issue 13): bot ÷ XenAPI.py ≤ 0.3 over XML-RPC, ≤ 0.1 over JSON-RPC; longest block < 50 ms.',
+    `Bot CPU per host: process.cpuUsage() over a whole rolling run, simulator in a child process${r.runCpuSkipped ? ` (not measured: ${r.runCpuSkipped})` : ''}.`,
+    `help ack: /xsupgrade help every ${r.ackEveryMs} ms while one /xsupgrade plan of the pool is read (Bolt app, simulator in a worker thread).`,
+    'Goals at 64 hosts (issue 13): bot ÷ XenAPI.py ≤ 0.3 over XML-RPC, ≤ 0.1 over JSON-RPC; longest block < 50 ms; ≤ 3 CPU-s per host; help ack p99 < 100 ms.',
   ].join('\n');
 }
 
 if (require.main === module) {
   const full = process.argv.includes('--sizes') ? process.argv[process.argv.indexOf('--sizes') + 1]!.split(',').map(Number) : undefined;
-  benchRead({ sizes: full }).catch((e) => {
+  benchRead({ sizes: full, runCpu: process.argv.includes('--no-run-cpu') ? false : undefined }).catch((e) => {
     console.error(`bench/read: ${(e as Error).message}`);
     process.exitCode = 1;
   });

@@ -33,7 +33,7 @@ import { createSlackApp } from '../src/slack/app';
 import { openStore } from '../src/store';
 import { markdownTable, ms, projectFile, summarise, type LatencySummary } from './harness';
 
-export type BenchCommand = 'plan' | 'status';
+export type BenchCommand = 'plan' | 'status' | 'help';
 
 export interface SlackBenchOptions {
   hosts?: number;
@@ -50,6 +50,8 @@ export interface SlackBenchOptions {
   probeEveryMs?: number;
   /** at most this many probes per plan burst (default 400) */
   maxProbes?: number;
+  /** the command the probes send (default status; `help` is answered in the ack itself, issue 13) */
+  probeCommand?: BenchCommand;
   /** real-time bound for a burst to be fully answered */
   burstTimeoutMs?: number;
   print?: boolean;
@@ -315,7 +317,7 @@ function prepare(ctx: BurstContext, user: string, command: BenchCommand): Prepar
     user_id: user,
     user_name: user.toLowerCase(),
     command: '/xsupgrade',
-    text: `${command} ${POOL}`,
+    text: command === 'help' ? 'help' : `${command} ${POOL}`,
     api_app_id: 'A0XSUPGRADE',
     is_enterprise_install: 'false',
     response_url: fake.createResponseUrl({ channel, user }),
@@ -354,7 +356,14 @@ function rowOf(command: BenchCommand, sent: SentRequest[], answeredAt: Map<strin
  * One burst of `n` identical commands sent at once. During a plan burst, status probes are sent one every
  * `probeEveryMs` until every plan is answered: their ack latency is what a user typing a command meanwhile sees.
  */
-async function burst(ctx: BurstContext, index: number, command: BenchCommand, n: number, probe: { everyMs: number; max: number }, timeoutMs: number): Promise<SlackBurstRow[]> {
+async function burst(
+  ctx: BurstContext,
+  index: number,
+  command: BenchCommand,
+  n: number,
+  probe: { everyMs: number; max: number; command: BenchCommand },
+  timeoutMs: number,
+): Promise<SlackBurstRow[]> {
   const { fake } = ctx;
   const commandOf = new Map<string, BenchCommand>();
   const answeredAt = new Map<string, number>();
@@ -382,8 +391,8 @@ async function burst(ctx: BurstContext, index: number, command: BenchCommand, n:
   const probes = command === 'plan' && probe.everyMs > 0
     ? Array.from({ length: probe.max }, (_, i) => {
         const user = benchUser(index, i, true);
-        commandOf.set(user, 'status');
-        return prepare(ctx, user, 'status');
+        commandOf.set(user, probe.command);
+        return prepare(ctx, user, probe.command);
       })
     : [];
 
@@ -402,10 +411,12 @@ async function burst(ctx: BurstContext, index: number, command: BenchCommand, n:
     clearTimeout(timer);
     if (outcome === 'timeout') throw new Error(`${command} burst: ${burstDone} of ${n} answered within ${timeoutMs} ms; the others got no answer`);
     const sentProbes = await load.stop();
+    // help is answered in the ack itself
+    if (probe.command === 'help') for (const r of sentProbes) if (r.status === 200) answeredAt.set(r.user, r.sentAt + r.ackMs);
     await ctx.idle(); // the probes' replies and the plans' thread parts, so the next burst starts from a quiet app
     const main = rowOf(command, sent, answeredAt, failures);
     for (const c of fake.calls.slice(callsBefore)) main.apiCalls[c.method] = (main.apiCalls[c.method] ?? 0) + 1;
-    return sentProbes.length > 0 ? [main, rowOf('status', sentProbes, answeredAt, failures, command)] : [main];
+    return sentProbes.length > 0 ? [main, rowOf(probe.command, sentProbes, answeredAt, failures, command)] : [main];
   } finally {
     await load.stop().catch(() => undefined);
     fake.off('call', onCall as (...args: never[]) => void);
@@ -417,7 +428,7 @@ export async function benchSlack(opts: SlackBenchOptions = {}): Promise<SlackBen
   // 10, not 50: one snapshot of 16×50 costs ~2 s of XML-RPC parsing in the bot, so 100 concurrent plans would take ~4 min
   const vmsPerHost = opts.vmsPerHost ?? 10;
   const n = opts.concurrency ?? 100;
-  const probe = { everyMs: opts.probeEveryMs ?? 250, max: opts.maxProbes ?? 400 };
+  const probe = { everyMs: opts.probeEveryMs ?? 250, max: opts.maxProbes ?? 400, command: opts.probeCommand ?? 'status' };
   const bursts = opts.bursts ?? ['plan', 'status'];
   const minIntervalMs = opts.minIntervalMs ?? 0;
   const simModule = compiledSimModule();
@@ -503,7 +514,7 @@ export function formatSlackBench(r: SlackBenchResult): string {
   const table = markdownTable(
     ['command', 'requests', 'acked (HTTP 200)', 'ack p50', 'ack p99', 'ack max', 'answered', 'answer p50', 'answer p99', 'answer max', 'error replies', 'whole burst'],
     r.rows.map((row) => [
-      `/xsupgrade ${row.command} ${POOL}${row.during ? ` (one every ${r.probeEveryMs} ms during the ${row.during} burst)` : ''}`,
+      `/xsupgrade ${row.command === 'help' ? 'help' : `${row.command} ${POOL}`}${row.during ? ` (one every ${r.probeEveryMs} ms during the ${row.during} burst)` : ''}`,
       row.requests,
       row.acked,
       ms(row.ack.p50Ms),

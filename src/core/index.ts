@@ -15,7 +15,8 @@ import type { Core, CoreErrorCode, CoreResult, Notifier, PoolStatus, RecoveryReq
 import type { Actor, Plan, Run, RunState, UpgradeMode } from '../domain/types';
 import { readAppliedUpdates, readSnapshot, testRepository } from '../inventory';
 import { readSessionPermissions } from '../inventory/rbac';
-import { buildPlan, loadUpgradePaths, type UpgradePathTable } from '../planner';
+import { loadUpgradePaths, type UpgradePathTable } from '../planner';
+import { buildPlanOffLoop } from './plan-off-loop';
 import { auditor } from '../runner/audit';
 import { Engine, type PoolRuntime } from '../runner/engine';
 import { isPoolUnavailable } from '../runner/errors';
@@ -182,7 +183,8 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
     const backup = snapshot.pool.rollingUpgradeInProgress ? await lastUsableBackup((f) => store.listRuns(f), cfg.name) : undefined;
     // R3.10: the update repository's ISOs and what each host has applied (read here; the planner is pure)
     const updates = cfg.updateRepository ? await readUpdatesInput(rt.client, cfg.updateRepository) : undefined;
-    return buildPlan(snapshot, {
+    // a large pool is planned in a worker thread: seconds of planning must not hold Slack acks (issue 13)
+    return buildPlanOffLoop(snapshot, {
       ...(backup ? { lastUsableBackup: backup } : {}),
       ...(updates ? { updates } : {}),
       pool: cfg.name,

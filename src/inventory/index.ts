@@ -1,10 +1,10 @@
 import { Clock, systemClock } from '../clock';
 import type { PoolSnapshot } from '../domain/types';
 import { RECORD_CLASSES, RecordParseError, type RecordClass, type RecordOf } from '../xenapi/records';
-import { PoolRecords, toSnapshot } from './convert';
+import { PoolRecords, toSnapshotSliced } from './convert';
 import { InventoryError } from './errors';
 
-export { toSnapshot } from './convert';
+export { toSnapshot, toSnapshotSliced } from './convert';
 export type { PoolRecords } from './convert';
 export { InventoryError } from './errors';
 export { readAppliedUpdates, testRepository } from './repository';
@@ -31,5 +31,6 @@ export async function readSnapshot(client: RecordSource, clock: Clock = systemCl
     }
     throw e;
   }
-  return toSnapshot(Object.fromEntries(RECORD_CLASSES.map((cls, i) => [cls, results[i]])) as PoolRecords, takenAt);
+  // converted in time slices: a 64-host pool's snapshot must not hold the event loop (Slack acks, other pools)
+  return toSnapshotSliced(Object.fromEntries(RECORD_CLASSES.map((cls, i) => [cls, results[i]])) as PoolRecords, takenAt);
 }

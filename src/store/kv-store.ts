@@ -218,10 +218,13 @@ export class KvStore implements Store {
       if (opts.expectedRevision !== undefined && current.revision !== opts.expectedRevision) {
         throw new ConflictError(`run ${id} changed since it was read (revision ${opts.expectedRevision}, now ${current.revision})`);
       }
-      const next = structuredClone(current);
+      // `current` was just decoded from the stored text: nothing else holds it, so it is mutated in place (a copy
+      // of a 64-host run cost as much as reading it, on every write of a step's progress; issue 13)
+      const revision = current.revision;
+      const next = current;
       checkSynchronous(mutate(next), `updateRun(${id})`);
       if (next.id !== id) throw new Error(`updateRun(${id}): the run id cannot change`);
-      next.revision = current.revision + 1;
+      next.revision = revision + 1;
       next.updatedAt = this.clock.now();
       validate.run(k, next);
       await tx.put(k, encode(next));

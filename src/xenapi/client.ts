@@ -16,7 +16,7 @@ import {
   isXenApiError,
 } from './errors';
 import { waitFor as waitForEvents, type WaitForOptions, type XenEvent } from './events';
-import { parseAllRecordsSliced, parseRecord, type RecordClass, type RecordOf } from './records';
+import { parseAllRecordsSliced, parseRecord, recordFieldsOf, type RecordClass, type RecordOf } from './records';
 import { Redactor } from './redact';
 import type { CallOptions, EventFromResult } from './types';
 import { importRawVdi } from './import-vdi';
@@ -325,9 +325,12 @@ export class XenApiClient extends EventEmitter {
     return parsed.data as EventFromResult;
   }
 
-  /** `<cls>.get_all_records` in one round trip, each record zod-parsed (records.ts). */
+  /**
+   * `<cls>.get_all_records` in one round trip, each record zod-parsed (records.ts). Over XML-RPC only the fields
+   * the schema declares are decoded at all (recordFields).
+   */
   async getAllRecords<C extends RecordClass>(cls: C): Promise<Record<string, RecordOf<C>>> {
-    const raw = await this.call(`${cls}.get_all_records`);
+    const raw = await this.call(`${cls}.get_all_records`, [], { recordFields: recordFieldsOf(cls) });
     return parseAllRecordsSliced(cls, raw);
   }
 
@@ -531,6 +534,7 @@ export class XenApiClient extends EventEmitter {
         transport: t,
         limits: this.replyLimits,
         answeredIn: (a) => (answered = a),
+        recordFields: opts.recordFields,
       });
     try {
       return await request(transport);

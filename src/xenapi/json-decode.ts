@@ -3,8 +3,8 @@
  * than the limit (issue 10.11).
  *
  * JSON.parse is fast (a 64-host VM list, ~7 MB, in 15–30 ms) but it is one uninterruptible block, and it builds
- * whatever depth it is given. Replies up to WHOLE_PARSE_BYTES are parsed at once and their depth checked by a
- * sliced walk; a larger reply is depth-checked first, then parsed in pieces: one pass finds each container's
+ * whatever depth it is given. Every reply is depth-checked on its text first (a sliced scan); replies up to
+ * WHOLE_PARSE_BYTES are then parsed at once; a larger reply is parsed in pieces: one pass finds each container's
  * top-level separators (outside strings), a container larger than PIECE_BYTES is parsed member by member, in
  * batches, with a yield to the event loop whenever a slice of work took longer than SLICE_MS.
  */
@@ -34,41 +34,54 @@ class Slicer {
 }
 
 /**
- * Checks nesting depth over the whole text (outside strings), in time slices. Throws JsonDecodeError naming the
- * limit; cheap compared with parsing, and it runs before anything is built.
+ * Checks nesting depth over the whole text (outside strings), in time slices, before anything is built. Throws
+ * JsonDecodeError naming the limit. Strings are skipped with indexOf (most of a xapi reply is strings: refs, uuids,
+ * int64s), so this costs a few ms for a 7 MB reply. An unterminated string ends the scan: JSON.parse refuses it.
  */
 async function checkDepth(text: string, maxDepth: number, slicer: Slicer): Promise<void> {
   let depth = 0;
-  let inString = false;
-  const STEP = 1 << 18;
-  for (let base = 0; base < text.length; base += STEP) {
-    const end = Math.min(text.length, base + STEP);
-    for (let i = base; i < end; i++) {
-      const c = text.charCodeAt(i);
-      if (inString) {
-        if (c === BACKSLASH) i++;
-        else if (c === QUOTE) inString = false;
-      } else if (c === QUOTE) inString = true;
-      else if (c === OPEN_OBJ || c === OPEN_ARR) {
+  let i = 0;
+  let steps = 0;
+  const n = text.length;
+  while (i < n) {
+    const c = text.charCodeAt(i);
+    if (c === QUOTE) {
+      let j = text.indexOf('"', i + 1);
+      while (j > 0 && escaped(text, j)) j = text.indexOf('"', j + 1);
+      if (j < 0) return;
+      i = j + 1;
+    } else {
+      if (c === OPEN_OBJ || c === OPEN_ARR) {
         if (++depth > maxDepth) throw new JsonDecodeError(`nested deeper than ${maxDepth} levels`);
       } else if (c === CLOSE_OBJ || c === CLOSE_ARR) depth--;
+      i++;
     }
-    await slicer.tick();
+    if (++steps === 65536) {
+      steps = 0;
+      await slicer.tick();
+    }
   }
+}
+
+/** Is the quote at text[j] escaped (preceded by an odd number of backslashes)? */
+function escaped(text: string, j: number): boolean {
+  let k = j - 1;
+  while (k >= 0 && text.charCodeAt(k) === BACKSLASH) k--;
+  return (j - 1 - k) % 2 === 1;
 }
 
 /** Indexes of the top-level commas of the container text[start..end] (start at its opening bracket). */
 function topLevelCommas(text: string, start: number, end: number): number[] {
   const commas: number[] = [];
   let depth = 0;
-  let inString = false;
   for (let i = start; i <= end; i++) {
     const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === BACKSLASH) i++;
-      else if (c === QUOTE) inString = false;
-    } else if (c === QUOTE) inString = true;
-    else if (c === OPEN_OBJ || c === OPEN_ARR) depth++;
+    if (c === QUOTE) {
+      let j = text.indexOf('"', i + 1);
+      while (j > 0 && escaped(text, j)) j = text.indexOf('"', j + 1);
+      if (j < 0 || j > end) break; // unterminated: the parse of the pieces refuses it
+      i = j;
+    } else if (c === OPEN_OBJ || c === OPEN_ARR) depth++;
     else if (c === CLOSE_OBJ || c === CLOSE_ARR) depth--;
     else if (c === COMMA && depth === 1) commas.push(i);
   }
@@ -103,12 +116,34 @@ function parse(text: string): unknown {
   }
 }
 
+/** Keeps only `fields` of a record (anything else is returned as is: the record schema refuses it). */
+function projector(fields: ReadonlySet<string>): (v: unknown) => unknown {
+  const list = [...fields];
+  return (v) => {
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
+    const rec = v as Record<string, unknown>;
+    const out: Record<string, unknown> = {};
+    for (const f of list) if (rec[f] !== undefined) out[f] = rec[f];
+    return out;
+  };
+}
+
 /**
  * Parses the container text[start..end] (inclusive brackets). Its members are parsed in batches of about
- * PIECE_BYTES; a single member larger than that is split the same way, one level down.
+ * PIECE_BYTES; a single member larger than that is split the same way, one level down. `project`, when given, is
+ * applied to each member value as its batch is parsed (the records of a get_all_records reply: the fields not kept
+ * die young, so a large reply does not fill the heap with data nobody reads). `recordsKey`: the member of this
+ * container that holds such records (the envelope's "result").
  */
-async function parseContainer(text: string, start: number, end: number, slicer: Slicer): Promise<unknown> {
-  if (end - start < PIECE_BYTES) return parse(text.slice(start, end + 1));
+async function parseContainer(
+  text: string,
+  start: number,
+  end: number,
+  slicer: Slicer,
+  project?: (v: unknown) => unknown,
+  records?: { key: string; project: (v: unknown) => unknown },
+): Promise<unknown> {
+  if (end - start < PIECE_BYTES && !project) return parse(text.slice(start, end + 1));
   const isObject = text.charCodeAt(start) === OPEN_OBJ;
   const commas = topLevelCommas(text, start, end);
   await slicer.tick();
@@ -119,7 +154,10 @@ async function parseContainer(text: string, start: number, end: number, slicer: 
     if (upTo <= batchFrom) return;
     const body = text.slice(bounds[batchFrom] + 1, bounds[upTo]);
     const v = parse(isObject ? `{${body}}` : `[${body}]`);
-    if (isObject) Object.assign(out, v);
+    if (project) {
+      if (isObject) for (const [k, x] of Object.entries(v as Record<string, unknown>)) (out as Record<string, unknown>)[k] = project(x);
+      else for (const x of v as unknown[]) (out as unknown[]).push(project(x));
+    } else if (isObject) Object.assign(out, v);
     else (out as unknown[]).push(...(v as unknown[]));
     batchFrom = upTo;
   };
@@ -138,8 +176,11 @@ async function parseContainer(text: string, start: number, end: number, slicer: 
       } else {
         let vEnd = to;
         while (vEnd > valueAt && /\s/.test(text[vEnd]!)) vEnd--;
-        const value = await parseContainer(text, valueAt, vEnd, slicer);
-        if (isObject) (out as Record<string, unknown>)[parse(text.slice(from, valueAt).trim().replace(/:$/, '')) as string] = value;
+        const key = isObject ? (parse(text.slice(from, valueAt).trim().replace(/:$/, '')) as string) : undefined;
+        const value = project
+          ? project(await parseContainer(text, valueAt, vEnd, slicer))
+          : await parseContainer(text, valueAt, vEnd, slicer, records && key === records.key ? records.project : undefined);
+        if (isObject) (out as Record<string, unknown>)[key!] = value;
         else (out as unknown[]).push(value);
         batchFrom = k + 1;
       }
@@ -159,39 +200,32 @@ async function parseContainer(text: string, start: number, end: number, slicer: 
  */
 const WHOLE_PARSE_BYTES = 12 * 1024 * 1024;
 
-/** Iterative depth check of a parsed value (no recursion: the value may be deeper than the stack). */
-async function checkParsedDepth(root: unknown, maxDepth: number, slicer: Slicer): Promise<void> {
-  const stack: Array<[unknown, number]> = [[root, 0]];
-  let n = 0;
-  while (stack.length > 0) {
-    const [v, d] = stack.pop()!;
-    if (v === null || typeof v !== 'object') continue;
-    if (d + 1 > maxDepth) throw new JsonDecodeError(`nested deeper than ${maxDepth} levels`);
-    for (const x of Array.isArray(v) ? v : Object.values(v)) if (x !== null && typeof x === 'object') stack.push([x, d + 1]);
-    if (++n % 2048 === 0) await slicer.tick();
-  }
+export interface JsonDecodeOptions {
+  /** a get_all_records reply: keep only these fields of each record of the envelope's "result" (see parseContainer) */
+  recordFields?: ReadonlySet<string>;
+  /** largest text parsed with one JSON.parse (default WHOLE_PARSE_BYTES; with recordFields, PIECE_BYTES) */
+  wholeParseBytes?: number;
 }
 
 /** Decodes a JSON text with a depth limit, yielding to the event loop between slices of work. */
-export async function decodeJson(text: string, maxDepth: number, wholeParseBytes = WHOLE_PARSE_BYTES): Promise<unknown> {
+export async function decodeJson(text: string, maxDepth: number, opts: JsonDecodeOptions = {}): Promise<unknown> {
   const slicer = new Slicer();
+  const wholeParseBytes = opts.wholeParseBytes ?? (opts.recordFields ? PIECE_BYTES : WHOLE_PARSE_BYTES);
+  await checkDepth(text, maxDepth, slicer);
   if (text.length <= wholeParseBytes) {
-    let value: unknown;
     try {
-      value = JSON.parse(text);
+      return JSON.parse(text);
     } catch (e) {
       // V8 may run out of stack on absurd nesting: that is a depth refusal too
       if (e instanceof RangeError) throw new JsonDecodeError(`nested deeper than ${maxDepth} levels`);
       throw new JsonDecodeError((e as Error).message);
     }
-    await checkParsedDepth(value, maxDepth, slicer);
-    return value;
   }
-  await checkDepth(text, maxDepth, slicer);
   const first = text.search(/\S/);
   if (first < 0) throw new JsonDecodeError('empty body');
   const c = text.charCodeAt(first);
   if (c !== OPEN_OBJ && c !== OPEN_ARR) return parse(text);
   const last = text.trimEnd().length - 1;
-  return parseContainer(text, first, last, slicer);
+  const records = opts.recordFields && c === OPEN_OBJ ? { key: 'result', project: projector(opts.recordFields) } : undefined;
+  return parseContainer(text, first, last, slicer, undefined, records);
 }

@@ -2,7 +2,7 @@ import { z } from 'zod';
 
 /**
  * zod schemas for the records `<class>.get_all_records` returns, with xapi's wire field names.
- * - unknown fields are kept (passthrough): xapi returns every field of the data model, and newer versions add some;
+ * - only the fields the bot reads are validated and kept (see below);
  * - int64 fields arrive as decimal strings (xapi's untyped <value>) and are decoded to numbers;
  * - datetimes arrive as Date (<dateTime.iso8601>) or as xapi's text form 20170407T08:28:32Z, and become Date.
  * Fields every consumer relies on are required; the rest are optional so that an older xapi still parses.
@@ -12,16 +12,31 @@ import { z } from 'zod';
 const ref = z.string();
 const refs = z.array(z.string());
 const stringMap = z.record(z.string(), z.string());
+/** A map of which only `keys` are read: those are validated as strings, the rest is dropped. */
+const mapOf = <K extends string>(...keys: K[]) => z.object(Object.fromEntries(keys.map((k) => [k, z.string().optional()])) as { [k in K]: z.ZodOptional<z.ZodString> });
 
+const INT64 = /^-?\d+$/;
+const FLOAT = /^-?\d+(\.\d*)?([eE][-+]?\d+)?$/;
+
+/**
+ * Scalars with two wire forms are one transform each, not a z.union: a union tries its members in turn and builds
+ * an issue for every member that fails, which at 3,200 VMs was a large part of the read (issue 13).
+ */
 /** int64: xapi sends "123"; a typed <int> (a number) is accepted too. */
-export const int64 = z
-  .union([z.string().regex(/^-?\d+$/, 'an int64 as a decimal string'), z.number().int()])
-  .transform((v) => (typeof v === 'number' ? v : Number(v)));
+export const int64 = z.unknown().transform((v, ctx): number => {
+  if (typeof v === 'string' && INT64.test(v)) return Number(v);
+  if (typeof v === 'number' && Number.isInteger(v)) return v;
+  ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'an int64 as a decimal string' });
+  return z.NEVER;
+});
 
 /** float: <double> on the wire; a decimal string (as in other_config) is accepted too. */
-export const float = z
-  .union([z.number(), z.string().regex(/^-?\d+(\.\d*)?([eE][-+]?\d+)?$/, 'a number')])
-  .transform((v) => (typeof v === 'number' ? v : Number(v)));
+export const float = z.unknown().transform((v, ctx): number => {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'string' && FLOAT.test(v)) return Number(v);
+  ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'a number' });
+  return z.NEVER;
+});
 
 const XAPI_DATETIME = /^(\d{4})-?(\d{2})-?(\d{2})T(\d{2}):?(\d{2}):?(\d{2})(?:\.\d+)?(Z|[+-]\d{2}:?\d{2})?$/;
 
@@ -35,9 +50,9 @@ export function parseXapiDatetime(text: string): Date | undefined {
   return Number.isNaN(date.getTime()) ? undefined : date;
 }
 
-export const datetime = z.union([z.date(), z.string()]).transform((v, ctx) => {
+export const datetime = z.unknown().transform((v, ctx): Date => {
   if (v instanceof Date) return v;
-  const d = parseXapiDatetime(v);
+  const d = typeof v === 'string' ? parseXapiDatetime(v) : undefined;
   if (!d) {
     ctx.addIssue({ code: z.ZodIssueCode.custom, message: `a XenAPI datetime like 20170407T08:28:32Z, got ${JSON.stringify(v)}` });
     return z.NEVER;
@@ -45,258 +60,127 @@ export const datetime = z.union([z.date(), z.string()]).transform((v, ctx) => {
   return d;
 });
 
-const ops = z.array(z.string());
-const opsMap = z.record(z.string(), z.string());
+/*
+ * Only the fields the bot reads are declared, and only those are kept (zod's default: unknown keys are stripped).
+ * xapi sends every field of its data model (a VM record has ~90); validating and copying all of them for 3,200 VMs
+ * cost more than reading them (issue 13). getAllRecords also tells the XML decoder these names (recordFields), so
+ * the other members of each record are never built. A field added here is validated and kept from then on.
+ */
 
-export const PoolRecordSchema = z
-  .object({
-    uuid: z.string(),
-    name_label: z.string(),
-    master: ref,
-    other_config: stringMap,
-    name_description: z.string().optional(),
-    default_SR: ref.optional(),
-    suspend_image_SR: ref.optional(),
-    crash_dump_SR: ref.optional(),
-    ha_enabled: z.boolean().optional(),
-    ha_configuration: stringMap.optional(),
-    ha_host_failures_to_tolerate: int64.optional(),
-    ha_plan_exists_for: int64.optional(),
-    ha_overcommitted: z.boolean().optional(),
-    allowed_operations: ops.optional(),
-    current_operations: opsMap.optional(),
-    restrictions: stringMap.optional(),
-    cpu_info: stringMap.optional(),
-    live_patching_disabled: z.boolean().optional(),
-  })
-  .passthrough();
+export const PoolRecordSchema = z.object({
+  name_label: z.string(),
+  master: ref,
+  other_config: stringMap,
+  ha_enabled: z.boolean().optional(),
+  suspend_image_SR: ref.optional(),
+});
 
-export const HostRecordSchema = z
-  .object({
-    uuid: z.string(),
-    name_label: z.string(),
-    address: z.string(),
-    enabled: z.boolean(),
-    software_version: stringMap,
-    other_config: stringMap,
-    resident_VMs: refs,
-    metrics: ref,
-    PBDs: refs,
-    name_description: z.string().optional(),
-    hostname: z.string().optional(),
-    allowed_operations: ops.optional(),
-    current_operations: opsMap.optional(),
-    API_version_major: int64.optional(),
-    API_version_minor: int64.optional(),
-    API_version_vendor: z.string().optional(),
-    memory_overhead: int64.optional(),
-    PIFs: refs.optional(),
-    control_domain: ref.optional(),
-    updates: refs.optional(),
-    updates_requiring_reboot: refs.optional(),
-    edition: z.string().optional(),
-    license_params: stringMap.optional(),
-    cpu_info: stringMap.optional(),
-    // xapi's datamodel default: no suspend image SR chosen yet
-    suspend_image_sr: ref.default('OpaqueRef:NULL'),
-  })
-  .passthrough();
+export const HostRecordSchema = z.object({
+  uuid: z.string(),
+  name_label: z.string(),
+  address: z.string(),
+  enabled: z.boolean(),
+  software_version: stringMap,
+  other_config: stringMap,
+  metrics: ref,
+  API_version_major: int64.optional(),
+  API_version_minor: int64.optional(),
+  memory_overhead: int64.optional(),
+  cpu_info: stringMap.optional(),
+  // xapi's datamodel default: no suspend image SR chosen yet
+  suspend_image_sr: ref.default('OpaqueRef:NULL'),
+});
 
-export const HostMetricsRecordSchema = z
-  .object({
-    uuid: z.string(),
-    live: z.boolean(),
-    memory_total: int64,
-    memory_free: int64.optional(),
-    last_updated: datetime.optional(),
-    other_config: stringMap.optional(),
-  })
-  .passthrough();
+export const HostMetricsRecordSchema = z.object({
+  live: z.boolean(),
+  memory_total: int64,
+  last_updated: datetime.optional(),
+});
 
-export const VMRecordSchema = z
-  .object({
-    uuid: z.string(),
-    name_label: z.string(),
-    power_state: z.string(),
-    resident_on: ref,
-    is_a_template: z.boolean(),
-    is_control_domain: z.boolean(),
-    memory_static_max: int64,
-    memory_dynamic_min: int64,
-    memory_dynamic_max: int64,
-    VBDs: refs,
-    other_config: stringMap,
-    name_description: z.string().optional(),
-    is_a_snapshot: z.boolean().optional(),
-    affinity: ref.optional(),
-    memory_static_min: int64.optional(),
-    memory_target: int64.optional(),
-    memory_overhead: int64.optional(),
-    VCPUs_max: int64.optional(),
-    VIFs: refs.optional(),
-    /** vendor and features (hex words) the VM booted with: VM_INCOMPATIBLE_WITH_THIS_HOST compares them */
-    last_boot_CPU_flags: stringMap.optional(),
-    suspend_VDI: ref.optional(),
-    suspend_SR: ref.optional(),
-    allowed_operations: ops.optional(),
-    current_operations: opsMap.optional(),
-    blocked_operations: stringMap.optional(),
-    metrics: ref.optional(),
-    guest_metrics: ref.optional(),
-    ha_restart_priority: z.string().optional(),
-    platform: stringMap.optional(),
-    // defaults as xapi's datamodel (XS71 datamodel.ml): "" = PV guest, no PCI devices passed through
-    HVM_boot_policy: z.string().default(''),
-    attached_PCIs: refs.default([]),
-  })
-  .passthrough();
+export const VMRecordSchema = z.object({
+  uuid: z.string(),
+  name_label: z.string(),
+  power_state: z.string(),
+  resident_on: ref,
+  is_a_template: z.boolean(),
+  is_control_domain: z.boolean(),
+  memory_dynamic_min: int64,
+  VBDs: refs,
+  /** PCI passthrough declared the old way (other_config:pci) */
+  other_config: mapOf('pci'),
+  is_a_snapshot: z.boolean().optional(),
+  affinity: ref.optional(),
+  memory_overhead: int64.optional(),
+  /** vendor and features (hex words) the VM booted with: VM_INCOMPATIBLE_WITH_THIS_HOST compares them */
+  last_boot_CPU_flags: mapOf('features').optional(),
+  suspend_SR: ref.optional(),
+  blocked_operations: stringMap.optional(),
+  metrics: ref.optional(),
+  guest_metrics: ref.optional(),
+  ha_restart_priority: z.string().optional(),
+  // defaults as xapi's datamodel (XS71 datamodel.ml): "" = PV guest, no PCI devices passed through
+  HVM_boot_policy: z.string().default(''),
+  attached_PCIs: refs.default([]),
+});
 
-export const VMMetricsRecordSchema = z
-  .object({
-    uuid: z.string(),
-    memory_actual: int64.optional(),
-    VCPUs_number: int64.optional(),
-    start_time: datetime.optional(),
-    state: refs.optional(),
-    hvm: z.boolean().optional(),
-    nested_virt: z.boolean().optional(),
-    nomigrate: z.boolean().optional(),
-    last_updated: datetime.optional(),
-    other_config: stringMap.optional(),
-  })
-  .passthrough();
+export const VMMetricsRecordSchema = z.object({
+  hvm: z.boolean().optional(),
+});
 
-export const VMGuestMetricsRecordSchema = z
-  .object({
-    uuid: z.string(),
-    PV_drivers_version: stringMap,
-    PV_drivers_up_to_date: z.boolean().optional(),
-    PV_drivers_detected: z.boolean().optional(),
-    os_version: stringMap.optional(),
-    networks: stringMap.optional(),
-    other: stringMap.optional(),
-    live: z.boolean().optional(),
-    can_use_hotplug_vbd: z.string().optional(),
-    can_use_hotplug_vif: z.string().optional(),
-    last_updated: datetime.optional(),
-    other_config: stringMap.optional(),
-  })
-  .passthrough();
+export const VMGuestMetricsRecordSchema = z.object({
+  PV_drivers_version: mapOf('major', 'minor', 'micro'),
+  PV_drivers_up_to_date: z.boolean().optional(),
+  PV_drivers_detected: z.boolean().optional(),
+  other: mapOf('feature-suspend').optional(),
+});
 
-export const VBDRecordSchema = z
-  .object({
-    uuid: z.string(),
-    VM: ref,
-    VDI: ref,
-    type: z.string(),
-    empty: z.boolean(),
-    mode: z.string().optional(),
-    userdevice: z.string().optional(),
-    bootable: z.boolean().optional(),
-    currently_attached: z.boolean().optional(),
-    allowed_operations: ops.optional(),
-    current_operations: opsMap.optional(),
-    other_config: stringMap.optional(),
-  })
-  .passthrough();
+export const VBDRecordSchema = z.object({
+  VDI: ref,
+  type: z.string(),
+  empty: z.boolean(),
+});
 
-export const VDIRecordSchema = z
-  .object({
-    uuid: z.string(),
-    name_label: z.string(),
-    SR: ref,
-    VBDs: refs,
-    virtual_size: int64,
-    physical_utilisation: int64.optional(),
-    type: z.string().optional(),
-    sharable: z.boolean().optional(),
-    read_only: z.boolean().optional(),
-    is_tools_iso: z.boolean().optional(),
-    name_description: z.string().optional(),
-    other_config: stringMap.optional(),
-  })
-  .passthrough();
+export const VDIRecordSchema = z.object({
+  name_label: z.string(),
+  SR: ref,
+});
 
-export const SRRecordSchema = z
-  .object({
-    uuid: z.string(),
-    name_label: z.string(),
-    type: z.string(),
-    shared: z.boolean(),
-    PBDs: refs,
-    VDIs: refs,
-    content_type: z.string().optional(),
-    physical_size: int64.optional(),
-    physical_utilisation: int64.optional(),
-    virtual_allocation: int64.optional(),
-    name_description: z.string().optional(),
-    other_config: stringMap.optional(),
-  })
-  .passthrough();
+export const SRRecordSchema = z.object({
+  uuid: z.string(),
+  name_label: z.string(),
+  type: z.string(),
+  shared: z.boolean(),
+  content_type: z.string().optional(),
+});
 
-export const PBDRecordSchema = z
-  .object({
-    uuid: z.string(),
-    host: ref,
-    SR: ref,
-    currently_attached: z.boolean(),
-    device_config: stringMap.optional(),
-    other_config: stringMap.optional(),
-  })
-  .passthrough();
+export const PBDRecordSchema = z.object({
+  host: ref,
+  SR: ref,
+  currently_attached: z.boolean(),
+});
 
-export const TaskRecordSchema = z
-  .object({
-    uuid: z.string(),
-    name_label: z.string(),
-    status: z.string(),
-    progress: float,
-    result: z.string(),
-    error_info: z.array(z.string()),
-    created: datetime.optional(),
-    finished: datetime.optional(),
-    resident_on: ref.optional(),
-    allowed_operations: ops.optional(),
-    current_operations: opsMap.optional(),
-    subtask_of: ref.optional(),
-    other_config: stringMap.optional(),
-  })
-  .passthrough();
+export const TaskRecordSchema = z.object({
+  name_label: z.string(),
+  status: z.string(),
+  progress: float,
+  result: z.string(),
+  error_info: z.array(z.string()),
+});
 
-export const NetworkRecordSchema = z
-  .object({
-    uuid: z.string(),
-    name_label: z.string(),
-    PIFs: refs,
-    VIFs: refs.optional(),
-    bridge: z.string().optional(),
-    other_config: stringMap.optional(),
-  })
-  .passthrough();
+export const NetworkRecordSchema = z.object({
+  name_label: z.string(),
+});
 
-export const PIFRecordSchema = z
-  .object({
-    uuid: z.string(),
-    host: ref,
-    network: ref,
-    device: z.string().optional(),
-    VLAN: int64.optional(),
-    management: z.boolean().optional(),
-    currently_attached: z.boolean().optional(),
-    other_config: stringMap.optional(),
-  })
-  .passthrough();
+export const PIFRecordSchema = z.object({
+  host: ref,
+  network: ref,
+  currently_attached: z.boolean().optional(),
+});
 
-export const VIFRecordSchema = z
-  .object({
-    uuid: z.string(),
-    VM: ref,
-    network: ref,
-    device: z.string().optional(),
-    currently_attached: z.boolean().optional(),
-    other_config: stringMap.optional(),
-  })
-  .passthrough();
+export const VIFRecordSchema = z.object({
+  VM: ref,
+  network: ref,
+});
 
 export const recordSchemas = {
   pool: PoolRecordSchema,
@@ -317,6 +201,10 @@ export const recordSchemas = {
 
 export type RecordClass = keyof typeof recordSchemas;
 export const RECORD_CLASSES = Object.keys(recordSchemas) as RecordClass[];
+
+const FIELDS = new Map<RecordClass, ReadonlySet<string>>(RECORD_CLASSES.map((c) => [c, new Set(Object.keys(recordSchemas[c].shape))]));
+/** The wire fields the schema of `cls` declares: the only ones a get_all_records reply needs to carry. */
+export const recordFieldsOf = (cls: RecordClass): ReadonlySet<string> => FIELDS.get(cls)!;
 
 export type PoolRecord = z.infer<typeof PoolRecordSchema>;
 export type HostRecord = z.infer<typeof HostRecordSchema>;

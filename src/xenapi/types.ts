@@ -4,6 +4,8 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** real ms for this call instead of requestTimeoutMs */
   timeoutMs?: number;
+  /** a get_all_records call: only these fields of each record are wanted (see XmlRpcDecoder's recordFields) */
+  recordFields?: ReadonlySet<string>;
 }
 
 export interface EventFromResult {

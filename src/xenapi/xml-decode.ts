@@ -7,6 +7,10 @@
  * strings (int64 stays a decimal string, as xapi means it), `<int>`/`<i4>`/`<i8>` and `<double>` numbers,
  * `<boolean>` true/false, `<dateTime.iso8601>` a Date, `<base64>` a Buffer, `<nil/>` null, `<array>` and `<struct>`.
  *
+ * Records (issue 13): given `recordFields`, a `{Status, Value}` reply whose Value is a struct of structs (what
+ * get_all_records returns, ref → record) keeps only those members of each record; the others are parsed by saxes
+ * (so the document must still be well-formed and within the depth limit) but no value is built for them.
+ *
  * Limits (issue 10.11): the nesting depth of arrays/structs is bounded (a deeply nested reply cannot blow the
  * stack or the heap); the byte size is bounded by the caller that counts the bytes it writes. A DOCTYPE is refused
  * (no entity expansion of any kind).
@@ -33,7 +37,12 @@ export class XmlRpcDecodeError extends Error {}
 
 type Frame =
   | { kind: 'array'; items: unknown[] }
-  | { kind: 'struct'; obj: Record<string, unknown>; name: string | undefined };
+  | { kind: 'struct'; obj: Record<string, unknown>; name: string | undefined; records?: boolean };
+
+export interface XmlRpcDecoderOptions {
+  /** keep only these members of each record of a ref → record reply (get_all_records) */
+  recordFields?: ReadonlySet<string>;
+}
 
 const SCALAR_TYPES = new Set(['string', 'int', 'i4', 'i8', 'double', 'boolean', 'dateTime.iso8601', 'base64', 'nil']);
 const STRUCTURE = new Set(['methodResponse', 'methodCall', 'methodName', 'params', 'param', 'fault', 'member', 'name', 'data']);
@@ -54,8 +63,17 @@ export class XmlRpcDecoder {
   private haveResult = false;
   private error: Error | undefined;
   private isFault = false;
+  private readonly recordFields: ReadonlySet<string> | undefined;
+  /** inside a record member that is not kept: <value>s and containers still open within it */
+  private skipping = false;
+  private skipValues = 0;
+  private skipContainers = 0;
 
-  constructor(private readonly maxDepth: number = 64) {
+  constructor(
+    private readonly maxDepth: number = 64,
+    opts: XmlRpcDecoderOptions = {},
+  ) {
+    this.recordFields = opts.recordFields;
     const p = this.parser;
     p.on('error', (e) => {
       throw new XmlRpcDecodeError(e.message);
@@ -64,10 +82,10 @@ export class XmlRpcDecoder {
       throw new XmlRpcDecodeError('a DOCTYPE is not allowed in XML-RPC');
     });
     p.on('text', (t) => {
-      this.text += t;
+      if (!this.skipping) this.text += t;
     });
     p.on('cdata', (t) => {
-      this.text += t;
+      if (!this.skipping) this.text += t;
     });
     p.on('opentag', (tag) => this.open(tag.name));
     p.on('closetag', (tag) => this.close(tag.name));
@@ -104,6 +122,13 @@ export class XmlRpcDecoder {
   }
 
   private open(name: string): void {
+    if (this.skipping) {
+      if (name === 'value') this.skipValues++;
+      else if (name === 'struct' || name === 'array') {
+        if (this.frames.length + ++this.skipContainers > this.maxDepth) throw new XmlRpcDecodeError(`nested deeper than ${this.maxDepth} levels`);
+      }
+      return;
+    }
     if (this.root === undefined) {
       if (name !== 'methodResponse' && name !== 'methodCall') throw new XmlRpcDecodeError(`unexpected root element <${name}>`);
       this.root = name;
@@ -119,7 +144,7 @@ export class XmlRpcDecoder {
     if (name === 'struct' || name === 'array') {
       if (!this.inValue || this.scalar) throw new XmlRpcDecodeError(`<${name}> outside a <value>`);
       if (this.frames.length >= this.maxDepth) throw new XmlRpcDecodeError(`nested deeper than ${this.maxDepth} levels`);
-      this.frames.push(name === 'struct' ? { kind: 'struct', obj: {}, name: undefined } : { kind: 'array', items: [] });
+      this.frames.push(name === 'struct' ? { kind: 'struct', obj: {}, name: undefined, records: this.isRecord() } : { kind: 'array', items: [] });
       this.inValue = false;
       return;
     }
@@ -134,7 +159,21 @@ export class XmlRpcDecoder {
     if (!STRUCTURE.has(name)) throw new XmlRpcDecodeError(`unknown element <${name}>`);
   }
 
+  /** Is the struct being opened a record of a ref → record reply: {Status, Value: {ref: <this>}}? */
+  private isRecord(): boolean {
+    if (!this.recordFields || this.frames.length !== 2 || this.root !== 'methodResponse') return false;
+    const [envelope, refs] = this.frames;
+    return envelope!.kind === 'struct' && envelope!.name === 'Value' && refs!.kind === 'struct';
+  }
+
   private close(name: string): void {
+    if (this.skipping) {
+      if (name === 'value' && --this.skipValues === 0) this.skipping = false;
+      else if (name === 'struct' || name === 'array') this.skipContainers--;
+      else if (name === 'member' && this.skipValues === 0) this.skipping = false; // a member without a value
+      if (!this.skipping) this.text = '';
+      return;
+    }
     switch (name) {
       case 'value': {
         if (this.inValue) this.emit(this.scalar ? this.scalarValue(this.scalar, this.text) : this.text);
@@ -157,6 +196,11 @@ export class XmlRpcDecoder {
         if (!top || top.kind !== 'struct') throw new XmlRpcDecodeError('<name> outside a <struct>');
         top.name = this.text;
         this.text = '';
+        if (top.records && !this.recordFields!.has(top.name)) {
+          this.skipping = true;
+          this.skipValues = 0;
+          this.skipContainers = 0;
+        }
         return;
       }
       case 'methodName':
@@ -237,8 +281,8 @@ function parseDate(text: string): Date {
 }
 
 /** Decodes a whole document held in memory (small bodies: task results, the simulator's requests). */
-export function decodeXmlRpc(text: string, maxDepth?: number): XmlRpcDocument {
-  const d = new XmlRpcDecoder(maxDepth);
+export function decodeXmlRpc(text: string, maxDepth?: number, opts?: XmlRpcDecoderOptions): XmlRpcDocument {
+  const d = new XmlRpcDecoder(maxDepth, opts);
   d.write(text);
   return d.end();
 }

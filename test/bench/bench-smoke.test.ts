@@ -110,13 +110,19 @@ describe('outbox priority bench (issue 10 point 10)', () => {
 describe('read bench (issue 13)', () => {
   it('reads a tiny pool over both transports with the same round trips, and prints the side-by-side table', async () => {
     const { benchRead, formatReadBench } = await import('../../bench/read');
-    const r = await benchRead({ sizes: [2], vmsPerHost: 2, repeat: 1, print: false });
+    const r = await benchRead({ sizes: [2], vmsPerHost: 2, repeat: 1, print: false, ackEveryMs: 5 });
     expect(r.rows).toHaveLength(1);
+    // help probes while a plan of the pool is read: every one acknowledged (how many were sent depends on timing)
+    expect(r.rows[0]!.ack!.acked).toBe(r.rows[0]!.ack!.probes);
+    // the run's CPU needs the simulator in a child process, i.e. the compiled bench: under ts-jest it says so
+    expect(r.rows[0]!.runCpuPerHost).toBeUndefined();
+    expect(r.runCpuSkipped).toMatch(/compiled simulator/);
     expect(r.rows[0]!.roundTrips).toBe(14); // one get_all_records per class the planner reads (networks, PIFs and VIFs since issue 12)
     expect(r.rows[0]!.vms).toBe(4);
     const text = formatReadBench(r);
     expect(text).toContain('bot, XML-RPC');
     expect(text).toContain('bot ÷ XenAPI.py, JSON-RPC');
     expect(text).toMatch(/\| 2 \| 4 \| 14 \|/);
+    expect(text).toContain('help ack p99 / max during a plan');
   });
 });

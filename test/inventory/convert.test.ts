@@ -1,5 +1,5 @@
 import type { Clock } from '../../src/clock';
-import { InventoryError, readSnapshot, toSnapshot } from '../../src/inventory';
+import { InventoryError, readSnapshot, toSnapshot, toSnapshotSliced } from '../../src/inventory';
 import { RecordParseError } from '../../src/xenapi/records';
 import { parseRecords, recordSource, WireRecords } from './records';
 
@@ -184,6 +184,33 @@ describe('toSnapshot: VM_LACKS_FEATURE', () => {
   });
   it('an explicit feature-suspend = 0 is taken at its word (fail safe)', () => {
     expect(withGuest({ 'feature-suspend': '0' }, { major: '7', minor: '1', micro: '0' }).lacksFeatureMigrate).toBe(true);
+  });
+});
+
+describe('toSnapshotSliced (issue 13: the conversion yields to the event loop)', () => {
+  it('gives exactly toSnapshot’s snapshot on a pool large enough to be converted in several steps, and lets timers run meanwhile', async () => {
+    const r = raw();
+    for (let i = 0; i < 1500; i++) {
+      r.VM[`OpaqueRef:gen-${i}`] = vm(`gen-${String(i).padStart(4, '0')}`, i % 3 ? 'Running' : 'Halted', i % 3 ? (i % 2 ? 'OpaqueRef:h1' : 'OpaqueRef:h2') : N, 1, {
+        VBDs: ['OpaqueRef:vbd-web-disk'],
+      });
+    }
+    const records = parseRecords(r);
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 0);
+    // a slow machine stands in for a large pool: every step past the slice budget makes the conversion yield
+    const now = jest.spyOn(performance, 'now');
+    let t = 0;
+    now.mockImplementation(() => (t += 5));
+    try {
+      const sliced = await toSnapshotSliced(records, 9);
+      expect(sliced).toEqual(toSnapshot(records, 9));
+      expect(sliced.vms.filter((v) => v.name.startsWith('gen-'))).toHaveLength(1500);
+    } finally {
+      now.mockRestore();
+      clearInterval(timer);
+    }
+    expect(ticks).toBeGreaterThan(0);
   });
 });
 

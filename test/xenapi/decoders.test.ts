@@ -73,6 +73,48 @@ describe('XML-RPC decoder', () => {
     }
   });
 
+  describe('recordFields: a get_all_records reply keeps only the fields asked for', () => {
+    const member = (n: string, v: string) => `<member><name>${n}</name><value>${v}</value></member>`;
+    const record =
+      '<struct>' +
+      member('name_label', 'web') +
+      member('other_config', `<struct>${member('pci', 'x')}${member('deep', '<array><data><value><struct>' + member('member', 'inner') + '</struct></value></data></array>')}</struct>`) +
+      member('VBDs', '<array><data><value>OpaqueRef:b</value></data></array>') +
+      member('blocked', `<struct>${member('a', '<struct></struct>')}</struct>`) +
+      '<member><name>no_value</name></member>' +
+      member('power_state', '<string>Running</string>') +
+      '</struct>';
+    const reply = (records: string) =>
+      response(`<value><struct>${member('Status', 'Success')}${member('Value', `<struct>${records}</struct>`)}</struct></value>`);
+    const fields = new Set(['name_label', 'other_config', 'power_state']);
+
+    test('other members of each record are not built; nested structs inside kept fields are whole', () => {
+      const text = reply(member('OpaqueRef:v1', record) + member('OpaqueRef:v2', record));
+      const want = { name_label: 'web', other_config: { pci: 'x', deep: [{ member: 'inner' }] }, power_state: 'Running' };
+      expect(decodeXmlRpc(text, 64, { recordFields: fields })).toEqual({ kind: 'response', value: { Status: 'Success', Value: { 'OpaqueRef:v1': want, 'OpaqueRef:v2': want } } });
+      // in chunks, split anywhere
+      for (const size of [1, 5, 13]) {
+        const d = new XmlRpcDecoder(64, { recordFields: fields });
+        for (let i = 0; i < text.length; i += size) d.write(text.slice(i, i + size));
+        expect(d.end()).toEqual({ kind: 'response', value: { Status: 'Success', Value: { 'OpaqueRef:v1': want, 'OpaqueRef:v2': want } } });
+      }
+    });
+
+    test('only records are filtered: the envelope, an error reply and other shapes are whole', () => {
+      const failure = response(`<value><struct>${member('Status', 'Failure')}${member('ErrorDescription', '<array><data><value>HANDLE_INVALID</value><value>VM</value></data></array>')}</struct></value>`);
+      expect(decodeXmlRpc(failure, 64, { recordFields: fields })).toEqual({ kind: 'response', value: { Status: 'Failure', ErrorDescription: ['HANDLE_INVALID', 'VM'] } });
+      const single = response(`<value><struct>${member('Status', 'Success')}${member('Value', record)}</struct></value>`);
+      expect((decodeXmlRpc(single, 64, { recordFields: fields }) as { value: { Value: Record<string, unknown> } }).value.Value.VBDs).toEqual(['OpaqueRef:b']);
+    });
+
+    test('a skipped field still counts for the depth limit and must be well-formed', () => {
+      const deep = '<array><data><value>'.repeat(10) + 'x' + '</value></data></array>'.repeat(10);
+      const text = reply(member('OpaqueRef:v1', `<struct>${member('skipped', deep)}</struct>`));
+      expect(() => decodeXmlRpc(text, 8, { recordFields: fields })).toThrow(/nested deeper than 8 levels/);
+      expect(() => decodeXmlRpc(reply(member('OpaqueRef:v1', `<struct>${member('skipped', '<array><data>')}</struct>`)), 64, { recordFields: fields })).toThrow();
+    });
+  });
+
   test.each([
     ['an unknown element', response('<value><foo>1</foo></value>')],
     ['a bad boolean', response('<value><boolean>yes</boolean></value>')],
@@ -108,30 +150,55 @@ describe('JSON decoder', () => {
     const reply = { jsonrpc: '2.0', result: records(n), id: 1 };
     const text = JSON.stringify(reply);
     expect(await decodeJson(text, 32)).toEqual(JSON.parse(text));
-    expect(await decodeJson(text, 32, 0)).toEqual(JSON.parse(text)); // forced through the piecewise parser
+    expect(await decodeJson(text, 32, { wholeParseBytes: 0 })).toEqual(JSON.parse(text)); // forced through the piecewise parser
+  });
+
+  test.each([10, 2000])('%i records with recordFields: each record keeps only those fields, the envelope is whole', async (n) => {
+    const fields = new Set(['name_label', 'other_config', 'absent']);
+    const want = (r: unknown) =>
+      Object.fromEntries(Object.entries(r as Record<string, Record<string, unknown>>).map(([k, v]) => [k, { name_label: v.name_label, other_config: v.other_config }]));
+    for (const reply of [
+      { jsonrpc: '2.0', result: records(n), id: 1 },
+      { result: records(n), error: null, id: 1 },
+    ]) {
+      const decoded = (await decodeJson(JSON.stringify(reply), 32, { recordFields: fields })) as Record<string, unknown>;
+      // small replies are parsed whole and left to the record schema to strip; large ones are projected as parsed
+      expect({ ...decoded, result: n > 100 ? decoded.result : want(decoded.result) }).toEqual({ ...reply, result: want(reply.result) });
+    }
+    const failure = { result: null, error: ['HANDLE_INVALID', 'VM', 'x'.repeat(300_000)], id: 1 };
+    expect(await decodeJson(JSON.stringify(failure), 32, { recordFields: fields })).toEqual(failure);
   });
 
   test('depth is refused on both paths, and accepted at the limit', async () => {
     const nested = (d: number) => `${'['.repeat(d)}1${']'.repeat(d)}`;
     for (const whole of [undefined, 0]) {
-      await expect(decodeJson(nested(33), 32, whole)).rejects.toThrow(/nested deeper than 32 levels/);
-      await expect(decodeJson(nested(32), 32, whole)).resolves.toBeDefined();
-      await expect(decodeJson(`{"a":${nested(40)}}`, 32, whole)).rejects.toThrow(/nested deeper/);
+      await expect(decodeJson(nested(33), 32, { wholeParseBytes: whole })).rejects.toThrow(/nested deeper than 32 levels/);
+      await expect(decodeJson(nested(32), 32, { wholeParseBytes: whole })).resolves.toBeDefined();
+      await expect(decodeJson(`{"a":${nested(40)}}`, 32, { wholeParseBytes: whole })).rejects.toThrow(/nested deeper/);
     }
+  });
+
+  test('brackets inside strings do not count, whatever the escapes around them', async () => {
+    const value = { a: 'x"[[[[[[', b: '\\', c: '\\"{{{{{{', [`k"[[[[`]: ['\\[[[['], d: '[[[[[[[[' };
+    const text = JSON.stringify(value);
+    expect(await decodeJson(text, 2)).toEqual(value);
+    expect(await decodeJson(text, 2, { wholeParseBytes: 0 })).toEqual(value);
+    // past a string ending in an escaped backslash, the brackets count again
+    await expect(decodeJson('{"a":"\\\\","b":[[[1]]]}', 2)).rejects.toThrow(/nested deeper than 2 levels/);
   });
 
   test('a large array of large arrays (event.from-like) and a large top-level string', async () => {
     const events = Array.from({ length: 1500 }, (_, i) => ({ id: i, snapshot: { big: 'z'.repeat(400), list: Array.from({ length: 20 }, (_, k) => k) } }));
     const text = JSON.stringify({ result: { events, token: 't', valid_ref_counts: { vm: 3 } }, error: null, id: 2, note: 'q'.repeat(300_000) });
-    expect(await decodeJson(text, 32, 0)).toEqual(JSON.parse(text));
+    expect(await decodeJson(text, 32, { wholeParseBytes: 0 })).toEqual(JSON.parse(text));
   });
 
   test('malformed large input is refused, not half-parsed', async () => {
     const text = JSON.stringify({ result: records(1000), id: 1 });
     for (const whole of [undefined, 0]) {
-      await expect(decodeJson(text.slice(0, text.length - 10), 32, whole)).rejects.toThrow();
-      await expect(decodeJson(`${text}x`, 32, whole)).rejects.toThrow();
-      await expect(decodeJson(text.replace('"memory":5120', '"memory":5120,,'), 32, whole)).rejects.toThrow();
+      await expect(decodeJson(text.slice(0, text.length - 10), 32, { wholeParseBytes: whole })).rejects.toThrow();
+      await expect(decodeJson(`${text}x`, 32, { wholeParseBytes: whole })).rejects.toThrow();
+      await expect(decodeJson(text.replace('"memory":5120', '"memory":5120,,'), 32, { wholeParseBytes: whole })).rejects.toThrow();
     }
   });
 });

@@ -17,20 +17,42 @@ describe('record schemas', () => {
     some_future_field: { x: 'y' },
   };
 
-  test('int64 strings become numbers, unknown fields are kept, wire names stay', () => {
+  test('int64 strings become numbers, wire names stay, fields the bot does not read are dropped', () => {
     const r = parseRecord('host', 'OpaqueRef:h', host);
     expect(r.API_version_major).toBe(2);
     expect(r.memory_overhead).toBe(1073741824);
     expect(r.software_version.product_version).toBe('7.1.1');
-    expect((r as Record<string, unknown>).some_future_field).toEqual({ x: 'y' });
+    expect(r).not.toHaveProperty('some_future_field');
+    expect(r).not.toHaveProperty('PBDs');
+    // an unread field is not validated either: a newer or odd xapi value there does not refuse the record
+    expect(parseRecord('host', 'OpaqueRef:h', { ...host, PBDs: 'not-a-list' }).name_label).toBe('xs1');
+    expect(parseRecord('host', 'OpaqueRef:h', { ...host, API_version_major: 7 }).API_version_major).toBe(7);
+  });
+
+  test('a map of which the bot reads some keys keeps those keys, still checked as strings', () => {
+    const vm = {
+      uuid: 'v',
+      name_label: 'web',
+      power_state: 'Running',
+      resident_on: 'OpaqueRef:h',
+      is_a_template: false,
+      is_control_domain: false,
+      memory_dynamic_min: '1024',
+      VBDs: [],
+      other_config: { pci: '0/0000:00:02.0', folder: '/x' },
+    };
+    expect(parseRecord('VM', 'OpaqueRef:v', vm).other_config).toEqual({ pci: '0/0000:00:02.0' });
+    expect(() => parseRecord('VM', 'OpaqueRef:v', { ...vm, other_config: { pci: 1 } })).toThrow(/VM record OpaqueRef:v: field other_config.pci: Expected string/);
+    expect(() => parseRecord('VM', 'OpaqueRef:v', { ...vm, memory_dynamic_min: 1.5 })).toThrow(/field memory_dynamic_min: an int64/);
   });
 
   test('datetimes: Date objects and xapi text both give the right UTC instant', () => {
     expect(parseXapiDatetime('20170407T08:28:32Z')!.toISOString()).toBe('2017-04-07T08:28:32.000Z');
     expect(parseXapiDatetime('20170407T08:28:32')!.toISOString()).toBe('2017-04-07T08:28:32.000Z');
-    const m = parseRecord('VM_metrics', 'OpaqueRef:m', { uuid: 'u', start_time: '19700101T00:00:00Z', last_updated: new Date(5000) });
-    expect(m.start_time!.getTime()).toBe(0);
-    expect(m.last_updated!.getTime()).toBe(5000);
+    const text = parseRecord('host_metrics', 'OpaqueRef:m', { live: true, memory_total: '1', last_updated: '19700101T00:00:00Z' });
+    expect(text.last_updated!.getTime()).toBe(0);
+    const date = parseRecord('host_metrics', 'OpaqueRef:m', { live: true, memory_total: '1', last_updated: new Date(5000) });
+    expect(date.last_updated!.getTime()).toBe(5000);
   });
 
   test('a bad record names the class, the ref and the field', () => {
@@ -40,7 +62,7 @@ describe('record schemas', () => {
     );
     const { enabled: _omit, ...missing } = host;
     expect(() => parseRecord('host', 'OpaqueRef:h2', missing)).toThrow(/host record OpaqueRef:h2: field enabled: .*missing/);
-    expect(() => parseRecord('VM_metrics', 'OpaqueRef:m', { uuid: 'u', start_time: 'yesterday' })).toThrow(/field start_time: a XenAPI datetime/);
+    expect(() => parseRecord('host_metrics', 'OpaqueRef:m', { live: true, memory_total: '1', last_updated: 'yesterday' })).toThrow(/field last_updated: a XenAPI datetime/);
     expect(() => parseAllRecords('VM', ['not', 'a', 'struct'])).toThrow(/VM record \(all\)/);
   });
 });

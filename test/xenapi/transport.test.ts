@@ -50,10 +50,8 @@ test('a 7.1 host: every call goes over JSON-RPC (v1 replies), the same records a
   expect(sim.stats().calls['session.login_with_password']).toBe(1); // no probe, no second login
   const xml = new XenApiClient({ url: sim.masterUrl, username: sim.username, password: sim.password, tls: sim.tls, transport: 'xmlrpc' });
   try {
-    // the typed fields every consumer reads are equal (passthrough extras keep their wire form: "1" vs 1)
-    const typed = (r: typeof vms) =>
-      Object.fromEntries(Object.entries(r).map(([k, v]) => [k, [v.name_label, v.power_state, v.resident_on, v.memory_static_max, v.memory_dynamic_min, v.VBDs]]));
-    expect(typed(parseAllRecords('VM', await xml.call('VM.get_all_records')))).toEqual(typed(vms));
+    // the parsed records (only the fields the bot reads are kept) are equal whichever transport carried them
+    expect(parseAllRecords('VM', await xml.call('VM.get_all_records'))).toEqual(vms);
     expect(xml.transport).toBe('xmlrpc');
   } finally {
     xml.close();
