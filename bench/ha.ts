@@ -164,10 +164,11 @@ async function failover(url: string, leaseTtlMs: number, kills: number): Promise
     const runId = (await until(async () => (await store.listRuns())[0]))!.id;
     const result: FailoverResult = { leaseTtlMs, kills: [], runState: '' };
     for (let k = 0; k < kills; k++) {
-      // the holder is at work: it sent a XenAPI call under its current lease
+      // the holder is at work: it sent a XenAPI call under its current lease and the run is not waiting at a gate
+      // (a kill there would measure the approval, not the take-over)
       const lease = await until(async () => {
         const l = await store.getLease(sim.name);
-        if (!l) return undefined;
+        if (!l || (await store.getRun(runId))?.state !== 'running') return undefined;
         const audit = await store.listAudit(runId);
         return audit.some((e) => e.kind === 'xenapi' && e.detail?.replica === l.owner && e.detail?.token === l.token) ? l : undefined;
       });
