@@ -2,12 +2,14 @@
 # A production install exercised the way the container image (deploy/Dockerfile) and the systemd unit run it, in a
 # clean directory, without a container engine (issue 14):
 #   1. `npm pack` of the built checkout (what the image's build stage produces), unpacked into an empty directory
-#      with the lockfile, then `npm ci --omit=dev` there: no TypeScript, no jest, no dev dependency at all;
+#      with the lockfile, then `npm ci --omit=dev` there (on Node 22.14+/24 also --omit=optional --ignore-scripts, as
+#      the image does: nothing compiled): no TypeScript, no jest, no dev dependency at all;
 #   2. a simulated pool (`xsupgrade sim`, from that install) and a loopback stand-in for Slack's Web API;
 #   3. `xsupgrade serve` from that install, as a non-privileged process with its state in a private directory;
 #   4. GET /healthz and /readyz must answer 200, /metrics must be Prometheus text, and a signed `/xsupgrade plan`
 #      must move the XenAPI call counter; then SIGTERM must stop it with exit 0.
-# Needs a built checkout (npm run build). Ports are chosen by the kernel (0); everything binds 127.0.0.1.
+# Runs on the `node` in PATH (.ci/run: Node 24 from the registry, the image's runtime). Needs a built checkout (npm run
+# build). Ports are chosen by the kernel (0); everything binds 127.0.0.1.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d "${TMPDIR:-/tmp}/xsupgrade-prod.XXXXXX")"
@@ -27,12 +29,29 @@ mkdir "$work/app"
 tar -C "$work/app" --strip-components=1 -xzf "$work"/xsupgrade-*.tgz
 cp "$root/package-lock.json" "$work/app/"
 
-step "npm ci --omit=dev in a clean directory (the image's runtime dependencies)"
-(cd "$work/app" && npm ci --omit=dev --no-audit --no-fund >"$work/npm-ci.log" 2>&1) || fail "npm ci --omit=dev"
+# The image's install (deploy/Dockerfile, docs/deploy.md) on Node 22.14+ and 24 (Node-API 10): production dependencies
+# only, without the optional better-sqlite3-v12 (Node 20's fallback, src/store/sqlite-driver.ts) and without install
+# scripts: better-sqlite3 13's binaries are inside its package, yet `npm ci` still runs node-gyp over its binding.gyp
+# (seen with npm 11.19), which needs python3 and make, absent from the runtime image. Node 20 builds the fallback.
+if [ "$(node -p 'Number(process.versions.napi) >= 10')" = true ]; then
+  flags=(--omit=dev --omit=optional --ignore-scripts)
+else
+  flags=(--omit=dev)
+fi
+step "npm ci ${flags[*]} in a clean directory on node $(node --version) (the image's runtime dependencies)"
+(cd "$work/app" && npm ci "${flags[@]}" --no-audit --no-fund >"$work/npm-ci.log" 2>&1) || fail "npm ci ${flags[*]}"
+# what a plain `npm ci --omit=dev` runs last: it must use the dist/ in the package, not look for TypeScript
+if [[ " ${flags[*]} " == *" --ignore-scripts "* ]]; then
+  (cd "$work/app" && npm run prepare >>"$work/npm-ci.log" 2>&1) || fail "npm run prepare"
+fi
 grep -q "production install (no TypeScript)" "$work/npm-ci.log" || fail "prepare did not say it used the prebuilt dist/"
 for dev in typescript jest ts-jest ws playwright-core; do
   [ ! -e "$work/app/node_modules/$dev" ] || fail "dev dependency $dev was installed"
 done
+if [[ " ${flags[*]} " == *" --omit=optional "* ]]; then
+  [ ! -e "$work/app/node_modules/better-sqlite3-v12" ] || fail "the Node 20 fallback better-sqlite3-v12 was installed"
+  [ -z "$(find "$work/app/node_modules" -path '*/build/*' -name '*.node' -print -quit)" ] || fail "a native module was compiled"
+fi
 cli=("node" "$work/app/dist/src/cli.js")
 "${cli[@]}" --version | grep -q "^xsupgrade " || fail "--version"
 

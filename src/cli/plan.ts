@@ -6,8 +6,11 @@
  */
 import { ScaledClock } from '../clock';
 import { ConfigError, loadPoolsFile, PoolConfig, repositorySecrets, resolveSecret } from '../config/pools';
-import { scenarioUpgrade, type ScenarioUpgrade } from '../core/scenario-mode';
-import type { ReturnPolicy, UpgradeMode } from '../domain/types';
+import { scenarioHops, scenarioUpgrade, type ScenarioUpgrade } from '../core/scenario-mode';
+import { hopMediaFor } from '../core/hop-media';
+import { repositoryUrlWithCredentials } from '../core/runtime';
+import type { PoolSnapshot, ReturnPolicy, UpgradeMode } from '../domain/types';
+import type { Scenario } from '../sim';
 import { planLivePool } from '../inventory/live-plan';
 import { loadUpgradePaths } from '../planner';
 import { planToJson } from '../planner/render/json';
@@ -36,6 +39,12 @@ export function parsePlanArgs(args: string[]): PlanArgs {
   if (typeof opts.scenario === 'string') out.scenario = opts.scenario;
   if (!out.pool && !out.scenario) throw new UsageError('which pool? name one from the pools file, or give --scenario <file>');
   return out;
+}
+
+/** The scenario's inferred upgrade as a pools-file setting (automatic without a repository: none to choose). */
+function rehearsalUpgradeOrManual(u: ScenarioUpgrade): PoolConfig['upgrade'] {
+  if (u.mode === 'automatic') return u.repositoryUrl ? { mode: 'automatic', repositoryUrl: u.repositoryUrl } : { mode: 'manual' };
+  return u.mode === 'update' ? { mode: 'update', updateIso: u.updateIso ?? 'update' } : { mode: 'manual' };
 }
 
 /** The repository URL handed to the plugin, with the HTTP/FTP server's credentials (never the pool's, R3.9). */
@@ -81,9 +90,11 @@ export async function run(args: string[], io: { out?: (s: string) => void; err?:
     let poolName: string;
     let repoUrl: string | undefined;
     let inferred: ScenarioUpgrade | undefined;
+    let scenarioLoaded: Scenario | undefined;
     if (a.scenario) {
       const { loadScenario, startSimulator } = await import('../sim');
       const scenario = loadScenario(a.scenario);
+      scenarioLoaded = scenario;
       const sim = await startSimulator(scenario, { clock });
       cleanup.push(() => sim.stop());
       poolName = a.pool ?? sim.name;
@@ -100,10 +111,20 @@ export async function run(args: string[], io: { out?: (s: string) => void; err?:
     await client.login();
     cleanup = [() => client.logout(), ...cleanup];
     const mode: UpgradeMode = a.mode ?? pool?.upgrade.mode ?? inferred?.mode ?? 'automatic';
+    const target = a.target ?? pool?.target ?? inferred?.target ?? '7.6';
+    // R1.4: a chain's intermediate hop runs with its own media (the pools file's hops, or the scenario's older repositories)
+    const hopCfg = pool ?? (inferred && scenarioLoaded ? { upgrade: rehearsalUpgradeOrManual(inferred), hops: scenarioHops(scenarioLoaded) } : undefined);
+    const chooseMedia = hopCfg
+      ? (snapshot: PoolSnapshot) => {
+          const m = hopMediaFor(hopCfg, paths, snapshot, target, mode, []);
+          return { intermediate: m.intermediate, planOptions: m.planOptions, ...(m.upgrade ? { repositoryUrl: repositoryUrlWithCredentials({ upgrade: m.upgrade }, env) } : {}) };
+        }
+      : undefined;
     const { plan } = await planLivePool(
       client,
-      { pool: poolName, target: a.target ?? pool?.target ?? inferred?.target ?? '7.6', mode, returnPolicy: a.returnPolicy ?? pool?.returnPolicy ?? 'none', paths, repositoryUrl: repoUrl, sanBootHosts: pool?.sanBootHosts ?? [] },
+      { pool: poolName, target, mode, returnPolicy: a.returnPolicy ?? pool?.returnPolicy ?? 'none', paths, repositoryUrl: repoUrl, sanBootHosts: pool?.sanBootHosts ?? [] },
       clock,
+      chooseMedia,
     );
     out(a.json ? JSON.stringify(planToJson(plan), null, 2) : renderPlanText(plan));
     return plan.executable ? 0 : 2;

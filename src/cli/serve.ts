@@ -8,6 +8,7 @@ import { systemClock, type Clock } from '../clock';
 import { loadGeneralSettings, type GeneralSettings } from '../config/env';
 import { ConfigError, loadPoolsFile, type PoolConfig } from '../config/pools';
 import type { Notifier } from '../domain/ports';
+import type { ToolsNotifier } from '../tools/follow-up';
 import { createLogger, type Logger } from '../log';
 import { loadSlackSettings, SettingsError, type SlackSettings } from '../slack/settings';
 import { statSync } from 'node:fs';
@@ -102,13 +103,14 @@ export function poolsFileCheck(file: string | undefined, pools: PoolConfig[]): R
 export async function startBot(config: ServeConfig, opts: { logger: Logger; clock?: Clock; env?: NodeJS.ProcessEnv }): Promise<RunningBot> {
   const clock = opts.clock ?? systemClock;
   const { logger } = opts;
-  const [{ openStore, replicaOutbox }, { createCore, defaultOwnerId }, { createScheduler }, { createSlackApp }, { resolvePoolChannels }, { createWebClient }] = await Promise.all([
+  const [{ openStore, replicaOutbox }, { createCore, defaultOwnerId }, { createScheduler }, { createSlackApp }, { resolvePoolChannels }, { createWebClient }, { createToolsFollowUp }] = await Promise.all([
     import('../store'),
     import('../core'),
     import('../scheduler'),
     import('../slack/app'),
     import('../slack/channels'),
     import('../slack/web-client'),
+    import('../tools/follow-up'),
   ]);
   const stops: Array<() => Promise<void>> = [];
   const stopAll = async () => {
@@ -159,7 +161,17 @@ export async function startBot(config: ServeConfig, opts: { logger: Logger; cloc
       followReplicas: true,
     });
     stops.push(() => core.shutdown());
-    const scheduler = createScheduler({ core, store, notifier: forward, pools: config.pools, clock, logger, settings: config.general.scheduler });
+    // R5.1 Tools checklist: ticked with the scheduler; speaks through the Slack notifier (the proxy forwards any method)
+    const tools = createToolsFollowUp({
+      store,
+      clock,
+      pools: config.pools,
+      notifier: proxy as unknown as ToolsNotifier,
+      client: (pool) => core.toolsClient(pool),
+      logger,
+      settings: config.general.tools,
+    });
+    const scheduler = createScheduler({ core, store, notifier: forward, pools: config.pools, clock, logger, settings: config.general.scheduler, followUps: [tools] });
     const slack = createSlackApp({
       core,
       pools: config.pools,
@@ -167,6 +179,7 @@ export async function startBot(config: ServeConfig, opts: { logger: Logger; cloc
       logger,
       clock,
       scheduler,
+      tools,
       audit: (e) => store.appendAudit(e),
       // undelivered Slack messages survive a restart (issue 5); the next start sends them first
       // with several replicas, each sends its own and takes over those of a replica that stopped (issue 16)

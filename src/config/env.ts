@@ -26,6 +26,20 @@ const envSchema = z.object({
     .default('info'),
   XSUPGRADE_APPROVAL_REMINDER_MINUTES: minutes(30),
   XSUPGRADE_MIXED_MODE_REMINDER_MINUTES: minutes(12 * 60),
+  /** R5.1 Tools checklist: a reminder in the run's thread this often until the list is empty or dismissed */
+  XSUPGRADE_TOOLS_REMINDER_HOURS: z
+    .string()
+    .regex(/^\d+(\.\d+)?$/, 'must be a number of hours, like 24')
+    .transform(Number)
+    .refine((n) => n >= 1 && n <= 24 * 30, 'must be between 1 and 720 hours')
+    .default('24'),
+  /** how often the VMs still on the Tools checklist have their guest metrics read (3 XenAPI calls per VM left) */
+  XSUPGRADE_TOOLS_CHECK_MINUTES: z
+    .string()
+    .regex(/^\d+(\.\d+)?$/, 'must be a number of minutes, like 10')
+    .transform(Number)
+    .refine((n) => n >= 1 && n <= 24 * 60, 'must be between 1 and 1440 minutes')
+    .default('10'),
   /** issue 16: how long a replica that stopped renewing keeps a pool's run before another takes over */
   XSUPGRADE_LEASE_TTL_SECONDS: z
     .string()
@@ -90,6 +104,8 @@ export interface GeneralSettings {
     mixedModeEveryMs: number;
     overdueFactor: number;
   };
+  /** the R5.1 Tools follow-up (src/tools/follow-up.ts) */
+  tools: { remindEveryMs: number; checkEveryMs: number };
 }
 
 export function loadGeneralSettings(env: NodeJS.ProcessEnv = process.env): GeneralSettings {
@@ -118,5 +134,6 @@ export function loadGeneralSettings(env: NodeJS.ProcessEnv = process.env): Gener
       mixedModeEveryMs: e.XSUPGRADE_MIXED_MODE_REMINDER_MINUTES * 60_000,
       overdueFactor: e.XSUPGRADE_OVERDUE_FACTOR,
     },
+    tools: { remindEveryMs: e.XSUPGRADE_TOOLS_REMINDER_HOURS * 3_600_000, checkEveryMs: e.XSUPGRADE_TOOLS_CHECK_MINUTES * 60_000 },
   };
 }

@@ -87,6 +87,14 @@ const poolObject = z
      * declared here; these hosts are never upgraded by a rolling upgrade.
      */
     sanBootHosts: z.array(z.string().min(1).max(255)).max(1000).optional(),
+    /**
+     * Multi-hop upgrades (R1.4): the media of each intermediate target the chain goes through (a path-table target
+     * id such as "7.1.1"), in the same shape as `upgrade`. `upgrade` stays the media of `target`, the final one.
+     */
+    hops: z
+      .array(z.object({ target: z.string().regex(/^\d+(\.\d+){0,2}$/, 'a path-table target id like 7.1.1'), upgrade: upgradeSchema }).strict())
+      .max(8)
+      .optional(),
   })
   .strict();
 
@@ -119,6 +127,12 @@ function crossFieldChecks(p: z.infer<typeof poolObject>, ctx: z.RefinementCtx): 
     }
     if (p.upgrade.repositoryPasswordEnv && !p.upgrade.repositoryUsernameEnv) issue(['upgrade', 'repositoryUsernameEnv'], 'is required with repositoryPasswordEnv (a repository password needs its user)');
   }
+  (p.hops ?? []).forEach((h, i) => {
+    if (h.upgrade.mode === 'automatic' && /^\w+:\/\/[^/]*@/.test(h.upgrade.repositoryUrl)) {
+      issue(['hops', i, 'upgrade', 'repositoryUrl'], 'must not hold credentials: name the variables that hold them in repositoryUsernameEnv and repositoryPasswordEnv');
+    }
+    if (p.hops!.findIndex((o) => o.target === h.target) !== i) issue(['hops', i, 'target'], `target ${h.target} is listed twice`);
+  });
   const channel = p.slack.channel;
   if (!/^[CG][A-Z0-9]+$/.test(channel) && !/^#?[a-z0-9][a-z0-9._-]{0,79}$/.test(channel)) {
     issue(['slack', 'channel'], `"${channel}" is neither a channel id (like C0123ABCDE) nor a channel name (like #xs-upgrades)`);
@@ -195,6 +209,8 @@ export function resolveSecret(envName: string, env: NodeJS.ProcessEnv = process.
 
 /** The repository user and password (automatic mode): secrets the XenAPI client removes from every error text. */
 export function repositorySecrets(pool: PoolConfig, env: NodeJS.ProcessEnv = process.env): string[] {
-  if (pool.upgrade.mode !== 'automatic') return [];
-  return [pool.upgrade.repositoryUsernameEnv, pool.upgrade.repositoryPasswordEnv].filter((v): v is string => !!v).map((v) => resolveSecret(v, env));
+  // the final target's repository and every intermediate hop's (R1.4)
+  return [pool.upgrade, ...(pool.hops ?? []).map((h) => h.upgrade)].flatMap((u) =>
+    u.mode !== 'automatic' ? [] : [u.repositoryUsernameEnv, u.repositoryPasswordEnv].filter((v): v is string => !!v).map((v) => resolveSecret(v, env)),
+  );
 }

@@ -13,7 +13,7 @@ import type { PoolConfig } from '../config/pools';
 import type { Actor, Run } from '../domain/types';
 import { channelMention, mention } from '../domain/mention';
 
-export type Decision = 'start' | 'approve' | 'hold' | 'resume' | 'abort' | 'recover' | 'schedule';
+export type Decision = 'start' | 'approve' | 'hold' | 'resume' | 'abort' | 'recover' | 'schedule' | 'dismiss-tools';
 
 export type AuthResult = { ok: true } | { ok: false; reason: string };
 

@@ -30,6 +30,9 @@ import { restoreRun } from './restore';
 import { createPoolRuntime, repositoryUrlWithCredentials } from './runtime';
 import { startRefusal } from './start-checks';
 import { mention } from '../domain/mention';
+import { planNextHop, resumeBetweenHops, type NextHopDeps } from './next-hop';
+import { hopMediaFor } from './hop-media';
+import type { ToolsClient } from '../tools/read';
 
 export interface CoreDeps {
   pools: PoolConfig[];
@@ -58,6 +61,8 @@ export type CoreHandle = Core & {
   recoverRuns(): Promise<void>;
   /** resolves once this process stops driving the run (tests, the CLI) */
   whenIdle(runId: string): Promise<void>;
+  /** the pool's XenAPI client, for the Tools follow-up's reads (src/tools/follow-up.ts); undefined: unknown pool */
+  toolsClient(pool: string): ToolsClient | undefined;
 };
 
 const ACTIVE: RunState[] = ['running', 'awaiting-approval', 'paused', 'failed'];
@@ -87,13 +92,22 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
     if (!cfg) return undefined;
     let rt = runtimes.get(pool);
     if (!rt) {
-      rt = createPoolRuntime(cfg, { store, notifier, clock, logger, env, clientFactory: deps.clientFactory, pollMs });
+      // the path table resolves the pools file's hop targets (R1.4); read only for a pool that names hops
+      if (cfg.hops?.length) paths ??= loadUpgradePaths();
+      rt = createPoolRuntime(cfg, { store, notifier, clock, logger, env, clientFactory: deps.clientFactory, pollMs, ...(paths ? { paths } : {}) });
       runtimes.set(pool, rt);
     }
     return rt;
   };
 
-  const engine = new Engine({ store, clock, notifier, logger, ownerId, leaseTtlMs, runtime: (p) => runtimeOf(p)?.runtime, checkpoint: deps.checkpoint });
+  // R1.4: once a non-final hop is done, the next hop is planned from the live pool and posted (core/next-hop.ts)
+  let nextHop: NextHopDeps | undefined;
+  const onHopDone = (run: Run): void => {
+    const cfg = pools.get(run.pool);
+    if (!cfg || !nextHop) return;
+    void planNextHop(nextHop, cfg, run.id).catch((err: unknown) => logger.error({ runId: run.id, err: (err as Error).message }, 'planning the next hop failed'));
+  };
+  const engine = new Engine({ store, clock, notifier, logger, ownerId, leaseTtlMs, runtime: (p) => runtimeOf(p)?.runtime, checkpoint: deps.checkpoint, onHopDone });
   const replicaWatch = deps.followReplicas ? await followReplicas(engine, store, leaseTtlMs, logger) : undefined;
 
   // Pinned pools: a member rejoined by forget & rejoin (R4.2) serves the certificate an approver confirmed; the run
@@ -153,15 +167,17 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
     // the pool user's RBAC permissions: a missing one blocks the plan instead of failing mid-run (issue 14)
     const permissions = await readSessionPermissions(rt.client);
     const mode = opts.mode ?? cfg.upgrade.mode;
+    paths ??= loadUpgradePaths();
+    // R1.4: a plan that is an intermediate hop runs with that hop's media (the pools file's hops), tested as its own
+    const media = hopMediaFor(cfg, paths, snapshot, opts.target ?? cfg.target, mode, await store.listRuns({ pool: cfg.name }));
     let repository: { url: string; testResults?: Record<string, { ok: boolean; error?: string }> } | undefined;
-    if (mode === 'automatic' && cfg.upgrade.mode === 'automatic') {
-      const withCreds = repositoryUrlWithCredentials(cfg, env)!;
+    if (media.upgrade?.mode === 'automatic' && (media.intermediate || mode === 'automatic')) {
+      const withCreds = repositoryUrlWithCredentials({ upgrade: media.upgrade }, env)!;
       const live = snapshot.hosts.filter((h) => h.live).map((h) => h.ref);
-      repository = { url: cfg.upgrade.repositoryUrl, testResults: await testRepository(rt.client, live, withCreds), ...(await readAppliedUpdates(rt.client, live)) };
+      repository = { url: media.upgrade.repositoryUrl, testResults: await testRepository(rt.client, live, withCreds), ...(await readAppliedUpdates(rt.client, live)) };
     }
     // start re-validates under its own lease: the active-run precheck is the lease's job there
     const active = how.forStart ? undefined : (await store.listRuns({ pool: cfg.name, states: ACTIVE }))[0];
-    paths ??= loadUpgradePaths();
     const backup = snapshot.pool.rollingUpgradeInProgress ? await lastUsableBackup((f) => store.listRuns(f), cfg.name) : undefined;
     return buildPlan(snapshot, {
       ...(backup ? { lastUsableBackup: backup } : {}),
@@ -174,8 +190,10 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
       activeRunId: active?.id,
       permissions,
       sanBootHosts: cfg.sanBootHosts ?? [],
+      ...media.planOptions,
     });
   };
+  nextHop = { store, clock, logger, audit, makePlan: (cfg, o) => makePlan(cfg, o), notify: (r, what, fn) => engine.notify(r, what, fn) };
 
   /**
    * Concurrent plan requests for the same pool, target and mode share one pool read: a burst of `/xsupgrade plan`
@@ -256,7 +274,8 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
         // re-validated against the pool as it is now: a plan made on an older state is not executed
         let fresh: Plan;
         try {
-          fresh = await makePlan(cfg, { target: cfg.target, mode: latest.mode }, { forStart: true });
+          // a hop of a chain is re-made towards its final target (its own mode comes from the pools file's hops, R1.4)
+          fresh = await makePlan(cfg, latest.finalTarget ? { target: latest.finalTarget } : { target: cfg.target, mode: latest.mode }, { forStart: true });
         } catch (err) {
           await release();
           return unavailable(cfg.name, err);
@@ -281,6 +300,7 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
           slack: { channel: cfg.slack.channel },
         };
         await store.createRun(run);
+        await markNextHopStarted(store, cfg.name, run);
         await audit(run.id, 'state', actor.userId, `run ${run.id} started by ${describeActor(actor)} from plan ${latest.id.slice(0, 12)}`, { plan: latest.id, ...(actor.window ? { window: actor.window } : {}) });
         engine.notify(run, 'runStarted', (n) => n.runStarted(run));
         engine.drive(run.id);
@@ -503,9 +523,12 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
 
     async recoverRuns() {
       await engine.recoverRuns();
+      // R1.4: a restart between two hops re-plans the next hop, or announces its plan again
+      await resumeBetweenHops(nextHop!, pools);
     },
 
     whenIdle: (runId) => engine.whenIdle(runId),
+    toolsClient: (pool) => runtimeOf(pool)?.client,
   };
   return core;
 }
@@ -530,4 +553,16 @@ async function followReplicas(engine: Engine, store: Store, leaseTtlMs: number, 
       unlisten();
     },
   };
+}
+
+/** Starting the plan a non-final hop's run posted: that run's `nextHop` records the run that continues it (R1.4). */
+async function markNextHopStarted(store: Store, pool: string, run: Run): Promise<void> {
+  // the plan the bot posted, or one made by hand that continues the chain (its hops name the earlier run as done)
+  const continues = (r: Run) =>
+    (r.nextHop?.planId === run.planHash && r.nextHop.planMadeAt === run.plan.createdAt) || !!run.plan.hops?.some((h) => h.status === 'done' && h.runId === r.id);
+  const previous = (await store.listRuns({ pool, states: ['done'] })).find((r) => r.nextHop && r.nextHop.state !== 'started' && continues(r));
+  if (!previous) return;
+  await store.updateRun(previous.id, (r) => {
+    if (r.nextHop && r.nextHop.state !== 'started') r.nextHop = { ...r.nextHop, state: 'started', runId: run.id, at: run.createdAt };
+  });
 }

@@ -19,7 +19,8 @@ import type { StoppedVm } from '../runner/steps/stop-vms';
 import { observingNotifier } from '../observe/run-metrics';
 import { ConfigError } from '../config/pools';
 import { createCore } from '.';
-import { rehearsalUpgrade, scenarioUpgrade } from './scenario-mode';
+import { rehearsalUpgrade, scenarioHops, scenarioUpgrade } from './scenario-mode';
+import { isFinalHop } from '../planner/hops';
 
 const GiB = 1024 ** 3;
 const REHEARSAL_PASSWORD_ENV = 'XSUPGRADE_REHEARSAL_PASSWORD';
@@ -91,6 +92,10 @@ export interface RehearsalSummary {
   shutdowns: Record<string, number>;
   maxHostsDownAtOnce: number;
   sim: SimPool;
+  /** multi-hop (R1.4): every hop's run, in order (the last is `run`) */
+  hops?: Run[];
+  /** multi-hop: the simulator's shutdown counts per host at the end of each hop (cumulative) */
+  hopShutdowns?: Array<Record<string, number>>;
 }
 
 export async function rehearse(o: RehearsalOptions, keepSim = false): Promise<RehearsalSummary> {
@@ -144,6 +149,8 @@ async function rehearseOn(o: RehearsalOptions, { sim, store, clock, dir, upgrade
     hostTimeoutMinutes: 240,
     // the scenario's SAN-boot hosts, declared as an operator declares them in the pools file (R2.7)
     sanBootHosts: o.scenario.hosts.filter((h) => h.sanBoot).map((h) => h.name),
+    // R1.4: the scenario's older repositories are the media of the chain's intermediate hops
+    ...(o.target === undefined && scenarioHops(o.scenario).length ? { hops: scenarioHops(o.scenario) } : {}),
   };
   const actor = { userId: 'rehearsal', source: 'cli' as const };
   let finished: (run: Run) => void = () => undefined;
@@ -171,9 +178,36 @@ async function rehearseOn(o: RehearsalOptions, { sim, store, clock, dir, upgrade
       const r = await core!.abort(run.id, actor);
       if (r.ok) finished(r.value);
     },
-    runFinished: async (run) => finished(run),
+    runFinished: async (run) => {
+      // a non-final hop (R1.4): its end is not the rehearsal's; the next hop's plan follows (hopPlanned)
+      if (run.state === 'done' && !isFinalHop(run.plan)) {
+        hopRuns.push(run);
+        hopShutdowns.push({ ...sim.stats().shutdowns });
+        return;
+      }
+      finished(run);
+    },
     poolNotice: async () => undefined,
+    // R1.4: the rehearsal plays the operator who reads the next hop's plan and starts it (a human Start in real life)
+    hopPlanned: async (run, next) => {
+      out(`hop done (run ${run.id}); next hop planned from the live pool: plan ${next.id.slice(0, 12)} → ${next.target.label}`);
+      if (!next.executable) {
+        out(`  the next hop's plan has blockers: ${next.prechecks.filter((p) => p.severity === 'blocker').map((p) => `${p.rule} ${p.message}`).join('; ')}`);
+        finished(run);
+        return;
+      }
+      setTimeout(() => {
+        void core!.start(pool.name, { planHash: next.id, planMadeAt: next.createdAt }, actor).then((r) => {
+          if (!r.ok) {
+            out(`  start of the next hop refused: ${r.error}`);
+            finished(run);
+          }
+        });
+      }, 0);
+    },
   };
+  const hopRuns: Run[] = [];
+  const hopShutdowns: Array<Record<string, number>> = [];
   const tryBoot = async (host: string): Promise<void> => {
     for (let i = 0; i < 200; i++) {
       try {
@@ -215,9 +249,11 @@ async function rehearseOn(o: RehearsalOptions, { sim, store, clock, dir, upgrade
   const vmsStopped = final.steps
     .filter((s) => s.kind === 'stop-vms')
     .reduce((n, s) => n + Object.values((s.data?.stopped ?? {}) as Record<string, StoppedVm>).filter((v) => !v.untouched).length, 0);
+  const hops = [...(await Promise.all(hopRuns.map(async (r) => (await store.getRun(r.id)) ?? r))), ...(hopRuns.some((r) => r.id === final.id) ? [] : [final])];
   return {
     run: final,
-    durationMs: (final.endedAt ?? clock.now()) - final.createdAt,
+    ...(hopRuns.length ? { hops, hopShutdowns: [...hopShutdowns, stats.shutdowns] } : {}),
+    durationMs: (final.endedAt ?? clock.now()) - (hops[0] ?? final).createdAt,
     migrations: stats.migrations,
     vmsStopped,
     steps: { done: final.steps.filter((s) => s.state === 'done').length, total: final.steps.length },
@@ -232,6 +268,7 @@ export function formatSummary(s: RehearsalSummary): string {
   const minutes = Math.round(s.durationMs / 60000);
   return [
     `rehearsal ${s.run.id}: ${s.run.state}`,
+    ...(s.hops ? [`  hops:        ${s.hops.map((r) => `${r.id} → ${r.plan.target.product} (${r.state})`).join(', ')}`] : []),
     `  duration:    ${Math.floor(minutes / 60)} h ${minutes % 60} min (simulated)`,
     `  migrations:  ${s.migrations}`,
     `  VMs stopped: ${s.vmsStopped}`,

@@ -9,6 +9,7 @@ import { repositorySecrets, resolveSecret, type PoolConfig } from '../config/poo
 import type { PoolRuntime } from '../runner/engine';
 import type { RunnerConfig, RunStore } from '../runner/ports';
 import { createSteps } from '../runner/steps';
+import { findTarget, type UpgradePathTable } from '../planner/paths';
 import { XenApiClient, hostUrl, parseEndpoint, probeHost } from '../xenapi';
 import { masterUnreachable, masterUnreachableSeconds } from '../observe/metrics';
 
@@ -29,7 +30,7 @@ function observeMaster(client: XenApiClient, pool: string): void {
 export const DEFAULT_HOST_TIMEOUT_MIN = { automatic: 60, manual: 120, update: 45 } as const;
 
 /** The repository URL with its credentials (R3.9: the HTTP/FTP server's, never the pool's), trailing slash. */
-export function repositoryUrlWithCredentials(pool: PoolConfig, env: NodeJS.ProcessEnv): string | undefined {
+export function repositoryUrlWithCredentials(pool: Pick<PoolConfig, 'upgrade'>, env: NodeJS.ProcessEnv): string | undefined {
   if (pool.upgrade.mode !== 'automatic') return undefined;
   const u = new URL(pool.upgrade.repositoryUrl);
   if (pool.upgrade.repositoryUsernameEnv) u.username = encodeURIComponent(resolveSecret(pool.upgrade.repositoryUsernameEnv, env));
@@ -38,7 +39,19 @@ export function repositoryUrlWithCredentials(pool: PoolConfig, env: NodeJS.Proce
   return s.endsWith('/') ? s : `${s}/`;
 }
 
-export function runnerConfig(pool: PoolConfig, env: NodeJS.ProcessEnv, password: string, masterAddress: string, pollMs: number): RunnerConfig {
+/** Multi-hop (R1.4): each intermediate target's media from the pools file's `hops`, by product version. */
+export function hopMediaOf(pool: PoolConfig, env: NodeJS.ProcessEnv, paths: UpgradePathTable | undefined): RunnerConfig['hopMedia'] {
+  if (!pool.hops?.length || !paths) return undefined;
+  const out: NonNullable<RunnerConfig['hopMedia']> = {};
+  for (const h of pool.hops) {
+    const t = findTarget(paths, h.target);
+    if (!t) continue;
+    out[t.product] = h.upgrade.mode === 'automatic' ? { repositoryUrl: repositoryUrlWithCredentials(h, env) } : h.upgrade.mode === 'update' ? { update: h.upgrade.updateIso } : {};
+  }
+  return out;
+}
+
+export function runnerConfig(pool: PoolConfig, env: NodeJS.ProcessEnv, password: string, masterAddress: string, pollMs: number, paths?: UpgradePathTable): RunnerConfig {
   const minutes = pool.hostTimeoutMinutes;
   const timeout = (mode: keyof typeof DEFAULT_HOST_TIMEOUT_MIN) => (minutes ?? DEFAULT_HOST_TIMEOUT_MIN[mode]) * 60_000;
   return {
@@ -46,6 +59,7 @@ export function runnerConfig(pool: PoolConfig, env: NodeJS.ProcessEnv, password:
     backupsDir: env.XSUPGRADE_BACKUPS && env.XSUPGRADE_BACKUPS.trim() !== '' ? env.XSUPGRADE_BACKUPS : './data/backups',
     repositoryUrl: repositoryUrlWithCredentials(pool, env),
     update: pool.upgrade.mode === 'update' ? pool.upgrade.updateIso : undefined,
+    ...(pool.hops?.length ? { hopMedia: hopMediaOf(pool, env, paths) } : {}),
     poolCredentials: { username: pool.username, password, masterAddress },
     hostTimeoutMs: { automatic: timeout('automatic'), manual: timeout('manual'), update: timeout('update') },
     pollMs,
@@ -62,6 +76,8 @@ export interface RuntimeDeps {
   env: NodeJS.ProcessEnv;
   clientFactory?: (pool: PoolConfig) => XenApiClient;
   pollMs: number;
+  /** the path table, to resolve the pools file's hop targets (R1.4) */
+  paths?: UpgradePathTable;
 }
 
 export function createPoolRuntime(pool: PoolConfig, d: RuntimeDeps): { runtime: PoolRuntime; client: XenApiClient } {
@@ -73,7 +89,7 @@ export function createPoolRuntime(pool: PoolConfig, d: RuntimeDeps): { runtime: 
     d.clientFactory?.(pool) ??
     new XenApiClient({ url: pool.masterUrl, username: pool.username, password, tls: pool.tls, clock: d.clock, logger, secrets });
   observeMaster(client, pool.name);
-  const config = runnerConfig(pool, d.env, password, client.masterAddress, d.pollMs);
+  const config = runnerConfig(pool, d.env, password, client.masterAddress, d.pollMs, d.paths);
   const deps = { client, store: d.store, clock: d.clock, notifier: d.notifier, logger, config };
   const endpoint = parseEndpoint(pool.masterUrl, pool.tls);
   return {

@@ -31,7 +31,10 @@ export interface ScenarioUpgrade {
 }
 
 export function scenarioUpgrade(scenario: Scenario, requested?: UpgradeMode): ScenarioUpgrade {
-  const repo = scenario.repositories.find((r) => r.reachable) ?? scenario.repositories[0];
+  // media booted by hand for a newer version than any network repository: the final hop is manual (R1.4, R3.7)
+  const split = splitRepositories(scenario.repositories);
+  if (!requested && split.manualFinal && scenario.updates.length === 0) return { mode: 'manual', target: split.manualFinal.version };
+  const repo = split.repo;
   const pending = scenario.hosts.map((h) => h.productVersion);
   // an update applies to a host already on its version (nothing to do) or on one of its `from` versions
   const covers = (u: Scenario['updates'][number]): boolean =>
@@ -52,4 +55,33 @@ export function rehearsalUpgrade(u: ScenarioUpgrade): PoolConfig['upgrade'] {
     return { mode: 'automatic', repositoryUrl: u.repositoryUrl };
   }
   return u.mode === 'update' ? { mode: 'update', updateIso: u.updateIso ?? 'update' } : { mode: 'manual' };
+}
+
+export interface RepoLike {
+  url: string;
+  version: string;
+  reachable: boolean;
+  manualOnly?: boolean;
+}
+
+/**
+ * Which repository is the final target's and which are intermediate hops' media (R1.4), shared by rehearsals,
+ * `plan --scenario` and the demo pools file. Without media booted by hand: the first reachable network repository
+ * (else the first one: an unreachable repository blocks on testUrl, never a silent switch to manual), hops none.
+ * With media booted by hand (`manualOnly`) newer than every network repository: the final hop is manual to its
+ * version, and the reachable network repositories older than it are the hops' media, one per version.
+ */
+export function splitRepositories<R extends RepoLike>(repos: R[]): { repo?: R; manualFinal?: R; hops: R[] } {
+  const network = repos.filter((r) => !r.manualOnly);
+  const manual = repos.filter((r) => r.manualOnly).sort((a, b) => compareVersions(b.version, a.version))[0];
+  if (manual && network.every((r) => compareVersions(r.version, manual.version) < 0)) {
+    const hops = network.filter((r) => r.reachable).filter((r, i, all) => all.findIndex((o) => compareVersions(o.version, r.version) === 0) === i);
+    return { manualFinal: manual, hops };
+  }
+  return { repo: network.find((r) => r.reachable) ?? network[0], hops: [] };
+}
+
+/** Multi-hop (R1.4): the pools file's `hops` for a scenario (splitRepositories). */
+export function scenarioHops(scenario: Scenario): NonNullable<PoolConfig['hops']> {
+  return splitRepositories(scenario.repositories).hops.map((r) => ({ target: r.version, upgrade: { mode: 'automatic', repositoryUrl: r.url } }));
 }

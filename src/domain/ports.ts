@@ -22,6 +22,12 @@ export interface Notifier {
   runFinished(run: Run): Promise<void>;
   /** A pool-level notice in the pool's channel, outside any run thread (schedules, watchdogs, digest). */
   poolNotice(pool: string, text: string): Promise<void>;
+  /**
+   * Multi-hop (R1.4): `run` was a non-final hop; `plan` is the next hop's, made from the live pool. Post it in the
+   * run's thread with its Start button (the next hop starts only when a human starts it). Optional: a notifier
+   * without it gets the plan as a runEvent text.
+   */
+  hopPlanned?(run: Run, plan: Plan): Promise<void>;
 }
 
 export type CoreResult<T> = { ok: true; value: T } | { ok: false; error: string; code: CoreErrorCode };

@@ -269,8 +269,44 @@ export interface Plan {
   steps: PlanStep[];
   migrations: { planned: number; lowerBound: number };
   estimateSeconds: number;
-  /** names of VMs whose Tools must be upgraded after the last host (R5.1) */
+  /** names of VMs whose Tools must be upgraded after the last host (R5.1); empty on a non-final hop (R5.3) */
   toolsUpgrade: string[];
+  /**
+   * Multi-hop (R1.4): the path-table id of the target the whole chain ends on (e.g. "7.6"). Absent: the plan's own
+   * target is final. Present on every plan of a chain; a plan is a non-final hop when its `this` hop's target
+   * differs from it (planner/hops.ts isFinalHop): no Tools advice then (R5.3).
+   */
+  finalTarget?: string;
+  /** Multi-hop (R1.4): every hop of the chain, in order; this plan's steps are those of the `this` hop only */
+  hops?: PlanHop[];
+}
+
+/** One hop of a multi-hop chain (R1.4), as the plan shows it: its own stage, mode and media. */
+export interface PlanHop {
+  /** 1-based position in the chain */
+  index: number;
+  /** path-table target id of the hop, e.g. "7.1.1" */
+  target: string;
+  label: string;
+  product: string;
+  platform: string;
+  /** versions the hosts come from in this hop */
+  from: string[];
+  kind: 'base-iso' | 'update-iso';
+  /** the mode of this hop's rolling upgrade; null: no media configured for it (a blocker on its plan) */
+  mode: UpgradeMode | null;
+  /** the install repository (no credentials), the update ISO's name, or the installer for manual mode, in words */
+  media: string;
+  rule: string;
+  note: string;
+  /** where the path rows come from (R1.6) */
+  source: string;
+  /** false: a row the vendor documentation kept with the project does not confirm (caveat says what) */
+  confirmed: boolean;
+  caveat?: string;
+  /** done: an earlier run (runId); this: this plan's steps; later: planned from the live pool once the hop before is done */
+  status: 'done' | 'this' | 'later';
+  runId?: string;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -356,6 +392,65 @@ export interface Run {
   endAudit?: EndAudit;
   /** Restore after an abort (src/runner/restore.ts): who asked, how far it got */
   restore?: RestoreRecord;
+  /** Multi-hop (R1.4): the run was a non-final hop; what became of the next hop (core/next-hop.ts) */
+  nextHop?: NextHopRecord;
+  /** R5.1 Tools checklist kept in the run's thread after the final hop (src/tools/follow-up.ts) */
+  toolsFollowUp?: ToolsFollowUp;
+}
+
+/**
+ * Between two hops of a multi-hop upgrade. Written with the run's `done` state, before any side effect of the
+ * re-plan, so a restart between hops re-plans instead of losing the chain.
+ */
+export interface NextHopRecord {
+  /**
+   * replanning: the next hop's plan is not made and posted yet (done again after a restart);
+   * planned: posted, waiting for a human Start of the next hop (a gate); started: the next hop runs as `runId`;
+   * failed: the re-plan could not read the pool (`error`): `/xsupgrade plan` makes it by hand
+   */
+  state: 'replanning' | 'planned' | 'started' | 'failed';
+  /** the chain's final target id */
+  finalTarget: string;
+  at: number;
+  planId?: string;
+  planMadeAt?: number;
+  runId?: string;
+  error?: string;
+}
+
+/** One VM whose Tools are below the final version, as VM_guest_metrics.PV_drivers_version last showed them. */
+export interface ToolsEntry {
+  vm: string;
+  uuid: string;
+  /** "7.1.0"; null when the guest reports no PV drivers version (no guest metrics) */
+  current: string | null;
+  /** the final target's product version (R5.3) */
+  needed: string;
+}
+
+/** The Tools follow-up of a run (R5.1, R5.3): state persisted before the Slack message it drives. */
+export interface ToolsFollowUp {
+  /** final target product version and label (never an intermediate hop, R5.3) */
+  needed: string;
+  label: string;
+  openedAt: number;
+  /** last time guest metrics were read */
+  checkedAt: number;
+  /** VMs still below `needed` */
+  pending: ToolsEntry[];
+  /** VMs seen reaching `needed` since the list opened (names) */
+  done: string[];
+  /** grows with every content change; the Dismiss button carries it (a stale click is refused) */
+  version: number;
+  /** the version the thread message was last queued with (0: never posted) */
+  shownVersion: number;
+  dismissed?: { by: string; at: number };
+  /** the list became empty */
+  completedAt?: number;
+  /** a newer run of the pool started: this list is no longer followed (no more reminders) */
+  supersededBy?: string;
+  /** why the last read could not update the list (pool unreachable, R5.3 gate), shown in the message */
+  note?: string;
 }
 
 export interface PoolBaseline {

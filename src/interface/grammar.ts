@@ -46,6 +46,7 @@ export const commandSchema = z.discriminatedUnion('name', [
   z.object({ name: z.literal('schedule'), pool: poolName, when: windowText, until: windowText.optional() }).strict(),
   z.object({ name: z.literal('schedules') }).strict(),
   z.object({ name: z.literal('unschedule'), id: scheduleId }).strict(),
+  z.object({ name: z.literal('tools'), pool: poolName }).strict(),
 ]);
 export type Command = z.infer<typeof commandSchema>;
 export type CommandName = Command['name'];
@@ -73,6 +74,7 @@ const USAGE: Array<[CommandName, string, string]> = [
   ['schedule', 'schedule <pool> <when> [until <end>]', 'a maintenance window: <when> is 2026-11-28T02:00 or "0 2 * * 6" [Europe/Paris]; <end> a date-time, 4h or 06:00'],
   ['schedules', 'schedules', 'scheduled maintenance windows'],
   ['unschedule', 'unschedule <id>', 'delete a scheduled window'],
+  ['tools', 'tools <pool>', 'VMs whose XenServer Tools are below the final version, once every host runs it (R5.1, R5.3)'],
 ];
 
 export function usageOf(name: CommandName): string {
@@ -147,6 +149,7 @@ function buildRaw(name: CommandName, args: string[]): Record<string, unknown> {
       return { name };
     case 'start':
     case 'history':
+    case 'tools':
       noMore(1);
       return { name, pool: required(0, 'a pool name') };
     case 'pause':

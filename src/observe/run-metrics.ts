@@ -5,7 +5,7 @@
  */
 import type { Clock } from '../clock';
 import type { Notifier } from '../domain/ports';
-import type { Run, RunState, StepRecord } from '../domain/types';
+import type { Plan, Run, RunState, StepRecord } from '../domain/types';
 import { gatesWaiting, oldestGateAge, runsByState, stepDuration, stepsFinished } from './metrics';
 
 const ENDED = new Set(['done', 'failed', 'skipped']);
@@ -48,6 +48,7 @@ export function observingNotifier(inner: Notifier): Notifier {
     stepFailed: wrap((r, step: StepRecord, actions) => inner.stepFailed(r, step, actions)),
     runFinished: wrap((r) => inner.runFinished(r)),
     poolNotice: (pool, text) => inner.poolNotice(pool, text),
+    ...(inner.hopPlanned ? { hopPlanned: (r: Run, plan: Plan) => inner.hopPlanned!(r, plan) } : {}),
   };
 }
 

@@ -1,4 +1,4 @@
-import type { HostInfo, PoolSnapshot, Precheck, Ref, ReturnPolicy, SrInfo, UpgradeMode, VmInfo } from '../domain/types';
+import type { HostInfo, PlanHop, PoolSnapshot, Precheck, Ref, ReturnPolicy, SrInfo, UpgradeMode, VmInfo } from '../domain/types';
 import type { SessionPermissions } from '../domain/rbac';
 import type { Mobility } from './mobility';
 import type { HostPath, UpgradePathTable, UpgradeTarget } from './paths';
@@ -27,6 +27,24 @@ export interface PlanOptions {
   sanBootHosts?: string[];
   /** the latest backup of this pool the bot took that holds pool data (from the store), for a pool in mixed mode (R2.1) */
   lastUsableBackup?: { path: string; runId: string };
+  /** the configured media of `target`, in words (repository URL without credentials, update name), for the hop list */
+  media?: string;
+  /**
+   * Multi-hop (R1.4): mode and media of intermediate targets, by path-table id (the pools file's `hops`). `mode` and
+   * `repository` above are the final target's; a hop's plan gets its own from here.
+   */
+  hopMedia?: Record<string, { mode: UpgradeMode; media: string }>;
+  /** Multi-hop: hops already done by earlier runs of this chain (status 'done'), when re-planning between hops */
+  priorHops?: PlanHop[];
+}
+
+/** Multi-hop context of one plan (planner/hops.ts), for the prechecks. */
+export interface HopContext {
+  hops: PlanHop[];
+  current: PlanHop;
+  final: UpgradeTarget;
+  /** there are hops after this one: no Tools advice (R5.3) */
+  nonFinal: boolean;
 }
 
 /** Everything a precheck may read, computed once by buildPlan. */
@@ -43,6 +61,10 @@ export interface PrecheckContext {
   vms: Map<Ref, VmInfo>;
   srs: Map<Ref, SrInfo>;
   hostName(ref: Ref | null | undefined): string;
+  /** Multi-hop (R1.4): present when this plan is one hop of a chain */
+  hop?: HopContext;
+  /** why no chain exists for hosts without a direct path (R1.4), when it was looked for */
+  chainRefusal?: string;
 }
 
 export type PrecheckFn = (snapshot: PoolSnapshot, ctx: PrecheckContext) => Precheck[];

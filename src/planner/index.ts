@@ -1,6 +1,7 @@
 import type { HostInfo, HostPlan, Plan, PlanStep, PoolSnapshot, PrecheckFix, Ref } from '../domain/types';
 import { compareVersions } from '../domain/versions';
-import type { PlanOptions, PrecheckContext } from './context';
+import type { HopContext, PlanOptions, PrecheckContext } from './context';
+import { hopMode, resolveChain } from './hops';
 import { canonicalJson, sha256Hex } from './hash';
 import { mobilityMap } from './mobility';
 import { chooseOrder } from './order';
@@ -8,10 +9,13 @@ import { HostPath, findTarget, resolveHostPath } from './paths';
 import type { PlacementResult } from './placement';
 import { runPrechecks } from './prechecks';
 import { backupStep, hostSteps, poolFinishStep, poolPrepStep } from './steps';
+import { toolsAdviceGate, type ToolsGate } from '../tools/checklist';
 
 export type { PlanOptions } from './context';
 export { loadUpgradePaths, parseUpgradePaths, findTarget, resolveHostPath, UpgradePathError } from './paths';
 export type { UpgradePathTable, UpgradeTarget, HostPath } from './paths';
+export { findChain, resolveChain, isFinalHop, chainText } from './hops';
+export type { ChainHop, ChainResult } from './hops';
 export { placeEvacuation } from './placement';
 export type { EvacuationInput, EvacuationPlacement, UnplacedVm } from './placement';
 
@@ -21,6 +25,22 @@ export type { EvacuationInput, EvacuationPlacement, UnplacedVm } from './placeme
  */
 export function buildPlan(input: PoolSnapshot, opts: PlanOptions): Plan {
   const snapshot = normalise(input);
+  const final = findTarget(opts.paths, opts.target);
+  if (!final) return planFor(snapshot, opts, undefined, undefined);
+  // R1.4: hosts with no direct path go through the table's intermediate targets, one rolling upgrade per hop
+  const chain = resolveChain(opts.paths, final, snapshot.hosts.map((h) => h.version.product), {
+    mode: opts.mode,
+    ...(opts.media ? { media: opts.media } : {}),
+    ...(opts.hopMedia ? { hopMedia: opts.hopMedia } : {}),
+    ...(opts.priorHops ? { priorHops: opts.priorHops } : {}),
+  });
+  if (!chain.hops || !chain.current) return planFor(snapshot, opts, undefined, chain.refusal);
+  const hop: HopContext = { hops: chain.hops, current: chain.current, final, nonFinal: chain.current.target !== final.id };
+  // this plan is the current hop's rolling upgrade: its target and its own mode (the pools file's hops for an intermediate target)
+  return planFor(snapshot, { ...opts, target: chain.current.target, mode: hop.nonFinal ? hopMode(chain.current) : opts.mode }, hop, undefined);
+}
+
+function planFor(snapshot: PoolSnapshot, opts: PlanOptions, hop: HopContext | undefined, chainRefusal: string | undefined): Plan {
   const target = findTarget(opts.paths, opts.target);
   const hosts = new Map(snapshot.hosts.map((h) => [h.ref, h]));
   const vms = new Map(snapshot.vms.map((v) => [v.ref, v]));
@@ -36,9 +56,18 @@ export function buildPlan(input: PoolSnapshot, opts: PlanOptions): Plan {
   const order = choice.order.map((r) => hosts.get(r)!);
   const placement = choice.placement;
 
-  const toolsUpgrade = target
+  // R5.3: Tools advice only if every host will run the final version once this plan is done (never after a middle hop)
+  const final = hop ? hop.final : target;
+  const toolsGate: ToolsGate | undefined =
+    target && final
+      ? toolsAdviceGate(
+          snapshot.hosts.map((h) => ({ name: h.name, product: paths.get(h.ref)!.kind === 'refused' ? h.version.product : target.product })),
+          final,
+        )
+      : undefined;
+  const toolsUpgrade = target && final && !hop?.nonFinal && toolsGate?.ok
     ? snapshot.vms
-        .filter((v) => v.toolsVersion !== null && compareVersions(v.toolsVersion, target.product) < 0)
+        .filter((v) => v.toolsVersion !== null && compareVersions(v.toolsVersion, final.product) < 0)
         .map((v) => v.name)
         .sort()
     : [];
@@ -54,8 +83,10 @@ export function buildPlan(input: PoolSnapshot, opts: PlanOptions): Plan {
     vms,
     srs,
     hostName: (ref) => (ref ? (hosts.get(ref)?.name ?? ref) : '-'),
+    ...(hop ? { hop } : {}),
+    ...(chainRefusal ? { chainRefusal } : {}),
   };
-  const prechecks = runPrechecks(snapshot, ctx, toolsUpgrade);
+  const prechecks = runPrechecks(snapshot, ctx, toolsUpgrade, toolsGate);
 
   const steps: PlanStep[] = [];
   const hostPlans: HostPlan[] = [];
@@ -74,7 +105,7 @@ export function buildPlan(input: PoolSnapshot, opts: PlanOptions): Plan {
       steps.push(...hs);
       hostPlans.push(hostPlan(h, target, false, hp.migrations.concat(hp.moveBack), hp.stops, hs));
     }
-    steps.push(poolFinishStep(snapshot.pool.haEnabled, toolsUpgrade.length));
+    steps.push(poolFinishStep(snapshot.pool.haEnabled, toolsUpgrade.length, hop?.nonFinal ? hop : undefined));
   }
   for (const h of snapshot.hosts) {
     if (target && paths.get(h.ref)!.kind === 'done') hostPlans.push(hostPlan(h, target, true, [], [], []));
@@ -92,6 +123,7 @@ export function buildPlan(input: PoolSnapshot, opts: PlanOptions): Plan {
     migrations: { planned: placement.planned, lowerBound: placement.lowerBound },
     estimateSeconds: steps.reduce((s, st) => s + st.expectedSeconds, 0),
     toolsUpgrade,
+    ...(hop ? { finalTarget: hop.final.id, hops: hop.hops } : {}),
   };
   return { id: planId(body), createdAt: snapshot.takenAt, ...body };
 }

@@ -20,9 +20,16 @@ const pathSchema = z
     from: z.array(version).default([]),
     ranges: z.array(z.object({ min: version, max: version }).strict()).default([]),
     wayOut: z.string().optional(),
+    /** where the row comes from (R1.6): the vendor document it is taken from */
+    source: z.string().min(1, 'where the row comes from (a vendor document)'),
+    /** true only when the vendor documentation kept in reference/ states it; false needs a caveat */
+    confirmed: z.boolean(),
+    /** what is not confirmed, shown in the plan (required when confirmed is false) */
+    caveat: z.string().min(1).optional(),
   })
   .strict()
   .refine((p) => p.kind !== 'refused' || !!p.wayOut, { message: 'a refused path needs a wayOut', path: ['wayOut'] })
+  .refine((p) => p.confirmed || !!p.caveat, { message: 'an unconfirmed row (confirmed: false) needs a caveat saying what is not confirmed', path: ['caveat'] })
   .refine((p) => p.from.length + p.ranges.length > 0, { message: 'a path needs at least one version in from or ranges', path: ['from'] });
 
 const targetSchema = z
@@ -49,6 +56,12 @@ export interface HostPath {
   rule: string;
   note: string;
   wayOut?: string;
+  /** the table row's provenance (R1.6); absent for 'done', 'newer' and the `otherwise` refusal */
+  source?: string;
+  confirmed?: boolean;
+  caveat?: string;
+  /** refused because no row matches (R1.4's `otherwise`), not by an explicit refused row: a chain may exist */
+  noRow?: boolean;
 }
 
 /** Found from src/ and from dist/src/ alike. */
@@ -120,14 +133,16 @@ export function resolveHostPath(target: UpgradeTarget, product: string): HostPat
     const hit =
       p.from.some((v) => compareVersions(v, product) === 0) ||
       p.ranges.some((r) => compareVersions(r.min, product) <= 0 && compareVersions(product, r.max) <= 0);
-    if (hit) return { kind: p.kind, rule: p.rule, note: p.note, ...(p.wayOut ? { wayOut: p.wayOut } : {}) };
+    if (hit) {
+      return { kind: p.kind, rule: p.rule, note: p.note, ...(p.wayOut ? { wayOut: p.wayOut } : {}), source: p.source, confirmed: p.confirmed, ...(p.caveat ? { caveat: p.caveat } : {}) };
+    }
   }
   const newer = newerVersionsWithPath(target, product);
   // R1.4: "upgrade to a newer version first" — only versions newer than the host that have a path to the target
   const wayOut = newer.length
     ? `upgrade to ${orList(newer)} first (newer than ${product}, with a path to ${target.product}), or ${target.otherwise.wayOut}`
     : `no newer version has a path to ${target.product} in the table: ${target.otherwise.wayOut}`;
-  return { kind: 'refused', rule: target.otherwise.rule, note: `no direct path from ${product}`, wayOut };
+  return { kind: 'refused', rule: target.otherwise.rule, note: `no direct path from ${product}`, wayOut, noRow: true };
 }
 
 /** Source versions of the target's base-iso/update-iso paths that are newer than `product`, ascending. */

@@ -1,5 +1,5 @@
 import type { HostInfo, Migration, PlanStep, PrecheckFix, UpgradeMode, VmInfo } from '../domain/types';
-import { listNames, plural } from './context';
+import { listNames, plural, type HopContext } from './context';
 import { DURATIONS, migrationSeconds } from './durations';
 import type { UpgradeTarget } from './paths';
 import type { HostPlacement } from './placement';
@@ -52,10 +52,15 @@ export function backupStep(mixedMode = false, lastUsable?: { path: string; runId
   };
 }
 
-export function poolFinishStep(haWasEnabled: boolean, toolsCount: number): PlanStep {
+export function poolFinishStep(haWasEnabled: boolean, toolsCount: number, nonFinalHop?: HopContext): PlanStep {
   const words = [
     ...(haWasEnabled ? ['re-enable HA (R2.4)'] : []),
-    toolsCount > 0 ? `remind: upgrade XenServer Tools in ${plural(toolsCount, 'VM')} (R5.1)` : 'remind: check XenServer Tools in the VMs (R5.1)',
+    // R5.3: no Tools advice before the last hop; the next hop is re-planned from the live pool and started by a human
+    nonFinalHop
+      ? `re-read the pool and post the plan of hop ${nonFinalHop.current.index + 1} (to ${nonFinalHop.final.label}), which starts only when someone starts it (R1.4)`
+      : toolsCount > 0
+        ? `remind: upgrade XenServer Tools in ${plural(toolsCount, 'VM')} (R5.1)`
+        : 'remind: check XenServer Tools in the VMs (R5.1)',
   ];
   return {
     id: 'pool-finish',

@@ -29,6 +29,7 @@ export { fencedStore, isFenced } from './fencing';
 import { continueRecovery, hostRemap, validActions, type RecoveryEnv } from './recovery';
 import { baselineOf } from './baseline';
 import { doneOutcome } from './end-audit';
+import { isFinalHop } from '../planner/hops';
 import { endAuditOf } from './report';
 import { readSnapshot } from '../inventory';
 import type { StepContext } from './step';
@@ -51,6 +52,8 @@ export interface EngineDeps {
   transientRetries?: number;
   /** named points (before:<step>, after:<step>, <step>:<label>) where the crash tests stop the process */
   checkpoint?: (label: string) => Promise<void>;
+  /** Multi-hop (R1.4): a non-final hop's run is done and `nextHop` ('replanning') is stored: plan the next hop */
+  onHopDone?: (run: Run) => void;
 }
 
 const TERMINAL = new Set(['done', 'aborted', 'rolled-back']);
@@ -536,9 +539,14 @@ export class Engine {
       r.endedAt = clock.now();
       r.endAudit = audit;
       r.outcome = doneOutcome(r, audit);
+      // R1.4: the next hop is re-planned from the live pool; recorded with `done`, before any of it happens
+      if (!isFinalHop(r.plan)) r.nextHop = { state: 'replanning', finalTarget: r.plan.finalTarget!, at: r.endedAt };
     });
     if (done.state !== 'done') return;
     await loop.audit(run.id, 'state', 'runner', `run ${run.id} ${done.outcome}`);
     this.notify(done, 'runFinished', (n) => n.runFinished(done));
+    if (done.nextHop?.state !== 'replanning') return;
+    await this.deps.checkpoint?.('between-hops'); // done and `replanning` stored, the next hop not planned yet
+    this.deps.onHopDone?.(done);
   }
 }

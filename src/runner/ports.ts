@@ -65,6 +65,11 @@ export interface RunnerConfig {
   repositoryUrl?: string;
   /** update mode: the update's uuid or name_label as introduced in the pool */
   update?: string;
+  /**
+   * Multi-hop (R1.4): the media of intermediate targets, by the target's product version ("7.1.1"); a run whose
+   * plan targets one of them uses these instead of repositoryUrl/update (runner/steps/upgrade.ts mediaFor)
+   */
+  hopMedia?: Record<string, { repositoryUrl?: string; update?: string }>;
   /** pool credentials for pool.join during forget-rejoin (R4.2); the password never leaves the call */
   poolCredentials: { username: string; password: string; masterAddress: string };
   /** how long a host may take to come back, per mode (clock ms) */

@@ -5,6 +5,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import YAML from 'yaml';
+import { splitRepositories } from '../core/scenario-mode';
 import { parsePoolsFile, PoolConfig } from '../config/pools';
 import type { SandboxDirectory } from './directory';
 import type { TlsOptions } from '../xenapi/tls';
@@ -16,7 +17,7 @@ export interface DemoPoolSource {
   username: string;
   /** the simulator's certificates pinned (SimPool.tls); insecure-http when absent (a plain-HTTP simulator) */
   tls?: TlsOptions;
-  repositories: Array<{ url: string; version: string; reachable: boolean }>;
+  repositories: Array<{ url: string; version: string; reachable: boolean; manualOnly?: boolean }>;
   updates: Array<{ name: string; version: string }>;
 }
 
@@ -33,14 +34,17 @@ const majorMinor = (v: string) => v.split('.').slice(0, 2).join('.');
  * testUrl (R3.9), as `plan --scenario` and `rehearse` do (core/scenario-mode.ts) — never a silent switch of mode.
  */
 export function demoPoolEntry(src: DemoPoolSource, directory: SandboxDirectory): Record<string, unknown> {
-  const repo = src.repositories.find((r) => r.reachable) ?? src.repositories[0];
+  // R1.4: media booted by hand for the final version, network repositories for the hops before it
+  const split = splitRepositories(src.repositories);
+  const repo = split.repo;
   const update = src.updates[0];
   const upgrade = repo
     ? { mode: 'automatic', repositoryUrl: repo.url }
     : update
       ? { mode: 'update', updateIso: update.name }
       : { mode: 'manual' };
-  const target = repo ? majorMinor(repo.version) : update ? update.version : '7.6';
+  const target = repo ? majorMinor(repo.version) : update ? update.version : split.manualFinal ? majorMinor(split.manualFinal.version) : '7.6';
+  const hops = split.hops.map((r) => ({ target: r.version, upgrade: { mode: 'automatic', repositoryUrl: r.url } }));
   return {
     name: src.name,
     masterUrl: src.masterUrl,
@@ -55,6 +59,7 @@ export function demoPoolEntry(src: DemoPoolSource, directory: SandboxDirectory):
       allowSelfApproval: false,
     },
     returnPolicy: 'none',
+    ...(hops.length ? { hops } : {}),
   };
 }
 

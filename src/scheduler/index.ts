@@ -44,6 +44,8 @@ export interface SchedulerDeps {
   tickCron?: string;
   /** overrides clock.now() for tick() when given */
   now?: () => number;
+  /** follow-ups ticked after the scheduler's own decisions, at the same instant (the R5.1 Tools checklist, src/tools) */
+  followUps?: Array<{ tick(now: number): Promise<unknown> }>;
 }
 
 export interface Scheduler {
@@ -448,6 +450,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
         logger.error({ err, action: a.kind }, 'scheduler action failed');
       }
     }
+    for (const f of deps.followUps ?? []) await f.tick(now).catch((err: unknown) => logger.error({ err }, 'scheduler: follow-up tick failed'));
     return actions;
   }
 

@@ -8,6 +8,7 @@
  *                                                  it answers (fingerprint256: its NEW certificate, as its console shows it)
  *   POST   /pools/:name/faults                     a Fault (scenario.ts faultSchema) → {ok, fault}
  *   DELETE /pools/:name/faults                     clear every pending fault
+ *   POST   /pools/:name/vms/:vm/install-tools      body {version?}: the guest reports new XenServer Tools (R5.1)
  * Errors are `{ error }` naming what was wrong: 400 bad body (field named), 404 unknown pool/host/route (with what is
  * known), 409 the simulator refuses the action now (e.g. power-on of a running host, reinstall of the master).
  */
@@ -31,6 +32,7 @@ export interface AdminServerOptions {
 }
 
 const reinstallBody = z.object({ version: z.string().min(1).optional() }).strict();
+const installToolsBody = z.object({ version: z.string().regex(/^\d+(\.\d+){1,2}$/, 'a version like 7.6.0').optional() }).strict();
 const HOST_ACTIONS = ['power-on', 'power-off', 'complete-install', 'reinstall'] as const;
 type HostAction = (typeof HOST_ACTIONS)[number];
 
@@ -96,6 +98,15 @@ async function route(pools: SimPool[], method: string, parts: string[], body: un
     if (!known.includes(host)) return reply(404, { error: `unknown host "${host}" in pool ${pool.name} (known: ${known.join(', ')})` });
     logger.info({ pool: pool.name, host, action: parts[4] }, 'sim admin: host action');
     return hostAction(pool, host, parts[4] as HostAction, body);
+  }
+  if (parts[2] === 'vms' && parts.length === 5 && method === 'POST' && parts[4] === 'install-tools') {
+    const parsed = installToolsBody.safeParse(body);
+    if (!parsed.success) return reply(400, { error: issues('body', parsed.error) });
+    const known = pool.inspect().vms.map((v) => v.name);
+    if (!known.includes(parts[3])) return reply(404, { error: `unknown VM "${parts[3]}" in pool ${pool.name} (known: ${known.join(', ')})` });
+    const done = pool.control.installGuestTools(parts[3], parsed.data.version);
+    logger.info({ pool: pool.name, ...done }, 'sim admin: guest installed Tools');
+    return reply(200, { ok: true, ...done });
   }
   return reply(404, { error: `no route ${method} /${parts.join('/')}` });
 }

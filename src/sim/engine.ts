@@ -3,6 +3,7 @@
  * installed version); a PoolState is a xapi database with its master and sessions. Machines move
  * through shutdown → off → installing → booting → xapi-starting → running, every wait on the Clock.
  */
+import { scheduleGuestTools } from './guest-tools';
 import type { XapiRole } from '../domain/rbac';
 import { Clock } from '../clock';
 import { Logger } from '../log';
@@ -381,6 +382,7 @@ export class Sim {
       if (this.masterUp(pool) || pool.master === m) this.refreshRollingUpgrade(pool);
     }
     await this.setPhase(m, 'running');
+    scheduleGuestTools(this, pool); // R5.1: guests with a timed Tools install, once every host runs one version
   }
 
   /** After pool.join: the host's xapi restarts as a slave of its new pool. */

@@ -113,6 +113,12 @@ export class HostServer implements Listener {
    * 7.0 and 7.2 the call is answered in XML-RPC, and a client must carry on over XML-RPC.
    */
   private async jsonrpc(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    if (jsonRpcDialect(this.machine.installed.product) === 'none') {
+      // no such handler before 7.0: the client falls back to XML-RPC (xenapi/wire.ts JsonRpcUnavailable)
+      req.resume();
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+      return;
+    }
     const text = await this.readBody(req, res);
     if (text === undefined) return;
     let call;

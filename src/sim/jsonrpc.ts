@@ -10,11 +10,16 @@ import { compareVersions } from '../domain/versions';
 import type { Outcome } from './rpc';
 import { encodeJson } from './wire';
 
-export type JsonRpcDialect = 'xml' | 'v1' | 'v1+v2';
+export type JsonRpcDialect = 'none' | 'xml' | 'v1' | 'v1+v2';
 
-/** 7.1: v1 replies only; 7.3 and later: v1 and v2; 7.0 and 7.2 answer /jsonrpc in XML-RPC. */
+/**
+ * 7.1: v1 replies only; 7.3 and later: v1 and v2; 7.0 and 7.2 answer /jsonrpc in XML-RPC; before 7.0 (6.5, the
+ * oldest version of a multi-hop upgrade) xapi has no /jsonrpc handler at all: HTTP 404 (reference xenapi.md §1.4,
+ * "already present in 7.0").
+ */
 export function jsonRpcDialect(productVersion: string): JsonRpcDialect {
   const mm = productVersion.split('.').slice(0, 2).join('.');
+  if (compareVersions(mm, '7.0') < 0) return 'none';
   if (mm === '7.1') return 'v1';
   if (compareVersions(mm, '7.3') >= 0) return 'v1+v2';
   return 'xml';

@@ -64,6 +64,8 @@ const vmSchema = z
       .nullable()
       .default(null),
     tools: version.nullable().optional(),
+    /** R5.1: once every host runs one newer version, the guest installs its Tools this many simulated seconds later */
+    installsToolsAfterSeconds: z.number().nonnegative().optional(),
     os: z.string().default('CentOS 7'),
     affinity: name.nullable().default(null),
     pci: z.boolean().default(false),
@@ -96,6 +98,11 @@ const repositorySchema = z
     platform: version,
     build: z.string().min(1).default('unknown'),
     reachable: z.boolean().default(true),
+    /**
+     * install media an operator boots by hand (R3.7, manual mode), not offered to the bot as a network repository:
+     * the demo pools file and rehearsals then upgrade to its version in manual mode
+     */
+    manualOnly: z.boolean().default(false),
     /** the CPU features the new Xen offers on the hosts installed from it (default: unchanged) */
     cpuFeatures: cpuFeatures.optional(),
   })

@@ -1,4 +1,5 @@
 /** startSimulator: binds every host of a scenario on its own loopback address (same port) and returns a SimPool. */
+import { installGuestTools } from './guest-tools';
 import { randomInt } from 'node:crypto';
 import { Clock, systemClock } from '../clock';
 import { Logger, silentLogger } from '../log';
@@ -54,6 +55,8 @@ export interface SimControl {
    * ready for pool.join; the pool keeps its stale, not-live record until host.destroy (R4.2).
    */
   reinstallFresh(host: string, opts?: { version?: string }): { address: string; url: string; ready: Promise<{ fingerprint256?: string }> };
+  /** R5.1: the guest `vm` installs XenServer Tools `version` (default: the master's version); its VM_guest_metrics change */
+  installGuestTools(vm: string, version?: string): { vm: string; version: string };
 }
 
 export interface SimPool {
@@ -194,6 +197,7 @@ function makeSimPool(sim: Sim): SimPool {
       },
       completeManualInstall: (h) => sim.completeManualInstall(h),
       reinstallFresh: (h, o = {}) => reinstallFresh(sim, h, o.version),
+      installGuestTools: (vm, version) => installGuestTools(sim, pool, vm, version),
     },
     inspect: () => ({
       hosts: hosts(),

@@ -1,7 +1,10 @@
 /** Version facts (reference xenapi.md §7): API version per release and the software_version map. */
 import { compareVersions } from '../domain/versions';
 
+// 6.5 (Creedence) is 2.3 and 6.5 SP1 (Cream) 2.4, with the same product_version 6.5.0: the simulator models the
+// base release (xapi's release_order_full); its platform_version is 1.9.0.
 const API_BY_RELEASE: Array<[string, [number, number]]> = [
+  ['6.5', [2, 3]],
   ['7.0', [2, 5]],
   ['7.1', [2, 6]],
   ['7.2', [2, 7]],

@@ -13,7 +13,7 @@ import { planBlocks } from './blocks/plan';
 import { boltLogger } from './bolt-logger';
 import { classifySlackError } from './errors';
 import { escalationJob } from './escalation';
-import type { PlanRenderer, SchedulerPort, SlackContext } from './context';
+import type { PlanRenderer, SchedulerPort, ToolsPort, SlackContext } from './context';
 import { GroupResolver } from './groups';
 import { registerListeners } from './listeners';
 import { foreignWorkspace, GuardedReceiver, guardSocketMode } from './request-guard';
@@ -35,6 +35,8 @@ export interface SlackAppDeps {
   clock?: Clock;
   /** schedule commands (issue 6); without it they answer that scheduling is not enabled */
   scheduler?: SchedulerPort;
+  /** `/xsupgrade tools` and the checklist's Dismiss button (R5.1); without it they answer that it is not enabled */
+  tools?: ToolsPort;
   /** audit sink for refusals decided in the Slack layer (forged buttons, wrong channel) */
   audit?: (e: AuditEvent) => Promise<void>;
   /** where the notifier's message refs (header ts, approval ts) are stored in the run */
@@ -172,6 +174,7 @@ export function createSlackApp(deps: SlackAppDeps): SlackApp {
     groups: new GroupResolver(client, clock, log),
     planBlocks: deps.planRenderer ?? planBlocks,
     scheduler: deps.scheduler,
+    tools: deps.tools,
     audit: deps.audit,
     workspaceUrl: () => identity?.url,
     track: <T>(work: Promise<T>) => {

@@ -8,6 +8,7 @@ import type { SlackMessage } from './blocks/common';
 import type { GroupResolver } from './groups';
 import type { SlackNotifier } from './notifier';
 import { Outbox, withoutBlocks } from './outbox';
+import type { ToolsService } from '../tools/follow-up';
 
 /** What the schedule commands need from the scheduler (src/scheduler createScheduler). */
 export interface SchedulerPort {
@@ -15,6 +16,9 @@ export interface SchedulerPort {
   list(pool?: string): Promise<Array<{ id: string; pool: string; whenText: string; untilText?: string; state: string; createdBy: string }>>;
   unschedule(id: string, actor: Actor): Promise<CoreResult<{ id: string; pool: string }>>;
 }
+
+/** What `/xsupgrade tools` and the checklist's Dismiss button need from the Tools follow-up (src/tools/follow-up.ts). */
+export type ToolsPort = Pick<ToolsService, 'show' | 'dismiss'>;
 
 export type PlanRenderer = (plan: Plan, opts: { requestedBy: string }) => SlackMessage & { threadMessages: SlackMessage[] };
 
@@ -29,6 +33,8 @@ export interface SlackContext {
   groups: GroupResolver;
   planBlocks: PlanRenderer;
   scheduler?: SchedulerPort;
+  /** the R5.1 Tools follow-up; absent: `/xsupgrade tools` says it is not enabled */
+  tools?: ToolsPort;
   /** append to the audit log (refusals decided here, before Core: forged buttons, wrong channel) */
   audit?: (e: AuditEvent) => Promise<void>;
   /** the workspace's URL from auth.test ("https://acme.slack.com/"), for message links; undefined before start */

@@ -2,7 +2,7 @@ import type { Clock } from '../clock';
 import type { PoolConfig } from '../config/pools';
 import type { Logger } from '../log';
 import type { Notifier } from '../domain/ports';
-import type { RecoveryAction, Run, SlackRefs, StepRecord } from '../domain/types';
+import type { Plan, RecoveryAction, Run, SlackRefs, StepRecord } from '../domain/types';
 import { approvalDecidedMessage, approvalMessage } from './blocks/approval';
 import type { SlackMessage } from './blocks/common';
 import { failureMessage } from './blocks/failure';
@@ -13,6 +13,8 @@ import type { OutboxRef } from '../store/types';
 import { Outbox, PersistedRequest, SlackRequest, withoutBlocks } from './outbox';
 import { PRIORITY } from './outbox-order';
 import { PlanMessages } from './plan-messages';
+import { planBlocks } from './blocks/plan';
+import { toolsChecklistMessage } from './blocks/tools';
 
 /**
  * The Slack Notifier (ports.ts). Every method queues its message in the outbox and returns at once;
@@ -37,6 +39,8 @@ export interface SlackNotifierDeps {
 }
 
 const headerRef = (runId: string): OutboxRef => ({ runId });
+/** SlackRefs.messages key of a run's Tools checklist (R5.1) */
+export const TOOLS_KEY = 'tools';
 
 /**
  * Outbox ordering of a run's messages (issue 10 point 10): one group per run, so its thread keeps its order; the
@@ -321,6 +325,70 @@ export class SlackNotifier implements Notifier {
     const end = runEndMessages(run, this.pool(run.pool));
     this.reply(run, 'summary', () => end.summary, { broadcast: true });
     end.threadMessages.forEach((m, i) => this.reply(run, `summary part ${i + 2}`, () => m));
+  }
+
+  /**
+   * Multi-hop (R1.4): the next hop's plan, made from the live pool, in the finished hop's thread with its Start
+   * button; remembered with the pool's plan messages, so the button is withdrawn once any run of the pool starts.
+   */
+  async hopPlanned(run: Run, plan: Plan): Promise<void> {
+    this.latest.set(run.id, run);
+    const refs = this.refsOf(run);
+    if (!refs) return;
+    const hop = run.plan.hops?.find((h) => h.status === 'this');
+    const msg = planBlocks(plan, { requestedBy: `xsupgrade, from the live pool after hop ${hop?.index ?? '?'} (run ${run.id})` });
+    this.ensureHeader(run, refs);
+    this.deps.outbox.enqueue({
+      ...runMessage(run, PRIORITY.run),
+      queue: this.queueOf(run),
+      describe: `next hop plan ${run.id}`,
+      build: () => this.post(refs, msg, refs.headerTs, true),
+      persist: () => this.persistedPost(run, refs, msg, true),
+      degrade: withoutBlocks,
+      onSent: (res) => {
+        if (typeof res.ts !== 'string') return;
+        const channel = typeof res.channel === 'string' ? res.channel : refs.channel;
+        this.planMessages.remember(plan.pool, { channel, ts: res.ts, planId: plan.id, planAt: plan.createdAt, message: { text: msg.text, blocks: msg.blocks } });
+      },
+    });
+    msg.threadMessages.forEach((m, i) => this.reply(run, `next hop plan part ${i + 2}`, () => m));
+  }
+
+  /**
+   * R5.1 Tools checklist (src/tools/follow-up.ts): posted once in the thread (message key "tools"), then edited in
+   * place; waiting edits are coalesced and built from the latest run. An edit whose message was never posted posts it.
+   */
+  async toolsChecklist(run: Run, first: boolean): Promise<void> {
+    this.latest.set(run.id, run);
+    const msg = () => toolsChecklistMessage(this.latest.get(run.id) ?? run, this.pool(run.pool));
+    if (first) {
+      this.reply(run, 'tools checklist', msg, { key: TOOLS_KEY });
+      return;
+    }
+    const refs = this.refsOf(run);
+    if (!refs) return;
+    this.ensureHeader(run, refs);
+    this.deps.outbox.enqueue({
+      ...runMessage(run, PRIORITY.run),
+      queue: this.queueOf(run),
+      describe: `tools checklist update ${run.id}`,
+      coalesceKey: `tools:${run.id}`,
+      build: () => {
+        const ts = refs.messages?.[TOOLS_KEY];
+        const m = msg();
+        if (ts) return { method: 'chat.update', args: { channel: refs.channel, ts, text: m.text, blocks: m.blocks } };
+        return this.post(refs, m, refs.headerTs);
+      },
+      persist: () => this.persistedUpdate(run.id, refs, refs.messages?.[TOOLS_KEY], msg(), TOOLS_KEY),
+      degrade: withoutBlocks,
+      fallback: () => this.post(refs, msg(), refs.headerTs),
+      onSent: (res) => {
+        if (typeof res.ts === 'string' && res.ts !== refs.messages?.[TOOLS_KEY]) {
+          refs.messages = { ...(refs.messages ?? {}), [TOOLS_KEY]: res.ts };
+          this.save(run.id);
+        }
+      },
+    });
   }
 
   async poolNotice(pool: string, text: string): Promise<void> {

@@ -1,7 +1,8 @@
 import { dirname, resolve } from 'node:path';
 import { EventEmitter } from 'node:events';
 import { ensurePrivateDir, ensurePrivateFile, tightenFile } from '../private-files';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { sqliteDriver } from './sqlite-driver';
 
 /**
  * The key/value table under keyv and the store's atomic operations. Both keyv (plain reads/writes, through
@@ -171,7 +172,8 @@ export class SqliteBackend extends SyncBackend {
     perFile.set(resolve(path), shared);
     this.queue = shared.queue;
     this.events = shared.events;
-    this.db = new Database(path, { timeout: opts.busyTimeoutMs ?? 10_000 });
+    const Driver = sqliteDriver();
+    this.db = new Driver(path, { timeout: opts.busyTimeoutMs ?? 10_000 });
     // WAL: readers never block the writer and vice versa; a crash (SIGKILL) loses no committed transaction.
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');

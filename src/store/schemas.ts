@@ -33,6 +33,19 @@ const stepRecordSchema = z
   })
   .passthrough();
 
+/** R5.1 Tools follow-up (src/tools/follow-up.ts): the fields its decisions branch on */
+const toolsFollowUpSchema = z
+  .object({
+    needed: z.string().min(1),
+    openedAt: z.number(),
+    pending: z.array(z.object({ vm: z.string(), uuid: z.string(), current: z.string().nullable(), needed: z.string() }).passthrough()),
+    done: z.array(z.string()),
+    version: z.number().int().nonnegative(),
+    shownVersion: z.number().int().nonnegative(),
+    dismissed: z.object({ by: z.string(), at: z.number() }).optional(),
+  })
+  .passthrough();
+
 const runSchema = z
   .object({
     id: z.string().min(1),
@@ -48,6 +61,7 @@ const runSchema = z
     endedAt: z.number().optional(),
     revision: z.number().int().nonnegative(),
     pausedBy: z.object({ userId: z.string(), source: z.enum(['slack', 'cli', 'scheduler', 'sandbox']), at: z.number() }).optional(),
+    toolsFollowUp: toolsFollowUpSchema.optional(),
   })
   .passthrough();
 

@@ -372,3 +372,63 @@ describe('npm start: abort and Restore, and the end of a run with leftovers', ()
     expect(pageErrors).toEqual([]);
   });
 });
+
+describe('npm start: a two-hop plan (R1.4)', () => {
+  let proc: ChildProcess | undefined;
+  let browser: BrowserContext | undefined;
+  let stateDir: string;
+  let userData: string;
+
+  beforeAll(() => {
+    if (!existsSync(CLI)) throw new Error('dist/src/cli.js missing: run `npm run build` first');
+    if (!existsSync(CHROMIUM)) throw new Error('Debian chromium missing: apt-get install -y chromium');
+    mkdirSync(SHOTS, { recursive: true });
+    stateDir = mkdtempSync(join(tmpdir(), 'xsupgrade-e2e-hops-'));
+    userData = mkdtempSync(join(tmpdir(), 'xsupgrade-chromium-hops-'));
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    if (proc && proc.exitCode === null) {
+      const exited = new Promise((ok) => proc!.once('exit', ok));
+      proc.kill('SIGTERM');
+      await Promise.race([exited, new Promise((ok) => setTimeout(ok, 10_000))]);
+      if (proc.exitCode === null) proc.kill('SIGKILL');
+    }
+    rmSync(stateDir, { recursive: true, force: true });
+    rmSync(userData, { recursive: true, force: true });
+  });
+
+  it('the 6.5 pool: the plan shows both hops, each with its mode and media, the unconfirmed row marked, no Tools list', async () => {
+    const started = await startSandbox(stateDir);
+    proc = started.proc;
+    expect(started.output()).toContain('pool-legacy');
+    browser = await chromium.launchPersistentContext(userData, {
+      executablePath: CHROMIUM,
+      headless: true,
+      viewport: { width: 1600, height: 1000 },
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    const page = browser.pages()[0] ?? (await browser.newPage());
+    const pageErrors: string[] = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    await page.goto(`${started.url}?user=${REQUESTER}`);
+    const channel = page.locator('#messages');
+    await page.locator('#composer-input').fill('/xsupgrade plan pool-legacy');
+    await page.locator('#composer-input').press('Enter');
+    const plan = channel.locator('[data-testid=message]', { has: page.getByRole('button', { name: 'Start upgrade' }) }).filter({ hasText: 'pool-legacy' }).last();
+    await plan.waitFor({ timeout: 60_000 });
+    const text = (await plan.textContent()) ?? '';
+    expect(text).toContain('XenServer 7.1 CU1');
+    expect(text).toMatch(/Hops \(2, to XenServer 7\.6\)/);
+    expect(text).toMatch(/6\.5\.0 → 7\.1\.1/);
+    expect(text).toMatch(/automatic mode, http:\/\/repo\.example\.com\/xenserver\/7\.1-cu1\//);
+    expect(text).toMatch(/manual mode/);
+    expect(text).toContain('UNCONFIRMED');
+    expect(text).not.toMatch(/upgrade XenServer Tools in|need their XenServer Tools upgraded/);
+    await page.locator('.pool[data-pool="pool-legacy"] .host').first().waitFor();
+    await plan.scrollIntoViewIfNeeded();
+    await page.screenshot({ path: join(SHOTS, 'plan-multi-hop.png') });
+    expect(pageErrors).toEqual([]);
+  });
+});

@@ -2,10 +2,13 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import Database from 'better-sqlite3';
+import { sqliteDriver } from '../../src/store/sqlite-driver';
 import { openStore } from '../../src/store';
 import { samplePlan, sampleRun } from '../store/fixtures/sample';
 import { createTestDatabase, type TestDatabase } from './pg';
+
+/** this runtime's better-sqlite3 (13, or 12 where Node-API 10 is missing: src/store/sqlite-driver.ts) */
+const Database = sqliteDriver();
 
 const CLI = resolve(__dirname, '../../dist/src/cli.js');
 

@@ -3,6 +3,8 @@ import type { HostInfo, PoolSnapshot, SrInfo, TaskInfo, VmInfo } from '../../src
 /** A small fluent builder of PoolSnapshots for pure planner tests. Memory in GiB, refs derived from names. */
 export const GiB = 1024 ** 3;
 export const PLATFORM: Record<string, string> = {
+  '5.6.0': '1.7.0',
+  '6.5.0': '1.9.0',
   '7.0.0': '2.0.0',
   '7.1.0': '2.1.1',
   '7.1.1': '2.1.1',

@@ -74,7 +74,7 @@ describe('xsupgrade plan', () => {
 
   it.each([
     [[], {}, /which pool\?/],
-    [['pool-z'], {}, /no pool "pool-z": XSUPGRADE_POOLS is not set, so the demo pools are used \(pool-a, pool-b, standalone\)/],
+    [['pool-z'], {}, /no pool "pool-z": XSUPGRADE_POOLS is not set, so the demo pools are used \(pool-a, pool-b, pool-legacy, standalone\)/],
     [['pool-z'], { XSUPGRADE_POOLS: 'POOLS' }, /no pool "pool-z" \(configured: pool-a\)/],
     [['pool-a', '--mode', 'fast'], {}, /--mode must be automatic, manual or update, not "fast"/],
     [['pool-a', '--bogus'], {}, /unknown option --bogus/],

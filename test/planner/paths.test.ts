@@ -74,7 +74,7 @@ describe('upgrade-path table (R1)', () => {
       /f\.yaml: targets\.0\./,
     );
     const refusedNoWayOut =
-      'targets:\n  - id: "1"\n    label: X\n    product: "1.0.0"\n    platform: "1.0.0"\n    paths:\n      - {kind: refused, rule: R1.2, from: ["0.9.0"]}\n    otherwise: {rule: R1.4, wayOut: w}\n';
+      'targets:\n  - id: "1"\n    label: X\n    product: "1.0.0"\n    platform: "1.0.0"\n    paths:\n      - {kind: refused, rule: R1.2, from: ["0.9.0"], source: s, confirmed: true}\n    otherwise: {rule: R1.4, wayOut: w}\n';
     expect(() => parseUpgradePaths(refusedNoWayOut, 'g.yaml')).toThrow(/g\.yaml: targets\.0\.paths\.0\.wayOut: a refused path needs a wayOut/);
   });
 });

@@ -58,6 +58,24 @@ describe('SlackNotifier over the outbox', () => {
     expect(saved.at(-1)).toEqual({ runId: run.id, refs: { channel: CHANNEL, headerTs: header.ts, messages: {} } });
   });
 
+  it('R1.4: the next hop\'s plan goes in the finished hop\'s thread with its Start, which a run start withdraws', async () => {
+    const run = { ...makeRun(), state: 'done' as const };
+    await notifier.runStarted(run);
+    const next = { ...run.plan, id: 'f'.repeat(64), createdAt: run.createdAt + 1, executable: true, prechecks: [] };
+    await notifier.hopPlanned(run, next);
+    await outbox.idle();
+    const [header, plan] = api.messages(CHANNEL);
+    expect(plan.thread_ts).toBe(header.ts);
+    expect(JSON.stringify(plan.blocks)).toContain('Start upgrade');
+    expect(JSON.stringify(plan.blocks)).toContain('from the live pool after hop');
+    expect(notifier.planMessages.knows(run.pool, CHANNEL, plan.ts)).toBe(true);
+    // the next hop's run starts: every plan message of the pool loses its Start
+    await notifier.runStarted({ ...makeRun(), id: 'pool-a-20261125-2', planHash: next.id, plan: next });
+    await outbox.idle();
+    const updated = api.messages(CHANNEL).find((m) => m.ts === plan.ts)!;
+    expect(JSON.stringify(updated.blocks)).not.toContain('Start upgrade');
+  });
+
   it('returns before Slack answers: a run never waits on delivery', async () => {
     const run = makeRun();
     const returned = notifier.runStarted(run).then(() => api.calls.length);

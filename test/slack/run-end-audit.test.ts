@@ -57,7 +57,8 @@ describe('end-of-run messages follow the live pool (issue 11)', () => {
     expect(text).toMatch(/• cache-01 \(Halted\): the bot concludes xs-a3 lost power/);
     expect(text).toMatch(/2 VMs stopped by the run, 1 running again/);
     expect(text).not.toMatch(/Next \(R5\.1\)/);
-    expect(text).toMatch(/Do not upgrade XenServer Tools until every host is on 7\.6\.0 \(R5\.2, R5\.3\)/);
+    // the one R5.3 predicate (src/tools/checklist.ts) says why, naming the host still below
+    expect(text).toMatch(/Do not upgrade XenServer Tools yet: Tools advice waits until every host runs 7\.6 \(R5\.3\): xs-a3 still runs 7\.1\.1/);
     expect(textOf(runHeaderMessage(doneRun(a), poolConfig()).blocks)).toMatch(/:warning: \*pool-a-20261125-1\*.*done with exceptions/);
   });
 
@@ -100,5 +101,31 @@ describe('end-of-run messages follow the live pool (issue 11)', () => {
     const after = textOf(runEndMessages(restored, poolConfig()).summary.blocks);
     expect(after).not.toContain(ACTION.runRestore);
     expect(after).toMatch(/\*Restore\* by <@U0MIKA> \(done\): xs-a1 enabled; HA re-enabled/);
+  });
+});
+
+describe('the end of a non-final hop (R1.4, R5.3)', () => {
+  it('says the next hop follows and waits for a Start, and gives no Tools advice at all', () => {
+    const run = doneRun(audit());
+    const hop = { target: '7.1.1', label: 'XenServer 7.1 CU1', product: '7.1.1', platform: '2.1.1', from: ['6.5.0'], kind: 'base-iso' as const, mode: 'automatic' as const, media: 'http://r/', rule: 'R1.4', note: '', source: 's', confirmed: false, caveat: 'c' };
+    const hop1 = {
+      ...run,
+      plan: {
+        ...run.plan,
+        toolsUpgrade: [],
+        finalTarget: '7.6',
+        hops: [
+          { ...hop, index: 1, status: 'this' as const },
+          { ...hop, index: 2, target: '7.6', label: 'XenServer 7.6', product: '7.6.0', from: ['7.1.1'], status: 'later' as const },
+        ],
+      },
+    };
+    const text = textOf(runEndMessages(hop1, poolConfig()).summary.blocks);
+    expect(text).toMatch(/Hop 1 of 2 done \(R1\.4\): the bot re-reads the pool and posts the plan of hop 2 here; it starts only when someone starts it/);
+    expect(text).not.toMatch(/upgrade XenServer Tools in|Do not upgrade XenServer Tools until/);
+    // the same run as the last hop: the Tools advice is back, no hop line
+    const last = textOf(runEndMessages(doneRun(audit()), poolConfig()).summary.blocks);
+    expect(last).toMatch(/Next \(R5\.1\): upgrade XenServer Tools/);
+    expect(last).not.toMatch(/Hop \d of/);
   });
 });

@@ -92,6 +92,28 @@ export function storeContract(name: string, backend: () => ContractBackend): voi
       expect((await store.getRun('r1'))?.revision).toBe(0);
     });
 
+    test('Tools follow-up (issue 15): kept with the run, opened once by two replicas, a reminder claimed once, a malformed one refused', async () => {
+      await store.createRun(sampleRun('r1', { state: 'done' }));
+      const other = await replica();
+      const f = { needed: '7.6.0', label: 'XenServer 7.6', openedAt: 1, checkedAt: 1, pending: [{ vm: 'a', uuid: 'u', current: '7.1.0', needed: '7.6.0' }], done: [], version: 1, shownVersion: 0 };
+      const open = (s: Store) =>
+        s.updateRun('r1', (r) => {
+          if (r.toolsFollowUp) throw new ConflictError('already open');
+          r.toolsFollowUp = JSON.parse(JSON.stringify(f));
+        });
+      const results = await Promise.allSettled([open(store), open(other)]);
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      expect((await other.getRun('r1'))!.toolsFollowUp).toEqual(f);
+      const claims = await Promise.all([store.claimNotice('tools:r1:1', undefined, 10), other.claimNotice('tools:r1:1', undefined, 10)]);
+      expect(claims.filter(Boolean)).toHaveLength(1);
+      await expect(
+        store.updateRun('r1', (r) => {
+          (r.toolsFollowUp as { version: number }).version = -1;
+        }),
+      ).rejects.toThrow(/run:r1.*toolsFollowUp/);
+      expect((await store.getRun('r1'))!.toolsFollowUp!.version).toBe(1);
+    });
+
     test('nextRunId: pool, UTC date of now, per-day counter', async () => {
       const nov25late = Date.UTC(2026, 10, 25, 23, 59);
       expect(await store.nextRunId('pool-a', nov25late)).toBe('pool-a-20261125-1');

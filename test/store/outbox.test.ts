@@ -1,8 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { sqliteDriver } from '../../src/store/sqlite-driver';
 import { StoreCorruptError, openStore, type OutboxRecord } from '../../src/store';
+
+/** this runtime's better-sqlite3 (13, or 12 where Node-API 10 is missing: src/store/sqlite-driver.ts) */
+const Database = sqliteDriver();
 
 const entry = (text: string, extra: Partial<OutboxRecord> = {}): Omit<OutboxRecord, 'id'> => ({
   queue: 'C1',

@@ -2,7 +2,7 @@ import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { sqliteDriver, sqlitePackage } from '../../src/store/sqlite-driver';
 import {
   ConflictError,
   NotFoundError,
@@ -14,6 +14,9 @@ import {
 import type { Clock } from '../../src/clock';
 import { storeContract } from './contract';
 import { samplePlan, sampleRun } from './fixtures/sample';
+
+/** this runtime's better-sqlite3 (13, or 12 where Node-API 10 is missing: src/store/sqlite-driver.ts) */
+const Database = sqliteDriver();
 
 const fixedClock = (t: number): Clock => ({ now: () => t, sleep: async () => undefined, scale: 1 });
 
@@ -146,16 +149,19 @@ function updateOnce(path: string, busyTimeoutMs: number): Promise<string> {
   });
 }
 
-/** A child process that opens the file, takes the write lock (BEGIN IMMEDIATE) and holds it until released. */
+/**
+ * A child process that opens the file, takes the write lock (BEGIN IMMEDIATE) and holds it until released; it loads
+ * the driver this runtime uses, by path (better-sqlite3 13 segfaults on Node 20).
+ */
 async function holdWriteLock(path: string): Promise<{ release(): Promise<void> }> {
   const script = `
-    const Database = require('better-sqlite3');
+    const Database = require(process.argv[2]);
     const db = new Database(process.argv[1]);
     db.prepare('BEGIN IMMEDIATE').run();
     process.stdout.write('locked\\n');
     process.stdin.on('data', () => { db.prepare('ROLLBACK').run(); db.close(); process.exit(0); });
   `;
-  const child = spawn(process.execPath, ['-e', script, path], { stdio: ['pipe', 'pipe', 'inherit'], cwd: join(__dirname, '../..') });
+  const child = spawn(process.execPath, ['-e', script, path, require.resolve(sqlitePackage)], { stdio: ['pipe', 'pipe', 'inherit'], cwd: join(__dirname, '../..') });
   await new Promise<void>((resolve, reject) => {
     child.stdout!.on('data', (d) => /locked/.test(String(d)) && resolve());
     child.once('exit', (code) => reject(new Error(`lock holder exited early (${code})`)));

@@ -127,3 +127,17 @@ test('a master upgraded mid-run from 7.2 (XML-RPC) to 7.6 (JSON-RPC): the transp
   expect(client.transport).toBe('jsonrpc');
   expect(sim.hosts().find((h) => h.name === 'm1')!.productVersion).toBe('7.6.0');
 });
+
+test('a 6.5 host (multi-hop, R1.4) has no /jsonrpc at all (HTTP 404): the client uses XML-RPC, and the host reports API 2.3', async () => {
+  const { sim, client } = await start('6.5.0', '1.9.0');
+  const r = await rawJson(sim.masterUrl, { method: 'pool.get_all', params: [], id: 1 });
+  expect(r.status).toBe(404);
+  await client.call('pool.get_all');
+  expect(client.transport).toBe('xmlrpc');
+  const hosts = parseAllRecords('host', await client.call('host.get_all_records'));
+  const m1 = Object.values(hosts).find((h) => h.name_label === 'm1')!;
+  expect([m1.API_version_major, m1.API_version_minor]).toEqual([2, 3]);
+  expect((m1.software_version as Record<string, string>).product_version).toBe('6.5.0');
+  expect((m1.software_version as Record<string, string>).platform_version).toBe('1.9.0');
+  expect(sim.stats().calls['http:/jsonrpc'] ?? 0).toBe(0);
+});

@@ -1,5 +1,6 @@
 import type { PoolSnapshot, Precheck, Severity } from '../../domain/types';
 import type { PrecheckContext } from '../context';
+import type { ToolsGate } from '../../tools/checklist';
 import { cdChecks } from './cds';
 import { hostHealthChecks } from './host-health';
 import { backupNote, standaloneNote, toolsNote } from './notes';
@@ -10,6 +11,7 @@ import { repositoryChecks } from './repository';
 import { rpuHotfixChecks } from './rpu-hotfix';
 import { sanBootChecks } from './san-boot';
 import { versionPathChecks } from './version-path';
+import { multiHopChecks } from './multi-hop';
 import { vmStopChecks } from './vm-stops';
 
 export { versionPathChecks, poolStateChecks, pausedVmChecks, cdChecks, sanBootChecks, hostHealthChecks, vmStopChecks, repositoryChecks };
@@ -21,10 +23,11 @@ const RANK: Record<Severity, number> = { blocker: 0, warning: 1, info: 2 };
  * Every precheck, blockers first, then warnings, then notes; within a severity in the order below (stable).
  * A check that throws fails closed: its exception becomes a blocker naming the check.
  */
-export function runPrechecks(snapshot: PoolSnapshot, ctx: PrecheckContext, toolsUpgrade: string[]): Precheck[] {
+export function runPrechecks(snapshot: PoolSnapshot, ctx: PrecheckContext, toolsUpgrade: string[], toolsGate?: ToolsGate): Precheck[] {
   const checks: Array<[string, string, () => Precheck[]]> = [
     ['rbac', 'R2', () => rbacChecks(snapshot, ctx)],
     ['version-path', 'R1.4', () => versionPathChecks(snapshot, ctx)],
+    ['multi-hop', 'R1.4', () => multiHopChecks(snapshot, ctx)],
     ['pool-state', 'R3.1', () => poolStateChecks(snapshot, ctx)],
     ['host-health', 'R3.1', () => hostHealthChecks(snapshot, ctx)],
     ['san-boot', 'R2.7', () => sanBootChecks(snapshot, ctx)],
@@ -35,7 +38,7 @@ export function runPrechecks(snapshot: PoolSnapshot, ctx: PrecheckContext, tools
     ['vm-stops', 'R2.2', () => vmStopChecks(snapshot, ctx)],
     ['standalone', 'R6.1', () => standaloneNote(snapshot, ctx)],
     ['backup', 'R2.1', () => backupNote(snapshot, ctx)],
-    ['tools', 'R5.1', () => toolsNote(snapshot, ctx, toolsUpgrade)],
+    ['tools', 'R5.1', () => toolsNote(snapshot, ctx, toolsUpgrade, toolsGate)],
   ];
   const out: Precheck[] = [];
   for (const [name, rule, run] of checks) {

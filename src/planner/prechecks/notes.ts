@@ -1,5 +1,6 @@
 import type { PoolSnapshot, Precheck } from '../../domain/types';
 import { PrecheckContext, listNames, plural } from '../context';
+import type { ToolsGate } from '../../tools/checklist';
 
 /** R2.1 the database backup the bot takes first; R5.1/R5.3 the Tools upgrade left to do at the end. */
 export function backupNote(snapshot: PoolSnapshot, ctx: PrecheckContext): Precheck[] {
@@ -34,8 +35,10 @@ export function backupNote(snapshot: PoolSnapshot, ctx: PrecheckContext): Preche
   ];
 }
 
-export function toolsNote(_snapshot: PoolSnapshot, ctx: PrecheckContext, toolsUpgrade: string[]): Precheck[] {
-  if (!ctx.target || toolsUpgrade.length === 0) return [];
+export function toolsNote(_snapshot: PoolSnapshot, ctx: PrecheckContext, toolsUpgrade: string[], gate?: ToolsGate): Precheck[] {
+  // a middle hop of a chain (R1.4): no Tools advice; the multi-hop precheck 'tools-after-last-hop' says why (R5.3)
+  if (ctx.hop?.nonFinal) return [];
+  if (!ctx.target || toolsUpgrade.length === 0 || (gate && !gate.ok)) return [];
   return [
     {
       id: 'tools',

@@ -1,6 +1,7 @@
 import type { HostInfo, PoolSnapshot, Precheck } from '../../domain/types';
 import { PrecheckContext, listNames } from '../context';
 import { targetNames } from '../paths';
+import { noChainWords } from './multi-hop';
 
 /** R1.1–R1.4 for every host, the upgrade mode against the path, R2.8 the target itself, R3.2/R3.5 resume. */
 export function versionPathChecks(snapshot: PoolSnapshot, ctx: PrecheckContext): Precheck[] {
@@ -86,7 +87,7 @@ export function versionPathChecks(snapshot: PoolSnapshot, ctx: PrecheckContext):
           severity: 'blocker',
           subjects,
           message: `${listNames(names)}: ${from} cannot be upgraded to ${target.product} directly (${p.note})`,
-          fix: { kind: 'manual', guidance: p.wayOut ?? 'see the upgrade guide' },
+          fix: { kind: 'manual', guidance: `${p.wayOut ?? 'see the upgrade guide'}${p.noRow ? noChainWords(ctx, names) : ''}` },
         });
         break;
       case 'newer':

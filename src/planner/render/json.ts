@@ -28,6 +28,8 @@ export function planToJson(plan: Plan): PlanJson {
       hosts: plan.hosts,
       steps: plan.steps,
       toolsUpgrade: plan.toolsUpgrade,
+      finalTarget: plan.finalTarget,
+      hops: plan.hops,
     }),
   ) as PlanJson;
 }

@@ -96,3 +96,27 @@ export function headline(plan: Plan): string {
     `${plan.migrations.planned} live migrations (lower bound ${plan.migrations.lowerBound})`,
   ].join(' · ');
 }
+
+/**
+ * Multi-hop (R1.4): one line per hop — its own stage, mode and media; unconfirmed rows marked (R1.6). Empty for a
+ * direct plan.
+ */
+export function hopLines(plan: Plan): string[] {
+  if (!plan.hops?.length) return [];
+  return plan.hops.map((h) => {
+    const how = `${h.kind === 'base-iso' ? 'base ISO' : 'update ISO'}, ${h.mode ? `${h.mode} mode` : 'no mode'}, ${h.media}`;
+    const status =
+      h.status === 'this'
+        ? 'THIS PLAN'
+        : h.status === 'done'
+          ? `done${h.runId ? ` (run ${h.runId})` : ''}`
+          : `planned from the live pool after hop ${h.index - 1}, started by a human`;
+    const proof = h.confirmed ? h.rule : `${h.rule}, UNCONFIRMED: ${h.caveat ?? 'not in the vendor documentation the bot carries'}`;
+    return `${h.index}. ${h.from.join('/')} → ${h.product}  ${h.label} (${how}) · ${status} · ${proof}`;
+  });
+}
+
+export function hopsTitle(plan: Plan): string {
+  const last = plan.hops?.[plan.hops.length - 1];
+  return `Hops (${plan.hops?.length ?? 0}, to ${last?.label ?? plan.target.label})`;
+}

@@ -1,5 +1,5 @@
 import type { Plan, Precheck } from '../../domain/types';
-import { bySeverity, headline, hostTitle, howLabel, humanSeconds, placementSummary, shortId, upgradeHosts, wayOut } from './summary';
+import { bySeverity, headline, hopLines, hopsTitle, hostTitle, howLabel, humanSeconds, placementSummary, shortId, upgradeHosts, wayOut } from './summary';
 
 /** The plan for a terminal: what blocks it (with rule and way out), what needs approval, notes, order, steps. */
 export function renderPlanText(plan: Plan, opts: { steps?: boolean } = {}): string {
@@ -14,6 +14,8 @@ export function renderPlanText(plan: Plan, opts: { steps?: boolean } = {}): stri
   out.push(`Plan for ${plan.pool} → ${plan.target.label} (${howLabel(plan)})   plan ${shortId(plan)}`);
   out.push(headline(plan));
   out.push(plan.executable ? 'Executable: yes' : `Executable: NO — ${blockers.length} blocker${blockers.length === 1 ? '' : 's'}`);
+  const hops = hopLines(plan);
+  if (hops.length) out.push('', hopsTitle(plan), ...hops.map((l) => `  ${l}`));
   out.push('', `Blockers (${blockers.length})`, ...blockers.flatMap(line));
   out.push('', `Needs your approval (${warnings.length})`, ...warnings.flatMap(line));
   out.push('', `Notes (${notes.length})`, ...notes.flatMap(line));

@@ -10,6 +10,7 @@ import { longCall } from '../long-call';
 import { slowCallMs } from './upgrade';
 import { isOnTarget } from './common';
 import type { HaSaved } from './pool-prep';
+import { finalTargetOf, toolsAdviceGate } from '../../tools/checklist';
 
 export function createPoolFinishStep(deps: StepDeps): StepModule {
   return {
@@ -40,9 +41,10 @@ export function createPoolFinishStep(deps: StepDeps): StepModule {
         }
       }
       const tools = ctx.run.plan.toolsUpgrade;
-      // R5.1 only once every host runs the target: upgraded Tools on an older host are unsupported (R5.2, R5.3)
-      if (tools.length > 0 && behind.length === 0) notes.push(`upgrade the XenServer Tools in: ${tools.join(', ')} (R5.1)`);
-      else if (tools.length > 0) notes.push(`do not upgrade the XenServer Tools yet: not every host is on ${ctx.run.plan.target.label} (R5.2, R5.3)`);
+      // R5.1 only once every host of the live pool runs the FINAL version (R5.2, R5.3): never after a middle hop
+      const gate = toolsAdviceGate(pool.hosts.map((h) => ({ name: h.name, product: h.product })), finalTargetOf(ctx.run.plan));
+      if (tools.length > 0 && behind.length === 0 && gate.ok) notes.push(`upgrade the XenServer Tools in: ${tools.join(', ')} (R5.1); the Tools checklist in this thread follows them`);
+      else if (!gate.ok) notes.push(`do not upgrade the XenServer Tools yet: ${gate.reason} (R5.2)`);
       if (behind.length > 0) notes.push(`hosts not on the target: ${pool.hosts.filter((h) => behind.some((b) => ctx.resolveHost(b.host) === h.ref)).map(describeHost).join('; ')}`);
       await ctx.say(`Pool ${ctx.run.pool} finished: ${notes.join('; ') || 'nothing left to do'}.`);
       return { status: 'done', note: notes.join('; ') || 'pool finished' };

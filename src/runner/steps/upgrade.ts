@@ -83,8 +83,14 @@ function assertSafeToTakeDown(ctx: StepContext, pool: LivePool, host: LiveHost):
   }
 }
 
+/** The media of the run's target: an intermediate hop's from the pools file's `hops` (R1.4), else the pool's own. */
+export function mediaFor(deps: StepDeps, ctx: StepContext): { repositoryUrl?: string; update?: string } {
+  const hop = deps.config.hopMedia?.[ctx.run.plan.target.product];
+  return hop ?? { repositoryUrl: deps.config.repositoryUrl, update: deps.config.update };
+}
+
 async function prepareAutomatic(deps: StepDeps, ctx: StepContext, host: LiveHost): Promise<void> {
-  const url = deps.config.repositoryUrl;
+  const url = mediaFor(deps, ctx).repositoryUrl;
   if (!url) throw new StepFailure('automatic mode needs a repository URL in the pool config (upgrade.repositoryUrl)');
   let result: unknown;
   try {
@@ -139,7 +145,7 @@ async function findOrIntroduceUpdate(deps: StepDeps, ctx: StepContext, wanted: s
 }
 
 async function applyUpdate(deps: StepDeps, ctx: StepContext, host: LiveHost): Promise<void> {
-  const wanted = deps.config.update;
+  const wanted = mediaFor(deps, ctx).update;
   if (!wanted) throw new StepFailure('update mode needs the update in the pool config (upgrade.updateIso)');
   const updateRef = await findOrIntroduceUpdate(deps, ctx, wanted);
   try {

@@ -20,6 +20,8 @@ export const ACTION = {
   recoverRollbackMaster: 'recover_rollback_master',
   recoverSkipHost: 'recover_skip_host',
   recoverAbort: 'recover_abort',
+  /** R5.1 Tools checklist: stop its reminders (value: runId + stepId "tools-v<version>") */
+  toolsDismiss: 'tools_dismiss',
 } as const;
 export type ActionId = (typeof ACTION)[keyof typeof ACTION];
 

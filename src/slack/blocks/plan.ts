@@ -3,6 +3,8 @@ import type { Plan, Precheck } from '../../domain/types';
 import {
   bySeverity,
   headline,
+  hopLines,
+  hopsTitle,
   hostTitle,
   howLabel,
   humanSeconds,
@@ -126,6 +128,11 @@ function layoutPlan(plan: Plan, requestedBy: string, layout: (typeof LAYOUTS)[nu
     const text = [`${icon} *${title} (${list.length})*`, ...shown].join('\n');
     blocks.push({ type: 'section', text: { type: 'mrkdwn', text: truncate(text, SECTION_CHARS) } });
   };
+  // R1.4 multi-hop: each hop its own stage, with its mode and media; unconfirmed rows marked (R1.6)
+  const hopText = hopLines(plan);
+  if (hopText.length) {
+    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: truncate([`:twisted_rightwards_arrows: *${esc(hopsTitle(plan))}*`, ...hopText.map((l) => esc(l))].join('\n'), SECTION_CHARS) } });
+  }
   group(':no_entry:', 'Blockers', blockers, true);
   group(':warning:', 'Needs your approval', warnings, true);
   group(':information_source:', 'Notes', notes, false);
@@ -158,7 +165,7 @@ function layoutPlan(plan: Plan, requestedBy: string, layout: (typeof LAYOUTS)[nu
         style: 'primary',
         confirm: confirm({
           title: `Start ${plan.pool} → ${plan.target.product}?`,
-          text: `Runs plan ${id}: ${hosts.length} host(s), master first. Each host shutdown still waits for an approver.`,
+          text: `Runs plan ${id}: ${hosts.length} host(s), master first. Each host shutdown still waits for an approver.${hopNote(plan)}`,
           confirm: 'Start',
         }),
       }),
@@ -168,4 +175,12 @@ function layoutPlan(plan: Plan, requestedBy: string, layout: (typeof LAYOUTS)[nu
   blocks.push({ type: 'actions', elements });
   if (thread.length) blocks.push(context(`Details in the thread: ${moreInThread.length ? `${moreInThread.join(', ')}, ` : ''}steps (${thread.length} message${thread.length === 1 ? '' : 's'})`));
   return { text: fallback, blocks, threadMessages: thread };
+}
+
+/** The Start confirmation of one hop of a chain (R1.4): which hop, and that the next one is started separately. */
+function hopNote(plan: Plan): string {
+  const current = plan.hops?.find((h) => h.status === 'this');
+  if (!plan.hops || !current) return '';
+  const next = current.index < plan.hops.length ? ` Hop ${current.index + 1} is planned again from the live pool afterwards and needs its own Start.` : '';
+  return ` This is hop ${current.index} of ${plan.hops.length}.${next}`;
 }

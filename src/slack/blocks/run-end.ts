@@ -1,15 +1,17 @@
+import { isFinalHop } from '../../planner/hops';
 import type { KnownBlock } from '@slack/types';
 import type { PoolConfig } from '../../config/pools';
 import type { Run } from '../../domain/types';
 import { clockTime, context, duration, esc, plural, runContext, sections, slackText, SlackMessage, who, withinBlockLimit } from './common';
 import { restoreButton } from './restore';
 import { hostProgress, isOnTarget, mixedMode } from './progress';
+import { finalTargetOf, isIntermediateHop, toolsAdviceGate } from '../../tools/checklist';
 
 /** The end-of-run summary (in the thread, broadcast to the channel), with the R5.1 Tools list and R3.5 reminder. */
 
 export interface RunEndMessages {
   summary: SlackMessage;
-  /** follow-up thread replies (the Tools list when it is long) */
+  /** follow-up thread replies (none today: the Tools checklist is its own message, src/tools/follow-up.ts) */
   threadMessages: SlackMessage[];
 }
 
@@ -99,20 +101,23 @@ export function runEndMessages(run: Run, pool: PoolConfig | undefined): RunEndMe
 
   const tools = run.plan.toolsUpgrade;
   const threadMessages: SlackMessage[] = [];
-  // R5.1 only once every host runs the target (R5.2, R5.3): the live pool says so, not the plan
-  if (run.state === 'done' && allOnTarget && tools.length > 0) {
-    if (tools.length <= TOOLS_INLINE) {
-      lines.push(`Next (R5.1): upgrade XenServer Tools in ${plural(tools.length, 'VM')}: ${tools.map((t) => `\`${esc(t)}\``).join(', ')}`);
-    } else {
-      lines.push(`Next (R5.1): upgrade XenServer Tools in ${plural(tools.length, 'VM')} → list in thread`);
-      const list = tools.map((t) => `• ${esc(t)}`).join('\n');
-      threadMessages.push({
-        text: `${run.id} · ${run.pool}: ${tools.length} VMs need their XenServer Tools upgraded (R5.1)`,
-        blocks: [...sections(`*VMs whose XenServer Tools need upgrading (R5.1)*\n${list}`).slice(0, 45), runContext(run)],
-      });
-    }
-  } else if (tools.length > 0) {
-    lines.push(`Do not upgrade XenServer Tools until every host is on ${target} (R5.2, R5.3).`);
+  // R5.1 only once every host runs the FINAL version (R5.2, R5.3): the live pool at the end says which hosts are behind
+  const gate = toolsAdviceGate(
+    progress.map((h) => ({ name: h.name, product: (behind ?? []).includes(h.name) || (!behind && !isOnTarget(h)) ? h.from : run.plan.target.product })),
+    finalTargetOf(run.plan),
+  );
+  if (run.state === 'done' && allOnTarget && gate.ok && tools.length > 0) {
+    const names = tools.length <= TOOLS_INLINE ? `: ${tools.map((t) => `\`${esc(t)}\``).join(', ')}` : '';
+    lines.push(`Next (R5.1): upgrade XenServer Tools in ${plural(tools.length, 'VM')}${names} → the Tools checklist in this thread follows them as they report new Tools`);
+  } else if (!gate.ok && (tools.length > 0 || isIntermediateHop(run.plan))) {
+    lines.push(`Do not upgrade XenServer Tools yet: ${esc(gate.reason)} (R5.2).`);
+  }
+  // R1.4: a non-final hop's end says what follows; its plan carries no Tools list (R5.3)
+  const hop = run.plan.hops?.find((h) => h.status === 'this');
+  if (run.state === 'done' && hop && !isFinalHop(run.plan)) {
+    lines.push(
+      `Hop ${hop.index} of ${run.plan.hops!.length} done (R1.4): the bot re-reads the pool and posts the plan of hop ${hop.index + 1} here; it starts only when someone starts it. XenServer Tools wait for the last hop (R5.3).`,
+    );
   }
   const report = reportLines.filter(Boolean);
   const blocks: KnownBlock[] = [

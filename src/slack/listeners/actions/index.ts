@@ -5,6 +5,7 @@ import { ClickHandler, onClick } from './click';
 import { planReplanClick, planStartClick } from './plan-actions';
 import { forgetRejoinClick, recoveryClick } from './recovery-actions';
 import { abortClick, approveClick, holdClick, restoreClick, resumeClick } from './run-actions';
+import { toolsDismissClick } from './tools-actions';
 
 /** Action id → handler. The ids are the constants blocks/ renders into buttons. */
 export const ACTION_HANDLERS: Record<string, ClickHandler> = {
@@ -22,6 +23,7 @@ export const ACTION_HANDLERS: Record<string, ClickHandler> = {
   [ACTION.recoverSkipHost]: recoveryClick,
   [ACTION.recoverAbort]: recoveryClick,
   [ACTION.recoverForgetRejoin]: forgetRejoinClick,
+  [ACTION.toolsDismiss]: toolsDismissClick,
 };
 
 export function register(app: App, ctx: SlackContext): void {

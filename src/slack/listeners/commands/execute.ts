@@ -3,6 +3,7 @@ import { describeRefusal } from '../../errors';
 import { poolsReply, runDetailReply, runsReply, textReply } from '../../blocks/replies';
 import type { SlackMessage } from '../../blocks/common';
 import { esc } from '../../blocks/common';
+import { toolsReply } from '../../blocks/tools';
 import { actorFor, auditRefusal, channelAllows, channelMention, messageLink, poolByName, postPlan, SlackContext } from '../../context';
 
 /**
@@ -126,6 +127,18 @@ export async function executeCommand(ctx: SlackContext, command: Command, origin
       const list = await ctx.scheduler.list();
       if (list.length === 0) return textReply('No maintenance windows are scheduled.');
       return textReply(['Scheduled windows:', ...list.map((s) => `• ${s.id} · ${s.pool} · ${s.whenText}${s.untilText ? ` until ${s.untilText}` : ''} · ${s.state}`)].join('\n'));
+    }
+    case 'tools': {
+      // read-only, like `pools`: answered from any channel, to the asking user only
+      if (!ctx.tools) return textReply('The Tools follow-up is not enabled in this bot. Nothing was read.');
+      if (!poolByName(ctx, command.pool)) {
+        return textReply(`There is no pool "${command.pool}" (configured: ${ctx.pools.map((p) => p.name).join(', ') || 'none'}).`);
+      }
+      const result = await ctx.tools.show(command.pool);
+      if (!result.ok) return textReply(`Tools for ${command.pool}: ${describeRefusal(result.code, result.error)}`);
+      const run = result.value.runId ? await ctx.core.getRun(result.value.runId) : undefined;
+      const ts = run?.slack?.messages?.tools ?? run?.slack?.headerTs;
+      return toolsReply(result.value, run?.slack && ts ? messageLink(ctx, run.slack.channel, ts) : undefined);
     }
     case 'unschedule': {
       if (!ctx.scheduler) return textReply('Scheduling is not enabled in this bot (no scheduler configured).');

@@ -1,0 +1,121 @@
+/**
+ * The Tools follow-up's pure logic (R5): which VMs still need their XenServer Tools upgraded, and whether any Tools
+ * advice may be given at all. No I/O: the follow-up (./follow-up.ts), the planner, the end-of-run message and
+ * `/xsupgrade tools` all decide through `toolsAdviceGate`, so no place can give advice the others would refuse.
+ */
+import type { Plan, ToolsEntry, ToolsFollowUp } from '../domain/types';
+import { compareVersions } from '../domain/versions';
+
+export interface FinalTarget {
+  product: string;
+  platform: string;
+  label: string;
+}
+
+/** R1.4: the version the whole chain ends on (the last hop's, planner/hops.ts), else the plan's own target. */
+export function finalTargetOf(plan: Pick<Plan, 'target' | 'finalTarget' | 'hops'>): FinalTarget {
+  if (!plan.finalTarget || !plan.hops?.length) return plan.target;
+  const last = plan.hops.find((h) => h.target === plan.finalTarget) ?? plan.hops[plan.hops.length - 1];
+  return { product: last.product, platform: last.platform, label: last.label };
+}
+
+/** true when this plan's hop is not the last one of its chain (R5.3: Tools stay untouched). */
+export function isIntermediateHop(plan: Pick<Plan, 'target' | 'finalTarget' | 'hops'>): boolean {
+  return compareVersions(plan.target.product, finalTargetOf(plan).product) !== 0;
+}
+
+export type ToolsGate = { ok: true } | { ok: false; reason: string; behind: Array<{ name: string; product: string }> };
+
+/**
+ * R5.1/R5.3: Tools advice only once every host runs the final version. `hosts` are the live pool's (or, for a plan,
+ * the versions its hosts will have after it). Refuses with why, naming the hosts still below.
+ */
+export function toolsAdviceGate(hosts: ReadonlyArray<{ name: string; product: string }>, final: Pick<FinalTarget, 'product'>): ToolsGate {
+  const short = shortVersion(final.product);
+  if (!final.product) return { ok: false, reason: 'Tools advice waits for a known final version (R5.3)', behind: [] };
+  if (hosts.length === 0) return { ok: false, reason: `Tools advice waits until every host runs ${short} (R5.3): the pool's hosts could not be read`, behind: [] };
+  const behind = hosts.filter((h) => compareVersions(h.product, final.product) < 0).map((h) => ({ name: h.name, product: h.product }));
+  if (behind.length === 0) return { ok: true };
+  const shown = behind.slice(0, 5).map((h) => `${h.name} still runs ${h.product || 'an unknown version'}`);
+  const more = behind.length > 5 ? ` and ${behind.length - 5} more` : '';
+  return { ok: false, reason: `Tools advice waits until every host runs ${short} (R5.3): ${shown.join(', ')}${more}`, behind };
+}
+
+/** A guest's Tools as VM_guest_metrics shows them. */
+export interface GuestTools {
+  vm: string;
+  uuid: string;
+  /** "7.6.0" from PV_drivers_version major.minor.micro; null: no drivers reported */
+  tools: string | null;
+}
+
+/**
+ * VM_guest_metrics.PV_drivers_version → "major.minor.micro" (xapi's map: major, minor, micro, build); null when the
+ * drivers reported no version (no guest agent, or an HVM guest without PV drivers).
+ */
+export function pvDriversVersion(map: Record<string, string> | null | undefined): string | null {
+  if (!map || map.major === undefined || map.minor === undefined) return null;
+  return [map.major, map.minor, map.micro ?? '0'].join('.');
+}
+
+/**
+ * The VMs whose Tools are below `needed`, sorted by name. Guests reporting no drivers are left out, as in the plan
+ * (the bot cannot follow what a guest does not report).
+ */
+export function toolsChecklist(guests: ReadonlyArray<GuestTools>, needed: string): ToolsEntry[] {
+  return guests
+    .filter((g) => g.tools !== null && compareVersions(g.tools, needed) < 0)
+    .map((g) => ({ vm: g.vm, uuid: g.uuid, current: g.tools, needed }))
+    .sort((a, b) => (a.vm < b.vm ? -1 : a.vm > b.vm ? 1 : 0));
+}
+
+/**
+ * A fresh reading of the pending VMs (by uuid) applied to the list: a VM now at `needed` moves to done; a VM that no
+ * longer exists leaves the list (said in `gone`); a changed version is kept. `changed` says whether anything moved.
+ */
+export function applyReadings(
+  state: Pick<ToolsFollowUp, 'pending' | 'done' | 'needed'>,
+  readings: ReadonlyMap<string, string | null | 'gone'>,
+): { pending: ToolsEntry[]; done: string[]; gone: string[]; changed: boolean } {
+  const pending: ToolsEntry[] = [];
+  const done = [...state.done];
+  const gone: string[] = [];
+  let changed = false;
+  for (const e of state.pending) {
+    const r = readings.get(e.uuid);
+    if (r === undefined) {
+      pending.push(e); // not read this time: unchanged
+    } else if (r === 'gone') {
+      gone.push(e.vm);
+      changed = true;
+    } else if (r !== null && compareVersions(r, state.needed) >= 0) {
+      done.push(e.vm);
+      changed = true;
+    } else {
+      if (r !== e.current) changed = true;
+      pending.push({ ...e, current: r });
+    }
+  }
+  return { pending, done, gone, changed };
+}
+
+/** The follow-up is over: nothing left, dismissed, or a newer run of the pool took over. */
+export function isClosed(f: ToolsFollowUp): boolean {
+  return f.dismissed !== undefined || f.pending.length === 0 || f.supersededBy !== undefined;
+}
+
+/**
+ * When the next reminder is due: every `everyMs` after the list opened. Slot k is due at openedAt + k × everyMs
+ * (k ≥ 1); its notice key makes it go out once (claimed in the store) across restarts and replicas.
+ */
+export function reminderDue(f: ToolsFollowUp, runId: string, now: number, everyMs: number): { key: string; slot: number } | undefined {
+  if (isClosed(f) || everyMs <= 0) return undefined;
+  const slot = Math.floor((now - f.openedAt) / everyMs);
+  if (slot < 1) return undefined;
+  return { key: `tools:${runId}:${slot}`, slot };
+}
+
+/** "7.6.0" → "7.6" for people; other versions as they are. */
+export function shortVersion(v: string): string {
+  return v.replace(/^(\d+\.\d+)\.0$/, '$1');
+}
