@@ -1,7 +1,11 @@
 /**
  * One bot replica for the failover benchmark (bench/ha.ts): the real core and runner on the shared PostgreSQL
- * store, following other replicas (take-over of expired leases, change feed), approving its gates itself.
+ * store, following other replicas (take-over of expired leases, change feed), approving gates itself.
  * Started as a child process by the benchmark, which SIGKILLs it.
+ *
+ * Gates: the replica that reaches one approves it (its approvalNeeded), and every replica also approves any gate it
+ * finds open in the store — what an approver clicking the message in Slack does, whichever replica the click lands
+ * on. Without that a holder killed between posting a gate and approving it would leave the run waiting forever.
  */
 import { systemClock } from '../src/clock';
 import type { PoolConfig } from '../src/config/pools';
@@ -46,6 +50,15 @@ async function main(): Promise<void> {
   } else {
     await core.recoverRuns();
   }
+  const approveOpenGates = async (): Promise<void> => {
+    for (const run of await store.listRuns({ pool: pool.name, states: ['awaiting-approval'] })) {
+      const gate = run.steps.find((st) => st.state === 'awaiting-approval');
+      // two replicas approving at once: one takes effect, the other is refused (a compare-and-set in the store)
+      if (gate) await core!.approve(run.id, gate.id, approver);
+    }
+  };
+  const timer = setInterval(() => void approveOpenGates().catch(() => undefined), 250);
+  timer.unref();
   process.stdout.write('READY\n');
 }
 

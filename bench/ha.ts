@@ -114,11 +114,15 @@ interface ChildHandle {
   exited: Promise<void>;
 }
 
+/** what the replicas printed besides READY (FAILED <step> …, FINISHED <state>), for a timeout's error */
+const replicaLines: string[] = [];
+
 function startReplica(env: NodeJS.ProcessEnv): Promise<ChildHandle> {
   const child = spawn(process.execPath, [REPLICA], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   return new Promise((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (line !== 'READY') replicaLines.push(`${env.OWNER}: ${line}`);
       if (line === 'READY') resolve({ child, exited });
       else if (line.startsWith('ERROR')) reject(new Error(line));
     });
@@ -148,12 +152,20 @@ async function failover(url: string, leaseTtlMs: number, kills: number): Promise
   } as PoolConfig;
   const env = (owner: string, mode: string) => ({ STATE_URL: url, POOL_JSON: JSON.stringify(pool), OWNER: owner, LEASE_TTL_MS: String(leaseTtlMs), MODE: mode, XS_BENCH_PASSWORD: sim.password, BACKUPS: join(dir, owner) });
   const byName = new Map<string, ChildHandle>();
-  const until = async <T>(probe: () => Promise<T | undefined>, realMs = 120_000): Promise<T> => {
+  const until = async <T>(what: string, probe: () => Promise<T | undefined>, realMs = 120_000): Promise<T> => {
     const deadline = Date.now() + realMs;
     for (;;) {
       const v = await probe();
       if (v !== undefined) return v;
-      if (Date.now() > deadline) throw new Error('failover benchmark: timed out');
+      if (Date.now() > deadline) {
+        const run = (await store.listRuns())[0];
+        const audit = run ? (await store.listAudit(run.id)).slice(-8).map((e) => `  ${e.kind} ${e.message}`) : [];
+        const lease = await store.getLease(sim.name);
+        throw new Error(
+          `failover benchmark: timed out waiting for ${what}; run ${run ? `${run.id} ${run.state}` : 'not created'}, lease ${lease ? `${lease.owner} token ${lease.token}` : 'none'}\n` +
+            `last audit records:\n${audit.join('\n')}\nreplicas said:\n${replicaLines.slice(-8).join('\n')}`,
+        );
+      }
       await new Promise((r) => setTimeout(r, 5));
     }
   };
@@ -161,13 +173,14 @@ async function failover(url: string, leaseTtlMs: number, kills: number): Promise
     byName.set('replica-0', await startReplica(env('replica-0', 'start')));
     byName.set('replica-1', await startReplica(env('replica-1', 'follow')));
     children.push(...byName.values());
-    const runId = (await until(async () => (await store.listRuns())[0]))!.id;
+    const runId = (await until('the run', async () => (await store.listRuns())[0]))!.id;
     const result: FailoverResult = { leaseTtlMs, kills: [], runState: '' };
     for (let k = 0; k < kills; k++) {
-      // the holder is at work: it sent a XenAPI call under its current lease
-      const lease = await until(async () => {
+      // the holder is at work: it sent a XenAPI call under its current lease and the run is not waiting at a gate
+      // (a kill there would measure the approval, not the take-over)
+      const lease = await until('the holder at work in a running step', async () => {
         const l = await store.getLease(sim.name);
-        if (!l) return undefined;
+        if (!l || (await store.getRun(runId))?.state !== 'running') return undefined;
         const audit = await store.listAudit(runId);
         return audit.some((e) => e.kind === 'xenapi' && e.detail?.replica === l.owner && e.detail?.token === l.token) ? l : undefined;
       });
@@ -176,7 +189,7 @@ async function failover(url: string, leaseTtlMs: number, kills: number): Promise
       victim.child.kill('SIGKILL');
       await victim.exited;
       const replacement = `replica-${k + 2}`;
-      const first = await until(async () =>
+      const first = await until('the other replica\'s first step', async () =>
         (await store.listAudit(runId)).find((e) => e.at >= t0 && e.detail?.replica && e.detail.replica !== lease.owner && (e.kind === 'step' || e.kind === 'resume' || e.kind === 'xenapi')),
       );
       result.kills.push({ victim: lease.owner, successor: String(first.detail?.replica), failoverMs: first.at - t0, leaseLeftMs: lease.expiresAt - t0 });
@@ -184,7 +197,7 @@ async function failover(url: string, leaseTtlMs: number, kills: number): Promise
       byName.set(replacement, h);
       children.push(h);
     }
-    const final = await until(async () => {
+    const final = await until('the end of the run', async () => {
       const r = await store.getRun(runId);
       return r && ['done', 'failed', 'aborted'].includes(r.state) ? r : undefined;
     }, 300_000);

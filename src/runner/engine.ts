@@ -258,6 +258,7 @@ export class Engine {
       hostPlan,
       log,
       signal,
+      assertLive,
       saveData: async (patch) => {
         signal.throwIfAborted();
         const updated = await store.updateRun(run.id, (r) => {
@@ -271,7 +272,8 @@ export class Engine {
         // recorded BEFORE the call, fenced: a replica whose lease was taken over gets FencedError here and sends nothing
         await audit(run.id, 'xenapi', 'runner', `${method} ${target}`, { method, target, step: stepId });
         log.info({ method, target }, 'xenapi side effect');
-        const result = opts.async ? await rt.deps.client.callAsync<T>(method, params) : await rt.deps.client.call<T>(method, params);
+        // the task's destroy at its end is a call too: not sent once this runner was taken over or the run ended
+        const result = opts.async ? await rt.deps.client.callAsync<T>(method, params, { beforeDestroy: assertLive }) : await rt.deps.client.call<T>(method, params);
         await this.deps.checkpoint?.(`${stepId}:did:${method}`);
         return result;
       },

@@ -57,7 +57,8 @@ export async function longCall(deps: StepDeps, ctx: StepContext, c: LongCall): P
   /** Follow a task to its end; its own failure ends the record (it says the call did not succeed). */
   const follow = async (task: Ref): Promise<unknown> => {
     try {
-      const result = await client.waitForTask!(task, { deadlineMs: deps.clock.now() + c.budgetMs });
+      // a replica taken over while it followed the task leaves it (and its destroy) to the new lease holder
+      const result = await client.waitForTask!(task, { deadlineMs: deps.clock.now() + c.budgetMs, beforeDestroy: () => ctx.assertLive() });
       await save(null);
       return result;
     } catch (err) {

@@ -7,13 +7,14 @@ import type { Logger } from '../log';
 import type { Notifier } from '../domain/ports';
 import type { AuditEvent, Plan, Run, RunState } from '../domain/types';
 import type { RecordSource } from '../inventory';
+import type { TaskWaitOptions } from '../xenapi/types';
 
 /** The subset of XenApiClient (contracts §1) the runner calls; getAllRecords feeds src/inventory readSnapshot. */
 export interface PoolClient extends RecordSource {
   call<T = unknown>(method: string, params?: unknown[]): Promise<T>;
-  callAsync<T = string>(method: string, params?: unknown[], opts?: { deadlineMs?: number }): Promise<T>;
+  callAsync<T = string>(method: string, params?: unknown[], opts?: TaskWaitOptions): Promise<T>;
   /** follow a task returned by an `Async.*` call (long-call.ts); XenApiTaskLostError when it vanished */
-  waitForTask?<T = string>(task: string, opts?: { deadlineMs?: number }): Promise<T>;
+  waitForTask?<T = string>(task: string, opts?: TaskWaitOptions): Promise<T>;
   reconnect(opts: { deadlineMs: number }): Promise<void>;
   dumpDatabase(file: string): Promise<{ path: string; bytes: number; sha256: string }>;
   /** PUT /import_raw_vdi into `vdi` (R3.10 update upload); `source` opens the bytes (again after a re-login) */

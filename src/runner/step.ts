@@ -24,6 +24,11 @@ export interface StepContext {
   readonly signal: AbortSignal;
   /** Merge into the step's durable data, written to the store before returning. */
   saveData(patch: Record<string, unknown>): Promise<void>;
+  /**
+   * Throws (RunInterrupted) when this runner must not touch the pool any more: the run was aborted or ended
+   * elsewhere, or another replica holds the pool's lease now (issue 16). act() checks it before every side effect.
+   */
+  assertLive(): Promise<void>;
   /** Audit then issue a XenAPI side effect (method and target only, never arguments that may hold secrets). */
   act<T = unknown>(method: string, params: unknown[], target: string, opts?: { async?: boolean }): Promise<T>;
   /** An audit record of a side effect that is not a plain XenAPI call (e.g. the database dump). */

@@ -18,7 +18,7 @@ import {
 import { waitFor as waitForEvents, type WaitForOptions, type XenEvent } from './events';
 import { parseAllRecordsSliced, parseRecord, recordFieldsOf, type RecordClass, type RecordOf } from './records';
 import { Redactor } from './redact';
-import type { CallOptions, EventFromResult } from './types';
+import type { CallOptions, EventFromResult, TaskWaitOptions } from './types';
 import { importRawVdi } from './import-vdi';
 import type { Readable } from 'node:stream';
 import { createAgent, hostUrl, normalizeFingerprint, parseEndpoint, type Endpoint, type TlsOptions } from './tls';
@@ -62,7 +62,7 @@ export interface XenApiClientOptions {
   secrets?: Array<string | undefined>;
 }
 
-export type { CallOptions, EventFromResult } from './types';
+export type { CallOptions, EventFromResult, TaskWaitOptions } from './types';
 
 const eventFromSchema = z
   .object({
@@ -250,7 +250,7 @@ export class XenApiClient extends EventEmitter {
   }
 
   /** `Async.<method>` then waitForTask: resolves with the task's decoded result. */
-  async callAsync<T = string>(method: string, params: unknown[] = [], opts: { deadlineMs?: number } = {}): Promise<T> {
+  async callAsync<T = string>(method: string, params: unknown[] = [], opts: TaskWaitOptions = {}): Promise<T> {
     const task = await this.call<string>(`Async.${method}`, params);
     return this.waitForTask<T>(task, opts);
   }
@@ -262,8 +262,9 @@ export class XenApiClient extends EventEmitter {
    * taskDeadlineMs): when it passes → XenApiTimeoutError (the task is left running and not destroyed: it may still
    * complete). A batch without the task (a poll window passed, or the master restarted: real xapi loses tasks with
    * no `del` event) is checked with task.get_status: a task that no longer exists → XenApiTaskLostError.
+   * `beforeDestroy` runs before task.destroy and may refuse it (TaskWaitOptions).
    */
-  async waitForTask<T = string>(task: string, opts: { deadlineMs?: number } = {}): Promise<T> {
+  async waitForTask<T = string>(task: string, opts: TaskWaitOptions = {}): Promise<T> {
     const deadline = opts.deadlineMs ?? this.clock.now() + this.taskDeadlineMs;
     let token = '';
     for (;;) {
@@ -289,11 +290,13 @@ export class XenApiClient extends EventEmitter {
         if (rec.status === 'pending' || rec.status === 'cancelling') continue;
         if (rec.status === 'success') {
           const result = (await decodeTaskResult(rec.result)) as T;
+          await opts.beforeDestroy?.();
           await this.destroyTask(task);
           return result;
         }
         const [code = rec.status === 'cancelled' ? 'TASK_CANCELLED' : 'INTERNAL_ERROR', ...params] =
           rec.error_info.length > 0 ? rec.error_info.map(this.redactor.redact) : [undefined, task];
+        await opts.beforeDestroy?.();
         await this.destroyTask(task);
         throw new XenApiError(code, params.filter((p): p is string => p !== undefined), rec.name_label, this.master);
       }

@@ -1,6 +1,6 @@
 /** Public API of the XenAPI client (contracts.md §1). */
 export { XenApiClient } from './client';
-export type { XenApiClientOptions, CallOptions, EventFromResult } from './client';
+export type { XenApiClientOptions, CallOptions, EventFromResult, TaskWaitOptions } from './client';
 export {
   XenApiError,
   XenApiConnectionError,

@@ -8,6 +8,18 @@ export interface CallOptions {
   recordFields?: ReadonlySet<string>;
 }
 
+/** Following a task (waitForTask, callAsync). */
+export interface TaskWaitOptions {
+  /** absolute clock ms; default now + taskDeadlineMs */
+  deadlineMs?: number;
+  /**
+   * Runs before the ended task is destroyed (the one call a wait sends that changes the pool) and throws when this
+   * process must no longer touch the pool: a replica whose lease was taken over while it stalled, a run aborted
+   * elsewhere (issue 16). Its error is passed on; the task is left to whoever drives the pool now.
+   */
+  beforeDestroy?: () => Promise<void>;
+}
+
 export interface EventFromResult {
   events: Array<{ id?: string; class: string; operation: string; ref: string; snapshot?: Record<string, unknown> }>;
   token: string;

@@ -12,6 +12,7 @@ import { loadScenario, startSimulator, type SimPool } from '../../src/sim';
 import { openStore, type Store } from '../../src/store';
 import { BOT_TOKEN, sign, SIGNING_SECRET } from '../slack/helpers/harness';
 import { createTestDatabase, type TestDatabase } from './pg';
+import { isReadOnly, methodOf, type Wire } from './xenapi-calls';
 
 /**
  * Several real `xsupgrade serve` processes (dist/src/cli.js) on one PostgreSQL database and one simulated pool,
@@ -27,17 +28,16 @@ const CLI = resolve(__dirname, '../../dist/src/cli.js');
 const SCENARIO = resolve(__dirname, 'pool-h.yaml');
 
 export interface XenApiCall {
+  /** the XenAPI method (JSON-RPC or XML-RPC), else `http:<verb> <path>` */
   method: string;
+  wire: Wire;
   /** Date.now() when the proxy received it */
   at: number;
 }
 
-/** XenAPI methods that read or wait only; everything else changes the pool */
-export function isReadOnly(method: string): boolean {
-  return /^(session\.|event\.|system\.|pool\.get_|[A-Za-z_]+\.get_|task\.get_|http:GET )/.test(method);
-}
+export { isReadOnly };
 
-/** An HTTP proxy to the simulator's master that records the XML-RPC method of each call. */
+/** An HTTP proxy to the simulator's master that records the XenAPI method of each call, in either wire format. */
 async function startRecordingProxy(target: string, calls: XenApiCall[]): Promise<{ url: string; close(): Promise<void> }> {
   const to = new URL(target);
   const server: Server = createServer((req, res) => {
@@ -45,16 +45,16 @@ async function startRecordingProxy(target: string, calls: XenApiCall[]): Promise
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks);
-      const m = /<methodName>([^<]+)<\/methodName>/.exec(body.toString('utf8'));
-      calls.push({ method: m ? m[1] : `http:${req.method} ${req.url}`, at: Date.now() });
+      calls.push({ ...methodOf(req.method ?? 'GET', req.url ?? '/', body.toString('utf8')), at: Date.now() });
       const up = request({ host: to.hostname, port: to.port, path: req.url, method: req.method, headers: req.headers }, (r) => {
         res.writeHead(r.statusCode ?? 502, r.headers);
         r.pipe(res);
+        r.on('error', () => res.destroy());
       });
-      up.on('error', () => {
-        res.writeHead(502);
-        res.end();
-      });
+      // the master is down (rebooting): the replica sees what it would see without the proxy, a connection
+      // failure — not an HTTP 502, which the client reads as "no JSON-RPC on this host" (wire.ts) and answers by
+      // switching to XML-RPC, so the proxy would change what it observes
+      up.on('error', () => res.destroy());
       up.end(body);
     });
   });
@@ -217,6 +217,17 @@ export async function startReplicaSet(opts: { scale: number; leaseTtlSeconds: nu
     },
     messages: () => api.messages(CHANNEL),
     async close() {
+      // XSUPGRADE_HA_DUMP=<dir>: each replica's XenAPI calls and log, and the audit log, kept for a post-mortem
+      const dump = process.env.XSUPGRADE_HA_DUMP;
+      if (dump) {
+        const stamp = Date.now();
+        for (const r of replicas.values()) {
+          writeFileSync(join(dump, `${stamp}-${r.name}.calls`), r.calls.map((c) => `${c.at} ${c.wire} ${c.method}`).join('\n'));
+          writeFileSync(join(dump, `${stamp}-${r.name}.log`), r.stderr());
+        }
+        const runs = await store.listRuns({ pool: sim.name });
+        writeFileSync(join(dump, `${stamp}-audit.json`), JSON.stringify(await Promise.all(runs.map((x) => store.listAudit(x.id))), null, 1));
+      }
       for (const r of replicas.values()) {
         if (r.child.exitCode === null && r.child.signalCode === null) {
           r.child.kill('SIGCONT');

@@ -18,11 +18,11 @@ const config: RunnerConfig = {
 };
 const client = { reconnect: async () => undefined } as unknown as PoolClient;
 
-async function setup(registry: StepRegistry, owner = 'runner-a', store?: Store) {
+async function setup(registry: StepRegistry, owner = 'runner-a', store?: Store, poolClient: PoolClient = client) {
   const clock = fastClock();
   const s = store ?? (await openStore({ path: ':memory:', clock }));
   const notifier = recordingNotifier();
-  const rt: PoolRuntime = { steps: registry, deps: { client, store: s, clock, notifier, logger: silentLogger, config } };
+  const rt: PoolRuntime = { steps: registry, deps: { client: poolClient, store: s, clock, notifier, logger: silentLogger, config } };
   const engine = new Engine({ store: s, clock, notifier, logger: silentLogger, ownerId: owner, runtime: () => rt, leaseTtlMs: 3000 });
   return { store: s, engine, notifier, clock };
 }
@@ -87,6 +87,36 @@ describe('Engine', () => {
     expect(await store.getLease('pool-t')).toMatchObject({ owner: 'runner-b' });
     const audit = await store.listAudit(run.id);
     expect(audit.filter((e) => e.detail?.replica === 'runner-a' && /h1:disable (done|failed)/.test(e.message))).toEqual([]);
+  });
+
+  it("a runner taken over while it followed an Async call's task does not destroy the task: that call is left to the new holder", async () => {
+    let store!: Store;
+    const sent: string[] = [];
+    // the real client's callAsync: Async.<method>, follow the task, beforeDestroy, task.destroy (test/xenapi/tasks.test.ts)
+    const following = {
+      reconnect: async () => undefined,
+      callAsync: async (method: string, _params: unknown[], opts: { beforeDestroy?: () => Promise<void> } = {}) => {
+        sent.push(`Async.${method}`);
+        // runner-a stalls while the migration runs; runner-b takes the pool over
+        await store.releaseLease('pool-t', 'runner-a');
+        await store.acquireLease('pool-t', 'runner-b', 'any', 60_000, 0);
+        await opts.beforeDestroy?.();
+        sent.push('task.destroy');
+        return '';
+      },
+    } as unknown as PoolClient;
+    const { registry } = scriptedSteps(async (ctx) => {
+      if (ctx.step.id === 'h1:disable') await ctx.act('VM.pool_migrate', ['ref-vm', 'ref-h2', { live: 'true' }], 'vm → h2', { async: true });
+      return undefined;
+    });
+    const t = await setup(registry, 'runner-a', undefined, following);
+    store = t.store;
+    const run = makeRun(makePlan());
+    await store.createRun(run);
+    t.engine.drive(run.id);
+    await t.engine.whenIdle(run.id);
+    expect(sent).toEqual(['Async.VM.pool_migrate']);
+    expect((await store.getRun(run.id))!.steps.find((x) => x.id === 'h1:disable')!.state).toBe('running');
   });
 
   it('adoptOrphans: another replica takes over a running run only once its lease expired, and drives it on', async () => {

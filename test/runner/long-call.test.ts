@@ -18,20 +18,27 @@ interface World {
   data: Record<string, unknown>;
   saves: Array<Record<string, unknown>>;
   audits: string[];
+  destroyed: string[];
+  /** what ctx.assertLive throws (the run was taken over or aborted elsewhere) */
+  notLive?: Error;
 }
 
 function setup(world: Partial<World> = {}) {
-  const w: World = { sent: [], tasks: new Map(), pending: {}, data: {}, saves: [], audits: [], ...world };
+  const w: World = { sent: [], tasks: new Map(), pending: {}, data: {}, saves: [], audits: [], destroyed: [], ...world };
   const clock = new ScaledClock(1000);
   const client = {
     call: async (method: string) => {
       if (method === 'task.get_all_records') return w.pending;
       throw new Error(`unexpected read ${method}`);
     },
-    waitForTask: async (task: string) => {
+    // the real client runs beforeDestroy once the task ended, before task.destroy (test/xenapi/tasks.test.ts)
+    waitForTask: async (task: string, opts: { beforeDestroy?: () => Promise<void> } = {}) => {
       const f = w.tasks.get(task);
       if (!f) throw new XenApiTaskLostError(`task ${task} no longer exists`, task, 'task');
-      return f();
+      const result = await f();
+      await opts.beforeDestroy?.();
+      w.destroyed.push(task);
+      return result;
     },
   };
   const deps = { client, clock, logger: silentLogger } as unknown as StepDeps;
@@ -40,6 +47,9 @@ function setup(world: Partial<World> = {}) {
     step,
     log: silentLogger,
     signal: new AbortController().signal,
+    assertLive: async () => {
+      if (w.notLive) throw w.notLive;
+    },
     saveData: async (patch: Record<string, unknown>) => {
       w.saves.push(structuredClone(patch));
       step.data = { ...step.data, ...patch };
@@ -163,5 +173,16 @@ describe('longCall', () => {
     await expect(longCall(deps, ctx, call())).rejects.toMatchObject({ code: 'VDI_NOT_AVAILABLE' });
     expect(w.data.enableHaCall).toBeNull();
     expect(w.sent).toEqual([]);
+  });
+
+  it('a replica taken over while it followed the task leaves the task and its record to the new holder (issue 16)', async () => {
+    const { w, deps, ctx, call } = setup();
+    const takenOver = new Error('pool p is now driven by replica-b: this runner stops without acting');
+    w.notLive = takenOver;
+    await expect(longCall(deps, ctx, call())).rejects.toBe(takenOver);
+    expect(w.sent).toEqual(['Async.pool.enable_ha']);
+    expect(w.destroyed).toEqual([]);
+    // the issued record (with its task) stays: the new holder follows that task instead of sending the call again
+    expect(w.data.enableHaCall).toMatchObject({ method: 'pool.enable_ha', task: 'OpaqueRef:task-1' });
   });
 });

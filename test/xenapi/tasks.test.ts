@@ -106,3 +106,37 @@ test('a deadline given as a duration by mistake is named in the error', async ()
   const task = pool.createTask('Async.host.evacuate');
   await expect(client.waitForTask(task, { deadlineMs: 60_000 })).rejects.toThrow(/absolute time on the clock/);
 });
+
+describe('beforeDestroy (issue 16: a replica taken over while it followed a task sends nothing more)', () => {
+  class TakenOver extends Error {}
+
+  test('a task that succeeded is not destroyed when beforeDestroy refuses: its error is passed on, the task left', async () => {
+    await client.login();
+    const task = pool.createTask('Async.VM.pool_migrate');
+    pool.finishTask(task, { result: '<value></value>' });
+    const err = await client.waitForTask(task, { beforeDestroy: async () => Promise.reject(new TakenOver('another replica holds the lease')) }).catch((e) => e);
+    expect(err).toBeInstanceOf(TakenOver);
+    expect(pool.calls('task.destroy')).toBe(0);
+    expect(pool.exists(task)).toBe(true);
+  });
+
+  test('a task that failed is not destroyed either when beforeDestroy refuses', async () => {
+    pool.on('host.evacuate', () => {
+      throw new XapiFailure(['NO_HOSTS_AVAILABLE', 'OpaqueRef:vm1']);
+    });
+    const err = await client.callAsync('host.evacuate', ['OpaqueRef:h'], { beforeDestroy: async () => Promise.reject(new TakenOver('aborted')) }).catch((e) => e);
+    expect(err).toBeInstanceOf(TakenOver);
+    expect(pool.calls('task.destroy')).toBe(0);
+  });
+
+  test('when beforeDestroy lets it, the task is destroyed after the check', async () => {
+    const order: string[] = [];
+    pool.on('VM.clone', () => 'OpaqueRef:new-vm');
+    const result = await client.callAsync('VM.clone', ['OpaqueRef:vm', 'copy'], {
+      beforeDestroy: async () => void order.push(`checked (destroyed: ${pool.calls('task.destroy')})`),
+    });
+    expect(result).toBe('OpaqueRef:new-vm');
+    expect(order).toEqual(['checked (destroyed: 0)']);
+    expect(pool.calls('task.destroy')).toBe(1);
+  });
+});
