@@ -61,8 +61,9 @@ export interface XenApiClientOptions {
   /** other secrets that must never appear in an error (e.g. repository credentials a plugin may echo) */
   secrets?: Array<string | undefined>;
   /**
-   * The uuid of the pool this client works on, when known in advance. Otherwise it is learnt from the first
-   * pool.get_all_records reply. Either way reconnect() adopts a new master only of this pool.
+   * The uuid of the pool this client works on, when known in advance. Otherwise it is learnt from the first pool
+   * record read (pool.get_all_records, or a pool event's snapshot). Either way reconnect() adopts a new master only
+   * of this pool.
    */
   poolUuid?: string;
 }
@@ -206,11 +207,23 @@ export class XenApiClient extends EventEmitter {
     if (address) this.members.add(address);
   }
 
-  /** session.login_with_password(u, p, '1.0', originator); follows HOST_IS_SLAVE [master] once. */
+  /**
+   * session.login_with_password(u, p, '1.0', originator); follows HOST_IS_SLAVE [master] once. Once the pool's
+   * identity is known (a re-login after SESSION_INVALID, or poolUuid given), one pool read checks the master is
+   * still of that pool: otherwise that session is logged out and a XenApiConnectionError (EFOREIGNPOOL) thrown.
+   */
   async login(): Promise<void> {
     if (!this.loginInFlight) {
       this.loginInFlight = (async () => {
         const { session, host } = await this.loginAt(this.master);
+        if (this.knownPoolUuid) {
+          const found = await this.samePool(host, session);
+          if (found !== true) {
+            this.logger.warn({ host, expected: this.knownPoolUuid, found }, 'login: this master belongs to another pool; not adopted');
+            await this.logoutAt(host, session);
+            throw new XenApiConnectionError(`${host} belongs to another pool (pool uuid ${found}, expected ${this.knownPoolUuid}): not adopted`, host, 'session.login_with_password', 'EFOREIGNPOOL');
+          }
+        }
         this.setMaster(host);
         this.session = session;
       })().finally(() => (this.loginInFlight = undefined));
@@ -345,6 +358,7 @@ export class XenApiClient extends EventEmitter {
       const issue = parsed.error.issues[0]!;
       throw new Error(`event.from reply: field ${issue.path.join('.') || '(root)'}: ${issue.message}`);
     }
+    if (!this.knownPoolUuid) this.notePoolUuid(parsed.data.events.filter((ev) => ev.class === 'pool').map((ev) => ev.snapshot?.uuid));
     return parsed.data as EventFromResult;
   }
 
@@ -648,11 +662,15 @@ export class XenApiClient extends EventEmitter {
     this.emit('master-back', this.master);
   }
 
+  /** The first pool record read (get_all_records, or an event's snapshot) names the pool this client works on. */
+  private notePoolUuid(uuids: unknown[]): void {
+    const distinct = new Set(uuids.filter((u): u is string => typeof u === 'string' && u !== ''));
+    if (distinct.size === 1) this.knownPoolUuid = [...distinct][0];
+  }
+
   private noteMembers(method: string, value: unknown): void {
-    if (method === 'pool.get_all_records' && !this.knownPoolUuid) {
-      // the first pool read names the pool this client works on (reconnect checks it)
-      const uuids = poolUuidsOf(value);
-      if (uuids.length === 1) this.knownPoolUuid = uuids[0];
+    if (method === 'pool.get_all_records') {
+      if (!this.knownPoolUuid) this.notePoolUuid(poolUuidsOf(value));
       return;
     }
     if (method !== 'host.get_all_records' || value === null || typeof value !== 'object') return;

@@ -121,6 +121,17 @@ describe('pool identity: reconnect adopts a master of the same pool only', () =>
     }
   });
 
+  test('a pool event snapshot names the pool too (a client that only follows events)', async () => {
+    const c = new XenApiClient({ url: pool.masterUrl, username: 'root', password: pool.password, tls: { mode: 'insecure-http' }, clock });
+    try {
+      expect(c.poolUuid).toBeUndefined();
+      await c.eventFrom(['pool'], '', 0);
+      expect(c.poolUuid).toBe(client.poolUuid);
+    } finally {
+      c.close();
+    }
+  });
+
   test('a pool uuid given in the options is checked even before any pool read', async () => {
     const c = new XenApiClient({ url: pool.masterUrl, username: 'root', password: pool.password, tls: { mode: 'insecure-http' }, clock, poolUuid: 'uuid-of-another-pool' });
     try {
@@ -134,4 +145,19 @@ describe('pool identity: reconnect adopts a master of the same pool only', () =>
       c.close();
     }
   });
+});
+
+test('a re-login (SESSION_INVALID) at an address that now answers for another pool is refused and logged out', async () => {
+  seedPool(pool);
+  await client.getAllRecords('pool');
+  // the master was reinstalled as the master of a new pool at the same address: same credentials, another pool uuid
+  pool.mod('pool', Object.keys(await client.call<Record<string, unknown>>('pool.get_all_records'))[0]!, { uuid: 'uuid-of-a-new-pool' });
+  pool.invalidateSessions();
+  const err = await client.call('host.get_all_records').catch((e) => e);
+  expect(err).toBeInstanceOf(XenApiConnectionError);
+  expect(err).toMatchObject({ code: 'EFOREIGNPOOL', host: pool.master.address });
+  expect(err.message).toContain('belongs to another pool');
+  expect(client.isLoggedIn).toBe(false);
+  expect(pool.sessions.size).toBe(0); // the session it got was logged out
+  expect(pool.calls('host.get_all_records')).toBe(1); // the refused call, never re-sent on the other pool
 });
