@@ -377,7 +377,7 @@ export class XenApiClient extends EventEmitter {
   }
 
   /**
-   * After a master restart: log in again, first on the master's address, then on every other known member,
+   * After a master restart (R3.8): log in again, first on the master's address, then on every other known member,
    * following HOST_IS_SLAVE, with capped exponential backoff on the clock until `deadlineMs` (absolute clock time).
    * HOST_STILL_BOOTING and other emergency-mode answers mean "try the next one / later". Wrong credentials
    * end it at once. A master is adopted only if it is the master of the pool this client works on (its pool uuid,
