@@ -60,6 +60,12 @@ export interface XenApiClientOptions {
   followMasterRedirect?: boolean;
   /** other secrets that must never appear in an error (e.g. repository credentials a plugin may echo) */
   secrets?: Array<string | undefined>;
+  /**
+   * The uuid of the pool this client works on, when known in advance. Otherwise it is learnt from the first pool
+   * record read (pool.get_all_records, or a pool event's snapshot). Either way reconnect() adopts a new master only
+   * of this pool.
+   */
+  poolUuid?: string;
 }
 
 export type { CallOptions, EventFromResult, TaskWaitOptions } from './types';
@@ -83,6 +89,13 @@ const eventFromSchema = z
   .passthrough();
 
 const NO_SESSION = /^(session|system)\./;
+const POOL_IDENTITY_FIELDS: ReadonlySet<string> = new Set(['uuid']);
+const poolUuidsSchema = z.record(z.string(), z.object({ uuid: z.string().min(1) }).passthrough());
+/** The uuids in a pool.get_all_records reply; [] if the reply is not that shape. */
+function poolUuidsOf(value: unknown): string[] {
+  const parsed = poolUuidsSchema.safeParse(value);
+  return parsed.success ? Object.values(parsed.data).map((r) => r.uuid) : [];
+}
 /**
  * Calls with no side effect. Only these are retried after a connection reset: a keep-alive socket the server
  * closed while idle resets the next request on it, and for a read that is safely repeated. A side effect
@@ -119,10 +132,13 @@ export class XenApiClient extends EventEmitter {
   private readonly replyLimits: ReplyLimits;
   /** the configured TLS settings, plus fingerprints trusted later (trustFingerprint) */
   private tls: TlsOptions | undefined;
+  /** the pool this client works on (options, or the first pool record read); reconnect checks it */
+  private knownPoolUuid: string | undefined;
 
   constructor(private readonly opts: XenApiClientOptions) {
     super();
     this.tls = opts.tls;
+    this.knownPoolUuid = opts.poolUuid;
     this.endpoint = parseEndpoint(opts.url, opts.tls);
     this.master = this.endpoint.hostname;
     this.clock = opts.clock ?? systemClock;
@@ -140,6 +156,11 @@ export class XenApiClient extends EventEmitter {
   /** The transport the current master answered on (undefined before the first call to it). */
   get transport(): Transport | undefined {
     return this.transports.get(this.master);
+  }
+
+  /** uuid of the pool this client works on (undefined until given or read) */
+  get poolUuid(): string | undefined {
+    return this.knownPoolUuid;
   }
 
   /** current master host (ip or name) the client talks to */
@@ -186,11 +207,23 @@ export class XenApiClient extends EventEmitter {
     if (address) this.members.add(address);
   }
 
-  /** session.login_with_password(u, p, '1.0', originator); follows HOST_IS_SLAVE [master] once. */
+  /**
+   * session.login_with_password(u, p, '1.0', originator); follows HOST_IS_SLAVE [master] once. Once the pool's
+   * identity is known (a re-login after SESSION_INVALID, or poolUuid given), one pool read checks the master is
+   * still of that pool: otherwise that session is logged out and a XenApiConnectionError (EFOREIGNPOOL) thrown.
+   */
   async login(): Promise<void> {
     if (!this.loginInFlight) {
       this.loginInFlight = (async () => {
         const { session, host } = await this.loginAt(this.master);
+        if (this.knownPoolUuid) {
+          const found = await this.samePool(host, session);
+          if (found !== true) {
+            this.logger.warn({ host, expected: this.knownPoolUuid, found }, 'login: this master belongs to another pool; not adopted');
+            await this.logoutAt(host, session);
+            throw new XenApiConnectionError(`${host} belongs to another pool (pool uuid ${found}, expected ${this.knownPoolUuid}): not adopted`, host, 'session.login_with_password', 'EFOREIGNPOOL');
+          }
+        }
         this.setMaster(host);
         this.session = session;
       })().finally(() => (this.loginInFlight = undefined));
@@ -325,6 +358,7 @@ export class XenApiClient extends EventEmitter {
       const issue = parsed.error.issues[0]!;
       throw new Error(`event.from reply: field ${issue.path.join('.') || '(root)'}: ${issue.message}`);
     }
+    if (!this.knownPoolUuid) this.notePoolUuid(parsed.data.events.filter((ev) => ev.class === 'pool').map((ev) => ev.snapshot?.uuid));
     return parsed.data as EventFromResult;
   }
 
@@ -343,14 +377,18 @@ export class XenApiClient extends EventEmitter {
   }
 
   /**
-   * After a master restart: log in again, first on the master's address, then on every other known member,
+   * After a master restart (R3.8): log in again, first on the master's address, then on every other known member,
    * following HOST_IS_SLAVE, with capped exponential backoff on the clock until `deadlineMs` (absolute clock time).
    * HOST_STILL_BOOTING and other emergency-mode answers mean "try the next one / later". Wrong credentials
-   * end it at once. Emits 'master-back' when a master accepted the login after an outage.
+   * end it at once. A master is adopted only if it is the master of the pool this client works on (its pool uuid,
+   * one read per login here): a former member reinstalled stand-alone, or in another pool, at the same address with
+   * the same credentials is logged out and skipped, never driven. Emits 'master-back' when a master accepted the
+   * login after an outage.
    */
   async reconnect(opts: { deadlineMs: number }): Promise<void> {
     let delay = this.backoff.initialMs;
     const tried = new Set<string>();
+    const foreign = new Set<string>();
     let last = '';
     for (;;) {
       const candidates = [this.master, ...[...this.members].filter((m) => m !== this.master)];
@@ -358,6 +396,16 @@ export class XenApiClient extends EventEmitter {
         tried.add(host);
         try {
           const { session, host: master } = await this.loginAt(host);
+          const found = await this.samePool(master, session);
+          if (found !== true) {
+            const who = master === host ? host : `${host} (through ${master})`;
+            foreign.add(who);
+            last = `${who}: belongs to another pool`;
+            this.logger.warn({ host: master, via: host, expected: this.knownPoolUuid, found }, 'reconnect: this master belongs to another pool; not adopted');
+            await this.logoutAt(master, session);
+            if (this.clock.now() >= opts.deadlineMs) break;
+            continue;
+          }
           this.session = session;
           this.setMaster(master);
           this.markReachable();
@@ -373,8 +421,9 @@ export class XenApiClient extends EventEmitter {
       }
       const remaining = opts.deadlineMs - this.clock.now();
       if (remaining <= 0) {
+        const others = [...foreign].map((h) => `; ${h} belongs to another pool (not adopted)`).join('');
         throw new XenApiReconnectTimeoutError(
-          `pool master not reachable before the deadline; tried ${[...tried].join(', ')} (last: ${last})`,
+          `pool master not reachable before the deadline; tried ${[...tried].join(', ')} (last: ${last})${others}`,
           this.master,
           [...tried],
         );
@@ -467,6 +516,38 @@ export class XenApiClient extends EventEmitter {
   }
 
   // ---- internals ----
+
+  /**
+   * Whether the master `host` (logged in with `session`) is the master of the pool this client works on: true, or
+   * what it reported instead (another uuid, or 'no single pool record'). Unknown identity (no pool record read yet,
+   * none given): true, with a warning, as before this check existed. A failed read logs that session out and throws.
+   */
+  private async samePool(host: string, session: string): Promise<true | string> {
+    const expected = this.knownPoolUuid;
+    if (!expected) {
+      this.logger.warn({ host }, 'reconnect: pool identity unknown (no pool record read yet): the new master cannot be checked');
+      return true;
+    }
+    let raw: unknown;
+    try {
+      raw = await this.send(host, 'pool.get_all_records', [session], { recordFields: POOL_IDENTITY_FIELDS });
+    } catch (e) {
+      await this.logoutAt(host, session);
+      throw e;
+    }
+    const uuids = poolUuidsOf(raw);
+    if (uuids.length !== 1) return 'no single pool record';
+    return uuids[0] === expected ? true : uuids[0]!;
+  }
+
+  /** Best-effort session.logout of a session this client will not use (a foreign pool's, a failed check). */
+  private async logoutAt(host: string, session: string): Promise<void> {
+    try {
+      await this.send(host, 'session.logout', [session]);
+    } catch (e) {
+      this.logger.debug({ host, err: (e as Error).message }, 'logout of an unused session failed');
+    }
+  }
 
   private async loginAt(host: string): Promise<{ session: string; host: string }> {
     // a new login is a new connection to that host: its transport is probed again (it may have been upgraded)
@@ -581,7 +662,17 @@ export class XenApiClient extends EventEmitter {
     this.emit('master-back', this.master);
   }
 
+  /** The first pool record read (get_all_records, or an event's snapshot) names the pool this client works on. */
+  private notePoolUuid(uuids: unknown[]): void {
+    const distinct = new Set(uuids.filter((u): u is string => typeof u === 'string' && u !== ''));
+    if (distinct.size === 1) this.knownPoolUuid = [...distinct][0];
+  }
+
   private noteMembers(method: string, value: unknown): void {
+    if (method === 'pool.get_all_records') {
+      if (!this.knownPoolUuid) this.notePoolUuid(poolUuidsOf(value));
+      return;
+    }
     if (method !== 'host.get_all_records' || value === null || typeof value !== 'object') return;
     for (const rec of Object.values(value as Record<string, unknown>)) {
       const address = (rec as { address?: unknown } | null)?.address;

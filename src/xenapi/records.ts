@@ -68,6 +68,8 @@ export const datetime = z.unknown().transform((v, ctx): Date => {
  */
 
 export const PoolRecordSchema = z.object({
+  /** the pool's identity: reconnect() adopts a master only of this pool (client.ts) */
+  uuid: z.string().optional(),
   name_label: z.string(),
   master: ref,
   other_config: stringMap,

@@ -1,6 +1,6 @@
 import { XenApiClient, XenApiConnectionError, XenApiReconnectTimeoutError } from '../../src/xenapi';
 import { FakeClock } from './helpers/clocks';
-import { startFakePool, type FakePool } from './helpers/fake-pool';
+import { seedPool, startFakePool, type FakePool } from './helpers/fake-pool';
 
 let pool: FakePool;
 let client: XenApiClient;
@@ -78,4 +78,86 @@ test('wrong credentials end reconnect at once', async () => {
   } finally {
     c.close();
   }
+});
+
+describe('pool identity: reconnect adopts a master of the same pool only', () => {
+  beforeEach(async () => {
+    seedPool(pool);
+    await client.getAllRecords('pool'); // the first pool read names the pool (no extra round trip at login)
+  });
+
+  test('a member promoted within the same pool (emergency transition) is adopted after one pool read', async () => {
+    const uuid = client.poolUuid;
+    expect(uuid).toBeDefined();
+    await pool.powerOff('host1');
+    pool.setMaster('host3');
+    client.resetCallCount();
+    await client.reconnect({ deadlineMs: clock.now() + 60_000 });
+    expect(client.masterAddress).toBe(pool.hosts[2]!.address);
+    expect(client.poolUuid).toBe(uuid);
+    // host1 refused; host2 → HOST_IS_SLAVE → host3 (each login probes JSON-RPC first); then ONE identity read on host3
+    expect(Object.keys(client.callCounts).sort()).toEqual(['pool.get_all_records', 'session.login_with_password']);
+    expect(client.callCounts['pool.get_all_records']).toBe(1);
+    expect(pool.requests.filter((r) => r.method === 'pool.get_all_records').at(-1)!.host).toBe(pool.hosts[2]!.address);
+  });
+
+  test('a host answering for another pool at a member address is logged out, skipped and named in the timeout', async () => {
+    // another pool whose master sits at an address the client knows as a member (same port, same credentials)
+    const other = await startFakePool({ hosts: 1, port: pool.port, password: pool.password });
+    try {
+      seedPool(other);
+      client.rememberMember(other.hosts[0]!.address);
+      await Promise.all(pool.hosts.map((h) => pool.powerOff(h.name)));
+      const err = await client.reconnect({ deadlineMs: clock.now() + 20_000 }).catch((e) => e);
+      expect(err).toBeInstanceOf(XenApiReconnectTimeoutError);
+      expect(err.message).toContain(`${other.hosts[0]!.address} belongs to another pool`);
+      expect(err.message).not.toContain(pool.password);
+      expect(client.masterAddress).toBe(pool.master.address);
+      expect(other.calls('session.login_with_password')).toBeGreaterThan(1); // tried on every pass
+      expect(other.sessions.size).toBe(0); // every session it gave was logged out
+      expect(other.calls('pool.get_all_records')).toBe(other.calls('session.login_with_password')); // nothing else was sent
+    } finally {
+      await other.stop();
+    }
+  });
+
+  test('a pool event snapshot names the pool too (a client that only follows events)', async () => {
+    const c = new XenApiClient({ url: pool.masterUrl, username: 'root', password: pool.password, tls: { mode: 'insecure-http' }, clock });
+    try {
+      expect(c.poolUuid).toBeUndefined();
+      await c.eventFrom(['pool'], '', 0);
+      expect(c.poolUuid).toBe(client.poolUuid);
+    } finally {
+      c.close();
+    }
+  });
+
+  test('a pool uuid given in the options is checked even before any pool read', async () => {
+    const c = new XenApiClient({ url: pool.masterUrl, username: 'root', password: pool.password, tls: { mode: 'insecure-http' }, clock, poolUuid: 'uuid-of-another-pool' });
+    try {
+      await pool.powerOff('host1');
+      pool.setMaster('host2');
+      c.rememberMember(pool.hosts[1]!.address);
+      const err = await c.reconnect({ deadlineMs: clock.now() + 5_000 }).catch((e) => e);
+      expect(err).toBeInstanceOf(XenApiReconnectTimeoutError);
+      expect(err.message).toContain(`${pool.hosts[1]!.address} belongs to another pool`);
+    } finally {
+      c.close();
+    }
+  });
+});
+
+test('a re-login (SESSION_INVALID) at an address that now answers for another pool is refused and logged out', async () => {
+  seedPool(pool);
+  await client.getAllRecords('pool');
+  // the master was reinstalled as the master of a new pool at the same address: same credentials, another pool uuid
+  pool.mod('pool', Object.keys(await client.call<Record<string, unknown>>('pool.get_all_records'))[0]!, { uuid: 'uuid-of-a-new-pool' });
+  pool.invalidateSessions();
+  const err = await client.call('host.get_all_records').catch((e) => e);
+  expect(err).toBeInstanceOf(XenApiConnectionError);
+  expect(err).toMatchObject({ code: 'EFOREIGNPOOL', host: pool.master.address });
+  expect(err.message).toContain('belongs to another pool');
+  expect(client.isLoggedIn).toBe(false);
+  expect(pool.sessions.size).toBe(0); // the session it got was logged out
+  expect(pool.calls('host.get_all_records')).toBe(1); // the refused call, never re-sent on the other pool
 });
