@@ -24,6 +24,9 @@ export type Transport = 'jsonrpc' | 'xmlrpc';
 /** The host does not serve JSON-RPC (404 or a non-JSON answer that shows the call did not run): use XML-RPC. */
 export class JsonRpcUnavailable extends Error {}
 
+/** A gateway's answers (bad gateway, unavailable, timeout): the host behind it may or may not have run the call. */
+const GATEWAY_STATUSES = new Set([502, 503, 504]);
+
 const CONNECTION_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -80,7 +83,7 @@ export async function rpc(req: RpcRequest): Promise<unknown> {
     return unwrapXml(reply.doc, req);
   } catch (e) {
     if (req.signal?.aborted) throw req.signal.reason ?? e;
-    if (e instanceof XenApiError || e instanceof XenApiProtocolError || e instanceof JsonRpcUnavailable) throw e;
+    if (e instanceof XenApiError || e instanceof XenApiProtocolError || e instanceof XenApiConnectionError || e instanceof JsonRpcUnavailable) throw e;
     throw translateError(e as RawError, req, timeout.signal.aborted);
   } finally {
     clearTimeout(timer);
@@ -125,6 +128,12 @@ async function post(req: RpcRequest, path: string, body: string, signal: AbortSi
   if (Number.isFinite(declared) && declared > limits.maxBytes) throw tooLarge();
 
   const isJson = path === '/jsonrpc' && status === 200 && type.includes('json');
+  if (GATEWAY_STATUSES.has(status)) {
+    // a proxy or load balancer in front of xapi answered: the call may have reached xapi and run (a 504 after it
+    // started), so its outcome is unknown. Never evidence of a host without JSON-RPC: no re-send over XML-RPC.
+    res.resume();
+    throw new XenApiConnectionError(`${where}: HTTP ${status} from a gateway in front of the host; the call's outcome is unknown`, req.hostname, req.method, `HTTP_${status}`);
+  }
   if (path === '/jsonrpc' && !isJson) {
     // Not JSON. An XML-RPC methodResponse means the host ran the call and answered in XML: use that answer.
     // Anything else (404, an HTML page, an XML-RPC fault) is evidence the call never ran: the caller may resend it.

@@ -5,7 +5,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { XenApiClient, XenApiError, XenApiProtocolError } from '../../src/xenapi';
+import { XenApiClient, XenApiConnectionError, XenApiError, XenApiProtocolError } from '../../src/xenapi';
 import { XenApiReplyLimitError } from '../../src/xenapi/errors';
 import { replyLimitsFromEnv } from '../../src/xenapi/limits';
 
@@ -171,5 +171,41 @@ describe('limits from the environment', () => {
     expect(() => replyLimitsFromEnv({ XSUPGRADE_XENAPI_MAX_REPLY_MB: '12MB' })).toThrow(/XSUPGRADE_XENAPI_MAX_REPLY_MB must be a whole number/);
     expect(() => replyLimitsFromEnv({ XSUPGRADE_XENAPI_MAX_REPLY_MB: '0' })).toThrow(/XSUPGRADE_XENAPI_MAX_REPLY_MB must be between 1 and 4096/);
     expect(() => replyLimitsFromEnv({ XSUPGRADE_XENAPI_MAX_REPLY_DEPTH: '3' })).toThrow(/XSUPGRADE_XENAPI_MAX_REPLY_DEPTH must be between 8 and 1000/);
+  });
+});
+
+describe('a gateway error on /jsonrpc (502, 503, 504) is not evidence the call never ran', () => {
+  const paths: string[] = [];
+  const auto = () => new XenApiClient({ url, username: 'root', password: 'pw', tls: { mode: 'insecure-http' } });
+  const loginThen = (status: number, page: string) => (path: string): Body => {
+    paths.push(path);
+    if (paths.length === 1) return { type: 'application/json', body: jsonOk('"OpaqueRef:session"') };
+    return { status, type: 'text/html', body: page };
+  };
+
+  test.each([502, 503, 504])('HTTP %i: the call fails as a connection failure (outcome unknown), and is not re-sent over XML-RPC', async (status) => {
+    paths.length = 0;
+    answer = loginThen(status, `<html><body>${status} Gateway</body></html>`);
+    const e = await failure(auto(), 'host.reboot');
+    expect(e).toBeInstanceOf(XenApiConnectionError);
+    expect(e.message).toMatch(new RegExp(`HTTP ${status}`));
+    // login, then host.reboot once over JSON-RPC; nothing on the XML-RPC path
+    expect(paths).toEqual(['/jsonrpc', '/jsonrpc']);
+  });
+
+  test('HTTP 404 (a host with no JSON-RPC) still falls back: the call is sent once over XML-RPC', async () => {
+    paths.length = 0;
+    answer = (path) => {
+      paths.push(path);
+      if (path === '/jsonrpc') return { status: 404, type: 'text/html', body: '<html>not found</html>' };
+      return { type: 'text/xml', body: xmlOk(paths.filter((p) => p === '/').length === 1 ? '<value>OpaqueRef:session</value>' : '<value></value>') };
+    };
+    const c = auto();
+    try {
+      expect(await c.call('host.reboot')).toBe('');
+    } finally {
+      c.close();
+    }
+    expect(paths).toEqual(['/jsonrpc', '/', '/']);
   });
 });
