@@ -435,26 +435,9 @@ export class XenApiClient extends EventEmitter {
 
   /** GET /pool/xmldbdump?session_id=… streamed to `file` (R2.1); a refused session (HTTP 401/403) logs in again once. */
   async dumpDatabase(file: string): Promise<DbDumpResult> {
-    for (let attempt = 0; ; attempt++) {
-      if (!this.session) await this.login();
-      try {
-        return await downloadDbDump({
-          endpoint: this.endpoint,
-          hostname: this.master,
-          agent: this.getAgent(),
-          sessionRef: this.session!,
-          file,
-          idleTimeoutMs: this.requestTimeoutMs,
-        });
-      } catch (e) {
-        if (e instanceof XenApiConnectionError && e.host === this.master) this.markUnreachable(e);
-        if (e instanceof XenApiProtocolError && (e.httpStatus === 401 || e.httpStatus === 403) && attempt === 0) {
-          this.session = undefined;
-          continue;
-        }
-        throw this.redactor.scrub(e);
-      }
-    }
+    return this.withMasterSession((sessionRef) =>
+      downloadDbDump({ endpoint: this.endpoint, hostname: this.master, agent: this.getAgent(), sessionRef, file, idleTimeoutMs: this.requestTimeoutMs }),
+    );
   }
 
   /**
@@ -462,29 +445,47 @@ export class XenApiClient extends EventEmitter {
    * any byte was sent. Never retried after bytes went out: the caller reconciles (a partial VDI is destroyed).
    */
   async importRawVdi(vdi: string, source: () => Promise<{ size: number; stream: Readable }>, onProgress?: (sent: number) => void): Promise<void> {
+    let sentAny = false;
+    return this.withMasterSession(
+      async (sessionRef) => {
+        sentAny = false;
+        const { size, stream } = await source();
+        try {
+          return await importRawVdi({
+            endpoint: this.endpoint,
+            hostname: this.master,
+            agent: this.getAgent(),
+            sessionRef,
+            vdi,
+            size,
+            body: stream,
+            idleTimeoutMs: this.requestTimeoutMs,
+            onProgress: (n) => {
+              sentAny = n > 0;
+              onProgress?.(n);
+            },
+          });
+        } catch (e) {
+          stream.destroy();
+          throw e;
+        }
+      },
+      () => !sentAny,
+    );
+  }
+
+  /**
+   * An HTTP transfer on the master with the pool's session (DB dump, VDI import): a session the master refuses
+   * (HTTP 401/403) is replaced by one new login, once, when `mayRetry` says the transfer had no effect yet.
+   */
+  private async withMasterSession<T>(transfer: (sessionRef: string) => Promise<T>, mayRetry: () => boolean = () => true): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       if (!this.session) await this.login();
-      const { size, stream } = await source();
-      let sentAny = false;
       try {
-        return await importRawVdi({
-          endpoint: this.endpoint,
-          hostname: this.master,
-          agent: this.getAgent(),
-          sessionRef: this.session!,
-          vdi,
-          size,
-          body: stream,
-          idleTimeoutMs: this.requestTimeoutMs,
-          onProgress: (n) => {
-            sentAny = n > 0;
-            onProgress?.(n);
-          },
-        });
+        return await transfer(this.session!);
       } catch (e) {
-        stream.destroy();
         if (e instanceof XenApiConnectionError && e.host === this.master) this.markUnreachable(e);
-        if (e instanceof XenApiProtocolError && (e.httpStatus === 401 || e.httpStatus === 403) && attempt === 0 && !sentAny) {
+        if (e instanceof XenApiProtocolError && (e.httpStatus === 401 || e.httpStatus === 403) && attempt === 0 && mayRetry()) {
           this.session = undefined;
           continue;
         }
