@@ -16,10 +16,9 @@ import { rehearsalUpgrade, scenarioUpgrade } from '../src/core/scenario-mode';
 import type { Notifier } from '../src/domain/ports';
 import type { Run } from '../src/domain/types';
 import { silentLogger } from '../src/log';
-import { parseScenario } from '../src/sim';
 import { openStore } from '../src/store';
 import { markdownTable } from './harness';
-import { syntheticScenario } from './plan';
+import { upgradeScenario } from './run';
 import { startInChildProcess } from './sim-process';
 import { compiledSimModule } from './slack';
 
@@ -49,10 +48,7 @@ export async function benchRunCpu(
   const hosts = opts.hosts ?? 64;
   const vmsPerHost = opts.vmsPerHost ?? 50;
   const scale = opts.scale ?? 2000;
-  const input = syntheticScenario(hosts, vmsPerHost);
-  input.repositories = [{ url: 'http://repo.example.com/xenserver/7.6/', version: '7.6.0', platform: '2.7.0', build: 'release/lima/master/36' }];
-  input.timings = { migrationSecondsPerGiB: 2, installSeconds: 1200, bootSeconds: 120, xapiStartSeconds: 30, shutdownSeconds: 10 };
-  const scenario = parseScenario(input, 'bench-run-cpu');
+  const scenario = upgradeScenario(hosts, vmsPerHost, 'bench-run-cpu');
   const inferred = scenarioUpgrade(scenario, 'automatic');
   const clock = new ScaledClock(scale);
   const sim = await startInChildProcess(scenario, simModule, clock);

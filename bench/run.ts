@@ -6,7 +6,7 @@
  *   simulator when the host's xapi is up) until the runner's wait-host step records it (event.from, no polling).
  * Times are simulated (the clock runs `scale` times faster); the noticing delay is also shown in real milliseconds.
  */
-import { parseScenario } from '../src/sim';
+import { parseScenario, type Scenario } from '../src/sim';
 import { rehearse } from '../src/core/rehearsal';
 import { XenApiClient } from '../src/xenapi';
 import { markdownTable, summarise } from './harness';
@@ -25,14 +25,19 @@ export interface RunBenchResult {
   realMs: number;
 }
 
+/** The synthetic pool of the run benchmarks, with the 7.6 repository and the install, boot and migration timings. */
+export function upgradeScenario(hosts: number, vmsPerHost: number, source: string): Scenario {
+  const input = syntheticScenario(hosts, vmsPerHost);
+  input.repositories = [{ url: 'http://repo.example.com/xenserver/7.6/', version: '7.6.0', platform: '2.7.0', build: 'release/lima/master/36' }];
+  input.timings = { migrationSecondsPerGiB: 2, installSeconds: 1200, bootSeconds: 120, xapiStartSeconds: 30, shutdownSeconds: 10 };
+  return parseScenario(input, source);
+}
+
 export async function benchRun(opts: { hosts?: number; vmsPerHost?: number; scale?: number; print?: boolean } = {}): Promise<RunBenchResult> {
   const hosts = opts.hosts ?? 16;
   const vmsPerHost = opts.vmsPerHost ?? 6;
   const scale = opts.scale ?? 600;
-  const input = syntheticScenario(hosts, vmsPerHost);
-  input.repositories = [{ url: 'http://repo.example.com/xenserver/7.6/', version: '7.6.0', platform: '2.7.0', build: 'release/lima/master/36' }];
-  input.timings = { migrationSecondsPerGiB: 2, installSeconds: 1200, bootSeconds: 120, xapiStartSeconds: 30, shutdownSeconds: 10 };
-  const scenario = parseScenario(input, 'bench-run');
+  const scenario = upgradeScenario(hosts, vmsPerHost, 'bench-run');
   const started = Date.now();
   const summary = await rehearse({ scenario, mode: 'automatic', scale, realTimeoutMs: 30 * 60_000 }, true);
   const realMs = Date.now() - started;
