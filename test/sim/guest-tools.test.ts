@@ -1,5 +1,5 @@
 /** Guests installing new XenServer Tools (R5.1, issue 15): control call, admin API, scenario timing; VM_guest_metrics and events. */
-import { parseScenario, startAdminServer, startSimulator } from '../../src/sim';
+import { parseScenario, startAdminServer, startSimulator, type SimPool } from '../../src/sim';
 import { fastClock, login, ok, until } from './helpers';
 
 function scenario(versions: string[], extra: Record<string, unknown> = {}) {
@@ -15,6 +15,15 @@ function scenario(versions: string[], extra: Record<string, unknown> = {}) {
     },
     'guest-tools-test',
   );
+}
+
+/** The host is powered off and on again on its current version (no upgrade). */
+async function powerCycle(sim: SimPool, host: string): Promise<void> {
+  const power = () => sim.hosts().find((h) => h.name === host)!.power;
+  sim.control.powerOff(host);
+  await until(() => power() === 'off', `${host} off`);
+  sim.control.powerOn(host);
+  await until(() => power() === 'on', `${host} on`);
 }
 
 async function guestTools(url: string, s: string, vm: string): Promise<{ version: Record<string, string>; upToDate: boolean; gm: string }> {
@@ -56,10 +65,7 @@ describe('simulator: guests report new Tools', () => {
     try {
       const url = sim.masterUrl;
       const s = await login(url, 'root', 'pw-guest');
-      sim.control.powerOff('xs-g2');
-      await until(() => sim.hosts().find((h) => h.name === 'xs-g2')!.power === 'off', 'xs-g2 off');
-      sim.control.powerOn('xs-g2');
-      await until(() => sim.hosts().find((h) => h.name === 'xs-g2')!.power === 'on', 'xs-g2 on');
+      await powerCycle(sim, 'xs-g2');
       await fastClock().sleep(3600_000); // 600 simulated seconds pass in a few real milliseconds: wait far longer
       expect((await guestTools(url, s, 'timed')).version.minor).toBe('1');
     } finally {
@@ -72,10 +78,7 @@ describe('simulator: guests report new Tools', () => {
     try {
       const url = sim.masterUrl;
       const s = await login(url, 'root', 'pw-guest');
-      sim.control.powerOff('xs-g2');
-      await until(() => sim.hosts().find((h) => h.name === 'xs-g2')!.power === 'off', 'xs-g2 off');
-      sim.control.powerOn('xs-g2');
-      await until(() => sim.hosts().find((h) => h.name === 'xs-g2')!.power === 'on', 'xs-g2 on');
+      await powerCycle(sim, 'xs-g2');
       // 600 simulated seconds pass in a few real milliseconds at this scale: wait for far more than that
       const clock = fastClock();
       await clock.sleep(3600_000);
