@@ -19,11 +19,6 @@ export function finalTargetOf(plan: Pick<Plan, 'target' | 'finalTarget' | 'hops'
   return { product: last.product, platform: last.platform, label: last.label };
 }
 
-/** true when this plan's hop is not the last one of its chain (R5.3: Tools stay untouched). */
-export function isIntermediateHop(plan: Pick<Plan, 'target' | 'finalTarget' | 'hops'>): boolean {
-  return compareVersions(plan.target.product, finalTargetOf(plan).product) !== 0;
-}
-
 export type ToolsGate = { ok: true } | { ok: false; reason: string; behind: Array<{ name: string; product: string }> };
 
 /**

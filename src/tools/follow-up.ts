@@ -18,7 +18,8 @@ import type { Actor, Run, ToolsEntry, ToolsFollowUp } from '../domain/types';
 import { silentLogger, type Logger } from '../log';
 import type { Store } from '../store/types';
 import { ConflictError } from '../store/types';
-import { applyReadings, finalTargetOf, isClosed, isIntermediateHop, reminderDue, shortVersion, toolsAdviceGate, toolsChecklist } from './checklist';
+import { isFinalHop } from '../planner/hops';
+import { applyReadings, finalTargetOf, isClosed, reminderDue, shortVersion, toolsAdviceGate, toolsChecklist } from './checklist';
 import { readGuestTools, readHostVersions, readPendingTools, type ToolsClient } from './read';
 
 export interface ToolsSettings {
@@ -253,7 +254,7 @@ export function createToolsFollowUp(deps: ToolsFollowUpDeps): ToolsService {
     const runs = await store.listRuns({ pool: pool.name });
     await retireOlder(runs);
     let run: Run | undefined = runs[0];
-    if (!run || run.state !== 'done' || isIntermediateHop(run.plan)) return; // R5.3: never after a middle hop
+    if (!run || run.state !== 'done' || !isFinalHop(run.plan)) return; // R5.3: never after a middle hop
     const client = deps.client(pool.name);
     if (!client) return;
     const tried = lastAttempt.get(run.id);

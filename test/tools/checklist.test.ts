@@ -1,4 +1,5 @@
-import { applyReadings, finalTargetOf, isIntermediateHop, pvDriversVersion, reminderDue, toolsAdviceGate, toolsChecklist } from '../../src/tools/checklist';
+import { isFinalHop } from '../../src/planner/hops';
+import { applyReadings, finalTargetOf, pvDriversVersion, reminderDue, toolsAdviceGate, toolsChecklist } from '../../src/tools/checklist';
 import type { ToolsFollowUp } from '../../src/domain/types';
 import { middleHopOf } from './chain';
 
@@ -26,9 +27,9 @@ describe('R5.3 gate: one predicate for every piece of Tools advice', () => {
   it('finalTargetOf: the chain\'s final target, else the plan\'s own', () => {
     expect(finalTargetOf({ target: T76 })).toBe(T76);
     expect(finalTargetOf({ target: T712, ...middleHopOf(T712, T76, '7.6') })).toEqual(T76);
-    expect(isIntermediateHop({ target: T712, ...middleHopOf(T712, T76, '7.6') })).toBe(true);
-    expect(isIntermediateHop({ target: T76, finalTarget: '7.6', hops: middleHopOf(T712, T76, '7.6').hops!.map((h) => ({ ...h, status: h.index === 2 ? 'this' as const : 'done' as const })) })).toBe(false);
-    expect(isIntermediateHop({ target: T76 })).toBe(false);
+    expect(isFinalHop({ target: T712, ...middleHopOf(T712, T76, '7.6') })).toBe(false);
+    expect(isFinalHop({ target: T76, finalTarget: '7.6', hops: middleHopOf(T712, T76, '7.6').hops!.map((h) => ({ ...h, status: h.index === 2 ? 'this' as const : 'done' as const })) })).toBe(true);
+    expect(isFinalHop({ target: T76 })).toBe(true);
   });
 
   it('passes only when every host runs the final version (or newer)', () => {

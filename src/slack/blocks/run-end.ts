@@ -5,7 +5,7 @@ import type { Run } from '../../domain/types';
 import { clockTime, context, duration, esc, plural, runContext, sections, slackText, SlackMessage, who, withinBlockLimit } from './common';
 import { restoreButton } from './restore';
 import { hostProgress, isOnTarget, mixedMode } from './progress';
-import { finalTargetOf, isIntermediateHop, toolsAdviceGate } from '../../tools/checklist';
+import { finalTargetOf, toolsAdviceGate } from '../../tools/checklist';
 
 /** The end-of-run summary (in the thread, broadcast to the channel), with the R5.1 Tools list and R3.5 reminder. */
 
@@ -116,7 +116,7 @@ export function runEndMessages(run: Run, pool: PoolConfig | undefined): RunEndMe
   if (run.state === 'done' && allOnTarget && gate.ok && tools.length > 0) {
     const names = tools.length <= TOOLS_INLINE ? `: ${tools.map((t) => `\`${esc(t)}\``).join(', ')}` : '';
     lines.push(`Next (R5.1): upgrade XenServer Tools in ${plural(tools.length, 'VM')}${names} → the Tools checklist in this thread follows them as they report new Tools`);
-  } else if (!gate.ok && (tools.length > 0 || isIntermediateHop(run.plan))) {
+  } else if (!gate.ok && (tools.length > 0 || !isFinalHop(run.plan))) {
     lines.push(`Do not upgrade XenServer Tools yet: ${esc(gate.reason)} (R5.2).`);
   }
   // R1.4: a non-final hop's end says what follows; its plan carries no Tools list (R5.3)
