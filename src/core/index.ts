@@ -392,7 +392,11 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
         if (r.state !== 'paused') throw new StaleAction(`run ${r.id} is ${r.state}: only a paused run resumes${r.state === 'failed' ? ' (choose a recovery action)' : ''}`);
         if (actor.source === 'scheduler' && r.pausedBy && r.pausedBy.source !== 'scheduler') throw new StaleAction(`run ${r.id} was paused by <@${r.pausedBy.userId}>: a window never resumes a run a human paused`);
         // the host whose gate was approved during the pause may now go ahead
-        for (const s of r.steps) if (s.data?.approvedWhilePaused) delete s.data.approvedWhilePaused;
+        for (const s of r.steps) {
+          if (!s.data?.approvedWhilePaused) continue;
+          const { approvedWhilePaused: _released, ...rest } = s.data; // replaced, not edited: stored data is frozen
+          s.data = rest;
+        }
         r.state = r.steps.some((s) => s.state === 'awaiting-approval') ? 'awaiting-approval' : 'running';
         delete r.pausedBy;
       });

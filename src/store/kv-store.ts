@@ -3,6 +3,7 @@ import type { AuditEvent, Plan, Run } from '../domain/types';
 import type { Clock } from '../clock';
 import type { KvBackend, KvOps } from './backend';
 import { formatRunId } from './run-id';
+import { deepFreeze, headOf, isInlineHead, joinRun, PartsCache, shallowChanged, type CachedStep, type StoredRunHead, type StoredStep } from './run-parts';
 import { decode, encode, validate } from './schemas';
 import {
   ConflictError,
@@ -42,6 +43,10 @@ export const RUN_CHANGED_CHANNEL = 'xsupgrade_runs';
 
 const key = {
   run: (id: string) => `run:${id}`,
+  runPlan: (id: string) => `runplan:${id}`,
+  runBaseline: (id: string) => `runbaseline:${id}`,
+  runStep: (id: string, index: number) => `runstep:${id}:${String(index).padStart(5, '0')}`,
+  runSteps: (id: string) => `runstep:${id}:`,
   runs: 'run:',
   runSeq: (pool: string, day: string) => `runseq:${pool}:${day}`,
   audit: (runId: string, seq: number) => `audit:${runId}:${String(seq).padStart(10, '0')}`,
@@ -86,6 +91,8 @@ function checkSynchronous(result: unknown, what: string): void {
 
 export class KvStore implements Store {
   private closed = false;
+  /** decoded plans and baselines of recent runs: immutable, so never stale (./run-parts.ts) */
+  private readonly parts = new PartsCache();
 
   readonly outbox: OutboxStore = {
     add: async (entry) => {
@@ -199,46 +206,140 @@ export class KvStore implements Store {
 
   async createRun(run: Run): Promise<void> {
     validate.run(key.run(run.id), run);
+    if (run.baseline) validate.baseline(key.runBaseline(run.id), run.baseline);
+    const revs = run.steps.map(() => run.revision);
     await this.tx(async (tx) => {
-      if (!(await tx.insert(key.run(run.id), encode(run)))) throw new ConflictError(`run ${run.id} already exists`);
+      if (!(await tx.insert(key.run(run.id), encode(headOf(run, revs))))) throw new ConflictError(`run ${run.id} already exists`);
+      await tx.put(key.runPlan(run.id), encode(run.plan));
+      if (run.baseline) await tx.put(key.runBaseline(run.id), encode(run.baseline));
+      for (const [i, step] of run.steps.entries()) await tx.put(key.runStep(run.id, i), encode({ rev: run.revision, step } satisfies StoredStep));
       await tx.notify(RUN_CHANGED_CHANNEL, run.id);
     });
   }
 
   async getRun(id: string): Promise<Run | undefined> {
-    return this.read(key.run(id), validate.run);
+    this.assertOpen();
+    const k = key.run(id);
+    // the head and the step records are read one after the other: a writer committing in between shows as a step
+    // record newer than the head, and the read is made again (at last in one transaction)
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const raw = await this.backend.get(k);
+      if (raw === undefined) return undefined;
+      const run = await this.withParts(validate.runHead(k, decode(k, raw)), this.backend);
+      if (run) return run.run;
+    }
+    return this.tx(async (tx) => {
+      const head = await this.readTx(tx, k, validate.runHead);
+      return head && (await this.withParts(head, tx))!.run;
+    });
   }
 
   async updateRun(id: string, mutate: (run: Run) => void, opts: { expectedRevision?: number; fence?: Fence } = {}): Promise<Run> {
     const k = key.run(id);
-    return this.tx(async (tx) => {
+    const { next, written } = await this.tx(async (tx) => {
       await this.checkFence(tx, opts.fence);
-      const current = await this.readTx(tx, k, validate.run);
-      if (!current) throw new NotFoundError(`run ${id} not found`);
-      if (opts.expectedRevision !== undefined && current.revision !== opts.expectedRevision) {
-        throw new ConflictError(`run ${id} changed since it was read (revision ${opts.expectedRevision}, now ${current.revision})`);
+      const head = await this.readTx(tx, k, validate.runHead);
+      if (!head) throw new NotFoundError(`run ${id} not found`);
+      if (opts.expectedRevision !== undefined && head.revision !== opts.expectedRevision) {
+        throw new ConflictError(`run ${id} changed since it was read (revision ${opts.expectedRevision}, now ${head.revision})`);
       }
-      // `current` was just decoded from the stored text: nothing else holds it, so it is mutated in place (a copy
-      // of a 64-host run cost as much as reading it, on every write of a step's progress; issue 13)
-      const revision = current.revision;
+      // the run is assembled fresh for this update (its steps are shallow copies of the decoded ones), so it is
+      // mutated in place: a copy of a 64-host run cost as much as reading it, at every write of progress (issue 13)
+      const { run: current, stored } = (await this.withParts(head, tx))!;
+      const { plan, baseline, revision } = current;
+      const given = current.steps.slice();
+      checkSynchronous(mutate(current), `updateRun(${id})`);
       const next = current;
-      checkSynchronous(mutate(next), `updateRun(${id})`);
       if (next.id !== id) throw new Error(`updateRun(${id}): the run id cannot change`);
+      if (next.plan !== plan) throw new Error(`updateRun(${id}): a run's plan cannot change (it is what was approved)`);
+      if (baseline && next.baseline !== baseline) throw new Error(`updateRun(${id}): a run's baseline cannot change once recorded`);
       next.revision = revision + 1;
       next.updatedAt = this.clock.now();
-      validate.run(k, next);
-      await tx.put(k, encode(next));
+      // a step is rewritten when the mutate function replaced it or changed one of its fields (nested values are
+      // frozen: they can only be replaced)
+      const changed = next.steps.flatMap((step, i) => {
+        const before = stored?.[i];
+        return !before || step !== given[i] || shallowChanged(step, before.step) ? [i] : [];
+      });
+      const revs = next.steps.map((_, i) => stored?.[i]?.rev ?? next.revision);
+      const written: Array<[number, string]> = [];
+      for (const i of changed) {
+        const sk = key.runStep(id, i);
+        const text = encode({ rev: next.revision, step: validate.step(sk, { rev: next.revision, step: next.steps[i] }).step } satisfies StoredStep);
+        revs[i] = next.revision;
+        written.push([i, text]);
+      }
+      const nextHead = headOf(next, revs);
+      validate.runHead(k, nextHead);
+      if (!stored) await tx.put(key.runPlan(id), encode(plan));
+      if (next.baseline && (!stored || !baseline)) {
+        validate.baseline(key.runBaseline(id), next.baseline);
+        await tx.put(key.runBaseline(id), encode(next.baseline));
+      }
+      for (const [i, text] of written) await tx.put(key.runStep(id, i), text);
+      for (let i = next.steps.length; i < (head.stepRevs ?? head.steps ?? []).length; i++) await tx.delete(key.runStep(id, i));
+      await tx.put(k, encode(nextHead));
       await tx.notify(RUN_CHANGED_CHANNEL, id);
-      return next;
+      return { next, written };
     });
+    // committed: the steps just written join the cache under their revision
+    const parts = this.parts.get(id);
+    if (parts) {
+      parts.steps.length = next.steps.length;
+      for (const [i, text] of written) parts.steps[i] = deepFreeze(decode(key.runStep(id, i), text) as StoredStep);
+    }
+    return next;
   }
 
   async listRuns(filter: RunFilter = {}): Promise<Run[]> {
     this.assertOpen();
-    const runs = (await this.backend.list(key.runs))
-      .map(([k, raw]) => validate.run(k, decode(k, raw)))
+    const heads = (await this.backend.list(key.runs))
+      .map(([k, raw]) => validate.runHead(k, decode(k, raw)))
       .filter((r) => (filter.pool === undefined || r.pool === filter.pool) && (!filter.states || filter.states.includes(r.state)));
+    const runs: Run[] = [];
+    for (const head of heads) {
+      const run = (await this.withParts(head, this.backend))?.run ?? (await this.getRun(head.id));
+      if (run) runs.push(run);
+    }
     return runs.sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+  }
+
+  /**
+   * The run of a head (./run-parts.ts): plan, baseline and the steps whose revision this process decoded before
+   * come from the cache, the others are read through `from`. Undefined when a step record is newer than the head
+   * (read outside a transaction while a writer committed). `stored` is undefined for a head written before the
+   * split (everything inline), which is returned as it is.
+   */
+  private async withParts(head: StoredRunHead, from: Pick<KvOps, 'get' | 'list'>): Promise<{ run: Run; stored?: CachedStep[] } | undefined> {
+    if (isInlineHead(head)) return { run: joinRun(head, head.plan, head.baseline, head.steps) };
+    const id = head.id;
+    const revs = head.stepRevs!;
+    const part = async <T>(k: string, check: (k: string, v: unknown) => T): Promise<T> => {
+      const raw = await from.get(k);
+      if (raw === undefined) throw new StoreCorruptError(k, `missing: run ${id} refers to it`);
+      return deepFreeze(check(k, decode(k, raw)));
+    };
+    const cached = this.parts.get(id);
+    const plan = cached?.plan ?? (await part(key.runPlan(id), validate.plan));
+    const baseline = head.hasBaseline ? (cached?.baseline ?? (await part(key.runBaseline(id), validate.baseline))) : undefined;
+    const steps = revs.map((rev, i) => (cached?.steps[i]?.rev === rev ? cached.steps[i] : undefined));
+    const missing = steps.flatMap((s, i) => (s ? [] : [i]));
+    if (missing.length > 0) {
+      // a cold read takes all the run's step records in one query; a warm one, the few that changed
+      const listed = missing.length > 8 ? new Map(await from.list(key.runSteps(id))) : undefined;
+      for (const i of missing) {
+        const sk = key.runStep(id, i);
+        const raw = listed ? listed.get(sk) : await from.get(sk);
+        if (raw === undefined) throw new StoreCorruptError(sk, `missing: run ${id} refers to it`);
+        const record = validate.step(sk, decode(sk, raw));
+        if (record.rev > revs[i]!) return undefined;
+        if (record.rev !== revs[i]) throw new StoreCorruptError(sk, `revision ${record.rev}, but the run's head says ${revs[i]}`);
+        steps[i] = deepFreeze(record);
+      }
+    }
+    const stored = steps as CachedStep[];
+    this.parts.set(id, { plan, ...(baseline ? { baseline } : {}), steps: stored.slice() });
+    return { run: joinRun(head, plan, baseline, stored.map((s) => ({ ...s.step }))), stored };
   }
 
   async onRunChanged(cb: (runId: string) => void): Promise<() => void> {

@@ -36,13 +36,20 @@ function checkValue(key: string, raw: string): void {
   const prefix = key.slice(0, key.indexOf(':') + 1);
   switch (prefix) {
     case 'run:':
-      validate.run(key, value);
+      validate.runHead(key, value);
       return;
     case 'audit:':
       validate.audit(key, value);
       return;
     case 'plan:':
+    case 'runplan:':
       validate.plan(key, value);
+      return;
+    case 'runbaseline:':
+      validate.baseline(key, value);
+      return;
+    case 'runstep:':
+      validate.step(key, value);
       return;
     case 'lease:':
       validate.lease(key, value);

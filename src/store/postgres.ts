@@ -19,6 +19,14 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
     name: 'key/value table (byte-order keys, like SQLite)',
     sql: `CREATE TABLE IF NOT EXISTS ${TABLE} (key TEXT COLLATE "C" PRIMARY KEY, value TEXT NOT NULL)`,
   },
+  {
+    // no change to the table: runs are written as a head, a plan, a baseline and one record per step
+    // (src/store/run-parts.ts). The version makes an older xsupgrade, which expects whole run records, refuse the
+    // database at start instead of failing on every run it reads (runs written whole are still read and split).
+    version: 2,
+    name: 'runs stored as head, plan, baseline and step records (issue 13)',
+    sql: 'SELECT 1',
+  },
 ];
 
 const MIGRATION_LOCK = 0x78737570; // "xsup": one advisory lock id for schema changes

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import type { AuditEvent, Plan, Run } from '../domain/types';
+import type { AuditEvent, Plan, PoolBaseline, Run } from '../domain/types';
+import type { StoredRunHead, StoredStep } from './run-parts';
 import type { Lease, OutboxRecord, Schedule } from './types';
 import { StoreCorruptError } from './types';
 
@@ -64,6 +65,26 @@ const runSchema = z
     toolsFollowUp: toolsFollowUpSchema.optional(),
   })
   .passthrough();
+
+/**
+ * the head of a run (./run-parts.ts): its steps' revisions instead of its steps; a head written before the split
+ * holds its plan and steps (and baseline) inline instead
+ */
+const runHeadSchema = runSchema
+  .extend({
+    plan: planSchema.optional(),
+    steps: z.array(stepRecordSchema).optional(),
+    hasBaseline: z.literal(true).optional(),
+    stepRevs: z.array(z.number().int().nonnegative()).optional(),
+  })
+  .refine((h) => h.stepRevs !== undefined || (h.plan !== undefined && h.steps !== undefined), {
+    message: 'expected stepRevs, or (written before issue 13) the plan and the steps inline',
+  });
+
+const storedStepSchema = z.object({ rev: z.number().int().nonnegative(), step: stepRecordSchema }).strict();
+
+/** the fields of a baseline the store relies on; src/runner/baseline.ts checks the rest where it is used */
+const baselineSchema = z.object({ takenAt: z.number(), hosts: z.array(z.unknown()), vms: z.array(z.unknown()) }).passthrough();
 
 const auditSchema = z
   .object({
@@ -149,6 +170,9 @@ function check<T>(schema: z.ZodTypeAny, key: string, value: unknown): T {
 
 export const validate = {
   run: (key: string, v: unknown) => check<Run>(runSchema, key, v),
+  runHead: (key: string, v: unknown) => check<StoredRunHead>(runHeadSchema, key, v),
+  step: (key: string, v: unknown) => check<StoredStep>(storedStepSchema, key, v),
+  baseline: (key: string, v: unknown) => check<PoolBaseline>(baselineSchema, key, v),
   plan: (key: string, v: unknown) => check<Plan>(planSchema, key, v),
   audit: (key: string, v: unknown) => check<AuditEvent>(auditSchema, key, v),
   lease: (key: string, v: unknown) => check<Lease>(leaseSchema, key, v),

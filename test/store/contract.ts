@@ -1,4 +1,5 @@
 import { ConflictError, FencedError, NotFoundError, type Store } from '../../src/store';
+import type { Plan, Run } from '../../src/domain/types';
 import { samplePlan, sampleRun } from './fixtures/sample';
 
 /**
@@ -112,6 +113,116 @@ export function storeContract(name: string, backend: () => ContractBackend): voi
         }),
       ).rejects.toThrow(/run:r1.*toolsFollowUp/);
       expect((await store.getRun('r1'))!.toolsFollowUp!.version).toBe(1);
+    });
+
+    describe("a run's plan and baseline (issue 13: stored apart from the run's progress)", () => {
+      const baseline = () => ({ takenAt: 7, haEnabled: false, hosts: [{ ref: 'OpaqueRef:h1', name: 'h1' }], vms: [{ ref: 'OpaqueRef:v1', name: 'vm1' }] }) as unknown as NonNullable<Run['baseline']>;
+
+      test('read back whole after progress updates, on this replica and another', async () => {
+        const plan = samplePlan({ id: 'p-big', hosts: [{ host: 'OpaqueRef:h1', name: 'h1' } as Plan['hosts'][number]] });
+        await store.createRun(sampleRun('r1', { plan }));
+        for (let i = 0; i < 3; i++) {
+          await store.updateRun('r1', (r) => {
+            r.steps[0].attempts = i + 1;
+          });
+        }
+        const other = await replica();
+        for (const s of [store, other]) {
+          const run = (await s.getRun('r1'))!;
+          expect(run.plan).toEqual(plan);
+          expect(run.steps[0].attempts).toBe(3);
+          expect(run.baseline).toBeUndefined();
+        }
+        expect((await store.listRuns())[0].plan).toEqual(plan);
+      });
+
+      test('a baseline recorded by one replica is seen by another that had read the run before', async () => {
+        await store.createRun(sampleRun('r1'));
+        const other = await replica();
+        expect((await other.getRun('r1'))!.baseline).toBeUndefined();
+        await store.updateRun('r1', (r) => {
+          r.baseline ??= baseline();
+        });
+        expect((await other.getRun('r1'))!.baseline).toEqual(baseline());
+        expect((await other.listRuns())[0].baseline).toEqual(baseline());
+        const updated = await other.updateRun('r1', (r) => {
+          r.state = 'paused';
+        });
+        expect(updated.baseline).toEqual(baseline());
+      });
+
+      test('replacing the plan or a recorded baseline is refused and writes nothing', async () => {
+        await store.createRun(sampleRun('r1', { baseline: baseline() }));
+        await expect(
+          store.updateRun('r1', (r) => {
+            r.state = 'paused';
+            r.plan = samplePlan({ id: 'swapped' });
+          }),
+        ).rejects.toThrow(/plan cannot change/);
+        await expect(
+          store.updateRun('r1', (r) => {
+            r.baseline = { ...baseline(), takenAt: 8 };
+          }),
+        ).rejects.toThrow(/baseline cannot change/);
+        const run = (await store.getRun('r1'))!;
+        expect(run).toMatchObject({ state: 'running', revision: 0, plan: { id: 'abcdef123456' }, baseline: { takenAt: 7 } });
+      });
+
+      test('steps written by another replica are read, also by one that read the run before', async () => {
+        const steps = Array.from({ length: 12 }, (_, i) => ({ id: `s${i}`, kind: 'evacuate', state: 'pending' as const, attempts: 0 }));
+        await store.createRun(sampleRun('r1', { steps }));
+        const other = await replica();
+        expect((await store.getRun('r1'))!.steps).toEqual(steps);
+        await other.updateRun('r1', (r) => {
+          r.steps[3] = { ...r.steps[3], state: 'done', data: { moved: { v1: 'h2' } } };
+          r.steps[7].attempts = 2;
+        });
+        await other.updateRun('r1', (r) => {
+          r.steps[7].state = 'failed';
+        });
+        const expected = steps.map((s, i) => (i === 3 ? { ...s, state: 'done', data: { moved: { v1: 'h2' } } } : i === 7 ? { ...s, state: 'failed', attempts: 2 } : s));
+        expect((await store.getRun('r1'))!.steps).toEqual(expected);
+        expect((await store.listRuns())[0].steps).toEqual(expected);
+        const next = await store.updateRun('r1', (r) => {
+          r.steps[11].state = 'running';
+        });
+        expect(next.steps[3].data).toEqual({ moved: { v1: 'h2' } });
+        expect((await other.getRun('r1'))!.steps.map((s) => s.state)).toEqual(expected.map((s, i) => (i === 11 ? 'running' : s.state)));
+      });
+
+      test("a step's field can be set on a run read from the store; its nested data can only be replaced", async () => {
+        await store.createRun(sampleRun('r1', { steps: [{ id: 's0', kind: 'evacuate', state: 'running', attempts: 1, data: { moved: { v1: 'h2' } } }] }));
+        const read = (await store.getRun('r1'))!;
+        read.steps[0].state = 'done'; // a copy: not persisted, and no other reader sees it
+        expect((await store.getRun('r1'))!.steps[0].state).toBe('running');
+        expect(() => {
+          (read.steps[0].data as { moved: Record<string, string> }).moved.v2 = 'h3';
+        }).toThrow(TypeError);
+        await expect(
+          store.updateRun('r1', (r) => {
+            r.state = 'paused';
+            (r.steps[0].data as { moved: Record<string, string> }).moved.v2 = 'h3';
+          }),
+        ).rejects.toThrow(TypeError);
+        await store.updateRun('r1', (r) => {
+          r.steps[0].data = { moved: { ...(r.steps[0].data!.moved as object), v2: 'h3' } };
+        });
+        expect((await store.getRun('r1'))!).toMatchObject({ state: 'running', revision: 1, steps: [{ data: { moved: { v1: 'h2', v2: 'h3' } } }] });
+      });
+
+      test('a plan read from the store cannot be changed in place (it is shared by every reader)', async () => {
+        await store.createRun(sampleRun('r1'));
+        const run = (await store.getRun('r1'))!;
+        expect(() => {
+          run.plan.steps.push({ id: 'x', kind: 'backup', description: 'x', expectedSeconds: 1 });
+        }).toThrow(TypeError);
+        await expect(
+          store.updateRun('r1', (r) => {
+            (r.plan as { executable: boolean }).executable = false;
+          }),
+        ).rejects.toThrow(TypeError);
+        expect((await store.getRun('r1'))!.plan).toEqual(samplePlan());
+      });
     });
 
     test('nextRunId: pool, UTC date of now, per-day counter', async () => {

@@ -12,6 +12,7 @@ import {
   type Store,
 } from '../../src/store';
 import type { Clock } from '../../src/clock';
+import type { Plan } from '../../src/domain/types';
 import { storeContract } from './contract';
 import { samplePlan, sampleRun } from './fixtures/sample';
 
@@ -83,6 +84,110 @@ describe('store on a file', () => {
     await expect(store.getRun('r2')).rejects.toThrow(/"run:r2"/);
     await expect(store.updateRun('r1', () => undefined)).rejects.toThrow(/"run:r1".*revision/);
     await store.close();
+  });
+
+  test("issue 13: a write of progress rewrites the head and the steps it changed; plan and baseline are written once", async () => {
+    const path = join(dir, 'state.sqlite');
+    const store = await openStore({ path });
+    const hosts = Array.from({ length: 200 }, (_, i) => ({ host: `OpaqueRef:h${i}`, name: `host-${i}` })) as unknown as Plan['hosts'];
+    const steps = [
+      { id: 'backup', kind: 'backup', state: 'pending' as const, attempts: 0 },
+      { id: 'h1:evacuate', kind: 'evacuate', state: 'pending' as const, attempts: 0, data: { moved: { 'OpaqueRef:v1': { name: 'vm-1' } } } },
+    ];
+    await store.createRun(sampleRun('r1', { plan: samplePlan({ hosts }), steps }));
+    const db = new Database(path, { readonly: true });
+    const row = (k: string) => (db.prepare('SELECT value FROM keyv WHERE key = ?').get(k) as { value: string } | undefined)?.value;
+    const planText = row('runplan:r1')!;
+    const untouchedStep = row('runstep:r1:00001')!;
+    expect(JSON.parse(planText).value.hosts).toHaveLength(200);
+    await store.updateRun('r1', (r) => {
+      r.baseline = { takenAt: 1, haEnabled: false, hosts: [], vms: [] };
+    });
+    for (let i = 0; i < 5; i++) {
+      await store.updateRun('r1', (r) => {
+        r.steps[0].data = { moved: i };
+      });
+    }
+    const head = JSON.parse(row('run:r1')!).value;
+    for (const inline of ['plan', 'baseline', 'steps']) expect(head).not.toHaveProperty(inline);
+    expect(head).toMatchObject({ hasBaseline: true, revision: 6, stepRevs: [6, 0] });
+    expect(JSON.parse(row('runstep:r1:00000')!).value).toEqual({ rev: 6, step: { ...steps[0], data: { moved: 4 } } });
+    expect(row('runstep:r1:00001')).toBe(untouchedStep);
+    expect(row('run:r1')!.length).toBeLessThan(planText.length / 10);
+    expect(row('runplan:r1')).toBe(planText);
+    expect(JSON.parse(row('runbaseline:r1')!).value).toEqual({ takenAt: 1, haEnabled: false, hosts: [], vms: [] });
+    db.close();
+    // another process (nothing cached) reads the same run
+    const other = await openStore({ path });
+    expect(await other.getRun('r1')).toEqual(await store.getRun('r1'));
+    await other.close();
+    await store.close();
+  });
+
+  test('a step record written after the head was read is not mixed with the older head: the read is made again', async () => {
+    const path = join(dir, 'state.sqlite');
+    const store = await openStore({ path });
+    const writer = await openStore({ path });
+    const steps = Array.from({ length: 3 }, (_, i) => ({ id: `s${i}`, kind: 'evacuate', state: 'pending' as const, attempts: 0 }));
+    await store.createRun(sampleRun('r1', { steps }));
+    // between this store's read of the head and of a step record, the other process commits two steps at once
+    const backend = (store as unknown as { backend: { get(k: string): Promise<string | undefined> } }).backend;
+    const get = backend.get.bind(backend);
+    let raced = false;
+    backend.get = async (k: string) => {
+      if (k.startsWith('runstep:') && !raced) {
+        raced = true;
+        await writer.updateRun('r1', (r) => {
+          r.steps[0].state = 'done';
+          r.steps[2].state = 'done';
+        });
+      }
+      return get(k);
+    };
+    const run = (await store.getRun('r1'))!;
+    expect(raced).toBe(true);
+    expect(run.revision).toBe(1);
+    expect(run.steps.map((s) => s.state)).toEqual(['done', 'pending', 'done']);
+    await writer.close();
+    await store.close();
+  });
+
+  test('a run stored before the split (plan and baseline inline) is read whole, and split at its next update', async () => {
+    const path = join(dir, 'state.sqlite');
+    let store = await openStore({ path });
+    await store.close();
+    const legacy = sampleRun('r1', { plan: samplePlan({ id: 'legacy-plan' }), baseline: { takenAt: 3, haEnabled: true, hosts: [], vms: [] } });
+    let db = new Database(path);
+    db.prepare('INSERT INTO keyv (key, value) VALUES (?, ?)').run('run:r1', JSON.stringify({ value: legacy }));
+    db.close();
+    store = await openStore({ path });
+    expect(await store.getRun('r1')).toEqual(legacy);
+    expect((await store.listRuns())[0]).toEqual(legacy);
+    await store.updateRun('r1', (r) => {
+      r.state = 'paused';
+    });
+    await store.close();
+    db = new Database(path, { readonly: true });
+    const keys = (db.prepare("SELECT key FROM keyv WHERE key LIKE '%:r1%'").all() as Array<{ key: string }>).map((r) => r.key).sort();
+    db.close();
+    expect(keys).toEqual(['run:r1', 'runbaseline:r1', 'runplan:r1', 'runstep:r1:00000']);
+    store = await openStore({ path });
+    expect(await store.getRun('r1')).toEqual({ ...legacy, state: 'paused', revision: 1, updatedAt: expect.any(Number) });
+    await store.close();
+  });
+
+  test("a run whose plan record is missing is an error naming the plan's key", async () => {
+    const path = join(dir, 'state.sqlite');
+    const store = await openStore({ path });
+    await store.createRun(sampleRun('r1'));
+    await store.close();
+    const db = new Database(path);
+    db.prepare('DELETE FROM keyv WHERE key = ?').run('runplan:r1');
+    db.close();
+    const reopened = await openStore({ path });
+    await expect(reopened.getRun('r1')).rejects.toThrow(/"runplan:r1".*missing/);
+    await expect(reopened.updateRun('r1', () => undefined)).rejects.toThrow(/"runplan:r1".*missing/);
+    await reopened.close();
   });
 
   test('a WAL database with a busy timeout; the table is the one keyv reads', async () => {
