@@ -267,13 +267,15 @@ export class Engine {
         });
         step.data = structuredClone(updated.steps.find((x) => x.id === stepId)!.data);
       },
-      act: async <T>(method: string, params: unknown[], target: string, opts: { async?: boolean } = {}): Promise<T> => {
+      act: async <T>(method: string, params: unknown[], target: string, opts: { async?: boolean; deadlineMs?: number } = {}): Promise<T> => {
         await assertLive(); // an abort from another process stops the next side effect
         // recorded BEFORE the call, fenced: a replica whose lease was taken over gets FencedError here and sends nothing
         await audit(run.id, 'xenapi', 'runner', `${method} ${target}`, { method, target, step: stepId });
         log.info({ method, target }, 'xenapi side effect');
         // the task's destroy at its end is a call too: not sent once this runner was taken over or the run ended
-        const result = opts.async ? await rt.deps.client.callAsync<T>(method, params, { beforeDestroy: assertLive }) : await rt.deps.client.call<T>(method, params);
+        const result = opts.async
+          ? await rt.deps.client.callAsync<T>(method, params, { deadlineMs: opts.deadlineMs, beforeDestroy: assertLive })
+          : await rt.deps.client.call<T>(method, params);
         await this.deps.checkpoint?.(`${stepId}:did:${method}`);
         return result;
       },

@@ -397,15 +397,18 @@ async function forgetRejoin(env: RecoveryEnv, run: Run, step: StepRecord): Promi
     const creds = rt.deps.config.poolCredentials;
     try {
       await fresh.login();
+      // sent on the fresh host's own client, not ctx.act: fenced the same way (issue 16), before the join and
+      // before its task's destroy, so a runner taken over or aborted sends nothing and leaves the task alone
+      await ctx.assertLive();
       // audited without its arguments: they hold the pool's password
       await env.audit(run.id, 'xenapi', 'runner', `pool.join on ${address} → master ${master.address} (R4.2)`, { step: step.id, method: 'pool.join', target: address });
       // minutes (reference H4): Async on the fresh host, followed; a join still running there is followed, not re-sent
-      const deadlineMs = env.clock.now() + slowCallMs(rt.deps);
+      const wait = { deadlineMs: env.clock.now() + slowCallMs(rt.deps), beforeDestroy: () => ctx.assertLive() };
       const tasks = (await fresh.call<Record<string, { name_label?: string; status?: string }>>('task.get_all_records')) ?? {};
       const pending = Object.entries(tasks).find(([, t]) => t.name_label === 'Async.pool.join' && t.status === 'pending')?.[0];
       try {
-        if (pending && fresh.waitForTask) await fresh.waitForTask(pending, { deadlineMs });
-        else await fresh.callAsync('pool.join', [master.address, creds.username, creds.password], { deadlineMs });
+        if (pending && fresh.waitForTask) await fresh.waitForTask(pending, wait);
+        else await fresh.callAsync('pool.join', [master.address, creds.username, creds.password], wait);
       } catch (err) {
         // a join that went through restarts the host's xapi as a slave: its task and its answers as a stand-alone
         // master end there (HOST_STILL_BOOTING, HOST_IS_SLAVE, a lost task or connection). Not a refusal: whether

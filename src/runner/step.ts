@@ -29,8 +29,11 @@ export interface StepContext {
    * elsewhere, or another replica holds the pool's lease now (issue 16). act() checks it before every side effect.
    */
   assertLive(): Promise<void>;
-  /** Audit then issue a XenAPI side effect (method and target only, never arguments that may hold secrets). */
-  act<T = unknown>(method: string, params: unknown[], target: string, opts?: { async?: boolean }): Promise<T>;
+  /**
+   * Audit then issue a XenAPI side effect (method and target only, never arguments that may hold secrets). `async`:
+   * sent as Async.<method> and its task followed (until `deadlineMs`, absolute clock ms, else the client's default).
+   */
+  act<T = unknown>(method: string, params: unknown[], target: string, opts?: { async?: boolean; deadlineMs?: number }): Promise<T>;
   /** An audit record of a side effect that is not a plain XenAPI call (e.g. the database dump). */
   audit(message: string, detail?: Record<string, unknown>): Promise<void>;
   /** A thread reply; best-effort. */

@@ -7,7 +7,9 @@ import type { Clock } from '../../src/clock';
 import type { PoolClient } from '../../src/runner/ports';
 import { waitForPool } from '../../src/runner/wait';
 import type { LiveHost, LiveHosts } from '../../src/runner/pool-state';
-import { XenApiConnectionError, XenApiError } from '../../src/xenapi';
+import { XenApiClient, XenApiConnectionError, XenApiError } from '../../src/xenapi';
+import { FakeClock } from '../xenapi/helpers/clocks';
+import { HTML500, startFakePool } from '../xenapi/helpers/fake-pool';
 
 /** A clock whose sleeps pass at once and are recorded. */
 function fakeClock(): Clock & { sleeps: number[] } {
@@ -185,5 +187,40 @@ describe('waitForPool', () => {
     }).catch((e: Error) => e.message);
     expect(err).toBe('h2 live=false');
     expect(down.log).toEqual(['event.from(empty,0)']);
+  });
+});
+
+describe('waitForPool on a master that answers garbage', () => {
+  it('backs off on the clock: a bounded number of attempts per simulated minute, never a busy loop', async () => {
+    const pool = await startFakePool({ hosts: 1 });
+    const clock = new FakeClock();
+    const client = new XenApiClient({ url: pool.masterUrl, username: 'root', password: pool.password, tls: { mode: 'insecure-http' }, clock });
+    // xapi half up: an HTML error page instead of an XML-RPC reply (XenApiProtocolError, "pool unavailable");
+    // reconnect() gives up at once on it. Without a backoff the clock never moves: stop the test after 200 logins.
+    let logins = 0;
+    const hammering = new AbortController();
+    pool.on('session.login_with_password', () => {
+      if (++logins > 200) hammering.abort(new Error(`busy loop: ${logins} logins in ${clock.sleeps.length} sleeps`));
+      return HTML500;
+    });
+    const pollMs = 5000;
+    try {
+      const waited = waitForPool({
+        client,
+        clock,
+        signal: hammering.signal,
+        timeoutMs: 60_000,
+        pollMs,
+        check: () => undefined,
+        onTimeout: ({ lastError, waitedMs }) => new Error(`timed out after ${waitedMs} ms: ${(lastError as Error).name}`),
+      });
+      await expect(waited).rejects.toThrow('timed out after 60000 ms: XenApiProtocolError');
+      // one window of pollMs per reconnect: the watch's own login and the reconnect's, at most, in each
+      expect(logins).toBeLessThanOrEqual(2 * (60_000 / pollMs) + 2);
+      expect(logins).toBeGreaterThanOrEqual(60_000 / pollMs); // and it kept looking all along
+    } finally {
+      client.close();
+      await pool.stop();
+    }
   });
 });

@@ -156,8 +156,9 @@ export function createApplyUpdatesStep(deps: StepDeps): StepModule {
         }
         let result: string;
         try {
-          // the host's precheck script (minutes): Async, followed under a deadline (reference top 1)
-          result = String(await deps.client.callAsync('pool_update.precheck', [rec.ref, ref], { deadlineMs: deps.clock.now() + slowCallMs(deps) }));
+          // the host's precheck script (minutes): Async, followed under a deadline (reference top 1); through act, so
+          // a runner taken over or aborted sends no precheck and leaves its task alone (issue 16)
+          result = String(await ctx.act('pool_update.precheck', [rec.ref, ref], `${label(id)} on ${name}`, { async: true, deadlineMs: deps.clock.now() + slowCallMs(deps) }));
         } catch (err) {
           const code = xenErrorCode(err);
           if (code === 'UPDATE_ALREADY_APPLIED') {

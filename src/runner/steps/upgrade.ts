@@ -149,8 +149,9 @@ async function applyUpdate(deps: StepDeps, ctx: StepContext, host: LiveHost): Pr
   if (!wanted) throw new StepFailure('update mode needs the update in the pool config (upgrade.updateIso)');
   const updateRef = await findOrIntroduceUpdate(deps, ctx, wanted);
   try {
-    // both run the host's update scripts (minutes): Async, followed under a deadline (reference top 1)
-    await deps.client.callAsync('pool_update.precheck', [updateRef, host.ref], { deadlineMs: deps.clock.now() + slowCallMs(deps) });
+    // both run the host's update scripts (minutes): Async, followed under a deadline (reference top 1); through act,
+    // so a runner taken over or aborted sends no precheck and leaves its task alone (issue 16)
+    await ctx.act('pool_update.precheck', [updateRef, host.ref], `${wanted} on ${host.name}`, { async: true, deadlineMs: deps.clock.now() + slowCallMs(deps) });
     await longCall(deps, ctx, {
       key: 'applyCall',
       method: 'pool_update.apply',
