@@ -208,8 +208,10 @@ describe('two replicas, one database, one pool', () => {
       const r = await s.store.getRun(runId);
       return r && r.approvals.length > 0 && r;
     });
-    // one approval recorded and audited; the other click was refused (audited) and said so to the clicker
+    // one approval recorded and audited; the other click was refused (audited) and said so to the clicker. Each
+    // replica audits after its compare-and-set, so the loser's refusal may be audited before the winner's approval
     await until('the refusal of the second click', async () => (await s.store.listAudit(runId)).some((e) => e.kind === 'refused' && e.actor === APPROVER));
+    await until('the approval audited', async () => (await s.store.listAudit(runId)).some((e) => e.kind === 'approval' && e.actor === APPROVER));
     const audit = await s.store.listAudit(runId);
     expect(run.approvals.filter((x) => x.decision === 'approved')).toHaveLength(1);
     expect(audit.filter((e) => e.kind === 'approval' && e.actor === APPROVER)).toHaveLength(1);
