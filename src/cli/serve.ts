@@ -159,6 +159,8 @@ export async function startBot(config: ServeConfig, opts: { logger: Logger; cloc
       ownerId,
       leaseTtlMs,
       followReplicas: true,
+      // the Tools follow-up below is ticked by this process's scheduler
+      toolsFollowUp: true,
     });
     stops.push(() => core.shutdown());
     // R5.1 Tools checklist: ticked with the scheduler; speaks through the Slack notifier (the proxy forwards any method)

@@ -56,6 +56,8 @@ export interface CoreDeps {
    * lease TTL) and follow run changes stored by other replicas (PostgreSQL NOTIFY).
    */
   followReplicas?: boolean;
+  /** this process ticks the R5.1 Tools follow-up (`serve`): the run's end may promise the checklist in its thread */
+  toolsFollowUp?: boolean;
 }
 
 export type CoreHandle = Core & {
@@ -96,7 +98,7 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
     if (!rt) {
       // the path table resolves the pools file's hop targets (R1.4); read only for a pool that names hops
       if (cfg.hops?.length) paths ??= loadUpgradePaths();
-      rt = createPoolRuntime(cfg, { store, notifier, clock, logger, env, clientFactory: deps.clientFactory, pollMs, ...(paths ? { paths } : {}) });
+      rt = createPoolRuntime(cfg, { store, notifier, clock, logger, env, clientFactory: deps.clientFactory, pollMs, ...(paths ? { paths } : {}), toolsFollowUp: deps.toolsFollowUp });
       runtimes.set(pool, rt);
     }
     return rt;

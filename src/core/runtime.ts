@@ -78,6 +78,8 @@ export interface RuntimeDeps {
   pollMs: number;
   /** the path table, to resolve the pools file's hop targets (R1.4) */
   paths?: UpgradePathTable;
+  /** this process ticks the Tools follow-up (RunnerConfig.toolsFollowUp) */
+  toolsFollowUp?: boolean;
 }
 
 export function createPoolRuntime(pool: PoolConfig, d: RuntimeDeps): { runtime: PoolRuntime; client: XenApiClient } {
@@ -89,7 +91,7 @@ export function createPoolRuntime(pool: PoolConfig, d: RuntimeDeps): { runtime: 
     d.clientFactory?.(pool) ??
     new XenApiClient({ url: pool.masterUrl, username: pool.username, password, tls: pool.tls, clock: d.clock, logger, secrets });
   observeMaster(client, pool.name);
-  const config = runnerConfig(pool, d.env, password, client.masterAddress, d.pollMs, d.paths);
+  const config = { ...runnerConfig(pool, d.env, password, client.masterAddress, d.pollMs, d.paths), ...(d.toolsFollowUp ? { toolsFollowUp: true } : {}) };
   const deps = { client, store: d.store, clock: d.clock, notifier: d.notifier, logger, config };
   const endpoint = parseEndpoint(pool.masterUrl, pool.tls);
   return {

@@ -84,6 +84,11 @@ export interface RunnerConfig {
   enableRetries: number;
   /** clock ms a slow call's task is followed (plugin main, HA, update apply) before the step fails; default 2 h */
   slowCallMs?: number;
+  /**
+   * This process ticks the R5.1 Tools follow-up (`xsupgrade serve`, the sandbox), so the run's end may say the
+   * checklist follows in its thread. Absent (a terminal `xsupgrade run`/`resume`, a rehearsal): it says who keeps it.
+   */
+  toolsFollowUp?: boolean;
 }
 
 export interface StepDeps {

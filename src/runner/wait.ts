@@ -7,8 +7,8 @@
  * model (pool-state.ts LiveHostsModel) and checked at once — no re-read, no poll interval between a change and the
  * check. After EVENTS_LOST, or once the master answers again, the next call starts over from the empty token.
  * While the master is unreachable the client's reconnect() retries (capped backoff) within windows of pollMs, so a
- * returning master is found within about pollMs; one that gives up early (an unreadable reply) is followed by the
- * rest of its window, so a host answering garbage is asked about twice per pollMs, never in a busy loop. Without
+ * returning master is found within about pollMs; one that gives up early is followed by the rest of its window,
+ * so a host is never asked in a busy loop (one answering garbage is retried like one that is down). Without
  * event.from (unit-test fakes) the hosts are re-read (pool, host and host_metrics only) every pollMs. Every wait goes
  * through the injected Clock and has a deadline; the caller words the timeout failure.
  */
@@ -138,8 +138,8 @@ export async function waitForPool<T>(o: WaitOptions<T>): Promise<T> {
           failedAfterReconnect = true;
         } catch {
           failedAfterReconnect = false;
-          // it waited out its window, unless it gave up at once (an unreadable reply: a master half up answers an
-          // HTML page): then the rest of the window, else this loop would hammer that host with no pause
+          // it waited out its window, unless it gave up at once (wrong credentials, an unexpected error): then the
+          // rest of the window, else this loop would hammer that host with no pause
           const rest = windowEnd - o.clock.now();
           if (rest > 0) await o.clock.sleep(rest, o.signal);
         }

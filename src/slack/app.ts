@@ -119,7 +119,7 @@ export function createSlackApp(deps: SlackAppDeps): SlackApp {
     },
   });
   outboxRef = outbox;
-  const notifier = new SlackNotifier({ outbox, pools: deps.pools, clock, logger, saveSlackRefs: deps.saveSlackRefs, loadSlackRefs: deps.loadSlackRefs });
+  const notifier = new SlackNotifier({ outbox, pools: deps.pools, clock, logger, saveSlackRefs: deps.saveSlackRefs, loadSlackRefs: deps.loadSlackRefs, toolsFollowUp: deps.tools !== undefined });
   notifierRef = notifier;
 
   // The bot's identity comes from one auth.test in start() (retried, with a clear error for a bad token)

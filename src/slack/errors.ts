@@ -1,5 +1,5 @@
 import type { CoreErrorCode } from '../domain/ports';
-import type { StepError } from '../domain/types';
+import type { StepError, StepKind } from '../domain/types';
 
 /**
  * The one place where XenAPI codes, Core refusals and Slack API failures become sentences an
@@ -16,7 +16,23 @@ interface Translation {
   rule?: string;
 }
 
-type Translator = (params: string[]) => Translation;
+/** What the code answered to: the step whose call failed, when known. */
+interface ErrorContext {
+  step?: StepKind;
+}
+
+type Translator = (params: string[], ctx: ErrorContext) => Translation;
+
+/**
+ * The rule behind an update's failure depends on the update: the 7.6 update ISO that IS the upgrade of a 7.4/7.5 host
+ * (the upgrade step, R1.3), or a hotfix applied after the upgrade (apply-updates / upload-updates, R3.10). Elsewhere
+ * no rule is cited rather than a wrong one.
+ */
+function updateRule(step: StepKind | undefined): string | undefined {
+  if (step === 'upgrade') return 'R1.3';
+  if (step === 'apply-updates' || step === 'upload-updates') return 'R3.10';
+  return undefined;
+}
 
 const XENAPI: Record<string, Translator> = {
   HOST_IS_SLAVE: (p) => ({ sentence: `the bot talked to a pool member instead of the master${p[0] ? ` (master is ${p[0]})` : ''}`, advice: 'it reconnects to the master by itself; retry if this persists' }),
@@ -44,8 +60,8 @@ const XENAPI: Record<string, Translator> = {
   POOL_JOINING_HOST_MUST_HAVE_SAME_PRODUCT_VERSION: () => ({ sentence: 'the reinstalled host is not on the pool\'s version', advice: 'install the same version as the upgraded hosts, then Forget & rejoin again', rule: 'R4.2' }),
   POOL_JOINING_HOST_MUST_BE_PHYSICAL: () => ({ sentence: 'only a physical host can join the pool', rule: 'R4.2' }),
   JOINING_HOST_CANNOT_CONTAIN_SHARED_SRS: () => ({ sentence: 'the reinstalled host must not have shared storage attached before it joins', rule: 'R4.2' }),
-  UPDATE_PRECHECK_FAILED_UNKNOWN_ERROR: () => ({ sentence: 'the update\'s precheck failed on the host', rule: 'R1.3' }),
-  UPDATE_ALREADY_APPLIED: () => ({ sentence: 'the update is already applied on this host', advice: 'retry: the bot will see the host is done', rule: 'R1.3' }),
+  UPDATE_PRECHECK_FAILED_UNKNOWN_ERROR: (_p, ctx) => ({ sentence: 'the update\'s precheck failed on the host', rule: updateRule(ctx.step) }),
+  UPDATE_ALREADY_APPLIED: (_p, ctx) => ({ sentence: 'the update is already applied on this host', advice: 'retry: the bot will see the host is done', rule: updateRule(ctx.step) }),
   INTERNAL_ERROR: (p) => ({ sentence: `xapi reported an internal error${p[0] ? `: ${p[0]}` : ''}` }),
   // the per-step errors of a real pool (reference xapi-real-behaviour.md, last table)
   VM_SHUTDOWN_TIMEOUT: () => ({ sentence: 'the guest did not finish its clean shutdown in time', advice: 'check the guest (a hung service?) and shut it down from inside, then retry' }),
@@ -60,10 +76,10 @@ const XENAPI: Record<string, Translator> = {
   HOSTS_NOT_HOMOGENEOUS: (p) => ({ sentence: `the reinstalled host differs from the pool${p[0] ? ` (${p[0]})` : ''}`, advice: 'install the same version and updates as the pool, then Forget & rejoin again', rule: 'R4.2' }),
   LICENSE_HOST_POOL_MISMATCH: () => ({ sentence: 'the reinstalled host\'s licence differs from the pool\'s', advice: 'apply the pool\'s licence to it, then Forget & rejoin again', rule: 'R4.2' }),
   JOINING_HOST_SERVICE_FAILED: () => ({ sentence: 'the reinstalled host could not talk to the master\'s services', advice: 'check the network between them, then Forget & rejoin again', rule: 'R4.2' }),
-  UPDATE_APPLY_FAILED: (p) => ({ sentence: `applying the update failed on the host${p[0] ? `: ${p[0].slice(0, 200)}` : ''}`, advice: 'read the host\'s update log, fix the cause, then retry', rule: 'R1.3' }),
-  PATCH_PRECHECK_FAILED_VM_RUNNING: () => ({ sentence: 'the update\'s precheck refused: VMs run on the host', rule: 'R1.3' }),
-  PATCH_PRECHECK_FAILED_ISO_MOUNTED: () => ({ sentence: 'the update\'s precheck refused: an ISO is mounted on the host', advice: 'unmount it, then retry', rule: 'R1.3' }),
-  CANNOT_FIND_UPDATE: () => ({ sentence: 'the update cannot be found on the pool', advice: 'upload it again (xe update-upload), then retry', rule: 'R1.3' }),
+  UPDATE_APPLY_FAILED: (p, ctx) => ({ sentence: `applying the update failed on the host${p[0] ? `: ${p[0].slice(0, 200)}` : ''}`, advice: 'read the host\'s update log, fix the cause, then retry', rule: updateRule(ctx.step) }),
+  PATCH_PRECHECK_FAILED_VM_RUNNING: (_p, ctx) => ({ sentence: 'the update\'s precheck refused: VMs run on the host', rule: updateRule(ctx.step) }),
+  PATCH_PRECHECK_FAILED_ISO_MOUNTED: (_p, ctx) => ({ sentence: 'the update\'s precheck refused: an ISO is mounted on the host', advice: 'unmount it, then retry', rule: updateRule(ctx.step) }),
+  CANNOT_FIND_UPDATE: (_p, ctx) => ({ sentence: 'the update cannot be found on the pool', advice: 'upload it again (xe update-upload), then retry', rule: updateRule(ctx.step) }),
   UNKNOWN_XENAPI_PLUGIN_FUNCTION: (p) => ({ sentence: `the host's upgrade plugin is too old${p[0] ? ` (no ${p[0]})` : ''}`, advice: 'install the RPU hotfix (RPU003 on 7.0, RPU004 on 7.1-7.6) on every host, or use manual mode', rule: 'R3.9' }),
   XENAPI_PLUGIN_FAILURE: (p) => ({ sentence: `the upgrade plugin failed${p[2] ? `: ${p[2]}` : ''}`, advice: p[2] === 'INVALID_URL' ? 'check the repository URL and that it holds a version newer than the host (R3.9)' : 'read /var/log/xensource.log on the host, fix the cause, then retry' }),
   HOST_MASTER_CANNOT_TALK_BACK: () => ({ sentence: 'a member cannot reach its master (emergency mode)', advice: 'expected while the master restarts (R3.8); check the management network if it lasts', rule: 'R3.8' }),
@@ -89,28 +105,28 @@ const CONCLUDED: Record<string, string> = {
 };
 
 /** A XenAPI error code (and params) as one operator sentence, with advice and the rule when known. */
-export function describeXenApiError(code: string, params: string[] = []): string {
+export function describeXenApiError(code: string, params: string[] = [], ctx: ErrorContext = {}): string {
   const translate = Object.prototype.hasOwnProperty.call(XENAPI, code)
     ? XENAPI[code]
     : code.startsWith('SR_BACKEND_FAILURE')
       ? XENAPI.SR_BACKEND_FAILURE
       : code.startsWith('UPDATE_PRECHECK_FAILED_')
-        ? (p: string[]) => ({ sentence: `the update's precheck failed on the host (${code.slice('UPDATE_PRECHECK_FAILED_'.length).toLowerCase().replace(/_/g, ' ')}${p[0] ? `: ${p.slice(0, 3).join(', ')}` : ''})`, advice: 'fix the cause on the host, then retry', rule: 'R1.3' })
+        ? (p: string[], ctx: ErrorContext) => ({ sentence: `the update's precheck failed on the host (${code.slice('UPDATE_PRECHECK_FAILED_'.length).toLowerCase().replace(/_/g, ' ')}${p[0] ? `: ${p.slice(0, 3).join(', ')}` : ''})`, advice: 'fix the cause on the host, then retry', rule: updateRule(ctx.step) })
         : undefined;
   if (!translate) return `the pool answered ${code}${params.length ? ` (${params.slice(0, 3).join(', ')})` : ''}`;
-  const t = translate(params);
+  const t = translate(params, ctx);
   return [t.sentence, t.advice ? ` — ${t.advice}` : '', t.rule ? ` (${t.rule})` : ''].join('');
 }
 
-/** A failed step's error for the failure alert: the runner's words, then the code translated. */
-export function describeStepError(error: StepError | undefined): { summary: string; code?: string; explanation?: string } {
+/** A failed step's error for the failure alert: the runner's words, then the code translated (for `step`'s kind). */
+export function describeStepError(error: StepError | undefined, step?: StepKind): { summary: string; code?: string; explanation?: string } {
   if (!error) return { summary: 'the step failed without an error message' };
   if (!error.code) return { summary: error.message };
   // what the bot inferred is never worded as the pool's answer (issue 11.9); older records lack `concluded`
   if (error.concluded ?? error.code in CONCLUDED) {
     return { summary: error.message, code: error.code, explanation: CONCLUDED[error.code] ?? 'the bot concluded this from what it observed' };
   }
-  return { summary: error.message, code: error.code, explanation: describeXenApiError(error.code, error.params ?? []) };
+  return { summary: error.message, code: error.code, explanation: describeXenApiError(error.code, error.params ?? [], { step }) };
 }
 
 const REFUSAL: Record<CoreErrorCode, string> = {

@@ -36,6 +36,8 @@ export interface SlackNotifierDeps {
   saveSlackRefs?: (runId: string, refs: SlackRefs) => Promise<void>;
   /** the refs stored in the run (after a restart, for messages stored by the previous process) */
   loadSlackRefs?: (runId: string) => Promise<SlackRefs | undefined>;
+  /** the app runs the R5.1 Tools follow-up (it was given one): the run's end may say its checklist follows */
+  toolsFollowUp?: boolean;
 }
 
 const headerRef = (runId: string): OutboxRef => ({ runId });
@@ -322,7 +324,7 @@ export class SlackNotifier implements Notifier {
   async runFinished(run: Run): Promise<void> {
     this.latest.set(run.id, run);
     this.updateHeader(run);
-    const end = runEndMessages(run, this.pool(run.pool));
+    const end = runEndMessages(run, this.pool(run.pool), { toolsFollowUp: this.deps.toolsFollowUp === true });
     this.reply(run, 'summary', () => end.summary, { broadcast: true });
     end.threadMessages.forEach((m, i) => this.reply(run, `summary part ${i + 2}`, () => m));
   }

@@ -4,6 +4,9 @@
  * `/xsupgrade tools` all decide through `toolsAdviceGate`, so no place can give advice the others would refuse.
  */
 import type { Plan, ToolsEntry, ToolsFollowUp } from '../domain/types';
+
+/** `xsupgrade serve` opens a run's Tools checklist only if the run ended less than this ago (follow-up.ts). */
+export const TOOLS_OPEN_WITHIN_MS = 7 * 24 * 3_600_000;
 import { compareVersions } from '../domain/versions';
 
 export interface FinalTarget {

@@ -19,7 +19,7 @@ import { silentLogger, type Logger } from '../log';
 import type { Store } from '../store/types';
 import { ConflictError } from '../store/types';
 import { isFinalHop } from '../planner/hops';
-import { applyReadings, finalTargetOf, isClosed, reminderDue, shortVersion, toolsAdviceGate, toolsChecklist } from './checklist';
+import { TOOLS_OPEN_WITHIN_MS, applyReadings, finalTargetOf, isClosed, reminderDue, shortVersion, toolsAdviceGate, toolsChecklist } from './checklist';
 import { readGuestTools, readHostVersions, readPendingTools, type ToolsClient } from './read';
 
 export interface ToolsSettings {
@@ -34,7 +34,7 @@ export interface ToolsSettings {
 export const DEFAULT_TOOLS_SETTINGS: ToolsSettings = {
   remindEveryMs: 24 * 3_600_000,
   checkEveryMs: 10 * 60_000,
-  openWithinMs: 7 * 24 * 3_600_000,
+  openWithinMs: TOOLS_OPEN_WITHIN_MS,
 };
 
 /** Where the follow-up speaks: the Slack notifier implements both (src/slack/notifier.ts). */

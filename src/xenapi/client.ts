@@ -379,7 +379,8 @@ export class XenApiClient extends EventEmitter {
   /**
    * After a master restart (R3.8): log in again, first on the master's address, then on every other known member,
    * following HOST_IS_SLAVE, with capped exponential backoff on the clock until `deadlineMs` (absolute clock time).
-   * HOST_STILL_BOOTING and other emergency-mode answers mean "try the next one / later". Wrong credentials
+   * HOST_STILL_BOOTING and other emergency-mode answers, and unreadable replies (an HTML error page from a broken
+   * xapi), mean "try the next one / later". Wrong credentials
    * end it at once. A master is adopted only if it is the master of the pool this client works on (its pool uuid,
    * one read per login here): a former member reinstalled stand-alone, or in another pool, at the same address with
    * the same credentials is logged out and skipped, never driven. Emits 'master-back' when a master accepted the
@@ -413,7 +414,10 @@ export class XenApiClient extends EventEmitter {
           return;
         } catch (e) {
           if (isXenApiError(e, 'SESSION_AUTHENTICATION_FAILED')) throw e;
-          if (!(e instanceof XenApiError || e instanceof XenApiConnectionError || e instanceof XenApiTlsError)) throw e;
+          // an unreadable reply (xapi half up or broken: an HTML error page, bytes that are not XML) says nothing of
+          // where the master is: like a refused connection, try the next member. Only login and the pool read go
+          // out here, never a state-changing call.
+          if (!(e instanceof XenApiError || e instanceof XenApiConnectionError || e instanceof XenApiTlsError || e instanceof XenApiProtocolError)) throw e;
           last = `${host}: ${e instanceof XenApiError ? e.code : e.message}`;
           this.logger.debug({ host, err: last }, 'reconnect attempt failed');
         }

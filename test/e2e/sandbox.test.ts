@@ -501,10 +501,10 @@ describe('npm start: hotfixes after the upgrade (R3.10)', () => {
     const deadline = Date.now() + 240_000;
     while ((await alert.count()) === 0) {
       if (Date.now() > deadline) throw new Error(`no precheck alert; thread:\n${(await thread.textContent())?.slice(-3000)}`);
-      const approve = thread.getByRole('button', { name: 'Approve shutdown' });
+      const approve = thread.getByRole('button', { name: /^Approve (shutdown|reboot)$/ });
       if ((await approve.count()) > 0) {
         await press(page, approve.first());
-        await thread.getByRole('button', { name: 'Approve shutdown' }).first().waitFor({ state: 'detached', timeout: 30_000 });
+        await thread.getByRole('button', { name: /^Approve (shutdown|reboot)$/ }).first().waitFor({ state: 'detached', timeout: 30_000 });
         continue;
       }
       await page.waitForTimeout(300);

@@ -84,6 +84,9 @@ describe('xsupgrade run / status / abort', () => {
       const text = out.lines.join('\n');
       expect(text).toMatch(/gate xs-solo:approval approved \(--yes\)/);
       expect(text).toMatch(/done: done: every host on 7\.6\.0 and enabled/);
+      // no scheduler ticks the Tools follow-up in a terminal run, and there is no thread: it names who keeps it (R5.1)
+      expect(text).toMatch(/upgrade the XenServer Tools in: dev-box, fileserver, printserver \(R5\.1\); no Tools checklist follows from this process: `xsupgrade serve` on the same state keeps it/);
+      expect(text).not.toMatch(/in this thread/);
       expect(sim.inspect().hosts[0]!.productVersion).toBe('7.6.0');
       out.lines.length = 0;
       expect(await status([])).toBe(0);

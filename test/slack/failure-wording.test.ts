@@ -2,7 +2,7 @@
 import { StepFailure, toStepError } from '../../src/runner/errors';
 import { failureMessage } from '../../src/slack/blocks/failure';
 import { XenApiConnectionError } from '../../src/xenapi';
-import { makeRun, poolConfig, step, withSteps } from './helpers/fixtures';
+import { makePlan, makeRun, poolConfig, step, withSteps } from './helpers/fixtures';
 
 function alertText(error: ReturnType<typeof toStepError>): string {
   const run = withSteps(makeRun(), { 'xs-a2:wait-host': { state: 'failed', error, attempts: 1 } });
@@ -40,5 +40,41 @@ describe('alerts: the pool answered vs the bot concluded (issue 11.9)', () => {
     const err = toStepError(new StepFailure('1 of 2 migration(s) failed', { code: 'VM_MIGRATE_FAILED', params: ['vm', 'h', 'h2', 'no memory'] }));
     expect(err.concluded).toBe(false);
     expect(alertText(err)).toMatch(/a live migration failed: no memory/);
+  });
+});
+
+/**
+ * A failed update precheck cites the rule of the update being applied: the 7.6 update ISO that is the upgrade of a
+ * 7.4/7.5 host (R1.3), or a hotfix applied after the upgrade (R3.10) — never R1.3 for a hotfix.
+ */
+describe('update failures cite the rule of the step that applied the update', () => {
+  function updateAlert(kind: 'upgrade' | 'apply-updates', code: string, params: string[]): string {
+    const base = makePlan();
+    const a2 = base.hosts.find((h) => h.name === 'xs-a2')!;
+    const plan = makePlan({
+      steps: [...base.steps, { id: 'xs-a2:apply-updates', kind: 'apply-updates', host: a2.host, hostName: 'xs-a2', description: 'Apply XS76E009, XS76E011 to xs-a2 (R3.10)', expectedSeconds: 420 }],
+    });
+    const id = `xs-a2:${kind}`;
+    const error = toStepError(new StepFailure(`the precheck failed on xs-a2: ${code}`, { code, params }));
+    const run = withSteps(makeRun({ plan }), { [id]: { state: 'failed', error, attempts: 1 } });
+    run.state = 'failed';
+    const actions = kind === 'apply-updates' ? (['retry', 'skip-update', 'abort'] as const) : (['retry', 'abort'] as const);
+    return JSON.stringify(failureMessage(run, step(run, id), [...actions], poolConfig()).blocks);
+  }
+
+  it.each([
+    ['UPDATE_PRECHECK_FAILED_CONFLICT_PRESENT', ['XS76E011', 'XS76E009'], /the update's precheck failed on the host \(conflict present: XS76E011, XS76E009\)[^"]*\(R3\.10\)/],
+    ['UPDATE_PRECHECK_FAILED_UNKNOWN_ERROR', [], /the update's precheck failed on the host[^"]*\(R3\.10\)/],
+    ['UPDATE_APPLY_FAILED', ['yum: no space'], /applying the update failed on the host: yum: no space[^"]*\(R3\.10\)/],
+  ])('%s on a hotfix (apply-updates) cites R3.10', (code, params, words) => {
+    const text = updateAlert('apply-updates', code, params);
+    expect(text).toMatch(words);
+    expect(text).not.toMatch(/R1\.3/);
+  });
+
+  it('the same precheck failure on the 7.6 update ISO of a 7.4/7.5 host (the upgrade step) cites R1.3', () => {
+    const text = updateAlert('upgrade', 'UPDATE_PRECHECK_FAILED_CONFLICT_PRESENT', ['XS75E002']);
+    expect(text).toMatch(/the update's precheck failed on the host \(conflict present: XS75E002\)[^"]*\(R1\.3\)/);
+    expect(text).not.toMatch(/R3\.10/);
   });
 });

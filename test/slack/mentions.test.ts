@@ -31,7 +31,7 @@ describe('mentions', () => {
     const header = JSON.stringify(runHeaderMessage(run, poolConfig()).blocks);
     expect(header).toContain('aborted by <@U0MIKA>');
     expect(header).not.toContain('&lt;@U0MIKA');
-    expect(JSON.stringify(runEndMessages(run, poolConfig()).summary.blocks)).toContain('aborted by <@U0MIKA>');
+    expect(JSON.stringify(runEndMessages(run, poolConfig(), { toolsFollowUp: true }).summary.blocks)).toContain('aborted by <@U0MIKA>');
     expect(formatRunDetail(run)).toContain('outcome: aborted by @U0MIKA');
   });
 });

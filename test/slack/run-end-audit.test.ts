@@ -32,7 +32,7 @@ function doneRun(a: EndAudit): Run {
 
 describe('end-of-run messages follow the live pool (issue 11)', () => {
   it('a clean run: ✅ done, counts from what happened (not the plan), the backup and the Tools advice', () => {
-    const text = textOf(runEndMessages(doneRun(audit()), poolConfig()).summary.blocks);
+    const text = textOf(runEndMessages(doneRun(audit()), poolConfig(), { toolsFollowUp: true }).summary.blocks);
     expect(text).toMatch(/:white_check_mark: \*pool-a-20261125-1\* done/);
     expect(text).toMatch(/4 VMs live-migrated · 1 VM stopped by the run, 1 running again/);
     expect(text).not.toMatch(/planned/);
@@ -49,7 +49,7 @@ describe('end-of-run messages follow the live pool (issue 11)', () => {
       counts: { migrated: 4, stopped: 2, restarted: 1 },
       leftovers: ['xs-a3: disabled, on 7.1.1, not 7.6.0', 'cache-01 (Halted): the bot concludes xs-a3 lost power'],
     });
-    const msg = runEndMessages(doneRun(a), poolConfig()).summary;
+    const msg = runEndMessages(doneRun(a), poolConfig(), { toolsFollowUp: true }).summary;
     const text = textOf(msg.blocks);
     expect(msg.text).toMatch(/done with exceptions/);
     expect(text).toMatch(/:warning: \*pool-a-20261125-1\* done with exceptions .* 2\/3 hosts/);
@@ -64,7 +64,7 @@ describe('end-of-run messages follow the live pool (issue 11)', () => {
 
   it('a stub dump (pool in mixed mode) is never shown as a backup (issue 11.6)', () => {
     const run = backupDone(doneRun(audit({ backup: { usable: false, path: '/b/stub.xml', why: 'stub' } })), { path: '/b/stub.xml', sha256: 'ffff0000', mixedMode: true });
-    const text = textOf(runEndMessages(run, poolConfig()).summary.blocks);
+    const text = textOf(runEndMessages(run, poolConfig(), { toolsFollowUp: true }).summary.blocks);
     expect(text).toMatch(/no usable backup: the pool was in mixed mode, so the dump `\/b\/stub.xml` holds no pool data/);
     expect(text).not.toMatch(/sha256 ffff/);
   });
@@ -91,14 +91,14 @@ describe('end-of-run messages follow the live pool (issue 11)', () => {
     expect(textOf(header.blocks)).not.toMatch(/re-enabled at the end/);
     expect(textOf(header.blocks)).toMatch(/_aborted by U0MIKA; still changed: xs-a1 disabled; HA off_/);
     expect(textOf(header.blocks)).not.toMatch(/steps: 4\/30 done/); // the full report is in the summary only
-    const summary = textOf(runEndMessages(run, poolConfig()).summary.blocks);
+    const summary = textOf(runEndMessages(run, poolConfig(), { toolsFollowUp: true }).summary.blocks);
     expect(summary).toMatch(/:octagonal_sign: \*pool-a-20261125-1\* aborted/);
     expect(summary).toMatch(/\*Still changed\* \(the live pool, compared with before the run\):\\n• xs-a1 disabled\\n• HA off/);
     expect(summary).toContain(ACTION.runRestore);
     expect(summary).toMatch(/Put back what the run changed: enable xs-a1, re-enable HA/);
     // once Restore is done, the button is gone
     const restored = { ...run, restore: { by: 'U0MIKA', at: run.endedAt!, state: 'done' as const, did: ['xs-a1 enabled', 'HA re-enabled'], left: [] } };
-    const after = textOf(runEndMessages(restored, poolConfig()).summary.blocks);
+    const after = textOf(runEndMessages(restored, poolConfig(), { toolsFollowUp: true }).summary.blocks);
     expect(after).not.toContain(ACTION.runRestore);
     expect(after).toMatch(/\*Restore\* by <@U0MIKA> \(done\): xs-a1 enabled; HA re-enabled/);
   });
@@ -120,11 +120,11 @@ describe('the end of a non-final hop (R1.4, R5.3)', () => {
         ],
       },
     };
-    const text = textOf(runEndMessages(hop1, poolConfig()).summary.blocks);
+    const text = textOf(runEndMessages(hop1, poolConfig(), { toolsFollowUp: true }).summary.blocks);
     expect(text).toMatch(/Hop 1 of 2 done \(R1\.4\): the bot re-reads the pool and posts the plan of hop 2 here; it starts only when someone starts it/);
     expect(text).not.toMatch(/upgrade XenServer Tools in|Do not upgrade XenServer Tools until/);
     // the same run as the last hop: the Tools advice is back, no hop line
-    const last = textOf(runEndMessages(doneRun(audit()), poolConfig()).summary.blocks);
+    const last = textOf(runEndMessages(doneRun(audit()), poolConfig(), { toolsFollowUp: true }).summary.blocks);
     expect(last).toMatch(/Next \(R5\.1\): upgrade XenServer Tools/);
     expect(last).not.toMatch(/Hop \d of/);
   });

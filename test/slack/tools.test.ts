@@ -162,3 +162,32 @@ describe('/xsupgrade tools and the checklist message', () => {
     expect(audited).toBe(5);
   });
 });
+
+describe('the end-of-run message promises the checklist only from an app that runs the follow-up (R5.1)', () => {
+  let h: Harness | undefined;
+  afterEach(async () => {
+    await h?.stop();
+    h = undefined;
+  });
+
+  const doneRun = (): Run => ({ ...makeRun(), state: 'done', endedAt: Date.UTC(2026, 10, 25, 4, 0), plan: { ...makeRun().plan, hosts: makeRun().plan.hosts.map((x) => ({ ...x, alreadyDone: true })) } });
+
+  async function summaryWith(tools: boolean): Promise<string> {
+    const port = { show: jest.fn(), dismiss: jest.fn() };
+    h = await startHarness(tools ? { deps: { tools: port } } : {});
+    await h.slack.notifier.runFinished(doneRun());
+    await h.slack.idle();
+    return JSON.stringify(h.api.messages(CHANNEL).map((m) => m.blocks));
+  }
+
+  it('`xsupgrade serve` (the app has the Tools follow-up): the checklist follows in this thread', async () => {
+    expect(await summaryWith(true)).toMatch(/Next \(R5\.1\): upgrade XenServer Tools in 2 VMs: `vm-web-1`, `vm-web-2` → the Tools checklist in this thread follows them/);
+  });
+
+  it('an app without the follow-up says none follows and who keeps it', async () => {
+    const text = await summaryWith(false);
+    expect(text).toMatch(/Next \(R5\.1\): upgrade XenServer Tools in 2 VMs/);
+    expect(text).not.toMatch(/checklist in this thread/);
+    expect(text).toMatch(/no Tools checklist follows: this bot runs without the Tools follow-up \(`xsupgrade serve` keeps it\)/);
+  });
+});

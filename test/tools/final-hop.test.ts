@@ -32,7 +32,7 @@ describe('plan', () => {
 });
 
 describe('pool-finish on the live pool', () => {
-  async function finish(planOver: Partial<Plan>): Promise<string> {
+  async function finish(planOver: Partial<Plan>, config: Partial<StepDeps['config']> = { toolsFollowUp: true }): Promise<string> {
     const sim = await startSimulator(
       parseScenario(
         {
@@ -57,7 +57,7 @@ describe('pool-finish on the live pool', () => {
         resolveHost: (r: string) => r,
         say: async (t: string) => void said.push(t),
       } as unknown as StepContext;
-      const out = await createPoolFinishStep({ client, logger: silentLogger } as unknown as StepDeps).execute(ctx);
+      const out = await createPoolFinishStep({ client, logger: silentLogger, config } as unknown as StepDeps).execute(ctx);
       expect(out.status).toBe('done');
       return said.join('\n');
     } finally {
@@ -67,6 +67,17 @@ describe('pool-finish on the live pool', () => {
 
   it('the final hop: every host on it, the Tools are named (R5.1)', async () => {
     expect(await finish({})).toMatch(/upgrade the XenServer Tools in: app-1 \(R5\.1\)/);
+  });
+
+  it('driven by `xsupgrade serve` (it ticks the Tools follow-up): the checklist follows in the thread', async () => {
+    expect(await finish({}, { toolsFollowUp: true })).toMatch(/app-1 \(R5\.1\); the Tools checklist in this thread follows them/);
+  });
+
+  it('driven from the terminal (`xsupgrade run`, nothing ticks the follow-up): it says who keeps the checklist instead', async () => {
+    const text = await finish({}, {});
+    expect(text).toMatch(/upgrade the XenServer Tools in: app-1 \(R5\.1\)/);
+    expect(text).not.toMatch(/in this thread/);
+    expect(text).toMatch(/no Tools checklist follows from this process: `xsupgrade serve` on the same state keeps it in the pool's Slack channel \(for a run that ended within 7 days\); `\/xsupgrade tools pool-f` there shows the live list/);
   });
 
   it('a middle hop: every host on the hop\'s target, still no Tools advice (R5.3)', async () => {
@@ -88,10 +99,17 @@ describe('end-of-run message', () => {
         ...p,
       }),
     });
-  const text = (r: Run) => JSON.stringify(runEndMessages(r, undefined).summary.blocks);
+  const text = (r: Run, toolsFollowUp = true) => JSON.stringify(runEndMessages(r, undefined, { toolsFollowUp }).summary.blocks);
 
   it('the final hop points to the Tools checklist in the thread (R5.1)', () => {
     expect(text(done({}))).toMatch(/Next \(R5\.1\): upgrade XenServer Tools in 2 VMs: `vm-1`, `vm-2` → the Tools checklist in this thread/);
+  });
+
+  it('a bot without the Tools follow-up does not promise a checklist in the thread', () => {
+    const t = text(done({}), false);
+    expect(t).toMatch(/Next \(R5\.1\): upgrade XenServer Tools in 2 VMs: `vm-1`, `vm-2`/);
+    expect(t).not.toMatch(/checklist in this thread/);
+    expect(t).toMatch(/no Tools checklist follows: this bot runs without the Tools follow-up/);
   });
 
   it('a middle hop gives no Tools advice and says why (R5.3)', () => {

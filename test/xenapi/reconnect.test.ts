@@ -1,6 +1,6 @@
-import { XenApiClient, XenApiConnectionError, XenApiReconnectTimeoutError } from '../../src/xenapi';
+import { XenApiClient, XenApiConnectionError, XenApiProtocolError, XenApiReconnectTimeoutError } from '../../src/xenapi';
 import { FakeClock } from './helpers/clocks';
-import { seedPool, startFakePool, type FakePool } from './helpers/fake-pool';
+import { GARBAGE, HTML500, seedPool, startFakePool, type FakePool } from './helpers/fake-pool';
 
 let pool: FakePool;
 let client: XenApiClient;
@@ -119,6 +119,61 @@ describe('pool identity: reconnect adopts a master of the same pool only', () =>
     } finally {
       await other.stop();
     }
+  });
+
+  describe.each([
+    ['an HTML 500 page', HTML500],
+    ['bytes that are not XML', GARBAGE],
+  ])('the old master answers %s (xapi broken on it): reconnect goes on to the members', (_what, answer) => {
+    test('a member promoted meanwhile is found and adopted; the state-changing call that got the unreadable reply is not sent again', async () => {
+      const [h1, h2, h3] = pool.hosts.map((h) => h.address);
+      pool.broken.set(h1!, answer);
+      const err = await client.call('host.disable', [pool.hosts[1]!.ref]).catch((e) => e);
+      expect(err).toBeInstanceOf(XenApiProtocolError);
+      // host3 promoted; host2 has not heard yet and still names the broken host1 as its master
+      pool.setMaster('host3');
+      pool.emergency.set(h2!, ['HOST_IS_SLAVE', h1!]);
+      await client.reconnect({ deadlineMs: clock.now() + 60_000 });
+      expect(client.masterAddress).toBe(h3);
+      expect(clock.sleeps).toEqual([]); // found in the first pass
+      const logins = pool.requests.filter((r) => r.method === 'session.login_with_password').map((r) => r.host);
+      expect(logins.slice(1)).toEqual([h1, h2, h1, h3]); // host1 garbage; host2 → host1 again, garbage; host3
+      // the same-pool check still ran on the master adopted, and nothing else was sent anywhere
+      expect(pool.requests.filter((r) => r.method === 'pool.get_all_records').at(-1)!.host).toBe(h3);
+      expect(pool.calls('host.disable')).toBe(1);
+      expect(await client.call('pool.get_all')).toEqual(['OpaqueRef:pool']);
+    });
+
+    test('with every member unreadable or gone it backs off until the deadline, then names them all', async () => {
+      const [h1, h2, h3] = pool.hosts.map((h) => h.address);
+      pool.broken.set(h1!, answer);
+      pool.broken.set(h3!, answer);
+      await pool.powerOff('host2');
+      const err = await client.reconnect({ deadlineMs: clock.now() + 20_000 }).catch((e) => e);
+      expect(err).toBeInstanceOf(XenApiReconnectTimeoutError);
+      expect(err.tried.sort()).toEqual([h1, h2, h3].sort());
+      expect(err.message).toContain('unreadable reply');
+      expect(clock.sleeps.reduce((a: number, b: number) => a + b, 0)).toBe(20_000);
+      expect(client.masterAddress).toBe(h1);
+    });
+
+    test('a member of another pool is still not adopted after the old master answered garbage', async () => {
+      const other = await startFakePool({ hosts: 1, port: pool.port, password: pool.password });
+      try {
+        seedPool(other);
+        pool.broken.set(pool.hosts[0]!.address, answer);
+        await pool.powerOff('host2');
+        await pool.powerOff('host3');
+        client.rememberMember(other.hosts[0]!.address);
+        const err = await client.reconnect({ deadlineMs: clock.now() + 5_000 }).catch((e) => e);
+        expect(err).toBeInstanceOf(XenApiReconnectTimeoutError);
+        expect(err.message).toContain(`${other.hosts[0]!.address} belongs to another pool`);
+        expect(client.masterAddress).toBe(pool.hosts[0]!.address);
+        expect(other.sessions.size).toBe(0);
+      } finally {
+        await other.stop();
+      }
+    });
   });
 
   test('a pool event snapshot names the pool too (a client that only follows events)', async () => {

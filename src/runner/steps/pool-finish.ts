@@ -10,7 +10,17 @@ import { longCall } from '../long-call';
 import { slowCallMs } from './upgrade';
 import { isOnTarget } from './common';
 import type { HaSaved } from './pool-prep';
-import { finalTargetOf, toolsAdviceGate } from '../../tools/checklist';
+import { TOOLS_OPEN_WITHIN_MS, finalTargetOf, toolsAdviceGate } from '../../tools/checklist';
+
+/**
+ * Who keeps the R5.1 Tools checklist: the scheduler of `xsupgrade serve` (or the sandbox) in this process posts it in
+ * the run's thread; a terminal run has neither thread nor scheduler, so it names who will.
+ */
+function toolsFollowUpWords(pool: string, followedHere: boolean): string {
+  if (followedHere) return 'the Tools checklist in this thread follows them';
+  const days = Math.round(TOOLS_OPEN_WITHIN_MS / (24 * 3_600_000));
+  return `no Tools checklist follows from this process: \`xsupgrade serve\` on the same state keeps it in the pool's Slack channel (for a run that ended within ${days} days); \`/xsupgrade tools ${pool}\` there shows the live list`;
+}
 
 export function createPoolFinishStep(deps: StepDeps): StepModule {
   return {
@@ -43,7 +53,7 @@ export function createPoolFinishStep(deps: StepDeps): StepModule {
       const tools = ctx.run.plan.toolsUpgrade;
       // R5.1 only once every host of the live pool runs the FINAL version (R5.2, R5.3): never after a middle hop
       const gate = toolsAdviceGate(pool.hosts.map((h) => ({ name: h.name, product: h.product })), finalTargetOf(ctx.run.plan));
-      if (tools.length > 0 && behind.length === 0 && gate.ok) notes.push(`upgrade the XenServer Tools in: ${tools.join(', ')} (R5.1); the Tools checklist in this thread follows them`);
+      if (tools.length > 0 && behind.length === 0 && gate.ok) notes.push(`upgrade the XenServer Tools in: ${tools.join(', ')} (R5.1); ${toolsFollowUpWords(ctx.run.pool, deps.config.toolsFollowUp === true)}`);
       else if (!gate.ok) notes.push(`do not upgrade the XenServer Tools yet: ${gate.reason} (R5.2)`);
       if (behind.length > 0) notes.push(`hosts not on the target: ${pool.hosts.filter((h) => behind.some((b) => ctx.resolveHost(b.host) === h.ref)).map(describeHost).join('; ')}`);
       await ctx.say(`Pool ${ctx.run.pool} finished: ${notes.join('; ') || 'nothing left to do'}.`);

@@ -1,4 +1,4 @@
-import { gateWords } from '../../planner/render/updates';
+import { gateWords, isUpdateOnly } from '../../planner/render/updates';
 import type { KnownBlock } from '@slack/types';
 import type { PoolConfig } from '../../config/pools';
 import type { Run, StepRecord } from '../../domain/types';
@@ -6,11 +6,61 @@ import { approversMention, button, clockTime, confirm, duration, esc, plural, ru
 import { ACTION, encodeButtonValue } from './ids';
 import { hostPosition, planHostOf } from './progress';
 
-/** The approval request before a host shutdown, and the same message once decided. */
+/** The approval request before a host shutdown (or reboot, or toolstack restart), and the same message once decided. */
+
+type GateEffect = 'shutdown' | 'reboot' | 'toolstack' | 'none';
+
+/**
+ * What approving lets happen to the host, from the plan for it: an upgrade takes it down; a host already on the
+ * target only gets its updates (R3.10), with the one restart they need — a reboot, a toolstack restart (VMs keep
+ * running), or none. The runner may need less than planned (a livepatch), never more.
+ */
+function gateEffect(run: Run, step: StepRecord): GateEffect {
+  const hp = planHostOf(run, step);
+  const hu = run.plan.updates?.hosts.find((h) => h.host === hp?.host);
+  if (!hp || !hu || !isUpdateOnly(hp)) return 'shutdown';
+  return hu.restart === 'host' ? 'reboot' : hu.restart;
+}
+
+const EFFECT: Record<GateEffect, { label: string; verb: string; noun: string }> = {
+  shutdown: { label: 'Approve shutdown', verb: 'shut down', noun: 'shutdown' },
+  reboot: { label: 'Approve reboot', verb: 'reboot', noun: 'reboot' },
+  toolstack: { label: 'Approve toolstack restart', verb: 'restart the toolstack of', noun: 'toolstack restart' },
+  none: { label: 'Approve updates', verb: 'apply updates to', noun: 'updates' },
+};
+
+const capitalized = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+
+function updateCount(run: Run, step: StepRecord): string {
+  const hu = run.plan.updates?.hosts.find((h) => h.host === planHostOf(run, step)?.host);
+  return plural(hu?.updates.length ?? 0, 'update');
+}
+
+/**
+ * The gate's headline: "shut down `xs-a1` … and upgrade it", "restart the toolstack of `xs-p2` to apply its 2
+ * updates (no reboot: its VMs keep running)"…; `notes` adds what it means for the pool or the host's VMs.
+ */
+function headline(run: Run, step: StepRecord, effect: GateEffect, notes: boolean): string {
+  const host = `\`${esc(step.hostName ?? 'the host')}\``;
+  const master = notes && (planHostOf(run, step)?.isMaster ?? false);
+  const its = `its ${updateCount(run, step)}`;
+  switch (effect) {
+    case 'shutdown':
+      return `shut down ${host}${master ? ' (pool master: the pool is unreachable while it is down, R3.8)' : ''} and ${esc(gateWords(run.plan, step.host))}`;
+    case 'reboot':
+      return `reboot ${host} once to apply ${its}${master ? ' (pool master: the pool is unreachable while it is down, R3.8)' : ''}`;
+    case 'toolstack':
+      return `restart the toolstack of ${host} to apply ${its}${notes ? ` (no reboot: its VMs keep running${master ? '; pool master: the pool does not answer while its toolstack restarts' : ''})` : ''}`;
+    case 'none':
+      return `apply ${its} to ${host}${notes ? ' (no restart: its VMs keep running)' : ''}`;
+  }
+}
 
 function movedLine(run: Run, step: StepRecord): string {
   const host = planHostOf(run, step);
   if (!host) return '';
+  // a host whose updates need no reboot is neither disabled nor emptied (planner/updates.ts withUpdateSteps)
+  if (!run.plan.steps.some((s) => s.kind === 'disable' && s.host === host.host)) return `\`${esc(host.name)}\` stays enabled; its VMs keep running.`;
   const byTarget = new Map<string, number>();
   for (const m of host.migrations) byTarget.set(m.toName, (byTarget.get(m.toName) ?? 0) + 1);
   const moved = host.migrations.length
@@ -34,9 +84,10 @@ function stopsLine(run: Run, step: StepRecord, decided: boolean): string {
 
 function nextLine(run: Run, step: StepRecord): string {
   const name = step.hostName ?? '';
-  const upgrade = run.plan.steps.find((s) => s.kind === 'upgrade' && s.hostName === name);
+  // a host already on the target has no upgrade step: its updates come next (R3.10)
+  const next = run.plan.steps.find((s) => s.kind === 'upgrade' && s.hostName === name) ?? run.plan.steps.find((s) => s.kind === 'apply-updates' && s.hostName === name);
   const wait = run.plan.steps.find((s) => s.kind === 'wait-host' && s.hostName === name);
-  const what = upgrade ? esc(upgrade.description) : `upgrade ${esc(name)} (${run.plan.mode} mode)`;
+  const what = next ? esc(next.description) : `upgrade ${esc(name)} (${run.plan.mode} mode)`;
   const waitFor = wait ? `, then wait up to ${duration(wait.expectedSeconds * 1000)} for ${esc(run.plan.target.product)}` : '';
   return `Next: ${what}${waitFor}.`;
 }
@@ -50,9 +101,10 @@ function requesterNote(run: Run, pool: PoolConfig | undefined): string {
 export function approvalMessage(run: Run, step: StepRecord, pool: PoolConfig | undefined): SlackMessage {
   const host = step.hostName ?? 'the host';
   const position = hostPosition(run, step.hostName);
-  const isMaster = planHostOf(run, step)?.isMaster ?? false;
   const value = encodeButtonValue({ runId: run.id, stepId: step.id });
-  const title = `:raised_hand: ${approversMention(pool)} approval needed — shut down \`${esc(host)}\`${isMaster ? ' (pool master: the pool is unreachable while it is down, R3.8)' : ''} and ${esc(gateWords(run.plan, step.host))}${position ? ` (host ${position})` : ''}`;
+  const effect = gateEffect(run, step);
+  const { label } = EFFECT[effect];
+  const title = `:raised_hand: ${approversMention(pool)} approval needed — ${headline(run, step, effect, true)}${position ? ` (host ${position})` : ''}`;
   const blocks: KnownBlock[] = [
     ...sections([title, movedLine(run, step), stopsLine(run, step, false), nextLine(run, step), requesterNote(run, pool)].filter(Boolean).join('\n')),
     {
@@ -60,14 +112,14 @@ export function approvalMessage(run: Run, step: StepRecord, pool: PoolConfig | u
       block_id: `approval:${step.id}`,
       elements: [
         button({
-          text: 'Approve shutdown',
+          text: label,
           actionId: ACTION.approve,
           value,
           style: 'primary',
           confirm: confirm({
-            title: `Shut down ${host}?`,
-            text: confirmText(run, step, host),
-            confirm: 'Approve shutdown',
+            title: `${capitalized(EFFECT[effect].verb)} ${host}?`,
+            text: confirmText(run, step, host, effect),
+            confirm: label,
           }),
         }),
         button({ text: 'Hold', actionId: ACTION.approvalHold, value }),
@@ -82,13 +134,23 @@ export function approvalMessage(run: Run, step: StepRecord, pool: PoolConfig | u
     },
     runContext(run),
   ];
-  return { text: `${run.id} · ${run.pool}: approval needed to shut down ${host}`, blocks };
+  return { text: `${run.id} · ${run.pool}: approval needed to ${EFFECT[effect].verb} ${host}`, blocks };
 }
 
-function confirmText(run: Run, step: StepRecord, host: string): string {
+function confirmText(run: Run, step: StepRecord, host: string, effect: GateEffect): string {
   const stops = planHostOf(run, step)?.stops ?? [];
   const vms = stops.length ? ` First ${stops.map((s) => `${esc(s.vmName)} is ${s.action === 'suspend' ? 'suspended' : 'shut down'}`).join(', ')}.` : ' Its running VMs were live-migrated already.';
-  return `${esc(host)} will be shut down and upgraded to ${esc(run.plan.target.product)}.${vms}`;
+  const updates = `its ${updateCount(run, step)}`;
+  switch (effect) {
+    case 'shutdown':
+      return `${esc(host)} will be shut down and upgraded to ${esc(run.plan.target.product)}.${vms}`;
+    case 'reboot':
+      return `${esc(host)} gets ${updates}, then reboots once.${vms}`;
+    case 'toolstack':
+      return `${esc(host)} gets ${updates}, then its toolstack restarts (host.restart_agent); no reboot, its VMs keep running.`;
+    case 'none':
+      return `${esc(host)} gets ${updates}; no restart, its VMs keep running.`;
+  }
 }
 
 const DECISION_WORDS = { approved: '✅ Approved', held: '⏸ Held', aborted: '🛑 Run aborted' } as const;
@@ -103,15 +165,16 @@ export function approvalDecidedMessage(
   pool: PoolConfig | undefined,
 ): SlackMessage {
   const host = step.hostName ?? 'the host';
+  const effect = gateEffect(run, step);
   const line = `${DECISION_WORDS[decision]} by ${who(by)} at ${clockTime(at, pool?.timezone)}`;
   // Approve on a paused run records the decision only: the Hold promise stands until someone resumes
   const paused =
     decision === 'approved' && run.state === 'paused'
-      ? `:double_vertical_bar: The run is paused: the approval is recorded, \`${esc(host)}\` is *not* shut down until someone resumes the run (\`/xsupgrade resume ${esc(run.id)}\` or Resume on the header).`
+      ? `:double_vertical_bar: The run is paused: the approval is recorded, ${effect === 'shutdown' ? `\`${esc(host)}\` is *not* shut down` : `nothing is done to \`${esc(host)}\``} until someone resumes the run (\`/xsupgrade resume ${esc(run.id)}\` or Resume on the header).`
       : '';
   const blocks: KnownBlock[] = [
-    ...sections([`Shut down \`${esc(host)}\` and ${esc(gateWords(run.plan, step.host))}${hostPosition(run, step.hostName) ? ` (host ${hostPosition(run, step.hostName)})` : ''}`, movedLine(run, step), stopsLine(run, step, true), line, paused].filter(Boolean).join('\n')),
+    ...sections([`${capitalized(headline(run, step, effect, false))}${hostPosition(run, step.hostName) ? ` (host ${hostPosition(run, step.hostName)})` : ''}`, movedLine(run, step), stopsLine(run, step, true), line, paused].filter(Boolean).join('\n')),
     runContext(run),
   ];
-  return { text: `${run.id} · ${run.pool}: ${host} shutdown ${decision} by ${who(by)}${paused ? '; the run stays paused until someone resumes it' : ''}`, blocks };
+  return { text: `${run.id} · ${run.pool}: ${host} ${EFFECT[effect].noun} ${decision} by ${who(by)}${paused ? '; the run stays paused until someone resumes it' : ''}`, blocks };
 }

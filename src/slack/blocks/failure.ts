@@ -130,7 +130,7 @@ function guidance(run: Run, step: StepRecord, actions: RecoveryAction[]): string
 }
 
 export function failureMessage(run: Run, step: StepRecord, actions: RecoveryAction[], pool: PoolConfig | undefined): SlackMessage {
-  const err = describeStepError(step.error);
+  const err = describeStepError(step.error, step.kind);
   const vmsLine = (() => {
     const host = planHostOf(run, step);
     if (!host || host.migrations.length + host.stops.length === 0) return undefined;
@@ -159,7 +159,7 @@ export function failureMessage(run: Run, step: StepRecord, actions: RecoveryActi
 
 /** The alert after a recovery was chosen: buttons replaced by who chose what, and when. */
 export function failureDecidedMessage(run: Run, step: StepRecord, action: RecoveryAction, by: string, at: number, pool: PoolConfig | undefined, detail?: string): SlackMessage {
-  const err = describeStepError(step.error);
+  const err = describeStepError(step.error, step.kind);
   const blocks: KnownBlock[] = [
     ...sections(
       [

@@ -48,7 +48,8 @@ function countsLine(run: Run): string[] {
   return facts;
 }
 
-export function runEndMessages(run: Run, pool: PoolConfig | undefined): RunEndMessages {
+/** `toolsFollowUp`: this bot ticks the R5.1 Tools follow-up (src/tools/follow-up.ts), so a checklist follows in the thread. */
+export function runEndMessages(run: Run, pool: PoolConfig | undefined, opts: { toolsFollowUp: boolean }): RunEndMessages {
   const tz = pool?.timezone ?? 'UTC';
   const progress = hostProgress(run);
   const audit = run.endAudit;
@@ -115,7 +116,10 @@ export function runEndMessages(run: Run, pool: PoolConfig | undefined): RunEndMe
   );
   if (run.state === 'done' && allOnTarget && gate.ok && tools.length > 0) {
     const names = tools.length <= TOOLS_INLINE ? `: ${tools.map((t) => `\`${esc(t)}\``).join(', ')}` : '';
-    lines.push(`Next (R5.1): upgrade XenServer Tools in ${plural(tools.length, 'VM')}${names} → the Tools checklist in this thread follows them as they report new Tools`);
+    const follows = opts.toolsFollowUp
+      ? 'the Tools checklist in this thread follows them as they report new Tools'
+      : 'no Tools checklist follows: this bot runs without the Tools follow-up (`xsupgrade serve` keeps it)';
+    lines.push(`Next (R5.1): upgrade XenServer Tools in ${plural(tools.length, 'VM')}${names} → ${follows}`);
   } else if (!gate.ok && (tools.length > 0 || !isFinalHop(run.plan))) {
     lines.push(`Do not upgrade XenServer Tools yet: ${esc(gate.reason)} (R5.2).`);
   }

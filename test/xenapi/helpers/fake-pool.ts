@@ -19,6 +19,8 @@ export const HANG = Symbol('hang');
 export const RESET = Symbol('reset');
 export const HTML500 = Symbol('html500');
 export const FAULT = Symbol('fault');
+/** a 200 text/xml answer that is not XML at all */
+export const GARBAGE = Symbol('garbage');
 
 export type Handler = (params: unknown[], ctx: { host: FakeHost; session?: string }) => unknown;
 
@@ -65,6 +67,8 @@ export class FakePool {
   readonly overrides = new Map<string, Handler>();
   /** address -> error description answered to every call (emergency mode, HOST_STILL_BOOTING) */
   readonly emergency = new Map<string, string[]>();
+  /** address -> what that host answers to every XML-RPC call instead of a reply (a broken xapi: HTML500, GARBAGE…) */
+  readonly broken = new Map<string, symbol>();
   dbDump = '<?xml version="1.0"?><database><manifest><pair key="schema_major_vsn" value="5"/></manifest></database>\n';
   failEventsOnce: string[] | undefined;
   private readonly objects = new Map<string, Obj>();
@@ -223,6 +227,8 @@ export class FakePool {
   // ---- dispatch ----
 
   private async dispatch(host: FakeHost, method: string, params: unknown[]): Promise<unknown> {
+    const broken = this.broken.get(host.address);
+    if (broken) return broken;
     const emergency = this.emergency.get(host.address);
     if (emergency) throw new XapiFailure(emergency);
     if (method === 'session.login_with_password') {
@@ -320,6 +326,10 @@ export class FakePool {
       }
       if (value === HTML500) {
         res.writeHead(500, { 'Content-Type': 'text/html' }).end('<html><body>Server error</body></html>');
+        return;
+      }
+      if (value === GARBAGE) {
+        res.writeHead(200, { 'Content-Type': 'text/xml' }).end('\u0000\u0017 not xml at all');
         return;
       }
       if (value === FAULT) {
