@@ -56,6 +56,26 @@ test('a cached record is re-encoded after each kind of change', () => {
   expect(() => db.encoded('VM', vm)).toThrow(/HANDLE_INVALID/);
 });
 
+test('a class encoded whole (get_all_records) is served again only while none of its records changed', () => {
+  const db = new Db(['host', 'VM']);
+  const h = db.create('host', { name_label: 'h', resident_VMs: [], other_config: {} });
+  const v1 = db.create('VM', { name_label: 'vm1', resident_on: 'OpaqueRef:NULL' });
+  const whole = () => db.encodedAll('VM').xml;
+  const first = db.encodedAll('VM');
+  expect(db.encodedAll('VM')).toBe(first); // unchanged: the same encoding, not joined again
+  expect(first.xml).toBe(encodeValue({ [v1]: db.snapshot('VM', v1) as WireValue }));
+  db.update('host', h, { name_label: 'h2' }); // another class changed: still the same
+  expect(db.encodedAll('VM')).toBe(first);
+  db.update('VM', v1, { name_label: 'vm1b' });
+  expect(whole()).toContain('<value>vm1b</value>');
+  db.mutate('VM', v1, (r) => (r.resident_on = h));
+  expect(whole()).toContain(`<value>${h}</value>`);
+  const v2 = db.create('VM', { name_label: 'vm2', resident_on: 'OpaqueRef:NULL' });
+  expect(whole()).toBe(encodeValue({ [v1]: db.snapshot('VM', v1) as WireValue, [v2]: db.snapshot('VM', v2) as WireValue }));
+  db.delete('VM', v1);
+  expect(whole()).toBe(encodeValue({ [v2]: db.snapshot('VM', v2) as WireValue }));
+});
+
 test('over the wire: get_record, get_all_records and event snapshots follow a live migration', async () => {
   const sim = await startSimulator('manifests/demo/pool-a.yaml', { clock: fastClock() });
   try {
