@@ -102,18 +102,6 @@ const TAG_NAMES: ReadonlyArray<readonly [string, Tag]> = [
   ['base64', Tag.Base64],
   ['nil', Tag.Nil],
 ];
-/**
- * Length, first and last character tell XML-RPC's element names apart (checked when the table is built); the one
- * candidate is then compared in place. Character codes of the names are all below 128.
- */
-const tagKey = (length: number, first: number, last: number): number => (length << 14) | (first << 7) | last;
-const BY_KEY = new Map<number, readonly [string, Tag]>();
-for (const entry of TAG_NAMES) {
-  const [name] = entry;
-  const key = tagKey(name.length, name.charCodeAt(0), name.charCodeAt(name.length - 1));
-  if (BY_KEY.has(key)) throw new Error(`XML-RPC element names ${name} and ${BY_KEY.get(key)![0]} share a key`);
-  BY_KEY.set(key, entry);
-}
 const TAG_BY_NAME = new Map(TAG_NAMES);
 const NAME_OF: string[] = [];
 for (const [name, tag] of TAG_NAMES) NAME_OF[tag] = name;
@@ -124,9 +112,17 @@ const isSpace = (c: number): boolean => c === 0x20 || c === 0x0a || c === 0x0d |
 /** Push-style decoder: write() text chunks in order, then end() for the document. Throws XmlRpcDecodeError. */
 export class XmlRpcDecoder {
   private readonly tokenizer: Tokenizer;
-  /** the chunks written whose text the tokenizer may still point into, and the offset of the first */
-  private chunks: string[] = [];
-  private chunksOffset = 0;
+  /**
+   * The tokenizer reports positions in the whole document: the last chunk written (where nearly every token lies)
+   * and its offset, the chunks a token in progress may still start in (a tag name, CDATA cut by a chunk's end) and
+   * the offset of the first, and the position before which every token has been reported (chunks wholly before it
+   * are let go).
+   */
+  private cur = '';
+  private curOffset = 0;
+  private held: string[] = [];
+  private heldOffset = 0;
+  private done = 0;
   /** open elements (well-formedness: each close tag must match) */
   private readonly open: Tag[] = [];
   private readonly maxElements: number;
@@ -197,7 +193,10 @@ export class XmlRpcDecoder {
   write(chunk: string): void {
     if (this.error) throw this.error;
     if (chunk === '') return;
-    this.chunks.push(chunk);
+    while (this.held.length > 0 && this.heldOffset + this.held[0]!.length <= this.done) this.heldOffset += this.held.shift()!.length;
+    this.curOffset += this.cur.length;
+    this.cur = chunk;
+    this.held.push(chunk);
     try {
       this.tokenizer.write(chunk);
     } catch (e) {
@@ -227,30 +226,63 @@ export class XmlRpcDecoder {
     return { kind: 'response', value: this.result };
   }
 
-  /** The text at absolute positions [start, end) of the document written so far (chunks before start are let go). */
+  /** The text at absolute positions [start, end) of the document. */
   private slice(start: number, end: number): string {
-    const chunks = this.chunks;
-    while (chunks.length > 1 && start - this.chunksOffset >= chunks[0]!.length) this.chunksOffset += chunks.shift()!.length;
-    let s = chunks[0]!.slice(start - this.chunksOffset, end - this.chunksOffset);
-    let at = this.chunksOffset + chunks[0]!.length;
-    for (let i = 1; end > at && i < chunks.length; i++) {
-      s += chunks[i]!.slice(0, end - at);
-      at += chunks[i]!.length;
+    this.done = end;
+    if (start >= this.curOffset) return this.cur.slice(start - this.curOffset, end - this.curOffset);
+    let s = '';
+    let at = this.heldOffset;
+    for (const chunk of this.held) {
+      if (end > at && start < at + chunk.length) s += chunk.slice(Math.max(0, start - at), end - at);
+      at += chunk.length;
     }
     return s;
   }
 
-  /** The element named at [start, end), recognised in place when the name lies within one chunk. */
+  /** The element named at [start, end), recognised in place (by length and first letter, then compared). */
   private tagAt(start: number, end: number): Tag {
-    const chunks = this.chunks;
-    while (chunks.length > 1 && start - this.chunksOffset >= chunks[0]!.length) this.chunksOffset += chunks.shift()!.length;
-    const chunk = chunks[0]!;
-    const from = start - this.chunksOffset;
-    if (end - this.chunksOffset > chunk.length) return TAG_BY_NAME.get(this.slice(start, end)) ?? Tag.Unknown;
-    const length = end - start;
-    if (length > 127) return Tag.Unknown;
-    const candidate = BY_KEY.get(tagKey(length, chunk.charCodeAt(from) & 127, chunk.charCodeAt(from + length - 1) & 127));
-    return candidate !== undefined && chunk.startsWith(candidate[0], from) ? candidate[1] : Tag.Unknown;
+    const from = start - this.curOffset;
+    if (from < 0) return TAG_BY_NAME.get(this.slice(start, end)) ?? Tag.Unknown;
+    this.done = end;
+    const s = this.cur;
+    let tag: Tag;
+    switch (end - start) {
+      case 5: {
+        const c = s.charCodeAt(from);
+        tag = c === 0x76 ? Tag.Value : c === 0x61 ? Tag.Array : c === 0x70 ? Tag.Param : Tag.Fault;
+        break;
+      }
+      case 6: {
+        const c = s.charCodeAt(from);
+        tag =
+          c === 0x6d ? Tag.Member : c === 0x70 ? Tag.Params : c === 0x64 ? Tag.Double : c === 0x62 ? Tag.Base64 : s.charCodeAt(from + 3) === 0x75 ? Tag.Struct : Tag.String;
+        break;
+      }
+      case 4:
+        tag = s.charCodeAt(from) === 0x6e ? Tag.Name : Tag.Data;
+        break;
+      case 3:
+        tag = s.charCodeAt(from) === 0x69 ? Tag.Int : Tag.Nil;
+        break;
+      case 2:
+        tag = s.charCodeAt(from + 1) === 0x34 ? Tag.I4 : Tag.I8;
+        break;
+      case 7:
+        tag = Tag.Boolean;
+        break;
+      case 10:
+        tag = s.charCodeAt(from + 6) === 0x4e ? Tag.MethodName : Tag.MethodCall;
+        break;
+      case 14:
+        tag = Tag.MethodResponse;
+        break;
+      case 16:
+        tag = Tag.DateTime;
+        break;
+      default:
+        return Tag.Unknown;
+    }
+    return s.startsWith(NAME_OF[tag]!, from) ? tag : Tag.Unknown;
   }
 
   private onText(start: number, end: number): void {
@@ -265,9 +297,8 @@ export class XmlRpcDecoder {
   }
 
   private firstChar(at: number): number {
-    const chunks = this.chunks;
-    while (chunks.length > 1 && at - this.chunksOffset >= chunks[0]!.length) this.chunksOffset += chunks.shift()!.length;
-    return chunks[0]!.charCodeAt(at - this.chunksOffset);
+    this.done = at;
+    return at >= this.curOffset ? this.cur.charCodeAt(at - this.curOffset) : this.slice(at, at + 1).charCodeAt(0);
   }
 
   private openTag(tag: Tag, start: number, end: number): void {
@@ -323,10 +354,9 @@ export class XmlRpcDecoder {
   private names(tag: Tag, start: number, end: number): boolean {
     const name = NAME_OF[tag]!;
     if (end - start !== name.length) return false;
-    const chunks = this.chunks;
-    while (chunks.length > 1 && start - this.chunksOffset >= chunks[0]!.length) this.chunksOffset += chunks.shift()!.length;
-    const from = start - this.chunksOffset;
-    return end - this.chunksOffset <= chunks[0]!.length ? chunks[0]!.startsWith(name, from) : this.slice(start, end) === name;
+    if (start < this.curOffset) return this.slice(start, end) === name;
+    this.done = end;
+    return this.cur.startsWith(name, start - this.curOffset);
   }
 
   /** `tag` (the element open) is closed. */

@@ -83,6 +83,16 @@ describe('XML-RPC decoder', () => {
     }
   });
 
+  test('tokens longer than a chunk (CDATA, a comment, a long string, a tag name) are read whole', () => {
+    const long = 'x'.repeat(5000);
+    const text = response(`<value><struct><member><name>${long}</name><value><string><![CDATA[${long}&amp;]]>&#233;<!-- ${long} -->${long}</string></value></member></struct></value>`);
+    for (const size of [1, 3, 100, 4096]) {
+      const d = new XmlRpcDecoder();
+      for (let i = 0; i < text.length; i += size) d.write(text.slice(i, i + size));
+      expect(d.end()).toEqual({ kind: 'response', value: { [long]: `${long}&amp;\u00e9${long}` } });
+    }
+  });
+
   describe('recordFields: a get_all_records reply keeps only the fields asked for', () => {
     const member = (n: string, v: string) => `<member><name>${n}</name><value>${v}</value></member>`;
     const record =
