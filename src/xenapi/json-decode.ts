@@ -8,12 +8,11 @@
  * a larger reply is parsed in pieces: a container larger than PIECE_BYTES is parsed member by member, in batches,
  * with a yield to the event loop whenever a slice of work took longer than SLICE_MS.
  */
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { nextSlice, sliceDue } from '../loop-slice';
 
 export class JsonDecodeError extends Error {}
 
 const PIECE_BYTES = 256 * 1024;
-const SLICE_MS = 8;
 
 const OPEN_OBJ = 0x7b; // {
 const CLOSE_OBJ = 0x7d; // }
@@ -23,13 +22,10 @@ const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const COMMA = 0x2c;
 
-/** Time slicing shared by one decode: call tick() between units of work. */
+/** Time slicing (the process-wide slice of loop-slice.ts): call tick() between units of work. */
 class Slicer {
-  private start = performance.now();
   async tick(): Promise<void> {
-    if (performance.now() - this.start < SLICE_MS) return;
-    await yieldToLoop();
-    this.start = performance.now();
+    if (sliceDue()) await nextSlice();
   }
 }
 
