@@ -7,7 +7,8 @@ import { Sim } from '../../src/sim/engine';
 import { generateScenario, parseScenario, startSimulator } from '../../src/sim';
 import { Db } from '../../src/sim/db';
 import { CLASSES } from '../../src/sim/records';
-import { Double, encodeValue, WireValue } from '../../src/sim/wire';
+import { Double, encodeJson, encodeValue, successResponse, successResponseBody, WireValue } from '../../src/sim/wire';
+import { jsonRpcResponse } from '../../src/sim/jsonrpc';
 import { silentLogger } from '../../src/log';
 import { fastClock, login, ok } from './helpers';
 
@@ -74,6 +75,20 @@ test('a class encoded whole (get_all_records) is served again only while none of
   expect(whole()).toBe(encodeValue({ [v1]: db.snapshot('VM', v1) as WireValue, [v2]: db.snapshot('VM', v2) as WireValue }));
   db.delete('VM', v1);
   expect(whole()).toBe(encodeValue({ [v2]: db.snapshot('VM', v2) as WireValue }));
+  // the replies made of it are the bytes the plain encoders write
+  const all = db.encodedAll('VM');
+  const plain = { [v2]: db.snapshot('VM', v2) as WireValue };
+  expect((successResponseBody(all) as Buffer).toString()).toBe(successResponse(plain));
+  expect(successResponseBody(all)).toBe(successResponseBody(all)); // made once
+  for (const [dialect, jsonrpc] of [['v1', undefined], ['v1+v2', '2.0'], ['v1+v2', undefined]] as const) {
+    const call = { method: 'VM.get_all_records', params: [], id: 7, jsonrpc };
+    expect(String(jsonRpcResponse({ kind: 'success', value: all }, call, dialect))).toBe(jsonRpcResponse({ kind: 'success', value: plain }, call, dialect));
+  }
+  expect(JSON.parse(String(jsonRpcResponse({ kind: 'success', value: all }, { method: 'm', params: [], id: 'x', jsonrpc: '2.0' }, 'v1+v2')))).toEqual({
+    jsonrpc: '2.0',
+    result: JSON.parse(encodeJson(plain)),
+    id: 'x',
+  });
 });
 
 test('over the wire: get_record, get_all_records and event snapshots follow a live migration', async () => {
