@@ -106,6 +106,14 @@ const TAG_BY_NAME = new Map(TAG_NAMES);
 const NAME_OF: string[] = [];
 for (const [name, tag] of TAG_NAMES) NAME_OF[tag] = name;
 
+/**
+ * A copy of `s` that does not hold on to the chunk it was sliced from. V8 makes a slice of 13 characters or more
+ * a view into its parent string, so every uuid and ref kept from a reply held its 16 KB chunk alive: ~30 MB of a
+ * 64-host read's XML text outlived the read inside its snapshot (and was copied by the GC as it aged). Slicing a
+ * concatenation slices a fresh flat copy of it instead.
+ */
+const own = (s: string): string => (s.length < 13 ? s : (' ' + s).slice(1));
+
 const LT = 0x3c;
 const isSpace = (c: number): boolean => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 
@@ -371,7 +379,7 @@ export class XmlRpcDecoder {
     }
     switch (tag) {
       case Tag.Value: {
-        if (this.inValue) this.emit(this.scalar !== Tag.Unknown ? this.scalarValue(this.scalar, this.text) : this.text);
+        if (this.inValue) this.emit(this.scalar !== Tag.Unknown ? this.scalarValue(this.scalar, this.text) : own(this.text));
         // a container's </value>: the container was emitted at its own close tag
         this.inValue = false;
         this.scalar = Tag.Unknown;
@@ -432,7 +440,7 @@ export class XmlRpcDecoder {
   private scalarValue(type: Tag, text: string): unknown {
     switch (type) {
       case Tag.String:
-        return text;
+        return own(text);
       case Tag.Int:
       case Tag.I4:
       case Tag.I8: {
