@@ -148,7 +148,8 @@ export class XmlRpcDecoder {
   private haveResult = false;
   private error: Error | undefined;
   private isFault = false;
-  private readonly recordFields: ReadonlySet<string> | undefined;
+  /** each field kept, to itself: a record's member names are then the caller's strings, not slices of the reply */
+  private readonly recordFields: ReadonlyMap<string, string> | undefined;
   /** inside a record member that is not kept: <value>s and containers still open within it */
   private skipping = false;
   private skipValues = 0;
@@ -158,7 +159,8 @@ export class XmlRpcDecoder {
     private readonly maxDepth: number = 64,
     opts: XmlRpcDecoderOptions = {},
   ) {
-    this.recordFields = opts.recordFields;
+    // (a fresh key string costs a string-table lookup at every property store: ~460 ns, a third of building a record)
+    this.recordFields = opts.recordFields && new Map([...opts.recordFields].map((f) => [f, f]));
     // methodResponse, params, param, value, then struct/array, member/data, value per level, and a scalar
     this.maxElements = 3 * maxDepth + 6;
     const ignore = (): void => undefined;
@@ -398,10 +400,14 @@ export class XmlRpcDecoder {
         if (!top || top.kind !== 'struct') throw new XmlRpcDecodeError('<name> outside a <struct>');
         top.name = this.text;
         this.text = '';
-        if (top.records && !this.recordFields!.has(top.name)) {
-          this.skipping = true;
-          this.skipValues = 0;
-          this.skipContainers = 0;
+        if (top.records) {
+          const kept = this.recordFields!.get(top.name);
+          if (kept !== undefined) top.name = kept;
+          else {
+            this.skipping = true;
+            this.skipValues = 0;
+            this.skipContainers = 0;
+          }
         }
         return;
       }
