@@ -1,6 +1,7 @@
 import type { HostInfo, NetworkInfo, PoolSnapshot, PowerState, SrInfo, TaskInfo, VmCdDrive, VmDisk, VmInfo } from '../domain/types';
 import type { RecordClass, RecordOf } from '../xenapi/records';
 import { InventoryError } from './errors';
+import { nextSlice, sliceDue } from '../loop-slice';
 
 /** get_all_records of every class, keyed by ref, as the client returns them: parsed and typed by src/xenapi/records.ts. */
 type NetworkClass = 'network' | 'PIF' | 'VIF';
@@ -51,22 +52,17 @@ export function toSnapshot(r: PoolRecords, takenAt: number): PoolSnapshot {
 
 /** Work between two yields of the conversion: this many VMs. */
 const VMS_PER_STEP = 200;
-const SLICE_MS = 8;
 
 /**
  * toSnapshot without holding the event loop (issue 13: converting 3,200 VMs in one go blocked it for 50–250 ms
- * on a loaded machine): the same conversion, yielding to the event loop whenever a slice took longer than 8 ms.
+ * on a loaded machine): the same conversion, yielding to the event loop whenever the shared slice (loop-slice.ts) is spent.
  */
 export async function toSnapshotSliced(r: PoolRecords, takenAt: number): Promise<PoolSnapshot> {
   const steps = convert(r, takenAt);
-  let slice = performance.now();
   for (;;) {
     const s = steps.next();
     if (s.done) return s.value;
-    if (performance.now() - slice > SLICE_MS) {
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      slice = performance.now();
-    }
+    if (sliceDue()) await nextSlice();
   }
 }
 

@@ -13,7 +13,7 @@ import { noteUploadedUpdate } from './api/updates';
 import { dispatch } from './rpc';
 import { databaseDump } from './dbdump';
 import { jsonRpcDialect, jsonRpcResponse, parseJsonRpcCall } from './jsonrpc';
-import { failureResponse, faultResponse, parseMethodCall, successResponse } from './wire';
+import { failureResponse, faultResponse, parseMethodCall, successResponseBody } from './wire';
 
 const MAX_BODY = 16 * 1024 * 1024;
 const IDLE_KEEPALIVE_MS = 120_000;
@@ -105,7 +105,7 @@ export class HostServer implements Listener {
     const out = await this.run(req, res, call.method, call.params);
     if (!out) return;
     const body =
-      out.kind === 'success' ? successResponse(out.value) : out.kind === 'failure' ? failureResponse(out.description) : faultResponse(out.code, out.message);
+      out.kind === 'success' ? successResponseBody(out.value) : out.kind === 'failure' ? failureResponse(out.description) : faultResponse(out.code, out.message);
     if (res.destroyed) return;
     res.writeHead(200, { 'content-type': 'text/xml', 'content-length': Buffer.byteLength(body) }).end(body);
   }
@@ -137,7 +137,7 @@ export class HostServer implements Listener {
     if (!out || res.destroyed) return;
     if (dialect === 'xml') {
       const body =
-        out.kind === 'success' ? successResponse(out.value) : out.kind === 'failure' ? failureResponse(out.description) : faultResponse(out.code, out.message);
+        out.kind === 'success' ? successResponseBody(out.value) : out.kind === 'failure' ? failureResponse(out.description) : faultResponse(out.code, out.message);
       res.writeHead(200, { 'content-type': 'text/xml', 'content-length': Buffer.byteLength(body) }).end(body);
       return;
     }

@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { compareVersions } from '../domain/versions';
 import type { Outcome } from './rpc';
-import { encodeJson } from './wire';
+import { Encoded, encodeJson } from './wire';
 
 export type JsonRpcDialect = 'none' | 'xml' | 'v1' | 'v1+v2';
 
@@ -44,13 +44,16 @@ export function parseJsonRpcCall(text: string): JsonRpcCall {
   return parsed.data;
 }
 
-export function jsonRpcResponse(out: Exclude<Outcome, { kind: 'reset' }>, call: JsonRpcCall, dialect: JsonRpcDialect): string {
+export function jsonRpcResponse(out: Exclude<Outcome, { kind: 'reset' }>, call: JsonRpcCall, dialect: JsonRpcDialect): string | Buffer {
   const id = JSON.stringify(call.id);
   const description = out.kind === 'failure' ? out.description : out.kind === 'fault' ? ['INTERNAL_ERROR', out.message] : undefined;
   const v2 = dialect === 'v1+v2' && call.jsonrpc === '2.0';
   if (!description) {
-    const result = encodeJson((out as { value: Parameters<typeof encodeJson>[0] }).value);
-    return v2 ? `{"jsonrpc":"2.0","result":${result},"id":${id}}` : `{"result":${result},"error":null,"id":${id}}`;
+    const value = (out as { value: Parameters<typeof encodeJson>[0] }).value;
+    const [head, tail] = v2 ? ['{"jsonrpc":"2.0","result":', `,"id":${id}}`] : ['{"result":', `,"error":null,"id":${id}}`];
+    // a cached encoding (get_all_records) goes out as the bytes made once (wire.ts Encoded.jsonUtf8)
+    if (value instanceof Encoded) return Buffer.concat([Buffer.from(head), value.jsonUtf8, Buffer.from(tail)]);
+    return `${head}${encodeJson(value)}${tail}`;
   }
   if (!v2) return `{"result":null,"error":${JSON.stringify(description)},"id":${id}}`;
   const [message, ...data] = description;

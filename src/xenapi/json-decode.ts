@@ -3,17 +3,16 @@
  * than the limit (issue 10.11).
  *
  * JSON.parse is fast (a 64-host VM list, ~7 MB, in 15–30 ms) but it is one uninterruptible block, and it builds
- * whatever depth it is given. Every reply is depth-checked on its text first (a sliced scan); replies up to
- * WHOLE_PARSE_BYTES are then parsed at once; a larger reply is parsed in pieces: one pass finds each container's
- * top-level separators (outside strings), a container larger than PIECE_BYTES is parsed member by member, in
- * batches, with a yield to the event loop whenever a slice of work took longer than SLICE_MS.
+ * whatever depth it is given. Every reply is depth-checked on its text first (a sliced scan, which also notes the
+ * top-level separators of the envelope and its members); replies up to WHOLE_PARSE_BYTES are then parsed at once;
+ * a larger reply is parsed in pieces: a container larger than PIECE_BYTES is parsed member by member, in batches,
+ * with a yield to the event loop whenever a slice of work took longer than SLICE_MS.
  */
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { nextSlice, sliceDue } from '../loop-slice';
 
 export class JsonDecodeError extends Error {}
 
 const PIECE_BYTES = 256 * 1024;
-const SLICE_MS = 8;
 
 const OPEN_OBJ = 0x7b; // {
 const CLOSE_OBJ = 0x7d; // }
@@ -23,13 +22,10 @@ const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const COMMA = 0x2c;
 
-/** Time slicing shared by one decode: call tick() between units of work. */
+/** Time slicing (the process-wide slice of loop-slice.ts): call tick() between units of work. */
 class Slicer {
-  private start = performance.now();
   async tick(): Promise<void> {
-    if (performance.now() - this.start < SLICE_MS) return;
-    await yieldToLoop();
-    this.start = performance.now();
+    if (sliceDue()) await nextSlice();
   }
 }
 
@@ -37,8 +33,15 @@ class Slicer {
  * Checks nesting depth over the whole text (outside strings), in time slices, before anything is built. Throws
  * JsonDecodeError naming the limit. Strings are skipped with indexOf (most of a xapi reply is strings: refs, uuids,
  * int64s), so this costs a few ms for a 7 MB reply. An unterminated string ends the scan: JSON.parse refuses it.
+ *
+ * The same pass notes the top-level commas of the containers that open at depth 1 and 2 (the envelope and its
+ * members, e.g. a get_all_records "result"), keyed by the index of their opening bracket: parseContainer splits
+ * those without scanning them again (issue 13: the depth check and two comma scans were three passes over ~19 MB).
  */
-async function checkDepth(text: string, maxDepth: number, slicer: Slicer): Promise<void> {
+async function scan(text: string, maxDepth: number, slicer: Slicer): Promise<Map<number, number[]>> {
+  const commas = new Map<number, number[]>();
+  let d1: number[] = [];
+  let d2: number[] = [];
   let depth = 0;
   let i = 0;
   let steps = 0;
@@ -48,11 +51,16 @@ async function checkDepth(text: string, maxDepth: number, slicer: Slicer): Promi
     if (c === QUOTE) {
       let j = text.indexOf('"', i + 1);
       while (j > 0 && escaped(text, j)) j = text.indexOf('"', j + 1);
-      if (j < 0) return;
+      if (j < 0) break;
       i = j + 1;
     } else {
-      if (c === OPEN_OBJ || c === OPEN_ARR) {
+      if (c === COMMA) {
+        if (depth === 1) d1.push(i);
+        else if (depth === 2) d2.push(i);
+      } else if (c === OPEN_OBJ || c === OPEN_ARR) {
         if (++depth > maxDepth) throw new JsonDecodeError(`nested deeper than ${maxDepth} levels`);
+        if (depth === 1) commas.set(i, (d1 = []));
+        else if (depth === 2) commas.set(i, (d2 = []));
       } else if (c === CLOSE_OBJ || c === CLOSE_ARR) depth--;
       i++;
     }
@@ -61,6 +69,7 @@ async function checkDepth(text: string, maxDepth: number, slicer: Slicer): Promi
       await slicer.tick();
     }
   }
+  return commas;
 }
 
 /** Is the quote at text[j] escaped (preceded by an odd number of backslashes)? */
@@ -140,13 +149,17 @@ async function parseContainer(
   start: number,
   end: number,
   slicer: Slicer,
+  scanned: Map<number, number[]>,
   project?: (v: unknown) => unknown,
   records?: { key: string; project: (v: unknown) => unknown },
 ): Promise<unknown> {
   if (end - start < PIECE_BYTES && !project) return parse(text.slice(start, end + 1));
   const isObject = text.charCodeAt(start) === OPEN_OBJ;
-  const commas = topLevelCommas(text, start, end);
-  await slicer.tick();
+  let commas = scanned.get(start);
+  if (!commas) {
+    commas = topLevelCommas(text, start, end);
+    await slicer.tick();
+  }
   const bounds = [start, ...commas, end];
   const out: unknown[] | Record<string, unknown> = isObject ? {} : [];
   let batchFrom = 0; // index into bounds of the first member not yet parsed
@@ -178,8 +191,8 @@ async function parseContainer(
         while (vEnd > valueAt && /\s/.test(text[vEnd]!)) vEnd--;
         const key = isObject ? (parse(text.slice(from, valueAt).trim().replace(/:$/, '')) as string) : undefined;
         const value = project
-          ? project(await parseContainer(text, valueAt, vEnd, slicer))
-          : await parseContainer(text, valueAt, vEnd, slicer, records && key === records.key ? records.project : undefined);
+          ? project(await parseContainer(text, valueAt, vEnd, slicer, scanned))
+          : await parseContainer(text, valueAt, vEnd, slicer, scanned, records && key === records.key ? records.project : undefined);
         if (isObject) (out as Record<string, unknown>)[key!] = value;
         else (out as unknown[]).push(value);
         batchFrom = k + 1;
@@ -211,7 +224,7 @@ export interface JsonDecodeOptions {
 export async function decodeJson(text: string, maxDepth: number, opts: JsonDecodeOptions = {}): Promise<unknown> {
   const slicer = new Slicer();
   const wholeParseBytes = opts.wholeParseBytes ?? (opts.recordFields ? PIECE_BYTES : WHOLE_PARSE_BYTES);
-  await checkDepth(text, maxDepth, slicer);
+  const scanned = await scan(text, maxDepth, slicer);
   if (text.length <= wholeParseBytes) {
     try {
       return JSON.parse(text);
@@ -227,5 +240,5 @@ export async function decodeJson(text: string, maxDepth: number, opts: JsonDecod
   if (c !== OPEN_OBJ && c !== OPEN_ARR) return parse(text);
   const last = text.trimEnd().length - 1;
   const records = opts.recordFields && c === OPEN_OBJ ? { key: 'result', project: projector(opts.recordFields) } : undefined;
-  return parseContainer(text, first, last, slicer, undefined, records);
+  return parseContainer(text, first, last, slicer, scanned, undefined, records);
 }

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { StringDecoder } from 'node:string_decoder';
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { nextSlice, sliceDue } from '../loop-slice';
 import { encodeJsonRpcCall, encodeXmlRpcCall } from './encode';
 import { XenApiConnectionError, XenApiError, XenApiProtocolError, XenApiReplyLimitError, XenApiTlsError } from './errors';
 import { JsonDecodeError, decodeJson } from './json-decode';
@@ -62,9 +62,6 @@ export interface RpcRequest {
   /** a get_all_records call: only these fields of each record are wanted (the XML decoder builds no others) */
   recordFields?: ReadonlySet<string>;
 }
-
-/** A time budget after which reading yields to the event loop (other pools, Slack acks). */
-const SLICE_MS = 8;
 
 let nextId = 1;
 
@@ -181,16 +178,13 @@ async function readXml(res: http.IncomingMessage, limits: ReplyLimits, tooLarge:
   const text = new StringDecoder('utf8');
   const decoder = new XmlRpcDecoder(limits.maxDepth, { recordFields });
   let size = 0;
-  let slice = performance.now();
   try {
     for await (const chunk of res) {
       size += (chunk as Buffer).length;
       if (size > limits.maxBytes) throw tooLarge();
       decoder.write(text.write(chunk as Buffer));
-      if (performance.now() - slice > SLICE_MS) {
-        await yieldToLoop();
-        slice = performance.now();
-      }
+      // the shared slice (loop-slice.ts): other pools, Slack acks and the other replies of a read get their turn
+      if (sliceDue()) await nextSlice();
     }
   } catch (e) {
     res.destroy();

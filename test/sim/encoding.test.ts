@@ -7,7 +7,8 @@ import { Sim } from '../../src/sim/engine';
 import { generateScenario, parseScenario, startSimulator } from '../../src/sim';
 import { Db } from '../../src/sim/db';
 import { CLASSES } from '../../src/sim/records';
-import { Double, encodeValue, WireValue } from '../../src/sim/wire';
+import { Double, encodeJson, encodeValue, successResponse, successResponseBody, WireValue } from '../../src/sim/wire';
+import { jsonRpcResponse } from '../../src/sim/jsonrpc';
 import { silentLogger } from '../../src/log';
 import { fastClock, login, ok } from './helpers';
 
@@ -54,6 +55,40 @@ test('a cached record is re-encoded after each kind of change', () => {
   expect(db.encoded('host', h).xml).not.toContain(vm);
   db.delete('VM', vm);
   expect(() => db.encoded('VM', vm)).toThrow(/HANDLE_INVALID/);
+});
+
+test('a class encoded whole (get_all_records) is served again only while none of its records changed', () => {
+  const db = new Db(['host', 'VM']);
+  const h = db.create('host', { name_label: 'h', resident_VMs: [], other_config: {} });
+  const v1 = db.create('VM', { name_label: 'vm1', resident_on: 'OpaqueRef:NULL' });
+  const whole = () => db.encodedAll('VM').xml;
+  const first = db.encodedAll('VM');
+  expect(db.encodedAll('VM')).toBe(first); // unchanged: the same encoding, not joined again
+  expect(first.xml).toBe(encodeValue({ [v1]: db.snapshot('VM', v1) as WireValue }));
+  db.update('host', h, { name_label: 'h2' }); // another class changed: still the same
+  expect(db.encodedAll('VM')).toBe(first);
+  db.update('VM', v1, { name_label: 'vm1b' });
+  expect(whole()).toContain('<value>vm1b</value>');
+  db.mutate('VM', v1, (r) => (r.resident_on = h));
+  expect(whole()).toContain(`<value>${h}</value>`);
+  const v2 = db.create('VM', { name_label: 'vm2', resident_on: 'OpaqueRef:NULL' });
+  expect(whole()).toBe(encodeValue({ [v1]: db.snapshot('VM', v1) as WireValue, [v2]: db.snapshot('VM', v2) as WireValue }));
+  db.delete('VM', v1);
+  expect(whole()).toBe(encodeValue({ [v2]: db.snapshot('VM', v2) as WireValue }));
+  // the replies made of it are the bytes the plain encoders write
+  const all = db.encodedAll('VM');
+  const plain = { [v2]: db.snapshot('VM', v2) as WireValue };
+  expect((successResponseBody(all) as Buffer).toString()).toBe(successResponse(plain));
+  expect(successResponseBody(all)).toBe(successResponseBody(all)); // made once
+  for (const [dialect, jsonrpc] of [['v1', undefined], ['v1+v2', '2.0'], ['v1+v2', undefined]] as const) {
+    const call = { method: 'VM.get_all_records', params: [], id: 7, jsonrpc };
+    expect(String(jsonRpcResponse({ kind: 'success', value: all }, call, dialect))).toBe(jsonRpcResponse({ kind: 'success', value: plain }, call, dialect));
+  }
+  expect(JSON.parse(String(jsonRpcResponse({ kind: 'success', value: all }, { method: 'm', params: [], id: 'x', jsonrpc: '2.0' }, 'v1+v2')))).toEqual({
+    jsonrpc: '2.0',
+    result: JSON.parse(encodeJson(plain)),
+    id: 'x',
+  });
 });
 
 test('over the wire: get_record, get_all_records and event snapshots follow a live migration', async () => {

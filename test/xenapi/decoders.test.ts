@@ -64,12 +64,32 @@ describe('XML-RPC decoder', () => {
     });
   });
 
+  test('entities, character references, CDATA, comments, an <?xml?> declaration and attributes are read as XML', () => {
+    const text = `<?xml version="1.0" encoding="UTF-8"?>\n<!-- c --><methodResponse><params><param><value a="1"><string>&lt;&amp;&gt;&quot;&apos;&#65;&#x42;<![CDATA[<raw>&amp;]]></string></value></param></params></methodResponse>\n`;
+    expect(decodeXmlRpc(text)).toEqual({ kind: 'response', value: '<&>"\'AB<raw>&amp;' });
+  });
+
+  test('element nesting is bounded even where no struct or array opens', () => {
+    const deep = `<methodResponse>${'<params>'.repeat(200)}${'</params>'.repeat(200)}</methodResponse>`;
+    expect(() => decodeXmlRpc(deep, 32)).toThrow(/nested deeper than 32 levels/);
+  });
+
   test('written in arbitrary chunks, even mid-tag and mid-entity, it gives the same value', () => {
     const text = response('<value><struct><member><name>a&amp;b</name><value><array><data><value><double>1.5</double></value><value>x&lt;y</value></data></array></value></member></struct></value>');
     for (const size of [1, 2, 3, 7, 64]) {
       const d = new XmlRpcDecoder();
       for (let i = 0; i < text.length; i += size) d.write(text.slice(i, i + size));
       expect(d.end()).toEqual({ kind: 'response', value: { 'a&b': [1.5, 'x<y'] } });
+    }
+  });
+
+  test('tokens longer than a chunk (CDATA, a comment, a long string, a tag name) are read whole', () => {
+    const long = 'x'.repeat(5000);
+    const text = response(`<value><struct><member><name>${long}</name><value><string><![CDATA[${long}&amp;]]>&#233;<!-- ${long} -->${long}</string></value></member></struct></value>`);
+    for (const size of [1, 3, 100, 4096]) {
+      const d = new XmlRpcDecoder();
+      for (let i = 0; i < text.length; i += size) d.write(text.slice(i, i + size));
+      expect(d.end()).toEqual({ kind: 'response', value: { [long]: `${long}&amp;\u00e9${long}` } });
     }
   });
 
@@ -125,6 +145,14 @@ describe('XML-RPC decoder', () => {
     ['no value', '<methodResponse><params></params></methodResponse>'],
     ['an unclosed document', response('<value><array><data>').slice(0, -30)],
     ['another root', '<html><body/></html>'],
+    // the tokenizer forgives these; the decoder must not
+    ['a close tag that closes another element', response('<value><array><data></value></data></array>')],
+    ['a close tag of nothing open', `${response('<value>1</value>')}</param>`],
+    ['a stray "<" in text', response('<value>a < b</value>')],
+    ['text outside the root', `${response('<value>1</value>')}trailing`],
+    ['a second root', `${response('<value>1</value>')}${response('<value>2</value>')}`],
+    ['a declaration', `<!ELEMENT value ANY>${response('<value>1</value>')}`],
+    ['a tag cut by the end of the document', `${response('<value>1</value>').slice(0, -1)}`],
   ])('refuses %s', (_what, text) => {
     expect(() => decodeXmlRpc(text)).toThrow();
   });

@@ -43,15 +43,9 @@ export const FIELDS: Record<string, string[]> = {
   VIF: Object.keys(vifRecord({ vm: N, network: N, device: '', attached: false })),
 };
 
-export function allRecords(db: Db, cls: string): Record<string, WireValue> {
-  const out: Record<string, WireValue> = {};
-  for (const ref of db.refs(cls)) out[ref] = db.encoded(cls, ref);
-  return out;
-}
-
 for (const cls of CLASSES) {
   def(`${cls}.get_all`, { params: 0, async: false, handler: ({ pool }) => pool.db.refs(cls) });
-  def(`${cls}.get_all_records`, { params: 0, async: false, handler: ({ pool }) => allRecords(pool.db, cls) });
+  def(`${cls}.get_all_records`, { params: 0, async: false, handler: ({ pool }) => pool.db.encodedAll(cls) });
   def(`${cls}.get_all_records_where`, {
     params: 1,
     async: false,
