@@ -337,3 +337,46 @@ describe('update ISOs removed at the end, after a crash (R3.10)', () => {
     expect(done.endAudit!.updates!.every((u) => u.missing.length === 0)).toBe(true);
   });
 });
+
+describe('an update whose ISO an earlier run removed (R3.10)', () => {
+  let h: Harness;
+  let repo: string;
+  afterEach(async () => {
+    await h?.close();
+    rmSync(repo, { recursive: true, force: true });
+  });
+
+  it('is uploaded again for the hosts that still need it, applied, and removed again at the end', async () => {
+    repo = repoFor('manifests/demo/pool-p.yaml');
+    h = await startHarness('manifests/demo/pool-p.yaml', 'manual', { pool: { updateRepository: repo }, edit: (s) => void (s.faults = []) });
+    // before the run: XS76E010 uploaded, applied to xs-p1 only, then pool_clean'ed (its record stays, vdi null)
+    const s = await login(h.sim.masterUrl);
+    const sr = (Object.values(await ok(h.sim.masterUrl, 'pool.get_all_records', [s]))[0] as { default_SR: string }).default_SR;
+    const iso = readFileSync(join(repo, 'XS76E010.iso'));
+    const vdi = await ok(h.sim.masterUrl, 'VDI.create', [s, { SR: sr, virtual_size: String(iso.length), type: 'user', name_label: 'XS76E010.iso', sharable: false, read_only: false, other_config: {} }]);
+    await rawPut(h.sim.masterUrl, `/import_raw_vdi?session_id=${s}&vdi=${vdi}`, iso);
+    const u10 = await ok(h.sim.masterUrl, 'pool_update.introduce', [s, vdi]);
+    await ok(h.sim.masterUrl, 'pool_update.apply', [s, u10, h.sim.hosts().find((x) => x.name === 'xs-p1')!.ref]);
+    await ok(h.sim.masterUrl, 'pool_update.pool_clean', [s, u10]);
+    const putsBefore = h.sim.stats().calls['http:/import_raw_vdi']!;
+
+    const run = await planAndStart(h);
+    expect(run.plan.updates!.hosts.map((x) => [x.name, x.updates.length])).toEqual([
+      ['xs-p1', 1],
+      ['xs-p2', 2],
+      ['xs-p3', 2],
+    ]);
+    const done = await waitForRun(h.store, run.id, ['done', 'failed'], 120_000);
+    expect(done.state).toBe('done');
+    expect(done.outcome).not.toMatch(/exceptions/);
+    expect(h.sim.stats().calls['http:/import_raw_vdi']! - putsBefore).toBe(2);
+    // the same pool_update record took the new ISO (xapi's introduce on a null vdi), and lost it again at the end
+    const files = await updateFilesOf(h);
+    expect(files.tagged).toEqual([]);
+    expect(files.updates.filter((u) => u.name.startsWith('XS76E01')).map((u) => [u.name, u.vdi, u.hosts.length])).toEqual([
+      ['XS76E010', 'OpaqueRef:NULL', 3],
+      ['XS76E011', 'OpaqueRef:NULL', 3],
+    ]);
+    expect(done.endAudit!.updateFiles).toEqual({ removed: ['XS76E010', 'XS76E011'], left: [] });
+  });
+});
