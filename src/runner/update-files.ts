@@ -31,10 +31,13 @@ export interface LiveUpdate {
 export interface LiveUpdateFiles {
   updates: Map<string, LiveUpdate>;
   vdis: Map<Ref, { name: string; tag?: string }>;
+  /** the pool's hosts now */
+  hosts: Set<Ref>;
 }
 
-/** pool_update and VDI records, validated: which update still has its ISO on an SR. */
+/** pool_update, VDI and host refs, validated: which update still has its ISO on an SR, and who lacks it. */
 export async function readUpdateFiles(client: PoolClient): Promise<LiveUpdateFiles> {
+  const hosts = new Set(z.array(z.string()).parse((await client.call('host.get_all')) ?? []));
   const vdis = new Map(
     Object.entries(vdiRecords.parse((await client.call('VDI.get_all_records')) ?? {})).map(([ref, v]) => [ref, { name: v.name_label, ...(v.other_config[UPLOAD_TAG] ? { tag: v.other_config[UPLOAD_TAG] } : {}) }]),
   );
@@ -42,7 +45,7 @@ export async function readUpdateFiles(client: PoolClient): Promise<LiveUpdateFil
   for (const [ref, u] of Object.entries(updateRecords.parse((await client.call('pool_update.get_all_records')) ?? {}))) {
     updates.set(u.uuid, { ref, name: u.name_label || u.uuid, vdi: u.vdi !== NULL_REF && vdis.has(u.vdi) ? u.vdi : null, hosts: u.hosts });
   }
-  return { updates, vdis };
+  return { updates, vdis, hosts };
 }
 
 /** The updates this run uploaded or introduced (not those it found in the pool with their files): its to clean. */
@@ -52,7 +55,7 @@ export function updatesOfRun(run: Run): Array<{ uuid: string; name: string }> {
 }
 
 /** Planned hosts still in the pool that lack the update (they need its files). */
-export function lackingHosts(run: Run, uuid: string, update: LiveUpdate | undefined, poolHosts: Set<Ref>): string[] {
+function lackingHosts(run: Run, uuid: string, update: LiveUpdate | undefined, poolHosts: Set<Ref>): string[] {
   const remap = hostRemap(run);
   return (run.plan.updates?.hosts ?? [])
     .filter((hu) => hu.updates.includes(uuid))
@@ -75,8 +78,8 @@ export type CleanData = { updateFiles?: Record<string, CleanRecord> };
 /**
  * pool_update.pool_clean of each update of the run that every planned host has, through act (audited, fenced).
  * Level-triggered: recorded `cleaning` before the call; the update's vdi seen null means done (a clean sent before
- * an interruption is never sent again: a second one fails on a real pool). A refusal is recorded and said, not
- * fatal: the end audit names the ISO left on the SR. Returns the note for the finish line, or undefined.
+ * an interruption is never sent again: a second one fails on a real pool). A refusal is recorded, not fatal: the
+ * finish line says it and the end audit names the ISO left on the SR. Returns the note for the finish line.
  */
 export async function cleanUpdateFiles(deps: StepDeps, ctx: StepContext): Promise<string | undefined> {
   const mine = updatesOfRun(ctx.run);
@@ -84,7 +87,6 @@ export async function cleanUpdateFiles(deps: StepDeps, ctx: StepContext): Promis
   const data = () => ((ctx.step.data ?? {}) as CleanData).updateFiles ?? {};
   const save = (uuid: string, rec: CleanRecord) => ctx.saveData({ updateFiles: { ...data(), [uuid]: rec } });
   let live = await readUpdateFiles(deps.client);
-  const poolHosts = new Set((await deps.client.call<string[]>('host.get_all')) ?? []);
   const removed: string[] = [];
   const kept: string[] = [];
   const failed: string[] = [];
@@ -100,7 +102,7 @@ export async function cleanUpdateFiles(deps: StepDeps, ctx: StepContext): Promis
       removed.push(u.name);
       continue;
     }
-    const lacking = lackingHosts(ctx.run, u.uuid, l, poolHosts);
+    const lacking = lackingHosts(ctx.run, u.uuid, l, live.hosts);
     if (lacking.length) {
       await save(u.uuid, { phase: 'kept', update: l.ref, vdi: l.vdi, why: lacking.join(', ') });
       kept.push(`${u.name} (${lacking.join(', ')} ${lacking.length === 1 ? 'lacks' : 'lack'} it)`);
@@ -133,8 +135,7 @@ export async function cleanUpdateFiles(deps: StepDeps, ctx: StepContext): Promis
     ...(kept.length ? [`update ISOs kept on the SR, still needed: ${kept.join(', ')}`] : []),
     ...(failed.length ? [`update ISOs NOT removed from the SR, pool_update.pool_clean refused: ${failed.join(', ')}`] : []),
   ];
-  if (kept.length || failed.length) await ctx.say(`R3.10: ${parts.join('; ')}.`);
-  return parts.join('; ');
+  return parts.length ? parts.join('; ') : undefined;
 }
 
 /**
@@ -152,14 +153,17 @@ export function auditUpdateFiles(run: Run, live: LiveUpdateFiles): { removed: st
       continue;
     }
     const rec = finish[u.uuid];
+    // who lacks it NOW (the pool, not the record): the ISO is needed until they have it
+    const lacking = lackingHosts(run, u.uuid, l, live.hosts);
+    const needed = lacking.length ? `${lacking.join(', ')} still ${lacking.length === 1 ? 'lacks' : 'lack'} it; once applied there, remove it` : 'remove it';
     const why =
       rec?.phase === 'kept'
-        ? `kept because ${rec.why} still ${rec.why?.includes(',') ? 'lack' : 'lacks'} it; once applied there, remove it with xe update-pool-clean uuid=${u.uuid}`
+        ? `kept because ${needed} with xe update-pool-clean uuid=${u.uuid}`
         : rec?.phase === 'failed'
-          ? `pool_update.pool_clean refused: ${rec.why}`
+          ? `pool_update.pool_clean refused: ${rec.why}; ${needed} with xe update-pool-clean uuid=${u.uuid}`
           : rec?.phase === 'cleaned'
-            ? 'removed by this run, but the pool shows an ISO for it again'
-            : 'the run did not reach its clean-up (pool-finish)';
+            ? `removed by this run, but the pool shows an ISO for it again; ${needed} with xe update-pool-clean uuid=${u.uuid}`
+            : `the run did not reach its clean-up (pool-finish); ${needed} with xe update-pool-clean uuid=${u.uuid}`;
     left.push(`${u.name}: its ISO is still on the SR (VDI ${l.vdi}): ${why} (R3.10)`);
   }
   const read = new Set([...live.updates.values()].map((u) => u.vdi));

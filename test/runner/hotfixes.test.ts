@@ -338,6 +338,45 @@ describe('update ISOs removed at the end, after a crash (R3.10)', () => {
   });
 });
 
+describe('pool_clean answered badly (R3.10)', () => {
+  let h: Harness;
+  let repo: string;
+  afterEach(async () => {
+    await h?.close();
+    rmSync(repo, { recursive: true, force: true });
+  });
+
+  it('a connection lost after it went through is reconciled; a refusal leaves the ISO, said in the finish line and as left over', async () => {
+    repo = repoFor('manifests/demo/pool-p.yaml');
+    h = await startHarness('manifests/demo/pool-p.yaml', 'manual', {
+      pool: { updateRepository: repo },
+      edit: (s) =>
+        void (s.faults = [
+          { kind: 'connection-reset', method: 'pool_update.pool_clean', when: 'after', times: 1 },
+          { kind: 'api-error', method: 'pool_update.pool_clean', update: 'XS76E011', code: 'SR_BACKEND_FAILURE_46', params: ['', 'The VDI is not available', ''], when: 'before', times: 1 },
+        ]),
+    });
+    const run = await planAndStart(h);
+    const done = await waitForRun(h.store, run.id, ['done', 'failed'], 120_000);
+    expect(done.state).toBe('done');
+    const u11 = done.plan.updates!.items.find((u) => u.name === 'XS76E011')!;
+    const files = await updateFilesOf(h);
+    expect(files.updates.find((u) => u.name === 'XS76E010')!.vdi).toBe('OpaqueRef:NULL');
+    const v11 = files.updates.find((u) => u.name === 'XS76E011')!.vdi;
+    expect(files.tagged).toEqual([v11]);
+    const audit = await h.store.listAudit(run.id);
+    // XS76E010's clean went out once; its lost answer was settled from the pool, not by sending it again
+    expect(audit.filter((a) => a.message.startsWith('pool_update.pool_clean')).map((a) => a.message.split(' ')[1])).toEqual(['XS76E010', 'XS76E011']);
+    expect(audit.some((a) => a.message.startsWith('XS76E010: its pool_update.pool_clean went out before an interruption'))).toBe(true);
+    expect(done.steps.find((s) => s.id === 'pool-finish')!.data?.note).toMatch(/update ISOs NOT removed from the SR, pool_update\.pool_clean refused: XS76E011 \(SR_BACKEND_FAILURE_46  The VDI is not available \)/);
+    expect(done.endAudit!.updateFiles).toEqual({
+      removed: ['XS76E010'],
+      left: [`XS76E011: its ISO is still on the SR (VDI ${v11}): pool_update.pool_clean refused: SR_BACKEND_FAILURE_46  The VDI is not available ; remove it with xe update-pool-clean uuid=${u11.uuid} (R3.10)`],
+    });
+    expect(done.outcome).toMatch(/^done with exceptions: XS76E011: its ISO is still on the SR/);
+  });
+});
+
 describe('an update whose ISO an earlier run removed (R3.10)', () => {
   let h: Harness;
   let repo: string;
