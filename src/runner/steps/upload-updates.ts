@@ -4,7 +4,8 @@
  *   creating  → the VDI may or may not exist: found by its tag (other_config xsupgrade-upload) and destroyed;
  *   uploading → the VDI holds a partial ISO: destroyed, and the upload starts again;
  *   uploaded  → the VDI is complete: introduced, not uploaded again;
- *   an update already introduced in the pool (same uuid) is never uploaded.
+ *   an update already introduced in the pool (same uuid) is not uploaded, unless its files were removed (pool_clean)
+ *   and a planned host still needs it.
  */
 import type { PlanUpdate } from '../../domain/types';
 import { openUpdateIso } from '../../updates/repository';
