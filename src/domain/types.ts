@@ -529,6 +529,8 @@ export interface EndAudit {
   changed: string[];
   /** R3.10: per host with planned updates, the updates it has now and the planned ones it lacks (skipped ones too) */
   updates?: Array<{ name: string; has: string[]; missing: string[]; skipped: string[] }>;
+  /** R3.10: the update ISOs this run uploaded that are off the SR now (pool_update.pool_clean), and what is left there, with why */
+  updateFiles?: { removed: string[]; left: string[] };
 }
 
 export interface RestoreRecord {

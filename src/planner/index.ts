@@ -123,7 +123,7 @@ function planFor(snapshot: PoolSnapshot, opts: PlanOptions, hop: HopContext | un
       steps.push(...hs);
       hostPlans.push(hostPlan(h, target, false, hp.migrations.concat(hp.moveBack), hp.stops, hs));
     }
-    steps.push(poolFinishStep(snapshot.pool.haEnabled, toolsUpgrade.length, hop?.nonFinal ? hop : undefined));
+    steps.push(poolFinishStep(snapshot.pool.haEnabled, toolsUpgrade.length, hop?.nonFinal ? hop : undefined, uploaded));
   }
   for (const h of snapshot.hosts) {
     if (target && onTarget(h) && !updFor.has(h.ref)) hostPlans.push(hostPlan(h, target, true, [], [], []));

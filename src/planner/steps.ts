@@ -52,8 +52,10 @@ export function backupStep(mixedMode = false, lastUsable?: { path: string; runId
   };
 }
 
-export function poolFinishStep(haWasEnabled: boolean, toolsCount: number, nonFinalHop?: HopContext): PlanStep {
+export function poolFinishStep(haWasEnabled: boolean, toolsCount: number, nonFinalHop?: HopContext, cleanUpdates = false): PlanStep {
   const words = [
+    // R3.10: nothing left over; an update a host still lacks keeps its files (runner/update-files.ts)
+    ...(cleanUpdates ? ['remove from the SR the update ISOs the run uploads, once every host has them (pool_update.pool_clean; the updates stay listed as applied) (R3.10)'] : []),
     ...(haWasEnabled ? ['re-enable HA (R2.4)'] : []),
     // R5.3: no Tools advice before the last hop; the next hop is re-planned from the live pool and started by a human
     nonFinalHop

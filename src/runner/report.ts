@@ -58,7 +58,13 @@ export async function endAuditOf(deps: { client: PoolClient | undefined; clock: 
   const audit = auditEnd({ run, snapshot, readError, earlierHaRun: earlier, now: deps.clock.now() });
   if (!run.plan.updates || readError) return audit;
   const upd = await auditUpdates(deps.client, run);
-  return { ...audit, ...(upd.updates ? { updates: upd.updates } : {}), leftovers: [...audit.leftovers, ...upd.leftovers] };
+  return {
+    ...audit,
+    ...(upd.updates ? { updates: upd.updates } : {}),
+    ...(upd.updateFiles ? { updateFiles: upd.updateFiles } : {}),
+    leftovers: [...audit.leftovers, ...upd.leftovers],
+    changed: [...audit.changed, ...upd.changed],
+  };
 }
 
 export async function runReport(client: PoolClient | undefined, run: Run): Promise<string> {

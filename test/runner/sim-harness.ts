@@ -65,6 +65,8 @@ export async function startHarness(
     ca?: TestCa;
     /** changes to the scenario before the simulator starts (extra VMs, power states…) */
     edit?: (s: Scenario) => void;
+    /** the engine's named points (a crash test throws RunInterrupted at one: the step stays running, as after a kill) */
+    checkpoint?: (label: string) => Promise<void>;
   } = {},
 ): Promise<Harness> {
   const clock = new ScaledClock(opts.scale ?? 3000);
@@ -91,6 +93,7 @@ export async function startHarness(
     ownerId: 'test-runner',
     leaseTtlMs: 20 * 60_000,
     pollMs: 2000,
+    ...(opts.checkpoint ? { checkpoint: opts.checkpoint } : {}),
   });
   return {
     sim,

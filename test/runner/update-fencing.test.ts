@@ -1,7 +1,8 @@
 /**
  * Issue 16 fencing on the update steps: the host's pool_update.precheck (upgrade step, update mode; apply-updates
  * step) goes through the engine's own StepContext (Engine.contextFor), so a runner whose lease was taken over, or
- * whose run was aborted from another process, sends no precheck and does not destroy a precheck task it followed.
+ * whose run was aborted from another process, sends no precheck and does not destroy a precheck task it followed;
+ * likewise pool-finish's pool_update.pool_clean of the run's update ISOs (R3.10).
  */
 import { openStore } from '../../src/store';
 import { silentLogger } from '../../src/log';
@@ -9,6 +10,7 @@ import { Engine, type PoolRuntime } from '../../src/runner/engine';
 import type { PoolClient, RunnerConfig } from '../../src/runner/ports';
 import { createApplyUpdatesStep } from '../../src/runner/steps/apply-updates';
 import { createUpgradeStep } from '../../src/runner/steps/upgrade';
+import { createPoolFinishStep } from '../../src/runner/steps/pool-finish';
 import type { Run } from '../../src/domain/types';
 import type { TaskWaitOptions } from '../../src/xenapi/types';
 import { FakePool } from './fake-pool';
@@ -18,7 +20,8 @@ const H = FakePool.hostRef;
 const UPDATE = { uuid: 'uuid-XS76E001', name: 'XS76E001' };
 type Interference = 'take-over' | 'abort';
 
-async function setup() {
+/** `applied`: the update is on h1 (the only host that needs it) and its ISO, uploaded by this run, is on the SR. */
+async function setup(opts: { applied?: boolean } = {}) {
   const clock = fastClock();
   const store = await openStore({ path: ':memory:', clock });
   const pool = new FakePool([{ name: 'h1', master: true, enabled: false, srs: ['nfs'] }, { name: 'h2', srs: ['nfs'] }], []);
@@ -40,7 +43,14 @@ async function setup() {
     masterAddress: '10.0.0.1',
     getAllRecords: (cls) => pool.getAllRecords(cls),
     call: async <T>(method: string, params: unknown[] = []): Promise<T> => {
-      if (method === 'pool_update.get_all_records') return { 'OpaqueRef:upd': { uuid: UPDATE.uuid, name_label: UPDATE.name, hosts: [] } } as T;
+      if (method === 'pool_update.get_all_records')
+        return { 'OpaqueRef:upd': { uuid: UPDATE.uuid, name_label: UPDATE.name, hosts: opts.applied ? [H('h1')] : [], vdi: 'OpaqueRef:iso' } } as T;
+      if (method === 'VDI.get_all_records') return { ...(pool.wire('VDI') as object), 'OpaqueRef:iso': { name_label: `${UPDATE.name}.iso`, other_config: {} } } as T;
+      if (method === 'host.get_all') return [H('h1'), H('h2')] as T;
+      if (method === 'pool_update.pool_clean') {
+        sent.push(method);
+        return '' as T;
+      }
       const w = /^(\w+)\.get_all_records_where$/.exec(method);
       if (w) return pool.where(w[1]!, String(params[0])) as T;
       const m = /^(\w+)\.get_all_records$/.exec(method);
@@ -86,7 +96,13 @@ async function setup() {
     hosts: [{ host: H('h1'), name: 'h1', updates: [UPDATE.uuid], restart: 'none' }],
     extraReboots: 0,
   };
+  if (opts.applied) plan.steps.splice(plan.steps.indexOf(plan.steps.find((s) => s.id === 'h1:apply-updates')!), 0, { id: 'h1:upload-updates', kind: 'upload-updates', host: H('h1'), hostName: 'h1', description: 'upload', expectedSeconds: 1 });
   run = makeRun(plan);
+  if (opts.applied) {
+    const upload = run.steps.find((s) => s.id === 'h1:upload-updates')!;
+    upload.state = 'done';
+    upload.data = { uploads: { [UPDATE.uuid]: { phase: 'introduced', update: 'OpaqueRef:upd', vdi: 'OpaqueRef:iso' } } };
+  }
   await store.createRun(run);
   await store.acquireLease('pool-t', 'runner-a', run.id, 60_000, clock.now());
 
@@ -128,5 +144,22 @@ describe.each(steps)('$name step: the precheck is fenced like every side effect 
     expect(t.sent[0]).toBe('Async.pool_update.precheck');
     const audit = await t.store.listAudit(t.runId);
     expect(audit.filter((e) => e.kind === 'xenapi').map((e) => e.message)).toContain('pool_update.precheck XS76E001 on h1');
+  });
+});
+
+describe('pool-finish: pool_update.pool_clean of the update ISOs of the run is fenced (issue 16, R3.10)', () => {
+  it.each<Interference>(['take-over', 'abort'])('%s before it: the clean is not sent', async (what) => {
+    const t = await setup({ applied: true });
+    await t.interfere(what);
+    await expect(createPoolFinishStep(t.deps).execute(t.contextFor('pool-finish'))).rejects.toMatchObject({ name: 'RunInterrupted' });
+    expect(t.sent).toEqual([]);
+  });
+
+  it('is audited before it is sent (method and target)', async () => {
+    const t = await setup({ applied: true });
+    await createPoolFinishStep(t.deps).execute(t.contextFor('pool-finish')).catch(() => undefined); // the fake pool's answer after it stays as it was
+    expect(t.sent).toEqual(['pool_update.pool_clean']);
+    const audit = await t.store.listAudit(t.runId);
+    expect(audit.filter((e) => e.kind === 'xenapi').map((e) => e.message)).toEqual([`pool_update.pool_clean ${UPDATE.name} (its ISO, VDI OpaqueRef:iso)`]);
   });
 });

@@ -120,3 +120,35 @@ test('a partial upload is no update; the VDI can be destroyed; a precheck fault 
     await sim.stop();
   }
 });
+
+test('pool_clean removes the update ISO from the SR and keeps the update applied; a second one or an unknown ref fails as xapi does', async () => {
+  const sim = await startSimulator(scenario(), { clock: fastClock(20000) });
+  try {
+    const s = await login(sim.masterUrl, 'root', 'pw');
+    const v1 = await upload(sim, s, 'XS76E001');
+    const u1 = await ok(sim.masterUrl, 'pool_update.introduce', [s, v1]);
+    const s2 = hostRef(sim, 's2');
+    await ok(sim.masterUrl, 'pool_update.apply', [s, u1, s2]);
+    expect(await ok(sim.masterUrl, 'pool_update.pool_clean', [s, u1])).toBe('');
+    // the VDI is gone from the SR; the record stays, with a null vdi, and still applied on s2
+    expect(await failureOf(sim.masterUrl, 'VDI.get_record', [s, v1])).toEqual(['HANDLE_INVALID', 'VDI', v1]);
+    expect(Object.keys(await ok(sim.masterUrl, 'VDI.get_all_records', [s]))).not.toContain(v1);
+    expect(await ok(sim.masterUrl, 'pool_update.get_record', [s, u1])).toMatchObject({ uuid: hotfixUuid('hf', 'XS76E001'), vdi: 'OpaqueRef:NULL', hosts: [s2] });
+    expect(await ok(sim.masterUrl, 'host.get_updates', [s, s2])).toContain(u1);
+    // again: xapi's VDI.destroy of the null ref fails; an unknown update is HANDLE_INVALID
+    expect(await failureOf(sim.masterUrl, 'pool_update.pool_clean', [s, u1])).toEqual(['HANDLE_INVALID', 'VDI', 'OpaqueRef:NULL']);
+    expect(await failureOf(sim.masterUrl, 'pool_update.pool_clean', [s, 'OpaqueRef:nope'])).toEqual(['HANDLE_INVALID', 'pool_update', 'OpaqueRef:nope']);
+    // with its files gone the update cannot be applied elsewhere any more (the reason a run cleans only at its end)
+    expect((await failureOf(sim.masterUrl, 'pool_update.apply', [s, u1, hostRef(sim, 'm1')]))[0]).toBe('INVALID_UPDATE');
+    // a new upload of the same update introduced gives the record its VDI back (xapi's introduce on a null vdi)
+    const again = await upload(sim, s, 'XS76E001');
+    expect(await ok(sim.masterUrl, 'pool_update.introduce', [s, again])).toBe(u1);
+    expect(await ok(sim.masterUrl, 'pool_update.get_vdi', [s, u1])).toBe(again);
+    expect(await ok(sim.masterUrl, 'pool_update.precheck', [s, u1, hostRef(sim, 'm1')])).toBe('ok');
+    // while it has files, another VDI of the same update is refused
+    const third = await upload(sim, s, 'XS76E001');
+    expect((await failureOf(sim.masterUrl, 'pool_update.introduce', [s, third]))[0]).toBe('UPDATE_ALREADY_EXISTS');
+  } finally {
+    await sim.stop();
+  }
+});

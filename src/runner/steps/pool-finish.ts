@@ -1,5 +1,6 @@
 /**
- * End of the run: re-enable HA if pool-prep disabled it (R2.4, only once no host is left behind: xapi refuses HA in
+ * End of the run: remove from the SR the update ISOs the run uploaded, once every planned host has them (R3.10,
+ * update-files.ts), re-enable HA if pool-prep disabled it (R2.4, only once no host is left behind: xapi refuses HA in
  * a mixed-version pool), and post the VMs whose Tools must now be upgraded (R5.1) — only when every host is on the
  * target (R5.2, R5.3). The engine closes the run.
  */
@@ -7,6 +8,7 @@ import { describeHost, readLivePool } from '../pool-state';
 import type { StepDeps } from '../ports';
 import type { StepModule } from '../step';
 import { longCall } from '../long-call';
+import { cleanUpdateFiles } from '../update-files';
 import { slowCallMs } from './upgrade';
 import { isOnTarget } from './common';
 import type { HaSaved } from './pool-prep';
@@ -27,6 +29,9 @@ export function createPoolFinishStep(deps: StepDeps): StepModule {
     kind: 'pool-finish',
     async execute(ctx) {
       const notes: string[] = [];
+      // first: after the last apply-updates, and not behind an HA enable that may fail
+      const files = await cleanUpdateFiles(deps, ctx);
+      if (files) notes.push(files);
       const pool = await readLivePool(deps.client);
       const ha = ctx.dataOf('pool-prep')?.ha as HaSaved | undefined;
       const behind = ctx.run.plan.hosts.filter((hp) => {

@@ -4,7 +4,8 @@
  *   creating  → the VDI may or may not exist: found by its tag (other_config xsupgrade-upload) and destroyed;
  *   uploading → the VDI holds a partial ISO: destroyed, and the upload starts again;
  *   uploaded  → the VDI is complete: introduced, not uploaded again;
- *   an update already introduced in the pool (same uuid) is never uploaded.
+ *   an update already introduced in the pool (same uuid) is not uploaded, unless its files were removed (pool_clean)
+ *   and a planned host still needs it.
  */
 import type { PlanUpdate } from '../../domain/types';
 import { openUpdateIso } from '../../updates/repository';
@@ -16,6 +17,8 @@ export interface UploadRecord {
   phase: 'creating' | 'uploading' | 'uploaded' | 'introduced';
   vdi?: string;
   update?: string;
+  /** in the pool with its files before this run: not this run's to remove at the end (update-files.ts) */
+  preexisting?: boolean;
 }
 export type UploadData = { uploads?: Record<string, UploadRecord> };
 
@@ -39,13 +42,21 @@ export function createUploadUpdatesStep(deps: StepDeps): StepModule {
     const save = (rec: UploadRecord) => ctx.saveData({ uploads: { ...data(), [u.uuid]: rec } });
     const tag = `${ctx.run.id}/${u.uuid}`;
     const updates = (await deps.client.call<UpdateRecords>('pool_update.get_all_records')) ?? {};
+    const vdis = (await deps.client.call<VdiRecords>('VDI.get_all_records')) ?? {};
     const known = Object.entries(updates).find(([, r]) => r.uuid === u.uuid);
-    if (known) {
-      if (data()[u.uuid]?.phase !== 'introduced') await save({ phase: 'introduced', update: known[0], vdi: known[1].vdi });
+    // an update whose files an earlier run removed (pool_update.pool_clean: vdi null) is uploaded again for a host
+    // that still needs it; xapi's introduce gives the existing record the new VDI
+    const needed = ctx.run.plan.updates?.hosts.some((hu) => hu.updates.includes(u.uuid)) ?? false;
+    if (known && ((known[1].vdi && vdis[known[1].vdi]) || !needed)) {
+      const before = data()[u.uuid];
+      if (before?.phase !== 'introduced') {
+        // this run's own VDI when its record names it (introduced, then interrupted before that was recorded)
+        const ours = !!before?.vdi && before.vdi === known[1].vdi;
+        await save({ phase: 'introduced', update: known[0], vdi: known[1].vdi, ...(ours ? {} : { preexisting: true }) });
+      }
       return 'present';
     }
     let rec = data()[u.uuid];
-    const vdis = (await deps.client.call<VdiRecords>('VDI.get_all_records')) ?? {};
     if (rec && rec.phase === 'uploaded' && rec.vdi && vdis[rec.vdi]) {
       await ctx.audit(`${u.name}: its ISO was uploaded completely into ${rec.vdi} before an interruption; introduced without uploading it again`);
     } else {

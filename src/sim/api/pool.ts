@@ -175,7 +175,27 @@ def('pool_update.pool_apply', {
   },
 });
 
-def('pool_update.pool_clean', { params: 1, handler: (ctx, [u]) => (ctx.pool.db.get('pool_update', str(u)), '') });
+/**
+ * As xapi's Xapi_pool_update.pool_clean (ocaml/xapi/xapi_pool_update.ml in xapi-project/xen-api): detach, then
+ * VDI.destroy of the update's VDI, then vdi := OpaqueRef:NULL. The record stays, so host.updates and
+ * pool_update.hosts still list it. An unknown update is HANDLE_INVALID; a second pool_clean (vdi already null, or a
+ * VDI destroyed meanwhile) fails in its VDI.destroy with HANDLE_INVALID VDI, as on a real pool.
+ */
+def('pool_update.pool_clean', {
+  params: 1,
+  handler: (ctx, [u]) => {
+    const ref = str(u);
+    const { db } = ctx.pool;
+    const vdi = db.get('pool_update', ref).vdi as string;
+    const rec = db.get('VDI', vdi);
+    if ((rec.VBDs as string[]).length > 0) fail('VDI_IN_USE', vdi, 'destroy');
+    db.delete('VDI', vdi);
+    ctx.sim.vdiContent.delete(vdi);
+    ctx.sim.updateVdis.delete(vdi);
+    db.update('pool_update', ref, { vdi: 'OpaqueRef:NULL' });
+    return '';
+  },
+});
 def('pool_update.destroy', {
   params: 1,
   handler: (ctx, [u]) => {

@@ -77,8 +77,13 @@ export function introduceHotfix(ctx: ApiCtx, vdi: string): string {
   const db = ctx.pool.db;
   const same = db.entries('pool_update').find(([, u]) => u.uuid === meta.uuid);
   if (same) {
-    // reference I1: the same VDI introduced again returns the existing update; another VDI with that uuid is refused
+    // reference I1: the same VDI introduced again returns the existing update; another VDI with that uuid is refused,
+    // unless the update's files were removed (pool_clean: vdi null): then the record takes this VDI (xapi's introduce)
     if (same[1].vdi === vdi) return same[0];
+    if (!db.has('VDI', same[1].vdi as string)) {
+      db.update('pool_update', same[0], { vdi });
+      return same[0];
+    }
     fail('UPDATE_ALREADY_EXISTS', meta.uuid);
   }
   return db.create('pool_update', {

@@ -88,6 +88,8 @@ export function runEndMessages(run: Run, pool: PoolConfig | undefined, opts: { t
     if (complete.length) lines.push(`*Hotfixes* (R3.10): ${esc(complete.map((u) => u.name).join(', '))} ${complete.length === 1 ? 'has' : 'have'} every planned update`);
     for (const u of lacking) lines.push(`• ${esc(u.name)} lacks ${esc(u.missing.map((m) => (u.skipped.includes(m) ? `${m} (skipped)` : m)).join(', '))}`);
   }
+  // the ISOs still on the SR are in the leftovers above; said here only when removed, so "done" shows nothing stayed
+  if (audit?.updateFiles?.removed.length) lines.push(`Update ISOs removed from the SR (pool_update.pool_clean): ${esc(audit.updateFiles.removed.join(', '))}`);
   const facts = countsLine(run);
   const backup = backupLine(run);
   if (backup) facts.push(backup);
