@@ -5,17 +5,9 @@ import { StepFailure } from '../../src/runner/errors';
 import type { PoolClient, RunnerConfig } from '../../src/runner/ports';
 import type { StepRegistry } from '../../src/runner/steps';
 import { XenApiConnectionError } from '../../src/xenapi';
-import { fastClock, makePlan, makeRun, recordingNotifier, scriptedSteps } from './helpers';
+import { fastClock, makePlan, makeRun, recordingNotifier, scriptedSteps, testRunnerConfig } from './helpers';
 
-const config: RunnerConfig = {
-  pool: 'pool-t',
-  backupsDir: '/tmp/none',
-  poolCredentials: { username: 'root', password: 'x', masterAddress: '127.0.0.1' },
-  hostTimeoutMs: { automatic: 1000, manual: 1000, update: 1000 },
-  pollMs: 100,
-  migrationConcurrency: 2,
-  enableRetries: 2,
-};
+const config = testRunnerConfig('127.0.0.1');
 const client = { reconnect: async () => undefined } as unknown as PoolClient;
 
 async function setup(registry: StepRegistry, owner = 'runner-a', store?: Store, poolClient: PoolClient = client) {

@@ -1,11 +1,43 @@
 /** Small fakes for runner unit tests: a plan with two hosts, a recording notifier, a scripted step registry. */
-import { ScaledClock } from '../../src/clock';
+import { ScaledClock, type Clock } from '../../src/clock';
+import type { Store } from '../../src/store';
 import type { Notifier } from '../../src/domain/ports';
 import type { Plan, PlanStep, Run, StepKind } from '../../src/domain/types';
+import type { RunnerConfig } from '../../src/runner/ports';
 import type { StepModule, StepOutcome, StepContext } from '../../src/runner/step';
 import type { StepRegistry } from '../../src/runner/steps';
 
 export const fastClock = () => new ScaledClock(20_000);
+
+/** The runner settings of the pool-t fakes (short timeouts, master at `masterAddress`). */
+export function testRunnerConfig(masterAddress: string, over: Partial<RunnerConfig> = {}): RunnerConfig {
+  return {
+    pool: 'pool-t',
+    backupsDir: '/tmp/none',
+    poolCredentials: { username: 'root', password: 'x', masterAddress },
+    hostTimeoutMs: { automatic: 1000, manual: 1000, update: 1000 },
+    pollMs: 100,
+    migrationConcurrency: 2,
+    enableRetries: 2,
+    ...over,
+  };
+}
+
+/** What another process does while a pool-t runner ('runner-a', holding the lease) works (issue 16). */
+export type Interference = 'take-over' | 'abort';
+
+/** `what`, done to the run `runId()` as another process would: a replica takes the lease over, or someone aborts. */
+export function interferer(store: Pick<Store, 'releaseLease' | 'acquireLease' | 'updateRun'>, clock: Clock, runId: () => string): (what: Interference) => Promise<void> {
+  return async (what) => {
+    if (what === 'take-over') {
+      // this runner stalled past its lease; another replica took the pool over
+      await store.releaseLease('pool-t', 'runner-a');
+      await store.acquireLease('pool-t', 'runner-b', runId(), 60_000, clock.now());
+    } else {
+      await store.updateRun(runId(), (r) => void (r.state = 'aborted'));
+    }
+  };
+}
 
 const HOST_KINDS: StepKind[] = ['disable', 'evacuate', 'approval', 'upgrade', 'wait-host', 'enable'];
 

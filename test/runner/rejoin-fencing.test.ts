@@ -8,15 +8,14 @@ import { openStore } from '../../src/store';
 import { silentLogger } from '../../src/log';
 import { auditor } from '../../src/runner/audit';
 import { Engine, fencedStore, type PoolRuntime } from '../../src/runner/engine';
-import type { PoolClient, RunnerConfig } from '../../src/runner/ports';
+import type { PoolClient } from '../../src/runner/ports';
 import { continueRecovery, type RecoveryEnv, type RecoveryState } from '../../src/runner/recovery';
 import type { TaskWaitOptions } from '../../src/xenapi/types';
 import { FakePool } from './fake-pool';
-import { fastClock, makePlan, makeRun, recordingNotifier } from './helpers';
+import { fastClock, interferer, makePlan, makeRun, recordingNotifier, testRunnerConfig, type Interference } from './helpers';
 
 const H = FakePool.hostRef;
 const ADDRESS = '10.0.0.9';
-type Interference = 'take-over' | 'abort';
 
 async function setup(opts: { pendingJoin?: boolean } = {}) {
   const clock = fastClock();
@@ -26,15 +25,7 @@ async function setup(opts: { pendingJoin?: boolean } = {}) {
   /** what reached the reinstalled host, in order */
   const sent: string[] = [];
   let whileFollowing: Interference | undefined;
-  const interfere = async (what: Interference): Promise<void> => {
-    if (what === 'take-over') {
-      // this runner stalled past its lease; another replica took the pool over
-      await store.releaseLease('pool-t', 'runner-a');
-      await store.acquireLease('pool-t', 'runner-b', run.id, 60_000, clock.now());
-    } else {
-      await store.updateRun(run.id, (r) => void (r.state = 'aborted'));
-    }
-  };
+  const interfere = interferer(store, clock, () => run.id);
   const client = {
     masterAddress: '10.0.0.1',
     getAllRecords: (cls) => pool.getAllRecords(cls),
@@ -72,15 +63,7 @@ async function setup(opts: { pendingJoin?: boolean } = {}) {
     reconnect: async () => undefined,
     dumpDatabase: async () => ({ path: '', bytes: 0, sha256: '' }),
   };
-  const config: RunnerConfig = {
-    pool: 'pool-t',
-    backupsDir: '/tmp/none',
-    poolCredentials: { username: 'root', password: 'x', masterAddress: '10.0.0.1' },
-    hostTimeoutMs: { automatic: 1000, manual: 1000, update: 1000 },
-    pollMs: 100,
-    migrationConcurrency: 2,
-    enableRetries: 2,
-  };
+  const config = testRunnerConfig('10.0.0.1');
   const notifier = recordingNotifier();
   const rt = { steps: {}, deps: { client, store, clock, notifier, logger: silentLogger, config }, freshHostClient: () => fresh } as unknown as PoolRuntime;
   const engine = new Engine({ store, clock, notifier, logger: silentLogger, ownerId: 'runner-a', runtime: () => rt });

@@ -7,18 +7,17 @@
 import { openStore } from '../../src/store';
 import { silentLogger } from '../../src/log';
 import { Engine, type PoolRuntime } from '../../src/runner/engine';
-import type { PoolClient, RunnerConfig } from '../../src/runner/ports';
+import type { PoolClient } from '../../src/runner/ports';
 import { createApplyUpdatesStep } from '../../src/runner/steps/apply-updates';
 import { createUpgradeStep } from '../../src/runner/steps/upgrade';
 import { createPoolFinishStep } from '../../src/runner/steps/pool-finish';
 import type { Run } from '../../src/domain/types';
 import type { TaskWaitOptions } from '../../src/xenapi/types';
 import { FakePool } from './fake-pool';
-import { fastClock, makePlan, makeRun, recordingNotifier } from './helpers';
+import { fastClock, interferer, makePlan, makeRun, recordingNotifier, testRunnerConfig, type Interference } from './helpers';
 
 const H = FakePool.hostRef;
 const UPDATE = { uuid: 'uuid-XS76E001', name: 'XS76E001' };
-type Interference = 'take-over' | 'abort';
 
 /** `applied`: the update is on h1 (the only host that needs it) and its ISO, uploaded by this run, is on the SR. */
 async function setup(opts: { applied?: boolean } = {}) {
@@ -30,15 +29,7 @@ async function setup(opts: { applied?: boolean } = {}) {
   let run!: Run;
   /** what another process does while this runner follows the next task */
   let whileFollowing: Interference | undefined;
-  const interfere = async (what: Interference): Promise<void> => {
-    if (what === 'take-over') {
-      // this runner stalled past its lease; another replica took the pool over
-      await store.releaseLease('pool-t', 'runner-a');
-      await store.acquireLease('pool-t', 'runner-b', run.id, 60_000, clock.now());
-    } else {
-      await store.updateRun(run.id, (r) => void (r.state = 'aborted'));
-    }
-  };
+  const interfere = interferer(store, clock, () => run.id);
   const client = {
     masterAddress: '10.0.0.1',
     getAllRecords: (cls) => pool.getAllRecords(cls),
@@ -71,16 +62,7 @@ async function setup(opts: { applied?: boolean } = {}) {
     reconnect: async () => undefined,
     dumpDatabase: async () => ({ path: '', bytes: 0, sha256: '' }),
   } satisfies PoolClient;
-  const config: RunnerConfig = {
-    pool: 'pool-t',
-    backupsDir: '/tmp/none',
-    poolCredentials: { username: 'root', password: 'x', masterAddress: '10.0.0.1' },
-    hostTimeoutMs: { automatic: 1000, manual: 1000, update: 1000 },
-    pollMs: 100,
-    migrationConcurrency: 2,
-    enableRetries: 2,
-    update: UPDATE.name,
-  };
+  const config = testRunnerConfig('10.0.0.1', { update: UPDATE.name });
   const deps = { client, store, clock, notifier: recordingNotifier(), logger: silentLogger, config };
   const rt = { steps: {}, deps } as unknown as PoolRuntime;
   const engine = new Engine({ store, clock, notifier: deps.notifier, logger: silentLogger, ownerId: 'runner-a', runtime: () => rt });
