@@ -129,7 +129,7 @@ export async function startBot(config: ServeConfig, opts: { logger: Logger; cloc
       { name: 'store', check: () => storeReadiness(store) },
       poolsFileCheck(config.general.poolsFile, config.pools),
     ]);
-    const removeRuns = addCollector(runCollector(() => store.listRuns(), clock));
+    const removeRuns = addCollector(runCollector(store, clock));
     stops.push(async () => removeRuns());
     const removeLeases = addCollector(leaseCollector(() => leaseHolders(store, clock.now())));
     stops.push(async () => removeLeases());

@@ -6,6 +6,7 @@
 import type { Clock } from '../clock';
 import type { Notifier } from '../domain/ports';
 import type { Plan, Run, RunState, StepRecord } from '../domain/types';
+import type { Store } from '../store/types';
 import { gatesWaiting, oldestGateAge, runsByState, stepDuration, stepsFinished } from './metrics';
 
 const ENDED = new Set(['done', 'failed', 'skipped']);
@@ -59,12 +60,20 @@ function countStep(s: StepRecord): void {
   }
 }
 
-/** The scrape-time collector: runs by state, gates waiting and the oldest one's age. */
-export function runCollector(listRuns: () => Promise<Run[]>, clock: Clock): () => Promise<void> {
+/** runs that may still have a gate open */
+const UNFINISHED: RunState[] = ['running', 'awaiting-approval', 'paused', 'failed'];
+
+/**
+ * The scrape-time collector: runs by state, gates waiting and the oldest one's age. Every stored run is counted
+ * from its head alone; only unfinished runs are read whole (their steps hold the gates), so a scrape does not
+ * decode the plan of every run ever made (issue 13).
+ */
+export function runCollector(store: Pick<Store, 'listRunHeads' | 'listRuns'>, clock: Clock): () => Promise<void> {
   return async () => {
-    const runs = await listRuns();
-    for (const state of RUN_STATES) runsByState.set({ state }, runs.filter((r) => r.state === state).length);
-    const gates = runs.flatMap((r) => (['done', 'aborted', 'rolled-back'].includes(r.state) ? [] : r.steps.filter((s) => s.state === 'awaiting-approval').map((s) => s.startedAt ?? r.updatedAt)));
+    const heads = await store.listRunHeads();
+    for (const state of RUN_STATES) runsByState.set({ state }, heads.filter((r) => r.state === state).length);
+    const unfinished = await store.listRuns({ states: UNFINISHED });
+    const gates = unfinished.flatMap((r) => r.steps.filter((s) => s.state === 'awaiting-approval').map((s) => s.startedAt ?? r.updatedAt));
     gatesWaiting.set(gates.length);
     oldestGateAge.set(gates.length === 0 ? 0 : Math.max(0, (clock.now() - Math.min(...gates)) / 1000));
   };

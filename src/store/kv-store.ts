@@ -3,7 +3,7 @@ import type { AuditEvent, Plan, Run } from '../domain/types';
 import type { Clock } from '../clock';
 import type { KvBackend, KvOps } from './backend';
 import { formatRunId } from './run-id';
-import { deepFreeze, headOf, isInlineHead, joinRun, PartsCache, shallowChanged, type CachedStep, type StoredRunHead, type StoredStep } from './run-parts';
+import { bareHead, deepFreeze, headOf, isInlineHead, joinRun, PartsCache, shallowChanged, type CachedStep, type StoredRunHead, type StoredStep } from './run-parts';
 import { decode, encode, validate } from './schemas';
 import {
   ConflictError,
@@ -16,6 +16,7 @@ import {
   type OutboxRecord,
   type OutboxStore,
   type RunFilter,
+  type RunHead,
   type Schedule,
   type Store,
   type StoreInfo,
@@ -292,16 +293,25 @@ export class KvStore implements Store {
   }
 
   async listRuns(filter: RunFilter = {}): Promise<Run[]> {
-    this.assertOpen();
-    const heads = (await this.backend.list(key.runs))
-      .map(([k, raw]) => validate.runHead(k, decode(k, raw)))
-      .filter((r) => (filter.pool === undefined || r.pool === filter.pool) && (!filter.states || filter.states.includes(r.state)));
     const runs: Run[] = [];
-    for (const head of heads) {
+    for (const head of await this.storedHeads(filter)) {
       const run = (await this.withParts(head, this.backend))?.run ?? (await this.getRun(head.id));
       if (run) runs.push(run);
     }
-    return runs.sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+    return runs;
+  }
+
+  async listRunHeads(filter: RunFilter = {}): Promise<RunHead[]> {
+    return (await this.storedHeads(filter)).map(bareHead);
+  }
+
+  /** the stored heads of the runs `filter` selects, newest first (createdAt, then id) */
+  private async storedHeads(filter: RunFilter): Promise<StoredRunHead[]> {
+    this.assertOpen();
+    return (await this.backend.list(key.runs))
+      .map(([k, raw]) => validate.runHead(k, decode(k, raw)))
+      .filter((r) => (filter.pool === undefined || r.pool === filter.pool) && (!filter.states || filter.states.includes(r.state)))
+      .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
   }
 
   /**

@@ -58,6 +58,12 @@ export function joinRun(head: StoredRunHead, plan: Plan, baseline: PoolBaseline 
   return baseline ? { ...rest, plan, baseline, steps } : { ...rest, plan, steps };
 }
 
+/** the run's own fields of a stored head (whatever its layout) */
+export function bareHead(head: StoredRunHead): Omit<Run, 'plan' | 'baseline' | 'steps'> {
+  const { hasBaseline: _has, plan: _plan, baseline: _baseline, steps: _steps, stepRevs: _revs, ...rest } = head;
+  return rest;
+}
+
 /** a head written before the split: plan, baseline and steps inline */
 export function isInlineHead(head: StoredRunHead): head is StoredRunHead & { plan: Plan; steps: StepRecord[] } {
   return head.stepRevs === undefined;

@@ -1,5 +1,8 @@
 import type { AuditEvent, Plan, Run, RunState } from '../domain/types';
 
+/** a run's own fields: its state, requester, times, approvals, Slack references (no plan, baseline or steps) */
+export type RunHead = Omit<Run, 'plan' | 'baseline' | 'steps'>;
+
 /** CAS lost: the run changed since it was read (or a createRun found the id taken). */
 export class ConflictError extends Error {
   constructor(message: string) {
@@ -193,6 +196,11 @@ export interface Store {
   updateRun(id: string, mutate: (run: Run) => void, opts?: { expectedRevision?: number; fence?: Fence }): Promise<Run>;
   /** newest first (createdAt, then id) */
   listRuns(filter?: RunFilter): Promise<Run[]>;
+  /**
+   * As listRuns, without each run's plan, baseline and steps (src/store/run-parts.ts): one query and small records,
+   * for what counts many runs (/metrics) instead of reading every run's plan
+   */
+  listRunHeads(filter?: RunFilter): Promise<RunHead[]>;
 
   /** every committed change of a run, from any process sharing the database (PostgreSQL), or this one (SQLite) */
   onRunChanged(cb: (runId: string) => void): Promise<() => void>;

@@ -225,6 +225,20 @@ export function storeContract(name: string, backend: () => ContractBackend): voi
       });
     });
 
+    test('listRunHeads: the runs of listRuns, in the same order and filtered alike, without plan, baseline or steps', async () => {
+      await store.createRun(sampleRun('a1', { createdAt: 1 }));
+      await store.createRun(sampleRun('a2', { createdAt: 3, state: 'done', baseline: { takenAt: 1, haEnabled: false, hosts: [], vms: [] } }));
+      await store.createRun(sampleRun('b1', { createdAt: 2, pool: 'pool-b' }));
+      await store.updateRun('a1', (r) => {
+        r.state = 'paused';
+      });
+      const heads = await store.listRunHeads();
+      expect(heads.map((h) => h.id)).toEqual((await store.listRuns()).map((r) => r.id));
+      for (const h of heads) for (const part of ['plan', 'baseline', 'steps', 'stepRevs', 'hasBaseline']) expect(h).not.toHaveProperty(part);
+      expect(heads.find((h) => h.id === 'a1')).toMatchObject({ state: 'paused', revision: 1, requestedBy: 'U1', pool: 'pool-a' });
+      expect((await store.listRunHeads({ pool: 'pool-a', states: ['done'] })).map((h) => h.id)).toEqual(['a2']);
+    });
+
     test('nextRunId: pool, UTC date of now, per-day counter', async () => {
       const nov25late = Date.UTC(2026, 10, 25, 23, 59);
       expect(await store.nextRunId('pool-a', nov25late)).toBe('pool-a-20261125-1');

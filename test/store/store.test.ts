@@ -163,6 +163,8 @@ describe('store on a file', () => {
     store = await openStore({ path });
     expect(await store.getRun('r1')).toEqual(legacy);
     expect((await store.listRuns())[0]).toEqual(legacy);
+    const { plan: _plan, baseline: _baseline, steps: _steps, ...legacyHead } = legacy;
+    expect(await store.listRunHeads()).toEqual([legacyHead]);
     await store.updateRun('r1', (r) => {
       r.state = 'paused';
     });
