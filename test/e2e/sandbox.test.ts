@@ -172,7 +172,11 @@ describe('npm start: the local sandbox end to end', () => {
         await page.screenshot({ path: join(SHOTS, 'failure.png') });
         // the operator reinstalls the host (side panel), then gives its new address to the bot
         await page.locator(`.host[data-host="${FAILING_HOST}"] [data-sim-action="reinstall"]`).click();
-        await page.locator('[data-testid=new-address]').waitFor({ timeout: 10_000 });
+        // the panel says what became of the action: the new address, or why the simulator refused it
+        await page.locator('#sim-result').waitFor({ timeout: 30_000 });
+        await page.locator('#sim-result [data-testid=new-address]').waitFor({ timeout: 30_000 }).catch(async () => {
+          throw new Error(`no new address after Reinstall; the panel says: ${await page.locator('#sim-result').textContent()}`);
+        });
         const address = (await page.locator('[data-testid=new-address]').textContent())!.trim();
         expect(address).toMatch(/^127\.\d+\.\d+\.\d+$/);
         await page.locator(`.pool[data-pool="pool-a"] .host[data-host="${FAILING_HOST}"] [data-testid=stand-alone]`).waitFor({ timeout: 10_000 });

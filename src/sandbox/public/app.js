@@ -259,7 +259,29 @@
   function hostsOf(pool) {
     return Array.isArray(pool.hosts) ? pool.hosts : [];
   }
+  // A refresh that replaces a button between the press and the release of a click loses that click (the browser
+  // sends it to the panel, not the new button): while a press is held in the panel, the refresh waits for the release.
+  let pressed = false;
+  let heldPools;
+  $('pools').addEventListener('pointerdown', () => {
+    pressed = true;
+  });
+  window.addEventListener('pointerup', () => {
+    pressed = false;
+    // after this release's click has been dispatched
+    setTimeout(() => {
+      if (heldPools && !pressed) {
+        const pools = heldPools;
+        heldPools = undefined;
+        renderPools(pools);
+      }
+    }, 0);
+  });
   function renderPools(pools) {
+    if (pressed) {
+      heldPools = pools;
+      return;
+    }
     if (!pools.length) {
       setHtml($('pools'), '<div class="empty">No simulator attached.</div>');
       return;
