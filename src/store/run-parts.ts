@@ -1,4 +1,5 @@
 import type { Plan, PoolBaseline, Run, StepRecord } from '../domain/types';
+import type { RunHead } from './types';
 
 /**
  * How a run is laid out in the store (issue 13). A run's plan and baseline are large (about 1.5 MB of plan for a
@@ -19,7 +20,7 @@ import type { Plan, PoolBaseline, Run, StepRecord } from '../domain/types';
  */
 
 /** the run as stored under run:<id> (plan, baseline and steps are inline only in heads written before the split) */
-export type StoredRunHead = Omit<Run, 'plan' | 'baseline' | 'steps'> & {
+export type StoredRunHead = RunHead & {
   plan?: Plan;
   baseline?: PoolBaseline;
   steps?: StepRecord[];
@@ -54,12 +55,12 @@ export function headOf(run: Run, stepRevs: number[]): StoredRunHead {
 
 /** the run a head makes with its plan, baseline and steps */
 export function joinRun(head: StoredRunHead, plan: Plan, baseline: PoolBaseline | undefined, steps: StepRecord[]): Run {
-  const { hasBaseline: _has, plan: _plan, baseline: _baseline, steps: _steps, stepRevs: _revs, ...rest } = head;
+  const rest = bareHead(head);
   return baseline ? { ...rest, plan, baseline, steps } : { ...rest, plan, steps };
 }
 
 /** the run's own fields of a stored head (whatever its layout) */
-export function bareHead(head: StoredRunHead): Omit<Run, 'plan' | 'baseline' | 'steps'> {
+export function bareHead(head: StoredRunHead): RunHead {
   const { hasBaseline: _has, plan: _plan, baseline: _baseline, steps: _steps, stepRevs: _revs, ...rest } = head;
   return rest;
 }
