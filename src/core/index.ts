@@ -12,7 +12,7 @@ import type { Logger } from '../log';
 import { loadGeneralSettings } from '../config/env';
 import type { PoolConfig } from '../config/pools';
 import type { Core, CoreErrorCode, CoreResult, Notifier, PoolStatus, RecoveryRequest } from '../domain/ports';
-import type { Actor, Plan, Run, RunState, UpgradeMode } from '../domain/types';
+import { UNFINISHED_RUN_STATES, type Actor, type Plan, type Run, type RunState, type UpgradeMode } from '../domain/types';
 import { readAppliedUpdates, readSnapshot, testRepository } from '../inventory';
 import { readSessionPermissions } from '../inventory/rbac';
 import { loadUpgradePaths, type UpgradePathTable } from '../planner';
@@ -69,7 +69,6 @@ export type CoreHandle = Core & {
   toolsClient(pool: string): ToolsClient | undefined;
 };
 
-const ACTIVE: RunState[] = ['running', 'awaiting-approval', 'paused', 'failed'];
 const TERMINAL: RunState[] = ['done', 'aborted', 'rolled-back'];
 
 const fail = <T>(code: CoreErrorCode, error: string): CoreResult<T> => ({ ok: false, code, error });
@@ -181,7 +180,7 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
       repository = { url: media.upgrade.repositoryUrl, testResults: await testRepository(rt.client, live, withCreds), ...(await readAppliedUpdates(rt.client, live)) };
     }
     // start re-validates under its own lease: the active-run precheck is the lease's job there
-    const active = how.forStart ? undefined : (await store.listRuns({ pool: cfg.name, states: ACTIVE }))[0];
+    const active = how.forStart ? undefined : (await store.listRuns({ pool: cfg.name, states: UNFINISHED_RUN_STATES }))[0];
     const backup = snapshot.pool.rollingUpgradeInProgress ? await lastUsableBackup((f) => store.listRuns(f), cfg.name) : undefined;
     // R3.10: the update repository's ISOs and what each host has applied (read here; the planner is pure)
     const updates = cfg.updateRepository ? await readUpdatesInput(rt.client, cfg.updateRepository) : undefined;
@@ -228,7 +227,7 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
       return Promise.all(
         deps.pools.map(async (p) => {
           const runs = await store.listRuns({ pool: p.name });
-          const active = runs.find((r) => ACTIVE.includes(r.state));
+          const active = runs.find((r) => UNFINISHED_RUN_STATES.includes(r.state));
           const plan = await store.getLatestPlan(p.name);
           return {
             name: p.name,
@@ -266,7 +265,7 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
         if (!latest) return refuseStart('not-found', `pool ${cfg.name} has no plan yet: make one first`);
         const stale = startRefusal(cfg.name, latest, await store.listRuns({ pool: cfg.name }), opts);
         if (stale) return refuseStart(stale.code, stale.error);
-        const active = (await store.listRuns({ pool: cfg.name, states: ACTIVE }))[0];
+        const active = (await store.listRuns({ pool: cfg.name, states: UNFINISHED_RUN_STATES }))[0];
         if (active) return refuseStart('conflict', `run ${active.id} is already active on ${cfg.name} (${active.state})`);
         // the lease first (one active run per pool across processes), then the re-validation under it
         const now = clock.now();
@@ -274,7 +273,7 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
         const lease = await store.acquireLease(cfg.name, ownerId, runId, leaseTtlMs, now);
         if (!lease.ok) return refuseStart('conflict', `run ${lease.runId} is active on ${cfg.name} (held by ${lease.holder})`);
         const release = () => store.releaseLease(cfg.name, ownerId);
-        const again = (await store.listRuns({ pool: cfg.name, states: ACTIVE }))[0];
+        const again = (await store.listRuns({ pool: cfg.name, states: UNFINISHED_RUN_STATES }))[0];
         if (again) {
           await release();
           return refuseStart('conflict', `run ${again.id} is already active on ${cfg.name} (${again.state})`);
@@ -514,14 +513,14 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
         const out: Run[] = [];
         for (const p of deps.pools) {
           const runs = await store.listRuns({ pool: p.name });
-          const pick = runs.find((r) => ACTIVE.includes(r.state)) ?? runs[0];
+          const pick = runs.find((r) => UNFINISHED_RUN_STATES.includes(r.state)) ?? runs[0];
           if (pick) out.push(pick);
         }
         return out;
       }
       if (pools.has(poolOrRun)) {
         const runs = await store.listRuns({ pool: poolOrRun });
-        const pick = runs.find((r) => ACTIVE.includes(r.state)) ?? runs[0];
+        const pick = runs.find((r) => UNFINISHED_RUN_STATES.includes(r.state)) ?? runs[0];
         return pick ? [pick] : [];
       }
       const run = await store.getRun(poolOrRun);

@@ -6,7 +6,7 @@
  */
 import type { Clock } from '../clock';
 import type { CoreErrorCode, CoreResult, Notifier } from '../domain/ports';
-import type { Actor, RestoreRecord, Run, RunState } from '../domain/types';
+import { UNFINISHED_RUN_STATES, type Actor, type RestoreRecord, type Run } from '../domain/types';
 import type { AuditKind } from '../runner/audit';
 import { StaleAction } from '../runner/recovery';
 import { endAuditOf } from '../runner/report';
@@ -26,7 +26,6 @@ export interface RestoreEnv {
   notify(run: Run, what: keyof Notifier, fn: (n: Notifier) => Promise<void>): void;
 }
 
-const ACTIVE: RunState[] = ['running', 'awaiting-approval', 'paused', 'failed'];
 
 /** Restores in progress in this process (the pool lease keeps other processes out; this keeps a double click out). */
 const inFlight = new Set<string>();
@@ -40,7 +39,7 @@ export async function restoreRun(env: RestoreEnv, runId: string, actor: Actor): 
   if (run.restore?.state === 'done') return refuse('conflict', `Restore of ${run.id} was already done by ${run.restore.by}`);
   const offer = restoreOffer(run);
   if (!offer) return refuse('conflict', `run ${run.id} left nothing Restore can put back (no host it disabled, no VM it stopped, HA untouched)`);
-  const active = (await env.store.listRuns({ pool: run.pool, states: ACTIVE })).find((r) => r.id !== run.id);
+  const active = (await env.store.listRuns({ pool: run.pool, states: UNFINISHED_RUN_STATES })).find((r) => r.id !== run.id);
   if (active) return refuse('conflict', `run ${active.id} is active on ${run.pool}: Restore of an older run would act behind its back`);
   const client = env.client(run.pool);
   if (!client) return refuse('invalid', `pool ${run.pool} is not configured in this process`);

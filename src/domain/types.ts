@@ -368,6 +368,9 @@ export type RunState =
   | 'aborted'
   | 'rolled-back';
 
+/** a run that is not over: it may hold its pool, an open gate or a recovery */
+export const UNFINISHED_RUN_STATES: RunState[] = ['running', 'awaiting-approval', 'paused', 'failed'];
+
 export interface StepError {
   message: string;
   /** XenAPI error code when the cause was a XenAPI failure */

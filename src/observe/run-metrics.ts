@@ -5,7 +5,7 @@
  */
 import type { Clock } from '../clock';
 import type { Notifier } from '../domain/ports';
-import type { Plan, Run, RunState, StepRecord } from '../domain/types';
+import { UNFINISHED_RUN_STATES, type Plan, type Run, type RunState, type StepRecord } from '../domain/types';
 import type { Store } from '../store/types';
 import { gatesWaiting, oldestGateAge, runsByState, stepDuration, stepsFinished } from './metrics';
 
@@ -60,9 +60,6 @@ function countStep(s: StepRecord): void {
   }
 }
 
-/** runs that may still have a gate open */
-const UNFINISHED: RunState[] = ['running', 'awaiting-approval', 'paused', 'failed'];
-
 /**
  * The scrape-time collector: runs by state, gates waiting and the oldest one's age. Every stored run is counted
  * from its head alone; only unfinished runs are read whole (their steps hold the gates), so a scrape does not
@@ -72,7 +69,7 @@ export function runCollector(store: Pick<Store, 'listRunHeads' | 'listRuns'>, cl
   return async () => {
     const heads = await store.listRunHeads();
     for (const state of RUN_STATES) runsByState.set({ state }, heads.filter((r) => r.state === state).length);
-    const unfinished = await store.listRuns({ states: UNFINISHED });
+    const unfinished = await store.listRuns({ states: UNFINISHED_RUN_STATES });
     const gates = unfinished.flatMap((r) => r.steps.filter((s) => s.state === 'awaiting-approval').map((s) => s.startedAt ?? r.updatedAt));
     gatesWaiting.set(gates.length);
     oldestGateAge.set(gates.length === 0 ? 0 : Math.max(0, (clock.now() - Math.min(...gates)) / 1000));
