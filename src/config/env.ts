@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { decodeThreadsEnvSchema } from '../xenapi/decode-pool';
 import { replyLimitsEnvSchema } from '../xenapi/limits';
 import { ConfigError } from './pools';
 
@@ -79,7 +80,9 @@ const envSchema = z.object({
     .transform(Number)
     .refine((n) => n > 0 && n <= 100_000, 'must be greater than 0 and at most 100000')
     .default('60'),
-}).merge(replyLimitsEnvSchema); // XenAPI reply limits (src/xenapi/limits.ts): checked at start-up, read by each client
+})
+  .merge(replyLimitsEnvSchema) // XenAPI reply limits (src/xenapi/limits.ts): checked at start-up, read by each client
+  .merge(decodeThreadsEnvSchema); // decode threads for large replies (src/xenapi/decode-pool.ts)
 
 /** Every general variable this module validates (the README and .env.example list the same). */
 export const GENERAL_VARIABLES = Object.keys(envSchema.shape);

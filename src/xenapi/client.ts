@@ -16,12 +16,13 @@ import {
   isXenApiError,
 } from './errors';
 import { waitFor as waitForEvents, type WaitForOptions, type XenEvent } from './events';
-import { parseAllRecordsSliced, parseRecord, recordFieldsOf, type RecordClass, type RecordOf } from './records';
+import { parseAllRecordsSliced, parseRecord, type RecordClass, type RecordOf } from './records';
 import { Redactor } from './redact';
 import type { CallOptions, EventFromResult, TaskWaitOptions } from './types';
 import { importRawVdi } from './import-vdi';
 import type { Readable } from 'node:stream';
 import { createAgent, hostUrl, normalizeFingerprint, parseEndpoint, type Endpoint, type TlsOptions } from './tls';
+import { sharedDecodePool, type DecodePool } from './decode-pool';
 import { DEFAULT_REPLY_LIMITS, replyLimitsFromEnv, type ReplyLimits } from './limits';
 import { JsonRpcUnavailable, decodeTaskResult, double, rpc, type Transport } from './wire';
 
@@ -53,6 +54,8 @@ export interface XenApiClientOptions {
   transport?: 'auto' | Transport;
   /** reply size and depth bounds; default from XSUPGRADE_XENAPI_MAX_REPLY_MB/_DEPTH (limits.ts) */
   replyLimits?: ReplyLimits;
+  /** threads that decode large replies (decode-pool.ts); default the process's, XSUPGRADE_XENAPI_DECODE_THREADS */
+  decodePool?: DecodePool;
   /**
    * false: HOST_IS_SLAVE is an error, never followed (a client for one stand-alone host, R4.2: its credentials go to
    * that verified host only, not to whatever master it names). Default true.
@@ -130,6 +133,7 @@ export class XenApiClient extends EventEmitter {
   /** the transport each host answered on since this client last logged in to it (issue 13) */
   private readonly transports = new Map<string, Transport>();
   private readonly replyLimits: ReplyLimits;
+  private readonly decodePool: DecodePool;
   /** the configured TLS settings, plus fingerprints trusted later (trustFingerprint) */
   private tls: TlsOptions | undefined;
   /** the pool this client works on (options, or the first pool record read); reconnect checks it */
@@ -149,6 +153,7 @@ export class XenApiClient extends EventEmitter {
     this.taskDeadlineMs = opts.taskDeadlineMs ?? 6 * 3600_000;
     this.backoff = { initialMs: opts.backoff?.initialMs ?? 1000, maxMs: opts.backoff?.maxMs ?? 15_000 };
     this.replyLimits = opts.replyLimits ?? (process.env.XSUPGRADE_XENAPI_MAX_REPLY_MB || process.env.XSUPGRADE_XENAPI_MAX_REPLY_DEPTH ? replyLimitsFromEnv() : DEFAULT_REPLY_LIMITS);
+    this.decodePool = opts.decodePool ?? sharedDecodePool();
     for (const m of opts.members ?? []) this.rememberMember(m);
     this.rememberMember(this.master);
   }
@@ -367,7 +372,7 @@ export class XenApiClient extends EventEmitter {
    * the schema declares are decoded at all (recordFields).
    */
   async getAllRecords<C extends RecordClass>(cls: C): Promise<Record<string, RecordOf<C>>> {
-    const raw = await this.call(`${cls}.get_all_records`, [], { recordFields: recordFieldsOf(cls) });
+    const raw = await this.call(`${cls}.get_all_records`, [], { records: cls });
     return parseAllRecordsSliced(cls, raw);
   }
 
@@ -624,6 +629,8 @@ export class XenApiClient extends EventEmitter {
         limits: this.replyLimits,
         answeredIn: (a) => (answered = a),
         recordFields: opts.recordFields,
+        records: opts.records,
+        decodePool: this.decodePool,
       });
     try {
       return await request(transport);

@@ -1,4 +1,5 @@
 /** Types shared by the client and the event watcher (their own module: events.ts needs them, client.ts needs events.ts). */
+import type { RecordClass } from './records';
 
 export interface CallOptions {
   signal?: AbortSignal;
@@ -6,6 +7,8 @@ export interface CallOptions {
   timeoutMs?: number;
   /** a get_all_records call: only these fields of each record are wanted (see XmlRpcDecoder's recordFields) */
   recordFields?: ReadonlySet<string>;
+  /** a get_all_records call of this class (wire.ts RpcRequest.records) */
+  records?: RecordClass;
 }
 
 /** Following a task (waitForTask, callAsync). */

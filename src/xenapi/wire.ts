@@ -2,10 +2,12 @@ import http from 'node:http';
 import https from 'node:https';
 import { StringDecoder } from 'node:string_decoder';
 import { nextSlice, sliceDue } from '../loop-slice';
+import { DecodeThreadError, type DecodePool, type DecodedReply } from './decode-pool';
 import { encodeJsonRpcCall, encodeXmlRpcCall } from './encode';
 import { XenApiConnectionError, XenApiError, XenApiProtocolError, XenApiReplyLimitError, XenApiTlsError } from './errors';
 import { JsonDecodeError, decodeJson } from './json-decode';
 import { DEFAULT_REPLY_LIMITS, type ReplyLimits } from './limits';
+import { RecordParseError, recordFieldsOf, type RecordClass } from './records';
 import { isCertificateError, type Endpoint } from './tls';
 import { XmlRpcDecodeError, XmlRpcDecoder, decodeXmlRpc, type XmlRpcDocument } from './xml-decode';
 
@@ -61,6 +63,13 @@ export interface RpcRequest {
   answeredIn?: (t: Transport) => void;
   /** a get_all_records call: only these fields of each record are wanted (the XML decoder builds no others) */
   recordFields?: ReadonlySet<string>;
+  /**
+   * a get_all_records call of this class: only its schema's fields are wanted, and a reply decoded on a thread comes
+   * back with its records validated (records.ts markValidated)
+   */
+  records?: RecordClass;
+  /** decode threads for large replies (decode-pool.ts); without: every reply is decoded on the event loop */
+  decodePool?: DecodePool;
 }
 
 let nextId = 1;
@@ -80,18 +89,18 @@ export async function rpc(req: RpcRequest): Promise<unknown> {
     return unwrapXml(reply.doc, req);
   } catch (e) {
     if (req.signal?.aborted) throw req.signal.reason ?? e;
-    if (e instanceof XenApiError || e instanceof XenApiProtocolError || e instanceof XenApiConnectionError || e instanceof JsonRpcUnavailable) throw e;
+    if (e instanceof XenApiError || e instanceof XenApiProtocolError || e instanceof XenApiConnectionError || e instanceof JsonRpcUnavailable || e instanceof RecordParseError || e instanceof DecodeThreadError) {
+      throw e;
+    }
     throw translateError(e as RawError, req, timeout.signal.aborted);
   } finally {
     clearTimeout(timer);
   }
 }
 
-type Reply = { kind: 'json'; value: unknown } | { kind: 'xml'; doc: XmlRpcDocument };
-
 type RawError = Error & { code?: unknown };
 
-async function post(req: RpcRequest, path: string, body: string, signal: AbortSignal, limits: ReplyLimits): Promise<Reply> {
+async function post(req: RpcRequest, path: string, body: string, signal: AbortSignal, limits: ReplyLimits): Promise<DecodedReply> {
   const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
     const options: https.RequestOptions = {
       host: req.hostname,
@@ -125,6 +134,7 @@ async function post(req: RpcRequest, path: string, body: string, signal: AbortSi
   if (Number.isFinite(declared) && declared > limits.maxBytes) throw tooLarge();
 
   const isJson = path === '/jsonrpc' && status === 200 && type.includes('json');
+  const recordFields = req.records ? recordFieldsOf(req.records) : req.recordFields;
   if (GATEWAY_STATUSES.has(status)) {
     // a proxy or load balancer in front of xapi answered: the call may have reached xapi and run (a 504 after it
     // started), so its outcome is unknown. Never evidence of a host without JSON-RPC: no re-send over XML-RPC.
@@ -135,7 +145,7 @@ async function post(req: RpcRequest, path: string, body: string, signal: AbortSi
     // Not JSON. An XML-RPC methodResponse means the host ran the call and answered in XML: use that answer.
     // Anything else (404, an HTML page, an XML-RPC fault) is evidence the call never ran: the caller may resend it.
     if (status === 200 && type.includes('xml')) {
-      const doc = await readXml(res, limits, tooLarge, req.recordFields).catch((e: unknown) => {
+      const doc = await readXml(res, limits, tooLarge, recordFields).catch((e: unknown) => {
         if (e instanceof XmlRpcDecodeError) throw new JsonRpcUnavailable(`POST /jsonrpc: ${e.message}`);
         throw e;
       });
@@ -148,8 +158,12 @@ async function post(req: RpcRequest, path: string, body: string, signal: AbortSi
     throw new XenApiProtocolError(`unreadable reply to ${where} (HTTP ${status}): ${req.redact(text.replace(/<[^>]*>/g, ' ').trim())}`, req.hostname, req.method, status);
   }
   try {
-    if (isJson) return { kind: 'json', value: await decodeJson(await readText(res, limits.maxBytes, tooLarge), limits.maxDepth, { recordFields: req.recordFields }) };
-    return { kind: 'xml', doc: await readXml(res, limits, tooLarge, req.recordFields) };
+    if (req.decodePool?.wants(declared, req.records !== undefined)) {
+      const job = { format: isJson ? ('json' as const) : ('xml' as const), maxDepth: limits.maxDepth, maxBytes: limits.maxBytes, records: req.records, recordFields };
+      return await req.decodePool.decode(res, job, declared, tooLarge);
+    }
+    if (isJson) return { kind: 'json', value: await decodeJson(await readText(res, limits.maxBytes, tooLarge), limits.maxDepth, { recordFields }) };
+    return { kind: 'xml', doc: await readXml(res, limits, tooLarge, recordFields) };
   } catch (e) {
     if (e instanceof XmlRpcDecodeError || e instanceof JsonDecodeError) {
       throw new XenApiProtocolError(`unreadable reply to ${where}: ${req.redact(e.message)}`, req.hostname, req.method, status);

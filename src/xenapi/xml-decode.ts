@@ -106,6 +106,48 @@ const TAG_BY_NAME = new Map(TAG_NAMES);
 const NAME_OF: string[] = [];
 for (const [name, tag] of TAG_NAMES) NAME_OF[tag] = name;
 
+/** The element named by s[from, from + length), recognised in place (by length and a letter, then compared). */
+function tagIn(s: string, from: number, length: number): Tag {
+  let tag: Tag;
+  switch (length) {
+    case 5: {
+      const c = s.charCodeAt(from);
+      tag = c === 0x76 ? Tag.Value : c === 0x61 ? Tag.Array : c === 0x70 ? Tag.Param : Tag.Fault;
+      break;
+    }
+    case 6: {
+      const c = s.charCodeAt(from);
+      tag =
+        c === 0x6d ? Tag.Member : c === 0x70 ? Tag.Params : c === 0x64 ? Tag.Double : c === 0x62 ? Tag.Base64 : s.charCodeAt(from + 3) === 0x75 ? Tag.Struct : Tag.String;
+      break;
+    }
+    case 4:
+      tag = s.charCodeAt(from) === 0x6e ? Tag.Name : Tag.Data;
+      break;
+    case 3:
+      tag = s.charCodeAt(from) === 0x69 ? Tag.Int : Tag.Nil;
+      break;
+    case 2:
+      tag = s.charCodeAt(from + 1) === 0x34 ? Tag.I4 : Tag.I8;
+      break;
+    case 7:
+      tag = Tag.Boolean;
+      break;
+    case 10:
+      tag = s.charCodeAt(from + 6) === 0x4e ? Tag.MethodName : Tag.MethodCall;
+      break;
+    case 14:
+      tag = Tag.MethodResponse;
+      break;
+    case 16:
+      tag = Tag.DateTime;
+      break;
+    default:
+      return Tag.Unknown;
+  }
+  return s.startsWith(NAME_OF[tag]!, from) ? tag : Tag.Unknown;
+}
+
 /**
  * A copy of `s` that does not hold on to the chunk it was sliced from. V8 makes a slice of 13 characters or more
  * a view into its parent string, so every uuid and ref kept from a reply held its 16 KB chunk alive: ~30 MB of a
@@ -154,6 +196,12 @@ export class XmlRpcDecoder {
   private skipping = false;
   private skipValues = 0;
   private skipContainers = 0;
+  /** a record field not kept is being skipped without the tokenizer (MemberSkipper) */
+  private skipper: MemberSkipper | undefined;
+  /** where the tokenizer was paused to start a fast skip (in its positions), or -1 */
+  private pausedAt = -1;
+  /** where the last close tag ended (its `>`, in the tokenizer's positions) */
+  private closedAt = 0;
 
   constructor(
     private readonly maxDepth: number = 64,
@@ -176,8 +224,12 @@ export class XmlRpcDecoder {
       },
       onopentagname: (start, end) => this.openTag(this.tagAt(start, end), start, end),
       onopentagend: ignore,
-      onselfclosingtag: () => this.closeTag(this.open.pop()!),
+      onselfclosingtag: (end) => {
+        this.closedAt = end;
+        this.closeTag(this.open.pop()!);
+      },
       onclosetag: (start, end) => {
+        this.closedAt = end;
         // well-formed means: it names the element open (compared in place)
         const open = this.open.pop();
         if (open === undefined || !this.names(open, start, end)) {
@@ -202,21 +254,61 @@ export class XmlRpcDecoder {
 
   write(chunk: string): void {
     if (this.error) throw this.error;
-    if (chunk === '') return;
-    while (this.held.length > 0 && this.heldOffset + this.held[0]!.length <= this.done) this.heldOffset += this.held.shift()!.length;
-    this.curOffset += this.cur.length;
-    this.cur = chunk;
-    this.held.push(chunk);
     try {
-      this.tokenizer.write(chunk);
+      let text: string | undefined = chunk;
+      while (text) {
+        if (this.skipper) {
+          text = this.skipper.scan(text);
+          if (text === undefined) return;
+          this.endFastSkip();
+        }
+        while (this.held.length > 0 && this.heldOffset + this.held[0]!.length <= this.done) this.heldOffset += this.held.shift()!.length;
+        this.curOffset += this.cur.length;
+        this.cur = text;
+        this.held.push(text);
+        this.pausedAt = -1;
+        this.tokenizer.write(text);
+        if (this.pausedAt < 0) return;
+        // paused after the </name> of a field not kept: the rest of this chunk is the field's value (fast skip)
+        text = text.slice(this.pausedAt - this.curOffset);
+      }
     } catch (e) {
       this.error = e instanceof XmlRpcDecodeError ? e : new XmlRpcDecodeError((e as Error).message);
       throw this.error;
     }
   }
 
+  /**
+   * The skipper stopped (see MemberSkipper): the tokenizer starts afresh on the rest of the text, in the state it
+   * was left in (between elements), its positions restarting at 0. If the skipper closed the member the tokenizer
+   * had opened, that member is closed here; elements the skipper left open (a hand-over within a field not kept)
+   * are tokenized in skip mode, as they were before fast skipping.
+   */
+  private endFastSkip(): void {
+    const skipper = this.skipper!;
+    this.skipper = undefined;
+    this.tokenizer.reset();
+    this.cur = '';
+    this.curOffset = 0;
+    this.held = [];
+    this.heldOffset = 0;
+    this.done = 0;
+    if (skipper.memberClosed) this.closeTag(this.open.pop()!);
+    const open = skipper.memberClosed ? skipper.open ?? [] : skipper.open?.slice(1);
+    if (open === undefined || (skipper.memberClosed && open.length === 0)) return;
+    this.skipping = true;
+    this.skipValues = 0;
+    this.skipContainers = 0;
+    for (const tag of open) {
+      this.open.push(tag);
+      if (tag === Tag.Value) this.skipValues++;
+      else if (tag === Tag.Struct || tag === Tag.Array) this.skipContainers++;
+    }
+  }
+
   end(): XmlRpcDocument {
     if (this.error) throw this.error;
+    if (this.skipper) throw new XmlRpcDecodeError('the document ends inside a <member>');
     try {
       this.tokenizer.end();
     } catch (e) {
@@ -249,50 +341,12 @@ export class XmlRpcDecoder {
     return s;
   }
 
-  /** The element named at [start, end), recognised in place (by length and first letter, then compared). */
+  /** The element named at [start, end) of the document, recognised in place. */
   private tagAt(start: number, end: number): Tag {
     const from = start - this.curOffset;
     if (from < 0) return TAG_BY_NAME.get(this.slice(start, end)) ?? Tag.Unknown;
     this.done = end;
-    const s = this.cur;
-    let tag: Tag;
-    switch (end - start) {
-      case 5: {
-        const c = s.charCodeAt(from);
-        tag = c === 0x76 ? Tag.Value : c === 0x61 ? Tag.Array : c === 0x70 ? Tag.Param : Tag.Fault;
-        break;
-      }
-      case 6: {
-        const c = s.charCodeAt(from);
-        tag =
-          c === 0x6d ? Tag.Member : c === 0x70 ? Tag.Params : c === 0x64 ? Tag.Double : c === 0x62 ? Tag.Base64 : s.charCodeAt(from + 3) === 0x75 ? Tag.Struct : Tag.String;
-        break;
-      }
-      case 4:
-        tag = s.charCodeAt(from) === 0x6e ? Tag.Name : Tag.Data;
-        break;
-      case 3:
-        tag = s.charCodeAt(from) === 0x69 ? Tag.Int : Tag.Nil;
-        break;
-      case 2:
-        tag = s.charCodeAt(from + 1) === 0x34 ? Tag.I4 : Tag.I8;
-        break;
-      case 7:
-        tag = Tag.Boolean;
-        break;
-      case 10:
-        tag = s.charCodeAt(from + 6) === 0x4e ? Tag.MethodName : Tag.MethodCall;
-        break;
-      case 14:
-        tag = Tag.MethodResponse;
-        break;
-      case 16:
-        tag = Tag.DateTime;
-        break;
-      default:
-        return Tag.Unknown;
-    }
-    return s.startsWith(NAME_OF[tag]!, from) ? tag : Tag.Unknown;
+    return tagIn(this.cur, from, end - start);
   }
 
   private onText(start: number, end: number): void {
@@ -404,9 +458,11 @@ export class XmlRpcDecoder {
           const kept = this.recordFields!.get(top.name);
           if (kept !== undefined) top.name = kept;
           else {
-            this.skipping = true;
-            this.skipValues = 0;
-            this.skipContainers = 0;
+            // most of a record's text is fields not kept (~70% for a VM): they are skipped by MemberSkipper, which
+            // looks only at the `<…>` of the text, not at every character as the tokenizer does
+            this.skipper = new MemberSkipper(this.recordFields!, this.maxElements - this.open.length + 1, this.maxDepth - this.frames.length, this.maxDepth);
+            this.pausedAt = this.closedAt + 1;
+            this.tokenizer.pause();
           }
         }
         return;
@@ -474,6 +530,168 @@ export class XmlRpcDecoder {
     }
   }
 }
+
+const SLASH = 0x2f;
+
+/**
+ * Skips the fields of a record that are not kept (most of a record's text: ~70% of a VM's), looking only at the
+ * `<…>` in the text (found with indexOf), never at the characters between them as the tokenizer does. It starts
+ * after the `</name>` of a field not kept and goes on through the record's next members while their names are not
+ * kept either; it stops at the `<member>` of a kept field or at the `</struct>` that ends the record, and the
+ * tokenizer takes over there.
+ *
+ * What it skips must still be well-formed XML-RPC: known elements, each closed by its own close tag, within the
+ * depth limits. Anything it does not read itself (a comment, CDATA, an attribute, a `<` that starts no element, an
+ * element out of place, a name with an entity) is handed back to the tokenizer, with the elements open at that
+ * point, and judged as it would have been.
+ */
+class MemberSkipper {
+  /** the first member (whose `<member>` and `<name>` the tokenizer read) has been closed here */
+  memberClosed = false;
+  /** set when the skipper hands over: the elements open at that point, outermost first (see XmlRpcDecoder.endFastSkip) */
+  open: Tag[] | undefined;
+  /** elements open within the record, outermost first: starts in the first member */
+  private readonly stack: Tag[] = [Tag.Member];
+  /** the text of a tag, or of a `<member><name>…</name>` head, cut by the end of a chunk */
+  private carry = '';
+  private containers = 0;
+
+  constructor(
+    private readonly fields: ReadonlyMap<string, string>,
+    /** elements that may still open, counting the first member's */
+    private readonly elementsLeft: number,
+    private readonly containersLeft: number,
+    private readonly maxDepth: number,
+  ) {}
+
+  /** Skips through `text`: undefined when all of it was skipped, else the rest, from where the tokenizer takes over. */
+  scan(text: string): string | undefined {
+    const s = this.carry === '' ? text : this.carry + text;
+    this.carry = '';
+    const stack = this.stack;
+    let i = 0;
+    for (;;) {
+      const lt = s.indexOf('<', i);
+      if (lt < 0) return undefined;
+      if (stack.length === 0) {
+        // most members are plain: one scalar or an empty container, written the way xapi writes them
+        const end = this.plainMember(s, lt);
+        if (end === CUT) {
+          this.carry = s.slice(lt);
+          return undefined;
+        }
+        if (end === KEPT) return this.handOver(s, lt);
+        if (end !== NOT_PLAIN) {
+          i = end;
+          continue;
+        }
+      }
+      const gt = s.indexOf('>', lt + 1);
+      if (gt < 0) {
+        this.carry = s.slice(lt);
+        return undefined;
+      }
+      const closing = s.charCodeAt(lt + 1) === SLASH;
+      const selfClosing = !closing && s.charCodeAt(gt - 1) === SLASH;
+      const from = closing ? lt + 2 : lt + 1;
+      const tag = tagIn(s, from, (selfClosing ? gt - 1 : gt) - from);
+      if (stack.length === 0) {
+        // between the record's members: a member's head, or the record's end
+        if (tag === Tag.Member && !closing && !selfClosing) {
+          const head = this.memberHead(s, gt + 1);
+          if (head === undefined) {
+            this.carry = s.slice(lt);
+            return undefined;
+          }
+          if (head === HANDOVER || this.fields.has(head.name)) return this.handOver(s, lt);
+          stack.push(Tag.Member);
+          i = head.end;
+          continue;
+        }
+        return this.handOver(s, lt); // </struct> (the tokenizer closes the record) or anything out of place
+      }
+      if (tag === Tag.Unknown) return this.handOver(s, lt);
+      if (closing) {
+        const top = stack.pop()!;
+        if (top !== tag) throw new XmlRpcDecodeError(`</${NAME_OF[tag]}> closes <${NAME_OF[top]}>`);
+        if (tag === Tag.Struct || tag === Tag.Array) this.containers--;
+        if (stack.length === 0) this.memberClosed = true;
+      } else if (!selfClosing) {
+        if (stack.length >= this.elementsLeft) throw new XmlRpcDecodeError(`nested deeper than ${this.maxDepth} levels`);
+        if ((tag === Tag.Struct || tag === Tag.Array) && ++this.containers > this.containersLeft) throw new XmlRpcDecodeError(`nested deeper than ${this.maxDepth} levels`);
+        stack.push(tag);
+      }
+      i = gt + 1;
+    }
+  }
+
+  /**
+   * After a `<member>` at record level: `<name>field</name>`, with nothing but whitespace before it and a plain name
+   * (no `<`, no entity). The field and where its head ends; undefined: cut by the chunk's end; HANDOVER: anything else.
+   */
+  private memberHead(s: string, at: number): { name: string; end: number } | typeof HANDOVER | undefined {
+    const open = s.indexOf('<', at);
+    if (open < 0) return undefined;
+    if (s.length - open < 6) return undefined;
+    if (!s.startsWith('<name>', open) || s.slice(at, open).trim() !== '') return HANDOVER;
+    const close = s.indexOf('<', open + 6);
+    if (close < 0 || s.length - close < 7) return undefined;
+    if (!s.startsWith('</name>', close)) return HANDOVER;
+    const name = s.slice(open + 6, close);
+    return name.includes('&') ? HANDOVER : { name, end: close + 7 };
+  }
+
+  /**
+   * At `s[at]`, a whole member written as xapi writes most of them: `<member><name>field</name><value>` then text
+   * (no `<`), `<struct></struct>` or `<array><data></data></array>`, then `</value></member>`. Where it ends; KEPT
+   * if the field is kept; CUT if the chunk ends within its head; NOT_PLAIN for anything else (read tag by tag).
+   */
+  private plainMember(s: string, at: number): number {
+    if (s.length - at < MEMBER_HEAD.length) return CUT;
+    if (!s.startsWith(MEMBER_HEAD, at)) return NOT_PLAIN;
+    const nameEnd = s.indexOf('<', at + MEMBER_HEAD.length);
+    if (nameEnd < 0 || s.length - nameEnd < NAME_TO_VALUE.length) return CUT;
+    if (!s.startsWith(NAME_TO_VALUE, nameEnd)) return NOT_PLAIN;
+    const name = s.slice(at + MEMBER_HEAD.length, nameEnd);
+    if (name.includes('&')) return NOT_PLAIN;
+    if (this.fields.has(name)) return KEPT;
+    let v = s.indexOf('<', nameEnd + NAME_TO_VALUE.length);
+    if (v < 0) return NOT_PLAIN;
+    if (s.startsWith(EMPTY_STRUCT, v)) v += EMPTY_STRUCT.length;
+    else if (s.startsWith(EMPTY_ARRAY, v)) v += EMPTY_ARRAY.length;
+    else if (s.charCodeAt(v + 1) !== SLASH) {
+      // a typed scalar: <boolean>1</boolean>, <dateTime.iso8601>…</dateTime.iso8601>, …
+      const typed = SCALAR_TAGS[s.charCodeAt(v + 1)]?.find(([open]) => s.startsWith(open, v));
+      if (!typed) return NOT_PLAIN;
+      v = s.indexOf('<', v + typed[0].length);
+      if (v < 0 || !s.startsWith(typed[1], v)) return NOT_PLAIN;
+      v += typed[1].length;
+    }
+    return s.startsWith(MEMBER_TAIL, v) ? v + MEMBER_TAIL.length : NOT_PLAIN;
+  }
+
+  private handOver(s: string, at: number): string {
+    this.open = this.stack;
+    return s.slice(at);
+  }
+}
+
+const HANDOVER = Symbol('hand over');
+const MEMBER_HEAD = '<member><name>';
+const NAME_TO_VALUE = '</name><value>';
+const EMPTY_STRUCT = '<struct></struct>';
+const EMPTY_ARRAY = '<array><data></data></array>';
+const MEMBER_TAIL = '</value></member>';
+/** the typed scalars as xapi writes them, open and close tag, by their first letter (boolean and dateTime are the usual ones) */
+const SCALAR_TAGS: Array<Array<readonly [string, string]> | undefined> = [];
+for (const t of [Tag.Boolean, Tag.DateTime, Tag.String, Tag.Int, Tag.I4, Tag.I8, Tag.Double]) {
+  const name = NAME_OF[t]!;
+  (SCALAR_TAGS[name.charCodeAt(0)] ??= []).push([`<${name}>`, `</${name}>`]);
+}
+/** plainMember's answers that are not an index */
+const CUT = -1;
+const KEPT = -2;
+const NOT_PLAIN = -3;
 
 const DATE = /^(\d{4})-?(\d{2})-?(\d{2})T(\d{2}):?(\d{2}):?(\d{2})(?:\.\d+)?(Z|[+-]\d{2}:?\d{2})?$/;
 

@@ -6,6 +6,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { XenApiClient, XenApiConnectionError, XenApiError, XenApiProtocolError } from '../../src/xenapi';
+import { DecodePool } from '../../src/xenapi/decode-pool';
 import { XenApiReplyLimitError } from '../../src/xenapi/errors';
 import { replyLimitsFromEnv } from '../../src/xenapi/limits';
 
@@ -34,8 +35,14 @@ const jsonOk = (inner: string) => `{"jsonrpc":"2.0","result":${inner},"id":1}`;
 const nestedXml = (depth: number) => `${'<value><array><data>'.repeat(depth)}<value>x</value>${'</data></array></value>'.repeat(depth)}`;
 const nestedJson = (depth: number) => `${'['.repeat(depth)}"x"${']'.repeat(depth)}`;
 
+// each case runs twice: decoded on the event loop, and on a decode thread (decode-pool.ts) that takes every reply
+const onTheLoop = new DecodePool({ threads: 0 });
+const onAThread = new DecodePool({ threads: 1, minBytes: 0 });
+let decodePool = onTheLoop;
+afterAll(() => onAThread.close());
+
 function client(transport: 'xmlrpc' | 'jsonrpc', limits = { maxBytes: 1024 * 1024, maxDepth: 32 }): XenApiClient {
-  return new XenApiClient({ url, username: 'root', password: 'pw', tls: { mode: 'insecure-http' }, transport, replyLimits: limits });
+  return new XenApiClient({ url, username: 'root', password: 'pw', tls: { mode: 'insecure-http' }, transport, replyLimits: limits, decodePool });
 }
 
 async function failure(c: XenApiClient, method = 'system.listMethods'): Promise<Error> {
@@ -49,7 +56,30 @@ async function failure(c: XenApiClient, method = 'system.listMethods'): Promise<
   throw new Error('the call succeeded');
 }
 
-describe.each(['xmlrpc', 'jsonrpc'] as const)('over %s', (transport) => {
+describe.each([
+  ['xmlrpc', 'on the event loop', onTheLoop],
+  ['jsonrpc', 'on the event loop', onTheLoop],
+  ['xmlrpc', 'on a decode thread', onAThread],
+  ['jsonrpc', 'on a decode thread', onAThread],
+] as const)('over %s, decoded %s', (transport, _where, pool) => {
+  beforeEach(() => {
+    decodePool = pool;
+  });
+  afterEach(() => {
+    decodePool = onTheLoop;
+  });
+  test('the reply is decoded where this block says', async () => {
+    answer = () => (transport === 'xmlrpc' ? { type: 'text/xml', body: xmlOk('<value>here</value>') } : { type: 'application/json', body: jsonOk('"here"') });
+    const before = onAThread.handedOver;
+    const c = client(transport);
+    try {
+      expect(await c.call('system.listMethods')).toBe('here');
+    } finally {
+      c.close();
+    }
+    expect(onAThread.handedOver - before).toBe(pool === onAThread ? 1 : 0);
+  });
+
   const ok = (inner: { xml: string; json: string }): Body =>
     transport === 'xmlrpc' ? { type: 'text/xml', body: xmlOk(inner.xml) } : { type: 'application/json', body: jsonOk(inner.json) };
 

@@ -1,0 +1,39 @@
+/** The messages between decode-pool.ts (the event loop) and its decode threads (decode-worker.ts). */
+import type { RecordClass } from './records';
+import type { XmlRpcDocument } from './xml-decode';
+
+/** A decoded reply, before its envelope is unwrapped (wire.ts). */
+export type DecodedReply = { kind: 'json'; value: unknown } | { kind: 'xml'; doc: XmlRpcDocument };
+
+/** Records of a get_all_records reply sent per message: each message is a short structured-clone read for the loop. */
+export const RECORDS_BATCH = 400;
+
+export interface StartJob {
+  type: 'start';
+  id: number;
+  format: 'xml' | 'json';
+  maxDepth: number;
+  /** a get_all_records reply of this class: decode only its schema's fields and validate each record */
+  records?: RecordClass;
+  /** otherwise, a ref → record reply of which only these fields are wanted */
+  recordFields?: string[];
+}
+
+export type ToWorker =
+  | StartJob
+  /** the next bytes of the reply, in order (transferred, not copied) */
+  | { type: 'chunk'; id: number; bytes: Uint8Array }
+  | { type: 'end'; id: number }
+  /** the reply is abandoned (limit, timeout, connection lost): drop the job */
+  | { type: 'cancel'; id: number };
+
+export type DecodeError =
+  | { kind: 'xml' | 'json' | 'internal'; message: string }
+  | { kind: 'record'; message: string; cls: string; ref: string; field: string; detail: string };
+
+export type FromWorker =
+  /** validated records of a get_all_records reply, before its 'done' */
+  | { type: 'records'; id: number; entries: Array<[string, unknown]> }
+  /** records: the reply's success value was taken out and sent as 'records' messages */
+  | { type: 'done'; id: number; reply: DecodedReply; records: boolean }
+  | { type: 'error'; id: number; error: DecodeError };

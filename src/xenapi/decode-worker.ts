@@ -1,0 +1,134 @@
+/**
+ * A decode thread of decode-pool.ts (issue 13): decodes the large XenAPI replies the event loop hands over, with
+ * the same decoders and the same record schemas as the event loop would, so a 64-host read uses every core and
+ * the event loop only moves bytes. One thread decodes several replies at once (the jobs interleave: the XML
+ * decoder takes each chunk as it arrives, the JSON decoder yields between slices).
+ *
+ * Nothing here logs or keeps anything after a job: errors go back as their kind and message, and the thread that
+ * started the job turns them into the client's errors (and removes secrets from them, wire.ts).
+ */
+import { parentPort } from 'node:worker_threads';
+import { StringDecoder } from 'node:string_decoder';
+import { JsonDecodeError, decodeJson } from './json-decode';
+import { RecordParseError, parseAllRecords, recordFieldsOf } from './records';
+import { XmlRpcDecodeError, XmlRpcDecoder, type XmlRpcDocument } from './xml-decode';
+import { RECORDS_BATCH, type DecodeError, type FromWorker, type StartJob, type ToWorker } from './decode-protocol';
+
+interface XmlJob {
+  start: StartJob;
+  text: StringDecoder;
+  decoder: XmlRpcDecoder;
+}
+interface JsonJob {
+  start: StartJob;
+  chunks: Buffer[];
+  size: number;
+}
+
+const port = parentPort;
+if (!port) throw new Error('decode-worker.ts runs only as a worker thread (decode-pool.ts starts it)');
+
+/** jobs in progress; a failed job is dropped at once, so its later chunks and its end are ignored */
+const jobs = new Map<number, XmlJob | JsonJob>();
+
+const post = (m: FromWorker): void => port.postMessage(m);
+
+port.on('message', (m: ToWorker) => {
+  try {
+    handle(m);
+  } catch (e) {
+    fail(m.id, e);
+  }
+});
+
+function handle(m: ToWorker): void {
+  switch (m.type) {
+    case 'start': {
+      const fields = m.records ? recordFieldsOf(m.records) : m.recordFields ? new Set(m.recordFields) : undefined;
+      jobs.set(
+        m.id,
+        m.format === 'xml'
+          ? { start: m, text: new StringDecoder('utf8'), decoder: new XmlRpcDecoder(m.maxDepth, { recordFields: fields }) }
+          : { start: m, chunks: [], size: 0 },
+      );
+      return;
+    }
+    case 'chunk': {
+      const job = jobs.get(m.id);
+      if (!job) return;
+      const bytes = Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength);
+      if ('decoder' in job) job.decoder.write(job.text.write(bytes));
+      else {
+        job.chunks.push(bytes);
+        job.size += bytes.length;
+      }
+      return;
+    }
+    case 'end': {
+      const job = jobs.get(m.id);
+      jobs.delete(m.id);
+      if (!job) return;
+      finish(job).catch((e: unknown) => fail(m.id, e));
+      return;
+    }
+    case 'cancel':
+      jobs.delete(m.id);
+      return;
+  }
+}
+
+async function finish(job: XmlJob | JsonJob): Promise<void> {
+  const { id, records } = job.start;
+  let doc: { kind: 'json'; value: unknown } | { kind: 'xml'; doc: XmlRpcDocument };
+  if ('decoder' in job) {
+    job.decoder.write(job.text.end());
+    doc = { kind: 'xml', doc: job.decoder.end() };
+  } else {
+    const text = (job.chunks.length === 1 ? job.chunks[0]! : Buffer.concat(job.chunks, job.size)).toString('utf8');
+    job.chunks = [];
+    const fields = records ? recordFieldsOf(records) : job.start.recordFields ? new Set(job.start.recordFields) : undefined;
+    doc = { kind: 'json', value: await decodeJson(text, job.start.maxDepth, { recordFields: fields }) };
+  }
+  const found = records ? successValue(doc) : undefined;
+  if (!records || !found) {
+    post({ type: 'done', id, reply: doc, records: false });
+    return;
+  }
+  // the records are validated here (the schemas are the event loop's), then sent in batches: one message of 3,200
+  // records would cost the receiving event loop one long structured-clone read
+  const parsed = parseAllRecords(records, found.value);
+  const entries = Object.entries(parsed);
+  for (let i = 0; i < entries.length; i += RECORDS_BATCH) post({ type: 'records', id, entries: entries.slice(i, i + RECORDS_BATCH) });
+  found.clear();
+  post({ type: 'done', id, reply: doc, records: true });
+}
+
+/**
+ * The Value of a successful reply (XML-RPC {Status: Success, Value}; JSON-RPC {result} with no error) when it is
+ * a struct, and how to take it out of the reply (the records are sent apart and put back by the pool). Any other
+ * reply (a Failure, an unexpected shape) goes back whole, for the client to judge as it judges every reply.
+ */
+function successValue(doc: { kind: 'json'; value: unknown } | { kind: 'xml'; doc: XmlRpcDocument }): { value: object; clear: () => void } | undefined {
+  const isStruct = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Date) && !Buffer.isBuffer(v);
+  if (doc.kind === 'json') {
+    const env = doc.value;
+    if (!isStruct(env) || (env.error !== undefined && env.error !== null) || !isStruct(env.result)) return undefined;
+    return { value: env.result, clear: () => (env.result = null) };
+  }
+  if (doc.doc.kind !== 'response') return undefined;
+  const env = doc.doc.value;
+  if (!isStruct(env) || env.Status !== 'Success' || !isStruct(env.Value)) return undefined;
+  return { value: env.Value, clear: () => (env.Value = null) };
+}
+
+function fail(id: number, e: unknown): void {
+  jobs.delete(id);
+  post({ type: 'error', id, error: describe(e) });
+}
+
+function describe(e: unknown): DecodeError {
+  if (e instanceof RecordParseError) return { kind: 'record', message: e.message, cls: e.cls, ref: e.ref, field: e.field, detail: e.detail };
+  if (e instanceof XmlRpcDecodeError) return { kind: 'xml', message: e.message };
+  if (e instanceof JsonDecodeError) return { kind: 'json', message: e.message };
+  return { kind: 'internal', message: e instanceof Error ? e.message : String(e) };
+}

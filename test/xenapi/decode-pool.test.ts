@@ -1,0 +1,155 @@
+/**
+ * Decode threads (issue 13, src/xenapi/decode-pool.ts): a pool read decoded on threads gives exactly what the
+ * event loop gives, over both transports; records that break their schema fail the same way; a thread that dies
+ * fails only the replies it held, and the next read works; the process neither exits while a reply is being
+ * decoded nor stays up for idle threads. The threads run the compiled thread script (dist/, built by the tests'
+ * global setup), so these tests are also the check that it is built and loads.
+ */
+import { execFile } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { syntheticScenario } from '../../bench/plan';
+import { parseScenario, startSimulator, type SimPool } from '../../src/sim';
+import { RECORD_CLASSES, XenApiClient } from '../../src/xenapi';
+import { DecodePool, DecodeThreadError, decodeThreadsFromEnv } from '../../src/xenapi/decode-pool';
+import { RecordParseError } from '../../src/xenapi/records';
+
+const ROOT = join(__dirname, '..', '..');
+
+describe('a pool read on decode threads', () => {
+  let sim: SimPool;
+  const threads = new DecodePool({ threads: 2, minBytes: 0 });
+  const loop = new DecodePool({ threads: 0 });
+  beforeAll(async () => {
+    // 3 hosts × 300 VMs: the VM, VBD and VIF replies hold more records than one batch of a thread's answer
+    sim = await startSimulator(parseScenario(syntheticScenario(3, 300), 'decode-threads'));
+  });
+  afterAll(async () => {
+    await threads.close();
+    await sim.stop();
+  });
+
+  const client = (transport: 'xmlrpc' | 'jsonrpc', decodePool: DecodePool) =>
+    new XenApiClient({ url: sim.masterUrl, username: sim.username, password: sim.password, tls: sim.tls, transport, decodePool });
+
+  test.each(['xmlrpc', 'jsonrpc'] as const)('over %s: every class reads the same as on the event loop', async (transport) => {
+    const onThreads = client(transport, threads);
+    const onLoop = client(transport, loop);
+    try {
+      await onThreads.login();
+      const before = threads.handedOver;
+      onThreads.resetCallCount();
+      for (const cls of RECORD_CLASSES) {
+        const [a, b] = await Promise.all([onThreads.getAllRecords(cls), onLoop.getAllRecords(cls)]);
+        expect(a).toEqual(b);
+      }
+      // every reply went to a thread (minBytes 0)
+      expect(threads.handedOver - before).toBe(onThreads.callCount);
+      expect(onThreads.callCount).toBe(RECORD_CLASSES.length);
+      expect(Object.keys(await onThreads.getAllRecords('VM')).length).toBeGreaterThan(900);
+    } finally {
+      await onThreads.logout();
+      await onLoop.logout();
+    }
+  });
+
+});
+
+test('a thread that dies fails the reply it held, and the next reply starts a new thread', async () => {
+  // a host that sends half of a large reply, then waits to be told to send the rest
+  let release: () => void = () => undefined;
+  const half = `<?xml version="1.0"?><methodResponse><params><param><value><struct><member><name>Status</name><value>Success</value></member><member><name>Value</name><value><array><data>${'<value>x</value>'.repeat(20_000)}`;
+  const rest = '</data></array></value></member></struct></value></param></params></methodResponse>';
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'text/xml', 'content-length': Buffer.byteLength(half + rest) });
+      res.write(half);
+      release = () => res.end(rest);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const pool = new DecodePool({ threads: 1, minBytes: 0 });
+  const c = new XenApiClient({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, username: 'root', password: 'pw', tls: { mode: 'insecure-http' }, transport: 'xmlrpc', decodePool: pool });
+  try {
+    const first = c.call('system.listMethods');
+    while (pool.handedOver === 0) await new Promise((r) => setTimeout(r, 5));
+    await pool.close();
+    release();
+    await expect(first).rejects.toThrow(DecodeThreadError);
+    await expect(first).rejects.toThrow(/^the decode thread stopped \(exit code \d+\) before the reply was decoded$/);
+    const second = c.call('system.listMethods');
+    while (pool.handedOver === 1) await new Promise((r) => setTimeout(r, 5));
+    release();
+    expect(await second).toHaveLength(20_000);
+    expect(pool.handedOver).toBe(2);
+  } finally {
+    c.close();
+    await pool.close();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+});
+
+describe('a reply broken in ways only the record schemas see', () => {
+  let server: http.Server;
+  let url: string;
+  beforeAll(async () => {
+    server = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        const metrics = (n: number, live: string) =>
+          `<member><name>OpaqueRef:m${n}</name><value><struct><member><name>live</name><value>${live}</value></member><member><name>memory_total</name><value>1024</value></member></struct></value></member>`;
+        // the second record's `live` is a struct, not a boolean: well-formed XML-RPC, a wrong record
+        const body = `<?xml version="1.0"?><methodResponse><params><param><value><struct><member><name>Status</name><value>Success</value></member><member><name>Value</name><value><struct>${metrics(1, '<boolean>1</boolean>')}${metrics(2, '<struct></struct>')}</struct></value></member></struct></value></param></params></methodResponse>`;
+        res.writeHead(200, { 'content-type': 'text/xml', 'content-length': Buffer.byteLength(body) }).end(body);
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+
+  test.each([
+    ['on a decode thread', new DecodePool({ threads: 1, minBytes: 0 })],
+    ['on the event loop', new DecodePool({ threads: 0 })],
+  ])('%s: the record, the field and what was wrong are named', async (_where, pool) => {
+    const c = new XenApiClient({ url, username: 'root', password: 'pw', tls: { mode: 'insecure-http' }, transport: 'xmlrpc', decodePool: pool });
+    try {
+      const e = (await c.getAllRecords('host_metrics').catch((err: unknown) => err)) as RecordParseError;
+      expect(e).toBeInstanceOf(RecordParseError);
+      expect([e.cls, e.ref, e.field]).toEqual(['host_metrics', 'OpaqueRef:m2', 'live']);
+      expect(e.detail).toMatch(/Expected boolean/);
+    } finally {
+      c.close();
+      await pool.close();
+    }
+  });
+});
+
+describe('the process and its threads', () => {
+  test('it stays up while a reply is decoded on a thread, and exits once the threads are idle', async () => {
+    // the compiled pool in a child process: nothing but the decode keeps its event loop alive
+    const script = `
+      const { DecodePool } = require(${JSON.stringify(join(ROOT, 'dist/src/xenapi/decode-pool.js'))});
+      const pool = new DecodePool({ threads: 2, minBytes: 0 });
+      const text = '{"result":' + JSON.stringify(Object.fromEntries(Array.from({ length: 2000 }, (_, i) => ['r' + i, { uuid: 'u' + i }]))) + '}';
+      async function* body() { yield Buffer.from(text); }
+      pool.decode(body(), { format: 'json', maxDepth: 32, maxBytes: 1e8 }, text.length, () => new Error('too large'))
+        .then((r) => console.log(Object.keys(r.value.result).length));`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], { timeout: 20_000 });
+    expect(stdout.trim()).toBe('2000');
+  });
+
+  test('XSUPGRADE_XENAPI_DECODE_THREADS: a number of threads, 0 for none; anything else is refused by name', () => {
+    expect(decodeThreadsFromEnv({ XSUPGRADE_XENAPI_DECODE_THREADS: '0' })).toBe(0);
+    expect(decodeThreadsFromEnv({ XSUPGRADE_XENAPI_DECODE_THREADS: '3' })).toBe(3);
+    expect(decodeThreadsFromEnv({})).toBeGreaterThanOrEqual(1);
+    expect(decodeThreadsFromEnv({})).toBeLessThanOrEqual(4);
+    expect(() => decodeThreadsFromEnv({ XSUPGRADE_XENAPI_DECODE_THREADS: 'two' })).toThrow(/XSUPGRADE_XENAPI_DECODE_THREADS must be a whole number/);
+    expect(() => decodeThreadsFromEnv({ XSUPGRADE_XENAPI_DECODE_THREADS: '64' })).toThrow(/XSUPGRADE_XENAPI_DECODE_THREADS must be between 0 and 16/);
+  });
+});
