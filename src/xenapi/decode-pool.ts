@@ -7,7 +7,7 @@
  *
  * Small replies (most calls: event.from, a task, one field) are decoded on the loop, where a thread's round trip
  * would cost more than it saves. Without threads (XSUPGRADE_XENAPI_DECODE_THREADS=0, or no compiled thread
- * script, as under ts-jest before a build), every reply is decoded on the loop, as before.
+ * script, as under ts-jest), every reply is decoded on the loop.
  *
  * A thread that dies fails the replies it held with an error that says so (the caller's read fails like a lost
  * connection would, and is read again by whoever retries it); the next reply starts a new thread.
@@ -41,7 +41,7 @@ export interface DecodePoolOptions {
   threads: number;
   /** replies declared (Content-Length) at least this large go to a thread (default 1 MiB; see wants) */
   minBytes?: number;
-  /** the compiled decode-worker.js (default: beside this module, or dist/ under ts-jest) */
+  /** the compiled decode-worker.js (default: beside this module; none under ts-jest, see defaultWorkerFile) */
   workerFile?: string;
 }
 
@@ -221,10 +221,13 @@ function toError(e: DecodeError): Error {
   }
 }
 
-/** The compiled thread script: beside this module once built; under ts-jest, the build in dist/ (test/helpers/global-setup.js makes it). */
+/**
+ * The compiled thread script beside this module. Under ts-jest there is none by default: objects a thread sends
+ * are made in Node's own realm, not in a test's sandbox (a Date from a thread is not the test's Date), so tests
+ * choose the threads they test and pass the built script (test/helpers/decode-threads.ts).
+ */
 function defaultWorkerFile(): string | undefined {
-  if (__filename.endsWith('.js')) return join(__dirname, 'decode-worker.js');
-  return join(__dirname, '..', '..', 'dist', 'src', 'xenapi', 'decode-worker.js');
+  return __filename.endsWith('.js') ? join(__dirname, 'decode-worker.js') : undefined;
 }
 
 export const decodeThreadsEnvSchema = z.object({

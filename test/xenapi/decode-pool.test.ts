@@ -3,7 +3,8 @@
  * event loop gives, over both transports; records that break their schema fail the same way; a thread that dies
  * fails only the replies it held, and the next read works; the process neither exits while a reply is being
  * decoded nor stays up for idle threads. The threads run the compiled thread script (dist/, built by the tests'
- * global setup), so these tests are also the check that it is built and loads.
+ * global setup), so these tests are also the check that it is built and loads. (Objects from a thread are made in
+ * Node's realm, not the test's: compared with toEqual, never instanceof.)
  */
 import { execFile } from 'node:child_process';
 import http from 'node:http';
@@ -15,12 +16,13 @@ import { parseScenario, startSimulator, type SimPool } from '../../src/sim';
 import { RECORD_CLASSES, XenApiClient } from '../../src/xenapi';
 import { DecodePool, DecodeThreadError, decodeThreadsFromEnv } from '../../src/xenapi/decode-pool';
 import { RecordParseError } from '../../src/xenapi/records';
+import { decodeThreads } from '../helpers/decode-threads';
 
 const ROOT = join(__dirname, '..', '..');
 
 describe('a pool read on decode threads', () => {
   let sim: SimPool;
-  const threads = new DecodePool({ threads: 2, minBytes: 0 });
+  const threads = decodeThreads(2);
   const loop = new DecodePool({ threads: 0 });
   beforeAll(async () => {
     // 3 hosts × 300 VMs: the VM, VBD and VIF replies hold more records than one batch of a thread's answer
@@ -71,7 +73,7 @@ test('a thread that dies fails the reply it held, and the next reply starts a ne
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const pool = new DecodePool({ threads: 1, minBytes: 0 });
+  const pool = decodeThreads(1);
   const c = new XenApiClient({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, username: 'root', password: 'pw', tls: { mode: 'insecure-http' }, transport: 'xmlrpc', decodePool: pool });
   try {
     const first = c.call('system.listMethods');
@@ -114,7 +116,7 @@ describe('a reply broken in ways only the record schemas see', () => {
   });
 
   test.each([
-    ['on a decode thread', new DecodePool({ threads: 1, minBytes: 0 })],
+    ['on a decode thread', decodeThreads(1)],
     ['on the event loop', new DecodePool({ threads: 0 })],
   ])('%s: the record, the field and what was wrong are named', async (_where, pool) => {
     const c = new XenApiClient({ url, username: 'root', password: 'pw', tls: { mode: 'insecure-http' }, transport: 'xmlrpc', decodePool: pool });

@@ -9,6 +9,7 @@ import { XenApiClient, XenApiConnectionError, XenApiError, XenApiProtocolError }
 import { DecodePool } from '../../src/xenapi/decode-pool';
 import { XenApiReplyLimitError } from '../../src/xenapi/errors';
 import { replyLimitsFromEnv } from '../../src/xenapi/limits';
+import { decodeThreads } from '../helpers/decode-threads';
 
 type Body = { status?: number; type: string; body: string | Buffer };
 let answer: (path: string) => Body;
@@ -37,7 +38,7 @@ const nestedJson = (depth: number) => `${'['.repeat(depth)}"x"${']'.repeat(depth
 
 // each case runs twice: decoded on the event loop, and on a decode thread (decode-pool.ts) that takes every reply
 const onTheLoop = new DecodePool({ threads: 0 });
-const onAThread = new DecodePool({ threads: 1, minBytes: 0 });
+const onAThread = decodeThreads(1);
 let decodePool = onTheLoop;
 afterAll(() => onAThread.close());
 
