@@ -32,8 +32,15 @@ export type DecodeError =
   | { kind: 'record'; message: string; cls: string; ref: string; field: string; detail: string };
 
 export type FromWorker =
-  /** validated records of a get_all_records reply, before its 'done' */
-  | { type: 'records'; id: number; entries: Array<[string, unknown]> }
-  /** records: the reply's success value was taken out and sent as 'records' messages */
-  | { type: 'done'; id: number; reply: DecodedReply; records: boolean }
+  /**
+   * batches: the reply's success value was taken out, its records validated and sent on the records port in that
+   * many RecordsBatch messages, before this one
+   */
+  | { type: 'done'; id: number; reply: DecodedReply; batches: number }
   | { type: 'error'; id: number; error: DecodeError };
+
+/** On the records port (workerData.records): validated records of a get_all_records reply. */
+export interface RecordsBatch {
+  id: number;
+  entries: Array<[string, unknown]>;
+}

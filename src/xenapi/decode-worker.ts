@@ -7,12 +7,14 @@
  * Nothing here logs or keeps anything after a job: errors go back as their kind and message, and the thread that
  * started the job turns them into the client's errors (and removes secrets from them, wire.ts).
  */
-import { parentPort } from 'node:worker_threads';
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { StringDecoder } from 'node:string_decoder';
 import { JsonDecodeError, decodeJson } from './json-decode';
 import { RecordParseError, parseAllRecords, recordFieldsOf } from './records';
 import { XmlRpcDecodeError, XmlRpcDecoder, type XmlRpcDocument } from './xml-decode';
-import { RECORDS_BATCH, type DecodeError, type FromWorker, type StartJob, type ToWorker } from './decode-protocol';
+import { RECORDS_BATCH, type DecodeError, type FromWorker, type RecordsBatch, type StartJob, type ToWorker } from './decode-protocol';
 
 interface XmlJob {
   start: StartJob;
@@ -27,6 +29,9 @@ interface JsonJob {
 
 const port = parentPort;
 if (!port) throw new Error('decode-worker.ts runs only as a worker thread (decode-pool.ts starts it)');
+lowerPriority();
+/** where validated records go, batch by batch (the pool reads them one at a time, in its loop's slices) */
+const recordsPort = (workerData as { records: MessagePort }).records;
 
 /** jobs in progress; a failed job is dropped at once, so its later chunks and its end are ignored */
 const jobs = new Map<number, XmlJob | JsonJob>();
@@ -91,16 +96,24 @@ async function finish(job: XmlJob | JsonJob): Promise<void> {
   }
   const found = records ? successValue(doc) : undefined;
   if (!records || !found) {
-    post({ type: 'done', id, reply: doc, records: false });
+    post({ type: 'done', id, reply: doc, batches: 0 });
     return;
   }
   // the records are validated here (the schemas are the event loop's), then sent in batches: one message of 3,200
   // records would cost the receiving event loop one long structured-clone read
   const parsed = parseAllRecords(records, found.value);
   const entries = Object.entries(parsed);
-  for (let i = 0; i < entries.length; i += RECORDS_BATCH) post({ type: 'records', id, entries: entries.slice(i, i + RECORDS_BATCH) });
+  let batches = 0;
+  for (let i = 0; i < entries.length; i += RECORDS_BATCH, batches++) {
+    recordsPort.postMessage({ id, entries: entries.slice(i, i + RECORDS_BATCH) } satisfies RecordsBatch);
+  }
   found.clear();
-  post({ type: 'done', id, reply: doc, records: true });
+  // an empty pool's records: one empty batch, so the reply still comes back through the records port
+  if (batches === 0) {
+    recordsPort.postMessage({ id, entries: [] } satisfies RecordsBatch);
+    batches = 1;
+  }
+  post({ type: 'done', id, reply: doc, batches });
 }
 
 /**
@@ -131,4 +144,18 @@ function describe(e: unknown): DecodeError {
   if (e instanceof XmlRpcDecodeError) return { kind: 'xml', message: e.message };
   if (e instanceof JsonDecodeError) return { kind: 'json', message: e.message };
   return { kind: 'internal', message: e instanceof Error ? e.message : String(e) };
+}
+
+/**
+ * Decoding yields the CPU to the event loop: on Linux this thread runs at nice 10 (a thread is a task with an id of
+ * its own there, /proc/thread-self). With two cores, two decode threads and the loop, the loop was otherwise
+ * descheduled for up to 70 ms at a time during a 64-host read: Slack acks and timers late. Elsewhere: left as is.
+ */
+function lowerPriority(): void {
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    if (Number.isInteger(tid) && tid > 0) setPriority(tid, 10);
+  } catch {
+    // not Linux, or not allowed: the thread keeps the process's priority
+  }
 }

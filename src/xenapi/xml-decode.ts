@@ -196,8 +196,10 @@ export class XmlRpcDecoder {
   private skipping = false;
   private skipValues = 0;
   private skipContainers = 0;
-  /** a record field not kept is being skipped without the tokenizer (MemberSkipper) */
-  private skipper: MemberSkipper | undefined;
+  /** skips the record fields not kept without the tokenizer (given recordFields) */
+  private readonly skipper: MemberSkipper | undefined;
+  /** the skipper is at work: text goes to it, not to the tokenizer */
+  private fastSkipping = false;
   /** where the tokenizer was paused to start a fast skip (in its positions), or -1 */
   private pausedAt = -1;
   /** where the last close tag ended (its `>`, in the tokenizer's positions) */
@@ -209,6 +211,7 @@ export class XmlRpcDecoder {
   ) {
     // (a fresh key string costs a string-table lookup at every property store: ~460 ns, a third of building a record)
     this.recordFields = opts.recordFields && new Map([...opts.recordFields].map((f) => [f, f]));
+    this.skipper = this.recordFields && new MemberSkipper(this.recordFields, maxDepth);
     // methodResponse, params, param, value, then struct/array, member/data, value per level, and a scalar
     this.maxElements = 3 * maxDepth + 6;
     const ignore = (): void => undefined;
@@ -257,8 +260,8 @@ export class XmlRpcDecoder {
     try {
       let text: string | undefined = chunk;
       while (text) {
-        if (this.skipper) {
-          text = this.skipper.scan(text);
+        if (this.fastSkipping) {
+          text = this.skipper!.scan(text);
           if (text === undefined) return;
           this.endFastSkip();
         }
@@ -286,7 +289,7 @@ export class XmlRpcDecoder {
    */
   private endFastSkip(): void {
     const skipper = this.skipper!;
-    this.skipper = undefined;
+    this.fastSkipping = false;
     this.tokenizer.reset();
     this.cur = '';
     this.curOffset = 0;
@@ -308,7 +311,7 @@ export class XmlRpcDecoder {
 
   end(): XmlRpcDocument {
     if (this.error) throw this.error;
-    if (this.skipper) throw new XmlRpcDecodeError('the document ends inside a <member>');
+    if (this.fastSkipping) throw new XmlRpcDecodeError('the document ends inside a <member>');
     try {
       this.tokenizer.end();
     } catch (e) {
@@ -460,7 +463,8 @@ export class XmlRpcDecoder {
           else {
             // most of a record's text is fields not kept (~70% for a VM): they are skipped by MemberSkipper, which
             // looks only at the `<…>` of the text, not at every character as the tokenizer does
-            this.skipper = new MemberSkipper(this.recordFields!, this.maxElements - this.open.length + 1, this.maxDepth - this.frames.length, this.maxDepth);
+            this.skipper!.start(this.maxElements - this.open.length + 1, this.maxDepth - this.frames.length);
+            this.fastSkipping = true;
             this.pausedAt = this.closedAt + 1;
             this.tokenizer.pause();
           }
@@ -551,23 +555,44 @@ class MemberSkipper {
   /** set when the skipper hands over: the elements open at that point, outermost first (see XmlRpcDecoder.endFastSkip) */
   open: Tag[] | undefined;
   /** elements open within the record, outermost first: starts in the first member */
-  private readonly stack: Tag[] = [Tag.Member];
+  private stack: Tag[] = [];
   /** the text of a tag, or of a `<member><name>…</name>` head, cut by the end of a chunk */
   private carry = '';
   private containers = 0;
+  /** elements that may still open, counting the first member's, and containers (the depth limits) */
+  private elementsLeft = 0;
+  private containersLeft = 0;
+
+  /** the kept field names, by length */
+  private readonly keptByLength: string[][] = [];
+  /** scan() calls so far, and the next `&` in the text of the latest (ampBefore) */
+  private scans = 0;
+  private ampScan = -1;
+  private ampAt = -1;
 
   constructor(
     private readonly fields: ReadonlyMap<string, string>,
-    /** elements that may still open, counting the first member's */
-    private readonly elementsLeft: number,
-    private readonly containersLeft: number,
     private readonly maxDepth: number,
-  ) {}
+  ) {
+    for (const name of fields.keys()) (this.keptByLength[name.length] ??= []).push(name);
+  }
+
+  /** Starts skipping after the `</name>` of a field not kept (one skipper per decoder: records have many such fields). */
+  start(elementsLeft: number, containersLeft: number): void {
+    this.memberClosed = false;
+    this.open = undefined;
+    this.stack = [Tag.Member];
+    this.carry = '';
+    this.containers = 0;
+    this.elementsLeft = elementsLeft;
+    this.containersLeft = containersLeft;
+  }
 
   /** Skips through `text`: undefined when all of it was skipped, else the rest, from where the tokenizer takes over. */
   scan(text: string): string | undefined {
     const s = this.carry === '' ? text : this.carry + text;
     this.carry = '';
+    this.scans++;
     const stack = this.stack;
     let i = 0;
     for (;;) {
@@ -642,32 +667,40 @@ class MemberSkipper {
   }
 
   /**
-   * At `s[at]`, a whole member written as xapi writes most of them: `<member><name>field</name><value>` then text
-   * (no `<`), `<struct></struct>` or `<array><data></data></array>`, then `</value></member>`. Where it ends; KEPT
-   * if the field is kept; CUT if the chunk ends within its head; NOT_PLAIN for anything else (read tag by tag).
+   * At `s[at]`, a whole member written as xapi writes most of them: `<member><name>field</name><value>`, plain
+   * content (plainContent), `</value></member>`. Where it ends; KEPT if the field is kept; CUT if the chunk ends
+   * within its head; NOT_PLAIN for anything else (read tag by tag).
    */
   private plainMember(s: string, at: number): number {
     if (s.length - at < MEMBER_HEAD.length) return CUT;
     if (!s.startsWith(MEMBER_HEAD, at)) return NOT_PLAIN;
-    const nameEnd = s.indexOf('<', at + MEMBER_HEAD.length);
+    const nameAt = at + MEMBER_HEAD.length;
+    const nameEnd = s.indexOf('<', nameAt);
     if (nameEnd < 0 || s.length - nameEnd < NAME_TO_VALUE.length) return CUT;
     if (!s.startsWith(NAME_TO_VALUE, nameEnd)) return NOT_PLAIN;
-    const name = s.slice(at + MEMBER_HEAD.length, nameEnd);
-    if (name.includes('&')) return NOT_PLAIN;
-    if (this.fields.has(name)) return KEPT;
-    let v = s.indexOf('<', nameEnd + NAME_TO_VALUE.length);
-    if (v < 0) return NOT_PLAIN;
-    if (s.startsWith(EMPTY_STRUCT, v)) v += EMPTY_STRUCT.length;
-    else if (s.startsWith(EMPTY_ARRAY, v)) v += EMPTY_ARRAY.length;
-    else if (s.charCodeAt(v + 1) !== SLASH) {
-      // a typed scalar: <boolean>1</boolean>, <dateTime.iso8601>…</dateTime.iso8601>, …
-      const typed = SCALAR_TAGS[s.charCodeAt(v + 1)]?.find(([open]) => s.startsWith(open, v));
-      if (!typed) return NOT_PLAIN;
-      v = s.indexOf('<', v + typed[0].length);
-      if (v < 0 || !s.startsWith(typed[1], v)) return NOT_PLAIN;
-      v += typed[1].length;
+    // a name with an entity is compared once decoded, by the tokenizer
+    if (this.ampBefore(s, nameAt, nameEnd)) return NOT_PLAIN;
+    if (this.isKept(s, nameAt, nameEnd)) return KEPT;
+    if (this.containersLeft < 1 || this.elementsLeft < 5) return NOT_PLAIN; // a plain member nests up to 5 elements
+    const end = plainContent(s, nameEnd + NAME_TO_VALUE.length, false);
+    return end >= 0 && s.startsWith(MEMBER_TAIL, end) ? end + MEMBER_TAIL.length : NOT_PLAIN;
+  }
+
+  /** Is s[from, to) the name of a kept field? Compared in place: no string is made for the names skipped. */
+  private isKept(s: string, from: number, to: number): boolean {
+    const same = this.keptByLength[to - from];
+    if (same === undefined) return false;
+    for (const name of same) if (s.startsWith(name, from)) return true;
+    return false;
+  }
+
+  /** Is there a `&` in s[from, to)? The next `&` of the text is looked up once per scan, not once per name. */
+  private ampBefore(s: string, from: number, to: number): boolean {
+    if (this.ampScan !== this.scans || (this.ampAt >= 0 && this.ampAt < from)) {
+      this.ampScan = this.scans;
+      this.ampAt = s.indexOf('&', from);
     }
-    return s.startsWith(MEMBER_TAIL, v) ? v + MEMBER_TAIL.length : NOT_PLAIN;
+    return this.ampAt >= 0 && this.ampAt < to;
   }
 
   private handOver(s: string, at: number): string {
@@ -677,10 +710,50 @@ class MemberSkipper {
 }
 
 const HANDOVER = Symbol('hand over');
+
+/**
+ * The content of a `<value>` starting at `s[at]`, if it is plain: text (no element), a typed scalar, an empty
+ * container, or (not `nested`) an array of plain values or a struct of plain members, the way xapi writes a set of
+ * refs or a string map. Returns where the `</value>` closing it must start, or -1 for anything else.
+ */
+function plainContent(s: string, at: number, nested: boolean): number {
+  let p = s.indexOf('<', at);
+  if (p < 0) return -1;
+  if (s.charCodeAt(p + 1) === SLASH) return p; // text; the caller checks that this is </value>
+  if (s.startsWith(ARRAY_HEAD, p)) {
+    if (nested) return s.startsWith(EMPTY_ARRAY, p) ? p + EMPTY_ARRAY.length : -1;
+    p += ARRAY_HEAD.length;
+    while (s.startsWith('<value>', p)) {
+      const end = plainContent(s, p + 7, true);
+      if (end < 0 || !s.startsWith('</value>', end)) return -1;
+      p = end + 8;
+    }
+    return s.startsWith(ARRAY_TAIL, p) ? p + ARRAY_TAIL.length : -1;
+  }
+  if (s.startsWith('<struct>', p)) {
+    if (nested) return s.startsWith(EMPTY_STRUCT, p) ? p + EMPTY_STRUCT.length : -1;
+    p += 8;
+    while (s.startsWith(MEMBER_HEAD, p)) {
+      const nameEnd = s.indexOf('<', p + MEMBER_HEAD.length);
+      if (nameEnd < 0 || !s.startsWith(NAME_TO_VALUE, nameEnd)) return -1;
+      const end = plainContent(s, nameEnd + NAME_TO_VALUE.length, true);
+      if (end < 0 || !s.startsWith(MEMBER_TAIL, end)) return -1;
+      p = end + MEMBER_TAIL.length;
+    }
+    return s.startsWith('</struct>', p) ? p + 9 : -1;
+  }
+  // a typed scalar: <boolean>1</boolean>, <dateTime.iso8601>…</dateTime.iso8601>, …
+  const typed = SCALAR_TAGS[s.charCodeAt(p + 1)]?.find(([open]) => s.startsWith(open, p));
+  if (!typed) return -1;
+  p = s.indexOf('<', p + typed[0].length);
+  return p >= 0 && s.startsWith(typed[1], p) ? p + typed[1].length : -1;
+}
 const MEMBER_HEAD = '<member><name>';
 const NAME_TO_VALUE = '</name><value>';
 const EMPTY_STRUCT = '<struct></struct>';
-const EMPTY_ARRAY = '<array><data></data></array>';
+const ARRAY_HEAD = '<array><data>';
+const ARRAY_TAIL = '</data></array>';
+const EMPTY_ARRAY = ARRAY_HEAD + ARRAY_TAIL;
 const MEMBER_TAIL = '</value></member>';
 /** the typed scalars as xapi writes them, open and close tag, by their first letter (boolean and dateTime are the usual ones) */
 const SCALAR_TAGS: Array<Array<readonly [string, string]> | undefined> = [];

@@ -8,8 +8,8 @@ import { DecodePool } from '../../src/xenapi/decode-pool';
 
 export const DECODE_WORKER = join(__dirname, '..', '..', 'dist', 'src', 'xenapi', 'decode-worker.js');
 
-/** A pool of `threads` that takes every reply (minBytes 0); throws if the build is missing, rather than test nothing. */
+/** A pool of `threads` that takes every reply (everyReply); throws if the build is missing, rather than test nothing. */
 export function decodeThreads(threads: number): DecodePool {
   if (!existsSync(DECODE_WORKER)) throw new Error(`${DECODE_WORKER} is missing: npm run build`);
-  return new DecodePool({ threads, minBytes: 0, workerFile: DECODE_WORKER });
+  return new DecodePool({ threads, everyReply: true, workerFile: DECODE_WORKER });
 }

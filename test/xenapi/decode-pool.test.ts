@@ -16,7 +16,7 @@ import { parseScenario, startSimulator, type SimPool } from '../../src/sim';
 import { RECORD_CLASSES, XenApiClient } from '../../src/xenapi';
 import { DecodePool, DecodeThreadError, decodeThreadsFromEnv } from '../../src/xenapi/decode-pool';
 import { RecordParseError } from '../../src/xenapi/records';
-import { decodeThreads } from '../helpers/decode-threads';
+import { DECODE_WORKER, decodeThreads } from '../helpers/decode-threads';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -47,7 +47,7 @@ describe('a pool read on decode threads', () => {
         const [a, b] = await Promise.all([onThreads.getAllRecords(cls), onLoop.getAllRecords(cls)]);
         expect(a).toEqual(b);
       }
-      // every reply went to a thread (minBytes 0)
+      // every reply went to a thread (everyReply)
       expect(threads.handedOver - before).toBe(onThreads.callCount);
       expect(onThreads.callCount).toBe(RECORD_CLASSES.length);
       expect(Object.keys(await onThreads.getAllRecords('VM')).length).toBeGreaterThan(900);
@@ -144,6 +144,16 @@ describe('the process and its threads', () => {
         .then((r) => console.log(Object.keys(r.value.result).length));`;
     const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], { timeout: 20_000 });
     expect(stdout.trim()).toBe('2000');
+  });
+
+  test('only get_all_records replies go to a thread, and only large ones (or of unknown size)', () => {
+    const pool = new DecodePool({ threads: 1, workerFile: DECODE_WORKER });
+    expect(pool.wants(2 * 1024 * 1024, true)).toBe(true);
+    expect(pool.wants(Number.NaN, true)).toBe(true);
+    expect(pool.wants(64 * 1024, true)).toBe(false);
+    // event.from and the like: decoded on the loop, in its slices (a thread would send them back as one message)
+    expect(pool.wants(20 * 1024 * 1024, false)).toBe(false);
+    expect(new DecodePool({ threads: 0, workerFile: DECODE_WORKER }).wants(2 * 1024 * 1024, true)).toBe(false);
   });
 
   test('XSUPGRADE_XENAPI_DECODE_THREADS: a number of threads, 0 for none; anything else is refused by name', () => {
