@@ -11,7 +11,7 @@ import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { StringDecoder } from 'node:string_decoder';
-import { JsonDecodeError, decodeJson } from './json-decode';
+import { JsonDecodeError, decodeJsonWhole } from './json-decode';
 import { RecordParseError, parseAllRecords, recordFieldsOf } from './records';
 import { XmlRpcDecodeError, XmlRpcDecoder, type XmlRpcDocument } from './xml-decode';
 import { RECORDS_BATCH, type DecodeError, type FromWorker, type RecordsBatch, type StartJob, type ToWorker } from './decode-protocol';
@@ -91,8 +91,7 @@ async function finish(job: XmlJob | JsonJob): Promise<void> {
   } else {
     const text = (job.chunks.length === 1 ? job.chunks[0]! : Buffer.concat(job.chunks, job.size)).toString('utf8');
     job.chunks = [];
-    const fields = records ? recordFieldsOf(records) : job.start.recordFields ? new Set(job.start.recordFields) : undefined;
-    doc = { kind: 'json', value: await decodeJson(text, job.start.maxDepth, { recordFields: fields }) };
+    doc = { kind: 'json', value: decodeJsonWhole(text, job.start.maxDepth) };
   }
   const found = records ? successValue(doc) : undefined;
   if (!records || !found) {

@@ -3,7 +3,7 @@
  * `xmlrpc` package did (and nothing it should refuse); the piecewise JSON decoder gives exactly JSON.parse's value
  * however a large reply is split.
  */
-import { decodeJson } from '../../src/xenapi/json-decode';
+import { JsonDecodeError, decodeJson, decodeJsonWhole } from '../../src/xenapi/json-decode';
 import { XmlRpcDecoder, decodeXmlRpc } from '../../src/xenapi/xml-decode';
 
 describe('XML-RPC decoder', () => {
@@ -281,6 +281,14 @@ describe('JSON decoder', () => {
       await expect(decodeJson(nested(32), 32, { wholeParseBytes: whole })).resolves.toBeDefined();
       await expect(decodeJson(`{"a":${nested(40)}}`, 32, { wholeParseBytes: whole })).rejects.toThrow(/nested deeper/);
     }
+    // a decode thread's whole parse (decodeJsonWhole) draws the line at the same place
+    expect(() => decodeJsonWhole(nested(33), 32)).toThrow(/nested deeper than 32 levels/);
+    expect(decodeJsonWhole(nested(32), 32)).toBeDefined();
+    expect(() => decodeJsonWhole(`{"a":[1,{"b":${nested(31)}}]}`, 32)).toThrow(/nested deeper than 32 levels/);
+    expect(() => decodeJsonWhole(nested(200_000), 32)).toThrow(/nested deeper than 32 levels/);
+    expect(() => decodeJsonWhole('{"a":', 32)).toThrow(JsonDecodeError);
+    const text = JSON.stringify({ result: { r1: { a: [1, 'x', { b: null }], c: 'é"\\' } }, error: null });
+    expect(decodeJsonWhole(text, 32)).toEqual(JSON.parse(text));
   });
 
   test('brackets inside strings do not count, whatever the escapes around them', async () => {
