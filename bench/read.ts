@@ -19,6 +19,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { readSnapshot } from '../src/inventory';
 import { parseScenario, type Scenario } from '../src/sim';
 import { XenApiClient } from '../src/xenapi';
+import { sharedDecodePool } from '../src/xenapi/decode-pool';
 import { RECORD_CLASSES } from '../src/xenapi/records';
 import { markdownTable, ms } from './harness';
 import { syntheticScenario } from './plan';
@@ -46,6 +47,8 @@ export interface ReadBenchResult {
   rows: ReadBenchRow[];
   python: string;
   simulator: 'worker' | 'in-process';
+  /** threads decoding large replies in the bot (XSUPGRADE_XENAPI_DECODE_THREADS; 0 under ts-jest) */
+  decodeThreads: number;
   ackEveryMs: number;
   /** why run CPU was not measured, if it was not */
   runCpuSkipped?: string;
@@ -156,6 +159,7 @@ export async function benchRead(opts: ReadBenchOptions = {}): Promise<ReadBenchR
     rows,
     python: python ? `${python} (XenAPI.py from ${pythonXenApiPath(python)})` : 'not installed',
     simulator: simModule ? 'worker' : 'in-process',
+    decodeThreads: sharedDecodePool().threads,
     ackEveryMs,
     runCpuSkipped: runCpu ? undefined : opts.runCpu === false ? 'not asked' : 'needs the compiled simulator (npm run build; node dist/bench/read.js)',
   };
@@ -214,7 +218,7 @@ export function formatReadBench(r: ReadBenchResult): string {
     ]),
   );
   return [
-    `Reading a pool (one get_all_records per class) · simulator in ${r.simulator === 'worker' ? 'a worker thread' : 'the same process'} · python: ${r.python}`,
+    `Reading a pool (one get_all_records per class) · simulator in ${r.simulator === 'worker' ? 'a worker thread' : 'the same process'} · bot's decode threads: ${r.decodeThreads} · python: ${r.python}`,
     '',
     table,
     '',
