@@ -7,6 +7,7 @@ import type { KnownBlock } from '@slack/types';
 import type { HostUpdatePlan, Plan, PlanStep, Run } from '../../src/domain/types';
 import { approvalDecidedMessage, approvalMessage } from '../../src/slack/blocks/approval';
 import { ACTION, encodeButtonValue } from '../../src/slack/blocks/ids';
+import { runHeaderMessage } from '../../src/slack/blocks/run-header';
 import { makePlan, makeRun, poolConfig, step } from './helpers/fixtures';
 
 type Restart = HostUpdatePlan['restart'];
@@ -95,6 +96,23 @@ describe('the approval gate words what happens to the host (R3.10)', () => {
     const msg = approvalMessage(run, step(run, 'xs-a3:approval'), poolConfig());
     expect(approveButton(msg.blocks).text.text).toBe('Approve shutdown');
     expect(sectionText(msg.blocks)).toMatch(/approval needed — shut down `xs-a3`/);
+  });
+
+  it.each<[Restart, string]>([
+    ['toolstack', 'waiting for approval to restart its toolstack'],
+    ['none', 'waiting for approval to apply its updates'],
+    ['host', 'waiting for approval to reboot'],
+  ])('the run header of a host at its gate (restart=%s) says "%s", not "shut down"', (restart, words) => {
+    const run = updateOnlyRun(restart);
+    const gate = step(run, 'xs-a2:approval');
+    const waiting: Run = { ...run, state: 'awaiting-approval', steps: run.steps.map((s) => (s.id === gate.id ? { ...s, state: 'awaiting-approval' as const } : s)) };
+    const header = JSON.stringify(runHeaderMessage(waiting, poolConfig()));
+    expect(header).toContain(`\`xs-a2\` ✋ ${words}`);
+    expect(header).not.toMatch(/`xs-a2`[^\\]*shut down/); // its line (the Hold button's dialog speaks of hosts in general)
+    // a host that is upgraded is shut down, and its header line says so
+    const upgraded = step(run, 'xs-a3:approval');
+    const other: Run = { ...run, state: 'awaiting-approval', steps: run.steps.map((s) => (s.id === upgraded.id ? { ...s, state: 'awaiting-approval' as const } : s)) };
+    expect(JSON.stringify(runHeaderMessage(other, poolConfig()))).toContain('`xs-a3` ✋ waiting for approval to shut down');
   });
 
   it('the decided message of a toolstack gate does not say the host was shut down', () => {

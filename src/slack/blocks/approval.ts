@@ -1,26 +1,12 @@
-import { gateWords, isUpdateOnly } from '../../planner/render/updates';
+import { gateWords } from '../../planner/render/updates';
 import type { KnownBlock } from '@slack/types';
 import type { PoolConfig } from '../../config/pools';
 import type { Run, StepRecord } from '../../domain/types';
 import { approversMention, button, clockTime, confirm, duration, esc, plural, runContext, sections, SlackMessage, who } from './common';
 import { ACTION, encodeButtonValue } from './ids';
-import { hostPosition, planHostOf } from './progress';
+import { gateEffect, hostPosition, planHostOf, type GateEffect } from './progress';
 
 /** The approval request before a host shutdown (or reboot, or toolstack restart), and the same message once decided. */
-
-type GateEffect = 'shutdown' | 'reboot' | 'toolstack' | 'none';
-
-/**
- * What approving lets happen to the host, from the plan for it: an upgrade takes it down; a host already on the
- * target only gets its updates (R3.10), with the one restart they need — a reboot, a toolstack restart (VMs keep
- * running), or none. The runner may need less than planned (a livepatch), never more.
- */
-function gateEffect(run: Run, step: StepRecord): GateEffect {
-  const hp = planHostOf(run, step);
-  const hu = run.plan.updates?.hosts.find((h) => h.host === hp?.host);
-  if (!hp || !hu || !isUpdateOnly(hp)) return 'shutdown';
-  return hu.restart === 'host' ? 'reboot' : hu.restart;
-}
 
 const EFFECT: Record<GateEffect, { label: string; verb: string; noun: string }> = {
   shutdown: { label: 'Approve shutdown', verb: 'shut down', noun: 'shutdown' },

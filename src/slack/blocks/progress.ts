@@ -1,4 +1,5 @@
 import type { HostPlan, Run, StepKind, StepRecord } from '../../domain/types';
+import { isUpdateOnly } from '../../planner/render/updates';
 
 /** What a run's steps mean per host, for the header, approvals and the end summary. Pure. */
 
@@ -10,6 +11,8 @@ export interface HostProgress {
   phase: HostPhase;
   /** the step running, waiting or failed, when there is one */
   current?: StepRecord;
+  /** at its gate: what approving does to it (waitingForApproval) */
+  waitingFor?: string;
   /** when the host came back on the target (end of its wait-host step) */
   upgradedAt?: number;
   from: string;
@@ -22,7 +25,7 @@ const ACTIVE: Record<StepKind, string> = {
   disable: 'disabling the host',
   evacuate: 'evacuating VMs',
   'stop-vms': 'stopping VMs that cannot move',
-  approval: 'waiting for approval to shut down',
+  approval: 'waiting for approval',
   upgrade: 'upgrading',
   'wait-host': 'waiting for the host to come back',
   enable: 'enabling the host',
@@ -35,6 +38,32 @@ const ACTIVE: Record<StepKind, string> = {
 
 export function activeWords(kind: StepKind): string {
   return ACTIVE[kind] ?? kind;
+}
+
+export type GateEffect = 'shutdown' | 'reboot' | 'toolstack' | 'none';
+
+/**
+ * What approving a host's gate lets happen to it, from the plan for it: an upgrade takes it down; a host already
+ * on the target only gets its updates (R3.10), with the one restart they need — a reboot, a toolstack restart (VMs
+ * keep running), or none. The runner may need less than planned (a livepatch), never more.
+ */
+export function gateEffect(run: Run, step: StepRecord): GateEffect {
+  const hp = planHostOf(run, step);
+  const hu = run.plan.updates?.hosts.find((h) => h.host === hp?.host);
+  if (!hp || !hu || !isUpdateOnly(hp)) return 'shutdown';
+  return hu.restart === 'host' ? 'reboot' : hu.restart;
+}
+
+const WAITING_FOR: Record<GateEffect, string> = {
+  shutdown: 'waiting for approval to shut down',
+  reboot: 'waiting for approval to reboot',
+  toolstack: 'waiting for approval to restart its toolstack',
+  none: 'waiting for approval to apply its updates',
+};
+
+/** A host waiting at its gate, in words that say what approving does to it. */
+export function waitingForApproval(run: Run, gate: StepRecord): string {
+  return WAITING_FOR[gateEffect(run, gate)];
 }
 
 function stepsOf(run: Run, host: HostPlan): StepRecord[] {
@@ -50,7 +79,7 @@ export function hostProgress(run: Run): HostProgress[] {
     // a step stopped by an abort did not fail: the host is shown as aborted (issue 11.7)
     if (failed) return { ...base, phase: run.state === 'aborted' && failed.error?.message.startsWith('interrupted: run aborted') ? ('aborted' as const) : ('failed' as const), current: failed };
     const gate = steps.find((s) => s.state === 'awaiting-approval');
-    if (gate) return { ...base, phase: 'awaiting-approval' as const, current: gate };
+    if (gate) return { ...base, phase: 'awaiting-approval' as const, current: gate, waitingFor: waitingForApproval(run, gate) };
     const back = steps.find((s) => s.kind === 'wait-host' && s.state === 'done');
     const running = steps.find((s) => s.state === 'running');
     if (running) return { ...base, phase: 'in-progress' as const, current: running, upgradedAt: back?.endedAt };

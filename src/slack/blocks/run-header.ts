@@ -41,7 +41,7 @@ function hostLine(p: HostProgress, tz: string): string {
     case 'waiting':
       return `${name} ⏸ waiting (${esc(p.from)} → ${esc(p.to)})`;
     case 'awaiting-approval':
-      return `${name} ✋ waiting for approval to shut down`;
+      return `${name} ✋ ${p.waitingFor ?? 'waiting for approval'}`;
     case 'failed':
       return `${name} ❌ failed while ${p.current ? activeWords(p.current.kind) : 'upgrading'}`;
     case 'aborted':
