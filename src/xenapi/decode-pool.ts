@@ -5,8 +5,8 @@
  * decoders, validates the records with the same schemas (records.ts), and sends the records back in batches, so
  * each message is a short read for the loop. Each reply goes to the thread with the fewest bytes in flight.
  *
- * Small replies (most calls: event.from, a task, one field) are decoded on the loop, where a thread's round trip
- * would cost more than it saves. Without threads (XSUPGRADE_XENAPI_DECODE_THREADS=0, or no compiled thread
+ * Only large get_all_records replies go to a thread (wants). Other replies (event.from, a task, one field) are
+ * decoded on the loop, in its slices. Without threads (XSUPGRADE_XENAPI_DECODE_THREADS=0, or no compiled thread
  * script, as under ts-jest), every reply is decoded on the loop.
  *
  * A thread that dies fails the replies it held with an error that says so (the caller's read fails like a lost
@@ -106,9 +106,10 @@ export class DecodePool {
   /**
    * Decodes `body` (the reply's chunks, in order) on a thread: refuses more than job.maxBytes with `tooLarge()`,
    * and throws the decoders' own errors (XmlRpcDecodeError, JsonDecodeError, RecordParseError) as they would on the
-   * loop. `declaredBytes` balances the threads.
+   * loop. `declaredBytes` balances the threads. When `signal` aborts (the call's timeout) before the thread has
+   * answered, the reply is abandoned with the signal's reason.
    */
-  async decode(body: AsyncIterable<Buffer>, job: DecodeJob, declaredBytes: number, tooLarge: () => Error): Promise<DecodedReply> {
+  async decode(body: AsyncIterable<Buffer>, job: DecodeJob, declaredBytes: number, tooLarge: () => Error, signal?: AbortSignal): Promise<DecodedReply> {
     if (!Number.isFinite(declaredBytes)) declaredBytes = this.minBytes;
     const thread = this.pick();
     const id = this.nextId++;
@@ -118,6 +119,12 @@ export class DecodePool {
     });
     // a rejection before the body is read to its end (the thread died) is taken up below
     done.catch(() => undefined);
+    const abandon = (): void => {
+      this.settle(thread, id)?.reject(signal?.reason instanceof Error ? signal.reason : new DecodeThreadError('the reply was abandoned'));
+      thread.worker.postMessage({ type: 'cancel', id } satisfies ToWorker);
+    };
+    signal?.addEventListener('abort', abandon, { once: true });
+    done.finally(() => signal?.removeEventListener('abort', abandon)).catch(() => undefined);
     thread.load += declaredBytes;
     if (thread.pending.size === 1) thread.worker.ref();
     const start: StartJob = {
@@ -206,6 +213,15 @@ export class DecodePool {
 
   /** The records of a finished reply, batch by batch, yielding to the loop between slices; then the reply. */
   private async readRecords(thread: Thread, done: Extract<FromWorker, { type: 'done' }>): Promise<void> {
+    try {
+      await this.readBatches(thread, done);
+    } catch (e) {
+      // never a broken chain: the replies after this one are read all the same
+      this.settle(thread, done.id)?.reject(new DecodeThreadError(`the records from the decode thread could not be read: ${(e as Error).message}`));
+    }
+  }
+
+  private async readBatches(thread: Thread, done: Extract<FromWorker, { type: 'done' }>): Promise<void> {
     const records: Record<string, unknown> = {};
     for (let i = 0; i < done.batches; i++) {
       if (sliceDue()) await nextSlice();

@@ -160,7 +160,7 @@ async function post(req: RpcRequest, path: string, body: string, signal: AbortSi
   try {
     if (req.decodePool?.wants(declared, req.records !== undefined)) {
       const job = { format: isJson ? ('json' as const) : ('xml' as const), maxDepth: limits.maxDepth, maxBytes: limits.maxBytes, records: req.records, recordFields };
-      return await req.decodePool.decode(res, job, declared, tooLarge);
+      return await req.decodePool.decode(res, job, declared, tooLarge, signal);
     }
     if (isJson) return { kind: 'json', value: await decodeJson(await readText(res, limits.maxBytes, tooLarge), limits.maxDepth, { recordFields }) };
     return { kind: 'xml', doc: await readXml(res, limits, tooLarge, recordFields) };

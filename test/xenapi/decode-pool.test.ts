@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { syntheticScenario } from '../../bench/plan';
 import { parseScenario, startSimulator, type SimPool } from '../../src/sim';
-import { RECORD_CLASSES, XenApiClient } from '../../src/xenapi';
+import { RECORD_CLASSES, XenApiClient, XenApiConnectionError } from '../../src/xenapi';
 import { DecodePool, DecodeThreadError, decodeThreadsFromEnv } from '../../src/xenapi/decode-pool';
 import { RecordParseError } from '../../src/xenapi/records';
 import { DECODE_WORKER, decodeThreads } from '../helpers/decode-threads';
@@ -87,6 +87,37 @@ test('a thread that dies fails the reply it held, and the next reply starts a ne
     release();
     expect(await second).toHaveLength(20_000);
     expect(pool.handedOver).toBe(2);
+  } finally {
+    c.close();
+    await pool.close();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+});
+
+test('a thread that never answers: the call ends at its timeout, as if the host had not answered', async () => {
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      const body = '<?xml version="1.0"?><methodResponse><params><param><value>x</value></param></params></methodResponse>';
+      res.writeHead(200, { 'content-type': 'text/xml', 'content-length': Buffer.byteLength(body) }).end(body);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const pool = new DecodePool({ threads: 1, everyReply: true, workerFile: join(__dirname, '..', 'helpers', 'silent-decode-worker.js') });
+  const c = new XenApiClient({
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    username: 'root',
+    password: 'pw',
+    tls: { mode: 'insecure-http' },
+    transport: 'xmlrpc',
+    decodePool: pool,
+    requestTimeoutMs: 300,
+  });
+  try {
+    const e = await c.call('system.listMethods').catch((err: unknown) => err as Error);
+    expect(e).toBeInstanceOf(XenApiConnectionError);
+    expect((e as Error).message).toMatch(/no answer from 127\.0\.0\.1 within 300 ms/);
+    expect(pool.handedOver).toBe(1);
   } finally {
     c.close();
     await pool.close();
