@@ -25,6 +25,13 @@ export const xenapiLatency = new Histogram({
   registers: [registry],
 });
 
+export const threadDecodes = new Counter({
+  name: 'xsupgrade_xenapi_thread_decodes_total',
+  help: 'get_all_records replies decoded on a decode thread, by outcome (ok; unreadable: the reply was refused; thread-failed: the thread died or failed, the read is lost; abandoned: timeout, size limit or connection lost)',
+  labelNames: ['outcome'] as const,
+  registers: [registry],
+});
+
 export const masterUnreachableSeconds = new Counter({
   name: 'xsupgrade_master_unreachable_seconds_total',
   help: 'Time a pool master did not answer, counted when it answers again (R3.8)',

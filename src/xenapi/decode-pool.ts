@@ -17,6 +17,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { nextSlice, sliceDue } from '../loop-slice';
+import { threadDecodes } from '../observe/metrics';
 import { z } from 'zod';
 import type { DecodeError, DecodedReply, FromWorker, RecordsBatch, StartJob, ToWorker } from './decode-protocol';
 import { JsonDecodeError } from './json-decode';
@@ -118,7 +119,10 @@ export class DecodePool {
       thread.pending.set(id, { resolve, reject, bytes: declaredBytes, cls: job.records });
     });
     // a rejection before the body is read to its end (the thread died) is taken up below
-    done.catch(() => undefined);
+    done.then(
+      () => threadDecodes.inc({ outcome: 'ok' }),
+      (e: unknown) => threadDecodes.inc({ outcome: outcomeOf(e) }),
+    );
     const abandon = (): void => {
       this.settle(thread, id)?.reject(signal?.reason instanceof Error ? signal.reason : new DecodeThreadError('the reply was abandoned'));
       thread.worker.postMessage({ type: 'cancel', id } satisfies ToWorker);
@@ -157,7 +161,7 @@ export class DecodePool {
       }
       flush();
     } catch (e) {
-      this.settle(thread, id);
+      this.settle(thread, id)?.reject(e as Error);
       thread.worker.postMessage({ type: 'cancel', id } satisfies ToWorker);
       throw e;
     }
@@ -256,6 +260,12 @@ export class DecodePool {
 /** A Uint8Array that owns its whole ArrayBuffer, so transferring it detaches nothing else (Node pools small buffers). */
 function toTransferable(b: Buffer): Uint8Array {
   return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : new Uint8Array(b);
+}
+
+/** The /metrics outcome of a reply that failed on its way through a thread. */
+function outcomeOf(e: unknown): 'unreadable' | 'thread-failed' | 'abandoned' {
+  if (e instanceof XmlRpcDecodeError || e instanceof JsonDecodeError || e instanceof RecordParseError) return 'unreadable';
+  return e instanceof DecodeThreadError ? 'thread-failed' : 'abandoned';
 }
 
 function toError(e: DecodeError): Error {

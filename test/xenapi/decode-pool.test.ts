@@ -15,10 +15,16 @@ import { syntheticScenario } from '../../bench/plan';
 import { parseScenario, startSimulator, type SimPool } from '../../src/sim';
 import { RECORD_CLASSES, XenApiClient, XenApiConnectionError } from '../../src/xenapi';
 import { DecodePool, DecodeThreadError, decodeThreadsFromEnv } from '../../src/xenapi/decode-pool';
+import { threadDecodes } from '../../src/observe/metrics';
 import { RecordParseError } from '../../src/xenapi/records';
 import { DECODE_WORKER, decodeThreads } from '../helpers/decode-threads';
 
 const ROOT = join(__dirname, '..', '..');
+
+/** xsupgrade_xenapi_thread_decodes_total{outcome} now */
+async function decodes(outcome: string): Promise<number> {
+  return (await threadDecodes.get()).values.find((v) => v.labels.outcome === outcome)?.value ?? 0;
+}
 
 describe('a pool read on decode threads', () => {
   let sim: SimPool;
@@ -75,6 +81,7 @@ test('a thread that dies fails the reply it held, and the next reply starts a ne
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const pool = decodeThreads(1);
   const c = new XenApiClient({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, username: 'root', password: 'pw', tls: { mode: 'insecure-http' }, transport: 'xmlrpc', decodePool: pool });
+  const before = { failed: await decodes('thread-failed'), ok: await decodes('ok') };
   try {
     const first = c.call('system.listMethods');
     while (pool.handedOver === 0) await new Promise((r) => setTimeout(r, 5));
@@ -87,6 +94,9 @@ test('a thread that dies fails the reply it held, and the next reply starts a ne
     release();
     expect(await second).toHaveLength(20_000);
     expect(pool.handedOver).toBe(2);
+    // /metrics says so: one read lost to a thread, one decoded
+    expect((await decodes('thread-failed')) - before.failed).toBe(1);
+    expect((await decodes('ok')) - before.ok).toBe(1);
   } finally {
     c.close();
     await pool.close();
@@ -113,11 +123,13 @@ test('a thread that never answers: the call ends at its timeout, as if the host 
     decodePool: pool,
     requestTimeoutMs: 300,
   });
+  const abandoned = await decodes('abandoned');
   try {
     const e = await c.call('system.listMethods').catch((err: unknown) => err as Error);
     expect(e).toBeInstanceOf(XenApiConnectionError);
     expect((e as Error).message).toMatch(/no answer from 127\.0\.0\.1 within 300 ms/);
     expect(pool.handedOver).toBe(1);
+    expect((await decodes('abandoned')) - abandoned).toBe(1);
   } finally {
     c.close();
     await pool.close();
@@ -151,11 +163,13 @@ describe('a reply broken in ways only the record schemas see', () => {
     ['on the event loop', new DecodePool({ threads: 0 })],
   ])('%s: the record, the field and what was wrong are named', async (_where, pool) => {
     const c = new XenApiClient({ url, username: 'root', password: 'pw', tls: { mode: 'insecure-http' }, transport: 'xmlrpc', decodePool: pool });
+    const unreadable = await decodes('unreadable');
     try {
       const e = (await c.getAllRecords('host_metrics').catch((err: unknown) => err)) as RecordParseError;
       expect(e).toBeInstanceOf(RecordParseError);
       expect([e.cls, e.ref, e.field]).toEqual(['host_metrics', 'OpaqueRef:m2', 'live']);
       expect(e.detail).toMatch(/Expected boolean/);
+      expect((await decodes('unreadable')) - unreadable).toBe(pool.threads > 0 ? 1 : 0);
     } finally {
       c.close();
       await pool.close();
