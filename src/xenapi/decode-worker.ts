@@ -1,8 +1,8 @@
 /**
  * A decode thread of decode-pool.ts (issue 13): decodes the large XenAPI replies the event loop hands over, with
  * the same decoders and the same record schemas as the event loop would, so a 64-host read uses every core and
- * the event loop only moves bytes. One thread decodes several replies at once (the jobs interleave: the XML
- * decoder takes each chunk as it arrives, the JSON decoder yields between slices).
+ * the event loop only moves bytes. One thread holds several replies at once: the XML decoder takes each chunk as
+ * it arrives; a JSON reply is parsed whole once complete (decodeJsonWhole: no event loop waits here).
  *
  * Nothing here logs or keeps anything after a job: errors go back as their kind and message, and the thread that
  * started the job turns them into the client's errors (and removes secrets from them, wire.ts).
