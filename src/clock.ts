@@ -26,17 +26,30 @@ export class ScaledClock implements Clock {
     return Math.round(this.origin + (Date.now() - this.realOrigin) * this.scale);
   }
 
+  /**
+   * Resolves once the clock has reached now + ms. Node's timers keep their own millisecond clock, so a timer may
+   * fire when Date.now() has moved a millisecond less (at ×10,000, ten clock seconds short): the sleep then waits
+   * for the rest.
+   */
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    const until = this.now() + ms;
     return new Promise((resolve, reject) => {
       if (signal?.aborted) return reject(signal.reason);
-      const timer = setTimeout(() => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      }, Math.max(0, ms / this.scale));
+      let timer: NodeJS.Timeout;
       const onAbort = () => {
         clearTimeout(timer);
         reject(signal?.reason);
       };
+      const wake = () => {
+        const left = until - this.now();
+        if (left > 0) {
+          timer = setTimeout(wake, Math.max(1, left / this.scale));
+          return;
+        }
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      timer = setTimeout(wake, Math.max(0, ms / this.scale));
       signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
