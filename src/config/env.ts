@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseEnvVariables } from '../env-variables';
 import { decodeThreadsEnvSchema } from '../xenapi/decode-pool';
 import { replyLimitsEnvSchema } from '../xenapi/limits';
 import { ConfigError } from './pools';
@@ -112,13 +113,7 @@ export interface GeneralSettings {
 }
 
 export function loadGeneralSettings(env: NodeJS.ProcessEnv = process.env): GeneralSettings {
-  const cleaned: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) if (typeof v === 'string' && v.trim() !== '') cleaned[k] = v.trim();
-  const parsed = envSchema.safeParse(cleaned);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('\n'));
-  }
-  const e = parsed.data;
+  const e = parseEnvVariables(envSchema, env, (m) => new ConfigError(m));
   return {
     poolsFile: e.XSUPGRADE_POOLS,
     statePath: e.XSUPGRADE_STATE,

@@ -17,6 +17,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { nextSlice, sliceDue } from '../loop-slice';
+import { parseEnvVariables, wholeNumberVariable } from '../env-variables';
 import { threadDecodes } from '../observe/metrics';
 import { z } from 'zod';
 import type { DecodeError, DecodedReply, FromWorker, RecordsBatch, StartJob, ToWorker } from './decode-protocol';
@@ -291,20 +292,12 @@ function defaultWorkerFile(): string | undefined {
 }
 
 export const decodeThreadsEnvSchema = z.object({
-  XSUPGRADE_XENAPI_DECODE_THREADS: z
-    .string()
-    .regex(/^\d+$/, 'must be a whole number of threads (0: decode every XenAPI reply on the event loop)')
-    .transform(Number)
-    .refine((n) => n <= 16, 'must be between 0 and 16')
-    .optional(),
+  XSUPGRADE_XENAPI_DECODE_THREADS: wholeNumberVariable('decode threads; 0: every XenAPI reply is decoded on the event loop', 0, 16).optional(),
 });
 
 /** Threads by default: one per core, at most 4 (a 64-host read is 14 replies, a few of them large). */
 export function decodeThreadsFromEnv(env: NodeJS.ProcessEnv = process.env): number {
-  const v = env.XSUPGRADE_XENAPI_DECODE_THREADS?.trim();
-  const parsed = decodeThreadsEnvSchema.safeParse(v ? { XSUPGRADE_XENAPI_DECODE_THREADS: v } : {});
-  if (!parsed.success) throw new Error(parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('\n'));
-  return parsed.data.XSUPGRADE_XENAPI_DECODE_THREADS ?? Math.min(4, availableParallelism());
+  return parseEnvVariables(decodeThreadsEnvSchema, env).XSUPGRADE_XENAPI_DECODE_THREADS ?? Math.min(4, availableParallelism());
 }
 
 let shared: DecodePool | undefined;

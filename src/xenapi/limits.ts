@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseEnvVariables, wholeNumberVariable } from '../env-variables';
 
 /**
  * Bounds on one XenAPI reply (issue 10.11: a 24 MB deeply nested reply once drove the bot to 3.5 GB).
@@ -13,29 +14,16 @@ export interface ReplyLimits {
 
 export const DEFAULT_REPLY_LIMITS: ReplyLimits = { maxBytes: 256 * 1024 * 1024, maxDepth: 32 };
 
-const positiveInt = (what: string, min: number, max: number) =>
-  z
-    .string()
-    .regex(/^\d+$/, `must be a whole number (${what})`)
-    .transform(Number)
-    .refine((n) => n >= min && n <= max, `must be between ${min} and ${max} (${what})`);
-
 export const replyLimitsEnvSchema = z.object({
-  XSUPGRADE_XENAPI_MAX_REPLY_MB: positiveInt('megabytes per XenAPI reply, default 256', 1, 4096).optional(),
-  XSUPGRADE_XENAPI_MAX_REPLY_DEPTH: positiveInt('nesting levels per XenAPI reply, default 32', 8, 1000).optional(),
+  XSUPGRADE_XENAPI_MAX_REPLY_MB: wholeNumberVariable('megabytes per XenAPI reply, default 256', 1, 4096).optional(),
+  XSUPGRADE_XENAPI_MAX_REPLY_DEPTH: wholeNumberVariable('nesting levels per XenAPI reply, default 32', 8, 1000).optional(),
 });
 
 /** Reply limits from the environment; an invalid value throws an Error naming the variable and what was expected. */
 export function replyLimitsFromEnv(env: NodeJS.ProcessEnv = process.env): ReplyLimits {
-  const cleaned: Record<string, string> = {};
-  for (const k of ['XSUPGRADE_XENAPI_MAX_REPLY_MB', 'XSUPGRADE_XENAPI_MAX_REPLY_DEPTH']) {
-    const v = env[k]?.trim();
-    if (v) cleaned[k] = v;
-  }
-  const parsed = replyLimitsEnvSchema.safeParse(cleaned);
-  if (!parsed.success) throw new Error(parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('\n'));
+  const e = parseEnvVariables(replyLimitsEnvSchema, env);
   return {
-    maxBytes: (parsed.data.XSUPGRADE_XENAPI_MAX_REPLY_MB ?? DEFAULT_REPLY_LIMITS.maxBytes / 1024 / 1024) * 1024 * 1024,
-    maxDepth: parsed.data.XSUPGRADE_XENAPI_MAX_REPLY_DEPTH ?? DEFAULT_REPLY_LIMITS.maxDepth,
+    maxBytes: (e.XSUPGRADE_XENAPI_MAX_REPLY_MB ?? DEFAULT_REPLY_LIMITS.maxBytes / 1024 / 1024) * 1024 * 1024,
+    maxDepth: e.XSUPGRADE_XENAPI_MAX_REPLY_DEPTH ?? DEFAULT_REPLY_LIMITS.maxDepth,
   };
 }
