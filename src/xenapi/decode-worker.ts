@@ -100,18 +100,13 @@ async function finish(job: XmlJob | JsonJob): Promise<void> {
   }
   // the records are validated here (the schemas are the event loop's), then sent in batches: one message of 3,200
   // records would cost the receiving event loop one long structured-clone read
-  const parsed = parseAllRecords(records, found.value);
-  const entries = Object.entries(parsed);
+  const entries = Object.entries(parseAllRecords(records, found.value));
   let batches = 0;
   for (let i = 0; i < entries.length; i += RECORDS_BATCH, batches++) {
     recordsPort.postMessage({ id, entries: entries.slice(i, i + RECORDS_BATCH) } satisfies RecordsBatch);
   }
-  found.clear();
-  // an empty pool's records: one empty batch, so the reply still comes back through the records port
-  if (batches === 0) {
-    recordsPort.postMessage({ id, entries: [] } satisfies RecordsBatch);
-    batches = 1;
-  }
+  // no records (an empty class): the reply goes back as it is, its empty struct in place
+  if (batches > 0) found.clear();
   post({ type: 'done', id, reply: doc, batches });
 }
 

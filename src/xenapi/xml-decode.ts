@@ -211,7 +211,7 @@ export class XmlRpcDecoder {
   ) {
     // (a fresh key string costs a string-table lookup at every property store: ~460 ns, a third of building a record)
     this.recordFields = opts.recordFields && new Map([...opts.recordFields].map((f) => [f, f]));
-    this.skipper = this.recordFields && new MemberSkipper(this.recordFields, maxDepth);
+    this.skipper = this.recordFields && new MemberSkipper(this.recordFields.keys(), maxDepth);
     // methodResponse, params, param, value, then struct/array, member/data, value per level, and a scalar
     this.maxElements = 3 * maxDepth + 6;
     const ignore = (): void => undefined;
@@ -565,16 +565,14 @@ class MemberSkipper {
 
   /** the kept field names, by length */
   private readonly keptByLength: string[][] = [];
-  /** scan() calls so far, and the next `&` in the text of the latest (ampBefore) */
-  private scans = 0;
-  private ampScan = -1;
-  private ampAt = -1;
+  /** the next `&` in the text being scanned, from the last place looked (ampBefore): -1 none, AMP_UNKNOWN not looked yet */
+  private ampAt = AMP_UNKNOWN;
 
   constructor(
-    private readonly fields: ReadonlyMap<string, string>,
+    kept: Iterable<string>,
     private readonly maxDepth: number,
   ) {
-    for (const name of fields.keys()) (this.keptByLength[name.length] ??= []).push(name);
+    for (const name of kept) (this.keptByLength[name.length] ??= []).push(name);
   }
 
   /** Starts skipping after the `</name>` of a field not kept (one skipper per decoder: records have many such fields). */
@@ -592,7 +590,7 @@ class MemberSkipper {
   scan(text: string): string | undefined {
     const s = this.carry === '' ? text : this.carry + text;
     this.carry = '';
-    this.scans++;
+    this.ampAt = AMP_UNKNOWN;
     const stack = this.stack;
     let i = 0;
     for (;;) {
@@ -628,9 +626,9 @@ class MemberSkipper {
             this.carry = s.slice(lt);
             return undefined;
           }
-          if (head === HANDOVER || this.fields.has(head.name)) return this.handOver(s, lt);
+          if (head === HANDOVER || this.isKept(s, head.nameAt, head.nameEnd)) return this.handOver(s, lt);
           stack.push(Tag.Member);
-          i = head.end;
+          i = head.nameEnd + '</name>'.length;
           continue;
         }
         return this.handOver(s, lt); // </struct> (the tokenizer closes the record) or anything out of place
@@ -652,18 +650,18 @@ class MemberSkipper {
 
   /**
    * After a `<member>` at record level: `<name>field</name>`, with nothing but whitespace before it and a plain name
-   * (no `<`, no entity). The field and where its head ends; undefined: cut by the chunk's end; HANDOVER: anything else.
+   * (no `<`, no entity). Where the name is (s[nameAt, nameEnd), its `</name>` at nameEnd); undefined: cut by the
+   * chunk's end; HANDOVER: anything else.
    */
-  private memberHead(s: string, at: number): { name: string; end: number } | typeof HANDOVER | undefined {
+  private memberHead(s: string, at: number): { nameAt: number; nameEnd: number } | typeof HANDOVER | undefined {
     const open = s.indexOf('<', at);
     if (open < 0) return undefined;
     if (s.length - open < 6) return undefined;
     if (!s.startsWith('<name>', open) || s.slice(at, open).trim() !== '') return HANDOVER;
     const close = s.indexOf('<', open + 6);
     if (close < 0 || s.length - close < 7) return undefined;
-    if (!s.startsWith('</name>', close)) return HANDOVER;
-    const name = s.slice(open + 6, close);
-    return name.includes('&') ? HANDOVER : { name, end: close + 7 };
+    if (!s.startsWith('</name>', close) || this.ampBefore(s, open + 6, close)) return HANDOVER;
+    return { nameAt: open + 6, nameEnd: close };
   }
 
   /**
@@ -696,10 +694,7 @@ class MemberSkipper {
 
   /** Is there a `&` in s[from, to)? The next `&` of the text is looked up once per scan, not once per name. */
   private ampBefore(s: string, from: number, to: number): boolean {
-    if (this.ampScan !== this.scans || (this.ampAt >= 0 && this.ampAt < from)) {
-      this.ampScan = this.scans;
-      this.ampAt = s.indexOf('&', from);
-    }
+    if (this.ampAt === AMP_UNKNOWN || (this.ampAt >= 0 && this.ampAt < from)) this.ampAt = s.indexOf('&', from);
     return this.ampAt >= 0 && this.ampAt < to;
   }
 
@@ -710,6 +705,7 @@ class MemberSkipper {
 }
 
 const HANDOVER = Symbol('hand over');
+const AMP_UNKNOWN = -2;
 
 /**
  * The content of a `<value>` starting at `s[at]`, if it is plain: text (no element), a typed scalar, an empty
