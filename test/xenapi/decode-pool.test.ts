@@ -7,8 +7,6 @@
  * Node's realm, not the test's: compared with toEqual, never instanceof.)
  */
 import { execFile } from 'node:child_process';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { syntheticScenario } from '../../bench/plan';
@@ -18,6 +16,7 @@ import { DecodePool, DecodeThreadError, decodeThreadsFromEnv } from '../../src/x
 import { threadDecodes } from '../../src/observe/metrics';
 import { RecordParseError } from '../../src/xenapi/records';
 import { DECODE_WORKER, decodeThreads } from '../helpers/decode-threads';
+import { reply, startFakeHost, type FakeHost } from '../helpers/fake-host';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -70,17 +69,13 @@ test('a thread that dies fails the reply it held, and the next reply starts a ne
   let release: () => void = () => undefined;
   const half = `<?xml version="1.0"?><methodResponse><params><param><value><struct><member><name>Status</name><value>Success</value></member><member><name>Value</name><value><array><data>${'<value>x</value>'.repeat(20_000)}`;
   const rest = '</data></array></value></member></struct></value></param></params></methodResponse>';
-  const server = http.createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      res.writeHead(200, { 'content-type': 'text/xml', 'content-length': Buffer.byteLength(half + rest) });
-      res.write(half);
-      release = () => res.end(rest);
-    });
+  const host = await startFakeHost((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/xml', 'content-length': Buffer.byteLength(half + rest) });
+    res.write(half);
+    release = () => res.end(rest);
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const pool = decodeThreads(1);
-  const c = new XenApiClient({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, username: 'root', password: 'pw', tls: { mode: 'insecure-http' }, transport: 'xmlrpc', decodePool: pool });
+  const c = new XenApiClient({ url: host.url, username: 'root', password: 'pw', tls: { mode: 'insecure-http' }, transport: 'xmlrpc', decodePool: pool });
   const before = { failed: await decodes('thread-failed'), ok: await decodes('ok') };
   try {
     const first = c.call('system.listMethods');
@@ -100,22 +95,15 @@ test('a thread that dies fails the reply it held, and the next reply starts a ne
   } finally {
     c.close();
     await pool.close();
-    await new Promise<void>((r) => server.close(() => r()));
+    await host.close();
   }
 });
 
 test('a thread that never answers: the call ends at its timeout, as if the host had not answered', async () => {
-  const server = http.createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      const body = '<?xml version="1.0"?><methodResponse><params><param><value>x</value></param></params></methodResponse>';
-      res.writeHead(200, { 'content-type': 'text/xml', 'content-length': Buffer.byteLength(body) }).end(body);
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const host = await startFakeHost((_req, res) => reply(res, 'text/xml', '<?xml version="1.0"?><methodResponse><params><param><value>x</value></param></params></methodResponse>'));
   const pool = new DecodePool({ threads: 1, everyReply: true, workerFile: join(__dirname, '..', 'helpers', 'silent-decode-worker.js') });
   const c = new XenApiClient({
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: host.url,
     username: 'root',
     password: 'pw',
     tls: { mode: 'insecure-http' },
@@ -133,36 +121,26 @@ test('a thread that never answers: the call ends at its timeout, as if the host 
   } finally {
     c.close();
     await pool.close();
-    await new Promise<void>((r) => server.close(() => r()));
+    await host.close();
   }
 });
 
 describe('a reply broken in ways only the record schemas see', () => {
-  let server: http.Server;
-  let url: string;
+  let host: FakeHost;
   beforeAll(async () => {
-    server = http.createServer((req, res) => {
-      req.resume();
-      req.on('end', () => {
-        const metrics = (n: number, live: string) =>
-          `<member><name>OpaqueRef:m${n}</name><value><struct><member><name>live</name><value>${live}</value></member><member><name>memory_total</name><value>1024</value></member></struct></value></member>`;
-        // the second record's `live` is a struct, not a boolean: well-formed XML-RPC, a wrong record
-        const body = `<?xml version="1.0"?><methodResponse><params><param><value><struct><member><name>Status</name><value>Success</value></member><member><name>Value</name><value><struct>${metrics(1, '<boolean>1</boolean>')}${metrics(2, '<struct></struct>')}</struct></value></member></struct></value></param></params></methodResponse>`;
-        res.writeHead(200, { 'content-type': 'text/xml', 'content-length': Buffer.byteLength(body) }).end(body);
-      });
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const metrics = (n: number, live: string) =>
+      `<member><name>OpaqueRef:m${n}</name><value><struct><member><name>live</name><value>${live}</value></member><member><name>memory_total</name><value>1024</value></member></struct></value></member>`;
+    // the second record's `live` is a struct, not a boolean: well-formed XML-RPC, a wrong record
+    const body = `<?xml version="1.0"?><methodResponse><params><param><value><struct><member><name>Status</name><value>Success</value></member><member><name>Value</name><value><struct>${metrics(1, '<boolean>1</boolean>')}${metrics(2, '<struct></struct>')}</struct></value></member></struct></value></param></params></methodResponse>`;
+    host = await startFakeHost((_req, res) => reply(res, 'text/xml', body));
   });
-  afterAll(async () => {
-    await new Promise<void>((r) => server.close(() => r()));
-  });
+  afterAll(() => host.close());
 
   test.each([
     ['on a decode thread', decodeThreads(1)],
     ['on the event loop', new DecodePool({ threads: 0 })],
   ])('%s: the record, the field and what was wrong are named', async (_where, pool) => {
-    const c = new XenApiClient({ url, username: 'root', password: 'pw', tls: { mode: 'insecure-http' }, transport: 'xmlrpc', decodePool: pool });
+    const c = new XenApiClient({ url: host.url, username: 'root', password: 'pw', tls: { mode: 'insecure-http' }, transport: 'xmlrpc', decodePool: pool });
     const unreadable = await decodes('unreadable');
     try {
       const e = (await c.getAllRecords('host_metrics').catch((err: unknown) => err)) as RecordParseError;

@@ -3,33 +3,26 @@
  * that names what was wrong, nothing of it is returned, and the client stays usable. A loopback server plays a
  * broken host; the client is forced onto one transport per test.
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { XenApiClient, XenApiConnectionError, XenApiError, XenApiProtocolError } from '../../src/xenapi';
 import { DecodePool } from '../../src/xenapi/decode-pool';
 import { XenApiReplyLimitError } from '../../src/xenapi/errors';
 import { replyLimitsFromEnv } from '../../src/xenapi/limits';
 import { decodeThreads } from '../helpers/decode-threads';
+import { startFakeHost, type FakeHost } from '../helpers/fake-host';
 
 type Body = { status?: number; type: string; body: string | Buffer };
 let answer: (path: string) => Body;
-let server: http.Server;
+let host: FakeHost;
 let url: string;
 
 beforeAll(async () => {
-  server = http.createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      const a = answer(req.url ?? '/');
-      res.writeHead(a.status ?? 200, { 'content-type': a.type }).end(a.body);
-    });
+  host = await startFakeHost((req, res) => {
+    const a = answer(req.url ?? '/');
+    res.writeHead(a.status ?? 200, { 'content-type': a.type }).end(a.body);
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  url = host.url;
 });
-afterAll(async () => {
-  await new Promise<void>((r) => server.close(() => r()));
-});
+afterAll(() => host.close());
 
 const xmlOk = (inner: string) => `<?xml version="1.0"?><methodResponse><params><param><value><struct><member><name>Status</name><value>Success</value></member><member><name>Value</name>${inner}</member></struct></value></param></params></methodResponse>`;
 const jsonOk = (inner: string) => `{"jsonrpc":"2.0","result":${inner},"id":1}`;
