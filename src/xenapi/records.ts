@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from 'zod/v4';
 import { nextSlice, sliceDue } from '../loop-slice';
 
 /**
@@ -27,7 +27,7 @@ const FLOAT = /^-?\d+(\.\d*)?([eE][-+]?\d+)?$/;
 export const int64 = z.unknown().transform((v, ctx): number => {
   if (typeof v === 'string' && INT64.test(v)) return Number(v);
   if (typeof v === 'number' && Number.isInteger(v)) return v;
-  ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'an int64 as a decimal string' });
+  ctx.addIssue({ code: 'custom', message: 'an int64 as a decimal string', input: v });
   return z.NEVER;
 });
 
@@ -35,7 +35,7 @@ export const int64 = z.unknown().transform((v, ctx): number => {
 export const float = z.unknown().transform((v, ctx): number => {
   if (typeof v === 'number') return v;
   if (typeof v === 'string' && FLOAT.test(v)) return Number(v);
-  ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'a number' });
+  ctx.addIssue({ code: 'custom', message: 'a number', input: v });
   return z.NEVER;
 });
 
@@ -55,7 +55,7 @@ export const datetime = z.unknown().transform((v, ctx): Date => {
   if (v instanceof Date) return v;
   const d = typeof v === 'string' ? parseXapiDatetime(v) : undefined;
   if (!d) {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `a XenAPI datetime like 20170407T08:28:32Z, got ${JSON.stringify(v)}` });
+    ctx.addIssue({ code: 'custom', message: `a XenAPI datetime like 20170407T08:28:32Z, got ${JSON.stringify(v)}`, input: v });
     return z.NEVER;
   }
   return d;
@@ -240,18 +240,20 @@ export function recordClassOf(eventClass: string): RecordClass | undefined {
   return RECORD_CLASSES.find((c) => c.toLowerCase() === lower);
 }
 
-function describeIssue(issue: z.ZodIssue, value: unknown): string {
+function describeIssue(issue: z.core.$ZodIssue, value: unknown): string {
   let got: unknown = value;
-  for (const k of issue.path) got = got !== null && typeof got === 'object' ? (got as Record<string | number, unknown>)[k] : undefined;
+  for (const k of issue.path) got = got !== null && typeof got === 'object' ? (got as Record<PropertyKey, unknown>)[k] : undefined;
   const shown = got === undefined ? 'missing' : `got ${JSON.stringify(got instanceof Date ? got.toISOString() : got)?.slice(0, 80)}`;
-  return `${issue.message}, ${shown}`;
+  // zod's own wording ("Invalid input: expected string, received number") repeats what `shown` says
+  const wanted = issue.code === 'invalid_type' ? `Expected ${issue.expected}` : issue.message;
+  return `${wanted}, ${shown}`;
 }
 
 export function parseRecord<C extends RecordClass>(cls: C, ref: string, value: unknown): RecordOf<C> {
   const res = recordSchemas[cls].safeParse(value);
   if (res.success) return res.data as RecordOf<C>;
   const issue = res.error.issues[0]!;
-  throw new RecordParseError(cls, ref, issue.path.join('.'), describeIssue(issue, value));
+  throw new RecordParseError(cls, ref, issue.path.map(String).join('.'), describeIssue(issue, value));
 }
 
 /** Record sets a decode thread already validated against their class's schema (decode-pool.ts), by class. */
