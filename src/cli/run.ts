@@ -1,15 +1,34 @@
-/** `xsupgrade run <pool> [--yes]`: plan, confirm, and drive a rolling upgrade from the terminal. */
+/**
+ * `xsupgrade run <pool> [--yes]`: plan, confirm, and drive a rolling upgrade from the terminal. A multi-hop
+ * upgrade (R1.4) goes on hop by hop: each next hop is planned from the live pool by the core, shown, and started
+ * only once confirmed (or with --yes), as the Start button is the gate between hops in Slack. The exit status is 0
+ * only when the pool reached the final target.
+ */
 import { createInterface } from 'node:readline/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Plan } from '../domain/types';
+import { isFinalHop } from '../planner/hops';
 import { renderPlanText } from '../planner/render/text';
+import type { Store } from '../store';
 import { cliActor, openConsoleCore } from '../core/console';
 import { parseCommandArgs } from './args';
 import { SPECS } from './specs';
 
+/** How long the terminal waits for the core to plan the next hop from the live pool (it reads the whole pool). */
+const NEXT_HOP_WAIT_MS = 10 * 60_000;
+
 export async function run(args: string[]): Promise<number> {
   const { positional, opts } = parseCommandArgs(SPECS.run, args);
-  const pool = positional[0];
+  const pool = positional[0]!;
   const interactive = !!process.stdin.isTTY;
   const c = await openConsoleCore(process.env, { yes: !!opts.yes, interactive, write: (l) => console.log(l) });
+  const confirm = async (question: string): Promise<boolean> => {
+    if (opts.yes) return true;
+    const rl = createInterface({ input: process.stdin, output: process.stdout });
+    const answer = (await rl.question(`${question} [y/N] `)).trim().toLowerCase();
+    rl.close();
+    return answer === 'y' || answer === 'yes';
+  };
   try {
     const plan = await c.core.plan(pool, {}, cliActor());
     if (!plan.ok) {
@@ -18,24 +37,71 @@ export async function run(args: string[]): Promise<number> {
     }
     console.log(renderPlanText(plan.value));
     if (!plan.value.executable) return 2;
-    if (!opts.yes) {
-      if (!interactive) {
-        console.error('xsupgrade: not a terminal: add --yes to start and approve every gate');
-        return 1;
-      }
-      const rl = createInterface({ input: process.stdin, output: process.stdout });
-      const answer = (await rl.question(`Start this upgrade of ${pool}? [y/N] `)).trim().toLowerCase();
-      rl.close();
-      if (answer !== 'y' && answer !== 'yes') return 1;
-    }
-    const started = await c.core.start(pool, { planHash: plan.value.id }, cliActor());
-    if (!started.ok) {
-      console.error(`xsupgrade: ${started.error}`);
+    if (!opts.yes && !interactive) {
+      console.error('xsupgrade: not a terminal: add --yes to start and approve every gate');
       return 1;
     }
-    const end = await c.notifier.until(started.value.id);
-    return end.state === 'done' ? 0 : 1;
+    if (!(await confirm(`Start this upgrade of ${pool}?`))) return 1;
+    let started = await c.core.start(pool, { planHash: plan.value.id }, cliActor());
+    for (;;) {
+      if (!started.ok) {
+        console.error(`xsupgrade: ${started.error}`);
+        return 1;
+      }
+      const end = await c.notifier.until(started.value.id);
+      if (end.state !== 'done') return 1;
+      if (isFinalHop(end.plan)) return 0;
+      // R1.4: a hop is done, not the upgrade
+      const hops = end.plan.hops!;
+      const hop = hops.find((h) => h.status === 'this')!;
+      console.log(`hop ${hop.index} of ${hops.length} is done: the pool is not on ${end.plan.finalTarget} yet; the next hop is planned from the live pool (R1.4)`);
+      const next = await nextHopPlan(c.store, end.id);
+      if ('error' in next) {
+        console.error(`xsupgrade: ${next.error}`);
+        return 1;
+      }
+      const nextHop = next.plan.hops?.find((h) => h.status === 'this');
+      const label = `hop ${nextHop?.index ?? '?'} of ${next.plan.hops?.length ?? '?'}`;
+      if (!next.plan.executable) {
+        console.error(`xsupgrade: ${label} cannot start: its plan has blockers (above); the pool stays on ${end.plan.target.label}`);
+        return 2;
+      }
+      if (!(await confirm(`Start ${label} of ${pool} (to ${next.plan.target.label})?`))) {
+        console.error(`xsupgrade: ${label} not started; the pool stays on ${end.plan.target.label}. \`xsupgrade run ${pool}\` plans it again from the live pool`);
+        return 1;
+      }
+      started = await c.core.start(pool, { planHash: next.plan.id, planMadeAt: next.plan.createdAt }, cliActor());
+      if (started.ok) console.log(`${label} started${opts.yes ? ' (--yes)' : ''}: run ${started.value.id}`);
+    }
   } finally {
     await c.close();
+  }
+}
+
+/**
+ * The next hop's plan once the core made it after run `runId` (its `nextHop` record, core/next-hop.ts), or why
+ * there is none to start here: the pool could not be read, someone started the next hop elsewhere, or a newer
+ * plan of the pool replaced it.
+ */
+export async function nextHopPlan(store: Store, runId: string): Promise<{ plan: Plan } | { error: string }> {
+  const deadline = Date.now() + NEXT_HOP_WAIT_MS;
+  for (;;) {
+    const run = await store.getRun(runId);
+    const next = run?.nextHop;
+    if (!run || !next) return { error: `run ${runId} has no next hop on record; \`xsupgrade status ${runId}\` shows it` };
+    switch (next.state) {
+      case 'planned': {
+        const plan = await store.getLatestPlan(run.pool);
+        if (plan && plan.id === next.planId && plan.createdAt === next.planMadeAt) return { plan };
+        return { error: `the next hop's plan was replaced by a newer plan of ${run.pool}; \`xsupgrade run ${run.pool}\` plans it again from the live pool` };
+      }
+      case 'started':
+        return { error: `the next hop was started elsewhere as run ${next.runId ?? '?'}; \`xsupgrade status ${next.runId ?? ''}\` follows it` };
+      case 'failed':
+        return { error: `the next hop was not planned: ${next.error ?? 'no reason recorded'}; \`xsupgrade run ${run.pool}\` plans it again once the pool answers` };
+      case 'replanning':
+        if (Date.now() > deadline) return { error: `the next hop was not planned within ${NEXT_HOP_WAIT_MS / 60_000} minutes; \`xsupgrade status ${runId}\` shows where it stands` };
+        await sleep(200);
+    }
   }
 }

@@ -10,11 +10,17 @@ import { run as status } from '../../src/cli/status';
 import { run as abort } from '../../src/cli/abort';
 import { loadScenario, startSimulator } from '../../src/sim';
 import { poolConfigFor } from './sim-harness';
+import { scenarioHops } from '../../src/core/scenario-mode';
 
-function captureConsole() {
+function captureConsole(onLine: (line: string) => void = () => undefined) {
   const lines: string[] = [];
-  const log = jest.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void lines.push(a.join(' ')));
-  const err = jest.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void lines.push(a.join(' ')));
+  const push = (...a: unknown[]) => {
+    const line = a.join(' ');
+    lines.push(line);
+    onLine(line);
+  };
+  const log = jest.spyOn(console, 'log').mockImplementation(push);
+  const err = jest.spyOn(console, 'error').mockImplementation(push);
   return { lines, restore: () => (log.mockRestore(), err.mockRestore()) };
 }
 
@@ -102,4 +108,47 @@ describe('xsupgrade run / status / abort', () => {
       await sim.stop();
     }
   });
+
+  it('run <pool> --yes goes through every hop of a multi-hop upgrade (R1.4): it exits 0 only once the pool is on the final target', async () => {
+    const clock = new ScaledClock(4000);
+    const scenario = loadScenario('manifests/demo/pool-legacy.yaml');
+    const sim = await startSimulator(scenario, { clock });
+    dir = mkdtempSync(join(tmpdir(), 'xsupgrade-cli-'));
+    // hop 1 (to 7.1 CU1) automatic from the scenario's repository; hop 2 (to 7.6) manual: the test boots the installer
+    const pool = poolConfigFor(sim, 'manual', { hops: scenarioHops(scenario) });
+    writeFileSync(join(dir, 'pools.yaml'), YAML.stringify({ pools: [pool] }));
+    Object.assign(process.env, {
+      XSUPGRADE_POOLS: join(dir, 'pools.yaml'),
+      XSUPGRADE_STATE: join(dir, 'state.sqlite'),
+      XSUPGRADE_BACKUPS: join(dir, 'backups'),
+      XS_SIM_PASSWORD: sim.password,
+      XSUPGRADE_LOG_LEVEL: 'silent',
+    });
+    const boot = async (host: string): Promise<void> => {
+      for (let i = 0; i < 200; i++) {
+        try {
+          sim.control.completeManualInstall(host);
+          return;
+        } catch {
+          await clock.sleep(5_000);
+        }
+      }
+    };
+    // the operator at the console: boots each host of the manual hop from the installer when the run says so
+    const out = captureConsole((line) => {
+      const shutting = /: (\S+) is shutting down\. Boot it from/.exec(line);
+      if (shutting) void boot(shutting[1]!);
+    });
+    try {
+      expect(await runCmd([pool.name, '--yes'])).toBe(0);
+      const text = out.lines.join('\n');
+      expect(text).toMatch(/hop 1 of 2 is done: the pool is not on 7\.6 yet/);
+      expect(text).toMatch(/next hop planned from the live pool/i);
+      expect(text).toMatch(/hop 2 of 2 started \(--yes\)/);
+      expect(sim.inspect().hosts.map((h) => h.productVersion)).toEqual(['7.6.0', '7.6.0', '7.6.0']);
+    } finally {
+      out.restore();
+      await sim.stop();
+    }
+  }, 240_000);
 });
