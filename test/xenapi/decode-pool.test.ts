@@ -64,6 +64,25 @@ describe('a pool read on decode threads', () => {
 
 });
 
+test('text split across the bytes handed to a thread reads whole: multi-byte characters on every boundary', async () => {
+  // 3-byte and 2-byte characters, 300 KB of them: the thread turns bytes into text in pieces (decode-worker.ts), so
+  // pieces end inside characters, wherever the socket and the pool cut the reply too
+  const text = 'é→x'.repeat(50_000);
+  const body = `<?xml version="1.0"?><methodResponse><params><param><value><struct><member><name>Status</name><value>Success</value></member><member><name>Value</name><value>${text}</value></member></struct></value></param></params></methodResponse>`;
+  const host = await startFakeHost((_req, res) => reply(res, 'text/xml', body));
+  const pool = decodeThreads(1);
+  const c = new XenApiClient({ url: host.url, username: 'root', password: 'pw', tls: { mode: 'insecure-http' }, transport: 'xmlrpc', decodePool: pool });
+  try {
+    const before = pool.handedOver;
+    expect(await c.call('system.listMethods')).toBe(text);
+    expect(pool.handedOver - before).toBe(1);
+  } finally {
+    c.close();
+    await pool.close();
+    await host.close();
+  }
+});
+
 test('a thread that dies fails the reply it held, and the next reply starts a new thread', async () => {
   // a host that sends half of a large reply, then waits to be told to send the rest
   let release: () => void = () => undefined;
