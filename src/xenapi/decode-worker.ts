@@ -2,7 +2,8 @@
  * A decode thread of decode-pool.ts (issue 13): decodes the large XenAPI replies the event loop hands over, with
  * the same decoders and the same record schemas as the event loop would, so a 64-host read uses every core and
  * the event loop only moves bytes. One thread holds several replies at once: the XML decoder takes each chunk as
- * it arrives; a JSON reply is parsed whole once complete (decodeJsonWhole: no event loop waits here).
+ * it arrives; a JSON reply is parsed once complete: a get_all_records reply in pieces, its records validated as
+ * they are parsed (json-records.ts), any other whole (decodeJsonWhole: no event loop waits here).
  *
  * Nothing here logs or keeps anything after a job: errors go back as their kind and message, and the thread that
  * started the job turns them into the client's errors (and removes secrets from them, wire.ts).
@@ -12,6 +13,7 @@ import { setPriority } from 'node:os';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { StringDecoder } from 'node:string_decoder';
 import { JsonDecodeError, decodeJsonWhole } from './json-decode';
+import { decodeJsonRecordsReply } from './json-records';
 import { RecordParseError, parseAllRecords, recordFieldsOf } from './records';
 import { XmlRpcDecodeError, XmlRpcDecoder, type XmlRpcDocument } from './xml-decode';
 import { RECORDS_BATCH, type DecodeError, type FromWorker, type RecordsBatch, type StartJob, type ToWorker } from './decode-protocol';
@@ -92,47 +94,63 @@ function handle(m: ToWorker): void {
 }
 
 async function finish(job: XmlJob | JsonJob): Promise<void> {
+  if ('decoder' in job) finishXml(job);
+  else finishJson(job);
+}
+
+function finishJson(job: JsonJob): void {
   const { id, records } = job.start;
-  let doc: { kind: 'json'; value: unknown } | { kind: 'xml'; doc: XmlRpcDocument };
-  if ('decoder' in job) {
-    job.decoder.write(job.text.end());
-    doc = { kind: 'xml', doc: job.decoder.end() };
-  } else {
-    const text = (job.chunks.length === 1 ? job.chunks[0]! : Buffer.concat(job.chunks, job.size)).toString('utf8');
-    job.chunks = [];
-    doc = { kind: 'json', value: decodeJsonWhole(text, job.start.maxDepth) };
-  }
-  const found = records ? successValue(doc) : undefined;
-  if (!records || !found) {
-    post({ type: 'done', id, reply: doc, batches: 0 });
+  const bytes = job.chunks.length === 1 ? job.chunks[0]! : Buffer.concat(job.chunks, job.size);
+  job.chunks = [];
+  if (!records) {
+    post({ type: 'done', id, reply: { kind: 'json', value: decodeJsonWhole(bytes.toString('utf8'), job.start.maxDepth) }, batches: 0 });
     return;
   }
-  // the records are validated here (the schemas are the event loop's), then sent in batches: one message of 3,200
-  // records would cost the receiving event loop one long structured-clone read
-  const entries = Object.entries(parseAllRecords(records, found.value));
+  // a get_all_records reply: parsed and validated in pieces (json-records.ts); its records are sent apart
+  const reply = decodeJsonRecordsReply(bytes, job.start.maxDepth, records);
+  const value = reply.envelope as { result?: unknown };
+  // no records (an empty class, or not a success): the reply goes back as it is
+  if (reply.records?.length) value.result = null;
+  post({ type: 'done', id, reply: { kind: 'json', value }, batches: sendRecords(id, reply.records ?? []) });
+}
+
+function finishXml(job: XmlJob): void {
+  const { id, records } = job.start;
+  job.decoder.write(job.text.end());
+  const doc = job.decoder.end();
+  const found = records ? successValue(doc) : undefined;
+  if (!records || !found) {
+    post({ type: 'done', id, reply: { kind: 'xml', doc }, batches: 0 });
+    return;
+  }
+  // the records are validated here (the schemas are the event loop's), and sent apart
+  const batches = sendRecords(id, Object.entries(parseAllRecords(records, found.value)));
+  // no records (an empty class): the reply goes back as it is, its empty struct in place
+  if (batches > 0) found.clear();
+  post({ type: 'done', id, reply: { kind: 'xml', doc }, batches });
+}
+
+/**
+ * Sends validated records to the pool in batches, and says how many: one message of 3,200 records would cost the
+ * receiving event loop one long structured-clone read.
+ */
+function sendRecords(id: number, entries: Array<[string, unknown]>): number {
   let batches = 0;
   for (let i = 0; i < entries.length; i += RECORDS_BATCH, batches++) {
     recordsPort.postMessage({ id, entries: entries.slice(i, i + RECORDS_BATCH) } satisfies RecordsBatch);
   }
-  // no records (an empty class): the reply goes back as it is, its empty struct in place
-  if (batches > 0) found.clear();
-  post({ type: 'done', id, reply: doc, batches });
+  return batches;
 }
 
 /**
- * The Value of a successful reply (XML-RPC {Status: Success, Value}; JSON-RPC {result} with no error) when it is
- * a struct, and how to take it out of the reply (the records are sent apart and put back by the pool). Any other
- * reply (a Failure, an unexpected shape) goes back whole, for the client to judge as it judges every reply.
+ * The Value of a successful XML-RPC reply ({Status: Success, Value}) when it is a struct, and how to take it out
+ * of the reply (the records are sent apart and put back by the pool). Any other reply (a Failure, an unexpected
+ * shape) goes back whole, for the client to judge as it judges every reply.
  */
-function successValue(doc: { kind: 'json'; value: unknown } | { kind: 'xml'; doc: XmlRpcDocument }): { value: object; clear: () => void } | undefined {
+function successValue(doc: XmlRpcDocument): { value: object; clear: () => void } | undefined {
   const isStruct = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Date) && !Buffer.isBuffer(v);
-  if (doc.kind === 'json') {
-    const env = doc.value;
-    if (!isStruct(env) || (env.error !== undefined && env.error !== null) || !isStruct(env.result)) return undefined;
-    return { value: env.result, clear: () => (env.result = null) };
-  }
-  if (doc.doc.kind !== 'response') return undefined;
-  const env = doc.doc.value;
+  if (doc.kind !== 'response') return undefined;
+  const env = doc.value;
   if (!isStruct(env) || env.Status !== 'Success' || !isStruct(env.Value)) return undefined;
   return { value: env.Value, clear: () => (env.Value = null) };
 }
