@@ -565,8 +565,6 @@ class MemberSkipper {
 
   /** the kept field names, by length */
   private readonly keptByLength: string[][] = [];
-  /** the next `&` in the text being scanned, from the last place looked (ampBefore): -1 none, AMP_UNKNOWN not looked yet */
-  private ampAt = AMP_UNKNOWN;
 
   constructor(
     kept: Iterable<string>,
@@ -590,7 +588,6 @@ class MemberSkipper {
   scan(text: string): string | undefined {
     const s = this.carry === '' ? text : this.carry + text;
     this.carry = '';
-    this.ampAt = AMP_UNKNOWN;
     const stack = this.stack;
     let i = 0;
     for (;;) {
@@ -692,10 +689,13 @@ class MemberSkipper {
     return false;
   }
 
-  /** Is there a `&` in s[from, to)? The next `&` of the text is looked up once per scan, not once per name. */
+  /**
+   * Is there a `&` in s[from, to) (a field's name: a few characters)? Looked at in place: an indexOf would read on
+   * to the end of the text when there is none, at every name, and the text is the rest of a 64 KB piece.
+   */
   private ampBefore(s: string, from: number, to: number): boolean {
-    if (this.ampAt === AMP_UNKNOWN || (this.ampAt >= 0 && this.ampAt < from)) this.ampAt = s.indexOf('&', from);
-    return this.ampAt >= 0 && this.ampAt < to;
+    for (let k = from; k < to; k++) if (s.charCodeAt(k) === AMP) return true;
+    return false;
   }
 
   private handOver(s: string, at: number): string {
@@ -705,7 +705,7 @@ class MemberSkipper {
 }
 
 const HANDOVER = Symbol('hand over');
-const AMP_UNKNOWN = -2;
+const AMP = 0x26; // &
 
 /**
  * The content of a `<value>` starting at `s[at]`, if it is plain: text (no element), a typed scalar, an empty
