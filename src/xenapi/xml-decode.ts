@@ -211,7 +211,7 @@ export class XmlRpcDecoder {
   ) {
     // (a fresh key string costs a string-table lookup at every property store: ~460 ns, a third of building a record)
     this.recordFields = opts.recordFields && new Map([...opts.recordFields].map((f) => [f, f]));
-    this.skipper = this.recordFields && new MemberSkipper(this.recordFields.keys(), maxDepth);
+    this.skipper = this.recordFields && new MemberSkipper(this.recordFields.keys(), maxDepth, (name, value) => this.keepField(name, value));
     // methodResponse, params, param, value, then struct/array, member/data, value per level, and a scalar
     this.maxElements = 3 * maxDepth + 6;
     const ignore = (): void => undefined;
@@ -485,6 +485,11 @@ export class XmlRpcDecoder {
     }
   }
 
+  /** A kept field of the record being read, read whole by the skipper (MemberSkipper.keptMember). */
+  private keepField(name: string, value: unknown): void {
+    (this.frames[this.frames.length - 1] as Extract<Frame, { kind: 'struct' }>).obj[name] = value;
+  }
+
   private emit(v: unknown): void {
     const top = this.frames[this.frames.length - 1];
     if (!top) {
@@ -569,6 +574,8 @@ class MemberSkipper {
   constructor(
     kept: Iterable<string>,
     private readonly maxDepth: number,
+    /** stores a kept field the skipper read whole (keptMember), under the caller's own name string */
+    private readonly keep: (name: string, value: unknown) => void,
   ) {
     for (const name of kept) (this.keptByLength[name.length] ??= []).push(name);
   }
@@ -600,7 +607,12 @@ class MemberSkipper {
           this.carry = s.slice(lt);
           return undefined;
         }
-        if (end === KEPT) return this.handOver(s, lt);
+        if (end === KEPT) {
+          const kept = this.keptMember(s, lt);
+          if (kept < 0) return this.handOver(s, lt);
+          i = kept;
+          continue;
+        }
         if (end !== NOT_PLAIN) {
           i = end;
           continue;
@@ -623,7 +635,7 @@ class MemberSkipper {
             this.carry = s.slice(lt);
             return undefined;
           }
-          if (head === HANDOVER || this.isKept(s, head.nameAt, head.nameEnd)) return this.handOver(s, lt);
+          if (head === HANDOVER || this.keptName(s, head.nameAt, head.nameEnd) !== undefined) return this.handOver(s, lt);
           stack.push(Tag.Member);
           i = head.nameEnd + '</name>'.length;
           continue;
@@ -657,7 +669,7 @@ class MemberSkipper {
     if (!s.startsWith('<name>', open) || s.slice(at, open).trim() !== '') return HANDOVER;
     const close = s.indexOf('<', open + 6);
     if (close < 0 || s.length - close < 7) return undefined;
-    if (!s.startsWith('</name>', close) || this.ampBefore(s, open + 6, close)) return HANDOVER;
+    if (!s.startsWith('</name>', close) || hasAmp(s, open + 6, close)) return HANDOVER;
     return { nameAt: open + 6, nameEnd: close };
   }
 
@@ -674,29 +686,36 @@ class MemberSkipper {
     if (nameEnd < 0 || s.length - nameEnd < NAME_TO_VALUE.length) return CUT;
     if (!s.startsWith(NAME_TO_VALUE, nameEnd)) return NOT_PLAIN;
     // a name with an entity is compared once decoded, by the tokenizer
-    if (this.ampBefore(s, nameAt, nameEnd)) return NOT_PLAIN;
-    if (this.isKept(s, nameAt, nameEnd)) return KEPT;
+    if (hasAmp(s, nameAt, nameEnd)) return NOT_PLAIN;
+    if (this.keptName(s, nameAt, nameEnd) !== undefined) return KEPT;
     if (this.containersLeft < 1 || this.elementsLeft < 5) return NOT_PLAIN; // a plain member nests up to 5 elements
     const end = plainContent(s, nameEnd + NAME_TO_VALUE.length, false);
     return end >= 0 && s.startsWith(MEMBER_TAIL, end) ? end + MEMBER_TAIL.length : NOT_PLAIN;
   }
 
-  /** Is s[from, to) the name of a kept field? Compared in place: no string is made for the names skipped. */
-  private isKept(s: string, from: number, to: number): boolean {
+  /** The kept field named s[from, to), if any. Compared in place: no string is made for the names skipped. */
+  private keptName(s: string, from: number, to: number): string | undefined {
     const same = this.keptByLength[to - from];
-    if (same === undefined) return false;
-    for (const name of same) if (s.startsWith(name, from)) return true;
-    return false;
+    if (same === undefined) return undefined;
+    for (const name of same) if (s.startsWith(name, from)) return name;
+    return undefined;
   }
 
   /**
-   * Is there a `&` in s[from, to) (a field's name: a few characters)? Looked at in place: an indexOf would read on
-   * to the end of the text when there is none, at every name, and the text is the rest of a 64 KB piece.
+   * At `s[at]`, the `<member>` of a kept field whose head plainMember read: when its value is written the way xapi
+   * writes the fields the bot keeps (plainValue), it is stored here and the skipper goes on after its
+   * `</member>` (returned); -1 for anything else, cut by the chunk's end included: the tokenizer reads it.
    */
-  private ampBefore(s: string, from: number, to: number): boolean {
-    for (let k = from; k < to; k++) if (s.charCodeAt(k) === AMP) return true;
-    return false;
+  private keptMember(s: string, at: number): number {
+    if (this.containersLeft < 1 || this.elementsLeft < 5) return -1; // a plain value nests up to 5 elements
+    const nameAt = at + MEMBER_HEAD.length;
+    const nameEnd = s.indexOf('<', nameAt);
+    const read = plainValue(s, nameEnd + NAME_TO_VALUE.length);
+    if (read === undefined || !s.startsWith(MEMBER_TAIL, read.end)) return -1;
+    this.keep(this.keptName(s, nameAt, nameEnd)!, read.value);
+    return read.end + MEMBER_TAIL.length;
   }
+
 
   private handOver(s: string, at: number): string {
     this.open = this.stack;
@@ -744,6 +763,56 @@ function plainContent(s: string, at: number, nested: boolean): number {
   p = s.indexOf('<', p + typed[0].length);
   return p >= 0 && s.startsWith(typed[1], p) ? p + typed[1].length : -1;
 }
+/**
+ * The value of a kept field written the way xapi writes those the bot reads, from `s[at]` (just after its
+ * `<value>`): untyped text, `<boolean>0|1</boolean>`, an array of untyped texts (a set of refs), a struct of
+ * untyped texts (a string map); with no `&` anywhere (an entity is the tokenizer's to decode). The value as the
+ * tokenizer would have built it, and where its `</value>` must start; undefined for anything else.
+ */
+function plainValue(s: string, at: number): { value: unknown; end: number } | undefined {
+  const lt = s.indexOf('<', at);
+  if (lt < 0) return undefined;
+  if (s.charCodeAt(lt + 1) === SLASH) return hasAmp(s, at, lt) ? undefined : { value: own(s.slice(at, lt)), end: lt };
+  if (lt !== at) return undefined; // text beside an element
+  if (s.startsWith('<boolean>', at)) {
+    const c = s.charCodeAt(at + 9);
+    return (c === 0x30 || c === 0x31) && s.startsWith('</boolean>', at + 10) ? { value: c === 0x31, end: at + 20 } : undefined;
+  }
+  if (s.startsWith(ARRAY_HEAD, at)) {
+    const items: string[] = [];
+    let p = at + ARRAY_HEAD.length;
+    while (s.startsWith('<value>', p)) {
+      const end = s.indexOf('<', p + 7);
+      if (end < 0 || !s.startsWith('</value>', end) || hasAmp(s, p + 7, end)) return undefined;
+      items.push(own(s.slice(p + 7, end)));
+      p = end + 8;
+    }
+    return s.startsWith(ARRAY_TAIL, p) ? { value: items, end: p + ARRAY_TAIL.length } : undefined;
+  }
+  if (s.startsWith('<struct>', at)) {
+    const map: Record<string, string> = {};
+    let p = at + 8;
+    while (s.startsWith(MEMBER_HEAD, p)) {
+      const nameAt = p + MEMBER_HEAD.length;
+      const nameEnd = s.indexOf('<', nameAt);
+      if (nameEnd < 0 || !s.startsWith(NAME_TO_VALUE, nameEnd)) return undefined;
+      const valueAt = nameEnd + NAME_TO_VALUE.length;
+      const valueEnd = s.indexOf('<', valueAt);
+      if (valueEnd < 0 || !s.startsWith(MEMBER_TAIL, valueEnd) || hasAmp(s, nameAt, nameEnd) || hasAmp(s, valueAt, valueEnd)) return undefined;
+      map[s.slice(nameAt, nameEnd)] = own(s.slice(valueAt, valueEnd));
+      p = valueEnd + MEMBER_TAIL.length;
+    }
+    return s.startsWith('</struct>', p) ? { value: map, end: p + 9 } : undefined;
+  }
+  return undefined;
+}
+
+/** Is there a `&` in s[from, to) (a name or a value: a few characters)? Looked at in place: an indexOf would read on to the end of the text when there is none. */
+function hasAmp(s: string, from: number, to: number): boolean {
+  for (let k = from; k < to; k++) if (s.charCodeAt(k) === AMP) return true;
+  return false;
+}
+
 const MEMBER_HEAD = '<member><name>';
 const NAME_TO_VALUE = '</name><value>';
 const EMPTY_STRUCT = '<struct></struct>';

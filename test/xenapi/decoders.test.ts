@@ -128,8 +128,9 @@ describe('XML-RPC decoder', () => {
     });
 
     /**
-     * Fields not kept are skipped without the tokenizer (MemberSkipper, issue 13): whatever their shape, and however
-     * the text is cut into chunks, the records must be exactly the kept fields of the whole decode.
+     * Fields not kept are skipped without the tokenizer, and kept fields written plainly are read without it too
+     * (MemberSkipper, issue 13): whatever their shape, and however the text is cut into chunks, the records must be
+     * exactly the kept fields of the whole decode.
      */
     test('skipped fields of every shape, cut anywhere: the records equal the kept fields of the whole decode', () => {
       // mulberry32: a seeded generator, so a failure is the same failure on every run
@@ -155,12 +156,16 @@ describe('XML-RPC decoder', () => {
           '<array><data></data></array>',
           '<![CDATA[</value></member><member>]]>',
           '<!-- </member> -->x',
-        ][rand(13)]!;
+          '<boolean>0</boolean>',
+          '<boolean> 1 </boolean>',
+          'line\r\nbreak > here',
+          'OpaqueRef:4f1c2a8e-6d2b-4c33-9f0e-1a2b3c4d5e6f',
+        ][rand(17)]!;
       const value = (depth: number): string => {
         const k = depth > 2 ? 0 : rand(4);
         if (k === 0 || k === 1) return leaf();
         if (k === 2) return `<array><data>${Array.from({ length: rand(3) }, () => `<value>${value(depth + 1)}</value>`).join('')}</data></array>`;
-        return `<struct>${Array.from({ length: rand(3) }, (_, i) => member(`k${i}`, value(depth + 1))).join('')}</struct>`;
+        return `<struct>${Array.from({ length: rand(3) }, (_, i) => member(rand(6) === 0 ? `k&amp;${i}` : `k${i}`, value(depth + 1))).join('')}</struct>`;
       };
       const names = ['uuid', 'name_label', 'other_config', 'VBDs', 'power_state', 'memory', 'flags', 'blocked'];
       for (let round = 0; round < 60; round++) {
@@ -183,6 +188,28 @@ describe('XML-RPC decoder', () => {
           for (let i = 0; i < text.length; i += size) d.write(text.slice(i, i + size));
           expect(d.end()).toEqual({ kind: 'response', value: { Status: 'Success', Value: want } });
         }
+      }
+    });
+
+    test('kept fields after a skipped one are read without the tokenizer only when plain; entities, types and odd shapes as the tokenizer reads them', () => {
+      const kept = new Set(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h']);
+      const fieldsOf = [
+        member('a', 'OpaqueRef:1'),
+        member('b', '<array><data><value>OpaqueRef:x</value><value>a &amp; b</value></data></array>'),
+        member('c', '<struct><member><name>k&amp;1</name><value>v</value></member><member><name>k2</name><value>&lt;w&gt;</value></member></struct>'),
+        member('d', '<boolean>0</boolean>'),
+        member('e', '<boolean>1</boolean>'),
+        member('f', '<array><data><value><boolean>1</boolean></value></data></array>'),
+        member('g', '<struct><member><name>x</name><value><int>3</int></value></member></struct>'),
+        member('h', 'tab\there &#233;'),
+      ];
+      // each kept field right after a skipped one: that is where the skipper meets it
+      const text = reply(member('OpaqueRef:v1', `<struct>${fieldsOf.map((f) => member('skipped', 'x') + f).join('')}</struct>`));
+      const want = { a: 'OpaqueRef:1', b: ['OpaqueRef:x', 'a & b'], c: { 'k&1': 'v', k2: '<w>' }, d: false, e: true, f: [true], g: { x: 3 }, h: 'tab\there é' };
+      for (const size of [5, 64, text.length]) {
+        const d = new XmlRpcDecoder(64, { recordFields: kept });
+        for (let i = 0; i < text.length; i += size) d.write(text.slice(i, i + size));
+        expect(d.end()).toEqual({ kind: 'response', value: { Status: 'Success', Value: { 'OpaqueRef:v1': want } } });
       }
     });
 
