@@ -73,8 +73,7 @@ function handle(m: ToWorker): void {
       const bytes = Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength);
       if ('decoder' in job) {
         for (let at = 0; at < bytes.length; at += TEXT_PIECE_BYTES) job.decoder.write(job.text.write(bytes.subarray(at, at + TEXT_PIECE_BYTES)));
-      }
-      else {
+      } else {
         job.chunks.push(bytes);
         job.size += bytes.length;
       }

@@ -545,9 +545,9 @@ const SLASH = 0x2f;
 /**
  * Skips the fields of a record that are not kept (most of a record's text: ~70% of a VM's), looking only at the
  * `<…>` in the text (found with indexOf), never at the characters between them as the tokenizer does. It starts
- * after the `</name>` of a field not kept and goes on through the record's next members while their names are not
- * kept either; it stops at the `<member>` of a kept field or at the `</struct>` that ends the record, and the
- * tokenizer takes over there.
+ * after the `</name>` of a field not kept and goes on through the record's next members; a kept field written the
+ * way xapi writes those the bot reads (plainValue) it reads and stores itself. It stops at any other kept field or
+ * at the `</struct>` that ends the record, and the tokenizer takes over there.
  *
  * What it skips must still be well-formed XML-RPC: known elements, each closed by its own close tag, within the
  * depth limits. Anything it does not read itself (a comment, CDATA, an attribute, a `<` that starts no element, an
