@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ScaledClock } from '../clock';
+import { ScaledClock, type Clock } from '../clock';
 import type { PoolConfig } from '../config/pools';
 import type { Notifier } from '../domain/ports';
 import type { PoolSnapshot, ReturnPolicy, Run, UpgradeMode } from '../domain/types';
@@ -164,7 +164,7 @@ async function rehearseOn(o: RehearsalOptions, { sim, store, clock, dir, upgrade
       // manual mode: the rehearsal plays the operator at the console. The run says "<host> is shutting down. Boot it
       // from the … installer" while the host is still going down: the operator waits for it to be off, then boots it.
       const shutting = upgrade.mode === 'manual' ? /^(\S+) is shutting down\. Boot it from/.exec(text) : null;
-      if (shutting && sim.hosts().some((h) => h.name === shutting[1])) setTimeout(() => void tryBoot(shutting[1]!), 0);
+      if (shutting && sim.hosts().some((h) => h.name === shutting[1])) setTimeout(() => void bootFromMedia(sim, clock, shutting[1]!), 0);
     },
     approvalNeeded: async (run, step) => {
       out(`  gate ${step.id}: auto-approved (rehearsal)`);
@@ -208,16 +208,6 @@ async function rehearseOn(o: RehearsalOptions, { sim, store, clock, dir, upgrade
   };
   const hopRuns: Run[] = [];
   const hopShutdowns: Array<Record<string, number>> = [];
-  const tryBoot = async (host: string): Promise<void> => {
-    for (let i = 0; i < 200; i++) {
-      try {
-        sim.control.completeManualInstall(host);
-        return;
-      } catch {
-        await clock.sleep(5_000);
-      }
-    }
-  };
   core = await createCore({
     pools: [pool],
     store,
@@ -276,4 +266,19 @@ export function formatSummary(s: RehearsalSummary): string {
     `  shutdowns:   ${Object.entries(s.shutdowns).map(([h, n]) => `${h}×${n}`).join(', ') || 'none'} (at most ${s.maxHostsDownAtOnce} host down at once)`,
     `  failures:    ${s.failures.length ? s.failures.join('; ') : 'none'}`,
   ].join('\n');
+}
+
+/**
+ * Manual mode on the simulator: the operator boots `host` from the installer once it is off (the run says so while
+ * it is still going down), looking again every 5 clock seconds, for up to 1,000.
+ */
+export async function bootFromMedia(sim: SimPool, clock: Clock, host: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    try {
+      sim.control.completeManualInstall(host);
+      return;
+    } catch {
+      await clock.sleep(5_000);
+    }
+  }
 }

@@ -10,7 +10,9 @@ import { run as status } from '../../src/cli/status';
 import { run as abort } from '../../src/cli/abort';
 import { loadScenario, startSimulator } from '../../src/sim';
 import { poolConfigFor } from './sim-harness';
+import type { PoolConfig } from '../../src/config/pools';
 import { scenarioHops } from '../../src/core/scenario-mode';
+import { bootFromMedia } from '../../src/core/rehearsal';
 
 function captureConsole(onLine: (line: string) => void = () => undefined) {
   const lines: string[] = [];
@@ -72,18 +74,23 @@ describe('xsupgrade run / status / abort', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('run <pool> --yes upgrades a stand-alone host; status shows the run; abort of a finished run is refused', async () => {
-    const sim = await startSimulator(loadScenario('manifests/demo/standalone.yaml'), { clock: new ScaledClock(4000) });
-    dir = mkdtempSync(join(tmpdir(), 'xsupgrade-cli-'));
-    const pool = poolConfigFor(sim, 'automatic');
+  /** The CLI's environment: a pools file with `pool` alone, state and backups in the test's folder */
+  const usePool = (pool: PoolConfig, password: string): void => {
     writeFileSync(join(dir, 'pools.yaml'), YAML.stringify({ pools: [pool] }));
     Object.assign(process.env, {
       XSUPGRADE_POOLS: join(dir, 'pools.yaml'),
       XSUPGRADE_STATE: join(dir, 'state.sqlite'),
       XSUPGRADE_BACKUPS: join(dir, 'backups'),
-      XS_SIM_PASSWORD: sim.password,
+      XS_SIM_PASSWORD: password,
       XSUPGRADE_LOG_LEVEL: 'silent',
     });
+  };
+
+  it('run <pool> --yes upgrades a stand-alone host; status shows the run; abort of a finished run is refused', async () => {
+    const sim = await startSimulator(loadScenario('manifests/demo/standalone.yaml'), { clock: new ScaledClock(4000) });
+    dir = mkdtempSync(join(tmpdir(), 'xsupgrade-cli-'));
+    const pool = poolConfigFor(sim, 'automatic');
+    usePool(pool, sim.password);
     const out = captureConsole();
     try {
       expect(await runCmd(['standalone', '--yes'])).toBe(0);
@@ -116,28 +123,11 @@ describe('xsupgrade run / status / abort', () => {
     dir = mkdtempSync(join(tmpdir(), 'xsupgrade-cli-'));
     // hop 1 (to 7.1 CU1) automatic from the scenario's repository; hop 2 (to 7.6) manual: the test boots the installer
     const pool = poolConfigFor(sim, 'manual', { hops: scenarioHops(scenario) });
-    writeFileSync(join(dir, 'pools.yaml'), YAML.stringify({ pools: [pool] }));
-    Object.assign(process.env, {
-      XSUPGRADE_POOLS: join(dir, 'pools.yaml'),
-      XSUPGRADE_STATE: join(dir, 'state.sqlite'),
-      XSUPGRADE_BACKUPS: join(dir, 'backups'),
-      XS_SIM_PASSWORD: sim.password,
-      XSUPGRADE_LOG_LEVEL: 'silent',
-    });
-    const boot = async (host: string): Promise<void> => {
-      for (let i = 0; i < 200; i++) {
-        try {
-          sim.control.completeManualInstall(host);
-          return;
-        } catch {
-          await clock.sleep(5_000);
-        }
-      }
-    };
+    usePool(pool, sim.password);
     // the operator at the console: boots each host of the manual hop from the installer when the run says so
     const out = captureConsole((line) => {
       const shutting = /: (\S+) is shutting down\. Boot it from/.exec(line);
-      if (shutting) void boot(shutting[1]!);
+      if (shutting) void bootFromMedia(sim, clock, shutting[1]!);
     });
     try {
       expect(await runCmd([pool.name, '--yes'])).toBe(0);
