@@ -3,11 +3,12 @@
  * forget-rejoin (R4.2) without --fingerprint only looks at the address and prints the certificate there; run it again
  * with the fingerprint read on the host's console to confirm it.
  * Un-pause a held run, take over a run whose runner died, or apply a recovery action to a failed step; then keep
- * driving it from this terminal.
+ * driving it from this terminal, through the next hops of a multi-hop upgrade as `xsupgrade run` does.
  */
 import type { RecoveryAction } from '../domain/types';
 import { cliActor, openConsoleCore } from '../core/console';
 import { parseCommandArgs } from './args';
+import { throughTheHops } from './run';
 import { SPECS } from './specs';
 
 const ACTIONS: RecoveryAction[] = ['retry', 'forget-rejoin', 'rollback-master', 'skip-host', 'skip-update', 'abort'];
@@ -60,8 +61,8 @@ export async function run(args: string[]): Promise<number> {
       return 1;
     }
     if (res.value.state === 'aborted') return 1;
-    const end = await ending;
-    return end.state === 'done' ? 0 : 1;
+    // a done hop of a multi-hop upgrade goes on to the next hop, as in `xsupgrade run` (R1.4)
+    return await throughTheHops(c, await ending, !!opts.yes);
   } finally {
     await c.close();
   }

@@ -6,11 +6,11 @@
  */
 import { createInterface } from 'node:readline/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Plan } from '../domain/types';
+import type { Plan, Run } from '../domain/types';
 import { isFinalHop } from '../planner/hops';
 import { renderPlanText } from '../planner/render/text';
 import type { Store } from '../store';
-import { cliActor, openConsoleCore } from '../core/console';
+import { cliActor, openConsoleCore, type OpenedCore } from '../core/console';
 import { parseCommandArgs } from './args';
 import { SPECS } from './specs';
 
@@ -20,15 +20,9 @@ const NEXT_HOP_WAIT_MS = 10 * 60_000;
 export async function run(args: string[]): Promise<number> {
   const { positional, opts } = parseCommandArgs(SPECS.run, args);
   const pool = positional[0]!;
+  const yes = !!opts.yes;
   const interactive = !!process.stdin.isTTY;
-  const c = await openConsoleCore(process.env, { yes: !!opts.yes, interactive, write: (l) => console.log(l) });
-  const confirm = async (question: string): Promise<boolean> => {
-    if (opts.yes) return true;
-    const rl = createInterface({ input: process.stdin, output: process.stdout });
-    const answer = (await rl.question(`${question} [y/N] `)).trim().toLowerCase();
-    rl.close();
-    return answer === 'y' || answer === 'yes';
-  };
+  const c = await openConsoleCore(process.env, { yes, interactive, write: (l) => console.log(l) });
   try {
     const plan = await c.core.plan(pool, {}, cliActor());
     if (!plan.ok) {
@@ -37,44 +31,66 @@ export async function run(args: string[]): Promise<number> {
     }
     console.log(renderPlanText(plan.value));
     if (!plan.value.executable) return 2;
-    if (!opts.yes && !interactive) {
+    if (!yes && !interactive) {
       console.error('xsupgrade: not a terminal: add --yes to start and approve every gate');
       return 1;
     }
-    if (!(await confirm(`Start this upgrade of ${pool}?`))) return 1;
-    let started = await c.core.start(pool, { planHash: plan.value.id }, cliActor());
-    for (;;) {
-      if (!started.ok) {
-        console.error(`xsupgrade: ${started.error}`);
-        return 1;
-      }
-      const end = await c.notifier.until(started.value.id);
-      if (end.state !== 'done') return 1;
-      if (isFinalHop(end.plan)) return 0;
-      // R1.4: a hop is done, not the upgrade
-      const hops = end.plan.hops!;
-      const hop = hops.find((h) => h.status === 'this')!;
-      console.log(`hop ${hop.index} of ${hops.length} is done: the pool is not on ${end.plan.finalTarget} yet; the next hop is planned from the live pool (R1.4)`);
-      const next = await nextHopPlan(c.store, end.id);
-      if ('error' in next) {
-        console.error(`xsupgrade: ${next.error}`);
-        return 1;
-      }
-      const nextHop = next.plan.hops?.find((h) => h.status === 'this');
-      const label = `hop ${nextHop?.index ?? '?'} of ${next.plan.hops?.length ?? '?'}`;
-      if (!next.plan.executable) {
-        console.error(`xsupgrade: ${label} cannot start: its plan has blockers (above); the pool stays on ${end.plan.target.label}`);
-        return 2;
-      }
-      if (!(await confirm(`Start ${label} of ${pool} (to ${next.plan.target.label})?`))) {
-        console.error(`xsupgrade: ${label} not started; the pool stays on ${end.plan.target.label}. \`xsupgrade run ${pool}\` plans it again from the live pool`);
-        return 1;
-      }
-      started = await c.core.start(pool, { planHash: next.plan.id, planMadeAt: next.plan.createdAt }, cliActor());
-      if (started.ok) console.log(`${label} started${opts.yes ? ' (--yes)' : ''}: run ${started.value.id}`);
+    if (!(await confirm(`Start this upgrade of ${pool}?`, yes))) return 1;
+    const started = await c.core.start(pool, { planHash: plan.value.id }, cliActor());
+    if (!started.ok) {
+      console.error(`xsupgrade: ${started.error}`);
+      return 1;
     }
+    return await throughTheHops(c, await c.notifier.until(started.value.id), yes);
   } finally {
     await c.close();
+  }
+}
+
+/** Asks on the terminal (yes: already answered; not a terminal: no). */
+async function confirm(question: string, yes: boolean): Promise<boolean> {
+  if (yes) return true;
+  if (!process.stdin.isTTY) return false;
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  const answer = (await rl.question(`${question} [y/N] `)).trim().toLowerCase();
+  rl.close();
+  return answer === 'y' || answer === 'yes';
+}
+
+/**
+ * The exit status once `end` has ended, for `run` and `resume`: 0 only when it is done and the last hop (R1.4).
+ * A done hop that is not the last goes on: the next hop's plan, made by the core from the live pool, is started
+ * once confirmed (or with `yes`), and so on to the final target.
+ */
+export async function throughTheHops(c: OpenedCore, end: Run, yes: boolean): Promise<number> {
+  for (;;) {
+    if (end.state !== 'done') return 1;
+    if (isFinalHop(end.plan)) return 0;
+    const hops = end.plan.hops!;
+    const hop = hops.find((h) => h.status === 'this')!;
+    console.log(`hop ${hop.index} of ${hops.length} is done: the pool is not on ${end.plan.finalTarget} yet; the next hop is planned from the live pool (R1.4)`);
+    const next = await nextHopPlan(c.store, end.id);
+    if ('error' in next) {
+      console.error(`xsupgrade: ${next.error}`);
+      return 1;
+    }
+    const nextHop = next.plan.hops?.find((h) => h.status === 'this');
+    const label = `hop ${nextHop?.index ?? '?'} of ${next.plan.hops?.length ?? '?'}`;
+    if (!next.plan.executable) {
+      console.error(`xsupgrade: ${label} cannot start: its plan has blockers (above); the pool stays on ${end.plan.target.label}`);
+      return 2;
+    }
+    if (!(await confirm(`Start ${label} of ${end.pool} (to ${next.plan.target.label})?`, yes))) {
+      console.error(`xsupgrade: ${label} not started${yes || process.stdin.isTTY ? '' : ' (not a terminal: --yes starts it)'}; the pool stays on ${end.plan.target.label}. \`xsupgrade run ${end.pool}\` plans it again from the live pool`);
+      return 1;
+    }
+    const started = await c.core.start(end.pool, { planHash: next.plan.id, planMadeAt: next.plan.createdAt }, cliActor());
+    if (!started.ok) {
+      console.error(`xsupgrade: ${started.error}`);
+      return 1;
+    }
+    console.log(`${label} started${yes ? ' (--yes)' : ''}: run ${started.value.id}`);
+    end = await c.notifier.until(started.value.id);
   }
 }
 
