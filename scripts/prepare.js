@@ -9,12 +9,10 @@ const { join } = require('node:path');
 const { execFileSync } = require('node:child_process');
 
 const root = join(__dirname, '..');
-let tsc;
-try {
-  tsc = require.resolve('typescript/bin/tsc', { paths: [root] });
-} catch {
-  tsc = undefined;
-}
+// the package's own TypeScript only: require.resolve from root would also find one in a node_modules of a folder
+// above, and a production install there would try to compile without its sources
+const ownTsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+const tsc = existsSync(ownTsc) ? ownTsc : undefined;
 if (tsc) {
   console.log('xsupgrade: compiling TypeScript into dist/ (tsc)…');
   execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.json')], { stdio: 'inherit', cwd: root });
