@@ -74,6 +74,7 @@ export async function throughTheHops(c: OpenedCore, end: Run, yes: boolean): Pro
       console.error(`xsupgrade: ${next.error}`);
       return 1;
     }
+    console.log(renderPlanText(next.plan));
     const nextHop = next.plan.hops?.find((h) => h.status === 'this');
     const label = `hop ${nextHop?.index ?? '?'} of ${next.plan.hops?.length ?? '?'}`;
     if (!next.plan.executable) {

@@ -7,7 +7,6 @@ import { loadPoolsFile, type PoolConfig } from '../config/pools';
 import { startDemoPools, type DemoPools } from '../sandbox/demo-pools';
 import type { Notifier } from '../domain/ports';
 import type { Actor, Plan, RecoveryAction, Run, StepRecord } from '../domain/types';
-import { renderPlanText } from '../planner/render/text';
 import { createLogger } from '../log';
 import { openStore, type Store } from '../store';
 import { createCore, type CoreHandle } from '.';
@@ -102,10 +101,9 @@ export class ConsoleNotifier implements Notifier {
   async poolNotice(pool: string, text: string) {
     this.line(pool, text);
   }
-  /** R1.4: the next hop's plan, whole; it starts only when someone starts it (`xsupgrade run` asks at once) */
+  /** R1.4: the next hop's plan is made (`xsupgrade run` and `resume` show it whole before asking to start it) */
   async hopPlanned(run: Run, plan: Plan) {
     this.line(run, `next hop planned from the live pool (R1.4): plan ${plan.id.slice(0, 12)} → ${plan.target.label}; it starts only when someone starts it`);
-    this.o.write(renderPlanText(plan));
   }
 }
 
