@@ -66,17 +66,14 @@ export async function throughTheHops(c: OpenedCore, end: Run, yes: boolean): Pro
   for (;;) {
     if (end.state !== 'done') return 1;
     if (isFinalHop(end.plan)) return 0;
-    const hops = end.plan.hops!;
-    const hop = hops.find((h) => h.status === 'this')!;
-    console.log(`hop ${hop.index} of ${hops.length} is done: the pool is not on ${end.plan.finalTarget} yet; the next hop is planned from the live pool (R1.4)`);
+    console.log(`${hopLabel(end.plan)} is done: the pool is not on ${end.plan.finalTarget} yet; the next hop is planned from the live pool (R1.4)`);
     const next = await nextHopPlan(c.store, end.id);
     if ('error' in next) {
       console.error(`xsupgrade: ${next.error}`);
       return 1;
     }
     console.log(renderPlanText(next.plan));
-    const nextHop = next.plan.hops?.find((h) => h.status === 'this');
-    const label = `hop ${nextHop?.index ?? '?'} of ${next.plan.hops?.length ?? '?'}`;
+    const label = hopLabel(next.plan);
     if (!next.plan.executable) {
       console.error(`xsupgrade: ${label} cannot start: its plan has blockers (above); the pool stays on ${end.plan.target.label}`);
       return 2;
@@ -93,6 +90,12 @@ export async function throughTheHops(c: OpenedCore, end: Run, yes: boolean): Pro
     console.log(`${label} started${yes ? ' (--yes)' : ''}: run ${started.value.id}`);
     end = await c.notifier.until(started.value.id);
   }
+}
+
+/** "hop 2 of 3": the hop a plan of a multi-hop upgrade makes */
+function hopLabel(plan: Plan): string {
+  const hop = plan.hops?.find((h) => h.status === 'this');
+  return `hop ${hop?.index ?? '?'} of ${plan.hops?.length ?? '?'}`;
 }
 
 /**

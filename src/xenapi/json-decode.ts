@@ -117,7 +117,8 @@ function valueStart(text: string, from: number, to: number): number {
   return skipSpace(text, i + 1, to);
 }
 
-function parse(text: string): unknown {
+/** JSON.parse, its SyntaxError as a JsonDecodeError. */
+export function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch (e) {
@@ -153,7 +154,7 @@ async function parseContainer(
   project?: (v: unknown) => unknown,
   records?: { key: string; project: (v: unknown) => unknown },
 ): Promise<unknown> {
-  if (end - start < PIECE_BYTES && !project) return parse(text.slice(start, end + 1));
+  if (end - start < PIECE_BYTES && !project) return parseJson(text.slice(start, end + 1));
   const isObject = text.charCodeAt(start) === OPEN_OBJ;
   let commas = scanned.get(start);
   if (!commas) {
@@ -166,7 +167,7 @@ async function parseContainer(
   const flush = (upTo: number): void => {
     if (upTo <= batchFrom) return;
     const body = text.slice(bounds[batchFrom] + 1, bounds[upTo]);
-    const v = parse(isObject ? `{${body}}` : `[${body}]`);
+    const v = parseJson(isObject ? `{${body}}` : `[${body}]`);
     if (project) {
       if (isObject) for (const [k, x] of Object.entries(v as Record<string, unknown>)) (out as Record<string, unknown>)[k] = project(x);
       else for (const x of v as unknown[]) (out as unknown[]).push(project(x));
@@ -189,7 +190,7 @@ async function parseContainer(
       } else {
         let vEnd = to;
         while (vEnd > valueAt && /\s/.test(text[vEnd]!)) vEnd--;
-        const key = isObject ? (parse(text.slice(from, valueAt).trim().replace(/:$/, '')) as string) : undefined;
+        const key = isObject ? (parseJson(text.slice(from, valueAt).trim().replace(/:$/, '')) as string) : undefined;
         const value = project
           ? project(await parseContainer(text, valueAt, vEnd, slicer, scanned))
           : await parseContainer(text, valueAt, vEnd, slicer, scanned, records && key === records.key ? records.project : undefined);
@@ -237,7 +238,7 @@ export async function decodeJson(text: string, maxDepth: number, opts: JsonDecod
   const first = text.search(/\S/);
   if (first < 0) throw new JsonDecodeError('empty body');
   const c = text.charCodeAt(first);
-  if (c !== OPEN_OBJ && c !== OPEN_ARR) return parse(text);
+  if (c !== OPEN_OBJ && c !== OPEN_ARR) return parseJson(text);
   const last = text.trimEnd().length - 1;
   const records = opts.recordFields && c === OPEN_OBJ ? { key: 'result', project: projector(opts.recordFields) } : undefined;
   return parseContainer(text, first, last, slicer, scanned, undefined, records);

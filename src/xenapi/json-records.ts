@@ -13,7 +13,7 @@
  * piece, each piece a JSON object of its own (so each is checked as JSON.parse checks the whole). Any reply of
  * another shape (an error, a result that is not an object, a key written with escapes) is parsed whole.
  */
-import { JsonDecodeError, decodeJsonWhole } from './json-decode';
+import { JsonDecodeError, decodeJsonWhole, parseJson } from './json-decode';
 import { RecordParseError, parseRecord, type RecordClass, type RecordOf } from './records';
 
 /** Below V8's regular object size: a piece's text is an ordinary young string (json-decode.ts, decode-worker.ts). */
@@ -41,7 +41,7 @@ export function decodeJsonRecordsReply<C extends RecordClass>(bytes: Buffer, max
   const layout = scan(bytes, maxDepth);
   if (!layout) return whole(bytes, maxDepth, cls);
   const { open, close, commas } = layout;
-  const envelope = parse(`${bytes.toString('utf8', 0, open)}{}${bytes.toString('utf8', close + 1)}`);
+  const envelope = parseJson(`${bytes.toString('utf8', 0, open)}{}${bytes.toString('utf8', close + 1)}`);
   if (!isStruct(envelope) || (envelope.error !== undefined && envelope.error !== null)) return whole(bytes, maxDepth, cls);
   // ref → its record, or why it is refused: a ref given twice keeps its first place and its last record, as in
   // JSON.parse, so a refusal waits until every piece is read (a later record of the same ref replaces it)
@@ -55,7 +55,7 @@ export function decodeJsonRecordsReply<C extends RecordClass>(bytes: Buffer, max
     const text = bytes.toString('utf8', bounds[from]! + 1, bounds[to]);
     // a blank piece between commas is a missing member ({"a":1,} or {,}): JSON.parse would refuse the whole
     if (commas.length > 0 && text.trim() === '') throw new JsonDecodeError(`a member of "result" is missing at byte ${bounds[to]}`);
-    const members = parse(`{${text}}`) as Record<string, unknown>;
+    const members = parseJson(`{${text}}`) as Record<string, unknown>;
     for (const ref of Object.keys(members)) {
       if (found.get(ref) instanceof RecordParseError) refused--;
       try {
@@ -150,11 +150,3 @@ function nextNonSpace(b: Buffer, from: number): number | undefined {
 const isSpace = (c: number): boolean => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 
 const isStruct = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
-
-function parse(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new JsonDecodeError((e as Error).message);
-  }
-}

@@ -485,7 +485,7 @@ export class XmlRpcDecoder {
     }
   }
 
-  /** A kept field of the record being read, read whole by the skipper (MemberSkipper.keptMember). */
+  /** A kept field of the record being read, read whole by the skipper (MemberSkipper.plainMember). */
   private keepField(name: string, value: unknown): void {
     (this.frames[this.frames.length - 1] as Extract<Frame, { kind: 'struct' }>).obj[name] = value;
   }
@@ -574,7 +574,7 @@ class MemberSkipper {
   constructor(
     kept: Iterable<string>,
     private readonly maxDepth: number,
-    /** stores a kept field the skipper read whole (keptMember), under the caller's own name string */
+    /** stores a kept field the skipper read whole (plainMember), under the caller's own name string */
     private readonly keep: (name: string, value: unknown) => void,
   ) {
     for (const name of kept) (this.keptByLength[name.length] ??= []).push(name);
@@ -607,12 +607,7 @@ class MemberSkipper {
           this.carry = s.slice(lt);
           return undefined;
         }
-        if (end === KEPT) {
-          const kept = this.keptMember(s, lt);
-          if (kept < 0) return this.handOver(s, lt);
-          i = kept;
-          continue;
-        }
+        if (end === KEPT) return this.handOver(s, lt);
         if (end !== NOT_PLAIN) {
           i = end;
           continue;
@@ -675,8 +670,9 @@ class MemberSkipper {
 
   /**
    * At `s[at]`, a whole member written as xapi writes most of them: `<member><name>field</name><value>`, plain
-   * content (plainContent), `</value></member>`. Where it ends; KEPT if the field is kept; CUT if the chunk ends
-   * within its head; NOT_PLAIN for anything else (read tag by tag).
+   * content (plainContent), `</value></member>`; a kept field's value (plainValue) is stored on the way. Where it
+   * ends; KEPT for a kept field written otherwise (the tokenizer reads it); CUT if the chunk ends within its head;
+   * NOT_PLAIN for anything else (read tag by tag).
    */
   private plainMember(s: string, at: number): number {
     if (s.length - at < MEMBER_HEAD.length) return CUT;
@@ -687,8 +683,16 @@ class MemberSkipper {
     if (!s.startsWith(NAME_TO_VALUE, nameEnd)) return NOT_PLAIN;
     // a name with an entity is compared once decoded, by the tokenizer
     if (hasAmp(s, nameAt, nameEnd)) return NOT_PLAIN;
-    if (this.keptName(s, nameAt, nameEnd) !== undefined) return KEPT;
-    if (this.containersLeft < 1 || this.elementsLeft < 5) return NOT_PLAIN; // a plain member nests up to 5 elements
+    const fits = this.containersLeft >= 1 && this.elementsLeft >= 5; // a plain member nests up to 5 elements
+    const kept = this.keptName(s, nameAt, nameEnd);
+    if (kept !== undefined) {
+      // a kept field written as xapi writes those the bot reads is stored here; any other, the tokenizer reads
+      const read = fits ? plainValue(s, nameEnd + NAME_TO_VALUE.length) : undefined;
+      if (read === undefined || !s.startsWith(MEMBER_TAIL, read.end)) return KEPT;
+      this.keep(kept, read.value);
+      return read.end + MEMBER_TAIL.length;
+    }
+    if (!fits) return NOT_PLAIN;
     const end = plainContent(s, nameEnd + NAME_TO_VALUE.length, false);
     return end >= 0 && s.startsWith(MEMBER_TAIL, end) ? end + MEMBER_TAIL.length : NOT_PLAIN;
   }
@@ -700,22 +704,6 @@ class MemberSkipper {
     for (const name of same) if (s.startsWith(name, from)) return name;
     return undefined;
   }
-
-  /**
-   * At `s[at]`, the `<member>` of a kept field whose head plainMember read: when its value is written the way xapi
-   * writes the fields the bot keeps (plainValue), it is stored here and the skipper goes on after its
-   * `</member>` (returned); -1 for anything else, cut by the chunk's end included: the tokenizer reads it.
-   */
-  private keptMember(s: string, at: number): number {
-    if (this.containersLeft < 1 || this.elementsLeft < 5) return -1; // a plain value nests up to 5 elements
-    const nameAt = at + MEMBER_HEAD.length;
-    const nameEnd = s.indexOf('<', nameAt);
-    const read = plainValue(s, nameEnd + NAME_TO_VALUE.length);
-    if (read === undefined || !s.startsWith(MEMBER_TAIL, read.end)) return -1;
-    this.keep(this.keptName(s, nameAt, nameEnd)!, read.value);
-    return read.end + MEMBER_TAIL.length;
-  }
-
 
   private handOver(s: string, at: number): string {
     this.open = this.stack;
