@@ -142,7 +142,10 @@ export class HostServer implements Listener {
       return;
     }
     const body = jsonRpcResponse(out, call, dialect);
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
+    const parts = typeof body === 'string' ? [body] : body;
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': parts.reduce((n, p) => n + Buffer.byteLength(p), 0) });
+    for (const part of parts) res.write(part);
+    res.end();
   }
 
   /** Dispatches one call; undefined when the connection was reset (a fault injection) instead of answered. */

@@ -44,7 +44,8 @@ export function parseJsonRpcCall(text: string): JsonRpcCall {
   return parsed.data;
 }
 
-export function jsonRpcResponse(out: Exclude<Outcome, { kind: 'reset' }>, call: JsonRpcCall, dialect: JsonRpcDialect): string | Buffer {
+/** The reply's body, as text or as bytes in parts (a cached get_all_records encoding is sent as it is, not copied). */
+export function jsonRpcResponse(out: Exclude<Outcome, { kind: 'reset' }>, call: JsonRpcCall, dialect: JsonRpcDialect): string | Buffer[] {
   const id = JSON.stringify(call.id);
   const description = out.kind === 'failure' ? out.description : out.kind === 'fault' ? ['INTERNAL_ERROR', out.message] : undefined;
   const v2 = dialect === 'v1+v2' && call.jsonrpc === '2.0';
@@ -52,7 +53,7 @@ export function jsonRpcResponse(out: Exclude<Outcome, { kind: 'reset' }>, call: 
     const value = (out as { value: Parameters<typeof encodeJson>[0] }).value;
     const [head, tail] = v2 ? ['{"jsonrpc":"2.0","result":', `,"id":${id}}`] : ['{"result":', `,"error":null,"id":${id}}`];
     // a cached encoding (get_all_records) goes out as the bytes made once (wire.ts Encoded.jsonUtf8)
-    if (value instanceof Encoded) return Buffer.concat([Buffer.from(head), value.jsonUtf8, Buffer.from(tail)]);
+    if (value instanceof Encoded) return [Buffer.from(head), value.jsonUtf8, Buffer.from(tail)];
     return `${head}${encodeJson(value)}${tail}`;
   }
   if (!v2) return `{"result":null,"error":${JSON.stringify(description)},"id":${id}}`;

@@ -110,7 +110,7 @@ describe('outbox priority bench (issue 10 point 10)', () => {
 describe('read bench (issue 13)', () => {
   it('reads a tiny pool over both transports with the same round trips, and prints the side-by-side table', async () => {
     const { benchRead, formatReadBench } = await import('../../bench/read');
-    const r = await benchRead({ sizes: [2], vmsPerHost: 2, repeat: 1, print: false, ackEveryMs: 5 });
+    const r = await benchRead({ sizes: [2], vmsPerHost: 2, repeat: 1, warmUp: 2, print: false, ackEveryMs: 5 });
     expect(r.rows).toHaveLength(1);
     // help probes while a plan of the pool is read: every one acknowledged (how many were sent depends on timing)
     expect(r.rows[0]!.ack!.acked).toBe(r.rows[0]!.ack!.probes);
@@ -124,5 +124,9 @@ describe('read bench (issue 13)', () => {
     expect(text).toContain('bot ÷ XenAPI.py, JSON-RPC');
     expect(text).toMatch(/\| 2 \| 4 \| 14 \|/);
     expect(text).toContain('help ack p99 / max during a plan');
+    // the cold first read is shown beside the steady state, and how the figures were taken
+    expect(Number.isFinite(r.rows[0]!.xmlFirstMs) && Number.isFinite(r.rows[0]!.jsonFirstMs)).toBe(true);
+    expect(text).toContain('bot, first read (XML / JSON)');
+    expect(text).toContain('the best of 1 read after 2 warm-up reads per client');
   });
 });
