@@ -21,7 +21,7 @@ interface Bench {
 const BENCHES: Bench[] = [
   { name: 'plan (issue 3)', run: async () => formatPlanBench(await benchPlan([3, 16, 64], 50, false)) },
   { name: 'plan search (issue 13)', run: async () => formatPlanSearchBench(benchPlanSearch()) },
-  { name: 'read (XML-RPC, JSON-RPC, XenAPI.py), run CPU per host and help acks during a plan (issue 13)', run: async () => formatReadBench(await benchRead({ print: false })) },
+  { name: 'read (XML-RPC, JSON-RPC, XenAPI.py), run CPU per host and help acks during plans (issue 13)', run: async () => formatReadBench(await benchRead({ print: false })) },
   { name: 'run (issue 4)', run: async () => formatRunBench(await benchRun({ print: false })) },
   { name: 'slack (issue 5)', run: async () => formatSlackBench(await benchSlack({ print: false })) },
   { name: 'outbox priority (issue 10.10)', run: async () => formatOutboxBench(await benchOutbox()) },

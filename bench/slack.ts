@@ -65,6 +65,8 @@ export interface SlackBurstRow {
   /** HTTP 200 answers to the signed requests */
   acked: number;
   ack: LatencySummary;
+  /** every acknowledged request's ack latency, in the order sent (to pool the samples of several bursts) */
+  ackSamplesMs: number[];
   /** requests whose answer (plan message / ephemeral reply) reached the fake Web API */
   answered: number;
   answer: LatencySummary;
@@ -343,6 +345,7 @@ function rowOf(command: BenchCommand, sent: SentRequest[], answeredAt: Map<strin
     requests: sent.length,
     acked: sent.filter((r) => r.status === 200).length,
     ack: summarise(sent.map((r) => r.ackMs)),
+    ackSamplesMs: sent.filter((r) => r.status === 200).map((r) => r.ackMs),
     answered: answered.length,
     answer: summarise(answered.map(([user, at]) => at - sentAt.get(user)!)),
     failed: failed.length,

@@ -80,6 +80,7 @@ describe('benchmarks on tiny pools', () => {
     const [plan, ...rest] = r.rows;
     expect(plan).toMatchObject({ command: 'plan', requests: 4, acked: 4, answered: 4, failed: 0 });
     expect(plan.ack.count).toBe(4);
+    expect(plan.ackSamplesMs).toHaveLength(4);
     expect(plan.answer.count).toBe(4);
     // the plan message (and its thread parts) went to the fake Web API once per request
     expect(plan.apiCalls['chat.postMessage']).toBeGreaterThanOrEqual(4);
@@ -110,10 +111,11 @@ describe('outbox priority bench (issue 10 point 10)', () => {
 describe('read bench (issue 13)', () => {
   it('reads a tiny pool over both transports with the same round trips, and prints the side-by-side table', async () => {
     const { benchRead, formatReadBench } = await import('../../bench/read');
-    const r = await benchRead({ sizes: [2], vmsPerHost: 2, repeat: 1, warmUp: 2, print: false, ackEveryMs: 5 });
+    const r = await benchRead({ sizes: [2], vmsPerHost: 2, repeat: 1, warmUp: 2, print: false, ackEveryMs: 5, ackPlans: 2 });
     expect(r.rows).toHaveLength(1);
     // help probes while a plan of the pool is read: every one acknowledged (how many were sent depends on timing)
     expect(r.rows[0]!.ack!.acked).toBe(r.rows[0]!.ack!.probes);
+    expect(r.rows[0]!.ack!.plans).toBe(2);
     // the run's CPU needs the simulator in a child process, i.e. the compiled bench: under ts-jest it says so
     expect(r.rows[0]!.runCpuPerHost).toBeUndefined();
     expect(r.runCpuSkipped).toMatch(/compiled simulator/);
@@ -123,7 +125,7 @@ describe('read bench (issue 13)', () => {
     expect(text).toContain('bot, XML-RPC');
     expect(text).toContain('bot ÷ XenAPI.py, JSON-RPC');
     expect(text).toMatch(/\| 2 \| 4 \| 14 \|/);
-    expect(text).toContain('help ack p99 / max during a plan');
+    expect(text).toContain('help ack p99 / max during plans (acked/sent, plans)');
     // the cold first read is shown beside the steady state, and how the figures were taken
     expect(Number.isFinite(r.rows[0]!.xmlFirstMs) && Number.isFinite(r.rows[0]!.jsonFirstMs)).toBe(true);
     expect(text).toContain('bot, first read (XML / JSON)');
