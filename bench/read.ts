@@ -14,7 +14,7 @@
  * Beside them, for the same pool sizes (issue 13's "Done when"): the CPU-seconds the bot spends per host during a
  * whole rolling run (bench/run-cpu.ts, simulator in a child process) and the ack latency p99 of `/xsupgrade help`
  * sent every 100 ms while a `plan` of the pool is being read and planned (bench/slack.ts, the real Bolt app), over the
- * probes of ten plans in a row.
+ * probes of fifteen plans in a row.
  */
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -136,7 +136,7 @@ export interface ReadBenchOptions {
   /** measure the help ack latency during plans (default true) */
   ack?: boolean;
   ackEveryMs?: number;
-  /** plans of the pool, one after the other, whose help probes are pooled (default 10: ~100 probes at 64 hosts) */
+  /** plans of the pool, one after the other, whose help probes are pooled (default 15: over 100 probes at 64 hosts, so that the p99 is not simply the maximum) */
   ackPlans?: number;
 }
 
@@ -149,7 +149,7 @@ export async function benchRead(opts: ReadBenchOptions = {}): Promise<ReadBenchR
   const simModule = compiledSimModule();
   const runCpu = (opts.runCpu ?? true) && simModule !== undefined;
   const ackEveryMs = opts.ackEveryMs ?? 100;
-  const ackPlans = Math.max(1, opts.ackPlans ?? 10);
+  const ackPlans = Math.max(1, opts.ackPlans ?? 15);
   const rows: ReadBenchRow[] = [];
   for (const hosts of sizes) {
     const scenario: Scenario = parseScenario(syntheticScenario(hosts, vmsPerHost), `bench-read-${hosts}`);
