@@ -58,6 +58,9 @@ interface Pending {
   reject: (e: Error) => void;
   bytes: number;
   cls?: RecordClass;
+  /** the records received so far (ref → record, assigned in the order received), and in how many batches */
+  records: Record<string, unknown>;
+  batches: number;
 }
 
 interface Thread {
@@ -67,11 +70,11 @@ interface Thread {
   load: number;
   /**
    * The thread's validated records, batch by batch, read here one message at a time (receiveMessageOnPort) in the
-   * loop's time slices. Read as they arrive, the batches queued while the loop was busy were all delivered in one
-   * turn: 60–70 ms blocks in a 64-host read.
+   * loop's time slices, as each is announced. Read as they arrive, the batches queued while the loop was busy were
+   * all delivered in one turn: 60–70 ms blocks in a 64-host read.
    */
   records: MessagePort;
-  /** the records of replies are read in the order the thread finished them (their batches are in that order) */
+  /** the batches are read, and the replies made whole, in the order the thread sent them */
   reading: Promise<void>;
   dead: boolean;
 }
@@ -117,7 +120,7 @@ export class DecodePool {
     const id = this.nextId++;
     this.handedOver++;
     const done = new Promise<DecodedReply>((resolve, reject) => {
-      thread.pending.set(id, { resolve, reject, bytes: declaredBytes, cls: job.records });
+      thread.pending.set(id, { resolve, reject, bytes: declaredBytes, cls: job.records, records: {}, batches: 0 });
     });
     // a rejection before the body is read to its end (the thread died) is taken up below
     done.then(
@@ -205,9 +208,17 @@ export class DecodePool {
   }
 
   private receive(thread: Thread, m: FromWorker): void {
+    if (m.type === 'batch') {
+      // read in turn, even if this job was cancelled or refused meanwhile: the batches after it are the next ones
+      thread.reading = thread.reading.then(() => this.readBatch(thread, m.id)).catch((e: unknown) => {
+        // never a broken chain: the replies after this one are read all the same
+        this.settle(thread, m.id)?.reject(new DecodeThreadError(`the records from the decode thread could not be read: ${(e as Error).message}`));
+      });
+      return;
+    }
     if (m.type === 'done' && m.batches > 0) {
-      // read its batches in turn, even if this job was cancelled meanwhile: the next job's batches come after them
-      thread.reading = thread.reading.then(() => this.readRecords(thread, m));
+      // complete once the batches announced before it are read
+      thread.reading = thread.reading.then(() => this.complete(thread, m));
       return;
     }
     const p = this.settle(thread, m.id);
@@ -216,34 +227,33 @@ export class DecodePool {
     p.resolve(m.reply);
   }
 
-  /** The records of a finished reply, batch by batch, yielding to the loop between slices; then the reply. */
-  private async readRecords(thread: Thread, done: Extract<FromWorker, { type: 'done' }>): Promise<void> {
-    try {
-      await this.readBatches(thread, done);
-    } catch (e) {
-      // never a broken chain: the replies after this one are read all the same
-      this.settle(thread, done.id)?.reject(new DecodeThreadError(`the records from the decode thread could not be read: ${(e as Error).message}`));
+  /** One announced batch of records, read in the loop's next slice and added to its reply's records. */
+  private async readBatch(thread: Thread, id: number): Promise<void> {
+    if (sliceDue()) await nextSlice();
+    if (thread.dead) return; // lost() failed the reply
+    const batch = receiveMessageOnPort(thread.records)?.message as RecordsBatch | undefined;
+    if (!batch || batch.id !== id) {
+      this.settle(thread, id)?.reject(new DecodeThreadError(`the decode thread announced records of reply ${id} and sent ${batch ? `those of reply ${batch.id}` : 'none'}`));
+      return;
     }
+    const p = thread.pending.get(id);
+    if (!p) return; // settled meanwhile (refused, abandoned): dropped
+    for (const [ref, rec] of batch.entries) p.records[ref] = rec;
+    p.batches++;
   }
 
-  private async readBatches(thread: Thread, done: Extract<FromWorker, { type: 'done' }>): Promise<void> {
-    const records: Record<string, unknown> = {};
-    for (let i = 0; i < done.batches; i++) {
-      if (sliceDue()) await nextSlice();
-      const batch = thread.dead ? undefined : (receiveMessageOnPort(thread.records)?.message as RecordsBatch | undefined);
-      if (!batch) return; // the thread died: lost() failed the reply
-      if (batch.id !== done.id) {
-        this.settle(thread, done.id)?.reject(new DecodeThreadError(`the decode thread sent the records of reply ${batch.id} for reply ${done.id}`));
-        return;
-      }
-      for (const [ref, rec] of batch.entries) records[ref] = rec;
-    }
+  /** A reply whose records were all read: the records put in its place, the reply settled. */
+  private complete(thread: Thread, done: Extract<FromWorker, { type: 'done' }>): void {
     const p = this.settle(thread, done.id);
     if (!p) return;
-    markValidated(p.cls!, records);
+    if (p.batches !== done.batches) {
+      p.reject(new DecodeThreadError(`the decode thread sent ${done.batches} batches of records for reply ${done.id}; ${p.batches} were read`));
+      return;
+    }
+    markValidated(p.cls!, p.records);
     const reply = done.reply;
-    if (reply.kind === 'json') (reply.value as { result: unknown }).result = records;
-    else if (reply.doc.kind === 'response') (reply.doc.value as { Value: unknown }).Value = records;
+    if (reply.kind === 'json') (reply.value as { result: unknown }).result = p.records;
+    else if (reply.doc.kind === 'response') (reply.doc.value as { Value: unknown }).Value = p.records;
     p.resolve(reply);
   }
 

@@ -32,14 +32,22 @@ export type DecodeError =
   | { kind: 'record'; message: string; cls: string; ref: string; field: string; detail: string };
 
 export type FromWorker =
+  /** one more RecordsBatch of reply `id` is on the records port (posted there before this message) */
+  | { type: 'batch'; id: number }
   /**
    * batches: the reply's success value was taken out, its records validated and sent on the records port in that
-   * many RecordsBatch messages, before this one
+   * many RecordsBatch messages, each announced by a 'batch' message before this one
    */
   | { type: 'done'; id: number; reply: DecodedReply; batches: number }
+  /** the reply is refused: the batches already sent for it (if any) are dropped */
   | { type: 'error'; id: number; error: DecodeError };
 
-/** On the records port (workerData.records): validated records of a get_all_records reply. */
+/**
+ * On the records port (workerData.records): validated records of a get_all_records reply, in the order of the reply.
+ * A ref may come again in a later batch (its last record counts, in its first place: the receiver assigns them in
+ * turn); null holds the place of a refused record, which a later record of the same ref replaces, or the reply ends
+ * in an error (json-records.ts EmitRecords).
+ */
 export interface RecordsBatch {
   id: number;
   entries: Array<[string, unknown]>;

@@ -105,12 +105,15 @@ function finishJson(job: JsonJob): void {
     post({ type: 'done', id, reply: { kind: 'json', value: decodeJsonWhole(bytes.toString('utf8'), job.start.maxDepth) }, batches: 0 });
     return;
   }
-  // a get_all_records reply: parsed and validated in pieces (json-records.ts); its records are sent apart
-  const reply = decodeJsonRecordsReply(bytes, job.start.maxDepth, records);
+  // a get_all_records reply: parsed and validated in pieces (json-records.ts); its records are sent apart, batch by
+  // batch as the pieces are read, so the event loop reads them meanwhile and none of them is kept here
+  const batches = new RecordsSender(id);
+  const reply = decodeJsonRecordsReply(bytes, job.start.maxDepth, records, (piece) => batches.add(piece));
+  batches.flush();
   const value = reply.envelope as { result?: unknown };
   // no records (an empty class, or not a success): the reply goes back as it is
-  if (reply.records?.length) value.result = null;
-  post({ type: 'done', id, reply: { kind: 'json', value }, batches: sendRecords(id, reply.records ?? []) });
+  if (reply.emitted) value.result = null;
+  post({ type: 'done', id, reply: { kind: 'json', value }, batches: batches.sent });
 }
 
 function finishXml(job: XmlJob): void {
@@ -123,22 +126,37 @@ function finishXml(job: XmlJob): void {
     return;
   }
   // the records are validated here (the schemas are the event loop's), and sent apart
-  const batches = sendRecords(id, Object.entries(parseAllRecords(records, found.value)));
+  const batches = new RecordsSender(id);
+  batches.add(Object.entries(parseAllRecords(records, found.value)));
+  batches.flush();
   // no records (an empty class): the reply goes back as it is, its empty struct in place
-  if (batches > 0) found.clear();
-  post({ type: 'done', id, reply: { kind: 'xml', doc }, batches });
+  if (batches.sent > 0) found.clear();
+  post({ type: 'done', id, reply: { kind: 'xml', doc }, batches: batches.sent });
 }
 
 /**
- * Sends validated records to the pool in batches, and says how many: one message of 3,200 records would cost the
- * receiving event loop one long structured-clone read.
+ * Sends validated records to the pool in batches of RECORDS_BATCH, each announced by a 'batch' message: one message
+ * of 3,200 records would cost the receiving event loop one long structured-clone read.
  */
-function sendRecords(id: number, entries: Array<[string, unknown]>): number {
-  let batches = 0;
-  for (let i = 0; i < entries.length; i += RECORDS_BATCH, batches++) {
-    recordsPort.postMessage({ id, entries: entries.slice(i, i + RECORDS_BATCH) } satisfies RecordsBatch);
+class RecordsSender {
+  sent = 0;
+  private held: Array<[string, unknown]> = [];
+  constructor(private readonly id: number) {}
+
+  add(entries: Array<[string, unknown]>): void {
+    for (const entry of entries) {
+      this.held.push(entry);
+      if (this.held.length === RECORDS_BATCH) this.flush();
+    }
   }
-  return batches;
+
+  flush(): void {
+    if (this.held.length === 0) return;
+    recordsPort.postMessage({ id: this.id, entries: this.held } satisfies RecordsBatch);
+    post({ type: 'batch', id: this.id });
+    this.held = [];
+    this.sent++;
+  }
 }
 
 /**

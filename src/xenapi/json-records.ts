@@ -28,25 +28,43 @@ const CLOSE_OBJ = 0x7d;
 const OPEN_ARR = 0x5b;
 const CLOSE_ARR = 0x5d;
 const RESULT_KEY = Buffer.from('"result"');
+/** found's mark for a record handed to `emit` */
+const EMITTED = Symbol('emitted');
 
 export interface JsonRecordsReply<C extends RecordClass> {
-  /** the reply as JSON.parse would give it; when `records` is set, its result is an empty object */
+  /** the reply as JSON.parse would give it; when `records` is set (or records were emitted), its result is an empty object */
   envelope: unknown;
   /** a successful reply's records, validated, in the order of the reply (a ref given twice: its last record, in its first place) */
   records?: Array<[string, RecordOf<C>]>;
+  /** with `emit`: how many records were emitted (0: the reply is the envelope alone) */
+  emitted?: number;
 }
 
-/** The reply `bytes` to get_all_records of `cls`: depth-checked against maxDepth, its records validated (RecordParseError). */
-export function decodeJsonRecordsReply<C extends RecordClass>(bytes: Buffer, maxDepth: number, cls: C): JsonRecordsReply<C> {
+/**
+ * A piece's records as soon as it is read, in the order of the reply. A ref may come again in a later piece: its
+ * last record counts, in its first place, as when the receiver assigns them in turn to one object
+ * (`records[ref] = record`, as JSON.parse does). A refused record is emitted as null, to hold its ref's place: the
+ * reply is refused at the end (and the receiver drops what it received) unless a later record of that ref replaces it.
+ */
+export type EmitRecords<C extends RecordClass> = (records: Array<[string, RecordOf<C> | null]>) => void;
+
+/**
+ * The reply `bytes` to get_all_records of `cls`: depth-checked against maxDepth, its records validated (RecordParseError).
+ * Without `emit` the records are returned; with it they are handed over piece by piece (decode-worker.ts sends them
+ * on while the next piece is read).
+ */
+export function decodeJsonRecordsReply<C extends RecordClass>(bytes: Buffer, maxDepth: number, cls: C, emit?: EmitRecords<C>): JsonRecordsReply<C> {
   const layout = scan(bytes, maxDepth);
-  if (!layout) return whole(bytes, maxDepth, cls);
+  if (!layout) return whole(bytes, maxDepth, cls, emit);
   const { open, close, commas } = layout;
   const envelope = parseJson(`${bytes.toString('utf8', 0, open)}{}${bytes.toString('utf8', close + 1)}`);
-  if (!isStruct(envelope) || (envelope.error !== undefined && envelope.error !== null)) return whole(bytes, maxDepth, cls);
-  // ref → its record, or why it is refused: a ref given twice keeps its first place and its last record, as in
-  // JSON.parse, so a refusal waits until every piece is read (a later record of the same ref replaces it)
-  const found = new Map<string, RecordOf<C> | RecordParseError>();
+  if (!isStruct(envelope) || (envelope.error !== undefined && envelope.error !== null)) return whole(bytes, maxDepth, cls, emit);
+  // ref → its record (`EMITTED` once emitted: not kept here), or why it is refused: a ref given twice keeps its first
+  // place and its last record, as in JSON.parse, so a refusal waits until every piece is read (a later record of the
+  // same ref replaces it)
+  const found = new Map<string, RecordOf<C> | RecordParseError | typeof EMITTED>();
   let refused = 0;
+  let emitted = 0;
   const bounds = [open, ...commas, close];
   let from = 0; // index into bounds: the piece starts after bounds[from]
   while (from < bounds.length - 1) {
@@ -56,29 +74,39 @@ export function decodeJsonRecordsReply<C extends RecordClass>(bytes: Buffer, max
     // a blank piece between commas is a missing member ({"a":1,} or {,}): JSON.parse would refuse the whole
     if (commas.length > 0 && text.trim() === '') throw new JsonDecodeError(`a member of "result" is missing at byte ${bounds[to]}`);
     const members = parseJson(`{${text}}`) as Record<string, unknown>;
+    const piece: Array<[string, RecordOf<C> | null]> = [];
     for (const ref of Object.keys(members)) {
       if (found.get(ref) instanceof RecordParseError) refused--;
       try {
-        found.set(ref, parseRecord(cls, ref, members[ref]));
+        const rec = parseRecord(cls, ref, members[ref]);
+        found.set(ref, emit ? EMITTED : rec);
+        if (emit) piece.push([ref, rec]);
       } catch (e) {
         if (!(e instanceof RecordParseError)) throw e;
         found.set(ref, e);
+        if (emit) piece.push([ref, null]);
         refused++;
       }
+    }
+    if (emit && piece.length > 0) {
+      emit(piece);
+      emitted += piece.length;
     }
     from = to;
   }
   if (refused > 0) for (const rec of found.values()) if (rec instanceof RecordParseError) throw rec;
-  return { envelope, records: [...found] as Array<[string, RecordOf<C>]> };
+  return emit ? { envelope, emitted } : { envelope, records: [...found] as Array<[string, RecordOf<C>]> };
 }
 
 /** The reply parsed whole: any shape, with the same depth limit and record validation. */
-function whole<C extends RecordClass>(bytes: Buffer, maxDepth: number, cls: C): JsonRecordsReply<C> {
+function whole<C extends RecordClass>(bytes: Buffer, maxDepth: number, cls: C, emit?: EmitRecords<C>): JsonRecordsReply<C> {
   const envelope = decodeJsonWhole(bytes.toString('utf8'), maxDepth);
-  if (!isStruct(envelope) || (envelope.error !== undefined && envelope.error !== null) || !isStruct(envelope.result)) return { envelope };
+  if (!isStruct(envelope) || (envelope.error !== undefined && envelope.error !== null) || !isStruct(envelope.result)) return emit ? { envelope, emitted: 0 } : { envelope };
   const records = Object.entries(envelope.result).map(([ref, rec]): [string, RecordOf<C>] => [ref, parseRecord(cls, ref, rec)]);
   envelope.result = {};
-  return { envelope, records };
+  if (!emit) return { envelope, records };
+  if (records.length > 0) emit(records);
+  return { envelope, emitted: records.length };
 }
 
 /**

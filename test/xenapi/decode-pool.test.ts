@@ -207,3 +207,48 @@ describe('the process and its threads', () => {
     expect(() => decodeThreadsFromEnv({ XSUPGRADE_XENAPI_DECODE_THREADS: '64' })).toThrow(/XSUPGRADE_XENAPI_DECODE_THREADS must be between 0 and 16/);
   });
 });
+
+describe('records sent while the reply is still being read', () => {
+  // host_metrics over JSON-RPC: 2,000 records (~170 KB: three pieces, five batches); the last record is broken or not
+  const metrics = (n: number, live: unknown) => `"OpaqueRef:m${n}":{"live":${JSON.stringify(live)},"memory_total":"1024","other_config":{"a":"b"}}`;
+  const body = (lastLive: unknown) => `{"jsonrpc":"2.0","result":{${[...Array.from({ length: 1999 }, (_, i) => metrics(i, true)), metrics(1999, lastLive)].join(',')}},"id":1}`;
+  let host: FakeHost;
+  let lastLive: unknown = true;
+  beforeAll(async () => {
+    host = await startFakeHost((_req, res) => reply(res, 'application/json', body(lastLive)));
+  });
+  afterAll(() => host.close());
+
+  test('a reply refused by its last record fails whole, though batches of it were already sent; the next reply on that thread reads whole', async () => {
+    const pool = decodeThreads(1);
+    const c = new XenApiClient({ url: host.url, username: 'root', password: 'pw', tls: { mode: 'insecure-http' }, transport: 'jsonrpc', decodePool: pool });
+    try {
+      lastLive = 'maybe';
+      const e = (await c.getAllRecords('host_metrics').catch((err: unknown) => err)) as RecordParseError;
+      expect(e).toBeInstanceOf(RecordParseError);
+      expect([e.cls, e.ref, e.field]).toEqual(['host_metrics', 'OpaqueRef:m1999', 'live']);
+      lastLive = false;
+      const before = pool.handedOver;
+      const records = await c.getAllRecords('host_metrics');
+      expect(Object.keys(records)).toHaveLength(2000);
+      expect(Object.keys(records)[0]).toBe('OpaqueRef:m0');
+      expect(records['OpaqueRef:m1999']).toEqual({ live: false, memory_total: 1024 });
+      expect(pool.handedOver - before).toBe(1); // on the one thread, after the refused reply's batches
+    } finally {
+      c.close();
+      await pool.close();
+    }
+  });
+});
+
+test('the batch of a reply refused before its batch was read is dropped, not given to the next reply', async () => {
+  const pool = new DecodePool({ threads: 1, everyReply: true, workerFile: join(__dirname, '..', 'helpers', 'scripted-decode-worker.js') });
+  const job = { format: 'json' as const, maxDepth: 32, maxBytes: 1e6, records: 'VM' as const };
+  const decode = (text: string) => pool.decode((async function* () { yield Buffer.from(text); })(), job, text.length, () => new Error('too large'));
+  try {
+    await expect(decode('refuse')).rejects.toThrow('refused by script');
+    expect(await decode('next')).toEqual({ kind: 'json', value: { result: { 'OpaqueRef:next': {} } } });
+  } finally {
+    await pool.close();
+  }
+});

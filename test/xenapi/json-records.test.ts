@@ -31,6 +31,33 @@ function inPieces(text: string): unknown {
   }
 }
 
+/**
+ * The same decode with the records emitted piece by piece, put together as the decode pool puts them together
+ * (`records[ref] = record`, in the order received): the same answer, and never a placeholder left in it.
+ */
+function emittedInPieces(text: string): unknown {
+  try {
+    const received: Record<string, unknown> = {};
+    let pieces = 0;
+    const got = decodeJsonRecordsReply(Buffer.from(text), MAX_DEPTH, 'VM', (records) => {
+      pieces++;
+      for (const [ref, rec] of records) received[ref] = rec;
+    });
+    if (got.emitted === 0) return { envelope: got.envelope, ...(isRecordsReply(got.envelope) ? { records: [] } : {}) };
+    expect(Object.values(received)).not.toContain(null);
+    expect(pieces).toBeGreaterThan(0);
+    return { envelope: got.envelope, records: Object.entries(received) };
+  } catch (e) {
+    return failure(e);
+  }
+}
+
+/** an envelope whose result was emptied: its records (none here) were read */
+const isRecordsReply = (env: unknown): boolean => {
+  const result = (env as { result?: unknown } | null)?.result;
+  return result !== null && typeof result === 'object' && !Array.isArray(result) && Object.keys(result).length === 0;
+};
+
 /** a record error must be the same record, field and reason; a JSON error only the same kind (positions differ) */
 const failure = (e: unknown) => (e instanceof RecordParseError ? { refused: e.message } : e instanceof JsonDecodeError ? { unreadable: true } : { other: String(e) });
 
@@ -81,6 +108,7 @@ describe('a get_all_records reply over JSON-RPC, decoded in pieces', () => {
       if (rand(2)) keys.reverse();
       const text = `${space()}{${space()}${keys.join(`,${space()}`)}${space()}}${space()}`;
       expect(inPieces(text)).toEqual(reference(text));
+      expect(emittedInPieces(text)).toEqual(reference(text));
     }
   });
 
@@ -92,6 +120,13 @@ describe('a get_all_records reply over JSON-RPC, decoded in pieces', () => {
     expect(got.records).toHaveLength(3200);
     expect(got).toEqual(reference(text));
     expect(got.records![3199]![1]).not.toHaveProperty('xenstore_data');
+    // emitted: piece by piece (about 60 KB each), the same records
+    const pieces: number[] = [];
+    const emitted = decodeJsonRecordsReply(Buffer.from(text), MAX_DEPTH, 'VM', (records) => pieces.push(records.length));
+    expect(pieces.length).toBeGreaterThan(20);
+    expect(pieces.reduce((a, b) => a + b, 0)).toBe(3200);
+    expect(emitted).toEqual({ envelope: got.envelope, emitted: 3200 });
+    expect(emittedInPieces(text)).toEqual(reference(text));
   });
 
   test.each([
@@ -114,6 +149,7 @@ describe('a get_all_records reply over JSON-RPC, decoded in pieces', () => {
     const got = inPieces(text);
     expect(got).toEqual(reference(text));
     expect(got).not.toHaveProperty('records');
+    expect(emittedInPieces(text)).toEqual(reference(text));
   });
 
   test.each([
@@ -129,5 +165,16 @@ describe('a get_all_records reply over JSON-RPC, decoded in pieces', () => {
     ['a ref whose first record is wrong and whose last is right', `{"result":{"OpaqueRef:a":{"uuid":1},"OpaqueRef:b":${JSON.stringify(vm(2, 'b'))},"OpaqueRef:a":${JSON.stringify(vm(1, 'a'))}},"id":1}`],
   ])('%s: the same answer as the whole parse', (_what, text) => {
     expect(inPieces(text)).toEqual(reference(text));
+    expect(emittedInPieces(text)).toEqual(reference(text));
+  });
+
+  test('emitted: a ref refused in one piece and given again, right, in a later piece keeps its first place', () => {
+    const big = (i: number) => JSON.stringify(vm(i, 'x'.repeat(70_000))); // a piece per record
+    const text = `{"result":{"OpaqueRef:a":{"uuid":1},"OpaqueRef:b":${big(2)},"OpaqueRef:a":${big(1)}},"id":1}`;
+    const seen: Array<Array<[string, unknown]>> = [];
+    decodeJsonRecordsReply(Buffer.from(text), MAX_DEPTH, 'VM', (records) => seen.push(records));
+    expect(seen.map((piece) => piece.map(([ref, rec]) => [ref, rec === null ? null : 'record']))).toEqual([[['OpaqueRef:a', null]], [['OpaqueRef:b', 'record']], [['OpaqueRef:a', 'record']]]);
+    expect(emittedInPieces(text)).toEqual(reference(text));
+    expect((emittedInPieces(text) as { records: Array<[string, unknown]> }).records.map(([ref]) => ref)).toEqual(['OpaqueRef:a', 'OpaqueRef:b']);
   });
 });
