@@ -238,7 +238,7 @@ export class DecodePool {
     }
     const p = thread.pending.get(id);
     if (!p) return; // settled meanwhile (refused, abandoned): dropped
-    for (const [ref, rec] of batch.entries) p.records[ref] = rec;
+    Object.assign(p.records, batch.records);
     p.batches++;
   }
 

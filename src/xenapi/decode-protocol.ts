@@ -43,12 +43,12 @@ export type FromWorker =
   | { type: 'error'; id: number; error: DecodeError };
 
 /**
- * On the records port (workerData.records): validated records of a get_all_records reply, in the order of the reply.
- * A ref may come again in a later batch (its last record counts, in its first place: the receiver assigns them in
- * turn); null holds the place of a refused record, which a later record of the same ref replaces, or the reply ends
- * in an error (json-records.ts EmitRecords).
+ * On the records port (workerData.records): validated records of a get_all_records reply (ref → record), in the
+ * order of the reply. A ref may come again in a later batch (its last record counts, in its first place: the
+ * receiver assigns the batches in turn); null holds the place of a refused record, which a later record of the same
+ * ref replaces, or the reply ends in an error (json-records.ts EmitRecords).
  */
 export interface RecordsBatch {
   id: number;
-  entries: Array<[string, unknown]>;
+  records: Record<string, unknown>;
 }

@@ -136,25 +136,29 @@ function finishXml(job: XmlJob): void {
 
 /**
  * Sends validated records to the pool in batches of RECORDS_BATCH, each announced by a 'batch' message: one message
- * of 3,200 records would cost the receiving event loop one long structured-clone read.
+ * of 3,200 records would cost the receiving event loop one long structured-clone read. A batch is one object
+ * (ref → record), assigned in order here and added whole there (Object.assign): about half the loop's time of
+ * adding the pairs of a list one by one.
  */
 class RecordsSender {
   sent = 0;
-  private held: Array<[string, unknown]> = [];
+  private held: Record<string, unknown> = {};
+  private count = 0;
   constructor(private readonly id: number) {}
 
   add(entries: Array<[string, unknown]>): void {
-    for (const entry of entries) {
-      this.held.push(entry);
-      if (this.held.length === RECORDS_BATCH) this.flush();
+    for (const [ref, rec] of entries) {
+      this.held[ref] = rec;
+      if (++this.count === RECORDS_BATCH) this.flush();
     }
   }
 
   flush(): void {
-    if (this.held.length === 0) return;
-    recordsPort.postMessage({ id: this.id, entries: this.held } satisfies RecordsBatch);
+    if (this.count === 0) return;
+    recordsPort.postMessage({ id: this.id, records: this.held } satisfies RecordsBatch);
     post({ type: 'batch', id: this.id });
-    this.held = [];
+    this.held = {};
+    this.count = 0;
     this.sent++;
   }
 }

@@ -10,7 +10,7 @@ parentPort.on('message', (m) => {
   else if (m.type === 'chunk') texts.set(m.id, texts.get(m.id) + Buffer.from(m.bytes).toString());
   else if (m.type === 'end') {
     const text = texts.get(m.id);
-    records.postMessage({ id: m.id, entries: [[`OpaqueRef:${text}`, {}]] });
+    records.postMessage({ id: m.id, records: { [`OpaqueRef:${text}`]: {} } });
     if (text === 'refuse') {
       parentPort.postMessage({ type: 'error', id: m.id, error: { kind: 'json', message: 'refused by script' } });
       parentPort.postMessage({ type: 'batch', id: m.id });

@@ -209,21 +209,31 @@ describe('the process and its threads', () => {
 });
 
 describe('records sent while the reply is still being read', () => {
-  // host_metrics over JSON-RPC: 2,000 records (~170 KB: three pieces, five batches); the last record is broken or not
+  // host_metrics over JSON-RPC: 2,000 records (~170 KB: three pieces, five batches); the last record may be broken,
+  // and the first ref may come again at the end, batches later
   const metrics = (n: number, live: unknown) => `"OpaqueRef:m${n}":{"live":${JSON.stringify(live)},"memory_total":"1024","other_config":{"a":"b"}}`;
-  const body = (lastLive: unknown) => `{"jsonrpc":"2.0","result":{${[...Array.from({ length: 1999 }, (_, i) => metrics(i, true)), metrics(1999, lastLive)].join(',')}},"id":1}`;
-  let host: FakeHost;
   let lastLive: unknown = true;
+  let firstAgain: unknown = undefined;
+  const body = () => {
+    const members = [...Array.from({ length: 1999 }, (_, i) => metrics(i, true)), metrics(1999, lastLive)];
+    if (firstAgain !== undefined) members.push(metrics(0, firstAgain));
+    return `{"jsonrpc":"2.0","result":{${members.join(',')}},"id":1}`;
+  };
+  let host: FakeHost;
   beforeAll(async () => {
-    host = await startFakeHost((_req, res) => reply(res, 'application/json', body(lastLive)));
+    host = await startFakeHost((_req, res) => reply(res, 'application/json', body()));
   });
   afterAll(() => host.close());
 
+  const clientOn = (pool: DecodePool) =>
+    new XenApiClient({ url: host.url, username: 'root', password: 'pw', tls: { mode: 'insecure-http' }, transport: 'jsonrpc', decodePool: pool });
+
   test('a reply refused by its last record fails whole, though batches of it were already sent; the next reply on that thread reads whole', async () => {
     const pool = decodeThreads(1);
-    const c = new XenApiClient({ url: host.url, username: 'root', password: 'pw', tls: { mode: 'insecure-http' }, transport: 'jsonrpc', decodePool: pool });
+    const c = clientOn(pool);
     try {
       lastLive = 'maybe';
+      firstAgain = undefined;
       const e = (await c.getAllRecords('host_metrics').catch((err: unknown) => err)) as RecordParseError;
       expect(e).toBeInstanceOf(RecordParseError);
       expect([e.cls, e.ref, e.field]).toEqual(['host_metrics', 'OpaqueRef:m1999', 'live']);
@@ -234,6 +244,26 @@ describe('records sent while the reply is still being read', () => {
       expect(Object.keys(records)[0]).toBe('OpaqueRef:m0');
       expect(records['OpaqueRef:m1999']).toEqual({ live: false, memory_total: 1024 });
       expect(pool.handedOver - before).toBe(1); // on the one thread, after the refused reply's batches
+    } finally {
+      c.close();
+      await pool.close();
+    }
+  });
+
+  test('a ref given again batches later: its last record counts, in its first place, as in JSON.parse', async () => {
+    const pool = decodeThreads(1);
+    const c = clientOn(pool);
+    try {
+      lastLive = true;
+      firstAgain = false;
+      const records = await c.getAllRecords('host_metrics');
+      expect(Object.keys(records)).toHaveLength(2000);
+      expect(Object.keys(records)[0]).toBe('OpaqueRef:m0');
+      expect(records['OpaqueRef:m0']).toEqual({ live: false, memory_total: 1024 });
+      // and when that last record is wrong, the reply is refused, though the first one was sent already
+      firstAgain = 'again';
+      const e = (await c.getAllRecords('host_metrics').catch((err: unknown) => err)) as RecordParseError;
+      expect([e.cls, e.ref, e.field]).toEqual(['host_metrics', 'OpaqueRef:m0', 'live']);
     } finally {
       c.close();
       await pool.close();
