@@ -7,7 +7,8 @@
  * memory. In pieces, each record's unkept fields die young, and no string is larger than a piece: about half the
  * CPU (measured on the 64-host replies, docs/benchmarks.md §7).
  *
- * The result is exactly that of decodeJsonWhole + parseAllRecords, or the same kind of error: one pass over the
+ * The result, the emitted records assigned in turn to one object, is exactly that of decodeJsonWhole +
+ * parseAllRecords, or the same kind of error: one pass over the
  * bytes checks the nesting depth of the whole reply (outside strings) and finds the envelope's "result" object and
  * the commas between its members; the envelope is parsed with that object left empty, and the members piece by
  * piece, each piece a JSON object of its own (so each is checked as JSON.parse checks the whole). Any reply of
@@ -28,16 +29,14 @@ const CLOSE_OBJ = 0x7d;
 const OPEN_ARR = 0x5b;
 const CLOSE_ARR = 0x5d;
 const RESULT_KEY = Buffer.from('"result"');
-/** found's mark for a record handed to `emit` */
+/** found's mark for a record handed to `emit` (not kept here) */
 const EMITTED = Symbol('emitted');
 
-export interface JsonRecordsReply<C extends RecordClass> {
-  /** the reply as JSON.parse would give it; when `records` is set (or records were emitted), its result is an empty object */
+export interface JsonRecordsReply {
+  /** the reply as JSON.parse would give it; when records were emitted, its result is an empty object */
   envelope: unknown;
-  /** a successful reply's records, validated, in the order of the reply (a ref given twice: its last record, in its first place) */
-  records?: Array<[string, RecordOf<C>]>;
-  /** with `emit`: how many records were emitted (0: the reply is the envelope alone) */
-  emitted?: number;
+  /** how many records were emitted (0: the reply is the envelope alone) */
+  emitted: number;
 }
 
 /**
@@ -49,20 +48,18 @@ export interface JsonRecordsReply<C extends RecordClass> {
 export type EmitRecords<C extends RecordClass> = (records: Array<[string, RecordOf<C> | null]>) => void;
 
 /**
- * The reply `bytes` to get_all_records of `cls`: depth-checked against maxDepth, its records validated (RecordParseError).
- * Without `emit` the records are returned; with it they are handed over piece by piece (decode-worker.ts sends them
- * on while the next piece is read).
+ * The reply `bytes` to get_all_records of `cls`: depth-checked against maxDepth, its records validated (RecordParseError)
+ * and handed to `emit` piece by piece (decode-worker.ts sends them on while the next piece is read).
  */
-export function decodeJsonRecordsReply<C extends RecordClass>(bytes: Buffer, maxDepth: number, cls: C, emit?: EmitRecords<C>): JsonRecordsReply<C> {
+export function decodeJsonRecordsReply<C extends RecordClass>(bytes: Buffer, maxDepth: number, cls: C, emit: EmitRecords<C>): JsonRecordsReply {
   const layout = scan(bytes, maxDepth);
   if (!layout) return whole(bytes, maxDepth, cls, emit);
   const { open, close, commas } = layout;
   const envelope = parseJson(`${bytes.toString('utf8', 0, open)}{}${bytes.toString('utf8', close + 1)}`);
   if (!isStruct(envelope) || (envelope.error !== undefined && envelope.error !== null)) return whole(bytes, maxDepth, cls, emit);
-  // ref → its record (`EMITTED` once emitted: not kept here), or why it is refused: a ref given twice keeps its first
-  // place and its last record, as in JSON.parse, so a refusal waits until every piece is read (a later record of the
-  // same ref replaces it)
-  const found = new Map<string, RecordOf<C> | RecordParseError | typeof EMITTED>();
+  // ref → EMITTED, or why it is refused: a ref given twice keeps its first place and its last record, as in
+  // JSON.parse, so a refusal waits until every piece is read (a later record of the same ref replaces it)
+  const found = new Map<string, RecordParseError | typeof EMITTED>();
   let refused = 0;
   let emitted = 0;
   const bounds = [open, ...commas, close];
@@ -78,33 +75,31 @@ export function decodeJsonRecordsReply<C extends RecordClass>(bytes: Buffer, max
     for (const ref of Object.keys(members)) {
       if (found.get(ref) instanceof RecordParseError) refused--;
       try {
-        const rec = parseRecord(cls, ref, members[ref]);
-        found.set(ref, emit ? EMITTED : rec);
-        if (emit) piece.push([ref, rec]);
+        piece.push([ref, parseRecord(cls, ref, members[ref])]);
+        found.set(ref, EMITTED);
       } catch (e) {
         if (!(e instanceof RecordParseError)) throw e;
         found.set(ref, e);
-        if (emit) piece.push([ref, null]);
+        piece.push([ref, null]);
         refused++;
       }
     }
-    if (emit && piece.length > 0) {
+    if (piece.length > 0) {
       emit(piece);
       emitted += piece.length;
     }
     from = to;
   }
   if (refused > 0) for (const rec of found.values()) if (rec instanceof RecordParseError) throw rec;
-  return emit ? { envelope, emitted } : { envelope, records: [...found] as Array<[string, RecordOf<C>]> };
+  return { envelope, emitted };
 }
 
 /** The reply parsed whole: any shape, with the same depth limit and record validation. */
-function whole<C extends RecordClass>(bytes: Buffer, maxDepth: number, cls: C, emit?: EmitRecords<C>): JsonRecordsReply<C> {
+function whole<C extends RecordClass>(bytes: Buffer, maxDepth: number, cls: C, emit: EmitRecords<C>): JsonRecordsReply {
   const envelope = decodeJsonWhole(bytes.toString('utf8'), maxDepth);
-  if (!isStruct(envelope) || (envelope.error !== undefined && envelope.error !== null) || !isStruct(envelope.result)) return emit ? { envelope, emitted: 0 } : { envelope };
+  if (!isStruct(envelope) || (envelope.error !== undefined && envelope.error !== null) || !isStruct(envelope.result)) return { envelope, emitted: 0 };
   const records = Object.entries(envelope.result).map(([ref, rec]): [string, RecordOf<C>] => [ref, parseRecord(cls, ref, rec)]);
   envelope.result = {};
-  if (!emit) return { envelope, records };
   if (records.length > 0) emit(records);
   return { envelope, emitted: records.length };
 }
