@@ -115,7 +115,8 @@ export class DecodePool {
    * answered, the reply is abandoned with the signal's reason.
    */
   async decode(body: AsyncIterable<Buffer>, job: DecodeJob, declaredBytes: number, tooLarge: () => Error, signal?: AbortSignal): Promise<DecodedReply> {
-    if (!Number.isFinite(declaredBytes)) declaredBytes = this.minBytes;
+    const declared = Number.isFinite(declaredBytes) && declaredBytes >= 0 ? declaredBytes : undefined;
+    if (declared === undefined) declaredBytes = this.minBytes;
     const thread = this.pick();
     const id = this.nextId++;
     this.handedOver++;
@@ -140,6 +141,7 @@ export class DecodePool {
       id,
       format: job.format,
       maxDepth: job.maxDepth,
+      declaredBytes: declared,
       records: job.records,
       recordFields: job.records || !job.recordFields ? undefined : [...job.recordFields],
     };

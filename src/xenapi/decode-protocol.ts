@@ -13,6 +13,8 @@ export interface StartJob {
   id: number;
   format: 'xml' | 'json';
   maxDepth: number;
+  /** the reply's Content-Length, when it gave one (a JSON reply's buffer is made that large at once) */
+  declaredBytes?: number;
   /** a get_all_records reply of this class: decode only its schema's fields and validate each record */
   records?: RecordClass;
   /** otherwise, a ref → record reply of which only these fields are wanted */

@@ -14,6 +14,7 @@ import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { StringDecoder } from 'node:string_decoder';
 import { JsonDecodeError, decodeJsonWhole } from './json-decode';
 import { decodeJsonRecordsReply } from './json-records';
+import { ReplyBuffers } from './reply-buffers';
 import { RecordParseError, parseAllRecords, recordFieldsOf } from './records';
 import { XmlRpcDecodeError, XmlRpcDecoder, type XmlRpcDocument } from './xml-decode';
 import { RECORDS_BATCH, type DecodeError, type FromWorker, type RecordsBatch, type StartJob, type ToWorker } from './decode-protocol';
@@ -25,7 +26,8 @@ interface XmlJob {
 }
 interface JsonJob {
   start: StartJob;
-  chunks: Buffer[];
+  /** the reply's bytes so far: the first `size` bytes of a buffer from jsonBuffers */
+  bytes: Buffer;
   size: number;
 }
 
@@ -35,6 +37,18 @@ interface JsonJob {
  * pieces took ~75 ms here against ~3 ms in 64 KB pieces, most of it page faults.
  */
 const TEXT_PIECE_BYTES = 64 * 1024;
+
+/** The first buffer of a JSON reply that declared no length (or a smaller one): grown as the bytes come. */
+const MIN_JSON_BUFFER_BYTES = 64 * 1024;
+const EMPTY = Buffer.alloc(0);
+/** Buffers kept for the next JSON replies: a 64-host read holds up to ~8 MB per reply, a few replies at a time. */
+const KEEP_BUFFER_BYTES = 48 * 1024 * 1024;
+/** A thread that decoded no JSON reply for this long gives its kept buffers back. */
+const KEEP_BUFFERS_IDLE_MS = 60_000;
+
+/** Buffers that earlier JSON replies used (reply-buffers.ts), dropped when the thread has been idle for a while. */
+const jsonBuffers = new ReplyBuffers(KEEP_BUFFER_BYTES);
+let idle: NodeJS.Timeout | undefined;
 
 const port = parentPort;
 if (!port) throw new Error('decode-worker.ts runs only as a worker thread (decode-pool.ts starts it)');
@@ -63,7 +77,7 @@ function handle(m: ToWorker): void {
         m.id,
         m.format === 'xml'
           ? { start: m, text: new StringDecoder('utf8'), decoder: new XmlRpcDecoder(m.maxDepth, { recordFields: fields }) }
-          : { start: m, chunks: [], size: 0 },
+          : { start: m, bytes: jsonBuffers.take(Math.max(MIN_JSON_BUFFER_BYTES, m.declaredBytes ?? 0)), size: 0 },
       );
       return;
     }
@@ -74,7 +88,8 @@ function handle(m: ToWorker): void {
       if ('decoder' in job) {
         for (let at = 0; at < bytes.length; at += TEXT_PIECE_BYTES) job.decoder.write(job.text.write(bytes.subarray(at, at + TEXT_PIECE_BYTES)));
       } else {
-        job.chunks.push(bytes);
+        if (job.size + bytes.length > job.bytes.length) job.bytes = jsonBuffers.grow(job.bytes, job.size, job.size + bytes.length);
+        bytes.copy(job.bytes, job.size);
         job.size += bytes.length;
       }
       return;
@@ -83,11 +98,13 @@ function handle(m: ToWorker): void {
       const job = jobs.get(m.id);
       jobs.delete(m.id);
       if (!job) return;
-      finish(job).catch((e: unknown) => fail(m.id, e));
+      finish(job)
+        .catch((e: unknown) => fail(m.id, e))
+        .finally(() => release(job));
       return;
     }
     case 'cancel':
-      jobs.delete(m.id);
+      drop(m.id);
       return;
   }
 }
@@ -99,8 +116,7 @@ async function finish(job: XmlJob | JsonJob): Promise<void> {
 
 function finishJson(job: JsonJob): void {
   const { id, records } = job.start;
-  const bytes = job.chunks.length === 1 ? job.chunks[0]! : Buffer.concat(job.chunks, job.size);
-  job.chunks = [];
+  const bytes = job.bytes.subarray(0, job.size);
   if (!records) {
     post({ type: 'done', id, reply: { kind: 'json', value: decodeJsonWhole(bytes.toString('utf8'), job.start.maxDepth) }, batches: 0 });
     return;
@@ -177,8 +193,24 @@ function successValue(doc: XmlRpcDocument): { value: object; clear: () => void }
 }
 
 function fail(id: number, e: unknown): void {
-  jobs.delete(id);
+  drop(id);
   post({ type: 'error', id, error: describe(e) });
+}
+
+/** Forgets job `id` (failed or cancelled), its buffer given back. */
+function drop(id: number): void {
+  const job = jobs.get(id);
+  jobs.delete(id);
+  if (job) release(job);
+}
+
+/** A JSON job's buffer goes back for the next reply (its text has been copied out: strings own their memory). */
+function release(job: XmlJob | JsonJob): void {
+  if ('decoder' in job) return;
+  jsonBuffers.give(job.bytes);
+  job.bytes = EMPTY;
+  clearTimeout(idle);
+  idle = setTimeout(() => jsonBuffers.clear(), KEEP_BUFFERS_IDLE_MS).unref();
 }
 
 function describe(e: unknown): DecodeError {

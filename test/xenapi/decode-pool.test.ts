@@ -282,3 +282,42 @@ test('the batch of a reply refused before its batch was read is dropped, not giv
     await pool.close();
   }
 });
+
+test('JSON replies on one thread reuse its buffers: longer, shorter, undeclared and under-declared replies all read exactly', async () => {
+  // the thread copies each JSON reply into a buffer an earlier reply used (reply-buffers.ts): a shorter reply after a
+  // longer one must not read the longer one's tail, and a reply without Content-Length grows its buffer as it comes
+  const member = (i: number, live: boolean) => `"OpaqueRef:m${i}":{"live":${live},"memory_total":"${i}"}`;
+  const body = (n: number, live: boolean) => `{"jsonrpc":"2.0","result":{${Array.from({ length: n }, (_, i) => member(i, live)).join(',')}},"id":1}`;
+  const answers: Array<{ n: number; live: boolean; declare: boolean }> = [
+    { n: 5000, live: true, declare: true },
+    { n: 30, live: false, declare: true },
+    { n: 12_000, live: true, declare: false },
+    { n: 7, live: false, declare: false },
+  ];
+  let next = -1; // the first call is the login
+  const host = await startFakeHost((_req, res) => {
+    if (next++ < 0) return reply(res, 'application/json', '{"jsonrpc":"2.0","result":"OpaqueRef:session","id":1}');
+    const a = answers[next - 1]!;
+    const text = body(a.n, a.live);
+    if (a.declare) return reply(res, 'application/json', text);
+    // chunked, in pieces smaller than the thread's first buffer and larger than it
+    res.writeHead(200, { 'content-type': 'application/json' });
+    for (let at = 0; at < text.length; at += 40_000) res.write(text.slice(at, at + 40_000));
+    res.end();
+  });
+  const pool = decodeThreads(1);
+  const c = new XenApiClient({ url: host.url, username: 'root', password: 'pw', tls: { mode: 'insecure-http' }, transport: 'jsonrpc', decodePool: pool });
+  try {
+    for (const a of answers) {
+      const records = await c.getAllRecords('host_metrics');
+      expect(Object.keys(records)).toHaveLength(a.n);
+      expect(records[`OpaqueRef:m${a.n - 1}`]).toEqual({ live: a.live, memory_total: a.n - 1 });
+    }
+    expect(next).toBe(answers.length);
+    expect(pool.handedOver).toBe(answers.length + 1); // and the login
+  } finally {
+    c.close();
+    await pool.close();
+    await host.close();
+  }
+});
