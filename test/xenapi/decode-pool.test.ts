@@ -192,7 +192,8 @@ describe('the process and its threads', () => {
     const pool = new DecodePool({ threads: 1, workerFile: DECODE_WORKER });
     expect(pool.wants(2 * 1024 * 1024, true)).toBe(true);
     expect(pool.wants(Number.NaN, true)).toBe(true);
-    expect(pool.wants(64 * 1024, true)).toBe(false);
+    expect(pool.wants(64 * 1024, true)).toBe(true);
+    expect(pool.wants(32 * 1024, true)).toBe(false);
     // event.from and the like: decoded on the loop, in its slices (a thread would send them back as one message)
     expect(pool.wants(20 * 1024 * 1024, false)).toBe(false);
     expect(new DecodePool({ threads: 0, workerFile: DECODE_WORKER }).wants(2 * 1024 * 1024, true)).toBe(false);
