@@ -118,12 +118,13 @@ export class DecodePool {
    */
   async decode(body: AsyncIterable<Buffer>, job: DecodeJob, declaredBytes: number, tooLarge: () => Error, signal?: AbortSignal): Promise<DecodedReply> {
     const declared = Number.isFinite(declaredBytes) && declaredBytes >= 0 ? declaredBytes : undefined;
-    if (declared === undefined) declaredBytes = this.minBytes;
+    // what this reply weighs on its thread: an undeclared length counts as the smallest reply a thread takes
+    const load = declared ?? this.minBytes;
     const thread = this.pick();
     const id = this.nextId++;
     this.handedOver++;
     const done = new Promise<DecodedReply>((resolve, reject) => {
-      thread.pending.set(id, { resolve, reject, bytes: declaredBytes, cls: job.records, records: {}, batches: 0 });
+      thread.pending.set(id, { resolve, reject, bytes: load, cls: job.records, records: {}, batches: 0 });
     });
     // a rejection before the body is read to its end (the thread died) is taken up below
     done.then(
@@ -136,7 +137,7 @@ export class DecodePool {
     };
     signal?.addEventListener('abort', abandon, { once: true });
     done.finally(() => signal?.removeEventListener('abort', abandon)).catch(() => undefined);
-    thread.load += declaredBytes;
+    thread.load += load;
     if (thread.pending.size === 1) thread.worker.ref();
     const start: StartJob = {
       type: 'start',
