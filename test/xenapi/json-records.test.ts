@@ -81,6 +81,21 @@ const vm = (i: number, name: string) => ({
   VCPUs_params: { weight: '256' },
 });
 
+/** Unkept members whose values are literals: numbers of every form, booleans, null. */
+const unkeptLiterals = (rand: (n: number) => number): Record<string, unknown> => {
+  const numbers = [0, -1, 42, 1.5, -0.25, 1e21, 6.02e-23, 123456789012];
+  return { user_version: numbers[rand(numbers.length)], ha_always_run: rand(2) === 0, shadow: null, start_delay: numbers[rand(numbers.length)] };
+};
+
+function shuffled<T>(items: T[], rand: (n: number) => number): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = rand(i + 1);
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
 describe('a get_all_records reply over JSON-RPC, decoded in pieces', () => {
   test('random replies, several pieces each, decode exactly as one JSON.parse and the schemas do', () => {
     const rand = generator(11);
@@ -94,7 +109,10 @@ describe('a get_all_records reply over JSON-RPC, decoded in pieces', () => {
         // sometimes a ref twice (its last record counts, in its first place), sometimes a record with a bad field
         const ref = rand(20) === 0 && i > 0 ? `OpaqueRef:vm-${rand(i)}` : `OpaqueRef:vm-${i}`;
         const bad = rand(300) === 0 ? { ...rec, memory_dynamic_min: 'lots' } : rec;
-        members.push(`${space()}${JSON.stringify(ref)}${space()}:${space()}${JSON.stringify(bad, null, rand(3) === 0 ? 1 : undefined)}${space()}`);
+        // the members in any order, with unkept ones of every kind of value, so kept and dropped ones alternate
+        const fields = shuffled(Object.entries({ ...bad, ...unkeptLiterals(rand) }), rand);
+        const body = fields.map(([k, v]) => `${space()}${JSON.stringify(k)}${space()}:${space()}${JSON.stringify(v, null, rand(3) === 0 ? 1 : undefined)}${space()}`);
+        members.push(`${space()}${JSON.stringify(ref)}${space()}:${space()}{${body.join(',')}}${space()}`);
       }
       const keys = [`"jsonrpc":"2.0"`, `"result":{${members.join(',')}}`, `"id":${round}`];
       if (rand(2)) keys.reverse();
@@ -114,7 +132,9 @@ describe('a get_all_records reply over JSON-RPC, decoded in pieces', () => {
     // emitted piece by piece (about 60 KB each)
     const pieces: number[] = [];
     const emitted = decodeJsonRecordsReply(Buffer.from(text), MAX_DEPTH, 'VM', (records) => pieces.push(records.length));
-    expect(pieces.length).toBeGreaterThan(20);
+    // the members not kept are dropped before the pieces are cut: fewer pieces than the whole text makes
+    expect(pieces.length).toBeGreaterThan(8);
+    expect(pieces.length).toBeLessThan((text.length / (60 * 1024)) * 0.75);
     expect(pieces.reduce((a, b) => a + b, 0)).toBe(3200);
     expect(emitted).toEqual({ envelope: got.envelope, emitted: 3200 });
   });
@@ -164,5 +184,84 @@ describe('a get_all_records reply over JSON-RPC, decoded in pieces', () => {
     expect(seen.map((piece) => piece.map(([ref, rec]) => [ref, rec === null ? null : 'record']))).toEqual([[['OpaqueRef:a', null]], [['OpaqueRef:b', 'record']], [['OpaqueRef:a', 'record']]]);
     expect(inPieces(text)).toEqual(reference(text));
     expect((inPieces(text) as { records: Array<[string, unknown]> }).records.map(([ref]) => ref)).toEqual(['OpaqueRef:a', 'OpaqueRef:b']);
+  });
+});
+
+describe('the members of a record the bot does not read: dropped before parsing', () => {
+  const record = (members: string) => `{"result":{"OpaqueRef:a":{${members}}},"id":1}`;
+  const kept = `"uuid":"u","name_label":"n","power_state":"Running","resident_on":"OpaqueRef:h","is_a_template":false,"is_control_domain":false,"memory_dynamic_min":"1","VBDs":[],"other_config":{}`;
+
+  test.each([
+    ['a comma missing after a member not kept', `"tags":[] ${kept}`],
+    ['a comma missing before a member not kept', `${kept} "tags":[]`],
+    ['no colon', `"tags" [],${kept}`],
+    ['no value before a comma', `"tags":,${kept}`],
+    ['no value before the record ends', `${kept},"tags":`],
+    ['two values', `"tags":"a" "b",${kept}`],
+    ['a string then a list', `"tags":"a"[],${kept}`],
+    ['a literal that is not one', `"user_version":tru,${kept}`],
+    ['a literal with a tail', `"user_version":nulls,${kept}`],
+    ['a number with a leading zero', `"user_version":01,${kept}`],
+    ['a number without digits after its point', `"user_version":1.,${kept}`],
+    ['a number without an exponent', `"user_version":1e,${kept}`],
+    ['a minus alone', `"user_version":-,${kept}`],
+    ['a bracket closed by the other kind', `"tags":[},${kept}`],
+    ['a trailing comma after a member not kept', `${kept},"tags":[],`],
+    ['a leading comma before a member not kept', `,"tags":[],${kept}`],
+    ['two commas between members not kept', `"tags":[],,"blobs":{},${kept}`],
+    ['a key that is not a string', `tags:[],${kept}`],
+    // with every member dropped, what is left of the record must not look like an empty one
+    ['only members not kept and a trailing comma', `"tags":[],"blobs":{},`],
+    ['a leading comma and only members not kept', `,"tags":[]`],
+  ])('%s: refused as the whole parse refuses it', (_what, members) => {
+    const text = record(members);
+    expect(reference(text)).toEqual({ unreadable: true });
+    expect(inPieces(text)).toEqual({ unreadable: true });
+  });
+
+  test.each([
+    ['a kept key written with an escape is read', `"uu\\u0069d":"u2",${kept.replace('"uuid":"u",', '')}`],
+    ['a key written with an escape that is not kept', `"t\\u0061gs":[],${kept}`],
+    ['a kept key given twice: the last counts', `"uuid":"first","tags":[],${kept.replace('"uuid":"u"', '"uuid":"last"')}`],
+    ['only members not kept', `"tags":[],"blobs":{}`],
+    ['an empty record', ``],
+    ['spaces around everything', ` "tags" : [ ] , ${kept.replace(/,/g, ' , ')} , "blobs" : { "a" : "b" } `],
+    ['nested values not kept', `"xenstore_data":{"a":{"b":[1,{"c":null}]}},${kept},"tags":[[],[[]]]`],
+    ['a string not kept with quotes and backslashes in it', `"name_description":"say \\"hi\\" \\\\",${kept}`],
+  ])('%s: the same answer as the whole parse', (_what, members) => {
+    const text = record(members);
+    expect(inPieces(text)).toEqual(reference(text));
+  });
+
+  test('what is inside a value not kept is not parsed, as the XML decoder does not build a field it skips', () => {
+    // the same flaw in a kept field refuses the reply
+    const flawed = (field: string) => record(`${kept.replace('"other_config":{}', '')}"other_config":{},"${field}":{"a" "b"}`);
+    const accepted = inPieces(flawed('xenstore_data')) as { records: Array<[string, Record<string, unknown>]> };
+    expect(accepted.records.map(([ref, rec]) => [ref, rec.uuid])).toEqual([['OpaqueRef:a', 'u']]);
+    expect(reference(flawed('xenstore_data'))).toEqual({ unreadable: true });
+    expect(inPieces(record(`${kept.replace(',"other_config":{}', '')},"other_config":{"a" "b"}`))).toEqual({ unreadable: true });
+  });
+
+  test('a reply damaged anywhere by one byte is judged as the whole parse judges it (members not kept are literals)', () => {
+    // literal values have no inside: every flaw a byte can make in a member not kept is one the shape check sees
+    const rand = generator(23);
+    const members = Array.from({ length: 6 }, (_, i) => {
+      const fields = shuffled(Object.entries({ ...vm(i, `vm-${i}`), ...unkeptLiterals(rand) }).filter(([k]) => !['blobs', 'tags', 'xenstore_data', 'actions_after_crash', 'VCPUs_params'].includes(k)), rand);
+      return `"OpaqueRef:vm-${i}":{${fields.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',')}}`;
+    });
+    const text = `{"jsonrpc":"2.0","result":{${members.join(',')}},"id":1}`;
+    const bytes = ',:{}[]0-.e tfn"\\x';
+    let refused = 0;
+    for (let round = 0; round < 3000; round++) {
+      const at = rand(text.length);
+      const edit = rand(3);
+      const byte = bytes[rand(bytes.length)]!;
+      const damaged = edit === 0 ? text.slice(0, at) + text.slice(at + 1) : edit === 1 ? text.slice(0, at) + byte + text.slice(at) : text.slice(0, at) + byte + text.slice(at + 1);
+      const want = reference(damaged);
+      expect({ damaged, got: inPieces(damaged) }).toEqual({ damaged, got: want });
+      if (!('records' in (want as object))) refused++;
+    }
+    // most damage is refused; some (a digit changed, a space added) is not
+    expect(refused).toBeGreaterThan(1000);
   });
 });
