@@ -6,8 +6,8 @@
  * validated, so the garbage collector copies and promotes them, and the reply's text is one large string of fresh
  * memory. In pieces, each record's unkept fields die young, and no string is larger than a piece: about half the
  * CPU (measured on the 64-host replies, docs/benchmarks.md §7). And the fields the bot does not read (~70 of a VM's
- * ~90) are dropped from the bytes before any parse, as the XML decoder skips them (xml-decode.ts): a third less CPU
- * again on the decode threads (docs/benchmarks.md §7).
+ * ~90) are dropped from the bytes before any parse, as the XML decoder skips them (xml-decode.ts): JSON.parse
+ * then builds a quarter of the objects and the decode threads spend ~15 % less (docs/benchmarks.md §7).
  *
  * The result, the emitted records assigned in turn to one object, is exactly that of decodeJsonWhole +
  * parseAllRecords, or the same kind of error, with one difference: a record's member that is not kept is checked
