@@ -22,6 +22,7 @@ import { threadDecodes } from '../observe/metrics';
 import { z } from 'zod';
 import type { DecodeError, DecodedReply, FromWorker, RecordsBatch, StartJob, ToWorker } from './decode-protocol';
 import { JsonDecodeError } from './json-decode';
+import { assignOwn } from './own-property';
 import { RecordParseError, markValidated, type RecordClass } from './records';
 import { XmlRpcDecodeError } from './xml-decode';
 
@@ -243,7 +244,7 @@ export class DecodePool {
     }
     const p = thread.pending.get(id);
     if (!p) return; // settled meanwhile (refused, abandoned): dropped
-    Object.assign(p.records, batch.records);
+    assignOwn(p.records, batch.records);
     p.batches++;
   }
 

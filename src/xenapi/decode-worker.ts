@@ -14,6 +14,7 @@ import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { StringDecoder } from 'node:string_decoder';
 import { JsonDecodeError, decodeJsonWhole } from './json-decode';
 import { decodeJsonRecordsReply } from './json-records';
+import { setOwn } from './own-property';
 import { ReplyBuffers } from './reply-buffers';
 import { RecordParseError, parseAllRecords, recordFieldsOf } from './records';
 import { XmlRpcDecodeError, XmlRpcDecoder, type XmlRpcDocument } from './xml-decode';
@@ -164,7 +165,7 @@ class RecordsSender {
 
   add(entries: Array<[string, unknown]>): void {
     for (const [ref, rec] of entries) {
-      this.held[ref] = rec;
+      setOwn(this.held, ref, rec);
       if (++this.count === RECORDS_BATCH) this.flush();
     }
   }

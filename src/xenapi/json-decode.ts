@@ -9,6 +9,7 @@
  * with a yield to the event loop whenever a slice of work took longer than SLICE_MS.
  */
 import { nextSlice, sliceDue } from '../loop-slice';
+import { assignOwn, setOwn } from './own-property';
 
 export class JsonDecodeError extends Error {}
 
@@ -169,9 +170,9 @@ async function parseContainer(
     const body = text.slice(bounds[batchFrom] + 1, bounds[upTo]);
     const v = parseJson(isObject ? `{${body}}` : `[${body}]`);
     if (project) {
-      if (isObject) for (const [k, x] of Object.entries(v as Record<string, unknown>)) (out as Record<string, unknown>)[k] = project(x);
+      if (isObject) for (const [k, x] of Object.entries(v as Record<string, unknown>)) setOwn(out as Record<string, unknown>, k, project(x));
       else for (const x of v as unknown[]) (out as unknown[]).push(project(x));
-    } else if (isObject) Object.assign(out, v);
+    } else if (isObject) assignOwn(out as Record<string, unknown>, v as Record<string, unknown>);
     else (out as unknown[]).push(...(v as unknown[]));
     batchFrom = upTo;
   };
@@ -194,7 +195,7 @@ async function parseContainer(
         const value = project
           ? project(await parseContainer(text, valueAt, vEnd, slicer, scanned))
           : await parseContainer(text, valueAt, vEnd, slicer, scanned, records && key === records.key ? records.project : undefined);
-        if (isObject) (out as Record<string, unknown>)[key!] = value;
+        if (isObject) setOwn(out as Record<string, unknown>, key!, value);
         else (out as unknown[]).push(value);
         batchFrom = k + 1;
       }

@@ -1,5 +1,6 @@
 import { z } from 'zod/v4';
 import { nextSlice, sliceDue } from '../loop-slice';
+import { setOwn } from './own-property';
 
 /**
  * zod schemas for the records `<class>.get_all_records` returns, with xapi's wire field names.
@@ -273,7 +274,7 @@ export async function parseAllRecordsSliced<C extends RecordClass>(cls: C, value
   if (validated.get(value) === cls) return value as Record<string, RecordOf<C>>;
   const out: Record<string, RecordOf<C>> = {};
   for (const [r, rec] of Object.entries(value as Record<string, unknown>)) {
-    out[r] = parseRecord(cls, r, rec);
+    setOwn(out, r, parseRecord(cls, r, rec));
     if (sliceDue()) await nextSlice();
   }
   return out;
@@ -285,6 +286,6 @@ export function parseAllRecords<C extends RecordClass>(cls: C, value: unknown): 
     throw new RecordParseError(cls, '(all)', '', `expected a struct keyed by ref, got ${Array.isArray(value) ? 'an array' : typeof value}`);
   }
   const out: Record<string, RecordOf<C>> = {};
-  for (const [r, rec] of Object.entries(value as Record<string, unknown>)) out[r] = parseRecord(cls, r, rec);
+  for (const [r, rec] of Object.entries(value as Record<string, unknown>)) setOwn(out, r, parseRecord(cls, r, rec));
   return out;
 }

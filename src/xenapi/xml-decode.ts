@@ -24,6 +24,7 @@
  * is bounded by the caller that counts the bytes it writes.
  */
 import { Tokenizer, type TokenizerCallbacks } from 'htmlparser2';
+import { setOwn } from './own-property';
 
 export interface XmlRpcMethodResponse {
   kind: 'response';
@@ -504,7 +505,7 @@ export class XmlRpcDecoder {
     if (top.kind === 'array') top.items.push(v);
     else {
       if (top.name === undefined) throw new XmlRpcDecodeError('struct member without a <name>');
-      top.obj[top.name] = v;
+      setOwn(top.obj, top.name, v);
     }
   }
 
@@ -787,7 +788,7 @@ function plainValue(s: string, at: number): { value: unknown; end: number } | un
       const valueAt = nameEnd + NAME_TO_VALUE.length;
       const valueEnd = s.indexOf('<', valueAt);
       if (valueEnd < 0 || !s.startsWith(MEMBER_TAIL, valueEnd) || hasAmp(s, nameAt, nameEnd) || hasAmp(s, valueAt, valueEnd)) return undefined;
-      map[s.slice(nameAt, nameEnd)] = own(s.slice(valueAt, valueEnd));
+      setOwn(map, s.slice(nameAt, nameEnd), own(s.slice(valueAt, valueEnd)));
       p = valueEnd + MEMBER_TAIL.length;
     }
     return s.startsWith('</struct>', p) ? { value: map, end: p + 9 } : undefined;
