@@ -55,6 +55,21 @@ export async function press(page: Page, button: Locator): Promise<void> {
   }
 }
 
+/**
+ * Scrolls a message into view for a screenshot. The page re-renders a message list whole when any message in it
+ * changes (app.js renderMessages), so the element found may be replaced before the scroll: it is looked up again.
+ */
+export async function scrollIntoView(message: Locator): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await message.scrollIntoViewIfNeeded({ timeout: 10_000 });
+      return;
+    } catch (e) {
+      if (attempt === 5 || !/not attached to the DOM/.test((e as Error).message)) throw e;
+    }
+  }
+}
+
 /** SIGTERM, then SIGKILL after 10 s. */
 export async function stopSandbox(proc: ChildProcess | undefined): Promise<void> {
   if (!proc || proc.exitCode !== null) return;

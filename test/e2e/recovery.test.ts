@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext } from 'playwright-core';
-import { checkPrerequisites, launchChromium, press, SHOTS, startSandbox, stopSandbox } from './helpers';
+import { checkPrerequisites, launchChromium, press, scrollIntoView, SHOTS, startSandbox, stopSandbox } from './helpers';
 
 const REQUESTER = 'U0KENJI';
 const APPROVER = 'U0MIKA';
@@ -79,7 +79,7 @@ describe('sandbox: a powered-off host retried to success', () => {
         // the least destructive way first: Retry before reinstall + Forget & rejoin
         expect(text.indexOf('Retry (R4.3)')).toBeGreaterThan(-1);
         expect(text.indexOf('Retry (R4.3)')).toBeLessThan(text.indexOf('reinstall XenServer'));
-        await alert.scrollIntoViewIfNeeded();
+        await scrollIntoView(alert);
         await page.screenshot({ path: join(SHOTS, 'retry-alert.png') });
         await press(page, alert.getByRole('button', { name: 'Retry', exact: true }));
         retried = true;

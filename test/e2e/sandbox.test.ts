@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { BrowserContext, chromium, Locator, Page } from 'playwright-core';
+import { scrollIntoView } from './helpers';
 
 const ROOT = resolve(__dirname, '../..');
 const SHOTS = join(ROOT, 'docs/screenshots');
@@ -371,7 +372,7 @@ describe('npm start: abort and Restore, and the end of a run with leftovers', ()
     expect(endText).toMatch(/web-b-03 \(Halted\): it was on xs-b4, which restarted during the run without the bot rebooting it/);
     expect(endText).toMatch(/the bot concludes xs-b4 lost power or was restarted from outside/);
     expect(endText).not.toMatch(/white_check_mark|✅/);
-    await endB.last().scrollIntoViewIfNeeded();
+    await scrollIntoView(endB.last());
     await page.screenshot({ path: join(SHOTS, 'leftovers.png') });
     expect(pageErrors).toEqual([]);
   });
@@ -431,7 +432,7 @@ describe('npm start: a two-hop plan (R1.4)', () => {
     expect(text).toContain('UNCONFIRMED');
     expect(text).not.toMatch(/upgrade XenServer Tools in|need their XenServer Tools upgraded/);
     await page.locator('.pool[data-pool="pool-legacy"] .host').first().waitFor();
-    await plan.scrollIntoViewIfNeeded();
+    await scrollIntoView(plan);
     await page.screenshot({ path: join(SHOTS, 'plan-multi-hop.png') });
     expect(pageErrors).toEqual([]);
   });
@@ -487,7 +488,7 @@ describe('npm start: hotfixes after the upgrade (R3.10)', () => {
     const planText = (await planH.textContent())!;
     expect(planText).toMatch(/4 updates from .*uploaded once; 3 extra reboots, no extra migration/);
     expect(planText).toContain('xs-h1: XS76E001, XS76E002, XS76E003, XS76E004 → 1 reboot');
-    await planH.scrollIntoViewIfNeeded();
+    await scrollIntoView(planH);
     await page.screenshot({ path: join(SHOTS, 'plan-hotfixes.png') });
 
     // 2. pool-p (already on 7.6): start, approve; XS76E011's precheck fails on xs-p2 → alert with Retry / Skip
@@ -517,7 +518,7 @@ describe('npm start: hotfixes after the upgrade (R3.10)', () => {
     expect(alertText).toContain('UPDATE_PRECHECK_FAILED_CONFLICT_PRESENT');
     await alert.getByRole('button', { name: 'Retry' }).waitFor();
     await alert.getByRole('button', { name: 'Skip XS76E011' }).waitFor();
-    await alert.scrollIntoViewIfNeeded();
+    await scrollIntoView(alert);
     await page.screenshot({ path: join(SHOTS, 'hotfix-precheck-failed.png') });
     // the fault happens once: Retry runs the precheck again and the run goes on
     await press(page, alert.getByRole('button', { name: 'Retry' }));
