@@ -148,7 +148,7 @@ function scan(b: Buffer, maxDepth: number, fields: FieldNames): { length: number
         j = b.indexOf(QUOTE, j + 1);
       }
       if (j < 0) break; // unterminated: the parse refuses it
-      if (depth === 1 && nextNonSpace(b, j + 1) === COLON) {
+      if (depth === 1 && b[skipSpace(b, j + 1)] === COLON) {
         // a key of the envelope
         if (b.subarray(i, j).includes(BACKSLASH)) plain = false;
         if (j + 1 - i === RESULT_KEY.length && b.compare(RESULT_KEY, 0, RESULT_KEY.length, i, j + 1) === 0) {
@@ -352,6 +352,7 @@ function firstAfter(b: Buffer, sep: number, i: number): boolean {
   return k === sep;
 }
 
+/** The first byte at or after `from` that is not a space (b.length if none). */
 function skipSpace(b: Buffer, from: number): number {
   let i = from;
   while (i < b.length && isSpace(b[i]!)) i++;
@@ -382,18 +383,8 @@ const fieldNames = new Map<RecordClass, FieldNames>(RECORD_CLASSES.map((cls) => 
 
 /** Is b[at] the value right after the key ending at keyEnd (`"result" : {`)? */
 function isValueOf(b: Buffer, keyEnd: number, at: number): boolean {
-  let i = keyEnd;
-  while (i < at && isSpace(b[i]!)) i++;
-  if (b[i] !== COLON) return false;
-  i++;
-  while (i < at && isSpace(b[i]!)) i++;
-  return i === at;
-}
-
-function nextNonSpace(b: Buffer, from: number): number | undefined {
-  let i = from;
-  while (i < b.length && isSpace(b[i]!)) i++;
-  return b[i];
+  const colon = skipSpace(b, keyEnd);
+  return b[colon] === COLON && skipSpace(b, colon + 1) === at;
 }
 
 const isSpace = (c: number): boolean => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
