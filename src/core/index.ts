@@ -17,7 +17,7 @@ import { readAppliedUpdates, readSnapshot, testRepository } from '../inventory';
 import { readSessionPermissions } from '../inventory/rbac';
 import { loadUpgradePaths, type UpgradePathTable } from '../planner';
 import { buildPlanOffLoop } from './plan-off-loop';
-import { auditor } from '../runner/audit';
+import { auditEvent, auditor, type AuditKind } from '../runner/audit';
 import { Engine, type PoolRuntime } from '../runner/engine';
 import { isPoolUnavailable } from '../runner/errors';
 import { readLiveHosts } from '../runner/pool-state';
@@ -155,9 +155,19 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
   };
 
   /** A CAS update whose guard failures become 'conflict' refusals (audited). */
-  const cas = async (run: Run, actor: Actor, mutate: (r: Run) => void): Promise<CoreResult<Run>> => {
+  /**
+   * A human's (or a window's) decision on a run: the change and its audit event (`audited`, from the changed run)
+   * are written in one transaction, so that no decision is ever recorded without who made it, even if the bot dies
+   * right after.
+   */
+  type Audited = { kind: AuditKind; message: string; detail?: Record<string, unknown> };
+  const cas = async (run: Run, actor: Actor, mutate: (r: Run) => void, audited: (r: Run) => Audited): Promise<CoreResult<Run>> => {
     try {
-      return ok(await store.updateRun(run.id, mutate));
+      const audit = (r: Run) => {
+        const a = audited(r);
+        return auditEvent(clock, run.id, a.kind, actor.userId, a.message, a.detail);
+      };
+      return ok(await store.updateRun(run.id, mutate, { audit }));
     } catch (err) {
       if (err instanceof StaleAction) return refuse(run.id, actor, 'conflict', err.message);
       throw err;
@@ -306,9 +316,12 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
           revision: 0,
           slack: { channel: cfg.slack.channel },
         };
-        await store.createRun(run);
+        const started = auditEvent(clock, run.id, 'state', actor.userId, `run ${run.id} started by ${describeActor(actor)} from plan ${latest.id.slice(0, 12)}`, {
+          plan: latest.id,
+          ...(actor.window ? { window: actor.window } : {}),
+        });
+        await store.createRun(run, { audit: started });
         await markNextHopStarted(store, cfg.name, run);
-        await audit(run.id, 'state', actor.userId, `run ${run.id} started by ${describeActor(actor)} from plan ${latest.id.slice(0, 12)}`, { plan: latest.id, ...(actor.window ? { window: actor.window } : {}) });
         engine.notify(run, 'runStarted', (n) => n.runStarted(run));
         engine.drive(run.id);
         return ok(run);
@@ -337,11 +350,14 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
         const paused = r.state === 'paused';
         s.data = { ...(s.data ?? {}), note: `approved by ${mention(actor.userId)}`, ...(paused ? { approvedWhilePaused: true } : {}) };
         if (!paused) r.state = 'running';
-      });
+      }, (r) => ({
+        kind: 'approval',
+        message: `${stepId} approved by ${describeActor(actor)}${r.state === 'paused' ? '; the run stays paused until someone resumes it' : ''}`,
+        detail: { step: stepId },
+      }));
       if (!res.ok) return res;
       const decided = res.value;
       const stillPaused = decided.state === 'paused';
-      await audit(runId, 'approval', actor.userId, `${stepId} approved by ${describeActor(actor)}${stillPaused ? '; the run stays paused until someone resumes it' : ''}`, { step: stepId });
       engine.notify(decided, 'approvalDecided', (n) => n.approvalDecided(decided, decided.steps.find((s) => s.id === stepId)!, 'approved', actor.userId));
       if (!stillPaused) engine.drive(runId);
       return res;
@@ -363,12 +379,12 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
         }
         r.state = 'paused';
         r.pausedBy = { userId: actor.userId, source: actor.source, at };
-      });
+      }, () => ({
+        kind: 'approval',
+        message: stepId ? `${stepId} held by ${describeActor(actor)}` : `run paused by ${describeActor(actor)}: the host in progress finishes, no next host starts`,
+        detail: { step: stepId, ...(actor.window ? { window: actor.window } : {}) },
+      }));
       if (!res.ok) return res;
-      await audit(runId, 'approval', actor.userId, stepId ? `${stepId} held by ${describeActor(actor)}` : `run paused by ${describeActor(actor)}: the host in progress finishes, no next host starts`, {
-        step: stepId,
-        ...(actor.window ? { window: actor.window } : {}),
-      });
       const held = res.value;
       if (stepId) engine.notify(held, 'approvalDecided', (n) => n.approvalDecided(held, held.steps.find((s) => s.id === stepId)!, 'held', actor.userId));
       else engine.notify(held, 'runUpdated', (n) => n.runUpdated(held));
@@ -400,10 +416,9 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
         }
         r.state = r.steps.some((s) => s.state === 'awaiting-approval') ? 'awaiting-approval' : 'running';
         delete r.pausedBy;
-      });
+      }, () => ({ kind: 'state', message: `run resumed by ${describeActor(actor)}`, detail: actor.window ? { window: actor.window } : undefined }));
       if (!res.ok) return res;
       const resumed = res.value;
-      await audit(runId, 'state', actor.userId, `run resumed by ${describeActor(actor)}`, actor.window ? { window: actor.window } : undefined);
       const gate = resumed.steps.find((s) => s.state === 'awaiting-approval');
       if (resumed.state === 'awaiting-approval' && gate) engine.notify(resumed, 'approvalNeeded', (n) => n.approvalNeeded(resumed, gate));
       else engine.drive(runId);
@@ -420,7 +435,7 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
         r.state = 'aborted';
         r.endedAt = at;
         r.outcome = `aborted by ${mention(actor.userId)}`;
-      });
+      }, () => ({ kind: 'state', message: `run aborted by ${actor.userId}` }));
       if (!res.ok) return res;
       engine.interrupt(runId, `aborted by ${actor.userId}`);
       await engine.whenIdle(runId, { loopOnly: true });
@@ -439,7 +454,8 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
         r.endAudit = endAudit;
         r.outcome = `${abortedOutcome(actor.userId, endAudit)}\n${report}`;
       });
-      await audit(runId, 'state', actor.userId, `run aborted by ${actor.userId}`, { report });
+      // the abort itself was audited with its decision (cas); this is what the pool was found in afterwards
+      await audit(runId, 'state', actor.userId, `report of the abort by ${actor.userId}`, { report });
       engine.notify(final, 'runFinished', (n) => n.runFinished(final));
       return ok(final);
     },
@@ -462,9 +478,12 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
       const rt = runtimeOf(run.pool)!;
       const live = await checkAgainstPool(rt.runtime, run, checked.step, req);
       if (!live.ok) return refuse(runId, actor, live.code, live.error);
-      const res = await cas(run, actor, recoveryMutation(req, actor.userId, { revision: run.revision }));
+      const res = await cas(run, actor, recoveryMutation(req, actor.userId, { revision: run.revision }), () => ({
+        kind: 'recovery',
+        message: `${req.action} on ${req.stepId} by ${actor.userId}${req.address ? ` (address ${req.address})` : ''}`,
+        detail: { ...req },
+      }));
       if (!res.ok) return res;
-      await audit(runId, 'recovery', actor.userId, `${req.action} on ${req.stepId} by ${actor.userId}${req.address ? ` (address ${req.address})` : ''}`, { ...req });
       const updated = res.value;
       if (req.action === 'skip-update') {
         const failed = checked.step.data?.failed as { name?: string } | undefined;

@@ -7,7 +7,7 @@
 import type { Clock } from '../clock';
 import type { CoreErrorCode, CoreResult, Notifier } from '../domain/ports';
 import { UNFINISHED_RUN_STATES, type Actor, type RestoreRecord, type Run } from '../domain/types';
-import type { AuditKind } from '../runner/audit';
+import { auditEvent, type AuditKind } from '../runner/audit';
 import { StaleAction } from '../runner/recovery';
 import { endAuditOf } from '../runner/report';
 import { executeRestore, restoreOffer } from '../runner/restore';
@@ -68,19 +68,25 @@ async function restoreLeased(
     // persisted before the first side effect; a Restore still "running" after a crash is simply done again
     let current: Run;
     try {
-      current = await env.store.updateRun(run.id, (r) => {
-        if (r.state !== 'aborted' || r.restore?.state === 'done') throw new StaleAction(`run ${r.id} changed: Restore refused`);
-        r.restore = started;
-      });
+      // who started it is audited in the same transaction
+      const audit = () =>
+        auditEvent(env.clock, run.id, 'recovery', actor.userId, `Restore of ${run.id} started by ${actor.userId} (${actor.source})`, {
+          host: offer.host?.name,
+          vms: offer.vms.map((v) => v.name),
+          ha: !!offer.ha,
+        });
+      current = await env.store.updateRun(
+        run.id,
+        (r) => {
+          if (r.state !== 'aborted' || r.restore?.state === 'done') throw new StaleAction(`run ${r.id} changed: Restore refused`);
+          r.restore = started;
+        },
+        { audit },
+      );
     } catch (err) {
       if (err instanceof StaleAction) return refuse('conflict', err.message);
       throw err;
     }
-    await env.audit(run.id, 'recovery', actor.userId, `Restore of ${run.id} started by ${actor.userId} (${actor.source})`, {
-      host: offer.host?.name,
-      vms: offer.vms.map((v) => v.name),
-      ha: !!offer.ha,
-    });
     const save = async (rec: RestoreRecord) => {
       current = await env.store.updateRun(run.id, (r) => {
         r.restore = rec;

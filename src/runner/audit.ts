@@ -8,7 +8,12 @@ export type AuditKind = AuditEvent['kind'];
 
 export function auditor(store: RunStore, clock: Clock) {
   return (runId: string, kind: AuditKind, actor: string, message: string, detail?: Record<string, unknown>): Promise<void> =>
-    store.appendAudit({ at: clock.now(), runId, kind, actor, message, ...(detail ? { detail } : {}) });
+    store.appendAudit(auditEvent(clock, runId, kind, actor, message, detail));
+}
+
+/** An audit event of now; appended by auditor, or with a run's change in one transaction (store updateRun's audit). */
+export function auditEvent(clock: Clock, runId: string, kind: AuditKind, actor: string, message: string, detail?: Record<string, unknown>): AuditEvent {
+  return { at: clock.now(), runId, kind, actor, message, ...(detail ? { detail } : {}) };
 }
 
 /**

@@ -13,9 +13,9 @@ export function isFenced(err: unknown): boolean {
 export function fencedStore(store: RunStore, fence: Fence): RunStore {
   return {
     nextRunId: (pool, now) => store.nextRunId(pool, now),
-    createRun: (run) => store.createRun(run),
+    createRun: (run, opts) => store.createRun(run, opts),
     getRun: (id) => store.getRun(id),
-    updateRun: (id, mutate) => store.updateRun(id, mutate, { fence }),
+    updateRun: (id, mutate, opts) => store.updateRun(id, mutate, { ...opts, fence }),
     listRuns: (filter) => store.listRuns(filter),
     appendAudit: (e) => store.appendAudit(e, { fence }),
     listAudit: (runId) => store.listAudit(runId),

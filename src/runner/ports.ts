@@ -43,10 +43,14 @@ export interface Fence {
 /** The subset of Store (contracts §3) the runner and core use. */
 export interface RunStore {
   nextRunId(pool: string, now: number): Promise<string>;
-  createRun(run: Run): Promise<void>;
+  /** with `audit`: appended in the same transaction */
+  createRun(run: Run, opts?: { audit?: AuditEvent }): Promise<void>;
   getRun(id: string): Promise<Run | undefined>;
-  /** with `fence`: written only while the fence is still the pool's lease (FencedError otherwise) */
-  updateRun(id: string, mutate: (run: Run) => void, opts?: { fence?: Fence }): Promise<Run>;
+  /**
+   * with `fence`: written only while the fence is still the pool's lease (FencedError otherwise); with `audit`: the
+   * event made of the changed run is appended in the same transaction
+   */
+  updateRun(id: string, mutate: (run: Run) => void, opts?: { fence?: Fence; audit?: (run: Run) => AuditEvent }): Promise<Run>;
   listRuns(filter?: { pool?: string; states?: RunState[] }): Promise<Run[]>;
   appendAudit(e: AuditEvent, opts?: { fence?: Fence }): Promise<void>;
   listAudit(runId: string): Promise<AuditEvent[]>;

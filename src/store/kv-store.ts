@@ -20,6 +20,7 @@ import {
   type Schedule,
   type Store,
   type StoreInfo,
+  type UpdateRunOptions,
 } from './types';
 
 /**
@@ -205,15 +206,20 @@ export class KvStore implements Store {
     });
   }
 
-  async createRun(run: Run): Promise<void> {
+  async createRun(run: Run, opts: { audit?: AuditEvent } = {}): Promise<void> {
     validate.run(key.run(run.id), run);
     if (run.baseline) validate.baseline(key.runBaseline(run.id), run.baseline);
+    if (opts.audit) {
+      if (opts.audit.runId !== run.id) throw new Error(`createRun(${run.id}): its audit event is for run ${opts.audit.runId}`);
+      validate.audit(key.audits(run.id), opts.audit);
+    }
     const revs = run.steps.map(() => run.revision);
     await this.tx(async (tx) => {
       if (!(await tx.insert(key.run(run.id), encode(headOf(run, revs))))) throw new ConflictError(`run ${run.id} already exists`);
       await tx.put(key.runPlan(run.id), encode(run.plan));
       if (run.baseline) await tx.put(key.runBaseline(run.id), encode(run.baseline));
       for (const [i, step] of run.steps.entries()) await tx.put(key.runStep(run.id, i), encode({ rev: run.revision, step } satisfies StoredStep));
+      if (opts.audit) await this.appendAuditTx(tx, opts.audit);
       await tx.notify(RUN_CHANGED_CHANNEL, run.id);
     });
   }
@@ -235,7 +241,7 @@ export class KvStore implements Store {
     });
   }
 
-  async updateRun(id: string, mutate: (run: Run) => void, opts: { expectedRevision?: number; fence?: Fence } = {}): Promise<Run> {
+  async updateRun(id: string, mutate: (run: Run) => void, opts: UpdateRunOptions = {}): Promise<Run> {
     const k = key.run(id);
     const { next, written } = await this.tx(async (tx) => {
       await this.checkFence(tx, opts.fence);
@@ -272,6 +278,12 @@ export class KvStore implements Store {
       }
       const nextHead = headOf(next, revs);
       validate.runHead(k, nextHead);
+      const event = opts.audit?.(next);
+      if (event) {
+        if (event.runId !== id) throw new Error(`updateRun(${id}): its audit event is for run ${event.runId}`);
+        validate.audit(key.audits(id), event);
+        await this.appendAuditTx(tx, event);
+      }
       if (!stored) await tx.put(key.runPlan(id), encode(plan));
       if (next.baseline && (!stored || !baseline)) {
         validate.baseline(key.runBaseline(id), next.baseline);

@@ -11,6 +11,13 @@ export class ConflictError extends Error {
   }
 }
 
+export interface UpdateRunOptions {
+  expectedRevision?: number;
+  fence?: Fence;
+  /** the audit event of this change, made from the changed run (e.g. "the run stays paused"); same transaction */
+  audit?: (run: Run) => AuditEvent;
+}
+
 /** A key that should exist does not (updateRun / updateSchedule on an unknown id). */
 export class NotFoundError extends Error {
   constructor(message: string) {
@@ -184,16 +191,18 @@ export interface Store {
   /** pool-a-20261125-1: pool, UTC date of `now`, per-day counter; atomic across processes */
   nextRunId(pool: string, now: number): Promise<string>;
   /** throws ConflictError if the id exists */
-  createRun(run: Run): Promise<void>;
+  /** with `audit`: appended in the same transaction (who started the run is never lost) */
+  createRun(run: Run, opts?: { audit?: AuditEvent }): Promise<void>;
   getRun(id: string): Promise<Run | undefined>;
   /**
    * Atomic read-modify-write across processes: `mutate` (synchronous) edits a fresh copy; revision++ and updatedAt
    * (clock) are set by the store. `mutate` may throw (e.g. ConflictError when the state is not what the caller
    * expected): nothing is written. With `expectedRevision`, a run whose revision moved on throws ConflictError.
    * Unknown id: NotFoundError. With `fence`, the write happens only while the fence is the pool's lease
-   * (checked in the same transaction), else FencedError.
+   * (checked in the same transaction), else FencedError. With `audit`, the event it makes of the changed run is
+   * appended in the same transaction: a decision and its audit are written together or not at all.
    */
-  updateRun(id: string, mutate: (run: Run) => void, opts?: { expectedRevision?: number; fence?: Fence }): Promise<Run>;
+  updateRun(id: string, mutate: (run: Run) => void, opts?: UpdateRunOptions): Promise<Run>;
   /** newest first (createdAt, then id) */
   listRuns(filter?: RunFilter): Promise<Run[]>;
   /**

@@ -1,5 +1,5 @@
 import { ConflictError, FencedError, NotFoundError, type Store } from '../../src/store';
-import type { Plan, Run } from '../../src/domain/types';
+import type { AuditEvent, Plan, Run } from '../../src/domain/types';
 import { samplePlan, sampleRun } from './fixtures/sample';
 
 /**
@@ -79,6 +79,32 @@ export function storeContract(name: string, backend: () => ContractBackend): voi
         }),
       ).rejects.toThrow('gate already approved');
       expect(await store.getRun('r1')).toMatchObject({ state: 'running', revision: 0 });
+    });
+
+    test('a decision and its audit event are written together or not at all (createRun / updateRun with audit)', async () => {
+      const event = (runId: string, message: string, kind = 'approval'): AuditEvent => ({ at: 7, runId, kind: kind as AuditEvent['kind'], actor: 'U1', message });
+      await store.createRun(sampleRun('r1'), { audit: event('r1', 'run r1 started by U1', 'state') });
+      // the event is made of the run as changed
+      await store.updateRun('r1', (r) => {
+        r.state = 'paused';
+      }, { audit: (r) => event('r1', `held by U1; the run is ${r.state}`) });
+      expect((await store.listAudit('r1')).map((e) => e.message)).toEqual(['run r1 started by U1', 'held by U1; the run is paused']);
+
+      // an event the store refuses (unknown kind, another run's) leaves the run as it was, and no event
+      for (const bad of [(runId: string) => event(runId, 'x', 'bogus'), () => event('r2', 'x')]) {
+        await expect(store.updateRun('r1', (r) => {
+          r.state = 'aborted';
+        }, { audit: () => bad('r1') })).rejects.toThrow(/kind|is for run r2/);
+        await expect(store.createRun(sampleRun('r3'), { audit: bad('r3') })).rejects.toThrow(/kind|is for run r2/);
+      }
+      expect(await store.getRun('r1')).toMatchObject({ state: 'paused', revision: 1 });
+      expect(await store.getRun('r3')).toBeUndefined();
+      expect(await store.listAudit('r1')).toHaveLength(2);
+      // a decision refused (its mutate throws) writes no event either
+      await expect(store.updateRun('r1', () => {
+        throw new ConflictError('already approved');
+      }, { audit: () => event('r1', 'approved by U2') })).rejects.toThrow('already approved');
+      expect(await store.listAudit('r1')).toHaveLength(2);
     });
 
     test('updateRun refuses an async mutate, an unknown run, and a mutate that breaks the run', async () => {
