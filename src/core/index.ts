@@ -151,14 +151,17 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
     if (!pool) return fail('not-found', `pool ${run.pool} of run ${runId} is not configured`);
     const auth = await authorized(pool, actor, decision, run);
     if (!auth.ok) return auth;
+    // what the action reads or does on the pool goes to the run's pool only (a restarted bot's client has not met
+    // it). Only while the run is unfinished: the pool has no other run then, and a click on an old run's button does
+    // not bind the pool's client to a pool since rebuilt
+    if (run.poolUuid && UNFINISHED_RUN_STATES.includes(run.state)) runtimeOf(run.pool)?.client.expectPool(run.poolUuid);
     return ok({ run, pool });
   };
 
-  /** A CAS update whose guard failures become 'conflict' refusals (audited). */
   /**
-   * A human's (or a window's) decision on a run: the change and its audit event (`audited`, from the changed run)
-   * are written in one transaction, so that no decision is ever recorded without who made it, even if the bot dies
-   * right after.
+   * A human's (or a window's) decision on a run, as a CAS update whose guard failures become 'conflict' refusals
+   * (audited). The change and its audit event (`audited`, from the changed run) are written in one transaction, so
+   * that no decision is ever recorded without who made it, even if the bot dies right after.
    */
   type Audited = { kind: AuditKind; message: string; detail?: Record<string, unknown> };
   const cas = async (run: Run, actor: Actor, mutate: (r: Run) => void, audited: (r: Run) => Audited): Promise<CoreResult<Run>> => {
@@ -302,6 +305,7 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
           await store.savePlan(cfg.name, fresh);
           return refuseStart('conflict', `pool ${cfg.name} changed since plan ${latest.id.slice(0, 12)}; the new plan is ${fresh.id.slice(0, 12)}: review it and start again`);
         }
+        const poolUuid = runtimeOf(cfg.name)!.client.poolUuid;
         const run: Run = {
           id: runId,
           pool: cfg.name,
@@ -315,6 +319,8 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
           updatedAt: now,
           revision: 0,
           slack: { channel: cfg.slack.channel },
+          // the pool the plan was just read from: after a restart, the run is driven on this pool only
+          ...(poolUuid ? { poolUuid } : {}),
         };
         const started = auditEvent(clock, run.id, 'state', actor.userId, `run ${run.id} started by ${describeActor(actor)} from plan ${latest.id.slice(0, 12)}`, {
           plan: latest.id,

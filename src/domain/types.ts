@@ -443,6 +443,12 @@ export interface Run {
   nextHop?: NextHopRecord;
   /** R5.1 Tools checklist kept in the run's thread after the final hop (src/tools/follow-up.ts) */
   toolsFollowUp?: ToolsFollowUp;
+  /**
+   * The uuid of the pool the run started on (its plan's read). A restarted bot drives the run on this pool only:
+   * a master that answers at the pools file's address for another pool is refused (EFOREIGNPOOL), nothing is sent
+   * to it. Absent in runs started by an older version.
+   */
+  poolUuid?: string;
 }
 
 /**

@@ -302,6 +302,9 @@ export class Engine {
       return;
     }
     if (!(await this.takeLease(first, loop, opts.waitForLease ?? false, log))) return;
+    // the run's pool only: after a restart, the client has not met it yet (a master of another pool at the pools
+    // file's address fails the first step that calls it, EFOREIGNPOOL, before any side effect)
+    if (first.poolUuid) rt.deps.client.expectPool?.(first.poolUuid);
     const renewal = this.renewLease(first, loop, log);
     const { store: fenced } = loop;
     try {

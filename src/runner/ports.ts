@@ -20,6 +20,8 @@ export interface PoolClient extends RecordSource {
   /** PUT /import_raw_vdi into `vdi` (R3.10 update upload); `source` opens the bytes (again after a re-login) */
   importRawVdi?(vdi: string, source: () => Promise<{ size: number; stream: import('node:stream').Readable }>, onProgress?: (sent: number) => void): Promise<void>;
   readonly masterAddress: string;
+  /** this client works on the pool `uuid` (a run's): a master of another pool is refused (XenApiClient.expectPool) */
+  expectPool?(uuid: string): void;
   /** event.from (timeout in clock seconds); when present, waits follow pool events (with their snapshots) instead of polling */
   eventFrom?(
     classes: string[],

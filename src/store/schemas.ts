@@ -63,6 +63,7 @@ const runSchema = z
     revision: z.number().int().nonnegative(),
     pausedBy: z.object({ userId: z.string(), source: z.enum(['slack', 'cli', 'scheduler', 'sandbox']), at: z.number() }).optional(),
     toolsFollowUp: toolsFollowUpSchema.optional(),
+    poolUuid: z.string().min(1).optional(),
   })
   .passthrough();
 

@@ -138,6 +138,9 @@ export class XenApiClient extends EventEmitter {
   private tls: TlsOptions | undefined;
   /** the pool this client works on (options, or the first pool record read); reconnect checks it */
   private knownPoolUuid: string | undefined;
+  /** a session opened before expectPool named the pool: checked against it before its next call */
+  private uncheckedSession: string | undefined;
+  private checkingSession: Promise<void> | undefined;
 
   constructor(private readonly opts: XenApiClientOptions) {
     super();
@@ -166,6 +169,18 @@ export class XenApiClient extends EventEmitter {
   /** uuid of the pool this client works on (undefined until given or read) */
   get poolUuid(): string | undefined {
     return this.knownPoolUuid;
+  }
+
+  /**
+   * This client works on the pool `uuid` from now on (a run's, read back from the store after a restart): as with
+   * `poolUuid` given at construction, a login or reconnect adopts only a master of that pool. A session already
+   * open is checked before its next call; another pool's master answers that call, and every later one, with
+   * XenApiConnectionError EFOREIGNPOOL, and its session is logged out. Nothing else is sent to it.
+   */
+  expectPool(uuid: string): void {
+    if (this.knownPoolUuid === uuid) return;
+    this.knownPoolUuid = uuid;
+    this.uncheckedSession = this.session;
   }
 
   /** current master host (ip or name) the client talks to */
@@ -259,6 +274,7 @@ export class XenApiClient extends EventEmitter {
     let resent = false;
     for (;;) {
       if (needsSession && !this.session) await this.login();
+      if (needsSession && this.session && this.session === this.uncheckedSession) await this.checkSession();
       const used = this.session;
       try {
         const value = await this.send(this.master, method, needsSession ? [used, ...params] : params, opts);
@@ -548,6 +564,33 @@ export class XenApiClient extends EventEmitter {
     const uuids = poolUuidsOf(raw);
     if (uuids.length !== 1) return 'no single pool record';
     return uuids[0] === expected ? true : uuids[0]!;
+  }
+
+  /** The open session, made before the pool was named (expectPool), is checked once; another pool's is closed. */
+  private checkSession(): Promise<void> {
+    this.checkingSession ??= (async () => {
+      const session = this.uncheckedSession!;
+      const host = this.master;
+      const drop = () => {
+        this.uncheckedSession = undefined;
+        if (this.session === session) this.session = undefined;
+      };
+      let found: true | string;
+      try {
+        found = await this.samePool(host, session);
+      } catch (e) {
+        drop(); // samePool logged it out: the next call logs in again, and login checks the pool
+        throw e;
+      }
+      if (found !== true) {
+        drop();
+        await this.logoutAt(host, session);
+        this.logger.warn({ host, expected: this.knownPoolUuid, found }, 'this master belongs to another pool: not driven');
+        throw new XenApiConnectionError(`${host} belongs to another pool (pool uuid ${found}, expected ${this.knownPoolUuid}): not adopted`, host, 'session', 'EFOREIGNPOOL');
+      }
+      this.uncheckedSession = undefined;
+    })().finally(() => (this.checkingSession = undefined));
+    return this.checkingSession;
   }
 
   /** Best-effort session.logout of a session this client will not use (a foreign pool's, a failed check). */

@@ -216,3 +216,42 @@ test('a re-login (SESSION_INVALID) at an address that now answers for another po
   expect(pool.sessions.size).toBe(0); // the session it got was logged out
   expect(pool.calls('host.get_all_records')).toBe(1); // the refused call, never re-sent on the other pool
 });
+
+describe("a run's pool named after the session was opened (expectPool: the run read back after a restart)", () => {
+  test('another pool at the address: refused before the call, its session logged out, nothing sent to it then or later', async () => {
+    seedPool(pool);
+    expect(client.poolUuid).toBeUndefined();
+    const sessions = pool.sessions.size;
+    client.expectPool('uuid-of-the-run-pool');
+    const err = await client.call('host.get_all_records').catch((e) => e);
+    expect(err).toBeInstanceOf(XenApiConnectionError);
+    expect(err).toMatchObject({ code: 'EFOREIGNPOOL', host: pool.master.address });
+    expect(err.message).toMatch(/belongs to another pool \(pool uuid [0-9a-f-]+, expected uuid-of-the-run-pool\)/);
+    expect(pool.sessions.size).toBe(sessions - 1);
+    // a later call logs in again, and that login is checked too
+    expect(await client.call('host.get_all_records').catch((e) => e)).toMatchObject({ code: 'EFOREIGNPOOL' });
+    expect(pool.calls('host.get_all_records')).toBe(0);
+    expect(pool.sessions.size).toBe(sessions - 1);
+  });
+
+  test('the same pool: the open session is checked once (one pool read), then calls go on as before', async () => {
+    seedPool(pool);
+    const other = new XenApiClient({ url: pool.masterUrl, username: 'root', password: pool.password, tls: { mode: 'insecure-http' }, clock });
+    try {
+      await other.getAllRecords('pool');
+      const reads = pool.calls('pool.get_all_records');
+      client.expectPool(other.poolUuid!);
+      await Promise.all([client.call('host.get_all_records'), client.call('host.get_all_records')]);
+      await client.call('host.get_all_records');
+      expect(pool.calls('pool.get_all_records') - reads).toBe(1);
+      expect(pool.calls('host.get_all_records')).toBe(3);
+      expect(client.poolUuid).toBe(other.poolUuid);
+      // named again (each step of a resumed run may): nothing more to check
+      client.expectPool(other.poolUuid!);
+      await client.call('host.get_all_records');
+      expect(pool.calls('pool.get_all_records') - reads).toBe(1);
+    } finally {
+      other.close();
+    }
+  });
+});
