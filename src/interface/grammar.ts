@@ -67,7 +67,7 @@ const USAGE: Array<[CommandName, string, string]> = [
   ['plan', 'plan <pool> [target] [mode]', 'read the pool and show its upgrade plan (mode: automatic, manual or update)'],
   ['start', 'start <pool>', 'start the upgrade from the latest plan of the pool'],
   ['status', 'status [<pool>|<run>]', 'the active run of a pool, or one run'],
-  ['pause', 'pause <run>', 'finish the host in progress, then stop before the next host shutdown'],
+  ['pause', 'pause <run>', 'finish the host in progress, then stop before the next host is taken down'],
   ['resume', 'resume <run>', 'continue a paused run'],
   ['abort', 'abort <run>', 'stop the run (hosts already upgraded stay upgraded)'],
   ['history', 'history <pool>', 'recent runs of the pool'],

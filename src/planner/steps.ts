@@ -72,6 +72,13 @@ export function poolFinishStep(haWasEnabled: boolean, toolsCount: number, nonFin
   };
 }
 
+/** What a host's gate lets happen to it, as the upgrade step does it (src/runner/steps/upgrade.ts). */
+const GATE_WORDS: Record<UpgradeMode, (host: string, target: string) => string> = {
+  manual: (h, t) => `shut down ${h} and upgrade it to ${t}`,
+  automatic: (h, t) => `reboot ${h} into the installer and upgrade it to ${t}`,
+  update: (h, t) => `upgrade ${h} to ${t} with the update ISO and reboot it`,
+};
+
 export function hostSteps(
   host: HostInfo,
   hp: HostPlacement,
@@ -108,7 +115,7 @@ export function hostSteps(
     ...base,
     id: `${n}:approval`,
     kind: 'approval',
-    description: `Approval: shut down ${n} and upgrade it to ${opts.target.product}${stopWords}`,
+    description: `Approval: ${GATE_WORDS[opts.mode](n, opts.target.product)}${stopWords}`,
     expectedSeconds: DURATIONS.approval,
   });
   if (hp.stops.length) {
@@ -136,7 +143,7 @@ export function hostSteps(
   }
   const how: Record<UpgradeMode, string> = {
     automatic: `Prepare ${n} from the install repository (prepare_host_upgrade.py main), then reboot it into the installer (host.reboot)`,
-    manual: `Reboot ${n}; an operator boots it from the ${opts.target.label} media and chooses Upgrade (R3.9)`,
+    manual: `Shut ${n} down (host.shutdown); an operator boots it from the ${opts.target.label} media and chooses Upgrade (R3.7, R3.9)`,
     update: `Apply the ${opts.target.label} update ISO to ${n} (pool_update.apply), then reboot it (R1.3)`,
   };
   steps.push({ ...base, id: `${n}:upgrade`, kind: 'upgrade', description: how[opts.mode], expectedSeconds: DURATIONS.upgrade[opts.mode] });

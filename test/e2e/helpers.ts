@@ -9,6 +9,9 @@ import { BrowserContext, chromium, Locator, Page } from 'playwright-core';
 
 const ROOT = resolve(__dirname, '../..');
 export const SHOTS = join(ROOT, 'docs/screenshots');
+
+/** A host gate's Approve button: "Approve shutdown" (manual mode) or "Approve reboot" (automatic, update) */
+export const APPROVE_GATE = /^Approve (shutdown|reboot)$/;
 const CHROMIUM = '/usr/bin/chromium';
 /** package.json's bin, built by the jest global setup (test/helpers/global-setup.js) */
 const CLI = join(ROOT, 'dist/src/cli.js');

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext } from 'playwright-core';
-import { checkPrerequisites, launchChromium, press, scrollIntoView, SHOTS, startSandbox, stopSandbox } from './helpers';
+import { APPROVE_GATE, checkPrerequisites, launchChromium, press, scrollIntoView, SHOTS, startSandbox, stopSandbox } from './helpers';
 
 const REQUESTER = 'U0KENJI';
 const APPROVER = 'U0MIKA';
@@ -85,10 +85,10 @@ describe('sandbox: a powered-off host retried to success', () => {
         retried = true;
         continue;
       }
-      const requests = thread.locator('[data-testid=message]').filter({ has: page.getByRole('button', { name: 'Approve shutdown' }) });
+      const requests = thread.locator('[data-testid=message]').filter({ has: page.getByRole('button', { name: APPROVE_GATE }) });
       if ((await requests.count()) > 0) {
         const request = requests.first();
-        if (!cycled && new RegExp(`shut down ${HOST} `).test((await request.textContent()) ?? '')) {
+        if (!cycled && new RegExp(`(shut down|reboot) ${HOST} `).test((await request.textContent()) ?? '')) {
           // the machine loses power while it waits for its gate, and is switched on again: it boots enabled
           await panelHost.locator('[data-sim-action="power-off"]').click();
           await panelHost.locator('.power-off').waitFor({ timeout: 30_000 });
@@ -97,8 +97,8 @@ describe('sandbox: a powered-off host retried to success', () => {
           await panelHost.locator('.tag', { hasText: 'disabled' }).waitFor({ state: 'detached', timeout: 30_000 });
           cycled = true;
         }
-        await press(page, request.getByRole('button', { name: 'Approve shutdown' }));
-        await thread.getByRole('button', { name: 'Approve shutdown' }).first().waitFor({ state: 'detached', timeout: 30_000 });
+        await press(page, request.getByRole('button', { name: APPROVE_GATE }));
+        await thread.getByRole('button', { name: APPROVE_GATE }).first().waitFor({ state: 'detached', timeout: 30_000 });
         continue;
       }
       await page.waitForTimeout(500);

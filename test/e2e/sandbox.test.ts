@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { BrowserContext, chromium, Locator, Page } from 'playwright-core';
-import { scrollIntoView } from './helpers';
+import { APPROVE_GATE, scrollIntoView } from './helpers';
 
 const ROOT = resolve(__dirname, '../..');
 const SHOTS = join(ROOT, 'docs/screenshots');
@@ -156,7 +156,7 @@ describe('npm start: the local sandbox end to end', () => {
       const openThread = runHeader.locator('[data-open-thread]');
       if ((await page.locator('#thread').isHidden()) && (await openThread.count()) > 0) await openThread.click();
 
-      const approve = thread.getByRole('button', { name: 'Approve shutdown' });
+      const approve = thread.getByRole('button', { name: APPROVE_GATE });
       if ((await approve.count()) > 0) {
         if (!approvalShot) {
           await page.screenshot({ path: join(SHOTS, 'approval.png') });
@@ -165,7 +165,7 @@ describe('npm start: the local sandbox end to end', () => {
         await press(page, approve.first());
         approvals++;
         // the approval replaces the buttons in place (chat.update): wait for that before looking again
-        await thread.getByRole('button', { name: 'Approve shutdown' }).first().waitFor({ state: 'detached', timeout: 30_000 });
+        await thread.getByRole('button', { name: APPROVE_GATE }).first().waitFor({ state: 'detached', timeout: 30_000 });
         continue;
       }
       const forget = thread.getByRole('button', { name: /Forget host & rejoin/ });
@@ -283,12 +283,12 @@ describe('npm start: abort and Restore, and the end of a run with leftovers', ()
     const deadline = Date.now() + 240_000;
     while (!(await stop())) {
       if (Date.now() > deadline) throw new Error(`the run did not reach the expected point in 240 s; thread:\n${(await thread.textContent())?.slice(-3000)}`);
-      const approve = thread.getByRole('button', { name: 'Approve shutdown' });
+      const approve = thread.getByRole('button', { name: APPROVE_GATE });
       if ((await approve.count()) > 0) {
-        const gate = thread.locator('[data-testid=message]').filter({ has: page.getByRole('button', { name: 'Approve shutdown' }) }).first();
+        const gate = thread.locator('[data-testid=message]').filter({ has: page.getByRole('button', { name: APPROVE_GATE }) }).first();
         if ((await atGate?.(gate)) === 'stop') return;
         await press(page, approve.first());
-        await thread.getByRole('button', { name: 'Approve shutdown' }).first().waitFor({ state: 'detached', timeout: 30_000 });
+        await thread.getByRole('button', { name: APPROVE_GATE }).first().waitFor({ state: 'detached', timeout: 30_000 });
         continue;
       }
       await page.waitForTimeout(300);

@@ -182,3 +182,20 @@ describe('buildPlan', () => {
     expect(p.migrations.planned).toBe(p.migrations.lowerBound);
   });
 });
+
+describe('the gate and the upgrade step say how the mode takes a host down (src/runner/steps/upgrade.ts)', () => {
+  it.each([
+    ['manual', /^Approval: shut down h1 and upgrade it to 7\.6\.0/, /^Shut h1 down \(host\.shutdown\); an operator boots it from the .* media and chooses Upgrade \(R3\.7, R3\.9\)$/],
+    ['automatic', /^Approval: reboot h1 into the installer and upgrade it to 7\.6\.0/, /then reboot it into the installer \(host\.reboot\)$/],
+  ] as const)('%s mode', (mode, gate, upgrade) => {
+    const p = plan(new PoolBuilder().host('h1').host('h2').vmsOn('h1', 2).build(), { mode });
+    expect(p.steps.find((s) => s.id === 'h1:approval')!.description).toMatch(gate);
+    expect(p.steps.find((s) => s.id === 'h1:upgrade')!.description).toMatch(upgrade);
+  });
+
+  it('update mode (R1.3)', () => {
+    const p = plan(new PoolBuilder().host('h1', { version: '7.5.0' }).host('h2', { version: '7.5.0' }).vmsOn('h1', 2).build(), { mode: 'update' });
+    expect(p.steps.find((s) => s.id === 'h1:approval')!.description).toMatch(/^Approval: upgrade h1 to 7\.6\.0 with the update ISO and reboot it/);
+    expect(p.steps.find((s) => s.id === 'h1:upgrade')!.description).toMatch(/update ISO .*then reboot it \(R1\.3\)$/);
+  });
+});

@@ -91,11 +91,27 @@ describe('the approval gate words what happens to the host (R3.10)', () => {
     }
   });
 
-  it('a host that is upgraded keeps "Approve shutdown"', () => {
-    const run = updateOnlyRun('toolstack');
-    const msg = approvalMessage(run, step(run, 'xs-a3:approval'), poolConfig());
-    expect(approveButton(msg.blocks).text.text).toBe('Approve shutdown');
-    expect(sectionText(msg.blocks)).toMatch(/approval needed — shut down `xs-a3`/);
+  // what the upgrade step does to the host in each mode (src/runner/steps/upgrade.ts): manual host.shutdown (R3.7),
+  // automatic host.reboot into the installer (R3.9), update pool_update.apply then host.reboot (R1.3)
+  it.each<[Plan['mode'], string, RegExp, RegExp, string]>([
+    ['manual', 'Approve shutdown', /approval needed — shut down `xs-a3` and upgrade it/, /^xs-a3 will be shut down, for someone to boot it from the install media/, 'waiting for approval to shut down'],
+    ['automatic', 'Approve reboot', /approval needed — reboot `xs-a3` into the installer and upgrade it/, /^xs-a3 will be rebooted into the installer and upgraded to 7\.6/, 'waiting for approval to reboot into the installer'],
+    ['update', 'Approve reboot', /approval needed — reboot `xs-a3` to upgrade it/, /^xs-a3 will be upgraded to 7\.6\.0 with the update ISO, then rebooted/, 'waiting for approval to upgrade and reboot'],
+  ])('a host that is upgraded in %s mode: "%s", as the upgrade step takes it down', (mode, label, headline, confirmText, waiting) => {
+    const base = updateOnlyRun('toolstack');
+    const run: Run = { ...base, plan: { ...base.plan, mode } };
+    const gate = step(run, 'xs-a3:approval');
+    const msg = approvalMessage(run, gate, poolConfig());
+    const btn = approveButton(msg.blocks);
+    expect(btn.text.text).toBe(label);
+    expect(sectionText(msg.blocks)).toMatch(headline);
+    expect(btn.confirm!.text.text).toMatch(confirmText);
+    if (mode !== 'manual') expect(JSON.stringify(msg)).not.toMatch(/shut down `?xs-a3|xs-a3 will be shut down|Approve shutdown/);
+    const atGate: Run = { ...run, state: 'awaiting-approval', steps: run.steps.map((s) => (s.id === gate.id ? { ...s, state: 'awaiting-approval' as const } : s)) };
+    expect(JSON.stringify(runHeaderMessage(atGate, poolConfig()))).toContain(`\`xs-a3\` ✋ ${waiting}`);
+    // approved while the run is paused: what has not happened is named as this mode does it
+    const paused = approvalDecidedMessage({ ...run, state: 'paused' }, gate, 'approved', 'U0MIKA', Date.UTC(2026, 10, 25, 3, 0), poolConfig());
+    expect(JSON.stringify(paused)).toContain(mode === 'manual' ? '`xs-a3` is *not* shut down' : '`xs-a3` is *not* rebooted');
   });
 
   it.each<[Restart, string]>([
@@ -109,10 +125,10 @@ describe('the approval gate words what happens to the host (R3.10)', () => {
     const header = JSON.stringify(runHeaderMessage(waiting, poolConfig()));
     expect(header).toContain(`\`xs-a2\` ✋ ${words}`);
     expect(header).not.toMatch(/`xs-a2`[^\\]*shut down/); // its line (the Hold button's dialog speaks of hosts in general)
-    // a host that is upgraded is shut down, and its header line says so
+    // a host that is upgraded is taken down (automatic mode: rebooted into the installer), and its header line says so
     const upgraded = step(run, 'xs-a3:approval');
     const other: Run = { ...run, state: 'awaiting-approval', steps: run.steps.map((s) => (s.id === upgraded.id ? { ...s, state: 'awaiting-approval' as const } : s)) };
-    expect(JSON.stringify(runHeaderMessage(other, poolConfig()))).toContain('`xs-a3` ✋ waiting for approval to shut down');
+    expect(JSON.stringify(runHeaderMessage(other, poolConfig()))).toContain('`xs-a3` ✋ waiting for approval to reboot into the installer');
   });
 
   it('the decided message of a toolstack gate does not say the host was shut down', () => {

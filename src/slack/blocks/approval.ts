@@ -6,10 +6,12 @@ import { approversMention, button, clockTime, confirm, duration, esc, plural, ru
 import { ACTION, encodeButtonValue } from './ids';
 import { gateEffect, hostPosition, planHostOf, type GateEffect } from './progress';
 
-/** The approval request before a host shutdown (or reboot, or toolstack restart), and the same message once decided. */
+/** The approval request before a host is shut down, rebooted or its toolstack restarted, and the same message once decided. */
 
 const EFFECT: Record<GateEffect, { label: string; verb: string; noun: string }> = {
   shutdown: { label: 'Approve shutdown', verb: 'shut down', noun: 'shutdown' },
+  installer: { label: 'Approve reboot', verb: 'reboot', noun: 'reboot' },
+  update: { label: 'Approve reboot', verb: 'reboot', noun: 'reboot' },
   reboot: { label: 'Approve reboot', verb: 'reboot', noun: 'reboot' },
   toolstack: { label: 'Approve toolstack restart', verb: 'restart the toolstack of', noun: 'toolstack restart' },
   none: { label: 'Approve updates', verb: 'apply updates to', noun: 'updates' },
@@ -23,18 +25,24 @@ function updateCount(run: Run, step: StepRecord): string {
 }
 
 /**
- * The gate's headline: "shut down `xs-a1` … and upgrade it", "restart the toolstack of `xs-p2` to apply its 2
- * updates (no reboot: its VMs keep running)"…; `notes` adds what it means for the pool or the host's VMs.
+ * The gate's headline, as the plan's mode takes the host down (gateEffect): "shut down `xs-a1` … and upgrade it"
+ * (manual), "reboot `xs-a1` into the installer … and upgrade it" (automatic), "restart the toolstack of `xs-p2` to
+ * apply its 2 updates (no reboot: its VMs keep running)"…; `notes` adds what it means for the pool or the host's VMs.
  */
 function headline(run: Run, step: StepRecord, effect: GateEffect, notes: boolean): string {
   const host = `\`${esc(step.hostName ?? 'the host')}\``;
   const master = notes && (planHostOf(run, step)?.isMaster ?? false);
   const its = `its ${updateCount(run, step)}`;
+  const down = master ? ' (pool master: the pool is unreachable while it is down, R3.8)' : '';
   switch (effect) {
     case 'shutdown':
-      return `shut down ${host}${master ? ' (pool master: the pool is unreachable while it is down, R3.8)' : ''} and ${esc(gateWords(run.plan, step.host))}`;
+      return `shut down ${host}${down} and ${esc(gateWords(run.plan, step.host))}`;
+    case 'installer':
+      return `reboot ${host} into the installer${down} and ${esc(gateWords(run.plan, step.host))}`;
+    case 'update':
+      return `reboot ${host}${down} to ${esc(gateWords(run.plan, step.host))}`;
     case 'reboot':
-      return `reboot ${host} once to apply ${its}${master ? ' (pool master: the pool is unreachable while it is down, R3.8)' : ''}`;
+      return `reboot ${host} once to apply ${its}${down}`;
     case 'toolstack':
       return `restart the toolstack of ${host} to apply ${its}${notes ? ` (no reboot: its VMs keep running${master ? '; pool master: the pool does not answer while its toolstack restarts' : ''})` : ''}`;
     case 'none':
@@ -129,7 +137,11 @@ function confirmText(run: Run, step: StepRecord, host: string, effect: GateEffec
   const updates = `its ${updateCount(run, step)}`;
   switch (effect) {
     case 'shutdown':
-      return `${esc(host)} will be shut down and upgraded to ${esc(run.plan.target.product)}.${vms}`;
+      return `${esc(host)} will be shut down, for someone to boot it from the install media and upgrade it to ${esc(run.plan.target.product)}.${vms}`;
+    case 'installer':
+      return `${esc(host)} will be rebooted into the installer and upgraded to ${esc(run.plan.target.product)}.${vms}`;
+    case 'update':
+      return `${esc(host)} will be upgraded to ${esc(run.plan.target.product)} with the update ISO, then rebooted.${vms}`;
     case 'reboot':
       return `${esc(host)} gets ${updates}, then reboots once.${vms}`;
     case 'toolstack':
@@ -156,7 +168,7 @@ export function approvalDecidedMessage(
   // Approve on a paused run records the decision only: the Hold promise stands until someone resumes
   const paused =
     decision === 'approved' && run.state === 'paused'
-      ? `:double_vertical_bar: The run is paused: the approval is recorded, ${effect === 'shutdown' ? `\`${esc(host)}\` is *not* shut down` : `nothing is done to \`${esc(host)}\``} until someone resumes the run (\`/xsupgrade resume ${esc(run.id)}\` or Resume on the header).`
+      ? `:double_vertical_bar: The run is paused: the approval is recorded, ${effect === 'shutdown' ? `\`${esc(host)}\` is *not* shut down` : effect === 'installer' || effect === 'update' ? `\`${esc(host)}\` is *not* rebooted` : `nothing is done to \`${esc(host)}\``} until someone resumes the run (\`/xsupgrade resume ${esc(run.id)}\` or Resume on the header).`
       : '';
   const blocks: KnownBlock[] = [
     ...sections([`${capitalized(headline(run, step, effect, false))}${hostPosition(run, step.hostName) ? ` (host ${hostPosition(run, step.hostName)})` : ''}`, movedLine(run, step), stopsLine(run, step, true), line, paused].filter(Boolean).join('\n')),

@@ -177,7 +177,7 @@ function layoutPlan(plan: Plan, requestedBy: string, layout: (typeof LAYOUTS)[nu
         style: 'primary',
         confirm: confirm({
           title: `Start ${plan.pool} → ${plan.target.product}?`,
-          text: `Runs plan ${id}: ${hosts.length} host(s), master first. Each host shutdown still waits for an approver.${hopNote(plan)}`,
+          text: `Runs plan ${id}: ${hosts.length} host(s), master first. Each host's shutdown or reboot still waits for an approver.${hopNote(plan)}`,
           confirm: 'Start',
         }),
       }),

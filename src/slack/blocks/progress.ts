@@ -40,22 +40,32 @@ export function activeWords(kind: StepKind): string {
   return ACTIVE[kind] ?? kind;
 }
 
-export type GateEffect = 'shutdown' | 'reboot' | 'toolstack' | 'none';
+/**
+ * shutdown: upgraded by hand from the media (manual, R3.7: host.shutdown); installer: rebooted into the installer
+ * (automatic, R3.9); update: upgraded by an update ISO, then rebooted (R1.3); reboot, toolstack, none: a host already
+ * on the target getting its updates (R3.10)
+ */
+export type GateEffect = 'shutdown' | 'installer' | 'update' | 'reboot' | 'toolstack' | 'none';
 
 /**
- * What approving a host's gate lets happen to it, from the plan for it: an upgrade takes it down; a host already
- * on the target only gets its updates (R3.10), with the one restart they need — a reboot, a toolstack restart (VMs
- * keep running), or none. The runner may need less than planned (a livepatch), never more.
+ * What approving a host's gate lets happen to it, from the plan for it: an upgrade takes it down, as the plan's mode
+ * does it (src/runner/steps/upgrade.ts: host.shutdown in manual mode, host.reboot otherwise); a host already on the
+ * target only gets its updates (R3.10), with the one restart they need — a reboot, a toolstack restart (VMs keep
+ * running), or none. The runner may need less than planned (a livepatch), never more.
  */
 export function gateEffect(run: Run, step: StepRecord): GateEffect {
   const hp = planHostOf(run, step);
   const hu = run.plan.updates?.hosts.find((h) => h.host === hp?.host);
-  if (!hp || !hu || !isUpdateOnly(hp)) return 'shutdown';
+  if (!hp || !hu || !isUpdateOnly(hp)) return UPGRADE_EFFECT[run.plan.mode];
   return hu.restart === 'host' ? 'reboot' : hu.restart;
 }
 
+const UPGRADE_EFFECT: Record<Run['plan']['mode'], GateEffect> = { manual: 'shutdown', automatic: 'installer', update: 'update' };
+
 const WAITING_FOR: Record<GateEffect, string> = {
   shutdown: 'waiting for approval to shut down',
+  installer: 'waiting for approval to reboot into the installer',
+  update: 'waiting for approval to upgrade and reboot',
   reboot: 'waiting for approval to reboot',
   toolstack: 'waiting for approval to restart its toolstack',
   none: 'waiting for approval to apply its updates',

@@ -107,7 +107,7 @@ function headerButtons(run: Run): KnownBlock[] {
               text: 'Hold',
               actionId: ACTION.runHold,
               value,
-              confirm: confirm({ title: 'Hold the run?', text: 'The host in progress finishes; no further host is shut down until someone resumes.', confirm: 'Hold' }),
+              confirm: confirm({ title: 'Hold the run?', text: 'The host in progress finishes; no further host is taken down until someone resumes.', confirm: 'Hold' }),
             }),
             abort,
           ],

@@ -84,9 +84,10 @@ describe('pause means paused (issue 10.5)', () => {
     expect((await e.store.getRun(runId))!.state).toBe('paused');
 
     await e.click(ACTION.approve, buttonValue(approval, ACTION.approve)!, { user: APPROVER, messageTs: approval.ts });
-    await until('the approval recorded', () => /stays paused|is \*not\* shut down/.test(textOf(message(e!, approval.ts))));
+    await until('the approval recorded', () => /stays paused|is \*not\* rebooted/.test(textOf(message(e!, approval.ts))));
     expect(textOf(message(e, approval.ts))).toContain('Approved by <@U0MIKA>');
-    expect(textOf(message(e, approval.ts))).toContain(`is *not* shut down until someone resumes the run (\`/xsupgrade resume ${runId}\``);
+    // automatic mode: the host is rebooted into the installer once approved; not while the run is paused
+    expect(textOf(message(e, approval.ts))).toContain(`is *not* rebooted until someone resumes the run (\`/xsupgrade resume ${runId}\``);
     const run = (await e.store.getRun(runId))!;
     expect(run.state).toBe('paused');
     expect(run.approvals).toEqual([expect.objectContaining({ stepId: 'xs-a1:approval', decision: 'approved', by: APPROVER })]);

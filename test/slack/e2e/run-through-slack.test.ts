@@ -62,7 +62,9 @@ describe('a whole run through Slack only (simulator, real core)', () => {
       expect(textOf(summary)).toContain('(R5.1)');
 
       const replies = thread(e, header.ts);
-      const approvals = replies.filter((m) => /shutdown approved by/.test(m.text));
+      // automatic mode: each host is rebooted into the installer (src/runner/steps/upgrade.ts), and its gate says so
+      const approvals = replies.filter((m) => /xs-a\d reboot approved by/.test(m.text));
+      expect(replies.some((m) => /shut ?down approved by/.test(m.text))).toBe(false);
       expect(approvals).toHaveLength(3);
       expect(approvals.every((m) => textOf(m).includes('Approved by <@U0MIKA>') && !buttonValue(m, ACTION.approve))).toBe(true);
       // every message names the pool and the run

@@ -105,7 +105,7 @@ export async function executeCommand(ctx: SlackContext, command: Command, origin
             ? await ctx.core.resume(command.runId, actor)
             : await ctx.core.abort(command.runId, actor);
       if (!result.ok) return textReply(`${command.name} ${command.runId}: ${describeRefusal(result.code, result.error)}`);
-      const done = { pause: 'will pause before the next host shutdown (the host in progress finishes)', resume: 'resumed', abort: 'aborted' }[command.name];
+      const done = { pause: 'will pause before the next host is taken down (the host in progress finishes)', resume: 'resumed', abort: 'aborted' }[command.name];
       return textReply(`Run ${command.runId} ${done}; now ${result.value.state}.`);
     }
     case 'history': {
