@@ -120,3 +120,15 @@ describe('Block Kit limits under stress', () => {
     expect(JSON.stringify(m.blocks)).not.toContain('plan_start');
   });
 });
+
+describe("the plan's host order says what each host's approval lets happen, as the mode does it", () => {
+  it.each([
+    ['manual', 'its shutdown'],
+    ['automatic', 'its reboot into the installer'],
+  ] as const)('%s mode: "approval before %s"', (mode, words) => {
+    const p = plan(new PoolBuilder().host('h1').host('h2').vmsOn('h1', 2).build(), { mode });
+    const text = JSON.stringify(planBlocks(p, { requestedBy: 'U0KENJI' }));
+    expect(text).toContain(`approval before ${words}`);
+    if (mode !== 'manual') expect(text).not.toMatch(/shutdown/);
+  });
+});

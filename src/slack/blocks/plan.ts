@@ -1,5 +1,5 @@
 import type { KnownBlock } from '@slack/types';
-import type { Plan, Precheck } from '../../domain/types';
+import type { HostPlan, Plan, Precheck } from '../../domain/types';
 import {
   bySeverity,
   headline,
@@ -15,7 +15,7 @@ import {
 } from '../../planner/render/summary';
 import { SlackMessage, button, confirm, context, esc, truncate, who } from './common';
 import { ACTION, encodeButtonValue } from './ids';
-import { updateHostLines, updatesTitle } from '../../planner/render/updates';
+import { isUpdateOnly, updateHostLines, updatesTitle } from '../../planner/render/updates';
 
 /**
  * The plan message (slack-ux.md §1): blockers first with rule and way out, then warnings needing approval, notes,
@@ -139,7 +139,10 @@ function layoutPlan(plan: Plan, requestedBy: string, layout: (typeof LAYOUTS)[nu
   group(':information_source:', 'Notes', notes, false);
 
   if (hosts.length) {
-    const hostLines = hosts.map((h, i) => truncate(`${i + 1}. *${esc(hostTitle(h))}*  ${esc(placementSummary(h))}  · approval before ${h.stops.length ? 'any VM is stopped and before the shutdown' : 'shutdown'}`, 400));
+    const hostLines = hosts.map((h, i) => {
+      const gate = gateNoun(plan, h);
+      return truncate(`${i + 1}. *${esc(hostTitle(h))}*  ${esc(placementSummary(h))}  · approval before ${h.stops.length ? `any VM is stopped and before ${gate}` : gate}`, 400);
+    });
     const shown = hostLines.slice(0, INLINE_HOSTS);
     if (hostLines.length > INLINE_HOSTS) {
       shown.push(`_… ${hostLines.length - INLINE_HOSTS} more hosts in the thread_`);
@@ -177,7 +180,7 @@ function layoutPlan(plan: Plan, requestedBy: string, layout: (typeof LAYOUTS)[nu
         style: 'primary',
         confirm: confirm({
           title: `Start ${plan.pool} → ${plan.target.product}?`,
-          text: `Runs plan ${id}: ${hosts.length} host(s), master first. Each host's shutdown or reboot still waits for an approver.${hopNote(plan)}`,
+          text: `Runs plan ${id}: ${hosts.length} host(s), master first. Each host still waits for an approver before it is taken down or restarted.${hopNote(plan)}`,
           confirm: 'Start',
         }),
       }),
@@ -195,4 +198,11 @@ function hopNote(plan: Plan): string {
   if (!plan.hops || !current) return '';
   const next = current.index < plan.hops.length ? ` Hop ${current.index + 1} is planned again from the live pool afterwards and needs its own Start.` : '';
   return ` This is hop ${current.index} of ${plan.hops.length}.${next}`;
+}
+
+/** What a host's approval lets happen to it, as its gate says (progress.ts gateEffect): per mode, or its updates' restart. */
+function gateNoun(plan: Plan, h: HostPlan): string {
+  const hu = plan.updates?.hosts.find((u) => u.host === h.host);
+  if (hu && isUpdateOnly(h)) return { host: 'its reboot', toolstack: 'its toolstack restart', none: 'its updates' }[hu.restart];
+  return { manual: 'its shutdown', automatic: 'its reboot into the installer', update: 'its reboot' }[plan.mode];
 }
