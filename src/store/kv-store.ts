@@ -209,10 +209,7 @@ export class KvStore implements Store {
   async createRun(run: Run, opts: { audit?: AuditEvent } = {}): Promise<void> {
     validate.run(key.run(run.id), run);
     if (run.baseline) validate.baseline(key.runBaseline(run.id), run.baseline);
-    if (opts.audit) {
-      if (opts.audit.runId !== run.id) throw new Error(`createRun(${run.id}): its audit event is for run ${opts.audit.runId}`);
-      validate.audit(key.audits(run.id), opts.audit);
-    }
+    if (opts.audit) checkRunAudit(`createRun(${run.id})`, run.id, opts.audit);
     const revs = run.steps.map(() => run.revision);
     await this.tx(async (tx) => {
       if (!(await tx.insert(key.run(run.id), encode(headOf(run, revs))))) throw new ConflictError(`run ${run.id} already exists`);
@@ -279,11 +276,7 @@ export class KvStore implements Store {
       const nextHead = headOf(next, revs);
       validate.runHead(k, nextHead);
       const event = opts.audit?.(next);
-      if (event) {
-        if (event.runId !== id) throw new Error(`updateRun(${id}): its audit event is for run ${event.runId}`);
-        validate.audit(key.audits(id), event);
-        await this.appendAuditTx(tx, event);
-      }
+      if (event) await this.appendAuditTx(tx, checkRunAudit(`updateRun(${id})`, id, event));
       if (!stored) await tx.put(key.runPlan(id), encode(plan));
       if (next.baseline && (!stored || !baseline)) {
         validate.baseline(key.runBaseline(id), next.baseline);
@@ -567,3 +560,10 @@ export class KvStore implements Store {
   }
 }
 
+
+/** The audit event written with a change of run `runId` (createRun / updateRun `audit`): of that run, and valid. */
+function checkRunAudit(where: string, runId: string, e: AuditEvent): AuditEvent {
+  if (e.runId !== runId) throw new Error(`${where}: its audit event is for run ${e.runId}`);
+  validate.audit(key.audits(runId), e);
+  return e;
+}

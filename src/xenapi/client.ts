@@ -238,11 +238,7 @@ export class XenApiClient extends EventEmitter {
         const { session, host } = await this.loginAt(this.master);
         if (this.knownPoolUuid) {
           const found = await this.samePool(host, session);
-          if (found !== true) {
-            this.logger.warn({ host, expected: this.knownPoolUuid, found }, 'login: this master belongs to another pool; not adopted');
-            await this.logoutAt(host, session);
-            throw new XenApiConnectionError(`${host} belongs to another pool (pool uuid ${found}, expected ${this.knownPoolUuid}): not adopted`, host, 'session.login_with_password', 'EFOREIGNPOOL');
-          }
+          if (found !== true) throw await this.foreignPool(host, session, found, 'login', 'session.login_with_password');
         }
         this.setMaster(host);
         this.session = session;
@@ -584,13 +580,18 @@ export class XenApiClient extends EventEmitter {
       }
       if (found !== true) {
         drop();
-        await this.logoutAt(host, session);
-        this.logger.warn({ host, expected: this.knownPoolUuid, found }, 'this master belongs to another pool: not driven');
-        throw new XenApiConnectionError(`${host} belongs to another pool (pool uuid ${found}, expected ${this.knownPoolUuid}): not adopted`, host, 'session', 'EFOREIGNPOOL');
+        throw await this.foreignPool(host, session, found, 'session check', 'session');
       }
       this.uncheckedSession = undefined;
     })().finally(() => (this.checkingSession = undefined));
     return this.checkingSession;
+  }
+
+  /** A master of another pool (samePool's `found`): its session logged out, and the error that says so. */
+  private async foreignPool(host: string, session: string, found: string, when: string, method: string): Promise<XenApiConnectionError> {
+    this.logger.warn({ host, expected: this.knownPoolUuid, found }, `${when}: this master belongs to another pool; not adopted`);
+    await this.logoutAt(host, session);
+    return new XenApiConnectionError(`${host} belongs to another pool (pool uuid ${found}, expected ${this.knownPoolUuid}): not adopted`, host, method, 'EFOREIGNPOOL');
   }
 
   /** Best-effort session.logout of a session this client will not use (a foreign pool's, a failed check). */

@@ -8,10 +8,11 @@ import { gateEffect, hostPosition, planHostOf, type GateEffect } from './progres
 
 /** The approval request before a host is shut down, rebooted or its toolstack restarted, and the same message once decided. */
 
-const EFFECT: Record<GateEffect, { label: string; verb: string; noun: string }> = {
-  shutdown: { label: 'Approve shutdown', verb: 'shut down', noun: 'shutdown' },
-  installer: { label: 'Approve reboot', verb: 'reboot', noun: 'reboot' },
-  update: { label: 'Approve reboot', verb: 'reboot', noun: 'reboot' },
+/** `held`: what has not happened to the host while a run paused after its approval (else: "nothing is done to it") */
+const EFFECT: Record<GateEffect, { label: string; verb: string; noun: string; held?: string }> = {
+  shutdown: { label: 'Approve shutdown', verb: 'shut down', noun: 'shutdown', held: 'is *not* shut down' },
+  installer: { label: 'Approve reboot', verb: 'reboot', noun: 'reboot', held: 'is *not* rebooted' },
+  update: { label: 'Approve reboot', verb: 'reboot', noun: 'reboot', held: 'is *not* rebooted' },
   reboot: { label: 'Approve reboot', verb: 'reboot', noun: 'reboot' },
   toolstack: { label: 'Approve toolstack restart', verb: 'restart the toolstack of', noun: 'toolstack restart' },
   none: { label: 'Approve updates', verb: 'apply updates to', noun: 'updates' },
@@ -168,7 +169,7 @@ export function approvalDecidedMessage(
   // Approve on a paused run records the decision only: the Hold promise stands until someone resumes
   const paused =
     decision === 'approved' && run.state === 'paused'
-      ? `:double_vertical_bar: The run is paused: the approval is recorded, ${effect === 'shutdown' ? `\`${esc(host)}\` is *not* shut down` : effect === 'installer' || effect === 'update' ? `\`${esc(host)}\` is *not* rebooted` : `nothing is done to \`${esc(host)}\``} until someone resumes the run (\`/xsupgrade resume ${esc(run.id)}\` or Resume on the header).`
+      ? `:double_vertical_bar: The run is paused: the approval is recorded, ${EFFECT[effect].held ? `\`${esc(host)}\` ${EFFECT[effect].held}` : `nothing is done to \`${esc(host)}\``} until someone resumes the run (\`/xsupgrade resume ${esc(run.id)}\` or Resume on the header).`
       : '';
   const blocks: KnownBlock[] = [
     ...sections([`${capitalized(headline(run, step, effect, false))}${hostPosition(run, step.hostName) ? ` (host ${hostPosition(run, step.hostName)})` : ''}`, movedLine(run, step), stopsLine(run, step, true), line, paused].filter(Boolean).join('\n')),

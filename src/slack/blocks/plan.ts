@@ -1,5 +1,5 @@
 import type { KnownBlock } from '@slack/types';
-import type { HostPlan, Plan, Precheck } from '../../domain/types';
+import type { Plan, Precheck } from '../../domain/types';
 import {
   bySeverity,
   headline,
@@ -15,7 +15,8 @@ import {
 } from '../../planner/render/summary';
 import { SlackMessage, button, confirm, context, esc, truncate, who } from './common';
 import { ACTION, encodeButtonValue } from './ids';
-import { isUpdateOnly, updateHostLines, updatesTitle } from '../../planner/render/updates';
+import { updateHostLines, updatesTitle } from '../../planner/render/updates';
+import { hostGateEffect, type GateEffect } from './progress';
 
 /**
  * The plan message (slack-ux.md §1): blockers first with rule and way out, then warnings needing approval, notes,
@@ -140,7 +141,7 @@ function layoutPlan(plan: Plan, requestedBy: string, layout: (typeof LAYOUTS)[nu
 
   if (hosts.length) {
     const hostLines = hosts.map((h, i) => {
-      const gate = gateNoun(plan, h);
+      const gate = GATE_NOUN[hostGateEffect(plan, h)];
       return truncate(`${i + 1}. *${esc(hostTitle(h))}*  ${esc(placementSummary(h))}  · approval before ${h.stops.length ? `any VM is stopped and before ${gate}` : gate}`, 400);
     });
     const shown = hostLines.slice(0, INLINE_HOSTS);
@@ -200,9 +201,12 @@ function hopNote(plan: Plan): string {
   return ` This is hop ${current.index} of ${plan.hops.length}.${next}`;
 }
 
-/** What a host's approval lets happen to it, as its gate says (progress.ts gateEffect): per mode, or its updates' restart. */
-function gateNoun(plan: Plan, h: HostPlan): string {
-  const hu = plan.updates?.hosts.find((u) => u.host === h.host);
-  if (hu && isUpdateOnly(h)) return { host: 'its reboot', toolstack: 'its toolstack restart', none: 'its updates' }[hu.restart];
-  return { manual: 'its shutdown', automatic: 'its reboot into the installer', update: 'its reboot' }[plan.mode];
-}
+/** What a host's approval lets happen to it, as its gate says (progress.ts hostGateEffect). */
+const GATE_NOUN: Record<GateEffect, string> = {
+  shutdown: 'its shutdown',
+  installer: 'its reboot into the installer',
+  update: 'its reboot',
+  reboot: 'its reboot',
+  toolstack: 'its toolstack restart',
+  none: 'its updates',
+};

@@ -1,4 +1,4 @@
-import type { HostPlan, Run, StepKind, StepRecord } from '../../domain/types';
+import type { HostPlan, Plan, Run, StepKind, StepRecord } from '../../domain/types';
 import { isUpdateOnly } from '../../planner/render/updates';
 
 /** What a run's steps mean per host, for the header, approvals and the end summary. Pure. */
@@ -54,13 +54,17 @@ export type GateEffect = 'shutdown' | 'installer' | 'update' | 'reboot' | 'tools
  * running), or none. The runner may need less than planned (a livepatch), never more.
  */
 export function gateEffect(run: Run, step: StepRecord): GateEffect {
-  const hp = planHostOf(run, step);
-  const hu = run.plan.updates?.hosts.find((h) => h.host === hp?.host);
-  if (!hp || !hu || !isUpdateOnly(hp)) return UPGRADE_EFFECT[run.plan.mode];
+  return hostGateEffect(run.plan, planHostOf(run, step));
+}
+
+/** gateEffect for host `hp` of `plan` (the plan message, before there is a run). */
+export function hostGateEffect(plan: Plan, hp: HostPlan | undefined): GateEffect {
+  const hu = plan.updates?.hosts.find((h) => h.host === hp?.host);
+  if (!hp || !hu || !isUpdateOnly(hp)) return UPGRADE_EFFECT[plan.mode];
   return hu.restart === 'host' ? 'reboot' : hu.restart;
 }
 
-const UPGRADE_EFFECT: Record<Run['plan']['mode'], GateEffect> = { manual: 'shutdown', automatic: 'installer', update: 'update' };
+const UPGRADE_EFFECT: Record<Plan['mode'], GateEffect> = { manual: 'shutdown', automatic: 'installer', update: 'update' };
 
 const WAITING_FOR: Record<GateEffect, string> = {
   shutdown: 'waiting for approval to shut down',
