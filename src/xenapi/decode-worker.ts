@@ -16,7 +16,7 @@ import { JsonDecodeError, decodeJsonWhole } from './json-decode';
 import { decodeJsonRecordsReply } from './json-records';
 import { setOwn } from './own-property';
 import { ReplyBuffers } from './reply-buffers';
-import { RecordParseError, parseAllRecords, recordFieldsOf } from './records';
+import { RecordParseError, parseAllRecords, parseRecord, recordFieldsOf } from './records';
 import { XmlRpcDecodeError, XmlRpcDecoder, type XmlRpcDocument } from './xml-decode';
 import { RECORDS_BATCH, type DecodeError, type FromWorker, type RecordsBatch, type StartJob, type ToWorker } from './decode-protocol';
 
@@ -24,6 +24,8 @@ interface XmlJob {
   start: StartJob;
   text: StringDecoder;
   decoder: XmlRpcDecoder;
+  /** the records of a get_all_records reply, validated and sent as the decoder reads them */
+  batches: RecordsSender | undefined;
 }
 interface JsonJob {
   start: StartJob;
@@ -73,13 +75,16 @@ port.on('message', (m: ToWorker) => {
 function handle(m: ToWorker): void {
   switch (m.type) {
     case 'start': {
-      const fields = m.records ? recordFieldsOf(m.records) : m.recordFields ? new Set(m.recordFields) : undefined;
-      jobs.set(
-        m.id,
-        m.format === 'xml'
-          ? { start: m, text: new StringDecoder('utf8'), decoder: new XmlRpcDecoder(m.maxDepth, { recordFields: fields }) }
-          : { start: m, bytes: jsonBuffers.take(Math.max(MIN_JSON_BUFFER_BYTES, m.declaredBytes ?? 0)), size: 0 },
-      );
+      if (m.format === 'json') {
+        jobs.set(m.id, { start: m, bytes: jsonBuffers.take(Math.max(MIN_JSON_BUFFER_BYTES, m.declaredBytes ?? 0)), size: 0 });
+        return;
+      }
+      const cls = m.records;
+      const batches = cls ? new RecordsSender(m.id) : undefined;
+      const fields = cls ? recordFieldsOf(cls) : m.recordFields ? new Set(m.recordFields) : undefined;
+      // a get_all_records reply's records are validated and sent on as they are read, not held until its end
+      const onRecord = cls && batches ? (ref: string, record: unknown) => batches.addOne(ref, parseRecord(cls, ref, record)) : undefined;
+      jobs.set(m.id, { start: m, text: new StringDecoder('utf8'), decoder: new XmlRpcDecoder(m.maxDepth, { recordFields: fields, onRecord }), batches });
       return;
     }
     case 'chunk': {
@@ -137,17 +142,20 @@ function finishXml(job: XmlJob): void {
   const { id, records } = job.start;
   job.decoder.write(job.text.end());
   const doc = job.decoder.end();
-  const found = records ? successValue(doc) : undefined;
-  if (!records || !found) {
+  const { batches } = job;
+  if (!records || !batches) {
     post({ type: 'done', id, reply: { kind: 'xml', doc }, batches: 0 });
     return;
   }
-  // the records are validated here (the schemas are the event loop's), and sent apart
-  const batches = new RecordsSender(id);
-  batches.add(Object.entries(parseAllRecords(records, found.value)));
+  // records the decoder kept (a Value written before its Status; none when each was sent as it was read) are
+  // validated here (the schemas are the event loop's), and sent apart like the others
+  const found = successValue(doc);
+  if (found) batches.add(Object.entries(parseAllRecords(records, found.value)));
   batches.flush();
-  // no records (an empty class): the reply goes back as it is, its empty struct in place
-  if (batches.sent > 0) found.clear();
+  // the records go back in the reply's Value (decode-pool.ts), which the client then judges as a whole: even one
+  // that said Status: Success before its records and Failure after them. No records (an empty class): the reply
+  // goes back as it is, its empty struct in place.
+  if (found && batches.sent > 0) found.clear();
   post({ type: 'done', id, reply: { kind: 'xml', doc }, batches: batches.sent });
 }
 
@@ -164,10 +172,12 @@ class RecordsSender {
   constructor(private readonly id: number) {}
 
   add(entries: Array<[string, unknown]>): void {
-    for (const [ref, rec] of entries) {
-      setOwn(this.held, ref, rec);
-      if (++this.count === RECORDS_BATCH) this.flush();
-    }
+    for (const [ref, rec] of entries) this.addOne(ref, rec);
+  }
+
+  addOne(ref: string, rec: unknown): void {
+    setOwn(this.held, ref, rec);
+    if (++this.count === RECORDS_BATCH) this.flush();
   }
 
   flush(): void {

@@ -17,7 +17,9 @@
  *
  * Records (issue 13): given `recordFields`, a `{Status, Value}` reply whose Value is a struct of structs (what
  * get_all_records returns, ref → record) keeps only those members of each record; the others are tokenized (so
- * the document must still be well-formed and within the depth limit) but no value is built for them.
+ * the document must still be well-formed and within the depth limit) but no value is built for them. Given
+ * `onRecord` too, each record is handed over as soon as it is read (a decode thread validates and sends it on, so a
+ * 3,200-VM reply is never held whole: its thread's collections then copy little).
  *
  * Limits (issue 10.11): the nesting depth of arrays/structs is bounded, and so is the depth of elements (three per
  * array/struct level, plus the envelope), so a deeply nested reply cannot blow the stack or the heap; the byte size
@@ -51,6 +53,13 @@ type Frame =
 export interface XmlRpcDecoderOptions {
   /** keep only these members of each record of a ref → record reply (get_all_records) */
   recordFields?: ReadonlySet<string>;
+  /**
+   * Given with recordFields: each record of a reply that has already said `Status: Success` (xapi writes Status
+   * first) is handed over here as soon as its `</struct>` is read, and not kept in the document (its Value stays an
+   * empty struct). What this throws stops the decoding and is thrown by write() as it is. Without it, or when the
+   * Value comes before the Status, the records are kept in the document.
+   */
+  onRecord?: (ref: string, record: Record<string, unknown>) => void;
 }
 
 /** The elements of XML-RPC, by number: tag names are recognised in the text, never sliced out of it. */
@@ -199,6 +208,9 @@ export class XmlRpcDecoder {
   private skipContainers = 0;
   /** skips the record fields not kept without the tokenizer (given recordFields) */
   private readonly skipper: MemberSkipper | undefined;
+  private readonly onRecord: XmlRpcDecoderOptions['onRecord'];
+  /** what onRecord threw: write() throws it unchanged */
+  private recordError: unknown;
   /** the skipper is at work: text goes to it, not to the tokenizer */
   private fastSkipping = false;
   /** where the tokenizer was paused to start a fast skip (in its positions), or -1 */
@@ -213,6 +225,7 @@ export class XmlRpcDecoder {
     // (a fresh key string costs a string-table lookup at every property store: ~460 ns, a third of building a record)
     this.recordFields = opts.recordFields && new Map([...opts.recordFields].map((f) => [f, f]));
     this.skipper = this.recordFields && new MemberSkipper(this.recordFields.keys(), maxDepth, (name, value) => this.keepField(name, value));
+    this.onRecord = this.recordFields && opts.onRecord;
     // methodResponse, params, param, value, then struct/array, member/data, value per level, and a scalar
     this.maxElements = 3 * maxDepth + 6;
     const ignore = (): void => undefined;
@@ -277,7 +290,7 @@ export class XmlRpcDecoder {
         text = text.slice(this.pausedAt - this.curOffset);
       }
     } catch (e) {
-      this.error = e instanceof XmlRpcDecodeError ? e : new XmlRpcDecodeError((e as Error).message);
+      this.error = e instanceof XmlRpcDecodeError || (e === this.recordError && e instanceof Error) ? e : new XmlRpcDecodeError((e as Error).message);
       throw this.error;
     }
   }
@@ -450,7 +463,8 @@ export class XmlRpcDecoder {
       case Tag.Array: {
         const f = this.frames.pop()!;
         // the enclosing <value> now holds this container: its </value> adds nothing
-        this.emit(f.kind === 'struct' ? f.obj : f.items);
+        if (f.kind === 'struct' && f.records && this.onRecord && this.saidSuccess()) this.handOverRecord(f.obj);
+        else this.emit(f.kind === 'struct' ? f.obj : f.items);
         return;
       }
       case Tag.Name: {
@@ -483,6 +497,24 @@ export class XmlRpcDecoder {
       }
       default:
         return;
+    }
+  }
+
+  /** Has the envelope of this ref → record reply already said `Status: Success`? */
+  private saidSuccess(): boolean {
+    const envelope = this.frames[0];
+    return envelope?.kind === 'struct' && envelope.obj.Status === 'Success';
+  }
+
+  /** A whole record of a successful ref → record reply goes to onRecord instead of into the document. */
+  private handOverRecord(record: Record<string, unknown>): void {
+    const refs = this.frames[this.frames.length - 1] as Extract<Frame, { kind: 'struct' }>;
+    if (refs.name === undefined) throw new XmlRpcDecodeError('struct member without a <name>');
+    try {
+      this.onRecord!(refs.name, record);
+    } catch (e) {
+      this.recordError = e;
+      throw e;
     }
   }
 

@@ -209,32 +209,45 @@ describe('the process and its threads', () => {
   });
 });
 
-describe('records sent while the reply is still being read', () => {
-  // host_metrics over JSON-RPC: 2,000 records (~170 KB: three pieces, five batches); the last record may be broken,
-  // and the first ref may come again at the end, batches later
-  const metrics = (n: number, live: unknown) => `"OpaqueRef:m${n}":{"live":${JSON.stringify(live)},"memory_total":"1024","other_config":{"a":"b"}}`;
+describe.each(['jsonrpc', 'xmlrpc'] as const)('records sent while the reply is still being read, over %s', (transport) => {
+  // host_metrics: 2,000 records (JSON-RPC ~170 KB: three pieces; XML-RPC ~600 KB, each record sent as it is read),
+  // five batches; the last record may be broken, and the first ref may come again at the end, batches later
+  const xmlValue = (v: unknown): string => (typeof v === 'boolean' ? `<boolean>${v ? 1 : 0}</boolean>` : `<string>${String(v)}</string>`);
+  const xmlMember = (name: string, value: string): string => `<member><name>${name}</name><value>${value}</value></member>`;
+  const metrics = (n: number, live: unknown) =>
+    transport === 'jsonrpc'
+      ? `"OpaqueRef:m${n}":{"live":${JSON.stringify(live)},"memory_total":"1024","other_config":{"a":"b"}}`
+      : xmlMember(`OpaqueRef:m${n}`, `<struct>${xmlMember('live', xmlValue(live))}${xmlMember('memory_total', '1024')}${xmlMember('other_config', `<struct>${xmlMember('a', 'b')}</struct>`)}</struct>`);
   let lastLive: unknown = true;
   let firstAgain: unknown = undefined;
+  /** how the XML-RPC reply ends: whole, with a second Status after its records, or cut short */
+  let xmlEnd: 'whole' | 'status-again' | 'cut' = 'whole';
   const body = () => {
     const members = [...Array.from({ length: 1999 }, (_, i) => metrics(i, true)), metrics(1999, lastLive)];
     if (firstAgain !== undefined) members.push(metrics(0, firstAgain));
-    return `{"jsonrpc":"2.0","result":{${members.join(',')}},"id":1}`;
+    if (transport === 'jsonrpc') return `{"jsonrpc":"2.0","result":{${members.join(',')}},"id":1}`;
+    const envelope = `<struct>${xmlMember('Status', 'Success')}${xmlMember('Value', `<struct>${members.join('')}</struct>`)}${xmlEnd === 'status-again' ? xmlMember('Status', 'Failure') : ''}</struct>`;
+    const text = `<?xml version="1.0"?><methodResponse><params><param><value>${envelope}</value></param></params></methodResponse>`;
+    return xmlEnd === 'cut' ? text.slice(0, text.lastIndexOf('</struct>')) : text;
   };
   let host: FakeHost;
   beforeAll(async () => {
-    host = await startFakeHost((_req, res) => reply(res, 'application/json', body()));
+    host = await startFakeHost((_req, res) => reply(res, transport === 'jsonrpc' ? 'application/json' : 'text/xml', body()));
   });
   afterAll(() => host.close());
+  beforeEach(() => {
+    lastLive = true;
+    firstAgain = undefined;
+    xmlEnd = 'whole';
+  });
 
-  const clientOn = (pool: DecodePool) =>
-    new XenApiClient({ url: host.url, username: 'root', password: 'pw', tls: { mode: 'insecure-http' }, transport: 'jsonrpc', decodePool: pool });
+  const clientOn = (pool: DecodePool) => new XenApiClient({ url: host.url, username: 'root', password: 'pw', tls: { mode: 'insecure-http' }, transport, decodePool: pool });
 
   test('a reply refused by its last record fails whole, though batches of it were already sent; the next reply on that thread reads whole', async () => {
     const pool = decodeThreads(1);
     const c = clientOn(pool);
     try {
       lastLive = 'maybe';
-      firstAgain = undefined;
       const e = (await c.getAllRecords('host_metrics').catch((err: unknown) => err)) as RecordParseError;
       expect(e).toBeInstanceOf(RecordParseError);
       expect([e.cls, e.ref, e.field]).toEqual(['host_metrics', 'OpaqueRef:m1999', 'live']);
@@ -255,7 +268,6 @@ describe('records sent while the reply is still being read', () => {
     const pool = decodeThreads(1);
     const c = clientOn(pool);
     try {
-      lastLive = true;
       firstAgain = false;
       const records = await c.getAllRecords('host_metrics');
       expect(Object.keys(records)).toHaveLength(2000);
@@ -270,6 +282,29 @@ describe('records sent while the reply is still being read', () => {
       await pool.close();
     }
   });
+
+  if (transport === 'xmlrpc') {
+    test.each([
+      ['cut short after its records', 'cut', /unclosed <struct> at the end of the document/],
+      ['a second Status after its records', 'status-again', /^UNKNOWN_ERROR \(host_metrics\.get_all_records on 127\.0\.0\.1\)$/],
+    ] as const)('a reply %s is refused whole, on a thread as on the event loop, though its records were sent; the next reads whole', async (_what, end, message) => {
+      for (const pool of [decodeThreads(1), new DecodePool({ threads: 0 })]) {
+        const c = clientOn(pool);
+        try {
+          await c.login();
+          xmlEnd = end;
+          const e = (await c.getAllRecords('host_metrics').catch((err: unknown) => err)) as Error;
+          expect(e).toBeInstanceOf(Error);
+          expect(e.message).toMatch(message);
+          xmlEnd = 'whole';
+          expect(Object.keys(await c.getAllRecords('host_metrics'))).toHaveLength(2000);
+        } finally {
+          c.close();
+          await pool.close();
+        }
+      }
+    });
+  }
 });
 
 test('the batch of a reply refused before its batch was read is dropped, not given to the next reply', async () => {

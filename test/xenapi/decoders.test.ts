@@ -4,7 +4,7 @@
  * however a large reply is split.
  */
 import { JsonDecodeError, decodeJson, decodeJsonWhole } from '../../src/xenapi/json-decode';
-import { XmlRpcDecoder, decodeXmlRpc } from '../../src/xenapi/xml-decode';
+import { XmlRpcDecodeError, XmlRpcDecoder, decodeXmlRpc } from '../../src/xenapi/xml-decode';
 
 describe('XML-RPC decoder', () => {
   const response = (v: string) => `<?xml version="1.0"?><methodResponse><params><param>${v}</param></params></methodResponse>`;
@@ -125,6 +125,63 @@ describe('XML-RPC decoder', () => {
       expect(decodeXmlRpc(failure, 64, { recordFields: fields })).toEqual({ kind: 'response', value: { Status: 'Failure', ErrorDescription: ['HANDLE_INVALID', 'VM'] } });
       const single = response(`<value><struct>${member('Status', 'Success')}${member('Value', record)}</struct></value>`);
       expect((decodeXmlRpc(single, 64, { recordFields: fields }) as { value: { Value: Record<string, unknown> } }).value.Value.VBDs).toEqual(['OpaqueRef:b']);
+    });
+
+
+    describe('onRecord: the records of a reply that said Status: Success are handed over as they are read', () => {
+      const want = { name_label: 'web', other_config: { pci: 'x', deep: [{ member: 'inner' }] }, power_state: 'Running' };
+
+      test('each record once, in order, the moment its struct closes; the document keeps an empty Value', () => {
+        const text = reply(member('OpaqueRef:v1', record) + member('OpaqueRef:v2', record));
+        for (const size of [1, 7, text.length]) {
+          const seen: Array<[string, unknown]> = [];
+          const d = new XmlRpcDecoder(64, { recordFields: fields, onRecord: (ref, rec) => seen.push([ref, rec]) });
+          const secondAt = text.indexOf('OpaqueRef:v2');
+          for (let i = 0; i < text.length; i += size) {
+            d.write(text.slice(i, i + size));
+            // the first record is handed over before the second has been read
+            if (i + size < secondAt) expect(seen.length).toBeLessThanOrEqual(1);
+          }
+          expect(seen).toEqual([
+            ['OpaqueRef:v1', want],
+            ['OpaqueRef:v2', want],
+          ]);
+          expect(d.end()).toEqual({ kind: 'response', value: { Status: 'Success', Value: {} } });
+        }
+      });
+
+      test('a Value written before its Status, a failure, or a decoder not told the record fields hands nothing over: the document is whole', () => {
+        const onRecord = jest.fn();
+        const valueFirst = response(`<value><struct>${member('Value', `<struct>${member('OpaqueRef:v1', record)}</struct>`)}${member('Status', 'Success')}</struct></value>`);
+        expect(decodeXmlRpc(valueFirst, 64, { recordFields: fields, onRecord })).toEqual({ kind: 'response', value: { Value: { 'OpaqueRef:v1': want }, Status: 'Success' } });
+        const failure = response(`<value><struct>${member('Status', 'Failure')}${member('Value', `<struct>${member('OpaqueRef:v1', record)}</struct>`)}</struct></value>`);
+        expect(decodeXmlRpc(failure, 64, { recordFields: fields, onRecord })).toEqual({ kind: 'response', value: { Status: 'Failure', Value: { 'OpaqueRef:v1': want } } });
+        // without recordFields nothing is a record
+        expect(decodeXmlRpc(reply(member('OpaqueRef:v1', record)), 64, { onRecord })).toMatchObject({ value: { Value: { 'OpaqueRef:v1': { VBDs: ['OpaqueRef:b'] } } } });
+        expect(onRecord).not.toHaveBeenCalled();
+      });
+
+      test('what onRecord throws stops the decoding and is thrown as it is, then and at every later write', () => {
+        class Refused extends Error {}
+        const refused = new Refused('record 2 refused');
+        const d = new XmlRpcDecoder(64, {
+          recordFields: fields,
+          onRecord: (ref) => {
+            if (ref === 'OpaqueRef:v2') throw refused;
+          },
+        });
+        const text = reply(member('OpaqueRef:v1', record) + member('OpaqueRef:v2', record) + member('OpaqueRef:v3', record));
+        expect(() => d.write(text)).toThrow(refused);
+        expect(() => d.write('')).toThrow(refused);
+        expect(() => d.end()).toThrow(refused);
+      });
+
+      test('a record without a member name is refused, as in the whole document', () => {
+        const text = reply(`<member><value>${record}</value></member>`);
+        const d = new XmlRpcDecoder(64, { recordFields: fields, onRecord: () => undefined });
+        expect(() => d.write(text)).toThrow(new XmlRpcDecodeError('struct member without a <name>'));
+        expect(() => decodeXmlRpc(text, 64, { recordFields: fields })).toThrow(new XmlRpcDecodeError('struct member without a <name>'));
+      });
     });
 
     /**
