@@ -25,7 +25,7 @@ import { checkAgainstPool, checkRequest, probeNewHost, recoveryMutation, StaleAc
 import { abortedOutcome } from '../runner/end-audit';
 import { endAuditOf, runReport } from '../runner/report';
 import type { Store } from '../store';
-import { XenApiClient } from '../xenapi';
+import { XenApiClient, XenApiConnectionError } from '../xenapi';
 import { authorize, describeActor, type Decision } from './authorize';
 import { lastUsableBackup } from './backups';
 import { restoreRun } from './restore';
@@ -179,6 +179,10 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
 
   const makePlan = async (cfg: PoolConfig, opts: { target?: string; mode?: UpgradeMode }, how: { forStart?: boolean } = {}): Promise<Plan> => {
     const rt = runtimeOf(cfg.name)!;
+    const unfinished = (await store.listRuns({ pool: cfg.name, states: UNFINISHED_RUN_STATES }))[0];
+    // no unfinished run binds the client to the pool it started on: the pools file's address is the operator's word,
+    // and the pool that answers there now is planned, even one rebuilt under a new uuid (a run from the plan records it)
+    if (!unfinished) rt.client.forgetPool();
     const snapshot = await readSnapshot(rt.client, clock);
     // the pool user's RBAC permissions: a missing one blocks the plan instead of failing mid-run (issue 14)
     const permissions = await readSessionPermissions(rt.client);
@@ -193,7 +197,7 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
       repository = { url: media.upgrade.repositoryUrl, testResults: await testRepository(rt.client, live, withCreds), ...(await readAppliedUpdates(rt.client, live)) };
     }
     // start re-validates under its own lease: the active-run precheck is the lease's job there
-    const active = how.forStart ? undefined : (await store.listRuns({ pool: cfg.name, states: UNFINISHED_RUN_STATES }))[0];
+    const active = how.forStart ? undefined : unfinished;
     const backup = snapshot.pool.rollingUpgradeInProgress ? await lastUsableBackup((f) => store.listRuns(f), cfg.name) : undefined;
     // R3.10: the update repository's ISOs and what each host has applied (read here; the planner is pure)
     const updates = cfg.updateRepository ? await readUpdatesInput(rt.client, cfg.updateRepository) : undefined;
@@ -231,6 +235,11 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
   };
 
   const unavailable = <T>(pool: string, err: unknown): CoreResult<T> => {
+    // another pool answered at the address (EFOREIGNPOOL): the client is bound only while a run of this pool is
+    // unfinished (makePlan forgets the pool otherwise), so that run is why
+    if (err instanceof XenApiConnectionError && err.code === 'EFOREIGNPOOL') {
+      return fail('unavailable', `pool ${pool}: ${err.message}. While a run of ${pool} is unfinished, the bot reads only the pool that run started on: finish or abort it before planning the pool that answers there now`);
+    }
     if (isPoolUnavailable(err)) return fail('unavailable', `pool ${pool} is unreachable: ${(err as Error).message}`);
     throw err;
   };

@@ -183,6 +183,17 @@ export class XenApiClient extends EventEmitter {
     this.uncheckedSession = this.session;
   }
 
+  /**
+   * No run binds this client to a pool any longer: the pool it learnt from its reads (or was told by expectPool) is
+   * forgotten, and the next login adopts the pool that answers at the pools file's address, as a fresh client
+   * would (a pool rebuilt there under a new uuid). A uuid given at construction stays.
+   */
+  forgetPool(): void {
+    if (this.knownPoolUuid === this.opts.poolUuid) return;
+    this.knownPoolUuid = this.opts.poolUuid;
+    this.uncheckedSession = this.opts.poolUuid ? this.session : undefined;
+  }
+
   /** current master host (ip or name) the client talks to */
   get masterAddress(): string {
     return this.master;

@@ -217,6 +217,31 @@ test('a re-login (SESSION_INVALID) at an address that now answers for another po
   expect(pool.calls('host.get_all_records')).toBe(1); // the refused call, never re-sent on the other pool
 });
 
+test('forgetPool (no run binds the client): a re-login at an address that now answers for another pool adopts it', async () => {
+  seedPool(pool);
+  await client.getAllRecords('pool');
+  const before = client.poolUuid;
+  const ref = Object.keys(await client.call<Record<string, unknown>>('pool.get_all_records'))[0]!;
+  pool.mod('pool', ref, { uuid: 'uuid-of-a-new-pool' });
+  pool.invalidateSessions();
+  client.forgetPool();
+  expect(client.poolUuid).toBeUndefined();
+  await client.call('host.get_all_records');
+  expect(client.isLoggedIn).toBe(true);
+  await client.getAllRecords('pool');
+  expect(client.poolUuid).toBe('uuid-of-a-new-pool');
+  expect(before).not.toBe('uuid-of-a-new-pool');
+  // a pool uuid given at construction is not forgotten: the client still refuses another pool
+  const pinned = new XenApiClient({ url: pool.masterUrl, username: 'root', password: pool.password, tls: { mode: 'insecure-http' }, clock, poolUuid: 'uuid-of-the-configured-pool' });
+  try {
+    pinned.forgetPool();
+    expect(pinned.poolUuid).toBe('uuid-of-the-configured-pool');
+    expect(await pinned.call('host.get_all_records').catch((e) => e)).toMatchObject({ code: 'EFOREIGNPOOL' });
+  } finally {
+    pinned.close();
+  }
+});
+
 describe("a run's pool named after the session was opened (expectPool: the run read back after a restart)", () => {
   test('another pool at the address: refused before the call, its session logged out, nothing sent to it then or later', async () => {
     seedPool(pool);
