@@ -11,27 +11,26 @@ import type { Clock } from '../clock';
 import type { Logger } from '../log';
 import { loadGeneralSettings } from '../config/env';
 import type { PoolConfig } from '../config/pools';
-import type { Core, CoreErrorCode, CoreResult, Notifier, PoolStatus, RecoveryRequest } from '../domain/ports';
-import { UNFINISHED_RUN_STATES, type Actor, type Plan, type Run, type RunState, type UpgradeMode } from '../domain/types';
+import type { Core, CoreErrorCode, CoreResult, Notifier, PoolStatus } from '../domain/ports';
+import { UNFINISHED_RUN_STATES, type Actor, type Plan, type Run, type UpgradeMode } from '../domain/types';
 import { readAppliedUpdates, readSnapshot, testRepository } from '../inventory';
 import { readSessionPermissions } from '../inventory/rbac';
 import { loadUpgradePaths, type UpgradePathTable } from '../planner';
 import { buildPlanOffLoop } from './plan-off-loop';
-import { auditEvent, auditor, type AuditKind } from '../runner/audit';
+import { auditEvent, auditor } from '../runner/audit';
 import { Engine, type PoolRuntime } from '../runner/engine';
 import { isPoolUnavailable } from '../runner/errors';
 import { readLiveHosts } from '../runner/pool-state';
-import { checkAgainstPool, checkRequest, probeNewHost, recoveryMutation, StaleAction } from '../runner/recovery';
-import { abortedOutcome } from '../runner/end-audit';
-import { endAuditOf, runReport } from '../runner/report';
+import { probeNewHost, StaleAction } from '../runner/recovery';
 import type { Store } from '../store';
 import { XenApiClient, XenApiConnectionError } from '../xenapi';
 import { authorize, describeActor, type Decision } from './authorize';
 import { lastUsableBackup } from './backups';
 import { restoreRun } from './restore';
+import { fail, ok } from './result';
+import { runDecisions, type Audited } from './run-decisions';
 import { createPoolRuntime, repositoryUrlWithCredentials } from './runtime';
 import { startRefusal } from './start-checks';
-import { mention } from '../domain/mention';
 import { planNextHop, resumeBetweenHops, type NextHopDeps } from './next-hop';
 import { hopMediaFor } from './hop-media';
 import type { ToolsClient } from '../tools/read';
@@ -69,10 +68,7 @@ export type CoreHandle = Core & {
   toolsClient(pool: string): ToolsClient | undefined;
 };
 
-const TERMINAL: RunState[] = ['done', 'aborted', 'rolled-back'];
 
-const fail = <T>(code: CoreErrorCode, error: string): CoreResult<T> => ({ ok: false, code, error });
-const ok = <T>(value: T): CoreResult<T> => ({ ok: true, value });
 
 export function defaultOwnerId(env: NodeJS.ProcessEnv = process.env): string {
   return loadGeneralSettings(env).ownerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
@@ -163,7 +159,6 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
    * (audited). The change and its audit event (`audited`, from the changed run) are written in one transaction, so
    * that no decision is ever recorded without who made it, even if the bot dies right after.
    */
-  type Audited = { kind: AuditKind; message: string; detail?: Record<string, unknown> };
   const cas = async (run: Run, actor: Actor, mutate: (r: Run) => void, audited: (r: Run) => Audited): Promise<CoreResult<Run>> => {
     try {
       const audit = (r: Run) => {
@@ -243,6 +238,8 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
     if (isPoolUnavailable(err)) return fail('unavailable', `pool ${pool} is unreachable: ${(err as Error).message}`);
     throw err;
   };
+
+  const decisions = runDecisions({ store, clock, engine, forRun, cas, refuse, audit, runtime: runtimeOf });
 
   const core: CoreHandle = {
     async listPools(): Promise<PoolStatus[]> {
@@ -343,137 +340,7 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
       });
     },
 
-    async approve(runId, stepId, actor) {
-      const got = await forRun(runId, actor, 'approve');
-      if (!got.ok) return got;
-      const { run } = got.value;
-      const step = run.steps.find((s) => s.id === stepId);
-      if (!step) return fail('not-found', `run ${runId} has no step ${stepId}`);
-      if (step.kind !== 'approval') return refuse(runId, actor, 'invalid', `${stepId} is not an approval gate`);
-      const at = clock.now();
-      const res = await cas(run, actor, (r) => {
-        const s = r.steps.find((x) => x.id === stepId)!;
-        const prior = r.approvals.find((a) => a.stepId === stepId && a.decision === 'approved');
-        if (prior) throw new StaleAction(`${stepId} was already approved by ${mention(prior.by)}`);
-        if (s.state !== 'awaiting-approval' || (r.state !== 'awaiting-approval' && r.state !== 'paused')) {
-          throw new StaleAction(`${stepId} is not waiting for approval (step ${s.state}, run ${r.state})`);
-        }
-        r.approvals.push({ stepId, decision: 'approved', by: actor.userId, at });
-        s.state = 'done';
-        s.endedAt = at;
-        // a paused run stays paused: the approval is recorded, nothing moves until someone resumes (the Hold promise)
-        const paused = r.state === 'paused';
-        s.data = { ...(s.data ?? {}), note: `approved by ${mention(actor.userId)}`, ...(paused ? { approvedWhilePaused: true } : {}) };
-        if (!paused) r.state = 'running';
-      }, (r) => ({
-        kind: 'approval',
-        message: `${stepId} approved by ${describeActor(actor)}${r.state === 'paused' ? '; the run stays paused until someone resumes it' : ''}`,
-        detail: { step: stepId },
-      }));
-      if (!res.ok) return res;
-      const decided = res.value;
-      const stillPaused = decided.state === 'paused';
-      engine.notify(decided, 'approvalDecided', (n) => n.approvalDecided(decided, decided.steps.find((s) => s.id === stepId)!, 'approved', actor.userId));
-      if (!stillPaused) engine.drive(runId);
-      return res;
-    },
-
-    async hold(runId, stepId, actor) {
-      const got = await forRun(runId, actor, 'hold');
-      if (!got.ok) return got;
-      const at = clock.now();
-      const res = await cas(got.value.run, actor, (r) => {
-        if (stepId) {
-          const s = r.steps.find((x) => x.id === stepId);
-          if (!s || s.state !== 'awaiting-approval' || r.state !== 'awaiting-approval') throw new StaleAction(`${stepId} is not waiting for approval: hold refused`);
-          r.approvals.push({ stepId, decision: 'held', by: actor.userId, at });
-        } else if (r.state === 'paused' && r.pausedBy?.source === 'scheduler' && actor.source !== 'scheduler') {
-          // a human pausing a run a window paused takes the pause over: the next window must not resume it
-        } else if (r.state !== 'running' && r.state !== 'awaiting-approval') {
-          throw new StaleAction(`run ${r.id} is ${r.state}: nothing to pause`);
-        }
-        r.state = 'paused';
-        r.pausedBy = { userId: actor.userId, source: actor.source, at };
-      }, () => ({
-        kind: 'approval',
-        message: stepId ? `${stepId} held by ${describeActor(actor)}` : `run paused by ${describeActor(actor)}: the host in progress finishes, no next host starts`,
-        detail: { step: stepId, ...(actor.window ? { window: actor.window } : {}) },
-      }));
-      if (!res.ok) return res;
-      const held = res.value;
-      if (stepId) engine.notify(held, 'approvalDecided', (n) => n.approvalDecided(held, held.steps.find((s) => s.id === stepId)!, 'held', actor.userId));
-      else engine.notify(held, 'runUpdated', (n) => n.runUpdated(held));
-      return res;
-    },
-
-    async resume(runId, actor) {
-      const got = await forRun(runId, actor, 'resume');
-      if (!got.ok) return got;
-      const { run } = got.value;
-      if (run.state === 'running' || run.state === 'awaiting-approval') {
-        // nothing to un-pause: make sure somebody drives it (e.g. `xsupgrade resume` after a crash)
-        if (run.state === 'running') engine.drive(run.id, { waitForLease: true });
-        else {
-          const gate = run.steps.find((s) => s.state === 'awaiting-approval');
-          if (gate) engine.notify(run, 'approvalNeeded', (n) => n.approvalNeeded(run, gate));
-        }
-        await audit(runId, 'resume', actor.userId, `resume requested by ${actor.userId}: run is ${run.state}`);
-        return ok(run);
-      }
-      const res = await cas(run, actor, (r) => {
-        if (r.state !== 'paused') throw new StaleAction(`run ${r.id} is ${r.state}: only a paused run resumes${r.state === 'failed' ? ' (choose a recovery action)' : ''}`);
-        if (actor.source === 'scheduler' && r.pausedBy && r.pausedBy.source !== 'scheduler') throw new StaleAction(`run ${r.id} was paused by <@${r.pausedBy.userId}>: a window never resumes a run a human paused`);
-        // the host whose gate was approved during the pause may now go ahead
-        for (const s of r.steps) {
-          if (!s.data?.approvedWhilePaused) continue;
-          const { approvedWhilePaused: _released, ...rest } = s.data; // replaced, not edited: stored data is frozen
-          s.data = rest;
-        }
-        r.state = r.steps.some((s) => s.state === 'awaiting-approval') ? 'awaiting-approval' : 'running';
-        delete r.pausedBy;
-      }, () => ({ kind: 'state', message: `run resumed by ${describeActor(actor)}`, detail: actor.window ? { window: actor.window } : undefined }));
-      if (!res.ok) return res;
-      const resumed = res.value;
-      const gate = resumed.steps.find((s) => s.state === 'awaiting-approval');
-      if (resumed.state === 'awaiting-approval' && gate) engine.notify(resumed, 'approvalNeeded', (n) => n.approvalNeeded(resumed, gate));
-      else engine.drive(runId);
-      return res;
-    },
-
-    async abort(runId, actor) {
-      const got = await forRun(runId, actor, 'abort');
-      if (!got.ok) return got;
-      const at = clock.now();
-      const res = await cas(got.value.run, actor, (r) => {
-        if (TERMINAL.includes(r.state)) throw new StaleAction(`run ${r.id} is already ${r.state}`);
-        for (const s of r.steps) if (s.state === 'awaiting-approval') r.approvals.push({ stepId: s.id, decision: 'aborted', by: actor.userId, at });
-        r.state = 'aborted';
-        r.endedAt = at;
-        r.outcome = `aborted by ${mention(actor.userId)}`;
-      }, () => ({ kind: 'state', message: `run aborted by ${actor.userId}` }));
-      if (!res.ok) return res;
-      engine.interrupt(runId, `aborted by ${actor.userId}`);
-      await engine.whenIdle(runId, { loopOnly: true });
-      const stopped = (await store.getRun(runId))!;
-      const client = runtimeOf(got.value.run.pool)?.client;
-      const report = await runReport(client, stopped);
-      // what the abort leaves changed, from the live pool against the baseline (issue 11): said, never implied
-      const endAudit = await endAuditOf({ client, clock, store }, stopped);
-      const final = await store.updateRun(runId, (r) => {
-        for (const s of r.steps) {
-          if (s.state === 'running' || s.state === 'awaiting-approval') {
-            s.state = 'failed';
-            s.error = { message: `interrupted: run aborted by ${mention(actor.userId)}` };
-          }
-        }
-        r.endAudit = endAudit;
-        r.outcome = `${abortedOutcome(actor.userId, endAudit)}\n${report}`;
-      });
-      // the abort itself was audited with its decision (cas); this is what the pool was found in afterwards
-      await audit(runId, 'state', actor.userId, `report of the abort by ${actor.userId}`, { report });
-      engine.notify(final, 'runFinished', (n) => n.runFinished(final));
-      return ok(final);
-    },
+    ...decisions,
 
     restore(runId, actor) {
       return restoreRun(
@@ -481,38 +348,6 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
         runId,
         actor,
       );
-    },
-
-    async recover(runId, req: RecoveryRequest, actor) {
-      if (req.action === 'abort') return core.abort(runId, actor);
-      const got = await forRun(runId, actor, 'recover');
-      if (!got.ok) return got;
-      const { run } = got.value;
-      const checked = checkRequest(run, req);
-      if (!checked.ok) return refuse(runId, actor, checked.code, checked.error);
-      const rt = runtimeOf(run.pool)!;
-      const live = await checkAgainstPool(rt.runtime, run, checked.step, req);
-      if (!live.ok) return refuse(runId, actor, live.code, live.error);
-      const res = await cas(run, actor, recoveryMutation(req, actor.userId, { revision: run.revision }), () => ({
-        kind: 'recovery',
-        message: `${req.action} on ${req.stepId} by ${actor.userId}${req.address ? ` (address ${req.address})` : ''}`,
-        detail: { ...req },
-      }));
-      if (!res.ok) return res;
-      const updated = res.value;
-      if (req.action === 'skip-update') {
-        const failed = checked.step.data?.failed as { name?: string } | undefined;
-        const text = `${failed?.name ?? 'The update'} skipped on ${checked.step.hostName} by ${mention(actor.userId)} (R3.10): the run continues without it there; the end audit lists it as missing.`;
-        engine.notify(updated, 'runEvent', (n) => n.runEvent(updated, text));
-      }
-      if (req.action === 'skip-host') {
-        const host = checked.step.hostName;
-        const text = `${host} skipped by ${mention(actor.userId)}: it stays disabled and is not upgraded; the pool stays in mixed mode (R3.5) until it is handled.`;
-        engine.notify(updated, 'runEvent', (n) => n.runEvent(updated, text));
-      }
-      engine.notify(updated, 'runUpdated', (n) => n.runUpdated(updated));
-      engine.drive(runId);
-      return res;
     },
 
     async probeNewHost(runId, stepId, address, actor) {
