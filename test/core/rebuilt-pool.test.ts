@@ -8,13 +8,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ScaledClock } from '../../src/clock';
-import { createCore, type CoreHandle } from '../../src/core';
-import { silentLogger } from '../../src/log';
+import type { CoreHandle } from '../../src/core';
 import { loadScenario, startSimulator, type SimPool } from '../../src/sim';
 import { openStore, type Store } from '../../src/store';
-import { recordingNotifier } from '../runner/helpers';
 import { XenApiClient } from '../../src/xenapi';
-import { REQUESTER, poolConfigFor, waitForRun } from '../runner/sim-harness';
+import { REQUESTER, coreForSim, startToFirstGate } from '../runner/sim-harness';
 
 jest.setTimeout(120_000);
 
@@ -55,17 +53,7 @@ describe('a pool rebuilt at the address the bot knows, while the bot runs', () =
     return sim;
   };
   const startCore = async (sim: SimPool): Promise<CoreHandle> => {
-    core = await createCore({
-      pools: [poolConfigFor(sim, 'automatic')],
-      store,
-      notifier: recordingNotifier(),
-      clock,
-      logger: silentLogger,
-      env: { XS_SIM_PASSWORD: sim.password, XSUPGRADE_BACKUPS: dir },
-      ownerId: 'the-bot',
-      leaseTtlMs: 20 * 60_000,
-      pollMs: 2000,
-    });
+    core = await coreForSim(sim, { store, clock, dir, ownerId: 'the-bot' });
     return core;
   };
   /** the pool uuid that answers at a simulator's address, read by a client of its own */
@@ -89,24 +77,15 @@ describe('a pool rebuilt at the address the bot knows, while the bot runs', () =
     const simB = await rebuild(simA);
     const uuidB = await poolUuidAt(simB);
     expect(uuidB).not.toBe(uuidA);
-    const after = await bot.plan(simB.name, {}, REQUESTER);
-    if (!after.ok) throw new Error(after.error);
-    // a run started from it records the new pool
-    const started = await bot.start(simB.name, { planHash: after.value.id, planMadeAt: after.value.createdAt }, REQUESTER);
-    if (!started.ok) throw new Error(started.error);
-    const waiting = await waitForRun(store, started.value.id, ['awaiting-approval', 'failed']);
-    expect(waiting.state).toBe('awaiting-approval');
+    // planned, and a run started from that plan records the new pool
+    const waiting = await startToFirstGate(bot, store, simB.name);
     expect(waiting.poolUuid).toBe(uuidB);
   });
 
   it('with an unfinished run of the old pool, a plan is refused as another pool, and nothing is changed there', async () => {
     const simA = await poolA();
     const bot = await startCore(simA);
-    const plan = await bot.plan(simA.name, {}, REQUESTER);
-    if (!plan.ok) throw new Error(plan.error);
-    const started = await bot.start(simA.name, { planHash: plan.value.id, planMadeAt: plan.value.createdAt }, REQUESTER);
-    if (!started.ok) throw new Error(started.error);
-    expect((await waitForRun(store, started.value.id, ['awaiting-approval', 'failed'])).state).toBe('awaiting-approval');
+    await startToFirstGate(bot, store, simA.name);
 
     const simB = await rebuild(simA);
     const refused = await bot.plan(simB.name, {}, REQUESTER);

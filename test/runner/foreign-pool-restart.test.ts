@@ -8,13 +8,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ScaledClock } from '../../src/clock';
-import { createCore, type CoreHandle } from '../../src/core';
-import { silentLogger } from '../../src/log';
+import type { CoreHandle } from '../../src/core';
 import { loadScenario, startSimulator, type SimPool } from '../../src/sim';
 import { openStore, type Store } from '../../src/store';
 import { XenApiClient } from '../../src/xenapi';
-import { recordingNotifier } from './helpers';
-import { APPROVER, REQUESTER, poolConfigFor, waitForRun } from './sim-harness';
+import { APPROVER, coreForSim, startToFirstGate, waitForRun } from './sim-harness';
 
 jest.setTimeout(120_000);
 
@@ -35,17 +33,7 @@ describe('a run resumed after a restart, when its address answers for another po
   });
 
   const startCore = async (sim: SimPool, ownerId: string): Promise<CoreHandle> => {
-    const core = await createCore({
-      pools: [poolConfigFor(sim, 'automatic')],
-      store,
-      notifier: recordingNotifier(),
-      clock,
-      logger: silentLogger,
-      env: { XS_SIM_PASSWORD: sim.password, XSUPGRADE_BACKUPS: dir },
-      ownerId,
-      leaseTtlMs: 20 * 60_000,
-      pollMs: 2000,
-    });
+    const core = await coreForSim(sim, { store, clock, dir, ownerId });
     cores.push(core);
     return core;
   };
@@ -56,12 +44,7 @@ describe('a run resumed after a restart, when its address answers for another po
     const simA = await startSimulator(loadScenario('manifests/demo/pool-a.yaml'), { clock, http: true });
     sims.push(simA);
     const first = await startCore(simA, 'before-restart');
-    const plan = await first.plan(simA.name, {}, REQUESTER);
-    if (!plan.ok) throw new Error(plan.error);
-    const started = await first.start(simA.name, { planHash: plan.value.id, planMadeAt: plan.value.createdAt }, REQUESTER);
-    if (!started.ok) throw new Error(started.error);
-    const waiting = await waitForRun(store, started.value.id, ['awaiting-approval', 'failed']);
-    expect(waiting.state).toBe('awaiting-approval');
+    const waiting = await startToFirstGate(first, store, simA.name);
 
     // the run knows its pool
     const reader = new XenApiClient({ url: simA.masterUrl, username: simA.username, password: simA.password, tls: simA.tls });

@@ -132,6 +132,35 @@ export async function planAndStart(h: Harness, by: Actor = REQUESTER): Promise<R
   return started.value;
 }
 
+/**
+ * A core of its own for one simulated pool in automatic mode, on a store and clock the test keeps (a bot that
+ * restarts, or that sees its pool replaced, is a second core or a second simulator on them); backups go to `dir`.
+ */
+export function coreForSim(sim: SimPool, on: { store: Store; clock: ScaledClock; dir: string; ownerId: string }): Promise<CoreHandle> {
+  return createCore({
+    pools: [poolConfigFor(sim, 'automatic')],
+    store: on.store,
+    notifier: recordingNotifier(),
+    clock: on.clock,
+    logger: silentLogger,
+    env: { XS_SIM_PASSWORD: sim.password, XSUPGRADE_BACKUPS: on.dir },
+    ownerId: on.ownerId,
+    leaseTtlMs: 20 * 60_000,
+    pollMs: 2000,
+  });
+}
+
+/** Plans and starts a run of `pool` on `core` (not a Harness's), and waits for its first approval gate. */
+export async function startToFirstGate(core: CoreHandle, store: Store, pool: string, by: Actor = REQUESTER): Promise<Run> {
+  const plan = await core.plan(pool, {}, by);
+  if (!plan.ok) throw new Error(plan.error);
+  const started = await core.start(pool, { planHash: plan.value.id, planMadeAt: plan.value.createdAt }, by);
+  if (!started.ok) throw new Error(started.error);
+  const waiting = await waitForRun(store, started.value.id, ['awaiting-approval', 'failed']);
+  if (waiting.state !== 'awaiting-approval') throw new Error(`run ${waiting.id} failed before its first gate: ${waiting.outcome ?? ''}`);
+  return waiting;
+}
+
 export function runningVmPlacement(sim: SimPool): Record<string, string | null> {
   return Object.fromEntries(sim.inspect().vms.filter((v) => v.powerState === 'Running').map((v) => [v.name, v.residentOn]));
 }
