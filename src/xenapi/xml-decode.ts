@@ -8,8 +8,9 @@
  *
  * The tokenizer is forgiving (it is an HTML tokenizer too); well-formedness is checked here: every close tag must
  * close the element open, the document must end with its root closed, nothing but whitespace outside the root, no
- * stray `<` in text, no declaration (`<!DOCTYPE`, `<!ELEMENT`: no entity definitions, so only XML's five named
- * entities and character references are expanded). Attributes, comments and `<?xml …?>` are ignored.
+ * stray `<` in text, no `&` that starts no reference, no declaration (`<!DOCTYPE`, `<!ELEMENT`: no entity
+ * definitions, so only XML's five named entities and character references are expanded). Attributes, comments and
+ * `<?xml …?>` are ignored; so is the text of a record field not kept (only its tags are looked at).
  *
  * Values, as xapi writes them (reference xenapi.md §1.3): an untyped `<value>text</value>` and `<string>` are
  * strings (int64 stays a decimal string, as xapi means it), `<int>`/`<i4>`/`<i8>` and `<double>` numbers,
@@ -374,7 +375,11 @@ export class XmlRpcDecoder {
       return;
     }
     if (this.firstChar(start) === LT) throw new XmlRpcDecodeError('a "<" that starts no element');
-    if (!this.skipping) this.text += this.slice(start, end);
+    if (this.skipping) return;
+    const text = this.slice(start, end);
+    // the tokenizer hands a reference it decoded to ontextentity; a "&" left in the text starts none (XML writes &amp;)
+    if (text.includes('&')) throw new XmlRpcDecodeError(`a "&" that starts no character or entity reference: ${JSON.stringify(text.slice(text.indexOf('&'), text.indexOf('&') + 12))}`);
+    this.text += text;
   }
 
   private firstChar(at: number): number {

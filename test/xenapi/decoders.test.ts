@@ -69,6 +69,22 @@ describe('XML-RPC decoder', () => {
     expect(decodeXmlRpc(text)).toEqual({ kind: 'response', value: '<&>"\'AB<raw>&amp;' });
   });
 
+  test('a "&" that starts no reference is refused, as XML (and XenAPI.py) refuse it; in CDATA it is text', () => {
+    for (const bad of ['a & b', 'R&D', 'x&', 'a &foo; b', 'a &amp b', '&#x41']) {
+      expect(() => decodeXmlRpc(response(`<value>${bad}</value>`))).toThrow(new XmlRpcDecodeError(`a "&" that starts no character or entity reference: ${JSON.stringify(bad.slice(bad.indexOf('&'), bad.indexOf('&') + 12))}`));
+      expect(() => decodeXmlRpc(response(`<value><string>${bad}</string></value>`))).toThrow(/a "&" that starts no character or entity reference/);
+      // cut anywhere, the same refusal
+      const d = new XmlRpcDecoder();
+      const text = response(`<value>${bad}</value>`);
+      expect(() => {
+        for (let i = 0; i < text.length; i += 3) d.write(text.slice(i, i + 3));
+        d.end();
+      }).toThrow(/a "&" that starts no character or entity reference/);
+    }
+    expect(decodeXmlRpc(response('<value><![CDATA[R&D]]></value>'))).toEqual({ kind: 'response', value: 'R&D' });
+    expect(decodeXmlRpc(response('<value>R&amp;D &#38; &#x26;</value>'))).toEqual({ kind: 'response', value: 'R&D & &' });
+  });
+
   test('element nesting is bounded even where no struct or array opens', () => {
     const deep = `<methodResponse>${'<params>'.repeat(200)}${'</params>'.repeat(200)}</methodResponse>`;
     expect(() => decodeXmlRpc(deep, 32)).toThrow(/nested deeper than 32 levels/);
