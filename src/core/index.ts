@@ -121,6 +121,8 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
 
   /** one start at a time per pool in this process (across processes the lease decides) */
   const startLocks = new Map<string, Promise<unknown>>();
+  /** pools whose start is under way (from its lease to its run) */
+  const starting = new Set<string>();
   const serialised = <T>(pool: string, fn: () => Promise<T>): Promise<T> => {
     const prev = startLocks.get(pool) ?? Promise.resolve();
     const next = prev.then(fn, fn);
@@ -176,8 +178,9 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
     const rt = runtimeOf(cfg.name)!;
     const unfinished = (await store.listRuns({ pool: cfg.name, states: UNFINISHED_RUN_STATES }))[0];
     // no unfinished run binds the client to the pool it started on: the pools file's address is the operator's word,
-    // and the pool that answers there now is planned, even one rebuilt under a new uuid (a run from the plan records it)
-    if (!unfinished) rt.client.forgetPool();
+    // and the pool that answers there now is planned, even one rebuilt under a new uuid (a run from the plan records
+    // it). Not while a start of the pool is under way, other than this one: that start records the uuid it read
+    if (!unfinished && (how.forStart || !starting.has(cfg.name))) rt.client.forgetPool();
     const snapshot = await readSnapshot(rt.client, clock);
     // the pool user's RBAC permissions: a missing one blocks the plan instead of failing mid-run (issue 14)
     const permissions = await readSessionPermissions(rt.client);
@@ -239,6 +242,72 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
     throw err;
   };
 
+  /** a start, under the pool's start lock: the lease, the plan re-made from the live pool, then the run */
+  const startRun = async (poolName: string, opts: Parameters<Core['start']>[1], actor: Actor): Promise<CoreResult<Run>> => {
+    const cfg = pools.get(poolName);
+    if (!cfg) return fail('not-found', `no pool named ${poolName}`);
+    const auth = await authorized(cfg, actor, 'start');
+    if (!auth.ok) return auth;
+    const refuseStart = (code: CoreErrorCode, error: string) => refuse<Run>(`pool:${cfg.name}`, actor, code, `start refused: ${error}`);
+    const latest = await store.getLatestPlan(cfg.name);
+    if (!latest) return refuseStart('not-found', `pool ${cfg.name} has no plan yet: make one first`);
+    const stale = startRefusal(cfg.name, latest, await store.listRuns({ pool: cfg.name }), opts);
+    if (stale) return refuseStart(stale.code, stale.error);
+    const active = (await store.listRuns({ pool: cfg.name, states: UNFINISHED_RUN_STATES }))[0];
+    if (active) return refuseStart('conflict', `run ${active.id} is already active on ${cfg.name} (${active.state})`);
+    // the lease first (one active run per pool across processes), then the re-validation under it
+    const now = clock.now();
+    const runId = await store.nextRunId(cfg.name, now);
+    const lease = await store.acquireLease(cfg.name, ownerId, runId, leaseTtlMs, now);
+    if (!lease.ok) return refuseStart('conflict', `run ${lease.runId} is active on ${cfg.name} (held by ${lease.holder})`);
+    const release = () => store.releaseLease(cfg.name, ownerId);
+    const again = (await store.listRuns({ pool: cfg.name, states: UNFINISHED_RUN_STATES }))[0];
+    if (again) {
+      await release();
+      return refuseStart('conflict', `run ${again.id} is already active on ${cfg.name} (${again.state})`);
+    }
+    // re-validated against the pool as it is now: a plan made on an older state is not executed
+    let fresh: Plan;
+    try {
+      // a hop of a chain is re-made towards its final target (its own mode comes from the pools file's hops, R1.4)
+      fresh = await makePlan(cfg, latest.finalTarget ? { target: latest.finalTarget } : { target: cfg.target, mode: latest.mode }, { forStart: true });
+    } catch (err) {
+      await release();
+      return unavailable(cfg.name, err);
+    }
+    if (fresh.id !== latest.id) {
+      await release();
+      await store.savePlan(cfg.name, fresh);
+      return refuseStart('conflict', `pool ${cfg.name} changed since plan ${latest.id.slice(0, 12)}; the new plan is ${fresh.id.slice(0, 12)}: review it and start again`);
+    }
+    const poolUuid = runtimeOf(cfg.name)!.client.poolUuid;
+    const run: Run = {
+      id: runId,
+      pool: cfg.name,
+      plan: latest,
+      planHash: latest.id,
+      requestedBy: actor.userId,
+      state: 'running',
+      steps: latest.steps.map((s) => ({ id: s.id, kind: s.kind, state: 'pending', attempts: 0, ...(s.host ? { host: s.host, hostName: s.hostName } : {}) })),
+      approvals: [],
+      createdAt: now,
+      updatedAt: now,
+      revision: 0,
+      slack: { channel: cfg.slack.channel },
+      // the pool the plan was just read from: after a restart, the run is driven on this pool only
+      ...(poolUuid ? { poolUuid } : {}),
+    };
+    const started = auditEvent(clock, run.id, 'state', actor.userId, `run ${run.id} started by ${describeActor(actor)} from plan ${latest.id.slice(0, 12)}`, {
+      plan: latest.id,
+      ...(actor.window ? { window: actor.window } : {}),
+    });
+    await store.createRun(run, { audit: started });
+    await markNextHopStarted(store, cfg.name, run);
+    engine.notify(run, 'runStarted', (n) => n.runStarted(run));
+    engine.drive(run.id);
+    return ok(run);
+  };
+
   const decisions = runDecisions({ store, clock, engine, forRun, cas, refuse, audit, runtime: runtimeOf });
 
   const core: CoreHandle = {
@@ -274,69 +343,9 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
     },
 
     start(poolName, opts, actor) {
-      return serialised(poolName, async (): Promise<CoreResult<Run>> => {
-        const cfg = pools.get(poolName);
-        if (!cfg) return fail('not-found', `no pool named ${poolName}`);
-        const auth = await authorized(cfg, actor, 'start');
-        if (!auth.ok) return auth;
-        const refuseStart = (code: CoreErrorCode, error: string) => refuse<Run>(`pool:${cfg.name}`, actor, code, `start refused: ${error}`);
-        const latest = await store.getLatestPlan(cfg.name);
-        if (!latest) return refuseStart('not-found', `pool ${cfg.name} has no plan yet: make one first`);
-        const stale = startRefusal(cfg.name, latest, await store.listRuns({ pool: cfg.name }), opts);
-        if (stale) return refuseStart(stale.code, stale.error);
-        const active = (await store.listRuns({ pool: cfg.name, states: UNFINISHED_RUN_STATES }))[0];
-        if (active) return refuseStart('conflict', `run ${active.id} is already active on ${cfg.name} (${active.state})`);
-        // the lease first (one active run per pool across processes), then the re-validation under it
-        const now = clock.now();
-        const runId = await store.nextRunId(cfg.name, now);
-        const lease = await store.acquireLease(cfg.name, ownerId, runId, leaseTtlMs, now);
-        if (!lease.ok) return refuseStart('conflict', `run ${lease.runId} is active on ${cfg.name} (held by ${lease.holder})`);
-        const release = () => store.releaseLease(cfg.name, ownerId);
-        const again = (await store.listRuns({ pool: cfg.name, states: UNFINISHED_RUN_STATES }))[0];
-        if (again) {
-          await release();
-          return refuseStart('conflict', `run ${again.id} is already active on ${cfg.name} (${again.state})`);
-        }
-        // re-validated against the pool as it is now: a plan made on an older state is not executed
-        let fresh: Plan;
-        try {
-          // a hop of a chain is re-made towards its final target (its own mode comes from the pools file's hops, R1.4)
-          fresh = await makePlan(cfg, latest.finalTarget ? { target: latest.finalTarget } : { target: cfg.target, mode: latest.mode }, { forStart: true });
-        } catch (err) {
-          await release();
-          return unavailable(cfg.name, err);
-        }
-        if (fresh.id !== latest.id) {
-          await release();
-          await store.savePlan(cfg.name, fresh);
-          return refuseStart('conflict', `pool ${cfg.name} changed since plan ${latest.id.slice(0, 12)}; the new plan is ${fresh.id.slice(0, 12)}: review it and start again`);
-        }
-        const poolUuid = runtimeOf(cfg.name)!.client.poolUuid;
-        const run: Run = {
-          id: runId,
-          pool: cfg.name,
-          plan: latest,
-          planHash: latest.id,
-          requestedBy: actor.userId,
-          state: 'running',
-          steps: latest.steps.map((s) => ({ id: s.id, kind: s.kind, state: 'pending', attempts: 0, ...(s.host ? { host: s.host, hostName: s.hostName } : {}) })),
-          approvals: [],
-          createdAt: now,
-          updatedAt: now,
-          revision: 0,
-          slack: { channel: cfg.slack.channel },
-          // the pool the plan was just read from: after a restart, the run is driven on this pool only
-          ...(poolUuid ? { poolUuid } : {}),
-        };
-        const started = auditEvent(clock, run.id, 'state', actor.userId, `run ${run.id} started by ${describeActor(actor)} from plan ${latest.id.slice(0, 12)}`, {
-          plan: latest.id,
-          ...(actor.window ? { window: actor.window } : {}),
-        });
-        await store.createRun(run, { audit: started });
-        await markNextHopStarted(store, cfg.name, run);
-        engine.notify(run, 'runStarted', (n) => n.runStarted(run));
-        engine.drive(run.id);
-        return ok(run);
+      return serialised(poolName, () => {
+        starting.add(poolName);
+        return startRun(poolName, opts, actor).finally(() => starting.delete(poolName));
       });
     },
 

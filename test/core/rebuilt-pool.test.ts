@@ -12,12 +12,45 @@ import type { CoreHandle } from '../../src/core';
 import { loadScenario, startSimulator, type SimPool } from '../../src/sim';
 import { openStore, type Store } from '../../src/store';
 import { XenApiClient } from '../../src/xenapi';
+import type { RecordClass, RecordOf } from '../../src/xenapi/records';
 import { REQUESTER, coreForSim, startToFirstGate } from '../runner/sim-harness';
 
 jest.setTimeout(120_000);
 
 /** what only reads (http:/jsonrpc counts the transport's requests) */
 const READS = /^(http:\/jsonrpc|session\.(login_with_password|logout)|event\.from|\w+\.get_\w+)$/;
+
+/** A client whose next call of one kind waits until the test lets it go (to order two commands deterministically). */
+class GatedClient extends XenApiClient {
+  private readonly gates = new Map<string, { reached: () => void; release: Promise<void> }>();
+
+  /** the next `what` ('pool' read, or an RPC method) waits; resolves when it is reached, with the function that lets it go */
+  hold(what: string): { reached: Promise<void>; release: () => void } {
+    let release!: () => void;
+    let reached!: () => void;
+    const atGate = new Promise<void>((r) => (reached = r));
+    this.gates.set(what, { reached, release: new Promise<void>((r) => (release = r)) });
+    return { reached: atGate, release };
+  }
+
+  private async pass(what: string): Promise<void> {
+    const gate = this.gates.get(what);
+    if (!gate) return;
+    this.gates.delete(what);
+    gate.reached();
+    await gate.release;
+  }
+
+  override async call<T = unknown>(method: string, params: unknown[] = [], opts = {}): Promise<T> {
+    await this.pass(method);
+    return super.call<T>(method, params, opts);
+  }
+
+  override async getAllRecords<C extends RecordClass>(cls: C): Promise<Record<string, RecordOf<C>>> {
+    await this.pass(`${cls} read`);
+    return super.getAllRecords(cls);
+  }
+}
 
 describe('a pool rebuilt at the address the bot knows, while the bot runs', () => {
   const clock = new ScaledClock(3000);
@@ -93,5 +126,32 @@ describe('a pool rebuilt at the address the bot knows, while the bot runs', () =
     if (refused.ok) return;
     expect(refused.error).toMatch(/^pool pool-a: [\d.]+ belongs to another pool \(pool uuid [0-9a-f-]+, expected [0-9a-f-]+\): not adopted\. While a run of pool-a is unfinished, the bot reads only the pool that run started on: finish or abort it before planning the pool that answers there now$/);
     expect(Object.keys(simB.stats().calls).filter((m) => !READS.test(m))).toEqual([]);
+  });
+
+  it('a plan made while a start re-reads the pool does not make the run lose the pool it started on', async () => {
+    const simA = await poolA();
+    let client: GatedClient | undefined;
+    core = await coreForSim(simA, {
+      store,
+      clock,
+      dir,
+      ownerId: 'the-bot',
+      clientFactory: (pool) => (client = new GatedClient({ url: pool.masterUrl, username: pool.username, password: simA.password, tls: pool.tls, clock })),
+    });
+    const plan = await core.plan(simA.name, {}, REQUESTER);
+    if (!plan.ok) throw new Error(plan.error);
+    // the start has read the pool (and learnt its uuid) and waits; a plan then begins, and waits before its pool read
+    const startWaits = client!.hold('session.get_is_local_superuser');
+    const starting = core.start(simA.name, { planHash: plan.value.id, planMadeAt: plan.value.createdAt }, REQUESTER);
+    await startWaits.reached;
+    const planWaits = client!.hold('pool read');
+    const planning = core.plan(simA.name, {}, REQUESTER);
+    await planWaits.reached;
+    startWaits.release();
+    const started = await starting;
+    planWaits.release();
+    expect((await planning).ok).toBe(true);
+    if (!started.ok) throw new Error(started.error);
+    expect(started.value.poolUuid).toBe(await poolUuidAt(simA));
   });
 });

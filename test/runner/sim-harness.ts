@@ -136,8 +136,9 @@ export async function planAndStart(h: Harness, by: Actor = REQUESTER): Promise<R
  * A core of its own for one simulated pool in automatic mode, on a store and clock the test keeps (a bot that
  * restarts, or that sees its pool replaced, is a second core or a second simulator on them); backups go to `dir`.
  */
-export function coreForSim(sim: SimPool, on: { store: Store; clock: ScaledClock; dir: string; ownerId: string }): Promise<CoreHandle> {
+export function coreForSim(sim: SimPool, on: { store: Store; clock: ScaledClock; dir: string; ownerId: string; clientFactory?: (pool: PoolConfig) => XenApiClient }): Promise<CoreHandle> {
   return createCore({
+    ...(on.clientFactory ? { clientFactory: on.clientFactory } : {}),
     pools: [poolConfigFor(sim, 'automatic')],
     store: on.store,
     notifier: recordingNotifier(),
