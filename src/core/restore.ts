@@ -63,6 +63,9 @@ async function restoreLeased(
 ): Promise<CoreResult<Run>> {
   const lease = await env.store.acquireLease(run.pool, env.ownerId, run.id, env.leaseTtlMs, env.clock.now());
   if (!lease.ok) return refuse('conflict', `pool ${run.pool} is being driven by ${lease.holder} (run ${lease.runId}): try again when it is idle`);
+  // what Restore puts back belongs to the pool the run started on: another pool answering at the address now is
+  // refused (EFOREIGNPOOL) before anything is sent to it. The next plan of the pool lets the binding go (forgetPool)
+  if (run.poolUuid) client.expectPool?.(run.poolUuid);
   try {
     const started: RestoreRecord = { by: actor.userId, at: env.clock.now(), state: 'running', did: run.restore?.did ?? [], left: [] };
     // persisted before the first side effect; a Restore still "running" after a crash is simply done again

@@ -2,7 +2,8 @@
  * A pool rebuilt at the same address (its hosts reinstalled into a new pool, with a new pool uuid), while the bot
  * keeps running. With no unfinished run on it, the pools file's address is the operator's word: the next plan reads
  * the pool that answers there now. With an unfinished run, that run's pool is the only one the bot may read or drive
- * there (Run.poolUuid), so a plan is refused with the reason, and nothing that changes anything is sent.
+ * there (Run.poolUuid), so a plan is refused with the reason, and nothing that changes anything is sent. Restore of
+ * an aborted run acts only on the pool that run started on, even after the new pool has been planned.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +14,7 @@ import { loadScenario, startSimulator, type SimPool } from '../../src/sim';
 import { openStore, type Store } from '../../src/store';
 import { XenApiClient } from '../../src/xenapi';
 import type { RecordClass, RecordOf } from '../../src/xenapi/records';
-import { REQUESTER, coreForSim, startToFirstGate } from '../runner/sim-harness';
+import { APPROVER, REQUESTER, coreForSim, startToFirstGate } from '../runner/sim-harness';
 
 jest.setTimeout(120_000);
 
@@ -153,5 +154,28 @@ describe('a pool rebuilt at the address the bot knows, while the bot runs', () =
     expect((await planning).ok).toBe(true);
     if (!started.ok) throw new Error(started.error);
     expect(started.value.poolUuid).toBe(await poolUuidAt(simA));
+  });
+
+  it('Restore of an aborted run, once another pool answers at the address, sends that pool nothing that changes it', async () => {
+    const simA = await poolA();
+    const bot = await startCore(simA);
+    const waiting = await startToFirstGate(bot, store, simA.name);
+    const aborted = await bot.abort(waiting.id, APPROVER);
+    if (!aborted.ok) throw new Error(aborted.error);
+
+    // the pool is rebuilt at the address and planned (no run is unfinished: the new pool is read); then someone
+    // clicks Restore on the old run's message
+    const simB = await rebuild(simA);
+    expect((await bot.plan(simB.name, {}, REQUESTER)).ok).toBe(true);
+    const before = { ...simB.stats().calls };
+    const restored = await bot.restore(waiting.id, APPROVER);
+    if (!restored.ok) throw new Error(restored.error);
+    expect(restored.value.restore?.state).toBe('partial');
+    expect(restored.value.restore?.did).toEqual([]);
+    expect(restored.value.restore?.left.join(' ')).toMatch(/belongs to another pool \(pool uuid [0-9a-f-]+, expected [0-9a-f-]+\): not adopted/);
+    const sentByRestore = Object.entries(simB.stats().calls).filter(([m, n]) => n !== before[m] && !READS.test(m));
+    expect(sentByRestore).toEqual([]);
+    // and the next plan of the pool plans the pool that answers there now again
+    expect((await bot.plan(simB.name, {}, REQUESTER)).ok).toBe(true);
   });
 });
