@@ -68,8 +68,6 @@ export type CoreHandle = Core & {
   toolsClient(pool: string): ToolsClient | undefined;
 };
 
-
-
 export function defaultOwnerId(env: NodeJS.ProcessEnv = process.env): string {
   return loadGeneralSettings(env).ownerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
 }
@@ -121,7 +119,7 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
 
   /** one start at a time per pool in this process (across processes the lease decides) */
   const startLocks = new Map<string, Promise<unknown>>();
-  /** pools whose start is under way (from its lease to its run) */
+  /** pools whose start is under way (from its checks to its run, under the start lock) */
   const starting = new Set<string>();
   const serialised = <T>(pool: string, fn: () => Promise<T>): Promise<T> => {
     const prev = startLocks.get(pool) ?? Promise.resolve();
@@ -242,7 +240,7 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
     throw err;
   };
 
-  /** a start, under the pool's start lock: the lease, the plan re-made from the live pool, then the run */
+  /** a start, under the pool's start lock: its checks, the lease, the plan re-made from the live pool, then the run */
   const startRun = async (poolName: string, opts: Parameters<Core['start']>[1], actor: Actor): Promise<CoreResult<Run>> => {
     const cfg = pools.get(poolName);
     if (!cfg) return fail('not-found', `no pool named ${poolName}`);
