@@ -11,6 +11,7 @@ import { auditEvent, type AuditKind } from '../runner/audit';
 import { StaleAction } from '../runner/recovery';
 import { endAuditOf } from '../runner/report';
 import { executeRestore, restoreOffer } from '../runner/restore';
+import { ok } from './result';
 import type { PoolClient, RunStore } from '../runner/ports';
 
 export interface RestoreEnv {
@@ -110,7 +111,7 @@ async function restoreLeased(
     await env.audit(run.id, 'recovery', actor.userId, words, { state: result.state });
     env.notify(final, 'runEvent', (n) => n.runEvent(final, words));
     env.notify(final, 'runUpdated', (n) => n.runUpdated(final));
-    return { ok: true, value: final };
+    return ok(final);
   } finally {
     await env.store.releaseLease(run.pool, env.ownerId).catch(() => undefined);
   }

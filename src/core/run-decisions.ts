@@ -7,7 +7,7 @@
 import type { Clock } from '../clock';
 import type { PoolConfig } from '../config/pools';
 import type { Core, CoreErrorCode, CoreResult, RecoveryRequest } from '../domain/ports';
-import type { Actor, Run, RunState } from '../domain/types';
+import { TERMINAL_RUN_STATES, type Actor, type Run } from '../domain/types';
 import { mention } from '../domain/mention';
 import type { AuditKind } from '../runner/audit';
 import { abortedOutcome } from '../runner/end-audit';
@@ -18,8 +18,6 @@ import type { Store } from '../store';
 import type { XenApiClient } from '../xenapi';
 import { describeActor, type Decision } from './authorize';
 import { fail, ok } from './result';
-
-const TERMINAL: RunState[] = ['done', 'aborted', 'rolled-back'];
 
 /** What a decision writes to the audit log with the change it makes (in the same transaction). */
 export interface Audited {
@@ -148,7 +146,7 @@ export function runDecisions(env: DecisionEnv): RunDecisions {
       if (!got.ok) return got;
       const at = clock.now();
       const res = await cas(got.value.run, actor, (r) => {
-        if (TERMINAL.includes(r.state)) throw new StaleAction(`run ${r.id} is already ${r.state}`);
+        if (TERMINAL_RUN_STATES.includes(r.state)) throw new StaleAction(`run ${r.id} is already ${r.state}`);
         for (const s of r.steps) if (s.state === 'awaiting-approval') r.approvals.push({ stepId: s.id, decision: 'aborted', by: actor.userId, at });
         r.state = 'aborted';
         r.endedAt = at;

@@ -370,6 +370,8 @@ export type RunState =
 
 /** a run that is not over: it may hold its pool, an open gate or a recovery */
 export const UNFINISHED_RUN_STATES: RunState[] = ['running', 'awaiting-approval', 'paused', 'failed'];
+/** a run that is over: nothing drives it again (the states not in UNFINISHED_RUN_STATES) */
+export const TERMINAL_RUN_STATES: RunState[] = ['done', 'aborted', 'rolled-back'];
 
 export interface StepError {
   message: string;

@@ -5,12 +5,12 @@
  */
 import type { Clock } from '../clock';
 import type { Notifier } from '../domain/ports';
-import { UNFINISHED_RUN_STATES, type Plan, type Run, type RunState, type StepRecord } from '../domain/types';
+import { TERMINAL_RUN_STATES, UNFINISHED_RUN_STATES, type Plan, type Run, type RunState, type StepRecord } from '../domain/types';
 import type { Store } from '../store/types';
 import { gatesWaiting, oldestGateAge, runsByState, stepDuration, stepsFinished } from './metrics';
 
 const ENDED = new Set(['done', 'failed', 'skipped']);
-const RUN_STATES: RunState[] = ['running', 'awaiting-approval', 'paused', 'failed', 'done', 'aborted', 'rolled-back'];
+const RUN_STATES: RunState[] = [...UNFINISHED_RUN_STATES, ...TERMINAL_RUN_STATES];
 
 /** Wraps a notifier: every call is forwarded unchanged; step endings seen in the run are counted once. */
 export function observingNotifier(inner: Notifier): Notifier {
@@ -28,7 +28,7 @@ export function observingNotifier(inner: Notifier): Notifier {
       if (first || before === key || !ENDED.has(s.state)) continue;
       countStep(s);
     }
-    if (['done', 'aborted', 'rolled-back'].includes(run.state)) seen.delete(run.id);
+    if (TERMINAL_RUN_STATES.includes(run.state)) seen.delete(run.id);
   };
   const wrap =
     <A extends unknown[]>(fn: (run: Run, ...rest: A) => Promise<void>) =>

@@ -19,7 +19,7 @@
 import type { Clock } from '../clock';
 import type { Logger } from '../log';
 import type { Notifier } from '../domain/ports';
-import type { Ref, Run, StepRecord } from '../domain/types';
+import { TERMINAL_RUN_STATES, type Ref, type Run, type StepRecord } from '../domain/types';
 import { NotifyQueue, auditor } from './audit';
 import { fencedStore, isFenced } from './fencing';
 import { isPoolUnavailable, toStepError } from './errors';
@@ -56,7 +56,7 @@ export interface EngineDeps {
   onHopDone?: (run: Run) => void;
 }
 
-const TERMINAL = new Set(['done', 'aborted', 'rolled-back']);
+const TERMINAL = new Set<string>(TERMINAL_RUN_STATES);
 
 /** Thrown into a step's signal when the run must stop now (aborted elsewhere, lease lost, shutdown). */
 export class RunInterrupted extends Error {

@@ -1,4 +1,4 @@
-import type { Run, RunState } from '../domain/types';
+import { TERMINAL_RUN_STATES, type Run, type RunState } from '../domain/types';
 import type { Schedule } from '../store/types';
 import { nextOccurrence, occurrencesBetween, parseCron } from './cron';
 import { nextTimeOfDay, windowEnd } from './window';
@@ -72,7 +72,6 @@ export type SchedulerAction =
   | { kind: 'step-overdue'; run: Run; stepId: string; since: number; expectedSeconds: number; key: string }
   | { kind: 'digest'; pool: string; at: number; key: string };
 
-const FINISHED: RunState[] = ['done', 'aborted', 'rolled-back'];
 const ACTIVE: RunState[] = ['running', 'awaiting-approval'];
 
 function openingFor(run: Run | undefined): WindowOpening {
@@ -114,7 +113,7 @@ function decideSchedule(s: Schedule, input: DecideInput): SchedulerAction[] {
         },
       ];
     }
-    if (run && FINISHED.includes(run.state)) {
+    if (run && TERMINAL_RUN_STATES.includes(run.state)) {
       return [{ kind: 'schedule-finished', schedule: s, run, patch: { state: 'done', current: undefined, nextStartAt: undefined } }];
     }
   }
@@ -190,7 +189,7 @@ function decidePool(pool: PoolView, input: DecideInput): SchedulerAction[] {
     if (!notMixed && now - run.updatedAt >= settings.mixedModeAfterMs && due(input, key, settings.mixedModeEveryMs)) {
       out.push({ kind: 'mixed-mode', pool: pool.name, run, since: run.updatedAt, key });
     }
-  } else if (!run || FINISHED.includes(run.state)) {
+  } else if (!run || TERMINAL_RUN_STATES.includes(run.state)) {
     const since = input.mixedSince[pool.name];
     const key = `mixed:${pool.name}:versions`;
     if (since !== undefined && now - since >= settings.mixedModeAfterMs && due(input, key, settings.mixedModeEveryMs)) {

@@ -1,5 +1,5 @@
 import { createTask, type ScheduledTask } from 'node-cron';
-import type { Actor, Plan, Run } from '../domain/types';
+import { TERMINAL_RUN_STATES, UNFINISHED_RUN_STATES, type Actor, type Plan, type Run } from '../domain/types';
 import type { Core, CoreResult, Notifier } from '../domain/ports';
 import type { PoolConfig } from '../config/pools';
 import type { Clock } from '../clock';
@@ -242,8 +242,8 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     const poolRuns: Record<string, Run | undefined> = {};
     for (const p of deps.pools) {
       const runs = await core.status(p.name);
-      poolRuns[p.name] = runs.find((r) => r.pool === p.name && !['done', 'aborted', 'rolled-back'].includes(r.state)) ?? runs.find((r) => r.pool === p.name);
-      const active = poolRuns[p.name] && ['running', 'awaiting-approval', 'paused', 'failed'].includes(poolRuns[p.name]!.state);
+      poolRuns[p.name] = runs.find((r) => r.pool === p.name && !TERMINAL_RUN_STATES.includes(r.state)) ?? runs.find((r) => r.pool === p.name);
+      const active = poolRuns[p.name] && UNFINISHED_RUN_STATES.includes(poolRuns[p.name]!.state);
       const run = poolRuns[p.name];
       // a stale plan or an old run only hints at mixed mode: the live pool decides (issue 11.5)
       const hinted = active
