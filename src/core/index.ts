@@ -174,7 +174,8 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
 
   const makePlan = async (cfg: PoolConfig, opts: { target?: string; mode?: UpgradeMode }, how: { forStart?: boolean } = {}): Promise<Plan> => {
     const rt = runtimeOf(cfg.name)!;
-    const unfinished = (await store.listRuns({ pool: cfg.name, states: UNFINISHED_RUN_STATES }))[0];
+    // a start has just found no unfinished run under its lease (the active-run precheck is the lease's job there)
+    const unfinished = how.forStart ? undefined : (await store.listRuns({ pool: cfg.name, states: UNFINISHED_RUN_STATES }))[0];
     // no unfinished run binds the client to the pool it started on: the pools file's address is the operator's word,
     // and the pool that answers there now is planned, even one rebuilt under a new uuid (a run from the plan records
     // it). Not while a start of the pool is under way, other than this one: that start records the uuid it read
@@ -192,8 +193,6 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
       const live = snapshot.hosts.filter((h) => h.live).map((h) => h.ref);
       repository = { url: media.upgrade.repositoryUrl, testResults: await testRepository(rt.client, live, withCreds), ...(await readAppliedUpdates(rt.client, live)) };
     }
-    // start re-validates under its own lease: the active-run precheck is the lease's job there
-    const active = how.forStart ? undefined : unfinished;
     const backup = snapshot.pool.rollingUpgradeInProgress ? await lastUsableBackup((f) => store.listRuns(f), cfg.name) : undefined;
     // R3.10: the update repository's ISOs and what each host has applied (read here; the planner is pure)
     const updates = cfg.updateRepository ? await readUpdatesInput(rt.client, cfg.updateRepository) : undefined;
@@ -207,7 +206,7 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
       returnPolicy: cfg.returnPolicy,
       paths,
       repository,
-      activeRunId: active?.id,
+      activeRunId: unfinished?.id,
       permissions,
       sanBootHosts: cfg.sanBootHosts ?? [],
       ...media.planOptions,

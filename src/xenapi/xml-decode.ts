@@ -378,7 +378,8 @@ export class XmlRpcDecoder {
     if (this.skipping) return;
     const text = this.slice(start, end);
     // the tokenizer hands a reference it decoded to ontextentity; a "&" left in the text starts none (XML writes &amp;)
-    if (text.includes('&')) throw new XmlRpcDecodeError(`a "&" that starts no character or entity reference: ${JSON.stringify(text.slice(text.indexOf('&'), text.indexOf('&') + 12))}`);
+    const amp = text.indexOf('&');
+    if (amp >= 0) throw new XmlRpcDecodeError(`a "&" that starts no character or entity reference: ${JSON.stringify(text.slice(amp, amp + 12))}`);
     this.text += text;
   }
 
@@ -513,10 +514,9 @@ export class XmlRpcDecoder {
 
   /** A whole record of a successful ref → record reply goes to onRecord instead of into the document. */
   private handOverRecord(record: Record<string, unknown>): void {
-    const refs = this.frames[this.frames.length - 1] as Extract<Frame, { kind: 'struct' }>;
-    if (refs.name === undefined) throw new XmlRpcDecodeError('struct member without a <name>');
+    const ref = memberName(this.frames[this.frames.length - 1] as Extract<Frame, { kind: 'struct' }>);
     try {
-      this.onRecord!(refs.name, record);
+      this.onRecord!(ref, record);
     } catch (e) {
       this.recordError = e;
       throw e;
@@ -540,10 +540,7 @@ export class XmlRpcDecoder {
       return;
     }
     if (top.kind === 'array') top.items.push(v);
-    else {
-      if (top.name === undefined) throw new XmlRpcDecodeError('struct member without a <name>');
-      setOwn(top.obj, top.name, v);
-    }
+    else setOwn(top.obj, memberName(top), v);
   }
 
   private scalarValue(type: Tag, text: string): unknown {
@@ -592,6 +589,12 @@ const SLASH = 0x2f;
  * element out of place, a name with an entity) is handed back to the tokenizer, with the elements open at that
  * point, and judged as it would have been.
  */
+/** The name of the member of `struct` whose value is being read; a member must name itself before its value. */
+function memberName(struct: Extract<Frame, { kind: 'struct' }>): string {
+  if (struct.name === undefined) throw new XmlRpcDecodeError('struct member without a <name>');
+  return struct.name;
+}
+
 class MemberSkipper {
   /** the first member (whose `<member>` and `<name>` the tokenizer read) has been closed here */
   memberClosed = false;
