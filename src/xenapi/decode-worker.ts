@@ -235,6 +235,8 @@ function describe(e: unknown): DecodeError {
  * Decoding yields the CPU to the event loop: on Linux this thread runs at nice 10 (a thread is a task with an id of
  * its own there, /proc/thread-self). With two cores, two decode threads and the loop, the loop was otherwise
  * descheduled for up to 70 ms at a time during a 64-host read: Slack acks and timers late. Elsewhere: left as is.
+ * A seccomp filter that refuses setpriority by killing the process would kill the bot here: the systemd unit allows
+ * it (deploy/xsupgrade.service, test/deploy/systemd-unit.test.ts).
  */
 function lowerPriority(): void {
   try {
