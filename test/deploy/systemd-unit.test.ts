@@ -148,7 +148,7 @@ describeWithTools("the systemd unit's system call filter (deploy/xsupgrade.servi
     const plan = JSON.parse(r.stdout) as { pool: string; hosts: unknown[] };
     expect(plan.pool).toBe('pool-16');
     expect(plan.hosts).toHaveLength(16);
-    // the decode threads took the large replies (the path setpriority is on)
+    // it read the pool: its large replies went to decode threads, where the unit used to kill it (setpriority)
     expect(sim.stats().calls['VM.get_all_records']).toBeGreaterThan(0);
   });
   it('lets `xsupgrade serve` (the unit\'s ExecStart) answer a signed `/xsupgrade plan`, post the plan, and stop on SIGTERM', async () => {
