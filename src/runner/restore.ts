@@ -9,8 +9,8 @@
  */
 import type { Ref, RestoreRecord, Run } from '../domain/types';
 import type { AuditKind } from './audit';
-import { toStepError } from './errors';
-import { describeHost, readLivePool } from './pool-state';
+import { isConnectionError, toStepError } from './errors';
+import { describeHost, readLivePool, type LivePool } from './pool-state';
 import type { PoolClient } from './ports';
 import { hostRemap } from './remap';
 import type { HaSaved } from './steps/pool-prep';
@@ -58,13 +58,30 @@ export interface RestoreDeps {
 export async function executeRestore(deps: RestoreDeps, run: Run, offer: RestoreOffer, record: RestoreRecord): Promise<RestoreRecord> {
   const { client } = deps;
   const rec: RestoreRecord = { ...record, did: [...record.did], left: [] };
-  const act = async (method: string, params: unknown[], target: string): Promise<void> => {
-    await deps.audit(run.id, 'xenapi', rec.by, `${method} ${target} (Restore after abort)`, { method, target });
-    await client.call(method, params);
-  };
   const failed = (what: string, err: unknown) => {
     const e = toStepError(err);
     rec.left.push(`${what}: the pool answered ${e.code ?? 'an error'}${e.message && e.message !== e.code ? ` (${e.message})` : ''}`);
+  };
+  /**
+   * One side effect, audited before it is sent. A call whose answer never came (connection lost or timed out) may
+   * have been carried out: the pool is read again, and what it shows is what is said (reference top 1: never
+   * re-sent blindly, never called a refusal). `isDone` tells from the live pool whether the effect is there.
+   */
+  const act = async (step: { method: string; params: unknown[]; target: string; what: string; did: string; isDone: (pool: LivePool) => boolean }): Promise<void> => {
+    await deps.audit(run.id, 'xenapi', rec.by, `${step.method} ${step.target} (Restore after abort)`, { method: step.method, target: step.target });
+    try {
+      await client.call(step.method, step.params);
+      rec.did.push(step.did);
+    } catch (err) {
+      if (!isConnectionError(err)) return failed(step.what, err);
+      const now = await readLivePool(client).catch(() => undefined);
+      if (now && step.isDone(now)) rec.did.push(`${step.did} (seen on the pool: the answer to ${step.method} was lost)`);
+      else
+        rec.left.push(
+          `${step.what}: no answer to ${step.method} (${toStepError(err).message}), and ${now ? 'the pool does not show it done' : 'the pool could not be read again'}: ` +
+            'xapi may still be doing it; check the pool before clicking Restore again',
+        );
+    }
   };
   let pool = await readLivePool(client);
   const host = offer.host ? pool.hosts.find((h) => h.ref === offer.host!.ref) : undefined;
@@ -73,12 +90,8 @@ export async function executeRestore(deps: RestoreDeps, run: Run, offer: Restore
     if (!host) rec.left.push(`${offer.host.name} is no longer a member of the pool: nothing to enable`);
     else if (!host.live) rec.left.push(`${host.name} is not live, so it cannot be enabled now (${describeHost(host)}); enable it once it is back (xe host-enable)`);
     else if (!host.enabled) {
-      try {
-        await act('host.enable', [host.ref], host.name);
-        rec.did.push(`${host.name} enabled`);
-      } catch (err) {
-        failed(`enabling ${host.name}`, err);
-      }
+      const isEnabled = (p: LivePool) => p.hosts.some((h) => h.ref === host.ref && h.enabled);
+      await act({ method: 'host.enable', params: [host.ref], target: host.name, what: `enabling ${host.name}`, did: `${host.name} enabled`, isDone: isEnabled });
       await deps.save(rec);
     }
   }
@@ -96,14 +109,14 @@ export async function executeRestore(deps: RestoreDeps, run: Run, offer: Restore
       rec.left.push(`${vm.name} (${live.powerState}): its host ${on?.name ?? offer.host?.name ?? '?'} is not live; start or resume it once the host is back`);
       continue;
     }
-    try {
-      if (live.powerState === 'Suspended') await act('VM.resume_on', [vm.ref, on.ref, false, false], `${vm.name} on ${on.name}`);
-      else if (live.powerState === 'Halted') await act('VM.start_on', [vm.ref, on.ref, false, false], `${vm.name} on ${on.name}`);
-      else if (live.powerState === 'Paused') await act('VM.unpause', [vm.ref], vm.name);
-      rec.did.push(`${vm.name} ${live.powerState === 'Suspended' ? 'resumed' : 'started'} on ${on.name}`);
-    } catch (err) {
-      failed(`${vm.name} (${live.powerState})`, err);
-    }
+    const call =
+      live.powerState === 'Suspended'
+        ? { method: 'VM.resume_on', params: [vm.ref, on.ref, false, false], target: `${vm.name} on ${on.name}` }
+        : live.powerState === 'Halted'
+          ? { method: 'VM.start_on', params: [vm.ref, on.ref, false, false], target: `${vm.name} on ${on.name}` }
+          : { method: 'VM.unpause', params: [vm.ref], target: vm.name };
+    const isRunning = (p: LivePool) => p.vms.some((v) => v.ref === vm.ref && v.powerState === 'Running');
+    await act({ ...call, what: `${vm.name} (${live.powerState})`, did: `${vm.name} ${live.powerState === 'Suspended' ? 'resumed' : 'started'} on ${on.name}`, isDone: isRunning });
     await deps.save(rec);
   }
 
@@ -114,12 +127,8 @@ export async function executeRestore(deps: RestoreDeps, run: Run, offer: Restore
       if (versions.size > 1) {
         rec.left.push('HA stays off: the pool is in mixed mode and xapi refuses HA until every host runs the same version (R2.4, R3.5)');
       } else {
-        try {
-          await act('pool.enable_ha', [offer.ha.heartbeatSrs, offer.ha.configuration], `pool ${run.pool}`);
-          rec.did.push('HA re-enabled');
-        } catch (err) {
-          failed('re-enabling HA', err);
-        }
+        const params = [offer.ha.heartbeatSrs, offer.ha.configuration];
+        await act({ method: 'pool.enable_ha', params, target: `pool ${run.pool}`, what: 're-enabling HA', did: 'HA re-enabled', isDone: (p) => p.haEnabled });
         await deps.save(rec);
       }
     }

@@ -109,4 +109,42 @@ describe('Restore after abort (issue 10.7)', () => {
       await h.close();
     }
   });
+  // reference top 1: a call whose answer was lost is judged from the pool, never called a refusal nor re-sent blindly
+  it.each([
+    ['carried out, its answer lost', 'after' as const],
+    ['lost before xapi saw it', 'before' as const],
+  ])('Restore re-enabling HA, the call %s: it says what the pool shows', async (_what, when) => {
+    const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', {
+      autoApprove: false,
+      // only Restore sends the synchronous pool.enable_ha (the run's own steps send Async.pool.enable_ha)
+      faults: [{ kind: 'connection-reset', method: 'pool.enable_ha', when }],
+    });
+    try {
+      const run = await planAndStart(h);
+      await approveUntilGate(h, run.id, 'xs-a1:approval');
+      expect(h.sim.inspect().pool.haEnabled).toBe(false);
+      expect((await h.core.abort(run.id, APPROVER)).ok).toBe(true);
+      expect((await h.core.restore(run.id, APPROVER)).ok).toBe(true);
+      const after = (await h.store.getRun(run.id))!;
+      const event = h.notifier.calls.filter((c) => c.method === 'runEvent').pop()!;
+      expect(event.text).not.toMatch(/the pool answered/);
+      if (when === 'after') {
+        expect(h.sim.inspect().pool.haEnabled).toBe(true);
+        expect(after.restore).toMatchObject({ state: 'done', left: [] });
+        expect(after.restore!.did).toContain('HA re-enabled (seen on the pool: the answer to pool.enable_ha was lost)');
+        return;
+      }
+      expect(h.sim.inspect().pool.haEnabled).toBe(false);
+      expect(after.restore!.state).toBe('partial');
+      expect(after.restore!.left).toEqual([
+        expect.stringMatching(/^re-enabling HA: no answer to pool\.enable_ha \(.*\), and the pool does not show it done: xapi may still be doing it; check the pool before clicking Restore again$/),
+      ]);
+      // Restore again, once the operator has looked: HA is re-enabled, sent once more only because the pool shows it off
+      expect((await h.core.restore(run.id, APPROVER)).ok).toBe(true);
+      expect(h.sim.inspect().pool.haEnabled).toBe(true);
+      expect((await h.store.getRun(run.id))!.restore).toMatchObject({ state: 'done', did: ['xs-a1 enabled', 'HA re-enabled'], left: [] });
+    } finally {
+      await h.close();
+    }
+  });
 });
