@@ -42,12 +42,19 @@ export function backupVerdict(run: Run): EndAudit['backup'] {
   return { usable: true, path: data.path, why: `${data.path} holds the pool database as it was before the run (R2.1)` };
 }
 
-/** VMs this run stopped (stop-vms records, not the ones it found already down), by ref. */
-function stoppedByRun(run: Run): Map<Ref, StoppedVm & { forHost: string }> {
+/**
+ * VMs this run stopped, by ref: stop-vms records of a stop that was carried out, not those of the VMs it found already
+ * down, nor of a stop xapi refused (the VM kept running). A stop whose answer never came counts when the pool shows
+ * the VM down (an end not read from the pool counts only the stops that answered).
+ */
+function stoppedByRun(run: Run, snapshot: PoolSnapshot | undefined): Map<Ref, StoppedVm & { forHost: string }> {
   const out = new Map<Ref, StoppedVm & { forHost: string }>();
+  const down = (ref: Ref) => ['Halted', 'Suspended'].includes(snapshot?.vms.find((v) => v.ref === ref)?.powerState ?? '');
   for (const s of run.steps) {
     if (s.kind !== 'stop-vms') continue;
-    for (const [ref, v] of Object.entries((s.data?.stopped ?? {}) as Record<string, StoppedVm>)) if (!v.untouched) out.set(ref, { ...v, forHost: s.hostName ?? '?' });
+    for (const [ref, v] of Object.entries((s.data?.stopped ?? {}) as Record<string, StoppedVm>)) {
+      if (!v.untouched && (v.stopped !== false || down(ref))) out.set(ref, { ...v, forHost: s.hostName ?? '?' });
+    }
   }
   return out;
 }
@@ -90,7 +97,7 @@ export function auditEnd(input: EndAuditInput): EndAudit {
   const remap = hostRemap(run);
   const baseline = baselineOfRun(run);
   const backup = backupVerdict(run);
-  const stopped = stoppedByRun(run);
+  const stopped = stoppedByRun(run, snapshot);
   const haSaved = run.steps.find((s) => s.kind === 'pool-prep')?.data?.ha as { wasEnabled?: boolean } | undefined;
   const disabledByRun = haSaved?.wasEnabled === true;
   const haBefore = baseline?.haEnabled ?? disabledByRun;

@@ -223,4 +223,63 @@ describe('end-of-run audit of the live pool (issue 11)', () => {
       await h.close();
     }
   });
+  it('a stop xapi refused is not counted as a VM stopped by the run, nor as one running again', async () => {
+    const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', {
+      autoApprove: false,
+      faults: [{ kind: 'api-error', method: 'VM.suspend', vm: 'vm-licence-srv', code: 'VDI_IO_ERROR' }],
+    });
+    try {
+      const run = await planAndStart(h);
+      await approveUntilGate(h, run.id, 'xs-a2:approval');
+      expect((await h.core.approve(run.id, 'xs-a2:approval', APPROVER)).ok).toBe(true);
+      const failed = await waitForRun(h.store, run.id, ['failed']);
+      expect(failed.steps.find((s) => s.state === 'failed')!.id).toBe('xs-a2:stop-vms');
+      expect(h.sim.inspect().vms.find((v) => v.name === 'vm-licence-srv')!.powerState).toBe('Running');
+      expect((await h.core.abort(run.id, APPROVER)).ok).toBe(true);
+      const end = (await h.store.getRun(run.id))!;
+      expect(end.endAudit!.counts).toMatchObject({ stopped: 0, restarted: 0 });
+      expect(end.endAudit!.vms).toEqual([]);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it.each([['aborted at once', false], ['retried, then aborted', true]])(
+    'a stop carried out whose answer was lost counts as stopped by the run, %s: the pool shows the VM down',
+    async (_how, retry) => {
+      const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', {
+        autoApprove: false,
+        faults: [{ kind: 'connection-reset', method: 'Async.VM.suspend', when: 'after' }],
+      });
+      try {
+        const run = await planAndStart(h);
+        await approveUntilGate(h, run.id, 'xs-a2:approval');
+        expect((await h.core.approve(run.id, 'xs-a2:approval', APPROVER)).ok).toBe(true);
+        // the answer to the suspend is lost: the step stops, its record of the VM not yet saying "stopped"
+        const failed = await waitForRun(h.store, run.id, ['failed']);
+        const step = failed.steps.find((s) => s.state === 'failed')!;
+        expect(step.id).toBe('xs-a2:stop-vms');
+        const record = (r: Run) =>
+          Object.values((r.steps.find((s) => s.id === step.id)!.data!.stopped ?? {}) as Record<string, { name: string; stopped?: boolean }>).find((v) => v.name === 'vm-licence-srv');
+        expect(record(failed)).toMatchObject({ stopped: false });
+        if (retry) {
+          // Retry takes the step up again: it finds the VM down and records it stopped
+          expect((await h.core.recover(run.id, { action: 'retry', stepId: step.id }, APPROVER)).ok).toBe(true);
+          let now = failed;
+          for (const giveUp = Date.now() + 30_000; Date.now() < giveUp && now.steps.find((s) => s.id === step.id)!.state !== 'done'; await new Promise((r) => setTimeout(r, 20))) {
+            now = (await h.store.getRun(run.id))!;
+          }
+          expect(record(now)).toMatchObject({ stopped: true });
+        }
+        expect((await h.core.abort(run.id, APPROVER)).ok).toBe(true);
+        const end = (await h.store.getRun(run.id))!;
+        expect(h.sim.inspect().vms.find((v) => v.name === 'vm-licence-srv')!.powerState).toBe('Suspended');
+        expect(end.endAudit!.counts.stopped).toBe(1);
+        // stopped by this run, not "from outside the bot"
+        expect(end.endAudit!.vms).toEqual([expect.objectContaining({ name: 'vm-licence-srv', cause: 'stopped-by-run' })]);
+      } finally {
+        await h.close();
+      }
+    },
+  );
 });

@@ -19,6 +19,12 @@ export interface StoppedVm {
   action: 'suspend' | 'shutdown';
   /** already stopped (or gone) when the step first looked: restore leaves it alone */
   untouched?: boolean;
+  /**
+   * false from the record (written before the call) until the call returned, or a later look found the VM no longer
+   * running: a stop that xapi refused leaves it false, and the end of the run does not count that VM as stopped by the
+   * run. Absent in records of an older version (counted as stopped, as then).
+   */
+  stopped?: boolean;
 }
 
 /**
@@ -83,14 +89,17 @@ export function createStopVmsStep(deps: StepDeps): StepModule {
             priorState: vm?.powerState ?? 'Halted',
             host: vm?.residentOn ?? hostRef,
             action: stop.action,
-            ...(runningHere ? {} : { untouched: true }),
+            ...(runningHere ? { stopped: false } : { untouched: true }),
           };
           await stopped.set(stop.vm, record); // before the side effect
+        } else if (!runningHere && known.stopped === false && vm && vm.powerState !== 'Running' && vm.powerState !== 'Paused') {
+          // a stop sent before a crash or a failure of this step was carried out after all: the pool shows it down
+          await stopped.set(stop.vm, { ...known, stopped: true });
         }
         if (!runningHere) continue;
         try {
           const done = await stopVm(deps, ctx, stop);
-          if (done !== stop.action) await stopped.set(stop.vm, { ...(stopped.value[stop.vm] as StoppedVm), action: done });
+          await stopped.set(stop.vm, { ...(stopped.value[stop.vm] as StoppedVm), action: done, stopped: true });
           acted++;
           await ctx.checkpoint('stopped-one');
         } catch (err) {
