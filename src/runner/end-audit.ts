@@ -229,6 +229,7 @@ export function auditEnd(input: EndAuditInput): EndAudit {
   const leftovers = [
     ...hosts.map((h) => `${h.name}: ${h.detail}`),
     ...vms.map((v) => `${v.name} (${v.now}): ${v.why}`),
+    ...notBroughtBack(run, snapshot, remap, hostName),
     ...(haLine ? [haLine] : []),
   ];
   return {
@@ -244,6 +245,28 @@ export function auditEnd(input: EndAuditInput): EndAudit {
     leftovers,
     changed,
   };
+}
+
+/**
+ * Return policy "original": the VMs a skipped move-back (Skip host after the host was evacuated) would have brought
+ * home and that run elsewhere now. The VMs the plan itself left where they were (no room back home) are not
+ * leftovers: the plan said so before the run.
+ */
+function notBroughtBack(run: Run, snapshot: PoolSnapshot, remap: Map<Ref, Ref>, hostName: (ref: Ref | null | undefined) => string): string[] {
+  if (run.plan.returnPolicy !== 'original') return [];
+  const out: string[] = [];
+  for (const s of run.steps) {
+    if (s.kind !== 'move-back' || s.state !== 'skipped' || !s.host || !s.hostName) continue;
+    const home = remap.get(s.host) ?? s.host;
+    const planned = (run.plan.steps.find((p) => p.id === s.id)?.migrations ?? []).map((m) => m.vm);
+    const moved = Object.keys((run.steps.find((x) => x.id === `${s.hostName}:evacuate`)?.data?.moved ?? {}) as object);
+    for (const ref of new Set([...planned, ...moved])) {
+      const vm = snapshot.vms.find((v) => v.ref === ref);
+      if (vm?.powerState !== 'Running' || vm.residentOn === home) continue;
+      out.push(`${vm.name}: running on ${hostName(vm.residentOn)}, not back on ${s.hostName}: its move back was skipped (return policy "original")`);
+    }
+  }
+  return out;
 }
 
 /** The outcome line of a run that reached its last step: "done" only when nothing is left over. */

@@ -4,7 +4,8 @@
  * phase and a roll-back.
  */
 import type { Run, RunState } from '../../src/domain/types';
-import { APPROVER, approveUntilGate, outsideClient, planAndStart, startHarness, until, waitForRun, type Harness } from './sim-harness';
+import { runEndMessages } from '../../src/slack/blocks/run-end';
+import { APPROVER, approveUntilGate, outsideClient, planAndStart, runningVmPlacement, startHarness, until, waitForRun, type Harness } from './sim-harness';
 
 const END: RunState[] = ['done', 'aborted', 'rolled-back', 'failed'];
 
@@ -282,4 +283,31 @@ describe('end-of-run audit of the live pool (issue 11)', () => {
       }
     },
   );
+  it('return policy "original": a move back skipped with Skip host is a leftover, not a clean "done"', async () => {
+    const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', { autoApprove: false, pool: { returnPolicy: 'original' } });
+    try {
+      expect(runningVmPlacement(h.sim)['app-02']).toBe('xs-a2');
+      const run = await planAndStart(h);
+      await approveUntilGate(h, run.id, 'xs-a2:approval');
+      h.sim.control.injectFault({ kind: 'migration-fails', vm: 'app-02' } as never);
+      expect((await h.core.approve(run.id, 'xs-a2:approval', APPROVER)).ok).toBe(true);
+      const failed = await waitForRun(h.store, run.id, ['failed']);
+      const step = failed.steps.find((s) => s.state === 'failed')!;
+      expect(step.id).toBe('xs-a2:move-back');
+      expect((await h.core.recover(run.id, { action: 'skip-host', stepId: step.id }, APPROVER)).ok).toBe(true);
+      await approveUntilGate(h, run.id, 'xs-a3:approval');
+      expect((await h.core.approve(run.id, 'xs-a3:approval', APPROVER)).ok).toBe(true);
+      const end = await waitForRun(h.store, run.id, ['done', 'failed']);
+      expect(end.state).toBe('done');
+      const now = runningVmPlacement(h.sim)['app-02'];
+      expect(now).not.toBe('xs-a2');
+      expect(end.endAudit!.leftovers).toEqual([`app-02: running on ${now}, not back on xs-a2: its move back was skipped (return policy "original")`]);
+      expect(end.outcome).toMatch(/^done with exceptions: app-02: running on/);
+      const text = JSON.stringify(runEndMessages(end, h.pool, { toolsFollowUp: false }).summary.blocks);
+      expect(text).not.toMatch(/white_check_mark/);
+      expect(text).toMatch(/not back on xs-a2/);
+    } finally {
+      await h.close();
+    }
+  });
 });
