@@ -1,7 +1,7 @@
 /**
  * core.restore: the Restore action an aborted run offers (issue 10.7). Authorised like the other recovery actions,
- * re-validated when clicked (the run is aborted, Restore is not done yet, no other run is active on the pool, there
- * is still something to put back), done under the pool's lease (so it never races a run), audited, and followed by
+ * re-validated when clicked (the run is aborted, Restore is not done yet, no other run is active on the pool and none
+ * has started since, there is still something to put back), done under the pool's lease (so it never races a run), audited, and followed by
  * a fresh audit of the live pool that says what remains changed.
  */
 import type { Clock } from '../clock';
@@ -40,8 +40,15 @@ export async function restoreRun(env: RestoreEnv, runId: string, actor: Actor): 
   if (run.restore?.state === 'done') return refuse('conflict', `Restore of ${run.id} was already done by ${run.restore.by}`);
   const offer = restoreOffer(run);
   if (!offer) return refuse('conflict', `run ${run.id} left nothing Restore can put back (no host it disabled, no VM it stopped, HA untouched)`);
-  const active = (await env.store.listRuns({ pool: run.pool, states: UNFINISHED_RUN_STATES })).find((r) => r.id !== run.id);
+  const runs = await env.store.listRuns({ pool: run.pool }); // newest first
+  const active = runs.find((r) => r.id !== run.id && UNFINISHED_RUN_STATES.includes(r.state));
   if (active) return refuse('conflict', `run ${active.id} is active on ${run.pool}: Restore of an older run would act behind its back`);
+  // a run started since read the pool as it found it and decided from there (a host it skipped stays disabled):
+  // this run's records no longer describe the pool, and putting them back would undo that run's decisions
+  const newer = runs.slice(0, Math.max(0, runs.findIndex((r) => r.id === run.id)))[0];
+  if (newer) {
+    return refuse('conflict', `run ${newer.id} of ${run.pool} started after ${run.id} (it is ${newer.state}): Restore of ${run.id} would undo what that run found and decided; put back by hand what you still need`);
+  }
   const client = env.client(run.pool);
   if (!client) return refuse('invalid', `pool ${run.pool} is not configured in this process`);
   const key = `${env.ownerId}:${run.id}`;

@@ -4,7 +4,7 @@
  * when clicked, audited; the summary says what remains changed.
  */
 import { restoreOffer } from '../../src/runner/restore';
-import { APPROVER, approveUntilGate, outsideClient, planAndStart, REQUESTER, startHarness, until, type Harness } from './sim-harness';
+import { APPROVER, approveUntilGate, outsideClient, planAndStart, REQUESTER, startHarness, until, waitForRun, type Harness } from './sim-harness';
 
 const host = (h: Harness, name: string) => h.sim.hosts().find((x) => x.name === name)!;
 const vm = (h: Harness, name: string) => h.sim.inspect().vms.find((x) => x.name === name)!;
@@ -143,6 +143,41 @@ describe('Restore after abort (issue 10.7)', () => {
       expect((await h.core.restore(run.id, APPROVER)).ok).toBe(true);
       expect(h.sim.inspect().pool.haEnabled).toBe(true);
       expect((await h.store.getRun(run.id))!.restore).toMatchObject({ state: 'done', did: ['xs-a1 enabled', 'HA re-enabled'], left: [] });
+    } finally {
+      await h.close();
+    }
+  });
+  it('Restore of an aborted run is refused once a newer run of the pool has started: it would undo what that run decided', async () => {
+    const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', {
+      autoApprove: false,
+      faults: [{ kind: 'api-error', method: 'host.reboot', host: 'xs-a3', code: 'HOST_IN_USE', times: 1 }],
+    });
+    try {
+      const first = await planAndStart(h);
+      await approveUntilGate(h, first.id, 'xs-a3:approval');
+      expect((await h.core.abort(first.id, APPROVER)).ok).toBe(true);
+      expect(host(h, 'xs-a3').enabled).toBe(false);
+      // the operator enables xs-a3 by hand (xe host-enable) instead of Restore, and runs the pool again
+      const outside = await outsideClient(h);
+      await outside.call('host.enable', [host(h, 'xs-a3').ref]);
+      await outside.logout();
+      const second = await planAndStart(h);
+      await approveUntilGate(h, second.id, 'xs-a3:approval');
+      expect((await h.core.approve(second.id, 'xs-a3:approval', APPROVER)).ok).toBe(true);
+      const failed = await waitForRun(h.store, second.id, ['failed', 'done']);
+      const step = failed.steps.find((s) => s.state === 'failed')!;
+      expect(step.id).toBe('xs-a3:upgrade');
+      // the second run leaves xs-a3 disabled: Skip host, its upgrade failed
+      expect((await h.core.recover(second.id, { action: 'skip-host', stepId: step.id }, APPROVER)).ok).toBe(true);
+      await waitForRun(h.store, second.id, ['done', 'failed', 'aborted', 'rolled-back']);
+      expect(host(h, 'xs-a3').enabled).toBe(false);
+
+      // the first run's Restore button, still in Slack
+      const restored = await h.core.restore(first.id, APPROVER);
+      expect(restored).toMatchObject({ ok: false, code: 'conflict' });
+      expect(restored.ok ? '' : restored.error).toMatch(new RegExp(`run ${second.id} of pool-a started after ${first.id} \\(it is \\w+\\): Restore of ${first.id} would undo`));
+      expect(host(h, 'xs-a3').enabled).toBe(false);
+      expect((await h.store.getRun(first.id))!.restore).toBeUndefined();
     } finally {
       await h.close();
     }
