@@ -43,6 +43,49 @@ export type RunDecisions = Pick<Core, 'approve' | 'hold' | 'resume' | 'abort' | 
 
 export function runDecisions(env: DecisionEnv): RunDecisions {
   const { store, clock, engine, forRun, cas, refuse, audit } = env;
+  /**
+   * Abort, from the run's Abort button or command; with `failedStep`, from a failure alert's Abort, which is refused
+   * once that failure was handled (the run is no longer failed at that step), in the same write as the abort.
+   */
+  async function abortRun(runId: string, actor: Actor, failedStep?: string): Promise<CoreResult<Run>> {
+    const got = await forRun(runId, actor, 'abort');
+    if (!got.ok) return got;
+    const at = clock.now();
+    const res = await cas(got.value.run, actor, (r) => {
+      if (TERMINAL_RUN_STATES.includes(r.state)) throw new StaleAction(`run ${r.id} is already ${r.state}`);
+      const step = failedStep === undefined ? undefined : r.steps.find((s) => s.id === failedStep);
+      if (failedStep !== undefined && (r.state !== 'failed' || step?.state !== 'failed')) {
+        throw new StaleAction(`step ${failedStep} is ${step?.state ?? 'unknown'} and run ${r.id} ${r.state}: this failure was handled, abort refused (abort the run itself if that is what you want)`);
+      }
+      for (const s of r.steps) if (s.state === 'awaiting-approval') r.approvals.push({ stepId: s.id, decision: 'aborted', by: actor.userId, at });
+      r.state = 'aborted';
+      r.endedAt = at;
+      r.outcome = `aborted by ${mention(actor.userId)}`;
+    }, () => ({ kind: 'state', message: `run aborted by ${actor.userId}` }));
+    if (!res.ok) return res;
+    engine.interrupt(runId, `aborted by ${actor.userId}`);
+    await engine.whenIdle(runId, { loopOnly: true });
+    const stopped = (await store.getRun(runId))!;
+    const client = env.runtime(got.value.run.pool)?.client;
+    const report = await runReport(client, stopped);
+    // what the abort leaves changed, from the live pool against the baseline (issue 11): said, never implied
+    const endAudit = await endAuditOf({ client, clock, store }, stopped);
+    const final = await store.updateRun(runId, (r) => {
+      for (const s of r.steps) {
+        if (s.state === 'running' || s.state === 'awaiting-approval') {
+          s.state = 'failed';
+          s.error = { message: `interrupted: run aborted by ${mention(actor.userId)}` };
+        }
+      }
+      r.endAudit = endAudit;
+      r.outcome = `${abortedOutcome(actor.userId, endAudit)}\n${report}`;
+    });
+    // the abort itself was audited with its decision (cas); this is what the pool was found in afterwards
+    await audit(runId, 'state', actor.userId, `report of the abort by ${actor.userId}`, { report });
+    engine.notify(final, 'runFinished', (n) => n.runFinished(final));
+    return ok(final);
+  }
+
   const decisions: RunDecisions = {
     async approve(runId, stepId, actor) {
       const got = await forRun(runId, actor, 'approve');
@@ -142,42 +185,13 @@ export function runDecisions(env: DecisionEnv): RunDecisions {
     },
 
     async abort(runId, actor) {
-      const got = await forRun(runId, actor, 'abort');
-      if (!got.ok) return got;
-      const at = clock.now();
-      const res = await cas(got.value.run, actor, (r) => {
-        if (TERMINAL_RUN_STATES.includes(r.state)) throw new StaleAction(`run ${r.id} is already ${r.state}`);
-        for (const s of r.steps) if (s.state === 'awaiting-approval') r.approvals.push({ stepId: s.id, decision: 'aborted', by: actor.userId, at });
-        r.state = 'aborted';
-        r.endedAt = at;
-        r.outcome = `aborted by ${mention(actor.userId)}`;
-      }, () => ({ kind: 'state', message: `run aborted by ${actor.userId}` }));
-      if (!res.ok) return res;
-      engine.interrupt(runId, `aborted by ${actor.userId}`);
-      await engine.whenIdle(runId, { loopOnly: true });
-      const stopped = (await store.getRun(runId))!;
-      const client = env.runtime(got.value.run.pool)?.client;
-      const report = await runReport(client, stopped);
-      // what the abort leaves changed, from the live pool against the baseline (issue 11): said, never implied
-      const endAudit = await endAuditOf({ client, clock, store }, stopped);
-      const final = await store.updateRun(runId, (r) => {
-        for (const s of r.steps) {
-          if (s.state === 'running' || s.state === 'awaiting-approval') {
-            s.state = 'failed';
-            s.error = { message: `interrupted: run aborted by ${mention(actor.userId)}` };
-          }
-        }
-        r.endAudit = endAudit;
-        r.outcome = `${abortedOutcome(actor.userId, endAudit)}\n${report}`;
-      });
-      // the abort itself was audited with its decision (cas); this is what the pool was found in afterwards
-      await audit(runId, 'state', actor.userId, `report of the abort by ${actor.userId}`, { report });
-      engine.notify(final, 'runFinished', (n) => n.runFinished(final));
-      return ok(final);
+      return abortRun(runId, actor);
     },
 
     async recover(runId, req: RecoveryRequest, actor) {
-      if (req.action === 'abort') return decisions.abort(runId, actor);
+      // the Abort of a failure alert: refused like its other buttons once the failure was handled (a retry chosen
+      // elsewhere): it must not abort the run that has gone on since
+      if (req.action === 'abort') return abortRun(runId, actor, req.stepId);
       const got = await forRun(runId, actor, 'recover');
       if (!got.ok) return got;
       const { run } = got.value;

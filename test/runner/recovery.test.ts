@@ -125,3 +125,24 @@ describe('recovery actions', () => {
     }
   });
 });
+
+describe("a failure alert's Abort once that failure was handled", () => {
+  it('is refused, audited, and the run that went on is not aborted', async () => {
+    const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', { faults: [{ kind: 'install-fails', host: 'xs-a1', when: 'before', times: 1 }] });
+    try {
+      const run = await planAndStart(h);
+      const failed = await waitForRun(h.store, run.id, ['failed', 'done']);
+      const step = failed.steps.find((s) => s.state === 'failed')!;
+      // the failure is handled from the command line: the alert in Slack keeps its buttons
+      expect((await h.core.recover(run.id, { action: 'retry', stepId: step.id }, { userId: 'cli:ops', source: 'cli' })).ok).toBe(true);
+      const stale = await h.core.recover(run.id, { action: 'abort', stepId: step.id }, APPROVER);
+      expect(stale).toMatchObject({ ok: false, code: 'conflict' });
+      expect(stale.ok ? '' : stale.error).toMatch(new RegExp(`step ${step.id} is \\w[\\w-]* and run ${run.id} \\w[\\w-]*: this failure was handled, abort refused`));
+      expect((await h.store.getRun(run.id))!.state).not.toBe('aborted');
+      const audit = await h.store.listAudit(run.id);
+      expect(audit.some((e) => e.kind === 'refused' && /this failure was handled, abort refused/.test(e.message))).toBe(true);
+    } finally {
+      await h.close();
+    }
+  });
+});

@@ -114,11 +114,21 @@ describe('buttons through the real Bolt app', () => {
     expect(JSON.stringify(h.api.messages(CHANNEL).at(-1)!.blocks)).toContain('*Retry* chosen by <@U0MIKA>');
   });
 
-  it('recover-abort aborts through Core', async () => {
-    await h.click(ACTION.recoverAbort, runValue('xs-a3:wait-host'));
+  it("recover-abort asks Core to abort for the alert's step, and says Core's refusal of an alert out of date", async () => {
+    const alert = h.api.postAsUser(h.api.directory.bot.userId, CHANNEL, 'alert');
+    await h.click(ACTION.recoverAbort, runValue('xs-a3:wait-host'), { messageTs: alert.ts });
     await h.slack.idle();
-    expect(core.abort).toHaveBeenCalledWith(RUN_ID, expect.objectContaining({ userId: APPROVER }));
-    expect(core.recover).not.toHaveBeenCalled();
+    expect(core.recover).toHaveBeenCalledWith(RUN_ID, { action: 'abort', stepId: 'xs-a3:wait-host' }, expect.objectContaining({ userId: APPROVER }));
+    expect(core.abort).not.toHaveBeenCalled();
+    expect(JSON.stringify(h.api.calls.find((c) => c.method === 'chat.update')!.args.blocks)).toContain('chosen by <@U0MIKA>');
+
+    // the failure was handled elsewhere (a retry from the command line): Core refuses, the alert keeps its buttons
+    core.recover.mockResolvedValueOnce({ ok: false, code: 'conflict', error: 'step xs-a3:wait-host is done and run pool-a-20261125-1 running: this failure was handled, abort refused' });
+    const updates = h.api.calls.filter((c) => c.method === 'chat.update').length;
+    await h.click(ACTION.recoverAbort, runValue('xs-a3:wait-host'), { messageTs: alert.ts });
+    await h.slack.idle();
+    expect(ephemeralsFor(h.api, APPROVER).join()).toContain('this failure was handled, abort refused');
+    expect(h.api.calls.filter((c) => c.method === 'chat.update')).toHaveLength(updates);
   });
 
   it('"Forget host & rejoin…" opens the modal naming host.destroy and pool.join', async () => {

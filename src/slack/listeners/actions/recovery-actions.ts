@@ -15,7 +15,8 @@ export async function recoveryClick(ctx: SlackContext, click: Click): Promise<vo
   const action: RecoveryAction | undefined = RECOVERY_BY_ACTION_ID[click.actionId];
   const c = await resolveRunClick(ctx, click, true);
   if (!c || !action) return;
-  const result = action === 'abort' ? await ctx.core.abort(c.run.id, c.actor) : await ctx.core.recover(c.run.id, { action, stepId: c.stepId! }, c.actor);
+  // Abort too goes with the alert's step: Core refuses it, like the other buttons, once that failure was handled
+  const result = await ctx.core.recover(c.run.id, { action, stepId: c.stepId! }, c.actor);
   if (surfaceRefusal(ctx, click, c.run.id, result)) return;
   const step = c.run.steps.find((s) => s.id === c.stepId);
   if (step && click.messageTs) {
