@@ -118,7 +118,7 @@ export function runDecisions(env: DecisionEnv): RunDecisions {
       const decided = res.value;
       const stillPaused = decided.state === 'paused';
       engine.notify(decided, 'approvalDecided', (n) => n.approvalDecided(decided, decided.steps.find((s) => s.id === stepId)!, 'approved', actor.userId));
-      if (!stillPaused) engine.drive(runId);
+      if (!stillPaused) engine.drive(runId, { waitForLease: true });
       return res;
     },
 
@@ -180,7 +180,9 @@ export function runDecisions(env: DecisionEnv): RunDecisions {
       const resumed = res.value;
       const gate = resumed.steps.find((s) => s.state === 'awaiting-approval');
       if (resumed.state === 'awaiting-approval' && gate) engine.notify(resumed, 'approvalNeeded', (n) => n.approvalNeeded(resumed, gate));
-      else engine.drive(runId);
+      // a runner that died may still hold the pool lease for this run: the loop waits for it to expire and takes the
+      // run over (a terminal has no replica sweep to adopt it later; without the wait, nothing drove it)
+      else engine.drive(runId, { waitForLease: true });
       return res;
     },
 
@@ -218,7 +220,7 @@ export function runDecisions(env: DecisionEnv): RunDecisions {
         engine.notify(updated, 'runEvent', (n) => n.runEvent(updated, text));
       }
       engine.notify(updated, 'runUpdated', (n) => n.runUpdated(updated));
-      engine.drive(runId);
+      engine.drive(runId, { waitForLease: true });
       return res;
     },
   };
