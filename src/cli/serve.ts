@@ -103,7 +103,7 @@ export function poolsFileCheck(file: string | undefined, pools: PoolConfig[]): R
 export async function startBot(config: ServeConfig, opts: { logger: Logger; clock?: Clock; env?: NodeJS.ProcessEnv }): Promise<RunningBot> {
   const clock = opts.clock ?? systemClock;
   const { logger } = opts;
-  const [{ openStore, replicaOutbox }, { createCore, defaultOwnerId }, { createScheduler }, { createSlackApp }, { resolvePoolChannels }, { createWebClient }, { createToolsFollowUp }] = await Promise.all([
+  const [{ openStore, replicaOutbox }, { createCore, defaultOwnerId }, { createScheduler }, { createSlackApp }, { resolvePoolChannels }, { createWebClient }, { createToolsFollowUp }, { GroupResolver }] = await Promise.all([
     import('../store'),
     import('../core'),
     import('../scheduler'),
@@ -111,6 +111,7 @@ export async function startBot(config: ServeConfig, opts: { logger: Logger; cloc
     import('../slack/channels'),
     import('../slack/web-client'),
     import('../tools/follow-up'),
+    import('../slack/groups'),
   ]);
   const stops: Array<() => Promise<void>> = [];
   const stopAll = async () => {
@@ -173,7 +174,19 @@ export async function startBot(config: ServeConfig, opts: { logger: Logger; cloc
       logger,
       settings: config.general.tools,
     });
-    const scheduler = createScheduler({ core, store, notifier: forward, pools: config.pools, clock, logger, settings: config.general.scheduler, followUps: [tools] });
+    // a window acts only while its creator may still schedule the pool: their Slack user groups, looked up when it acts
+    const creatorGroups = new GroupResolver(createWebClient(config.slack, logger), clock, logger);
+    const scheduler = createScheduler({
+      core,
+      store,
+      notifier: forward,
+      pools: config.pools,
+      clock,
+      logger,
+      settings: config.general.scheduler,
+      followUps: [tools],
+      groupsOf: (userId, groups) => creatorGroups.groupsOf(userId, groups),
+    });
     const slack = createSlackApp({
       core,
       pools: config.pools,

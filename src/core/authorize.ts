@@ -7,7 +7,8 @@
  *   pools file lists them, else its approvers (a window later acts without anyone pressing a button).
  * - The scheduler acts on behalf of the approver who created the window (actor.userId, actor.window): it may start
  *   a run (every host shutdown still waits at its gate) and pause one at a window's end; it never passes a gate
- *   (approve), never chooses a recovery, and never resumes a run that a human paused.
+ *   (approve), never chooses a recovery, and never resumes a run that a human paused. In serve it starts and resumes
+ *   only while the creator may still schedule the pool (their user groups are looked up when the window acts).
  */
 import type { PoolConfig } from '../config/pools';
 import type { Actor, Run } from '../domain/types';
@@ -52,6 +53,13 @@ export function authorize(pool: PoolConfig, actor: Actor, decision: Decision, ru
     }
     if (decision === 'resume' && run?.state === 'paused' && run.pausedBy && run.pausedBy.source !== 'scheduler') {
       return { ok: false, reason: `run ${run.id} was paused by <@${run.pausedBy.userId}> and a window never resumes a run a human paused: resume it yourself` };
+    }
+    // a window starts or resumes a run only while its creator may still schedule the pool (removed from the pools
+    // file's schedulers or approvers, or from their group: it no longer acts); pausing at a window's end always may.
+    // The scheduler gives the creator's groups where it can look them up (serve); a window made from the CLI has none
+    if (decision !== 'hold' && actor.groups !== undefined && !isScheduler(pool, actor)) {
+      const who = pool.slack.schedulers ? 'in the schedulers' : 'an approver';
+      return { ok: false, reason: `${mention(actor.userId)}, who created window ${actor.window ?? '?'}, is no longer ${who} of pool ${pool.name}: the window does not act. A scheduler may schedule it again` };
     }
     return { ok: true };
   }

@@ -9,7 +9,7 @@ import { DEFAULT_SETTINGS, decide, type SchedulerAction, type SchedulerSettings 
 import { planDifferences } from './plan-diff';
 import { formatDuration, formatInZone, isValidTimeZone } from './timezone';
 import { parseWindow } from './window';
-import { authorize } from '../core/authorize';
+import { authorize, decisionGroups } from '../core/authorize';
 
 export { decide, DEFAULT_SETTINGS } from './decide';
 export type { DecideInput, SchedulerAction, SchedulerSettings, WindowOpening, PoolView } from './decide';
@@ -46,6 +46,12 @@ export interface SchedulerDeps {
   now?: () => number;
   /** follow-ups ticked after the scheduler's own decisions, at the same instant (the R5.1 Tools checklist, src/tools) */
   followUps?: Array<{ tick(now: number): Promise<unknown> }>;
+  /**
+   * The pool's decision groups the window's creator belongs to now (serve: Slack's usergroups.users.list), so that a
+   * window stops acting once its creator lost the right to schedule (core/authorize.ts). Without it (the CLI, tests)
+   * the creator's rights are not looked at again.
+   */
+  groupsOf?: (userId: string, groups: string[]) => Promise<string[]>;
 }
 
 export interface Scheduler {
@@ -111,8 +117,16 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
 
   const tzOf = (s: Schedule) => s.timezone;
   const at = (t: number, tz: string) => formatInZone(t, tz);
-  /** a window acts on behalf of the approver who created it, and the audit says so */
-  const actorFor = (s: Schedule): Actor => ({ userId: s.createdBy, source: 'scheduler', window: s.id });
+  /**
+   * A window acts on behalf of the approver who created it, and the audit says so. Their user groups are looked up
+   * when it acts: Core checks that they may still schedule the pool (a window created from the CLI acts for it).
+   */
+  const actorFor = async (s: Schedule): Promise<Actor> => {
+    const pool = poolsByName.get(s.pool);
+    // looked up only where there is a resolver (serve); a lookup that fails gives no group, so a group-only creator fails closed
+    if (!deps.groupsOf || !pool || s.createdBy.startsWith('cli:')) return { userId: s.createdBy, source: 'scheduler', window: s.id };
+    return { userId: s.createdBy, source: 'scheduler', window: s.id, groups: await deps.groupsOf(s.createdBy, decisionGroups(pool)) };
+  };
 
   /** Scheduling needs the same rights as the decisions a window takes later (../core/authorize.ts); refusals audited. */
   async function mayTouchWindows(pool: PoolConfig, actor: Actor, what: string): Promise<CoreResult<void>> {
@@ -275,7 +289,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     const until = a.endAt !== undefined ? ` until ${at(a.endAt, tz)}` : '';
     // record the opening first: a crash after this point can miss a window (and says so) but never runs it twice
     if (!(await claimSchedule(s, a.patch))) return;
-    const actor = actorFor(s);
+    const actor = await actorFor(s);
     switch (a.opening) {
       case 'finished':
         await say(s.pool, `Window ${s.id} opened, but run ${a.run?.id} already finished: the schedule is complete.`);
@@ -335,7 +349,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
       await say(s.pool, `Window ${s.id} closed${a.run ? ` (run ${a.run.id} is ${a.run.state})` : ''}.${next}`);
       return;
     }
-    const r = await core.hold(a.run.id, undefined, actorFor(s));
+    const r = await core.hold(a.run.id, undefined, await actorFor(s));
     await say(
       s.pool,
       r.ok

@@ -24,6 +24,12 @@ describe('authorize', () => {
     ['the scheduler starting at a window start', { userId: 'UAPP', source: 'scheduler', window: 'pool-t-w1' } as Actor, 'start', true],
     ['the scheduler passing a gate', { userId: 'UOTHER', source: 'scheduler', window: 'pool-t-w1' } as Actor, 'approve', false],
     ['the scheduler choosing a recovery', { userId: 'UAPP', source: 'scheduler', window: 'pool-t-w1' } as Actor, 'recover', false],
+    // the window acts for its creator only while they may still schedule the pool (looked up when it acts)
+    ['a window whose creator is in an approver group now', { userId: 'UGRP', source: 'scheduler', window: 'pool-t-w1', groups: ['SGRP'] } as Actor, 'start', true],
+    ['a window whose creator left the approvers and their group', { userId: 'UGONE', source: 'scheduler', window: 'pool-t-w1', groups: [] } as Actor, 'start', false],
+    ['a window whose creator left, resuming', { userId: 'UGONE', source: 'scheduler', window: 'pool-t-w1', groups: [] } as Actor, 'resume', false],
+    ['a window whose creator left, pausing at its end', { userId: 'UGONE', source: 'scheduler', window: 'pool-t-w1', groups: [] } as Actor, 'hold', true],
+    ['a window scheduled from the command line', { userId: 'cli:root', source: 'scheduler', window: 'pool-t-w1' } as Actor, 'start', true],
     ['an approver scheduling a window', slack('UOTHER', { groups: ['SGRP'] }), 'schedule', true],
     ['a channel member scheduling a window', slack('UNOPE'), 'schedule', false],
   ])('%s → %s', (_what, actor, decision, allowed) => {
@@ -41,5 +47,9 @@ describe('authorize', () => {
   it('allows self-approval only when the pool says so', () => {
     const lax = { ...pool, slack: { ...pool.slack, allowSelfApproval: true } } as PoolConfig;
     expect(authorize(lax, slack('UAPP'), 'approve', run).ok).toBe(true);
+  });
+  it("says why a window whose creator lost the right to schedule does not act", () => {
+    const window = { userId: 'UGONE', source: 'scheduler', window: 'pool-t-w3', groups: [] } as Actor;
+    expect(authorize(pool, window, 'start')).toEqual({ ok: false, reason: '<@UGONE>, who created window pool-t-w3, is no longer an approver of pool pool-t: the window does not act. A scheduler may schedule it again' });
   });
 });

@@ -48,16 +48,16 @@ interface Window {
   notices: () => string[];
 }
 
-function schedulerFor(harness: Harness, core: Core, store: Store, now: () => number): Scheduler {
-  return createScheduler({ core, store, notifier: harness.notifier, pools: [harness.pool], clock: harness.clock, logger: silentLogger, now, settings: QUIET });
+function schedulerFor(harness: Harness, core: Core, store: Store, now: () => number, groupsOf?: (userId: string, groups: string[]) => Promise<string[]>): Scheduler {
+  return createScheduler({ core, store, notifier: harness.notifier, pools: [harness.pool], clock: harness.clock, logger: silentLogger, now, settings: QUIET, groupsOf });
 }
 
 /** Plans pool-a (the plan the operator approves) and schedules a window of `hours` a day from now. */
-async function scheduleWindow(harness: Harness, hours: number): Promise<Window> {
+async function scheduleWindow(harness: Harness, hours: number, groupsOf?: (userId: string, groups: string[]) => Promise<string[]>): Promise<Window> {
   const scheduledAt = harness.clock.now();
   const start = Math.ceil((scheduledAt + 24 * HOUR) / MIN) * MIN;
   const end = start + hours * HOUR;
-  const scheduler = schedulerFor(harness, harness.core, harness.store, () => scheduledAt);
+  const scheduler = schedulerFor(harness, harness.core, harness.store, () => scheduledAt, groupsOf);
   const plan = await harness.core.plan('pool-a', {}, OPERATOR);
   if (!plan.ok || !plan.value.executable) throw new Error(`pool-a plan: ${plan.ok ? 'blocked' : plan.error}`);
   const s = await scheduler.schedule('pool-a', iso(start), iso(end), OPERATOR);
@@ -130,6 +130,20 @@ describe('a maintenance window on the simulator with the real core', () => {
     expect((await h.store.getRun(run.id))!.state).toBe('paused');
     expect(shutdowns(h)).toEqual({ 'xs-a1': 1 });
     expect(await h.store.getSchedule('pool-a-w1')).toMatchObject({ state: 'done' });
+  });
+
+  test('a window whose creator left the schedulers group since does not start a run, and says why', async () => {
+    h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', { pool: WITH_SCHEDULERS, scale: 3000, autoApprove: false });
+    // the operator's Slack groups when the window opens: they were taken out of S0NIGHTOPS after scheduling it
+    let groups = ['S0NIGHTOPS'];
+    const w = await scheduleWindow(h, 2, async (user) => (user === OPERATOR.userId ? groups : []));
+    groups = [];
+    await w.scheduler.tick(w.start);
+    expect(await h.store.listRuns({ pool: 'pool-a' })).toEqual([]);
+    expect(w.notices().at(-1)).toBe(
+      'Window pool-a-w1 opened but the run could not start: start refused: <@U0OPERATOR>, who created window pool-a-w1, is no longer in the schedulers of pool pool-a: the window does not act. A scheduler may schedule it again',
+    );
+    expect(shutdowns(h)).toEqual({});
   });
 
   test('its end while the run waits at an approval gate pauses the run before any host is shut down', async () => {

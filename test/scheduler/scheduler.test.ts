@@ -22,7 +22,7 @@ const host = (name: string, over: Partial<HostPlan> = {}): HostPlan => ({
 });
 const approvedPlan = (over: Partial<Plan> = {}) => samplePlan({ id: 'plan-approved', hosts: [host('xs-a1'), host('xs-a2')], ...over });
 
-async function setup(opts: { timezone?: string; now: number; replan?: () => Plan; store?: Store; settings?: object }) {
+async function setup(opts: { timezone?: string; now: number; replan?: () => Plan; store?: Store; settings?: object; groupsOf?: (userId: string, groups: string[]) => Promise<string[]> }) {
   let now = opts.now;
   const store = opts.store ?? (await openStore({ path: ':memory:', clock: { now: () => now, sleep: async () => undefined, scale: 1 } }));
   if (!opts.store) await store.savePlan('pool-a', approvedPlan());
@@ -30,7 +30,7 @@ async function setup(opts: { timezone?: string; now: number; replan?: () => Plan
   const notifier = fakeNotifier();
   const scheduler: Scheduler = createScheduler({
     core, store, notifier, pools: [poolConfig('pool-a', opts.timezone ?? 'Europe/Berlin')],
-    clock: { now: () => now, sleep: async () => undefined, scale: 1 }, now: () => now, settings: opts.settings,
+    clock: { now: () => now, sleep: async () => undefined, scale: 1 }, now: () => now, settings: opts.settings, groupsOf: opts.groupsOf,
   });
   const notices = () => notifier.poolNotice.mock.calls.map((c) => c[1]);
   return {
@@ -59,6 +59,17 @@ describe('maintenance windows', () => {
     await t.tickAt(START + HOUR);
     expect(t.core.start).toHaveBeenCalledTimes(1);
     expect(await t.store.getSchedule('pool-a-w1')).toMatchObject({ state: 'active', runId: 'pool-a-run-1' });
+  });
+
+  test("a window acts with its creator's user groups as they are when it opens: Core checks the creator may still schedule", async () => {
+    let member = true;
+    const groupsOf = jest.fn(async (_user: string, groups: string[]) => (member ? groups.filter((g) => g === 'S0ADMINS') : []));
+    const t = await setup({ now: T0, groupsOf });
+    await t.scheduler.schedule('pool-a', '2026-11-28T22:00', '2026-11-29T04:00', alice);
+    member = false; // alice left the approver group after scheduling
+    await t.tickAt(START + 10_000);
+    expect(groupsOf).toHaveBeenCalledWith('U0ALICE', expect.arrayContaining(['S0ADMINS']));
+    expect(t.core.start).toHaveBeenCalledWith('pool-a', { planHash: 'plan-fresh' }, { userId: 'U0ALICE', source: 'scheduler', window: 'pool-a-w1', groups: [] });
   });
 
   test('a changed plan blocks the scheduled start and asks for a new approval', async () => {
