@@ -26,7 +26,7 @@ import { normalizeFingerprint } from '../xenapi/tls';
 import { lookAtNewHost, verifyNewHost } from './new-host';
 import type { HostPlan, RecoveryAction, Ref, Run, StepRecord } from '../domain/types';
 import type { AuditKind } from './audit';
-import { StepFailure, isPoolUnavailable, xenErrorCode } from './errors';
+import { StepFailure, isConnectionError, isPoolUnavailable, xenErrorCode } from './errors';
 import { describeHost, readLivePool, type LiveHost, type LiveHosts, type LivePool } from './pool-state';
 import type { RunStore } from './ports';
 import type { StepContext } from './step';
@@ -380,7 +380,10 @@ async function forgetRejoin(env: RecoveryEnv, run: Run, step: StepRecord): Promi
       try {
         await ctx.act('host.destroy', [oldRef], `${name} (host-forget, R4.2)`);
       } catch (err) {
-        if (xenErrorCode(err) !== 'HANDLE_INVALID') {
+        // an answer lost after xapi forgot the host: the pool, read again, shows whether it is gone
+        const now = isConnectionError(err) ? await readLivePool(rt.deps.client).catch(() => undefined) : undefined;
+        const forgotten = xenErrorCode(err) === 'HANDLE_INVALID' || (now !== undefined && !now.hosts.some((x) => x.ref === oldRef));
+        if (!forgotten) {
           await leaveRecovery(env, run, step.id);
           throw err;
         }

@@ -160,6 +160,29 @@ describe('forget & rejoin verifies the new host before trusting it (R4.2)', () =
     }
   });
 
+  it('the answer to host.destroy lost after xapi forgot the host: the pool is read again and the rejoin goes on, host.destroy sent once', async () => {
+    const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', {
+      http: true,
+      faults: [
+        { kind: 'install-fails', host: 'xs-a3', when: 'before', times: 1 },
+        { kind: 'connection-reset', method: 'host.destroy', when: 'after' },
+      ],
+      pool: { hostTimeoutMinutes: 90 },
+    });
+    try {
+      const { run, step } = await runUntilFailure(h);
+      const fresh = h.sim.control.reinstallFresh('xs-a3');
+      expect(await fresh.ready).toEqual({});
+      expect((await h.core.recover(run.id, { action: 'forget-rejoin', stepId: step.id, address: fresh.address }, APPROVER)).ok).toBe(true);
+      expect((await waitForRun(h.store, run.id, ['done', 'failed'])).state).toBe('done');
+      expect(inPool(h, 'xs-a3')).toBe(true);
+      const audit = (await h.store.listAudit(run.id)).map((e) => e.message);
+      expect(audit.filter((m) => /^host\.destroy xs-a3/.test(m))).toHaveLength(1);
+    } finally {
+      await h.close();
+    }
+  });
+
   it('the old address of a host that was not reinstalled: nothing is forgotten, nothing sent, and Retry is still offered', async () => {
     const h = await installFailsOn('xs-a3');
     try {
