@@ -174,8 +174,8 @@ export async function startBot(config: ServeConfig, opts: { logger: Logger; cloc
       logger,
       settings: config.general.tools,
     });
-    // a window acts only while its creator may still schedule the pool: their Slack user groups, looked up when it acts
-    const creatorGroups = new GroupResolver(createWebClient(config.slack, logger), clock, logger);
+    // Slack user groups, looked up for clicks (the app) and for a window's creator when it acts (the scheduler)
+    const groups = new GroupResolver(createWebClient(config.slack, logger), clock, logger);
     const scheduler = createScheduler({
       core,
       store,
@@ -185,7 +185,7 @@ export async function startBot(config: ServeConfig, opts: { logger: Logger; cloc
       logger,
       settings: config.general.scheduler,
       followUps: [tools],
-      groupsOf: (userId, groups) => creatorGroups.groupsOf(userId, groups),
+      groupsOf: (userId, wanted) => groups.groupsOf(userId, wanted),
     });
     const slack = createSlackApp({
       core,
@@ -200,6 +200,7 @@ export async function startBot(config: ServeConfig, opts: { logger: Logger; cloc
       // with several replicas, each sends its own and takes over those of a replica that stopped (issue 16)
       outboxStore: replicaOutbox(store, ownerId, clock),
       readiness,
+      groups,
       operatorChannel: config.general.operatorChannel,
       loadSlackRefs: async (runId) => (await store.getRun(runId))?.slack,
       saveSlackRefs: async (runId, refs) => {

@@ -45,7 +45,7 @@ export async function restoreRun(env: RestoreEnv, runId: string, actor: Actor): 
   if (active) return refuse('conflict', `run ${active.id} is active on ${run.pool}: Restore of an older run would act behind its back`);
   // a run started since read the pool as it found it and decided from there (a host it skipped stays disabled):
   // this run's records no longer describe the pool, and putting them back would undo that run's decisions
-  const newer = runs.slice(0, Math.max(0, runs.findIndex((r) => r.id === run.id)))[0];
+  const newer = runs.findIndex((r) => r.id === run.id) > 0 ? runs[0] : undefined;
   if (newer) {
     return refuse('conflict', `run ${newer.id} of ${run.pool} started after ${run.id} (it is ${newer.state}): Restore of ${run.id} would undo what that run found and decided; put back by hand what you still need`);
   }

@@ -53,10 +53,9 @@ export function runDecisions(env: DecisionEnv): RunDecisions {
     const at = clock.now();
     const res = await cas(got.value.run, actor, (r) => {
       if (TERMINAL_RUN_STATES.includes(r.state)) throw new StaleAction(`run ${r.id} is already ${r.state}`);
-      const step = failedStep === undefined ? undefined : r.steps.find((s) => s.id === failedStep);
-      if (failedStep !== undefined && (r.state !== 'failed' || step?.state !== 'failed')) {
-        throw new StaleAction(`step ${failedStep} is ${step?.state ?? 'unknown'} and run ${r.id} ${r.state}: this failure was handled, abort refused (abort the run itself if that is what you want)`);
-      }
+      // the same check as the alert's other buttons (abort is valid for every failed step)
+      const checked = failedStep === undefined ? undefined : checkRequest(r, { action: 'abort', stepId: failedStep });
+      if (checked && !checked.ok) throw new StaleAction(checked.error);
       for (const s of r.steps) if (s.state === 'awaiting-approval') r.approvals.push({ stepId: s.id, decision: 'aborted', by: actor.userId, at });
       r.state = 'aborted';
       r.endedAt = at;

@@ -117,15 +117,17 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
 
   const tzOf = (s: Schedule) => s.timezone;
   const at = (t: number, tz: string) => formatInZone(t, tz);
+  /** a window acts on behalf of the approver who created it, and the audit says so (pausing at its end needs no more) */
+  const windowActor = (s: Schedule): Actor => ({ userId: s.createdBy, source: 'scheduler', window: s.id });
   /**
-   * A window acts on behalf of the approver who created it, and the audit says so. Their user groups are looked up
-   * when it acts: Core checks that they may still schedule the pool (a window created from the CLI acts for it).
+   * To start or resume, with the creator's user groups as they are now: Core checks they may still schedule the pool.
+   * Looked up only where there is a resolver (serve) and not for a window created from the CLI; a lookup that fails
+   * gives no group, so a group-only creator fails closed.
    */
-  const actorFor = async (s: Schedule): Promise<Actor> => {
+  const openingActor = async (s: Schedule): Promise<Actor> => {
     const pool = poolsByName.get(s.pool);
-    // looked up only where there is a resolver (serve); a lookup that fails gives no group, so a group-only creator fails closed
-    if (!deps.groupsOf || !pool || s.createdBy.startsWith('cli:')) return { userId: s.createdBy, source: 'scheduler', window: s.id };
-    return { userId: s.createdBy, source: 'scheduler', window: s.id, groups: await deps.groupsOf(s.createdBy, decisionGroups(pool)) };
+    if (!deps.groupsOf || !pool || s.createdBy.startsWith('cli:')) return windowActor(s);
+    return { ...windowActor(s), groups: await deps.groupsOf(s.createdBy, decisionGroups(pool)) };
   };
 
   /** Scheduling needs the same rights as the decisions a window takes later (../core/authorize.ts); refusals audited. */
@@ -289,7 +291,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     const until = a.endAt !== undefined ? ` until ${at(a.endAt, tz)}` : '';
     // record the opening first: a crash after this point can miss a window (and says so) but never runs it twice
     if (!(await claimSchedule(s, a.patch))) return;
-    const actor = await actorFor(s);
+    const actor = await openingActor(s);
     switch (a.opening) {
       case 'finished':
         await say(s.pool, `Window ${s.id} opened, but run ${a.run?.id} already finished: the schedule is complete.`);
@@ -349,7 +351,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
       await say(s.pool, `Window ${s.id} closed${a.run ? ` (run ${a.run.id} is ${a.run.state})` : ''}.${next}`);
       return;
     }
-    const r = await core.hold(a.run.id, undefined, await actorFor(s));
+    const r = await core.hold(a.run.id, undefined, windowActor(s));
     await say(
       s.pool,
       r.ok

@@ -52,6 +52,8 @@ export interface SlackAppDeps {
   operatorChannel?: string;
   /** readiness checks served on /readyz; the app adds its "slack" check (default: a list of its own) */
   readiness?: Readiness;
+  /** user-group lookups and their cache, shared with the scheduler's check of a window's creator (default: its own) */
+  groups?: GroupResolver;
 }
 
 export interface SlackApp {
@@ -171,7 +173,7 @@ export function createSlackApp(deps: SlackAppDeps): SlackApp {
     clock,
     outbox,
     notifier,
-    groups: new GroupResolver(client, clock, log),
+    groups: deps.groups ?? new GroupResolver(client, clock, log),
     planBlocks: deps.planRenderer ?? planBlocks,
     scheduler: deps.scheduler,
     tools: deps.tools,

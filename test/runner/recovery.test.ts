@@ -137,10 +137,10 @@ describe("a failure alert's Abort once that failure was handled", () => {
       expect((await h.core.recover(run.id, { action: 'retry', stepId: step.id }, { userId: 'cli:ops', source: 'cli' })).ok).toBe(true);
       const stale = await h.core.recover(run.id, { action: 'abort', stepId: step.id }, APPROVER);
       expect(stale).toMatchObject({ ok: false, code: 'conflict' });
-      expect(stale.ok ? '' : stale.error).toMatch(new RegExp(`step ${step.id} is \\w[\\w-]* and run ${run.id} \\w[\\w-]*: this failure was handled, abort refused`));
+      expect(stale.ok ? '' : stale.error).toMatch(new RegExp(`(run ${run.id} is \\w[\\w-]*|step ${step.id} is \\w[\\w-]*), not failed: abort refused \\(already handled\\?\\)`));
       expect((await h.store.getRun(run.id))!.state).not.toBe('aborted');
       const audit = await h.store.listAudit(run.id);
-      expect(audit.some((e) => e.kind === 'refused' && /this failure was handled, abort refused/.test(e.message))).toBe(true);
+      expect(audit.some((e) => e.kind === 'refused' && /not failed: abort refused \(already handled\?\)/.test(e.message))).toBe(true);
     } finally {
       await h.close();
     }

@@ -123,11 +123,11 @@ describe('buttons through the real Bolt app', () => {
     expect(JSON.stringify(h.api.calls.find((c) => c.method === 'chat.update')!.args.blocks)).toContain('chosen by <@U0MIKA>');
 
     // the failure was handled elsewhere (a retry from the command line): Core refuses, the alert keeps its buttons
-    core.recover.mockResolvedValueOnce({ ok: false, code: 'conflict', error: 'step xs-a3:wait-host is done and run pool-a-20261125-1 running: this failure was handled, abort refused' });
+    core.recover.mockResolvedValueOnce({ ok: false, code: 'conflict', error: 'run pool-a-20261125-1 is running, not failed: abort refused (already handled?)' });
     const updates = h.api.calls.filter((c) => c.method === 'chat.update').length;
     await h.click(ACTION.recoverAbort, runValue('xs-a3:wait-host'), { messageTs: alert.ts });
     await h.slack.idle();
-    expect(ephemeralsFor(h.api, APPROVER).join()).toContain('this failure was handled, abort refused');
+    expect(ephemeralsFor(h.api, APPROVER).join()).toContain('not failed: abort refused (already handled?)');
     expect(h.api.calls.filter((c) => c.method === 'chat.update')).toHaveLength(updates);
   });
 
