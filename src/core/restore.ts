@@ -7,7 +7,8 @@
 import type { Clock } from '../clock';
 import type { CoreErrorCode, CoreResult, Notifier } from '../domain/ports';
 import { UNFINISHED_RUN_STATES, type Actor, type RestoreRecord, type Run } from '../domain/types';
-import { auditEvent, type AuditKind } from '../runner/audit';
+import { auditEvent, auditor, type AuditKind } from '../runner/audit';
+import { fencedStore } from '../runner/fencing';
 import { StaleAction } from '../runner/recovery';
 import { endAuditOf } from '../runner/report';
 import { executeRestore, restoreOffer } from '../runner/restore';
@@ -71,6 +72,11 @@ async function restoreLeased(
 ): Promise<CoreResult<Run>> {
   const lease = await env.store.acquireLease(run.pool, env.ownerId, run.id, env.leaseTtlMs, env.clock.now());
   if (!lease.ok) return refuse('conflict', `pool ${run.pool} is being driven by ${lease.holder} (run ${lease.runId}): try again when it is idle`);
+  // Kept for as long as Restore works (VMs resumed one by one and HA enabled take minutes on a real pool): an expired
+  // lease would let a new run start and plan while Restore still changes the pool. Each side effect's audit is
+  // fenced by it, so a Restore whose lease passed to another replica sends nothing more.
+  const fence = lease.token === undefined ? undefined : { pool: run.pool, owner: env.ownerId, token: lease.token };
+  const renewal = keepLease(env, run.pool, lease.token);
   // what Restore puts back belongs to the pool the run started on: another pool answering at the address now is
   // refused (EFOREIGNPOOL) before anything is sent to it. The next plan of the pool lets the binding go (forgetPool)
   if (run.poolUuid) client.expectPool?.(run.poolUuid);
@@ -105,9 +111,15 @@ async function restoreLeased(
     };
     let result: RestoreRecord;
     try {
-      result = await executeRestore({ client, audit: env.audit, save }, current, offer, started);
+      const leaseLost = async (): Promise<string> => {
+        const now = await env.store.getLease(run.pool);
+        return now ? `the pool's lease passed to ${now.owner} (run ${now.runId})` : "the pool's lease was released by another replica";
+      };
+      const audit = fence ? auditor(fencedStore(env.store, fence), env.clock) : env.audit;
+      result = await executeRestore({ client, audit, save, leaseLost }, current, offer, started);
     } catch (err) {
-      result = { ...started, state: 'partial', left: [`the pool could not be read or acted on: ${(err as Error).message}`] };
+      // a progress record that could not be written: what the last one says was done, and why Restore stopped
+      result = { ...(current.restore ?? started), state: 'partial', left: [`the pool could not be read or acted on: ${(err as Error).message}`] };
     }
     const endAudit = await endAuditOf({ client, clock: env.clock, store: env.store }, current);
     const final = await env.store.updateRun(run.id, (r) => {
@@ -120,6 +132,31 @@ async function restoreLeased(
     env.notify(final, 'runUpdated', (n) => n.runUpdated(final));
     return ok(final);
   } finally {
-    await env.store.releaseLease(run.pool, env.ownerId).catch(() => undefined);
+    await renewal.stop();
+    // with its token: a lease another replica took over meanwhile is not this Restore's to release
+    await env.store.releaseLease(run.pool, env.ownerId, lease.token).catch(() => undefined);
   }
+}
+
+/** Renews the pool's lease every third of its life until stopped, or until the store says it is no longer ours. */
+function keepLease(env: RestoreEnv, pool: string, token: number | undefined): { stop(): Promise<void> } {
+  const stopped = new AbortController();
+  const renewing = (async () => {
+    for (;;) {
+      try {
+        await env.clock.sleep(env.leaseTtlMs / 3, stopped.signal);
+      } catch {
+        return;
+      }
+      // a failed renewal (store unreachable) is tried again; a refused one means another replica holds it
+      const renewed = await env.store.renewLease(pool, env.ownerId, env.leaseTtlMs, env.clock.now(), token).catch(() => true);
+      if (!renewed) return;
+    }
+  })();
+  return {
+    async stop() {
+      stopped.abort();
+      await renewing;
+    },
+  };
 }

@@ -533,6 +533,7 @@ export interface EndAudit {
   vms: Array<{ name: string; cause: VmDownCause; now: string; why: string }>;
   ha: { before: boolean; now: boolean | null; disabledByRun: boolean; line?: string };
   backup: { usable: boolean; path?: string; why: string };
+  /** migrated: live migrations the run recorded as carried out (off each host, and home again under return policy "original") */
   counts: { migrated: number; stopped: number; restarted: number };
   /** one line per thing left changed or broken; empty means nothing is left over */
   leftovers: string[];

@@ -101,7 +101,9 @@ export function auditEnd(input: EndAuditInput): EndAudit {
   const haSaved = run.steps.find((s) => s.kind === 'pool-prep')?.data?.ha as { wasEnabled?: boolean } | undefined;
   const disabledByRun = haSaved?.wasEnabled === true;
   const haBefore = baseline?.haEnabled ?? disabledByRun;
-  const migrated = run.steps.filter((s) => s.kind === 'evacuate').reduce((n, s) => n + Object.keys((s.data?.moved ?? {}) as object).length, 0);
+  // live migrations the run recorded as carried out: off each host (evacuate) and home again (move-back)
+  const recorded = (kind: string, key: string) => run.steps.filter((s) => s.kind === kind).reduce((n, s) => n + Object.keys((s.data?.[key] ?? {}) as object).length, 0);
+  const migrated = recorded('evacuate', 'moved') + recorded('move-back', 'movedBack');
   const target = run.plan.target;
 
   if (!snapshot) {

@@ -10,6 +10,7 @@
 import type { Ref, RestoreRecord, Run } from '../domain/types';
 import type { AuditKind } from './audit';
 import { isConnectionError, toStepError } from './errors';
+import { isFenced } from './fencing';
 import { describeHost, readLivePool, type LivePool } from './pool-state';
 import type { PoolClient } from './ports';
 import { hostRemap } from './remap';
@@ -49,15 +50,37 @@ export function restoreOffer(run: Run): RestoreOffer | undefined {
 
 export interface RestoreDeps {
   client: PoolClient;
+  /**
+   * The audit written before each side effect. Fenced by the pool's lease (core/restore.ts): once another replica
+   * holds the lease it throws FencedError, and nothing more is sent.
+   */
   audit: (runId: string, kind: AuditKind, actor: string, message: string, detail?: Record<string, unknown>) => Promise<void>;
   /** persist progress before each side effect (the record says what Restore has done so far) */
   save: (record: RestoreRecord) => Promise<void>;
+  /** who holds the pool's lease now, in words, once Restore lost it ("the pool's lease passed to …") */
+  leaseLost?: () => Promise<string>;
 }
 
-/** Do what is still needed of the offer on the live pool; returns what was done and what could not be. */
+/** Restore may not go on: its lease was taken over (the message says by whom and before which call). */
+class RestoreStopped extends Error {}
+
+/**
+ * Do what is still needed of the offer on the live pool; returns what was done and what could not be. It does not
+ * throw: a pool that cannot be read, or a lease lost on the way, ends it with what was done so far and why it stopped.
+ */
 export async function executeRestore(deps: RestoreDeps, run: Run, offer: RestoreOffer, record: RestoreRecord): Promise<RestoreRecord> {
-  const { client } = deps;
   const rec: RestoreRecord = { ...record, did: [...record.did], left: [] };
+  try {
+    await putBack(deps, run, offer, rec);
+  } catch (err) {
+    rec.left.push(err instanceof RestoreStopped ? err.message : `the pool could not be read or acted on: ${(err as Error).message}`);
+  }
+  rec.state = rec.left.length ? 'partial' : 'done';
+  return rec;
+}
+
+async function putBack(deps: RestoreDeps, run: Run, offer: RestoreOffer, rec: RestoreRecord): Promise<void> {
+  const { client } = deps;
   const failed = (what: string, err: unknown) => {
     const e = toStepError(err);
     rec.left.push(`${what}: the pool answered ${e.code ?? 'an error'}${e.message && e.message !== e.code ? ` (${e.message})` : ''}`);
@@ -68,7 +91,13 @@ export async function executeRestore(deps: RestoreDeps, run: Run, offer: Restore
    * re-sent blindly, never called a refusal). `isDone` tells from the live pool whether the effect is there.
    */
   const act = async (step: { method: string; params: unknown[]; target: string; what: string; did: string; isDone: (pool: LivePool) => boolean }): Promise<void> => {
-    await deps.audit(run.id, 'xenapi', rec.by, `${step.method} ${step.target} (Restore after abort)`, { method: step.method, target: step.target });
+    try {
+      await deps.audit(run.id, 'xenapi', rec.by, `${step.method} ${step.target} (Restore after abort)`, { method: step.method, target: step.target });
+    } catch (err) {
+      if (!isFenced(err)) throw err;
+      const holder = (await deps.leaseLost?.().catch(() => undefined)) ?? "the pool's lease was taken over";
+      throw new RestoreStopped(`${holder}: Restore stopped before ${step.method} ${step.target}; nothing more was sent`);
+    }
     try {
       await client.call(step.method, step.params);
       rec.did.push(step.did);
@@ -133,6 +162,4 @@ export async function executeRestore(deps: RestoreDeps, run: Run, offer: Restore
       }
     }
   }
-  rec.state = rec.left.length ? 'partial' : 'done';
-  return rec;
 }

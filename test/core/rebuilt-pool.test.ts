@@ -13,45 +13,13 @@ import type { CoreHandle } from '../../src/core';
 import { loadScenario, startSimulator, type SimPool } from '../../src/sim';
 import { openStore, type Store } from '../../src/store';
 import { XenApiClient } from '../../src/xenapi';
-import type { RecordClass, RecordOf } from '../../src/xenapi/records';
+import { GatedClient } from '../helpers/gated-client';
 import { APPROVER, REQUESTER, coreForSim, startToFirstGate } from '../runner/sim-harness';
 
 jest.setTimeout(120_000);
 
 /** what only reads (http:/jsonrpc counts the transport's requests) */
 const READS = /^(http:\/jsonrpc|session\.(login_with_password|logout)|event\.from|\w+\.get_\w+)$/;
-
-/** A client whose next call of one kind waits until the test lets it go (to order two commands deterministically). */
-class GatedClient extends XenApiClient {
-  private readonly gates = new Map<string, { reached: () => void; release: Promise<void> }>();
-
-  /** the next `what` ('pool' read, or an RPC method) waits; resolves when it is reached, with the function that lets it go */
-  hold(what: string): { reached: Promise<void>; release: () => void } {
-    let release!: () => void;
-    let reached!: () => void;
-    const atGate = new Promise<void>((r) => (reached = r));
-    this.gates.set(what, { reached, release: new Promise<void>((r) => (release = r)) });
-    return { reached: atGate, release };
-  }
-
-  private async pass(what: string): Promise<void> {
-    const gate = this.gates.get(what);
-    if (!gate) return;
-    this.gates.delete(what);
-    gate.reached();
-    await gate.release;
-  }
-
-  override async call<T = unknown>(method: string, params: unknown[] = [], opts = {}): Promise<T> {
-    await this.pass(method);
-    return super.call<T>(method, params, opts);
-  }
-
-  override async getAllRecords<C extends RecordClass>(cls: C): Promise<Record<string, RecordOf<C>>> {
-    await this.pass(`${cls} read`);
-    return super.getAllRecords(cls);
-  }
-}
 
 describe('a pool rebuilt at the address the bot knows, while the bot runs', () => {
   const clock = new ScaledClock(3000);

@@ -72,6 +72,23 @@ describe('end-of-run audit of the live pool (issue 11)', () => {
     }
   });
 
+  it('return policy "original": the count of live migrations includes the moves back, as many as the pool carried out', async () => {
+    const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', { pool: { returnPolicy: 'original' } });
+    try {
+      const run = await planAndStart(h);
+      const done = await waitForRun(h.store, run.id, END);
+      expect(done.state).toBe('done');
+      const movedBack = done.steps.filter((s) => s.kind === 'move-back').reduce((n, s) => n + Object.keys((s.data?.movedBack ?? {}) as object).length, 0);
+      expect(movedBack).toBeGreaterThan(0);
+      // what the pool did, counted by the simulator: every VM.pool_migrate the run sent
+      expect(done.endAudit!.counts.migrated).toBe(h.sim.stats().calls['Async.VM.pool_migrate']);
+      const text = JSON.stringify(runEndMessages(done, h.pool, { toolsFollowUp: false }).summary.blocks);
+      expect(text).toContain(`${done.endAudit!.counts.migrated} live migrations`);
+    } finally {
+      await h.close();
+    }
+  });
+
   it('a host losing power mid-run: "done with exceptions", naming every VM it took down and why (inferred)', async () => {
     const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', manual);
     try {

@@ -4,7 +4,8 @@
  * when clicked, audited; the summary says what remains changed.
  */
 import { restoreOffer } from '../../src/runner/restore';
-import { APPROVER, approveUntilGate, outsideClient, planAndStart, REQUESTER, startHarness, until, waitForRun, type Harness } from './sim-harness';
+import { GatedClient } from '../helpers/gated-client';
+import { APPROVER, approveUntilGate, coreForSim, outsideClient, planAndStart, REQUESTER, startHarness, until, waitForRun, type Harness } from './sim-harness';
 
 const host = (h: Harness, name: string) => h.sim.hosts().find((x) => x.name === name)!;
 const vm = (h: Harness, name: string) => h.sim.inspect().vms.find((x) => x.name === name)!;
@@ -179,6 +180,101 @@ describe('Restore after abort (issue 10.7)', () => {
       expect(host(h, 'xs-a3').enabled).toBe(false);
       expect((await h.store.getRun(first.id))!.restore).toBeUndefined();
     } finally {
+      await h.close();
+    }
+  });
+
+  /** An aborted run at xs-a2's gate (xs-a2 disabled), and a second bot process on the same store whose client the test holds. */
+  async function abortedWithRestorer(h: Harness): Promise<{ runId: string; client: () => GatedClient; restorer: Awaited<ReturnType<typeof coreForSim>> }> {
+    const run = await planAndStart(h);
+    await approveUntilGate(h, run.id, 'xs-a2:approval');
+    expect((await h.core.abort(run.id, APPROVER)).ok).toBe(true);
+    let client: GatedClient | undefined;
+    const restorer = await coreForSim(h.sim, {
+      store: h.store,
+      clock: h.clock,
+      dir: h.dir,
+      ownerId: 'restorer',
+      clientFactory: (p) => (client = new GatedClient({ url: p.masterUrl, username: p.username, password: h.sim.password, tls: p.tls, clock: h.clock })),
+    });
+    expect((await restorer.liveHosts('pool-a')).ok).toBe(true); // the pool's client is made at its first use
+    return { runId: run.id, client: () => client!, restorer };
+  }
+
+  // a Restore outlasting the lease's life (VMs resumed one by one, HA enabled: minutes on a real pool) must keep the
+  // pool: else a run started meanwhile plans and acts while Restore still changes the pool behind its back
+  it('Restore keeps the pool lease while it works, longer than the lease lives, and gives it back with its own token', async () => {
+    const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', { autoApprove: false });
+    const { runId, client, restorer } = await abortedWithRestorer(h);
+    const gate = client().hold('host.enable');
+    try {
+      const restoring = restorer.restore(runId, APPROVER);
+      await gate.reached;
+      const ttl = 20 * 60_000; // the harness's lease life (coreForSim)
+      const until = h.clock.now() + 2 * ttl;
+      while (h.clock.now() < until) await new Promise((r) => setTimeout(r, 20));
+      const intruder = await h.store.acquireLease('pool-a', 'other-replica', 'R-intruder', ttl, h.clock.now());
+      expect(intruder).toMatchObject({ ok: false, holder: 'restorer' });
+      gate.release();
+      expect((await restoring).ok).toBe(true);
+      expect(host(h, 'xs-a2').enabled).toBe(true);
+      expect(await h.store.getLease('pool-a')).toBeUndefined();
+    } finally {
+      gate.release(); // a failed expectation must not leave Restore waiting at the gate
+      await restorer.shutdown();
+      await h.close();
+    }
+  });
+
+  it('Restore whose lease was taken over sends nothing more, says so, and leaves the lease of the replica that took it alone', async () => {
+    const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', { autoApprove: false });
+    const { runId, client, restorer } = await abortedWithRestorer(h);
+    // Restore reads the pool before it enables xs-a2: meanwhile its lease passes to another replica (it stalled)
+    const gate = client().hold('host.get_all_records');
+    try {
+      const restoring = restorer.restore(runId, APPROVER);
+      await gate.reached;
+      await h.store.releaseLease('pool-a', 'restorer');
+      const taken = await h.store.acquireLease('pool-a', 'other-replica', 'R-other', 20 * 60_000, h.clock.now());
+      expect(taken.ok).toBe(true);
+      gate.release();
+      expect((await restoring).ok).toBe(true);
+      expect(host(h, 'xs-a2').enabled).toBe(false);
+      const after = (await h.store.getRun(runId))!;
+      expect(after.restore!.state).toBe('partial');
+      expect(after.restore!.did).toEqual([]);
+      expect(after.restore!.left.join('\n')).toMatch(/the pool's lease passed to other-replica \(run R-other\): Restore stopped before host\.enable xs-a2; nothing more was sent/);
+      const audit = await h.store.listAudit(runId);
+      expect(audit.some((e) => e.kind === 'xenapi' && /^host\.enable/.test(e.message))).toBe(false);
+      expect(await h.store.getLease('pool-a')).toMatchObject({ owner: 'other-replica', runId: 'R-other' });
+    } finally {
+      gate.release(); // a failed expectation must not leave Restore waiting at the gate
+      await restorer.shutdown();
+      await h.close();
+    }
+  });
+
+  it('Restore that cannot read the pool half-way keeps what it did in its record and says why it stopped', async () => {
+    const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', { autoApprove: false });
+    const { runId, client, restorer } = await abortedWithRestorer(h);
+    const enable = client().hold('host.enable');
+    let reread: ReturnType<GatedClient['hold']> | undefined;
+    try {
+      const restoring = restorer.restore(runId, APPROVER);
+      await enable.reached;
+      // the read after xs-a2 is enabled (before its VMs) fails
+      reread = client().hold('host.get_all_records');
+      enable.release();
+      await reread.reached;
+      reread.fail(new Error('the master stopped answering'));
+      expect((await restoring).ok).toBe(true);
+      expect(host(h, 'xs-a2').enabled).toBe(true);
+      const after = (await h.store.getRun(runId))!;
+      expect(after.restore).toMatchObject({ state: 'partial', did: ['xs-a2 enabled'], left: ['the pool could not be read or acted on: the master stopped answering'] });
+    } finally {
+      enable.release();
+      reread?.release();
+      await restorer.shutdown();
       await h.close();
     }
   });

@@ -34,7 +34,7 @@ describe('end-of-run messages follow the live pool (issue 11)', () => {
   it('a clean run: ✅ done, counts from what happened (not the plan), the backup and the Tools advice', () => {
     const text = textOf(runEndMessages(doneRun(audit()), poolConfig(), { toolsFollowUp: true }).summary.blocks);
     expect(text).toMatch(/:white_check_mark: \*pool-a-20261125-1\* done/);
-    expect(text).toMatch(/4 VMs live-migrated · 1 VM stopped by the run, 1 running again/);
+    expect(text).toMatch(/4 live migrations · 1 VM stopped by the run, 1 running again/);
     expect(text).not.toMatch(/planned/);
     expect(text).toMatch(/backup: `\/b\/pool-a.xml`/);
     expect(text).toMatch(/Next \(R5\.1\): upgrade XenServer Tools/);

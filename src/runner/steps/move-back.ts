@@ -5,7 +5,7 @@
 import { readLivePoolFor, vmByRef } from '../pool-state';
 import type { StepDeps } from '../ports';
 import type { StepModule } from '../step';
-import { migrateVms, migrationFailure, requireHost, stepHostName } from './common';
+import { migrateVms, migrationFailure, requireHost, serialSaver, stepHostName } from './common';
 import type { MovedVm } from './evacuate';
 
 export function createMoveBackStep(deps: StepDeps): StepModule {
@@ -28,7 +28,12 @@ export function createMoveBackStep(deps: StepDeps): StepModule {
         return vm && vm.powerState === 'Running' && vm.residentOn !== host.ref;
       });
       const moves = todo.map(([vm, m]) => ({ vm, vmName: m.name, to: host.ref, toName: name }));
-      const failed = await migrateVms(ctx, deps.config.migrationConcurrency, moves, { checkpoint: 'moved-back-one' });
+      // each VM brought home is recorded as it arrives: the end-of-run count of live migrations is read from these records
+      const movedBack = serialSaver(ctx, 'movedBack', (ctx.step.data?.movedBack ?? {}) as Record<string, unknown>);
+      const failed = await migrateVms(ctx, deps.config.migrationConcurrency, moves, {
+        checkpoint: 'moved-back-one',
+        moved: (m) => movedBack.set(m.vm, { name: m.vmName, to: m.to, toName: m.toName } satisfies MovedVm),
+      });
       if (failed.length > 0) throw migrationFailure(`back to ${name}`, moves.length, failed);
       return { status: 'done', note: todo.length > 0 ? `${todo.length} VM(s) back on ${name}` : `every VM of ${name} already home` };
     },

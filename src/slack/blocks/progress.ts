@@ -15,6 +15,11 @@ export interface HostProgress {
   waitingFor?: string;
   /** when the host came back on the target (end of its wait-host step) */
   upgradedAt?: number;
+  /**
+   * Skipped (Skip host) after its upgrade (or its updates, R3.10) was started: that step, and the steps not done.
+   * Without it, a skipped host never started its upgrade.
+   */
+  skippedAfter?: { started: 'upgrade' | 'apply-updates'; notDone: StepKind[] };
   from: string;
   to: string;
 }
@@ -98,9 +103,14 @@ export function hostProgress(run: Run): HostProgress[] {
     const running = steps.find((s) => s.state === 'running');
     if (running) return { ...base, phase: 'in-progress' as const, current: running, upgradedAt: back?.endedAt };
     if (steps.every((s) => s.state === 'done' || s.state === 'skipped')) {
-      const upgrade = steps.find((s) => s.kind === 'upgrade');
-      if (upgrade?.state === 'skipped') return { ...base, phase: 'skipped' as const };
-      return { ...base, phase: 'upgraded' as const, upgradedAt: back?.endedAt };
+      const skipped = steps.filter((s) => s.state === 'skipped');
+      if (skipped.length === 0) return { ...base, phase: 'upgraded' as const, upgradedAt: back?.endedAt };
+      // Skip host marks every step not done: a host skipped after its upgrade started is not "upgraded" unless it
+      // was seen back on the target (its wait-host done), and its skipped steps are still to do
+      const main = steps.find((s) => s.kind === 'upgrade') ?? steps.find((s) => s.kind === 'apply-updates');
+      if (!main || main.state === 'skipped') return { ...base, phase: 'skipped' as const };
+      const started = main.kind === 'upgrade' ? ('upgrade' as const) : ('apply-updates' as const);
+      return { ...base, phase: 'skipped' as const, upgradedAt: back?.endedAt, skippedAfter: { started, notDone: skipped.map((s) => s.kind) } };
     }
     if (steps.some((s) => s.state !== 'pending')) {
       const next = steps.find((s) => s.state === 'pending');
@@ -112,7 +122,8 @@ export function hostProgress(run: Run): HostProgress[] {
 
 /** Hosts on the target version now (already there, or back from their upgrade). */
 export function isOnTarget(p: HostProgress): boolean {
-  return p.phase === 'already-done' || p.phase === 'upgraded' || p.upgradedAt !== undefined;
+  // a host only getting updates was on the target version before its updates (R3.10)
+  return p.phase === 'already-done' || p.phase === 'upgraded' || p.upgradedAt !== undefined || p.skippedAfter?.started === 'apply-updates';
 }
 
 /**

@@ -43,7 +43,7 @@ const END_ICON = { aborted: ':octagonal_sign:', 'rolled-back': ':leftwards_arrow
 function countsLine(run: Run): string[] {
   const a = run.endAudit;
   if (!a) return [];
-  const facts = [`${plural(a.counts.migrated, 'VM')} live-migrated`];
+  const facts = [plural(a.counts.migrated, 'live migration')];
   if (a.counts.stopped) facts.push(`${plural(a.counts.stopped, 'VM')} stopped by the run, ${a.counts.restarted} running again`);
   return facts;
 }

@@ -46,8 +46,14 @@ function hostLine(p: HostProgress, tz: string): string {
       return `${name} ❌ failed while ${p.current ? activeWords(p.current.kind) : 'upgrading'}`;
     case 'aborted':
       return `${name} ⏹ aborted while ${p.current ? activeWords(p.current.kind) : 'upgrading'}`;
-    case 'skipped':
-      return `${name} ⏭ skipped, still on ${esc(p.from)}`;
+    case 'skipped': {
+      const after = p.skippedAfter;
+      if (!after) return `${name} ⏭ skipped, still on ${esc(p.from)}`;
+      const notDone = `not done: ${after.notDone.join(', ')}`;
+      if (after.started === 'apply-updates') return `${name} ⏭ skipped after its updates started (on ${esc(p.to)}); ${notDone}`;
+      if (p.upgradedAt) return `${name} ⏭ skipped after its upgrade: back on ${esc(p.to)} at ${clockTime(p.upgradedAt, tz)}; ${notDone}`;
+      return `${name} ⏭ skipped after its upgrade started: not seen back on ${esc(p.to)}; ${notDone}`;
+    }
     case 'upgraded':
       return `${name} ✅ ${esc(p.to)}${p.upgradedAt ? ` back ${clockTime(p.upgradedAt, tz)}` : ''}`;
     case 'in-progress':
