@@ -41,15 +41,8 @@ export async function restoreRun(env: RestoreEnv, runId: string, actor: Actor): 
   if (run.restore?.state === 'done') return refuse('conflict', `Restore of ${run.id} was already done by ${run.restore.by}`);
   const offer = restoreOffer(run);
   if (!offer) return refuse('conflict', `run ${run.id} left nothing Restore can put back (no host it disabled, no VM it stopped, HA untouched)`);
-  const runs = await env.store.listRuns({ pool: run.pool }); // newest first
-  const active = runs.find((r) => r.id !== run.id && UNFINISHED_RUN_STATES.includes(r.state));
-  if (active) return refuse('conflict', `run ${active.id} is active on ${run.pool}: Restore of an older run would act behind its back`);
-  // a run started since read the pool as it found it and decided from there (a host it skipped stays disabled):
-  // this run's records no longer describe the pool, and putting them back would undo that run's decisions
-  const newer = runs.findIndex((r) => r.id === run.id) > 0 ? runs[0] : undefined;
-  if (newer) {
-    return refuse('conflict', `run ${newer.id} of ${run.pool} started after ${run.id} (it is ${newer.state}): Restore of ${run.id} would undo what that run found and decided; put back by hand what you still need`);
-  }
+  const other = await otherRunRefusal(env, run);
+  if (other) return refuse('conflict', other);
   const client = env.client(run.pool);
   if (!client) return refuse('invalid', `pool ${run.pool} is not configured in this process`);
   const key = `${env.ownerId}:${run.id}`;
@@ -62,6 +55,20 @@ export async function restoreRun(env: RestoreEnv, runId: string, actor: Actor): 
   }
 }
 
+/** Why another run of the pool forbids Restore of `run`: one is unfinished, or one started after it. */
+async function otherRunRefusal(env: RestoreEnv, run: Run): Promise<string | undefined> {
+  const runs = await env.store.listRuns({ pool: run.pool }); // newest first
+  const active = runs.find((r) => r.id !== run.id && UNFINISHED_RUN_STATES.includes(r.state));
+  if (active) return `run ${active.id} is active on ${run.pool}: Restore of an older run would act behind its back`;
+  // a run started since read the pool as it found it and decided from there (a host it skipped stays disabled):
+  // this run's records no longer describe the pool, and putting them back would undo that run's decisions
+  const newer = runs.findIndex((r) => r.id === run.id) > 0 ? runs[0] : undefined;
+  if (newer) {
+    return `run ${newer.id} of ${run.pool} started after ${run.id} (it is ${newer.state}): Restore of ${run.id} would undo what that run found and decided; put back by hand what you still need`;
+  }
+  return undefined;
+}
+
 async function restoreLeased(
   env: RestoreEnv,
   run: Run,
@@ -72,6 +79,12 @@ async function restoreLeased(
 ): Promise<CoreResult<Run>> {
   const lease = await env.store.acquireLease(run.pool, env.ownerId, run.id, env.leaseTtlMs, env.clock.now());
   if (!lease.ok) return refuse('conflict', `pool ${run.pool} is being driven by ${lease.holder} (run ${lease.runId}): try again when it is idle`);
+  // again under the lease: a run started between the check above and the lease (it holds no lease at its gate)
+  const startedMeanwhile = await otherRunRefusal(env, run);
+  if (startedMeanwhile) {
+    await env.store.releaseLease(run.pool, env.ownerId, lease.token).catch(() => undefined);
+    return refuse('conflict', startedMeanwhile);
+  }
   // Kept for as long as Restore works (VMs resumed one by one and HA enabled take minutes on a real pool): an expired
   // lease would let a new run start and plan while Restore still changes the pool. Each side effect's audit is
   // fenced by it, so a Restore whose lease passed to another replica sends nothing more.

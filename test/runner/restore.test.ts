@@ -3,7 +3,9 @@
  * VMs it stopped started or resumed, HA re-enabled where xapi allows it). Authorised like recovery, re-validated
  * when clicked, audited; the summary says what remains changed.
  */
+import type { Run } from '../../src/domain/types';
 import { restoreOffer } from '../../src/runner/restore';
+import type { Store } from '../../src/store';
 import { GatedClient } from '../helpers/gated-client';
 import { APPROVER, approveUntilGate, coreForSim, outsideClient, planAndStart, REQUESTER, startHarness, until, waitForRun, type Harness } from './sim-harness';
 
@@ -185,13 +187,13 @@ describe('Restore after abort (issue 10.7)', () => {
   });
 
   /** An aborted run at xs-a2's gate (xs-a2 disabled), and a second bot process on the same store whose client the test holds. */
-  async function abortedWithRestorer(h: Harness): Promise<{ runId: string; client: () => GatedClient; restorer: Awaited<ReturnType<typeof coreForSim>> }> {
+  async function abortedWithRestorer(h: Harness, store: Store = h.store): Promise<{ runId: string; client: () => GatedClient; restorer: Awaited<ReturnType<typeof coreForSim>> }> {
     const run = await planAndStart(h);
     await approveUntilGate(h, run.id, 'xs-a2:approval');
     expect((await h.core.abort(run.id, APPROVER)).ok).toBe(true);
     let client: GatedClient | undefined;
     const restorer = await coreForSim(h.sim, {
-      store: h.store,
+      store,
       clock: h.clock,
       dir: h.dir,
       ownerId: 'restorer',
@@ -274,6 +276,43 @@ describe('Restore after abort (issue 10.7)', () => {
     } finally {
       enable.release();
       reread?.release();
+      await restorer.shutdown();
+      await h.close();
+    }
+  });
+
+  it('Restore checks again under the lease: a run started between its first check and its lease (it holds none at its gate) refuses it', async () => {
+    const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', { autoApprove: false });
+    let raced: Run | undefined;
+    // the store Restore sees: just before Restore takes the lease, a new run of the pool is created (and waits at a gate)
+    const racing = new Proxy(h.store, {
+      get(target, key) {
+        if (key === 'acquireLease') {
+          return async (...args: Parameters<Store['acquireLease']>) => {
+            if (args[1] === 'restorer' && !raced) {
+              const old = (await target.listRuns({ pool: 'pool-a' }))[0]!;
+              const now = h.clock.now();
+              const { endedAt: _e, endAudit: _a, outcome: _o, restore: _r, ...rest } = structuredClone(old);
+              raced = { ...rest, id: await target.nextRunId('pool-a', now), state: 'awaiting-approval', createdAt: now, updatedAt: now, revision: 0 };
+              await target.createRun(raced);
+            }
+            return target.acquireLease(...args);
+          };
+        }
+        const v = Reflect.get(target, key) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const { runId, restorer } = await abortedWithRestorer(h, racing);
+    try {
+      const refused = await restorer.restore(runId, APPROVER);
+      expect(raced).toBeDefined();
+      expect(refused).toMatchObject({ ok: false, code: 'conflict' });
+      expect(refused.ok ? '' : refused.error).toMatch(new RegExp(`run ${raced!.id} is active on pool-a: Restore of an older run would act behind its back`));
+      expect(host(h, 'xs-a2').enabled).toBe(false);
+      expect((await h.store.getRun(runId))!.restore).toBeUndefined();
+      expect(await h.store.getLease('pool-a')).toBeUndefined();
+    } finally {
       await restorer.shutdown();
       await h.close();
     }
