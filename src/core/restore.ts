@@ -129,7 +129,7 @@ async function restoreLeased(
         return now ? `the pool's lease passed to ${now.owner} (run ${now.runId})` : "the pool's lease was released by another replica";
       };
       const audit = fence ? auditor(fencedStore(env.store, fence), env.clock) : env.audit;
-      result = await executeRestore({ client, audit, save, leaseLost }, current, offer, started);
+      result = await executeRestore({ client, audit, save, leaseLost, clock: env.clock }, current, offer, started);
     } catch (err) {
       // a progress record that could not be written: what the last one says was done, and why Restore stopped
       result = { ...(current.restore ?? started), state: 'partial', left: [`the pool could not be read or acted on: ${(err as Error).message}`] };

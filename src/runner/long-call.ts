@@ -14,7 +14,7 @@ import type { Ref } from '../domain/types';
 import { isXenApiError, XenApiTaskLostError, XenApiTimeoutError } from '../xenapi';
 import { parseXapiDatetime } from '../xenapi/records';
 import { StepFailure, isPoolUnavailable, xenErrorCode } from './errors';
-import type { StepDeps } from './ports';
+import type { PoolClient, StepDeps } from './ports';
 import type { StepContext } from './step';
 
 export type Reconciled = 'done' | 'not-done' | 'unknown';
@@ -76,7 +76,7 @@ export async function longCall(deps: StepDeps, ctx: StepContext, c: LongCall): P
   const prev = ctx.step.data?.[c.key] as IssuedCall | null | undefined;
   if (prev) {
     let verdict: Reconciled | undefined;
-    const task = prev.task ?? (await taskOf(deps, c.method, prev.issuedAt));
+    const task = prev.task ?? (await taskOf(deps.client, c.method, prev.issuedAt));
     if (task) {
       try {
         if (!prev.task) await save({ ...prev, task });
@@ -124,10 +124,10 @@ const CLOCK_SKEW_MS = 5 * 60_000;
  * one that ended but was not destroyed (this client destroys every task it followed) created since it was issued.
  * It is followed instead of a second call.
  */
-async function taskOf(deps: StepDeps, method: string, issuedAt: number): Promise<Ref | undefined> {
+export async function taskOf(client: Pick<PoolClient, 'call'>, method: string, issuedAt: number): Promise<Ref | undefined> {
   let tasks: Record<string, { name_label?: string; status?: string; created?: unknown }>;
   try {
-    tasks = (await deps.client.call<typeof tasks>('task.get_all_records')) ?? {};
+    tasks = (await client.call<typeof tasks>('task.get_all_records')) ?? {};
   } catch (err) {
     if (isXenApiError(err) && !isPoolUnavailable(err)) return undefined;
     throw err;

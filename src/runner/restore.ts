@@ -7,10 +7,13 @@
  * does only what is still needed, each side effect audited before it is sent, so a second Restore after a crash or
  * a double click repeats nothing that is already back.
  */
+import type { Clock } from '../clock';
 import type { Ref, RestoreRecord, Run } from '../domain/types';
+import { XenApiTaskLostError, XenApiTimeoutError } from '../xenapi';
 import type { AuditKind } from './audit';
 import { isConnectionError, toStepError } from './errors';
 import { isFenced } from './fencing';
+import { taskOf } from './long-call';
 import { describeHost, readLivePool, type LivePool } from './pool-state';
 import type { PoolClient } from './ports';
 import { hostRemap } from './remap';
@@ -59,7 +62,12 @@ export interface RestoreDeps {
   save: (record: RestoreRecord) => Promise<void>;
   /** who holds the pool's lease now, in words, once Restore lost it ("the pool's lease passed to …") */
   leaseLost?: () => Promise<string>;
+  /** the client's clock: each task is followed until RESTORE_TASK_WAIT_MS after its call */
+  clock: Clock;
 }
+
+/** How long Restore follows one call's task before it says the call is still running (enable_ha: minutes). */
+export const RESTORE_TASK_WAIT_MS = 30 * 60_000;
 
 /** Restore may not go on: its lease was taken over (the message says by whom and before which call). */
 class RestoreStopped extends Error {}
@@ -86,31 +94,76 @@ async function putBack(deps: RestoreDeps, run: Run, offer: RestoreOffer, rec: Re
     rec.left.push(`${what}: the pool answered ${e.code ?? 'an error'}${e.message && e.message !== e.code ? ` (${e.message})` : ''}`);
   };
   /**
-   * One side effect, audited before it is sent. A call whose answer never came (connection lost or timed out) may
-   * have been carried out: the pool is read again, and what it shows is what is said (reference top 1: never
-   * re-sent blindly, never called a refusal). `isDone` tells from the live pool whether the effect is there.
+   * One side effect, audited before it is sent, through `Async.` and its task followed: re-enabling HA and a VM's
+   * start or resume take minutes on a real pool, past a synchronous call's 60 s timeout (reference top 1). A call
+   * whose answer never came may have been carried out: its task is looked for and followed, else the pool is read
+   * again, and what it shows is what is said (never re-sent blindly, never called a refusal). `isDone` tells from the
+   * live pool whether the effect is there.
    */
-  const act = async (step: { method: string; params: unknown[]; target: string; what: string; did: string; isDone: (pool: LivePool) => boolean }): Promise<void> => {
+  const act = async (step: {
+    method: string;
+    params: unknown[];
+    target: string;
+    what: string;
+    did: string;
+    isDone: (pool: LivePool) => boolean;
+    /** one such call per pool (pool.enable_ha): a task of it found on the pool is this call's, and is followed */
+    ownsTasksOfMethod?: boolean;
+  }): Promise<void> => {
+    // a Restore clicked again while the previous one's call still runs: its task is followed, not a second call sent
+    const running = step.ownsTasksOfMethod && client.waitForTask ? await taskOf(client, step.method, Number.POSITIVE_INFINITY) : undefined;
     try {
-      await deps.audit(run.id, 'xenapi', rec.by, `${step.method} ${step.target} (Restore after abort)`, { method: step.method, target: step.target });
+      const message = running ? `following ${running}, the ${step.method} ${step.target} sent before (Restore after abort)` : `${step.method} ${step.target} (Restore after abort)`;
+      await deps.audit(run.id, 'xenapi', rec.by, message, { method: step.method, target: step.target, ...(running ? { task: running } : {}) });
     } catch (err) {
       if (!isFenced(err)) throw err;
       const holder = (await deps.leaseLost?.().catch(() => undefined)) ?? "the pool's lease was taken over";
       throw new RestoreStopped(`${holder}: Restore stopped before ${step.method} ${step.target}; nothing more was sent`);
     }
-    try {
-      await client.call(step.method, step.params);
-      rec.did.push(step.did);
-    } catch (err) {
-      if (!isConnectionError(err)) return failed(step.what, err);
-      const now = await readLivePool(client).catch(() => undefined);
-      if (now && step.isDone(now)) rec.did.push(`${step.did} (seen on the pool: the answer to ${step.method} was lost)`);
-      else
-        rec.left.push(
-          `${step.what}: no answer to ${step.method} (${toStepError(err).message}), and ${now ? 'the pool does not show it done' : 'the pool could not be read again'}: ` +
-            'xapi may still be doing it; check the pool before clicking Restore again',
-        );
+    const issuedAt = deps.clock.now();
+    const deadlineMs = issuedAt + RESTORE_TASK_WAIT_MS;
+    const stillRunning = (err: XenApiTimeoutError) =>
+      rec.left.push(`${step.what}: ${step.method} still running on the pool after ${RESTORE_TASK_WAIT_MS / 60_000} min (${err.what}); check the pool before clicking Restore again`);
+    const follow = async (task: string, how: string): Promise<boolean> => {
+      try {
+        await client.waitForTask!(task, { deadlineMs });
+        rec.did.push(`${step.did} (its task ${task} followed: ${how})`);
+      } catch (err) {
+        if (err instanceof XenApiTimeoutError) stillRunning(err);
+        else if (!isConnectionError(err) && !(err instanceof XenApiTaskLostError)) failed(step.what, err);
+        else return false;
+      }
+      return true;
+    };
+    let lost: unknown;
+    if (running) {
+      if (await follow(running, 'sent before, still running when Restore was clicked again')) return;
+      lost = new Error(`its task ${running} could not be followed`);
+    } else {
+      try {
+        await client.callAsync(step.method, step.params, { deadlineMs });
+        return void rec.did.push(step.did);
+      } catch (err) {
+        if (err instanceof XenApiTimeoutError) return void stillRunning(err);
+        if (!isConnectionError(err) && !(err instanceof XenApiTaskLostError)) {
+          // refused; the effect may be there all the same (a second enable_ha after a first one's lost answer: HA_IS_ENABLED)
+          const now = await readLivePool(client).catch(() => undefined);
+          if (now && step.isDone(now)) return void rec.did.push(`${step.did} (seen on the pool; ${step.method} answered ${toStepError(err).code ?? 'an error'})`);
+          return failed(step.what, err);
+        }
+        lost = err;
+      }
+      // the answer was lost: xapi's task for the call, if it made one and it can be told apart, says how it ended
+      const task = step.ownsTasksOfMethod && client.waitForTask ? await taskOf(client, step.method, issuedAt).catch(() => undefined) : undefined;
+      if (task && (await follow(task, `the answer to Async.${step.method} was lost`))) return;
     }
+    const now = await readLivePool(client).catch(() => undefined);
+    if (now && step.isDone(now)) rec.did.push(`${step.did} (seen on the pool: the answer to Async.${step.method} was lost)`);
+    else
+      rec.left.push(
+        `${step.what}: no answer to Async.${step.method} (${toStepError(lost).message}), and ${now ? 'the pool does not show it done' : 'the pool could not be read again'}: ` +
+          'xapi may still be doing it; check the pool before clicking Restore again',
+      );
   };
   let pool = await readLivePool(client);
   const host = offer.host ? pool.hosts.find((h) => h.ref === offer.host!.ref) : undefined;
@@ -157,7 +210,7 @@ async function putBack(deps: RestoreDeps, run: Run, offer: RestoreOffer, rec: Re
         rec.left.push('HA stays off: the pool is in mixed mode and xapi refuses HA until every host runs the same version (R2.4, R3.5)');
       } else {
         const params = [offer.ha.heartbeatSrs, offer.ha.configuration];
-        await act({ method: 'pool.enable_ha', params, target: `pool ${run.pool}`, what: 're-enabling HA', did: 'HA re-enabled', isDone: (p) => p.haEnabled });
+        await act({ method: 'pool.enable_ha', params, target: `pool ${run.pool}`, what: 're-enabling HA', did: 'HA re-enabled', isDone: (p) => p.haEnabled, ownsTasksOfMethod: true });
         await deps.save(rec);
       }
     }

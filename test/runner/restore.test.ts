@@ -119,8 +119,8 @@ describe('Restore after abort (issue 10.7)', () => {
   ])('Restore re-enabling HA, the call %s: it says what the pool shows', async (_what, when) => {
     const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', {
       autoApprove: false,
-      // only Restore sends the synchronous pool.enable_ha (the run's own steps send Async.pool.enable_ha)
-      faults: [{ kind: 'connection-reset', method: 'pool.enable_ha', when }],
+      // the run is aborted before its pool-finish step: only Restore sends Async.pool.enable_ha
+      faults: [{ kind: 'connection-reset', method: 'Async.pool.enable_ha', when }],
     });
     try {
       const run = await planAndStart(h);
@@ -134,13 +134,15 @@ describe('Restore after abort (issue 10.7)', () => {
       if (when === 'after') {
         expect(h.sim.inspect().pool.haEnabled).toBe(true);
         expect(after.restore).toMatchObject({ state: 'done', left: [] });
-        expect(after.restore!.did).toContain('HA re-enabled (seen on the pool: the answer to pool.enable_ha was lost)');
+        // xapi made a task for the call: found and followed to its end, not sent again
+        expect(after.restore!.did).toContainEqual(expect.stringMatching(/^HA re-enabled \(its task OpaqueRef:[^ ]+ followed: the answer to Async\.pool\.enable_ha was lost\)$/));
+        expect(h.sim.stats().calls['Async.pool.enable_ha']).toBe(1);
         return;
       }
       expect(h.sim.inspect().pool.haEnabled).toBe(false);
       expect(after.restore!.state).toBe('partial');
       expect(after.restore!.left).toEqual([
-        expect.stringMatching(/^re-enabling HA: no answer to pool\.enable_ha \(.*\), and the pool does not show it done: xapi may still be doing it; check the pool before clicking Restore again$/),
+        expect.stringMatching(/^re-enabling HA: no answer to Async\.pool\.enable_ha \(.*\), and the pool does not show it done: xapi may still be doing it; check the pool before clicking Restore again$/),
       ]);
       // Restore again, once the operator has looked: HA is re-enabled, sent once more only because the pool shows it off
       expect((await h.core.restore(run.id, APPROVER)).ok).toBe(true);
@@ -208,7 +210,7 @@ describe('Restore after abort (issue 10.7)', () => {
   it('Restore keeps the pool lease while it works, longer than the lease lives, and gives it back with its own token', async () => {
     const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', { autoApprove: false });
     const { runId, client, restorer } = await abortedWithRestorer(h);
-    const gate = client().hold('host.enable');
+    const gate = client().hold('Async.host.enable');
     try {
       const restoring = restorer.restore(runId, APPROVER);
       await gate.reached;
@@ -259,7 +261,7 @@ describe('Restore after abort (issue 10.7)', () => {
   it('Restore that cannot read the pool half-way keeps what it did in its record and says why it stopped', async () => {
     const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', { autoApprove: false });
     const { runId, client, restorer } = await abortedWithRestorer(h);
-    const enable = client().hold('host.enable');
+    const enable = client().hold('Async.host.enable');
     let reread: ReturnType<GatedClient['hold']> | undefined;
     try {
       const restoring = restorer.restore(runId, APPROVER);
@@ -314,6 +316,39 @@ describe('Restore after abort (issue 10.7)', () => {
       expect(await h.store.getLease('pool-a')).toBeUndefined();
     } finally {
       await restorer.shutdown();
+      await h.close();
+    }
+  });
+
+  // reference top 1: enable_ha takes minutes on a real pool; a synchronous call ran into the 60 s timeout
+  it('Restore follows the task of a slow pool.enable_ha, says when it is still running, and a second click follows that task instead of sending another', async () => {
+    const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', {
+      autoApprove: false,
+      // 45 simulated minutes: longer than Restore waits for one task (30 min)
+      edit: (sc) => {
+        sc.timings = { ...sc.timings, haEnableSeconds: 45 * 60 };
+      },
+    });
+    try {
+      const run = await planAndStart(h);
+      await approveUntilGate(h, run.id, 'xs-a1:approval');
+      expect((await h.core.abort(run.id, APPROVER)).ok).toBe(true);
+      expect((await h.core.restore(run.id, APPROVER)).ok).toBe(true);
+      let after = (await h.store.getRun(run.id))!;
+      expect(after.restore).toMatchObject({ state: 'partial', did: ['xs-a1 enabled'] });
+      expect(after.restore!.left).toEqual([
+        expect.stringMatching(/^re-enabling HA: pool\.enable_ha still running on the pool after 30 min \(task OpaqueRef:[^)]+\); check the pool before clicking Restore again$/),
+      ]);
+      expect(h.sim.inspect().pool.haEnabled).toBe(false);
+
+      expect((await h.core.restore(run.id, APPROVER)).ok).toBe(true);
+      after = (await h.store.getRun(run.id))!;
+      expect(h.sim.inspect().pool.haEnabled).toBe(true);
+      expect(h.sim.stats().calls['Async.pool.enable_ha']).toBe(1);
+      expect(after.restore!.state).toBe('done');
+      // the task is found still running (or, on a slow machine, HA already on when the pool is read: nothing to do)
+      expect(after.restore!.did.filter((d) => /^HA re-enabled/.test(d)).every((d) => /its task OpaqueRef:\S+ followed: sent before, still running when Restore was clicked again/.test(d))).toBe(true);
+    } finally {
       await h.close();
     }
   });
