@@ -6,7 +6,7 @@
  * driving it from this terminal, through the next hops of a multi-hop upgrade as `xsupgrade run` does.
  */
 import type { RecoveryAction } from '../domain/types';
-import { cliActor, openConsoleCore } from '../core/console';
+import { cliActor, openConsoleCore, type OpenedCore } from '../core/console';
 import { parseCommandArgs } from './args';
 import { throughTheHops } from './run';
 import { SPECS } from './specs';
@@ -61,9 +61,23 @@ export async function run(args: string[]): Promise<number> {
       return 1;
     }
     if (res.value.state === 'aborted') return 1;
+    await sayWhoHoldsTheLease(c, current.pool);
     // a done hop of a multi-hop upgrade goes on to the next hop, as in `xsupgrade run` (R1.4)
     return await throughTheHops(c, await ending, !!opts.yes);
   } finally {
     await c.close();
   }
+}
+
+/**
+ * A runner that died keeps the pool's lease until it expires (XSUPGRADE_LEASE_TTL_SECONDS): this terminal drives the
+ * run only then. Said, so that a wait of up to a minute is not taken for a hang.
+ */
+async function sayWhoHoldsTheLease(c: OpenedCore, pool: string): Promise<void> {
+  const lease = await c.store.getLease(pool);
+  if (!lease || lease.owner === c.ownerId || lease.expiresAt <= c.clock.now()) return;
+  console.log(
+    `the lease of pool ${pool} is held by ${lease.owner} (run ${lease.runId}) until ${new Date(lease.expiresAt).toISOString()}: ` +
+      'if that runner stopped, this terminal takes the run over when the lease expires; if it is alive, it drives the run',
+  );
 }

@@ -9,7 +9,7 @@ import type { Notifier } from '../domain/ports';
 import type { Actor, Plan, RecoveryAction, Run, StepRecord } from '../domain/types';
 import { createLogger } from '../log';
 import { openStore, type Store } from '../store';
-import { createCore, type CoreHandle } from '.';
+import { createCore, defaultOwnerId, type CoreHandle } from '.';
 import { plainMentions } from '../domain/mention';
 
 export function cliActor(): Actor {
@@ -111,6 +111,9 @@ export interface OpenedCore {
   core: CoreHandle;
   store: Store;
   notifier: ConsoleNotifier;
+  clock: Clock;
+  /** the replica name this terminal's runner holds leases under */
+  ownerId: string;
   close(): Promise<void>;
 }
 
@@ -136,12 +139,15 @@ export async function openConsoleCore(env: NodeJS.ProcessEnv, o: ConsoleOptions)
   try {
     const store = await openStore({ path: statePath, clock, logger });
     const notifier = new ConsoleNotifier(o);
-    const core = await createCore({ pools, store, notifier, clock, logger, env });
+    const ownerId = defaultOwnerId(env);
+    const core = await createCore({ pools, store, notifier, clock, logger, env, ownerId });
     notifier.core = core;
     return {
       core,
       store,
       notifier,
+      clock,
+      ownerId,
       async close() {
         await core.shutdown();
         await store.close();

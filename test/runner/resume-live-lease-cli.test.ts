@@ -97,6 +97,8 @@ it.each([
       }
       expect(await pending).toBe(0);
       pending = undefined;
+      // the wait was said, not silent
+      expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^the lease of pool ${pool.name} is held by first \\(run ${runId}\\) until \\S+: if that runner stopped, this terminal takes the run over when the lease expires`)));
       const done = (await watch.getRun(runId))!;
       expect(done.state).toBe('done');
       expect(sim.inspect().hosts.map((h) => h.productVersion)).toEqual(['7.6.0', '7.6.0', '7.6.0']);
