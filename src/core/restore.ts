@@ -117,6 +117,12 @@ async function restoreLeased(
       if (err instanceof StaleAction) return refuse('conflict', err.message);
       throw err;
     }
+    // its calls are followed to their end (enable_ha: minutes on a real pool): the thread is told it has begun
+    const planned = [offer.enableHost && offer.host ? `enable ${offer.host.name}` : '', offer.vms.length ? `start or resume ${offer.vms.map((v) => v.name).join(', ')}` : '', offer.ha ? 're-enable HA' : '']
+      .filter(Boolean)
+      .join(', ');
+    const begun = current;
+    env.notify(begun, 'runEvent', (n) => n.runEvent(begun, `Restore started by ${actor.userId}: it reads the pool, then will ${planned} where still needed (re-enabling HA can take minutes)`));
     const save = async (rec: RestoreRecord) => {
       current = await env.store.updateRun(run.id, (r) => {
         r.restore = rec;

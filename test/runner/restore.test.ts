@@ -45,6 +45,10 @@ describe('Restore after abort (issue 10.7)', () => {
       expect(audit.some((e) => e.kind === 'refused' && /restore|not an approver/.test(e.message))).toBe(true);
       const event = h.notifier.calls.filter((c) => c.method === 'runEvent').pop()!;
       expect(event.text).toMatch(/^Restore by UAPPROVER1: xs-a2 enabled; not put back: HA stays off/);
+      // said when it began, before its calls (they are followed to their end: minutes on a real pool)
+      const events = h.notifier.calls.filter((c) => c.method === 'runEvent').map((c) => c.text);
+      expect(events.indexOf('Restore started by UAPPROVER1: it reads the pool, then will enable xs-a2, re-enable HA where still needed (re-enabling HA can take minutes)')).toBeLessThan(events.indexOf(event.text!));
+      expect(events).toContain('Restore started by UAPPROVER1: it reads the pool, then will enable xs-a2, re-enable HA where still needed (re-enabling HA can take minutes)');
     } finally {
       await h.close();
     }
