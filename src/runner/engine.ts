@@ -26,7 +26,8 @@ import { isPoolUnavailable, toStepError } from './errors';
 import type { Fence, PoolClient, RunStore } from './ports';
 
 export { fencedStore, isFenced } from './fencing';
-import { continueRecovery, hostRemap, validActions, type RecoveryEnv } from './recovery';
+import { hostRemap, validActions } from './recovery';
+import { continueRecovery, type RecoveryEnv } from './recovery-procedures';
 import { baselineOf } from './baseline';
 import { doneOutcome } from './end-audit';
 import { isFinalHop } from '../planner/hops';
