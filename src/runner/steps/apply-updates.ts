@@ -16,7 +16,7 @@ import { restartNeed } from '../../updates/order';
 import type { AfterApplyGuidance } from '../../updates/metadata';
 import { StepFailure, isPoolUnavailable, xenErrorCode, xenErrorParams } from '../errors';
 import { longCall } from '../long-call';
-import { describeHost, readLivePoolFor, vmsOn, type LiveHost } from '../pool-state';
+import { describeHost, readLiveHosts, readLivePoolFor, vmsOn, type LiveHost } from '../pool-state';
 import type { StepDeps } from '../ports';
 import type { StepContext, StepModule } from '../step';
 import { waitForPool } from '../wait';
@@ -208,9 +208,10 @@ export function createApplyUpdatesStep(deps: StepDeps): StepModule {
         await ctx.say(`${name}: ${applied.size} update(s) applied, no restart needed${livepatched.size ? ' (livepatched)' : ''}${skippedWords}.`);
         return { status: 'done', note: `${name}: ${applied.size} updates applied, no restart` };
       }
-      const others = pool.hosts.filter((h) => h.ref !== ref && !h.live);
-      if (need === 'host' && others.length) {
-        throw new StepFailure(`another host is offline; only one host may be down at a time (R3.1)`, { observed: others.map(describeHost) });
+      if (need === 'host') {
+        // R3.1 on the pool as it is now: the prechecks and applies took minutes, long enough for another host to go down
+        const others = (await readLiveHosts(deps.client)).hosts.filter((h) => h.ref !== ref && !h.live);
+        if (others.length) throw new StepFailure(`another host is offline; only one host may be down at a time (R3.1)`, { observed: others.map(describeHost) });
       }
       const method = need === 'host' ? 'host.reboot' : 'host.restart_agent';
       const restart = { method, issuedAt: deps.clock.now(), bootTimeBefore: host.bootTime, agentStartBefore: method === 'host.restart_agent' ? await agentStart(ref) : null } as const;

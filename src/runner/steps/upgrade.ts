@@ -187,12 +187,20 @@ export function createUpgradeStep(deps: StepDeps): StepModule {
         });
       }
 
-      const pool = await readLivePoolFor(deps.client, { residentOn: stepHostRef(ctx) }); // this host's VMs only
-      const host = requireHost(ctx, pool);
-      assertSafeToTakeDown(ctx, pool, host);
-
-      if (mode === 'automatic' && !data.prepared) await prepareAutomatic(deps, ctx, host);
-      if (mode === 'update' && !data.updateApplied) await applyUpdate(deps, ctx, host);
+      const readHost = async () => {
+        const pool = await readLivePoolFor(deps.client, { residentOn: stepHostRef(ctx) }); // this host's VMs only
+        const host = requireHost(ctx, pool);
+        assertSafeToTakeDown(ctx, pool, host);
+        return host;
+      };
+      let host = await readHost();
+      const prepare = mode === 'automatic' && !data.prepared;
+      const update = mode === 'update' && !data.updateApplied;
+      if (prepare) await prepareAutomatic(deps, ctx, host);
+      if (update) await applyUpdate(deps, ctx, host);
+      // R3.1 again: preparing took minutes (prepare_host_upgrade.py main, pool_update.apply), long enough for another
+      // host to fail or be shut down; the pool as it is now decides whether this host may go down
+      if (prepare || update) host = await readHost();
 
       const method = mode === 'manual' ? 'host.shutdown' : 'host.reboot';
       await ctx.saveData({
