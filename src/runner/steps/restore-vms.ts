@@ -43,9 +43,11 @@ export function createRestoreVmsStep(deps: StepDeps): StepModule {
           await ctx.checkpoint('restored-one');
         } catch (err) {
           const e = toStepError(err);
-          // its disks were on the local storage of the host that was reinstalled (the run's baseline says where)
-          const onOldLocal = ctx.run.baseline?.vms.find((v) => v.ref === vmRef)?.srs.some((sr) => !sr.shared && sr.host === ctx.planStep.host);
-          const lostWithHost = replaced && (e.code === 'VM_REQUIRES_SR' || onOldLocal);
+          // its disks were on the local storage of the host that was reinstalled: only the run's baseline says so.
+          // VM_REQUIRES_SR alone is no evidence: a shared SR not yet plugged on the fresh host gives it too, and that
+          // VM is intact (an ordinary failure: Retry once the SR is attached)
+          const onOldLocal = ctx.run.baseline?.vms.find((v) => v.ref === vmRef)?.srs.some((sr) => !sr.shared && sr.host === ctx.planStep.host) ?? false;
+          const lostWithHost = replaced && onOldLocal;
           if (lostWithHost) lost.push(rec.name);
           else {
             firstError ??= { code: e.code, params: e.params };
