@@ -15,7 +15,7 @@ import type { Core, CoreErrorCode, CoreResult, Notifier, PoolStatus } from '../d
 import { UNFINISHED_RUN_STATES, type Actor, type Plan, type Run, type UpgradeMode } from '../domain/types';
 import { readAppliedUpdates, readSnapshot, testRepository } from '../inventory';
 import { readSessionPermissions } from '../inventory/rbac';
-import { loadUpgradePaths, type UpgradePathTable } from '../planner';
+import { findTarget, loadUpgradePaths, type UpgradePathTable } from '../planner';
 import { buildPlanOffLoop } from './plan-off-loop';
 import { auditEvent, auditor } from '../runner/audit';
 import { Engine, type PoolRuntime } from '../runner/engine';
@@ -239,6 +239,16 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
     throw err;
   };
 
+  /**
+   * The target a plan was made for (`/xsupgrade plan <pool> <target>` may name another than the pools file's): the
+   * start re-makes the plan towards it, else an unchanged pool would read as "changed since plan …".
+   */
+  const plannedTarget = (plan: Plan, cfg: PoolConfig): string => {
+    paths ??= loadUpgradePaths();
+    const planned = plan.target.product ? findTarget(paths, plan.target.product) : undefined;
+    return planned && planned.id !== findTarget(paths, cfg.target)?.id ? planned.id : cfg.target;
+  };
+
   /** a start, under the pool's start lock: its checks, the lease, the plan re-made from the live pool, then the run */
   const startRun = async (poolName: string, opts: Parameters<Core['start']>[1], actor: Actor): Promise<CoreResult<Run>> => {
     const cfg = pools.get(poolName);
@@ -267,7 +277,7 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
     let fresh: Plan;
     try {
       // a hop of a chain is re-made towards its final target (its own mode comes from the pools file's hops, R1.4)
-      fresh = await makePlan(cfg, latest.finalTarget ? { target: latest.finalTarget } : { target: cfg.target, mode: latest.mode }, { forStart: true });
+      fresh = await makePlan(cfg, latest.finalTarget ? { target: latest.finalTarget } : { target: plannedTarget(latest, cfg), mode: latest.mode }, { forStart: true });
     } catch (err) {
       await release();
       return unavailable(cfg.name, err);
