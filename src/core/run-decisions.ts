@@ -81,6 +81,11 @@ export function runDecisions(env: DecisionEnv): RunDecisions {
     });
     // the abort itself was audited with its decision (cas); this is what the pool was found in afterwards
     await audit(runId, 'state', actor.userId, `report of the abort by ${actor.userId}`, { report });
+    // the gates the abort closed: their approval requests lose their buttons and say so
+    for (const a of res.value.approvals.filter((x) => x.decision === 'aborted' && x.at === at && x.by === actor.userId)) {
+      const gate = final.steps.find((s) => s.id === a.stepId);
+      if (gate) engine.notify(final, 'approvalDecided', (n) => n.approvalDecided(final, gate, 'aborted', actor.userId));
+    }
     engine.notify(final, 'runFinished', (n) => n.runFinished(final));
     return ok(final);
   }

@@ -284,7 +284,22 @@ export class SlackNotifier implements Notifier {
   async approvalNeeded(run: Run, step: StepRecord): Promise<void> {
     this.latest.set(run.id, run);
     this.updateHeader(run);
-    this.reply(run, `approval ${step.id}`, () => approvalMessage(run, step, this.pool(run.pool)), { key: step.id, alert: true });
+    const msg = () => approvalMessage(run, step, this.pool(run.pool));
+    const refs = this.refsOf(run);
+    const ts = refs?.messages?.[step.id];
+    if (!refs || !ts) return this.reply(run, `approval ${step.id}`, msg, { key: step.id, alert: true });
+    // asked before (a Resume after a Hold, a second Resume): that request is asked again in place, with its buttons;
+    // a second one would leave the first asking for a gate already decided
+    this.deps.outbox.enqueue({
+      ...runMessage(run, PRIORITY.alert),
+      queue: this.queueOf(run),
+      describe: `approval ${step.id} asked again ${run.id}`,
+      build: () => ({ method: 'chat.update', args: { channel: refs.channel, ts, text: msg().text, blocks: msg().blocks } }),
+      persist: () => this.persistedUpdate(run.id, refs, ts, msg()),
+      degrade: withoutBlocks,
+      // the request was deleted: ask in a new one
+      fallback: () => this.post(refs, msg(), refs.headerTs),
+    });
   }
 
   async approvalDecided(run: Run, step: StepRecord, decision: 'approved' | 'held' | 'aborted', by: string): Promise<void> {

@@ -1,0 +1,89 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ScaledClock } from '../../src/clock';
+import type { PoolConfig } from '../../src/config/pools';
+import { createCore, type CoreHandle } from '../../src/core';
+import type { Notifier } from '../../src/domain/ports';
+import { silentLogger } from '../../src/log';
+import { loadScenario, startSimulator, type SimPool } from '../../src/sim';
+import { openStore, type Store } from '../../src/store';
+import { ACTION } from '../../src/slack/blocks/ids';
+import { APPROVER, CHANNEL, GROUP, REQUESTER } from './helpers/fixtures';
+import { Harness, startHarness } from './helpers/harness';
+import { buttonValue, textOf, until } from './e2e/helpers';
+
+jest.setTimeout(120_000);
+
+interface Env extends Harness { sim: SimPool; store: Store; realCore: CoreHandle; pool: PoolConfig; close(): Promise<void> }
+
+async function start(target: string): Promise<Env> {
+  const clock = new ScaledClock(3000);
+  const sim = await startSimulator(loadScenario('manifests/demo/pool-a.yaml'), { clock });
+  const dir = mkdtempSync(join(tmpdir(), 'xsupgrade-resume-gate-'));
+  const store = await openStore({ path: ':memory:', clock });
+  const pool: PoolConfig = {
+    name: sim.name, masterUrl: sim.masterUrl, username: sim.username, passwordEnv: 'XS_RESUME_PASSWORD', tls: sim.tls,
+    target,
+    upgrade: { mode: 'automatic', repositoryUrl: 'http://repo.example.com/xenserver/7.6/' },
+    slack: { channel: CHANNEL, approvers: { users: [APPROVER], groups: [GROUP] }, allowSelfApproval: false },
+    returnPolicy: 'none', timezone: 'UTC', hostTimeoutMinutes: 90,
+  };
+  let notifier: Notifier | undefined;
+  const forward = new Proxy({} as Notifier, {
+    get: (_t, prop: string) => async (...args: unknown[]) => {
+      const t = notifier as unknown as Record<string, (...a: unknown[]) => Promise<void>> | undefined;
+      if (t && typeof t[prop] === 'function') await t[prop](...args);
+    },
+  });
+  const realCore = await createCore({ pools: [pool], store, notifier: forward, clock, logger: silentLogger, env: { XS_RESUME_PASSWORD: sim.password, XSUPGRADE_BACKUPS: dir }, ownerId: 'resume-gate', leaseTtlMs: 20 * 60_000, pollMs: 2000 });
+  const h = await startHarness({ core: realCore, pools: [pool], clock, deps: { audit: (e) => store.appendAudit(e), saveSlackRefs: async (runId, refs) => { await store.updateRun(runId, (r) => { r.slack = refs; }); } } });
+  notifier = h.slack.notifier;
+  return { ...h, sim, store, realCore, pool, async close() { await realCore.shutdown(); await h.stop(); await sim.stop(); await store.close(); rmSync(dir, { recursive: true, force: true }); } };
+}
+
+let e: Env | undefined;
+afterEach(async () => { await e?.close(); e = undefined; });
+
+const planMessages = (env: Env) => env.api.messages(CHANNEL).filter((m) => !m.ephemeralTo && !m.thread_ts && buttonValue(m, ACTION.planReplan));
+const message = (env: Env, ts: string) => env.api.messages(CHANNEL).find((m) => m.ts === ts)!;
+
+/**
+ * Hold (header) while a host waits at its gate, then Resume twice: the gate's approval request is asked again in
+ * place, never posted anew. Before, each Resume posted another request; once the gate was approved through the
+ * newest, the others still said "approval needed" with live buttons.
+ */
+describe('Hold then Resume (double click) at an approval gate', () => {
+  it('leaves no approval request of an approved gate still asking for approval', async () => {
+    e = await start('7.6');
+    await e.command('plan pool-a', { user: REQUESTER });
+    const plan = await until('the plan message', () => planMessages(e!).find((m) => buttonValue(m, ACTION.planStart)));
+    await e.click(ACTION.planStart, buttonValue(plan, ACTION.planStart)!, { user: REQUESTER, messageTs: plan.ts, blocks: plan.blocks });
+    const header = await until('the run header', () => e!.api.messages(CHANNEL).find((m) => !m.thread_ts && !m.ephemeralTo && /^pool-a-\d{8}-\d+ · pool-a/.test(m.text)));
+    const runId = header.text.split(' ')[0]!;
+    const gateValue = (m: { blocks?: unknown[] }) => buttonValue(m as never, ACTION.approve);
+    const first = await until('the approval request', () => e!.api.messages(CHANNEL).find((m) => m.thread_ts === header.ts && gateValue(m)));
+    const gate = (JSON.parse(gateValue(first)!) as { stepId: string }).stepId;
+    const requestsForGate = () => e!.api.messages(CHANNEL).filter((m) => m.thread_ts === header.ts && gateValue(m) && JSON.parse(gateValue(m)!).stepId === gate);
+
+    // an approver holds the run from the header, then resumes it (a double click on Resume)
+    const headerValue = JSON.stringify({ runId });
+    await e.click(ACTION.runHold, headerValue, { user: APPROVER, messageTs: header.ts });
+    for (let i = 0; i < 100 && (await e.store.getRun(runId))?.state !== 'paused'; i++) await new Promise((r) => setTimeout(r, 20));
+    expect((await e.store.getRun(runId))?.state).toBe('paused');
+    await e.click(ACTION.runResume, headerValue, { user: APPROVER, messageTs: header.ts });
+    await e.click(ACTION.runResume, headerValue, { user: APPROVER, messageTs: header.ts });
+    for (let i = 0; i < 100 && (await e.store.getRun(runId))?.state !== 'awaiting-approval'; i++) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 1500)); // let the outbox deliver what the clicks queued
+
+    // the gate is approved through the newest request
+    const newest = requestsForGate().at(-1)!;
+    await e.click(ACTION.approve, gateValue(newest)!, { user: APPROVER, messageTs: newest.ts, threadTs: header.ts, blocks: newest.blocks });
+    await until('the approval recorded on its message', () => /Approved by <@U0MIKA>/.test(textOf(message(e!, newest.ts))));
+    expect((await e.store.getRun(runId))?.approvals).toEqual(expect.arrayContaining([expect.objectContaining({ stepId: gate, decision: 'approved' })]));
+
+    // no message in the thread still asks for this (approved) gate with live buttons
+    const stillAsking = requestsForGate().map((m) => m.ts);
+    expect(stillAsking).toEqual([]);
+  });
+});
