@@ -209,6 +209,9 @@ export function recoveryMutation(req: RecoveryRequest, by: string, expect: { rev
       case 'retry': {
         s.state = 'pending';
         const { recovery: _dropped, ...rest } = s.data ?? {};
+        // a wait for a host gets a fresh timeout: the operator's Retry is their decision to wait again (a restart
+        // keeps `since`: the deadline of a wait survives a crash)
+        if (s.kind === 'wait-host') delete rest.since;
         s.data = { ...rest, lastError: s.error };
         delete s.error;
         for (const again of preparationToRecheck(r, s)) again.state = 'pending';
