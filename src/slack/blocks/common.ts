@@ -13,6 +13,28 @@ export interface SlackMessage {
 /** Slack's limits (docs.slack.dev/reference/block-kit/blocks). */
 export const LIMIT = { blocks: 50, sectionText: 3000, contextText: 2000, buttonText: 75, confirmText: 300, confirmTitle: 100, confirmButton: 30 };
 
+/**
+ * Characters of text a message may carry in all: Slack refuses larger ones (msg_blocks_too_long at about 13.2k,
+ * bolt-js#2509) even when every block is within its own limit.
+ */
+export const MAX_CHARS = 12_000;
+
+/** Characters of text a message carries (every `text` in its blocks, plus the fallback text). */
+export function messageChars(m: SlackMessage): number {
+  let n = m.text.length;
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        if (k === 'text' && typeof x === 'string') n += x.length;
+        else walk(x);
+      }
+    }
+  };
+  walk(m.blocks);
+  return n;
+}
+
 /** Escapes the three characters Slack's mrkdwn treats as control ("<!channel>" stays text). */
 export function esc(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');

@@ -13,7 +13,9 @@ import {
   upgradeHosts,
   wayOut,
 } from '../../planner/render/summary';
-import { SlackMessage, button, confirm, context, esc, truncate, who } from './common';
+import { MAX_CHARS, SlackMessage, button, confirm, context, esc, messageChars, truncate, who } from './common';
+
+export { MAX_CHARS, messageChars } from './common';
 import { ACTION, encodeButtonValue } from './ids';
 import { updateHostLines, updatesTitle } from '../../planner/render/updates';
 import { hostGateEffect, type GateEffect } from './progress';
@@ -25,7 +27,6 @@ import { hostGateEffect, type GateEffect } from './progress';
  * summary (long precheck lists, big pools, the step list) goes to `threadMessages`, posted in the thread.
  */
 export const MAX_BLOCKS = 50;
-export const MAX_CHARS = 12_000;
 const SECTION_CHARS = 2900;
 /** how much goes inline, from the roomiest layout to the tightest; the first that fits the limits wins */
 const LAYOUTS = [
@@ -36,22 +37,6 @@ const LAYOUTS = [
 
 export interface PlanMessages extends SlackMessage {
   threadMessages: SlackMessage[];
-}
-
-/** Characters of text a message carries (every `text` in its blocks, plus the fallback text). */
-export function messageChars(m: SlackMessage): number {
-  let n = m.text.length;
-  const walk = (v: unknown): void => {
-    if (Array.isArray(v)) v.forEach(walk);
-    else if (v && typeof v === 'object') {
-      for (const [k, x] of Object.entries(v)) {
-        if (k === 'text' && typeof x === 'string') n += x.length;
-        else walk(x);
-      }
-    }
-  };
-  walk(m.blocks);
-  return n;
 }
 
 const item = (p: Precheck, max = 600): string => {
