@@ -132,7 +132,8 @@ export function describeStepError(error: StepError | undefined, step?: StepKind)
 const REFUSAL: Record<CoreErrorCode, string> = {
   'not-found': 'Not found',
   forbidden: 'Not allowed',
-  conflict: 'Nothing done: the run has moved on',
+  // the error says why: a stale click, a run already active, a pool changed since its plan…
+  conflict: 'Nothing done',
   invalid: 'Invalid request',
   blocked: 'Blocked by the plan',
   unavailable: 'The pool cannot be reached',
