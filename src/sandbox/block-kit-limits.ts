@@ -18,6 +18,8 @@ export const LIMITS = {
   buttonValue: 2000,
   id: 255,
   messageText: 40000,
+  /** every text of a message's blocks together: Slack answered msg_blocks_too_long at about 13.2k (bolt-js#2509), below it the fake stays a little under */
+  messageBlocksText: 13000,
   viewTitle: 24,
 } as const;
 
@@ -122,4 +124,20 @@ export function validateView(view: unknown): string[] {
     errors.push(`[ERROR] must be less than ${LIMITS.viewTitle + 1} characters [json-pointer:/view/title/text]`);
   errors.push(...validateBlocks(v.blocks, 'view').map((e) => e.replace('[json-pointer:/blocks', '[json-pointer:/view/blocks')));
   return errors;
+}
+
+/** Characters of text in blocks, every `text` string at any depth (what Slack's msg_blocks_too_long counts, as far as is known). */
+export function blocksTextLength(blocks: unknown): number {
+  let n = 0;
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v as Json)) {
+        if (k === 'text' && typeof x === 'string') n += x.length;
+        else walk(x);
+      }
+    }
+  };
+  walk(blocks);
+  return n;
 }

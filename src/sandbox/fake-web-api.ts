@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { systemClock } from '../clock';
 import { DEFAULT_DIRECTORY } from './directory';
-import { LIMITS, validateBlocks, validateView } from './block-kit-limits';
+import { LIMITS, blocksTextLength, validateBlocks, validateView } from './block-kit-limits';
 import type { FailureSpec, FakeCall, FakeChange, FakeMessage, FakeSlackApi, FakeSlackApiOptions, FakeView, ResponseUrlContext } from './fake-slack-types';
 import { ApiError, decodeBody, messageArgs, optStr, parseArgs, readBody, send, str, type Answer, type Args } from './fake-slack-wire';
 
@@ -50,6 +50,7 @@ export async function startFakeSlackApi(opts: FakeSlackApiOptions = {}): Promise
     if (blocks) {
       const errs = validateBlocks(blocks, 'message');
       if (errs.length) throw new ApiError('invalid_blocks', errs);
+      if (blocksTextLength(blocks) > LIMITS.messageBlocksText) throw new ApiError('msg_blocks_too_long');
     }
   }
 

@@ -72,6 +72,15 @@ describe('fake Slack Web API with the real WebClient', () => {
     expect(fake.messages()).toEqual([]);
   });
 
+  it('rejects a message whose blocks carry more text in all than Slack accepts (msg_blocks_too_long), though each block is within its own limit', async () => {
+    const sections = Array.from({ length: 5 }, () => ({ type: 'section', text: { type: 'mrkdwn', text: 'x'.repeat(2900) } }));
+    await expect(client.chat.postMessage({ channel: 'C0XSUPGRADE', text: 'x', blocks: sections })).rejects.toMatchObject({ data: { error: 'msg_blocks_too_long' } });
+    expect(fake.messages()).toEqual([]);
+    // four of them (11,600 characters) are accepted
+    await client.chat.postMessage({ channel: 'C0XSUPGRADE', text: 'x', blocks: sections.slice(0, 4) });
+    expect(fake.messages()).toHaveLength(1);
+  });
+
   it('missing channel is invalid_arguments naming the field', async () => {
     await expect(client.apiCall('chat.postMessage', { text: 'x' })).rejects.toMatchObject({
       data: { error: 'invalid_arguments', response_metadata: { messages: ['[ERROR] missing required field: channel'] } },

@@ -6,7 +6,10 @@
 import type { HostPlan, PlanStep, Run, StepKind } from '../../src/domain/types';
 import { LIMIT, MAX_CHARS, messageChars } from '../../src/slack/blocks/common';
 import { runDetailReply } from '../../src/slack/blocks/replies';
-import { makePlan, makeRun } from './helpers/fixtures';
+import { runEndMessages } from '../../src/slack/blocks/run-end';
+import { runHeaderMessage } from '../../src/slack/blocks/run-header';
+import { LIMITS, blocksTextLength } from '../../src/sandbox/block-kit-limits';
+import { makePlan, makeRun, poolConfig } from './helpers/fixtures';
 
 const KINDS: StepKind[] = ['disable', 'evacuate', 'approval', 'stop-vms', 'upgrade', 'wait-host', 'enable', 'restore-vms'];
 
@@ -62,5 +65,16 @@ describe('status of a large run', () => {
     const text = JSON.stringify(runDetailReply(run, 'UTC').blocks);
     expect(text).toContain('`xs-01:restore-vms` done');
     expect(text).not.toMatch(/steps done|not shown/);
+  });
+
+  it('the run header and the end-of-run summary of a 64-host run fit one Slack message too', () => {
+    const run = largeRun(64, 40);
+    const header = runHeaderMessage(run, poolConfig());
+    expect(header.blocks!.length).toBeLessThanOrEqual(LIMIT.blocks);
+    expect(blocksTextLength(header.blocks)).toBeLessThanOrEqual(LIMITS.messageBlocksText);
+    const ended: Run = { ...run, state: 'aborted', endedAt: run.createdAt + 3_600_000, outcome: 'aborted by <@U0MIKA>' };
+    const end = runEndMessages(ended, poolConfig(), { toolsFollowUp: false }).summary;
+    expect(end.blocks!.length).toBeLessThanOrEqual(LIMIT.blocks);
+    expect(blocksTextLength(end.blocks)).toBeLessThanOrEqual(LIMITS.messageBlocksText);
   });
 });
