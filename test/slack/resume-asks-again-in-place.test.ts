@@ -1,14 +1,14 @@
 import { ACTION } from '../../src/slack/blocks/ids';
 import { APPROVER, CHANNEL, REQUESTER } from './helpers/fixtures';
-import { planMessages, startRealCore, type RealCoreEnv } from './helpers/real-core';
-import { buttonValue, textOf, until } from './e2e/helpers';
+import { buttonValue, startSlackE2E, textOf, until, type SlackE2E } from './e2e/helpers';
 
 jest.setTimeout(120_000);
 
-let e: RealCoreEnv | undefined;
+let e: SlackE2E | undefined;
+const planMessages = (env: SlackE2E) => env.api.messages(CHANNEL).filter((m) => !m.ephemeralTo && !m.thread_ts && buttonValue(m, ACTION.planReplan));
 afterEach(async () => { await e?.close(); e = undefined; });
 
-const message = (env: RealCoreEnv, ts: string) => env.api.messages(CHANNEL).find((m) => m.ts === ts)!;
+const message = (env: SlackE2E, ts: string) => env.api.messages(CHANNEL).find((m) => m.ts === ts)!;
 
 /**
  * Hold (header) while a host waits at its gate, then Resume twice: the gate's approval request is asked again in
@@ -17,7 +17,7 @@ const message = (env: RealCoreEnv, ts: string) => env.api.messages(CHANNEL).find
  */
 describe('Hold then Resume (double click) at an approval gate', () => {
   it('leaves no approval request of an approved gate still asking for approval', async () => {
-    e = await startRealCore('7.6');
+    e = await startSlackE2E({ target: '7.6' });
     await e.command('plan pool-a', { user: REQUESTER });
     const plan = await until('the plan message', () => planMessages(e!).find((m) => buttonValue(m, ACTION.planStart)));
     await e.click(ACTION.planStart, buttonValue(plan, ACTION.planStart)!, { user: REQUESTER, messageTs: plan.ts, blocks: plan.blocks });

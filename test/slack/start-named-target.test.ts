@@ -1,11 +1,11 @@
 import { ACTION } from '../../src/slack/blocks/ids';
 import { APPROVER, CHANNEL, REQUESTER } from './helpers/fixtures';
-import { planMessages, startRealCore, type RealCoreEnv } from './helpers/real-core';
-import { buttonValue, textOf, until } from './e2e/helpers';
+import { buttonValue, startSlackE2E, textOf, until, type SlackE2E } from './e2e/helpers';
 
 jest.setTimeout(120_000);
 
-let e: RealCoreEnv | undefined;
+let e: SlackE2E | undefined;
+const planMessages = (env: SlackE2E) => env.api.messages(CHANNEL).filter((m) => !m.ephemeralTo && !m.thread_ts && buttonValue(m, ACTION.planReplan));
 afterEach(async () => { await e?.close(); e = undefined; });
 
 
@@ -17,7 +17,7 @@ afterEach(async () => { await e?.close(); e = undefined; });
 describe('Start of a plan made for an explicit target', () => {
   it('starts the plan shown when the pool has not changed, instead of claiming the pool changed and replacing the latest plan', async () => {
     // the pools file aims at 8.2.1 (blocked from 7.1.1, R1.2); the operator plans the step that is possible: 7.6
-    e = await startRealCore('8.2.1');
+    e = await startSlackE2E({ target: '8.2.1' });
     await e.command('plan pool-a 7.6', { user: REQUESTER });
     const shown = await until('the 7.6 plan message', () => planMessages(e!).find((m) => buttonValue(m, ACTION.planStart)));
     const value = JSON.parse(buttonValue(shown, ACTION.planStart)!) as { planHash: string; planAt: number };

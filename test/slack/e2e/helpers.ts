@@ -24,7 +24,8 @@ export interface SlackE2E extends Harness {
   close(): Promise<void>;
 }
 
-export async function startSlackE2E(opts: { faults?: Parameters<SimPool['control']['injectFault']>[0][]; scale?: number } = {}): Promise<SlackE2E> {
+/** `target`: the pools file's target for pool-a (default 7.6) */
+export async function startSlackE2E(opts: { faults?: Parameters<SimPool['control']['injectFault']>[0][]; scale?: number; target?: string } = {}): Promise<SlackE2E> {
   const clock = new ScaledClock(opts.scale ?? 3000);
   const sim = await startSimulator(loadScenario('manifests/demo/pool-a.yaml'), { clock });
   for (const f of opts.faults ?? []) sim.control.injectFault(f);
@@ -36,7 +37,7 @@ export async function startSlackE2E(opts: { faults?: Parameters<SimPool['control
     username: sim.username,
     passwordEnv: 'XS_SLACK_E2E_PASSWORD',
     tls: sim.tls,
-    target: '7.6',
+    target: opts.target ?? '7.6',
     upgrade: { mode: 'automatic', repositoryUrl: 'http://repo.example.com/xenserver/7.6/' },
     slack: { channel: CHANNEL, approvers: { users: [APPROVER], groups: [GROUP] }, allowSelfApproval: false },
     returnPolicy: 'none',
