@@ -128,18 +128,13 @@ async function restoreLeased(
         r.restore = rec;
       });
     };
-    let result: RestoreRecord;
-    try {
-      const leaseLost = async (): Promise<string> => {
-        const now = await env.store.getLease(run.pool);
-        return now ? `the pool's lease passed to ${now.owner} (run ${now.runId})` : "the pool's lease was released by another replica";
-      };
-      const audit = fence ? auditor(fencedStore(env.store, fence), env.clock) : env.audit;
-      result = await executeRestore({ client, audit, save, leaseLost, clock: env.clock }, current, offer, started);
-    } catch (err) {
-      // a progress record that could not be written: what the last one says was done, and why Restore stopped
-      result = { ...(current.restore ?? started), state: 'partial', left: [`the pool could not be read or acted on: ${(err as Error).message}`] };
-    }
+    const leaseLost = async (): Promise<string> => {
+      const now = await env.store.getLease(run.pool);
+      return now ? `the pool's lease passed to ${now.owner} (run ${now.runId})` : "the pool's lease was released by another replica";
+    };
+    const audit = fence ? auditor(fencedStore(env.store, fence), env.clock) : env.audit;
+    // never throws: a pool that cannot be read, a progress record not written or a lease lost ends it with what was done
+    const result = await executeRestore({ client, audit, save, leaseLost, clock: env.clock }, current, offer, started);
     const endAudit = await endAuditOf({ client, clock: env.clock, store: env.store }, current);
     const final = await env.store.updateRun(run.id, (r) => {
       r.restore = result;

@@ -125,19 +125,3 @@ export function validateView(view: unknown): string[] {
   errors.push(...validateBlocks(v.blocks, 'view').map((e) => e.replace('[json-pointer:/blocks', '[json-pointer:/view/blocks')));
   return errors;
 }
-
-/** Characters of text in blocks, every `text` string at any depth (what Slack's msg_blocks_too_long counts, as far as is known). */
-export function blocksTextLength(blocks: unknown): number {
-  let n = 0;
-  const walk = (v: unknown): void => {
-    if (Array.isArray(v)) v.forEach(walk);
-    else if (v && typeof v === 'object') {
-      for (const [k, x] of Object.entries(v as Json)) {
-        if (k === 'text' && typeof x === 'string') n += x.length;
-        else walk(x);
-      }
-    }
-  };
-  walk(blocks);
-  return n;
-}

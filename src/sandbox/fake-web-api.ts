@@ -10,7 +10,8 @@ import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { systemClock } from '../clock';
 import { DEFAULT_DIRECTORY } from './directory';
-import { LIMITS, blocksTextLength, validateBlocks, validateView } from './block-kit-limits';
+import { blocksTextLength } from '../slack/blocks/common';
+import { LIMITS, validateBlocks, validateView } from './block-kit-limits';
 import type { FailureSpec, FakeCall, FakeChange, FakeMessage, FakeSlackApi, FakeSlackApiOptions, FakeView, ResponseUrlContext } from './fake-slack-types';
 import { ApiError, decodeBody, messageArgs, optStr, parseArgs, readBody, send, str, type Answer, type Args } from './fake-slack-wire';
 

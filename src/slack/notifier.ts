@@ -286,20 +286,10 @@ export class SlackNotifier implements Notifier {
     this.updateHeader(run);
     const msg = () => approvalMessage(run, step, this.pool(run.pool));
     const refs = this.refsOf(run);
-    const ts = refs?.messages?.[step.id];
-    if (!refs || !ts) return this.reply(run, `approval ${step.id}`, msg, { key: step.id, alert: true });
+    if (!refs?.messages?.[step.id]) return this.reply(run, `approval ${step.id}`, msg, { key: step.id, alert: true });
     // asked before (a Resume after a Hold, a second Resume): that request is asked again in place, with its buttons;
     // a second one would leave the first asking for a gate already decided
-    this.deps.outbox.enqueue({
-      ...runMessage(run, PRIORITY.alert),
-      queue: this.queueOf(run),
-      describe: `approval ${step.id} asked again ${run.id}`,
-      build: () => ({ method: 'chat.update', args: { channel: refs.channel, ts, text: msg().text, blocks: msg().blocks } }),
-      persist: () => this.persistedUpdate(run.id, refs, ts, msg()),
-      degrade: withoutBlocks,
-      // the request was deleted: ask in a new one
-      fallback: () => this.post(refs, msg(), refs.headerTs),
-    });
+    this.replaceKeyed(run, refs, step.id, msg, { describe: `approval ${step.id} asked again`, priority: PRIORITY.alert });
   }
 
   async approvalDecided(run: Run, step: StepRecord, decision: 'approved' | 'held' | 'aborted', by: string): Promise<void> {
@@ -308,26 +298,32 @@ export class SlackNotifier implements Notifier {
     const refs = this.refsOf(run);
     if (!refs) return;
     const msg = () => approvalDecidedMessage(run, step, decision, by, at, this.pool(run.pool));
+    this.replaceKeyed(run, refs, step.id, msg, { describe: `approval decided ${step.id}`, priority: PRIORITY.run });
+    this.updateHeader(run);
+  }
+
+  /**
+   * Replaces the run's message kept under `key` (an approval request) by `msg`, in place. A message never delivered,
+   * or deleted since, is posted in the thread instead; one still waiting in the queue is referred to by its key.
+   */
+  private replaceKeyed(run: Run, refs: SlackRefs, key: string, msg: () => SlackMessage, o: { describe: string; priority: number }): void {
     this.ensureHeader(run, refs);
     this.deps.outbox.enqueue({
-      ...runMessage(run, PRIORITY.run),
+      ...runMessage(run, o.priority),
       queue: this.queueOf(run),
-      describe: `approval decided ${step.id} ${run.id}`,
+      describe: `${o.describe} ${run.id}`,
       build: () => {
-        const ts = refs.messages?.[step.id];
+        const ts = refs.messages?.[key];
         if (ts) return { method: 'chat.update', args: { channel: refs.channel, ts, text: msg().text, blocks: msg().blocks } };
-        // the approval message was never delivered: say what was decided in the thread instead
         return this.post(refs, msg(), refs.headerTs);
       },
       persist: () => {
-        const ts = refs.messages?.[step.id];
-        // the approval message may still be waiting in the queue: refer to it by its step
-        return ts ? this.persistedUpdate(run.id, refs, ts, msg()) : this.persistedUpdate(run.id, refs, undefined, msg(), step.id);
+        const ts = refs.messages?.[key];
+        return ts ? this.persistedUpdate(run.id, refs, ts, msg()) : this.persistedUpdate(run.id, refs, undefined, msg(), key);
       },
       degrade: withoutBlocks,
       fallback: () => this.post(refs, msg(), refs.headerTs),
     });
-    this.updateHeader(run);
   }
 
   async stepFailed(run: Run, step: StepRecord, actions: RecoveryAction[]): Promise<void> {

@@ -4,11 +4,11 @@
  * still to do, is one line; the step that failed is always shown; what is left out is said, with where to see it.
  */
 import type { HostPlan, PlanStep, Run, StepKind } from '../../src/domain/types';
-import { LIMIT, MAX_CHARS, messageChars } from '../../src/slack/blocks/common';
+import { LIMIT, MAX_CHARS, blocksTextLength, messageChars } from '../../src/slack/blocks/common';
 import { runDetailReply } from '../../src/slack/blocks/replies';
 import { runEndMessages } from '../../src/slack/blocks/run-end';
 import { runHeaderMessage } from '../../src/slack/blocks/run-header';
-import { LIMITS, blocksTextLength } from '../../src/sandbox/block-kit-limits';
+import { LIMITS } from '../../src/sandbox/block-kit-limits';
 import { makePlan, makeRun, poolConfig } from './helpers/fixtures';
 
 const KINDS: StepKind[] = ['disable', 'evacuate', 'approval', 'stop-vms', 'upgrade', 'wait-host', 'enable', 'restore-vms'];

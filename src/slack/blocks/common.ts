@@ -21,7 +21,12 @@ export const MAX_CHARS = 12_000;
 
 /** Characters of text a message carries (every `text` in its blocks, plus the fallback text). */
 export function messageChars(m: SlackMessage): number {
-  let n = m.text.length;
+  return m.text.length + blocksTextLength(m.blocks);
+}
+
+/** Characters of text in blocks: every `text` string at any depth (what Slack's msg_blocks_too_long counts, as far as is known). */
+export function blocksTextLength(blocks: unknown): number {
+  let n = 0;
   const walk = (v: unknown): void => {
     if (Array.isArray(v)) v.forEach(walk);
     else if (v && typeof v === 'object') {
@@ -31,7 +36,7 @@ export function messageChars(m: SlackMessage): number {
       }
     }
   };
-  walk(m.blocks);
+  walk(blocks);
   return n;
 }
 
