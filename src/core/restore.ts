@@ -8,7 +8,7 @@ import type { Clock } from '../clock';
 import type { CoreErrorCode, CoreResult, Notifier } from '../domain/ports';
 import { UNFINISHED_RUN_STATES, type Actor, type RestoreRecord, type Run } from '../domain/types';
 import { auditEvent, auditor, type AuditKind } from '../runner/audit';
-import { fencedStore } from '../runner/fencing';
+import { fencedStore, renewLeaseWhileHeld } from '../runner/fencing';
 import { StaleAction } from '../runner/recovery';
 import { endAuditOf } from '../runner/report';
 import { executeRestore, restoreOffer } from '../runner/restore';
@@ -152,21 +152,10 @@ async function restoreLeased(
   }
 }
 
-/** Renews the pool's lease every third of its life until stopped, or until the store says it is no longer ours. */
+/** Renews the pool's lease while Restore works (runner/fencing.ts), until stopped or refused (another replica holds it). */
 function keepLease(env: RestoreEnv, pool: string, token: number | undefined): { stop(): Promise<void> } {
   const stopped = new AbortController();
-  const renewing = (async () => {
-    for (;;) {
-      try {
-        await env.clock.sleep(env.leaseTtlMs / 3, stopped.signal);
-      } catch {
-        return;
-      }
-      // a failed renewal (store unreachable) is tried again; a refused one means another replica holds it
-      const renewed = await env.store.renewLease(pool, env.ownerId, env.leaseTtlMs, env.clock.now(), token).catch(() => true);
-      if (!renewed) return;
-    }
-  })();
+  const renewing = renewLeaseWhileHeld({ store: env.store, clock: env.clock, pool, owner: env.ownerId, ttlMs: env.leaseTtlMs, token, signal: stopped.signal });
   return {
     async stop() {
       stopped.abort();

@@ -21,7 +21,7 @@ import type { Logger } from '../log';
 import type { Notifier } from '../domain/ports';
 import { TERMINAL_RUN_STATES, type Ref, type Run, type StepRecord } from '../domain/types';
 import { NotifyQueue, auditor } from './audit';
-import { fencedStore, isFenced } from './fencing';
+import { fencedStore, isFenced, renewLeaseWhileHeld } from './fencing';
 import { isPoolUnavailable, toStepError } from './errors';
 import type { Fence, PoolClient, RunStore } from './ports';
 
@@ -380,24 +380,23 @@ export class Engine {
 
   private async renewLease(run: Run, loop: Loop, log: Logger): Promise<void> {
     const { store, clock, ownerId } = this.deps;
-    const signal = loop.controller.signal;
-    while (!signal.aborted) {
-      try {
-        await clock.sleep(this.leaseTtlMs / 3, signal);
-      } catch {
-        return;
-      }
-      try {
-        if (!(await store.renewLease(run.pool, ownerId, this.leaseTtlMs, clock.now(), loop.fence?.token))) {
-          log.error('lost the pool lease: stopping this loop');
-          loop.controller.abort(new RunInterrupted('lease lost'));
-          return;
-        }
+    const ended = await renewLeaseWhileHeld({
+      store,
+      clock,
+      pool: run.pool,
+      owner: ownerId,
+      ttlMs: this.leaseTtlMs,
+      token: loop.fence?.token,
+      signal: loop.controller.signal,
+      onError: (err) => log.warn({ err: (err as Error).message }, 'lease renewal failed; will retry'),
+      afterRenewal: async () => {
         const now = await store.getRun(run.id);
         if (now && TERMINAL.has(now.state)) loop.controller.abort(new RunInterrupted(`run ${now.state}`));
-      } catch (err) {
-        log.warn({ err: (err as Error).message }, 'lease renewal failed; will retry');
-      }
+      },
+    });
+    if (ended === 'lost') {
+      log.error('lost the pool lease: stopping this loop');
+      loop.controller.abort(new RunInterrupted('lease lost'));
     }
   }
 

@@ -2,6 +2,7 @@
  * Fencing (issue 16): the writes of a run loop carry its lease's token; the store refuses them (FencedError) once
  * another replica took the lease over, in the same transaction as the write.
  */
+import type { Clock } from '../clock';
 import type { Fence, RunStore } from './ports';
 
 /** A write refused because the pool's lease changed hands (the store's FencedError). */
@@ -26,4 +27,36 @@ export function fencedStore(store: RunStore, fence: Fence): RunStore {
     releaseLease: (pool, owner, token) => store.releaseLease(pool, owner, token),
     getLease: (pool) => store.getLease(pool),
   };
+}
+
+/**
+ * Renews a pool's lease every third of its life until `signal` aborts ('stopped'), or until the store refuses it:
+ * another replica holds it ('lost'). A renewal that fails (store unreachable) is tried again at the next turn;
+ * `afterRenewal` runs after each renewal, its errors treated like a failed renewal.
+ */
+export async function renewLeaseWhileHeld(o: {
+  store: Pick<RunStore, 'renewLease'>;
+  clock: Clock;
+  pool: string;
+  owner: string;
+  ttlMs: number;
+  token?: number;
+  signal: AbortSignal;
+  onError?: (err: unknown) => void;
+  afterRenewal?: () => Promise<void>;
+}): Promise<'lost' | 'stopped'> {
+  while (!o.signal.aborted) {
+    try {
+      await o.clock.sleep(o.ttlMs / 3, o.signal);
+    } catch {
+      return 'stopped';
+    }
+    try {
+      if (!(await o.store.renewLease(o.pool, o.owner, o.ttlMs, o.clock.now(), o.token))) return 'lost';
+      await o.afterRenewal?.();
+    } catch (err) {
+      o.onError?.(err);
+    }
+  }
+  return 'stopped';
 }
