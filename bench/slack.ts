@@ -32,6 +32,7 @@ import type { TlsOptions } from '../src/xenapi/tls';
 import { createSlackApp } from '../src/slack/app';
 import { openStore } from '../src/store';
 import { markdownTable, ms, projectFile, summarise, type LatencySummary } from './harness';
+import { startInChildProcess } from './sim-process';
 
 export type BenchCommand = 'plan' | 'status' | 'help';
 
@@ -42,8 +43,11 @@ export interface SlackBenchOptions {
   concurrency?: number;
   /** one burst per entry, in order */
   bursts?: BenchCommand[];
-  /** where the simulator runs; default 'worker' when the compiled simulator exists, else 'in-process' */
-  simulator?: 'worker' | 'in-process';
+  /**
+   * where the simulator runs; default 'worker' when the compiled simulator exists, else 'in-process'.
+   * 'child-process': a process of its own at nice 19 (Linux), as bench/read.ts has it (xapi is not on the bot's host)
+   */
+  simulator?: SimulatorPlace;
   /** outbox spacing between two messages of one channel (the app's default is 1000 ms) */
   minIntervalMs?: number;
   /** during a plan burst, one status probe every this many ms until the plans are answered (0 = none; default 250) */
@@ -84,7 +88,7 @@ export interface SlackBenchResult {
   hosts: number;
   vms: number;
   runningVms: number;
-  simulator: 'worker' | 'in-process';
+  simulator: SimulatorPlace;
   minIntervalMs: number;
   probeEveryMs: number;
   rows: SlackBurstRow[];
@@ -116,6 +120,8 @@ const unrefClock: Clock = {
 };
 const PASSWORD_ENV = 'XSUPGRADE_BENCH_POOL_PASSWORD';
 const EVENTS_PATH = '/slack/events';
+
+export type SimulatorPlace = 'worker' | 'in-process' | 'child-process';
 
 /** The fields of a simulator the bench needs, wherever it runs. */
 export interface SimHandle {
@@ -448,7 +454,7 @@ export async function benchSlack(opts: SlackBenchOptions = {}): Promise<SlackBen
   const minIntervalMs = opts.minIntervalMs ?? 0;
   const simModule = compiledSimModule();
   const where = opts.simulator ?? (simModule ? 'worker' : 'in-process');
-  if (where === 'worker' && !simModule) throw new Error('simulator: "worker" needs the compiled simulator (run from dist/ after npm run build)');
+  if (where !== 'in-process' && !simModule) throw new Error(`simulator: "${where}" needs the compiled simulator (run from dist/ after npm run build)`);
 
   const scenario = generateScenario({ hosts, vmsPerHost, seed: 1, name: POOL });
   const cleanups: Array<() => Promise<unknown>> = [];
@@ -456,7 +462,8 @@ export async function benchSlack(opts: SlackBenchOptions = {}): Promise<SlackBen
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
   };
   try {
-    const sim = where === 'worker' ? await startInWorker(scenario, simModule!) : await startInProcess(scenario);
+    const sim =
+      where === 'worker' ? await startInWorker(scenario, simModule!) : where === 'child-process' ? await startInChildProcess(scenario, simModule!, undefined, 19) : await startInProcess(scenario);
     cleanups.push(() => sim.stop());
 
     const botToken = `xoxb-bench-${randomBytes(8).toString('hex')}`;
@@ -525,6 +532,13 @@ export async function benchSlack(opts: SlackBenchOptions = {}): Promise<SlackBen
   }
 }
 
+/** How a bench's table header says where the simulator ran. */
+export function simulatorPlace(place: SimulatorPlace): string {
+  if (place === 'worker') return 'in a worker thread';
+  if (place === 'child-process') return 'in a process of its own at nice 19';
+  return 'in-process';
+}
+
 export function formatSlackBench(r: SlackBenchResult): string {
   const table = markdownTable(
     ['command', 'requests', 'acked (HTTP 200)', 'ack p50', 'ack p99', 'ack max', 'answered', 'answer p50', 'answer p99', 'answer max', 'error replies', 'whole burst'],
@@ -545,7 +559,7 @@ export function formatSlackBench(r: SlackBenchResult): string {
   );
   const failures = r.rows.flatMap((row) => row.failures.map((f) => `  ${row.command}: ${f}`));
   return [
-    `Slack: slash-command ack latency, ${r.hosts}-host pool (${r.vms} VMs, ${r.runningVms} running), simulator ${r.simulator === 'worker' ? 'in a worker thread' : 'in-process'}, outbox spacing ${r.minIntervalMs} ms`,
+    `Slack: slash-command ack latency, ${r.hosts}-host pool (${r.vms} VMs, ${r.runningVms} running), simulator ${simulatorPlace(r.simulator)}, outbox spacing ${r.minIntervalMs} ms`,
     'answer = plan message posted to the channel (plan) / ephemeral reply posted (status), both at the fake Web API',
     '',
     table,
