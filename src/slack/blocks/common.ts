@@ -160,9 +160,47 @@ export function button(opts: { text: string; actionId: string; value: string; st
   return b;
 }
 
-/** Keeps a message within Slack's 50 blocks: the last block says what was left out. */
-export function withinBlockLimit(blocks: KnownBlock[], moreText = 'more in the thread'): KnownBlock[] {
+/** A section's text in packLines: a little under LIMIT.sectionText. */
+const PACKED_SECTION_CHARS = 2900;
+
+/**
+ * Lines as thread messages, each within both of Slack's limits (LIMIT.blocks, MAX_CHARS): lines packed into
+ * sections, sections into messages, each message headed `title` ("(cont.)" after the first) and its fallback text
+ * `fallback (n)`.
+ */
+export function packLines(title: string, lines: string[], fallback: string): SlackMessage[] {
+  const texts: string[] = [];
+  let cur = '';
+  for (const line of lines) {
+    const l = truncate(line, PACKED_SECTION_CHARS);
+    if (cur && cur.length + 1 + l.length > PACKED_SECTION_CHARS) {
+      texts.push(cur);
+      cur = l;
+    } else cur = cur ? `${cur}\n${l}` : l;
+  }
+  if (cur) texts.push(cur);
+  const messages: SlackMessage[] = [];
+  let blocks: KnownBlock[] = [];
+  let chars = 0;
+  const flush = (): void => {
+    if (!blocks.length) return;
+    const part = messages.length + 1;
+    messages.push({ text: `${fallback} (${part})`, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: `*${title}*${part > 1 ? ` (cont.)` : ''}` } }, ...blocks] });
+    blocks = [];
+    chars = 0;
+  };
+  for (const t of texts) {
+    if (blocks.length >= LIMIT.blocks - 2 || chars + t.length > MAX_CHARS - 600) flush();
+    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: t } });
+    chars += t.length;
+  }
+  flush();
+  return messages;
+}
+
+/** Keeps a message within Slack's 50 blocks: the last block says what was left out, and where it is when `where` says. */
+export function withinBlockLimit(blocks: KnownBlock[], where?: string): KnownBlock[] {
   if (blocks.length <= LIMIT.blocks) return blocks;
   const kept = blocks.slice(0, LIMIT.blocks - 1);
-  return [...kept, context(`… ${blocks.length - kept.length} more blocks not shown (${moreText})`)];
+  return [...kept, context(`… ${blocks.length - kept.length} more blocks not shown${where ? ` (${where})` : ''}`)];
 }

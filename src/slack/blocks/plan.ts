@@ -13,7 +13,7 @@ import {
   upgradeHosts,
   wayOut,
 } from '../../planner/render/summary';
-import { MAX_CHARS, SlackMessage, button, confirm, context, esc, messageChars, truncate, who } from './common';
+import { MAX_CHARS, SlackMessage, button, confirm, context, esc, messageChars, packLines, truncate, who } from './common';
 
 export { MAX_CHARS, messageChars } from './common';
 import { ACTION, encodeButtonValue } from './ids';
@@ -43,37 +43,6 @@ const item = (p: Precheck, max = 600): string => {
   const w = p.severity === 'info' ? '' : wayOut(p);
   return truncate(`• \`${p.rule}\` ${esc(p.message)}${w ? ` → _${esc(w)}_` : ''}`, max);
 };
-
-/** Packs lines into sections of ≤ SECTION_CHARS, and sections into messages within both limits. */
-function packMessages(title: string, lines: string[], fallback: string): SlackMessage[] {
-  const sections: string[] = [];
-  let cur = '';
-  for (const line of lines) {
-    const l = truncate(line, SECTION_CHARS);
-    if (cur && cur.length + 1 + l.length > SECTION_CHARS) {
-      sections.push(cur);
-      cur = l;
-    } else cur = cur ? `${cur}\n${l}` : l;
-  }
-  if (cur) sections.push(cur);
-  const messages: SlackMessage[] = [];
-  let blocks: KnownBlock[] = [];
-  let chars = 0;
-  const flush = (): void => {
-    if (!blocks.length) return;
-    const part = messages.length + 1;
-    messages.push({ text: `${fallback} (${part})`, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: `*${title}*${part > 1 ? ` (cont.)` : ''}` } }, ...blocks] });
-    blocks = [];
-    chars = 0;
-  };
-  for (const s of sections) {
-    if (blocks.length >= MAX_BLOCKS - 2 || chars + s.length > MAX_CHARS - 600) flush();
-    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: s } });
-    chars += s.length;
-  }
-  flush();
-  return messages;
-}
 
 export function planBlocks(plan: Plan, opts: { requestedBy: string }): PlanMessages {
   let m: PlanMessages | undefined;
@@ -110,7 +79,7 @@ function layoutPlan(plan: Plan, requestedBy: string, layout: (typeof LAYOUTS)[nu
     if (list.length > INLINE_ITEMS) {
       shown.push(`_… and ${list.length - INLINE_ITEMS} more in the thread_`);
       moreInThread.push(title);
-      thread.push(...packMessages(`${title} (${list.length}) — plan ${id}`, list.map((p) => item(p)), `${title} for ${plan.pool}, plan ${id}`));
+      thread.push(...packLines(`${title} (${list.length}) — plan ${id}`, list.map((p) => item(p)), `${title} for ${plan.pool}, plan ${id}`));
     }
     const text = [`${icon} *${title} (${list.length})*`, ...shown].join('\n');
     blocks.push({ type: 'section', text: { type: 'mrkdwn', text: truncate(text, SECTION_CHARS) } });
@@ -133,7 +102,7 @@ function layoutPlan(plan: Plan, requestedBy: string, layout: (typeof LAYOUTS)[nu
     if (hostLines.length > INLINE_HOSTS) {
       shown.push(`_… ${hostLines.length - INLINE_HOSTS} more hosts in the thread_`);
       moreInThread.push('Order');
-      thread.push(...packMessages(`Order (${hosts.length} hosts) — plan ${id}`, hostLines, `Host order for ${plan.pool}, plan ${id}`));
+      thread.push(...packLines(`Order (${hosts.length} hosts) — plan ${id}`, hostLines, `Host order for ${plan.pool}, plan ${id}`));
     }
     blocks.push({ type: 'section', text: { type: 'mrkdwn', text: truncate(['*Order*', ...shown].join('\n'), SECTION_CHARS) } });
   }
@@ -144,7 +113,7 @@ function layoutPlan(plan: Plan, requestedBy: string, layout: (typeof LAYOUTS)[nu
     if (lines.length > INLINE_HOSTS) {
       shown.push(`_… ${lines.length - INLINE_HOSTS} more hosts in the thread_`);
       moreInThread.push('Hotfixes');
-      thread.push(...packMessages(`Hotfixes (${lines.length} hosts) — plan ${id}`, lines, `Hotfixes for ${plan.pool}, plan ${id}`));
+      thread.push(...packLines(`Hotfixes (${lines.length} hosts) — plan ${id}`, lines, `Hotfixes for ${plan.pool}, plan ${id}`));
     }
     blocks.push({ type: 'section', text: { type: 'mrkdwn', text: truncate([`:package: *${esc(hotfixes)}*`, ...shown].join('\n'), SECTION_CHARS) } });
   }
@@ -153,7 +122,7 @@ function layoutPlan(plan: Plan, requestedBy: string, layout: (typeof LAYOUTS)[nu
 
   if (plan.steps.length) {
     const stepLines = plan.steps.map((s) => `\`${esc(s.id)}\` ${humanSeconds(s.expectedSeconds)} — ${esc(s.description)}`);
-    thread.push(...packMessages(`Steps (${plan.steps.length}) — plan ${id}`, stepLines, `Steps for ${plan.pool}, plan ${id}`));
+    thread.push(...packLines(`Steps (${plan.steps.length}) — plan ${id}`, stepLines, `Steps for ${plan.pool}, plan ${id}`));
   }
 
   const elements = [];

@@ -2,7 +2,7 @@ import { isFinalHop } from '../../planner/hops';
 import type { KnownBlock } from '@slack/types';
 import type { PoolConfig } from '../../config/pools';
 import type { Run } from '../../domain/types';
-import { clockTime, context, duration, esc, plural, runContext, sections, slackText, SlackMessage, who, withinBlockLimit } from './common';
+import { clockTime, context, duration, esc, LIMIT, MAX_CHARS, messageChars, packLines, plural, runContext, sections, slackText, SlackMessage, truncate, who } from './common';
 import { restoreButton } from './restore';
 import { hostProgress, isOnTarget, mixedMode } from './progress';
 import { finalTargetOf, toolsAdviceGate } from '../../tools/checklist';
@@ -11,11 +11,19 @@ import { finalTargetOf, toolsAdviceGate } from '../../tools/checklist';
 
 export interface RunEndMessages {
   summary: SlackMessage;
-  /** follow-up thread replies (none today: the Tools checklist is its own message, src/tools/follow-up.ts) */
+  /** thread replies after it: the rest of the audit's list when it does not all fit in the summary (the Tools checklist is its own message, src/tools/follow-up.ts) */
   threadMessages: SlackMessage[];
 }
 
 const TOOLS_INLINE = 15;
+/** The audit's lines kept in the summary when all of them do not fit in one message (the rest follow in the thread). */
+const INLINE_ITEMS = [40, 20, 10];
+/** What Restore did (or could not do), at most this many items of each in the summary. */
+const RESTORE_INLINE = 12;
+/** The run's report (its outcome after the first line), at most this long in the summary. */
+const REPORT_CHARS = 2500;
+/** The summary's text when even the shortest list leaves it too long: well within MAX_CHARS with the report. */
+const CUT_TEXT_CHARS = 6000;
 
 /** The R2.1 backup, only when it can restore the pool; a stub dump (mixed mode) is said to be none (issue 11.6). */
 function backupLine(run: Run): string | undefined {
@@ -28,6 +36,12 @@ function backupLine(run: Run): string | undefined {
   }
   const sha = typeof data.sha256 === 'string' ? ` (sha256 ${esc(data.sha256.slice(0, 8))}…)` : '';
   return `backup: \`${esc(data.path)}\`${sha}`;
+}
+
+/** A list in one line, its first RESTORE_INLINE items and how many more (a Restore of a large pool starts hundreds of VMs). */
+function firstOf(items: string[]): string {
+  const shown = items.slice(0, RESTORE_INLINE).join('; ');
+  return items.length > RESTORE_INLINE ? `${shown}; … and ${items.length - RESTORE_INLINE} more` : shown;
 }
 
 /** "done" only when the audit of the live pool found nothing left over (issue 11.1, 11.7). */
@@ -68,17 +82,26 @@ export function runEndMessages(run: Run, pool: PoolConfig | undefined, opts: { t
     lines.push(`${icon} *${esc(run.id)}* ${run.state === 'rolled-back' ? 'rolled back' : run.state}${took} — ${hostsWord} of *${esc(run.pool)}* on ${target}`);
   }
   const [outcomeFirst, ...reportLines] = (run.outcome ?? '').split('\n');
+  // the audit's list goes in at listAt; what does not fit in one message follows in the thread
+  let listAt = -1;
+  let listTitle = '';
+  let listItems: string[] = [];
   if (audit) {
     // the audit's own lines, one per thing: what is left over (done) or still changed (aborted, rolled back)
     const items = run.state === 'done' ? audit.leftovers : audit.changed;
     if (audit.unreadable) lines.push(`_${esc(audit.leftovers[0] ?? 'the pool did not answer at the end')}_`);
-    else if (items.length) lines.push(`*${run.state === 'done' ? 'Left over' : 'Still changed'}* (the live pool, compared with before the run):`, ...items.map((l) => `• ${esc(l)}`));
+    else if (items.length) {
+      listTitle = run.state === 'done' ? 'Left over' : 'Still changed';
+      lines.push(`*${listTitle}* (the live pool, compared with before the run):`);
+      listAt = lines.length;
+      listItems = items.map((l) => `• ${esc(l)}`);
+    }
     else lines.push(run.state === 'done' ? '_Every host on the target and enabled; every VM that ran before runs._' : '_Nothing left changed: hosts, running VMs and HA are as they were before the run._');
   } else if (outcomeFirst) lines.push(`_${slackText(outcomeFirst)}_`);
   if (run.restore) {
     lines.push(
-      `*Restore* by ${who(run.restore.by)} (${run.restore.state}): ${esc(run.restore.did.join('; ') || 'nothing to do')}` +
-        (run.restore.left.length ? ` — could not: ${esc(run.restore.left.join('; '))}` : ''),
+      `*Restore* by ${who(run.restore.by)} (${run.restore.state}): ${esc(firstOf(run.restore.did) || 'nothing to do')}` +
+        (run.restore.left.length ? ` — could not: ${esc(firstOf(run.restore.left))}` : ''),
     );
   }
   // R3.10: which updates each host has now (the live pool), and what it lacks
@@ -110,7 +133,6 @@ export function runEndMessages(run: Run, pool: PoolConfig | undefined, opts: { t
   }
 
   const tools = run.plan.toolsUpgrade;
-  const threadMessages: SlackMessage[] = [];
   // R5.1 only once every host runs the FINAL version (R5.2, R5.3): the live pool at the end says which hosts are behind
   const gate = toolsAdviceGate(
     progress.map((h) => ({ name: h.name, product: (behind ?? []).includes(h.name) || (!behind && !isOnTarget(h)) ? h.from : run.plan.target.product })),
@@ -133,13 +155,34 @@ export function runEndMessages(run: Run, pool: PoolConfig | undefined, opts: { t
     );
   }
   const report = reportLines.filter(Boolean);
-  const blocks: KnownBlock[] = [
-    ...sections(lines.join('\n')),
-    ...(report.length ? sections(`\`\`\`${esc(report.join('\n'))}\`\`\``) : []),
-    ...restoreButton(run),
-    context(`requested by ${who(run.requestedBy)}`),
-    runContext(run),
-  ];
   const word = run.state === 'done' && !endedClean(run) ? 'done with exceptions' : run.state;
-  return { summary: { text: `${run.id} · ${run.pool}: ${word}`, blocks: withinBlockLimit(blocks) }, threadMessages };
+  const reportText = report.join('\n');
+  const summaryWith = (inline: number, moreMessages: number, textBudget: number): SlackMessage => {
+    const rest = listItems.length - inline;
+    const list = rest > 0 ? [...listItems.slice(0, inline), `• … and ${rest} more (listed in the next message${moreMessages > 1 ? 's' : ''} of this thread)`] : listItems;
+    const all = listAt < 0 ? lines : [...lines.slice(0, listAt), ...list, ...lines.slice(listAt)];
+    const blocks: KnownBlock[] = [
+      ...sections(truncate(all.join('\n'), textBudget)),
+      ...(report.length ? sections(`\`\`\`${esc(truncate(reportText, Math.min(REPORT_CHARS, textBudget)))}\`\`\``) : []),
+      ...restoreButton(run),
+      context(`requested by ${who(run.requestedBy)}`),
+      runContext(run),
+    ];
+    return { text: `${run.id} · ${run.pool}: ${word}`, blocks };
+  };
+  // a bad day on a large pool gives a line per VM and per host: past Slack's size for one message the summary would
+  // be refused and fall back to its one-line text, so the list is cut and the rest follows in the thread
+  const fits = (m: SlackMessage) => m.blocks!.length <= LIMIT.blocks && messageChars(m) <= MAX_CHARS;
+  for (const inline of [listItems.length, ...INLINE_ITEMS.filter((n) => n < listItems.length)]) {
+    const rest = listItems.slice(inline);
+    const more = rest.length ? packLines(`${listTitle} (continued)`, rest, `${run.id} · ${run.pool}: ${listTitle.toLowerCase()}`) : [];
+    const summary = summaryWith(inline, more.length, MAX_CHARS);
+    if (fits(summary)) return { summary, threadMessages: more };
+  }
+  // still too long without the list (a Restore or hotfix report of every host): the text is cut, and says so
+  const inline = Math.min(listItems.length, INLINE_ITEMS.at(-1)!);
+  const more = listItems.length > inline ? packLines(`${listTitle} (continued)`, listItems.slice(inline), `${run.id} · ${run.pool}: ${listTitle.toLowerCase()}`) : [];
+  const summary = summaryWith(inline, more.length, CUT_TEXT_CHARS);
+  summary.blocks!.push(context(`Cut to fit one Slack message: \`xsupgrade status ${esc(run.id)}\` shows the run's outcome and every step.`));
+  return { summary, threadMessages: more };
 }
