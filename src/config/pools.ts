@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
 import { z } from 'zod';
+import { withoutUrlCredentials } from '../xenapi/redact';
 
 /**
  * The pools file (XSUPGRADE_POOLS): which pools the bot may touch, how to reach them, who approves.
@@ -21,7 +22,9 @@ const tlsSchema = z.discriminatedUnion('mode', [
     .object({
       mode: z.literal('pinned'),
       /** one fingerprint, or one per pool member: each XenServer host has its own self-signed certificate */
-      fingerprint256: z.union([sha256Fingerprint, z.array(sha256Fingerprint).min(1)]),
+      fingerprint256: z.union([sha256Fingerprint, z.array(sha256Fingerprint).min(1)], {
+        errorMap: () => ({ message: 'a SHA-256 fingerprint like AB:CD:… (32 hex pairs), or a list of them (one per pool member)' }),
+      }),
     })
     .strict(),
   z.object({ mode: z.literal('insecure-http') }).strict(),
@@ -125,7 +128,7 @@ function crossFieldChecks(p: z.infer<typeof poolObject>, ctx: z.RefinementCtx): 
   const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: z.ZodIssueCode.custom, path, message });
   const url = p.masterUrl;
   if (url.startsWith('http://') && p.tls.mode !== 'insecure-http') {
-    issue(['tls', 'mode'], `"${p.tls.mode}" needs an https:// masterUrl, but masterUrl is ${url} (the pool password would travel in clear); use https://, or tls mode insecure-http to allow plain HTTP explicitly`);
+    issue(['tls', 'mode'], `"${p.tls.mode}" needs an https:// masterUrl, but masterUrl is ${withoutUrlCredentials(url)} (the pool password would travel in clear); use https://, or tls mode insecure-http to allow plain HTTP explicitly`);
   }
   if (/^https?:\/\/[^/]*@/.test(url)) issue(['masterUrl'], 'must not hold credentials (user@ or user:password@): the user is `username`, the password comes from `passwordEnv`');
   if (!isTimeZone(p.timezone)) issue(['timezone'], `"${p.timezone}" is not a time zone; expected an IANA name such as UTC or Europe/Berlin`);
@@ -191,7 +194,8 @@ export function parsePoolsFile(text: string, source: string): PoolsFile {
   try {
     data = YAML.parse(text);
   } catch (e) {
-    throw new ConfigError(`${source}: not valid YAML: ${(e as Error).message}`);
+    // the parser's first line says what and where; the rest quotes the line, which may be an inline secret
+    throw new ConfigError(`${source}: not valid YAML: ${(e as Error).message.split('\n')[0]!.replace(/:$/, '')}`);
   }
   const parsed = poolsFileSchema.safeParse(data);
   if (!parsed.success) throw new ConfigError(formatZodError(source, parsed.error, data));

@@ -17,6 +17,8 @@ export type ParsedWindow = { ok: true; window: WindowSpec; timezone: string; fir
 const ISO = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2}))?(Z|[+-]\d{2}:?\d{2})?$/;
 const DURATION = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$/;
 const TIME_OF_DAY = /^(\d{1,2}):(\d{2})$/;
+/** The longest window: a rolling upgrade of 64 hosts takes days, not months; beyond, a typo (900d for 90m) or nonsense. */
+const MAX_WINDOW_MS = 31 * 24 * 3_600_000;
 
 function splitZone(text: string): { body: string; zone?: string } {
   const tokens = text.trim().split(/\s+/);
@@ -103,6 +105,7 @@ export function parseWindow(whenText: string, untilText: string | undefined, ctx
     const tod = TIME_OF_DAY.exec(until.body);
     if (duration !== undefined) {
       if (duration <= 0) return { ok: false, error: `the window length "${until.body}" must be more than zero` };
+      if (duration > MAX_WINDOW_MS) return { ok: false, error: `the window length "${until.body}" is over 31 days: give the time the run may take, such as 8h or 2d` };
       if (window.kind === 'once') window.endAt = window.startAt + duration;
       else window.durationMs = duration;
     } else if (tod) {
@@ -119,6 +122,9 @@ export function parseWindow(whenText: string, untilText: string | undefined, ctx
       if (typeof end === 'string') return { ok: false, error: `window end: ${end}` };
       if (end <= window.startAt) {
         return { ok: false, error: `the window end ${formatInZone(end, untilTz)} is not after its start ${formatInZone(window.startAt, tz)}` };
+      }
+      if (end - window.startAt > MAX_WINDOW_MS) {
+        return { ok: false, error: `the window end ${formatInZone(end, untilTz)} is over 31 days after its start ${formatInZone(window.startAt, tz)}` };
       }
       window.endAt = end;
     } else {

@@ -17,10 +17,8 @@ export class Redactor {
 
   add(secret: string | undefined): void {
     if (!secret || secret.length < 3) return;
-    this.secrets.add(secret);
-    // as it appears inside a URL
-    const encoded = encodeURIComponent(secret);
-    if (encoded !== secret) this.secrets.add(encoded);
+    // as given, and as it appears inside a URL, an XML or HTML text (an error page quoting the request) and a JSON string
+    for (const form of [secret, encodeURIComponent(secret), ...markupEscaped(secret), JSON.stringify(secret).slice(1, -1)]) this.secrets.add(form);
   }
 
   redact = (text: string): string => {
@@ -47,6 +45,12 @@ export class Redactor {
     }
     return e;
   };
+}
+
+/** A secret as XML-RPC and HTML pages write it: the five named entities, and quotes as numeric ones. */
+function markupEscaped(secret: string): string[] {
+  const base = secret.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  return [base.replace(/"/g, '&quot;').replace(/'/g, '&apos;'), base.replace(/"/g, '&#34;').replace(/'/g, '&#39;')];
 }
 
 /** user:password@ (or user@) in any URL of a text → [redacted]@ */

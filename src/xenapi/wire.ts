@@ -154,8 +154,11 @@ async function post(req: RpcRequest, path: string, body: string, signal: AbortSi
     throw new JsonRpcUnavailable(`POST /jsonrpc answered HTTP ${status} ${type || '(no content type)'}`);
   }
   if (status !== 200) {
-    const text = (await readText(res, Math.min(limits.maxBytes, 4096), () => new Error('')).catch(() => '')).slice(0, 200);
-    throw new XenApiProtocolError(`unreadable reply to ${where} (HTTP ${status}): ${req.redact(text.replace(/<[^>]*>/g, ' ').trim())}`, req.hostname, req.method, status);
+    // the whole body is redacted before it is cut or its tags dropped: a secret cut in two, or quoted escaped inside
+    // markup, would no longer be found whole
+    const body = await readText(res, Math.min(limits.maxBytes, 4096), () => new Error('')).catch(() => '');
+    const text = req.redact(body).replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 200);
+    throw new XenApiProtocolError(`unreadable reply to ${where} (HTTP ${status}): ${text}`, req.hostname, req.method, status);
   }
   try {
     if (req.decodePool?.wants(declared, req.records !== undefined)) {
