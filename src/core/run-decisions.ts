@@ -44,17 +44,18 @@ export type RunDecisions = Pick<Core, 'approve' | 'hold' | 'resume' | 'abort' | 
 export function runDecisions(env: DecisionEnv): RunDecisions {
   const { store, clock, engine, forRun, cas, refuse, audit } = env;
   /**
-   * Abort, from the run's Abort button or command; with `failedStep`, from a failure alert's Abort, which is refused
-   * once that failure was handled (the run is no longer failed at that step), in the same write as the abort.
+   * Abort, from the run's Abort button or command; with `failed`, from a failure alert's Abort, which is refused
+   * once that failure was handled (the run is no longer failed at that step, or failed there again since), in the
+   * same write as the abort.
    */
-  async function abortRun(runId: string, actor: Actor, failedStep?: string): Promise<CoreResult<Run>> {
+  async function abortRun(runId: string, actor: Actor, failed?: Pick<RecoveryRequest, 'stepId' | 'attempt'>): Promise<CoreResult<Run>> {
     const got = await forRun(runId, actor, 'abort');
     if (!got.ok) return got;
     const at = clock.now();
     const res = await cas(got.value.run, actor, (r) => {
       if (TERMINAL_RUN_STATES.includes(r.state)) throw new StaleAction(`run ${r.id} is already ${r.state}`);
       // the same check as the alert's other buttons (abort is valid for every failed step)
-      const checked = failedStep === undefined ? undefined : checkRequest(r, { action: 'abort', stepId: failedStep });
+      const checked = failed === undefined ? undefined : checkRequest(r, { action: 'abort', ...failed });
       if (checked && !checked.ok) throw new StaleAction(checked.error);
       for (const s of r.steps) if (s.state === 'awaiting-approval') r.approvals.push({ stepId: s.id, decision: 'aborted', by: actor.userId, at });
       r.state = 'aborted';
@@ -197,7 +198,7 @@ export function runDecisions(env: DecisionEnv): RunDecisions {
     async recover(runId, req: RecoveryRequest, actor) {
       // the Abort of a failure alert: refused like its other buttons once the failure was handled (a retry chosen
       // elsewhere): it must not abort the run that has gone on since
-      if (req.action === 'abort') return abortRun(runId, actor, req.stepId);
+      if (req.action === 'abort') return abortRun(runId, actor, { stepId: req.stepId, attempt: req.attempt });
       const got = await forRun(runId, actor, 'recover');
       if (!got.ok) return got;
       const { run } = got.value;

@@ -52,6 +52,11 @@ export interface PoolStatus {
 export interface RecoveryRequest {
   action: RecoveryAction;
   stepId: string;
+  /**
+   * the step's attempt whose failure the requester saw (a failure alert's): refused once the step has run again
+   * since (a later failure, perhaps of another kind, that the requester has not seen). Absent: the current failure.
+   */
+  attempt?: number;
   /** for forget-rejoin: the reinstalled host's management address */
   address?: string;
   /**

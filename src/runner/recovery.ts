@@ -91,6 +91,13 @@ export function checkRequest(run: Run, req: RecoveryRequest): { ok: true; step: 
   if (!step) return { ok: false, code: 'not-found', error: `run ${run.id} has no step ${req.stepId}` };
   if (run.state !== 'failed') return { ok: false, code: 'conflict', error: `run ${run.id} is ${run.state}, not failed: ${req.action} refused (already handled?)` };
   if (step.state !== 'failed') return { ok: false, code: 'conflict', error: `step ${step.id} is ${step.state}, not failed: ${req.action} refused (already handled?)` };
+  if (req.attempt !== undefined && req.attempt !== step.attempts) {
+    return {
+      ok: false,
+      code: 'conflict',
+      error: `this alert is about attempt ${req.attempt} of ${step.id}, which has run again and failed since (attempt ${step.attempts}): ${req.action} refused; choose in the newer alert`,
+    };
+  }
   const valid = validActions(run, step);
   if (!valid.includes(req.action)) {
     const why =

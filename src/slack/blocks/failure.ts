@@ -31,7 +31,8 @@ export const RECOVERY_WORDS: Record<RecoveryAction, string> = {
 };
 
 function recoveryButton(action: RecoveryAction, run: Run, step: StepRecord): Button {
-  const value = encodeButtonValue({ runId: run.id, stepId: step.id });
+  // the attempt: a click on this alert must not act on a later failure of the same step, which it does not show
+  const value = encodeButtonValue({ runId: run.id, stepId: step.id, attempt: step.attempts });
   const host = step.hostName ?? 'the host';
   const actionId = RECOVERY_ACTION_ID[action];
   switch (action) {

@@ -8,6 +8,8 @@ import { FORGET_REJOIN_CONFIRM_INPUT, FORGET_REJOIN_INPUT, VIEW } from './ids';
 export interface ForgetRejoinMetadata {
   runId: string;
   stepId: string;
+  /** the failure alert's attempt (RecoveryRequest.attempt) */
+  attempt?: number;
   channel: string;
   /** the failure alert's ts, to replace its buttons after the decision */
   messageTs?: string;

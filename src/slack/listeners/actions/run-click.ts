@@ -11,6 +11,8 @@ import { tellClicker, type Click } from './click';
 export interface RunClick {
   run: Run;
   stepId?: string;
+  /** a failure alert's: the step's attempt it reports */
+  attempt?: number;
   pool: PoolConfig;
   actor: Actor;
 }
@@ -38,7 +40,7 @@ export async function resolveRunClick(ctx: SlackContext, click: Click, needsStep
     tellClicker(ctx, click, textReply(`${run.pool} is operated from ${pool ? channelMention(pool) : 'its own channel'} only. Nothing was done.`), 'wrong channel');
     return undefined;
   }
-  return { run, stepId: value.stepId, pool, actor: await actorFor(ctx, click.userId, click.channelId, pool) };
+  return { run, stepId: value.stepId, attempt: value.attempt, pool, actor: await actorFor(ctx, click.userId, click.channelId, pool) };
 }
 
 /** Core's refusal (already audited by Core) as an ephemeral message to the clicking user. */
