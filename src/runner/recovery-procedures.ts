@@ -13,7 +13,7 @@ import { longCall } from './long-call';
 import { verifyNewHost } from './new-host';
 import { describeHost, readLivePool, type LiveHost, type LiveHosts } from './pool-state';
 import type { RunStore } from './ports';
-import { addressTakenBy, hostPlanOf, otherMemberAt, type RecoveryState } from './recovery';
+import { addressTakenBy, aheadRefusal, hostPlanOf, membersAhead, otherMemberAt, type RecoveryState } from './recovery';
 import type { Replacement } from './remap';
 import { endAuditOf } from './report';
 import type { PoolRuntime } from './runtime';
@@ -226,6 +226,10 @@ async function rollbackMaster(env: RecoveryEnv, run: Run, step: StepRecord): Pro
       const h = last?.hosts.find((x) => x.ref === hp.host);
       return new StepFailure(`${name} is not back live on ${versionText(original)} yet`, { observed: h ? [describeHost(h)] : ['pool unreachable'] });
     });
+    // the click may have been taken while the pool could not be read (checkAgainstPool): the members again, before
+    // the master is enabled (R4.1)
+    const ahead = membersAhead(run, await readLivePool(rt.deps.client));
+    if (ahead.length > 0) throw new StepFailure(aheadRefusal(run, ahead), { observed: ahead.map((n) => `${n} on ${run.plan.target.label}`) });
     run = await setPhase(env, run, step.id, { phase: 'enable' });
     rec = { ...rec, phase: 'enable' };
   }

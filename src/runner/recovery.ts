@@ -133,6 +133,22 @@ export function addressTakenBy(address: string, host: LiveHost): string {
   return `address ${address} belongs to ${host.name}, already a member of the pool: give the reinstalled host's management address (R4.2)`;
 }
 
+/** Members (not the master) the live pool shows on the target although they were not on it before the run. */
+export function membersAhead(run: Run, pool: LivePool): string[] {
+  return run.plan.hosts
+    .filter((hp) => {
+      if (hp.isMaster || isOnTarget({ product: hp.from.product, build: hp.from.build }, hp.to)) return false;
+      const h = pool.hosts.find((x) => x.ref === hp.host);
+      return !!h && isOnTarget(h, hp.to);
+    })
+    .map((hp) => hp.name);
+}
+
+/** R4.1: why a master is not rolled back below members that already run the target. */
+export function aheadRefusal(run: Run, ahead: string[]): string {
+  return `rollback refused: ${ahead.join(', ')} already run ${run.plan.target.label}; a master rolled back below its members breaks the pool (R4.1). Decide: fix the master's upgrade and retry, or reinstall those hosts on the old version first`;
+}
+
 /** Checks against the live pool, before anything is written (R4.1 refusal, R4.2 "confirmed not live"). */
 export async function checkAgainstPool(rt: PoolRuntime, run: Run, step: StepRecord, req: RecoveryRequest): Promise<{ ok: true } | Refusal> {
   if (req.action !== 'rollback-master' && req.action !== 'forget-rejoin') return { ok: true };
@@ -140,21 +156,15 @@ export async function checkAgainstPool(rt: PoolRuntime, run: Run, step: StepReco
   try {
     pool = await readLivePool(rt.deps.client);
   } catch (err) {
+    // R4.1 is for a master that does not come back: its pool cannot be read then. The run's records already say no
+    // member was upgraded (validActions); the procedure checks the live pool again once it answers, before it
+    // changes anything, so the click is taken and its guidance shown now
+    if (req.action === 'rollback-master') return { ok: true };
     return { ok: false, code: 'conflict', error: `cannot read pool ${run.pool} to check ${req.action}: ${(err as Error).message}` };
   }
   if (req.action === 'rollback-master') {
-    const ahead = run.plan.hosts.filter((hp) => {
-      if (hp.isMaster || isOnTarget({ product: hp.from.product, build: hp.from.build }, hp.to)) return false;
-      const h = pool.hosts.find((x) => x.ref === hp.host);
-      return !!h && isOnTarget(h, hp.to);
-    });
-    if (ahead.length > 0) {
-      return {
-        ok: false,
-        code: 'conflict',
-        error: `rollback refused: ${ahead.map((h) => h.name).join(', ')} already run ${run.plan.target.label}; a master rolled back below its members breaks the pool (R4.1). Decide: fix the master's upgrade and retry, or reinstall those hosts on the old version first`,
-      };
-    }
+    const ahead = membersAhead(run, pool);
+    if (ahead.length > 0) return { ok: false, code: 'conflict', error: aheadRefusal(run, ahead) };
   }
   if (req.action === 'forget-rejoin') {
     const h = pool.hosts.find((x) => x.ref === step.host);

@@ -1,5 +1,5 @@
 /** Each recovery action on the failure it is for, on the simulator (R4.1, R4.2, R4.3); forget & rejoin: forget-rejoin.test.ts. */
-import { APPROVER, planAndStart, runningVmPlacement, startHarness, waitForRun, type Harness } from './sim-harness';
+import { APPROVER, planAndStart, runningVmPlacement, startHarness, until, waitForRun, type Harness } from './sim-harness';
 
 /** pool-a in automatic mode whose install on `host` fails (the host never comes back; 90 minutes' wait) */
 const installFailsOn = (host: string) =>
@@ -104,6 +104,39 @@ describe('recovery actions', () => {
       await h.close();
     }
   });
+
+  // R4.1 is for a master that does not come back: the pool cannot be read then, and the click must still be taken
+  it('roll back the master is accepted while the master is still down, and the run closes rolled-back once the operator restores it', async () => {
+    const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', {
+      faults: [{ kind: 'install-hangs', host: 'xs-a1', when: 'before', times: 1 }],
+      pool: { hostTimeoutMinutes: 90 },
+    });
+    try {
+      const run = await planAndStart(h);
+      const failed = await waitForRun(h.store, run.id, ['failed', 'done'], 60_000);
+      const step = failed.steps.find((s) => s.state === 'failed')!;
+      expect(step.id).toBe('xs-a1:wait-host');
+      const alert = h.notifier.calls.filter((c) => c.method === 'stepFailed').pop()!;
+      expect(alert.actions).toContain('rollback-master');
+      // the master is still in the installer: the pool cannot be read
+      expect(h.sim.hosts().find((x) => x.name === 'xs-a1')!.power).not.toBe('on');
+
+      const rb = await h.core.recover(run.id, { action: 'rollback-master', stepId: step.id }, APPROVER);
+      // the action the alert offered must be usable in the very situation R4.1 is for
+      expect(rb.ok ? 'accepted' : rb.error).toBe('accepted');
+      // and the operator is told at once what to do: the run waits for the old version
+      await until('the roll-back guidance', () => h.notifier.calls.some((c) => c.method === 'runEvent' && /Restart xs-a1 and restore 7\.1\.1.*The run waits until xs-a1 is live on 7\.1\.1/.test(String(c.text))));
+
+      // the operator restores the old version: power-cycle into the previous installation
+      h.sim.control.powerOff('xs-a1');
+      await until('xs-a1 off', () => h.sim.hosts().find((x) => x.name === 'xs-a1')!.power === 'off');
+      h.sim.control.powerOn('xs-a1');
+      const closed = await waitForRun(h.store, run.id, ['rolled-back', 'failed', 'done'], 60_000);
+      expect(closed.state).toBe('rolled-back');
+    } finally {
+      await h.close();
+    }
+  }, 120_000);
 
   it('migration fails → the run stops at evacuate → retry works once the fault is cleared (R4.3)', async () => {
     const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', { faults: [{ kind: 'migration-fails', vm: 'app-01', when: 'before', times: 5 }] });
