@@ -7,7 +7,7 @@
 import type { Clock } from '../clock';
 import type { PoolConfig } from '../config/pools';
 import type { Core, CoreErrorCode, CoreResult, RecoveryRequest } from '../domain/ports';
-import { TERMINAL_RUN_STATES, type Actor, type Run } from '../domain/types';
+import { AFTER_UPGRADE_KINDS, TERMINAL_RUN_STATES, type Actor, type Run } from '../domain/types';
 import { mention } from '../domain/mention';
 import type { AuditKind } from '../runner/audit';
 import { abortedOutcome } from '../runner/end-audit';
@@ -221,7 +221,11 @@ export function runDecisions(env: DecisionEnv): RunDecisions {
       }
       if (req.action === 'skip-host') {
         const host = checked.step.hostName;
-        const text = `${host} skipped by ${mention(actor.userId)}: it stays disabled and is not upgraded; the pool stays in mixed mode (R3.5) until it is handled.`;
+        const text = !AFTER_UPGRADE_KINDS.has(checked.step.kind)
+          ? `${host} skipped by ${mention(actor.userId)}: it stays disabled and is not upgraded; the pool stays in mixed mode (R3.5) until it is handled.`
+          : checked.step.kind === 'restore-vms'
+            ? `The rest of ${host} skipped by ${mention(actor.userId)}: it stays on the target, enabled; the VMs stopped for it stay stopped (start them yourself; the run's end lists them). The run goes on.`
+            : `The rest of ${host} skipped by ${mention(actor.userId)}: it stays on the target, enabled; its VMs are not moved back. The run goes on.`;
         engine.notify(updated, 'runEvent', (n) => n.runEvent(updated, text));
       }
       engine.notify(updated, 'runUpdated', (n) => n.runUpdated(updated));

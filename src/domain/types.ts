@@ -225,6 +225,9 @@ export type StepKind =
   | 'upload-updates' // R3.10: the update ISOs uploaded once and introduced (before the first host's updates)
   | 'apply-updates'; // R3.10: precheck + apply each update on the empty host, then one reboot / toolstack restart
 
+/** Steps after a host is back on the target and enabled: skipping the rest of such a host leaves only VMs behind. */
+export const AFTER_UPGRADE_KINDS: ReadonlySet<StepKind> = new Set<StepKind>(['restore-vms', 'move-back']);
+
 export interface PlanStep {
   /** unique within a plan, stable, e.g. "backup", "xs-a1:evacuate" */
   id: string;

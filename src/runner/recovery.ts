@@ -22,7 +22,7 @@
  * This module holds the rules and the checks made when an action is chosen; the procedures are in recovery-procedures.ts.
  */
 import type { NewHostProbe, RecoveryRequest } from '../domain/ports';
-import type { HostPlan, RecoveryAction, Ref, Run, StepRecord } from '../domain/types';
+import { AFTER_UPGRADE_KINDS, type HostPlan, type RecoveryAction, type Ref, type Run, type StepRecord } from '../domain/types';
 import { normalizeFingerprint } from '../xenapi/tls';
 import { describeHost, readLivePool, type LiveHost, type LivePool } from './pool-state';
 import { hostRemap } from './remap';
@@ -75,6 +75,9 @@ export function validActions(run: Run, step: StepRecord): RecoveryAction[] {
   const hp = hostPlanOf(run, step);
   if (hp?.isMaster) {
     if ((HOST_DOWN_KINDS.has(step.kind) || step.kind === 'enable') && upgradedNonMasters(run).length === 0) actions.push('rollback-master');
+    // the master is upgraded and enabled: a VM that cannot come back on it (CPU features, a VM deleted meanwhile)
+    // must not hold the other hosts, which Retry cannot change and Abort would leave in mixed mode (R3.5)
+    if (AFTER_UPGRADE_KINDS.has(step.kind)) actions.push('skip-host');
   } else if (hp) {
     if (HOST_DOWN_KINDS.has(step.kind)) actions.push('forget-rejoin');
     actions.push('skip-host');

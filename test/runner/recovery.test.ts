@@ -1,5 +1,6 @@
 /** Each recovery action on the failure it is for, on the simulator (R4.1, R4.2, R4.3); forget & rejoin: forget-rejoin.test.ts. */
 import { APPROVER, planAndStart, runningVmPlacement, startHarness, until, waitForRun, type Harness } from './sim-harness';
+import { validActions } from '../../src/runner/recovery';
 
 /** pool-a in automatic mode whose install on `host` fails (the host never comes back; 90 minutes' wait) */
 const installFailsOn = (host: string) =>
@@ -133,6 +134,44 @@ describe('recovery actions', () => {
       h.sim.control.powerOn('xs-a1');
       const closed = await waitForRun(h.store, run.id, ['rolled-back', 'failed', 'done'], 60_000);
       expect(closed.state).toBe('rolled-back');
+    } finally {
+      await h.close();
+    }
+  }, 120_000);
+
+  it('a VM stopped for the master that cannot come back on it: the run goes on without it, and its end lists it', async () => {
+    const h = await startHarness('manifests/demo/pool-a.yaml', 'automatic', {
+      edit: (s) => {
+        s.srs.push({ name: 'Local storage xs-a1', type: 'lvm', shared: false, host: 'xs-a1', sizeGiB: 500 } as (typeof s.srs)[number]);
+        s.vms.push({ name: 'local-a1', host: 'xs-a1', memoryGiB: 2, disks: [{ sr: 'Local storage xs-a1', sizeGiB: 20 }] } as (typeof s.vms)[number]);
+      },
+      // the suspended VM cannot come back on the upgraded master (e.g. its CPU features are masked by the new Xen,
+      // reference top 5), nor be started from cold: a permanent refusal that a Retry cannot change
+      faults: [
+        { kind: 'api-error', method: 'VM.resume_on', vm: 'local-a1', code: 'VM_INCOMPATIBLE_WITH_THIS_HOST', times: 1000 },
+        { kind: 'api-error', method: 'VM.start_on', vm: 'local-a1', code: 'VM_INCOMPATIBLE_WITH_THIS_HOST', times: 1000 },
+      ],
+    });
+    try {
+      const run = await planAndStart(h);
+      const failed = await waitForRun(h.store, run.id, ['failed', 'done'], 60_000);
+      expect(failed.state).toBe('failed');
+      const step = failed.steps.find((s) => s.state === 'failed')!;
+      expect(`${step.id}: ${step.error?.code}`).toBe('xs-a1:restore-vms: VM_INCOMPATIBLE_WITH_THIS_HOST');
+      // the master is upgraded and back in service: only this VM is in the way
+      const a1 = h.sim.hosts().find((x) => x.name === 'xs-a1')!;
+      expect([a1.productVersion, a1.live, a1.enabled]).toEqual(['7.6.0', true, true]);
+      // retry cannot succeed and abort would leave the pool in mixed mode (R3.5): the master's rest can be skipped
+      expect(validActions(failed, step)).toEqual(['retry', 'skip-host', 'abort']);
+      const skip = await h.core.recover(run.id, { action: 'skip-host', stepId: step.id, attempt: step.attempts }, APPROVER);
+      expect(skip.ok ? 'accepted' : skip.error).toBe('accepted');
+      expect(h.notifier.calls.some((c) => c.method === 'runEvent' && /The rest of xs-a1 skipped by .*the VMs stopped for it stay stopped/.test(String(c.text)))).toBe(true);
+      const ended = await waitForRun(h.store, run.id, ['done', 'failed', 'aborted'], 60_000);
+      expect(ended.state).toBe('done');
+      expect(h.sim.hosts().map((x) => [x.name, x.productVersion, x.enabled])).toEqual(h.sim.hosts().map((x) => [x.name, '7.6.0', true]));
+      // the end says what was left: the VM stopped for the master, not started again
+      expect(ended.endAudit?.vms.map((v) => [v.name, v.cause])).toEqual([['local-a1', 'stopped-by-run']]);
+      expect(ended.outcome).toMatch(/^done with exceptions/);
     } finally {
       await h.close();
     }

@@ -78,3 +78,26 @@ describe('update failures cite the rule of the step that applied the update', ()
     expect(text).not.toMatch(/R3\.10/);
   });
 });
+
+describe('Skip on a host already back on the target (restore-vms, move-back)', () => {
+  const alert = (stepId: string, kind?: 'move-back') => {
+    const run = withSteps(makeRun(), { [stepId]: { state: 'failed', error: toStepError(new StepFailure('local-a1 cannot start', { code: 'VM_INCOMPATIBLE_WITH_THIS_HOST' })), attempts: 2 } });
+    run.state = 'failed';
+    const failed = step(run, stepId);
+    return JSON.stringify(failureMessage(run, kind ? { ...failed, kind } : failed, ['retry', 'skip-host', 'abort'], poolConfig()).blocks);
+  };
+
+  it('is worded as going on without its VMs, never as leaving the host on its old version', () => {
+    const text = alert('xs-a1:restore-vms');
+    expect(text).toContain('Continue without these VMs');
+    expect(text).toMatch(/xs-a1 stays on the target, enabled\. The VMs stopped for it stay stopped: start them yourself/);
+    expect(text).not.toMatch(/old version|Skip host/);
+    expect(alert('xs-a2:restore-vms', 'move-back')).toContain('Leave the VMs where they are');
+  });
+
+  it('before the upgrade it is still Skip host', () => {
+    const text = alert('xs-a2:evacuate');
+    expect(text).toContain('Skip host');
+    expect(text).toMatch(/stays out of this run on its old version/);
+  });
+});

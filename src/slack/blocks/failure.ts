@@ -1,6 +1,6 @@
 import type { Button, KnownBlock } from '@slack/types';
 import type { PoolConfig } from '../../config/pools';
-import type { RecoveryAction, Run, StepRecord } from '../../domain/types';
+import { AFTER_UPGRADE_KINDS, type RecoveryAction, type Run, type StepRecord } from '../../domain/types';
 import { describeStepError } from '../errors';
 import { approversMention, button, clockTime, confirm, esc, runContext, sections, SlackMessage, who } from './common';
 import { ACTION, encodeButtonValue } from './ids';
@@ -55,6 +55,21 @@ function recoveryButton(action: RecoveryAction, run: Run, step: StepRecord): But
         }),
       });
     case 'skip-host':
+      if (AFTER_UPGRADE_KINDS.has(step.kind)) {
+        const stopped = step.kind === 'restore-vms';
+        return button({
+          text: stopped ? 'Continue without these VMs' : 'Leave the VMs where they are',
+          actionId,
+          value,
+          confirm: confirm({
+            title: `Go on without ${host}'s VMs?`,
+            text: stopped
+              ? `${host} stays on the target, enabled. The VMs stopped for it stay stopped: start them yourself. The run goes on with the next host, and its end lists them.`
+              : `${host} stays on the target, enabled. Its VMs are not moved back; they keep running where they are. The run goes on with the next host.`,
+            confirm: 'Go on',
+          }),
+        });
+      }
       return button({
         text: 'Skip host',
         actionId,
