@@ -1,7 +1,7 @@
 import { gateWords } from '../../planner/render/updates';
 import type { KnownBlock } from '@slack/types';
 import type { PoolConfig } from '../../config/pools';
-import type { Run, StepRecord } from '../../domain/types';
+import type { Run, StepRecord, VmStop } from '../../domain/types';
 import { approversMention, button, clockTime, confirm, duration, esc, plural, runContext, sections, SlackMessage, who } from './common';
 import { ACTION, encodeButtonValue } from './ids';
 import { gateEffect, hostPosition, planHostOf, type GateEffect } from './progress';
@@ -69,10 +69,53 @@ function movedLine(run: Run, step: StepRecord): string {
  * The VMs that go down only once this gate is approved (issue 10.7: no VM downtime before the human decision),
  * each with what will be done to it and why it cannot move.
  */
+/** The VMs an approval stops, at most this many characters in the message (Slack refuses ~13k in all). */
+const STOPS_CHARS = 6000;
+/** One line of grouped names, within a section's 3,000 characters. */
+const LINE_CHARS = 2800;
+
+/**
+ * A host of desktops on local storage stops a hundred VMs or more: a line each would pass Slack's size for one
+ * message, which would then go out as text alone, without the approval buttons. Grouped by what is done and why, a
+ * few hundred VMs are all named; past STOPS_CHARS the names stop and the count of the others is said.
+ */
+function groupedStops(stops: Array<{ what: string; name: string }>): string[] {
+  const groups = new Map<string, string[]>();
+  for (const s of stops) groups.set(s.what, [...(groups.get(s.what) ?? []), s.name]);
+  const lines: string[] = [];
+  let used = 0;
+  let unnamed = 0;
+  for (const [what, names] of groups) {
+    // a line stays within a section (LIMIT.sectionText): a long group goes on over several lines
+    let line = `• ${plural(names.length, 'VM')} ${what}: `;
+    let inLine = 0;
+    for (const n of names) {
+      if (used + line.length + n.length + 2 > STOPS_CHARS) {
+        unnamed++;
+        continue;
+      }
+      if (line.length + n.length + 2 > LINE_CHARS) {
+        lines.push(`${line},`);
+        used += line.length + 1;
+        line = '   ';
+        inLine = 0;
+      }
+      line += `${inLine ? ', ' : ''}${n}`;
+      inLine++;
+    }
+    lines.push(inLine ? line : `${line}…`);
+    used += line.length + 1;
+  }
+  if (unnamed) lines.push(`_… ${plural(unnamed, 'VM')} not named here, to fit one Slack message_`);
+  return lines;
+}
+
 function stopsLine(run: Run, step: StepRecord, decided: boolean): string {
   const host = planHostOf(run, step);
   if (!host || host.stops.length === 0) return '';
-  const items = host.stops.map((s) => `• \`${esc(s.vmName)}\` ${s.action === 'suspend' ? 'suspended' : 'shut down'} (${esc(s.reason)})`);
+  const verb = (s: VmStop) => (s.action === 'suspend' ? 'suspended' : 'shut down');
+  let items = host.stops.map((s) => `• \`${esc(s.vmName)}\` ${verb(s)} (${esc(s.reason)})`);
+  if (items.join('\n').length > STOPS_CHARS) items = groupedStops(host.stops.map((s) => ({ what: `${verb(s)} (${esc(s.reason)})`, name: `\`${esc(s.vmName)}\`` })));
   const head = decided ? 'VMs stopped after this decision (if approved):' : '*Approving also stops these VMs* (they cannot move; restarted or resumed after the upgrade):';
   return [head, ...items].join('\n');
 }
