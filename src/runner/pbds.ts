@@ -6,7 +6,7 @@
  * detached; a plug that fails stops the step with the SRs named and what to do.
  */
 import type { Ref } from '../domain/types';
-import { StepFailure, toStepError } from './errors';
+import { isPoolUnavailable, StepFailure, toStepError } from './errors';
 import type { StepDeps } from './ports';
 import type { StepContext } from './step';
 
@@ -39,15 +39,22 @@ export async function ensurePbdsPlugged(deps: StepDeps, ctx: StepContext, host: 
     detached = await detachedPbds(deps, host);
   }
   if (detached.length === 0) return [];
-  const failures: string[] = [];
+  let failed: Array<{ pbd: PbdView; text: string; unanswered: boolean }> = [];
   for (const pbd of detached) {
     try {
       await ctx.act('PBD.plug', [pbd.ref], `SR ${pbd.sr} on ${name}`);
     } catch (err) {
       const e = toStepError(err);
-      failures.push(`${pbd.sr}: PBD.plug failed: ${e.code ?? ''} ${e.message}`.trim());
+      failed.push({ pbd, text: `${pbd.sr}: PBD.plug failed: ${e.code ?? ''} ${e.message}`.trim(), unanswered: isPoolUnavailable(err) });
     }
   }
+  if (failed.some((f) => f.unanswered)) {
+    // no answer (a reply lost, a slow plug past the call's timeout): whether it plugged is unknown, so the pool says
+    // which are still detached; a read that fails in turn fails the step as the pool being unavailable (re-run)
+    const still = new Set((await detachedPbds(deps, host)).map((p) => p.ref));
+    failed = failed.filter((f) => still.has(f.pbd.ref));
+  }
+  const failures = failed.map((f) => f.text);
   if (failures.length > 0) {
     throw new StepFailure(
       `${name} is back, but storage is still detached from it after ${PBD_WAIT_MS / 1000} s and PBD.plug: ${failures.map((f) => f.split(':')[0]).join(', ')}. ` +

@@ -1,7 +1,7 @@
 /** Helpers shared by the step modules. */
 import { compareVersions } from '../../domain/versions';
 import type { HostPlan, Ref, Run, StepError } from '../../domain/types';
-import { StepFailure, toStepError } from '../errors';
+import { isPoolUnavailable, StepFailure, toStepError } from '../errors';
 import { describeHost, type LiveHost, type LiveHosts } from '../pool-state';
 import type { StepContext } from '../step';
 
@@ -100,6 +100,11 @@ export async function migrateVms(
   ctx.signal.throwIfAborted();
   const interrupted = results.find((r) => r.status === 'rejected' && (r.reason as Error | undefined)?.name === 'RunInterrupted');
   if (interrupted) throw (interrupted as PromiseRejectedResult).reason;
+  // no answer at all (a reply lost with its connection, a task lost in a master restart): whether the migrations
+  // ran is unknown, so this is not a failed migration. The step fails as the pool being unavailable, and the engine
+  // re-runs it once the pool answers: it reads where each VM is first, and never re-sends one that moved
+  const rejected = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (rejected.length > 0 && rejected.every((r) => isPoolUnavailable(r.reason))) throw rejected[0]!.reason;
   return results.flatMap((r, i) => (r.status === 'rejected' ? [{ move: moves[i]!, err: toStepError(r.reason) }] : []));
 }
 
