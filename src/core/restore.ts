@@ -11,6 +11,7 @@ import { auditEvent, auditor, type AuditKind } from '../runner/audit';
 import { fencedStore, renewLeaseWhileHeld } from '../runner/fencing';
 import { StaleAction } from '../runner/recovery';
 import { endAuditOf } from '../runner/report';
+import { restoredOutcome } from '../runner/end-audit';
 import { executeRestore, restoreOffer } from '../runner/restore';
 import { ok } from './result';
 import type { PoolClient, RunStore } from '../runner/ports';
@@ -139,6 +140,9 @@ async function restoreLeased(
     const final = await env.store.updateRun(run.id, (r) => {
       r.restore = result;
       r.endAudit = endAudit;
+      // the abort's "still changed" would stay in the header and in status: the first line now says the pool after it
+      const [first = '', ...report] = (r.outcome ?? '').split('\n');
+      r.outcome = [restoredOutcome(first.split(';')[0]!.trim() || `${r.state}`, actor.userId, endAudit), ...report].join('\n');
     });
     const words = `Restore by ${actor.userId}: ${result.did.join('; ') || 'nothing needed doing'}${result.left.length ? `; not put back: ${result.left.join('; ')}` : ''}. ${endAudit.changed.length ? `Still changed: ${endAudit.changed.join('; ')}` : 'Hosts, running VMs and HA are as they were before the run.'}`;
     await env.audit(run.id, 'recovery', actor.userId, words, { state: result.state });

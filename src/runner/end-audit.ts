@@ -277,6 +277,14 @@ export function doneOutcome(run: Run, audit: EndAudit): string {
   return `done: every host on ${run.plan.target.product} and enabled; every VM that ran before runs${audit.ha.now ? '; HA on' : ''}`;
 }
 
+/**
+ * The first line of an aborted run's outcome once a Restore has run: the abort (its first clause, `abortLine`), then
+ * what the pool shows after the Restore, so that the header and `status` no longer say what Restore put back.
+ */
+export function restoredOutcome(abortLine: string, by: string, audit: EndAudit): string {
+  return `${abortLine}; after Restore by ${by}: ${abortedOutcome(by, audit).replace(/^aborted by [^;]*; /, '')}`;
+}
+
 /** The first line of an aborted run's outcome: what remains changed, or that nothing does. */
 export function abortedOutcome(by: string, audit: EndAudit): string {
   if (audit.unreadable) return `aborted by ${by}; ${audit.leftovers.join('; ')}`;
