@@ -32,9 +32,11 @@ const STATE_WORDS: Record<RunState, string> = {
 /** Maximum host lines in the header: larger pools are summarised (Slack's 50 blocks / ~12k chars). */
 const MAX_HOST_LINES = 40;
 
-function hostLine(p: HostProgress, tz: string): string {
+/** `atEnd`: what the end audit found wrong with this host in the live pool (issue 11), which outranks the records. */
+function hostLine(p: HostProgress, tz: string, atEnd?: string): string {
   const role = p.isMaster ? ' (master)' : '';
   const name = `\`${esc(p.name)}\`${role}`;
+  if (atEnd && (p.phase === 'upgraded' || p.phase === 'already-done')) return `${name} ⚠️ at the end of the run: ${esc(atEnd)}`;
   switch (p.phase) {
     case 'already-done':
       return `${name} ✔️ already on ${esc(p.to)}`;
@@ -72,6 +74,10 @@ function haWords(run: Run): string | undefined {
   }
   const disables = run.plan.steps.some((s) => s.fixes?.some((f) => f.kind === 'disable-ha'));
   if (!disables) return undefined;
+  // what pool-prep did, not what the plan meant it to do: a refused pool.disable_ha leaves HA on
+  const prep = run.steps.find((s) => s.kind === 'pool-prep');
+  const disabled = prep?.state === 'done' && (prep.data?.ha as { wasEnabled?: boolean } | undefined)?.wasEnabled === true;
+  if (!disabled) return prep?.state === 'pending' ? 'HA: the run disables it before the first host (R2.4)' : 'HA: the run has not finished disabling it (R2.4)';
   if (run.state === 'aborted' || run.state === 'rolled-back' || run.state === 'done') return 'HA was disabled by this run (R2.4)';
   return 'HA disabled for the run (re-enabled at the end once every host is on the target)';
 }
@@ -137,7 +143,8 @@ export function runHeaderMessage(run: Run, pool: PoolConfig | undefined): SlackM
   const title = `${exceptions ? ':warning:' : STATE_ICON[run.state]} *${esc(run.id)}* · *${esc(run.pool)}* → ${esc(run.plan.target.label || run.plan.target.product)} · ${exceptions ? 'done with exceptions' : STATE_WORDS[run.state]}`;
   const by = `started by ${who(run.requestedBy)} · approvers ${approversMention(pool)} · ${run.plan.mode} mode`;
   const progress = hostProgress(run);
-  const lines = progress.slice(0, MAX_HOST_LINES).map((p) => hostLine(p, tz));
+  const atEnd = new Map((run.endAudit?.hosts ?? []).map((h) => [h.name, h.detail]));
+  const lines = progress.slice(0, MAX_HOST_LINES).map((p) => hostLine(p, tz, atEnd.get(p.name)));
   if (progress.length > MAX_HOST_LINES) {
     const rest = progress.slice(MAX_HOST_LINES);
     lines.push(`… and ${rest.length} more hosts (${rest.filter((p) => p.phase === 'upgraded' || p.phase === 'already-done').length} on target)`);
