@@ -63,7 +63,8 @@ function stoppedByRun(run: Run, snapshot: PoolSnapshot | undefined): Map<Ref, St
 function lastKnownHosts(run: Run, baseline: PoolBaseline, remap: Map<Ref, Ref>): Map<Ref, Ref | null> {
   const at = new Map<Ref, Ref | null>(baseline.vms.map((v) => [v.ref, v.host]));
   for (const s of run.steps) {
-    if (s.kind === 'evacuate') for (const [vm, m] of Object.entries((s.data?.moved ?? {}) as Record<string, { to: Ref }>)) at.set(vm, m.to);
+    // where the run moved them, or found them moved by someone else
+    if (s.kind === 'evacuate') for (const [vm, m] of Object.entries({ ...(s.data?.elsewhere ?? {}), ...(s.data?.moved ?? {}) } as Record<string, { to: Ref }>)) at.set(vm, m.to);
     if (s.kind === 'move-back' && s.state === 'done' && s.host) {
       for (const m of run.plan.steps.find((p) => p.id === s.id)?.migrations ?? []) at.set(m.vm, remap.get(s.host) ?? s.host);
     }

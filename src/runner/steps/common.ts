@@ -82,16 +82,18 @@ export interface VmMove {
 }
 
 /**
- * Live-migrate each VM (Async.VM.pool_migrate, audited through ctx.act), at most `limit` at a time; `moved` is
- * awaited after each success (to record it) before the named checkpoint. Returns the migrations that failed.
+ * Live-migrate each VM (Async.VM.pool_migrate, audited through ctx.act), at most `limit` at a time; `issuing` is
+ * awaited before each call and `moved` after each success (to record them) before the named checkpoint. Returns the
+ * migrations that failed.
  */
 export async function migrateVms(
   ctx: StepContext,
   limit: number,
   moves: VmMove[],
-  opts: { checkpoint: string; moved?: (m: VmMove) => Promise<void> },
+  opts: { checkpoint: string; issuing?: (m: VmMove) => Promise<void>; moved?: (m: VmMove) => Promise<void> },
 ): Promise<Array<{ move: VmMove; err: StepError }>> {
   const results = await mapLimited(moves, limit, async (m) => {
+    await opts.issuing?.(m);
     await ctx.act('VM.pool_migrate', [m.vm, m.to, { live: 'true' }], `${m.vmName} → ${m.toName}`, { async: true });
     await opts.moved?.(m);
     await ctx.checkpoint(opts.checkpoint);

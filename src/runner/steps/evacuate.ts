@@ -51,14 +51,19 @@ export function createEvacuateStep(deps: StepDeps): StepModule {
       const stops = plannedStops(ctx);
       const planned: Migration[] = ctx.planStep.migrations ?? ctx.hostPlan?.migrations ?? [];
       const moved = serialSaver(ctx, 'moved', ((ctx.step.data?.moved as Record<string, MovedVm>) ?? {}) as Record<string, unknown>);
+      // the migrations this step sent (recorded before each call), and planned VMs found off the host that it never
+      // migrated (an operator moved them): only the first are the run's live migrations (the end's count)
+      const issued = serialSaver(ctx, 'issued', (ctx.step.data?.issued ?? {}) as Record<string, unknown>);
+      const elsewhere = serialSaver(ctx, 'elsewhere', (ctx.step.data?.elsewhere ?? {}) as Record<string, unknown>);
       const vmByRef = new Map(snapshot.vms.map((v) => [v.ref, v]));
       const hostName = (ref: Ref): string => snapshot.hosts.find((h) => h.ref === ref)?.name ?? ref;
 
-      // reconcile: planned VMs already off the host count as moved (a crash may have hit after the migration)
+      // reconcile: planned VMs already off the host count as moved when this step sent their migration (a crash or a
+      // lost answer after it), else as found elsewhere
       for (const m of planned) {
         const vm = vmByRef.get(m.vm);
-        if (!vm || vm.residentOn === hostRef || moved.value[m.vm]) continue;
-        if (vm.residentOn) await moved.set(m.vm, { name: m.vmName, to: vm.residentOn, toName: hostName(vm.residentOn) } satisfies MovedVm);
+        if (!vm || vm.residentOn === hostRef || moved.value[m.vm] || elsewhere.value[m.vm]) continue;
+        if (vm.residentOn) await (issued.value[m.vm] ? moved : elsewhere).set(m.vm, { name: m.vmName, to: vm.residentOn, toName: hostName(vm.residentOn) } satisfies MovedVm);
       }
 
       const onHost = toMove(snapshot, hostRef, stops);
@@ -98,6 +103,7 @@ export function createEvacuateStep(deps: StepDeps): StepModule {
 
       const failed = await migrateVms(ctx, deps.config.migrationConcurrency, moves, {
         checkpoint: 'migrated-one',
+        issuing: (m) => issued.set(m.vm, m.to),
         moved: (m) => moved.set(m.vm, { name: m.vmName, to: m.to, toName: m.toName } satisfies MovedVm),
       });
       if (failed.length > 0) throw migrationFailure(`off ${name}`, moves.length, failed);

@@ -56,11 +56,15 @@ function movedLine(run: Run, step: StepRecord): string {
   if (!host) return '';
   // a host whose updates need no reboot is neither disabled nor emptied (planner/updates.ts withUpdateSteps)
   if (!run.plan.steps.some((s) => s.kind === 'disable' && s.host === host.host)) return `\`${esc(host.name)}\` stays enabled; its VMs keep running.`;
+  // what the evacuation did (its records), once it has run; the plan's list only before
+  const evacuate = run.steps.find((s) => s.kind === 'evacuate' && s.host === host.host && s.state === 'done');
+  const done = evacuate ? Object.values((evacuate.data?.moved ?? {}) as Record<string, { toName: string }>) : host.migrations;
+  const elsewhere = evacuate ? Object.values((evacuate.data?.elsewhere ?? {}) as Record<string, { name: string; toName: string }>) : [];
   const byTarget = new Map<string, number>();
-  for (const m of host.migrations) byTarget.set(m.toName, (byTarget.get(m.toName) ?? 0) + 1);
-  const moved = host.migrations.length
-    ? `${plural(host.migrations.length, 'VM')} live-migrated to ${[...byTarget].map(([to, n]) => `${esc(to)} (${n})`).join(', ')}`
-    : 'no VMs to migrate';
+  for (const m of done) byTarget.set(m.toName, (byTarget.get(m.toName) ?? 0) + 1);
+  const moved =
+    (done.length ? `${plural(done.length, 'VM')} live-migrated to ${[...byTarget].map(([to, n]) => `${esc(to)} (${n})`).join(', ')}` : 'no VMs to migrate') +
+    (elsewhere.length ? `; ${elsewhere.map((m) => `${esc(m.name)} already on ${esc(m.toName)}`).join(', ')} (moved outside the run)` : '');
   if (host.stops.length === 0) return `\`${esc(host.name)}\` is disabled and empty: ${moved}.`;
   return `\`${esc(host.name)}\` is disabled: ${moved}. Still on it: ${plural(host.stops.length, 'VM')} that cannot move.`;
 }
