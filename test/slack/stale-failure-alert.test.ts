@@ -7,20 +7,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ScaledClock } from '../../src/clock';
-import type { PoolConfig } from '../../src/config/pools';
-import { createCore, type CoreHandle } from '../../src/core';
-import type { Notifier } from '../../src/domain/ports';
 import type { Actor, Run } from '../../src/domain/types';
-import { silentLogger } from '../../src/log';
 import type { FakeMessage } from '../../src/sandbox/fake-web-api';
-import { loadScenario, startSimulator, type SimPool } from '../../src/sim';
+import { loadScenario } from '../../src/sim';
 import { writeHotfixRepository } from '../../src/sim/hotfixes';
 import { ACTION } from '../../src/slack/blocks/ids';
-import { openStore, type Store } from '../../src/store';
-import { APPROVER, CHANNEL, GROUP, REQUESTER } from './helpers/fixtures';
-import { startHarness, type Harness } from './helpers/harness';
-import { buttonValue, textOf, until } from './e2e/helpers';
+import { APPROVER, CHANNEL, REQUESTER } from './helpers/fixtures';
+import { buttonValue, startSlackE2E, textOf, until, type SlackE2E } from './e2e/helpers';
 
 jest.setTimeout(240_000);
 
@@ -28,85 +21,26 @@ const APPROVER_ACTOR: Actor = { userId: APPROVER, source: 'slack', channel: CHAN
 const CLI: Actor = { userId: 'cli:operator', source: 'cli' };
 const STEP = 'xs-p2:apply-updates';
 
-interface Env extends Harness {
-  sim: SimPool;
-  store: Store;
-  realCore: CoreHandle;
-  close(): Promise<void>;
-}
+type Env = SlackE2E;
 
 /** pool-p (update-only run) through the real Slack app: the precheck of XS76E010 fails once on xs-p2, then XS76E011's once. */
 async function start(): Promise<Env> {
-  const clock = new ScaledClock(3000);
   const sc = loadScenario('manifests/demo/pool-p.yaml');
-  sc.faults = [
-    { kind: 'api-error', method: 'pool_update.precheck', host: 'xs-p2', update: 'XS76E010', code: 'UPDATE_PRECHECK_FAILED_WRONG_SERVER_VERSION', params: ['XS76E010'], when: 'before', times: 1 },
-    { kind: 'api-error', method: 'pool_update.precheck', host: 'xs-p2', update: 'XS76E011', code: 'UPDATE_PRECHECK_FAILED_CONFLICT_PRESENT', params: ['XS76E011', 'XS76E009'], when: 'before', times: 1 },
-  ] as never;
   const repo = writeHotfixRepository(sc.pool.name, sc.hotfixes, mkdtempSync(join(tmpdir(), 'xsu-stale-alert-updates-')));
-  const sim = await startSimulator(sc, { clock });
-  const dir = mkdtempSync(join(tmpdir(), 'xsu-stale-alert-'));
-  const store = await openStore({ path: ':memory:', clock });
-  const pool: PoolConfig = {
-    name: sim.name,
-    masterUrl: sim.masterUrl,
-    username: sim.username,
-    passwordEnv: 'XS_REVIEW_PASSWORD',
-    tls: sim.tls,
-    target: '7.6',
-    upgrade: { mode: 'manual' },
-    updateRepository: repo,
-    slack: { channel: CHANNEL, approvers: { users: [APPROVER], groups: [GROUP] }, allowSelfApproval: false },
-    returnPolicy: 'none',
-    timezone: 'UTC',
-    hostTimeoutMinutes: 240,
-  } as PoolConfig;
-  let notifier: Notifier | undefined;
-  const forward = new Proxy({} as Notifier, {
-    get: (_t, prop: string) => async (...args: unknown[]) => {
-      const target = notifier as unknown as Record<string, (...a: unknown[]) => Promise<void>> | undefined;
-      if (target && typeof target[prop] === 'function') await target[prop](...args);
-    },
+  const e = await startSlackE2E({
+    scenario: 'manifests/demo/pool-p.yaml',
+    faults: [
+      { kind: 'api-error', method: 'pool_update.precheck', host: 'xs-p2', update: 'XS76E010', code: 'UPDATE_PRECHECK_FAILED_WRONG_SERVER_VERSION', params: ['XS76E010'], when: 'before', times: 1 },
+      { kind: 'api-error', method: 'pool_update.precheck', host: 'xs-p2', update: 'XS76E011', code: 'UPDATE_PRECHECK_FAILED_CONFLICT_PRESENT', params: ['XS76E011', 'XS76E009'], when: 'before', times: 1 },
+    ] as never,
+    pool: { upgrade: { mode: 'manual' }, updateRepository: repo, hostTimeoutMinutes: 240 },
   });
-  const realCore = await createCore({
-    pools: [pool],
-    store,
-    notifier: forward,
-    clock,
-    logger: silentLogger,
-    env: { XS_REVIEW_PASSWORD: sim.password, XSUPGRADE_BACKUPS: dir },
-    ownerId: 'review',
-    leaseTtlMs: 20 * 60_000,
-    pollMs: 2000,
-  });
-  const h = await startHarness({
-    core: realCore,
-    pools: [pool],
-    clock,
-    deps: {
-      audit: (e) => store.appendAudit(e),
-      saveSlackRefs: async (runId, refs) => {
-        await store.updateRun(runId, (r) => {
-          r.slack = refs;
-        });
-      },
-    },
-  });
-  notifier = h.slack.notifier;
-  return {
-    ...h,
-    sim,
-    store,
-    realCore,
-    async close() {
-      await realCore.shutdown();
-      await h.stop();
-      await sim.stop();
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-      rmSync(repo, { recursive: true, force: true });
-    },
+  const close = e.close;
+  e.close = async () => {
+    await close();
+    rmSync(repo, { recursive: true, force: true });
   };
+  return e;
 }
 
 /** Approves gates (as the approver, through core) until the run fails or ends. */

@@ -24,10 +24,15 @@ export interface SlackE2E extends Harness {
   close(): Promise<void>;
 }
 
-/** `target`: the pools file's target for pool-a (default 7.6) */
-export async function startSlackE2E(opts: { faults?: Parameters<SimPool['control']['injectFault']>[0][]; scale?: number; target?: string } = {}): Promise<SlackE2E> {
+/**
+ * `target`: the pools file's target (default 7.6); `scenario`: the demo scenario file (default pool-a); `pool`: other
+ * fields of the pools file's entry (an update repository, manual mode…)
+ */
+export async function startSlackE2E(
+  opts: { faults?: Parameters<SimPool['control']['injectFault']>[0][]; scale?: number; target?: string; scenario?: string; pool?: Partial<PoolConfig> } = {},
+): Promise<SlackE2E> {
   const clock = new ScaledClock(opts.scale ?? 3000);
-  const sim = await startSimulator(loadScenario('manifests/demo/pool-a.yaml'), { clock });
+  const sim = await startSimulator(loadScenario(opts.scenario ?? 'manifests/demo/pool-a.yaml'), { clock });
   for (const f of opts.faults ?? []) sim.control.injectFault(f);
   const dir = mkdtempSync(join(tmpdir(), 'xsupgrade-slack-e2e-'));
   const store = await openStore({ path: ':memory:', clock });
@@ -43,6 +48,7 @@ export async function startSlackE2E(opts: { faults?: Parameters<SimPool['control
     returnPolicy: 'none',
     timezone: 'UTC',
     hostTimeoutMinutes: 90,
+    ...opts.pool,
   };
   let notifier: Notifier | undefined;
   const forward = new Proxy({} as Notifier, {
