@@ -64,7 +64,7 @@ export const SPECS = {
   resume: {
     name: 'resume',
     summary: 'resume a paused or orphaned run, or apply a recovery action to its failed step',
-    usage: '<run> [--yes] [--action retry|forget-rejoin|rollback-master|skip-host|skip-update|abort --step <id> [--address <a>]]',
+    usage: '<run> [--yes] [--action retry|forget-rejoin|rollback-master|skip-host|skip-update|abort --step <id> [--address <a> [--fingerprint <sha256> | --plain-http]]]',
     positionals: [1, 1],
     missing: 'which run? (xsupgrade resume <run>; `xsupgrade status` lists them)',
     options: {
@@ -73,6 +73,7 @@ export const SPECS = {
       step: { type: 'string', value: 'step', help: 'the failed step (default: the run\'s failed step)' },
       address: { type: 'string', value: 'address', help: 'forget-rejoin: the reinstalled host\'s address' },
       fingerprint: { type: 'string', value: 'sha256', help: 'forget-rejoin: the reinstalled host\'s certificate fingerprint, as confirmed on its console' },
+      'plain-http': { type: 'boolean', help: 'forget-rejoin: confirm a host that answers over plain http (its identity cannot be verified)' },
     },
   },
   abort: {
