@@ -212,6 +212,8 @@ export async function probeNewHost(rt: PoolRuntime, run: Run, step: StepRecord, 
 /** The failed step runs again under a recovery procedure (the engine continues it); its error is kept as lastError. */
 function underRecovery(s: StepRecord, recovery: RecoveryState): void {
   s.state = 'running';
+  // a new attempt of the step, as a Retry makes one: if the procedure fails, its alert is told from the one before
+  s.attempts += 1;
   s.data = { ...(s.data ?? {}), lastError: s.error, recovery };
   delete s.error;
 }

@@ -58,12 +58,12 @@ export function createEvacuateStep(deps: StepDeps): StepModule {
       const vmByRef = new Map(snapshot.vms.map((v) => [v.ref, v]));
       const hostName = (ref: Ref): string => snapshot.hosts.find((h) => h.ref === ref)?.name ?? ref;
 
-      // reconcile: planned VMs already off the host count as moved when this step sent their migration (a crash or a
-      // lost answer after it), else as found elsewhere
-      for (const m of planned) {
-        const vm = vmByRef.get(m.vm);
-        if (!vm || vm.residentOn === hostRef || moved.value[m.vm] || elsewhere.value[m.vm]) continue;
-        if (vm.residentOn) await (issued.value[m.vm] ? moved : elsewhere).set(m.vm, { name: m.vmName, to: vm.residentOn, toName: hostName(vm.residentOn) } satisfies MovedVm);
+      // reconcile: a VM already off the host counts as moved when this step sent its migration (a crash or a lost
+      // answer after it; planned or not), else, if planned, as found elsewhere
+      for (const ref of new Set([...planned.map((m) => m.vm), ...Object.keys(issued.value)])) {
+        const vm = vmByRef.get(ref);
+        if (!vm?.residentOn || vm.residentOn === hostRef || moved.value[ref] || elsewhere.value[ref]) continue;
+        await (issued.value[ref] ? moved : elsewhere).set(ref, { name: vm.name, to: vm.residentOn, toName: hostName(vm.residentOn) } satisfies MovedVm);
       }
 
       const onHost = toMove(snapshot, hostRef, stops);

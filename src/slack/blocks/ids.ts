@@ -50,7 +50,7 @@ export type PlanButtonValue = z.infer<typeof planButtonValue>;
  * Value of run buttons (header, approval, failure alert): the run and, for gates and recovery, the step; a failure
  * alert's also the step's attempt it reports, so that a click on it is refused once the step has failed again.
  */
-export const runButtonValue = z.object({ runId: idString, stepId: idString.optional(), attempt: z.number().int().positive().optional() }).strict();
+export const runButtonValue = z.object({ runId: idString, stepId: idString.optional(), attempt: z.number().int().nonnegative().optional() }).strict();
 export type RunButtonValue = z.infer<typeof runButtonValue>;
 
 /** Slack's limit for a button value. */

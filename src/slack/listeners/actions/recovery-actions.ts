@@ -16,7 +16,7 @@ export async function recoveryClick(ctx: SlackContext, click: Click): Promise<vo
   const c = await resolveRunClick(ctx, click, true);
   if (!c || !action) return;
   // Abort too goes with the alert's step: Core refuses it, like the other buttons, once that failure was handled
-  const result = await ctx.core.recover(c.run.id, { action, stepId: c.stepId!, ...(c.attempt ? { attempt: c.attempt } : {}) }, c.actor);
+  const result = await ctx.core.recover(c.run.id, { action, stepId: c.stepId!, ...(c.attempt !== undefined ? { attempt: c.attempt } : {}) }, c.actor);
   if (surfaceRefusal(ctx, click, c.run.id, result)) return;
   const step = c.run.steps.find((s) => s.id === c.stepId);
   if (step && click.messageTs) {
@@ -38,7 +38,7 @@ export async function forgetRejoinClick(ctx: SlackContext, click: Click): Promis
     tellClicker(ctx, click, textReply(`${c.run.id}: this alert is out of date (${now}). Nothing was done.`), 'stale alert');
     return;
   }
-  const view = forgetRejoinModal(c.run, step, { runId: c.run.id, stepId: step.id, ...(c.attempt ? { attempt: c.attempt } : {}), channel: click.channelId, messageTs: click.messageTs, ...(click.threadTs ? { threadTs: click.threadTs } : {}) });
+  const view = forgetRejoinModal(c.run, step, { runId: c.run.id, stepId: step.id, ...(c.attempt !== undefined ? { attempt: c.attempt } : {}), channel: click.channelId, messageTs: click.messageTs, ...(click.threadTs ? { threadTs: click.threadTs } : {}) });
   try {
     await ctx.outbox.callNow('views.open', { trigger_id: click.triggerId, view });
   } catch (e) {

@@ -20,7 +20,7 @@ const metadataSchema = z
   .object({
     runId: z.string().regex(/^[a-z0-9][a-z0-9-]{0,80}$/),
     stepId: z.string().min(1).max(200),
-    attempt: z.number().int().positive().optional(),
+    attempt: z.number().int().nonnegative().optional(),
     channel: z.string().regex(/^[CGD][A-Z0-9]+$/),
     messageTs: z.string().regex(/^\d+\.\d+$/).optional(),
     threadTs: z.string().regex(/^\d+\.\d+$/).optional(),
@@ -134,7 +134,7 @@ export function forgetRejoinConfirmSubmit(ctx: SlackContext) {
         if (!loaded) return;
         const { run, pool } = loaded;
         const actor = await actorFor(ctx, userId, meta.channel, pool);
-        const req = { action: 'forget-rejoin' as const, stepId: meta.stepId, ...(meta.attempt ? { attempt: meta.attempt } : {}), address: meta.address, ...(meta.fingerprint256 ? { fingerprint256: meta.fingerprint256 } : {}) };
+        const req = { action: 'forget-rejoin' as const, stepId: meta.stepId, ...(meta.attempt !== undefined ? { attempt: meta.attempt } : {}), address: meta.address, ...(meta.fingerprint256 ? { fingerprint256: meta.fingerprint256 } : {}) };
         const result = await ctx.core.recover(run.id, req, actor);
         if (!result.ok) {
           tellUser(ctx, meta.channel, userId, textReply(`${run.id}: ${describeRefusal(result.code, result.error)}`), 'forget-rejoin refused', meta.threadTs);
