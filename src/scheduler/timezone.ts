@@ -85,6 +85,11 @@ export function wallToUtc(w: WallTime, tz: string): number {
   return guess - offsetAt(guess - DAY_MS, tz);
 }
 
+/** Does this wall-clock time exist in tz? Not in the hour the clocks skip when they go forward (DST). */
+export function wallExists(w: WallTime, tz: string): boolean {
+  return sameWall(zonedParts(wallToUtc(w, tz), tz), w);
+}
+
 /** "2026-11-28 22:00 Europe/Berlin" */
 export function formatInZone(t: number, tz: string): string {
   const w = zonedParts(t, tz);

@@ -1,6 +1,6 @@
 import type { WindowSpec } from '../store/types';
 import { nextOccurrence, parseCron } from './cron';
-import { formatInZone, isValidTimeZone, wallToUtc, zonedParts, addDays } from './timezone';
+import { formatInZone, isValidTimeZone, wallExists, wallToUtc, zonedParts, addDays } from './timezone';
 
 /**
  * The window grammar (pure):
@@ -42,6 +42,8 @@ function parseIso(body: string, tz: string): number | string {
     const t = Date.parse(`${y}-${mo}-${d}T${h}:${mi}:${s ?? '00'}${offset.length === 5 ? `${offset.slice(0, 3)}:${offset.slice(3)}` : offset}`);
     return Number.isNaN(t) ? `"${body}" has an invalid offset` : t;
   }
+  // a time the clocks skip (DST) would be moved an hour on, past the end the operator meant: refused
+  if (!wallExists(wall, tz)) return `"${body}" does not exist in ${tz}: the clocks go forward then; give a time outside that hour`;
   return wallToUtc(wall, tz);
 }
 
@@ -66,7 +68,17 @@ export function nextTimeOfDay(time: { hour: number; minute: number }, tz: string
 export function windowEnd(window: WindowSpec, tz: string, startAt: number): number | undefined {
   if (window.kind === 'once') return window.endAt;
   if (window.durationMs !== undefined) return startAt + window.durationMs;
-  if (window.endTime) return nextTimeOfDay(window.endTime, tz, startAt);
+  if (window.endTime) {
+    // a cron start the clocks skipped (02:30 on the night they go forward) is moved on by the skipped hour: the end is
+    // then the same night's, not the next day's (a 1-hour window would last 24). Ended before it began: none that day
+    const spec = window.kind === 'cron' ? parseCron(window.cron) : undefined;
+    const wall = zonedParts(startAt, tz);
+    if (spec?.ok && !(spec.spec.hours.includes(wall.hour) && spec.spec.minutes.includes(wall.minute))) {
+      const sameNight = wallToUtc({ year: wall.year, month: wall.month, day: wall.day, ...window.endTime, second: 0 }, tz);
+      return Math.max(sameNight, startAt);
+    }
+    return nextTimeOfDay(window.endTime, tz, startAt);
+  }
   return undefined;
 }
 
