@@ -227,7 +227,9 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
       state: 'scheduled',
       nextStartAt: parsed.firstStart,
     };
-    await store.saveSchedule(s);
+    // checked again in the write itself: another process (the CLI, a replica) may have scheduled the pool meanwhile
+    const other = await store.addSchedule(s, (o) => LIVE_SCHEDULE.includes(o.state));
+    if (other) return { ok: false, code: 'conflict', error: `pool ${poolName} already has window ${other.id} (${other.whenText}); unschedule it first` };
     logger.info({ schedule: s.id, pool: poolName, by: actor.userId, firstStart: s.nextStartAt }, 'window scheduled');
     return { ok: true, value: s };
   }

@@ -511,6 +511,18 @@ export class KvStore implements Store {
     await this.keyv.set(key.schedule(s.id), s);
   }
 
+  async addSchedule(s: Schedule, live: (other: Schedule) => boolean): Promise<Schedule | undefined> {
+    validate.schedule(key.schedule(s.id), s);
+    return this.tx(async (tx) => {
+      for (const [k, raw] of await tx.list(key.schedules)) {
+        const other = validate.schedule(k, decode(k, raw));
+        if (other.pool === s.pool && other.id !== s.id && live(other)) return other;
+      }
+      await tx.put(key.schedule(s.id), encode(s));
+      return undefined;
+    });
+  }
+
   async getSchedule(id: string): Promise<Schedule | undefined> {
     return this.read(key.schedule(id), validate.schedule);
   }

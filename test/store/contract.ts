@@ -380,6 +380,35 @@ export function storeContract(name: string, backend: () => ContractBackend): voi
       expect(await store.nextScheduleId('pool-a')).toBe('pool-a-w2');
     });
 
+    test('addSchedule: two replicas adding a live window to one pool at once leave one; other pools are not held', async () => {
+      const window = (id: string, pool: string) => ({
+        id,
+        pool,
+        whenText: '2026-11-25T22:00:00Z',
+        timezone: 'UTC',
+        window: { kind: 'once' as const, startAt: 10, endAt: 20 },
+        approvedPlan: samplePlan(),
+        createdBy: 'U1',
+        createdAt: 1,
+        updatedAt: 1,
+        state: 'scheduled' as const,
+        nextStartAt: 10,
+      });
+      const live = (o: { state: string }) => o.state === 'scheduled' || o.state === 'active';
+      const other = await replica();
+      const [a, b] = await Promise.all([store.addSchedule(window('pool-a-w1', 'pool-a'), live), other.addSchedule(window('pool-a-w2', 'pool-a'), live)]);
+      // exactly one was saved; the other was told which window holds the pool
+      expect([a, b].filter((x) => x === undefined)).toHaveLength(1);
+      expect((a ?? b)!.id).toBe(a ? 'pool-a-w2' : 'pool-a-w1');
+      expect(await store.listSchedules({ pool: 'pool-a' })).toHaveLength(1);
+      expect(await store.addSchedule(window('pool-b-w1', 'pool-b'), live)).toBeUndefined();
+      // once the live one has ended, the pool takes a new window
+      await store.updateSchedule((await store.listSchedules({ pool: 'pool-a' }))[0]!.id, (x) => {
+        x.state = 'done';
+      });
+      expect(await store.addSchedule(window('pool-a-w3', 'pool-a'), live)).toBeUndefined();
+    });
+
 
     describe('fencing (issue 16)', () => {
       test('a write fenced with the current lease goes through; after a take-over the old holder writes nothing', async () => {
