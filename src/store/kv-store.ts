@@ -505,12 +505,6 @@ export class KvStore implements Store {
     });
   }
 
-  async saveSchedule(s: Schedule): Promise<void> {
-    validate.schedule(key.schedule(s.id), s);
-    this.assertOpen();
-    await this.keyv.set(key.schedule(s.id), s);
-  }
-
   async addSchedule(s: Schedule, live: (other: Schedule) => boolean): Promise<Schedule | undefined> {
     validate.schedule(key.schedule(s.id), s);
     return this.tx(async (tx) => {

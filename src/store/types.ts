@@ -252,7 +252,6 @@ export interface Store {
 
   /** pool-a-w1: per-pool counter, atomic across processes */
   nextScheduleId(pool: string): Promise<string>;
-  saveSchedule(s: Schedule): Promise<void>;
   /**
    * Saves a new window unless its pool already has one that `live` says is live, in one transaction (two processes
    * scheduling one pool at once leave one window): that other window is returned instead, and nothing is written.

@@ -367,7 +367,7 @@ export function storeContract(name: string, backend: () => ContractBackend): voi
         state: 'scheduled' as const,
         nextStartAt: 10,
       };
-      await store.saveSchedule(s);
+      expect(await store.addSchedule(s, () => true)).toBeUndefined();
       const updated = await store.updateSchedule(id, (x) => {
         x.state = 'active';
       });
