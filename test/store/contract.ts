@@ -8,6 +8,22 @@ import { samplePlan, sampleRun } from './fixtures/sample';
  * clock reads 5 000; `second` (when the backend has one) a second connection to the same database, as another
  * replica would have.
  */
+
+/** A one-off window of `pool`, scheduled. */
+const scheduleOf = (id: string, pool: string) => ({
+  id,
+  pool,
+  whenText: '2026-11-25T22:00:00Z',
+  timezone: 'UTC',
+  window: { kind: 'once' as const, startAt: 10, endAt: 20 },
+  approvedPlan: samplePlan(),
+  createdBy: 'U1',
+  createdAt: 1,
+  updatedAt: 1,
+  state: 'scheduled' as const,
+  nextStartAt: 10,
+});
+
 export interface ContractBackend {
   open(): Promise<Store>;
   second?(): Promise<Store>;
@@ -354,19 +370,7 @@ export function storeContract(name: string, backend: () => ContractBackend): voi
     test('schedules: ids per pool, save, update, list, delete', async () => {
       const id = await store.nextScheduleId('pool-a');
       expect(id).toBe('pool-a-w1');
-      const s = {
-        id,
-        pool: 'pool-a',
-        whenText: '2026-11-25T22:00:00Z',
-        timezone: 'UTC',
-        window: { kind: 'once' as const, startAt: 10, endAt: 20 },
-        approvedPlan: samplePlan(),
-        createdBy: 'U1',
-        createdAt: 1,
-        updatedAt: 1,
-        state: 'scheduled' as const,
-        nextStartAt: 10,
-      };
+      const s = scheduleOf(id, 'pool-a');
       expect(await store.addSchedule(s, () => true)).toBeUndefined();
       const updated = await store.updateSchedule(id, (x) => {
         x.state = 'active';
@@ -381,32 +385,19 @@ export function storeContract(name: string, backend: () => ContractBackend): voi
     });
 
     test('addSchedule: two replicas adding a live window to one pool at once leave one; other pools are not held', async () => {
-      const window = (id: string, pool: string) => ({
-        id,
-        pool,
-        whenText: '2026-11-25T22:00:00Z',
-        timezone: 'UTC',
-        window: { kind: 'once' as const, startAt: 10, endAt: 20 },
-        approvedPlan: samplePlan(),
-        createdBy: 'U1',
-        createdAt: 1,
-        updatedAt: 1,
-        state: 'scheduled' as const,
-        nextStartAt: 10,
-      });
       const live = (o: { state: string }) => o.state === 'scheduled' || o.state === 'active';
       const other = await replica();
-      const [a, b] = await Promise.all([store.addSchedule(window('pool-a-w1', 'pool-a'), live), other.addSchedule(window('pool-a-w2', 'pool-a'), live)]);
+      const [a, b] = await Promise.all([store.addSchedule(scheduleOf('pool-a-w1', 'pool-a'), live), other.addSchedule(scheduleOf('pool-a-w2', 'pool-a'), live)]);
       // exactly one was saved; the other was told which window holds the pool
       expect([a, b].filter((x) => x === undefined)).toHaveLength(1);
       expect((a ?? b)!.id).toBe(a ? 'pool-a-w2' : 'pool-a-w1');
       expect(await store.listSchedules({ pool: 'pool-a' })).toHaveLength(1);
-      expect(await store.addSchedule(window('pool-b-w1', 'pool-b'), live)).toBeUndefined();
+      expect(await store.addSchedule(scheduleOf('pool-b-w1', 'pool-b'), live)).toBeUndefined();
       // once the live one has ended, the pool takes a new window
       await store.updateSchedule((await store.listSchedules({ pool: 'pool-a' }))[0]!.id, (x) => {
         x.state = 'done';
       });
-      expect(await store.addSchedule(window('pool-a-w3', 'pool-a'), live)).toBeUndefined();
+      expect(await store.addSchedule(scheduleOf('pool-a-w3', 'pool-a'), live)).toBeUndefined();
     });
 
 

@@ -10,23 +10,21 @@ import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 import { XenApiClient } from '../../src/xenapi';
 
-const password = 'Sup3r-Secret-Passw0rd-0123456789';
-
-test('an HTTP 500 page echoing the login request never reveals any part of the password', async () => {
+/**
+ * Logs in with `password` to a server that answers /jsonrpc with 404 (so XML-RPC is used) and the login with HTTP
+ * 500 and `page(body)` of `type`; returns everything the error shows (message, stack, inspected fields).
+ */
+async function loginErrorText(password: string, type: string, page: (requestBody: string) => string): Promise<string> {
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const body = Buffer.concat(chunks).toString('utf8');
       if (req.url === '/jsonrpc') {
         res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
         return;
       }
-      // the error page quotes the request's parameters, the password starting at character 190 of the page
-      const params = `params: ${body.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ')}`;
-      const at = params.indexOf(password);
-      const page = `${'Internal error while handling the request. '.padEnd(190 - at, '.')}${params}`;
-      res.writeHead(500, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(page) }).end(page);
+      const text = page(Buffer.concat(chunks).toString('utf8'));
+      res.writeHead(500, { 'content-type': type, 'content-length': Buffer.byteLength(text) }).end(text);
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -38,47 +36,32 @@ test('an HTTP 500 page echoing the login request never reveals any part of the p
       (e: unknown) => e as Error,
     );
     expect(err).toBeDefined();
-    const text = [String(err), err!.stack, inspect(err, { showHidden: true, depth: 10 })].join('\n');
-    // the whole password is not there…
-    expect(text).not.toContain(password);
-    // …and neither is its beginning (the first 10 characters are enough to halve any brute force)
-    expect(text).not.toContain(password.slice(0, 10));
+    return [String(err), err!.stack, inspect(err, { showHidden: true, depth: 10 })].join('\n');
   } finally {
     client.close();
     await new Promise<void>((r) => server.close(() => r()));
   }
+}
+
+test('an HTTP 500 page echoing the login request never reveals any part of the password', async () => {
+  const password = 'Sup3r-Secret-Passw0rd-0123456789';
+  const text = await loginErrorText(password, 'text/plain', (body) => {
+    // the error page quotes the request's parameters, the password starting at character 190 of the page
+    const params = `params: ${body.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ')}`;
+    return `${'Internal error while handling the request. '.padEnd(190 - params.indexOf(password), '.')}${params}`;
+  });
+  // the whole password is not there…
+  expect(text).not.toContain(password);
+  // …and neither is its beginning (the first 10 characters are enough to halve any brute force)
+  expect(text).not.toContain(password.slice(0, 10));
 });
 
 test('an HTML 500 page quoting the password HTML-escaped does not reveal it', async () => {
-  const pw = 'Tr0ub&dor<3-Secret';
-  const escaped = pw.replace(/&/g, '&amp;').replace(/</g, '&lt;');
-  const server = http.createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      if (req.url === '/jsonrpc') {
-        res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
-        return;
-      }
-      // an error page that shows the parameters it refused, HTML-escaped as any HTML page must
-      const page = `<html><body><h1>500</h1><p>login refused for root / ${escaped}</p></body></html>`;
-      res.writeHead(500, { 'content-type': 'text/html', 'content-length': Buffer.byteLength(page) }).end(page);
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const client = new XenApiClient({ url, username: 'root', password: pw, tls: { mode: 'insecure-http' }, requestTimeoutMs: 5000 });
-  try {
-    const err = await client.login().then(
-      () => undefined,
-      (e: unknown) => e as Error,
-    );
-    expect(err).toBeDefined();
-    const text = [String(err), err!.stack, inspect(err, { showHidden: true, depth: 10 })].join('\n');
-    expect(text).toMatch(/HTTP 500/);
-    expect(text).not.toContain(escaped);
-    expect(text).not.toContain('3-Secret');
-  } finally {
-    client.close();
-    await new Promise<void>((r) => server.close(() => r()));
-  }
+  const password = 'Tr0ub&dor<3-Secret';
+  const escaped = password.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+  // an error page that shows the parameters it refused, HTML-escaped as any HTML page must
+  const text = await loginErrorText(password, 'text/html', () => `<html><body><h1>500</h1><p>login refused for root / ${escaped}</p></body></html>`);
+  expect(text).toMatch(/HTTP 500/);
+  expect(text).not.toContain(escaped);
+  expect(text).not.toContain('3-Secret');
 });
