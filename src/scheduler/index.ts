@@ -96,6 +96,26 @@ function hostsMixed(plan: Plan | undefined): boolean {
   return done > 0 && done < plan.hosts.length;
 }
 
+/** The pool an action is about, and what it acts on (a window, a run, the pool). */
+function subjectOf(a: SchedulerAction): { pool: string; subject: string } {
+  switch (a.kind) {
+    case 'window-missed':
+    case 'window-open':
+    case 'window-close':
+    case 'schedule-finished':
+      return { pool: a.schedule.pool, subject: a.schedule.id };
+    case 'approval-reminder':
+    case 'step-overdue':
+      return { pool: a.run.pool, subject: a.run.id };
+    case 'mixed-mode':
+    case 'digest':
+      return { pool: a.pool, subject: a.pool };
+  }
+}
+
+/** An action that keeps failing is said in its pool's channel at most this often. */
+const FAILURE_NOTICE_EVERY_MS = 3_600_000;
+
 export function createScheduler(deps: SchedulerDeps): Scheduler {
   const { core, store, notifier, clock } = deps;
   const logger = deps.logger ?? silentLogger;
@@ -444,6 +464,19 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     return `Daily digest for ${pool}: hosts ${versions}; runs in the last day: ${runText}.`;
   }
 
+  /**
+   * An action that threw is tried again at the next tick, and would fail there again: logged only, a window that
+   * never opens is noticed by nobody. Its pool's channel is told, once an hour at most for the same action.
+   */
+  async function tellFailure(a: SchedulerAction, err: unknown, now: number): Promise<void> {
+    const { pool, subject } = subjectOf(a);
+    const key = `failed:${a.kind}:${subject}`;
+    if (sent[key] !== undefined && now - sent[key] < FAILURE_NOTICE_EVERY_MS) return;
+    if (!(await claimNotice(key, sent[key], now))) return;
+    sent[key] = now;
+    await say(pool, `:warning: The scheduler could not act on ${subject} (${a.kind}): ${(err as Error)?.message ?? String(err)}. It tries again at every tick; this is said again in an hour if it still fails.`);
+  }
+
   async function tickOnce(now: number): Promise<SchedulerAction[]> {
     const world = await observe(now);
     // what every replica sent (also before a failover): decide() does not repeat it
@@ -466,6 +499,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
         await act(a, now);
       } catch (err) {
         logger.error({ err, action: a.kind }, 'scheduler action failed');
+        await tellFailure(a, err, now);
       }
     }
     for (const f of deps.followUps ?? []) await f.tick(now).catch((err: unknown) => logger.error({ err }, 'scheduler: follow-up tick failed'));
