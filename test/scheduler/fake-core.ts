@@ -1,7 +1,9 @@
 import type { Core, Notifier } from '../../src/domain/ports';
-import type { Plan, Run } from '../../src/domain/types';
+import type { HostPlan, Plan, Run } from '../../src/domain/types';
 import { poolConfigSchema, type PoolConfig } from '../../src/config/pools';
-import { sampleRun } from '../store/fixtures/sample';
+import { createScheduler, type Scheduler } from '../../src/scheduler';
+import { openStore, type Store } from '../../src/store';
+import { samplePlan, sampleRun } from '../store/fixtures/sample';
 
 /** A jest.fn Core keeping runs in a map: start creates a running run, hold pauses, resume runs again. */
 export function fakeCore(opts: { plan: () => Plan; now: () => number }) {
@@ -72,4 +74,33 @@ export function poolConfig(name: string, timezone: string): PoolConfig {
     slack: { channel: '#ops', approvers: { users: ['U0APPROVER'], groups: ['S0ADMINS'] } },
     timezone,
   });
+}
+
+export const host = (name: string, over: Partial<HostPlan> = {}): HostPlan => ({
+  host: `OpaqueRef:${name}`, name, isMaster: name.endsWith('1'),
+  from: { product: '7.1.1', platform: '2.1.1', build: '', brand: 'XenServer' },
+  to: { product: '7.6.0', platform: '3.0.0' }, alreadyDone: false, migrations: [], stops: [], stepIds: [], ...over,
+});
+export const approvedPlan = (over: Partial<Plan> = {}) => samplePlan({ id: 'plan-approved', hosts: [host('xs-a1'), host('xs-a2')], ...over });
+
+/**
+ * A scheduler of pool-a (fake core and notifier) on a store of its own, or on `store` (a second scheduler on one
+ * store, as a second process): the approved plan saved, the clock at `now`, moved by setNow / tickAt.
+ */
+export async function setup(opts: { timezone?: string; now: number; replan?: () => Plan; store?: Store; settings?: object; groupsOf?: (userId: string, groups: string[]) => Promise<string[]> }) {
+  let now = opts.now;
+  const store = opts.store ?? (await openStore({ path: ':memory:', clock: { now: () => now, sleep: async () => undefined, scale: 1 } }));
+  if (!opts.store) await store.savePlan('pool-a', approvedPlan());
+  const { core, runs } = fakeCore({ plan: opts.replan ?? (() => approvedPlan({ id: 'plan-fresh', createdAt: now })), now: () => now });
+  const notifier = fakeNotifier();
+  const scheduler: Scheduler = createScheduler({
+    core, store, notifier, pools: [poolConfig('pool-a', opts.timezone ?? 'Europe/Berlin')],
+    clock: { now: () => now, sleep: async () => undefined, scale: 1 }, now: () => now, settings: opts.settings, groupsOf: opts.groupsOf,
+  });
+  const notices = () => notifier.poolNotice.mock.calls.map((c) => c[1]);
+  return {
+    store, core, runs, notifier, scheduler, notices,
+    setNow: (t: number) => { now = t; },
+    tickAt: async (t: number) => { now = t; return scheduler.tick(t); },
+  };
 }

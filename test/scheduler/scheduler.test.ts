@@ -1,8 +1,8 @@
-import { openStore, type Store } from '../../src/store';
-import { createScheduler, type Scheduler } from '../../src/scheduler';
-import type { Actor, HostPlan, Plan } from '../../src/domain/types';
-import { samplePlan, sampleRun } from '../store/fixtures/sample';
-import { fakeCore, fakeNotifier, poolConfig } from './fake-core';
+import { openStore } from '../../src/store';
+import { createScheduler } from '../../src/scheduler';
+import type { Actor, Plan } from '../../src/domain/types';
+import { sampleRun } from '../store/fixtures/sample';
+import { approvedPlan, host, poolConfig, setup } from './fake-core';
 import type { PoolConfig } from '../../src/config/pools';
 
 const poolConfigWith = (slack: Partial<PoolConfig['slack']>): PoolConfig => {
@@ -14,31 +14,6 @@ const MIN = 60_000;
 const HOUR = 60 * MIN;
 // an approver (member of the pool's approver group S0ADMINS) in the pool's channel: windows need approver rights
 const alice: Actor = { userId: 'U0ALICE', source: 'slack', channel: '#ops', groups: ['S0ADMINS'] };
-
-const host = (name: string, over: Partial<HostPlan> = {}): HostPlan => ({
-  host: `OpaqueRef:${name}`, name, isMaster: name.endsWith('1'),
-  from: { product: '7.1.1', platform: '2.1.1', build: '', brand: 'XenServer' },
-  to: { product: '7.6.0', platform: '3.0.0' }, alreadyDone: false, migrations: [], stops: [], stepIds: [], ...over,
-});
-const approvedPlan = (over: Partial<Plan> = {}) => samplePlan({ id: 'plan-approved', hosts: [host('xs-a1'), host('xs-a2')], ...over });
-
-async function setup(opts: { timezone?: string; now: number; replan?: () => Plan; store?: Store; settings?: object; groupsOf?: (userId: string, groups: string[]) => Promise<string[]> }) {
-  let now = opts.now;
-  const store = opts.store ?? (await openStore({ path: ':memory:', clock: { now: () => now, sleep: async () => undefined, scale: 1 } }));
-  if (!opts.store) await store.savePlan('pool-a', approvedPlan());
-  const { core, runs } = fakeCore({ plan: opts.replan ?? (() => approvedPlan({ id: 'plan-fresh', createdAt: now })), now: () => now });
-  const notifier = fakeNotifier();
-  const scheduler: Scheduler = createScheduler({
-    core, store, notifier, pools: [poolConfig('pool-a', opts.timezone ?? 'Europe/Berlin')],
-    clock: { now: () => now, sleep: async () => undefined, scale: 1 }, now: () => now, settings: opts.settings, groupsOf: opts.groupsOf,
-  });
-  const notices = () => notifier.poolNotice.mock.calls.map((c) => c[1]);
-  return {
-    store, core, runs, notifier, scheduler, notices,
-    setNow: (t: number) => { now = t; },
-    tickAt: async (t: number) => { now = t; return scheduler.tick(t); },
-  };
-}
 
 const T0 = Date.UTC(2026, 10, 25, 12); // 2026-11-25 13:00 Berlin
 const START = Date.UTC(2026, 10, 28, 21); // 2026-11-28 22:00 Berlin

@@ -5,11 +5,8 @@
  */
 import { nextOccurrence, parseCron } from '../../src/scheduler/cron';
 import { parseWindow, windowEnd } from '../../src/scheduler/window';
-import { createScheduler } from '../../src/scheduler';
-import { openStore } from '../../src/store';
 import type { Actor } from '../../src/domain/types';
-import { samplePlan } from '../store/fixtures/sample';
-import { fakeCore, fakeNotifier, poolConfig } from './fake-core';
+import { setup } from './fake-core';
 
 const TZ = 'Europe/Berlin';
 const HOUR = 3_600_000;
@@ -43,18 +40,11 @@ describe('windows on the night the clocks go forward', () => {
   });
 
   it('the scheduler does not start a run that night, and does the night after', async () => {
-    let now = before;
-    const clock = { now: () => now, sleep: async () => undefined, scale: 1 };
-    const store = await openStore({ path: ':memory:', clock });
-    await store.savePlan('pool-a', samplePlan({ id: 'plan-approved' }));
-    const { core } = fakeCore({ plan: () => samplePlan({ id: 'plan-fresh', createdAt: now }), now: () => now });
-    const scheduler = createScheduler({ core, store, notifier: fakeNotifier(), pools: [poolConfig('pool-a', TZ)], clock, now: () => now });
+    const { core, scheduler, tickAt } = await setup({ now: before, timezone: TZ });
     expect(await scheduler.schedule('pool-a', '0 2 * * *', '03:00', alice)).toMatchObject({ ok: true });
-    now = Date.UTC(2026, 2, 29, 1, 0, 30); // 03:00:30 CEST
-    await scheduler.tick(now);
+    await tickAt(Date.UTC(2026, 2, 29, 1, 0, 30)); // 03:00:30 CEST
     expect(core.start).not.toHaveBeenCalled();
-    now = Date.UTC(2026, 2, 30, 0, 0, 30); // Monday 02:00:30 CEST
-    await scheduler.tick(now);
+    await tickAt(Date.UTC(2026, 2, 30, 0, 0, 30)); // Monday 02:00:30 CEST
     expect(core.start).toHaveBeenCalledTimes(1);
   });
 });

@@ -4,12 +4,9 @@
  * logged "scheduler action failed", at every tick: the run never started and nobody was told. Found by review.
  */
 import { parseCommand } from '../../src/interface/grammar';
-import { createScheduler } from '../../src/scheduler';
 import { parseWindow } from '../../src/scheduler/window';
-import { openStore } from '../../src/store';
 import type { Actor } from '../../src/domain/types';
-import { samplePlan } from '../store/fixtures/sample';
-import { fakeCore, fakeNotifier, poolConfig } from './fake-core';
+import { setup } from './fake-core';
 
 const now = Date.UTC(2026, 10, 25, 12);
 const ctx = { timezone: 'Europe/Berlin', now };
@@ -33,11 +30,7 @@ describe('window length (at most 31 days)', () => {
 
   test('the slash command refuses it, and the scheduler stores nothing', async () => {
     expect(parseCommand('schedule pool-a 2026-11-28T22:00 until 999999999999d')).toMatchObject({ kind: 'error' });
-    const clock = { now: () => now, sleep: async () => undefined, scale: 1 };
-    const store = await openStore({ path: ':memory:', clock });
-    await store.savePlan('pool-a', samplePlan({ id: 'plan-approved' }));
-    const { core } = fakeCore({ plan: () => samplePlan({ id: 'plan-fresh', createdAt: now }), now: () => now });
-    const scheduler = createScheduler({ core, store, notifier: fakeNotifier(), pools: [poolConfig('pool-a', 'Europe/Berlin')], clock, now: () => now });
+    const { scheduler, store } = await setup({ now });
     const s = await scheduler.schedule('pool-a', '2026-11-28T22:00', '999999999999d', alice);
     expect(s).toMatchObject({ ok: false, error: expect.stringMatching(/over 31 days/) });
     expect(await store.listSchedules({ pool: 'pool-a' })).toHaveLength(0);
