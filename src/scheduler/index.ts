@@ -229,10 +229,11 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     const plan = await store.getLatestPlan(poolName);
     if (!plan) return { ok: false, code: 'invalid', error: `pool ${poolName} has no plan yet: plan it first, then schedule the window` };
     if (!plan.executable) return { ok: false, code: 'blocked', error: `the plan for ${poolName} has blockers, fix them before scheduling: ${blockerSummary(plan)}` };
-    const existing = (await store.listSchedules({ pool: poolName })).find((s) => LIVE_SCHEDULE.includes(s.state));
-    if (existing) {
-      return { ok: false, code: 'conflict', error: `pool ${poolName} already has window ${existing.id} (${existing.whenText}); unschedule it first` };
-    }
+    const isLive = (o: Schedule) => LIVE_SCHEDULE.includes(o.state);
+    const holds = (o: Schedule): CoreResult<Schedule> => ({ ok: false, code: 'conflict', error: `pool ${poolName} already has window ${o.id} (${o.whenText}); unschedule it first` });
+    // before a window id is taken; checked again in the write itself (addSchedule)
+    const existing = (await store.listSchedules({ pool: poolName })).find(isLive);
+    if (existing) return holds(existing);
     const s: Schedule = {
       id: await store.nextScheduleId(poolName),
       pool: poolName,
@@ -247,9 +248,9 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
       state: 'scheduled',
       nextStartAt: parsed.firstStart,
     };
-    // checked again in the write itself: another process (the CLI, a replica) may have scheduled the pool meanwhile
-    const other = await store.addSchedule(s, (o) => LIVE_SCHEDULE.includes(o.state));
-    if (other) return { ok: false, code: 'conflict', error: `pool ${poolName} already has window ${other.id} (${other.whenText}); unschedule it first` };
+    // another process (the CLI, a replica) may have scheduled the pool meanwhile
+    const other = await store.addSchedule(s, isLive);
+    if (other) return holds(other);
     logger.info({ schedule: s.id, pool: poolName, by: actor.userId, firstStart: s.nextStartAt }, 'window scheduled');
     return { ok: true, value: s };
   }

@@ -109,7 +109,9 @@ export function foreignWorkspace(body: unknown, installed: Workspace): string | 
   const b = body as Record<string, unknown>;
   const obj = (v: unknown) => (v && typeof v === 'object' ? (v as Record<string, unknown>) : {});
   const teams = [str(b.team_id), str(obj(b.team).id), str(obj(b.user).team_id)].filter((t): t is string => t !== undefined);
-  const enterprises = [str(b.enterprise_id), str(obj(b.enterprise).id), str(obj(b.team).enterprise_id), str(obj(b.user).enterprise_id)].filter((t): t is string => t !== undefined);
+  // the request's own (the command's, the payload's, its team's), then the clicking user's
+  const requestEnterprises = [str(b.enterprise_id), str(obj(b.enterprise).id), str(obj(b.team).enterprise_id)];
+  const enterprises = [...requestEnterprises, str(obj(b.user).enterprise_id)].filter((t): t is string => t !== undefined);
   if (installed.enterpriseId) {
     const other = enterprises.find((e) => e !== installed.enterpriseId);
     if (other) return `enterprise ${other} is not the installed enterprise ${installed.enterpriseId}`;
@@ -117,7 +119,7 @@ export function foreignWorkspace(body: unknown, installed: Workspace): string | 
     // a team other than the installed one is a workspace of the installed enterprise only when the body says so of
     // that very team: the request's team by its enterprise id, the user's team by the user's enterprise id or by being
     // the request's (vouched) team. A Slack Connect user of an outside team names only their own team.
-    const teamVouched = [str(b.enterprise_id), str(obj(b.enterprise).id), str(obj(b.team).enterprise_id)].includes(installed.enterpriseId);
+    const teamVouched = requestEnterprises.includes(installed.enterpriseId);
     const requestTeam = str(b.team_id) ?? str(obj(b.team).id);
     if (requestTeam && requestTeam !== installed.teamId && !teamVouched) return `team ${requestTeam} is not the installed team ${installed.teamId ?? '(none)'}, and no enterprise id vouches for it`;
     const userTeam = str(obj(b.user).team_id);

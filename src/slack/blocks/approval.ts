@@ -69,10 +69,6 @@ function movedLine(run: Run, step: StepRecord): string {
   return `\`${esc(host.name)}\` is disabled: ${moved}. Still on it: ${plural(host.stops.length, 'VM')} that cannot move.`;
 }
 
-/**
- * The VMs that go down only once this gate is approved (issue 10.7: no VM downtime before the human decision),
- * each with what will be done to it and why it cannot move.
- */
 /** The VMs an approval stops, at most this many characters in the message (Slack refuses ~13k in all). */
 const STOPS_CHARS = 6000;
 /** One line of grouped names, within a section's 3,000 characters. */
@@ -114,6 +110,10 @@ function groupedStops(stops: Array<{ what: string; name: string }>): string[] {
   return lines;
 }
 
+/**
+ * The VMs that go down only once this gate is approved (issue 10.7: no VM downtime before the human decision),
+ * each with what will be done to it and why it cannot move.
+ */
 function stopsLine(run: Run, step: StepRecord, decided: boolean): string {
   const host = planHostOf(run, step);
   if (!host || host.stops.length === 0) return '';

@@ -173,15 +173,17 @@ export function runEndMessages(run: Run, pool: PoolConfig | undefined, opts: { t
   // a bad day on a large pool gives a line per VM and per host: past Slack's size for one message the summary would
   // be refused and fall back to its one-line text, so the list is cut and the rest follows in the thread
   const fits = (m: SlackMessage) => m.blocks!.length <= LIMIT.blocks && messageChars(m) <= MAX_CHARS;
+  /** the list's lines after the first `inline`, as thread messages */
+  const continued = (inline: number): SlackMessage[] =>
+    inline < listItems.length ? packLines(`${listTitle} (continued)`, listItems.slice(inline), `${run.id} · ${run.pool}: ${listTitle.toLowerCase()}`) : [];
   for (const inline of [listItems.length, ...INLINE_ITEMS.filter((n) => n < listItems.length)]) {
-    const rest = listItems.slice(inline);
-    const more = rest.length ? packLines(`${listTitle} (continued)`, rest, `${run.id} · ${run.pool}: ${listTitle.toLowerCase()}`) : [];
+    const more = continued(inline);
     const summary = summaryWith(inline, more.length, MAX_CHARS);
     if (fits(summary)) return { summary, threadMessages: more };
   }
   // still too long without the list (a Restore or hotfix report of every host): the text is cut, and says so
   const inline = Math.min(listItems.length, INLINE_ITEMS.at(-1)!);
-  const more = listItems.length > inline ? packLines(`${listTitle} (continued)`, listItems.slice(inline), `${run.id} · ${run.pool}: ${listTitle.toLowerCase()}`) : [];
+  const more = continued(inline);
   const summary = summaryWith(inline, more.length, CUT_TEXT_CHARS);
   summary.blocks!.push(context(`Cut to fit one Slack message: \`xsupgrade status ${esc(run.id)}\` shows the run's outcome and every step.`));
   return { summary, threadMessages: more };
