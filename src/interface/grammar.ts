@@ -169,6 +169,9 @@ function buildRaw(name: CommandName, args: string[]): Record<string, unknown> {
       // target and mode may come in either order: "plan pool-a manual", "plan pool-a 7.6 manual"
       for (const arg of args.slice(1)) {
         const key = upgradeMode.safeParse(arg).success ? 'mode' : 'target';
+        // a word that is neither (a typo, "--force") is named as such, not as a second target
+        if (key === 'target' && !targetVersion.safeParse(arg).success)
+          throw new ParseError(`target: expected a version like 7.6, or a mode: one of automatic, manual, update (got "${arg.length > 60 ? `${arg.slice(0, 60)}…` : arg}")`);
         if (key in raw) throw new ParseError(`plan: ${key} given twice ("${String(raw[key])}" and "${arg}")`);
         raw[key] = arg;
       }

@@ -49,6 +49,10 @@ describe('command grammar', () => {
     ['plan pool-a 7.6 manual extra', 'unexpected "extra"', 'plan <pool>'],
     ['plan pool-a seven', 'target: expected a version like 7.6', 'plan <pool>'],
     ['plan pool-a manual automatic', 'plan: mode given twice', 'plan <pool>'],
+    // a flag or a typo after the target is not "target given twice"
+    ['plan pool-a 7.6 --force', 'expected a version like 7.6, or a mode: one of automatic, manual, update (got "--force")', 'plan <pool>'],
+    ['plan pool-a manual sevn', 'expected a version like 7.6, or a mode: one of automatic, manual, update (got "sevn")', 'plan <pool>'],
+    ['plan pool-a 7.6 8.2', 'plan: target given twice ("7.6" and "8.2")', 'plan <pool>'],
     ['start', 'start needs a pool name', 'start <pool>'],
     ['abort', 'abort needs a run id', 'abort <run>'],
     ['pause <@U123>', 'runId: expected a run id like pool-a-20261125-1 (got "<@U123>")', 'pause <run>'],
