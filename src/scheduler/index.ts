@@ -154,10 +154,14 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
   async function mayTouchWindows(pool: PoolConfig, actor: Actor, what: string): Promise<CoreResult<void>> {
     const auth = authorize(pool, actor, 'schedule');
     if (auth.ok) return { ok: true, value: undefined };
-    const error = `${what} refused: ${auth.reason}`;
-    logger.warn({ pool: pool.name, by: actor.userId, source: actor.source }, error);
+    return refuseWindowChange(pool.name, actor, `${what} refused: ${auth.reason}`);
+  }
+
+  /** A refused schedule or unschedule: logged, audited on the pool, and said back. */
+  async function refuseWindowChange<T>(pool: string, actor: Actor, error: string): Promise<CoreResult<T>> {
+    logger.warn({ pool, by: actor.userId, source: actor.source }, error);
     await store
-      .appendAudit({ at: clock.now(), runId: `pool:${pool.name}`, kind: 'refused', actor: actor.userId, message: error, detail: { source: actor.source, code: 'forbidden' } })
+      .appendAudit({ at: clock.now(), runId: `pool:${pool}`, kind: 'refused', actor: actor.userId, message: error, detail: { source: actor.source, code: 'forbidden' } })
       .catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'audit of a scheduling refusal failed'));
     return { ok: false, code: 'forbidden', error };
   }
@@ -262,6 +266,10 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     if (pool) {
       const allowed = await mayTouchWindows(pool, actor, `unschedule ${id}`);
       if (!allowed.ok) return allowed;
+    } else if (actor.source !== 'cli') {
+      // the window stays in the store and acts again if its pool comes back to the pools file; who may delete it
+      // cannot be checked without the pool's schedulers, so only a local operator may (authorize.ts: CLI actors)
+      return refuseWindowChange(s.pool, actor, `unschedule ${id} refused: pool ${s.pool} is not in the pools file, so who may unschedule its windows cannot be checked; a local operator can, from the bot's host: xsupgrade unschedule ${id}`);
     }
     await store.deleteSchedule(id);
     logger.info({ schedule: id, by: actor.userId }, 'window unscheduled');

@@ -175,6 +175,20 @@ describe('maintenance windows', () => {
     ]);
   });
 
+  // a pool taken out of the pools file keeps its windows in the store (they act again if it comes back): who may
+  // delete one cannot be checked against a pool that is not configured, so only a local operator may
+  test('a window of a pool no longer in the pools file is unscheduled from the CLI only; a Slack user is refused and audited', async () => {
+    const t = await setup({ now: T0 });
+    expect((await t.scheduler.schedule('pool-a', '2026-11-28T22:00', undefined, alice)).ok).toBe(true);
+    const without = createScheduler({ core: t.core, store: t.store, notifier: t.notifier, pools: [], clock: { now: () => T0, sleep: async () => undefined, scale: 1 }, now: () => T0 });
+    const mallory: Actor = { userId: 'U0MALLORY', source: 'slack', channel: '#ops', groups: [] };
+    expect(await without.unschedule('pool-a-w1', mallory)).toMatchObject({ ok: false, code: 'forbidden', error: expect.stringMatching(/pool pool-a is not in the pools file.*from the bot's host: xsupgrade unschedule pool-a-w1/) });
+    expect((await without.list()).map((s) => s.id)).toEqual(['pool-a-w1']);
+    expect((await t.store.listAudit('pool:pool-a')).filter((a) => a.kind === 'refused').map((a) => a.actor)).toEqual(['U0MALLORY']);
+    expect((await without.unschedule('pool-a-w1', { userId: 'cli:root', source: 'cli' })).ok).toBe(true);
+    expect(await without.list()).toEqual([]);
+  });
+
   test('a separately configured list of schedulers replaces the approvers for windows (and only for windows)', async () => {
     const t = await setup({ now: T0 });
     const pool = poolConfigWith({ schedulers: { users: ['U0NIGHT'], groups: [] } });
