@@ -11,7 +11,9 @@ import { parseRecord, recordClassOf, type RecordClass, type RecordOf } from './r
  * The first call uses the empty token, so every current object arrives as an `add` with its record: consumers see
  * the present state first, then changes. The watcher survives:
  * - EVENTS_LOST / EVENT_FROM_TOKEN_PARSE_FAILURE: re-reads everything from a fresh (empty) token;
- * - SESSION_INVALID: the client logs in again (call() retries once; a second failure triggers another login);
+ * - SESSION_INVALID: a login again (call() retries once by itself; a second failure makes the watcher log in), then a
+ *   full re-read: a session that changed, in the client or here, is taken for an xapi restart, after which the old
+ *   token is not trusted (see tokenTrusted below);
  * - a master restart: client.reconnect() within the watcher's budget, then a full re-read.
  * After a re-read, objects that disappeared meanwhile are reported as synthetic `del` events (resync: true).
  */
@@ -21,6 +23,11 @@ export interface EventSource {
   eventFrom(classes: string[], token: string, timeoutSeconds: number, opts?: CallOptions): Promise<EventFromResult>;
   login(): Promise<void>;
   reconnect(opts: { deadlineMs: number }): Promise<void>;
+  /**
+   * The session the next call goes out with (XenApiClient: logs in first if it has none). When given, the watcher
+   * compares it around each event.from to notice a re-login done inside the source (call() after SESSION_INVALID).
+   */
+  sessionRef?(): Promise<string>;
   /** the source's clock, used for deadlines when the options give none */
   readonly clock?: Clock;
 }
@@ -108,6 +115,8 @@ export class EventWatcher extends EventEmitter {
     if (this.abort.signal.aborted) this.abort = new AbortController();
     const signal = this.abort.signal;
     let token = '';
+    /** the session event.from ran under when it handed out `token` (undefined when the source cannot tell) */
+    let tokenSession: string | undefined;
     let sessionRetries = 0;
     const live = new Map<string, string>(); // ref -> class, to report deletions missed during an outage
     try {
@@ -118,11 +127,16 @@ export class EventWatcher extends EventEmitter {
           waitS = Math.min(waitS, remaining / 1000);
         }
         let batch: EventFromResult;
+        let trusted: boolean;
         try {
+          const before = await this.source.sessionRef?.();
           batch = await this.source.eventFrom(this.opts.classes, token, waitS, { signal });
+          const after = await this.source.sessionRef?.();
+          trusted = tokenTrusted(token, tokenSession, before, after);
+          tokenSession = after;
         } catch (e) {
           if (signal.aborted) return;
-          token = await this.recover(e, token, () => ++sessionRetries);
+          token = await this.recover(e, () => ++sessionRetries);
           if (token === '' && this.lostInARow > 1) {
             // back off on a streak of EVENTS_LOST instead of re-reading the whole pool in a tight loop
             const delay = Math.min(this.lostBackoff.maxMs, this.lostBackoff.initialMs * 2 ** (this.lostInARow - 2));
@@ -136,6 +150,12 @@ export class EventWatcher extends EventEmitter {
           continue;
         }
         sessionRetries = 0;
+        if (!trusted) {
+          // the answer to an old token from a (possibly) restarted xapi: dropped, the full re-read supersedes it
+          this.emit('resync', 'the session changed (xapi restarted?): re-reading from an empty token');
+          token = '';
+          continue;
+        }
         const fullRead = token === '';
         if (!fullRead) this.lostInARow = 0;
         token = batch.token;
@@ -163,7 +183,7 @@ export class EventWatcher extends EventEmitter {
    * Decides how to go on after a failed event.from; returns the token to continue from, or throws (fatal).
    * A re-login that fails because the master went away falls through to the reconnect path.
    */
-  private async recover(e: unknown, token: string, nextSessionRetry: () => number): Promise<string> {
+  private async recover(e: unknown, nextSessionRetry: () => number): Promise<string> {
     if (isXenApiError(e, 'EVENTS_LOST') || isXenApiError(e, 'EVENT_FROM_TOKEN_PARSE_FAILURE')) {
       this.lostInARow += 1;
       this.emit('resync', (e as Error).message);
@@ -172,10 +192,12 @@ export class EventWatcher extends EventEmitter {
     if (isXenApiError(e, 'SESSION_INVALID') && nextSessionRetry() <= 3) {
       try {
         await this.source.login();
-        return token;
       } catch (e2) {
-        return this.recover(e2, token, nextSessionRetry);
+        return this.recover(e2, nextSessionRetry);
       }
+      // a new session: xapi may have restarted, and the old token is not trusted (tokenTrusted)
+      this.emit('resync', `${(e as Error).message}: logged in again`);
+      return '';
     }
     if (e instanceof XenApiConnectionError) {
       const budgetEnd = this.clock.now() + this.reconnectBudgetMs;
@@ -187,6 +209,34 @@ export class EventWatcher extends EventEmitter {
     }
     throw e;
   }
+}
+
+/**
+ * Whether a batch answered to `token` can be used, given the session that token was handed out under and the
+ * session before and after this event.from. An empty token always can, unless the session changed during the call
+ * (it is then unknown which session the new token belongs to).
+ *
+ * Why a changed session means "re-read from the empty token" (xen-api master, ocaml/):
+ * - sessions (and tasks) are not persisted (idl/datamodel.ml: session and task are ~persist:PersistNothing), so an
+ *   xapi restart makes the old session SESSION_INVALID;
+ * - on start-up xapi reloads its database with the generation count of the last flush to disk
+ *   (database/db_xml.ml From: manifest `generation_count`; database/backend_xml.ml populate;
+ *   database/db_connections.ml choose). That flush is coalesced to once per 5 minutes
+ *   (database/db_cache_impl.ml spawn_db_flush_threads) and forced only on SIGTERM/SIGINT
+ *   (xapi/xapi.ml cleanup_handler -> exit_on_next_flush): after a crash, a kill or a watchdog restart the counter
+ *   starts again below the generation in our token, and changes made since the flush are simply gone. Even after a
+ *   clean restart, the reset of non-persistent data does not bump the rows' generation
+ *   (database/db_backend.ml blow_away_non_persistent_fields), and tasks vanish with no `del`;
+ * - the per-table deleted queue lives only in memory (database/db_cache_types.ml Table.remove/fold_over_deleted);
+ * - event.from parses any "int64,int64" token (xapi/xapi_event.ml Token.of_string: no
+ *   EVENT_FROM_TOKEN_PARSE_FAILURE) and never raises EVENTS_LOST (only the deprecated event.next does, Next.events_lost):
+ *   from_inner/collect_events return rows with modified > token and wait while there are none, so with a token above
+ *   the restarted counter it answers empty batches until the counter passes the token, and never reports the changes
+ *   in between. No error tells the client.
+ */
+function tokenTrusted(token: string, tokenSession: string | undefined, before: string | undefined, after: string | undefined): boolean {
+  if (after !== before) return false;
+  return token === '' || before === tokenSession;
 }
 
 export interface WaitForOptions {

@@ -1,4 +1,5 @@
-import { EventWatcher, XenApiClient, XenApiTimeoutError, eventRecord, type XenEvent } from '../../src/xenapi';
+import { EventWatcher, XenApiClient, XenApiError, XenApiTimeoutError, eventRecord, type EventSource, type XenEvent } from '../../src/xenapi';
+import type { EventFromResult } from '../../src/xenapi/types';
 import { FakeClock } from './helpers/clocks';
 import { startFakePool, seedPool, type FakePool } from './helpers/fake-pool';
 
@@ -71,17 +72,136 @@ test('EVENTS_LOST: re-reads everything from a fresh token and goes on', async ()
   expect(tokens[tokens.length - 1]).toBe('');
 });
 
-test('SESSION_INVALID: the watcher logs in again and goes on', async () => {
+test('SESSION_INVALID: the watcher logs in again and re-reads from an empty token', async () => {
   const w = new EventWatcher(client, { classes: ['host'], pollSeconds: 5 });
+  const resyncs: string[] = [];
+  w.on('resync', (r: string) => resyncs.push(r));
   const h1 = pool.hosts[0]!.ref;
-  const evs = await collect(w, 3, (_ev, i) => {
+  const guard = setTimeout(() => w.stop(), 3000); // bounded if the re-read never comes
+  const evs = await collect(w, 4, (_ev, i) => {
     if (i === 1) {
       pool.invalidateSessions();
       pool.mod('host', h1, { name_label: 'renamed' });
     }
-  });
-  expect(evs[2]).toMatchObject({ operation: 'mod', ref: h1 });
+  }).finally(() => clearTimeout(guard));
+  // call() logged in again by itself; the batch answered to the old token is not trusted: a full re-read follows
+  expect(evs.slice(2).map((e) => [e.operation, e.resync])).toEqual([
+    ['add', true],
+    ['add', true],
+  ]);
+  expect(evs.slice(2).find((e) => e.ref === h1)!.snapshot!.name_label).toBe('renamed');
   expect(pool.calls('session.login_with_password')).toBe(2);
+  expect(resyncs).toHaveLength(1);
+  const tokens = pool.requests.filter((r) => r.method === 'event.from').map((r) => r.params[2]);
+  expect(tokens[tokens.length - 1]).toBe('');
+});
+
+/**
+ * A master whose xapi restarted (toolstack restart, host still up) and reloaded its database with a generation below
+ * the watcher's token: sessions are gone (SESSION_INVALID), and event.from with the old token finds nothing newer than
+ * it (xapi_event.ml from_inner: rows with modified > token only; deletions before the restart are forgotten), so it
+ * answers empty batches while the pool has changed. Only event.from("") tells the truth.
+ */
+class RestartedXapi implements EventSource {
+  gen = 10;
+  sessionValid = true;
+  logins = 0;
+  readonly tokens: string[] = [];
+  readonly objects = new Map<string, { cls: string; rec: Record<string, unknown>; gen: number }>([
+    ['OpaqueRef:h1', { cls: 'host', rec: { uuid: 'h1', name_label: 'h1' }, gen: 1 }],
+    ['OpaqueRef:h2', { cls: 'host', rec: { uuid: 'h2', name_label: 'h2' }, gen: 2 }],
+    ['OpaqueRef:vm', { cls: 'vm', rec: { uuid: 'vm', name_label: 'vm' }, gen: 3 }],
+  ]);
+  onCall?: (n: number) => void;
+  private session = 'OpaqueRef:s1';
+
+  async eventFrom(_classes: string[], token: string): Promise<EventFromResult> {
+    this.tokens.push(token);
+    this.onCall?.(this.tokens.length);
+    await new Promise((r) => setImmediate(r));
+    if (!this.sessionValid) throw new XenApiError('SESSION_INVALID', [this.session], 'event.from', 'master');
+    const tok = (g: number) => `${String(g).padStart(20, '0')},${String(0).padStart(20, '0')}`;
+    if (token === '') {
+      return { events: [...this.objects].map(([ref, o]) => ({ class: o.cls, operation: 'add', ref, snapshot: o.rec })), token: tok(this.gen) };
+    }
+    const since = Number(token.split(',')[0]);
+    const events = [...this.objects].filter(([, o]) => o.gen > since).map(([ref, o]) => ({ class: o.cls, operation: 'mod', ref, snapshot: o.rec }));
+    return { events, token: events.length > 0 ? tok(this.gen) : token };
+  }
+
+  /** xapi restarts: sessions lost, generation reloaded from disk (lower), then the pool changes under the new counter */
+  restart(): void {
+    this.sessionValid = false;
+    this.gen = 4;
+    this.objects.delete('OpaqueRef:vm');
+    this.gen += 1;
+    this.objects.get('OpaqueRef:h1')!.rec = { uuid: 'h1', name_label: 'renamed after the restart' };
+    this.objects.get('OpaqueRef:h1')!.gen = this.gen;
+  }
+
+  async login(): Promise<void> {
+    this.logins += 1;
+    this.sessionValid = true;
+    this.session = `OpaqueRef:s${this.logins + 1}`;
+  }
+
+  async reconnect(): Promise<void> {
+    throw new Error('not expected');
+  }
+}
+
+test('SESSION_INVALID after a quick xapi restart: the watcher re-reads from "" instead of trusting its old token', async () => {
+  const src = new RestartedXapi();
+  const w = new EventWatcher(src, { classes: ['host', 'vm'], pollSeconds: 5, clock });
+  const resyncs: string[] = [];
+  w.on('resync', (r: string) => resyncs.push(r));
+  // bounded: with the old token the restarted xapi answers empty batches for ever
+  src.onCall = (n) => {
+    if (n === 2) src.restart();
+    if (n > 12) w.stop();
+  };
+  const evs = await collect(w, 6);
+  expect(src.logins).toBe(1);
+  expect(src.tokens.slice(0, 3)).toEqual(['', `${'10'.padStart(20, '0')},${'0'.padStart(20, '0')}`, '']);
+  expect(evs.slice(3).map((e) => [e.class, e.operation, e.ref, e.resync])).toEqual([
+    ['host', 'add', 'OpaqueRef:h1', true],
+    ['host', 'add', 'OpaqueRef:h2', true],
+    ['vm', 'del', 'OpaqueRef:vm', true],
+  ]);
+  expect(evs[3]!.snapshot!.name_label).toBe('renamed after the restart');
+  expect(resyncs).toEqual([expect.stringContaining('SESSION_INVALID')]);
+});
+
+test('a re-login inside the client (call() retried event.from after SESSION_INVALID) also leads to a re-read from ""', async () => {
+  const w = new EventWatcher(client, { classes: ['host'], pollSeconds: 5 });
+  const h1 = pool.hosts[0]!.ref;
+  let restarted = false;
+  let calls = 0;
+  const pad = (n: number) => String(n).padStart(20, '0');
+  const evs = await collect(w, 4, (_ev, i) => {
+    if (i !== 1) return;
+    // xapi restarted: sessions gone, database reloaded with a generation below the watcher's token
+    restarted = true;
+    pool.invalidateSessions();
+    pool.mod('host', h1, { name_label: 'renamed after the restart' });
+    pool.on('event.from', async (params) => {
+      calls += 1;
+      if (calls > 12) w.stop();
+      if (params[1] === '') {
+        const events = pool.hosts.map((h) => ({ class: 'host', operation: 'add', ref: h.ref, snapshot: pool.record(h.ref) }));
+        return { events, valid_ref_counts: {}, token: `${pad(1)},${pad(0)}` };
+      }
+      await new Promise((r) => setTimeout(r, 5));
+      return { events: [], valid_ref_counts: {}, token: params[1] };
+    });
+  });
+  expect(restarted).toBe(true);
+  expect(pool.calls('session.login_with_password')).toBe(2);
+  expect(evs.slice(2).map((e) => [e.operation, e.resync])).toEqual([
+    ['add', true],
+    ['add', true],
+  ]);
+  expect(evs.slice(2).find((e) => e.ref === h1)!.snapshot!.name_label).toBe('renamed after the restart');
 });
 
 test('master restart: the watcher reconnects, re-reads, and reports objects deleted meanwhile', async () => {
