@@ -1,11 +1,13 @@
 /**
  * R2.5/R2.6/R6.1: suspend or shut down the VMs that cannot move (approved in the plan). Each VM's prior state and
  * host is recorded BEFORE it is touched, so restore-vms brings back exactly what this step stopped — and never
- * starts a VM that was already halted before the run.
+ * starts a VM that was already halted before the run. Each stop call is recorded as `issued` before it is sent: one
+ * whose answer is lost (or a restart in between) is settled from the pool, never sent again blindly.
  */
+import { z } from 'zod';
 import type { Ref, VmStop } from '../../domain/types';
-import { StepFailure, toStepError, xenErrorCode } from '../errors';
-import { readLivePoolFor, vmByRef, vmsOn } from '../pool-state';
+import { isPoolUnavailable, StepFailure, toStepError, xenErrorCode } from '../errors';
+import { readLivePoolFor, vmByRef, vmsOn, type LiveVm } from '../pool-state';
 import type { StepDeps } from '../ports';
 import type { StepContext, StepModule } from '../step';
 import { serialSaver, stepHostName, stepHostRef } from './common';
@@ -25,6 +27,76 @@ export interface StoppedVm {
    * run. Absent in records of an older version (counted as stopped, as then).
    */
   stopped?: boolean;
+  /**
+   * the stop call about to be sent, written BEFORE it and removed by its answer: while it is here the outcome is
+   * unknown (answer lost, or the bot stopped), and the VM is read again before anything is sent (settle)
+   */
+  issued?: { method: string; at: number };
+}
+
+type StopMethod = 'VM.suspend' | 'VM.clean_shutdown' | 'VM.hard_shutdown';
+type VmNow = Pick<LiveVm, 'powerState' | 'residentOn'>;
+/** a stop whose answer was lost, settled from the pool: the VM as it showed it (undefined: it no longer exists) */
+interface Settled {
+  seen: VmNow | undefined;
+}
+/** one stop call: undefined when xapi answered it */
+type Send = (stop: VmStop, method: StopMethod) => Promise<Settled | undefined>;
+
+const NULL_REF = 'OpaqueRef:NULL';
+/** what settle reads of VM.get_record (the other fields pass through unread) */
+const settleRecordSchema = z.object({
+  power_state: z.enum(['Running', 'Halted', 'Suspended', 'Paused']),
+  resident_on: z.string().optional(),
+  current_operations: z.record(z.string(), z.string()).default({}),
+});
+/** VM.current_operations values of a stop (its keys are the task refs) */
+const STOP_OPS = new Set(['suspend', 'clean_shutdown', 'hard_shutdown', 'shutdown']);
+const isDown = (vm: VmNow | undefined): boolean => vm?.powerState === 'Halted' || vm?.powerState === 'Suspended';
+const actionOf = (vm: VmNow): StoppedVm['action'] => (vm.powerState === 'Suspended' ? 'suspend' : 'shutdown');
+
+function withoutIssued(rec: StoppedVm): StoppedVm {
+  const { issued: _issued, ...rest } = rec;
+  return rest;
+}
+
+/**
+ * A stop whose answer never came: "a call whose outcome is unknown is reconciled, never blindly re-sent". The VM is
+ * read again; a stop still in progress is followed to its end through its task (as the answer would have been, its
+ * failure thrown as the answer), then the VM is read again. Undefined: the VM no longer exists.
+ */
+async function settle(deps: StepDeps, ctx: StepContext, stop: VmStop, method: string): Promise<VmNow | undefined> {
+  const followed = new Set<string>();
+  for (;;) {
+    let raw: unknown;
+    try {
+      raw = await deps.client.call('VM.get_record', [stop.vm]);
+    } catch (err) {
+      if (xenErrorCode(err) === 'HANDLE_INVALID') return undefined;
+      throw err;
+    }
+    const parsed = settleRecordSchema.safeParse(raw);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      throw new Error(`VM.get_record ${stop.vmName}: field ${issue.path.join('.') || '(record)'}: ${issue.message}`);
+    }
+    const rec = parsed.data;
+    const now: VmNow = { powerState: rec.power_state, residentOn: rec.resident_on && rec.resident_on !== NULL_REF ? rec.resident_on : null };
+    const task = Object.entries(rec.current_operations).find(([t, op]) => STOP_OPS.has(op) && !followed.has(t))?.[0];
+    if (!task || isDown(now)) return now;
+    if (!deps.client.waitForTask) throw new Error(`this client cannot follow tasks: ${stop.vmName}'s stop in progress (task ${task}) is not followed`);
+    followed.add(task);
+    await ctx.audit(`${stop.vmName}: the answer to ${method} was lost; following its task ${task} still in progress, not sent again`, { method, task });
+    await deps.client.waitForTask(task, { beforeDestroy: () => ctx.assertLive() });
+  }
+}
+
+/** The pool shows the VM plainly running here after a stop whose answer was lost: said, not sent again. */
+function notCarriedOut(stop: VmStop, issued: { method: string; at: number }, hostName: string): StepFailure {
+  return new StepFailure(
+    `${stop.vmName}: the answer to ${issued.method} (issued ${new Date(issued.at).toISOString()}) was lost (connection dropped, or the bot stopped), and the pool shows it still Running on ${hostName} with no stop in progress: it was not carried out, and it is not sent again automatically. Retry sends it again.`,
+    { observed: [`${stop.vmName}: Running on ${hostName}, current_operations without a stop`] },
+  );
 }
 
 /**
@@ -44,27 +116,28 @@ async function ejectCds(deps: StepDeps, ctx: StepContext, stop: VmStop): Promise
   }
 }
 
-/** Returns the action really taken: a suspend without a suspend SR falls back to a clean shutdown (said aloud). */
-async function stopVm(deps: StepDeps, ctx: StepContext, stop: VmStop): Promise<'suspend' | 'shutdown'> {
+/**
+ * Returns the action really taken (a suspend without a suspend SR falls back to a clean shutdown, said aloud) and,
+ * when the answer was lost, the VM as the pool showed it then.
+ */
+async function stopVm(deps: StepDeps, ctx: StepContext, stop: VmStop, send: Send): Promise<{ action: 'suspend' | 'shutdown'; settled?: Settled }> {
   if (stop.action === 'suspend') {
     await ejectCds(deps, ctx, stop);
     try {
-      await ctx.act('VM.suspend', [stop.vm], stop.vmName, { async: true });
-      return 'suspend';
+      return { action: 'suspend', settled: await send(stop, 'VM.suspend') };
     } catch (err) {
       if (xenErrorCode(err) !== 'VM_NO_SUSPEND_SR') throw err;
       await ctx.say(`${stop.vmName} cannot be suspended (VM_NO_SUSPEND_SR: the pool has no suspend SR); shutting it down cleanly instead. It is started again after the upgrade.`);
     }
   }
   try {
-    await ctx.act('VM.clean_shutdown', [stop.vm], stop.vmName, { async: true });
+    return { action: 'shutdown', settled: await send(stop, 'VM.clean_shutdown') };
   } catch (err) {
     // no PV drivers / no feature-shutdown: a hard shutdown is what `VM.shutdown` would fall back to
     const code = xenErrorCode(err);
     if (code !== 'VM_LACKS_FEATURE' && code !== 'VM_LACKS_FEATURE_SHUTDOWN') throw err;
-    await ctx.act('VM.hard_shutdown', [stop.vm], stop.vmName, { async: true });
+    return { action: 'shutdown', settled: await send(stop, 'VM.hard_shutdown') };
   }
-  return 'shutdown';
 }
 
 export function createStopVmsStep(deps: StepDeps): StepModule {
@@ -79,30 +152,66 @@ export function createStopVmsStep(deps: StepDeps): StepModule {
       const failures: string[] = [];
       let firstError: { code?: string; params?: string[] } | undefined;
       let acted = 0;
-      for (const stop of stops) {
-        const vm = vmByRef(pool, stop.vm);
-        const known = stopped.value[stop.vm] as StoppedVm | undefined;
-        const runningHere = !!vm && vm.residentOn === hostRef && (vm.powerState === 'Running' || vm.powerState === 'Paused');
-        if (!known) {
-          const record: StoppedVm = {
-            name: stop.vmName,
-            priorState: vm?.powerState ?? 'Halted',
-            host: vm?.residentOn ?? hostRef,
-            action: stop.action,
-            ...(runningHere ? { stopped: false } : { untouched: true }),
-          };
-          await stopped.set(stop.vm, record); // before the side effect
-        } else if (!runningHere && known.stopped === false && vm && vm.powerState !== 'Running' && vm.powerState !== 'Paused') {
-          // a stop sent before a crash or a failure of this step was carried out after all: the pool shows it down
-          await stopped.set(stop.vm, { ...known, stopped: true });
-        }
-        if (!runningHere) continue;
+      const recordOf = (stop: VmStop) => stopped.value[stop.vm] as StoppedVm | undefined;
+      const isRunningHere = (vm: VmNow | undefined): boolean => !!vm && vm.residentOn === hostRef && (vm.powerState === 'Running' || vm.powerState === 'Paused');
+
+      const send: Send = async (stop, method) => {
+        const issued = { method, at: deps.clock.now() };
+        await stopped.set(stop.vm, { ...recordOf(stop)!, issued }); // before the side effect
         try {
-          const done = await stopVm(deps, ctx, stop);
-          await stopped.set(stop.vm, { ...(stopped.value[stop.vm] as StoppedVm), action: done, stopped: true });
-          acted++;
+          await ctx.act(method, [stop.vm], stop.vmName, { async: true });
+          return undefined;
+        } catch (err) {
+          if (!isPoolUnavailable(err)) throw err;
+          // no answer: the VM is read again (a pool still unreachable fails the step as unavailable: the engine
+          // re-runs it once the pool answers, and it settles from `issued`)
+          const seen = await settle(deps, ctx, stop, method);
+          if (isRunningHere(seen)) throw notCarriedOut(stop, issued, name);
+          await ctx.audit(`${method} ${stop.vmName}: its answer was lost; the pool shows it ${seen ? seen.powerState : 'no longer existing'}, so it is not sent again`, { method });
+          return { seen };
+        }
+      };
+
+      for (const stop of stops) {
+        let vm: VmNow | undefined = vmByRef(pool, stop.vm);
+        const known = recordOf(stop);
+        try {
+          if (known?.issued && isRunningHere(vm)) {
+            // a stop issued before a restart or a lost answer: the pool decides, it is never sent again blindly
+            vm = await settle(deps, ctx, stop, known.issued.method);
+            if (isRunningHere(vm)) throw notCarriedOut(stop, known.issued, name);
+          }
+          const runningHere = isRunningHere(vm);
+          if (!known) {
+            const record: StoppedVm = {
+              name: stop.vmName,
+              priorState: vm?.powerState ?? 'Halted',
+              host: vm?.residentOn ?? hostRef,
+              action: stop.action,
+              ...(runningHere ? { stopped: false } : { untouched: true }),
+            };
+            await stopped.set(stop.vm, record); // before the side effect
+          } else if (!runningHere && known.stopped === false && isDown(vm)) {
+            // a stop sent before a crash, a lost answer or a failure of this step was carried out after all: the pool shows it down
+            await stopped.set(stop.vm, { ...withoutIssued(known), action: known.issued ? actionOf(vm!) : known.action, stopped: true });
+            if (known.issued) acted++;
+          } else if (!runningHere && known.issued) {
+            await stopped.set(stop.vm, withoutIssued(known)); // gone, or running elsewhere: nothing left in doubt
+          }
+          if (!runningHere) continue;
+          const { action, settled } = await stopVm(deps, ctx, stop, send);
+          // a lost answer settled from the pool counts exactly as an answered stop when the VM is down
+          const down = !settled || isDown(settled.seen);
+          await stopped.set(stop.vm, { ...withoutIssued(recordOf(stop)!), action: settled?.seen && down ? actionOf(settled.seen) : action, stopped: down });
+          if (down) acted++;
           await ctx.checkpoint('stopped-one');
         } catch (err) {
+          const rec = recordOf(stop);
+          // xapi's answer (a refusal, or the failure of the task followed) or the pool read again: the outcome is known
+          if (rec?.issued && (err instanceof StepFailure || (xenErrorCode(err) !== undefined && !isPoolUnavailable(err)))) await stopped.set(stop.vm, withoutIssued(rec));
+          // no answer and the pool unreadable: unavailable, so the engine re-runs the step once it answers (unless a
+          // stop was already refused: then the step fails with it, and Retry settles this one from `issued`)
+          if (isPoolUnavailable(err) && failures.length === 0) throw err;
           const e = toStepError(err);
           firstError ??= { code: e.code, params: e.params };
           failures.push(`${stop.vmName}: ${e.code ?? ''} ${e.message}`.trim());
