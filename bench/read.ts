@@ -19,7 +19,7 @@
  * Beside them, for the same pool sizes (issue 13's "Done when"): the CPU-seconds the bot spends per host during a
  * whole rolling run (bench/run-cpu.ts, simulator in a child process) and the ack latency p99 of `/xsupgrade help`
  * sent every 100 ms while a `plan` of the pool is being read and planned (bench/slack.ts, the real Bolt app), over the
- * probes of fifteen plans in a row.
+ * probes of thirty plans in a row.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -218,7 +218,10 @@ export interface ReadBenchOptions {
   /** measure the help ack latency during plans (default true) */
   ack?: boolean;
   ackEveryMs?: number;
-  /** plans of the pool, one after the other, whose help probes are pooled (default 15: over 100 probes at 64 hosts, so that the p99 is not simply the maximum) */
+  /**
+   * plans of the pool, one after the other, whose help probes are pooled (default 30: about 200 probes or more at 64
+   * hosts; the nearest-rank p99 of fewer than 100 samples is their maximum, of 100–199 the second-worst)
+   */
   ackPlans?: number;
 }
 
@@ -231,7 +234,7 @@ export async function benchRead(opts: ReadBenchOptions = {}): Promise<ReadBenchR
   const simModule = compiledSimModule();
   const runCpu = (opts.runCpu ?? true) && simModule !== undefined;
   const ackEveryMs = opts.ackEveryMs ?? 100;
-  const ackPlans = Math.max(1, opts.ackPlans ?? 15);
+  const ackPlans = Math.max(1, opts.ackPlans ?? 30);
   const rows: ReadBenchRow[] = [];
   let niced = false;
   for (const hosts of sizes) {
