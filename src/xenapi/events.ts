@@ -57,8 +57,8 @@ export interface EventWatcherOptions {
   /** absolute clock time at which the watcher ends with XenApiTimeoutError */
   deadlineMs?: number;
   /**
-   * EVENTS_LOST again and again (a pool churning faster than xapi's event buffer, or a broken master): the first one
-   * re-reads at once, each further one in a row waits first, doubling from initialMs up to maxMs (clock ms; defaults
+   * EVENTS_LOST (or a changed session) again and again (a pool churning faster than xapi's event buffer, or a broken
+   * master): the first one re-reads at once, each further one in a row waits first, doubling from initialMs up to maxMs (clock ms; defaults
    * 1 s and 30 s). The streak ends with the first incremental batch that arrives.
    */
   lostBackoff?: { initialMs?: number; maxMs?: number };
@@ -137,23 +137,17 @@ export class EventWatcher extends EventEmitter {
         } catch (e) {
           if (signal.aborted) return;
           token = await this.recover(e, () => ++sessionRetries);
-          if (token === '' && this.lostInARow > 1) {
-            // back off on a streak of EVENTS_LOST instead of re-reading the whole pool in a tight loop
-            const delay = Math.min(this.lostBackoff.maxMs, this.lostBackoff.initialMs * 2 ** (this.lostInARow - 2));
-            const left = this.opts.deadlineMs === undefined ? delay : Math.min(delay, Math.max(0, this.opts.deadlineMs - this.clock.now()));
-            try {
-              await this.clock.sleep(left, signal);
-            } catch {
-              if (signal.aborted) return;
-            }
-          }
+          if (token === '' && !(await this.backOff(signal))) return;
           continue;
         }
         sessionRetries = 0;
         if (!trusted) {
-          // the answer to an old token from a (possibly) restarted xapi: dropped, the full re-read supersedes it
+          // the answer to an old token from a (possibly) restarted xapi: dropped, the full re-read supersedes it; a
+          // session that changes again and again is a streak like EVENTS_LOST, and backs off the same way
+          this.lostInARow += 1;
           this.emit('resync', 'the session changed (xapi restarted?): re-reading from an empty token');
           token = '';
+          if (!(await this.backOff(signal))) return;
           continue;
         }
         const fullRead = token === '';
@@ -179,6 +173,22 @@ export class EventWatcher extends EventEmitter {
       this.running = false;
     }
   }
+  /**
+   * On a streak of full re-reads (EVENTS_LOST, or a session changed, more than once in a row) waits before the next
+   * one instead of re-reading the whole pool in a tight loop. False when the watcher was stopped meanwhile.
+   */
+  private async backOff(signal: AbortSignal): Promise<boolean> {
+    if (this.lostInARow <= 1) return true;
+    const delay = Math.min(this.lostBackoff.maxMs, this.lostBackoff.initialMs * 2 ** (this.lostInARow - 2));
+    const left = this.opts.deadlineMs === undefined ? delay : Math.min(delay, Math.max(0, this.opts.deadlineMs - this.clock.now()));
+    try {
+      await this.clock.sleep(left, signal);
+    } catch {
+      if (signal.aborted) return false;
+    }
+    return true;
+  }
+
   /**
    * Decides how to go on after a failed event.from; returns the token to continue from, or throws (fatal).
    * A re-login that fails because the master went away falls through to the reconnect path.

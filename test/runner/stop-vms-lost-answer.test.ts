@@ -58,7 +58,7 @@ describe('stop-vms: the answer to a stop is lost', () => {
       const step = failed.steps.find((s) => s.state === 'failed');
       expect(step?.id).toBe('xs-a2:stop-vms');
       // truthful: what the pool shows, not "pool unreachable"
-      expect(step!.error!.message).toMatch(/vm-licence-srv: .*answer to VM\.suspend .*lost.* the pool shows it still Running on xs-a2 with no stop in progress/);
+      expect(step!.error!.message).toMatch(/vm-licence-srv: .*answer to VM\.suspend .*lost.* the pool shows the VM still Running on xs-a2 with no stop in progress/);
       expect(step!.error!.code).toBeUndefined();
       expect(powerOf(h, 'vm-licence-srv')).toBe('Running');
       expect(h.sim.stats().calls['Async.VM.suspend']).toBe(1);

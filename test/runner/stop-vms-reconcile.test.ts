@@ -110,7 +110,7 @@ describe('stop-vms: a stop recorded as issued, its answer never seen', () => {
 
   it('plainly Running with nothing in progress: the step says so and sends nothing; the record no longer says issued (Retry sends it)', async () => {
     const t = setup({ power_state: 'Running', resident_on: H2, current_operations: {} });
-    await expect(t.step.execute(t.ctx)).rejects.toThrow(/vm1: .*answer to VM\.suspend .*lost.* the pool shows it still Running on h2 with no stop in progress/);
+    await expect(t.step.execute(t.ctx)).rejects.toThrow(/vm1: .*answer to VM\.suspend .*lost.* the pool shows the VM still Running on h2 with no stop in progress/);
     expect(t.sent).toEqual([]);
     expect(t.rec()).toMatchObject({ stopped: false });
     expect(t.rec().issued).toBeUndefined();

@@ -36,9 +36,11 @@ export interface StoppedVm {
 
 type StopMethod = 'VM.suspend' | 'VM.clean_shutdown' | 'VM.hard_shutdown';
 type VmNow = Pick<LiveVm, 'powerState' | 'residentOn'>;
+/** the VM as settle read it, with the operations still in progress on it (current_operations) */
+type SeenVm = VmNow & { operations: string[] };
 /** a stop whose answer was lost, settled from the pool: the VM as it showed it (undefined: it no longer exists) */
 interface Settled {
-  seen: VmNow | undefined;
+  seen: SeenVm | undefined;
 }
 /** one stop call: undefined when xapi answered it */
 type Send = (stop: VmStop, method: StopMethod) => Promise<Settled | undefined>;
@@ -65,7 +67,7 @@ function withoutIssued(rec: StoppedVm): StoppedVm {
  * read again; a stop still in progress is followed to its end through its task (as the answer would have been, its
  * failure thrown as the answer), then the VM is read again. Undefined: the VM no longer exists.
  */
-async function settle(deps: StepDeps, ctx: StepContext, stop: VmStop, method: string): Promise<VmNow | undefined> {
+async function settle(deps: StepDeps, ctx: StepContext, stop: VmStop, method: string): Promise<SeenVm | undefined> {
   const followed = new Set<string>();
   for (;;) {
     let raw: unknown;
@@ -81,7 +83,11 @@ async function settle(deps: StepDeps, ctx: StepContext, stop: VmStop, method: st
       throw new Error(`VM.get_record ${stop.vmName}: field ${issue.path.join('.') || '(record)'}: ${issue.message}`);
     }
     const rec = parsed.data;
-    const now: VmNow = { powerState: rec.power_state, residentOn: rec.resident_on && rec.resident_on !== NULL_REF ? rec.resident_on : null };
+    const now: SeenVm = {
+      powerState: rec.power_state,
+      residentOn: rec.resident_on && rec.resident_on !== NULL_REF ? rec.resident_on : null,
+      operations: Object.values(rec.current_operations),
+    };
     const task = Object.entries(rec.current_operations).find(([t, op]) => STOP_OPS.has(op) && !followed.has(t))?.[0];
     if (!task || isDown(now)) return now;
     if (!deps.client.waitForTask) throw new Error(`this client cannot follow tasks: ${stop.vmName}'s stop in progress (task ${task}) is not followed`);
@@ -91,13 +97,25 @@ async function settle(deps: StepDeps, ctx: StepContext, stop: VmStop, method: st
   }
 }
 
-/** The pool shows the VM plainly running here after a stop whose answer was lost: said, not sent again. */
-function notCarriedOut(stop: VmStop, issued: { method: string; at: number }, hostName: string): StepFailure {
+/** The pool shows the VM plainly running here after a stop whose answer was lost: said as seen, not sent again. */
+function notCarriedOut(stop: VmStop, issued: { method: string; at: number }, hostName: string, seen: SeenVm): StepFailure {
+  const busy = seen.operations.length > 0 ? `; in progress on it: ${seen.operations.join(', ')}` : '';
   return new StepFailure(
-    `${stop.vmName}: the answer to ${issued.method} (issued ${new Date(issued.at).toISOString()}) was lost (connection dropped, or the bot stopped), and the pool shows it still Running on ${hostName} with no stop in progress: it was not carried out, and it is not sent again automatically. Retry sends it again.`,
-    { observed: [`${stop.vmName}: Running on ${hostName}, current_operations without a stop`] },
+    `the answer to ${issued.method} (issued ${new Date(issued.at).toISOString()}) was lost (connection dropped, or the bot stopped), and the pool shows the VM still ${seen.powerState} on ${hostName} with no stop in progress${busy}: it was not carried out, and it is not sent again automatically. Retry sends it again.`,
+    { observed: [`${stop.vmName}: ${seen.powerState} on ${hostName}, no stop in current_operations${busy}`] },
   );
 }
+
+/** After a refusal of `method` (the answer, or the failure of its task followed), the stop the usual fallback sends next. */
+function fallbackAfter(method: string, err: unknown): StopMethod | undefined {
+  const code = xenErrorCode(err);
+  if (method === 'VM.suspend' && code === 'VM_NO_SUSPEND_SR') return 'VM.clean_shutdown';
+  if (method === 'VM.clean_shutdown' && (code === 'VM_LACKS_FEATURE' || code === 'VM_LACKS_FEATURE_SHUTDOWN')) return 'VM.hard_shutdown';
+  return undefined;
+}
+
+const NO_SUSPEND_SR_SAID = (stop: VmStop): string =>
+  `${stop.vmName} cannot be suspended (VM_NO_SUSPEND_SR: the pool has no suspend SR); shutting it down cleanly instead. It is started again after the upgrade.`;
 
 /**
  * R2.3/R6.1: a VM is never suspended with a disc in its CD drive (it may fail to resume after the upgrade, losing its
@@ -118,26 +136,30 @@ async function ejectCds(deps: StepDeps, ctx: StepContext, stop: VmStop): Promise
 
 /**
  * Returns the action really taken (a suspend without a suspend SR falls back to a clean shutdown, said aloud) and,
- * when the answer was lost, the VM as the pool showed it then.
+ * when the answer was lost, the VM as the pool showed it then. `from`: the stop to send first (a later one when an
+ * earlier one was already refused).
  */
-async function stopVm(deps: StepDeps, ctx: StepContext, stop: VmStop, send: Send): Promise<{ action: 'suspend' | 'shutdown'; settled?: Settled }> {
-  if (stop.action === 'suspend') {
+async function stopVm(deps: StepDeps, ctx: StepContext, stop: VmStop, send: Send, from: StopMethod = stop.action === 'suspend' ? 'VM.suspend' : 'VM.clean_shutdown'): Promise<{ action: 'suspend' | 'shutdown'; settled?: Settled }> {
+  let next: StopMethod | undefined = from;
+  if (next === 'VM.suspend') {
     await ejectCds(deps, ctx, stop);
     try {
       return { action: 'suspend', settled: await send(stop, 'VM.suspend') };
     } catch (err) {
-      if (xenErrorCode(err) !== 'VM_NO_SUSPEND_SR') throw err;
-      await ctx.say(`${stop.vmName} cannot be suspended (VM_NO_SUSPEND_SR: the pool has no suspend SR); shutting it down cleanly instead. It is started again after the upgrade.`);
+      next = fallbackAfter('VM.suspend', err);
+      if (!next) throw err;
+      await ctx.say(NO_SUSPEND_SR_SAID(stop));
     }
   }
-  try {
-    return { action: 'shutdown', settled: await send(stop, 'VM.clean_shutdown') };
-  } catch (err) {
-    // no PV drivers / no feature-shutdown: a hard shutdown is what `VM.shutdown` would fall back to
-    const code = xenErrorCode(err);
-    if (code !== 'VM_LACKS_FEATURE' && code !== 'VM_LACKS_FEATURE_SHUTDOWN') throw err;
-    return { action: 'shutdown', settled: await send(stop, 'VM.hard_shutdown') };
+  if (next === 'VM.clean_shutdown') {
+    try {
+      return { action: 'shutdown', settled: await send(stop, 'VM.clean_shutdown') };
+    } catch (err) {
+      // no PV drivers / no feature-shutdown: a hard shutdown is what `VM.shutdown` would fall back to
+      if (!fallbackAfter('VM.clean_shutdown', err)) throw err;
+    }
   }
+  return { action: 'shutdown', settled: await send(stop, 'VM.hard_shutdown') };
 }
 
 export function createStopVmsStep(deps: StepDeps): StepModule {
@@ -166,20 +188,39 @@ export function createStopVmsStep(deps: StepDeps): StepModule {
           // no answer: the VM is read again (a pool still unreachable fails the step as unavailable: the engine
           // re-runs it once the pool answers, and it settles from `issued`)
           const seen = await settle(deps, ctx, stop, method);
-          if (isRunningHere(seen)) throw notCarriedOut(stop, issued, name);
-          await ctx.audit(`${method} ${stop.vmName}: its answer was lost; the pool shows it ${seen ? seen.powerState : 'no longer existing'}, so it is not sent again`, { method });
+          if (seen && isRunningHere(seen)) throw notCarriedOut(stop, issued, name, seen);
+          await ctx.audit(`${method} ${stop.vmName}: its answer was lost; the pool shows it ${describeSeen(seen)}, so it is not sent again`, { method });
           return { seen };
         }
+      };
+
+      const hostNameOf = (ref: string | null): string => (ref ? (pool.hosts.find((h) => h.ref === ref)?.name ?? ref) : 'no host');
+      const describeSeen = (seen: SeenVm | undefined): string =>
+        !seen ? 'no longer existing' : seen.residentOn && seen.residentOn !== hostRef ? `${seen.powerState} on another host, ${hostNameOf(seen.residentOn)}` : seen.powerState;
+      /** the run did not stop it after all (running elsewhere, or gone): restore-vms leaves it alone */
+      const untouched = (rec: StoppedVm): StoppedVm => {
+        const { issued: _issued, stopped: _stopped, ...rest } = rec;
+        return { ...rest, untouched: true };
       };
 
       for (const stop of stops) {
         let vm: VmNow | undefined = vmByRef(pool, stop.vm);
         const known = recordOf(stop);
+        let from: StopMethod | undefined;
         try {
           if (known?.issued && isRunningHere(vm)) {
             // a stop issued before a restart or a lost answer: the pool decides, it is never sent again blindly
-            vm = await settle(deps, ctx, stop, known.issued.method);
-            if (isRunningHere(vm)) throw notCarriedOut(stop, known.issued, name);
+            try {
+              const seen = await settle(deps, ctx, stop, known.issued.method);
+              if (seen && isRunningHere(seen)) throw notCarriedOut(stop, known.issued, name, seen);
+              vm = seen;
+            } catch (err) {
+              // the stop followed was refused (its task failed): that is its answer, and the usual fallback follows
+              from = fallbackAfter(known.issued.method, err);
+              if (!from) throw err;
+              await stopped.set(stop.vm, withoutIssued(known));
+              if (from === 'VM.clean_shutdown') await ctx.say(NO_SUSPEND_SR_SAID(stop));
+            }
           }
           const runningHere = isRunningHere(vm);
           if (!known) {
@@ -196,14 +237,18 @@ export function createStopVmsStep(deps: StepDeps): StepModule {
             await stopped.set(stop.vm, { ...withoutIssued(known), action: known.issued ? actionOf(vm!) : known.action, stopped: true });
             if (known.issued) acted++;
           } else if (!runningHere && known.issued) {
-            await stopped.set(stop.vm, withoutIssued(known)); // gone, or running elsewhere: nothing left in doubt
+            await stopped.set(stop.vm, untouched(known)); // gone, or running elsewhere: not stopped by the run
           }
           if (!runningHere) continue;
-          const { action, settled } = await stopVm(deps, ctx, stop, send);
+          const { action, settled } = await stopVm(deps, ctx, stop, send, from);
+          if (settled && !isDown(settled.seen)) {
+            // the answer was lost and the VM runs on another host now, or is gone: the run did not stop it
+            await stopped.set(stop.vm, untouched(recordOf(stop)!));
+            continue;
+          }
           // a lost answer settled from the pool counts exactly as an answered stop when the VM is down
-          const down = !settled || isDown(settled.seen);
-          await stopped.set(stop.vm, { ...withoutIssued(recordOf(stop)!), action: settled?.seen && down ? actionOf(settled.seen) : action, stopped: down });
-          if (down) acted++;
+          await stopped.set(stop.vm, { ...withoutIssued(recordOf(stop)!), action: settled?.seen ? actionOf(settled.seen) : action, stopped: true });
+          acted++;
           await ctx.checkpoint('stopped-one');
         } catch (err) {
           const rec = recordOf(stop);
@@ -214,7 +259,7 @@ export function createStopVmsStep(deps: StepDeps): StepModule {
           if (isPoolUnavailable(err) && failures.length === 0) throw err;
           const e = toStepError(err);
           firstError ??= { code: e.code, params: e.params };
-          failures.push(`${stop.vmName}: ${e.code ?? ''} ${e.message}`.trim());
+          failures.push([`${stop.vmName}:`, e.code, e.message].filter(Boolean).join(' '));
         }
       }
       if (failures.length > 0) throw new StepFailure(`${failures.length} VM(s) on ${name} could not be stopped; first: ${failures[0]}`, { ...firstError, observed: failures });
