@@ -15,7 +15,7 @@ import type { UpgradeTarget } from '../planner';
 import { startSimulator, type Fault, type Scenario, type ScenarioInput, type SimPool } from '../sim';
 import { openStore } from '../store';
 import { validActions } from '../runner/recovery';
-import type { StoppedVm } from '../runner/steps/stop-vms';
+import { mayHaveStopped, type StoppedVm } from '../runner/steps/stop-vms';
 import { observingNotifier } from '../observe/run-metrics';
 import { ConfigError } from '../config/pools';
 import { createCore } from '.';
@@ -238,7 +238,7 @@ async function rehearseOn(o: RehearsalOptions, { sim, store, clock, dir, upgrade
   ]);
   const vmsStopped = final.steps
     .filter((s) => s.kind === 'stop-vms')
-    .reduce((n, s) => n + Object.values((s.data?.stopped ?? {}) as Record<string, StoppedVm>).filter((v) => !v.untouched).length, 0);
+    .reduce((n, s) => n + Object.values((s.data?.stopped ?? {}) as Record<string, StoppedVm>).filter(mayHaveStopped).length, 0);
   const hops = [...(await Promise.all(hopRuns.map(async (r) => (await store.getRun(r.id)) ?? r))), ...(hopRuns.some((r) => r.id === final.id) ? [] : [final])];
   return {
     run: final,

@@ -9,7 +9,7 @@ import type { EndAudit, PoolBaseline, PoolSnapshot, Ref, Run, VmDownCause } from
 import { baselineOfRun } from './baseline';
 import { hostRemap } from './remap';
 import { isOnTarget, versionText } from './steps/common';
-import type { StoppedVm } from './steps/stop-vms';
+import { mayHaveStopped, type StoppedVm } from './steps/stop-vms';
 
 export interface EndAuditInput {
   run: Run;
@@ -53,7 +53,7 @@ function stoppedByRun(run: Run, snapshot: PoolSnapshot | undefined): Map<Ref, St
   for (const s of run.steps) {
     if (s.kind !== 'stop-vms') continue;
     for (const [ref, v] of Object.entries((s.data?.stopped ?? {}) as Record<string, StoppedVm>)) {
-      if (!v.untouched && (v.stopped !== false || down(ref))) out.set(ref, { ...v, forHost: s.hostName ?? '?' });
+      if (mayHaveStopped(v) && (v.stopped !== false || down(ref))) out.set(ref, { ...v, forHost: s.hostName ?? '?' });
     }
   }
   return out;

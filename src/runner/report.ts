@@ -10,14 +10,14 @@ import { auditEnd } from './end-audit';
 import { auditUpdates } from './updates-audit';
 import { describeHost, readLivePool, type LivePool } from './pool-state';
 import type { PoolClient, RunStore } from './ports';
-import type { StoppedVm } from './steps/stop-vms';
+import { mayHaveStopped, type StoppedVm } from './steps/stop-vms';
 
 export function stoppedNotRestored(run: Run, pool?: LivePool): Array<{ name: string; host: string; state: string }> {
   const out: Array<{ name: string; host: string; state: string }> = [];
   for (const s of run.steps) {
     if (s.kind !== 'stop-vms') continue;
     for (const [ref, v] of Object.entries((s.data?.stopped ?? {}) as Record<string, StoppedVm>)) {
-      if (v.untouched) continue;
+      if (!mayHaveStopped(v)) continue;
       const live = pool?.vms.find((x) => x.ref === ref);
       if (live?.powerState === 'Running') continue;
       out.push({ name: v.name, host: s.hostName ?? '?', state: live?.powerState ?? 'unknown' });

@@ -18,7 +18,7 @@ import { describeHost, readLivePool, type LivePool } from './pool-state';
 import type { PoolClient } from './ports';
 import { hostRemap } from './remap';
 import type { HaSaved } from './steps/pool-prep';
-import type { StoppedVm } from './steps/stop-vms';
+import { mayHaveStopped, type StoppedVm } from './steps/stop-vms';
 
 export interface RestoreOffer {
   /** the host the run was working on when it stopped */
@@ -45,7 +45,7 @@ export function restoreOffer(run: Run): RestoreOffer | undefined {
   const disable = stepOf('disable');
   const enableHost = !!disable && disable.data?.wasEnabled === true && stepOf('enable')?.state !== 'done';
   const stopped = (stepOf('stop-vms')?.data?.stopped ?? {}) as Record<string, StoppedVm>;
-  const vms = stepOf('restore-vms')?.state === 'done' ? [] : Object.entries(stopped).filter(([, v]) => !v.untouched).map(([ref, v]) => ({ ref, ...v }));
+  const vms = stepOf('restore-vms')?.state === 'done' ? [] : Object.entries(stopped).filter(([, v]) => mayHaveStopped(v)).map(([ref, v]) => ({ ref, ...v }));
   const ha = run.steps.find((s) => s.kind === 'pool-prep')?.data?.ha as HaSaved | undefined;
   const offer: RestoreOffer = { host, enableHost, vms, ...(ha?.wasEnabled ? { ha } : {}) };
   return offer.enableHost || offer.vms.length || offer.ha ? offer : undefined;

@@ -8,7 +8,7 @@ import { hostByRef, readLivePoolFor, vmByRef } from '../pool-state';
 import type { StepDeps } from '../ports';
 import type { StepModule } from '../step';
 import { stepHostName, stepHostRef } from './common';
-import type { StoppedVm } from './stop-vms';
+import { mayHaveStopped, type StoppedVm } from './stop-vms';
 
 export function createRestoreVmsStep(deps: StepDeps): StepModule {
   return {
@@ -25,7 +25,7 @@ export function createRestoreVmsStep(deps: StepDeps): StepModule {
       const replaced = hostRef !== (ctx.planStep.host ?? hostRef);
       const lost: string[] = [];
       for (const [vmRef, rec] of Object.entries(stopped)) {
-        if (rec.untouched) continue;
+        if (!mayHaveStopped(rec)) continue; // not stopped by the run: left as it is
         const vm = vmByRef(pool, vmRef);
         if (!vm) {
           failures.push(`${rec.name}: no longer exists in the pool`);

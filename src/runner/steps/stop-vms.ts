@@ -22,9 +22,10 @@ export interface StoppedVm {
   /** already stopped (or gone) when the step first looked: restore leaves it alone */
   untouched?: boolean;
   /**
-   * false from the record (written before the call) until the call returned, or a later look found the VM no longer
-   * running: a stop that xapi refused leaves it false, and the end of the run does not count that VM as stopped by the
-   * run. Absent in records of an older version (counted as stopped, as then).
+   * false from the record (written before the call) until the call returned, or, for a stop whose answer never came
+   * (`issued`), a later look found the VM down: a stop that xapi refused leaves it false, and neither restore-vms nor
+   * the end of the run counts that VM as stopped by the run, even if someone stops it later (mayHaveStopped). Absent
+   * in records of an older version (counted as stopped, as then).
    */
   stopped?: boolean;
   /**
@@ -32,6 +33,16 @@ export interface StoppedVm {
    * unknown (answer lost, or the bot stopped), and the VM is read again before anything is sent (settle)
    */
   issued?: { method: string; at: number };
+}
+
+/**
+ * Did the run stop this VM, or may it have (a stop whose answer never came)? Not a VM already down or gone when the
+ * step looked, nor one it found running on another host (untouched); nor a stop xapi refused (stopped false, nothing
+ * in doubt): that VM kept running, and if someone stopped it since, the run did not. A record of an older version,
+ * without `stopped`, counts as stopped, as then. Readers decide "may have" from the pool: the VM down now.
+ */
+export function mayHaveStopped(rec: StoppedVm): boolean {
+  return !rec.untouched && (rec.stopped !== false || rec.issued !== undefined);
 }
 
 type StopMethod = 'VM.suspend' | 'VM.clean_shutdown' | 'VM.hard_shutdown';
@@ -179,7 +190,8 @@ export function createStopVmsStep(deps: StepDeps): StepModule {
 
       const send: Send = async (stop, method) => {
         const issued = { method, at: deps.clock.now() };
-        await stopped.set(stop.vm, { ...recordOf(stop)!, issued }); // before the side effect
+        // before the side effect: a stop in flight, not yet carried out (stopped false, whatever an earlier attempt did)
+        await stopped.set(stop.vm, { ...recordOf(stop)!, stopped: false, issued });
         try {
           await ctx.act(method, [stop.vm], stop.vmName, { async: true });
           return undefined;
@@ -223,7 +235,8 @@ export function createStopVmsStep(deps: StepDeps): StepModule {
             }
           }
           const runningHere = isRunningHere(vm);
-          if (!known) {
+          if (!known || (known.untouched && runningHere)) {
+            // first look, or a VM the run left alone earlier (down, gone, elsewhere) that runs here now: recorded afresh
             const record: StoppedVm = {
               name: stop.vmName,
               priorState: vm?.powerState ?? 'Halted',
@@ -232,10 +245,10 @@ export function createStopVmsStep(deps: StepDeps): StepModule {
               ...(runningHere ? { stopped: false } : { untouched: true }),
             };
             await stopped.set(stop.vm, record); // before the side effect
-          } else if (!runningHere && known.stopped === false && isDown(vm)) {
-            // a stop sent before a crash, a lost answer or a failure of this step was carried out after all: the pool shows it down
-            await stopped.set(stop.vm, { ...withoutIssued(known), action: known.issued ? actionOf(vm!) : known.action, stopped: true });
-            if (known.issued) acted++;
+          } else if (!runningHere && known.issued && isDown(vm)) {
+            // a stop whose answer never came (a crash, a lost answer) was carried out after all: the pool shows it down
+            await stopped.set(stop.vm, { ...withoutIssued(known), action: actionOf(vm!), stopped: true });
+            acted++;
           } else if (!runningHere && known.issued) {
             await stopped.set(stop.vm, untouched(known)); // gone, or running elsewhere: not stopped by the run
           }
