@@ -30,9 +30,12 @@ export interface Opts {
   task?: (ref: string) => void;
   /** VM.get_record answers after the step's own read (nth > pool reads) */
   failGetRecord?: (ref: string) => Error | undefined;
+  /** the nth VM.get_record answer as sent (default: the record as it is) */
+  getRecord?: (record: Record<string, unknown>, nth: number) => Record<string, unknown>;
 }
 
 export function world(o: Opts) {
+  let getRecords = 0;
   const sent: string[] = [];
   const audit: string[] = [];
   const said: string[] = [];
@@ -84,7 +87,8 @@ export function world(o: Opts) {
           if (err) throw err;
           if (!vm) throw new XenApiError('HANDLE_INVALID', ['VM', ref], 'VM.get_record', 'h1');
           const { name, ...rest } = vm;
-          return { name_label: name, ...structuredClone(rest) };
+          const record = { name_label: name, ...structuredClone(rest) };
+          return o.getRecord ? o.getRecord(record, ++getRecords) : record;
         }
         case 'VM.get_all_records_where': {
           const out: Record<string, unknown> = {};
