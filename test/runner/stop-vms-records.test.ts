@@ -66,7 +66,7 @@ describe('stop-vms records read again', () => {
     expect(w2.sent).toEqual(['VM.resume_on vm-app']);
   });
 
-  it('the same VM (untouched, then suspended by the Retry) left suspended by an abort: the end audit and the abort report name it as stopped by the run', async () => {
+  it('the same VM (untouched, then suspended by the Retry) left suspended by an abort: the end audit, the abort report and the Restore offer name it as stopped by the run', async () => {
     const vms: Record<string, VmState> = { [APP]: { name: 'vm-app', power_state: 'Running', resident_on: H2, current_operations: {} } };
     const w = world({
       vms,
@@ -80,17 +80,6 @@ describe('stop-vms records read again', () => {
     expect(audit.counts.stopped).toBe(1);
     expect(audit.vms).toEqual([expect.objectContaining({ name: 'app', cause: 'stopped-by-run' })]);
     expect(stoppedNotRestored(run).map((v) => v.name)).toEqual(['vm-app']);
-  });
-
-  it('the same VM (untouched, then suspended by the Retry), run aborted: the Restore offer includes it', async () => {
-    const vms: Record<string, VmState> = { [APP]: { name: 'vm-app', power_state: 'Running', resident_on: H2, current_operations: {} } };
-    const w = world({
-      vms,
-      stops: [stop('vm-app')],
-      records: { [APP]: { name: 'vm-app', priorState: 'Running', host: H2, action: 'suspend', untouched: true } },
-    });
-    await expect(w.stopVms()).resolves.toMatchObject({ status: 'done' });
-    const run = runWith(w.stopStep.data!.stopped as Record<string, unknown>);
     expect(restoreOffer(run)?.vms.map((v) => v.ref)).toEqual([APP]);
   });
 
