@@ -441,6 +441,8 @@ export class Engine {
         }
         if (isPoolUnavailable(err) && attempt < transientRetries) {
           ctx.log.warn({ err: (err as Error).message, attempt }, 'pool did not answer; re-running the step (it reconciles first)');
+          // said in the run's audit: minutes of reconnecting are otherwise silent until the step fails
+          await loop.audit(run.id, 'state', 'runner', `${step.id}: the pool did not answer (${toStepError(err).message}); reconnecting, then the step runs again and reads the pool first (try ${attempt + 1} of ${transientRetries})`, { step: step.id });
           await rt.deps.client.reconnect({ deadlineMs: clock.now() + rt.deps.config.pollMs * 30 }).catch(() => undefined);
           continue;
         }

@@ -77,7 +77,25 @@ export function isPoolUnavailable(err: unknown): boolean {
  */
 export const BOT_CONCLUSION_CODES = new Set(['HOST_WAIT_TIMEOUT', 'UPGRADE_NOT_APPLIED', 'CONNECTION', 'NO_PLACEMENT', 'SHUTDOWN_UNKNOWN', 'ADDRESS_IN_USE', 'AWAITING_ADDRESS']);
 
+/** Calls a step sent whose answer never came, told with the error that ends it (see withCallsInDoubt). */
+const callsInDoubt = new WeakMap<object, string[]>();
+
+/**
+ * Marks `err` (the pool away: the engine re-runs the step, then fails it with this error) with the calls the step
+ * sent whose answer never came, so that the failure names them rather than only "pool unreachable".
+ */
+export function withCallsInDoubt<E>(err: E, calls: string[]): E {
+  if (err !== null && typeof err === 'object' && calls.length > 0) callsInDoubt.set(err, calls);
+  return err;
+}
+
 export function toStepError(err: unknown): StepError {
+  const doubt = err !== null && typeof err === 'object' ? callsInDoubt.get(err) : undefined;
+  if (doubt && isConnectionError(err)) {
+    const message = `pool unreachable: ${(err as Error).message}; sent before it went away, their answer never seen: ${doubt.join('; ')}. Their outcome is read from the pool before anything is sent again`;
+    return { message, code: 'CONNECTION', concluded: true, observed: doubt };
+  }
+
   if (err instanceof StepFailure) {
     const concluded = !err.code || BOT_CONCLUSION_CODES.has(err.code);
     return { message: err.message, code: err.code, params: err.params, observed: err.observed, ...(err.code ? { concluded } : {}) };

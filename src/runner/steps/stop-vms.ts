@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import type { Ref, VmStop } from '../../domain/types';
-import { isPoolUnavailable, StepFailure, toStepError, xenErrorCode } from '../errors';
+import { isPoolUnavailable, StepFailure, toStepError, withCallsInDoubt, xenErrorCode } from '../errors';
 import { readLivePoolFor, vmByRef, vmsOn, type LiveVm } from '../pool-state';
 import type { StepDeps } from '../ports';
 import type { StepContext, StepModule } from '../step';
@@ -181,10 +181,16 @@ export function createStopVmsStep(deps: StepDeps): StepModule {
       const hostRef = stepHostRef(ctx);
       const stops: VmStop[] = ctx.planStep.stops ?? [];
       const stopped = serialSaver(ctx, 'stopped', (ctx.step.data?.stopped as Record<string, unknown>) ?? {});
-      const pool = await readLivePoolFor(deps.client, { vms: stops.map((s) => s.vm) }); // only the VMs to stop
+      /** the stops sent whose answer was never seen, as the failure names them */
+      const inDoubt = (): string[] =>
+        Object.values(stopped.value as Record<string, StoppedVm>)
+          .filter((r) => r.issued)
+          .map((r) => `${r.issued!.method} ${r.name} (sent ${new Date(r.issued!.at).toISOString()})`);
+      /** a read of the pool that fails while it is away: the error names the stops still in doubt */
+      const reading = <T>(read: Promise<T>): Promise<T> => read.catch((err: unknown) => Promise.reject(isPoolUnavailable(err) ? withCallsInDoubt(err, inDoubt()) : err));
+      const pool = await reading(readLivePoolFor(deps.client, { vms: stops.map((s) => s.vm) })); // only the VMs to stop
       const failures: string[] = [];
       let firstError: { code?: string; params?: string[] } | undefined;
-      let acted = 0;
       const recordOf = (stop: VmStop) => stopped.value[stop.vm] as StoppedVm | undefined;
       const isRunningHere = (vm: VmNow | undefined): boolean => !!vm && vm.residentOn === hostRef && (vm.powerState === 'Running' || vm.powerState === 'Paused');
 
@@ -209,6 +215,8 @@ export function createStopVmsStep(deps: StepDeps): StepModule {
       const hostNameOf = (ref: string | null): string => (ref ? (pool.hosts.find((h) => h.ref === ref)?.name ?? ref) : 'no host');
       const describeSeen = (seen: SeenVm | undefined): string =>
         !seen ? 'no longer existing' : seen.residentOn && seen.residentOn !== hostRef ? `${seen.powerState} on another host, ${hostNameOf(seen.residentOn)}` : seen.powerState;
+      /** VMs whose stop was sent, its answer lost, and found running on another host or gone: not stopped by the run */
+      const notStopped: string[] = [];
       /** the run did not stop it after all (running elsewhere, or gone): restore-vms leaves it alone */
       const untouched = (rec: StoppedVm): StoppedVm => {
         const { issued: _issued, stopped: _stopped, ...rest } = rec;
@@ -248,7 +256,6 @@ export function createStopVmsStep(deps: StepDeps): StepModule {
           } else if (!runningHere && known.issued && isDown(vm)) {
             // a stop whose answer never came (a crash, a lost answer) was carried out after all: the pool shows it down
             await stopped.set(stop.vm, { ...withoutIssued(known), action: actionOf(vm!), stopped: true });
-            acted++;
           } else if (!runningHere && known.issued) {
             await stopped.set(stop.vm, untouched(known)); // gone, or running elsewhere: not stopped by the run
           }
@@ -257,11 +264,11 @@ export function createStopVmsStep(deps: StepDeps): StepModule {
           if (settled && !isDown(settled.seen)) {
             // the answer was lost and the VM runs on another host now, or is gone: the run did not stop it
             await stopped.set(stop.vm, untouched(recordOf(stop)!));
+            notStopped.push(`${stop.vmName}: the answer to its stop was lost and the pool shows it ${describeSeen(settled.seen)}`);
             continue;
           }
           // a lost answer settled from the pool counts exactly as an answered stop when the VM is down
           await stopped.set(stop.vm, { ...withoutIssued(recordOf(stop)!), action: settled?.seen ? actionOf(settled.seen) : action, stopped: true });
-          acted++;
           await ctx.checkpoint('stopped-one');
         } catch (err) {
           const rec = recordOf(stop);
@@ -269,7 +276,7 @@ export function createStopVmsStep(deps: StepDeps): StepModule {
           if (rec?.issued && (err instanceof StepFailure || (xenErrorCode(err) !== undefined && !isPoolUnavailable(err)))) await stopped.set(stop.vm, withoutIssued(rec));
           // no answer and the pool unreadable: unavailable, so the engine re-runs the step once it answers (unless a
           // stop was already refused: then the step fails with it, and Retry settles this one from `issued`)
-          if (isPoolUnavailable(err) && failures.length === 0) throw err;
+          if (isPoolUnavailable(err) && failures.length === 0) throw withCallsInDoubt(err, inDoubt());
           const e = toStepError(err);
           firstError ??= { code: e.code, params: e.params };
           failures.push([`${stop.vmName}:`, e.code, e.message].filter(Boolean).join(' '));
@@ -277,14 +284,19 @@ export function createStopVmsStep(deps: StepDeps): StepModule {
       }
       if (failures.length > 0) throw new StepFailure(`${failures.length} VM(s) on ${name} could not be stopped; first: ${failures[0]}`, { ...firstError, observed: failures });
 
-      const after = await readLivePoolFor(deps.client, { residentOn: hostRef });
+      const after = await reading(readLivePoolFor(deps.client, { residentOn: hostRef }));
       const left = vmsOn(after, hostRef);
       if (left.length > 0) {
         throw new StepFailure(`${left.length} VM(s) still running on ${name}; it cannot be shut down with guests on it`, {
           observed: left.map((v) => `${v.name}: ${v.powerState}`),
         });
       }
-      return { status: 'done', note: acted > 0 ? `${acted} VM(s) on ${name} suspended or shut down` : `no VM to stop on ${name}` };
+      // counted from the records: a VM stopped by an earlier run of this step (a re-run after the pool came back, or
+      // before a restart) counts too
+      const byRun = Object.values(stopped.value as Record<string, StoppedVm>).filter((r) => mayHaveStopped(r) && r.stopped !== false).length;
+      const note = byRun > 0 ? `${byRun} VM(s) on ${name} suspended or shut down` : notStopped.length > 0 ? `no VM on ${name} stopped by the run` : `no VM to stop on ${name}`;
+      const away = notStopped.length > 0 ? `; not stopped by the run: ${notStopped.join('; ')}` : '';
+      return { status: 'done', note: `${note}${away}` };
     },
   };
 }
