@@ -74,7 +74,7 @@ export async function startFlaky(scenario: string, opts: { edit?: (s: Scenario) 
   opts.edit?.(sc);
   const sim = await startSimulator(sc, { clock });
   const store = await openStore({ path: ':memory:', clock });
-  const dir = mkdtempSync(join(tmpdir(), 'xsupgrade-r38-'));
+  const dir = mkdtempSync(join(tmpdir(), 'xsupgrade-flaky-'));
   const pool = poolConfigFor(sim, 'automatic');
   const ctl: Ctl = { calls: [], refused: [], downUntil: 0, outageMs: 0, ...opts.ctl };
   const cores: CoreHandle[] = [];
