@@ -22,7 +22,7 @@ async function sent(h: Harness, runId: string, re: RegExp): Promise<string[]> {
 }
 
 describe('stop-vms: the answer to a stop is lost', () => {
-  it('Async.VM.suspend reached xapi, its answer did not: the suspend in progress is followed, the VM counted stopped, nothing sent twice', async () => {
+  it('Async.VM.suspend reached xapi, its answer did not: the VM is read again (its suspend followed, or found done), counted stopped, nothing sent twice', async () => {
     const h = await startHarness(POOL_A, 'automatic', { faults: [{ kind: 'connection-reset', method: 'Async.VM.suspend', when: 'after' }] });
     try {
       const run = await planAndStart(h);
@@ -36,9 +36,12 @@ describe('stop-vms: the answer to a stop is lost', () => {
       // one suspend of that VM, and the pool received exactly the suspends the run audited
       expect(await sent(h, run.id, /^VM\.suspend vm-licence-srv$/)).toHaveLength(1);
       expect(h.sim.stats().calls['Async.VM.suspend']).toBe((await sent(h, run.id, /^VM\.suspend \S+$/)).length);
-      // said in the audit: the answer was lost and the task xapi was running was followed instead
+      // said in the audit: the answer was lost, and the suspend either still running (its task followed) or already
+      // done when the VM was read again (which of the two depends on how fast the simulator's task ends under load)
       const audit = (await h.store.listAudit(run.id)).map((e) => e.message);
-      expect(audit.some((m) => /vm-licence-srv: the answer to VM\.suspend was lost; following its task .* not sent again/.test(m))).toBe(true);
+      const followed = /vm-licence-srv: the answer to VM\.suspend was lost; following its task .* not sent again/;
+      const foundDone = /^VM\.suspend vm-licence-srv: its answer was lost; the pool shows it Suspended, so it is not sent again$/;
+      expect(audit.some((m) => followed.test(m) || foundDone.test(m))).toBe(true);
       expect(end.endAudit!.counts).toMatchObject({ stopped: 2, restarted: 2 });
     } finally {
       await h.close();
