@@ -180,16 +180,40 @@ export async function readLivePool(client: PoolClient): Promise<LivePool> {
 
 function liveVms(raw: unknown): LiveVm[] {
   const vmRecs = parseAll('VM', vmSchema, raw);
-  return [...vmRecs.entries()]
-    .filter(([, v]) => !v.is_a_template && !v.is_control_domain && !v.is_a_snapshot)
-    .map(([r, v]) => ({
-      ref: r,
-      uuid: v.uuid,
-      name: v.name_label,
-      powerState: v.power_state,
-      residentOn: v.resident_on,
-      memory: (v.memory_dynamic_min ?? 0) + (v.memory_overhead ?? 0),
-    }));
+  return [...vmRecs.entries()].filter(([, v]) => !v.is_a_template && !v.is_control_domain && !v.is_a_snapshot).map(([r, v]) => toLiveVm(r, v));
+}
+
+function toLiveVm(r: Ref, v: z.infer<typeof vmSchema>): LiveVm {
+  return {
+    ref: r,
+    uuid: v.uuid,
+    name: v.name_label,
+    powerState: v.power_state,
+    residentOn: v.resident_on,
+    memory: (v.memory_dynamic_min ?? 0) + (v.memory_overhead ?? 0),
+  };
+}
+
+/** VM.get_record, or undefined when the VM no longer exists (HANDLE_INVALID). */
+function vmRecordOrAbsent(client: PoolClient, vm: Ref): Promise<unknown> {
+  return client.call('VM.get_record', [vm]).catch((e: unknown) => {
+    if ((e as { code?: unknown })?.code === 'HANDLE_INVALID') return undefined;
+    throw e;
+  });
+}
+
+const vmNowSchema = vmSchema.extend({ current_operations: z.record(z.string(), z.string()).default({}) });
+
+/**
+ * One VM as the pool shows it now, with the operations in progress on it (current_operations: task ref →
+ * operation); undefined when it no longer exists. A record of the wrong shape is refused naming `label` (e.g. the
+ * VM's name) and the field.
+ */
+export async function readVmNow(client: PoolClient, vm: Ref, label: string = vm): Promise<(LiveVm & { operations: Record<string, string> }) | undefined> {
+  const raw = await vmRecordOrAbsent(client, vm);
+  if (raw === undefined) return undefined;
+  const v = parseOne('VM.get_record', label, vmNowSchema, raw);
+  return { ...toLiveVm(vm, v), operations: v.current_operations };
 }
 
 /** xapi's filter for the VMs resident on one host (get_all_records_where syntax). */
@@ -208,12 +232,7 @@ export async function readLivePoolFor(client: PoolClient, want: { residentOn?: R
   const [hosts, onHost, ...records] = await Promise.all([
     readLiveHosts(client),
     want.residentOn ? client.call('VM.get_all_records_where', [residentOnQuery(want.residentOn)]) : Promise.resolve({}),
-    ...named.map((ref) =>
-      client.call('VM.get_record', [ref]).catch((e: unknown) => {
-        if ((e as { code?: unknown })?.code === 'HANDLE_INVALID') return undefined;
-        throw e;
-      }),
-    ),
+    ...named.map((ref) => vmRecordOrAbsent(client, ref)),
   ]);
   const raw: Record<string, unknown> = { ...(onHost as Record<string, unknown>) };
   named.forEach((ref, i) => {
@@ -230,9 +249,14 @@ export function vmByRef(pool: LivePool, ref: Ref): LiveVm | undefined {
   return pool.vms.find((v) => v.ref === ref);
 }
 
+/** Is the VM a Running or Paused guest resident on `host`? */
+export function runsOn(vm: Pick<LiveVm, 'powerState' | 'residentOn'> | undefined, host: Ref): boolean {
+  return !!vm && vm.residentOn === host && (vm.powerState === 'Running' || vm.powerState === 'Paused');
+}
+
 /** Running/Paused guests resident on a host. */
 export function vmsOn(pool: LivePool, host: Ref): LiveVm[] {
-  return pool.vms.filter((v) => v.residentOn === host && (v.powerState === 'Running' || v.powerState === 'Paused'));
+  return pool.vms.filter((v) => runsOn(v, host));
 }
 
 /** "xs-a1: live, enabled, 7.6.0 build 1234" — facts for failure messages and reports. */

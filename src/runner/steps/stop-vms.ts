@@ -4,10 +4,9 @@
  * starts a VM that was already halted before the run. Each stop call is recorded as `issued` before it is sent: one
  * whose answer is lost (or a restart in between) is settled from the pool, never sent again blindly.
  */
-import { z } from 'zod';
 import type { Ref, VmStop } from '../../domain/types';
 import { isPoolUnavailable, StepFailure, toStepError, withCallsInDoubt, xenErrorCode } from '../errors';
-import { readLivePoolFor, vmByRef, vmsOn, type LiveVm } from '../pool-state';
+import { readLivePoolFor, readVmNow, runsOn, vmByRef, vmsOn, type LiveVm } from '../pool-state';
 import type { StepDeps } from '../ports';
 import type { StepContext, StepModule } from '../step';
 import { serialSaver, stepHostName, stepHostRef } from './common';
@@ -56,13 +55,6 @@ interface Settled {
 /** one stop call: undefined when xapi answered it */
 type Send = (stop: VmStop, method: StopMethod) => Promise<Settled | undefined>;
 
-const NULL_REF = 'OpaqueRef:NULL';
-/** what settle reads of VM.get_record (the other fields pass through unread) */
-const settleRecordSchema = z.object({
-  power_state: z.enum(['Running', 'Halted', 'Suspended', 'Paused']),
-  resident_on: z.string().optional(),
-  current_operations: z.record(z.string(), z.string()).default({}),
-});
 /** VM.current_operations values of a stop (its keys are the task refs) */
 const STOP_OPS = new Set(['suspend', 'clean_shutdown', 'hard_shutdown', 'shutdown']);
 const isDown = (vm: VmNow | undefined): boolean => vm?.powerState === 'Halted' || vm?.powerState === 'Suspended';
@@ -81,25 +73,10 @@ function withoutIssued(rec: StoppedVm): StoppedVm {
 async function settle(deps: StepDeps, ctx: StepContext, stop: VmStop, method: string): Promise<SeenVm | undefined> {
   const followed = new Set<string>();
   for (;;) {
-    let raw: unknown;
-    try {
-      raw = await deps.client.call('VM.get_record', [stop.vm]);
-    } catch (err) {
-      if (xenErrorCode(err) === 'HANDLE_INVALID') return undefined;
-      throw err;
-    }
-    const parsed = settleRecordSchema.safeParse(raw);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      throw new Error(`VM.get_record ${stop.vmName}: field ${issue.path.join('.') || '(record)'}: ${issue.message}`);
-    }
-    const rec = parsed.data;
-    const now: SeenVm = {
-      powerState: rec.power_state,
-      residentOn: rec.resident_on && rec.resident_on !== NULL_REF ? rec.resident_on : null,
-      operations: Object.values(rec.current_operations),
-    };
-    const task = Object.entries(rec.current_operations).find(([t, op]) => STOP_OPS.has(op) && !followed.has(t))?.[0];
+    const vm = await readVmNow(deps.client, stop.vm, stop.vmName);
+    if (!vm) return undefined;
+    const now: SeenVm = { powerState: vm.powerState, residentOn: vm.residentOn, operations: Object.values(vm.operations) };
+    const task = Object.entries(vm.operations).find(([t, op]) => STOP_OPS.has(op) && !followed.has(t))?.[0];
     if (!task || isDown(now)) return now;
     if (!deps.client.waitForTask) throw new Error(`this client cannot follow tasks: ${stop.vmName}'s stop in progress (task ${task}) is not followed`);
     followed.add(task);
@@ -192,7 +169,7 @@ export function createStopVmsStep(deps: StepDeps): StepModule {
       const failures: string[] = [];
       let firstError: { code?: string; params?: string[] } | undefined;
       const recordOf = (stop: VmStop) => stopped.value[stop.vm] as StoppedVm | undefined;
-      const isRunningHere = (vm: VmNow | undefined): boolean => !!vm && vm.residentOn === hostRef && (vm.powerState === 'Running' || vm.powerState === 'Paused');
+      const isRunningHere = (vm: VmNow | undefined): boolean => runsOn(vm, hostRef);
 
       const send: Send = async (stop, method) => {
         const issued = { method, at: deps.clock.now() };
