@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ScaledClock } from '../../src/clock';
 import type { PoolConfig } from '../../src/config/pools';
-import { createCore, type CoreHandle } from '../../src/core';
+import type { CoreHandle } from '../../src/core';
 import type { Run } from '../../src/domain/types';
 import { silentLogger } from '../../src/log';
 import { loadScenario, startSimulator, type Scenario, type SimPool } from '../../src/sim';
@@ -12,7 +12,7 @@ import { openStore, type Store } from '../../src/store';
 import { XenApiClient } from '../../src/xenapi';
 import { XenApiConnectionError } from '../../src/xenapi/errors';
 import { recordingNotifier } from './helpers';
-import { APPROVER, poolConfigFor, REQUESTER } from './sim-harness';
+import { APPROVER, coreForSim, poolConfigFor } from './sim-harness';
 
 type SendFn = (host: string, method: string, params: unknown[], opts?: unknown) => Promise<unknown>;
 
@@ -85,16 +85,13 @@ export async function startFlaky(scenario: string, opts: { edit?: (s: Scenario) 
         if (opts.autoApprove !== false) await core!.approve(run.id, step.id, APPROVER);
       },
     });
-    core = await createCore({
-      pools: [pool],
+    core = await coreForSim(sim, {
       store,
-      notifier,
       clock,
-      logger: silentLogger,
-      env: { XS_SIM_PASSWORD: sim.password, XSUPGRADE_BACKUPS: dir },
+      dir,
       ownerId,
-      leaseTtlMs: 20 * 60_000,
-      pollMs: 2000,
+      pool,
+      notifier,
       clientFactory: (p) => wrapClient(new XenApiClient({ url: p.masterUrl, username: p.username, password: sim.password, tls: p.tls, clock, logger: silentLogger }), clock, c),
     });
     cores.push(core);
@@ -118,15 +115,6 @@ export async function startFlaky(scenario: string, opts: { edit?: (s: Scenario) 
       rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-export async function planAndStartOn(core: CoreHandle, pool: string): Promise<Run> {
-  const plan = await core.plan(pool, {}, REQUESTER);
-  if (!plan.ok) throw new Error(plan.error);
-  if (!plan.value.executable) throw new Error('plan not executable');
-  const started = await core.start(pool, { planHash: plan.value.id.slice(0, 12) }, REQUESTER);
-  if (!started.ok) throw new Error(started.error);
-  return started.value;
 }
 
 export const stoppedRecords = (r: Run, stepId: string): Record<string, { name: string; action: string; stopped?: boolean; untouched?: boolean; issued?: unknown }> =>

@@ -5,14 +5,13 @@
  * its Start) never act on hop 2.
  */
 import { ScaledClock } from '../../src/clock';
-import { createCore, type CoreHandle } from '../../src/core';
+import type { CoreHandle } from '../../src/core';
 import type { Plan, Run } from '../../src/domain/types';
-import { silentLogger } from '../../src/log';
 import { loadScenario, startSimulator, type SimPool } from '../../src/sim';
 import { openStore, type Store } from '../../src/store';
 import { scenarioHops } from '../../src/core/scenario-mode';
 import { recordingNotifier } from './helpers';
-import { APPROVER, REQUESTER, poolConfigFor, waitForRun } from './sim-harness';
+import { APPROVER, REQUESTER, coreForSim, poolConfigFor, waitForRun } from './sim-harness';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,18 +46,7 @@ describe('a restart between two hops', () => {
         },
       });
       notifier.hopPlanned = async (run: Run, plan: Plan) => void hopPlans.push({ run: run.id, plan });
-      return createCore({
-        pools: [pool],
-        store,
-        notifier,
-        clock,
-        logger: silentLogger,
-        env: { XS_SIM_PASSWORD: sim.password, XSUPGRADE_BACKUPS: dir },
-        ownerId: `test-${cores.length}`,
-        leaseTtlMs: 60_000,
-        pollMs: 2000,
-        ...(checkpoint ? { checkpoint } : {}),
-      }).then((c) => {
+      return coreForSim(sim, { store, clock, dir, ownerId: `test-${cores.length}`, pool, notifier, leaseTtlMs: 60_000, checkpoint }).then((c) => {
         core = c;
         cores.push(c);
         return c;

@@ -83,18 +83,7 @@ export async function startHarness(
     },
   });
   const pool = poolConfigFor(sim, mode, opts.pool);
-  core = await createCore({
-    pools: [pool],
-    store,
-    notifier,
-    clock,
-    logger: silentLogger,
-    env: { XS_SIM_PASSWORD: sim.password, XSUPGRADE_BACKUPS: dir },
-    ownerId: 'test-runner',
-    leaseTtlMs: 20 * 60_000,
-    pollMs: 2000,
-    ...(opts.checkpoint ? { checkpoint: opts.checkpoint } : {}),
-  });
+  core = await coreForSim(sim, { store, clock, dir, ownerId: 'test-runner', pool, notifier, checkpoint: opts.checkpoint });
   return {
     sim,
     store,
@@ -133,20 +122,35 @@ export async function planAndStart(h: Harness, by: Actor = REQUESTER): Promise<R
 }
 
 /**
- * A core of its own for one simulated pool in automatic mode, on a store and clock the test keeps (a bot that
- * restarts, or that sees its pool replaced, is a second core or a second simulator on them); backups go to `dir`.
+ * A core of its own for one simulated pool (in automatic mode unless `pool` is given), on a store and clock the test
+ * keeps (a bot that restarts, or that sees its pool replaced, is a second core or a second simulator on them);
+ * backups go to `dir`.
  */
-export function coreForSim(sim: SimPool, on: { store: Store; clock: ScaledClock; dir: string; ownerId: string; clientFactory?: (pool: PoolConfig) => XenApiClient }): Promise<CoreHandle> {
+export function coreForSim(
+  sim: SimPool,
+  on: {
+    store: Store;
+    clock: ScaledClock;
+    dir: string;
+    ownerId: string;
+    pool?: PoolConfig;
+    notifier?: ReturnType<typeof recordingNotifier>;
+    leaseTtlMs?: number;
+    checkpoint?: (label: string) => Promise<void>;
+    clientFactory?: (pool: PoolConfig) => XenApiClient;
+  },
+): Promise<CoreHandle> {
   return createCore({
     ...(on.clientFactory ? { clientFactory: on.clientFactory } : {}),
-    pools: [poolConfigFor(sim, 'automatic')],
+    ...(on.checkpoint ? { checkpoint: on.checkpoint } : {}),
+    pools: [on.pool ?? poolConfigFor(sim, 'automatic')],
     store: on.store,
-    notifier: recordingNotifier(),
+    notifier: on.notifier ?? recordingNotifier(),
     clock: on.clock,
     logger: silentLogger,
     env: { XS_SIM_PASSWORD: sim.password, XSUPGRADE_BACKUPS: on.dir },
     ownerId: on.ownerId,
-    leaseTtlMs: 20 * 60_000,
+    leaseTtlMs: on.leaseTtlMs ?? 20 * 60_000,
     pollMs: 2000,
   });
 }

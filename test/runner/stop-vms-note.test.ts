@@ -1,6 +1,6 @@
 /** The run's summary after a lost answer settled as stopped by the engine's re-run. */
-import { waitForRun } from './sim-harness';
-import { planAndStartOn, startFlaky, stoppedRecords } from './flaky-pool';
+import { planAndStart, waitForRun } from './sim-harness';
+import { startFlaky, stoppedRecords } from './flaky-pool';
 
 jest.setTimeout(90_000);
 
@@ -8,7 +8,7 @@ it('a short outage after the second shutdown\'s lost answer: end audit counts 2 
   let n = 0;
   const h = await startFlaky('manifests/demo/standalone.yaml', { ctl: { loseAnswer: (m) => m === 'Async.VM.clean_shutdown' && ++n === 2, outageMs: 60_000 } });
   try {
-    const run = await planAndStartOn(h.core, h.pool.name);
+    const run = await planAndStart(h);
     const end = await waitForRun(h.store, run.id, ['done', 'failed', 'aborted'], 60_000);
     expect({ state: end.state, outcome: end.state === 'done' ? undefined : end.outcome }).toEqual({ state: 'done', outcome: undefined });
     const stop = end.steps.find((s) => s.kind === 'stop-vms')!;

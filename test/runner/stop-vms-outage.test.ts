@@ -3,8 +3,8 @@
  * finds the pool unreachable for a while; a second core on the same store for a restart).
  */
 import type { Run } from '../../src/domain/types';
-import { APPROVER, waitForRun } from './sim-harness';
-import { planAndStartOn, startFlaky, stoppedRecords, type Ctl, type FHarness } from './flaky-pool';
+import { APPROVER, planAndStart, waitForRun } from './sim-harness';
+import { startFlaky, stoppedRecords, type Ctl, type FHarness } from './flaky-pool';
 
 jest.setTimeout(120_000);
 
@@ -30,7 +30,7 @@ describe('the pool stays unreachable for a long time after a lost suspend answer
   it('the failure the operator gets names the VM whose suspend is in doubt (sent, answer lost), not only "pool unreachable"', async () => {
     const h = await startFlaky(POOL_A, { ctl: lose(10 * 60_000) });
     try {
-      const run = await planAndStartOn(h.core, h.pool.name);
+      const run = await planAndStart(h);
       const end = await waitForRun(h.store, run.id, ['done', 'failed', 'aborted'], 60_000);
       const step = end.steps.find((s) => s.id === STEP)!;
       expect(step.state).toBe('failed');
@@ -49,7 +49,7 @@ describe('the pool stays unreachable for a long time after a lost suspend answer
   it('while the engine waits for the pool and re-runs the step, the run says so (audit or channel), not minutes of silence', async () => {
     const h = await startFlaky(POOL_A, { ctl: lose(10 * 60_000) });
     try {
-      const run = await planAndStartOn(h.core, h.pool.name);
+      const run = await planAndStart(h);
       const end = await waitForRun(h.store, run.id, ['done', 'failed', 'aborted'], 60_000);
       const audit = await auditOf(h, end.id);
       const from = audit.findIndex((m) => /^xenapi VM\.suspend vm-licence-srv$/.test(m));
@@ -66,7 +66,7 @@ describe('the pool stays unreachable for a long time after a lost suspend answer
   it('once the pool is back, Retry settles the suspend from the pool (not sent again) and the run completes', async () => {
     const h = await startFlaky(POOL_A, { ctl: lose(10 * 60_000) });
     try {
-      const run = await planAndStartOn(h.core, h.pool.name);
+      const run = await planAndStart(h);
       const failed = await waitForRun(h.store, run.id, ['done', 'failed', 'aborted'], 60_000);
       expect(failed.state).toBe('failed');
       while (h.clock.now() < h.ctl.downUntil) await new Promise((r) => setTimeout(r, 20));
@@ -89,7 +89,7 @@ describe('the bot restarts between the issued record and the answer', () => {
     const ctl: Partial<Ctl> = { hang: (m) => (m === 'Async.VM.suspend' ? { send: true } : undefined) };
     const h = await startFlaky(POOL_A, { ctl });
     try {
-      const run = await planAndStartOn(h.core, h.pool.name);
+      const run = await planAndStart(h);
       // the first bot is "killed" waiting for the answer: its suspend went out, the pool carries it out
       await untilStep(h, run.id, STEP, ['running']);
       for (const end = Date.now() + 30_000; powerOf(h, 'vm-licence-srv') !== 'Suspended' && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
@@ -121,7 +121,7 @@ describe('a lost answer on VM.hard_shutdown after the clean_shutdown fallback', 
       const h = await startFlaky('manifests/demo/standalone.yaml', { ctl: { loseAnswer: (m) => m === 'Async.VM.hard_shutdown', outageMs } });
       h.sim.control.injectFault({ kind: 'api-error', method: 'VM.clean_shutdown', code: 'VM_LACKS_FEATURE', vm: 'fileserver' });
       try {
-        const run = await planAndStartOn(h.core, h.pool.name);
+        const run = await planAndStart(h);
         let end = await waitForRun(h.store, run.id, ['done', 'failed', 'aborted'], 60_000);
         const stopId = end.steps.find((s) => s.kind === 'stop-vms')!.id;
         if (end.state === 'failed' && end.steps.find((s) => s.state === 'failed')!.id === stopId) {
