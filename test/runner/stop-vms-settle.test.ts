@@ -66,7 +66,12 @@ describe('stop-vms: lost answers', () => {
         throw reset();
       },
     });
-    await expect(w.stopVms()).resolves.toMatchObject({ status: 'done' });
+    // the final check passes (nothing left on h2), and the note says what happened: a suspend was sent and the VM
+    // turned up on h3, not "no VM to stop on h2"
+    const out = await w.stopVms();
+    expect(out).toMatchObject({ status: 'done' });
+    expect(out.note).not.toMatch(/no VM to stop/);
+    expect(w.sent).toEqual(['VM.suspend vm1']);
     // not stopped by the run: recorded as untouched, as a VM that was not running here when the step began
     expect(w.rec('OpaqueRef:vm1')).toMatchObject({ untouched: true });
     expect(w.rec('OpaqueRef:vm1').stopped).toBeUndefined();
@@ -103,6 +108,7 @@ describe('stop-vms: lost answers', () => {
       },
     });
     await expect(w.stopVms()).resolves.toMatchObject({ status: 'done' });
+    expect(w.rec('OpaqueRef:vm1')).toMatchObject({ untouched: true });
     await expect(w.restoreVms()).resolves.toMatchObject({ status: 'done' });
   });
 
