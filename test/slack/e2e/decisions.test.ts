@@ -66,7 +66,10 @@ describe('a stale Start button starts nothing (issue 10.6)', () => {
     const fresh = await postPlan(e, 3);
     await e.click(ACTION.planStart, buttonValue(fresh, ACTION.planStart)!, { user: REQUESTER, messageTs: fresh.ts, blocks: fresh.blocks });
     const second = await until('the second run', () => e!.api.messages(CHANNEL).find((m) => !m.thread_ts && m.text.startsWith('pool-a-') && !m.text.startsWith(runId)));
-    expect(second.text).toMatch(/^pool-a-\d{8}-2 /);
+    // a second run with its own id (the counter is per UTC day, so across midnight it is the next day's -1)
+    const secondId = second.text.split(' ')[0]!;
+    expect(secondId).toMatch(/^pool-a-\d{8}-\d+$/);
+    expect((await e.store.listRuns({ pool: 'pool-a' })).map((r) => r.id).sort()).toEqual([runId, secondId].sort());
   });
 });
 
