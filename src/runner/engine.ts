@@ -22,7 +22,7 @@ import type { Notifier } from '../domain/ports';
 import { TERMINAL_RUN_STATES, type Ref, type Run, type StepRecord } from '../domain/types';
 import { NotifyQueue, auditor } from './audit';
 import { fencedStore, isFenced, renewLeaseWhileHeld } from './fencing';
-import { isPoolUnavailable, toStepError } from './errors';
+import { RunInterrupted, isPoolUnavailable, toStepError } from './errors';
 import type { Fence, PoolClient, RunStore } from './ports';
 
 export { fencedStore, isFenced } from './fencing';
@@ -58,14 +58,6 @@ export interface EngineDeps {
 }
 
 const TERMINAL = new Set<string>(TERMINAL_RUN_STATES);
-
-/** Thrown into a step's signal when the run must stop now (aborted elsewhere, lease lost, shutdown). */
-export class RunInterrupted extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'RunInterrupted';
-  }
-}
 
 interface Loop {
   controller: AbortController;

@@ -4,6 +4,7 @@
  */
 import type { StepError } from '../domain/types';
 import { XenApiConnectionError, XenApiError, XenApiProtocolError, XenApiTaskLostError, XenApiTimeoutError } from '../xenapi';
+import { isFenced } from './fencing';
 
 export class StepFailure extends Error {
   readonly code?: string;
@@ -17,6 +18,23 @@ export class StepFailure extends Error {
     this.params = opts.params;
     this.observed = opts.observed;
   }
+}
+
+/** Thrown into a step's signal when the run must stop now (aborted elsewhere, lease lost, shutdown). */
+export class RunInterrupted extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RunInterrupted';
+  }
+}
+
+/**
+ * This runner must stop touching the pool: the run was aborted or ended elsewhere, another replica took the pool over
+ * (the store refused a write, or the lease check did), or the runner is stopping. Not the step's failure: a step that
+ * acts on items one by one passes it on instead of counting it as that item's failure and going on to the next.
+ */
+export function isInterruption(err: unknown, signal: AbortSignal): boolean {
+  return signal.aborted || err instanceof RunInterrupted || isFenced(err);
 }
 
 /** The XenAPI error code of a Failure answer (XenApiError, or a fake of the same shape in unit tests). */

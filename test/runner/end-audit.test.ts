@@ -4,7 +4,7 @@
  * phase and a roll-back.
  */
 import type { Run, RunState } from '../../src/domain/types';
-import { RunInterrupted } from '../../src/runner/engine';
+import { RunInterrupted } from '../../src/runner/errors';
 import { runEndMessages } from '../../src/slack/blocks/run-end';
 import { APPROVER, approveUntilGate, outsideClient, planAndStart, runningVmPlacement, startHarness, until, waitForRun, type Harness } from './sim-harness';
 

@@ -12,7 +12,7 @@ import { loadScenario, type Scenario } from '../../src/sim';
 import { writeHotfixRepository } from '../../src/sim/hotfixes';
 import { UPLOAD_TAG } from '../../src/runner/steps/upload-updates';
 import { login, ok } from '../sim/helpers';
-import { RunInterrupted } from '../../src/runner/engine';
+import { RunInterrupted } from '../../src/runner/errors';
 import { APPROVER, REQUESTER, approveGates, planAndStart, startHarness, until, waitForRun, type Harness } from './sim-harness';
 
 jest.setTimeout(180_000);

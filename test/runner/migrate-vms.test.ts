@@ -1,5 +1,5 @@
 /** migrateVms: failed migrations are reported per VM; an interrupted run is not a migration failure. */
-import { RunInterrupted } from '../../src/runner/engine';
+import { RunInterrupted } from '../../src/runner/errors';
 import { migrateVms } from '../../src/runner/steps/common';
 import type { StepContext } from '../../src/runner/step';
 

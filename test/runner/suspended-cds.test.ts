@@ -25,6 +25,7 @@ function scripted(initial: { power: string; empty: boolean }, data: Record<strin
   } as unknown as StepDeps;
   const ctx = {
     step: { id: 'pool-prep', data },
+    signal: new AbortController().signal,
     saveData: async (patch: Record<string, unknown>) => {
       // acts record the phase stored when each call goes out: it must be durable before the call it guards
       Object.assign(data, structuredClone(patch));

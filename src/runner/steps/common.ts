@@ -1,7 +1,7 @@
 /** Helpers shared by the step modules. */
 import { compareVersions } from '../../domain/versions';
 import type { HostPlan, Ref, Run, StepError } from '../../domain/types';
-import { isPoolUnavailable, StepFailure, toStepError } from '../errors';
+import { isInterruption, isPoolUnavailable, StepFailure, toStepError } from '../errors';
 import { describeHost, type LiveHost, type LiveHosts } from '../pool-state';
 import type { StepContext } from '../step';
 
@@ -100,7 +100,7 @@ export async function migrateVms(
   });
   // an interrupted run (aborted elsewhere, lease lost, shutdown) stops here: that is not a migration failure
   ctx.signal.throwIfAborted();
-  const interrupted = results.find((r) => r.status === 'rejected' && (r.reason as Error | undefined)?.name === 'RunInterrupted');
+  const interrupted = results.find((r) => r.status === 'rejected' && isInterruption(r.reason, ctx.signal));
   if (interrupted) throw (interrupted as PromiseRejectedResult).reason;
   // no answer at all (a reply lost with its connection, a task lost in a master restart): whether the migrations
   // ran is unknown, so this is not a failed migration. The step fails as the pool being unavailable, and the engine

@@ -3,7 +3,7 @@
  * each was before). VMs that were already halted before the run stay halted. Level-triggered: a VM already running
  * is done wherever it runs.
  */
-import { StepFailure, toStepError } from '../errors';
+import { isInterruption, StepFailure, toStepError } from '../errors';
 import { hostByRef, readLivePoolFor, vmByRef } from '../pool-state';
 import type { StepDeps } from '../ports';
 import type { StepModule } from '../step';
@@ -42,6 +42,7 @@ export function createRestoreVmsStep(deps: StepDeps): StepModule {
           restored.push(rec.name);
           await ctx.checkpoint('restored-one');
         } catch (err) {
+          if (isInterruption(err, ctx.signal)) throw err; // not this VM's failure: no further VM is started by this runner
           const e = toStepError(err);
           // its disks were on the local storage of the host that was reinstalled: only the run's baseline says so.
           // VM_REQUIRES_SR alone is no evidence: a shared SR not yet plugged on the fresh host gives it too, and that

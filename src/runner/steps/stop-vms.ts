@@ -5,7 +5,7 @@
  * whose answer is lost (or a restart in between) is settled from the pool, never sent again blindly.
  */
 import type { Ref, VmStop } from '../../domain/types';
-import { isPoolUnavailable, StepFailure, toStepError, withCallsInDoubt, xenErrorCode } from '../errors';
+import { isInterruption, isPoolUnavailable, StepFailure, toStepError, withCallsInDoubt, xenErrorCode } from '../errors';
 import { readLivePoolFor, readVmNow, runsOn, vmByRef, vmsOn, type LiveVm } from '../pool-state';
 import type { StepDeps } from '../ports';
 import type { StepContext, StepModule } from '../step';
@@ -248,6 +248,7 @@ export function createStopVmsStep(deps: StepDeps): StepModule {
           await stopped.set(stop.vm, { ...withoutIssued(recordOf(stop)!), action: settled?.seen ? actionOf(settled.seen) : action, stopped: true });
           await ctx.checkpoint('stopped-one');
         } catch (err) {
+          if (isInterruption(err, ctx.signal)) throw err; // not this VM's failure: no further VM is stopped by this runner
           const rec = recordOf(stop);
           // xapi's answer (a refusal, or the failure of the task followed) or the pool read again: the outcome is known
           if (rec?.issued && (err instanceof StepFailure || (xenErrorCode(err) !== undefined && !isPoolUnavailable(err)))) await stopped.set(stop.vm, withoutIssued(rec));

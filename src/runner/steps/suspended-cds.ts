@@ -5,7 +5,7 @@
  * suspended by it.
  */
 import type { Ref, SuspendedCdCycle } from '../../domain/types';
-import { StepFailure, toStepError, xenErrorCode } from '../errors';
+import { isInterruption, StepFailure, toStepError, xenErrorCode } from '../errors';
 import type { StepDeps } from '../ports';
 import type { StepContext } from '../step';
 
@@ -80,7 +80,7 @@ export async function cycleSuspendedCds(deps: StepDeps, ctx: StepContext, cycles
     try {
       notes.push(await cycleOne(deps, ctx, c, phases));
     } catch (err) {
-      if (err instanceof StepFailure || (err as Error)?.name === 'RunInterrupted') throw err;
+      if (err instanceof StepFailure || isInterruption(err, ctx.signal)) throw err;
       const e = toStepError(err);
       const power = await deps.client.call('VM.get_power_state', [c.vm]).catch(() => 'unknown');
       throw new StepFailure(`${c.vmName}: resume, eject and suspend again (R2.3) failed: ${e.message}; no host has gone down. ${c.vmName} is now ${String(power)}`, {
