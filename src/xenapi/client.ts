@@ -319,7 +319,7 @@ export class XenApiClient extends EventEmitter {
   /**
    * Follows the task through event.from on `task/<ref>` (no sleep-polling): the first event.from with an empty
    * token returns the task's current record, later ones block until it changes. Success → the decoded result;
-   * failure → XenApiError from error_info; both destroy the task. Every wait has a deadline (the caller's, else
+   * failure → XenApiError from error_info; both destroy the task (unless opts.keep). Every wait has a deadline (the caller's, else
    * taskDeadlineMs): when it passes → XenApiTimeoutError (the task is left running and not destroyed: it may still
    * complete). A batch without the task (a poll window passed, or the master restarted: real xapi loses tasks with
    * no `del` event) is checked with task.get_status: a task that no longer exists → XenApiTaskLostError.
@@ -351,17 +351,22 @@ export class XenApiClient extends EventEmitter {
         if (rec.status === 'pending' || rec.status === 'cancelling') continue;
         if (rec.status === 'success') {
           const result = (await decodeTaskResult(rec.result)) as T;
-          await opts.beforeDestroy?.();
-          await this.destroyTask(task);
+          await this.endTask(task, opts);
           return result;
         }
         const [code = rec.status === 'cancelled' ? 'TASK_CANCELLED' : 'INTERNAL_ERROR', ...params] =
           rec.error_info.length > 0 ? rec.error_info.map(this.redactor.redact) : [undefined, task];
-        await opts.beforeDestroy?.();
-        await this.destroyTask(task);
+        await this.endTask(task, opts);
         throw new XenApiError(code, params.filter((p): p is string => p !== undefined), rec.name_label, this.master);
       }
     }
+  }
+
+  /** An ended task followed: destroyed (after beforeDestroy allows it), unless the caller keeps it (TaskWaitOptions.keep). */
+  private async endTask(task: string, opts: TaskWaitOptions): Promise<void> {
+    if (opts.keep) return;
+    await opts.beforeDestroy?.();
+    await this.destroyTask(task);
   }
 
   /** task.get_status; HANDLE_INVALID → XenApiTaskLostError (the task vanished without an event). Other answers: keep waiting. */

@@ -21,6 +21,12 @@ export interface TaskWaitOptions {
    * elsewhere (issue 16). Its error is passed on; the task is left to whoever drives the pool now.
    */
   beforeDestroy?: () => Promise<void>;
+  /**
+   * The ended task is left for xapi to collect instead of destroyed (db_gc's timeout_tasks destroys completed tasks
+   * after 65 minutes, Xapi_globs.completed_task_timeout): one this client cannot show it created, found in an
+   * object's current_operations after a lost answer. Another client following it would find it gone.
+   */
+  keep?: boolean;
 }
 
 export interface EventFromResult {

@@ -6,6 +6,7 @@ import type { StepContext } from '../../src/runner/step';
 import { createStopVmsStep, type StoppedVm } from '../../src/runner/steps/stop-vms';
 import { createRestoreVmsStep } from '../../src/runner/steps/restore-vms';
 import { XenApiConnectionError, XenApiError } from '../../src/xenapi';
+import type { TaskWaitOptions } from '../../src/xenapi/types';
 import { fastClock, recordingNotifier } from './helpers';
 
 export const H2 = 'OpaqueRef:h2';
@@ -40,6 +41,8 @@ export function world(o: Opts) {
   const audit: string[] = [];
   const said: string[] = [];
   const followed: string[] = [];
+  /** tasks followed and left undestroyed (TaskWaitOptions.keep) */
+  const kept: string[] = [];
   const stopPlan: PlanStep = { id: 'h2:stop-vms', kind: 'stop-vms', host: H2, hostName: 'h2', description: 'stop', expectedSeconds: 1, stops: o.stops };
   const restorePlan: PlanStep = { id: 'h2:restore-vms', kind: 'restore-vms', host: H2, hostName: 'h2', description: 'restore', expectedSeconds: 1 };
   const stopStep: StepRecord = { id: stopPlan.id, kind: 'stop-vms', host: H2, hostName: 'h2', state: 'running', attempts: 1, data: o.records ? { stopped: structuredClone(o.records) } : {} };
@@ -104,8 +107,9 @@ export function world(o: Opts) {
           throw new Error(`unexpected call ${method} ${JSON.stringify(params)}`);
       }
     },
-    waitForTask: async (ref: string) => {
+    waitForTask: async (ref: string, opts: TaskWaitOptions = {}) => {
       followed.push(ref);
+      if (opts.keep) kept.push(ref);
       for (const vm of Object.values(o.vms)) delete vm.current_operations[ref];
       o.task?.(ref);
       return '';
@@ -125,6 +129,7 @@ export function world(o: Opts) {
     audit,
     said,
     followed,
+    kept,
   };
 }
 

@@ -140,3 +140,23 @@ describe('beforeDestroy (issue 16: a replica taken over while it followed a task
     expect(pool.calls('task.destroy')).toBe(1);
   });
 });
+
+describe('keep: a task this client cannot show it created is followed, not destroyed', () => {
+  test('a task that succeeded gives its result and stays for xapi to collect', async () => {
+    await client.login();
+    const task = pool.createTask('Async.VM.suspend');
+    pool.finishTask(task, { result: '<value></value>' });
+    await expect(client.waitForTask(task, { keep: true })).resolves.toBe('');
+    expect(pool.calls('task.destroy')).toBe(0);
+    expect(pool.exists(task)).toBe(true);
+  });
+
+  test('a task that failed gives its error and stays too', async () => {
+    await client.login();
+    const task = pool.createTask('Async.VM.suspend');
+    pool.finishTask(task, { error: ['VM_NO_SUSPEND_SR', 'OpaqueRef:vm'] });
+    await expect(client.waitForTask(task, { keep: true })).rejects.toMatchObject({ code: 'VM_NO_SUSPEND_SR' });
+    expect(pool.calls('task.destroy')).toBe(0);
+    expect(pool.exists(task)).toBe(true);
+  });
+});
