@@ -80,6 +80,18 @@ function isEmergencyLoginAnswer(err: unknown): boolean {
   return xenErrorCode(err) === 'INTERNAL_ERROR' && /^session\.login/.test((err as { method?: unknown }).method as string);
 }
 
+/** Connection errors raised before a request is written (refused, or the name did not resolve): it never reached xapi. */
+const NEVER_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/**
+ * The call `method`, as sent (`Async.VM.suspend`), never reached xapi, so it did not run: unlike a lost answer, its
+ * outcome is known. Only the call's own error says so: the same code while its task is followed (event.from) comes
+ * after the call went out.
+ */
+export function neverSent(err: unknown, method: string): boolean {
+  return err instanceof XenApiConnectionError && err.method === method && NEVER_SENT_CODES.has(err.code ?? '');
+}
+
 export function isPoolUnavailable(err: unknown): boolean {
   if (isConnectionError(err)) return true;
   // the task vanished (a master restart loses tasks): the step re-runs and reconciles with the live pool first

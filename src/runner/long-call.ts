@@ -13,7 +13,7 @@
 import type { Ref } from '../domain/types';
 import { isXenApiError, XenApiTaskLostError, XenApiTimeoutError } from '../xenapi';
 import { parseXapiDatetime } from '../xenapi/records';
-import { StepFailure, isPoolUnavailable, xenErrorCode } from './errors';
+import { StepFailure, isPoolUnavailable, neverSent, xenErrorCode } from './errors';
 import type { PoolClient, StepDeps } from './ports';
 import type { StepContext } from './step';
 
@@ -111,7 +111,13 @@ export async function longCall(deps: StepDeps, ctx: StepContext, c: LongCall): P
 
   const issued: IssuedCall = { method: c.method, issuedAt: deps.clock.now() };
   await save(issued); // before the side effect: a crash after this point is reconciled, never blindly repeated
-  const task = await ctx.act<Ref>(`Async.${c.method}`, c.params, c.target);
+  let task: Ref;
+  try {
+    task = await ctx.act<Ref>(`Async.${c.method}`, c.params, c.target);
+  } catch (err) {
+    if (neverSent(err, `Async.${c.method}`)) await save(null); // refused before it was written: it did not run
+    throw err;
+  }
   await save({ ...issued, task });
   return { sent: true, result: await follow(task) };
 }

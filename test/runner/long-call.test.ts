@@ -8,7 +8,7 @@ import { silentLogger } from '../../src/log';
 import { longCall, type LongCall, type Reconciled } from '../../src/runner/long-call';
 import type { StepDeps } from '../../src/runner/ports';
 import type { StepContext } from '../../src/runner/step';
-import { XenApiError, XenApiTaskLostError, XenApiTimeoutError } from '../../src/xenapi';
+import { XenApiConnectionError, XenApiError, XenApiTaskLostError, XenApiTimeoutError } from '../../src/xenapi';
 
 interface World {
   sent: string[];
@@ -183,6 +183,28 @@ describe('longCall', () => {
     expect(w.sent).toEqual(['Async.pool.enable_ha']);
     expect(w.destroyed).toEqual([]);
     // the issued record (with its task) stays: the new holder follows that task instead of sending the call again
+    expect(w.data.enableHaCall).toMatchObject({ method: 'pool.enable_ha', task: 'OpaqueRef:task-1' });
+  });
+
+  it('the call never reached xapi (connection refused): nothing is left issued, and the next run sends it without asking the operator', async () => {
+    const { w, deps, ctx, call } = setup();
+    const act = (ctx as unknown as { act: (m: string) => Promise<string> }).act;
+    (ctx as unknown as { act: (m: string) => Promise<string> }).act = async (method) => {
+      throw new XenApiConnectionError(`cannot reach xs-1: ECONNREFUSED (${method})`, 'xs-1', method, 'ECONNREFUSED');
+    };
+    await expect(longCall(deps, ctx, call())).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    expect(w.data.enableHaCall).toBeNull();
+    // the pool cannot tell whether HA was enabled by it; the call did not run, so that question is not asked
+    (ctx as unknown as { act: typeof act }).act = act;
+    expect(await longCall(deps, ctx, call(async () => 'unknown'))).toEqual({ sent: true, result: 'ok' });
+    expect(w.sent).toEqual(['Async.pool.enable_ha']);
+  });
+
+  it('a refused connection while the task is followed is not "never sent": the record and its task stay', async () => {
+    const { w, deps, ctx, call } = setup();
+    const refusedWhileFollowing = new XenApiConnectionError('cannot reach xs-1: ECONNREFUSED (event.from)', 'xs-1', 'event.from', 'ECONNREFUSED');
+    (deps.client as unknown as { waitForTask: () => Promise<never> }).waitForTask = async () => Promise.reject(refusedWhileFollowing);
+    await expect(longCall(deps, ctx, call())).rejects.toBe(refusedWhileFollowing);
     expect(w.data.enableHaCall).toMatchObject({ method: 'pool.enable_ha', task: 'OpaqueRef:task-1' });
   });
 });

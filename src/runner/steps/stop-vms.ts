@@ -5,7 +5,7 @@
  * whose answer is lost (or a restart in between) is settled from the pool, never sent again blindly.
  */
 import type { Ref, VmStop } from '../../domain/types';
-import { isInterruption, isPoolUnavailable, StepFailure, toStepError, withCallsInDoubt, xenErrorCode } from '../errors';
+import { isInterruption, isPoolUnavailable, neverSent, StepFailure, toStepError, withCallsInDoubt, xenErrorCode } from '../errors';
 import { readLivePoolFor, readVmNow, runsOn, vmByRef, vmsOn, type LiveVm } from '../pool-state';
 import type { StepDeps } from '../ports';
 import type { StepContext, StepModule } from '../step';
@@ -181,6 +181,12 @@ export function createStopVmsStep(deps: StepDeps): StepModule {
           await ctx.act(method, [stop.vm], stop.vmName, { async: true });
           return undefined;
         } catch (err) {
+          if (neverSent(err, `Async.${method}`)) {
+            // refused before anything was written: not carried out, nothing in doubt. Unavailable: the engine runs the
+            // step again once the master answers, and the stop is sent then
+            await stopped.set(stop.vm, withoutIssued(recordOf(stop)!));
+            throw err;
+          }
           if (!isPoolUnavailable(err)) throw err;
           // no answer: the VM is read again (a pool still unreachable fails the step as unavailable: the engine
           // re-runs it once the pool answers, and it settles from `issued`)
