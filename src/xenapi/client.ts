@@ -685,6 +685,7 @@ export class XenApiClient extends EventEmitter {
         timeoutMs: opts.timeoutMs ?? this.requestTimeoutMs,
         signal: opts.signal,
         redact: this.redactor.redact,
+        redactPieces: this.redactor.redactPieces,
         transport: t,
         limits: this.replyLimits,
         answeredIn: (a) => (answered = a),

@@ -7,6 +7,9 @@ import { XenApiError } from './errors';
  * URL. The client applies it where errors enter the bot (XenApiClient.send, task failures, the database dump), so
  * no call site has to remember it.
  */
+/** The shortest piece of a secret that redactPieces removes (Redactor.add ignores secrets shorter than this). */
+const PIECE = 3;
+
 export class Redactor {
   private readonly secrets = new Set<string>();
 
@@ -16,7 +19,7 @@ export class Redactor {
   }
 
   add(secret: string | undefined): void {
-    if (!secret || secret.length < 3) return;
+    if (!secret || secret.length < PIECE) return;
     // as given, and as it appears inside a URL, an XML or HTML text (an error page quoting the request) and a JSON string
     for (const form of [secret, encodeURIComponent(secret), ...markupEscaped(secret), JSON.stringify(secret).slice(1, -1)]) this.secrets.add(form);
   }
@@ -26,6 +29,34 @@ export class Redactor {
     for (const s of this.secrets) if (out.includes(s)) out = out.split(s).join('[redacted]');
     return out;
   };
+
+  /**
+   * For texts that quote a reply the bot could not read (a decoder's error quotes the characters where it stopped):
+   * such a quote can hold a piece of a secret that a server echoed unescaped (`&dor-3-Secre` of `Tr0ub&dor-3-Secret`),
+   * which redact, matching whole secrets, lets through. Every run of PIECE or more characters that is also in a
+   * secret is removed too. Too eager for ordinary messages (a 3-letter word shared with the password), so only there.
+   */
+  redactPieces = (text: string): string => {
+    const out = this.redact(text);
+    let clean = '';
+    for (let i = 0; i < out.length; ) {
+      let len = 0;
+      while (i + len < out.length && this.inSecret(out.slice(i, i + len + 1))) len++;
+      if (len >= PIECE) {
+        clean += '[redacted]';
+        i += len;
+      } else {
+        clean += out[i];
+        i++;
+      }
+    }
+    return clean;
+  };
+
+  private inSecret(piece: string): boolean {
+    for (const s of this.secrets) if (s.includes(piece)) return true;
+    return false;
+  }
 
   /** The same error with its message and XenAPI parameters redacted (a new XenApiError, or the error updated). */
   scrub = (e: unknown): unknown => {

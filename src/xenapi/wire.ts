@@ -56,6 +56,8 @@ export interface RpcRequest {
   signal?: AbortSignal;
   /** scrubs secrets out of any text that ends up in an error */
   redact: (text: string) => string;
+  /** as redact, and any piece of a secret too: for decoders' errors, which quote the unreadable reply (Redactor.redactPieces) */
+  redactPieces: (text: string) => string;
   /** default: XML-RPC */
   transport?: Transport;
   limits?: ReplyLimits;
@@ -169,7 +171,7 @@ async function post(req: RpcRequest, path: string, body: string, signal: AbortSi
     return { kind: 'xml', doc: await readXml(res, limits, tooLarge, recordFields) };
   } catch (e) {
     if (e instanceof XmlRpcDecodeError || e instanceof JsonDecodeError) {
-      throw new XenApiProtocolError(`unreadable reply to ${where}: ${req.redact(e.message)}`, req.hostname, req.method, status);
+      throw new XenApiProtocolError(`unreadable reply to ${where}: ${req.redactPieces(e.message)}`, req.hostname, req.method, status);
     }
     throw e;
   }

@@ -2,6 +2,7 @@ import { inspect } from 'node:util';
 import { Writable } from 'node:stream';
 import { createLogger } from '../../src/log';
 import { XenApiClient } from '../../src/xenapi';
+import { Redactor } from '../../src/xenapi/redact';
 import { HANG, RESET, XapiFailure, startFakePool, type FakePool } from './helpers/fake-pool';
 
 /** The password must never surface: not in messages, params, stacks, hidden properties, causes or logs. */
@@ -104,5 +105,20 @@ describe('secrets scrubbed at the client boundary', () => {
       await client.logout().catch(() => undefined);
       await pool.stop();
     }
+  });
+});
+
+describe('Redactor.redactPieces (the errors of decoders, which quote the reply they could not read)', () => {
+  const r = new Redactor('Tr0ub&dor-3-Secret', ['repo-pw-XYZ']);
+  test('removes any run of three or more characters that is also in a secret, and the whole secrets', () => {
+    expect(r.redactPieces('a "&" that starts no reference: "&dor-3-Secre"')).toBe('a "&" that starts no reference: "[redacted]"');
+    expect(r.redactPieces('unknown element <o-pw-XY>')).toBe('unknown element <[redacted]>');
+    expect(r.redactPieces('Tr0ub&dor-3-Secret')).toBe('[redacted]');
+  });
+  test('leaves text that shares at most two characters in a row with a secret', () => {
+    expect(r.redactPieces('Unexpected token } in JSON at position 12')).toBe('Unexpected token } in JSON at position 12');
+  });
+  test('redact, for ordinary messages, removes whole secrets only', () => {
+    expect(r.redact('host xs-Secrets-1 is down')).toBe('host xs-Secrets-1 is down');
   });
 });
