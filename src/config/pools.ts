@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { withoutUrlCredentials } from '../xenapi/redact';
+import { TlsConfigError, parseEndpoint } from '../xenapi/tls';
 
 /**
  * The pools file (XSUPGRADE_POOLS): which pools the bot may touch, how to reach them, who approves.
@@ -53,7 +54,7 @@ const upgradeSchema = z.discriminatedUnion('mode', [
 const poolObject = z
   .object({
     name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,40}$/, 'lower-case letters, digits and dashes'),
-    masterUrl: z.string().regex(/^https?:\/\/[^/\s]+\/?$/, 'http(s)://host[:port]'),
+    masterUrl: z.string().regex(/^https?:\/\/[^/\s?#]+\/?$/, 'http(s)://host[:port]'),
     username: z.string().min(1),
     passwordEnv: envVarName,
     tls: tlsSchema.default({ mode: 'verify' }),
@@ -120,6 +121,17 @@ function isTimeZone(tz: string): boolean {
   }
 }
 
+/** The master's host:port as the XenAPI client would address it (src/xenapi/tls.ts parseEndpoint), or undefined when it could not. */
+function masterEndpoint(url: string): string | undefined {
+  try {
+    const ep = parseEndpoint(url, { mode: url.startsWith('http://') ? 'insecure-http' : 'verify' });
+    return `${ep.hostname.toLowerCase()}:${ep.port}`;
+  } catch (e) {
+    if (e instanceof TlsConfigError) return undefined;
+    throw e;
+  }
+}
+
 /**
  * Mistakes each field alone cannot show, found when the file is loaded (`serve`, `start`, every CLI command) rather
  * than at first use, each naming the pool and the field (issue 10.11).
@@ -130,7 +142,11 @@ function crossFieldChecks(p: z.infer<typeof poolObject>, ctx: z.RefinementCtx): 
   if (url.startsWith('http://') && p.tls.mode !== 'insecure-http') {
     issue(['tls', 'mode'], `"${p.tls.mode}" needs an https:// masterUrl, but masterUrl is ${withoutUrlCredentials(url)} (the pool password would travel in clear); use https://, or tls mode insecure-http to allow plain HTTP explicitly`);
   }
+  if (url.startsWith('https://') && p.tls.mode === 'insecure-http') {
+    issue(['tls', 'mode'], `"insecure-http" is only for http:// masterUrls, and masterUrl is ${withoutUrlCredentials(url)}; use "verify" or "pinned"`);
+  }
   if (/^https?:\/\/[^/]*@/.test(url)) issue(['masterUrl'], 'must not hold credentials (user@ or user:password@): the user is `username`, the password comes from `passwordEnv`');
+  else if (masterEndpoint(url) === undefined) issue(['masterUrl'], `${JSON.stringify(url)} is not a URL the XenAPI client can use (a valid host name or address, a port from 1 to 65535)`);
   if (!isTimeZone(p.timezone)) issue(['timezone'], `"${p.timezone}" is not a time zone; expected an IANA name such as UTC or Europe/Berlin`);
   if (p.upgrade.mode === 'automatic') {
     if (/^\w+:\/\/[^/]*@/.test(p.upgrade.repositoryUrl)) {
@@ -157,9 +173,17 @@ export const poolsFileSchema = z
   .strict()
   .superRefine((file, ctx) => {
     const seen = new Set<string>();
+    /** host:port → the first pool's name: one XenServer pool under two names would get two leases (R3.1) */
+    const masters = new Map<string, string>();
     file.pools.forEach((p, i) => {
       if (seen.has(p.name)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['pools', i, 'name'], message: `duplicate pool name ${p.name}` });
       seen.add(p.name);
+      const master = masterEndpoint(p.masterUrl);
+      const other = master && masters.get(master);
+      if (other) {
+        const message = `the same master as pool ${other} (${master}): runs are kept apart by pool name, so two names for one pool could take two of its hosts down at once (R3.1)`;
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['pools', i, 'masterUrl'], message });
+      } else if (master) masters.set(master, p.name);
     });
   });
 
