@@ -14,7 +14,7 @@ import type { AuditKind } from './audit';
 import { isConnectionError, toStepError } from './errors';
 import { isFenced } from './fencing';
 import { taskOf } from './long-call';
-import { describeHost, readLivePool, type LivePool } from './pool-state';
+import { describeHost, readLivePool, readVmNow, type LivePool, type LiveVm } from './pool-state';
 import type { PoolClient } from './ports';
 import { hostRemap } from './remap';
 import type { HaSaved } from './steps/pool-prep';
@@ -68,6 +68,9 @@ export interface RestoreDeps {
 
 /** How long Restore follows one call's task before it says the call is still running (enable_ha: minutes). */
 export const RESTORE_TASK_WAIT_MS = 30 * 60_000;
+
+/** VM.current_operations values of a suspend or shutdown (its keys are the task refs), as stop-vms sends them */
+const STOP_OPS = new Set(['suspend', 'clean_shutdown', 'hard_shutdown', 'shutdown']);
 
 /** Restore may not go on: its lease was taken over (the message says by whom and before which call). */
 class RestoreStopped extends Error {}
@@ -178,9 +181,42 @@ async function putBack(deps: RestoreDeps, run: Run, offer: RestoreOffer, rec: Re
     }
   }
 
+  /**
+   * The VM as the pool shows it once no suspend or shutdown of it is in progress (R6.2: the VMs the run stopped are put
+   * back). The aborted run's stop may still be running on xapi (a suspend of a large VM takes minutes, and the replica
+   * that sent it may be gone): the VM still shows Running, and would end down after Restore called itself done. Each
+   * stop in progress is followed to its end (its task kept, not destroyed: it may be another client's), then the VM is
+   * read again. `vm` undefined: it no longer exists; undefined: still being stopped, said in `left`.
+   */
+  const withNoStopInProgress = async (vm: { ref: Ref; name: string }): Promise<{ vm: LiveVm | undefined } | undefined> => {
+    const followed = new Set<string>();
+    for (;;) {
+      const now = await readVmNow(client, vm.ref, vm.name);
+      const [task, op] = Object.entries(now?.operations ?? {}).find(([, o]) => STOP_OPS.has(o)) ?? [];
+      if (!now || !task) return { vm: now };
+      const still = `${vm.name} (${now.powerState}) is still being stopped: ${op} in progress (task ${task})`;
+      if (followed.has(task) || !client.waitForTask) {
+        rec.left.push(`${still}; it was not put back: click Restore again once it has ended`);
+        return undefined;
+      }
+      followed.add(task);
+      try {
+        await client.waitForTask(task, { keep: true, deadlineMs: deps.clock.now() + RESTORE_TASK_WAIT_MS });
+      } catch (err) {
+        if (err instanceof XenApiTimeoutError) {
+          rec.left.push(`${still} after ${RESTORE_TASK_WAIT_MS / 60_000} min; it was not put back: check the pool before clicking Restore again`);
+          return undefined;
+        }
+        // the stop refused (the VM keeps running) or its task lost: the VM read again says where it is
+      }
+    }
+  };
+
   pool = await readLivePool(client);
   for (const vm of offer.vms) {
-    const live = pool.vms.find((v) => v.ref === vm.ref);
+    const settled = await withNoStopInProgress(vm);
+    if (!settled) continue;
+    const live = settled.vm;
     if (!live) {
       rec.left.push(`${vm.name} no longer exists in the pool`);
       continue;

@@ -27,6 +27,8 @@ export interface Opts {
   records?: Record<string, Rec>;
   /** what the pool does with a stop call (may throw) */
   act?: (method: string, ref: string, vm: VmState) => void;
+  /** what the pool does with a start, resume or unpause call (may throw; default: the VM runs on the host named) */
+  start?: (method: string, params: unknown[], vm: VmState) => void;
   /** a followed task: what it does to the VM, may throw */
   task?: (ref: string) => void;
   /** VM.get_record answers after the step's own read (nth > pool reads) */
@@ -61,6 +63,7 @@ export function world(o: Opts) {
         sent.push(`${method} ${o.vms[params[0] as string]?.name}`);
         const vm = o.vms[params[0] as string]!;
         if (o.act && /suspend|shutdown/.test(method)) return o.act(method, params[0] as string, vm);
+        if (o.start && /start|resume|unpause/.test(method)) return o.start(method, params, vm);
         if (method === 'VM.suspend') Object.assign(vm, { power_state: 'Suspended', resident_on: NULL });
         else if (/shutdown/.test(method)) Object.assign(vm, { power_state: 'Halted', resident_on: NULL });
         else if (method === 'VM.start_on' || method === 'VM.resume_on') Object.assign(vm, { power_state: 'Running', resident_on: params[1] });
