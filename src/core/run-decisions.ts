@@ -12,6 +12,9 @@ import { mention } from '../domain/mention';
 import type { AuditKind } from '../runner/audit';
 import { abortedOutcome } from '../runner/end-audit';
 import type { Engine, PoolRuntime } from '../runner/engine';
+import { readLivePoolFor, vmByRef, type LivePool } from '../runner/pool-state';
+import type { PoolClient } from '../runner/ports';
+import { mayHaveStopped, type StoppedVm } from '../runner/steps/stop-vms';
 import { checkAgainstPool, checkRequest, recoveryMutation, StaleAction } from '../runner/recovery';
 import { endAuditOf, runReport } from '../runner/report';
 import type { Store } from '../store';
@@ -40,6 +43,44 @@ export interface DecisionEnv {
 }
 
 export type RunDecisions = Pick<Core, 'approve' | 'hold' | 'resume' | 'abort' | 'recover'>;
+
+const listed = (names: string[]): string => names.join(', ');
+const plural = (names: string[], one: string, many: string): string => (names.length === 1 ? one : many);
+
+/**
+ * Skip host at a failed restore-vms: what became of the VMs this run stopped for the host (its stop-vms records that
+ * count as stopped by the run, mayHaveStopped, as the end audit reads them), from the pool read now. When the pool
+ * cannot be read it says so, and which VMs stay stopped is given as the bot's inference only.
+ */
+export async function stoppedVmsNow(client: PoolClient, run: Run, hostName: string): Promise<string> {
+  const records = (run.steps.find((s) => s.id === `${hostName}:stop-vms`)?.data?.stopped ?? {}) as Record<string, StoppedVm>;
+  const byRun = Object.entries(records).filter(([, rec]) => mayHaveStopped(rec));
+  if (byRun.length === 0) return 'The run stopped no VM for it.';
+  let pool: LivePool;
+  try {
+    pool = await readLivePoolFor(client, { vms: byRun.map(([ref]) => ref) });
+  } catch (err) {
+    return (
+      `The pool could not be read to see which of the VMs this run stopped for it (${listed(byRun.map(([, rec]) => rec.name))}) run again (${(err as Error).message}): ` +
+      "the bot concludes that those restore-vms did not start stay stopped (start them yourself; the run's end lists the ones still down)."
+    );
+  }
+  const down: string[] = [];
+  const running: string[] = [];
+  const gone: string[] = [];
+  for (const [ref, rec] of byRun) {
+    const vm = vmByRef(pool, ref);
+    if (!vm) gone.push(rec.name);
+    else if (vm.powerState === 'Running') running.push(rec.name);
+    else down.push(`${rec.name} (${vm.powerState})`);
+  }
+  const parts = [
+    ...(down.length ? [`${listed(down)} ${plural(down, 'stays', 'stay')} stopped (start ${plural(down, 'it', 'them')} yourself; the run's end lists ${plural(down, 'it', 'them')})`] : []),
+    ...(running.length ? [`${listed(running)} ${plural(running, 'is', 'are')} running again`] : []),
+    ...(gone.length ? [`${listed(gone)} no longer ${plural(gone, 'exists', 'exist')} in the pool`] : []),
+  ];
+  return `Of the VMs this run stopped for it, the pool shows: ${parts.join('; ')}.`;
+}
 
 export function runDecisions(env: DecisionEnv): RunDecisions {
   const { store, clock, engine, forRun, cas, refuse, audit } = env;
@@ -224,7 +265,7 @@ export function runDecisions(env: DecisionEnv): RunDecisions {
         const text = !AFTER_UPGRADE_KINDS.has(checked.step.kind)
           ? `${host} skipped by ${mention(actor.userId)}: it stays disabled and is not upgraded; the pool stays in mixed mode (R3.5) until it is handled.`
           : checked.step.kind === 'restore-vms'
-            ? `The rest of ${host} skipped by ${mention(actor.userId)}: it stays on the target, enabled; the VMs stopped for it stay stopped (start them yourself; the run's end lists them). The run goes on.`
+            ? `The rest of ${host} skipped by ${mention(actor.userId)}: it stays on the target, enabled. ${await stoppedVmsNow(rt.runtime.deps.client, run, host ?? '?')} The run goes on.`
             : `The rest of ${host} skipped by ${mention(actor.userId)}: it stays on the target, enabled; its VMs are not moved back. The run goes on.`;
         engine.notify(updated, 'runEvent', (n) => n.runEvent(updated, text));
       }

@@ -13,7 +13,7 @@ import { longCall } from './long-call';
 import { verifyNewHost } from './new-host';
 import { describeHost, readLivePool, type LiveHost, type LiveHosts } from './pool-state';
 import type { RunStore } from './ports';
-import { addressTakenBy, aheadRefusal, hostPlanOf, membersAhead, otherMemberAt, type RecoveryState } from './recovery';
+import { addressTakenBy, aheadRefusal, hostPlanOf, membersAhead, otherMemberAt, validActions, type RecoveryState } from './recovery';
 import type { Replacement } from './remap';
 import { endAuditOf } from './report';
 import type { PoolRuntime } from './runtime';
@@ -229,7 +229,13 @@ async function rollbackMaster(env: RecoveryEnv, run: Run, step: StepRecord): Pro
     // the click may have been taken while the pool could not be read (checkAgainstPool): the members again, before
     // the master is enabled (R4.1)
     const ahead = membersAhead(run, await readLivePool(rt.deps.client));
-    if (ahead.length > 0) throw new StepFailure(aheadRefusal(run, ahead), { observed: ahead.map((n) => `${n} on ${run.plan.target.label}`) });
+    if (ahead.length > 0) {
+      // the step fails still in this phase: its alert offers what validActions gives a failed step here (Retry
+      // included), and the message names exactly those
+      const failedHere = { ...run.steps.find((s) => s.id === step.id)!, state: 'failed' as const };
+      const offered = validActions({ ...run, state: 'failed' }, failedHere);
+      throw new StepFailure(aheadRefusal(run, ahead, offered), { observed: ahead.map((n) => `${n} on ${run.plan.target.label}`) });
+    }
     run = await setPhase(env, run, step.id, { phase: 'enable' });
     rec = { ...rec, phase: 'enable' };
   }

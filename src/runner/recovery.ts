@@ -19,6 +19,8 @@
  * - abort: stop, with a report of every host and VM (core).
  *
  * A multi-phase recovery is durable: its phase is in the failed step's data (`recovery`), so a restart continues it.
+ * A roll-back that failed before it changed anything (still waiting for the master on its old version, or refused
+ * there because a member already runs the target) offers Retry too.
  * This module holds the rules and the checks made when an action is chosen; the procedures are in recovery-procedures.ts.
  */
 import type { NewHostProbe, RecoveryRequest } from '../domain/ports';
@@ -68,7 +70,12 @@ export function validActions(run: Run, step: StepRecord): RecoveryAction[] {
   if (run.state !== 'failed' || step.state !== 'failed') return [];
   const rec = step.data?.recovery as RecoveryState | undefined;
   if (oldRecordForgotten(rec)) return ['forget-rejoin', 'abort'];
-  if (rec?.action === 'rollback-master') return ['rollback-master', 'abort'];
+  if (rec?.action === 'rollback-master') {
+    // until the master is back on its old version and the members are checked (await-original), the roll-back has
+    // sent nothing to the pool: Retry (the master's upgrade fixed) is still a way out, and the roll-back, chosen
+    // again, resumes where it was. Once the master is re-enabled on its old version, only finishing it or Abort remain
+    return rec.phase === 'await-original' ? ['retry', 'rollback-master', 'abort'] : ['rollback-master', 'abort'];
+  }
   const actions: RecoveryAction[] = ['retry'];
   // R3.10: an update's precheck failed on this host: continue without that update (recorded, shown in the end audit)
   if (step.kind === 'apply-updates' && (step.data?.failed as { uuid?: string } | null | undefined)?.uuid) actions.push('skip-update');
@@ -147,9 +154,18 @@ export function membersAhead(run: Run, pool: LivePool): string[] {
     .map((hp) => hp.name);
 }
 
-/** R4.1: why a master is not rolled back below members that already run the target. */
-export function aheadRefusal(run: Run, ahead: string[]): string {
-  return `rollback refused: ${ahead.join(', ')} already run ${run.plan.target.label}; a master rolled back below its members breaks the pool (R4.1). Decide: fix the master's upgrade and retry, or reinstall those hosts on the old version first`;
+/**
+ * R4.1: why a master is not rolled back below members that already run the target, and the ways out among `offered`
+ * (the actions of the alert the operator decides in): the message names each of them and no other.
+ */
+export function aheadRefusal(run: Run, ahead: string[], offered: RecoveryAction[]): string {
+  const ways: Partial<Record<RecoveryAction, string>> = {
+    retry: "fix the master's upgrade and retry",
+    'rollback-master': `reinstall ${ahead.join(', ')} on the old version, then roll back the master again`,
+    abort: 'abort the run',
+  };
+  const named = offered.flatMap((a) => (ways[a] ? [ways[a]] : []));
+  return `rollback refused: ${ahead.join(', ')} already run ${run.plan.target.label}; a master rolled back below its members breaks the pool (R4.1). Decide: ${named.join(', or ')}`;
 }
 
 /** Checks against the live pool, before anything is written (R4.1 refusal, R4.2 "confirmed not live"). */
@@ -167,7 +183,7 @@ export async function checkAgainstPool(rt: PoolRuntime, run: Run, step: StepReco
   }
   if (req.action === 'rollback-master') {
     const ahead = membersAhead(run, pool);
-    if (ahead.length > 0) return { ok: false, code: 'conflict', error: aheadRefusal(run, ahead) };
+    if (ahead.length > 0) return { ok: false, code: 'conflict', error: aheadRefusal(run, ahead, validActions(run, step)) };
   }
   if (req.action === 'forget-rejoin') {
     const h = pool.hosts.find((x) => x.ref === step.host);

@@ -165,7 +165,7 @@ describe('recovery actions', () => {
       expect(validActions(failed, step)).toEqual(['retry', 'skip-host', 'abort']);
       const skip = await h.core.recover(run.id, { action: 'skip-host', stepId: step.id, attempt: step.attempts }, APPROVER);
       expect(skip.ok ? 'accepted' : skip.error).toBe('accepted');
-      expect(h.notifier.calls.some((c) => c.method === 'runEvent' && /The rest of xs-a1 skipped by .*the VMs stopped for it stay stopped/.test(String(c.text)))).toBe(true);
+      expect(h.notifier.calls.some((c) => c.method === 'runEvent' && /The rest of xs-a1 skipped by .*the pool shows: local-a1 \(Suspended\) stays stopped \(start it yourself; the run's end lists it\)\. The run goes on\./.test(String(c.text)))).toBe(true);
       const ended = await waitForRun(h.store, run.id, ['done', 'failed', 'aborted'], 60_000);
       expect(ended.state).toBe('done');
       expect(h.sim.hosts().map((x) => [x.name, x.productVersion, x.enabled])).toEqual(h.sim.hosts().map((x) => [x.name, '7.6.0', true]));
