@@ -90,7 +90,7 @@ describe('Skip on a host already back on the target (restore-vms, move-back)', (
   it('is worded as going on without its VMs, never as leaving the host on its old version', () => {
     const text = alert('xs-a1:restore-vms');
     expect(text).toContain('Continue without these VMs');
-    expect(text).toMatch(/xs-a1 stays on the target, enabled\. The VMs stopped for it stay stopped: start them yourself/);
+    expect(text).toMatch(/xs-a1 stays on the target, enabled\. Any VM this run stopped for it and did not start again stays stopped: start it yourself/);
     expect(text).not.toMatch(/old version|Skip host/);
     expect(alert('xs-a2:restore-vms', 'move-back')).toContain('Leave the VMs where they are');
   });

@@ -64,7 +64,7 @@ function recoveryButton(action: RecoveryAction, run: Run, step: StepRecord): But
           confirm: confirm({
             title: `Go on without ${host}'s VMs?`,
             text: stopped
-              ? `${host} stays on the target, enabled. The VMs stopped for it stay stopped: start them yourself. The run goes on with the next host, and its end lists them.`
+              ? `${host} stays on the target, enabled. Any VM this run stopped for it and did not start again stays stopped: start it yourself. The run goes on with the next host, and its end lists them.`
               : `${host} stays on the target, enabled. Its VMs are not moved back; they keep running where they are. The run goes on with the next host.`,
             confirm: 'Go on',
           }),
