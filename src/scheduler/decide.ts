@@ -45,8 +45,13 @@ export interface DecideInput {
   /** the previous tick's now (digest times are caught in (previousTick, now]) */
   previousTick?: number;
   schedules: Schedule[];
-  /** runs referenced by schedules (runId / current.runId) */
+  /** runs referenced by schedules (runId / current.runId, and windowRuns) */
   runsById: Record<string, Run | undefined>;
+  /**
+   * per schedule id: the unfinished run its open window started (the run's start audit names the window) when the
+   * schedule's `current.runId` was not written after the start (a failed write, or a crash right after core.start)
+   */
+  windowRuns?: Record<string, string | undefined>;
   /** per pool: its active run, else its latest */
   poolRuns: Record<string, Run | undefined>;
   /** per pool: since when its latest plan shows mixed versions while no run is active */
@@ -91,14 +96,27 @@ function openingFor(run: Run | undefined): WindowOpening {
   }
 }
 
-function scheduleRun(s: Schedule, runs: DecideInput['runsById']): Run | undefined {
-  const id = s.current?.runId ?? s.runId;
-  return id ? runs[id] : undefined;
+function scheduleRun(s: Schedule, input: DecideInput): Run | undefined {
+  const id = s.current?.runId ?? input.windowRuns?.[s.id] ?? s.runId;
+  return id ? input.runsById[id] : undefined;
 }
+
+/**
+ * A window with no run of its own opens on the pool's unfinished run when a window paused it (e.g. the previous
+ * night's one-off window ended mid-upgrade): it resumes that run, as a recurring window resumes its own. Any other
+ * unfinished run is not the window's (a human paused or drives it): the window tries to start, and says why not.
+ */
+function continuedRun(s: Schedule, input: DecideInput): Run | undefined {
+  const run = input.poolRuns[s.pool];
+  return run?.state === 'paused' && run.pausedBy?.source === 'scheduler' ? run : undefined;
+}
+
+/** the run id the schedule keeps (a recurring window resumes it at its next opening), when not kept already */
+const recordRun = (s: Schedule, run: Run | undefined): Partial<Schedule> => (run && s.runId !== run.id ? { runId: run.id } : {});
 
 function decideSchedule(s: Schedule, input: DecideInput): SchedulerAction[] {
   const { now, settings } = input;
-  const run = scheduleRun(s, input.runsById);
+  const run = scheduleRun(s, input);
 
   if (s.state === 'active' && s.current) {
     if (s.current.endAt !== undefined && now >= s.current.endAt) {
@@ -109,12 +127,12 @@ function decideSchedule(s: Schedule, input: DecideInput): SchedulerAction[] {
           schedule: s,
           run,
           hold: !!run && ACTIVE.includes(run.state),
-          patch: { state: more ? 'scheduled' : 'done', current: undefined },
+          patch: { state: more ? 'scheduled' : 'done', current: undefined, ...recordRun(s, run) },
         },
       ];
     }
     if (run && TERMINAL_RUN_STATES.includes(run.state)) {
-      return [{ kind: 'schedule-finished', schedule: s, run, patch: { state: 'done', current: undefined, nextStartAt: undefined } }];
+      return [{ kind: 'schedule-finished', schedule: s, run, patch: { state: 'done', current: undefined, nextStartAt: undefined, ...recordRun(s, run) } }];
     }
   }
   if (!(s.state === 'scheduled' || s.state === 'active') || s.nextStartAt === undefined || s.nextStartAt > now) return [];
@@ -150,14 +168,16 @@ function decideSchedule(s: Schedule, input: DecideInput): SchedulerAction[] {
     });
   }
   if (onTime) {
-    const opening = openingFor(run);
+    const openRun = run ?? continuedRun(s, input);
+    const opening = openingFor(openRun);
     const nextStart = next(Math.max(now, end ?? latest));
     const keepsRunning = opening === 'start' || opening === 'resume' || opening === 'already-running';
     let patch: Partial<Schedule>;
-    if (keepsRunning) patch = { state: 'active', current: { startAt: latest, endAt: end, runId: run && opening !== 'start' ? run.id : undefined }, nextStartAt: nextStart };
-    else if (opening === 'failed' && s.window.kind === 'cron') patch = { state: 'scheduled', current: undefined, nextStartAt: nextStart };
+    if (keepsRunning) {
+      patch = { state: 'active', current: { startAt: latest, endAt: end, runId: openRun && opening !== 'start' ? openRun.id : undefined }, nextStartAt: nextStart, ...recordRun(s, openRun) };
+    } else if (opening === 'failed' && s.window.kind === 'cron') patch = { state: 'scheduled', current: undefined, nextStartAt: nextStart };
     else patch = { state: opening === 'failed' ? 'failed' : 'done', current: undefined, nextStartAt: undefined };
-    actions.push({ kind: 'window-open', schedule: s, startAt: latest, endAt: end, opening, run, patch });
+    actions.push({ kind: 'window-open', schedule: s, startAt: latest, endAt: end, opening, run: openRun, patch });
   }
   return actions;
 }

@@ -6,14 +6,14 @@ import type { Clock } from '../clock';
 import { silentLogger, type Logger } from '../log';
 import type { Schedule, Store } from '../store/types';
 import { DEFAULT_SETTINGS, decide, type SchedulerAction, type SchedulerSettings } from './decide';
-import { planDifferences } from './plan-diff';
+import { planDifferences, replanOptions } from './plan-diff';
 import { formatDuration, formatInZone, isValidTimeZone } from './timezone';
 import { parseWindow } from './window';
 import { authorize, decisionGroups } from '../core/authorize';
 
 export { decide, DEFAULT_SETTINGS } from './decide';
 export type { DecideInput, SchedulerAction, SchedulerSettings, WindowOpening, PoolView } from './decide';
-export { planDiffers, planDifferences } from './plan-diff';
+export { planDiffers, planDifferences, replanOptions } from './plan-diff';
 export { parseWindow, windowEnd, nextTimeOfDay } from './window';
 export { parseCron, occurrencesBetween, nextOccurrence } from './cron';
 export { wallToUtc, zonedParts, formatInZone, isValidTimeZone } from './timezone';
@@ -132,6 +132,8 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
   /** per pool: the live pool's versions when it was last read for the mixed-mode watchdog (issue 11.5) */
   const liveMixed: Record<string, { mixed: boolean; detail: string } | undefined> = {};
   let previousTick: number | undefined;
+  /** schedules whose unrecorded run was found by its start audit (said once in the log) */
+  const foundByAudit = new Set<string>();
   let task: ScheduledTask | undefined;
   let ticking: Promise<unknown> = Promise.resolve();
 
@@ -301,7 +303,30 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
       if (!active && mixedNow) mixedSince[p.name] ??= now;
       else if (active || mixedNow === false || !hinted) mixedSince[p.name] = undefined;
     }
-    return { schedules, runsById, poolRuns };
+    const windowRuns: Record<string, string | undefined> = {};
+    for (const s of schedules) {
+      const run = await runStartedBy(s, poolRuns[s.pool]);
+      if (run) {
+        windowRuns[s.id] = run.id;
+        runsById[run.id] = run;
+      }
+    }
+    return { schedules, runsById, poolRuns, windowRuns };
+  }
+
+  /**
+   * The pool's unfinished run that an open window started, when the schedule does not name it: the run id is written
+   * to the schedule after core.start returned, and that write can fail or the process die before it. The run's start
+   * audit (detail.window) is written in the same transaction as the run itself (store.createRun), so it is there
+   * whenever the run is: the window's end finds and pauses the run it started (R3.1) without a second durable write.
+   */
+  async function runStartedBy(s: Schedule, poolRun: Run | undefined): Promise<Run | undefined> {
+    if (s.state !== 'active' || !s.current || s.current.runId || !poolRun || !UNFINISHED_RUN_STATES.includes(poolRun.state)) return undefined;
+    const audit = await store.listAudit(poolRun.id);
+    const started = audit.some((e) => e.kind === 'state' && e.detail?.window === s.id);
+    if (started && !foundByAudit.has(s.id)) logger.warn({ schedule: s.id, runId: poolRun.id }, 'scheduler: the window\'s run was not recorded in its schedule; found by its start audit');
+    if (started) foundByAudit.add(s.id);
+    return started ? poolRun : undefined;
   }
 
   /** Mixed versions as the live pool shows them; undefined when the pool does not answer (nothing is claimed then). */
@@ -338,13 +363,15 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
         return;
       case 'resume': {
         const r = await core.resume(a.run!.id, actor);
-        await say(s.pool, r.ok ? `Window ${s.id} opened${until}: resumed run ${r.value.id} on behalf of <@${s.createdBy}>.` : `Window ${s.id} opened but run ${a.run!.id} stays paused: ${r.error}`);
+        // a run this schedule did not start: the pool's run an earlier window paused (decide.ts continuedRun)
+        const whose = s.runId === a.run!.id ? '' : ` (paused at the end of an earlier window)`;
+        await say(s.pool, r.ok ? `Window ${s.id} opened${until}: resumed run ${r.value.id}${whose} on behalf of <@${s.createdBy}>.` : `Window ${s.id} opened but run ${a.run!.id}${whose} stays paused: ${r.error}`);
         return;
       }
       case 'start':
         break;
     }
-    const fresh = await core.plan(s.pool, {}, actor);
+    const fresh = await core.plan(s.pool, replanOptions(s.approvedPlan), actor);
     const giveUp = async (note: string) => {
       await patchSchedule(s.id, s.window.kind === 'once' ? { state: 'failed', current: undefined, note } : { state: 'scheduled', current: undefined, note });
     };
@@ -495,6 +522,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
       previousTick,
       schedules: world.schedules,
       runsById: world.runsById,
+      windowRuns: world.windowRuns,
       poolRuns: world.poolRuns,
       mixedSince,
       liveMixed,

@@ -1,4 +1,4 @@
-import type { Plan } from '../domain/types';
+import type { Plan, UpgradeMode } from '../domain/types';
 
 /**
  * What makes a re-plan at a window's start need a new approval (pure). Ignored on purpose: createdAt, estimates,
@@ -44,4 +44,15 @@ export function planDifferences(approved: Plan, fresh: Plan): string[] {
 
 export function planDiffers(approved: Plan, fresh: Plan): boolean {
   return planDifferences(approved, fresh).length > 0;
+}
+
+/**
+ * The options of the re-plan at a window's opening: towards the approved plan's target and mode, as core.start
+ * re-makes a plan (src/core/index.ts startRun): a plan made with options of its own (`plan pool-a 7.6 manual`)
+ * re-planned with the pools file's defaults would read as changed on an unchanged pool. A hop of a multi-hop chain is
+ * re-planned towards the chain's final target, its mode coming from the pools file's hops (R1.4).
+ */
+export function replanOptions(approved: Plan): { target?: string; mode?: UpgradeMode } {
+  if (approved.finalTarget) return { target: approved.finalTarget };
+  return { ...(approved.target.product ? { target: approved.target.product } : {}), mode: approved.mode };
 }

@@ -1,32 +1,36 @@
 import type { Core, Notifier } from '../../src/domain/ports';
-import type { HostPlan, Plan, Run } from '../../src/domain/types';
+import type { Actor, HostPlan, Plan, Run } from '../../src/domain/types';
 import { poolConfigSchema, type PoolConfig } from '../../src/config/pools';
 import { createScheduler, type Scheduler } from '../../src/scheduler';
 import { openStore, type Store } from '../../src/store';
 import { samplePlan, sampleRun } from '../store/fixtures/sample';
 
 /** A jest.fn Core keeping runs in a map: start creates a running run, hold pauses, resume runs again. */
-export function fakeCore(opts: { plan: () => Plan; now: () => number }) {
+export function fakeCore(opts: { plan: () => Plan; now: () => number; store?: Store }) {
   const runs = new Map<string, Run>();
   let counter = 0;
   const core = {
     listPools: jest.fn(async () => []),
     plan: jest.fn(async () => ({ ok: true as const, value: opts.plan() })),
-    start: jest.fn(async (pool: string, o: { planHash?: string }) => {
+    start: jest.fn(async (pool: string, o: { planHash?: string }, actor?: Actor) => {
       const run = sampleRun(`${pool}-run-${++counter}`, { pool, planHash: o.planHash ?? '', createdAt: opts.now(), updatedAt: opts.now() });
       runs.set(run.id, run);
+      // as the real core: the run's start is audited with the window that started it (same transaction as the run)
+      await opts.store?.appendAudit({ at: opts.now(), runId: run.id, kind: 'state', actor: actor?.userId ?? 'test', message: `run ${run.id} started`, detail: actor?.window ? { window: actor.window } : {} });
       return { ok: true as const, value: run };
     }),
     approve: jest.fn(async () => ({ ok: false as const, error: 'no', code: 'forbidden' as const })),
-    hold: jest.fn(async (id: string) => {
+    hold: jest.fn(async (id: string, _step?: string, actor?: Actor) => {
       const run = runs.get(id)!;
       run.state = 'paused';
       run.updatedAt = opts.now();
+      if (actor) run.pausedBy = { userId: actor.userId, source: actor.source, at: opts.now() };
       return { ok: true as const, value: run };
     }),
     resume: jest.fn(async (id: string) => {
       const run = runs.get(id)!;
       run.state = 'running';
+      delete run.pausedBy;
       run.updatedAt = opts.now();
       return { ok: true as const, value: run };
     }),
@@ -91,7 +95,7 @@ export async function setup(opts: { timezone?: string; now: number; replan?: () 
   let now = opts.now;
   const store = opts.store ?? (await openStore({ path: ':memory:', clock: { now: () => now, sleep: async () => undefined, scale: 1 } }));
   if (!opts.store) await store.savePlan('pool-a', approvedPlan());
-  const { core, runs } = fakeCore({ plan: opts.replan ?? (() => approvedPlan({ id: 'plan-fresh', createdAt: now })), now: () => now });
+  const { core, runs } = fakeCore({ plan: opts.replan ?? (() => approvedPlan({ id: 'plan-fresh', createdAt: now })), now: () => now, store });
   const notifier = fakeNotifier();
   const scheduler: Scheduler = createScheduler({
     core, store, notifier, pools: [poolConfig('pool-a', opts.timezone ?? 'Europe/Berlin')],

@@ -1,4 +1,4 @@
-import { planDifferences, planDiffers } from '../../src/scheduler/plan-diff';
+import { planDifferences, planDiffers, replanOptions } from '../../src/scheduler/plan-diff';
 import type { HostPlan, Plan, Precheck } from '../../src/domain/types';
 import { samplePlan } from '../store/fixtures/sample';
 
@@ -59,5 +59,16 @@ describe('planDiffers: what needs a new approval at a window start', () => {
   test('target and mode differ', () => {
     expect(planDifferences(plan(), plan({ mode: 'manual' }))).toEqual(['upgrade mode changed from automatic to manual']);
     expect(planDiffers(plan(), plan({ target: { product: '8.2.0', platform: '3.2.0', label: 'XenServer 8.2' } }))).toBe(true);
+  });
+});
+
+describe('replanOptions: a window re-plans towards what was approved, as core.start does', () => {
+  test("the approved plan's target and mode, not the pools file's defaults", () => {
+    const approved = samplePlan({ mode: 'manual', target: { product: '7.6.0', platform: '3.0.0', label: 'XenServer 7.6' } });
+    expect(replanOptions(approved)).toEqual({ target: '7.6.0', mode: 'manual' });
+  });
+  test("a hop of a multi-hop chain: towards the chain's final target, the hop's mode from the pools file", () => {
+    const approved = samplePlan({ mode: 'automatic', finalTarget: '8.2.1', target: { product: '7.1.1', platform: '2.1.1', label: 'XenServer 7.1 CU1' } });
+    expect(replanOptions(approved)).toEqual({ target: '8.2.1' });
   });
 });
