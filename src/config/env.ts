@@ -3,6 +3,7 @@ import { parseEnvVariables } from '../env-variables';
 import { decodeThreadsEnvSchema } from '../xenapi/decode-pool';
 import { replyLimitsEnvSchema } from '../xenapi/limits';
 import { ConfigError } from './pools';
+import { isPostgresUrl } from '../store/url';
 
 /**
  * General settings from the environment (Slack's own settings are in src/slack/settings.ts; a pool's password and
@@ -11,17 +12,24 @@ import { ConfigError } from './pools';
  * in one of the two schemas. Errors name the variable and what was expected, never its value.
  */
 
+// at least a minute: the scheduler ticks every few seconds, and a smaller period would post a reminder on most ticks
 const minutes = (fallback: number) =>
   z
     .string()
     .regex(/^\d+(\.\d+)?$/, 'must be a number of minutes, like 30')
     .transform(Number)
-    .refine((n) => n > 0, 'must be greater than 0')
+    .refine((n) => n >= 1, 'must be at least 1 minute')
     .default(String(fallback));
+
+/** a postgres:// URL must parse as one (a password with # or @ must be percent-encoded); anything else is a SQLite path */
+const statePath = z
+  .string()
+  .min(1)
+  .refine((s) => !isPostgresUrl(s) || URL.canParse(s), 'is not a valid postgres:// URL (percent-encode special characters of the password, e.g. # as %23)');
 
 const envSchema = z.object({
   XSUPGRADE_POOLS: z.string().min(1).optional(),
-  XSUPGRADE_STATE: z.string().min(1).default('./data/state.sqlite'),
+  XSUPGRADE_STATE: statePath.default('./data/state.sqlite'),
   XSUPGRADE_BACKUPS: z.string().min(1).default('./data/backups'),
   XSUPGRADE_LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { errorMap: () => ({ message: 'must be one of fatal, error, warn, info, debug, trace, silent' }) })

@@ -26,6 +26,24 @@ describe('general settings from the environment', () => {
     expect(() => loadGeneralSettings({ XSUPGRADE_LEASE_TTL_SECONDS: 'a minute' })).toThrow(/XSUPGRADE_LEASE_TTL_SECONDS must be a number of seconds/);
     expect(() => loadGeneralSettings({ XSUPGRADE_LEASE_TTL_SECONDS: '0' })).toThrow(/between 1 and 3600/);
   });
+
+  it('refuses a reminder period under a minute (the scheduler would post one on most of its ticks)', () => {
+    expect(() => loadGeneralSettings({ XSUPGRADE_APPROVAL_REMINDER_MINUTES: '0.001' })).toThrow(/XSUPGRADE_APPROVAL_REMINDER_MINUTES must be at least 1 minute/);
+    expect(() => loadGeneralSettings({ XSUPGRADE_MIXED_MODE_REMINDER_MINUTES: '0.5' })).toThrow(/XSUPGRADE_MIXED_MODE_REMINDER_MINUTES must be at least 1 minute/);
+  });
+
+  it('refuses a postgres:// state URL that does not parse, naming the variable and never echoing the password', () => {
+    let message = '';
+    try {
+      loadGeneralSettings({ XSUPGRADE_STATE: 'postgres://bot:pa#ss-word@db/xsupgrade' });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/XSUPGRADE_STATE is not a valid postgres:\/\/ URL \(percent-encode/);
+    expect(message).not.toContain('pa#ss');
+    expect(loadGeneralSettings({ XSUPGRADE_STATE: 'postgres://bot:pa%23ss-word@db/xsupgrade' }).statePath).toBe('postgres://bot:pa%23ss-word@db/xsupgrade');
+    expect(loadGeneralSettings({ XSUPGRADE_STATE: './data/my#state.sqlite' }).statePath).toBe('./data/my#state.sqlite');
+  });
 });
 
 describe('every variable the bot reads is validated and documented (issue 14)', () => {
