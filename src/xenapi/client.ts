@@ -350,7 +350,10 @@ export class XenApiClient extends EventEmitter {
         const rec = parseRecord('task', task, ev.snapshot);
         if (rec.status === 'pending' || rec.status === 'cancelling') continue;
         if (rec.status === 'success') {
-          const result = (await decodeTaskResult(rec.result)) as T;
+          // an unreadable result is quoted in the decoder's error: it may echo a secret the call was given
+          const result = (await decodeTaskResult(rec.result).catch((e: Error) => {
+            throw new XenApiProtocolError(this.redactor.redactPieces(`task ${task}: ${e.message}`), this.master, rec.name_label);
+          })) as T;
           await this.endTask(task, opts);
           return result;
         }

@@ -160,3 +160,13 @@ describe('keep: a task this client cannot show it created is followed, not destr
     expect(pool.exists(task)).toBe(true);
   });
 });
+
+test('a task result that cannot be read is an error that quotes no piece of the password', async () => {
+  await client.login();
+  const task = pool.createTask('Async.host.call_plugin');
+  // a plugin that echoed its arguments, the password among them, into a result xapi could not encode properly
+  pool.finishTask(task, { result: `<value>login ${pool.password.slice(0, 4)}&${pool.password.slice(4)}</value>` });
+  const err = (await client.waitForTask(task).catch((e: unknown) => e)) as Error;
+  expect(err.message).toMatch(/task .*: task result is not an XML-RPC value/);
+  expect(err.message).not.toContain(pool.password.slice(4, 12));
+});
