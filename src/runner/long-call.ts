@@ -5,8 +5,11 @@
  *
  * - "issued" is written to the step's data BEFORE the call, and the task ref as soon as xapi returns it;
  * - on a re-run (timeout, lost connection, runner restart) the recorded task is followed again; when it is gone (a
- *   master restart loses tasks with no event, reference top 10) or was never returned, a pending task of the same
- *   call is adopted, else the live pool decides (`reconcile`): done → nothing to send; not done → sent again; unknown
+ *   master restart loses tasks with no event, reference top 10) or was never returned, the task of the call is looked
+ *   for among the pool's tasks (`taskCandidates`: same `Async.<method>` name_label, not created before it was issued);
+ *   exactly one → followed; several → none is adopted at a guess (another client's call has the same name_label and
+ *   the record does not say whose it is), the step fails with CALL_OUTCOME_UNKNOWN listing them unless the pool shows
+ *   the effect; none → the live pool decides (`reconcile`): done → nothing to send; not done → sent again; unknown
  *   → the step fails with CALL_OUTCOME_UNKNOWN and says what to check. Only a Retry the operator chooses after that
  *   alert sends it again.
  */
@@ -76,7 +79,14 @@ export async function longCall(deps: StepDeps, ctx: StepContext, c: LongCall): P
   const prev = ctx.step.data?.[c.key] as IssuedCall | null | undefined;
   if (prev) {
     let verdict: Reconciled | undefined;
-    const task = prev.task ?? (await taskOf(deps.client, c.method, prev.issuedAt));
+    let task = prev.task;
+    /** tasks that could each be this call's when its ref was never returned: none of them is followed */
+    let ambiguous: TaskCandidate[] = [];
+    if (!task) {
+      const candidates = await taskCandidates(deps.client, c.method, prev.issuedAt);
+      if (candidates.length === 1) task = candidates[0]!.ref;
+      else if (candidates.length > 1) ambiguous = candidates; // never a guess: a second main (reference top 1), or another client's answer taken for it
+    }
     if (task) {
       try {
         if (!prev.task) await save({ ...prev, task });
@@ -93,16 +103,25 @@ export async function longCall(deps: StepDeps, ctx: StepContext, c: LongCall): P
       await ctx.audit(`${c.method} on ${c.target}: its effect is seen on the pool; not sent again`, { method: c.method });
       return { sent: false, why: 'its effect is already seen on the pool' };
     }
-    if (verdict === 'unknown' && !prev.unknownReported) {
+    const undecided = verdict === 'unknown' || ambiguous.length > 1;
+    if (undecided && !prev.unknownReported) {
       await save({ ...prev, unknownReported: true });
+      const issuedAt = `issued at ${new Date(prev.issuedAt).toISOString()}`;
+      if (ambiguous.length > 1) {
+        throw new StepFailure(
+          `${c.method} on ${c.target} was sent but its answer was lost, and ${ambiguous.length} tasks of Async.${c.method} on the pool could each be it ` +
+            `(other clients' calls have the same name); none is followed and it is not sent again automatically. ${c.checkBeforeRetry} Then Retry sends it again, or Abort.`,
+          { code: 'CALL_OUTCOME_UNKNOWN', observed: [issuedAt, 'no task ref was returned', ...ambiguous.map(describeCandidate)] },
+        );
+      }
       throw new StepFailure(
         `${c.method} on ${c.target} was sent but its outcome is unknown (no answer, and its task is gone); it is not sent again automatically. ` +
           `${c.checkBeforeRetry} Then Retry sends it again, or Abort.`,
-        { code: 'CALL_OUTCOME_UNKNOWN', observed: [`issued at ${new Date(prev.issuedAt).toISOString()}`, prev.task ? `task ${prev.task} no longer exists` : 'no task ref was returned'] },
+        { code: 'CALL_OUTCOME_UNKNOWN', observed: [issuedAt, prev.task ? `task ${prev.task} no longer exists` : 'no task ref was returned'] },
       );
     }
     await ctx.audit(
-      verdict === 'unknown'
+      undecided
         ? `${c.method} on ${c.target}: outcome unknown; sent again after the operator's Retry`
         : `${c.method} on ${c.target}: its task is gone and the pool shows no effect; sending it again`,
       { method: c.method },
@@ -125,25 +144,68 @@ export async function longCall(deps: StepDeps, ctx: StepContext, c: LongCall): P
 /** tolerance between the runner's clock and the pool's for a task's `created` (clock ms) */
 const CLOCK_SKEW_MS = 5 * 60_000;
 
-/**
- * The task of this call (`Async.<method>`) when its ref was never returned (the reply was lost): a pending one, else
- * one that ended but was not destroyed (this client destroys every task it followed) created since it was issued.
- * It is followed instead of a second call.
- */
-export async function taskOf(client: Pick<PoolClient, 'call'>, method: string, issuedAt: number): Promise<Ref | undefined> {
-  let tasks: Record<string, { name_label?: string; status?: string; created?: unknown }>;
+type TaskRecord = { name_label?: string; status?: string; created?: unknown };
+
+/** A task's `created`: a Date over XML-RPC, xapi's text form (20261203T05:30:00Z, which Date.parse cannot read) over JSON-RPC; NaN if unreadable. */
+const createdAt = (t: TaskRecord): number =>
+  t.created instanceof Date ? t.created.getTime() : typeof t.created === 'string' ? (parseXapiDatetime(t.created)?.getTime() ?? NaN) : NaN;
+
+const isRunning = (t: TaskRecord): boolean => t.status === 'pending' || t.status === 'cancelling';
+
+async function readTasks(client: Pick<PoolClient, 'call'>): Promise<Record<string, TaskRecord> | undefined> {
   try {
-    tasks = (await client.call<typeof tasks>('task.get_all_records')) ?? {};
+    return (await client.call<Record<string, TaskRecord>>('task.get_all_records')) ?? {};
   } catch (err) {
     if (isXenApiError(err) && !isPoolUnavailable(err)) return undefined;
     throw err;
   }
+}
+
+export interface TaskCandidate {
+  ref: Ref;
+  status: string;
+  /** as the record gives it, for the operator */
+  created: string;
+}
+
+const describeCandidate = (t: TaskCandidate): string => `task ${t.ref}: ${t.status}, created ${t.created}`;
+
+/**
+ * The tasks that may be this call's (`Async.<method>`) when its ref was never returned (the reply was lost). A task
+ * record (reference K6) tells only its name_label (the wire name: every client's call of the method has the same one,
+ * whatever its host or arguments), its status and when it was created; none of its fields names the session or the
+ * arguments. So the candidates are the tasks of that name_label that were not created before the call was issued
+ * (within the clock skew): running ones (a `created` that cannot be read does not rule one out), and ended ones not
+ * destroyed (this client destroys every task it followed). More than one: which is this call's cannot be told.
+ */
+export async function taskCandidates(client: Pick<PoolClient, 'call'>, method: string, issuedAt: number): Promise<TaskCandidate[]> {
+  const tasks = await readTasks(client);
+  if (!tasks) return [];
+  const since = issuedAt - CLOCK_SKEW_MS;
+  return Object.entries(tasks)
+    .filter(([, t]) => t.name_label === `Async.${method}`)
+    .filter(([, t]) => {
+      const created = createdAt(t);
+      return isRunning(t) ? !(created < since) : created >= since;
+    })
+    .map(([ref, t]) => ({
+      ref,
+      status: t.status ?? 'unknown',
+      created: Number.isNaN(createdAt(t)) ? 'at an unreadable time' : new Date(createdAt(t)).toISOString(),
+    }));
+}
+
+/**
+ * A task of `Async.<method>`: a pending one (the first listed), else the newest that ended, created since `issuedAt`.
+ * Only for a call of which one runs per pool (restore.ts: pool.enable_ha, `ownsTasksOfMethod`); a long call, whose
+ * method other clients also call, looks at every candidate (`taskCandidates`) and never adopts one at a guess.
+ */
+export async function taskOf(client: Pick<PoolClient, 'call'>, method: string, issuedAt: number): Promise<Ref | undefined> {
+  const tasks = await readTasks(client);
+  if (!tasks) return undefined;
   const mine = Object.entries(tasks).filter(([, t]) => t.name_label === `Async.${method}`);
-  const pending = mine.find(([, t]) => t.status === 'pending' || t.status === 'cancelling');
+  const pending = mine.find(([, t]) => isRunning(t));
   if (pending) return pending[0];
-  // a Date over XML-RPC, xapi's text form (20261203T05:30:00Z, which Date.parse cannot read) over JSON-RPC
-  const createdAt = (t: { created?: unknown }): number =>
-    t.created instanceof Date ? t.created.getTime() : typeof t.created === 'string' ? (parseXapiDatetime(t.created)?.getTime() ?? NaN) : NaN;
   const ended = mine.filter(([, t]) => createdAt(t) >= issuedAt - CLOCK_SKEW_MS).sort(([, a], [, b]) => createdAt(b) - createdAt(a));
   return ended[0]?.[0];
 }

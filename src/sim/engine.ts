@@ -264,9 +264,12 @@ export class Sim {
   }
 
   /** host.shutdown / host.reboot accepted: xapi marks the host dead at once, the machine goes down later. */
-  issuePowerOp(m: Machine, op: 'shutdown' | 'reboot'): void {
+  issuePowerOp(m: Machine, op: 'shutdown' | 'reboot', task?: string): void {
     const pool = m.pool!;
     m.pendingOp = op;
+    // real xapi shows the operation in host.current_operations (task ref → op) until the host is down (reference C4)
+    const key = task ?? `OpaqueRef:op-${op}-${Math.random().toString(16).slice(2)}`;
+    pool.db.mutate('host', m.hostRef, (r) => ((r.current_operations as Record<string, string>)[key] = op));
     this.stats.shutdowns[m.name] = (this.stats.shutdowns[m.name] ?? 0) + 1;
     this.setLive(pool, m.hostRef, false);
     pool.db.update('host', m.hostRef, { enabled: false });
@@ -297,6 +300,11 @@ export class Sim {
     const pool = m.pool;
     if (pool && pool.db.has('host', m.hostRef)) {
       this.setLive(pool, m.hostRef, false);
+      // the power operation ends with the host (reference C4): no longer in its current_operations
+      pool.db.mutate('host', m.hostRef, (r) => {
+        const ops = r.current_operations as Record<string, string>;
+        for (const [k, op] of Object.entries(ops)) if (op === 'shutdown' || op === 'reboot') delete ops[k];
+      });
       for (const [ref, vm] of pool.db.entries('VM'))
         if (vm.resident_on === m.hostRef && !vm.is_control_domain) this.haltVm(pool, ref);
       // 7.6 prepare_for_poweroff: Xapi_pbd.unplug_all_pbds (reference top 2); re-plugged at boot

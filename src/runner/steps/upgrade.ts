@@ -1,15 +1,17 @@
 /**
  * Take the host down into its upgrade. NEVER twice: the marker "shutdown issued" (with boot_time and version
  * before) is written BEFORE host.reboot/host.shutdown is called. On a re-run the marker is reconciled against the
- * pool's real state: host gone from the live set, or boot_time changed → it was issued, done. Only when the host is
- * still live with the same boot_time after a grace period is the call known not to have gone out, and issued.
+ * pool's real state: host gone from the live set, or boot_time changed → it was issued, done. A reboot/shutdown in
+ * the host's current_operations is in progress (7.6 runs prepare_for_poweroff before it answers, the host live with
+ * its old boot_time meanwhile, reference C4): it is followed, never sent again. Only when the host is still live with
+ * the same boot_time and no power operation in progress for a grace period is the call known not to have gone out.
  *
  * - automatic (R3.9): host.call_plugin prepare_host_upgrade.py main {url}, then host.reboot into the installer
  * - manual (R3.7): host.shutdown; the operator boots the installer and chooses Upgrade
  * - update (R1.3): pool_update.precheck + apply on the host, then host.reboot
  */
-import type { LiveHost, LivePool } from '../pool-state';
-import { describeHost, readLiveHosts, readLivePoolFor, vmsOn } from '../pool-state';
+import type { LiveHost, LiveHosts, LivePool } from '../pool-state';
+import { LIVE_HOSTS_CLASSES, LiveHostsModel, describeHost, readLivePoolFor, vmsOn } from '../pool-state';
 import { StepFailure, isPoolUnavailable, xenErrorCode, xenErrorParams } from '../errors';
 import type { StepDeps } from '../ports';
 import type { StepContext, StepModule } from '../step';
@@ -31,19 +33,61 @@ export const SHUTDOWN_GRACE_MS = 5 * 60_000;
 
 type Verdict = 'issued' | 'not-issued';
 
-/** Was the shutdown recorded in `data` really issued? Decided from the pool's state, never by re-issuing. */
+/**
+ * host.current_operations values (its keys are the task refs) of a power operation: reboot and shutdown exclude each
+ * other (reference C3), so either one in progress means the host is being taken down.
+ */
+const POWER_OPS = ['reboot', 'shutdown'];
+
+/** The hosts (pool, host, host_metrics records) and the power operations in progress on `ref`, as "op (task ref)". */
+async function readHostsAndPowerOps(deps: StepDeps, ref: string): Promise<{ pool: LiveHosts; powerOps: string[] }> {
+  const [pool, host, hostMetrics] = await Promise.all(LIVE_HOSTS_CLASSES.map((cls) => deps.client.call(`${cls}.get_all_records`)));
+  const view = LiveHostsModel.fromRecords({ pool, host, host_metrics: hostMetrics }).view();
+  const records = (host ?? {}) as Record<string, { current_operations?: unknown }>;
+  const rec = Object.prototype.hasOwnProperty.call(records, ref) ? records[ref] : undefined;
+  const ops = rec?.current_operations && typeof rec.current_operations === 'object' ? (rec.current_operations as Record<string, unknown>) : {};
+  const powerOps = Object.entries(ops)
+    .filter(([, op]) => POWER_OPS.includes(String(op)))
+    .map(([task, op]) => `${String(op)} (task ${task})`);
+  return { pool: view, powerOps };
+}
+
+/**
+ * Was the shutdown recorded in `data` really issued? Decided from the pool's state, never by re-issuing.
+ * - host gone from the live set, or boot_time changed: issued;
+ * - a reboot/shutdown in the host's current_operations: in progress (reference C4: the host stays live with its old
+ *   boot_time while prepare_for_poweroff runs, a hung PBD unplug can make that minutes): followed, never sent again,
+ *   and the grace counts from the last time it was seen (the op ends when the call answers, ≥10 s before the host goes
+ *   down, C4); still there after the mode's host timeout: the step fails, nothing is sent;
+ * - live, same boot_time and no power operation in progress for the whole grace: it did not go out.
+ */
 export async function reconcileIssued(deps: StepDeps, ctx: StepContext, data: UpgradeData, isMaster: boolean): Promise<Verdict> {
   const ref = stepHostRef(ctx);
-  const deadline = deps.clock.now() + SHUTDOWN_GRACE_MS;
+  const started = deps.clock.now();
+  let deadline = started + SHUTDOWN_GRACE_MS;
+  let lastSeenInProgress: string[] = [];
   for (;;) {
     ctx.signal.throwIfAborted();
-    // "not issued" needs evidence: the host seen live with the same boot_time after the grace period
+    // "not issued" needs evidence: the host seen live with the same boot_time, no power op in progress, after the grace
     let seenUnchanged = false;
     try {
-      const pool = await readLiveHosts(deps.client);
+      const { pool, powerOps } = await readHostsAndPowerOps(deps, ref);
       const h = pool.hosts.find((x) => x.ref === ref);
       if (!h || !h.live || h.bootTime !== (data.bootTimeBefore ?? null)) return 'issued';
-      seenUnchanged = true;
+      if (powerOps.length > 0) {
+        const limitMs = deps.config.hostTimeoutMs[ctx.run.plan.mode];
+        if (deps.clock.now() - started >= limitMs) {
+          throw new StepFailure(
+            `${stepHostName(ctx)}'s ${data.method ?? 'shutdown'} is still in progress on the pool after ${Math.round(limitMs / 60_000)} min, the host live with the same boot_time; it is not sent again. Retry follows it again.`,
+            { code: 'SHUTDOWN_IN_PROGRESS', observed: [`host.current_operations: ${powerOps.join(', ')}`, `boot_time ${h.bootTime ?? 'none'} unchanged`] },
+          );
+        }
+        // in progress (C4): it went out; the grace starts again once it is no longer shown
+        lastSeenInProgress = powerOps;
+        deadline = deps.clock.now() + SHUTDOWN_GRACE_MS;
+      } else {
+        seenUnchanged = true;
+      }
     } catch (err) {
       if (!isPoolUnavailable(err)) throw err;
       // the master does not answer: it is going down (or already rebooting) — it was issued
@@ -54,7 +98,10 @@ export async function reconcileIssued(deps: StepDeps, ctx: StepContext, data: Up
       // never guess: an unreachable pool says nothing about whether the shutdown went out
       throw new StepFailure(`the pool did not answer, so whether ${stepHostName(ctx)}'s ${data.method ?? 'shutdown'} went out is unknown; it is not sent again`, {
         code: 'SHUTDOWN_UNKNOWN',
-        observed: [`pool unreachable for ${Math.round(SHUTDOWN_GRACE_MS / 60_000)} min after the restart`],
+        observed: [
+          `pool unreachable for ${Math.round(SHUTDOWN_GRACE_MS / 60_000)} min`,
+          ...(lastSeenInProgress.length > 0 ? [`last seen in host.current_operations before: ${lastSeenInProgress.join(', ')}`] : []),
+        ],
       });
     }
     await deps.clock.sleep(deps.config.pollMs, ctx.signal);
@@ -182,7 +229,7 @@ export function createUpgradeStep(deps: StepDeps): StepModule {
       if (data.shutdownIssued) {
         const verdict = await reconcileIssued(deps, ctx, data, isMaster);
         if (verdict === 'issued') return { status: 'done', note: `${data.method} of ${name} was already issued; not repeated` };
-        await ctx.audit(`${data.method} of ${name} was recorded but the host stayed live with the same boot_time for ${SHUTDOWN_GRACE_MS / 60000} min: it never went out`, {
+        await ctx.audit(`${data.method} of ${name} was recorded but the host stayed live with the same boot_time and no reboot/shutdown in its current_operations for ${SHUTDOWN_GRACE_MS / 60000} min: it never went out`, {
           host: name,
         });
       }
@@ -220,7 +267,7 @@ export function createUpgradeStep(deps: StepDeps): StepModule {
           throw err;
         }
         // no answer: decide from the pool's state, never by calling again
-        const verdict = await reconcileIssued(deps, ctx, { bootTimeBefore: host.bootTime }, isMaster);
+        const verdict = await reconcileIssued(deps, ctx, { method, bootTimeBefore: host.bootTime }, isMaster);
         if (verdict === 'not-issued') {
           await ctx.saveData({ shutdownIssued: false });
           throw err;

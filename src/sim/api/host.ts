@@ -39,7 +39,7 @@ function powerOp(op: 'shutdown' | 'reboot') {
     forwardTo(ctx, host);
     // Only the disabled state is checked; running guests are not (they die with the host).
     if (ctx.pool.db.get('host', host).enabled) fail('HOST_NOT_DISABLED');
-    ctx.sim.issuePowerOp(m, op);
+    ctx.sim.issuePowerOp(m, op, ctx.task ?? undefined);
     return '';
   };
 }
