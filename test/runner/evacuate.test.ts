@@ -24,6 +24,8 @@ function setup(hosts: FakeHost[], vms: FakeVm[], planned: Array<[vm: string, to:
     call: async <T>(method: string, params: unknown[] = []): Promise<T> => {
       const w = /^(\w+)\.get_all_records_where$/.exec(method);
       if (w) return pool.where(w[1]!, String(params[0])) as T;
+      // each VM is read again just before its migration (a migration already in flight is followed, R3.7)
+      if (method === 'VM.get_record') return (pool.wire('VM') as Record<string, unknown>)[String(params[0])] as T;
       const m = /^(\w+)\.get_all_records$/.exec(method);
       if (!m) throw new Error(`unexpected call ${method}`);
       return pool.wire(m[1]!) as T;

@@ -16,7 +16,7 @@ import { restartNeed } from '../../updates/order';
 import type { AfterApplyGuidance } from '../../updates/metadata';
 import { StepFailure, isPoolUnavailable, xenErrorCode, xenErrorParams } from '../errors';
 import { longCall } from '../long-call';
-import { describeHost, readLiveHosts, readLivePoolFor, vmsOn, type LiveHost } from '../pool-state';
+import { describeHost, readLivePoolFor, vmsOn, type LiveHost } from '../pool-state';
 import type { StepDeps } from '../ports';
 import type { StepContext, StepModule } from '../step';
 import { waitForPool } from '../wait';
@@ -210,8 +210,25 @@ export function createApplyUpdatesStep(deps: StepDeps): StepModule {
       }
       if (need === 'host') {
         // R3.1 on the pool as it is now: the prechecks and applies took minutes, long enough for another host to go down
-        const others = (await readLiveHosts(deps.client)).hosts.filter((h) => h.ref !== ref && !h.live);
+        const now = await readLivePoolFor(deps.client, { residentOn: ref });
+        const others = now.hosts.filter((h) => h.ref !== ref && !h.live);
         if (others.length) throw new StepFailure(`another host is offline; only one host may be down at a time (R3.1)`, { observed: others.map(describeHost) });
+        // R3.10: xapi sets enabled=true last in a host's start-up (reference D4), possibly during the minutes of
+        // precheck + apply after the first read above: the host is read again here and disabled if enabled, as
+        // above, so the reboot goes to a disabled host (7.6 refuses an enabled one: HOST_NOT_DISABLED, reference C1)
+        const me = requireHost(ctx, now);
+        if (me.enabled) {
+          await ctx.audit(`${name} is enabled again before its updates' reboot (xapi enables a host last in its start-up, reference D4): disabling it first`, { host: ref });
+          await ctx.act('host.disable', [ref], name);
+          // while enabled it was open to VM placement: still empty, or the step stops as above (no extra migration)
+          const vms = vmsOn(now, ref);
+          if (vms.length) {
+            throw new StepFailure(`${vms.length} VM(s) run on ${name}, placed there while xapi had it enabled after its start-up; it must be empty for its updates' reboot, and the bot does not move them (R3.10: no extra migration). ${name} is disabled again.`, {
+              code: 'HOST_NOT_EMPTY',
+              observed: [describeHost(me), ...vms.map((v) => `${v.name}: ${v.powerState}`)],
+            });
+          }
+        }
       }
       const method = need === 'host' ? 'host.reboot' : 'host.restart_agent';
       const restart = { method, issuedAt: deps.clock.now(), bootTimeBefore: host.bootTime, agentStartBefore: method === 'host.restart_agent' ? await agentStart(ref) : null } as const;

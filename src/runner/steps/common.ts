@@ -1,8 +1,10 @@
 /** Helpers shared by the step modules. */
 import { compareVersions } from '../../domain/versions';
 import type { HostPlan, Ref, Run, StepError } from '../../domain/types';
+import { XenApiError, XenApiTaskLostError } from '../../xenapi/errors';
 import { isInterruption, isPoolUnavailable, StepFailure, toStepError } from '../errors';
-import { describeHost, type LiveHost, type LiveHosts } from '../pool-state';
+import { describeHost, readVmNow, type LiveHost, type LiveHosts, type LiveVm } from '../pool-state';
+import type { PoolClient } from '../ports';
 import type { StepContext } from '../step';
 
 /** The (possibly replaced, R4.2) host ref this host step acts on. */
@@ -81,18 +83,59 @@ export interface VmMove {
   toName: string;
 }
 
+/** VM.current_operations values of a migration in progress (its keys are the task refs) */
+const MIGRATE_OPS = new Set(['pool_migrate', 'migrate_send']);
+
+/**
+ * The VM as the pool shows it once no migration is in progress on it (undefined: it no longer exists). A migration
+ * already in flight (the run's own whose answer was lost, or another client's: XenCenter, xe vm-migrate) is followed
+ * to its end through its task, then the VM is read again; sending a second one would only be refused with
+ * OTHER_OPERATION_IN_PROGRESS (reference G1, lifecycle check). The task is kept (keep: true), not destroyed: nothing
+ * shows it is the run's. Its failure is not the step's answer (it may be another client's): only where the VM is
+ * afterwards counts, so a task that failed, or was lost in a master restart, is said and the VM read again.
+ */
+export async function followMigrationInFlight(client: PoolClient, ctx: StepContext, m: VmMove): Promise<LiveVm | undefined> {
+  const followed = new Set<string>();
+  for (;;) {
+    const vm = await readVmNow(client, m.vm, m.vmName);
+    if (!vm) return undefined;
+    const [task, op] = Object.entries(vm.operations).find(([t, o]) => MIGRATE_OPS.has(o) && !followed.has(t)) ?? [];
+    if (!task) return vm;
+    if (!client.waitForTask) throw new Error(`this client cannot follow tasks: the migration of ${m.vmName} in progress (task ${task}) is not followed`);
+    followed.add(task);
+    await ctx.audit(`${m.vmName}: a migration is already in progress on it (${op}, task ${task}); following it to its end, no second migration sent`, { vm: m.vm, task, operation: op });
+    try {
+      await client.waitForTask(task, { keep: true });
+    } catch (err) {
+      if (!(err instanceof XenApiError) && !(err instanceof XenApiTaskLostError)) throw err;
+      await ctx.audit(`${m.vmName}: the migration in progress (task ${task}) ended without success (${err.message}); reading where the VM is now`, { vm: m.vm, task });
+    }
+  }
+}
+
 /**
  * Live-migrate each VM (Async.VM.pool_migrate, audited through ctx.act), at most `limit` at a time; `issuing` is
  * awaited before each call and `moved` after each success (to record them) before the named checkpoint. Returns the
- * migrations that failed.
+ * migrations that failed. With `inFlight`, each VM is read just before its call: a migration already in progress on
+ * it is followed to its end (followMigrationInFlight) and `settled` judges the VM by where it is then; when it
+ * answers true, nothing is sent for that VM (the step records it as it sees fit).
  */
 export async function migrateVms(
   ctx: StepContext,
   limit: number,
   moves: VmMove[],
-  opts: { checkpoint: string; issuing?: (m: VmMove) => Promise<void>; moved?: (m: VmMove) => Promise<void> },
+  opts: {
+    checkpoint: string;
+    issuing?: (m: VmMove) => Promise<void>;
+    moved?: (m: VmMove) => Promise<void>;
+    inFlight?: { client: PoolClient; settled: (m: VmMove, vm: LiveVm | undefined) => Promise<boolean> };
+  },
 ): Promise<Array<{ move: VmMove; err: StepError }>> {
   const results = await mapLimited(moves, limit, async (m) => {
+    if (opts.inFlight && (await opts.inFlight.settled(m, await followMigrationInFlight(opts.inFlight.client, ctx, m)))) {
+      await ctx.checkpoint(opts.checkpoint);
+      return;
+    }
     await opts.issuing?.(m);
     await ctx.act('VM.pool_migrate', [m.vm, m.to, { live: 'true' }], `${m.vmName} → ${m.toName}`, { async: true });
     await opts.moved?.(m);

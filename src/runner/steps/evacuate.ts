@@ -11,7 +11,7 @@ import type { HostInfo, Migration, PoolSnapshot, Ref } from '../../domain/types'
 import { readSnapshot } from '../../inventory';
 import { placeEvacuation } from '../../planner';
 import { StepFailure } from '../errors';
-import { describeHost, readLivePoolFor, vmsOn } from '../pool-state';
+import { describeHost, readLivePoolFor, runsOn, vmsOn } from '../pool-state';
 import type { StepDeps } from '../ports';
 import type { StepModule, StepContext } from '../step';
 import { migrateVms, migrationFailure, requireMember, serialSaver, stepHostName, stepHostRef } from './common';
@@ -101,10 +101,26 @@ export function createEvacuateStep(deps: StepDeps): StepModule {
         );
       }
 
+      // R3.7: a VM with a migration already in flight (the run's own whose answer was lost, or an operator's) is
+      // followed to its end and judged by where it is then, never sent a second VM.pool_migrate (reference G1:
+      // OTHER_OPERATION_IN_PROGRESS). Off the host: recorded as the reconcile above records it (moved when this step
+      // sent its migration, else found elsewhere), where it is now; still running here: migrated as placed
+      const followedOff: string[] = [];
       const failed = await migrateVms(ctx, deps.config.migrationConcurrency, moves, {
         checkpoint: 'migrated-one',
         issuing: (m) => issued.set(m.vm, m.to),
         moved: (m) => moved.set(m.vm, { name: m.vmName, to: m.to, toName: m.toName } satisfies MovedVm),
+        inFlight: {
+          client: deps.client,
+          settled: async (m, vm) => {
+            if (runsOn(vm, hostRef)) return false;
+            followedOff.push(m.vmName);
+            if (vm?.residentOn && runsOn(vm, vm.residentOn)) {
+              await (issued.value[m.vm] ? moved : elsewhere).set(m.vm, { name: m.vmName, to: vm.residentOn, toName: hostName(vm.residentOn) } satisfies MovedVm);
+            }
+            return true;
+          },
+        },
       });
       if (failed.length > 0) throw migrationFailure(`off ${name}`, moves.length, failed);
 
@@ -113,7 +129,9 @@ export function createEvacuateStep(deps: StepDeps): StepModule {
       if (left.length > 0) {
         throw new StepFailure(`${left.length} VM(s) still on ${name} after evacuation`, { observed: left.map((v) => `${v.name}: ${v.powerState} on ${name}`) });
       }
-      return { status: 'done', note: `${moves.length} VM(s) migrated off ${name}` };
+      const sentCount = moves.length - followedOff.length;
+      const found = followedOff.length > 0 ? `; none sent for ${followedOff.join(', ')}: off ${name} once the migration already in progress on it ended, or before` : '';
+      return { status: 'done', note: `${sentCount} VM(s) migrated off ${name}${found}` };
     },
   };
 }

@@ -30,12 +30,27 @@ export function createMoveBackStep(deps: StepDeps): StepModule {
       const moves = todo.map(([vm, m]) => ({ vm, vmName: m.name, to: host.ref, toName: name }));
       // each VM brought home is recorded as it arrives: the end-of-run count of live migrations is read from these records
       const movedBack = serialSaver(ctx, 'movedBack', (ctx.step.data?.movedBack ?? {}) as Record<string, unknown>);
+      // as evacuate (R3.7): a VM with a migration already in flight (the run's own whose answer was lost, or an
+      // operator's) is followed to its end, never sent a second VM.pool_migrate (reference G1:
+      // OTHER_OPERATION_IN_PROGRESS), and judged by where it is then, by the rule above: home, or no longer running,
+      // nothing is sent (not counted as brought back: nothing shows that migration was the run's); running elsewhere,
+      // it is migrated home
+      const notSent: string[] = [];
       const failed = await migrateVms(ctx, deps.config.migrationConcurrency, moves, {
         checkpoint: 'moved-back-one',
         moved: (m) => movedBack.set(m.vm, { name: m.vmName, to: m.to, toName: m.toName } satisfies MovedVm),
+        inFlight: {
+          client: deps.client,
+          settled: async (m, vm) => {
+            if (vm && vm.powerState === 'Running' && vm.residentOn !== host.ref) return false;
+            notSent.push(`${m.vmName} (${!vm ? 'no longer exists' : vm.residentOn === host.ref ? `already on ${name}` : vm.powerState})`);
+            return true;
+          },
+        },
       });
       if (failed.length > 0) throw migrationFailure(`back to ${name}`, moves.length, failed);
-      return { status: 'done', note: todo.length > 0 ? `${todo.length} VM(s) back on ${name}` : `every VM of ${name} already home` };
+      const none = notSent.length > 0 ? `; none sent for ${notSent.join(', ')}` : '';
+      return { status: 'done', note: todo.length > 0 ? `${todo.length - notSent.length} VM(s) back on ${name}${none}` : `every VM of ${name} already home` };
     },
   };
 }

@@ -5,6 +5,7 @@
  * reconnects through the client and carries on. The deadline (per mode, configurable) survives restarts: it is
  * counted from the first time this step started waiting. On timeout the step fails with the facts observed.
  */
+import { compareVersions } from '../../domain/versions';
 import { StepFailure } from '../errors';
 import { describeHost, type LiveHost } from '../pool-state';
 import type { StepDeps } from '../ports';
@@ -71,9 +72,24 @@ export function createWaitHostStep(deps: StepDeps): StepModule {
       await ctx.checkpoint('host-back');
 
       if (!isOnTarget(host, to)) {
+        const before = upgrade.versionBefore;
+        const facts = [describeHost(host), `before: ${versionText(before ?? { product: '?' })}`, `boot_time ${upgrade.bootTimeBefore ?? '?'} → ${host.bootTime ?? '?'}`];
+        const newer = compareVersions(host.product, to.product) > 0;
+        const changed = !!before && (compareVersions(host.product, before.product) !== 0 || (!!before.build && host.build !== before.build));
+        if (newer || changed) {
+          // the host was upgraded, but not to the plan's target (a repository holding another release: testUrl refuses
+          // only an older one, reference L1): said as observed, never "did not apply"; the step still fails, as this is
+          // not the upgrade that was approved (R3.2/R3.4 decide from the plan's target). No code: a bot conclusion
+          // (errors.ts toStepError), worded by this message alone
+          throw new StepFailure(
+            `${name} restarted on ${versionText(host)}${newer ? `, a newer release than the plan's target ${versionText(to)}` : `, not the plan's target ${versionText(to)}`} (it was on ${versionText(before ?? { product: '?' })}): ` +
+              `it was upgraded, but not to what was approved, so the run stops here. Check which release the upgrade repository holds; the host stays on ${versionText(host)}`,
+            { observed: facts },
+          );
+        }
         throw new StepFailure(`${name} restarted but is on ${versionText(host)}, not ${versionText(to)}: the upgrade did not apply`, {
           code: 'UPGRADE_NOT_APPLIED',
-          observed: [describeHost(host), `before: ${versionText(upgrade.versionBefore ?? { product: '?' })}`, `boot_time ${upgrade.bootTimeBefore ?? '?'} → ${host.bootTime ?? '?'}`],
+          observed: facts,
         });
       }
       // the boot time after the run's own reboot: the end-of-run audit tells a later restart (power loss) from it
