@@ -105,7 +105,7 @@ export function isPoolUnavailable(err: unknown): boolean {
  * Codes the bot gives to conditions it inferred itself (a wait that timed out, a version that did not change, no
  * answer at all…): never worded as something the pool answered (issue 11.9).
  */
-export const BOT_CONCLUSION_CODES = new Set(['HOST_WAIT_TIMEOUT', 'UPGRADE_NOT_APPLIED', 'CONNECTION', 'NO_PLACEMENT', 'SHUTDOWN_UNKNOWN', 'ADDRESS_IN_USE', 'AWAITING_ADDRESS']);
+export const BOT_CONCLUSION_CODES = new Set(['HOST_WAIT_TIMEOUT', 'UPGRADE_NOT_APPLIED', 'CONNECTION', 'NO_PLACEMENT', 'SHUTDOWN_UNKNOWN', 'SHUTDOWN_IN_PROGRESS', 'UNPLANNED_VERSION', 'ADDRESS_IN_USE', 'AWAITING_ADDRESS']);
 
 /** Calls a step sent whose answer never came, told with the error that ends it (see withCallsInDoubt). */
 const callsInDoubt = new WeakMap<object, string[]>();

@@ -100,6 +100,8 @@ const CONCLUDED: Record<string, string> = {
   CONNECTION: 'the bot could not reach the pool: no answer at all, so nothing is known of what the pool would have said',
   NO_PLACEMENT: 'the bot concluded no host can receive these VMs now (R2.2, R2.5, R3.4)',
   SHUTDOWN_UNKNOWN: 'the bot cannot tell whether its shutdown request reached the host, so it does not send it again',
+  SHUTDOWN_IN_PROGRESS: "the host still shows the bot's shutdown in progress (its storage may not unplug), so it is not sent again",
+  UNPLANNED_VERSION: "the host came back upgraded, but not to the plan's target: not the upgrade that was approved",
   ADDRESS_IN_USE: 'the bot found that address used by another member of the pool',
   AWAITING_ADDRESS: "the bot is waiting for the reinstalled host's address",
 };

@@ -79,12 +79,11 @@ export function createWaitHostStep(deps: StepDeps): StepModule {
         if (newer || changed) {
           // the host was upgraded, but not to the plan's target (a repository holding another release: testUrl refuses
           // only an older one, reference L1): said as observed, never "did not apply"; the step still fails, as this is
-          // not the upgrade that was approved (R3.2/R3.4 decide from the plan's target). No code: a bot conclusion
-          // (errors.ts toStepError), worded by this message alone
+          // not the upgrade that was approved (R3.2/R3.4 decide from the plan's target)
           throw new StepFailure(
             `${name} restarted on ${versionText(host)}${newer ? `, a newer release than the plan's target ${versionText(to)}` : `, not the plan's target ${versionText(to)}`} (it was on ${versionText(before ?? { product: '?' })}): ` +
               `it was upgraded, but not to what was approved, so the run stops here. Check which release the upgrade repository holds; the host stays on ${versionText(host)}`,
-            { observed: facts },
+            { code: 'UNPLANNED_VERSION', observed: facts },
           );
         }
         throw new StepFailure(`${name} restarted but is on ${versionText(host)}, not ${versionText(to)}: the upgrade did not apply`, {
