@@ -77,8 +77,9 @@ const sameBoot = (a: number | null | undefined, b: number | null): boolean => a 
 
 /**
  * Did the host restart without the bot rebooting it? Evidence, as the pool showed it: its boot_time just before the
- * run's own reboot differs from the baseline's, or its boot_time now differs from the one seen after the run's reboot
- * (or from the baseline's when the run never rebooted it), or it is not live now.
+ * run's own reboot differs from the baseline's, or its boot_time now differs from the one seen after the run's last
+ * reboot of it (its updates' reboot, R3.10, else its upgrade's; the baseline's when the run never rebooted it), or it
+ * is not live now.
  */
 function restartedOutsideRun(run: Run, baseline: PoolBaseline, live: { ref: Ref; live: boolean; bootTime: number | null }, remap: Map<Ref, Ref>): boolean {
   if (!live.live) return true;
@@ -88,6 +89,9 @@ function restartedOutsideRun(run: Run, baseline: PoolBaseline, live: { ref: Ref;
   const dataOf = (kind: string) => run.steps.find((s) => s.kind === kind && s.host === planned)?.data;
   const beforeReboot = parseBoot(dataOf('upgrade')?.bootTimeBefore);
   if (base !== undefined && beforeReboot !== undefined && !sameBoot(base, beforeReboot)) return true;
+  const updates = dataOf('apply-updates') as { restart?: { method?: string } | null; bootTimeAfter?: number | null } | undefined;
+  // the updates' reboot comes after wait-host's: once recorded, only its boot_time (unknown if not saved: no verdict)
+  if (updates?.restart?.method === 'host.reboot') return !sameBoot(typeof updates.bootTimeAfter === 'number' ? updates.bootTimeAfter : undefined, live.bootTime);
   const afterReboot = dataOf('wait-host')?.bootTimeAfter;
   const expected = typeof afterReboot === 'number' ? afterReboot : dataOf('upgrade')?.shutdownIssued ? undefined : base;
   return !sameBoot(expected, live.bootTime);

@@ -3,7 +3,12 @@
  * first change — driven on the simulator with a host losing power, a VM halted from outside the bot, aborts at each
  * phase and a roll-back.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Run, RunState } from '../../src/domain/types';
+import { loadScenario } from '../../src/sim';
+import { writeHotfixRepository } from '../../src/sim/hotfixes';
 import { RunInterrupted } from '../../src/runner/errors';
 import { runEndMessages } from '../../src/slack/blocks/run-end';
 import { APPROVER, approveUntilGate, outsideClient, planAndStart, runningVmPlacement, startHarness, until, waitForRun, type Harness } from './sim-harness';
@@ -346,6 +351,37 @@ describe('end-of-run audit of the live pool (issue 11)', () => {
       expect(text).toMatch(/not back on xs-a2/);
     } finally {
       await h.close();
+    }
+  });
+});
+
+describe('end-of-run audit after the hotfix reboots of the run (R3.10)', () => {
+  it("a VM halted from outside on a host the run rebooted for its updates is 'stopped from outside', not 'the host restarted without the bot'", async () => {
+    const sc = loadScenario('manifests/demo/pool-h.yaml');
+    const repo = writeHotfixRepository(sc.pool.name, sc.hotfixes, mkdtempSync(join(tmpdir(), 'xsu-updates-')));
+    const h = await startHarness('manifests/demo/pool-h.yaml', 'automatic', { ...manual, pool: { updateRepository: repo } });
+    const outside = await outsideClient(h);
+    try {
+      const run = await planAndStart(h);
+      let halted = '';
+      const end = await driveGates(h, run.id, async (gate) => {
+        if (gate !== 'xs-h3:approval') return;
+        // xs-h1 is upgraded and was rebooted once more by the run for its updates: halt a VM that runs there now
+        const vms = await outside.call<Record<string, { name_label: string; power_state: string; resident_on: string }>>('VM.get_all_records');
+        const hosts = await outside.call<Record<string, { name_label: string }>>('host.get_all_records');
+        const h1 = Object.entries(hosts).find(([, x]) => x.name_label === 'xs-h1')![0];
+        const [ref, vm] = Object.entries(vms).find(([, v]) => v.resident_on === h1 && v.power_state === 'Running' && !v.name_label.startsWith('Control domain'))!;
+        halted = vm.name_label;
+        await outside.call('VM.hard_shutdown', [ref]);
+      });
+      expect(end.state).toBe('done');
+      const reboots = end.steps.find((s) => s.id === 'xs-h1:apply-updates')?.data?.restart as { method?: string } | undefined;
+      expect(reboots?.method).toBe('host.reboot'); // the run did reboot xs-h1 after its upgrade
+      expect(end.endAudit!.vms).toEqual([expect.objectContaining({ name: halted, cause: 'outside' })]);
+    } finally {
+      await outside.logout().catch(() => undefined);
+      await h.close();
+      rmSync(repo, { recursive: true, force: true });
     }
   });
 });

@@ -34,6 +34,15 @@ export interface ApplyUpdatesData {
   failed?: { uuid: string; name: string; code: string } | null;
   restart?: { method: 'host.reboot' | 'host.restart_agent'; issuedAt: number; bootTimeBefore: string | null; agentStartBefore?: string | null };
   restartDone?: boolean;
+  /** the host's boot_time (seconds) once back from the run's host.reboot: the end audit tells a later restart from it */
+  bootTimeAfter?: number | null;
+}
+
+/** What is saved when the restart is over: for a reboot, the boot_time it came back with (end-audit.ts). */
+function restartDoneData(r: { method: string }, back: LiveHost): Partial<ApplyUpdatesData> {
+  if (r.method !== 'host.reboot') return { restartDone: true };
+  const boot = back.bootTime === null ? null : Number.parseFloat(back.bootTime);
+  return { restartDone: true, bootTimeAfter: Number.isFinite(boot) ? boot : null };
 }
 
 /** Errors of the host's precheck that the operator can act on (reference I2): Retry / Skip update. */
@@ -118,9 +127,9 @@ export function createApplyUpdatesStep(deps: StepDeps): StepModule {
           await ctx.saveData({ restart: null });
           data = dataOf(ctx);
         } else {
-          await waitRestart(ctx, ref, name, r);
+          const back = await waitRestart(ctx, ref, name, r);
           await verify(ref, name, hu, data, items);
-          await ctx.saveData({ restartDone: true });
+          await ctx.saveData(restartDoneData(r, back));
           return { status: 'done', note: `${name}: updates applied, ${r.method} done` };
         }
       }
@@ -252,9 +261,9 @@ export function createApplyUpdatesStep(deps: StepDeps): StepModule {
           : `${name}: ${applied.size} update(s) applied; restarting its toolstack (no reboot, VMs keep running)${skippedWords}.`,
       );
       await ctx.checkpoint('after-restart');
-      await waitRestart(ctx, ref, name, restart);
+      const back = await waitRestart(ctx, ref, name, restart);
       await verify(ref, name, hu, dataOf(ctx), items);
-      await ctx.saveData({ restartDone: true });
+      await ctx.saveData(restartDoneData(restart, back));
       return { status: 'done', note: `${name}: ${applied.size} updates applied, ${method} done` };
     },
   };
