@@ -1,4 +1,4 @@
-import { TERMINAL_RUN_STATES, type Run, type RunState } from '../domain/types';
+import { TERMINAL_RUN_STATES, UNFINISHED_RUN_STATES, type Run, type RunState } from '../domain/types';
 import type { Schedule } from '../store/types';
 import { nextOccurrence, occurrencesBetween, parseCron } from './cron';
 import { nextTimeOfDay, windowEnd } from './window';
@@ -65,7 +65,7 @@ export interface DecideInput {
 }
 
 /** How a window opening meets the schedule's run. */
-export type WindowOpening = 'start' | 'resume' | 'already-running' | 'finished' | 'failed' | 'stopped';
+export type WindowOpening = 'start' | 'resume' | 'already-running' | 'finished' | 'failed' | 'stopped' | 'pool-busy';
 
 export type SchedulerAction =
   | { kind: 'window-missed'; schedule: Schedule; missed: number[]; patch: Partial<Schedule> }
@@ -169,15 +169,21 @@ function decideSchedule(s: Schedule, input: DecideInput): SchedulerAction[] {
   }
   if (onTime) {
     const openRun = run ?? continuedRun(s, input);
-    const opening = openingFor(openRun);
+    // the pool's unfinished run that is not the window's (a person paused or drives it, or it failed): R3.1 allows no
+    // second run, and a window resumes only what a window paused; said as such, not as a changed plan
+    const busy = !openRun && input.poolRuns[s.pool] && UNFINISHED_RUN_STATES.includes(input.poolRuns[s.pool]!.state) ? input.poolRuns[s.pool] : undefined;
+    const opening: WindowOpening = busy ? 'pool-busy' : openingFor(openRun);
     const nextStart = next(Math.max(now, end ?? latest));
     const keepsRunning = opening === 'start' || opening === 'resume' || opening === 'already-running';
     let patch: Partial<Schedule>;
     if (keepsRunning) {
       patch = { state: 'active', current: { startAt: latest, endAt: end, runId: openRun && opening !== 'start' ? openRun.id : undefined }, nextStartAt: nextStart, ...recordRun(s, openRun) };
     } else if (opening === 'failed' && s.window.kind === 'cron') patch = { state: 'scheduled', current: undefined, nextStartAt: nextStart };
-    else patch = { state: opening === 'failed' ? 'failed' : 'done', current: undefined, nextStartAt: undefined };
-    actions.push({ kind: 'window-open', schedule: s, startAt: latest, endAt: end, opening, run: openRun, patch });
+    else if (opening === 'pool-busy') {
+      const note = `run ${busy!.id} of ${s.pool} was ${busy!.state} when the window opened`;
+      patch = s.window.kind === 'cron' ? { state: 'scheduled', current: undefined, nextStartAt: nextStart, note } : { state: 'blocked', current: undefined, nextStartAt: undefined, note };
+    } else patch = { state: opening === 'failed' ? 'failed' : 'done', current: undefined, nextStartAt: undefined };
+    actions.push({ kind: 'window-open', schedule: s, startAt: latest, endAt: end, opening, run: openRun ?? busy, patch });
   }
   return actions;
 }

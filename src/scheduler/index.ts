@@ -361,6 +361,13 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
       case 'already-running':
         await say(s.pool, `Window ${s.id} opened${until}; run ${a.run?.id} is already ${a.run?.state}.`);
         return;
+      case 'pool-busy': {
+        const r = a.run!;
+        const why = r.state === 'paused' ? (r.pausedBy ? ` (paused by <@${r.pausedBy.userId}>)` : '') : r.state === 'failed' ? ' (it needs a recovery decision in its thread)' : '';
+        const next = a.patch.nextStartAt !== undefined ? ` Next window: ${at(a.patch.nextStartAt, tz)}.` : ' Resume or abort that run, then schedule again.';
+        await say(s.pool, `Window ${s.id} opened, but run ${r.id} of ${s.pool} is ${r.state}${why}: a window starts no second run while one is unfinished (R3.1), and resumes only a run a window paused; nothing was started.${next}`);
+        return;
+      }
       case 'resume': {
         const r = await core.resume(a.run!.id, actor);
         // a run this schedule did not start: the pool's run an earlier window paused (decide.ts continuedRun)

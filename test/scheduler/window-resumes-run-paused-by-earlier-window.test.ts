@@ -80,4 +80,12 @@ test('a window never takes over a run a human paused: it does not resume it (a w
   await t.tickAt(START + 1_000);
   expect(t.core.resume).not.toHaveBeenCalled();
   expect(t.notices().join('\n')).not.toContain(`resumed run ${started.value.id}`);
+  // said as it is: the pool's run is unfinished and not the window's, so nothing starts; not "the plan changed"
+  const opened = t.notices().find((n) => n.startsWith('Window '));
+  expect(opened).toMatch(new RegExp(`^Window \\S+ opened, but run ${started.value.id} of pool-a is paused \\(paused by <@U0APPROVER>\\)`));
+  expect(opened).toMatch(/nothing was started/);
+  expect(t.notices().join('\n')).not.toMatch(/plan changed/);
+  expect([...t.runs.values()]).toHaveLength(1);
+  const [schedule] = await t.store.listSchedules();
+  expect(schedule).toMatchObject({ state: 'blocked', note: `run ${started.value.id} of pool-a was paused when the window opened` });
 });
