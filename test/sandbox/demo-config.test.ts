@@ -36,7 +36,7 @@ describe('generated demo pools config', () => {
     expect(demoPoolEntry({ ...src, repositories: [], updates: [] }, DEFAULT_DIRECTORY).upgrade).toEqual({ mode: 'manual' });
   });
   it('is valid for the real pools-file parser and carries no password', () => {
-    const { yaml, pools } = demoPoolsFile([src, { ...src, name: 'pool-b' }], DEFAULT_DIRECTORY);
+    const { yaml, pools } = demoPoolsFile([src, { ...src, name: 'pool-b', masterUrl: 'http://127.9.9.2:40000' }], DEFAULT_DIRECTORY); // each demo pool has its own simulator
     expect(pools.map((p) => p.name)).toEqual(['pool-a', 'pool-b']);
     expect(yaml).not.toMatch(/password:/i);
     expect(passwordEnvName('pool-b')).toBe('XSUPGRADE_DEMO_POOL_B_PASSWORD');
