@@ -8,6 +8,7 @@
  * Nothing here logs or keeps anything after a job: errors go back as their kind and message, and the thread that
  * started the job turns them into the client's errors (and removes secrets from them, wire.ts).
  */
+import { execFileSync } from 'node:child_process';
 import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
@@ -232,17 +233,31 @@ function describe(e: unknown): DecodeError {
 }
 
 /**
- * Decoding yields the CPU to the event loop: on Linux this thread runs at nice 10 (a thread is a task with an id of
- * its own there, /proc/thread-self). With two cores, two decode threads and the loop, the loop was otherwise
- * descheduled for up to 70 ms at a time during a 64-host read: Slack acks and timers late. Elsewhere: left as is.
+ * Decoding yields the CPU to the event loop. On Linux (where a thread is a task with an id of its own,
+ * /proc/thread-self) this thread runs at nice 10 and, where util-linux's `chrt` may set it, under SCHED_IDLE: a
+ * waking event loop then preempts it at once, where a nice-10 thread keeps the CPU for the rest of its slice. Measured
+ * on two cores over fifteen 64-host reads per transport, three rounds (docs/benchmarks.md §7): the loop waited for a
+ * CPU 637–751 ms instead of 898–923 ms, with the same read times. Without nice, the loop was descheduled for up to
+ * 70 ms at a time during a 64-host read. Elsewhere, or where refused: left as is (SCHED_IDLE is only ever lowered to).
  * A seccomp filter that refuses setpriority by killing the process would kill the bot here: the systemd unit allows
- * it (deploy/xsupgrade.service, test/deploy/systemd-unit.test.ts).
+ * it, and sched_setscheduler for chrt (deploy/xsupgrade.service, test/deploy/systemd-unit.test.ts).
  */
 function lowerPriority(): void {
+  let tid: number;
   try {
-    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
-    if (Number.isInteger(tid) && tid > 0) setPriority(tid, 10);
+    tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
   } catch {
-    // not Linux, or not allowed: the thread keeps the process's priority
+    return; // not Linux
+  }
+  if (!Number.isInteger(tid) || tid <= 0) return;
+  try {
+    setPriority(tid, 10);
+  } catch {
+    // not allowed: the thread keeps the process's priority
+  }
+  try {
+    execFileSync('chrt', ['--idle', '--pid', '0', String(tid)], { stdio: 'ignore', timeout: 5_000 });
+  } catch {
+    // no chrt, or refused: nice 10 alone
   }
 }

@@ -6,7 +6,7 @@
  * global setup), so these tests are also the check that it is built and loads. (Objects from a thread are made in
  * Node's realm, not the test's: compared with toEqual, never instanceof.)
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { syntheticScenario } from '../../bench/plan';
@@ -186,6 +186,31 @@ describe('the process and its threads', () => {
         .then((r) => console.log(Object.keys(r.value.result).length));`;
     const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], { timeout: 20_000 });
     expect(stdout.trim()).toBe('2000');
+  });
+
+  const linux = process.platform === 'linux';
+  const hasChrt = linux && spawnSync('chrt', ['--help'], { stdio: 'ignore' }).status === 0;
+  (linux ? test : test.skip)(`a decode thread yields the CPU to the event loop: nice 10${hasChrt ? ', and SCHED_IDLE (chrt)' : ' (no chrt here: not SCHED_IDLE)'}`, async () => {
+    // the compiled pool in a child process: its threads are the decode thread and Node's own (at the process's nice 0)
+    const script = `
+      const { readdirSync, readFileSync } = require('node:fs');
+      const { DecodePool } = require(${JSON.stringify(join(ROOT, 'dist/src/xenapi/decode-pool.js'))});
+      const pool = new DecodePool({ threads: 1, minBytes: 0 });
+      const text = '{"result":' + JSON.stringify({ r1: { uuid: 'u1' } }) + '}';
+      async function* body() { yield Buffer.from(text); }
+      pool.decode(body(), { format: 'json', maxDepth: 32, maxBytes: 1e8 }, text.length, () => new Error('too large')).then(() => {
+        // field 19 of /proc/<pid>/task/<tid>/stat is the nice value, field 41 the scheduling policy (5: SCHED_IDLE)
+        const threads = readdirSync('/proc/self/task').map((tid) => readFileSync('/proc/self/task/' + tid + '/stat', 'utf8'))
+          .map((st) => st.slice(st.lastIndexOf(')') + 2).split(' ')).map((f) => ({ nice: Number(f[16]), policy: Number(f[38]) }));
+        console.log(JSON.stringify(threads));
+        return pool.close();
+      });`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], { timeout: 20_000 });
+    const threads = JSON.parse(stdout) as Array<{ nice: number; policy: number }>;
+    const lowered = threads.filter((t) => t.nice === 10);
+    expect(lowered).toHaveLength(1); // the decode thread, and no other
+    expect(lowered[0]!.policy).toBe(hasChrt ? 5 : 0);
+    expect(threads.filter((t) => t.nice !== 10).every((t) => t.nice === 0 && t.policy === 0)).toBe(true);
   });
 
   test('only get_all_records replies go to a thread, and only large ones (or of unknown size)', () => {
