@@ -8,28 +8,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCore } from '../../src/core';
-import type { Actor, Run } from '../../src/domain/types';
+import type { Run } from '../../src/domain/types';
 import { silentLogger } from '../../src/log';
-import { createScheduler, type Scheduler, type SchedulerSettings } from '../../src/scheduler';
+import { createScheduler, type Scheduler } from '../../src/scheduler';
 import { openStore, type Store } from '../../src/store';
 import type { Core } from '../../src/domain/ports';
 import { recordingNotifier } from '../runner/helpers';
 import { APPROVER, startHarness, waitForRun, type Harness } from '../runner/sim-harness';
+import { HOUR, MIN, OPERATOR, QUIET, WITH_SCHEDULERS, iso } from '../scheduler/sim-windows';
 
 jest.setTimeout(60_000);
 
-const MIN = 60_000;
-const HOUR = 60 * MIN;
-// windows need scheduling rights (issue 10.4): the night operator is in the pool's schedulers group, not an approver
-const OPERATOR: Actor = { userId: 'U0OPERATOR', source: 'slack', channel: 'CPOOL', groups: ['S0NIGHTOPS'] };
-const WITH_SCHEDULERS = {
-  slack: { channel: 'CPOOL', approvers: { users: [APPROVER.userId], groups: [] }, schedulers: { users: [], groups: ['S0NIGHTOPS'] }, allowSelfApproval: false },
-};
-// only the window decisions: reminders and watchdogs are covered in test/scheduler with a fake core
-const QUIET: Partial<SchedulerSettings> = { approvalReminderAfterMs: 1e13, mixedModeAfterMs: 1e13, overdueMinExtraMs: 1e13 };
-
-/** 2099-01-01T02:00Z → "2099-01-01T02:00Z" (the window grammar: minutes, explicit zone) */
-const iso = (t: number) => `${new Date(t).toISOString().slice(0, 16)}Z`;
 
 let h: Harness | undefined;
 let dir: string | undefined;

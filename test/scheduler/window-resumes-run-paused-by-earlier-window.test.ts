@@ -6,20 +6,13 @@
  */
 import type { Actor } from '../../src/domain/types';
 import { silentLogger } from '../../src/log';
-import { createScheduler, type SchedulerSettings } from '../../src/scheduler';
+import { createScheduler } from '../../src/scheduler';
 import { APPROVER, startHarness, waitForRun, type Harness } from '../runner/sim-harness';
 import { setup } from './fake-core';
+import { HOUR, MIN, OPERATOR, QUIET, WITH_SCHEDULERS, iso } from './sim-windows';
 
 jest.setTimeout(60_000);
 
-const MIN = 60_000;
-const HOUR = 60 * MIN;
-const OPERATOR: Actor = { userId: 'U0OPERATOR', source: 'slack', channel: 'CPOOL', groups: ['S0NIGHTOPS'] };
-const WITH_SCHEDULERS = {
-  slack: { channel: 'CPOOL', approvers: { users: [APPROVER.userId], groups: [] }, schedulers: { users: [], groups: ['S0NIGHTOPS'] }, allowSelfApproval: false },
-};
-const QUIET: Partial<SchedulerSettings> = { approvalReminderAfterMs: 1e13, mixedModeAfterMs: 1e13, overdueMinExtraMs: 1e13 };
-const iso = (t: number) => `${new Date(t).toISOString().slice(0, 16)}Z`;
 
 let h: Harness | undefined;
 afterEach(async () => {
