@@ -20,6 +20,7 @@ import { buildPlanOffLoop } from './plan-off-loop';
 import { auditEvent, auditor } from '../runner/audit';
 import { Engine, type PoolRuntime } from '../runner/engine';
 import { isPoolUnavailable } from '../runner/errors';
+import { isFenced, renewLeaseWhileHeld } from '../runner/fencing';
 import { readLiveHosts } from '../runner/pool-state';
 import { probeNewHost, StaleAction } from '../runner/recovery';
 import type { Store } from '../store';
@@ -267,7 +268,20 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
     const runId = await store.nextRunId(cfg.name, now);
     const lease = await store.acquireLease(cfg.name, ownerId, runId, leaseTtlMs, now);
     if (!lease.ok) return refuseStart('conflict', `run ${lease.runId} is active on ${cfg.name} (held by ${lease.holder})`);
-    const release = () => store.releaseLease(cfg.name, ownerId);
+    // the re-validation below can outlast the lease (a slow pool, a repository test per host): the lease is renewed
+    // meanwhile, and the run is written only while it is still this start's (createRun fenced). Else another replica's
+    // start, taking over an expired lease, and this one would both create a run of the pool
+    const fence = { pool: cfg.name, owner: ownerId, token: lease.token };
+    const renewal = new AbortController();
+    const renewing = renewLeaseWhileHeld({ store, clock, pool: cfg.name, owner: ownerId, ttlMs: leaseTtlMs, token: lease.token, signal: renewal.signal });
+    const stopRenewing = async () => {
+      renewal.abort();
+      await renewing;
+    };
+    const release = async () => {
+      await stopRenewing();
+      await store.releaseLease(cfg.name, ownerId, lease.token);
+    };
     const again = (await store.listRuns({ pool: cfg.name, states: UNFINISHED_RUN_STATES }))[0];
     if (again) {
       await release();
@@ -308,7 +322,15 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
       plan: latest.id,
       ...(actor.window ? { window: actor.window } : {}),
     });
-    await store.createRun(run, { audit: started });
+    try {
+      await store.createRun(run, { audit: started, fence });
+    } catch (err) {
+      await stopRenewing();
+      if (!isFenced(err)) throw err;
+      const holder = (await store.getLease(cfg.name).catch(() => undefined))?.owner ?? 'nobody';
+      return refuseStart('conflict', `the pool's lease passed to ${holder} while the plan was re-validated (it took longer than the lease, XSUPGRADE_LEASE_TTL_SECONDS): nothing was started; check the pool's runs, then start again`);
+    }
+    await stopRenewing(); // the run's loop holds the lease from here (engine.drive)
     await markNextHopStarted(store, cfg.name, run);
     engine.notify(run, 'runStarted', (n) => n.runStarted(run));
     engine.drive(run.id);

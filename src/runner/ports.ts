@@ -46,7 +46,8 @@ export interface Fence {
 export interface RunStore {
   nextRunId(pool: string, now: number): Promise<string>;
   /** with `audit`: appended in the same transaction */
-  createRun(run: Run, opts?: { audit?: AuditEvent }): Promise<void>;
+  /** with `fence`: written only while that lease is still the pool's (the start of a run, under its lease) */
+  createRun(run: Run, opts?: { audit?: AuditEvent; fence?: Fence }): Promise<void>;
   getRun(id: string): Promise<Run | undefined>;
   /**
    * with `fence`: written only while the fence is still the pool's lease (FencedError otherwise); with `audit`: the

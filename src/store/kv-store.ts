@@ -206,12 +206,13 @@ export class KvStore implements Store {
     });
   }
 
-  async createRun(run: Run, opts: { audit?: AuditEvent } = {}): Promise<void> {
+  async createRun(run: Run, opts: { audit?: AuditEvent; fence?: Fence } = {}): Promise<void> {
     validate.run(key.run(run.id), run);
     if (run.baseline) validate.baseline(key.runBaseline(run.id), run.baseline);
     if (opts.audit) checkRunAudit(`createRun(${run.id})`, run.id, opts.audit);
     const revs = run.steps.map(() => run.revision);
     await this.tx(async (tx) => {
+      await this.checkFence(tx, opts.fence);
       if (!(await tx.insert(key.run(run.id), encode(headOf(run, revs))))) throw new ConflictError(`run ${run.id} already exists`);
       await tx.put(key.runPlan(run.id), encode(run.plan));
       if (run.baseline) await tx.put(key.runBaseline(run.id), encode(run.baseline));

@@ -192,7 +192,8 @@ export interface Store {
   nextRunId(pool: string, now: number): Promise<string>;
   /** throws ConflictError if the id exists */
   /** with `audit`: appended in the same transaction (who started the run is never lost) */
-  createRun(run: Run, opts?: { audit?: AuditEvent }): Promise<void>;
+  /** with `fence`: written only while that lease is still the pool's (the start of a run, under its lease) */
+  createRun(run: Run, opts?: { audit?: AuditEvent; fence?: Fence }): Promise<void>;
   getRun(id: string): Promise<Run | undefined>;
   /**
    * Atomic read-modify-write across processes: `mutate` (synchronous) edits a fresh copy; revision++ and updatedAt

@@ -437,6 +437,18 @@ export function storeContract(name: string, backend: () => ContractBackend): voi
         expect((await store.getRun('r1'))?.steps[0].state).toBe('done');
       });
 
+      test('a run created under a lease that was taken over is not written', async () => {
+        const first = await store.acquireLease('pool-a', 'bot-1', 'r1', 10_000, 0);
+        if (!first.ok) throw new Error('lease refused');
+        const other = await replica();
+        const second = await other.acquireLease('pool-a', 'bot-2', 'r2', 10_000, 10_000);
+        if (!second.ok) throw new Error('take-over refused');
+        await expect(store.createRun(sampleRun('r1'), { fence: { pool: 'pool-a', owner: 'bot-1', token: first.token } })).rejects.toThrow(FencedError);
+        expect(await store.getRun('r1')).toBeUndefined();
+        await other.createRun(sampleRun('r2'), { fence: { pool: 'pool-a', owner: 'bot-2', token: second.token } });
+        expect(await store.getRun('r2')).toBeDefined();
+      });
+
       test('the same owner re-acquiring after its release gets a new token: its old fence is dead', async () => {
         await store.createRun(sampleRun('r1'));
         const a = await store.acquireLease('pool-a', 'bot-1', 'r1', 10_000, 0);
