@@ -150,7 +150,7 @@ export class Engine {
   /**
    * On process start: pick up every run left running, waiting at a gate or paused mid-host, re-reading the pool
    * through its steps (audit 'resume'). Gates are announced again; other runs are driven once the previous
-   * owner's lease has expired.
+   * owner's lease has expired. A run paused before its next host stays as it is, audited and not announced.
    */
   async recoverRuns(): Promise<string[]> {
     const runs = await this.deps.store.listRuns({ states: ['running', 'awaiting-approval', 'paused'] });
@@ -171,11 +171,24 @@ export class Engine {
         this.drive(run.id, { waitForLease: true });
         continue;
       }
-      await this.audit(run.id, 'resume', 'runner', `runner ${this.deps.ownerId} started: resuming run ${run.id} (${run.state}) at ${where}`, {
+      if (run.state === 'paused' && next && !mayContinueWhilePaused(run, next)) {
+        // held before its next host ("Pause means paused"): nothing changes for it, so nothing is said in its thread;
+        // a Resume drives it (as adoptOrphans leaves it)
+        await this.audit(run.id, 'resume', 'runner', `runner ${this.deps.ownerId} started: run ${run.id} stays paused at ${where} until someone resumes it`, {
+          state: run.state,
+          step: next.id,
+        });
+        continue;
+      }
+      await this.audit(run.id, 'resume', 'runner', `runner ${this.deps.ownerId} started: resuming run ${run.id} (${run.state}) at ${where}${run.state === 'paused' && next ? ', the host in progress only' : ''}`, {
         state: run.state,
         step: next?.id,
       });
-      this.notify(run, 'runEvent', (n) => n.runEvent(run, `The runner restarted; resuming at ${where}. The pool state is re-read before anything else.`));
+      const said =
+        run.state === 'paused' && next
+          ? `The runner restarted; the run is paused: it finishes the host in progress, resuming at ${where}, then stays paused until someone resumes it. The pool state is re-read before anything else.`
+          : `The runner restarted; resuming at ${where}. The pool state is re-read before anything else.`;
+      this.notify(run, 'runEvent', (n) => n.runEvent(run, said));
       resumed.push(run.id);
       const gate = run.steps.find((s) => s.state === 'awaiting-approval');
       if (run.state === 'awaiting-approval' && gate) {
