@@ -94,12 +94,16 @@ export function hostProgress(run: Run): HostProgress[] {
     const base = { name: h.name, isMaster: h.isMaster, from: h.from.product, to: h.to.product };
     const steps = stepsOf(run, h);
     if (h.alreadyDone || steps.length === 0) return { ...base, phase: 'already-done' as const };
+    // seen back on the target (its wait-host done): it stays on the target whatever a later step does
+    const back = steps.find((s) => s.kind === 'wait-host' && s.state === 'done');
     const failed = steps.find((s) => s.state === 'failed');
     // a step stopped by an abort did not fail: the host is shown as aborted (issue 11.7)
-    if (failed) return { ...base, phase: run.state === 'aborted' && failed.error?.message.startsWith('interrupted: run aborted') ? ('aborted' as const) : ('failed' as const), current: failed };
+    if (failed) {
+      const phase = run.state === 'aborted' && failed.error?.message.startsWith('interrupted: run aborted') ? ('aborted' as const) : ('failed' as const);
+      return { ...base, phase, current: failed, upgradedAt: back?.endedAt };
+    }
     const gate = steps.find((s) => s.state === 'awaiting-approval');
     if (gate) return { ...base, phase: 'awaiting-approval' as const, current: gate, waitingFor: waitingForApproval(run, gate) };
-    const back = steps.find((s) => s.kind === 'wait-host' && s.state === 'done');
     const running = steps.find((s) => s.state === 'running');
     if (running) return { ...base, phase: 'in-progress' as const, current: running, upgradedAt: back?.endedAt };
     if (steps.every((s) => s.state === 'done' || s.state === 'skipped')) {

@@ -45,9 +45,9 @@ function hostLine(p: HostProgress, tz: string, atEnd?: string): string {
     case 'awaiting-approval':
       return `${name} ✋ ${p.waitingFor ?? 'waiting for approval'}`;
     case 'failed':
-      return `${name} ❌ failed while ${p.current ? activeWords(p.current.kind) : 'upgrading'}`;
+      return `${name} ❌ ${backOn(p, tz)}failed while ${p.current ? activeWords(p.current.kind) : 'upgrading'}`;
     case 'aborted':
-      return `${name} ⏹ aborted while ${p.current ? activeWords(p.current.kind) : 'upgrading'}`;
+      return `${name} ⏹ ${backOn(p, tz)}aborted while ${p.current ? activeWords(p.current.kind) : 'upgrading'}`;
     case 'skipped': {
       const after = p.skippedAfter;
       if (!after) return `${name} ⏭ skipped, still on ${esc(p.from)}`;
@@ -59,8 +59,13 @@ function hostLine(p: HostProgress, tz: string, atEnd?: string): string {
     case 'upgraded':
       return `${name} ✅ ${esc(p.to)}${p.upgradedAt ? ` back ${clockTime(p.upgradedAt, tz)}` : ''}`;
     case 'in-progress':
-      return `${name} ⏳ ${p.upgradedAt ? `${esc(p.to)} back ${clockTime(p.upgradedAt, tz)} · ` : ''}${p.current ? activeWords(p.current.kind) : 'in progress'}`;
+      return `${name} ⏳ ${backOn(p, tz)}${p.current ? activeWords(p.current.kind) : 'in progress'}`;
   }
+}
+
+/** "7.6.0 back 03:00 · " for a host the run saw back on the target (its wait-host done), else nothing. */
+function backOn(p: HostProgress, tz: string): string {
+  return p.upgradedAt ? `${esc(p.to)} back ${clockTime(p.upgradedAt, tz)} · ` : '';
 }
 
 /** HA as the pool showed it at the end (issue 11.2), or what the run does with it while it runs. */
@@ -82,12 +87,27 @@ function haWords(run: Run): string | undefined {
   return 'HA disabled for the run (re-enabled at the end once every host is on the target)';
 }
 
+/**
+ * Which hosts are on the target: once the run has an end audit, the live pool at the end (issue 11), as the end
+ * summary says it (run-end.ts); before, the run's records.
+ */
 function poolLine(run: Run, tz: string): string {
   const parts: string[] = [];
-  const mm = mixedMode(run);
-  if (mm.mixed) parts.push(`Pool: mixed mode${mm.since ? ` since ${clockTime(mm.since, tz)}` : ''} (R3.5): ${mm.onTarget.length} on ${esc(run.plan.target.product)}, ${mm.behind.length} behind`);
-  else if (mm.behind.length === 0) parts.push(`Pool: every host on ${esc(run.plan.target.product)}`);
-  else parts.push(`Pool: all hosts still on the old version`);
+  const target = esc(run.plan.target.product);
+  const audit = run.endAudit;
+  if (audit?.unreadable) parts.push('Pool at the end: not checked, the pool did not answer');
+  else if (audit) {
+    const total = run.plan.hosts.length;
+    const behind = audit.behind;
+    if (behind.length === 0) parts.push(`Pool at the end: every host on ${target}`);
+    else if (behind.length < total) parts.push(`Pool at the end: mixed mode (R3.5): ${total - behind.length}/${total} hosts on ${target}; not on it: ${behind.map(esc).join(', ')}`);
+    else parts.push(`Pool at the end: no host on ${target}`);
+  } else {
+    const mm = mixedMode(run);
+    if (mm.mixed) parts.push(`Pool: mixed mode${mm.since ? ` since ${clockTime(mm.since, tz)}` : ''} (R3.5): ${mm.onTarget.length} on ${target}, ${mm.behind.length} behind`);
+    else if (mm.behind.length === 0) parts.push(`Pool: every host on ${target}`);
+    else parts.push(`Pool: all hosts still on the old version`);
+  }
   const ha = haWords(run);
   if (ha) parts.push(ha);
   return parts.join(' · ');
