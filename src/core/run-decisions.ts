@@ -7,7 +7,7 @@
 import type { Clock } from '../clock';
 import type { PoolConfig } from '../config/pools';
 import type { Core, CoreErrorCode, CoreResult, RecoveryRequest } from '../domain/ports';
-import { AFTER_UPGRADE_KINDS, TERMINAL_RUN_STATES, type Actor, type Run } from '../domain/types';
+import { AFTER_UPGRADE_KINDS, TERMINAL_RUN_STATES, type Actor, type Run, type StepRecord } from '../domain/types';
 import { mention } from '../domain/mention';
 import type { AuditKind } from '../runner/audit';
 import { abortedOutcome } from '../runner/end-audit';
@@ -16,6 +16,7 @@ import { readLivePoolFor, vmByRef, type LivePool } from '../runner/pool-state';
 import type { PoolClient } from '../runner/ports';
 import { mayHaveStopped, type StoppedVm } from '../runner/steps/stop-vms';
 import { checkAgainstPool, checkRequest, recoveryMutation, StaleAction } from '../runner/recovery';
+import { skippedHostState } from '../runner/skip-host';
 import { endAuditOf, runReport } from '../runner/report';
 import type { Store } from '../store';
 import type { XenApiClient } from '../xenapi';
@@ -263,7 +264,7 @@ export function runDecisions(env: DecisionEnv): RunDecisions {
       if (req.action === 'skip-host') {
         const host = checked.step.hostName;
         const text = !AFTER_UPGRADE_KINDS.has(checked.step.kind)
-          ? `${host} skipped by ${mention(actor.userId)}: it stays disabled and is not upgraded; the pool stays in mixed mode (R3.5) until it is handled.`
+          ? `${host} skipped by ${mention(actor.userId)}: ${skippedWords(run, checked.step)}`
           : checked.step.kind === 'restore-vms'
             ? `The rest of ${host} skipped by ${mention(actor.userId)}: it stays on the target, enabled. ${await stoppedVmsNow(rt.runtime.deps.client, run, host ?? '?')} The run goes on.`
             : `The rest of ${host} skipped by ${mention(actor.userId)}: it stays on the target, enabled; its VMs are not moved back. The run goes on.`;
@@ -275,4 +276,23 @@ export function runDecisions(env: DecisionEnv): RunDecisions {
     },
   };
   return decisions;
+}
+
+/** What Skip host left a host before its restore as, from the run's records (runner/skip-host.ts), said after the click. */
+function skippedWords(run: Run, step: StepRecord): string {
+  const target = run.plan.target.product;
+  const mixed = `the pool stays in mixed mode (R3.5) until it is handled`;
+  const state = skippedHostState(run, step);
+  switch (state.kind) {
+    case 'back-on-target':
+      return `the run saw it back on ${target}; it stays on it as its failed step left it (check whether it is enabled). The run goes on.`;
+    case 'was-on-target':
+      return `it was on ${target} before the run and stays on it as its failed step left it (check whether it is enabled). The run goes on.`;
+    case 'version-unknown':
+      return `its version is unknown (the run took it down for its upgrade and has not seen it back); ${mixed}.`;
+    case 'upgrade-pending':
+      return `it was last seen on its old version with its upgrade ${state.applied ? 'applied' : 'prepared'}, which its next reboot brings up; it stays disabled; ${mixed}.`;
+    case 'old-version':
+      return `it stays disabled and is not upgraded; ${mixed}.`;
+  }
 }

@@ -21,6 +21,9 @@ describe('recovery actions', () => {
       const { run, step } = await runUntilFailure(h);
       expect(step.id).toBe('xs-a2:wait-host');
       expect((await h.core.recover(run.id, { action: 'skip-host', stepId: step.id }, APPROVER)).ok).toBe(true);
+      // said from the run's records: its upgrade was sent and it was not seen back, so its version is not known
+      const said = h.notifier.calls.filter((c) => c.method === 'runEvent').map((c) => String(c.text)).find((t) => /skipped by/.test(t));
+      expect(said).toMatch(/^xs-a2 skipped by <@\w+>: its version is unknown \(the run took it down for its upgrade and has not seen it back\); the pool stays in mixed mode \(R3\.5\)/);
       const blocked = await waitForRun(h.store, run.id, ['failed', 'done']);
       expect(blocked.state).toBe('failed');
       const next = blocked.steps.find((s) => s.state === 'failed')!;

@@ -4,6 +4,7 @@ import { AFTER_UPGRADE_KINDS, type RecoveryAction, type Run, type StepRecord } f
 import { describeStepError } from '../errors';
 import { approversMention, button, clockTime, confirm, esc, runContext, sections, SlackMessage, who } from './common';
 import { ACTION, encodeButtonValue } from './ids';
+import { skippedHostState, stepsNotDone } from '../../runner/skip-host';
 import { activeWords, hostPosition, hostProgress, isOnTarget, planHostOf } from './progress';
 
 /** The failure alert (thread reply) with only the recovery actions Core says are valid for the step. */
@@ -30,7 +31,7 @@ export const RECOVERY_WORDS: Record<RecoveryAction, string> = {
   abort: 'Abort run',
 };
 
-function recoveryButton(action: RecoveryAction, run: Run, step: StepRecord): Button {
+function recoveryButton(action: RecoveryAction, run: Run, step: StepRecord, tz: string | undefined): Button {
   // the attempt: a click on this alert must not act on a later failure of the same step, which it does not show
   const value = encodeButtonValue({ runId: run.id, stepId: step.id, attempt: step.attempts });
   const host = step.hostName ?? 'the host';
@@ -74,11 +75,7 @@ function recoveryButton(action: RecoveryAction, run: Run, step: StepRecord): But
         text: 'Skip host',
         actionId,
         value,
-        confirm: confirm({
-          title: `Skip ${host}?`,
-          text: `${host} stays out of this run on its old version, disabled; the pool stays in mixed mode (R3.5) until it is upgraded.`,
-          confirm: 'Skip host',
-        }),
+        confirm: confirm({ title: `Skip ${host}?`, text: skipHostWords(run, step, tz), confirm: 'Skip host' }),
       });
     case 'skip-update': {
       const failed = (step.data?.failed as { name?: string } | null | undefined)?.name ?? 'the update';
@@ -101,6 +98,28 @@ function recoveryButton(action: RecoveryAction, run: Run, step: StepRecord): But
         style: 'danger',
         confirm: confirm({ title: `Abort ${run.id}?`, text: 'No further host is touched; upgraded hosts stay upgraded (mixed mode, R3.5).', confirm: 'Abort run', danger: true }),
       });
+  }
+}
+
+/** What Skip host will leave the host as, from the run's records (runner/skip-host.ts), before the click. */
+function skipHostWords(run: Run, step: StepRecord, tz: string | undefined): string {
+  const host = step.hostName ?? 'the host';
+  const target = run.plan.target.product;
+  const rest = `Not done: ${stepsNotDone(run, step).join(', ')}. The run goes on with the next host`;
+  const left = `as its failed step (${activeWords(step.kind)}) left it; check whether it is enabled`;
+  const mixed = `mixed mode (R3.5) until every host is on ${target}`;
+  const state = skippedHostState(run, step);
+  switch (state.kind) {
+    case 'back-on-target':
+      return `The run saw ${host} back on ${target}${state.at ? ` at ${clockTime(state.at, tz)}` : ''}: it stays on ${target}, ${left}. ${rest}.`;
+    case 'was-on-target':
+      return `${host} was on ${target} before the run: it stays on it, ${left}. ${rest}.`;
+    case 'version-unknown':
+      return `${host}'s version is unknown: the run took it down for its upgrade and has not seen it back; it may still come up on ${target}. ${rest}; ${mixed}.`;
+    case 'upgrade-pending':
+      return `${host} was last seen on its old version with its upgrade ${state.applied ? 'applied' : 'prepared'}: its next reboot brings it up on ${target}. It stays disabled. ${rest}; ${mixed}.`;
+    case 'old-version':
+      return `${host} stays out of this run on its old version, disabled; the pool stays in mixed mode (R3.5) until it is upgraded.`;
   }
 }
 
@@ -166,7 +185,7 @@ export function failureMessage(run: Run, step: StepRecord, actions: RecoveryActi
   const blocks: KnownBlock[] = [
     ...sections(lines.join('\n')),
     ...(valid.length
-      ? [{ type: 'actions' as const, block_id: `failure:${step.id}`, elements: valid.map((a) => recoveryButton(a, run, step)) }]
+      ? [{ type: 'actions' as const, block_id: `failure:${step.id}`, elements: valid.map((a) => recoveryButton(a, run, step, pool?.timezone)) }]
       : []),
     runContext(run),
   ];
