@@ -5,21 +5,9 @@
  * migration in flight is followed to its end instead, and the VM is judged by where it is then.
  */
 import { XenApiClient } from '../../src/xenapi';
-import type { Run } from '../../src/domain/types';
-import { outsideClient, planAndStart, startHarness, type Harness } from './sim-harness';
+import { outsideClient, planAndStart, startHarness, waitForStepEnd, type Harness } from './sim-harness';
 
 jest.setTimeout(120_000);
-
-async function stepEnds(h: Harness, runId: string, stepId: string): Promise<Run> {
-  const until = Date.now() + 90_000;
-  for (;;) {
-    const run = (await h.store.getRun(runId))!;
-    const s = run.steps.find((x) => x.id === stepId)!;
-    if (s.state === 'done' || s.state === 'failed' || ['failed', 'aborted', 'done'].includes(run.state)) return run;
-    if (Date.now() > until) throw new Error(`${stepId} still ${s.state}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 it("a VM someone else is migrating off the host when evacuate starts is followed: the bot sends no second migration and the step does not fail", async () => {
   let h: Harness | undefined;
@@ -40,7 +28,7 @@ it("a VM someone else is migrating off the host when evacuate starts is followed
   });
   try {
     const run = await planAndStart(h);
-    const after = await stepEnds(h, run.id, 'xs-a1:evacuate');
+    const after = await waitForStepEnd(h.store, run.id, 'xs-a1:evacuate');
     const evac = after.steps.find((s) => s.id === 'xs-a1:evacuate')!;
     expect(started).toBe(true);
     expect({ state: evac.state, error: evac.error?.message }).toEqual({ state: 'done', error: undefined });
@@ -69,7 +57,7 @@ it("the bot's own migration whose reply was lost is still in flight when the ste
   try {
     const run = await planAndStart(h);
     expect(run.plan.steps.find((s) => s.id === 'xs-a1:evacuate')?.migrations?.map((m) => m.vmName) ?? run.plan.hosts[0]!.migrations.map((m) => m.vmName)).toEqual(['web-01']);
-    const after = await stepEnds(h, run.id, 'xs-a1:evacuate');
+    const after = await waitForStepEnd(h.store, run.id, 'xs-a1:evacuate');
     const evac = after.steps.find((s) => s.id === 'xs-a1:evacuate')!;
     expect({ state: evac.state, error: evac.error?.message }).toEqual({ state: 'done', error: undefined });
     const sent = (await h.store.listAudit(run.id)).filter((e) => e.kind === 'xenapi' && /VM\.pool_migrate web-01/.test(e.message));

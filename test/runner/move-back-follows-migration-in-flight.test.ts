@@ -4,21 +4,9 @@
  * with OTHER_OPERATION_IN_PROGRESS (reference G1) and fail the step: the migration in flight is followed to its end,
  * and the VM is judged by where it is then (home: nothing sent).
  */
-import type { Run } from '../../src/domain/types';
-import { planAndStart, startHarness, type Harness } from './sim-harness';
+import { planAndStart, startHarness, waitForStepEnd, type Harness } from './sim-harness';
 
 jest.setTimeout(120_000);
-
-async function stepEnds(h: Harness, runId: string, stepId: string): Promise<Run> {
-  const until = Date.now() + 90_000;
-  for (;;) {
-    const run = (await h.store.getRun(runId))!;
-    const s = run.steps.find((x) => x.id === stepId)!;
-    if (s.state === 'done' || s.state === 'failed' || ['failed', 'aborted', 'done'].includes(run.state)) return run;
-    if (Date.now() > until) throw new Error(`${stepId} still ${s.state}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 it("the bot's own migration home whose reply was lost is still in flight when move-back re-runs: it is followed, not sent a second time", async () => {
   let h: Harness | undefined;
@@ -36,7 +24,7 @@ it("the bot's own migration home whose reply was lost is still in flight when mo
   });
   try {
     const run = await planAndStart(h);
-    const after = await stepEnds(h, run.id, 'xs-a1:move-back');
+    const after = await waitForStepEnd(h.store, run.id, 'xs-a1:move-back');
     const back = after.steps.find((s) => s.id === 'xs-a1:move-back')!;
     expect({ state: back.state, error: back.error?.message }).toEqual({ state: 'done', error: undefined });
     // two migrations of web-01 in all: off the master (evacuate) and home (move-back), none sent twice

@@ -101,6 +101,18 @@ export async function startHarness(
   };
 }
 
+/** Real-time polling until step `stepId` is done or failed, or the run ended (bounded, never asserts durations). */
+export async function waitForStepEnd(store: Store, runId: string, stepId: string, realMs = 90_000): Promise<Run> {
+  const until = Date.now() + realMs;
+  for (;;) {
+    const run = (await store.getRun(runId))!;
+    const s = run.steps.find((x) => x.id === stepId)!;
+    if (s.state === 'done' || s.state === 'failed' || ['failed', 'aborted', 'done'].includes(run.state)) return run;
+    if (Date.now() > until) throw new Error(`${stepId} still ${s.state}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 /** Real-time polling of the store until the run reaches one of `states` (bounded, never asserts durations). */
 export async function waitForRun(store: Store, runId: string, states: RunState[], realMs = 40_000): Promise<Run> {
   const until = Date.now() + realMs;
