@@ -216,6 +216,18 @@ export async function readVmNow(client: PoolClient, vm: Ref, label: string = vm)
   return { ...toLiveVm(vm, v), operations: v.current_operations };
 }
 
+/** VM.current_operations values of a suspend or shutdown: a stop in progress, the run's (stop-vms) or another client's */
+export const VM_STOP_OPERATIONS: ReadonlySet<string> = new Set(['suspend', 'clean_shutdown', 'hard_shutdown', 'shutdown']);
+
+/**
+ * The first of `ops` in progress on the VM (read by readVmNow) whose task is not in `skip` (the ones already
+ * followed): its task ref and operation, or undefined. A step follows such an operation instead of sending its own.
+ */
+export function operationInProgress(vm: { operations: Record<string, string> } | undefined, ops: ReadonlySet<string>, skip: ReadonlySet<string> = new Set()): { task: Ref; op: string } | undefined {
+  const found = Object.entries(vm?.operations ?? {}).find(([task, op]) => ops.has(op) && !skip.has(task));
+  return found && { task: found[0], op: found[1] };
+}
+
 /** xapi's filter for the VMs resident on one host (get_all_records_where syntax). */
 export function residentOnQuery(hostRef: Ref): string {
   return `field "resident_on" = ${JSON.stringify(hostRef)}`;

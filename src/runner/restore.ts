@@ -14,7 +14,7 @@ import type { AuditKind } from './audit';
 import { isConnectionError, toStepError } from './errors';
 import { isFenced } from './fencing';
 import { taskOf } from './long-call';
-import { describeHost, readLivePool, readVmNow, type LivePool, type LiveVm } from './pool-state';
+import { describeHost, operationInProgress, readLivePool, readVmNow, VM_STOP_OPERATIONS, type LivePool, type LiveVm } from './pool-state';
 import type { PoolClient } from './ports';
 import { hostRemap } from './remap';
 import type { HaSaved } from './steps/pool-prep';
@@ -68,9 +68,6 @@ export interface RestoreDeps {
 
 /** How long Restore follows one call's task before it says the call is still running (enable_ha: minutes). */
 export const RESTORE_TASK_WAIT_MS = 30 * 60_000;
-
-/** VM.current_operations values of a suspend or shutdown (its keys are the task refs), as stop-vms sends them */
-const STOP_OPS = new Set(['suspend', 'clean_shutdown', 'hard_shutdown', 'shutdown']);
 
 /** Restore may not go on: its lease was taken over (the message says by whom and before which call). */
 class RestoreStopped extends Error {}
@@ -192,7 +189,7 @@ async function putBack(deps: RestoreDeps, run: Run, offer: RestoreOffer, rec: Re
     const followed = new Set<string>();
     for (;;) {
       const now = await readVmNow(client, vm.ref, vm.name);
-      const [task, op] = Object.entries(now?.operations ?? {}).find(([, o]) => STOP_OPS.has(o)) ?? [];
+      const { task, op } = operationInProgress(now, VM_STOP_OPERATIONS) ?? {};
       if (!now || !task) return { vm: now };
       const still = `${vm.name} (${now.powerState}) is still being stopped: ${op} in progress (task ${task})`;
       if (followed.has(task) || !client.waitForTask) {

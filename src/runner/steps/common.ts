@@ -3,7 +3,7 @@ import { compareVersions } from '../../domain/versions';
 import type { HostPlan, Ref, Run, StepError } from '../../domain/types';
 import { XenApiError, XenApiTaskLostError } from '../../xenapi/errors';
 import { isInterruption, isPoolUnavailable, StepFailure, toStepError } from '../errors';
-import { describeHost, readVmNow, type LiveHost, type LiveHosts, type LiveVm } from '../pool-state';
+import { describeHost, operationInProgress, readVmNow, type LiveHost, type LiveHosts, type LiveVm } from '../pool-state';
 import type { PoolClient } from '../ports';
 import type { StepContext } from '../step';
 
@@ -99,7 +99,7 @@ export async function followMigrationInFlight(client: PoolClient, ctx: StepConte
   for (;;) {
     const vm = await readVmNow(client, m.vm, m.vmName);
     if (!vm) return undefined;
-    const [task, op] = Object.entries(vm.operations).find(([t, o]) => MIGRATE_OPS.has(o) && !followed.has(t)) ?? [];
+    const { task, op } = operationInProgress(vm, MIGRATE_OPS, followed) ?? {};
     if (!task) return vm;
     if (!client.waitForTask) throw new Error(`this client cannot follow tasks: the migration of ${m.vmName} in progress (task ${task}) is not followed`);
     followed.add(task);

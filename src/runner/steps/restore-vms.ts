@@ -7,7 +7,7 @@
  */
 import type { Ref } from '../../domain/types';
 import { isInterruption, isPoolUnavailable, neverSent, StepFailure, toStepError, withCallsInDoubt } from '../errors';
-import { hostByRef, readLiveHosts, readVmNow, type LiveVm } from '../pool-state';
+import { hostByRef, operationInProgress, readLiveHosts, readVmNow, type LiveVm } from '../pool-state';
 import type { StepDeps } from '../ports';
 import type { StepContext, StepModule } from '../step';
 import { stepHostName, stepHostRef } from './common';
@@ -27,11 +27,12 @@ async function settle(deps: StepDeps, ctx: StepContext, vmRef: Ref, name: string
   const followed = new Set<string>();
   for (;;) {
     const vm = await readVmNow(deps.client, vmRef, name);
-    const task = vm && vm.powerState !== 'Running' ? Object.entries(vm.operations).find(([t, op]) => START_OPS.has(op) && !followed.has(t))?.[0] : undefined;
-    if (!task) return { vm, followed: followed.size > 0 };
-    if (!deps.client.waitForTask) throw new Error(`this client cannot follow tasks: ${name}'s ${vm!.operations[task]} in progress (task ${task}) is not followed`);
+    const inProgress = vm && vm.powerState !== 'Running' ? operationInProgress(vm, START_OPS, followed) : undefined;
+    if (!inProgress) return { vm, followed: followed.size > 0 };
+    const { task, op } = inProgress;
+    if (!deps.client.waitForTask) throw new Error(`this client cannot follow tasks: ${name}'s ${op} in progress (task ${task}) is not followed`);
     followed.add(task);
-    await ctx.audit(`${name}: ${why}; following its ${vm!.operations[task]} in progress (task ${task}), not sent again`, { task });
+    await ctx.audit(`${name}: ${why}; following its ${op} in progress (task ${task}), not sent again`, { task });
     await deps.client.waitForTask(task, { keep: true });
   }
 }

@@ -6,7 +6,7 @@
  */
 import type { Ref, VmStop } from '../../domain/types';
 import { isInterruption, isPoolUnavailable, neverSent, StepFailure, toStepError, withCallsInDoubt, xenErrorCode } from '../errors';
-import { readLivePoolFor, readVmNow, runsOn, vmByRef, vmsOn, type LiveVm } from '../pool-state';
+import { operationInProgress, readLivePoolFor, readVmNow, runsOn, vmByRef, vmsOn, VM_STOP_OPERATIONS, type LiveVm } from '../pool-state';
 import type { StepDeps } from '../ports';
 import type { StepContext, StepModule } from '../step';
 import { serialSaver, stepHostName, stepHostRef } from './common';
@@ -55,8 +55,6 @@ interface Settled {
 /** one stop call: undefined when xapi answered it */
 type Send = (stop: VmStop, method: StopMethod) => Promise<Settled | undefined>;
 
-/** VM.current_operations values of a stop (its keys are the task refs) */
-const STOP_OPS = new Set(['suspend', 'clean_shutdown', 'hard_shutdown', 'shutdown']);
 const isDown = (vm: VmNow | undefined): boolean => vm?.powerState === 'Halted' || vm?.powerState === 'Suspended';
 const actionOf = (vm: VmNow): StoppedVm['action'] => (vm.powerState === 'Suspended' ? 'suspend' : 'shutdown');
 
@@ -77,7 +75,7 @@ async function settle(deps: StepDeps, ctx: StepContext, stop: VmStop, method: st
     const vm = await readVmNow(deps.client, stop.vm, stop.vmName);
     if (!vm) return undefined;
     const now: SeenVm = { powerState: vm.powerState, residentOn: vm.residentOn, operations: Object.values(vm.operations) };
-    const task = Object.entries(vm.operations).find(([t, op]) => STOP_OPS.has(op) && !followed.has(t))?.[0];
+    const task = operationInProgress(vm, VM_STOP_OPERATIONS, followed)?.task;
     if (!task || isDown(now)) return now;
     if (!deps.client.waitForTask) throw new Error(`this client cannot follow tasks: ${stop.vmName}'s stop in progress (task ${task}) is not followed`);
     followed.add(task);
