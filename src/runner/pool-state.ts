@@ -33,6 +33,7 @@ const hostSchema = z
     software_version: strMap.default({}),
     other_config: strMap.default({}),
     resident_VMs: z.array(z.string()).default([]),
+    current_operations: strMap.default({}),
   })
   .passthrough();
 const hostMetricsSchema = z.object({ live: bool.default(false), memory_total: num.optional() }).passthrough();
@@ -63,6 +64,8 @@ export interface LiveHost {
   /** other_config.boot_time as written by xapi at each start (string kept as-is for exact comparison) */
   bootTime: string | null;
   isMaster: boolean;
+  /** current_operations: task ref → operation in progress on the host (a reboot or shutdown, reference C4) */
+  operations: Record<string, string>;
 }
 
 export interface LiveVm {
@@ -162,6 +165,7 @@ export class LiveHostsModel {
         build: h.software_version.build_number ?? '',
         bootTime: h.other_config.boot_time ?? null,
         isMaster: r === pool.master,
+        operations: h.current_operations,
       })),
     };
   }
@@ -220,10 +224,10 @@ export async function readVmNow(client: PoolClient, vm: Ref, label: string = vm)
 export const VM_STOP_OPERATIONS: ReadonlySet<string> = new Set(['suspend', 'clean_shutdown', 'hard_shutdown', 'shutdown']);
 
 /**
- * The first of `ops` in progress on the VM (read by readVmNow) whose task is not in `skip` (the ones already
+ * The first of `ops` in progress on the VM (read by readVmNow) or host whose task is not in `skip` (the ones already
  * followed): its task ref and operation, or undefined. A step follows such an operation instead of sending its own.
  */
-export function operationInProgress(vm: { operations: Record<string, string> } | undefined, ops: ReadonlySet<string>, skip: ReadonlySet<string> = new Set()): { task: Ref; op: string } | undefined {
+export function operationInProgress(vm: Pick<LiveHost, 'operations'> | undefined, ops: ReadonlySet<string>, skip: ReadonlySet<string> = new Set()): { task: Ref; op: string } | undefined {
   const found = Object.entries(vm?.operations ?? {}).find(([task, op]) => ops.has(op) && !skip.has(task));
   return found && { task: found[0], op: found[1] };
 }

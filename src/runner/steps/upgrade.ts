@@ -10,8 +10,8 @@
  * - manual (R3.7): host.shutdown; the operator boots the installer and chooses Upgrade
  * - update (R1.3): pool_update.precheck + apply on the host, then host.reboot
  */
-import type { LiveHost, LiveHosts, LivePool } from '../pool-state';
-import { LIVE_HOSTS_CLASSES, LiveHostsModel, describeHost, readLivePoolFor, vmsOn } from '../pool-state';
+import type { LiveHost, LivePool } from '../pool-state';
+import { describeHost, readLiveHosts, readLivePoolFor, vmsOn } from '../pool-state';
 import { StepFailure, isPoolUnavailable, xenErrorCode, xenErrorParams } from '../errors';
 import type { StepDeps } from '../ports';
 import type { StepContext, StepModule } from '../step';
@@ -37,20 +37,10 @@ type Verdict = 'issued' | 'not-issued';
  * host.current_operations values (its keys are the task refs) of a power operation: reboot and shutdown exclude each
  * other (reference C3), so either one in progress means the host is being taken down.
  */
-const POWER_OPS = ['reboot', 'shutdown'];
+const POWER_OPS = new Set(['reboot', 'shutdown']);
 
-/** The hosts (pool, host, host_metrics records) and the power operations in progress on `ref`, as "op (task ref)". */
-async function readHostsAndPowerOps(deps: StepDeps, ref: string): Promise<{ pool: LiveHosts; powerOps: string[] }> {
-  const [pool, host, hostMetrics] = await Promise.all(LIVE_HOSTS_CLASSES.map((cls) => deps.client.call(`${cls}.get_all_records`)));
-  const view = LiveHostsModel.fromRecords({ pool, host, host_metrics: hostMetrics }).view();
-  const records = (host ?? {}) as Record<string, { current_operations?: unknown }>;
-  const rec = Object.prototype.hasOwnProperty.call(records, ref) ? records[ref] : undefined;
-  const ops = rec?.current_operations && typeof rec.current_operations === 'object' ? (rec.current_operations as Record<string, unknown>) : {};
-  const powerOps = Object.entries(ops)
-    .filter(([, op]) => POWER_OPS.includes(String(op)))
-    .map(([task, op]) => `${String(op)} (task ${task})`);
-  return { pool: view, powerOps };
-}
+/** The power operations in progress on the host, as "op (task ref)". */
+const powerOpsOf = (h: LiveHost): string[] => Object.entries(h.operations).filter(([, op]) => POWER_OPS.has(op)).map(([task, op]) => `${op} (task ${task})`);
 
 /**
  * Was the shutdown recorded in `data` really issued? Decided from the pool's state, never by re-issuing.
@@ -71,9 +61,10 @@ export async function reconcileIssued(deps: StepDeps, ctx: StepContext, data: Up
     // "not issued" needs evidence: the host seen live with the same boot_time, no power op in progress, after the grace
     let seenUnchanged = false;
     try {
-      const { pool, powerOps } = await readHostsAndPowerOps(deps, ref);
+      const pool = await readLiveHosts(deps.client);
       const h = pool.hosts.find((x) => x.ref === ref);
       if (!h || !h.live || h.bootTime !== (data.bootTimeBefore ?? null)) return 'issued';
+      const powerOps = powerOpsOf(h);
       if (powerOps.length > 0) {
         const limitMs = deps.config.hostTimeoutMs[ctx.run.plan.mode];
         if (deps.clock.now() - started >= limitMs) {
