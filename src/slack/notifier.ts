@@ -57,6 +57,7 @@ const runMessage = (run: Run, priority: number) => ({
 
 export class SlackNotifier implements Notifier {
   private readonly refs = new Map<string, SlackRefs>();
+  /** the newest run (highest revision) given per run id: header refreshes are built from it */
   private readonly latest = new Map<string, Run>();
   private readonly headerQueued = new Set<string>();
   /** the run revision the header currently shows, to skip refreshes that change nothing */
@@ -67,6 +68,17 @@ export class SlackNotifier implements Notifier {
 
   constructor(private readonly deps: SlackNotifierDeps) {
     this.log = deps.logger.child({ component: 'slack-notifier' });
+  }
+
+  /**
+   * Keeps the run as the newest known unless a higher revision is already known. Notifications may arrive out of
+   * order (a loop's older snapshot in a runEvent, a replayed or retried notification): an older run must never
+   * replace a newer one, or the header would go back to a state the run has left. An equal revision replaces.
+   */
+  private remember(run: Run): void {
+    const known = this.latest.get(run.id);
+    if (known && run.revision < known.revision) return;
+    this.latest.set(run.id, run);
   }
 
   private pool(name: string): PoolConfig | undefined {
@@ -257,7 +269,7 @@ export class SlackNotifier implements Notifier {
   }
 
   async runStarted(run: Run): Promise<void> {
-    this.latest.set(run.id, run);
+    this.remember(run);
     this.updateHeader(run);
     // a plan starts one run: every plan message of the pool loses its Start button
     for (const m of this.planMessages.retire(run, this.deps.clock.now(), this.pool(run.pool)?.timezone)) {
@@ -272,17 +284,17 @@ export class SlackNotifier implements Notifier {
   }
 
   async runUpdated(run: Run): Promise<void> {
-    this.latest.set(run.id, run);
+    this.remember(run);
     this.updateHeader(run);
   }
 
   async runEvent(run: Run, text: string): Promise<void> {
-    this.latest.set(run.id, run);
+    this.remember(run);
     this.reply(run, 'event', () => runEventMessage(run, text));
   }
 
   async approvalNeeded(run: Run, step: StepRecord): Promise<void> {
-    this.latest.set(run.id, run);
+    this.remember(run);
     this.updateHeader(run);
     const msg = () => approvalMessage(run, step, this.pool(run.pool));
     const refs = this.refsOf(run);
@@ -293,7 +305,7 @@ export class SlackNotifier implements Notifier {
   }
 
   async approvalDecided(run: Run, step: StepRecord, decision: 'approved' | 'held' | 'aborted', by: string): Promise<void> {
-    this.latest.set(run.id, run);
+    this.remember(run);
     const at = this.deps.clock.now();
     const refs = this.refsOf(run);
     if (!refs) return;
@@ -327,13 +339,13 @@ export class SlackNotifier implements Notifier {
   }
 
   async stepFailed(run: Run, step: StepRecord, actions: RecoveryAction[]): Promise<void> {
-    this.latest.set(run.id, run);
+    this.remember(run);
     this.updateHeader(run);
     this.reply(run, `failure ${step.id}`, () => failureMessage(run, step, actions, this.pool(run.pool)), { broadcast: true, key: `failure:${step.id}`, alert: true });
   }
 
   async runFinished(run: Run): Promise<void> {
-    this.latest.set(run.id, run);
+    this.remember(run);
     this.updateHeader(run);
     const end = runEndMessages(run, this.pool(run.pool), { toolsFollowUp: this.deps.toolsFollowUp === true });
     this.reply(run, 'summary', () => end.summary, { broadcast: true });
@@ -345,7 +357,7 @@ export class SlackNotifier implements Notifier {
    * button; remembered with the pool's plan messages, so the button is withdrawn once any run of the pool starts.
    */
   async hopPlanned(run: Run, plan: Plan): Promise<void> {
-    this.latest.set(run.id, run);
+    this.remember(run);
     const refs = this.refsOf(run);
     if (!refs) return;
     const hop = run.plan.hops?.find((h) => h.status === 'this');
@@ -372,7 +384,7 @@ export class SlackNotifier implements Notifier {
    * place; waiting edits are coalesced and built from the latest run. An edit whose message was never posted posts it.
    */
   async toolsChecklist(run: Run, first: boolean): Promise<void> {
-    this.latest.set(run.id, run);
+    this.remember(run);
     const msg = () => toolsChecklistMessage(this.latest.get(run.id) ?? run, this.pool(run.pool));
     if (first) {
       this.reply(run, 'tools checklist', msg, { key: TOOLS_KEY });
