@@ -11,7 +11,7 @@ import { finalTargetOf, toolsAdviceGate } from '../../tools/checklist';
 
 export interface RunEndMessages {
   summary: SlackMessage;
-  /** thread replies after it: the rest of the audit's list when it does not all fit in the summary (the Tools checklist is its own message, src/tools/follow-up.ts) */
+  /** thread replies after it: the rest of the audit's list, then of the run's report, when they do not all fit in the summary (the Tools checklist is its own message, src/tools/follow-up.ts) */
   threadMessages: SlackMessage[];
 }
 
@@ -20,8 +20,9 @@ const TOOLS_INLINE = 15;
 const INLINE_ITEMS = [40, 20, 10];
 /** What Restore did (or could not do), at most this many items of each in the summary. */
 const RESTORE_INLINE = 12;
-/** The run's report (its outcome after the first line), at most this long in the summary. */
+/** The run's report (its outcome after the first line), at most this long in the summary; the rest follows in the thread. */
 const REPORT_CHARS = 2500;
+const REPORT_CONTINUED = 'Report (continued)';
 /** The summary's text when even the shortest list leaves it too long: well within MAX_CHARS with the report. */
 const CUT_TEXT_CHARS = 6000;
 
@@ -42,6 +43,30 @@ function backupLine(run: Run): string | undefined {
 function firstOf(items: string[]): string {
   const shown = items.slice(0, RESTORE_INLINE).join('; ');
   return items.length > RESTORE_INLINE ? `${shown}; … and ${items.length - RESTORE_INLINE} more` : shown;
+}
+
+/**
+ * The report's first lines for the summary (within REPORT_CHARS, cut at a line break) and the lines after them, which
+ * follow in the thread: an abort's report on a large pool names every host and VM, none may be dropped unsaid.
+ */
+function splitReport(report: string[]): { head: string; rest: string[] } {
+  let n = 0;
+  // counted escaped, as posted: past Slack's 3000 characters a section is split, and the code block with it
+  let chars = -1; // of esc(report.slice(0, n).join('\n'))
+  while (n < report.length && chars + 1 + esc(report[n]!).length <= REPORT_CHARS) chars += 1 + esc(report[n++]!).length;
+  // a first line longer than the summary keeps: its start here, all of it in the thread
+  if (n === 0 && report.length) return { head: truncate(report[0]!, REPORT_CHARS), rest: report };
+  return { head: report.slice(0, n).join('\n'), rest: report.slice(n) };
+}
+
+/** The report's lines after the summary's part, as thread messages, each part in a code block as in the summary. */
+function reportContinued(run: Run, rest: string[]): SlackMessage[] {
+  if (!rest.length) return [];
+  return packLines(REPORT_CONTINUED, rest.map(esc), `${run.id} · ${run.pool}: report`).map((m) => ({
+    ...m,
+    // block 0 is packLines' title; the others hold the lines
+    blocks: m.blocks.map((b, i): KnownBlock => (i > 0 && b.type === 'section' && b.text ? { ...b, text: { type: 'mrkdwn', text: `\`\`\`${b.text.text}\`\`\`` } } : b)),
+  }));
 }
 
 /** "done" only when the audit of the live pool found nothing left over (issue 11.1, 11.7). */
@@ -156,14 +181,16 @@ export function runEndMessages(run: Run, pool: PoolConfig | undefined, opts: { t
   }
   const report = reportLines.filter(Boolean);
   const word = run.state === 'done' && !endedClean(run) ? 'done with exceptions' : run.state;
-  const reportText = report.join('\n');
+  const { head: reportHead, rest: reportRest } = splitReport(report);
+  const reportMore = reportContinued(run, reportRest);
   const summaryWith = (inline: number, moreMessages: number, textBudget: number): SlackMessage => {
     const rest = listItems.length - inline;
     const list = rest > 0 ? [...listItems.slice(0, inline), `• … and ${rest} more (listed in the next message${moreMessages > 1 ? 's' : ''} of this thread)`] : listItems;
     const all = listAt < 0 ? lines : [...lines.slice(0, listAt), ...list, ...lines.slice(listAt)];
     const blocks: KnownBlock[] = [
       ...sections(truncate(all.join('\n'), textBudget)),
-      ...(report.length ? sections(`\`\`\`${esc(truncate(reportText, Math.min(REPORT_CHARS, textBudget)))}\`\`\``) : []),
+      ...(report.length ? sections(`\`\`\`${esc(reportHead)}\`\`\``) : []),
+      ...(reportMore.length ? sections(`_The report is cut here: the rest follows in this thread as *${REPORT_CONTINUED}*._`) : []),
       ...restoreButton(run),
       context(`requested by ${who(run.requestedBy)}`),
       runContext(run),
@@ -179,12 +206,12 @@ export function runEndMessages(run: Run, pool: PoolConfig | undefined, opts: { t
   for (const inline of [listItems.length, ...INLINE_ITEMS.filter((n) => n < listItems.length)]) {
     const more = continued(inline);
     const summary = summaryWith(inline, more.length, MAX_CHARS);
-    if (fits(summary)) return { summary, threadMessages: more };
+    if (fits(summary)) return { summary, threadMessages: [...more, ...reportMore] };
   }
   // still too long without the list (a Restore or hotfix report of every host): the text is cut, and says so
   const inline = Math.min(listItems.length, INLINE_ITEMS.at(-1)!);
   const more = continued(inline);
   const summary = summaryWith(inline, more.length, CUT_TEXT_CHARS);
   summary.blocks!.push(context(`Cut to fit one Slack message: \`xsupgrade status ${esc(run.id)}\` shows the run's outcome and every step.`));
-  return { summary, threadMessages: more };
+  return { summary, threadMessages: [...more, ...reportMore] };
 }

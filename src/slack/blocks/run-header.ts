@@ -3,7 +3,7 @@ import type { PoolConfig } from '../../config/pools';
 import type { Run, RunState } from '../../domain/types';
 import { approversMention, button, clockTime, confirm, context, esc, runContext, sections, slackText, SlackMessage, who, withinBlockLimit } from './common';
 import { ACTION, encodeButtonValue } from './ids';
-import { activeWords, hostProgress, HostProgress, mixedMode } from './progress';
+import { activeWords, hostProgress, HostProgress, isOnTarget, mixedMode } from './progress';
 import { restoreButton } from './restore';
 import { endedClean } from './run-end';
 
@@ -61,6 +61,20 @@ function hostLine(p: HostProgress, tz: string, atEnd?: string): string {
     case 'in-progress':
       return `${name} ⏳ ${backOn(p, tz)}${p.current ? activeWords(p.current.kind) : 'in progress'}`;
   }
+}
+
+/**
+ * "… and 5 more hosts (3 on 7.6.0 …)": the hosts past the header's list. Once the end audit read the live pool, its
+ * count is the audit's (issue 11), as the pool line and the end summary say it; else the run's records, said as such
+ * when the pool did not answer at the end.
+ */
+function moreHostsLine(run: Run, rest: HostProgress[]): string {
+  const more = `… and ${rest.length} more hosts`;
+  const target = esc(run.plan.target.product);
+  const audit = run.endAudit;
+  if (audit && !audit.unreadable) return `${more} (${rest.filter((p) => !audit.behind.includes(p.name)).length} on ${target} in the live pool at the end)`;
+  const byRecords = rest.filter(isOnTarget).length;
+  return audit ? `${more} (${byRecords} on ${target} by the run's records; the pool did not answer at the end)` : `${more} (${byRecords} on target)`;
 }
 
 /** "7.6.0 back 03:00 · " for a host the run saw back on the target (its wait-host done), else nothing. */
@@ -166,8 +180,7 @@ export function runHeaderMessage(run: Run, pool: PoolConfig | undefined): SlackM
   const atEnd = new Map((run.endAudit?.hosts ?? []).map((h) => [h.name, h.detail]));
   const lines = progress.slice(0, MAX_HOST_LINES).map((p) => hostLine(p, tz, atEnd.get(p.name)));
   if (progress.length > MAX_HOST_LINES) {
-    const rest = progress.slice(MAX_HOST_LINES);
-    lines.push(`… and ${rest.length} more hosts (${rest.filter((p) => p.phase === 'upgraded' || p.phase === 'already-done').length} on target)`);
+    lines.push(moreHostsLine(run, progress.slice(MAX_HOST_LINES)));
   }
   const blocks: KnownBlock[] = [
     ...sections(`${title}\n${by}`),
