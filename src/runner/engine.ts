@@ -59,6 +59,33 @@ export interface EngineDeps {
 
 const TERMINAL = new Set<string>(TERMINAL_RUN_STATES);
 
+/** Clock ms between tries of a step's end write the store refused (about half a minute in all, within the lease). */
+const END_WRITE_RETRY_MS = [1_000, 2_000, 4_000, 8_000, 15_000];
+
+/**
+ * The store stayed unavailable while the end of a step (or of the run) was recorded: the run stays as the store last
+ * showed it, and this loop stops; `said` is what the run's thread is told.
+ */
+class EndNotRecorded extends Error {
+  constructor(readonly said: string) {
+    super(said);
+    this.name = 'EndNotRecorded';
+  }
+}
+
+/**
+ * What the run's thread is told when the store stayed unavailable at the end of `stepId` (the run's end when
+ * absent): `ended` is what the bot observed, `recorded` whether the state itself was written (only its audit missing).
+ */
+function endNotRecordedText(ended: string, stepId: string | undefined, recorded: boolean, err: unknown): string {
+  const cause = `the store write failed ${END_WRITE_RETRY_MS.length + 1} times (last: ${(err as Error)?.message ?? String(err)})`;
+  const again = 'Once the store answers again, a restart of the bot or a Resume of the run takes it up (`xsupgrade serve` does so by itself once this runner\'s pool lease lapses)';
+  if (recorded) return `${ended}. That is recorded, but its audit record could not be written: ${cause}. This runner stops driving the run here. ${again}, from where the store shows it.`;
+  const where = stepId ? `${stepId} as running` : 'the run as running';
+  const rerun = stepId ? `${stepId} runs again and reads the pool first, so what it already did is found there, not sent blindly again` : "the run's end is checked against the pool again";
+  return `${ended}, but the bot could not record it: ${cause}. This runner stops driving the run here; the store still shows ${where}${stepId ? ', so no recovery action is offered yet' : ''}. ${again}: ${rerun}.`;
+}
+
 interface Loop {
   controller: AbortController;
   done: Promise<void>;
@@ -341,6 +368,12 @@ export class Engine {
         else await this.runStep(run, idx, loop, rt);
       }
     } catch (err) {
+      if (err instanceof EndNotRecorded) {
+        log.error({ err: err.message }, 'the store did not record the end of a step: this loop stops, the run stays recoverable');
+        this.notify(first, 'runEvent', (n) => n.runEvent(first, err.said));
+        return;
+      }
+      if (err instanceof RunInterrupted) return; // stopped while it waited for the store (shutdown, abort)
       if (!isFenced(err)) throw err;
       log.error({ err: (err as Error).message }, 'the pool lease was taken over by another replica: this one stops and writes nothing more');
     } finally {
@@ -457,26 +490,70 @@ export class Engine {
     }
 
     if (outcome.status === 'awaiting-approval') {
-      const waiting = await store.updateRun(run.id, (r) => {
-        const s = r.steps[idx]!;
-        s.state = 'awaiting-approval';
-        if (r.state === 'running') r.state = 'awaiting-approval';
-      });
-      await loop.audit(run.id, 'state', 'runner', `waiting for approval of ${step.id}`, { step: step.id });
+      const ended = `${step.id} waits for an approver`;
+      const waiting = await this.recordEnd(
+        loop,
+        run.id,
+        () =>
+          store.updateRun(run.id, (r) => {
+            const s = r.steps[idx]!;
+            s.state = 'awaiting-approval';
+            if (r.state === 'running') r.state = 'awaiting-approval';
+          }),
+        (r) => (r.steps[idx]!.state === 'awaiting-approval' ? r : undefined),
+        (err) => endNotRecordedText(ended, step.id, false, err),
+      );
+      await this.recordEnd(loop, run.id, () => loop.audit(run.id, 'state', 'runner', `waiting for approval of ${step.id}`, { step: step.id }), undefined, (err) => endNotRecordedText(ended, step.id, true, err));
       await this.deps.checkpoint?.(`${step.id}:waiting`);
       const s = waiting.steps[idx]!;
       this.notify(waiting, 'approvalNeeded', (n) => n.approvalNeeded(waiting, s));
       return;
     }
-    const done = await store.updateRun(run.id, (r) => {
-      const s = r.steps[idx]!;
-      s.state = 'done';
-      s.endedAt = clock.now();
-      if (outcome.note) s.data = { ...(s.data ?? {}), note: outcome.note };
-    });
-    await loop.audit(run.id, 'step', 'runner', `${step.id} done${outcome.note ? `: ${outcome.note}` : ''}`, { step: step.id });
+    const endedAt = clock.now(); // also tells this write apart when the store is read after an unknown outcome
+    const ended = `${step.id} is done${outcome.note ? ` (${outcome.note})` : ''}`;
+    const done = await this.recordEnd(
+      loop,
+      run.id,
+      () =>
+        store.updateRun(run.id, (r) => {
+          const s = r.steps[idx]!;
+          s.state = 'done';
+          s.endedAt = endedAt;
+          if (outcome.note) s.data = { ...(s.data ?? {}), note: outcome.note };
+        }),
+      (r) => (r.steps[idx]!.state === 'done' && r.steps[idx]!.endedAt === endedAt ? r : undefined),
+      (err) => endNotRecordedText(ended, step.id, false, err),
+    );
+    await this.recordEnd(loop, run.id, () => loop.audit(run.id, 'step', 'runner', `${step.id} done${outcome.note ? `: ${outcome.note}` : ''}`, { step: step.id }), undefined, (err) => endNotRecordedText(ended, step.id, true, err));
     this.notify(done, 'runUpdated', (n) => n.runUpdated(done));
     await this.deps.checkpoint?.(`after:${step.id}`);
+  }
+
+  /**
+   * A write at the end of a step (or of the run), made after its side effects. A store error leaves its outcome
+   * unknown (PostgreSQL may have committed before the answer was lost), and the step must not run again blindly: the
+   * write is tried again, never the step, after reading whether the store already shows it (`recorded`). Fenced: the
+   * loop stops as ever. If the store stays unavailable, EndNotRecorded stops the loop: the store still shows the step
+   * running, so a restart, a Resume or a take-over runs it again, and it reads the pool first.
+   */
+  private async recordEnd<T>(loop: Loop, runId: string, write: () => Promise<T>, recorded: ((run: Run) => T | undefined) | undefined, said: (err: unknown) => string): Promise<T> {
+    for (let tries = 0; ; tries++) {
+      try {
+        return await write();
+      } catch (err) {
+        if (isFenced(err)) throw err;
+        const delay = END_WRITE_RETRY_MS[tries];
+        if (delay === undefined) throw new EndNotRecorded(said(err));
+        this.deps.logger.warn({ runId, err: (err as Error)?.message ?? String(err), tries: tries + 1 }, 'the store did not take the end of a step: trying the write again');
+        await this.deps.clock.sleep(delay, loop.controller.signal).catch(() => {
+          throw new RunInterrupted('stopped while the end of a step waited for the store; it resumes from the pool state');
+        });
+        if (!recorded) continue;
+        const now = await loop.store.getRun(runId).catch(() => undefined);
+        const already = now && recorded(now);
+        if (already !== undefined) return already;
+      }
+    }
   }
 
   /** R4.3: a failed step stops the run; the alert carries only the recovery actions valid for it. */
@@ -485,17 +562,26 @@ export class Engine {
     const store = loop?.store ?? this.deps.store;
     const audit = loop?.audit ?? this.audit;
     const error = toStepError(err);
-    const failed = await store.updateRun(runId, (r) => {
-      const s = r.steps.find((x) => x.id === stepId)!;
-      s.state = 'failed';
-      s.error = error;
-      s.endedAt = clock.now();
-      if (!TERMINAL.has(r.state)) {
-        r.state = 'failed';
-        r.outcome = `${stepId} failed: ${error.message}`;
-      }
-    });
-    await audit(runId, 'step', 'runner', `${stepId} failed: ${error.message}`, { step: stepId, ...error });
+    const endedAt = clock.now();
+    const ended = `${stepId} failed: ${error.message}`;
+    const write = () =>
+      store.updateRun(runId, (r) => {
+        const s = r.steps.find((x) => x.id === stepId)!;
+        s.state = 'failed';
+        s.error = error;
+        s.endedAt = endedAt;
+        if (!TERMINAL.has(r.state)) {
+          r.state = 'failed';
+          r.outcome = `${stepId} failed: ${error.message}`;
+        }
+      });
+    const writeAudit = () => audit(runId, 'step', 'runner', `${stepId} failed: ${error.message}`, { step: stepId, ...error });
+    // outside a run loop the store's error goes to the caller, as before
+    const failed = loop
+      ? await this.recordEnd(loop, runId, write, (r) => (r.steps.find((x) => x.id === stepId)?.endedAt === endedAt ? r : undefined), (e) => endNotRecordedText(ended, stepId, false, e))
+      : await write();
+    if (loop) await this.recordEnd(loop, runId, writeAudit, undefined, (e) => endNotRecordedText(ended, stepId, true, e));
+    else await writeAudit();
     const s = failed.steps.find((x) => x.id === stepId)!;
     if (failed.state === 'failed') this.notify(failed, 'stepFailed', (n) => n.stepFailed(failed, s, validActions(failed, s)));
     return failed;
@@ -545,17 +631,26 @@ export class Engine {
     const { store } = loop;
     // the live pool against the baseline decides the outcome: "done" never hides a host or a VM left behind
     const audit = await endAuditOf({ client, clock, store: this.deps.store }, run);
-    const done = await store.updateRun(run.id, (r) => {
-      if (nextStepIndex(r) !== -1 || TERMINAL.has(r.state)) return;
-      r.state = 'done';
-      r.endedAt = clock.now();
-      r.endAudit = audit;
-      r.outcome = doneOutcome(r, audit);
-      // R1.4: the next hop is re-planned from the live pool; recorded with `done`, before any of it happens
-      if (!isFinalHop(r.plan)) r.nextHop = { state: 'replanning', finalTarget: r.plan.finalTarget!, at: r.endedAt };
-    });
+    const endedAt = clock.now();
+    const ended = 'Every step of the run is done and the pool was checked against its state before the run';
+    const done = await this.recordEnd(
+      loop,
+      run.id,
+      () =>
+        store.updateRun(run.id, (r) => {
+          if (nextStepIndex(r) !== -1 || TERMINAL.has(r.state)) return;
+          r.state = 'done';
+          r.endedAt = endedAt;
+          r.endAudit = audit;
+          r.outcome = doneOutcome(r, audit);
+          // R1.4: the next hop is re-planned from the live pool; recorded with `done`, before any of it happens
+          if (!isFinalHop(r.plan)) r.nextHop = { state: 'replanning', finalTarget: r.plan.finalTarget!, at: r.endedAt };
+        }),
+      (r) => (TERMINAL.has(r.state) || r.state === 'failed' ? r : undefined),
+      (err) => endNotRecordedText(ended, undefined, false, err),
+    );
     if (done.state !== 'done') return;
-    await loop.audit(run.id, 'state', 'runner', `run ${run.id} ${done.outcome}`);
+    await this.recordEnd(loop, run.id, () => loop.audit(run.id, 'state', 'runner', `run ${run.id} ${done.outcome}`), undefined, (err) => endNotRecordedText(ended, undefined, true, err));
     this.notify(done, 'runFinished', (n) => n.runFinished(done));
     if (done.nextHop?.state !== 'replanning') return;
     await this.deps.checkpoint?.('between-hops'); // done and `replanning` stored, the next hop not planned yet
