@@ -51,11 +51,20 @@ def('VM.assert_can_boot_here', {
   },
 });
 
-async function startOn(ctx: ApiCtx, vm: string, host: string): Promise<void> {
+/** xapi's start_paused (VM.start/start_on/resume/resume_on): the domain is built but left Paused, not unpaused */
+const flag = (x: unknown): boolean => x === true || x === 'true';
+
+function leavePaused(ctx: ApiCtx, vm: string): void {
+  ctx.pool.db.update('VM', vm, { power_state: 'Paused' });
+  ctx.sim.refreshVmOperations(ctx.pool);
+}
+
+async function startOn(ctx: ApiCtx, vm: string, host: string, paused = false): Promise<void> {
   await withVmOperation(ctx, vm, 'start', async () => {
     await ctx.sim.sleepSeconds(VM_OP_SECONDS, ctx.signal);
     assertCanBootHere(ctx, vm, host);
     setVmRunning(ctx, vm, host);
+    if (paused) leavePaused(ctx, vm);
     const h = ctx.pool.db.get('host', host);
     const cpu = h.cpu_info as Record<string, string>;
     ctx.pool.db.update('VM', vm, { last_boot_CPU_flags: { vendor: cpu.vendor ?? '', features: cpu.features ?? '' } });
@@ -65,10 +74,10 @@ async function startOn(ctx: ApiCtx, vm: string, host: string): Promise<void> {
 def('VM.start', {
   params: 3,
   min: 1,
-  handler: async (ctx, [v]) => {
+  handler: async (ctx, [v, p]) => {
     const vm = str(v);
     checkVmOperation(ctx, vm, 'start', ['Halted']);
-    await startOn(ctx, vm, chooseHost(ctx, vm));
+    await startOn(ctx, vm, chooseHost(ctx, vm), flag(p));
     return '';
   },
 });
@@ -76,7 +85,7 @@ def('VM.start', {
 def('VM.start_on', {
   params: 4,
   min: 2,
-  handler: async (ctx, [v, h]) => {
+  handler: async (ctx, [v, h, p]) => {
     const vm = str(v);
     const host = str(h);
     checkVmOperation(ctx, vm, 'start_on', ['Halted']);
@@ -84,7 +93,7 @@ def('VM.start_on', {
     assertPlacementAllowed(ctx, host);
     if (hostMachine(ctx, host).evacuating) fail('HOST_EVACUATE_IN_PROGRESS', host);
     assertCanBootHere(ctx, vm, host);
-    await startOn(ctx, vm, host);
+    await startOn(ctx, vm, host, flag(p));
     return '';
   },
 });
@@ -129,7 +138,7 @@ function assertResumable(ctx: ApiCtx, vm: string, host: string): void {
     );
 }
 
-async function resumeOn(ctx: ApiCtx, vm: string, host: string, force = false): Promise<void> {
+async function resumeOn(ctx: ApiCtx, vm: string, host: string, force = false, paused = false): Promise<void> {
   if (!force) assertCpuCompatible(ctx, vm, host);
   assertResumable(ctx, vm, host);
   await withVmOperation(ctx, vm, 'resume', async () => {
@@ -138,6 +147,7 @@ async function resumeOn(ctx: ApiCtx, vm: string, host: string, force = false): P
     assertCanBootHere(ctx, vm, host);
     const image = rec.suspend_VDI as string;
     setVmRunning(ctx, vm, host);
+    if (paused) leavePaused(ctx, vm);
     if (image !== NULL_REF && ctx.pool.db.has('VDI', image)) ctx.pool.db.delete('VDI', image);
     const x = ctx.sim.vmExtra.get(vm);
     if (x) delete x.suspendedWith;
@@ -147,10 +157,10 @@ async function resumeOn(ctx: ApiCtx, vm: string, host: string, force = false): P
 def('VM.resume', {
   params: 3,
   min: 1,
-  handler: async (ctx, [v]) => {
+  handler: async (ctx, [v, p]) => {
     const vm = str(v);
     checkVmOperation(ctx, vm, 'resume', ['Suspended']);
-    await resumeOn(ctx, vm, chooseHost(ctx, vm));
+    await resumeOn(ctx, vm, chooseHost(ctx, vm), false, flag(p));
     return '';
   },
 });
@@ -158,14 +168,14 @@ def('VM.resume', {
 def('VM.resume_on', {
   params: 4,
   min: 2,
-  handler: async (ctx, [v, h, , f]) => {
+  handler: async (ctx, [v, h, p, f]) => {
     const vm = str(v);
     const host = str(h);
     checkVmOperation(ctx, vm, 'resume_on', ['Suspended']);
     ctx.pool.db.get('host', host);
     assertPlacementAllowed(ctx, host);
     assertCanBootHere(ctx, vm, host);
-    await resumeOn(ctx, vm, host, f === true || f === 'true');
+    await resumeOn(ctx, vm, host, flag(f), flag(p));
     return '';
   },
 });
