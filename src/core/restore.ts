@@ -4,11 +4,12 @@
  * has started since, there is still something to put back), done under the pool's lease (so it never races a run), audited, and followed by
  * a fresh audit of the live pool that says what remains changed.
  */
+import { isDeepStrictEqual } from 'node:util';
 import type { Clock } from '../clock';
 import type { CoreErrorCode, CoreResult, Notifier } from '../domain/ports';
-import { UNFINISHED_RUN_STATES, type Actor, type RestoreRecord, type Run } from '../domain/types';
+import { UNFINISHED_RUN_STATES, type Actor, type AuditEvent, type RestoreRecord, type Run } from '../domain/types';
 import { auditEvent, auditor, type AuditKind } from '../runner/audit';
-import { fencedStore, renewLeaseWhileHeld } from '../runner/fencing';
+import { fencedStore, isFenced, renewLeaseWhileHeld } from '../runner/fencing';
 import { StaleAction } from '../runner/recovery';
 import { endAuditOf } from '../runner/report';
 import { restoredOutcome } from '../runner/end-audit';
@@ -87,9 +88,11 @@ async function restoreLeased(
     return refuse('conflict', startedMeanwhile);
   }
   // Kept for as long as Restore works (VMs resumed one by one and HA enabled take minutes on a real pool): an expired
-  // lease would let a new run start and plan while Restore still changes the pool. Each side effect's audit is
-  // fenced by it, so a Restore whose lease passed to another replica sends nothing more.
+  // lease would let a new run start and plan while Restore still changes the pool. Every write of Restore (its
+  // record, its progress, each side effect's audit) is fenced by it, so a Restore whose lease passed to another
+  // replica sends nothing more and never overwrites what the replica holding it wrote (closeRecord).
   const fence = lease.token === undefined ? undefined : { pool: run.pool, owner: env.ownerId, token: lease.token };
+  const store = fence ? fencedStore(env.store, fence) : env.store;
   const renewal = keepLease(env, run.pool, lease.token);
   // what Restore puts back belongs to the pool the run started on: another pool answering at the address now is
   // refused (EFOREIGNPOOL) before anything is sent to it. The next plan of the pool lets the binding go (forgetPool)
@@ -98,6 +101,10 @@ async function restoreLeased(
     const started: RestoreRecord = { by: actor.userId, at: env.clock.now(), state: 'running', did: run.restore?.did ?? [], left: [] };
     // persisted before the first side effect; a Restore still "running" after a crash is simply done again
     let current: Run;
+    const leaseLost = async (): Promise<string> => {
+      const now = await env.store.getLease(run.pool);
+      return now ? `the pool's lease passed to ${now.owner} (run ${now.runId})` : "the pool's lease was released by another replica";
+    };
     try {
       // who started it is audited in the same transaction
       const audit = () =>
@@ -106,7 +113,7 @@ async function restoreLeased(
           vms: offer.vms.map((v) => v.name),
           ha: !!offer.ha,
         });
-      current = await env.store.updateRun(
+      current = await store.updateRun(
         run.id,
         (r) => {
           if (r.state !== 'aborted' || r.restore?.state === 'done') throw new StaleAction(`run ${r.id} changed: Restore refused`);
@@ -116,6 +123,7 @@ async function restoreLeased(
       );
     } catch (err) {
       if (err instanceof StaleAction) return refuse('conflict', err.message);
+      if (isFenced(err)) return refuse('conflict', `${await leaseLost().catch(() => "the pool's lease was taken over")} before Restore of ${run.id} began: nothing was done`);
       throw err;
     }
     // its calls are followed to their end (enable_ha: minutes on a real pool): the thread is told it has begun
@@ -124,28 +132,27 @@ async function restoreLeased(
       .join(', ');
     const begun = current;
     env.notify(begun, 'runEvent', (n) => n.runEvent(begun, `Restore started by ${actor.userId}: it reads the pool, then will ${planned} where still needed (re-enabling HA can take minutes)`));
+    /** the record as this Restore last wrote it: the close overwrites only that (closeRecord) */
+    let written: RestoreRecord = started;
     const save = async (rec: RestoreRecord) => {
-      current = await env.store.updateRun(run.id, (r) => {
+      current = await store.updateRun(run.id, (r) => {
         r.restore = rec;
       });
+      written = structuredClone(rec);
     };
-    const leaseLost = async (): Promise<string> => {
-      const now = await env.store.getLease(run.pool);
-      return now ? `the pool's lease passed to ${now.owner} (run ${now.runId})` : "the pool's lease was released by another replica";
-    };
-    const audit = fence ? auditor(fencedStore(env.store, fence), env.clock) : env.audit;
+    const audit = fence ? auditor(store, env.clock) : env.audit;
     // never throws: a pool that cannot be read, a progress record not written or a lease lost ends it with what was done
     const result = await executeRestore({ client, audit, save, leaseLost, clock: env.clock }, current, offer, started);
     const endAudit = await endAuditOf({ client, clock: env.clock, store: env.store }, current);
-    const final = await env.store.updateRun(run.id, (r) => {
+    const words = `Restore by ${actor.userId}: ${result.did.join('; ') || 'nothing needed doing'}${result.left.length ? `; not put back: ${result.left.join('; ')}` : ''}. ${endAudit.changed.length ? `Still changed: ${endAudit.changed.join('; ')}` : 'Hosts, running VMs and HA are as they were before the run.'}`;
+    const close = (r: Run) => {
       r.restore = result;
       r.endAudit = endAudit;
       // the abort's "still changed" would stay in the header and in status: the first line now says the pool after it
       const [first = '', ...report] = (r.outcome ?? '').split('\n');
       r.outcome = [restoredOutcome(first.split(';')[0]!.trim() || `${r.state}`, actor.userId, endAudit), ...report].join('\n');
-    });
-    const words = `Restore by ${actor.userId}: ${result.did.join('; ') || 'nothing needed doing'}${result.left.length ? `; not put back: ${result.left.join('; ')}` : ''}. ${endAudit.changed.length ? `Still changed: ${endAudit.changed.join('; ')}` : 'Hosts, running VMs and HA are as they were before the run.'}`;
-    await env.audit(run.id, 'recovery', actor.userId, words, { state: result.state });
+    };
+    const final = await closeRecord(env, store, run.id, written, close, () => auditEvent(env.clock, run.id, 'recovery', actor.userId, words, { state: result.state }));
     env.notify(final, 'runEvent', (n) => n.runEvent(final, words));
     env.notify(final, 'runUpdated', (n) => n.runUpdated(final));
     return ok(final);
@@ -153,6 +160,34 @@ async function restoreLeased(
     await renewal.stop();
     // with its token: a lease another replica took over meanwhile is not this Restore's to release
     await env.store.releaseLease(run.pool, env.ownerId, lease.token).catch(() => undefined);
+  }
+}
+
+/**
+ * Restore's closing write (its record, the end audit, and its audit, in one transaction), fenced by the lease. Refused
+ * because the lease passed to another replica: written all the same only while the run's Restore record is still the
+ * one this Restore last wrote (a compare-and-set in the same transaction), so the stopped Restore's record says why it
+ * stopped, and a record written since by the lease's holder (its own Restore of the run) is never overwritten: then
+ * nothing is written, and the run as stored is returned.
+ */
+async function closeRecord(env: RestoreEnv, store: RestoreEnv['store'], runId: string, written: RestoreRecord, close: (r: Run) => void, audit: () => AuditEvent): Promise<Run> {
+  try {
+    return await store.updateRun(runId, close, { audit });
+  } catch (err) {
+    if (!isFenced(err)) throw err;
+  }
+  try {
+    return await env.store.updateRun(
+      runId,
+      (r) => {
+        if (!isDeepStrictEqual(r.restore, written)) throw new StaleAction(`run ${runId}: its Restore record was written by another replica since`);
+        close(r);
+      },
+      { audit },
+    );
+  } catch (err) {
+    if (!(err instanceof StaleAction)) throw err;
+    return (await env.store.getRun(runId))!;
   }
 }
 

@@ -150,7 +150,8 @@ type TaskRecord = { name_label?: string; status?: string; created?: unknown };
 const createdAt = (t: TaskRecord): number =>
   t.created instanceof Date ? t.created.getTime() : typeof t.created === 'string' ? (parseXapiDatetime(t.created)?.getTime() ?? NaN) : NaN;
 
-const isRunning = (t: TaskRecord): boolean => t.status === 'pending' || t.status === 'cancelling';
+/** A task still running (pending, or being cancelled). */
+export const isRunning = (t: Pick<TaskRecord, 'status'>): boolean => t.status === 'pending' || t.status === 'cancelling';
 
 async function readTasks(client: Pick<PoolClient, 'call'>): Promise<Record<string, TaskRecord> | undefined> {
   try {
@@ -168,7 +169,7 @@ export interface TaskCandidate {
   created: string;
 }
 
-const describeCandidate = (t: TaskCandidate): string => `task ${t.ref}: ${t.status}, created ${t.created}`;
+export const describeCandidate = (t: TaskCandidate): string => `task ${t.ref}: ${t.status}, created ${t.created}`;
 
 /**
  * The tasks that may be this call's (`Async.<method>`) when its ref was never returned (the reply was lost). A task
@@ -193,19 +194,4 @@ export async function taskCandidates(client: Pick<PoolClient, 'call'>, method: s
       status: t.status ?? 'unknown',
       created: Number.isNaN(createdAt(t)) ? 'at an unreadable time' : new Date(createdAt(t)).toISOString(),
     }));
-}
-
-/**
- * A task of `Async.<method>`: a pending one (the first listed), else the newest that ended, created since `issuedAt`.
- * Only for a call of which one runs per pool (restore.ts: pool.enable_ha, `ownsTasksOfMethod`); a long call, whose
- * method other clients also call, looks at every candidate (`taskCandidates`) and never adopts one at a guess.
- */
-export async function taskOf(client: Pick<PoolClient, 'call'>, method: string, issuedAt: number): Promise<Ref | undefined> {
-  const tasks = await readTasks(client);
-  if (!tasks) return undefined;
-  const mine = Object.entries(tasks).filter(([, t]) => t.name_label === `Async.${method}`);
-  const pending = mine.find(([, t]) => isRunning(t));
-  if (pending) return pending[0];
-  const ended = mine.filter(([, t]) => createdAt(t) >= issuedAt - CLOCK_SKEW_MS).sort(([, a], [, b]) => createdAt(b) - createdAt(a));
-  return ended[0]?.[0];
 }

@@ -5,7 +5,8 @@
  *
  * restoreOffer() is pure (what the run's records say could be put back); executeRestore() re-reads the live pool and
  * does only what is still needed, each side effect audited before it is sent, so a second Restore after a crash or
- * a double click repeats nothing that is already back.
+ * a double click repeats nothing that is already back. Its audits and progress writes are fenced by the pool's lease:
+ * once another replica holds it, Restore stops at its next write and sends nothing more.
  */
 import type { Clock } from '../clock';
 import type { Ref, RestoreRecord, Run } from '../domain/types';
@@ -13,7 +14,7 @@ import { XenApiTaskLostError, XenApiTimeoutError } from '../xenapi';
 import type { AuditKind } from './audit';
 import { isConnectionError, toStepError } from './errors';
 import { isFenced } from './fencing';
-import { taskOf } from './long-call';
+import { describeCandidate, isRunning as isTaskRunning, taskCandidates, type TaskCandidate } from './long-call';
 import { describeHost, operationInProgress, readLivePool, readVmNow, VM_STOP_OPERATIONS, type LivePool, type LiveVm } from './pool-state';
 import type { PoolClient } from './ports';
 import { hostRemap } from './remap';
@@ -58,7 +59,10 @@ export interface RestoreDeps {
    * holds the lease it throws FencedError, and nothing more is sent.
    */
   audit: (runId: string, kind: AuditKind, actor: string, message: string, detail?: Record<string, unknown>) => Promise<void>;
-  /** persist progress before each side effect (the record says what Restore has done so far) */
+  /**
+   * Persist progress after each side effect (the record says what Restore has done so far). Fenced like `audit`: a
+   * FencedError stops Restore, so a replica that lost the lease neither overwrites the holder's record nor sends more.
+   */
   save: (record: RestoreRecord) => Promise<void>;
   /** who holds the pool's lease now, in words, once Restore lost it ("the pool's lease passed to …") */
   leaseLost?: () => Promise<string>;
@@ -93,6 +97,19 @@ async function putBack(deps: RestoreDeps, run: Run, offer: RestoreOffer, rec: Re
     const e = toStepError(err);
     rec.left.push(`${what}: the pool answered ${e.code ?? 'an error'}${e.message && e.message !== e.code ? ` (${e.message})` : ''}`);
   };
+  /** A write the store refused because the pool's lease changed hands stops Restore: nothing more is sent or written. */
+  const stopIfFenced = async (err: unknown, where: string): Promise<never> => {
+    if (!isFenced(err)) throw err;
+    const holder = (await deps.leaseLost?.().catch(() => undefined)) ?? "the pool's lease was taken over";
+    throw new RestoreStopped(`${holder}: Restore stopped ${where}; nothing more was sent`);
+  };
+  /**
+   * The tasks of `Async.<method>` running on the pool that a Restore of this run may have sent: created since the
+   * run was aborted (no Restore sent one before). pool.enable_ha only (`ownsTasksOfMethod`).
+   */
+  const runningTasksOf = async (method: string): Promise<TaskCandidate[]> =>
+    (await taskCandidates(client, method, run.endedAt ?? Number.NEGATIVE_INFINITY)).filter((t) => isTaskRunning(t));
+  const listed = (tasks: TaskCandidate[]) => tasks.map(describeCandidate).join('; ');
   /**
    * One side effect, audited before it is sent, through `Async.` and its task followed: re-enabling HA and a VM's
    * start or resume take minutes on a real pool, past a synchronous call's 60 s timeout (reference top 1). A call
@@ -100,25 +117,35 @@ async function putBack(deps: RestoreDeps, run: Run, offer: RestoreOffer, rec: Re
    * again, and what it shows is what is said (never re-sent blindly, never called a refusal). `isDone` tells from the
    * live pool whether the effect is there.
    */
-  const act = async (step: {
+  const send = async (step: {
     method: string;
     params: unknown[];
     target: string;
     what: string;
     did: string;
     isDone: (pool: LivePool) => boolean;
-    /** one such call per pool (pool.enable_ha): a task of it found on the pool is this call's, and is followed */
+    /**
+     * one such call per pool (pool.enable_ha): the only task of it on the pool that a Restore may have sent is this
+     * call's, and is followed; of several, none is (which one is this call's cannot be told)
+     */
     ownsTasksOfMethod?: boolean;
   }): Promise<void> => {
-    // a Restore clicked again while the previous one's call still runs: its task is followed, not a second call sent
-    const running = step.ownsTasksOfMethod && client.waitForTask ? await taskOf(client, step.method, Number.POSITIVE_INFINITY) : undefined;
+    // a Restore clicked again while the previous one's call still runs: its task is followed, not a second call sent.
+    // Several running: which one a Restore sent cannot be told (another client's has the same name_label); none is
+    // followed at a guess, and none is sent on top of them (as longCall: exactly one candidate, or none adopted)
+    const pending = step.ownsTasksOfMethod && client.waitForTask ? await runningTasksOf(step.method) : [];
+    if (pending.length > 1) {
+      return void rec.left.push(
+        `${step.what}: ${pending.length} tasks of Async.${step.method} are running on the pool (${listed(pending)}); which one is Restore's cannot be told, ` +
+          `so none is followed and ${step.method} is not sent again; check the pool before clicking Restore again`,
+      );
+    }
+    const running = pending[0]?.ref;
     try {
       const message = running ? `following ${running}, the ${step.method} ${step.target} sent before (Restore after abort)` : `${step.method} ${step.target} (Restore after abort)`;
       await deps.audit(run.id, 'xenapi', rec.by, message, { method: step.method, target: step.target, ...(running ? { task: running } : {}) });
     } catch (err) {
-      if (!isFenced(err)) throw err;
-      const holder = (await deps.leaseLost?.().catch(() => undefined)) ?? "the pool's lease was taken over";
-      throw new RestoreStopped(`${holder}: Restore stopped before ${step.method} ${step.target}; nothing more was sent`);
+      await stopIfFenced(err, `before ${step.method} ${step.target}`);
     }
     const issuedAt = deps.clock.now();
     const deadlineMs = issuedAt + RESTORE_TASK_WAIT_MS;
@@ -136,6 +163,8 @@ async function putBack(deps: RestoreDeps, run: Run, offer: RestoreOffer, rec: Re
       return true;
     };
     let lost: unknown;
+    /** tasks that could each be the call whose answer was lost: none is followed */
+    let ambiguous: TaskCandidate[] = [];
     if (running) {
       if (await follow(running, 'sent before, still running when Restore was clicked again')) return;
       lost = new Error(`its task ${running} could not be followed`);
@@ -153,17 +182,25 @@ async function putBack(deps: RestoreDeps, run: Run, offer: RestoreOffer, rec: Re
         }
         lost = err;
       }
-      // the answer was lost: xapi's task for the call, if it made one and it can be told apart, says how it ended
-      const task = step.ownsTasksOfMethod && client.waitForTask ? await taskOf(client, step.method, issuedAt).catch(() => undefined) : undefined;
-      if (task && (await follow(task, `the answer to Async.${step.method} was lost`))) return;
+      // the answer was lost: xapi's task for the call, if it made one and it can be told apart (the only task of the
+      // method created since the call was issued), says how it ended
+      const candidates = step.ownsTasksOfMethod && client.waitForTask ? await taskCandidates(client, step.method, issuedAt).catch(() => []) : [];
+      if (candidates.length === 1 && (await follow(candidates[0]!.ref, `the answer to Async.${step.method} was lost`))) return;
+      if (candidates.length > 1) ambiguous = candidates;
     }
     const now = await readLivePool(client).catch(() => undefined);
     if (now && step.isDone(now)) rec.did.push(`${step.did} (seen on the pool: the answer to Async.${step.method} was lost)`);
     else
       rec.left.push(
-        `${step.what}: no answer to Async.${step.method} (${toStepError(lost).message}), and ${now ? 'the pool does not show it done' : 'the pool could not be read again'}: ` +
-          'xapi may still be doing it; check the pool before clicking Restore again',
+        `${step.what}: no answer to Async.${step.method} (${toStepError(lost).message}), ` +
+          (ambiguous.length ? `${ambiguous.length} tasks of Async.${step.method} on the pool could each be it (${listed(ambiguous)}) and none was followed, ` : '') +
+          `and ${now ? 'the pool does not show it done' : 'the pool could not be read again'}: xapi may still be doing it; check the pool before clicking Restore again`,
       );
+  };
+  /** The side effect, then Restore's progress record (fenced: a lease lost stops Restore here). */
+  const act = async (step: Parameters<typeof send>[0]): Promise<void> => {
+    await send(step);
+    await deps.save(rec).catch((err: unknown) => stopIfFenced(err, `after ${step.method} ${step.target} (its progress not written)`));
   };
   let pool = await readLivePool(client);
   const host = offer.host ? pool.hosts.find((h) => h.ref === offer.host!.ref) : undefined;
@@ -174,7 +211,6 @@ async function putBack(deps: RestoreDeps, run: Run, offer: RestoreOffer, rec: Re
     else if (!host.enabled) {
       const isEnabled = (p: LivePool) => p.hosts.some((h) => h.ref === host.ref && h.enabled);
       await act({ method: 'host.enable', params: [host.ref], target: host.name, what: `enabling ${host.name}`, did: `${host.name} enabled`, isDone: isEnabled });
-      await deps.save(rec);
     }
   }
 
@@ -232,7 +268,6 @@ async function putBack(deps: RestoreDeps, run: Run, offer: RestoreOffer, rec: Re
           : { method: 'VM.unpause', params: [vm.ref], target: vm.name };
     const isRunning = (p: LivePool) => p.vms.some((v) => v.ref === vm.ref && v.powerState === 'Running');
     await act({ ...call, what: `${vm.name} (${live.powerState})`, did: `${vm.name} ${live.powerState === 'Suspended' ? 'resumed' : 'started'} on ${on.name}`, isDone: isRunning });
-    await deps.save(rec);
   }
 
   if (offer.ha) {
@@ -244,7 +279,6 @@ async function putBack(deps: RestoreDeps, run: Run, offer: RestoreOffer, rec: Re
       } else {
         const params = [offer.ha.heartbeatSrs, offer.ha.configuration];
         await act({ method: 'pool.enable_ha', params, target: `pool ${run.pool}`, what: 're-enabling HA', did: 'HA re-enabled', isDone: (p) => p.haEnabled, ownsTasksOfMethod: true });
-        await deps.save(rec);
       }
     }
   }
