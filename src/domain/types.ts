@@ -532,7 +532,19 @@ export interface EndAudit {
   allOnTarget: boolean;
   /** planned hosts not on the target version (or gone) */
   behind: string[];
-  hosts: Array<{ name: string; detail: string }>;
+  /** planned hosts with something wrong at the end: not live, disabled, not on the target, or gone */
+  hosts: Array<{
+    /** its name in the live pool (the plan's when it has left the pool) */
+    name: string;
+    detail: string;
+    /** the plan's ref of the host (HostPlan.host, before any forget & rejoin); absent in audits made by an older version */
+    ref?: Ref;
+    /**
+     * its product version as read from the live pool at the end ("7.1.1"); absent when it was not read there: it has
+     * left the pool (`ref` set), or an older version made the audit (no `ref`; then its version is not known as observed)
+     */
+    version?: string;
+  }>;
   vms: Array<{ name: string; cause: VmDownCause; now: string; why: string }>;
   ha: { before: boolean; now: boolean | null; disabledByRun: boolean; line?: string };
   backup: { usable: boolean; path?: string; why: string };

@@ -135,7 +135,7 @@ export function auditEnd(input: EndAuditInput): EndAudit {
     const h = snapshot.hosts.find((x) => x.ref === (remap.get(hp.host) ?? hp.host));
     if (!h) {
       behind.push(hp.name);
-      hosts.push({ name: hp.name, detail: 'no longer a member of the pool' });
+      hosts.push({ name: hp.name, detail: 'no longer a member of the pool', ref: hp.host });
       continue;
     }
     const onTarget = isOnTarget({ product: h.version.product, build: h.version.build }, hp.to);
@@ -145,7 +145,8 @@ export function auditEnd(input: EndAuditInput): EndAudit {
       ...(h.enabled ? [] : [baseline?.hosts.find((b) => b.ref === hp.host)?.enabled === false ? 'disabled (it was disabled before the run too)' : 'disabled']),
       ...(onTarget ? [] : [`on ${versionText(h.version)}, not ${target.product}`]),
     ];
-    if (issues.length) hosts.push({ name: h.name, detail: issues.join(', ') });
+    // `behind` and the entry carry the live name; `ref` (the plan's) finds the planned host of a renamed one
+    if (issues.length) hosts.push({ name: h.name, detail: issues.join(', '), ref: hp.host, version: h.version.product });
   }
 
   const allOnTarget = behind.length === 0;

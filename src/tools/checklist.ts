@@ -25,17 +25,46 @@ export function finalTargetOf(plan: Pick<Plan, 'target' | 'finalTarget' | 'hops'
 export type ToolsGate = { ok: true } | { ok: false; reason: string; behind: Array<{ name: string; product: string }> };
 
 /**
- * R5.1/R5.3: Tools advice only once every host runs the final version. `hosts` are the live pool's (or, for a plan,
- * the versions its hosts will have after it). Refuses with why, naming the hosts still below.
+ * A host for the gate. `seen` says how its `product` is known, for the refusal's words (messages say what the bot
+ * observed): absent, read from the live pool just now; 'at-end', read by the end audit at the end of the run;
+ * 'left-pool', not in the pool at the end (always counted behind: the run did not bring it to the target);
+ * 'not-read', not read at the end, `product` being the plan's version before the run.
  */
-export function toolsAdviceGate(hosts: ReadonlyArray<{ name: string; product: string }>, final: Pick<FinalTarget, 'product'>): ToolsGate {
+export interface GateHost {
+  name: string;
+  product: string;
+  seen?: 'at-end' | 'left-pool' | 'not-read';
+}
+
+/** One host below the final version, in words that say how the bot knows its version. */
+function belowWords(h: GateHost): string {
+  const version = h.product || 'an unknown version';
+  switch (h.seen) {
+    case 'at-end':
+      return `${h.name} runs ${version} (read at the end of the run)`;
+    case 'left-pool':
+      return `${h.name} has left the pool`;
+    case 'not-read':
+      return `${h.name} was not read at the end; by the plan it ran ${version} before the run`;
+    default:
+      return `${h.name} still runs ${version}`;
+  }
+}
+
+/**
+ * R5.1/R5.3: Tools advice only once every host runs the final version. `hosts` are the live pool's (or, for a plan,
+ * the versions its hosts will have after it; for the end of a run, the end audit's). Refuses with why, naming the
+ * hosts still below.
+ */
+export function toolsAdviceGate(hosts: ReadonlyArray<GateHost>, final: Pick<FinalTarget, 'product'>): ToolsGate {
   const short = shortVersion(final.product);
   if (!final.product) return { ok: false, reason: 'Tools advice waits for a known final version (R5.3)', behind: [] };
   if (hosts.length === 0) return { ok: false, reason: `Tools advice waits until every host runs ${short} (R5.3): the pool's hosts could not be read`, behind: [] };
-  const behind = hosts.filter((h) => compareVersions(h.product, final.product) < 0).map((h) => ({ name: h.name, product: h.product }));
-  if (behind.length === 0) return { ok: true };
-  const shown = behind.slice(0, 5).map((h) => `${h.name} still runs ${h.product || 'an unknown version'}`);
-  const more = behind.length > 5 ? ` and ${behind.length - 5} more` : '';
+  const below = hosts.filter((h) => h.seen === 'left-pool' || compareVersions(h.product, final.product) < 0);
+  if (below.length === 0) return { ok: true };
+  const shown = below.slice(0, 5).map(belowWords);
+  const more = below.length > 5 ? ` and ${below.length - 5} more` : '';
+  const behind = below.map((h) => ({ name: h.name, product: h.product }));
   return { ok: false, reason: `Tools advice waits until every host runs ${short} (R5.3): ${shown.join(', ')}${more}`, behind };
 }
 

@@ -44,7 +44,7 @@ describe('end-of-run messages follow the live pool (issue 11)', () => {
     const a = audit({
       allOnTarget: false,
       behind: ['xs-a3'],
-      hosts: [{ name: 'xs-a3', detail: 'disabled, on 7.1.1, not 7.6.0' }],
+      hosts: [{ name: 'xs-a3', ref: 'OpaqueRef:xs-a3', version: '7.1.1', detail: 'disabled, on 7.1.1, not 7.6.0' }],
       vms: [{ name: 'cache-01', cause: 'host-restarted', now: 'Halted', why: 'the bot concludes xs-a3 lost power' }],
       counts: { migrated: 4, stopped: 2, restarted: 1 },
       leftovers: ['xs-a3: disabled, on 7.1.1, not 7.6.0', 'cache-01 (Halted): the bot concludes xs-a3 lost power'],
@@ -57,8 +57,8 @@ describe('end-of-run messages follow the live pool (issue 11)', () => {
     expect(text).toMatch(/• cache-01 \(Halted\): the bot concludes xs-a3 lost power/);
     expect(text).toMatch(/2 VMs stopped by the run, 1 running again/);
     expect(text).not.toMatch(/Next \(R5\.1\)/);
-    // the one R5.3 predicate (src/tools/checklist.ts) says why, naming the host still below
-    expect(text).toMatch(/Do not upgrade XenServer Tools yet: Tools advice waits until every host runs 7\.6 \(R5\.3\): xs-a3 still runs 7\.1\.1/);
+    // the one R5.3 predicate (src/tools/checklist.ts) says why, naming the host still below, with the version the end audit read
+    expect(text).toMatch(/Do not upgrade XenServer Tools yet: Tools advice waits until every host runs 7\.6 \(R5\.3\): xs-a3 runs 7\.1\.1 \(read at the end of the run\)/);
     expect(textOf(runHeaderMessage(doneRun(a), poolConfig()).blocks)).toMatch(/:warning: \*pool-a-20261125-1\*.*done with exceptions/);
   });
 

@@ -103,6 +103,20 @@ describe('run header of a pool of more than 40 hosts at the end of a run', () =>
     expect(header).not.toMatch(/5 on target/);
   });
 
+  it('hosts renamed during the run and behind: found by the plan\'s ref, in the list and in the count beyond it', () => {
+    const audit: EndAudit = {
+      ...cleanAudit,
+      behind: ['xs-b02-new', 'xs-b42-new'],
+      hosts: [
+        { name: 'xs-b02-new', ref: 'OpaqueRef:xs-b02', version: '7.1.1', detail: 'on 7.1.1, not 7.6.0' },
+        { name: 'xs-b42-new', ref: 'OpaqueRef:xs-b42', version: '7.1.1', detail: 'on 7.1.1, not 7.6.0' },
+      ],
+    };
+    const header = allText(runHeaderMessage(ended(audit), poolConfig()));
+    expect(header).toMatch(/`xs-b02` ⚠️ at the end of the run: named xs-b02-new in the live pool; on 7\.1\.1, not 7\.6\.0/);
+    expect(header).toMatch(/… and 5 more hosts \(4 on 7\.6\.0 in the live pool at the end\)/);
+  });
+
   it('the pool did not answer at the end: the count is worded as the run\'s records, not as the live pool', () => {
     const audit: EndAudit = { ...cleanAudit, unreadable: 'ECONNREFUSED', behind: names, leftovers: ['the pool did not answer at the end (ECONNREFUSED)'] };
     const header = allText(runHeaderMessage(ended(audit), poolConfig()));

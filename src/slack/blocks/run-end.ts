@@ -4,8 +4,8 @@ import type { PoolConfig } from '../../config/pools';
 import type { Run } from '../../domain/types';
 import { clockTime, context, duration, esc, LIMIT, MAX_CHARS, messageChars, packLines, plural, runContext, sections, slackText, SlackMessage, truncate, who } from './common';
 import { restoreButton } from './restore';
-import { hostProgress, isOnTarget, mixedMode } from './progress';
-import { finalTargetOf, toolsAdviceGate } from '../../tools/checklist';
+import { hostProgress, isOnTarget, mixedMode, type HostProgress } from './progress';
+import { finalTargetOf, toolsAdviceGate, type GateHost } from '../../tools/checklist';
 
 /** The end-of-run summary (in the thread, broadcast to the channel), with the R5.1 Tools list and R3.5 reminder. */
 
@@ -87,6 +87,29 @@ function countsLine(run: Run): string[] {
   return facts;
 }
 
+/**
+ * The planned hosts for the R5.3 Tools gate, each with what the bot knows of its version at the end: the end audit's
+ * read of the live pool, else the plan's version before the run, worded as such (never "still runs" from the plan).
+ */
+function toolsGateHosts(run: Run, progress: HostProgress[]): GateHost[] {
+  const audit = run.endAudit;
+  const target = run.plan.target.product;
+  // hostProgress lists run.plan.hosts in their order
+  return progress.map((p, i): GateHost => {
+    const hp = run.plan.hosts[i]!;
+    if (!audit) return isOnTarget(p) ? { name: hp.name, product: target } : { name: hp.name, product: hp.from.product, seen: 'not-read' };
+    if (audit.unreadable) return { name: hp.name, product: hp.from.product, seen: 'not-read' };
+    // by the plan's ref: a renamed host's entry and `behind` carry its live name; by name in an older version's audit
+    const entry = audit.hosts.find((e) => (e.ref !== undefined ? e.ref === hp.host : e.name === hp.name));
+    const name = entry?.name ?? hp.name;
+    if (!audit.behind.includes(name)) return { name, product: entry?.version ?? target, seen: 'at-end' };
+    if (entry?.version !== undefined) return { name, product: entry.version, seen: 'at-end' };
+    // an entry with the plan's ref and no version: the audit found no such host in the live pool
+    if (entry?.ref !== undefined) return { name, product: '', seen: 'left-pool' };
+    return { name, product: hp.from.product, seen: 'not-read' };
+  });
+}
+
 /** `toolsFollowUp`: this bot ticks the R5.1 Tools follow-up (src/tools/follow-up.ts), so a checklist follows in the thread. */
 export function runEndMessages(run: Run, pool: PoolConfig | undefined, opts: { toolsFollowUp: boolean }): RunEndMessages {
   const tz = pool?.timezone ?? 'UTC';
@@ -159,10 +182,7 @@ export function runEndMessages(run: Run, pool: PoolConfig | undefined, opts: { t
 
   const tools = run.plan.toolsUpgrade;
   // R5.1 only once every host runs the FINAL version (R5.2, R5.3): the live pool at the end says which hosts are behind
-  const gate = toolsAdviceGate(
-    progress.map((h) => ({ name: h.name, product: (behind ?? []).includes(h.name) || (!behind && !isOnTarget(h)) ? h.from : run.plan.target.product })),
-    finalTargetOf(run.plan),
-  );
+  const gate = toolsAdviceGate(toolsGateHosts(run, progress), finalTargetOf(run.plan));
   if (run.state === 'done' && allOnTarget && gate.ok && tools.length > 0) {
     const names = tools.length <= TOOLS_INLINE ? `: ${tools.map((t) => `\`${esc(t)}\``).join(', ')}` : '';
     const follows = opts.toolsFollowUp

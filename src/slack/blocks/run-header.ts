@@ -72,9 +72,34 @@ function moreHostsLine(run: Run, rest: HostProgress[]): string {
   const more = `… and ${rest.length} more hosts`;
   const target = esc(run.plan.target.product);
   const audit = run.endAudit;
-  if (audit && !audit.unreadable) return `${more} (${rest.filter((p) => !audit.behind.includes(p.name)).length} on ${target} in the live pool at the end)`;
+  if (audit && !audit.unreadable) {
+    const behind = behindByPlanName(run);
+    return `${more} (${rest.filter((p) => !behind.has(p.name)).length} on ${target} in the live pool at the end)`;
+  }
   const byRecords = rest.filter(isOnTarget).length;
   return audit ? `${more} (${byRecords} on ${target} by the run's records; the pool did not answer at the end)` : `${more} (${byRecords} on target)`;
+}
+
+/**
+ * The end audit's entries by the plan's host name. The audit names a host as the live pool does, so a host renamed
+ * during the run is found by the plan's ref its entry carries (audits of older versions: by name).
+ */
+function atEndByPlanName(run: Run): Map<string, { detail: string; name: string }> {
+  const byRef = new Map(run.plan.hosts.map((h) => [h.host, h.name]));
+  return new Map(
+    (run.endAudit?.hosts ?? []).map((e) => {
+      const planName = (e.ref !== undefined ? byRef.get(e.ref) : undefined) ?? e.name;
+      return [planName, { detail: planName === e.name ? e.detail : `named ${e.name} in the live pool; ${e.detail}`, name: e.name }];
+    }),
+  );
+}
+
+/** The plan's names of the hosts the end audit found behind the target (its `behind` holds live names). */
+function behindByPlanName(run: Run): Set<string> {
+  const behind = new Set(run.endAudit?.behind ?? []);
+  const names = new Set(behind);
+  for (const [planName, e] of atEndByPlanName(run)) if (behind.has(e.name)) names.add(planName);
+  return names;
 }
 
 /** "7.6.0 back 03:00 · " for a host the run saw back on the target (its wait-host done), else nothing. */
@@ -177,8 +202,8 @@ export function runHeaderMessage(run: Run, pool: PoolConfig | undefined): SlackM
   const title = `${exceptions ? ':warning:' : STATE_ICON[run.state]} *${esc(run.id)}* · *${esc(run.pool)}* → ${esc(run.plan.target.label || run.plan.target.product)} · ${exceptions ? 'done with exceptions' : STATE_WORDS[run.state]}`;
   const by = `started by ${who(run.requestedBy)} · approvers ${approversMention(pool)} · ${run.plan.mode} mode`;
   const progress = hostProgress(run);
-  const atEnd = new Map((run.endAudit?.hosts ?? []).map((h) => [h.name, h.detail]));
-  const lines = progress.slice(0, MAX_HOST_LINES).map((p) => hostLine(p, tz, atEnd.get(p.name)));
+  const atEnd = atEndByPlanName(run);
+  const lines = progress.slice(0, MAX_HOST_LINES).map((p) => hostLine(p, tz, atEnd.get(p.name)?.detail));
   if (progress.length > MAX_HOST_LINES) {
     lines.push(moreHostsLine(run, progress.slice(MAX_HOST_LINES)));
   }
