@@ -53,7 +53,6 @@ export const BOT_CALLS: BotCall[] = [
   { call: 'vm.suspend', role: 'vm-operator', why: 'suspend an approved VM' },
   { call: 'vm.resume', role: 'vm-operator', why: 'resume a suspended VM' },
   { call: 'vm.start', role: 'vm-operator', why: 'restart a stopped VM' },
-  { call: 'vm.unpause', role: 'vm-operator', why: 'unpause a paused VM before moving it' },
   { call: 'vbd.eject', role: 'vm-operator', why: 'eject an approved CD (R2.3)' },
   { call: 'vbd.insert', role: 'vm-operator', why: 'put a CD back at the end' },
 ];

@@ -1,7 +1,9 @@
 /**
  * Restore after an abort (issue 10.7): put back what the run changed on the host it was working on — re-enable the
- * host if the run disabled it, start or resume the VMs the run stopped for it, re-enable HA if the run disabled it
- * (R2.4; xapi refuses HA while the pool is mixed, which is then said). Live migrations are not undone.
+ * host if the run disabled it, start or resume the VMs the run stopped for it as they were before the run (Running,
+ * or Paused through start_paused, never VM.unpause; one found up in the other state is left as it is and said, as
+ * restore-vms does), re-enable HA if the run disabled it (R2.4; xapi refuses HA while the pool is mixed, which is
+ * then said). Live migrations are not undone.
  *
  * restoreOffer() is pure (what the run's records say could be put back); executeRestore() re-reads the live pool and
  * does only what is still needed, each side effect audited before it is sent, so a second Restore after a crash or
@@ -19,6 +21,7 @@ import { describeHost, operationInProgress, readLivePool, readVmNow, VM_STOP_OPE
 import type { PoolClient } from './ports';
 import { hostRemap } from './remap';
 import type { HaSaved } from './steps/pool-prep';
+import { bringBackCall, isUp, leftAsFound, wantedState } from './steps/restore-vms';
 import { mayHaveStopped, type StoppedVm } from './steps/stop-vms';
 
 export interface RestoreOffer {
@@ -254,20 +257,23 @@ async function putBack(deps: RestoreDeps, run: Run, offer: RestoreOffer, rec: Re
       rec.left.push(`${vm.name} no longer exists in the pool`);
       continue;
     }
-    if (live.powerState === 'Running') continue;
+    // back as it was before the run, by restore-vms' rule (R3.7/R6.2): Running, or Paused (start_paused), never unpaused
+    const want = wantedState(vm);
+    if (live.powerState === want) continue;
+    if (isUp(live.powerState)) {
+      // up in the other state: someone paused or unpaused it since the run stopped it; not Restore's to undo
+      rec.left.push(leftAsFound(vm, live.powerState).said);
+      continue;
+    }
     const on = pool.hosts.find((h) => h.ref === (hostRemap(run).get(vm.host) ?? vm.host));
     if (!on || !on.live) {
       rec.left.push(`${vm.name} (${live.powerState}): its host ${on?.name ?? offer.host?.name ?? '?'} is not live; start or resume it once the host is back`);
       continue;
     }
-    const call =
-      live.powerState === 'Suspended'
-        ? { method: 'VM.resume_on', params: [vm.ref, on.ref, false, false], target: `${vm.name} on ${on.name}` }
-        : live.powerState === 'Halted'
-          ? { method: 'VM.start_on', params: [vm.ref, on.ref, false, false], target: `${vm.name} on ${on.name}` }
-          : { method: 'VM.unpause', params: [vm.ref], target: vm.name };
-    const isRunning = (p: LivePool) => p.vms.some((v) => v.ref === vm.ref && v.powerState === 'Running');
-    await act({ ...call, what: `${vm.name} (${live.powerState})`, did: `${vm.name} ${live.powerState === 'Suspended' ? 'resumed' : 'started'} on ${on.name}`, isDone: isRunning });
+    const paused = want === 'Paused' ? ' (paused, as before the run)' : '';
+    const call = { ...bringBackCall(live.powerState, vm.ref, on.ref, want), target: `${vm.name} on ${on.name}${paused}` };
+    const isBack = (p: LivePool) => p.vms.some((v) => v.ref === vm.ref && v.powerState === want);
+    await act({ ...call, what: `${vm.name} (${live.powerState})`, did: `${vm.name} ${call.method === 'VM.resume_on' ? 'resumed' : 'started'} on ${on.name}${paused}`, isDone: isBack });
   }
 
   if (offer.ha) {

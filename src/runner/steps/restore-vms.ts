@@ -21,16 +21,25 @@ const START_OPS = new Set(['start', 'start_on', 'resume', 'resume_on', 'unpause'
 
 type SeenVm = LiveVm & { operations: Record<string, string> };
 
-/** the state a VM the run stopped is put back in: what it was before the run (R3.7/R6.2) */
-const wantedState = (rec: StoppedVm): 'Running' | 'Paused' => (rec.priorState === 'Paused' ? 'Paused' : 'Running');
-const isUp = (state: string | undefined): boolean => state === 'Running' || state === 'Paused';
+/** the state a VM the run stopped is put back in: what it was before the run (R3.7/R6.2). Shared with Restore. */
+export const wantedState = (rec: StoppedVm): 'Running' | 'Paused' => (rec.priorState === 'Paused' ? 'Paused' : 'Running');
+export const isUp = (state: string | undefined): boolean => state === 'Running' || state === 'Paused';
+
+/**
+ * The call that brings a VM the run stopped (down: Suspended or Halted) back in `want` on host `on`: (vm, host,
+ * start_paused, force), start_paused true only for a VM that was Paused before the run; never VM.unpause, which would
+ * run a VM someone paused (R3.7/R6.2). Shared with Restore.
+ */
+export function bringBackCall(powerState: string, vmRef: Ref, on: Ref, want: 'Running' | 'Paused'): { method: 'VM.resume_on' | 'VM.start_on'; params: [Ref, Ref, boolean, boolean] } {
+  return { method: powerState === 'Suspended' ? 'VM.resume_on' : 'VM.start_on', params: [vmRef, on, want === 'Paused', false] };
+}
 
 /**
  * A VM the run stopped, found up but not as it was before the run. The run only ever asks for the state it had
  * (start_paused true only for a VM that was Paused), so someone or something else changed it since: perhaps an
  * operator on purpose. It is not the bot's to undo (no VM.unpause, no pause).
  */
-function leftAsFound(rec: StoppedVm, state: string): AsFound {
+export function leftAsFound(rec: StoppedVm, state: string): AsFound {
   const stoppedBy = rec.action === 'suspend' ? 'suspended it' : 'shut it down';
   const hint = state === 'Paused' ? 'Unpause it (xe vm-unpause) if it should run' : 'Pause it yourself if it should stay paused';
   return {
@@ -39,7 +48,7 @@ function leftAsFound(rec: StoppedVm, state: string): AsFound {
   };
 }
 
-interface AsFound {
+export interface AsFound {
   short: string;
   said: string;
 }
@@ -115,12 +124,8 @@ export function createRestoreVmsStep(deps: StepDeps): StepModule {
           // its own host, or the host's new record after forget-rejoin (R4.2)
           const target = ctx.resolveHost(rec.host);
           const on = hostByRef(pool, target) ? target : hostRef;
-          // (vm, host, start_paused, force): a VM Paused before the run comes back Paused, never Running
-          const startPaused = want === 'Paused';
-          const call =
-            vm.powerState === 'Suspended'
-              ? { method: 'VM.resume_on', params: [vmRef, on, startPaused, false], target: `${rec.name} on ${name}${startPaused ? ' (paused, as before the run)' : ''}` }
-              : { method: 'VM.start_on', params: [vmRef, on, startPaused, false], target: `${rec.name} on ${name}${startPaused ? ' (paused, as before the run)' : ''}` };
+          // a VM Paused before the run comes back Paused, never Running
+          const call = { ...bringBackCall(vm.powerState, vmRef, on, want), target: `${rec.name} on ${name}${want === 'Paused' ? ' (paused, as before the run)' : ''}` };
           attempt = call.method;
           const sentAt = deps.clock.now();
           try {
