@@ -519,8 +519,12 @@ export interface PoolBaseline {
   vms: Array<{ ref: Ref; name: string; powerState: PowerState; host: Ref | null; srs: Array<{ ref: Ref; name: string; shared: boolean; host: Ref | null }> }>;
 }
 
-/** Why a VM that ran before the run does not run at its end (what the pool shows, or what the bot concluded). */
-export type VmDownCause = 'stopped-by-run' | 'host-restarted' | 'outside' | 'lost-local-storage' | 'gone';
+/**
+ * Why a VM that ran before the run does not run at its end, or a VM the run stopped is not back as it was before it
+ * (what the pool shows, or what the bot concluded). left-as-found: the run stopped it and it is up now in the other
+ * state (Paused though it ran, Running though it was Paused): someone else's doing, left as found by restore-vms.
+ */
+export type VmDownCause = 'stopped-by-run' | 'left-as-found' | 'host-restarted' | 'outside' | 'lost-local-storage' | 'gone';
 
 export interface EndAudit {
   at: number;

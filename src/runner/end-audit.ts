@@ -9,6 +9,7 @@ import type { EndAudit, PoolBaseline, PoolSnapshot, Ref, Run, VmDownCause } from
 import { baselineOfRun } from './baseline';
 import { hostRemap } from './remap';
 import { isOnTarget, versionText } from './steps/common';
+import { isUp, wantedState } from './steps/restore-vms';
 import { mayHaveStopped, type StoppedVm } from './steps/stop-vms';
 
 export interface EndAuditInput {
@@ -151,22 +152,25 @@ export function auditEnd(input: EndAuditInput): EndAudit {
 
   const allOnTarget = behind.length === 0;
 
-  // VMs: every guest that ran before the run (or, without a baseline, every VM the run stopped)
+  // VMs: every guest that ran before the run, and every one Paused before that the run stopped (or, without a
+  // baseline, every VM the run stopped that was up); each is due back as it was before (restore-vms' wantedState)
   const vms: EndAudit['vms'] = [];
   const lostWithHost = new Set(run.steps.flatMap((s) => ((s.data?.lostWithHost as string[] | undefined) ?? [])));
   const replacedOld = new Set(remap.keys());
   const hostName = (ref: Ref | null | undefined): string =>
     (ref && (snapshot.hosts.find((h) => h.ref === ref)?.name ?? baseline?.hosts.find((h) => h.ref === ref)?.name ?? run.plan.hosts.find((h) => h.host === ref)?.name)) || '?';
-  const ranBefore = baseline
-    ? baseline.vms.filter((v) => v.powerState === 'Running')
-    : [...stopped.entries()].filter(([, v]) => v.priorState === 'Running').map(([ref, v]) => ({ ref, name: v.name, host: v.host, srs: [] as PoolBaseline['vms'][number]['srs'] }));
+  const upBefore = baseline
+    ? baseline.vms.filter((v) => v.powerState === 'Running' || (v.powerState === 'Paused' && stopped.has(v.ref)))
+    : [...stopped.entries()].filter(([, v]) => isUp(v.priorState)).map(([ref, v]) => ({ ref, name: v.name, host: v.host, srs: [] as PoolBaseline['vms'][number]['srs'] }));
   const lastHost = baseline ? lastKnownHosts(run, baseline, remap) : new Map<Ref, Ref | null>();
+  /** the VMs the run stopped that run again as before (a VM restored Paused is not "running again") */
   let restarted = 0;
-  for (const b of ranBefore) {
+  for (const b of upBefore) {
     const live = snapshot.vms.find((v) => v.ref === b.ref);
     const byRun = stopped.get(b.ref);
-    if (live?.powerState === 'Running') {
-      if (byRun) restarted++;
+    const was = byRun ? wantedState(byRun) : 'Running';
+    if (live?.powerState === was) {
+      if (byRun && was === 'Running') restarted++;
       continue;
     }
     const add = (cause: VmDownCause, why: string) => vms.push({ name: live?.name ?? b.name, cause, now: live?.powerState ?? 'gone', why });
@@ -181,8 +185,11 @@ export function auditEnd(input: EndAuditInput): EndAudit {
         'lost-local-storage',
         `its disks were on the local storage of ${hostName(sr?.host ?? b.host)}, which was reinstalled (forget & rejoin, R4.2)${evidence}: the bot concludes they are gone; restore it from a VM backup`,
       );
+    } else if (byRun && isUp(live.powerState)) {
+      add('left-as-found', leftAsFoundWhy(byRun, live.powerState));
     } else if (byRun) {
-      add('stopped-by-run', `${byRun.action === 'suspend' ? 'suspended' : 'shut down'} by this run for ${byRun.forHost} and not started again (the pool shows it ${live.powerState})`);
+      const how = `${byRun.action === 'suspend' ? 'suspended' : 'shut down'} by this run for ${byRun.forHost}`;
+      add('stopped-by-run', was === 'Paused' ? `${how} and not brought back (the pool shows it ${live.powerState}; it was Paused before the run)` : `${how} and not started again (the pool shows it ${live.powerState})`);
     } else {
       const where = lastHost.get(b.ref) ?? b.host;
       const resolved = where ? (remap.get(where) ?? where) : null;
@@ -253,6 +260,20 @@ export function auditEnd(input: EndAuditInput): EndAudit {
     leftovers,
     changed,
   };
+}
+
+/**
+ * A VM the run stopped, up now in the other state than before the run: the run only ever brings a VM back as it was
+ * (R3.7/R6.2: start_paused only for a VM that was Paused, never VM.unpause), so someone else changed it after the stop.
+ * restore-vms leaves it as found (leftAsFound) and does not count it restored; neither does the audit.
+ */
+function leftAsFoundWhy(rec: StoppedVm & { forHost: string }, now: string): string {
+  const did = now === 'Paused' ? 'paused it' : 'started or unpaused it';
+  const hint = now === 'Paused' ? 'unpause it (xe vm-unpause) if it should run' : 'pause it if it should stay paused';
+  return (
+    `stopped by this run for ${rec.forHost} (${rec.action === 'suspend' ? 'suspended' : 'shut down'}); the pool shows it ${now}, not ${wantedState(rec)} as before the run: ` +
+    `the bot concludes someone ${did} after the run stopped it (the run brings a VM back only as it was), presumably on purpose; it was left as found, not counted as restored: ${hint}`
+  );
 }
 
 /**

@@ -1,0 +1,96 @@
+/**
+ * The end audit of a VM the run stopped and that is up at the end in another state than before the run (Paused though
+ * it ran, Running though it was Paused): restore-vms leaves such a VM as found and does not count it restored, so the
+ * audit says what the pool shows and what the run did, words "someone changed it" as the bot's conclusion, and does
+ * not count it as restarted. A VM Paused before and Paused again is no leftover.
+ */
+import type { PoolSnapshot, PowerState, Run } from '../../src/domain/types';
+import { baselineOf } from '../../src/runner/baseline';
+import { abortedOutcome, auditEnd, doneOutcome } from '../../src/runner/end-audit';
+import { PoolBuilder } from '../planner/builder';
+import { makePlan, makeRun } from './helpers';
+
+const ref = (h: string) => `OpaqueRef:host-${h}`;
+
+function pool(version: string, power: { app: PowerState; held: PowerState }): PoolSnapshot {
+  return new PoolBuilder('pool-t')
+    .host('h1', { master: true, version })
+    .host('h2', { version })
+    .sr('shared-nfs', { shared: true })
+    .vm('app', { host: 'h2', power: power.app })
+    .vm('held', { host: 'h2', power: power.held })
+    .build();
+}
+
+/** Before the run: app Running, held Paused, both on h2; the run suspended both for h2 (stop-vms recorded both). */
+function runWithStops(): Run {
+  const plan = makePlan(['h1', 'h2']);
+  for (const h of plan.hosts) h.host = ref(h.name);
+  for (const s of plan.steps) if (s.hostName) s.host = ref(s.hostName);
+  const run = makeRun(plan);
+  for (const s of run.steps) if (s.hostName) s.host = ref(s.hostName);
+  const stopped = {
+    'OpaqueRef:vm-app': { name: 'app', priorState: 'Running', host: ref('h2'), action: 'suspend', stopped: true },
+    'OpaqueRef:vm-held': { name: 'held', priorState: 'Paused', host: ref('h2'), action: 'suspend', stopped: true },
+  };
+  run.steps.push({ id: 'h2:stop-vms', kind: 'stop-vms', host: ref('h2'), hostName: 'h2', state: 'done', attempts: 1, data: { stopped } });
+  return { ...run, baseline: baselineOf(pool('7.1.0', { app: 'Running', held: 'Paused' })), state: 'done' };
+}
+
+const at = (power: { app: PowerState; held: PowerState }) => pool('7.6.0', power);
+
+describe('auditEnd: a VM the run stopped, up at the end but not as before the run', () => {
+  it('both back as before (Running, and Paused): no leftover; only the Running one counts as running again', () => {
+    const run = runWithStops();
+    const a = auditEnd({ run, snapshot: at({ app: 'Running', held: 'Paused' }), now: 1 });
+    expect(a.vms).toEqual([]);
+    expect(a.leftovers).toEqual([]);
+    expect(a.counts).toEqual({ migrated: 0, stopped: 2, restarted: 1 });
+    expect(doneOutcome(run, a)).toMatch(/^done: /);
+  });
+
+  it('Running before, Paused now: said as what the pool shows and what the run did, never "not started again"; not restarted', () => {
+    const run = runWithStops();
+    const a = auditEnd({ run, snapshot: at({ app: 'Paused', held: 'Paused' }), now: 1 });
+    expect(a.vms).toEqual([
+      {
+        name: 'app',
+        cause: 'left-as-found',
+        now: 'Paused',
+        why: expect.stringMatching(
+          /^stopped by this run for h2 \(suspended\); the pool shows it Paused, not Running as before the run: the bot concludes someone paused it after the run stopped it .*presumably on purpose; it was left as found, not counted as restored/,
+        ),
+      },
+    ]);
+    expect(a.vms[0]!.why).not.toMatch(/not started again/);
+    expect(a.counts.restarted).toBe(0);
+    expect(a.leftovers).toEqual([expect.stringMatching(/^app \(Paused\): stopped by this run for h2 \(suspended\); the pool shows it Paused, not Running/)]);
+    expect(abortedOutcome('U1', a)).toMatch(/still changed: .*; app Paused: stopped by this run for h2 \(suspended\)/);
+  });
+
+  it('Paused before, Running now: a leftover worded the same way, not counted as restarted', () => {
+    const run = runWithStops();
+    const a = auditEnd({ run, snapshot: at({ app: 'Running', held: 'Running' }), now: 1 });
+    expect(a.vms).toEqual([
+      {
+        name: 'held',
+        cause: 'left-as-found',
+        now: 'Running',
+        why: expect.stringMatching(
+          /^stopped by this run for h2 \(suspended\); the pool shows it Running, not Paused as before the run: the bot concludes someone started or unpaused it after the run stopped it .*presumably on purpose; it was left as found, not counted as restored/,
+        ),
+      },
+    ]);
+    expect(a.counts.restarted).toBe(1); // app only
+    expect(doneOutcome(run, a)).toMatch(/^done with exceptions: held \(Running\): stopped by this run/);
+  });
+
+  it('Paused before, still suspended by the run: a leftover, not brought back', () => {
+    const run = runWithStops();
+    const snap = at({ app: 'Running', held: 'Suspended' });
+    const a = auditEnd({ run, snapshot: snap, now: 1 });
+    expect(a.vms).toEqual([
+      expect.objectContaining({ name: 'held', cause: 'stopped-by-run', now: 'Suspended', why: 'suspended by this run for h2 and not brought back (the pool shows it Suspended; it was Paused before the run)' }),
+    ]);
+  });
+});
