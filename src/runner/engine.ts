@@ -59,31 +59,43 @@ export interface EngineDeps {
 
 const TERMINAL = new Set<string>(TERMINAL_RUN_STATES);
 
-/** Clock ms between tries of a step's end write the store refused (about half a minute in all, within the lease). */
-const END_WRITE_RETRY_MS = [1_000, 2_000, 4_000, 8_000, 15_000];
+/** Clock ms between tries of a loop's write the store refused (about half a minute in all, within the lease). */
+const WRITE_RETRY_MS = [1_000, 2_000, 4_000, 8_000, 15_000];
 
 /**
- * The store stayed unavailable while the end of a step (or of the run) was recorded: the run stays as the store last
- * showed it, and this loop stops; `said` is what the run's thread is told.
+ * The store stayed unavailable while the start or end of a step (or the baseline, or the run's end) was recorded: the
+ * run stays as the store last showed it, and this loop stops; `said` is what the run's thread is told.
  */
-class EndNotRecorded extends Error {
+class NotRecorded extends Error {
   constructor(readonly said: string) {
     super(said);
-    this.name = 'EndNotRecorded';
+    this.name = 'NotRecorded';
   }
 }
+
+const storeFailed = (err: unknown) => `the store write failed ${WRITE_RETRY_MS.length + 1} times (last: ${(err as Error)?.message ?? String(err)})`;
+const TAKEN_UP_AGAIN = 'Once the store answers again, a restart of the bot or a Resume of the run takes it up (`xsupgrade serve` does so by itself once this runner\'s pool lease lapses)';
 
 /**
  * What the run's thread is told when the store stayed unavailable at the end of `stepId` (the run's end when
  * absent): `ended` is what the bot observed, `recorded` whether the state itself was written (only its audit missing).
  */
 function endNotRecordedText(ended: string, stepId: string | undefined, recorded: boolean, err: unknown): string {
-  const cause = `the store write failed ${END_WRITE_RETRY_MS.length + 1} times (last: ${(err as Error)?.message ?? String(err)})`;
-  const again = 'Once the store answers again, a restart of the bot or a Resume of the run takes it up (`xsupgrade serve` does so by itself once this runner\'s pool lease lapses)';
+  const cause = storeFailed(err);
+  const again = TAKEN_UP_AGAIN;
   if (recorded) return `${ended}. That is recorded, but its audit record could not be written: ${cause}. This runner stops driving the run here. ${again}, from where the store shows it.`;
   const where = stepId ? `${stepId} as running` : 'the run as running';
   const rerun = stepId ? `${stepId} runs again and reads the pool first, so what it already did is found there, not sent blindly again` : "the run's end is checked against the pool again";
   return `${ended}, but the bot could not record it: ${cause}. This runner stops driving the run here; the store still shows ${where}${stepId ? ', so no recovery action is offered yet' : ''}. ${again}: ${rerun}.`;
+}
+
+/**
+ * What the run's thread is told when the store stayed unavailable before anything was sent to the pool: `what` could
+ * not be recorded (`recorded`: it was, only its audit record is missing); `before` says what was not sent yet.
+ */
+function notStartedText(what: string, before: string, recorded: boolean, err: unknown): string {
+  const written = recorded ? `${what} was recorded, but its audit record could not be written` : `The bot could not record ${what}`;
+  return `${written}: ${storeFailed(err)}. ${before}. This runner stops driving the run here. ${TAKEN_UP_AGAIN}, from where the store shows it; the pool is read again first.`;
 }
 
 interface Loop {
@@ -368,8 +380,8 @@ export class Engine {
         else await this.runStep(run, idx, loop, rt);
       }
     } catch (err) {
-      if (err instanceof EndNotRecorded) {
-        log.error({ err: err.message }, 'the store did not record the end of a step: this loop stops, the run stays recoverable');
+      if (err instanceof NotRecorded) {
+        log.error({ err: err.message }, 'the store stayed unavailable for a write of this loop: it stops, the run stays recoverable');
         this.notify(first, 'runEvent', (n) => n.runEvent(first, err.said));
         return;
       }
@@ -444,19 +456,38 @@ export class Engine {
     const record = run.steps[idx]!;
     const interrupted = record.state === 'running';
     await this.deps.checkpoint?.(`before:${record.id}`);
-    const started = await store.updateRun(run.id, (r) => {
-      const s = r.steps[idx]!;
-      s.state = 'running';
-      s.attempts += 1;
-      s.startedAt = clock.now();
-      delete s.error;
-      delete s.endedAt;
-    });
+    // nothing sent yet for this attempt (an earlier one's effects are on the pool, read first when the step runs)
+    const before = `Nothing was sent to the pool for ${record.id}${interrupted ? ' in this attempt' : ''}`;
+    const starts = `${interrupted ? 'resumes' : 'starts'} (attempt ${record.attempts + 1})`;
+    const startedAt = clock.now(); // tells this write apart when the store is read after an unknown outcome
+    const started = await this.recordWrite(
+      loop,
+      run.id,
+      () =>
+        store.updateRun(run.id, (r) => {
+          const s = r.steps[idx]!;
+          s.state = 'running';
+          s.attempts += 1;
+          s.startedAt = startedAt;
+          delete s.error;
+          delete s.endedAt;
+        }),
+      // committed before its answer was lost: not written again, so the attempt is counted once
+      (r) => (r.steps[idx]!.state === 'running' && r.steps[idx]!.startedAt === startedAt ? r : undefined),
+      (err) => notStartedText(`that ${record.id} ${starts}`, before, false, err),
+    );
     const step = started.steps[idx]!;
-    await loop.audit(run.id, interrupted ? 'resume' : 'step', 'runner', `${step.id} ${interrupted ? 'resumed after an interruption' : 'started'} (attempt ${step.attempts})`, {
-      step: step.id,
-      attempt: step.attempts,
-    });
+    await this.recordWrite(
+      loop,
+      run.id,
+      () =>
+        loop.audit(run.id, interrupted ? 'resume' : 'step', 'runner', `${step.id} ${interrupted ? 'resumed after an interruption' : 'started'} (attempt ${step.attempts})`, {
+          step: step.id,
+          attempt: step.attempts,
+        }),
+      undefined,
+      (err) => notStartedText(`That ${step.id} ${starts}`, before, true, err),
+    );
     this.notify(started, 'runUpdated', (n) => n.runUpdated(started));
 
     const transientRetries = this.deps.transientRetries ?? 3;
@@ -491,7 +522,7 @@ export class Engine {
 
     if (outcome.status === 'awaiting-approval') {
       const ended = `${step.id} waits for an approver`;
-      const waiting = await this.recordEnd(
+      const waiting = await this.recordWrite(
         loop,
         run.id,
         () =>
@@ -503,7 +534,7 @@ export class Engine {
         (r) => (r.steps[idx]!.state === 'awaiting-approval' ? r : undefined),
         (err) => endNotRecordedText(ended, step.id, false, err),
       );
-      await this.recordEnd(loop, run.id, () => loop.audit(run.id, 'state', 'runner', `waiting for approval of ${step.id}`, { step: step.id }), undefined, (err) => endNotRecordedText(ended, step.id, true, err));
+      await this.recordWrite(loop, run.id, () => loop.audit(run.id, 'state', 'runner', `waiting for approval of ${step.id}`, { step: step.id }), undefined, (err) => endNotRecordedText(ended, step.id, true, err));
       await this.deps.checkpoint?.(`${step.id}:waiting`);
       const s = waiting.steps[idx]!;
       this.notify(waiting, 'approvalNeeded', (n) => n.approvalNeeded(waiting, s));
@@ -511,7 +542,7 @@ export class Engine {
     }
     const endedAt = clock.now(); // also tells this write apart when the store is read after an unknown outcome
     const ended = `${step.id} is done${outcome.note ? ` (${outcome.note})` : ''}`;
-    const done = await this.recordEnd(
+    const done = await this.recordWrite(
       loop,
       run.id,
       () =>
@@ -524,29 +555,29 @@ export class Engine {
       (r) => (r.steps[idx]!.state === 'done' && r.steps[idx]!.endedAt === endedAt ? r : undefined),
       (err) => endNotRecordedText(ended, step.id, false, err),
     );
-    await this.recordEnd(loop, run.id, () => loop.audit(run.id, 'step', 'runner', `${step.id} done${outcome.note ? `: ${outcome.note}` : ''}`, { step: step.id }), undefined, (err) => endNotRecordedText(ended, step.id, true, err));
+    await this.recordWrite(loop, run.id, () => loop.audit(run.id, 'step', 'runner', `${step.id} done${outcome.note ? `: ${outcome.note}` : ''}`, { step: step.id }), undefined, (err) => endNotRecordedText(ended, step.id, true, err));
     this.notify(done, 'runUpdated', (n) => n.runUpdated(done));
     await this.deps.checkpoint?.(`after:${step.id}`);
   }
 
   /**
-   * A write at the end of a step (or of the run), made after its side effects. A store error leaves its outcome
-   * unknown (PostgreSQL may have committed before the answer was lost), and the step must not run again blindly: the
-   * write is tried again, never the step, after reading whether the store already shows it (`recorded`). Fenced: the
-   * loop stops as ever. If the store stays unavailable, EndNotRecorded stops the loop: the store still shows the step
-   * running, so a restart, a Resume or a take-over runs it again, and it reads the pool first.
+   * A write of the loop at the start or end of a step, of the baseline or of the run's end. A store error leaves its
+   * outcome unknown (PostgreSQL may have committed before the answer was lost), and a step must not run (again)
+   * blindly: the write is tried again, never the step, after reading whether the store already shows it
+   * (`recorded`). Fenced: the loop stops as ever. If the store stays unavailable, NotRecorded stops the loop: the
+   * store shows the run as before the write, so a restart, a Resume or a take-over runs the step, reading the pool first.
    */
-  private async recordEnd<T>(loop: Loop, runId: string, write: () => Promise<T>, recorded: ((run: Run) => T | undefined) | undefined, said: (err: unknown) => string): Promise<T> {
+  private async recordWrite<T>(loop: Loop, runId: string, write: () => Promise<T>, recorded: ((run: Run) => T | undefined) | undefined, said: (err: unknown) => string): Promise<T> {
     for (let tries = 0; ; tries++) {
       try {
         return await write();
       } catch (err) {
         if (isFenced(err)) throw err;
-        const delay = END_WRITE_RETRY_MS[tries];
-        if (delay === undefined) throw new EndNotRecorded(said(err));
-        this.deps.logger.warn({ runId, err: (err as Error)?.message ?? String(err), tries: tries + 1 }, 'the store did not take the end of a step: trying the write again');
+        const delay = WRITE_RETRY_MS[tries];
+        if (delay === undefined) throw new NotRecorded(said(err));
+        this.deps.logger.warn({ runId, err: (err as Error)?.message ?? String(err), tries: tries + 1 }, 'the store did not take a write of the run loop: trying the write again');
         await this.deps.clock.sleep(delay, loop.controller.signal).catch(() => {
-          throw new RunInterrupted('stopped while the end of a step waited for the store; it resumes from the pool state');
+          throw new RunInterrupted('stopped while a write of the run loop waited for the store; it resumes from the pool state');
         });
         if (!recorded) continue;
         const now = await loop.store.getRun(runId).catch(() => undefined);
@@ -578,9 +609,9 @@ export class Engine {
     const writeAudit = () => audit(runId, 'step', 'runner', `${stepId} failed: ${error.message}`, { step: stepId, ...error });
     // outside a run loop the store's error goes to the caller, as before
     const failed = loop
-      ? await this.recordEnd(loop, runId, write, (r) => (r.steps.find((x) => x.id === stepId)?.endedAt === endedAt ? r : undefined), (e) => endNotRecordedText(ended, stepId, false, e))
+      ? await this.recordWrite(loop, runId, write, (r) => (r.steps.find((x) => x.id === stepId)?.endedAt === endedAt ? r : undefined), (e) => endNotRecordedText(ended, stepId, false, e))
       : await write();
-    if (loop) await this.recordEnd(loop, runId, writeAudit, undefined, (e) => endNotRecordedText(ended, stepId, true, e));
+    if (loop) await this.recordWrite(loop, runId, writeAudit, undefined, (e) => endNotRecordedText(ended, stepId, true, e));
     else await writeAudit();
     const s = failed.steps.find((x) => x.id === stepId)!;
     if (failed.state === 'failed') this.notify(failed, 'stepFailed', (n) => n.stepFailed(failed, s, validActions(failed, s)));
@@ -619,11 +650,27 @@ export class Engine {
       await this.failStep(run.id, first.id, new Error(`the pool could not be read to record its state before the first change: ${(err as Error).message}`), loop);
       return;
     }
-    const baseline = baselineOf(snapshot);
-    await loop.store.updateRun(run.id, (r) => {
-      r.baseline ??= baseline;
-    });
-    await loop.audit(run.id, 'state', 'runner', `pool state recorded before the first change: ${baseline.hosts.length} hosts, ${baseline.vms.filter((v) => v.powerState === 'Running').length} running VMs, HA ${baseline.haEnabled ? 'on' : 'off'}`);
+    const before = 'No step has started: nothing was sent to the pool';
+    const said = (recorded: boolean) => (err: unknown) => notStartedText(`${recorded ? 'The' : 'the'} pool's state before the first change`, before, recorded, err);
+    // read back before a retry: a baseline that was committed is kept, never replaced by this read (nor by ??=)
+    const stored = await this.recordWrite(
+      loop,
+      run.id,
+      () =>
+        loop.store.updateRun(run.id, (r) => {
+          r.baseline ??= baselineOf(snapshot);
+        }),
+      (r) => (r.baseline ? r : undefined),
+      said(false),
+    );
+    const baseline = stored.baseline!;
+    await this.recordWrite(
+      loop,
+      run.id,
+      () => loop.audit(run.id, 'state', 'runner', `pool state recorded before the first change: ${baseline.hosts.length} hosts, ${baseline.vms.filter((v) => v.powerState === 'Running').length} running VMs, HA ${baseline.haEnabled ? 'on' : 'off'}`),
+      undefined,
+      said(true),
+    );
   }
 
   private async finish(run: Run, client: PoolClient, loop: Loop): Promise<void> {
@@ -633,7 +680,7 @@ export class Engine {
     const audit = await endAuditOf({ client, clock, store: this.deps.store }, run);
     const endedAt = clock.now();
     const ended = 'Every step of the run is done and the pool was checked against its state before the run';
-    const done = await this.recordEnd(
+    const done = await this.recordWrite(
       loop,
       run.id,
       () =>
@@ -650,7 +697,7 @@ export class Engine {
       (err) => endNotRecordedText(ended, undefined, false, err),
     );
     if (done.state !== 'done') return;
-    await this.recordEnd(loop, run.id, () => loop.audit(run.id, 'state', 'runner', `run ${run.id} ${done.outcome}`), undefined, (err) => endNotRecordedText(ended, undefined, true, err));
+    await this.recordWrite(loop, run.id, () => loop.audit(run.id, 'state', 'runner', `run ${run.id} ${done.outcome}`), undefined, (err) => endNotRecordedText(ended, undefined, true, err));
     this.notify(done, 'runFinished', (n) => n.runFinished(done));
     if (done.nextHop?.state !== 'replanning') return;
     await this.deps.checkpoint?.('between-hops'); // done and `replanning` stored, the next hop not planned yet
