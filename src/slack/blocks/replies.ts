@@ -1,6 +1,7 @@
 import type { PoolStatus } from '../../domain/ports';
 import type { Run, StepRecord, StepState } from '../../domain/types';
-import { clockTime, esc, MAX_CHARS, messageChars, sections, slackText, SlackMessage, who, withinBlockLimit } from './common';
+import type { KnownBlock } from '@slack/types';
+import { clockTime, esc, MAX_CHARS, messageChars, packLines, section, sections, slackText, SlackMessage, who, withinBlockLimit } from './common';
 import { hostProgress, isOnTarget } from './progress';
 
 /** Ephemeral answers to slash commands. Pure: data in, message out. */
@@ -49,18 +50,102 @@ const STEP_ICON: Record<StepState, string> = {
   skipped: '⏭',
 };
 
-/** `status <run>`: the run's line, every step with its state and what it noted, the outcome, and a link to its thread (like the CLI). */
-export function runDetailReply(run: Run, tz = 'UTC', threadLink?: string): SlackMessage {
+/** The outcome's first line, at most this long in the status reply (an abort's lists every changed VM); the rest follows. */
+const FIRST_LINE_CHARS = 1000;
+/** The outcome's report (its lines after the first), at most this long in the status reply, as in the end summary (run-end.ts). */
+const REPORT_CHARS = 2500;
+/** A report line longer than this is broken (report.ts writes every VM the run left stopped on one line). */
+const REPORT_LINE_CHARS = 2000;
+const OUTCOME_CONTINUED = 'Outcome (continued)';
+const REPORT_CONTINUED = 'Report (continued)';
+
+/** `status <run>`'s reply, and the messages to send the same user after it: the rest of an outcome too long for one. */
+export type RunDetailReply = SlackMessage & { followUps: SlackMessage[] };
+
+/** Where to break a text that is too long: after its last "; ", else ", ", else space; else at its end. */
+function breakAt(window: string): number {
+  for (const sep of ['; ', ', ', ' ']) {
+    const i = window.lastIndexOf(sep);
+    if (i > 0) return i + sep.length;
+  }
+  return window.length;
+}
+
+/**
+ * `text` in pieces of at most `max` characters once escaped, broken after "; ", ", " or a space where possible: none
+ * of it dropped.
+ */
+function pieces(text: string, max: number): string[] {
+  const out: string[] = [];
+  let rest = text;
+  while (esc(rest).length > max) {
+    let n = 0;
+    let len = 0;
+    while (n < rest.length && len + esc(rest[n]!).length <= max) len += esc(rest[n++]!).length;
+    const cut = Math.max(1, breakAt(rest.slice(0, n)));
+    out.push(rest.slice(0, cut));
+    rest = rest.slice(cut);
+  }
+  if (rest || !out.length) out.push(rest);
+  return out;
+}
+
+/**
+ * The run's outcome for the status reply: its first line (the start of it when long) and the report's first lines
+ * (within REPORT_CHARS, for a code block), and the rest as follow-up messages, each within Slack's limits (packLines).
+ * An aborted run on a large pool reports every host and VM (src/runner/report.ts): none of it is dropped unsaid.
+ */
+function outcomeParts(run: Run): { first?: string; firstCut: boolean; reportHead?: string; followUps: SlackMessage[]; titles: string[] } {
+  if (!run.outcome) return { firstCut: false, followUps: [], titles: [] };
+  const [firstLine = '', ...lines] = run.outcome.split('\n');
+  const [first, ...firstRest] = pieces(firstLine, FIRST_LINE_CHARS);
+  const report = lines.filter(Boolean).flatMap((l) => pieces(l, REPORT_LINE_CHARS));
+  let n = 0;
+  let chars = -1; // of esc(report.slice(0, n).join('\n'))
+  while (n < report.length && chars + 1 + esc(report[n]!).length <= REPORT_CHARS) chars += 1 + esc(report[n++]!).length;
+  const firstCut = firstRest.length > 0;
+  const reportCut = n < report.length;
+  const followUps = [
+    // mrkdwn, as in the reply: its mentions render
+    ...(firstCut ? packLines(OUTCOME_CONTINUED, firstRest.map(slackText), `${run.id} · ${run.pool}: outcome`) : []),
+    ...(reportCut ? packLines(REPORT_CONTINUED, report.slice(n).map(esc), `${run.id} · ${run.pool}: report`).map(inCodeBlocks) : []),
+  ];
+  const titles = [...(firstCut ? [OUTCOME_CONTINUED] : []), ...(reportCut ? [REPORT_CONTINUED] : [])];
+  return { first: first || undefined, firstCut, reportHead: n ? report.slice(0, n).join('\n') : undefined, followUps, titles };
+}
+
+/** A packLines message with its line sections (every block after its title) in code blocks. */
+function inCodeBlocks(m: SlackMessage): SlackMessage {
+  return { ...m, blocks: m.blocks.map((b, i): KnownBlock => (i > 0 && b.type === 'section' && b.text ? { ...b, text: { type: 'mrkdwn', text: `\`\`\`${b.text.text}\`\`\`` } } : b)) };
+}
+
+/**
+ * `status <run>`: the run's line, every step with its state and what it noted, the outcome, and a link to its thread
+ * (like the CLI). A long outcome is cut, said so, and its rest is in `followUps`, to be sent after the reply.
+ */
+export function runDetailReply(run: Run, tz = 'UTC', threadLink?: string): RunDetailReply {
+  const outcome = outcomeParts(run);
+  const more = outcome.followUps.length;
+  const titles = outcome.titles.map((t) => `*${t}*`).join(' and ');
   const head = [
     `*Status of ${esc(run.id)}*`,
     runSummary(run, tz),
     threadLink ? `Thread: <${threadLink}|progress, approvals and alerts of ${esc(run.id)}>` : 'Thread: not posted yet',
-    ...(run.outcome ? [`_${slackText(run.outcome)}_`] : []),
-    `*Steps* (${run.steps.filter((s) => s.state === 'done').length}/${run.steps.length} done)`,
+    // one line in italics: a multi-line text would break them
+    ...(outcome.first ? [`_${slackText(outcome.first.trim())}${outcome.firstCut ? ' …' : ''}_`] : []),
   ];
-  const message = (lines: string[]): SlackMessage => ({
+  const outcomeBlocks = [
+    // its own section: split across two, a code block would break
+    ...(outcome.reportHead ? [section(`\`\`\`${esc(outcome.reportHead)}\`\`\``)] : []),
+    ...(more ? [section(`_The outcome is cut here to fit one Slack message: the rest follows in ${more} more message${more > 1 ? 's' : ''} to you (${titles})._`)] : []),
+  ];
+  const message = (lines: string[]): RunDetailReply => ({
     text: `${run.id} · ${run.pool}: ${run.state}`,
-    blocks: withinBlockLimit(sections([...head, ...lines].join('\n')), `\`xsupgrade status ${run.id}\` lists every step`),
+    blocks: withinBlockLimit(
+      [...sections(head.join('\n')), ...outcomeBlocks, ...sections([`*Steps* (${run.steps.filter((s) => s.state === 'done').length}/${run.steps.length} done)`, ...lines].join('\n'))],
+      `\`xsupgrade status ${run.id}\` lists every step`,
+    ),
+    followUps: outcome.followUps,
   });
   // within MAX_CHARS a message is a few sections, far from Slack's 50 blocks
   const fits = (m: SlackMessage) => messageChars(m) <= MAX_CHARS;

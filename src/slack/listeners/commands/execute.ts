@@ -4,7 +4,7 @@ import { poolsReply, runDetailReply, runsReply, textReply } from '../../blocks/r
 import type { SlackMessage } from '../../blocks/common';
 import { esc } from '../../blocks/common';
 import { toolsReply } from '../../blocks/tools';
-import { actorFor, auditRefusal, channelAllows, channelMention, messageLink, poolByName, postPlan, SlackContext } from '../../context';
+import { actorFor, auditRefusal, channelAllows, channelMention, messageLink, poolByName, postPlan, SlackContext, tellUser } from '../../context';
 
 /**
  * Executes a parsed command for a Slack user after the ack. Returns the ephemeral reply for the user
@@ -82,7 +82,11 @@ export async function executeCommand(ctx: SlackContext, command: Command, origin
           if (!gate.ok) return gate.reply;
           const run = (await ctx.core.getRun(subject))!;
           const link = run.slack?.headerTs ? messageLink(ctx, run.slack.channel, run.slack.headerTs) : undefined;
-          return runDetailReply(run, poolByName(ctx, run.pool)?.timezone, link);
+          const reply = runDetailReply(run, poolByName(ctx, run.pool)?.timezone, link);
+          if (!reply.followUps.length) return reply;
+          // an outcome too long for one message: its rest after the reply, in order (one worker per ephemeral queue)
+          [reply, ...reply.followUps].forEach((m, i) => tellUser(ctx, origin.channelId, origin.userId, m, `reply status part ${i + 1}`));
+          return undefined;
         }
         return runsReply(`Status of ${subject}`, await ctx.core.status(subject), pool?.timezone, `No run for ${subject} yet.`);
       }
