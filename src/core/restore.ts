@@ -142,7 +142,7 @@ async function restoreLeased(
     };
     const audit = fence ? auditor(store, env.clock) : env.audit;
     // never throws: a pool that cannot be read, a progress record not written or a lease lost ends it with what was done
-    const result = await executeRestore({ client, audit, save, leaseLost, clock: env.clock }, current, offer, started);
+    const result = await executeRestore({ client, audit, save, leaseLost, clock: env.clock, signal: renewal.lost }, current, offer, started);
     const endAudit = await endAuditOf({ client, clock: env.clock, store: env.store }, current);
     const words = `Restore by ${actor.userId}: ${result.did.join('; ') || 'nothing needed doing'}${result.left.length ? `; not put back: ${result.left.join('; ')}` : ''}. ${endAudit.changed.length ? `Still changed: ${endAudit.changed.join('; ')}` : 'Hosts, running VMs and HA are as they were before the run.'}`;
     const close = (r: Run) => {
@@ -191,11 +191,19 @@ async function closeRecord(env: RestoreEnv, store: RestoreEnv['store'], runId: s
   }
 }
 
-/** Renews the pool's lease while Restore works (runner/fencing.ts), until stopped or refused (another replica holds it). */
-function keepLease(env: RestoreEnv, pool: string, token: number | undefined): { stop(): Promise<void> } {
+/**
+ * Renews the pool's lease while Restore works (runner/fencing.ts), until stopped or refused (another replica holds
+ * it). A refused renewal aborts `lost`: Restore stops at once, even while it follows a task (only reads meanwhile, so
+ * its fenced writes alone would tell it late), and sends nothing more.
+ */
+function keepLease(env: RestoreEnv, pool: string, token: number | undefined): { lost: AbortSignal; stop(): Promise<void> } {
   const stopped = new AbortController();
-  const renewing = renewLeaseWhileHeld({ store: env.store, clock: env.clock, pool, owner: env.ownerId, ttlMs: env.leaseTtlMs, token, signal: stopped.signal });
+  const lost = new AbortController();
+  const renewing = renewLeaseWhileHeld({ store: env.store, clock: env.clock, pool, owner: env.ownerId, ttlMs: env.leaseTtlMs, token, signal: stopped.signal }).then((ended) => {
+    if (ended === 'lost') lost.abort();
+  });
   return {
+    lost: lost.signal,
     async stop() {
       stopped.abort();
       await renewing;

@@ -222,6 +222,8 @@ export async function readVmNow(client: PoolClient, vm: Ref, label: string = vm)
 
 /** VM.current_operations values of a suspend or shutdown: a stop in progress, the run's (stop-vms) or another client's */
 export const VM_STOP_OPERATIONS: ReadonlySet<string> = new Set(['suspend', 'clean_shutdown', 'hard_shutdown', 'shutdown']);
+/** VM.current_operations values of a start or resume (its keys are the task refs): real xapi refuses a second one */
+export const VM_START_OPERATIONS: ReadonlySet<string> = new Set(['start', 'start_on', 'resume', 'resume_on', 'unpause']);
 
 /**
  * The first of `ops` in progress on the VM (read by readVmNow) or host whose task is not in `skip` (the ones already

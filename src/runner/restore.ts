@@ -8,7 +8,9 @@
  * restoreOffer() is pure (what the run's records say could be put back); executeRestore() re-reads the live pool and
  * does only what is still needed, each side effect audited before it is sent, so a second Restore after a crash or
  * a double click repeats nothing that is already back. Its audits and progress writes are fenced by the pool's lease:
- * once another replica holds it, Restore stops at its next write and sends nothing more.
+ * once another replica holds it, Restore stops at its next write and sends nothing more; a lease renewal refused stops
+ * it at once, even while it follows a task (deps.signal). A start or resume of a VM already in progress (the aborted
+ * run's restore-vms, its answer lost, or an operator's) is followed to its end, never sent a second time.
  */
 import type { Clock } from '../clock';
 import type { Ref, RestoreRecord, Run } from '../domain/types';
@@ -17,7 +19,7 @@ import type { AuditKind } from './audit';
 import { isConnectionError, toStepError } from './errors';
 import { isFenced } from './fencing';
 import { describeCandidate, isRunning as isTaskRunning, taskCandidates, type TaskCandidate } from './long-call';
-import { describeHost, operationInProgress, readLivePool, readVmNow, VM_STOP_OPERATIONS, type LivePool, type LiveVm } from './pool-state';
+import { describeHost, operationInProgress, readLivePool, readVmNow, VM_START_OPERATIONS, VM_STOP_OPERATIONS, type LivePool, type LiveVm } from './pool-state';
 import type { PoolClient } from './ports';
 import { hostRemap } from './remap';
 import type { HaSaved } from './steps/pool-prep';
@@ -71,12 +73,17 @@ export interface RestoreDeps {
   leaseLost?: () => Promise<string>;
   /** the client's clock: each task is followed until RESTORE_TASK_WAIT_MS after its call */
   clock: Clock;
+  /**
+   * Aborted once the pool's lease is lost (a renewal refused: core/restore.ts keepLease). Restore stops at once, even
+   * while following a task: that task is left running (and not destroyed) for whoever drives the pool now.
+   */
+  signal?: AbortSignal;
 }
 
 /** How long Restore follows one call's task before it says the call is still running (enable_ha: minutes). */
 export const RESTORE_TASK_WAIT_MS = 30 * 60_000;
 
-/** Restore may not go on: its lease was taken over (the message says by whom and before which call). */
+/** Restore may not go on: its lease was taken over, or its own store could not be written (the message says which, and where). */
 class RestoreStopped extends Error {}
 
 /**
@@ -100,11 +107,48 @@ async function putBack(deps: RestoreDeps, run: Run, offer: RestoreOffer, rec: Re
     const e = toStepError(err);
     rec.left.push(`${what}: the pool answered ${e.code ?? 'an error'}${e.message && e.message !== e.code ? ` (${e.message})` : ''}`);
   };
-  /** A write the store refused because the pool's lease changed hands stops Restore: nothing more is sent or written. */
-  const stopIfFenced = async (err: unknown, where: string): Promise<never> => {
-    if (!isFenced(err)) throw err;
+  /** The pool's lease is no longer Restore's: it stops, nothing more is sent or written. */
+  const leaseGone = async (where: string): Promise<never> => {
     const holder = (await deps.leaseLost?.().catch(() => undefined)) ?? "the pool's lease was taken over";
     throw new RestoreStopped(`${holder}: Restore stopped ${where}; nothing more was sent`);
+  };
+  /**
+   * A write to the bot's own store (an audit, the progress record) failed: Restore stops there, nothing more is sent.
+   * Refused because the pool's lease changed hands (fenced), or the store unreachable: then the pool is not at fault,
+   * and a second Restore re-reads the pool and does only what is still needed.
+   */
+  const stopOnStoreError = async (err: unknown, where: string): Promise<never> => {
+    if (isFenced(err)) return leaseGone(where);
+    throw new RestoreStopped(
+      `the bot's own store could not be written ${where}: ${(err as Error).message}. Restore stopped there and sent nothing more to the pool; ` +
+        `what it lists as done is done on the pool. Click Restore again: it re-reads the pool and does only what is still needed`,
+    );
+  };
+  /**
+   * A wait on the pool (a task followed), ended at once when the lease is lost (deps.signal): Restore stops. The client's
+   * wait cannot be cancelled (TaskWaitOptions has no signal): left behind, it only reads until the task ends or its
+   * deadline passes, and does not destroy the task (`keepTaskIfLeaseLost`).
+   */
+  const whileLeaseHeld = async <T>(waiting: Promise<T>, where: string): Promise<T> => {
+    const signal = deps.signal;
+    if (!signal) return waiting;
+    let onAbort = (): void => undefined;
+    const lost = new Promise<'lost'>((resolve) => {
+      onAbort = () => resolve('lost');
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      const first = await Promise.race([waiting.then((value) => ({ value })), lost]);
+      if (first !== 'lost') return first.value;
+      return await leaseGone(where);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+  };
+  /** a task whose wait was left behind once the lease was lost is not destroyed by it: it is the lease holder's to see */
+  const keepTaskIfLeaseLost = async (): Promise<void> => {
+    if (deps.signal?.aborted) throw new Error("the pool's lease was lost: the task is left to whoever drives the pool now");
   };
   /**
    * The tasks of `Async.<method>` running on the pool that a Restore of this run may have sent: created since the
@@ -144,21 +188,24 @@ async function putBack(deps: RestoreDeps, run: Run, offer: RestoreOffer, rec: Re
       );
     }
     const running = pending[0]?.ref;
+    if (deps.signal?.aborted) await leaseGone(`before ${step.method} ${step.target}`);
     try {
       const message = running ? `following ${running}, the ${step.method} ${step.target} sent before (Restore after abort)` : `${step.method} ${step.target} (Restore after abort)`;
       await deps.audit(run.id, 'xenapi', rec.by, message, { method: step.method, target: step.target, ...(running ? { task: running } : {}) });
     } catch (err) {
-      await stopIfFenced(err, `before ${step.method} ${step.target}`);
+      await stopOnStoreError(err, `before ${step.method} ${step.target}`);
     }
     const issuedAt = deps.clock.now();
     const deadlineMs = issuedAt + RESTORE_TASK_WAIT_MS;
     const stillRunning = (err: XenApiTimeoutError) =>
       rec.left.push(`${step.what}: ${step.method} still running on the pool after ${RESTORE_TASK_WAIT_MS / 60_000} min (${err.what}); check the pool before clicking Restore again`);
+    const following = `while following ${step.method} ${step.target}`;
     const follow = async (task: string, how: string): Promise<boolean> => {
       try {
-        await client.waitForTask!(task, { deadlineMs });
+        await whileLeaseHeld(client.waitForTask!(task, { deadlineMs, beforeDestroy: keepTaskIfLeaseLost }), `${following} (task ${task})`);
         rec.did.push(`${step.did} (its task ${task} followed: ${how})`);
       } catch (err) {
+        if (err instanceof RestoreStopped) throw err;
         if (err instanceof XenApiTimeoutError) stillRunning(err);
         else if (!isConnectionError(err) && !(err instanceof XenApiTaskLostError)) failed(step.what, err);
         else return false;
@@ -173,9 +220,10 @@ async function putBack(deps: RestoreDeps, run: Run, offer: RestoreOffer, rec: Re
       lost = new Error(`its task ${running} could not be followed`);
     } else {
       try {
-        await client.callAsync(step.method, step.params, { deadlineMs });
+        await whileLeaseHeld(client.callAsync(step.method, step.params, { deadlineMs, beforeDestroy: keepTaskIfLeaseLost }), following);
         return void rec.did.push(step.did);
       } catch (err) {
+        if (err instanceof RestoreStopped) throw err;
         if (err instanceof XenApiTimeoutError) return void stillRunning(err);
         if (!isConnectionError(err) && !(err instanceof XenApiTaskLostError)) {
           // refused; the effect may be there all the same (a second enable_ha after a first one's lost answer: HA_IS_ENABLED)
@@ -200,10 +248,12 @@ async function putBack(deps: RestoreDeps, run: Run, offer: RestoreOffer, rec: Re
           `and ${now ? 'the pool does not show it done' : 'the pool could not be read again'}: xapi may still be doing it; check the pool before clicking Restore again`,
       );
   };
-  /** The side effect, then Restore's progress record (fenced: a lease lost stops Restore here). */
+  /** Restore's progress record (fenced: a lease lost, or a store that cannot be written, stops Restore here). */
+  const saveProgress = (after: string): Promise<void> => deps.save(rec).catch((err: unknown) => stopOnStoreError(err, `after ${after} (its progress not written)`));
+  /** The side effect, then Restore's progress record. */
   const act = async (step: Parameters<typeof send>[0]): Promise<void> => {
     await send(step);
-    await deps.save(rec).catch((err: unknown) => stopIfFenced(err, `after ${step.method} ${step.target} (its progress not written)`));
+    await saveProgress(`${step.method} ${step.target}`);
   };
   let pool = await readLivePool(client);
   const host = offer.host ? pool.hosts.find((h) => h.ref === offer.host!.ref) : undefined;
@@ -218,39 +268,54 @@ async function putBack(deps: RestoreDeps, run: Run, offer: RestoreOffer, rec: Re
   }
 
   /**
-   * The VM as the pool shows it once no suspend or shutdown of it is in progress (R6.2: the VMs the run stopped are put
-   * back). The aborted run's stop may still be running on xapi (a suspend of a large VM takes minutes, and the replica
-   * that sent it may be gone): the VM still shows Running, and would end down after Restore called itself done. Each
-   * stop in progress is followed to its end (its task kept, not destroyed: it may be another client's), then the VM is
-   * read again. `vm` undefined: it no longer exists; undefined: still being stopped, said in `left`.
+   * The VM as the pool shows it once no stop, start or resume of it is in progress (R6.2: the VMs the run stopped are
+   * put back). The aborted run's stop may still be running on xapi (a suspend of a large VM takes minutes, and the
+   * replica that sent it may be gone): the VM still shows Running, and would end down after Restore called itself
+   * done. A start or resume may be in progress too (the aborted run's restore-vms, its answer lost, or an operator's):
+   * xapi would refuse a second one (OTHER_OPERATION_IN_PROGRESS), so it is followed, not sent again, as restore-vms
+   * does. Each is followed to its end (its task kept, not destroyed: it may be another client's), then the VM is read
+   * again. `vm` undefined: it no longer exists; `started`: the start or resume followed; undefined: still being
+   * stopped or started, said in `left`.
    */
-  const withNoStopInProgress = async (vm: { ref: Ref; name: string }): Promise<{ vm: LiveVm | undefined } | undefined> => {
+  const withNothingInProgress = async (vm: { ref: Ref; name: string }): Promise<{ vm: LiveVm | undefined; started?: { task: Ref; op: string } } | undefined> => {
     const followed = new Set<string>();
+    let started: { task: Ref; op: string } | undefined;
     for (;;) {
       const now = await readVmNow(client, vm.ref, vm.name);
-      const { task, op } = operationInProgress(now, VM_STOP_OPERATIONS) ?? {};
-      if (!now || !task) return { vm: now };
-      const still = `${vm.name} (${now.powerState}) is still being stopped: ${op} in progress (task ${task})`;
+      const stop = operationInProgress(now, VM_STOP_OPERATIONS);
+      // as restore-vms' settle: a VM already Running is not waited for (an unpause of it is not Restore's concern)
+      const start = stop || now?.powerState === 'Running' ? undefined : operationInProgress(now, VM_START_OPERATIONS);
+      const { task, op } = stop ?? start ?? {};
+      if (!now || !task) return { vm: now, ...(started ? { started } : {}) };
+      const still = `${vm.name} (${now.powerState}) is still being ${stop ? 'stopped' : 'started'}: ${op} in progress (task ${task})`;
       if (followed.has(task) || !client.waitForTask) {
         rec.left.push(`${still}; it was not put back: click Restore again once it has ended`);
         return undefined;
       }
       followed.add(task);
+      if (start) {
+        started = { task, op: op! };
+        await deps
+          .audit(run.id, 'xenapi', rec.by, `${vm.name}: following its ${op} in progress (task ${task}), not sent again (Restore after abort)`, { vm: vm.ref, task })
+          .catch((err: unknown) => stopOnStoreError(err, `before following ${op} of ${vm.name}`));
+      }
       try {
-        await client.waitForTask(task, { keep: true, deadlineMs: deps.clock.now() + RESTORE_TASK_WAIT_MS });
+        const waiting = client.waitForTask(task, { keep: true, deadlineMs: deps.clock.now() + RESTORE_TASK_WAIT_MS });
+        await whileLeaseHeld(waiting, `while following ${op} of ${vm.name} (task ${task})`);
       } catch (err) {
+        if (err instanceof RestoreStopped) throw err;
         if (err instanceof XenApiTimeoutError) {
           rec.left.push(`${still} after ${RESTORE_TASK_WAIT_MS / 60_000} min; it was not put back: check the pool before clicking Restore again`);
           return undefined;
         }
-        // the stop refused (the VM keeps running) or its task lost: the VM read again says where it is
+        // the stop or start refused (the VM stays as it was) or its task lost: the VM read again says where it is
       }
     }
   };
 
   pool = await readLivePool(client);
   for (const vm of offer.vms) {
-    const settled = await withNoStopInProgress(vm);
+    const settled = await withNothingInProgress(vm);
     if (!settled) continue;
     const live = settled.vm;
     if (!live) {
@@ -259,7 +324,15 @@ async function putBack(deps: RestoreDeps, run: Run, offer: RestoreOffer, rec: Re
     }
     // back as it was before the run, by restore-vms' rule (R3.7/R6.2): Running, or Paused (start_paused), never unpaused
     const want = wantedState(vm);
-    if (live.powerState === want) continue;
+    if (live.powerState === want) {
+      // a start or resume followed brought it back: nothing sent (it may be another client's, so not called Restore's)
+      if (settled.started) {
+        const { op, task } = settled.started;
+        rec.did.push(`${vm.name} is ${want} as before the run: the ${op} in progress on it (task ${task}) was followed to its end, not sent again`);
+        await saveProgress(`following ${op} of ${vm.name}`);
+      }
+      continue;
+    }
     if (isUp(live.powerState)) {
       // up in the other state: someone paused or unpaused it since the run stopped it; not Restore's to undo
       rec.left.push(leftAsFound(vm, live.powerState).said);

@@ -10,14 +10,12 @@
  */
 import type { Ref } from '../../domain/types';
 import { isInterruption, isPoolUnavailable, neverSent, StepFailure, toStepError, withCallsInDoubt } from '../errors';
-import { hostByRef, operationInProgress, readLiveHosts, readVmNow, type LiveVm } from '../pool-state';
+import { hostByRef, operationInProgress, readLiveHosts, readVmNow, VM_START_OPERATIONS, type LiveVm } from '../pool-state';
 import type { StepDeps } from '../ports';
 import type { StepContext, StepModule } from '../step';
 import { stepHostName, stepHostRef } from './common';
 import { mayHaveStopped, type StoppedVm } from './stop-vms';
 
-/** VM.current_operations values of a start or resume (its keys are the task refs): real xapi refuses a second one */
-const START_OPS = new Set(['start', 'start_on', 'resume', 'resume_on', 'unpause']);
 
 type SeenVm = LiveVm & { operations: Record<string, string> };
 
@@ -62,7 +60,7 @@ async function settle(deps: StepDeps, ctx: StepContext, vmRef: Ref, name: string
   const followed = new Set<string>();
   for (;;) {
     const vm = await readVmNow(deps.client, vmRef, name);
-    const inProgress = vm && vm.powerState !== 'Running' ? operationInProgress(vm, START_OPS, followed) : undefined;
+    const inProgress = vm && vm.powerState !== 'Running' ? operationInProgress(vm, VM_START_OPERATIONS, followed) : undefined;
     if (!inProgress) return { vm, followed: followed.size > 0 };
     const { task, op } = inProgress;
     if (!deps.client.waitForTask) throw new Error(`this client cannot follow tasks: ${name}'s ${op} in progress (task ${task}) is not followed`);
