@@ -163,16 +163,49 @@ export function button(opts: { text: string; actionId: string; value: string; st
 /** A section's text in packLines: a little under LIMIT.sectionText. */
 const PACKED_SECTION_CHARS = 2900;
 
+/** Where to break a text that is too long: after its last "; ", else ", ", else space; else at its end. */
+function breakAt(window: string): number {
+  for (const sep of ['; ', ', ', ' ']) {
+    const i = window.lastIndexOf(sep);
+    if (i > 0) return i + sep.length;
+  }
+  return window.length;
+}
+
+/**
+ * `text` in pieces of at most `max` characters (each character counted as `charSize` says: escaped, for a text not yet
+ * escaped), broken after "; ", ", " or a space where possible: none of it dropped.
+ */
+export function splitText(text: string, max: number, charSize: (c: string) => number = () => 1): string[] {
+  const out: string[] = [];
+  let rest = text;
+  const size = (t: string): number => {
+    let n = 0;
+    for (let i = 0; i < t.length; i++) n += charSize(t[i]!);
+    return n;
+  };
+  while (size(rest) > max) {
+    let n = 0;
+    let len = 0;
+    while (n < rest.length && len + charSize(rest[n]!) <= max) len += charSize(rest[n++]!);
+    const cut = Math.max(1, breakAt(rest.slice(0, n)));
+    out.push(rest.slice(0, cut));
+    rest = rest.slice(cut);
+  }
+  if (rest || !out.length) out.push(rest);
+  return out;
+}
+
 /**
  * Lines as thread messages, each within both of Slack's limits (LIMIT.blocks, MAX_CHARS): lines packed into
  * sections, sections into messages, each message headed `title` ("(cont.)" after the first) and its fallback text
- * `fallback (n)`.
+ * `fallback (n)`. A line longer than a section is split over several (splitText).
  */
 export function packLines(title: string, lines: string[], fallback: string): SlackMessage[] {
   const texts: string[] = [];
   let cur = '';
-  for (const line of lines) {
-    const l = truncate(line, PACKED_SECTION_CHARS);
+  // a line longer than a section is split over several, never cut: these lists are what the bot observed
+  for (const l of lines.flatMap((line) => splitText(line, PACKED_SECTION_CHARS))) {
     if (cur && cur.length + 1 + l.length > PACKED_SECTION_CHARS) {
       texts.push(cur);
       cur = l;

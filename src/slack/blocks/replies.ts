@@ -1,7 +1,7 @@
 import type { PoolStatus } from '../../domain/ports';
 import type { Run, StepRecord, StepState } from '../../domain/types';
 import type { KnownBlock } from '@slack/types';
-import { clockTime, esc, MAX_CHARS, messageChars, packLines, section, sections, slackText, SlackMessage, who, withinBlockLimit } from './common';
+import { clockTime, esc, MAX_CHARS, messageChars, packLines, section, sections, slackText, SlackMessage, splitText, who, withinBlockLimit } from './common';
 import { hostProgress, isOnTarget } from './progress';
 
 /** Ephemeral answers to slash commands. Pure: data in, message out. */
@@ -62,33 +62,8 @@ const REPORT_CONTINUED = 'Report (continued)';
 /** `status <run>`'s reply, and the messages to send the same user after it: the rest of an outcome too long for one. */
 export type RunDetailReply = SlackMessage & { followUps: SlackMessage[] };
 
-/** Where to break a text that is too long: after its last "; ", else ", ", else space; else at its end. */
-function breakAt(window: string): number {
-  for (const sep of ['; ', ', ', ' ']) {
-    const i = window.lastIndexOf(sep);
-    if (i > 0) return i + sep.length;
-  }
-  return window.length;
-}
-
-/**
- * `text` in pieces of at most `max` characters once escaped, broken after "; ", ", " or a space where possible: none
- * of it dropped.
- */
-function pieces(text: string, max: number): string[] {
-  const out: string[] = [];
-  let rest = text;
-  while (esc(rest).length > max) {
-    let n = 0;
-    let len = 0;
-    while (n < rest.length && len + esc(rest[n]!).length <= max) len += esc(rest[n++]!).length;
-    const cut = Math.max(1, breakAt(rest.slice(0, n)));
-    out.push(rest.slice(0, cut));
-    rest = rest.slice(cut);
-  }
-  if (rest || !out.length) out.push(rest);
-  return out;
-}
+/** `text` in pieces of at most `max` characters once escaped, none of it dropped (common.ts splitText). */
+const pieces = (text: string, max: number): string[] => splitText(text, max, (c) => esc(c).length);
 
 /**
  * The run's outcome for the status reply: its first line (the start of it when long) and the report's first lines
