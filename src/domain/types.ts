@@ -548,12 +548,19 @@ export interface EndAudit {
      * left the pool (`ref` set), or an older version made the audit (no `ref`; then its version is not known as observed)
      */
     version?: string;
+    /** its build as read from the live pool at the end, when it reports one; absent in audits made by an older version */
+    build?: string;
   }>;
   vms: Array<{ name: string; cause: VmDownCause; now: string; why: string }>;
   ha: { before: boolean; now: boolean | null; disabledByRun: boolean; line?: string };
   backup: { usable: boolean; path?: string; why: string };
-  /** migrated: live migrations the run recorded as carried out (off each host, and home again under return policy "original") */
-  counts: { migrated: number; stopped: number; restarted: number };
+  /**
+   * migrated: live migrations the run recorded as carried out (off each host, and home again under return policy
+   * "original"); stopped: VMs the run stopped; restarted: of those, the ones Running again as before the run;
+   * backPaused: the ones Paused again as before the run (R3.7/R6.2 start_paused), not in `restarted`; absent when
+   * none, and in audits made by an older version. VMs left as found are the `vms` with cause 'left-as-found'.
+   */
+  counts: { migrated: number; stopped: number; restarted: number; backPaused?: number };
   /** one line per thing left changed or broken; empty means nothing is left over */
   leftovers: string[];
   /** what differs from the baseline (hosts disabled, upgraded or down; VMs moved or down; HA): the abort summary */

@@ -147,7 +147,8 @@ export function auditEnd(input: EndAuditInput): EndAudit {
       ...(onTarget ? [] : [`on ${versionText(h.version)}, not ${target.product}`]),
     ];
     // `behind` and the entry carry the live name; `ref` (the plan's) finds the planned host of a renamed one
-    if (issues.length) hosts.push({ name: h.name, detail: issues.join(', '), ref: hp.host, version: h.version.product });
+    // the build too: a host on the target's product but another build is behind (isOnTarget), and the Tools gate must see why
+    if (issues.length) hosts.push({ name: h.name, detail: issues.join(', '), ref: hp.host, version: h.version.product, ...(h.version.build ? { build: h.version.build } : {}) });
   }
 
   const allOnTarget = behind.length === 0;
@@ -163,14 +164,16 @@ export function auditEnd(input: EndAuditInput): EndAudit {
     ? baseline.vms.filter((v) => v.powerState === 'Running' || (v.powerState === 'Paused' && stopped.has(v.ref)))
     : [...stopped.entries()].filter(([, v]) => isUp(v.priorState)).map(([ref, v]) => ({ ref, name: v.name, host: v.host, srs: [] as PoolBaseline['vms'][number]['srs'] }));
   const lastHost = baseline ? lastKnownHosts(run, baseline, remap) : new Map<Ref, Ref | null>();
-  /** the VMs the run stopped that run again as before (a VM restored Paused is not "running again") */
+  /** the VMs the run stopped that run again as before, and those Paused again as before (R3.7/R6.2) */
   let restarted = 0;
+  let backPaused = 0;
   for (const b of upBefore) {
     const live = snapshot.vms.find((v) => v.ref === b.ref);
     const byRun = stopped.get(b.ref);
     const was = byRun ? wantedState(byRun) : 'Running';
     if (live?.powerState === was) {
       if (byRun && was === 'Running') restarted++;
+      else if (byRun) backPaused++;
       continue;
     }
     const add = (cause: VmDownCause, why: string) => vms.push({ name: live?.name ?? b.name, cause, now: live?.powerState ?? 'gone', why });
@@ -202,7 +205,14 @@ export function auditEnd(input: EndAuditInput): EndAudit {
             : `it was on ${h.name}, which is not live now: the bot concludes it went down with ${h.name}`,
         );
       } else {
-        add('outside', `the pool shows it ${live.powerState}${h ? ` (it ran on ${h.name})` : ''}; this run never stopped it: it was stopped from outside the bot`);
+        const ranOn = `the pool shows it ${live.powerState}${h ? ` (it ran on ${h.name})` : ''}`;
+        // Paused is not stopped; the bot never pauses a VM (R3.7/R6.2), so who did is the bot's conclusion
+        add(
+          'outside',
+          live.powerState === 'Paused'
+            ? `${ranOn}; this run did not pause it (the bot never pauses a VM): the bot concludes someone else did, presumably on purpose`
+            : `${ranOn}; this run never stopped it: it was stopped from outside the bot`,
+        );
       }
     }
   }
@@ -256,7 +266,7 @@ export function auditEnd(input: EndAuditInput): EndAudit {
     vms,
     ha: { before: haBefore, now: haNow, disabledByRun, ...(haLine ? { line: haLine } : {}) },
     backup,
-    counts: { migrated, stopped: stopped.size, restarted },
+    counts: { migrated, stopped: stopped.size, restarted, ...(backPaused ? { backPaused } : {}) },
     leftovers,
     changed,
   };

@@ -33,20 +33,32 @@ export type ToolsGate = { ok: true } | { ok: false; reason: string; behind: Arra
 export interface GateHost {
   name: string;
   product: string;
+  /** its build, as seen (`seen`); absent when not known */
+  build?: string;
+  /**
+   * the build its target wants, set only when that target is the final version: a host on the final product but
+   * another build is then below it (the end audit counts it behind, isOnTarget); absent, the product alone decides
+   */
+  targetBuild?: string;
   seen?: 'at-end' | 'left-pool' | 'not-read';
 }
 
+/** On the final product, but not the build its target wants. */
+const otherBuild = (h: GateHost, final: string): boolean => !!h.targetBuild && h.build !== h.targetBuild && compareVersions(h.product, final) === 0;
+
 /** One host below the final version, in words that say how the bot knows its version. */
-function belowWords(h: GateHost): string {
+function belowWords(h: GateHost, final: string): string {
   const version = h.product || 'an unknown version';
   switch (h.seen) {
     case 'at-end':
+      if (otherBuild(h, final)) return `${h.name} runs ${version}${h.build ? ` build ${h.build}` : ''}, not the target's build ${h.targetBuild} (read at the end of the run)`;
       return `${h.name} runs ${version} (read at the end of the run)`;
     case 'left-pool':
       return `${h.name} has left the pool`;
     case 'not-read':
       return `${h.name} was not read at the end; by the plan it ran ${version} before the run`;
     default:
+      if (otherBuild(h, final)) return `${h.name} still runs ${version}${h.build ? ` build ${h.build}` : ''}, not the target's build ${h.targetBuild}`;
       return `${h.name} still runs ${version}`;
   }
 }
@@ -60,9 +72,9 @@ export function toolsAdviceGate(hosts: ReadonlyArray<GateHost>, final: Pick<Fina
   const short = shortVersion(final.product);
   if (!final.product) return { ok: false, reason: 'Tools advice waits for a known final version (R5.3)', behind: [] };
   if (hosts.length === 0) return { ok: false, reason: `Tools advice waits until every host runs ${short} (R5.3): the pool's hosts could not be read`, behind: [] };
-  const below = hosts.filter((h) => h.seen === 'left-pool' || compareVersions(h.product, final.product) < 0);
+  const below = hosts.filter((h) => h.seen === 'left-pool' || compareVersions(h.product, final.product) < 0 || otherBuild(h, final.product));
   if (below.length === 0) return { ok: true };
-  const shown = below.slice(0, 5).map(belowWords);
+  const shown = below.slice(0, 5).map((h) => belowWords(h, final.product));
   const more = below.length > 5 ? ` and ${below.length - 5} more` : '';
   const behind = below.map((h) => ({ name: h.name, product: h.product }));
   return { ok: false, reason: `Tools advice waits until every host runs ${short} (R5.3): ${shown.join(', ')}${more}`, behind };

@@ -45,7 +45,7 @@ describe('auditEnd: a VM the run stopped, up at the end but not as before the ru
     const a = auditEnd({ run, snapshot: at({ app: 'Running', held: 'Paused' }), now: 1 });
     expect(a.vms).toEqual([]);
     expect(a.leftovers).toEqual([]);
-    expect(a.counts).toEqual({ migrated: 0, stopped: 2, restarted: 1 });
+    expect(a.counts).toEqual({ migrated: 0, stopped: 2, restarted: 1, backPaused: 1 });
     expect(doneOutcome(run, a)).toMatch(/^done: /);
   });
 

@@ -1,7 +1,8 @@
 import { isFinalHop } from '../../planner/hops';
 import type { KnownBlock } from '@slack/types';
 import type { PoolConfig } from '../../config/pools';
-import type { Run } from '../../domain/types';
+import type { EndAudit, Run } from '../../domain/types';
+import { compareVersions } from '../../domain/versions';
 import { clockTime, context, duration, esc, LIMIT, MAX_CHARS, messageChars, packLines, plural, runContext, sections, slackText, SlackMessage, truncate, who } from './common';
 import { restoreButton } from './restore';
 import { hostProgress, isOnTarget, mixedMode, type HostProgress } from './progress';
@@ -83,8 +84,21 @@ function countsLine(run: Run): string[] {
   const a = run.endAudit;
   if (!a) return [];
   const facts = [plural(a.counts.migrated, 'live migration')];
-  if (a.counts.stopped) facts.push(`${plural(a.counts.stopped, 'VM')} stopped by the run, ${a.counts.restarted} running again`);
+  if (a.counts.stopped) facts.push(`${plural(a.counts.stopped, 'VM')} stopped by the run${a.unreadable ? ' (the pool was not read at the end)' : `, ${backWords(a)}`}`);
   return facts;
+}
+
+/**
+ * How the VMs the run stopped are now: back as before (Running, or Paused: R3.7/R6.2 start_paused), and left as found
+ * (someone changed them after the stop). An audit without `backPaused` (none, or an older version's) reads as before.
+ */
+function backWords(a: EndAudit): string {
+  const { restarted, backPaused = 0 } = a.counts;
+  const back = backPaused
+    ? `${restarted + backPaused} back as before (${[...(restarted ? [`${restarted} running`] : []), `${backPaused} paused`].join(', ')})`
+    : `${restarted} running again`;
+  const leftAsFound = a.vms.filter((v) => v.cause === 'left-as-found').length;
+  return leftAsFound ? `${back}, ${leftAsFound} left as found` : back;
 }
 
 /**
@@ -94,6 +108,7 @@ function countsLine(run: Run): string[] {
 function toolsGateHosts(run: Run, progress: HostProgress[]): GateHost[] {
   const audit = run.endAudit;
   const target = run.plan.target.product;
+  const final = finalTargetOf(run.plan).product;
   // hostProgress lists run.plan.hosts in their order
   return progress.map((p, i): GateHost => {
     const hp = run.plan.hosts[i]!;
@@ -103,7 +118,11 @@ function toolsGateHosts(run: Run, progress: HostProgress[]): GateHost[] {
     const entry = audit.hosts.find((e) => (e.ref !== undefined ? e.ref === hp.host : e.name === hp.name));
     const name = entry?.name ?? hp.name;
     if (!audit.behind.includes(name)) return { name, product: entry?.version ?? target, seen: 'at-end' };
-    if (entry?.version !== undefined) return { name, product: entry.version, seen: 'at-end' };
+    if (entry?.version !== undefined) {
+      // behind on the final product: its build is not the target's (isOnTarget), which the gate must see
+      const wanted = hp.to.build && compareVersions(hp.to.product, final) === 0 ? { targetBuild: hp.to.build, ...(entry.build ? { build: entry.build } : {}) } : {};
+      return { name, product: entry.version, seen: 'at-end', ...wanted };
+    }
     // an entry with the plan's ref and no version: the audit found no such host in the live pool
     if (entry?.ref !== undefined) return { name, product: '', seen: 'left-pool' };
     return { name, product: hp.from.product, seen: 'not-read' };
