@@ -59,21 +59,23 @@ export interface EngineDeps {
 
 const TERMINAL = new Set<string>(TERMINAL_RUN_STATES);
 
-/** Clock ms between tries of a loop's write the store refused (about half a minute in all, within the lease). */
+/** Clock ms between tries of a loop's write or read the store refused (about half a minute in all, within the lease). */
 const WRITE_RETRY_MS = [1_000, 2_000, 4_000, 8_000, 15_000];
 
 /**
- * The store stayed unavailable while the start or end of a step (or the baseline, or the run's end) was recorded: the
- * run stays as the store last showed it, and this loop stops; `said` is what the run's thread is told.
+ * The store stayed unavailable while the start or end of a step (or the baseline, or the run's end) was recorded, or
+ * while the loop read the run: the run stays as the store last showed it, and this loop stops; `said` is what the
+ * run's thread is told.
  */
-class NotRecorded extends Error {
+class StoreUnavailable extends Error {
   constructor(readonly said: string) {
     super(said);
-    this.name = 'NotRecorded';
+    this.name = 'StoreUnavailable';
   }
 }
 
-const storeFailed = (err: unknown) => `the store write failed ${WRITE_RETRY_MS.length + 1} times (last: ${(err as Error)?.message ?? String(err)})`;
+const storeFailed = (err: unknown, call: 'write' | 'read' = 'write') =>
+  `the store ${call} failed ${WRITE_RETRY_MS.length + 1} times (last: ${(err as Error)?.message ?? String(err)})`;
 const TAKEN_UP_AGAIN = 'Once the store answers again, a restart of the bot or a Resume of the run takes it up (`xsupgrade serve` does so by itself once this runner\'s pool lease lapses)';
 
 /**
@@ -96,6 +98,15 @@ function endNotRecordedText(ended: string, stepId: string | undefined, recorded:
 function notStartedText(what: string, before: string, recorded: boolean, err: unknown): string {
   const written = recorded ? `${what} was recorded, but its audit record could not be written` : `The bot could not record ${what}`;
   return `${written}: ${storeFailed(err)}. ${before}. This runner stops driving the run here. ${TAKEN_UP_AGAIN}, from where the store shows it; the pool is read again first.`;
+}
+
+/**
+ * What the run's thread is told when the store stayed unavailable for a read of the run loop (`when`): `sent` says
+ * what was (or may have been) sent to the pool; `rerun` names the step the store still shows as running mid-way.
+ */
+function readFailedText(when: string, sent: string, rerun: string | undefined, err: unknown): string {
+  const next = rerun ? `: ${rerun} runs again and reads the pool first, so what it already did is found there, not sent blindly again` : ', from where the store shows it; the pool is read again first';
+  return `The bot could not read the run from the store ${when}: ${storeFailed(err, 'read')}. ${sent}. This runner stops driving the run here. ${TAKEN_UP_AGAIN}${next}.`;
 }
 
 interface Loop {
@@ -351,12 +362,11 @@ export class Engine {
     // file's address fails the first step that calls it, EFOREIGNPOOL, before any side effect)
     if (first.poolUuid) rt.deps.client.expectPool?.(first.poolUuid);
     const renewal = this.renewLease(first, loop, log);
-    const { store: fenced } = loop;
     try {
       for (;;) {
         loop.wake = false;
         if (loop.controller.signal.aborted) return;
-        const run = await fenced.getRun(runId);
+        const run = await this.readRun(loop, runId, (err) => readFailedText('to go on with it', 'No further step was started', undefined, err));
         if (!run || TERMINAL.has(run.state) || run.state === 'failed' || run.state === 'awaiting-approval') {
           if (loop.wake) continue;
           return;
@@ -380,8 +390,8 @@ export class Engine {
         else await this.runStep(run, idx, loop, rt);
       }
     } catch (err) {
-      if (err instanceof NotRecorded) {
-        log.error({ err: err.message }, 'the store stayed unavailable for a write of this loop: it stops, the run stays recoverable');
+      if (err instanceof StoreUnavailable) {
+        log.error({ err: err.message }, 'the store stayed unavailable for a write or read of this loop: it stops, the run stays recoverable');
         this.notify(first, 'runEvent', (n) => n.runEvent(first, err.said));
         return;
       }
@@ -494,7 +504,11 @@ export class Engine {
     const signal = loop.controller.signal;
     let outcome;
     for (let attempt = 0; ; attempt++) {
-      const current = (await store.getRun(run.id))!;
+      const current = (await this.readRun(loop, run.id, (err) =>
+        attempt === 0
+          ? readFailedText(`before ${step.id} ran`, before, undefined, err)
+          : readFailedText(`before ${step.id} ran again`, `${step.id} had stopped when the pool did not answer, and may already have sent actions to the pool`, step.id, err),
+      ))!;
       const ctx = this.contextFor(current, step.id, signal, rt, loop);
       try {
         outcome = await rt.steps[step.kind].execute(ctx);
@@ -511,7 +525,16 @@ export class Engine {
         if (isPoolUnavailable(err) && attempt < transientRetries) {
           ctx.log.warn({ err: (err as Error).message, attempt }, 'pool did not answer; re-running the step (it reconciles first)');
           // said in the run's audit: minutes of reconnecting are otherwise silent until the step fails
-          await loop.audit(run.id, 'state', 'runner', `${step.id}: the pool did not answer (${toStepError(err).message}); reconnecting, then the step runs again and reads the pool first (try ${attempt + 1} of ${transientRetries})`, { step: step.id });
+          const unanswered = toStepError(err).message;
+          // mid-step: actions may already have been sent, so the thread is never told that nothing was
+          const ended = `${step.id} stopped when the pool did not answer (${unanswered}), and may already have sent actions to the pool`;
+          await this.recordWrite(
+            loop,
+            run.id,
+            () => loop.audit(run.id, 'state', 'runner', `${step.id}: the pool did not answer (${unanswered}); reconnecting, then the step runs again and reads the pool first (try ${attempt + 1} of ${transientRetries})`, { step: step.id }),
+            undefined,
+            (e) => endNotRecordedText(ended, step.id, false, e),
+          );
           await rt.deps.client.reconnect({ deadlineMs: clock.now() + rt.deps.config.pollMs * 30 }).catch(() => undefined);
           continue;
         }
@@ -564,8 +587,9 @@ export class Engine {
    * A write of the loop at the start or end of a step, of the baseline or of the run's end. A store error leaves its
    * outcome unknown (PostgreSQL may have committed before the answer was lost), and a step must not run (again)
    * blindly: the write is tried again, never the step, after reading whether the store already shows it
-   * (`recorded`). Fenced: the loop stops as ever. If the store stays unavailable, NotRecorded stops the loop: the
+   * (`recorded`). Fenced: the loop stops as ever. If the store stays unavailable, StoreUnavailable stops the loop: the
    * store shows the run as before the write, so a restart, a Resume or a take-over runs the step, reading the pool first.
+   * Reads go through it too (readRun): they have no side effect, so they are simply tried again.
    */
   private async recordWrite<T>(loop: Loop, runId: string, write: () => Promise<T>, recorded: ((run: Run) => T | undefined) | undefined, said: (err: unknown) => string): Promise<T> {
     for (let tries = 0; ; tries++) {
@@ -574,10 +598,10 @@ export class Engine {
       } catch (err) {
         if (isFenced(err)) throw err;
         const delay = WRITE_RETRY_MS[tries];
-        if (delay === undefined) throw new NotRecorded(said(err));
-        this.deps.logger.warn({ runId, err: (err as Error)?.message ?? String(err), tries: tries + 1 }, 'the store did not take a write of the run loop: trying the write again');
+        if (delay === undefined) throw new StoreUnavailable(said(err));
+        this.deps.logger.warn({ runId, err: (err as Error)?.message ?? String(err), tries: tries + 1 }, 'the store did not answer a call of the run loop: trying it again');
         await this.deps.clock.sleep(delay, loop.controller.signal).catch(() => {
-          throw new RunInterrupted('stopped while a write of the run loop waited for the store; it resumes from the pool state');
+          throw new RunInterrupted('stopped while a call of the run loop waited for the store; it resumes from the pool state');
         });
         if (!recorded) continue;
         const now = await loop.store.getRun(runId).catch(() => undefined);
@@ -585,6 +609,11 @@ export class Engine {
         if (already !== undefined) return already;
       }
     }
+  }
+
+  /** The run as the loop's store shows it, the read tried again like a write (`said`: the thread's text if it stays unavailable). */
+  private readRun(loop: Loop, runId: string, said: (err: unknown) => string): Promise<Run | undefined> {
+    return this.recordWrite(loop, runId, () => loop.store.getRun(runId), undefined, said);
   }
 
   /** R4.3: a failed step stops the run; the alert carries only the recovery actions valid for it. */
