@@ -64,8 +64,8 @@ const WRITE_RETRY_MS = [1_000, 2_000, 4_000, 8_000, 15_000];
 
 /**
  * The store stayed unavailable while the start or end of a step (or the baseline, or the run's end) was recorded, or
- * while the loop read the run: the run stays as the store last showed it, and this loop stops; `said` is what the
- * run's thread is told.
+ * while the loop read the run (or, at its end, the pool's earlier runs): the run stays as the store last showed it,
+ * and this loop stops; `said` is what the run's thread is told.
  */
 class StoreUnavailable extends Error {
   constructor(readonly said: string) {
@@ -349,7 +349,7 @@ export class Engine {
 
   private async loop(runId: string, loop: Loop, opts: { waitForLease?: boolean }): Promise<void> {
     const { store, logger } = this.deps;
-    const first = await store.getRun(runId);
+    const first = await this.firstRead(loop, runId);
     if (!first) return;
     const rt = this.deps.runtime(first.pool);
     const log = logger.child({ runId, pool: first.pool });
@@ -402,6 +402,25 @@ export class Engine {
       loop.controller.abort(new RunInterrupted('loop ended'));
       await renewal;
       await store.releaseLease(first.pool, this.deps.ownerId, loop.fence?.token).catch(() => undefined);
+    }
+  }
+
+  /**
+   * The loop's first read of the run, tried again like its other reads. No lease is held yet and the thread cannot be
+   * told without the run: a store that stays unavailable is logged with the run id, and the run stays as the store
+   * shows it — a restart (recoverRuns), a Resume or `serve`'s sweep (adoptOrphans) drives it again.
+   */
+  private async firstRead(loop: Loop, runId: string): Promise<Run | undefined> {
+    try {
+      return await this.readRun(loop, runId, (err) => storeFailed(err, 'read'));
+    } catch (err) {
+      if (err instanceof RunInterrupted) return undefined; // shut down while it waited for the store
+      if (!(err instanceof StoreUnavailable)) throw err;
+      this.deps.logger.error(
+        { runId, err: err.said },
+        `the store stayed unavailable for the first read of run ${runId}: not driven by this runner (no lease taken, nothing sent); a restart of the bot or a Resume of the run takes it up, \`xsupgrade serve\` by itself`,
+      );
+      return undefined;
     }
   }
 
@@ -705,8 +724,12 @@ export class Engine {
   private async finish(run: Run, client: PoolClient, loop: Loop): Promise<void> {
     const { clock } = this.deps;
     const { store } = loop;
-    // the live pool against the baseline decides the outcome: "done" never hides a host or a VM left behind
-    const audit = await endAuditOf({ client, clock, store: this.deps.store }, run);
+    // the live pool against the baseline decides the outcome: "done" never hides a host or a VM left behind. The end
+    // audit's pool reads are caught inside it (said in the audit); its store read is tried again like the loop's reads
+    const unread = (err: unknown) =>
+      `Every step of the run is done, but the bot could not read the store to finish checking the pool against its state before the run: ${storeFailed(err, 'read')}. The store does not show the run as done yet. This runner stops driving the run here. ${TAKEN_UP_AGAIN}: the run's end is checked against the pool again.`;
+    const reads: Pick<RunStore, 'listRuns'> = { listRuns: (filter) => this.recordWrite(loop, run.id, () => store.listRuns(filter), undefined, unread) };
+    const audit = await endAuditOf({ client, clock, store: reads }, run);
     const endedAt = clock.now();
     const ended = 'Every step of the run is done and the pool was checked against its state before the run';
     const done = await this.recordWrite(
