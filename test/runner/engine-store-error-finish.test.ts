@@ -7,13 +7,11 @@
  */
 import { openStore, type Store } from '../../src/store';
 import { silentLogger, type Logger } from '../../src/log';
-import { Engine, type PoolRuntime } from '../../src/runner/engine';
 import type { PoolClient } from '../../src/runner/ports';
 import { FakePool } from './fake-pool';
-import { fastClock, makePlan, makeRun, recordingNotifier, scriptedSteps, testRunnerConfig } from './helpers';
+import { fastClock, makePlan, makeRun, recordingNotifier, scriptedSteps } from './helpers';
 import { captureLogs } from '../slack/helpers/logs';
-
-const config = testRunnerConfig('127.0.0.1');
+import { engineOn, failingStore, thread } from './store-failures';
 
 /** A small pool with HA off (as in the run's baseline), so the end audit asks the store for the pool's earlier runs. */
 function poolClient(): PoolClient {
@@ -24,52 +22,11 @@ function poolClient(): PoolClient {
   } as unknown as PoolClient;
 }
 
-/** A store whose listRuns (getRun) fails while `down.lists` (`down.reads`) > 0, each failure counting one down. */
-function failingStore(inner: Store) {
-  const down = { lists: 0, reads: 0 };
-  const failures = { lists: 0, reads: 0 };
-  const fail = () => {
-    throw new Error('store error: connection terminated unexpectedly');
-  };
-  const store = new Proxy(inner, {
-    get(target, prop, receiver) {
-      if (prop === 'listRuns') {
-        const listRuns: Store['listRuns'] = async (filter) => {
-          if (down.lists-- > 0) {
-            failures.lists++;
-            fail();
-          }
-          return target.listRuns(filter);
-        };
-        return listRuns;
-      }
-      if (prop === 'getRun') {
-        const getRun: Store['getRun'] = async (id) => {
-          if (down.reads-- > 0) {
-            failures.reads++;
-            fail();
-          }
-          return target.getRun(id);
-        };
-        return getRun;
-      }
-      return Reflect.get(target, prop, receiver);
-    },
-  });
-  return { store, down, failures };
-}
-
 function setup(store: Store, logger: Logger = silentLogger) {
-  const clock = fastClock();
-  const notifier = recordingNotifier();
   const { registry, seen } = scriptedSteps();
-  const rt: PoolRuntime = { steps: registry, deps: { client: poolClient(), store, clock, notifier, logger, config } };
-  const engine = new Engine({ store, clock, notifier, logger, ownerId: 'runner-a', runtime: () => rt, leaseTtlMs: 3_600_000 });
-  return { engine, notifier, seen };
+  return { ...engineOn(store, registry, poolClient(), logger), seen };
 }
 
-const thread = (notifier: ReturnType<typeof recordingNotifier>, runId: string) =>
-  notifier.calls.filter((c) => c.method === 'runEvent' && c.runId === runId).map((c) => c.text ?? '');
 const finished = (notifier: ReturnType<typeof recordingNotifier>, runId: string) => notifier.calls.filter((c) => c.method === 'runFinished' && c.runId === runId).length;
 
 /** A run whose every step is done (HA off in its baseline): the loop's next turn is its end audit. */

@@ -5,64 +5,14 @@
  * step, without claiming that nothing was sent) — instead of crashing it with nobody told.
  */
 import { openStore, type Store } from '../../src/store';
-import { silentLogger } from '../../src/log';
-import { Engine, type PoolRuntime } from '../../src/runner/engine';
 import type { PoolClient } from '../../src/runner/ports';
 import type { StepRegistry } from '../../src/runner/steps';
-import type { AuditEvent } from '../../src/domain/types';
 import { XenApiConnectionError } from '../../src/xenapi/errors';
-import { fastClock, makePlan, makeRun, recordingNotifier, scriptedSteps, testRunnerConfig } from './helpers';
-
-const config = testRunnerConfig('127.0.0.1');
+import { fastClock, makePlan, makeRun, scriptedSteps } from './helpers';
+import { engineOn, executions, failingStore, thread } from './store-failures';
 const client = { reconnect: async () => undefined } as unknown as PoolClient;
 
-/**
- * A store whose getRun fails while `down.reads` > 0 (each failure counts one down) and whose appendAudit fails for
- * the events `down.audit` names: a locked SQLite file, PostgreSQL down.
- */
-function failingStore(inner: Store) {
-  const down = { reads: 0, audit: (_e: AuditEvent) => false };
-  const failures = { reads: 0, audits: 0 };
-  const store = new Proxy(inner, {
-    get(target, prop, receiver) {
-      if (prop === 'getRun') {
-        const getRun: Store['getRun'] = async (id) => {
-          if (down.reads > 0) {
-            down.reads--;
-            failures.reads++;
-            throw new Error('store error: connection terminated unexpectedly');
-          }
-          return target.getRun(id);
-        };
-        return getRun;
-      }
-      if (prop === 'appendAudit') {
-        const appendAudit: Store['appendAudit'] = async (event, opts) => {
-          if (down.audit(event)) {
-            failures.audits++;
-            throw new Error('store error: connection terminated unexpectedly');
-          }
-          return target.appendAudit(event, opts);
-        };
-        return appendAudit;
-      }
-      return Reflect.get(target, prop, receiver);
-    },
-  });
-  return { store, down, failures };
-}
-
-async function setup(registry: StepRegistry, store: Store) {
-  const clock = fastClock();
-  const notifier = recordingNotifier();
-  const rt: PoolRuntime = { steps: registry, deps: { client, store, clock, notifier, logger: silentLogger, config } };
-  const engine = new Engine({ store, clock, notifier, logger: silentLogger, ownerId: 'runner-a', runtime: () => rt, leaseTtlMs: 3_600_000 });
-  return { engine, notifier };
-}
-
-const executions = (seen: Array<{ id: string }>, id: string) => seen.filter((s) => s.id === id).length;
-const thread = (notifier: ReturnType<typeof recordingNotifier>, runId: string) =>
-  notifier.calls.filter((c) => c.method === 'runEvent' && c.runId === runId).map((c) => c.text ?? '');
+const setup = async (registry: StepRegistry, store: Store) => engineOn(store, registry, client);
 const refused = () => new XenApiConnectionError('cannot reach 127.0.0.1: ECONNREFUSED (VM.clean_shutdown)', '127.0.0.1', 'VM.clean_shutdown', 'ECONNREFUSED');
 
 /** A run whose backup is done: h1:disable runs next, then h1's approval gate stops it. */

@@ -5,15 +5,12 @@
  * truthfully — instead of crashing it with nobody told.
  */
 import { openStore, type Store } from '../../src/store';
-import { silentLogger } from '../../src/log';
-import { Engine, type PoolRuntime } from '../../src/runner/engine';
 import type { PoolClient } from '../../src/runner/ports';
 import type { StepRegistry } from '../../src/runner/steps';
-import type { AuditEvent, Run } from '../../src/domain/types';
+import type { Run } from '../../src/domain/types';
 import { FakePool } from './fake-pool';
-import { fastClock, makePlan, makeRun, recordingNotifier, scriptedSteps, testRunnerConfig } from './helpers';
-
-const config = testRunnerConfig('127.0.0.1');
+import { fastClock, makePlan, makeRun, scriptedSteps } from './helpers';
+import { engineOn, executions, failingStore, thread } from './store-failures';
 
 /** A pool client that reads a small pool (enough for the baseline) and counts its reads of the pool record. */
 function readingClient() {
@@ -27,51 +24,6 @@ function readingClient() {
     },
   } as unknown as PoolClient;
   return { client, reads };
-}
-
-type Failing = { update?: (before: Run, after: Run) => boolean; audit?: (e: AuditEvent) => boolean };
-
-/**
- * A store whose updateRun (appendAudit) fails while `failing` says so: 'lost' writes nothing and throws (a locked
- * SQLite file, PostgreSQL down); 'after-commit' writes, then throws (a COMMIT whose answer was lost).
- */
-function failingStore(inner: Store, failing: Failing, how: 'lost' | 'after-commit') {
-  const failures = { count: 0 };
-  const fail = () => {
-    failures.count++;
-    throw new Error('store error: connection terminated unexpectedly');
-  };
-  const store = new Proxy(inner, {
-    get(target, prop, receiver) {
-      if (prop === 'updateRun') {
-        const updateRun: Store['updateRun'] = async (id, mutate, opts) => {
-          const before = await target.getRun(id);
-          if (before && failing.update) {
-            const after = structuredClone(before);
-            mutate(after);
-            if (failing.update(before, after)) {
-              if (how === 'after-commit') await target.updateRun(id, mutate, opts);
-              fail();
-            }
-          }
-          return target.updateRun(id, mutate, opts);
-        };
-        return updateRun;
-      }
-      if (prop === 'appendAudit') {
-        const appendAudit: Store['appendAudit'] = async (event, opts) => {
-          if (failing.audit?.(event)) {
-            if (how === 'after-commit') await target.appendAudit(event, opts);
-            fail();
-          }
-          return target.appendAudit(event, opts);
-        };
-        return appendAudit;
-      }
-      return Reflect.get(target, prop, receiver);
-    },
-  });
-  return { store, failures };
 }
 
 /** Up to `times` writes that make `stepId` running (from any other state) fail. */
@@ -96,17 +48,7 @@ const recordsBaseline = (times = 1) => {
   };
 };
 
-async function setup(registry: StepRegistry, store: Store, client: PoolClient = readingClient().client) {
-  const clock = fastClock();
-  const notifier = recordingNotifier();
-  const rt: PoolRuntime = { steps: registry, deps: { client, store, clock, notifier, logger: silentLogger, config } };
-  const engine = new Engine({ store, clock, notifier, logger: silentLogger, ownerId: 'runner-a', runtime: () => rt, leaseTtlMs: 3_600_000 });
-  return { engine, notifier };
-}
-
-const executions = (seen: Array<{ id: string }>, id: string) => seen.filter((s) => s.id === id).length;
-const thread = (notifier: ReturnType<typeof recordingNotifier>, runId: string) =>
-  notifier.calls.filter((c) => c.method === 'runEvent' && c.runId === runId).map((c) => c.text ?? '');
+const setup = async (registry: StepRegistry, store: Store, client: PoolClient = readingClient().client) => engineOn(store, registry, client);
 
 describe('Engine: a store error while the start of a step is recorded', () => {
   it.each(['lost', 'after-commit'] as const)('a start write that fails once (%s) is written again: the attempt is counted once, the step runs once, the run goes on', async (how) => {

@@ -4,45 +4,17 @@
  * unavailable leaves the run recoverable with the operator told in its thread.
  */
 import { openStore, type Store } from '../../src/store';
-import { silentLogger } from '../../src/log';
-import { Engine, type PoolRuntime } from '../../src/runner/engine';
 import { StepFailure } from '../../src/runner/errors';
 import type { PoolClient } from '../../src/runner/ports';
 import type { StepRegistry } from '../../src/runner/steps';
 import type { Run } from '../../src/domain/types';
-import { fastClock, makePlan, makeRun, recordingNotifier, scriptedSteps, testRunnerConfig } from './helpers';
+import { makePlan, makeRun, fastClock, scriptedSteps } from './helpers';
+import { engineOn, executions, failingStore as failing } from './store-failures';
 
-const config = testRunnerConfig('127.0.0.1');
 const client = { reconnect: async () => undefined } as unknown as PoolClient;
 
-/**
- * A store whose updateRun fails while `failing(before, after)` says so for the change it would make: 'lost' writes
- * nothing and throws (a locked SQLite file, PostgreSQL down); 'after-commit' writes, then throws (PostgreSQL's answer
- * to a COMMIT lost with its connection).
- */
-function failingStore(inner: Store, failing: (before: Run, after: Run) => boolean, how: 'lost' | 'after-commit') {
-  const failures = { count: 0 };
-  const store = new Proxy(inner, {
-    get(target, prop, receiver) {
-      if (prop !== 'updateRun') return Reflect.get(target, prop, receiver);
-      const updateRun: Store['updateRun'] = async (id, mutate, opts) => {
-        const before = await target.getRun(id);
-        if (before) {
-          const after = structuredClone(before);
-          mutate(after);
-          if (failing(before, after)) {
-            failures.count++;
-            if (how === 'after-commit') await target.updateRun(id, mutate, opts);
-            throw new Error('store error: connection terminated unexpectedly');
-          }
-        }
-        return target.updateRun(id, mutate, opts);
-      };
-      return updateRun;
-    },
-  });
-  return { store, failures };
-}
+/** A store whose updateRun fails while `failing(before, after)` says so for the change it would make. */
+const failingStore = (inner: Store, update: (before: Run, after: Run) => boolean, how: 'lost' | 'after-commit') => failing(inner, { update }, how);
 
 const becomes = (stepId: string, state: string, times = 1) => {
   let left = times;
@@ -55,15 +27,7 @@ const becomes = (stepId: string, state: string, times = 1) => {
   };
 };
 
-async function setup(registry: StepRegistry, store: Store) {
-  const clock = fastClock();
-  const notifier = recordingNotifier();
-  const rt: PoolRuntime = { steps: registry, deps: { client, store, clock, notifier, logger: silentLogger, config } };
-  const engine = new Engine({ store, clock, notifier, logger: silentLogger, ownerId: 'runner-a', runtime: () => rt, leaseTtlMs: 3_600_000 });
-  return { engine, notifier, clock };
-}
-
-const executions = (seen: Array<{ id: string }>, id: string) => seen.filter((s) => s.id === id).length;
+const setup = async (registry: StepRegistry, store: Store) => engineOn(store, registry, client);
 
 describe('Engine: a store error while the end of a step is recorded', () => {
   it.each(['lost', 'after-commit'] as const)('a "done" write that fails once (%s) is written again, the step is not executed again, the run goes on', async (how) => {
