@@ -9,8 +9,8 @@ import { failureMessage } from './blocks/failure';
 import { runEndMessages } from './blocks/run-end';
 import { runEventMessage, runHeaderMessage } from './blocks/run-header';
 import { esc, sections, slackText } from './blocks/common';
-import type { OutboxRef } from '../store/types';
-import { Outbox, PersistedRequest, SlackRequest, withoutBlocks } from './outbox';
+import type { OutboxRecord, OutboxRef } from '../store/types';
+import { Outbox, PersistedRequest, SlackRequest, StoredRevision, withoutBlocks } from './outbox';
 import { PRIORITY } from './outbox-order';
 import { PlanMessages } from './plan-messages';
 import { planBlocks } from './blocks/plan';
@@ -41,6 +41,8 @@ export interface SlackNotifierDeps {
 }
 
 const headerRef = (runId: string): OutboxRef => ({ runId });
+/** outbox coalesceKey of a run's header refreshes (one waiting per run, the newest) */
+const HEADER_KEY = 'header:';
 /** SlackRefs.messages key of a run's Tools checklist (R5.1) */
 export const TOOLS_KEY = 'tools';
 
@@ -68,6 +70,31 @@ export class SlackNotifier implements Notifier {
 
   constructor(private readonly deps: SlackNotifierDeps) {
     this.log = deps.logger.child({ component: 'slack-notifier' });
+    deps.outbox.reviseStored((record) => this.reviseStoredHeader(record));
+  }
+
+  /**
+   * A header refresh stored by an earlier process or a stopped replica (restored, or adopted: issue 16) holds the
+   * header as it was when it was queued. Sent after this process showed a newer one, it would put the header back
+   * (a host "in progress" again after it was upgraded): dropped when the header shows its revision or a newer one,
+   * rebuilt from the newest run known here when that is newer. A run this process has not seen goes as stored.
+   */
+  private reviseStoredHeader(record: OutboxRecord): StoredRevision {
+    if (!record.coalesceKey?.startsWith(HEADER_KEY) || record.revision === undefined) return 'stored';
+    const runId = record.coalesceKey.slice(HEADER_KEY.length);
+    const shown = this.headerRevision.get(runId);
+    if (shown !== undefined && shown >= record.revision) return 'skip';
+    const current = this.latest.get(runId);
+    const refs = this.refs.get(runId);
+    if (!current || current.revision <= record.revision || !refs?.headerTs) return 'stored';
+    this.headerRevision.set(runId, current.revision);
+    return this.headerUpdate(current, refs, refs.headerTs);
+  }
+
+  /** chat.update of a run's header, showing `run` (its revision kept with the stored entry) */
+  private headerUpdate(run: Run, refs: SlackRefs, ts: string): SlackRequest {
+    const msg = runHeaderMessage(run, this.pool(run.pool));
+    return { method: 'chat.update', args: { channel: refs.channel, ts, text: msg.text, blocks: msg.blocks }, revision: run.revision };
   }
 
   /**
@@ -241,17 +268,17 @@ export class SlackNotifier implements Notifier {
       ...runMessage(run, PRIORITY.alert),
       queue: this.queueOf(run),
       describe: `header update ${run.id}`,
-      coalesceKey: `header:${run.id}`,
+      coalesceKey: `${HEADER_KEY}${run.id}`,
       build: () => {
         const current = this.latest.get(run.id) ?? run;
         if (!refs.headerTs || this.headerRevision.get(run.id) === current.revision) return undefined;
         this.headerRevision.set(run.id, current.revision);
-        const msg = runHeaderMessage(current, this.pool(current.pool));
-        return { method: 'chat.update', args: { channel: refs.channel, ts: refs.headerTs, text: msg.text, blocks: msg.blocks } };
+        return this.headerUpdate(current, refs, refs.headerTs);
       },
       persist: () => {
         const current = this.latest.get(run.id) ?? run;
-        return this.persistedUpdate(run.id, refs, refs.headerTs, runHeaderMessage(current, this.pool(current.pool)));
+        // stored with the revision it shows: a later process or replica does not send it over a newer header
+        return { ...this.persistedUpdate(run.id, refs, refs.headerTs, runHeaderMessage(current, this.pool(current.pool))), revision: current.revision };
       },
       degrade: withoutBlocks,
       // the header was deleted: post a new one

@@ -8,7 +8,12 @@ export type SlackMethod = 'chat.postMessage' | 'chat.update' | 'chat.postEphemer
 export interface SlackRequest {
   method: SlackMethod;
   args: Record<string, unknown>;
+  /** the run revision a run header shows (never sent to Slack): stored with the entry, see Outbox.reviseStored */
+  revision?: number;
 }
+
+/** What to do with a stored message before it is sent: send it as stored, drop it, or send this instead. */
+export type StoredRevision = 'stored' | 'skip' | SlackRequest;
 
 /** What is stored for a restart: the request, with args that are filled in from refs when it is sent. */
 export type PersistedRequest = SlackRequest & { refArgs?: Record<string, OutboxRef> };

@@ -1,6 +1,6 @@
 import type { Logger } from '../log';
 import type { OutboxRecord, OutboxRef } from '../store/types';
-import { asNewMessage, withoutBlocks, type OutboxJob, type OutboxOptions, type PersistedRequest, type SlackMethod, type SlackRequest } from './outbox-types';
+import { asNewMessage, withoutBlocks, type OutboxJob, type OutboxOptions, type PersistedRequest, type SlackMethod, type SlackRequest, type StoredRevision } from './outbox-types';
 import { slackErrors, slackRefusals } from '../observe/metrics';
 import { classifySlackError } from './errors';
 import { nextIndex } from './outbox-order';
@@ -22,7 +22,7 @@ import { nextIndex } from './outbox-order';
  * web client at send time and never stored.
  */
 
-export type { SlackMethod, SlackRequest, PersistedRequest, SlackApiClient, OutboxJob, RefusedMessage, OutboxOptions } from './outbox-types';
+export type { SlackMethod, SlackRequest, PersistedRequest, SlackApiClient, OutboxJob, RefusedMessage, OutboxOptions, StoredRevision } from './outbox-types';
 export { withoutBlocks, asNewMessage } from './outbox-types';
 
 /** Refusals that no message can get past until a person fixes the token or the app. */
@@ -70,6 +70,8 @@ export class Outbox {
   private readonly escalated = new Set<string>();
   /** stored ids loaded by restore()/adoptStored() and not delivered yet */
   private readonly queuedIds = new Set<string>();
+  /** see reviseStored() */
+  private revise?: (record: OutboxRecord) => StoredRevision;
 
   constructor(private readonly opts: OutboxOptions) {
     this.minIntervalMs = opts.minIntervalMs ?? 1000;
@@ -134,6 +136,15 @@ export class Outbox {
     return records.length;
   }
 
+  /**
+   * The notifier checks each stored message this outbox sends for an earlier process or a stopped replica against
+   * what it knows now: a run header refresh stored with an older run revision than the header already shows must
+   * not put it back (it is dropped, or rebuilt from the newest run). Without a check a stored message goes as stored.
+   */
+  reviseStored(check: (record: OutboxRecord) => StoredRevision): void {
+    this.revise = check;
+  }
+
   /** Queues a job and returns at once. */
   enqueue(job: OutboxJob): void {
     if (this.abort.signal.aborted) {
@@ -195,6 +206,7 @@ export class Outbox {
     if (job.priority !== undefined) stored.priority = job.priority;
     if (job.group !== undefined) stored.group = job.group;
     if (job.requester !== undefined) stored.requester = job.requester;
+    if (request.revision !== undefined) stored.revision = request.revision;
     // JSON form: undefined args (a ts not known yet) are dropped, exactly as they will read back
     return JSON.parse(JSON.stringify(stored)) as StoredEntry;
   }
@@ -255,8 +267,9 @@ export class Outbox {
   private async storeBuilt(job: QueuedJob, request: SlackRequest): Promise<void> {
     const id = await job.stored;
     if (id === undefined || !job.entry) return;
-    const entry: StoredEntry = JSON.parse(JSON.stringify({ ...job.entry, request: { method: request.method, args: request.args } })) as StoredEntry;
-    if (JSON.stringify(entry.request) === JSON.stringify(job.entry.request)) return;
+    const revision = request.revision ?? job.entry.revision;
+    const entry: StoredEntry = JSON.parse(JSON.stringify({ ...job.entry, request: { method: request.method, args: request.args }, revision })) as StoredEntry;
+    if (JSON.stringify(entry.request) === JSON.stringify(job.entry.request) && entry.revision === job.entry.revision) return;
     try {
       await this.track(this.opts.store!.replace({ ...entry, id }));
       job.entry = entry;
@@ -285,7 +298,7 @@ export class Outbox {
       priority: record.priority,
       group: record.group,
       requester: record.requester,
-      build: () => this.resolveStored(record),
+      build: () => this.buildStored(record),
       degrade: record.degradable ? withoutBlocks : undefined,
       onSent: async (res) => {
         if (!record.provides || typeof res.ts !== 'string') return;
@@ -300,6 +313,17 @@ export class Outbox {
       stored: Promise.resolve(id),
       queuedAt: record.createdAt,
     };
+  }
+
+  /** A stored message as the notifier revises it (reviseStored), refs resolved. */
+  private async buildStored(record: OutboxRecord): Promise<SlackRequest | undefined> {
+    const decided = this.revise?.(record) ?? 'stored';
+    if (decided === 'stored') return this.resolveStored(record);
+    if (decided === 'skip') {
+      this.log.info({ job: record.describe, revision: record.revision }, 'a stored header refresh older than the header already shown is not sent');
+      return undefined;
+    }
+    return decided;
   }
 
   private async lookup(ref: OutboxRef): Promise<{ ts: string; channel?: string } | undefined> {

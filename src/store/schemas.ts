@@ -154,6 +154,7 @@ const outboxSchema = z
     group: z.string().min(1).optional(),
     requester: z.string().min(1).optional(),
     owner: z.string().min(1).optional(),
+    revision: z.number().int().nonnegative().optional(),
   })
   .strict();
 

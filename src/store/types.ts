@@ -163,6 +163,8 @@ export interface OutboxRecord {
   requester?: string;
   /** the replica that sends it (several replicas, issue 16); absent: whichever process starts next */
   owner?: string;
+  /** a run header refresh: the run revision its blocks show (an older one is not sent over a newer header) */
+  revision?: number;
 }
 
 export interface OutboxStore {
