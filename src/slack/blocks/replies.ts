@@ -59,7 +59,7 @@ const REPORT_LINE_CHARS = 2000;
 const OUTCOME_CONTINUED = 'Outcome (continued)';
 const REPORT_CONTINUED = 'Report (continued)';
 
-/** `status <run>`'s reply, and the messages to send the same user after it: the rest of an outcome too long for one. */
+/** `status <run>`'s reply, and the messages to send the same user after it: the rest of an outcome, then of the steps, too long for one. */
 export type RunDetailReply = SlackMessage & { followUps: SlackMessage[] };
 
 /** `text` in pieces of at most `max` characters once escaped, none of it dropped (common.ts splitText). */
@@ -96,7 +96,8 @@ function inCodeBlocks(m: SlackMessage): SlackMessage {
 
 /**
  * `status <run>`: the run's line, every step with its state and what it noted, the outcome, and a link to its thread
- * (like the CLI). A long outcome is cut, said so, and its rest is in `followUps`, to be sent after the reply.
+ * (like the CLI). A long outcome, or a step list too long, is cut, said so, and its rest is in `followUps`, to be sent
+ * after the reply.
  */
 export function runDetailReply(run: Run, tz = 'UTC', threadLink?: string): RunDetailReply {
   const outcome = outcomeParts(run);
@@ -114,35 +115,55 @@ export function runDetailReply(run: Run, tz = 'UTC', threadLink?: string): RunDe
     ...(outcome.reportHead ? [section(`\`\`\`${esc(outcome.reportHead)}\`\`\``)] : []),
     ...(more ? [section(`_The outcome is cut here to fit one Slack message: the rest follows in ${more} more message${more > 1 ? 's' : ''} to you (${titles})._`)] : []),
   ];
-  const message = (lines: string[]): RunDetailReply => ({
+  const message = (lines: string[], stepFollowUps: SlackMessage[] = []): RunDetailReply => ({
     text: `${run.id} · ${run.pool}: ${run.state}`,
     blocks: withinBlockLimit(
       [...sections(head.join('\n')), ...outcomeBlocks, ...sections([`*Steps* (${run.steps.filter((s) => s.state === 'done').length}/${run.steps.length} done)`, ...lines].join('\n'))],
       `\`xsupgrade status ${run.id}\` lists every step`,
     ),
-    followUps: outcome.followUps,
+    // the outcome's rest first: the reply shows the outcome before the steps
+    followUps: [...outcome.followUps, ...stepFollowUps],
   });
   // within MAX_CHARS a message is a few sections, far from Slack's 50 blocks
   const fits = (m: SlackMessage) => messageChars(m) <= MAX_CHARS;
-  const whole = message(run.steps.map(stepLine));
-  if (fits(whole)) return whole;
+  const full = run.steps.map(stepLine);
+  const whole = message(full);
+  // a line longer than a section would be cut by sections(): such a step goes the compact way, its line in a follow-up
+  if (fits(whole) && full.every((l) => l.length <= STEP_LINE_CHARS)) return whole;
   // a large pool (64 hosts: ~600 steps) is over Slack's size for one message: a host whose steps are all done, or
-  // all still to do, is one line; the steps in progress, waiting or failed are always shown
+  // all still to do, is one line; the steps in progress, waiting or failed come first, as many as fit, and every line
+  // left out follows in messages after the reply (a failed pool can have hundreds of failed steps): none dropped
   const lines = compactStepLines(run);
-  const budget = MAX_CHARS - messageChars(message([])) - 300;
-  const kept: string[] = [];
+  const note = (left: number, more: number) =>
+    `_… ${left} more line(s) not shown (Slack's message size): \`xsupgrade status ${esc(run.id)}\` lists every step; they follow in ${more} more message${more > 1 ? 's' : ''} to you (*${STEPS_CONTINUED}*)_`;
+  const budget = MAX_CHARS - messageChars(message([note(999_999, 999_999)]));
+  const shown = pickLines(lines, budget);
+  const left = lines.filter((_, i) => !shown[i]).map((l) => l.text);
+  const kept = lines.filter((_, i) => shown[i]).map((l) => l.text);
+  if (!left.length) return message(kept);
+  const stepFollowUps = packLines(STEPS_CONTINUED, left, `${run.id} · ${run.pool}: steps`);
+  return message([...kept, note(left.length, stepFollowUps.length)], stepFollowUps);
+}
+
+/** A step line longer than this is not put in the reply (it would not fit one section) but in a follow-up, split there. */
+const STEP_LINE_CHARS = 2900;
+const STEPS_CONTINUED = 'Steps (continued)';
+
+/**
+ * Which lines the reply shows within `budget` characters: the `always` lines first (a step to act on or watch), then
+ * the others, each in order if it still fits (a line that does not is left for the follow-ups).
+ */
+function pickLines(lines: Array<{ text: string; always: boolean }>, budget: number): boolean[] {
+  const shown = lines.map(() => false);
   let used = 0;
-  let left = 0;
-  for (const l of lines) {
-    if (!l.always && used + l.text.length + 1 > budget) {
-      left++;
-      continue;
-    }
-    kept.push(l.text);
-    used += l.text.length + 1;
-  }
-  if (left) kept.push(`_… ${left} more line(s) not shown (Slack's message size): \`xsupgrade status ${esc(run.id)}\` lists every step_`);
-  return message(kept);
+  for (const always of [true, false])
+    lines.forEach((l, i) => {
+      const size = l.text.length + 1;
+      if (l.always !== always || l.text.length > STEP_LINE_CHARS || used + size > budget) return;
+      shown[i] = true;
+      used += size;
+    });
+  return shown;
 }
 
 function stepLine(s: StepRecord): string {

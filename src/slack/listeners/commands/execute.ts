@@ -84,7 +84,7 @@ export async function executeCommand(ctx: SlackContext, command: Command, origin
           const link = run.slack?.headerTs ? messageLink(ctx, run.slack.channel, run.slack.headerTs) : undefined;
           const reply = runDetailReply(run, poolByName(ctx, run.pool)?.timezone, link);
           if (!reply.followUps.length) return reply;
-          // an outcome too long for one message: its rest after the reply, in order (one worker per ephemeral queue)
+          // an outcome or a step list too long for one message: the rest after the reply, in order (one worker per ephemeral queue)
           [reply, ...reply.followUps].forEach((m, i) => tellUser(ctx, origin.channelId, origin.userId, m, `reply status part ${i + 1}`));
           return undefined;
         }
