@@ -8,48 +8,19 @@
  * (c) a VM that ran before, that the run never stopped, and Paused now is said to be Paused, not "stopped".
  */
 import type { EndAudit, PoolSnapshot, PowerState, Run } from '../../src/domain/types';
-import { baselineOf } from '../../src/runner/baseline';
 import { auditEnd } from '../../src/runner/end-audit';
 import { runEndMessages } from '../../src/slack/blocks/run-end';
 import { toolsAdviceGate } from '../../src/tools/checklist';
 import { PoolBuilder } from '../planner/builder';
 import { makeRun as makeSlackRun, poolConfig, withSteps } from '../slack/helpers/fixtures';
-import { makePlan, makeRun } from './helpers';
+import { pool, runWithStops } from './paused-vms-fixture';
 
 const summary = (run: Run) => JSON.stringify(runEndMessages(run, poolConfig(), { toolsFollowUp: true }).summary.blocks);
 
 // ---- (a) and (c): a two-host pool, app Running and held Paused on h2 before the run, other Running on h1 ----
 
-const ref = (h: string) => `OpaqueRef:host-${h}`;
-
-function pool(version: string, power: { app: PowerState; held: PowerState; other: PowerState }): PoolSnapshot {
-  return new PoolBuilder('pool-t')
-    .host('h1', { master: true, version })
-    .host('h2', { version })
-    .sr('shared-nfs', { shared: true })
-    .vm('app', { host: 'h2', power: power.app })
-    .vm('held', { host: 'h2', power: power.held })
-    .vm('other', { host: 'h1', power: power.other })
-    .build();
-}
-
-/** The run suspended app and held for h2 (stop-vms recorded both); it never stopped other. */
-function runWithStops(): Run {
-  const plan = makePlan(['h1', 'h2']);
-  for (const h of plan.hosts) h.host = ref(h.name);
-  for (const s of plan.steps) if (s.hostName) s.host = ref(s.hostName);
-  const run = makeRun(plan);
-  for (const s of run.steps) if (s.hostName) s.host = ref(s.hostName);
-  const stopped = {
-    'OpaqueRef:vm-app': { name: 'app', priorState: 'Running', host: ref('h2'), action: 'suspend', stopped: true },
-    'OpaqueRef:vm-held': { name: 'held', priorState: 'Paused', host: ref('h2'), action: 'suspend', stopped: true },
-  };
-  run.steps.push({ id: 'h2:stop-vms', kind: 'stop-vms', host: ref('h2'), hostName: 'h2', state: 'done', attempts: 1, data: { stopped } });
-  return { ...run, baseline: baselineOf(pool('7.1.0', { app: 'Running', held: 'Paused', other: 'Running' })), state: 'done' };
-}
-
 function endedWith(power: { app: PowerState; held: PowerState; other?: PowerState }): Run {
-  const run = runWithStops();
+  const run = runWithStops(true);
   return { ...run, endAudit: auditEnd({ run, snapshot: pool('7.6.0', { other: 'Running', ...power }), now: 1 }) };
 }
 
@@ -83,7 +54,7 @@ describe('the end counts: VMs the run stopped, and how they are now', () => {
   });
 
   it('the pool did not answer at the end: no count of VMs running again is made up', () => {
-    const run = runWithStops();
+    const run = runWithStops(true);
     const ended = { ...run, endAudit: auditEnd({ run, readError: 'connect ECONNREFUSED', now: 1 }) };
     const text = summary(ended);
     expect(text).toContain('2 VMs stopped by the run (the pool was not read at the end)');

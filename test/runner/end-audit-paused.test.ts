@@ -4,38 +4,9 @@
  * audit says what the pool shows and what the run did, words "someone changed it" as the bot's conclusion, and does
  * not count it as restarted. A VM Paused before and Paused again is no leftover.
  */
-import type { PoolSnapshot, PowerState, Run } from '../../src/domain/types';
-import { baselineOf } from '../../src/runner/baseline';
+import type { PowerState } from '../../src/domain/types';
 import { abortedOutcome, auditEnd, doneOutcome } from '../../src/runner/end-audit';
-import { PoolBuilder } from '../planner/builder';
-import { makePlan, makeRun } from './helpers';
-
-const ref = (h: string) => `OpaqueRef:host-${h}`;
-
-function pool(version: string, power: { app: PowerState; held: PowerState }): PoolSnapshot {
-  return new PoolBuilder('pool-t')
-    .host('h1', { master: true, version })
-    .host('h2', { version })
-    .sr('shared-nfs', { shared: true })
-    .vm('app', { host: 'h2', power: power.app })
-    .vm('held', { host: 'h2', power: power.held })
-    .build();
-}
-
-/** Before the run: app Running, held Paused, both on h2; the run suspended both for h2 (stop-vms recorded both). */
-function runWithStops(): Run {
-  const plan = makePlan(['h1', 'h2']);
-  for (const h of plan.hosts) h.host = ref(h.name);
-  for (const s of plan.steps) if (s.hostName) s.host = ref(s.hostName);
-  const run = makeRun(plan);
-  for (const s of run.steps) if (s.hostName) s.host = ref(s.hostName);
-  const stopped = {
-    'OpaqueRef:vm-app': { name: 'app', priorState: 'Running', host: ref('h2'), action: 'suspend', stopped: true },
-    'OpaqueRef:vm-held': { name: 'held', priorState: 'Paused', host: ref('h2'), action: 'suspend', stopped: true },
-  };
-  run.steps.push({ id: 'h2:stop-vms', kind: 'stop-vms', host: ref('h2'), hostName: 'h2', state: 'done', attempts: 1, data: { stopped } });
-  return { ...run, baseline: baselineOf(pool('7.1.0', { app: 'Running', held: 'Paused' })), state: 'done' };
-}
+import { pool, runWithStops } from './paused-vms-fixture';
 
 const at = (power: { app: PowerState; held: PowerState }) => pool('7.6.0', power);
 
