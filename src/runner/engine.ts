@@ -23,6 +23,7 @@ import { TERMINAL_RUN_STATES, type Ref, type Run, type StepRecord } from '../dom
 import { NotifyQueue, auditor } from './audit';
 import { fencedStore, isFenced, renewLeaseWhileHeld } from './fencing';
 import { RunInterrupted, isPoolUnavailable, toStepError } from './errors';
+import { endAuditUnreadText, endNotRecordedText, notStartedText, readFailedText, retryStoreCall, StoreUnavailable, storeFailed } from './store-calls';
 import type { Fence, PoolClient, RunStore } from './ports';
 
 export { fencedStore, isFenced } from './fencing';
@@ -58,56 +59,6 @@ export interface EngineDeps {
 }
 
 const TERMINAL = new Set<string>(TERMINAL_RUN_STATES);
-
-/** Clock ms between tries of a loop's write or read the store refused (about half a minute in all, within the lease). */
-const WRITE_RETRY_MS = [1_000, 2_000, 4_000, 8_000, 15_000];
-
-/**
- * The store stayed unavailable while the start or end of a step (or the baseline, or the run's end) was recorded, or
- * while the loop read the run (or, at its end, the pool's earlier runs): the run stays as the store last showed it,
- * and this loop stops; `said` is what the run's thread is told.
- */
-class StoreUnavailable extends Error {
-  constructor(readonly said: string) {
-    super(said);
-    this.name = 'StoreUnavailable';
-  }
-}
-
-const storeFailed = (err: unknown, call: 'write' | 'read' = 'write') =>
-  `the store ${call} failed ${WRITE_RETRY_MS.length + 1} times (last: ${(err as Error)?.message ?? String(err)})`;
-const TAKEN_UP_AGAIN = 'Once the store answers again, a restart of the bot or a Resume of the run takes it up (`xsupgrade serve` does so by itself once this runner\'s pool lease lapses)';
-
-/**
- * What the run's thread is told when the store stayed unavailable at the end of `stepId` (the run's end when
- * absent): `ended` is what the bot observed, `recorded` whether the state itself was written (only its audit missing).
- */
-function endNotRecordedText(ended: string, stepId: string | undefined, recorded: boolean, err: unknown): string {
-  const cause = storeFailed(err);
-  const again = TAKEN_UP_AGAIN;
-  if (recorded) return `${ended}. That is recorded, but its audit record could not be written: ${cause}. This runner stops driving the run here. ${again}, from where the store shows it.`;
-  const where = stepId ? `${stepId} as running` : 'the run as running';
-  const rerun = stepId ? `${stepId} runs again and reads the pool first, so what it already did is found there, not sent blindly again` : "the run's end is checked against the pool again";
-  return `${ended}, but the bot could not record it: ${cause}. This runner stops driving the run here; the store still shows ${where}${stepId ? ', so no recovery action is offered yet' : ''}. ${again}: ${rerun}.`;
-}
-
-/**
- * What the run's thread is told when the store stayed unavailable before anything was sent to the pool: `what` could
- * not be recorded (`recorded`: it was, only its audit record is missing); `before` says what was not sent yet.
- */
-function notStartedText(what: string, before: string, recorded: boolean, err: unknown): string {
-  const written = recorded ? `${what} was recorded, but its audit record could not be written` : `The bot could not record ${what}`;
-  return `${written}: ${storeFailed(err)}. ${before}. This runner stops driving the run here. ${TAKEN_UP_AGAIN}, from where the store shows it; the pool is read again first.`;
-}
-
-/**
- * What the run's thread is told when the store stayed unavailable for a read of the run loop (`when`): `sent` says
- * what was (or may have been) sent to the pool; `rerun` names the step the store still shows as running mid-way.
- */
-function readFailedText(when: string, sent: string, rerun: string | undefined, err: unknown): string {
-  const next = rerun ? `: ${rerun} runs again and reads the pool first, so what it already did is found there, not sent blindly again` : ', from where the store shows it; the pool is read again first';
-  return `The bot could not read the run from the store ${when}: ${storeFailed(err, 'read')}. ${sent}. This runner stops driving the run here. ${TAKEN_UP_AGAIN}${next}.`;
-}
 
 interface Loop {
   controller: AbortController;
@@ -602,32 +553,9 @@ export class Engine {
     await this.deps.checkpoint?.(`after:${step.id}`);
   }
 
-  /**
-   * A write of the loop at the start or end of a step, of the baseline or of the run's end. A store error leaves its
-   * outcome unknown (PostgreSQL may have committed before the answer was lost), and a step must not run (again)
-   * blindly: the write is tried again, never the step, after reading whether the store already shows it
-   * (`recorded`). Fenced: the loop stops as ever. If the store stays unavailable, StoreUnavailable stops the loop: the
-   * store shows the run as before the write, so a restart, a Resume or a take-over runs the step, reading the pool first.
-   * Reads go through it too (readRun): they have no side effect, so they are simply tried again.
-   */
-  private async recordWrite<T>(loop: Loop, runId: string, write: () => Promise<T>, recorded: ((run: Run) => T | undefined) | undefined, said: (err: unknown) => string): Promise<T> {
-    for (let tries = 0; ; tries++) {
-      try {
-        return await write();
-      } catch (err) {
-        if (isFenced(err)) throw err;
-        const delay = WRITE_RETRY_MS[tries];
-        if (delay === undefined) throw new StoreUnavailable(said(err));
-        this.deps.logger.warn({ runId, err: (err as Error)?.message ?? String(err), tries: tries + 1 }, 'the store did not answer a call of the run loop: trying it again');
-        await this.deps.clock.sleep(delay, loop.controller.signal).catch(() => {
-          throw new RunInterrupted('stopped while a call of the run loop waited for the store; it resumes from the pool state');
-        });
-        if (!recorded) continue;
-        const now = await loop.store.getRun(runId).catch(() => undefined);
-        const already = now && recorded(now);
-        if (already !== undefined) return already;
-      }
-    }
+  /** retryStoreCall (store-calls.ts) for this loop: its store, its abort signal. */
+  private recordWrite<T>(loop: Loop, runId: string, write: () => Promise<T>, recorded: ((run: Run) => T | undefined) | undefined, said: (err: unknown) => string): Promise<T> {
+    return retryStoreCall({ runId, store: loop.store, signal: loop.controller.signal, clock: this.deps.clock, logger: this.deps.logger }, write, recorded, said);
   }
 
   /** The run as the loop's store shows it, the read tried again like a write (`said`: the thread's text if it stays unavailable). */
@@ -726,9 +654,7 @@ export class Engine {
     const { store } = loop;
     // the live pool against the baseline decides the outcome: "done" never hides a host or a VM left behind. The end
     // audit's pool reads are caught inside it (said in the audit); its store read is tried again like the loop's reads
-    const unread = (err: unknown) =>
-      `Every step of the run is done, but the bot could not read the store to finish checking the pool against its state before the run: ${storeFailed(err, 'read')}. The store does not show the run as done yet. This runner stops driving the run here. ${TAKEN_UP_AGAIN}: the run's end is checked against the pool again.`;
-    const reads: Pick<RunStore, 'listRuns'> = { listRuns: (filter) => this.recordWrite(loop, run.id, () => store.listRuns(filter), undefined, unread) };
+    const reads: Pick<RunStore, 'listRuns'> = { listRuns: (filter) => this.recordWrite(loop, run.id, () => store.listRuns(filter), undefined, endAuditUnreadText) };
     const audit = await endAuditOf({ client, clock, store: reads }, run);
     const endedAt = clock.now();
     const ended = 'Every step of the run is done and the pool was checked against its state before the run';

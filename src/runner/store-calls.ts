@@ -1,0 +1,102 @@
+/**
+ * The run loop's calls to its store (engine.ts), and what the run's thread is told when the store stays unavailable.
+ * A store error leaves a write's outcome unknown (PostgreSQL may have committed before the answer was lost), and a
+ * step must not run (again) blindly: the call is tried again, never the step, a write only after reading whether the
+ * store already shows it. A store that stays unavailable stops the loop (StoreUnavailable): the run stays as the store
+ * shows it, and a restart, a Resume or a take-over goes on from there, reading the pool first.
+ */
+import type { Clock } from '../clock';
+import type { Logger } from '../log';
+import type { Run } from '../domain/types';
+import { RunInterrupted } from './errors';
+import { isFenced } from './fencing';
+import type { RunStore } from './ports';
+
+/** Clock ms between tries of a loop's write or read the store refused (about half a minute in all, within the lease). */
+const WRITE_RETRY_MS = [1_000, 2_000, 4_000, 8_000, 15_000];
+
+/**
+ * The store stayed unavailable while the start or end of a step (or the baseline, or the run's end) was recorded, or
+ * while the loop read the run (or, at its end, the pool's earlier runs): the run stays as the store last showed it,
+ * and this loop stops; `said` is what the run's thread is told.
+ */
+export class StoreUnavailable extends Error {
+  constructor(readonly said: string) {
+    super(said);
+    this.name = 'StoreUnavailable';
+  }
+}
+
+export const storeFailed = (err: unknown, call: 'write' | 'read' = 'write') =>
+  `the store ${call} failed ${WRITE_RETRY_MS.length + 1} times (last: ${(err as Error)?.message ?? String(err)})`;
+const TAKEN_UP_AGAIN = 'Once the store answers again, a restart of the bot or a Resume of the run takes it up (`xsupgrade serve` does so by itself once this runner\'s pool lease lapses)';
+
+/**
+ * What the run's thread is told when the store stayed unavailable at the end of `stepId` (the run's end when
+ * absent): `ended` is what the bot observed, `recorded` whether the state itself was written (only its audit missing).
+ */
+export function endNotRecordedText(ended: string, stepId: string | undefined, recorded: boolean, err: unknown): string {
+  const cause = storeFailed(err);
+  const again = TAKEN_UP_AGAIN;
+  if (recorded) return `${ended}. That is recorded, but its audit record could not be written: ${cause}. This runner stops driving the run here. ${again}, from where the store shows it.`;
+  const where = stepId ? `${stepId} as running` : 'the run as running';
+  const rerun = stepId ? `${stepId} runs again and reads the pool first, so what it already did is found there, not sent blindly again` : "the run's end is checked against the pool again";
+  return `${ended}, but the bot could not record it: ${cause}. This runner stops driving the run here; the store still shows ${where}${stepId ? ', so no recovery action is offered yet' : ''}. ${again}: ${rerun}.`;
+}
+
+/**
+ * What the run's thread is told when the store stayed unavailable before anything was sent to the pool: `what` could
+ * not be recorded (`recorded`: it was, only its audit record is missing); `before` says what was not sent yet.
+ */
+export function notStartedText(what: string, before: string, recorded: boolean, err: unknown): string {
+  const written = recorded ? `${what} was recorded, but its audit record could not be written` : `The bot could not record ${what}`;
+  return `${written}: ${storeFailed(err)}. ${before}. This runner stops driving the run here. ${TAKEN_UP_AGAIN}, from where the store shows it; the pool is read again first.`;
+}
+
+/**
+ * What the run's thread is told when the store stayed unavailable for a read of the run loop (`when`): `sent` says
+ * what was (or may have been) sent to the pool; `rerun` names the step the store still shows as running mid-way.
+ */
+export function readFailedText(when: string, sent: string, rerun: string | undefined, err: unknown): string {
+  const next = rerun ? `: ${rerun} runs again and reads the pool first, so what it already did is found there, not sent blindly again` : ', from where the store shows it; the pool is read again first';
+  return `The bot could not read the run from the store ${when}: ${storeFailed(err, 'read')}. ${sent}. This runner stops driving the run here. ${TAKEN_UP_AGAIN}${next}.`;
+}
+
+/** What the thread is told when, every step done, the end audit's store read stayed unavailable. */
+export const endAuditUnreadText = (err: unknown): string =>
+  `Every step of the run is done, but the bot could not read the store to finish checking the pool against its state before the run: ${storeFailed(err, 'read')}. The store does not show the run as done yet. This runner stops driving the run here. ${TAKEN_UP_AGAIN}: the run's end is checked against the pool again.`;
+
+/** The loop a call belongs to: its run, store, abort signal (shutdown, abort), clock and log. */
+export interface StoreCallScope {
+  runId: string;
+  store: Pick<RunStore, 'getRun'>;
+  signal: AbortSignal;
+  clock: Clock;
+  logger: Logger;
+}
+
+/**
+ * `call` (a write at the start or end of a step, of the baseline or of the run's end, or a read), tried again after
+ * WRITE_RETRY_MS while the store refuses it; before each new try of a write, `recorded` reads whether the store
+ * already shows it (then that is the result). Fenced: thrown at once (the loop stops as ever). Still refused after
+ * the last try: StoreUnavailable with `said(err)`; the loop aborted meanwhile: RunInterrupted.
+ */
+export async function retryStoreCall<T>(scope: StoreCallScope, call: () => Promise<T>, recorded: ((run: Run) => T | undefined) | undefined, said: (err: unknown) => string): Promise<T> {
+  for (let tries = 0; ; tries++) {
+    try {
+      return await call();
+    } catch (err) {
+      if (isFenced(err)) throw err;
+      const delay = WRITE_RETRY_MS[tries];
+      if (delay === undefined) throw new StoreUnavailable(said(err));
+      scope.logger.warn({ runId: scope.runId, err: (err as Error)?.message ?? String(err), tries: tries + 1 }, 'the store did not answer a call of the run loop: trying it again');
+      await scope.clock.sleep(delay, scope.signal).catch(() => {
+        throw new RunInterrupted('stopped while a call of the run loop waited for the store; it resumes from the pool state');
+      });
+      if (!recorded) continue;
+      const now = await scope.store.getRun(scope.runId).catch(() => undefined);
+      const already = now && recorded(now);
+      if (already !== undefined) return already;
+    }
+  }
+}
