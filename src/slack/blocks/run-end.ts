@@ -1,7 +1,7 @@
 import { isFinalHop } from '../../planner/hops';
 import type { KnownBlock } from '@slack/types';
 import type { PoolConfig } from '../../config/pools';
-import type { EndAudit, Run } from '../../domain/types';
+import type { EndAudit, Ref, Run } from '../../domain/types';
 import { compareVersions } from '../../domain/versions';
 import { clockTime, context, duration, esc, LIMIT, MAX_CHARS, messageChars, packLines, plural, runContext, sections, slackText, SlackMessage, truncate, who } from './common';
 import { restoreButton } from './restore';
@@ -102,6 +102,14 @@ function backWords(a: EndAudit): string {
 }
 
 /**
+ * The end audit's entry of a planned host, if it has one: by the plan's ref (a host renamed during the run has an entry,
+ * and a place in `behind`, under its live name), by name in an audit made by an older version (no ref).
+ */
+export function endAuditEntryOf(audit: EndAudit, hp: { host: Ref; name: string }): EndAudit['hosts'][number] | undefined {
+  return audit.hosts.find((e) => (e.ref !== undefined ? e.ref === hp.host : e.name === hp.name));
+}
+
+/**
  * The planned hosts for the R5.3 Tools gate, each with what the bot knows of its version at the end: the end audit's
  * read of the live pool, else the plan's version before the run, worded as such (never "still runs" from the plan).
  */
@@ -114,8 +122,7 @@ function toolsGateHosts(run: Run, progress: HostProgress[]): GateHost[] {
     const hp = run.plan.hosts[i]!;
     if (!audit) return isOnTarget(p) ? { name: hp.name, product: target } : { name: hp.name, product: hp.from.product, seen: 'not-read' };
     if (audit.unreadable) return { name: hp.name, product: hp.from.product, seen: 'not-read' };
-    // by the plan's ref: a renamed host's entry and `behind` carry its live name; by name in an older version's audit
-    const entry = audit.hosts.find((e) => (e.ref !== undefined ? e.ref === hp.host : e.name === hp.name));
+    const entry = endAuditEntryOf(audit, hp);
     const name = entry?.name ?? hp.name;
     if (!audit.behind.includes(name)) return { name, product: entry?.version ?? target, seen: 'at-end' };
     if (entry?.version !== undefined) {

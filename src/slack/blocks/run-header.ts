@@ -5,7 +5,7 @@ import { approversMention, button, clockTime, confirm, context, esc, runContext,
 import { ACTION, encodeButtonValue } from './ids';
 import { activeWords, hostProgress, HostProgress, isOnTarget, mixedMode } from './progress';
 import { restoreButton } from './restore';
-import { endedClean } from './run-end';
+import { endAuditEntryOf, endedClean } from './run-end';
 
 /** The run header: one message per run, edited in place (chat.update); the run's thread hangs off it. */
 
@@ -81,25 +81,26 @@ function moreHostsLine(run: Run, rest: HostProgress[]): string {
 }
 
 /**
- * The end audit's entries by the plan's host name. The audit names a host as the live pool does, so a host renamed
- * during the run is found by the plan's ref its entry carries (audits of older versions: by name).
+ * The end audit's entries by the plan's host name (endAuditEntryOf: a host renamed during the run by its ref), with
+ * the live name said when it differs.
  */
 function atEndByPlanName(run: Run): Map<string, { detail: string; name: string }> {
-  const byRef = new Map(run.plan.hosts.map((h) => [h.host, h.name]));
+  const audit = run.endAudit;
+  if (!audit) return new Map();
   return new Map(
-    (run.endAudit?.hosts ?? []).map((e) => {
-      const planName = (e.ref !== undefined ? byRef.get(e.ref) : undefined) ?? e.name;
-      return [planName, { detail: planName === e.name ? e.detail : `named ${e.name} in the live pool; ${e.detail}`, name: e.name }];
+    run.plan.hosts.flatMap((hp) => {
+      const e = endAuditEntryOf(audit, hp);
+      return e ? [[hp.name, { detail: e.name === hp.name ? e.detail : `named ${e.name} in the live pool; ${e.detail}`, name: e.name }] as const] : [];
     }),
   );
 }
 
 /** The plan's names of the hosts the end audit found behind the target (its `behind` holds live names). */
 function behindByPlanName(run: Run): Set<string> {
-  const behind = new Set(run.endAudit?.behind ?? []);
-  const names = new Set(behind);
-  for (const [planName, e] of atEndByPlanName(run)) if (behind.has(e.name)) names.add(planName);
-  return names;
+  const audit = run.endAudit;
+  if (!audit) return new Set();
+  const behind = new Set(audit.behind);
+  return new Set(run.plan.hosts.filter((hp) => behind.has(endAuditEntryOf(audit, hp)?.name ?? hp.name)).map((hp) => hp.name));
 }
 
 /** "7.6.0 back 03:00 · " for a host the run saw back on the target (its wait-host done), else nothing. */
