@@ -12,37 +12,15 @@ import type { PoolClient } from '../../src/runner/ports';
 import type { RestoreRecord, Run } from '../../src/domain/types';
 import { XenApiTimeoutError } from '../../src/xenapi';
 import type { TaskWaitOptions } from '../../src/xenapi/types';
-import { fastClock, makePlan, makeRun } from './helpers';
+import { fastClock } from './helpers';
+import { abortedAtH2StopVms, H1, H2 } from './restore-fixture';
 
-const H1 = 'ref-h1';
-const H2 = 'ref-h2';
 const VM = 'OpaqueRef:vm-big';
 const SUSPEND_TASK = 'OpaqueRef:task-suspend';
 
-function abortedRunWithSuspendIssued(): Run {
-  const plan = makePlan(['h1', 'h2']);
-  const at = plan.steps.findIndex((s) => s.id === 'h2:approval');
-  plan.steps.splice(at + 1, 0, {
-    id: 'h2:stop-vms',
-    kind: 'stop-vms',
-    host: H2,
-    hostName: 'h2',
-    description: 'stop',
-    expectedSeconds: 1,
-    stops: [{ vm: VM, vmName: 'vm-big', host: H2, action: 'suspend', reason: 'R2.5 disks on a local SR' }],
-  });
-  const run = makeRun(plan);
-  run.state = 'aborted';
-  for (const s of run.steps) {
-    if (s.id.startsWith('h1:') || s.id === 'backup' || ['h2:disable', 'h2:evacuate', 'h2:approval'].includes(s.id)) s.state = 'done';
-  }
-  run.steps.find((s) => s.id === 'h2:disable')!.data = { wasEnabled: false };
-  // the suspend was sent (recorded `issued` before the call); the run was aborted while xapi carried it out
-  const stop = run.steps.find((s) => s.id === 'h2:stop-vms')!;
-  stop.state = 'failed';
-  stop.data = { stopped: { [VM]: { name: 'vm-big', priorState: 'Running', host: H2, action: 'suspend', stopped: false, issued: { method: 'VM.suspend', at: 0 } } } };
-  return run;
-}
+/** the suspend was sent (recorded `issued` before the call); the run was aborted while xapi carried it out */
+const abortedRunWithSuspendIssued = (): Run =>
+  abortedAtH2StopVms({ [VM]: { name: 'vm-big', priorState: 'Running', host: H2, action: 'suspend', stopped: false, issued: { method: 'VM.suspend', at: 0 } } }, 'failed');
 
 function world() {
   const vm = { power_state: 'Running', resident_on: H2, current_operations: { [SUSPEND_TASK]: 'suspend' } as Record<string, string> };

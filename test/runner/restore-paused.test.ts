@@ -9,35 +9,14 @@ import type { RestoreRecord, Run } from '../../src/domain/types';
 import { executeRestore, restoreOffer } from '../../src/runner/restore';
 import type { PoolClient } from '../../src/runner/ports';
 import type { StoppedVm } from '../../src/runner/steps/stop-vms';
-import { fastClock, makePlan, makeRun } from './helpers';
+import { fastClock } from './helpers';
+import { abortedAtH2StopVms, H1, H2 } from './restore-fixture';
 
-const H1 = 'ref-h1';
-const H2 = 'ref-h2';
 const VM = 'OpaqueRef:vm1';
 const NULL = 'OpaqueRef:NULL';
 
 /** an aborted run whose h2:stop-vms stopped vm1 (its record `rec`); restore-vms of h2 not run */
-function abortedRun(rec: StoppedVm): Run {
-  const plan = makePlan(['h1', 'h2']);
-  const at = plan.steps.findIndex((s) => s.id === 'h2:approval');
-  plan.steps.splice(at + 1, 0, {
-    id: 'h2:stop-vms',
-    kind: 'stop-vms',
-    host: H2,
-    hostName: 'h2',
-    description: 'stop',
-    expectedSeconds: 1,
-    stops: [{ vm: VM, vmName: 'vm1', host: H2, action: rec.action, reason: 'R2.5 disks on a local SR' }],
-  });
-  const run = makeRun(plan);
-  run.state = 'aborted';
-  for (const s of run.steps) {
-    if (s.id.startsWith('h1:') || s.id === 'backup' || ['h2:disable', 'h2:evacuate', 'h2:approval', 'h2:stop-vms'].includes(s.id)) s.state = 'done';
-  }
-  run.steps.find((s) => s.id === 'h2:disable')!.data = { wasEnabled: false };
-  run.steps.find((s) => s.id === 'h2:stop-vms')!.data = { stopped: { [VM]: rec } };
-  return run;
-}
+const abortedRun = (rec: StoppedVm): Run => abortedAtH2StopVms({ [VM]: rec }, 'done');
 
 /** a pool of h1, h2 and vm1 that honours start_paused as real xapi does; every call sent through Async. */
 function world(vm: { power_state: string; resident_on: string }) {
