@@ -168,6 +168,10 @@ export class DecodePool {
         heldBytes += chunk.length;
         if (heldBytes >= POST_BYTES) flush();
         if (!thread.pending.has(id)) break; // failed already: its error is what the caller gets
+        // The shared slice (loop-slice.ts), as every reader on the loop takes it. Without it, the chunks of the 14
+        // replies of a read were handed over in microtasks, and libuv went on reading each socket (up to 32 reads of
+        // 64 KiB per socket per turn) with no timer run in between: 30–40 ms blocks with no collection in them.
+        if (sliceDue()) await nextSlice();
       }
       flush();
     } catch (e) {
