@@ -203,6 +203,8 @@ export async function startBot(config: ServeConfig, opts: { logger: Logger; cloc
       groups,
       operatorChannel: config.general.operatorChannel,
       loadSlackRefs: async (runId) => (await store.getRun(runId))?.slack,
+      // a header refresh left stored by an earlier process or a stopped replica must not show a state the run has left
+      loadRun: (runId) => store.getRun(runId),
       saveSlackRefs: async (runId, refs) => {
         await store.updateRun(runId, (run) => {
           run.slack = refs;

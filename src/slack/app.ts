@@ -4,7 +4,7 @@ import { App } from '@slack/bolt';
 import { Clock, systemClock } from '../clock';
 import type { PoolConfig } from '../config/pools';
 import type { Core } from '../domain/ports';
-import type { AuditEvent, SlackRefs } from '../domain/types';
+import type { AuditEvent, Run, SlackRefs } from '../domain/types';
 import type { Logger } from '../log';
 import type { OutboxStore } from '../store/types';
 import { cached, observeRoutes, Readiness, startObserveServer } from '../observe/health';
@@ -43,6 +43,8 @@ export interface SlackAppDeps {
   saveSlackRefs?: (runId: string, refs: SlackRefs) => Promise<void>;
   /** the refs stored in a run (messages left by an earlier process refer to its header) */
   loadSlackRefs?: (runId: string) => Promise<SlackRefs | undefined>;
+  /** the run as stored (a header refresh left stored by an earlier process is checked against it) */
+  loadRun?: (runId: string) => Promise<Run | undefined>;
   /** where undelivered messages survive a restart (store.outbox); without it the outbox is in memory only */
   outboxStore?: OutboxStore;
   /** per-channel spacing of posts (default 1000 ms, Slack's ~1 message/s/channel) */
@@ -121,7 +123,7 @@ export function createSlackApp(deps: SlackAppDeps): SlackApp {
     },
   });
   outboxRef = outbox;
-  const notifier = new SlackNotifier({ outbox, pools: deps.pools, clock, logger, saveSlackRefs: deps.saveSlackRefs, loadSlackRefs: deps.loadSlackRefs, toolsFollowUp: deps.tools !== undefined });
+  const notifier = new SlackNotifier({ outbox, pools: deps.pools, clock, logger, saveSlackRefs: deps.saveSlackRefs, loadSlackRefs: deps.loadSlackRefs, loadRun: deps.loadRun, toolsFollowUp: deps.tools !== undefined });
   notifierRef = notifier;
 
   // The bot's identity comes from one auth.test in start() (retried, with a clear error for a bad token)

@@ -36,6 +36,11 @@ export interface SlackNotifierDeps {
   saveSlackRefs?: (runId: string, refs: SlackRefs) => Promise<void>;
   /** the refs stored in the run (after a restart, for messages stored by the previous process) */
   loadSlackRefs?: (runId: string) => Promise<SlackRefs | undefined>;
+  /**
+   * the run as stored now (Core/store owns it): a header refresh left stored by an earlier process or a stopped
+   * replica, for a run this process has not seen since, is checked against it (reviseStoredHeader)
+   */
+  loadRun?: (runId: string) => Promise<Run | undefined>;
   /** the app runs the R5.1 Tools follow-up (it was given one): the run's end may say its checklist follows */
   toolsFollowUp?: boolean;
 }
@@ -75,26 +80,55 @@ export class SlackNotifier implements Notifier {
 
   /**
    * A header refresh stored by an earlier process or a stopped replica (restored, or adopted: issue 16) holds the
-   * header as it was when it was queued. Sent after this process showed a newer one, it would put the header back
-   * (a host "in progress" again after it was upgraded): dropped when the header shows its revision or a newer one,
-   * rebuilt from the newest run known here when that is newer. A run this process has not seen goes as stored.
+   * header as it was when it was queued. Sent after the run moved on, it would put the header back (a host "in
+   * progress" again after it was upgraded, a run "running" again after it ended): dropped when the header shows its
+   * revision or a newer one, rebuilt from the newest run when that is newer. A run this process has not seen since
+   * (after a restart or an adoption) is read from the store (`loadRun`); when it cannot be read, or holds nothing
+   * newer, the refresh goes as stored (a message is never dropped because the store is down).
    */
-  private reviseStoredHeader(record: OutboxRecord): StoredRevision {
+  private async reviseStoredHeader(record: OutboxRecord): Promise<StoredRevision> {
     if (!record.coalesceKey?.startsWith(HEADER_KEY) || record.revision === undefined) return 'stored';
     const runId = record.coalesceKey.slice(HEADER_KEY.length);
-    const shown = this.headerRevision.get(runId);
-    if (shown !== undefined && shown >= record.revision) return 'skip';
+    const revision = record.revision;
+    const showsNewer = () => (this.headerRevision.get(runId) ?? -Infinity) >= revision;
+    if (showsNewer()) return 'skip';
+    if ((this.latest.get(runId)?.revision ?? -Infinity) <= revision) {
+      const stored = await this.storedRun(runId, record);
+      if (stored) this.remember(stored);
+      if (showsNewer()) return 'skip'; // shown by this process while the store was read
+    }
     const current = this.latest.get(runId);
+    if (!current || current.revision <= revision) return 'stored';
+    // the header's ts: known here, else as the run stores it, else the one the stored refresh names
     const refs = this.refs.get(runId);
-    if (!current || current.revision <= record.revision || !refs?.headerTs) return 'stored';
+    const args = record.request.args;
+    const target = refs?.headerTs
+      ? { channel: refs.channel, ts: refs.headerTs }
+      : current.slack?.headerTs
+        ? { channel: current.slack.channel, ts: current.slack.headerTs }
+        : typeof args.ts === 'string' && typeof args.channel === 'string'
+          ? { channel: args.channel, ts: args.ts }
+          : undefined;
+    if (!target) return 'stored';
     this.headerRevision.set(runId, current.revision);
-    return this.headerUpdate(current, refs, refs.headerTs);
+    return this.headerUpdate(current, target.channel, target.ts);
+  }
+
+  /** The run as stored now (reviseStoredHeader); undefined when there is no loadRun or the store cannot be read. */
+  private async storedRun(runId: string, record: OutboxRecord): Promise<Run | undefined> {
+    if (!this.deps.loadRun) return undefined;
+    try {
+      return await this.deps.loadRun(runId);
+    } catch (e) {
+      this.log.warn({ runId, job: record.describe, revision: record.revision, err: (e as Error).message }, 'could not read the run from the store to check a stored header refresh; it is sent as stored');
+      return undefined;
+    }
   }
 
   /** chat.update of a run's header, showing `run` (its revision kept with the stored entry) */
-  private headerUpdate(run: Run, refs: SlackRefs, ts: string): SlackRequest {
+  private headerUpdate(run: Run, channel: string, ts: string): SlackRequest {
     const msg = runHeaderMessage(run, this.pool(run.pool));
-    return { method: 'chat.update', args: { channel: refs.channel, ts, text: msg.text, blocks: msg.blocks }, revision: run.revision };
+    return { method: 'chat.update', args: { channel, ts, text: msg.text, blocks: msg.blocks }, revision: run.revision };
   }
 
   /**
@@ -273,7 +307,7 @@ export class SlackNotifier implements Notifier {
         const current = this.latest.get(run.id) ?? run;
         if (!refs.headerTs || this.headerRevision.get(run.id) === current.revision) return undefined;
         this.headerRevision.set(run.id, current.revision);
-        return this.headerUpdate(current, refs, refs.headerTs);
+        return this.headerUpdate(current, refs.channel, refs.headerTs);
       },
       persist: () => {
         const current = this.latest.get(run.id) ?? run;

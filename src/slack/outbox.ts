@@ -71,7 +71,7 @@ export class Outbox {
   /** stored ids loaded by restore()/adoptStored() and not delivered yet */
   private readonly queuedIds = new Set<string>();
   /** see reviseStored() */
-  private revise?: (record: OutboxRecord) => StoredRevision;
+  private revise?: (record: OutboxRecord) => StoredRevision | Promise<StoredRevision>;
 
   constructor(private readonly opts: OutboxOptions) {
     this.minIntervalMs = opts.minIntervalMs ?? 1000;
@@ -141,7 +141,7 @@ export class Outbox {
    * what it knows now: a run header refresh stored with an older run revision than the header already shows must
    * not put it back (it is dropped, or rebuilt from the newest run). Without a check a stored message goes as stored.
    */
-  reviseStored(check: (record: OutboxRecord) => StoredRevision): void {
+  reviseStored(check: (record: OutboxRecord) => StoredRevision | Promise<StoredRevision>): void {
     this.revise = check;
   }
 
@@ -317,7 +317,13 @@ export class Outbox {
 
   /** A stored message as the notifier revises it (reviseStored), refs resolved. */
   private async buildStored(record: OutboxRecord): Promise<SlackRequest | undefined> {
-    const decided = this.revise?.(record) ?? 'stored';
+    let decided: StoredRevision = 'stored';
+    try {
+      decided = (await this.revise?.(record)) ?? 'stored';
+    } catch (e) {
+      // a check that fails must not drop the message: it goes as stored
+      this.log.warn({ job: record.describe, err: (e as Error).message }, 'could not check a stored Slack message against the current state; sending it as stored');
+    }
     if (decided === 'stored') return this.resolveStored(record);
     if (decided === 'skip') {
       this.log.info({ job: record.describe, revision: record.revision }, 'a stored header refresh older than the header already shown is not sent');
