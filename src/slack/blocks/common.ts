@@ -107,19 +107,49 @@ export function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
 }
 
-/** One or more section blocks: text longer than Slack's 3000 characters is split on line breaks. */
+/**
+ * What sections() shows of lines longer than a section beyond their first section: all of it while its sections stay
+ * within these (room left for the caller's buttons and context blocks, and for Slack's ~13k characters a message),
+ * past them the rest of such a line is left out and a line says how much. Short lines are never left out.
+ */
+const SPLIT_ROOM = { chars: MAX_CHARS - 2000, blocks: LIMIT.blocks - 10 };
+
+/**
+ * One or more section blocks: text longer than Slack's 3000 characters is split on line breaks, and a line longer
+ * than a section over several sections (splitText: never inside an entity or a `<…>` token), not cut.
+ */
 export function sections(text: string): SectionBlock[] {
-  const out: SectionBlock[] = [];
+  const texts: string[] = [];
   let chunk = '';
-  for (const line of text.split('\n')) {
-    const piece = truncate(line, LIMIT.sectionText);
+  let chars = 0; // of texts
+  const add = (piece: string): void => {
     if (chunk && chunk.length + 1 + piece.length > LIMIT.sectionText) {
-      out.push({ type: 'section', text: { type: 'mrkdwn', text: chunk } });
+      texts.push(chunk);
+      chars += chunk.length;
       chunk = piece;
     } else chunk = chunk ? `${chunk}\n${piece}` : piece;
+  };
+  for (const line of text.split('\n')) {
+    if (line.length <= LIMIT.sectionText) {
+      add(line);
+      continue;
+    }
+    const [first, ...more] = splitText(line, LIMIT.sectionText);
+    add(first!);
+    for (let i = 0; i < more.length; i++) {
+      // the line goes on in the next section (a line break there would put one in the middle of the line)
+      if (chars + chunk.length + more[i]!.length > SPLIT_ROOM.chars || texts.length + 2 > SPLIT_ROOM.blocks) {
+        const left = more.slice(i).reduce((n, p) => n + p.length, 0);
+        add(`_… ${left.toLocaleString('en-US')} more characters of this line not shown (Slack's message size)_`);
+        break;
+      }
+      texts.push(chunk);
+      chars += chunk.length;
+      chunk = more[i]!;
+    }
   }
-  if (chunk) out.push({ type: 'section', text: { type: 'mrkdwn', text: chunk } });
-  return out;
+  if (chunk) texts.push(chunk);
+  return texts.map((t) => ({ type: 'section', text: { type: 'mrkdwn', text: t } }));
 }
 
 export function section(text: string, blockId?: string): SectionBlock {
@@ -163,37 +193,68 @@ export function button(opts: { text: string; actionId: string; value: string; st
 /** A section's text in packLines: a little under LIMIT.sectionText. */
 const PACKED_SECTION_CHARS = 2900;
 
-/** Where to break a text that is too long: after its last "; ", else ", ", else space; else at its end. */
-function breakAt(window: string): number {
-  for (const sep of ['; ', ', ', ' ']) {
-    const i = window.lastIndexOf(sep);
-    if (i > 0) return i + sep.length;
-  }
-  return window.length;
-}
+/**
+ * What a piece of Slack text never starts or ends inside: an entity (esc) and a `<…>` token (a mention, a channel, a
+ * date, a link: kept by slackText, written by who/clockTime). In escaped mrkdwn "&", "<" and ">" only ever open or
+ * close these; a text not yet escaped (replies.ts counts it escaped) has them kept whole too, a mention included.
+ */
+const UNBREAKABLE = /&(?:amp|lt|gt);|<[^<>\n]*>/g;
 
 /**
  * `text` in pieces of at most `max` characters (each character counted as `charSize` says: escaped, for a text not yet
- * escaped), broken after "; ", ", " or a space where possible: none of it dropped.
+ * escaped), broken after "; ", ", " or a space where possible: none of it dropped. A piece never ends inside an
+ * entity, a `<…>` token or a character of two UTF-16 units; only a token longer than `max` is cut (a piece longer
+ * than `max` would be refused by Slack), and a character larger than `max` is a piece alone.
  */
-export function splitText(text: string, max: number, charSize: (c: string) => number = () => 1): string[] {
-  const out: string[] = [];
-  let rest = text;
+export function splitText(text: string, max: number, charSize: (c: string) => number = (c) => c.length): string[] {
   const size = (t: string): number => {
     let n = 0;
-    for (let i = 0; i < t.length; i++) n += charSize(t[i]!);
+    for (const c of t) n += charSize(c);
     return n;
   };
-  while (size(rest) > max) {
-    let n = 0;
-    let len = 0;
-    while (n < rest.length && len + charSize(rest[n]!) <= max) len += charSize(rest[n++]!);
-    const cut = Math.max(1, breakAt(rest.slice(0, n)));
-    out.push(rest.slice(0, cut));
-    rest = rest.slice(cut);
+  if (size(text) <= max) return [text];
+  // the text as units no piece is cut inside: characters (code points), and the entities and tokens that fit a piece
+  const units: string[] = [];
+  const chars = (t: string): void => {
+    for (const c of t) units.push(c);
+  };
+  let last = 0;
+  for (const m of text.matchAll(UNBREAKABLE)) {
+    chars(text.slice(last, m.index));
+    if (size(m[0]) <= max) units.push(m[0]);
+    else chars(m[0]);
+    last = m.index! + m[0].length;
   }
-  if (rest || !out.length) out.push(rest);
-  return out;
+  chars(text.slice(last));
+  const sizes = units.map(size);
+  const out: string[] = [];
+  let i = 0;
+  for (;;) {
+    let n = i;
+    let len = 0;
+    while (n < units.length && len + sizes[n]! <= max) len += sizes[n++]!;
+    if (n === units.length) {
+      out.push(units.slice(i).join(''));
+      return out;
+    }
+    // at least one unit: a character larger than max is a piece alone
+    const cut = breakAt(units, i, Math.max(n, i + 1));
+    out.push(units.slice(i, cut).join(''));
+    i = cut;
+  }
+}
+
+/**
+ * Where to break units[from..to) that is too long: after its last "; ", else ", ", else space (never one inside a
+ * token: a token is one unit), but not before its first unit; else at its end.
+ */
+function breakAt(units: string[], from: number, to: number): number {
+  for (const sep of ['; ', ', ', ' ']) {
+    for (let k = to; k - sep.length > from; k--) {
+      if ([...sep].every((c, j) => units[k - sep.length + j] === c)) return k;
+    }
+  }
+  return to;
 }
 
 /**
