@@ -60,8 +60,9 @@ export async function longCall(deps: StepDeps, ctx: StepContext, c: LongCall): P
   /** Follow a task to its end; its own failure ends the record (it says the call did not succeed). */
   const follow = async (task: Ref): Promise<unknown> => {
     try {
-      // a replica taken over while it followed the task leaves it (and its destroy) to the new lease holder
-      const result = await client.waitForTask!(task, { deadlineMs: deps.clock.now() + c.budgetMs, beforeDestroy: () => ctx.assertLive() });
+      // a replica taken over while it followed the task leaves it (and its destroy) to the new lease holder; an abort
+      // stops following it at once (the record keeps the task: a re-run follows the same one)
+      const result = await client.waitForTask!(task, { deadlineMs: deps.clock.now() + c.budgetMs, beforeDestroy: () => ctx.assertLive(), signal: ctx.signal });
       await save(null);
       return result;
     } catch (err) {

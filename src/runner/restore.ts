@@ -125,9 +125,10 @@ async function putBack(deps: RestoreDeps, run: Run, offer: RestoreOffer, rec: Re
     );
   };
   /**
-   * A wait on the pool (a task followed), ended at once when the lease is lost (deps.signal): Restore stops. The client's
-   * wait cannot be cancelled (TaskWaitOptions has no signal): left behind, it only reads until the task ends or its
-   * deadline passes, and does not destroy the task (`keepTaskIfLeaseLost`).
+   * A wait on the pool (a task followed), ended at once when the lease is lost (deps.signal): Restore stops. The
+   * client's wait is given the same signal (TaskWaitOptions.signal): it stops following too, without cancelling or
+   * destroying the task (nor does `keepTaskIfLeaseLost` let it destroy one). Whichever of the two ends first, a lost
+   * lease is said as such.
    */
   const whileLeaseHeld = async <T>(waiting: Promise<T>, where: string): Promise<T> => {
     const signal = deps.signal;
@@ -139,7 +140,13 @@ async function putBack(deps: RestoreDeps, run: Run, offer: RestoreOffer, rec: Re
       else signal.addEventListener('abort', onAbort, { once: true });
     });
     try {
-      const first = await Promise.race([waiting.then((value) => ({ value })), lost]);
+      let first: { value: T } | 'lost';
+      try {
+        first = await Promise.race([waiting.then((value) => ({ value })), lost]);
+      } catch (err) {
+        if (signal.aborted) return await leaseGone(where); // the wait rejected with the signal's reason first
+        throw err;
+      }
       if (first !== 'lost') return first.value;
       return await leaseGone(where);
     } finally {
@@ -202,7 +209,7 @@ async function putBack(deps: RestoreDeps, run: Run, offer: RestoreOffer, rec: Re
     const following = `while following ${step.method} ${step.target}`;
     const follow = async (task: string, how: string): Promise<boolean> => {
       try {
-        await whileLeaseHeld(client.waitForTask!(task, { deadlineMs, beforeDestroy: keepTaskIfLeaseLost }), `${following} (task ${task})`);
+        await whileLeaseHeld(client.waitForTask!(task, { deadlineMs, beforeDestroy: keepTaskIfLeaseLost, signal: deps.signal }), `${following} (task ${task})`);
         rec.did.push(`${step.did} (its task ${task} followed: ${how})`);
       } catch (err) {
         if (err instanceof RestoreStopped) throw err;
@@ -220,7 +227,8 @@ async function putBack(deps: RestoreDeps, run: Run, offer: RestoreOffer, rec: Re
       lost = new Error(`its task ${running} could not be followed`);
     } else {
       try {
-        await whileLeaseHeld(client.callAsync(step.method, step.params, { deadlineMs, beforeDestroy: keepTaskIfLeaseLost }), following);
+        // the signal ends the following of its task only: the call itself, once sent, is never abandoned mid-answer
+        await whileLeaseHeld(client.callAsync(step.method, step.params, { deadlineMs, beforeDestroy: keepTaskIfLeaseLost, signal: deps.signal }), following);
         return void rec.did.push(step.did);
       } catch (err) {
         if (err instanceof RestoreStopped) throw err;
@@ -300,7 +308,7 @@ async function putBack(deps: RestoreDeps, run: Run, offer: RestoreOffer, rec: Re
           .catch((err: unknown) => stopOnStoreError(err, `before following ${op} of ${vm.name}`));
       }
       try {
-        const waiting = client.waitForTask(task, { keep: true, deadlineMs: deps.clock.now() + RESTORE_TASK_WAIT_MS });
+        const waiting = client.waitForTask(task, { keep: true, deadlineMs: deps.clock.now() + RESTORE_TASK_WAIT_MS, signal: deps.signal });
         await whileLeaseHeld(waiting, `while following ${op} of ${vm.name} (task ${task})`);
       } catch (err) {
         if (err instanceof RestoreStopped) throw err;

@@ -312,6 +312,7 @@ export class XenApiClient extends EventEmitter {
 
   /** `Async.<method>` then waitForTask: resolves with the task's decoded result. */
   async callAsync<T = string>(method: string, params: unknown[] = [], opts: TaskWaitOptions = {}): Promise<T> {
+    opts.signal?.throwIfAborted(); // already stopped: nothing is sent
     const task = await this.call<string>(`Async.${method}`, params);
     return this.waitForTask<T>(task, opts);
   }
@@ -323,18 +324,24 @@ export class XenApiClient extends EventEmitter {
    * taskDeadlineMs): when it passes → XenApiTimeoutError (the task is left running and not destroyed: it may still
    * complete). A batch without the task (a poll window passed, or the master restarted: real xapi loses tasks with
    * no `del` event) is checked with task.get_status: a task that no longer exists → XenApiTaskLostError.
-   * `beforeDestroy` runs before task.destroy and may refuse it (TaskWaitOptions).
+   * `beforeDestroy` runs before task.destroy and may refuse it (TaskWaitOptions). `signal` stops the wait at once with
+   * its reason (the long-poll in flight is abandoned); the task is left as it is, neither cancelled nor destroyed.
    */
   async waitForTask<T = string>(task: string, opts: TaskWaitOptions = {}): Promise<T> {
+    const { signal } = opts;
+    signal?.throwIfAborted();
     const deadline = opts.deadlineMs ?? this.clock.now() + this.taskDeadlineMs;
     let token = '';
     for (;;) {
+      signal?.throwIfAborted();
       const remaining = assertBeforeDeadline(this.clock, deadline, `task ${task}`);
       const waitS = Math.min(this.eventPollSeconds, remaining / 1000);
       let batch: EventFromResult;
       try {
-        batch = await this.eventFrom([`task/${task}`], token, waitS);
+        // the signal aborts the request itself (wire.ts rejects with its reason): no waiting out the poll window
+        batch = await this.eventFrom([`task/${task}`], token, waitS, { signal });
       } catch (e) {
+        signal?.throwIfAborted();
         if (isXenApiError(e, 'EVENTS_LOST') || isXenApiError(e, 'EVENT_FROM_TOKEN_PARSE_FAILURE')) {
           token = '';
           continue;
@@ -343,7 +350,7 @@ export class XenApiClient extends EventEmitter {
       }
       token = batch.token;
       const mine = batch.events.filter((ev) => ev.ref === task);
-      if (mine.length === 0) await this.assertTaskExists(task);
+      if (mine.length === 0) await this.assertTaskExists(task, signal);
       for (const ev of mine) {
         if (ev.operation === 'del') throw new XenApiTaskLostError(`task ${task} was destroyed before it finished`, task, 'task');
         if (!ev.snapshot) continue;
@@ -368,15 +375,18 @@ export class XenApiClient extends EventEmitter {
   /** An ended task followed: destroyed (after beforeDestroy allows it), unless the caller keeps it (TaskWaitOptions.keep). */
   private async endTask(task: string, opts: TaskWaitOptions): Promise<void> {
     if (opts.keep) return;
+    // no longer followed once aborted: its destroy (a change to the pool) is left to xapi's collection of ended tasks
+    opts.signal?.throwIfAborted();
     await opts.beforeDestroy?.();
     await this.destroyTask(task);
   }
 
   /** task.get_status; HANDLE_INVALID → XenApiTaskLostError (the task vanished without an event). Other answers: keep waiting. */
-  private async assertTaskExists(task: string): Promise<void> {
+  private async assertTaskExists(task: string, signal?: AbortSignal): Promise<void> {
     try {
-      await this.call('task.get_status', [task]);
+      await this.call('task.get_status', [task], { signal });
     } catch (e) {
+      signal?.throwIfAborted();
       if (isXenApiError(e, 'HANDLE_INVALID')) throw new XenApiTaskLostError(`task ${task} no longer exists (lost in a master restart, or destroyed)`, task, 'task');
       if (!(e instanceof XenApiError)) throw e;
       this.logger.debug({ task, err: e.message }, 'task.get_status refused; still following the task by events');

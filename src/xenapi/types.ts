@@ -27,6 +27,12 @@ export interface TaskWaitOptions {
    * object's current_operations after a lost answer. Another client following it would find it gone.
    */
   keep?: boolean;
+  /**
+   * Stops following the task (an aborted run, a lease lost): the wait rejects with the signal's reason at once, the
+   * event.from long-poll in flight included, and sends nothing more. The task itself is the pool's: never cancelled,
+   * never destroyed, only no longer followed. In callAsync it applies to the following only, not to the Async call.
+   */
+  signal?: AbortSignal;
 }
 
 export interface EventFromResult {

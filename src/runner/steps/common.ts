@@ -105,7 +105,7 @@ export async function followMigrationInFlight(client: PoolClient, ctx: StepConte
     followed.add(task);
     await ctx.audit(`${m.vmName}: a migration is already in progress on it (${op}, task ${task}); following it to its end, no second migration sent`, { vm: m.vm, task, operation: op });
     try {
-      await client.waitForTask(task, { keep: true });
+      await client.waitForTask(task, { keep: true, signal: ctx.signal }); // an abort stops following it at once
     } catch (err) {
       if (!(err instanceof XenApiError) && !(err instanceof XenApiTaskLostError)) throw err;
       await ctx.audit(`${m.vmName}: the migration in progress (task ${task}) ended without success (${err.message}); reading where the VM is now`, { vm: m.vm, task });

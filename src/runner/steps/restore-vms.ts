@@ -66,7 +66,7 @@ async function settle(deps: StepDeps, ctx: StepContext, vmRef: Ref, name: string
     if (!deps.client.waitForTask) throw new Error(`this client cannot follow tasks: ${name}'s ${op} in progress (task ${task}) is not followed`);
     followed.add(task);
     await ctx.audit(`${name}: ${why}; following its ${op} in progress (task ${task}), not sent again`, { task });
-    await deps.client.waitForTask(task, { keep: true });
+    await deps.client.waitForTask(task, { keep: true, signal: ctx.signal }); // an abort stops following it at once
   }
 }
 

@@ -80,8 +80,9 @@ async function settle(deps: StepDeps, ctx: StepContext, stop: VmStop, method: st
     if (!deps.client.waitForTask) throw new Error(`this client cannot follow tasks: ${stop.vmName}'s stop in progress (task ${task}) is not followed`);
     followed.add(task);
     await ctx.audit(`${stop.vmName}: the answer to ${method} was lost; following its task ${task} still in progress, not sent again`, { method, task });
-    // kept, not destroyed: nothing shows the task is the run's (another client may be following its own stop)
-    await deps.client.waitForTask(task, { keep: true });
+    // kept, not destroyed: nothing shows the task is the run's (another client may be following its own stop).
+    // An abort of the run stops following it at once (the stop goes on on the pool; a re-run reads the VM again)
+    await deps.client.waitForTask(task, { keep: true, signal: ctx.signal });
   }
 }
 
