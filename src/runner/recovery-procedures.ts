@@ -145,7 +145,8 @@ async function forgetRejoin(env: RecoveryEnv, run: Run, step: StepRecord): Promi
       // audited without its arguments: they hold the pool's password
       await env.audit(run.id, 'xenapi', 'runner', `pool.join on ${address} → master ${master.address} (R4.2)`, { step: step.id, method: 'pool.join', target: address });
       // minutes (reference H4): Async on the fresh host, followed; a join still running there is followed, not re-sent
-      const wait = { deadlineMs: env.clock.now() + slowCallMs(rt.deps), beforeDestroy: () => ctx.assertLive() };
+      // an abort stops following the join (TaskWaitOptions.signal); the join itself is the host's, never cancelled
+      const wait = { deadlineMs: env.clock.now() + slowCallMs(rt.deps), beforeDestroy: () => ctx.assertLive(), signal: ctx.signal };
       const tasks = (await fresh.call<Record<string, { name_label?: string; status?: string }>>('task.get_all_records')) ?? {};
       const pending = Object.entries(tasks).find(([, t]) => t.name_label === 'Async.pool.join' && t.status === 'pending')?.[0];
       try {

@@ -25,6 +25,8 @@ async function setup(opts: { pendingJoin?: boolean } = {}) {
   const pool = new FakePool([{ name: 'h1', master: true, srs: ['nfs'] }], []);
   /** what reached the reinstalled host, in order */
   const sent: string[] = [];
+  /** the signal each follow of the join task was given */
+  const followSignals: Array<AbortSignal | undefined> = [];
   let whileFollowing: Interference | undefined;
   const interfere = interferer(store, clock, () => run.id);
   const client = {
@@ -56,6 +58,7 @@ async function setup(opts: { pendingJoin?: boolean } = {}) {
       return fresh.waitForTask<T>('OpaqueRef:join', o);
     },
     waitForTask: async <T>(task: string, o: TaskWaitOptions = {}): Promise<T> => {
+      followSignals.push(o.signal);
       if (whileFollowing) await interfere(whileFollowing);
       await o.beforeDestroy?.();
       sent.push(`task.destroy ${task}`);
@@ -84,7 +87,8 @@ async function setup(opts: { pendingJoin?: boolean } = {}) {
   // as Engine.recover builds it: every write and audit record fenced by this runner's lease token
   const fenced = fencedStore(store, { pool: 'pool-t', owner: 'runner-a', token: lease.token });
   const audit = auditor(fenced, clock);
-  const signal = new AbortController().signal;
+  const stepController = new AbortController();
+  const signal = stepController.signal;
   const env: RecoveryEnv = {
     rt,
     store: fenced,
@@ -95,6 +99,8 @@ async function setup(opts: { pendingJoin?: boolean } = {}) {
   };
   return {
     sent,
+    followSignals,
+    abortStep: (why: Error) => stepController.abort(why),
     interfere,
     followWith: (what: Interference) => void (whileFollowing = what),
     join: async () => continueRecovery(env, (await store.getRun(run.id))!, step),
@@ -106,6 +112,16 @@ describe('forget & rejoin: pool.join is fenced like every side effect (issue 16)
     const t = await setup();
     await expect(t.join()).rejects.toMatchObject({ code: 'JOINED_HOST_NOT_SEEN' });
     expect(t.sent).toEqual(['Async.pool.join', 'task.destroy OpaqueRef:join']);
+  });
+
+  it.each([false, true])('the join task followed (pending join adopted: %s) is given the step\'s signal: an abort stops following it', async (pendingJoin) => {
+    const t = await setup({ pendingJoin });
+    await expect(t.join()).rejects.toMatchObject({ code: 'JOINED_HOST_NOT_SEEN' });
+    expect(t.followSignals).toHaveLength(1);
+    const followed = t.followSignals[0];
+    expect(followed?.aborted).toBe(false);
+    t.abortStep(new Error('run aborted'));
+    expect(followed?.aborted).toBe(true);
   });
 
   it.each<Interference>(['take-over', 'abort'])('%s before the join: pool.join is not sent', async (what) => {
