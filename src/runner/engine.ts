@@ -16,14 +16,15 @@
  * periodically by `serve`) takes over runs whose holder stopped renewing; onRunChanged() wakes the holder when a
  * decision was stored by another replica.
  */
+import { isDeepStrictEqual } from 'node:util';
 import type { Clock } from '../clock';
 import type { Logger } from '../log';
 import type { Notifier } from '../domain/ports';
 import { TERMINAL_RUN_STATES, type Ref, type Run, type StepRecord } from '../domain/types';
-import { NotifyQueue, auditor } from './audit';
+import { NotifyQueue, auditor, type AuditKind } from './audit';
 import { fencedStore, isFenced, renewLeaseWhileHeld } from './fencing';
 import { RunInterrupted, isPoolUnavailable, toStepError } from './errors';
-import { endAuditUnreadText, endNotRecordedText, notStartedText, readFailedText, retryStoreCall, StoreUnavailable, storeFailed } from './store-calls';
+import { auditShown, endAuditUnreadText, endNotRecordedText, midStepText, notStartedText, readFailedText, retryStoreCall, StoreUnavailable, storeFailed, type Recorded } from './store-calls';
 import type { Fence, PoolClient, RunStore } from './ports';
 
 export { fencedStore, isFenced } from './fencing';
@@ -59,6 +60,15 @@ export interface EngineDeps {
 }
 
 const TERMINAL = new Set<string>(TERMINAL_RUN_STATES);
+
+/**
+ * The store stayed unavailable for a call of the step (its context aborts the loop's signal with it): thrown by the
+ * step, or caught by it (an item's failure, a wrapped error), it stops the loop with its text, never as the step's failure.
+ */
+function storeStopped(err: unknown, signal: AbortSignal): StoreUnavailable | undefined {
+  if (err instanceof StoreUnavailable) return err;
+  return signal.reason instanceof StoreUnavailable ? signal.reason : undefined;
+}
 
 interface Loop {
   controller: AbortController;
@@ -238,8 +248,17 @@ export class Engine {
     );
   }
 
-  /** A StepContext for any step of the run (the recovery procedures reuse step modules through it). */
-  contextFor(run: Run, stepId: string, signal: AbortSignal, rt: PoolRuntime, writer: { store: RunStore; audit: Loop['audit'] } = { store: this.deps.store, audit: this.audit }): StepContext {
+  /**
+   * A StepContext for any step of the run (the recovery procedures reuse step modules through it). `writer` is the run
+   * loop's (its store, audit and controller): the step's store calls are tried again as the loop's own (store-calls.ts).
+   */
+  contextFor(
+    run: Run,
+    stepId: string,
+    signal: AbortSignal,
+    rt: PoolRuntime,
+    writer: { store: RunStore; audit: Loop['audit']; controller?: AbortController } = { store: this.deps.store, audit: this.audit },
+  ): StepContext {
     const { store, audit } = writer;
     const record = run.steps.find((s) => s.id === stepId);
     const planStep = run.plan.steps.find((s) => s.id === stepId);
@@ -248,12 +267,36 @@ export class Engine {
     const hostPlan = step.host ? run.plan.hosts.find((h) => h.host === step.host) : undefined;
     const log = this.deps.logger.child({ runId: run.id, pool: run.pool, step: stepId, ...(step.hostName ? { host: step.hostName } : {}) });
     const remap = hostRemap(run);
+    // A store error is no failure of the step on the pool: the call is tried again (a write after reading whether the
+    // store already shows it). A store that stays unavailable aborts the loop's signal with the StoreUnavailable, so
+    // the step sends nothing further even where it takes an error as one item's failure, and the loop stops on it.
+    const storeCall = <T>(call: () => Promise<T>, recorded: Recorded<T> | undefined, kind: 'read' | 'write'): Promise<T> =>
+      retryStoreCall({ runId: run.id, store, signal, clock: this.deps.clock, logger: log }, call, recorded, (err) => midStepText(stepId, kind, err)).catch((err: unknown) => {
+        if (err instanceof StoreUnavailable) writer.controller?.abort(err);
+        throw err;
+      });
+    /** an audit record of the step, tried again like the loop's (read back first: never appended twice) */
+    const stepAudit = async (message: string, detail: Record<string, unknown>): Promise<{ retried: boolean }> => {
+      const since = this.deps.clock.now();
+      let retried = false;
+      const append = () =>
+        audit(run.id, 'xenapi', 'runner', message, detail).then(
+          () => true as const,
+          (err: unknown) => {
+            retried = true;
+            throw err;
+          },
+        );
+      await storeCall(append, auditShown(store, run.id, since, { kind: 'xenapi', actor: 'runner', message, detail }), 'write');
+      return { retried };
+    };
     const assertLive = async (): Promise<void> => {
       signal.throwIfAborted();
-      const now = await store.getRun(run.id);
+      // the store unreadable: no action is sent (storeCall throws, never returns without the run and its lease)
+      const now = await storeCall(() => store.getRun(run.id), undefined, 'read');
       if (!now || TERMINAL.has(now.state)) throw new RunInterrupted(`run ${run.id} is ${now?.state ?? 'gone'}: no further action`);
       // a runner that stalled past its lease may have been taken over: then only the new owner acts on the pool (R3.1)
-      const lease = await store.getLease(run.pool);
+      const lease = await storeCall(() => store.getLease(run.pool), undefined, 'read');
       if (lease && lease.owner !== this.deps.ownerId) {
         throw new RunInterrupted(`pool ${run.pool} is now driven by ${lease.owner}: this runner stops without acting`);
       }
@@ -268,16 +311,25 @@ export class Engine {
       assertLive,
       saveData: async (patch) => {
         signal.throwIfAborted();
-        const updated = await store.updateRun(run.id, (r) => {
-          const s = r.steps.find((x) => x.id === stepId)!;
-          s.data = { ...(s.data ?? {}), ...patch };
-        });
-        step.data = structuredClone(updated.steps.find((x) => x.id === stepId)!.data);
+        const dataOf = (r: Run) => r.steps.find((x) => x.id === stepId)!.data;
+        const updated = await storeCall(
+          () =>
+            store.updateRun(run.id, (r) => {
+              const s = r.steps.find((x) => x.id === stepId)!;
+              s.data = { ...(s.data ?? {}), ...patch };
+            }),
+          // a save committed before its answer was lost is kept (merging it again would do no harm either)
+          (r) => (Object.entries(patch).every(([k, v]) => isDeepStrictEqual(dataOf(r)?.[k], v)) ? r : undefined),
+          'write',
+        );
+        step.data = structuredClone(dataOf(updated));
       },
       act: async <T>(method: string, params: unknown[], target: string, opts: { async?: boolean; deadlineMs?: number } = {}): Promise<T> => {
         await assertLive(); // an abort from another process stops the next side effect
         // recorded BEFORE the call, fenced: a replica whose lease was taken over gets FencedError here and sends nothing
-        await audit(run.id, 'xenapi', 'runner', `${method} ${target}`, { method, target, step: stepId });
+        const { retried } = await stepAudit(`${method} ${target}`, { method, target, step: stepId });
+        // the store did not answer for a while: the run and the lease are checked again before the call
+        if (retried) await assertLive();
         log.info({ method, target }, 'xenapi side effect');
         // the task's destroy at its end is a call too: not sent once this runner was taken over or the run ended
         const result = opts.async
@@ -286,7 +338,7 @@ export class Engine {
         await this.deps.checkpoint?.(`${stepId}:did:${method}`);
         return result;
       },
-      audit: (message, detail) => audit(run.id, 'xenapi', 'runner', message, { ...detail, step: stepId }),
+      audit: async (message, detail) => void (await stepAudit(message, { ...detail, step: stepId })),
       say: async (text) => this.notify(run, 'runEvent', (n) => n.runEvent(run, text)),
       checkpoint: async (label) => {
         await this.deps.checkpoint?.(`${stepId}:${label}`);
@@ -457,15 +509,12 @@ export class Engine {
       (err) => notStartedText(`that ${record.id} ${starts}`, before, false, err),
     );
     const step = started.steps[idx]!;
-    await this.recordWrite(
+    await this.recordAudit(
       loop,
       run.id,
-      () =>
-        loop.audit(run.id, interrupted ? 'resume' : 'step', 'runner', `${step.id} ${interrupted ? 'resumed after an interruption' : 'started'} (attempt ${step.attempts})`, {
-          step: step.id,
-          attempt: step.attempts,
-        }),
-      undefined,
+      interrupted ? 'resume' : 'step',
+      `${step.id} ${interrupted ? 'resumed after an interruption' : 'started'} (attempt ${step.attempts})`,
+      { step: step.id, attempt: step.attempts },
       (err) => notStartedText(`That ${step.id} ${starts}`, before, true, err),
     );
     this.notify(started, 'runUpdated', (n) => n.runUpdated(started));
@@ -482,10 +531,15 @@ export class Engine {
       const ctx = this.contextFor(current, step.id, signal, rt, loop);
       try {
         outcome = await rt.steps[step.kind].execute(ctx);
+        // a step that went on after the store stayed unavailable for one of its calls: its outcome is not recorded
+        const stopped = storeStopped(undefined, signal);
+        if (stopped) throw stopped;
         await this.deps.checkpoint?.(`${step.id}:executed`); // side effects done, not recorded yet
         break;
       } catch (err) {
         if (isFenced(err)) throw err; // the loop stops: nothing more is written by this replica
+        const stopped = storeStopped(err, signal);
+        if (stopped) throw stopped; // the loop stops on it and tells the thread: no step failure, the step runs again
         if (signal.aborted || err instanceof RunInterrupted) {
           // stop this loop too: the step must not be started again by this runner (run ended, pool taken over)
           if (!signal.aborted) loop.controller.abort(err);
@@ -498,11 +552,12 @@ export class Engine {
           const unanswered = toStepError(err).message;
           // mid-step: actions may already have been sent, so the thread is never told that nothing was
           const ended = `${step.id} stopped when the pool did not answer (${unanswered}), and may already have sent actions to the pool`;
-          await this.recordWrite(
+          await this.recordAudit(
             loop,
             run.id,
-            () => loop.audit(run.id, 'state', 'runner', `${step.id}: the pool did not answer (${unanswered}); reconnecting, then the step runs again and reads the pool first (try ${attempt + 1} of ${transientRetries})`, { step: step.id }),
-            undefined,
+            'state',
+            `${step.id}: the pool did not answer (${unanswered}); reconnecting, then the step runs again and reads the pool first (try ${attempt + 1} of ${transientRetries})`,
+            { step: step.id },
             (e) => endNotRecordedText(ended, step.id, false, e),
           );
           await rt.deps.client.reconnect({ deadlineMs: clock.now() + rt.deps.config.pollMs * 30 }).catch(() => undefined);
@@ -527,7 +582,7 @@ export class Engine {
         (r) => (r.steps[idx]!.state === 'awaiting-approval' ? r : undefined),
         (err) => endNotRecordedText(ended, step.id, false, err),
       );
-      await this.recordWrite(loop, run.id, () => loop.audit(run.id, 'state', 'runner', `waiting for approval of ${step.id}`, { step: step.id }), undefined, (err) => endNotRecordedText(ended, step.id, true, err));
+      await this.recordAudit(loop, run.id, 'state', `waiting for approval of ${step.id}`, { step: step.id }, (err) => endNotRecordedText(ended, step.id, true, err));
       await this.deps.checkpoint?.(`${step.id}:waiting`);
       const s = waiting.steps[idx]!;
       this.notify(waiting, 'approvalNeeded', (n) => n.approvalNeeded(waiting, s));
@@ -548,14 +603,24 @@ export class Engine {
       (r) => (r.steps[idx]!.state === 'done' && r.steps[idx]!.endedAt === endedAt ? r : undefined),
       (err) => endNotRecordedText(ended, step.id, false, err),
     );
-    await this.recordWrite(loop, run.id, () => loop.audit(run.id, 'step', 'runner', `${step.id} done${outcome.note ? `: ${outcome.note}` : ''}`, { step: step.id }), undefined, (err) => endNotRecordedText(ended, step.id, true, err));
+    await this.recordAudit(loop, run.id, 'step', `${step.id} done${outcome.note ? `: ${outcome.note}` : ''}`, { step: step.id }, (err) => endNotRecordedText(ended, step.id, true, err));
     this.notify(done, 'runUpdated', (n) => n.runUpdated(done));
     await this.deps.checkpoint?.(`after:${step.id}`);
   }
 
   /** retryStoreCall (store-calls.ts) for this loop: its store, its abort signal. */
-  private recordWrite<T>(loop: Loop, runId: string, write: () => Promise<T>, recorded: ((run: Run) => T | undefined) | undefined, said: (err: unknown) => string): Promise<T> {
+  private recordWrite<T>(loop: Loop, runId: string, write: () => Promise<T>, recorded: Recorded<T> | undefined, said: (err: unknown) => string): Promise<T> {
     return retryStoreCall({ runId, store: loop.store, signal: loop.controller.signal, clock: this.deps.clock, logger: this.deps.logger }, write, recorded, said);
+  }
+
+  /**
+   * An audit record of the loop (actor 'runner'), appended like its other writes: before a new try the run's audit is
+   * read for it, so an append committed before its answer was lost is not appended again.
+   */
+  private recordAudit(loop: Loop, runId: string, kind: AuditKind, message: string, detail: Record<string, unknown> | undefined, said: (err: unknown) => string): Promise<true> {
+    const since = this.deps.clock.now(); // the record of the first try is stamped at or after it
+    const append = () => loop.audit(runId, kind, 'runner', message, detail).then(() => true as const);
+    return this.recordWrite(loop, runId, append, auditShown(loop.store, runId, since, { kind, actor: 'runner', message, detail }), said);
   }
 
   /** The run as the loop's store shows it, the read tried again like a write (`said`: the thread's text if it stays unavailable). */
@@ -582,13 +647,14 @@ export class Engine {
           r.outcome = `${stepId} failed: ${error.message}`;
         }
       });
-    const writeAudit = () => audit(runId, 'step', 'runner', `${stepId} failed: ${error.message}`, { step: stepId, ...error });
+    const message = `${stepId} failed: ${error.message}`;
+    const detail = { step: stepId, ...error };
     // outside a run loop the store's error goes to the caller, as before
     const failed = loop
       ? await this.recordWrite(loop, runId, write, (r) => (r.steps.find((x) => x.id === stepId)?.endedAt === endedAt ? r : undefined), (e) => endNotRecordedText(ended, stepId, false, e))
       : await write();
-    if (loop) await this.recordWrite(loop, runId, writeAudit, undefined, (e) => endNotRecordedText(ended, stepId, true, e));
-    else await writeAudit();
+    if (loop) await this.recordAudit(loop, runId, 'step', message, detail, (e) => endNotRecordedText(ended, stepId, true, e));
+    else await audit(runId, 'step', 'runner', message, detail);
     const s = failed.steps.find((x) => x.id === stepId)!;
     if (failed.state === 'failed') this.notify(failed, 'stepFailed', (n) => n.stepFailed(failed, s, validActions(failed, s)));
     return failed;
@@ -606,8 +672,12 @@ export class Engine {
     try {
       const result = await continueRecovery(env, run, step);
       if (result.status === 'closed') this.notify(result.run, 'runFinished', (n) => n.runFinished(result.run));
+      const stopped = storeStopped(undefined, loop.controller.signal); // a procedure that went on past it
+      if (stopped) throw stopped;
     } catch (err) {
       if (isFenced(err)) throw err;
+      const stopped = storeStopped(err, loop.controller.signal);
+      if (stopped) throw stopped;
       if (err instanceof RunInterrupted && !loop.controller.signal.aborted) loop.controller.abort(err);
       if (loop.controller.signal.aborted || err instanceof RunInterrupted) return;
       await this.failStep(run.id, step.id, err, loop);
@@ -640,10 +710,11 @@ export class Engine {
       said(false),
     );
     const baseline = stored.baseline!;
-    await this.recordWrite(
+    await this.recordAudit(
       loop,
       run.id,
-      () => loop.audit(run.id, 'state', 'runner', `pool state recorded before the first change: ${baseline.hosts.length} hosts, ${baseline.vms.filter((v) => v.powerState === 'Running').length} running VMs, HA ${baseline.haEnabled ? 'on' : 'off'}`),
+      'state',
+      `pool state recorded before the first change: ${baseline.hosts.length} hosts, ${baseline.vms.filter((v) => v.powerState === 'Running').length} running VMs, HA ${baseline.haEnabled ? 'on' : 'off'}`,
       undefined,
       said(true),
     );
@@ -675,7 +746,7 @@ export class Engine {
       (err) => endNotRecordedText(ended, undefined, false, err),
     );
     if (done.state !== 'done') return;
-    await this.recordWrite(loop, run.id, () => loop.audit(run.id, 'state', 'runner', `run ${run.id} ${done.outcome}`), undefined, (err) => endNotRecordedText(ended, undefined, true, err));
+    await this.recordAudit(loop, run.id, 'state', `run ${run.id} ${done.outcome}`, undefined, (err) => endNotRecordedText(ended, undefined, true, err));
     this.notify(done, 'runFinished', (n) => n.runFinished(done));
     if (done.nextHop?.state !== 'replanning') return;
     await this.deps.checkpoint?.('between-hops'); // done and `replanning` stored, the next hop not planned yet

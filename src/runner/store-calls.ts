@@ -3,11 +3,14 @@
  * A store error leaves a write's outcome unknown (PostgreSQL may have committed before the answer was lost), and a
  * step must not run (again) blindly: the call is tried again, never the step, a write only after reading whether the
  * store already shows it. A store that stays unavailable stops the loop (StoreUnavailable): the run stays as the store
- * shows it, and a restart, a Resume or a take-over goes on from there, reading the pool first.
+ * shows it, and a restart, a Resume or a take-over goes on from there, reading the pool first. A step's own calls to
+ * the store while it runs (its context's assertLive, saveData, audit) are tried again likewise: a store error is no
+ * failure of the step on the pool; a store that stays unavailable stops the step (it sends nothing further) and the loop.
  */
+import { isDeepStrictEqual } from 'node:util';
 import type { Clock } from '../clock';
 import type { Logger } from '../log';
-import type { Run } from '../domain/types';
+import type { AuditEvent, Run } from '../domain/types';
 import { RunInterrupted } from './errors';
 import { isFenced } from './fencing';
 import type { RunStore } from './ports';
@@ -62,6 +65,16 @@ export function readFailedText(when: string, sent: string, rerun: string | undef
   return `The bot could not read the run from the store ${when}: ${storeFailed(err, 'read')}. ${sent}. This runner stops driving the run here. ${TAKEN_UP_AGAIN}${next}.`;
 }
 
+/**
+ * What the run's thread is told when the store stayed unavailable for a call `stepId` made while it ran: the read of
+ * the run and its pool lease before its next action on the pool (assertLive), or the write of what it found or did
+ * (saveData, an audit record). The step stopped there, sending nothing further; what it sent before may have been done.
+ */
+export function midStepText(stepId: string, call: 'read' | 'write', err: unknown): string {
+  const what = call === 'read' ? `read the run and its pool lease from the store while ${stepId} ran` : `record in the store what ${stepId} found or did on the pool`;
+  return `The bot could not ${what}: ${storeFailed(err, call)}. ${stepId} stopped there and sends nothing further, but it may already have sent actions to the pool. This runner stops driving the run here. ${TAKEN_UP_AGAIN}, from where the store shows it: the pool is read first, so what was already done is found there, not sent blindly again.`;
+}
+
 /** What the thread is told when, every step done, the end audit's store read stayed unavailable. */
 export const endAuditUnreadText = (err: unknown): string =>
   `Every step of the run is done, but the bot could not read the store to finish checking the pool against its state before the run: ${storeFailed(err, 'read')}. The store does not show the run as done yet. This runner stops driving the run here. ${TAKEN_UP_AGAIN}: the run's end is checked against the pool again.`;
@@ -76,12 +89,30 @@ export interface StoreCallScope {
 }
 
 /**
- * `call` (a write at the start or end of a step, of the baseline or of the run's end, or a read), tried again after
- * WRITE_RETRY_MS while the store refuses it; before each new try of a write, `recorded` reads whether the store
- * already shows it (then that is the result). Fenced: thrown at once (the loop stops as ever). Still refused after
- * the last try: StoreUnavailable with `said(err)`; the loop aborted meanwhile: RunInterrupted.
+ * How a write's retry finds that the store already shows it: a check of the run as the store shows it, or (`read`)
+ * a read of its own (an audit record: auditShown). `undefined`: not shown, the write is made again.
  */
-export async function retryStoreCall<T>(scope: StoreCallScope, call: () => Promise<T>, recorded: ((run: Run) => T | undefined) | undefined, said: (err: unknown) => string): Promise<T> {
+export type Recorded<T> = ((run: Run) => T | undefined) | { read: () => Promise<T | undefined> };
+
+/**
+ * The read-back of an audit record: an append whose answer was lost may have been committed, so before it is tried
+ * again the run's audit is read for it — same kind, actor and message, the detail given (a writer may add to it),
+ * stamped at or after `since`, taken before the first try (the auditor stamps each try with the clock's now). The run
+ * loop writes its records one after the other, so a record like it in that time is the one that try wrote.
+ */
+export function auditShown(store: Pick<RunStore, 'listAudit'>, runId: string, since: number, e: Pick<AuditEvent, 'kind' | 'actor' | 'message' | 'detail'>): Recorded<true> {
+  const same = (x: AuditEvent) =>
+    x.at >= since && x.kind === e.kind && x.actor === e.actor && x.message === e.message && Object.entries(e.detail ?? {}).every(([k, v]) => isDeepStrictEqual(x.detail?.[k], v));
+  return { read: async () => ((await store.listAudit(runId)).some(same) ? true : undefined) };
+}
+
+/**
+ * `call` (a write at the start or end of a step, of the baseline or of the run's end, of a step's data or audit, or
+ * a read), tried again after WRITE_RETRY_MS while the store refuses it; before each new try of a write, `recorded`
+ * reads whether the store already shows it (then that is the result). Fenced: thrown at once (the loop stops as
+ * ever). Still refused after the last try: StoreUnavailable with `said(err)`; the loop aborted meanwhile: RunInterrupted.
+ */
+export async function retryStoreCall<T>(scope: StoreCallScope, call: () => Promise<T>, recorded: Recorded<T> | undefined, said: (err: unknown) => string): Promise<T> {
   for (let tries = 0; ; tries++) {
     try {
       return await call();
@@ -94,8 +125,10 @@ export async function retryStoreCall<T>(scope: StoreCallScope, call: () => Promi
         throw new RunInterrupted('stopped while a call of the run loop waited for the store; it resumes from the pool state');
       });
       if (!recorded) continue;
-      const now = await scope.store.getRun(scope.runId).catch(() => undefined);
-      const already = now && recorded(now);
+      const already =
+        typeof recorded === 'function'
+          ? await scope.store.getRun(scope.runId).then((now) => (now ? recorded(now) : undefined), () => undefined)
+          : await recorded.read().catch(() => undefined);
       if (already !== undefined) return already;
     }
   }
