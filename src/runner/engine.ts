@@ -331,9 +331,10 @@ export class Engine {
         // the store did not answer for a while: the run and the lease are checked again before the call
         if (retried) await assertLive();
         log.info({ method, target }, 'xenapi side effect');
-        // the task's destroy at its end is a call too: not sent once this runner was taken over or the run ended
+        // the task's destroy at its end is a call too: not sent once this runner was taken over or the run ended; an
+        // abort stops following the task at once (it is the pool's: left to end there, read again by a re-run)
         const result = opts.async
-          ? await rt.deps.client.callAsync<T>(method, params, { deadlineMs: opts.deadlineMs, beforeDestroy: assertLive })
+          ? await rt.deps.client.callAsync<T>(method, params, { deadlineMs: opts.deadlineMs, beforeDestroy: assertLive, signal })
           : await rt.deps.client.call<T>(method, params);
         await this.deps.checkpoint?.(`${stepId}:did:${method}`);
         return result;
