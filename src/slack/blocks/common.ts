@@ -63,8 +63,19 @@ export function slackText(text: string): string {
   return out + esc(text.slice(last));
 }
 
+/**
+ * `text` within `max` characters: past it, its first max - 1 characters and "…". The cut never falls inside an entity,
+ * a `<…>` token or a character of two UTF-16 units (the units splitText never cuts inside): it falls before it, so
+ * the text may end a few characters short. Only a token longer than max - 1 is cut inside, as in splitText.
+ */
 export function truncate(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+  if (text.length <= max) return text;
+  let kept = '';
+  for (const u of unbreakableUnits(text, max - 1, (t) => t.length)) {
+    if (kept.length + u.length > max - 1) break;
+    kept += u;
+  }
+  return `${kept}…`;
 }
 
 const SLACK_USER = /^[UW][A-Z0-9]{2,}$/;
@@ -213,19 +224,7 @@ export function splitText(text: string, max: number, charSize: (c: string) => nu
     return n;
   };
   if (size(text) <= max) return [text];
-  // the text as units no piece is cut inside: characters (code points), and the entities and tokens that fit a piece
-  const units: string[] = [];
-  const chars = (t: string): void => {
-    for (const c of t) units.push(c);
-  };
-  let last = 0;
-  for (const m of text.matchAll(UNBREAKABLE)) {
-    chars(text.slice(last, m.index));
-    if (size(m[0]) <= max) units.push(m[0]);
-    else chars(m[0]);
-    last = m.index! + m[0].length;
-  }
-  chars(text.slice(last));
+  const units = [...unbreakableUnits(text, max, size)];
   const sizes = units.map(size);
   const out: string[] = [];
   let i = 0;
@@ -242,6 +241,22 @@ export function splitText(text: string, max: number, charSize: (c: string) => nu
     out.push(units.slice(i, cut).join(''));
     i = cut;
   }
+}
+
+/**
+ * `text` as the units no piece of it is cut inside (splitText, truncate), in order: characters (code points), and the
+ * entities and `<…>` tokens (UNBREAKABLE) of at most `max` by `size`; a longer token is its characters. Lazy: truncate
+ * reads only the start of a long text.
+ */
+function* unbreakableUnits(text: string, max: number, size: (t: string) => number): Generator<string> {
+  let last = 0;
+  for (const m of text.matchAll(UNBREAKABLE)) {
+    yield* text.slice(last, m.index); // a string iterates by code point
+    if (size(m[0]) <= max) yield m[0];
+    else yield* m[0];
+    last = m.index! + m[0].length;
+  }
+  yield* text.slice(last);
 }
 
 /**
