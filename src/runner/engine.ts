@@ -102,6 +102,8 @@ export class Engine {
   private readonly audit: ReturnType<typeof auditor>;
   private readonly leaseTtlMs: number;
   private stopping = false;
+  /** aborted by shutdown(): ends recoverRuns' waits for the store */
+  private readonly stopped = new AbortController();
 
   constructor(private readonly deps: EngineDeps) {
     this.notifications = new NotifyQueue(deps.logger);
@@ -153,6 +155,7 @@ export class Engine {
 
   async shutdown(): Promise<void> {
     this.stopping = true;
+    this.stopped.abort(new RunInterrupted('runner shutting down'));
     for (const [id, loop] of this.loops) loop.controller.abort(new RunInterrupted(`runner shutting down (run ${id} resumes on restart)`));
     await Promise.all([...this.loops.values()].map((l) => l.done));
     await this.notifications.flush();
@@ -162,53 +165,88 @@ export class Engine {
    * On process start: pick up every run left running, waiting at a gate or paused mid-host, re-reading the pool
    * through its steps (audit 'resume'). Gates are announced again; other runs are driven once the previous
    * owner's lease has expired. A run paused before its next host stays as it is, audited and not announced.
+   * Its store calls are tried again like the run loop's (store-calls.ts; the audit record read back before a new
+   * try): a store that stays unavailable for one run's calls leaves that run as the store shows it (logged), and the
+   * other runs are still recovered.
    */
   async recoverRuns(): Promise<string[]> {
-    const runs = await this.deps.store.listRuns({ states: ['running', 'awaiting-approval', 'paused'] });
+    const { store, clock, logger } = this.deps;
+    const retry = <T>(runId: string, call: () => Promise<T>, recorded: Recorded<T> | undefined, kind: 'read' | 'write') =>
+      retryStoreCall({ runId, store, signal: this.stopped.signal, clock, logger }, call, recorded, (err) => storeFailed(err, kind));
+    let runs: Run[];
+    try {
+      runs = await retry('', () => store.listRuns({ states: ['running', 'awaiting-approval', 'paused'] }), undefined, 'read');
+    } catch (err) {
+      if (err instanceof RunInterrupted) return []; // shut down while it waited for the store
+      throw err;
+    }
     const resumed: string[] = [];
     for (const run of runs) {
       if (!this.deps.runtime(run.pool) || this.loops.has(run.id)) continue;
-      const next = run.steps[nextStepIndex(run)];
-      const where = next ? `${next.id} (${next.state})` : 'its end';
-      const lease = await this.deps.store.getLease(run.pool);
-      if (run.state !== 'awaiting-approval' && lease && lease.runId === run.id && lease.owner !== this.deps.ownerId && this.deps.clock.now() < lease.expiresAt) {
-        // another replica's lease is live (issue 16): it may be driving the run; stand by, say nothing in Slack (a
-        // take-over, if it comes, is audited and announced by takeLease)
-        await this.audit(run.id, 'resume', 'runner', `runner ${this.deps.ownerId} started: run ${run.id} at ${where} is held by ${lease.owner} until ${new Date(lease.expiresAt).toISOString()}; resuming run ${run.id} here only if that lease expires`, {
-          state: run.state,
-          step: next?.id,
-          holder: lease.owner,
-        });
-        this.drive(run.id, { waitForLease: true });
-        continue;
+      try {
+        if (await this.recoverRun(run, retry)) resumed.push(run.id);
+      } catch (err) {
+        if (err instanceof RunInterrupted) break; // shut down while it waited for the store
+        if (!(err instanceof StoreUnavailable)) throw err;
+        logger.error(
+          { runId: run.id, err: err.said },
+          `the store stayed unavailable while run ${run.id} was recovered at startup: not driven by this runner (nothing sent); a restart of the bot or a Resume of the run takes it up. The other runs are recovered`,
+        );
       }
-      if (run.state === 'paused' && next && !mayContinueWhilePaused(run, next)) {
-        // held before its next host ("Pause means paused"): nothing changes for it, so nothing is said in its thread;
-        // a Resume drives it (as adoptOrphans leaves it)
-        await this.audit(run.id, 'resume', 'runner', `runner ${this.deps.ownerId} started: run ${run.id} stays paused at ${where} until someone resumes it`, {
-          state: run.state,
-          step: next.id,
-        });
-        continue;
-      }
-      await this.audit(run.id, 'resume', 'runner', `runner ${this.deps.ownerId} started: resuming run ${run.id} (${run.state}) at ${where}${run.state === 'paused' && next ? ', the host in progress only' : ''}`, {
-        state: run.state,
-        step: next?.id,
-      });
-      const said =
-        run.state === 'paused' && next
-          ? `The runner restarted; the run is paused: it finishes the host in progress, resuming at ${where}, then stays paused until someone resumes it. The pool state is re-read before anything else.`
-          : `The runner restarted; resuming at ${where}. The pool state is re-read before anything else.`;
-      this.notify(run, 'runEvent', (n) => n.runEvent(run, said));
-      resumed.push(run.id);
-      const gate = run.steps.find((s) => s.state === 'awaiting-approval');
-      if (run.state === 'awaiting-approval' && gate) {
-        this.notify(run, 'approvalNeeded', (n) => n.approvalNeeded(run, gate));
-        continue;
-      }
-      this.drive(run.id, { waitForLease: true });
     }
     return resumed;
+  }
+
+  /** recoverRuns for one run; true: resumed (driven, or its gate announced again). */
+  private async recoverRun(
+    run: Run,
+    retry: <T>(runId: string, call: () => Promise<T>, recorded: Recorded<T> | undefined, kind: 'read' | 'write') => Promise<T>,
+  ): Promise<boolean> {
+    const next = run.steps[nextStepIndex(run)];
+    const where = next ? `${next.id} (${next.state})` : 'its end';
+    // an append whose answer was lost may have been committed: read back before a new try, never written twice
+    const resumeAudit = (message: string, detail: Record<string, unknown>) => {
+      const since = this.deps.clock.now();
+      const append = () => this.audit(run.id, 'resume', 'runner', message, detail).then(() => true as const);
+      return retry(run.id, append, auditShown(this.deps.store, run.id, since, { kind: 'resume', actor: 'runner', message, detail }), 'write');
+    };
+    const lease = await retry(run.id, () => this.deps.store.getLease(run.pool), undefined, 'read');
+    if (run.state !== 'awaiting-approval' && lease && lease.runId === run.id && lease.owner !== this.deps.ownerId && this.deps.clock.now() < lease.expiresAt) {
+      // another replica's lease is live (issue 16): it may be driving the run; stand by, say nothing in Slack (a
+      // take-over, if it comes, is audited and announced by takeLease)
+      await resumeAudit(`runner ${this.deps.ownerId} started: run ${run.id} at ${where} is held by ${lease.owner} until ${new Date(lease.expiresAt).toISOString()}; resuming run ${run.id} here only if that lease expires`, {
+        state: run.state,
+        step: next?.id,
+        holder: lease.owner,
+      });
+      this.drive(run.id, { waitForLease: true });
+      return false;
+    }
+    if (run.state === 'paused' && next && !mayContinueWhilePaused(run, next)) {
+      // held before its next host ("Pause means paused"): nothing changes for it, so nothing is said in its thread;
+      // a Resume drives it (as adoptOrphans leaves it)
+      await resumeAudit(`runner ${this.deps.ownerId} started: run ${run.id} stays paused at ${where} until someone resumes it`, {
+        state: run.state,
+        step: next.id,
+      });
+      return false;
+    }
+    await resumeAudit(`runner ${this.deps.ownerId} started: resuming run ${run.id} (${run.state}) at ${where}${run.state === 'paused' && next ? ', the host in progress only' : ''}`, {
+      state: run.state,
+      step: next?.id,
+    });
+    const said =
+      run.state === 'paused' && next
+        ? `The runner restarted; the run is paused: it finishes the host in progress, resuming at ${where}, then stays paused until someone resumes it. The pool state is re-read before anything else.`
+        : `The runner restarted; resuming at ${where}. The pool state is re-read before anything else.`;
+    this.notify(run, 'runEvent', (n) => n.runEvent(run, said));
+    const gate = run.steps.find((s) => s.state === 'awaiting-approval');
+    if (run.state === 'awaiting-approval' && gate) {
+      this.notify(run, 'approvalNeeded', (n) => n.approvalNeeded(run, gate));
+      return true;
+    }
+    this.drive(run.id, { waitForLease: true });
+    return true;
   }
 
   /**

@@ -109,27 +109,46 @@ export function auditShown(store: Pick<RunStore, 'listAudit'>, runId: string, si
 /**
  * `call` (a write at the start or end of a step, of the baseline or of the run's end, of a step's data or audit, or
  * a read), tried again after WRITE_RETRY_MS while the store refuses it; before each new try of a write, `recorded`
- * reads whether the store already shows it (then that is the result). Fenced: thrown at once (the loop stops as
- * ever). Still refused after the last try: StoreUnavailable with `said(err)`; the loop aborted meanwhile: RunInterrupted.
+ * reads whether the store already shows it (then that is the result). A write's outcome stays unknown until such a
+ * read-back is answered: a read-back the store refuses too is tried again after the next wait, and the write is made
+ * again only once a read-back shows it absent — never blindly (it may have been committed before its answer was lost).
+ * Every wait, after a refused write or a refused read-back, counts in the one budget of WRITE_RETRY_MS. Fenced: thrown
+ * at once (the loop stops as ever). Still refused when the budget is spent: StoreUnavailable with `said(err)` (`err`:
+ * the last refusal, of the call or of its read-back); the loop aborted meanwhile: RunInterrupted.
  */
 export async function retryStoreCall<T>(scope: StoreCallScope, call: () => Promise<T>, recorded: Recorded<T> | undefined, said: (err: unknown) => string): Promise<T> {
-  for (let tries = 0; ; tries++) {
+  let waits = 0;
+  for (;;) {
+    let refused: unknown;
     try {
       return await call();
     } catch (err) {
       if (isFenced(err)) throw err;
-      const delay = WRITE_RETRY_MS[tries];
-      if (delay === undefined) throw new StoreUnavailable(said(err));
-      scope.logger.warn({ runId: scope.runId, err: (err as Error)?.message ?? String(err), tries: tries + 1 }, 'the store did not answer a call of the run loop: trying it again');
+      refused = err;
+    }
+    // wait, then (a write) read back whether the store shows it, until a read-back is answered or the budget is spent
+    for (;;) {
+      const delay = WRITE_RETRY_MS[waits];
+      if (delay === undefined) throw new StoreUnavailable(said(refused));
+      waits++;
+      scope.logger.warn({ runId: scope.runId, err: (refused as Error)?.message ?? String(refused), tries: waits }, 'the store did not answer a call of the run loop: trying it again');
       await scope.clock.sleep(delay, scope.signal).catch(() => {
         throw new RunInterrupted('stopped while a call of the run loop waited for the store; it resumes from the pool state');
       });
-      if (!recorded) continue;
-      const already =
-        typeof recorded === 'function'
-          ? await scope.store.getRun(scope.runId).then((now) => (now ? recorded(now) : undefined), () => undefined)
-          : await recorded.read().catch(() => undefined);
+      if (!recorded) break; // a read: simply made again
+      let already: T | undefined;
+      try {
+        already =
+          typeof recorded === 'function'
+            ? await scope.store.getRun(scope.runId).then((now) => (now ? recorded(now) : undefined))
+            : await recorded.read();
+      } catch (err) {
+        if (isFenced(err)) throw err;
+        refused = err; // the write's outcome is still unknown: not made again, read back after the next wait
+        continue;
+      }
       if (already !== undefined) return already;
+      break; // the store answered and does not show it: the write is made again
     }
   }
 }
