@@ -14,7 +14,9 @@ import { StaleAction } from '../runner/recovery';
 import { endAuditOf } from '../runner/report';
 import { restoredOutcome } from '../runner/end-audit';
 import { executeRestore, restoreOffer } from '../runner/restore';
-import { ok } from './result';
+import { retryStoreCall, storeFailed, StoreUnavailable, type StoreCallScope } from '../runner/store-calls';
+import { silentLogger, type Logger } from '../log';
+import { fail, ok } from './result';
 import type { PoolClient, RunStore } from '../runner/ports';
 
 export interface RestoreEnv {
@@ -28,6 +30,8 @@ export interface RestoreEnv {
   audit(runId: string, kind: AuditKind, actor: string, message: string, detail?: Record<string, unknown>): Promise<void>;
   refuse<T>(runId: string, actor: Actor, code: CoreErrorCode, error: string): Promise<CoreResult<T>>;
   notify(run: Run, what: keyof Notifier, fn: (n: Notifier) => Promise<void>): void;
+  /** where the closing write's store retries are logged (none when absent) */
+  logger?: Logger;
 }
 
 
@@ -152,7 +156,17 @@ async function restoreLeased(
       const [first = '', ...report] = (r.outcome ?? '').split('\n');
       r.outcome = [restoredOutcome(first.split(';')[0]!.trim() || `${r.state}`, actor.userId, endAudit), ...report].join('\n');
     };
-    const final = await closeRecord(env, store, run.id, written, close, () => auditEvent(env.clock, run.id, 'recovery', actor.userId, words, { state: result.state }));
+    let final: Run;
+    try {
+      final = await closeRecord(env, store, run.id, written, result, close, () => auditEvent(env.clock, run.id, 'recovery', actor.userId, words, { state: result.state }));
+    } catch (err) {
+      if (!(err instanceof StoreUnavailable)) throw err;
+      // what was done on the pool is told all the same, never as recorded (the store may still show Restore as last written)
+      const said = `${words} But the bot could not record it: ${err.said}. The store may still show Restore as this Restore last recorded it (${written.state}${written.did.length ? `: ${written.did.join('; ')}` : ''}), so the run's header and status may be stale. Once the store answers again, Restore again reads the pool first: what is already put back is found there, not sent again.`;
+      const shown = current;
+      env.notify(shown, 'runEvent', (n) => n.runEvent(shown, said));
+      return fail('store-unavailable', `Restore of ${run.id} acted on the pool (${result.did.join('; ') || 'nothing needed doing'}${result.left.length ? `; not put back: ${result.left.join('; ')}` : ''}), but the bot could not record it: ${err.said}. The run's thread says what was done; its header and status may be stale until the store answers again.`);
+    }
     env.notify(final, 'runEvent', (n) => n.runEvent(final, words));
     env.notify(final, 'runUpdated', (n) => n.runUpdated(final));
     return ok(final);
@@ -169,26 +183,50 @@ async function restoreLeased(
  * one this Restore last wrote (a compare-and-set in the same transaction), so the stopped Restore's record says why it
  * stopped, and a record written since by the lease's holder (its own Restore of the run) is never overwritten: then
  * nothing is written, and the run as stored is returned.
+ *
+ * A store error (PostgreSQL restarting, an answer lost) is tried again as the run loop does (store-calls.ts): before
+ * each new try the run is read back, and a run whose Restore record already is `result` shows the write committed
+ * (its audit with it, same transaction): it is not written again, so the audit is never appended twice. A store that
+ * stays unavailable: StoreUnavailable (the caller tells the thread and the click what was done, unrecorded).
  */
-async function closeRecord(env: RestoreEnv, store: RestoreEnv['store'], runId: string, written: RestoreRecord, close: (r: Run) => void, audit: () => AuditEvent): Promise<Run> {
+async function closeRecord(
+  env: RestoreEnv,
+  store: RestoreEnv['store'],
+  runId: string,
+  written: RestoreRecord,
+  result: RestoreRecord,
+  close: (r: Run) => void,
+  audit: () => AuditEvent,
+): Promise<Run> {
+  // no abort signal: a lease lost meanwhile shows at the next fenced try (FencedError, thrown at once by the retry)
+  const scope: StoreCallScope = { runId, store: env.store, signal: new AbortController().signal, clock: env.clock, logger: env.logger ?? silentLogger };
+  const shown = (r: Run) => (isDeepStrictEqual(r.restore, result) ? r : undefined);
+  const said = (err: unknown) => storeFailed(err);
   try {
-    return await store.updateRun(runId, close, { audit });
+    return await retryStoreCall(scope, () => store.updateRun(runId, close, { audit }), shown, said);
   } catch (err) {
     if (!isFenced(err)) throw err;
   }
-  try {
-    return await env.store.updateRun(
-      runId,
-      (r) => {
-        if (!isDeepStrictEqual(r.restore, written)) throw new StaleAction(`run ${runId}: its Restore record was written by another replica since`);
-        close(r);
-      },
-      { audit },
-    );
-  } catch (err) {
-    if (!(err instanceof StaleAction)) throw err;
-    return (await env.store.getRun(runId))!;
-  }
+  // the compare-and-set's refusal is no store error: it ends the retry at once (it is not tried again)
+  const stale = 'stale' as const;
+  const compareAndSet = async (): Promise<Run | typeof stale> => {
+    try {
+      return await env.store.updateRun(
+        runId,
+        (r) => {
+          if (!isDeepStrictEqual(r.restore, written)) throw new StaleAction(`run ${runId}: its Restore record was written by another replica since`);
+          close(r);
+        },
+        { audit },
+      );
+    } catch (err) {
+      if (err instanceof StaleAction) return stale;
+      throw err;
+    }
+  };
+  const closed = await retryStoreCall(scope, compareAndSet, shown, said);
+  if (closed !== stale) return closed;
+  return (await retryStoreCall(scope, () => env.store.getRun(runId), undefined, (e) => storeFailed(e, 'read')))!;
 }
 
 /**

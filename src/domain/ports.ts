@@ -38,7 +38,8 @@ export type CoreErrorCode =
   | 'conflict' // stale or duplicate action, run already active, state changed
   | 'invalid' // bad input
   | 'blocked' // plan has blockers
-  | 'unavailable'; // pool unreachable
+  | 'unavailable' // pool unreachable
+  | 'store-unavailable'; // the bot's own store unreachable (the pool may have been acted on: the error says what)
 
 export interface PoolStatus {
   name: string;

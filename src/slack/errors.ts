@@ -139,6 +139,7 @@ const REFUSAL: Record<CoreErrorCode, string> = {
   invalid: 'Invalid request',
   blocked: 'Blocked by the plan',
   unavailable: 'The pool cannot be reached',
+  'store-unavailable': "The bot's store cannot be reached",
 };
 
 /** Core's refusal as the ephemeral sentence the clicking user reads. */
