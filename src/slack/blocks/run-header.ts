@@ -1,6 +1,6 @@
 import type { KnownBlock } from '@slack/types';
 import type { PoolConfig } from '../../config/pools';
-import type { Run, RunState } from '../../domain/types';
+import { TERMINAL_RUN_STATES, type Run, type RunState } from '../../domain/types';
 import { approversMention, button, clockTime, confirm, context, esc, runContext, sections, slackText, SlackMessage, who, withinBlockLimit } from './common';
 import { ACTION, encodeButtonValue } from './ids';
 import { activeWords, hostProgress, HostProgress, isOnTarget, mixedMode } from './progress';
@@ -108,23 +108,44 @@ function backOn(p: HostProgress, tz: string): string {
   return p.upgradedAt ? `${esc(p.to)} back ${clockTime(p.upgradedAt, tz)} · ` : '';
 }
 
-/** HA as the pool showed it at the end (issue 11.2), or what the run does with it while it runs. */
+/**
+ * HA as the pool showed it at the end (issue 11.2), else what the run did with it as pool-prep recorded it: what the
+ * bot observed, never what the plan expected (R2.4).
+ */
 function haWords(run: Run): string | undefined {
+  const prep = run.steps.find((s) => s.kind === 'pool-prep');
+  // pool-prep (src/runner/steps/pool-prep.ts) saves wasEnabled: true BEFORE it calls pool.disable_ha (a refused or
+  // interrupted call leaves HA on), false when it found HA already off: only a done pool-prep says the run disabled HA
+  const wasEnabled = (prep?.data?.ha as { wasEnabled?: boolean } | undefined)?.wasEnabled;
+  const disabled = prep?.state === 'done' && wasEnabled === true;
   const a = run.endAudit?.ha;
   if (a) {
-    if (a.now === null) return a.disabledByRun ? 'HA was disabled by this run; its state at the end is unknown (the pool did not answer)' : undefined;
+    if (a.now === null) {
+      if (disabled) return 'HA was disabled by this run; its state at the end is unknown (the pool did not answer)';
+      return wasEnabled === true ? 'HA: pool preparation did not finish disabling it; its state at the end is unknown (the pool did not answer)' : undefined;
+    }
     if (!a.now && (a.before || a.disabledByRun)) return 'HA off: not re-enabled (R2.4)';
     if (!a.now && a.line) return 'HA off, left off by an earlier run (R2.4)';
-    return a.now && a.disabledByRun ? 'HA re-enabled' : undefined;
+    if (!a.now && wasEnabled === false) return 'HA off, as before the run; nothing to re-enable (R2.4)';
+    // the audit's disabledByRun is wasEnabled: with pool-prep not done, HA on may never have been off
+    return a.now && disabled ? 'HA re-enabled' : undefined;
   }
   const disables = run.plan.steps.some((s) => s.fixes?.some((f) => f.kind === 'disable-ha'));
   if (!disables) return undefined;
-  // what pool-prep did, not what the plan meant it to do: a refused pool.disable_ha leaves HA on
-  const prep = run.steps.find((s) => s.kind === 'pool-prep');
-  const disabled = prep?.state === 'done' && (prep.data?.ha as { wasEnabled?: boolean } | undefined)?.wasEnabled === true;
-  if (!disabled) return prep?.state === 'pending' ? 'HA: the run disables it before the first host (R2.4)' : 'HA: the run has not finished disabling it (R2.4)';
-  if (run.state === 'aborted' || run.state === 'rolled-back' || run.state === 'done') return 'HA was disabled by this run (R2.4)';
-  return 'HA disabled for the run (re-enabled at the end once every host is on the target)';
+  const ended = TERMINAL_RUN_STATES.includes(run.state);
+  // the run goes on (or will once resumed): a failed run waits for recovery, an ended one never goes on
+  const goesOn = !ended && run.state !== 'failed';
+  if (wasEnabled === false) return 'HA was already off when pool preparation ran; nothing to re-enable (R2.4)';
+  if (disabled) return ended ? 'HA was disabled by this run (R2.4)' : 'HA disabled for the run (re-enabled at the end once every host is on the target)';
+  if (wasEnabled === true) {
+    return goesOn && prep?.state !== 'failed' ? 'HA: the run has not finished disabling it (R2.4)' : 'HA: pool preparation did not finish disabling it; it may still be on (R2.4)';
+  }
+  // pool-prep has not read HA: the run has not touched it
+  if (prep?.state === 'done') return undefined; // a record without HA (older version): nothing known to say
+  const started = prep?.state === 'running' || prep?.state === 'failed';
+  if (goesOn) return started ? 'HA: the run has not finished disabling it (R2.4)' : 'HA: the run disables it before the first host (R2.4)';
+  const reached = started ? 'pool preparation reached it' : 'pool preparation';
+  return ended ? `HA: not disabled, the run ended before ${reached} (R2.4)` : `HA: not disabled yet, the run failed before ${reached} (R2.4)`;
 }
 
 /**
