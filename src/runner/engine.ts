@@ -16,19 +16,18 @@
  * periodically by `serve`) takes over runs whose holder stopped renewing; onRunChanged() wakes the holder when a
  * decision was stored by another replica.
  */
-import { isDeepStrictEqual } from 'node:util';
 import type { Clock } from '../clock';
 import type { Logger } from '../log';
 import type { Notifier } from '../domain/ports';
-import { TERMINAL_RUN_STATES, type Ref, type Run, type StepRecord } from '../domain/types';
+import { TERMINAL_RUN_STATES, type Run, type StepRecord } from '../domain/types';
 import { NotifyQueue, auditor, type AuditKind } from './audit';
 import { fencedStore, isFenced, renewLeaseWhileHeld } from './fencing';
 import { RunInterrupted, isPoolUnavailable, toStepError } from './errors';
-import { auditShown, endAuditUnreadText, endNotRecordedText, midStepText, notStartedText, readFailedText, retryStoreCall, StoreUnavailable, storeFailed, type Recorded } from './store-calls';
+import { auditShown, endAuditUnreadText, endNotRecordedText, notStartedText, readFailedText, retryStoreCall, StoreUnavailable, storeFailed, type Recorded } from './store-calls';
 import type { Fence, PoolClient, RunStore } from './ports';
 
 export { fencedStore, isFenced } from './fencing';
-import { hostRemap, validActions } from './recovery';
+import { validActions } from './recovery';
 import { continueRecovery, type RecoveryEnv } from './recovery-procedures';
 import { baselineOf } from './baseline';
 import { doneOutcome } from './end-audit';
@@ -36,6 +35,7 @@ import { isFinalHop } from '../planner/hops';
 import { endAuditOf } from './report';
 import { readSnapshot } from '../inventory';
 import type { StepContext } from './step';
+import { buildStepContext, type StepContextDeps, type StepWriter } from './step-context';
 import type { PoolRuntime } from './runtime';
 
 export type { PoolRuntime } from './runtime';
@@ -100,6 +100,8 @@ export class Engine {
   private readonly loops = new Map<string, Loop>();
   private readonly notifications: NotifyQueue;
   private readonly audit: ReturnType<typeof auditor>;
+  /** what a step's context takes from the engine (step-context.ts) */
+  private readonly stepDeps: StepContextDeps;
   private readonly leaseTtlMs: number;
   private stopping = false;
   /** aborted by shutdown(): ends recoverRuns' waits for the store */
@@ -108,6 +110,13 @@ export class Engine {
   constructor(private readonly deps: EngineDeps) {
     this.notifications = new NotifyQueue(deps.logger);
     this.audit = auditor(deps.store, deps.clock);
+    this.stepDeps = {
+      clock: deps.clock,
+      logger: deps.logger,
+      ownerId: deps.ownerId,
+      checkpoint: deps.checkpoint,
+      notify: (run, what, fn) => this.notify(run, what, fn),
+    };
     this.leaseTtlMs = deps.leaseTtlMs ?? 60_000;
   }
 
@@ -289,102 +298,16 @@ export class Engine {
   /**
    * A StepContext for any step of the run (the recovery procedures reuse step modules through it). `writer` is the run
    * loop's (its store, audit and controller): the step's store calls are tried again as the loop's own (store-calls.ts).
+   * Built by step-context.ts.
    */
   contextFor(
     run: Run,
     stepId: string,
     signal: AbortSignal,
     rt: PoolRuntime,
-    writer: { store: RunStore; audit: Loop['audit']; controller?: AbortController } = { store: this.deps.store, audit: this.audit },
+    writer: StepWriter = { store: this.deps.store, audit: this.audit },
   ): StepContext {
-    const { store, audit } = writer;
-    const record = run.steps.find((s) => s.id === stepId);
-    const planStep = run.plan.steps.find((s) => s.id === stepId);
-    if (!record || !planStep) throw new Error(`run ${run.id} has no step ${stepId}`);
-    const step: StepRecord = structuredClone(record);
-    const hostPlan = step.host ? run.plan.hosts.find((h) => h.host === step.host) : undefined;
-    const log = this.deps.logger.child({ runId: run.id, pool: run.pool, step: stepId, ...(step.hostName ? { host: step.hostName } : {}) });
-    const remap = hostRemap(run);
-    // A store error is no failure of the step on the pool: the call is tried again (a write after reading whether the
-    // store already shows it). A store that stays unavailable aborts the loop's signal with the StoreUnavailable, so
-    // the step sends nothing further even where it takes an error as one item's failure, and the loop stops on it.
-    const storeCall = <T>(call: () => Promise<T>, recorded: Recorded<T> | undefined, kind: 'read' | 'write'): Promise<T> =>
-      retryStoreCall({ runId: run.id, store, signal, clock: this.deps.clock, logger: log }, call, recorded, (err) => midStepText(stepId, kind, err)).catch((err: unknown) => {
-        if (err instanceof StoreUnavailable) writer.controller?.abort(err);
-        throw err;
-      });
-    /** an audit record of the step, tried again like the loop's (read back first: never appended twice) */
-    const stepAudit = async (message: string, detail: Record<string, unknown>): Promise<{ retried: boolean }> => {
-      const since = this.deps.clock.now();
-      let retried = false;
-      const append = () =>
-        audit(run.id, 'xenapi', 'runner', message, detail).then(
-          () => true as const,
-          (err: unknown) => {
-            retried = true;
-            throw err;
-          },
-        );
-      await storeCall(append, auditShown(store, run.id, since, { kind: 'xenapi', actor: 'runner', message, detail }), 'write');
-      return { retried };
-    };
-    const assertLive = async (): Promise<void> => {
-      signal.throwIfAborted();
-      // the store unreadable: no action is sent (storeCall throws, never returns without the run and its lease)
-      const now = await storeCall(() => store.getRun(run.id), undefined, 'read');
-      if (!now || TERMINAL.has(now.state)) throw new RunInterrupted(`run ${run.id} is ${now?.state ?? 'gone'}: no further action`);
-      // a runner that stalled past its lease may have been taken over: then only the new owner acts on the pool (R3.1)
-      const lease = await storeCall(() => store.getLease(run.pool), undefined, 'read');
-      if (lease && lease.owner !== this.deps.ownerId) {
-        throw new RunInterrupted(`pool ${run.pool} is now driven by ${lease.owner}: this runner stops without acting`);
-      }
-    };
-    return {
-      run,
-      step,
-      planStep,
-      hostPlan,
-      log,
-      signal,
-      assertLive,
-      saveData: async (patch) => {
-        signal.throwIfAborted();
-        const dataOf = (r: Run) => r.steps.find((x) => x.id === stepId)!.data;
-        const updated = await storeCall(
-          () =>
-            store.updateRun(run.id, (r) => {
-              const s = r.steps.find((x) => x.id === stepId)!;
-              s.data = { ...(s.data ?? {}), ...patch };
-            }),
-          // a save committed before its answer was lost is kept (merging it again would do no harm either)
-          (r) => (Object.entries(patch).every(([k, v]) => isDeepStrictEqual(dataOf(r)?.[k], v)) ? r : undefined),
-          'write',
-        );
-        step.data = structuredClone(dataOf(updated));
-      },
-      act: async <T>(method: string, params: unknown[], target: string, opts: { async?: boolean; deadlineMs?: number } = {}): Promise<T> => {
-        await assertLive(); // an abort from another process stops the next side effect
-        // recorded BEFORE the call, fenced: a replica whose lease was taken over gets FencedError here and sends nothing
-        const { retried } = await stepAudit(`${method} ${target}`, { method, target, step: stepId });
-        // the store did not answer for a while: the run and the lease are checked again before the call
-        if (retried) await assertLive();
-        log.info({ method, target }, 'xenapi side effect');
-        // the task's destroy at its end is a call too: not sent once this runner was taken over or the run ended; an
-        // abort stops following the task at once (it is the pool's: left to end there, read again by a re-run)
-        const result = opts.async
-          ? await rt.deps.client.callAsync<T>(method, params, { deadlineMs: opts.deadlineMs, beforeDestroy: assertLive, signal })
-          : await rt.deps.client.call<T>(method, params);
-        await this.deps.checkpoint?.(`${stepId}:did:${method}`);
-        return result;
-      },
-      audit: async (message, detail) => void (await stepAudit(message, { ...detail, step: stepId })),
-      say: async (text) => this.notify(run, 'runEvent', (n) => n.runEvent(run, text)),
-      checkpoint: async (label) => {
-        await this.deps.checkpoint?.(`${stepId}:${label}`);
-      },
-      resolveHost: (ref: Ref) => remap.get(ref) ?? ref,
-      dataOf: (id) => run.steps.find((s) => s.id === id)?.data,
-    };
+    return buildStepContext(this.stepDeps, run, stepId, signal, rt, writer);
   }
 
   // ---------------------------------------------------------------------------------------------
