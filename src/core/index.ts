@@ -382,7 +382,7 @@ export async function createCore(deps: CoreDeps): Promise<CoreHandle> {
 
     restore(runId, actor) {
       return restoreRun(
-        { store, clock, ownerId, leaseTtlMs, forRun, client: (p) => runtimeOf(p)?.client, audit, refuse, notify: (r, what, fn) => engine.notify(r, what, fn) },
+        { store, clock, ownerId, leaseTtlMs, forRun, client: (p) => runtimeOf(p)?.client, audit, refuse, notify: (r, what, fn) => engine.notify(r, what, fn), logger },
         runId,
         actor,
       );
