@@ -13,10 +13,9 @@ import type { PoolClient } from '../../src/runner/ports';
 import { restoreOffer } from '../../src/runner/restore';
 import { openStore, type Store } from '../../src/store';
 import { fastClock, recordingNotifier } from '../runner/helpers';
-import { abortedAtH2StopVms, H2 } from '../runner/restore-fixture';
+import { abortedAtH2StopVms, H1, H2 } from '../runner/restore-fixture';
 import { failingStore } from '../runner/store-failures';
 
-const H1 = 'ref-h1';
 const VM1 = 'OpaqueRef:vm1';
 const APPROVER: Actor = { userId: 'UAPPROVER1', source: 'slack' };
 

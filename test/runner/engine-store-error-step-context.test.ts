@@ -6,46 +6,10 @@
  * failure (alert, recovery buttons) for a store outage, the run's thread told truthfully, the lease released.
  */
 import { openStore, type Store } from '../../src/store';
-import type { PoolClient } from '../../src/runner/ports';
 import type { StepContext } from '../../src/runner/step';
 import { isInterruption } from '../../src/runner/errors';
 import { fastClock, interferer, makePlan, makeRun, scriptedSteps, type Interference } from './helpers';
-import { engineOn, executions, failingStore, thread } from './store-failures';
-
-/** A pool client that records the calls sent to it. */
-function recordingClient() {
-  const sent: string[] = [];
-  const client = {
-    reconnect: async () => undefined,
-    call: async (method: string, params: unknown[]) => {
-      sent.push(`${method} ${String(params[0])}`);
-      return 'OK';
-    },
-  } as unknown as PoolClient;
-  return { client, sent };
-}
-
-/** `store` whose getLease fails while `lease.reads` is above 0 (each failure counting one down). */
-function failingLeaseReads(store: Store) {
-  const lease = { reads: 0, failed: 0 };
-  const wrapped = new Proxy(store, {
-    get(target, prop, receiver) {
-      if (prop === 'getLease') {
-        const getLease: Store['getLease'] = async (pool) => {
-          if (lease.reads > 0) {
-            lease.reads--;
-            lease.failed++;
-            throw new Error('store error: connection terminated unexpectedly');
-          }
-          return target.getLease(pool);
-        };
-        return getLease;
-      }
-      return Reflect.get(target, prop, receiver);
-    },
-  });
-  return { store: wrapped, lease };
-}
+import { engineOn, executions, failingReads, failingStore, recordingClient, thread } from './store-failures';
 
 /** A run whose backup is done: h1:disable runs next, then h1's approval gate stops it. */
 async function backedUpRun(inner: Store) {
@@ -61,7 +25,7 @@ const stepFailures = (t: ReturnType<typeof engineOn>) => t.notifier.calls.filter
 async function world(behaviour: (ctx: StepContext, faults: { down: ReturnType<typeof failingStore>['down']; lease: { reads: number } }) => Promise<void>, how: 'lost' | 'after-commit' = 'lost') {
   const inner = await openStore({ path: ':memory:', clock: fastClock() });
   const failing = failingStore(inner, {}, how);
-  const { store, lease } = failingLeaseReads(failing.store);
+  const { store, down: lease } = failingReads(failing.store, 'getLease');
   const { client, sent } = recordingClient();
   const { registry, seen } = scriptedSteps(async (ctx) => {
     if (ctx.step.id === 'h1:disable') await behaviour(ctx, { down: failing.down, lease });

@@ -106,3 +106,41 @@ export const executions = (seen: Array<{ id: string }>, id: string): number => s
 /** What the run's thread was told (runEvent). */
 export const thread = (notifier: ReturnType<typeof recordingNotifier>, runId: string): string[] =>
   notifier.calls.filter((c) => c.method === 'runEvent' && c.runId === runId).map((c) => c.text ?? '');
+
+/** A pool client that answers 'OK' to every call sent to it and records each as `method firstParam`. */
+export function recordingClient() {
+  const sent: string[] = [];
+  const client = {
+    reconnect: async () => undefined,
+    call: async (method: string, params: unknown[]) => {
+      sent.push(`${method} ${String(params[0])}`);
+      return 'OK';
+    },
+  } as unknown as PoolClient;
+  return { client, sent };
+}
+
+/**
+ * `store` whose read `method` (getLease: the pool's lease; listAudit: the read-back of an audit record) fails while
+ * `down.reads` is above 0, each failure counting it one down and `down.failed` one up.
+ */
+export function failingReads(store: Store, method: 'getLease' | 'listAudit') {
+  const down = { reads: 0, failed: 0 };
+  const wrapped = new Proxy(store, {
+    get(target, prop, receiver) {
+      if (prop === method) {
+        const read = target[method] as (...args: unknown[]) => Promise<unknown>;
+        return async (...args: unknown[]) => {
+          if (down.reads > 0) {
+            down.reads--;
+            down.failed++;
+            throw new Error('store error: connection terminated unexpectedly');
+          }
+          return read.apply(target, args);
+        };
+      }
+      return Reflect.get(target, prop, receiver);
+    },
+  });
+  return { store: wrapped, down };
+}

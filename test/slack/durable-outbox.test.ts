@@ -9,31 +9,14 @@ import { openStore, type Store } from '../../src/store';
 import { CHANNEL, makeRun, poolConfig, step, withSteps } from './helpers/fixtures';
 import { fakeCore, SIGNING_SECRET } from './helpers/harness';
 import { captureLogs } from './helpers/logs';
+import { HoldingClock as SharedHoldingClock } from './helpers/replicas';
 
 const TOKEN = 'xoxb-durable-outbox-SECRETTOKEN';
 
-/**
- * Sleeps resolve at once, except those started while `hold` is set: they wait until their signal
- * aborts (outbox.stop()), so a failed message is still waiting for its retry when the app stops.
- */
-class HoldingClock implements Clock {
-  readonly scale = 1;
-  hold = false;
-  /** sleeps waiting for an abort */
-  held = 0;
-  private t = Date.UTC(2026, 10, 25, 3, 0);
-  now(): number {
-    return this.t;
-  }
-  sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    this.t += ms;
-    const held = this.hold;
-    return new Promise((resolve, reject) => {
-      if (signal?.aborted) return reject(signal.reason);
-      if (!held) return void setImmediate(resolve);
-      this.held++;
-      signal?.addEventListener('abort', () => reject(signal.reason), { once: true });
-    });
+/** A HoldingClock whose sleeps also move it on by their length. */
+class HoldingClock extends SharedHoldingClock {
+  constructor() {
+    super(true);
   }
 }
 

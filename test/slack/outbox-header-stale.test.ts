@@ -4,42 +4,15 @@
  * that older state (a host "in progress" again after it was upgraded): the notifier that shows the run rebuilds it
  * from the newest run it knows, or drops it when the header already shows that revision or a newer one.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Clock } from '../../src/clock';
 import type { Run } from '../../src/domain/types';
-import { startFakeSlackApi, FakeSlackApi } from '../../src/sandbox/fake-web-api';
+import type { FakeSlackApi } from '../../src/sandbox/fake-web-api';
 import { runHeaderMessage } from '../../src/slack/blocks/run-header';
-import { SlackNotifier } from '../../src/slack/notifier';
-import { Outbox } from '../../src/slack/outbox';
-import { createWebClient } from '../../src/slack/web-client';
-import { openStore, replicaOutbox, type Store } from '../../src/store';
+import type { Store } from '../../src/store';
 import { CHANNEL, makeRun, poolConfig, withSteps } from './helpers/fixtures';
-import { captureLogs } from './helpers/logs';
+import { HoldingClock, SharedStateReplicas } from './helpers/replicas';
 
 const TOKEN = 'xoxb-outbox-header-stale-TOKEN';
 const TTL = 10_000;
-
-/** Sleeps resolve at once, except those started while `hold` is set: they wait for their abort (outbox.stop()). */
-class HoldingClock implements Clock {
-  readonly scale = 1;
-  hold = false;
-  held = 0;
-  t = Date.UTC(2026, 10, 25, 3, 0);
-  now(): number {
-    return this.t;
-  }
-  sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    const held = this.hold;
-    return new Promise((resolve, reject) => {
-      if (signal?.aborted) return reject(signal.reason);
-      if (!held) return void setImmediate(resolve);
-      this.held++;
-      signal?.addEventListener('abort', () => reject(signal.reason), { once: true });
-    });
-  }
-}
 
 async function until(cond: () => boolean): Promise<void> {
   for (let i = 0; i < 2000 && !cond(); i++) await new Promise((r) => setImmediate(r));
@@ -47,35 +20,17 @@ async function until(cond: () => boolean): Promise<void> {
 }
 
 describe('a stored header update adopted after a newer header was shown', () => {
+  const world = new SharedStateReplicas(TOKEN, 'xsupgrade-header-stale-', TTL);
   let api: FakeSlackApi;
-  let dir: string;
   let clock: HoldingClock;
-  const stores: Store[] = [];
-  const outboxes: Outbox[] = [];
+  beforeEach(async () => ({ api, clock } = await world.start()));
+  afterEach(() => world.stop());
 
-  beforeEach(async () => {
-    api = await startFakeSlackApi({ token: TOKEN });
-    dir = mkdtempSync(join(tmpdir(), 'xsupgrade-header-stale-'));
-    clock = new HoldingClock();
-  });
-  afterEach(async () => {
-    for (const o of outboxes.splice(0)) await o.stop();
-    for (const s of stores.splice(0)) await s.close();
-    await api.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  /** one replica: its own connection to the shared state file, its outbox and notifier */
+  /** one replica: its own connection to the shared state file, its outbox (restored) and notifier */
   async function replica(name: string) {
-    const store = await openStore({ path: join(dir, 'state.sqlite'), clock });
-    stores.push(store);
-    await store.heartbeat(name, TTL, clock.now());
-    const logs = captureLogs();
-    const outbox = new Outbox({ client: createWebClient({ botToken: TOKEN, slackApiUrl: api.url }, logs.logger), clock, logger: logs.logger, store: replicaOutbox(store, name, clock), minIntervalMs: 0 });
-    outboxes.push(outbox);
-    const notifier = new SlackNotifier({ outbox, pools: [poolConfig()], clock, logger: logs.logger });
-    await outbox.restore();
-    return { store, outbox, notifier };
+    const r = await world.replica(name);
+    await r.outbox.restore();
+    return r;
   }
 
   const shown = (blocks: unknown) => JSON.stringify(blocks, (k, v: unknown) => (k === 'block_id' ? undefined : v));

@@ -9,41 +9,19 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Clock } from '../../src/clock';
 import { loadServeConfig, startBot } from '../../src/cli/serve';
 import type { Run } from '../../src/domain/types';
 import { startFakeSlackApi, FakeSlackApi } from '../../src/sandbox/fake-web-api';
 import { runHeaderMessage } from '../../src/slack/blocks/run-header';
-import { SlackNotifier } from '../../src/slack/notifier';
-import { Outbox } from '../../src/slack/outbox';
 import { createWebClient } from '../../src/slack/web-client';
-import { openStore, replicaOutbox, type Store } from '../../src/store';
+import { openStore } from '../../src/store';
 import { InstantClock } from './helpers/clock';
 import { CHANNEL, makeRun, poolConfig, withSteps } from './helpers/fixtures';
 import { BOT_TOKEN, SIGNING_SECRET } from './helpers/harness';
 import { captureLogs } from './helpers/logs';
+import { HoldingClock, SharedStateReplicas } from './helpers/replicas';
 
 const TTL = 10_000;
-
-/** Sleeps resolve at once, except those started while `hold` is set: they wait for their abort (outbox.stop()). */
-class HoldingClock implements Clock {
-  readonly scale = 1;
-  hold = false;
-  held = 0;
-  t = Date.UTC(2026, 10, 25, 3, 0);
-  now(): number {
-    return this.t;
-  }
-  sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    const held = this.hold;
-    return new Promise((resolve, reject) => {
-      if (signal?.aborted) return reject(signal.reason);
-      if (!held) return void setImmediate(resolve);
-      this.held++;
-      signal?.addEventListener('abort', () => reject(signal.reason), { once: true });
-    });
-  }
-}
 
 async function until(cond: () => boolean | Promise<boolean>, tries = 2000): Promise<void> {
   for (let i = 0; i < tries && !(await cond()); i++) await new Promise((r) => setTimeout(r, i < 100 ? 0 : 10));
@@ -61,36 +39,14 @@ const r4: Run = { ...withSteps(r3, { 'xs-a2:*': { state: 'done' }, 'xs-a3:*': { 
 
 describe('a stored header refresh sent by a process that has not seen the run since', () => {
   const TOKEN = 'xoxb-stored-header-unseen-TOKEN';
+  const world = new SharedStateReplicas(TOKEN, 'xsupgrade-header-unseen-', TTL);
   let api: FakeSlackApi;
-  let dir: string;
   let clock: HoldingClock;
-  const stores: Store[] = [];
-  const outboxes: Outbox[] = [];
-
-  beforeEach(async () => {
-    api = await startFakeSlackApi({ token: TOKEN });
-    dir = mkdtempSync(join(tmpdir(), 'xsupgrade-header-unseen-'));
-    clock = new HoldingClock();
-  });
-  afterEach(async () => {
-    for (const o of outboxes.splice(0)) await o.stop();
-    for (const s of stores.splice(0)) await s.close();
-    await api.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  beforeEach(async () => ({ api, clock } = await world.start()));
+  afterEach(() => world.stop());
 
   /** one process (or replica) on the shared state file; `loadRun` is the run as the store holds it now */
-  async function replica(name: string, loadRun?: (runId: string) => Promise<Run | undefined>) {
-    const store = await openStore({ path: join(dir, 'state.sqlite'), clock });
-    stores.push(store);
-    await store.heartbeat(name, TTL, clock.now());
-    const logs = captureLogs();
-    const outbox = new Outbox({ client: createWebClient({ botToken: TOKEN, slackApiUrl: api.url }, logs.logger), clock, logger: logs.logger, store: replicaOutbox(store, name, clock), minIntervalMs: 0 });
-    outboxes.push(outbox);
-    const deps = { outbox, pools: [poolConfig()], clock, logger: logs.logger, loadRun };
-    const notifier = new SlackNotifier(deps);
-    return { store, outbox, notifier, logs };
-  }
+  const replica = (name: string, loadRun?: (runId: string) => Promise<Run | undefined>) => world.replica(name, loadRun);
 
   const headerShows = () => shown(api.messages(CHANNEL).find((m) => m.thread_ts === undefined)!.blocks);
   const updates = () => api.calls.filter((c) => c.method === 'chat.update' && c.outcome === 'ok');
