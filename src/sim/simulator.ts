@@ -7,7 +7,7 @@ import { compareVersions } from '../domain/versions';
 import { buildFreshPool, buildPool } from './build';
 import { Machine, Sim, SimStats } from './engine';
 import { HostServer } from './http-server';
-import { Fault, faultSchema, loadScenario, parseScenario, Scenario } from './scenario';
+import { Fault, faultSchema, loadScenario, parseScenario, Scenario, type ScenarioInput } from './scenario';
 import { hostCertificate, type TestCa } from './certs';
 import type { TlsOptions } from '../xenapi/tls';
 
@@ -91,7 +91,8 @@ export interface StartOptions {
 
 const MAX_SUBNET_TRIES = 30;
 
-export async function startSimulator(s: Scenario | string, opts: StartOptions = {}): Promise<SimPool> {
+/** `s`: a scenario file's path, or a scenario as written (parsed here: its defaults filled in) or already parsed. */
+export async function startSimulator(s: Scenario | ScenarioInput | string, opts: StartOptions = {}): Promise<SimPool> {
   const scenario = typeof s === 'string' ? loadScenario(s) : parseScenario(s);
   const clock = opts.clock ?? systemClock;
   const logger = opts.logger ?? silentLogger;

@@ -55,6 +55,9 @@ function raw(): WireRecords {
       'OpaqueRef:t1': { uuid: 'uuid-t1', name_label: 'VM.export', status: 'pending', progress: 0.25, result: '', error_info: [] },
       'OpaqueRef:t2': { uuid: 'uuid-t2', name_label: 'done', status: 'success', progress: 1, result: '<value></value>', error_info: [] },
     },
+    network: {},
+    PIF: {},
+    VIF: {},
   };
 }
 function host(name: string, metrics: string, other: Record<string, string>, PBDs: string[]) {

@@ -307,8 +307,8 @@ describe('R3.9 automatic mode: the RPU hotfix XenCenter requires (issue 12 point
     const snapshot = threeHostPool().build();
     const testResults = Object.fromEntries(snapshot.hosts.map((h) => [h.ref, { ok: true }]));
     const all = Object.fromEntries(snapshot.hosts.map((h) => [h.ref, ['RPU004']]));
-    expect(checks(plan(snapshot, { repository: { url: 'http://r/', testResults, hotfixes: all } })).filter((c) => c.id.startsWith('rpu-hotfix'))).toEqual([]);
-    expect(checks(plan(snapshot, { mode: 'manual', repository: undefined })).filter((c) => c.id.startsWith('rpu-hotfix'))).toEqual([]);
+    expect(plan(snapshot, { repository: { url: 'http://r/', testResults, hotfixes: all } }).prechecks.filter((c) => c.id.startsWith('rpu-hotfix'))).toEqual([]);
+    expect(plan(snapshot, { mode: 'manual', repository: undefined }).prechecks.filter((c) => c.id.startsWith('rpu-hotfix'))).toEqual([]);
     const unreadable = plan(snapshot, { repository: { url: 'http://r/', testResults, hotfixError: 'HOST_OFFLINE' } });
     expect(only(unreadable, 'rpu-hotfix-unknown')).toMatchObject({ severity: 'blocker' });
   });

@@ -4,6 +4,7 @@
  * again; a store that stays unavailable stops the loop cleanly — lease released, the run's thread told truthfully (mid
  * step, without claiming that nothing was sent) — instead of crashing it with nobody told.
  */
+import type { AuditEvent } from '../../src/domain/types';
 import { openStore, type Store } from '../../src/store';
 import type { PoolClient } from '../../src/runner/ports';
 import type { StepRegistry } from '../../src/runner/steps';

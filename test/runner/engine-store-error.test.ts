@@ -56,7 +56,7 @@ describe('Engine: a store error while the end of a step is recorded', () => {
     const inner = await openStore({ path: ':memory:', clock: fastClock() });
     const { store, failures } = failingStore(inner, becomes('h1:disable', 'failed'), 'lost');
     const { registry, seen } = scriptedSteps(async (ctx) => {
-      if (ctx.step.id === 'h1:disable') throw new StepFailure('HOST_BUSY', 'the host refused');
+      if (ctx.step.id === 'h1:disable') throw new StepFailure('HOST_BUSY');
       return undefined;
     });
     const t = await setup(registry, store);

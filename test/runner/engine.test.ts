@@ -2,7 +2,7 @@ import { openStore, type Store } from '../../src/store';
 import { silentLogger } from '../../src/log';
 import { Engine, type PoolRuntime } from '../../src/runner/engine';
 import { StepFailure } from '../../src/runner/errors';
-import type { PoolClient, RunnerConfig } from '../../src/runner/ports';
+import type { PoolClient } from '../../src/runner/ports';
 import type { StepRegistry } from '../../src/runner/steps';
 import { XenApiConnectionError } from '../../src/xenapi';
 import { fastClock, makePlan, makeRun, recordingNotifier, scriptedSteps, testRunnerConfig } from './helpers';

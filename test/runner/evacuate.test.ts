@@ -63,6 +63,7 @@ function setup(hosts: FakeHost[], vms: FakeVm[], planned: Array<[vm: string, to:
     hostPlan: plan.hosts[0],
     log: silentLogger,
     signal: new AbortController().signal,
+    assertLive: async () => undefined,
     saveData: async (patch) => void Object.assign(data, patch),
     act: async <T>(method: string, params: unknown[]): Promise<T> => {
       if (method !== 'VM.pool_migrate') throw new Error(`unexpected side effect ${method}`);

@@ -110,7 +110,7 @@ describe('the simulator honours start_paused (as real xapi)', () => {
     try {
       const vms = await outside.call<Record<string, { name_label: string; power_state: string; resident_on: string }>>('VM.get_all_records');
       const running = Object.entries(vms).filter(([, v]) => v.power_state === 'Running' && !v.name_label.startsWith('Control domain'));
-      const [[ref, vm]] = running as [[string, { name_label: string; resident_on: string }]];
+      const [[ref, vm]] = running;
       const state = () => h.sim.inspect().vms.find((v) => v.name === vm.name_label)!.powerState;
       await outside.call('VM.suspend', [ref]);
       await outside.call('VM.resume_on', [ref, vm.resident_on, true, false]);

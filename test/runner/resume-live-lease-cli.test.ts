@@ -34,7 +34,7 @@ it.each([
   const env = { XS_SIM_PASSWORD: sim.password, XSUPGRADE_BACKUPS: join(dir, 'backups') };
   const lines: string[] = [];
   const capture = (...a: unknown[]) => void lines.push(a.join(' '));
-  const spies = [jest.spyOn(console, 'log').mockImplementation(capture), jest.spyOn(console, 'error').mockImplementation(capture)];
+  const spies: Array<{ mockRestore(): void }> = [jest.spyOn(console, 'log').mockImplementation(capture), jest.spyOn(console, 'error').mockImplementation(capture)];
   // the terminal's notifier, so that a resume that never ends can be let go at the end of the test
   const terminals: ConsoleNotifier[] = [];
   const until = ConsoleNotifier.prototype.until;

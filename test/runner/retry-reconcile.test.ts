@@ -43,7 +43,7 @@ describe('Retry after a host was powered off and on before its upgrade', () => {
       const step = failed.steps.find((s) => s.state === 'failed')!;
       expect(step.id).toMatch(/^xs-a2:(stop-vms|upgrade)$/); // the first step after the gate that finds it enabled again (R3.3)
       expect(h.sim.stats().shutdowns['xs-a2'] ?? 0).toBe(0); // nothing was taken down with a VM on it
-      expect(h.notifier.calls.filter((c) => c.method === 'stepFailed').pop()!.actions[0]).toBe('retry');
+      expect(h.notifier.calls.filter((c) => c.method === 'stepFailed').pop()!.actions![0]).toBe('retry');
 
       expect((await h.core.recover(started.id, { action: 'retry', stepId: step.id }, APPROVER)).ok).toBe(true);
       const done = await approveGates(h, started.id);

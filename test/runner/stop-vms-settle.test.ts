@@ -2,6 +2,7 @@
  * stop-vms: stops whose answer was lost, settled from the pool (fallbacks, a VM gone or running elsewhere, what the
  * failure says), and restore-vms reading what stop-vms recorded.
  */
+import type { StepOutcome } from '../../src/runner/step';
 import { XenApiError } from '../../src/xenapi';
 import { H2, H3, NULL, reset, stop, world, type VmState } from './stop-vms-world';
 
@@ -70,7 +71,7 @@ describe('stop-vms: lost answers', () => {
     // turned up on h3, not "no VM to stop on h2"
     const out = await w.stopVms();
     expect(out).toMatchObject({ status: 'done' });
-    expect(out.note).not.toMatch(/no VM to stop/);
+    expect((out as Extract<StepOutcome, { status: 'done' }>).note).not.toMatch(/no VM to stop/);
     expect(w.sent).toEqual(['VM.suspend vm1']);
     // not stopped by the run: recorded as untouched, as a VM that was not running here when the step began
     expect(w.rec('OpaqueRef:vm1')).toMatchObject({ untouched: true });

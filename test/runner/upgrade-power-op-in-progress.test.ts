@@ -10,7 +10,7 @@
 import { silentLogger } from '../../src/log';
 import { isPoolUnavailable } from '../../src/runner/errors';
 import type { StepDeps } from '../../src/runner/ports';
-import type { StepContext } from '../../src/runner/step';
+import type { StepContext, StepOutcome } from '../../src/runner/step';
 import { createUpgradeStep } from '../../src/runner/steps/upgrade';
 import { XenApiConnectionError, XenApiError } from '../../src/xenapi';
 import type { Clock } from '../../src/clock';
@@ -107,7 +107,7 @@ async function runLikeEngine(ctx: StepContext, deps: StepDeps): Promise<{ done?:
   let last: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      return { done: (await upgrade.execute(ctx)).note };
+      return { done: ((await upgrade.execute(ctx)) as Extract<StepOutcome, { status: 'done' }>).note };
     } catch (err) {
       last = err;
       if (!isPoolUnavailable(err)) break;

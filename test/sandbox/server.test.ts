@@ -1,4 +1,4 @@
-import { App, LogLevel, verifySlackRequest } from '@slack/bolt';
+import { App, LogLevel, verifySlackRequest, type BlockAction } from '@slack/bolt';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { createServer } from 'node:http';
@@ -61,7 +61,7 @@ function stubBot(fakeUrl: string, received: unknown[]) {
   });
   app.action('approve', async ({ ack, body, client, action }) => {
     await ack();
-    const b = body as { user: { id: string }; channel: { id: string }; message: { ts: string }; container: { message_ts: string } };
+    const b = body as BlockAction & { channel: { id: string }; message: { ts: string }; container: { message_ts: string } };
     received.push({ kind: 'action', user: b.user.id, value: (action as { value: string }).value, ts: b.container.message_ts });
     await client.chat.update({ channel: b.channel.id, ts: b.message.ts, text: `Approved by <@${b.user.id}>`, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: `:white_check_mark: Approved by <@${b.user.id}>` } }] });
   });

@@ -1,6 +1,5 @@
-import { openStore } from '../../src/store';
 import { createScheduler } from '../../src/scheduler';
-import type { Actor, Plan } from '../../src/domain/types';
+import type { Actor } from '../../src/domain/types';
 import { sampleRun } from '../store/fixtures/sample';
 import { approvedPlan, host, poolConfig, setup } from './fake-core';
 import type { PoolConfig } from '../../src/config/pools';

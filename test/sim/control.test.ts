@@ -2,7 +2,7 @@
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateScenario, loadScenario, parseScenario, startAdminServer, startSimulator } from '../../src/sim';
+import { generateScenario, loadScenario, parseScenario, startAdminServer, startSimulator, type SimInspect, type SimStats } from '../../src/sim';
 import { failureOf, fastClock, login, methodCallXml, ok, rawPost, until, xcall } from './helpers';
 
 describe('scenario validation', () => {
@@ -37,15 +37,15 @@ test('admin endpoint: list, inspect, power off/on, faults, errors', async () => 
   const admin = await startAdminServer([sim], { port: 0 });
   try {
     expect(admin.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-    const pools = await (await fetch(`${admin.url}/pools`)).json();
-    expect(pools.map((p: any) => p.name)).toEqual(['standalone']);
-    const detail = await (await fetch(`${admin.url}/pools/standalone`)).json();
-    expect(detail.vms.map((v: any) => v.name).sort()).toEqual(['dev-box', 'fileserver', 'printserver']);
+    const pools = (await (await fetch(`${admin.url}/pools`)).json()) as Array<{ name: string }>;
+    expect(pools.map((p) => p.name)).toEqual(['standalone']);
+    const detail = (await (await fetch(`${admin.url}/pools/standalone`)).json()) as SimInspect & { stats: SimStats };
+    expect(detail.vms.map((v) => v.name).sort()).toEqual(['dev-box', 'fileserver', 'printserver']);
     expect(detail.stats.calls).toEqual({});
     expect((await fetch(`${admin.url}/pools/nope`)).status).toBe(404);
     const bad = await fetch(`${admin.url}/pools/standalone/faults`, { method: 'POST', body: JSON.stringify({ kind: 'explode' }) });
     expect(bad.status).toBe(400);
-    expect((await bad.json()).error).toMatch(/fault\.kind/);
+    expect(((await bad.json()) as { error: string }).error).toMatch(/fault\.kind/);
     const f = await fetch(`${admin.url}/pools/standalone/faults`, { method: 'POST', body: JSON.stringify({ kind: 'connection-reset', method: 'pool.get_all' }) });
     expect(f.status).toBe(200);
     const s = await login(sim.masterUrl);

@@ -98,10 +98,10 @@ describe('simulator: guests report new Tools', () => {
       expect(await good.json()).toEqual({ ok: true, vm: 'manual', version: '7.6.0' });
       const unknown = await post('/pools/pool-g/vms/ghost/install-tools', {});
       expect(unknown.status).toBe(404);
-      expect((await unknown.json()).error).toMatch(/unknown VM "ghost" in pool pool-g/);
+      expect(((await unknown.json()) as { error: string }).error).toMatch(/unknown VM "ghost" in pool pool-g/);
       const bad = await post('/pools/pool-g/vms/manual/install-tools', { version: 'latest' });
       expect(bad.status).toBe(400);
-      expect((await bad.json()).error).toMatch(/body\.version: a version like 7\.6\.0/);
+      expect(((await bad.json()) as { error: string }).error).toMatch(/body\.version: a version like 7\.6\.0/);
       const halted = await post('/pools/pool-g/vms/off/install-tools', {});
       expect(halted.status).toBe(409);
     } finally {

@@ -63,11 +63,11 @@ describe('end-of-run messages follow the live pool (issue 11)', () => {
   });
 
   it('hotfix ISOs (R3.10): those removed from the SR are said; one left on it is a leftover, so not ✅ done', () => {
-    const clean = textOf(runEndMessages(doneRun(audit({ updateFiles: { removed: ['XS76E010', 'XS76E011'], left: [] } })), poolConfig(), {}).summary.blocks);
+    const clean = textOf(runEndMessages(doneRun(audit({ updateFiles: { removed: ['XS76E010', 'XS76E011'], left: [] } })), poolConfig(), { toolsFollowUp: false }).summary.blocks);
     expect(clean).toMatch(/:white_check_mark: \*pool-a-20261125-1\* done/);
     expect(clean).toMatch(/Update ISOs removed from the SR \(pool_update\.pool_clean\): XS76E010, XS76E011/);
     const line = 'XS76E011: its ISO is still on the SR (VDI OpaqueRef:v11): kept because xs-a2 still lacks it; once applied there, remove it with xe update-pool-clean uuid=u11 (R3.10)';
-    const left = textOf(runEndMessages(doneRun(audit({ updateFiles: { removed: ['XS76E010'], left: [line] }, leftovers: [line] })), poolConfig(), {}).summary.blocks);
+    const left = textOf(runEndMessages(doneRun(audit({ updateFiles: { removed: ['XS76E010'], left: [line] }, leftovers: [line] })), poolConfig(), { toolsFollowUp: false }).summary.blocks);
     expect(left).toMatch(/:warning: \*pool-a-20261125-1\* done with exceptions/);
     expect(left).toContain(`• ${line}`);
     expect(left).toMatch(/Update ISOs removed from the SR \(pool_update\.pool_clean\): XS76E010\\n/);

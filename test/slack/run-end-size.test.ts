@@ -27,6 +27,8 @@ function badDay(vmCount: number, state: 'done' | 'aborted'): Run {
     hosts: [{ name: 'xs-a3', detail: 'not live, on 7.1.1, not 7.6.0' }],
     vms,
     ha: { before: false, now: false, disabledByRun: false },
+    // the run's backup step is not done (pending in the fixture), so the audit says what it would: no backup taken
+    backup: { usable: false, why: 'no backup was taken by this run' },
     counts: { migrated: 40, stopped: 0, restarted: 0 },
     leftovers: ['xs-a3: not live, on 7.1.1, not 7.6.0', ...lines],
     changed: ['xs-a3 not live', ...vms.map((v) => `${v.name} ${v.now}: ${v.why}`)],
@@ -78,7 +80,7 @@ describe('end-of-run summary of a large bad day (Slack size limits)', () => {
 
   it('hotfixes missing on 64 hosts besides 200 VMs down: the text is cut to fit, and says where the rest is', () => {
     const base = badDay(200, 'done');
-    const updates = Array.from({ length: 64 }, (_, h) => ({ name: `xs-b${h}`, missing: Array.from({ length: 30 }, (_, u) => `XS76E${String(u).padStart(3, '0')}`), skipped: [] }));
+    const updates = Array.from({ length: 64 }, (_, h) => ({ name: `xs-b${h}`, has: [], missing: Array.from({ length: 30 }, (_, u) => `XS76E${String(u).padStart(3, '0')}`), skipped: [] }));
     const run: Run = { ...base, endAudit: { ...base.endAudit!, updates } };
     const { summary, threadMessages } = runEndMessages(run, poolConfig(), { toolsFollowUp: true });
     expect(messageChars(summary)).toBeLessThanOrEqual(MAX_CHARS);

@@ -1,5 +1,5 @@
 import { ACTION } from '../../src/slack/blocks/ids';
-import { APPROVER, CHANNEL, REQUESTER } from './helpers/fixtures';
+import { CHANNEL, REQUESTER } from './helpers/fixtures';
 import { buttonValue, startSlackE2E, textOf, until, type SlackE2E } from './e2e/helpers';
 
 jest.setTimeout(120_000);

@@ -6,6 +6,7 @@
  * with it: rebuilt from the stored run when that is newer, sent as stored when it is not — and sent as stored when
  * the store cannot be read (a message is never dropped because the store is down).
  */
+import type { webApi } from '@slack/bolt';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -104,7 +105,7 @@ describe('a stored header refresh sent by a process that has not seen the run si
   it('a stored refresh queued before its header was posted: the header the stored run names is updated', async () => {
     // the earlier process queued the refresh while its header post waited (ts stored as a ref), posted the header
     // and saved its ts in the run, then stopped before sending the refresh
-    const posted = (await createWebClient({ botToken: TOKEN, slackApiUrl: api.url }, captureLogs().logger).apiCall('chat.postMessage', { channel: CHANNEL, text: 'header', blocks: runHeaderMessage(r1, poolConfig()).blocks })) as { ts: string };
+    const posted = (await createWebClient({ botToken: TOKEN, slackApiUrl: api.url }, captureLogs().logger).apiCall('chat.postMessage', { channel: CHANNEL, text: 'header', blocks: runHeaderMessage(r1, poolConfig()).blocks })) as webApi.WebAPICallResult & { ts: string };
     const next = await replica('replica-a', async () => ({ ...r3, slack: { channel: CHANNEL, headerTs: posted.ts } }));
     const refresh = runHeaderMessage(r2, poolConfig());
     await next.store.outbox.add({
@@ -198,7 +199,7 @@ pools:
     // refresh showing the run running (r2) was still waiting in the stored outbox when it stopped
     const client = createWebClient({ botToken: BOT_TOKEN, slackApiUrl: api.url }, captureLogs().logger);
     const running: Run = { ...r2, plan: noTools.plan };
-    const posted = (await client.apiCall('chat.postMessage', { channel: CHANNEL, text: runHeaderMessage(running, pool).text, blocks: runHeaderMessage(running, pool).blocks })) as { ts: string };
+    const posted = (await client.apiCall('chat.postMessage', { channel: CHANNEL, text: runHeaderMessage(running, pool).text, blocks: runHeaderMessage(running, pool).blocks })) as webApi.WebAPICallResult & { ts: string };
     const store = await openStore({ path: statePath });
     await store.createRun({ ...running, slack: { channel: CHANNEL, headerTs: posted.ts } });
     const ended = await store.updateRun(r1.id, (run) => {

@@ -211,7 +211,7 @@ export function storeContract(name: string, backend: () => ContractBackend): voi
       });
 
       test('steps written by another replica are read, also by one that read the run before', async () => {
-        const steps = Array.from({ length: 12 }, (_, i) => ({ id: `s${i}`, kind: 'evacuate', state: 'pending' as const, attempts: 0 }));
+        const steps = Array.from({ length: 12 }, (_, i) => ({ id: `s${i}`, kind: 'evacuate' as const, state: 'pending' as const, attempts: 0 }));
         await store.createRun(sampleRun('r1', { steps }));
         const other = await replica();
         expect((await store.getRun('r1'))!.steps).toEqual(steps);

@@ -3,14 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sqliteDriver, sqlitePackage } from '../../src/store/sqlite-driver';
-import {
-  ConflictError,
-  NotFoundError,
-  StoreCorruptError,
-  defaultStatePath,
-  openStore,
-  type Store,
-} from '../../src/store';
+import { StoreCorruptError, defaultStatePath, openStore } from '../../src/store';
 import type { Clock } from '../../src/clock';
 import type { Plan } from '../../src/domain/types';
 import { storeContract } from './contract';
@@ -91,8 +84,8 @@ describe('store on a file', () => {
     const store = await openStore({ path });
     const hosts = Array.from({ length: 200 }, (_, i) => ({ host: `OpaqueRef:h${i}`, name: `host-${i}` })) as unknown as Plan['hosts'];
     const steps = [
-      { id: 'backup', kind: 'backup', state: 'pending' as const, attempts: 0 },
-      { id: 'h1:evacuate', kind: 'evacuate', state: 'pending' as const, attempts: 0, data: { moved: { 'OpaqueRef:v1': { name: 'vm-1' } } } },
+      { id: 'backup', kind: 'backup' as const, state: 'pending' as const, attempts: 0 },
+      { id: 'h1:evacuate', kind: 'evacuate' as const, state: 'pending' as const, attempts: 0, data: { moved: { 'OpaqueRef:v1': { name: 'vm-1' } } } },
     ];
     await store.createRun(sampleRun('r1', { plan: samplePlan({ hosts }), steps }));
     const db = new Database(path, { readonly: true });
@@ -128,7 +121,7 @@ describe('store on a file', () => {
     const path = join(dir, 'state.sqlite');
     const store = await openStore({ path });
     const writer = await openStore({ path });
-    const steps = Array.from({ length: 3 }, (_, i) => ({ id: `s${i}`, kind: 'evacuate', state: 'pending' as const, attempts: 0 }));
+    const steps = Array.from({ length: 3 }, (_, i) => ({ id: `s${i}`, kind: 'evacuate' as const, state: 'pending' as const, attempts: 0 }));
     await store.createRun(sampleRun('r1', { steps }));
     // between this store's read of the head and of a step record, the other process commits two steps at once
     const backend = (store as unknown as { backend: { get(k: string): Promise<string | undefined> } }).backend;

@@ -27,9 +27,9 @@ describe('R5.3 gate: one predicate for every piece of Tools advice', () => {
   it('finalTargetOf: the chain\'s final target, else the plan\'s own', () => {
     expect(finalTargetOf({ target: T76 })).toBe(T76);
     expect(finalTargetOf({ target: T712, ...middleHopOf(T712, T76, '7.6') })).toEqual(T76);
-    expect(isFinalHop({ target: T712, ...middleHopOf(T712, T76, '7.6') })).toBe(false);
-    expect(isFinalHop({ target: T76, finalTarget: '7.6', hops: middleHopOf(T712, T76, '7.6').hops!.map((h) => ({ ...h, status: h.index === 2 ? 'this' as const : 'done' as const })) })).toBe(true);
-    expect(isFinalHop({ target: T76 })).toBe(true);
+    expect(isFinalHop(middleHopOf(T712, T76, '7.6'))).toBe(false);
+    expect(isFinalHop({ finalTarget: '7.6', hops: middleHopOf(T712, T76, '7.6').hops!.map((h) => ({ ...h, status: h.index === 2 ? 'this' as const : 'done' as const })) })).toBe(true);
+    expect(isFinalHop({})).toBe(true); // no chain: the plan's own target is final
   });
 
   it('passes only when every host runs the final version (or newer)', () => {

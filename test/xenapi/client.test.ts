@@ -100,7 +100,7 @@ describe('HOST_IS_SLAVE', () => {
     pool.on('pool.get_all', () => {
       throw new XapiFailure(['HOST_IS_SLAVE', pool.hosts[2]!.address]);
     });
-    const err = await client.call('pool.get_all').catch((e) => e);
+    const err = (await client.call('pool.get_all').catch((e: unknown) => e)) as XenApiError;
     expect(err).toBeInstanceOf(XenApiError);
     expect(err.code).toBe('HOST_IS_SLAVE');
     // master said "go to host3", host3 (a slave) said HOST_IS_SLAVE again: no second redirect
@@ -126,7 +126,7 @@ describe('failures and connection errors are distinct', () => {
     client.on('master-unreachable', (e) => seen.push(e));
     await pool.powerOff('host1');
     for (let i = 0; i < 2; i++) {
-      const err = await client.call('pool.get_all').catch((e) => e);
+      const err = (await client.call('pool.get_all').catch((e: unknown) => e)) as XenApiConnectionError;
       expect(err).toBeInstanceOf(XenApiConnectionError);
       expect(err).not.toBeInstanceOf(XenApiError);
       expect(err).toMatchObject({ host: pool.master.address, method: 'pool.get_all' });
@@ -138,7 +138,7 @@ describe('failures and connection errors are distinct', () => {
 
   test('reset connection and socket hang up → XenApiConnectionError', async () => {
     pool.on('host.reboot', () => RESET);
-    const err = await client.call('host.reboot', ['OpaqueRef:h']).catch((e) => e);
+    const err = (await client.call('host.reboot', ['OpaqueRef:h']).catch((e: unknown) => e)) as XenApiConnectionError;
     expect(err).toBeInstanceOf(XenApiConnectionError);
     expect(err.code).toBe('ECONNRESET');
   });
@@ -162,7 +162,7 @@ describe('failures and connection errors are distinct', () => {
     const c = newClient(pool.masterUrl, { requestTimeoutMs: 300 });
     try {
       pool.on('host.evacuate', () => HANG);
-      const err = await c.call('host.evacuate', ['OpaqueRef:h']).catch((e) => e);
+      const err = (await c.call('host.evacuate', ['OpaqueRef:h']).catch((e: unknown) => e)) as XenApiConnectionError;
       expect(err).toBeInstanceOf(XenApiConnectionError);
       expect(err.code).toBe('ETIMEDOUT');
     } finally {
@@ -173,10 +173,10 @@ describe('failures and connection errors are distinct', () => {
   test('an HTML error page is a protocol error, an XML-RPC fault an XMLRPC_FAULT XenApiError', async () => {
     pool.on('host.broken', () => HTML500);
     pool.on('Async.event.from', () => FAULT);
-    const html = await client.call('host.broken').catch((e) => e);
+    const html = (await client.call('host.broken').catch((e: unknown) => e)) as XenApiProtocolError;
     expect(html).toBeInstanceOf(XenApiProtocolError);
     expect(html.message).toContain('HTTP 500');
-    const fault = await client.call('Async.event.from').catch((e) => e);
+    const fault = (await client.call('Async.event.from').catch((e: unknown) => e)) as XenApiError;
     expect(fault).toBeInstanceOf(XenApiError);
     expect(fault.code).toBe('XMLRPC_FAULT');
   });

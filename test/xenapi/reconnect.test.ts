@@ -208,7 +208,7 @@ test('a re-login (SESSION_INVALID) at an address that now answers for another po
   // the master was reinstalled as the master of a new pool at the same address: same credentials, another pool uuid
   pool.mod('pool', Object.keys(await client.call<Record<string, unknown>>('pool.get_all_records'))[0]!, { uuid: 'uuid-of-a-new-pool' });
   pool.invalidateSessions();
-  const err = await client.call('host.get_all_records').catch((e) => e);
+  const err = (await client.call('host.get_all_records').catch((e: unknown) => e)) as XenApiConnectionError;
   expect(err).toBeInstanceOf(XenApiConnectionError);
   expect(err).toMatchObject({ code: 'EFOREIGNPOOL', host: pool.master.address });
   expect(err.message).toContain('belongs to another pool');
@@ -248,7 +248,7 @@ describe("a run's pool named after the session was opened (expectPool: the run r
     expect(client.poolUuid).toBeUndefined();
     const sessions = pool.sessions.size;
     client.expectPool('uuid-of-the-run-pool');
-    const err = await client.call('host.get_all_records').catch((e) => e);
+    const err = (await client.call('host.get_all_records').catch((e: unknown) => e)) as XenApiConnectionError;
     expect(err).toBeInstanceOf(XenApiConnectionError);
     expect(err).toMatchObject({ code: 'EFOREIGNPOOL', host: pool.master.address });
     expect(err.message).toMatch(/belongs to another pool \(pool uuid [0-9a-f-]+, expected uuid-of-the-run-pool\)/);

@@ -118,12 +118,12 @@ test('tasks: Async.VM.pool_migrate is followed through event.from and destroyed'
 });
 
 test('memory and storage refusals surface as XenApiError with the xapi code and params', async () => {
-  const mem = await client.call('VM.pool_migrate', [vm('big').ref, host('s3').ref, { live: 'true' }]).catch((e) => e);
+  const mem = (await client.call('VM.pool_migrate', [vm('big').ref, host('s3').ref, { live: 'true' }]).catch((e: unknown) => e)) as XenApiError;
   expect(mem).toBeInstanceOf(XenApiError);
   expect(mem.code).toBe('HOST_NOT_ENOUGH_FREE_MEMORY');
   expect(mem.params).toHaveLength(2);
   expect(Number(mem.params[0])).toBeGreaterThan(Number(mem.params[1]));
-  const sr = await client.call('VM.pool_migrate', [vm('local').ref, host('s3').ref, { live: 'true' }]).catch((e) => e);
+  const sr = (await client.call('VM.pool_migrate', [vm('local').ref, host('s3').ref, { live: 'true' }]).catch((e: unknown) => e)) as XenApiError;
   expect(sr).toBeInstanceOf(XenApiError);
   expect(sr.code).toBe('VM_REQUIRES_SR');
   expect(sr.params[0]).toBe(vm('local').ref);

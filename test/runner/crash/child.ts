@@ -11,7 +11,9 @@ import { openStore } from '../../../src/store';
 import { midKey } from './child-keys';
 
 const env = process.env;
-const out = (line: string) => process.stdout.write(`${line}\n`);
+const out = (line: string): void => {
+  process.stdout.write(`${line}\n`);
+};
 const killedSteps = new Set((env.KILLED_STEPS ?? '').split(',').filter(Boolean));
 const killedKinds = new Set((env.KILLED_KINDS ?? '').split(',').filter(Boolean));
 const killing = env.KILL !== 'none';

@@ -18,7 +18,7 @@ async function postPlan(e: SlackE2E, count: number) {
   await e.command('plan pool-a', { user: REQUESTER });
   return until(`plan message ${count}`, () => {
     const plans = planMessages(e);
-    return plans.length >= count && buttonValue(plans[count - 1]!, ACTION.planStart) && plans[count - 1];
+    return plans.length >= count && !!buttonValue(plans[count - 1]!, ACTION.planStart) && plans[count - 1];
   });
 }
 
