@@ -23,7 +23,7 @@ import { TERMINAL_RUN_STATES, type Run, type StepRecord } from '../domain/types'
 import { NotifyQueue, auditor, type AuditKind } from './audit';
 import { fencedStore, isFenced, renewLeaseWhileHeld } from './fencing';
 import { RunInterrupted, isPoolUnavailable, toStepError } from './errors';
-import { auditShown, endAuditUnreadText, endNotRecordedText, notStartedText, readFailedText, retryStoreCall, StoreUnavailable, storeFailed, type Recorded } from './store-calls';
+import { endAuditUnreadText, endNotRecordedText, notStartedText, readFailedText, retryStoreCall, runnerAudit, StoreUnavailable, storeFailed, type Recorded } from './store-calls';
 import type { Fence, PoolClient, RunStore } from './ports';
 
 export { fencedStore, isFenced } from './fencing';
@@ -215,9 +215,8 @@ export class Engine {
     const where = next ? `${next.id} (${next.state})` : 'its end';
     // an append whose answer was lost may have been committed: read back before a new try, never written twice
     const resumeAudit = (message: string, detail: Record<string, unknown>) => {
-      const since = this.deps.clock.now();
-      const append = () => this.audit(run.id, 'resume', 'runner', message, detail).then(() => true as const);
-      return retry(run.id, append, auditShown(this.deps.store, run.id, since, { kind: 'resume', actor: 'runner', message, detail }), 'write');
+      const { append, recorded } = runnerAudit(this.audit, this.deps.store, this.deps.clock, run.id, 'resume', message, detail);
+      return retry(run.id, append, recorded, 'write');
     };
     const lease = await retry(run.id, () => this.deps.store.getLease(run.pool), undefined, 'read');
     if (run.state !== 'awaiting-approval' && lease && lease.runId === run.id && lease.owner !== this.deps.ownerId && this.deps.clock.now() < lease.expiresAt) {
@@ -580,9 +579,8 @@ export class Engine {
    * read for it, so an append committed before its answer was lost is not appended again.
    */
   private recordAudit(loop: Loop, runId: string, kind: AuditKind, message: string, detail: Record<string, unknown> | undefined, said: (err: unknown) => string): Promise<true> {
-    const since = this.deps.clock.now(); // the record of the first try is stamped at or after it
-    const append = () => loop.audit(runId, kind, 'runner', message, detail).then(() => true as const);
-    return this.recordWrite(loop, runId, append, auditShown(loop.store, runId, since, { kind, actor: 'runner', message, detail }), said);
+    const { append, recorded } = runnerAudit(loop.audit, loop.store, this.deps.clock, runId, kind, message, detail);
+    return this.recordWrite(loop, runId, append, recorded, said);
   }
 
   /** The run as the loop's store shows it, the read tried again like a write (`said`: the thread's text if it stays unavailable). */

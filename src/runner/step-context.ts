@@ -18,7 +18,7 @@ import type { Notifier } from '../domain/ports';
 import { TERMINAL_RUN_STATES, type Ref, type Run, type StepRecord } from '../domain/types';
 import type { auditor } from './audit';
 import { RunInterrupted } from './errors';
-import { auditShown, midStepText, retryStoreCall, StoreUnavailable, type Recorded } from './store-calls';
+import { midStepText, retryStoreCall, runnerAudit, StoreUnavailable, type Recorded } from './store-calls';
 import type { RunStore } from './ports';
 import { hostRemap } from './recovery';
 import type { PoolRuntime } from './runtime';
@@ -71,17 +71,14 @@ export function buildStepContext(deps: StepContextDeps, run: Run, stepId: string
     });
   /** an audit record of the step, tried again like the loop's (read back first: never appended twice) */
   const stepAudit = async (message: string, detail: Record<string, unknown>): Promise<{ retried: boolean }> => {
-    const since = deps.clock.now();
+    const { append, recorded } = runnerAudit(audit, store, deps.clock, run.id, 'xenapi', message, detail);
     let retried = false;
-    const append = () =>
-      audit(run.id, 'xenapi', 'runner', message, detail).then(
-        () => true as const,
-        (err: unknown) => {
-          retried = true;
-          throw err;
-        },
-      );
-    await storeCall(append, auditShown(store, run.id, since, { kind: 'xenapi', actor: 'runner', message, detail }), 'write');
+    const tried = () =>
+      append().catch((err: unknown) => {
+        retried = true;
+        throw err;
+      });
+    await storeCall(tried, recorded, 'write');
     return { retried };
   };
   const assertLive = async (): Promise<void> => {

@@ -100,10 +100,33 @@ export type Recorded<T> = ((run: Run) => T | undefined) | { read: () => Promise<
  * stamped at or after `since`, taken before the first try (the auditor stamps each try with the clock's now). The run
  * loop writes its records one after the other, so a record like it in that time is the one that try wrote.
  */
-export function auditShown(store: Pick<RunStore, 'listAudit'>, runId: string, since: number, e: Pick<AuditEvent, 'kind' | 'actor' | 'message' | 'detail'>): Recorded<true> {
+function auditShown(store: Pick<RunStore, 'listAudit'>, runId: string, since: number, e: Pick<AuditEvent, 'kind' | 'actor' | 'message' | 'detail'>): Recorded<true> {
   const same = (x: AuditEvent) =>
     x.at >= since && x.kind === e.kind && x.actor === e.actor && x.message === e.message && Object.entries(e.detail ?? {}).every(([k, v]) => isDeepStrictEqual(x.detail?.[k], v));
   return { read: async () => ((await store.listAudit(runId)).some(same) ? true : undefined) };
+}
+
+/** The auditor's signature (audit.ts `auditor`). */
+type AuditFn = (runId: string, kind: AuditEvent['kind'], actor: string, message: string, detail?: Record<string, unknown>) => Promise<void>;
+
+/**
+ * A runner's audit record as a write for retryStoreCall: `append` writes it, `recorded` its read-back (auditShown,
+ * from now: before the first try), so an append committed before its answer was lost is never appended again.
+ */
+export function runnerAudit(
+  audit: AuditFn,
+  store: Pick<RunStore, 'listAudit'>,
+  clock: Clock,
+  runId: string,
+  kind: AuditEvent['kind'],
+  message: string,
+  detail?: Record<string, unknown>,
+): { append: () => Promise<true>; recorded: Recorded<true> } {
+  const since = clock.now(); // the auditor stamps each try with the clock's now: at or after this
+  return {
+    append: () => audit(runId, kind, 'runner', message, detail).then(() => true as const),
+    recorded: auditShown(store, runId, since, { kind, actor: 'runner', message, detail }),
+  };
 }
 
 /**
