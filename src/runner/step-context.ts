@@ -24,8 +24,6 @@ import { hostRemap } from './recovery';
 import type { PoolRuntime } from './runtime';
 import type { StepContext } from './step';
 
-const TERMINAL = new Set<string>(TERMINAL_RUN_STATES);
-
 /** What a step's context takes from the engine. */
 export interface StepContextDeps {
   clock: Clock;
@@ -85,7 +83,7 @@ export function buildStepContext(deps: StepContextDeps, run: Run, stepId: string
     signal.throwIfAborted();
     // the store unreadable: no action is sent (storeCall throws, never returns without the run and its lease)
     const now = await storeCall(() => store.getRun(run.id), undefined, 'read');
-    if (!now || TERMINAL.has(now.state)) throw new RunInterrupted(`run ${run.id} is ${now?.state ?? 'gone'}: no further action`);
+    if (!now || TERMINAL_RUN_STATES.includes(now.state)) throw new RunInterrupted(`run ${run.id} is ${now?.state ?? 'gone'}: no further action`);
     // a runner that stalled past its lease may have been taken over: then only the new owner acts on the pool (R3.1)
     const lease = await storeCall(() => store.getLease(run.pool), undefined, 'read');
     if (lease && lease.owner !== deps.ownerId) {
