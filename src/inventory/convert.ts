@@ -1,4 +1,5 @@
 import type { HostInfo, NetworkInfo, PoolSnapshot, PowerState, SrInfo, TaskInfo, VmCdDrive, VmDisk, VmInfo } from '../domain/types';
+import { RecordBatches, type RecordsOf } from '../xenapi/record-batches';
 import type { RecordClass, RecordOf } from '../xenapi/records';
 import { InventoryError } from './errors';
 import { nextSlice, sliceDue } from '../loop-slice';
@@ -42,8 +43,16 @@ function toolsVersion(pv: Record<string, string>): string | null {
   return [pv.major, pv.minor ?? '0', pv.micro ?? '0'].join('.');
 }
 
+/**
+ * Each class's records as the batches they came in (record-batches.ts): the conversion takes what it needs from one
+ * batch at a time, so no whole class of raw records outlives it on the event loop's heap (issue 13).
+ */
+export type PoolRecordBatches = { [C in Exclude<RecordClass, NetworkClass>]: RecordBatches<C> } & {
+  [C in NetworkClass]?: RecordBatches<C>;
+};
+
 export function toSnapshot(r: PoolRecords, takenAt: number): PoolSnapshot {
-  const steps = convert(r, takenAt);
+  const steps = convert(asBatches(r), takenAt);
   for (;;) {
     const s = steps.next();
     if (s.done) return s.value;
@@ -57,8 +66,13 @@ const VMS_PER_STEP = 200;
  * toSnapshot without holding the event loop (issue 13: converting 3,200 VMs in one go blocked it for 50–250 ms
  * on a loaded machine): the same conversion, yielding to the event loop whenever the shared slice (loop-slice.ts) is spent.
  */
-export async function toSnapshotSliced(r: PoolRecords, takenAt: number): Promise<PoolSnapshot> {
-  const steps = convert(r, takenAt);
+export function toSnapshotSliced(r: PoolRecords, takenAt: number): Promise<PoolSnapshot> {
+  return snapshotFromBatches(asBatches(r), takenAt);
+}
+
+/** toSnapshotSliced from the records' batches (readSnapshot). */
+export async function snapshotFromBatches(b: PoolRecordBatches, takenAt: number): Promise<PoolSnapshot> {
+  const steps = convert(b, takenAt);
   for (;;) {
     const s = steps.next();
     if (s.done) return s.value;
@@ -66,33 +80,54 @@ export async function toSnapshotSliced(r: PoolRecords, takenAt: number): Promise
   }
 }
 
-/** The conversion, as steps: it yields between pieces of work (toSnapshot runs them at once). */
-function* convert(r: PoolRecords, takenAt: number): Generator<void, PoolSnapshot, void> {
-  const poolEntries = Object.entries(r.pool);
+function asBatches(r: PoolRecords): PoolRecordBatches {
+  const out: Record<string, RecordBatches> = {};
+  for (const [cls, records] of Object.entries(r)) if (records) out[cls] = RecordBatches.of(cls as RecordClass, records as RecordsOf<RecordClass>);
+  return out as PoolRecordBatches;
+}
+
+/**
+ * The conversion, as steps: it yields between pieces of work (toSnapshot runs them at once). The small classes are
+ * put together whole; VDI and VBD records are folded into what a VM's disks need, then each VM batch into VmInfo, so
+ * that a batch's raw records are garbage once it is done (their young-generation collections copy little).
+ */
+function* convert(b: PoolRecordBatches, takenAt: number): Generator<void, PoolSnapshot, void> {
+  const pool = yield* b.pool.assemble();
+  const host = yield* b.host.assemble();
+  const poolEntries = Object.entries(pool);
   if (poolEntries.length !== 1) throw new InventoryError(`pool: expected exactly one pool record, got ${poolEntries.length}`);
-  const [poolRef, pool] = poolEntries[0];
-  if (!r.host[pool.master]) throw new InventoryError(`pool ${poolRef}: field master: host ${pool.master} not among the host records`);
+  const [poolRef, poolRecord] = poolEntries[0];
+  if (!host[poolRecord.master]) throw new InventoryError(`pool ${poolRef}: field master: host ${poolRecord.master} not among the host records`);
+  const r: SmallRecords = {
+    host,
+    host_metrics: yield* b.host_metrics.assemble(),
+    SR: yield* b.SR.assemble(),
+    PBD: yield* b.PBD.assemble(),
+  };
+  // one copy of each ref and each repeated value the snapshot keeps (3,200 VMs name 64 hosts and a few SRs)
+  const same = new Interner([...Object.keys(host), ...Object.keys(r.SR)]);
 
   const srs = convertSrs(r);
   yield;
-  const vms = yield* convertVms(r);
-  const hosts = yield* convertHosts(r, pool.master);
-  const networks = convertNetworks(r, hosts, vms);
+  const vbds = yield* diskFacts(b.VBD, b.VDI, same);
+  const { vms, residents } = yield* convertVms(b.VM, { vbds, metrics: yield* b.VM_metrics.assemble(), guests: yield* b.VM_guest_metrics.assemble() }, same);
+  const hosts = convertHosts(r, residents, poolRecord.master);
+  const networks = b.network && b.PIF && b.VIF ? convertNetworks(yield* b.network.assemble(), yield* b.PIF.assemble(), yield* b.VIF.assemble(), hosts, vms, same) : undefined;
   yield;
-  const tasks: TaskInfo[] = Object.entries(r.task)
+  const tasks: TaskInfo[] = Object.entries(yield* b.task.assemble())
     .filter(([, t]) => t.status === 'pending' || t.status === 'cancelling')
     .map(([ref, t]) => ({ ref, name: t.name_label, status: t.status, progress: t.progress }))
-    .sort((a, b) => (a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : 0));
+    .sort((a, c) => (a.ref < c.ref ? -1 : a.ref > c.ref ? 1 : 0));
 
   return {
     takenAt,
     pool: {
       ref: poolRef,
-      name: pool.name_label,
-      master: pool.master,
-      haEnabled: pool.ha_enabled ?? false,
-      rollingUpgradeInProgress: pool.other_config.rolling_upgrade_in_progress !== undefined,
-      suspendImageSr: refOrNull(pool.suspend_image_SR),
+      name: poolRecord.name_label,
+      master: poolRecord.master,
+      haEnabled: poolRecord.ha_enabled ?? false,
+      rollingUpgradeInProgress: poolRecord.other_config.rolling_upgrade_in_progress !== undefined,
+      suspendImageSr: refOrNull(poolRecord.suspend_image_SR),
     },
     hosts,
     vms,
@@ -102,27 +137,63 @@ function* convert(r: PoolRecords, takenAt: number): Generator<void, PoolSnapshot
   };
 }
 
+/** The small classes, whole. */
+interface SmallRecords {
+  host: RecordsOf<'host'>;
+  host_metrics: RecordsOf<'host_metrics'>;
+  SR: RecordsOf<'SR'>;
+  PBD: RecordsOf<'PBD'>;
+}
+
+/**
+ * One string for equal strings: each deserialized batch has its own copy of every ref it names. Seeded with the refs
+ * of the hosts and SRs; otherwise only for values with few distinct strings (a VM's uuid or name is not interned).
+ */
+class Interner {
+  private readonly known = new Map<string, string>();
+  constructor(seed: string[]) {
+    for (const s of seed) this.known.set(s, s);
+  }
+  of(s: string): string {
+    const known = this.known.get(s);
+    if (known !== undefined) return known;
+    this.known.set(s, s);
+    return s;
+  }
+  ofRef(r: string | undefined): string | null {
+    const ref = refOrNull(r);
+    return ref === null ? null : this.of(ref);
+  }
+}
+
 /**
  * Networks (reference top 3): which hosts have an attached PIF on each, which networks each VM's VIFs use, and
  * each host's networks. Read only when the source serves network, PIF and VIF records; else nothing is checked.
  */
-function convertNetworks(r: PoolRecords, hosts: HostInfo[], vms: VmInfo[]): NetworkInfo[] | undefined {
-  if (!r.network || !r.PIF || !r.VIF || Object.keys(r.network).length === 0) return undefined;
+function convertNetworks(
+  network: RecordsOf<'network'>,
+  pifs: RecordsOf<'PIF'>,
+  vifs: RecordsOf<'VIF'>,
+  hosts: HostInfo[],
+  vms: VmInfo[],
+  same: Interner,
+): NetworkInfo[] | undefined {
+  if (Object.keys(network).length === 0) return undefined;
   const pifHosts = new Map<string, Set<string>>();
-  for (const pif of Object.values(r.PIF)) {
+  for (const pif of Object.values(pifs)) {
     if (pif.currently_attached === false) continue;
     pifHosts.set(pif.network, (pifHosts.get(pif.network) ?? new Set()).add(pif.host));
   }
   const vifNets = new Map<string, Set<string>>();
-  for (const vif of Object.values(r.VIF)) vifNets.set(vif.VM, (vifNets.get(vif.VM) ?? new Set()).add(vif.network));
+  for (const vif of Object.values(vifs)) vifNets.set(vif.VM, (vifNets.get(vif.VM) ?? new Set()).add(same.of(vif.network)));
   for (const vm of vms) vm.networks = [...(vifNets.get(vm.ref) ?? [])].sort();
-  for (const h of hosts) h.networks = [...pifHosts.entries()].filter(([, hs]) => hs.has(h.ref)).map(([n]) => n).sort();
-  return Object.entries(r.network)
+  for (const h of hosts) h.networks = [...pifHosts.entries()].filter(([, hs]) => hs.has(h.ref)).map(([n]) => same.of(n)).sort();
+  return Object.entries(network)
     .map(([ref, n]) => ({ ref, name: n.name_label, hosts: [...(pifHosts.get(ref) ?? [])].sort() }))
     .sort(byNameThenRef);
 }
 
-function attachedHostsBySr(r: PoolRecords): Map<string, { attached: Set<string>; detached: Set<string> }> {
+function attachedHostsBySr(r: SmallRecords): Map<string, { attached: Set<string>; detached: Set<string> }> {
   const m = new Map<string, { attached: Set<string>; detached: Set<string> }>();
   for (const pbd of Object.values(r.PBD)) {
     const e = m.get(pbd.SR) ?? { attached: new Set<string>(), detached: new Set<string>() };
@@ -132,7 +203,7 @@ function attachedHostsBySr(r: PoolRecords): Map<string, { attached: Set<string>;
   return m;
 }
 
-function convertSrs(r: PoolRecords): SrInfo[] {
+function convertSrs(r: SmallRecords): SrInfo[] {
   const pbds = attachedHostsBySr(r);
   return Object.entries(r.SR)
     .map(([ref, sr]) => ({
@@ -147,20 +218,25 @@ function convertSrs(r: PoolRecords): SrInfo[] {
     .sort(byNameThenRef);
 }
 
-function* convertHosts(r: PoolRecords, master: string): Generator<void, HostInfo[], void> {
+/** What the host conversion needs of a VM resident on a host (control domain and templates included). */
+interface Resident {
+  host: string;
+  /** dynamic_min + overhead (memoryNeeded) */
+  memory: number;
+  /** a guest (not dom0, not a template) Running or Paused there */
+  guest: boolean;
+}
+
+function convertHosts(r: SmallRecords, residents: ReadonlyMap<string, Resident>, master: string): HostInfo[] {
   // Σ(dynamic_min + overhead) of every VM resident on the host, dom0 included: host.compute_free_memory.
   const reserved = new Map<string, number>();
   const running = new Map<string, string[]>();
-  let n = 0;
-  for (const [ref, vm] of Object.entries(r.VM)) {
-    if (++n % VMS_PER_STEP === 0) yield;
-    if (isNull(vm.resident_on)) continue;
-    reserved.set(vm.resident_on, (reserved.get(vm.resident_on) ?? 0) + memoryNeeded(vm));
-    if (!vm.is_control_domain && !vm.is_a_template && (vm.power_state === 'Running' || vm.power_state === 'Paused')) {
-      const list = running.get(vm.resident_on);
-      if (list) list.push(ref);
-      else running.set(vm.resident_on, [ref]);
-    }
+  for (const [ref, vm] of residents) {
+    reserved.set(vm.host, (reserved.get(vm.host) ?? 0) + vm.memory);
+    if (!vm.guest) continue;
+    const list = running.get(vm.host);
+    if (list) list.push(ref);
+    else running.set(vm.host, [ref]);
   }
   const attached = new Map<string, string[]>();
   const detached = new Map<string, string[]>();
@@ -207,64 +283,108 @@ function* convertHosts(r: PoolRecords, master: string): Generator<void, HostInfo
 /** What xapi's memory check reserves for a VM on its host: dynamic_min + overhead. */
 const memoryNeeded = (vm: RecordOf<'VM'>): number => vm.memory_dynamic_min + (vm.memory_overhead ?? 0);
 
-function* convertVms(r: PoolRecords): Generator<void, VmInfo[], void> {
-  const out: VmInfo[] = [];
-  let n = 0;
-  for (const [ref, vm] of Object.entries(r.VM)) {
-    if (++n % VMS_PER_STEP === 0) yield;
-    if (vm.is_control_domain || vm.is_a_template || (vm.is_a_snapshot ?? false)) continue;
-    const state = powerState(ref, vm.power_state);
-    const disks: VmDisk[] = [];
-    const cds: VmCdDrive[] = [];
-    for (const vbdRef of vm.VBDs) {
-      const vbd = r.VBD[vbdRef];
-      if (!vbd) continue;
-      const vdi = isNull(vbd.VDI) ? undefined : r.VDI[vbd.VDI];
-      if (vbd.type === 'CD') {
-        cds.push({
-          vbd: vbdRef,
-          empty: vbd.empty,
-          vdi: vdi ? vbd.VDI : null,
-          sr: vdi ? vdi.SR : null,
-          isoName: vdi ? vdi.name_label : null,
-        });
-      } else if (vbd.type === 'Disk' && vdi && !vbd.empty) {
-        disks.push({ vbd: vbdRef, vdi: vbd.VDI, sr: vdi.SR });
-      }
-    }
-    const gmRef = refOrNull(vm.guest_metrics);
-    const metricsRef = refOrNull(vm.metrics);
-    const gm = gmRef === null ? undefined : r.VM_guest_metrics[gmRef];
-    const metrics = metricsRef === null ? undefined : r.VM_metrics[metricsRef];
-    const tools = gm ? toolsVersion(gm.PV_drivers_version) : null;
-    // xapi's feature check reads PV_drivers_version: drivers count only with a version (and not detected = false)
-    const pvDrivers = tools !== null && gm?.PV_drivers_detected !== false;
-    const hvm = metrics?.hvm ?? vm.HVM_boot_policy !== '';
-    const featureSuspend = truthy(gm?.other?.['feature-suspend']);
-    // a guest that explicitly reports feature-suspend = 0 is treated as unable to suspend/migrate even with drivers
-    // (fail safe: a planned migration that xapi refuses stops the run mid-host)
-    const saysNoSuspend = gm?.other?.['feature-suspend'] !== undefined && !featureSuspend;
-    const running = state === 'Running' || state === 'Paused';
-    out.push({
-      ref,
-      uuid: vm.uuid,
-      name: vm.name_label,
-      powerState: state,
-      residentOn: running && !isNull(vm.resident_on) ? vm.resident_on : null,
-      affinity: refOrNull(vm.affinity),
-      memoryNeeded: memoryNeeded(vm),
-      disks: disks.sort((a, b) => (a.vbd < b.vbd ? -1 : 1)),
-      cds: cds.sort((a, b) => (a.vbd < b.vbd ? -1 : 1)),
-      toolsVersion: tools,
-      toolsUpToDate: gm?.PV_drivers_up_to_date ?? false,
-      // VM_LACKS_FEATURE: HVM guest without PV drivers and without feature-suspend
-      lacksFeatureMigrate: hvm && ((!pvDrivers && !featureSuspend) || saysNoSuspend),
-      hasPciPassthrough: vm.attached_PCIs.length > 0 || (vm.other_config.pci ?? '') !== '',
-      haPriority: vm.ha_restart_priority ?? '',
-      blockedOperations: Object.keys(vm.blocked_operations ?? {}).sort(),
-      suspendSr: refOrNull(vm.suspend_SR),
-      cpuFlags: vm.last_boot_CPU_flags?.features || null,
-    });
+/** A VBD as a VM's disks and CD drives need it, with its VDI (absent: none, or not among the VDI records). */
+interface VbdFacts {
+  /** the VBD's ref, as its record's key */
+  ref: string;
+  type: 'CD' | 'Disk' | 'other';
+  empty: boolean;
+  vdi?: { ref: string; sr: string; name: string };
+}
+
+/** The VBD records, with their VDIs', folded batch by batch into what convertVms needs (ref → facts). */
+function* diskFacts(vbdBatches: RecordBatches<'VBD'>, vdiBatches: RecordBatches<'VDI'>, same: Interner): Generator<void, Map<string, VbdFacts>, void> {
+  const vdis = new Map<string, { ref: string; sr: string; name: string }>();
+  for (const batch of vdiBatches.batches()) {
+    for (const [ref, vdi] of Object.entries(batch)) if (vdi) vdis.set(ref, { ref, sr: same.of(vdi.SR), name: vdi.name_label });
+    yield;
   }
-  return out.sort(byNameThenRef);
+  const vbds = new Map<string, VbdFacts>();
+  for (const batch of vbdBatches.batches()) {
+    for (const [ref, vbd] of Object.entries(batch)) {
+      if (!vbd) continue;
+      const vdi = isNull(vbd.VDI) ? undefined : vdis.get(vbd.VDI);
+      vbds.set(ref, { ref, type: vbd.type === 'CD' ? 'CD' : vbd.type === 'Disk' ? 'Disk' : 'other', empty: vbd.empty, ...(vdi ? { vdi } : {}) });
+    }
+    yield;
+  }
+  return vbds;
+}
+
+interface VmLookups {
+  vbds: ReadonlyMap<string, VbdFacts>;
+  metrics: RecordsOf<'VM_metrics'>;
+  guests: RecordsOf<'VM_guest_metrics'>;
+}
+
+/** The VM records, batch by batch, into VmInfo (guests only) and what the hosts need of every resident VM. */
+function* convertVms(batches: RecordBatches<'VM'>, r: VmLookups, same: Interner): Generator<void, { vms: VmInfo[]; residents: Map<string, Resident> }, void> {
+  // by ref: a ref that comes again in a later batch counts once, as its last record says (record-batches.ts)
+  const vms = new Map<string, VmInfo>();
+  const residents = new Map<string, Resident>();
+  let n = 0;
+  for (const batch of batches.batches()) {
+    for (const [ref, vm] of Object.entries(batch)) {
+      if (!vm) continue;
+      if (++n % VMS_PER_STEP === 0) yield;
+      const guest = !vm.is_control_domain && !vm.is_a_template;
+      if (isNull(vm.resident_on)) residents.delete(ref);
+      else residents.set(ref, { host: same.of(vm.resident_on), memory: memoryNeeded(vm), guest: guest && (vm.power_state === 'Running' || vm.power_state === 'Paused') });
+      if (!guest || (vm.is_a_snapshot ?? false)) {
+        vms.delete(ref);
+        continue;
+      }
+      vms.set(ref, toVmInfo(ref, vm, r, same));
+    }
+  }
+  return { vms: [...vms.values()].sort(byNameThenRef), residents };
+}
+
+function toVmInfo(ref: string, vm: RecordOf<'VM'>, r: VmLookups, same: Interner): VmInfo {
+  const state = powerState(ref, vm.power_state);
+  const disks: VmDisk[] = [];
+  const cds: VmCdDrive[] = [];
+  for (const vbdRef of vm.VBDs) {
+    const vbd = r.vbds.get(vbdRef);
+    if (!vbd) continue;
+    const vdi = vbd.vdi;
+    if (vbd.type === 'CD') {
+      cds.push({ vbd: vbd.ref, empty: vbd.empty, vdi: vdi ? vdi.ref : null, sr: vdi ? vdi.sr : null, isoName: vdi ? vdi.name : null });
+    } else if (vbd.type === 'Disk' && vdi && !vbd.empty) {
+      disks.push({ vbd: vbd.ref, vdi: vdi.ref, sr: vdi.sr });
+    }
+  }
+  const gmRef = refOrNull(vm.guest_metrics);
+  const metricsRef = refOrNull(vm.metrics);
+  const gm = gmRef === null ? undefined : r.guests[gmRef];
+  const metrics = metricsRef === null ? undefined : r.metrics[metricsRef];
+  const tools = gm ? toolsVersion(gm.PV_drivers_version) : null;
+  // xapi's feature check reads PV_drivers_version: drivers count only with a version (and not detected = false)
+  const pvDrivers = tools !== null && gm?.PV_drivers_detected !== false;
+  const hvm = metrics?.hvm ?? vm.HVM_boot_policy !== '';
+  const featureSuspend = truthy(gm?.other?.['feature-suspend']);
+  // a guest that explicitly reports feature-suspend = 0 is treated as unable to suspend/migrate even with drivers
+  // (fail safe: a planned migration that xapi refuses stops the run mid-host)
+  const saysNoSuspend = gm?.other?.['feature-suspend'] !== undefined && !featureSuspend;
+  const running = state === 'Running' || state === 'Paused';
+  return {
+    ref,
+    uuid: vm.uuid,
+    name: vm.name_label,
+    powerState: state,
+    residentOn: running ? same.ofRef(vm.resident_on) : null,
+    affinity: same.ofRef(vm.affinity),
+    memoryNeeded: memoryNeeded(vm),
+    disks: disks.sort((a, b) => (a.vbd < b.vbd ? -1 : 1)),
+    cds: cds.sort((a, b) => (a.vbd < b.vbd ? -1 : 1)),
+    toolsVersion: tools === null ? null : same.of(tools),
+    toolsUpToDate: gm?.PV_drivers_up_to_date ?? false,
+    // VM_LACKS_FEATURE: HVM guest without PV drivers and without feature-suspend
+    lacksFeatureMigrate: hvm && ((!pvDrivers && !featureSuspend) || saysNoSuspend),
+    hasPciPassthrough: vm.attached_PCIs.length > 0 || (vm.other_config.pci ?? '') !== '',
+    haPriority: same.of(vm.ha_restart_priority ?? ''),
+    blockedOperations: Object.keys(vm.blocked_operations ?? {}).sort(),
+    suspendSr: same.ofRef(vm.suspend_SR),
+    cpuFlags: vm.last_boot_CPU_flags?.features ? same.of(vm.last_boot_CPU_flags.features) : null,
+  };
 }

@@ -1,18 +1,24 @@
 import { Clock, systemClock } from '../clock';
 import type { PoolSnapshot } from '../domain/types';
 import { RECORD_CLASSES, RecordParseError, type RecordClass, type RecordOf } from '../xenapi/records';
-import { PoolRecords, toSnapshotSliced } from './convert';
+import { RecordBatches } from '../xenapi/record-batches';
+import { snapshotFromBatches, type PoolRecordBatches } from './convert';
 import { InventoryError } from './errors';
 
 export { toSnapshot, toSnapshotSliced } from './convert';
-export type { PoolRecords } from './convert';
+export type { PoolRecordBatches, PoolRecords } from './convert';
 export { InventoryError } from './errors';
 export { readAppliedUpdates, testRepository } from './repository';
 export type { PluginCaller, RepositoryTestResults } from './repository';
 
-/** What readSnapshot needs from the XenAPI client: its parsed get_all_records (src/xenapi XenApiClient satisfies it). */
+/**
+ * What readSnapshot needs from the XenAPI client: its parsed get_all_records (src/xenapi XenApiClient satisfies it),
+ * and, where it has them, the records as the batches they came in (record-batches.ts), which the conversion folds one
+ * at a time instead of keeping every record until the snapshot is made.
+ */
 export interface RecordSource {
   getAllRecords<C extends RecordClass>(cls: C): Promise<Record<string, RecordOf<C>>>;
+  getAllRecordBatches?<C extends RecordClass>(cls: C): Promise<RecordBatches<C>>;
 }
 
 /**
@@ -22,9 +28,11 @@ export interface RecordSource {
  */
 export async function readSnapshot(client: RecordSource, clock: Clock = systemClock): Promise<PoolSnapshot> {
   const takenAt = clock.now();
-  let results: Array<Record<string, unknown>>;
+  const read = async <C extends RecordClass>(cls: C): Promise<RecordBatches<C>> =>
+    client.getAllRecordBatches ? client.getAllRecordBatches(cls) : RecordBatches.of(cls, await client.getAllRecords(cls));
+  let results: RecordBatches[];
   try {
-    results = await Promise.all(RECORD_CLASSES.map((cls) => client.getAllRecords(cls)));
+    results = await Promise.all(RECORD_CLASSES.map(read));
   } catch (e) {
     if (e instanceof RecordParseError) {
       throw new InventoryError(`${e.cls} ${e.ref}: field ${e.field || '(record)'}: ${e.detail}`, { cause: e });
@@ -32,5 +40,5 @@ export async function readSnapshot(client: RecordSource, clock: Clock = systemCl
     throw e;
   }
   // converted in time slices: a 64-host pool's snapshot must not hold the event loop (Slack acks, other pools)
-  return toSnapshotSliced(Object.fromEntries(RECORD_CLASSES.map((cls, i) => [cls, results[i]])) as PoolRecords, takenAt);
+  return snapshotFromBatches(Object.fromEntries(RECORD_CLASSES.map((cls, i) => [cls, results[i]])) as PoolRecordBatches, takenAt);
 }

@@ -16,7 +16,8 @@ import {
   isXenApiError,
 } from './errors';
 import { waitFor as waitForEvents, type WaitForOptions, type XenEvent } from './events';
-import { parseAllRecordsSliced, parseRecord, type RecordClass, type RecordOf } from './records';
+import { RecordBatches, parseRecordBatches } from './record-batches';
+import { parseRecord, type RecordClass, type RecordOf } from './records';
 import { Redactor } from './redact';
 import type { CallOptions, EventFromResult, TaskWaitOptions } from './types';
 import { importRawVdi } from './import-vdi';
@@ -413,8 +414,16 @@ export class XenApiClient extends EventEmitter {
    * the schema declares are decoded at all (recordFields).
    */
   async getAllRecords<C extends RecordClass>(cls: C): Promise<Record<string, RecordOf<C>>> {
+    return (await this.getAllRecordBatches(cls)).whole();
+  }
+
+  /**
+   * getAllRecords as the batches the records came in (record-batches.ts): a reader that takes what it needs from
+   * each batch in turn keeps no whole class of records on the event loop's heap (inventory/convert.ts).
+   */
+  async getAllRecordBatches<C extends RecordClass>(cls: C): Promise<RecordBatches<C>> {
     const raw = await this.call(`${cls}.get_all_records`, [], { records: cls });
-    return parseAllRecordsSliced(cls, raw);
+    return parseRecordBatches(cls, raw);
   }
 
   /** Resolves with the first event (initial records included) for which `predicate` holds; see events.ts. */
@@ -755,14 +764,19 @@ export class XenApiClient extends EventEmitter {
   }
 
   private noteMembers(method: string, value: unknown): void {
+    if (method !== 'pool.get_all_records' && method !== 'host.get_all_records') return;
+    // a decode thread's records come in batches (record-batches.ts): the pool and host ones are small
+    const batches: unknown[] = value instanceof RecordBatches ? [...value.batches()] : [value];
     if (method === 'pool.get_all_records') {
-      if (!this.knownPoolUuid) this.notePoolUuid(poolUuidsOf(value));
+      if (!this.knownPoolUuid) this.notePoolUuid(batches.flatMap(poolUuidsOf));
       return;
     }
-    if (method !== 'host.get_all_records' || value === null || typeof value !== 'object') return;
-    for (const rec of Object.values(value as Record<string, unknown>)) {
-      const address = (rec as { address?: unknown } | null)?.address;
-      if (typeof address === 'string') this.rememberMember(address);
+    for (const batch of batches) {
+      if (batch === null || typeof batch !== 'object') continue;
+      for (const rec of Object.values(batch as Record<string, unknown>)) {
+        const address = (rec as { address?: unknown } | null)?.address;
+        if (typeof address === 'string') this.rememberMember(address);
+      }
     }
   }
 

@@ -22,8 +22,8 @@ import { threadDecodes } from '../observe/metrics';
 import { z } from 'zod';
 import type { DecodeError, DecodedReply, FromWorker, RecordsBatch, StartJob, ToWorker } from './decode-protocol';
 import { JsonDecodeError } from './json-decode';
-import { assignOwn } from './own-property';
-import { RecordParseError, markValidated, type RecordClass } from './records';
+import { RecordBatches } from './record-batches';
+import { RecordParseError, type RecordClass } from './records';
 import { XmlRpcDecodeError } from './xml-decode';
 
 export type { DecodedReply } from './decode-protocol';
@@ -59,9 +59,8 @@ interface Pending {
   reject: (e: Error) => void;
   bytes: number;
   cls?: RecordClass;
-  /** the records received so far (ref → record, assigned in the order received), and in how many batches */
-  records: Record<string, unknown>;
-  batches: number;
+  /** the batches of records received so far, as the thread serialized them (record-batches.ts) */
+  parts: Uint8Array[];
 }
 
 interface Thread {
@@ -72,7 +71,8 @@ interface Thread {
   /**
    * The thread's validated records, batch by batch, read here one message at a time (receiveMessageOnPort) in the
    * loop's time slices, as each is announced. Read as they arrive, the batches queued while the loop was busy were
-   * all delivered in one turn: 60–70 ms blocks in a 64-host read.
+   * all delivered in one turn: 60–70 ms blocks in a 64-host read. Each message is a batch's bytes (transferred),
+   * kept as they are until the caller reads the records.
    */
   records: MessagePort;
   /** the batches are read, and the replies made whole, in the order the thread sent them */
@@ -125,7 +125,7 @@ export class DecodePool {
     const id = this.nextId++;
     this.handedOver++;
     const done = new Promise<DecodedReply>((resolve, reject) => {
-      thread.pending.set(id, { resolve, reject, bytes: load, cls: job.records, records: {}, batches: 0 });
+      thread.pending.set(id, { resolve, reject, bytes: load, cls: job.records, parts: [] });
     });
     // a rejection before the body is read to its end (the thread died) is taken up below
     done.then(
@@ -237,7 +237,7 @@ export class DecodePool {
     p.resolve(m.reply);
   }
 
-  /** One announced batch of records, read in the loop's next slice and added to its reply's records. */
+  /** One announced batch of records, taken in the loop's next slice and added to its reply's batches. */
   private async readBatch(thread: Thread, id: number): Promise<void> {
     if (sliceDue()) await nextSlice();
     if (thread.dead) return; // lost() failed the reply
@@ -248,22 +248,21 @@ export class DecodePool {
     }
     const p = thread.pending.get(id);
     if (!p) return; // settled meanwhile (refused, abandoned): dropped
-    assignOwn(p.records, batch.records);
-    p.batches++;
+    p.parts.push(batch.bytes);
   }
 
-  /** A reply whose records were all read: the records put in its place, the reply settled. */
+  /** A reply whose batches were all taken: the batches put in the place of its records, the reply settled. */
   private complete(thread: Thread, done: Extract<FromWorker, { type: 'done' }>): void {
     const p = this.settle(thread, done.id);
     if (!p) return;
-    if (p.batches !== done.batches) {
-      p.reject(new DecodeThreadError(`the decode thread sent ${done.batches} batches of records for reply ${done.id}; ${p.batches} were read`));
+    if (p.parts.length !== done.batches) {
+      p.reject(new DecodeThreadError(`the decode thread sent ${done.batches} batches of records for reply ${done.id}; ${p.parts.length} were read`));
       return;
     }
-    markValidated(p.cls!, p.records);
+    const records = new RecordBatches(p.cls!, p.parts);
     const reply = done.reply;
-    if (reply.kind === 'json') (reply.value as { result: unknown }).result = p.records;
-    else if (reply.doc.kind === 'response') (reply.doc.value as { Value: unknown }).Value = p.records;
+    if (reply.kind === 'json') (reply.value as { result: unknown }).result = records;
+    else if (reply.doc.kind === 'response') (reply.doc.value as { Value: unknown }).Value = records;
     p.resolve(reply);
   }
 

@@ -5,7 +5,7 @@ import type { XmlRpcDocument } from './xml-decode';
 /** A decoded reply, before its envelope is unwrapped (wire.ts). */
 export type DecodedReply = { kind: 'json'; value: unknown } | { kind: 'xml'; doc: XmlRpcDocument };
 
-/** Records of a get_all_records reply sent per message: each message is a short structured-clone read for the loop. */
+/** Records of a get_all_records reply sent per message (one batch: what the reader deserializes at a time). */
 export const RECORDS_BATCH = 400;
 
 export interface StartJob {
@@ -46,11 +46,12 @@ export type FromWorker =
 
 /**
  * On the records port (workerData.records): validated records of a get_all_records reply (ref → record), in the
- * order of the reply. A ref may come again in a later batch (its last record counts, in its first place: the
- * receiver assigns the batches in turn); null holds the place of a refused record, which a later record of the same
- * ref replaces, or the reply ends in an error (json-records.ts EmitRecords).
+ * order of the reply, serialized with v8.serialize and transferred: the event loop keeps them as bytes until they are
+ * used (record-batches.ts). A ref may come again in a later batch (its last record counts, in its first place); null
+ * holds the place of a refused record, which a later record of the same ref replaces, or the reply ends in an error
+ * (json-records.ts EmitRecords).
  */
 export interface RecordsBatch {
   id: number;
-  records: Record<string, unknown>;
+  bytes: Uint8Array;
 }

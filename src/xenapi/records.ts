@@ -1,5 +1,4 @@
 import { z } from 'zod/v4';
-import { nextSlice, sliceDue } from '../loop-slice';
 import { setOwn } from './own-property';
 
 /**
@@ -255,29 +254,6 @@ export function parseRecord<C extends RecordClass>(cls: C, ref: string, value: u
   if (res.success) return res.data as RecordOf<C>;
   const issue = res.error.issues[0]!;
   throw new RecordParseError(cls, ref, issue.path.map(String).join('.'), describeIssue(issue, value));
-}
-
-/** Record sets a decode thread already validated against their class's schema (decode-pool.ts), by class. */
-const validated = new WeakMap<object, RecordClass>();
-
-/** `records` (ref → record) were validated against `cls`'s schema by a decode thread: not validated again. */
-export function markValidated(cls: RecordClass, records: object): void {
-  validated.set(records, cls);
-}
-
-/**
- * parseAllRecords without holding the event loop: records are validated in the shared slices of loop-slice.ts (about 8 ms) with a yield
- * between them (issue 13: validating 3,200 VM records takes several hundred ms).
- */
-export async function parseAllRecordsSliced<C extends RecordClass>(cls: C, value: unknown): Promise<Record<string, RecordOf<C>>> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return parseAllRecords(cls, value);
-  if (validated.get(value) === cls) return value as Record<string, RecordOf<C>>;
-  const out: Record<string, RecordOf<C>> = {};
-  for (const [r, rec] of Object.entries(value as Record<string, unknown>)) {
-    setOwn(out, r, parseRecord(cls, r, rec));
-    if (sliceDue()) await nextSlice();
-  }
-  return out;
 }
 
 /** Parses a get_all_records reply (a struct keyed by ref). */

@@ -67,7 +67,7 @@ export interface RpcRequest {
   recordFields?: ReadonlySet<string>;
   /**
    * a get_all_records call of this class: only its schema's fields are wanted, and a reply decoded on a thread comes
-   * back with its records validated (records.ts markValidated)
+   * back with its records validated, in batches (record-batches.ts)
    */
   records?: RecordClass;
   /** decode threads for large replies (decode-pool.ts); without: every reply is decoded on the event loop */

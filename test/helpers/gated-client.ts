@@ -1,5 +1,6 @@
 import { XenApiClient } from '../../src/xenapi';
-import type { RecordClass, RecordOf } from '../../src/xenapi/records';
+import type { RecordBatches } from '../../src/xenapi/record-batches';
+import type { RecordClass } from '../../src/xenapi/records';
 
 /**
  * A real XenApiClient whose next call of one kind waits until the test lets it go: to order two commands
@@ -39,8 +40,9 @@ export class GatedClient extends XenApiClient {
     return super.call<T>(method, params, opts);
   }
 
-  override async getAllRecords<C extends RecordClass>(cls: C): Promise<Record<string, RecordOf<C>>> {
+  /** getAllRecords reads through this too (readSnapshot calls it directly) */
+  override async getAllRecordBatches<C extends RecordClass>(cls: C): Promise<RecordBatches<C>> {
     await this.pass(`${cls} read`);
-    return super.getAllRecords(cls);
+    return super.getAllRecordBatches(cls);
   }
 }

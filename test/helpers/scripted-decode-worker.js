@@ -1,8 +1,9 @@
 // A decode thread that answers by script (test/xenapi/decode-pool.test.ts): a reply whose text is "refuse" is refused
 // first and its batch announced after (the order in which the event loop may read them); any other reply is answered
-// with one batch of records { "OpaqueRef:<text>": {} }. The pool must drop the refused reply's batch, not give it to
+// with one batch of records { "OpaqueRef:<text>": {} }, serialized as the real thread sends it. The pool must drop the refused reply's batch, not give it to
 // the next reply.
 const { parentPort, workerData } = require('node:worker_threads');
+const { serialize } = require('node:v8');
 const records = workerData.records;
 const texts = new Map();
 parentPort.on('message', (m) => {
@@ -10,7 +11,8 @@ parentPort.on('message', (m) => {
   else if (m.type === 'chunk') texts.set(m.id, texts.get(m.id) + Buffer.from(m.bytes).toString());
   else if (m.type === 'end') {
     const text = texts.get(m.id);
-    records.postMessage({ id: m.id, records: { [`OpaqueRef:${text}`]: {} } });
+    const bytes = new Uint8Array(serialize({ [`OpaqueRef:${text}`]: {} }));
+    records.postMessage({ id: m.id, bytes }, [bytes.buffer]);
     if (text === 'refuse') {
       parentPort.postMessage({ type: 'error', id: m.id, error: { kind: 'json', message: 'refused by script' } });
       parentPort.postMessage({ type: 'batch', id: m.id });

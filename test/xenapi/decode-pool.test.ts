@@ -10,11 +10,13 @@ import { execFile, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { syntheticScenario } from '../../bench/plan';
+import { readSnapshot } from '../../src/inventory';
 import { parseScenario, startSimulator, type SimPool } from '../../src/sim';
 import { RECORD_CLASSES, XenApiClient, XenApiConnectionError } from '../../src/xenapi';
 import { DecodePool, DecodeThreadError, decodeThreadsFromEnv } from '../../src/xenapi/decode-pool';
 import { threadDecodes } from '../../src/observe/metrics';
 import { RecordParseError } from '../../src/xenapi/records';
+import { RecordBatches } from '../../src/xenapi/record-batches';
 import { DECODE_WORKER, decodeThreads } from '../helpers/decode-threads';
 import { reply, startFakeHost, type FakeHost } from '../helpers/fake-host';
 
@@ -56,6 +58,25 @@ describe('a pool read on decode threads', () => {
       expect(threads.handedOver - before).toBe(onThreads.callCount);
       expect(onThreads.callCount).toBe(RECORD_CLASSES.length);
       expect(Object.keys(await onThreads.getAllRecords('VM')).length).toBeGreaterThan(900);
+    } finally {
+      await onThreads.logout();
+      await onLoop.logout();
+    }
+  });
+
+  test.each(['xmlrpc', 'jsonrpc'] as const)('over %s: a thread’s records come as serialized batches, and the snapshot made from them is the event loop’s', async (transport) => {
+    const onThreads = client(transport, threads);
+    const onLoop = client(transport, loop);
+    try {
+      const vms = await onThreads.getAllRecordBatches('VM');
+      // kept as the thread sent them (bytes, off the loop's heap), several batches: none deserialized until read
+      expect(vms.count).toBeGreaterThan(1);
+      expect(Object.keys(await vms.whole())).toHaveLength(Object.keys(await onLoop.getAllRecords('VM')).length);
+      const clock = { now: () => 1, sleep: async () => undefined, scale: 1 };
+      expect(await readSnapshot(onThreads, clock)).toEqual(await readSnapshot(onLoop, clock));
+      // the members the client may reconnect to are read from the host records' batches as from whole records
+      expect(onThreads.knownMembers.length).toBeGreaterThan(1);
+      expect([...onThreads.knownMembers].sort()).toEqual([...onLoop.knownMembers].sort());
     } finally {
       await onThreads.logout();
       await onLoop.logout();
@@ -338,7 +359,11 @@ test('the batch of a reply refused before its batch was read is dropped, not giv
   const decode = (text: string) => pool.decode((async function* () { yield Buffer.from(text); })(), job, text.length, () => new Error('too large'));
   try {
     await expect(decode('refuse')).rejects.toThrow('refused by script');
-    expect(await decode('next')).toEqual({ kind: 'json', value: { result: { 'OpaqueRef:next': {} } } });
+    const next = await decode('next');
+    expect(next.kind).toBe('json');
+    const records = (next as { value: { result: unknown } }).value.result;
+    expect(records).toBeInstanceOf(RecordBatches);
+    expect(await (records as RecordBatches).whole()).toEqual({ 'OpaqueRef:next': {} });
   } finally {
     await pool.close();
   }
