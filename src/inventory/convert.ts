@@ -70,9 +70,51 @@ export function toSnapshotSliced(r: PoolRecords, takenAt: number): Promise<PoolS
   return snapshotFromBatches(asBatches(r), takenAt);
 }
 
-/** toSnapshotSliced from the records' batches (readSnapshot). */
-export async function snapshotFromBatches(b: PoolRecordBatches, takenAt: number): Promise<PoolSnapshot> {
-  const steps = convert(b, takenAt);
+/** toSnapshotSliced from the records' batches. */
+export function snapshotFromBatches(b: PoolRecordBatches, takenAt: number): Promise<PoolSnapshot> {
+  const reads: Record<string, Promise<RecordBatches> | undefined> = {};
+  for (const [cls, batches] of Object.entries(b)) reads[cls] = Promise.resolve(batches);
+  return snapshotFromReads(reads as PoolReads, takenAt);
+}
+
+/** Each class's get_all_records as it is being read (network, PIF and VIF may be absent, as in PoolRecordBatches). */
+export type PoolReads = { [C in Exclude<RecordClass, NetworkClass>]: Promise<RecordBatches<C>> } & {
+  [C in NetworkClass]?: Promise<RecordBatches<C>>;
+};
+
+/**
+ * readSnapshot's conversion, class by class as the replies come: VDI and VBD records are folded into what a VM's
+ * disks need while the VM records are still read, then each VM batch into VmInfo; the small classes are put
+ * together whole. The loop does this work while the decode threads are still busy with the other replies, rather
+ * than all of it once the last reply is in. Rejects with the first read's error (readSnapshot waits for the reads
+ * first and reports theirs).
+ */
+export async function snapshotFromReads(reads: PoolReads, takenAt: number): Promise<PoolSnapshot> {
+  const same = new Interner();
+  const whole = <C extends RecordClass>(read: Promise<RecordBatches<C>>): Promise<RecordsOf<C>> => read.then((b) => stepped(b.assemble()));
+  const optional = <C extends RecordClass>(read: Promise<RecordBatches<C>> | undefined) => (read ? whole(read) : Promise.resolve(undefined));
+  const vdis = reads.VDI.then((b) => stepped(foldVdis(b, same)));
+  const vbds = Promise.all([reads.VBD, vdis]).then(([b, v]) => stepped(foldVbds(b, v)));
+  const vms = Promise.all([reads.VM, vbds, whole(reads.VM_metrics), whole(reads.VM_guest_metrics)]).then(([b, vbdFacts, metrics, guests]) =>
+    stepped(convertVms(b, { vbds: vbdFacts, metrics, guests }, same)),
+  );
+  const [pool, host, hostMetrics, SR, PBD, task, network, PIF, VIF, converted] = await Promise.all([
+    whole(reads.pool),
+    whole(reads.host),
+    whole(reads.host_metrics),
+    whole(reads.SR),
+    whole(reads.PBD),
+    whole(reads.task),
+    optional(reads.network),
+    optional(reads.PIF),
+    optional(reads.VIF),
+    vms,
+  ]);
+  return stepped(finish({ pool, host, host_metrics: hostMetrics, SR, PBD, task, network, PIF, VIF }, converted, same, takenAt));
+}
+
+/** Runs conversion steps in the loop's shared slices (loop-slice.ts). */
+async function stepped<T>(steps: Generator<void, T, void>): Promise<T> {
   for (;;) {
     const s = steps.next();
     if (s.done) return s.value;
@@ -86,35 +128,51 @@ function asBatches(r: PoolRecords): PoolRecordBatches {
   return out as PoolRecordBatches;
 }
 
-/**
- * The conversion, as steps: it yields between pieces of work (toSnapshot runs them at once). The small classes are
- * put together whole; VDI and VBD records are folded into what a VM's disks need, then each VM batch into VmInfo, so
- * that a batch's raw records are garbage once it is done (their young-generation collections copy little).
- */
+/** toSnapshot's conversion: snapshotFromReads' steps, one class after the other. */
 function* convert(b: PoolRecordBatches, takenAt: number): Generator<void, PoolSnapshot, void> {
-  const pool = yield* b.pool.assemble();
-  const host = yield* b.host.assemble();
-  const poolEntries = Object.entries(pool);
-  if (poolEntries.length !== 1) throw new InventoryError(`pool: expected exactly one pool record, got ${poolEntries.length}`);
-  const [poolRef, poolRecord] = poolEntries[0];
-  if (!host[poolRecord.master]) throw new InventoryError(`pool ${poolRef}: field master: host ${poolRecord.master} not among the host records`);
-  const r: SmallRecords = {
-    host,
+  const same = new Interner();
+  const vbds = yield* foldVbds(b.VBD, yield* foldVdis(b.VDI, same));
+  const converted = yield* convertVms(b.VM, { vbds, metrics: yield* b.VM_metrics.assemble(), guests: yield* b.VM_guest_metrics.assemble() }, same);
+  const small: SmallRecords = {
+    pool: yield* b.pool.assemble(),
+    host: yield* b.host.assemble(),
     host_metrics: yield* b.host_metrics.assemble(),
     SR: yield* b.SR.assemble(),
     PBD: yield* b.PBD.assemble(),
+    task: yield* b.task.assemble(),
+    network: b.network ? yield* b.network.assemble() : undefined,
+    PIF: b.PIF ? yield* b.PIF.assemble() : undefined,
+    VIF: b.VIF ? yield* b.VIF.assemble() : undefined,
   };
-  // one copy of each ref and each repeated value the snapshot keeps (3,200 VMs name 64 hosts and a few SRs)
-  const same = new Interner([...Object.keys(host), ...Object.keys(r.SR)]);
+  return yield* finish(small, converted, same, takenAt);
+}
 
+/** Every class but the VM ones, whole (network, PIF and VIF: undefined when not read). */
+interface SmallRecords {
+  pool: RecordsOf<'pool'>;
+  host: RecordsOf<'host'>;
+  host_metrics: RecordsOf<'host_metrics'>;
+  SR: RecordsOf<'SR'>;
+  PBD: RecordsOf<'PBD'>;
+  task: RecordsOf<'task'>;
+  network: RecordsOf<'network'> | undefined;
+  PIF: RecordsOf<'PIF'> | undefined;
+  VIF: RecordsOf<'VIF'> | undefined;
+}
+
+/** The snapshot, once the VMs are converted: the pool, its hosts, SRs, networks and tasks. */
+function* finish(r: SmallRecords, converted: { vms: VmInfo[]; residents: Map<string, Resident> }, same: Interner, takenAt: number): Generator<void, PoolSnapshot, void> {
+  const poolEntries = Object.entries(r.pool);
+  if (poolEntries.length !== 1) throw new InventoryError(`pool: expected exactly one pool record, got ${poolEntries.length}`);
+  const [poolRef, pool] = poolEntries[0];
+  if (!r.host[pool.master]) throw new InventoryError(`pool ${poolRef}: field master: host ${pool.master} not among the host records`);
+  const { vms, residents } = converted;
   const srs = convertSrs(r);
   yield;
-  const vbds = yield* diskFacts(b.VBD, b.VDI, same);
-  const { vms, residents } = yield* convertVms(b.VM, { vbds, metrics: yield* b.VM_metrics.assemble(), guests: yield* b.VM_guest_metrics.assemble() }, same);
-  const hosts = convertHosts(r, residents, poolRecord.master);
-  const networks = b.network && b.PIF && b.VIF ? convertNetworks(yield* b.network.assemble(), yield* b.PIF.assemble(), yield* b.VIF.assemble(), hosts, vms, same) : undefined;
+  const hosts = convertHosts(r, residents, pool.master);
+  const networks = r.network && r.PIF && r.VIF ? convertNetworks(r.network, r.PIF, r.VIF, hosts, vms, same) : undefined;
   yield;
-  const tasks: TaskInfo[] = Object.entries(yield* b.task.assemble())
+  const tasks: TaskInfo[] = Object.entries(r.task)
     .filter(([, t]) => t.status === 'pending' || t.status === 'cancelling')
     .map(([ref, t]) => ({ ref, name: t.name_label, status: t.status, progress: t.progress }))
     .sort((a, c) => (a.ref < c.ref ? -1 : a.ref > c.ref ? 1 : 0));
@@ -123,11 +181,11 @@ function* convert(b: PoolRecordBatches, takenAt: number): Generator<void, PoolSn
     takenAt,
     pool: {
       ref: poolRef,
-      name: poolRecord.name_label,
-      master: poolRecord.master,
-      haEnabled: poolRecord.ha_enabled ?? false,
-      rollingUpgradeInProgress: poolRecord.other_config.rolling_upgrade_in_progress !== undefined,
-      suspendImageSr: refOrNull(poolRecord.suspend_image_SR),
+      name: pool.name_label,
+      master: pool.master,
+      haEnabled: pool.ha_enabled ?? false,
+      rollingUpgradeInProgress: pool.other_config.rolling_upgrade_in_progress !== undefined,
+      suspendImageSr: refOrNull(pool.suspend_image_SR),
     },
     hosts,
     vms,
@@ -137,23 +195,12 @@ function* convert(b: PoolRecordBatches, takenAt: number): Generator<void, PoolSn
   };
 }
 
-/** The small classes, whole. */
-interface SmallRecords {
-  host: RecordsOf<'host'>;
-  host_metrics: RecordsOf<'host_metrics'>;
-  SR: RecordsOf<'SR'>;
-  PBD: RecordsOf<'PBD'>;
-}
-
 /**
- * One string for equal strings: each deserialized batch has its own copy of every ref it names. Seeded with the refs
- * of the hosts and SRs; otherwise only for values with few distinct strings (a VM's uuid or name is not interned).
+ * One string for equal strings: each deserialized batch has its own copy of every ref it names (3,200 VMs name 64
+ * hosts and a few SRs). Only for values with few distinct strings (a VM's uuid or name is not interned).
  */
 class Interner {
   private readonly known = new Map<string, string>();
-  constructor(seed: string[]) {
-    for (const s of seed) this.known.set(s, s);
-  }
   of(s: string): string {
     const known = this.known.get(s);
     if (known !== undefined) return known;
@@ -289,18 +336,31 @@ interface VbdFacts {
   ref: string;
   type: 'CD' | 'Disk' | 'other';
   empty: boolean;
-  vdi?: { ref: string; sr: string; name: string };
+  vdi?: VdiFacts;
 }
 
-/** The VBD records, with their VDIs', folded batch by batch into what convertVms needs (ref → facts). */
-function* diskFacts(vbdBatches: RecordBatches<'VBD'>, vdiBatches: RecordBatches<'VDI'>, same: Interner): Generator<void, Map<string, VbdFacts>, void> {
-  const vdis = new Map<string, { ref: string; sr: string; name: string }>();
-  for (const batch of vdiBatches.batches()) {
+/** A VDI as a VM's disks and CD drives need it. */
+interface VdiFacts {
+  /** the VDI's ref, as its record's key */
+  ref: string;
+  sr: string;
+  name: string;
+}
+
+/** The VDI records folded batch by batch into what a VM's disks need (ref → facts). */
+function* foldVdis(batches: RecordBatches<'VDI'>, same: Interner): Generator<void, Map<string, VdiFacts>, void> {
+  const vdis = new Map<string, VdiFacts>();
+  for (const batch of batches.batches()) {
     for (const [ref, vdi] of Object.entries(batch)) if (vdi) vdis.set(ref, { ref, sr: same.of(vdi.SR), name: vdi.name_label });
     yield;
   }
+  return vdis;
+}
+
+/** The VBD records, with their VDIs, folded batch by batch into what convertVms needs (ref → facts). */
+function* foldVbds(batches: RecordBatches<'VBD'>, vdis: ReadonlyMap<string, VdiFacts>): Generator<void, Map<string, VbdFacts>, void> {
   const vbds = new Map<string, VbdFacts>();
-  for (const batch of vbdBatches.batches()) {
+  for (const batch of batches.batches()) {
     for (const [ref, vbd] of Object.entries(batch)) {
       if (!vbd) continue;
       const vdi = isNull(vbd.VDI) ? undefined : vdis.get(vbd.VDI);

@@ -2,11 +2,11 @@ import { Clock, systemClock } from '../clock';
 import type { PoolSnapshot } from '../domain/types';
 import { RECORD_CLASSES, RecordParseError, type RecordClass, type RecordOf } from '../xenapi/records';
 import { RecordBatches } from '../xenapi/record-batches';
-import { snapshotFromBatches, type PoolRecordBatches } from './convert';
+import { snapshotFromReads, type PoolReads } from './convert';
 import { InventoryError } from './errors';
 
 export { toSnapshot, toSnapshotSliced } from './convert';
-export type { PoolRecordBatches, PoolRecords } from './convert';
+export type { PoolReads, PoolRecordBatches, PoolRecords } from './convert';
 export { InventoryError } from './errors';
 export { readAppliedUpdates, testRepository } from './repository';
 export type { PluginCaller, RepositoryTestResults } from './repository';
@@ -25,20 +25,24 @@ export interface RecordSource {
  * One snapshot of the pool: exactly one `<class>.get_all_records` call per class (RECORD_CLASSES, 14 calls: network, PIF and VIF included), whatever
  * the pool's size. The calls run concurrently; the snapshot time is taken before the first call. The client parses
  * each record once (src/xenapi/records.ts); a record it refuses becomes an InventoryError naming class, ref and field.
+ * Each class is converted as soon as its reply is in (convert.ts snapshotFromReads), in the loop's time slices: a
+ * 64-host pool's snapshot must not hold the event loop (Slack acks, other pools).
  */
 export async function readSnapshot(client: RecordSource, clock: Clock = systemClock): Promise<PoolSnapshot> {
   const takenAt = clock.now();
   const read = async <C extends RecordClass>(cls: C): Promise<RecordBatches<C>> =>
     client.getAllRecordBatches ? client.getAllRecordBatches(cls) : RecordBatches.of(cls, await client.getAllRecords(cls));
-  let results: RecordBatches[];
+  const reads = Object.fromEntries(RECORD_CLASSES.map((cls) => [cls, read(cls)])) as PoolReads;
+  const snapshot = snapshotFromReads(reads, takenAt);
   try {
-    results = await Promise.all(RECORD_CLASSES.map(read));
+    // a read's error is the error, whatever the conversion of the other classes made of it
+    await Promise.all(Object.values(reads));
   } catch (e) {
+    snapshot.catch(() => undefined);
     if (e instanceof RecordParseError) {
       throw new InventoryError(`${e.cls} ${e.ref}: field ${e.field || '(record)'}: ${e.detail}`, { cause: e });
     }
     throw e;
   }
-  // converted in time slices: a 64-host pool's snapshot must not hold the event loop (Slack acks, other pools)
-  return snapshotFromBatches(Object.fromEntries(RECORD_CLASSES.map((cls, i) => [cls, results[i]])) as PoolRecordBatches, takenAt);
+  return snapshot;
 }

@@ -6,7 +6,7 @@
  */
 import { serialize } from 'node:v8';
 import { syntheticScenario } from '../../bench/plan';
-import { toSnapshot, type PoolRecordBatches, type PoolRecords } from '../../src/inventory';
+import { readSnapshot, toSnapshot, type PoolRecordBatches, type PoolRecords, type RecordSource } from '../../src/inventory';
 import { snapshotFromBatches } from '../../src/inventory/convert';
 import { parseScenario, startSimulator, type SimPool } from '../../src/sim';
 import { RECORD_CLASSES, XenApiClient } from '../../src/xenapi';
@@ -106,4 +106,75 @@ test('RecordBatches.whole: each ref once, in the place of its first record, with
   const [first] = b.batches();
   (first as Record<string, unknown>)['OpaqueRef:a'] = 'changed';
   expect([...b.batches()][0]!['OpaqueRef:a']).toEqual({ live: true, memory_total: 1 });
+});
+
+describe('readSnapshot converts each class as its reply comes', () => {
+  /** A source whose reads of `held` classes wait for the test; every read gives its records as batches of 7. */
+  function heldSource(held: RecordClass[], fail?: { cls: RecordClass; err: Error }, edit?: (cls: RecordClass, parts: Part[]) => Part[]) {
+    const batches = inBatches(7, edit);
+    const gates = new Map<RecordClass, () => void>();
+    const passes: RecordClass[] = [];
+    const source: RecordSource = {
+      getAllRecords: async () => Promise.reject(new Error('readSnapshot reads batches')),
+      getAllRecordBatches: async <C extends RecordClass>(cls: C) => {
+        if (held.includes(cls)) await new Promise<void>((r) => gates.set(cls, r));
+        if (fail?.cls === cls) throw fail.err;
+        const b = batches[cls as keyof PoolRecordBatches] as unknown as RecordBatches<C>;
+        // which classes the conversion has started reading, in order
+        const read = b.batches.bind(b);
+        b.batches = function* () {
+          passes.push(cls);
+          yield* read();
+        };
+        return b;
+      },
+    };
+    return { source, passes, release: (cls: RecordClass) => gates.get(cls)!() };
+  }
+  const settle = () => new Promise((r) => setTimeout(r, 20));
+  // a rejection nobody handles (a conversion left running after its read failed) fails the test
+  const unhandled: unknown[] = [];
+  const onUnhandled = (e: unknown) => unhandled.push(e);
+  beforeEach(() => process.on('unhandledRejection', onUnhandled));
+  afterEach(async () => {
+    await settle();
+    process.off('unhandledRejection', onUnhandled);
+    expect(unhandled).toEqual([]);
+  });
+
+  it('folds the VDI and VBD records while the VM records are still read, and gives the whole snapshot once they are in', async () => {
+    const { source, passes, release } = heldSource(['VM']);
+    const reading = readSnapshot(source, { now: () => 5, sleep: async () => undefined, scale: 1 });
+    await settle();
+    expect(passes).toEqual(expect.arrayContaining(['VDI', 'VBD', 'VM_guest_metrics']));
+    expect(passes).not.toContain('VM');
+    release('VM');
+    expect(await reading).toEqual(toSnapshot(whole, 5));
+  });
+
+  it('a read that fails after other classes were converted is the error; nothing is left unhandled', async () => {
+    const down = new Error('connect ECONNRESET');
+    const { source, passes, release } = heldSource(['VM'], { cls: 'VM', err: down });
+    const reading = readSnapshot(source);
+    await settle();
+    expect(passes).toContain('VDI');
+    release('VM');
+    await expect(reading).rejects.toBe(down);
+  });
+
+  it('a read that fails after another class could not be converted: the read’s error, not the conversion’s', async () => {
+    const down = new Error('connect ECONNRESET');
+    const [vmRef, vm] = Object.entries(whole.VM).find(([, v]) => !v.is_control_domain && !v.is_a_template)!;
+    // a power state the conversion refuses, seen while the VIF records are still read
+    const frozen = (cls: RecordClass, parts: Part[]) => (cls === 'VM' ? [...parts, { [vmRef]: { ...clone(vm), power_state: 'Frozen' } }] : parts);
+    const { source, passes, release } = heldSource(['VIF'], { cls: 'VIF', err: down }, frozen);
+    const reading = readSnapshot(source);
+    await settle();
+    expect(passes).toContain('VM');
+    release('VIF');
+    await expect(reading).rejects.toBe(down);
+    // and without the failed read, that conversion's own error
+    const again = heldSource([], undefined, frozen);
+    await expect(readSnapshot(again.source)).rejects.toThrow(`VM ${vmRef}: field power_state: expected one of Running, Halted, Suspended, Paused, got "Frozen"`);
+  });
 });
