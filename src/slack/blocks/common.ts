@@ -119,48 +119,88 @@ export function plural(n: number, one: string, many = `${one}s`): string {
 }
 
 /**
- * What sections() shows of lines longer than a section beyond their first section: all of it while its sections stay
- * within these (room left for the caller's buttons and context blocks, and for Slack's ~13k characters a message),
- * past them the rest of such a line is left out and a line says how much. Short lines are never left out.
+ * What sections() shows of a text that does not fit a message whole: the sections of its long lines (longer than a
+ * section) stay within these characters with all the rest (room left for the caller's buttons and context blocks, and
+ * for Slack's ~13k characters a message). Within them a text is a few sections, far from Slack's 50 blocks: two
+ * sections in a row hold about a section's characters at least.
  */
-const SPLIT_ROOM = { chars: MAX_CHARS - 2000, blocks: LIMIT.blocks - 10 };
+export const SPLIT_ROOM_CHARS = MAX_CHARS - 2000;
 
 /**
  * One or more section blocks: text longer than Slack's 3000 characters is split on line breaks, and a line longer
- * than a section over several sections (splitText: never inside an entity or a `<…>` token), not cut.
+ * than a section over several sections (splitText: never inside an entity or a `<…>` token), not cut. A text too large
+ * for a message is cut where withinRoom says, and a line says what is not shown.
  */
 export function sections(text: string): SectionBlock[] {
+  const lines = text.split('\n').map((l) => (l.length <= LIMIT.sectionText ? [l] : splitText(l, LIMIT.sectionText)));
+  let texts = packSections(lines);
+  if (texts.reduce((n, t) => n + t.length, 0) > SPLIT_ROOM_CHARS) texts = packSections(withinRoom(lines));
+  return texts.map((t) => ({ type: 'section', text: { type: 'mrkdwn', text: t } }));
+}
+
+/** Lines (each its pieces) as section texts: a line joins the section before it if it fits, its next pieces each start one. */
+function packSections(lines: string[][]): string[] {
   const texts: string[] = [];
   let chunk = '';
-  let chars = 0; // of texts
-  const add = (piece: string): void => {
-    if (chunk && chunk.length + 1 + piece.length > LIMIT.sectionText) {
+  for (const [first, ...more] of lines) {
+    if (chunk && chunk.length + 1 + first!.length > LIMIT.sectionText) {
       texts.push(chunk);
-      chars += chunk.length;
+      chunk = first!;
+    } else chunk = chunk ? `${chunk}\n${first}` : first!;
+    // the line goes on in the next section (a line break there would put one in the middle of the line)
+    for (const piece of more) {
+      texts.push(chunk);
       chunk = piece;
-    } else chunk = chunk ? `${chunk}\n${piece}` : piece;
-  };
-  for (const line of text.split('\n')) {
-    if (line.length <= LIMIT.sectionText) {
-      add(line);
-      continue;
-    }
-    const [first, ...more] = splitText(line, LIMIT.sectionText);
-    add(first!);
-    for (let i = 0; i < more.length; i++) {
-      // the line goes on in the next section (a line break there would put one in the middle of the line)
-      if (chars + chunk.length + more[i]!.length > SPLIT_ROOM.chars || texts.length + 2 > SPLIT_ROOM.blocks) {
-        const left = more.slice(i).reduce((n, p) => n + p.length, 0);
-        add(`_… ${left.toLocaleString('en-US')} more characters of this line not shown (Slack's message size)_`);
-        break;
-      }
-      texts.push(chunk);
-      chars += chunk.length;
-      chunk = more[i]!;
     }
   }
   if (chunk) texts.push(chunk);
-  return texts.map((t) => ({ type: 'section', text: { type: 'mrkdwn', text: t } }));
+  return texts;
+}
+
+const count = (n: number): string => n.toLocaleString('en-US');
+const lineNote = (left: number, some: boolean): string =>
+  some ? `_… ${count(left)} more characters of this line not shown (Slack's message size)_` : `_… a line of ${count(left)} characters not shown (Slack's message size)_`;
+const linesNote = (left: number): string => `_… ${plural(left, 'more line')} not shown (Slack's message size)_`;
+
+/**
+ * What of `lines` (each its pieces) a message can show, with a line saying what is left out. The short lines come first
+ * (the headline, what to do, who is asked): all of them up to MAX_CHARS (a status reply or a run's end fits its lines
+ * to a message itself), past it the lines that do not fit and all after them are left out. Then, within
+ * SPLIT_ROOM_CHARS with the short lines, each long line's first piece, in order, then their next pieces; a long line
+ * cut is followed by its note. Lengths are counted with a line break each: never fewer than the sections hold.
+ */
+function withinRoom(lines: string[][]): string[][] {
+  const size = (pieces: string[]): number => pieces.reduce((n, p) => n + p.length, 0);
+  // what a line takes at least: a short line all of it, a long one its note
+  const least = lines.map((p) => 1 + (p.length > 1 ? lineNote(size(p), true).length : p[0]!.length));
+  let used = least.reduce((n, c) => n + c, -1); // no line break before the first line
+  let kept = lines.length;
+  if (used > MAX_CHARS) {
+    used = linesNote(lines.length).length;
+    kept = 0;
+    while (used + least[kept]! <= MAX_CHARS) used += least[kept++]!;
+  }
+  let room = SPLIT_ROOM_CHARS - used;
+  const shown = lines.slice(0, kept).map((p) => (p.length > 1 ? 0 : 1));
+  const take = (i: number): boolean => {
+    const piece = lines[i]![shown[i]!]!;
+    // a first piece starts a line (its line break), a next one a section
+    const cost = piece.length + (shown[i] === 0 ? 1 : 0);
+    if (cost > room) return false;
+    room -= cost;
+    shown[i]!++;
+    return true;
+  };
+  const long = shown.flatMap((n, i) => (n === 0 ? [i] : []));
+  for (const i of long) take(i);
+  for (const i of long) if (shown[i]) while (shown[i]! < lines[i]!.length && take(i));
+  const out = shown.flatMap((n, i) => {
+    const pieces = lines[i]!;
+    if (n === pieces.length) return [pieces];
+    const left = size(pieces.slice(n));
+    return n ? [pieces.slice(0, n), [lineNote(left, true)]] : [[lineNote(left, false)]];
+  });
+  return kept < lines.length ? [...out, [linesNote(lines.length - kept)]] : out;
 }
 
 export function section(text: string, blockId?: string): SectionBlock {
