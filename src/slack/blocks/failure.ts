@@ -193,8 +193,9 @@ export function failureMessage(run: Run, step: StepRecord, actions: RecoveryActi
     runContext(run),
   ];
   // the notification's line: an error can carry all a plugin printed, and a text past Slack's 40,000 characters
-  // (msg_too_long) would lose the whole alert; the blocks above show it split over sections
-  return { text: truncate(`${run.id} · ${run.pool}: ${step.hostName ?? 'pool'} failed — ${err.summary}`, ALERT_TEXT_CHARS), blocks };
+  // (msg_too_long) would lose the whole alert; the blocks above show it split over sections. Escaped: the pool's words
+  // (a VM named `web<!channel>`) are not Slack tokens
+  return { text: truncate(`${run.id} · ${run.pool}: ${esc(step.hostName ?? 'pool')} failed — ${esc(err.summary)}`, ALERT_TEXT_CHARS), blocks };
 }
 
 /** The alert after a recovery was chosen: buttons replaced by who chose what, and when. */
