@@ -46,3 +46,12 @@ function newTurn(): { reached: Promise<void>; taken: boolean } {
   );
   return t;
 }
+
+/** Runs work written as steps (a generator that yields between units of work), taking the shared slice between them. */
+export async function runSliced<T>(steps: Generator<void, T, void>): Promise<T> {
+  for (;;) {
+    const s = steps.next();
+    if (s.done) return s.value;
+    if (sliceDue()) await nextSlice();
+  }
+}

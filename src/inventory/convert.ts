@@ -2,7 +2,7 @@ import type { HostInfo, NetworkInfo, PoolSnapshot, PowerState, SrInfo, TaskInfo,
 import { RecordBatches, type RecordsOf } from '../xenapi/record-batches';
 import type { RecordClass, RecordOf } from '../xenapi/records';
 import { InventoryError } from './errors';
-import { nextSlice, sliceDue } from '../loop-slice';
+import { runSliced } from '../loop-slice';
 
 /** get_all_records of every class, keyed by ref, as the client returns them: parsed and typed by src/xenapi/records.ts. */
 type NetworkClass = 'network' | 'PIF' | 'VIF';
@@ -91,12 +91,12 @@ export type PoolReads = { [C in Exclude<RecordClass, NetworkClass>]: Promise<Rec
  */
 export async function snapshotFromReads(reads: PoolReads, takenAt: number): Promise<PoolSnapshot> {
   const same = new Interner();
-  const whole = <C extends RecordClass>(read: Promise<RecordBatches<C>>): Promise<RecordsOf<C>> => read.then((b) => stepped(b.assemble()));
+  const whole = <C extends RecordClass>(read: Promise<RecordBatches<C>>): Promise<RecordsOf<C>> => read.then((b) => runSliced(b.assemble()));
   const optional = <C extends RecordClass>(read: Promise<RecordBatches<C>> | undefined) => (read ? whole(read) : Promise.resolve(undefined));
-  const vdis = reads.VDI.then((b) => stepped(foldVdis(b, same)));
-  const vbds = Promise.all([reads.VBD, vdis]).then(([b, v]) => stepped(foldVbds(b, v)));
+  const vdis = reads.VDI.then((b) => runSliced(foldVdis(b, same)));
+  const vbds = Promise.all([reads.VBD, vdis]).then(([b, v]) => runSliced(foldVbds(b, v)));
   const vms = Promise.all([reads.VM, vbds, whole(reads.VM_metrics), whole(reads.VM_guest_metrics)]).then(([b, vbdFacts, metrics, guests]) =>
-    stepped(convertVms(b, { vbds: vbdFacts, metrics, guests }, same)),
+    runSliced(convertVms(b, { vbds: vbdFacts, metrics, guests }, same)),
   );
   const [pool, host, hostMetrics, SR, PBD, task, network, PIF, VIF, converted] = await Promise.all([
     whole(reads.pool),
@@ -110,16 +110,7 @@ export async function snapshotFromReads(reads: PoolReads, takenAt: number): Prom
     optional(reads.VIF),
     vms,
   ]);
-  return stepped(finish({ pool, host, host_metrics: hostMetrics, SR, PBD, task, network, PIF, VIF }, converted, same, takenAt));
-}
-
-/** Runs conversion steps in the loop's shared slices (loop-slice.ts). */
-async function stepped<T>(steps: Generator<void, T, void>): Promise<T> {
-  for (;;) {
-    const s = steps.next();
-    if (s.done) return s.value;
-    if (sliceDue()) await nextSlice();
-  }
+  return runSliced(finish({ pool, host, host_metrics: hostMetrics, SR, PBD, task, network, PIF, VIF }, converted, same, takenAt));
 }
 
 function asBatches(r: PoolRecords): PoolRecordBatches {

@@ -11,7 +11,7 @@
  * of a record the thread refused, which a later record of the same ref replaces (decode-protocol.ts RecordsBatch).
  */
 import { deserialize } from 'node:v8';
-import { nextSlice, sliceDue } from '../loop-slice';
+import { nextSlice, runSliced, sliceDue } from '../loop-slice';
 import { assignOwn, setOwn } from './own-property';
 import { RecordParseError, parseAllRecords, parseRecord, type RecordClass, type RecordOf } from './records';
 
@@ -47,13 +47,8 @@ export class RecordBatches<C extends RecordClass = RecordClass> {
   }
 
   /** Every record in one object (ref → record), put together in the loop's slices. */
-  async whole(): Promise<RecordsOf<C>> {
-    const steps = this.assemble();
-    for (;;) {
-      const s = steps.next();
-      if (s.done) return s.value;
-      if (sliceDue()) await nextSlice();
-    }
+  whole(): Promise<RecordsOf<C>> {
+    return runSliced(this.assemble());
   }
 
   /** Every record in one object, put together batch by batch, with a step (yield) after each batch. */
