@@ -13,7 +13,7 @@ import type { PoolClient } from '../../src/runner/ports';
 import { restoreOffer } from '../../src/runner/restore';
 import { openStore, type Store } from '../../src/store';
 import { fastClock, recordingNotifier } from '../runner/helpers';
-import { abortedAtH2StopVms, H1, H2 } from '../runner/restore-fixture';
+import { abortedAtH2StopVms, H2, poolReads } from '../runner/restore-fixture';
 import { failingStore } from '../runner/store-failures';
 
 const VM1 = 'OpaqueRef:vm1';
@@ -23,29 +23,11 @@ const APPROVER: Actor = { userId: 'UAPPROVER1', source: 'slack' };
 function pool() {
   const vm = { power_state: 'Halted', resident_on: 'OpaqueRef:NULL' };
   const sent: string[] = [];
-  const host = (name: string) => ({ uuid: `u-${name}`, name_label: name, address: `10.0.0.${name.slice(1)}`, enabled: true, metrics: `m-${name}`, software_version: { product_version: '7.1.1' }, other_config: {} });
   const record = () => ({ uuid: 'u-vm1', name_label: 'vm1', ...vm, current_operations: {} });
   const client: PoolClient = {
     masterAddress: '10.0.0.1',
     getAllRecords: async () => ({}),
-    call: async <T>(method: string, params: unknown[] = []): Promise<T> => {
-      switch (method) {
-        case 'pool.get_all_records':
-          return { 'OpaqueRef:pool': { name_label: 'pool-t', master: H1, ha_enabled: false, other_config: {} } } as T;
-        case 'host.get_all_records':
-          return { [H1]: host('h1'), [H2]: host('h2') } as T;
-        case 'host_metrics.get_all_records':
-          return { 'm-h1': { live: true }, 'm-h2': { live: true } } as T;
-        case 'VM.get_all_records':
-          return { [VM1]: record() } as T;
-        case 'VM.get_record':
-          return record() as T;
-        case 'task.get_all_records':
-          return {} as T;
-        default:
-          throw new Error(`unexpected call ${method} ${JSON.stringify(params)}`);
-      }
-    },
+    call: poolReads(() => ({ [VM1]: record() })),
     callAsync: async <T>(method: string, params: unknown[] = []): Promise<T> => {
       sent.push(`${method} ${String(params[0])}`);
       if (method === 'VM.start_on') Object.assign(vm, { power_state: 'Running', resident_on: params[1] });

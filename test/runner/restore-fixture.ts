@@ -33,3 +33,32 @@ export function abortedAtH2StopVms(stopped: Record<string, StoppedVm>, stopState
   stop.data = { stopped };
   return run;
 }
+
+/**
+ * The reads Restore makes of that pool: h1 and h2 live and enabled, HA off, no task; `vms` gives the VM records
+ * (ref → record) as the pool shows them at the time of the call. Any other call is refused as unexpected.
+ */
+export function poolReads(vms: () => Record<string, unknown>) {
+  const host = (name: string) => ({ uuid: `u-${name}`, name_label: name, address: `10.0.0.${name.slice(1)}`, enabled: true, metrics: `m-${name}`, software_version: { product_version: '7.1.1' }, other_config: {} });
+  return async <T>(method: string, params: unknown[] = []): Promise<T> => {
+    switch (method) {
+      case 'pool.get_all_records':
+        return { 'OpaqueRef:pool': { name_label: 'pool-t', master: H1, ha_enabled: false, other_config: {} } } as T;
+      case 'host.get_all_records':
+        return { [H1]: host('h1'), [H2]: host('h2') } as T;
+      case 'host_metrics.get_all_records':
+        return { 'm-h1': { live: true }, 'm-h2': { live: true } } as T;
+      case 'VM.get_all_records':
+        return vms() as T;
+      case 'VM.get_record': {
+        const record = vms()[String(params[0])];
+        if (!record) throw new Error(`unexpected call ${method} ${JSON.stringify(params)}`);
+        return record as T;
+      }
+      case 'task.get_all_records':
+        return {} as T;
+      default:
+        throw new Error(`unexpected call ${method} ${JSON.stringify(params)}`);
+    }
+  };
+}

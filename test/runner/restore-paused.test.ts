@@ -10,7 +10,7 @@ import { executeRestore, restoreOffer } from '../../src/runner/restore';
 import type { PoolClient } from '../../src/runner/ports';
 import type { StoppedVm } from '../../src/runner/steps/stop-vms';
 import { fastClock } from './helpers';
-import { abortedAtH2StopVms, H1, H2 } from './restore-fixture';
+import { abortedAtH2StopVms, H2, poolReads } from './restore-fixture';
 
 const VM = 'OpaqueRef:vm1';
 const NULL = 'OpaqueRef:NULL';
@@ -22,28 +22,10 @@ const abortedRun = (rec: StoppedVm): Run => abortedAtH2StopVms({ [VM]: rec }, 'd
 function world(vm: { power_state: string; resident_on: string }) {
   const sent: Array<{ method: string; params: unknown[] }> = [];
   const record = () => ({ uuid: 'u-vm1', name_label: 'vm1', ...vm, current_operations: {} });
-  const host = (name: string, ref: string) => ({ uuid: `u-${name}`, name_label: name, address: `10.0.0.${name.slice(1)}`, enabled: true, metrics: `m-${ref}`, software_version: { product_version: '7.1.1' }, other_config: {} });
   const client = {
     masterAddress: '10.0.0.1',
     getAllRecords: async () => ({}),
-    call: async <T>(method: string, params: unknown[] = []): Promise<T> => {
-      switch (method) {
-        case 'pool.get_all_records':
-          return { 'OpaqueRef:pool': { name_label: 'pool-t', master: H1, ha_enabled: false, other_config: {} } } as T;
-        case 'host.get_all_records':
-          return { [H1]: host('h1', H1), [H2]: host('h2', H2) } as T;
-        case 'host_metrics.get_all_records':
-          return { [`m-${H1}`]: { live: true }, [`m-${H2}`]: { live: true } } as T;
-        case 'VM.get_all_records':
-          return { [VM]: record() } as T;
-        case 'VM.get_record':
-          return record() as T;
-        case 'task.get_all_records':
-          return {} as T;
-        default:
-          throw new Error(`unexpected call ${method} ${JSON.stringify(params)}`);
-      }
-    },
+    call: poolReads(() => ({ [VM]: record() })),
     callAsync: async <T>(method: string, params: unknown[] = []): Promise<T> => {
       sent.push({ method, params });
       if (method === 'VM.unpause' && vm.power_state === 'Paused') Object.assign(vm, { power_state: 'Running' });

@@ -17,9 +17,8 @@ import type { RestoreRecord, Run } from '../../src/domain/types';
 import { XenApiError, XenApiTimeoutError } from '../../src/xenapi';
 import type { TaskWaitOptions } from '../../src/xenapi/types';
 import { fastClock, makePlan, makeRun } from './helpers';
+import { H2, poolReads } from './restore-fixture';
 
-const H1 = 'ref-h1';
-const H2 = 'ref-h2';
 const VM1 = 'OpaqueRef:vm1';
 const VM2 = 'OpaqueRef:vm2';
 const START_TASK = 'OpaqueRef:task-start';
@@ -40,28 +39,10 @@ function world() {
     const { name, ...v } = vms[ref]!;
     return { uuid: `u-${name}`, name_label: name, ...structuredClone(v) };
   };
-  const host = (name: string) => ({ uuid: `u-${name}`, name_label: name, address: `10.0.0.${name.slice(1)}`, enabled: true, metrics: `m-${name}`, software_version: { product_version: '7.1.1' }, other_config: {} });
   const client = {
     masterAddress: '10.0.0.1',
     getAllRecords: async () => ({}),
-    call: async <T>(method: string, params: unknown[] = []): Promise<T> => {
-      switch (method) {
-        case 'pool.get_all_records':
-          return { 'OpaqueRef:pool': { name_label: 'pool-t', master: H1, ha_enabled: false, other_config: {} } } as T;
-        case 'host.get_all_records':
-          return { [H1]: host('h1'), [H2]: host('h2') } as T;
-        case 'host_metrics.get_all_records':
-          return { 'm-h1': { live: true }, 'm-h2': { live: true } } as T;
-        case 'VM.get_all_records':
-          return Object.fromEntries(Object.keys(vms).map((r) => [r, record(r)])) as T;
-        case 'VM.get_record':
-          return record(String(params[0])) as T;
-        case 'task.get_all_records':
-          return {} as T;
-        default:
-          throw new Error(`unexpected call ${method} ${JSON.stringify(params)}`);
-      }
-    },
+    call: poolReads(() => Object.fromEntries(Object.keys(vms).map((r) => [r, record(r)]))),
     callAsync: async <T>(method: string, params: unknown[] = []): Promise<T> => {
       const vm = vms[String(params[0])]!;
       sent.push(`${method} ${vm.name}`);
