@@ -1,4 +1,4 @@
-import type { HostInfo, NetworkInfo, PoolSnapshot, PowerState, SrInfo, TaskInfo, VmCdDrive, VmDisk, VmInfo } from '../domain/types';
+import type { HostInfo, NetworkInfo, PoolSnapshot, PowerState, SrInfo, TaskInfo, VmInfo } from '../domain/types';
 import { RecordBatches, type RecordsOf } from '../xenapi/record-batches';
 import type { RecordClass, RecordOf } from '../xenapi/records';
 import { InventoryError } from './errors';
@@ -83,22 +83,19 @@ export type PoolReads = { [C in Exclude<RecordClass, NetworkClass>]: Promise<Rec
 };
 
 /**
- * readSnapshot's conversion, class by class as the replies come: VDI and VBD records are folded into what a VM's
- * disks need while the VM records are still read, then each VM batch into VmInfo; the small classes are put
- * together whole. The loop does this work while the decode threads are still busy with the other replies, rather
- * than all of it once the last reply is in. Rejects with the first read's error (readSnapshot waits for the reads
- * first and reports theirs).
+ * readSnapshot's conversion, class by class as the replies come, each as soon as its own reply is in, whatever the
+ * order they come in: the VM records into VmInfo (their disks, CD drives and tools left to fill), the VBD and VDI
+ * records into what a VM's disks need, the metrics whole; once all are in, joinVms fills in each VM from the others.
+ * The loop does this work while the decode threads are still busy with the other replies, rather than once the last
+ * reply is in: the VMs waited for the VBDs and the VDIs before (2026-12-05), and when the VDI reply came last all
+ * 3,200 VMs were converted after it. Rejects with the first read's error (readSnapshot waits for the reads first and
+ * reports theirs).
  */
 export async function snapshotFromReads(reads: PoolReads, takenAt: number): Promise<PoolSnapshot> {
   const same = new Interner();
   const whole = <C extends RecordClass>(read: Promise<RecordBatches<C>>): Promise<RecordsOf<C>> => read.then((b) => runSliced(b.assemble()));
   const optional = <C extends RecordClass>(read: Promise<RecordBatches<C>> | undefined) => (read ? whole(read) : Promise.resolve(undefined));
-  const vdis = reads.VDI.then((b) => runSliced(foldVdis(b, same)));
-  const vbds = Promise.all([reads.VBD, vdis]).then(([b, v]) => runSliced(foldVbds(b, v)));
-  const vms = Promise.all([reads.VM, vbds, whole(reads.VM_metrics), whole(reads.VM_guest_metrics)]).then(([b, vbdFacts, metrics, guests]) =>
-    runSliced(convertVms(b, { vbds: vbdFacts, metrics, guests }, same)),
-  );
-  const [pool, host, hostMetrics, SR, PBD, task, network, PIF, VIF, converted] = await Promise.all([
+  const [pool, host, hostMetrics, SR, PBD, task, network, PIF, VIF, folded, vdis, vbds, metrics, guests] = await Promise.all([
     whole(reads.pool),
     whole(reads.host),
     whole(reads.host_metrics),
@@ -108,9 +105,14 @@ export async function snapshotFromReads(reads: PoolReads, takenAt: number): Prom
     optional(reads.network),
     optional(reads.PIF),
     optional(reads.VIF),
-    vms,
+    reads.VM.then((b) => runSliced(foldVms(b, same))),
+    reads.VDI.then((b) => runSliced(foldVdis(b, same))),
+    reads.VBD.then((b) => runSliced(foldVbds(b))),
+    whole(reads.VM_metrics),
+    whole(reads.VM_guest_metrics),
   ]);
-  return runSliced(finish({ pool, host, host_metrics: hostMetrics, SR, PBD, task, network, PIF, VIF }, converted, same, takenAt));
+  const vms = await runSliced(joinVms(folded.vms, { vdis, vbds, metrics, guests }, same));
+  return runSliced(finish({ pool, host, host_metrics: hostMetrics, SR, PBD, task, network, PIF, VIF }, { vms, residents: folded.residents }, same, takenAt));
 }
 
 function asBatches(r: PoolRecords): PoolRecordBatches {
@@ -122,8 +124,9 @@ function asBatches(r: PoolRecords): PoolRecordBatches {
 /** toSnapshot's conversion: snapshotFromReads' steps, one class after the other. */
 function* convert(b: PoolRecordBatches, takenAt: number): Generator<void, PoolSnapshot, void> {
   const same = new Interner();
-  const vbds = yield* foldVbds(b.VBD, yield* foldVdis(b.VDI, same));
-  const converted = yield* convertVms(b.VM, { vbds, metrics: yield* b.VM_metrics.assemble(), guests: yield* b.VM_guest_metrics.assemble() }, same);
+  const folded = yield* foldVms(b.VM, same);
+  const lookups: VmLookups = { vdis: yield* foldVdis(b.VDI, same), vbds: yield* foldVbds(b.VBD), metrics: yield* b.VM_metrics.assemble(), guests: yield* b.VM_guest_metrics.assemble() };
+  const converted = { vms: yield* joinVms(folded.vms, lookups, same), residents: folded.residents };
   const small: SmallRecords = {
     pool: yield* b.pool.assemble(),
     host: yield* b.host.assemble(),
@@ -321,13 +324,14 @@ function convertHosts(r: SmallRecords, residents: ReadonlyMap<string, Resident>,
 /** What xapi's memory check reserves for a VM on its host: dynamic_min + overhead. */
 const memoryNeeded = (vm: RecordOf<'VM'>): number => vm.memory_dynamic_min + (vm.memory_overhead ?? 0);
 
-/** A VBD as a VM's disks and CD drives need it, with its VDI (absent: none, or not among the VDI records). */
+/** A VBD as a VM's disks and CD drives need it. */
 interface VbdFacts {
   /** the VBD's ref, as its record's key */
   ref: string;
   type: 'CD' | 'Disk' | 'other';
   empty: boolean;
-  vdi?: VdiFacts;
+  /** its VDI's ref (null: none) */
+  vdi: string | null;
 }
 
 /** A VDI as a VM's disks and CD drives need it. */
@@ -348,30 +352,42 @@ function* foldVdis(batches: RecordBatches<'VDI'>, same: Interner): Generator<voi
   return vdis;
 }
 
-/** The VBD records, with their VDIs, folded batch by batch into what convertVms needs (ref → facts). */
-function* foldVbds(batches: RecordBatches<'VBD'>, vdis: ReadonlyMap<string, VdiFacts>): Generator<void, Map<string, VbdFacts>, void> {
+/** The VBD records folded batch by batch into what joinVms needs (ref → facts). */
+function* foldVbds(batches: RecordBatches<'VBD'>): Generator<void, Map<string, VbdFacts>, void> {
   const vbds = new Map<string, VbdFacts>();
   for (const batch of batches.batches()) {
     for (const [ref, vbd] of Object.entries(batch)) {
       if (!vbd) continue;
-      const vdi = isNull(vbd.VDI) ? undefined : vdis.get(vbd.VDI);
-      vbds.set(ref, { ref, type: vbd.type === 'CD' ? 'CD' : vbd.type === 'Disk' ? 'Disk' : 'other', empty: vbd.empty, ...(vdi ? { vdi } : {}) });
+      vbds.set(ref, { ref, type: vbd.type === 'CD' ? 'CD' : vbd.type === 'Disk' ? 'Disk' : 'other', empty: vbd.empty, vdi: refOrNull(vbd.VDI) });
     }
     yield;
   }
   return vbds;
 }
 
+/** What joinVms reads in the other classes. */
 interface VmLookups {
   vbds: ReadonlyMap<string, VbdFacts>;
+  vdis: ReadonlyMap<string, VdiFacts>;
   metrics: RecordsOf<'VM_metrics'>;
   guests: RecordsOf<'VM_guest_metrics'>;
 }
 
-/** The VM records, batch by batch, into VmInfo (guests only) and what the hosts need of every resident VM. */
-function* convertVms(batches: RecordBatches<'VM'>, r: VmLookups, same: Interner): Generator<void, { vms: VmInfo[]; residents: Map<string, Resident> }, void> {
+/** A guest as its own record says it, and the refs joinVms follows to fill in the rest of its VmInfo. */
+interface FoldedVm {
+  /** disks, CD drives and tools not yet filled in */
+  info: VmInfo;
+  vbds: string[];
+  guestMetrics: string | null;
+  metrics: string | null;
+  /** HVM_boot_policy is set: an HVM guest when its metrics do not say */
+  hvmBoot: boolean;
+}
+
+/** The VM records, batch by batch, into the guests' FoldedVm and what the hosts need of every resident VM. */
+function* foldVms(batches: RecordBatches<'VM'>, same: Interner): Generator<void, { vms: Map<string, FoldedVm>; residents: Map<string, Resident> }, void> {
   // by ref: a ref that comes again in a later batch counts once, as its last record says (record-batches.ts)
-  const vms = new Map<string, VmInfo>();
+  const vms = new Map<string, FoldedVm>();
   const residents = new Map<string, Resident>();
   let n = 0;
   for (const batch of batches.batches()) {
@@ -385,40 +401,16 @@ function* convertVms(batches: RecordBatches<'VM'>, r: VmLookups, same: Interner)
         vms.delete(ref);
         continue;
       }
-      vms.set(ref, toVmInfo(ref, vm, r, same));
+      vms.set(ref, foldVm(ref, vm, same));
     }
   }
-  return { vms: [...vms.values()].sort(byNameThenRef), residents };
+  return { vms, residents };
 }
 
-function toVmInfo(ref: string, vm: RecordOf<'VM'>, r: VmLookups, same: Interner): VmInfo {
+function foldVm(ref: string, vm: RecordOf<'VM'>, same: Interner): FoldedVm {
   const state = powerState(ref, vm.power_state);
-  const disks: VmDisk[] = [];
-  const cds: VmCdDrive[] = [];
-  for (const vbdRef of vm.VBDs) {
-    const vbd = r.vbds.get(vbdRef);
-    if (!vbd) continue;
-    const vdi = vbd.vdi;
-    if (vbd.type === 'CD') {
-      cds.push({ vbd: vbd.ref, empty: vbd.empty, vdi: vdi ? vdi.ref : null, sr: vdi ? vdi.sr : null, isoName: vdi ? vdi.name : null });
-    } else if (vbd.type === 'Disk' && vdi && !vbd.empty) {
-      disks.push({ vbd: vbd.ref, vdi: vdi.ref, sr: vdi.sr });
-    }
-  }
-  const gmRef = refOrNull(vm.guest_metrics);
-  const metricsRef = refOrNull(vm.metrics);
-  const gm = gmRef === null ? undefined : r.guests[gmRef];
-  const metrics = metricsRef === null ? undefined : r.metrics[metricsRef];
-  const tools = gm ? toolsVersion(gm.PV_drivers_version) : null;
-  // xapi's feature check reads PV_drivers_version: drivers count only with a version (and not detected = false)
-  const pvDrivers = tools !== null && gm?.PV_drivers_detected !== false;
-  const hvm = metrics?.hvm ?? vm.HVM_boot_policy !== '';
-  const featureSuspend = truthy(gm?.other?.['feature-suspend']);
-  // a guest that explicitly reports feature-suspend = 0 is treated as unable to suspend/migrate even with drivers
-  // (fail safe: a planned migration that xapi refuses stops the run mid-host)
-  const saysNoSuspend = gm?.other?.['feature-suspend'] !== undefined && !featureSuspend;
   const running = state === 'Running' || state === 'Paused';
-  return {
+  const info: VmInfo = {
     ref,
     uuid: vm.uuid,
     name: vm.name_label,
@@ -426,16 +418,57 @@ function toVmInfo(ref: string, vm: RecordOf<'VM'>, r: VmLookups, same: Interner)
     residentOn: running ? same.ofRef(vm.resident_on) : null,
     affinity: same.ofRef(vm.affinity),
     memoryNeeded: memoryNeeded(vm),
-    disks: disks.sort((a, b) => (a.vbd < b.vbd ? -1 : 1)),
-    cds: cds.sort((a, b) => (a.vbd < b.vbd ? -1 : 1)),
-    toolsVersion: tools === null ? null : same.of(tools),
-    toolsUpToDate: gm?.PV_drivers_up_to_date ?? false,
-    // VM_LACKS_FEATURE: HVM guest without PV drivers and without feature-suspend
-    lacksFeatureMigrate: hvm && ((!pvDrivers && !featureSuspend) || saysNoSuspend),
+    disks: [],
+    cds: [],
+    toolsVersion: null,
+    toolsUpToDate: false,
+    lacksFeatureMigrate: false,
     hasPciPassthrough: vm.attached_PCIs.length > 0 || (vm.other_config.pci ?? '') !== '',
     haPriority: same.of(vm.ha_restart_priority ?? ''),
     blockedOperations: Object.keys(vm.blocked_operations ?? {}).sort(),
     suspendSr: same.ofRef(vm.suspend_SR),
     cpuFlags: vm.last_boot_CPU_flags?.features ? same.of(vm.last_boot_CPU_flags.features) : null,
   };
+  return { info, vbds: vm.VBDs, guestMetrics: refOrNull(vm.guest_metrics), metrics: refOrNull(vm.metrics), hvmBoot: vm.HVM_boot_policy !== '' };
+}
+
+/** Each guest's disks, CD drives and tools, from the other classes; the guests sorted by name. */
+function* joinVms(folded: ReadonlyMap<string, FoldedVm>, r: VmLookups, same: Interner): Generator<void, VmInfo[], void> {
+  const vms: VmInfo[] = [];
+  let n = 0;
+  for (const vm of folded.values()) {
+    if (++n % VMS_PER_STEP === 0) yield;
+    fillIn(vm, r, same);
+    vms.push(vm.info);
+  }
+  return vms.sort(byNameThenRef);
+}
+
+function fillIn({ info, vbds, guestMetrics, metrics: metricsRef, hvmBoot }: FoldedVm, r: VmLookups, same: Interner): void {
+  for (const vbdRef of vbds) {
+    const vbd = r.vbds.get(vbdRef);
+    if (!vbd) continue;
+    const vdi = vbd.vdi === null ? undefined : r.vdis.get(vbd.vdi);
+    if (vbd.type === 'CD') {
+      info.cds.push({ vbd: vbd.ref, empty: vbd.empty, vdi: vdi ? vdi.ref : null, sr: vdi ? vdi.sr : null, isoName: vdi ? vdi.name : null });
+    } else if (vbd.type === 'Disk' && vdi && !vbd.empty) {
+      info.disks.push({ vbd: vbd.ref, vdi: vdi.ref, sr: vdi.sr });
+    }
+  }
+  info.disks.sort((a, b) => (a.vbd < b.vbd ? -1 : 1));
+  info.cds.sort((a, b) => (a.vbd < b.vbd ? -1 : 1));
+  const gm = guestMetrics === null ? undefined : r.guests[guestMetrics];
+  const metrics = metricsRef === null ? undefined : r.metrics[metricsRef];
+  const tools = gm ? toolsVersion(gm.PV_drivers_version) : null;
+  // xapi's feature check reads PV_drivers_version: drivers count only with a version (and not detected = false)
+  const pvDrivers = tools !== null && gm?.PV_drivers_detected !== false;
+  const hvm = metrics?.hvm ?? hvmBoot;
+  const featureSuspend = truthy(gm?.other?.['feature-suspend']);
+  // a guest that explicitly reports feature-suspend = 0 is treated as unable to suspend/migrate even with drivers
+  // (fail safe: a planned migration that xapi refuses stops the run mid-host)
+  const saysNoSuspend = gm?.other?.['feature-suspend'] !== undefined && !featureSuspend;
+  info.toolsVersion = tools === null ? null : same.of(tools);
+  info.toolsUpToDate = gm?.PV_drivers_up_to_date ?? false;
+  // VM_LACKS_FEATURE: HVM guest without PV drivers and without feature-suspend
+  info.lacksFeatureMigrate = hvm && ((!pvDrivers && !featureSuspend) || saysNoSuspend);
 }

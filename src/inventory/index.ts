@@ -34,11 +34,12 @@ export async function readSnapshot(client: RecordSource, clock: Clock = systemCl
     client.getAllRecordBatches ? client.getAllRecordBatches(cls) : RecordBatches.of(cls, await client.getAllRecords(cls));
   const reads = Object.fromEntries(RECORD_CLASSES.map((cls) => [cls, read(cls)])) as PoolReads;
   const snapshot = snapshotFromReads(reads, takenAt);
+  // its error, if it fails before a read does, is thrown below once the reads are in: a read's error comes first
+  snapshot.catch(() => undefined);
   try {
     // a read's error is the error, whatever the conversion of the other classes made of it
     await Promise.all(Object.values(reads));
   } catch (e) {
-    snapshot.catch(() => undefined);
     if (e instanceof RecordParseError) {
       throw new InventoryError(`${e.cls} ${e.ref}: field ${e.field || '(record)'}: ${e.detail}`, { cause: e });
     }

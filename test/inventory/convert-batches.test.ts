@@ -152,6 +152,21 @@ describe('readSnapshot converts each class as its reply comes', () => {
     expect(await reading).toEqual(toSnapshot(whole, 5));
   });
 
+  it('converts the VM records while the VBD, VDI and metrics records are still read, whichever comes last', async () => {
+    const late: RecordClass[] = ['VBD', 'VDI', 'VM_metrics', 'VM_guest_metrics'];
+    for (const last of late) {
+      const { source, passes, release } = heldSource(late);
+      const reading = readSnapshot(source, { now: () => 5, sleep: async () => undefined, scale: 1 });
+      await settle();
+      expect(passes).toContain('VM');
+      for (const cls of late.filter((c) => c !== last)) release(cls);
+      await settle();
+      expect(passes).toEqual(expect.arrayContaining(late.filter((c) => c !== last)));
+      release(last);
+      expect(await reading).toEqual(toSnapshot(whole, 5));
+    }
+  });
+
   it('a read that fails after other classes were converted is the error; nothing is left unhandled', async () => {
     const down = new Error('connect ECONNRESET');
     const { source, passes, release } = heldSource(['VM'], { cls: 'VM', err: down });
