@@ -2,7 +2,7 @@ import { gateWords } from '../../planner/render/updates';
 import type { KnownBlock } from '@slack/types';
 import type { PoolConfig } from '../../config/pools';
 import type { Run, StepRecord, VmStop } from '../../domain/types';
-import { approversMention, button, clockTime, confirm, duration, esc, plural, runContext, sections, SlackMessage, who } from './common';
+import { approversMention, button, clockTime, confirm, duration, esc, notificationText, plural, runContext, sections, SlackMessage, who } from './common';
 import { ACTION, encodeButtonValue } from './ids';
 import { gateEffect, hostPosition, planHostOf, type GateEffect } from './progress';
 
@@ -176,7 +176,8 @@ export function approvalMessage(run: Run, step: StepRecord, pool: PoolConfig | u
     },
     runContext(run),
   ];
-  return { text: `${run.id} · ${run.pool}: approval needed to ${EFFECT[effect].verb} ${host}`, blocks };
+  // the host's name is the pool's (name_label): escaped, `web<!channel>` notifies nobody
+  return { text: notificationText(`${run.id} · ${run.pool}: approval needed to ${EFFECT[effect].verb} ${esc(host)}`), blocks };
 }
 
 function confirmText(run: Run, step: StepRecord, host: string, effect: GateEffect): string {
@@ -222,5 +223,5 @@ export function approvalDecidedMessage(
     ...sections([`${capitalized(headline(run, step, effect, false))}${hostPosition(run, step.hostName) ? ` (host ${hostPosition(run, step.hostName)})` : ''}`, movedLine(run, step), stopsLine(run, step, true), line, paused].filter(Boolean).join('\n')),
     runContext(run),
   ];
-  return { text: `${run.id} · ${run.pool}: ${host} ${EFFECT[effect].noun} ${decision} by ${who(by)}${paused ? '; the run stays paused until someone resumes it' : ''}`, blocks };
+  return { text: notificationText(`${run.id} · ${run.pool}: ${esc(host)} ${EFFECT[effect].noun} ${decision} by ${who(by)}${paused ? '; the run stays paused until someone resumes it' : ''}`), blocks };
 }

@@ -78,6 +78,18 @@ export function truncate(text: string, max: number): string {
   return `${kept}…`;
 }
 
+/** A notification text at most: a readable line (Slack shows a notification's first lines only). */
+export const NOTIFICATION_TEXT_CHARS = 400;
+
+/**
+ * A message's `text` (its notification, and what clients without blocks show), from text already escaped (esc,
+ * slackText: a host or VM name such as `web<!channel>` is no Slack token): cut to NOTIFICATION_TEXT_CHARS, never
+ * inside an entity or a mention. A text past Slack's 40,000 characters would be refused (msg_too_long).
+ */
+export function notificationText(escaped: string): string {
+  return truncate(escaped, NOTIFICATION_TEXT_CHARS);
+}
+
 const SLACK_USER = /^[UW][A-Z0-9]{2,}$/;
 
 /** `<@U…>` for Slack user ids; other actors ("cli", "scheduler") as plain words. */

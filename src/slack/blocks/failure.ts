@@ -2,7 +2,7 @@ import type { Button, KnownBlock } from '@slack/types';
 import type { PoolConfig } from '../../config/pools';
 import { AFTER_UPGRADE_KINDS, type RecoveryAction, type Run, type StepRecord } from '../../domain/types';
 import { describeStepError } from '../errors';
-import { approversMention, button, clockTime, confirm, esc, runContext, sections, SlackMessage, truncate, who } from './common';
+import { approversMention, button, clockTime, confirm, esc, notificationText, runContext, sections, SlackMessage, who } from './common';
 import { ACTION, encodeButtonValue } from './ids';
 import { skippedHostState, stepsNotDone } from '../../runner/skip-host';
 import { activeWords, hostPosition, hostProgress, isOnTarget, planHostOf } from './progress';
@@ -164,9 +164,6 @@ function guidance(run: Run, step: StepRecord, actions: RecoveryAction[]): string
   return 'Choose how to continue.';
 }
 
-/** The failure alert's notification text at most: a readable line (Slack shows a notification's first lines only). */
-const ALERT_TEXT_CHARS = 400;
-
 export function failureMessage(run: Run, step: StepRecord, actions: RecoveryAction[], pool: PoolConfig | undefined): SlackMessage {
   const err = describeStepError(step.error, step.kind);
   const vmsLine = (() => {
@@ -195,7 +192,7 @@ export function failureMessage(run: Run, step: StepRecord, actions: RecoveryActi
   // the notification's line: an error can carry all a plugin printed, and a text past Slack's 40,000 characters
   // (msg_too_long) would lose the whole alert; the blocks above show it split over sections. Escaped: the pool's words
   // (a VM named `web<!channel>`) are not Slack tokens
-  return { text: truncate(`${run.id} · ${run.pool}: ${esc(step.hostName ?? 'pool')} failed — ${esc(err.summary)}`, ALERT_TEXT_CHARS), blocks };
+  return { text: notificationText(`${run.id} · ${run.pool}: ${esc(step.hostName ?? 'pool')} failed — ${esc(err.summary)}`), blocks };
 }
 
 /** The alert after a recovery was chosen: buttons replaced by who chose what, and when. */

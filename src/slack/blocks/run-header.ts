@@ -1,7 +1,7 @@
 import type { KnownBlock } from '@slack/types';
 import type { PoolConfig } from '../../config/pools';
 import { TERMINAL_RUN_STATES, type Run, type RunState } from '../../domain/types';
-import { approversMention, button, clockTime, confirm, context, esc, runContext, sections, slackText, SlackMessage, who, withinBlockLimit } from './common';
+import { approversMention, button, clockTime, confirm, context, esc, notificationText, runContext, sections, slackText, SlackMessage, who, withinBlockLimit } from './common';
 import { ACTION, encodeButtonValue } from './ids';
 import { activeWords, hostProgress, HostProgress, isOnTarget, mixedMode } from './progress';
 import { restoreButton } from './restore';
@@ -243,5 +243,8 @@ export function runHeaderMessage(run: Run, pool: PoolConfig | undefined): SlackM
 
 /** A thread reply for an event that matters (host down, host back on 7.6.0, VMs restored). */
 export function runEventMessage(run: Run, text: string): SlackMessage {
-  return { text: `${run.id} · ${run.pool}: ${text}`, blocks: [...sections(slackText(text)), runContext(run)] };
+  // the event's text quotes host and VM names as the pool has them: escaped as in the blocks (the mentions the bot
+  // wrote still notify), and cut, as an event can be long (a Restore's report, a next hop's plan)
+  const said = slackText(text);
+  return { text: notificationText(`${run.id} · ${run.pool}: ${said}`), blocks: [...sections(said), runContext(run)] };
 }
