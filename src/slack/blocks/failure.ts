@@ -34,7 +34,9 @@ export const RECOVERY_WORDS: Record<RecoveryAction, string> = {
 function recoveryButton(action: RecoveryAction, run: Run, step: StepRecord, tz: string | undefined): Button {
   // the attempt: a click on this alert must not act on a later failure of the same step, which it does not show
   const value = encodeButtonValue({ runId: run.id, stepId: step.id, attempt: step.attempts });
+  // titles and button texts are plain_text (shown as is); a confirm's text is mrkdwn: the pool's words escaped
   const host = step.hostName ?? 'the host';
+  const hostText = esc(host);
   const actionId = RECOVERY_ACTION_ID[action];
   switch (action) {
     case 'retry':
@@ -50,7 +52,7 @@ function recoveryButton(action: RecoveryAction, run: Run, step: StepRecord, tz: 
         style: 'danger',
         confirm: confirm({
           title: `Roll back ${host}?`,
-          text: `Restores the master ${host} to its previous version (R4.1). VMs on upgraded hosts may have to be shut down: they cannot move back to an older host (R3.4).`,
+          text: `Restores the master ${hostText} to its previous version (R4.1). VMs on upgraded hosts may have to be shut down: they cannot move back to an older host (R3.4).`,
           confirm: 'Roll back master',
           danger: true,
         }),
@@ -65,8 +67,8 @@ function recoveryButton(action: RecoveryAction, run: Run, step: StepRecord, tz: 
           confirm: confirm({
             title: `Go on without ${host}'s VMs?`,
             text: stopped
-              ? `${host} stays on the target, enabled. Any VM this run stopped for it and did not start again stays stopped: start it yourself. The run goes on with the next host, and its end lists them.`
-              : `${host} stays on the target, enabled. Its VMs are not moved back; they keep running where they are. The run goes on with the next host.`,
+              ? `${hostText} stays on the target, enabled. Any VM this run stopped for it and did not start again stays stopped: start it yourself. The run goes on with the next host, and its end lists them.`
+              : `${hostText} stays on the target, enabled. Its VMs are not moved back; they keep running where they are. The run goes on with the next host.`,
             confirm: 'Go on',
           }),
         });
@@ -85,7 +87,7 @@ function recoveryButton(action: RecoveryAction, run: Run, step: StepRecord, tz: 
         value,
         confirm: confirm({
           title: `Skip ${failed} on ${host}?`,
-          text: `The run continues without ${failed} on ${host} (R3.10); the other updates are applied. The end-of-run audit lists it as missing on ${host}.`,
+          text: `The run continues without ${esc(failed)} on ${hostText} (R3.10); the other updates are applied. The end-of-run audit lists it as missing on ${hostText}.`,
           confirm: 'Skip update',
         }),
       });
@@ -101,10 +103,10 @@ function recoveryButton(action: RecoveryAction, run: Run, step: StepRecord, tz: 
   }
 }
 
-/** What Skip host will leave the host as, from the run's records (runner/skip-host.ts), before the click. */
+/** What Skip host will leave the host as, from the run's records (runner/skip-host.ts), before the click: mrkdwn. */
 function skipHostWords(run: Run, step: StepRecord, tz: string | undefined): string {
-  const host = step.hostName ?? 'the host';
-  const target = run.plan.target.product;
+  const host = esc(step.hostName ?? 'the host');
+  const target = esc(run.plan.target.product);
   const rest = `Not done: ${stepsNotDone(run, step).join(', ')}. The run goes on with the next host`;
   const left = `as its failed step (${activeWords(step.kind)}) left it; check whether it is enabled`;
   const mixed = `mixed mode (R3.5) until every host is on ${target}`;

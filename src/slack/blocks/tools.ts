@@ -3,7 +3,7 @@ import type { PoolConfig } from '../../config/pools';
 import type { Run, ToolsEntry, ToolsFollowUp } from '../../domain/types';
 import { isClosed, shortVersion } from '../../tools/checklist';
 import type { ToolsView } from '../../tools/follow-up';
-import { approversMention, button, clockTime, confirm, context, esc, plural, runContext, sections, SlackMessage, who, withinBlockLimit } from './common';
+import { approversMention, button, clockTime, confirm, context, esc, notificationText, plural, runContext, sections, SlackMessage, who, withinBlockLimit } from './common';
 import { ACTION, encodeButtonValue } from './ids';
 
 /** The R5.1 Tools checklist (one message in the run's thread, edited in place) and the `/xsupgrade tools` reply. */
@@ -81,5 +81,5 @@ export function toolsReply(view: ToolsView, link?: string): SlackMessage {
   const where = f && view.runId
     ? `Followed in the thread of run ${esc(view.runId)}${link ? ` (<${link}|open>)` : ''}${f.dismissed ? ` · dismissed by ${who(f.dismissed.by)}` : ''}`
     : 'No run thread follows this list.';
-  return { text: `${view.pool}: ${view.pending.length} VM(s) with Tools below ${view.needed}`, blocks: withinBlockLimit([...sections([head, ...rows(view.pending)].join('\n')), context(`Read live from VM_guest_metrics · ${where}`)]) };
+  return { text: notificationText(`${view.pool}: ${view.pending.length} VM(s) with Tools below ${esc(view.needed)}`), blocks: withinBlockLimit([...sections([head, ...rows(view.pending)].join('\n')), context(`Read live from VM_guest_metrics · ${where}`)]) };
 }
