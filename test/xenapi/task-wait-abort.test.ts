@@ -26,6 +26,12 @@ async function start(timeScale?: number): Promise<void> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Until `ready` holds (at most `ms` real ms): on a loaded machine the client's first calls take longer than any fixed sleep. */
+async function until(ready: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ready() && Date.now() < end) await sleep(10);
+}
+
 /** How `waiting` ends within `ms` real ms: its value or error, else 'still following'. */
 async function within<T>(waiting: Promise<T>, ms: number): Promise<{ value: T } | { error: unknown } | 'still following'> {
   let timer: NodeJS.Timeout | undefined;
@@ -45,7 +51,8 @@ test('an abort while event.from long-polls ends the wait at once with the signal
   const task = pool.createTask('Async.VM.suspend');
   const controller = new AbortController();
   const waiting = client.waitForTask(task, { keep: true, signal: controller.signal });
-  await sleep(150);
+  await until(() => pool.calls('event.from') >= 2);
+  await sleep(50);
   expect(pool.calls('event.from')).toBe(2); // the first (empty token) answered at once; the second blocks
   const reason = new Aborted('run aborted by an operator');
   const abortedAt = Date.now();
@@ -78,12 +85,12 @@ test('an abort between two polls (short poll windows) ends the wait too, and no 
   const task = pool.createTask('Async.VM.pool_migrate');
   const controller = new AbortController();
   const waiting = client.waitForTask(task, { keep: true, signal: controller.signal });
-  await sleep(200);
+  await until(() => pool.calls('event.from') > 2);
   expect(pool.calls('event.from')).toBeGreaterThan(2);
   const reason = new Aborted('run aborted');
   controller.abort(reason);
   expect(await within(waiting, 2_000)).toEqual({ error: reason });
-  await sleep(50); // the poll in flight when the abort came may reach the fake pool's record just after
+  await sleep(200); // the poll in flight when the abort came may reach the fake pool's record just after
   const polls = pool.calls('event.from');
   await sleep(300); // a wait still going polls every 30 real ms
   expect(pool.calls('event.from')).toBe(polls);
@@ -97,7 +104,7 @@ test('callAsync with a signal: the call is sent and answered, then the abort sto
   pool.on('host.evacuate', () => new Promise<string>((r) => (release = () => r(''))));
   const controller = new AbortController();
   const waiting = client.callAsync('host.evacuate', ['OpaqueRef:h'], { signal: controller.signal });
-  await sleep(150);
+  await until(() => pool.calls('Async.host.evacuate') > 0 && pool.calls('event.from') > 0);
   expect(pool.calls('Async.host.evacuate')).toBe(1);
   const reason = new Aborted('run aborted');
   controller.abort(reason);
@@ -106,7 +113,7 @@ test('callAsync with a signal: the call is sent and answered, then the abort sto
   const ref = followed[0]!.replace(/^task\//, '');
   expect(pool.record(ref)?.status).toBe('pending');
   release();
-  await sleep(50);
+  await until(() => pool.record(ref)?.status !== 'pending');
   // it ended on the pool on its own; this client neither cancelled nor destroyed it
   expect(pool.record(ref)?.status).toBe('success');
   expect(taskCalls()).toEqual([]);
