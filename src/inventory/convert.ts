@@ -93,7 +93,7 @@ export type PoolReads = { [C in Exclude<RecordClass, NetworkClass>]: Promise<Rec
  */
 export async function snapshotFromReads(reads: PoolReads, takenAt: number): Promise<PoolSnapshot> {
   const same = new Interner();
-  const whole = <C extends RecordClass>(read: Promise<RecordBatches<C>>): Promise<RecordsOf<C>> => read.then((b) => runSliced(b.assemble()));
+  const whole = <C extends RecordClass>(read: Promise<RecordBatches<C>>): Promise<RecordsOf<C>> => read.then((b) => b.whole());
   const optional = <C extends RecordClass>(read: Promise<RecordBatches<C>> | undefined) => (read ? whole(read) : Promise.resolve(undefined));
   const [pool, host, hostMetrics, SR, PBD, task, network, PIF, VIF, folded, vdis, vbds, metrics, guests] = await Promise.all([
     whole(reads.pool),
