@@ -9,20 +9,12 @@
 import { approvalDecidedMessage, approvalMessage } from '../../src/slack/blocks/approval';
 import { runEventMessage } from '../../src/slack/blocks/run-header';
 import { APPROVER, makeRun, poolConfig, step } from './helpers/fixtures';
-
-const HOSTILE = 'web<!channel> <https://evil.example|docs> & co';
-const SHOWN = 'web&lt;!channel&gt; &lt;https://evil.example|docs&gt; &amp; co';
+import { HOSTILE, SHOWN, onlyEntities } from './helpers/pool-words';
 
 /** A gate of a host whose name_label is `name`. */
 function gateOf(name: string) {
   const run = makeRun({ state: 'awaiting-approval' });
   return { run, gate: { ...step(run, 'xs-a2:approval'), hostName: name, state: 'awaiting-approval' as const } };
-}
-
-/** Only entities: no `<`, `>` nor a bare `&` (a token or a cut entity). */
-function onlyEntities(text: string): void {
-  expect(text).not.toMatch(/[<>]/);
-  expect(text.replace(/&(?:amp|lt|gt);/g, '')).not.toContain('&');
 }
 
 describe('the approval request’s notification text', () => {

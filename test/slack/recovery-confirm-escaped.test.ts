@@ -11,15 +11,7 @@ import type { RecoveryAction, StepKind, StepRecord } from '../../src/domain/type
 import { failureMessage } from '../../src/slack/blocks/failure';
 import { toolsReply } from '../../src/slack/blocks/tools';
 import { makeRun, poolConfig, step, withSteps } from './helpers/fixtures';
-
-const HOSTILE = 'web<!channel> <https://evil.example|docs> & co';
-const SHOWN = 'web&lt;!channel&gt; &lt;https://evil.example|docs&gt; &amp; co';
-
-/** Only entities: no `<`, `>` nor a bare `&` (a token or a cut entity). */
-function onlyEntities(text: string): void {
-  expect(text).not.toMatch(/[<>]/);
-  expect(text.replace(/&(?:amp|lt|gt);/g, '')).not.toContain('&');
-}
+import { HOSTILE, SHOWN, onlyEntities } from './helpers/pool-words';
 
 /** The button of `action` on the alert of a failed `id` step whose host is named HOSTILE. */
 function recoveryButton(id: string, action: RecoveryAction, patch: Partial<StepRecord> = {}): Button {
