@@ -79,7 +79,7 @@ export function truncate(text: string, max: number): string {
 }
 
 /** A notification text at most: a readable line (Slack shows a notification's first lines only). */
-export const NOTIFICATION_TEXT_CHARS = 400;
+const NOTIFICATION_TEXT_CHARS = 400;
 
 /**
  * A message's `text` (its notification, and what clients without blocks show), from text already escaped (esc,
